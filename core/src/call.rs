@@ -1,0 +1,242 @@
+//! One request and its retries ([`Exchange`]), and the single-request operation built on it
+//! ([`Call`]). Multi-step state machines hold an [`Exchange`] for each request they make.
+
+use std::convert::Infallible;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use crate::error::{Error, Result};
+use crate::retry::{Decision, Failure, Jitter, Retry, RetryPolicy};
+use crate::step::{Event, Operation, Request, Response, Step};
+
+/// Copy a request (`http::Request` is not `Clone` because of its extensions, which core never
+/// sets). The body is a [`Bytes`], so this does not copy it.
+pub fn copy_request(req: &Request) -> Request {
+    let mut out = http::Request::new(req.body().clone());
+    *out.method_mut() = req.method().clone();
+    *out.uri_mut() = req.uri().clone();
+    *out.version_mut() = req.version();
+    *out.headers_mut() = req.headers().clone();
+    out
+}
+
+/// What an [`Exchange`] wants next.
+#[derive(Debug)]
+pub enum ExchangeStep {
+    /// Send (or, for a streaming exchange, open) this request.
+    Send(Request),
+    /// Back off this long before the next attempt.
+    Wait(Duration),
+    /// Finished: the response (for a streaming exchange whose status was 2xx, the head with an
+    /// empty body: the stream is now open), or the failure that was not retried.
+    Done(Result<Response>),
+}
+
+#[derive(Debug)]
+enum State {
+    Ready,
+    InFlight,
+    Backoff(Duration),
+    Finished(Option<Result<Response>>),
+}
+
+/// One request with retries under a [`RetryPolicy`]. Statuses are not judged here beyond "is it
+/// worth retrying": a 404 is a finished exchange, and the caller turns it into an error.
+#[derive(Debug)]
+pub struct Exchange {
+    request: Request,
+    streaming: bool,
+    policy: RetryPolicy,
+    jitter: Jitter,
+    attempt: u32,
+    started: Option<Instant>,
+    last_now: Option<Instant>,
+    state: State,
+}
+
+fn seed_for(seed: u64, req: &Request) -> u64 {
+    // FNV-1a over the path, mixed with the context seed: each request gets its own sequence.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ seed;
+    for b in req.uri().path().as_bytes() {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0000_0100_0000_01B3);
+    }
+    h
+}
+
+impl Exchange {
+    /// An exchange that sends `request` and waits for the whole response.
+    pub fn send(request: Request, retry: &Retry) -> Self {
+        Self::new(request, retry, false)
+    }
+
+    /// An exchange that opens `request` as a stream.
+    pub fn open(request: Request, retry: &Retry) -> Self {
+        Self::new(request, retry, true)
+    }
+
+    fn new(request: Request, retry: &Retry, streaming: bool) -> Self {
+        let jitter = Jitter::new(seed_for(retry.seed, &request));
+        Exchange {
+            request,
+            streaming,
+            policy: retry.policy.clone(),
+            jitter,
+            attempt: 0,
+            started: None,
+            last_now: None,
+            state: State::Ready,
+        }
+    }
+
+    /// The request this exchange sends.
+    pub fn request(&self) -> &Request {
+        &self.request
+    }
+
+    /// Whether the exchange opens a stream.
+    pub fn is_streaming(&self) -> bool {
+        self.streaming
+    }
+
+    /// The next thing to do.
+    pub fn poll(&mut self, now: Instant) -> ExchangeStep {
+        self.last_now = Some(now);
+        match std::mem::replace(&mut self.state, State::InFlight) {
+            State::Ready => {
+                self.started.get_or_insert(now);
+                self.attempt += 1;
+                ExchangeStep::Send(copy_request(&self.request))
+            }
+            State::Backoff(delay) => {
+                self.state = State::Ready;
+                ExchangeStep::Wait(delay)
+            }
+            State::InFlight => {
+                ExchangeStep::Done(Err(Error::protocol("exchange polled while its request was in flight")))
+            }
+            State::Finished(result) => {
+                let out = result.unwrap_or_else(|| Err(Error::protocol("exchange polled after it finished")));
+                self.state = State::Finished(None);
+                ExchangeStep::Done(out)
+            }
+        }
+    }
+
+    /// The outcome of the last [`ExchangeStep::Send`].
+    pub fn handle(&mut self, event: Event) {
+        let outcome: Result<Response> = match event {
+            Event::Response(resp) => Ok(resp),
+            Event::Head(parts) if self.streaming => Ok(http::Response::from_parts(parts, Bytes::new())),
+            Event::Failed(err) => Err(err),
+            other => Err(Error::protocol(format!("unexpected event for a request: {other:?}"))),
+        };
+        let failure = match &outcome {
+            Ok(resp) if !resp.status().is_success() => Some(Failure::Status {
+                status: resp.status().as_u16(),
+                retry_after: crate::error::retry_after(resp.headers()),
+            }),
+            Ok(_) => None,
+            Err(err) => Failure::of(err),
+        };
+        if let Some(failure) = failure {
+            let elapsed = match (self.started, self.last_now) {
+                (Some(start), Some(now)) => now.saturating_duration_since(start),
+                _ => Duration::ZERO,
+            };
+            let jitter = self.jitter.next_f64();
+            if let Decision::RetryAfter(delay) =
+                self.policy.decide(self.request.method(), failure, self.attempt, elapsed, jitter)
+            {
+                tracing::debug!(method = %self.request.method(), path = self.request.uri().path(), attempt = self.attempt, ?delay, ?failure, "retrying");
+                self.state = State::Backoff(delay);
+                return;
+            }
+        }
+        self.state = State::Finished(Some(outcome));
+    }
+}
+
+/// A single-request operation: send (with retries), then parse the response with `F`.
+#[derive(Debug)]
+pub struct Call<F> {
+    exchange: Exchange,
+    parse: Option<F>,
+}
+
+impl<T, F> Call<F>
+where
+    F: FnOnce(Response) -> Result<T>,
+{
+    /// An operation that sends `request` and parses the answer with `parse` (which also turns
+    /// error statuses into errors).
+    pub fn new(request: Request, retry: &Retry, parse: F) -> Self {
+        Call { exchange: Exchange::send(request, retry), parse: Some(parse) }
+    }
+
+    /// The request this call sends.
+    pub fn request(&self) -> &Request {
+        self.exchange.request()
+    }
+}
+
+impl<T, F> Operation for Call<F>
+where
+    F: FnOnce(Response) -> Result<T>,
+{
+    type Output = T;
+    type Item = Infallible;
+
+    fn poll(&mut self, now: Instant) -> Step<T> {
+        match self.exchange.poll(now) {
+            ExchangeStep::Send(req) => Step::Send(req),
+            ExchangeStep::Wait(d) => Step::Wait(d),
+            ExchangeStep::Done(result) => Step::Done(match (result, self.parse.take()) {
+                (Ok(resp), Some(parse)) => parse(resp),
+                (Err(err), _) => Err(err),
+                (Ok(_), None) => Err(Error::protocol("call polled after it finished")),
+            }),
+        }
+    }
+
+    fn handle(&mut self, event: Event) {
+        self.exchange.handle(event);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::TransportErrorKind;
+
+    fn get(path: &str) -> Request {
+        crate::step::request(http::Method::GET, path, None).unwrap_or_else(|_| http::Request::new(Bytes::new()))
+    }
+
+    fn status_of(resp: Response) -> Result<u16> {
+        Ok(resp.status().as_u16())
+    }
+
+    #[test]
+    fn retries_503_then_returns_success() {
+        let now = Instant::now();
+        let mut call = Call::new(get("/x"), &Retry::default(), status_of);
+        assert!(matches!(call.poll(now), Step::Send(_)));
+        call.handle(Event::Response(http::Response::builder().status(503).body(Bytes::new()).unwrap_or_default()));
+        assert!(matches!(call.poll(now), Step::Wait(_)));
+        assert!(matches!(call.poll(now), Step::Send(_)));
+        call.handle(Event::Response(http::Response::new(Bytes::new())));
+        assert!(matches!(call.poll(now), Step::Done(Ok(200))));
+    }
+
+    #[test]
+    fn post_connection_reset_is_reported() {
+        let now = Instant::now();
+        let req = crate::step::request(http::Method::POST, "/x", Some(b"{}".to_vec())).unwrap_or_default();
+        let mut call = Call::new(req, &Retry::default(), status_of);
+        assert!(matches!(call.poll(now), Step::Send(_)));
+        call.handle(Event::Failed(Error::transport(TransportErrorKind::Io, "reset")));
+        assert!(matches!(call.poll(now), Step::Done(Err(Error::Transport { .. }))));
+    }
+}

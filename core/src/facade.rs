@@ -1,0 +1,320 @@
+//! [`ClusterManager`]: the seed's API, written once over any [`Transport`], dispatching each call
+//! to the Kubernetes or Nomad operation.
+
+use std::time::Duration;
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::model::*;
+use crate::retry::Retry;
+use crate::step::Operation;
+use crate::transport::{BoxOperation, Driver, Transport};
+use crate::{k8s, nomad};
+
+/// Which orchestrator a [`ClusterManager`] talks to, with what its operations need to know.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Backend {
+    /// A Kubernetes apiserver.
+    Kubernetes(k8s::Context),
+    /// A Nomad agent (after the connect step learned its datacenters).
+    Nomad(nomad::Context),
+}
+
+/// The seed's API over one cluster: the same methods for Kubernetes and Nomad.
+///
+/// Get one from a transport crate (`clustermanager_tokio::ClusterManager::connect(config)`), or
+/// build one over your own [`Transport`] with [`ClusterManager::connect`].
+pub struct ClusterManager<T> {
+    transport: T,
+    backend: Backend,
+}
+
+impl<T> std::fmt::Debug for ClusterManager<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClusterManager").field("backend", &self.backend).finish_non_exhaustive()
+    }
+}
+
+/// A followed log: call [`Driver::next`] for each line until it returns `None`.
+pub type LogStream<'t, T> = Driver<'t, T, BoxOperation<(), LogLine>>;
+
+fn unsupported(operation: &'static str, hint: &'static str) -> Error {
+    Error::Unsupported { operation, orchestrator: "Nomad", hint }
+}
+
+impl<T: Transport> ClusterManager<T> {
+    /// A manager over `transport` for the cluster `config` describes. For Nomad this runs the
+    /// connect step (reads `/v1/agent/self`, learns the region and datacenters) and fails if
+    /// the agent does not answer. `seed` seeds retry jitter.
+    pub async fn connect(transport: T, config: &Config, seed: u64) -> Result<Self> {
+        let retry = Retry { policy: config.retry.clone(), seed };
+        let backend = match config.orchestrator {
+            Orchestrator::Kubernetes => Backend::Kubernetes(k8s::Context {
+                retry,
+                default_namespace: config.namespace.clone().unwrap_or_else(|| "default".into()),
+                ..k8s::Context::default()
+            }),
+            Orchestrator::Nomad => {
+                let ctx = nomad::Context {
+                    retry,
+                    region: config.region.clone(),
+                    namespace: config.namespace.clone(),
+                    ..nomad::Context::default()
+                };
+                Backend::Nomad(Driver::new(&transport, nomad::connect::connect(ctx)).finish().await?)
+            }
+        };
+        Ok(ClusterManager { transport, backend })
+    }
+
+    /// A manager from parts, without any connect step (tests, custom setups).
+    pub fn from_parts(transport: T, backend: Backend) -> Self {
+        ClusterManager { transport, backend }
+    }
+
+    /// The transport.
+    pub fn transport(&self) -> &T {
+        &self.transport
+    }
+
+    /// The orchestrator and its context.
+    pub fn backend(&self) -> &Backend {
+        &self.backend
+    }
+
+    /// Which orchestrator this manager talks to.
+    pub fn orchestrator(&self) -> Orchestrator {
+        match self.backend {
+            Backend::Kubernetes(_) => Orchestrator::Kubernetes,
+            Backend::Nomad(_) => Orchestrator::Nomad,
+        }
+    }
+
+    /// Run any operation (the escape hatch: `k8s::api`, `nomad::api`, ...) to its end.
+    pub async fn run<O: Operation>(&self, op: O) -> Result<O::Output> {
+        Driver::new(&self.transport, op).finish().await
+    }
+
+    /// Drive a streaming operation: call [`Driver::next`] for each item.
+    pub fn stream<O: Operation>(&self, op: O) -> Driver<'_, T, O> {
+        Driver::new(&self.transport, op)
+    }
+
+    /// Create a namespace and wait until it is usable. `false` if it already existed.
+    pub async fn create_namespace(&self, name: &str) -> Result<bool> {
+        match &self.backend {
+            Backend::Kubernetes(c) => self.run(k8s::namespace::create(c, name)).await,
+            Backend::Nomad(c) => self.run(nomad::namespace::create(c, name)).await,
+        }
+    }
+
+    /// Delete a namespace and wait until it is gone. `false` if it did not exist.
+    pub async fn delete_namespace(&self, name: &str) -> Result<bool> {
+        match &self.backend {
+            Backend::Kubernetes(c) => self.run(k8s::namespace::delete(c, name)).await,
+            Backend::Nomad(c) => self.run(nomad::namespace::delete(c, name)).await,
+        }
+    }
+
+    /// The cluster's nodes.
+    pub async fn get_nodes(&self) -> Result<Vec<Node>> {
+        match &self.backend {
+            Backend::Kubernetes(c) => self.run(k8s::node::list(c)).await,
+            Backend::Nomad(c) => self.run(nomad::node::list(c)).await,
+        }
+    }
+
+    /// Limit the CPU and memory a namespace may use (Kubernetes ResourceQuota). Nomad quotas
+    /// are an Enterprise feature: [`Error::Unsupported`].
+    pub async fn define_quota(&self, namespace: &str, cpu_limit: &str, mem_limit: &str) -> Result<()> {
+        match &self.backend {
+            Backend::Kubernetes(c) => self.run(k8s::quota::define(c, namespace, cpu_limit, mem_limit)).await,
+            Backend::Nomad(_) => Err(unsupported("define_quota", "resource quotas are a Nomad Enterprise feature")),
+        }
+    }
+
+    /// Create a batch job.
+    pub async fn create_job(&self, namespace: &str, spec: &JobSpec) -> Result<Job> {
+        match &self.backend {
+            Backend::Kubernetes(c) => self.run(k8s::job::create(c, namespace, spec)).await,
+            Backend::Nomad(c) => self.run(nomad::job::create(c, namespace, spec)).await,
+        }
+    }
+
+    /// The jobs of a namespace.
+    pub async fn list_jobs(&self, namespace: &str) -> Result<Vec<Job>> {
+        match &self.backend {
+            Backend::Kubernetes(c) => self.run(k8s::job::list(c, namespace)).await,
+            Backend::Nomad(c) => self.run(nomad::job::list(c, namespace)).await,
+        }
+    }
+
+    /// One job with its unified status.
+    pub async fn get_job(&self, namespace: &str, name: &str) -> Result<Job> {
+        match &self.backend {
+            Backend::Kubernetes(c) => self.run(k8s::job::get(c, namespace, name)).await,
+            Backend::Nomad(c) => self.run(nomad::job::get(c, namespace, name)).await,
+        }
+    }
+
+    /// Delete a job (with its executions when `options.purge`), waiting when `options.wait`.
+    /// `false` if it did not exist.
+    pub async fn delete_job(&self, namespace: &str, name: &str, options: DeleteOptions) -> Result<bool> {
+        match &self.backend {
+            Backend::Kubernetes(c) => self.run(k8s::job::delete(c, namespace, name, options)).await,
+            Backend::Nomad(c) => self.run(nomad::job::delete(c, namespace, name, options)).await,
+        }
+    }
+
+    /// Delete every finished job of a namespace; returns their names.
+    pub async fn cleanup_jobs(&self, namespace: &str) -> Result<Vec<String>> {
+        match &self.backend {
+            Backend::Kubernetes(c) => self.run(k8s::job::cleanup(c, namespace)).await,
+            Backend::Nomad(c) => self.run(nomad::job::cleanup(c, namespace)).await,
+        }
+    }
+
+    /// Jobs not started yet.
+    pub async fn waiting_jobs(&self, namespace: &str) -> Result<Vec<Job>> {
+        let jobs = self.list_jobs(namespace).await?;
+        Ok(jobs.into_iter().filter(|j| j.status == Some(Status::Pending)).collect())
+    }
+
+    /// Jobs running now.
+    pub async fn running_jobs(&self, namespace: &str) -> Result<Vec<Job>> {
+        let jobs = self.list_jobs(namespace).await?;
+        Ok(jobs.into_iter().filter(|j| j.status == Some(Status::Running)).collect())
+    }
+
+    /// Wait (watch / blocking queries, never polling) until the job has finished; returns it.
+    /// [`Error::Timeout`] after `timeout`.
+    pub async fn wait_for_job(&self, namespace: &str, name: &str, timeout: Option<Duration>) -> Result<Job> {
+        match &self.backend {
+            Backend::Kubernetes(c) => self.run(k8s::wait::job(c, namespace, name, timeout)).await,
+            Backend::Nomad(c) => self.run(nomad::wait::job(c, namespace, name, timeout)).await,
+        }
+    }
+
+    /// Wait until an execution of the job reaches one of `statuses`; returns it.
+    pub async fn wait_for_job_execution_status(
+        &self,
+        namespace: &str,
+        job: &str,
+        statuses: &[Status],
+        timeout: Option<Duration>,
+    ) -> Result<Execution> {
+        match &self.backend {
+            Backend::Kubernetes(c) => self.run(k8s::wait::execution_status(c, namespace, job, statuses, timeout)).await,
+            Backend::Nomad(c) => self.run(nomad::wait::execution_status(c, namespace, job, statuses, timeout)).await,
+        }
+    }
+
+    /// Every execution of every job in the namespace.
+    pub async fn list_jobs_executions(&self, namespace: &str) -> Result<Vec<Execution>> {
+        match &self.backend {
+            Backend::Kubernetes(c) => self.run(k8s::execution::list_all(c, namespace)).await,
+            Backend::Nomad(c) => self.run(nomad::execution::list_all(c, namespace)).await,
+        }
+    }
+
+    /// The executions of one job.
+    pub async fn list_job_executions(&self, namespace: &str, job: &str) -> Result<Vec<Execution>> {
+        match &self.backend {
+            Backend::Kubernetes(c) => self.run(k8s::execution::list(c, namespace, job)).await,
+            Backend::Nomad(c) => self.run(nomad::execution::list(c, namespace, job)).await,
+        }
+    }
+
+    /// Delete (Kubernetes) or stop (Nomad) one execution. `false` if it did not exist.
+    pub async fn delete_execution(&self, namespace: &str, id: &str) -> Result<bool> {
+        match &self.backend {
+            Backend::Kubernetes(c) => self.run(k8s::execution::delete(c, namespace, id)).await,
+            Backend::Nomad(c) => self.run(nomad::execution::delete(c, namespace, id)).await,
+        }
+    }
+
+    /// The log of an execution so far.
+    pub async fn get_execution_log(&self, namespace: &str, id: &str, options: &LogOptions) -> Result<String> {
+        match &self.backend {
+            Backend::Kubernetes(c) => self.run(k8s::log::get(c, namespace, id, options)).await,
+            Backend::Nomad(c) => self.run(nomad::logs::get(c, namespace, id, options)).await,
+        }
+    }
+
+    /// Follow the log of an execution, line by line, until it ends or the caller drops the stream.
+    pub fn get_execution_log_watch(&self, namespace: &str, id: &str, options: &LogOptions) -> LogStream<'_, T> {
+        let op: BoxOperation<(), LogLine> = match &self.backend {
+            Backend::Kubernetes(c) => Box::new(k8s::log::follow(c, namespace, id, options)),
+            Backend::Nomad(c) => Box::new(nomad::logs::follow(c, namespace, id, options)),
+        };
+        Driver::new(&self.transport, op)
+    }
+
+    /// The scale of a Deployment (Kubernetes) or of a job's task group (Nomad, `name` = job ID
+    /// or `job/group`).
+    pub async fn get_scale_deploy(&self, namespace: &str, name: &str) -> Result<Scale> {
+        match &self.backend {
+            Backend::Kubernetes(c) => self.run(k8s::scale::get(c, namespace, name)).await,
+            Backend::Nomad(c) => self.run(nomad::scale::get(c, namespace, name)).await,
+        }
+    }
+
+    /// Change the scale of a Deployment or task group.
+    pub async fn set_scale_deploy(&self, namespace: &str, name: &str, replicas: u32) -> Result<Scale> {
+        match &self.backend {
+            Backend::Kubernetes(c) => self.run(k8s::scale::set(c, namespace, name, replicas)).await,
+            Backend::Nomad(c) => self.run(nomad::scale::set(c, namespace, name, replicas)).await,
+        }
+    }
+
+    /// ConfigMaps matching a label selector (`app=x,tier in (a,b)`; empty for all).
+    pub async fn get_config_maps(&self, namespace: &str, label_selector: &str) -> Result<Vec<ConfigMap>> {
+        match &self.backend {
+            Backend::Kubernetes(c) => self.run(k8s::configmap::list(c, namespace, label_selector)).await,
+            Backend::Nomad(_) => Err(unsupported(
+                "get_config_maps",
+                "Nomad 1.1 has no config maps (Nomad 1.4+ variables are the closest equivalent; use the nomad::api escape hatch)",
+            )),
+        }
+    }
+
+    /// Install the kubeflow TFJob CRD (`tfjobs.kubeflow.org`, v1) and wait until it is Established.
+    pub async fn install_tfjobs(&self) -> Result<()> {
+        match &self.backend {
+            Backend::Kubernetes(c) => self.run(k8s::tfjob::install(c)).await,
+            Backend::Nomad(_) => Err(unsupported("install_tfjobs", "TFJob is a Kubernetes (kubeflow) resource")),
+        }
+    }
+
+    /// Create a TFJob from its JSON manifest.
+    pub async fn create_tfjob(&self, namespace: &str, tfjob: &serde_json::Value) -> Result<serde_json::Value> {
+        match &self.backend {
+            Backend::Kubernetes(c) => self.run(k8s::tfjob::create(c, namespace, tfjob)).await,
+            Backend::Nomad(_) => Err(unsupported("create_tfjob", "TFJob is a Kubernetes (kubeflow) resource")),
+        }
+    }
+
+    /// A TFJob.
+    pub async fn get_tfjob(&self, namespace: &str, name: &str) -> Result<serde_json::Value> {
+        match &self.backend {
+            Backend::Kubernetes(c) => self.run(k8s::tfjob::get(c, namespace, name)).await,
+            Backend::Nomad(_) => Err(unsupported("get_tfjob", "TFJob is a Kubernetes (kubeflow) resource")),
+        }
+    }
+
+    /// Delete a TFJob, waiting until it is gone when `wait`. `false` if it did not exist.
+    pub async fn delete_tfjob(&self, namespace: &str, name: &str, wait: bool) -> Result<bool> {
+        match &self.backend {
+            Backend::Kubernetes(c) => self.run(k8s::tfjob::delete(c, namespace, name, wait)).await,
+            Backend::Nomad(_) => Err(unsupported("delete_tfjob", "TFJob is a Kubernetes (kubeflow) resource")),
+        }
+    }
+
+    /// The TFJobs of a namespace.
+    pub async fn list_tfjobs(&self, namespace: &str) -> Result<Vec<serde_json::Value>> {
+        match &self.backend {
+            Backend::Kubernetes(c) => self.run(k8s::tfjob::list(c, namespace)).await,
+            Backend::Nomad(_) => Err(unsupported("list_tfjobs", "TFJob is a Kubernetes (kubeflow) resource")),
+        }
+    }
+}

@@ -1,0 +1,48 @@
+//! # clustermanager-core
+//!
+//! The sans-IO protocol core of clustermanager: it builds the HTTP requests for every Kubernetes
+//! and Nomad operation, parses the responses, runs multi-step operations as state machines and
+//! decodes streams incrementally. It never does I/O itself: no sockets, files, environment, clock
+//! or async runtime. A transport crate (`clustermanager-tokio`, `clustermanager-async-std`) or a
+//! test harness drives the [`Operation`]s and feeds them what the server said.
+//!
+//! ```
+//! use clustermanager_core::{Event, Operation, Step};
+//! use clustermanager_core::k8s;
+//!
+//! // Build the operation: it knows nothing about sockets.
+//! let mut op = k8s::node::list(&k8s::Context::default());
+//! let now = std::time::Instant::now();
+//! let Step::Send(request) = op.poll(now) else { unreachable!() };
+//! assert_eq!(request.uri().path(), "/api/v1/nodes");
+//!
+//! // Feed it what a server answered.
+//! let body = r#"{"kind":"NodeList","apiVersion":"v1","metadata":{"resourceVersion":"1"},"items":[]}"#;
+//! let response = http::Response::builder().status(200).body(body.into()).unwrap();
+//! op.handle(Event::Response(response));
+//! let Step::Done(Ok(nodes)) = op.poll(now) else { unreachable!() };
+//! assert!(nodes.is_empty());
+//! ```
+
+pub mod call;
+pub mod config;
+pub mod error;
+pub mod facade;
+pub mod k8s;
+pub mod model;
+pub mod nomad;
+pub mod quantity;
+pub mod retry;
+pub mod secret;
+pub mod step;
+pub mod transport;
+
+pub use call::{Call, Exchange, ExchangeStep};
+pub use config::Config;
+pub use error::{ApiError, Error, Result};
+pub use facade::ClusterManager;
+pub use model::*;
+pub use retry::RetryPolicy;
+pub use secret::Secret;
+pub use step::{Event, Operation, Ready, Request, Response, Step};
+pub use transport::{BodyStream, Chunk, Driver, Transport};

@@ -1,0 +1,440 @@
+//! The lean, orchestrator-neutral types the [`ClusterManager`](crate::ClusterManager) methods take
+//! and return. Each holds the fields the API promises; the full server object stays reachable as
+//! raw JSON (`raw`) for callers who want every field.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::quantity::{Cpu, Memory};
+
+/// Which orchestrator a config or client talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Orchestrator {
+    /// A Kubernetes apiserver.
+    Kubernetes,
+    /// A HashiCorp Nomad agent.
+    Nomad,
+}
+
+impl Orchestrator {
+    /// `"Kubernetes"` or `"Nomad"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Orchestrator::Kubernetes => "Kubernetes",
+            Orchestrator::Nomad => "Nomad",
+        }
+    }
+}
+
+/// The unified status of a job or of one execution of it.
+///
+/// Kubernetes: a Job with a `Complete` condition is `Succeeded`, with `Failed` is `Failed`, with
+/// active pods `Running`, else `Pending`; a pod's phase maps one to one (`Unknown` → `Pending`).
+/// Nomad: `pending` → `Pending`, `running` → `Running`, `dead` → `Succeeded` when every
+/// allocation completed and `Failed` when any failed or was lost; allocation client statuses
+/// `complete` → `Succeeded`, `failed`/`lost` → `Failed`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Status {
+    /// Accepted but not started (not scheduled, image pulling, blocked evaluation, ...).
+    Pending,
+    /// At least one execution is running.
+    Running,
+    /// Finished successfully.
+    Succeeded,
+    /// Finished with a failure.
+    Failed,
+}
+
+impl Status {
+    /// Whether the status is final (`Succeeded` or `Failed`).
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Status::Succeeded | Status::Failed)
+    }
+}
+
+/// A cluster node.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Node {
+    /// Unique id (Kubernetes: the node name; Nomad: the node ID).
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Raw status (`Ready`/`NotReady`/`Unknown` on Kubernetes; `ready`/`down`/`initializing` on Nomad).
+    pub status: String,
+    /// Whether the node accepts work (Ready and schedulable / eligible).
+    pub ready: bool,
+    /// Nomad datacenter, or the Kubernetes `topology.kubernetes.io/zone` label.
+    pub datacenter: Option<String>,
+    /// Nomad scheduling eligibility (`eligible`/`ineligible`); Kubernetes `unschedulable` maps here.
+    pub eligibility: Option<String>,
+    /// Healthy task drivers (Nomad) — empty on Kubernetes.
+    pub drivers: Vec<String>,
+    /// Total CPU.
+    pub cpu_capacity: Option<Cpu>,
+    /// Total memory.
+    pub memory_capacity: Option<Memory>,
+    /// CPU available to work.
+    pub cpu_allocatable: Option<Cpu>,
+    /// Memory available to work.
+    pub memory_allocatable: Option<Memory>,
+    /// Labels (Kubernetes) or metadata (Nomad `Meta`).
+    pub labels: BTreeMap<String, String>,
+}
+
+/// A job condition (Kubernetes `status.conditions`); Nomad jobs have none.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Condition {
+    /// `Complete`, `Failed`, `Suspended`, ...
+    pub kind: String,
+    /// `True`, `False` or `Unknown`.
+    pub status: String,
+    /// Machine-readable reason (`BackoffLimitExceeded`, ...).
+    pub reason: Option<String>,
+    /// Human-readable message.
+    pub message: Option<String>,
+}
+
+/// A batch job.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Job {
+    /// Namespace the job lives in.
+    pub namespace: String,
+    /// Name (Kubernetes `metadata.name`, Nomad job ID).
+    pub name: String,
+    /// Unified status; `None` when it cannot be told yet.
+    pub status: Option<Status>,
+    /// The server's own status value (Nomad `Status`, or the Kubernetes condition that decided).
+    pub raw_status: String,
+    /// Executions running now.
+    pub active: u32,
+    /// Executions that succeeded.
+    pub succeeded: u32,
+    /// Executions that failed.
+    pub failed: u32,
+    /// Executions waiting to start (Nomad summary `Queued + Starting`).
+    pub pending: u32,
+    /// Start time (RFC 3339), if known.
+    pub start_time: Option<String>,
+    /// Completion time (RFC 3339), if known.
+    pub completion_time: Option<String>,
+    /// Conditions (Kubernetes only).
+    pub conditions: Vec<Condition>,
+    /// Labels (Kubernetes) or `Meta` (Nomad).
+    pub labels: BTreeMap<String, String>,
+    /// Kubernetes `resourceVersion` or Nomad `ModifyIndex`, as text.
+    pub version: String,
+    /// Whether the job is being deleted (Kubernetes `deletionTimestamp`, Nomad `Stop`).
+    pub deleting: bool,
+}
+
+/// The state of one container (Kubernetes) or task (Nomad) of an execution.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TaskState {
+    /// Container or task name.
+    pub name: String,
+    /// `waiting`/`running`/`terminated` (Kubernetes) or `pending`/`running`/`dead` (Nomad).
+    pub state: String,
+    /// Exit code once terminated.
+    pub exit_code: Option<i32>,
+    /// Why it is in that state (`Completed`, `Error`, `ContainerCreating`, a Nomad event, ...).
+    pub reason: Option<String>,
+    /// Whether the task failed (Nomad `Failed`, or a non-zero exit code).
+    pub failed: bool,
+    /// Restart count.
+    pub restarts: u32,
+}
+
+/// One execution of a job: a Kubernetes pod or a Nomad allocation.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Execution {
+    /// Pod name or allocation ID.
+    pub id: String,
+    /// The job it belongs to.
+    pub job_name: String,
+    /// Namespace.
+    pub namespace: String,
+    /// Unified status.
+    pub status: Option<Status>,
+    /// Pod phase or allocation `ClientStatus`.
+    pub raw_status: String,
+    /// Node it was placed on (Kubernetes node name, Nomad node ID), if any.
+    pub node: Option<String>,
+    /// Containers or tasks.
+    pub tasks: Vec<TaskState>,
+    /// Creation time (RFC 3339), if known.
+    pub created: Option<String>,
+}
+
+/// A namespace.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Namespace {
+    /// Name.
+    pub name: String,
+    /// `Active`/`Terminating` on Kubernetes; Nomad namespaces are always `Active`.
+    pub phase: String,
+    /// Description (Nomad) or none.
+    pub description: Option<String>,
+}
+
+/// An environment variable for a job's container/task.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnvVar {
+    /// Name.
+    pub name: String,
+    /// Value.
+    pub value: String,
+}
+
+/// Where a volume's content comes from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum VolumeSource {
+    /// A directory of the node (Kubernetes `hostPath`; Nomad docker bind mount / host volume).
+    HostPath {
+        /// Path on the node.
+        path: String,
+    },
+    /// A scratch directory that lives as long as the execution.
+    EmptyDir,
+    /// A Kubernetes ConfigMap.
+    ConfigMap {
+        /// The ConfigMap's name.
+        name: String,
+    },
+    /// A Kubernetes Secret.
+    Secret {
+        /// The Secret's name.
+        name: String,
+    },
+    /// A PersistentVolumeClaim (Kubernetes) or a CSI/host volume by source name (Nomad).
+    Claim {
+        /// Claim (or Nomad volume source) name.
+        name: String,
+    },
+    /// Any other Kubernetes volume source, as JSON (`{"nfs": {...}}`).
+    Raw(serde_json::Value),
+}
+
+/// A named volume a job can mount.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Volume {
+    /// Name, referred to by [`VolumeMount::name`].
+    pub name: String,
+    /// Content.
+    pub source: VolumeSource,
+}
+
+/// Where a [`Volume`] appears inside the container/task.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VolumeMount {
+    /// The volume's name.
+    pub name: String,
+    /// Mount path in the container.
+    pub mount_path: String,
+    /// Mount read-only.
+    pub read_only: bool,
+}
+
+/// Environment taken from a whole ConfigMap or Secret (Kubernetes `envFrom`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EnvFrom {
+    /// All keys of a ConfigMap.
+    ConfigMap(String),
+    /// All keys of a Secret.
+    Secret(String),
+}
+
+/// Nomad task driver for a job.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Driver {
+    /// `docker` (needs an image).
+    Docker,
+    /// `exec` (isolated command).
+    Exec,
+    /// `raw_exec` (command without isolation).
+    RawExec,
+    /// Any other driver by name (`podman`, `java`, ...), with `config` from the spec's image and command.
+    Other(String),
+}
+
+/// Everything needed to create a batch job, built with [`JobSpec::new`] and its setters.
+///
+/// ```
+/// use clustermanager_core::JobSpec;
+/// let spec = JobSpec::new("hello")
+///     .image("busybox:1.36")
+///     .command(["sh", "-c"])
+///     .args(["echo hello"])
+///     .cpu_limit("500m")
+///     .mem_limit("256Mi")
+///     .env("GREETING", "hi");
+/// assert_eq!(spec.name, "hello");
+/// ```
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct JobSpec {
+    /// Job name (validated as an RFC 1123 label on Kubernetes).
+    pub name: String,
+    /// Container image (Kubernetes; Nomad `docker` driver).
+    pub image: Option<String>,
+    /// Command: overrides the image's entrypoint (Kubernetes `command`).
+    pub command: Vec<String>,
+    /// Arguments (Kubernetes `args`).
+    pub args: Vec<String>,
+    /// CPU limit as a Kubernetes quantity (`"500m"`, `"1.5"`); Nomad gets MHz from it.
+    pub cpu_limit: Option<String>,
+    /// Memory limit as a Kubernetes quantity (`"256Mi"`, `"1G"`); Nomad gets MB from it.
+    pub mem_limit: Option<String>,
+    /// Environment variables.
+    pub env: Vec<EnvVar>,
+    /// Volumes.
+    pub volumes: Vec<Volume>,
+    /// Volume mounts.
+    pub volume_mounts: Vec<VolumeMount>,
+    /// Environment from ConfigMaps/Secrets (Kubernetes only).
+    pub env_from: Vec<EnvFrom>,
+    /// Entrypoint: with an image, replaces the image's entrypoint while `command` stays the
+    /// arguments (the seed's meaning); Nomad docker `entrypoint`.
+    pub entrypoint: Vec<String>,
+    /// Retries before the job counts as failed (Kubernetes `backoffLimit`, Nomad restart
+    /// attempts). Default 0: a failed execution fails the job.
+    pub backoff_limit: u32,
+    /// Labels (Kubernetes) or `Meta` (Nomad).
+    pub labels: BTreeMap<String, String>,
+    /// Nomad driver; inferred when `None` (`docker` with an image, else `raw_exec`).
+    pub driver: Option<Driver>,
+}
+
+impl JobSpec {
+    /// A spec for a job named `name`; set the rest with the builder methods.
+    pub fn new(name: impl Into<String>) -> Self {
+        JobSpec { name: name.into(), ..JobSpec::default() }
+    }
+    /// Set the image.
+    pub fn image(mut self, image: impl Into<String>) -> Self {
+        self.image = Some(image.into());
+        self
+    }
+    /// Set the command.
+    pub fn command<I: IntoIterator<Item = S>, S: Into<String>>(mut self, command: I) -> Self {
+        self.command = command.into_iter().map(Into::into).collect();
+        self
+    }
+    /// Set the arguments.
+    pub fn args<I: IntoIterator<Item = S>, S: Into<String>>(mut self, args: I) -> Self {
+        self.args = args.into_iter().map(Into::into).collect();
+        self
+    }
+    /// Set the entrypoint.
+    pub fn entrypoint<I: IntoIterator<Item = S>, S: Into<String>>(mut self, entrypoint: I) -> Self {
+        self.entrypoint = entrypoint.into_iter().map(Into::into).collect();
+        self
+    }
+    /// Set the CPU limit (a Kubernetes quantity).
+    pub fn cpu_limit(mut self, cpu: impl Into<String>) -> Self {
+        self.cpu_limit = Some(cpu.into());
+        self
+    }
+    /// Set the memory limit (a Kubernetes quantity).
+    pub fn mem_limit(mut self, mem: impl Into<String>) -> Self {
+        self.mem_limit = Some(mem.into());
+        self
+    }
+    /// Add an environment variable.
+    pub fn env(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.env.push(EnvVar { name: name.into(), value: value.into() });
+        self
+    }
+    /// Add a volume.
+    pub fn volume(mut self, volume: Volume) -> Self {
+        self.volumes.push(volume);
+        self
+    }
+    /// Add a volume mount.
+    pub fn volume_mount(mut self, mount: VolumeMount) -> Self {
+        self.volume_mounts.push(mount);
+        self
+    }
+    /// Add an `envFrom` source.
+    pub fn env_from(mut self, source: EnvFrom) -> Self {
+        self.env_from.push(source);
+        self
+    }
+    /// Set the backoff limit.
+    pub fn backoff_limit(mut self, limit: u32) -> Self {
+        self.backoff_limit = limit;
+        self
+    }
+    /// Add a label.
+    pub fn label(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.labels.insert(key.into(), value.into());
+        self
+    }
+    /// Choose the Nomad driver.
+    pub fn driver(mut self, driver: Driver) -> Self {
+        self.driver = Some(driver);
+        self
+    }
+}
+
+/// How [`delete_job`](crate::ClusterManager::delete_job) deletes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DeleteOptions {
+    /// Wait until the job (and, with `purge`, its executions) are gone.
+    pub wait: bool,
+    /// Also delete the executions (Kubernetes propagation Foreground/Background rather than
+    /// Orphan) and, on Nomad, purge the job from the state store (`?purge=true`).
+    pub purge: bool,
+}
+
+/// Options of a log request. Fields an orchestrator does not know are ignored there (and say so).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LogOptions {
+    /// Container (Kubernetes) or task (Nomad); defaults to the only/first one.
+    pub container: Option<String>,
+    /// Only the last N lines (Kubernetes `tailLines`).
+    pub tail_lines: Option<u64>,
+    /// Only lines newer than this many seconds (Kubernetes `sinceSeconds`).
+    pub since_seconds: Option<u64>,
+    /// Prefix each line with its timestamp (Kubernetes).
+    pub timestamps: bool,
+    /// Logs of the previous, terminated container instance (Kubernetes).
+    pub previous: bool,
+    /// Read stderr instead of stdout (Nomad; Kubernetes interleaves both).
+    pub stderr: bool,
+    /// Start this many bytes from the start (or, with `from_end`, from the end) of the log (Nomad).
+    pub offset: Option<u64>,
+    /// Count `offset` from the end (Nomad `origin=end`).
+    pub from_end: bool,
+}
+
+/// The scale of a deployment (Kubernetes) or task group (Nomad).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Scale {
+    /// Deployment name or `job/group`.
+    pub name: String,
+    /// Desired replicas / count.
+    pub replicas: u32,
+    /// Replicas running now, if known.
+    pub current: Option<u32>,
+}
+
+/// A ConfigMap's name and data.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ConfigMap {
+    /// Namespace.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+    /// Labels.
+    pub labels: BTreeMap<String, String>,
+    /// Data.
+    pub data: BTreeMap<String, String>,
+}
+
+/// A log line (or piece of output) from a followed log stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogLine {
+    /// The text, without its trailing newline. Invalid UTF-8 is replaced by U+FFFD.
+    pub text: String,
+}

@@ -1,0 +1,116 @@
+//! The protocol between an operation and whatever drives it: [`Step`]s out, [`Event`]s in.
+//!
+//! An [`Operation`] is polled for its next [`Step`]; the driver carries the step out (send a
+//! request, open a stream, read from it, wait) and hands the outcome back as an [`Event`]. The
+//! operation never blocks and never touches the outside world, so the same operation runs on
+//! tokio, on async-std, or against a recorded conversation in a test.
+
+use std::convert::Infallible;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use crate::error::Error;
+
+/// A request as core builds it. The URI holds only the path and query (`/api/v1/nodes`); the
+/// transport resolves it against the configured server and adds authentication.
+pub type Request = http::Request<Bytes>;
+/// A complete response, as a transport hands it back.
+pub type Response = http::Response<Bytes>;
+
+/// What an operation wants done next.
+#[derive(Debug)]
+pub enum Step<T, I = Infallible> {
+    /// Send this request and hand back the whole response as [`Event::Response`] (or
+    /// [`Event::Failed`] if no response could be had).
+    Send(Request),
+    /// Open this request as a stream. The transport answers with [`Event::Head`] for a 2xx status
+    /// (the body is then read with [`Step::Read`]), with [`Event::Response`] carrying the whole
+    /// body for any other status, or with [`Event::Failed`]. Opening a stream closes any stream
+    /// that was open. A stream stays open while the operation sends other requests.
+    Open(Request),
+    /// Read the next piece of the open stream: answered with [`Event::Chunk`], [`Event::End`],
+    /// [`Event::ReadTimeout`] when `timeout` passed with no data, or [`Event::Failed`].
+    Read {
+        /// How long to wait for data before answering [`Event::ReadTimeout`]; `None` waits forever.
+        timeout: Option<Duration>,
+    },
+    /// Sleep for this long, then poll again.
+    Wait(Duration),
+    /// An item for the caller of a streaming operation; poll again afterwards.
+    Yield(I),
+    /// The operation is finished; do not poll it again.
+    Done(Result<T, Error>),
+}
+
+/// The outcome of a [`Step`], fed back to the operation with [`Operation::handle`].
+#[derive(Debug)]
+pub enum Event {
+    /// The whole response to a [`Step::Send`] (or to a [`Step::Open`] that did not answer 2xx).
+    Response(Response),
+    /// The head of a 2xx response to a [`Step::Open`]; the body follows through [`Step::Read`].
+    Head(http::response::Parts),
+    /// A piece of the open stream's body, cut wherever the network cut it.
+    Chunk(Bytes),
+    /// The open stream ended cleanly.
+    End,
+    /// [`Step::Read`]'s timeout passed with no data.
+    ReadTimeout,
+    /// The step could not be carried out (connection refused, TLS failure, stream cut, ...).
+    Failed(Error),
+}
+
+/// A unit of work against a server, as a state machine: poll it for a [`Step`], carry the step
+/// out, feed the outcome back with [`handle`](Operation::handle), repeat until [`Step::Done`].
+pub trait Operation {
+    /// What the operation returns when done.
+    type Output;
+    /// What a streaming operation yields along the way ([`Infallible`] for the others).
+    type Item;
+    /// The next step. `now` is the driver's monotonic clock; operations that have deadlines
+    /// measure them from the `now` of their first poll.
+    fn poll(&mut self, now: Instant) -> Step<Self::Output, Self::Item>;
+    /// The outcome of the last step.
+    fn handle(&mut self, event: Event);
+}
+
+/// An operation that finishes at once with a value or an error: for answers that need no
+/// request (an operation the orchestrator does not offer, or input rejected before sending).
+#[derive(Debug)]
+pub struct Ready<T>(Option<Result<T, Error>>);
+
+impl<T> Ready<T> {
+    /// An operation that finishes with `result` without sending anything.
+    pub fn new(result: Result<T, Error>) -> Self {
+        Ready(Some(result))
+    }
+}
+
+impl<T> Operation for Ready<T> {
+    type Output = T;
+    type Item = Infallible;
+    fn poll(&mut self, _now: Instant) -> Step<T> {
+        match self.0.take() {
+            Some(result) => Step::Done(result),
+            None => Step::Done(Err(Error::protocol("operation polled after it finished"))),
+        }
+    }
+    fn handle(&mut self, _event: Event) {}
+}
+
+/// Build a request with a path-and-query URI, `Accept: application/json` and, when a body is
+/// given, `Content-Type: application/json`.
+///
+/// Paths are assembled from validated names and percent-encoded values; a URI the `http` crate
+/// still refuses is reported as [`Error::InvalidInput`] rather than a panic.
+pub fn request(method: http::Method, path_and_query: &str, body: Option<Vec<u8>>) -> Result<Request, Error> {
+    let mut builder = http::Request::builder().method(method).uri(path_and_query);
+    builder = builder.header(http::header::ACCEPT, "application/json");
+    if body.is_some() {
+        builder = builder.header(http::header::CONTENT_TYPE, "application/json");
+    }
+    builder.body(body.map(Bytes::from).unwrap_or_default()).map_err(|e| Error::InvalidInput {
+        field: "path".into(),
+        problem: format!("{path_and_query:?} is not a valid request URI: {e}"),
+    })
+}

@@ -1,0 +1,174 @@
+//! The [`Transport`] trait a runtime implements, and the [`Driver`] that runs any [`Operation`]
+//! over it. The driver is written once here; transports only move bytes.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use crate::error::{Error, Result};
+use crate::step::{Event, Operation, Request, Response, Step};
+
+/// The outcome of [`Transport::open`].
+#[derive(Debug)]
+pub enum Opened<B> {
+    /// A 2xx head; the body is read from the stream.
+    Stream(http::response::Parts, B),
+    /// Any other status, with the whole (error) body already read.
+    Complete(Response),
+}
+
+/// One read from an open stream.
+#[derive(Debug)]
+pub enum Chunk {
+    /// Some bytes, cut wherever the network cut them.
+    Data(Bytes),
+    /// The body ended cleanly.
+    End,
+    /// The read timeout passed with no data; the stream is still open.
+    TimedOut,
+    /// The stream broke.
+    Failed(Error),
+}
+
+/// An open response body.
+pub trait BodyStream: Send {
+    /// The next piece of the body, waiting at most `timeout` (forever when `None`). Dropping the
+    /// stream closes it.
+    fn next_chunk(&mut self, timeout: Option<Duration>) -> impl Future<Output = Chunk> + Send;
+}
+
+/// What a runtime provides: send requests, open streams, sleep, tell the time. Requests come
+/// with a path-and-query URI; the transport resolves them against the configured server and
+/// adds authentication and TLS (see [`crate::config::Config`]).
+pub trait Transport: Send + Sync {
+    /// The open body of a streamed response.
+    type Body: BodyStream;
+    /// Send a request and read the whole response. A non-2xx status is a response, not an error;
+    /// an error is a failure to get any response.
+    fn send(&self, request: Request) -> impl Future<Output = Result<Response>> + Send;
+    /// Send a request and return its head with the body still streaming (for 2xx).
+    fn open(&self, request: Request) -> impl Future<Output = Result<Opened<Self::Body>>> + Send;
+    /// Sleep.
+    fn sleep(&self, duration: Duration) -> impl Future<Output = ()> + Send;
+    /// The runtime's monotonic clock.
+    fn now(&self) -> Instant;
+}
+
+/// Runs one operation over a transport. For a plain operation call [`Driver::finish`]; for a
+/// streaming one call [`Driver::next`] until it returns `None`.
+///
+/// Dropping a driver (or a future of it) drops any open stream with it: nothing is left behind.
+pub struct Driver<'t, T: Transport, O: Operation> {
+    transport: &'t T,
+    op: O,
+    stream: Option<T::Body>,
+    finished: bool,
+}
+
+impl<T: Transport, O: Operation> std::fmt::Debug for Driver<'_, T, O> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Driver").field("stream_open", &self.stream.is_some()).field("finished", &self.finished).finish()
+    }
+}
+
+enum Progress<T, I> {
+    Item(I),
+    Done(Result<T>),
+}
+
+impl<'t, T: Transport, O: Operation> Driver<'t, T, O> {
+    /// A driver for `op` over `transport`.
+    pub fn new(transport: &'t T, op: O) -> Self {
+        Driver { transport, op, stream: None, finished: false }
+    }
+
+    /// Run the operation to its end, discarding any items it yields.
+    pub async fn finish(mut self) -> Result<O::Output> {
+        loop {
+            match self.advance().await {
+                Progress::Item(_) => continue,
+                Progress::Done(result) => return result,
+            }
+        }
+    }
+
+    /// The next item of a streaming operation; `None` once it has ended cleanly. An error ends
+    /// the stream (the following call returns `None`).
+    pub async fn next(&mut self) -> Option<Result<O::Item>> {
+        if self.finished {
+            return None;
+        }
+        match self.advance().await {
+            Progress::Item(item) => Some(Ok(item)),
+            Progress::Done(Ok(_)) => None,
+            Progress::Done(Err(err)) => Some(Err(err)),
+        }
+    }
+
+    async fn advance(&mut self) -> Progress<O::Output, O::Item> {
+        if self.finished {
+            return Progress::Done(Err(Error::protocol("driver polled after its operation finished")));
+        }
+        loop {
+            let step = self.op.poll(self.transport.now());
+            let event = match step {
+                Step::Send(req) => match self.transport.send(req).await {
+                    Ok(resp) => Event::Response(resp),
+                    Err(err) => Event::Failed(err),
+                },
+                Step::Open(req) => {
+                    self.stream = None;
+                    match self.transport.open(req).await {
+                        Ok(Opened::Stream(parts, body)) => {
+                            self.stream = Some(body);
+                            Event::Head(parts)
+                        }
+                        Ok(Opened::Complete(resp)) => Event::Response(resp),
+                        Err(err) => Event::Failed(err),
+                    }
+                }
+                Step::Read { timeout } => match self.stream.as_mut() {
+                    None => Event::Failed(Error::protocol("read without an open stream")),
+                    Some(stream) => match stream.next_chunk(timeout).await {
+                        Chunk::Data(bytes) => Event::Chunk(bytes),
+                        Chunk::TimedOut => Event::ReadTimeout,
+                        Chunk::End => {
+                            self.stream = None;
+                            Event::End
+                        }
+                        Chunk::Failed(err) => {
+                            self.stream = None;
+                            Event::Failed(err)
+                        }
+                    },
+                },
+                Step::Wait(duration) => {
+                    self.transport.sleep(duration).await;
+                    continue;
+                }
+                Step::Yield(item) => return Progress::Item(item),
+                Step::Done(result) => {
+                    self.stream = None;
+                    self.finished = true;
+                    return Progress::Done(result);
+                }
+            };
+            self.op.handle(event);
+        }
+    }
+}
+
+/// A boxed operation, for APIs that return different operation types per orchestrator.
+pub type BoxOperation<T, I> = Box<dyn Operation<Output = T, Item = I> + Send>;
+
+impl<O: Operation + ?Sized> Operation for Box<O> {
+    type Output = O::Output;
+    type Item = O::Item;
+    fn poll(&mut self, now: Instant) -> Step<O::Output, O::Item> {
+        (**self).poll(now)
+    }
+    fn handle(&mut self, event: Event) {
+        (**self).handle(event)
+    }
+}
