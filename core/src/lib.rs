@@ -29,6 +29,7 @@ pub mod config;
 pub mod error;
 pub mod facade;
 pub mod k8s;
+pub mod lines;
 pub mod model;
 pub mod nomad;
 pub mod quantity;

@@ -17,6 +17,7 @@ pub mod quota;
 pub mod scale;
 pub mod tfjob;
 pub mod wait;
+pub mod watch;
 
 /// What every Kubernetes operation needs to know besides its arguments.
 #[derive(Debug, Clone, PartialEq, Eq)]
