@@ -9,6 +9,8 @@
 //! let nodes = Replay::new(&scenario).exchanges([0]).run(op).unwrap();
 //! ```
 
+pub mod transport;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};

@@ -1,0 +1,84 @@
+//! The house rule, enforced: `clustermanager-core` does no I/O. Its sources never name the file
+//! system, the network, the environment, threads, processes or the clock, and its dependency tree
+//! holds no async runtime or HTTP client.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn core_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("core")
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).expect("core/src is readable") {
+        let path = entry.expect("directory entry").path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+const FORBIDDEN: &[&str] = &[
+    "std::fs",
+    "std::net",
+    "std::env",
+    "std::process",
+    "std::thread",
+    "Instant::now",
+    "SystemTime::now",
+    "tokio",
+    "hyper",
+    "async_std",
+    "surf::",
+    "reqwest",
+    "mio::",
+];
+
+#[test]
+fn core_sources_name_no_io() {
+    let mut files = Vec::new();
+    rust_files(&core_dir().join("src"), &mut files);
+    assert!(files.len() > 10, "found core's sources");
+    let mut hits = Vec::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).expect("source is readable");
+        for (n, line) in text.lines().enumerate() {
+            let code = line.trim_start();
+            // Unit tests (by convention the trailing `#[cfg(test)] mod tests`) may use a clock.
+            if code.starts_with("#[cfg(test)]") {
+                break;
+            }
+            // Comments and doc examples may talk about I/O; code may not.
+            if code.starts_with("//") {
+                continue;
+            }
+            for word in FORBIDDEN {
+                if code.contains(word) {
+                    hits.push(format!("{}:{}: {}", file.display(), n + 1, line.trim()));
+                }
+            }
+        }
+    }
+    assert!(hits.is_empty(), "core must not do I/O; found:\n{}", hits.join("\n"));
+}
+
+#[test]
+fn core_dependency_tree_has_no_runtime() {
+    let cargo = env!("CARGO");
+    let out = Command::new(cargo)
+        .args(["tree", "-p", "clustermanager-core", "-e", "normal", "--prefix", "none", "--offline"])
+        .current_dir(core_dir())
+        .output()
+        .expect("cargo tree runs");
+    assert!(out.status.success(), "cargo tree failed: {}", String::from_utf8_lossy(&out.stderr));
+    let tree = String::from_utf8_lossy(&out.stdout);
+    let crates: Vec<&str> = tree.lines().filter_map(|l| l.split_whitespace().next()).collect();
+    assert!(crates.contains(&"clustermanager-core"), "tree lists core itself:\n{tree}");
+    for banned in
+        ["tokio", "hyper", "hyper-util", "async-std", "async-io", "surf", "reqwest", "mio", "smol", "futures-rustls", "rustls"]
+    {
+        assert!(!crates.contains(&banned), "core depends on {banned}:\n{tree}");
+    }
+}
