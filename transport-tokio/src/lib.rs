@@ -352,7 +352,7 @@ fn request_error(err: &hyper_util::client::legacy::Error, host: &str) -> Error {
         if let Some(ConnectError(inner)) = e.downcast_ref::<ConnectError>() {
             return copy_error(inner);
         }
-        if let Some(tls_err) = e.downcast_ref::<rustls::Error>() {
+        if let Some(tls_err) = as_rustls(e) {
             return tls::tls_error(tls_err, host);
         }
         source = e.source();
@@ -371,7 +371,7 @@ fn body_error(err: &hyper::Error) -> Error {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
     let mut truncated = err.is_incomplete_message();
     while let Some(e) = source {
-        if let Some(tls_err) = e.downcast_ref::<rustls::Error>() {
+        if let Some(tls_err) = as_rustls(e) {
             return tls::tls_error(tls_err, "the server");
         }
         if e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::UnexpectedEof) {
@@ -387,6 +387,13 @@ fn body_error(err: &hyper::Error) -> Error {
     } else {
         Error::transport(TransportErrorKind::Io, format!("reading the response body failed: {}", chain_message(err)))
     }
+}
+
+/// The rustls error `e` is, or wraps as an I/O error (whose `source()` skips the wrapped error).
+fn as_rustls<'e>(e: &'e (dyn std::error::Error + 'static)) -> Option<&'e rustls::Error> {
+    e.downcast_ref::<rustls::Error>().or_else(|| {
+        e.downcast_ref::<std::io::Error>()?.get_ref()?.downcast_ref::<rustls::Error>()
+    })
 }
 
 fn find_hyper<'e>(err: &'e (dyn std::error::Error + 'static)) -> Option<&'e hyper::Error> {
@@ -431,7 +438,7 @@ mod tests {
     #[test]
     fn waits_of_blocking_queries() {
         assert_eq!(query_wait("limit=10"), Duration::ZERO);
-        assert_eq!(query_wait("index=5&wait=5m"), Duration::from_secs(300 + 18) + Duration::from_millis(750));
+        assert_eq!(query_wait("index=5&wait=5m"), Duration::from_secs(300 + 18 + 10) + Duration::from_millis(750));
         assert_eq!(query_wait("watch=1&timeoutSeconds=160"), Duration::from_secs(160 + 10 + 10));
         assert_eq!(parse_go_duration("1m30s"), Some(Duration::from_secs(90)));
         assert_eq!(parse_go_duration("300ms"), Some(Duration::from_millis(300)));
