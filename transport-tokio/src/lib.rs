@@ -19,6 +19,10 @@
 //! it, an in-flight request's connection is closed, and an exec plugin still running is killed.
 //! Only hyper-util's pool keeps idle keep-alive connections (closed after 90 s idle).
 
+// `Error` is core's one error enum; its size is core's choice, and every fallible function here
+// returns it.
+#![allow(clippy::result_large_err)]
+
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::{Arc, Mutex, RwLock};
@@ -122,15 +126,20 @@ impl TokioTransport {
         }
         let tls = Arc::new(config.tls.clone());
         let client_config = Arc::new(RwLock::new(tls::client_config(&tls, None)?));
-        let connector =
-            Connector { connect_timeout: config.connect_timeout, tls: Arc::clone(&tls), client_config: Arc::clone(&client_config) };
+        let connector = Connector {
+            connect_timeout: config.connect_timeout,
+            tls: Arc::clone(&tls),
+            client_config: Arc::clone(&client_config),
+        };
         let client = Client::builder(TokioExecutor::new())
             .pool_timer(TokioTimer::new())
             .timer(TokioTimer::new())
             .pool_idle_timeout(Duration::from_secs(90))
             .build(connector);
         let dynamic = match &config.auth {
-            Auth::TokenFile { path } => Dynamic::TokenFile(TokenFileCache::new(path.clone(), DEFAULT_TOKEN_FILE_REFRESH)),
+            Auth::TokenFile { path } => {
+                Dynamic::TokenFile(TokenFileCache::new(path.clone(), DEFAULT_TOKEN_FILE_REFRESH))
+            }
             Auth::Exec(exec) => Dynamic::Exec(ExecCache::new(exec.clone())),
             _ => Dynamic::None,
         };
@@ -224,7 +233,9 @@ impl Transport for TokioTransport {
         match tokio::time::timeout(timeout, self.send_inner(request)).await {
             Ok(result) => result,
             Err(_) => Err(Error::Timeout {
-                what: format!("no complete response to {what} within {timeout:?} (request_timeout plus the query's wait)"),
+                what: format!(
+                    "no complete response to {what} within {timeout:?} (request_timeout plus the query's wait)"
+                ),
             }),
         }
     }
@@ -391,9 +402,8 @@ fn body_error(err: &hyper::Error) -> Error {
 
 /// The rustls error `e` is, or wraps as an I/O error (whose `source()` skips the wrapped error).
 fn as_rustls<'e>(e: &'e (dyn std::error::Error + 'static)) -> Option<&'e rustls::Error> {
-    e.downcast_ref::<rustls::Error>().or_else(|| {
-        e.downcast_ref::<std::io::Error>()?.get_ref()?.downcast_ref::<rustls::Error>()
-    })
+    e.downcast_ref::<rustls::Error>()
+        .or_else(|| e.downcast_ref::<std::io::Error>()?.get_ref()?.downcast_ref::<rustls::Error>())
 }
 
 fn find_hyper<'e>(err: &'e (dyn std::error::Error + 'static)) -> Option<&'e hyper::Error> {

@@ -100,9 +100,8 @@ fn parse_identity(identity: &Identity) -> Result<(Vec<CertificateDer<'static>>, 
 pub(crate) fn server_name(tls: &TlsConfig, host: &str) -> Result<ServerName<'static>> {
     let name = tls.server_name.as_deref().unwrap_or(host);
     let name = name.trim_start_matches('[').trim_end_matches(']');
-    ServerName::try_from(name.to_owned()).map_err(|_| {
-        Error::config("tls-server-name", format!("{name:?} is neither a DNS name nor an IP address"))
-    })
+    ServerName::try_from(name.to_owned())
+        .map_err(|_| Error::config("tls-server-name", format!("{name:?} is neither a DNS name nor an IP address")))
 }
 
 /// Accepts any server certificate (still checking the handshake signatures, so the session keys

@@ -3,7 +3,7 @@
 //! cancellation (dropping a request or a body closes its connection), and a `ClusterManager`
 //! end to end against a server answering with a recorded Kubernetes body.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::result_large_err, missing_docs)]
 
 mod common;
 
@@ -115,7 +115,9 @@ async fn a_stream_cut_mid_chunk_fails_as_truncated() {
     })
     .await;
     let transport = TokioTransport::new(&plain(addr)).unwrap();
-    let Opened::Stream(_, mut body) = transport.open(get("/stream")).await.unwrap() else { panic!("expected a stream") };
+    let Opened::Stream(_, mut body) = transport.open(get("/stream")).await.unwrap() else {
+        panic!("expected a stream")
+    };
     let mut last = body.next_chunk(Some(Duration::from_secs(5))).await;
     while let Chunk::Data(_) = last {
         last = body.next_chunk(Some(Duration::from_secs(5))).await;
@@ -275,9 +277,11 @@ fn recorded_body(fixture: &str) -> String {
 #[tokio::test]
 async fn cluster_manager_runs_a_call_end_to_end() {
     let nodes = recorded_body("k8s/acm-04-list-nodes-empty.json");
-    let handler: Handler = Arc::new(move |_, path| match path {
+    let handler: Handler = Arc::new(move |_, path| {
+        match path {
         "/api/v1/nodes" => (200, nodes.clone()),
         _ => (403, r#"{"kind":"Status","apiVersion":"v1","status":"Failure","message":"nodes is forbidden","reason":"Forbidden","code":403}"#.to_owned()),
+    }
     });
     let server = serve(None, handler).await;
     let config = Config::kubernetes(&server.http_url()).unwrap().with_auth(Auth::Bearer(Secret::new("e2e")));

@@ -167,7 +167,10 @@ async fn server_name_override_is_verified_instead_of_the_host() {
         .send(get("/version"))
         .await
         .unwrap_err();
-    assert!(matches!(&err, Error::Transport { kind: TransportErrorKind::Tls, message } if message.contains("not valid for that name")), "{err:?}");
+    assert!(
+        matches!(&err, Error::Transport { kind: TransportErrorKind::Tls, message } if message.contains("not valid for that name")),
+        "{err:?}"
+    );
     // ...and overriding to "localhost" works.
     let good = TlsConfig { server_name: Some("localhost".into()), ..tls_with_ca(&pki) };
     send_ok(&TokioTransport::new(&Config::kubernetes(&url).unwrap().with_tls(good)).unwrap(), "/version").await;
@@ -206,7 +209,10 @@ async fn token_file_is_cached_then_reread_after_rotation() {
     std::fs::remove_file(&path).unwrap();
     tokio::time::sleep(Duration::from_millis(80)).await;
     let err = rotating.send(get("/version")).await.unwrap_err();
-    assert!(matches!(&err, Error::Config { key, problem } if key == "tokenFile" && problem.contains("token")), "{err:?}");
+    assert!(
+        matches!(&err, Error::Config { key, problem } if key == "tokenFile" && problem.contains("token")),
+        "{err:?}"
+    );
 }
 
 /// Write a plugin script that checks `KUBERNETES_EXEC_INFO`, counts its runs, and prints the
@@ -252,7 +258,8 @@ async fn exec_plugin_token_is_sent_and_cached_until_expiry() {
 
     // Valid for years: the plugin runs once for two requests.
     let (exec, dir) = exec_plugin("exec-fresh", &cred("2100-01-01T00:00:00Z"));
-    let config = Config::kubernetes(&server.https_url()).unwrap().with_tls(tls_with_ca(&pki)).with_auth(Auth::Exec(exec));
+    let config =
+        Config::kubernetes(&server.https_url()).unwrap().with_tls(tls_with_ca(&pki)).with_auth(Auth::Exec(exec));
     let transport = TokioTransport::new(&config).unwrap();
     send_ok(&transport, "/version").await;
     send_ok(&transport, "/version").await;
@@ -262,7 +269,8 @@ async fn exec_plugin_token_is_sent_and_cached_until_expiry() {
 
     // Already expired: the plugin runs for every request.
     let (exec, dir) = exec_plugin("exec-expired", &cred("2000-01-01T00:00:00Z"));
-    let config = Config::kubernetes(&server.https_url()).unwrap().with_tls(tls_with_ca(&pki)).with_auth(Auth::Exec(exec));
+    let config =
+        Config::kubernetes(&server.https_url()).unwrap().with_tls(tls_with_ca(&pki)).with_auth(Auth::Exec(exec));
     let transport = TokioTransport::new(&config).unwrap();
     send_ok(&transport, "/version").await;
     send_ok(&transport, "/version").await;
@@ -288,7 +296,8 @@ async fn exec_plugin_client_certificate_is_presented() {
         "status": {"clientCertificateData": String::from_utf8(pki.client.cert_pem()).unwrap(),
                    "clientKeyData": pki.client.key_pem()}});
     let (exec, dir) = exec_plugin("exec-cert", &cred);
-    let config = Config::kubernetes(&server.https_url()).unwrap().with_tls(tls_with_ca(&pki)).with_auth(Auth::Exec(exec));
+    let config =
+        Config::kubernetes(&server.https_url()).unwrap().with_tls(tls_with_ca(&pki)).with_auth(Auth::Exec(exec));
     send_ok(&TokioTransport::new(&config).unwrap(), "/version").await;
     assert_eq!(server.seen.client_certs.load(Ordering::SeqCst), 1);
     assert_eq!(server.seen.header(0, "authorization"), None);
