@@ -71,6 +71,11 @@ impl ExecCache {
         ExecCache { config, cached: Mutex::new(None) }
     }
 
+    /// Forget the cached credential (the server refused it): the next request runs the plugin.
+    pub(crate) async fn invalidate(&self) {
+        *self.cached.lock().await = None;
+    }
+
     /// The plugin's credential, running it when there is none yet or it is no longer fresh.
     pub(crate) async fn credential(&self) -> Result<ExecAuth> {
         let mut cached = self.cached.lock().await;

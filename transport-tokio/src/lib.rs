@@ -205,7 +205,15 @@ impl TokioTransport {
 
     async fn request(&self, request: Request) -> Result<http::Response<hyper::body::Incoming>> {
         let request = self.prepare(request).await?;
-        self.client.request(request).await.map_err(|e| request_error(&e, self.host()))
+        let response = self.client.request(request).await.map_err(|e| request_error(&e, self.host()))?;
+        if response.status() == http::StatusCode::UNAUTHORIZED {
+            if let Dynamic::Exec(cache) = &*self.dynamic {
+                // Like client-go: a refused plugin credential is fetched again for the next
+                // request (the retry policy or the caller decides whether to resend this one).
+                cache.invalidate().await;
+            }
+        }
+        Ok(response)
     }
 
     async fn send_inner(&self, request: Request) -> Result<Response> {

@@ -312,3 +312,29 @@ async fn nomad_token_header_arrives() {
     assert_eq!(server.seen.header(0, "x-nomad-token").as_deref(), Some("acl-secret"));
     assert_eq!(server.seen.header(0, "authorization"), None);
 }
+
+#[tokio::test]
+async fn exec_plugin_runs_again_after_the_server_refuses_its_token() {
+    let pki = Pki::new();
+    // The first request is refused, later ones accepted.
+    let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let handler: common::Handler = std::sync::Arc::new(move |_, _| {
+        if calls.fetch_add(1, Ordering::SeqCst) == 0 {
+            (401, r#"{"kind":"Status","code":401,"reason":"Unauthorized"}"#.to_owned())
+        } else {
+            (200, "ok".to_owned())
+        }
+    });
+    let server = serve(Some(server_tls(&pki.server, None)), handler).await;
+    // No expiry: without the 401 the credential would be cached forever.
+    let cred = serde_json::json!({"kind": "ExecCredential", "apiVersion": "client.authentication.k8s.io/v1",
+        "status": {"token": "@TOKEN@"}});
+    let (exec, dir) = exec_plugin("exec-401", &cred);
+    let config =
+        Config::kubernetes(&server.https_url()).unwrap().with_tls(tls_with_ca(&pki)).with_auth(Auth::Exec(exec));
+    let transport = TokioTransport::new(&config).unwrap();
+    assert_eq!(transport.send(get("/version")).await.unwrap().status(), 401);
+    send_ok(&transport, "/version").await;
+    send_ok(&transport, "/version").await;
+    assert_eq!(runs(&dir), 2);
+}
