@@ -1,7 +1,7 @@
 //! # clustermanager-tokio
 //!
 //! Runs [`clustermanager_core`] on tokio: [`TokioTransport`] implements
-//! [`Transport`](clustermanager_core::Transport) with a pooled hyper 1 client (hyper-util's legacy
+//! [`Transport`] with a pooled hyper 1 client (hyper-util's legacy
 //! client, HTTP/1.1) over TCP and rustls (ring), and supplies the credentials that need I/O
 //! (token files, exec plugins). [`connect`] gives a ready [`ClusterManager`].
 //!

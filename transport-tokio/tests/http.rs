@@ -102,7 +102,7 @@ async fn chunked_stream_arrives_through_open_with_read_timeouts_between_chunks()
         }
     }
     assert_eq!(data, b"{\"a\":1}\n");
-    assert!(timeouts >= 2, "a 500 ms pause read with 100 ms timeouts times out several times, saw {timeouts}");
+    assert!(timeouts >= 1, "a 500 ms pause read with 100 ms timeouts must time out, saw {timeouts}");
     assert!(matches!(body.next_chunk(None).await, Chunk::End));
 }
 
