@@ -1,1 +1,467 @@
-//! placeholder
+//! # clustermanager-tokio
+//!
+//! Runs [`clustermanager_core`] on tokio: [`TokioTransport`] implements
+//! [`Transport`] with a pooled hyper 1 client (hyper-util's legacy
+//! client, HTTP/1.1) over TCP and rustls (ring), and supplies the credentials that need I/O
+//! (token files, exec plugins). [`connect`] gives a ready [`ClusterManager`].
+//!
+//! ```no_run
+//! # async fn demo() -> clustermanager_tokio::Result<()> {
+//! use clustermanager_tokio::{connect, Config};
+//!
+//! let config = Config::nomad("http://127.0.0.1:4646")?;
+//! let cm = connect(&config).await?;
+//! println!("{:?}", cm.orchestrator());
+//! # Ok(()) }
+//! ```
+//!
+//! Dropping any future or body of this crate leaves nothing behind: no task of ours outlives
+//! it, an in-flight request's connection is closed, and an exec plugin still running is killed.
+//! Only hyper-util's pool keeps idle keep-alive connections (closed after 90 s idle).
+
+// `Error` is core's one error enum; its size is core's choice, and every fallible function here
+// returns it.
+#![allow(clippy::result_large_err)]
+
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+
+use clustermanager_core::error::TransportErrorKind;
+use clustermanager_core::transport::{Chunk, Opened};
+use clustermanager_core::{BodyStream, Request, Response, Transport};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+
+pub use clustermanager_core as core;
+pub use clustermanager_core::config::{Auth, Identity, TlsConfig};
+pub use clustermanager_core::{Config, Error, Result, Secret};
+
+mod auth;
+mod connector;
+mod tls;
+
+pub use auth::DEFAULT_TOKEN_FILE_REFRESH;
+
+use auth::{ExecCache, TokenFileCache};
+use connector::{ConnectError, Connector};
+
+/// The seed's API over tokio.
+pub type ClusterManager = clustermanager_core::ClusterManager<TokioTransport>;
+
+/// Connect to the cluster `config` describes: build a [`TokioTransport`] and run the
+/// orchestrator's connect step (for Nomad, reading `/v1/agent/self`). Retry jitter is seeded from
+/// the process's randomness.
+///
+/// ```no_run
+/// # async fn demo() -> clustermanager_tokio::Result<()> {
+/// let config = clustermanager_tokio::Config::kubernetes("https://127.0.0.1:6443")?;
+/// let cm = clustermanager_tokio::connect(&config).await?;
+/// # let _ = cm; Ok(()) }
+/// ```
+pub async fn connect(config: &Config) -> Result<ClusterManager> {
+    let transport = TokioTransport::new(config)?;
+    clustermanager_core::ClusterManager::connect(transport, config, random_seed()).await
+}
+
+/// A seed for retry jitter: std's per-process random hash keys mixed with the time.
+fn random_seed() -> u64 {
+    let mut hasher = RandomState::new().build_hasher();
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    hasher.write_u128(nanos);
+    hasher.finish()
+}
+
+/// Credentials the transport reads or computes itself.
+enum Dynamic {
+    None,
+    TokenFile(TokenFileCache),
+    Exec(ExecCache),
+}
+
+/// A [`Transport`] over tokio, hyper (HTTP/1.1, pooled keep-alive connections) and rustls.
+///
+/// Cheap to clone: clones share the connection pool and the credential caches.
+#[derive(Clone)]
+pub struct TokioTransport {
+    config: Arc<Config>,
+    client: Client<Connector, Full<Bytes>>,
+    dynamic: Arc<Dynamic>,
+    tls: Arc<TlsConfig>,
+    client_config: Arc<RwLock<Arc<rustls::ClientConfig>>>,
+    /// The exec plugin's client identity currently in the TLS configuration.
+    exec_identity: Arc<Mutex<Option<Identity>>>,
+}
+
+impl std::fmt::Debug for TokioTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokioTransport").field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+impl TokioTransport {
+    /// A transport for the server `config` describes. Checks the TLS settings (CA, client
+    /// certificate and key) now, so a bad one fails here with a [`Error::Config`] naming it.
+    /// Connections are made lazily, on the first request.
+    ///
+    /// Must be called within a tokio runtime only when requests are made; building is sync.
+    ///
+    /// ```
+    /// let config = clustermanager_tokio::Config::nomad("http://127.0.0.1:4646")?;
+    /// let transport = clustermanager_tokio::TokioTransport::new(&config)?;
+    /// # let _ = transport;
+    /// # Ok::<(), clustermanager_tokio::Error>(())
+    /// ```
+    pub fn new(config: &Config) -> Result<Self> {
+        if config.tls.skip_verify && config.server.scheme() == "https" {
+            tracing::warn!(
+                server = %config.server,
+                "TLS verification of the server's certificate is OFF (skip_verify / insecure-skip-tls-verify): \
+                 anyone on the network path can read and change this traffic, including credentials"
+            );
+        }
+        let tls = Arc::new(config.tls.clone());
+        let client_config = Arc::new(RwLock::new(tls::client_config(&tls, None)?));
+        let connector = Connector {
+            connect_timeout: config.connect_timeout,
+            tls: Arc::clone(&tls),
+            client_config: Arc::clone(&client_config),
+        };
+        let client = Client::builder(TokioExecutor::new())
+            .pool_timer(TokioTimer::new())
+            .timer(TokioTimer::new())
+            .pool_idle_timeout(Duration::from_secs(90))
+            .build(connector);
+        let dynamic = match &config.auth {
+            Auth::TokenFile { path } => {
+                Dynamic::TokenFile(TokenFileCache::new(path.clone(), DEFAULT_TOKEN_FILE_REFRESH))
+            }
+            Auth::Exec(exec) => Dynamic::Exec(ExecCache::new(exec.clone())),
+            _ => Dynamic::None,
+        };
+        Ok(TokioTransport {
+            config: Arc::new(config.clone()),
+            client,
+            dynamic: Arc::new(dynamic),
+            tls,
+            client_config,
+            exec_identity: Arc::new(Mutex::new(None)),
+        })
+    }
+
+    /// Re-read a token file ([`Auth::TokenFile`]) when the last read is older than `refresh`
+    /// (default [`DEFAULT_TOKEN_FILE_REFRESH`], 60 s). Resets the cache.
+    pub fn with_token_file_refresh(mut self, refresh: Duration) -> Self {
+        if let Auth::TokenFile { path } = &self.config.auth {
+            self.dynamic = Arc::new(Dynamic::TokenFile(TokenFileCache::new(path.clone(), refresh)));
+        }
+        self
+    }
+
+    /// The configuration this transport was built from.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Resolve the URI, add static and dynamic credentials, and convert the body.
+    async fn prepare(&self, mut request: Request) -> Result<http::Request<Full<Bytes>>> {
+        self.config.prepare(&mut request)?;
+        let dynamic_header = match &*self.dynamic {
+            Dynamic::None => None,
+            Dynamic::TokenFile(cache) => Some(cache.header().await?),
+            Dynamic::Exec(cache) => {
+                let cred = cache.credential().await?;
+                if let Some(identity) = cred.identity {
+                    self.use_exec_identity(identity)?;
+                }
+                cred.header
+            }
+        };
+        if let Some(value) = dynamic_header {
+            request.headers_mut().entry(http::header::AUTHORIZATION).or_insert(value);
+        }
+        Ok(request.map(Full::new))
+    }
+
+    /// Put an exec plugin's client certificate into the TLS configuration for new connections.
+    fn use_exec_identity(&self, identity: Identity) -> Result<()> {
+        let mut current = self.exec_identity.lock().unwrap_or_else(|p| p.into_inner());
+        if current.as_ref() == Some(&identity) {
+            return Ok(());
+        }
+        let config = tls::client_config(&self.tls, Some(&identity))?;
+        *self.client_config.write().unwrap_or_else(|p| p.into_inner()) = config;
+        *current = Some(identity);
+        Ok(())
+    }
+
+    fn host(&self) -> &str {
+        self.config.server.host_str().unwrap_or("the server")
+    }
+
+    async fn request(&self, request: Request) -> Result<http::Response<hyper::body::Incoming>> {
+        let request = self.prepare(request).await?;
+        let response = self.client.request(request).await.map_err(|e| request_error(&e, self.host()))?;
+        if response.status() == http::StatusCode::UNAUTHORIZED {
+            if let Dynamic::Exec(cache) = &*self.dynamic {
+                // Like client-go: a refused plugin credential is fetched again for the next
+                // request (the retry policy or the caller decides whether to resend this one).
+                cache.invalidate().await;
+            }
+        }
+        Ok(response)
+    }
+
+    async fn send_inner(&self, request: Request) -> Result<Response> {
+        let response = self.request(request).await?;
+        read_whole(response).await
+    }
+}
+
+/// Read a whole response body (Content-Length or chunked) into memory.
+async fn read_whole(response: http::Response<hyper::body::Incoming>) -> Result<Response> {
+    let (parts, body) = response.into_parts();
+    let bytes = body.collect().await.map_err(|e| body_error(&e))?.to_bytes();
+    Ok(Response::from_parts(parts, bytes))
+}
+
+impl Transport for TokioTransport {
+    type Body = TokioBody;
+
+    async fn send(&self, request: Request) -> Result<Response> {
+        let wait = request.uri().query().map(query_wait).unwrap_or_default();
+        let Some(timeout) = self.config.request_timeout.map(|t| t + wait) else {
+            return self.send_inner(request).await;
+        };
+        let what = format!("{} {}", request.method(), request.uri().path());
+        match tokio::time::timeout(timeout, self.send_inner(request)).await {
+            Ok(result) => result,
+            Err(_) => Err(Error::Timeout {
+                what: format!(
+                    "no complete response to {what} within {timeout:?} (request_timeout plus the query's wait)"
+                ),
+            }),
+        }
+    }
+
+    async fn open(&self, request: Request) -> Result<Opened<TokioBody>> {
+        let response = self.request(request).await?;
+        if response.status().is_success() {
+            let (parts, body) = response.into_parts();
+            return Ok(Opened::Stream(parts, TokioBody { body, done: false }));
+        }
+        // An error body is short; do not let a stalled one hang the caller.
+        let read = read_whole(response);
+        match self.config.request_timeout {
+            None => read.await.map(Opened::Complete),
+            Some(timeout) => match tokio::time::timeout(timeout, read).await {
+                Ok(result) => result.map(Opened::Complete),
+                Err(_) => Err(Error::Timeout { what: format!("the error body of a stream within {timeout:?}") }),
+            },
+        }
+    }
+
+    async fn sleep(&self, duration: Duration) {
+        tokio::time::sleep(duration).await
+    }
+
+    fn now(&self) -> Instant {
+        Instant::now()
+    }
+}
+
+/// The open body of a streamed response. Dropping it closes the connection (an unfinished body
+/// cannot be reused).
+pub struct TokioBody {
+    body: hyper::body::Incoming,
+    done: bool,
+}
+
+impl std::fmt::Debug for TokioBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokioBody").field("done", &self.done).finish_non_exhaustive()
+    }
+}
+
+impl BodyStream for TokioBody {
+    async fn next_chunk(&mut self, timeout: Option<Duration>) -> Chunk {
+        if self.done {
+            return Chunk::End;
+        }
+        let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
+        loop {
+            let frame = match deadline {
+                None => self.body.frame().await,
+                Some(deadline) => match tokio::time::timeout_at(deadline, self.body.frame()).await {
+                    Ok(frame) => frame,
+                    Err(_) => return Chunk::TimedOut,
+                },
+            };
+            match frame {
+                None => {
+                    self.done = true;
+                    return Chunk::End;
+                }
+                Some(Ok(frame)) => match frame.into_data() {
+                    Ok(data) if !data.is_empty() => return Chunk::Data(data),
+                    // Empty data frames and trailers carry nothing for us.
+                    _ => continue,
+                },
+                Some(Err(err)) => {
+                    self.done = true;
+                    return Chunk::Failed(body_error(&err));
+                }
+            }
+        }
+    }
+}
+
+/// The extra time a blocking query may legitimately take: Nomad's `wait=` or Kubernetes'
+/// `timeoutSeconds=`, plus the 1/16 jitter Nomad adds and 10 s of slack. Zero without either.
+fn query_wait(query: &str) -> Duration {
+    let mut wait = None;
+    for pair in query.split('&') {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        match key {
+            "timeoutSeconds" => wait = value.parse::<u64>().ok().map(Duration::from_secs).or(wait),
+            "wait" => wait = parse_go_duration(value).or(wait),
+            _ => {}
+        }
+    }
+    wait.map(|w| w + w / 16 + Duration::from_secs(10)).unwrap_or_default()
+}
+
+/// Parse a Go duration (`5m`, `1m30s`, `300ms`, `1.5h`); a bare number is taken as seconds.
+fn parse_go_duration(text: &str) -> Option<Duration> {
+    if let Ok(secs) = text.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let mut rest = text;
+    let mut total = 0f64;
+    while !rest.is_empty() {
+        let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        let number: f64 = rest[..num_len].parse().ok()?;
+        rest = &rest[num_len..];
+        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let scale = match &rest[..unit_len] {
+            "h" => 3600.0,
+            "m" => 60.0,
+            "s" => 1.0,
+            "ms" => 1e-3,
+            "us" | "µs" | "%C2%B5s" => 1e-6,
+            "ns" => 1e-9,
+            _ => return None,
+        };
+        rest = &rest[unit_len..];
+        total += number * scale;
+    }
+    Duration::try_from_secs_f64(total).ok()
+}
+
+/// The error a failed hyper-util request becomes: the connector's own error (Connect / Tls /
+/// Config), a TLS failure after the handshake (a refused client certificate shows up there with
+/// TLS 1.3), or an I/O failure.
+fn request_error(err: &hyper_util::client::legacy::Error, host: &str) -> Error {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = source {
+        if let Some(ConnectError(inner)) = e.downcast_ref::<ConnectError>() {
+            return copy_error(inner);
+        }
+        if let Some(tls_err) = as_rustls(e) {
+            return tls::tls_error(tls_err, host);
+        }
+        source = e.source();
+    }
+    let kind = if err.is_connect() { TransportErrorKind::Connect } else { TransportErrorKind::Io };
+    let mut message = chain_message(err);
+    if find_hyper(err).is_some_and(|h| h.is_incomplete_message()) {
+        message.push_str("; the server closed the connection before answering");
+    }
+    Error::transport(kind, message)
+}
+
+/// The error a failed body read becomes: `Truncated` when the body stopped before its declared
+/// end, `Tls` for a TLS failure, `Io` otherwise.
+fn body_error(err: &hyper::Error) -> Error {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    let mut truncated = err.is_incomplete_message();
+    while let Some(e) = source {
+        if let Some(tls_err) = as_rustls(e) {
+            return tls::tls_error(tls_err, "the server");
+        }
+        if e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::UnexpectedEof) {
+            truncated = true;
+        }
+        source = e.source();
+    }
+    if truncated {
+        Error::transport(
+            TransportErrorKind::Truncated,
+            format!("the response body ended before its end: {}", chain_message(err)),
+        )
+    } else {
+        Error::transport(TransportErrorKind::Io, format!("reading the response body failed: {}", chain_message(err)))
+    }
+}
+
+/// The rustls error `e` is, or wraps as an I/O error (whose `source()` skips the wrapped error).
+fn as_rustls<'e>(e: &'e (dyn std::error::Error + 'static)) -> Option<&'e rustls::Error> {
+    e.downcast_ref::<rustls::Error>()
+        .or_else(|| e.downcast_ref::<std::io::Error>()?.get_ref()?.downcast_ref::<rustls::Error>())
+}
+
+fn find_hyper<'e>(err: &'e (dyn std::error::Error + 'static)) -> Option<&'e hyper::Error> {
+    let mut source = Some(err);
+    while let Some(e) = source {
+        if let Some(h) = e.downcast_ref::<hyper::Error>() {
+            return Some(h);
+        }
+        source = e.source();
+    }
+    None
+}
+
+/// `error: cause: cause`, skipping causes whose text repeats their parent's.
+fn chain_message(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut message = err.to_string();
+    let mut source = err.source();
+    while let Some(e) = source {
+        let text = e.to_string();
+        if !message.ends_with(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = e.source();
+    }
+    message
+}
+
+/// A copy of a connector error (which the client only lends us by reference).
+fn copy_error(err: &Error) -> Error {
+    match err {
+        Error::Transport { kind, message } => Error::transport(*kind, message.clone()),
+        Error::Config { key, problem } => Error::config(key.clone(), problem.clone()),
+        other => Error::transport(TransportErrorKind::Connect, other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waits_of_blocking_queries() {
+        assert_eq!(query_wait("limit=10"), Duration::ZERO);
+        assert_eq!(query_wait("index=5&wait=5m"), Duration::from_secs(300 + 18 + 10) + Duration::from_millis(750));
+        assert_eq!(query_wait("watch=1&timeoutSeconds=160"), Duration::from_secs(160 + 10 + 10));
+        assert_eq!(parse_go_duration("1m30s"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_go_duration("300ms"), Some(Duration::from_millis(300)));
+        assert_eq!(parse_go_duration("1.5h"), Some(Duration::from_secs(5400)));
+        assert_eq!(parse_go_duration("soon"), None);
+        assert_eq!(parse_go_duration("5x"), None);
+    }
+}

@@ -1,0 +1,219 @@
+//! The connector hyper-util's pooled client opens connections with: TCP under the connect
+//! timeout, then TLS (tokio-rustls) for `https`. Its errors carry the failed stage so the
+//! transport can report `Connect` or `Tls`.
+
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::{Arc, RwLock};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use clustermanager_core::config::TlsConfig;
+use clustermanager_core::error::TransportErrorKind;
+use clustermanager_core::Error;
+use http::Uri;
+use hyper_util::client::legacy::connect::{Connected, Connection};
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
+use tokio_rustls::TlsConnector;
+
+use crate::tls;
+
+/// Why a connection could not be made, as an error hyper-util can carry to the caller.
+#[derive(Debug)]
+pub(crate) struct ConnectError(pub(crate) Error);
+
+impl std::fmt::Display for ConnectError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for ConnectError {}
+
+/// Opens TCP (and TLS) connections. Cloned into the pool; the TLS settings are shared so an exec
+/// plugin's fresh client certificate applies to the next connections.
+#[derive(Clone)]
+pub(crate) struct Connector {
+    pub(crate) connect_timeout: Duration,
+    pub(crate) tls: Arc<TlsConfig>,
+    pub(crate) client_config: Arc<RwLock<Arc<rustls::ClientConfig>>>,
+}
+
+impl tower_service::Service<Uri> for Connector {
+    type Response = Conn;
+    type Error = ConnectError;
+    type Future = Pin<Box<dyn Future<Output = Result<Conn, ConnectError>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, uri: Uri) -> Self::Future {
+        let this = self.clone();
+        Box::pin(async move {
+            let timeout = this.connect_timeout;
+            match tokio::time::timeout(timeout, this.connect(&uri)).await {
+                Ok(result) => result.map_err(ConnectError),
+                Err(_) => Err(ConnectError(Error::transport(
+                    TransportErrorKind::Connect,
+                    format!(
+                        "no connection to {} within {timeout:?} (connect_timeout); check the server address and that it is reachable",
+                        authority(&uri)
+                    ),
+                ))),
+            }
+        })
+    }
+}
+
+fn authority(uri: &Uri) -> String {
+    uri.authority().map(|a| a.as_str().to_owned()).unwrap_or_else(|| uri.to_string())
+}
+
+impl Connector {
+    async fn connect(&self, uri: &Uri) -> Result<Conn, Error> {
+        let https = match uri.scheme_str() {
+            Some("https") => true,
+            Some("http") => false,
+            other => {
+                return Err(Error::config("server", format!("scheme {other:?} is not http or https")));
+            }
+        };
+        let host = uri.host().ok_or_else(|| Error::config("server", format!("{uri} has no host")))?;
+        let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
+        let bare_host = host.trim_start_matches('[').trim_end_matches(']');
+        let tcp = TcpStream::connect((bare_host, port)).await.map_err(|e| {
+            Error::transport(
+                TransportErrorKind::Connect,
+                format!("cannot connect to {host}:{port}: {e}; check the server address and that the server runs"),
+            )
+        })?;
+        // Small requests and stream frames should not wait for Nagle.
+        let _ = tcp.set_nodelay(true);
+        if !https {
+            return Ok(Conn(TokioIo::new(Stream::Plain(tcp))));
+        }
+        let name = tls::server_name(&self.tls, host)?;
+        let config = match self.client_config.read() {
+            Ok(guard) => Arc::clone(&guard),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        };
+        let stream = TlsConnector::from(config).connect(name, tcp).await.map_err(|e| handshake_error(&e, host))?;
+        Ok(Conn(TokioIo::new(Stream::Tls(Box::new(stream)))))
+    }
+}
+
+fn handshake_error(err: &io::Error, host: &str) -> Error {
+    match err.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
+        Some(tls_err) => tls::tls_error(tls_err, host),
+        None => Error::transport(
+            TransportErrorKind::Tls,
+            format!("the TLS handshake with {host} failed: {err}; is the server speaking TLS on that port?"),
+        ),
+    }
+}
+
+/// A plain or TLS stream.
+enum Stream {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            Stream::Plain(s) => s.is_write_vectored(),
+            Stream::Tls(s) => s.is_write_vectored(),
+        }
+    }
+}
+
+/// One connection as hyper sees it.
+pub(crate) struct Conn(TokioIo<Stream>);
+
+impl Connection for Conn {
+    fn connected(&self) -> Connected {
+        Connected::new()
+    }
+}
+
+impl hyper::rt::Read for Conn {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: hyper::rt::ReadBufCursor<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().0).poll_read(cx, buf)
+    }
+}
+
+impl hyper::rt::Write for Conn {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().0).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().0).poll_shutdown(cx)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.0.is_write_vectored()
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().0).poll_write_vectored(cx, bufs)
+    }
+}
