@@ -112,7 +112,7 @@ impl Cpu {
 
     /// Canonical Kubernetes form: whole cores when exact (`"2"`), else millicores (`"1500m"`).
     pub fn to_quantity(self) -> String {
-        if self.0 % 1000 == 0 {
+        if self.0.is_multiple_of(1000) {
             (self.0 / 1000).to_string()
         } else {
             format!("{}m", self.0)
@@ -147,11 +147,11 @@ impl Memory {
         }
         let binary = [(60, "Ei"), (50, "Pi"), (40, "Ti"), (30, "Gi"), (20, "Mi"), (10, "Ki")]
             .into_iter()
-            .find(|(shift, _)| v % (1u64 << shift) == 0)
+            .find(|(shift, _)| v.is_multiple_of(1u64 << shift))
             .map(|(shift, suffix)| format!("{}{suffix}", v >> shift));
         let decimal = [(18, "E"), (15, "P"), (12, "T"), (9, "G"), (6, "M"), (3, "k")]
             .into_iter()
-            .find(|(pow, _)| v % 10u64.pow(*pow) == 0)
+            .find(|(pow, _)| v.is_multiple_of(10u64.pow(*pow)))
             .map(|(pow, suffix)| format!("{}{suffix}", v / 10u64.pow(pow)));
         [binary, decimal].into_iter().flatten().min_by_key(String::len).unwrap_or_else(|| v.to_string())
     }

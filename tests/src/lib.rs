@@ -9,6 +9,9 @@
 //! let nodes = Replay::new(&scenario).exchanges([0]).run(op).unwrap();
 //! ```
 
+// Test support: a recording that cannot be read is a broken test setup, so panicking is right.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 pub mod transport;
 
 use std::collections::BTreeMap;

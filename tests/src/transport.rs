@@ -69,7 +69,10 @@ impl ReplayTransport {
 
     fn take(&self, req: &Request) -> Exchange {
         let mut st = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        let ex = st.queue.pop_front().unwrap_or_else(|| panic!("request beyond the recording: {} {}", req.method(), req.uri()));
+        let ex = st
+            .queue
+            .pop_front()
+            .unwrap_or_else(|| panic!("request beyond the recording: {} {}", req.method(), req.uri()));
         assert_request_matches(req, &ex.request, self.check_body);
         st.made.push(format!("{} {}", req.method(), req.uri()));
         ex

@@ -2,6 +2,8 @@
 //! system, the network, the environment, threads, processes or the clock, and its dependency tree
 //! holds no async runtime or HTTP client.
 
+#![allow(clippy::expect_used)] // test setup failures should panic
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -76,9 +78,19 @@ fn core_dependency_tree_has_no_runtime() {
     let tree = String::from_utf8_lossy(&out.stdout);
     let crates: Vec<&str> = tree.lines().filter_map(|l| l.split_whitespace().next()).collect();
     assert!(crates.contains(&"clustermanager-core"), "tree lists core itself:\n{tree}");
-    for banned in
-        ["tokio", "hyper", "hyper-util", "async-std", "async-io", "surf", "reqwest", "mio", "smol", "futures-rustls", "rustls"]
-    {
+    for banned in [
+        "tokio",
+        "hyper",
+        "hyper-util",
+        "async-std",
+        "async-io",
+        "surf",
+        "reqwest",
+        "mio",
+        "smol",
+        "futures-rustls",
+        "rustls",
+    ] {
         assert!(!crates.contains(&banned), "core depends on {banned}:\n{tree}");
     }
 }
