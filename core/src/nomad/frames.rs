@@ -111,6 +111,7 @@ pub struct FrameDecoder {
     depth: u32,
     state: Scan,
     max_frame: usize,
+    heartbeats: u64,
 }
 
 impl Default for FrameDecoder {
@@ -127,7 +128,7 @@ impl FrameDecoder {
 
     /// A decoder refusing encoded frames longer than `max_frame` bytes.
     pub fn with_limit(max_frame: usize) -> Self {
-        FrameDecoder { buf: BytesMut::new(), pos: 0, start: 0, depth: 0, state: Scan::Between, max_frame }
+        FrameDecoder { buf: BytesMut::new(), pos: 0, start: 0, depth: 0, state: Scan::Between, max_frame, heartbeats: 0 }
     }
 
     /// Add a chunk of the body.
@@ -139,8 +140,9 @@ impl FrameDecoder {
     /// complete frame is buffered, or a [`Error::Decode`] for garbage or an over-long frame.
     pub fn next_frame(&mut self) -> Result<Option<Frame>, Error> {
         while let Some(raw) = self.next_object()? {
-            if let Some(frame) = parse_frame(&raw)? {
-                return Ok(Some(frame));
+            match parse_frame(&raw)? {
+                Some(frame) => return Ok(Some(frame)),
+                None => self.heartbeats += 1,
             }
         }
         Ok(None)
@@ -161,6 +163,11 @@ impl FrameDecoder {
         );
         self.reset();
         Err(Error::transport(TransportErrorKind::Truncated, message))
+    }
+
+    /// How many heartbeats (`{}`) were skipped so far.
+    pub fn heartbeats(&self) -> u64 {
+        self.heartbeats
     }
 
     /// Bytes buffered but not yet returned as a frame.
