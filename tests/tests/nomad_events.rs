@@ -2,6 +2,8 @@
 //! registered and purged while `/v1/event/stream?topic=Job&topic=Evaluation&index=90` was held
 //! open for 8 s by the recorder; `{}` heartbeats and newlines arrive in their own chunks.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::time::Duration;
 
 use clustermanager_core::nomad::events::{self, EventBatch, EventQuery, Topic};
@@ -19,7 +21,9 @@ fn summary(batches: &[EventBatch]) -> Vec<(u64, String, String, String, usize)> 
     batches
         .iter()
         .flat_map(|b| {
-            b.events.iter().map(move |e| (b.index, e.topic.clone(), e.kind.clone(), e.key.clone(), e.payload.get().len()))
+            b.events
+                .iter()
+                .map(move |e| (b.index, e.topic.clone(), e.kind.clone(), e.key.clone(), e.payload.get().len()))
         })
         .collect()
 }
@@ -39,7 +43,8 @@ struct JobId {
 #[test]
 fn register_and_purge_show_up_as_typed_batches() {
     let s = Scenario::load("nomad/19-event-stream.json");
-    let (out, batches, transcript) = Replay::new(&s).exchanges([0]).run_full(events::stream(&Context::default(), &query()));
+    let (out, batches, transcript) =
+        Replay::new(&s).exchanges([0]).run_full(events::stream(&Context::default(), &query()));
     assert_eq!(out.unwrap(), Some(96), "the last index, to resume from");
     let indexes: Vec<u64> = batches.iter().map(|b| b.index).collect();
     assert_eq!(indexes, [90, 90, 91, 92, 94, 95, 96]);
@@ -101,7 +106,8 @@ fn a_key_filter_with_no_events_only_sees_the_heartbeat() {
         .topic(Topic::Job { filter_key: Some("acm-no-such-job".into()) })
         .idle_timeout(Duration::from_secs(31));
     for split in [Split::AsRecorded, Split::Every(1)] {
-        let (out, batches, _) = Replay::new(&s).exchanges([4]).split(split).run_full(events::stream(&Context::default(), &q));
+        let (out, batches, _) =
+            Replay::new(&s).exchanges([4]).split(split).run_full(events::stream(&Context::default(), &q));
         assert_eq!(out.unwrap(), None);
         assert!(batches.is_empty());
     }

@@ -2,6 +2,8 @@
 //! framed), `13-logs-errors`, `14-logs-follow` (follow streams the server never closes) and
 //! the allocation reads of `08-batch-job-succeeds` / `11-not-found` for the default task.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use clustermanager_core::error::TransportErrorKind;
 use clustermanager_core::nomad::frames::{FileEvent, FrameDecoder};
 use clustermanager_core::nomad::logs::{self, FollowOptions};
@@ -34,7 +36,10 @@ fn plain_stdout_and_stderr_of_a_finished_alloc() {
 fn offsets_from_the_end_and_from_the_start() {
     let s = Scenario::load("nomad/12-logs-finished-alloc.json");
     let last5 = LogOptions { offset: Some(5), from_end: true, ..task("main") };
-    assert_eq!(Replay::new(&s).exchanges([2]).run(logs::get(&ctx(), "default", ACM_OK_ALLOC, &last5)).unwrap(), "done\n");
+    assert_eq!(
+        Replay::new(&s).exchanges([2]).run(logs::get(&ctx(), "default", ACM_OK_ALLOC, &last5)).unwrap(),
+        "done\n"
+    );
     let skip6 = LogOptions { offset: Some(6), ..task("main") };
     assert_eq!(
         Replay::new(&s).exchanges([3]).run(logs::get(&ctx(), "default", ACM_OK_ALLOC, &skip6)).unwrap(),
@@ -45,7 +50,8 @@ fn offsets_from_the_end_and_from_the_start() {
 #[test]
 fn framed_log_decodes_to_the_same_bytes() {
     let s = Scenario::load("nomad/12-logs-finished-alloc.json");
-    let frames = Replay::new(&s).exchanges([4]).run(logs::get_framed(&ctx(), "default", ACM_OK_ALLOC, &task("main"))).unwrap();
+    let frames =
+        Replay::new(&s).exchanges([4]).run(logs::get_framed(&ctx(), "default", ACM_OK_ALLOC, &task("main"))).unwrap();
     assert_eq!(frames.len(), 1);
     assert_eq!(&frames[0].data[..], b"hello from acm-ok\ndone\n");
     assert_eq!(frames[0].file, "alloc/logs/main.stdout.0");
@@ -83,7 +89,10 @@ fn decode_split_everywhere(body: &[u8]) -> Vec<Vec<u8>> {
 #[test]
 fn recorded_framed_bodies_decode_identically_at_every_split() {
     let s = Scenario::load("nomad/12-logs-finished-alloc.json");
-    assert_eq!(decode_split_everywhere(s.exchange(4).response.body.as_bytes()), [b"hello from acm-ok\ndone\n".to_vec()]);
+    assert_eq!(
+        decode_split_everywhere(s.exchange(4).response.body.as_bytes()),
+        [b"hello from acm-ok\ndone\n".to_vec()]
+    );
     assert_eq!(decode_split_everywhere(s.exchange(5).response.body.as_bytes()), [b" stderr\n".to_vec()]);
     let f = Scenario::load("nomad/14-logs-follow.json");
     let frames = decode_split_everywhere(f.exchange(2).response.body.as_bytes());
@@ -106,7 +115,8 @@ fn combined(parts: &[(&str, usize)]) -> Scenario {
 fn without_a_task_name_the_allocation_is_read_for_its_task() {
     // 08 [8] is the allocation detail of the acm-ok alloc whose log 12 [0] holds.
     let s = combined(&[("nomad/08-batch-job-succeeds.json", 8), ("nomad/12-logs-finished-alloc.json", 0)]);
-    let (out, _, transcript) = Replay::new(&s).run_full(logs::get(&ctx(), "default", ACM_OK_ALLOC, &LogOptions::default()));
+    let (out, _, transcript) =
+        Replay::new(&s).run_full(logs::get(&ctx(), "default", ACM_OK_ALLOC, &LogOptions::default()));
     assert_eq!(out.unwrap(), "hello from acm-ok\ndone\n");
     assert_eq!(transcript.requests[0].1, format!("/v1/allocation/{ACM_OK_ALLOC}"));
 }
@@ -114,8 +124,14 @@ fn without_a_task_name_the_allocation_is_read_for_its_task() {
 #[test]
 fn unknown_task_and_unknown_alloc_errors() {
     let s = Scenario::load("nomad/13-logs-errors.json");
-    let err = Replay::new(&s).exchanges([0]).run(logs::get(&ctx(), "default", ACM_OK_ALLOC, &task("nosuchtask"))).unwrap_err();
-    assert!(matches!(err, Error::BadRequest(ref a) if a.status == 400 && a.message.contains("unknown task name")), "{err:?}");
+    let err = Replay::new(&s)
+        .exchanges([0])
+        .run(logs::get(&ctx(), "default", ACM_OK_ALLOC, &task("nosuchtask")))
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::BadRequest(ref a) if a.status == 400 && a.message.contains("unknown task name")),
+        "{err:?}"
+    );
 
     let zero = "00000000-0000-0000-0000-000000000000";
     let err = Replay::new(&s).exchanges([1]).run(logs::get(&ctx(), "default", zero, &task("main"))).unwrap_err();
@@ -125,7 +141,8 @@ fn unknown_task_and_unknown_alloc_errors() {
 
     // Without a task name the allocation read answers first: 11 [3] `alloc not found`.
     let nf = Scenario::load("nomad/11-not-found.json");
-    let err = Replay::new(&nf).exchanges([3]).run(logs::get(&ctx(), "default", zero, &LogOptions::default())).unwrap_err();
+    let err =
+        Replay::new(&nf).exchanges([3]).run(logs::get(&ctx(), "default", zero, &LogOptions::default())).unwrap_err();
     assert!(matches!(err, Error::NotFound(ref a) if a.message == "alloc not found"), "{err:?}");
 }
 
@@ -134,7 +151,9 @@ fn malformed_log_requests_are_bad_requests_through_the_generic_api() {
     // The typed operations cannot send these (the type is an enum, the task always set, the
     // origin derived); the escape hatch can, and gets the server's 400s.
     let s = Scenario::load("nomad/13-logs-errors.json");
-    for (i, expected) in [(3, "must provide log type"), (4, "must provide task name"), (5, "origin must be start or end")] {
+    for (i, expected) in
+        [(3, "must provide log type"), (4, "must provide task name"), (5, "origin must be start or end")]
+    {
         let path = &s.exchange(i).request.path;
         let op = api::get_bytes(&ctx(), path, &api::QueryOptions::default());
         let err = Replay::new(&s).exchanges([i]).run(op).unwrap_err();
@@ -146,7 +165,8 @@ fn texts(lines: &[LogLine]) -> Vec<&str> {
     lines.iter().map(|l| l.text.as_str()).collect()
 }
 
-const FOLLOWED: [&str; 9] = ["line 1", "line 2", "line 3", "line 4", "line 5", "line 6", "line 7", "line 8", "finished"];
+const FOLLOWED: [&str; 9] =
+    ["line 1", "line 2", "line 3", "line 4", "line 5", "line 6", "line 7", "line 8", "finished"];
 
 /// Follow with `options` against stream exchange `stream` then the allocation read 14 [5]
 /// (complete), with the body cut in two at every offset, byte by byte and as recorded.
@@ -214,7 +234,8 @@ fn follow_without_a_task_reads_the_allocation_first_and_again_to_stop() {
 fn a_running_allocation_keeps_the_follow_open() {
     let mut s = Scenario::load("nomad/14-logs-follow.json");
     let mut running = s.exchange(5).clone();
-    running.response.body = running.response.body.replacen(r#""ClientStatus":"complete""#, r#""ClientStatus":"running""#, 1);
+    running.response.body =
+        running.response.body.replacen(r#""ClientStatus":"complete""#, r#""ClientStatus":"running""#, 1);
     assert_ne!(running.response.body, s.exchange(5).response.body);
     s.exchanges.push(running);
     let running_idx = s.exchanges.len() - 1;
@@ -281,8 +302,13 @@ fn a_frame_over_the_limit_is_a_decode_error() {
     let big = format!(r#"{{"Data":"{}","File":"f","Offset":3000}}"#, "QUFB".repeat(1000));
     let s = synthetic(&big, 200, "{}", true);
     let follow = FollowOptions { max_frame: 1024, ..FollowOptions::default() };
-    let (out, lines, _) =
-        Replay::new(&s).exchanges([0]).split(Split::Every(7)).run_full(logs::follow_with(&ctx(), "", "a1", &task("main"), follow));
+    let (out, lines, _) = Replay::new(&s).exchanges([0]).split(Split::Every(7)).run_full(logs::follow_with(
+        &ctx(),
+        "",
+        "a1",
+        &task("main"),
+        follow,
+    ));
     assert!(lines.is_empty());
     assert!(matches!(out, Err(Error::Decode { ref message, .. }) if message.contains("limit")), "{out:?}");
 }

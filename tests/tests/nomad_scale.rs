@@ -2,6 +2,8 @@
 //! group `main`, scaled to 2 first during its initial deployment (refused with 400, yet recorded
 //! as an error scaling event) and then after it.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::BTreeMap;
 
 use clustermanager_core::nomad::scale::{self, ScaleOptions};
@@ -36,7 +38,10 @@ fn get_reads_the_only_group() {
 fn get_of_a_missing_group_says_which_groups_exist() {
     let s = Scenario::load("nomad/18-scale.json");
     let err = Replay::new(&s).exchanges([1]).run(scale::get(&ctx(), "default", "acm-scale/nope")).unwrap_err();
-    assert!(matches!(err, Error::InvalidInput { ref problem, .. } if problem.contains("\"nope\"") && problem.contains("main")), "{err:?}");
+    assert!(
+        matches!(err, Error::InvalidInput { ref problem, .. } if problem.contains("\"nope\"") && problem.contains("main")),
+        "{err:?}"
+    );
 }
 
 #[test]
@@ -49,7 +54,8 @@ fn scaling_during_the_active_deployment_is_a_bad_request_with_a_hint() {
     assert!(api.message.starts_with("job scaling blocked due to active deployment"));
     assert!(api.message.contains("may still have applied"), "{}", api.message);
     // ... and indeed the server kept an error scaling event for it (18 [4]).
-    let (raw, meta) = Replay::new(&s).exchanges([4]).run(api::get_raw(&ctx(), "job/acm-scale/scale", &Default::default())).unwrap();
+    let (raw, meta) =
+        Replay::new(&s).exchanges([4]).run(api::get_raw(&ctx(), "job/acm-scale/scale", &Default::default())).unwrap();
     assert!(raw.get().contains(r#""Message":"job scaling blocked due to active deployment","Error":true"#));
     assert_eq!(meta.index, Some(77));
 }
@@ -70,7 +76,10 @@ fn scaling_without_a_group_reads_the_scale_first() {
     assert_eq!(out.unwrap(), Scale { name: "acm-scale/main".into(), replicas: 2, current: Some(2) });
     assert_eq!(
         transcript.requests,
-        [("GET".to_owned(), "/v1/job/acm-scale/scale".to_owned()), ("POST".to_owned(), "/v1/job/acm-scale/scale".to_owned())]
+        [
+            ("GET".to_owned(), "/v1/job/acm-scale/scale".to_owned()),
+            ("POST".to_owned(), "/v1/job/acm-scale/scale".to_owned())
+        ]
     );
 }
 
@@ -83,13 +92,19 @@ fn unknown_group_and_negative_count_are_refused_by_the_server() {
     let body = serde_json::json!({"Count": -1, "Target": {"Group": "main"}});
     let op = api::write_json(&ctx(), http::Method::POST, "/v1/job/acm-scale/scale", &Default::default(), &body);
     let err = Replay::new(&s).exchanges([7]).run(op).unwrap_err();
-    assert!(matches!(err, Error::BadRequest(ref a) if a.message == "scaling action count can't be negative"), "{err:?}");
+    assert!(
+        matches!(err, Error::BadRequest(ref a) if a.message == "scaling action count can't be negative"),
+        "{err:?}"
+    );
 }
 
 #[test]
 fn deployment_and_versions_through_the_generic_api() {
     let s = Scenario::load("nomad/18-scale.json");
-    let (raw, meta) = Replay::new(&s).exchanges([3]).run(api::get_raw(&ctx(), "job/acm-scale/deployment", &Default::default())).unwrap();
+    let (raw, meta) = Replay::new(&s)
+        .exchanges([3])
+        .run(api::get_raw(&ctx(), "job/acm-scale/deployment", &Default::default()))
+        .unwrap();
     assert!(raw.get().contains(r#""Status":"successful""#));
     assert_eq!((meta.index, meta.known_leader), (Some(77), Some(true)));
     #[derive(serde::Deserialize)]
@@ -97,6 +112,9 @@ fn deployment_and_versions_through_the_generic_api() {
         #[serde(rename = "Versions")]
         versions: Vec<serde::de::IgnoredAny>,
     }
-    let (v, _) = Replay::new(&s).exchanges([9]).run(api::get::<Versions>(&ctx(), "job/acm-scale/versions", &Default::default())).unwrap();
+    let (v, _) = Replay::new(&s)
+        .exchanges([9])
+        .run(api::get::<Versions>(&ctx(), "job/acm-scale/versions", &Default::default()))
+        .unwrap();
     assert!(!v.versions.is_empty());
 }

@@ -388,7 +388,8 @@ pub fn list_all<T: DeserializeOwned + Send + 'static>(
     opts: &QueryOptions,
 ) -> impl Operation<Output = (Vec<T>, QueryMeta), Item = Infallible> + Send + 'static {
     let opts = opts.with_context(ctx);
-    let mut list = ListAll { ctx: ctx.clone(), path: path.to_owned(), opts, exchange: None, items: Vec::new(), error: None };
+    let mut list =
+        ListAll { ctx: ctx.clone(), path: path.to_owned(), opts, exchange: None, items: Vec::new(), error: None };
     match list.request() {
         Ok(ex) => list.exchange = Some(ex),
         Err(e) => list.error = Some(e),
@@ -522,7 +523,10 @@ mod tests {
             "/v1/job/acm-param%2Fdispatch-1795639013-f06b5802"
         );
         assert_eq!(encode_segment("a b?é"), "a%20b%3F%C3%A9");
-        assert_eq!(path_and_query("/v1/event/stream?index=abc", "namespace=x"), "/v1/event/stream?index=abc&namespace=x");
+        assert_eq!(
+            path_and_query("/v1/event/stream?index=abc", "namespace=x"),
+            "/v1/event/stream?index=abc&namespace=x"
+        );
         assert_eq!(path_and_query("jobs", ""), "/v1/jobs");
     }
 

@@ -254,7 +254,7 @@ pub fn parse_line(line: &[u8]) -> Result<Option<EventBatch>> {
 
 #[derive(Debug)]
 enum Phase {
-    Opening(Exchange),
+    Opening(Box<Exchange>),
     Streaming,
     Finished,
 }
@@ -278,7 +278,7 @@ pub struct EventStream {
 pub fn stream(ctx: &Context, query: &EventQuery) -> EventStream {
     let uri = query.path_and_query(ctx);
     let (phase, error) = match crate::step::request(http::Method::GET, &uri, None) {
-        Ok(req) => (Phase::Opening(Exchange::open(req, &ctx.retry)), None),
+        Ok(req) => (Phase::Opening(Box::new(Exchange::open(req, &ctx.retry))), None),
         Err(e) => (Phase::Finished, Some(e)),
     };
     EventStream {
@@ -384,6 +384,7 @@ impl Operation for EventStream {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

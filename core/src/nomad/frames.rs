@@ -128,7 +128,15 @@ impl FrameDecoder {
 
     /// A decoder refusing encoded frames longer than `max_frame` bytes.
     pub fn with_limit(max_frame: usize) -> Self {
-        FrameDecoder { buf: BytesMut::new(), pos: 0, start: 0, depth: 0, state: Scan::Between, max_frame, heartbeats: 0 }
+        FrameDecoder {
+            buf: BytesMut::new(),
+            pos: 0,
+            start: 0,
+            depth: 0,
+            state: Scan::Between,
+            max_frame,
+            heartbeats: 0,
+        }
     }
 
     /// Add a chunk of the body.
@@ -281,6 +289,7 @@ pub fn decode_all(body: &[u8], max_frame: usize) -> Result<Vec<Frame>, Error> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

@@ -326,7 +326,14 @@ pub fn get_framed(
     LogGet::new(log_request(ctx, namespace, id, options, false, false), parse_framed)
 }
 
-fn log_request(ctx: &Context, namespace: &str, alloc: &str, options: &LogOptions, plain: bool, follow: bool) -> LogRequest {
+fn log_request(
+    ctx: &Context,
+    namespace: &str,
+    alloc: &str,
+    options: &LogOptions,
+    plain: bool,
+    follow: bool,
+) -> LogRequest {
     LogRequest {
         ctx: ctx.clone(),
         namespace: namespace.to_owned(),
@@ -574,7 +581,8 @@ impl Operation for LogFollow {
                         }
                         return Step::Read { timeout: Some(self.opts.drain_timeout) };
                     }
-                    let due = self.last_check.is_none_or(|t| now.saturating_duration_since(t) >= self.opts.check_interval);
+                    let due =
+                        self.last_check.is_none_or(|t| now.saturating_duration_since(t) >= self.opts.check_interval);
                     if self.need_check || due {
                         self.need_check = false;
                         self.last_check = Some(now);
@@ -622,6 +630,7 @@ impl Operation for LogFollow {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

@@ -307,7 +307,11 @@ impl Operation for ScaleOp {
 /// let Step::Done(Ok(s)) = op.poll(now) else { unreachable!() };
 /// assert_eq!((s.name.as_str(), s.replicas, s.current), ("acm-scale/main", 1, Some(1)));
 /// ```
-pub fn get(ctx: &Context, namespace: &str, name: &str) -> impl Operation<Output = Scale, Item = Infallible> + Send + 'static {
+pub fn get(
+    ctx: &Context,
+    namespace: &str,
+    name: &str,
+) -> impl Operation<Output = Scale, Item = Infallible> + Send + 'static {
     ScaleOp::new(ctx, namespace, name, None)
 }
 
@@ -350,6 +354,7 @@ pub fn set_with(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 
