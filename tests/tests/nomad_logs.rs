@@ -250,13 +250,21 @@ fn a_running_allocation_keeps_the_follow_open() {
 }
 
 fn synthetic(stream_body: &str, alloc_status: u16, alloc_body: &str, server_ends: bool) -> Scenario {
+    synthetic_chunks(&[stream_body], alloc_status, alloc_body, server_ends)
+}
+
+/// A hand-made conversation shaped like the recordings, for edge cases the recorder could not
+/// provoke on demand.
+fn synthetic_chunks(chunks: &[&str], alloc_status: u16, alloc_body: &str, server_ends: bool) -> Scenario {
+    let stream_body = chunks.concat();
+    let chunks: Vec<serde_json::Value> = chunks.iter().map(|c| serde_json::json!({"t_ms": 0, "data": c})).collect();
     let text = serde_json::json!({
         "server": "synthetic (shaped like nomad 1.1.2)",
         "scenario": "follow edge cases",
         "exchanges": [
             {"request": {"method": "GET", "path": "/v1/client/fs/logs/a1?task=main&type=stdout&follow=true"},
              "response": {"status": 200, "headers": {"content-type": "application/json"}, "body": stream_body,
-                          "chunks": [{"t_ms": 0, "data": stream_body}],
+                          "chunks": chunks,
                           "ended": if server_ends { "server" } else { "deadline" }}},
             {"request": {"method": "GET", "path": "/v1/allocation/a1"},
              "response": {"status": alloc_status, "headers": {}, "body": alloc_body}}
@@ -311,4 +319,39 @@ fn a_frame_over_the_limit_is_a_decode_error() {
     ));
     assert!(lines.is_empty());
     assert!(matches!(out, Err(Error::Decode { ref message, .. }) if message.contains("limit")), "{out:?}");
+}
+
+#[test]
+fn the_last_partial_line_is_flushed_when_the_allocation_is_done() {
+    // "one\ntwo" without a final newline
+    let body = r#"{"Data":"b25lCnR3bw==","File":"alloc/logs/main.stdout.0","Offset":7}{}"#;
+    let s = synthetic(body, 200, r#"{"ClientStatus":"failed"}"#, false);
+    for k in 0..=body.len() {
+        let op = logs::follow(&ctx(), "", "a1", &task("main"));
+        let (out, lines, _) = Replay::new(&s).split(Split::At(k)).run_full(op);
+        out.unwrap();
+        assert_eq!(texts(&lines), ["one", "two"], "split {k}");
+    }
+}
+
+#[test]
+fn after_the_allocation_ended_a_heartbeat_ends_the_drain() {
+    // The deletion makes the follow check the allocation at once; it is complete, so the next
+    // heartbeat (the server has nothing more in flight) ends the follow without a read timeout.
+    let s = synthetic_chunks(
+        &[
+            r#"{"Data":"YQo=","File":"alloc/logs/main.stdout.0","Offset":2}"#,
+            r#"{"File":"alloc/logs/main.stdout.0","FileEvent":"file deleted","Offset":2}"#,
+            "{}",
+            r#"{"Data":"bGF0ZQo=","File":"alloc/logs/main.stdout.1","Offset":5}"#,
+        ],
+        200,
+        r#"{"ClientStatus":"complete"}"#,
+        false,
+    );
+    let (out, lines, transcript) = Replay::new(&s).run_full(logs::follow(&ctx(), "", "a1", &task("main")));
+    out.unwrap();
+    assert_eq!(texts(&lines), ["a"]);
+    assert_eq!(transcript.requests.len(), 2);
+    assert_eq!(transcript.elapsed, std::time::Duration::ZERO);
 }
