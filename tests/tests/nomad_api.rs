@@ -91,6 +91,15 @@ struct JobStub {
 #[test]
 fn dispatch_then_read_the_child_whose_id_holds_a_slash() {
     let s = Scenario::load("nomad/20-dispatch.json");
+    // register the parameterized job (a parameterized job gets no evaluation) and read it back
+    let (raw, _) = Replay::new(&s)
+        .exchanges([0])
+        .run(api::write_json(&ctx(), http::Method::POST, "jobs", &none(), &recorded_body(&s, 0)))
+        .unwrap();
+    assert!(raw.unwrap().get().contains(r#""EvalID":"""#));
+    let (parent, _) = Replay::new(&s).exchanges([1]).run(api::get_raw(&ctx(), "job/acm-param", &none())).unwrap();
+    assert!(parent.get().contains(r#""ParameterizedJob":{"#));
+
     let body = serde_json::json!({"Payload": "aGVsbG8gcGF5bG9hZAo=", "Meta": {"who": "acm"}});
     let dispatch =
         api::write_json(&ctx(), http::Method::POST, &api::path(&["job", "acm-param", "dispatch"]), &none(), &body);
