@@ -7,8 +7,11 @@ use crate::error::{from_nomad_response, Error, Result};
 use crate::retry::Retry;
 use crate::step::Response;
 
+pub mod api;
 pub mod connect;
+pub mod events;
 pub mod execution;
+pub mod frames;
 pub mod job;
 pub mod logs;
 pub mod namespace;

@@ -1,45 +1,380 @@
-//! Nomad: get_scale_deploy, set_scale_deploy. (Stub until implemented.)
-#![allow(unused_variables, unused_imports)]
-use super::Context;
-use crate::error::Error;
-use crate::model::*;
-use crate::step::{Operation, Ready};
-use std::convert::Infallible;
-use std::time::Duration;
+//! Nomad: `get_scale_deploy` and `set_scale_deploy` on a job's task group
+//! (`GET`/`POST /v1/job/{id}/scale`).
+//!
+//! `name` is `job` or `job/group`. The group is what follows the **last** `/`; since dispatched
+//! and periodic job IDs contain `/` themselves (`acm-param/dispatch-1795639013-f06b5802`), end
+//! such a name with `/` (`acm-param/dispatch-1795639013-f06b5802/`) to mean "that job, its only
+//! group". Without a group, the job must have exactly one task group.
+//!
+//! Nomad 1.1.2 quirk (recorded): scaling while a deployment is active answers
+//! `400 job scaling blocked due to active deployment`, records an error scaling event, and yet the
+//! job may already be changed. [`set`] reports it as [`Error::BadRequest`] whose message says so;
+//! read the scale again with [`get`] once the deployment finished and retry if the count is not
+//! the one wanted.
 
-/// `get_scale_deploy`. Not implemented yet.
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use super::api::{encode_segment, namespace_param, path_and_query, QueryMeta};
+use super::{check, decode, Context, NamespaceMode};
+use crate::call::{Exchange, ExchangeStep};
+use crate::error::{Error, Result};
+use crate::model::Scale;
+use crate::step::{Event, Operation, Request, Response, Step};
+
+/// The hint added to Nomad's "blocked due to active deployment" refusal.
+pub const ACTIVE_DEPLOYMENT_HINT: &str = "Nomad refuses to scale while a deployment is running; \
+Nomad 1.1 may still have applied the new count: wait for the deployment to finish, read the scale \
+again and retry if needed";
+
+/// Extra fields of a scaling request: the message and metadata recorded in the job's scaling
+/// events.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ScaleOptions {
+    /// `Message` of the scaling event.
+    pub message: Option<String>,
+    /// `Meta` of the scaling event.
+    pub meta: BTreeMap<String, String>,
+}
+
+#[derive(Deserialize)]
+struct ScaleStatus {
+    #[serde(rename = "JobID", default)]
+    job_id: String,
+    #[serde(rename = "TaskGroups", default)]
+    task_groups: BTreeMap<String, GroupStatus>,
+}
+
+#[derive(Deserialize)]
+struct GroupStatus {
+    #[serde(rename = "Desired", default)]
+    desired: u32,
+    #[serde(rename = "Running", default)]
+    running: u32,
+}
+
+#[derive(Serialize)]
+struct ScaleRequest<'a> {
+    #[serde(rename = "Count")]
+    count: u32,
+    #[serde(rename = "Target")]
+    target: Target<'a>,
+    #[serde(rename = "Message", skip_serializing_if = "Option::is_none")]
+    message: Option<&'a str>,
+    #[serde(rename = "Meta", skip_serializing_if = "BTreeMap::is_empty")]
+    meta: &'a BTreeMap<String, String>,
+}
+
+#[derive(Serialize)]
+struct Target<'a> {
+    #[serde(rename = "Group")]
+    group: &'a str,
+}
+
+/// `(job ID, group)` from `job` or `job/group` (see the module docs), with the namespace prefix
+/// applied in [`NamespaceMode::Prefix`].
+fn split_name(ctx: &Context, namespace: &str, name: &str) -> Result<(String, Option<String>)> {
+    let (job, group) = match name.rsplit_once('/') {
+        Some((job, "")) => (job, None),
+        Some((job, group)) => (job, Some(group.to_owned())),
+        None => (name, None),
+    };
+    if job.is_empty() {
+        return Err(Error::InvalidInput {
+            field: "name".into(),
+            problem: format!("{name:?} names no job; expected `job` or `job/group`"),
+        });
+    }
+    let job = match ctx.namespace_mode {
+        NamespaceMode::Prefix if !namespace.is_empty() => format!("{namespace}-{job}"),
+        _ => job.to_owned(),
+    };
+    Ok((job, group))
+}
+
+fn scale_uri(ctx: &Context, namespace: &str, job: &str) -> String {
+    let mut q = url::form_urlencoded::Serializer::new(String::new());
+    if let Some(ns) = namespace_param(ctx, namespace) {
+        q.append_pair("namespace", &ns);
+    }
+    if let Some(region) = &ctx.region {
+        q.append_pair("region", region);
+    }
+    path_and_query(&format!("/v1/job/{}/scale", encode_segment(job)), &q.finish())
+}
+
+/// Pick the group: the one asked for (which must exist), or the only one.
+fn pick_group(status: &ScaleStatus, job: &str, group: Option<&str>) -> Result<(String, u32, u32)> {
+    match group {
+        Some(g) => match status.task_groups.get(g) {
+            Some(s) => Ok((g.to_owned(), s.desired, s.running)),
+            None => Err(Error::InvalidInput {
+                field: "name".into(),
+                problem: format!(
+                    "job {job:?} has no task group {g:?} (groups: {})",
+                    status.task_groups.keys().cloned().collect::<Vec<_>>().join(", ")
+                ),
+            }),
+        },
+        None => {
+            let mut groups = status.task_groups.iter();
+            match (groups.next(), groups.next()) {
+                (Some((g, s)), None) => Ok((g.clone(), s.desired, s.running)),
+                (None, _) => Err(Error::InvalidInput {
+                    field: "name".into(),
+                    problem: format!("job {job:?} has no task group to scale"),
+                }),
+                (Some(_), Some(_)) => Err(Error::InvalidInput {
+                    field: "name".into(),
+                    problem: format!(
+                        "job {job:?} has several task groups ({}); name one as `{job}/<group>`",
+                        status.task_groups.keys().cloned().collect::<Vec<_>>().join(", ")
+                    ),
+                }),
+            }
+        }
+    }
+}
+
+fn parse_status(resp: Response, job: &str, group: Option<&str>) -> Result<Scale> {
+    let resp = check(resp)?;
+    let status: ScaleStatus = decode("Nomad job scale status", resp.body())?;
+    let job_id = if status.job_id.is_empty() { job } else { status.job_id.as_str() };
+    let (group, desired, running) = pick_group(&status, job_id, group)?;
+    Ok(Scale { name: format!("{job_id}/{group}"), replicas: desired, current: Some(running) })
+}
+
+/// Turn the answer to a scaling request into an error if it is one, adding the hint for the
+/// "active deployment" refusal.
+fn check_scale_write(resp: Response) -> Result<QueryMeta> {
+    match check(resp) {
+        Ok(resp) => Ok(QueryMeta::from_headers(resp.headers())),
+        Err(Error::BadRequest(mut api)) if api.message.contains("active deployment") => {
+            api.message = format!("{} ({ACTIVE_DEPLOYMENT_HINT})", api.message);
+            Err(Error::BadRequest(api))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+#[derive(Debug)]
+enum Phase {
+    /// Reading the scale status (for `get`, or to find the group for `set`).
+    Read(Exchange),
+    /// Posting the new count.
+    Write(Exchange),
+    Finished,
+}
+
+/// The scale operations' state machine: [`get`] reads, [`set`] reads only when it must find the
+/// group, then writes.
+#[derive(Debug)]
+pub struct ScaleOp {
+    ctx: Context,
+    namespace: String,
+    job: String,
+    group: Option<String>,
+    /// `Some` for `set`.
+    target: Option<(u32, ScaleOptions)>,
+    /// Running count learned from the read, if any.
+    running: Option<u32>,
+    phase: Phase,
+    error: Option<Error>,
+}
+
+impl ScaleOp {
+    fn new(ctx: &Context, namespace: &str, name: &str, target: Option<(u32, ScaleOptions)>) -> Self {
+        let mut op = ScaleOp {
+            ctx: ctx.clone(),
+            namespace: namespace.to_owned(),
+            job: String::new(),
+            group: None,
+            target,
+            running: None,
+            phase: Phase::Finished,
+            error: None,
+        };
+        let start = split_name(ctx, namespace, name).and_then(|(job, group)| {
+            op.job = job;
+            op.group = group;
+            match (&op.target, &op.group) {
+                (Some(_), Some(_)) => op.write_request().map(|r| Phase::Write(Exchange::send(r, &ctx.retry))),
+                _ => op.read_request().map(|r| Phase::Read(Exchange::send(r, &ctx.retry))),
+            }
+        });
+        match start {
+            Ok(phase) => op.phase = phase,
+            Err(e) => op.error = Some(e),
+        }
+        op
+    }
+
+    fn read_request(&self) -> Result<Request> {
+        crate::step::request(http::Method::GET, &scale_uri(&self.ctx, &self.namespace, &self.job), None)
+    }
+
+    fn write_request(&self) -> Result<Request> {
+        let Some((count, options)) = &self.target else {
+            return Err(Error::protocol("scale write without a target count"));
+        };
+        let group = self.group.as_deref().unwrap_or_default();
+        let body = ScaleRequest {
+            count: *count,
+            target: Target { group },
+            message: options.message.as_deref(),
+            meta: &options.meta,
+        };
+        let body = serde_json::to_vec(&body)
+            .map_err(|e| Error::InvalidInput { field: "scale".into(), problem: e.to_string() })?;
+        crate::step::request(http::Method::POST, &scale_uri(&self.ctx, &self.namespace, &self.job), Some(body))
+    }
+
+    fn finish(&mut self, result: Result<Scale>) -> Step<Scale> {
+        self.phase = Phase::Finished;
+        Step::Done(result)
+    }
+}
+
+impl Operation for ScaleOp {
+    type Output = Scale;
+    type Item = Infallible;
+
+    fn poll(&mut self, now: Instant) -> Step<Scale> {
+        if let Some(e) = self.error.take() {
+            return self.finish(Err(e));
+        }
+        loop {
+            match &mut self.phase {
+                Phase::Read(ex) => match ex.poll(now) {
+                    ExchangeStep::Send(r) => return Step::Send(r),
+                    ExchangeStep::Wait(d) => return Step::Wait(d),
+                    ExchangeStep::Done(result) => {
+                        let scale = match result.and_then(|resp| parse_status(resp, &self.job, self.group.as_deref())) {
+                            Ok(s) => s,
+                            Err(e) => return self.finish(Err(e)),
+                        };
+                        if self.target.is_none() {
+                            return self.finish(Ok(scale));
+                        }
+                        self.running = scale.current;
+                        self.group = scale.name.rsplit_once('/').map(|(_, g)| g.to_owned());
+                        match self.write_request() {
+                            Ok(r) => self.phase = Phase::Write(Exchange::send(r, &self.ctx.retry)),
+                            Err(e) => return self.finish(Err(e)),
+                        }
+                    }
+                },
+                Phase::Write(ex) => match ex.poll(now) {
+                    ExchangeStep::Send(r) => return Step::Send(r),
+                    ExchangeStep::Wait(d) => return Step::Wait(d),
+                    ExchangeStep::Done(result) => {
+                        let result = result.and_then(check_scale_write).map(|_| Scale {
+                            name: format!("{}/{}", self.job, self.group.as_deref().unwrap_or_default()),
+                            replicas: self.target.as_ref().map(|(c, _)| *c).unwrap_or_default(),
+                            current: self.running,
+                        });
+                        return self.finish(result);
+                    }
+                },
+                Phase::Finished => return Step::Done(Err(Error::protocol("scale polled after it finished"))),
+            }
+        }
+    }
+
+    fn handle(&mut self, event: Event) {
+        match &mut self.phase {
+            Phase::Read(ex) | Phase::Write(ex) => ex.handle(event),
+            Phase::Finished => {}
+        }
+    }
+}
+
+/// `get_scale_deploy`: the desired count (`replicas`) and running count (`current`) of a job's
+/// task group. `name` is `job` or `job/group`; the returned name is always `job/group`.
+///
+/// ```
+/// use clustermanager_core::nomad::{scale, Context};
+/// use clustermanager_core::{Event, Operation, Step};
+/// let mut op = scale::get(&Context::default(), "default", "acm-scale");
+/// let now = std::time::Instant::now();
+/// let Step::Send(req) = op.poll(now) else { unreachable!() };
+/// assert_eq!(req.uri(), "/v1/job/acm-scale/scale");
+/// let body = r#"{"JobID":"acm-scale","TaskGroups":{"main":{"Desired":1,"Running":1}}}"#;
+/// op.handle(Event::Response(http::Response::new(body.into())));
+/// let Step::Done(Ok(s)) = op.poll(now) else { unreachable!() };
+/// assert_eq!((s.name.as_str(), s.replicas, s.current), ("acm-scale/main", 1, Some(1)));
+/// ```
 pub fn get(
     ctx: &Context,
     namespace: &str,
     name: &str,
 ) -> impl Operation<Output = Scale, Item = Infallible> + Send + 'static {
-    NotYet::<Scale, Infallible>::new("get_scale_deploy")
+    ScaleOp::new(ctx, namespace, name, None)
 }
 
-/// `set_scale_deploy`. Not implemented yet.
+/// `set_scale_deploy`: set a task group's count. Without a group in `name` the scale status is
+/// read first to find the job's only group. The returned [`Scale`] holds the requested count and,
+/// when the status was read, the running count before the change.
+///
+/// ```
+/// use clustermanager_core::nomad::{scale, Context};
+/// use clustermanager_core::{Operation, Step};
+/// let mut op = scale::set(&Context::default(), "default", "acm-scale/main", 2);
+/// let Step::Send(req) = op.poll(std::time::Instant::now()) else { unreachable!() };
+/// assert_eq!(&req.body()[..], br#"{"Count":2,"Target":{"Group":"main"}}"#);
+/// ```
 pub fn set(
     ctx: &Context,
     namespace: &str,
     name: &str,
     replicas: u32,
 ) -> impl Operation<Output = Scale, Item = Infallible> + Send + 'static {
-    NotYet::<Scale, Infallible>::new("set_scale_deploy")
+    set_with(ctx, namespace, name, replicas, ScaleOptions::default())
 }
 
-struct NotYet<T, I>(Option<&'static str>, std::marker::PhantomData<fn() -> (T, I)>);
-impl<T, I> NotYet<T, I> {
-    fn new(op: &'static str) -> Self {
-        NotYet(Some(op), std::marker::PhantomData)
-    }
+/// [`set`] with a message and metadata for the job's scaling event.
+///
+/// ```
+/// use clustermanager_core::nomad::{scale, Context};
+/// let options = scale::ScaleOptions { message: Some("more workers".into()), ..Default::default() };
+/// let op = scale::set_with(&Context::default(), "default", "acm-scale/main", 3, options);
+/// # let _ = op;
+/// ```
+pub fn set_with(
+    ctx: &Context,
+    namespace: &str,
+    name: &str,
+    replicas: u32,
+    options: ScaleOptions,
+) -> impl Operation<Output = Scale, Item = Infallible> + Send + 'static {
+    ScaleOp::new(ctx, namespace, name, Some((replicas, options)))
 }
-impl<T, I> Operation for NotYet<T, I> {
-    type Output = T;
-    type Item = I;
-    fn poll(&mut self, _now: std::time::Instant) -> crate::step::Step<T, I> {
-        crate::step::Step::Done(Err(Error::protocol(format!(
-            "{} is not implemented yet",
-            self.0.take().unwrap_or("operation")
-        ))))
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_split_at_the_last_slash() {
+        let ctx = Context::default();
+        assert_eq!(split_name(&ctx, "", "a").unwrap(), ("a".into(), None));
+        assert_eq!(split_name(&ctx, "", "a/g").unwrap(), ("a".into(), Some("g".into())));
+        assert_eq!(split_name(&ctx, "", "p/dispatch-1-x/").unwrap(), ("p/dispatch-1-x".into(), None));
+        assert!(split_name(&ctx, "", "/g").is_err());
+        let prefix = Context { namespace_mode: NamespaceMode::Prefix, ..Context::default() };
+        assert_eq!(split_name(&prefix, "team", "a/g").unwrap(), ("team-a".into(), Some("g".into())));
     }
-    fn handle(&mut self, _event: crate::step::Event) {}
+
+    #[test]
+    fn several_groups_need_a_name() {
+        let status: ScaleStatus =
+            serde_json::from_str(r#"{"JobID":"j","TaskGroups":{"a":{"Desired":1},"b":{"Desired":2}}}"#).unwrap();
+        assert!(matches!(pick_group(&status, "j", None), Err(Error::InvalidInput { .. })));
+        assert_eq!(pick_group(&status, "j", Some("b")).unwrap(), ("b".into(), 2, 0));
+        assert!(matches!(pick_group(&status, "j", Some("c")), Err(Error::InvalidInput { .. })));
+    }
 }
