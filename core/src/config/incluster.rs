@@ -70,7 +70,9 @@ impl Config {
         match env.read_file(CA_PATH) {
             Ok(pem) => config.tls.ca_pem.push(pem::ca_bundle(&pem, CA_PATH)?),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                tracing::warn!("{CA_PATH} not found: the apiserver's certificate is checked against the platform roots");
+                tracing::warn!(
+                    "{CA_PATH} not found: the apiserver's certificate is checked against the platform roots"
+                );
             }
             Err(e) => return Err(Error::config(CA_PATH, format!("cannot read it: {}", pem::io_problem(&e)))),
         }
@@ -82,7 +84,10 @@ impl Config {
                 let token = env.read_file(TOKEN_PATH).map_err(|e| {
                     Error::config(
                         TOKEN_PATH,
-                        format!("cannot read the service account token: {} (is automountServiceAccountToken off?)", pem::io_problem(&e)),
+                        format!(
+                            "cannot read the service account token: {} (is automountServiceAccountToken off?)",
+                            pem::io_problem(&e)
+                        ),
                     )
                 })?;
                 if token.iter().all(u8::is_ascii_whitespace) {

@@ -348,8 +348,8 @@ impl Kubeconfig {
                     Error::config("KUBECONFIG", "is not set, and neither is HOME to find ~/.kube/config")
                 })?;
                 let bytes = pem::read_file(env, &path, "KUBECONFIG")?;
-                let text =
-                    String::from_utf8(bytes).map_err(|_| Error::config("KUBECONFIG", format!("{path:?} is not UTF-8")))?;
+                let text = String::from_utf8(bytes)
+                    .map_err(|_| Error::config("KUBECONFIG", format!("{path:?} is not UTF-8")))?;
                 Kubeconfig::parse_file(&text, &path)
             }
         }
@@ -393,13 +393,9 @@ fn exec_config(raw: RawExec, dir: Option<&str>, user: &str) -> Result<ExecConfig
     } else {
         command
     };
-    let api_version = non_empty(raw.api_version).ok_or_else(|| {
-        Error::config(&key, "has no `apiVersion` (use client.authentication.k8s.io/v1 or v1beta1)")
-    })?;
-    if !matches!(
-        api_version.as_str(),
-        "client.authentication.k8s.io/v1" | "client.authentication.k8s.io/v1beta1"
-    ) {
+    let api_version = non_empty(raw.api_version)
+        .ok_or_else(|| Error::config(&key, "has no `apiVersion` (use client.authentication.k8s.io/v1 or v1beta1)"))?;
+    if !matches!(api_version.as_str(), "client.authentication.k8s.io/v1" | "client.authentication.k8s.io/v1beta1") {
         return Err(Error::config(
             &key,
             format!("apiVersion {api_version:?} is not supported (use client.authentication.k8s.io/v1 or v1beta1)"),
@@ -409,7 +405,12 @@ fn exec_config(raw: RawExec, dir: Option<&str>, user: &str) -> Result<ExecConfig
         api_version,
         command,
         args: raw.args.unwrap_or_default(),
-        env: raw.env.unwrap_or_default().into_iter().map(|v| (v.name, Secret::new(v.value.unwrap_or_default()))).collect(),
+        env: raw
+            .env
+            .unwrap_or_default()
+            .into_iter()
+            .map(|v| (v.name, Secret::new(v.value.unwrap_or_default())))
+            .collect(),
     })
 }
 
@@ -456,10 +457,8 @@ impl Config {
             )
         })?;
         let cluster_key = format!("clusters[{}].cluster", ctx.cluster);
-        let server = cluster
-            .server
-            .as_deref()
-            .ok_or_else(|| Error::config(format!("{cluster_key}.server"), "is not set"))?;
+        let server =
+            cluster.server.as_deref().ok_or_else(|| Error::config(format!("{cluster_key}.server"), "is not set"))?;
         let server = parse_server_url(server, &format!("{cluster_key}.server"))?;
         let mut config = Config::new(Orchestrator::Kubernetes, server.as_str())?;
         config.namespace = ctx.namespace.clone();
@@ -550,7 +549,9 @@ impl Config {
             (None, None) => None,
         };
         config.tls.client_identity = match (cert, key) {
-            (Some((cert, cert_key)), Some((key, key_key))) => Some(pem::identity(&cert, &cert_key, Some(&key), &key_key)?),
+            (Some((cert, cert_key)), Some((key, key_key))) => {
+                Some(pem::identity(&cert, &cert_key, Some(&key), &key_key)?)
+            }
             (Some(_), None) => {
                 return Err(Error::config(
                     format!("{user_key}.client-key"),

@@ -96,9 +96,7 @@ impl Config {
             config.tls.skip_verify = match skip.trim() {
                 "1" | "t" | "T" | "TRUE" | "true" | "True" => true,
                 "0" | "f" | "F" | "FALSE" | "false" | "False" => false,
-                other => {
-                    return Err(Error::config("NOMAD_SKIP_VERIFY", format!("{other:?} is not a boolean (true/false)")))
-                }
+                _ => return Err(Error::config("NOMAD_SKIP_VERIFY", "is not a boolean (use true or false)")),
             };
         }
         if let Some(name) = var(env, "NOMAD_TLS_SERVER_NAME") {

@@ -16,7 +16,8 @@ use crate::secret::Secret;
 fn sections(pem: &[u8], key: &str, what: &str) -> Result<Vec<(SectionKind, Vec<u8>)>> {
     let mut out = Vec::new();
     for section in <(SectionKind, Vec<u8>)>::pem_slice_iter(pem) {
-        let section = section.map_err(|e| Error::config(key, format!("{what} is not valid PEM: {}", pem_problem(&e))))?;
+        let section =
+            section.map_err(|e| Error::config(key, format!("{what} is not valid PEM: {}", pem_problem(&e))))?;
         out.push(section);
     }
     Ok(out)

@@ -279,13 +279,10 @@ impl Config {
                 "basic_auth" => Mode::BasicAuth,
                 "token" => Mode::Token,
                 "none" => Mode::None,
-                other => {
+                _ => {
                     return Err(Error::config(
                         "auth",
-                        format!(
-                            "unknown mode {other:?}: use in_cluster, certificate, certificate_file, basic_auth, token \
-                             or none"
-                        ),
+                        "unknown mode: use in_cluster, certificate, certificate_file, basic_auth, token or none",
                     ))
                 }
             }),
@@ -405,7 +402,7 @@ fn scheme<'a>(seed: &'a Seed, default: &'a str) -> Result<&'a str> {
         None => Ok(default),
         Some(s) if s.trim().eq_ignore_ascii_case("http") => Ok("http"),
         Some(s) if s.trim().eq_ignore_ascii_case("https") => Ok("https"),
-        Some(s) => Err(Error::config("http_scheme", format!("{s:?} is neither http nor https"))),
+        Some(_) => Err(Error::config("http_scheme", "must be http or https")),
     }
 }
 
