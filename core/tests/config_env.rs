@@ -1,5 +1,7 @@
 //! Configs from the environment: in-cluster service account, Nomad's variables, and `infer`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::result_large_err)] // tests: a panic is the failure report
+
 use clustermanager_core::config::{incluster, Auth, Config, MapEnvironment};
 use clustermanager_core::{Error, Orchestrator, Result};
 

@@ -1,5 +1,7 @@
 //! Kubeconfig: every cluster and user form, contexts, errors, and KUBECONFIG merging.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::result_large_err)] // tests: a panic is the failure report
+
 use base64::Engine as _;
 use clustermanager_core::config::{Auth, Config, Kubeconfig, MapEnvironment};
 use clustermanager_core::{Error, Result};

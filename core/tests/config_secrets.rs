@@ -1,6 +1,8 @@
 //! Secrets never show: `Debug` of every config type and every auth variant, and the errors of
 //! every loader fed a bad secret, are searched for a distinctive secret string.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::result_large_err)] // tests: a panic is the failure report
+
 use base64::Engine as _;
 use clustermanager_core::config::exec::{parse_exec_credential, ExecConfig};
 use clustermanager_core::config::{incluster, Auth, Config, Identity, Kubeconfig, MapEnvironment, TlsConfig};

@@ -1,5 +1,7 @@
 //! The seed's configuration dictionary, key by key, as the seed's README writes it.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::result_large_err)] // tests: a panic is the failure report
+
 use base64::Engine as _;
 use clustermanager_core::config::{incluster, Auth, Config, MapEnvironment, SeedValue};
 use clustermanager_core::{Error, Orchestrator, Result};

@@ -166,6 +166,7 @@ pub(crate) fn io_problem(e: &std::io::Error) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the failure report
 mod tests {
     use super::*;
 
