@@ -313,3 +313,35 @@ fn default_location_is_home_kube_config() {
     assert_eq!(key, "KUBECONFIG");
     assert!(text.contains("/h/.kube/config"), "{text}");
 }
+
+#[test]
+fn cluster_settings_kubectl_refuses_are_refused() {
+    let env = MapEnvironment::new();
+    let with_cluster = |cluster: &str| {
+        format!(
+            "current-context: x\ncontexts: [{{name: x, context: {{cluster: c}}}}]\nclusters:\n- name: c\n  cluster:\n    \
+             server: https://c:6443\n{cluster}"
+        )
+    };
+    let (key, _) = config_err(Config::from_kubeconfig_yaml(
+        &with_cluster(&format!("    insecure-skip-tls-verify: true\n    certificate-authority-data: {}\n", b64(CA))),
+        None,
+        &env,
+    ));
+    assert_eq!(key, "clusters[c].cluster.insecure-skip-tls-verify");
+    let (key, _) =
+        config_err(Config::from_kubeconfig_yaml(&with_cluster("    proxy-url: http://proxy:3128\n"), None, &env));
+    assert_eq!(key, "clusters[c].cluster.proxy-url");
+    let (key, _) = config_err(Config::from_kubeconfig_yaml(
+        &with_cluster(&format!("    certificate-authority-data: {}\n", b64(KEY))),
+        None,
+        &env,
+    ));
+    assert_eq!(key, "clusters[c].cluster.certificate-authority-data");
+    let (key, _) = config_err(Config::from_kubeconfig_yaml(
+        &with_cluster("    certificate-authority: /etc/k8s/ca.pem\n"),
+        None,
+        &env,
+    ));
+    assert_eq!(key, "clusters[c].cluster.certificate-authority");
+}

@@ -7,6 +7,7 @@ use base64::Engine as _;
 use clustermanager_core::config::exec::{parse_exec_credential, ExecConfig};
 use clustermanager_core::config::{incluster, Auth, Config, Identity, Kubeconfig, MapEnvironment, TlsConfig};
 use clustermanager_core::Secret;
+use proptest::prelude::*;
 
 const CERT: &str = include_str!("data/test-client-cert.pem");
 const KEY: &str = include_str!("data/test-client-key.pem");
@@ -145,4 +146,30 @@ fn loader_errors_never_quote_secrets() {
         assert_hidden("error", e);
     }
     assert_eq!(errors.len(), 19);
+}
+
+proptest! {
+    /// Whatever secret is put where a wrong value is, the error does not show it.
+    #[test]
+    fn no_error_quotes_an_arbitrary_secret(secret in "[A-Za-z0-9_+/=.-]{16,40}") {
+        let env = MapEnvironment::new();
+        let cases = [
+            Config::from_seed_json(&format!(r#"{{"auth": "{secret}", "endpoint": "h:1"}}"#), &env),
+            Config::from_seed_json(&format!(r#"{{"http_scheme": "{secret}", "endpoint": "h:1"}}"#), &env),
+            Config::from_seed_json(&format!(r#"{{"skip_ssl": "{secret}", "endpoint": "h:1"}}"#), &env),
+            Config::from_seed_json(&format!(r#"{{"certificate": "{secret}", "key": "{secret}", "endpoint": "h:1"}}"#), &env),
+            Config::from_seed_json(&format!(r#"{{"ca": "{secret}", "endpoint": "h:1"}}"#), &env),
+            Config::from_seed_json(&format!(r#"{{"token": "{secret}", "user": "{secret}", "credentials": "x", "endpoint": "h:1"}}"#), &env),
+            Config::from_kubeconfig_yaml(&format!("clusters: [{{name: c, cluster: {{insecure-skip-tls-verify: \"{secret}\"}}}}]\n"), None, &env),
+            Config::from_kubeconfig_yaml(&format!("users: [{{name: u, user: {{token: [\"{secret}\"]}}}}]\n"), None, &env),
+            Config::from_nomad_env(&MapEnvironment::new().with_var("NOMAD_SKIP_VERIFY", secret.clone())),
+        ];
+        for case in cases {
+            // some secrets happen to be valid base64 or PEM-less text: only errors matter here
+            if let Err(e) = case {
+                let text = e.to_string();
+                prop_assert!(!text.contains(&secret), "{}", text);
+            }
+        }
+    }
 }

@@ -3,7 +3,8 @@
 //!
 //! What is understood:
 //! - clusters: `server`, `certificate-authority` (file) / `certificate-authority-data` (base64
-//!   PEM, wins over the file), `insecure-skip-tls-verify`, `tls-server-name`;
+//!   PEM, wins over the file), `insecure-skip-tls-verify` (refused together with a CA, as kubectl
+//!   does), `tls-server-name`; `proxy-url` is refused (not supported yet) rather than ignored;
 //! - users: `token`, `tokenFile` ([`Auth::TokenFile`], re-read by the transport; wins over `token`
 //!   as in client-go), `client-certificate(-data)` / `client-key(-data)` (data wins over file),
 //!   `username` / `password` (basic auth), `exec` (credential plugin, [`Auth::Exec`]). A user with
@@ -72,6 +73,7 @@ struct Cluster {
     ca_data: Option<String>,
     insecure: bool,
     tls_server_name: Option<String>,
+    proxy_url: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -129,6 +131,8 @@ struct RawCluster {
     insecure_skip_tls_verify: Option<bool>,
     #[serde(default)]
     tls_server_name: Option<String>,
+    #[serde(default)]
+    proxy_url: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -249,6 +253,7 @@ impl Kubeconfig {
                     ca_data: non_empty(c.certificate_authority_data),
                     insecure: c.insecure_skip_tls_verify.unwrap_or(false),
                     tls_server_name: non_empty(c.tls_server_name),
+                    proxy_url: non_empty(c.proxy_url).is_some(),
                 },
             );
         }
@@ -460,6 +465,19 @@ impl Config {
         let server =
             cluster.server.as_deref().ok_or_else(|| Error::config(format!("{cluster_key}.server"), "is not set"))?;
         let server = parse_server_url(server, &format!("{cluster_key}.server"))?;
+        if cluster.proxy_url {
+            return Err(Error::config(
+                format!("{cluster_key}.proxy-url"),
+                "connecting through a proxy is not supported yet; remove proxy-url or reach the server directly",
+            ));
+        }
+        if cluster.insecure && (cluster.ca_data.is_some() || cluster.ca_file.is_some()) {
+            // kubectl refuses this combination too
+            return Err(Error::config(
+                format!("{cluster_key}.insecure-skip-tls-verify"),
+                "cannot be combined with a certificate authority: remove one of them",
+            ));
+        }
         let mut config = Config::new(Orchestrator::Kubernetes, server.as_str())?;
         config.namespace = ctx.namespace.clone();
 

@@ -452,16 +452,6 @@ impl Environment for MapEnvironment {
     }
 }
 
-impl<E: Environment + ?Sized> Environment for &E {
-    fn var(&self, name: &str) -> Option<String> {
-        (**self).var(name)
-    }
-
-    fn read_file(&self, path: &str) -> std::io::Result<Vec<u8>> {
-        (**self).read_file(path)
-    }
-}
-
 pub mod exec;
 pub mod incluster;
 pub mod infer;

@@ -207,7 +207,10 @@ impl Seed {
             None | Some(SeedValue::Null) => Ok(None),
             Some(SeedValue::Text(t)) => Ok(Some(t.as_str())),
             Some(SeedValue::Bool(_)) => Err(Error::config(key, "must be a string, not a boolean")),
-            Some(SeedValue::Number(_)) => Err(Error::config(key, "must be a string, not a number")),
+            Some(SeedValue::Number(_)) => Err(Error::config(
+                key,
+                "must be a string, not a number (quote it in YAML: a number loses leading zeros)",
+            )),
         }
     }
 
