@@ -245,6 +245,11 @@ fn in_cluster_mode_uses_the_service_account_and_lets_the_ca_be_overridden() {
     assert_eq!(config.tls.ca_pem.len(), 1);
     assert_eq!(String::from_utf8(config.tls.ca_pem[0].clone()).unwrap().trim(), CERT.trim());
 
+    let config = Config::from_seed_json(r#"{"auth": "in_cluster", "http_scheme": "http"}"#, &env).unwrap();
+    assert_eq!(config.server.as_str(), "http://10.96.0.1:443/");
+    let config = Config::from_seed_json(r#"{"auth": "in_cluster", "endpoint": "kubernetes:8443"}"#, &env).unwrap();
+    assert_eq!(config.server.as_str(), "https://kubernetes:8443/");
+
     let (key, text) = config_err(Config::from_seed_json(r#"{"auth": "in_cluster"}"#, &MapEnvironment::new()));
     assert_eq!(key, "KUBERNETES_SERVICE_HOST");
     assert!(text.contains("not running inside"), "{text}");

@@ -336,6 +336,12 @@ impl Config {
             let scheme = scheme(&seed, "https")?;
             let url = seed_url(seed.required("endpoint", "give the server as HOST:PORT")?, scheme, true)?;
             config.server = parse_server_url(&url, "endpoint")?;
+        } else if mode == Some(Mode::InCluster) && seed.has("http_scheme") {
+            let scheme = scheme(&seed, "https")?;
+            // keep the service port even where it is the old scheme's default (443)
+            let host = config.server.host_str().unwrap_or_default().to_owned();
+            let port = config.server.port_or_known_default().unwrap_or(443);
+            config.server = parse_server_url(&format!("{scheme}://{host}:{port}"), "http_scheme")?;
         }
 
         // Who.
