@@ -57,6 +57,21 @@ pub struct Identity {
     pub key_pem: Secret,
 }
 
+impl Identity {
+    /// A client identity from a PEM certificate chain and a PEM private key (PKCS#8,
+    /// `RSA PRIVATE KEY` or `EC PRIVATE KEY`). Both are parsed now, so garbage is refused here
+    /// rather than at the first connection; errors name `certificate` or `key` and never quote
+    /// the key.
+    pub fn from_pem(cert_pem: &[u8], key_pem: &[u8]) -> Result<Identity> {
+        pem::identity(cert_pem, "certificate", Some(key_pem), "key")
+    }
+
+    /// A client identity from one PEM text holding both the certificate chain and the key.
+    pub fn from_combined_pem(pem: &[u8]) -> Result<Identity> {
+        pem::identity(pem, "certificate", None, "key")
+    }
+}
+
 impl std::fmt::Debug for Identity {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Identity")
@@ -150,6 +165,87 @@ impl Config {
         self
     }
 
+    /// Authenticate with a token: `Authorization: Bearer` for Kubernetes, `X-Nomad-Token` for
+    /// Nomad.
+    ///
+    /// ```
+    /// use clustermanager_core::config::{Auth, Config};
+    /// let config = Config::nomad("http://127.0.0.1:4646")?.with_token("a-secret-id").with_region("eu");
+    /// assert!(matches!(config.auth, Auth::NomadToken(_)));
+    /// assert!(!format!("{config:?}").contains("a-secret-id"));
+    /// # Ok::<(), clustermanager_core::Error>(())
+    /// ```
+    pub fn with_token(mut self, token: impl Into<Secret>) -> Self {
+        let token = token.into();
+        self.auth = match self.orchestrator {
+            Orchestrator::Kubernetes => Auth::Bearer(token),
+            Orchestrator::Nomad => Auth::NomadToken(token),
+        };
+        self
+    }
+
+    /// Authenticate with a bearer token read from `path` by the transport, and re-read as it
+    /// rotates.
+    pub fn with_token_file(mut self, path: impl Into<String>) -> Self {
+        self.auth = Auth::TokenFile { path: path.into() };
+        self
+    }
+
+    /// Authenticate with HTTP basic auth.
+    pub fn with_basic_auth(mut self, username: impl Into<String>, password: impl Into<Secret>) -> Self {
+        self.auth = Auth::Basic { username: username.into(), password: password.into() };
+        self
+    }
+
+    /// Trust the CA certificate(s) in `pem` (checked now: an error if it holds no certificate).
+    pub fn with_ca_pem(mut self, pem: impl AsRef<[u8]>) -> Result<Self> {
+        self.tls.ca_pem.push(pem::ca_bundle(pem.as_ref(), "ca")?);
+        Ok(self)
+    }
+
+    /// Present this client certificate (PEM chain) and private key (PEM) for mutual TLS. Both are
+    /// checked now.
+    pub fn with_client_identity(mut self, cert_pem: impl AsRef<[u8]>, key_pem: impl AsRef<[u8]>) -> Result<Self> {
+        self.tls.client_identity = Some(Identity::from_pem(cert_pem.as_ref(), key_pem.as_ref())?);
+        Ok(self)
+    }
+
+    /// Skip verification of the server's certificate (dangerous, see [`TlsConfig::skip_verify`]).
+    pub fn with_skip_verify(mut self, skip: bool) -> Self {
+        self.tls.skip_verify = skip;
+        self
+    }
+
+    /// Verify the server's certificate against `name` instead of the URL's host.
+    pub fn with_tls_server_name(mut self, name: impl Into<String>) -> Self {
+        self.tls.server_name = Some(name.into());
+        self
+    }
+
+    /// Set the Nomad region sent with every request.
+    pub fn with_region(mut self, region: impl Into<String>) -> Self {
+        self.region = Some(region.into());
+        self
+    }
+
+    /// Set how long to wait for a connection.
+    pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Set how long to wait for a whole non-streaming response (`None`: no limit).
+    pub fn with_request_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// Use this retry policy.
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
     /// The full URI for a request built by core (path and query only), under [`Config::server`].
     pub fn resolve(&self, path_and_query: &http::uri::PathAndQuery) -> Result<http::Uri> {
         let base = self.server.as_str().trim_end_matches('/');
@@ -236,4 +332,133 @@ pub trait Environment {
     fn read_file(&self, path: &str) -> std::io::Result<Vec<u8>>;
 }
 
+/// Whether an environment variable is set to something (an empty value counts as unset, as in
+/// kubectl and the Nomad CLI).
+pub(crate) fn var<E: Environment + ?Sized>(env: &E, name: &str) -> Option<String> {
+    env.var(name).filter(|v| !v.trim().is_empty())
+}
+
+/// Describe a YAML error without quoting the input (which may hold secrets): the position and,
+/// for data errors, what was expected.
+pub(crate) fn yaml_problem(e: &serde_saphyr::Error) -> String {
+    let inner = e.without_snippet();
+    let text = match inner {
+        serde_saphyr::Error::Message { msg, .. } => serde_message(msg),
+        other => {
+            let rendered = other.to_string();
+            serde_message(rendered.lines().next().unwrap_or("malformed YAML"))
+        }
+    };
+    match e.location() {
+        Some(loc) if !text.contains(" line ") => format!("{text} at line {} column {}", loc.line(), loc.column()),
+        _ => text,
+    }
+}
+
+/// Describe a JSON error without quoting the input.
+pub(crate) fn json_problem(e: &serde_json::Error) -> String {
+    let text = serde_message(&e.to_string());
+    if text.contains(" line ") {
+        text
+    } else {
+        format!("{text} at line {} column {}", e.line(), e.column())
+    }
+}
+
+/// Keep a serde message only where it cannot quote a value: `invalid type: string "x", expected
+/// y` becomes `unexpected value, expected y`.
+fn serde_message(msg: &str) -> String {
+    if msg.starts_with("invalid type") || msg.starts_with("invalid value") || msg.starts_with("invalid length") {
+        match msg.find(", expected ") {
+            Some(i) => format!("unexpected value{}", &msg[i..]),
+            None => "unexpected value".to_owned(),
+        }
+    } else if msg.contains('"') || msg.contains('\'') {
+        // a free-form message quoting something: keep only the part before the quote
+        let cut = msg.find(['"', '\'']).unwrap_or(msg.len());
+        format!("{}...", msg[..cut].trim_end())
+    } else {
+        msg.to_owned()
+    }
+}
+
+/// An [`Environment`] over maps, for tests and for programs that gather their settings
+/// themselves. Files not in the map read as `NotFound`.
+///
+/// ```
+/// use clustermanager_core::config::{Config, MapEnvironment};
+/// let env = MapEnvironment::new()
+///     .with_var("NOMAD_ADDR", "http://10.0.0.1:4646")
+///     .with_file("/etc/nomad/ca.pem", b"...".to_vec());
+/// let config = Config::from_nomad_env(&env)?;
+/// assert_eq!(config.server.as_str(), "http://10.0.0.1:4646/");
+/// # Ok::<(), clustermanager_core::Error>(())
+/// ```
+#[derive(Clone, Default)]
+pub struct MapEnvironment {
+    vars: std::collections::BTreeMap<String, String>,
+    files: std::collections::BTreeMap<String, Vec<u8>>,
+}
+
+impl MapEnvironment {
+    /// An empty environment: no variables, no files.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Set environment variable `name`.
+    pub fn with_var(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.vars.insert(name.into(), value.into());
+        self
+    }
+
+    /// Put a file at `path`.
+    pub fn with_file(mut self, path: impl Into<String>, contents: impl Into<Vec<u8>>) -> Self {
+        self.files.insert(path.into(), contents.into());
+        self
+    }
+
+    /// Set environment variable `name` in place.
+    pub fn set_var(&mut self, name: impl Into<String>, value: impl Into<String>) {
+        self.vars.insert(name.into(), value.into());
+    }
+
+    /// Put a file at `path` in place.
+    pub fn set_file(&mut self, path: impl Into<String>, contents: impl Into<Vec<u8>>) {
+        self.files.insert(path.into(), contents.into());
+    }
+}
+
+impl std::fmt::Debug for MapEnvironment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // values may be secrets: show names only
+        f.debug_struct("MapEnvironment")
+            .field("vars", &self.vars.keys().collect::<Vec<_>>())
+            .field("files", &self.files.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl Environment for MapEnvironment {
+    fn var(&self, name: &str) -> Option<String> {
+        self.vars.get(name).cloned()
+    }
+
+    fn read_file(&self, path: &str) -> std::io::Result<Vec<u8>> {
+        self.files
+            .get(path)
+            .cloned()
+            .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, format!("{path}: no such file")))
+    }
+}
+
 pub mod exec;
+pub mod incluster;
+pub mod infer;
+pub mod kubeconfig;
+pub mod nomad_env;
+mod pem;
+pub mod seed;
+
+pub use kubeconfig::Kubeconfig;
+pub use seed::SeedValue;
