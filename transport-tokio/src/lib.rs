@@ -19,10 +19,6 @@
 //! it, an in-flight request's connection is closed, and an exec plugin still running is killed.
 //! Only hyper-util's pool keeps idle keep-alive connections (closed after 90 s idle).
 
-// `Error` is core's one error enum; its size is core's choice, and every fallible function here
-// returns it.
-#![allow(clippy::result_large_err)]
-
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::{Arc, Mutex, RwLock};
@@ -42,10 +38,12 @@ pub use clustermanager_core::config::{Auth, Identity, TlsConfig};
 pub use clustermanager_core::{Config, Error, Result, Secret};
 
 mod auth;
+pub mod env;
 mod connector;
 mod tls;
 
 pub use auth::DEFAULT_TOKEN_FILE_REFRESH;
+pub use env::StdEnvironment;
 
 use auth::{ExecCache, TokenFileCache};
 use connector::{ConnectError, Connector};
