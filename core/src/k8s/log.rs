@@ -253,4 +253,22 @@ mod tests {
             "{err:?}"
         );
     }
+
+    #[test]
+    fn follow_decodes_invalid_utf8_lossily() {
+        let now = Instant::now();
+        let mut op = follow(&Context::default(), "ns", "p", &LogOptions::default());
+        assert!(matches!(op.poll(now), Step::Open(_)));
+        let head = http::Response::builder().status(200).body(()).unwrap_or_default().into_parts().0;
+        op.handle(Event::Head(head));
+        assert!(matches!(op.poll(now), Step::Read { timeout: None }));
+        op.handle(Event::Chunk(bytes::Bytes::from_static(b"ok \xff\xfe\nend\r")));
+        let Step::Yield(first) = op.poll(now) else { panic!("expected a line") };
+        assert_eq!(first.text, "ok \u{fffd}\u{fffd}");
+        assert!(matches!(op.poll(now), Step::Read { .. }));
+        op.handle(Event::End);
+        let Step::Yield(last) = op.poll(now) else { panic!("expected the last line") };
+        assert_eq!(last.text, "end");
+        assert!(matches!(op.poll(now), Step::Done(Ok(()))));
+    }
 }
