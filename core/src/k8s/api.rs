@@ -517,6 +517,14 @@ impl<T: DeserializeOwned> Operation for ListAll<T> {
     }
 }
 
+fn sub_path(resource: &Resource, namespace: Option<&str>, name: &str, subresource: Option<&str>) -> Result<String> {
+    let p = resource.object_path(namespace, name)?;
+    Ok(match subresource {
+        Some(sub) => format!("{p}/{}", nonempty("subresource", sub)?),
+        None => p,
+    })
+}
+
 /// One object.
 ///
 /// ```
@@ -583,14 +591,15 @@ where
     call(ctx, req, typed("created object"))
 }
 
-/// Replace an object (PUT). Include `metadata.resourceVersion` to fail with
-/// [`Error::Conflict`] if someone changed it since you read it.
+/// Replace an object (PUT), or with `subresource` `Some("scale")` / `Some("status")` one of its
+/// subresources. Include `metadata.resourceVersion` to fail with [`Error::Conflict`] if someone
+/// changed it since you read it.
 ///
 /// ```
 /// use clustermanager_core::k8s::{self, api::{self, Resource, WriteParams}};
 /// let cm = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cfg"}, "data": {"v": "2"}});
 /// let op = api::replace::<serde_json::Value, _>(&k8s::Context::default(), &Resource::CONFIGMAPS, Some("ns"), "cfg",
-///     &cm, &WriteParams::default());
+///     None, &cm, &WriteParams::default());
 /// # let _ = op;
 /// ```
 pub fn replace<T, B>(
@@ -598,6 +607,7 @@ pub fn replace<T, B>(
     resource: &Resource,
     namespace: Option<&str>,
     name: &str,
+    subresource: Option<&str>,
     body: &B,
     params: &WriteParams,
 ) -> impl Operation<Output = T, Item = Infallible> + Send + 'static
@@ -605,7 +615,7 @@ where
     T: DeserializeOwned + Send + 'static,
     B: Serialize + ?Sized,
 {
-    let req = resource.object_path(namespace, name).and_then(|p| {
+    let req = sub_path(resource, namespace, name, subresource).and_then(|p| {
         crate::step::request(http::Method::PUT, &params.query().on(&p), Some(json_body(body)?))
     });
     call(ctx, req, typed("replaced object"))
@@ -726,13 +736,7 @@ pub fn patch<T>(
 where
     T: DeserializeOwned + Send + 'static,
 {
-    let req = resource.object_path(namespace, name).and_then(|p| {
-        let p = match subresource {
-            Some(sub) => format!("{p}/{}", nonempty("subresource", sub)?),
-            None => p,
-        };
-        patch_request(ctx, &p, patch, params)
-    });
+    let req = sub_path(resource, namespace, name, subresource).and_then(|p| patch_request(ctx, &p, patch, params));
     call(ctx, req, typed("patched object"))
 }
 
