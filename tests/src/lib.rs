@@ -213,13 +213,7 @@ pub fn assert_request_matches(req: &http::Request<Bytes>, rec: &RecordedRequest,
             }
             // YAML (server-side apply), truncated JSON or plain text: compare byte for byte
             Some(text) if serde_json::from_str::<serde_json::Value>(text).is_err() => {
-                assert_eq!(
-                    String::from_utf8_lossy(req.body()),
-                    text,
-                    "non-JSON body of {} {}",
-                    rec.method,
-                    rec.path
-                );
+                assert_eq!(String::from_utf8_lossy(req.body()), text, "non-JSON body of {} {}", rec.method, rec.path);
             }
             Some(text) => {
                 let recorded: serde_json::Value = serde_json::from_str(text).expect("recorded body is JSON");

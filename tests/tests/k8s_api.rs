@@ -3,9 +3,13 @@
 //! with bookmarks (acm-13), and raw requests for version, discovery and health (acm-01, 02, 03,
 //! 22, and the exec refusal of acm-10).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may unwrap
+
 use std::sync::{Arc, Mutex};
 
-use clustermanager_core::k8s::api::{self, DeleteParams, ListParams, Patch, Propagation, Resource, WatchParams, WriteParams};
+use clustermanager_core::k8s::api::{
+    self, DeleteParams, ListParams, Patch, Propagation, Resource, WatchParams, WriteParams,
+};
 use clustermanager_core::k8s::watch::WatchEvent;
 use clustermanager_core::k8s::Context;
 use clustermanager_core::{Error, Operation, Step};
@@ -42,7 +46,8 @@ fn server_side_apply_creates_reapplies_conflicts_and_forces() {
     let yaml = s.exchange(0).request.body.clone().unwrap();
     let patch = Patch::apply_yaml(yaml).field_manager("acm-client");
     assert_content_type(api::patch::<Value>(&ctx(), &cms, SSA, "applied", None, &patch, &w), &s, 0);
-    let cm: Value = Replay::new(&s).exchanges([0]).run(api::patch(&ctx(), &cms, SSA, "applied", None, &patch, &w)).unwrap();
+    let cm: Value =
+        Replay::new(&s).exchanges([0]).run(api::patch(&ctx(), &cms, SSA, "applied", None, &patch, &w)).unwrap();
     assert_eq!(cm["data"]["key2"], "value2");
     // re-apply without key2, the manager taken from the context: key2 is removed
     let c = Context { field_manager: "acm-client".into(), ..ctx() };
@@ -51,7 +56,10 @@ fn server_side_apply_creates_reapplies_conflicts_and_forces() {
     assert_eq!(cm["data"], serde_json::json!({"key1": "value1", "key3": "value3"}));
     // another manager applying a field acm-client owns: 409 with the conflicting field
     let other = Patch::apply(&request_body(&s, 2)).unwrap().field_manager("other-manager");
-    let err = Replay::new(&s).exchanges([2]).run(api::patch::<Value>(&ctx(), &cms, SSA, "applied", None, &other, &w)).unwrap_err();
+    let err = Replay::new(&s)
+        .exchanges([2])
+        .run(api::patch::<Value>(&ctx(), &cms, SSA, "applied", None, &other, &w))
+        .unwrap_err();
     let Error::Conflict(a) = &err else { panic!("expected Conflict, got {err:?}") };
     assert_eq!(a.causes[0].reason.as_deref(), Some("FieldManagerConflict"));
     assert_eq!(a.causes[0].field.as_deref(), Some(".data.key1"));
@@ -61,7 +69,10 @@ fn server_side_apply_creates_reapplies_conflicts_and_forces() {
     assert_eq!(cm["data"]["key1"], "other");
     // invalid YAML: 400
     let bad = Patch::apply_yaml(s.exchange(5).request.body.clone().unwrap()).field_manager("acm-client");
-    let err = Replay::new(&s).exchanges([5]).run(api::patch::<Value>(&ctx(), &cms, SSA, "applied", None, &bad, &w)).unwrap_err();
+    let err = Replay::new(&s)
+        .exchanges([5])
+        .run(api::patch::<Value>(&ctx(), &cms, SSA, "applied", None, &bad, &w))
+        .unwrap_err();
     assert!(matches!(&err, Error::BadRequest(a) if a.message.starts_with("error decoding YAML")), "{err:?}");
     // read back: managedFields name both managers
     let cm: Value = Replay::new(&s).exchanges([6]).run(api::get(&ctx(), &cms, SSA, "applied")).unwrap();
@@ -77,7 +88,8 @@ fn apply_without_field_manager_is_invalid() {
     let s = Scenario::load("k8s/acm-20-server-side-apply.json");
     let e = &s.exchange(4).request;
     let mut req =
-        clustermanager_core::step::request(http::Method::PATCH, &e.path, e.body.clone().map(String::into_bytes)).unwrap();
+        clustermanager_core::step::request(http::Method::PATCH, &e.path, e.body.clone().map(String::into_bytes))
+            .unwrap();
     req.headers_mut().insert("content-type", "application/apply-patch+yaml".parse().unwrap());
     let err = Replay::new(&s).exchanges([4]).run(api::send(&ctx(), req)).unwrap_err();
     assert!(matches!(&err, Error::Invalid(a) if a.causes[0].field.as_deref() == Some("fieldManager")), "{err:?}");
@@ -114,7 +126,10 @@ fn patch_forms_with_their_content_types() {
     assert!(matches!(&results[5], Err(Error::Invalid(a)) if a.message.contains("pod updates may not change fields")));
     // a patch of a missing pod
     let patch = Patch::merge(&request_body(&s, 7)).unwrap();
-    let err = Replay::new(&s).exchanges([7]).run(api::patch::<Value>(&c, &pods, ns, "missing", None, &patch, &w)).unwrap_err();
+    let err = Replay::new(&s)
+        .exchanges([7])
+        .run(api::patch::<Value>(&c, &pods, ns, "missing", None, &patch, &w))
+        .unwrap_err();
     assert!(matches!(&err, Error::NotFound(a) if a.message == "pods \"missing\" not found"));
     // delete at once: the answer is the pod, marked for deletion
     let params = DeleteParams { grace_period_seconds: Some(0), ..DeleteParams::default() };
@@ -163,10 +178,30 @@ fn deprecation_warnings_surface_through_tracing_and_never_fail() {
         let c = ctx();
         let p = ListParams::default();
         vec![
-            Replay::new(&s).exchanges([0]).run(api::list::<Box<RawValue>>(&c, &Resource::new("networking.k8s.io", "v1beta1", "ingresses", true), None, &p)),
-            Replay::new(&s).exchanges([1]).run(api::list::<Box<RawValue>>(&c, &Resource::new("extensions", "v1beta1", "ingresses", true), Some("default"), &p)),
-            Replay::new(&s).exchanges([2]).run(api::list::<Box<RawValue>>(&c, &Resource::new("apiextensions.k8s.io", "v1beta1", "customresourcedefinitions", false), None, &p)),
-            Replay::new(&s).exchanges([3]).run(api::list::<Box<RawValue>>(&c, &Resource::new("rbac.authorization.k8s.io", "v1beta1", "clusterroles", false), None, &p.clone().limit(1))),
+            Replay::new(&s).exchanges([0]).run(api::list::<Box<RawValue>>(
+                &c,
+                &Resource::new("networking.k8s.io", "v1beta1", "ingresses", true),
+                None,
+                &p,
+            )),
+            Replay::new(&s).exchanges([1]).run(api::list::<Box<RawValue>>(
+                &c,
+                &Resource::new("extensions", "v1beta1", "ingresses", true),
+                Some("default"),
+                &p,
+            )),
+            Replay::new(&s).exchanges([2]).run(api::list::<Box<RawValue>>(
+                &c,
+                &Resource::new("apiextensions.k8s.io", "v1beta1", "customresourcedefinitions", false),
+                None,
+                &p,
+            )),
+            Replay::new(&s).exchanges([3]).run(api::list::<Box<RawValue>>(
+                &c,
+                &Resource::new("rbac.authorization.k8s.io", "v1beta1", "clusterroles", false),
+                None,
+                &p.clone().limit(1),
+            )),
         ]
     });
     let lists: Vec<_> = lists.into_iter().map(Result::unwrap).collect();
@@ -186,20 +221,30 @@ fn cronjob_v1beta1_through_the_generic_api() {
     let cron = Resource::CRONJOBS_V1BETA1;
     let ns = Some("acm-cron");
     let w = WriteParams::default();
-    let created: Value = Replay::new(&s).exchanges([0]).run(api::create(&c, &cron, ns, &request_body(&s, 0), &w)).unwrap();
+    let created: Value =
+        Replay::new(&s).exchanges([0]).run(api::create(&c, &cron, ns, &request_body(&s, 0), &w)).unwrap();
     assert_eq!(created["spec"]["schedule"], "0 3 * * *");
     let got: Value = Replay::new(&s).exchanges([1]).run(api::get(&c, &cron, ns, "nightly")).unwrap();
     assert_eq!(got["metadata"]["uid"], created["metadata"]["uid"]);
-    let list = Replay::new(&s).exchanges([2]).run(api::list_all::<Value>(&c, &cron, ns, &ListParams::default())).unwrap();
+    let list =
+        Replay::new(&s).exchanges([2]).run(api::list_all::<Value>(&c, &cron, ns, &ListParams::default())).unwrap();
     assert_eq!(list.items.len(), 1);
     assert_eq!(list.resource_version, "1653");
     let suspend = Patch::merge(&serde_json::json!({"spec": {"suspend": true}})).unwrap();
-    let patched: Value = Replay::new(&s).exchanges([3]).run(api::patch(&c, &cron, ns, "nightly", None, &suspend, &w)).unwrap();
+    let patched: Value =
+        Replay::new(&s).exchanges([3]).run(api::patch(&c, &cron, ns, "nightly", None, &suspend, &w)).unwrap();
     assert_eq!(patched["spec"]["suspend"], true);
-    let err = Replay::new(&s).exchanges([4]).run(api::create::<Value, _>(&c, &cron, ns, &request_body(&s, 4), &w)).unwrap_err();
-    assert!(matches!(&err, Error::Invalid(a) if a.causes.first().and_then(|c| c.field.as_deref()) == Some("spec.schedule")), "{err:?}");
+    let err = Replay::new(&s)
+        .exchanges([4])
+        .run(api::create::<Value, _>(&c, &cron, ns, &request_body(&s, 4), &w))
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Invalid(a) if a.causes.first().and_then(|c| c.field.as_deref()) == Some("spec.schedule")),
+        "{err:?}"
+    );
     let alpha = Resource::new("batch", "v2alpha1", "cronjobs", true);
-    let err = Replay::new(&s).exchanges([5]).run(api::list::<Value>(&c, &alpha, ns, &ListParams::default())).unwrap_err();
+    let err =
+        Replay::new(&s).exchanges([5]).run(api::list::<Value>(&c, &alpha, ns, &ListParams::default())).unwrap_err();
     assert!(matches!(err, Error::NotFound(_)));
     let deleted = Replay::new(&s)
         .exchanges([6])
@@ -225,27 +270,40 @@ fn watch_with_bookmarks_from_a_list_version_split_at_every_byte() {
     let s = Scenario::load("k8s/acm-13-watch-bookmarks.json");
     let c = ctx();
     let ns = Some("acm-bookmark");
-    let list = Replay::new(&s).exchanges([0]).run(api::list::<Box<RawValue>>(&c, &Resource::CONFIGMAPS, ns, &ListParams::default())).unwrap();
+    let list = Replay::new(&s)
+        .exchanges([0])
+        .run(api::list::<Box<RawValue>>(&c, &Resource::CONFIGMAPS, ns, &ListParams::default()))
+        .unwrap();
     assert_eq!(list.resource_version, "1378");
-    let params = WatchParams { bookmarks: true, timeout_seconds: Some(5), ..WatchParams::from_version(list.resource_version) };
+    let params =
+        WatchParams { bookmarks: true, timeout_seconds: Some(5), ..WatchParams::from_version(list.resource_version) };
     let expect = |events: &[WatchEvent<NamedObject>]| {
         assert_eq!(events.len(), 3, "{events:?}");
-        assert!(matches!(&events[0], WatchEvent::Added(o) if o.metadata.name == "bm" && o.metadata.resource_version == "1382"));
-        assert!(events[1..].iter().all(|e| matches!(e, WatchEvent::Bookmark { resource_version } if resource_version == "1382")));
+        assert!(
+            matches!(&events[0], WatchEvent::Added(o) if o.metadata.name == "bm" && o.metadata.resource_version == "1382")
+        );
+        assert!(events[1..]
+            .iter()
+            .all(|e| matches!(e, WatchEvent::Bookmark { resource_version } if resource_version == "1382")));
     };
-    let (result, events, _) = Replay::new(&s).exchanges([1]).run_full(api::watch::<NamedObject>(&c, &Resource::CONFIGMAPS, ns, &params));
+    let (result, events, _) =
+        Replay::new(&s).exchanges([1]).run_full(api::watch::<NamedObject>(&c, &Resource::CONFIGMAPS, ns, &params));
     result.unwrap();
     expect(&events);
     let len = s.exchange(1).response.body.len();
     for k in 0..=len {
-        let (result, events, _) =
-            Replay::new(&s).exchanges([1]).split(Split::At(k)).run_full(api::watch::<NamedObject>(&c, &Resource::CONFIGMAPS, ns, &params));
+        let (result, events, _) = Replay::new(&s)
+            .exchanges([1])
+            .split(Split::At(k))
+            .run_full(api::watch::<NamedObject>(&c, &Resource::CONFIGMAPS, ns, &params));
         result.unwrap();
         expect(&events);
     }
     // raw objects keep the server's bytes
-    let (result, events, _) =
-        Replay::new(&s).exchanges([1]).split(Split::Every(1)).run_full(api::watch::<Box<RawValue>>(&c, &Resource::CONFIGMAPS, ns, &params));
+    let (result, events, _) = Replay::new(&s)
+        .exchanges([1])
+        .split(Split::Every(1))
+        .run_full(api::watch::<Box<RawValue>>(&c, &Resource::CONFIGMAPS, ns, &params));
     result.unwrap();
     let WatchEvent::Added(raw) = &events[0] else { panic!("expected ADDED") };
     assert!(raw.get().starts_with(r#"{"kind":"ConfigMap","apiVersion":"v1","metadata":{"name":"bm""#));
@@ -265,7 +323,10 @@ fn version_discovery_and_health_are_raw_gets() {
     let s = Scenario::load("k8s/acm-01-version.json");
     let resp = Replay::new(&s).exchanges([0]).run(api::request(&ctx(), http::Method::GET, "/version", None)).unwrap();
     let v: Value = serde_json::from_slice(resp.body()).unwrap();
-    assert_eq!((v["major"].as_str(), v["minor"].as_str(), v["gitVersion"].as_str()), (Some("1"), Some("19"), Some("v1.19.0")));
+    assert_eq!(
+        (v["major"].as_str(), v["minor"].as_str(), v["gitVersion"].as_str()),
+        (Some("1"), Some("19"), Some("v1.19.0"))
+    );
 
     let s = Scenario::load("k8s/acm-02-api-discovery.json");
     let api: Value = serde_json::from_slice(get_raw(&s, 0).body()).unwrap();
@@ -302,5 +363,8 @@ fn exec_without_an_upgrade_is_refused_with_the_server_message() {
     let s = Scenario::load("k8s/acm-10-pod-logs-errors.json");
     let path = &s.exchange(5).request.path;
     let err = Replay::new(&s).exchanges([5]).run(api::request(&ctx(), http::Method::POST, path, None)).unwrap_err();
-    assert!(matches!(&err, Error::BadRequest(a) if a.message == "pod pending-pod does not have a host assigned"), "{err:?}");
+    assert!(
+        matches!(&err, Error::BadRequest(a) if a.message == "pod pending-pod does not have a host assigned"),
+        "{err:?}"
+    );
 }

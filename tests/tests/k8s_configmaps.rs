@@ -1,6 +1,8 @@
 //! ConfigMap lists against acm-16 (26 configmaps read in pages of 10 following continue tokens,
 //! label and field selectors, bad selectors) and acm-14 (a continue token that expired: 410).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may unwrap
+
 use clustermanager_core::k8s::api::{self, ListParams, Resource};
 use clustermanager_core::k8s::configmap::{self, LabelSelector};
 use clustermanager_core::k8s::Context;

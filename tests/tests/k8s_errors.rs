@@ -3,6 +3,8 @@
 //! error variant and its status, reason, message and causes; then the 410 forms of acm-14 and
 //! the 504 / Retry-After of acm-15.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may unwrap
+
 use std::time::Duration;
 
 use clustermanager_core::k8s::api::{self, DeleteParams, ListParams, Resource, WatchParams, WriteParams};
@@ -93,17 +95,24 @@ fn replay_18(s: &Scenario, i: usize) -> Result<(), Error> {
         7 => unit(run(s, i, api::list::<Value>(&c, &foos("", "v1"), NS, &ListParams::default()))),
         8 => unit(run(s, i, api::list::<Value>(&c, &foos("batch", "v1"), NS, &ListParams::default()))),
         9 => unit(run(s, i, api::list::<Value>(&c, &foos("nope.example.com", "v1"), NS, &ListParams::default()))),
-        10 => unit(run(s, i, api::list::<Value>(&c, &Resource::new("batch", "v9", "jobs", true), NS, &ListParams::default()))),
+        10 => unit(run(
+            s,
+            i,
+            api::list::<Value>(&c, &Resource::new("batch", "v9", "jobs", true), NS, &ListParams::default()),
+        )),
         // requests the typed operations would never make: sent raw, headers as recorded
         11 | 14 | 16 => raw("POST"),
         12 => raw("GET"),
         13 => raw("PATCH"),
-        15 | 18 | 19 | 23 => unit(run(s, i, api::create::<Value, _>(&c, &Resource::CONFIGMAPS, NS, &request_body(s, i), &w))),
+        15 | 18 | 19 | 23 => {
+            unit(run(s, i, api::create::<Value, _>(&c, &Resource::CONFIGMAPS, NS, &request_body(s, i), &w)))
+        }
         17 => unit(run(s, i, api::create::<Value, _>(&c, &Resource::PODS, NS, &request_body(s, i), &w))),
         22 => unit(run(s, i, api::get::<Value>(&c, &Resource::JOBS, NS, "dry"))),
         24..=27 => {
             let name = if i == 26 { "cfg2" } else { "cfg" };
-            let r = run(s, i, api::replace::<Value, _>(&c, &Resource::CONFIGMAPS, NS, name, None, &request_body(s, i), &w));
+            let r =
+                run(s, i, api::replace::<Value, _>(&c, &Resource::CONFIGMAPS, NS, name, None, &request_body(s, i), &w));
             if let Ok(cm) = &r {
                 assert_eq!(cm["data"]["v"], if i == 24 { "2" } else { "4" });
             }
@@ -204,33 +213,53 @@ fn gone_forms_of_acm_14() {
     let s = Scenario::load("k8s/acm-14-watch-expired-410.json");
     let c = ctx();
     // a list page with an expired continue token: 410 Expired with a fresh continue token
-    let params = ListParams::default().limit(2).continue_from("eyJ2IjoibWV0YS5rOHMuaW8vdjEiLCJydiI6MTM5OSwic3RhcnQiOiJjbS0xXHUwMDAwIn0");
-    let err = run(&s, 1, api::list::<Box<RawValue>>(&c, &Resource::CONFIGMAPS, Some("acm-expired"), &params)).unwrap_err();
+    let params = ListParams::default()
+        .limit(2)
+        .continue_from("eyJ2IjoibWV0YS5rOHMuaW8vdjEiLCJydiI6MTM5OSwic3RhcnQiOiJjbS0xXHUwMDAwIn0");
+    let err =
+        run(&s, 1, api::list::<Box<RawValue>>(&c, &Resource::CONFIGMAPS, Some("acm-expired"), &params)).unwrap_err();
     let Error::Gone(a) = &err else { panic!("expected Gone, got {err:?}") };
     assert_eq!((a.status, a.reason.as_deref()), (410, Some("Expired")));
-    assert_eq!(a.continue_token.as_deref(), Some("eyJ2IjoibWV0YS5rOHMuaW8vdjEiLCJydiI6LTEsInN0YXJ0IjoiY20tMVx1MDAwMCJ9"));
+    assert_eq!(
+        a.continue_token.as_deref(),
+        Some("eyJ2IjoibWV0YS5rOHMuaW8vdjEiLCJydiI6LTEsInN0YXJ0IjoiY20tMVx1MDAwMCJ9")
+    );
     // an exact list at a compacted version: 410 without a token
     let params = ListParams::default().at("1399", Some("Exact")).limit(2);
-    let err = run(&s, 2, api::list::<Box<RawValue>>(&c, &Resource::CONFIGMAPS, Some("acm-expired"), &params)).unwrap_err();
-    assert!(matches!(&err, Error::Gone(a) if a.continue_token.is_none() && a.message == "The resourceVersion for the provided list is too old."));
+    let err =
+        run(&s, 2, api::list::<Box<RawValue>>(&c, &Resource::CONFIGMAPS, Some("acm-expired"), &params)).unwrap_err();
+    assert!(
+        matches!(&err, Error::Gone(a) if a.continue_token.is_none() && a.message == "The resourceVersion for the provided list is too old.")
+    );
     // a watch from too old a version: HTTP 200, then one ERROR event holding the 410
     let widgets = Resource::new("acm.example.com", "v1", "widgets", true);
-    for (i, params) in [
-        (6, WatchParams::from_version("1399")),
-        (7, WatchParams { bookmarks: true, ..WatchParams::from_version("1") }),
-    ] {
-        let (result, events, _) =
-            Replay::new(&s).exchanges([i]).run_full(api::watch::<Box<RawValue>>(&c, &widgets, Some("acm-expired"), &params));
+    for (i, params) in
+        [(6, WatchParams::from_version("1399")), (7, WatchParams { bookmarks: true, ..WatchParams::from_version("1") })]
+    {
+        let (result, events, _) = Replay::new(&s).exchanges([i]).run_full(api::watch::<Box<RawValue>>(
+            &c,
+            &widgets,
+            Some("acm-expired"),
+            &params,
+        ));
         result.unwrap();
         let [WatchEvent::Error(status)] = &events[..] else { panic!("expected one ERROR event, got {events:?}") };
         assert_eq!(status.code, 410);
         let err = status.to_error();
-        assert!(matches!(&err, Error::Gone(a) if a.reason.as_deref() == Some("Expired") && a.message.starts_with("too old resource version")), "{err:?}");
+        assert!(
+            matches!(&err, Error::Gone(a) if a.reason.as_deref() == Some("Expired") && a.message.starts_with("too old resource version")),
+            "{err:?}"
+        );
     }
     // a non-numeric resourceVersion: the watch is refused with a 500
     let err = Replay::new(&s)
         .exchanges([8])
-        .run(api::watch::<Box<RawValue>>(&c, &Resource::CONFIGMAPS, Some("acm-expired"), &WatchParams::from_version("abc")))
+        .run(api::watch::<Box<RawValue>>(
+            &c,
+            &Resource::CONFIGMAPS,
+            Some("acm-expired"),
+            &WatchParams::from_version("abc"),
+        ))
         .unwrap_err();
     assert!(matches!(&err, Error::Server(a) if a.status == 500 && a.message.contains("strconv.ParseUint")), "{err:?}");
 }
@@ -258,16 +287,25 @@ fn too_large_resource_version_is_a_server_error_with_retry_after() {
 
     // an exact list at a future version: etcd's 500
     let params = ListParams::default().at("999999999", Some("Exact"));
-    let err = run(&s, 2, api::list::<Box<RawValue>>(&no_retry(), &Resource::CONFIGMAPS, Some("default"), &params)).unwrap_err();
+    let err = run(&s, 2, api::list::<Box<RawValue>>(&no_retry(), &Resource::CONFIGMAPS, Some("default"), &params))
+        .unwrap_err();
     assert!(matches!(&err, Error::Server(a) if a.status == 500 && a.reason.is_none()), "{err:?}");
     // resourceVersionMatch without resourceVersion: 422 with its cause
     let params = ListParams { resource_version_match: Some("Exact".into()), ..ListParams::default() };
-    let err = run(&s, 3, api::list::<Box<RawValue>>(&ctx(), &Resource::CONFIGMAPS, Some("default"), &params)).unwrap_err();
-    assert!(matches!(&err, Error::Invalid(a) if a.causes[0].field.as_deref() == Some("resourceVersionMatch")), "{err:?}");
+    let err =
+        run(&s, 3, api::list::<Box<RawValue>>(&ctx(), &Resource::CONFIGMAPS, Some("default"), &params)).unwrap_err();
+    assert!(
+        matches!(&err, Error::Invalid(a) if a.causes[0].field.as_deref() == Some("resourceVersionMatch")),
+        "{err:?}"
+    );
     // a watch from a future version just idles until timeoutSeconds, then ends without events
     let params = WatchParams { timeout_seconds: Some(3), ..WatchParams::from_version("999999999") };
-    let (result, events, _) =
-        Replay::new(&s).exchanges([4]).run_full(api::watch::<Box<RawValue>>(&ctx(), &Resource::CONFIGMAPS, Some("default"), &params));
+    let (result, events, _) = Replay::new(&s).exchanges([4]).run_full(api::watch::<Box<RawValue>>(
+        &ctx(),
+        &Resource::CONFIGMAPS,
+        Some("default"),
+        &params,
+    ));
     result.unwrap();
     assert!(events.is_empty());
 }

@@ -2,6 +2,8 @@
 //! served its log: whole log, tailLines, follow=true streamed while the job printed) and acm-10
 //! (no kubelet: a pod not on a node answers 204, an unknown container 400, a missing pod 404).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may unwrap
+
 use clustermanager_core::k8s::{self, Context};
 use clustermanager_core::{Error, LogLine, LogOptions};
 use clustermanager_tests::{Replay, Scenario, Split};
@@ -19,7 +21,8 @@ const PRINTED: [&str; 6] = ["line 1 hello", "line 2 hello", "line 3 hello", "lin
 #[test]
 fn whole_log_of_a_finished_pod() {
     let s = Scenario::load("k8s/acm-26-job-with-node-agent.json");
-    let log = Replay::new(&s).exchanges([7]).run(k8s::log::get(&ctx(), "acm-run", "printer-vhpr6", &LogOptions::default()));
+    let log =
+        Replay::new(&s).exchanges([7]).run(k8s::log::get(&ctx(), "acm-run", "printer-vhpr6", &LogOptions::default()));
     assert_eq!(log.unwrap(), "line 1 hello\nline 2 hello\nline 3 hello\nline 4 hello\nline 5 hello\ndone\n");
 }
 
@@ -38,7 +41,10 @@ fn follow_yields_each_line_and_ends_when_the_container_exits() {
     let (result, lines, transcript) = Replay::new(&s).exchanges([4]).run_full(op);
     result.unwrap();
     assert_eq!(texts(&lines), PRINTED);
-    assert_eq!(transcript.requests, vec![("GET".into(), "/api/v1/namespaces/acm-run/pods/printer-vhpr6/log?follow=true".into())]);
+    assert_eq!(
+        transcript.requests,
+        vec![("GET".into(), "/api/v1/namespaces/acm-run/pods/printer-vhpr6/log?follow=true".into())]
+    );
 }
 
 #[test]
@@ -78,19 +84,16 @@ fn follow_trims_crlf_keeps_split_characters_and_yields_the_unterminated_last_lin
 #[test]
 fn log_of_a_pod_not_on_a_node_is_empty() {
     let s = Scenario::load("k8s/acm-10-pod-logs-errors.json");
-    let log = Replay::new(&s).exchanges([1]).run(k8s::log::get(&ctx(), "acm-logs", "pending-pod", &LogOptions::default()));
+    let log =
+        Replay::new(&s).exchanges([1]).run(k8s::log::get(&ctx(), "acm-logs", "pending-pod", &LogOptions::default()));
     assert_eq!(log.unwrap(), "");
 }
 
 #[test]
 fn following_a_pod_not_on_a_node_is_a_clear_error() {
     let s = Scenario::load("k8s/acm-10-pod-logs-errors.json");
-    let options = LogOptions {
-        container: Some("main".into()),
-        tail_lines: Some(10),
-        timestamps: true,
-        ..LogOptions::default()
-    };
+    let options =
+        LogOptions { container: Some("main".into()), tail_lines: Some(10), timestamps: true, ..LogOptions::default() };
     let op = k8s::log::follow(&ctx(), "acm-logs", "pending-pod", &options);
     let (result, lines, _) = Replay::new(&s).exchanges([2]).run_full(op);
     assert!(lines.is_empty());
@@ -105,7 +108,8 @@ fn following_a_pod_not_on_a_node_is_a_clear_error() {
 fn unknown_container_is_bad_request_with_the_server_message_and_a_hint() {
     let s = Scenario::load("k8s/acm-10-pod-logs-errors.json");
     let options = LogOptions { container: Some("nope".into()), ..LogOptions::default() };
-    let err = Replay::new(&s).exchanges([3]).run(k8s::log::get(&ctx(), "acm-logs", "pending-pod", &options)).unwrap_err();
+    let err =
+        Replay::new(&s).exchanges([3]).run(k8s::log::get(&ctx(), "acm-logs", "pending-pod", &options)).unwrap_err();
     let Error::BadRequest(api) = &err else { panic!("expected BadRequest, got {err:?}") };
     assert_eq!(api.status, 400);
     assert_eq!(api.reason.as_deref(), Some("BadRequest"));
@@ -118,6 +122,9 @@ fn unknown_container_is_bad_request_with_the_server_message_and_a_hint() {
 #[test]
 fn log_of_a_missing_pod_is_not_found() {
     let s = Scenario::load("k8s/acm-10-pod-logs-errors.json");
-    let err = Replay::new(&s).exchanges([4]).run(k8s::log::get(&ctx(), "acm-logs", "missing", &LogOptions::default())).unwrap_err();
+    let err = Replay::new(&s)
+        .exchanges([4])
+        .run(k8s::log::get(&ctx(), "acm-logs", "missing", &LogOptions::default()))
+        .unwrap_err();
     assert!(matches!(&err, Error::NotFound(a) if a.message == "pods \"missing\" not found"), "{err:?}");
 }

@@ -1,6 +1,8 @@
 //! Deployment scale against acm-17 (apps/v1 Deployment `web`: GET /scale, PATCH /scale 1 -> 3,
 //! PUT /scale with and without a stale resourceVersion, JSON patch, delete).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may unwrap
+
 use clustermanager_core::k8s::api::{self, Patch, Resource, WriteParams};
 use clustermanager_core::k8s::{self, Context};
 use clustermanager_core::{Error, Scale};
@@ -25,7 +27,8 @@ fn get_scale_reads_desired_and_current_replicas() {
 #[test]
 fn set_scale_sends_a_merge_patch_and_returns_the_new_scale() {
     let s = scenario();
-    let (scale, _, transcript) = Replay::new(&s).exchanges([2]).run_full(k8s::scale::set(&ctx(), "acm-deploy", "web", 3));
+    let (scale, _, transcript) =
+        Replay::new(&s).exchanges([2]).run_full(k8s::scale::set(&ctx(), "acm-deploy", "web", 3));
     assert_eq!(scale.unwrap(), Scale { name: "web".into(), replicas: 3, current: Some(0) });
     assert_eq!(&transcript.bodies[0][..], br#"{"spec":{"replicas":3}}"#);
     // and a read afterwards sees it
@@ -88,13 +91,29 @@ fn json_patch_of_the_deployment_and_a_failing_test_op() {
     let patch = Patch::json(&serde_json::json!([{"op": "replace", "path": "/spec/replicas", "value": 0}])).unwrap();
     let deploy: Value = Replay::new(&s)
         .exchanges([8])
-        .run(api::patch(&ctx(), &Resource::DEPLOYMENTS, Some("acm-deploy"), "web", None, &patch, &WriteParams::default()))
+        .run(api::patch(
+            &ctx(),
+            &Resource::DEPLOYMENTS,
+            Some("acm-deploy"),
+            "web",
+            None,
+            &patch,
+            &WriteParams::default(),
+        ))
         .unwrap();
     assert_eq!(deploy["spec"]["replicas"], 0);
     let test = Patch::json(&serde_json::json!([{"op": "test", "path": "/spec/replicas", "value": 42}])).unwrap();
     let err = Replay::new(&s)
         .exchanges([9])
-        .run(api::patch::<Value>(&ctx(), &Resource::DEPLOYMENTS, Some("acm-deploy"), "web", None, &test, &WriteParams::default()))
+        .run(api::patch::<Value>(
+            &ctx(),
+            &Resource::DEPLOYMENTS,
+            Some("acm-deploy"),
+            "web",
+            None,
+            &test,
+            &WriteParams::default(),
+        ))
         .unwrap_err();
     assert!(matches!(&err, Error::Invalid(a) if a.status == 422), "{err:?}");
 }

@@ -3,6 +3,8 @@
 //! TFJob; the tests of the watching paths add one, built from the objects the server returned
 //! (each such test says so).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may unwrap
+
 use clustermanager_core::k8s::api::{self, ListParams, Patch, Resource, WriteParams};
 use clustermanager_core::k8s::{self, tfjob, Context};
 use clustermanager_core::Error;
@@ -23,7 +25,8 @@ fn body_of(s: &Scenario, i: usize) -> Value {
 
 /// A watch exchange whose stream carries `events` (each a `(type, object JSON)`) and then ends.
 fn watch_exchange(path: &str, events: &[(&str, &str)]) -> Exchange {
-    let body: String = events.iter().map(|(t, o)| format!("{{\"type\":\"{t}\",\"object\":{}}}\n", o.trim_end())).collect();
+    let body: String =
+        events.iter().map(|(t, o)| format!("{{\"type\":\"{t}\",\"object\":{}}}\n", o.trim_end())).collect();
     Exchange {
         request: RecordedRequest { method: "GET".into(), path: path.into(), headers: Default::default(), body: None },
         response: RecordedResponse {
@@ -48,12 +51,19 @@ fn install_creates_the_crd_as_recorded_and_reads_it_until_established() {
         transcript.requests,
         vec![
             ("POST".to_owned(), "/apis/apiextensions.k8s.io/v1/customresourcedefinitions".to_owned()),
-            ("GET".to_owned(), "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/tfjobs.kubeflow.org".to_owned()),
+            (
+                "GET".to_owned(),
+                "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/tfjobs.kubeflow.org".to_owned()
+            ),
         ]
     );
     // the body sent is the recorded CRD (checked by the replay); its essentials:
     let crd = tfjob::crd();
-    assert_eq!(crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["x-kubernetes-preserve-unknown-fields"], true);
+    assert_eq!(
+        crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+            ["x-kubernetes-preserve-unknown-fields"],
+        true
+    );
     assert_eq!(crd["spec"]["versions"][0]["subresources"]["status"], serde_json::json!({}));
 }
 
@@ -69,11 +79,13 @@ fn install_watches_the_crd_until_established() {
     let watch = s.exchanges.len() - 1;
     let body_len = s.exchanges[watch].response.body.len();
     for k in 0..=body_len {
-        let (result, _, transcript) = Replay::new(&s).exchanges([0, 1, watch]).split(Split::At(k)).run_full(tfjob::install(&ctx()));
+        let (result, _, transcript) =
+            Replay::new(&s).exchanges([0, 1, watch]).split(Split::At(k)).run_full(tfjob::install(&ctx()));
         result.unwrap();
         assert_eq!(transcript.requests.len(), 3, "cut at {k}");
     }
-    let (result, _, _) = Replay::new(&s).exchanges([0, 1, watch]).split(Split::Every(1)).run_full(tfjob::install(&ctx()));
+    let (result, _, _) =
+        Replay::new(&s).exchanges([0, 1, watch]).split(Split::Every(1)).run_full(tfjob::install(&ctx()));
     result.unwrap();
 }
 
@@ -163,7 +175,10 @@ fn delete_with_wait_watches_until_deleted() {
         &[("MODIFIED", &last), ("DELETED", &last)],
     ));
     let watch = s.exchanges.len() - 1;
-    let (result, _, transcript) = Replay::new(&s).exchanges([15, watch]).split(Split::Every(1)).run_full(tfjob::delete(&ctx(), "acm-crd", "mnist-2", true));
+    let (result, _, transcript) = Replay::new(&s)
+        .exchanges([15, watch])
+        .split(Split::Every(1))
+        .run_full(tfjob::delete(&ctx(), "acm-crd", "mnist-2", true));
     assert!(result.unwrap());
     assert_eq!(transcript.requests.len(), 2);
 }
@@ -174,7 +189,8 @@ fn generic_api_on_tfjobs_patch_forms_status_and_lists() {
     let c = ctx();
     let tf = Resource::TFJOBS;
     // discovery of the new group
-    let resp = Replay::new(&s).exchanges([2]).run(api::request(&c, http::Method::GET, "/apis/kubeflow.org/v1", None)).unwrap();
+    let resp =
+        Replay::new(&s).exchanges([2]).run(api::request(&c, http::Method::GET, "/apis/kubeflow.org/v1", None)).unwrap();
     assert!(std::str::from_utf8(resp.body()).unwrap().contains("\"tfjobs/status\""));
     // merge patch
     let patch = Patch::merge(&body_of(&s, 9)).unwrap();
@@ -189,7 +205,10 @@ fn generic_api_on_tfjobs_patch_forms_status_and_lists() {
         .exchanges([10])
         .run(api::patch::<Value>(&c, &tf, Some("acm-crd"), "mnist", None, &patch, &WriteParams::default()))
         .unwrap_err();
-    assert!(matches!(&err, Error::BadRequest(a) if a.status == 415 && a.reason.as_deref() == Some("UnsupportedMediaType")), "{err:?}");
+    assert!(
+        matches!(&err, Error::BadRequest(a) if a.status == 415 && a.reason.as_deref() == Some("UnsupportedMediaType")),
+        "{err:?}"
+    );
     // status subresource
     let patch = Patch::merge(&body_of(&s, 11)).unwrap();
     let with_status: Value = Replay::new(&s)
@@ -205,7 +224,8 @@ fn generic_api_on_tfjobs_patch_forms_status_and_lists() {
     assert_eq!(page.items.len(), 1);
     assert!(page.continue_token.is_some());
     // across all namespaces (empty continue token means no more pages)
-    let all = Replay::new(&s).exchanges([8]).run(api::list_all::<Value>(&c, &tf, None, &ListParams::default())).unwrap();
+    let all =
+        Replay::new(&s).exchanges([8]).run(api::list_all::<Value>(&c, &tf, None, &ListParams::default())).unwrap();
     assert_eq!(all.items.len(), 2);
     assert_eq!(all.resource_version, "1549");
     // and the tfjobs helper gets the recorded 404 after the delete

@@ -52,12 +52,7 @@ const fn core_res(plural: &'static str, namespaced: bool) -> Resource {
 }
 
 const fn group_res(group: &'static str, version: &'static str, plural: &'static str, namespaced: bool) -> Resource {
-    Resource {
-        group: Cow::Borrowed(group),
-        version: Cow::Borrowed(version),
-        plural: Cow::Borrowed(plural),
-        namespaced,
-    }
+    Resource { group: Cow::Borrowed(group), version: Cow::Borrowed(version), plural: Cow::Borrowed(plural), namespaced }
 }
 
 impl Resource {
@@ -338,7 +333,9 @@ impl<O: Operation> Operation for Prepared<O> {
     fn poll(&mut self, now: Instant) -> Step<O::Output, O::Item> {
         match &mut self.0 {
             Ok(op) => op.poll(now),
-            Err(e) => Step::Done(Err(e.take().unwrap_or_else(|| Error::protocol("operation polled after it finished")))),
+            Err(e) => {
+                Step::Done(Err(e.take().unwrap_or_else(|| Error::protocol("operation polled after it finished"))))
+            }
         }
     }
     fn handle(&mut self, event: Event) {
@@ -348,7 +345,11 @@ impl<O: Operation> Operation for Prepared<O> {
     }
 }
 
-fn call<T, F>(ctx: &Context, req: Result<Request>, parse: F) -> impl Operation<Output = T, Item = Infallible> + Send + 'static
+fn call<T, F>(
+    ctx: &Context,
+    req: Result<Request>,
+    parse: F,
+) -> impl Operation<Output = T, Item = Infallible> + Send + 'static
 where
     F: FnOnce(Response) -> Result<T> + Send + 'static,
     T: 'static,
@@ -365,8 +366,10 @@ fn typed<T: DeserializeOwned>(what: &'static str) -> impl FnOnce(Response) -> Re
 }
 
 fn json_body<B: Serialize + ?Sized>(body: &B) -> Result<Vec<u8>> {
-    serde_json::to_vec(body)
-        .map_err(|e| Error::InvalidInput { field: "body".into(), problem: format!("cannot be serialized as JSON: {e}") })
+    serde_json::to_vec(body).map_err(|e| Error::InvalidInput {
+        field: "body".into(),
+        problem: format!("cannot be serialized as JSON: {e}"),
+    })
 }
 
 /// One page of objects. Follow [`ObjectList::continue_token`] with
@@ -585,9 +588,9 @@ where
     T: DeserializeOwned + Send + 'static,
     B: Serialize + ?Sized,
 {
-    let req = resource.list_path(namespace).and_then(|p| {
-        crate::step::request(http::Method::POST, &params.query().on(&p), Some(json_body(body)?))
-    });
+    let req = resource
+        .list_path(namespace)
+        .and_then(|p| crate::step::request(http::Method::POST, &params.query().on(&p), Some(json_body(body)?)));
     call(ctx, req, typed("created object"))
 }
 
@@ -615,9 +618,8 @@ where
     T: DeserializeOwned + Send + 'static,
     B: Serialize + ?Sized,
 {
-    let req = sub_path(resource, namespace, name, subresource).and_then(|p| {
-        crate::step::request(http::Method::PUT, &params.query().on(&p), Some(json_body(body)?))
-    });
+    let req = sub_path(resource, namespace, name, subresource)
+        .and_then(|p| crate::step::request(http::Method::PUT, &params.query().on(&p), Some(json_body(body)?)));
     call(ctx, req, typed("replaced object"))
 }
 
@@ -810,7 +812,10 @@ fn delete_request(path: &str, params: &DeleteParams) -> Result<Request> {
             kind: "DeleteOptions",
             api_version: "v1",
             propagation_policy: params.propagation.map(Propagation::as_str),
-            preconditions: params.precondition_resource_version.as_deref().map(|rv| Preconditions { resource_version: rv }),
+            preconditions: params
+                .precondition_resource_version
+                .as_deref()
+                .map(|rv| Preconditions { resource_version: rv }),
         })?)
     } else {
         None
@@ -966,7 +971,7 @@ where
     let timeout = params.timeout_seconds.map(|s| Duration::from_secs(u64::from(s)) + WATCH_READ_GRACE);
     Watch {
         state: match req {
-            Ok(r) => WatchState::Opening(Exchange::open(r, &ctx.retry)),
+            Ok(r) => WatchState::Opening(Box::new(Exchange::open(r, &ctx.retry))),
             Err(e) => WatchState::Failed(Some(e)),
         },
         decoder: WatchDecoder::default(),
@@ -976,7 +981,7 @@ where
 
 #[derive(Debug)]
 enum WatchState {
-    Opening(Exchange),
+    Opening(Box<Exchange>),
     Streaming { ended: bool },
     Failed(Option<Error>),
     Finished,

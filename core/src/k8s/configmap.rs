@@ -275,7 +275,7 @@ mod tests {
         assert!(LabelSelector::new().eq("Bad.Prefix/x", "y").build().is_err());
         assert!(LabelSelector::new().eq("x", "-y").build().is_err());
         assert!(LabelSelector::new().is_in("x", Vec::<String>::new()).build().is_err());
-        assert!(LabelSelector::new().exists(&"a".repeat(64)).build().is_err());
+        assert!(LabelSelector::new().exists("a".repeat(64)).build().is_err());
         assert!(LabelSelector::new().eq("x", "").build().is_ok());
         assert_eq!(LabelSelector::new().build().ok().as_deref(), Some(""));
     }

@@ -125,7 +125,7 @@ pub fn get(
 pub fn follow(ctx: &Context, namespace: &str, id: &str, options: &LogOptions) -> Follow {
     Follow {
         state: match log_request(namespace, id, options, true) {
-            Ok(req) => FollowState::Opening(Exchange::open(req, &ctx.retry)),
+            Ok(req) => FollowState::Opening(Box::new(Exchange::open(req, &ctx.retry))),
             Err(e) => FollowState::Failed(Some(e)),
         },
         pod: id.to_owned(),
@@ -135,7 +135,7 @@ pub fn follow(ctx: &Context, namespace: &str, id: &str, options: &LogOptions) ->
 
 #[derive(Debug)]
 enum FollowState {
-    Opening(Exchange),
+    Opening(Box<Exchange>),
     Streaming { ended: bool },
     Failed(Option<Error>),
     Finished,
@@ -214,9 +214,8 @@ impl Operation for Follow {
             (FollowState::Streaming { ended }, Event::End) => *ended = true,
             (FollowState::Streaming { .. }, Event::Failed(e)) => self.state = FollowState::Failed(Some(e)),
             (_, other) => {
-                self.state = FollowState::Failed(Some(Error::protocol(format!(
-                    "unexpected event for a log stream: {other:?}"
-                ))))
+                self.state =
+                    FollowState::Failed(Some(Error::protocol(format!("unexpected event for a log stream: {other:?}"))))
             }
         }
     }

@@ -37,7 +37,8 @@ struct Replicas {
 
 fn parse_scale(resp: Response) -> Result<Scale> {
     let resp = check(resp)?;
-    let body: ScaleBody<'_> = serde_json::from_slice(resp.body()).map_err(|e| Error::decode("Scale", e, resp.body()))?;
+    let body: ScaleBody<'_> =
+        serde_json::from_slice(resp.body()).map_err(|e| Error::decode("Scale", e, resp.body()))?;
     Ok(Scale {
         name: body.metadata.name.into_owned(),
         replicas: body.spec.and_then(|s| s.replicas).unwrap_or(0),
@@ -58,7 +59,11 @@ fn scale_path(namespace: &str, name: &str) -> Result<String> {
 /// let Step::Send(req) = op.poll(std::time::Instant::now()) else { unreachable!() };
 /// assert_eq!(req.uri().path(), "/apis/apps/v1/namespaces/acm-deploy/deployments/web/scale");
 /// ```
-pub fn get(ctx: &Context, namespace: &str, name: &str) -> impl Operation<Output = Scale, Item = Infallible> + Send + 'static {
+pub fn get(
+    ctx: &Context,
+    namespace: &str,
+    name: &str,
+) -> impl Operation<Output = Scale, Item = Infallible> + Send + 'static {
     let req = scale_path(namespace, name).and_then(|p| crate::step::request(http::Method::GET, &p, None));
     let retry = ctx.retry.clone();
     api::Prepared::new(req.map(|r| Call::new(r, &retry, parse_scale)))

@@ -89,12 +89,17 @@ pub fn crd() -> Value {
 pub fn install(ctx: &Context) -> Install {
     let req = serde_json::to_vec(&crd())
         .map_err(|e| Error::protocol(format!("cannot serialize the TFJob CRD: {e}")))
-        .and_then(|body| {
-            crate::step::request(http::Method::POST, &Resource::CRDS.list_path(None)?, Some(body))
-        });
+        .and_then(|body| crate::step::request(http::Method::POST, &Resource::CRDS.list_path(None)?, Some(body)));
     Install {
         create: req.map(|r| Exchange::send(r, &ctx.retry)).map_err(Some),
-        wait: api::wait_for(ctx, &Resource::CRDS, None, CRD_NAME, Await::Condition("Established".into()), INSTALL_TIMEOUT),
+        wait: api::wait_for(
+            ctx,
+            &Resource::CRDS,
+            None,
+            CRD_NAME,
+            Await::Condition("Established".into()),
+            INSTALL_TIMEOUT,
+        ),
         waiting: false,
     }
 }
@@ -153,7 +158,9 @@ impl Operation for Install {
         }
         let exchange = match &mut self.create {
             Ok(ex) => ex,
-            Err(e) => return Step::Done(Err(e.take().unwrap_or_else(|| Error::protocol("install polled after it finished")))),
+            Err(e) => {
+                return Step::Done(Err(e.take().unwrap_or_else(|| Error::protocol("install polled after it finished"))))
+            }
         };
         match exchange.poll(now) {
             ExchangeStep::Send(r) => Step::Send(r),
@@ -236,15 +243,28 @@ pub fn delete(
 ) -> impl Operation<Output = bool, Item = Infallible> + Send + 'static {
     if wait {
         let params = DeleteParams::propagation(Propagation::Foreground);
-        DeleteTfJob::Wait(api::delete_and_wait(ctx, &Resource::TFJOBS, Some(namespace), name, &params, DELETE_TIMEOUT))
+        DeleteTfJob::Wait(Box::new(api::delete_and_wait(
+            ctx,
+            &Resource::TFJOBS,
+            Some(namespace),
+            name,
+            &params,
+            DELETE_TIMEOUT,
+        )))
     } else {
         // the same operation with a zero wait would still watch; a plain delete is enough
-        DeleteTfJob::NoWait(Box::new(api::delete(ctx, &Resource::TFJOBS, Some(namespace), name, &DeleteParams::default())))
+        DeleteTfJob::NoWait(Box::new(api::delete(
+            ctx,
+            &Resource::TFJOBS,
+            Some(namespace),
+            name,
+            &DeleteParams::default(),
+        )))
     }
 }
 
 enum DeleteTfJob {
-    Wait(api::DeleteAndWait),
+    Wait(Box<api::DeleteAndWait>),
     NoWait(Box<dyn Operation<Output = api::Deleted, Item = Infallible> + Send>),
 }
 
