@@ -154,3 +154,13 @@ fn list_at_a_compacted_resource_version_is_gone_without_restart() {
         "{err:?}"
     );
 }
+
+#[test]
+fn an_expired_token_given_by_the_caller_is_gone_at_once() {
+    let s = Scenario::load("k8s/acm-14-watch-expired-410.json");
+    let token = "eyJ2IjoibWV0YS5rOHMuaW8vdjEiLCJydiI6MTM5OSwic3RhcnQiOiJjbS0xXHUwMDAwIn0";
+    let op = configmap::list_with(&ctx(), "acm-expired", &ListParams::default().limit(2).continue_from(token));
+    let (result, _, transcript) = Replay::new(&s).exchanges([1]).run_full(op);
+    assert!(matches!(result, Err(Error::Gone(ref a)) if a.continue_token.is_some()), "{result:?}");
+    assert_eq!(transcript.requests.len(), 1);
+}

@@ -406,7 +406,8 @@ pub const MAX_LIST_RESTARTS: u32 = 3;
 
 /// Every object, page after page (`limit` from `params`, following `continue` tokens). When a
 /// continue token expired between pages (HTTP 410, etcd compacted the snapshot) the list starts
-/// over from the first page, at most [`MAX_LIST_RESTARTS`] times, so the result is one
+/// over from the first page (from `params`' own continue token, if it had one), at most
+/// [`MAX_LIST_RESTARTS`] times, then fails with [`Error::Gone`]; the result is always one
 /// consistent snapshot. The returned list's `resource_version` is the snapshot's.
 ///
 /// ```
@@ -448,7 +449,9 @@ pub struct ListAll<T> {
 
 impl<T: DeserializeOwned> ListAll<T> {
     fn on_page(&mut self, resp: Response) -> Option<Result<ObjectList<T>>> {
-        let paging = self.params.continue_token.is_some();
+        // a 410 on a token this list obtained itself: the snapshot was compacted away. (A 410 on
+        // the caller's own starting token, or on a first page, is the caller's to handle.)
+        let paging = self.params.continue_token.is_some() && self.params.continue_token != self.start_token;
         if resp.status().as_u16() == 410 && paging {
             let err = check(resp).err().unwrap_or_else(|| Error::protocol("410 was not an error"));
             if self.restarts >= MAX_LIST_RESTARTS {
@@ -1509,6 +1512,39 @@ mod tests {
             Resource::PODS.object_path(Some("ns"), "../x?y").ok().as_deref(),
             Some("/api/v1/namespaces/ns/pods/..%2Fx%3Fy")
         );
+    }
+
+    fn percent_decode(s: &str) -> Vec<u8> {
+        let b = s.as_bytes();
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < b.len() {
+            if b[i] == b'%' && i + 2 < b.len() + 1 {
+                let hex = std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("zz");
+                out.push(u8::from_str_radix(hex, 16).unwrap_or(0));
+                i += 3;
+            } else {
+                out.push(b[i]);
+                i += 1;
+            }
+        }
+        out
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn segments_round_trip_and_never_hold_delimiters(s in ".{0,40}") {
+            let enc = segment(&s);
+            proptest::prop_assert!(!enc.contains(['/', '?', '#', '&', '=', '+', ' ']));
+            proptest::prop_assert_eq!(percent_decode(&enc), s.as_bytes().to_vec());
+        }
+
+        #[test]
+        fn query_values_round_trip(s in ".{0,40}") {
+            let q = format!("k={}", query_value(&s));
+            let pairs: Vec<(String, String)> = url::form_urlencoded::parse(q.as_bytes()).into_owned().collect();
+            proptest::prop_assert_eq!(pairs, vec![("k".to_owned(), s)]);
+        }
     }
 
     #[test]

@@ -12,6 +12,10 @@
 //!   execution is Running.
 //! * an unknown container: `400` (`container x is not valid for pod y`), with a hint to choose
 //!   one with [`LogOptions::container`].
+//!
+//! [`LogOptions::stderr`], [`LogOptions::offset`] and [`LogOptions::from_end`] are Nomad's: the
+//! Kubernetes log interleaves stdout and stderr and has no byte offsets, so they are ignored
+//! here (with a `tracing` debug message when set).
 
 use std::convert::Infallible;
 use std::time::Instant;
@@ -25,6 +29,9 @@ use crate::model::{LogLine, LogOptions};
 use crate::step::{Event, Operation, Request, Response, Step};
 
 fn log_request(namespace: &str, pod: &str, options: &LogOptions, follow: bool) -> Result<Request> {
+    if options.stderr || options.offset.is_some() || options.from_end {
+        tracing::debug!("LogOptions stderr/offset/from_end are Nomad options; Kubernetes ignores them");
+    }
     let path = format!("{}/log", Resource::PODS.object_path(Some(namespace), pod)?);
     let mut q = Query::new();
     q.push_opt("container", options.container.as_deref());
@@ -269,5 +276,52 @@ mod tests {
         let Step::Yield(last) = op.poll(now) else { panic!("expected the last line") };
         assert_eq!(last.text, "end");
         assert!(matches!(op.poll(now), Step::Done(Ok(()))));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn follow_yields_the_same_lines_however_the_stream_is_cut(
+            lines in proptest::collection::vec("[^\n\r]{0,12}", 0..6),
+            cuts in proptest::collection::vec(0usize..80, 0..8),
+            terminated in proptest::bool::ANY,
+        ) {
+            let mut text = lines.join("\n");
+            if terminated && !lines.is_empty() {
+                text.push('\n');
+            }
+            let bytes = text.as_bytes();
+            let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c.min(bytes.len())).collect();
+            cuts.sort_unstable();
+            let now = Instant::now();
+            let mut op = follow(&Context::default(), "ns", "p", &LogOptions::default());
+            proptest::prop_assert!(matches!(op.poll(now), Step::Open(_)));
+            let head = http::Response::builder().status(200).body(()).unwrap_or_default().into_parts().0;
+            op.handle(Event::Head(head));
+            let mut pieces = Vec::new();
+            let mut start = 0;
+            for c in cuts.into_iter().chain([bytes.len()]) {
+                pieces.push(bytes[start..c].to_vec());
+                start = c;
+            }
+            let mut pieces = pieces.into_iter();
+            let mut got = Vec::new();
+            loop {
+                match op.poll(now) {
+                    Step::Read { .. } => match pieces.next() {
+                        Some(p) => op.handle(Event::Chunk(bytes::Bytes::from(p))),
+                        None => op.handle(Event::End),
+                    },
+                    Step::Yield(line) => got.push(line.text),
+                    Step::Done(r) => {
+                        proptest::prop_assert!(r.is_ok());
+                        break;
+                    }
+                    _ => proptest::prop_assert!(false, "unexpected step"),
+                }
+            }
+            // what was printed: every `\n`-ended line, and a last line only if it has text
+            let expected: Vec<String> = text.split_terminator('\n').map(str::to_owned).collect();
+            proptest::prop_assert_eq!(got, expected);
+        }
     }
 }
