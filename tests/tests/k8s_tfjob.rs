@@ -99,7 +99,10 @@ fn install_resumes_an_ended_watch() {
     s.exchanges.push(watch_exchange(CRD_WATCH, &[]));
     s.exchanges.push(watch_exchange(CRD_WATCH, &[("MODIFIED", &established)]));
     let n = s.exchanges.len();
-    Replay::new(&s).exchanges([0, 1, n - 2, n - 1]).run(tfjob::install(&ctx())).unwrap();
+    let (result, _, transcript) = Replay::new(&s).exchanges([0, 1, n - 2, n - 1]).run_full(tfjob::install(&ctx()));
+    result.unwrap();
+    // a watch that ended without any event is resumed after a pause, not at once
+    assert_eq!(transcript.waits, [std::time::Duration::from_millis(800)]);
 }
 
 /// The create answer is already Established: no read, no watch.
@@ -231,4 +234,23 @@ fn generic_api_on_tfjobs_patch_forms_status_and_lists() {
     // and the tfjobs helper gets the recorded 404 after the delete
     let err = Replay::new(&s).exchanges([16]).run(k8s::tfjob::get(&c, "acm-crd", "mnist")).unwrap_err();
     assert!(matches!(err, Error::NotFound(_)));
+}
+
+/// A CRD that never becomes Established (the watch stays silent): the install gives up after
+/// its timeout, measured on the replay's virtual clock.
+#[test]
+fn install_times_out_when_the_crd_is_never_established() {
+    let mut s = scenario();
+    s.exchanges[1].response.body = s.exchanges[0].response.body.clone();
+    let mut silent = watch_exchange(CRD_WATCH, &[]);
+    silent.comment = Some("silent watch, ended by client".into());
+    s.exchanges.push(silent);
+    let n = s.exchanges.len();
+    let (result, _, transcript) = Replay::new(&s).exchanges([0, 1, n - 1]).run_full(tfjob::install(&ctx()));
+    let err = result.unwrap_err();
+    assert!(
+        matches!(&err, Error::Timeout { what } if what.contains("tfjobs.kubeflow.org to be Established")),
+        "{err:?}"
+    );
+    assert_eq!(transcript.elapsed, tfjob::INSTALL_TIMEOUT);
 }

@@ -1222,6 +1222,10 @@ pub struct WaitFor {
     resource_version: Option<String>,
     phase: Option<WaitPhase>,
     decoder: WatchDecoder<Box<RawValue>>,
+    /// Events seen on the current watch stream.
+    stream_events: u32,
+    /// Watch streams in a row that ended without an event.
+    idle_streams: u32,
 }
 
 impl WaitFor {
@@ -1250,6 +1254,8 @@ impl WaitFor {
             resource_version,
             phase,
             decoder: WatchDecoder::default(),
+            stream_events: 0,
+            idle_streams: 0,
         }
     }
 
@@ -1265,6 +1271,8 @@ impl WaitFor {
             resource_version: None,
             phase: Some(WaitPhase::Failed(Some(e))),
             decoder: WatchDecoder::default(),
+            stream_events: 0,
+            idle_streams: 0,
         }
     }
 
@@ -1433,7 +1441,10 @@ impl Operation for WaitFor {
                             self.phase = Some(self.get());
                         }
                         ExchangeStep::Done(Ok(resp)) => match check(resp) {
-                            Ok(_) => self.phase = Some(WaitPhase::Stream { ended: false }),
+                            Ok(_) => {
+                                self.stream_events = 0;
+                                self.phase = Some(WaitPhase::Stream { ended: false });
+                            }
                             Err(e) => self.phase = Some(WaitPhase::Failed(Some(e))),
                         },
                     }
@@ -1442,6 +1453,8 @@ impl Operation for WaitFor {
                     Err(e) => self.phase = Some(WaitPhase::Failed(Some(e))),
                     Ok(Some(ev)) => {
                         self.phase = Some(WaitPhase::Stream { ended });
+                        self.stream_events += 1;
+                        self.idle_streams = 0;
                         if let Some(result) = self.on_event(ev) {
                             self.phase = Some(WaitPhase::Done);
                             return Step::Done(result);
@@ -1464,7 +1477,17 @@ impl Operation for WaitFor {
                                 return Step::Done(result);
                             }
                         }
-                        // the server ended the watch: resume from the last version seen
+                        // the server ended the watch: resume from the last version seen, after
+                        // a growing pause if it ended without a single event (800 ms doubling
+                        // to 30 s, as client-go's watch backoff), so a server that keeps closing
+                        // at once is not hammered
+                        Ok(None) if self.stream_events == 0 => {
+                            self.idle_streams += 1;
+                            let delay = Duration::from_millis(800)
+                                .saturating_mul(1u32 << (self.idle_streams - 1).min(6))
+                                .min(Duration::from_secs(30));
+                            return Step::Wait(delay);
+                        }
                         Ok(None) => {}
                     },
                 },
