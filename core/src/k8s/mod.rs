@@ -7,6 +7,7 @@ use crate::error::{from_k8s_response, Error, Result};
 use crate::retry::Retry;
 use crate::step::Response;
 
+pub mod api;
 pub mod configmap;
 pub mod execution;
 pub mod job;

@@ -1,45 +1,92 @@
-//! Kubernetes: get_scale_deploy, set_scale_deploy. (Stub until implemented.)
-#![allow(unused_variables, unused_imports)]
-use super::Context;
-use crate::error::Error;
-use crate::model::*;
-use crate::step::{Operation, Ready};
-use std::convert::Infallible;
-use std::time::Duration;
+//! Kubernetes Deployment scale: `get_scale_deploy` ([`get`]) and `set_scale_deploy` ([`set`]),
+//! through the `scale` subresource of `apps/v1` Deployments (an `autoscaling/v1` `Scale`:
+//! `spec.replicas` is what is asked for, `status.replicas` what the controller has created).
 
-/// `get_scale_deploy`. Not implemented yet.
+use std::convert::Infallible;
+
+use serde::Deserialize;
+
+use super::api::{self, Patch, Resource, WriteParams};
+use super::{check, Context};
+use crate::call::Call;
+use crate::error::{Error, Result};
+use crate::model::Scale;
+use crate::step::{Operation, Response};
+
+#[derive(Deserialize)]
+struct ScaleBody<'a> {
+    #[serde(borrow)]
+    metadata: Meta<'a>,
+    #[serde(default)]
+    spec: Option<Replicas>,
+    #[serde(default)]
+    status: Option<Replicas>,
+}
+
+#[derive(Deserialize)]
+struct Meta<'a> {
+    #[serde(borrow)]
+    name: std::borrow::Cow<'a, str>,
+}
+
+#[derive(Deserialize)]
+struct Replicas {
+    #[serde(default)]
+    replicas: Option<u32>,
+}
+
+fn parse_scale(resp: Response) -> Result<Scale> {
+    let resp = check(resp)?;
+    let body: ScaleBody<'_> =
+        serde_json::from_slice(resp.body()).map_err(|e| Error::decode("Scale", e, resp.body()))?;
+    Ok(Scale {
+        name: body.metadata.name.into_owned(),
+        replicas: body.spec.and_then(|s| s.replicas).unwrap_or(0),
+        current: body.status.and_then(|s| s.replicas),
+    })
+}
+
+fn scale_path(namespace: &str, name: &str) -> Result<String> {
+    Ok(format!("{}/scale", Resource::DEPLOYMENTS.object_path(Some(namespace), name)?))
+}
+
+/// The scale of a Deployment: desired replicas and, once the controller acted, current ones.
+/// A missing Deployment is [`Error::NotFound`].
+///
+/// ```
+/// use clustermanager_core::{k8s, Operation, Step};
+/// let mut op = k8s::scale::get(&k8s::Context::default(), "acm-deploy", "web");
+/// let Step::Send(req) = op.poll(std::time::Instant::now()) else { unreachable!() };
+/// assert_eq!(req.uri().path(), "/apis/apps/v1/namespaces/acm-deploy/deployments/web/scale");
+/// ```
 pub fn get(
     ctx: &Context,
     namespace: &str,
     name: &str,
 ) -> impl Operation<Output = Scale, Item = Infallible> + Send + 'static {
-    NotYet::<Scale, Infallible>::new("get_scale_deploy")
+    let req = scale_path(namespace, name).and_then(|p| crate::step::request(http::Method::GET, &p, None));
+    let retry = ctx.retry.clone();
+    api::Prepared::new(req.map(|r| Call::new(r, &retry, parse_scale)))
 }
 
-/// `set_scale_deploy`. Not implemented yet.
+/// Set a Deployment's desired replicas (`PATCH .../scale`, merge patch `{"spec":{"replicas":N}}`:
+/// no resourceVersion, so it cannot conflict); returns the new scale.
+///
+/// ```
+/// use clustermanager_core::{k8s, Operation, Step};
+/// let mut op = k8s::scale::set(&k8s::Context::default(), "acm-deploy", "web", 3);
+/// let Step::Send(req) = op.poll(std::time::Instant::now()) else { unreachable!() };
+/// assert_eq!(req.method(), http::Method::PATCH);
+/// assert_eq!(&req.body()[..], br#"{"spec":{"replicas":3}}"#);
+/// ```
 pub fn set(
     ctx: &Context,
     namespace: &str,
     name: &str,
     replicas: u32,
 ) -> impl Operation<Output = Scale, Item = Infallible> + Send + 'static {
-    NotYet::<Scale, Infallible>::new("set_scale_deploy")
-}
-
-struct NotYet<T, I>(Option<&'static str>, std::marker::PhantomData<fn() -> (T, I)>);
-impl<T, I> NotYet<T, I> {
-    fn new(op: &'static str) -> Self {
-        NotYet(Some(op), std::marker::PhantomData)
-    }
-}
-impl<T, I> Operation for NotYet<T, I> {
-    type Output = T;
-    type Item = I;
-    fn poll(&mut self, _now: std::time::Instant) -> crate::step::Step<T, I> {
-        crate::step::Step::Done(Err(Error::protocol(format!(
-            "{} is not implemented yet",
-            self.0.take().unwrap_or("operation")
-        ))))
-    }
-    fn handle(&mut self, _event: crate::step::Event) {}
+    let patch = Patch::Merge(format!(r#"{{"spec":{{"replicas":{replicas}}}}}"#).into_bytes());
+    let req = scale_path(namespace, name).and_then(|p| api::patch_request(ctx, &p, &patch, &WriteParams::default()));
+    let retry = ctx.retry.clone();
+    api::Prepared::new(req.map(|r| Call::new(r, &retry, parse_scale)))
 }

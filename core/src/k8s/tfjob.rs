@@ -1,67 +1,330 @@
-//! Kubernetes: install_tfjobs, create_tfjob, get_tfjob, delete_tfjob, list_tfjobs. (Stub until implemented.)
-#![allow(unused_variables, unused_imports)]
-use super::Context;
-use crate::error::Error;
-use crate::model::*;
-use crate::step::{Operation, Ready};
-use std::convert::Infallible;
-use std::time::Duration;
+//! kubeflow TFJobs (`kubeflow.org/v1`, `tfjobs`): `install_tfjobs` ([`install`]: create the
+//! CustomResourceDefinition and wait until it is Established, no helm involved),
+//! `create_tfjob`, `get_tfjob`, `delete_tfjob`, `list_tfjobs`. TFJobs are custom resources: they
+//! go through the generic API ([`super::api`]) as JSON.
+//!
+//! Only the resource type is installed here: a training operator (kubeflow's
+//! `training-operator`) must run in the cluster for TFJobs to start pods.
 
-/// `install_tfjobs`. Not implemented yet.
-pub fn install(ctx: &Context) -> impl Operation<Output = (), Item = Infallible> + Send + 'static {
-    NotYet::<(), Infallible>::new("install_tfjobs")
+use std::convert::Infallible;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::api::{self, Await, DeleteParams, ListParams, Propagation, Resource, WaitFor, WriteParams};
+use super::{check, decode, Context};
+use crate::call::{Exchange, ExchangeStep};
+use crate::error::{Error, Result};
+use crate::step::{Event, Operation, Step};
+
+/// The CRD's name.
+pub const CRD_NAME: &str = "tfjobs.kubeflow.org";
+
+/// How long [`install`] waits for the CRD to be Established.
+pub const INSTALL_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// How long [`delete`] with `wait` waits for the TFJob (and, foreground, its pods) to go.
+pub const DELETE_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// The CustomResourceDefinition of TFJob v1: namespaced, served and stored as `v1`, a schema
+/// that keeps unknown fields (`spec.tfReplicaSpecs` is the operator's business), the `status`
+/// subresource, and `State`/`Age` printer columns.
+pub fn crd() -> Value {
+    serde_json::json!({
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": CRD_NAME},
+        "spec": {
+            "group": "kubeflow.org",
+            "scope": "Namespaced",
+            "names": {
+                "kind": "TFJob",
+                "plural": "tfjobs",
+                "singular": "tfjob",
+                "listKind": "TFJobList",
+                "shortNames": ["tfj"],
+                "categories": ["all", "kubeflow"]
+            },
+            "versions": [{
+                "name": "v1",
+                "served": true,
+                "storage": true,
+                "subresources": {"status": {}},
+                "additionalPrinterColumns": [
+                    {"name": "State", "type": "string", "jsonPath": ".status.conditions[-1:].type"},
+                    {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}
+                ],
+                "schema": {"openAPIV3Schema": {
+                    "type": "object",
+                    "properties": {
+                        "apiVersion": {"type": "string"},
+                        "kind": {"type": "string"},
+                        "metadata": {"type": "object"},
+                        "spec": {
+                            "type": "object",
+                            "x-kubernetes-preserve-unknown-fields": true,
+                            "properties": {
+                                "tfReplicaSpecs": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}
+                            }
+                        },
+                        "status": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}
+                    }
+                }}
+            }]
+        }
+    })
 }
 
-/// `create_tfjob`. Not implemented yet.
+/// Install the TFJob CRD and wait until the apiserver serves it (condition `Established`). An
+/// existing CRD (409 AlreadyExists) is fine. Unless the create answer already shows the CRD
+/// Established, the CRD is read and then watched until it is; fails with [`Error::Timeout`]
+/// after [`INSTALL_TIMEOUT`], with [`Error::Conflict`] if its names clash with another CRD.
+///
+/// ```
+/// use clustermanager_core::{k8s, Operation, Step};
+/// let mut op = k8s::tfjob::install(&k8s::Context::default());
+/// let Step::Send(req) = op.poll(std::time::Instant::now()) else { unreachable!() };
+/// assert_eq!(req.uri().path(), "/apis/apiextensions.k8s.io/v1/customresourcedefinitions");
+/// ```
+pub fn install(ctx: &Context) -> Install {
+    let req = serde_json::to_vec(&crd())
+        .map_err(|e| Error::protocol(format!("cannot serialize the TFJob CRD: {e}")))
+        .and_then(|body| crate::step::request(http::Method::POST, &Resource::CRDS.list_path(None)?, Some(body)));
+    Install {
+        create: req.map(|r| Exchange::send(r, &ctx.retry)).map_err(Some),
+        wait: api::wait_for(
+            ctx,
+            &Resource::CRDS,
+            None,
+            CRD_NAME,
+            Await::Condition("Established".into()),
+            INSTALL_TIMEOUT,
+        ),
+        waiting: false,
+    }
+}
+
+/// The operation of [`install`].
+#[derive(Debug)]
+pub struct Install {
+    create: std::result::Result<Exchange, Option<Error>>,
+    wait: WaitFor,
+    waiting: bool,
+}
+
+#[derive(serde::Deserialize)]
+struct CrdStatus {
+    #[serde(default)]
+    status: Option<Conditions>,
+}
+
+#[derive(serde::Deserialize)]
+struct Conditions {
+    #[serde(default)]
+    conditions: Option<Vec<Condition>>,
+}
+
+#[derive(serde::Deserialize)]
+struct Condition {
+    #[serde(rename = "type")]
+    kind: String,
+    status: String,
+}
+
+fn established(body: &[u8]) -> Result<bool> {
+    let crd: CrdStatus = decode("CustomResourceDefinition", body)?;
+    Ok(crd
+        .status
+        .and_then(|s| s.conditions)
+        .unwrap_or_default()
+        .iter()
+        .any(|c| c.kind == "Established" && c.status == "True"))
+}
+
+impl Operation for Install {
+    type Output = ();
+    type Item = Infallible;
+
+    fn poll(&mut self, now: Instant) -> Step<()> {
+        if self.waiting {
+            return match self.wait.poll(now) {
+                Step::Done(r) => Step::Done(r.map(|_| ())),
+                Step::Send(r) => Step::Send(r),
+                Step::Open(r) => Step::Open(r),
+                Step::Read { timeout } => Step::Read { timeout },
+                Step::Wait(d) => Step::Wait(d),
+                Step::Yield(never) => match never {},
+            };
+        }
+        let exchange = match &mut self.create {
+            Ok(ex) => ex,
+            Err(e) => {
+                return Step::Done(Err(e.take().unwrap_or_else(|| Error::protocol("install polled after it finished"))))
+            }
+        };
+        match exchange.poll(now) {
+            ExchangeStep::Send(r) => Step::Send(r),
+            ExchangeStep::Wait(d) => Step::Wait(d),
+            ExchangeStep::Done(Err(e)) => Step::Done(Err(e)),
+            ExchangeStep::Done(Ok(resp)) => {
+                let done = match check(resp) {
+                    Ok(resp) => match established(resp.body()) {
+                        Ok(e) => e,
+                        Err(e) => return Step::Done(Err(e)),
+                    },
+                    Err(Error::AlreadyExists(_)) => false,
+                    Err(e) => return Step::Done(Err(e)),
+                };
+                if done {
+                    return Step::Done(Ok(()));
+                }
+                self.waiting = true;
+                self.poll(now)
+            }
+        }
+    }
+
+    fn handle(&mut self, event: Event) {
+        if self.waiting {
+            self.wait.handle(event);
+        } else if let Ok(ex) = &mut self.create {
+            ex.handle(event);
+        }
+    }
+}
+
+/// Create a TFJob in `namespace` from its manifest (`apiVersion: kubeflow.org/v1`,
+/// `kind: TFJob`, `metadata.name`, `spec.tfReplicaSpecs`); returns the stored object.
+///
+/// ```
+/// use clustermanager_core::{k8s, Operation, Step};
+/// let tfjob = serde_json::json!({"apiVersion": "kubeflow.org/v1", "kind": "TFJob", "metadata": {"name": "mnist"}, "spec": {}});
+/// let mut op = k8s::tfjob::create(&k8s::Context::default(), "acm-crd", &tfjob);
+/// let Step::Send(req) = op.poll(std::time::Instant::now()) else { unreachable!() };
+/// assert_eq!(req.uri().path(), "/apis/kubeflow.org/v1/namespaces/acm-crd/tfjobs");
+/// ```
 pub fn create(
     ctx: &Context,
     namespace: &str,
-    tfjob: &serde_json::Value,
-) -> impl Operation<Output = serde_json::Value, Item = Infallible> + Send + 'static {
-    NotYet::<serde_json::Value, Infallible>::new("create_tfjob")
+    tfjob: &Value,
+) -> impl Operation<Output = Value, Item = Infallible> + Send + 'static {
+    api::create(ctx, &Resource::TFJOBS, Some(namespace), tfjob, &WriteParams::default())
 }
 
-/// `get_tfjob`. Not implemented yet.
+/// A TFJob ([`Error::NotFound`] if there is none by that name).
+///
+/// ```
+/// use clustermanager_core::k8s;
+/// let op = k8s::tfjob::get(&k8s::Context::default(), "acm-crd", "mnist");
+/// # let _ = op;
+/// ```
 pub fn get(
     ctx: &Context,
     namespace: &str,
     name: &str,
-) -> impl Operation<Output = serde_json::Value, Item = Infallible> + Send + 'static {
-    NotYet::<serde_json::Value, Infallible>::new("get_tfjob")
+) -> impl Operation<Output = Value, Item = Infallible> + Send + 'static {
+    api::get(ctx, &Resource::TFJOBS, Some(namespace), name)
 }
 
-/// `delete_tfjob`. Not implemented yet.
+/// Delete a TFJob: `true` if it was deleted, `false` if it did not exist. With `wait`, the
+/// delete is `Foreground` (its pods go first) and the TFJob is watched until it is gone (at
+/// most [`DELETE_TIMEOUT`]); without, the server's default applies and the call returns at once.
+///
+/// ```
+/// use clustermanager_core::k8s;
+/// let op = k8s::tfjob::delete(&k8s::Context::default(), "acm-crd", "mnist", true);
+/// # let _ = op;
+/// ```
 pub fn delete(
     ctx: &Context,
     namespace: &str,
     name: &str,
     wait: bool,
 ) -> impl Operation<Output = bool, Item = Infallible> + Send + 'static {
-    NotYet::<bool, Infallible>::new("delete_tfjob")
-}
-
-/// `list_tfjobs`. Not implemented yet.
-pub fn list(
-    ctx: &Context,
-    namespace: &str,
-) -> impl Operation<Output = Vec<serde_json::Value>, Item = Infallible> + Send + 'static {
-    NotYet::<Vec<serde_json::Value>, Infallible>::new("list_tfjobs")
-}
-
-struct NotYet<T, I>(Option<&'static str>, std::marker::PhantomData<fn() -> (T, I)>);
-impl<T, I> NotYet<T, I> {
-    fn new(op: &'static str) -> Self {
-        NotYet(Some(op), std::marker::PhantomData)
+    if wait {
+        let params = DeleteParams::propagation(Propagation::Foreground);
+        DeleteTfJob::Wait(Box::new(api::delete_and_wait(
+            ctx,
+            &Resource::TFJOBS,
+            Some(namespace),
+            name,
+            &params,
+            DELETE_TIMEOUT,
+        )))
+    } else {
+        // the same operation with a zero wait would still watch; a plain delete is enough
+        DeleteTfJob::NoWait(Box::new(api::delete(
+            ctx,
+            &Resource::TFJOBS,
+            Some(namespace),
+            name,
+            &DeleteParams::default(),
+        )))
     }
 }
-impl<T, I> Operation for NotYet<T, I> {
-    type Output = T;
-    type Item = I;
-    fn poll(&mut self, _now: std::time::Instant) -> crate::step::Step<T, I> {
-        crate::step::Step::Done(Err(Error::protocol(format!(
-            "{} is not implemented yet",
-            self.0.take().unwrap_or("operation")
-        ))))
+
+enum DeleteTfJob {
+    Wait(Box<api::DeleteAndWait>),
+    NoWait(Box<dyn Operation<Output = api::Deleted, Item = Infallible> + Send>),
+}
+
+impl Operation for DeleteTfJob {
+    type Output = bool;
+    type Item = Infallible;
+
+    fn poll(&mut self, now: Instant) -> Step<bool> {
+        match self {
+            DeleteTfJob::Wait(op) => op.poll(now),
+            DeleteTfJob::NoWait(op) => match op.poll(now) {
+                Step::Done(Ok(_)) => Step::Done(Ok(true)),
+                Step::Done(Err(Error::NotFound(_))) => Step::Done(Ok(false)),
+                Step::Done(Err(e)) => Step::Done(Err(e)),
+                Step::Send(r) => Step::Send(r),
+                Step::Open(r) => Step::Open(r),
+                Step::Read { timeout } => Step::Read { timeout },
+                Step::Wait(d) => Step::Wait(d),
+                Step::Yield(never) => match never {},
+            },
+        }
     }
-    fn handle(&mut self, _event: crate::step::Event) {}
+
+    fn handle(&mut self, event: Event) {
+        match self {
+            DeleteTfJob::Wait(op) => op.handle(event),
+            DeleteTfJob::NoWait(op) => op.handle(event),
+        }
+    }
+}
+
+/// The TFJobs of `namespace` (every page).
+///
+/// ```
+/// use clustermanager_core::k8s;
+/// let op = k8s::tfjob::list(&k8s::Context::default(), "acm-crd");
+/// # let _ = op;
+/// ```
+pub fn list(ctx: &Context, namespace: &str) -> impl Operation<Output = Vec<Value>, Item = Infallible> + Send + 'static {
+    ListTfJobs(api::list_all(ctx, &Resource::TFJOBS, Some(namespace), &ListParams::default()))
+}
+
+struct ListTfJobs(api::ListAll<Value>);
+
+impl Operation for ListTfJobs {
+    type Output = Vec<Value>;
+    type Item = Infallible;
+
+    fn poll(&mut self, now: Instant) -> Step<Vec<Value>> {
+        match self.0.poll(now) {
+            Step::Done(r) => Step::Done(r.map(|l| l.items)),
+            Step::Send(r) => Step::Send(r),
+            Step::Open(r) => Step::Open(r),
+            Step::Read { timeout } => Step::Read { timeout },
+            Step::Wait(d) => Step::Wait(d),
+            Step::Yield(never) => match never {},
+        }
+    }
+
+    fn handle(&mut self, event: Event) {
+        self.0.handle(event);
+    }
 }

@@ -1,0 +1,130 @@
+//! Pod logs against the recordings: acm-26 (a stand-in kubelet really ran the container and
+//! served its log: whole log, tailLines, follow=true streamed while the job printed) and acm-10
+//! (no kubelet: a pod not on a node answers 204, an unknown container 400, a missing pod 404).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may unwrap
+
+use clustermanager_core::k8s::{self, Context};
+use clustermanager_core::{Error, LogLine, LogOptions};
+use clustermanager_tests::{Replay, Scenario, Split};
+
+fn ctx() -> Context {
+    Context::default()
+}
+
+fn texts(lines: &[LogLine]) -> Vec<&str> {
+    lines.iter().map(|l| l.text.as_str()).collect()
+}
+
+const PRINTED: [&str; 6] = ["line 1 hello", "line 2 hello", "line 3 hello", "line 4 hello", "line 5 hello", "done"];
+
+#[test]
+fn whole_log_of_a_finished_pod() {
+    let s = Scenario::load("k8s/acm-26-job-with-node-agent.json");
+    let log =
+        Replay::new(&s).exchanges([7]).run(k8s::log::get(&ctx(), "acm-run", "printer-vhpr6", &LogOptions::default()));
+    assert_eq!(log.unwrap(), "line 1 hello\nline 2 hello\nline 3 hello\nline 4 hello\nline 5 hello\ndone\n");
+}
+
+#[test]
+fn tail_lines_of_one_container() {
+    let s = Scenario::load("k8s/acm-26-job-with-node-agent.json");
+    let options = LogOptions { tail_lines: Some(2), container: Some("main".into()), ..LogOptions::default() };
+    let log = Replay::new(&s).exchanges([8]).run(k8s::log::get(&ctx(), "acm-run", "printer-vhpr6", &options));
+    assert_eq!(log.unwrap(), "line 5 hello\ndone\n");
+}
+
+#[test]
+fn follow_yields_each_line_and_ends_when_the_container_exits() {
+    let s = Scenario::load("k8s/acm-26-job-with-node-agent.json");
+    let op = k8s::log::follow(&ctx(), "acm-run", "printer-vhpr6", &LogOptions::default());
+    let (result, lines, transcript) = Replay::new(&s).exchanges([4]).run_full(op);
+    result.unwrap();
+    assert_eq!(texts(&lines), PRINTED);
+    assert_eq!(
+        transcript.requests,
+        vec![("GET".into(), "/api/v1/namespaces/acm-run/pods/printer-vhpr6/log?follow=true".into())]
+    );
+}
+
+#[test]
+fn follow_split_at_every_byte_offset() {
+    let s = Scenario::load("k8s/acm-26-job-with-node-agent.json");
+    let body_len = s.exchange(4).response.body.len();
+    for k in 0..=body_len {
+        let op = k8s::log::follow(&ctx(), "acm-run", "printer-vhpr6", &LogOptions::default());
+        let (result, lines, _) = Replay::new(&s).exchanges([4]).split(Split::At(k)).run_full(op);
+        result.unwrap();
+        assert_eq!(texts(&lines), PRINTED, "cut at {k}");
+    }
+    let op = k8s::log::follow(&ctx(), "acm-run", "printer-vhpr6", &LogOptions::default());
+    let (result, lines, _) = Replay::new(&s).exchanges([4]).split(Split::Every(1)).run_full(op);
+    result.unwrap();
+    assert_eq!(texts(&lines), PRINTED);
+}
+
+/// The recorded stream, edited: CRLF line ends, multi-byte characters cut by the split, and a
+/// last line without a newline (what a container that exits mid-line leaves). Invalid UTF-8 is
+/// covered by core's unit tests (fixtures hold text).
+#[test]
+fn follow_trims_crlf_keeps_split_characters_and_yields_the_unterminated_last_line() {
+    let mut s = Scenario::load("k8s/acm-26-job-with-node-agent.json");
+    let body = "line 1 h\u{e9}llo\r\nbad \u{fffd} byte\nno newline at the end";
+    let response = &mut s.exchanges[4].response;
+    response.body = body.to_owned();
+    response.chunks = None;
+    for k in 0..=body.len() {
+        let op = k8s::log::follow(&ctx(), "acm-run", "printer-vhpr6", &LogOptions::default());
+        let (result, lines, _) = Replay::new(&s).exchanges([4]).split(Split::At(k)).run_full(op);
+        result.unwrap();
+        assert_eq!(texts(&lines), ["line 1 h\u{e9}llo", "bad \u{fffd} byte", "no newline at the end"], "cut at {k}");
+    }
+}
+
+#[test]
+fn log_of_a_pod_not_on_a_node_is_empty() {
+    let s = Scenario::load("k8s/acm-10-pod-logs-errors.json");
+    let log =
+        Replay::new(&s).exchanges([1]).run(k8s::log::get(&ctx(), "acm-logs", "pending-pod", &LogOptions::default()));
+    assert_eq!(log.unwrap(), "");
+}
+
+#[test]
+fn following_a_pod_not_on_a_node_is_a_clear_error() {
+    let s = Scenario::load("k8s/acm-10-pod-logs-errors.json");
+    let options =
+        LogOptions { container: Some("main".into()), tail_lines: Some(10), timestamps: true, ..LogOptions::default() };
+    let op = k8s::log::follow(&ctx(), "acm-logs", "pending-pod", &options);
+    let (result, lines, _) = Replay::new(&s).exchanges([2]).run_full(op);
+    assert!(lines.is_empty());
+    let err = result.unwrap_err();
+    let Error::BadRequest(api) = &err else { panic!("expected BadRequest, got {err:?}") };
+    assert_eq!(api.status, 204);
+    assert!(api.message.contains("\"pending-pod\" is not on a node yet"), "{}", api.message);
+    assert!(api.message.contains("wait until the execution is Running"), "{}", api.message);
+}
+
+#[test]
+fn unknown_container_is_bad_request_with_the_server_message_and_a_hint() {
+    let s = Scenario::load("k8s/acm-10-pod-logs-errors.json");
+    let options = LogOptions { container: Some("nope".into()), ..LogOptions::default() };
+    let err =
+        Replay::new(&s).exchanges([3]).run(k8s::log::get(&ctx(), "acm-logs", "pending-pod", &options)).unwrap_err();
+    let Error::BadRequest(api) = &err else { panic!("expected BadRequest, got {err:?}") };
+    assert_eq!(api.status, 400);
+    assert_eq!(api.reason.as_deref(), Some("BadRequest"));
+    assert_eq!(
+        api.message,
+        "container nope is not valid for pod pending-pod (choose one of the pod's containers with LogOptions::container)"
+    );
+}
+
+#[test]
+fn log_of_a_missing_pod_is_not_found() {
+    let s = Scenario::load("k8s/acm-10-pod-logs-errors.json");
+    let err = Replay::new(&s)
+        .exchanges([4])
+        .run(k8s::log::get(&ctx(), "acm-logs", "missing", &LogOptions::default()))
+        .unwrap_err();
+    assert!(matches!(&err, Error::NotFound(a) if a.message == "pods \"missing\" not found"), "{err:?}");
+}
