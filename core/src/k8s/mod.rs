@@ -7,10 +7,12 @@ use crate::error::{from_k8s_response, Error, Result};
 use crate::retry::Retry;
 use crate::step::Response;
 
+pub mod checked;
 pub mod configmap;
 pub mod execution;
 pub mod job;
 pub mod log;
+pub mod name;
 pub mod namespace;
 pub mod node;
 pub mod quota;
@@ -18,6 +20,7 @@ pub mod scale;
 pub mod tfjob;
 pub mod wait;
 pub mod watch;
+pub mod watcher;
 
 /// What every Kubernetes operation needs to know besides its arguments.
 #[derive(Debug, Clone, PartialEq, Eq)]
