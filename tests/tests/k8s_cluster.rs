@@ -1,6 +1,8 @@
 //! get_nodes and define_quota against the recorded kube-apiserver v1.19
 //! (`acm-04-list-nodes-empty`, `acm-26-job-with-node-agent`, `acm-07-resourcequota`).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may unwrap what they set up
+
 mod k8s_support;
 
 use clustermanager_core::quantity::{Cpu, Memory};
@@ -56,10 +58,12 @@ fn a_cordoned_not_ready_node_in_a_zone() {
 fn define_quota_creates_a_compute_resourcequota_with_canonical_limits() {
     let s = k8s("acm-07-resourcequota.json");
     // The recorder's quota also had requests.* and pods; ours holds what define_quota promises.
-    let (out, _, t) = Replay::new(&s)
-        .exchanges([0])
-        .ignore_bodies()
-        .run_full(k8s::quota::define(&Default::default(), "acm-quota", "4000m", "4096Mi"));
+    let (out, _, t) = Replay::new(&s).exchanges([0]).ignore_bodies().run_full(k8s::quota::define(
+        &Default::default(),
+        "acm-quota",
+        "4000m",
+        "4096Mi",
+    ));
     out.unwrap();
     assert_eq!(
         sent_json(&t.bodies[0]),
@@ -90,20 +94,28 @@ fn define_quota_again_patches_the_existing_quota() {
             response(&s, 1),
         ),
     ]);
-    let (out, _, t) = Replay::new(&scenario)
-        .ignore_bodies()
-        .run_full(k8s::quota::define(&Default::default(), "acm-quota", "1.5", "512M"));
+    let (out, _, t) = Replay::new(&scenario).ignore_bodies().run_full(k8s::quota::define(
+        &Default::default(),
+        "acm-quota",
+        "1.5",
+        "512M",
+    ));
     out.unwrap();
     assert_eq!(t.requests.len(), 2);
-    assert_eq!(sent_json(&t.bodies[1]), serde_json::json!({"spec": {"hard": {"limits.cpu": "1500m", "limits.memory": "512M"}}}));
+    assert_eq!(
+        sent_json(&t.bodies[1]),
+        serde_json::json!({"spec": {"hard": {"limits.cpu": "1500m", "limits.memory": "512M"}}})
+    );
 }
 
 #[test]
 fn define_quota_rejects_bad_quantities_before_sending() {
     let s = k8s("acm-07-resourcequota.json");
     for (cpu, mem, field) in [("lots", "1Gi", "cpu_limit"), ("1", "1Xi", "mem_limit"), ("1Gi", "1Gi", "cpu_limit")] {
-        let err =
-            Replay::new(&s).exchanges([]).run(k8s::quota::define(&Default::default(), "acm-quota", cpu, mem)).unwrap_err();
+        let err = Replay::new(&s)
+            .exchanges([])
+            .run(k8s::quota::define(&Default::default(), "acm-quota", cpu, mem))
+            .unwrap_err();
         assert!(matches!(err, Error::InvalidInput { field: ref f, .. } if f == field), "{cpu} {mem}: {err:?}");
     }
 }

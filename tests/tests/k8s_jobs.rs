@@ -3,6 +3,8 @@
 //! `acm-10-pod-logs-errors`, `acm-11-job-delete-propagation`, `acm-12-watch-pods-jobs`,
 //! `acm-18-errors`, `acm-24-watch-foreground-delete`, `acm-26-job-with-node-agent`).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may unwrap what they set up
+
 mod k8s_support;
 
 use clustermanager_core::{k8s, DeleteOptions, Error, JobSpec, Status};
@@ -39,7 +41,8 @@ fn recorded_body_as_we_send_it(recorded: &str) -> serde_json::Value {
 #[test]
 fn create_job_sends_the_recorded_job_shape_and_returns_the_created_job() {
     let s = k8s("acm-26-job-with-node-agent.json");
-    let (job, _, t) = Replay::new(&s).exchanges([3]).ignore_bodies().run_full(k8s::job::create(&ctx(), "acm-run", &printer()));
+    let (job, _, t) =
+        Replay::new(&s).exchanges([3]).ignore_bodies().run_full(k8s::job::create(&ctx(), "acm-run", &printer()));
     let job = job.unwrap();
     assert_eq!(sent_json(&t.bodies[0]), recorded_body_as_we_send_it(s.exchange(3).request.body.as_deref().unwrap()));
     assert_eq!((job.namespace.as_str(), job.name.as_str()), ("acm-run", "printer"));
@@ -61,7 +64,8 @@ fn create_job_with_an_entrypoint_keeps_the_command_as_arguments() {
         .cpu_limit("0.5")
         .mem_limit("134217728")
         .label("app", "failer");
-    let (job, _, t) = Replay::new(&s).exchanges([9]).ignore_bodies().run_full(k8s::job::create(&ctx(), "acm-run", &spec));
+    let (job, _, t) =
+        Replay::new(&s).exchanges([9]).ignore_bodies().run_full(k8s::job::create(&ctx(), "acm-run", &spec));
     job.unwrap();
     let mut expected = recorded_body_as_we_send_it(s.exchange(9).request.body.as_deref().unwrap());
     // entrypoint becomes the container command, command + args its arguments
@@ -75,9 +79,11 @@ fn create_job_with_an_entrypoint_keeps_the_command_as_arguments() {
 fn create_job_errors_from_the_server_are_typed() {
     let s = k8s("acm-18-errors.json");
     let spec = JobSpec::new("x").image("busybox");
-    let err = Replay::new(&s).exchanges([4]).ignore_bodies().run(k8s::job::create(&ctx(), "acm-errors", &spec)).unwrap_err();
+    let err =
+        Replay::new(&s).exchanges([4]).ignore_bodies().run(k8s::job::create(&ctx(), "acm-errors", &spec)).unwrap_err();
     assert!(matches!(err, Error::Forbidden(_)), "no RBAC: {err:?}");
-    let err = Replay::new(&s).exchanges([20]).ignore_bodies().run(k8s::job::create(&ctx(), "acm-errors", &spec)).unwrap_err();
+    let err =
+        Replay::new(&s).exchanges([20]).ignore_bodies().run(k8s::job::create(&ctx(), "acm-errors", &spec)).unwrap_err();
     let Error::Invalid(api) = err else { panic!("expected Invalid, got {err:?}") };
     assert!(!api.causes.is_empty(), "the server's field causes are kept");
 }
@@ -164,7 +170,8 @@ fn delete_job_without_purge_orphans_the_pods_explicitly() {
         Some(r#"{"kind":"DeleteOptions","apiVersion":"v1","propagationPolicy":"Orphan"}"#),
         response(&s, 12),
     )]);
-    let out = Replay::new(&scenario).run(k8s::job::delete(&ctx(), "acm-jobs-del", "del-default", DeleteOptions::default()));
+    let out =
+        Replay::new(&scenario).run(k8s::job::delete(&ctx(), "acm-jobs-del", "del-default", DeleteOptions::default()));
     assert!(out.unwrap());
 }
 
@@ -194,7 +201,8 @@ fn delete_job_with_purge_and_wait_watches_until_the_job_is_deleted() {
     ]);
     let opts = DeleteOptions { purge: true, wait: true };
     for split in [Split::AsRecorded, Split::Every(1)] {
-        let (out, _, t) = Replay::new(&scenario).split(split).run_full(k8s::job::delete(&ctx(), "acm-watch-fg", "fg", opts));
+        let (out, _, t) =
+            Replay::new(&scenario).split(split).run_full(k8s::job::delete(&ctx(), "acm-watch-fg", "fg", opts));
         assert!(out.unwrap());
         assert_eq!(t.requests.len(), 2);
     }
@@ -215,7 +223,8 @@ fn delete_job_foreground_request_matches_the_recording() {
             stream_response(&[format!("{{\"type\":\"DELETED\",\"object\":{last}}}\n")], false),
         ),
     ];
-    let out = Replay::new(&s).run(k8s::job::delete(&ctx(), "acm-run", "failer", DeleteOptions { purge: true, wait: true }));
+    let out =
+        Replay::new(&s).run(k8s::job::delete(&ctx(), "acm-run", "failer", DeleteOptions { purge: true, wait: true }));
     assert!(out.unwrap());
 }
 
@@ -226,8 +235,8 @@ fn cleanup_jobs_deletes_the_finished_jobs_with_their_pods() {
     let del = k8s("acm-11-job-delete-propagation.json");
     // A list of the recorded Complete `printer` and Failed `failer` (acm-26) and a pending job
     // (acm-08); the DELETE answers are the recorded Background Status and a recorded 404.
-    let items = [response(&run, 5).body, response(&run, 10).body, response(&jobs, 1).body]
-        .map(|b| b.trim_end().to_owned());
+    let items =
+        [response(&run, 5).body, response(&run, 10).body, response(&jobs, 1).body].map(|b| b.trim_end().to_owned());
     let list = json_response(200, &list_body("JobList", "batch/v1", "1800", &items));
     let background = r#"{"kind":"DeleteOptions","apiVersion":"v1","propagationPolicy":"Background"}"#;
     let scenario = scripted(vec![
@@ -254,7 +263,10 @@ fn executions_of_a_job_through_its_life() {
     let done = Replay::new(&ok).exchanges([8]).run(k8s::execution::list(&ctx(), "acm-jobs", "hello-ok")).unwrap();
     let t = &done[0].tasks[0];
     assert_eq!(done[0].status, Some(Status::Succeeded));
-    assert_eq!((t.state.as_str(), t.exit_code, t.reason.as_deref(), t.failed), ("terminated", Some(0), Some("Completed"), false));
+    assert_eq!(
+        (t.state.as_str(), t.exit_code, t.reason.as_deref(), t.failed),
+        ("terminated", Some(0), Some("Completed"), false)
+    );
 
     let run = k8s("acm-26-job-with-node-agent.json");
     let failed = Replay::new(&run).exchanges([11]).run(k8s::execution::list(&ctx(), "acm-run", "failer")).unwrap();
@@ -270,8 +282,12 @@ fn executions_of_a_job_through_its_life() {
 #[test]
 fn executions_of_all_jobs() {
     let s = k8s("acm-11-job-delete-propagation.json");
-    let scenario =
-        scripted(vec![exchange("GET", "/api/v1/namespaces/acm-jobs-del/pods?labelSelector=job-name", None, response(&s, 0))]);
+    let scenario = scripted(vec![exchange(
+        "GET",
+        "/api/v1/namespaces/acm-jobs-del/pods?labelSelector=job-name",
+        None,
+        response(&s, 0),
+    )]);
     let pods = Replay::new(&scenario).run(k8s::execution::list_all(&ctx(), "acm-jobs-del")).unwrap();
     assert!(pods.len() >= 2);
     assert!(pods.iter().all(|p| !p.job_name.is_empty() && p.status == Some(Status::Pending)));

@@ -1,6 +1,8 @@
 //! create_namespace / delete_namespace against the recorded kube-apiserver v1.19
 //! (`acm-06-namespace-lifecycle`, `acm-05-list-namespaces`, `acm-14-watch-expired-410`).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may unwrap what they set up
+
 mod k8s_support;
 
 use clustermanager_core::{k8s, Error};
@@ -13,7 +15,8 @@ const NS: &str = "acm-ns-lifecycle";
 fn creating_a_namespace_that_is_active_at_once_takes_one_request() {
     let s = k8s("acm-06-namespace-lifecycle.json");
     // The recorder labelled its namespace; we send the bare namespace, checked below.
-    let (out, _, t) = Replay::new(&s).exchanges([0]).ignore_bodies().run_full(k8s::namespace::create(&Default::default(), NS));
+    let (out, _, t) =
+        Replay::new(&s).exchanges([0]).ignore_bodies().run_full(k8s::namespace::create(&Default::default(), NS));
     assert!(out.unwrap(), "a new namespace is reported as created");
     assert_eq!(t.requests, [("POST".to_owned(), "/api/v1/namespaces".to_owned())]);
     assert_eq!(
@@ -107,7 +110,8 @@ fn deleting_a_namespace_relists_after_an_expired_watch() {
         exchange("GET", &watch_path("1235"), None, response(&expired, 6)),
         exchange("GET", &format!("/api/v1/namespaces?fieldSelector=metadata.name%3D{NS}"), None, response(&empty, 1)),
     ]);
-    let (out, _, t) = Replay::new(&scenario).split(Split::Every(1)).run_full(k8s::namespace::delete(&Default::default(), NS));
+    let (out, _, t) =
+        Replay::new(&scenario).split(Split::Every(1)).run_full(k8s::namespace::delete(&Default::default(), NS));
     assert!(out.unwrap());
     assert_eq!(t.requests.len(), 3, "delete, watch (410), re-list");
 }

@@ -8,6 +8,8 @@
 //! requests, answered with the recorded response bytes (and recorded chunking where the stream is
 //! replayed whole).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may unwrap what they set up
+
 mod k8s_support;
 
 use std::time::Duration;
@@ -45,7 +47,12 @@ fn acm12_job_wait() -> clustermanager_tests::Scenario {
     let listed = json_response(200, &list_body("JobList", "batch/v1", "1342", &[event_object(&lines[0])]));
     scripted(vec![
         exchange("GET", "/apis/batch/v1/namespaces/acm-watch/jobs?fieldSelector=metadata.name%3Dwatched", None, listed),
-        exchange("GET", &job_watch("acm-watch", "watched", "1342"), None, stream_response(&events_after(stream, 1342), false)),
+        exchange(
+            "GET",
+            &job_watch("acm-watch", "watched", "1342"),
+            None,
+            stream_response(&events_after(stream, 1342), false),
+        ),
     ])
 }
 
@@ -53,7 +60,8 @@ fn acm12_job_wait() -> clustermanager_tests::Scenario {
 fn wait_for_job_returns_the_job_once_complete() {
     let scenario = acm12_job_wait();
     for split in [Split::AsRecorded, Split::Every(1), Split::Every(100)] {
-        let (job, _, t) = Replay::new(&scenario).split(split).run_full(k8s::wait::job(&ctx(), "acm-watch", "watched", None));
+        let (job, _, t) =
+            Replay::new(&scenario).split(split).run_full(k8s::wait::job(&ctx(), "acm-watch", "watched", None));
         let job = job.unwrap();
         assert_eq!((job.status, job.raw_status.as_str(), job.succeeded), (Some(Status::Succeeded), "Complete", 1));
         assert_eq!(job.version, "1348");
@@ -64,7 +72,8 @@ fn wait_for_job_returns_the_job_once_complete() {
 #[test]
 fn wait_for_a_job_that_is_already_finished_needs_only_the_list() {
     let s = k8s("acm-26-job-with-node-agent.json");
-    let listed = json_response(200, &list_body("JobList", "batch/v1", "1790", &[response(&s, 10).body.trim_end().to_owned()]));
+    let listed =
+        json_response(200, &list_body("JobList", "batch/v1", "1790", &[response(&s, 10).body.trim_end().to_owned()]));
     let scenario = scripted(vec![exchange(
         "GET",
         "/apis/batch/v1/namespaces/acm-run/jobs?fieldSelector=metadata.name%3Dfailer",
@@ -98,9 +107,17 @@ fn wait_for_a_job_deleted_meanwhile_is_not_found() {
     let listed = json_response(200, &list_body("JobList", "batch/v1", "1625", &[event_object(&lines[0])]));
     let scenario = scripted(vec![
         exchange("GET", "/apis/batch/v1/namespaces/acm-watch-fg/jobs?fieldSelector=metadata.name%3Dfg", None, listed),
-        exchange("GET", &job_watch("acm-watch-fg", "fg", "1625"), None, stream_response(&events_after(stream, 1625), true)),
+        exchange(
+            "GET",
+            &job_watch("acm-watch-fg", "fg", "1625"),
+            None,
+            stream_response(&events_after(stream, 1625), true),
+        ),
     ]);
-    let err = Replay::new(&scenario).split(Split::Every(1)).run(k8s::wait::job(&ctx(), "acm-watch-fg", "fg", None)).unwrap_err();
+    let err = Replay::new(&scenario)
+        .split(Split::Every(1))
+        .run(k8s::wait::job(&ctx(), "acm-watch-fg", "fg", None))
+        .unwrap_err();
     assert!(matches!(err, Error::NotFound(_)) && err.to_string().contains("deleted while waiting"), "{err:?}");
 }
 
@@ -121,9 +138,12 @@ fn a_silent_watch_is_resumed_from_the_last_resource_version_after_a_backoff() {
         // resumed from 1345: the Complete MODIFIED
         exchange("GET", &job_watch("acm-watch", "watched", "1345"), None, stream_response(&lines[2..3], false)),
     ]);
-    let (job, _, t) = Replay::new(&scenario)
-        .split(Split::Every(1))
-        .run_full(k8s::wait::job(&ctx(), "acm-watch", "watched", Some(Duration::from_secs(3600))));
+    let (job, _, t) = Replay::new(&scenario).split(Split::Every(1)).run_full(k8s::wait::job(
+        &ctx(),
+        "acm-watch",
+        "watched",
+        Some(Duration::from_secs(3600)),
+    ));
     assert_eq!(job.unwrap().status, Some(Status::Succeeded));
     assert_eq!(t.waits.len(), 1, "{:?}", t.waits);
     assert!(t.waits[0] >= Duration::from_millis(400) && t.waits[0] <= Duration::from_millis(800), "{:?}", t.waits);
@@ -137,12 +157,17 @@ fn wait_for_job_times_out_at_the_callers_deadline() {
         let lines = event_lines(&s.exchange(1).response);
         let listed = json_response(200, &list_body("JobList", "batch/v1", "1342", &[event_object(&lines[0])]));
         scripted(vec![
-            exchange("GET", "/apis/batch/v1/namespaces/acm-watch/jobs?fieldSelector=metadata.name%3Dwatched", None, listed),
+            exchange(
+                "GET",
+                "/apis/batch/v1/namespaces/acm-watch/jobs?fieldSelector=metadata.name%3Dwatched",
+                None,
+                listed,
+            ),
             exchange("GET", &job_watch("acm-watch", "watched", "1342"), None, stream_response(&lines[1..2], false)),
         ])
     };
-    let (out, _, t) = Replay::new(&scenario)
-        .run_full(k8s::wait::job(&ctx(), "acm-watch", "watched", Some(Duration::from_secs(5))));
+    let (out, _, t) =
+        Replay::new(&scenario).run_full(k8s::wait::job(&ctx(), "acm-watch", "watched", Some(Duration::from_secs(5))));
     let err = out.unwrap_err();
     assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
     assert_eq!(t.elapsed, Duration::from_secs(5));
@@ -162,7 +187,10 @@ fn wait_for_execution_status_follows_the_pod_through_its_phases() {
             .split(split)
             .run(k8s::wait::execution_status(&ctx(), "acm-run", "printer", &[Status::Running], None))
             .unwrap();
-        assert_eq!((running.id.as_str(), running.status, running.node.as_deref()), ("printer-vhpr6", Some(Status::Running), Some("fake-node-1")));
+        assert_eq!(
+            (running.id.as_str(), running.status, running.node.as_deref()),
+            ("printer-vhpr6", Some(Status::Running), Some("fake-node-1"))
+        );
         assert_eq!(running.tasks[0].state, "running");
 
         let done = Replay::new(&scenario)
@@ -195,7 +223,10 @@ fn wait_for_execution_status_on_acm12() {
 #[test]
 fn wait_for_execution_status_needs_statuses() {
     let s = k8s("acm-26-job-with-node-agent.json");
-    let err = Replay::new(&s).exchanges([]).run(k8s::wait::execution_status(&ctx(), "acm-run", "printer", &[], None)).unwrap_err();
+    let err = Replay::new(&s)
+        .exchanges([])
+        .run(k8s::wait::execution_status(&ctx(), "acm-run", "printer", &[], None))
+        .unwrap_err();
     assert!(matches!(err, Error::InvalidInput { ref field, .. } if field == "statuses"));
 }
 
@@ -262,7 +293,10 @@ fn widget_params() -> WatchParams {
 
 fn widget_list() -> clustermanager_tests::RecordedResponse {
     let s = k8s("acm-14-watch-expired-410.json");
-    json_response(200, &list_body("WidgetList", "acm.example.com/v1", "1416", &[response(&s, 5).body.trim_end().to_owned()]))
+    json_response(
+        200,
+        &list_body("WidgetList", "acm.example.com/v1", "1416", &[response(&s, 5).body.trim_end().to_owned()]),
+    )
 }
 
 /// acm-14: a watch from a compacted resourceVersion answers HTTP 200 and one ERROR event whose
@@ -346,10 +380,8 @@ fn a_watch_the_server_refuses_is_an_error() {
 fn an_empty_watch_that_ends_at_once_is_resumed_after_a_backoff() {
     let s = k8s("acm-15-watch-too-large-rv.json");
     let watch = "/api/v1/namespaces/default/configmaps?watch=1&resourceVersion=999999999&allowWatchBookmarks=true&timeoutSeconds=3";
-    let scenario = scripted(vec![
-        exchange("GET", watch, None, response(&s, 4)),
-        exchange("GET", watch, None, response(&s, 4)),
-    ]);
+    let scenario =
+        scripted(vec![exchange("GET", watch, None, response(&s, 4)), exchange("GET", watch, None, response(&s, 4))]);
     let params = WatchParams::new("/api/v1/namespaces/default/configmaps", "configmaps").timeout_seconds(3);
     let watcher = Watcher::<Thin>::from_version(params, &ctx().retry, Some(Duration::from_millis(1500)), "999999999");
     let (out, _, t) = Replay::new(&scenario).run_full(Until::new(watcher, collect(1)));
@@ -389,7 +421,12 @@ fn acm12_pod_stream_split_at_every_offset_yields_the_same_events() {
     let whole = decode_all(&[body]);
     assert_eq!(
         whole,
-        ["ADDED watched-m7hns@1343", "MODIFIED watched-m7hns@1346", "MODIFIED watched-m7hns@1363", "DELETED watched-m7hns@1364"]
+        [
+            "ADDED watched-m7hns@1343",
+            "MODIFIED watched-m7hns@1346",
+            "MODIFIED watched-m7hns@1363",
+            "DELETED watched-m7hns@1364"
+        ]
     );
     for k in 0..=body.len() {
         assert_eq!(decode_all(&[&body[..k], &body[k..]]), whole, "split at {k}");

@@ -208,7 +208,12 @@ impl PodObject {
                 .and_then(|c| c.reason.clone());
             spec.containers
                 .into_iter()
-                .map(|c| TaskState { name: c.name, state: "waiting".into(), reason: reason.clone(), ..TaskState::default() })
+                .map(|c| TaskState {
+                    name: c.name,
+                    state: "waiting".into(),
+                    reason: reason.clone(),
+                    ..TaskState::default()
+                })
                 .collect()
         } else {
             status.container_statuses.into_iter().map(ContainerStatus::into_task).collect()

@@ -294,7 +294,9 @@ impl Serialize for VolumeBody<'_> {
             VolumeSource::EmptyDir => map.serialize_entry("emptyDir", &serde_json::Map::new())?,
             VolumeSource::ConfigMap { name } => map.serialize_entry("configMap", &Named { name })?,
             VolumeSource::Secret { name } => map.serialize_entry("secret", &Secret { secret_name: name })?,
-            VolumeSource::Claim { name } => map.serialize_entry("persistentVolumeClaim", &Claim { claim_name: name })?,
+            VolumeSource::Claim { name } => {
+                map.serialize_entry("persistentVolumeClaim", &Claim { claim_name: name })?
+            }
             VolumeSource::Raw(value) => {
                 if let Some(obj) = value.as_object() {
                     for (k, v) in obj.iter().filter(|(k, _)| k.as_str() != "name") {
@@ -352,13 +354,13 @@ pub fn job_body(spec: &JobSpec) -> Result<Vec<u8>> {
             return Err(field_error(format!("volumes[{i}].name"), format!("{:?} is declared twice", volume.name)));
         }
         match &volume.source {
-            VolumeSource::ConfigMap { name: n } | VolumeSource::Secret { name: n } | VolumeSource::Claim { name: n } => {
-                name::subdomain(&format!("volumes[{i}].source"), n)?
-            }
+            VolumeSource::ConfigMap { name: n }
+            | VolumeSource::Secret { name: n }
+            | VolumeSource::Claim { name: n } => name::subdomain(&format!("volumes[{i}].source"), n)?,
             VolumeSource::HostPath { path } if !path.starts_with('/') => {
                 return Err(field_error(format!("volumes[{i}].source"), format!("host path {path:?} must be absolute")))
             }
-            VolumeSource::Raw(v) if !v.as_object().is_some_and(|o| !o.is_empty()) => {
+            VolumeSource::Raw(v) if v.as_object().is_none_or(|o| o.is_empty()) => {
                 return Err(field_error(
                     format!("volumes[{i}].source"),
                     "a raw volume source must be a JSON object such as {\"nfs\": {\"server\": ..., \"path\": ...}}",

@@ -39,7 +39,11 @@ pub fn label(field: &str, value: &str) -> Result<(), Error> {
         return Err(invalid(field, value, "is empty: a name is required"));
     }
     if bytes.len() > MAX_LABEL {
-        return Err(invalid(field, value, format_args!("is {} characters long; at most {MAX_LABEL} are allowed", bytes.len())));
+        return Err(invalid(
+            field,
+            value,
+            format_args!("is {} characters long; at most {MAX_LABEL} are allowed", bytes.len()),
+        ));
     }
     if let Some(pos) = bytes.iter().position(|&b| !(alnum(b) || b == b'-')) {
         let c = value[pos..].chars().next().unwrap_or('?');

@@ -16,12 +16,12 @@ use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
+use super::checked::Checked;
 use super::watcher::{Meta, UntilGone, Update, Versioned, WatchParams, Watcher};
 use super::{check, decode, name, Context};
 use crate::call::{Exchange, ExchangeStep};
 use crate::error::{ApiError, Error, Result};
 use crate::model::Namespace;
-use super::checked::Checked;
 use crate::step::{self, Event, Operation, Step};
 
 /// How long [`create`] waits for a new namespace to become `Active` and [`delete`] for it to
@@ -82,7 +82,8 @@ fn terminating(name: &str) -> Error {
     })
 }
 
-type ActiveWait = super::watcher::Until<NamespaceObject, Box<dyn FnMut(Update<NamespaceObject>) -> Option<Result<bool>> + Send>>;
+type ActiveWait =
+    super::watcher::Until<NamespaceObject, Box<dyn FnMut(Update<NamespaceObject>) -> Option<Result<bool>> + Send>>;
 
 enum CreateState {
     Post(Exchange),
@@ -144,7 +145,9 @@ impl Operation for Create {
     fn poll(&mut self, now: Instant) -> Step<bool> {
         loop {
             match &mut self.state {
-                CreateState::Done => return Step::Done(Err(Error::protocol("create_namespace polled after it finished"))),
+                CreateState::Done => {
+                    return Step::Done(Err(Error::protocol("create_namespace polled after it finished")))
+                }
                 CreateState::Post(ex) => match ex.poll(now) {
                     ExchangeStep::Send(r) => return Step::Send(r),
                     ExchangeStep::Wait(d) => return Step::Wait(d),
@@ -224,7 +227,11 @@ impl Operation for Create {
 pub fn create(ctx: &Context, name: &str) -> impl Operation<Output = bool, Item = Infallible> + Send + 'static {
     let op = name::label("namespace", name)
         .and_then(|()| step::request(http::Method::POST, PATH, Some(body(name))))
-        .map(|req| Create { name: name.to_owned(), ctx: ctx.clone(), state: CreateState::Post(Exchange::send(req, &ctx.retry)) });
+        .map(|req| Create {
+            name: name.to_owned(),
+            ctx: ctx.clone(),
+            state: CreateState::Post(Exchange::send(req, &ctx.retry)),
+        });
     Checked::from(op)
 }
 

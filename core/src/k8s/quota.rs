@@ -72,12 +72,20 @@ fn build(ctx: &Context, namespace: &str, cpu_limit: &str, mem_limit: &str) -> Re
     let collection = format!("/api/v1/namespaces/{namespace}/resourcequotas");
     let post = step::request(http::Method::POST, &collection, Some(body.to_string().into_bytes()))?;
     let patch_body = serde_json::json!({"spec": {"hard": hard}});
-    let mut patch =
-        step::request(http::Method::PATCH, &format!("{collection}/{QUOTA_NAME}"), Some(patch_body.to_string().into_bytes()))?;
+    let mut patch = step::request(
+        http::Method::PATCH,
+        &format!("{collection}/{QUOTA_NAME}"),
+        Some(patch_body.to_string().into_bytes()),
+    )?;
     patch
         .headers_mut()
         .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/merge-patch+json"));
-    Ok(Define { patch: Some(patch), exchange: Exchange::send(post, &ctx.retry), retry: ctx.retry.clone(), patched: false })
+    Ok(Define {
+        patch: Some(patch),
+        exchange: Exchange::send(post, &ctx.retry),
+        retry: ctx.retry.clone(),
+        patched: false,
+    })
 }
 
 fn rename(err: Error, field: &str) -> Error {

@@ -549,8 +549,9 @@ impl<T: DeserializeOwned + Versioned> Watcher<T> {
                         let had_last = last.is_some();
                         let step = last.and_then(|event| self.on_event(event));
                         if matches!(self.state, State::Streaming(_)) {
-                            let quick =
-                                self.opened_at.is_some_and(|t| now.saturating_duration_since(t) < Duration::from_secs(1));
+                            let quick = self
+                                .opened_at
+                                .is_some_and(|t| now.saturating_duration_since(t) < Duration::from_secs(1));
                             if stream.events == 0 && !had_last && quick {
                                 // a server that closes at once, again and again, must not be hammered
                                 self.backoff(false);
@@ -673,7 +674,7 @@ where
 }
 
 enum GoneState {
-    Delete(Exchange),
+    Delete(Box<Exchange>),
     Watch(Box<Watcher<Thin>>),
     Done,
 }
@@ -701,7 +702,13 @@ impl UntilGone {
     /// Send `delete`; when `wait`, then watch `params` (which must select only that object, e.g.
     /// `fieldSelector=metadata.name=x`) until it is gone or `timeout` passed.
     pub fn new(delete: Request, retry: &Retry, params: WatchParams, wait: bool, timeout: Option<Duration>) -> Self {
-        UntilGone { state: GoneState::Delete(Exchange::send(delete, retry)), params, retry: retry.clone(), wait, timeout }
+        UntilGone {
+            state: GoneState::Delete(Box::new(Exchange::send(delete, retry))),
+            params,
+            retry: retry.clone(),
+            wait,
+            timeout,
+        }
     }
 }
 
@@ -717,7 +724,8 @@ impl Operation for UntilGone {
                     ExchangeStep::Send(req) => return Step::Send(req),
                     ExchangeStep::Wait(d) => return Step::Wait(d),
                     ExchangeStep::Done(result) => {
-                        let outcome = result.and_then(check).and_then(|resp| decode::<Thin>(&self.params.what, resp.body()));
+                        let outcome =
+                            result.and_then(check).and_then(|resp| decode::<Thin>(&self.params.what, resp.body()));
                         match outcome {
                             Err(Error::NotFound(_)) => {
                                 self.state = GoneState::Done;
@@ -788,7 +796,10 @@ mod tests {
             Some("watch=1&resourceVersion=42&allowWatchBookmarks=true&timeoutSeconds=290&fieldSelector=metadata.name%3Dx")
         );
         let list = p.list_request().map_err(|e| e.to_string());
-        assert_eq!(list.map(|r| r.uri().to_string()).ok().as_deref(), Some("/apis/batch/v1/namespaces/a/jobs?fieldSelector=metadata.name%3Dx"));
+        assert_eq!(
+            list.map(|r| r.uri().to_string()).ok().as_deref(),
+            Some("/apis/batch/v1/namespaces/a/jobs?fieldSelector=metadata.name%3Dx")
+        );
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! core makes (a watch with other query parameters, a list with a selector the recorder did not
 //! use). The response bytes always come from the fixtures; only the requests, and where noted
 //! the choice of which recorded events a stream carries, are scripted.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::expect_used, clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
 
