@@ -119,3 +119,21 @@ fn define_quota_rejects_bad_quantities_before_sending() {
         assert!(matches!(err, Error::InvalidInput { field: ref f, .. } if f == field), "{cpu} {mem}: {err:?}");
     }
 }
+
+/// The update after a 409 is a JSON merge patch (not a JSON patch or a strategic merge patch,
+/// which ResourceQuota would accept differently).
+#[test]
+fn define_quota_update_is_a_merge_patch() {
+    use clustermanager_core::{Event, Operation, Step};
+    let s = k8s("acm-06-namespace-lifecycle.json");
+    let mut op = k8s::quota::define(&Default::default(), "acm-quota", "2", "1Gi");
+    let now = std::time::Instant::now();
+    let Step::Send(post) = op.poll(now) else { panic!("expected the POST") };
+    assert_eq!(post.method(), "POST");
+    // a 409 AlreadyExists (the recorded acm-06 Status; only its reason matters here)
+    op.handle(Event::Response(response(&s, 2).to_http()));
+    let Step::Send(patch) = op.poll(now) else { panic!("expected the PATCH") };
+    assert_eq!(patch.method(), "PATCH");
+    assert_eq!(patch.uri().path(), "/api/v1/namespaces/acm-quota/resourcequotas/compute");
+    assert_eq!(patch.headers()["content-type"], "application/merge-patch+json");
+}

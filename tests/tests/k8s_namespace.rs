@@ -115,3 +115,30 @@ fn deleting_a_namespace_relists_after_an_expired_watch() {
     assert!(out.unwrap());
     assert_eq!(t.requests.len(), 3, "delete, watch (410), re-list");
 }
+
+/// A create answer that is not yet Active (the recorded acm-06 answer with its phase removed):
+/// the wait watches the namespace from the create's resourceVersion (1230) until a MODIFIED
+/// event shows it Active (the recorded Active object).
+#[test]
+fn creating_a_namespace_not_yet_active_watches_until_active() {
+    let s = k8s("acm-06-namespace-lifecycle.json");
+    let mut created = response(&s, 0);
+    let active = created.body.trim_end().to_owned();
+    created.body = active.replace(r#","status":{"phase":"Active"}"#, "");
+    assert_ne!(created.body, active);
+    let scenario = scripted(vec![
+        exchange("POST", "/api/v1/namespaces", None, created),
+        exchange(
+            "GET",
+            &watch_path("1230"),
+            None,
+            stream_response(&[format!("{{\"type\":\"MODIFIED\",\"object\":{active}}}\n")], false),
+        ),
+    ]);
+    let (out, _, t) = Replay::new(&scenario)
+        .ignore_bodies()
+        .split(Split::Every(1))
+        .run_full(k8s::namespace::create(&Default::default(), NS));
+    assert!(out.unwrap());
+    assert_eq!(t.requests.len(), 2);
+}
