@@ -452,3 +452,29 @@ proptest! {
         prop_assert_eq!(decode_all(&pieces), expected);
     }
 }
+
+/// A stream that ends in the middle of an event (a proxy cut it; here acm-12's Complete event
+/// cut in half) is resumed, after a backoff, from the last complete event's resourceVersion.
+#[test]
+fn a_watch_cut_in_the_middle_of_an_event_is_resumed() {
+    let s = k8s("acm-12-watch-pods-jobs.json");
+    let lines = event_lines(&s.exchange(1).response);
+    let listed = json_response(200, &list_body("JobList", "batch/v1", "1342", &[event_object(&lines[0])]));
+    let half = lines[2][..lines[2].len() / 2].to_owned();
+    let scenario = scripted(vec![
+        exchange("GET", "/apis/batch/v1/namespaces/acm-watch/jobs?fieldSelector=metadata.name%3Dwatched", None, listed),
+        exchange(
+            "GET",
+            &job_watch("acm-watch", "watched", "1342"),
+            None,
+            stream_response(&[lines[1].clone(), half], true),
+        ),
+        exchange("GET", &job_watch("acm-watch", "watched", "1345"), None, stream_response(&lines[2..3], false)),
+    ]);
+    for split in [Split::AsRecorded, Split::Every(1)] {
+        let (job, _, t) =
+            Replay::new(&scenario).split(split).run_full(k8s::wait::job(&ctx(), "acm-watch", "watched", None));
+        assert_eq!(job.unwrap().status, Some(Status::Succeeded));
+        assert_eq!((t.requests.len(), t.waits.len()), (3, 1));
+    }
+}

@@ -544,6 +544,11 @@ impl<T: DeserializeOwned + Versioned> Watcher<T> {
                         // an event without its newline at the very end is still an event
                         let last = match self.decoder.finish() {
                             Ok(last) => last,
+                            // cut in the middle of an event (a proxy gave up): resume from the last one
+                            Err(e) if resumable(&e) => {
+                                self.backoff(false);
+                                continue;
+                            }
                             Err(e) => return self.fail(e),
                         };
                         let had_last = last.is_some();
