@@ -304,3 +304,20 @@ fn delete_execution() {
     let err = Replay::new(&s).exchanges([]).run(k8s::execution::delete(&ctx(), "acm-logs", "Bad Pod")).unwrap_err();
     assert!(matches!(err, Error::InvalidInput { .. }));
 }
+
+/// Creating a job in a namespace that is being deleted: the apiserver answers 403 with a
+/// `NamespaceTerminating` cause (the recorded acm-06 answer to a write into the terminating
+/// namespace, replayed to our job POST). The error says so.
+#[test]
+fn create_job_in_a_terminating_namespace_says_so() {
+    let s = k8s("acm-06-namespace-lifecycle.json");
+    let scenario =
+        scripted(vec![exchange("POST", "/apis/batch/v1/namespaces/acm-ns-lifecycle/jobs", None, response(&s, 4))]);
+    let err = Replay::new(&scenario)
+        .ignore_bodies()
+        .run(k8s::job::create(&ctx(), "acm-ns-lifecycle", &printer()))
+        .unwrap_err();
+    let Error::Forbidden(ref api) = err else { panic!("expected Forbidden, got {err:?}") };
+    assert_eq!(api.causes[0].reason.as_deref(), Some("NamespaceTerminating"));
+    assert!(err.to_string().contains("being terminated"), "{err}");
+}
