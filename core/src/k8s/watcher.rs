@@ -6,7 +6,7 @@
 //! 1. **List** the collection (or start from a resourceVersion the caller already has, e.g. from
 //!    the answer to a create or delete) to learn a `resourceVersion`.
 //! 2. **Watch** from it: `?watch=1&resourceVersion=RV&allowWatchBookmarks=true&timeoutSeconds=N`
-//!    opened as a stream ([`Step::Open`](crate::Step::Open)), read with [`Step::Read`](crate::Step::Read)
+//!    opened as a stream ([`Step::Open`]), read with [`Step::Read`]
 //!    whose timeout ends at the caller's deadline; every chunk goes through a
 //!    [`WatchDecoder`], so events may be cut anywhere.
 //! 3. Every event and bookmark moves the remembered resourceVersion forward. When the server
