@@ -1,67 +1,742 @@
-//! Kubernetes: create_job, list_jobs, get_job, delete_job, cleanup_jobs. (Stub until implemented.)
-#![allow(unused_variables, unused_imports)]
-use super::Context;
-use crate::error::Error;
-use crate::model::*;
-use crate::step::{Operation, Ready};
-use std::convert::Infallible;
-use std::time::Duration;
+//! Kubernetes batch/v1 Jobs: `create_job`, `list_jobs`, `get_job`, `delete_job`, `cleanup_jobs`.
+//!
+//! **The Job a [`JobSpec`] becomes** (mirroring the recorded `acm-08`/`acm-26` bodies): one
+//! container named [`CONTAINER`] with `restartPolicy: Never`, `backoffLimit` from the spec, the
+//! spec's labels on both the Job and its pod template, `env`, `envFrom`, `volumes`,
+//! `volumeMounts`, and `resources.limits` from the parsed CPU/memory quantities in canonical
+//! form (requests are left to Kubernetes, which defaults them to the limits). Command
+//! semantics: without an entrypoint, `command` overrides the image's entrypoint and `args` are
+//! its arguments; with an `entrypoint` (the seed's meaning), the entrypoint becomes the
+//! container `command` and `command` followed by `args` its arguments. Names are checked before
+//! anything is sent.
+//!
+//! **Unified status** ([`Status`]): a `Complete` condition that is `True` → `Succeeded`; `Failed`
+//! → `Failed`; otherwise `active > 0` → `Running`; else `Pending`. `raw_status` is the deciding
+//! condition type (`Complete`, `Failed`) or `Running`/`Pending`.
+//!
+//! **Deletion** always sends a `propagationPolicy` (batch/v1 Jobs would otherwise orphan their
+//! pods, see `acm-11`): `purge` → `Background`, or `Foreground` when also waiting, so that the
+//! pods are gone when the wait returns; no `purge` → `Orphan`. With `wait`, it watches the Job
+//! until its `DELETED` event.
 
-/// `create_job`. Not implemented yet.
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::time::{Duration, Instant};
+
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Serialize};
+
+use super::checked::Checked;
+use super::watcher::{UntilGone, Versioned, WatchParams};
+use super::{check, decode, name, Context};
+use crate::call::{Call, Exchange, ExchangeStep};
+use crate::error::{Error, Result};
+use crate::model::{Condition, DeleteOptions, EnvFrom, Job, JobSpec, Status, Volume, VolumeSource};
+use crate::quantity::{Cpu, Memory};
+use crate::step::{self, Event, Operation, Response, Step};
+
+/// The name of the one container of a job's pods.
+pub const CONTAINER: &str = "main";
+
+/// How long `delete_job` with `wait` waits for the Job (and, with `purge`, its pods) to be gone.
+pub const DELETE_WAIT_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// The collection path of Jobs in `namespace`.
+pub fn collection(namespace: &str) -> String {
+    format!("/apis/batch/v1/namespaces/{namespace}/jobs")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parsing
+
+/// The lean Job object.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct JobObject {
+    /// `metadata`.
+    #[serde(default)]
+    pub metadata: JobMeta,
+    /// `status`.
+    #[serde(default)]
+    pub status: JobStatus,
+}
+
+/// The Job `metadata` fields kept.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobMeta {
+    /// Name.
+    #[serde(default)]
+    pub name: String,
+    /// Namespace.
+    #[serde(default)]
+    pub namespace: String,
+    /// resourceVersion.
+    #[serde(default)]
+    pub resource_version: String,
+    /// Labels.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    /// Set once deletion started.
+    #[serde(default)]
+    pub deletion_timestamp: Option<String>,
+}
+
+/// The Job `status` fields kept.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobStatus {
+    /// Conditions.
+    #[serde(default)]
+    pub conditions: Vec<JobCondition>,
+    /// Start time.
+    #[serde(default)]
+    pub start_time: Option<String>,
+    /// Completion time.
+    #[serde(default)]
+    pub completion_time: Option<String>,
+    /// Running pods.
+    #[serde(default)]
+    pub active: u32,
+    /// Succeeded pods.
+    #[serde(default)]
+    pub succeeded: u32,
+    /// Failed pods.
+    #[serde(default)]
+    pub failed: u32,
+}
+
+/// One Job condition.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct JobCondition {
+    /// `Complete`, `Failed`, ...
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// `True`, `False`, `Unknown`.
+    #[serde(default)]
+    pub status: String,
+    /// Reason.
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// Message.
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+impl Versioned for JobObject {
+    fn resource_version(&self) -> &str {
+        &self.metadata.resource_version
+    }
+}
+
+/// The unified status of a Job's `status` (see the module docs), with the raw value.
+pub fn status_of(status: &JobStatus) -> (Status, &'static str) {
+    let holds = |kind: &str| status.conditions.iter().any(|c| c.kind == kind && c.status == "True");
+    if holds("Complete") {
+        (Status::Succeeded, "Complete")
+    } else if holds("Failed") {
+        (Status::Failed, "Failed")
+    } else if status.active > 0 {
+        (Status::Running, "Running")
+    } else {
+        (Status::Pending, "Pending")
+    }
+}
+
+impl JobObject {
+    /// The orchestrator-neutral view.
+    pub fn into_job(self) -> Job {
+        let (status, raw) = status_of(&self.status);
+        Job {
+            namespace: self.metadata.namespace,
+            name: self.metadata.name,
+            status: Some(status),
+            raw_status: raw.to_owned(),
+            active: self.status.active,
+            succeeded: self.status.succeeded,
+            failed: self.status.failed,
+            pending: 0,
+            start_time: self.status.start_time,
+            completion_time: self.status.completion_time,
+            conditions: self
+                .status
+                .conditions
+                .into_iter()
+                .map(|c| Condition { kind: c.kind, status: c.status, reason: c.reason, message: c.message })
+                .collect(),
+            labels: self.metadata.labels,
+            version: self.metadata.resource_version,
+            deleting: self.metadata.deletion_timestamp.is_some(),
+        }
+    }
+}
+
+/// Parse a Job answer.
+pub fn parse_job(resp: Response) -> Result<Job> {
+    let resp = check(resp)?;
+    decode::<JobObject>("job", resp.body()).map(JobObject::into_job)
+}
+
+/// Parse a `JobList` answer.
+pub fn parse_list(resp: Response) -> Result<Vec<Job>> {
+    let resp = check(resp)?;
+    let list = super::watcher::ObjectList::<JobObject>::decode("job list", resp.body())?;
+    Ok(list.into_items().into_iter().map(JobObject::into_job).collect())
+}
+
+// ---------------------------------------------------------------------------------------------
+// The Job body
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct JobBody<'a> {
+    api_version: &'static str,
+    kind: &'static str,
+    metadata: ObjMeta<'a>,
+    spec: JobSpecBody<'a>,
+}
+
+#[derive(Serialize)]
+struct ObjMeta<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    labels: &'a BTreeMap<String, String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct JobSpecBody<'a> {
+    backoff_limit: u32,
+    template: Template<'a>,
+}
+
+#[derive(Serialize)]
+struct Template<'a> {
+    metadata: ObjMeta<'a>,
+    spec: PodSpecBody<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PodSpecBody<'a> {
+    restart_policy: &'static str,
+    containers: [ContainerBody<'a>; 1],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    volumes: Vec<VolumeBody<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ContainerBody<'a> {
+    name: &'static str,
+    image: &'a str,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    command: Vec<&'a str>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    args: Vec<&'a str>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    env: &'a [crate::model::EnvVar],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    env_from: Vec<EnvFromBody<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    resources: Option<ResourcesBody>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    volume_mounts: Vec<MountBody<'a>>,
+}
+
+#[derive(Serialize)]
+struct ResourcesBody {
+    limits: BTreeMap<&'static str, String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+enum EnvFromBody<'a> {
+    ConfigMapRef { name: &'a str },
+    SecretRef { name: &'a str },
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct MountBody<'a> {
+    name: &'a str,
+    mount_path: &'a str,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    read_only: bool,
+}
+
+struct VolumeBody<'a>(&'a Volume);
+
+impl Serialize for VolumeBody<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Named<'a> {
+            name: &'a str,
+        }
+        #[derive(Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Secret<'a> {
+            secret_name: &'a str,
+        }
+        #[derive(Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Claim<'a> {
+            claim_name: &'a str,
+        }
+        #[derive(Serialize)]
+        struct Path<'a> {
+            path: &'a str,
+        }
+        let mut map = s.serialize_map(None)?;
+        map.serialize_entry("name", &self.0.name)?;
+        match &self.0.source {
+            VolumeSource::HostPath { path } => map.serialize_entry("hostPath", &Path { path })?,
+            VolumeSource::EmptyDir => map.serialize_entry("emptyDir", &serde_json::Map::new())?,
+            VolumeSource::ConfigMap { name } => map.serialize_entry("configMap", &Named { name })?,
+            VolumeSource::Secret { name } => map.serialize_entry("secret", &Secret { secret_name: name })?,
+            VolumeSource::Claim { name } => {
+                map.serialize_entry("persistentVolumeClaim", &Claim { claim_name: name })?
+            }
+            VolumeSource::Raw(value) => {
+                if let Some(obj) = value.as_object() {
+                    for (k, v) in obj.iter().filter(|(k, _)| k.as_str() != "name") {
+                        map.serialize_entry(k, v)?;
+                    }
+                }
+            }
+        }
+        map.end()
+    }
+}
+
+fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+fn field_error(field: String, problem: impl Into<String>) -> Error {
+    Error::InvalidInput { field, problem: problem.into() }
+}
+
+fn rename(err: Error, field: &str) -> Error {
+    match err {
+        Error::InvalidInput { problem, .. } => Error::InvalidInput { field: field.to_owned(), problem },
+        other => other,
+    }
+}
+
+/// Validate `spec` and build the batch/v1 Job body for it (see the module docs).
+pub fn job_body(spec: &JobSpec) -> Result<Vec<u8>> {
+    name::label("job name", &spec.name)?;
+    let image = match spec.image.as_deref().map(str::trim) {
+        Some(image) if !image.is_empty() => image,
+        _ => {
+            return Err(field_error(
+                "image".into(),
+                "a Kubernetes job needs a container image (JobSpec::image); commands run inside it",
+            ))
+        }
+    };
+    for (i, var) in spec.env.iter().enumerate() {
+        if var.name.is_empty() || var.name.contains('=') || var.name.bytes().any(|b| b.is_ascii_whitespace()) {
+            return Err(field_error(
+                format!("env[{i}].name"),
+                format!("{:?} is not a valid environment variable name (non-empty, no '=' or spaces)", var.name),
+            ));
+        }
+    }
+    for (i, source) in spec.env_from.iter().enumerate() {
+        let (EnvFrom::ConfigMap(n) | EnvFrom::Secret(n)) = source;
+        name::subdomain(&format!("env_from[{i}]"), n)?;
+    }
+    for (i, volume) in spec.volumes.iter().enumerate() {
+        name::label(&format!("volumes[{i}].name"), &volume.name)?;
+        if spec.volumes[..i].iter().any(|v| v.name == volume.name) {
+            return Err(field_error(format!("volumes[{i}].name"), format!("{:?} is declared twice", volume.name)));
+        }
+        match &volume.source {
+            VolumeSource::ConfigMap { name: n }
+            | VolumeSource::Secret { name: n }
+            | VolumeSource::Claim { name: n } => name::subdomain(&format!("volumes[{i}].source"), n)?,
+            VolumeSource::HostPath { path } if !path.starts_with('/') => {
+                return Err(field_error(format!("volumes[{i}].source"), format!("host path {path:?} must be absolute")))
+            }
+            VolumeSource::Raw(v) if v.as_object().is_none_or(|o| o.is_empty()) => {
+                return Err(field_error(
+                    format!("volumes[{i}].source"),
+                    "a raw volume source must be a JSON object such as {\"nfs\": {\"server\": ..., \"path\": ...}}",
+                ))
+            }
+            _ => {}
+        }
+    }
+    for (i, mount) in spec.volume_mounts.iter().enumerate() {
+        if !spec.volumes.iter().any(|v| v.name == mount.name) {
+            return Err(field_error(
+                format!("volume_mounts[{i}].name"),
+                format!("{:?} is not one of the job's volumes; add it with JobSpec::volume", mount.name),
+            ));
+        }
+        if !mount.mount_path.starts_with('/') {
+            return Err(field_error(
+                format!("volume_mounts[{i}].mount_path"),
+                format!("{:?} must be an absolute path", mount.mount_path),
+            ));
+        }
+    }
+    let mut limits = BTreeMap::new();
+    if let Some(cpu) = &spec.cpu_limit {
+        limits.insert("cpu", Cpu::parse(cpu).map_err(|e| rename(e, "cpu_limit"))?.to_quantity());
+    }
+    if let Some(mem) = &spec.mem_limit {
+        limits.insert("memory", Memory::parse(mem).map_err(|e| rename(e, "mem_limit"))?.to_quantity());
+    }
+    let (command, args) = if spec.entrypoint.is_empty() {
+        (strs(&spec.command), strs(&spec.args))
+    } else {
+        (strs(&spec.entrypoint), spec.command.iter().chain(&spec.args).map(String::as_str).collect())
+    };
+    let container = ContainerBody {
+        name: CONTAINER,
+        image,
+        command,
+        args,
+        env: &spec.env,
+        env_from: spec
+            .env_from
+            .iter()
+            .map(|e| match e {
+                EnvFrom::ConfigMap(name) => EnvFromBody::ConfigMapRef { name },
+                EnvFrom::Secret(name) => EnvFromBody::SecretRef { name },
+            })
+            .collect(),
+        resources: if limits.is_empty() { None } else { Some(ResourcesBody { limits }) },
+        volume_mounts: spec
+            .volume_mounts
+            .iter()
+            .map(|m| MountBody { name: &m.name, mount_path: &m.mount_path, read_only: m.read_only })
+            .collect(),
+    };
+    let body = JobBody {
+        api_version: "batch/v1",
+        kind: "Job",
+        metadata: ObjMeta { name: Some(&spec.name), labels: &spec.labels },
+        spec: JobSpecBody {
+            backoff_limit: spec.backoff_limit,
+            template: Template {
+                metadata: ObjMeta { name: None, labels: &spec.labels },
+                spec: PodSpecBody {
+                    restart_policy: "Never",
+                    containers: [container],
+                    volumes: spec.volumes.iter().map(VolumeBody).collect(),
+                },
+            },
+        },
+    };
+    serde_json::to_vec(&body).map_err(|e| field_error("job".into(), format!("could not be serialized: {e}")))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Operations
+
+/// `create_job`: create a batch/v1 Job from `spec` in `namespace`; returns it as created.
+///
+/// ```
+/// use clustermanager_core::{k8s, Error, JobSpec, Operation, Step};
+/// let spec = JobSpec::new("hello").image("busybox:1.36").command(["sh", "-c"]).args(["echo hi"]);
+/// let mut op = k8s::job::create(&k8s::Context::default(), "acm-jobs", &spec);
+/// let Step::Send(req) = op.poll(std::time::Instant::now()) else { panic!() };
+/// assert_eq!(req.uri().path(), "/apis/batch/v1/namespaces/acm-jobs/jobs");
+///
+/// let bad = JobSpec::new("Hello_World").image("busybox");
+/// let mut op = k8s::job::create(&k8s::Context::default(), "acm-jobs", &bad);
+/// assert!(matches!(op.poll(std::time::Instant::now()), Step::Done(Err(Error::InvalidInput { .. }))));
+/// ```
 pub fn create(
     ctx: &Context,
     namespace: &str,
     spec: &JobSpec,
 ) -> impl Operation<Output = Job, Item = Infallible> + Send + 'static {
-    NotYet::<Job, Infallible>::new("create_job")
+    let op = name::label("namespace", namespace)
+        .and_then(|()| job_body(spec))
+        .and_then(|body| step::request(http::Method::POST, &collection(namespace), Some(body)))
+        .map(|req| Call::new(req, &ctx.retry, parse_job));
+    Checked::from(op)
 }
 
-/// `list_jobs`. Not implemented yet.
+/// `list_jobs`: every Job of `namespace`.
+///
+/// ```
+/// use clustermanager_core::{k8s, Operation, Step};
+/// let mut op = k8s::job::list(&k8s::Context::default(), "acm-jobs");
+/// let Step::Send(req) = op.poll(std::time::Instant::now()) else { panic!() };
+/// assert_eq!(req.uri(), "/apis/batch/v1/namespaces/acm-jobs/jobs");
+/// ```
 pub fn list(ctx: &Context, namespace: &str) -> impl Operation<Output = Vec<Job>, Item = Infallible> + Send + 'static {
-    NotYet::<Vec<Job>, Infallible>::new("list_jobs")
+    let op = name::label("namespace", namespace)
+        .and_then(|()| step::request(http::Method::GET, &collection(namespace), None))
+        .map(|req| Call::new(req, &ctx.retry, parse_list));
+    Checked::from(op)
 }
 
-/// `get_job`. Not implemented yet.
+/// `get_job`: one Job ([`Error::NotFound`] if it does not exist).
+///
+/// ```
+/// use clustermanager_core::{k8s, Operation, Step};
+/// let mut op = k8s::job::get(&k8s::Context::default(), "acm-jobs", "hello-ok");
+/// let Step::Send(req) = op.poll(std::time::Instant::now()) else { panic!() };
+/// assert_eq!(req.uri(), "/apis/batch/v1/namespaces/acm-jobs/jobs/hello-ok");
+/// ```
 pub fn get(
     ctx: &Context,
     namespace: &str,
     name: &str,
 ) -> impl Operation<Output = Job, Item = Infallible> + Send + 'static {
-    NotYet::<Job, Infallible>::new("get_job")
+    let op = name::label("namespace", namespace)
+        .and_then(|()| name::label("job name", name))
+        .and_then(|()| step::request(http::Method::GET, &format!("{}/{name}", collection(namespace)), None))
+        .map(|req| Call::new(req, &ctx.retry, parse_job));
+    Checked::from(op)
 }
 
-/// `delete_job`. Not implemented yet.
+/// The `propagationPolicy` `delete_job` sends for these options (see the module docs).
+pub fn propagation(options: DeleteOptions) -> &'static str {
+    match (options.purge, options.wait) {
+        (true, true) => "Foreground",
+        (true, false) => "Background",
+        (false, _) => "Orphan",
+    }
+}
+
+fn delete_request(namespace: &str, name: &str, policy: &str) -> Result<step::Request> {
+    let body = serde_json::to_vec(&serde_json::json!({
+        "kind": "DeleteOptions",
+        "apiVersion": "v1",
+        "propagationPolicy": policy,
+    }))
+    .map_err(|e| Error::protocol(format!("delete options: {e}")))?;
+    step::request(http::Method::DELETE, &format!("{}/{name}", collection(namespace)), Some(body))
+}
+
+fn job_watch(namespace: &str, name: &str) -> WatchParams {
+    WatchParams::new(collection(namespace), format!("job {namespace}/{name}")).fields(format!("metadata.name={name}"))
+}
+
+/// `delete_job`: delete a Job; `Ok(false)` if it did not exist. See the module docs for the
+/// propagation policy and the wait.
+///
+/// ```
+/// use clustermanager_core::{k8s, DeleteOptions, Operation, Step};
+/// let opts = DeleteOptions { wait: true, purge: true };
+/// let mut op = k8s::job::delete(&k8s::Context::default(), "acm-run", "failer", opts);
+/// let Step::Send(req) = op.poll(std::time::Instant::now()) else { panic!() };
+/// assert_eq!(req.method(), "DELETE");
+/// assert!(std::str::from_utf8(req.body()).unwrap().contains("Foreground"));
+/// ```
 pub fn delete(
     ctx: &Context,
     namespace: &str,
     name: &str,
     options: DeleteOptions,
 ) -> impl Operation<Output = bool, Item = Infallible> + Send + 'static {
-    NotYet::<bool, Infallible>::new("delete_job")
+    let op = name::label("namespace", namespace)
+        .and_then(|()| name::label("job name", name))
+        .and_then(|()| delete_request(namespace, name, propagation(options)))
+        .map(|req| {
+            UntilGone::new(req, &ctx.retry, job_watch(namespace, name), options.wait, Some(DELETE_WAIT_TIMEOUT))
+        });
+    Checked::from(op)
 }
 
-/// `cleanup_jobs`. Not implemented yet.
+/// The [`cleanup`] operation: list, then delete each finished Job in turn.
+#[derive(Debug)]
+pub struct Cleanup {
+    namespace: String,
+    retry: crate::retry::Retry,
+    exchange: Option<Exchange>,
+    listed: bool,
+    todo: std::vec::IntoIter<String>,
+    current: Option<String>,
+    deleted: Vec<String>,
+}
+
+impl Operation for Cleanup {
+    type Output = Vec<String>;
+    type Item = Infallible;
+
+    fn poll(&mut self, now: Instant) -> Step<Vec<String>> {
+        loop {
+            let Some(ex) = self.exchange.as_mut() else {
+                return Step::Done(Err(Error::protocol("cleanup_jobs polled after it finished")));
+            };
+            match ex.poll(now) {
+                ExchangeStep::Send(r) => return Step::Send(r),
+                ExchangeStep::Wait(d) => return Step::Wait(d),
+                ExchangeStep::Done(result) => {
+                    if !self.listed {
+                        self.listed = true;
+                        match result.and_then(parse_list) {
+                            Ok(jobs) => {
+                                let finished: Vec<String> = jobs
+                                    .into_iter()
+                                    .filter(|j| !j.deleting && j.status.is_some_and(Status::is_terminal))
+                                    .map(|j| j.name)
+                                    .collect();
+                                self.todo = finished.into_iter();
+                            }
+                            Err(e) => {
+                                self.exchange = None;
+                                return Step::Done(Err(e));
+                            }
+                        }
+                    } else {
+                        match result.and_then(check) {
+                            Ok(_) => self.deleted.extend(self.current.take()),
+                            // deleted by someone else meanwhile: not ours to report
+                            Err(Error::NotFound(_)) => self.current = None,
+                            Err(e) => {
+                                self.exchange = None;
+                                return Step::Done(Err(e));
+                            }
+                        }
+                    }
+                    match self.todo.next() {
+                        Some(name) => match delete_request(&self.namespace, &name, "Background") {
+                            Ok(req) => {
+                                self.current = Some(name);
+                                self.exchange = Some(Exchange::send(req, &self.retry));
+                            }
+                            Err(e) => {
+                                self.exchange = None;
+                                return Step::Done(Err(e));
+                            }
+                        },
+                        None => {
+                            self.exchange = None;
+                            return Step::Done(Ok(std::mem::take(&mut self.deleted)));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn handle(&mut self, event: Event) {
+        if let Some(ex) = self.exchange.as_mut() {
+            ex.handle(event);
+        }
+    }
+}
+
+/// `cleanup_jobs`: delete every finished (Succeeded or Failed) Job of `namespace` with its pods
+/// (propagation `Background`); returns the names deleted.
+///
+/// ```
+/// use clustermanager_core::{k8s, Operation, Step};
+/// let mut op = k8s::job::cleanup(&k8s::Context::default(), "acm-run");
+/// let Step::Send(req) = op.poll(std::time::Instant::now()) else { panic!() };
+/// assert_eq!(req.uri(), "/apis/batch/v1/namespaces/acm-run/jobs");
+/// ```
 pub fn cleanup(
     ctx: &Context,
     namespace: &str,
 ) -> impl Operation<Output = Vec<String>, Item = Infallible> + Send + 'static {
-    NotYet::<Vec<String>, Infallible>::new("cleanup_jobs")
+    let op = name::label("namespace", namespace)
+        .and_then(|()| step::request(http::Method::GET, &collection(namespace), None))
+        .map(|req| Cleanup {
+            namespace: namespace.to_owned(),
+            retry: ctx.retry.clone(),
+            exchange: Some(Exchange::send(req, &ctx.retry)),
+            listed: false,
+            todo: Vec::new().into_iter(),
+            current: None,
+            deleted: Vec::new(),
+        });
+    Checked::from(op)
 }
 
-struct NotYet<T, I>(Option<&'static str>, std::marker::PhantomData<fn() -> (T, I)>);
-impl<T, I> NotYet<T, I> {
-    fn new(op: &'static str) -> Self {
-        NotYet(Some(op), std::marker::PhantomData)
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{VolumeMount, VolumeSource};
+
+    fn body_of(spec: &JobSpec) -> serde_json::Value {
+        let bytes = job_body(spec).map_err(|e| e.to_string());
+        let Ok(bytes) = bytes else { panic!("{bytes:?}") };
+        serde_json::from_slice(&bytes).unwrap_or_default()
     }
-}
-impl<T, I> Operation for NotYet<T, I> {
-    type Output = T;
-    type Item = I;
-    fn poll(&mut self, _now: std::time::Instant) -> crate::step::Step<T, I> {
-        crate::step::Step::Done(Err(Error::protocol(format!(
-            "{} is not implemented yet",
-            self.0.take().unwrap_or("operation")
-        ))))
+
+    #[test]
+    fn entrypoint_takes_command_and_args_as_arguments() {
+        let spec = JobSpec::new("x").image("img").entrypoint(["/bin/tool"]).command(["run"]).args(["--fast"]);
+        let b = body_of(&spec);
+        let c = &b["spec"]["template"]["spec"]["containers"][0];
+        assert_eq!(c["command"], serde_json::json!(["/bin/tool"]));
+        assert_eq!(c["args"], serde_json::json!(["run", "--fast"]));
     }
-    fn handle(&mut self, _event: crate::step::Event) {}
+
+    #[test]
+    fn volumes_mounts_env_from_and_canonical_limits() {
+        let spec = JobSpec::new("x")
+            .image("img")
+            .cpu_limit("0.5")
+            .mem_limit("1073741824")
+            .env_from(EnvFrom::Secret("creds".into()))
+            .volume(Volume { name: "data".into(), source: VolumeSource::Claim { name: "pvc-1".into() } })
+            .volume(Volume { name: "scratch".into(), source: VolumeSource::EmptyDir })
+            .volume(Volume {
+                name: "nfs".into(),
+                source: VolumeSource::Raw(serde_json::json!({"nfs": {"server": "s", "path": "/x"}})),
+            })
+            .volume_mount(VolumeMount { name: "data".into(), mount_path: "/data".into(), read_only: true });
+        let b = body_of(&spec);
+        let pod = &b["spec"]["template"]["spec"];
+        assert_eq!(pod["restartPolicy"], "Never");
+        assert_eq!(pod["containers"][0]["resources"]["limits"], serde_json::json!({"cpu": "500m", "memory": "1Gi"}));
+        assert_eq!(pod["containers"][0]["envFrom"], serde_json::json!([{"secretRef": {"name": "creds"}}]));
+        assert_eq!(
+            pod["containers"][0]["volumeMounts"],
+            serde_json::json!([{"name": "data", "mountPath": "/data", "readOnly": true}])
+        );
+        assert_eq!(
+            pod["volumes"],
+            serde_json::json!([
+                {"name": "data", "persistentVolumeClaim": {"claimName": "pvc-1"}},
+                {"name": "scratch", "emptyDir": {}},
+                {"name": "nfs", "nfs": {"server": "s", "path": "/x"}},
+            ])
+        );
+    }
+
+    #[test]
+    fn bad_specs_are_rejected_naming_the_field() {
+        let cases = [
+            (JobSpec::new("ok"), "image"),
+            (JobSpec::new("Bad").image("i"), "job name"),
+            (JobSpec::new("ok").image("i").cpu_limit("lots"), "cpu_limit"),
+            (JobSpec::new("ok").image("i").mem_limit("-1"), "mem_limit"),
+            (JobSpec::new("ok").image("i").env("A=B", "c"), "env[0].name"),
+            (
+                JobSpec::new("ok").image("i").volume_mount(VolumeMount {
+                    name: "nope".into(),
+                    mount_path: "/x".into(),
+                    read_only: false,
+                }),
+                "volume_mounts[0].name",
+            ),
+        ];
+        for (spec, field) in cases {
+            match job_body(&spec) {
+                Err(Error::InvalidInput { field: f, .. }) => assert_eq!(f, field),
+                other => panic!("{field}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn propagation_policies() {
+        assert_eq!(propagation(DeleteOptions { wait: true, purge: true }), "Foreground");
+        assert_eq!(propagation(DeleteOptions { wait: false, purge: true }), "Background");
+        assert_eq!(propagation(DeleteOptions { wait: true, purge: false }), "Orphan");
+        assert_eq!(propagation(DeleteOptions::default()), "Orphan");
+    }
 }

@@ -8,10 +8,12 @@ use crate::retry::Retry;
 use crate::step::Response;
 
 pub mod api;
+pub mod checked;
 pub mod configmap;
 pub mod execution;
 pub mod job;
 pub mod log;
+pub mod name;
 pub mod namespace;
 pub mod node;
 pub mod quota;
@@ -19,6 +21,7 @@ pub mod scale;
 pub mod tfjob;
 pub mod wait;
 pub mod watch;
+pub mod watcher;
 
 /// What every Kubernetes operation needs to know besides its arguments.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,36 +1,251 @@
-//! Kubernetes: create_namespace, delete_namespace. (Stub until implemented.)
-#![allow(unused_variables, unused_imports)]
-use super::Context;
-use crate::error::Error;
-use crate::model::*;
-use crate::step::{Operation, Ready};
+//! Kubernetes namespaces: `create_namespace` and `delete_namespace`, both waiting (by watching,
+//! never polling) until the namespace is usable or gone.
+//!
+//! - [`create`] POSTs the namespace. `409 AlreadyExists` is `Ok(false)` (the seed's meaning),
+//!   unless the existing namespace is still being deleted (phase `Terminating`): then the caller
+//!   gets a clear [`Error::Conflict`] rather than a `false` that would let them write into a
+//!   namespace about to vanish (the apiserver answers such writes with `403 Forbidden ...
+//!   because it is being terminated`, see `acm-06`). A namespace is `Active` as soon as it is
+//!   created, so the usual create is one request; otherwise it watches it
+//!   (`fieldSelector=metadata.name=<name>`, from the create's resourceVersion) until `Active`.
+//! - [`delete`] DELETEs it (`404` is `Ok(false)`) and watches until its `DELETED` event: the
+//!   namespace first passes through `Terminating` while its content is removed.
+
 use std::convert::Infallible;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-/// `create_namespace`. Not implemented yet.
+use serde::Deserialize;
+
+use super::checked::Checked;
+use super::watcher::{Meta, UntilGone, Update, Versioned, WatchParams, Watcher};
+use super::{check, decode, name, Context};
+use crate::call::{Exchange, ExchangeStep};
+use crate::error::{ApiError, Error, Result};
+use crate::model::Namespace;
+use crate::step::{self, Event, Operation, Step};
+
+/// How long [`create`] waits for a new namespace to become `Active` and [`delete`] for it to
+/// be gone (content removal can take a while; finalizers that never finish would hang forever).
+pub const WAIT_TIMEOUT: Duration = Duration::from_secs(300);
+
+const PATH: &str = "/api/v1/namespaces";
+
+/// The lean namespace object.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct NamespaceObject {
+    /// `metadata`.
+    #[serde(default)]
+    pub metadata: Meta,
+    /// `status`.
+    #[serde(default)]
+    pub status: NamespaceStatus,
+}
+
+/// `status` of a namespace.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct NamespaceStatus {
+    /// `Active` or `Terminating`.
+    #[serde(default)]
+    pub phase: String,
+}
+
+impl Versioned for NamespaceObject {
+    fn resource_version(&self) -> &str {
+        &self.metadata.resource_version
+    }
+}
+
+impl NamespaceObject {
+    /// The orchestrator-neutral view.
+    pub fn into_namespace(self) -> Namespace {
+        Namespace { name: self.metadata.name, phase: self.status.phase, description: None }
+    }
+}
+
+fn params(name: &str) -> WatchParams {
+    WatchParams::new(PATH, format!("namespace {name}")).fields(format!("metadata.name={name}"))
+}
+
+fn body(name: &str) -> Vec<u8> {
+    serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}).to_string().into_bytes()
+}
+
+fn terminating(name: &str) -> Error {
+    Error::Conflict(ApiError {
+        status: 409,
+        reason: Some("AlreadyExists".into()),
+        message: format!(
+            "namespace {name:?} exists but is being deleted (phase Terminating); wait until delete_namespace \
+             returns, then create it again"
+        ),
+        ..ApiError::default()
+    })
+}
+
+type ActiveWait =
+    super::watcher::Until<NamespaceObject, Box<dyn FnMut(Update<NamespaceObject>) -> Option<Result<bool>> + Send>>;
+
+enum CreateState {
+    Post(Exchange),
+    Get(Exchange),
+    Watch(Box<ActiveWait>),
+    Done,
+}
+
+/// The [`create`] operation.
+pub struct Create {
+    name: String,
+    ctx: Context,
+    state: CreateState,
+}
+
+impl std::fmt::Debug for Create {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("namespace::Create").field("name", &self.name).finish()
+    }
+}
+
+impl Create {
+    fn active_wait(&self, resource_version: &str) -> ActiveWait {
+        let name = self.name.clone();
+        let watcher = Watcher::from_version(params(&self.name), &self.ctx.retry, Some(WAIT_TIMEOUT), resource_version);
+        let judge = move |update: Update<NamespaceObject>| -> Option<Result<bool>> {
+            match update {
+                Update::Listed(items) => match items.into_iter().next() {
+                    None => Some(Err(gone_while_waiting(&name))),
+                    Some(ns) if ns.status.phase == "Active" => Some(Ok(true)),
+                    Some(ns) if ns.status.phase == "Terminating" => Some(Err(terminating(&name))),
+                    Some(_) => None,
+                },
+                Update::Added(ns) | Update::Modified(ns) => match ns.status.phase.as_str() {
+                    "Active" => Some(Ok(true)),
+                    "Terminating" => Some(Err(terminating(&name))),
+                    _ => None,
+                },
+                Update::Deleted(_) => Some(Err(gone_while_waiting(&name))),
+            }
+        };
+        super::watcher::Until::new(watcher, Box::new(judge) as Box<dyn FnMut(_) -> _ + Send>)
+    }
+}
+
+fn gone_while_waiting(name: &str) -> Error {
+    Error::NotFound(ApiError {
+        status: 404,
+        reason: Some("NotFound".into()),
+        message: format!("namespace {name:?} was deleted while waiting for it to become Active"),
+        ..ApiError::default()
+    })
+}
+
+impl Operation for Create {
+    type Output = bool;
+    type Item = Infallible;
+
+    fn poll(&mut self, now: Instant) -> Step<bool> {
+        loop {
+            match &mut self.state {
+                CreateState::Done => {
+                    return Step::Done(Err(Error::protocol("create_namespace polled after it finished")))
+                }
+                CreateState::Post(ex) => match ex.poll(now) {
+                    ExchangeStep::Send(r) => return Step::Send(r),
+                    ExchangeStep::Wait(d) => return Step::Wait(d),
+                    ExchangeStep::Done(result) => {
+                        match result.and_then(check).and_then(|r| decode::<NamespaceObject>("namespace", r.body())) {
+                            Ok(ns) if ns.status.phase == "Active" => {
+                                self.state = CreateState::Done;
+                                return Step::Done(Ok(true));
+                            }
+                            Ok(ns) => {
+                                let wait = self.active_wait(&ns.metadata.resource_version);
+                                self.state = CreateState::Watch(Box::new(wait));
+                            }
+                            Err(Error::AlreadyExists(_)) => {
+                                match step::request(http::Method::GET, &format!("{PATH}/{}", self.name), None) {
+                                    Ok(req) => self.state = CreateState::Get(Exchange::send(req, &self.ctx.retry)),
+                                    Err(e) => {
+                                        self.state = CreateState::Done;
+                                        return Step::Done(Err(e));
+                                    }
+                                }
+                            }
+                            Err(e) => {
+                                self.state = CreateState::Done;
+                                return Step::Done(Err(e));
+                            }
+                        }
+                    }
+                },
+                CreateState::Get(ex) => match ex.poll(now) {
+                    ExchangeStep::Send(r) => return Step::Send(r),
+                    ExchangeStep::Wait(d) => return Step::Wait(d),
+                    ExchangeStep::Done(result) => {
+                        self.state = CreateState::Done;
+                        let ns = result.and_then(check).and_then(|r| decode::<NamespaceObject>("namespace", r.body()));
+                        return Step::Done(match ns {
+                            Ok(ns) if ns.status.phase == "Terminating" => Err(terminating(&self.name)),
+                            Ok(_) => Ok(false),
+                            // deleted between our create and our read: it was terminating
+                            Err(Error::NotFound(_)) => Err(terminating(&self.name)),
+                            Err(e) => Err(e),
+                        });
+                    }
+                },
+                CreateState::Watch(w) => {
+                    let step = w.poll(now);
+                    if matches!(step, Step::Done(_)) {
+                        self.state = CreateState::Done;
+                    }
+                    return step;
+                }
+            }
+        }
+    }
+
+    fn handle(&mut self, event: Event) {
+        match &mut self.state {
+            CreateState::Post(ex) | CreateState::Get(ex) => ex.handle(event),
+            CreateState::Watch(w) => w.handle(event),
+            CreateState::Done => {}
+        }
+    }
+}
+
+/// `create_namespace`: create `name` and wait until it is `Active`. `Ok(false)` if it existed.
+///
+/// ```
+/// use clustermanager_core::{k8s, Event, Operation, Step};
+/// let mut op = k8s::namespace::create(&k8s::Context::default(), "team-a");
+/// let now = std::time::Instant::now();
+/// let Step::Send(req) = op.poll(now) else { panic!() };
+/// assert_eq!((req.method().as_str(), req.uri().path()), ("POST", "/api/v1/namespaces"));
+/// let body = r#"{"kind":"Namespace","metadata":{"name":"team-a","resourceVersion":"7"},"status":{"phase":"Active"}}"#;
+/// op.handle(Event::Response(http::Response::builder().status(201).body(body.into()).unwrap()));
+/// assert!(matches!(op.poll(now), Step::Done(Ok(true))));
+/// ```
 pub fn create(ctx: &Context, name: &str) -> impl Operation<Output = bool, Item = Infallible> + Send + 'static {
-    NotYet::<bool, Infallible>::new("create_namespace")
+    let op = name::label("namespace", name)
+        .and_then(|()| step::request(http::Method::POST, PATH, Some(body(name))))
+        .map(|req| Create {
+            name: name.to_owned(),
+            ctx: ctx.clone(),
+            state: CreateState::Post(Exchange::send(req, &ctx.retry)),
+        });
+    Checked::from(op)
 }
 
-/// `delete_namespace`. Not implemented yet.
+/// `delete_namespace`: delete `name` and wait until it is gone. `Ok(false)` if it did not exist.
+///
+/// ```
+/// use clustermanager_core::{k8s, Event, Operation, Step};
+/// let mut op = k8s::namespace::delete(&k8s::Context::default(), "team-a");
+/// let Step::Send(req) = op.poll(std::time::Instant::now()) else { panic!() };
+/// assert_eq!((req.method().as_str(), req.uri().path()), ("DELETE", "/api/v1/namespaces/team-a"));
+/// ```
 pub fn delete(ctx: &Context, name: &str) -> impl Operation<Output = bool, Item = Infallible> + Send + 'static {
-    NotYet::<bool, Infallible>::new("delete_namespace")
-}
-
-struct NotYet<T, I>(Option<&'static str>, std::marker::PhantomData<fn() -> (T, I)>);
-impl<T, I> NotYet<T, I> {
-    fn new(op: &'static str) -> Self {
-        NotYet(Some(op), std::marker::PhantomData)
-    }
-}
-impl<T, I> Operation for NotYet<T, I> {
-    type Output = T;
-    type Item = I;
-    fn poll(&mut self, _now: std::time::Instant) -> crate::step::Step<T, I> {
-        crate::step::Step::Done(Err(Error::protocol(format!(
-            "{} is not implemented yet",
-            self.0.take().unwrap_or("operation")
-        ))))
-    }
-    fn handle(&mut self, _event: crate::step::Event) {}
+    let op = name::label("namespace", name)
+        .and_then(|()| step::request(http::Method::DELETE, &format!("{PATH}/{name}"), None))
+        .map(|req| UntilGone::new(req, &ctx.retry, params(name), true, Some(WAIT_TIMEOUT)));
+    Checked::from(op)
 }

@@ -1,36 +1,116 @@
-//! Kubernetes: define_quota. (Stub until implemented.)
-#![allow(unused_variables, unused_imports)]
-use super::Context;
-use crate::error::Error;
-use crate::model::*;
-use crate::step::{Operation, Ready};
-use std::convert::Infallible;
-use std::time::Duration;
+//! Kubernetes `define_quota`: a `ResourceQuota` named [`QUOTA_NAME`] in the namespace, whose
+//! `spec.hard` holds `limits.cpu` and `limits.memory` in canonical quantity form (`"1500m"`,
+//! `"4Gi"`).
+//!
+//! The quota is POSTed; if one already exists (`409 AlreadyExists`) it is updated with a JSON
+//! merge patch of just those two keys, so other limits someone set on it (`pods`,
+//! `requests.cpu`, ...) are kept. With such a quota in place, every pod must declare CPU and
+//! memory limits: [`create_job`](super::job::create) sets them when the spec has them.
 
-/// `define_quota`. Not implemented yet.
+use std::convert::Infallible;
+use std::time::Instant;
+
+use super::checked::Checked;
+use super::{check, name, Context};
+use crate::call::{Exchange, ExchangeStep};
+use crate::error::{Error, Result};
+use crate::quantity::{Cpu, Memory};
+use crate::step::{self, Event, Operation, Step};
+
+/// The name of the ResourceQuota `define_quota` writes (as in the recorded `acm-07`).
+pub const QUOTA_NAME: &str = "compute";
+
+/// The [`define`] operation: POST, then a merge PATCH if the quota existed.
+#[derive(Debug)]
+pub struct Define {
+    patch: Option<step::Request>,
+    exchange: Exchange,
+    retry: crate::retry::Retry,
+    patched: bool,
+}
+
+impl Operation for Define {
+    type Output = ();
+    type Item = Infallible;
+
+    fn poll(&mut self, now: Instant) -> Step<()> {
+        loop {
+            match self.exchange.poll(now) {
+                ExchangeStep::Send(r) => return Step::Send(r),
+                ExchangeStep::Wait(d) => return Step::Wait(d),
+                ExchangeStep::Done(result) => match result.and_then(check) {
+                    Ok(_) => return Step::Done(Ok(())),
+                    Err(Error::AlreadyExists(_)) if !self.patched => match self.patch.take() {
+                        Some(patch) => {
+                            self.patched = true;
+                            self.exchange = Exchange::send(patch, &self.retry);
+                        }
+                        None => return Step::Done(Err(Error::protocol("define_quota polled after it finished"))),
+                    },
+                    Err(e) => return Step::Done(Err(e)),
+                },
+            }
+        }
+    }
+
+    fn handle(&mut self, event: Event) {
+        self.exchange.handle(event);
+    }
+}
+
+fn build(ctx: &Context, namespace: &str, cpu_limit: &str, mem_limit: &str) -> Result<Define> {
+    name::label("namespace", namespace)?;
+    let cpu = Cpu::parse(cpu_limit).map_err(|e| rename(e, "cpu_limit"))?.to_quantity();
+    let mem = Memory::parse(mem_limit).map_err(|e| rename(e, "mem_limit"))?.to_quantity();
+    let hard = serde_json::json!({"limits.cpu": cpu, "limits.memory": mem});
+    let body = serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "ResourceQuota",
+        "metadata": {"name": QUOTA_NAME, "namespace": namespace},
+        "spec": {"hard": hard},
+    });
+    let collection = format!("/api/v1/namespaces/{namespace}/resourcequotas");
+    let post = step::request(http::Method::POST, &collection, Some(body.to_string().into_bytes()))?;
+    let patch_body = serde_json::json!({"spec": {"hard": hard}});
+    let mut patch = step::request(
+        http::Method::PATCH,
+        &format!("{collection}/{QUOTA_NAME}"),
+        Some(patch_body.to_string().into_bytes()),
+    )?;
+    patch
+        .headers_mut()
+        .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/merge-patch+json"));
+    Ok(Define {
+        patch: Some(patch),
+        exchange: Exchange::send(post, &ctx.retry),
+        retry: ctx.retry.clone(),
+        patched: false,
+    })
+}
+
+fn rename(err: Error, field: &str) -> Error {
+    match err {
+        Error::InvalidInput { problem, .. } => Error::InvalidInput { field: field.to_owned(), problem },
+        other => other,
+    }
+}
+
+/// `define_quota`: limit the CPU and memory that the pods of `namespace` may claim in total.
+///
+/// ```
+/// use clustermanager_core::{k8s, Error, Operation, Step};
+/// let mut op = k8s::quota::define(&k8s::Context::default(), "acm-quota", "4", "4Gi");
+/// let Step::Send(req) = op.poll(std::time::Instant::now()) else { panic!() };
+/// assert_eq!(req.uri().path(), "/api/v1/namespaces/acm-quota/resourcequotas");
+///
+/// let mut bad = k8s::quota::define(&k8s::Context::default(), "acm-quota", "four", "4Gi");
+/// assert!(matches!(bad.poll(std::time::Instant::now()), Step::Done(Err(Error::InvalidInput { .. }))));
+/// ```
 pub fn define(
     ctx: &Context,
     namespace: &str,
     cpu_limit: &str,
     mem_limit: &str,
 ) -> impl Operation<Output = (), Item = Infallible> + Send + 'static {
-    NotYet::<(), Infallible>::new("define_quota")
-}
-
-struct NotYet<T, I>(Option<&'static str>, std::marker::PhantomData<fn() -> (T, I)>);
-impl<T, I> NotYet<T, I> {
-    fn new(op: &'static str) -> Self {
-        NotYet(Some(op), std::marker::PhantomData)
-    }
-}
-impl<T, I> Operation for NotYet<T, I> {
-    type Output = T;
-    type Item = I;
-    fn poll(&mut self, _now: std::time::Instant) -> crate::step::Step<T, I> {
-        crate::step::Step::Done(Err(Error::protocol(format!(
-            "{} is not implemented yet",
-            self.0.take().unwrap_or("operation")
-        ))))
-    }
-    fn handle(&mut self, _event: crate::step::Event) {}
+    Checked::from(build(ctx, namespace, cpu_limit, mem_limit))
 }

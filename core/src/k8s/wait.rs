@@ -1,23 +1,96 @@
-//! Kubernetes: wait_for_job, wait_for_job_execution_status. (Stub until implemented.)
-#![allow(unused_variables, unused_imports)]
-use super::Context;
-use crate::error::Error;
-use crate::model::*;
-use crate::step::{Operation, Ready};
+//! Kubernetes waits: `wait_for_job` and `wait_for_job_execution_status`, both event-driven
+//! with the [`Watcher`] (list, then watch from the list's resourceVersion; resume on stream end,
+//! back off on failures, re-list on 410), never by polling.
+//!
+//! - [`job`] lists Jobs with `fieldSelector=metadata.name=<name>` and watches them until the
+//!   Job's unified status is terminal (`Succeeded` or `Failed`); returns the Job. A Job that does
+//!   not exist, or is deleted while waiting, is [`Error::NotFound`].
+//! - [`execution_status`] lists pods with `labelSelector=job-name=<job>` and watches them until
+//!   one pod's status is one of `statuses`; returns that pod as an [`Execution`]. No pod yet is
+//!   fine: the job controller creates them.
+//!
+//! Both finish with [`Error::Timeout`] when `timeout` passes (`None` waits as long as it takes).
+
 use std::convert::Infallible;
 use std::time::Duration;
 
-/// `wait_for_job`. Not implemented yet.
+use super::checked::Checked;
+use super::execution::{PodObject, JOB_NAME_LABEL};
+use super::job::JobObject;
+use super::watcher::{Until, Update, WatchParams, Watcher};
+use super::{name, Context};
+use crate::error::{ApiError, Error, Result};
+use crate::model::{Execution, Job, Status};
+use crate::step::Operation;
+
+fn job_not_found(namespace: &str, name: &str, while_waiting: bool) -> Error {
+    let message = if while_waiting {
+        format!("job {namespace}/{name} was deleted while waiting for it to finish")
+    } else {
+        format!("jobs.batch {name:?} not found in namespace {namespace:?}")
+    };
+    Error::NotFound(ApiError { status: 404, reason: Some("NotFound".into()), message, ..ApiError::default() })
+}
+
+/// The watch that [`job`] runs.
+pub fn job_params(namespace: &str, name: &str) -> WatchParams {
+    WatchParams::new(super::job::collection(namespace), format!("job {namespace}/{name} to finish"))
+        .fields(format!("metadata.name={name}"))
+}
+
+/// The watch that [`execution_status`] runs.
+pub fn execution_params(namespace: &str, job: &str, statuses: &[Status]) -> WatchParams {
+    WatchParams::new(
+        super::execution::collection(namespace),
+        format!("an execution of job {namespace}/{job} to be {statuses:?}"),
+    )
+    .labels(format!("{JOB_NAME_LABEL}={job}"))
+}
+
+/// `wait_for_job`: wait until Job `name` has finished; returns it.
+///
+/// ```
+/// use clustermanager_core::{k8s, Operation, Step};
+/// let mut op = k8s::wait::job(&k8s::Context::default(), "acm-run", "printer", None);
+/// let Step::Send(req) = op.poll(std::time::Instant::now()) else { panic!() };
+/// assert_eq!(req.uri(), "/apis/batch/v1/namespaces/acm-run/jobs?fieldSelector=metadata.name%3Dprinter");
+/// ```
 pub fn job(
     ctx: &Context,
     namespace: &str,
     name: &str,
     timeout: Option<Duration>,
 ) -> impl Operation<Output = Job, Item = Infallible> + Send + 'static {
-    NotYet::<Job, Infallible>::new("wait_for_job")
+    let checked = name::label("namespace", namespace).and_then(|()| name::label("job name", name));
+    let (ns, job_name) = (namespace.to_owned(), name.to_owned());
+    let op = checked.map(|()| {
+        let watcher = Watcher::<JobObject>::new(job_params(namespace, name), &ctx.retry, timeout);
+        let judge = move |update: Update<JobObject>| -> Option<Result<Job>> {
+            let job = match update {
+                Update::Listed(items) => match items.into_iter().find(|j| j.metadata.name == job_name) {
+                    Some(job) => job,
+                    None => return Some(Err(job_not_found(&ns, &job_name, false))),
+                },
+                Update::Added(job) | Update::Modified(job) => job,
+                Update::Deleted(_) => return Some(Err(job_not_found(&ns, &job_name, true))),
+            };
+            let job = job.into_job();
+            job.status.is_some_and(Status::is_terminal).then_some(Ok(job))
+        };
+        Until::new(watcher, judge)
+    });
+    Checked::from(op)
 }
 
-/// `wait_for_job_execution_status`. Not implemented yet.
+/// `wait_for_job_execution_status`: wait until a pod of Job `job` is in one of `statuses`;
+/// returns it.
+///
+/// ```
+/// use clustermanager_core::{k8s, Operation, Status, Step};
+/// let mut op = k8s::wait::execution_status(&k8s::Context::default(), "acm-run", "printer", &[Status::Running], None);
+/// let Step::Send(req) = op.poll(std::time::Instant::now()) else { panic!() };
+/// assert_eq!(req.uri(), "/api/v1/namespaces/acm-run/pods?labelSelector=job-name%3Dprinter");
+/// ```
 pub fn execution_status(
     ctx: &Context,
     namespace: &str,
@@ -25,23 +98,28 @@ pub fn execution_status(
     statuses: &[Status],
     timeout: Option<Duration>,
 ) -> impl Operation<Output = Execution, Item = Infallible> + Send + 'static {
-    NotYet::<Execution, Infallible>::new("wait_for_job_execution_status")
-}
-
-struct NotYet<T, I>(Option<&'static str>, std::marker::PhantomData<fn() -> (T, I)>);
-impl<T, I> NotYet<T, I> {
-    fn new(op: &'static str) -> Self {
-        NotYet(Some(op), std::marker::PhantomData)
-    }
-}
-impl<T, I> Operation for NotYet<T, I> {
-    type Output = T;
-    type Item = I;
-    fn poll(&mut self, _now: std::time::Instant) -> crate::step::Step<T, I> {
-        crate::step::Step::Done(Err(Error::protocol(format!(
-            "{} is not implemented yet",
-            self.0.take().unwrap_or("operation")
-        ))))
-    }
-    fn handle(&mut self, _event: crate::step::Event) {}
+    let checked = name::label("namespace", namespace).and_then(|()| name::label("job name", job)).and_then(|()| {
+        if statuses.is_empty() {
+            Err(Error::InvalidInput {
+                field: "statuses".into(),
+                problem: "is empty: give the statuses to wait for (e.g. [Status::Running])".into(),
+            })
+        } else {
+            Ok(())
+        }
+    });
+    let wanted = statuses.to_vec();
+    let op = checked.map(|()| {
+        let watcher = Watcher::<PodObject>::new(execution_params(namespace, job, statuses), &ctx.retry, timeout);
+        let judge = move |update: Update<PodObject>| -> Option<Result<Execution>> {
+            let matches = |pod: &PodObject| wanted.contains(&super::execution::status_of_phase(&pod.status.phase));
+            match update {
+                Update::Listed(pods) => pods.into_iter().find(matches).map(|p| Ok(p.into_execution())),
+                Update::Added(pod) | Update::Modified(pod) if matches(&pod) => Some(Ok(pod.into_execution())),
+                Update::Added(_) | Update::Modified(_) | Update::Deleted(_) => None,
+            }
+        };
+        Until::new(watcher, judge)
+    });
+    Checked::from(op)
 }

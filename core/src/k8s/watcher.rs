@@ -1,0 +1,830 @@
+//! The reusable list + watch state machine behind every Kubernetes wait.
+//!
+//! A [`Watcher`] keeps an up-to-date view of a filtered collection (`fieldSelector`,
+//! `labelSelector`) without polling:
+//!
+//! 1. **List** the collection (or start from a resourceVersion the caller already has, e.g. from
+//!    the answer to a create or delete) to learn a `resourceVersion`.
+//! 2. **Watch** from it: `?watch=1&resourceVersion=RV&allowWatchBookmarks=true&timeoutSeconds=N`
+//!    opened as a stream ([`Step::Open`]), read with [`Step::Read`]
+//!    whose timeout ends at the caller's deadline; every chunk goes through a
+//!    [`WatchDecoder`], so events may be cut anywhere.
+//! 3. Every event and bookmark moves the remembered resourceVersion forward. When the server
+//!    ends the stream (its `timeoutSeconds` passed) the watch is **resumed** from there at once;
+//!    when the connection fails (transport error, a read that stays silent for longer than the
+//!    server's timeout, a 5xx) it is resumed after a **backoff** of 800 ms doubling to 30 s, with
+//!    jitter (each delay drawn uniformly from its upper half), reset after 2 minutes of health —
+//!    what client-go and kube-rs do.
+//! 4. A **410 Gone** (the resourceVersion was compacted away) — as an HTTP 410 to the watch
+//!    request, or as an in-stream `ERROR` event with `code: 410` (the form kube-apiserver uses,
+//!    see `acm-14`) — makes it **re-list**, and the caller gets the whole current state again
+//!    ([`Update::Listed`]).
+//! 5. When the caller's deadline passes, it finishes with [`Error::Timeout`].
+//!
+//! The caller decides what it waits for: [`Until`] runs a watcher with a judging closure as an
+//! [`Operation`], and [`UntilGone`] deletes an object and waits for its `DELETED` event.
+
+use std::convert::Infallible;
+use std::time::{Duration, Instant};
+
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+
+use super::watch::{WatchDecoder, WatchEvent};
+use super::{check, decode};
+use crate::call::{Exchange, ExchangeStep};
+use crate::error::{Error, Result};
+use crate::retry::{Jitter, Retry};
+use crate::step::{self, Event, Operation, Request, Step};
+
+/// Server-side `timeoutSeconds` of a watch request (kube-rs uses the same): below the 5 minute
+/// idle timeouts of common load balancers.
+pub const DEFAULT_WATCH_TIMEOUT_SECONDS: u32 = 290;
+/// First backoff after a failed watch.
+pub const BACKOFF_INITIAL: Duration = Duration::from_millis(800);
+/// Largest backoff between failed watches.
+pub const BACKOFF_MAX: Duration = Duration::from_secs(30);
+/// A watch that stayed healthy this long resets the backoff.
+pub const BACKOFF_RESET: Duration = Duration::from_secs(120);
+/// A read that stays silent this long past the server's `timeoutSeconds` means a dead connection.
+pub const READ_GRACE: Duration = Duration::from_secs(30);
+
+/// An object that carries a `metadata.resourceVersion`.
+pub trait Versioned {
+    /// The object's `metadata.resourceVersion`.
+    fn resource_version(&self) -> &str;
+}
+
+/// The lean `metadata` every watched object has.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Meta {
+    /// `metadata.name`.
+    #[serde(default)]
+    pub name: String,
+    /// `metadata.resourceVersion`.
+    #[serde(default)]
+    pub resource_version: String,
+    /// `metadata.deletionTimestamp`.
+    #[serde(default)]
+    pub deletion_timestamp: Option<String>,
+}
+
+/// The lightest object: only `kind` and `metadata` (for waits that only need to know whether
+/// an object exists).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Thin {
+    /// `kind` (`Status` for the answer to a delete that removed the object at once).
+    #[serde(default)]
+    pub kind: String,
+    /// `metadata`.
+    #[serde(default)]
+    pub metadata: Meta,
+}
+
+impl Versioned for Thin {
+    fn resource_version(&self) -> &str {
+        &self.metadata.resource_version
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ListMeta {
+    #[serde(default)]
+    resource_version: String,
+}
+
+/// A `...List` answer: its resourceVersion and items.
+#[derive(Deserialize)]
+#[serde(bound = "T: DeserializeOwned")]
+pub struct ObjectList<T> {
+    metadata: ListMeta,
+    #[serde(default = "Vec::new", deserialize_with = "null_as_empty")]
+    items: Vec<T>,
+}
+
+fn null_as_empty<'de, D, T>(d: D) -> std::result::Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: DeserializeOwned,
+{
+    Ok(Option::<Vec<T>>::deserialize(d)?.unwrap_or_default())
+}
+
+impl<T: DeserializeOwned> ObjectList<T> {
+    /// Decode a list body.
+    pub fn decode(what: &str, body: &[u8]) -> Result<Self> {
+        decode(what, body)
+    }
+    /// The list's resourceVersion.
+    pub fn resource_version(&self) -> &str {
+        &self.metadata.resource_version
+    }
+    /// The items.
+    pub fn into_items(self) -> Vec<T> {
+        self.items
+    }
+}
+
+fn encode_query(pairs: &[(&str, &str)]) -> String {
+    let mut ser = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in pairs {
+        ser.append_pair(k, v);
+    }
+    ser.finish()
+}
+
+/// What to watch: a collection path and its filters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WatchParams {
+    /// Collection path (`/api/v1/namespaces/acm/pods`).
+    pub path: String,
+    /// `fieldSelector` (`metadata.name=x`).
+    pub field_selector: Option<String>,
+    /// `labelSelector` (`job-name=x`).
+    pub label_selector: Option<String>,
+    /// Server-side `timeoutSeconds` of each watch request.
+    pub timeout_seconds: u32,
+    /// Ask for bookmarks (`allowWatchBookmarks=true`).
+    pub bookmarks: bool,
+    /// What is being waited for, for error messages (`job acm-run/printer`).
+    pub what: String,
+}
+
+impl WatchParams {
+    /// Watch the collection at `path`; `what` names it in errors.
+    pub fn new(path: impl Into<String>, what: impl Into<String>) -> Self {
+        WatchParams {
+            path: path.into(),
+            field_selector: None,
+            label_selector: None,
+            timeout_seconds: DEFAULT_WATCH_TIMEOUT_SECONDS,
+            bookmarks: true,
+            what: what.into(),
+        }
+    }
+
+    /// Only objects matching this field selector.
+    pub fn fields(mut self, selector: impl Into<String>) -> Self {
+        self.field_selector = Some(selector.into());
+        self
+    }
+
+    /// Only objects matching this label selector.
+    pub fn labels(mut self, selector: impl Into<String>) -> Self {
+        self.label_selector = Some(selector.into());
+        self
+    }
+
+    /// Server-side timeout of each watch request.
+    pub fn timeout_seconds(mut self, seconds: u32) -> Self {
+        self.timeout_seconds = seconds;
+        self
+    }
+
+    fn selectors(&self) -> Vec<(&str, &str)> {
+        let mut pairs = Vec::new();
+        if let Some(f) = &self.field_selector {
+            pairs.push(("fieldSelector", f.as_str()));
+        }
+        if let Some(l) = &self.label_selector {
+            pairs.push(("labelSelector", l.as_str()));
+        }
+        pairs
+    }
+
+    /// The list request (`GET path?fieldSelector=..&labelSelector=..`).
+    pub fn list_request(&self) -> Result<Request> {
+        let pairs = self.selectors();
+        let uri = if pairs.is_empty() { self.path.clone() } else { format!("{}?{}", self.path, encode_query(&pairs)) };
+        step::request(http::Method::GET, &uri, None)
+    }
+
+    /// The watch request from `resource_version`.
+    pub fn watch_request(&self, resource_version: &str) -> Result<Request> {
+        let timeout = self.timeout_seconds.to_string();
+        let mut pairs = vec![("watch", "1"), ("resourceVersion", resource_version)];
+        if self.bookmarks {
+            pairs.push(("allowWatchBookmarks", "true"));
+        }
+        pairs.push(("timeoutSeconds", timeout.as_str()));
+        pairs.extend(self.selectors());
+        step::request(http::Method::GET, &format!("{}?{}", self.path, encode_query(&pairs)), None)
+    }
+}
+
+/// What the watched collection did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Update<T> {
+    /// The whole current state: after the initial list, and again after a re-list (410).
+    Listed(Vec<T>),
+    /// An object appeared.
+    Added(T),
+    /// An object changed.
+    Modified(T),
+    /// An object was deleted (its last state).
+    Deleted(T),
+}
+
+/// What a [`Watcher`] wants next: the I/O steps of [`Step`], an update for its owner, or its end.
+#[derive(Debug)]
+pub enum WatchStep<T> {
+    /// Send a request (a list).
+    Send(Request),
+    /// Open a stream (a watch).
+    Open(Request),
+    /// Read the open stream.
+    Read {
+        /// Until the caller's deadline, or the server's timeout plus [`READ_GRACE`].
+        timeout: Option<Duration>,
+    },
+    /// Back off.
+    Wait(Duration),
+    /// Something changed; poll again for more.
+    Update(Update<T>),
+    /// The watch cannot go on: the deadline passed ([`Error::Timeout`]) or the server refused.
+    Failed(Error),
+}
+
+impl<T> WatchStep<T> {
+    /// The [`Step`] an operation returns for this watch step, or the update for it to judge.
+    pub fn into_step<O, I>(self) -> std::result::Result<Step<O, I>, Update<T>> {
+        match self {
+            WatchStep::Send(r) => Ok(Step::Send(r)),
+            WatchStep::Open(r) => Ok(Step::Open(r)),
+            WatchStep::Read { timeout } => Ok(Step::Read { timeout }),
+            WatchStep::Wait(d) => Ok(Step::Wait(d)),
+            WatchStep::Failed(e) => Ok(Step::Done(Err(e))),
+            WatchStep::Update(u) => Err(u),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Stream {
+    ended: bool,
+    timed_out: bool,
+    failed: bool,
+    events: u32,
+}
+
+#[derive(Debug)]
+enum State {
+    Start,
+    Listing(Exchange),
+    Opening(Exchange),
+    Streaming(Stream),
+    Backoff { relist: bool, delay: Option<Duration> },
+    Done,
+}
+
+/// The list + watch state machine (see the module docs). Drive it with [`Watcher::poll`] and
+/// [`Watcher::handle`], like an [`Operation`].
+#[derive(Debug)]
+pub struct Watcher<T> {
+    params: WatchParams,
+    retry: Retry,
+    timeout: Option<Duration>,
+    deadline: Option<Instant>,
+    started: bool,
+    resource_version: Option<String>,
+    state: State,
+    decoder: WatchDecoder<T>,
+    failures: u32,
+    healthy_since: Option<Instant>,
+    opened_at: Option<Instant>,
+    /// A list was just made and nothing has been seen since: a 410 now is not cured by re-listing
+    /// at once.
+    fresh_list: bool,
+    jitter: Jitter,
+    last_now: Option<Instant>,
+    /// A driver fed an event that makes no sense in the current state.
+    broken: Option<Error>,
+}
+
+impl<T: DeserializeOwned + Versioned> Watcher<T> {
+    /// A watcher that lists first, then watches. `timeout` bounds the whole wait.
+    pub fn new(params: WatchParams, retry: &Retry, timeout: Option<Duration>) -> Self {
+        let mut h: u64 = retry.seed ^ 0x5741_5443_4845_5221;
+        for b in params.path.as_bytes() {
+            h = (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01B3);
+        }
+        Watcher {
+            params,
+            retry: retry.clone(),
+            timeout,
+            deadline: None,
+            started: false,
+            resource_version: None,
+            state: State::Start,
+            decoder: WatchDecoder::default(),
+            failures: 0,
+            healthy_since: None,
+            opened_at: None,
+            fresh_list: false,
+            jitter: Jitter::new(h),
+            last_now: None,
+            broken: None,
+        }
+    }
+
+    /// A watcher that starts watching from `resource_version` (from an object the caller just
+    /// created, read or deleted) without listing first.
+    pub fn from_version(params: WatchParams, retry: &Retry, timeout: Option<Duration>, resource_version: &str) -> Self {
+        let mut w = Self::new(params, retry, timeout);
+        if !resource_version.is_empty() {
+            w.resource_version = Some(resource_version.to_owned());
+        }
+        w
+    }
+
+    /// The last resourceVersion seen (from the list, an event or a bookmark).
+    pub fn resource_version(&self) -> Option<&str> {
+        self.resource_version.as_deref()
+    }
+
+    fn expired(&self, now: Instant) -> bool {
+        self.deadline.is_some_and(|d| now >= d)
+    }
+
+    fn timeout_error(&self) -> Error {
+        let within = match self.timeout {
+            Some(t) => format!(" within {t:?}"),
+            None => String::new(),
+        };
+        Error::Timeout { what: format!("{}{within}", self.params.what) }
+    }
+
+    fn fail(&mut self, err: Error) -> WatchStep<T> {
+        self.state = State::Done;
+        WatchStep::Failed(err)
+    }
+
+    fn list(&mut self) -> Result<State> {
+        Ok(State::Listing(Exchange::send(self.params.list_request()?, &self.retry)))
+    }
+
+    fn open(&mut self) -> Result<State> {
+        match self.resource_version.clone() {
+            Some(rv) => Ok(State::Opening(Exchange::open(self.params.watch_request(&rv)?, &self.retry))),
+            None => self.list(),
+        }
+    }
+
+    /// Schedule a resume (or re-list) after a failure, with backoff.
+    fn backoff(&mut self, relist: bool) {
+        let now = self.last_now;
+        if let (Some(since), Some(now)) = (self.healthy_since, now) {
+            if now.saturating_duration_since(since) >= BACKOFF_RESET {
+                self.failures = 0;
+            }
+        }
+        self.healthy_since = None;
+        self.failures = self.failures.saturating_add(1);
+        let exp = BACKOFF_INITIAL.saturating_mul(1u32 << (self.failures - 1).min(16)).min(BACKOFF_MAX);
+        let delay = exp.mul_f64(0.5 + 0.5 * self.jitter.next_f64());
+        tracing::debug!(what = %self.params.what, failures = self.failures, ?delay, "watch interrupted; backing off");
+        self.state = State::Backoff { relist, delay: Some(delay) };
+    }
+
+    fn wait(&mut self, now: Instant, delay: Duration) -> WatchStep<T> {
+        match self.deadline {
+            Some(d) if now + delay >= d => {
+                let err = self.timeout_error();
+                self.fail(err)
+            }
+            _ => WatchStep::Wait(delay),
+        }
+    }
+
+    /// Act on one decoded event: `Some` step for the caller, `None` to go on.
+    fn on_event(&mut self, event: WatchEvent<T>) -> Option<WatchStep<T>> {
+        if let State::Streaming(s) = &mut self.state {
+            s.events += 1;
+        }
+        let update = match event {
+            WatchEvent::Added(o) => Update::Added(o),
+            WatchEvent::Modified(o) => Update::Modified(o),
+            WatchEvent::Deleted(o) => Update::Deleted(o),
+            WatchEvent::Bookmark { resource_version } => {
+                self.fresh_list = false;
+                self.resource_version = Some(resource_version);
+                return None;
+            }
+            WatchEvent::Error(status) if status.code == 410 => {
+                tracing::debug!(what = %self.params.what, "watch resourceVersion expired; listing again");
+                if self.fresh_list {
+                    self.backoff(true);
+                } else {
+                    self.state = State::Start;
+                    self.resource_version = None;
+                }
+                return None;
+            }
+            WatchEvent::Error(status) if status.code >= 500 || status.code == 429 => {
+                self.backoff(false);
+                return None;
+            }
+            WatchEvent::Error(status) => return Some(self.fail(status.to_error())),
+        };
+        let (Update::Added(o) | Update::Modified(o) | Update::Deleted(o)) = &update else {
+            return None;
+        };
+        let rv = o.resource_version();
+        if !rv.is_empty() {
+            self.resource_version = Some(rv.to_owned());
+        }
+        self.fresh_list = false;
+        Some(WatchStep::Update(update))
+    }
+
+    /// The next step.
+    pub fn poll(&mut self, now: Instant) -> WatchStep<T> {
+        self.last_now = Some(now);
+        if !self.started {
+            self.started = true;
+            self.deadline = self.timeout.map(|t| now + t);
+        }
+        if let Some(err) = self.broken.take() {
+            return self.fail(err);
+        }
+        loop {
+            match &mut self.state {
+                State::Done => return WatchStep::Failed(Error::protocol("watcher polled after it finished")),
+                State::Start => match self.open() {
+                    Ok(s) => self.state = s,
+                    Err(e) => return self.fail(e),
+                },
+                State::Backoff { relist, delay } => {
+                    let relist = *relist;
+                    if let Some(d) = delay.take() {
+                        return self.wait(now, d);
+                    }
+                    if relist {
+                        self.resource_version = None;
+                    }
+                    self.state = State::Start;
+                }
+                State::Listing(ex) => match ex.poll(now) {
+                    ExchangeStep::Send(req) if self.expired(now) => {
+                        drop(req);
+                        let err = self.timeout_error();
+                        return self.fail(err);
+                    }
+                    ExchangeStep::Send(req) => return WatchStep::Send(req),
+                    ExchangeStep::Wait(d) => return self.wait(now, d),
+                    ExchangeStep::Done(Ok(resp)) => {
+                        let list = check(resp).and_then(|r| ObjectList::<T>::decode(&self.params.what, r.body()));
+                        match list {
+                            Ok(list) => {
+                                self.resource_version = Some(list.metadata.resource_version);
+                                self.fresh_list = true;
+                                self.state = State::Start;
+                                return WatchStep::Update(Update::Listed(list.items));
+                            }
+                            Err(e) => return self.fail(e),
+                        }
+                    }
+                    ExchangeStep::Done(Err(e)) if resumable(&e) => self.backoff(true),
+                    ExchangeStep::Done(Err(e)) => return self.fail(e),
+                },
+                State::Opening(ex) => match ex.poll(now) {
+                    ExchangeStep::Send(req) if self.expired(now) => {
+                        drop(req);
+                        let err = self.timeout_error();
+                        return self.fail(err);
+                    }
+                    ExchangeStep::Send(req) => return WatchStep::Open(req),
+                    ExchangeStep::Wait(d) => return self.wait(now, d),
+                    ExchangeStep::Done(Ok(resp)) if resp.status().is_success() => {
+                        self.decoder = WatchDecoder::default();
+                        self.healthy_since.get_or_insert(now);
+                        self.opened_at = Some(now);
+                        self.state = State::Streaming(Stream::default());
+                    }
+                    ExchangeStep::Done(Ok(resp)) if resp.status() == http::StatusCode::GONE => {
+                        tracing::debug!(what = %self.params.what, "watch answered 410 Gone; listing again");
+                        if self.fresh_list {
+                            self.backoff(true);
+                        } else {
+                            self.resource_version = None;
+                            self.state = State::Start;
+                        }
+                    }
+                    ExchangeStep::Done(Ok(resp)) => {
+                        let err = match check(resp) {
+                            Err(e) => e,
+                            Ok(_) => Error::protocol("watch answered neither success nor failure"),
+                        };
+                        if resumable(&err) {
+                            self.backoff(false);
+                        } else {
+                            return self.fail(err);
+                        }
+                    }
+                    ExchangeStep::Done(Err(e)) if resumable(&e) => self.backoff(false),
+                    ExchangeStep::Done(Err(e)) => return self.fail(e),
+                },
+                State::Streaming(stream) => {
+                    let stream = *stream;
+                    match self.decoder.next_event() {
+                        Ok(Some(event)) => {
+                            if let Some(step) = self.on_event(event) {
+                                return step;
+                            }
+                            continue;
+                        }
+                        Ok(None) => {}
+                        Err(e) => return self.fail(e),
+                    }
+                    if stream.failed {
+                        self.backoff(false);
+                    } else if stream.ended {
+                        // an event without its newline at the very end is still an event
+                        let last = match self.decoder.finish() {
+                            Ok(last) => last,
+                            // cut in the middle of an event (a proxy gave up): resume from the last one
+                            Err(e) if resumable(&e) => {
+                                self.backoff(false);
+                                continue;
+                            }
+                            Err(e) => return self.fail(e),
+                        };
+                        let had_last = last.is_some();
+                        let step = last.and_then(|event| self.on_event(event));
+                        if matches!(self.state, State::Streaming(_)) {
+                            let quick = self
+                                .opened_at
+                                .is_some_and(|t| now.saturating_duration_since(t) < Duration::from_secs(1));
+                            if stream.events == 0 && !had_last && quick {
+                                // a server that closes at once, again and again, must not be hammered
+                                self.backoff(false);
+                            } else {
+                                self.state = State::Start;
+                            }
+                        }
+                        if let Some(step) = step {
+                            return step;
+                        }
+                    } else if stream.timed_out {
+                        if self.expired(now) {
+                            let err = self.timeout_error();
+                            return self.fail(err);
+                        }
+                        tracing::debug!(what = %self.params.what, "watch stream went silent; reconnecting");
+                        self.backoff(false);
+                    } else if self.expired(now) {
+                        let err = self.timeout_error();
+                        return self.fail(err);
+                    } else {
+                        let liveness = Duration::from_secs(u64::from(self.params.timeout_seconds)) + READ_GRACE;
+                        let timeout = match self.deadline {
+                            Some(d) => d.saturating_duration_since(now).min(liveness),
+                            None => liveness,
+                        };
+                        return WatchStep::Read { timeout: Some(timeout) };
+                    }
+                }
+            }
+        }
+    }
+
+    /// The outcome of the last step.
+    pub fn handle(&mut self, event: Event) {
+        match &mut self.state {
+            State::Listing(ex) | State::Opening(ex) => ex.handle(event),
+            State::Streaming(s) => match event {
+                Event::Chunk(bytes) => self.decoder.push(&bytes),
+                Event::End => s.ended = true,
+                Event::ReadTimeout => s.timed_out = true,
+                Event::Failed(err) => {
+                    tracing::debug!(what = %self.params.what, error = %err, "watch stream failed");
+                    s.failed = true;
+                }
+                other => {
+                    self.broken = Some(Error::protocol(format!("unexpected event while watching: {other:?}")));
+                }
+            },
+            State::Start | State::Backoff { .. } | State::Done => {}
+        }
+    }
+}
+
+/// Whether a failure to list or watch is worth resuming after a backoff.
+fn resumable(err: &Error) -> bool {
+    match err {
+        Error::Transport { .. } | Error::TooManyRequests(_) => true,
+        Error::Server(api) => matches!(api.status, 502..=504),
+        _ => false,
+    }
+}
+
+/// An [`Operation`] that runs a [`Watcher`] until `judge` decides: the closure sees every
+/// [`Update`] and returns `Some(result)` to finish.
+pub struct Until<T, F> {
+    watcher: Watcher<T>,
+    judge: F,
+    done: bool,
+}
+
+impl<T, F> std::fmt::Debug for Until<T, F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Until").field("what", &self.watcher.params.what).field("done", &self.done).finish()
+    }
+}
+
+impl<T, O, F> Until<T, F>
+where
+    T: DeserializeOwned + Versioned,
+    F: FnMut(Update<T>) -> Option<Result<O>>,
+{
+    /// Watch with `watcher` until `judge` returns a result.
+    pub fn new(watcher: Watcher<T>, judge: F) -> Self {
+        Until { watcher, judge, done: false }
+    }
+}
+
+impl<T, O, F> Operation for Until<T, F>
+where
+    T: DeserializeOwned + Versioned,
+    F: FnMut(Update<T>) -> Option<Result<O>>,
+{
+    type Output = O;
+    type Item = Infallible;
+
+    fn poll(&mut self, now: Instant) -> Step<O> {
+        if self.done {
+            return Step::Done(Err(Error::protocol("wait polled after it finished")));
+        }
+        loop {
+            match self.watcher.poll(now).into_step() {
+                Ok(step) => {
+                    self.done = matches!(step, Step::Done(_));
+                    return step;
+                }
+                Err(update) => {
+                    if let Some(result) = (self.judge)(update) {
+                        self.done = true;
+                        return Step::Done(result);
+                    }
+                }
+            }
+        }
+    }
+
+    fn handle(&mut self, event: Event) {
+        self.watcher.handle(event);
+    }
+}
+
+enum GoneState {
+    Delete(Box<Exchange>),
+    Watch(Box<Watcher<Thin>>),
+    Done,
+}
+
+/// Delete one object and, when asked to, wait (watching, from the resourceVersion of the
+/// delete's answer) until its `DELETED` event. `Ok(false)` when it did not exist.
+///
+/// The answer to a delete is either the object (it still exists: finalizers, foreground
+/// propagation, a namespace's content) or a `Status` (it is gone already).
+pub struct UntilGone {
+    state: GoneState,
+    params: WatchParams,
+    retry: Retry,
+    wait: bool,
+    timeout: Option<Duration>,
+}
+
+impl std::fmt::Debug for UntilGone {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UntilGone").field("what", &self.params.what).field("wait", &self.wait).finish()
+    }
+}
+
+impl UntilGone {
+    /// Send `delete`; when `wait`, then watch `params` (which must select only that object, e.g.
+    /// `fieldSelector=metadata.name=x`) until it is gone or `timeout` passed.
+    pub fn new(delete: Request, retry: &Retry, params: WatchParams, wait: bool, timeout: Option<Duration>) -> Self {
+        UntilGone {
+            state: GoneState::Delete(Box::new(Exchange::send(delete, retry))),
+            params,
+            retry: retry.clone(),
+            wait,
+            timeout,
+        }
+    }
+}
+
+impl Operation for UntilGone {
+    type Output = bool;
+    type Item = Infallible;
+
+    fn poll(&mut self, now: Instant) -> Step<bool> {
+        loop {
+            match &mut self.state {
+                GoneState::Done => return Step::Done(Err(Error::protocol("delete polled after it finished"))),
+                GoneState::Delete(ex) => match ex.poll(now) {
+                    ExchangeStep::Send(req) => return Step::Send(req),
+                    ExchangeStep::Wait(d) => return Step::Wait(d),
+                    ExchangeStep::Done(result) => {
+                        let outcome =
+                            result.and_then(check).and_then(|resp| decode::<Thin>(&self.params.what, resp.body()));
+                        match outcome {
+                            Err(Error::NotFound(_)) => {
+                                self.state = GoneState::Done;
+                                return Step::Done(Ok(false));
+                            }
+                            Err(e) => {
+                                self.state = GoneState::Done;
+                                return Step::Done(Err(e));
+                            }
+                            Ok(obj) if !self.wait || obj.kind == "Status" => {
+                                self.state = GoneState::Done;
+                                return Step::Done(Ok(true));
+                            }
+                            Ok(obj) => {
+                                let watcher = Watcher::from_version(
+                                    self.params.clone(),
+                                    &self.retry,
+                                    self.timeout,
+                                    obj.resource_version(),
+                                );
+                                self.state = GoneState::Watch(Box::new(watcher));
+                            }
+                        }
+                    }
+                },
+                GoneState::Watch(w) => match w.poll(now).into_step() {
+                    Ok(step) => {
+                        if matches!(step, Step::Done(_)) {
+                            self.state = GoneState::Done;
+                        }
+                        return step;
+                    }
+                    Err(Update::Deleted(_)) => {
+                        self.state = GoneState::Done;
+                        return Step::Done(Ok(true));
+                    }
+                    Err(Update::Listed(items)) if items.is_empty() => {
+                        self.state = GoneState::Done;
+                        return Step::Done(Ok(true));
+                    }
+                    Err(_) => {}
+                },
+            }
+        }
+    }
+
+    fn handle(&mut self, event: Event) {
+        match &mut self.state {
+            GoneState::Delete(ex) => ex.handle(event),
+            GoneState::Watch(w) => w.handle(event),
+            GoneState::Done => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn watch_request_carries_bookmarks_timeout_and_selectors() {
+        let p = WatchParams::new("/apis/batch/v1/namespaces/a/jobs", "job a/x").fields("metadata.name=x");
+        let req = p.watch_request("42").map_err(|e| e.to_string());
+        let Ok(req) = req else { panic!("{req:?}") };
+        assert_eq!(req.uri().path(), "/apis/batch/v1/namespaces/a/jobs");
+        assert_eq!(
+            req.uri().query(),
+            Some("watch=1&resourceVersion=42&allowWatchBookmarks=true&timeoutSeconds=290&fieldSelector=metadata.name%3Dx")
+        );
+        let list = p.list_request().map_err(|e| e.to_string());
+        assert_eq!(
+            list.map(|r| r.uri().to_string()).ok().as_deref(),
+            Some("/apis/batch/v1/namespaces/a/jobs?fieldSelector=metadata.name%3Dx")
+        );
+    }
+
+    #[test]
+    fn backoff_grows_to_the_cap_with_jitter_in_the_upper_half() {
+        let mut w: Watcher<Thin> = Watcher::new(WatchParams::new("/x", "x"), &Retry::default(), None);
+        let now = Instant::now();
+        w.last_now = Some(now);
+        let mut delays = Vec::new();
+        for _ in 0..10 {
+            w.backoff(false);
+            let State::Backoff { delay: Some(d), .. } = w.state else { panic!("no backoff") };
+            delays.push(d);
+        }
+        assert!(delays[0] >= BACKOFF_INITIAL / 2 && delays[0] <= BACKOFF_INITIAL, "{delays:?}");
+        assert!(delays[9] >= BACKOFF_MAX / 2 && delays[9] <= BACKOFF_MAX, "{delays:?}");
+        // two minutes of health reset it
+        w.healthy_since = Some(now);
+        w.last_now = Some(now + BACKOFF_RESET);
+        w.backoff(false);
+        let State::Backoff { delay: Some(d), .. } = w.state else { panic!("no backoff") };
+        assert!(d <= BACKOFF_INITIAL, "{d:?}");
+    }
+}
