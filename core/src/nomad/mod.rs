@@ -9,11 +9,15 @@ use crate::step::Response;
 
 pub mod connect;
 pub mod execution;
+pub mod flow;
 pub mod job;
+pub mod jobspec;
 pub mod logs;
 pub mod namespace;
 pub mod node;
+pub mod query;
 pub mod scale;
+pub mod status;
 pub mod wait;
 
 /// How seed namespaces map onto Nomad.
