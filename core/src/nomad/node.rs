@@ -66,6 +66,8 @@ struct NodeResources {
 struct CpuRes {
     #[serde(default)]
     cpu_shares: u64,
+    #[serde(default)]
+    total_cpu_cores: u64,
 }
 
 #[derive(Deserialize)]
@@ -97,7 +99,14 @@ impl From<NodeStub> for Node {
         let cap_mem = mem_of(n.node_resources.as_ref());
         let res_cpu = cpu_of(n.reserved_resources.as_ref()).unwrap_or(0);
         let res_mem = mem_of(n.reserved_resources.as_ref()).unwrap_or(0);
-        let mhz = |v: u64| Cpu(v.saturating_mul(1000) / super::jobspec::MHZ_PER_CORE);
+        // MHz of one core: measured when the node says how many cores it has, else assumed.
+        let per_core = n
+            .node_resources
+            .as_ref()
+            .and_then(|r| r.cpu.as_ref())
+            .filter(|c| c.total_cpu_cores > 0 && c.cpu_shares > 0)
+            .map_or(super::jobspec::MHZ_PER_CORE, |c| c.cpu_shares.div_ceil(c.total_cpu_cores));
+        let mhz = |v: u64| Cpu(v.saturating_mul(1000) / per_core);
         let mb = |v: u64| Memory(v.saturating_mul(1 << 20));
         Node {
             id: n.id,
