@@ -48,12 +48,11 @@ fn derived(from: &Exchange, method: &str, path: &str) -> Exchange {
 #[test]
 fn create_registers_a_batch_job_and_reads_it_back() {
     let s = Scenario::load("nomad/08-batch-job-succeeds.json");
-    let spec = recorded_spec(
-        "acm-ok",
-        "echo \"$GREETING from acm-ok\"; echo 'a warning on stderr' >&2; sleep 2; echo done",
-    );
+    let spec =
+        recorded_spec("acm-ok", "echo \"$GREETING from acm-ok\"; echo 'a warning on stderr' >&2; sleep 2; echo done");
     // register, then the job (dead, index 14), its summary and its allocations
-    let (job, _, t) = Replay::new(&s).exchanges([0, 4, 5, 6]).ignore_bodies().run_full(nomad::job::create(&ctx(), "", &spec));
+    let (job, _, t) =
+        Replay::new(&s).exchanges([0, 4, 5, 6]).ignore_bodies().run_full(nomad::job::create(&ctx(), "", &spec));
     assert_body_is_recorded_without_logconfig(&t.bodies[0], s.exchange(0));
     let job = job.unwrap();
     assert_eq!(job.name, "acm-ok");
@@ -71,7 +70,8 @@ fn create_registers_a_batch_job_and_reads_it_back() {
 fn create_of_a_failing_job_reads_it_failed() {
     let s = Scenario::load("nomad/09-batch-job-fails.json");
     let spec = recorded_spec("acm-fail", "echo about to fail; echo failing >&2; exit 3");
-    let (job, _, t) = Replay::new(&s).exchanges([0, 1, 2, 3]).ignore_bodies().run_full(nomad::job::create(&ctx(), "", &spec));
+    let (job, _, t) =
+        Replay::new(&s).exchanges([0, 1, 2, 3]).ignore_bodies().run_full(nomad::job::create(&ctx(), "", &spec));
     assert_body_is_recorded_without_logconfig(&t.bodies[0], s.exchange(0));
     let job = job.unwrap();
     assert_eq!(job.status, Some(Status::Failed));
@@ -124,7 +124,8 @@ fn create_denied_by_acl_is_forbidden_and_the_op_sends_no_token() {
 fn create_refuses_bad_job_ids_before_sending() {
     let s = Scenario::load("nomad/08-batch-job-succeeds.json");
     for bad in ["", "has space", &"x".repeat(129)] {
-        let res = Replay::new(&s).exchanges([]).run(nomad::job::create(&ctx(), "", &JobSpec::new(bad).command(["true"])));
+        let res =
+            Replay::new(&s).exchanges([]).run(nomad::job::create(&ctx(), "", &JobSpec::new(bad).command(["true"])));
         assert!(matches!(res, Err(Error::InvalidInput { .. })), "{bad:?}: {res:?}");
     }
 }
@@ -212,7 +213,10 @@ fn acl_errors_through_list() {
     let unknown = Replay::new(&s).exchanges([5]).run(nomad::job::list(&ctx(), ""));
     assert!(matches!(unknown, Err(Error::Forbidden(ref a)) if a.message == "ACL token not found"), "{unknown:?}");
     let not_uuid = Replay::new(&s).exchanges([6]).run(nomad::job::list(&ctx(), ""));
-    assert!(matches!(not_uuid, Err(Error::Server(ref a)) if a.message.contains("UUID must be 36 characters")), "{not_uuid:?}");
+    assert!(
+        matches!(not_uuid, Err(Error::Server(ref a)) if a.message.contains("UUID must be 36 characters")),
+        "{not_uuid:?}"
+    );
     let ok = Replay::new(&s).exchanges([7]).run(nomad::job::list(&ctx(), "")).unwrap();
     assert!(ok.is_empty());
 }

@@ -69,7 +69,10 @@ pub fn parse_agent_self(body: &[u8]) -> Result<AgentInfo> {
     let not_agent = |why: String| {
         Error::config(
             "NOMAD_ADDR",
-            format!("/v1/agent/self did not answer like a Nomad agent ({why}; body starts {:?}); {HINT}", crate::error::excerpt(body)),
+            format!(
+                "/v1/agent/self did not answer like a Nomad agent ({why}; body starts {:?}); {HINT}",
+                crate::error::excerpt(body)
+            ),
         )
     };
     let parsed: AgentSelf = serde_json::from_slice(body).map_err(|e| not_agent(e.to_string()))?;
@@ -117,6 +120,9 @@ impl Connect {
         let resp = check(resp)?;
         let info = parse_agent_self(resp.body())?;
         let ctx = self.ctx.as_mut().ok_or_else(|| Error::protocol("connect finished twice"))?;
+        // Ask the agent about its nodes in the region the caller chose, if any (the agent's own
+        // region otherwise, without naming it).
+        let nodes = Query::new(ctx, "/v1/nodes").get()?;
         if ctx.region.as_deref().is_none_or(str::is_empty) {
             ctx.region = info.region;
         }
@@ -125,9 +131,8 @@ impl Connect {
                 ctx.datacenters.insert(0, dc);
             }
         }
-        let ctx = &*ctx;
         self.state = State::Nodes;
-        Ok(Next::Send(Query::new(ctx, "/v1/nodes").get()?))
+        Ok(Next::Send(nodes))
     }
 
     fn on_nodes(&mut self, resp: Result<Response>) -> Result<Context> {

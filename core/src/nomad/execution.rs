@@ -179,9 +179,9 @@ pub fn list(
     let (c, ns) = (ctx.clone(), namespace.to_owned());
     let id = super::query::job_id(ctx, namespace, job);
     let req = Query::new(ctx, format!("/v1/job/{}/allocations", encode_segment(&id))).namespace(ctx, namespace).get();
-    Either::from(req.map(|req| {
-        Call::new(req, &ctx.retry, move |resp: Response| parse_executions(&c, &ns, check(resp)?.body()))
-    }))
+    Either::from(
+        req.map(|req| Call::new(req, &ctx.retry, move |resp: Response| parse_executions(&c, &ns, check(resp)?.body()))),
+    )
 }
 
 enum DeleteState {

@@ -149,7 +149,8 @@ impl JobPaths {
 
     /// `/v1/job/{id}{suffix}` with the namespace (and region).
     pub fn query(&self, suffix: &str) -> Query {
-        Query::new(&self.ctx, format!("/v1/job/{}{suffix}", encode_segment(&self.id))).namespace(&self.ctx, &self.namespace)
+        Query::new(&self.ctx, format!("/v1/job/{}{suffix}", encode_segment(&self.id)))
+            .namespace(&self.ctx, &self.namespace)
     }
 
     pub fn get(&self, suffix: &str) -> Result<Request> {
@@ -242,7 +243,11 @@ impl Machine for Get {
 /// let Step::Send(req) = op.poll(std::time::Instant::now()) else { unreachable!() };
 /// assert_eq!(req.uri(), "/v1/job/acm-param%2Fdispatch-1795639013-f06b5802");
 /// ```
-pub fn get(ctx: &Context, namespace: &str, name: &str) -> impl Operation<Output = Job, Item = Infallible> + Send + 'static {
+pub fn get(
+    ctx: &Context,
+    namespace: &str,
+    name: &str,
+) -> impl Operation<Output = Job, Item = Infallible> + Send + 'static {
     Flow::new(Get { fetch: Fetch::new(JobPaths::new(ctx, namespace, name)) }, &ctx.retry)
 }
 

@@ -207,7 +207,10 @@ pub fn register_body(id: &str, namespace: Option<&str>, datacenters: &[String], 
     } else {
         let mut argv = spec.entrypoint.iter().chain(&spec.command).chain(&spec.args).map(String::as_str);
         let command = argv.next().ok_or_else(|| {
-            invalid("command", format!("the {driver} driver needs a command to run; give command (or an image for docker)"))
+            invalid(
+                "command",
+                format!("the {driver} driver needs a command to run; give command (or an image for docker)"),
+            )
         })?;
         config.command = Some(command);
         config.args = argv.collect();
@@ -356,14 +359,19 @@ mod tests {
             .volume(Volume { name: "d".into(), source: VolumeSource::HostPath { path: "/srv".into() } })
             .volume_mount(VolumeMount { name: "d".into(), mount_path: "/d".into(), read_only: false });
         let err = register_body("x", None, &[], &host).unwrap_err();
-        assert!(matches!(err, Error::InvalidInput { ref problem, .. } if problem.contains("raw_exec driver cannot mount")));
+        assert!(
+            matches!(err, Error::InvalidInput { ref problem, .. } if problem.contains("raw_exec driver cannot mount"))
+        );
         let no_cmd = JobSpec::new("x").driver(Driver::Exec);
         assert!(matches!(register_body("x", None, &[], &no_cmd), Err(Error::InvalidInput { .. })));
         let no_image = JobSpec::new("x").driver(Driver::Docker);
         assert!(matches!(register_body("x", None, &[], &no_image), Err(Error::InvalidInput { .. })));
         let env_from = JobSpec::new("x").command(["a"]).env_from(crate::model::EnvFrom::ConfigMap("c".into()));
         assert!(matches!(register_body("x", None, &[], &env_from), Err(Error::InvalidInput { .. })));
-        assert!(matches!(register_body("a b", None, &[], &JobSpec::new("a b").command(["a"])), Err(Error::InvalidInput { .. })));
+        assert!(matches!(
+            register_body("a b", None, &[], &JobSpec::new("a b").command(["a"])),
+            Err(Error::InvalidInput { .. })
+        ));
         let bad_cpu = JobSpec::new("x").command(["a"]).cpu_limit("lots");
         assert!(register_body("x", None, &[], &bad_cpu).is_err());
     }

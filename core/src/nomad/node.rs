@@ -11,13 +11,13 @@ use std::convert::Infallible;
 
 use serde::Deserialize;
 
+use super::flow::Either;
 use super::query::Query;
 use super::{check, decode, Context};
 use crate::call::Call;
 use crate::error::Result;
 use crate::model::Node;
 use crate::quantity::{Cpu, Memory};
-use super::flow::Either;
 use crate::step::Operation;
 
 #[derive(Deserialize)]

@@ -218,14 +218,20 @@ mod tests {
         let ctx = Context::default();
         assert_eq!(Query::new(&ctx, "/v1/jobs").namespace(&ctx, "").path_and_query(), "/v1/jobs");
         assert_eq!(Query::new(&ctx, "/v1/jobs").namespace(&ctx, "default").path_and_query(), "/v1/jobs");
-        assert_eq!(Query::new(&ctx, "/v1/jobs").namespace(&ctx, "acm-ns").path_and_query(), "/v1/jobs?namespace=acm-ns");
+        assert_eq!(
+            Query::new(&ctx, "/v1/jobs").namespace(&ctx, "acm-ns").path_and_query(),
+            "/v1/jobs?namespace=acm-ns"
+        );
         assert_eq!(Query::new(&ctx, "/v1/jobs").namespace(&ctx, "*").path_and_query(), "/v1/jobs?namespace=*");
     }
 
     #[test]
     fn context_namespace_and_region() {
         let ctx = Context { namespace: Some("team".into()), region: Some("eu".into()), ..Context::default() };
-        assert_eq!(Query::new(&ctx, "/v1/jobs").namespace(&ctx, "").path_and_query(), "/v1/jobs?region=eu&namespace=team");
+        assert_eq!(
+            Query::new(&ctx, "/v1/jobs").namespace(&ctx, "").path_and_query(),
+            "/v1/jobs?region=eu&namespace=team"
+        );
     }
 
     #[test]

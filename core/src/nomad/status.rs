@@ -71,9 +71,8 @@ pub fn job_status(status: &str, counts: &Counts, allocations: Option<&[AllocView
         "pending" => Some(Status::Pending),
         "running" => {
             let running = counts.running > 0 || allocs.iter().any(|a| a.client_status == "running");
-            let waiting = counts.queued > 0
-                || counts.starting > 0
-                || allocs.iter().any(|a| a.client_status == "pending");
+            let waiting =
+                counts.queued > 0 || counts.starting > 0 || allocs.iter().any(|a| a.client_status == "pending");
             if !running && waiting {
                 Some(Status::Pending)
             } else {

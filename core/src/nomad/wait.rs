@@ -3,8 +3,8 @@
 //!
 //! Each wait reads once at once, then re-issues the read with `?index=N&wait=W` where `N` is
 //! the last `X-Nomad-Index` (reset to 0 if it goes backwards, 1 if the server says 0; see
-//! [`next_index`]) and `W` is the caller's remaining time (rounded to the nearest second when
-//! at least one; Nomad adds up to `W/16` of jitter anyway), at most five minutes. The server
+//! [`next_index`]) and `W` is the caller's remaining time in whole milliseconds (`5s`,
+//! `4997ms`), at most five minutes. Nomad may answer up to `W/16` later than `W` (jitter). The server
 //! answers as soon as the object changes, or with the same index when `W` passed. When the
 //! caller's timeout has passed and the wait is not over: [`Error::Timeout`].
 
@@ -46,11 +46,8 @@ impl Deadline {
             let timeout = self.timeout.unwrap_or_default();
             return Err(Error::Timeout { what: format!("{what} after {timeout:?}") });
         }
-        let wait = if remaining >= Duration::from_secs(1) {
-            Duration::from_secs((remaining.as_millis() + 500).div_euclid(1000) as u64)
-        } else {
-            remaining
-        };
+        // Whole milliseconds, never more than what is left (Nomad may still add up to wait/16).
+        let wait = Duration::from_millis(u64::try_from(remaining.as_millis()).unwrap_or(u64::MAX).max(1));
         Ok(wait.min(MAX_WAIT))
     }
 }
