@@ -1,6 +1,8 @@
 //! Connecting to Nomad against recordings of Nomad 1.1.2: agent self (01, 07), node datacenters
 //! (07), an ACL agent refusing an anonymous caller (23), and things that are not Nomad agents.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may unwrap
+
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -25,7 +27,8 @@ fn connect_learns_region_and_datacenters() {
     assert_eq!(ctx.datacenters, ["dc1"]);
 }
 
-/// Drive `op` by hand, answering each request with the next of `answers`.
+/// Drive `op` by hand, answering each request with what `answer` says.
+#[allow(clippy::result_large_err)] // the crate's one Error type, as the ops return it
 fn drive<O: Operation>(mut op: O, mut answer: impl FnMut(&http::Request<Bytes>) -> Event) -> Result<O::Output, Error> {
     let start = Instant::now();
     let mut elapsed = Duration::ZERO;

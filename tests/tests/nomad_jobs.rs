@@ -1,6 +1,8 @@
 //! Nomad jobs against recordings of Nomad 1.1.2: create (08, 09, 10, 17, 23), get (09, 11,
 //! 20), list (16, 17, 23), delete with and without purge / wait (11, 15, 17), cleanup (16, 17).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may unwrap
+
 use std::time::Instant;
 
 use clustermanager_core::nomad::{self, Context, NamespaceMode};

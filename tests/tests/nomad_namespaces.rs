@@ -1,6 +1,8 @@
 //! Nomad namespaces against the recording of Nomad 1.1.2 (17): create, create again, delete
 //! while a job is still running (refused), delete, delete again; and the prefix mode.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may unwrap
+
 use clustermanager_core::nomad::{self, Context, NamespaceMode};
 use clustermanager_core::Error;
 use clustermanager_tests::{Replay, Scenario};

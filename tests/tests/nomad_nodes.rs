@@ -1,6 +1,8 @@
 //! Nomad nodes against recordings of Nomad 1.1.2: the node list (04, 07) and, for resources,
 //! the full node object (05).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may unwrap
+
 use clustermanager_core::nomad::{self, Context};
 use clustermanager_core::quantity::{Cpu, Memory};
 use clustermanager_tests::{Replay, Scenario};

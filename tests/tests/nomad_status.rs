@@ -2,6 +2,8 @@
 //! a completed allocation (08), a failed one with its exit code (09), one being stopped (15),
 //! an unknown job (11), a dispatched child (20), and stopping an allocation.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may unwrap
+
 use std::time::Instant;
 
 use clustermanager_core::nomad::{self, status, Context};

@@ -3,6 +3,8 @@
 //! blocking query that times out (08), the failing job (09), unknown jobs (11), and a blocking
 //! job list (16).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may unwrap
+
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;

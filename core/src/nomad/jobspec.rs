@@ -310,6 +310,7 @@ fn source_kind(source: &VolumeSource) -> &'static str {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap
 mod tests {
     use super::*;
     use crate::model::{Volume, VolumeMount};

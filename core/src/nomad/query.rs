@@ -156,7 +156,7 @@ impl Query {
 /// ```
 pub fn format_wait(wait: Duration) -> String {
     let ms = wait.as_millis().max(1);
-    if ms % 1000 == 0 {
+    if ms.is_multiple_of(1000) {
         format!("{}s", ms / 1000)
     } else {
         format!("{ms}ms")
