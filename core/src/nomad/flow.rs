@@ -105,7 +105,7 @@ pub fn answer(answer: Option<Result<Response>>) -> Result<Response> {
     answer.unwrap_or_else(|| Err(Error::protocol("machine called back without an answer")))
 }
 
-/// A [`Call`] or, when its request could not be built, the error at once.
+/// A [`Call`](crate::Call) or, when its request could not be built, the error at once.
 pub enum Either<C, T> {
     /// The call.
     Call(C),

@@ -4,6 +4,10 @@
 //! `/allocations`); the mapping is in [`status`](super::status). Job IDs are percent-encoded in
 //! paths (dispatched jobs have a `/` in their ID). In [`NamespaceMode::Prefix`] job IDs are
 //! `{namespace}-{name}` and lists filter with `?prefix=`; the names returned drop the prefix.
+//!
+//! Nomad jobs have no start or completion time of their own: [`Job::start_time`] is the
+//! job's `SubmitTime` and [`Job::completion_time`], once the job is finished, the last change
+//! (`ModifyTime`) of its allocations. `version` is the job's `ModifyIndex`.
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;

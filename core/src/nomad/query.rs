@@ -212,6 +212,48 @@ pub fn validate_job_id(id: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    fn decode(s: &str) -> Vec<u8> {
+        let b = s.as_bytes();
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < b.len() {
+            if b[i] == b'%' {
+                let hex = std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("00");
+                out.push(u8::from_str_radix(hex, 16).unwrap_or(0));
+                i += 3;
+            } else {
+                out.push(b[i]);
+                i += 1;
+            }
+        }
+        out
+    }
+
+    proptest! {
+        #[test]
+        fn encoded_segments_decode_back_and_hold_no_separator(id in "\\PC{0,40}") {
+            let enc = encode_segment(&id);
+            prop_assert!(!enc.contains('/') && !enc.contains('?') && !enc.contains('#'));
+            prop_assert_eq!(decode(&enc), id.as_bytes().to_vec());
+            // and the path is a valid request URI
+            let q = Query::new(&Context::default(), format!("/v1/job/{enc}"));
+            prop_assert!(q.get().is_ok());
+        }
+
+        #[test]
+        fn the_next_index_never_blocks_on_zero_unless_it_rereads(prev in 0u64..100, answered in proptest::option::of(0u64..100)) {
+            let next = next_index(prev, answered);
+            if next == 0 {
+                // only an index that went backwards resets, to read at once
+                prop_assert!(answered.is_some_and(|a| a != 0 && a < prev));
+            }
+            if let Some(a) = answered.filter(|a| *a >= prev && *a > 0) {
+                prop_assert_eq!(next, a);
+            }
+        }
+    }
 
     #[test]
     fn default_namespace_is_not_sent() {
