@@ -86,6 +86,9 @@ pub struct RecordedResponse {
     /// For streams (Nomad): who ended it, `server` or `deadline`.
     #[serde(default)]
     pub ended: Option<String>,
+    /// How long the server took to answer, in milliseconds, if recorded.
+    #[serde(default)]
+    pub elapsed_ms: Option<f64>,
 }
 
 /// The directory holding the recorded fixtures.
@@ -167,6 +170,7 @@ pub struct Replay<'s> {
     split: Split,
     exhausted: Exhausted,
     check_body: bool,
+    latency: bool,
 }
 
 /// What an operation did during a replay, for assertions.
@@ -240,6 +244,7 @@ impl<'s> Replay<'s> {
             split: Split::AsRecorded,
             exhausted: Exhausted::AsRecorded,
             check_body: true,
+            latency: false,
         }
     }
 
@@ -266,6 +271,13 @@ impl<'s> Replay<'s> {
     /// equivalent body); method, path and query are still checked.
     pub fn ignore_bodies(mut self) -> Self {
         self.check_body = false;
+        self
+    }
+
+    /// Let each sent request take the virtual time the server took to answer it (`elapsed_ms`),
+    /// so that deadlines (blocking queries that time out, caller timeouts) play out as recorded.
+    pub fn recorded_latency(mut self) -> Self {
+        self.latency = true;
         self
     }
 
@@ -299,6 +311,10 @@ impl<'s> Replay<'s> {
                     assert_request_matches(&req, &ex.request, self.check_body);
                     transcript.requests.push((req.method().to_string(), req.uri().to_string()));
                     transcript.bodies.push(req.body().clone());
+                    if self.latency {
+                        let ms = ex.response.elapsed_ms.unwrap_or(0.0).max(0.0);
+                        elapsed += Duration::from_secs_f64(ms / 1000.0);
+                    }
                     op.handle(Event::Response(ex.response.to_http()));
                 }
                 Step::Open(req) => {

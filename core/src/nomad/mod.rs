@@ -11,12 +11,16 @@ pub mod api;
 pub mod connect;
 pub mod events;
 pub mod execution;
+pub mod flow;
 pub mod frames;
 pub mod job;
+pub mod jobspec;
 pub mod logs;
 pub mod namespace;
 pub mod node;
+pub mod query;
 pub mod scale;
+pub mod status;
 pub mod wait;
 
 /// How seed namespaces map onto Nomad.

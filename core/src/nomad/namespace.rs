@@ -1,36 +1,187 @@
-//! Nomad: create_namespace, delete_namespace. (Stub until implemented.)
-#![allow(unused_variables, unused_imports)]
-use super::Context;
-use crate::error::Error;
-use crate::model::*;
-use crate::step::{Operation, Ready};
+//! Nomad: create_namespace, delete_namespace.
+//!
+//! With real namespaces ([`NamespaceMode::Native`], Nomad ≥ 1.0) these read
+//! `/v1/namespace/{name}` first (so the answer says whether anything changed) and then write.
+//! Nomad applies namespace writes synchronously through Raft: once the write answers 200 the
+//! namespace is usable (or gone), so unlike Kubernetes there is nothing more to wait for.
+//!
+//! In [`NamespaceMode::Prefix`] (servers without namespaces, the seed's `{namespace}-{job}`
+//! job IDs) a namespace is only a prefix: creating one sends nothing and answers `true` (it is
+//! usable at once); deleting one sends nothing and answers `true` as well, leaving jobs with
+//! that prefix alone (delete them with `delete_job` / `cleanup_jobs`).
+
 use std::convert::Infallible;
-use std::time::Duration;
+use std::time::Instant;
 
-/// `create_namespace`. Not implemented yet.
+use serde::Serialize;
+
+use super::flow::{answer, Flow, Machine, Next};
+use super::query::{encode_segment, Query};
+use super::{check, Context, NamespaceMode};
+use crate::error::{Error, Result};
+use crate::step::{Operation, Response};
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct NamespaceBody<'a> {
+    name: &'a str,
+    description: &'a str,
+    /// Quotas are Enterprise; the official Go client sends an empty one too.
+    quota: &'static str,
+}
+
+/// Check a namespace name as Nomad does (`^[a-zA-Z0-9-]{1,128}$`).
+pub fn validate_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty() && name.len() <= 128 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::InvalidInput {
+            field: "namespace".into(),
+            problem: format!("{name:?} is not a valid Nomad namespace name (1 to 128 letters, digits or '-')"),
+        })
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Create,
+    Delete,
+}
+
+enum State {
+    Start,
+    Read,
+    Write,
+}
+
+struct NamespaceOp {
+    ctx: Context,
+    name: String,
+    description: String,
+    kind: Kind,
+    state: State,
+}
+
+impl NamespaceOp {
+    fn path(&self) -> String {
+        format!("/v1/namespace/{}", encode_segment(&self.name))
+    }
+
+    fn run(&mut self, ans: Option<Result<Response>>) -> Result<Next<bool>> {
+        match self.state {
+            State::Start => {
+                validate_name(&self.name)?;
+                self.state = State::Read;
+                Ok(Next::Send(Query::new(&self.ctx, self.path()).get()?))
+            }
+            State::Read => {
+                let resp = answer(ans)?;
+                let exists = match resp.status() {
+                    http::StatusCode::NOT_FOUND => false,
+                    _ => {
+                        check(resp)?;
+                        true
+                    }
+                };
+                match (self.kind, exists) {
+                    (Kind::Create, true) | (Kind::Delete, false) => Ok(Next::Done(Ok(false))),
+                    (Kind::Create, false) => {
+                        let body = serde_json::to_vec(&NamespaceBody {
+                            name: &self.name,
+                            description: &self.description,
+                            quota: "",
+                        })
+                        .map_err(|e| Error::protocol(format!("could not encode the namespace: {e}")))?;
+                        self.state = State::Write;
+                        Ok(Next::Send(Query::new(&self.ctx, "/v1/namespace").post(Some(body))?))
+                    }
+                    (Kind::Delete, true) => {
+                        self.state = State::Write;
+                        Ok(Next::Send(Query::new(&self.ctx, self.path()).delete()?))
+                    }
+                }
+            }
+            State::Write => {
+                check(answer(ans)?)?;
+                Ok(Next::Done(Ok(true)))
+            }
+        }
+    }
+}
+
+impl Machine for NamespaceOp {
+    type Output = bool;
+    fn step(&mut self, _now: Instant, ans: Option<Result<Response>>) -> Next<bool> {
+        self.run(ans).unwrap_or_else(|e| Next::Done(Err(e)))
+    }
+}
+
+fn op(ctx: &Context, name: &str, description: &str, kind: Kind) -> Flow<PrefixOr> {
+    let inner = match ctx.namespace_mode {
+        NamespaceMode::Prefix => PrefixOr::Prefix(Some(validate_name(name).map(|()| true))),
+        NamespaceMode::Native => PrefixOr::Native(NamespaceOp {
+            ctx: ctx.clone(),
+            name: name.to_owned(),
+            description: description.to_owned(),
+            kind,
+            state: State::Start,
+        }),
+    };
+    Flow::new(inner, &ctx.retry)
+}
+
+/// Either the native state machine or the prefix-mode answer (no request).
+enum PrefixOr {
+    Native(NamespaceOp),
+    Prefix(Option<Result<bool>>),
+}
+
+impl Machine for PrefixOr {
+    type Output = bool;
+    fn step(&mut self, now: Instant, ans: Option<Result<Response>>) -> Next<bool> {
+        match self {
+            PrefixOr::Native(op) => op.step(now, ans),
+            PrefixOr::Prefix(result) => {
+                Next::Done(result.take().unwrap_or_else(|| Err(Error::protocol("operation finished twice"))))
+            }
+        }
+    }
+}
+
+/// `create_namespace`: `true` if the namespace was created, `false` if it already existed.
+/// Reads `GET /v1/namespace/{name}`, then `POST /v1/namespace` (answered 200 with an empty body).
+///
+/// ```
+/// use clustermanager_core::{nomad, Operation, Step};
+/// let mut op = nomad::namespace::create(&nomad::Context::default(), "acm-ns");
+/// let Step::Send(req) = op.poll(std::time::Instant::now()) else { unreachable!() };
+/// assert_eq!(req.uri(), "/v1/namespace/acm-ns");
+/// ```
 pub fn create(ctx: &Context, name: &str) -> impl Operation<Output = bool, Item = Infallible> + Send + 'static {
-    NotYet::<bool, Infallible>::new("create_namespace")
+    op(ctx, name, "", Kind::Create)
 }
 
-/// `delete_namespace`. Not implemented yet.
+/// [`create`] with a description.
+pub fn create_with_description(
+    ctx: &Context,
+    name: &str,
+    description: &str,
+) -> impl Operation<Output = bool, Item = Infallible> + Send + 'static {
+    op(ctx, name, description, Kind::Create)
+}
+
+/// `delete_namespace`: `true` if the namespace was deleted, `false` if it did not exist.
+/// A namespace that still holds jobs that are not dead is refused by Nomad (a 500 `namespace
+/// "x" has non-terminal jobs in regions: [global]`), reported as [`Error::Invalid`] with that
+/// cause: stop or purge the jobs first.
+///
+/// ```
+/// use clustermanager_core::{nomad, Operation, Step};
+/// let mut op = nomad::namespace::delete(&nomad::Context::default(), "acm-ns");
+/// let Step::Send(req) = op.poll(std::time::Instant::now()) else { unreachable!() };
+/// assert_eq!(req.method(), "GET");
+/// ```
 pub fn delete(ctx: &Context, name: &str) -> impl Operation<Output = bool, Item = Infallible> + Send + 'static {
-    NotYet::<bool, Infallible>::new("delete_namespace")
-}
-
-struct NotYet<T, I>(Option<&'static str>, std::marker::PhantomData<fn() -> (T, I)>);
-impl<T, I> NotYet<T, I> {
-    fn new(op: &'static str) -> Self {
-        NotYet(Some(op), std::marker::PhantomData)
-    }
-}
-impl<T, I> Operation for NotYet<T, I> {
-    type Output = T;
-    type Item = I;
-    fn poll(&mut self, _now: std::time::Instant) -> crate::step::Step<T, I> {
-        crate::step::Step::Done(Err(Error::protocol(format!(
-            "{} is not implemented yet",
-            self.0.take().unwrap_or("operation")
-        ))))
-    }
-    fn handle(&mut self, _event: crate::step::Event) {}
+    op(ctx, name, "", Kind::Delete)
 }

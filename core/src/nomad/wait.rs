@@ -1,23 +1,203 @@
-//! Nomad: wait_for_job, wait_for_job_execution_status. (Stub until implemented.)
-#![allow(unused_variables, unused_imports)]
-use super::Context;
-use crate::error::Error;
-use crate::model::*;
-use crate::step::{Operation, Ready};
-use std::convert::Infallible;
-use std::time::Duration;
+//! Nomad: wait_for_job, wait_for_job_execution_status — with blocking queries, never by
+//! sleeping and polling.
+//!
+//! Each wait reads once at once, then re-issues the read with `?index=N&wait=W` where `N` is
+//! the last `X-Nomad-Index` (reset to 0 if it goes backwards, 1 if the server says 0; see
+//! [`next_index`]) and `W` is the caller's remaining time in whole milliseconds (`5s`,
+//! `4997ms`), at most five minutes. Nomad may answer up to `W/16` later than `W` (jitter). The server
+//! answers as soon as the object changes, or with the same index when `W` passed. When the
+//! caller's timeout has passed and the wait is not over: [`Error::Timeout`].
 
-/// `wait_for_job`. Not implemented yet.
+use std::convert::Infallible;
+use std::time::{Duration, Instant};
+
+use super::execution::parse_stubs;
+use super::flow::{answer, Flow, Machine, Next};
+use super::job::{Fetch, JobBody, JobPaths};
+use super::query::{index_of, next_index, MAX_WAIT};
+use super::{decode, Context};
+use crate::error::{Error, Result};
+use crate::model::{Execution, Job, Status};
+use crate::step::{Operation, Response};
+
+/// The caller's deadline, measured from the first poll.
+#[derive(Debug, Clone, Copy)]
+struct Deadline {
+    timeout: Option<Duration>,
+    at: Option<Instant>,
+}
+
+impl Deadline {
+    fn new(timeout: Option<Duration>) -> Self {
+        Deadline { timeout, at: None }
+    }
+
+    fn start(&mut self, now: Instant) {
+        if self.at.is_none() {
+            self.at = self.timeout.and_then(|t| now.checked_add(t));
+        }
+    }
+
+    /// How long the next blocking query may wait, or a timeout error.
+    fn next_wait(&self, now: Instant, what: &str) -> Result<Duration> {
+        let Some(at) = self.at else { return Ok(MAX_WAIT) };
+        let remaining = at.saturating_duration_since(now);
+        if remaining.is_zero() {
+            let timeout = self.timeout.unwrap_or_default();
+            return Err(Error::Timeout { what: format!("{what} after {timeout:?}") });
+        }
+        // Whole milliseconds, never more than what is left (Nomad may still add up to wait/16).
+        let wait = Duration::from_millis(u64::try_from(remaining.as_millis()).unwrap_or(u64::MAX).max(1));
+        Ok(wait.min(MAX_WAIT))
+    }
+}
+
+enum JobStage {
+    Read,
+    Fetch(Box<Fetch>),
+}
+
+struct WaitJob {
+    paths: JobPaths,
+    deadline: Deadline,
+    index: u64,
+    stage: JobStage,
+}
+
+impl WaitJob {
+    fn run(&mut self, now: Instant, ans: Option<Result<Response>>) -> Result<Next<Job>> {
+        self.deadline.start(now);
+        let Some(ans) = ans else {
+            return Ok(Next::Send(self.paths.get("")?));
+        };
+        if let JobStage::Fetch(fetch) = &mut self.stage {
+            return fetch.on_answer(ans);
+        }
+        let resp = self.paths.check(ans?)?;
+        let answered = index_of(resp.headers());
+        let job: JobBody = decode("Nomad job", resp.body())?;
+        if job.status == "dead" {
+            let mut fetch = Box::new(Fetch::new(self.paths.clone()));
+            let req = fetch.start_with(job)?;
+            self.stage = JobStage::Fetch(fetch);
+            return Ok(Next::Send(req));
+        }
+        let what = format!("waiting for job {:?} to finish (it is {})", self.paths.id, job.status);
+        let wait = self.deadline.next_wait(now, &what)?;
+        self.index = next_index(self.index, answered);
+        Ok(Next::Send(self.paths.query("").blocking(self.index, wait).get()?))
+    }
+}
+
+impl Machine for WaitJob {
+    type Output = Job;
+    fn step(&mut self, now: Instant, ans: Option<Result<Response>>) -> Next<Job> {
+        self.run(now, ans).unwrap_or_else(|e| Next::Done(Err(e)))
+    }
+}
+
+/// `wait_for_job`: wait until the job is finished (Nomad status `dead`, unified `Succeeded`
+/// or `Failed`) and return it as [`get`](super::job::get) would. [`Error::NotFound`] if the job
+/// does not exist, [`Error::Timeout`] when `timeout` passes first (`None`: wait as long as it
+/// takes).
+///
+/// ```
+/// use std::time::Duration;
+/// use clustermanager_core::{nomad, Operation, Step};
+/// let mut op = nomad::wait::job(&nomad::Context::default(), "", "acm-ok", Some(Duration::from_secs(5)));
+/// let Step::Send(req) = op.poll(std::time::Instant::now()) else { unreachable!() };
+/// assert_eq!(req.uri(), "/v1/job/acm-ok");
+/// ```
 pub fn job(
     ctx: &Context,
     namespace: &str,
     name: &str,
     timeout: Option<Duration>,
 ) -> impl Operation<Output = Job, Item = Infallible> + Send + 'static {
-    NotYet::<Job, Infallible>::new("wait_for_job")
+    let machine = WaitJob {
+        paths: JobPaths::new(ctx, namespace, name),
+        deadline: Deadline::new(timeout),
+        index: 0,
+        stage: JobStage::Read,
+    };
+    Flow::new(machine, &ctx.retry)
 }
 
-/// `wait_for_job_execution_status`. Not implemented yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ExecStage {
+    Start,
+    Job,
+    Allocations,
+}
+
+struct WaitExecution {
+    paths: JobPaths,
+    statuses: Vec<Status>,
+    deadline: Deadline,
+    index: u64,
+    stage: ExecStage,
+}
+
+impl WaitExecution {
+    fn run(&mut self, now: Instant, ans: Option<Result<Response>>) -> Result<Next<Execution>> {
+        self.deadline.start(now);
+        match self.stage {
+            ExecStage::Start => {
+                if self.statuses.is_empty() {
+                    return Err(Error::InvalidInput {
+                        field: "statuses".into(),
+                        problem: "give at least one status to wait for".into(),
+                    });
+                }
+                self.stage = ExecStage::Job;
+                // Nomad lists no allocations (`[]`, not 404) for an unknown job: check it exists.
+                Ok(Next::Send(self.paths.get("")?))
+            }
+            ExecStage::Job => {
+                self.paths.check(answer(ans)?)?;
+                self.stage = ExecStage::Allocations;
+                Ok(Next::Send(self.paths.get("/allocations")?))
+            }
+            ExecStage::Allocations => {
+                let resp = self.paths.check(answer(ans)?)?;
+                let answered = index_of(resp.headers());
+                let allocs = parse_stubs(resp.body())?;
+                let found = allocs
+                    .iter()
+                    .map(|a| (a, a.to_execution(&self.paths.ctx, &self.paths.namespace)))
+                    .filter(|(_, e)| e.status.is_some_and(|s| self.statuses.contains(&s)))
+                    .max_by_key(|(a, _)| a.create_time);
+                if let Some((_, execution)) = found {
+                    return Ok(Next::Done(Ok(execution)));
+                }
+                let what = format!("waiting for an execution of job {:?} in {:?}", self.paths.id, self.statuses);
+                let wait = self.deadline.next_wait(now, &what)?;
+                self.index = next_index(self.index, answered);
+                Ok(Next::Send(self.paths.query("/allocations").blocking(self.index, wait).get()?))
+            }
+        }
+    }
+}
+
+impl Machine for WaitExecution {
+    type Output = Execution;
+    fn step(&mut self, now: Instant, ans: Option<Result<Response>>) -> Next<Execution> {
+        self.run(now, ans).unwrap_or_else(|e| Next::Done(Err(e)))
+    }
+}
+
+/// `wait_for_job_execution_status`: wait until an execution (allocation) of the job has one of
+/// `statuses`, and return it (the newest if several do). Checks first that the job exists
+/// ([`Error::NotFound`]), then follows `/v1/job/{id}/allocations` with blocking queries;
+/// [`Error::Timeout`] when `timeout` passes first.
+///
+/// ```
+/// use std::time::Duration;
+/// use clustermanager_core::{nomad, Operation, Status, Step};
+/// let mut op = nomad::wait::execution_status(&nomad::Context::default(), "", "acm-ok", &[Status::Running], None);
+/// let Step::Send(req) = op.poll(std::time::Instant::now()) else { unreachable!() };
+/// assert_eq!(req.uri(), "/v1/job/acm-ok");
+/// ```
 pub fn execution_status(
     ctx: &Context,
     namespace: &str,
@@ -25,23 +205,12 @@ pub fn execution_status(
     statuses: &[Status],
     timeout: Option<Duration>,
 ) -> impl Operation<Output = Execution, Item = Infallible> + Send + 'static {
-    NotYet::<Execution, Infallible>::new("wait_for_job_execution_status")
-}
-
-struct NotYet<T, I>(Option<&'static str>, std::marker::PhantomData<fn() -> (T, I)>);
-impl<T, I> NotYet<T, I> {
-    fn new(op: &'static str) -> Self {
-        NotYet(Some(op), std::marker::PhantomData)
-    }
-}
-impl<T, I> Operation for NotYet<T, I> {
-    type Output = T;
-    type Item = I;
-    fn poll(&mut self, _now: std::time::Instant) -> crate::step::Step<T, I> {
-        crate::step::Step::Done(Err(Error::protocol(format!(
-            "{} is not implemented yet",
-            self.0.take().unwrap_or("operation")
-        ))))
-    }
-    fn handle(&mut self, _event: crate::step::Event) {}
+    let machine = WaitExecution {
+        paths: JobPaths::new(ctx, namespace, job),
+        statuses: statuses.to_vec(),
+        deadline: Deadline::new(timeout),
+        index: 0,
+        stage: ExecStage::Start,
+    };
+    Flow::new(machine, &ctx.retry)
 }

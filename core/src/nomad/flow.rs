@@ -1,0 +1,140 @@
+//! A small driver for Nomad's multi-request operations: a [`Machine`] says which request to
+//! send next given the previous answer, and [`Flow`] runs each request as an [`Exchange`]
+//! (with the context's retries) and turns the whole into an [`Operation`].
+
+use std::convert::Infallible;
+use std::time::Instant;
+
+use crate::call::{Exchange, ExchangeStep};
+use crate::error::{Error, Result};
+use crate::retry::Retry;
+use crate::step::{Event, Operation, Ready, Request, Response, Step};
+
+/// What a [`Machine`] wants next.
+#[derive(Debug)]
+pub enum Next<T> {
+    /// Send this request (retried under the context's policy) and call back with the answer.
+    Send(Request),
+    /// Finished.
+    Done(Result<T>),
+}
+
+/// A multi-request operation as a pure state machine.
+pub trait Machine {
+    /// What it returns.
+    type Output;
+    /// Called first with `None`, then with the outcome of each request it asked for: the
+    /// response whatever its status (the machine judges it), or the transport failure that
+    /// was not retried. `now` is the driver's clock, for deadlines.
+    fn step(&mut self, now: Instant, answer: Option<Result<Response>>) -> Next<Self::Output>;
+}
+
+/// Runs a [`Machine`] as an [`Operation`].
+#[derive(Debug)]
+pub struct Flow<M> {
+    machine: M,
+    retry: Retry,
+    exchange: Option<Exchange>,
+    started: bool,
+    finished: bool,
+}
+
+impl<M: Machine> Flow<M> {
+    /// An operation driving `machine`, retrying each request under `retry`.
+    pub fn new(machine: M, retry: &Retry) -> Self {
+        Flow { machine, retry: retry.clone(), exchange: None, started: false, finished: false }
+    }
+
+    fn advance(&mut self, next: Next<M::Output>) -> Option<Step<M::Output, Infallible>> {
+        match next {
+            Next::Send(req) => {
+                self.exchange = Some(Exchange::send(req, &self.retry));
+                None
+            }
+            Next::Done(result) => {
+                self.finished = true;
+                Some(Step::Done(result))
+            }
+        }
+    }
+}
+
+impl<M: Machine> Operation for Flow<M> {
+    type Output = M::Output;
+    type Item = Infallible;
+
+    fn poll(&mut self, now: Instant) -> Step<M::Output> {
+        loop {
+            if self.finished {
+                return Step::Done(Err(Error::protocol("operation polled after it finished")));
+            }
+            if !self.started {
+                self.started = true;
+                let next = self.machine.step(now, None);
+                if let Some(step) = self.advance(next) {
+                    return step;
+                }
+                continue;
+            }
+            let Some(exchange) = self.exchange.as_mut() else {
+                return Step::Done(Err(Error::protocol("operation has nothing in flight")));
+            };
+            match exchange.poll(now) {
+                ExchangeStep::Send(req) => return Step::Send(req),
+                ExchangeStep::Wait(d) => return Step::Wait(d),
+                ExchangeStep::Done(result) => {
+                    self.exchange = None;
+                    let next = self.machine.step(now, Some(result));
+                    if let Some(step) = self.advance(next) {
+                        return step;
+                    }
+                }
+            }
+        }
+    }
+
+    fn handle(&mut self, event: Event) {
+        if let Some(exchange) = self.exchange.as_mut() {
+            exchange.handle(event);
+        }
+    }
+}
+
+/// The answer a machine was called back with, or a protocol error if it was called without one.
+pub fn answer(answer: Option<Result<Response>>) -> Result<Response> {
+    answer.unwrap_or_else(|| Err(Error::protocol("machine called back without an answer")))
+}
+
+/// A [`Call`](crate::Call) or, when its request could not be built, the error at once.
+pub enum Either<C, T> {
+    /// The call.
+    Call(C),
+    /// The error.
+    Ready(Ready<T>),
+}
+
+impl<C: Operation<Output = T, Item = Infallible>, T> From<Result<C>> for Either<C, T> {
+    fn from(r: Result<C>) -> Self {
+        match r {
+            Ok(c) => Either::Call(c),
+            Err(e) => Either::Ready(Ready::new(Err(e))),
+        }
+    }
+}
+
+impl<C: Operation<Output = T, Item = Infallible>, T> Operation for Either<C, T> {
+    type Output = T;
+    type Item = Infallible;
+    fn poll(&mut self, now: std::time::Instant) -> crate::step::Step<T> {
+        match self {
+            Either::Call(c) => c.poll(now),
+            Either::Ready(r) => r.poll(now),
+        }
+    }
+    fn handle(&mut self, event: crate::step::Event) {
+        match self {
+            Either::Call(c) => c.handle(event),
+            Either::Ready(r) => r.handle(event),
+        }
+    }
+}

@@ -1,0 +1,147 @@
+//! Nomad waits with blocking queries, against recordings of Nomad 1.1.2: the job read that
+//! blocks on `?index=11&wait=5s` and returns when the job turns dead (08), an allocation
+//! blocking query that times out (08), the failing job (09), unknown jobs (11), and a blocking
+//! job list (16).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may unwrap
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use clustermanager_core::nomad::{self, query::Query, Context};
+use clustermanager_core::{Error, Event, Operation, Status, Step};
+use clustermanager_tests::{assert_request_matches, Replay, Scenario};
+
+fn ctx() -> Context {
+    Context { datacenters: vec!["dc1".into()], ..Context::default() }
+}
+
+#[test]
+fn wait_for_job_blocks_until_it_is_dead() {
+    let s = Scenario::load("nomad/08-batch-job-succeeds.json");
+    // running at index 11 (1), blocking read ?index=11&wait=5s answering dead at 14 after 2.25 s
+    // (2), then the summary (5) and the allocations (3). The first read took 3 ms, so a
+    // 5.003 s timeout leaves the 5 s the recorder waited.
+    let op = nomad::wait::job(&ctx(), "", "acm-ok", Some(Duration::from_millis(5003)));
+    let (job, _, t) = Replay::new(&s).exchanges([1, 2, 5, 3]).recorded_latency().run_full(op);
+    let job = job.unwrap();
+    assert_eq!(job.status, Some(Status::Succeeded));
+    assert_eq!(job.succeeded, 1);
+    assert_eq!(t.requests[1].1, "/v1/job/acm-ok?index=11&wait=5s");
+    assert!(t.waits.is_empty(), "no sleeping: {:?}", t.waits);
+    assert!(t.elapsed > Duration::from_secs(2));
+}
+
+#[test]
+fn wait_for_a_dead_job_answers_at_once() {
+    let s = Scenario::load("nomad/09-batch-job-fails.json");
+    let op = nomad::wait::job(&ctx(), "", "acm-fail", Some(Duration::from_secs(5)));
+    let job = Replay::new(&s).exchanges([1, 2, 3]).run(op).unwrap();
+    assert_eq!(job.status, Some(Status::Failed));
+}
+
+#[test]
+fn waits_on_an_unknown_job_are_not_found() {
+    let s = Scenario::load("nomad/11-not-found.json");
+    let res = Replay::new(&s).exchanges([0]).run(nomad::wait::job(&ctx(), "", "acm-does-not-exist", None));
+    assert!(matches!(res, Err(Error::NotFound(_))), "{res:?}");
+    // Nomad lists no allocations for an unknown job ([] with 200, exchange 1): the wait reads
+    // the job first instead of waiting forever.
+    assert_eq!(s.exchange(1).response.body, "[]");
+    let op = nomad::wait::execution_status(&ctx(), "", "acm-does-not-exist", &[Status::Running], None);
+    let res = Replay::new(&s).exchanges([0]).run(op);
+    assert!(matches!(res, Err(Error::NotFound(_))), "{res:?}");
+}
+
+#[test]
+fn wait_for_execution_status_finds_the_finished_allocation() {
+    let s = Scenario::load("nomad/08-batch-job-succeeds.json");
+    let op = nomad::wait::execution_status(&ctx(), "", "acm-ok", &[Status::Succeeded, Status::Failed], None);
+    let exec = Replay::new(&s).exchanges([4, 6]).run(op).unwrap();
+    assert_eq!(exec.id, "294e657f-3f0a-03f7-a46d-932b102c10ce");
+    assert_eq!(exec.status, Some(Status::Succeeded));
+    assert_eq!(exec.tasks[0].exit_code, Some(0));
+}
+
+#[test]
+fn wait_for_execution_status_of_the_failing_job() {
+    let s = Scenario::load("nomad/09-batch-job-fails.json");
+    let op = nomad::wait::execution_status(&ctx(), "", "acm-fail", &[Status::Failed], Some(Duration::from_secs(1)));
+    let exec = Replay::new(&s).exchanges([1, 3]).run(op).unwrap();
+    assert_eq!(exec.status, Some(Status::Failed));
+    assert_eq!(exec.tasks[0].exit_code, Some(3));
+}
+
+#[test]
+fn wait_for_execution_status_times_out_after_a_blocking_query() {
+    let s = Scenario::load("nomad/08-batch-job-succeeds.json");
+    // The allocation is complete; waiting for Running blocks on ?index=14&wait=1s (11), which
+    // answers the same index after 1.06 s: the caller's time is over. The two reads before it
+    // took 1 ms each, so a 1.002 s timeout leaves the 1 s the recorder waited.
+    let timeout = Some(Duration::from_millis(1002));
+    let op = nomad::wait::execution_status(&ctx(), "", "acm-ok", &[Status::Running], timeout);
+    let (res, _, t) = Replay::new(&s).exchanges([4, 6, 11]).recorded_latency().run_full(op);
+    assert!(matches!(res, Err(Error::Timeout { .. })), "{res:?}");
+    assert_eq!(t.requests[2].1, "/v1/job/acm-ok/allocations?index=14&wait=1s");
+    assert!(t.waits.is_empty());
+}
+
+#[test]
+fn empty_status_set_is_refused() {
+    let s = Scenario::load("nomad/08-batch-job-succeeds.json");
+    let res = Replay::new(&s).exchanges([]).run(nomad::wait::execution_status(&ctx(), "", "acm-ok", &[], None));
+    assert!(matches!(res, Err(Error::InvalidInput { .. })), "{res:?}");
+}
+
+/// Drive `op` by hand, answering its requests with `answers` in turn; returns the requests.
+fn drive<O: Operation>(mut op: O, answers: Vec<http::Response<Bytes>>) -> (Result<O::Output, Error>, Vec<String>) {
+    let now = Instant::now();
+    let mut answers = answers.into_iter();
+    let mut asked = Vec::new();
+    loop {
+        match op.poll(now) {
+            Step::Send(req) => {
+                asked.push(req.uri().to_string());
+                let resp = answers.next().unwrap_or_else(|| panic!("no answer left for {}", req.uri()));
+                op.handle(Event::Response(resp));
+            }
+            Step::Done(result) => return (result, asked),
+            _ => panic!("unexpected step"),
+        }
+    }
+}
+
+#[test]
+fn an_index_that_goes_backwards_resets_to_zero_and_zero_becomes_one() {
+    // Derived from 08: the running job (1) answered with indexes a restored server could give.
+    let s = Scenario::load("nomad/08-batch-job-succeeds.json");
+    let with_index = |i: usize, index: &str| {
+        let mut r = s.exchange(i).response.clone();
+        r.headers.insert("x-nomad-index".into(), index.into());
+        r.to_http()
+    };
+    let answers = vec![
+        with_index(1, "11"), // first read
+        with_index(1, "9"),  // went backwards: read again at once, without index
+        with_index(1, "0"),  // a zero index: block on 1, never on 0
+        with_index(2, "14"), // dead
+        with_index(5, "14"),
+        with_index(3, "14"),
+    ];
+    let (job, asked) = drive(nomad::wait::job(&ctx(), "", "acm-ok", Some(Duration::from_secs(5))), answers);
+    assert_eq!(job.unwrap().status, Some(Status::Succeeded));
+    assert_eq!(
+        asked[..4],
+        ["/v1/job/acm-ok", "/v1/job/acm-ok?index=11&wait=5s", "/v1/job/acm-ok", "/v1/job/acm-ok?index=1&wait=5s",]
+    );
+}
+
+#[test]
+fn a_blocking_job_list_query_as_recorded() {
+    let s = Scenario::load("nomad/16-job-list-prefix.json");
+    let q = Query::new(&ctx(), "/v1/jobs").param("prefix", "acm-").blocking(48, Duration::from_secs(1));
+    assert_request_matches(&q.get().unwrap(), &s.exchange(3).request, true);
+    let jobs = nomad::job::parse_job_list(&ctx(), "", s.exchange(3).response.body.as_bytes()).unwrap();
+    assert_eq!(jobs.len(), 2);
+    assert_eq!(s.exchange(3).response.headers["x-nomad-index"], "48", "a timed-out blocking query keeps its index");
+}
