@@ -49,7 +49,9 @@ fn framed_logs() -> Vec<u8> {
     for piece in text.chunks(48 * 1024) {
         offset += piece.len();
         let data = base64::engine::general_purpose::STANDARD.encode(piece);
-        out.extend_from_slice(format!(r#"{{"Data":"{data}","File":"alloc/logs/main.stdout.0","Offset":{offset}}}"#).as_bytes());
+        out.extend_from_slice(
+            format!(r#"{{"Data":"{data}","File":"alloc/logs/main.stdout.0","Offset":{offset}}}"#).as_bytes(),
+        );
         out.extend_from_slice(b"{}");
     }
     out

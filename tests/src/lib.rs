@@ -117,6 +117,35 @@ impl Scenario {
 }
 
 impl RecordedResponse {
+    /// A plain JSON response, for conversations a test scripts from recorded objects.
+    pub fn json(status: u16, body: &str) -> RecordedResponse {
+        RecordedResponse {
+            status,
+            headers: BTreeMap::from([("content-type".to_owned(), "application/json".to_owned())]),
+            body: body.to_owned(),
+            chunks: None,
+            ended: None,
+            elapsed_ms: None,
+        }
+    }
+
+    /// A streamed 200 response made of these pieces (each a chunk). `server_ends`: whether the
+    /// server closes it when the pieces are used up (else it stays silent, like a watch whose
+    /// client hung up).
+    pub fn stream(pieces: &[String], server_ends: bool) -> RecordedResponse {
+        RecordedResponse {
+            status: 200,
+            headers: BTreeMap::from([
+                ("content-type".to_owned(), "application/json".to_owned()),
+                ("transfer-encoding".to_owned(), "chunked".to_owned()),
+            ]),
+            chunks: Some(pieces.iter().map(|p| RecordedChunk { t_ms: 0.0, data: p.clone() }).collect()),
+            body: pieces.concat(),
+            ended: if server_ends { None } else { Some("deadline".into()) },
+            elapsed_ms: None,
+        }
+    }
+
     /// The response head as an `http::response::Parts`.
     pub fn parts(&self) -> http::response::Parts {
         let mut builder = http::Response::builder().status(self.status);

@@ -8,7 +8,7 @@
 use clustermanager_core::k8s::api::{self, ListParams, Patch, Resource, WriteParams};
 use clustermanager_core::k8s::{self, tfjob, Context};
 use clustermanager_core::Error;
-use clustermanager_tests::{Exchange, RecordedChunk, RecordedRequest, RecordedResponse, Replay, Scenario, Split};
+use clustermanager_tests::{Exchange, RecordedRequest, RecordedResponse, Replay, Scenario, Split};
 use serde_json::Value;
 
 fn ctx() -> Context {
@@ -29,13 +29,7 @@ fn watch_exchange(path: &str, events: &[(&str, &str)]) -> Exchange {
         events.iter().map(|(t, o)| format!("{{\"type\":\"{t}\",\"object\":{}}}\n", o.trim_end())).collect();
     Exchange {
         request: RecordedRequest { method: "GET".into(), path: path.into(), headers: Default::default(), body: None },
-        response: RecordedResponse {
-            status: 200,
-            headers: [("content-type".to_owned(), "application/json".to_owned())].into_iter().collect(),
-            chunks: Some(vec![RecordedChunk { t_ms: 0.0, data: body.clone() }]),
-            body,
-            ended: None,
-        },
+        response: RecordedResponse::stream(&[body], true),
         comment: Some("built by the test from recorded objects".into()),
     }
 }

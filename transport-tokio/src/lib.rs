@@ -38,8 +38,8 @@ pub use clustermanager_core::config::{Auth, Identity, TlsConfig};
 pub use clustermanager_core::{Config, Error, Result, Secret};
 
 mod auth;
-pub mod env;
 mod connector;
+pub mod env;
 mod tls;
 
 pub use auth::DEFAULT_TOKEN_FILE_REFRESH;

@@ -3,7 +3,7 @@
 //!
 //! A [`Resource`] names a kind of object (`group`, `version`, `plural`, `namespaced`); the
 //! operations here ([`list`], [`list_all`], [`get`], [`create`], [`replace`], [`patch`],
-//! [`delete`], [`delete_and_wait`], [`wait_for_condition`], [`watch`], and the raw [`request`] /
+//! [`delete`], [`delete_and_wait`], [`wait_for`], [`watch`], and the raw [`request`] /
 //! [`send`]) build the requests and parse the answers, generic over the object type: use a lean
 //! struct of your own, `serde_json::Value`, or `Box<RawValue>` to keep the server's bytes as
 //! they came.

@@ -1,6 +1,6 @@
 //! The generic escape hatch to any Nomad HTTP endpoint: [`QueryOptions`] rendered as a query
 //! string, [`QueryMeta`] read from the `X-Nomad-*` headers, and operations to read
-//! ([`get`], [`get_raw`], [`get_bytes`]), write ([`write`], [`write_json`]) and list every page
+//! ([`get`], [`get_raw`], [`get_bytes`]), write ([`write()`], [`write_json`]) and list every page
 //! ([`list_all`], following `X-Nomad-NextToken`).
 //!
 //! Paths are given as on the wire (`/v1/job/acm-ok/allocations`), or without the `/v1/` prefix
@@ -330,7 +330,7 @@ pub fn write(
     write_op(ctx, method, path, opts, Ok(body))
 }
 
-/// [`write`] with `body` serialized as JSON.
+/// [`write()`] with `body` serialized as JSON.
 ///
 /// ```
 /// use clustermanager_core::nomad::{api, Context};

@@ -1,7 +1,7 @@
 //! Nomad: `get_execution_log` and `get_execution_log_watch` over `/v1/client/fs/logs/{alloc}`.
 //!
 //! * [`get`] reads the whole log as text (`plain=true`); [`get_framed`] reads the framed form
-//!   (JSON frames with base64 data, decoded with [`frames`](super::frames)).
+//!   (JSON frames with base64 data, decoded with [`super::frames`]).
 //! * [`follow`] follows the log (`follow=true`, framed by default, plain with
 //!   [`FollowOptions::plain`]) and yields it line by line. Nomad never closes a follow stream,
 //!   even after the task ended, so the operation reads with a timeout and checks the allocation

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use clustermanager_tests::{Exchange, RecordedChunk, RecordedRequest, RecordedResponse, Scenario};
+use clustermanager_tests::{Exchange, RecordedRequest, RecordedResponse, Scenario};
 
 /// Load a Kubernetes fixture.
 pub fn k8s(name: &str) -> Scenario {
@@ -40,29 +40,13 @@ pub fn scripted(exchanges: Vec<Exchange>) -> Scenario {
 
 /// A plain JSON response.
 pub fn json_response(status: u16, body: &str) -> RecordedResponse {
-    RecordedResponse {
-        status,
-        headers: BTreeMap::from([("content-type".to_owned(), "application/json".to_owned())]),
-        body: body.to_owned(),
-        chunks: None,
-        ended: None,
-    }
+    RecordedResponse::json(status, body)
 }
 
 /// A watch stream response made of these event lines (each must end with `\n`). `server_ends`:
 /// whether the server closes it when the lines are used up (else it stays silent).
 pub fn stream_response(lines: &[String], server_ends: bool) -> RecordedResponse {
-    let body: String = lines.concat();
-    RecordedResponse {
-        status: 200,
-        headers: BTreeMap::from([
-            ("content-type".to_owned(), "application/json".to_owned()),
-            ("transfer-encoding".to_owned(), "chunked".to_owned()),
-        ]),
-        chunks: Some(lines.iter().map(|l| RecordedChunk { t_ms: 0.0, data: l.clone() }).collect()),
-        body,
-        ended: if server_ends { None } else { Some("deadline".into()) },
-    }
+    RecordedResponse::stream(lines, server_ends)
 }
 
 /// The event lines (with their `\n`) of a recorded watch response.
