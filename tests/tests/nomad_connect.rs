@@ -23,7 +23,9 @@ fn agent_self_gives_region_and_datacenter() {
 fn connect_learns_region_and_datacenters() {
     let s = Scenario::load("nomad/07-datacenter-discovery.json");
     let ctx = Replay::new(&s).exchanges([0, 1]).run(nomad::connect::connect(Context::default())).unwrap();
-    assert_eq!(ctx.region.as_deref(), Some("global"));
+    assert_eq!(ctx.agent_region.as_deref(), Some("global"));
+    // The learned region is not sent: requests go to the agent's own region, as recorded.
+    assert_eq!(ctx.region, None);
     assert_eq!(ctx.datacenters, ["dc1"]);
 }
 

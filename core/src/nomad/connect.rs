@@ -123,9 +123,7 @@ impl Connect {
         // Ask the agent about its nodes in the region the caller chose, if any (the agent's own
         // region otherwise, without naming it).
         let nodes = Query::new(ctx, "/v1/nodes").get()?;
-        if ctx.region.as_deref().is_none_or(str::is_empty) {
-            ctx.region = info.region;
-        }
+        ctx.agent_region = info.region;
         if let Some(dc) = info.datacenter {
             if !ctx.datacenters.contains(&dc) {
                 ctx.datacenters.insert(0, dc);

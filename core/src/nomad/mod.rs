@@ -39,8 +39,11 @@ pub enum NamespaceMode {
 pub struct Context {
     /// Retry policy and jitter seed.
     pub retry: Retry,
-    /// Region sent as `?region=` (when set).
+    /// Region sent as `?region=`: only when the caller chose one (`NOMAD_REGION`), so requests
+    /// otherwise go to the agent's own region, as Nomad's CLI does.
     pub region: Option<String>,
+    /// The agent's own region, learned by [`connect`](connect::connect) (informational).
+    pub agent_region: Option<String>,
     /// Default namespace (when a caller passes an empty one).
     pub namespace: Option<String>,
     /// Datacenters new jobs may run in (learned from the agent).
