@@ -46,6 +46,16 @@ impl<T: Transport> ClusterManager<T> {
     /// A manager over `transport` for the cluster `config` describes. For Nomad this runs the
     /// connect step (reads `/v1/agent/self`, learns the region and datacenters) and fails if
     /// the agent does not answer. `seed` seeds retry jitter.
+    ///
+    /// ```no_run
+    /// # use std::time::Duration;
+    /// # use clustermanager_core::*;
+    /// # async fn demo<T: Transport>(transport: T) -> Result<()> {
+    /// let config = Config::nomad("http://127.0.0.1:4646")?;
+    /// let cm = ClusterManager::connect(transport, &config, 42).await?;
+    /// println!("{:?}", cm.orchestrator());
+    /// # Ok(()) }
+    /// ```
     pub async fn connect(transport: T, config: &Config, seed: u64) -> Result<Self> {
         let retry = Retry { policy: config.retry.clone(), seed };
         let backend = match config.orchestrator {
@@ -91,6 +101,16 @@ impl<T: Transport> ClusterManager<T> {
     }
 
     /// Run any operation (the escape hatch: `k8s::api`, `nomad::api`, ...) to its end.
+    ///
+    /// ```no_run
+    /// # use std::time::Duration;
+    /// # use clustermanager_core::*;
+    /// # async fn demo<T: Transport>(cm: &ClusterManager<T>) -> Result<()> {
+    /// use clustermanager_core::k8s::api::{self, Resource};
+    /// let ctx = clustermanager_core::k8s::Context::default();
+    /// let pod: Box<serde_json::value::RawValue> = cm.run(api::get(&ctx, &Resource::PODS, Some("batch"), "hello-x7k2p")).await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn run<O: Operation>(&self, op: O) -> Result<O::Output> {
         Driver::new(&self.transport, op).finish().await
     }
@@ -101,6 +121,16 @@ impl<T: Transport> ClusterManager<T> {
     }
 
     /// Create a namespace and wait until it is usable. `false` if it already existed.
+    ///
+    /// ```no_run
+    /// # use std::time::Duration;
+    /// # use clustermanager_core::*;
+    /// # async fn demo<T: Transport>(cm: &ClusterManager<T>) -> Result<()> {
+    /// if cm.create_namespace("batch").await? {
+    ///     println!("created");
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn create_namespace(&self, name: &str) -> Result<bool> {
         match &self.backend {
             Backend::Kubernetes(c) => self.run(k8s::namespace::create(c, name)).await,
@@ -109,6 +139,14 @@ impl<T: Transport> ClusterManager<T> {
     }
 
     /// Delete a namespace and wait until it is gone. `false` if it did not exist.
+    ///
+    /// ```no_run
+    /// # use std::time::Duration;
+    /// # use clustermanager_core::*;
+    /// # async fn demo<T: Transport>(cm: &ClusterManager<T>) -> Result<()> {
+    /// let existed = cm.delete_namespace("batch").await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn delete_namespace(&self, name: &str) -> Result<bool> {
         match &self.backend {
             Backend::Kubernetes(c) => self.run(k8s::namespace::delete(c, name)).await,
@@ -117,6 +155,16 @@ impl<T: Transport> ClusterManager<T> {
     }
 
     /// The cluster's nodes.
+    ///
+    /// ```no_run
+    /// # use std::time::Duration;
+    /// # use clustermanager_core::*;
+    /// # async fn demo<T: Transport>(cm: &ClusterManager<T>) -> Result<()> {
+    /// for node in cm.get_nodes().await? {
+    ///     println!("{} ready={} cpu={:?}", node.name, node.ready, node.cpu_capacity);
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn get_nodes(&self) -> Result<Vec<Node>> {
         match &self.backend {
             Backend::Kubernetes(c) => self.run(k8s::node::list(c)).await,
@@ -126,6 +174,14 @@ impl<T: Transport> ClusterManager<T> {
 
     /// Limit the CPU and memory a namespace may use (Kubernetes ResourceQuota). Nomad quotas
     /// are an Enterprise feature: [`Error::Unsupported`].
+    ///
+    /// ```no_run
+    /// # use std::time::Duration;
+    /// # use clustermanager_core::*;
+    /// # async fn demo<T: Transport>(cm: &ClusterManager<T>) -> Result<()> {
+    /// cm.define_quota("batch", "4", "8Gi").await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn define_quota(&self, namespace: &str, cpu_limit: &str, mem_limit: &str) -> Result<()> {
         match &self.backend {
             Backend::Kubernetes(c) => self.run(k8s::quota::define(c, namespace, cpu_limit, mem_limit)).await,
@@ -134,6 +190,15 @@ impl<T: Transport> ClusterManager<T> {
     }
 
     /// Create a batch job.
+    ///
+    /// ```no_run
+    /// # use std::time::Duration;
+    /// # use clustermanager_core::*;
+    /// # async fn demo<T: Transport>(cm: &ClusterManager<T>) -> Result<()> {
+    /// let spec = JobSpec::new("hello").image("busybox:1.36").command(["echo", "hello"]).cpu_limit("500m").mem_limit("64Mi");
+    /// let job = cm.create_job("batch", &spec).await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn create_job(&self, namespace: &str, spec: &JobSpec) -> Result<Job> {
         match &self.backend {
             Backend::Kubernetes(c) => self.run(k8s::job::create(c, namespace, spec)).await,
@@ -142,6 +207,16 @@ impl<T: Transport> ClusterManager<T> {
     }
 
     /// The jobs of a namespace.
+    ///
+    /// ```no_run
+    /// # use std::time::Duration;
+    /// # use clustermanager_core::*;
+    /// # async fn demo<T: Transport>(cm: &ClusterManager<T>) -> Result<()> {
+    /// for job in cm.list_jobs("batch").await? {
+    ///     println!("{}: {:?}", job.name, job.status);
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn list_jobs(&self, namespace: &str) -> Result<Vec<Job>> {
         match &self.backend {
             Backend::Kubernetes(c) => self.run(k8s::job::list(c, namespace)).await,
@@ -150,6 +225,15 @@ impl<T: Transport> ClusterManager<T> {
     }
 
     /// One job with its unified status.
+    ///
+    /// ```no_run
+    /// # use std::time::Duration;
+    /// # use clustermanager_core::*;
+    /// # async fn demo<T: Transport>(cm: &ClusterManager<T>) -> Result<()> {
+    /// let job = cm.get_job("batch", "hello").await?;
+    /// assert!(job.status.is_some());
+    /// # Ok(()) }
+    /// ```
     pub async fn get_job(&self, namespace: &str, name: &str) -> Result<Job> {
         match &self.backend {
             Backend::Kubernetes(c) => self.run(k8s::job::get(c, namespace, name)).await,
@@ -159,6 +243,14 @@ impl<T: Transport> ClusterManager<T> {
 
     /// Delete a job (with its executions when `options.purge`), waiting when `options.wait`.
     /// `false` if it did not exist.
+    ///
+    /// ```no_run
+    /// # use std::time::Duration;
+    /// # use clustermanager_core::*;
+    /// # async fn demo<T: Transport>(cm: &ClusterManager<T>) -> Result<()> {
+    /// let existed = cm.delete_job("batch", "hello", DeleteOptions { wait: true, purge: true }).await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn delete_job(&self, namespace: &str, name: &str, options: DeleteOptions) -> Result<bool> {
         match &self.backend {
             Backend::Kubernetes(c) => self.run(k8s::job::delete(c, namespace, name, options)).await,
@@ -167,6 +259,15 @@ impl<T: Transport> ClusterManager<T> {
     }
 
     /// Delete every finished job of a namespace; returns their names.
+    ///
+    /// ```no_run
+    /// # use std::time::Duration;
+    /// # use clustermanager_core::*;
+    /// # async fn demo<T: Transport>(cm: &ClusterManager<T>) -> Result<()> {
+    /// let removed = cm.cleanup_jobs("batch").await?;
+    /// println!("removed {removed:?}");
+    /// # Ok(()) }
+    /// ```
     pub async fn cleanup_jobs(&self, namespace: &str) -> Result<Vec<String>> {
         match &self.backend {
             Backend::Kubernetes(c) => self.run(k8s::job::cleanup(c, namespace)).await,
@@ -175,12 +276,28 @@ impl<T: Transport> ClusterManager<T> {
     }
 
     /// Jobs not started yet.
+    ///
+    /// ```no_run
+    /// # use std::time::Duration;
+    /// # use clustermanager_core::*;
+    /// # async fn demo<T: Transport>(cm: &ClusterManager<T>) -> Result<()> {
+    /// let pending = cm.waiting_jobs("batch").await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn waiting_jobs(&self, namespace: &str) -> Result<Vec<Job>> {
         let jobs = self.list_jobs(namespace).await?;
         Ok(jobs.into_iter().filter(|j| j.status == Some(Status::Pending)).collect())
     }
 
     /// Jobs running now.
+    ///
+    /// ```no_run
+    /// # use std::time::Duration;
+    /// # use clustermanager_core::*;
+    /// # async fn demo<T: Transport>(cm: &ClusterManager<T>) -> Result<()> {
+    /// let running = cm.running_jobs("batch").await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn running_jobs(&self, namespace: &str) -> Result<Vec<Job>> {
         let jobs = self.list_jobs(namespace).await?;
         Ok(jobs.into_iter().filter(|j| j.status == Some(Status::Running)).collect())
@@ -188,6 +305,17 @@ impl<T: Transport> ClusterManager<T> {
 
     /// Wait (watch / blocking queries, never polling) until the job has finished; returns it.
     /// [`Error::Timeout`] after `timeout`.
+    ///
+    /// ```no_run
+    /// # use std::time::Duration;
+    /// # use clustermanager_core::*;
+    /// # async fn demo<T: Transport>(cm: &ClusterManager<T>) -> Result<()> {
+    /// let job = cm.wait_for_job("batch", "hello", Some(Duration::from_secs(600))).await?;
+    /// if job.status == Some(Status::Failed) {
+    ///     eprintln!("{} failed: {}", job.name, job.raw_status);
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn wait_for_job(&self, namespace: &str, name: &str, timeout: Option<Duration>) -> Result<Job> {
         match &self.backend {
             Backend::Kubernetes(c) => self.run(k8s::wait::job(c, namespace, name, timeout)).await,
@@ -196,6 +324,17 @@ impl<T: Transport> ClusterManager<T> {
     }
 
     /// Wait until an execution of the job reaches one of `statuses`; returns it.
+    ///
+    /// ```no_run
+    /// # use std::time::Duration;
+    /// # use clustermanager_core::*;
+    /// # async fn demo<T: Transport>(cm: &ClusterManager<T>) -> Result<()> {
+    /// let running = cm
+    ///     .wait_for_job_execution_status("batch", "hello", &[Status::Running, Status::Succeeded, Status::Failed], None)
+    ///     .await?;
+    /// println!("{} is {:?}", running.id, running.status);
+    /// # Ok(()) }
+    /// ```
     pub async fn wait_for_job_execution_status(
         &self,
         namespace: &str,
@@ -210,6 +349,14 @@ impl<T: Transport> ClusterManager<T> {
     }
 
     /// Every execution of every job in the namespace.
+    ///
+    /// ```no_run
+    /// # use std::time::Duration;
+    /// # use clustermanager_core::*;
+    /// # async fn demo<T: Transport>(cm: &ClusterManager<T>) -> Result<()> {
+    /// let all = cm.list_jobs_executions("batch").await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn list_jobs_executions(&self, namespace: &str) -> Result<Vec<Execution>> {
         match &self.backend {
             Backend::Kubernetes(c) => self.run(k8s::execution::list_all(c, namespace)).await,
@@ -218,6 +365,16 @@ impl<T: Transport> ClusterManager<T> {
     }
 
     /// The executions of one job.
+    ///
+    /// ```no_run
+    /// # use std::time::Duration;
+    /// # use clustermanager_core::*;
+    /// # async fn demo<T: Transport>(cm: &ClusterManager<T>) -> Result<()> {
+    /// for e in cm.list_job_executions("batch", "hello").await? {
+    ///     println!("{} on {:?}: {:?}", e.id, e.node, e.status);
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn list_job_executions(&self, namespace: &str, job: &str) -> Result<Vec<Execution>> {
         match &self.backend {
             Backend::Kubernetes(c) => self.run(k8s::execution::list(c, namespace, job)).await,
@@ -226,6 +383,14 @@ impl<T: Transport> ClusterManager<T> {
     }
 
     /// Delete (Kubernetes) or stop (Nomad) one execution. `false` if it did not exist.
+    ///
+    /// ```no_run
+    /// # use std::time::Duration;
+    /// # use clustermanager_core::*;
+    /// # async fn demo<T: Transport>(cm: &ClusterManager<T>) -> Result<()> {
+    /// let existed = cm.delete_execution("batch", "hello-x7k2p").await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn delete_execution(&self, namespace: &str, id: &str) -> Result<bool> {
         match &self.backend {
             Backend::Kubernetes(c) => self.run(k8s::execution::delete(c, namespace, id)).await,
@@ -234,6 +399,15 @@ impl<T: Transport> ClusterManager<T> {
     }
 
     /// The log of an execution so far.
+    ///
+    /// ```no_run
+    /// # use std::time::Duration;
+    /// # use clustermanager_core::*;
+    /// # async fn demo<T: Transport>(cm: &ClusterManager<T>) -> Result<()> {
+    /// let log = cm.get_execution_log("batch", "hello-x7k2p", &LogOptions { tail_lines: Some(100), ..LogOptions::default() }).await?;
+    /// print!("{log}");
+    /// # Ok(()) }
+    /// ```
     pub async fn get_execution_log(&self, namespace: &str, id: &str, options: &LogOptions) -> Result<String> {
         match &self.backend {
             Backend::Kubernetes(c) => self.run(k8s::log::get(c, namespace, id, options)).await,
@@ -242,6 +416,17 @@ impl<T: Transport> ClusterManager<T> {
     }
 
     /// Follow the log of an execution, line by line, until it ends or the caller drops the stream.
+    ///
+    /// ```no_run
+    /// # use std::time::Duration;
+    /// # use clustermanager_core::*;
+    /// # async fn demo<T: Transport>(cm: &ClusterManager<T>) -> Result<()> {
+    /// let mut lines = cm.get_execution_log_watch("batch", "hello-x7k2p", &LogOptions::default());
+    /// while let Some(line) = lines.next().await {
+    ///     println!("{}", line?.text);
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn get_execution_log_watch(&self, namespace: &str, id: &str, options: &LogOptions) -> LogStream<'_, T> {
         let op: BoxOperation<(), LogLine> = match &self.backend {
             Backend::Kubernetes(c) => Box::new(k8s::log::follow(c, namespace, id, options)),
@@ -252,6 +437,15 @@ impl<T: Transport> ClusterManager<T> {
 
     /// The scale of a Deployment (Kubernetes) or of a job's task group (Nomad, `name` = job ID
     /// or `job/group`).
+    ///
+    /// ```no_run
+    /// # use std::time::Duration;
+    /// # use clustermanager_core::*;
+    /// # async fn demo<T: Transport>(cm: &ClusterManager<T>) -> Result<()> {
+    /// let scale = cm.get_scale_deploy("web", "frontend").await?;
+    /// println!("{} replicas", scale.replicas);
+    /// # Ok(()) }
+    /// ```
     pub async fn get_scale_deploy(&self, namespace: &str, name: &str) -> Result<Scale> {
         match &self.backend {
             Backend::Kubernetes(c) => self.run(k8s::scale::get(c, namespace, name)).await,
@@ -260,6 +454,14 @@ impl<T: Transport> ClusterManager<T> {
     }
 
     /// Change the scale of a Deployment or task group.
+    ///
+    /// ```no_run
+    /// # use std::time::Duration;
+    /// # use clustermanager_core::*;
+    /// # async fn demo<T: Transport>(cm: &ClusterManager<T>) -> Result<()> {
+    /// cm.set_scale_deploy("web", "frontend", 3).await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn set_scale_deploy(&self, namespace: &str, name: &str, replicas: u32) -> Result<Scale> {
         match &self.backend {
             Backend::Kubernetes(c) => self.run(k8s::scale::set(c, namespace, name, replicas)).await,
@@ -268,6 +470,14 @@ impl<T: Transport> ClusterManager<T> {
     }
 
     /// ConfigMaps matching a label selector (`app=x,tier in (a,b)`; empty for all).
+    ///
+    /// ```no_run
+    /// # use std::time::Duration;
+    /// # use clustermanager_core::*;
+    /// # async fn demo<T: Transport>(cm: &ClusterManager<T>) -> Result<()> {
+    /// let maps = cm.get_config_maps("batch", "app=hello,tier in (a,b)").await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn get_config_maps(&self, namespace: &str, label_selector: &str) -> Result<Vec<ConfigMap>> {
         match &self.backend {
             Backend::Kubernetes(c) => self.run(k8s::configmap::list(c, namespace, label_selector)).await,
@@ -279,6 +489,14 @@ impl<T: Transport> ClusterManager<T> {
     }
 
     /// Install the kubeflow TFJob CRD (`tfjobs.kubeflow.org`, v1) and wait until it is Established.
+    ///
+    /// ```no_run
+    /// # use std::time::Duration;
+    /// # use clustermanager_core::*;
+    /// # async fn demo<T: Transport>(cm: &ClusterManager<T>) -> Result<()> {
+    /// cm.install_tfjobs().await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn install_tfjobs(&self) -> Result<()> {
         match &self.backend {
             Backend::Kubernetes(c) => self.run(k8s::tfjob::install(c)).await,
@@ -287,6 +505,19 @@ impl<T: Transport> ClusterManager<T> {
     }
 
     /// Create a TFJob from its JSON manifest.
+    ///
+    /// ```no_run
+    /// # use std::time::Duration;
+    /// # use clustermanager_core::*;
+    /// # async fn demo<T: Transport>(cm: &ClusterManager<T>) -> Result<()> {
+    /// let tfjob = serde_json::json!({
+    ///     "apiVersion": "kubeflow.org/v1", "kind": "TFJob",
+    ///     "metadata": {"name": "mnist"},
+    ///     "spec": {"tfReplicaSpecs": {"Worker": {"replicas": 1, "template": {"spec": {"containers": [{"name": "tensorflow", "image": "tf:2"}]}}}}}
+    /// });
+    /// cm.create_tfjob("ml", &tfjob).await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn create_tfjob(&self, namespace: &str, tfjob: &serde_json::Value) -> Result<serde_json::Value> {
         match &self.backend {
             Backend::Kubernetes(c) => self.run(k8s::tfjob::create(c, namespace, tfjob)).await,
@@ -295,6 +526,15 @@ impl<T: Transport> ClusterManager<T> {
     }
 
     /// A TFJob.
+    ///
+    /// ```no_run
+    /// # use std::time::Duration;
+    /// # use clustermanager_core::*;
+    /// # async fn demo<T: Transport>(cm: &ClusterManager<T>) -> Result<()> {
+    /// let tfjob = cm.get_tfjob("ml", "mnist").await?;
+    /// println!("{}", tfjob["status"]);
+    /// # Ok(()) }
+    /// ```
     pub async fn get_tfjob(&self, namespace: &str, name: &str) -> Result<serde_json::Value> {
         match &self.backend {
             Backend::Kubernetes(c) => self.run(k8s::tfjob::get(c, namespace, name)).await,
@@ -303,6 +543,14 @@ impl<T: Transport> ClusterManager<T> {
     }
 
     /// Delete a TFJob, waiting until it is gone when `wait`. `false` if it did not exist.
+    ///
+    /// ```no_run
+    /// # use std::time::Duration;
+    /// # use clustermanager_core::*;
+    /// # async fn demo<T: Transport>(cm: &ClusterManager<T>) -> Result<()> {
+    /// cm.delete_tfjob("ml", "mnist", true).await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn delete_tfjob(&self, namespace: &str, name: &str, wait: bool) -> Result<bool> {
         match &self.backend {
             Backend::Kubernetes(c) => self.run(k8s::tfjob::delete(c, namespace, name, wait)).await,
@@ -311,6 +559,14 @@ impl<T: Transport> ClusterManager<T> {
     }
 
     /// The TFJobs of a namespace.
+    ///
+    /// ```no_run
+    /// # use std::time::Duration;
+    /// # use clustermanager_core::*;
+    /// # async fn demo<T: Transport>(cm: &ClusterManager<T>) -> Result<()> {
+    /// let all = cm.list_tfjobs("ml").await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn list_tfjobs(&self, namespace: &str) -> Result<Vec<serde_json::Value>> {
         match &self.backend {
             Backend::Kubernetes(c) => self.run(k8s::tfjob::list(c, namespace)).await,
