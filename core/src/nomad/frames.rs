@@ -8,9 +8,10 @@
 //! sends about every second. Nomad frames hold at most 64 KiB of data.
 //!
 //! [`FrameDecoder`] is fed chunks cut anywhere (in the middle of a frame, of a base64 word or of a
-//! UTF-8 character). It finds each object's end by tracking brace depth and string/escape state
-//! incrementally, so every byte is scanned once and every frame is parsed once, and it refuses a
-//! frame longer than its limit instead of buffering without bound.
+//! UTF-8 character). A frame can only end with a `}`, so it parses (with serde_json, which finds
+//! the object's end in the same pass) only when a chunk brought one: every frame is parsed about
+//! once, whatever the chunking, and a frame longer than the limit is refused instead of being
+//! buffered without bound.
 //!
 //! ```
 //! use clustermanager_core::nomad::frames::FrameDecoder;
@@ -28,7 +29,7 @@
 use std::borrow::Cow;
 
 use base64::Engine as _;
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use serde::Deserialize;
 
 use crate::error::{Error, TransportErrorKind};
@@ -87,29 +88,13 @@ struct RawFrame<'a> {
     file_event: Option<Cow<'a, str>>,
 }
 
-/// Where the scanner is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Scan {
-    /// Between objects: only whitespace or `{` may come.
-    Between,
-    /// Inside an object, outside strings.
-    Object,
-    /// Inside a string.
-    Str,
-    /// Right after a backslash inside a string.
-    Escape,
-}
-
 /// Incremental decoder of a framed stream; see the [module documentation](self).
 #[derive(Debug)]
 pub struct FrameDecoder {
     buf: BytesMut,
-    /// How far `buf` has been scanned.
-    pos: usize,
-    /// Offset in `buf` where the current object starts (valid when not `Between`).
-    start: usize,
-    depth: u32,
-    state: Scan,
+    /// Whether a `}` arrived since the last attempt that found the frame incomplete: a frame can
+    /// only complete with its closing brace, so parsing is retried only then.
+    may_be_complete: bool,
     max_frame: usize,
     heartbeats: u64,
 }
@@ -128,30 +113,63 @@ impl FrameDecoder {
 
     /// A decoder refusing encoded frames longer than `max_frame` bytes.
     pub fn with_limit(max_frame: usize) -> Self {
-        FrameDecoder {
-            buf: BytesMut::new(),
-            pos: 0,
-            start: 0,
-            depth: 0,
-            state: Scan::Between,
-            max_frame,
-            heartbeats: 0,
-        }
+        FrameDecoder { buf: BytesMut::new(), may_be_complete: false, max_frame, heartbeats: 0 }
     }
 
     /// Add a chunk of the body.
     pub fn push(&mut self, chunk: &[u8]) {
+        self.may_be_complete |= chunk.contains(&b'}');
         self.buf.extend_from_slice(chunk);
     }
 
     /// The next frame with data or a file event (heartbeats are skipped), `Ok(None)` when no
     /// complete frame is buffered, or a [`Error::Decode`] for garbage or an over-long frame.
     pub fn next_frame(&mut self) -> Result<Option<Frame>, Error> {
-        while let Some(raw) = self.next_object()? {
-            match parse_frame(&raw)? {
-                Some(frame) => return Ok(Some(frame)),
-                None => self.heartbeats += 1,
+        loop {
+            let skip = self.buf.iter().take_while(|b| b.is_ascii_whitespace()).count();
+            self.buf.advance(skip);
+            match self.buf.first() {
+                None => return Ok(None),
+                Some(b'{') => {}
+                Some(_) => return Err(self.garbage("expected `{` at the start of a frame")),
             }
+            if !self.may_be_complete {
+                return self.incomplete();
+            }
+            // serde_json finds where the object ends and parses it in the same pass.
+            let mut objects = serde_json::Deserializer::from_slice(&self.buf).into_iter::<RawFrame<'_>>();
+            let parsed = match objects.next() {
+                Some(Ok(raw)) => Some((decode_frame(raw), objects.byte_offset())),
+                Some(Err(e)) if e.is_eof() => None,
+                Some(Err(e)) => {
+                    let err = Error::decode("Nomad framed stream frame", e, &self.buf);
+                    self.reset();
+                    return Err(err);
+                }
+                None => None,
+            };
+            let Some((frame, used)) = parsed else {
+                self.may_be_complete = false;
+                return self.incomplete();
+            };
+            if used > self.max_frame {
+                return Err(self.too_long());
+            }
+            self.buf.advance(used);
+            match frame {
+                Ok(Some(frame)) => return Ok(Some(frame)),
+                Ok(None) => self.heartbeats += 1,
+                Err(err) => {
+                    self.reset();
+                    return Err(err);
+                }
+            }
+        }
+    }
+
+    fn incomplete(&mut self) -> Result<Option<Frame>, Error> {
+        if self.buf.len() > self.max_frame {
+            return Err(self.too_long());
         }
         Ok(None)
     }
@@ -185,66 +203,11 @@ impl FrameDecoder {
 
     fn reset(&mut self) {
         self.buf.clear();
-        self.pos = 0;
-        self.start = 0;
-        self.depth = 0;
-        self.state = Scan::Between;
-    }
-
-    /// The next complete top-level object, as its bytes.
-    fn next_object(&mut self) -> Result<Option<Bytes>, Error> {
-        while self.pos < self.buf.len() {
-            let b = self.buf[self.pos];
-            match self.state {
-                Scan::Between => match b {
-                    b'{' => {
-                        // Drop what came before (whitespace) so the buffer holds only this frame.
-                        let _ = self.buf.split_to(self.pos);
-                        self.pos = 0;
-                        self.start = 0;
-                        self.depth = 1;
-                        self.state = Scan::Object;
-                    }
-                    b' ' | b'\t' | b'\r' | b'\n' => {}
-                    _ => return Err(self.garbage("expected `{` at the start of a frame")),
-                },
-                Scan::Object => match b {
-                    b'"' => self.state = Scan::Str,
-                    b'{' | b'[' => self.depth += 1,
-                    b'}' | b']' => {
-                        self.depth -= 1;
-                        if self.depth == 0 {
-                            let end = self.pos + 1;
-                            let object = self.buf.split_to(end).freeze();
-                            self.pos = 0;
-                            self.state = Scan::Between;
-                            return Ok(Some(object));
-                        }
-                    }
-                    _ => {}
-                },
-                Scan::Str => match b {
-                    b'"' => self.state = Scan::Object,
-                    b'\\' => self.state = Scan::Escape,
-                    _ => {}
-                },
-                Scan::Escape => self.state = Scan::Str,
-            }
-            self.pos += 1;
-            if self.state != Scan::Between && self.pos - self.start > self.max_frame {
-                return Err(self.too_long());
-            }
-        }
-        if self.state == Scan::Between {
-            // Only whitespace was seen: forget it.
-            self.buf.clear();
-            self.pos = 0;
-        }
-        Ok(None)
+        self.may_be_complete = false;
     }
 
     fn garbage(&mut self, message: &str) -> Error {
-        let err = Error::decode("Nomad framed stream", message, &self.buf[self.pos..]);
+        let err = Error::decode("Nomad framed stream", message, &self.buf);
         self.reset();
         err
     }
@@ -253,17 +216,15 @@ impl FrameDecoder {
         let err = Error::decode(
             "Nomad framed stream",
             format!("a frame is longer than the limit of {} bytes", self.max_frame),
-            &self.buf[self.start..],
+            &self.buf,
         );
         self.reset();
         err
     }
 }
 
-/// Parse one complete object; `None` for a heartbeat.
-fn parse_frame(raw: &[u8]) -> Result<Option<Frame>, Error> {
-    let frame: RawFrame<'_> =
-        serde_json::from_slice(raw).map_err(|e| Error::decode("Nomad framed stream frame", e, raw))?;
+/// Turn one parsed object into a frame; `None` for a heartbeat.
+fn decode_frame(frame: RawFrame<'_>) -> Result<Option<Frame>, Error> {
     let data = frame.data.as_deref().unwrap_or("");
     let file = frame.file.as_deref().unwrap_or("");
     let file_event = FileEvent::parse(frame.file_event.as_deref().unwrap_or(""));
@@ -272,7 +233,7 @@ fn parse_frame(raw: &[u8]) -> Result<Option<Frame>, Error> {
     }
     let data = base64::engine::general_purpose::STANDARD
         .decode(data)
-        .map_err(|e| Error::decode("the base64 Data of a Nomad frame", e, raw))?;
+        .map_err(|e| Error::decode("the base64 Data of a Nomad frame", e, data.as_bytes()))?;
     Ok(Some(Frame { data: Bytes::from(data), file: file.to_owned(), offset: frame.offset, file_event }))
 }
 
