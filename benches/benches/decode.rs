@@ -3,6 +3,9 @@
 //!
 //! - `watch/*`: a Kubernetes watch stream of 2,000 real-shaped pod events (built from the pod in
 //!   `acm-12-watch-pods-jobs.json`, ~7 KB each), fed in 16 KiB chunks.
+//! - `pod_list/*`: a PodList of 5,000 real-shaped pods (the pod of `acm-26-job-with-node-agent.json`
+//!   with distinct names, ~24 MB), decoded whole: k8s-openapi's `List<Pod>` (what kube-rs users
+//!   get), `serde_json::Value`, and core's lean `Execution`s (what `list_job_executions` returns).
 //! - `framed_logs/*`: 8 MiB of log text as Nomad framed JSON (64 KiB frames of base64, as the
 //!   agent sends them), fed in 16 KiB chunks.
 
@@ -124,6 +127,48 @@ fn bench_watch(c: &mut Criterion) {
     group.finish();
 }
 
+/// A PodList body of 5,000 pods.
+fn pod_list() -> Vec<u8> {
+    let scenario = fixture("k8s/acm-26-job-with-node-agent.json");
+    let pod = scenario["exchanges"][6]["response"]["body"].as_str().unwrap().trim_end();
+    let mut out = br#"{"kind":"PodList","apiVersion":"v1","metadata":{"resourceVersion":"1"},"items":["#.to_vec();
+    for i in 0..5000 {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(pod.replace("printer-vhpr6", &format!("printer-{i:05}")).as_bytes());
+    }
+    out.extend_from_slice(b"]}");
+    out
+}
+
+fn bench_pod_list(c: &mut Criterion) {
+    let body = bytes::Bytes::from(pod_list());
+    let mut group = c.benchmark_group("pod_list");
+    group.throughput(Throughput::Bytes(body.len() as u64));
+    group.sample_size(10);
+    group.bench_function("k8s_openapi_list_pod", |b| {
+        b.iter(|| {
+            let list: k8s_openapi::List<k8s_openapi::api::core::v1::Pod> = serde_json::from_slice(&body).unwrap();
+            black_box(list.items.len())
+        })
+    });
+    group.bench_function("serde_json_value", |b| {
+        b.iter(|| {
+            let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            black_box(v["items"].as_array().map(Vec::len))
+        })
+    });
+    group.bench_function("core_lean_executions", |b| {
+        b.iter(|| {
+            let resp = http::Response::new(body.clone());
+            let executions = clustermanager_core::k8s::execution::parse_list(resp).unwrap();
+            black_box(executions.len())
+        })
+    });
+    group.finish();
+}
+
 fn bench_framed_logs(c: &mut Criterion) {
     let body = framed_logs();
     let mut group = c.benchmark_group("framed_logs");
@@ -157,5 +202,5 @@ fn bench_framed_logs(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_watch, bench_framed_logs);
+criterion_group!(benches, bench_watch, bench_pod_list, bench_framed_logs);
 criterion_main!(benches);
