@@ -28,6 +28,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
+use super::checked::Checked;
 use super::watch::{WatchDecoder, WatchEvent};
 use super::{check, decode, Context};
 use crate::call::{Call, Exchange, ExchangeStep};
@@ -315,34 +316,11 @@ pub fn parse_list<T: DeserializeOwned>(what: &str, body: &[u8]) -> Result<Object
     })
 }
 
-/// An operation that fails before sending anything when its request could not be built, and
-/// otherwise runs the inner operation.
-#[derive(Debug)]
-pub struct Prepared<O>(std::result::Result<O, Option<Error>>);
-
-impl<O> Prepared<O> {
-    /// Run `op`, or fail with the error that prevented building it.
-    pub fn new(op: Result<O>) -> Self {
-        Prepared(op.map_err(Some))
-    }
-}
-
-impl<O: Operation> Operation for Prepared<O> {
-    type Output = O::Output;
-    type Item = O::Item;
-    fn poll(&mut self, now: Instant) -> Step<O::Output, O::Item> {
-        match &mut self.0 {
-            Ok(op) => op.poll(now),
-            Err(e) => {
-                Step::Done(Err(e.take().unwrap_or_else(|| Error::protocol("operation polled after it finished"))))
-            }
-        }
-    }
-    fn handle(&mut self, event: Event) {
-        if let Ok(op) = &mut self.0 {
-            op.handle(event);
-        }
-    }
+/// Check a list answer and turn each of its items into a `U` (the lean views of the seed's
+/// operations: jobs, pods, nodes).
+pub fn parse_items<T: DeserializeOwned, U>(what: &str, resp: Response, into: impl FnMut(T) -> U) -> Result<Vec<U>> {
+    let resp = check(resp)?;
+    Ok(parse_list::<T>(what, resp.body())?.items.into_iter().map(into).collect())
 }
 
 fn call<T, F>(
@@ -355,7 +333,7 @@ where
     T: 'static,
 {
     let retry = ctx.retry.clone();
-    Prepared::new(req.map(|r| Call::new(r, &retry, parse)))
+    Checked::new(req.map(|r| Call::new(r, &retry, parse)))
 }
 
 fn typed<T: DeserializeOwned>(what: &'static str) -> impl FnOnce(Response) -> Result<T> + Send + 'static {

@@ -9,6 +9,7 @@ use std::fmt;
 use serde::Deserialize;
 
 use super::api::{self, ListAll, ListParams, ObjectList, Resource};
+use super::checked::map_done;
 use super::Context;
 use crate::error::{Error, Result};
 use crate::model::ConfigMap;
@@ -74,8 +75,8 @@ impl Operation for ConfigMapList {
     type Item = Infallible;
 
     fn poll(&mut self, now: std::time::Instant) -> Step<Vec<ConfigMap>> {
-        match self.0.poll(now) {
-            Step::Done(result) => Step::Done(result.map(|list: ObjectList<ConfigMapBody>| {
+        map_done(self.0.poll(now), |result| {
+            result.map(|list: ObjectList<ConfigMapBody>| {
                 list.items
                     .into_iter()
                     .map(|c| ConfigMap {
@@ -85,13 +86,8 @@ impl Operation for ConfigMapList {
                         data: c.data.unwrap_or_default(),
                     })
                     .collect()
-            })),
-            Step::Send(r) => Step::Send(r),
-            Step::Open(r) => Step::Open(r),
-            Step::Read { timeout } => Step::Read { timeout },
-            Step::Wait(d) => Step::Wait(d),
-            Step::Yield(never) => match never {},
-        }
+            })
+        })
     }
 
     fn handle(&mut self, event: Event) {

@@ -27,7 +27,7 @@ use serde::ser::SerializeMap;
 use serde::{Deserialize, Serialize};
 
 use super::checked::Checked;
-use super::watcher::{UntilGone, Versioned, WatchParams};
+use super::watcher::{ObjectMeta, UntilGone, Versioned, WatchParams};
 use super::{check, decode, name, Context};
 use crate::call::{Call, Exchange, ExchangeStep};
 use crate::error::{Error, Result};
@@ -54,31 +54,10 @@ pub fn collection(namespace: &str) -> String {
 pub struct JobObject {
     /// `metadata`.
     #[serde(default)]
-    pub metadata: JobMeta,
+    pub metadata: ObjectMeta,
     /// `status`.
     #[serde(default)]
     pub status: JobStatus,
-}
-
-/// The Job `metadata` fields kept.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct JobMeta {
-    /// Name.
-    #[serde(default)]
-    pub name: String,
-    /// Namespace.
-    #[serde(default)]
-    pub namespace: String,
-    /// resourceVersion.
-    #[serde(default)]
-    pub resource_version: String,
-    /// Labels.
-    #[serde(default)]
-    pub labels: BTreeMap<String, String>,
-    /// Set once deletion started.
-    #[serde(default)]
-    pub deletion_timestamp: Option<String>,
 }
 
 /// The Job `status` fields kept.
@@ -178,9 +157,7 @@ pub fn parse_job(resp: Response) -> Result<Job> {
 
 /// Parse a `JobList` answer.
 pub fn parse_list(resp: Response) -> Result<Vec<Job>> {
-    let resp = check(resp)?;
-    let list = super::watcher::ObjectList::<JobObject>::decode("job list", resp.body())?;
-    Ok(list.into_items().into_iter().map(JobObject::into_job).collect())
+    super::api::parse_items("job list", resp, JobObject::into_job)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -108,7 +108,7 @@ pub fn get(
 ) -> impl Operation<Output = String, Item = Infallible> + Send + 'static {
     let req = log_request(namespace, id, options, false);
     let retry = ctx.retry.clone();
-    super::api::Prepared::new(req.map(|r| {
+    super::checked::Checked::new(req.map(|r| {
         Call::new(r, &retry, |resp: Response| {
             if !resp.status().is_success() {
                 return Err(log_error(resp));

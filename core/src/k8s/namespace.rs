@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use serde::Deserialize;
 
 use super::checked::Checked;
-use super::watcher::{Meta, UntilGone, Update, Versioned, WatchParams, Watcher};
+use super::watcher::{ObjectMeta, UntilGone, Update, Versioned, WatchParams, Watcher};
 use super::{check, decode, name, Context};
 use crate::call::{Exchange, ExchangeStep};
 use crate::error::{ApiError, Error, Result};
@@ -35,7 +35,7 @@ const PATH: &str = "/api/v1/namespaces";
 pub struct NamespaceObject {
     /// `metadata`.
     #[serde(default)]
-    pub metadata: Meta,
+    pub metadata: ObjectMeta,
     /// `status`.
     #[serde(default)]
     pub status: NamespaceStatus,

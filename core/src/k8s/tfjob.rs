@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use super::api::{self, Await, DeleteParams, ListParams, Propagation, Resource, WaitFor, WriteParams};
+use super::checked::map_done;
 use super::{check, decode, Context};
 use crate::call::{Exchange, ExchangeStep};
 use crate::error::{Error, Result};
@@ -147,14 +148,7 @@ impl Operation for Install {
 
     fn poll(&mut self, now: Instant) -> Step<()> {
         if self.waiting {
-            return match self.wait.poll(now) {
-                Step::Done(r) => Step::Done(r.map(|_| ())),
-                Step::Send(r) => Step::Send(r),
-                Step::Open(r) => Step::Open(r),
-                Step::Read { timeout } => Step::Read { timeout },
-                Step::Wait(d) => Step::Wait(d),
-                Step::Yield(never) => match never {},
-            };
+            return map_done(self.wait.poll(now), |r| r.map(|_| ()));
         }
         let exchange = match &mut self.create {
             Ok(ex) => ex,
@@ -275,16 +269,11 @@ impl Operation for DeleteTfJob {
     fn poll(&mut self, now: Instant) -> Step<bool> {
         match self {
             DeleteTfJob::Wait(op) => op.poll(now),
-            DeleteTfJob::NoWait(op) => match op.poll(now) {
-                Step::Done(Ok(_)) => Step::Done(Ok(true)),
-                Step::Done(Err(Error::NotFound(_))) => Step::Done(Ok(false)),
-                Step::Done(Err(e)) => Step::Done(Err(e)),
-                Step::Send(r) => Step::Send(r),
-                Step::Open(r) => Step::Open(r),
-                Step::Read { timeout } => Step::Read { timeout },
-                Step::Wait(d) => Step::Wait(d),
-                Step::Yield(never) => match never {},
-            },
+            DeleteTfJob::NoWait(op) => map_done(op.poll(now), |r| match r {
+                Ok(_) => Ok(true),
+                Err(Error::NotFound(_)) => Ok(false),
+                Err(e) => Err(e),
+            }),
         }
     }
 
@@ -314,14 +303,7 @@ impl Operation for ListTfJobs {
     type Item = Infallible;
 
     fn poll(&mut self, now: Instant) -> Step<Vec<Value>> {
-        match self.0.poll(now) {
-            Step::Done(r) => Step::Done(r.map(|l| l.items)),
-            Step::Send(r) => Step::Send(r),
-            Step::Open(r) => Step::Open(r),
-            Step::Read { timeout } => Step::Read { timeout },
-            Step::Wait(d) => Step::Wait(d),
-            Step::Yield(never) => match never {},
-        }
+        map_done(self.0.poll(now), |r| r.map(|l| l.items))
     }
 
     fn handle(&mut self, event: Event) {

@@ -24,12 +24,14 @@
 //! The caller decides what it waits for: [`Until`] runs a watcher with a judging closure as an
 //! [`Operation`], and [`UntilGone`] deletes an object and waits for its `DELETED` event.
 
+use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::time::{Duration, Instant};
 
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
+use super::api::parse_list;
 use super::watch::{WatchDecoder, WatchEvent};
 use super::{check, decode};
 use crate::call::{Exchange, ExchangeStep};
@@ -55,19 +57,29 @@ pub trait Versioned {
     fn resource_version(&self) -> &str;
 }
 
-/// The lean `metadata` every watched object has.
+/// The lean `metadata` of the objects the seed's operations read (jobs, pods, and any object a
+/// wait only needs to know exists).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Meta {
+pub struct ObjectMeta {
     /// `metadata.name`.
     #[serde(default)]
     pub name: String,
+    /// `metadata.namespace` (empty for cluster-scoped objects).
+    #[serde(default)]
+    pub namespace: String,
     /// `metadata.resourceVersion`.
     #[serde(default)]
     pub resource_version: String,
-    /// `metadata.deletionTimestamp`.
+    /// `metadata.creationTimestamp`.
+    #[serde(default)]
+    pub creation_timestamp: Option<String>,
+    /// `metadata.deletionTimestamp`: set once deletion started.
     #[serde(default)]
     pub deletion_timestamp: Option<String>,
+    /// `metadata.labels`.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
 }
 
 /// The lightest object: only `kind` and `metadata` (for waits that only need to know whether
@@ -79,51 +91,12 @@ pub struct Thin {
     pub kind: String,
     /// `metadata`.
     #[serde(default)]
-    pub metadata: Meta,
+    pub metadata: ObjectMeta,
 }
 
 impl Versioned for Thin {
     fn resource_version(&self) -> &str {
         &self.metadata.resource_version
-    }
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ListMeta {
-    #[serde(default)]
-    resource_version: String,
-}
-
-/// A `...List` answer: its resourceVersion and items.
-#[derive(Deserialize)]
-#[serde(bound = "T: DeserializeOwned")]
-pub struct ObjectList<T> {
-    metadata: ListMeta,
-    #[serde(default = "Vec::new", deserialize_with = "null_as_empty")]
-    items: Vec<T>,
-}
-
-fn null_as_empty<'de, D, T>(d: D) -> std::result::Result<Vec<T>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: DeserializeOwned,
-{
-    Ok(Option::<Vec<T>>::deserialize(d)?.unwrap_or_default())
-}
-
-impl<T: DeserializeOwned> ObjectList<T> {
-    /// Decode a list body.
-    pub fn decode(what: &str, body: &[u8]) -> Result<Self> {
-        decode(what, body)
-    }
-    /// The list's resourceVersion.
-    pub fn resource_version(&self) -> &str {
-        &self.metadata.resource_version
-    }
-    /// The items.
-    pub fn into_items(self) -> Vec<T> {
-        self.items
     }
 }
 
@@ -475,10 +448,10 @@ impl<T: DeserializeOwned + Versioned> Watcher<T> {
                     ExchangeStep::Send(req) => return WatchStep::Send(req),
                     ExchangeStep::Wait(d) => return self.wait(now, d),
                     ExchangeStep::Done(Ok(resp)) => {
-                        let list = check(resp).and_then(|r| ObjectList::<T>::decode(&self.params.what, r.body()));
+                        let list = check(resp).and_then(|r| parse_list::<T>(&self.params.what, r.body()));
                         match list {
                             Ok(list) => {
-                                self.resource_version = Some(list.metadata.resource_version);
+                                self.resource_version = Some(list.resource_version);
                                 self.fresh_list = true;
                                 self.state = State::Start;
                                 return WatchStep::Update(Update::Listed(list.items));
