@@ -780,6 +780,48 @@ mod tests {
         );
     }
 
+    fn response(status: u16, body: &str) -> Event {
+        let resp = http::Response::builder().status(status).body(bytes::Bytes::from(body.to_owned()));
+        Event::Response(resp.unwrap_or_default())
+    }
+
+    fn head() -> Event {
+        Event::Head(http::Response::builder().status(200).body(()).unwrap_or_default().into_parts().0)
+    }
+
+    fn query_of(step: WatchStep<Thin>) -> String {
+        match step {
+            WatchStep::Send(r) | WatchStep::Open(r) => r.uri().query().unwrap_or_default().to_owned(),
+            other => panic!("expected a request, got {other:?}"),
+        }
+    }
+
+    /// A connection that drops in the middle of a watch (the transport reports a failure) is
+    /// resumed after a backoff from the last resourceVersion seen, without listing again.
+    #[test]
+    fn a_dropped_connection_resumes_from_the_last_resource_version() {
+        let params = WatchParams::new("/api/v1/namespaces/a/pods", "pods").labels("job-name=x");
+        let mut w: Watcher<Thin> = Watcher::new(params, &Retry::default(), Some(Duration::from_secs(600)));
+        let now = Instant::now();
+        assert!(!query_of(w.poll(now)).contains("watch"), "lists first");
+        w.handle(response(200, r#"{"kind":"PodList","metadata":{"resourceVersion":"100"},"items":[]}"#));
+        assert!(matches!(w.poll(now), WatchStep::Update(Update::Listed(items)) if items.is_empty()));
+        assert!(query_of(w.poll(now)).contains("resourceVersion=100"));
+        w.handle(head());
+        assert!(matches!(w.poll(now), WatchStep::Read { timeout: Some(_) }));
+        w.handle(Event::Chunk(bytes::Bytes::from_static(
+            b"{\"type\":\"ADDED\",\"object\":{\"kind\":\"Pod\",\"metadata\":{\"name\":\"x-1\",\"resourceVersion\":\"105\"}}}\n{\"type\":\"MODI",
+        )));
+        assert!(matches!(w.poll(now), WatchStep::Update(Update::Added(p)) if p.metadata.name == "x-1"));
+        assert!(matches!(w.poll(now), WatchStep::Read { .. }));
+        w.handle(Event::Failed(Error::transport(crate::error::TransportErrorKind::Truncated, "connection reset")));
+        let WatchStep::Wait(d) = w.poll(now) else { panic!("expected a backoff") };
+        assert!(d >= BACKOFF_INITIAL / 2 && d <= BACKOFF_INITIAL, "{d:?}");
+        let q = query_of(w.poll(now + d));
+        assert!(q.contains("watch=1") && q.contains("resourceVersion=105"), "{q}");
+        assert_eq!(w.resource_version(), Some("105"));
+    }
+
     #[test]
     fn backoff_grows_to_the_cap_with_jitter_in_the_upper_half() {
         let mut w: Watcher<Thin> = Watcher::new(WatchParams::new("/x", "x"), &Retry::default(), None);
