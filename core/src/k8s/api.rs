@@ -30,7 +30,7 @@ use serde_json::value::RawValue;
 
 use super::checked::Checked;
 use super::watch::{WatchDecoder, WatchEvent};
-use super::watcher::{Update, Watcher};
+use super::watcher::{UntilGone, Update, Watcher};
 use super::{check, decode, Context};
 use crate::call::{Call, Exchange, ExchangeStep};
 use crate::error::{ApiError, Error, Result};
@@ -1079,7 +1079,7 @@ pub fn wait_for(
     until: Await,
     timeout: Duration,
 ) -> WaitFor {
-    WaitFor::new(ctx, resource, namespace, name, until, timeout, None)
+    WaitFor::new(ctx, resource, namespace, name, until, timeout)
 }
 
 /// Delete an object and wait until it is gone: `true` when it was deleted, `false` if it did
@@ -1101,57 +1101,16 @@ pub fn delete_and_wait(
     params: &DeleteParams,
     timeout: Duration,
 ) -> DeleteAndWait {
-    let req = resource.object_path(namespace, name).and_then(|p| delete_request(&p, params));
-    DeleteAndWait {
-        delete: match req {
-            Ok(r) => Some(Exchange::send(r, &ctx.retry)),
-            Err(e) => return DeleteAndWait { delete: None, wait: WaitFor::failed(e) },
-        },
-        wait: WaitFor::new(ctx, resource, namespace, name, Await::Deleted, timeout, None),
-    }
+    let op = resource.object_path(namespace, name).and_then(|p| delete_request(&p, params)).and_then(|req| {
+        let watch = super::watcher::WatchParams::new(resource.list_path(namespace)?, format!("{name} to be deleted"))
+            .fields(format!("metadata.name={name}"));
+        Ok(UntilGone::new(req, &ctx.retry, watch, true, Some(timeout)))
+    });
+    Checked::new(op)
 }
 
 /// The operation of [`delete_and_wait`].
-#[derive(Debug)]
-pub struct DeleteAndWait {
-    delete: Option<Exchange>,
-    wait: WaitFor,
-}
-
-impl Operation for DeleteAndWait {
-    type Output = bool;
-    type Item = Infallible;
-
-    fn poll(&mut self, now: Instant) -> Step<bool> {
-        let Some(exchange) = self.delete.as_mut() else { return self.wait.poll(now) };
-        match exchange.poll(now) {
-            ExchangeStep::Send(req) => Step::Send(req),
-            ExchangeStep::Wait(d) => Step::Wait(d),
-            ExchangeStep::Done(Err(e)) => Step::Done(Err(e)),
-            ExchangeStep::Done(Ok(resp)) => {
-                self.delete = None;
-                if resp.status() == http::StatusCode::NOT_FOUND {
-                    return Step::Done(Ok(false));
-                }
-                match parse_deleted(resp) {
-                    Err(e) => Step::Done(Err(e)),
-                    Ok(Deleted { object: None, .. }) => Step::Done(Ok(true)),
-                    Ok(Deleted { resource_version, .. }) => {
-                        self.wait.start_from(resource_version);
-                        self.wait.poll(now)
-                    }
-                }
-            }
-        }
-    }
-
-    fn handle(&mut self, event: Event) {
-        match self.delete.as_mut() {
-            Some(exchange) => exchange.handle(event),
-            None => self.wait.handle(event),
-        }
-    }
-}
+pub type DeleteAndWait = Checked<UntilGone>;
 
 #[derive(Debug, Deserialize)]
 struct Conditioned {
@@ -1218,7 +1177,6 @@ impl WaitFor {
         name: &str,
         until: Await,
         timeout: Duration,
-        resource_version: Option<String>,
     ) -> WaitFor {
         let paths = resource.object_path(namespace, name).and_then(|o| Ok((o, resource.list_path(namespace)?)));
         let (object_path, list_path, phase) = match paths {
@@ -1237,20 +1195,9 @@ impl WaitFor {
             until,
             timeout,
             deadline: None,
-            resource_version,
+            resource_version: None,
             phase,
         }
-    }
-
-    fn failed(e: Error) -> WaitFor {
-        let mut w = WaitFor::new(&Context::default(), &Resource::PODS, None, "", Await::Deleted, Duration::ZERO, None);
-        w.phase = WaitPhase::Failed(Some(e));
-        w
-    }
-
-    /// Skip the first read: the caller already has the object at `resource_version`.
-    fn start_from(&mut self, resource_version: Option<String>) {
-        self.resource_version = resource_version;
     }
 
     /// Whether `object` satisfies the wait.
