@@ -1143,6 +1143,31 @@ struct LeanCondition {
     message: Option<String>,
 }
 
+/// Whether the object's `status.conditions` hold `wanted` with status `True`; a `NamesAccepted`
+/// condition with status `False` (a CRD whose names clash with another) is [`Error::Conflict`].
+fn condition_holds(name: &str, object: &Conditioned, wanted: &str) -> Result<bool> {
+    let conditions = object.status.as_ref().and_then(|s| s.conditions.as_deref()).unwrap_or_default();
+    if let Some(c) = conditions.iter().find(|c| c.kind == "NamesAccepted" && c.status == "False") {
+        return Err(Error::Conflict(ApiError {
+            status: 409,
+            reason: c.reason.clone(),
+            message: format!(
+                "{name} was not accepted: {}",
+                c.message.as_deref().unwrap_or("its names clash with another resource")
+            ),
+            ..ApiError::default()
+        }));
+    }
+    Ok(conditions.iter().any(|c| c.kind == wanted && c.status == "True"))
+}
+
+/// Whether the object in `body` shows condition `wanted` (see [`Await::Condition`]): for an
+/// operation that already has the object, e.g. from the answer to its create.
+pub fn shows_condition(body: &[u8], wanted: &str) -> Result<bool> {
+    let object: Conditioned = decode("object", body)?;
+    condition_holds(&object.metadata.name, &object, wanted)
+}
+
 #[derive(Debug)]
 enum WaitPhase {
     Start,
@@ -1202,21 +1227,10 @@ impl WaitFor {
 
     /// Whether `object` satisfies the wait.
     fn judge(&self, object: &Conditioned) -> Result<bool> {
-        let Await::Condition(wanted) = &self.until else { return Ok(false) };
-        let conditions = object.status.as_ref().and_then(|s| s.conditions.as_deref()).unwrap_or_default();
-        if let Some(c) = conditions.iter().find(|c| c.kind == "NamesAccepted" && c.status == "False") {
-            return Err(Error::Conflict(ApiError {
-                status: 409,
-                reason: c.reason.clone(),
-                message: format!(
-                    "{} was not accepted: {}",
-                    self.name,
-                    c.message.as_deref().unwrap_or("its names clash with another resource")
-                ),
-                ..ApiError::default()
-            }));
+        match &self.until {
+            Await::Condition(wanted) => condition_holds(&self.name, object, wanted),
+            Await::Deleted => Ok(false),
         }
-        Ok(conditions.iter().any(|c| &c.kind == wanted && c.status == "True"))
     }
 
     fn timed_out(&self) -> Error {

@@ -13,9 +13,9 @@ use serde_json::Value;
 
 use super::api::{self, Await, DeleteParams, ListParams, Propagation, Resource, WaitFor, WriteParams};
 use super::checked::map_done;
-use super::{check, decode, Context};
+use super::{check, Context};
 use crate::call::{Exchange, ExchangeStep};
-use crate::error::{Error, Result};
+use crate::error::Error;
 use crate::step::{Event, Operation, Step};
 
 /// The CRD's name.
@@ -113,35 +113,6 @@ pub struct Install {
     waiting: bool,
 }
 
-#[derive(serde::Deserialize)]
-struct CrdStatus {
-    #[serde(default)]
-    status: Option<Conditions>,
-}
-
-#[derive(serde::Deserialize)]
-struct Conditions {
-    #[serde(default)]
-    conditions: Option<Vec<Condition>>,
-}
-
-#[derive(serde::Deserialize)]
-struct Condition {
-    #[serde(rename = "type")]
-    kind: String,
-    status: String,
-}
-
-fn established(body: &[u8]) -> Result<bool> {
-    let crd: CrdStatus = decode("CustomResourceDefinition", body)?;
-    Ok(crd
-        .status
-        .and_then(|s| s.conditions)
-        .unwrap_or_default()
-        .iter()
-        .any(|c| c.kind == "Established" && c.status == "True"))
-}
-
 impl Operation for Install {
     type Output = ();
     type Item = Infallible;
@@ -162,7 +133,7 @@ impl Operation for Install {
             ExchangeStep::Done(Err(e)) => Step::Done(Err(e)),
             ExchangeStep::Done(Ok(resp)) => {
                 let done = match check(resp) {
-                    Ok(resp) => match established(resp.body()) {
+                    Ok(resp) => match api::shows_condition(resp.body(), "Established") {
                         Ok(e) => e,
                         Err(e) => return Step::Done(Err(e)),
                     },
