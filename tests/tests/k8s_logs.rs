@@ -128,3 +128,16 @@ fn log_of_a_missing_pod_is_not_found() {
         .unwrap_err();
     assert!(matches!(&err, Error::NotFound(a) if a.message == "pods \"missing\" not found"), "{err:?}");
 }
+
+/// Bad names are reported before any request (the replay has nothing to answer with).
+#[test]
+fn bad_names_are_rejected_before_any_request() {
+    let none = Scenario { server: "none".into(), scenario: "no request may be made".into(), exchanges: vec![] };
+    let opts = LogOptions::default();
+    for (ns, pod, field) in [("Acm_Run", "printer-vhpr6", "namespace"), ("acm-run", "Printer/x", "execution id")] {
+        let err = Replay::new(&none).run(k8s::log::get(&ctx(), ns, pod, &opts)).unwrap_err();
+        assert!(matches!(&err, Error::InvalidInput { field: f, .. } if f == field), "{err:?}");
+        let err = Replay::new(&none).run(k8s::log::follow(&ctx(), ns, pod, &opts)).unwrap_err();
+        assert!(matches!(&err, Error::InvalidInput { field: f, .. } if f == field), "{err:?}");
+    }
+}

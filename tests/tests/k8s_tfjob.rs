@@ -290,3 +290,18 @@ fn install_times_out_when_the_crd_is_never_established() {
     );
     assert_eq!(transcript.elapsed, tfjob::INSTALL_TIMEOUT);
 }
+
+/// Bad names are reported before any request (the replay has nothing to answer with).
+#[test]
+fn bad_names_are_rejected_before_any_request() {
+    let none = Scenario { server: "none".into(), scenario: "no request may be made".into(), exchanges: vec![] };
+    let field_of = |e: Error| match e {
+        Error::InvalidInput { field, .. } => field,
+        other => panic!("{other:?}"),
+    };
+    let tfjob = serde_json::json!({"apiVersion": "kubeflow.org/v1", "kind": "TFJob", "metadata": {"name": "x"}});
+    assert_eq!(field_of(Replay::new(&none).run(tfjob::create(&ctx(), "Acm", &tfjob)).unwrap_err()), "namespace");
+    assert_eq!(field_of(Replay::new(&none).run(tfjob::get(&ctx(), "acm-crd", "Mnist")).unwrap_err()), "tfjob name");
+    assert_eq!(field_of(Replay::new(&none).run(tfjob::delete(&ctx(), "acm-crd", "", true)).unwrap_err()), "tfjob name");
+    assert_eq!(field_of(Replay::new(&none).run(tfjob::list(&ctx(), "acm crd")).unwrap_err()), "namespace");
+}

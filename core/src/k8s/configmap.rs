@@ -9,7 +9,7 @@ use std::fmt;
 use serde::Deserialize;
 
 use super::api::{self, ListAll, ListParams, ObjectList, Resource};
-use super::checked::map_done;
+use super::checked::{map_done, Checked};
 use super::Context;
 use crate::error::{Error, Result};
 use crate::model::ConfigMap;
@@ -63,12 +63,13 @@ pub fn list(
 /// # let _ = op;
 /// ```
 pub fn list_with(ctx: &Context, namespace: &str, params: &ListParams) -> ConfigMapList {
-    ConfigMapList(api::list_all(ctx, &Resource::CONFIGMAPS, Some(namespace), params))
+    let checked = super::name::label("namespace", namespace);
+    ConfigMapList(Checked::new(checked.map(|()| api::list_all(ctx, &Resource::CONFIGMAPS, Some(namespace), params))))
 }
 
 /// The operation of [`list`] and [`list_with`].
 #[derive(Debug)]
-pub struct ConfigMapList(ListAll<ConfigMapBody>);
+pub struct ConfigMapList(Checked<ListAll<ConfigMapBody>>);
 
 impl Operation for ConfigMapList {
     type Output = Vec<ConfigMap>;

@@ -32,6 +32,8 @@ fn log_request(namespace: &str, pod: &str, options: &LogOptions, follow: bool) -
     if options.stderr || options.offset.is_some() || options.from_end {
         tracing::debug!("LogOptions stderr/offset/from_end are Nomad options; Kubernetes ignores them");
     }
+    super::name::label("namespace", namespace)?;
+    super::name::subdomain("execution id", pod)?;
     let path = format!("{}/log", Resource::PODS.object_path(Some(namespace), pod)?);
     let mut q = Query::new();
     q.push_opt("container", options.container.as_deref());

@@ -47,6 +47,8 @@ fn parse_scale(resp: Response) -> Result<Scale> {
 }
 
 fn scale_path(namespace: &str, name: &str) -> Result<String> {
+    super::name::label("namespace", namespace)?;
+    super::name::subdomain("deployment name", name)?;
     Ok(format!("{}/scale", Resource::DEPLOYMENTS.object_path(Some(namespace), name)?))
 }
 

@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use super::api::{self, Await, DeleteParams, ListParams, Propagation, Resource, WaitFor, WriteParams};
-use super::checked::map_done;
+use super::checked::{map_done, Checked};
+use super::name;
 use super::{check, Context};
 use crate::call::{Exchange, ExchangeStep};
 use crate::error::Error;
@@ -173,7 +174,8 @@ pub fn create(
     namespace: &str,
     tfjob: &Value,
 ) -> impl Operation<Output = Value, Item = Infallible> + Send + 'static {
-    api::create(ctx, &Resource::TFJOBS, Some(namespace), tfjob, &WriteParams::default())
+    let checked = name::label("namespace", namespace);
+    Checked::new(checked.map(|()| api::create(ctx, &Resource::TFJOBS, Some(namespace), tfjob, &WriteParams::default())))
 }
 
 /// A TFJob ([`Error::NotFound`] if there is none by that name).
@@ -188,7 +190,8 @@ pub fn get(
     namespace: &str,
     name: &str,
 ) -> impl Operation<Output = Value, Item = Infallible> + Send + 'static {
-    api::get(ctx, &Resource::TFJOBS, Some(namespace), name)
+    let checked = name::label("namespace", namespace).and_then(|()| name::subdomain("tfjob name", name));
+    Checked::new(checked.map(|()| api::get(ctx, &Resource::TFJOBS, Some(namespace), name)))
 }
 
 /// Delete a TFJob: `true` if it was deleted, `false` if it did not exist. With `wait`, the
@@ -206,6 +209,11 @@ pub fn delete(
     name: &str,
     wait: bool,
 ) -> impl Operation<Output = bool, Item = Infallible> + Send + 'static {
+    let checked = name::label("namespace", namespace).and_then(|()| name::subdomain("tfjob name", name));
+    Checked::new(checked.map(|()| delete_op(ctx, namespace, name, wait)))
+}
+
+fn delete_op(ctx: &Context, namespace: &str, name: &str, wait: bool) -> DeleteTfJob {
     if wait {
         let params = DeleteParams::propagation(Propagation::Foreground);
         DeleteTfJob::Wait(Box::new(api::delete_and_wait(
@@ -264,7 +272,10 @@ impl Operation for DeleteTfJob {
 /// # let _ = op;
 /// ```
 pub fn list(ctx: &Context, namespace: &str) -> impl Operation<Output = Vec<Value>, Item = Infallible> + Send + 'static {
-    ListTfJobs(api::list_all(ctx, &Resource::TFJOBS, Some(namespace), &ListParams::default()))
+    let checked = name::label("namespace", namespace);
+    Checked::new(
+        checked.map(|()| ListTfJobs(api::list_all(ctx, &Resource::TFJOBS, Some(namespace), &ListParams::default()))),
+    )
 }
 
 struct ListTfJobs(api::ListAll<Value>);
