@@ -471,6 +471,7 @@ impl<T: DeserializeOwned + Versioned> Watcher<T> {
                     ExchangeStep::Send(req) => return WatchStep::Open(req),
                     ExchangeStep::Wait(d) => return self.wait(now, d),
                     ExchangeStep::Done(Ok(resp)) if resp.status().is_success() => {
+                        super::warn(resp.headers());
                         self.decoder = WatchDecoder::default();
                         self.healthy_since.get_or_insert(now);
                         self.opened_at = Some(now);
