@@ -1129,18 +1129,7 @@ impl super::watcher::Versioned for Conditioned {
 #[derive(Debug, Deserialize, Default)]
 struct ConditionsOnly {
     #[serde(default)]
-    conditions: Option<Vec<LeanCondition>>,
-}
-
-#[derive(Debug, Deserialize)]
-struct LeanCondition {
-    #[serde(rename = "type")]
-    kind: String,
-    status: String,
-    #[serde(default)]
-    reason: Option<String>,
-    #[serde(default)]
-    message: Option<String>,
+    conditions: Option<Vec<super::watcher::ObjectCondition>>,
 }
 
 /// Whether the object's `status.conditions` hold `wanted` with status `True`; a `NamesAccepted`

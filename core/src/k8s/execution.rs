@@ -17,7 +17,7 @@ use std::convert::Infallible;
 use serde::Deserialize;
 
 use super::checked::Checked;
-use super::watcher::{ObjectMeta, Versioned};
+use super::watcher::{ObjectCondition, ObjectMeta, Versioned};
 use super::{check, decode, name, Context};
 use crate::call::Call;
 use crate::error::{Error, Result};
@@ -78,21 +78,7 @@ pub struct PodStatus {
     pub container_statuses: Vec<ContainerStatus>,
     /// Conditions (for the scheduling reason of a pending pod).
     #[serde(default)]
-    pub conditions: Vec<PodCondition>,
-}
-
-/// A pod condition.
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct PodCondition {
-    /// `PodScheduled`, `Ready`, ...
-    #[serde(rename = "type", default)]
-    pub kind: String,
-    /// `True`/`False`/`Unknown`.
-    #[serde(default)]
-    pub status: String,
-    /// Reason.
-    #[serde(default)]
-    pub reason: Option<String>,
+    pub conditions: Vec<ObjectCondition>,
 }
 
 /// One container's status.

@@ -27,7 +27,7 @@ use serde::ser::SerializeMap;
 use serde::{Deserialize, Serialize};
 
 use super::checked::Checked;
-use super::watcher::{ObjectMeta, UntilGone, Versioned, WatchParams};
+use super::watcher::{ObjectCondition, ObjectMeta, UntilGone, Versioned, WatchParams};
 use super::{check, decode, name, Context};
 use crate::call::{Call, Exchange, ExchangeStep};
 use crate::error::{Error, Result};
@@ -66,7 +66,7 @@ pub struct JobObject {
 pub struct JobStatus {
     /// Conditions.
     #[serde(default)]
-    pub conditions: Vec<JobCondition>,
+    pub conditions: Vec<ObjectCondition>,
     /// Start time.
     #[serde(default)]
     pub start_time: Option<String>,
@@ -82,23 +82,6 @@ pub struct JobStatus {
     /// Failed pods.
     #[serde(default)]
     pub failed: u32,
-}
-
-/// One Job condition.
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct JobCondition {
-    /// `Complete`, `Failed`, ...
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// `True`, `False`, `Unknown`.
-    #[serde(default)]
-    pub status: String,
-    /// Reason.
-    #[serde(default)]
-    pub reason: Option<String>,
-    /// Message.
-    #[serde(default)]
-    pub message: Option<String>,
 }
 
 impl Versioned for JobObject {

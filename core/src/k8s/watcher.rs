@@ -82,6 +82,23 @@ pub struct ObjectMeta {
     pub labels: BTreeMap<String, String>,
 }
 
+/// One entry of an object's `status.conditions` (Jobs, pods, CRDs, ...).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ObjectCondition {
+    /// `type`: `Complete`, `Failed`, `PodScheduled`, `Established`, ...
+    #[serde(rename = "type", default)]
+    pub kind: String,
+    /// `True`, `False` or `Unknown`.
+    #[serde(default)]
+    pub status: String,
+    /// Reason (`BackoffLimitExceeded`, `Unschedulable`, ...).
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// Message.
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
 /// The lightest object: only `kind` and `metadata` (for waits that only need to know whether
 /// an object exists).
 #[derive(Debug, Clone, Default, Deserialize)]
