@@ -1101,10 +1101,32 @@ pub fn delete_and_wait(
     params: &DeleteParams,
     timeout: Duration,
 ) -> DeleteAndWait {
+    delete_then(ctx, resource, namespace, name, params, true, timeout)
+}
+
+/// [`delete_and_wait`] when `wait`, else only the delete: `true` when it was deleted, `false`
+/// if it did not exist.
+///
+/// ```
+/// use std::time::Duration;
+/// use clustermanager_core::k8s::{self, api::{self, DeleteParams, Resource}};
+/// let op = api::delete_then(&k8s::Context::default(), &Resource::TFJOBS, Some("ns"), "mnist",
+///     &DeleteParams::default(), false, Duration::from_secs(60));
+/// # let _ = op;
+/// ```
+pub fn delete_then(
+    ctx: &Context,
+    resource: &Resource,
+    namespace: Option<&str>,
+    name: &str,
+    params: &DeleteParams,
+    wait: bool,
+    timeout: Duration,
+) -> DeleteAndWait {
     let op = resource.object_path(namespace, name).and_then(|p| delete_request(&p, params)).and_then(|req| {
         let watch = super::watcher::WatchParams::new(resource.list_path(namespace)?, format!("{name} to be deleted"))
             .fields(format!("metadata.name={name}"));
-        Ok(UntilGone::new(req, &ctx.retry, watch, true, Some(timeout)))
+        Ok(UntilGone::new(req, &ctx.retry, watch, wait, Some(timeout)))
     });
     Checked::new(op)
 }

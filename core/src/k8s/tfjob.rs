@@ -210,58 +210,12 @@ pub fn delete(
     wait: bool,
 ) -> impl Operation<Output = bool, Item = Infallible> + Send + 'static {
     let checked = name::label("namespace", namespace).and_then(|()| name::subdomain("tfjob name", name));
-    Checked::new(checked.map(|()| delete_op(ctx, namespace, name, wait)))
-}
-
-fn delete_op(ctx: &Context, namespace: &str, name: &str, wait: bool) -> DeleteTfJob {
-    if wait {
-        let params = DeleteParams::propagation(Propagation::Foreground);
-        DeleteTfJob::Wait(Box::new(api::delete_and_wait(
-            ctx,
-            &Resource::TFJOBS,
-            Some(namespace),
-            name,
-            &params,
-            DELETE_TIMEOUT,
-        )))
-    } else {
-        // the same operation with a zero wait would still watch; a plain delete is enough
-        DeleteTfJob::NoWait(Box::new(api::delete(
-            ctx,
-            &Resource::TFJOBS,
-            Some(namespace),
-            name,
-            &DeleteParams::default(),
-        )))
-    }
-}
-
-enum DeleteTfJob {
-    Wait(Box<api::DeleteAndWait>),
-    NoWait(Box<dyn Operation<Output = api::Deleted, Item = Infallible> + Send>),
-}
-
-impl Operation for DeleteTfJob {
-    type Output = bool;
-    type Item = Infallible;
-
-    fn poll(&mut self, now: Instant) -> Step<bool> {
-        match self {
-            DeleteTfJob::Wait(op) => op.poll(now),
-            DeleteTfJob::NoWait(op) => map_done(op.poll(now), |r| match r {
-                Ok(_) => Ok(true),
-                Err(Error::NotFound(_)) => Ok(false),
-                Err(e) => Err(e),
-            }),
-        }
-    }
-
-    fn handle(&mut self, event: Event) {
-        match self {
-            DeleteTfJob::Wait(op) => op.handle(event),
-            DeleteTfJob::NoWait(op) => op.handle(event),
-        }
-    }
+    // with `wait`, Foreground so that its pods are gone first; else the server's default
+    let params = if wait { DeleteParams::propagation(Propagation::Foreground) } else { DeleteParams::default() };
+    Checked::new(
+        checked
+            .map(|()| api::delete_then(ctx, &Resource::TFJOBS, Some(namespace), name, &params, wait, DELETE_TIMEOUT)),
+    )
 }
 
 /// The TFJobs of `namespace` (every page).
