@@ -783,7 +783,9 @@ struct Preconditions<'a> {
     resource_version: &'a str,
 }
 
-fn delete_request(path: &str, params: &DeleteParams) -> Result<Request> {
+/// The DELETE request for the object at `path` (with a `DeleteOptions` body when a propagation
+/// policy or a precondition is set).
+pub(crate) fn delete_request(path: &str, params: &DeleteParams) -> Result<Request> {
     let mut q = Query::new();
     q.push_opt("gracePeriodSeconds", params.grace_period_seconds.map(|s| s.to_string()).as_deref());
     if params.dry_run {
