@@ -1184,7 +1184,7 @@ pub fn shows_condition(body: &[u8], wanted: &str) -> Result<bool> {
 #[derive(Debug)]
 enum WaitPhase {
     Start,
-    Get(Exchange),
+    Get(Box<Exchange>),
     Watch(Box<Watcher<Conditioned>>),
     Failed(Option<Error>),
     Done,
@@ -1300,7 +1300,7 @@ impl Operation for WaitFor {
                 WaitPhase::Done => return Step::Done(Err(Error::protocol("wait polled after it finished"))),
                 WaitPhase::Start if self.resource_version.is_some() => self.phase = self.watch(now, deadline),
                 WaitPhase::Start => match crate::step::request(http::Method::GET, &self.object_path, None) {
-                    Ok(r) => self.phase = WaitPhase::Get(Exchange::send(r, &self.retry)),
+                    Ok(r) => self.phase = WaitPhase::Get(Box::new(Exchange::send(r, &self.retry))),
                     Err(e) => self.phase = WaitPhase::Failed(Some(e)),
                 },
                 WaitPhase::Get(ex) => match ex.poll(now) {
