@@ -1063,8 +1063,10 @@ pub enum Await {
 
 /// Wait until one object is deleted or shows a condition: read it (GET), and unless it is
 /// already there, watch it (`fieldSelector=metadata.name=...`) from the read's
-/// `resourceVersion`. A watch the server ends is resumed from the last version seen; a 410
-/// reads the object again. Fails with [`Error::Timeout`] after `timeout`.
+/// `resourceVersion` with the [`Watcher`]: a watch the server ends, or
+/// whose connection drops, is resumed from the last version seen (after a backoff when it
+/// failed); a 410 lists the object again by name. An object deleted while waiting for a
+/// condition is [`Error::NotFound`]. Fails with [`Error::Timeout`] after `timeout`.
 ///
 /// ```
 /// use std::time::Duration;
