@@ -214,6 +214,55 @@ fn deprecation_warnings_surface_through_tracing_and_never_fail() {
     assert!(seen[3].contains("use rbac.authorization.k8s.io/v1 ClusterRole"), "{}", seen[3]);
 }
 
+/// The same `Warning` header on the head of a watch stream (the wait's watcher) and of a
+/// followed log is surfaced too: streams never pass through the whole-answer check.
+#[test]
+fn deprecation_warnings_on_stream_heads_surface_through_tracing() {
+    use clustermanager_core::k8s::watcher::{Thin, Until, Update, WatchParams as Watched, Watcher};
+    use clustermanager_tests::{Exchange, RecordedRequest, RecordedResponse};
+    let s = Scenario::load("k8s/acm-21-deprecation-warnings.json");
+    let warning = s.exchange(0).response.headers["warning"].clone();
+    let with_warning = |path: &str, lines: &[&str]| {
+        let mut response = RecordedResponse::stream(&lines.iter().map(|l| (*l).to_owned()).collect::<Vec<_>>(), true);
+        response.headers.insert("warning".into(), warning.clone());
+        Exchange {
+            request: RecordedRequest {
+                method: "GET".into(),
+                path: path.into(),
+                headers: Default::default(),
+                body: None,
+            },
+            response,
+            comment: Some("scripted: a recorded Warning header on a stream".into()),
+        }
+    };
+    let scenario = Scenario {
+        server: "kubernetes v1.19".into(),
+        scenario: "scripted".into(),
+        exchanges: vec![
+            with_warning(
+                "/apis/networking.k8s.io/v1beta1/namespaces/default/ingresses?watch=1&resourceVersion=7&allowWatchBookmarks=true&timeoutSeconds=290",
+                &["{\"type\":\"ADDED\",\"object\":{\"kind\":\"Ingress\",\"metadata\":{\"name\":\"web\",\"resourceVersion\":\"8\"}}}\n"],
+            ),
+            with_warning("/api/v1/namespaces/default/pods/web-1/log?follow=true", &["hello\n"]),
+        ],
+    };
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    tracing::subscriber::with_default(Capture(seen.clone()), || {
+        let params = Watched::new("/apis/networking.k8s.io/v1beta1/namespaces/default/ingresses", "ingresses");
+        let watcher = Watcher::<Thin>::from_version(params, &ctx().retry, None, "7");
+        let until = Until::new(watcher, |u: Update<Thin>| matches!(u, Update::Added(_)).then_some(Ok(())));
+        Replay::new(&scenario).exchanges([0]).run(until).unwrap();
+        let follow = clustermanager_core::k8s::log::follow(&ctx(), "default", "web-1", &Default::default());
+        let (done, lines, _) = Replay::new(&scenario).exchanges([1]).run_full(follow);
+        done.unwrap();
+        assert_eq!(lines.len(), 1);
+    });
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert!(seen.iter().all(|w| w.contains("Ingress is deprecated in v1.19+")), "{seen:?}");
+}
+
 #[test]
 fn cronjob_v1beta1_through_the_generic_api() {
     let s = Scenario::load("k8s/acm-25-cronjob-v1beta1.json");

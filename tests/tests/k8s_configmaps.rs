@@ -164,3 +164,11 @@ fn an_expired_token_given_by_the_caller_is_gone_at_once() {
     assert!(matches!(result, Err(Error::Gone(ref a)) if a.continue_token.is_some()), "{result:?}");
     assert_eq!(transcript.requests.len(), 1);
 }
+
+/// A bad namespace is reported before any request (the replay has nothing to answer with).
+#[test]
+fn a_bad_namespace_is_rejected_before_any_request() {
+    let none = Scenario { server: "none".into(), scenario: "no request may be made".into(), exchanges: vec![] };
+    let err = Replay::new(&none).run(configmap::list(&ctx(), "acm_paging", "")).unwrap_err();
+    assert!(matches!(&err, Error::InvalidInput { field, .. } if field == "namespace"), "{err:?}");
+}

@@ -208,6 +208,38 @@ fn delete_job_with_purge_and_wait_watches_until_the_job_is_deleted() {
     }
 }
 
+/// acm-11 exchange 8: a DELETE can answer `202 Accepted` with the object itself (here the Job,
+/// held by a custom finalizer). That is a delete in progress: with `wait`, the Job is watched
+/// from the answer's resourceVersion until its DELETED event (scripted with the recorded last
+/// state of the Job, exchange 10, once the finalizer was removed).
+#[test]
+fn delete_job_answered_202_with_the_object_waits_for_the_deleted_event() {
+    let s = k8s("acm-11-job-delete-propagation.json");
+    let accepted = response(&s, 8);
+    assert_eq!(accepted.status, 202);
+    let rv: serde_json::Value = serde_json::from_str(&accepted.body).unwrap();
+    let rv = rv["metadata"]["resourceVersion"].as_str().unwrap().to_owned();
+    let last = response(&s, 10).body.trim_end().to_owned();
+    let scenario = scripted(vec![
+        exchange(
+            "DELETE",
+            "/apis/batch/v1/namespaces/acm-jobs-del/jobs/del-legacy",
+            Some(r#"{"kind":"DeleteOptions","apiVersion":"v1","propagationPolicy":"Foreground"}"#),
+            accepted,
+        ),
+        exchange(
+            "GET",
+            &format!("/apis/batch/v1/namespaces/acm-jobs-del/jobs?watch=1&resourceVersion={rv}&allowWatchBookmarks=true&timeoutSeconds=290&fieldSelector=metadata.name%3Ddel-legacy"),
+            None,
+            stream_response(&[format!("{{\"type\":\"DELETED\",\"object\":{last}}}\n")], false),
+        ),
+    ]);
+    let opts = DeleteOptions { purge: true, wait: true };
+    let (out, _, t) = Replay::new(&scenario).run_full(k8s::job::delete(&ctx(), "acm-jobs-del", "del-legacy", opts));
+    assert!(out.unwrap());
+    assert_eq!(t.requests.len(), 2);
+}
+
 /// acm-26 recorded the Foreground DELETE exactly as we send it, but polled afterwards instead of
 /// watching; the watch is scripted with a DELETED event carrying the recorded last state.
 #[test]

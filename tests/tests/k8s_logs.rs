@@ -128,3 +128,51 @@ fn log_of_a_missing_pod_is_not_found() {
         .unwrap_err();
     assert!(matches!(&err, Error::NotFound(a) if a.message == "pods \"missing\" not found"), "{err:?}");
 }
+
+/// Bad names are reported before any request (the replay has nothing to answer with).
+#[test]
+fn bad_names_are_rejected_before_any_request() {
+    let none = Scenario { server: "none".into(), scenario: "no request may be made".into(), exchanges: vec![] };
+    let opts = LogOptions::default();
+    for (ns, pod, field) in [("Acm_Run", "printer-vhpr6", "namespace"), ("acm-run", "Printer/x", "execution id")] {
+        let err = Replay::new(&none).run(k8s::log::get(&ctx(), ns, pod, &opts)).unwrap_err();
+        assert!(matches!(&err, Error::InvalidInput { field: f, .. } if f == field), "{err:?}");
+        let err = Replay::new(&none).run(k8s::log::follow(&ctx(), ns, pod, &opts)).unwrap_err();
+        assert!(matches!(&err, Error::InvalidInput { field: f, .. } if f == field), "{err:?}");
+    }
+}
+
+/// A pod on a node whose container has not started answers 400 with the kubelet's message (the
+/// recordings have none: this Status is scripted in the apiserver's form, as acm-10's 400s). Both
+/// the whole log and the followed one report it as a BadRequest that says what to do.
+#[test]
+fn a_container_waiting_to_start_is_a_clear_error() {
+    use clustermanager_tests::{Exchange, RecordedRequest, RecordedResponse};
+    let waiting = RecordedResponse::json(
+        400,
+        r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"container \"main\" in pod \"printer-vhpr6\" is waiting to start: ContainerCreating","reason":"BadRequest","code":400}"#,
+    );
+    let ex = |path: &str| Exchange {
+        request: RecordedRequest { method: "GET".into(), path: path.into(), headers: Default::default(), body: None },
+        response: waiting.clone(),
+        comment: None,
+    };
+    let s = Scenario {
+        server: "kubernetes v1.19".into(),
+        scenario: "scripted".into(),
+        exchanges: vec![
+            ex("/api/v1/namespaces/acm-run/pods/printer-vhpr6/log"),
+            ex("/api/v1/namespaces/acm-run/pods/printer-vhpr6/log?follow=true"),
+        ],
+    };
+    let opts = LogOptions::default();
+    let errs = [
+        Replay::new(&s).exchanges([0]).run(k8s::log::get(&ctx(), "acm-run", "printer-vhpr6", &opts)).unwrap_err(),
+        Replay::new(&s).exchanges([1]).run(k8s::log::follow(&ctx(), "acm-run", "printer-vhpr6", &opts)).unwrap_err(),
+    ];
+    for err in errs {
+        let Error::BadRequest(api) = &err else { panic!("expected BadRequest, got {err:?}") };
+        assert!(api.message.starts_with("container \"main\" in pod \"printer-vhpr6\" is waiting to start"));
+        assert!(api.message.contains("wait until the execution is Running"), "{}", api.message);
+    }
+}

@@ -117,3 +117,13 @@ fn json_patch_of_the_deployment_and_a_failing_test_op() {
         .unwrap_err();
     assert!(matches!(&err, Error::Invalid(a) if a.status == 422), "{err:?}");
 }
+
+/// Bad names are reported before any request (the replay has nothing to answer with).
+#[test]
+fn bad_names_are_rejected_before_any_request() {
+    let none = Scenario { server: "none".into(), scenario: "no request may be made".into(), exchanges: vec![] };
+    let err = Replay::new(&none).run(k8s::scale::get(&ctx(), "Acm Deploy", "web")).unwrap_err();
+    assert!(matches!(&err, Error::InvalidInput { field, .. } if field == "namespace"), "{err:?}");
+    let err = Replay::new(&none).run(k8s::scale::set(&ctx(), "acm-deploy", "web/../x", 2)).unwrap_err();
+    assert!(matches!(&err, Error::InvalidInput { field, .. } if field == "deployment name"), "{err:?}");
+}

@@ -34,7 +34,7 @@ fn watch_exchange(path: &str, events: &[(&str, &str)]) -> Exchange {
     }
 }
 
-const CRD_WATCH: &str = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions?fieldSelector=metadata.name%3Dtfjobs.kubeflow.org&watch=1&resourceVersion=1541";
+const CRD_WATCH: &str = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions?watch=1&resourceVersion=1541&allowWatchBookmarks=true&timeoutSeconds=290&fieldSelector=metadata.name%3Dtfjobs.kubeflow.org";
 
 #[test]
 fn install_creates_the_crd_as_recorded_and_reads_it_until_established() {
@@ -95,8 +95,11 @@ fn install_resumes_an_ended_watch() {
     let n = s.exchanges.len();
     let (result, _, transcript) = Replay::new(&s).exchanges([0, 1, n - 2, n - 1]).run_full(tfjob::install(&ctx()));
     result.unwrap();
-    // a watch that ended without any event is resumed after a pause, not at once
-    assert_eq!(transcript.waits, [std::time::Duration::from_millis(800)]);
+    // a watch that ended at once without any event is resumed after a pause, not at once: the
+    // watcher's first backoff, 800 ms with jitter in its upper half
+    let ms = |n| std::time::Duration::from_millis(n);
+    assert_eq!(transcript.waits.len(), 1, "{:?}", transcript.waits);
+    assert!(transcript.waits[0] >= ms(400) && transcript.waits[0] <= ms(800), "{:?}", transcript.waits);
 }
 
 /// The create answer is already Established: no read, no watch.
@@ -168,7 +171,7 @@ fn delete_with_wait_watches_until_deleted() {
     let mut s = scenario();
     let last = s.exchanges[15].response.body.clone();
     s.exchanges.push(watch_exchange(
-        "/apis/kubeflow.org/v1/namespaces/acm-crd/tfjobs?fieldSelector=metadata.name%3Dmnist-2&watch=1&resourceVersion=1553",
+        "/apis/kubeflow.org/v1/namespaces/acm-crd/tfjobs?watch=1&resourceVersion=1553&allowWatchBookmarks=true&timeoutSeconds=290&fieldSelector=metadata.name%3Dmnist-2",
         &[("MODIFIED", &last), ("DELETED", &last)],
     ));
     let watch = s.exchanges.len() - 1;
@@ -178,6 +181,45 @@ fn delete_with_wait_watches_until_deleted() {
         .run_full(tfjob::delete(&ctx(), "acm-crd", "mnist-2", true));
     assert!(result.unwrap());
     assert_eq!(transcript.requests.len(), 2);
+}
+
+/// The watch of a foreground delete answers acm-14's in-stream `ERROR` 410 (resourceVersion too
+/// old): the wait lists the TFJob again by name, finds none, and reports it deleted.
+#[test]
+fn delete_with_wait_relists_after_an_expired_watch() {
+    let mut s = scenario();
+    let expired = Scenario::load("k8s/acm-14-watch-expired-410.json").exchange(6).response.clone();
+    s.exchanges.push(Exchange {
+        request: RecordedRequest {
+            method: "GET".into(),
+            path: "/apis/kubeflow.org/v1/namespaces/acm-crd/tfjobs?watch=1&resourceVersion=1553&allowWatchBookmarks=true&timeoutSeconds=290&fieldSelector=metadata.name%3Dmnist-2".into(),
+            headers: Default::default(),
+            body: None,
+        },
+        response: expired,
+        comment: Some("acm-14's expired watch answer".into()),
+    });
+    s.exchanges.push(Exchange {
+        request: RecordedRequest {
+            method: "GET".into(),
+            path: "/apis/kubeflow.org/v1/namespaces/acm-crd/tfjobs?fieldSelector=metadata.name%3Dmnist-2".into(),
+            headers: Default::default(),
+            body: None,
+        },
+        response: RecordedResponse::json(
+            200,
+            r#"{"apiVersion":"kubeflow.org/v1","items":[],"kind":"TFJobList","metadata":{"resourceVersion":"1560"}}"#,
+        ),
+        comment: Some("the list by name after the TFJob is gone".into()),
+    });
+    let n = s.exchanges.len();
+    let (result, _, transcript) = Replay::new(&s)
+        .exchanges([15, n - 2, n - 1])
+        .split(Split::Every(1))
+        .run_full(tfjob::delete(&ctx(), "acm-crd", "mnist-2", true));
+    assert!(result.unwrap());
+    assert_eq!(transcript.requests.len(), 3);
+    assert!(transcript.waits.is_empty(), "an expired watch is listed again at once");
 }
 
 #[test]
@@ -247,4 +289,19 @@ fn install_times_out_when_the_crd_is_never_established() {
         "{err:?}"
     );
     assert_eq!(transcript.elapsed, tfjob::INSTALL_TIMEOUT);
+}
+
+/// Bad names are reported before any request (the replay has nothing to answer with).
+#[test]
+fn bad_names_are_rejected_before_any_request() {
+    let none = Scenario { server: "none".into(), scenario: "no request may be made".into(), exchanges: vec![] };
+    let field_of = |e: Error| match e {
+        Error::InvalidInput { field, .. } => field,
+        other => panic!("{other:?}"),
+    };
+    let tfjob = serde_json::json!({"apiVersion": "kubeflow.org/v1", "kind": "TFJob", "metadata": {"name": "x"}});
+    assert_eq!(field_of(Replay::new(&none).run(tfjob::create(&ctx(), "Acm", &tfjob)).unwrap_err()), "namespace");
+    assert_eq!(field_of(Replay::new(&none).run(tfjob::get(&ctx(), "acm-crd", "Mnist")).unwrap_err()), "tfjob name");
+    assert_eq!(field_of(Replay::new(&none).run(tfjob::delete(&ctx(), "acm-crd", "", true)).unwrap_err()), "tfjob name");
+    assert_eq!(field_of(Replay::new(&none).run(tfjob::list(&ctx(), "acm crd")).unwrap_err()), "namespace");
 }

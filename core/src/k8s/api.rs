@@ -28,7 +28,9 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
+use super::checked::Checked;
 use super::watch::{WatchDecoder, WatchEvent};
+use super::watcher::{UntilGone, Update, Watcher};
 use super::{check, decode, Context};
 use crate::call::{Call, Exchange, ExchangeStep};
 use crate::error::{ApiError, Error, Result};
@@ -315,34 +317,11 @@ pub fn parse_list<T: DeserializeOwned>(what: &str, body: &[u8]) -> Result<Object
     })
 }
 
-/// An operation that fails before sending anything when its request could not be built, and
-/// otherwise runs the inner operation.
-#[derive(Debug)]
-pub struct Prepared<O>(std::result::Result<O, Option<Error>>);
-
-impl<O> Prepared<O> {
-    /// Run `op`, or fail with the error that prevented building it.
-    pub fn new(op: Result<O>) -> Self {
-        Prepared(op.map_err(Some))
-    }
-}
-
-impl<O: Operation> Operation for Prepared<O> {
-    type Output = O::Output;
-    type Item = O::Item;
-    fn poll(&mut self, now: Instant) -> Step<O::Output, O::Item> {
-        match &mut self.0 {
-            Ok(op) => op.poll(now),
-            Err(e) => {
-                Step::Done(Err(e.take().unwrap_or_else(|| Error::protocol("operation polled after it finished"))))
-            }
-        }
-    }
-    fn handle(&mut self, event: Event) {
-        if let Ok(op) = &mut self.0 {
-            op.handle(event);
-        }
-    }
+/// Check a list answer and turn each of its items into a `U` (the lean views of the seed's
+/// operations: jobs, pods, nodes).
+pub fn parse_items<T: DeserializeOwned, U>(what: &str, resp: Response, into: impl FnMut(T) -> U) -> Result<Vec<U>> {
+    let resp = check(resp)?;
+    Ok(parse_list::<T>(what, resp.body())?.items.into_iter().map(into).collect())
 }
 
 fn call<T, F>(
@@ -355,7 +334,7 @@ where
     T: 'static,
 {
     let retry = ctx.retry.clone();
-    Prepared::new(req.map(|r| Call::new(r, &retry, parse)))
+    Checked::new(req.map(|r| Call::new(r, &retry, parse)))
 }
 
 fn typed<T: DeserializeOwned>(what: &'static str) -> impl FnOnce(Response) -> Result<T> + Send + 'static {
@@ -804,7 +783,9 @@ struct Preconditions<'a> {
     resource_version: &'a str,
 }
 
-fn delete_request(path: &str, params: &DeleteParams) -> Result<Request> {
+/// The DELETE request for the object at `path` (with a `DeleteOptions` body when a propagation
+/// policy or a precondition is set).
+pub(crate) fn delete_request(path: &str, params: &DeleteParams) -> Result<Request> {
     let mut q = Query::new();
     q.push_opt("gracePeriodSeconds", params.grace_period_seconds.map(|s| s.to_string()).as_deref());
     if params.dry_run {
@@ -1082,8 +1063,10 @@ pub enum Await {
 
 /// Wait until one object is deleted or shows a condition: read it (GET), and unless it is
 /// already there, watch it (`fieldSelector=metadata.name=...`) from the read's
-/// `resourceVersion`. A watch the server ends is resumed from the last version seen; a 410
-/// reads the object again. Fails with [`Error::Timeout`] after `timeout`.
+/// `resourceVersion` with the [`Watcher`]: a watch the server ends, or
+/// whose connection drops, is resumed from the last version seen (after a backoff when it
+/// failed); a 410 lists the object again by name. An object deleted while waiting for a
+/// condition is [`Error::NotFound`]. Fails with [`Error::Timeout`] after `timeout`.
 ///
 /// ```
 /// use std::time::Duration;
@@ -1100,7 +1083,7 @@ pub fn wait_for(
     until: Await,
     timeout: Duration,
 ) -> WaitFor {
-    WaitFor::new(ctx, resource, namespace, name, until, timeout, None)
+    WaitFor::new(ctx, resource, namespace, name, until, timeout)
 }
 
 /// Delete an object and wait until it is gone: `true` when it was deleted, `false` if it did
@@ -1122,110 +1105,108 @@ pub fn delete_and_wait(
     params: &DeleteParams,
     timeout: Duration,
 ) -> DeleteAndWait {
-    let req = resource.object_path(namespace, name).and_then(|p| delete_request(&p, params));
-    DeleteAndWait {
-        delete: match req {
-            Ok(r) => Some(Exchange::send(r, &ctx.retry)),
-            Err(e) => return DeleteAndWait { delete: None, wait: WaitFor::failed(e) },
-        },
-        wait: WaitFor::new(ctx, resource, namespace, name, Await::Deleted, timeout, None),
-    }
+    delete_then(ctx, resource, namespace, name, params, true, timeout)
+}
+
+/// [`delete_and_wait`] when `wait`, else only the delete: `true` when it was deleted, `false`
+/// if it did not exist.
+///
+/// ```
+/// use std::time::Duration;
+/// use clustermanager_core::k8s::{self, api::{self, DeleteParams, Resource}};
+/// let op = api::delete_then(&k8s::Context::default(), &Resource::TFJOBS, Some("ns"), "mnist",
+///     &DeleteParams::default(), false, Duration::from_secs(60));
+/// # let _ = op;
+/// ```
+pub fn delete_then(
+    ctx: &Context,
+    resource: &Resource,
+    namespace: Option<&str>,
+    name: &str,
+    params: &DeleteParams,
+    wait: bool,
+    timeout: Duration,
+) -> DeleteAndWait {
+    let op = resource.object_path(namespace, name).and_then(|p| delete_request(&p, params)).and_then(|req| {
+        let watch = super::watcher::WatchParams::new(resource.list_path(namespace)?, format!("{name} to be deleted"))
+            .fields(format!("metadata.name={name}"));
+        Ok(UntilGone::new(req, &ctx.retry, watch, wait, Some(timeout)))
+    });
+    Checked::new(op)
 }
 
 /// The operation of [`delete_and_wait`].
-#[derive(Debug)]
-pub struct DeleteAndWait {
-    delete: Option<Exchange>,
-    wait: WaitFor,
-}
+pub type DeleteAndWait = Checked<UntilGone>;
 
-impl Operation for DeleteAndWait {
-    type Output = bool;
-    type Item = Infallible;
-
-    fn poll(&mut self, now: Instant) -> Step<bool> {
-        let Some(exchange) = self.delete.as_mut() else { return self.wait.poll(now) };
-        match exchange.poll(now) {
-            ExchangeStep::Send(req) => Step::Send(req),
-            ExchangeStep::Wait(d) => Step::Wait(d),
-            ExchangeStep::Done(Err(e)) => Step::Done(Err(e)),
-            ExchangeStep::Done(Ok(resp)) => {
-                self.delete = None;
-                if resp.status() == http::StatusCode::NOT_FOUND {
-                    return Step::Done(Ok(false));
-                }
-                match parse_deleted(resp) {
-                    Err(e) => Step::Done(Err(e)),
-                    Ok(Deleted { object: None, .. }) => Step::Done(Ok(true)),
-                    Ok(Deleted { resource_version, .. }) => {
-                        self.wait.start_from(resource_version);
-                        self.wait.poll(now)
-                    }
-                }
-            }
-        }
-    }
-
-    fn handle(&mut self, event: Event) {
-        match self.delete.as_mut() {
-            Some(exchange) => exchange.handle(event),
-            None => self.wait.handle(event),
-        }
-    }
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Deserialize)]
 struct Conditioned {
     #[serde(default)]
-    metadata: ObjectMetaLean,
+    metadata: super::watcher::ObjectMeta,
     #[serde(default)]
     status: Option<ConditionsOnly>,
 }
 
-#[derive(Deserialize, Default)]
-struct ConditionsOnly {
-    #[serde(default)]
-    conditions: Option<Vec<LeanCondition>>,
+impl super::watcher::Versioned for Conditioned {
+    fn resource_version(&self) -> &str {
+        &self.metadata.resource_version
+    }
 }
 
-#[derive(Deserialize)]
-struct LeanCondition {
-    #[serde(rename = "type")]
-    kind: String,
-    status: String,
+#[derive(Debug, Deserialize, Default)]
+struct ConditionsOnly {
     #[serde(default)]
-    reason: Option<String>,
-    #[serde(default)]
-    message: Option<String>,
+    conditions: Option<Vec<super::watcher::ObjectCondition>>,
+}
+
+/// Whether the object's `status.conditions` hold `wanted` with status `True`; a `NamesAccepted`
+/// condition with status `False` (a CRD whose names clash with another) is [`Error::Conflict`].
+fn condition_holds(name: &str, object: &Conditioned, wanted: &str) -> Result<bool> {
+    let conditions = object.status.as_ref().and_then(|s| s.conditions.as_deref()).unwrap_or_default();
+    if let Some(c) = conditions.iter().find(|c| c.kind == "NamesAccepted" && c.status == "False") {
+        return Err(Error::Conflict(ApiError {
+            status: 409,
+            reason: c.reason.clone(),
+            message: format!(
+                "{name} was not accepted: {}",
+                c.message.as_deref().unwrap_or("its names clash with another resource")
+            ),
+            ..ApiError::default()
+        }));
+    }
+    Ok(conditions.iter().any(|c| c.kind == wanted && c.status == "True"))
+}
+
+/// Whether the object in `body` shows condition `wanted` (see [`Await::Condition`]): for an
+/// operation that already has the object, e.g. from the answer to its create.
+pub fn shows_condition(body: &[u8], wanted: &str) -> Result<bool> {
+    let object: Conditioned = decode("object", body)?;
+    condition_holds(&object.metadata.name, &object, wanted)
 }
 
 #[derive(Debug)]
 enum WaitPhase {
-    Get(Exchange),
-    Watch(Exchange),
-    Stream { ended: bool },
+    Start,
+    Get(Box<Exchange>),
+    Watch(Box<Watcher<Conditioned>>),
     Failed(Option<Error>),
     Done,
 }
 
-/// The operation of [`wait_for`] (and the waiting half of [`delete_and_wait`]).
+/// The operation of [`wait_for`] (and the waiting half of [`delete_and_wait`]): a read of the
+/// object, then a [`Watcher`] on it (`fieldSelector=metadata.name=...`) from the read's
+/// resourceVersion, which resumes ended or dropped watches from the last version seen, backs
+/// off on failures and lists again on 410.
 #[derive(Debug)]
 pub struct WaitFor {
     retry: crate::retry::Retry,
     object_path: String,
-    list_path: String,
+    params: super::watcher::WatchParams,
     name: String,
     until: Await,
     timeout: Duration,
     deadline: Option<Instant>,
     resource_version: Option<String>,
-    phase: Option<WaitPhase>,
-    decoder: WatchDecoder<Box<RawValue>>,
-    /// Events seen on the current watch stream.
-    stream_events: u32,
-    /// Watch streams in a row that ended without an event.
-    idle_streams: u32,
+    phase: WaitPhase,
 }
 
 impl WaitFor {
@@ -1236,141 +1217,72 @@ impl WaitFor {
         name: &str,
         until: Await,
         timeout: Duration,
-        resource_version: Option<String>,
     ) -> WaitFor {
         let paths = resource.object_path(namespace, name).and_then(|o| Ok((o, resource.list_path(namespace)?)));
         let (object_path, list_path, phase) = match paths {
-            Ok((o, l)) => (o, l, None),
-            Err(e) => (String::new(), String::new(), Some(WaitPhase::Failed(Some(e)))),
+            Ok((o, l)) => (o, l, WaitPhase::Start),
+            Err(e) => (String::new(), String::new(), WaitPhase::Failed(Some(e))),
+        };
+        let what = match &until {
+            Await::Deleted => format!("{name} to be deleted"),
+            Await::Condition(c) => format!("{name} to be {c}"),
         };
         WaitFor {
             retry: ctx.retry.clone(),
             object_path,
-            list_path,
+            params: super::watcher::WatchParams::new(list_path, what).fields(format!("metadata.name={name}")),
             name: name.to_owned(),
             until,
             timeout,
             deadline: None,
-            resource_version,
-            phase,
-            decoder: WatchDecoder::default(),
-            stream_events: 0,
-            idle_streams: 0,
-        }
-    }
-
-    fn failed(e: Error) -> WaitFor {
-        WaitFor {
-            retry: crate::retry::Retry::default(),
-            object_path: String::new(),
-            list_path: String::new(),
-            name: String::new(),
-            until: Await::Deleted,
-            timeout: Duration::ZERO,
-            deadline: None,
             resource_version: None,
-            phase: Some(WaitPhase::Failed(Some(e))),
-            decoder: WatchDecoder::default(),
-            stream_events: 0,
-            idle_streams: 0,
+            phase,
         }
     }
 
-    /// Skip the first read: the caller already has the object at `resource_version`.
-    fn start_from(&mut self, resource_version: Option<String>) {
-        self.resource_version = resource_version;
-    }
-
-    fn get(&self) -> WaitPhase {
-        match crate::step::request(http::Method::GET, &self.object_path, None) {
-            Ok(r) => WaitPhase::Get(Exchange::send(r, &self.retry)),
-            Err(e) => WaitPhase::Failed(Some(e)),
+    /// Whether `object` satisfies the wait.
+    fn judge(&self, object: &Conditioned) -> Result<bool> {
+        match &self.until {
+            Await::Condition(wanted) => condition_holds(&self.name, object, wanted),
+            Await::Deleted => Ok(false),
         }
-    }
-
-    fn watch(&mut self) -> WaitPhase {
-        self.decoder = WatchDecoder::default();
-        let params = WatchParams {
-            resource_version: self.resource_version.clone(),
-            field_selector: Some(format!("metadata.name={}", self.name)),
-            ..WatchParams::default()
-        };
-        match crate::step::request(http::Method::GET, &params.query().on(&self.list_path), None) {
-            Ok(r) => WaitPhase::Watch(Exchange::open(r, &self.retry)),
-            Err(e) => WaitPhase::Failed(Some(e)),
-        }
-    }
-
-    /// Whether `object` satisfies the wait; records its resourceVersion.
-    fn judge(&mut self, object: &str) -> Result<bool> {
-        let obj: Conditioned = decode("watched object", object.as_bytes())?;
-        if let Some(rv) = obj.metadata.resource_version {
-            self.resource_version = Some(rv);
-        }
-        let Await::Condition(wanted) = &self.until else { return Ok(false) };
-        let conditions = obj.status.unwrap_or_default().conditions.unwrap_or_default();
-        if let Some(c) = conditions.iter().find(|c| c.kind == "NamesAccepted" && c.status == "False") {
-            return Err(Error::Conflict(ApiError {
-                status: 409,
-                reason: c.reason.clone(),
-                message: format!(
-                    "{} was not accepted: {}",
-                    self.name,
-                    c.message.as_deref().unwrap_or("its names clash with another resource")
-                ),
-                ..ApiError::default()
-            }));
-        }
-        Ok(conditions.iter().any(|c| &c.kind == wanted && c.status == "True"))
-    }
-
-    fn remaining(&self, now: Instant) -> Duration {
-        self.deadline.map(|d| d.saturating_duration_since(now)).unwrap_or(self.timeout)
     }
 
     fn timed_out(&self) -> Error {
-        let what = match &self.until {
-            Await::Deleted => format!("{} to be deleted", self.name),
-            Await::Condition(c) => format!("{} to be {c}", self.name),
-        };
-        Error::Timeout { what: format!("{what} (waited {:?})", self.timeout) }
+        Error::Timeout { what: format!("{} (waited {:?})", self.params.what, self.timeout) }
     }
 
-    fn on_event(&mut self, event: WatchEvent<Box<RawValue>>) -> Option<Result<bool>> {
-        match event {
-            WatchEvent::Added(o) | WatchEvent::Modified(o) => match self.judge(o.get()) {
-                Ok(true) => Some(Ok(true)),
-                Ok(false) => None,
-                Err(e) => Some(Err(e)),
+    fn deleted_meanwhile(&self) -> Error {
+        Error::NotFound(ApiError {
+            status: 404,
+            reason: Some("NotFound".into()),
+            message: format!("{} was deleted while waiting for it", self.name),
+            ..ApiError::default()
+        })
+    }
+
+    /// What an update of the watched object means: `Some` result to finish with.
+    fn on_update(&self, update: Update<Conditioned>) -> Option<Result<bool>> {
+        let object = match update {
+            Update::Listed(items) => match items.into_iter().find(|o| o.metadata.name == self.name) {
+                Some(o) => o,
+                None if self.until == Await::Deleted => return Some(Ok(true)),
+                None => return Some(Err(self.deleted_meanwhile())),
             },
-            WatchEvent::Deleted(o) => match self.until {
-                Await::Deleted => Some(Ok(true)),
-                Await::Condition(_) => {
-                    let _ = self.judge(o.get());
-                    Some(Err(Error::NotFound(ApiError {
-                        status: 404,
-                        reason: Some("NotFound".into()),
-                        message: format!("{} was deleted while waiting for it", self.name),
-                        ..ApiError::default()
-                    })))
-                }
-            },
-            WatchEvent::Bookmark { resource_version } => {
-                self.resource_version = Some(resource_version);
-                None
-            }
-            WatchEvent::Error(status) => {
-                let err = status.to_error();
-                if matches!(err, Error::Gone(_)) {
-                    // too old: read the object again for a fresh version
-                    self.resource_version = None;
-                    self.phase = Some(self.get());
-                    None
-                } else {
-                    Some(Err(err))
-                }
-            }
+            Update::Added(o) | Update::Modified(o) => o,
+            Update::Deleted(_) if self.until == Await::Deleted => return Some(Ok(true)),
+            Update::Deleted(_) => return Some(Err(self.deleted_meanwhile())),
+        };
+        match self.judge(&object) {
+            Ok(false) => None,
+            done => Some(done),
         }
+    }
+
+    fn watch(&self, now: Instant, deadline: Instant) -> WaitPhase {
+        let remaining = deadline.saturating_duration_since(now);
+        let rv = self.resource_version.as_deref().unwrap_or_default();
+        WaitPhase::Watch(Box::new(Watcher::from_version(self.params.clone(), &self.retry, Some(remaining), rv)))
     }
 }
 
@@ -1381,133 +1293,67 @@ impl Operation for WaitFor {
     fn poll(&mut self, now: Instant) -> Step<bool> {
         let deadline = *self.deadline.get_or_insert(now + self.timeout);
         loop {
-            let phase = match self.phase.take() {
-                Some(p) => p,
-                None if self.resource_version.is_some() => self.watch(),
-                None => self.get(),
-            };
-            match phase {
+            match &mut self.phase {
                 WaitPhase::Failed(e) => {
-                    self.phase = Some(WaitPhase::Done);
-                    return Step::Done(Err(e.unwrap_or_else(|| Error::protocol("wait polled after it finished"))));
+                    let e = e.take().unwrap_or_else(|| Error::protocol("wait polled after it finished"));
+                    self.phase = WaitPhase::Done;
+                    return Step::Done(Err(e));
                 }
-                WaitPhase::Done => {
-                    self.phase = Some(WaitPhase::Done);
-                    return Step::Done(Err(Error::protocol("wait polled after it finished")));
-                }
-                WaitPhase::Get(mut ex) => match ex.poll(now) {
-                    ExchangeStep::Send(r) => {
-                        self.phase = Some(WaitPhase::Get(ex));
-                        return Step::Send(r);
-                    }
-                    ExchangeStep::Wait(d) => {
-                        self.phase = Some(WaitPhase::Get(ex));
-                        return Step::Wait(d);
-                    }
-                    ExchangeStep::Done(Err(e)) => self.phase = Some(WaitPhase::Failed(Some(e))),
+                WaitPhase::Done => return Step::Done(Err(Error::protocol("wait polled after it finished"))),
+                WaitPhase::Start if self.resource_version.is_some() => self.phase = self.watch(now, deadline),
+                WaitPhase::Start => match crate::step::request(http::Method::GET, &self.object_path, None) {
+                    Ok(r) => self.phase = WaitPhase::Get(Box::new(Exchange::send(r, &self.retry))),
+                    Err(e) => self.phase = WaitPhase::Failed(Some(e)),
+                },
+                WaitPhase::Get(ex) => match ex.poll(now) {
+                    ExchangeStep::Send(r) => return Step::Send(r),
+                    ExchangeStep::Wait(d) => return Step::Wait(d),
+                    ExchangeStep::Done(Err(e)) => self.phase = WaitPhase::Failed(Some(e)),
                     ExchangeStep::Done(Ok(resp)) => {
                         if resp.status() == http::StatusCode::NOT_FOUND && self.until == Await::Deleted {
-                            self.phase = Some(WaitPhase::Done);
+                            self.phase = WaitPhase::Done;
                             return Step::Done(Ok(true));
                         }
-                        let judged = check(resp).and_then(|r| self.judge(&String::from_utf8_lossy(r.body())));
-                        match judged {
-                            Ok(true) => {
-                                self.phase = Some(WaitPhase::Done);
+                        let object = check(resp).and_then(|r| decode::<Conditioned>("watched object", r.body()));
+                        match object.and_then(|o| Ok((self.judge(&o)?, o.metadata.resource_version))) {
+                            Ok((true, _)) => {
+                                self.phase = WaitPhase::Done;
                                 return Step::Done(Ok(true));
                             }
-                            Ok(false) => self.phase = Some(self.watch()),
-                            Err(e) => self.phase = Some(WaitPhase::Failed(Some(e))),
+                            Ok((false, rv)) => {
+                                self.resource_version = Some(rv);
+                                self.phase = self.watch(now, deadline);
+                            }
+                            Err(e) => self.phase = WaitPhase::Failed(Some(e)),
                         }
                     }
                 },
-                WaitPhase::Watch(mut ex) => {
-                    if now >= deadline {
-                        self.phase = Some(WaitPhase::Failed(Some(self.timed_out())));
-                        continue;
+                WaitPhase::Watch(w) => match w.poll(now).into_step() {
+                    Ok(Step::Done(Err(Error::Timeout { .. }))) => {
+                        self.phase = WaitPhase::Failed(Some(self.timed_out()))
                     }
-                    match ex.poll(now) {
-                        ExchangeStep::Send(r) => {
-                            self.phase = Some(WaitPhase::Watch(ex));
-                            return Step::Open(r);
+                    Ok(step) => {
+                        if matches!(step, Step::Done(_)) {
+                            self.phase = WaitPhase::Done;
                         }
-                        ExchangeStep::Wait(d) => {
-                            self.phase = Some(WaitPhase::Watch(ex));
-                            return Step::Wait(d);
-                        }
-                        ExchangeStep::Done(Err(e)) => self.phase = Some(WaitPhase::Failed(Some(e))),
-                        ExchangeStep::Done(Ok(resp)) if resp.status() == http::StatusCode::GONE => {
-                            self.resource_version = None;
-                            self.phase = Some(self.get());
-                        }
-                        ExchangeStep::Done(Ok(resp)) => match check(resp) {
-                            Ok(_) => {
-                                self.stream_events = 0;
-                                self.phase = Some(WaitPhase::Stream { ended: false });
-                            }
-                            Err(e) => self.phase = Some(WaitPhase::Failed(Some(e))),
-                        },
+                        return step;
                     }
-                }
-                WaitPhase::Stream { ended } => match self.decoder.next_event() {
-                    Err(e) => self.phase = Some(WaitPhase::Failed(Some(e))),
-                    Ok(Some(ev)) => {
-                        self.phase = Some(WaitPhase::Stream { ended });
-                        self.stream_events += 1;
-                        self.idle_streams = 0;
-                        if let Some(result) = self.on_event(ev) {
-                            self.phase = Some(WaitPhase::Done);
+                    Err(update) => {
+                        if let Some(result) = self.on_update(update) {
+                            self.phase = WaitPhase::Done;
                             return Step::Done(result);
                         }
                     }
-                    Ok(None) if !ended => {
-                        self.phase = Some(WaitPhase::Stream { ended });
-                        let remaining = self.remaining(now);
-                        if remaining.is_zero() {
-                            self.phase = Some(WaitPhase::Failed(Some(self.timed_out())));
-                            continue;
-                        }
-                        return Step::Read { timeout: Some(remaining) };
-                    }
-                    Ok(None) => match self.decoder.finish() {
-                        Err(e) => self.phase = Some(WaitPhase::Failed(Some(e))),
-                        Ok(Some(ev)) => {
-                            if let Some(result) = self.on_event(ev) {
-                                self.phase = Some(WaitPhase::Done);
-                                return Step::Done(result);
-                            }
-                        }
-                        // the server ended the watch: resume from the last version seen, after
-                        // a growing pause if it ended without a single event (800 ms doubling
-                        // to 30 s, as client-go's watch backoff), so a server that keeps closing
-                        // at once is not hammered
-                        Ok(None) if self.stream_events == 0 => {
-                            self.idle_streams += 1;
-                            let delay = Duration::from_millis(800)
-                                .saturating_mul(1u32 << (self.idle_streams - 1).min(6))
-                                .min(Duration::from_secs(30));
-                            return Step::Wait(delay);
-                        }
-                        Ok(None) => {}
-                    },
                 },
             }
         }
     }
 
     fn handle(&mut self, event: Event) {
-        match (self.phase.as_mut(), event) {
-            (Some(WaitPhase::Get(ex)) | Some(WaitPhase::Watch(ex)), event) => ex.handle(event),
-            (Some(WaitPhase::Stream { .. }), Event::Chunk(bytes)) => self.decoder.push(&bytes),
-            (Some(WaitPhase::Stream { ended }), Event::End) => *ended = true,
-            (Some(WaitPhase::Stream { .. }), Event::ReadTimeout) => {
-                self.phase = Some(WaitPhase::Failed(Some(self.timed_out())))
-            }
-            (Some(WaitPhase::Stream { .. }), Event::Failed(e)) => self.phase = Some(WaitPhase::Failed(Some(e))),
-            (_, other) => {
-                self.phase =
-                    Some(WaitPhase::Failed(Some(Error::protocol(format!("unexpected event while waiting: {other:?}")))))
-            }
+        match &mut self.phase {
+            WaitPhase::Get(ex) => ex.handle(event),
+            WaitPhase::Watch(w) => w.handle(event),
+            WaitPhase::Start | WaitPhase::Failed(_) | WaitPhase::Done => {}
         }
     }
 }

@@ -1,43 +1,71 @@
 //! [`Checked`]: an operation whose input was validated when it was built. Invalid input (a bad
-//! name, an unparsable quantity) is reported by the first poll, without sending anything.
+//! name, an unparsable quantity, a request that could not be built) is reported by the first
+//! poll, without sending anything. [`map_done`] passes an inner operation's steps through while
+//! turning its result into another.
 
-use std::convert::Infallible;
 use std::time::Instant;
 
-use crate::error::Result;
-use crate::step::{Event, Operation, Ready, Step};
+use crate::error::{Error, Result};
+use crate::step::{Event, Operation, Step};
 
 /// An operation, or the error that prevented building it (reported without any request).
 #[derive(Debug)]
-pub enum Checked<O: Operation> {
-    /// The operation.
-    Run(O),
-    /// Rejected input.
-    Rejected(Ready<O::Output>),
-}
+pub struct Checked<O>(std::result::Result<O, Option<Error>>);
 
-impl<O: Operation> From<Result<O>> for Checked<O> {
-    fn from(r: Result<O>) -> Self {
-        match r {
-            Ok(op) => Checked::Run(op),
-            Err(e) => Checked::Rejected(Ready::new(Err(e))),
-        }
+impl<O> Checked<O> {
+    /// Run `op`, or fail with the error that prevented building it.
+    pub fn new(op: Result<O>) -> Self {
+        Checked(op.map_err(Some))
     }
 }
 
-impl<O: Operation<Item = Infallible>> Operation for Checked<O> {
+impl<O> From<Result<O>> for Checked<O> {
+    fn from(r: Result<O>) -> Self {
+        Checked::new(r)
+    }
+}
+
+impl<O: Operation> Operation for Checked<O> {
     type Output = O::Output;
-    type Item = Infallible;
-    fn poll(&mut self, now: Instant) -> Step<O::Output> {
-        match self {
-            Checked::Run(op) => op.poll(now),
-            Checked::Rejected(r) => r.poll(now),
+    type Item = O::Item;
+    fn poll(&mut self, now: Instant) -> Step<O::Output, O::Item> {
+        match &mut self.0 {
+            Ok(op) => op.poll(now),
+            Err(e) => {
+                Step::Done(Err(e.take().unwrap_or_else(|| Error::protocol("operation polled after it finished"))))
+            }
         }
     }
     fn handle(&mut self, event: Event) {
-        match self {
-            Checked::Run(op) => op.handle(event),
-            Checked::Rejected(r) => r.handle(event),
+        if let Ok(op) = &mut self.0 {
+            op.handle(event);
         }
+    }
+}
+
+/// `step` as it is, except that a final result goes through `f` (for operations that run
+/// another one and shape its result).
+pub fn map_done<T, U, I>(step: Step<T, I>, f: impl FnOnce(Result<T>) -> Result<U>) -> Step<U, I> {
+    match step {
+        Step::Done(result) => Step::Done(f(result)),
+        Step::Send(r) => Step::Send(r),
+        Step::Open(r) => Step::Open(r),
+        Step::Read { timeout } => Step::Read { timeout },
+        Step::Wait(d) => Step::Wait(d),
+        Step::Yield(item) => Step::Yield(item),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejected_input_is_reported_once_without_a_request() {
+        let mut op: Checked<crate::step::Ready<u8>> =
+            Checked::from(Err(Error::InvalidInput { field: "name".into(), problem: "is empty".into() }));
+        let now = Instant::now();
+        assert!(matches!(op.poll(now), Step::Done(Err(Error::InvalidInput { .. }))));
+        assert!(matches!(op.poll(now), Step::Done(Err(Error::Protocol(_)))));
     }
 }

@@ -9,6 +9,7 @@ use std::fmt;
 use serde::Deserialize;
 
 use super::api::{self, ListAll, ListParams, ObjectList, Resource};
+use super::checked::{map_done, Checked};
 use super::Context;
 use crate::error::{Error, Result};
 use crate::model::ConfigMap;
@@ -62,20 +63,21 @@ pub fn list(
 /// # let _ = op;
 /// ```
 pub fn list_with(ctx: &Context, namespace: &str, params: &ListParams) -> ConfigMapList {
-    ConfigMapList(api::list_all(ctx, &Resource::CONFIGMAPS, Some(namespace), params))
+    let checked = super::name::label("namespace", namespace);
+    ConfigMapList(Checked::new(checked.map(|()| api::list_all(ctx, &Resource::CONFIGMAPS, Some(namespace), params))))
 }
 
 /// The operation of [`list`] and [`list_with`].
 #[derive(Debug)]
-pub struct ConfigMapList(ListAll<ConfigMapBody>);
+pub struct ConfigMapList(Checked<ListAll<ConfigMapBody>>);
 
 impl Operation for ConfigMapList {
     type Output = Vec<ConfigMap>;
     type Item = Infallible;
 
     fn poll(&mut self, now: std::time::Instant) -> Step<Vec<ConfigMap>> {
-        match self.0.poll(now) {
-            Step::Done(result) => Step::Done(result.map(|list: ObjectList<ConfigMapBody>| {
+        map_done(self.0.poll(now), |result| {
+            result.map(|list: ObjectList<ConfigMapBody>| {
                 list.items
                     .into_iter()
                     .map(|c| ConfigMap {
@@ -85,13 +87,8 @@ impl Operation for ConfigMapList {
                         data: c.data.unwrap_or_default(),
                     })
                     .collect()
-            })),
-            Step::Send(r) => Step::Send(r),
-            Step::Open(r) => Step::Open(r),
-            Step::Read { timeout } => Step::Read { timeout },
-            Step::Wait(d) => Step::Wait(d),
-            Step::Yield(never) => match never {},
-        }
+            })
+        })
     }
 
     fn handle(&mut self, event: Event) {

@@ -12,13 +12,12 @@
 //! lists its containers as `waiting`, with the reason of its `PodScheduled` condition if any
 //! (`Unschedulable`).
 
-use std::collections::BTreeMap;
 use std::convert::Infallible;
 
 use serde::Deserialize;
 
 use super::checked::Checked;
-use super::watcher::{ObjectList, Versioned};
+use super::watcher::{ObjectCondition, ObjectMeta, Versioned};
 use super::{check, decode, name, Context};
 use crate::call::Call;
 use crate::error::{Error, Result};
@@ -38,37 +37,13 @@ pub fn collection(namespace: &str) -> String {
 pub struct PodObject {
     /// `metadata`.
     #[serde(default)]
-    pub metadata: PodMeta,
+    pub metadata: ObjectMeta,
     /// `spec`.
     #[serde(default)]
     pub spec: PodSpec,
     /// `status`.
     #[serde(default)]
     pub status: PodStatus,
-}
-
-/// Pod `metadata` fields kept.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PodMeta {
-    /// Name.
-    #[serde(default)]
-    pub name: String,
-    /// Namespace.
-    #[serde(default)]
-    pub namespace: String,
-    /// resourceVersion.
-    #[serde(default)]
-    pub resource_version: String,
-    /// Creation time.
-    #[serde(default)]
-    pub creation_timestamp: Option<String>,
-    /// Set once deletion started.
-    #[serde(default)]
-    pub deletion_timestamp: Option<String>,
-    /// Labels.
-    #[serde(default)]
-    pub labels: BTreeMap<String, String>,
 }
 
 /// Pod `spec` fields kept.
@@ -103,21 +78,7 @@ pub struct PodStatus {
     pub container_statuses: Vec<ContainerStatus>,
     /// Conditions (for the scheduling reason of a pending pod).
     #[serde(default)]
-    pub conditions: Vec<PodCondition>,
-}
-
-/// A pod condition.
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct PodCondition {
-    /// `PodScheduled`, `Ready`, ...
-    #[serde(rename = "type", default)]
-    pub kind: String,
-    /// `True`/`False`/`Unknown`.
-    #[serde(default)]
-    pub status: String,
-    /// Reason.
-    #[serde(default)]
-    pub reason: Option<String>,
+    pub conditions: Vec<ObjectCondition>,
 }
 
 /// One container's status.
@@ -233,9 +194,7 @@ impl PodObject {
 
 /// Parse a `PodList` answer.
 pub fn parse_list(resp: Response) -> Result<Vec<Execution>> {
-    let resp = check(resp)?;
-    let list = ObjectList::<PodObject>::decode("pod list", resp.body())?;
-    Ok(list.into_items().into_iter().map(PodObject::into_execution).collect())
+    super::api::parse_items("pod list", resp, PodObject::into_execution)
 }
 
 /// Parse a Pod answer.

@@ -26,8 +26,9 @@ use std::time::{Duration, Instant};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Serialize};
 
+use super::api::{self, DeleteParams, Propagation, Resource};
 use super::checked::Checked;
-use super::watcher::{UntilGone, Versioned, WatchParams};
+use super::watcher::{ObjectCondition, ObjectMeta, Versioned};
 use super::{check, decode, name, Context};
 use crate::call::{Call, Exchange, ExchangeStep};
 use crate::error::{Error, Result};
@@ -54,31 +55,10 @@ pub fn collection(namespace: &str) -> String {
 pub struct JobObject {
     /// `metadata`.
     #[serde(default)]
-    pub metadata: JobMeta,
+    pub metadata: ObjectMeta,
     /// `status`.
     #[serde(default)]
     pub status: JobStatus,
-}
-
-/// The Job `metadata` fields kept.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct JobMeta {
-    /// Name.
-    #[serde(default)]
-    pub name: String,
-    /// Namespace.
-    #[serde(default)]
-    pub namespace: String,
-    /// resourceVersion.
-    #[serde(default)]
-    pub resource_version: String,
-    /// Labels.
-    #[serde(default)]
-    pub labels: BTreeMap<String, String>,
-    /// Set once deletion started.
-    #[serde(default)]
-    pub deletion_timestamp: Option<String>,
 }
 
 /// The Job `status` fields kept.
@@ -87,7 +67,7 @@ pub struct JobMeta {
 pub struct JobStatus {
     /// Conditions.
     #[serde(default)]
-    pub conditions: Vec<JobCondition>,
+    pub conditions: Vec<ObjectCondition>,
     /// Start time.
     #[serde(default)]
     pub start_time: Option<String>,
@@ -103,23 +83,6 @@ pub struct JobStatus {
     /// Failed pods.
     #[serde(default)]
     pub failed: u32,
-}
-
-/// One Job condition.
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct JobCondition {
-    /// `Complete`, `Failed`, ...
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// `True`, `False`, `Unknown`.
-    #[serde(default)]
-    pub status: String,
-    /// Reason.
-    #[serde(default)]
-    pub reason: Option<String>,
-    /// Message.
-    #[serde(default)]
-    pub message: Option<String>,
 }
 
 impl Versioned for JobObject {
@@ -178,9 +141,7 @@ pub fn parse_job(resp: Response) -> Result<Job> {
 
 /// Parse a `JobList` answer.
 pub fn parse_list(resp: Response) -> Result<Vec<Job>> {
-    let resp = check(resp)?;
-    let list = super::watcher::ObjectList::<JobObject>::decode("job list", resp.body())?;
-    Ok(list.into_items().into_iter().map(JobObject::into_job).collect())
+    super::api::parse_items("job list", resp, JobObject::into_job)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -499,26 +460,17 @@ pub fn get(
 }
 
 /// The `propagationPolicy` `delete_job` sends for these options (see the module docs).
-pub fn propagation(options: DeleteOptions) -> &'static str {
+pub fn propagation(options: DeleteOptions) -> Propagation {
     match (options.purge, options.wait) {
-        (true, true) => "Foreground",
-        (true, false) => "Background",
-        (false, _) => "Orphan",
+        (true, true) => Propagation::Foreground,
+        (true, false) => Propagation::Background,
+        (false, _) => Propagation::Orphan,
     }
 }
 
-fn delete_request(namespace: &str, name: &str, policy: &str) -> Result<step::Request> {
-    let body = serde_json::to_vec(&serde_json::json!({
-        "kind": "DeleteOptions",
-        "apiVersion": "v1",
-        "propagationPolicy": policy,
-    }))
-    .map_err(|e| Error::protocol(format!("delete options: {e}")))?;
-    step::request(http::Method::DELETE, &format!("{}/{name}", collection(namespace)), Some(body))
-}
-
-fn job_watch(namespace: &str, name: &str) -> WatchParams {
-    WatchParams::new(collection(namespace), format!("job {namespace}/{name}")).fields(format!("metadata.name={name}"))
+fn delete_request(namespace: &str, name: &str, propagation: Propagation) -> Result<step::Request> {
+    let path = Resource::JOBS.object_path(Some(namespace), name)?;
+    api::delete_request(&path, &DeleteParams::propagation(propagation))
 }
 
 /// `delete_job`: delete a Job; `Ok(false)` if it did not exist. See the module docs for the
@@ -538,12 +490,10 @@ pub fn delete(
     name: &str,
     options: DeleteOptions,
 ) -> impl Operation<Output = bool, Item = Infallible> + Send + 'static {
-    let op = name::label("namespace", namespace)
-        .and_then(|()| name::label("job name", name))
-        .and_then(|()| delete_request(namespace, name, propagation(options)))
-        .map(|req| {
-            UntilGone::new(req, &ctx.retry, job_watch(namespace, name), options.wait, Some(DELETE_WAIT_TIMEOUT))
-        });
+    let params = DeleteParams::propagation(propagation(options));
+    let op = name::label("namespace", namespace).and_then(|()| name::label("job name", name)).map(|()| {
+        api::delete_then(ctx, &Resource::JOBS, Some(namespace), name, &params, options.wait, DELETE_WAIT_TIMEOUT)
+    });
     Checked::from(op)
 }
 
@@ -600,7 +550,7 @@ impl Operation for Cleanup {
                         }
                     }
                     match self.todo.next() {
-                        Some(name) => match delete_request(&self.namespace, &name, "Background") {
+                        Some(name) => match delete_request(&self.namespace, &name, Propagation::Background) {
                             Ok(req) => {
                                 self.current = Some(name);
                                 self.exchange = Some(Exchange::send(req, &self.retry));
@@ -734,9 +684,9 @@ mod tests {
 
     #[test]
     fn propagation_policies() {
-        assert_eq!(propagation(DeleteOptions { wait: true, purge: true }), "Foreground");
-        assert_eq!(propagation(DeleteOptions { wait: false, purge: true }), "Background");
-        assert_eq!(propagation(DeleteOptions { wait: true, purge: false }), "Orphan");
-        assert_eq!(propagation(DeleteOptions::default()), "Orphan");
+        assert_eq!(propagation(DeleteOptions { wait: true, purge: true }), Propagation::Foreground);
+        assert_eq!(propagation(DeleteOptions { wait: false, purge: true }), Propagation::Background);
+        assert_eq!(propagation(DeleteOptions { wait: true, purge: false }), Propagation::Orphan);
+        assert_eq!(propagation(DeleteOptions::default()), Propagation::Orphan);
     }
 }

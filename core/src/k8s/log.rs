@@ -32,6 +32,8 @@ fn log_request(namespace: &str, pod: &str, options: &LogOptions, follow: bool) -
     if options.stderr || options.offset.is_some() || options.from_end {
         tracing::debug!("LogOptions stderr/offset/from_end are Nomad options; Kubernetes ignores them");
     }
+    super::name::label("namespace", namespace)?;
+    super::name::subdomain("execution id", pod)?;
     let path = format!("{}/log", Resource::PODS.object_path(Some(namespace), pod)?);
     let mut q = Query::new();
     q.push_opt("container", options.container.as_deref());
@@ -49,13 +51,9 @@ fn log_request(namespace: &str, pod: &str, options: &LogOptions, follow: bool) -
     crate::step::request(http::Method::GET, &q.on(&path), None)
 }
 
-/// Turn a non-2xx log answer into an error, adding what to do for the answers a pod that has not
-/// started gives.
-fn log_error(resp: Response) -> Error {
-    let mut err = match super::check(resp) {
-        Err(e) => e,
-        Ok(_) => return Error::protocol("log_error called on a success"),
-    };
+/// Add what to do to the errors a log request of a pod that has not started (or of a wrong
+/// container) gives.
+fn with_hint(mut err: Error) -> Error {
     if let Error::BadRequest(api) = &mut err {
         let m = api.message.as_str();
         let hint = if m.contains("waiting to start")
@@ -108,12 +106,10 @@ pub fn get(
 ) -> impl Operation<Output = String, Item = Infallible> + Send + 'static {
     let req = log_request(namespace, id, options, false);
     let retry = ctx.retry.clone();
-    super::api::Prepared::new(req.map(|r| {
-        Call::new(r, &retry, |resp: Response| {
-            if !resp.status().is_success() {
-                return Err(log_error(resp));
-            }
-            Ok(String::from_utf8_lossy(resp.body()).into_owned())
+    super::checked::Checked::new(req.map(|r| {
+        Call::new(r, &retry, |resp: Response| match super::check(resp) {
+            Ok(resp) => Ok(String::from_utf8_lossy(resp.body()).into_owned()),
+            Err(e) => Err(with_hint(e)),
         })
     }))
 }
@@ -181,14 +177,13 @@ impl Operation for Follow {
                     let err = not_started(&self.pod);
                     self.finish(Err(err))
                 }
-                ExchangeStep::Done(Ok(resp)) if resp.status().is_success() => {
-                    self.state = FollowState::Streaming { ended: false };
-                    Step::Read { timeout: None }
-                }
-                ExchangeStep::Done(Ok(resp)) => {
-                    let err = log_error(resp);
-                    self.finish(Err(err))
-                }
+                ExchangeStep::Done(Ok(resp)) => match super::check(resp) {
+                    Ok(_) => {
+                        self.state = FollowState::Streaming { ended: false };
+                        Step::Read { timeout: None }
+                    }
+                    Err(e) => self.finish(Err(with_hint(e))),
+                },
             },
             FollowState::Streaming { ended } => {
                 let ended = *ended;
@@ -253,7 +248,7 @@ mod tests {
     fn waiting_container_gets_a_hint() {
         let body = br#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"container \"main\" in pod \"p\" is waiting to start: ContainerCreating","reason":"BadRequest","code":400}"#;
         let resp = http::Response::builder().status(400).body(bytes::Bytes::from_static(body)).unwrap_or_default();
-        let err = log_error(resp);
+        let err = with_hint(super::super::check(resp).err().unwrap_or_else(|| Error::protocol("expected an error")));
         assert!(
             matches!(&err, Error::BadRequest(a) if a.message.starts_with("container \"main\" in pod \"p\" is waiting to start: ContainerCreating (the container has not started yet")),
             "{err:?}"

@@ -43,13 +43,20 @@ impl Default for Context {
 /// Pass a 2xx response through (surfacing any `Warning` headers through `tracing`), turn any
 /// other status into an [`Error`].
 pub fn check(resp: Response) -> Result<Response> {
-    for warning in resp.headers().get_all(http::header::WARNING) {
-        tracing::warn!(warning = %String::from_utf8_lossy(warning.as_bytes()), "Kubernetes API warning");
-    }
+    warn(resp.headers());
     if resp.status().is_success() {
         Ok(resp)
     } else {
         Err(from_k8s_response(resp.status().as_u16(), resp.headers(), resp.body()))
+    }
+}
+
+/// Surface the `Warning` headers of an answer (`299 - "batch/v1beta1 CronJob is deprecated..."`)
+/// through `tracing`; they never fail anything. [`check`] does this for whole answers; streams
+/// call it on their head.
+pub fn warn(headers: &http::HeaderMap) {
+    for warning in headers.get_all(http::header::WARNING) {
+        tracing::warn!(warning = %String::from_utf8_lossy(warning.as_bytes()), "Kubernetes API warning");
     }
 }
 

@@ -16,8 +16,9 @@ use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
+use super::api::{self, DeleteParams, Resource};
 use super::checked::Checked;
-use super::watcher::{Meta, UntilGone, Update, Versioned, WatchParams, Watcher};
+use super::watcher::{ObjectMeta, Update, Versioned, WatchParams, Watcher};
 use super::{check, decode, name, Context};
 use crate::call::{Exchange, ExchangeStep};
 use crate::error::{ApiError, Error, Result};
@@ -35,7 +36,7 @@ const PATH: &str = "/api/v1/namespaces";
 pub struct NamespaceObject {
     /// `metadata`.
     #[serde(default)]
-    pub metadata: Meta,
+    pub metadata: ObjectMeta,
     /// `status`.
     #[serde(default)]
     pub status: NamespaceStatus,
@@ -244,8 +245,8 @@ pub fn create(ctx: &Context, name: &str) -> impl Operation<Output = bool, Item =
 /// assert_eq!((req.method().as_str(), req.uri().path()), ("DELETE", "/api/v1/namespaces/team-a"));
 /// ```
 pub fn delete(ctx: &Context, name: &str) -> impl Operation<Output = bool, Item = Infallible> + Send + 'static {
-    let op = name::label("namespace", name)
-        .and_then(|()| step::request(http::Method::DELETE, &format!("{PATH}/{name}"), None))
-        .map(|req| UntilGone::new(req, &ctx.retry, params(name), true, Some(WAIT_TIMEOUT)));
+    let op = name::label("namespace", name).map(|()| {
+        api::delete_then(ctx, &Resource::NAMESPACES, None, name, &DeleteParams::default(), true, WAIT_TIMEOUT)
+    });
     Checked::from(op)
 }

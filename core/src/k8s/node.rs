@@ -12,8 +12,7 @@ use std::convert::Infallible;
 
 use serde::Deserialize;
 
-use super::watcher::ObjectList;
-use super::{check, Context};
+use super::Context;
 use crate::call::Call;
 use crate::error::Result;
 use crate::model::Node;
@@ -105,9 +104,7 @@ impl NodeObject {
 
 /// Parse a `NodeList` answer.
 pub fn parse_list(resp: Response) -> Result<Vec<Node>> {
-    let resp = check(resp)?;
-    let list = ObjectList::<NodeObject>::decode("node list", resp.body())?;
-    Ok(list.into_items().into_iter().map(NodeObject::into_node).collect())
+    super::api::parse_items("node list", resp, NodeObject::into_node)
 }
 
 /// `get_nodes`: every node of the cluster.

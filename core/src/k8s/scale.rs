@@ -47,6 +47,8 @@ fn parse_scale(resp: Response) -> Result<Scale> {
 }
 
 fn scale_path(namespace: &str, name: &str) -> Result<String> {
+    super::name::label("namespace", namespace)?;
+    super::name::subdomain("deployment name", name)?;
     Ok(format!("{}/scale", Resource::DEPLOYMENTS.object_path(Some(namespace), name)?))
 }
 
@@ -66,7 +68,7 @@ pub fn get(
 ) -> impl Operation<Output = Scale, Item = Infallible> + Send + 'static {
     let req = scale_path(namespace, name).and_then(|p| crate::step::request(http::Method::GET, &p, None));
     let retry = ctx.retry.clone();
-    api::Prepared::new(req.map(|r| Call::new(r, &retry, parse_scale)))
+    super::checked::Checked::new(req.map(|r| Call::new(r, &retry, parse_scale)))
 }
 
 /// Set a Deployment's desired replicas (`PATCH .../scale`, merge patch `{"spec":{"replicas":N}}`:
@@ -88,5 +90,5 @@ pub fn set(
     let patch = Patch::Merge(format!(r#"{{"spec":{{"replicas":{replicas}}}}}"#).into_bytes());
     let req = scale_path(namespace, name).and_then(|p| api::patch_request(ctx, &p, &patch, &WriteParams::default()));
     let retry = ctx.retry.clone();
-    api::Prepared::new(req.map(|r| Call::new(r, &retry, parse_scale)))
+    super::checked::Checked::new(req.map(|r| Call::new(r, &retry, parse_scale)))
 }

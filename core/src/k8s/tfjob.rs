@@ -12,9 +12,11 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use super::api::{self, Await, DeleteParams, ListParams, Propagation, Resource, WaitFor, WriteParams};
-use super::{check, decode, Context};
+use super::checked::{map_done, Checked};
+use super::name;
+use super::{check, Context};
 use crate::call::{Exchange, ExchangeStep};
-use crate::error::{Error, Result};
+use crate::error::Error;
 use crate::step::{Event, Operation, Step};
 
 /// The CRD's name.
@@ -112,49 +114,13 @@ pub struct Install {
     waiting: bool,
 }
 
-#[derive(serde::Deserialize)]
-struct CrdStatus {
-    #[serde(default)]
-    status: Option<Conditions>,
-}
-
-#[derive(serde::Deserialize)]
-struct Conditions {
-    #[serde(default)]
-    conditions: Option<Vec<Condition>>,
-}
-
-#[derive(serde::Deserialize)]
-struct Condition {
-    #[serde(rename = "type")]
-    kind: String,
-    status: String,
-}
-
-fn established(body: &[u8]) -> Result<bool> {
-    let crd: CrdStatus = decode("CustomResourceDefinition", body)?;
-    Ok(crd
-        .status
-        .and_then(|s| s.conditions)
-        .unwrap_or_default()
-        .iter()
-        .any(|c| c.kind == "Established" && c.status == "True"))
-}
-
 impl Operation for Install {
     type Output = ();
     type Item = Infallible;
 
     fn poll(&mut self, now: Instant) -> Step<()> {
         if self.waiting {
-            return match self.wait.poll(now) {
-                Step::Done(r) => Step::Done(r.map(|_| ())),
-                Step::Send(r) => Step::Send(r),
-                Step::Open(r) => Step::Open(r),
-                Step::Read { timeout } => Step::Read { timeout },
-                Step::Wait(d) => Step::Wait(d),
-                Step::Yield(never) => match never {},
-            };
+            return map_done(self.wait.poll(now), |r| r.map(|_| ()));
         }
         let exchange = match &mut self.create {
             Ok(ex) => ex,
@@ -168,7 +134,7 @@ impl Operation for Install {
             ExchangeStep::Done(Err(e)) => Step::Done(Err(e)),
             ExchangeStep::Done(Ok(resp)) => {
                 let done = match check(resp) {
-                    Ok(resp) => match established(resp.body()) {
+                    Ok(resp) => match api::shows_condition(resp.body(), "Established") {
                         Ok(e) => e,
                         Err(e) => return Step::Done(Err(e)),
                     },
@@ -208,7 +174,8 @@ pub fn create(
     namespace: &str,
     tfjob: &Value,
 ) -> impl Operation<Output = Value, Item = Infallible> + Send + 'static {
-    api::create(ctx, &Resource::TFJOBS, Some(namespace), tfjob, &WriteParams::default())
+    let checked = name::label("namespace", namespace);
+    Checked::new(checked.map(|()| api::create(ctx, &Resource::TFJOBS, Some(namespace), tfjob, &WriteParams::default())))
 }
 
 /// A TFJob ([`Error::NotFound`] if there is none by that name).
@@ -223,7 +190,8 @@ pub fn get(
     namespace: &str,
     name: &str,
 ) -> impl Operation<Output = Value, Item = Infallible> + Send + 'static {
-    api::get(ctx, &Resource::TFJOBS, Some(namespace), name)
+    let checked = name::label("namespace", namespace).and_then(|()| name::subdomain("tfjob name", name));
+    Checked::new(checked.map(|()| api::get(ctx, &Resource::TFJOBS, Some(namespace), name)))
 }
 
 /// Delete a TFJob: `true` if it was deleted, `false` if it did not exist. With `wait`, the
@@ -241,59 +209,13 @@ pub fn delete(
     name: &str,
     wait: bool,
 ) -> impl Operation<Output = bool, Item = Infallible> + Send + 'static {
-    if wait {
-        let params = DeleteParams::propagation(Propagation::Foreground);
-        DeleteTfJob::Wait(Box::new(api::delete_and_wait(
-            ctx,
-            &Resource::TFJOBS,
-            Some(namespace),
-            name,
-            &params,
-            DELETE_TIMEOUT,
-        )))
-    } else {
-        // the same operation with a zero wait would still watch; a plain delete is enough
-        DeleteTfJob::NoWait(Box::new(api::delete(
-            ctx,
-            &Resource::TFJOBS,
-            Some(namespace),
-            name,
-            &DeleteParams::default(),
-        )))
-    }
-}
-
-enum DeleteTfJob {
-    Wait(Box<api::DeleteAndWait>),
-    NoWait(Box<dyn Operation<Output = api::Deleted, Item = Infallible> + Send>),
-}
-
-impl Operation for DeleteTfJob {
-    type Output = bool;
-    type Item = Infallible;
-
-    fn poll(&mut self, now: Instant) -> Step<bool> {
-        match self {
-            DeleteTfJob::Wait(op) => op.poll(now),
-            DeleteTfJob::NoWait(op) => match op.poll(now) {
-                Step::Done(Ok(_)) => Step::Done(Ok(true)),
-                Step::Done(Err(Error::NotFound(_))) => Step::Done(Ok(false)),
-                Step::Done(Err(e)) => Step::Done(Err(e)),
-                Step::Send(r) => Step::Send(r),
-                Step::Open(r) => Step::Open(r),
-                Step::Read { timeout } => Step::Read { timeout },
-                Step::Wait(d) => Step::Wait(d),
-                Step::Yield(never) => match never {},
-            },
-        }
-    }
-
-    fn handle(&mut self, event: Event) {
-        match self {
-            DeleteTfJob::Wait(op) => op.handle(event),
-            DeleteTfJob::NoWait(op) => op.handle(event),
-        }
-    }
+    let checked = name::label("namespace", namespace).and_then(|()| name::subdomain("tfjob name", name));
+    // with `wait`, Foreground so that its pods are gone first; else the server's default
+    let params = if wait { DeleteParams::propagation(Propagation::Foreground) } else { DeleteParams::default() };
+    Checked::new(
+        checked
+            .map(|()| api::delete_then(ctx, &Resource::TFJOBS, Some(namespace), name, &params, wait, DELETE_TIMEOUT)),
+    )
 }
 
 /// The TFJobs of `namespace` (every page).
@@ -304,7 +226,10 @@ impl Operation for DeleteTfJob {
 /// # let _ = op;
 /// ```
 pub fn list(ctx: &Context, namespace: &str) -> impl Operation<Output = Vec<Value>, Item = Infallible> + Send + 'static {
-    ListTfJobs(api::list_all(ctx, &Resource::TFJOBS, Some(namespace), &ListParams::default()))
+    let checked = name::label("namespace", namespace);
+    Checked::new(
+        checked.map(|()| ListTfJobs(api::list_all(ctx, &Resource::TFJOBS, Some(namespace), &ListParams::default()))),
+    )
 }
 
 struct ListTfJobs(api::ListAll<Value>);
@@ -314,14 +239,7 @@ impl Operation for ListTfJobs {
     type Item = Infallible;
 
     fn poll(&mut self, now: Instant) -> Step<Vec<Value>> {
-        match self.0.poll(now) {
-            Step::Done(r) => Step::Done(r.map(|l| l.items)),
-            Step::Send(r) => Step::Send(r),
-            Step::Open(r) => Step::Open(r),
-            Step::Read { timeout } => Step::Read { timeout },
-            Step::Wait(d) => Step::Wait(d),
-            Step::Yield(never) => match never {},
-        }
+        map_done(self.0.poll(now), |r| r.map(|l| l.items))
     }
 
     fn handle(&mut self, event: Event) {

@@ -24,12 +24,14 @@
 //! The caller decides what it waits for: [`Until`] runs a watcher with a judging closure as an
 //! [`Operation`], and [`UntilGone`] deletes an object and waits for its `DELETED` event.
 
+use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::time::{Duration, Instant};
 
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
+use super::api::parse_list;
 use super::watch::{WatchDecoder, WatchEvent};
 use super::{check, decode};
 use crate::call::{Exchange, ExchangeStep};
@@ -55,19 +57,46 @@ pub trait Versioned {
     fn resource_version(&self) -> &str;
 }
 
-/// The lean `metadata` every watched object has.
+/// The lean `metadata` of the objects the seed's operations read (jobs, pods, and any object a
+/// wait only needs to know exists).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Meta {
+pub struct ObjectMeta {
     /// `metadata.name`.
     #[serde(default)]
     pub name: String,
+    /// `metadata.namespace` (empty for cluster-scoped objects).
+    #[serde(default)]
+    pub namespace: String,
     /// `metadata.resourceVersion`.
     #[serde(default)]
     pub resource_version: String,
-    /// `metadata.deletionTimestamp`.
+    /// `metadata.creationTimestamp`.
+    #[serde(default)]
+    pub creation_timestamp: Option<String>,
+    /// `metadata.deletionTimestamp`: set once deletion started.
     #[serde(default)]
     pub deletion_timestamp: Option<String>,
+    /// `metadata.labels`.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+}
+
+/// One entry of an object's `status.conditions` (Jobs, pods, CRDs, ...).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ObjectCondition {
+    /// `type`: `Complete`, `Failed`, `PodScheduled`, `Established`, ...
+    #[serde(rename = "type", default)]
+    pub kind: String,
+    /// `True`, `False` or `Unknown`.
+    #[serde(default)]
+    pub status: String,
+    /// Reason (`BackoffLimitExceeded`, `Unschedulable`, ...).
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// Message.
+    #[serde(default)]
+    pub message: Option<String>,
 }
 
 /// The lightest object: only `kind` and `metadata` (for waits that only need to know whether
@@ -79,51 +108,12 @@ pub struct Thin {
     pub kind: String,
     /// `metadata`.
     #[serde(default)]
-    pub metadata: Meta,
+    pub metadata: ObjectMeta,
 }
 
 impl Versioned for Thin {
     fn resource_version(&self) -> &str {
         &self.metadata.resource_version
-    }
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ListMeta {
-    #[serde(default)]
-    resource_version: String,
-}
-
-/// A `...List` answer: its resourceVersion and items.
-#[derive(Deserialize)]
-#[serde(bound = "T: DeserializeOwned")]
-pub struct ObjectList<T> {
-    metadata: ListMeta,
-    #[serde(default = "Vec::new", deserialize_with = "null_as_empty")]
-    items: Vec<T>,
-}
-
-fn null_as_empty<'de, D, T>(d: D) -> std::result::Result<Vec<T>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: DeserializeOwned,
-{
-    Ok(Option::<Vec<T>>::deserialize(d)?.unwrap_or_default())
-}
-
-impl<T: DeserializeOwned> ObjectList<T> {
-    /// Decode a list body.
-    pub fn decode(what: &str, body: &[u8]) -> Result<Self> {
-        decode(what, body)
-    }
-    /// The list's resourceVersion.
-    pub fn resource_version(&self) -> &str {
-        &self.metadata.resource_version
-    }
-    /// The items.
-    pub fn into_items(self) -> Vec<T> {
-        self.items
     }
 }
 
@@ -475,10 +465,10 @@ impl<T: DeserializeOwned + Versioned> Watcher<T> {
                     ExchangeStep::Send(req) => return WatchStep::Send(req),
                     ExchangeStep::Wait(d) => return self.wait(now, d),
                     ExchangeStep::Done(Ok(resp)) => {
-                        let list = check(resp).and_then(|r| ObjectList::<T>::decode(&self.params.what, r.body()));
+                        let list = check(resp).and_then(|r| parse_list::<T>(&self.params.what, r.body()));
                         match list {
                             Ok(list) => {
-                                self.resource_version = Some(list.metadata.resource_version);
+                                self.resource_version = Some(list.resource_version);
                                 self.fresh_list = true;
                                 self.state = State::Start;
                                 return WatchStep::Update(Update::Listed(list.items));
@@ -498,6 +488,7 @@ impl<T: DeserializeOwned + Versioned> Watcher<T> {
                     ExchangeStep::Send(req) => return WatchStep::Open(req),
                     ExchangeStep::Wait(d) => return self.wait(now, d),
                     ExchangeStep::Done(Ok(resp)) if resp.status().is_success() => {
+                        super::warn(resp.headers());
                         self.decoder = WatchDecoder::default();
                         self.healthy_since.get_or_insert(now);
                         self.opened_at = Some(now);
@@ -805,6 +796,48 @@ mod tests {
             list.map(|r| r.uri().to_string()).ok().as_deref(),
             Some("/apis/batch/v1/namespaces/a/jobs?fieldSelector=metadata.name%3Dx")
         );
+    }
+
+    fn response(status: u16, body: &str) -> Event {
+        let resp = http::Response::builder().status(status).body(bytes::Bytes::from(body.to_owned()));
+        Event::Response(resp.unwrap_or_default())
+    }
+
+    fn head() -> Event {
+        Event::Head(http::Response::builder().status(200).body(()).unwrap_or_default().into_parts().0)
+    }
+
+    fn query_of(step: WatchStep<Thin>) -> String {
+        match step {
+            WatchStep::Send(r) | WatchStep::Open(r) => r.uri().query().unwrap_or_default().to_owned(),
+            other => panic!("expected a request, got {other:?}"),
+        }
+    }
+
+    /// A connection that drops in the middle of a watch (the transport reports a failure) is
+    /// resumed after a backoff from the last resourceVersion seen, without listing again.
+    #[test]
+    fn a_dropped_connection_resumes_from_the_last_resource_version() {
+        let params = WatchParams::new("/api/v1/namespaces/a/pods", "pods").labels("job-name=x");
+        let mut w: Watcher<Thin> = Watcher::new(params, &Retry::default(), Some(Duration::from_secs(600)));
+        let now = Instant::now();
+        assert!(!query_of(w.poll(now)).contains("watch"), "lists first");
+        w.handle(response(200, r#"{"kind":"PodList","metadata":{"resourceVersion":"100"},"items":[]}"#));
+        assert!(matches!(w.poll(now), WatchStep::Update(Update::Listed(items)) if items.is_empty()));
+        assert!(query_of(w.poll(now)).contains("resourceVersion=100"));
+        w.handle(head());
+        assert!(matches!(w.poll(now), WatchStep::Read { timeout: Some(_) }));
+        w.handle(Event::Chunk(bytes::Bytes::from_static(
+            b"{\"type\":\"ADDED\",\"object\":{\"kind\":\"Pod\",\"metadata\":{\"name\":\"x-1\",\"resourceVersion\":\"105\"}}}\n{\"type\":\"MODI",
+        )));
+        assert!(matches!(w.poll(now), WatchStep::Update(Update::Added(p)) if p.metadata.name == "x-1"));
+        assert!(matches!(w.poll(now), WatchStep::Read { .. }));
+        w.handle(Event::Failed(Error::transport(crate::error::TransportErrorKind::Truncated, "connection reset")));
+        let WatchStep::Wait(d) = w.poll(now) else { panic!("expected a backoff") };
+        assert!(d >= BACKOFF_INITIAL / 2 && d <= BACKOFF_INITIAL, "{d:?}");
+        let q = query_of(w.poll(now + d));
+        assert!(q.contains("watch=1") && q.contains("resourceVersion=105"), "{q}");
+        assert_eq!(w.resource_version(), Some("105"));
     }
 
     #[test]
