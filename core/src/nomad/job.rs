@@ -8,6 +8,12 @@
 //! Nomad jobs have no start or completion time of their own: [`Job::start_time`] is the
 //! job's `SubmitTime` and [`Job::completion_time`], once the job is finished, the last change
 //! (`ModifyTime`) of its allocations. `version` is the job's `ModifyIndex`.
+//!
+//! A job registered again under the same ID keeps the allocations of its earlier versions (and
+//! its summary counts them all): a job's status and counts come from the allocations of its
+//! current run only — those of its current `Version` (for a stopped job, whose stop bumped the
+//! version, those of the latest version that has any), without the allocations a reschedule
+//! replaced.
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -15,7 +21,7 @@ use std::time::Instant;
 
 use serde::Deserialize;
 
-use super::execution::{parse_stubs, AllocStub};
+use super::execution::{current_run, parse_stubs, AllocStub};
 use super::flow::{answer, Flow, Machine, Next};
 use super::query::{
     encode_segment, index_of, job_id, job_name, next_index, resolve_namespace, server_namespace, Query, MAX_WAIT,
@@ -44,6 +50,9 @@ pub(crate) struct JobBody {
     pub submit_time: i64,
     #[serde(default)]
     pub modify_index: u64,
+    /// The job's version (bumped by every change of its spec, stopping included).
+    #[serde(default)]
+    pub version: u64,
     /// Only in list stubs.
     #[serde(default)]
     pub job_summary: Option<SummaryBody>,
@@ -88,7 +97,10 @@ impl SummaryBody {
     }
 }
 
-/// Build the unified [`Job`] from what Nomad said.
+/// Build the unified [`Job`] from what Nomad said. With `allocations`, the status and counts
+/// come from the allocations of the job's current run ([`current_run`]): the summary counts
+/// every version of a job registered again under the same ID. Without them (list stubs), or
+/// when the current run has none (garbage-collected), from the summary.
 pub(crate) fn build_job(
     ctx: &Context,
     namespace: &str,
@@ -96,10 +108,27 @@ pub(crate) fn build_job(
     summary: Option<&SummaryBody>,
     allocations: Option<&[AllocStub]>,
 ) -> Job {
-    let counts = summary.or(job.job_summary.as_ref()).map(SummaryBody::counts).unwrap_or_default();
-    let views: Option<Vec<AllocView<'_>>> = allocations.map(|a| a.iter().map(AllocStub::view).collect());
+    let summary_counts = summary.or(job.job_summary.as_ref()).map(SummaryBody::counts).unwrap_or_default();
+    let current = allocations.map(|a| current_run(job.version, job.stop, a));
+    let views: Option<Vec<AllocView<'_>>> = current.as_ref().map(|a| a.iter().map(|a| a.view()).collect());
+    let counts = match &views {
+        Some(views) if !views.is_empty() => {
+            let count = |status: &str| {
+                views.iter().filter(|a| a.client_status == status).count().try_into().unwrap_or(u32::MAX)
+            };
+            Counts {
+                queued: summary_counts.queued,
+                starting: count("pending"),
+                running: count("running"),
+                complete: count("complete"),
+                failed: count("failed"),
+                lost: count("lost"),
+            }
+        }
+        _ => summary_counts,
+    };
     let status = job_status(&job.status, &counts, views.as_deref());
-    let completion_time = match (status, allocations) {
+    let completion_time = match (status, &current) {
         (Some(s), Some(allocs)) if s.is_terminal() => {
             allocs.iter().map(|a| a.modify_time).max().and_then(rfc3339_from_nanos)
         }

@@ -11,7 +11,7 @@
 use std::convert::Infallible;
 use std::time::{Duration, Instant};
 
-use super::execution::parse_stubs;
+use super::execution::{current_run, parse_stubs};
 use super::flow::{answer, Flow, Machine, Next};
 use super::job::{Fetch, JobBody, JobPaths};
 use super::query::{index_of, next_index, MAX_WAIT};
@@ -132,6 +132,8 @@ enum ExecStage {
 
 struct WaitExecution {
     paths: JobPaths,
+    /// The job as read at the start: `(Version, Stop)`, to leave out earlier runs' allocations.
+    job: (u64, bool),
     statuses: Vec<Status>,
     deadline: Deadline,
     index: u64,
@@ -154,7 +156,8 @@ impl WaitExecution {
                 Ok(Next::Send(self.paths.get("")?))
             }
             ExecStage::Job => {
-                self.paths.check(answer(ans)?)?;
+                let job: JobBody = decode("Nomad job", self.paths.check(answer(ans)?)?.body())?;
+                self.job = (job.version, job.stop);
                 self.stage = ExecStage::Allocations;
                 Ok(Next::Send(self.paths.get("/allocations")?))
             }
@@ -162,8 +165,8 @@ impl WaitExecution {
                 let resp = self.paths.check(answer(ans)?)?;
                 let answered = index_of(resp.headers());
                 let allocs = parse_stubs(resp.body())?;
-                let found = allocs
-                    .iter()
+                let found = current_run(self.job.0, self.job.1, &allocs)
+                    .into_iter()
                     .map(|a| (a, a.to_execution(&self.paths.ctx, &self.paths.namespace)))
                     .filter(|(_, e)| e.status.is_some_and(|s| self.statuses.contains(&s)))
                     .max_by_key(|(a, _)| a.create_time);
@@ -187,7 +190,9 @@ impl Machine for WaitExecution {
 }
 
 /// `wait_for_job_execution_status`: wait until an execution (allocation) of the job has one of
-/// `statuses`, and return it (the newest if several do). Checks first that the job exists
+/// `statuses`, and return it (the newest if several do). Only the executions of the job's
+/// current run count (a job registered again under the same ID keeps its earlier versions'
+/// allocations; see [`job`](super::job)). Checks first that the job exists
 /// ([`Error::NotFound`]), then follows `/v1/job/{id}/allocations` with blocking queries;
 /// [`Error::Timeout`] when `timeout` passes first.
 ///
@@ -207,6 +212,7 @@ pub fn execution_status(
 ) -> impl Operation<Output = Execution, Item = Infallible> + Send + 'static {
     let machine = WaitExecution {
         paths: JobPaths::new(ctx, namespace, job),
+        job: (0, false),
         statuses: statuses.to_vec(),
         deadline: Deadline::new(timeout),
         index: 0,
