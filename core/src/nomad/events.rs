@@ -32,7 +32,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 
-use super::api::namespace_param;
+use super::query::Query;
 use super::{check, Context};
 use crate::call::{Exchange, ExchangeStep};
 use crate::error::{Error, Result};
@@ -173,24 +173,10 @@ impl EventQuery {
     }
 
     fn path_and_query(&self, ctx: &Context) -> String {
-        let mut q = url::form_urlencoded::Serializer::new(String::new());
-        for t in &self.topics {
-            q.append_pair("topic", &t.render());
-        }
-        if let Some(index) = self.index {
-            q.append_pair("index", &index.to_string());
-        }
-        let ns = match &self.namespace {
-            Some(ns) => namespace_param(ctx, ns),
-            None => namespace_param(ctx, ""),
-        };
-        if let Some(ns) = ns {
-            q.append_pair("namespace", &ns);
-        }
-        if let Some(region) = &ctx.region {
-            q.append_pair("region", region);
-        }
-        super::api::path_and_query("/v1/event/stream", &q.finish())
+        let q = self.topics.iter().fold(Query::new(ctx, "/v1/event/stream"), |q, t| q.param("topic", t.render()));
+        q.param_opt("index", self.index.map(|i| i.to_string()))
+            .namespace(ctx, self.namespace.as_deref().unwrap_or_default())
+            .path_and_query()
     }
 }
 

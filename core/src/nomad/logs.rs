@@ -28,8 +28,8 @@ use std::time::{Duration, Instant};
 use serde::de::IgnoredAny;
 use serde::Deserialize;
 
-use super::api::{encode_segment, namespace_param, path_and_query};
 use super::frames::{self, FileEvent, Frame, FrameDecoder, DEFAULT_MAX_FRAME};
+use super::query::{encode_segment, Query};
 use super::{check, decode, Context};
 use crate::call::{Exchange, ExchangeStep};
 use crate::error::{Error, Result};
@@ -128,15 +128,7 @@ impl AllocInfo {
 }
 
 fn alloc_request(ctx: &Context, namespace: &str, alloc: &str) -> Result<Request> {
-    let mut q = url::form_urlencoded::Serializer::new(String::new());
-    if let Some(ns) = namespace_param(ctx, namespace) {
-        q.append_pair("namespace", &ns);
-    }
-    if let Some(region) = &ctx.region {
-        q.append_pair("region", region);
-    }
-    let uri = path_and_query(&format!("/v1/allocation/{}", encode_segment(alloc)), &q.finish());
-    crate::step::request(http::Method::GET, &uri, None)
+    Query::new(ctx, format!("/v1/allocation/{}", encode_segment(alloc))).namespace(ctx, namespace).get()
 }
 
 fn parse_alloc(resp: Response) -> Result<AllocInfo> {
@@ -157,27 +149,21 @@ struct LogRequest {
 
 impl LogRequest {
     fn build(&self, task: &str) -> Result<Request> {
-        let mut q = url::form_urlencoded::Serializer::new(String::new());
-        q.append_pair("task", task);
-        q.append_pair("type", if self.options.stderr { "stderr" } else { "stdout" });
+        let mut q = Query::new(&self.ctx, format!("/v1/client/fs/logs/{}", encode_segment(&self.alloc)))
+            .param("task", task)
+            .param("type", if self.options.stderr { "stderr" } else { "stdout" });
         if self.plain {
-            q.append_pair("plain", "true");
+            q = q.param("plain", "true");
         }
         if self.follow {
-            q.append_pair("follow", "true");
+            q = q.param("follow", "true");
         }
         if self.options.offset.is_some() || self.options.from_end {
-            q.append_pair("origin", if self.options.from_end { "end" } else { "start" });
-            q.append_pair("offset", &self.options.offset.unwrap_or(0).to_string());
+            q = q
+                .param("origin", if self.options.from_end { "end" } else { "start" })
+                .param("offset", self.options.offset.unwrap_or(0).to_string());
         }
-        if let Some(ns) = namespace_param(&self.ctx, &self.namespace) {
-            q.append_pair("namespace", &ns);
-        }
-        if let Some(region) = &self.ctx.region {
-            q.append_pair("region", region);
-        }
-        let uri = path_and_query(&format!("/v1/client/fs/logs/{}", encode_segment(&self.alloc)), &q.finish());
-        crate::step::request(http::Method::GET, &uri, None)
+        q.namespace(&self.ctx, &self.namespace).get()
     }
 
     /// The first step: read the allocation when no task was named, else the log itself.

@@ -18,7 +18,8 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use super::api::{encode_segment, namespace_param, path_and_query, QueryMeta};
+use super::api::QueryMeta;
+use super::query::{encode_segment, Query};
 use super::{check, decode, Context, NamespaceMode};
 use crate::call::{Exchange, ExchangeStep};
 use crate::error::{Error, Result};
@@ -95,15 +96,8 @@ fn split_name(ctx: &Context, namespace: &str, name: &str) -> Result<(String, Opt
     Ok((job, group))
 }
 
-fn scale_uri(ctx: &Context, namespace: &str, job: &str) -> String {
-    let mut q = url::form_urlencoded::Serializer::new(String::new());
-    if let Some(ns) = namespace_param(ctx, namespace) {
-        q.append_pair("namespace", &ns);
-    }
-    if let Some(region) = &ctx.region {
-        q.append_pair("region", region);
-    }
-    path_and_query(&format!("/v1/job/{}/scale", encode_segment(job)), &q.finish())
+fn scale_query(ctx: &Context, namespace: &str, job: &str) -> Query {
+    Query::new(ctx, format!("/v1/job/{}/scale", encode_segment(job))).namespace(ctx, namespace)
 }
 
 /// Pick the group: the one asked for (which must exist), or the only one.
@@ -213,7 +207,7 @@ impl ScaleOp {
     }
 
     fn read_request(&self) -> Result<Request> {
-        crate::step::request(http::Method::GET, &scale_uri(&self.ctx, &self.namespace, &self.job), None)
+        scale_query(&self.ctx, &self.namespace, &self.job).get()
     }
 
     fn write_request(&self) -> Result<Request> {
@@ -229,7 +223,7 @@ impl ScaleOp {
         };
         let body = serde_json::to_vec(&body)
             .map_err(|e| Error::InvalidInput { field: "scale".into(), problem: e.to_string() })?;
-        crate::step::request(http::Method::POST, &scale_uri(&self.ctx, &self.namespace, &self.job), Some(body))
+        scale_query(&self.ctx, &self.namespace, &self.job).post(Some(body))
     }
 
     fn finish(&mut self, result: Result<Scale>) -> Step<Scale> {
