@@ -150,6 +150,11 @@ impl QueryMeta {
 pub use super::query::encode_segment;
 
 /// `/v1/` followed by the segments, each percent-encoded: `path(&["job", id, "allocations"])`.
+///
+/// ```
+/// use clustermanager_core::nomad::api::path;
+/// assert_eq!(path(&["job", "acm-param/dispatch-1-ab", "allocations"]), "/v1/job/acm-param%2Fdispatch-1-ab/allocations");
+/// ```
 pub fn path(segments: &[&str]) -> String {
     let mut out = String::from("/v1");
     for s in segments {
@@ -191,7 +196,18 @@ where
     Either::from(request.map(|req| Call::new(req, &ctx.retry, parse)))
 }
 
-/// Read `path` and decode its JSON answer into `T`, with the answer's [`QueryMeta`].
+/// Read `path` and decode its JSON answer into `T`, with the answer's [`QueryMeta`]. With
+/// `index` set this is a blocking query: it answers once the index passed it, or after `wait`.
+///
+/// ```
+/// use std::time::Duration;
+/// use clustermanager_core::nomad::{api, Context};
+/// use clustermanager_core::{Operation, Step};
+/// let opts = api::QueryOptions { index: Some(14), wait: Some(Duration::from_secs(5)), ..Default::default() };
+/// let mut op = api::get::<serde_json::Value>(&Context::default(), &api::path(&["job", "acm-ok"]), &opts);
+/// let Step::Send(req) = op.poll(std::time::Instant::now()) else { unreachable!() };
+/// assert_eq!(req.uri(), "/v1/job/acm-ok?index=14&wait=5s");
+/// ```
 pub fn get<T: DeserializeOwned + Send + 'static>(
     ctx: &Context,
     path: &str,

@@ -259,8 +259,21 @@ pub struct EventStream {
     last_index: Option<u64>,
 }
 
-/// Subscribe to the event stream. Items are [`EventBatch`]es; the output is the index of the last
-/// batch yielded (`None` if there was none).
+/// Subscribe to the event stream. Items are [`EventBatch`]es (heartbeats are skipped); the
+/// output is the index of the last batch yielded (`None` if there was none).
+///
+/// ```
+/// use std::time::Duration;
+/// use clustermanager_core::nomad::{events::{self, EventQuery, Topic}, Context};
+/// use clustermanager_core::{Operation, Step};
+/// let query = EventQuery::new()
+///     .topic(Topic::Job { filter_key: Some("acm-ok".into()) })
+///     .namespace("*")
+///     .idle_timeout(Duration::from_secs(60));
+/// let mut op = events::stream(&Context::default(), &query);
+/// let Step::Open(req) = op.poll(std::time::Instant::now()) else { unreachable!() };
+/// assert_eq!(req.uri(), "/v1/event/stream?topic=Job%3Aacm-ok&namespace=*");
+/// ```
 pub fn stream(ctx: &Context, query: &EventQuery) -> EventStream {
     let uri = query.path_and_query(ctx);
     let (phase, error) = match crate::step::request(http::Method::GET, &uri, None) {

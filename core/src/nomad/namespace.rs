@@ -163,6 +163,13 @@ pub fn create(ctx: &Context, name: &str) -> impl Operation<Output = bool, Item =
 }
 
 /// [`create`] with a description.
+///
+/// ```
+/// use clustermanager_core::{nomad, Operation, Step};
+/// let mut op = nomad::namespace::create_with_description(&nomad::Context::default(), "acm-ns", "batch work");
+/// let Step::Send(req) = op.poll(std::time::Instant::now()) else { unreachable!() };
+/// assert_eq!(req.uri(), "/v1/namespace/acm-ns");
+/// ```
 pub fn create_with_description(
     ctx: &Context,
     name: &str,
