@@ -462,7 +462,11 @@ mod tests {
         assert_eq!(q.to_query(), "namespace=acm-ns&region=global");
         let ctx = Context { namespace: Some("default".into()), ..Context::default() };
         assert_eq!(QueryOptions::default().with_context(&ctx).to_query(), "");
-        let ctx = Context { namespace: Some("x".into()), namespace_mode: NamespaceMode::Prefix, ..Context::default() };
+        let ctx = Context {
+            namespace: Some("x".into()),
+            namespace_mode: crate::nomad::NamespaceMode::Prefix,
+            ..Context::default()
+        };
         assert_eq!(QueryOptions::default().with_context(&ctx).to_query(), "");
     }
 

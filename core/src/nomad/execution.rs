@@ -237,8 +237,10 @@ struct DeleteAlloc {
     state: DeleteState,
 }
 
-impl DeleteAlloc {
-    fn run(&mut self, ans: Option<Result<Response>>) -> Result<Next<bool>> {
+impl Machine for DeleteAlloc {
+    type Output = bool;
+
+    fn step(&mut self, _now: Instant, ans: Option<Result<Response>>) -> Result<Next<Self::Output>> {
         let base = format!("/v1/allocation/{}", encode_segment(&self.id));
         match self.state {
             DeleteState::Start => {
@@ -264,13 +266,6 @@ impl DeleteAlloc {
                 Ok(Next::Done(Ok(true)))
             }
         }
-    }
-}
-
-impl Machine for DeleteAlloc {
-    type Output = bool;
-    fn step(&mut self, _now: Instant, ans: Option<Result<Response>>) -> Next<bool> {
-        self.run(ans).unwrap_or_else(|e| Next::Done(Err(e)))
     }
 }
 

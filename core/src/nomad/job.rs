@@ -258,12 +258,11 @@ struct Get {
 
 impl Machine for Get {
     type Output = Job;
-    fn step(&mut self, _now: Instant, ans: Option<Result<Response>>) -> Next<Job> {
-        let next = match ans {
+    fn step(&mut self, _now: Instant, ans: Option<Result<Response>>) -> Result<Next<Job>> {
+        match ans {
             None => self.fetch.start().map(Next::Send),
             Some(resp) => self.fetch.on_answer(resp),
-        };
-        next.unwrap_or_else(|e| Next::Done(Err(e)))
+        }
     }
 }
 
@@ -290,8 +289,10 @@ struct Create {
     fetch: Option<Fetch>,
 }
 
-impl Create {
-    fn run(&mut self, ans: Option<Result<Response>>) -> Result<Next<Job>> {
+impl Machine for Create {
+    type Output = Job;
+
+    fn step(&mut self, _now: Instant, ans: Option<Result<Response>>) -> Result<Next<Self::Output>> {
         if let Some(fetch) = self.fetch.as_mut() {
             return fetch.on_answer(answer(ans));
         }
@@ -320,13 +321,6 @@ fn missing_namespace(err: Error, namespace: &str) -> Error {
             Error::NotFound(api)
         }
         other => other,
-    }
-}
-
-impl Machine for Create {
-    type Output = Job;
-    fn step(&mut self, _now: Instant, ans: Option<Result<Response>>) -> Next<Job> {
-        self.run(ans).unwrap_or_else(|e| Next::Done(Err(e)))
     }
 }
 
@@ -411,8 +405,12 @@ impl Delete {
         let q = if self.options.purge { q.param("purge", "true") } else { q };
         q.delete()
     }
+}
 
-    fn run(&mut self, ans: Option<Result<Response>>) -> Result<Next<bool>> {
+impl Machine for Delete {
+    type Output = bool;
+
+    fn step(&mut self, _now: Instant, ans: Option<Result<Response>>) -> Result<Next<Self::Output>> {
         match self.stage {
             DeleteStage::Start => {
                 self.stage = DeleteStage::Exists;
@@ -470,13 +468,6 @@ impl Delete {
     }
 }
 
-impl Machine for Delete {
-    type Output = bool;
-    fn step(&mut self, _now: Instant, ans: Option<Result<Response>>) -> Next<bool> {
-        self.run(ans).unwrap_or_else(|e| Next::Done(Err(e)))
-    }
-}
-
 /// `delete_job`: stop the job (`DELETE /v1/job/{id}`, with `purge` also `?purge=true` to
 /// remove it from the state store). `false` if the job did not exist (read first: Nomad
 /// answers 200 to deregistering an unknown job). With `wait`, blocking queries follow the job
@@ -521,8 +512,12 @@ impl Cleanup {
             }
         }
     }
+}
 
-    fn run(&mut self, ans: Option<Result<Response>>) -> Result<Next<Vec<String>>> {
+impl Machine for Cleanup {
+    type Output = Vec<String>;
+
+    fn step(&mut self, _now: Instant, ans: Option<Result<Response>>) -> Result<Next<Self::Output>> {
         let Some(ans) = ans else {
             return Ok(Next::Send(list_query(&self.ctx, &self.namespace).get()?));
         };
@@ -547,13 +542,6 @@ impl Cleanup {
             self.purged.push(name);
         }
         self.next_purge()
-    }
-}
-
-impl Machine for Cleanup {
-    type Output = Vec<String>;
-    fn step(&mut self, _now: Instant, ans: Option<Result<Response>>) -> Next<Vec<String>> {
-        self.run(ans).unwrap_or_else(|e| Next::Done(Err(e)))
     }
 }
 

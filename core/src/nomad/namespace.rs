@@ -67,8 +67,12 @@ impl NamespaceOp {
     fn path(&self) -> String {
         format!("/v1/namespace/{}", encode_segment(&self.name))
     }
+}
 
-    fn run(&mut self, ans: Option<Result<Response>>) -> Result<Next<bool>> {
+impl Machine for NamespaceOp {
+    type Output = bool;
+
+    fn step(&mut self, _now: Instant, ans: Option<Result<Response>>) -> Result<Next<Self::Output>> {
         match self.state {
             State::Start => {
                 validate_name(&self.name)?;
@@ -110,13 +114,6 @@ impl NamespaceOp {
     }
 }
 
-impl Machine for NamespaceOp {
-    type Output = bool;
-    fn step(&mut self, _now: Instant, ans: Option<Result<Response>>) -> Next<bool> {
-        self.run(ans).unwrap_or_else(|e| Next::Done(Err(e)))
-    }
-}
-
 fn op(ctx: &Context, name: &str, description: &str, kind: Kind) -> Flow<PrefixOr> {
     let inner = match ctx.namespace_mode {
         NamespaceMode::Prefix => PrefixOr::Prefix(Some(validate_name(name).map(|()| true))),
@@ -139,11 +136,11 @@ enum PrefixOr {
 
 impl Machine for PrefixOr {
     type Output = bool;
-    fn step(&mut self, now: Instant, ans: Option<Result<Response>>) -> Next<bool> {
+    fn step(&mut self, now: Instant, ans: Option<Result<Response>>) -> Result<Next<bool>> {
         match self {
             PrefixOr::Native(op) => op.step(now, ans),
             PrefixOr::Prefix(result) => {
-                Next::Done(result.take().unwrap_or_else(|| Err(Error::protocol("operation finished twice"))))
+                Ok(Next::Done(result.take().unwrap_or_else(|| Err(Error::protocol("operation finished twice")))))
             }
         }
     }

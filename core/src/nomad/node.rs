@@ -143,8 +143,10 @@ struct ListNodes {
     listed: bool,
 }
 
-impl ListNodes {
-    fn run(&mut self, ans: Option<Result<Response>>) -> Result<Next<Vec<Node>>> {
+impl Machine for ListNodes {
+    type Output = Vec<Node>;
+
+    fn step(&mut self, _now: Instant, ans: Option<Result<Response>>) -> Result<Next<Self::Output>> {
         let Some(ans) = ans else {
             return Ok(Next::Send(Query::new(&self.ctx, "/v1/nodes").get()?));
         };
@@ -172,13 +174,6 @@ impl ListNodes {
             return Ok(Next::Send(req));
         }
         Ok(Next::Done(Ok(std::mem::take(&mut self.nodes))))
-    }
-}
-
-impl Machine for ListNodes {
-    type Output = Vec<Node>;
-    fn step(&mut self, _now: Instant, ans: Option<Result<Response>>) -> Next<Vec<Node>> {
-        self.run(ans).unwrap_or_else(|e| Next::Done(Err(e)))
     }
 }
 

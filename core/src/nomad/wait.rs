@@ -64,8 +64,10 @@ struct WaitJob {
     stage: JobStage,
 }
 
-impl WaitJob {
-    fn run(&mut self, now: Instant, ans: Option<Result<Response>>) -> Result<Next<Job>> {
+impl Machine for WaitJob {
+    type Output = Job;
+
+    fn step(&mut self, now: Instant, ans: Option<Result<Response>>) -> Result<Next<Self::Output>> {
         self.deadline.start(now);
         let Some(ans) = ans else {
             return Ok(Next::Send(self.paths.get("")?));
@@ -86,13 +88,6 @@ impl WaitJob {
         let wait = self.deadline.next_wait(now, &what)?;
         self.index = next_index(self.index, answered);
         Ok(Next::Send(self.paths.query("").blocking(self.index, wait).get()?))
-    }
-}
-
-impl Machine for WaitJob {
-    type Output = Job;
-    fn step(&mut self, now: Instant, ans: Option<Result<Response>>) -> Next<Job> {
-        self.run(now, ans).unwrap_or_else(|e| Next::Done(Err(e)))
     }
 }
 
@@ -140,8 +135,10 @@ struct WaitExecution {
     stage: ExecStage,
 }
 
-impl WaitExecution {
-    fn run(&mut self, now: Instant, ans: Option<Result<Response>>) -> Result<Next<Execution>> {
+impl Machine for WaitExecution {
+    type Output = Execution;
+
+    fn step(&mut self, now: Instant, ans: Option<Result<Response>>) -> Result<Next<Self::Output>> {
         self.deadline.start(now);
         match self.stage {
             ExecStage::Start => {
@@ -179,13 +176,6 @@ impl WaitExecution {
                 Ok(Next::Send(self.paths.query("/allocations").blocking(self.index, wait).get()?))
             }
         }
-    }
-}
-
-impl Machine for WaitExecution {
-    type Output = Execution;
-    fn step(&mut self, now: Instant, ans: Option<Result<Response>>) -> Next<Execution> {
-        self.run(now, ans).unwrap_or_else(|e| Next::Done(Err(e)))
     }
 }
 
