@@ -23,10 +23,9 @@ use serde::Deserialize;
 
 use super::execution::{current_run, parse_stubs, AllocStub};
 use super::flow::{answer, Flow, Machine, Next};
-use super::query::{
-    encode_segment, index_of, job_id, job_name, next_index, resolve_namespace, server_namespace, Query, MAX_WAIT,
-};
+use super::query::{encode_segment, index_of, job_id, job_name, resolve_namespace, server_namespace, Query};
 use super::status::{is_terminal_allocation, job_status, rfc3339_from_nanos, AllocView, Counts};
+use super::wait::Blocking;
 use super::{check, decode, Context, NamespaceMode};
 use crate::error::{Error, Result};
 use crate::model::{DeleteOptions, Job, JobSpec};
@@ -396,7 +395,7 @@ struct Delete {
     paths: JobPaths,
     options: DeleteOptions,
     stage: DeleteStage,
-    index: u64,
+    blocking: Blocking,
 }
 
 impl Delete {
@@ -410,7 +409,7 @@ impl Delete {
 impl Machine for Delete {
     type Output = bool;
 
-    fn step(&mut self, _now: Instant, ans: Option<Result<Response>>) -> Result<Next<Self::Output>> {
+    fn step(&mut self, now: Instant, ans: Option<Result<Response>>) -> Result<Next<Self::Output>> {
         match self.stage {
             DeleteStage::Start => {
                 self.stage = DeleteStage::Exists;
@@ -434,8 +433,8 @@ impl Machine for Delete {
                 // Read at once (index 0): blocking on the write's index would hold until the
                 // next change if the job is already gone.
                 self.stage = DeleteStage::WaitJob;
-                self.index = 0;
-                Ok(Next::Send(self.paths.query("").blocking(0, MAX_WAIT).get()?))
+                self.blocking.reset();
+                Ok(Next::Send(self.paths.get("")?))
             }
             DeleteStage::WaitJob => {
                 let resp = answer(ans)?;
@@ -448,11 +447,10 @@ impl Machine for Delete {
                 };
                 if gone {
                     self.stage = DeleteStage::WaitAllocations;
-                    self.index = 0;
+                    self.blocking.reset();
                     return Ok(Next::Send(self.paths.get("/allocations")?));
                 }
-                self.index = next_index(self.index, answered);
-                Ok(Next::Send(self.paths.query("").blocking(self.index, MAX_WAIT).get()?))
+                self.blocking.again(now, &self.paths, "", answered, String::new)
             }
             DeleteStage::WaitAllocations => {
                 let resp = self.paths.check(answer(ans)?)?;
@@ -461,8 +459,7 @@ impl Machine for Delete {
                 if allocs.iter().all(|a| is_terminal_allocation(&a.client_status)) {
                     return Ok(Next::Done(Ok(true)));
                 }
-                self.index = next_index(self.index, answered);
-                Ok(Next::Send(self.paths.query("/allocations").blocking(self.index, MAX_WAIT).get()?))
+                self.blocking.again(now, &self.paths, "/allocations", answered, String::new)
             }
         }
     }
@@ -486,7 +483,12 @@ pub fn delete(
     name: &str,
     options: DeleteOptions,
 ) -> impl Operation<Output = bool, Item = Infallible> + Send + 'static {
-    let machine = Delete { paths: JobPaths::new(ctx, namespace, name), options, stage: DeleteStage::Start, index: 0 };
+    let machine = Delete {
+        paths: JobPaths::new(ctx, namespace, name),
+        options,
+        stage: DeleteStage::Start,
+        blocking: Blocking::new(None),
+    };
     Flow::new(machine, &ctx.retry)
 }
 

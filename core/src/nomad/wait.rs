@@ -20,6 +20,47 @@ use crate::error::{Error, Result};
 use crate::model::{Execution, Job, Status};
 use crate::step::{Operation, Response};
 
+/// Following one of a job's reads with blocking queries: the index to block on and the
+/// caller's deadline. Shared by the waits here and by `delete_job`'s wait.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Blocking {
+    index: u64,
+    deadline: Deadline,
+}
+
+impl Blocking {
+    /// Follow until `timeout` (measured from the first [`start`](Self::start); `None`: no limit).
+    pub fn new(timeout: Option<Duration>) -> Self {
+        Blocking { index: 0, deadline: Deadline::new(timeout) }
+    }
+
+    /// Start the deadline clock (once; later calls do nothing).
+    pub fn start(&mut self, now: Instant) {
+        self.deadline.start(now);
+    }
+
+    /// Forget the index, to follow another read (the next query reads at once).
+    pub fn reset(&mut self) {
+        self.index = 0;
+    }
+
+    /// The wait is not over: read `suffix` of the job again, blocking on the index after the
+    /// one `answered` (the answer's `X-Nomad-Index`) for at most the time left, or
+    /// [`Error::Timeout`] saying `what` when none is left.
+    pub fn again<T>(
+        &mut self,
+        now: Instant,
+        paths: &JobPaths,
+        suffix: &str,
+        answered: Option<u64>,
+        what: impl FnOnce() -> String,
+    ) -> Result<Next<T>> {
+        let wait = self.deadline.next_wait(now, what)?;
+        self.index = next_index(self.index, answered);
+        Ok(Next::Send(paths.query(suffix).blocking(self.index, wait).get()?))
+    }
+}
+
 /// The caller's deadline, measured from the first poll.
 #[derive(Debug, Clone, Copy)]
 struct Deadline {
@@ -39,12 +80,12 @@ impl Deadline {
     }
 
     /// How long the next blocking query may wait, or a timeout error.
-    fn next_wait(&self, now: Instant, what: &str) -> Result<Duration> {
+    fn next_wait(&self, now: Instant, what: impl FnOnce() -> String) -> Result<Duration> {
         let Some(at) = self.at else { return Ok(MAX_WAIT) };
         let remaining = at.saturating_duration_since(now);
         if remaining.is_zero() {
             let timeout = self.timeout.unwrap_or_default();
-            return Err(Error::Timeout { what: format!("{what} after {timeout:?}") });
+            return Err(Error::Timeout { what: format!("{} after {timeout:?}", what()) });
         }
         // Whole milliseconds, never more than what is left (Nomad may still add up to wait/16).
         let wait = Duration::from_millis(u64::try_from(remaining.as_millis()).unwrap_or(u64::MAX).max(1));
@@ -59,8 +100,7 @@ enum JobStage {
 
 struct WaitJob {
     paths: JobPaths,
-    deadline: Deadline,
-    index: u64,
+    blocking: Blocking,
     stage: JobStage,
 }
 
@@ -68,7 +108,7 @@ impl Machine for WaitJob {
     type Output = Job;
 
     fn step(&mut self, now: Instant, ans: Option<Result<Response>>) -> Result<Next<Self::Output>> {
-        self.deadline.start(now);
+        self.blocking.start(now);
         let Some(ans) = ans else {
             return Ok(Next::Send(self.paths.get("")?));
         };
@@ -84,10 +124,8 @@ impl Machine for WaitJob {
             self.stage = JobStage::Fetch(fetch);
             return Ok(Next::Send(req));
         }
-        let what = format!("waiting for job {:?} to finish (it is {})", self.paths.id, job.status);
-        let wait = self.deadline.next_wait(now, &what)?;
-        self.index = next_index(self.index, answered);
-        Ok(Next::Send(self.paths.query("").blocking(self.index, wait).get()?))
+        let what = || format!("waiting for job {:?} to finish (it is {})", self.paths.id, job.status);
+        self.blocking.again(now, &self.paths, "", answered, what)
     }
 }
 
@@ -109,12 +147,8 @@ pub fn job(
     name: &str,
     timeout: Option<Duration>,
 ) -> impl Operation<Output = Job, Item = Infallible> + Send + 'static {
-    let machine = WaitJob {
-        paths: JobPaths::new(ctx, namespace, name),
-        deadline: Deadline::new(timeout),
-        index: 0,
-        stage: JobStage::Read,
-    };
+    let machine =
+        WaitJob { paths: JobPaths::new(ctx, namespace, name), blocking: Blocking::new(timeout), stage: JobStage::Read };
     Flow::new(machine, &ctx.retry)
 }
 
@@ -130,8 +164,7 @@ struct WaitExecution {
     /// The job as read at the start: `(Version, Stop)`, to leave out earlier runs' allocations.
     job: (u64, bool),
     statuses: Vec<Status>,
-    deadline: Deadline,
-    index: u64,
+    blocking: Blocking,
     stage: ExecStage,
 }
 
@@ -139,7 +172,7 @@ impl Machine for WaitExecution {
     type Output = Execution;
 
     fn step(&mut self, now: Instant, ans: Option<Result<Response>>) -> Result<Next<Self::Output>> {
-        self.deadline.start(now);
+        self.blocking.start(now);
         match self.stage {
             ExecStage::Start => {
                 if self.statuses.is_empty() {
@@ -170,10 +203,8 @@ impl Machine for WaitExecution {
                 if let Some((_, execution)) = found {
                     return Ok(Next::Done(Ok(execution)));
                 }
-                let what = format!("waiting for an execution of job {:?} in {:?}", self.paths.id, self.statuses);
-                let wait = self.deadline.next_wait(now, &what)?;
-                self.index = next_index(self.index, answered);
-                Ok(Next::Send(self.paths.query("/allocations").blocking(self.index, wait).get()?))
+                let what = || format!("waiting for an execution of job {:?} in {:?}", self.paths.id, self.statuses);
+                self.blocking.again(now, &self.paths, "/allocations", answered, what)
             }
         }
     }
@@ -204,8 +235,7 @@ pub fn execution_status(
         paths: JobPaths::new(ctx, namespace, job),
         job: (0, false),
         statuses: statuses.to_vec(),
-        deadline: Deadline::new(timeout),
-        index: 0,
+        blocking: Blocking::new(timeout),
         stage: ExecStage::Start,
     };
     Flow::new(machine, &ctx.retry)
