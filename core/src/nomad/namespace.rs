@@ -5,6 +5,9 @@
 //! Nomad applies namespace writes synchronously through Raft: once the write answers 200 the
 //! namespace is usable (or gone), so unlike Kubernetes there is nothing more to wait for.
 //!
+//! A server without namespaces (Nomad before 1.0) answers the read with a bare 404 (an unknown
+//! path): that is [`Error::Unsupported`], pointing at [`NamespaceMode::Prefix`].
+//!
 //! In [`NamespaceMode::Prefix`] (servers without namespaces, the seed's `{namespace}-{job}`
 //! job IDs) a namespace is only a prefix: creating one sends nothing and answers `true` (it is
 //! usable at once); deleting one sends nothing and answers `true` as well, leaving jobs with
@@ -82,6 +85,18 @@ impl Machine for NamespaceOp {
             State::Read => {
                 let resp = answer(ans)?;
                 let exists = match resp.status() {
+                    // An unknown path: a 404 with an empty body (a missing namespace says so).
+                    http::StatusCode::NOT_FOUND if resp.body().iter().all(u8::is_ascii_whitespace) => {
+                        return Err(Error::Unsupported {
+                            operation: match self.kind {
+                                Kind::Create => "create_namespace",
+                                Kind::Delete => "delete_namespace",
+                            },
+                            orchestrator: "Nomad",
+                            hint: "this server has no /v1/namespace endpoint (Nomad before 1.0); use \
+                                   NamespaceMode::Prefix, the seed's `{namespace}-` job ID prefixes",
+                        });
+                    }
                     http::StatusCode::NOT_FOUND => false,
                     _ => {
                         check(resp)?;
