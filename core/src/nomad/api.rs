@@ -32,12 +32,12 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::value::RawValue;
 
-use super::flow::Either;
+use super::flow::{Either, Flow, Machine, Next};
 use super::query::{format_wait, server_namespace, Query, MAX_WAIT};
 use super::{check, decode, Context};
-use crate::call::{Call, Exchange, ExchangeStep};
+use crate::call::Call;
 use crate::error::{Error, Result};
-use crate::step::{Event, Operation, Request, Response, Step};
+use crate::step::{Operation, Request, Response};
 
 /// Options of a Nomad query (the parameters every read endpoint understands). Fields left at
 /// their default are not sent. `per_page`, `next_token` and `filter` need Nomad ≥ 1.2; older
@@ -334,101 +334,44 @@ pub fn list_all<T: DeserializeOwned + Send + 'static>(
     path: &str,
     opts: &QueryOptions,
 ) -> impl Operation<Output = (Vec<T>, QueryMeta), Item = Infallible> + Send + 'static {
-    let opts = opts.with_context(ctx);
-    let mut list =
-        ListAll { ctx: ctx.clone(), path: path.to_owned(), opts, exchange: None, items: Vec::new(), error: None };
-    match list.request() {
-        Ok(ex) => list.exchange = Some(ex),
-        Err(e) => list.error = Some(e),
-    }
-    list
+    let list = ListAll { path: path.to_owned(), opts: opts.with_context(ctx), items: Vec::new() };
+    Flow::new(list, &ctx.retry)
 }
 
-/// The paginated list operation behind [`list_all`].
-#[derive(Debug)]
+/// The paginated list behind [`list_all`].
 struct ListAll<T> {
-    ctx: Context,
     path: String,
     opts: QueryOptions,
-    exchange: Option<Exchange>,
     items: Vec<T>,
-    error: Option<Error>,
 }
 
-impl<T> ListAll<T> {
-    fn request(&self) -> Result<Exchange> {
-        let req = self.opts.apply(Query::bare(v1_path(&self.path))).get()?;
-        Ok(Exchange::send(req, &self.ctx.retry))
-    }
-}
-
-impl<T: DeserializeOwned> Operation for ListAll<T> {
+impl<T: DeserializeOwned> Machine for ListAll<T> {
     type Output = (Vec<T>, QueryMeta);
-    type Item = Infallible;
 
-    fn poll(&mut self, now: Instant) -> Step<Self::Output> {
-        loop {
-            if let Some(err) = self.error.take() {
-                self.exchange = None;
-                return Step::Done(Err(err));
-            }
-            let Some(exchange) = self.exchange.as_mut() else {
-                return Step::Done(Err(Error::protocol("list polled after it finished")));
-            };
-            let resp = match exchange.poll(now) {
-                ExchangeStep::Send(req) => return Step::Send(req),
-                ExchangeStep::Wait(d) => return Step::Wait(d),
-                ExchangeStep::Done(Err(e)) => Err(e),
-                ExchangeStep::Done(Ok(resp)) => check(resp),
-            };
-            let resp = match resp {
-                Ok(r) => r,
-                Err(e) => {
-                    self.exchange = None;
-                    return Step::Done(Err(e));
-                }
-            };
+    fn step(&mut self, _now: Instant, ans: Option<Result<Response>>) -> Result<Next<Self::Output>> {
+        if let Some(ans) = ans {
+            let resp = check(ans?)?;
             let meta = QueryMeta::from_headers(resp.headers());
-            match decode::<Vec<T>>(&self.path, resp.body()) {
-                Ok(page) => self.items.extend(page),
-                Err(e) => {
-                    self.exchange = None;
-                    return Step::Done(Err(e));
-                }
-            }
-            match &meta.next_token {
-                Some(token) if self.opts.next_token.as_deref() == Some(token.as_str()) => {
-                    self.exchange = None;
-                    return Step::Done(Err(Error::protocol(format!(
+            self.items.extend(decode::<Vec<T>>(&self.path, resp.body())?);
+            match meta.next_token {
+                Some(ref token) if self.opts.next_token.as_ref() == Some(token) => {
+                    return Err(Error::protocol(format!(
                         "{} answered the same next token {token:?} twice; stopping instead of looping",
                         self.path
-                    ))));
+                    )));
                 }
-                Some(token) => {
-                    self.opts.next_token = Some(token.clone());
-                    match self.request() {
-                        Ok(ex) => self.exchange = Some(ex),
-                        Err(e) => self.error = Some(e),
-                    }
-                }
-                None => {
-                    self.exchange = None;
-                    return Step::Done(Ok((std::mem::take(&mut self.items), meta)));
-                }
+                Some(ref token) => self.opts.next_token = Some(token.clone()),
+                None => return Ok(Next::Done(Ok((std::mem::take(&mut self.items), meta)))),
             }
         }
-    }
-
-    fn handle(&mut self, event: Event) {
-        if let Some(exchange) = &mut self.exchange {
-            exchange.handle(event);
-        }
+        Ok(Next::Send(self.opts.apply(Query::bare(v1_path(&self.path))).get()?))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::step::{Event, Step};
 
     #[test]
     fn query_renders_set_fields_only() {
