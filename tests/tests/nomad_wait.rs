@@ -163,3 +163,14 @@ fn a_long_timeout_blocks_at_most_five_minutes_at_a_time() {
         assert_eq!(asked[1..3], ["/v1/job/acm-ok?index=11&wait=300s", "/v1/job/acm-ok?index=11&wait=300s"]);
     }
 }
+
+#[test]
+fn an_answer_without_its_index_stops_the_wait_instead_of_spinning() {
+    // 08's running job (1) as a proxy that strips X-Nomad-* headers would pass it on.
+    let s = Scenario::load("nomad/08-batch-job-succeeds.json");
+    let mut stripped = s.exchange(1).response.clone();
+    stripped.headers.retain(|k, _| !k.starts_with("x-nomad-"));
+    let (res, asked) = drive(nomad::wait::job(&ctx(), "", "acm-ok", None), vec![stripped.to_http()]);
+    assert!(matches!(res, Err(Error::Protocol(ref m)) if m.contains("X-Nomad-Index")), "{res:?}");
+    assert_eq!(asked, ["/v1/job/acm-ok"]);
+}

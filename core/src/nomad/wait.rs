@@ -6,7 +6,9 @@
 //! [`next_index`]) and `W` is the caller's remaining time in whole milliseconds (`5s`,
 //! `4997ms`), at most five minutes. Nomad may answer up to `W/16` later than `W` (jitter). The server
 //! answers as soon as the object changes, or with the same index when `W` passed. When the
-//! caller's timeout has passed and the wait is not over: [`Error::Timeout`].
+//! caller's timeout has passed and the wait is not over: [`Error::Timeout`]. An answer without
+//! `X-Nomad-Index` (a proxy stripping headers) ends the wait with [`Error::Protocol`] rather
+//! than re-asking in a busy loop.
 
 use std::convert::Infallible;
 use std::time::{Duration, Instant};
@@ -46,7 +48,8 @@ impl Blocking {
 
     /// The wait is not over: read `suffix` of the job again, blocking on the index after the
     /// one `answered` (the answer's `X-Nomad-Index`) for at most the time left, or
-    /// [`Error::Timeout`] saying `what` when none is left.
+    /// [`Error::Timeout`] saying `what` when none is left. An answer without `X-Nomad-Index` is
+    /// an [`Error::Protocol`]: blocking on a guessed index would answer at once, in a busy loop.
     pub fn again<T>(
         &mut self,
         now: Instant,
@@ -55,8 +58,17 @@ impl Blocking {
         answered: Option<u64>,
         what: impl FnOnce() -> String,
     ) -> Result<Next<T>> {
+        let Some(answered) = answered else {
+            // Without the index a blocking query cannot block: it would answer at once, again and
+            // again. Nomad sends it on every read; something in between removed it.
+            return Err(Error::protocol(format!(
+                "Nomad's answer to {} carried no X-Nomad-Index header, so it cannot be waited on with \
+                 blocking queries; is a proxy between here and Nomad removing X-Nomad-* headers?",
+                paths.query(suffix).path_and_query()
+            )));
+        };
         let wait = self.deadline.next_wait(now, what)?;
-        self.index = next_index(self.index, answered);
+        self.index = next_index(self.index, Some(answered));
         Ok(Next::Send(paths.query(suffix).blocking(self.index, wait).get()?))
     }
 }
