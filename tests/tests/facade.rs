@@ -42,8 +42,10 @@ fn the_same_program_reports_a_failed_job_on_kubernetes_and_on_nomad() {
     // Nomad 1.1.2: connect learns the datacenter, then the same calls; `acm-fail` exits 3.
     let discovery = Scenario::load("nomad/07-datacenter-discovery.json");
     let nodes = Scenario::load("nomad/04-nodes-list.json");
+    let node = Scenario::load("nomad/05-node-detail.json");
     let fails = Scenario::load("nomad/09-batch-job-fails.json");
-    let transport = ReplayTransport::chain(&[(&discovery, &[0, 1]), (&nodes, &[0]), (&fails, &[1, 2, 3, 3])]);
+    let transport =
+        ReplayTransport::chain(&[(&discovery, &[0, 1]), (&nodes, &[0]), (&node, &[0]), (&fails, &[1, 2, 3, 3])]);
     let config = Config::nomad("http://127.0.0.1:4646").unwrap();
     let cm = block_on(ClusterManager::connect(transport.clone(), &config, 7)).unwrap();
     let Backend::Nomad(ctx) = cm.backend() else { panic!("a Nomad backend") };

@@ -310,3 +310,21 @@ fn cleanup_purges_dead_jobs() {
     let purged = Replay::new(&s).exchanges([0, n - 2, n - 1]).run(nomad::job::cleanup(&prefix_ctx(), "acm")).unwrap();
     assert_eq!(purged, ["fail", "ok"]);
 }
+
+#[test]
+fn prefix_mode_through_the_facade() {
+    // The seed's `{namespace}-` scheme is an explicit choice of the Nomad context; a manager
+    // built from it runs every seed method in that mode.
+    use clustermanager_core::facade::Backend;
+    use clustermanager_core::ClusterManager;
+    use clustermanager_tests::transport::{block_on, ReplayTransport};
+    let s = Scenario::load("nomad/16-job-list-prefix.json");
+    let transport = ReplayTransport::chain(&[(&s, &[0, 0])]);
+    let cm = ClusterManager::from_parts(transport.clone(), Backend::Nomad(prefix_ctx()));
+    let running = block_on(cm.running_jobs("acm")).unwrap();
+    assert!(running.is_empty());
+    let jobs = block_on(cm.list_jobs("acm")).unwrap();
+    let names: Vec<_> = jobs.iter().map(|j| j.name.as_str()).collect();
+    assert_eq!(names, ["fail", "ok"]);
+    assert_eq!(transport.remaining(), 0);
+}

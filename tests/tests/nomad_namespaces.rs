@@ -54,6 +54,23 @@ fn delete_of_an_unknown_namespace_is_false() {
 }
 
 #[test]
+fn a_server_without_namespaces_is_unsupported() {
+    // The namespace read answered like the unknown path of 11 (#7: 404, empty body), as a
+    // server without the /v1/namespace endpoint does.
+    let mut s = Scenario::load("nomad/11-not-found.json");
+    s.exchanges[6].response = s.exchange(7).response.clone();
+    let unsupported = |res: Result<bool, Error>| {
+        assert!(
+            matches!(res, Err(Error::Unsupported { hint, .. }) if hint.contains("NamespaceMode::Prefix")),
+            "{res:?}"
+        );
+    };
+    let ctx = Context::default();
+    unsupported(Replay::new(&s).exchanges([6]).run(nomad::namespace::create(&ctx, "acm-no-such-ns")));
+    unsupported(Replay::new(&s).exchanges([6]).run(nomad::namespace::delete(&ctx, "acm-no-such-ns")));
+}
+
+#[test]
 fn bad_names_are_refused_before_sending() {
     let s = scenario();
     for bad in ["", "has space", "a/b", &"x".repeat(129)] {

@@ -194,3 +194,67 @@ proptest! {
         prop_assert_eq!(jobs[0].failed, failed);
     }
 }
+
+/// `acm-fail` registered again (version 1) after its failed run (version 0), and succeeding
+/// this time: Nomad keeps the failed version-0 allocation and its summary counts both runs.
+/// Derived from the recorded bodies of 09 (the failed run) and 08 (a successful allocation):
+/// the job's `Version` is 1, the summary also counts the success, and the allocation list holds
+/// the old failed allocation (`JobVersion` 0, newer `CreateTime` than the successful one, so
+/// picking by time would pick it) and the new successful one (`JobVersion` 1).
+fn reregistered() -> Scenario {
+    let mut s = Scenario::load("nomad/09-batch-job-fails.json");
+    let ok = Scenario::load("nomad/08-batch-job-succeeds.json");
+    let job = &mut s.exchanges[1].response.body;
+    assert!(job.contains("\"Version\":0,"));
+    *job = job.replacen("\"Version\":0,", "\"Version\":1,", 1);
+    let summary = &mut s.exchanges[2].response.body;
+    assert!(summary.contains("\"Complete\":0"));
+    *summary = summary.replacen("\"Complete\":0", "\"Complete\":1", 1);
+    let old: Vec<serde_json::Value> = serde_json::from_str(&s.exchanges[3].response.body).unwrap();
+    let mut new: Vec<serde_json::Value> = serde_json::from_str(&ok.exchange(6).response.body).unwrap();
+    assert_eq!(old[0]["JobVersion"], 0);
+    new[0]["JobID"] = "acm-fail".into();
+    new[0]["JobVersion"] = 1.into();
+    assert!(old[0]["CreateTime"].as_i64() > new[0]["CreateTime"].as_i64());
+    let both: Vec<_> = new.into_iter().chain(old).collect();
+    s.exchanges[3].response.body = serde_json::to_string(&both).unwrap();
+    s
+}
+
+#[test]
+fn a_job_registered_again_is_judged_by_its_current_version() {
+    let s = reregistered();
+    let job = Replay::new(&s).exchanges([1, 2, 3]).run(nomad::job::get(&ctx(), "", "acm-fail")).unwrap();
+    assert_eq!(job.status, Some(Status::Succeeded));
+    assert_eq!((job.succeeded, job.failed), (1, 0));
+    // Its summary alone (a list stub) cannot tell the runs apart.
+    let summary = s.exchange(2).response.body.as_bytes();
+    let counts: serde_json::Value = serde_json::from_slice(summary).unwrap();
+    assert_eq!(counts["Summary"]["main"]["Failed"], 1);
+}
+
+#[test]
+fn waiting_for_an_execution_ignores_earlier_versions() {
+    let s = reregistered();
+    let op = nomad::wait::execution_status(&ctx(), "", "acm-fail", &[Status::Succeeded, Status::Failed], None);
+    let execution = Replay::new(&s).exchanges([1, 3]).run(op).unwrap();
+    assert_eq!(execution.status, Some(Status::Succeeded));
+    assert_eq!(execution.id, "294e657f-3f0a-03f7-a46d-932b102c10ce");
+}
+
+#[test]
+fn a_stopped_job_is_judged_by_the_allocations_its_stop_ended() {
+    // 15: stopping bumped the job to version 1; its allocation (version 0) is being stopped.
+    let s = Scenario::load("nomad/15-job-stop-purge.json");
+    let job = nomad::job::get(&ctx(), "", "acm-stop");
+    let mut summary = s.exchange(3).clone();
+    summary.request.path = "/v1/job/acm-stop/summary".into();
+    summary.response.body =
+        r#"{"JobID":"acm-stop","Namespace":"default","Summary":{"main":{"Queued":0,"Complete":0,"Failed":0,"Running":1,"Starting":0,"Lost":0}},"Children":{"Pending":0,"Running":0,"Dead":0},"CreateIndex":40,"ModifyIndex":42}"#.into();
+    let mut s = s;
+    s.exchanges.push(summary);
+    let last = s.exchanges.len() - 1;
+    let job = Replay::new(&s).exchanges([2, last, 3]).run(job).unwrap();
+    assert!(job.deleting);
+    assert_eq!((job.status, job.active), (Some(Status::Failed), 1));
+}

@@ -145,3 +145,32 @@ fn a_blocking_job_list_query_as_recorded() {
     assert_eq!(jobs.len(), 2);
     assert_eq!(s.exchange(3).response.headers["x-nomad-index"], "48", "a timed-out blocking query keeps its index");
 }
+
+#[test]
+fn a_long_timeout_blocks_at_most_five_minutes_at_a_time() {
+    // Derived from 08: the running job (1), then still running after a blocking query.
+    let s = Scenario::load("nomad/08-batch-job-succeeds.json");
+    let answers = vec![
+        s.exchange(1).response.to_http(),
+        s.exchange(1).response.to_http(),
+        s.exchange(2).response.to_http(),
+        s.exchange(5).response.to_http(),
+        s.exchange(3).response.to_http(),
+    ];
+    for timeout in [Some(Duration::from_secs(3600)), None] {
+        let (job, asked) = drive(nomad::wait::job(&ctx(), "", "acm-ok", timeout), answers.clone());
+        assert_eq!(job.unwrap().status, Some(Status::Succeeded));
+        assert_eq!(asked[1..3], ["/v1/job/acm-ok?index=11&wait=300s", "/v1/job/acm-ok?index=11&wait=300s"]);
+    }
+}
+
+#[test]
+fn an_answer_without_its_index_stops_the_wait_instead_of_spinning() {
+    // 08's running job (1) as a proxy that strips X-Nomad-* headers would pass it on.
+    let s = Scenario::load("nomad/08-batch-job-succeeds.json");
+    let mut stripped = s.exchange(1).response.clone();
+    stripped.headers.retain(|k, _| !k.starts_with("x-nomad-"));
+    let (res, asked) = drive(nomad::wait::job(&ctx(), "", "acm-ok", None), vec![stripped.to_http()]);
+    assert!(matches!(res, Err(Error::Protocol(ref m)) if m.contains("X-Nomad-Index")), "{res:?}");
+    assert_eq!(asked, ["/v1/job/acm-ok"]);
+}

@@ -32,10 +32,12 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::value::RawValue;
 
-use super::{check, decode, Context, NamespaceMode};
-use crate::call::{Call, Exchange, ExchangeStep};
+use super::flow::{Either, Flow, Machine, Next};
+use super::query::{format_wait, server_namespace, Query, MAX_WAIT};
+use super::{check, decode, Context};
+use crate::call::Call;
 use crate::error::{Error, Result};
-use crate::step::{Event, Operation, Request, Response, Step};
+use crate::step::{Operation, Request, Response};
 
 /// Options of a Nomad query (the parameters every read endpoint understands). Fields left at
 /// their default are not sent. `per_page`, `next_token` and `filter` need Nomad ≥ 1.2; older
@@ -77,59 +79,47 @@ impl QueryOptions {
     pub fn with_context(&self, ctx: &Context) -> QueryOptions {
         let mut out = self.clone();
         if out.namespace.is_none() {
-            out.namespace = namespace_param(ctx, "");
+            out.namespace = server_namespace(ctx, "");
         }
         if out.region.is_none() {
-            out.region.clone_from(&ctx.region);
+            out.region = ctx.region.clone().filter(|r| !r.is_empty());
         }
         out
     }
 
+    /// These options as parameters of `query`. A blocking query (`index` set) always names its
+    /// `wait` (the server's default, [`MAX_WAIT`], when unset), capped at Nomad's 10 minutes, so
+    /// the transport knows how long the answer may take.
+    pub fn apply(&self, query: Query) -> Query {
+        let wait = match (self.index, self.wait) {
+            (_, Some(wait)) => Some(wait.min(MAX_BLOCKING_WAIT)),
+            (Some(_), None) => Some(MAX_WAIT),
+            (None, None) => None,
+        };
+        let mut q = query
+            .param_opt("namespace", self.namespace.as_deref())
+            .param_opt("region", self.region.as_deref())
+            .param_opt("index", self.index.map(|i| i.to_string()))
+            .param_opt("wait", wait.map(format_wait));
+        if self.stale {
+            q = q.param("stale", "");
+        }
+        q = q
+            .param_opt("prefix", self.prefix.as_deref())
+            .param_opt("filter", self.filter.as_deref())
+            .param_opt("per_page", self.per_page.map(|n| n.to_string()))
+            .param_opt("next_token", self.next_token.as_deref());
+        self.params.iter().fold(q, |q, (k, v)| q.param(k, v.as_str()))
+    }
+
     /// The query string (without `?`; empty when nothing is set).
     pub fn to_query(&self) -> String {
-        let mut q = url::form_urlencoded::Serializer::new(String::new());
-        if let Some(ns) = &self.namespace {
-            q.append_pair("namespace", ns);
-        }
-        if let Some(region) = &self.region {
-            q.append_pair("region", region);
-        }
-        if let Some(index) = self.index {
-            q.append_pair("index", &index.to_string());
-        }
-        if let Some(wait) = self.wait {
-            q.append_pair("wait", &go_duration(wait));
-        }
-        if self.stale {
-            q.append_pair("stale", "");
-        }
-        if let Some(prefix) = &self.prefix {
-            q.append_pair("prefix", prefix);
-        }
-        if let Some(filter) = &self.filter {
-            q.append_pair("filter", filter);
-        }
-        if let Some(per_page) = self.per_page {
-            q.append_pair("per_page", &per_page.to_string());
-        }
-        if let Some(token) = &self.next_token {
-            q.append_pair("next_token", token);
-        }
-        for (k, v) in &self.params {
-            q.append_pair(k, v);
-        }
-        q.finish()
+        self.apply(Query::bare("")).query_string()
     }
 }
 
-/// A duration as Go's `time.ParseDuration` reads it (`5s`, `1500ms`).
-fn go_duration(d: Duration) -> String {
-    if d.subsec_millis() == 0 {
-        format!("{}s", d.as_secs())
-    } else {
-        format!("{}ms", d.as_millis())
-    }
-}
+/// The longest `wait` Nomad honours (`MaxBlockingRPCQueryTime`): longer waits are cut to it.
+pub const MAX_BLOCKING_WAIT: Duration = Duration::from_secs(600);
 
 /// What the `X-Nomad-*` headers of an answer say.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -157,20 +147,14 @@ impl QueryMeta {
     }
 }
 
-/// Percent-encode one path segment: everything but `A-Z a-z 0-9 - . _ ~` (so `/` becomes `%2F`).
-pub fn encode_segment(segment: &str) -> String {
-    let mut out = String::with_capacity(segment.len());
-    for b in segment.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
+pub use super::query::encode_segment;
 
 /// `/v1/` followed by the segments, each percent-encoded: `path(&["job", id, "allocations"])`.
+///
+/// ```
+/// use clustermanager_core::nomad::api::path;
+/// assert_eq!(path(&["job", "acm-param/dispatch-1-ab", "allocations"]), "/v1/job/acm-param%2Fdispatch-1-ab/allocations");
+/// ```
 pub fn path(segments: &[&str]) -> String {
     let mut out = String::from("/v1");
     for s in segments {
@@ -180,93 +164,57 @@ pub fn path(segments: &[&str]) -> String {
     out
 }
 
-/// The namespace parameter for an operation: `namespace` when given, else the context's; `None`
-/// for `default` (what the server assumes) and when namespaces are mapped onto job prefixes.
-pub(crate) fn namespace_param(ctx: &Context, namespace: &str) -> Option<String> {
-    if ctx.namespace_mode == NamespaceMode::Prefix {
-        return None;
-    }
-    let ns = if namespace.is_empty() { ctx.namespace.as_deref().unwrap_or("") } else { namespace };
-    if ns.is_empty() || ns == "default" {
-        None
+/// `path` as a request path: absolute, or relative to `/v1/`.
+fn v1_path(path: &str) -> String {
+    if path.starts_with('/') {
+        path.to_owned()
     } else {
-        Some(ns.to_owned())
+        format!("/v1/{path}")
     }
 }
 
-/// `path` (absolute, or relative to `/v1/`) with `query` appended.
-pub(crate) fn path_and_query(path: &str, query: &str) -> String {
-    let mut out = if path.starts_with('/') { path.to_owned() } else { format!("/v1/{path}") };
-    if !query.is_empty() {
-        out.push(if out.contains('?') { '&' } else { '?' });
-        out.push_str(query);
-    }
-    out
+/// The query for `path` with `opts` completed from the context.
+fn query(ctx: &Context, path: &str, opts: &QueryOptions) -> Query {
+    opts.with_context(ctx).apply(Query::bare(v1_path(path)))
 }
 
 /// The request for a read of `path` with `opts` completed from the context.
 fn read_request(ctx: &Context, path: &str, opts: &QueryOptions) -> Result<Request> {
-    let uri = path_and_query(path, &opts.with_context(ctx).to_query());
-    crate::step::request(http::Method::GET, &uri, None)
+    query(ctx, path, opts).get()
 }
 
-type ParseFn<T> = Box<dyn FnOnce(Response) -> Result<T> + Send>;
-
-/// A single-request operation, or the error that kept it from being sent (a request that could
-/// not be built). The building block of the simple Nomad operations.
-pub struct Single<T> {
-    call: Option<Call<ParseFn<T>>>,
-    error: Option<Error>,
+/// A single-request operation: `request` (or the error that kept it from being built) sent
+/// with the context's retries, its answer parsed by `parse`.
+fn single<T>(
+    ctx: &Context,
+    request: Result<Request>,
+    parse: impl FnOnce(Response) -> Result<T> + Send + 'static,
+) -> impl Operation<Output = T, Item = Infallible> + Send + 'static
+where
+    T: Send + 'static,
+{
+    Either::from(request.map(|req| Call::new(req, &ctx.retry, parse)))
 }
 
-impl<T> std::fmt::Debug for Single<T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Single")
-            .field("request", &self.call.as_ref().map(|c| c.request().uri().to_string()))
-            .field("error", &self.error)
-            .finish()
-    }
-}
-
-impl<T> Single<T> {
-    /// Send `request` (with retries under the context's policy) and parse the answer with `parse`.
-    pub fn new(
-        ctx: &Context,
-        request: Result<Request>,
-        parse: impl FnOnce(Response) -> Result<T> + Send + 'static,
-    ) -> Self {
-        match request {
-            Ok(req) => Single { call: Some(Call::new(req, &ctx.retry, Box::new(parse) as ParseFn<T>)), error: None },
-            Err(e) => Single { call: None, error: Some(e) },
-        }
-    }
-}
-
-impl<T> Operation for Single<T> {
-    type Output = T;
-    type Item = Infallible;
-    fn poll(&mut self, now: Instant) -> Step<T> {
-        match (&mut self.call, self.error.take()) {
-            (_, Some(err)) => Step::Done(Err(err)),
-            (Some(call), None) => call.poll(now),
-            (None, None) => Step::Done(Err(Error::protocol("operation polled after it finished"))),
-        }
-    }
-    fn handle(&mut self, event: Event) {
-        if let Some(call) = &mut self.call {
-            call.handle(event);
-        }
-    }
-}
-
-/// Read `path` and decode its JSON answer into `T`, with the answer's [`QueryMeta`].
-pub fn get<T: DeserializeOwned + 'static>(
+/// Read `path` and decode its JSON answer into `T`, with the answer's [`QueryMeta`]. With
+/// `index` set this is a blocking query: it answers once the index passed it, or after `wait`.
+///
+/// ```
+/// use std::time::Duration;
+/// use clustermanager_core::nomad::{api, Context};
+/// use clustermanager_core::{Operation, Step};
+/// let opts = api::QueryOptions { index: Some(14), wait: Some(Duration::from_secs(5)), ..Default::default() };
+/// let mut op = api::get::<serde_json::Value>(&Context::default(), &api::path(&["job", "acm-ok"]), &opts);
+/// let Step::Send(req) = op.poll(std::time::Instant::now()) else { unreachable!() };
+/// assert_eq!(req.uri(), "/v1/job/acm-ok?index=14&wait=5s");
+/// ```
+pub fn get<T: DeserializeOwned + Send + 'static>(
     ctx: &Context,
     path: &str,
     opts: &QueryOptions,
 ) -> impl Operation<Output = (T, QueryMeta), Item = Infallible> + Send + 'static {
     let what = path.to_owned();
-    Single::new(ctx, read_request(ctx, path, opts), move |resp| {
+    single(ctx, read_request(ctx, path, opts), move |resp| {
         let resp = check(resp)?;
         let value = decode::<T>(&what, resp.body())?;
         Ok((value, QueryMeta::from_headers(resp.headers())))
@@ -303,7 +251,7 @@ pub fn get_bytes(
     path: &str,
     opts: &QueryOptions,
 ) -> impl Operation<Output = (Bytes, QueryMeta), Item = Infallible> + Send + 'static {
-    Single::new(ctx, read_request(ctx, path, opts), |resp| {
+    single(ctx, read_request(ctx, path, opts), |resp| {
         let resp = check(resp)?;
         let meta = QueryMeta::from_headers(resp.headers());
         Ok((resp.into_body(), meta))
@@ -357,11 +305,10 @@ fn write_op(
     path: &str,
     opts: &QueryOptions,
     body: Result<Option<Vec<u8>>>,
-) -> Single<(Option<Box<RawValue>>, QueryMeta)> {
-    let uri = path_and_query(path, &opts.with_context(ctx).to_query());
+) -> impl Operation<Output = (Option<Box<RawValue>>, QueryMeta), Item = Infallible> + Send + 'static {
     let what = path.to_owned();
-    let request = body.and_then(|body| crate::step::request(method, &uri, body));
-    Single::new(ctx, request, move |resp| {
+    let request = body.and_then(|body| query(ctx, path, opts).request(method, body));
+    single(ctx, request, move |resp| {
         let resp = check(resp)?;
         let meta = QueryMeta::from_headers(resp.headers());
         if resp.body().iter().all(u8::is_ascii_whitespace) {
@@ -387,101 +334,44 @@ pub fn list_all<T: DeserializeOwned + Send + 'static>(
     path: &str,
     opts: &QueryOptions,
 ) -> impl Operation<Output = (Vec<T>, QueryMeta), Item = Infallible> + Send + 'static {
-    let opts = opts.with_context(ctx);
-    let mut list =
-        ListAll { ctx: ctx.clone(), path: path.to_owned(), opts, exchange: None, items: Vec::new(), error: None };
-    match list.request() {
-        Ok(ex) => list.exchange = Some(ex),
-        Err(e) => list.error = Some(e),
-    }
-    list
+    let list = ListAll { path: path.to_owned(), opts: opts.with_context(ctx), items: Vec::new() };
+    Flow::new(list, &ctx.retry)
 }
 
-/// The paginated list operation behind [`list_all`].
-#[derive(Debug)]
+/// The paginated list behind [`list_all`].
 struct ListAll<T> {
-    ctx: Context,
     path: String,
     opts: QueryOptions,
-    exchange: Option<Exchange>,
     items: Vec<T>,
-    error: Option<Error>,
 }
 
-impl<T> ListAll<T> {
-    fn request(&self) -> Result<Exchange> {
-        let uri = path_and_query(&self.path, &self.opts.to_query());
-        Ok(Exchange::send(crate::step::request(http::Method::GET, &uri, None)?, &self.ctx.retry))
-    }
-}
-
-impl<T: DeserializeOwned> Operation for ListAll<T> {
+impl<T: DeserializeOwned> Machine for ListAll<T> {
     type Output = (Vec<T>, QueryMeta);
-    type Item = Infallible;
 
-    fn poll(&mut self, now: Instant) -> Step<Self::Output> {
-        loop {
-            if let Some(err) = self.error.take() {
-                self.exchange = None;
-                return Step::Done(Err(err));
-            }
-            let Some(exchange) = self.exchange.as_mut() else {
-                return Step::Done(Err(Error::protocol("list polled after it finished")));
-            };
-            let resp = match exchange.poll(now) {
-                ExchangeStep::Send(req) => return Step::Send(req),
-                ExchangeStep::Wait(d) => return Step::Wait(d),
-                ExchangeStep::Done(Err(e)) => Err(e),
-                ExchangeStep::Done(Ok(resp)) => check(resp),
-            };
-            let resp = match resp {
-                Ok(r) => r,
-                Err(e) => {
-                    self.exchange = None;
-                    return Step::Done(Err(e));
-                }
-            };
+    fn step(&mut self, _now: Instant, ans: Option<Result<Response>>) -> Result<Next<Self::Output>> {
+        if let Some(ans) = ans {
+            let resp = check(ans?)?;
             let meta = QueryMeta::from_headers(resp.headers());
-            match decode::<Vec<T>>(&self.path, resp.body()) {
-                Ok(page) => self.items.extend(page),
-                Err(e) => {
-                    self.exchange = None;
-                    return Step::Done(Err(e));
-                }
-            }
-            match &meta.next_token {
-                Some(token) if self.opts.next_token.as_deref() == Some(token.as_str()) => {
-                    self.exchange = None;
-                    return Step::Done(Err(Error::protocol(format!(
+            self.items.extend(decode::<Vec<T>>(&self.path, resp.body())?);
+            match meta.next_token {
+                Some(ref token) if self.opts.next_token.as_ref() == Some(token) => {
+                    return Err(Error::protocol(format!(
                         "{} answered the same next token {token:?} twice; stopping instead of looping",
                         self.path
-                    ))));
+                    )));
                 }
-                Some(token) => {
-                    self.opts.next_token = Some(token.clone());
-                    match self.request() {
-                        Ok(ex) => self.exchange = Some(ex),
-                        Err(e) => self.error = Some(e),
-                    }
-                }
-                None => {
-                    self.exchange = None;
-                    return Step::Done(Ok((std::mem::take(&mut self.items), meta)));
-                }
+                Some(ref token) => self.opts.next_token = Some(token.clone()),
+                None => return Ok(Next::Done(Ok((std::mem::take(&mut self.items), meta)))),
             }
         }
-    }
-
-    fn handle(&mut self, event: Event) {
-        if let Some(exchange) = &mut self.exchange {
-            exchange.handle(event);
-        }
+        Ok(Next::Send(self.opts.apply(Query::bare(v1_path(&self.path))).get()?))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::step::{Event, Step};
 
     #[test]
     fn query_renders_set_fields_only() {
@@ -502,7 +392,10 @@ mod tests {
             q.to_query(),
             "namespace=*&index=14&wait=5s&stale=&prefix=acm-&filter=Status+%3D%3D+%22dead%22&per_page=2&next_token=acm-b&purge=true"
         );
-        assert_eq!(go_duration(Duration::from_millis(1500)), "1500ms");
+        // A blocking query always says how long it may wait, and never more than Nomad allows.
+        assert_eq!(QueryOptions { index: Some(3), ..Default::default() }.to_query(), "index=3&wait=300s");
+        let long = QueryOptions { index: Some(3), wait: Some(Duration::from_secs(3600)), ..Default::default() };
+        assert_eq!(long.to_query(), "index=3&wait=600s");
     }
 
     #[test]
@@ -512,7 +405,11 @@ mod tests {
         assert_eq!(q.to_query(), "namespace=acm-ns&region=global");
         let ctx = Context { namespace: Some("default".into()), ..Context::default() };
         assert_eq!(QueryOptions::default().with_context(&ctx).to_query(), "");
-        let ctx = Context { namespace: Some("x".into()), namespace_mode: NamespaceMode::Prefix, ..Context::default() };
+        let ctx = Context {
+            namespace: Some("x".into()),
+            namespace_mode: crate::nomad::NamespaceMode::Prefix,
+            ..Context::default()
+        };
         assert_eq!(QueryOptions::default().with_context(&ctx).to_query(), "");
     }
 
@@ -523,11 +420,12 @@ mod tests {
             "/v1/job/acm-param%2Fdispatch-1795639013-f06b5802"
         );
         assert_eq!(encode_segment("a b?é"), "a%20b%3F%C3%A9");
+        let opts = QueryOptions { namespace: Some("x".into()), ..Default::default() };
         assert_eq!(
-            path_and_query("/v1/event/stream?index=abc", "namespace=x"),
+            query(&Context::default(), "/v1/event/stream?index=abc", &opts).path_and_query(),
             "/v1/event/stream?index=abc&namespace=x"
         );
-        assert_eq!(path_and_query("jobs", ""), "/v1/jobs");
+        assert_eq!(query(&Context::default(), "jobs", &QueryOptions::default()).path_and_query(), "/v1/jobs");
     }
 
     fn page(body: &str, token: Option<&str>) -> Response {

@@ -154,8 +154,8 @@ impl Connect {
 
 impl Machine for Connect {
     type Output = Context;
-    fn step(&mut self, _now: Instant, ans: Option<Result<Response>>) -> Next<Context> {
-        let result = match self.state {
+    fn step(&mut self, _now: Instant, ans: Option<Result<Response>>) -> Result<Next<Context>> {
+        match self.state {
             State::Start => {
                 self.state = State::AgentSelf;
                 match self.ctx.as_ref() {
@@ -165,8 +165,7 @@ impl Machine for Connect {
             }
             State::AgentSelf => self.on_agent_self(answer(ans)),
             State::Nodes => self.on_nodes(answer(ans)).map(|c| Next::Done(Ok(c))),
-        };
-        result.unwrap_or_else(|e| Next::Done(Err(e)))
+        }
     }
 }
 

@@ -32,7 +32,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 
-use super::api::namespace_param;
+use super::query::Query;
 use super::{check, Context};
 use crate::call::{Exchange, ExchangeStep};
 use crate::error::{Error, Result};
@@ -173,24 +173,10 @@ impl EventQuery {
     }
 
     fn path_and_query(&self, ctx: &Context) -> String {
-        let mut q = url::form_urlencoded::Serializer::new(String::new());
-        for t in &self.topics {
-            q.append_pair("topic", &t.render());
-        }
-        if let Some(index) = self.index {
-            q.append_pair("index", &index.to_string());
-        }
-        let ns = match &self.namespace {
-            Some(ns) => namespace_param(ctx, ns),
-            None => namespace_param(ctx, ""),
-        };
-        if let Some(ns) = ns {
-            q.append_pair("namespace", &ns);
-        }
-        if let Some(region) = &ctx.region {
-            q.append_pair("region", region);
-        }
-        super::api::path_and_query("/v1/event/stream", &q.finish())
+        let q = self.topics.iter().fold(Query::new(ctx, "/v1/event/stream"), |q, t| q.param("topic", t.render()));
+        q.param_opt("index", self.index.map(|i| i.to_string()))
+            .namespace(ctx, self.namespace.as_deref().unwrap_or_default())
+            .path_and_query()
     }
 }
 
@@ -273,8 +259,21 @@ pub struct EventStream {
     last_index: Option<u64>,
 }
 
-/// Subscribe to the event stream. Items are [`EventBatch`]es; the output is the index of the last
-/// batch yielded (`None` if there was none).
+/// Subscribe to the event stream. Items are [`EventBatch`]es (heartbeats are skipped); the
+/// output is the index of the last batch yielded (`None` if there was none).
+///
+/// ```
+/// use std::time::Duration;
+/// use clustermanager_core::nomad::{events::{self, EventQuery, Topic}, Context};
+/// use clustermanager_core::{Operation, Step};
+/// let query = EventQuery::new()
+///     .topic(Topic::Job { filter_key: Some("acm-ok".into()) })
+///     .namespace("*")
+///     .idle_timeout(Duration::from_secs(60));
+/// let mut op = events::stream(&Context::default(), &query);
+/// let Step::Open(req) = op.poll(std::time::Instant::now()) else { unreachable!() };
+/// assert_eq!(req.uri(), "/v1/event/stream?topic=Job%3Aacm-ok&namespace=*");
+/// ```
 pub fn stream(ctx: &Context, query: &EventQuery) -> EventStream {
     let uri = query.path_and_query(ctx);
     let (phase, error) = match crate::step::request(http::Method::GET, &uri, None) {

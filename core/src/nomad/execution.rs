@@ -30,16 +30,36 @@ pub(crate) struct AllocStub {
     pub namespace: String,
     #[serde(rename = "NodeID", default)]
     pub node_id: String,
+    /// The version of the job this allocation runs.
+    #[serde(default)]
+    pub job_version: u64,
     #[serde(default)]
     pub client_status: String,
     #[serde(default)]
     pub desired_status: String,
+    /// Set on an allocation that replaces others (rescheduling).
+    #[serde(default)]
+    pub reschedule_tracker: Option<RescheduleTracker>,
     #[serde(default)]
     pub task_states: Option<BTreeMap<String, TaskStateBody>>,
     #[serde(default)]
     pub create_time: i64,
     #[serde(default)]
     pub modify_time: i64,
+}
+
+/// The allocations an allocation replaced when it was rescheduled.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct RescheduleTracker {
+    #[serde(default)]
+    events: Option<Vec<RescheduleEvent>>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RescheduleEvent {
+    #[serde(rename = "PrevAllocID", default)]
+    prev_alloc_id: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -72,6 +92,11 @@ impl AllocStub {
     /// What the job status mapping needs.
     pub fn view(&self) -> AllocView<'_> {
         AllocView { client_status: &self.client_status, desired_status: &self.desired_status }
+    }
+
+    /// The IDs of the allocations this one replaced (rescheduling).
+    pub fn replaced(&self) -> impl Iterator<Item = &str> {
+        self.reschedule_tracker.iter().flat_map(|t| t.events.iter().flatten()).map(|e| e.prev_alloc_id.as_str())
     }
 
     /// The unified execution.
@@ -121,6 +146,21 @@ impl AllocStub {
             created: rfc3339_from_nanos(self.create_time),
         }
     }
+}
+
+/// The allocations of a job's current run: those of version `version` or later (a job
+/// registered again under the same ID keeps the allocations of its earlier versions), except
+/// for a stopped job (`stopped`: stopping bumps the version and places nothing), whose current
+/// run is the latest version that has allocations; in both cases without the allocations a
+/// reschedule replaced (their outcome is superseded by the replacement's).
+pub(crate) fn current_run(version: u64, stopped: bool, allocs: &[AllocStub]) -> Vec<&AllocStub> {
+    let latest = allocs.iter().map(|a| a.job_version).max();
+    let floor = match latest {
+        Some(latest) if stopped => latest.min(version),
+        _ => version,
+    };
+    let replaced: std::collections::BTreeSet<&str> = allocs.iter().flat_map(AllocStub::replaced).collect();
+    allocs.iter().filter(|a| a.job_version >= floor && !replaced.contains(a.id.as_str())).collect()
 }
 
 /// Parse an allocation list body.
@@ -197,8 +237,10 @@ struct DeleteAlloc {
     state: DeleteState,
 }
 
-impl DeleteAlloc {
-    fn run(&mut self, ans: Option<Result<Response>>) -> Result<Next<bool>> {
+impl Machine for DeleteAlloc {
+    type Output = bool;
+
+    fn step(&mut self, _now: Instant, ans: Option<Result<Response>>) -> Result<Next<Self::Output>> {
         let base = format!("/v1/allocation/{}", encode_segment(&self.id));
         match self.state {
             DeleteState::Start => {
@@ -227,13 +269,6 @@ impl DeleteAlloc {
     }
 }
 
-impl Machine for DeleteAlloc {
-    type Output = bool;
-    fn step(&mut self, _now: Instant, ans: Option<Result<Response>>) -> Next<bool> {
-        self.run(ans).unwrap_or_else(|e| Next::Done(Err(e)))
-    }
-}
-
 /// `delete_execution`: stop an allocation (`POST /v1/allocation/{id}/stop`). `false` when the
 /// allocation does not exist (read first: `GET /v1/allocation/{id}` answers 404). The
 /// scheduler replaces a stopped allocation only if its job still wants it (a service job); a
@@ -253,4 +288,30 @@ pub fn delete(
     let machine =
         DeleteAlloc { ctx: ctx.clone(), namespace: namespace.to_owned(), id: id.to_owned(), state: DeleteState::Start };
     Flow::new(machine, &ctx.retry)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap
+mod tests {
+    use super::*;
+
+    fn ids(v: &[&AllocStub]) -> Vec<String> {
+        v.iter().map(|a| a.id.clone()).collect()
+    }
+
+    #[test]
+    fn current_run_leaves_out_earlier_versions_and_replaced_allocations() {
+        let allocs = parse_stubs(
+            br#"[{"ID":"a","JobVersion":0,"ClientStatus":"failed"},
+                {"ID":"b","JobVersion":1,"ClientStatus":"failed"},
+                {"ID":"c","JobVersion":1,"ClientStatus":"complete","RescheduleTracker":{"Events":[{"PrevAllocID":"b"}]}}]"#,
+        )
+        .unwrap();
+        assert_eq!(ids(&current_run(1, false, &allocs)), ["c"]);
+        assert_eq!(ids(&current_run(0, false, &allocs)), ["a", "c"]);
+        // Stopped at version 2: the latest version with allocations is the run the stop ended.
+        assert_eq!(ids(&current_run(2, true, &allocs)), ["c"]);
+        // Not stopped, nothing placed for version 2 yet.
+        assert!(current_run(2, false, &allocs).is_empty());
+    }
 }

@@ -25,8 +25,9 @@ pub trait Machine {
     type Output;
     /// Called first with `None`, then with the outcome of each request it asked for: the
     /// response whatever its status (the machine judges it), or the transport failure that
-    /// was not retried. `now` is the driver's clock, for deadlines.
-    fn step(&mut self, now: Instant, answer: Option<Result<Response>>) -> Next<Self::Output>;
+    /// was not retried. `now` is the driver's clock, for deadlines. An `Err` finishes the
+    /// operation with that error (so machines can use `?`).
+    fn step(&mut self, now: Instant, answer: Option<Result<Response>>) -> Result<Next<Self::Output>>;
 }
 
 /// Runs a [`Machine`] as an [`Operation`].
@@ -45,8 +46,8 @@ impl<M: Machine> Flow<M> {
         Flow { machine, retry: retry.clone(), exchange: None, started: false, finished: false }
     }
 
-    fn advance(&mut self, next: Next<M::Output>) -> Option<Step<M::Output, Infallible>> {
-        match next {
+    fn advance(&mut self, next: Result<Next<M::Output>>) -> Option<Step<M::Output, Infallible>> {
+        match next.unwrap_or_else(|e| Next::Done(Err(e))) {
             Next::Send(req) => {
                 self.exchange = Some(Exchange::send(req, &self.retry));
                 None

@@ -8,6 +8,12 @@
 //! Nomad jobs have no start or completion time of their own: [`Job::start_time`] is the
 //! job's `SubmitTime` and [`Job::completion_time`], once the job is finished, the last change
 //! (`ModifyTime`) of its allocations. `version` is the job's `ModifyIndex`.
+//!
+//! A job registered again under the same ID keeps the allocations of its earlier versions (and
+//! its summary counts them all): a job's status and counts come from the allocations of its
+//! current run only — those of its current `Version` (for a stopped job, whose stop bumped the
+//! version, those of the latest version that has any), without the allocations a reschedule
+//! replaced.
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -15,12 +21,11 @@ use std::time::Instant;
 
 use serde::Deserialize;
 
-use super::execution::{parse_stubs, AllocStub};
+use super::execution::{current_run, parse_stubs, AllocStub};
 use super::flow::{answer, Flow, Machine, Next};
-use super::query::{
-    encode_segment, index_of, job_id, job_name, next_index, resolve_namespace, server_namespace, Query, MAX_WAIT,
-};
+use super::query::{encode_segment, index_of, job_id, job_name, resolve_namespace, server_namespace, Query};
 use super::status::{is_terminal_allocation, job_status, rfc3339_from_nanos, AllocView, Counts};
+use super::wait::Blocking;
 use super::{check, decode, Context, NamespaceMode};
 use crate::error::{Error, Result};
 use crate::model::{DeleteOptions, Job, JobSpec};
@@ -44,6 +49,9 @@ pub(crate) struct JobBody {
     pub submit_time: i64,
     #[serde(default)]
     pub modify_index: u64,
+    /// The job's version (bumped by every change of its spec, stopping included).
+    #[serde(default)]
+    pub version: u64,
     /// Only in list stubs.
     #[serde(default)]
     pub job_summary: Option<SummaryBody>,
@@ -88,7 +96,10 @@ impl SummaryBody {
     }
 }
 
-/// Build the unified [`Job`] from what Nomad said.
+/// Build the unified [`Job`] from what Nomad said. With `allocations`, the status and counts
+/// come from the allocations of the job's current run ([`current_run`]): the summary counts
+/// every version of a job registered again under the same ID. Without them (list stubs), or
+/// when the current run has none (garbage-collected), from the summary.
 pub(crate) fn build_job(
     ctx: &Context,
     namespace: &str,
@@ -96,10 +107,27 @@ pub(crate) fn build_job(
     summary: Option<&SummaryBody>,
     allocations: Option<&[AllocStub]>,
 ) -> Job {
-    let counts = summary.or(job.job_summary.as_ref()).map(SummaryBody::counts).unwrap_or_default();
-    let views: Option<Vec<AllocView<'_>>> = allocations.map(|a| a.iter().map(AllocStub::view).collect());
+    let summary_counts = summary.or(job.job_summary.as_ref()).map(SummaryBody::counts).unwrap_or_default();
+    let current = allocations.map(|a| current_run(job.version, job.stop, a));
+    let views: Option<Vec<AllocView<'_>>> = current.as_ref().map(|a| a.iter().map(|a| a.view()).collect());
+    let counts = match &views {
+        Some(views) if !views.is_empty() => {
+            let count = |status: &str| {
+                views.iter().filter(|a| a.client_status == status).count().try_into().unwrap_or(u32::MAX)
+            };
+            Counts {
+                queued: summary_counts.queued,
+                starting: count("pending"),
+                running: count("running"),
+                complete: count("complete"),
+                failed: count("failed"),
+                lost: count("lost"),
+            }
+        }
+        _ => summary_counts,
+    };
     let status = job_status(&job.status, &counts, views.as_deref());
-    let completion_time = match (status, allocations) {
+    let completion_time = match (status, &current) {
         (Some(s), Some(allocs)) if s.is_terminal() => {
             allocs.iter().map(|a| a.modify_time).max().and_then(rfc3339_from_nanos)
         }
@@ -229,12 +257,11 @@ struct Get {
 
 impl Machine for Get {
     type Output = Job;
-    fn step(&mut self, _now: Instant, ans: Option<Result<Response>>) -> Next<Job> {
-        let next = match ans {
+    fn step(&mut self, _now: Instant, ans: Option<Result<Response>>) -> Result<Next<Job>> {
+        match ans {
             None => self.fetch.start().map(Next::Send),
             Some(resp) => self.fetch.on_answer(resp),
-        };
-        next.unwrap_or_else(|e| Next::Done(Err(e)))
+        }
     }
 }
 
@@ -261,8 +288,10 @@ struct Create {
     fetch: Option<Fetch>,
 }
 
-impl Create {
-    fn run(&mut self, ans: Option<Result<Response>>) -> Result<Next<Job>> {
+impl Machine for Create {
+    type Output = Job;
+
+    fn step(&mut self, _now: Instant, ans: Option<Result<Response>>) -> Result<Next<Self::Output>> {
         if let Some(fetch) = self.fetch.as_mut() {
             return fetch.on_answer(answer(ans));
         }
@@ -291,13 +320,6 @@ fn missing_namespace(err: Error, namespace: &str) -> Error {
             Error::NotFound(api)
         }
         other => other,
-    }
-}
-
-impl Machine for Create {
-    type Output = Job;
-    fn step(&mut self, _now: Instant, ans: Option<Result<Response>>) -> Next<Job> {
-        self.run(ans).unwrap_or_else(|e| Next::Done(Err(e)))
     }
 }
 
@@ -373,7 +395,7 @@ struct Delete {
     paths: JobPaths,
     options: DeleteOptions,
     stage: DeleteStage,
-    index: u64,
+    blocking: Blocking,
 }
 
 impl Delete {
@@ -382,8 +404,12 @@ impl Delete {
         let q = if self.options.purge { q.param("purge", "true") } else { q };
         q.delete()
     }
+}
 
-    fn run(&mut self, ans: Option<Result<Response>>) -> Result<Next<bool>> {
+impl Machine for Delete {
+    type Output = bool;
+
+    fn step(&mut self, now: Instant, ans: Option<Result<Response>>) -> Result<Next<Self::Output>> {
         match self.stage {
             DeleteStage::Start => {
                 self.stage = DeleteStage::Exists;
@@ -407,8 +433,8 @@ impl Delete {
                 // Read at once (index 0): blocking on the write's index would hold until the
                 // next change if the job is already gone.
                 self.stage = DeleteStage::WaitJob;
-                self.index = 0;
-                Ok(Next::Send(self.paths.query("").blocking(0, MAX_WAIT).get()?))
+                self.blocking.reset();
+                Ok(Next::Send(self.paths.get("")?))
             }
             DeleteStage::WaitJob => {
                 let resp = answer(ans)?;
@@ -421,11 +447,10 @@ impl Delete {
                 };
                 if gone {
                     self.stage = DeleteStage::WaitAllocations;
-                    self.index = 0;
+                    self.blocking.reset();
                     return Ok(Next::Send(self.paths.get("/allocations")?));
                 }
-                self.index = next_index(self.index, answered);
-                Ok(Next::Send(self.paths.query("").blocking(self.index, MAX_WAIT).get()?))
+                self.blocking.again(now, &self.paths, "", answered, String::new)
             }
             DeleteStage::WaitAllocations => {
                 let resp = self.paths.check(answer(ans)?)?;
@@ -434,17 +459,9 @@ impl Delete {
                 if allocs.iter().all(|a| is_terminal_allocation(&a.client_status)) {
                     return Ok(Next::Done(Ok(true)));
                 }
-                self.index = next_index(self.index, answered);
-                Ok(Next::Send(self.paths.query("/allocations").blocking(self.index, MAX_WAIT).get()?))
+                self.blocking.again(now, &self.paths, "/allocations", answered, String::new)
             }
         }
-    }
-}
-
-impl Machine for Delete {
-    type Output = bool;
-    fn step(&mut self, _now: Instant, ans: Option<Result<Response>>) -> Next<bool> {
-        self.run(ans).unwrap_or_else(|e| Next::Done(Err(e)))
     }
 }
 
@@ -466,7 +483,12 @@ pub fn delete(
     name: &str,
     options: DeleteOptions,
 ) -> impl Operation<Output = bool, Item = Infallible> + Send + 'static {
-    let machine = Delete { paths: JobPaths::new(ctx, namespace, name), options, stage: DeleteStage::Start, index: 0 };
+    let machine = Delete {
+        paths: JobPaths::new(ctx, namespace, name),
+        options,
+        stage: DeleteStage::Start,
+        blocking: Blocking::new(None),
+    };
     Flow::new(machine, &ctx.retry)
 }
 
@@ -492,8 +514,12 @@ impl Cleanup {
             }
         }
     }
+}
 
-    fn run(&mut self, ans: Option<Result<Response>>) -> Result<Next<Vec<String>>> {
+impl Machine for Cleanup {
+    type Output = Vec<String>;
+
+    fn step(&mut self, _now: Instant, ans: Option<Result<Response>>) -> Result<Next<Self::Output>> {
         let Some(ans) = ans else {
             return Ok(Next::Send(list_query(&self.ctx, &self.namespace).get()?));
         };
@@ -518,13 +544,6 @@ impl Cleanup {
             self.purged.push(name);
         }
         self.next_purge()
-    }
-}
-
-impl Machine for Cleanup {
-    type Output = Vec<String>;
-    fn step(&mut self, _now: Instant, ans: Option<Result<Response>>) -> Next<Vec<String>> {
-        self.run(ans).unwrap_or_else(|e| Next::Done(Err(e)))
     }
 }
 

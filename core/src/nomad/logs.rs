@@ -28,8 +28,9 @@ use std::time::{Duration, Instant};
 use serde::de::IgnoredAny;
 use serde::Deserialize;
 
-use super::api::{encode_segment, namespace_param, path_and_query};
+use super::flow::{Flow, Machine, Next};
 use super::frames::{self, FileEvent, Frame, FrameDecoder, DEFAULT_MAX_FRAME};
+use super::query::{encode_segment, Query};
 use super::{check, decode, Context};
 use crate::call::{Exchange, ExchangeStep};
 use crate::error::{Error, Result};
@@ -128,15 +129,7 @@ impl AllocInfo {
 }
 
 fn alloc_request(ctx: &Context, namespace: &str, alloc: &str) -> Result<Request> {
-    let mut q = url::form_urlencoded::Serializer::new(String::new());
-    if let Some(ns) = namespace_param(ctx, namespace) {
-        q.append_pair("namespace", &ns);
-    }
-    if let Some(region) = &ctx.region {
-        q.append_pair("region", region);
-    }
-    let uri = path_and_query(&format!("/v1/allocation/{}", encode_segment(alloc)), &q.finish());
-    crate::step::request(http::Method::GET, &uri, None)
+    Query::new(ctx, format!("/v1/allocation/{}", encode_segment(alloc))).namespace(ctx, namespace).get()
 }
 
 fn parse_alloc(resp: Response) -> Result<AllocInfo> {
@@ -157,43 +150,39 @@ struct LogRequest {
 
 impl LogRequest {
     fn build(&self, task: &str) -> Result<Request> {
-        let mut q = url::form_urlencoded::Serializer::new(String::new());
-        q.append_pair("task", task);
-        q.append_pair("type", if self.options.stderr { "stderr" } else { "stdout" });
+        let mut q = Query::new(&self.ctx, format!("/v1/client/fs/logs/{}", encode_segment(&self.alloc)))
+            .param("task", task)
+            .param("type", if self.options.stderr { "stderr" } else { "stdout" });
         if self.plain {
-            q.append_pair("plain", "true");
+            q = q.param("plain", "true");
         }
         if self.follow {
-            q.append_pair("follow", "true");
+            q = q.param("follow", "true");
         }
         if self.options.offset.is_some() || self.options.from_end {
-            q.append_pair("origin", if self.options.from_end { "end" } else { "start" });
-            q.append_pair("offset", &self.options.offset.unwrap_or(0).to_string());
+            q = q
+                .param("origin", if self.options.from_end { "end" } else { "start" })
+                .param("offset", self.options.offset.unwrap_or(0).to_string());
         }
-        if let Some(ns) = namespace_param(&self.ctx, &self.namespace) {
-            q.append_pair("namespace", &ns);
-        }
-        if let Some(region) = &self.ctx.region {
-            q.append_pair("region", region);
-        }
-        let uri = path_and_query(&format!("/v1/client/fs/logs/{}", encode_segment(&self.alloc)), &q.finish());
-        crate::step::request(http::Method::GET, &uri, None)
+        q.namespace(&self.ctx, &self.namespace).get()
     }
 
-    /// The first step: read the allocation when no task was named, else the log itself.
-    fn start(&self, streaming: bool) -> Result<(Option<String>, Exchange)> {
-        let retry = &self.ctx.retry;
+    /// The first request: the allocation when no task was named (`None`: the task is to be
+    /// found), else the log itself.
+    fn first(&self) -> Result<(Option<String>, Request)> {
         match &self.options.container {
             Some(task) if task.is_empty() => {
                 Err(Error::InvalidInput { field: "container".into(), problem: "the task name is empty".into() })
             }
-            Some(task) => {
-                let req = self.build(task)?;
-                let ex = if streaming { Exchange::open(req, retry) } else { Exchange::send(req, retry) };
-                Ok((Some(task.clone()), ex))
-            }
-            None => Ok((None, Exchange::send(alloc_request(&self.ctx, &self.namespace, &self.alloc)?, retry))),
+            Some(task) => Ok((Some(task.clone()), self.build(task)?)),
+            None => Ok((None, alloc_request(&self.ctx, &self.namespace, &self.alloc)?)),
         }
+    }
+
+    /// The log request for the allocation read in answer to [`first`](Self::first).
+    fn after_alloc(&self, resp: Result<Response>) -> Result<Request> {
+        let alloc = parse_alloc(resp?)?;
+        self.build(&self.task_of(&alloc)?)
     }
 
     fn task_of(&self, alloc: &AllocInfo) -> Result<String> {
@@ -206,74 +195,35 @@ impl LogRequest {
 
 /// The one-shot log operations ([`get`], [`get_framed`]): read the allocation if the task must
 /// be found, then read the log.
-pub struct LogGet<T> {
+struct LogGet<T> {
     request: LogRequest,
     parse: fn(Response, usize) -> Result<T>,
-    /// `true` while the allocation read is the exchange in flight.
+    /// `true` while the allocation read is the request in flight.
     resolving: bool,
-    exchange: Option<Exchange>,
-    error: Option<Error>,
 }
 
-impl<T> std::fmt::Debug for LogGet<T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LogGet").field("alloc", &self.request.alloc).field("resolving", &self.resolving).finish()
-    }
-}
-
-impl<T> LogGet<T> {
-    fn new(request: LogRequest, parse: fn(Response, usize) -> Result<T>) -> Self {
-        let mut op = LogGet { request, parse, resolving: false, exchange: None, error: None };
-        match op.request.start(false) {
-            Ok((task, ex)) => {
-                op.resolving = task.is_none();
-                op.exchange = Some(ex);
-            }
-            Err(e) => op.error = Some(e),
-        }
-        op
-    }
-}
-
-impl<T> Operation for LogGet<T> {
+impl<T> Machine for LogGet<T> {
     type Output = T;
-    type Item = Infallible;
 
-    fn poll(&mut self, now: Instant) -> Step<T> {
-        loop {
-            if let Some(e) = self.error.take() {
-                self.exchange = None;
-                return Step::Done(Err(e));
-            }
-            let Some(ex) = self.exchange.as_mut() else {
-                return Step::Done(Err(Error::protocol("log read polled after it finished")));
-            };
-            let result = match ex.poll(now) {
-                ExchangeStep::Send(r) => return Step::Send(r),
-                ExchangeStep::Wait(d) => return Step::Wait(d),
-                ExchangeStep::Done(result) => result,
-            };
-            self.exchange = None;
-            if !self.resolving {
-                return Step::Done(result.and_then(|resp| (self.parse)(resp, DEFAULT_MAX_FRAME)));
-            }
-            self.resolving = false;
-            let next = result
-                .and_then(parse_alloc)
-                .and_then(|alloc| self.request.task_of(&alloc))
-                .and_then(|task| self.request.build(&task));
-            match next {
-                Ok(req) => self.exchange = Some(Exchange::send(req, &self.request.ctx.retry)),
-                Err(e) => self.error = Some(e),
-            }
+    fn step(&mut self, _now: Instant, ans: Option<Result<Response>>) -> Result<Next<T>> {
+        let Some(ans) = ans else {
+            let (task, req) = self.request.first()?;
+            self.resolving = task.is_none();
+            return Ok(Next::Send(req));
+        };
+        if std::mem::take(&mut self.resolving) {
+            return Ok(Next::Send(self.request.after_alloc(ans)?));
         }
+        Ok(Next::Done((self.parse)(ans?, DEFAULT_MAX_FRAME)))
     }
+}
 
-    fn handle(&mut self, event: Event) {
-        if let Some(ex) = &mut self.exchange {
-            ex.handle(event);
-        }
-    }
+fn log_get<T: Send + 'static>(
+    request: LogRequest,
+    parse: fn(Response, usize) -> Result<T>,
+) -> impl Operation<Output = T, Item = Infallible> + Send + 'static {
+    let retry = request.ctx.retry.clone();
+    Flow::new(LogGet { request, parse, resolving: false }, &retry)
 }
 
 fn parse_plain(resp: Response, _max_frame: usize) -> Result<String> {
@@ -304,7 +254,7 @@ pub fn get(
     id: &str,
     options: &LogOptions,
 ) -> impl Operation<Output = String, Item = Infallible> + Send + 'static {
-    LogGet::new(log_request(ctx, namespace, id, options, true, false), parse_plain)
+    log_get(log_request(ctx, namespace, id, options, true, false), parse_plain)
 }
 
 /// The framed form of [`get`]: the log's frames with their file names and offsets.
@@ -323,7 +273,7 @@ pub fn get_framed(
     id: &str,
     options: &LogOptions,
 ) -> impl Operation<Output = Vec<Frame>, Item = Infallible> + Send + 'static {
-    LogGet::new(log_request(ctx, namespace, id, options, false, false), parse_framed)
+    log_get(log_request(ctx, namespace, id, options, false, false), parse_framed)
 }
 
 fn log_request(
@@ -425,9 +375,10 @@ pub fn follow_with(ctx: &Context, namespace: &str, id: &str, options: &LogOption
         error: None,
         ended: false,
     };
-    match op.request.start(true) {
-        Ok((Some(_), ex)) => op.phase = Phase::Open(ex),
-        Ok((None, ex)) => op.phase = Phase::Resolve(ex),
+    let retry = &op.request.ctx.retry;
+    match op.request.first() {
+        Ok((Some(_), req)) => op.phase = Phase::Open(Exchange::open(req, retry)),
+        Ok((None, req)) => op.phase = Phase::Resolve(Exchange::send(req, retry)),
         Err(e) => op.error = Some(e),
     }
     op
@@ -536,16 +487,10 @@ impl Operation for LogFollow {
                 Phase::Resolve(ex) => match ex.poll(now) {
                     ExchangeStep::Send(r) => return Step::Send(r),
                     ExchangeStep::Wait(d) => return Step::Wait(d),
-                    ExchangeStep::Done(result) => {
-                        let next = result
-                            .and_then(parse_alloc)
-                            .and_then(|alloc| self.request.task_of(&alloc))
-                            .and_then(|task| self.request.build(&task));
-                        match next {
-                            Ok(req) => self.phase = Phase::Open(Exchange::open(req, &self.request.ctx.retry)),
-                            Err(e) => self.error = Some(e),
-                        }
-                    }
+                    ExchangeStep::Done(result) => match self.request.after_alloc(result) {
+                        Ok(req) => self.phase = Phase::Open(Exchange::open(req, &self.request.ctx.retry)),
+                        Err(e) => self.error = Some(e),
+                    },
                 },
                 Phase::Open(ex) => match ex.poll(now) {
                     ExchangeStep::Send(r) => return Step::Open(r),

@@ -5,6 +5,9 @@
 //! Nomad applies namespace writes synchronously through Raft: once the write answers 200 the
 //! namespace is usable (or gone), so unlike Kubernetes there is nothing more to wait for.
 //!
+//! A server without namespaces (Nomad before 1.0) answers the read with a bare 404 (an unknown
+//! path): that is [`Error::Unsupported`], pointing at [`NamespaceMode::Prefix`].
+//!
 //! In [`NamespaceMode::Prefix`] (servers without namespaces, the seed's `{namespace}-{job}`
 //! job IDs) a namespace is only a prefix: creating one sends nothing and answers `true` (it is
 //! usable at once); deleting one sends nothing and answers `true` as well, leaving jobs with
@@ -67,8 +70,12 @@ impl NamespaceOp {
     fn path(&self) -> String {
         format!("/v1/namespace/{}", encode_segment(&self.name))
     }
+}
 
-    fn run(&mut self, ans: Option<Result<Response>>) -> Result<Next<bool>> {
+impl Machine for NamespaceOp {
+    type Output = bool;
+
+    fn step(&mut self, _now: Instant, ans: Option<Result<Response>>) -> Result<Next<Self::Output>> {
         match self.state {
             State::Start => {
                 validate_name(&self.name)?;
@@ -78,6 +85,18 @@ impl NamespaceOp {
             State::Read => {
                 let resp = answer(ans)?;
                 let exists = match resp.status() {
+                    // An unknown path: a 404 with an empty body (a missing namespace says so).
+                    http::StatusCode::NOT_FOUND if resp.body().iter().all(u8::is_ascii_whitespace) => {
+                        return Err(Error::Unsupported {
+                            operation: match self.kind {
+                                Kind::Create => "create_namespace",
+                                Kind::Delete => "delete_namespace",
+                            },
+                            orchestrator: "Nomad",
+                            hint: "this server has no /v1/namespace endpoint (Nomad before 1.0); use \
+                                   NamespaceMode::Prefix, the seed's `{namespace}-` job ID prefixes",
+                        });
+                    }
                     http::StatusCode::NOT_FOUND => false,
                     _ => {
                         check(resp)?;
@@ -110,13 +129,6 @@ impl NamespaceOp {
     }
 }
 
-impl Machine for NamespaceOp {
-    type Output = bool;
-    fn step(&mut self, _now: Instant, ans: Option<Result<Response>>) -> Next<bool> {
-        self.run(ans).unwrap_or_else(|e| Next::Done(Err(e)))
-    }
-}
-
 fn op(ctx: &Context, name: &str, description: &str, kind: Kind) -> Flow<PrefixOr> {
     let inner = match ctx.namespace_mode {
         NamespaceMode::Prefix => PrefixOr::Prefix(Some(validate_name(name).map(|()| true))),
@@ -139,11 +151,11 @@ enum PrefixOr {
 
 impl Machine for PrefixOr {
     type Output = bool;
-    fn step(&mut self, now: Instant, ans: Option<Result<Response>>) -> Next<bool> {
+    fn step(&mut self, now: Instant, ans: Option<Result<Response>>) -> Result<Next<bool>> {
         match self {
             PrefixOr::Native(op) => op.step(now, ans),
             PrefixOr::Prefix(result) => {
-                Next::Done(result.take().unwrap_or_else(|| Err(Error::protocol("operation finished twice"))))
+                Ok(Next::Done(result.take().unwrap_or_else(|| Err(Error::protocol("operation finished twice")))))
             }
         }
     }
@@ -163,6 +175,13 @@ pub fn create(ctx: &Context, name: &str) -> impl Operation<Output = bool, Item =
 }
 
 /// [`create`] with a description.
+///
+/// ```
+/// use clustermanager_core::{nomad, Operation, Step};
+/// let mut op = nomad::namespace::create_with_description(&nomad::Context::default(), "acm-ns", "batch work");
+/// let Step::Send(req) = op.poll(std::time::Instant::now()) else { unreachable!() };
+/// assert_eq!(req.uri(), "/v1/namespace/acm-ns");
+/// ```
 pub fn create_with_description(
     ctx: &Context,
     name: &str,

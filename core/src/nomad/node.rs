@@ -1,24 +1,26 @@
-//! Nomad: get_nodes — `GET /v1/nodes`.
+//! Nomad: get_nodes — `GET /v1/nodes`, then `GET /v1/node/{id}` for each node whose stub
+//! carries no resources.
 //!
 //! The node list holds stubs: ID, Name, Datacenter, Status, SchedulingEligibility, Drain and
 //! the Drivers with their health. Nomad 1.1 puts no resources in stubs (`NodeResources` is
-//! only in `/v1/node/{id}`), so capacities are filled only when the stub carries
-//! `NodeResources` (newer servers with `?resources=true`); CPU MHz become millicores at 1000
-//! MHz a core. Node `Meta` is not in stubs either, so `labels` stays empty.
+//! only in the full node object), so each node is read once more for its capacities (one
+//! request a node, under the same `node:read` ACL); a node gone in between keeps its stub's
+//! fields without resources. CPU MHz become millicores at the node's own MHz a core (1000 when
+//! it does not say). Node `Meta` is not in stubs, so `labels` stays empty.
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
+use std::time::Instant;
 
 use serde::Deserialize;
 
-use super::flow::Either;
-use super::query::Query;
+use super::flow::{Flow, Machine, Next};
+use super::query::{encode_segment, Query};
 use super::{check, decode, Context};
-use crate::call::Call;
 use crate::error::Result;
 use crate::model::Node;
 use crate::quantity::{Cpu, Memory};
-use crate::step::Operation;
+use crate::step::{Operation, Response};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -131,8 +133,54 @@ pub fn parse_nodes(body: &[u8]) -> Result<Vec<Node>> {
     Ok(stubs.into_iter().map(Node::from).collect())
 }
 
-/// `get_nodes`: every client node. A node is `ready` when its status is `ready`, it is
-/// eligible for scheduling and not draining; `drivers` lists the detected, healthy ones.
+struct ListNodes {
+    ctx: Context,
+    /// Stubs still to complete with their node's resources, in list order (reversed).
+    todo: Vec<NodeStub>,
+    /// The stub whose node is being read.
+    current: Option<NodeStub>,
+    nodes: Vec<Node>,
+    listed: bool,
+}
+
+impl Machine for ListNodes {
+    type Output = Vec<Node>;
+
+    fn step(&mut self, _now: Instant, ans: Option<Result<Response>>) -> Result<Next<Self::Output>> {
+        let Some(ans) = ans else {
+            return Ok(Next::Send(Query::new(&self.ctx, "/v1/nodes").get()?));
+        };
+        let resp = ans?;
+        if !self.listed {
+            self.listed = true;
+            let mut stubs: Vec<NodeStub> = decode("Nomad node list", check(resp)?.body())?;
+            stubs.reverse();
+            self.todo = stubs;
+        } else if let Some(stub) = self.current.take() {
+            let node = if resp.status() == http::StatusCode::NOT_FOUND {
+                stub
+            } else {
+                decode::<NodeStub>("Nomad node", check(resp)?.body())?
+            };
+            self.nodes.push(node.into());
+        }
+        while let Some(stub) = self.todo.pop() {
+            if stub.node_resources.is_some() {
+                self.nodes.push(stub.into());
+                continue;
+            }
+            let req = Query::new(&self.ctx, format!("/v1/node/{}", encode_segment(&stub.id))).get()?;
+            self.current = Some(stub);
+            return Ok(Next::Send(req));
+        }
+        Ok(Next::Done(Ok(std::mem::take(&mut self.nodes))))
+    }
+}
+
+/// `get_nodes`: every client node, with its resources. A node is `ready` when its status is
+/// `ready`, it is eligible for scheduling and not draining; `drivers` lists the detected,
+/// healthy ones. Reads `GET /v1/nodes`, then `GET /v1/node/{id}` for each node whose stub has
+/// no resources (every node, on Nomad 1.1).
 ///
 /// ```
 /// use clustermanager_core::{nomad, Operation, Step};
@@ -141,8 +189,6 @@ pub fn parse_nodes(body: &[u8]) -> Result<Vec<Node>> {
 /// assert_eq!(req.uri(), "/v1/nodes");
 /// ```
 pub fn list(ctx: &Context) -> impl Operation<Output = Vec<Node>, Item = Infallible> + Send + 'static {
-    let op = Query::new(ctx, "/v1/nodes")
-        .get()
-        .map(|req| Call::new(req, &ctx.retry, |resp| parse_nodes(check(resp)?.body())));
-    Either::from(op)
+    let machine = ListNodes { ctx: ctx.clone(), todo: Vec::new(), current: None, nodes: Vec::new(), listed: false };
+    Flow::new(machine, &ctx.retry)
 }

@@ -75,7 +75,9 @@ pub fn server_namespace(ctx: &Context, namespace: &str) -> Option<String> {
     }
 }
 
-/// A path with its query parameters, built up and then turned into a [`Request`].
+/// A path with its query parameters, built up and then turned into a [`Request`]: the one
+/// query builder of the Nomad operations (the generic [`api`](super::api) renders its
+/// [`QueryOptions`](super::api::QueryOptions) through it too).
 #[derive(Debug, Clone)]
 pub struct Query {
     path: String,
@@ -86,11 +88,17 @@ impl Query {
     /// A query for `path` (already encoded: use [`encode_segment`] for ids), carrying the
     /// context's region when one is set.
     pub fn new(ctx: &Context, path: impl Into<String>) -> Self {
-        let mut q = Query { path: path.into(), params: Vec::new() };
-        if let Some(region) = ctx.region.as_deref().filter(|r| !r.is_empty()) {
-            q.params.push(("region".into(), region.to_owned()));
+        let q = Query::bare(path);
+        match ctx.region.as_deref().filter(|r| !r.is_empty()) {
+            Some(region) => q.param("region", region),
+            None => q,
         }
-        q
+    }
+
+    /// A query for `path` without any parameter, not even the context's region. `path` may
+    /// already hold a query (`/v1/event/stream?index=5`): parameters are appended to it.
+    pub fn bare(path: impl Into<String>) -> Self {
+        Query { path: path.into(), params: Vec::new() }
     }
 
     /// Add `namespace=` when the server should be told (see [`server_namespace`]).
@@ -107,6 +115,14 @@ impl Query {
         self
     }
 
+    /// Add a parameter when there is a value.
+    pub fn param_opt(self, key: &str, value: Option<impl Into<String>>) -> Self {
+        match value {
+            Some(v) => self.param(key, v),
+            None => self,
+        }
+    }
+
     /// Add `index=` and `wait=` to make this a blocking query (nothing when `index` is 0:
     /// an index of 0 answers at once).
     pub fn blocking(self, index: u64, wait: Duration) -> Self {
@@ -117,31 +133,42 @@ impl Query {
         }
     }
 
+    /// The query string alone (without `?`; empty when there are no parameters).
+    pub fn query_string(&self) -> String {
+        let mut ser = url::form_urlencoded::Serializer::new(String::new());
+        for (k, v) in &self.params {
+            ser.append_pair(k, v);
+        }
+        ser.finish()
+    }
+
     /// The path and query as one string.
     pub fn path_and_query(&self) -> String {
         if self.params.is_empty() {
             return self.path.clone();
         }
-        let mut ser = url::form_urlencoded::Serializer::new(String::new());
-        for (k, v) in &self.params {
-            ser.append_pair(k, v);
-        }
-        format!("{}?{}", self.path, ser.finish())
+        let sep = if self.path.contains('?') { '&' } else { '?' };
+        format!("{}{sep}{}", self.path, self.query_string())
+    }
+
+    /// A request with `method` and `body` (`None`: an empty body).
+    pub fn request(&self, method: http::Method, body: Option<Vec<u8>>) -> Result<Request> {
+        request(method, &self.path_and_query(), body)
     }
 
     /// A GET request.
     pub fn get(&self) -> Result<Request> {
-        request(http::Method::GET, &self.path_and_query(), None)
+        self.request(http::Method::GET, None)
     }
 
     /// A DELETE request.
     pub fn delete(&self) -> Result<Request> {
-        request(http::Method::DELETE, &self.path_and_query(), None)
+        self.request(http::Method::DELETE, None)
     }
 
     /// A POST request with a JSON body (`None`: an empty body).
     pub fn post(&self, body: Option<Vec<u8>>) -> Result<Request> {
-        request(http::Method::POST, &self.path_and_query(), body)
+        self.request(http::Method::POST, body)
     }
 }
 

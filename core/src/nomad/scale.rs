@@ -18,8 +18,9 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use super::api::{encode_segment, namespace_param, path_and_query, QueryMeta};
-use super::{check, decode, Context, NamespaceMode};
+use super::api::QueryMeta;
+use super::query::{encode_segment, job_id, job_name, Query};
+use super::{check, decode, Context};
 use crate::call::{Exchange, ExchangeStep};
 use crate::error::{Error, Result};
 use crate::model::Scale;
@@ -42,8 +43,6 @@ pub struct ScaleOptions {
 
 #[derive(Deserialize)]
 struct ScaleStatus {
-    #[serde(rename = "JobID", default)]
-    job_id: String,
     #[serde(rename = "TaskGroups", default)]
     task_groups: BTreeMap<String, GroupStatus>,
 }
@@ -75,7 +74,7 @@ struct Target<'a> {
 }
 
 /// `(job ID, group)` from `job` or `job/group` (see the module docs), with the namespace prefix
-/// applied in [`NamespaceMode::Prefix`].
+/// applied in [`NamespaceMode::Prefix`](super::NamespaceMode::Prefix) (as every job operation does: [`job_id`]).
 fn split_name(ctx: &Context, namespace: &str, name: &str) -> Result<(String, Option<String>)> {
     let (job, group) = match name.rsplit_once('/') {
         Some((job, "")) => (job, None),
@@ -88,22 +87,11 @@ fn split_name(ctx: &Context, namespace: &str, name: &str) -> Result<(String, Opt
             problem: format!("{name:?} names no job; expected `job` or `job/group`"),
         });
     }
-    let job = match ctx.namespace_mode {
-        NamespaceMode::Prefix if !namespace.is_empty() => format!("{namespace}-{job}"),
-        _ => job.to_owned(),
-    };
-    Ok((job, group))
+    Ok((job_id(ctx, namespace, job), group))
 }
 
-fn scale_uri(ctx: &Context, namespace: &str, job: &str) -> String {
-    let mut q = url::form_urlencoded::Serializer::new(String::new());
-    if let Some(ns) = namespace_param(ctx, namespace) {
-        q.append_pair("namespace", &ns);
-    }
-    if let Some(region) = &ctx.region {
-        q.append_pair("region", region);
-    }
-    path_and_query(&format!("/v1/job/{}/scale", encode_segment(job)), &q.finish())
+fn scale_query(ctx: &Context, namespace: &str, job: &str) -> Query {
+    Query::new(ctx, format!("/v1/job/{}/scale", encode_segment(job))).namespace(ctx, namespace)
 }
 
 /// Pick the group: the one asked for (which must exist), or the only one.
@@ -139,12 +127,11 @@ fn pick_group(status: &ScaleStatus, job: &str, group: Option<&str>) -> Result<(S
     }
 }
 
-fn parse_status(resp: Response, job: &str, group: Option<&str>) -> Result<Scale> {
+/// `(group, desired, running)` from a scale status answer.
+fn parse_status(resp: Response, job: &str, group: Option<&str>) -> Result<(String, u32, u32)> {
     let resp = check(resp)?;
     let status: ScaleStatus = decode("Nomad job scale status", resp.body())?;
-    let job_id = if status.job_id.is_empty() { job } else { status.job_id.as_str() };
-    let (group, desired, running) = pick_group(&status, job_id, group)?;
-    Ok(Scale { name: format!("{job_id}/{group}"), replicas: desired, current: Some(running) })
+    pick_group(&status, job, group)
 }
 
 /// Turn the answer to a scaling request into an error if it is one, adding the hint for the
@@ -213,7 +200,7 @@ impl ScaleOp {
     }
 
     fn read_request(&self) -> Result<Request> {
-        crate::step::request(http::Method::GET, &scale_uri(&self.ctx, &self.namespace, &self.job), None)
+        scale_query(&self.ctx, &self.namespace, &self.job).get()
     }
 
     fn write_request(&self) -> Result<Request> {
@@ -229,7 +216,13 @@ impl ScaleOp {
         };
         let body = serde_json::to_vec(&body)
             .map_err(|e| Error::InvalidInput { field: "scale".into(), problem: e.to_string() })?;
-        crate::step::request(http::Method::POST, &scale_uri(&self.ctx, &self.namespace, &self.job), Some(body))
+        scale_query(&self.ctx, &self.namespace, &self.job).post(Some(body))
+    }
+
+    /// `job/group` as the caller names it (without the namespace prefix of
+    /// [`NamespaceMode::Prefix`](super::NamespaceMode::Prefix)).
+    fn seed_name(&self, group: &str) -> String {
+        format!("{}/{group}", job_name(&self.ctx, &self.namespace, &self.job))
     }
 
     fn finish(&mut self, result: Result<Scale>) -> Step<Scale> {
@@ -252,15 +245,17 @@ impl Operation for ScaleOp {
                     ExchangeStep::Send(r) => return Step::Send(r),
                     ExchangeStep::Wait(d) => return Step::Wait(d),
                     ExchangeStep::Done(result) => {
-                        let scale = match result.and_then(|resp| parse_status(resp, &self.job, self.group.as_deref())) {
-                            Ok(s) => s,
-                            Err(e) => return self.finish(Err(e)),
-                        };
+                        let (group, desired, running) =
+                            match result.and_then(|resp| parse_status(resp, &self.job, self.group.as_deref())) {
+                                Ok(s) => s,
+                                Err(e) => return self.finish(Err(e)),
+                            };
                         if self.target.is_none() {
-                            return self.finish(Ok(scale));
+                            let name = self.seed_name(&group);
+                            return self.finish(Ok(Scale { name, replicas: desired, current: Some(running) }));
                         }
-                        self.running = scale.current;
-                        self.group = scale.name.rsplit_once('/').map(|(_, g)| g.to_owned());
+                        self.running = Some(running);
+                        self.group = Some(group);
                         match self.write_request() {
                             Ok(r) => self.phase = Phase::Write(Exchange::send(r, &self.ctx.retry)),
                             Err(e) => return self.finish(Err(e)),
@@ -272,7 +267,7 @@ impl Operation for ScaleOp {
                     ExchangeStep::Wait(d) => return Step::Wait(d),
                     ExchangeStep::Done(result) => {
                         let result = result.and_then(check_scale_write).map(|_| Scale {
-                            name: format!("{}/{}", self.job, self.group.as_deref().unwrap_or_default()),
+                            name: self.seed_name(self.group.as_deref().unwrap_or_default()),
                             replicas: self.target.as_ref().map(|(c, _)| *c).unwrap_or_default(),
                             current: self.running,
                         });
@@ -357,6 +352,7 @@ pub fn set_with(
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+    use crate::nomad::NamespaceMode;
 
     #[test]
     fn names_split_at_the_last_slash() {
@@ -367,6 +363,10 @@ mod tests {
         assert!(split_name(&ctx, "", "/g").is_err());
         let prefix = Context { namespace_mode: NamespaceMode::Prefix, ..Context::default() };
         assert_eq!(split_name(&prefix, "team", "a/g").unwrap(), ("team-a".into(), Some("g".into())));
+        // no namespace given: the default one's prefix, as for every other job operation
+        assert_eq!(split_name(&prefix, "", "a").unwrap(), ("default-a".into(), None));
+        let op = ScaleOp::new(&prefix, "team", "a/g", None);
+        assert_eq!(op.seed_name("g"), "a/g");
     }
 
     #[test]

@@ -10,11 +10,18 @@
 //! | job `pending` | `Pending` |
 //! | job `running` with a running allocation (or summary `Running > 0`) | `Running` |
 //! | job `running` with only queued / starting / pending work | `Pending` |
-//! | job `dead`, any allocation failed or lost (or summary `Failed + Lost > 0`) | `Failed` |
+//! | job `dead`, any allocation failed or lost | `Failed` |
 //! | job `dead`, every allocation complete and not stopped by the server | `Succeeded` |
 //! | job `dead`, an allocation stopped before it finished (`DesiredStatus` stop/evict) | `Failed` |
+//! | job `dead` without allocations: summary `Failed + Lost > 0` | `Failed` |
 //! | job `dead` without allocations: summary `Complete > 0` | `Succeeded`, else `Failed` |
 //! | anything else | `None` (cannot tell) |
+//!
+//! The allocations judged are those of the job's current run (see
+//! [`job`](super::job)): a job registered again under the same ID keeps the allocations of its
+//! earlier versions, and its summary counts every version, so a `dead` job is judged by its
+//! allocations whenever it has some, and by the summary only when it has none (list stubs,
+//! allocations garbage-collected).
 //!
 //! A job with `Stop = true` is being deleted ([`Job::deleting`](crate::Job)); its status is
 //! still derived as above (a stopped job turns `dead`).
@@ -80,14 +87,9 @@ pub fn job_status(status: &str, counts: &Counts, allocations: Option<&[AllocView
             }
         }
         "dead" => {
-            let failed = counts.failed > 0
-                || counts.lost > 0
-                || allocs.iter().any(|a| matches!(a.client_status, "failed" | "lost"));
-            if failed {
-                return Some(Status::Failed);
-            }
             if allocs.is_empty() {
-                return Some(if counts.complete > 0 { Status::Succeeded } else { Status::Failed });
+                let succeeded = counts.failed == 0 && counts.lost == 0 && counts.complete > 0;
+                return Some(if succeeded { Status::Succeeded } else { Status::Failed });
             }
             let all_succeeded = allocs.iter().all(|a| a.client_status == "complete" && a.desired_status == "run");
             Some(if all_succeeded { Status::Succeeded } else { Status::Failed })
@@ -179,7 +181,12 @@ mod tests {
         #[test]
         fn a_failure_fails_a_dead_job(c in counts(), raw in allocs()) {
             let v = views(&raw);
-            let any_failed = c.failed + c.lost > 0 || v.iter().any(|a| matches!(a.client_status, "failed" | "lost"));
+            // Allocations, when there are any, decide; the summary only without them.
+            let any_failed = if v.is_empty() {
+                c.failed + c.lost > 0
+            } else {
+                v.iter().any(|a| matches!(a.client_status, "failed" | "lost"))
+            };
             if any_failed {
                 prop_assert_eq!(job_status("dead", &c, Some(&v)), Some(Status::Failed));
             }
@@ -190,8 +197,7 @@ mod tests {
             let v = views(&raw);
             if job_status("dead", &c, Some(&v)) == Some(Status::Succeeded) {
                 prop_assert!(v.iter().all(|a| a.client_status == "complete" && a.desired_status == "run"));
-                prop_assert_eq!(c.failed + c.lost, 0);
-                prop_assert!(!v.is_empty() || c.complete > 0);
+                prop_assert!(!v.is_empty() || (c.complete > 0 && c.failed + c.lost == 0));
             }
         }
 
@@ -234,6 +240,11 @@ mod tests {
         let stopping = [AllocView { client_status: "running", desired_status: "stop" }];
         let c = Counts { running: 1, ..Counts::default() };
         assert_eq!(job_status("dead", &c, Some(&stopping)), Some(Status::Failed));
+        // A job registered again that now succeeded: its summary still counts the earlier
+        // version's failure, its current allocations decide.
+        let c = Counts { complete: 1, failed: 1, ..Counts::default() };
+        assert_eq!(job_status("dead", &c, Some(&ok)), Some(Status::Succeeded));
+        assert_eq!(job_status("dead", &c, Some(&[])), Some(Status::Failed));
         // 10 acm-nodriver: pending with a queued allocation.
         let c = Counts { queued: 1, ..Counts::default() };
         assert_eq!(job_status("pending", &c, Some(&[])), Some(Status::Pending));

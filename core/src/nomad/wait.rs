@@ -6,12 +6,14 @@
 //! [`next_index`]) and `W` is the caller's remaining time in whole milliseconds (`5s`,
 //! `4997ms`), at most five minutes. Nomad may answer up to `W/16` later than `W` (jitter). The server
 //! answers as soon as the object changes, or with the same index when `W` passed. When the
-//! caller's timeout has passed and the wait is not over: [`Error::Timeout`].
+//! caller's timeout has passed and the wait is not over: [`Error::Timeout`]. An answer without
+//! `X-Nomad-Index` (a proxy stripping headers) ends the wait with [`Error::Protocol`] rather
+//! than re-asking in a busy loop.
 
 use std::convert::Infallible;
 use std::time::{Duration, Instant};
 
-use super::execution::parse_stubs;
+use super::execution::{current_run, parse_stubs};
 use super::flow::{answer, Flow, Machine, Next};
 use super::job::{Fetch, JobBody, JobPaths};
 use super::query::{index_of, next_index, MAX_WAIT};
@@ -19,6 +21,57 @@ use super::{decode, Context};
 use crate::error::{Error, Result};
 use crate::model::{Execution, Job, Status};
 use crate::step::{Operation, Response};
+
+/// Following one of a job's reads with blocking queries: the index to block on and the
+/// caller's deadline. Shared by the waits here and by `delete_job`'s wait.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Blocking {
+    index: u64,
+    deadline: Deadline,
+}
+
+impl Blocking {
+    /// Follow until `timeout` (measured from the first [`start`](Self::start); `None`: no limit).
+    pub fn new(timeout: Option<Duration>) -> Self {
+        Blocking { index: 0, deadline: Deadline::new(timeout) }
+    }
+
+    /// Start the deadline clock (once; later calls do nothing).
+    pub fn start(&mut self, now: Instant) {
+        self.deadline.start(now);
+    }
+
+    /// Forget the index, to follow another read (the next query reads at once).
+    pub fn reset(&mut self) {
+        self.index = 0;
+    }
+
+    /// The wait is not over: read `suffix` of the job again, blocking on the index after the
+    /// one `answered` (the answer's `X-Nomad-Index`) for at most the time left, or
+    /// [`Error::Timeout`] saying `what` when none is left. An answer without `X-Nomad-Index` is
+    /// an [`Error::Protocol`]: blocking on a guessed index would answer at once, in a busy loop.
+    pub fn again<T>(
+        &mut self,
+        now: Instant,
+        paths: &JobPaths,
+        suffix: &str,
+        answered: Option<u64>,
+        what: impl FnOnce() -> String,
+    ) -> Result<Next<T>> {
+        let Some(answered) = answered else {
+            // Without the index a blocking query cannot block: it would answer at once, again and
+            // again. Nomad sends it on every read; something in between removed it.
+            return Err(Error::protocol(format!(
+                "Nomad's answer to {} carried no X-Nomad-Index header, so it cannot be waited on with \
+                 blocking queries; is a proxy between here and Nomad removing X-Nomad-* headers?",
+                paths.query(suffix).path_and_query()
+            )));
+        };
+        let wait = self.deadline.next_wait(now, what)?;
+        self.index = next_index(self.index, Some(answered));
+        Ok(Next::Send(paths.query(suffix).blocking(self.index, wait).get()?))
+    }
+}
 
 /// The caller's deadline, measured from the first poll.
 #[derive(Debug, Clone, Copy)]
@@ -39,12 +92,12 @@ impl Deadline {
     }
 
     /// How long the next blocking query may wait, or a timeout error.
-    fn next_wait(&self, now: Instant, what: &str) -> Result<Duration> {
+    fn next_wait(&self, now: Instant, what: impl FnOnce() -> String) -> Result<Duration> {
         let Some(at) = self.at else { return Ok(MAX_WAIT) };
         let remaining = at.saturating_duration_since(now);
         if remaining.is_zero() {
             let timeout = self.timeout.unwrap_or_default();
-            return Err(Error::Timeout { what: format!("{what} after {timeout:?}") });
+            return Err(Error::Timeout { what: format!("{} after {timeout:?}", what()) });
         }
         // Whole milliseconds, never more than what is left (Nomad may still add up to wait/16).
         let wait = Duration::from_millis(u64::try_from(remaining.as_millis()).unwrap_or(u64::MAX).max(1));
@@ -59,14 +112,15 @@ enum JobStage {
 
 struct WaitJob {
     paths: JobPaths,
-    deadline: Deadline,
-    index: u64,
+    blocking: Blocking,
     stage: JobStage,
 }
 
-impl WaitJob {
-    fn run(&mut self, now: Instant, ans: Option<Result<Response>>) -> Result<Next<Job>> {
-        self.deadline.start(now);
+impl Machine for WaitJob {
+    type Output = Job;
+
+    fn step(&mut self, now: Instant, ans: Option<Result<Response>>) -> Result<Next<Self::Output>> {
+        self.blocking.start(now);
         let Some(ans) = ans else {
             return Ok(Next::Send(self.paths.get("")?));
         };
@@ -82,17 +136,8 @@ impl WaitJob {
             self.stage = JobStage::Fetch(fetch);
             return Ok(Next::Send(req));
         }
-        let what = format!("waiting for job {:?} to finish (it is {})", self.paths.id, job.status);
-        let wait = self.deadline.next_wait(now, &what)?;
-        self.index = next_index(self.index, answered);
-        Ok(Next::Send(self.paths.query("").blocking(self.index, wait).get()?))
-    }
-}
-
-impl Machine for WaitJob {
-    type Output = Job;
-    fn step(&mut self, now: Instant, ans: Option<Result<Response>>) -> Next<Job> {
-        self.run(now, ans).unwrap_or_else(|e| Next::Done(Err(e)))
+        let what = || format!("waiting for job {:?} to finish (it is {})", self.paths.id, job.status);
+        self.blocking.again(now, &self.paths, "", answered, what)
     }
 }
 
@@ -114,12 +159,8 @@ pub fn job(
     name: &str,
     timeout: Option<Duration>,
 ) -> impl Operation<Output = Job, Item = Infallible> + Send + 'static {
-    let machine = WaitJob {
-        paths: JobPaths::new(ctx, namespace, name),
-        deadline: Deadline::new(timeout),
-        index: 0,
-        stage: JobStage::Read,
-    };
+    let machine =
+        WaitJob { paths: JobPaths::new(ctx, namespace, name), blocking: Blocking::new(timeout), stage: JobStage::Read };
     Flow::new(machine, &ctx.retry)
 }
 
@@ -132,15 +173,18 @@ enum ExecStage {
 
 struct WaitExecution {
     paths: JobPaths,
+    /// The job as read at the start: `(Version, Stop)`, to leave out earlier runs' allocations.
+    job: (u64, bool),
     statuses: Vec<Status>,
-    deadline: Deadline,
-    index: u64,
+    blocking: Blocking,
     stage: ExecStage,
 }
 
-impl WaitExecution {
-    fn run(&mut self, now: Instant, ans: Option<Result<Response>>) -> Result<Next<Execution>> {
-        self.deadline.start(now);
+impl Machine for WaitExecution {
+    type Output = Execution;
+
+    fn step(&mut self, now: Instant, ans: Option<Result<Response>>) -> Result<Next<Self::Output>> {
+        self.blocking.start(now);
         match self.stage {
             ExecStage::Start => {
                 if self.statuses.is_empty() {
@@ -154,7 +198,8 @@ impl WaitExecution {
                 Ok(Next::Send(self.paths.get("")?))
             }
             ExecStage::Job => {
-                self.paths.check(answer(ans)?)?;
+                let job: JobBody = decode("Nomad job", self.paths.check(answer(ans)?)?.body())?;
+                self.job = (job.version, job.stop);
                 self.stage = ExecStage::Allocations;
                 Ok(Next::Send(self.paths.get("/allocations")?))
             }
@@ -162,32 +207,25 @@ impl WaitExecution {
                 let resp = self.paths.check(answer(ans)?)?;
                 let answered = index_of(resp.headers());
                 let allocs = parse_stubs(resp.body())?;
-                let found = allocs
-                    .iter()
+                let found = current_run(self.job.0, self.job.1, &allocs)
+                    .into_iter()
                     .map(|a| (a, a.to_execution(&self.paths.ctx, &self.paths.namespace)))
                     .filter(|(_, e)| e.status.is_some_and(|s| self.statuses.contains(&s)))
                     .max_by_key(|(a, _)| a.create_time);
                 if let Some((_, execution)) = found {
                     return Ok(Next::Done(Ok(execution)));
                 }
-                let what = format!("waiting for an execution of job {:?} in {:?}", self.paths.id, self.statuses);
-                let wait = self.deadline.next_wait(now, &what)?;
-                self.index = next_index(self.index, answered);
-                Ok(Next::Send(self.paths.query("/allocations").blocking(self.index, wait).get()?))
+                let what = || format!("waiting for an execution of job {:?} in {:?}", self.paths.id, self.statuses);
+                self.blocking.again(now, &self.paths, "/allocations", answered, what)
             }
         }
     }
 }
 
-impl Machine for WaitExecution {
-    type Output = Execution;
-    fn step(&mut self, now: Instant, ans: Option<Result<Response>>) -> Next<Execution> {
-        self.run(now, ans).unwrap_or_else(|e| Next::Done(Err(e)))
-    }
-}
-
 /// `wait_for_job_execution_status`: wait until an execution (allocation) of the job has one of
-/// `statuses`, and return it (the newest if several do). Checks first that the job exists
+/// `statuses`, and return it (the newest if several do). Only the executions of the job's
+/// current run count (a job registered again under the same ID keeps its earlier versions'
+/// allocations; see [`job`](super::job)). Checks first that the job exists
 /// ([`Error::NotFound`]), then follows `/v1/job/{id}/allocations` with blocking queries;
 /// [`Error::Timeout`] when `timeout` passes first.
 ///
@@ -207,9 +245,9 @@ pub fn execution_status(
 ) -> impl Operation<Output = Execution, Item = Infallible> + Send + 'static {
     let machine = WaitExecution {
         paths: JobPaths::new(ctx, namespace, job),
+        job: (0, false),
         statuses: statuses.to_vec(),
-        deadline: Deadline::new(timeout),
-        index: 0,
+        blocking: Blocking::new(timeout),
         stage: ExecStage::Start,
     };
     Flow::new(machine, &ctx.retry)
