@@ -227,40 +227,66 @@ async fn read_whole(response: http::Response<hyper::body::Incoming>) -> Result<R
     Ok(Response::from_parts(parts, bytes))
 }
 
+impl TokioTransport {
+    /// How long a request may take to be answered: `request_timeout` plus the wait a blocking
+    /// query or watch asks for (`wait=` / `timeoutSeconds=`); `None` without a request timeout.
+    fn limit(&self, request: &Request) -> Option<Duration> {
+        let wait = request.uri().query().map(query_wait).unwrap_or_default();
+        self.config.request_timeout.map(|t| t + wait)
+    }
+}
+
+/// `future`'s result, or `timed_out()` if `deadline` passes first (no limit without a deadline).
+async fn within<T>(
+    deadline: Option<tokio::time::Instant>,
+    future: impl std::future::Future<Output = Result<T>>,
+    timed_out: impl FnOnce() -> Error,
+) -> Result<T> {
+    match deadline {
+        None => future.await,
+        Some(deadline) => tokio::time::timeout_at(deadline, future).await.unwrap_or_else(|_| Err(timed_out())),
+    }
+}
+
 impl Transport for TokioTransport {
     type Body = TokioBody;
 
     async fn send(&self, request: Request) -> Result<Response> {
-        let wait = request.uri().query().map(query_wait).unwrap_or_default();
-        let Some(timeout) = self.config.request_timeout.map(|t| t + wait) else {
-            return self.send_inner(request).await;
-        };
+        let limit = self.limit(&request);
+        let deadline = limit.map(|t| tokio::time::Instant::now() + t);
         let what = format!("{} {}", request.method(), request.uri().path());
-        match tokio::time::timeout(timeout, self.send_inner(request)).await {
-            Ok(result) => result,
-            Err(_) => Err(Error::Timeout {
-                what: format!(
-                    "no complete response to {what} within {timeout:?} (request_timeout plus the query's wait)"
-                ),
-            }),
-        }
+        within(deadline, self.send_inner(request), || Error::Timeout {
+            what: format!(
+                "no complete response to {what} within {:?} (request_timeout plus the query's wait)",
+                limit.unwrap_or_default()
+            ),
+        })
+        .await
     }
 
+    /// The head must arrive within the same limit as a [`send`](Transport::send)'s whole
+    /// response: a watch, a followed log and Nomad's event stream all answer their head at once,
+    /// and a server that takes the request but never answers must not park the caller forever.
+    /// A 2xx body then streams with no overall limit (each [`Step::Read`] has its own timeout);
+    /// the error body of any other status must arrive by the same deadline.
+    ///
+    /// [`Step::Read`]: clustermanager_core::Step::Read
     async fn open(&self, request: Request) -> Result<Opened<TokioBody>> {
-        let response = self.request(request).await?;
+        let limit = self.limit(&request);
+        let deadline = limit.map(|t| tokio::time::Instant::now() + t);
+        let what = format!("{} {}", request.method(), request.uri().path());
+        let timed_out = |stage: &str| Error::Timeout {
+            what: format!(
+                "no {stage} for the stream {what} within {:?} (request_timeout plus the query's wait)",
+                limit.unwrap_or_default()
+            ),
+        };
+        let response = within(deadline, self.request(request), || timed_out("response head")).await?;
         if response.status().is_success() {
             let (parts, body) = response.into_parts();
             return Ok(Opened::Stream(parts, TokioBody { body, done: false }));
         }
-        // An error body is short; do not let a stalled one hang the caller.
-        let read = read_whole(response);
-        match self.config.request_timeout {
-            None => read.await.map(Opened::Complete),
-            Some(timeout) => match tokio::time::timeout(timeout, read).await {
-                Ok(result) => result.map(Opened::Complete),
-                Err(_) => Err(Error::Timeout { what: format!("the error body of a stream within {timeout:?}") }),
-            },
-        }
+        within(deadline, read_whole(response), || timed_out("error body")).await.map(Opened::Complete)
     }
 
     async fn sleep(&self, duration: Duration) {
