@@ -151,28 +151,7 @@ impl Resource {
     }
 }
 
-/// Percent-encode one path segment (everything but RFC 3986 unreserved characters).
-pub fn segment(s: &str) -> String {
-    encode(s, |b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
-}
-
-/// Percent-encode a query value (unreserved characters, `/` and `:` stay as they are; space is
-/// `%20`).
-pub fn query_value(s: &str) -> String {
-    encode(s, |b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'/' | b':'))
-}
-
-fn encode(s: &str, keep: impl Fn(u8) -> bool) -> String {
-    let mut out = String::with_capacity(s.len());
-    for &b in s.as_bytes() {
-        if keep(b) {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
+pub use crate::encode::{query_value, segment};
 
 fn nonempty(field: &str, value: &str) -> Result<String> {
     if value.is_empty() {

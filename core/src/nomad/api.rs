@@ -157,18 +157,7 @@ impl QueryMeta {
     }
 }
 
-/// Percent-encode one path segment: everything but `A-Z a-z 0-9 - . _ ~` (so `/` becomes `%2F`).
-pub fn encode_segment(segment: &str) -> String {
-    let mut out = String::with_capacity(segment.len());
-    for b in segment.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
+pub use crate::encode::segment as encode_segment;
 
 /// `/v1/` followed by the segments, each percent-encoded: `path(&["job", id, "allocations"])`.
 pub fn path(segments: &[&str]) -> String {

@@ -15,25 +15,7 @@ pub const DEFAULT_NAMESPACE: &str = "default";
 /// under it so a proxy's idle timeout is less likely to cut the request).
 pub const MAX_WAIT: Duration = Duration::from_secs(300);
 
-/// Percent-encode one path segment: everything but the RFC 3986 unreserved characters, so a
-/// dispatched job ID `parent/dispatch-1-ab` becomes `parent%2Fdispatch-1-ab`.
-///
-/// ```
-/// use clustermanager_core::nomad::query::encode_segment;
-/// assert_eq!(encode_segment("acm-param/dispatch-1795639013-f06b5802"), "acm-param%2Fdispatch-1795639013-f06b5802");
-/// assert_eq!(encode_segment("a b"), "a%20b");
-/// ```
-pub fn encode_segment(segment: &str) -> String {
-    let mut out = String::with_capacity(segment.len());
-    for b in segment.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
+pub use crate::encode::segment as encode_segment;
 
 /// The namespace an operation works in: the caller's, else the context's default, else
 /// Nomad's `default`.
