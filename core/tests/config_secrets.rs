@@ -3,19 +3,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::result_large_err)] // tests: a panic is the failure report
 
-use base64::Engine as _;
+mod support;
+use support::{b64, CERT, KEY};
+
 use clustermanager_core::config::exec::{parse_exec_credential, ExecConfig};
 use clustermanager_core::config::{incluster, Auth, Config, Identity, Kubeconfig, MapEnvironment, TlsConfig};
 use clustermanager_core::Secret;
 use proptest::prelude::*;
 
-const CERT: &str = include_str!("data/test-client-cert.pem");
-const KEY: &str = include_str!("data/test-client-key.pem");
 const SECRET: &str = "Zq7-DISTINCTIVE-SECRET-9xK";
-
-fn b64(s: &str) -> String {
-    base64::engine::general_purpose::STANDARD.encode(s)
-}
 
 /// The base64 body of the test key: what must not leak of a key.
 fn key_body() -> String {
