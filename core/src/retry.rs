@@ -158,6 +158,16 @@ impl Jitter {
     }
 }
 
+/// A retry policy with the seed its jitter is drawn from; contexts carry one and every request
+/// they build gets its own generator from it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Retry {
+    /// The policy.
+    pub policy: RetryPolicy,
+    /// The jitter seed (a transport seeds it from its own randomness; tests use a constant).
+    pub seed: u64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -238,14 +248,4 @@ mod tests {
             assert!((0.0..1.0).contains(&x));
         }
     }
-}
-
-/// A retry policy with the seed its jitter is drawn from; contexts carry one and every request
-/// they build gets its own generator from it.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Retry {
-    /// The policy.
-    pub policy: RetryPolicy,
-    /// The jitter seed (a transport seeds it from its own randomness; tests use a constant).
-    pub seed: u64,
 }
