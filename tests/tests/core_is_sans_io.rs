@@ -106,6 +106,10 @@ fn core_dependency_tree_has_no_runtime() {
         "reqwest",
         "mio",
         "smol",
+        "async-executor",
+        "async-global-executor",
+        "polling",
+        "socket2",
         "futures-rustls",
         "rustls",
     ] {
