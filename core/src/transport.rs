@@ -48,7 +48,7 @@ pub trait Transport: Send + Sync {
     /// an error is a failure to get any response. The whole response is bounded by
     /// [`Config::request_timeout`](crate::config::Config::request_timeout) plus the wait a
     /// blocking query asks for (`wait=`, `timeoutSeconds=`), failing with
-    /// [`Error::Timeout`](crate::Error::Timeout).
+    /// [`Error::Timeout`].
     fn send(&self, request: Request) -> impl Future<Output = Result<Response>> + Send;
     /// Send a request and return its head with the body still streaming (for 2xx). The head
     /// (and a non-2xx body) is bounded like [`send`](Transport::send)'s response; a 2xx body
