@@ -93,7 +93,14 @@ pub struct TokioTransport {
     client_config: Arc<RwLock<Arc<rustls::ClientConfig>>>,
     /// The exec plugin's client identity currently in the TLS configuration.
     exec_identity: Arc<Mutex<Option<Identity>>>,
+    /// The largest whole response body read into memory.
+    max_response_bytes: usize,
 }
+
+/// The largest response body [`Transport::send`] reads into memory by default: 512 MiB, far
+/// above any paginated list, so that a misdirected request (a file server, an endless body)
+/// fails instead of exhausting memory. See [`TokioTransport::with_max_response_bytes`].
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 512 << 20;
 
 impl std::fmt::Debug for TokioTransport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -148,6 +155,7 @@ impl TokioTransport {
             tls,
             client_config,
             exec_identity: Arc::new(Mutex::new(None)),
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
         })
     }
 
@@ -157,6 +165,14 @@ impl TokioTransport {
         if let Auth::TokenFile { path } = &self.config.auth {
             self.dynamic = Arc::new(Dynamic::TokenFile(TokenFileCache::new(path.clone(), refresh)));
         }
+        self
+    }
+
+    /// Read whole response bodies of at most `max` bytes (default [`DEFAULT_MAX_RESPONSE_BYTES`]);
+    /// a larger one fails with [`Error::Decode`] (not retried). Streams opened with
+    /// [`Transport::open`] are not limited as a whole: they are read piece by piece.
+    pub fn with_max_response_bytes(mut self, max: usize) -> Self {
+        self.max_response_bytes = max;
         self
     }
 
@@ -216,14 +232,37 @@ impl TokioTransport {
 
     async fn send_inner(&self, request: Request) -> Result<Response> {
         let response = self.request(request).await?;
-        read_whole(response).await
+        read_whole(response, self.max_response_bytes).await
     }
 }
 
-/// Read a whole response body (Content-Length or chunked) into memory.
-async fn read_whole(response: http::Response<hyper::body::Incoming>) -> Result<Response> {
+/// Read a whole response body (Content-Length or chunked) into memory, at most `max` bytes.
+async fn read_whole(response: http::Response<hyper::body::Incoming>, max: usize) -> Result<Response> {
     let (parts, body) = response.into_parts();
-    let bytes = body.collect().await.map_err(|e| body_error(&e))?.to_bytes();
+    let too_large = || {
+        Error::decode(
+            "response body",
+            format!(
+                "it is larger than {max} bytes; check the server address, or raise the limit with \
+                 TokioTransport::with_max_response_bytes"
+            ),
+            b"",
+        )
+    };
+    let declared = parts.headers.get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > max as u64) {
+        return Err(too_large());
+    }
+    let bytes = match http_body_util::Limited::new(body, max).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(err) => {
+            return Err(match err.downcast_ref::<hyper::Error>() {
+                Some(hyper_err) => body_error(hyper_err),
+                None if err.is::<http_body_util::LengthLimitError>() => too_large(),
+                None => Error::transport(TransportErrorKind::Io, format!("reading the response body failed: {err}")),
+            })
+        }
+    };
     Ok(Response::from_parts(parts, bytes))
 }
 
@@ -286,7 +325,9 @@ impl Transport for TokioTransport {
             let (parts, body) = response.into_parts();
             return Ok(Opened::Stream(parts, TokioBody { body, done: false }));
         }
-        within(deadline, read_whole(response), || timed_out("error body")).await.map(Opened::Complete)
+        within(deadline, read_whole(response, self.max_response_bytes), || timed_out("error body"))
+            .await
+            .map(Opened::Complete)
     }
 
     async fn sleep(&self, duration: Duration) {

@@ -467,3 +467,50 @@ async fn debug_of_the_transport_and_the_manager_shows_no_secret() {
         assert!(text.contains(&server.addr.port().to_string()) && text.contains("<redacted>"), "{text}");
     }
 }
+
+#[tokio::test]
+async fn a_whole_response_larger_than_the_limit_fails_instead_of_filling_memory() {
+    // Declared too large: refused before reading.
+    let (addr, _server) = raw_server(|mut tcp| async move {
+        read_head(&mut tcp).await;
+        let _ = tcp.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 1000000\r\n\r\n").await;
+        wait_closed(&mut tcp).await;
+    })
+    .await;
+    let transport = TokioTransport::new(&plain(addr)).unwrap().with_max_response_bytes(1000);
+    let err = transport.send(get("/big")).await.unwrap_err();
+    assert!(matches!(&err, Error::Decode { message, .. } if message.contains("larger than 1000 bytes")), "{err:?}");
+
+    // Chunked and endless: stopped at the limit.
+    let (addr, _server) = raw_server(|mut tcp| async move {
+        read_head(&mut tcp).await;
+        let _ = tcp.write_all(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n").await;
+        while tcp.write_all(b"100\r\n").await.is_ok() && tcp.write_all(&[b'x'; 256]).await.is_ok() {
+            if tcp.write_all(b"\r\n").await.is_err() {
+                break;
+            }
+        }
+    })
+    .await;
+    let mut config = plain(addr);
+    config.request_timeout = Some(Duration::from_secs(20));
+    let transport = TokioTransport::new(&config).unwrap().with_max_response_bytes(64 * 1024);
+    let err = transport.send(get("/endless")).await.unwrap_err();
+    assert!(matches!(&err, Error::Decode { message, .. } if message.contains("larger than 65536 bytes")), "{err:?}");
+
+    // Within the limit, all is read; an open stream is not limited as a whole.
+    let handler: Handler = Arc::new(|_, _| (200, "y".repeat(5000)));
+    let server = serve(None, handler).await;
+    let transport =
+        TokioTransport::new(&Config::kubernetes(&server.http_url()).unwrap()).unwrap().with_max_response_bytes(5000);
+    assert_eq!(transport.send(get("/fits")).await.unwrap().body().len(), 5000);
+    let transport = transport.with_max_response_bytes(10);
+    let Opened::Stream(_, mut body) = transport.open(get("/stream")).await.unwrap() else {
+        panic!("expected a stream")
+    };
+    let mut total = 0;
+    while let Chunk::Data(d) = body.next_chunk(Some(Duration::from_secs(5))).await {
+        total += d.len();
+    }
+    assert_eq!(total, 5000);
+}
