@@ -205,10 +205,23 @@ async fn token_file_is_cached_then_reread_after_rotation() {
     assert_eq!(server.seen.header(2, "authorization").as_deref(), Some("Bearer second"));
     assert_eq!(server.seen.header(3, "authorization").as_deref(), Some("Bearer third"));
 
-    // A missing file is a Config error naming the path.
+    // A file caught mid-rotation (missing, empty) keeps the token read before...
     std::fs::remove_file(&path).unwrap();
     tokio::time::sleep(Duration::from_millis(80)).await;
-    let err = rotating.send(get("/version")).await.unwrap_err();
+    send_ok(&rotating, "/version").await;
+    std::fs::write(&path, "").unwrap();
+    send_ok(&rotating, "/version").await;
+    assert_eq!(server.seen.header(4, "authorization").as_deref(), Some("Bearer third"));
+    assert_eq!(server.seen.header(5, "authorization").as_deref(), Some("Bearer third"));
+    // ...and the next good read is used at once.
+    std::fs::write(&path, "fourth\n").unwrap();
+    send_ok(&rotating, "/version").await;
+    assert_eq!(server.seen.header(6, "authorization").as_deref(), Some("Bearer fourth"));
+
+    // Without a token read before, a missing file is a Config error naming the path.
+    std::fs::remove_file(&path).unwrap();
+    let fresh = TokioTransport::new(&config).unwrap();
+    let err = fresh.send(get("/version")).await.unwrap_err();
     assert!(
         matches!(&err, Error::Config { key, problem } if key == "tokenFile" && problem.contains("token")),
         "{err:?}"
