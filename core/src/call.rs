@@ -37,8 +37,10 @@ pub enum ExchangeStep {
 enum State {
     Ready,
     InFlight,
-    Backoff(Duration),
-    Finished(Option<Result<Response>>),
+    /// The attempt's outcome, judged at the next poll (whose `now` counts the attempt's own
+    /// duration against the retry budget).
+    Answered(Result<Response>),
+    Finished,
 }
 
 /// One request with retries under a [`RetryPolicy`]. Statuses are not judged here beyond "is it
@@ -51,7 +53,6 @@ pub struct Exchange {
     jitter: Jitter,
     attempt: u32,
     started: Option<Instant>,
-    last_now: Option<Instant>,
     state: State,
 }
 
@@ -85,7 +86,6 @@ impl Exchange {
             jitter,
             attempt: 0,
             started: None,
-            last_now: None,
             state: State::Ready,
         }
     }
@@ -102,24 +102,28 @@ impl Exchange {
 
     /// The next thing to do.
     pub fn poll(&mut self, now: Instant) -> ExchangeStep {
-        self.last_now = Some(now);
         match std::mem::replace(&mut self.state, State::InFlight) {
             State::Ready => {
                 self.started.get_or_insert(now);
                 self.attempt += 1;
                 ExchangeStep::Send(copy_request(&self.request))
             }
-            State::Backoff(delay) => {
-                self.state = State::Ready;
-                ExchangeStep::Wait(delay)
-            }
+            State::Answered(outcome) => match self.retry_delay(&outcome, now) {
+                Some(delay) => {
+                    self.state = State::Ready;
+                    ExchangeStep::Wait(delay)
+                }
+                None => {
+                    self.state = State::Finished;
+                    ExchangeStep::Done(outcome)
+                }
+            },
             State::InFlight => {
                 ExchangeStep::Done(Err(Error::protocol("exchange polled while its request was in flight")))
             }
-            State::Finished(result) => {
-                let out = result.unwrap_or_else(|| Err(Error::protocol("exchange polled after it finished")));
-                self.state = State::Finished(None);
-                ExchangeStep::Done(out)
+            State::Finished => {
+                self.state = State::Finished;
+                ExchangeStep::Done(Err(Error::protocol("exchange polled after it finished")))
             }
         }
     }
@@ -132,29 +136,28 @@ impl Exchange {
             Event::Failed(err) => Err(err),
             other => Err(Error::protocol(format!("unexpected event for a request: {other:?}"))),
         };
-        let failure = match &outcome {
-            Ok(resp) if !resp.status().is_success() => Some(Failure::Status {
+        self.state = State::Answered(outcome);
+    }
+
+    /// How long to back off before another attempt, if `outcome` is a failure worth retrying.
+    fn retry_delay(&mut self, outcome: &Result<Response>, now: Instant) -> Option<Duration> {
+        let failure = match outcome {
+            Ok(resp) if !resp.status().is_success() => Failure::Status {
                 status: resp.status().as_u16(),
                 retry_after: crate::error::retry_after(resp.headers()),
-            }),
-            Ok(_) => None,
-            Err(err) => Failure::of(err),
+            },
+            Ok(_) => return None,
+            Err(err) => Failure::of(err)?,
         };
-        if let Some(failure) = failure {
-            let elapsed = match (self.started, self.last_now) {
-                (Some(start), Some(now)) => now.saturating_duration_since(start),
-                _ => Duration::ZERO,
-            };
-            let jitter = self.jitter.next_f64();
-            if let Decision::RetryAfter(delay) =
-                self.policy.decide(self.request.method(), failure, self.attempt, elapsed, jitter)
-            {
+        let elapsed = self.started.map(|start| now.saturating_duration_since(start)).unwrap_or_default();
+        let jitter = self.jitter.next_f64();
+        match self.policy.decide(self.request.method(), failure, self.attempt, elapsed, jitter) {
+            Decision::RetryAfter(delay) => {
                 tracing::debug!(method = %self.request.method(), path = self.request.uri().path(), attempt = self.attempt, ?delay, ?failure, "retrying");
-                self.state = State::Backoff(delay);
-                return;
+                Some(delay)
             }
+            Decision::GiveUp => None,
         }
-        self.state = State::Finished(Some(outcome));
     }
 }
 
@@ -228,6 +231,24 @@ mod tests {
         assert!(matches!(call.poll(now), Step::Send(_)));
         call.handle(Event::Response(http::Response::new(Bytes::new())));
         assert!(matches!(call.poll(now), Step::Done(Ok(200))));
+    }
+
+    #[test]
+    fn the_retry_budget_counts_the_time_the_attempt_itself_took() {
+        let start = Instant::now();
+        let policy = RetryPolicy { max_elapsed: Duration::from_secs(10), ..RetryPolicy::default() };
+        let retry = Retry { policy, seed: 1 };
+        let unavailable = || http::Response::builder().status(503).body(Bytes::new()).unwrap_or_default();
+        // Answered quickly: retried.
+        let mut call = Call::new(get("/x"), &retry, status_of);
+        assert!(matches!(call.poll(start), Step::Send(_)));
+        call.handle(Event::Response(unavailable()));
+        assert!(matches!(call.poll(start + Duration::from_secs(1)), Step::Wait(_)));
+        // Answered after the whole budget: given up, with the server's answer.
+        let mut call = Call::new(get("/x"), &retry, status_of);
+        assert!(matches!(call.poll(start), Step::Send(_)));
+        call.handle(Event::Response(unavailable()));
+        assert!(matches!(call.poll(start + Duration::from_secs(11)), Step::Done(Ok(503))));
     }
 
     #[test]

@@ -228,6 +228,17 @@ pub fn excerpt(body: &[u8]) -> String {
     text
 }
 
+/// A text error body as a message: trimmed, and cut after 4 KiB (a proxy's HTML page or a
+/// misdirected download must not become a megabyte-long error).
+fn body_text(body: &[u8]) -> String {
+    const MAX: usize = 4096;
+    let mut text = String::from_utf8_lossy(&body[..body.len().min(MAX)]).trim().to_owned();
+    if body.len() > MAX {
+        text.push('…');
+    }
+    text
+}
+
 /// `Retry-After` in seconds (the HTTP-date form is not used by either orchestrator).
 pub fn retry_after(headers: &http::HeaderMap) -> Option<Duration> {
     headers.get(http::header::RETRY_AFTER)?.to_str().ok()?.trim().parse::<u64>().ok().map(Duration::from_secs)
@@ -292,7 +303,7 @@ pub fn from_k8s_response(status: u16, headers: &http::HeaderMap, body: &[u8]) ->
             }
             api.continue_token = st.metadata.and_then(|m| m.continue_token).filter(|c| !c.is_empty());
         }
-        _ => api.message = String::from_utf8_lossy(body).trim().to_owned(),
+        _ => api.message = body_text(body),
     }
     Error::from_api(api)
 }
@@ -302,8 +313,7 @@ pub fn from_k8s_response(status: u16, headers: &http::HeaderMap, body: &[u8]) ->
 /// `*` line. Nomad answers validation failures with 500, so a 500 whose text is a validation
 /// report becomes [`Error::Invalid`].
 pub fn from_nomad_response(status: u16, headers: &http::HeaderMap, body: &[u8]) -> Error {
-    let text = String::from_utf8_lossy(body);
-    let message = text.trim().to_owned();
+    let message = body_text(body);
     let causes: Vec<Cause> = message
         .lines()
         .filter_map(|l| l.trim_start().strip_prefix("* "))
@@ -356,5 +366,18 @@ mod tests {
     fn garbage_body_keeps_text() {
         let err = from_k8s_response(404, &http::HeaderMap::new(), b"404 page not found\n");
         assert!(matches!(err, Error::NotFound(ref a) if a.message == "404 page not found"));
+    }
+
+    #[test]
+    fn a_huge_text_body_is_cut_in_the_message() {
+        let page = format!("<html>{}</html>", "x".repeat(1 << 20));
+        for err in [
+            from_k8s_response(502, &http::HeaderMap::new(), page.as_bytes()),
+            from_nomad_response(502, &http::HeaderMap::new(), page.as_bytes()),
+        ] {
+            let Error::Server(api) = err else { panic!("expected Server, got {err:?}") };
+            assert!(api.message.starts_with("<html>xxx") && api.message.ends_with('…'), "{}", &api.message[..20]);
+            assert!(api.message.len() < 5000, "{}", api.message.len());
+        }
     }
 }

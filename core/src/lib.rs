@@ -26,6 +26,7 @@
 
 pub mod call;
 pub mod config;
+pub mod encode;
 pub mod error;
 pub mod facade;
 pub mod k8s;

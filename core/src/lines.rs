@@ -45,7 +45,8 @@ impl LineSplitter {
                     line.truncate(end - 1);
                 }
                 if line.len() > self.max_line {
-                    return Err(self.too_long());
+                    // The line is consumed; what follows it stays for the next call.
+                    return Err(self.too_long_error(&line));
                 }
                 Ok(Some(line))
             }
@@ -75,14 +76,19 @@ impl LineSplitter {
         self.buf.remaining()
     }
 
+    /// The pending (unterminated) line is too long: report it and drop it.
     fn too_long(&mut self) -> Error {
-        let excerpt = crate::error::excerpt(&self.buf);
+        let error = self.too_long_error(&self.buf);
         self.buf.clear();
         self.scanned = 0;
+        error
+    }
+
+    fn too_long_error(&self, line: &[u8]) -> Error {
         Error::Decode {
             what: self.what.to_owned(),
             message: format!("a line is longer than the limit of {} bytes", self.max_line),
-            excerpt,
+            excerpt: crate::error::excerpt(line),
         }
     }
 }
@@ -126,5 +132,12 @@ mod tests {
         assert!(matches!(s.next_line(), Err(Error::Decode { .. })));
         s.push(b"ok\n");
         assert_eq!(s.next_line().ok().flatten().as_deref(), Some(&b"ok"[..]));
+        // A complete over-long line is reported with its own start; the lines after it stay.
+        s.push(b"abcdefgh\nnext\n");
+        match s.next_line() {
+            Err(Error::Decode { excerpt, .. }) => assert_eq!(excerpt, "abcdefgh"),
+            other => panic!("expected a Decode error, got {other:?}"),
+        }
+        assert_eq!(s.next_line().ok().flatten().as_deref(), Some(&b"next"[..]));
     }
 }

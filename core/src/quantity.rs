@@ -199,4 +199,18 @@ mod tests {
             assert!(Cpu::parse(s).is_err(), "{s}");
         }
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_text_parses_or_is_refused_without_panicking(s in "[+-]?[0-9.]{0,45}([eE][+-]?[0-9]{0,4}|[kMGTPE]i?|m)?|\\PC{0,20}") {
+            let _ = Memory::parse(&s);
+            let _ = Cpu::parse(&s);
+        }
+
+        #[test]
+        fn canonical_forms_parse_back_to_the_same_value(n in 0u64..(1 << 50)) {
+            proptest::prop_assert_eq!(Memory::parse(&Memory(n).to_quantity()).ok(), Some(Memory(n)));
+            proptest::prop_assert_eq!(Cpu::parse(&Cpu(n).to_quantity()).ok(), Some(Cpu(n)));
+        }
+    }
 }

@@ -5,8 +5,10 @@
 //!   connection failures and on 429, 502, 503 and 504, with exponential backoff (500 ms doubling
 //!   to a 5 s cap by default) and **full jitter** (a uniform delay in `[0, backoff]`), so that many
 //!   clients do not retry in lockstep.
-//! - Like client-go, a `Retry-After` header (or Kubernetes `retryAfterSeconds`) is honoured, capped
-//!   at [`RetryPolicy::max_retry_after`] so a misbehaving proxy cannot park us for an hour.
+//! - Like client-go, a `Retry-After` header (in seconds) is honoured, capped at
+//!   [`RetryPolicy::max_retry_after`] so a misbehaving proxy cannot park us for an hour. The
+//!   apiserver writes a `Status`'s `retryAfterSeconds` into that header, so the header is all
+//!   [`Exchange`](crate::call::Exchange) reads.
 //! - Non-idempotent requests (POST, PATCH) are retried only when the server cannot have acted on
 //!   them: a connection that was never made, or a 429 (the server refused before doing anything).
 //!   A 5xx on a write is returned to the caller, who knows whether repeating it is safe. This is
@@ -158,6 +160,16 @@ impl Jitter {
     }
 }
 
+/// A retry policy with the seed its jitter is drawn from; contexts carry one and every request
+/// they build gets its own generator from it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Retry {
+    /// The policy.
+    pub policy: RetryPolicy,
+    /// The jitter seed (a transport seeds it from its own randomness; tests use a constant).
+    pub seed: u64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -238,14 +250,4 @@ mod tests {
             assert!((0.0..1.0).contains(&x));
         }
     }
-}
-
-/// A retry policy with the seed its jitter is drawn from; contexts carry one and every request
-/// they build gets its own generator from it.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Retry {
-    /// The policy.
-    pub policy: RetryPolicy,
-    /// The jitter seed (a transport seeds it from its own randomness; tests use a constant).
-    pub seed: u64,
 }

@@ -2,24 +2,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::result_large_err)] // tests: a panic is the failure report
 
+mod support;
+use support::{config_err, CA, CERT, KEY};
+
 use clustermanager_core::config::{incluster, Auth, Config, MapEnvironment};
-use clustermanager_core::{Error, Orchestrator, Result};
-
-const CERT: &str = include_str!("data/test-client-cert.pem");
-const KEY: &str = include_str!("data/test-client-key.pem");
-const CA: &str = include_str!("data/test-ca-cert.pem");
-
-fn config_err(r: Result<Config>) -> (String, String) {
-    match r {
-        Err(e @ Error::Config { .. }) => {
-            let text = e.to_string();
-            let Error::Config { key, .. } = e else { unreachable!() };
-            (key, text)
-        }
-        Err(other) => panic!("expected a Config error, got {other}"),
-        Ok(c) => panic!("expected a Config error, got {c:?}"),
-    }
-}
+use clustermanager_core::Orchestrator;
 
 fn pod() -> MapEnvironment {
     MapEnvironment::new()

@@ -2,29 +2,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::result_large_err)] // tests: a panic is the failure report
 
-use base64::Engine as _;
+mod support;
+use support::{b64, config_err, CA, CERT, KEY};
+
 use clustermanager_core::config::{Auth, Config, Kubeconfig, MapEnvironment};
-use clustermanager_core::{Error, Result};
-
-const CERT: &str = include_str!("data/test-client-cert.pem");
-const KEY: &str = include_str!("data/test-client-key.pem");
-const CA: &str = include_str!("data/test-ca-cert.pem");
-
-fn b64(s: &str) -> String {
-    base64::engine::general_purpose::STANDARD.encode(s)
-}
-
-fn config_err(r: Result<Config>) -> (String, String) {
-    match r {
-        Err(e @ Error::Config { .. }) => {
-            let text = e.to_string();
-            let Error::Config { key, .. } = e else { unreachable!() };
-            (key, text)
-        }
-        Err(other) => panic!("expected a Config error, got {other}"),
-        Ok(c) => panic!("expected a Config error, got {c:?}"),
-    }
-}
 
 /// A kubeconfig with one context per user form.
 fn full_kubeconfig() -> String {

@@ -3,19 +3,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::result_large_err)] // tests: a panic is the failure report
 
-use base64::Engine as _;
+mod support;
+use support::{b64, CERT, KEY};
+
 use clustermanager_core::config::exec::{parse_exec_credential, ExecConfig};
 use clustermanager_core::config::{incluster, Auth, Config, Identity, Kubeconfig, MapEnvironment, TlsConfig};
 use clustermanager_core::Secret;
 use proptest::prelude::*;
 
-const CERT: &str = include_str!("data/test-client-cert.pem");
-const KEY: &str = include_str!("data/test-client-key.pem");
 const SECRET: &str = "Zq7-DISTINCTIVE-SECRET-9xK";
-
-fn b64(s: &str) -> String {
-    base64::engine::general_purpose::STANDARD.encode(s)
-}
 
 /// The base64 body of the test key: what must not leak of a key.
 fn key_body() -> String {
@@ -172,4 +168,36 @@ proptest! {
             }
         }
     }
+}
+
+#[test]
+fn credentials_in_a_server_url_are_refused_without_being_shown() {
+    let env = MapEnvironment::new();
+    let url = format!("https://admin:{SECRET}@10.0.0.1:6443");
+    let errors = [
+        Config::kubernetes(&url).unwrap_err(),
+        Config::nomad(&url).unwrap_err(),
+        Config::from_nomad_env(&MapEnvironment::new().with_var("NOMAD_ADDR", url.clone())).unwrap_err(),
+        Config::from_seed_json(&format!(r#"{{"endpoint": "{url}"}}"#), &env).unwrap_err(),
+        Config::from_seed_json(&format!(r#"{{"endpoint": "admin:{SECRET}@h:1"}}"#), &env).unwrap_err(),
+        Config::from_kubeconfig_yaml(
+            &format!(
+                "current-context: c\ncontexts: [{{name: c, context: {{cluster: k, user: u}}}}]\n\
+                 clusters: [{{name: k, cluster: {{server: \"{url}\"}}}}]\nusers: [{{name: u, user: {{}}}}]\n"
+            ),
+            None,
+            &env,
+        )
+        .unwrap_err(),
+        // An unparsable URL with credentials is not quoted with them either.
+        Config::kubernetes(&format!("https://admin:{SECRET}@bad host:6443")).unwrap_err(),
+    ];
+    for err in errors {
+        let text = err.to_string();
+        assert!(matches!(err, clustermanager_core::Error::Config { .. }), "{err:?}");
+        assert_hidden("a server URL error", &text);
+        assert_hidden("a server URL error (Debug)", &format!("{err:?}"));
+    }
+    let text = Config::kubernetes(&url).unwrap_err().to_string();
+    assert!(text.contains("credentials") && text.contains("basic auth"), "{text}");
 }

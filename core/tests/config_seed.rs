@@ -2,33 +2,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::result_large_err)] // tests: a panic is the failure report
 
-use base64::Engine as _;
+mod support;
+use support::{b64, config_err, CA, CERT, KEY};
+
 use clustermanager_core::config::{incluster, Auth, Config, MapEnvironment, SeedValue};
-use clustermanager_core::{Error, Orchestrator, Result};
-
-const CERT: &str = include_str!("data/test-client-cert.pem");
-const KEY: &str = include_str!("data/test-client-key.pem");
-const CA: &str = include_str!("data/test-ca-cert.pem");
-
-fn b64(s: &str) -> String {
-    base64::engine::general_purpose::STANDARD.encode(s)
-}
+use clustermanager_core::{Orchestrator, Result};
 
 fn json(text: &str) -> Result<Config> {
     Config::from_seed_json(text, &MapEnvironment::new())
-}
-
-/// The key an error names, and its text.
-fn config_err(r: Result<Config>) -> (String, String) {
-    match r {
-        Err(e @ Error::Config { .. }) => {
-            let text = e.to_string();
-            let Error::Config { key, .. } = e else { unreachable!() };
-            (key, text)
-        }
-        Err(other) => panic!("expected a Config error, got {other}"),
-        Ok(c) => panic!("expected a Config error, got {c:?}"),
-    }
 }
 
 #[test]

@@ -200,6 +200,7 @@ pub struct Replay<'s> {
     exhausted: Exhausted,
     check_body: bool,
     latency: bool,
+    allow_unused: bool,
 }
 
 /// What an operation did during a replay, for assertions.
@@ -274,6 +275,7 @@ impl<'s> Replay<'s> {
             exhausted: Exhausted::AsRecorded,
             check_body: true,
             latency: false,
+            allow_unused: false,
         }
     }
 
@@ -310,14 +312,23 @@ impl<'s> Replay<'s> {
         self
     }
 
+    /// Let the operation finish before it has used every exchange given to
+    /// [`exchanges`](Self::exchanges) (a spare supply, e.g. for retries whose number the test
+    /// does not fix). Without this, finishing early fails the test: a request the recording
+    /// says was made was not.
+    pub fn allow_unused(mut self) -> Self {
+        self.allow_unused = true;
+        self
+    }
+
     /// Run `op` to its end against the recording; returns its output.
     pub fn run<O: Operation>(self, op: O) -> Result<O::Output, clustermanager_core::Error> {
         self.run_full(op).0
     }
 
     /// Run `op` to its end; returns its output, the items it yielded and the transcript.
-    /// Panics if it makes a request that was not recorded next, or makes more requests than
-    /// were recorded.
+    /// Panics if it makes a request that was not recorded next, makes more requests than were
+    /// recorded, or (unless [`allow_unused`](Self::allow_unused)) finishes before making them all.
     pub fn run_full<O: Operation>(
         self,
         mut op: O,
@@ -402,6 +413,14 @@ impl<'s> Replay<'s> {
                 Step::Yield(item) => items.push(item),
                 Step::Done(result) => {
                     transcript.elapsed = elapsed;
+                    assert!(
+                        self.allow_unused || next == self.order.len(),
+                        "operation finished after {next} of the {} requests it was to make (exchanges {:?} of {:?}); result: {:?}",
+                        self.order.len(),
+                        self.order,
+                        self.scenario.scenario,
+                        result.as_ref().err()
+                    );
                     return (result, items, transcript);
                 }
             }

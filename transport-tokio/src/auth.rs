@@ -27,6 +27,10 @@ impl TokenFileCache {
     }
 
     /// The `Authorization` header, from the cache while it is younger than the refresh interval.
+    ///
+    /// Like client-go, a failed re-read keeps the token read before (with a warning) and tries
+    /// again on the next request: a file caught mid-rotation must not fail requests while the
+    /// old token is still valid. Only a first read that fails is an error.
     pub(crate) async fn header(&self) -> Result<http::HeaderValue> {
         let mut cached = self.cached.lock().await;
         if let Some((read_at, value)) = cached.as_ref() {
@@ -34,6 +38,22 @@ impl TokenFileCache {
                 return Ok(value.clone());
             }
         }
+        match self.read().await {
+            Ok(value) => {
+                *cached = Some((Instant::now(), value.clone()));
+                Ok(value)
+            }
+            Err(err) => match cached.as_ref() {
+                Some((_, previous)) => {
+                    tracing::warn!(path = %self.path, error = %err, "cannot re-read the token file; using the token read before");
+                    Ok(previous.clone())
+                }
+                None => Err(err),
+            },
+        }
+    }
+
+    async fn read(&self) -> Result<http::HeaderValue> {
         let bytes = tokio::fs::read(&self.path).await.map_err(|e| {
             Error::config(
                 "tokenFile",
@@ -46,9 +66,7 @@ impl TokenFileCache {
         if token.is_empty() {
             return Err(Error::config("tokenFile", format!("the token file {:?} is empty", self.path)));
         }
-        let value = bearer_header(&token)?;
-        *cached = Some((Instant::now(), value.clone()));
-        Ok(value)
+        bearer_header(&token)
     }
 }
 

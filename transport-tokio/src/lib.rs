@@ -93,7 +93,14 @@ pub struct TokioTransport {
     client_config: Arc<RwLock<Arc<rustls::ClientConfig>>>,
     /// The exec plugin's client identity currently in the TLS configuration.
     exec_identity: Arc<Mutex<Option<Identity>>>,
+    /// The largest whole response body read into memory.
+    max_response_bytes: usize,
 }
+
+/// The largest response body [`Transport::send`] reads into memory by default: 512 MiB, far
+/// above any paginated list, so that a misdirected request (a file server, an endless body)
+/// fails instead of exhausting memory. See [`TokioTransport::with_max_response_bytes`].
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 512 << 20;
 
 impl std::fmt::Debug for TokioTransport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -148,6 +155,7 @@ impl TokioTransport {
             tls,
             client_config,
             exec_identity: Arc::new(Mutex::new(None)),
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
         })
     }
 
@@ -157,6 +165,14 @@ impl TokioTransport {
         if let Auth::TokenFile { path } = &self.config.auth {
             self.dynamic = Arc::new(Dynamic::TokenFile(TokenFileCache::new(path.clone(), refresh)));
         }
+        self
+    }
+
+    /// Read whole response bodies of at most `max` bytes (default [`DEFAULT_MAX_RESPONSE_BYTES`]);
+    /// a larger one fails with [`Error::Decode`] (not retried). Streams opened with
+    /// [`Transport::open`] are not limited as a whole: they are read piece by piece.
+    pub fn with_max_response_bytes(mut self, max: usize) -> Self {
+        self.max_response_bytes = max;
         self
     }
 
@@ -216,51 +232,102 @@ impl TokioTransport {
 
     async fn send_inner(&self, request: Request) -> Result<Response> {
         let response = self.request(request).await?;
-        read_whole(response).await
+        read_whole(response, self.max_response_bytes).await
     }
 }
 
-/// Read a whole response body (Content-Length or chunked) into memory.
-async fn read_whole(response: http::Response<hyper::body::Incoming>) -> Result<Response> {
+/// Read a whole response body (Content-Length or chunked) into memory, at most `max` bytes.
+async fn read_whole(response: http::Response<hyper::body::Incoming>, max: usize) -> Result<Response> {
     let (parts, body) = response.into_parts();
-    let bytes = body.collect().await.map_err(|e| body_error(&e))?.to_bytes();
+    let too_large = || {
+        Error::decode(
+            "response body",
+            format!(
+                "it is larger than {max} bytes; check the server address, or raise the limit with \
+                 TokioTransport::with_max_response_bytes"
+            ),
+            b"",
+        )
+    };
+    let declared = parts.headers.get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > max as u64) {
+        return Err(too_large());
+    }
+    let bytes = match http_body_util::Limited::new(body, max).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(err) => {
+            return Err(match err.downcast_ref::<hyper::Error>() {
+                Some(hyper_err) => body_error(hyper_err),
+                None if err.is::<http_body_util::LengthLimitError>() => too_large(),
+                None => Error::transport(TransportErrorKind::Io, format!("reading the response body failed: {err}")),
+            })
+        }
+    };
     Ok(Response::from_parts(parts, bytes))
+}
+
+impl TokioTransport {
+    /// How long a request may take to be answered: `request_timeout` plus the wait a blocking
+    /// query or watch asks for (`wait=` / `timeoutSeconds=`); `None` without a request timeout.
+    fn limit(&self, request: &Request) -> Option<Duration> {
+        let wait = request.uri().query().map(query_wait).unwrap_or_default();
+        self.config.request_timeout.map(|t| t + wait)
+    }
+}
+
+/// `future`'s result, or `timed_out()` if `deadline` passes first (no limit without a deadline).
+async fn within<T>(
+    deadline: Option<tokio::time::Instant>,
+    future: impl std::future::Future<Output = Result<T>>,
+    timed_out: impl FnOnce() -> Error,
+) -> Result<T> {
+    match deadline {
+        None => future.await,
+        Some(deadline) => tokio::time::timeout_at(deadline, future).await.unwrap_or_else(|_| Err(timed_out())),
+    }
 }
 
 impl Transport for TokioTransport {
     type Body = TokioBody;
 
     async fn send(&self, request: Request) -> Result<Response> {
-        let wait = request.uri().query().map(query_wait).unwrap_or_default();
-        let Some(timeout) = self.config.request_timeout.map(|t| t + wait) else {
-            return self.send_inner(request).await;
-        };
+        let limit = self.limit(&request);
+        let deadline = limit.map(|t| tokio::time::Instant::now() + t);
         let what = format!("{} {}", request.method(), request.uri().path());
-        match tokio::time::timeout(timeout, self.send_inner(request)).await {
-            Ok(result) => result,
-            Err(_) => Err(Error::Timeout {
-                what: format!(
-                    "no complete response to {what} within {timeout:?} (request_timeout plus the query's wait)"
-                ),
-            }),
-        }
+        within(deadline, self.send_inner(request), || Error::Timeout {
+            what: format!(
+                "no complete response to {what} within {:?} (request_timeout plus the query's wait)",
+                limit.unwrap_or_default()
+            ),
+        })
+        .await
     }
 
+    /// The head must arrive within the same limit as a [`send`](Transport::send)'s whole
+    /// response: a watch, a followed log and Nomad's event stream all answer their head at once,
+    /// and a server that takes the request but never answers must not park the caller forever.
+    /// A 2xx body then streams with no overall limit (each [`Step::Read`] has its own timeout);
+    /// the error body of any other status must arrive by the same deadline.
+    ///
+    /// [`Step::Read`]: clustermanager_core::Step::Read
     async fn open(&self, request: Request) -> Result<Opened<TokioBody>> {
-        let response = self.request(request).await?;
+        let limit = self.limit(&request);
+        let deadline = limit.map(|t| tokio::time::Instant::now() + t);
+        let what = format!("{} {}", request.method(), request.uri().path());
+        let timed_out = |stage: &str| Error::Timeout {
+            what: format!(
+                "no {stage} for the stream {what} within {:?} (request_timeout plus the query's wait)",
+                limit.unwrap_or_default()
+            ),
+        };
+        let response = within(deadline, self.request(request), || timed_out("response head")).await?;
         if response.status().is_success() {
             let (parts, body) = response.into_parts();
             return Ok(Opened::Stream(parts, TokioBody { body, done: false }));
         }
-        // An error body is short; do not let a stalled one hang the caller.
-        let read = read_whole(response);
-        match self.config.request_timeout {
-            None => read.await.map(Opened::Complete),
-            Some(timeout) => match tokio::time::timeout(timeout, read).await {
-                Ok(result) => result.map(Opened::Complete),
-                Err(_) => Err(Error::Timeout { what: format!("the error body of a stream within {timeout:?}") }),
-            },
-        }
+        within(deadline, read_whole(response, self.max_response_bytes), || timed_out("error body"))
+            .await
+            .map(Opened::Complete)
     }
 
     async fn sleep(&self, duration: Duration) {

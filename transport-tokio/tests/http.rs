@@ -314,3 +314,203 @@ async fn https_is_refused_on_plain_http_ports_as_a_tls_error() {
     let err = TokioTransport::new(&config).unwrap().send(get("/version")).await.unwrap_err();
     assert!(matches!(err, Error::Transport { kind: TransportErrorKind::Tls, .. }), "{err:?}");
 }
+
+#[tokio::test]
+async fn open_gives_up_on_a_head_that_never_comes() {
+    let (addr, _server) = raw_server(|mut tcp| async move {
+        read_head(&mut tcp).await;
+        // Takes the request, never answers.
+        wait_closed(&mut tcp).await;
+    })
+    .await;
+    let mut config = plain(addr);
+    config.request_timeout = Some(Duration::from_millis(200));
+    let transport = TokioTransport::new(&config).unwrap();
+    let started = Instant::now();
+    let opened = tokio::time::timeout(Duration::from_secs(5), transport.open(get("/api/v1/pods?watch=1"))).await;
+    let err = opened.expect("open must give up by itself").unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(3), "took {:?}", started.elapsed());
+    match err {
+        Error::Timeout { what } => assert!(what.contains("response head") && what.contains("200ms"), "{what}"),
+        other => panic!("expected a Timeout, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn open_head_timeout_allows_a_blocking_query_wait() {
+    // The head comes after 600 ms: too late for a 200 ms request timeout alone, in time with
+    // the wait the query asks for.
+    let (addr, _server) = raw_server(|mut tcp| async move {
+        read_head(&mut tcp).await;
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        let _ = tcp.write_all(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n").await;
+        wait_closed(&mut tcp).await;
+    })
+    .await;
+    let mut config = Config::nomad(&format!("http://{addr}")).unwrap();
+    config.request_timeout = Some(Duration::from_millis(200));
+    let transport = TokioTransport::new(&config).unwrap();
+    let Opened::Stream(parts, mut body) = transport.open(get("/v1/event/stream?index=3&wait=1s")).await.unwrap() else {
+        panic!("expected a stream")
+    };
+    assert_eq!(parts.status, 200);
+    assert!(matches!(body.next_chunk(Some(Duration::from_secs(5))).await, Chunk::Data(d) if &d[..] == b"{}"));
+}
+
+/// A keep-alive raw server answering the `n`th request (from 0, over all connections) with
+/// `answer(n)`; returns the request lines it saw.
+async fn counting_server(
+    answer: fn(usize) -> &'static str,
+) -> (SocketAddr, Arc<std::sync::Mutex<Vec<String>>>, tokio::task::JoinHandle<()>) {
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen2 = Arc::clone(&seen);
+    let (addr, task) = raw_server(move |mut tcp| {
+        let seen = Arc::clone(&seen2);
+        async move {
+            loop {
+                let head = read_head(&mut tcp).await;
+                if head.is_empty() {
+                    return;
+                }
+                // Bodies here are tiny and announced with content-length.
+                let len = head
+                    .lines()
+                    .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_owned()))
+                    .and_then(|v| v.parse::<usize>().ok())
+                    .unwrap_or(0);
+                let mut body = vec![0; len];
+                tcp.read_exact(&mut body).await.unwrap();
+                let n = {
+                    let mut seen = seen.lock().unwrap();
+                    seen.push(head.lines().next().unwrap_or_default().to_owned());
+                    seen.len() - 1
+                };
+                if tcp.write_all(answer(n).as_bytes()).await.is_err() {
+                    return;
+                }
+            }
+        }
+    })
+    .await;
+    (addr, seen, task)
+}
+
+const UNAVAILABLE_RETRY_AFTER_1: &str =
+    "HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain\r\nretry-after: 1\r\ncontent-length: 11\r\n\r\nunavailable";
+
+#[tokio::test]
+async fn the_driver_retries_a_503_after_the_servers_retry_after() {
+    let nodes = recorded_body("k8s/acm-04-list-nodes-empty.json");
+    static NODES: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    NODES.get_or_init(|| {
+        format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{nodes}", nodes.len())
+    });
+    let (addr, seen, _server) =
+        counting_server(|n| if n == 0 { UNAVAILABLE_RETRY_AFTER_1 } else { NODES.get().unwrap() }).await;
+    let cm = clustermanager_tokio::connect(&plain(addr)).await.unwrap();
+    let Backend::Kubernetes(ctx) = cm.backend() else { panic!("expected Kubernetes") };
+    let started = Instant::now();
+    let list = cm
+        .run(Call::new(get("/api/v1/nodes"), &ctx.retry, |resp| {
+            k8s::decode::<serde_json::Value>("NodeList", k8s::check(resp)?.body())
+        }))
+        .await
+        .unwrap();
+    assert_eq!(list["kind"], "NodeList");
+    assert_eq!(*seen.lock().unwrap(), ["GET /api/v1/nodes HTTP/1.1", "GET /api/v1/nodes HTTP/1.1"]);
+    // The policy's own first backoff is at most 500 ms: waiting a second is the server's word.
+    assert!(started.elapsed() >= Duration::from_secs(1), "retried after {:?}", started.elapsed());
+}
+
+#[tokio::test]
+async fn the_driver_does_not_repeat_a_post_answered_503() {
+    let (addr, seen, _server) = counting_server(|_| UNAVAILABLE_RETRY_AFTER_1).await;
+    let cm = clustermanager_tokio::connect(&plain(addr)).await.unwrap();
+    let Backend::Kubernetes(ctx) = cm.backend() else { panic!("expected Kubernetes") };
+    let post = step::request(http::Method::POST, "/apis/batch/v1/namespaces/x/jobs", Some(b"{}".to_vec())).unwrap();
+    let err = cm.run(Call::new(post, &ctx.retry, |resp| k8s::check(resp).map(|_| ()))).await.unwrap_err();
+    assert!(matches!(err, Error::Server(_)), "{err:?}");
+    assert_eq!(*seen.lock().unwrap(), ["POST /apis/batch/v1/namespaces/x/jobs HTTP/1.1"]);
+}
+
+#[tokio::test]
+async fn debug_of_the_transport_and_the_manager_shows_no_secret() {
+    // Answers Nomad's connect step with the recorded agent; anything else with 200.
+    let agent = recorded_body("nomad/01-agent-self.json");
+    let server = serve(
+        None,
+        Arc::new(
+            move |_, path| if path.starts_with("/v1/agent/self") { (200, agent.clone()) } else { (200, "ok".into()) },
+        ),
+    )
+    .await;
+    let pki = common::Pki::new();
+    let key_pem = pki.client.key_pem();
+    let key_body: String = key_pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    let identity =
+        clustermanager_tokio::Identity { cert_pem: pki.client.cert_pem(), key_pem: Secret::new(key_pem.clone()) };
+    let kubernetes = Config::kubernetes(&server.http_url()).unwrap();
+    let configs = [
+        kubernetes.clone().with_auth(Auth::Bearer(Secret::new("TOKEN-Zq7-DISTINCTIVE"))),
+        kubernetes.clone().with_basic_auth("admin", "PASSWORD-Zq7-DISTINCTIVE"),
+        kubernetes.with_tls(TlsConfig { client_identity: Some(identity), ..TlsConfig::default() }),
+        Config::nomad(&server.http_url()).unwrap().with_token("NOMAD-Zq7-DISTINCTIVE"),
+    ];
+    for config in configs {
+        let transport = TokioTransport::new(&config).unwrap();
+        let cm = clustermanager_tokio::connect(&config).await.unwrap();
+        for text in [format!("{transport:?}"), format!("{transport:#?}"), format!("{cm:?}"), format!("{cm:#?}")] {
+            assert!(!text.contains("Zq7-DISTINCTIVE") && !text.contains(&key_body[..24]), "{text}");
+        }
+        // The redacted Debug still says what is configured.
+        let text = format!("{transport:?}");
+        assert!(text.contains(&server.addr.port().to_string()) && text.contains("<redacted>"), "{text}");
+    }
+}
+
+#[tokio::test]
+async fn a_whole_response_larger_than_the_limit_fails_instead_of_filling_memory() {
+    // Declared too large: refused before reading.
+    let (addr, _server) = raw_server(|mut tcp| async move {
+        read_head(&mut tcp).await;
+        let _ = tcp.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 1000000\r\n\r\n").await;
+        wait_closed(&mut tcp).await;
+    })
+    .await;
+    let transport = TokioTransport::new(&plain(addr)).unwrap().with_max_response_bytes(1000);
+    let err = transport.send(get("/big")).await.unwrap_err();
+    assert!(matches!(&err, Error::Decode { message, .. } if message.contains("larger than 1000 bytes")), "{err:?}");
+
+    // Chunked and endless: stopped at the limit.
+    let (addr, _server) = raw_server(|mut tcp| async move {
+        read_head(&mut tcp).await;
+        let _ = tcp.write_all(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n").await;
+        while tcp.write_all(b"100\r\n").await.is_ok() && tcp.write_all(&[b'x'; 256]).await.is_ok() {
+            if tcp.write_all(b"\r\n").await.is_err() {
+                break;
+            }
+        }
+    })
+    .await;
+    let mut config = plain(addr);
+    config.request_timeout = Some(Duration::from_secs(20));
+    let transport = TokioTransport::new(&config).unwrap().with_max_response_bytes(64 * 1024);
+    let err = transport.send(get("/endless")).await.unwrap_err();
+    assert!(matches!(&err, Error::Decode { message, .. } if message.contains("larger than 65536 bytes")), "{err:?}");
+
+    // Within the limit, all is read; an open stream is not limited as a whole.
+    let handler: Handler = Arc::new(|_, _| (200, "y".repeat(5000)));
+    let server = serve(None, handler).await;
+    let transport =
+        TokioTransport::new(&Config::kubernetes(&server.http_url()).unwrap()).unwrap().with_max_response_bytes(5000);
+    assert_eq!(transport.send(get("/fits")).await.unwrap().body().len(), 5000);
+    let transport = transport.with_max_response_bytes(10);
+    let Opened::Stream(_, mut body) = transport.open(get("/stream")).await.unwrap() else {
+        panic!("expected a stream")
+    };
+    let mut total = 0;
+    while let Chunk::Data(d) = body.next_chunk(Some(Duration::from_secs(5))).await {
+        total += d.len();
+    }
+    assert_eq!(total, 5000);
+}

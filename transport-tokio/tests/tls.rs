@@ -205,10 +205,23 @@ async fn token_file_is_cached_then_reread_after_rotation() {
     assert_eq!(server.seen.header(2, "authorization").as_deref(), Some("Bearer second"));
     assert_eq!(server.seen.header(3, "authorization").as_deref(), Some("Bearer third"));
 
-    // A missing file is a Config error naming the path.
+    // A file caught mid-rotation (missing, empty) keeps the token read before...
     std::fs::remove_file(&path).unwrap();
     tokio::time::sleep(Duration::from_millis(80)).await;
-    let err = rotating.send(get("/version")).await.unwrap_err();
+    send_ok(&rotating, "/version").await;
+    std::fs::write(&path, "").unwrap();
+    send_ok(&rotating, "/version").await;
+    assert_eq!(server.seen.header(4, "authorization").as_deref(), Some("Bearer third"));
+    assert_eq!(server.seen.header(5, "authorization").as_deref(), Some("Bearer third"));
+    // ...and the next good read is used at once.
+    std::fs::write(&path, "fourth\n").unwrap();
+    send_ok(&rotating, "/version").await;
+    assert_eq!(server.seen.header(6, "authorization").as_deref(), Some("Bearer fourth"));
+
+    // Without a token read before, a missing file is a Config error naming the path.
+    std::fs::remove_file(&path).unwrap();
+    let fresh = TokioTransport::new(&config).unwrap();
+    let err = fresh.send(get("/version")).await.unwrap_err();
     assert!(
         matches!(&err, Error::Config { key, problem } if key == "tokenFile" && problem.contains("token")),
         "{err:?}"
@@ -337,4 +350,82 @@ async fn exec_plugin_runs_again_after_the_server_refuses_its_token() {
     send_ok(&transport, "/version").await;
     send_ok(&transport, "/version").await;
     assert_eq!(runs(&dir), 2);
+}
+
+// The loaders and the transport together: settings written as a user writes them (the seed's
+// dictionary, a kubeconfig), files read from disk through `StdEnvironment`, and a real handshake.
+
+fn b64(data: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(data)
+}
+
+#[tokio::test]
+async fn seed_dictionary_token_with_ca_file_from_disk() {
+    let pki = Pki::new();
+    let server = serve(Some(server_tls(&pki.server, None)), ok_handler()).await;
+    let dir = temp_dir("seed-ca-file");
+    let ca_file = dir.join("ca.pem");
+    std::fs::write(&ca_file, pki.ca.cert_pem()).unwrap();
+    let seed = serde_json::json!({
+        "auth": "token", "token": "seed-t0ken", "endpoint": format!("localhost:{}", server.addr.port()),
+        "ca_file": ca_file.to_string_lossy(),
+    });
+    let config = Config::from_seed_json(&seed.to_string(), &clustermanager_tokio::StdEnvironment).unwrap();
+    send_ok(&TokioTransport::new(&config).unwrap(), "/version").await;
+    assert_eq!(server.seen.header(0, "authorization").as_deref(), Some("Bearer seed-t0ken"));
+
+    // The same dictionary with another CA's file is refused at the handshake.
+    std::fs::write(&ca_file, common::ca("another CA").cert_pem()).unwrap();
+    let config = Config::from_seed_json(&seed.to_string(), &clustermanager_tokio::StdEnvironment).unwrap();
+    let err = TokioTransport::new(&config).unwrap().send(get("/version")).await.unwrap_err();
+    assert!(matches!(err, Error::Transport { kind: TransportErrorKind::Tls, .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn seed_dictionary_certificate_mode_with_base64_ca_does_mutual_tls() {
+    let pki = Pki::new();
+    let server = serve(Some(server_tls(&pki.server, Some(&pki.ca))), ok_handler()).await;
+    let seed = serde_json::json!({
+        "auth": "certificate", "http_scheme": "https", "endpoint": format!("localhost:{}", server.addr.port()),
+        "certificate": b64(&pki.client.cert_pem()), "key": b64(pki.client.key_pem().as_bytes()),
+        "ca": b64(&pki.ca.cert_pem()),
+    });
+    let config = Config::from_seed_json(&seed.to_string(), &clustermanager_tokio::StdEnvironment).unwrap();
+    send_ok(&TokioTransport::new(&config).unwrap(), "/version").await;
+    assert_eq!(server.seen.client_certs.load(Ordering::SeqCst), 1);
+    assert_eq!(server.seen.header(0, "authorization"), None);
+}
+
+#[tokio::test]
+async fn kubeconfig_files_with_client_certificate_and_ca_paths_do_mutual_tls() {
+    let pki = Pki::new();
+    let server = serve(Some(server_tls(&pki.server, Some(&pki.ca))), ok_handler()).await;
+    let dir = temp_dir("kubeconfig-files");
+    std::fs::write(dir.join("ca.crt"), pki.ca.cert_pem()).unwrap();
+    std::fs::write(dir.join("client.crt"), pki.client.cert_pem()).unwrap();
+    std::fs::write(dir.join("client.key"), pki.client.key_pem()).unwrap();
+    // Relative paths resolve against the kubeconfig's directory, as in kubectl.
+    let kubeconfig = format!(
+        "apiVersion: v1\nkind: Config\ncurrent-context: test\n\
+         clusters: [{{name: c, cluster: {{server: \"https://127.0.0.1:{port}\", certificate-authority: ca.crt, tls-server-name: localhost}}}}]\n\
+         users: [{{name: u, user: {{client-certificate: client.crt, client-key: client.key}}}}]\n\
+         contexts: [{{name: test, context: {{cluster: c, user: u, namespace: jobs}}}}]\n",
+        port = server.addr.port()
+    );
+    let path = dir.join("config");
+    std::fs::write(&path, kubeconfig).unwrap();
+    struct KubeconfigEnv(String);
+    impl clustermanager_core::config::Environment for KubeconfigEnv {
+        fn var(&self, name: &str) -> Option<String> {
+            (name == "KUBECONFIG").then(|| self.0.clone())
+        }
+        fn read_file(&self, path: &str) -> std::io::Result<Vec<u8>> {
+            std::fs::read(path)
+        }
+    }
+    let config = Config::from_kubeconfig_env(None, &KubeconfigEnv(path.to_string_lossy().into_owned())).unwrap();
+    assert_eq!(config.namespace.as_deref(), Some("jobs"));
+    send_ok(&TokioTransport::new(&config).unwrap(), "/version").await;
+    assert_eq!(server.seen.client_certs.load(Ordering::SeqCst), 1);
 }

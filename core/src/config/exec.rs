@@ -120,7 +120,9 @@ impl ClassifyName for serde_json::Error {
 /// Unix epoch.
 pub fn parse_rfc3339(text: &str) -> Option<i64> {
     let b = text.as_bytes();
-    if b.len() < 20
+    // ASCII only, so the slices below are always on character boundaries.
+    if !text.is_ascii()
+        || b.len() < 20
         || b[4] != b'-'
         || b[7] != b'-'
         || !matches!(b[10], b'T' | b't' | b' ')
@@ -172,6 +174,16 @@ mod tests {
         assert_eq!(parse_rfc3339("2026-11-25T20:42:26Z"), Some(1_795_639_346));
         assert_eq!(parse_rfc3339("2026-11-25T22:42:26.123+02:00"), Some(1_795_639_346));
         assert_eq!(parse_rfc3339("yesterday"), None);
+        // A multi-byte character across a field boundary is refused, not a panic.
+        assert_eq!(parse_rfc3339("2026-11-25T20:42:2\u{e9}Z"), None);
+        assert_eq!(parse_rfc3339("2026-11-25T20:42:26+\u{e9}:00"), None);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn rfc3339_never_panics(text in "[0-9T:Z+.-]{0,30}|\\PC{0,30}|2026-11-25T20:42:\\PC{0,8}") {
+            let _ = parse_rfc3339(&text);
+        }
     }
 
     #[test]

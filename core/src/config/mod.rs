@@ -310,15 +310,31 @@ pub fn basic_header(username: &str, password: &Secret) -> Result<http::HeaderVal
 }
 
 /// Parse a server URL: `http(s)://host[:port][/prefix]`, or `host:port` (taken as https).
+///
+/// Credentials in the URL (`https://user:password@host`) are refused: no transport would send
+/// them, and the URL shows in `Debug` and errors. Give them as basic auth instead.
 pub fn parse_server_url(text: &str, key: &str) -> Result<Url> {
     let text = text.trim();
     let with_scheme = if text.contains("://") { text.to_owned() } else { format!("https://{text}") };
-    let url = Url::parse(&with_scheme).map_err(|e| Error::config(key, format!("{text:?} is not a server URL: {e}")))?;
+    // Quote the text in errors only without a user-info part (it may hold a password).
+    let shown = match text.split_once('@') {
+        Some((_, host)) => format!("\"<credentials>@{host}\""),
+        None => format!("{text:?}"),
+    };
+    let url = Url::parse(&with_scheme).map_err(|e| Error::config(key, format!("{shown} is not a server URL: {e}")))?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(Error::config(
+            key,
+            format!(
+                "{shown} holds credentials (user:password@): they would not be sent; give them as basic auth (user / credentials, username / password, NOMAD_HTTP_AUTH) instead"
+            ),
+        ));
+    }
     if !matches!(url.scheme(), "http" | "https") {
         return Err(Error::config(key, format!("scheme {:?} is not http or https", url.scheme())));
     }
     if url.host_str().is_none_or(str::is_empty) {
-        return Err(Error::config(key, format!("{text:?} has no host")));
+        return Err(Error::config(key, format!("{shown} has no host")));
     }
     Ok(url)
 }

@@ -153,28 +153,7 @@ impl Resource {
     }
 }
 
-/// Percent-encode one path segment (everything but RFC 3986 unreserved characters).
-pub fn segment(s: &str) -> String {
-    encode(s, |b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
-}
-
-/// Percent-encode a query value (unreserved characters, `/` and `:` stay as they are; space is
-/// `%20`).
-pub fn query_value(s: &str) -> String {
-    encode(s, |b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'/' | b':'))
-}
-
-fn encode(s: &str, keep: impl Fn(u8) -> bool) -> String {
-    let mut out = String::with_capacity(s.len());
-    for &b in s.as_bytes() {
-        if keep(b) {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
+pub use crate::encode::{query_value, segment};
 
 fn nonempty(field: &str, value: &str) -> Result<String> {
     if value.is_empty() {
@@ -1383,29 +1362,12 @@ mod tests {
         );
     }
 
-    fn percent_decode(s: &str) -> Vec<u8> {
-        let b = s.as_bytes();
-        let mut out = Vec::new();
-        let mut i = 0;
-        while i < b.len() {
-            if b[i] == b'%' && i + 2 < b.len() + 1 {
-                let hex = std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("zz");
-                out.push(u8::from_str_radix(hex, 16).unwrap_or(0));
-                i += 3;
-            } else {
-                out.push(b[i]);
-                i += 1;
-            }
-        }
-        out
-    }
-
     proptest::proptest! {
         #[test]
         fn segments_round_trip_and_never_hold_delimiters(s in ".{0,40}") {
             let enc = segment(&s);
             proptest::prop_assert!(!enc.contains(['/', '?', '#', '&', '=', '+', ' ']));
-            proptest::prop_assert_eq!(percent_decode(&enc), s.as_bytes().to_vec());
+            proptest::prop_assert_eq!(percent_encoding::percent_decode_str(&enc).collect::<Vec<u8>>(), s.as_bytes().to_vec());
         }
 
         #[test]

@@ -15,25 +15,7 @@ pub const DEFAULT_NAMESPACE: &str = "default";
 /// under it so a proxy's idle timeout is less likely to cut the request).
 pub const MAX_WAIT: Duration = Duration::from_secs(300);
 
-/// Percent-encode one path segment: everything but the RFC 3986 unreserved characters, so a
-/// dispatched job ID `parent/dispatch-1-ab` becomes `parent%2Fdispatch-1-ab`.
-///
-/// ```
-/// use clustermanager_core::nomad::query::encode_segment;
-/// assert_eq!(encode_segment("acm-param/dispatch-1795639013-f06b5802"), "acm-param%2Fdispatch-1795639013-f06b5802");
-/// assert_eq!(encode_segment("a b"), "a%20b");
-/// ```
-pub fn encode_segment(segment: &str) -> String {
-    let mut out = String::with_capacity(segment.len());
-    for b in segment.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
+pub use crate::encode::segment as encode_segment;
 
 /// The namespace an operation works in: the caller's, else the context's default, else
 /// Nomad's `default`.
@@ -241,29 +223,12 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn decode(s: &str) -> Vec<u8> {
-        let b = s.as_bytes();
-        let mut out = Vec::new();
-        let mut i = 0;
-        while i < b.len() {
-            if b[i] == b'%' {
-                let hex = std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("00");
-                out.push(u8::from_str_radix(hex, 16).unwrap_or(0));
-                i += 3;
-            } else {
-                out.push(b[i]);
-                i += 1;
-            }
-        }
-        out
-    }
-
     proptest! {
         #[test]
         fn encoded_segments_decode_back_and_hold_no_separator(id in "\\PC{0,40}") {
             let enc = encode_segment(&id);
             prop_assert!(!enc.contains('/') && !enc.contains('?') && !enc.contains('#'));
-            prop_assert_eq!(decode(&enc), id.as_bytes().to_vec());
+            prop_assert_eq!(percent_encoding::percent_decode_str(&enc).collect::<Vec<u8>>(), id.as_bytes().to_vec());
             // and the path is a valid request URI
             let q = Query::new(&Context::default(), format!("/v1/job/{enc}"));
             prop_assert!(q.get().is_ok());
