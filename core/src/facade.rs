@@ -69,6 +69,7 @@ impl<T: Transport> ClusterManager<T> {
                     retry,
                     region: config.region.clone(),
                     namespace: config.namespace.clone(),
+                    namespace_mode: config.nomad_namespace_mode,
                     ..nomad::Context::default()
                 };
                 Backend::Nomad(Driver::new(&transport, nomad::connect::connect(ctx)).finish().await?)

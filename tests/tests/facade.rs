@@ -88,3 +88,17 @@ fn kubernetes_names_are_checked_before_any_request() {
     assert!(matches!(err, Error::InvalidInput { .. }), "{err}");
     assert!(transport.requests().is_empty());
 }
+
+#[test]
+fn nomad_prefix_namespaces_are_a_config_choice() {
+    // The seed's scheme for Nomad servers without namespaces: jobs of namespace `acm` are the
+    // jobs whose ID starts with `acm-`, and their names come back without the prefix.
+    let discovery = Scenario::load("nomad/07-datacenter-discovery.json");
+    let list = Scenario::load("nomad/16-job-list-prefix.json");
+    let transport = ReplayTransport::chain(&[(&discovery, &[0, 1]), (&list, &[0])]);
+    let config = Config::nomad("http://127.0.0.1:4646").unwrap().with_nomad_prefix_namespaces();
+    let cm = block_on(ClusterManager::connect(transport.clone(), &config, 7)).unwrap();
+    let names: Vec<String> = block_on(cm.list_jobs("acm")).unwrap().into_iter().map(|j| j.name).collect();
+    assert!(names.contains(&"fail".to_owned()) && names.contains(&"ok".to_owned()), "{names:?}");
+    assert_eq!(transport.remaining(), 0);
+}

@@ -119,6 +119,9 @@ pub struct Config {
     pub request_timeout: Option<Duration>,
     /// Retry policy.
     pub retry: RetryPolicy,
+    /// How the seed's namespaces map onto Nomad: real namespaces (the default), or the seed's
+    /// old `{namespace}-{job}` ID prefixes for servers without namespaces (Nomad < 1.0).
+    pub nomad_namespace_mode: crate::nomad::NamespaceMode,
 }
 
 impl Config {
@@ -144,6 +147,7 @@ impl Config {
             connect_timeout: Duration::from_secs(10),
             request_timeout: Some(Duration::from_secs(295)),
             retry: RetryPolicy::default(),
+            nomad_namespace_mode: crate::nomad::NamespaceMode::Native,
         })
     }
 
@@ -156,6 +160,13 @@ impl Config {
     /// Use these TLS settings.
     pub fn with_tls(mut self, tls: TlsConfig) -> Self {
         self.tls = tls;
+        self
+    }
+
+    /// Map the seed's namespaces onto Nomad job-ID prefixes (`{namespace}-{job}`), the seed's
+    /// scheme for Nomad servers without namespaces, instead of real Nomad namespaces.
+    pub fn with_nomad_prefix_namespaces(mut self) -> Self {
+        self.nomad_namespace_mode = crate::nomad::NamespaceMode::Prefix;
         self
     }
 
