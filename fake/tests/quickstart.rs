@@ -1,0 +1,54 @@
+//! The README quickstart, run through the real `ClusterManager` facade on both fakes.
+
+use std::time::Duration;
+
+use clustermanager_core::{ClusterManager, DeleteOptions, Error, JobSpec, LogOptions, Status};
+use clustermanager_fake::{block_on, FakeCluster, FakeTransport};
+
+const NAMESPACE: &str = "aiocluster-test";
+
+async fn quickstart(cm: &ClusterManager<FakeTransport>, command: &str) -> Result<(clustermanager_core::Job, Vec<(clustermanager_core::Execution, String)>), Error> {
+    assert!(!cm.get_nodes().await?.is_empty());
+    cm.delete_namespace(NAMESPACE).await?;
+    assert!(cm.create_namespace(NAMESPACE).await?);
+    let spec = JobSpec::new("hello").image("busybox:1.36").command(["sh", "-c", command]).cpu_limit("100m").mem_limit("64Mi");
+    cm.create_job(NAMESPACE, &spec).await?;
+    let job = cm.wait_for_job(NAMESPACE, "hello", Some(Duration::from_secs(300))).await?;
+    let mut runs = Vec::new();
+    for execution in cm.list_job_executions(NAMESPACE, "hello").await? {
+        let log = cm.get_execution_log(NAMESPACE, &execution.id, &LogOptions::default()).await?;
+        runs.push((execution, log));
+    }
+    assert!(cm.delete_job(NAMESPACE, "hello", DeleteOptions { wait: true, purge: true }).await?);
+    assert!(cm.delete_namespace(NAMESPACE).await?);
+    Ok((job, runs))
+}
+
+fn run_on(fake: &FakeCluster, command: &str) -> (clustermanager_core::Job, Vec<(clustermanager_core::Execution, String)>) {
+    let cm = block_on(fake.cluster_manager()).unwrap();
+    match block_on(quickstart(&cm, command)) {
+        Ok(out) => out,
+        Err(e) => panic!("quickstart failed: {e}\nrequests:\n{}", fake.requests().join("\n")),
+    }
+}
+
+#[test]
+fn quickstart_succeeds_on_the_fake_kubernetes() {
+    let fake = FakeCluster::kubernetes();
+    let (job, runs) = run_on(&fake, "echo hello from clustermanager");
+    assert_eq!(job.status, Some(Status::Succeeded));
+    assert_eq!(runs.len(), 1);
+    assert!(runs[0].0.id.starts_with("hello-"));
+    assert_eq!(runs[0].1, "hello from clustermanager\n");
+    assert!(fake.executions(NAMESPACE).is_empty(), "purge removed the pods");
+}
+
+#[test]
+fn a_failing_job_is_reported_with_its_exit_code_on_kubernetes() {
+    let fake = FakeCluster::kubernetes();
+    let (job, runs) = run_on(&fake, "echo about to fail; exit 3");
+    assert_eq!(job.status, Some(Status::Failed));
+    assert_eq!(runs[0].0.status, Some(Status::Failed));
+    assert_eq!(runs[0].0.tasks[0].exit_code, Some(3));
+    assert_eq!(runs[0].1, "about to fail\n");
+}
