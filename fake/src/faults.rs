@@ -121,15 +121,22 @@ impl Faults {
         self.list.push(fault);
     }
 
-    /// The effect to apply to `request`, if a fault fires for it.
-    pub(crate) fn fire(&mut self, request: &Request) -> Option<Effect> {
-        let fault = self.list.iter_mut().find(|f| f.matches(request))?;
+    /// The effect to apply to `request`, if a fault fires for it. Stream cuts only fire for
+    /// requests answered with a stream (`streaming`), every other fault only before answering.
+    pub(crate) fn fire(&mut self, request: &Request, streaming: bool) -> Option<Effect> {
+        let fault =
+            self.list.iter_mut().find(|f| f.matches(request) && matches!(f.effect, Effect::CutStream(_)) == streaming)?;
         if let Some(n) = fault.remaining.as_mut() {
             *n -= 1;
         }
         let effect = fault.effect.clone();
         self.list.retain(|f| f.remaining != Some(0));
         Some(effect)
+    }
+
+    #[cfg(test)]
+    fn fire_plain(&mut self, request: &Request) -> Option<Effect> {
+        self.fire(request, false)
     }
 
     pub(crate) fn pending(&self) -> usize {
@@ -149,10 +156,10 @@ mod tests {
     fn faults_fire_on_matching_requests_the_given_number_of_times() {
         let mut faults = Faults::default();
         faults.add(Fault::status(503, "busy").on("post", "/apis/").times(2));
-        assert_eq!(faults.fire(&req("GET", "/apis/batch/v1/jobs")), None);
-        assert!(matches!(faults.fire(&req("POST", "/apis/batch/v1/jobs")), Some(Effect::Respond { status: 503, .. })));
-        assert!(faults.fire(&req("POST", "/apis/batch/v1/jobs")).is_some());
-        assert_eq!(faults.fire(&req("POST", "/apis/batch/v1/jobs")), None);
+        assert_eq!(faults.fire_plain(&req("GET", "/apis/batch/v1/jobs")), None);
+        assert!(matches!(faults.fire_plain(&req("POST", "/apis/batch/v1/jobs")), Some(Effect::Respond { status: 503, .. })));
+        assert!(faults.fire_plain(&req("POST", "/apis/batch/v1/jobs")).is_some());
+        assert_eq!(faults.fire_plain(&req("POST", "/apis/batch/v1/jobs")), None);
         assert_eq!(faults.pending(), 0);
     }
 }

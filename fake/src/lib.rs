@@ -142,8 +142,7 @@ impl Shared {
             Some(q) => format!("{} {}?{q}", req.method(), req.uri().path()),
             None => format!("{} {}", req.method(), req.uri().path()),
         });
-        let mut cut = None;
-        match self.faults.fire(req) {
+        match self.faults.fire(req, false) {
             Some(Effect::Respond { status, body, retry_after }) => {
                 let ct = if body.starts_with('{') { "application/json" } else { "text/plain; charset=utf-8" };
                 let headers: Vec<(&str, String)> = retry_after.map(|s| ("retry-after", s.to_string())).into_iter().collect();
@@ -153,8 +152,7 @@ impl Shared {
                 return Err(Error::transport(kind, format!("clustermanager-fake: scripted connection failure on {} {}", req.method(), req.uri())));
             }
             Some(Effect::Latency(d)) => self.advance_to(self.now + d),
-            Some(Effect::CutStream(n)) => cut = Some(n),
-            None => {}
+            Some(Effect::CutStream(_)) | None => {}
         }
         let start = self.now;
         let mut reply = self.server.handle(req, self.now, false);
@@ -164,6 +162,13 @@ impl Shared {
             self.advance_to(target.max(self.now));
             reply = self.server.handle(req, self.now, self.now >= until);
         }
+        let cut = match &reply {
+            Reply::Stream(..) => match self.faults.fire(req, true) {
+                Some(Effect::CutStream(n)) => Some(n),
+                _ => None,
+            },
+            _ => None,
+        };
         Ok((reply, cut))
     }
 
