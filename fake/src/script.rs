@@ -16,6 +16,8 @@ use std::time::Duration;
 pub struct Outcome {
     /// Everything written to stdout.
     pub stdout: String,
+    /// Everything written to stderr (`echo ... >&2`).
+    pub stderr: String,
     /// The exit code (0 = success).
     pub exit_code: i32,
     /// How long the command runs (virtual time), at least one second.
@@ -24,27 +26,30 @@ pub struct Outcome {
 
 /// Run `argv` (command followed by its arguments) in the fake, with `env` for `$VAR` expansion.
 pub fn run(argv: &[String], env: &BTreeMap<String, String>) -> Outcome {
-    let mut out = Outcome { stdout: String::new(), exit_code: 0, duration: Duration::from_secs(1) };
+    let mut out = Outcome { stdout: String::new(), stderr: String::new(), exit_code: 0, duration: Duration::from_secs(1) };
     let script = match argv {
         [sh, flag, script, ..] if is_shell(sh) && flag == "-c" => script.clone(),
         [] => return out,
         _ => argv.iter().map(|a| quote(a)).collect::<Vec<_>>().join(" "),
     };
     for statement in statements(&script) {
-        let words = words(statement, env);
+        let mut words = words(statement, env);
+        let to_stderr = words.iter().any(|w| w == ">&2" || w == "1>&2");
+        words.retain(|w| !matches!(w.as_str(), ">&2" | "1>&2" | "2>&1" | ">/dev/null" | "2>/dev/null"));
         let Some(first) = words.first() else { continue };
+        let sink = if to_stderr { &mut out.stderr } else { &mut out.stdout };
         match first.as_str() {
             "echo" => {
                 let (newline, args) = match words.get(1).map(String::as_str) {
                     Some("-n") => (false, &words[2..]),
                     _ => (true, &words[1..]),
                 };
-                out.stdout.push_str(&args.join(" "));
+                sink.push_str(&args.join(" "));
                 if newline {
-                    out.stdout.push('\n');
+                    sink.push('\n');
                 }
             }
-            "printf" => out.stdout.push_str(&words[1..].join(" ").replace("\\n", "\n")),
+            "printf" => sink.push_str(&words[1..].join(" ").replace("\\n", "\n")),
             "sleep" => {
                 let secs = words.get(1).and_then(|s| s.trim_end_matches('s').parse::<f64>().ok()).unwrap_or(0.0);
                 out.duration += Duration::from_secs_f64(secs.clamp(0.0, 1e7));
@@ -167,7 +172,7 @@ mod tests {
     #[test]
     fn echo_prints_and_succeeds() {
         let out = run(&argv(&["sh", "-c", "echo hello from clustermanager"]), &BTreeMap::new());
-        assert_eq!(out, Outcome { stdout: "hello from clustermanager\n".into(), exit_code: 0, duration: Duration::from_secs(1) });
+        assert_eq!(out, Outcome { stdout: "hello from clustermanager\n".into(), stderr: String::new(), exit_code: 0, duration: Duration::from_secs(1) });
         assert_eq!(run(&argv(&["echo", "hello"]), &BTreeMap::new()).stdout, "hello\n");
     }
 
@@ -179,6 +184,8 @@ mod tests {
         assert_eq!(out.exit_code, 3);
         assert_eq!(out.duration, Duration::from_secs(4));
         assert_eq!(run(&argv(&["sh", "-c", "false"]), &env).exit_code, 1);
+        let out = run(&argv(&["sh", "-c", "echo 'a warning' >&2; echo done"]), &env);
+        assert_eq!((out.stdout.as_str(), out.stderr.as_str()), ("done\n", "a warning\n"));
     }
 
     #[test]

@@ -52,3 +52,34 @@ fn a_failing_job_is_reported_with_its_exit_code_on_kubernetes() {
     assert_eq!(runs[0].0.tasks[0].exit_code, Some(3));
     assert_eq!(runs[0].1, "about to fail\n");
 }
+
+#[test]
+fn quickstart_succeeds_on_the_fake_nomad() {
+    let fake = FakeCluster::nomad();
+    let (job, runs) = run_on(&fake, "echo hello from clustermanager");
+    assert_eq!(job.status, Some(Status::Succeeded));
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0].1, "hello from clustermanager\n");
+    assert!(fake.executions(NAMESPACE).is_empty(), "purge removed the allocations");
+}
+
+#[test]
+fn a_failing_job_is_reported_with_its_exit_code_on_nomad() {
+    let fake = FakeCluster::nomad();
+    let (job, runs) = run_on(&fake, "echo about to fail; exit 3");
+    assert_eq!(job.status, Some(Status::Failed));
+    assert_eq!(runs[0].0.status, Some(Status::Failed));
+    assert_eq!(runs[0].0.tasks[0].exit_code, Some(3));
+    assert_eq!(runs[0].1, "about to fail\n");
+}
+
+#[test]
+fn nomad_waits_with_blocking_queries_not_sleeps() {
+    let fake = FakeCluster::nomad();
+    run_on(&fake, "sleep 60; echo late");
+    let requests = fake.requests();
+    let blocking = requests.iter().filter(|r| r.contains("index=")).count();
+    assert!(blocking >= 1, "{requests:#?}");
+    assert!(requests.len() < 40, "no polling loop: {requests:#?}");
+    assert!(fake.elapsed() >= Duration::from_secs(61));
+}
