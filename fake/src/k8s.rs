@@ -58,6 +58,8 @@ enum Action {
     FinishPod { ns: String, pod: String },
     RemoveNamespace { name: String },
     FinishForeground { ns: String, job: String },
+    FinishOrphan { ns: String, job: String },
+    CreatePod { ns: String, job: String },
     EstablishCrd { name: String },
 }
 
@@ -271,14 +273,19 @@ impl Cluster {
         obj
     }
 
+    /// Remove an object; returns it as last stored (so a watch from its resourceVersion sees the
+    /// `DELETED` event, which carries the deletion's resourceVersion).
     fn remove(&mut self, rt: &ResourceType, ns: &str, name: &str) -> Option<Value> {
-        let mut obj = self.objects.remove(&(rt.id(), ns.into(), name.into()))?;
+        let obj = self.objects.remove(&(rt.id(), ns.into(), name.into()))?;
         self.rv += 1;
-        if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+        let mut gone = obj.clone();
+        if let Some(meta) = gone.get_mut("metadata").and_then(Value::as_object_mut) {
             meta.insert("resourceVersion".into(), self.rv.to_string().into());
         }
-        self.record(rt, ns, name, "DELETED", &obj);
-        self.outcomes.remove(&(ns.to_owned(), name.to_owned()));
+        self.record(rt, ns, name, "DELETED", &gone);
+        if rt.resource == "pods" {
+            self.outcomes.remove(&(ns.to_owned(), name.to_owned()));
+        }
         Some(obj)
     }
 
@@ -350,6 +357,26 @@ impl Cluster {
                     self.remove(&pods, &ns, &pod);
                 }
                 self.remove(&jobs, &ns, &job);
+            }
+            Action::FinishOrphan { ns, job } => {
+                let (Some(jobs), Some(pods)) = (self.jobs_rt(), self.pods_rt()) else { return };
+                for pod in self.pods_of(&ns, &job) {
+                    if let Some(mut p) = self.get(&pods, &ns, &pod).cloned() {
+                        if let Some(m) = p["metadata"].as_object_mut() {
+                            m.remove("ownerReferences");
+                        }
+                        self.update(&pods, &ns, &pod, p);
+                    }
+                }
+                self.remove(&jobs, &ns, &job);
+            }
+            Action::CreatePod { ns, job } => {
+                let Some(jobs) = self.jobs_rt() else { return };
+                if let Some(obj) = self.get(&jobs, &ns, &job).cloned() {
+                    if obj["metadata"]["deletionTimestamp"].is_null() {
+                        self.start_job(&obj);
+                    }
+                }
             }
             Action::EstablishCrd { name } => {
                 let Some(rt) = self.builtin("/apis/apiextensions.k8s.io/v1", "customresourcedefinitions") else { return };
@@ -606,8 +633,8 @@ impl Cluster {
         }
         let created = self.insert(rt, ns, &name, obj);
         if rt.resource == "jobs" {
-            self.start_job(&created);
-            // Answer with the Job as created; its status moves on in later reads.
+            // The job controller reacts right after the create was answered.
+            self.schedule.at(self.now, Action::CreatePod { ns: ns.to_owned(), job: name.clone() });
         }
         Ok((201, created))
     }
@@ -849,41 +876,43 @@ impl Cluster {
                 Ok((200, out))
             }
             "jobs" => {
+                // batch/v1 Jobs default to orphaning their pods.
                 let policy = options["propagationPolicy"].as_str().unwrap_or("Orphan");
-                let pods = self.pods_of(ns, name);
                 match policy {
-                    "Foreground" => {
+                    "Foreground" | "Orphan" => {
                         let mut obj = obj;
+                        if !obj["metadata"]["deletionTimestamp"].is_null() {
+                            return Ok((200, obj));
+                        }
+                        let finalizer = if policy == "Orphan" { "orphan" } else { "foregroundDeletion" };
                         obj["metadata"]["deletionTimestamp"] = now.into();
                         obj["metadata"]["deletionGracePeriodSeconds"] = 0.into();
-                        obj["metadata"]["finalizers"] = json!(["foregroundDeletion"]);
+                        obj["metadata"]["finalizers"] = json!([finalizer]);
                         let out = self.update(rt, ns, name, obj);
-                        self.schedule.at(self.now + self.step, Action::FinishForeground { ns: ns.into(), job: name.into() });
+                        let action = if policy == "Orphan" {
+                            Action::FinishOrphan { ns: ns.into(), job: name.into() }
+                        } else {
+                            Action::FinishForeground { ns: ns.into(), job: name.into() }
+                        };
+                        // The garbage collector finishes the deletion a moment later.
+                        self.schedule.at(self.now + self.step / 2, action);
                         Ok((200, out))
                     }
                     "Background" => {
-                        let out = self.remove(rt, ns, name).unwrap_or(obj);
+                        let removed = self.remove(rt, ns, name).unwrap_or(obj);
                         if let Some(prt) = self.pods_rt() {
-                            for pod in pods {
+                            for pod in self.pods_of(ns, name) {
                                 self.remove(&prt, ns, &pod);
                             }
                         }
-                        Ok((200, out))
+                        Ok((200, success(rt, name, &removed)))
                     }
-                    _ => {
-                        let out = self.remove(rt, ns, name).unwrap_or(obj);
-                        if let Some(prt) = self.pods_rt() {
-                            for pod in pods {
-                                if let Some(mut p) = self.get(&prt, ns, &pod).cloned() {
-                                    if let Some(m) = p["metadata"].as_object_mut() {
-                                        m.remove("ownerReferences");
-                                    }
-                                    self.update(&prt, ns, &pod, p);
-                                }
-                            }
-                        }
-                        Ok((200, out))
-                    }
+                    other => Err(status(
+                        422,
+                        "Invalid",
+                        &format!("DeleteOptions.meta.k8s.io \"\" is invalid: propagationPolicy: Unsupported value: \"{other}\": supported values: \"Foreground\", \"Background\", \"Orphan\", \"nil\""),
+                        json!({"kind": "DeleteOptions", "group": "meta.k8s.io", "causes": [{"reason": "FieldValueNotSupported", "message": format!("Unsupported value: \"{other}\""), "field": "propagationPolicy"}]}),
+                    )),
                 }
             }
             "pods" | "customresourcedefinitions" => {
@@ -897,11 +926,7 @@ impl Cluster {
             }
             _ => {
                 let removed = self.remove(rt, ns, name).unwrap_or(obj);
-                let mut details = json!({"name": name, "kind": rt.resource, "uid": removed["metadata"]["uid"].clone()});
-                if !rt.group().is_empty() {
-                    details["group"] = rt.group().into();
-                }
-                Ok((200, json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": details})))
+                Ok((200, success(rt, name, &removed)))
             }
         }
     }
@@ -1068,6 +1093,15 @@ fn status_value(code: u16, reason: &str, message: &str, details: Option<Value>) 
 fn status(code: u16, reason: &str, message: &str, details: Value) -> Response {
     let details = (!details.is_null()).then_some(details);
     http_util::json(code, &[], &status_value(code, reason, message, details), true)
+}
+
+/// The `Status` a delete that took effect at once answers with.
+fn success(rt: &ResourceType, name: &str, removed: &Value) -> Value {
+    let mut details = json!({"name": name, "kind": rt.resource, "uid": removed["metadata"]["uid"].clone()});
+    if !rt.group().is_empty() {
+        details["group"] = rt.group().into();
+    }
+    json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": details})
 }
 
 fn not_found(rt: &ResourceType, name: &str) -> Response {

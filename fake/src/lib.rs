@@ -258,6 +258,14 @@ impl FakeCluster {
         self.shared.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// The state with everything due by now applied (what the next request would see).
+    fn settled(&self) -> MutexGuard<'_, Shared> {
+        let mut s = self.lock();
+        let now = s.now;
+        s.advance_to(now);
+        s
+    }
+
     /// A transport into this cluster (clones share the cluster).
     pub fn transport(&self) -> FakeTransport {
         FakeTransport { cluster: self.clone() }
@@ -313,7 +321,7 @@ impl FakeCluster {
 
     /// Kubernetes: the current `resourceVersion`; Nomad: the current Raft index.
     pub fn version(&self) -> u64 {
-        match &self.lock().server {
+        match &self.settled().server {
             Server::Kubernetes(c) => c.resource_version(),
             Server::Nomad(c) => c.index(),
         }
@@ -322,7 +330,7 @@ impl FakeCluster {
     /// Kubernetes: the pods of `namespace` (all namespaces when empty). Nomad: the allocation
     /// IDs of jobs in that namespace.
     pub fn executions(&self, namespace: &str) -> Vec<String> {
-        match &self.lock().server {
+        match &self.settled().server {
             Server::Kubernetes(c) => c.pod_names(namespace),
             Server::Nomad(c) => c.alloc_ids(namespace),
         }
@@ -333,7 +341,7 @@ impl FakeCluster {
     /// `running`, `complete`, `failed`), with the exit code for finished ones. `false` if there
     /// is no such execution.
     pub fn set_execution_status(&self, namespace: &str, id: &str, status: &str, exit_code: i32) -> bool {
-        match &mut self.lock().server {
+        match &mut self.settled().server {
             Server::Kubernetes(c) => c.set_pod_phase(namespace, id, status, exit_code),
             Server::Nomad(c) => c.set_alloc_status(id, status, exit_code),
         }
