@@ -124,8 +124,10 @@ impl Faults {
     /// The effect to apply to `request`, if a fault fires for it. Stream cuts only fire for
     /// requests answered with a stream (`streaming`), every other fault only before answering.
     pub(crate) fn fire(&mut self, request: &Request, streaming: bool) -> Option<Effect> {
-        let fault =
-            self.list.iter_mut().find(|f| f.matches(request) && matches!(f.effect, Effect::CutStream(_)) == streaming)?;
+        let fault = self
+            .list
+            .iter_mut()
+            .find(|f| f.matches(request) && matches!(f.effect, Effect::CutStream(_)) == streaming)?;
         if let Some(n) = fault.remaining.as_mut() {
             *n -= 1;
         }
@@ -157,7 +159,10 @@ mod tests {
         let mut faults = Faults::default();
         faults.add(Fault::status(503, "busy").on("post", "/apis/").times(2));
         assert_eq!(faults.fire_plain(&req("GET", "/apis/batch/v1/jobs")), None);
-        assert!(matches!(faults.fire_plain(&req("POST", "/apis/batch/v1/jobs")), Some(Effect::Respond { status: 503, .. })));
+        assert!(matches!(
+            faults.fire_plain(&req("POST", "/apis/batch/v1/jobs")),
+            Some(Effect::Respond { status: 503, .. })
+        ));
         assert!(faults.fire_plain(&req("POST", "/apis/batch/v1/jobs")).is_some());
         assert_eq!(faults.fire_plain(&req("POST", "/apis/batch/v1/jobs")), None);
         assert_eq!(faults.pending(), 0);

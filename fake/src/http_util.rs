@@ -49,7 +49,12 @@ pub(crate) fn decode(text: &str) -> String {
 }
 
 /// A response with a status, content type, extra headers and body.
-pub(crate) fn response(status: u16, content_type: &str, headers: &[(&str, String)], body: impl Into<Bytes>) -> Response {
+pub(crate) fn response(
+    status: u16,
+    content_type: &str,
+    headers: &[(&str, String)],
+    body: impl Into<Bytes>,
+) -> Response {
     let mut resp = http::Response::new(body.into());
     *resp.status_mut() = http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
     if !content_type.is_empty() {

@@ -132,8 +132,21 @@ pub(crate) struct Cluster {
 /// An open streamed answer.
 #[derive(Debug)]
 pub(crate) enum Stream {
-    Watch { collection: String, ns: Option<String>, labels: Selector, fields: Selector, cursor: u64, until: Duration, queued: VecDeque<Bytes> },
-    Log { ns: String, pod: String, tail: Option<usize>, sent: bool },
+    Watch {
+        collection: String,
+        ns: Option<String>,
+        labels: Selector,
+        fields: Selector,
+        cursor: u64,
+        until: Duration,
+        queued: VecDeque<Bytes>,
+    },
+    Log {
+        ns: String,
+        pod: String,
+        tail: Option<usize>,
+        sent: bool,
+    },
 }
 
 impl Cluster {
@@ -208,20 +221,24 @@ impl Cluster {
             return Some(rt);
         }
         let crds = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions";
-        self.objects.range((crds.to_owned(), String::new(), String::new())..).take_while(|(k, _)| k.0 == crds).find_map(|(_, crd)| {
-            let spec = &crd["spec"];
-            let established = crd["status"]["conditions"]
-                .as_array()
-                .is_some_and(|cs| cs.iter().any(|c| c["type"] == "Established" && c["status"] == "True"));
-            let group = spec["group"].as_str()?;
-            let served = spec["versions"].as_array()?.iter().any(|v| format!("/apis/{group}/{}", v["name"].as_str().unwrap_or("")) == prefix && v["served"] != false);
-            (established && served && spec["names"]["plural"] == resource).then(|| ResourceType {
-                prefix: prefix.to_owned(),
-                resource: resource.to_owned(),
-                kind: spec["names"]["kind"].as_str().unwrap_or("Unknown").to_owned(),
-                namespaced: spec["scope"] != "Cluster",
-            })
-        })
+        self.objects.range((crds.to_owned(), String::new(), String::new())..).take_while(|(k, _)| k.0 == crds).find_map(
+            |(_, crd)| {
+                let spec = &crd["spec"];
+                let established = crd["status"]["conditions"]
+                    .as_array()
+                    .is_some_and(|cs| cs.iter().any(|c| c["type"] == "Established" && c["status"] == "True"));
+                let group = spec["group"].as_str()?;
+                let served = spec["versions"].as_array()?.iter().any(|v| {
+                    format!("/apis/{group}/{}", v["name"].as_str().unwrap_or("")) == prefix && v["served"] != false
+                });
+                (established && served && spec["names"]["plural"] == resource).then(|| ResourceType {
+                    prefix: prefix.to_owned(),
+                    resource: resource.to_owned(),
+                    kind: spec["names"]["kind"].as_str().unwrap_or("Unknown").to_owned(),
+                    namespaced: spec["scope"] != "Cluster",
+                })
+            },
+        )
     }
 
     fn known_prefix(&self, prefix: &str) -> bool {
@@ -230,15 +247,23 @@ impl Cluster {
                 k.0 == "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
                     && crd["spec"]["versions"].as_array().is_some_and(|vs| {
                         vs.iter().any(|v| {
-                            format!("/apis/{}/{}", crd["spec"]["group"].as_str().unwrap_or(""), v["name"].as_str().unwrap_or(""))
-                                == prefix
+                            format!(
+                                "/apis/{}/{}",
+                                crd["spec"]["group"].as_str().unwrap_or(""),
+                                v["name"].as_str().unwrap_or("")
+                            ) == prefix
                         })
                     })
             })
     }
 
     fn record(&mut self, rt: &ResourceType, ns: &str, name: &str, kind: &'static str, object: &Value) {
-        self.events.push(WatchEvent { rv: self.rv, key: (rt.id(), ns.into(), name.into()), kind, object: object.clone() });
+        self.events.push(WatchEvent {
+            rv: self.rv,
+            key: (rt.id(), ns.into(), name.into()),
+            kind,
+            object: object.clone(),
+        });
     }
 
     /// Store a new object, filling the metadata the apiserver sets.
@@ -333,8 +358,7 @@ impl Cluster {
                 let (phase, reason) = if code == 0 { ("Succeeded", "Completed") } else { ("Failed", "Error") };
                 obj["status"]["phase"] = phase.into();
                 obj["status"]["conditions"] = json!([{"type": "Ready", "status": "False", "lastProbeTime": null, "lastTransitionTime": now, "reason": "PodCompleted"}]);
-                obj["status"]["containerStatuses"][0]["state"] =
-                    json!({"terminated": {"exitCode": code, "reason": reason, "startedAt": started, "finishedAt": now}});
+                obj["status"]["containerStatuses"][0]["state"] = json!({"terminated": {"exitCode": code, "reason": reason, "startedAt": started, "finishedAt": now}});
                 obj["status"]["containerStatuses"][0]["ready"] = false.into();
                 obj["status"]["containerStatuses"][0]["started"] = false.into();
                 self.update(&rt, &ns, &pod, obj);
@@ -379,7 +403,9 @@ impl Cluster {
                 }
             }
             Action::EstablishCrd { name } => {
-                let Some(rt) = self.builtin("/apis/apiextensions.k8s.io/v1", "customresourcedefinitions") else { return };
+                let Some(rt) = self.builtin("/apis/apiextensions.k8s.io/v1", "customresourcedefinitions") else {
+                    return;
+                };
                 let Some(mut crd) = self.get(&rt, "", &name).cloned() else { return };
                 let now = sim::timestamp(self.now);
                 crd["status"] = json!({
@@ -399,7 +425,12 @@ impl Cluster {
         let (prefix, resource) = id.rsplit_once('/')?;
         self.resource_type(prefix, resource).or_else(|| {
             // A custom resource whose CRD is already gone: still removable.
-            Some(ResourceType { prefix: prefix.into(), resource: resource.into(), kind: String::new(), namespaced: true })
+            Some(ResourceType {
+                prefix: prefix.into(),
+                resource: resource.into(),
+                kind: String::new(),
+                namespaced: true,
+            })
         })
     }
 
@@ -414,7 +445,11 @@ impl Cluster {
     /// Bring the status of the Job owning `pod` in line with its pods.
     fn sync_job_of(&mut self, ns: &str, pod: &str) {
         let (Some(jobs), Some(pods)) = (self.jobs_rt(), self.pods_rt()) else { return };
-        let Some(job) = self.get(&pods, ns, pod).and_then(|p| p["metadata"]["labels"]["job-name"].as_str()).map(str::to_owned) else { return };
+        let Some(job) =
+            self.get(&pods, ns, pod).and_then(|p| p["metadata"]["labels"]["job-name"].as_str()).map(str::to_owned)
+        else {
+            return;
+        };
         let Some(mut obj) = self.get(&jobs, ns, &job).cloned() else { return };
         if obj["status"]["conditions"].is_array() {
             return; // already finished
@@ -442,7 +477,10 @@ impl Cluster {
                 json!([{"type": "Failed", "status": "True", "lastProbeTime": now, "lastTransitionTime": now, "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit"}]),
             );
         } else if succeeded > 0 {
-            status.insert("conditions".into(), json!([{"type": "Complete", "status": "True", "lastProbeTime": now, "lastTransitionTime": now}]));
+            status.insert(
+                "conditions".into(),
+                json!([{"type": "Complete", "status": "True", "lastProbeTime": now, "lastTransitionTime": now}]),
+            );
             status.insert("completionTime".into(), now.into());
         }
         self.update(&jobs, ns, &job, obj);
@@ -495,7 +533,9 @@ impl Cluster {
         let now = sim::timestamp(self.now);
         obj["status"]["phase"] = phase.into();
         obj["status"]["containerStatuses"][0]["state"] = match phase {
-            "Succeeded" | "Failed" => json!({"terminated": {"exitCode": exit_code, "reason": if exit_code == 0 { "Completed" } else { "Error" }, "startedAt": now, "finishedAt": now}}),
+            "Succeeded" | "Failed" => {
+                json!({"terminated": {"exitCode": exit_code, "reason": if exit_code == 0 { "Completed" } else { "Error" }, "startedAt": now, "finishedAt": now}})
+            }
             "Running" => json!({"running": {"startedAt": now}}),
             _ => json!({"waiting": {"reason": "ContainerCreating"}}),
         };
@@ -506,7 +546,11 @@ impl Cluster {
 
     /// The names of the pods in `ns` (all when `ns` is empty).
     pub(crate) fn pod_names(&self, ns: &str) -> Vec<String> {
-        self.objects.keys().filter(|k| k.0 == "/api/v1/pods" && (ns.is_empty() || k.1 == ns)).map(|k| k.2.clone()).collect()
+        self.objects
+            .keys()
+            .filter(|k| k.0 == "/api/v1/pods" && (ns.is_empty() || k.1 == ns))
+            .map(|k| k.2.clone())
+            .collect()
     }
 
     pub(crate) fn resource_version(&self) -> u64 {
@@ -519,16 +563,34 @@ impl Cluster {
         let path = req.uri().path().to_owned();
         let query = http_util::query(req);
         match path.as_str() {
-            "/version" => return Reply::Full(http_util::json(200, &[], &json!({"major": "1", "minor": "19", "gitVersion": "v1.19.0", "platform": "linux/amd64"}), true)),
-            "/healthz" | "/livez" | "/readyz" => return Reply::Full(http_util::response(200, "text/plain; charset=utf-8", &[], "ok")),
-            "/api" => return Reply::Full(http_util::json(200, &[], &json!({"kind": "APIVersions", "versions": ["v1"]}), true)),
+            "/version" => {
+                return Reply::Full(http_util::json(
+                    200,
+                    &[],
+                    &json!({"major": "1", "minor": "19", "gitVersion": "v1.19.0", "platform": "linux/amd64"}),
+                    true,
+                ))
+            }
+            "/healthz" | "/livez" | "/readyz" => {
+                return Reply::Full(http_util::response(200, "text/plain; charset=utf-8", &[], "ok"))
+            }
+            "/api" => {
+                return Reply::Full(http_util::json(
+                    200,
+                    &[],
+                    &json!({"kind": "APIVersions", "versions": ["v1"]}),
+                    true,
+                ))
+            }
             _ => {}
         }
         let segs: Vec<String> = path.trim_matches('/').split('/').map(http_util::decode).collect();
         let (prefix, rest) = match segs.first().map(String::as_str) {
             Some("api") if segs.len() >= 2 => (format!("/api/{}", segs[1]), &segs[2..]),
             Some("apis") if segs.len() >= 3 => (format!("/apis/{}/{}", segs[1], segs[2]), &segs[3..]),
-            _ => return Reply::Full(http_util::response(404, "text/plain; charset=utf-8", &[], "404 page not found\n")),
+            _ => {
+                return Reply::Full(http_util::response(404, "text/plain; charset=utf-8", &[], "404 page not found\n"))
+            }
         };
         if !self.known_prefix(&prefix) {
             return Reply::Full(http_util::response(404, "text/plain; charset=utf-8", &[], "404 page not found\n"));
@@ -536,7 +598,9 @@ impl Cluster {
         // Split into (namespace, resource, name, subresource).
         let (ns, res, name, sub) = match rest {
             [r] => (None, r.clone(), None, None),
-            [n, ns, r, tail @ ..] if n == "namespaces" && self.resource_type(&prefix, r).is_some_and(|t| t.namespaced) => {
+            [n, ns, r, tail @ ..]
+                if n == "namespaces" && self.resource_type(&prefix, r).is_some_and(|t| t.namespaced) =>
+            {
                 (Some(ns.clone()), r.clone(), tail.first().cloned(), tail.get(1).cloned())
             }
             [r, name, tail @ ..] => (None, r.clone(), Some(name.clone()), tail.first().cloned()),
@@ -547,19 +611,32 @@ impl Cluster {
         let method = req.method().as_str();
         let body = req.body();
         let result = match (method, name, sub.as_deref()) {
-            ("GET", None, _) if matches!(param(&query, "watch"), Some("1" | "true")) => return self.watch(&rt, ns, &query),
+            ("GET", None, _) if matches!(param(&query, "watch"), Some("1" | "true")) => {
+                return self.watch(&rt, ns, &query)
+            }
             ("GET", None, _) => self.list(&rt, ns.as_deref(), &query),
             ("POST", None, _) => self.create(&rt, &ns_str, body),
             ("DELETE", None, _) => self.delete_collection(&rt, &ns_str, &query),
-            ("GET", Some(n), None) => self.get(&rt, &ns_str, &n).cloned().map(|o| (200, o)).ok_or_else(|| not_found(&rt, &n)),
+            ("GET", Some(n), None) => {
+                self.get(&rt, &ns_str, &n).cloned().map(|o| (200, o)).ok_or_else(|| not_found(&rt, &n))
+            }
             ("GET", Some(n), Some("log")) if rt.resource == "pods" => return self.log(&ns_str, &n, &query),
-            ("GET", Some(n), Some("status")) => self.get(&rt, &ns_str, &n).cloned().map(|o| (200, o)).ok_or_else(|| not_found(&rt, &n)),
+            ("GET", Some(n), Some("status")) => {
+                self.get(&rt, &ns_str, &n).cloned().map(|o| (200, o)).ok_or_else(|| not_found(&rt, &n))
+            }
             ("GET", Some(n), Some("scale")) if rt.resource == "deployments" => self.scale(&rt, &ns_str, &n, None),
-            ("PATCH" | "PUT", Some(n), Some("scale")) if rt.resource == "deployments" => self.scale(&rt, &ns_str, &n, Some(req)),
+            ("PATCH" | "PUT", Some(n), Some("scale")) if rt.resource == "deployments" => {
+                self.scale(&rt, &ns_str, &n, Some(req))
+            }
             ("PATCH", Some(n), None | Some("status")) => self.patch(&rt, &ns_str, &n, req),
             ("PUT", Some(n), None | Some("status")) => self.replace(&rt, &ns_str, &n, body),
             ("DELETE", Some(n), None) => self.delete(&rt, &ns_str, &n, body),
-            _ => Err(status(405, "MethodNotAllowed", &format!("the server does not allow this method on the requested resource ({method})"), json!({}))),
+            _ => Err(status(
+                405,
+                "MethodNotAllowed",
+                &format!("the server does not allow this method on the requested resource ({method})"),
+                json!({}),
+            )),
         };
         Reply::Full(match result {
             Ok((code, obj)) => http_util::json(code, &[], &obj, true),
@@ -573,7 +650,8 @@ impl Cluster {
     }
 
     fn create(&mut self, rt: &ResourceType, ns: &str, body: &Bytes) -> Result<(u16, Value), Response> {
-        let mut obj: Value = serde_json::from_slice(body).map_err(|e| status(400, "BadRequest", &format!("the object provided is unrecognized: {e}"), json!({})))?;
+        let mut obj: Value = serde_json::from_slice(body)
+            .map_err(|e| status(400, "BadRequest", &format!("the object provided is unrecognized: {e}"), json!({})))?;
         if !obj.is_object() {
             return Err(status(400, "BadRequest", "the object provided is unrecognized", json!({})));
         }
@@ -582,7 +660,15 @@ impl Cluster {
             match obj["metadata"]["generateName"].as_str() {
                 Some(g) => name = format!("{g}{}", sim::name_suffix(g, self.serial + 1)),
                 None => {
-                    return Err(status(422, "Invalid", &format!("{} \"\" is invalid: metadata.name: Required value: name or generateName is required", rt.kind), json!({"kind": rt.kind})));
+                    return Err(status(
+                        422,
+                        "Invalid",
+                        &format!(
+                            "{} \"\" is invalid: metadata.name: Required value: name or generateName is required",
+                            rt.kind
+                        ),
+                        json!({"kind": rt.kind}),
+                    ));
                 }
             }
         }
@@ -593,7 +679,7 @@ impl Cluster {
             match self.namespace_state(ns) {
                 None => return Err(not_found_named("namespaces", ns)),
                 Some(true) => {
-                    return Err(status(403, "Forbidden", &format!("{} \"{name}\" is forbidden: unable to create new content in namespace {ns} because it is being terminated", rt.resource), json!({"name": name, "kind": rt.resource})));
+                    return Err(status(403, "Forbidden", &format!("{} \"{name}\" is forbidden: unable to create new content in namespace {ns} because it is being terminated", rt.resource), json!({"name": name, "kind": rt.resource, "causes": [{"reason": "NamespaceTerminating", "message": format!("namespace {ns} is being terminated"), "field": "metadata.namespace"}]})));
                 }
                 Some(false) => {}
             }
@@ -603,7 +689,12 @@ impl Cluster {
             if !rt.group().is_empty() {
                 details["group"] = rt.group().into();
             }
-            return Err(status(409, "AlreadyExists", &format!("{} \"{name}\" already exists", rt.qualified()), details));
+            return Err(status(
+                409,
+                "AlreadyExists",
+                &format!("{} \"{name}\" already exists", rt.qualified()),
+                details,
+            ));
         }
         match rt.resource.as_str() {
             "namespaces" => {
@@ -612,6 +703,10 @@ impl Cluster {
             }
             "jobs" => {
                 let spec = &mut obj["spec"];
+                // v1.19 ships the TTL-after-finished controller disabled: the field is dropped.
+                if let Some(m) = spec.as_object_mut() {
+                    m.remove("ttlSecondsAfterFinished");
+                }
                 for (k, v) in [("parallelism", 1), ("completions", 1), ("backoffLimit", 6)] {
                     if spec[k].is_null() {
                         spec[k] = v.into();
@@ -626,7 +721,8 @@ impl Cluster {
                 obj["status"] = json!({"observedGeneration": 1, "replicas": replicas, "updatedReplicas": replicas, "readyReplicas": replicas, "availableReplicas": replicas});
             }
             "customresourcedefinitions" => {
-                obj["status"] = json!({"conditions": [], "acceptedNames": {"plural": "", "kind": ""}, "storedVersions": []});
+                obj["status"] =
+                    json!({"conditions": [], "acceptedNames": {"plural": "", "kind": ""}, "storedVersions": []});
                 self.schedule.at(self.now, Action::EstablishCrd { name: name.clone() });
             }
             _ => {}
@@ -687,7 +783,10 @@ impl Cluster {
                 meta["remainingItemCount"] = (matching.len() - take).into();
             }
         }
-        Ok((200, json!({"kind": format!("{}List", rt.kind), "apiVersion": rt.api_version(), "metadata": meta, "items": items})))
+        Ok((
+            200,
+            json!({"kind": format!("{}List", rt.kind), "apiVersion": rt.api_version(), "metadata": meta, "items": items}),
+        ))
     }
 
     fn watch(&mut self, rt: &ResourceType, ns: Option<String>, query: &[(String, String)]) -> Reply<Stream> {
@@ -700,14 +799,20 @@ impl Cluster {
             Ok(s) => s,
             Err(r) => return bad(r),
         };
-        let timeout = param(query, "timeoutSeconds").and_then(|t| t.parse::<u64>().ok()).map_or(DEFAULT_WATCH, Duration::from_secs);
+        let timeout = param(query, "timeoutSeconds")
+            .and_then(|t| t.parse::<u64>().ok())
+            .map_or(DEFAULT_WATCH, Duration::from_secs);
         let mut queued = VecDeque::new();
         let cursor = match param(query, "resourceVersion").unwrap_or("") {
             "" | "0" => {
                 // Start with the current state, as ADDED events.
                 let id = rt.id();
                 for (k, v) in &self.objects {
-                    if k.0 == id && ns.as_deref().is_none_or(|n| k.1 == n) && labels.matches_labels(v) && fields.matches_fields(v) {
+                    if k.0 == id
+                        && ns.as_deref().is_none_or(|n| k.1 == n)
+                        && labels.matches_labels(v)
+                        && fields.matches_fields(v)
+                    {
                         queued.push_back(event_line("ADDED", v));
                     }
                 }
@@ -715,16 +820,27 @@ impl Cluster {
             }
             text => match text.parse::<u64>() {
                 Ok(rv) if rv < self.compacted => {
-                    let line = event_line("ERROR", &status_value(410, "Expired", &format!("too old resource version: {rv} ({})", self.rv), None));
+                    let line = event_line(
+                        "ERROR",
+                        &status_value(410, "Expired", &format!("too old resource version: {rv} ({})", self.rv), None),
+                    );
                     queued.push_back(line);
                     return Reply::Stream(
                         http_util::response(200, "application/json", &[], Bytes::new()),
-                        Stream::Watch { collection: rt.id(), ns, labels, fields, cursor: u64::MAX, until: Duration::ZERO, queued },
+                        Stream::Watch {
+                            collection: rt.id(),
+                            ns,
+                            labels,
+                            fields,
+                            cursor: u64::MAX,
+                            until: Duration::ZERO,
+                            queued,
+                        },
                     );
                 }
                 Ok(rv) => rv,
-                Err(e) => {
-                    return bad(status(500, "", &format!("resourceVersion: Invalid value: \"{text}\": strconv.ParseUint: parsing \"{text}\": {e}"), Value::Null));
+                Err(_) => {
+                    return bad(status(500, "", &format!("resourceVersion: Invalid value: \"{text}\": strconv.ParseUint: parsing \"{text}\": invalid syntax"), Value::Null));
                 }
             },
         };
@@ -771,7 +887,11 @@ impl Cluster {
                     return StreamPoll::Idle(None);
                 }
                 *sent = true;
-                let text = self.outcomes.get(&(ns.clone(), pod.clone())).map(|o| tail_lines(&o.stdout, *tail)).unwrap_or_default();
+                let text = self
+                    .outcomes
+                    .get(&(ns.clone(), pod.clone()))
+                    .map(|o| tail_lines(&o.stdout, *tail))
+                    .unwrap_or_default();
                 if text.is_empty() {
                     StreamPoll::End
                 } else {
@@ -787,12 +907,22 @@ impl Cluster {
         let container = container_name(obj);
         if let Some(c) = param(query, "container") {
             if c != container {
-                return Reply::Full(status(400, "BadRequest", &format!("container {c} is not valid for pod {pod}"), Value::Null));
+                return Reply::Full(status(
+                    400,
+                    "BadRequest",
+                    &format!("container {c} is not valid for pod {pod}"),
+                    Value::Null,
+                ));
             }
         }
         let phase = obj["status"]["phase"].as_str().unwrap_or("Pending").to_owned();
         if phase == "Pending" {
-            return Reply::Full(status(400, "BadRequest", &format!("container \"{container}\" in pod \"{pod}\" is waiting to start: ContainerCreating"), Value::Null));
+            return Reply::Full(status(
+                400,
+                "BadRequest",
+                &format!("container \"{container}\" in pod \"{pod}\" is waiting to start: ContainerCreating"),
+                Value::Null,
+            ));
         }
         let tail = param(query, "tailLines").and_then(|t| t.parse::<usize>().ok());
         if param(query, "follow") == Some("true") {
@@ -803,17 +933,28 @@ impl Cluster {
         }
         let text = match phase.as_str() {
             "Running" => String::new(), // the fake prints its output when the command ends
-            _ => self.outcomes.get(&(ns.to_owned(), pod.to_owned())).map(|o| tail_lines(&o.stdout, tail)).unwrap_or_default(),
+            _ => self
+                .outcomes
+                .get(&(ns.to_owned(), pod.to_owned()))
+                .map(|o| tail_lines(&o.stdout, tail))
+                .unwrap_or_default(),
         };
         Reply::Full(http_util::response(200, "text/plain", &[], text))
     }
 
-    fn scale(&mut self, rt: &ResourceType, ns: &str, name: &str, change: Option<&Request>) -> Result<(u16, Value), Response> {
+    fn scale(
+        &mut self,
+        rt: &ResourceType,
+        ns: &str,
+        name: &str,
+        change: Option<&Request>,
+    ) -> Result<(u16, Value), Response> {
         let mut obj = self.get(rt, ns, name).cloned().ok_or_else(|| not_found(rt, name))?;
         if let Some(req) = change {
             let current = scale_of(&obj, rt, ns, name);
             let patched = if req.method() == http::Method::PUT {
-                let new: Value = serde_json::from_slice(req.body()).map_err(|e| status(400, "BadRequest", &e.to_string(), json!({})))?;
+                let new: Value = serde_json::from_slice(req.body())
+                    .map_err(|e| status(400, "BadRequest", &e.to_string(), json!({})))?;
                 if let Some(rv) = new["metadata"]["resourceVersion"].as_str() {
                     if rv != obj["metadata"]["resourceVersion"].as_str().unwrap_or("") {
                         return Err(conflict(rt, name));
@@ -847,7 +988,8 @@ impl Cluster {
 
     fn replace(&mut self, rt: &ResourceType, ns: &str, name: &str, body: &Bytes) -> Result<(u16, Value), Response> {
         let obj = self.get(rt, ns, name).cloned().ok_or_else(|| not_found(rt, name))?;
-        let mut new: Value = serde_json::from_slice(body).map_err(|e| status(400, "BadRequest", &e.to_string(), json!({})))?;
+        let mut new: Value =
+            serde_json::from_slice(body).map_err(|e| status(400, "BadRequest", &e.to_string(), json!({})))?;
         if let Some(rv) = new["metadata"]["resourceVersion"].as_str() {
             if rv != obj["metadata"]["resourceVersion"].as_str().unwrap_or("") {
                 return Err(conflict(rt, name));
@@ -861,7 +1003,8 @@ impl Cluster {
 
     fn delete(&mut self, rt: &ResourceType, ns: &str, name: &str, body: &Bytes) -> Result<(u16, Value), Response> {
         let obj = self.get(rt, ns, name).cloned().ok_or_else(|| not_found(rt, name))?;
-        let options: Value = if body.is_empty() { json!({}) } else { serde_json::from_slice(body).unwrap_or_else(|_| json!({})) };
+        let options: Value =
+            if body.is_empty() { json!({}) } else { serde_json::from_slice(body).unwrap_or_else(|_| json!({})) };
         let now = sim::timestamp(self.now);
         match rt.resource.as_str() {
             "namespaces" => {
@@ -931,7 +1074,12 @@ impl Cluster {
         }
     }
 
-    fn delete_collection(&mut self, rt: &ResourceType, ns: &str, query: &[(String, String)]) -> Result<(u16, Value), Response> {
+    fn delete_collection(
+        &mut self,
+        rt: &ResourceType,
+        ns: &str,
+        query: &[(String, String)],
+    ) -> Result<(u16, Value), Response> {
         let (code, list) = self.list(rt, Some(ns).filter(|n| !n.is_empty()), query)?;
         if let Some(items) = list["items"].as_array() {
             for item in items {
@@ -971,7 +1119,11 @@ fn container_name(pod: &Value) -> String {
 /// What the pod's first container would do.
 fn outcome_of(pod: &Value) -> crate::script::Outcome {
     let c = &pod["spec"]["containers"][0];
-    let strings = |v: &Value| v.as_array().map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect::<Vec<_>>()).unwrap_or_default();
+    let strings = |v: &Value| {
+        v.as_array()
+            .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect::<Vec<_>>())
+            .unwrap_or_default()
+    };
     let mut argv = strings(&c["command"]);
     argv.extend(strings(&c["args"]));
     let mut env = BTreeMap::new();
@@ -1014,9 +1166,11 @@ fn scale_of(obj: &Value, rt: &ResourceType, ns: &str, name: &str) -> Value {
 
 fn apply_patch(mut target: Value, req: &Request) -> Result<Value, Response> {
     let content_type = req.headers().get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let patch: Value = serde_json::from_slice(req.body()).map_err(|e| status(400, "BadRequest", &format!("error decoding patch: {e}"), json!({})))?;
+    let patch: Value = serde_json::from_slice(req.body())
+        .map_err(|e| status(400, "BadRequest", &format!("error decoding patch: {e}"), json!({})))?;
     if content_type.starts_with("application/json-patch+json") {
-        let invalid = || status(422, "Invalid", "the server rejected our request due to an error in our request", json!({}));
+        let invalid =
+            || status(422, "Invalid", "the server rejected our request due to an error in our request", json!({}));
         for op in patch.as_array().ok_or_else(invalid)? {
             let path = op["path"].as_str().ok_or_else(invalid)?;
             match op["op"].as_str() {
@@ -1027,7 +1181,11 @@ fn apply_patch(mut target: Value, req: &Request) -> Result<Value, Response> {
                 }
                 Some("remove") => {
                     let (parent, last) = path.rsplit_once('/').ok_or_else(invalid)?;
-                    target.pointer_mut(parent).and_then(Value::as_object_mut).and_then(|o| o.remove(last)).ok_or_else(invalid)?;
+                    target
+                        .pointer_mut(parent)
+                        .and_then(Value::as_object_mut)
+                        .and_then(|o| o.remove(last))
+                        .ok_or_else(invalid)?;
                 }
                 Some("test") => {
                     if target.pointer(path) != Some(&op["value"]) {
@@ -1038,7 +1196,9 @@ fn apply_patch(mut target: Value, req: &Request) -> Result<Value, Response> {
             }
         }
         Ok(target)
-    } else if content_type.starts_with("application/merge-patch+json") || content_type.starts_with("application/strategic-merge-patch+json") {
+    } else if content_type.starts_with("application/merge-patch+json")
+        || content_type.starts_with("application/strategic-merge-patch+json")
+    {
         merge(&mut target, &patch);
         Ok(target)
     } else {
@@ -1077,22 +1237,77 @@ fn valid_name(name: &str) -> bool {
         && name.bytes().last().is_some_and(|b| b.is_ascii_alphanumeric())
 }
 
+/// A failure `Status`, its fields in the apiserver's order.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct StatusBody<'a> {
+    kind: &'static str,
+    api_version: &'static str,
+    metadata: Map<String, Value>,
+    status: &'static str,
+    message: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    reason: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    details: Option<Details>,
+    code: u16,
+}
+
+/// `Status.details`, its fields in the apiserver's order.
+#[derive(serde::Serialize)]
+struct Details {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    group: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    kind: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    causes: Option<Vec<Cause>>,
+}
+
+/// One of `Status.details.causes`, its fields in the apiserver's order.
+#[derive(serde::Serialize)]
+struct Cause {
+    reason: Value,
+    message: Value,
+    field: Value,
+}
+
+fn status_body(code: u16, reason: &str, message: &str, details: Option<Value>) -> String {
+    let details = details.map(|mut d| Details {
+        name: d.get_mut("name").map(Value::take),
+        group: d.get_mut("group").map(Value::take),
+        kind: d.get_mut("kind").map(Value::take),
+        causes: d.get_mut("causes").and_then(Value::as_array_mut).map(|cs| {
+            cs.iter_mut()
+                .map(|c| Cause { reason: c["reason"].take(), message: c["message"].take(), field: c["field"].take() })
+                .collect()
+        }),
+    });
+    let body = StatusBody {
+        kind: "Status",
+        api_version: "v1",
+        metadata: Map::new(),
+        status: "Failure",
+        message,
+        reason,
+        details,
+        code,
+    };
+    serde_json::to_string(&body).unwrap_or_default()
+}
+
 fn status_value(code: u16, reason: &str, message: &str, details: Option<Value>) -> Value {
-    let mut v = json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": message});
-    if !reason.is_empty() {
-        v["reason"] = reason.into();
-    }
-    if let Some(d) = details {
-        v["details"] = d;
-    }
-    v["code"] = code.into();
-    v
+    serde_json::from_str(&status_body(code, reason, message, details)).unwrap_or(Value::Null)
 }
 
 /// A `Status` error response.
 fn status(code: u16, reason: &str, message: &str, details: Value) -> Response {
     let details = (!details.is_null()).then_some(details);
-    http_util::json(code, &[], &status_value(code, reason, message, details), true)
+    let mut body = status_body(code, reason, message, details);
+    body.push('\n');
+    http_util::response(code, "application/json", &[], body)
 }
 
 /// The `Status` a delete that took effect at once answers with.
@@ -1129,8 +1344,16 @@ fn conflict(rt: &ResourceType, name: &str) -> Response {
 }
 
 fn decode_continue(token: &str) -> Result<(String, String), Response> {
-    let bad = || status(400, "BadRequest", "continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)", json!({}));
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token.trim_end_matches('=')).map_err(|_| bad())?;
+    let bad = || {
+        status(
+            400,
+            "BadRequest",
+            "continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)",
+            json!({}),
+        )
+    };
+    let bytes =
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token.trim_end_matches('=')).map_err(|_| bad())?;
     let v: Value = serde_json::from_slice(&bytes).map_err(|_| bad())?;
     let start = v["start"].as_str().ok_or_else(bad)?;
     let (ns, name) = start.split_once('/').ok_or_else(bad)?;
@@ -1192,7 +1415,12 @@ impl Selector {
                 _ => return Err(status(400, "BadRequest", &format!("invalid field selector: {text}"), json!({}))),
             };
             if !["metadata.name", "metadata.namespace", "status.phase", "spec.nodeName"].contains(&key.as_str()) {
-                return Err(status(400, "BadRequest", &format!("\"{key}\" is not a known field selector: only \"metadata.name\", \"metadata.namespace\""), json!({})));
+                return Err(status(
+                    400,
+                    "BadRequest",
+                    &format!("\"{key}\" is not a known field selector: only \"metadata.name\", \"metadata.namespace\""),
+                    json!({}),
+                ));
             }
         }
         Ok(sel)

@@ -145,11 +145,15 @@ impl Shared {
         match self.faults.fire(req, false) {
             Some(Effect::Respond { status, body, retry_after }) => {
                 let ct = if body.starts_with('{') { "application/json" } else { "text/plain; charset=utf-8" };
-                let headers: Vec<(&str, String)> = retry_after.map(|s| ("retry-after", s.to_string())).into_iter().collect();
+                let headers: Vec<(&str, String)> =
+                    retry_after.map(|s| ("retry-after", s.to_string())).into_iter().collect();
                 return Ok((Reply::Full(http_util::response(status, ct, &headers, body)), None));
             }
             Some(Effect::Drop(kind)) => {
-                return Err(Error::transport(kind, format!("clustermanager-fake: scripted connection failure on {} {}", req.method(), req.uri())));
+                return Err(Error::transport(
+                    kind,
+                    format!("clustermanager-fake: scripted connection failure on {} {}", req.method(), req.uri()),
+                ));
             }
             Some(Effect::Latency(d)) => self.advance_to(self.now + d),
             Some(Effect::CutStream(_)) | None => {}
@@ -186,7 +190,8 @@ impl Shared {
                         // Nothing will ever happen: end the stream as a server-side timeout would.
                         None => return Chunk::End,
                         Some(t) => {
-                            let timed_out = Some(t) == read_limit && next.is_none_or(|n| n > t) && until.is_none_or(|u| u > t);
+                            let timed_out =
+                                Some(t) == read_limit && next.is_none_or(|n| n > t) && until.is_none_or(|u| u > t);
                             self.advance_to(t);
                             if timed_out {
                                 return Chunk::TimedOut;
@@ -274,7 +279,11 @@ impl FakeCluster {
     /// A [`Config`] for this cluster: a loopback placeholder URL (nothing listens there; the
     /// fake transport ignores it) and the orchestrator.
     pub fn config(&self) -> Config {
-        let config = if self.kubernetes { Config::kubernetes("https://127.0.0.1:6443") } else { Config::nomad("http://127.0.0.1:4646") };
+        let config = if self.kubernetes {
+            Config::kubernetes("https://127.0.0.1:6443")
+        } else {
+            Config::nomad("http://127.0.0.1:4646")
+        };
         // Both URLs are constants that parse; fall back to the other constructor just in case.
         config.unwrap_or_else(|_| unreachable_config())
     }
@@ -447,7 +456,10 @@ impl Transport for FakeTransport {
             Ok((Reply::Block(_), _)) => Err(Error::protocol("clustermanager-fake: blocking query did not finish")),
             Ok((Reply::Stream(head, state), cut)) => {
                 let (parts, _) = head.into_parts();
-                Ok(Opened::Stream(parts, FakeBody { shared: self.cluster.shared.clone(), state: Some(state), cut_after: cut }))
+                Ok(Opened::Stream(
+                    parts,
+                    FakeBody { shared: self.cluster.shared.clone(), state: Some(state), cut_after: cut },
+                ))
             }
         };
         std::future::ready(out)

@@ -160,7 +160,14 @@ impl Cluster {
     }
 
     fn event(&mut self, topic: &'static str, kind: &'static str, key: &str, namespace: &str, payload: Value) {
-        self.events.push(EventRec { index: self.index, topic, kind, key: key.into(), namespace: namespace.into(), payload });
+        self.events.push(EventRec {
+            index: self.index,
+            topic,
+            kind,
+            key: key.into(),
+            namespace: namespace.into(),
+            payload,
+        });
     }
 
     // ----- allocations' lives ---------------------------------------------------------------
@@ -323,46 +330,71 @@ impl Cluster {
             }
             ("GET", ["node", id]) if *id == NODE_ID => Ok((9, node_stub())),
             ("GET", ["node", _]) => Err(text(404, "node not found", Some(9))),
-            ("GET", ["namespaces"]) => Ok((self.ns_index(), Value::Array(self.namespaces.keys().map(|n| self.namespace_json(n)).collect()))),
+            ("GET", ["namespaces"]) => {
+                Ok((self.ns_index(), Value::Array(self.namespaces.keys().map(|n| self.namespace_json(n)).collect())))
+            }
             ("GET", ["namespace", name]) => match self.namespaces.get(*name) {
                 Some(_) => Ok((self.ns_index(), self.namespace_json(name))),
                 None => Err(text(404, "Namespace not found", Some(self.ns_index()))),
             },
-            ("POST" | "PUT", ["namespace"]) | ("POST" | "PUT", ["namespace", _]) => return Reply::Full(self.upsert_namespace(req, segs.get(1).copied())),
+            ("POST" | "PUT", ["namespace"]) | ("POST" | "PUT", ["namespace", _]) => {
+                return Reply::Full(self.upsert_namespace(req, segs.get(1).copied()))
+            }
             ("DELETE", ["namespace", name]) => return Reply::Full(self.delete_namespace(name)),
             ("GET", ["jobs"]) => Ok(self.list_jobs(&ns, param(&query, "prefix").unwrap_or(""))),
             ("POST" | "PUT", ["jobs"]) => return Reply::Full(self.register(req, &ns)),
             ("DELETE", ["jobs"]) => Err(text(405, "Invalid method", None)),
-            ("GET", ["job", id]) => self.job(&ns, id).map(|r| (r.modify_index, r.job.clone())).ok_or_else(|| self.job_not_found()),
-            ("GET", ["job", id, "summary"]) => self.job(&ns, id).map(|r| (r.modify_index, self.summary(r))).ok_or_else(|| self.job_not_found()),
+            ("GET", ["job", id]) => {
+                self.job(&ns, id).map(|r| (r.modify_index, r.job.clone())).ok_or_else(|| self.job_not_found())
+            }
+            ("GET", ["job", id, "summary"]) => {
+                self.job(&ns, id).map(|r| (r.modify_index, self.summary(r))).ok_or_else(|| self.job_not_found())
+            }
             ("GET", ["job", id, "allocations"]) => {
                 let allocs = self.allocs_of(&ns, id);
                 let index = allocs.iter().map(|a| a.modify_index).max().unwrap_or(1);
                 Ok((index, Value::Array(allocs.iter().map(|a| alloc_json(a, false)).collect())))
             }
             ("GET", ["job", id, "evaluations"]) => {
-                let evals: Vec<Value> = self.evals.values().filter(|e| e["JobID"] == *id && e["Namespace"] == ns.as_str()).cloned().collect();
+                let evals: Vec<Value> = self
+                    .evals
+                    .values()
+                    .filter(|e| e["JobID"] == *id && e["Namespace"] == ns.as_str())
+                    .cloned()
+                    .collect();
                 let index = evals.iter().filter_map(|e| e["ModifyIndex"].as_u64()).max().unwrap_or(1);
                 Ok((index, Value::Array(evals)))
             }
-            ("GET", ["job", id, "scale"]) => self.job(&ns, id).map(|r| (r.modify_index, self.scale_status(r))).ok_or_else(|| self.job_not_found()),
+            ("GET", ["job", id, "scale"]) => {
+                self.job(&ns, id).map(|r| (r.modify_index, self.scale_status(r))).ok_or_else(|| self.job_not_found())
+            }
             ("POST" | "PUT", ["job", id, "scale"]) => return Reply::Full(self.scale(req, &ns, id)),
             ("GET", ["job", _, "deployment"]) => Ok((self.index, Value::Null)),
-            ("DELETE", ["job", id]) => return Reply::Full(self.deregister(&ns, id, param(&query, "purge") == Some("true"))),
+            ("DELETE", ["job", id]) => {
+                return Reply::Full(self.deregister(&ns, id, param(&query, "purge") == Some("true")))
+            }
             ("GET", ["allocations"]) => {
                 let prefix = param(&query, "prefix").unwrap_or("");
                 let all = ns == "*";
-                let list: Vec<Value> =
-                    self.allocs.values().filter(|a| (all || a.namespace == ns) && a.id.starts_with(prefix)).map(|a| alloc_json(a, false)).collect();
+                let list: Vec<Value> = self
+                    .allocs
+                    .values()
+                    .filter(|a| (all || a.namespace == ns) && a.id.starts_with(prefix))
+                    .map(|a| alloc_json(a, false))
+                    .collect();
                 Ok((self.index, Value::Array(list)))
             }
-            ("GET", ["allocation", id]) => {
-                self.allocs.get(*id).map(|a| (a.modify_index, alloc_json(a, true))).ok_or_else(|| text(404, "alloc not found", Some(self.index)))
-            }
+            ("GET", ["allocation", id]) => self
+                .allocs
+                .get(*id)
+                .map(|a| (a.modify_index, alloc_json(a, true)))
+                .ok_or_else(|| text(404, "alloc not found", Some(self.index))),
             ("POST" | "PUT", ["allocation", id, "stop"]) => return Reply::Full(self.stop_alloc(id)),
-            ("GET", ["evaluation", id]) => {
-                self.evals.get(*id).map(|e| (e["ModifyIndex"].as_u64().unwrap_or(1), e.clone())).ok_or_else(|| text(404, "eval not found", Some(self.index)))
-            }
+            ("GET", ["evaluation", id]) => self
+                .evals
+                .get(*id)
+                .map(|e| (e["ModifyIndex"].as_u64().unwrap_or(1), e.clone()))
+                .ok_or_else(|| text(404, "eval not found", Some(self.index))),
             ("GET", ["client", "fs", "logs", alloc]) => return self.logs(alloc, &query),
             ("GET", ["event", "stream"]) => return self.event_stream(&query),
             _ => return Reply::Full(http_util::response(404, "", &[], "")),
@@ -424,7 +456,11 @@ impl Cluster {
         }
         let busy = self.jobs.iter().any(|((ns, _), r)| ns == name && r.job["Status"] != "dead");
         if busy {
-            return text(500, &format!("1 error occurred:\n\t* namespace \"{name}\" has non-terminal jobs in regions: [global]\n\n"), None);
+            return text(
+                500,
+                &format!("1 error occurred:\n\t* namespace \"{name}\" has non-terminal jobs in regions: [global]\n\n"),
+                None,
+            );
         }
         let index = self.bump();
         self.namespaces.remove(name);
@@ -473,11 +509,30 @@ impl Cluster {
             Err(e) if e.is_eof() => return text(400, "unexpected EOF", None),
             Err(e) => return text(400, &e.to_string(), None),
         };
-        let Some(job) = body.get("Job").filter(|j| j.is_object()) else { return text(400, "Job must be specified", None) };
-        let mut job = job.clone();
-        let Some(id) = job["ID"].as_str().map(str::to_owned) else {
-            return text(400, "json: cannot unmarshal into Go struct field Job.Job.ID of type string", None);
+        let Some(job) = body.get("Job").filter(|j| j.is_object()) else {
+            return text(400, "Job must be specified", None);
         };
+        let mut job = job.clone();
+        let id = match &job["ID"] {
+            Value::String(id) => id.clone(),
+            Value::Null => String::new(),
+            other => {
+                let kind = match other {
+                    Value::Number(_) => "number",
+                    Value::Bool(_) => "bool",
+                    Value::Array(_) => "array",
+                    _ => "object",
+                };
+                return text(
+                    400,
+                    &format!("json: cannot unmarshal {kind} into Go struct field Job.Job.ID of type string"),
+                    None,
+                );
+            }
+        };
+        if id.is_empty() {
+            return text(500, "1 error occurred:\n\t* Missing job ID\n\n", None);
+        }
         let ns = job["Namespace"].as_str().filter(|n| !n.is_empty()).map_or_else(|| query_ns.to_owned(), str::to_owned);
         if !self.namespaces.contains_key(&ns) {
             return text(500, &format!("job \"{id}\" is in nonexistent namespace \"{ns}\""), None);
@@ -495,7 +550,11 @@ impl Cluster {
         }
         if !problems.is_empty() {
             let list: String = problems.iter().map(|p| format!("\t* {p}\n")).collect();
-            return text(500, &format!("{} error{} occurred:\n{list}\n", problems.len(), if problems.len() == 1 { "" } else { "s" }), None);
+            return text(
+                500,
+                &format!("{} error{} occurred:\n{list}\n", problems.len(), if problems.len() == 1 { "" } else { "s" }),
+                None,
+            );
         }
         let index = self.bump();
         let previous = self.jobs.get(&(ns.clone(), id.clone())).cloned();
@@ -521,8 +580,12 @@ impl Cluster {
         }
         // Stop the previous version's live allocations.
         if previous.is_some() {
-            let live: Vec<String> =
-                self.allocs_of(&ns, &id).iter().filter(|a| matches!(a.client_status.as_str(), "pending" | "running")).map(|a| a.id.clone()).collect();
+            let live: Vec<String> = self
+                .allocs_of(&ns, &id)
+                .iter()
+                .filter(|a| matches!(a.client_status.as_str(), "pending" | "running"))
+                .map(|a| a.id.clone())
+                .collect();
             for a in live {
                 if let Some(rec) = self.allocs.get_mut(&a) {
                     rec.desired_status = "stop".into();
@@ -531,7 +594,13 @@ impl Cluster {
             }
         }
         let eval_id = self.new_id(&id);
-        let rec = JobRec { job: job.clone(), create_index: previous.as_ref().map_or(index, |p| p.create_index), modify_index: index, job_modify_index: index, submit: self.now };
+        let rec = JobRec {
+            job: job.clone(),
+            create_index: previous.as_ref().map_or(index, |p| p.create_index),
+            modify_index: index,
+            job_modify_index: index,
+            submit: self.now,
+        };
         self.jobs.insert((ns.clone(), id.clone()), rec);
         self.event("Job", "JobRegistered", &id, &ns, json!({"Job": job.clone()}));
         let eval = json!({"ID": eval_id, "Namespace": ns, "Priority": job["Priority"], "Type": kind, "TriggeredBy": "job-register", "JobID": id,
@@ -560,16 +629,26 @@ impl Cluster {
             for i in 0..count {
                 let alloc_id = self.new_id(&format!("{id}.{group}"));
                 let index = self.bump();
-                let mut env: BTreeMap<String, String> =
-                    task["Env"].as_object().map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_owned())).collect()).unwrap_or_default();
+                let mut env: BTreeMap<String, String> = task["Env"]
+                    .as_object()
+                    .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_owned())).collect())
+                    .unwrap_or_default();
                 env.insert("NOMAD_ALLOC_ID".into(), alloc_id.clone());
                 env.insert("NOMAD_JOB_NAME".into(), id.to_owned());
                 env.insert("NOMAD_TASK_NAME".into(), task_name.clone());
                 // raw_exec/exec: `command` + `args`; docker: `entrypoint` (list) and/or `command` + `args`.
-                let strings = |v: &Value| -> Vec<String> { v.as_array().into_iter().flatten().filter_map(|a| a.as_str().map(str::to_owned)).collect() };
+                let strings = |v: &Value| -> Vec<String> {
+                    v.as_array().into_iter().flatten().filter_map(|a| a.as_str().map(str::to_owned)).collect()
+                };
                 let mut argv = strings(&task["Config"]["entrypoint"]);
                 argv.extend(task["Config"]["command"].as_str().map(str::to_owned));
-                argv.extend(task["Config"]["args"].as_array().into_iter().flatten().filter_map(|a| a.as_str().map(str::to_owned)));
+                argv.extend(
+                    task["Config"]["args"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|a| a.as_str().map(str::to_owned)),
+                );
                 let outcome = crate::script::run(&argv, &env);
                 let received = self.task_event("Received", "Task received by client", 0);
                 let rec = AllocRec {
@@ -601,8 +680,12 @@ impl Cluster {
         let eval_id = self.new_id(&format!("{id}-deregister"));
         let index = self.bump();
         if self.job(ns, id).is_some() {
-            let live: Vec<String> =
-                self.allocs_of(ns, id).iter().filter(|a| matches!(a.client_status.as_str(), "pending" | "running")).map(|a| a.id.clone()).collect();
+            let live: Vec<String> = self
+                .allocs_of(ns, id)
+                .iter()
+                .filter(|a| matches!(a.client_status.as_str(), "pending" | "running"))
+                .map(|a| a.id.clone())
+                .collect();
             for a in live {
                 if let Some(rec) = self.allocs.get_mut(&a) {
                     rec.desired_status = "stop".into();
@@ -644,7 +727,12 @@ impl Cluster {
         }
         let eval_id = self.new_id(&format!("{id}-stop"));
         let index = self.bump();
-        http_util::json(200, &[("x-nomad-index", index.to_string())], &json!({"EvalID": eval_id, "Index": index}), false)
+        http_util::json(
+            200,
+            &[("x-nomad-index", index.to_string())],
+            &json!({"EvalID": eval_id, "Index": index}),
+            false,
+        )
     }
 
     fn scale_status(&self, r: &JobRec) -> Value {
@@ -653,7 +741,8 @@ impl Cluster {
         let mut groups = serde_json::Map::new();
         for tg in r.job["TaskGroups"].as_array().into_iter().flatten() {
             let name = tg["Name"].as_str().unwrap_or("");
-            let allocs: Vec<&AllocRec> = self.allocs_of(&ns, &id).into_iter().filter(|a| a.group == name && a.desired_status == "run").collect();
+            let allocs: Vec<&AllocRec> =
+                self.allocs_of(&ns, &id).into_iter().filter(|a| a.group == name && a.desired_status == "run").collect();
             let running = allocs.iter().filter(|a| a.client_status == "running").count();
             let events = self.scale_events.get(&(ns.clone(), id.clone())).cloned().filter(|e| !e.is_empty());
             groups.insert(name.into(), json!({"Desired": tg["Count"], "Placed": allocs.len(), "Running": running, "Healthy": running, "Unhealthy": 0, "Events": events}));
@@ -668,7 +757,9 @@ impl Cluster {
         };
         let Some(rec) = self.job(ns, id).cloned() else { return text(404, "job not found", None) };
         let group = body["Target"]["Group"].as_str().unwrap_or("").to_owned();
-        let Some(gi) = rec.job["TaskGroups"].as_array().and_then(|gs| gs.iter().position(|g| g["Name"] == group.as_str())) else {
+        let Some(gi) =
+            rec.job["TaskGroups"].as_array().and_then(|gs| gs.iter().position(|g| g["Name"] == group.as_str()))
+        else {
             return text(400, &format!("task group \"{group}\" specified for scaling does not exist in job"), None);
         };
         let count = match body["Count"].as_i64() {
@@ -695,7 +786,11 @@ impl Cluster {
             let live: Vec<(usize, String)> = self
                 .allocs_of(ns, id)
                 .iter()
-                .filter(|a| a.group == group && a.desired_status == "run" && matches!(a.client_status.as_str(), "pending" | "running"))
+                .filter(|a| {
+                    a.group == group
+                        && a.desired_status == "run"
+                        && matches!(a.client_status.as_str(), "pending" | "running")
+                })
                 .map(|a| (a.index_in_group, a.id.clone()))
                 .collect();
             if (live.len() as u64) > c {
@@ -766,7 +861,15 @@ impl Cluster {
     fn log_piece(&self, alloc: &str, stderr: bool, plain: bool, origin_end: bool, offset: usize) -> Bytes {
         let Some(a) = self.allocs.get(alloc) else { return Bytes::new() };
         // The task writes its output when it ends (see crate::script).
-        let full = if a.task_state["State"] == "dead" { if stderr { &a.outcome.stderr } else { &a.outcome.stdout } } else { "" };
+        let full = if a.task_state["State"] == "dead" {
+            if stderr {
+                &a.outcome.stderr
+            } else {
+                &a.outcome.stdout
+            }
+        } else {
+            ""
+        };
         let bytes = full.as_bytes();
         let start = if origin_end { bytes.len().saturating_sub(offset) } else { offset.min(bytes.len()) };
         let data = &bytes[start..];
@@ -786,7 +889,13 @@ impl Cluster {
             None => self.index,
             Some(i) => match i.parse::<u64>() {
                 Ok(i) => i.saturating_sub(1),
-                Err(e) => return Reply::Full(text(400, &format!("Unable to parse index: strconv.Atoi: parsing \"{i}\": {e}"), None)),
+                Err(e) => {
+                    return Reply::Full(text(
+                        400,
+                        &format!("Unable to parse index: strconv.Atoi: parsing \"{i}\": {e}"),
+                        None,
+                    ))
+                }
             },
         };
         let topics: Vec<(String, String)> = query
@@ -799,7 +908,10 @@ impl Cluster {
             .collect();
         let namespace = param(query, "namespace").unwrap_or("default").to_owned();
         let queued = VecDeque::from([Bytes::from_static(b"{}\n")]);
-        Reply::Stream(http_util::response(200, "application/json", &[], Bytes::new()), Stream::Events { topics, namespace, cursor: start, queued })
+        Reply::Stream(
+            http_util::response(200, "application/json", &[], Bytes::new()),
+            Stream::Events { topics, namespace, cursor: start, queued },
+        )
     }
 
     pub(crate) fn poll_stream(&mut self, stream: &mut Stream, _now: Duration) -> StreamPoll {
@@ -826,7 +938,8 @@ impl Cluster {
                 }
                 let matching = |e: &EventRec| {
                     (namespace.as_str() == "*" || e.namespace == *namespace)
-                        && (topics.is_empty() || topics.iter().any(|(t, k)| (t == "*" || t == e.topic) && (k == "*" || *k == e.key)))
+                        && (topics.is_empty()
+                            || topics.iter().any(|(t, k)| (t == "*" || t == e.topic) && (k == "*" || *k == e.key)))
                 };
                 let Some(index) = self.events.iter().find(|e| e.index > *cursor && matching(e)).map(|e| e.index) else {
                     *cursor = (*cursor).max(self.index);
@@ -847,11 +960,13 @@ impl Cluster {
     }
 }
 
+/// An allocation as `/v1/allocation/{id}` (`full`: with its job) or as a list stub: the two
+/// carry different field sets on a real agent.
 fn alloc_json(a: &AllocRec, full: bool) -> Value {
     let mut v = json!({
         "ID": a.id, "EvalID": a.eval_id, "Name": format!("{}.{}[{}]", a.job_id, a.group, a.index_in_group), "Namespace": a.namespace,
-        "NodeID": NODE_ID, "NodeName": NODE_NAME, "JobID": a.job_id, "JobType": a.job["Type"], "JobVersion": a.job["Version"],
-        "TaskGroup": a.group, "DesiredStatus": a.desired_status, "DesiredDescription": "", "ClientStatus": a.client_status,
+        "NodeID": NODE_ID, "NodeName": NODE_NAME, "JobID": a.job_id, "TaskGroup": a.group, "DesiredStatus": a.desired_status,
+        "ClientStatus": a.client_status,
         "ClientDescription": match a.client_status.as_str() { "complete" => "All tasks have completed", "failed" => "Failed tasks", "running" => "Tasks are running", _ => "No tasks have started" },
         "TaskStates": {a.task.clone(): a.task_state.clone()},
         "CreateIndex": a.create_index, "ModifyIndex": a.modify_index,
@@ -859,6 +974,11 @@ fn alloc_json(a: &AllocRec, full: bool) -> Value {
     });
     if full {
         v["Job"] = a.job.clone();
+        v["AllocModifyIndex"] = a.create_index.into();
+    } else {
+        v["JobType"] = a.job["Type"].clone();
+        v["JobVersion"] = a.job["Version"].clone();
+        v["DesiredDescription"] = "".into();
     }
     v
 }
@@ -874,7 +994,11 @@ fn node_stub() -> Value {
 }
 
 fn read_headers(index: u64) -> Vec<(&'static str, String)> {
-    vec![("x-nomad-index", index.max(1).to_string()), ("x-nomad-knownleader", "true".into()), ("x-nomad-lastcontact", "0".into())]
+    vec![
+        ("x-nomad-index", index.max(1).to_string()),
+        ("x-nomad-knownleader", "true".into()),
+        ("x-nomad-lastcontact", "0".into()),
+    ]
 }
 
 /// A plain-text error, with the read headers when `index` is given.

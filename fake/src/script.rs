@@ -26,7 +26,8 @@ pub struct Outcome {
 
 /// Run `argv` (command followed by its arguments) in the fake, with `env` for `$VAR` expansion.
 pub fn run(argv: &[String], env: &BTreeMap<String, String>) -> Outcome {
-    let mut out = Outcome { stdout: String::new(), stderr: String::new(), exit_code: 0, duration: Duration::from_secs(1) };
+    let mut out =
+        Outcome { stdout: String::new(), stderr: String::new(), exit_code: 0, duration: Duration::from_secs(1) };
     let script = match argv {
         [sh, flag, script, ..] if is_shell(sh) && flag == "-c" => script.clone(),
         [] => return out,
@@ -172,14 +173,23 @@ mod tests {
     #[test]
     fn echo_prints_and_succeeds() {
         let out = run(&argv(&["sh", "-c", "echo hello from clustermanager"]), &BTreeMap::new());
-        assert_eq!(out, Outcome { stdout: "hello from clustermanager\n".into(), stderr: String::new(), exit_code: 0, duration: Duration::from_secs(1) });
+        assert_eq!(
+            out,
+            Outcome {
+                stdout: "hello from clustermanager\n".into(),
+                stderr: String::new(),
+                exit_code: 0,
+                duration: Duration::from_secs(1)
+            }
+        );
         assert_eq!(run(&argv(&["echo", "hello"]), &BTreeMap::new()).stdout, "hello\n");
     }
 
     #[test]
     fn exit_codes_sleeps_and_variables() {
         let env = BTreeMap::from([("WHO".to_string(), "pod-x".to_string())]);
-        let out = run(&argv(&["/bin/sh", "-c", "echo \"hi $WHO\"; sleep 3 && echo 'no $WHO'; exit 3; echo never"]), &env);
+        let out =
+            run(&argv(&["/bin/sh", "-c", "echo \"hi $WHO\"; sleep 3 && echo 'no $WHO'; exit 3; echo never"]), &env);
         assert_eq!(out.stdout, "hi pod-x\nno $WHO\n");
         assert_eq!(out.exit_code, 3);
         assert_eq!(out.duration, Duration::from_secs(4));

@@ -1,5 +1,7 @@
 //! Scripted faults make clustermanager's retry policy and stream resumption visible.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may unwrap
+
 use std::time::Duration;
 
 use clustermanager_core::error::TransportErrorKind;

@@ -1,6 +1,8 @@
 //! The rest of the seed API on the fake Kubernetes cluster, through the real facade: listing,
 //! execution waits and logs, quotas, scale, config maps, TFJobs, watches and their edge cases.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may unwrap
+
 use std::time::Duration;
 
 use clustermanager_core::facade::Backend;
@@ -57,7 +59,9 @@ fn jobs_move_from_waiting_to_running_to_done() {
     fake.advance(Duration::from_secs(3));
     let running = block_on(cm.running_jobs("life")).unwrap();
     assert_eq!(running.iter().map(|j| j.name.as_str()).collect::<Vec<_>>(), ["a"], "b finished");
-    let exec = block_on(cm.wait_for_job_execution_status("life", "a", &[Status::Running], Some(Duration::from_secs(60)))).unwrap();
+    let exec =
+        block_on(cm.wait_for_job_execution_status("life", "a", &[Status::Running], Some(Duration::from_secs(60))))
+            .unwrap();
     assert_eq!(exec.status, Some(Status::Running));
     let done = block_on(cm.wait_for_job("life", "a", None)).unwrap();
     assert_eq!(done.status, Some(Status::Succeeded));
@@ -110,7 +114,9 @@ fn logs_tail_follow_and_pending_errors() {
         out
     });
     assert_eq!(lines, ["one", "two", "three"]);
-    let tail = block_on(cm.get_execution_log("logs", &pod, &LogOptions { tail_lines: Some(1), ..LogOptions::default() })).unwrap();
+    let tail =
+        block_on(cm.get_execution_log("logs", &pod, &LogOptions { tail_lines: Some(1), ..LogOptions::default() }))
+            .unwrap();
     assert_eq!(tail, "three\n");
     assert!(block_on(cm.delete_execution("logs", &pod)).unwrap());
     assert!(!block_on(cm.delete_execution("logs", &pod)).unwrap());
@@ -136,14 +142,18 @@ fn quota_scale_and_config_maps() {
     let c = ctx(&cm);
     let deploy = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "labels": {"app": "web"}},
         "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web"}}, "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "web", "image": "nginx"}]}}}});
-    let _: Value = block_on(cm.run(api::create(&c, &Resource::DEPLOYMENTS, Some("misc"), &deploy, &WriteParams::default()))).unwrap();
+    let _: Value =
+        block_on(cm.run(api::create(&c, &Resource::DEPLOYMENTS, Some("misc"), &deploy, &WriteParams::default())))
+            .unwrap();
     assert_eq!(block_on(cm.get_scale_deploy("misc", "web")).unwrap().replicas, 1);
     assert_eq!(block_on(cm.set_scale_deploy("misc", "web", 3)).unwrap().replicas, 3);
     assert_eq!(block_on(cm.get_scale_deploy("misc", "web")).unwrap().replicas, 3);
     for i in 0..25 {
         let parity = if i % 2 == 0 { "even" } else { "odd" };
         let cm_obj = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": format!("cm-{i:02}"), "labels": {"parity": parity}}, "data": {"i": i.to_string()}});
-        let _: Value = block_on(cm.run(api::create(&c, &Resource::CONFIGMAPS, Some("misc"), &cm_obj, &WriteParams::default()))).unwrap();
+        let _: Value =
+            block_on(cm.run(api::create(&c, &Resource::CONFIGMAPS, Some("misc"), &cm_obj, &WriteParams::default())))
+                .unwrap();
     }
     let even = block_on(cm.get_config_maps("misc", "parity=even")).unwrap();
     assert_eq!(even.len(), 13);

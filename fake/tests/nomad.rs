@@ -1,5 +1,7 @@
 //! The seed API on the fake Nomad agent, through the real facade.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may unwrap
+
 use std::time::Duration;
 
 use clustermanager_core::{ClusterManager, DeleteOptions, Error, JobSpec, LogOptions, Status};
@@ -55,7 +57,10 @@ fn jobs_list_get_and_cleanup() {
 fn follow_a_log_and_stop_an_execution() {
     let (_fake, cm) = setup("l");
     block_on(cm.create_job("l", &job("talk", "echo a; echo b; sleep 5"))).unwrap();
-    let alloc = block_on(cm.wait_for_job_execution_status("l", "talk", &[Status::Running], Some(Duration::from_secs(30)))).unwrap().id;
+    let alloc =
+        block_on(cm.wait_for_job_execution_status("l", "talk", &[Status::Running], Some(Duration::from_secs(30))))
+            .unwrap()
+            .id;
     let lines: Vec<String> = block_on(async {
         let mut stream = cm.get_execution_log_watch("l", &alloc, &LogOptions::default());
         let mut out = Vec::new();

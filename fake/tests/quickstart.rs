@@ -1,5 +1,7 @@
 //! The README quickstart, run through the real `ClusterManager` facade on both fakes.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may unwrap
+
 use std::time::Duration;
 
 use clustermanager_core::{ClusterManager, DeleteOptions, Error, JobSpec, LogOptions, Status};
@@ -7,11 +9,15 @@ use clustermanager_fake::{block_on, FakeCluster, FakeTransport};
 
 const NAMESPACE: &str = "aiocluster-test";
 
-async fn quickstart(cm: &ClusterManager<FakeTransport>, command: &str) -> Result<(clustermanager_core::Job, Vec<(clustermanager_core::Execution, String)>), Error> {
+async fn quickstart(
+    cm: &ClusterManager<FakeTransport>,
+    command: &str,
+) -> Result<(clustermanager_core::Job, Vec<(clustermanager_core::Execution, String)>), Error> {
     assert!(!cm.get_nodes().await?.is_empty());
     cm.delete_namespace(NAMESPACE).await?;
     assert!(cm.create_namespace(NAMESPACE).await?);
-    let spec = JobSpec::new("hello").image("busybox:1.36").command(["sh", "-c", command]).cpu_limit("100m").mem_limit("64Mi");
+    let spec =
+        JobSpec::new("hello").image("busybox:1.36").command(["sh", "-c", command]).cpu_limit("100m").mem_limit("64Mi");
     cm.create_job(NAMESPACE, &spec).await?;
     let job = cm.wait_for_job(NAMESPACE, "hello", Some(Duration::from_secs(300))).await?;
     let mut runs = Vec::new();
@@ -24,7 +30,10 @@ async fn quickstart(cm: &ClusterManager<FakeTransport>, command: &str) -> Result
     Ok((job, runs))
 }
 
-fn run_on(fake: &FakeCluster, command: &str) -> (clustermanager_core::Job, Vec<(clustermanager_core::Execution, String)>) {
+fn run_on(
+    fake: &FakeCluster,
+    command: &str,
+) -> (clustermanager_core::Job, Vec<(clustermanager_core::Execution, String)>) {
     let cm = block_on(fake.cluster_manager()).unwrap();
     match block_on(quickstart(&cm, command)) {
         Ok(out) => out,
