@@ -16,7 +16,9 @@
 //!   `Complete` or `Failed` condition. Deleting a Job honours `propagationPolicy`
 //!   (`Background`: pods go at once; `Foreground`: the Job is marked, its pods go, then it goes;
 //!   `Orphan`: pods stay);
-//! - pod logs (`tailLines`, `follow=true`: the lines, then the end once the pod finished);
+//! - pod logs as the command prints them (a `sleep` between two `echo`s spaces them in virtual
+//!   time): `tailLines`, `timestamps`, `follow=true` (lines as they are printed, then the end
+//!   once the pod finished);
 //! - deployments' `/scale` subresource; CRDs become `Established`, after which their custom
 //!   resources are served; merge, strategic (treated as merge) and JSON patches;
 //! - `limit`/`continue` paging; `labelSelector` (`=`, `==`, `!=`, `in`, `notin`, exists, `!`);
@@ -125,6 +127,8 @@ pub(crate) struct Cluster {
     serial: u64,
     schedule: Schedule<Action>,
     outcomes: BTreeMap<(String, String), crate::script::Outcome>,
+    /// When each pod's container started (virtual time).
+    started: BTreeMap<(String, String), Duration>,
     step: Duration,
     now: Duration,
 }
@@ -145,7 +149,9 @@ pub(crate) enum Stream {
         ns: String,
         pod: String,
         tail: Option<usize>,
-        sent: bool,
+        timestamps: bool,
+        /// Bytes of the log already sent (`None` before the first read applies `tailLines`).
+        sent: Option<usize>,
     },
 }
 
@@ -159,6 +165,7 @@ impl Cluster {
             serial: 0,
             schedule: Schedule::default(),
             outcomes: BTreeMap::new(),
+            started: BTreeMap::new(),
             step,
             now: Duration::ZERO,
         };
@@ -310,6 +317,7 @@ impl Cluster {
         self.record(rt, ns, name, "DELETED", &gone);
         if rt.resource == "pods" {
             self.outcomes.remove(&(ns.to_owned(), name.to_owned()));
+            self.started.remove(&(ns.to_owned(), name.to_owned()));
         }
         Some(obj)
     }
@@ -343,6 +351,7 @@ impl Cluster {
                     "containerStatuses": [{"name": container_name(&obj), "state": {"running": {"startedAt": now}}, "lastState": {}, "ready": true, "restartCount": 0, "image": obj["spec"]["containers"][0]["image"].clone(), "imageID": "", "started": true}]
                 });
                 self.update(&rt, &ns, &pod, obj);
+                self.started.insert((ns.clone(), pod.clone()), self.now);
                 let duration = self.outcomes.get(&(ns.clone(), pod.clone())).map_or(self.step, |o| o.duration);
                 self.schedule.at(self.now + duration, Action::FinishPod { ns, pod });
             }
@@ -877,28 +886,50 @@ impl Cluster {
                     }
                 }
             }
-            Stream::Log { ns, pod, tail, sent } => {
-                if *sent {
+            Stream::Log { ns, pod, tail, timestamps, sent } => {
+                let Some((text, terminal, next)) = self.visible_log(ns, pod, *timestamps) else {
                     return StreamPoll::End;
+                };
+                let start = *sent.get_or_insert_with(|| text.len() - tail_lines(&text, *tail).len());
+                if text.len() > start {
+                    *sent = Some(text.len());
+                    return StreamPoll::Data(Bytes::copy_from_slice(&text.as_bytes()[start..]));
                 }
-                let Some(rt) = self.pods_rt() else { return StreamPoll::End };
-                let Some(obj) = self.get(&rt, ns, pod) else { return StreamPoll::End };
-                if !matches!(obj["status"]["phase"].as_str(), Some("Succeeded" | "Failed")) {
-                    return StreamPoll::Idle(None);
-                }
-                *sent = true;
-                let text = self
-                    .outcomes
-                    .get(&(ns.clone(), pod.clone()))
-                    .map(|o| tail_lines(&o.stdout, *tail))
-                    .unwrap_or_default();
-                if text.is_empty() {
+                if terminal {
                     StreamPoll::End
                 } else {
-                    StreamPoll::Data(Bytes::from(text))
+                    StreamPoll::Idle(next)
                 }
             }
         }
+    }
+
+    /// What the pod's container has printed by now (with RFC 3339 timestamps when asked),
+    /// whether it has ended, and when it prints next.
+    fn visible_log(&self, ns: &str, pod: &str, timestamps: bool) -> Option<(String, bool, Option<Duration>)> {
+        let rt = self.pods_rt()?;
+        let obj = self.get(&rt, ns, pod)?;
+        let key = (ns.to_owned(), pod.to_owned());
+        let terminal = matches!(obj["status"]["phase"].as_str(), Some("Succeeded" | "Failed"));
+        let (Some(outcome), Some(&started)) = (self.outcomes.get(&key), self.started.get(&key)) else {
+            return Some((String::new(), terminal, None));
+        };
+        let elapsed = if terminal { outcome.duration } else { self.now.saturating_sub(started) };
+        let text = outcome.output_until(elapsed, false);
+        let next = if terminal { None } else { outcome.next_write_after(elapsed).map(|d| started + d) };
+        if !timestamps {
+            return Some((text.to_owned(), terminal, next));
+        }
+        // Prefix each line with when it was written, as the kubelet does.
+        let mut out = String::new();
+        let mut pos = 0;
+        for line in text.split_inclusive('\n') {
+            pos += line.len();
+            let at = outcome.timeline.iter().find(|(_, len, _)| *len >= pos).map_or(Duration::ZERO, |(at, _, _)| *at);
+            let stamp = sim::timestamp(started + at);
+            out.push_str(&format!("{}.000000000Z {line}", stamp.trim_end_matches('Z')));
+        }
+        Some((out, terminal, next))
     }
 
     fn log(&mut self, ns: &str, pod: &str, query: &[(String, String)]) -> Reply<Stream> {
@@ -924,21 +955,23 @@ impl Cluster {
                 Value::Null,
             ));
         }
+        if param(query, "previous") == Some("true") {
+            return Reply::Full(status(
+                400,
+                "BadRequest",
+                &format!("previous terminated container \"{container}\" in pod \"{pod}\" not found"),
+                Value::Null,
+            ));
+        }
         let tail = param(query, "tailLines").and_then(|t| t.parse::<usize>().ok());
+        let timestamps = param(query, "timestamps") == Some("true");
         if param(query, "follow") == Some("true") {
             return Reply::Stream(
                 http_util::response(200, "text/plain", &[], Bytes::new()),
-                Stream::Log { ns: ns.into(), pod: pod.into(), tail, sent: false },
+                Stream::Log { ns: ns.into(), pod: pod.into(), tail, timestamps, sent: None },
             );
         }
-        let text = match phase.as_str() {
-            "Running" => String::new(), // the fake prints its output when the command ends
-            _ => self
-                .outcomes
-                .get(&(ns.to_owned(), pod.to_owned()))
-                .map(|o| tail_lines(&o.stdout, tail))
-                .unwrap_or_default(),
-        };
+        let text = self.visible_log(ns, pod, timestamps).map(|(t, _, _)| tail_lines(&t, tail)).unwrap_or_default();
         Reply::Full(http_util::response(200, "text/plain", &[], text))
     }
 

@@ -17,7 +17,8 @@
 //! - blocking queries: `index`/`wait` answer once the resource's index passes `index` or after
 //!   `wait` (default 5 min) of virtual time;
 //! - `/v1/client/fs/logs/{alloc}`: plain or framed (`{"Data","File","Offset"}`), `origin`/
-//!   `offset`, `follow=true` (the output once the task ended, then the end of the stream);
+//!   `offset`, `follow=true` (the output as the task writes it, then the end of the stream once
+//!   the task is dead);
 //! - `/v1/event/stream` (topics `Job`, `Allocation`, `Evaluation`, with `Key` filters), ending
 //!   when nothing more is scheduled instead of sending heartbeats forever.
 
@@ -71,6 +72,8 @@ struct AllocRec {
     create_index: u64,
     modify_index: u64,
     create_time: Duration,
+    /// When the task started (virtual time).
+    started: Option<Duration>,
     modify_time: Duration,
 }
 
@@ -103,8 +106,21 @@ pub(crate) struct Cluster {
 /// An open streamed answer.
 #[derive(Debug)]
 pub(crate) enum Stream {
-    Logs { alloc: String, stderr: bool, plain: bool, origin_end: bool, offset: usize, sent: bool },
-    Events { topics: Vec<(String, String)>, namespace: String, cursor: u64, queued: VecDeque<Bytes> },
+    Logs {
+        alloc: String,
+        stderr: bool,
+        plain: bool,
+        origin_end: bool,
+        offset: usize,
+        /// Bytes of the log already sent (`None` before the first read applies `origin`/`offset`).
+        sent: Option<usize>,
+    },
+    Events {
+        topics: Vec<(String, String)>,
+        namespace: String,
+        cursor: u64,
+        queued: VecDeque<Bytes>,
+    },
 }
 
 type Answer = Result<(u64, Value), Response>;
@@ -193,6 +209,7 @@ impl Cluster {
         }
         a.modify_index = index;
         a.modify_time = now;
+        a.started = Some(now);
         let batch = a.job["Type"] == "batch";
         let duration = a.outcome.duration;
         let (ns, job) = (a.namespace.clone(), a.job_id.clone());
@@ -667,6 +684,7 @@ impl Cluster {
                     create_index: index,
                     modify_index: index,
                     create_time: self.now,
+                    started: None,
                     modify_time: self.now,
                 };
                 self.allocs.insert(alloc_id.clone(), rec);
@@ -849,7 +867,7 @@ impl Cluster {
             Some(_) => return Reply::Full(text(400, "origin must be start or end", None)),
         };
         let offset = param(query, "offset").and_then(|o| o.parse().ok()).unwrap_or(0);
-        let stream = Stream::Logs { alloc: alloc.to_owned(), stderr, plain, origin_end, offset, sent: false };
+        let stream = Stream::Logs { alloc: alloc.to_owned(), stderr, plain, origin_end, offset, sent: None };
         if param(query, "follow") == Some("true") {
             Reply::Stream(http_util::response(200, ct, &[], Bytes::new()), stream)
         } else {
@@ -858,30 +876,38 @@ impl Cluster {
         }
     }
 
-    fn log_piece(&self, alloc: &str, stderr: bool, plain: bool, origin_end: bool, offset: usize) -> Bytes {
-        let Some(a) = self.allocs.get(alloc) else { return Bytes::new() };
-        // The task writes its output when it ends (see crate::script).
-        let full = if a.task_state["State"] == "dead" {
-            if stderr {
-                &a.outcome.stderr
-            } else {
-                &a.outcome.stdout
-            }
-        } else {
-            ""
-        };
-        let bytes = full.as_bytes();
-        let start = if origin_end { bytes.len().saturating_sub(offset) } else { offset.min(bytes.len()) };
-        let data = &bytes[start..];
+    /// What the task has written to stdout (or stderr) by now, whether it has ended, and when it
+    /// writes next.
+    fn visible_log(&self, alloc: &str, stderr: bool) -> Option<(&str, bool, Option<Duration>)> {
+        let a = self.allocs.get(alloc)?;
+        let dead = a.task_state["State"] == "dead";
+        let Some(started) = a.started else { return Some(("", dead, None)) };
+        let elapsed = if dead { a.outcome.duration } else { self.now.saturating_sub(started) };
+        let next = if dead { None } else { a.outcome.next_write_after(elapsed).map(|d| started + d) };
+        Some((a.outcome.output_until(elapsed, stderr), dead, next))
+    }
+
+    /// `bytes[start..]` of a log as the endpoint sends it: plain, or one `{"Data","File","Offset"}`
+    /// frame (`{}` when there is nothing).
+    fn frame(&self, alloc: &str, stderr: bool, plain: bool, text: &str, start: usize) -> Bytes {
+        let data = &text.as_bytes()[start.min(text.len())..];
         if plain {
             return Bytes::copy_from_slice(data);
         }
         if data.is_empty() {
             return Bytes::from_static(b"{}");
         }
-        let file = format!("alloc/logs/{}.{}.0", a.task, if stderr { "stderr" } else { "stdout" });
-        let frame = json!({"Data": base64::engine::general_purpose::STANDARD.encode(data), "File": file, "Offset": bytes.len()});
+        let task = self.allocs.get(alloc).map_or("main", |a| a.task.as_str());
+        let file = format!("alloc/logs/{task}.{}.0", if stderr { "stderr" } else { "stdout" });
+        let frame =
+            json!({"Data": base64::engine::general_purpose::STANDARD.encode(data), "File": file, "Offset": text.len()});
         Bytes::from(frame.to_string())
+    }
+
+    fn log_piece(&self, alloc: &str, stderr: bool, plain: bool, origin_end: bool, offset: usize) -> Bytes {
+        let Some((text, _, _)) = self.visible_log(alloc, stderr) else { return Bytes::new() };
+        let start = if origin_end { text.len().saturating_sub(offset) } else { offset.min(text.len()) };
+        self.frame(alloc, stderr, plain, text, start)
     }
 
     fn event_stream(&mut self, query: &[(String, String)]) -> Reply<Stream> {
@@ -917,19 +943,16 @@ impl Cluster {
     pub(crate) fn poll_stream(&mut self, stream: &mut Stream, _now: Duration) -> StreamPoll {
         match stream {
             Stream::Logs { alloc, stderr, plain, origin_end, offset, sent } => {
-                if *sent {
-                    return StreamPoll::End;
+                let Some((text, dead, next)) = self.visible_log(alloc, *stderr) else { return StreamPoll::End };
+                let start = *sent.get_or_insert(if *origin_end { text.len().saturating_sub(*offset) } else { *offset });
+                if text.len() > start {
+                    *sent = Some(text.len());
+                    return StreamPoll::Data(self.frame(alloc, *stderr, *plain, text, start));
                 }
-                let Some(a) = self.allocs.get(alloc.as_str()) else { return StreamPoll::End };
-                if a.task_state["State"] != "dead" {
-                    return StreamPoll::Idle(None);
-                }
-                *sent = true;
-                let piece = self.log_piece(alloc, *stderr, *plain, *origin_end, *offset);
-                if piece.is_empty() {
+                if dead {
                     StreamPoll::End
                 } else {
-                    StreamPoll::Data(piece)
+                    StreamPoll::Idle(next)
                 }
             }
             Stream::Events { topics, namespace, cursor, queued } => {

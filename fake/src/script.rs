@@ -22,18 +22,51 @@ pub struct Outcome {
     pub exit_code: i32,
     /// How long the command runs (virtual time), at least one second.
     pub duration: Duration,
+    /// When output was written, relative to the start: `(offset, stdout length, stderr length)`
+    /// after each write, in order (sleeps move the offset on).
+    pub timeline: Vec<(Duration, usize, usize)>,
+}
+
+impl Outcome {
+    /// The stdout (or stderr) written in the first `elapsed` of the run.
+    pub fn output_until(&self, elapsed: Duration, stderr: bool) -> &str {
+        let len = self.timeline.iter().take_while(|(at, _, _)| *at <= elapsed).last().map_or(0, |&(_, out, err)| {
+            if stderr {
+                err
+            } else {
+                out
+            }
+        });
+        if stderr {
+            &self.stderr[..len]
+        } else {
+            &self.stdout[..len]
+        }
+    }
+
+    /// When the next write after `elapsed` happens, if any.
+    pub fn next_write_after(&self, elapsed: Duration) -> Option<Duration> {
+        self.timeline.iter().map(|(at, _, _)| *at).find(|at| *at > elapsed)
+    }
 }
 
 /// Run `argv` (command followed by its arguments) in the fake, with `env` for `$VAR` expansion.
 pub fn run(argv: &[String], env: &BTreeMap<String, String>) -> Outcome {
-    let mut out =
-        Outcome { stdout: String::new(), stderr: String::new(), exit_code: 0, duration: Duration::from_secs(1) };
+    let mut out = Outcome {
+        stdout: String::new(),
+        stderr: String::new(),
+        exit_code: 0,
+        duration: Duration::from_secs(1),
+        timeline: Vec::new(),
+    };
+    let mut at = Duration::ZERO;
     let script = match argv {
         [sh, flag, script, ..] if is_shell(sh) && flag == "-c" => script.clone(),
         [] => return out,
         _ => argv.iter().map(|a| quote(a)).collect::<Vec<_>>().join(" "),
     };
     for statement in statements(&script) {
+        out.timeline.push((at, out.stdout.len(), out.stderr.len()));
         let mut words = words(statement, env);
         let to_stderr = words.iter().any(|w| w == ">&2" || w == "1>&2");
         words.retain(|w| !matches!(w.as_str(), ">&2" | "1>&2" | "2>&1" | ">/dev/null" | "2>/dev/null"));
@@ -53,22 +86,26 @@ pub fn run(argv: &[String], env: &BTreeMap<String, String>) -> Outcome {
             "printf" => sink.push_str(&words[1..].join(" ").replace("\\n", "\n")),
             "sleep" => {
                 let secs = words.get(1).and_then(|s| s.trim_end_matches('s').parse::<f64>().ok()).unwrap_or(0.0);
-                out.duration += Duration::from_secs_f64(secs.clamp(0.0, 1e7));
+                let pause = Duration::from_secs_f64(secs.clamp(0.0, 1e7));
+                out.duration += pause;
+                at += pause;
             }
             "true" | ":" => {}
             "false" => {
                 out.exit_code = 1;
-                return out;
+                break;
             }
             "exit" => {
                 out.exit_code = words.get(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-                return out;
+                break;
             }
             _ => {
                 out.stdout.push_str(&format!("[clustermanager-fake] would run: {}\n", statement.trim()));
             }
         }
     }
+    out.timeline.push((at, out.stdout.len(), out.stderr.len()));
+    out.timeline.dedup_by(|later, earlier| later.1 == earlier.1 && later.2 == earlier.2);
     out
 }
 
@@ -174,8 +211,9 @@ mod tests {
     fn echo_prints_and_succeeds() {
         let out = run(&argv(&["sh", "-c", "echo hello from clustermanager"]), &BTreeMap::new());
         assert_eq!(
-            out,
+            Outcome { timeline: Vec::new(), ..out },
             Outcome {
+                timeline: Vec::new(),
                 stdout: "hello from clustermanager\n".into(),
                 stderr: String::new(),
                 exit_code: 0,
@@ -193,6 +231,9 @@ mod tests {
         assert_eq!(out.stdout, "hi pod-x\nno $WHO\n");
         assert_eq!(out.exit_code, 3);
         assert_eq!(out.duration, Duration::from_secs(4));
+        assert_eq!(out.output_until(Duration::ZERO, false), "hi pod-x\n");
+        assert_eq!(out.next_write_after(Duration::ZERO), Some(Duration::from_secs(3)));
+        assert_eq!(out.output_until(Duration::from_secs(3), false), "hi pod-x\nno $WHO\n");
         assert_eq!(run(&argv(&["sh", "-c", "false"]), &env).exit_code, 1);
         let out = run(&argv(&["sh", "-c", "echo 'a warning' >&2; echo done"]), &env);
         assert_eq!((out.stdout.as_str(), out.stderr.as_str()), ("done\n", "a warning\n"));

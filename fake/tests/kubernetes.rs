@@ -184,3 +184,25 @@ fn a_compacted_watch_is_relisted() {
     let done = block_on(cm.wait_for_job("gone", "j", Some(Duration::from_secs(60)))).unwrap();
     assert_eq!(done.status, Some(Status::Succeeded));
 }
+
+#[test]
+fn logs_appear_as_the_command_prints_them() {
+    let (fake, cm) = setup("prog");
+    block_on(cm.create_job("prog", &job("p", "echo first; sleep 10; echo second"))).unwrap();
+    let pod = block_on(cm.wait_for_job_execution_status("prog", "p", &[Status::Running], None)).unwrap().id;
+    assert_eq!(block_on(cm.get_execution_log("prog", &pod, &LogOptions::default())).unwrap(), "first\n");
+    let started = fake.elapsed();
+    let lines: Vec<(String, Duration)> = block_on(async {
+        let mut stream = cm.get_execution_log_watch("prog", &pod, &LogOptions::default());
+        let mut out = Vec::new();
+        while let Some(line) = stream.next().await {
+            out.push((line.unwrap().text, fake.elapsed() - started));
+        }
+        out
+    });
+    assert_eq!(lines, [("first".to_string(), Duration::ZERO), ("second".to_string(), Duration::from_secs(10))]);
+    let stamped =
+        block_on(cm.get_execution_log("prog", &pod, &LogOptions { timestamps: true, ..LogOptions::default() }))
+            .unwrap();
+    assert!(stamped.lines().all(|l| l.starts_with("2026-") && l.contains(".000000000Z ")), "{stamped}");
+}

@@ -96,3 +96,21 @@ fn kubernetes_only_operations_are_unsupported() {
     let cm = block_on(fake.cluster_manager()).unwrap();
     assert!(matches!(block_on(cm.get_config_maps("default", "")), Err(Error::Unsupported { .. })));
 }
+
+#[test]
+fn logs_appear_as_the_task_writes_them() {
+    let (fake, cm) = setup("prog");
+    block_on(cm.create_job("prog", &job("p", "echo first; sleep 10; echo second"))).unwrap();
+    let alloc = block_on(cm.wait_for_job_execution_status("prog", "p", &[Status::Running], None)).unwrap().id;
+    assert_eq!(block_on(cm.get_execution_log("prog", &alloc, &LogOptions::default())).unwrap(), "first\n");
+    let started = fake.elapsed();
+    let lines: Vec<(String, Duration)> = block_on(async {
+        let mut stream = cm.get_execution_log_watch("prog", &alloc, &LogOptions::default());
+        let mut out = Vec::new();
+        while let Some(line) = stream.next().await {
+            out.push((line.unwrap().text, fake.elapsed() - started));
+        }
+        out
+    });
+    assert_eq!(lines, [("first".to_string(), Duration::ZERO), ("second".to_string(), Duration::from_secs(10))]);
+}
