@@ -24,7 +24,8 @@
 //! - `limit`/`continue` paging; `labelSelector` (`=`, `==`, `!=`, `in`, `notin`, exists, `!`);
 //!   `fieldSelector` on `metadata.name`, `metadata.namespace`, `status.phase`, `spec.nodeName`;
 //! - watches from a `resourceVersion` (410 `Expired` ERROR event below the compaction point set
-//!   with [`crate::FakeCluster::compact`]), bookmarks are not sent.
+//!   with [`crate::FakeCluster::compact`]); with `allowWatchBookmarks` one `BOOKMARK` a second
+//!   before the timeout, as the watch cache sends.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
@@ -144,6 +145,8 @@ pub(crate) enum Stream {
         cursor: u64,
         until: Duration,
         queued: VecDeque<Bytes>,
+        /// When to send a `BOOKMARK` (one second before the timeout, if bookmarks were asked for).
+        bookmark: Option<(Duration, String)>,
     },
     Log {
         ns: String,
@@ -844,6 +847,7 @@ impl Cluster {
                             cursor: u64::MAX,
                             until: Duration::ZERO,
                             queued,
+                            bookmark: None,
                         },
                     );
                 }
@@ -853,15 +857,31 @@ impl Cluster {
                 }
             },
         };
+        // Like the watch cache, send a bookmark shortly before the timeout (not when the watch
+        // started without a resourceVersion: those are served from etcd).
+        let from_cache = param(query, "resourceVersion").is_some_and(|v| !v.is_empty());
+        let bookmark = (from_cache && matches!(param(query, "allowWatchBookmarks"), Some("true" | "1"))).then(|| {
+            let at = self.now + timeout.saturating_sub(Duration::from_secs(1));
+            (at, format!("{{\"kind\":\"{}\",\"apiVersion\":\"{}\"", rt.kind, rt.api_version()))
+        });
         Reply::Stream(
             http_util::response(200, "application/json", &[], Bytes::new()),
-            Stream::Watch { collection: rt.id(), ns, labels, fields, cursor, until: self.now + timeout, queued },
+            Stream::Watch {
+                collection: rt.id(),
+                ns,
+                labels,
+                fields,
+                cursor,
+                until: self.now + timeout,
+                queued,
+                bookmark,
+            },
         )
     }
 
     pub(crate) fn poll_stream(&mut self, stream: &mut Stream, now: Duration) -> StreamPoll {
         match stream {
-            Stream::Watch { collection, ns, labels, fields, cursor, until, queued } => {
+            Stream::Watch { collection, ns, labels, fields, cursor, until, queued, bookmark } => {
                 if let Some(line) = queued.pop_front() {
                     return StreamPoll::Data(line);
                 }
@@ -882,7 +902,20 @@ impl Cluster {
                     }
                     None => {
                         *cursor = (*cursor).max(self.rv);
-                        StreamPoll::Idle(Some(*until))
+                        match bookmark.take() {
+                            Some((at, head)) if now >= at => {
+                                let line = format!(
+                                    "{{\"type\":\"BOOKMARK\",\"object\":{head},\"metadata\":{{\"resourceVersion\":\"{}\",\"creationTimestamp\":null}}}}}}\n",
+                                    self.rv
+                                );
+                                StreamPoll::Data(Bytes::from(line))
+                            }
+                            Some((at, head)) => {
+                                *bookmark = Some((at, head));
+                                StreamPoll::Idle(Some(at))
+                            }
+                            None => StreamPoll::Idle(Some(*until)),
+                        }
                     }
                 }
             }

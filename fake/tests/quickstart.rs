@@ -92,3 +92,28 @@ fn nomad_waits_with_blocking_queries_not_sleeps() {
     assert!(requests.len() < 40, "no polling loop: {requests:#?}");
     assert!(fake.elapsed() >= Duration::from_secs(61));
 }
+
+#[test]
+fn runs_are_deterministic() {
+    let (a, b) = (FakeCluster::kubernetes(), FakeCluster::kubernetes());
+    let (_, runs_a) = run_on(&a, "echo same");
+    let (_, runs_b) = run_on(&b, "echo same");
+    assert_eq!(runs_a[0].0.id, runs_b[0].0.id, "same pod name");
+    assert_eq!(a.requests(), b.requests());
+    assert_eq!(a.elapsed(), b.elapsed());
+}
+
+#[test]
+fn the_fake_runs_on_a_multi_threaded_tokio_runtime_too() {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).build().unwrap();
+    let fake = FakeCluster::nomad();
+    let job = rt.block_on(async {
+        let cm = fake.cluster_manager().await?;
+        cm.create_namespace("rt").await?;
+        cm.create_job("rt", &JobSpec::new("t").command(["sh", "-c", "sleep 3600; echo late"])).await?;
+        // A virtual hour passes at once.
+        cm.wait_for_job("rt", "t", Some(Duration::from_secs(7200))).await
+    });
+    assert_eq!(job.unwrap().status, Some(Status::Succeeded));
+    assert!(fake.elapsed() >= Duration::from_secs(3600));
+}

@@ -65,6 +65,12 @@ fn a_kubernetes_watch_streams_changes_after_its_version_then_ends_at_its_timeout
     assert_eq!(kinds, ["ADDED", "MODIFIED", "DELETED"]);
     assert_eq!(events[1]["object"]["data"]["k"], "v");
     assert_eq!(fake.elapsed() - before, Duration::from_secs(30), "the watch ended at its timeoutSeconds");
+    // With bookmarks asked for, one arrives a second before the timeout, carrying the current version.
+    let (events, _) = read_lines(&t, &format!("/api/v1/namespaces/w/configmaps?watch=1&resourceVersion={rv}&timeoutSeconds=5&allowWatchBookmarks=true&labelSelector=nope"), None);
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["type"], "BOOKMARK");
+    assert_eq!(events[0]["object"]["kind"], "ConfigMap");
+    assert_eq!(events[0]["object"]["metadata"]["resourceVersion"], fake.version().to_string());
     // A read timeout shorter than the watch reports TimedOut with the stream still open.
     let (events, timed_out) = read_lines(
         &t,
