@@ -522,7 +522,7 @@ impl Cluster {
             },
             "spec": spec,
             "status": {"phase": "Pending", "startTime": sim::timestamp(self.now), "conditions": [{"type": "PodScheduled", "status": "True", "lastProbeTime": null, "lastTransitionTime": sim::timestamp(self.now)}],
-                "containerStatuses": [{"name": container_name(&json!({"spec": spec_ref(&template, job)})), "state": {"waiting": {"reason": "ContainerCreating"}}, "lastState": {}, "ready": false, "restartCount": 0, "image": job["spec"]["template"]["spec"]["containers"][0]["image"].clone(), "imageID": "", "started": false}]}
+                "containerStatuses": [{"name": container_name(&json!({"spec": job["spec"]["template"]["spec"].clone()})), "state": {"waiting": {"reason": "ContainerCreating"}}, "lastState": {}, "ready": false, "restartCount": 0, "image": job["spec"]["template"]["spec"]["containers"][0]["image"].clone(), "imageID": "", "started": false}]}
         });
         let pod = self.insert(&pods, &ns, &pod_name, pod);
         let outcome = outcome_of(&pod);
@@ -1167,14 +1167,6 @@ fn ensure_object(value: &mut Value) -> &mut Map<String, Value> {
     match value {
         Value::Object(m) => m,
         _ => unreachable!("just made an object"),
-    }
-}
-
-fn spec_ref(template: &Value, job: &Value) -> Value {
-    if template["spec"].is_null() {
-        job["spec"]["template"]["spec"].clone()
-    } else {
-        template["spec"].clone()
     }
 }
 
