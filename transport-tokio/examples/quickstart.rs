@@ -1,6 +1,8 @@
 //! The README quickstart: recreate a namespace, run a batch job in it, wait for it (event-driven),
 //! print its log, clean up. The same program runs on Kubernetes and on Nomad; only the config
 //! (found by `Config::infer`: kubeconfig, in-cluster service account, or `NOMAD_ADDR`) differs.
+//! With no cluster configured it runs on the embedded fake cluster (`clustermanager-fake`;
+//! `QUICKSTART_FAKE=nomad` picks the fake Nomad agent).
 //!
 //! ```sh
 //! cargo run -p clustermanager-tokio --example quickstart
@@ -8,24 +10,36 @@
 
 use std::time::Duration;
 
-use clustermanager_tokio::core::{Config, DeleteOptions, Error, JobSpec, LogOptions};
+use clustermanager_fake::FakeCluster;
+use clustermanager_tokio::core::{ClusterManager, Config, DeleteOptions, Error, JobSpec, LogOptions, Transport};
 use clustermanager_tokio::StdEnvironment;
 
 const NAMESPACE: &str = "aiocluster-test";
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> std::process::ExitCode {
-    let config = match Config::infer(&StdEnvironment) {
-        Ok(config) => config,
-        Err(err) => {
-            eprintln!("No cluster is configured, so the quickstart has nothing to run against.\n\n{err}\n");
-            eprintln!("Point it at a cluster with one of:");
-            eprintln!("  KUBECONFIG=/path/to/kubeconfig   (or ~/.kube/config; `kubectl config current-context` picks the context)");
-            eprintln!("  NOMAD_ADDR=http://127.0.0.1:4646 (e.g. `nomad agent -dev`; NOMAD_TOKEN for ACLs)");
-            return std::process::ExitCode::from(2);
+    let result = match Config::infer(&StdEnvironment) {
+        Ok(config) => match clustermanager_tokio::connect(&config).await {
+            Ok(cm) => run(&cm, &format!("{} at {}", config.orchestrator.name(), config.server)).await,
+            Err(err) => Err(err),
+        },
+        Err(_) => {
+            let fake = match std::env::var("QUICKSTART_FAKE").as_deref() {
+                Ok("nomad") => FakeCluster::nomad(),
+                _ => FakeCluster::kubernetes(),
+            };
+            println!(
+                "No cluster is configured, so the quickstart runs on the embedded fake {} cluster \
+                 (set KUBECONFIG or NOMAD_ADDR to run it on a real one).",
+                fake.config().orchestrator.name(),
+            );
+            match fake.cluster_manager().await {
+                Ok(cm) => run(&cm, &format!("the embedded fake {} cluster", fake.config().orchestrator.name())).await,
+                Err(err) => Err(err),
+            }
         }
     };
-    match run(&config).await {
+    match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("quickstart failed: {err}");
@@ -34,9 +48,9 @@ async fn main() -> std::process::ExitCode {
     }
 }
 
-async fn run(config: &Config) -> Result<(), Error> {
-    println!("connecting to {} at {}", config.orchestrator.name(), config.server);
-    let cm = clustermanager_tokio::connect(config).await?;
+/// The quickstart itself, over any transport (a real cluster or the fake).
+async fn run<T: Transport>(cm: &ClusterManager<T>, target: &str) -> Result<(), Error> {
+    println!("connected to {target}");
 
     for node in cm.get_nodes().await? {
         println!("node {} ({}): ready={}", node.name, node.status, node.ready);

@@ -1,0 +1,170 @@
+//! Scripted faults: make the fake answer like a struggling server so a test can see the retry
+//! policy, error mapping and watch resumption of clustermanager at work.
+//!
+//! A [`Fault`] is a matcher (method and path prefix; any when unset), an effect and a count.
+//! Faults are checked in the order they were added; the first live one that matches a request
+//! fires and its count goes down.
+//!
+//! ```
+//! use clustermanager_fake::{FakeCluster, Fault};
+//! let fake = FakeCluster::kubernetes();
+//! // The next two job creations get a 503 with Retry-After: 1, then the server answers normally.
+//! fake.add_fault(Fault::status(503, "").retry_after(1).on("POST", "/apis/batch/v1/").times(2));
+//! ```
+
+use std::time::Duration;
+
+use clustermanager_core::error::TransportErrorKind;
+use clustermanager_core::Request;
+
+/// What a fault does to the request it matches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// Answer with this status and body instead of the real answer (and `Retry-After` seconds).
+    Respond {
+        /// The HTTP status.
+        status: u16,
+        /// The body (sent as `text/plain`, or `application/json` when it starts with `{`).
+        body: String,
+        /// The `Retry-After` header, in seconds.
+        retry_after: Option<u32>,
+    },
+    /// Fail the request at the transport level, as a refused (`Connect`) or broken (`Io`)
+    /// connection.
+    Drop(TransportErrorKind),
+    /// Let a streamed response (watch, followed log, event stream) deliver this many pieces, then
+    /// break the connection (`Io` error).
+    CutStream(usize),
+    /// Delay the answer by this much virtual time.
+    Latency(Duration),
+}
+
+/// One scripted fault: see the [module docs](self).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fault {
+    method: Option<String>,
+    path_prefix: String,
+    effect: Effect,
+    remaining: Option<u32>,
+}
+
+impl Fault {
+    fn new(effect: Effect) -> Self {
+        Fault { method: None, path_prefix: String::new(), effect, remaining: Some(1) }
+    }
+
+    /// Answer `status` with `body` (once, on any request, until narrowed with [`Fault::on`] and
+    /// [`Fault::times`]).
+    pub fn status(status: u16, body: impl Into<String>) -> Self {
+        Fault::new(Effect::Respond { status, body: body.into(), retry_after: None })
+    }
+
+    /// Fail at the transport level with `kind` (`Connect`: the request never left; `Io`: the
+    /// connection broke).
+    pub fn drop_connection(kind: TransportErrorKind) -> Self {
+        Fault::new(Effect::Drop(kind))
+    }
+
+    /// Break a streamed response after `pieces` pieces (watch events, log lines, frames).
+    pub fn cut_stream_after(pieces: usize) -> Self {
+        Fault::new(Effect::CutStream(pieces))
+    }
+
+    /// Delay the answer by `delay` of virtual time.
+    pub fn latency(delay: Duration) -> Self {
+        Fault::new(Effect::Latency(delay))
+    }
+
+    /// Add a `Retry-After: seconds` header to a [`Fault::status`] answer.
+    pub fn retry_after(mut self, seconds: u32) -> Self {
+        if let Effect::Respond { retry_after, .. } = &mut self.effect {
+            *retry_after = Some(seconds);
+        }
+        self
+    }
+
+    /// Only requests with this method (`"GET"`, ...; empty for any) whose path starts with
+    /// `path_prefix`.
+    pub fn on(mut self, method: &str, path_prefix: &str) -> Self {
+        self.method = (!method.is_empty()).then(|| method.to_ascii_uppercase());
+        self.path_prefix = path_prefix.to_owned();
+        self
+    }
+
+    /// Fire for the next `n` matching requests (default 1).
+    pub fn times(mut self, n: u32) -> Self {
+        self.remaining = Some(n);
+        self
+    }
+
+    /// Fire for every matching request, forever.
+    pub fn always(mut self) -> Self {
+        self.remaining = None;
+        self
+    }
+
+    fn matches(&self, request: &Request) -> bool {
+        self.remaining != Some(0)
+            && self.method.as_deref().is_none_or(|m| m == request.method().as_str())
+            && request.uri().path().starts_with(&self.path_prefix)
+    }
+}
+
+/// The faults waiting to fire.
+#[derive(Debug, Default)]
+pub(crate) struct Faults {
+    list: Vec<Fault>,
+}
+
+impl Faults {
+    pub(crate) fn add(&mut self, fault: Fault) {
+        self.list.push(fault);
+    }
+
+    /// The effect to apply to `request`, if a fault fires for it. Stream cuts only fire for
+    /// requests answered with a stream (`streaming`), every other fault only before answering.
+    pub(crate) fn fire(&mut self, request: &Request, streaming: bool) -> Option<Effect> {
+        let fault = self
+            .list
+            .iter_mut()
+            .find(|f| f.matches(request) && matches!(f.effect, Effect::CutStream(_)) == streaming)?;
+        if let Some(n) = fault.remaining.as_mut() {
+            *n -= 1;
+        }
+        let effect = fault.effect.clone();
+        self.list.retain(|f| f.remaining != Some(0));
+        Some(effect)
+    }
+
+    #[cfg(test)]
+    fn fire_plain(&mut self, request: &Request) -> Option<Effect> {
+        self.fire(request, false)
+    }
+
+    pub(crate) fn pending(&self) -> usize {
+        self.list.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(method: &str, path: &str) -> Request {
+        http::Request::builder().method(method).uri(path).body(bytes::Bytes::new()).unwrap_or_default()
+    }
+
+    #[test]
+    fn faults_fire_on_matching_requests_the_given_number_of_times() {
+        let mut faults = Faults::default();
+        faults.add(Fault::status(503, "busy").on("post", "/apis/").times(2));
+        assert_eq!(faults.fire_plain(&req("GET", "/apis/batch/v1/jobs")), None);
+        assert!(matches!(
+            faults.fire_plain(&req("POST", "/apis/batch/v1/jobs")),
+            Some(Effect::Respond { status: 503, .. })
+        ));
+        assert!(faults.fire_plain(&req("POST", "/apis/batch/v1/jobs")).is_some());
+        assert_eq!(faults.fire_plain(&req("POST", "/apis/batch/v1/jobs")), None);
+        assert_eq!(faults.pending(), 0);
+    }
+}

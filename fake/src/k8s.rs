@@ -1,0 +1,1538 @@
+//! The fake kube-apiserver (with a built-in job controller and kubelet).
+//!
+//! Objects live in one store keyed by API collection, namespace and name, every write bumps the
+//! cluster-wide `resourceVersion` and appends a watch event. Answers copy kube-apiserver v1.19's
+//! shapes (see `tests/fixtures/k8s`): objects with `metadata.resourceVersion`/`uid`/`selfLink`,
+//! lists as `<Kind>List` whose items carry no `kind`, errors as `Status` objects, watches as
+//! newline-separated `{"type","object"}` events ending when `timeoutSeconds` (virtual) passes.
+//!
+//! Behaviours emulated on top of storage:
+//! - namespaces: `Active` on create; delete → `Terminating` (creates inside refused with 403),
+//!   then after one step the namespace and everything in it are gone;
+//! - one Ready node `fake-node-1`;
+//! - batch/v1 Jobs: a pod `<job>-<5 chars>` (label `job-name`) is created at once (`Pending`),
+//!   runs after one step (`Running`) and ends after the command's duration (see
+//!   [`crate::script`]) as `Succeeded` or `Failed` with its exit code; the Job gets the
+//!   `Complete` or `Failed` condition. Deleting a Job honours `propagationPolicy`
+//!   (`Background`: pods go at once; `Foreground`: the Job is marked, its pods go, then it goes;
+//!   `Orphan`: pods stay);
+//! - pod logs as the command prints them (a `sleep` between two `echo`s spaces them in virtual
+//!   time): `tailLines`, `timestamps`, `follow=true` (lines as they are printed, then the end
+//!   once the pod finished);
+//! - deployments' `/scale` subresource; CRDs become `Established`, after which their custom
+//!   resources are served; merge, strategic (treated as merge) and JSON patches;
+//! - `limit`/`continue` paging; `labelSelector` (`=`, `==`, `!=`, `in`, `notin`, exists, `!`);
+//!   `fieldSelector` on `metadata.name`, `metadata.namespace`, `status.phase`, `spec.nodeName`;
+//! - watches from a `resourceVersion` (410 `Expired` ERROR event below the compaction point set
+//!   with [`crate::FakeCluster::compact`]); with `allowWatchBookmarks` one `BOOKMARK` a second
+//!   before the timeout, as the watch cache sends.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::time::Duration;
+
+use base64::Engine as _;
+use bytes::Bytes;
+use clustermanager_core::{Request, Response};
+use serde_json::{json, Map, Value};
+
+use crate::http_util::{self, param};
+use crate::sim::{self, Schedule};
+use crate::{Reply, StreamPoll};
+
+/// Default server-side watch timeout when the client sends no `timeoutSeconds`.
+const DEFAULT_WATCH: Duration = Duration::from_secs(1800);
+
+/// The node every fake Kubernetes cluster has.
+pub const NODE_NAME: &str = "fake-node-1";
+
+type Key = (String, String, String); // (collection id "<prefix>/<resource>", namespace, name)
+
+#[derive(Debug, Clone)]
+struct WatchEvent {
+    rv: u64,
+    key: Key,
+    kind: &'static str,
+    object: Value,
+}
+
+#[derive(Debug)]
+enum Action {
+    StartPod { ns: String, pod: String },
+    FinishPod { ns: String, pod: String },
+    RemoveNamespace { name: String },
+    FinishForeground { ns: String, job: String },
+    FinishOrphan { ns: String, job: String },
+    CreatePod { ns: String, job: String },
+    EstablishCrd { name: String },
+}
+
+/// One resource type the server knows.
+#[derive(Debug, Clone)]
+struct ResourceType {
+    prefix: String,
+    resource: String,
+    kind: String,
+    namespaced: bool,
+}
+
+impl ResourceType {
+    fn id(&self) -> String {
+        format!("{}/{}", self.prefix, self.resource)
+    }
+    fn api_version(&self) -> String {
+        self.prefix.trim_start_matches("/apis/").trim_start_matches("/api/").to_owned()
+    }
+    fn group(&self) -> &str {
+        self.prefix.strip_prefix("/apis/").and_then(|g| g.split('/').next()).unwrap_or("")
+    }
+    fn self_link(&self, ns: &str, name: &str) -> String {
+        if self.namespaced {
+            format!("{}/namespaces/{ns}/{}/{name}", self.prefix, self.resource)
+        } else {
+            format!("{}/{}/{name}", self.prefix, self.resource)
+        }
+    }
+    /// `deployments.apps` as the apiserver names it in messages.
+    fn qualified(&self) -> String {
+        match self.group() {
+            "" => self.resource.clone(),
+            g => format!("{}.{g}", self.resource),
+        }
+    }
+}
+
+const BUILTIN: &[(&str, &str, &str, bool)] = &[
+    ("/api/v1", "namespaces", "Namespace", false),
+    ("/api/v1", "nodes", "Node", false),
+    ("/api/v1", "pods", "Pod", true),
+    ("/api/v1", "configmaps", "ConfigMap", true),
+    ("/api/v1", "secrets", "Secret", true),
+    ("/api/v1", "services", "Service", true),
+    ("/api/v1", "serviceaccounts", "ServiceAccount", true),
+    ("/api/v1", "resourcequotas", "ResourceQuota", true),
+    ("/api/v1", "events", "Event", true),
+    ("/apis/batch/v1", "jobs", "Job", true),
+    ("/apis/batch/v1beta1", "cronjobs", "CronJob", true),
+    ("/apis/apps/v1", "deployments", "Deployment", true),
+    ("/apis/apps/v1", "replicasets", "ReplicaSet", true),
+    ("/apis/apiextensions.k8s.io/v1", "customresourcedefinitions", "CustomResourceDefinition", false),
+];
+
+/// The fake Kubernetes cluster's state.
+#[derive(Debug)]
+pub(crate) struct Cluster {
+    objects: BTreeMap<Key, Value>,
+    events: Vec<WatchEvent>,
+    rv: u64,
+    compacted: u64,
+    serial: u64,
+    schedule: Schedule<Action>,
+    outcomes: BTreeMap<(String, String), crate::script::Outcome>,
+    /// When each pod's container started (virtual time).
+    started: BTreeMap<(String, String), Duration>,
+    step: Duration,
+    now: Duration,
+}
+
+/// An open streamed answer.
+#[derive(Debug)]
+pub(crate) enum Stream {
+    Watch {
+        collection: String,
+        ns: Option<String>,
+        labels: Selector,
+        fields: Selector,
+        cursor: u64,
+        until: Duration,
+        queued: VecDeque<Bytes>,
+        /// When to send a `BOOKMARK` (one second before the timeout, if bookmarks were asked for).
+        bookmark: Option<(Duration, String)>,
+    },
+    Log {
+        ns: String,
+        pod: String,
+        tail: Option<usize>,
+        timestamps: bool,
+        /// Bytes of the log already sent (`None` before the first read applies `tailLines`).
+        sent: Option<usize>,
+    },
+}
+
+impl Cluster {
+    pub(crate) fn new(step: Duration) -> Self {
+        let mut c = Cluster {
+            objects: BTreeMap::new(),
+            events: Vec::new(),
+            rv: 1000,
+            compacted: 0,
+            serial: 0,
+            schedule: Schedule::default(),
+            outcomes: BTreeMap::new(),
+            started: BTreeMap::new(),
+            step,
+            now: Duration::ZERO,
+        };
+        let node = json!({
+            "metadata": {"name": NODE_NAME, "labels": {"kubernetes.io/arch": "amd64", "kubernetes.io/hostname": NODE_NAME, "kubernetes.io/os": "linux", "type": "fake-kubelet"}},
+            "spec": {},
+            "status": {
+                "capacity": {"cpu": "4", "ephemeral-storage": "50Gi", "memory": "8Gi", "pods": "110"},
+                "allocatable": {"cpu": "4", "ephemeral-storage": "50Gi", "memory": "8Gi", "pods": "110"},
+                "conditions": [
+                    {"type": "Ready", "status": "True", "lastHeartbeatTime": sim::timestamp(Duration::ZERO), "lastTransitionTime": sim::timestamp(Duration::ZERO), "reason": "KubeletReady", "message": "fake kubelet is posting ready status"},
+                    {"type": "MemoryPressure", "status": "False", "lastHeartbeatTime": sim::timestamp(Duration::ZERO), "lastTransitionTime": sim::timestamp(Duration::ZERO), "reason": "KubeletHasSufficientMemory"}
+                ],
+                "addresses": [{"type": "InternalIP", "address": "127.0.0.1"}],
+                "nodeInfo": {"osImage": "clustermanager-fake", "containerRuntimeVersion": "fake://1.0", "kubeletVersion": "v1.19.0", "kubeProxyVersion": "v1.19.0", "operatingSystem": "linux", "architecture": "amd64"}
+            }
+        });
+        for (name, obj) in [("default", json!({})), ("kube-system", json!({})), (NODE_NAME, node)] {
+            let res = if name == NODE_NAME { "nodes" } else { "namespaces" };
+            if let Some(rt) = c.builtin("/api/v1", res) {
+                let _ = c.insert(&rt, "", name, obj);
+            }
+        }
+        c
+    }
+
+    pub(crate) fn next_due(&self) -> Option<Duration> {
+        self.schedule.next_due()
+    }
+
+    pub(crate) fn compact(&mut self) {
+        self.compacted = self.rv;
+    }
+
+    /// Run every scheduled action due by `now`.
+    pub(crate) fn advance(&mut self, now: Duration) {
+        self.now = self.now.max(now);
+        while let Some((at, action)) = self.schedule.pop_due(self.now) {
+            let saved = self.now;
+            self.now = at;
+            self.run_action(action);
+            self.now = saved;
+        }
+    }
+
+    // ----- storage -------------------------------------------------------------------------
+
+    fn builtin(&self, prefix: &str, resource: &str) -> Option<ResourceType> {
+        BUILTIN.iter().find(|(p, r, _, _)| *p == prefix && *r == resource).map(|(p, r, k, n)| ResourceType {
+            prefix: (*p).into(),
+            resource: (*r).into(),
+            kind: (*k).into(),
+            namespaced: *n,
+        })
+    }
+
+    /// A built-in type or one defined by an Established CRD.
+    fn resource_type(&self, prefix: &str, resource: &str) -> Option<ResourceType> {
+        if let Some(rt) = self.builtin(prefix, resource) {
+            return Some(rt);
+        }
+        let crds = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions";
+        self.objects.range((crds.to_owned(), String::new(), String::new())..).take_while(|(k, _)| k.0 == crds).find_map(
+            |(_, crd)| {
+                let spec = &crd["spec"];
+                let established = crd["status"]["conditions"]
+                    .as_array()
+                    .is_some_and(|cs| cs.iter().any(|c| c["type"] == "Established" && c["status"] == "True"));
+                let group = spec["group"].as_str()?;
+                let served = spec["versions"].as_array()?.iter().any(|v| {
+                    format!("/apis/{group}/{}", v["name"].as_str().unwrap_or("")) == prefix && v["served"] != false
+                });
+                (established && served && spec["names"]["plural"] == resource).then(|| ResourceType {
+                    prefix: prefix.to_owned(),
+                    resource: resource.to_owned(),
+                    kind: spec["names"]["kind"].as_str().unwrap_or("Unknown").to_owned(),
+                    namespaced: spec["scope"] != "Cluster",
+                })
+            },
+        )
+    }
+
+    fn known_prefix(&self, prefix: &str) -> bool {
+        BUILTIN.iter().any(|(p, ..)| *p == prefix)
+            || self.objects.iter().any(|(k, crd)| {
+                k.0 == "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+                    && crd["spec"]["versions"].as_array().is_some_and(|vs| {
+                        vs.iter().any(|v| {
+                            format!(
+                                "/apis/{}/{}",
+                                crd["spec"]["group"].as_str().unwrap_or(""),
+                                v["name"].as_str().unwrap_or("")
+                            ) == prefix
+                        })
+                    })
+            })
+    }
+
+    fn record(&mut self, rt: &ResourceType, ns: &str, name: &str, kind: &'static str, object: &Value) {
+        self.events.push(WatchEvent {
+            rv: self.rv,
+            key: (rt.id(), ns.into(), name.into()),
+            kind,
+            object: object.clone(),
+        });
+    }
+
+    /// Store a new object, filling the metadata the apiserver sets.
+    fn insert(&mut self, rt: &ResourceType, ns: &str, name: &str, mut obj: Value) -> Value {
+        self.rv += 1;
+        self.serial += 1;
+        let map = ensure_object(&mut obj);
+        map.insert("kind".into(), Value::String(rt.kind.clone()));
+        map.insert("apiVersion".into(), Value::String(rt.api_version()));
+        let meta = ensure_object(map.entry("metadata").or_insert_with(|| json!({})));
+        meta.insert("name".into(), name.into());
+        if rt.namespaced {
+            meta.insert("namespace".into(), ns.into());
+        }
+        meta.insert("selfLink".into(), rt.self_link(ns, name).into());
+        meta.insert("uid".into(), sim::uid(name, self.serial).into());
+        meta.insert("resourceVersion".into(), self.rv.to_string().into());
+        meta.insert("creationTimestamp".into(), sim::timestamp(self.now).into());
+        self.record(rt, ns, name, "ADDED", &obj);
+        self.objects.insert((rt.id(), ns.into(), name.into()), obj.clone());
+        obj
+    }
+
+    /// Store a changed object under a new resourceVersion.
+    fn update(&mut self, rt: &ResourceType, ns: &str, name: &str, mut obj: Value) -> Value {
+        self.rv += 1;
+        if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+            meta.insert("resourceVersion".into(), self.rv.to_string().into());
+        }
+        self.record(rt, ns, name, "MODIFIED", &obj);
+        self.objects.insert((rt.id(), ns.into(), name.into()), obj.clone());
+        obj
+    }
+
+    /// Remove an object; returns it as last stored (so a watch from its resourceVersion sees the
+    /// `DELETED` event, which carries the deletion's resourceVersion).
+    fn remove(&mut self, rt: &ResourceType, ns: &str, name: &str) -> Option<Value> {
+        let obj = self.objects.remove(&(rt.id(), ns.into(), name.into()))?;
+        self.rv += 1;
+        let mut gone = obj.clone();
+        if let Some(meta) = gone.get_mut("metadata").and_then(Value::as_object_mut) {
+            meta.insert("resourceVersion".into(), self.rv.to_string().into());
+        }
+        self.record(rt, ns, name, "DELETED", &gone);
+        if rt.resource == "pods" {
+            self.outcomes.remove(&(ns.to_owned(), name.to_owned()));
+            self.started.remove(&(ns.to_owned(), name.to_owned()));
+        }
+        Some(obj)
+    }
+
+    fn get(&self, rt: &ResourceType, ns: &str, name: &str) -> Option<&Value> {
+        self.objects.get(&(rt.id(), ns.into(), name.into()))
+    }
+
+    fn pods_rt(&self) -> Option<ResourceType> {
+        self.builtin("/api/v1", "pods")
+    }
+    fn jobs_rt(&self) -> Option<ResourceType> {
+        self.builtin("/apis/batch/v1", "jobs")
+    }
+
+    // ----- the job controller and kubelet -------------------------------------------------------
+
+    fn run_action(&mut self, action: Action) {
+        match action {
+            Action::StartPod { ns, pod } => {
+                let Some(rt) = self.pods_rt() else { return };
+                let Some(mut obj) = self.get(&rt, &ns, &pod).cloned() else { return };
+                if obj["status"]["phase"] != "Pending" {
+                    return;
+                }
+                let now = sim::timestamp(self.now);
+                obj["status"] = json!({
+                    "phase": "Running",
+                    "conditions": [{"type": "Ready", "status": "True", "lastProbeTime": null, "lastTransitionTime": now}],
+                    "hostIP": "127.0.0.1", "podIP": "10.0.0.1", "startTime": obj["status"]["startTime"].clone(),
+                    "containerStatuses": [{"name": container_name(&obj), "state": {"running": {"startedAt": now}}, "lastState": {}, "ready": true, "restartCount": 0, "image": obj["spec"]["containers"][0]["image"].clone(), "imageID": "", "started": true}]
+                });
+                self.update(&rt, &ns, &pod, obj);
+                self.started.insert((ns.clone(), pod.clone()), self.now);
+                let duration = self.outcomes.get(&(ns.clone(), pod.clone())).map_or(self.step, |o| o.duration);
+                self.schedule.at(self.now + duration, Action::FinishPod { ns, pod });
+            }
+            Action::FinishPod { ns, pod } => {
+                let Some(rt) = self.pods_rt() else { return };
+                let Some(mut obj) = self.get(&rt, &ns, &pod).cloned() else { return };
+                if obj["status"]["phase"] != "Running" {
+                    return;
+                }
+                let code = self.outcomes.get(&(ns.clone(), pod.clone())).map_or(0, |o| o.exit_code);
+                let now = sim::timestamp(self.now);
+                let started = obj["status"]["containerStatuses"][0]["state"]["running"]["startedAt"].clone();
+                let (phase, reason) = if code == 0 { ("Succeeded", "Completed") } else { ("Failed", "Error") };
+                obj["status"]["phase"] = phase.into();
+                obj["status"]["conditions"] = json!([{"type": "Ready", "status": "False", "lastProbeTime": null, "lastTransitionTime": now, "reason": "PodCompleted"}]);
+                obj["status"]["containerStatuses"][0]["state"] = json!({"terminated": {"exitCode": code, "reason": reason, "startedAt": started, "finishedAt": now}});
+                obj["status"]["containerStatuses"][0]["ready"] = false.into();
+                obj["status"]["containerStatuses"][0]["started"] = false.into();
+                self.update(&rt, &ns, &pod, obj);
+                self.sync_job_of(&ns, &pod);
+            }
+            Action::RemoveNamespace { name } => {
+                let keys: Vec<Key> = self.objects.keys().filter(|k| k.1 == name).cloned().collect();
+                for (id, ns, n) in keys {
+                    if let Some(rt) = self.rt_by_id(&id) {
+                        self.remove(&rt, &ns, &n);
+                    }
+                }
+                if let Some(rt) = self.builtin("/api/v1", "namespaces") {
+                    self.remove(&rt, "", &name);
+                }
+            }
+            Action::FinishForeground { ns, job } => {
+                let (Some(jobs), Some(pods)) = (self.jobs_rt(), self.pods_rt()) else { return };
+                for pod in self.pods_of(&ns, &job) {
+                    self.remove(&pods, &ns, &pod);
+                }
+                self.remove(&jobs, &ns, &job);
+            }
+            Action::FinishOrphan { ns, job } => {
+                let (Some(jobs), Some(pods)) = (self.jobs_rt(), self.pods_rt()) else { return };
+                for pod in self.pods_of(&ns, &job) {
+                    if let Some(mut p) = self.get(&pods, &ns, &pod).cloned() {
+                        if let Some(m) = p["metadata"].as_object_mut() {
+                            m.remove("ownerReferences");
+                        }
+                        self.update(&pods, &ns, &pod, p);
+                    }
+                }
+                self.remove(&jobs, &ns, &job);
+            }
+            Action::CreatePod { ns, job } => {
+                let Some(jobs) = self.jobs_rt() else { return };
+                if let Some(obj) = self.get(&jobs, &ns, &job).cloned() {
+                    if obj["metadata"]["deletionTimestamp"].is_null() {
+                        self.start_job(&obj);
+                    }
+                }
+            }
+            Action::EstablishCrd { name } => {
+                let Some(rt) = self.builtin("/apis/apiextensions.k8s.io/v1", "customresourcedefinitions") else {
+                    return;
+                };
+                let Some(mut crd) = self.get(&rt, "", &name).cloned() else { return };
+                let now = sim::timestamp(self.now);
+                crd["status"] = json!({
+                    "conditions": [
+                        {"type": "NamesAccepted", "status": "True", "lastTransitionTime": now, "reason": "NoConflicts", "message": "no conflicts found"},
+                        {"type": "Established", "status": "True", "lastTransitionTime": now, "reason": "InitialNamesAccepted", "message": "the initial names have been accepted"}
+                    ],
+                    "acceptedNames": crd["spec"]["names"].clone(),
+                    "storedVersions": [crd["spec"]["versions"][0]["name"].clone()]
+                });
+                self.update(&rt, "", &name, crd);
+            }
+        }
+    }
+
+    fn rt_by_id(&self, id: &str) -> Option<ResourceType> {
+        let (prefix, resource) = id.rsplit_once('/')?;
+        self.resource_type(prefix, resource).or_else(|| {
+            // A custom resource whose CRD is already gone: still removable.
+            Some(ResourceType {
+                prefix: prefix.into(),
+                resource: resource.into(),
+                kind: String::new(),
+                namespaced: true,
+            })
+        })
+    }
+
+    fn pods_of(&self, ns: &str, job: &str) -> Vec<String> {
+        self.objects
+            .iter()
+            .filter(|(k, v)| k.0 == "/api/v1/pods" && k.1 == ns && v["metadata"]["labels"]["job-name"] == job)
+            .map(|(k, _)| k.2.clone())
+            .collect()
+    }
+
+    /// Bring the status of the Job owning `pod` in line with its pods.
+    fn sync_job_of(&mut self, ns: &str, pod: &str) {
+        let (Some(jobs), Some(pods)) = (self.jobs_rt(), self.pods_rt()) else { return };
+        let Some(job) =
+            self.get(&pods, ns, pod).and_then(|p| p["metadata"]["labels"]["job-name"].as_str()).map(str::to_owned)
+        else {
+            return;
+        };
+        let Some(mut obj) = self.get(&jobs, ns, &job).cloned() else { return };
+        if obj["status"]["conditions"].is_array() {
+            return; // already finished
+        }
+        let phases: Vec<String> = self
+            .pods_of(ns, &job)
+            .iter()
+            .filter_map(|p| self.get(&pods, ns, p).and_then(|o| o["status"]["phase"].as_str()).map(str::to_owned))
+            .collect();
+        let count = |p: &str| phases.iter().filter(|x| x.as_str() == p).count();
+        let (succeeded, failed) = (count("Succeeded"), count("Failed"));
+        let active = phases.len() - succeeded - failed;
+        let now = sim::timestamp(self.now);
+        let status = ensure_object(&mut obj["status"]);
+        for (key, n) in [("active", active), ("succeeded", succeeded), ("failed", failed)] {
+            if n > 0 {
+                status.insert(key.into(), n.into());
+            } else {
+                status.remove(key);
+            }
+        }
+        if failed > 0 {
+            status.insert(
+                "conditions".into(),
+                json!([{"type": "Failed", "status": "True", "lastProbeTime": now, "lastTransitionTime": now, "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit"}]),
+            );
+        } else if succeeded > 0 {
+            status.insert(
+                "conditions".into(),
+                json!([{"type": "Complete", "status": "True", "lastProbeTime": now, "lastTransitionTime": now}]),
+            );
+            status.insert("completionTime".into(), now.into());
+        }
+        self.update(&jobs, ns, &job, obj);
+    }
+
+    /// What the job controller does when a Job is created: one pod, scheduled to run.
+    fn start_job(&mut self, job: &Value) {
+        let Some(pods) = self.pods_rt() else { return };
+        let ns = job["metadata"]["namespace"].as_str().unwrap_or("default").to_owned();
+        let name = job["metadata"]["name"].as_str().unwrap_or("job").to_owned();
+        let uid = job["metadata"]["uid"].clone();
+        let pod_name = format!("{name}-{}", sim::name_suffix(&name, self.serial));
+        let mut template = job["spec"]["template"].clone();
+        let mut labels = template["metadata"]["labels"].as_object().cloned().unwrap_or_default();
+        labels.insert("controller-uid".into(), uid.clone());
+        labels.insert("job-name".into(), name.clone().into());
+        let mut spec = template["spec"].take();
+        if spec.is_null() {
+            spec = json!({});
+        }
+        spec["nodeName"] = NODE_NAME.into();
+        let pod = json!({
+            "metadata": {
+                "generateName": format!("{name}-"),
+                "labels": labels,
+                "ownerReferences": [{"apiVersion": "batch/v1", "kind": "Job", "name": name, "uid": uid, "controller": true, "blockOwnerDeletion": true}]
+            },
+            "spec": spec,
+            "status": {"phase": "Pending", "startTime": sim::timestamp(self.now), "conditions": [{"type": "PodScheduled", "status": "True", "lastProbeTime": null, "lastTransitionTime": sim::timestamp(self.now)}],
+                "containerStatuses": [{"name": container_name(&json!({"spec": job["spec"]["template"]["spec"].clone()})), "state": {"waiting": {"reason": "ContainerCreating"}}, "lastState": {}, "ready": false, "restartCount": 0, "image": job["spec"]["template"]["spec"]["containers"][0]["image"].clone(), "imageID": "", "started": false}]}
+        });
+        let pod = self.insert(&pods, &ns, &pod_name, pod);
+        let outcome = outcome_of(&pod);
+        self.outcomes.insert((ns.clone(), pod_name.clone()), outcome);
+        self.schedule.at(self.now + self.step, Action::StartPod { ns: ns.clone(), pod: pod_name });
+        if let Some(jobs) = self.jobs_rt() {
+            if let Some(mut j) = self.get(&jobs, &ns, &name).cloned() {
+                j["status"] = json!({"startTime": sim::timestamp(self.now), "active": 1});
+                self.update(&jobs, &ns, &name, j);
+            }
+        }
+    }
+
+    // ----- inspection helpers for tests ------------------------------------------------------
+
+    /// Force a pod's phase (and exit code for `Succeeded`/`Failed`), as a kubelet would report.
+    pub(crate) fn set_pod_phase(&mut self, ns: &str, pod: &str, phase: &str, exit_code: i32) -> bool {
+        let Some(rt) = self.pods_rt() else { return false };
+        let Some(mut obj) = self.get(&rt, ns, pod).cloned() else { return false };
+        let now = sim::timestamp(self.now);
+        obj["status"]["phase"] = phase.into();
+        obj["status"]["containerStatuses"][0]["state"] = match phase {
+            "Succeeded" | "Failed" => {
+                json!({"terminated": {"exitCode": exit_code, "reason": if exit_code == 0 { "Completed" } else { "Error" }, "startedAt": now, "finishedAt": now}})
+            }
+            "Running" => json!({"running": {"startedAt": now}}),
+            _ => json!({"waiting": {"reason": "ContainerCreating"}}),
+        };
+        self.update(&rt, ns, pod, obj);
+        self.sync_job_of(ns, pod);
+        true
+    }
+
+    /// The names of the pods in `ns` (all when `ns` is empty).
+    pub(crate) fn pod_names(&self, ns: &str) -> Vec<String> {
+        self.objects
+            .keys()
+            .filter(|k| k.0 == "/api/v1/pods" && (ns.is_empty() || k.1 == ns))
+            .map(|k| k.2.clone())
+            .collect()
+    }
+
+    pub(crate) fn resource_version(&self) -> u64 {
+        self.rv
+    }
+
+    // ----- request handling ----------------------------------------------------------------------
+
+    pub(crate) fn handle(&mut self, req: &Request) -> Reply<Stream> {
+        let path = req.uri().path().to_owned();
+        let query = http_util::query(req);
+        match path.as_str() {
+            "/version" => {
+                return Reply::Full(http_util::json(
+                    200,
+                    &[],
+                    &json!({"major": "1", "minor": "19", "gitVersion": "v1.19.0", "platform": "linux/amd64"}),
+                    true,
+                ))
+            }
+            "/healthz" | "/livez" | "/readyz" => {
+                return Reply::Full(http_util::response(200, "text/plain; charset=utf-8", &[], "ok"))
+            }
+            "/api" => {
+                return Reply::Full(http_util::json(
+                    200,
+                    &[],
+                    &json!({"kind": "APIVersions", "versions": ["v1"]}),
+                    true,
+                ))
+            }
+            _ => {}
+        }
+        let segs: Vec<String> = path.trim_matches('/').split('/').map(http_util::decode).collect();
+        let (prefix, rest) = match segs.first().map(String::as_str) {
+            Some("api") if segs.len() >= 2 => (format!("/api/{}", segs[1]), &segs[2..]),
+            Some("apis") if segs.len() >= 3 => (format!("/apis/{}/{}", segs[1], segs[2]), &segs[3..]),
+            _ => {
+                return Reply::Full(http_util::response(404, "text/plain; charset=utf-8", &[], "404 page not found\n"))
+            }
+        };
+        if !self.known_prefix(&prefix) {
+            return Reply::Full(http_util::response(404, "text/plain; charset=utf-8", &[], "404 page not found\n"));
+        }
+        // Split into (namespace, resource, name, subresource).
+        let (ns, res, name, sub) = match rest {
+            [r] => (None, r.clone(), None, None),
+            [n, ns, r, tail @ ..]
+                if n == "namespaces" && self.resource_type(&prefix, r).is_some_and(|t| t.namespaced) =>
+            {
+                (Some(ns.clone()), r.clone(), tail.first().cloned(), tail.get(1).cloned())
+            }
+            [r, name, tail @ ..] => (None, r.clone(), Some(name.clone()), tail.first().cloned()),
+            _ => return Reply::Full(not_found_resource()),
+        };
+        let Some(rt) = self.resource_type(&prefix, &res) else { return Reply::Full(not_found_resource()) };
+        let ns_str = if rt.namespaced { ns.clone().unwrap_or_default() } else { String::new() };
+        let method = req.method().as_str();
+        let body = req.body();
+        let result = match (method, name, sub.as_deref()) {
+            ("GET", None, _) if matches!(param(&query, "watch"), Some("1" | "true")) => {
+                return self.watch(&rt, ns, &query)
+            }
+            ("GET", None, _) => self.list(&rt, ns.as_deref(), &query),
+            ("POST", None, _) => self.create(&rt, &ns_str, body),
+            ("DELETE", None, _) => self.delete_collection(&rt, &ns_str, &query),
+            ("GET", Some(n), None) => {
+                self.get(&rt, &ns_str, &n).cloned().map(|o| (200, o)).ok_or_else(|| not_found(&rt, &n))
+            }
+            ("GET", Some(n), Some("log")) if rt.resource == "pods" => return self.log(&ns_str, &n, &query),
+            ("GET", Some(n), Some("status")) => {
+                self.get(&rt, &ns_str, &n).cloned().map(|o| (200, o)).ok_or_else(|| not_found(&rt, &n))
+            }
+            ("GET", Some(n), Some("scale")) if rt.resource == "deployments" => self.scale(&rt, &ns_str, &n, None),
+            ("PATCH" | "PUT", Some(n), Some("scale")) if rt.resource == "deployments" => {
+                self.scale(&rt, &ns_str, &n, Some(req))
+            }
+            ("PATCH", Some(n), None | Some("status")) => self.patch(&rt, &ns_str, &n, req),
+            ("PUT", Some(n), None | Some("status")) => self.replace(&rt, &ns_str, &n, body),
+            ("DELETE", Some(n), None) => self.delete(&rt, &ns_str, &n, body),
+            _ => Err(status(
+                405,
+                "MethodNotAllowed",
+                &format!("the server does not allow this method on the requested resource ({method})"),
+                json!({}),
+            )),
+        };
+        Reply::Full(match result {
+            Ok((code, obj)) => http_util::json(code, &[], &obj, true),
+            Err(resp) => resp,
+        })
+    }
+
+    fn namespace_state(&self, ns: &str) -> Option<bool> {
+        let rt = self.builtin("/api/v1", "namespaces")?;
+        self.get(&rt, "", ns).map(|o| o["status"]["phase"] == "Terminating")
+    }
+
+    fn create(&mut self, rt: &ResourceType, ns: &str, body: &Bytes) -> Result<(u16, Value), Response> {
+        let mut obj: Value = serde_json::from_slice(body)
+            .map_err(|e| status(400, "BadRequest", &format!("the object provided is unrecognized: {e}"), json!({})))?;
+        if !obj.is_object() {
+            return Err(status(400, "BadRequest", "the object provided is unrecognized", json!({})));
+        }
+        let mut name = obj["metadata"]["name"].as_str().unwrap_or("").to_owned();
+        if name.is_empty() {
+            match obj["metadata"]["generateName"].as_str() {
+                Some(g) => name = format!("{g}{}", sim::name_suffix(g, self.serial + 1)),
+                None => {
+                    return Err(status(
+                        422,
+                        "Invalid",
+                        &format!(
+                            "{} \"\" is invalid: metadata.name: Required value: name or generateName is required",
+                            rt.kind
+                        ),
+                        json!({"kind": rt.kind}),
+                    ));
+                }
+            }
+        }
+        if !valid_name(&name) {
+            return Err(status(422, "Invalid", &format!("{} \"{name}\" is invalid: metadata.name: Invalid value: \"{name}\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character", rt.kind), json!({"name": name, "kind": rt.kind})));
+        }
+        if rt.namespaced {
+            match self.namespace_state(ns) {
+                None => return Err(not_found_named("namespaces", ns)),
+                Some(true) => {
+                    return Err(status(403, "Forbidden", &format!("{} \"{name}\" is forbidden: unable to create new content in namespace {ns} because it is being terminated", rt.resource), json!({"name": name, "kind": rt.resource, "causes": [{"reason": "NamespaceTerminating", "message": format!("namespace {ns} is being terminated"), "field": "metadata.namespace"}]})));
+                }
+                Some(false) => {}
+            }
+        }
+        if self.get(rt, ns, &name).is_some() {
+            let mut details = json!({"name": name, "kind": rt.resource});
+            if !rt.group().is_empty() {
+                details["group"] = rt.group().into();
+            }
+            return Err(status(
+                409,
+                "AlreadyExists",
+                &format!("{} \"{name}\" already exists", rt.qualified()),
+                details,
+            ));
+        }
+        match rt.resource.as_str() {
+            "namespaces" => {
+                obj["spec"] = json!({"finalizers": ["kubernetes"]});
+                obj["status"] = json!({"phase": "Active"});
+            }
+            "jobs" => {
+                let spec = &mut obj["spec"];
+                // v1.19 ships the TTL-after-finished controller disabled: the field is dropped.
+                if let Some(m) = spec.as_object_mut() {
+                    m.remove("ttlSecondsAfterFinished");
+                }
+                for (k, v) in [("parallelism", 1), ("completions", 1), ("backoffLimit", 6)] {
+                    if spec[k].is_null() {
+                        spec[k] = v.into();
+                    }
+                }
+                obj["status"] = json!({});
+            }
+            "deployments" => {
+                let replicas = obj["spec"]["replicas"].as_u64().unwrap_or(1);
+                obj["spec"]["replicas"] = replicas.into();
+                obj["metadata"]["generation"] = 1.into();
+                obj["status"] = json!({"observedGeneration": 1, "replicas": replicas, "updatedReplicas": replicas, "readyReplicas": replicas, "availableReplicas": replicas});
+            }
+            "customresourcedefinitions" => {
+                obj["status"] =
+                    json!({"conditions": [], "acceptedNames": {"plural": "", "kind": ""}, "storedVersions": []});
+                self.schedule.at(self.now, Action::EstablishCrd { name: name.clone() });
+            }
+            _ => {}
+        }
+        let created = self.insert(rt, ns, &name, obj);
+        if rt.resource == "jobs" {
+            // The job controller reacts right after the create was answered.
+            self.schedule.at(self.now, Action::CreatePod { ns: ns.to_owned(), job: name.clone() });
+        }
+        Ok((201, created))
+    }
+
+    fn list(&self, rt: &ResourceType, ns: Option<&str>, query: &[(String, String)]) -> Result<(u16, Value), Response> {
+        let labels = Selector::labels(param(query, "labelSelector").unwrap_or(""))?;
+        let fields = Selector::fields(param(query, "fieldSelector").unwrap_or(""))?;
+        let limit = param(query, "limit").and_then(|l| l.parse::<usize>().ok()).filter(|&l| l > 0);
+        let start = match param(query, "continue") {
+            Some(token) if !token.is_empty() => Some(decode_continue(token)?),
+            _ => None,
+        };
+        let id = rt.id();
+        let matching: Vec<&Value> = self
+            .objects
+            .iter()
+            .filter(|(k, v)| {
+                k.0 == id
+                    && ns.is_none_or(|n| k.1 == n)
+                    && start.as_ref().is_none_or(|s| (k.1.as_str(), k.2.as_str()) > (s.0.as_str(), s.1.as_str()))
+                    && labels.matches_labels(v)
+                    && fields.matches_fields(v)
+            })
+            .map(|(_, v)| v)
+            .collect();
+        let take = limit.unwrap_or(usize::MAX).min(matching.len());
+        let items: Vec<Value> = matching[..take]
+            .iter()
+            .map(|v| {
+                let mut item = (*v).clone();
+                if let Some(m) = item.as_object_mut() {
+                    m.remove("kind");
+                    m.remove("apiVersion");
+                }
+                item
+            })
+            .collect();
+        let self_link = match ns {
+            Some(n) => format!("{}/namespaces/{n}/{}", rt.prefix, rt.resource),
+            None => format!("{}/{}", rt.prefix, rt.resource),
+        };
+        let mut meta = json!({"selfLink": self_link, "resourceVersion": self.rv.to_string()});
+        if take < matching.len() {
+            let last = &matching[take - 1]["metadata"];
+            let key = format!("{}/{}", last["namespace"].as_str().unwrap_or(""), last["name"].as_str().unwrap_or(""));
+            meta["continue"] = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .encode(json!({"v": "meta.k8s.io/v1", "rv": self.rv, "start": key}).to_string())
+                .into();
+            if labels.is_empty() && fields.is_empty() {
+                meta["remainingItemCount"] = (matching.len() - take).into();
+            }
+        }
+        Ok((
+            200,
+            json!({"kind": format!("{}List", rt.kind), "apiVersion": rt.api_version(), "metadata": meta, "items": items}),
+        ))
+    }
+
+    fn watch(&mut self, rt: &ResourceType, ns: Option<String>, query: &[(String, String)]) -> Reply<Stream> {
+        let bad = |resp| Reply::Full(resp);
+        let labels = match Selector::labels(param(query, "labelSelector").unwrap_or("")) {
+            Ok(s) => s,
+            Err(r) => return bad(r),
+        };
+        let fields = match Selector::fields(param(query, "fieldSelector").unwrap_or("")) {
+            Ok(s) => s,
+            Err(r) => return bad(r),
+        };
+        let timeout = param(query, "timeoutSeconds")
+            .and_then(|t| t.parse::<u64>().ok())
+            .map_or(DEFAULT_WATCH, Duration::from_secs);
+        let mut queued = VecDeque::new();
+        let cursor = match param(query, "resourceVersion").unwrap_or("") {
+            "" | "0" => {
+                // Start with the current state, as ADDED events.
+                let id = rt.id();
+                for (k, v) in &self.objects {
+                    if k.0 == id
+                        && ns.as_deref().is_none_or(|n| k.1 == n)
+                        && labels.matches_labels(v)
+                        && fields.matches_fields(v)
+                    {
+                        queued.push_back(event_line("ADDED", v));
+                    }
+                }
+                self.rv
+            }
+            text => match text.parse::<u64>() {
+                Ok(rv) if rv < self.compacted => {
+                    let line = event_line(
+                        "ERROR",
+                        &status_value(410, "Expired", &format!("too old resource version: {rv} ({})", self.rv), None),
+                    );
+                    queued.push_back(line);
+                    return Reply::Stream(
+                        http_util::response(200, "application/json", &[], Bytes::new()),
+                        Stream::Watch {
+                            collection: rt.id(),
+                            ns,
+                            labels,
+                            fields,
+                            cursor: u64::MAX,
+                            until: Duration::ZERO,
+                            queued,
+                            bookmark: None,
+                        },
+                    );
+                }
+                Ok(rv) => rv,
+                Err(_) => {
+                    return bad(status(500, "", &format!("resourceVersion: Invalid value: \"{text}\": strconv.ParseUint: parsing \"{text}\": invalid syntax"), Value::Null));
+                }
+            },
+        };
+        // Like the watch cache, send a bookmark shortly before the timeout (not when the watch
+        // started without a resourceVersion: those are served from etcd).
+        let from_cache = param(query, "resourceVersion").is_some_and(|v| !v.is_empty());
+        let bookmark = (from_cache && matches!(param(query, "allowWatchBookmarks"), Some("true" | "1"))).then(|| {
+            let at = self.now + timeout.saturating_sub(Duration::from_secs(1));
+            (at, format!("{{\"kind\":\"{}\",\"apiVersion\":\"{}\"", rt.kind, rt.api_version()))
+        });
+        Reply::Stream(
+            http_util::response(200, "application/json", &[], Bytes::new()),
+            Stream::Watch {
+                collection: rt.id(),
+                ns,
+                labels,
+                fields,
+                cursor,
+                until: self.now + timeout,
+                queued,
+                bookmark,
+            },
+        )
+    }
+
+    pub(crate) fn poll_stream(&mut self, stream: &mut Stream, now: Duration) -> StreamPoll {
+        match stream {
+            Stream::Watch { collection, ns, labels, fields, cursor, until, queued, bookmark } => {
+                if let Some(line) = queued.pop_front() {
+                    return StreamPoll::Data(line);
+                }
+                if now >= *until {
+                    return StreamPoll::End;
+                }
+                let next = self.events.iter().find(|e| {
+                    e.rv > *cursor
+                        && &e.key.0 == collection
+                        && ns.as_deref().is_none_or(|n| e.key.1 == n)
+                        && labels.matches_labels(&e.object)
+                        && fields.matches_fields(&e.object)
+                });
+                match next {
+                    Some(e) => {
+                        *cursor = e.rv;
+                        StreamPoll::Data(event_line(e.kind, &e.object))
+                    }
+                    None => {
+                        *cursor = (*cursor).max(self.rv);
+                        match bookmark.take() {
+                            Some((at, head)) if now >= at => {
+                                let line = format!(
+                                    "{{\"type\":\"BOOKMARK\",\"object\":{head},\"metadata\":{{\"resourceVersion\":\"{}\",\"creationTimestamp\":null}}}}}}\n",
+                                    self.rv
+                                );
+                                StreamPoll::Data(Bytes::from(line))
+                            }
+                            Some((at, head)) => {
+                                *bookmark = Some((at, head));
+                                StreamPoll::Idle(Some(at))
+                            }
+                            None => StreamPoll::Idle(Some(*until)),
+                        }
+                    }
+                }
+            }
+            Stream::Log { ns, pod, tail, timestamps, sent } => {
+                let Some((text, terminal, next)) = self.visible_log(ns, pod, *timestamps) else {
+                    return StreamPoll::End;
+                };
+                let start = *sent.get_or_insert_with(|| text.len() - tail_lines(&text, *tail).len());
+                if text.len() > start {
+                    *sent = Some(text.len());
+                    return StreamPoll::Data(Bytes::copy_from_slice(&text.as_bytes()[start..]));
+                }
+                if terminal {
+                    StreamPoll::End
+                } else {
+                    StreamPoll::Idle(next)
+                }
+            }
+        }
+    }
+
+    /// What the pod's container has printed by now (with RFC 3339 timestamps when asked),
+    /// whether it has ended, and when it prints next.
+    fn visible_log(&self, ns: &str, pod: &str, timestamps: bool) -> Option<(String, bool, Option<Duration>)> {
+        let rt = self.pods_rt()?;
+        let obj = self.get(&rt, ns, pod)?;
+        let key = (ns.to_owned(), pod.to_owned());
+        let terminal = matches!(obj["status"]["phase"].as_str(), Some("Succeeded" | "Failed"));
+        let (Some(outcome), Some(&started)) = (self.outcomes.get(&key), self.started.get(&key)) else {
+            return Some((String::new(), terminal, None));
+        };
+        let elapsed = if terminal { outcome.duration } else { self.now.saturating_sub(started) };
+        let text = outcome.output_until(elapsed, false);
+        let next = if terminal { None } else { outcome.next_write_after(elapsed).map(|d| started + d) };
+        if !timestamps {
+            return Some((text.to_owned(), terminal, next));
+        }
+        // Prefix each line with when it was written, as the kubelet does.
+        let mut out = String::new();
+        let mut pos = 0;
+        for line in text.split_inclusive('\n') {
+            pos += line.len();
+            let at = outcome.timeline.iter().find(|(_, len, _)| *len >= pos).map_or(Duration::ZERO, |(at, _, _)| *at);
+            let stamp = sim::timestamp(started + at);
+            out.push_str(&format!("{}.000000000Z {line}", stamp.trim_end_matches('Z')));
+        }
+        Some((out, terminal, next))
+    }
+
+    fn log(&mut self, ns: &str, pod: &str, query: &[(String, String)]) -> Reply<Stream> {
+        let Some(rt) = self.pods_rt() else { return Reply::Full(not_found_resource()) };
+        let Some(obj) = self.get(&rt, ns, pod) else { return Reply::Full(not_found_named("pods", pod)) };
+        let container = container_name(obj);
+        if let Some(c) = param(query, "container") {
+            if c != container {
+                return Reply::Full(status(
+                    400,
+                    "BadRequest",
+                    &format!("container {c} is not valid for pod {pod}"),
+                    Value::Null,
+                ));
+            }
+        }
+        let phase = obj["status"]["phase"].as_str().unwrap_or("Pending").to_owned();
+        if phase == "Pending" {
+            return Reply::Full(status(
+                400,
+                "BadRequest",
+                &format!("container \"{container}\" in pod \"{pod}\" is waiting to start: ContainerCreating"),
+                Value::Null,
+            ));
+        }
+        if param(query, "previous") == Some("true") {
+            return Reply::Full(status(
+                400,
+                "BadRequest",
+                &format!("previous terminated container \"{container}\" in pod \"{pod}\" not found"),
+                Value::Null,
+            ));
+        }
+        let tail = param(query, "tailLines").and_then(|t| t.parse::<usize>().ok());
+        let timestamps = param(query, "timestamps") == Some("true");
+        if param(query, "follow") == Some("true") {
+            return Reply::Stream(
+                http_util::response(200, "text/plain", &[], Bytes::new()),
+                Stream::Log { ns: ns.into(), pod: pod.into(), tail, timestamps, sent: None },
+            );
+        }
+        let text = self.visible_log(ns, pod, timestamps).map(|(t, _, _)| tail_lines(&t, tail)).unwrap_or_default();
+        Reply::Full(http_util::response(200, "text/plain", &[], text))
+    }
+
+    fn scale(
+        &mut self,
+        rt: &ResourceType,
+        ns: &str,
+        name: &str,
+        change: Option<&Request>,
+    ) -> Result<(u16, Value), Response> {
+        let mut obj = self.get(rt, ns, name).cloned().ok_or_else(|| not_found(rt, name))?;
+        if let Some(req) = change {
+            let current = scale_of(&obj, rt, ns, name);
+            let patched = if req.method() == http::Method::PUT {
+                let new: Value = serde_json::from_slice(req.body())
+                    .map_err(|e| status(400, "BadRequest", &e.to_string(), json!({})))?;
+                if let Some(rv) = new["metadata"]["resourceVersion"].as_str() {
+                    if rv != obj["metadata"]["resourceVersion"].as_str().unwrap_or("") {
+                        return Err(conflict(rt, name));
+                    }
+                }
+                new
+            } else {
+                apply_patch(current, req)?
+            };
+            let replicas = patched["spec"]["replicas"].as_u64().unwrap_or(0);
+            obj["spec"]["replicas"] = replicas.into();
+            let generation = obj["metadata"]["generation"].as_u64().unwrap_or(1) + 1;
+            obj["metadata"]["generation"] = generation.into();
+            obj = self.update(rt, ns, name, obj);
+        }
+        Ok((200, scale_of(&obj, rt, ns, name)))
+    }
+
+    fn patch(&mut self, rt: &ResourceType, ns: &str, name: &str, req: &Request) -> Result<(u16, Value), Response> {
+        let obj = self.get(rt, ns, name).cloned().ok_or_else(|| not_found(rt, name))?;
+        let mut patched = apply_patch(obj.clone(), req)?;
+        patched["metadata"] = obj["metadata"].clone();
+        patched["kind"] = obj["kind"].clone();
+        patched["apiVersion"] = obj["apiVersion"].clone();
+        let out = self.update(rt, ns, name, patched);
+        if rt.resource == "pods" {
+            self.sync_job_of(ns, name);
+        }
+        Ok((200, out))
+    }
+
+    fn replace(&mut self, rt: &ResourceType, ns: &str, name: &str, body: &Bytes) -> Result<(u16, Value), Response> {
+        let obj = self.get(rt, ns, name).cloned().ok_or_else(|| not_found(rt, name))?;
+        let mut new: Value =
+            serde_json::from_slice(body).map_err(|e| status(400, "BadRequest", &e.to_string(), json!({})))?;
+        if let Some(rv) = new["metadata"]["resourceVersion"].as_str() {
+            if rv != obj["metadata"]["resourceVersion"].as_str().unwrap_or("") {
+                return Err(conflict(rt, name));
+            }
+        }
+        new["metadata"] = obj["metadata"].clone();
+        new["kind"] = obj["kind"].clone();
+        new["apiVersion"] = obj["apiVersion"].clone();
+        Ok((200, self.update(rt, ns, name, new)))
+    }
+
+    fn delete(&mut self, rt: &ResourceType, ns: &str, name: &str, body: &Bytes) -> Result<(u16, Value), Response> {
+        let obj = self.get(rt, ns, name).cloned().ok_or_else(|| not_found(rt, name))?;
+        let options: Value =
+            if body.is_empty() { json!({}) } else { serde_json::from_slice(body).unwrap_or_else(|_| json!({})) };
+        let now = sim::timestamp(self.now);
+        match rt.resource.as_str() {
+            "namespaces" => {
+                if obj["status"]["phase"] == "Terminating" {
+                    return Ok((200, obj));
+                }
+                let mut obj = obj;
+                obj["metadata"]["deletionTimestamp"] = now.into();
+                obj["status"]["phase"] = "Terminating".into();
+                let out = self.update(rt, "", name, obj);
+                self.schedule.at(self.now + self.step, Action::RemoveNamespace { name: name.into() });
+                Ok((200, out))
+            }
+            "jobs" => {
+                // batch/v1 Jobs default to orphaning their pods.
+                let policy = options["propagationPolicy"].as_str().unwrap_or("Orphan");
+                match policy {
+                    "Foreground" | "Orphan" => {
+                        let mut obj = obj;
+                        if !obj["metadata"]["deletionTimestamp"].is_null() {
+                            return Ok((200, obj));
+                        }
+                        let finalizer = if policy == "Orphan" { "orphan" } else { "foregroundDeletion" };
+                        obj["metadata"]["deletionTimestamp"] = now.into();
+                        obj["metadata"]["deletionGracePeriodSeconds"] = 0.into();
+                        obj["metadata"]["finalizers"] = json!([finalizer]);
+                        let out = self.update(rt, ns, name, obj);
+                        let action = if policy == "Orphan" {
+                            Action::FinishOrphan { ns: ns.into(), job: name.into() }
+                        } else {
+                            Action::FinishForeground { ns: ns.into(), job: name.into() }
+                        };
+                        // The garbage collector finishes the deletion a moment later.
+                        self.schedule.at(self.now + self.step / 2, action);
+                        Ok((200, out))
+                    }
+                    "Background" => {
+                        let removed = self.remove(rt, ns, name).unwrap_or(obj);
+                        if let Some(prt) = self.pods_rt() {
+                            for pod in self.pods_of(ns, name) {
+                                self.remove(&prt, ns, &pod);
+                            }
+                        }
+                        Ok((200, success(rt, name, &removed)))
+                    }
+                    other => Err(status(
+                        422,
+                        "Invalid",
+                        &format!("DeleteOptions.meta.k8s.io \"\" is invalid: propagationPolicy: Unsupported value: \"{other}\": supported values: \"Foreground\", \"Background\", \"Orphan\", \"nil\""),
+                        json!({"kind": "DeleteOptions", "group": "meta.k8s.io", "causes": [{"reason": "FieldValueNotSupported", "message": format!("Unsupported value: \"{other}\""), "field": "propagationPolicy"}]}),
+                    )),
+                }
+            }
+            "pods" | "customresourcedefinitions" => {
+                let mut out = self.remove(rt, ns, name).unwrap_or(obj);
+                out["metadata"]["deletionTimestamp"] = now.into();
+                out["metadata"]["deletionGracePeriodSeconds"] = 0.into();
+                if rt.resource == "pods" {
+                    self.sync_job_of(ns, name);
+                }
+                Ok((200, out))
+            }
+            _ => {
+                let removed = self.remove(rt, ns, name).unwrap_or(obj);
+                Ok((200, success(rt, name, &removed)))
+            }
+        }
+    }
+
+    fn delete_collection(
+        &mut self,
+        rt: &ResourceType,
+        ns: &str,
+        query: &[(String, String)],
+    ) -> Result<(u16, Value), Response> {
+        let (code, list) = self.list(rt, Some(ns).filter(|n| !n.is_empty()), query)?;
+        if let Some(items) = list["items"].as_array() {
+            for item in items {
+                if let Some(name) = item["metadata"]["name"].as_str() {
+                    self.remove(rt, ns, name);
+                }
+            }
+        }
+        Ok((code, list))
+    }
+}
+
+// ----- helpers -----------------------------------------------------------------------------------
+
+fn ensure_object(value: &mut Value) -> &mut Map<String, Value> {
+    if !value.is_object() {
+        *value = Value::Object(Map::new());
+    }
+    match value {
+        Value::Object(m) => m,
+        _ => unreachable!("just made an object"),
+    }
+}
+
+fn container_name(pod: &Value) -> String {
+    pod["spec"]["containers"][0]["name"].as_str().unwrap_or("main").to_owned()
+}
+
+/// What the pod's first container would do.
+fn outcome_of(pod: &Value) -> crate::script::Outcome {
+    let c = &pod["spec"]["containers"][0];
+    let strings = |v: &Value| {
+        v.as_array()
+            .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect::<Vec<_>>())
+            .unwrap_or_default()
+    };
+    let mut argv = strings(&c["command"]);
+    argv.extend(strings(&c["args"]));
+    let mut env = BTreeMap::new();
+    env.insert("HOSTNAME".to_owned(), pod["metadata"]["name"].as_str().unwrap_or("").to_owned());
+    for e in c["env"].as_array().into_iter().flatten() {
+        let name = e["name"].as_str().unwrap_or("").to_owned();
+        let value = match e["valueFrom"]["fieldRef"]["fieldPath"].as_str() {
+            Some("metadata.name") => pod["metadata"]["name"].as_str().unwrap_or("").to_owned(),
+            Some("metadata.namespace") => pod["metadata"]["namespace"].as_str().unwrap_or("").to_owned(),
+            _ => e["value"].as_str().unwrap_or("").to_owned(),
+        };
+        env.insert(name, value);
+    }
+    crate::script::run(&argv, &env)
+}
+
+fn tail_lines(text: &str, tail: Option<usize>) -> String {
+    match tail {
+        None => text.to_owned(),
+        Some(n) => {
+            let lines: Vec<&str> = text.split_inclusive('\n').collect();
+            lines[lines.len().saturating_sub(n)..].concat()
+        }
+    }
+}
+
+fn scale_of(obj: &Value, rt: &ResourceType, ns: &str, name: &str) -> Value {
+    let selector = obj["spec"]["selector"]["matchLabels"]
+        .as_object()
+        .map(|m| m.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or(""))).collect::<Vec<_>>().join(","))
+        .unwrap_or_default();
+    json!({
+        "kind": "Scale", "apiVersion": "autoscaling/v1",
+        "metadata": {"name": name, "namespace": ns, "selfLink": format!("{}/scale", rt.self_link(ns, name)), "uid": obj["metadata"]["uid"].clone(),
+            "resourceVersion": obj["metadata"]["resourceVersion"].clone(), "creationTimestamp": obj["metadata"]["creationTimestamp"].clone()},
+        "spec": {"replicas": obj["spec"]["replicas"].clone()},
+        "status": {"replicas": obj["status"]["replicas"].clone(), "selector": selector}
+    })
+}
+
+fn apply_patch(mut target: Value, req: &Request) -> Result<Value, Response> {
+    let content_type = req.headers().get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let patch: Value = serde_json::from_slice(req.body())
+        .map_err(|e| status(400, "BadRequest", &format!("error decoding patch: {e}"), json!({})))?;
+    if content_type.starts_with("application/json-patch+json") {
+        let invalid =
+            || status(422, "Invalid", "the server rejected our request due to an error in our request", json!({}));
+        for op in patch.as_array().ok_or_else(invalid)? {
+            let path = op["path"].as_str().ok_or_else(invalid)?;
+            match op["op"].as_str() {
+                Some("replace" | "add") => {
+                    let (parent, last) = path.rsplit_once('/').ok_or_else(invalid)?;
+                    let obj = target.pointer_mut(parent).and_then(Value::as_object_mut).ok_or_else(invalid)?;
+                    obj.insert(last.replace("~1", "/").replace("~0", "~"), op["value"].clone());
+                }
+                Some("remove") => {
+                    let (parent, last) = path.rsplit_once('/').ok_or_else(invalid)?;
+                    target
+                        .pointer_mut(parent)
+                        .and_then(Value::as_object_mut)
+                        .and_then(|o| o.remove(last))
+                        .ok_or_else(invalid)?;
+                }
+                Some("test") => {
+                    if target.pointer(path) != Some(&op["value"]) {
+                        return Err(invalid());
+                    }
+                }
+                _ => return Err(invalid()),
+            }
+        }
+        Ok(target)
+    } else if content_type.starts_with("application/merge-patch+json")
+        || content_type.starts_with("application/strategic-merge-patch+json")
+    {
+        merge(&mut target, &patch);
+        Ok(target)
+    } else {
+        Err(status(415, "UnsupportedMediaType", &format!("the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json (got {content_type:?})"), json!({})))
+    }
+}
+
+/// RFC 7386 JSON merge patch.
+fn merge(target: &mut Value, patch: &Value) {
+    match patch {
+        Value::Object(p) => {
+            let t = ensure_object(target);
+            for (k, v) in p {
+                if v.is_null() {
+                    t.remove(k);
+                } else {
+                    merge(t.entry(k.clone()).or_insert(Value::Null), v);
+                }
+            }
+        }
+        other => *target = other.clone(),
+    }
+}
+
+fn event_line(kind: &str, object: &Value) -> Bytes {
+    let mut line = json!({"type": kind, "object": object}).to_string();
+    line.push('\n');
+    Bytes::from(line)
+}
+
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 253
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+        && name.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
+        && name.bytes().last().is_some_and(|b| b.is_ascii_alphanumeric())
+}
+
+/// A failure `Status`, its fields in the apiserver's order.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct StatusBody<'a> {
+    kind: &'static str,
+    api_version: &'static str,
+    metadata: Map<String, Value>,
+    status: &'static str,
+    message: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    reason: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    details: Option<Details>,
+    code: u16,
+}
+
+/// `Status.details`, its fields in the apiserver's order.
+#[derive(serde::Serialize)]
+struct Details {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    group: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    kind: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    causes: Option<Vec<Cause>>,
+}
+
+/// One of `Status.details.causes`, its fields in the apiserver's order.
+#[derive(serde::Serialize)]
+struct Cause {
+    reason: Value,
+    message: Value,
+    field: Value,
+}
+
+fn status_body(code: u16, reason: &str, message: &str, details: Option<Value>) -> String {
+    let details = details.map(|mut d| Details {
+        name: d.get_mut("name").map(Value::take),
+        group: d.get_mut("group").map(Value::take),
+        kind: d.get_mut("kind").map(Value::take),
+        causes: d.get_mut("causes").and_then(Value::as_array_mut).map(|cs| {
+            cs.iter_mut()
+                .map(|c| Cause { reason: c["reason"].take(), message: c["message"].take(), field: c["field"].take() })
+                .collect()
+        }),
+    });
+    let body = StatusBody {
+        kind: "Status",
+        api_version: "v1",
+        metadata: Map::new(),
+        status: "Failure",
+        message,
+        reason,
+        details,
+        code,
+    };
+    serde_json::to_string(&body).unwrap_or_default()
+}
+
+fn status_value(code: u16, reason: &str, message: &str, details: Option<Value>) -> Value {
+    serde_json::from_str(&status_body(code, reason, message, details)).unwrap_or(Value::Null)
+}
+
+/// A `Status` error response.
+fn status(code: u16, reason: &str, message: &str, details: Value) -> Response {
+    let details = (!details.is_null()).then_some(details);
+    let mut body = status_body(code, reason, message, details);
+    body.push('\n');
+    http_util::response(code, "application/json", &[], body)
+}
+
+/// The `Status` a delete that took effect at once answers with.
+fn success(rt: &ResourceType, name: &str, removed: &Value) -> Value {
+    let mut details = json!({"name": name, "kind": rt.resource, "uid": removed["metadata"]["uid"].clone()});
+    if !rt.group().is_empty() {
+        details["group"] = rt.group().into();
+    }
+    json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": details})
+}
+
+fn not_found(rt: &ResourceType, name: &str) -> Response {
+    let mut details = json!({"name": name, "kind": rt.resource});
+    if !rt.group().is_empty() {
+        details["group"] = rt.group().into();
+    }
+    status(404, "NotFound", &format!("{} \"{name}\" not found", rt.qualified()), details)
+}
+
+fn not_found_named(resource: &str, name: &str) -> Response {
+    status(404, "NotFound", &format!("{resource} \"{name}\" not found"), json!({"name": name, "kind": resource}))
+}
+
+fn not_found_resource() -> Response {
+    status(404, "NotFound", "the server could not find the requested resource", json!({}))
+}
+
+fn conflict(rt: &ResourceType, name: &str) -> Response {
+    let mut details = json!({"name": name, "kind": rt.resource});
+    if !rt.group().is_empty() {
+        details["group"] = rt.group().into();
+    }
+    status(409, "Conflict", &format!("Operation cannot be fulfilled on {} \"{name}\": the object has been modified; please apply your changes to the latest version and try again", rt.qualified()), details)
+}
+
+fn decode_continue(token: &str) -> Result<(String, String), Response> {
+    let bad = || {
+        status(
+            400,
+            "BadRequest",
+            "continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)",
+            json!({}),
+        )
+    };
+    let bytes =
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token.trim_end_matches('=')).map_err(|_| bad())?;
+    let v: Value = serde_json::from_slice(&bytes).map_err(|_| bad())?;
+    let start = v["start"].as_str().ok_or_else(bad)?;
+    let (ns, name) = start.split_once('/').ok_or_else(bad)?;
+    Ok((ns.to_owned(), name.to_owned()))
+}
+
+// ----- selectors ---------------------------------------------------------------------------------
+
+#[derive(Debug, Clone)]
+enum Requirement {
+    Eq(String, String),
+    NotEq(String, String),
+    In(String, Vec<String>),
+    NotIn(String, Vec<String>),
+    Exists(String),
+    NotExists(String),
+}
+
+/// A parsed label or field selector (all requirements must hold).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Selector(Vec<Requirement>);
+
+impl Selector {
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn labels(text: &str) -> Result<Selector, Response> {
+        let bad = |m: &str| status(400, "BadRequest", &format!("unable to parse requirement: {m}"), json!({}));
+        let mut out = Vec::new();
+        for term in split_terms(text).map_err(|m| bad(&m))? {
+            let term = term.trim();
+            if term.is_empty() {
+                continue;
+            }
+            let req = if let Some((k, rest)) = term.split_once(" notin ") {
+                Requirement::NotIn(k.trim().into(), set(rest).ok_or_else(|| bad("found '', expected: ',' or ')'"))?)
+            } else if let Some((k, rest)) = term.split_once(" in ") {
+                Requirement::In(k.trim().into(), set(rest).ok_or_else(|| bad("found '', expected: ',' or ')'"))?)
+            } else if let Some((k, v)) = term.split_once("!=") {
+                Requirement::NotEq(k.trim().into(), v.trim().into())
+            } else if let Some((k, v)) = term.split_once("==").or_else(|| term.split_once('=')) {
+                Requirement::Eq(k.trim().into(), v.trim().into())
+            } else if let Some(k) = term.strip_prefix('!') {
+                Requirement::NotExists(k.trim().into())
+            } else {
+                Requirement::Exists(term.into())
+            };
+            out.push(req);
+        }
+        Ok(Selector(out))
+    }
+
+    fn fields(text: &str) -> Result<Selector, Response> {
+        let sel = Selector::labels(text)?;
+        for r in &sel.0 {
+            let key = match r {
+                Requirement::Eq(k, _) | Requirement::NotEq(k, _) => k,
+                _ => return Err(status(400, "BadRequest", &format!("invalid field selector: {text}"), json!({}))),
+            };
+            if !["metadata.name", "metadata.namespace", "status.phase", "spec.nodeName"].contains(&key.as_str()) {
+                return Err(status(
+                    400,
+                    "BadRequest",
+                    &format!("\"{key}\" is not a known field selector: only \"metadata.name\", \"metadata.namespace\""),
+                    json!({}),
+                ));
+            }
+        }
+        Ok(sel)
+    }
+
+    fn holds(&self, get: impl Fn(&str) -> Option<String>) -> bool {
+        self.0.iter().all(|r| match r {
+            Requirement::Eq(k, v) => get(k).as_deref() == Some(v),
+            Requirement::NotEq(k, v) => get(k).as_deref() != Some(v),
+            Requirement::In(k, vs) => get(k).is_some_and(|x| vs.contains(&x)),
+            Requirement::NotIn(k, vs) => get(k).is_none_or(|x| !vs.contains(&x)),
+            Requirement::Exists(k) => get(k).is_some(),
+            Requirement::NotExists(k) => get(k).is_none(),
+        })
+    }
+
+    fn matches_labels(&self, obj: &Value) -> bool {
+        self.holds(|k| obj["metadata"]["labels"][k].as_str().map(str::to_owned))
+    }
+
+    fn matches_fields(&self, obj: &Value) -> bool {
+        self.holds(|k| {
+            let v = match k {
+                "metadata.name" => &obj["metadata"]["name"],
+                "metadata.namespace" => &obj["metadata"]["namespace"],
+                "status.phase" => &obj["status"]["phase"],
+                _ => &obj["spec"]["nodeName"],
+            };
+            Some(v.as_str().unwrap_or("").to_owned())
+        })
+    }
+}
+
+fn split_terms(text: &str) -> Result<Vec<&str>, String> {
+    let (mut out, mut depth, mut start) = (Vec::new(), 0i32, 0);
+    for (i, c) in text.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            ',' if depth == 0 => {
+                out.push(&text[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    if depth != 0 {
+        return Err("found '', expected: ',' or ')'".into());
+    }
+    out.push(&text[start..]);
+    Ok(out)
+}
+
+fn set(text: &str) -> Option<Vec<String>> {
+    let inner = text.trim().strip_prefix('(')?.strip_suffix(')')?;
+    Some(inner.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect())
+}

@@ -1,0 +1,494 @@
+//! An in-process fake Kubernetes + Nomad cluster for clustermanager.
+//!
+//! [`FakeCluster`] holds the state of a fake kube-apiserver or Nomad agent; its
+//! [`FakeTransport`] implements [`clustermanager_core::Transport`] directly (no sockets), so a
+//! [`ClusterManager`] runs on it unchanged, on any async runtime or none (see [`block_on`]).
+//! Answers copy the recorded servers' shapes (Kubernetes `Status` errors, Nomad plain-text errors
+//! and `X-Nomad-Index`, watch event lines, framed logs).
+//!
+//! Time is **virtual** and deterministic: [`Transport::sleep`] advances it instantly, a watch or
+//! blocking query with nothing to report jumps to the next scheduled change (a pod starting, a
+//! job finishing) or to its timeout. Jobs "run" a tiny interpretation of their command (see
+//! [`script`]): `echo hello` logs `hello`, `exit 3` fails with exit code 3.
+//!
+//! ```
+//! use clustermanager_core::{DeleteOptions, JobSpec, LogOptions, Status};
+//! use clustermanager_fake::{block_on, FakeCluster};
+//!
+//! let fake = FakeCluster::kubernetes();
+//! let cm = block_on(fake.cluster_manager()).unwrap();
+//! block_on(async {
+//!     cm.create_namespace("demo").await?;
+//!     let spec = JobSpec::new("hello").image("busybox").command(["sh", "-c", "echo hello"]);
+//!     cm.create_job("demo", &spec).await?;
+//!     let job = cm.wait_for_job("demo", "hello", None).await?;
+//!     assert_eq!(job.status, Some(Status::Succeeded));
+//!     let runs = cm.list_job_executions("demo", "hello").await?;
+//!     let log = cm.get_execution_log("demo", &runs[0].id, &LogOptions::default()).await?;
+//!     assert_eq!(log, "hello\n");
+//!     cm.delete_job("demo", "hello", DeleteOptions { wait: true, purge: true }).await
+//! })
+//! .unwrap();
+//! ```
+
+pub mod faults;
+mod http_util;
+mod k8s;
+mod nomad;
+pub mod script;
+mod sim;
+
+use std::future::Future;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use clustermanager_core::error::TransportErrorKind;
+use clustermanager_core::transport::Opened;
+use clustermanager_core::{BodyStream, Chunk, ClusterManager, Config, Error, Request, Response, Transport};
+
+pub use faults::{Effect, Fault};
+pub use k8s::NODE_NAME;
+
+/// What a fake server answers to one request.
+pub(crate) enum Reply<S> {
+    /// A complete response.
+    Full(Response),
+    /// A 2xx head (its body ignored) and a body produced piece by piece.
+    Stream(Response, S),
+    /// A Nomad blocking query with nothing new: ask again once time passed (at most `wait`).
+    Block(Duration),
+}
+
+/// The next piece of a streamed body.
+pub(crate) enum StreamPoll {
+    Data(Bytes),
+    End,
+    /// Nothing now; the stream ends by itself at this virtual time (`None`: when the state changes).
+    Idle(Option<Duration>),
+}
+
+#[derive(Debug)]
+enum Server {
+    Kubernetes(k8s::Cluster),
+    Nomad(nomad::Cluster),
+}
+
+#[derive(Debug)]
+enum StreamState {
+    /// A complete 2xx body handed out as one piece.
+    Once(Option<Bytes>),
+    Kubernetes(k8s::Stream),
+    Nomad(nomad::Stream),
+}
+
+impl Server {
+    fn advance(&mut self, now: Duration) {
+        match self {
+            Server::Kubernetes(c) => c.advance(now),
+            Server::Nomad(c) => c.advance(now),
+        }
+    }
+    fn next_due(&self) -> Option<Duration> {
+        match self {
+            Server::Kubernetes(c) => c.next_due(),
+            Server::Nomad(c) => c.next_due(),
+        }
+    }
+    fn handle(&mut self, req: &Request, now: Duration, expired: bool) -> Reply<StreamState> {
+        match self {
+            Server::Kubernetes(c) => match c.handle(req) {
+                Reply::Full(r) => Reply::Full(r),
+                Reply::Stream(h, s) => Reply::Stream(h, StreamState::Kubernetes(s)),
+                Reply::Block(d) => Reply::Block(d),
+            },
+            Server::Nomad(c) => match c.handle(req, now, expired) {
+                Reply::Full(r) => Reply::Full(r),
+                Reply::Stream(h, s) => Reply::Stream(h, StreamState::Nomad(s)),
+                Reply::Block(d) => Reply::Block(d),
+            },
+        }
+    }
+    fn poll_stream(&mut self, stream: &mut StreamState, now: Duration) -> StreamPoll {
+        match (self, stream) {
+            (_, StreamState::Once(body)) => body.take().map_or(StreamPoll::End, StreamPoll::Data),
+            (Server::Kubernetes(c), StreamState::Kubernetes(s)) => c.poll_stream(s, now),
+            (Server::Nomad(c), StreamState::Nomad(s)) => c.poll_stream(s, now),
+            _ => StreamPoll::End,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Shared {
+    now: Duration,
+    server: Server,
+    faults: faults::Faults,
+    requests: Vec<String>,
+}
+
+impl Shared {
+    fn advance_to(&mut self, t: Duration) {
+        self.now = self.now.max(t);
+        self.server.advance(self.now);
+    }
+
+    /// Answer a request, running blocking queries to their end in virtual time.
+    fn answer(&mut self, req: &Request) -> Result<(Reply<StreamState>, Option<usize>), Error> {
+        let now = self.now;
+        self.advance_to(now);
+        self.requests.push(match req.uri().query() {
+            Some(q) => format!("{} {}?{q}", req.method(), req.uri().path()),
+            None => format!("{} {}", req.method(), req.uri().path()),
+        });
+        match self.faults.fire(req, false) {
+            Some(Effect::Respond { status, body, retry_after }) => {
+                let ct = if body.starts_with('{') { "application/json" } else { "text/plain; charset=utf-8" };
+                let headers: Vec<(&str, String)> =
+                    retry_after.map(|s| ("retry-after", s.to_string())).into_iter().collect();
+                return Ok((Reply::Full(http_util::response(status, ct, &headers, body)), None));
+            }
+            Some(Effect::Drop(kind)) => {
+                return Err(Error::transport(
+                    kind,
+                    format!("clustermanager-fake: scripted connection failure on {} {}", req.method(), req.uri()),
+                ));
+            }
+            Some(Effect::Latency(d)) => self.advance_to(self.now + d),
+            Some(Effect::CutStream(_)) | None => {}
+        }
+        let start = self.now;
+        let mut reply = self.server.handle(req, self.now, false);
+        while let Reply::Block(wait) = reply {
+            let until = start + wait;
+            let target = self.server.next_due().map_or(until, |n| n.min(until));
+            self.advance_to(target.max(self.now));
+            reply = self.server.handle(req, self.now, self.now >= until);
+        }
+        let cut = match &reply {
+            Reply::Stream(..) => match self.faults.fire(req, true) {
+                Some(Effect::CutStream(n)) => Some(n),
+                _ => None,
+            },
+            _ => None,
+        };
+        Ok((reply, cut))
+    }
+
+    /// The next piece of `stream`, advancing virtual time while nothing happens.
+    fn next_piece(&mut self, stream: &mut StreamState, timeout: Option<Duration>) -> Chunk {
+        let read_limit = timeout.map(|t| self.now + t);
+        loop {
+            match self.server.poll_stream(stream, self.now) {
+                StreamPoll::Data(b) => return Chunk::Data(b),
+                StreamPoll::End => return Chunk::End,
+                StreamPoll::Idle(until) => {
+                    let next = self.server.next_due();
+                    let target = [next, until, read_limit].into_iter().flatten().min();
+                    match target {
+                        // Nothing will ever happen: end the stream as a server-side timeout would.
+                        None => return Chunk::End,
+                        Some(t) => {
+                            let timed_out =
+                                Some(t) == read_limit && next.is_none_or(|n| n > t) && until.is_none_or(|u| u > t);
+                            self.advance_to(t);
+                            if timed_out {
+                                return Chunk::TimedOut;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Tunables of a fake cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FakeOptions {
+    /// Virtual time between a job's phases (created → running → ...); the command's own
+    /// duration (1 s plus its `sleep`s) comes on top. Default 1 s.
+    pub step: Duration,
+    /// Seed for retry jitter of the [`ClusterManager`] built by [`FakeCluster::cluster_manager`].
+    pub seed: u64,
+}
+
+impl Default for FakeOptions {
+    fn default() -> Self {
+        FakeOptions { step: Duration::from_secs(1), seed: 7 }
+    }
+}
+
+/// A fake cluster: shared state behind cheap clones. Build one with [`FakeCluster::kubernetes`]
+/// or [`FakeCluster::nomad`], then use [`FakeCluster::cluster_manager`] (or
+/// [`FakeCluster::transport`] + [`FakeCluster::config`]).
+#[derive(Debug, Clone)]
+pub struct FakeCluster {
+    shared: Arc<Mutex<Shared>>,
+    start: Instant,
+    options: FakeOptions,
+    kubernetes: bool,
+}
+
+impl FakeCluster {
+    /// A fake Kubernetes cluster (kube-apiserver v1.19 behaviour, one Ready node
+    /// [`NODE_NAME`], namespaces `default` and `kube-system`).
+    pub fn kubernetes() -> Self {
+        Self::kubernetes_with(FakeOptions::default())
+    }
+
+    /// A fake Kubernetes cluster with these options.
+    pub fn kubernetes_with(options: FakeOptions) -> Self {
+        Self::new(Server::Kubernetes(k8s::Cluster::new(options.step)), options, true)
+    }
+
+    /// A fake Nomad agent (Nomad 1.1 behaviour; region `global`, datacenter `dc1`, one ready
+    /// client node).
+    pub fn nomad() -> Self {
+        Self::nomad_with(FakeOptions::default())
+    }
+
+    /// A fake Nomad agent with these options.
+    pub fn nomad_with(options: FakeOptions) -> Self {
+        Self::new(Server::Nomad(nomad::Cluster::new(options.step)), options, false)
+    }
+
+    fn new(server: Server, options: FakeOptions, kubernetes: bool) -> Self {
+        let shared = Shared { now: Duration::ZERO, server, faults: faults::Faults::default(), requests: Vec::new() };
+        FakeCluster { shared: Arc::new(Mutex::new(shared)), start: Instant::now(), options, kubernetes }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Shared> {
+        self.shared.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The state with everything due by now applied (what the next request would see).
+    fn settled(&self) -> MutexGuard<'_, Shared> {
+        let mut s = self.lock();
+        let now = s.now;
+        s.advance_to(now);
+        s
+    }
+
+    /// A transport into this cluster (clones share the cluster).
+    pub fn transport(&self) -> FakeTransport {
+        FakeTransport { cluster: self.clone() }
+    }
+
+    /// A [`Config`] for this cluster: a loopback placeholder URL (nothing listens there; the
+    /// fake transport ignores it) and the orchestrator.
+    pub fn config(&self) -> Config {
+        let config = if self.kubernetes {
+            Config::kubernetes("https://127.0.0.1:6443")
+        } else {
+            Config::nomad("http://127.0.0.1:4646")
+        };
+        // Both URLs are constants that parse; fall back to the other constructor just in case.
+        config.unwrap_or_else(|_| unreachable_config())
+    }
+
+    /// A [`ClusterManager`] over this cluster, connected (for Nomad this reads `/v1/agent/self`).
+    pub async fn cluster_manager(&self) -> Result<ClusterManager<FakeTransport>, Error> {
+        ClusterManager::connect(self.transport(), &self.config(), self.options.seed).await
+    }
+
+    /// Add a scripted fault (see [`Fault`]).
+    pub fn add_fault(&self, fault: Fault) {
+        self.lock().faults.add(fault);
+    }
+
+    /// How many scripted faults have not fired yet.
+    pub fn pending_faults(&self) -> usize {
+        self.lock().faults.pending()
+    }
+
+    /// Every request received so far, as `METHOD path?query`.
+    pub fn requests(&self) -> Vec<String> {
+        self.lock().requests.clone()
+    }
+
+    /// Virtual time elapsed since the cluster was created.
+    pub fn elapsed(&self) -> Duration {
+        self.lock().now
+    }
+
+    /// Let `duration` of virtual time pass (jobs progress).
+    pub fn advance(&self, duration: Duration) {
+        let mut s = self.lock();
+        let t = s.now + duration;
+        s.advance_to(t);
+    }
+
+    /// Kubernetes: forget the watch history up to now, so watches from an older
+    /// `resourceVersion` get `410 Expired`. No effect on Nomad.
+    pub fn compact(&self) {
+        if let Server::Kubernetes(c) = &mut self.lock().server {
+            c.compact();
+        }
+    }
+
+    /// Kubernetes: the current `resourceVersion`; Nomad: the current Raft index.
+    pub fn version(&self) -> u64 {
+        match &self.settled().server {
+            Server::Kubernetes(c) => c.resource_version(),
+            Server::Nomad(c) => c.index(),
+        }
+    }
+
+    /// Kubernetes: the pods of `namespace` (all namespaces when empty). Nomad: the allocation
+    /// IDs of jobs in that namespace.
+    pub fn executions(&self, namespace: &str) -> Vec<String> {
+        match &self.settled().server {
+            Server::Kubernetes(c) => c.pod_names(namespace),
+            Server::Nomad(c) => c.alloc_ids(namespace),
+        }
+    }
+
+    /// Force the phase of an execution, as the node would report it: Kubernetes pod phases
+    /// (`Pending`, `Running`, `Succeeded`, `Failed`) or Nomad client statuses (`pending`,
+    /// `running`, `complete`, `failed`), with the exit code for finished ones. `false` if there
+    /// is no such execution.
+    pub fn set_execution_status(&self, namespace: &str, id: &str, status: &str, exit_code: i32) -> bool {
+        match &mut self.settled().server {
+            Server::Kubernetes(c) => c.set_pod_phase(namespace, id, status, exit_code),
+            Server::Nomad(c) => c.set_alloc_status(id, status, exit_code),
+        }
+    }
+}
+
+#[cold]
+fn unreachable_config() -> Config {
+    // `Config::kubernetes` only fails on a malformed URL, and ours are constants.
+    match Config::kubernetes("http://127.0.0.1") {
+        Ok(c) => c,
+        Err(e) => panic!("clustermanager-fake: placeholder URL rejected: {e}"),
+    }
+}
+
+/// The [`Transport`] into a [`FakeCluster`]. Never waits on anything real: every future it
+/// returns is ready at once.
+#[derive(Debug, Clone)]
+pub struct FakeTransport {
+    cluster: FakeCluster,
+}
+
+impl FakeTransport {
+    /// The cluster behind this transport.
+    pub fn cluster(&self) -> &FakeCluster {
+        &self.cluster
+    }
+}
+
+/// The open body of a streamed fake response.
+#[derive(Debug)]
+pub struct FakeBody {
+    shared: Arc<Mutex<Shared>>,
+    state: Option<StreamState>,
+    cut_after: Option<usize>,
+}
+
+impl BodyStream for FakeBody {
+    fn next_chunk(&mut self, timeout: Option<Duration>) -> impl Future<Output = Chunk> + Send {
+        let chunk = match (self.state.as_mut(), self.cut_after) {
+            (None, _) => Chunk::End,
+            (Some(_), Some(0)) => {
+                self.state = None;
+                Chunk::Failed(Error::transport(TransportErrorKind::Io, "clustermanager-fake: scripted stream cut"))
+            }
+            (Some(state), _) => {
+                let chunk = self.shared.lock().unwrap_or_else(PoisonError::into_inner).next_piece(state, timeout);
+                if let (Chunk::Data(_), Some(n)) = (&chunk, self.cut_after.as_mut()) {
+                    *n -= 1;
+                }
+                chunk
+            }
+        };
+        std::future::ready(chunk)
+    }
+}
+
+impl Transport for FakeTransport {
+    type Body = FakeBody;
+
+    fn send(&self, request: Request) -> impl Future<Output = Result<Response, Error>> + Send {
+        let mut s = self.cluster.lock();
+        let out = match s.answer(&request) {
+            Err(e) => Err(e),
+            Ok((Reply::Full(resp), _)) => Ok(resp),
+            Ok((Reply::Block(_), _)) => Err(Error::protocol("clustermanager-fake: blocking query did not finish")),
+            Ok((Reply::Stream(head, mut state), cut)) => {
+                // Collect the whole stream (as a client reading to the end would).
+                let mut body = Vec::new();
+                let mut pieces = 0;
+                loop {
+                    if cut == Some(pieces) {
+                        break;
+                    }
+                    match s.next_piece(&mut state, None) {
+                        Chunk::Data(b) => {
+                            body.extend_from_slice(&b);
+                            pieces += 1;
+                        }
+                        _ => break,
+                    }
+                }
+                let (parts, _) = head.into_parts();
+                Ok(http::Response::from_parts(parts, Bytes::from(body)))
+            }
+        };
+        std::future::ready(out)
+    }
+
+    fn open(&self, request: Request) -> impl Future<Output = Result<Opened<FakeBody>, Error>> + Send {
+        let mut s = self.cluster.lock();
+        let out = match s.answer(&request) {
+            Err(e) => Err(e),
+            Ok((Reply::Full(resp), cut)) => {
+                if resp.status().is_success() {
+                    let (parts, body) = resp.into_parts();
+                    let state = (!body.is_empty()).then(|| StreamState::Once(Some(body)));
+                    Ok(Opened::Stream(parts, FakeBody { shared: self.cluster.shared.clone(), state, cut_after: cut }))
+                } else {
+                    Ok(Opened::Complete(resp))
+                }
+            }
+            Ok((Reply::Block(_), _)) => Err(Error::protocol("clustermanager-fake: blocking query did not finish")),
+            Ok((Reply::Stream(head, state), cut)) => {
+                let (parts, _) = head.into_parts();
+                Ok(Opened::Stream(
+                    parts,
+                    FakeBody { shared: self.cluster.shared.clone(), state: Some(state), cut_after: cut },
+                ))
+            }
+        };
+        std::future::ready(out)
+    }
+
+    fn sleep(&self, duration: Duration) -> impl Future<Output = ()> + Send {
+        let mut s = self.cluster.lock();
+        let t = s.now + duration;
+        s.advance_to(t);
+        std::future::ready(())
+    }
+
+    fn now(&self) -> Instant {
+        self.cluster.start + self.cluster.lock().now
+    }
+}
+
+/// Run a future that only awaits fake transports (everything a [`ClusterManager`] over a
+/// [`FakeTransport`] does) to its end, without an async runtime.
+///
+/// # Panics
+/// If the future waits on something else (a real timer, a channel) and so never completes.
+pub fn block_on<F: Future>(future: F) -> F::Output {
+    let mut future = std::pin::pin!(future);
+    let mut cx = Context::from_waker(Waker::noop());
+    for _ in 0..1_000_000 {
+        if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+            return out;
+        }
+    }
+    panic!("clustermanager-fake::block_on: the future waits on something other than a fake transport");
+}

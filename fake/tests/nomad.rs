@@ -1,0 +1,116 @@
+//! The seed API on the fake Nomad agent, through the real facade.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may unwrap
+
+use std::time::Duration;
+
+use clustermanager_core::{ClusterManager, DeleteOptions, Error, JobSpec, LogOptions, Status};
+use clustermanager_fake::{block_on, FakeCluster, FakeTransport};
+
+fn setup(ns: &str) -> (FakeCluster, ClusterManager<FakeTransport>) {
+    let fake = FakeCluster::nomad();
+    let cm = block_on(fake.cluster_manager()).unwrap();
+    assert!(block_on(cm.create_namespace(ns)).unwrap());
+    (fake, cm)
+}
+
+fn job(name: &str, script: &str) -> JobSpec {
+    JobSpec::new(name).command(["/bin/sh", "-c", script])
+}
+
+#[test]
+fn connect_learns_region_and_datacenter() {
+    let fake = FakeCluster::nomad();
+    let cm = block_on(fake.cluster_manager()).unwrap();
+    let nodes = block_on(cm.get_nodes()).unwrap();
+    assert_eq!(nodes.len(), 1);
+    assert!(nodes[0].ready);
+    assert_eq!(fake.requests()[0], "GET /v1/agent/self");
+}
+
+#[test]
+fn namespaces_report_existing_and_missing() {
+    let (_fake, cm) = setup("team");
+    assert!(!block_on(cm.create_namespace("team")).unwrap());
+    assert!(block_on(cm.delete_namespace("team")).unwrap());
+    assert!(!block_on(cm.delete_namespace("team")).unwrap());
+}
+
+#[test]
+fn jobs_list_get_and_cleanup() {
+    let (_fake, cm) = setup("b");
+    block_on(cm.create_job("b", &job("one", "echo 1"))).unwrap();
+    block_on(cm.create_job("b", &job("two", "sleep 100; echo 2"))).unwrap();
+    assert_eq!(block_on(cm.wait_for_job("b", "one", None)).unwrap().status, Some(Status::Succeeded));
+    assert_eq!(block_on(cm.get_job("b", "two")).unwrap().status, Some(Status::Running));
+    let names: Vec<String> = block_on(cm.list_jobs("b")).unwrap().into_iter().map(|j| j.name).collect();
+    assert_eq!(names, ["one", "two"]);
+    assert_eq!(block_on(cm.running_jobs("b")).unwrap().len(), 1);
+    assert_eq!(block_on(cm.list_jobs_executions("b")).unwrap().len(), 2);
+    let err = block_on(cm.get_job("b", "three")).unwrap_err();
+    assert!(matches!(err, Error::NotFound(_)), "{err:?}");
+    let cleaned = block_on(cm.cleanup_jobs("b")).unwrap();
+    assert_eq!(cleaned, ["one"], "only finished jobs are cleaned up");
+}
+
+#[test]
+fn follow_a_log_and_stop_an_execution() {
+    let (_fake, cm) = setup("l");
+    block_on(cm.create_job("l", &job("talk", "echo a; echo b; sleep 5"))).unwrap();
+    let alloc =
+        block_on(cm.wait_for_job_execution_status("l", "talk", &[Status::Running], Some(Duration::from_secs(30))))
+            .unwrap()
+            .id;
+    let lines: Vec<String> = block_on(async {
+        let mut stream = cm.get_execution_log_watch("l", &alloc, &LogOptions::default());
+        let mut out = Vec::new();
+        while let Some(line) = stream.next().await {
+            out.push(line.unwrap().text);
+        }
+        out
+    });
+    assert_eq!(lines, ["a", "b"]);
+    block_on(cm.create_job("l", &job("stopme", "sleep 1000"))).unwrap();
+    let alloc = block_on(cm.wait_for_job_execution_status("l", "stopme", &[Status::Running], None)).unwrap().id;
+    assert!(block_on(cm.delete_execution("l", &alloc)).unwrap());
+    let done = block_on(cm.wait_for_job("l", "stopme", Some(Duration::from_secs(60)))).unwrap();
+    assert_ne!(done.status, Some(Status::Running));
+}
+
+#[test]
+fn scale_a_running_job() {
+    let (_fake, cm) = setup("s");
+    let spec = job("web", "sleep 1000");
+    block_on(cm.create_job("s", &spec)).unwrap();
+    assert_eq!(block_on(cm.get_scale_deploy("s", "web")).unwrap().replicas, 1);
+    assert_eq!(block_on(cm.set_scale_deploy("s", "web", 3)).unwrap().replicas, 3);
+    assert_eq!(block_on(cm.list_job_executions("s", "web")).unwrap().len(), 3);
+    block_on(cm.delete_job("s", "web", DeleteOptions { wait: true, purge: true })).unwrap();
+    let err = block_on(cm.get_job("s", "web")).unwrap_err();
+    assert!(matches!(err, Error::NotFound(_)), "{err:?}");
+}
+
+#[test]
+fn kubernetes_only_operations_are_unsupported() {
+    let fake = FakeCluster::nomad();
+    let cm = block_on(fake.cluster_manager()).unwrap();
+    assert!(matches!(block_on(cm.get_config_maps("default", "")), Err(Error::Unsupported { .. })));
+}
+
+#[test]
+fn logs_appear_as_the_task_writes_them() {
+    let (fake, cm) = setup("prog");
+    block_on(cm.create_job("prog", &job("p", "echo first; sleep 10; echo second"))).unwrap();
+    let alloc = block_on(cm.wait_for_job_execution_status("prog", "p", &[Status::Running], None)).unwrap().id;
+    assert_eq!(block_on(cm.get_execution_log("prog", &alloc, &LogOptions::default())).unwrap(), "first\n");
+    let started = fake.elapsed();
+    let lines: Vec<(String, Duration)> = block_on(async {
+        let mut stream = cm.get_execution_log_watch("prog", &alloc, &LogOptions::default());
+        let mut out = Vec::new();
+        while let Some(line) = stream.next().await {
+            out.push((line.unwrap().text, fake.elapsed() - started));
+        }
+        out
+    });
+    assert_eq!(lines, [("first".to_string(), Duration::ZERO), ("second".to_string(), Duration::from_secs(10))]);
+}
