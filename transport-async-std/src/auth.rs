@@ -6,10 +6,10 @@
 use std::process::Stdio;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use async_lock::Mutex;
 use clustermanager_core::config::exec::{parse_exec_credential, ExecConfig, ExecCredential};
 use clustermanager_core::config::{bearer_header, Identity};
 use clustermanager_core::{Error, Result, Secret};
-use async_lock::Mutex;
 
 /// How often a token file is read again by default: service-account tokens are rotated well
 /// before they expire, and kubelet refreshes the file every few minutes.

@@ -186,7 +186,8 @@ impl AsyncStdTransport {
         let host = host_header(&target)?;
         request.headers_mut().entry(http::header::HOST).or_insert(host);
         let origin = target.path_and_query().map(|pq| pq.as_str()).unwrap_or("/");
-        *request.uri_mut() = origin.parse().map_err(|_| Error::protocol(format!("unusable request path {origin:?}")))?;
+        *request.uri_mut() =
+            origin.parse().map_err(|_| Error::protocol(format!("unusable request path {origin:?}")))?;
         Ok((target, request.map(Full::new)))
     }
 
@@ -215,7 +216,8 @@ impl AsyncStdTransport {
         loop {
             let ready = match conn.driver.run(conn.sender.ready()).await {
                 Ok(Ok(())) => Ok(()),
-                Ok(Err(e)) | Err(Ended(Some(e))) => Err(request_error(&e, self.host())),
+                Ok(Err(e)) => Err(request_error(&conn.driver.take_error().unwrap_or(e), self.host())),
+                Err(Ended(Some(e))) => Err(request_error(&e, self.host())),
                 Err(Ended(None)) => Err(closed_before_answer()),
             };
             if let Err(err) = ready {
@@ -233,7 +235,10 @@ impl AsyncStdTransport {
                         conn = self.pool.connect(&target, pool_key_of(&target)).await?;
                         continue;
                     }
-                    _ => return Err(request_error(failed.error(), self.host())),
+                    _ => {
+                        let cause = conn.driver.take_error();
+                        return Err(request_error(cause.as_ref().unwrap_or(failed.error()), self.host()));
+                    }
                 },
                 Err(Ended(Some(e))) => return Err(request_error(&e, self.host())),
                 Err(Ended(None)) => return Err(closed_before_answer()),
@@ -260,7 +265,8 @@ impl AsyncStdTransport {
         let (parts, body) = response.into_parts();
         let bytes = match conn.driver.run(body.collect()).await {
             Ok(Ok(collected)) => collected.to_bytes(),
-            Ok(Err(e)) | Err(Ended(Some(e))) => return Err(body_error(&e)),
+            Ok(Err(e)) => return Err(body_error(&conn.driver.take_error().unwrap_or(e))),
+            Err(Ended(Some(e))) => return Err(body_error(&e)),
             Err(Ended(None)) => return Err(truncated_by_close()),
         };
         self.pool.put(conn);
@@ -376,7 +382,10 @@ impl BodyStream for AsyncStdBody {
                         // Empty data frames and trailers carry nothing for us.
                         _ => continue,
                     },
-                    Ok(Some(Err(e))) | Err(Ended(Some(e))) => return Chunk::Failed(body_error(&e)),
+                    Ok(Some(Err(e))) => {
+                        return Chunk::Failed(body_error(&active.driver.take_error().unwrap_or(e)));
+                    }
+                    Err(Ended(Some(e))) => return Chunk::Failed(body_error(&e)),
                     Err(Ended(None)) => return Chunk::Failed(truncated_by_close()),
                 }
             }

@@ -44,6 +44,9 @@ pub(crate) async fn timeout<F: Future>(duration: Duration, fut: F) -> Option<F::
 pub(crate) struct Driver {
     conn: Pin<Box<http1::Connection<Stream, Full<Bytes>>>>,
     ended: bool,
+    /// The connection's failure, kept for the caller: hyper hands the request or body only a
+    /// generic "channel closed" when the connection itself broke (e.g. a TLS alert).
+    error: Option<hyper::Error>,
 }
 
 /// Why [`Driver::run`] returned without the future's output: the connection ended first.
@@ -65,16 +68,22 @@ impl Driver {
                 Poll::Pending => Poll::Pending,
                 Poll::Ready(result) => {
                     self.ended = true;
+                    self.error = result.err();
                     // The connection's end may be what `fut` was waiting for (an error handed to
                     // the response or body).
                     match fut.as_mut().poll(cx) {
                         Poll::Ready(out) => Poll::Ready(Ok(out)),
-                        Poll::Pending => Poll::Ready(Err(Ended(result.err()))),
+                        Poll::Pending => Poll::Ready(Err(Ended(self.error.take()))),
                     }
                 }
             }
         })
         .await
+    }
+
+    /// The error the connection itself failed with, if it did (taken once).
+    pub(crate) fn take_error(&mut self) -> Option<hyper::Error> {
+        self.error.take()
     }
 
     /// Poll once without waiting: `false` when the connection has ended (e.g. the server closed
@@ -154,7 +163,7 @@ impl Pool {
         match timeout(limit, self.connect_inner(uri)).await {
             Some(result) => {
                 let (sender, conn) = result?;
-                Ok(Conn { sender, driver: Driver { conn: Box::pin(conn), ended: false }, reused: false, key: pool_key })
+                Ok(Conn { sender, driver: Driver { conn: Box::pin(conn), ended: false, error: None }, reused: false, key: pool_key })
             }
             None => Err(Error::transport(
                 TransportErrorKind::Connect,
