@@ -134,6 +134,7 @@ async fn check_server_closing_an_idle_connection_is_survived<T: Make>() {
     transport.sleep(Duration::from_millis(100)).await;
     send_ok(&transport, "/version").await;
     assert_eq!(server.seen.count(), 2);
+    assert_eq!(server.seen.connections.load(Ordering::SeqCst), 2);
 }
 
 async fn check_chunked_stream_with_read_timeouts<T: Make>() {
@@ -267,6 +268,32 @@ async fn check_dropped_stream_closes_its_connection<T: Make>() {
     );
 }
 
+async fn check_dropped_request_closes_its_connection<T: Make>() {
+    let handler: Handler = Arc::new(|_| {
+        Reply::Script(vec![
+            Act::Sleep(Duration::from_millis(300)),
+            write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"),
+        ])
+    });
+    let server = Server::start(None, handler);
+    let transport = T::make(&plain(&server)).unwrap();
+    // Give up on the request while the server is still thinking.
+    let gave_up = futures_lite::future::or(async { transport.send(get("/slow")).await.is_ok() }, async {
+        transport.sleep(Duration::from_millis(50)).await;
+        false
+    })
+    .await;
+    assert!(!gave_up);
+    let seen = Arc::clone(&server.seen);
+    assert!(
+        eventually(&transport, || seen.closed.load(Ordering::SeqCst) == 1).await,
+        "the connection of a dropped request must be closed, not kept"
+    );
+    // The next request opens a new connection and succeeds.
+    send_ok(&transport, "/again").await;
+    assert_eq!(server.seen.connections.load(Ordering::SeqCst), 2);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Credentials
 
@@ -355,6 +382,45 @@ async fn check_exec_plugin_token_is_cached_and_failures_explained<T: Make>() {
     let transport = T::make(&plain(&server).with_auth(Auth::Exec(failing))).unwrap();
     let err = transport.send(get("/version")).await.unwrap_err();
     assert!(matches!(&err, Error::Config { problem, .. } if problem.contains("login required")), "{err:?}");
+}
+
+async fn check_exec_plugin_runs_again_after_a_401<T: Make>() {
+    // The first request is refused, later ones accepted.
+    let calls = Arc::new(AtomicUsize::new(0));
+    let handler: Handler = Arc::new(move |_| {
+        if calls.fetch_add(1, Ordering::SeqCst) == 0 {
+            Reply::Full(401, r#"{"kind":"Status","code":401,"reason":"Unauthorized"}"#.to_owned())
+        } else {
+            Reply::Full(200, "ok".to_owned())
+        }
+    });
+    let server = Server::start(None, handler);
+    let dir = temp_dir(&format!("{}-exec-401", T::NAME));
+    // No expiry: without the 401 the credential would be cached forever.
+    let cred = serde_json::json!({"kind": "ExecCredential", "apiVersion": "client.authentication.k8s.io/v1",
+        "status": {"token": "from-plugin"}});
+    let transport = T::make(&plain(&server).with_auth(Auth::Exec(exec_plugin(&dir, &cred)))).unwrap();
+    assert_eq!(transport.send(get("/version")).await.unwrap().status(), 401);
+    send_ok(&transport, "/version").await;
+    send_ok(&transport, "/version").await;
+    let runs = std::fs::read_to_string(dir.join("runs")).unwrap();
+    assert_eq!(runs.lines().count(), 2, "a refused credential is fetched again, once");
+}
+
+async fn check_exec_plugin_client_certificate_is_presented<T: Make>() {
+    let pki = Pki::new();
+    let server = Server::start(Some(server_tls(&pki.server, Some(&pki.ca))), ok_handler());
+    let dir = temp_dir(&format!("{}-exec-cert", T::NAME));
+    let cred = serde_json::json!({"kind": "ExecCredential", "apiVersion": "client.authentication.k8s.io/v1",
+        "status": {"clientCertificateData": String::from_utf8(pki.client.cert_pem()).unwrap(),
+                   "clientKeyData": pki.client.key_pem()}});
+    let config = Config::kubernetes(&server.https_url())
+        .unwrap()
+        .with_tls(tls_with_ca(&pki))
+        .with_auth(Auth::Exec(exec_plugin(&dir, &cred)));
+    send_ok(&T::make(&config).unwrap(), "/version").await;
+    assert_eq!(server.seen.client_certs.load(Ordering::SeqCst), 1);
+    assert_eq!(server.seen.header(0, "authorization"), None);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -480,9 +546,12 @@ macro_rules! conformance {
                 request_timeout_and_blocking_query_allowance => check_request_timeout_and_blocking_query_allowance,
                 error_status_of_a_stream_is_complete => check_error_status_of_a_stream_is_complete,
                 dropped_stream_closes_its_connection => check_dropped_stream_closes_its_connection,
+                dropped_request_closes_its_connection => check_dropped_request_closes_its_connection,
                 static_credentials => check_static_credentials,
                 token_file_cached_then_reread => check_token_file_cached_then_reread,
                 exec_plugin_token_is_cached_and_failures_explained => check_exec_plugin_token_is_cached_and_failures_explained,
+                exec_plugin_runs_again_after_a_401 => check_exec_plugin_runs_again_after_a_401,
+                exec_plugin_client_certificate_is_presented => check_exec_plugin_client_certificate_is_presented,
                 tls_with_the_configured_ca => check_tls_with_the_configured_ca,
                 wrong_ca_is_a_tls_error => check_wrong_ca_is_a_tls_error,
                 mutual_tls_is_required_and_accepted => check_mutual_tls_is_required_and_accepted,
