@@ -109,6 +109,20 @@ async fn check_plain_get<T: Make>() {
     assert!(seen.header("user-agent").unwrap().starts_with("clustermanager/"));
 }
 
+async fn check_post_body_arrives<T: Make>() {
+    let server = Server::start(None, Arc::new(|_| Reply::Full(201, "{}".to_owned())));
+    let transport = T::make(&plain(&server)).unwrap();
+    let body = br#"{"kind":"Job","metadata":{"name":"x"}}"#.to_vec();
+    let request =
+        step::request(http::Method::POST, "/apis/batch/v1/namespaces/default/jobs", Some(body.clone())).unwrap();
+    let resp = transport.send(request).await.unwrap();
+    assert_eq!(resp.status(), 201);
+    let seen = server.seen.requests.lock().unwrap()[0].clone();
+    assert_eq!(seen.method, "POST");
+    assert_eq!(seen.header("content-length"), Some(body.len().to_string()));
+    assert_eq!(seen.body, body);
+}
+
 async fn check_keep_alive_reuses_the_connection<T: Make>() {
     let server = Server::start(None, ok_handler());
     let transport = T::make(&plain(&server)).unwrap();
@@ -537,6 +551,7 @@ macro_rules! conformance {
 
             conformance!(@tests $transport, $block_on,
                 plain_get => check_plain_get,
+                post_body_arrives => check_post_body_arrives,
                 keep_alive_reuses_the_connection => check_keep_alive_reuses_the_connection,
                 server_closing_an_idle_connection_is_survived => check_server_closing_an_idle_connection_is_survived,
                 chunked_stream_with_read_timeouts => check_chunked_stream_with_read_timeouts,

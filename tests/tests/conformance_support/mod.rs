@@ -122,6 +122,7 @@ pub struct SeenRequest {
     pub target: String,
     /// Lower-case names.
     pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
 }
 
 impl SeenRequest {
@@ -336,8 +337,8 @@ fn read_request(io: &mut Box<dyn ReadWrite>, pending: &mut Vec<u8>) -> Result<Se
             Ok(n) => pending.extend_from_slice(&buf[..n]),
         }
     }
-    pending.drain(..length);
-    Ok(SeenRequest { method, target, headers })
+    let body = pending.drain(..length).collect();
+    Ok(SeenRequest { method, target, headers, body })
 }
 
 /// A fresh directory for a test's files.
