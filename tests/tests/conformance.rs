@@ -133,6 +133,40 @@ async fn check_keep_alive_reuses_the_connection<T: Make>() {
     assert_eq!(server.seen.connections.load(Ordering::SeqCst), 1, "keep-alive connection not reused");
 }
 
+async fn check_concurrent_requests_share_the_transport<T: Make>() {
+    let handler: Handler = Arc::new(|req| {
+        Reply::Script(vec![
+            Act::Sleep(Duration::from_millis(100)),
+            Act::Write(
+                format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{}", req.target.len(), req.target).into_bytes(),
+            ),
+        ])
+    });
+    let server = Server::start(None, handler);
+    let transport = T::make(&plain(&server)).unwrap();
+    let one = |path: &'static str| {
+        let transport = &transport;
+        async move {
+            let resp = transport.send(get(path)).await.unwrap();
+            assert_eq!(&resp.body()[..], path.as_bytes(), "each answer reaches its own request");
+        }
+    };
+    let started = Instant::now();
+    futures_lite::future::zip(
+        futures_lite::future::zip(one("/a"), one("/b")),
+        futures_lite::future::zip(one("/c"), one("/d")),
+    )
+    .await;
+    // In parallel on separate connections, not one after another.
+    assert!(started.elapsed() < Duration::from_millis(390), "took {:?}", started.elapsed());
+    assert_eq!(server.seen.connections.load(Ordering::SeqCst), 4);
+    // Afterwards the idle connections are reused.
+    for path in ["/e", "/f", "/g", "/h"] {
+        one(path).await;
+    }
+    assert_eq!(server.seen.connections.load(Ordering::SeqCst), 4);
+}
+
 async fn check_server_closing_an_idle_connection_is_survived<T: Make>() {
     // Every answer is followed by a close: the pooled connection is dead when reused.
     let handler: Handler = Arc::new(|_| {
@@ -553,6 +587,7 @@ macro_rules! conformance {
                 plain_get => check_plain_get,
                 post_body_arrives => check_post_body_arrives,
                 keep_alive_reuses_the_connection => check_keep_alive_reuses_the_connection,
+                concurrent_requests_share_the_transport => check_concurrent_requests_share_the_transport,
                 server_closing_an_idle_connection_is_survived => check_server_closing_an_idle_connection_is_survived,
                 chunked_stream_with_read_timeouts => check_chunked_stream_with_read_timeouts,
                 truncated_bodies => check_truncated_bodies,

@@ -54,7 +54,8 @@ pub use auth::DEFAULT_TOKEN_FILE_REFRESH;
 pub use env::StdEnvironment;
 
 use auth::{ExecCache, TokenFileCache};
-use pool::{timeout, Conn, Ended, Pool};
+use futures_lite::future;
+use pool::{expire, Conn, Ended, Pool};
 use shared::{body_error, query_wait, request_error};
 
 /// The seed's API over async-std / smol.
@@ -170,9 +171,11 @@ impl AsyncStdTransport {
         self.config.prepare(&mut request)?;
         let dynamic_header = match &*self.dynamic {
             Dynamic::None => None,
-            Dynamic::TokenFile(cache) => Some(cache.header().await?),
+            // Boxed (here and for new connections): rarely-taken paths whose futures would
+            // otherwise inflate every request's future.
+            Dynamic::TokenFile(cache) => Some(Box::pin(cache.header()).await?),
             Dynamic::Exec(cache) => {
-                let cred = cache.credential().await?;
+                let cred = Box::pin(cache.credential()).await?;
                 if let Some(identity) = cred.identity {
                     self.use_exec_identity(identity)?;
                 }
@@ -222,7 +225,7 @@ impl AsyncStdTransport {
             };
             if let Err(err) = ready {
                 if conn.reused {
-                    conn = self.pool.connect(&target, pool_key_of(&target)).await?;
+                    conn = Box::pin(self.pool.connect(&target, pool_key_of(&target))).await?;
                     continue;
                 }
                 return Err(err);
@@ -232,7 +235,7 @@ impl AsyncStdTransport {
                 Ok(Err(mut failed)) => match failed.take_message() {
                     Some(unsent) if conn.reused => {
                         request = unsent;
-                        conn = self.pool.connect(&target, pool_key_of(&target)).await?;
+                        conn = Box::pin(self.pool.connect(&target, pool_key_of(&target))).await?;
                         continue;
                     }
                     _ => {
@@ -305,18 +308,12 @@ impl Transport for AsyncStdTransport {
 
     async fn send(&self, request: Request) -> Result<Response> {
         let wait = request.uri().query().map(query_wait).unwrap_or_default();
-        let Some(limit) = self.config.request_timeout.map(|t| t + wait) else {
-            return self.send_inner(request).await;
-        };
         let what = format!("{} {}", request.method(), request.uri().path());
-        match timeout(limit, self.send_inner(request)).await {
-            Some(result) => result,
-            None => Err(Error::Timeout {
-                what: format!(
-                    "no complete response to {what} within {limit:?} (request_timeout plus the query's wait)"
-                ),
-            }),
-        }
+        let limit = self.config.request_timeout.map(|t| t + wait);
+        let timed_out = |limit| Error::Timeout {
+            what: format!("no complete response to {what} within {limit:?} (request_timeout plus the query's wait)"),
+        };
+        future::or(self.send_inner(request), expire(limit, timed_out)).await
     }
 
     async fn open(&self, request: Request) -> Result<Opened<AsyncStdBody>> {
@@ -327,14 +324,9 @@ impl Transport for AsyncStdTransport {
             return Ok(Opened::Stream(parts, body));
         }
         // An error body is short; do not let a stalled one hang the caller.
-        let read = self.read_whole(response, conn);
-        match self.config.request_timeout {
-            None => read.await.map(Opened::Complete),
-            Some(limit) => match timeout(limit, read).await {
-                Some(result) => result.map(Opened::Complete),
-                None => Err(Error::Timeout { what: format!("the error body of a stream within {limit:?}") }),
-            },
-        }
+        let timed_out = |limit| Error::Timeout { what: format!("the error body of a stream within {limit:?}") };
+        let read = future::or(self.read_whole(response, conn), expire(self.config.request_timeout, timed_out));
+        read.await.map(Opened::Complete)
     }
 
     async fn sleep(&self, duration: Duration) {
@@ -390,13 +382,16 @@ impl BodyStream for AsyncStdBody {
                 }
             }
         };
-        let chunk = match limit {
-            None => read.await,
-            Some(limit) => match timeout(limit, read).await {
-                Some(chunk) => chunk,
-                None => return Chunk::TimedOut,
-            },
+        let timed_out = async {
+            match limit {
+                None => future::pending().await,
+                Some(limit) => {
+                    async_io::Timer::after(limit).await;
+                    Chunk::TimedOut
+                }
+            }
         };
+        let chunk = future::or(read, timed_out).await;
         match &chunk {
             Chunk::End => {
                 self.done = true;

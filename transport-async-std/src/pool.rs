@@ -31,13 +31,20 @@ pub(crate) const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 /// How many idle connections are kept.
 const MAX_IDLE: usize = 16;
 
-/// Wait for `fut` at most `duration` (async-io's timer); `None` when the time ran out first.
-pub(crate) async fn timeout<F: Future>(duration: Duration, fut: F) -> Option<F::Output> {
-    future::or(async { Some(fut.await) }, async {
-        async_io::Timer::after(duration).await;
-        None
-    })
-    .await
+/// A future that fails with `error(limit)` once `limit` has passed (async-io's timer), and never
+/// finishes without a limit. Raced with [`future::or`] against the work it bounds, so the work's
+/// future is stored once, inline (no wrapper that would double its size).
+pub(crate) async fn expire<T, E>(
+    limit: Option<Duration>,
+    error: impl FnOnce(Duration) -> E,
+) -> std::result::Result<T, E> {
+    match limit {
+        None => future::pending().await,
+        Some(limit) => {
+            async_io::Timer::after(limit).await;
+            Err(error(limit))
+        }
+    }
 }
 
 /// hyper's half of a connection that must be polled for anything to move on it.
@@ -141,7 +148,7 @@ impl Pool {
                 return Ok(conn);
             }
         }
-        self.connect(uri, wanted).await
+        Box::pin(self.connect(uri, wanted)).await
     }
 
     /// Keep a connection whose last exchange finished cleanly (checked again before reuse).
@@ -160,19 +167,22 @@ impl Pool {
     /// A new connection under the connect timeout.
     pub(crate) async fn connect(&self, uri: &Uri, pool_key: String) -> Result<Conn> {
         let limit = self.connect_timeout;
-        match timeout(limit, self.connect_inner(uri)).await {
-            Some(result) => {
-                let (sender, conn) = result?;
-                Ok(Conn { sender, driver: Driver { conn: Box::pin(conn), ended: false, error: None }, reused: false, key: pool_key })
-            }
-            None => Err(Error::transport(
+        let timed_out = |limit: Duration| {
+            Error::transport(
                 TransportErrorKind::Connect,
                 format!(
                     "no connection to {} within {limit:?} (connect_timeout); check the server address and that it is reachable",
                     key(uri)
                 ),
-            )),
-        }
+            )
+        };
+        let (sender, conn) = future::or(self.connect_inner(uri), expire(Some(limit), timed_out)).await?;
+        Ok(Conn {
+            sender,
+            driver: Driver { conn: Box::pin(conn), ended: false, error: None },
+            reused: false,
+            key: pool_key,
+        })
     }
 
     async fn connect_inner(
