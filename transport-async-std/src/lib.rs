@@ -1,7 +1,410 @@
 //! # clustermanager-async-std
 //!
-//! The async-std / smol transport for clustermanager: it will run the same sans-IO operations as
-//! `clustermanager-tokio` over async-io, hyper 1 and futures-rustls. It is a placeholder until its
-//! own issue lands; today it only re-exports the core so the workspace layout is final.
+//! Runs [`clustermanager_core`] inside async-std and smol programs, without tokio:
+//! [`AsyncStdTransport`] implements [`Transport`] with hyper 1's HTTP/1.1 client over async-net
+//! sockets and futures-rustls (rustls with ring), async-io timers, blocking's thread pool for
+//! token files and async-process for exec plugins. [`connect`] gives a ready [`ClusterManager`].
+//!
+//! ```no_run
+//! # fn main() -> clustermanager_async_std::Result<()> {
+//! use clustermanager_async_std::{connect, Config};
+//!
+//! // Any executor works: async_std::task::block_on, smol::block_on, futures_lite::future::block_on...
+//! futures_lite::future::block_on(async {
+//!     let config = Config::nomad("http://127.0.0.1:4646")?;
+//!     let cm = connect(&config).await?;
+//!     println!("{:?}", cm.orchestrator());
+//!     Ok(())
+//! })
+//! # }
+//! ```
+//!
+//! It behaves like `clustermanager-tokio` (same configuration, credentials, timeouts and error
+//! kinds). What differs is how connections live: this crate spawns no task, so a connection is
+//! driven by the request or body that uses it (see the `pool` module), and finished keep-alive
+//! connections wait, unpolled, in a small pool (16 idle at most, each kept 90 s) for reuse.
+//!
+//! Dropping any future or body of this crate leaves nothing behind: the connection of an
+//! unfinished request or body is closed, and an exec plugin still running is killed.
+
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use clustermanager_core::error::TransportErrorKind;
+use clustermanager_core::transport::{Chunk, Opened};
+use clustermanager_core::{BodyStream, Request, Response, Transport};
+use http::Uri;
+use http_body_util::{BodyExt, Full};
 
 pub use clustermanager_core as core;
+pub use clustermanager_core::config::{Auth, Identity, TlsConfig};
+pub use clustermanager_core::{Config, Error, Result, Secret};
+
+mod auth;
+pub mod env;
+mod io;
+mod pool;
+mod shared;
+mod tls;
+
+pub use auth::DEFAULT_TOKEN_FILE_REFRESH;
+pub use env::StdEnvironment;
+
+use auth::{ExecCache, TokenFileCache};
+use futures_lite::future;
+use pool::{expire, Conn, Ended, Pool};
+use shared::{body_error, query_wait, request_error};
+
+/// The seed's API over async-std / smol.
+pub type ClusterManager = clustermanager_core::ClusterManager<AsyncStdTransport>;
+
+/// Connect to the cluster `config` describes: build an [`AsyncStdTransport`] and run the
+/// orchestrator's connect step (for Nomad, reading `/v1/agent/self`). Retry jitter is seeded from
+/// the process's randomness.
+///
+/// ```no_run
+/// # async fn demo() -> clustermanager_async_std::Result<()> {
+/// let config = clustermanager_async_std::Config::kubernetes("https://127.0.0.1:6443")?;
+/// let cm = clustermanager_async_std::connect(&config).await?;
+/// # let _ = cm; Ok(()) }
+/// ```
+pub async fn connect(config: &Config) -> Result<ClusterManager> {
+    let transport = AsyncStdTransport::new(config)?;
+    clustermanager_core::ClusterManager::connect(transport, config, random_seed()).await
+}
+
+/// A seed for retry jitter: std's per-process random hash keys mixed with the time.
+fn random_seed() -> u64 {
+    let mut hasher = RandomState::new().build_hasher();
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    hasher.write_u128(nanos);
+    hasher.finish()
+}
+
+/// Credentials the transport reads or computes itself.
+enum Dynamic {
+    None,
+    TokenFile(TokenFileCache),
+    Exec(ExecCache),
+}
+
+/// A [`Transport`] for async-std and smol: hyper 1 (HTTP/1.1, keep-alive connections reused from
+/// a small pool) over async-net and futures-rustls, timers from async-io.
+///
+/// Cheap to clone: clones share the connection pool and the credential caches.
+#[derive(Clone)]
+pub struct AsyncStdTransport {
+    config: Arc<Config>,
+    pool: Arc<Pool>,
+    dynamic: Arc<Dynamic>,
+    tls: Arc<TlsConfig>,
+    client_config: Arc<RwLock<Arc<rustls::ClientConfig>>>,
+    /// The exec plugin's client identity currently in the TLS configuration.
+    exec_identity: Arc<Mutex<Option<Identity>>>,
+}
+
+impl std::fmt::Debug for AsyncStdTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AsyncStdTransport").field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+impl AsyncStdTransport {
+    /// A transport for the server `config` describes. Checks the TLS settings (CA, client
+    /// certificate and key) now, so a bad one fails here with a [`Error::Config`] naming it.
+    /// Connections are made lazily, on the first request. Needs no runtime to build.
+    ///
+    /// ```
+    /// let config = clustermanager_async_std::Config::nomad("http://127.0.0.1:4646")?;
+    /// let transport = clustermanager_async_std::AsyncStdTransport::new(&config)?;
+    /// # let _ = transport;
+    /// # Ok::<(), clustermanager_async_std::Error>(())
+    /// ```
+    pub fn new(config: &Config) -> Result<Self> {
+        if config.tls.skip_verify && config.server.scheme() == "https" {
+            tracing::warn!(
+                server = %config.server,
+                "TLS verification of the server's certificate is OFF (skip_verify / insecure-skip-tls-verify): \
+                 anyone on the network path can read and change this traffic, including credentials"
+            );
+        }
+        let tls = Arc::new(config.tls.clone());
+        let client_config = Arc::new(RwLock::new(tls::client_config(&tls, None)?));
+        let pool = Pool::new(config.connect_timeout, Arc::clone(&tls), Arc::clone(&client_config));
+        let dynamic = match &config.auth {
+            Auth::TokenFile { path } => {
+                Dynamic::TokenFile(TokenFileCache::new(path.clone(), DEFAULT_TOKEN_FILE_REFRESH))
+            }
+            Auth::Exec(exec) => Dynamic::Exec(ExecCache::new(exec.clone())),
+            _ => Dynamic::None,
+        };
+        Ok(AsyncStdTransport {
+            config: Arc::new(config.clone()),
+            pool: Arc::new(pool),
+            dynamic: Arc::new(dynamic),
+            tls,
+            client_config,
+            exec_identity: Arc::new(Mutex::new(None)),
+        })
+    }
+
+    /// Re-read a token file ([`Auth::TokenFile`]) when the last read is older than `refresh`
+    /// (default [`DEFAULT_TOKEN_FILE_REFRESH`], 60 s). Resets the cache.
+    pub fn with_token_file_refresh(mut self, refresh: Duration) -> Self {
+        if let Auth::TokenFile { path } = &self.config.auth {
+            self.dynamic = Arc::new(Dynamic::TokenFile(TokenFileCache::new(path.clone(), refresh)));
+        }
+        self
+    }
+
+    /// The configuration this transport was built from.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Resolve the URI, add static and dynamic credentials, and convert the body. Returns the
+    /// absolute target (for the connection) and the request in origin form with a `Host` header.
+    async fn prepare(&self, mut request: Request) -> Result<(Uri, http::Request<Full<Bytes>>)> {
+        self.config.prepare(&mut request)?;
+        let dynamic_header = match &*self.dynamic {
+            Dynamic::None => None,
+            // Boxed (here and for new connections): rarely-taken paths whose futures would
+            // otherwise inflate every request's future.
+            Dynamic::TokenFile(cache) => Some(Box::pin(cache.header()).await?),
+            Dynamic::Exec(cache) => {
+                let cred = Box::pin(cache.credential()).await?;
+                if let Some(identity) = cred.identity {
+                    self.use_exec_identity(identity)?;
+                }
+                cred.header
+            }
+        };
+        if let Some(value) = dynamic_header {
+            request.headers_mut().entry(http::header::AUTHORIZATION).or_insert(value);
+        }
+        let target = request.uri().clone();
+        let host = host_header(&target)?;
+        request.headers_mut().entry(http::header::HOST).or_insert(host);
+        let origin = target.path_and_query().map(|pq| pq.as_str()).unwrap_or("/");
+        *request.uri_mut() =
+            origin.parse().map_err(|_| Error::protocol(format!("unusable request path {origin:?}")))?;
+        Ok((target, request.map(Full::new)))
+    }
+
+    /// Put an exec plugin's client certificate into the TLS configuration for new connections.
+    fn use_exec_identity(&self, identity: Identity) -> Result<()> {
+        let mut current = self.exec_identity.lock().unwrap_or_else(|p| p.into_inner());
+        if current.as_ref() == Some(&identity) {
+            return Ok(());
+        }
+        let config = tls::client_config(&self.tls, Some(&identity))?;
+        *self.client_config.write().unwrap_or_else(|p| p.into_inner()) = config;
+        *current = Some(identity);
+        Ok(())
+    }
+
+    fn host(&self) -> &str {
+        self.config.server.host_str().unwrap_or("the server")
+    }
+
+    /// Send a request and return its head, with the connection its body must be read through.
+    /// A request that a reused keep-alive connection could not even start (the server had closed
+    /// it) is sent again once on a fresh connection; one that was sent is never resent here.
+    async fn request(&self, request: Request) -> Result<(http::Response<hyper::body::Incoming>, Conn)> {
+        let (target, mut request) = self.prepare(request).await?;
+        let mut conn = self.pool.get(&target).await?;
+        loop {
+            let ready = match conn.driver.run(conn.sender.ready()).await {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(e)) => Err(request_error(&conn.driver.take_error().unwrap_or(e), self.host())),
+                Err(Ended(Some(e))) => Err(request_error(&e, self.host())),
+                Err(Ended(None)) => Err(closed_before_answer()),
+            };
+            if let Err(err) = ready {
+                if conn.reused {
+                    conn = Box::pin(self.pool.connect(&target, pool_key_of(&target))).await?;
+                    continue;
+                }
+                return Err(err);
+            }
+            let response = match conn.driver.run(conn.sender.try_send_request(request)).await {
+                Ok(Ok(response)) => response,
+                Ok(Err(mut failed)) => match failed.take_message() {
+                    Some(unsent) if conn.reused => {
+                        request = unsent;
+                        conn = Box::pin(self.pool.connect(&target, pool_key_of(&target))).await?;
+                        continue;
+                    }
+                    _ => {
+                        let cause = conn.driver.take_error();
+                        return Err(request_error(cause.as_ref().unwrap_or(failed.error()), self.host()));
+                    }
+                },
+                Err(Ended(Some(e))) => return Err(request_error(&e, self.host())),
+                Err(Ended(None)) => return Err(closed_before_answer()),
+            };
+            if response.status() == http::StatusCode::UNAUTHORIZED {
+                if let Dynamic::Exec(cache) = &*self.dynamic {
+                    // Like client-go: a refused plugin credential is fetched again for the next
+                    // request (the retry policy or the caller decides whether to resend this one).
+                    cache.invalidate().await;
+                }
+            }
+            return Ok((response, conn));
+        }
+    }
+
+    async fn send_inner(&self, request: Request) -> Result<Response> {
+        let (response, conn) = self.request(request).await?;
+        self.read_whole(response, conn).await
+    }
+
+    /// Read a whole response body (Content-Length or chunked) into memory, then keep the
+    /// connection for reuse.
+    async fn read_whole(&self, response: http::Response<hyper::body::Incoming>, mut conn: Conn) -> Result<Response> {
+        let (parts, body) = response.into_parts();
+        let bytes = match conn.driver.run(body.collect()).await {
+            Ok(Ok(collected)) => collected.to_bytes(),
+            Ok(Err(e)) => return Err(body_error(&conn.driver.take_error().unwrap_or(e))),
+            Err(Ended(Some(e))) => return Err(body_error(&e)),
+            Err(Ended(None)) => return Err(truncated_by_close()),
+        };
+        self.pool.put(conn);
+        Ok(Response::from_parts(parts, bytes))
+    }
+}
+
+/// `Host` for a request to `uri`: the host, with the port unless it is the scheme's default.
+fn host_header(uri: &Uri) -> Result<http::HeaderValue> {
+    let host = uri.host().ok_or_else(|| Error::config("server", format!("{uri} has no host")))?;
+    let default_port = match uri.scheme_str() {
+        Some("https") => 443,
+        _ => 80,
+    };
+    let text = match uri.port_u16() {
+        Some(port) if port != default_port => format!("{host}:{port}"),
+        _ => host.to_owned(),
+    };
+    http::HeaderValue::from_str(&text).map_err(|_| Error::config("server", format!("{host:?} is not a valid host")))
+}
+
+fn pool_key_of(uri: &Uri) -> String {
+    pool::key(uri)
+}
+
+fn closed_before_answer() -> Error {
+    Error::transport(TransportErrorKind::Io, "the server closed the connection before answering")
+}
+
+fn truncated_by_close() -> Error {
+    Error::transport(TransportErrorKind::Truncated, "the connection closed before the response body ended")
+}
+
+impl Transport for AsyncStdTransport {
+    type Body = AsyncStdBody;
+
+    async fn send(&self, request: Request) -> Result<Response> {
+        let wait = request.uri().query().map(query_wait).unwrap_or_default();
+        let what = format!("{} {}", request.method(), request.uri().path());
+        let limit = self.config.request_timeout.map(|t| t + wait);
+        let timed_out = |limit| Error::Timeout {
+            what: format!("no complete response to {what} within {limit:?} (request_timeout plus the query's wait)"),
+        };
+        future::or(self.send_inner(request), expire(limit, timed_out)).await
+    }
+
+    async fn open(&self, request: Request) -> Result<Opened<AsyncStdBody>> {
+        let (response, conn) = self.request(request).await?;
+        if response.status().is_success() {
+            let (parts, body) = response.into_parts();
+            let body = AsyncStdBody { body, conn: Some(conn), pool: Arc::clone(&self.pool), done: false };
+            return Ok(Opened::Stream(parts, body));
+        }
+        // An error body is short; do not let a stalled one hang the caller.
+        let timed_out = |limit| Error::Timeout { what: format!("the error body of a stream within {limit:?}") };
+        let read = future::or(self.read_whole(response, conn), expire(self.config.request_timeout, timed_out));
+        read.await.map(Opened::Complete)
+    }
+
+    async fn sleep(&self, duration: Duration) {
+        async_io::Timer::after(duration).await;
+    }
+
+    fn now(&self) -> Instant {
+        Instant::now()
+    }
+}
+
+/// The open body of a streamed response, holding its connection. A body read to its end gives
+/// the connection back to the pool; dropping an unfinished one closes it.
+pub struct AsyncStdBody {
+    body: hyper::body::Incoming,
+    conn: Option<Conn>,
+    pool: Arc<Pool>,
+    done: bool,
+}
+
+impl std::fmt::Debug for AsyncStdBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AsyncStdBody").field("done", &self.done).finish_non_exhaustive()
+    }
+}
+
+impl BodyStream for AsyncStdBody {
+    async fn next_chunk(&mut self, limit: Option<Duration>) -> Chunk {
+        if self.done {
+            return Chunk::End;
+        }
+        let AsyncStdBody { body, conn, .. } = self;
+        let Some(active) = conn.as_mut() else {
+            self.done = true;
+            return Chunk::Failed(truncated_by_close());
+        };
+        // Every future below only polls (hyper's body channel, the connection): stopping at the
+        // deadline loses nothing, the next call carries on.
+        let read = async {
+            loop {
+                match active.driver.run(body.frame()).await {
+                    Ok(None) => return Chunk::End,
+                    Ok(Some(Ok(frame))) => match frame.into_data() {
+                        Ok(data) if !data.is_empty() => return Chunk::Data(data),
+                        // Empty data frames and trailers carry nothing for us.
+                        _ => continue,
+                    },
+                    Ok(Some(Err(e))) => {
+                        return Chunk::Failed(body_error(&active.driver.take_error().unwrap_or(e)));
+                    }
+                    Err(Ended(Some(e))) => return Chunk::Failed(body_error(&e)),
+                    Err(Ended(None)) => return Chunk::Failed(truncated_by_close()),
+                }
+            }
+        };
+        let timed_out = async {
+            match limit {
+                None => future::pending().await,
+                Some(limit) => {
+                    async_io::Timer::after(limit).await;
+                    Chunk::TimedOut
+                }
+            }
+        };
+        let chunk = future::or(read, timed_out).await;
+        match &chunk {
+            Chunk::End => {
+                self.done = true;
+                if let Some(conn) = self.conn.take() {
+                    self.pool.put(conn);
+                }
+            }
+            Chunk::Failed(_) => {
+                self.done = true;
+                self.conn = None;
+            }
+            Chunk::Data(_) | Chunk::TimedOut => {}
+        }
+        chunk
+    }
+}

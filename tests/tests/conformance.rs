@@ -1,0 +1,627 @@
+//! Transport conformance: the same checks, over real loopback sockets, for every transport.
+//!
+//! Each `check_*` is generic over [`Transport`] (through [`Make`], which builds one from a
+//! [`Config`]) and runs once per transport and executor: `clustermanager-tokio` in a tokio
+//! runtime, `clustermanager-async-std` inside `async_std::task::block_on` and again inside
+//! `smol::block_on`. The server is plain std threads (and rustls), so it favours no runtime.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::result_large_err, missing_docs)]
+
+mod conformance_support;
+
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clustermanager_async_std::AsyncStdTransport;
+use clustermanager_core::config::exec::ExecConfig;
+use clustermanager_core::config::{Auth, Identity, TlsConfig};
+use clustermanager_core::error::TransportErrorKind;
+use clustermanager_core::facade::ClusterManager;
+use clustermanager_core::transport::{Chunk, Opened};
+use clustermanager_core::{step, BodyStream, Config, Error, Request, Secret, Transport};
+use clustermanager_tests::Scenario;
+use clustermanager_tokio::TokioTransport;
+use conformance_support::{ca, ok_handler, server_tls, temp_dir, write, Act, Handler, Pki, Reply, Server};
+
+/// Builds a transport of one kind.
+trait Make: Transport + Sized + 'static {
+    /// Distinguishes the transports' temporary files.
+    const NAME: &'static str;
+    fn make(config: &Config) -> clustermanager_core::Result<Self>;
+    fn with_refresh(self, refresh: Duration) -> Self;
+}
+
+impl Make for TokioTransport {
+    const NAME: &'static str = "tokio";
+    fn make(config: &Config) -> clustermanager_core::Result<Self> {
+        TokioTransport::new(config)
+    }
+    fn with_refresh(self, refresh: Duration) -> Self {
+        self.with_token_file_refresh(refresh)
+    }
+}
+
+impl Make for AsyncStdTransport {
+    const NAME: &'static str = "async-std";
+    fn make(config: &Config) -> clustermanager_core::Result<Self> {
+        AsyncStdTransport::new(config)
+    }
+    fn with_refresh(self, refresh: Duration) -> Self {
+        self.with_token_file_refresh(refresh)
+    }
+}
+
+fn get(path: &str) -> Request {
+    step::request(http::Method::GET, path, None).unwrap()
+}
+
+fn plain(server: &Server) -> Config {
+    Config::kubernetes(&server.http_url()).unwrap()
+}
+
+fn tls_with_ca(pki: &Pki) -> TlsConfig {
+    TlsConfig { ca_pem: vec![pki.ca.cert_pem()], ..TlsConfig::default() }
+}
+
+async fn send_ok<T: Transport>(transport: &T, path: &str) {
+    let resp = transport.send(get(path)).await.unwrap_or_else(|e| panic!("request failed: {e}"));
+    assert_eq!(resp.status(), 200);
+    assert_eq!(&resp.body()[..], b"ok");
+}
+
+fn assert_kind(err: &Error, want: TransportErrorKind) {
+    assert!(matches!(err, Error::Transport { kind, .. } if *kind == want), "expected {want:?}, got {err:?}");
+}
+
+fn tls_message(err: &Error) -> &str {
+    match err {
+        Error::Transport { kind: TransportErrorKind::Tls, message } => message,
+        other => panic!("expected a TLS error, got {other:?}"),
+    }
+}
+
+/// Poll `cond` for up to 5 s (the server runs on its own threads).
+async fn eventually<T: Transport>(transport: &T, cond: impl Fn() -> bool) -> bool {
+    for _ in 0..100 {
+        if cond() {
+            return true;
+        }
+        transport.sleep(Duration::from_millis(50)).await;
+    }
+    cond()
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTP
+
+async fn check_plain_get<T: Make>() {
+    let server = Server::start(None, Arc::new(|_| Reply::Full(200, r#"{"kind":"Status"}"#.to_owned())));
+    let transport = T::make(&plain(&server)).unwrap();
+    let resp = transport.send(get("/api/v1/nodes?limit=10")).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["content-type"], "application/json");
+    assert_eq!(&resp.body()[..], br#"{"kind":"Status"}"#);
+    let seen = server.seen.requests.lock().unwrap()[0].clone();
+    assert_eq!((seen.method.as_str(), seen.target.as_str()), ("GET", "/api/v1/nodes?limit=10"));
+    assert_eq!(seen.header("host"), Some(format!("127.0.0.1:{}", server.addr.port())));
+    assert!(seen.header("user-agent").unwrap().starts_with("clustermanager/"));
+}
+
+async fn check_post_body_arrives<T: Make>() {
+    let server = Server::start(None, Arc::new(|_| Reply::Full(201, "{}".to_owned())));
+    let transport = T::make(&plain(&server)).unwrap();
+    let body = br#"{"kind":"Job","metadata":{"name":"x"}}"#.to_vec();
+    let request =
+        step::request(http::Method::POST, "/apis/batch/v1/namespaces/default/jobs", Some(body.clone())).unwrap();
+    let resp = transport.send(request).await.unwrap();
+    assert_eq!(resp.status(), 201);
+    let seen = server.seen.requests.lock().unwrap()[0].clone();
+    assert_eq!(seen.method, "POST");
+    assert_eq!(seen.header("content-length"), Some(body.len().to_string()));
+    assert_eq!(seen.body, body);
+}
+
+async fn check_keep_alive_reuses_the_connection<T: Make>() {
+    let server = Server::start(None, ok_handler());
+    let transport = T::make(&plain(&server)).unwrap();
+    for _ in 0..3 {
+        send_ok(&transport, "/version").await;
+    }
+    assert_eq!(server.seen.count(), 3);
+    assert_eq!(server.seen.connections.load(Ordering::SeqCst), 1, "keep-alive connection not reused");
+}
+
+async fn check_concurrent_requests_share_the_transport<T: Make>() {
+    let handler: Handler = Arc::new(|req| {
+        Reply::Script(vec![
+            Act::Sleep(Duration::from_millis(100)),
+            Act::Write(
+                format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{}", req.target.len(), req.target).into_bytes(),
+            ),
+        ])
+    });
+    let server = Server::start(None, handler);
+    let transport = T::make(&plain(&server)).unwrap();
+    let one = |path: &'static str| {
+        let transport = &transport;
+        async move {
+            let resp = transport.send(get(path)).await.unwrap();
+            assert_eq!(&resp.body()[..], path.as_bytes(), "each answer reaches its own request");
+        }
+    };
+    let started = Instant::now();
+    futures_lite::future::zip(
+        futures_lite::future::zip(one("/a"), one("/b")),
+        futures_lite::future::zip(one("/c"), one("/d")),
+    )
+    .await;
+    // In parallel on separate connections, not one after another.
+    assert!(started.elapsed() < Duration::from_millis(390), "took {:?}", started.elapsed());
+    assert_eq!(server.seen.connections.load(Ordering::SeqCst), 4);
+    // Afterwards the idle connections are reused.
+    for path in ["/e", "/f", "/g", "/h"] {
+        one(path).await;
+    }
+    assert_eq!(server.seen.connections.load(Ordering::SeqCst), 4);
+}
+
+async fn check_server_closing_an_idle_connection_is_survived<T: Make>() {
+    // Every answer is followed by a close: the pooled connection is dead when reused.
+    let handler: Handler = Arc::new(|_| {
+        Reply::Script(vec![
+            write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"),
+            Act::Sleep(Duration::from_millis(20)),
+            Act::Close,
+        ])
+    });
+    let server = Server::start(None, handler);
+    let transport = T::make(&plain(&server)).unwrap();
+    send_ok(&transport, "/version").await;
+    transport.sleep(Duration::from_millis(100)).await;
+    send_ok(&transport, "/version").await;
+    assert_eq!(server.seen.count(), 2);
+    assert_eq!(server.seen.connections.load(Ordering::SeqCst), 2);
+}
+
+async fn check_chunked_stream_with_read_timeouts<T: Make>() {
+    let handler: Handler = Arc::new(|_| {
+        Reply::Script(vec![
+            write(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n"),
+            write(b"6\r\n{\"a\":1\r\n"),
+            Act::Sleep(Duration::from_millis(500)),
+            write(b"2\r\n}\n\r\n0\r\n\r\n"),
+        ])
+    });
+    let server = Server::start(None, handler);
+    // The request timeout is far shorter than the stream: it must not apply to streams.
+    let mut config = plain(&server);
+    config.request_timeout = Some(Duration::from_millis(100));
+    let transport = T::make(&config).unwrap();
+    let Opened::Stream(parts, mut body) = transport.open(get("/api/v1/pods?watch=1")).await.unwrap() else {
+        panic!("expected a stream");
+    };
+    assert_eq!(parts.status, 200);
+    let (mut data, mut timeouts) = (Vec::new(), 0);
+    loop {
+        match body.next_chunk(Some(Duration::from_millis(100))).await {
+            Chunk::Data(bytes) => data.extend_from_slice(&bytes),
+            Chunk::TimedOut => timeouts += 1,
+            Chunk::End => break,
+            Chunk::Failed(err) => panic!("stream failed: {err}"),
+        }
+    }
+    assert_eq!(data, b"{\"a\":1}\n");
+    assert!(timeouts >= 1, "a 500 ms pause read with 100 ms timeouts must time out, saw {timeouts}");
+    assert!(matches!(body.next_chunk(None).await, Chunk::End));
+}
+
+async fn check_truncated_bodies<T: Make>() {
+    let handler: Handler = Arc::new(|req| {
+        let head: &[u8] = if req.target == "/chunked" {
+            b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\na\r\nhel"
+        } else {
+            b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nhel"
+        };
+        Reply::Script(vec![write(head), Act::Sleep(Duration::from_millis(50)), Act::Close])
+    });
+    let server = Server::start(None, handler);
+    let transport = T::make(&plain(&server)).unwrap();
+    // A whole-body read of a short Content-Length body.
+    let err = transport.send(get("/length")).await.unwrap_err();
+    assert_kind(&err, TransportErrorKind::Truncated);
+    // A stream cut mid-body, Content-Length and chunked.
+    for path in ["/length", "/chunked"] {
+        let Opened::Stream(_, mut body) = transport.open(get(path)).await.unwrap() else { panic!("expected a stream") };
+        let failed = loop {
+            match body.next_chunk(Some(Duration::from_secs(5))).await {
+                Chunk::Data(_) => continue,
+                Chunk::Failed(err) => break err,
+                other => panic!("{path}: expected a failure, got {other:?}"),
+            }
+        };
+        assert_kind(&failed, TransportErrorKind::Truncated);
+        assert!(matches!(body.next_chunk(None).await, Chunk::End), "a failed body reads as ended");
+    }
+}
+
+async fn check_connection_refused_is_connect<T: Make>() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let config = Config::kubernetes(&format!("http://127.0.0.1:{port}")).unwrap();
+    let err = T::make(&config).unwrap().send(get("/version")).await.unwrap_err();
+    assert_kind(&err, TransportErrorKind::Connect);
+    assert!(err.to_string().contains(&port.to_string()), "{err}");
+}
+
+async fn check_connect_timeout_is_connect<T: Make>() {
+    // A listener that accepts TCP but never answers the TLS handshake: connecting (TCP and TLS)
+    // cannot finish within the connect timeout.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let silent = std::thread::spawn(move || listener.accept().map(|(tcp, _)| tcp));
+    let mut config = Config::kubernetes(&format!("https://localhost:{port}")).unwrap();
+    config.connect_timeout = Duration::from_millis(300);
+    let started = Instant::now();
+    let err = T::make(&config).unwrap().send(get("/version")).await.unwrap_err();
+    assert_kind(&err, TransportErrorKind::Connect);
+    assert!(err.to_string().contains("connect_timeout"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
+    drop(silent.join().unwrap());
+}
+
+async fn check_request_timeout_and_blocking_query_allowance<T: Make>() {
+    let handler: Handler = Arc::new(|_| {
+        Reply::Script(vec![
+            Act::Sleep(Duration::from_millis(600)),
+            write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"),
+        ])
+    });
+    let server = Server::start(None, handler);
+    let mut config = Config::nomad(&server.http_url()).unwrap();
+    config.request_timeout = Some(Duration::from_millis(150));
+    let transport = T::make(&config).unwrap();
+    let err = transport.send(get("/v1/jobs")).await.unwrap_err();
+    assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
+    // A blocking query may take its wait on top of the request timeout.
+    send_ok(&transport, "/v1/jobs?index=5&wait=1s").await;
+}
+
+async fn check_error_status_of_a_stream_is_complete<T: Make>() {
+    let handler: Handler = Arc::new(|_| Reply::Full(404, r#"{"kind":"Status","code":404}"#.to_owned()));
+    let server = Server::start(None, handler);
+    let transport = T::make(&plain(&server)).unwrap();
+    match transport.open(get("/api/v1/namespaces/x/pods/y/log?follow=true")).await.unwrap() {
+        Opened::Complete(resp) => {
+            assert_eq!(resp.status(), 404);
+            assert_eq!(&resp.body()[..], br#"{"kind":"Status","code":404}"#);
+        }
+        Opened::Stream(..) => panic!("a 404 must arrive complete"),
+    }
+}
+
+async fn check_dropped_stream_closes_its_connection<T: Make>() {
+    let handler: Handler =
+        Arc::new(|_| Reply::Script(vec![write(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n3\r\none\r\n")]));
+    let server = Server::start(None, handler);
+    let transport = T::make(&plain(&server)).unwrap();
+    let Opened::Stream(_, mut body) = transport.open(get("/watch")).await.unwrap() else { panic!("expected a stream") };
+    assert!(matches!(body.next_chunk(Some(Duration::from_secs(5))).await, Chunk::Data(d) if &d[..] == b"one"));
+    assert_eq!(server.seen.closed.load(Ordering::SeqCst), 0);
+    drop(body);
+    let seen = Arc::clone(&server.seen);
+    assert!(
+        eventually(&transport, || seen.closed.load(Ordering::SeqCst) == 1).await,
+        "the connection of a dropped stream must be closed"
+    );
+}
+
+async fn check_dropped_request_closes_its_connection<T: Make>() {
+    let handler: Handler = Arc::new(|_| {
+        Reply::Script(vec![
+            Act::Sleep(Duration::from_millis(300)),
+            write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"),
+        ])
+    });
+    let server = Server::start(None, handler);
+    let transport = T::make(&plain(&server)).unwrap();
+    // Give up on the request while the server is still thinking.
+    let gave_up = futures_lite::future::or(async { transport.send(get("/slow")).await.is_ok() }, async {
+        transport.sleep(Duration::from_millis(50)).await;
+        false
+    })
+    .await;
+    assert!(!gave_up);
+    let seen = Arc::clone(&server.seen);
+    assert!(
+        eventually(&transport, || seen.closed.load(Ordering::SeqCst) == 1).await,
+        "the connection of a dropped request must be closed, not kept"
+    );
+    // The next request opens a new connection and succeeds.
+    send_ok(&transport, "/again").await;
+    assert_eq!(server.seen.connections.load(Ordering::SeqCst), 2);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Credentials
+
+async fn check_static_credentials<T: Make>() {
+    let server = Server::start(None, ok_handler());
+    let bearer = plain(&server).with_auth(Auth::Bearer(Secret::new("t0ken")));
+    send_ok(&T::make(&bearer).unwrap(), "/version").await;
+    let basic = plain(&server).with_auth(Auth::Basic { username: "admin".into(), password: Secret::new("pa55") });
+    send_ok(&T::make(&basic).unwrap(), "/version").await;
+    let nomad = Config::nomad(&server.http_url()).unwrap().with_auth(Auth::NomadToken(Secret::new("acl-secret")));
+    send_ok(&T::make(&nomad).unwrap(), "/v1/jobs").await;
+
+    assert_eq!(server.seen.header(0, "authorization").as_deref(), Some("Bearer t0ken"));
+    // base64("admin:pa55")
+    assert_eq!(server.seen.header(1, "authorization").as_deref(), Some("Basic YWRtaW46cGE1NQ=="));
+    assert_eq!(server.seen.header(2, "x-nomad-token").as_deref(), Some("acl-secret"));
+    assert_eq!(server.seen.header(2, "authorization"), None);
+}
+
+async fn check_token_file_cached_then_reread<T: Make>() {
+    let server = Server::start(None, ok_handler());
+    let dir = temp_dir(&format!("{}-token", T::NAME));
+    let path = dir.join("token");
+    std::fs::write(&path, "first\n").unwrap();
+    let config = plain(&server).with_auth(Auth::TokenFile { path: path.to_string_lossy().into_owned() });
+
+    // The default refresh (60 s) keeps the cached token across a rewrite.
+    let cached = T::make(&config).unwrap();
+    send_ok(&cached, "/version").await;
+    std::fs::write(&path, "second\n").unwrap();
+    send_ok(&cached, "/version").await;
+    // A short refresh picks up the rotated token.
+    let rotating = T::make(&config).unwrap().with_refresh(Duration::from_millis(50));
+    send_ok(&rotating, "/version").await;
+    std::fs::write(&path, "third\n").unwrap();
+    rotating.sleep(Duration::from_millis(80)).await;
+    send_ok(&rotating, "/version").await;
+    let auth = |i| server.seen.header(i, "authorization");
+    assert_eq!(
+        [auth(0), auth(1), auth(2), auth(3)].map(Option::unwrap),
+        ["Bearer first", "Bearer first", "Bearer second", "Bearer third"]
+    );
+    // A missing file is a Config error naming the token file.
+    std::fs::remove_file(&path).unwrap();
+    rotating.sleep(Duration::from_millis(80)).await;
+    let err = rotating.send(get("/version")).await.unwrap_err();
+    assert!(matches!(&err, Error::Config { key, .. } if key == "tokenFile"), "{err:?}");
+}
+
+/// A credential plugin (run through /bin/sh) that counts its runs and prints `credential`.
+fn exec_plugin(dir: &std::path::Path, credential: &serde_json::Value) -> ExecConfig {
+    std::fs::write(dir.join("credential.json"), credential.to_string()).unwrap();
+    let script = dir.join("plugin.sh");
+    std::fs::write(
+        &script,
+        r#"set -e
+case "$KUBERNETES_EXEC_INFO" in *'"kind":"ExecCredential"'*) ;; *) echo "no exec info" >&2; exit 3;; esac
+echo run >> "$PLUGIN_DIR/runs"
+cat "$PLUGIN_DIR/credential.json"
+"#,
+    )
+    .unwrap();
+    ExecConfig {
+        api_version: "client.authentication.k8s.io/v1".into(),
+        command: "/bin/sh".into(),
+        args: vec![script.to_string_lossy().into_owned()],
+        env: vec![("PLUGIN_DIR".into(), Secret::new(dir.to_string_lossy().into_owned()))],
+    }
+}
+
+async fn check_exec_plugin_token_is_cached_and_failures_explained<T: Make>() {
+    let server = Server::start(None, ok_handler());
+    let dir = temp_dir(&format!("{}-exec", T::NAME));
+    let cred = serde_json::json!({"kind": "ExecCredential", "apiVersion": "client.authentication.k8s.io/v1",
+        "status": {"token": "from-plugin", "expirationTimestamp": "2100-01-01T00:00:00Z"}});
+    let exec = exec_plugin(&dir, &cred);
+    let transport = T::make(&plain(&server).with_auth(Auth::Exec(exec.clone()))).unwrap();
+    send_ok(&transport, "/version").await;
+    send_ok(&transport, "/version").await;
+    assert_eq!(server.seen.header(1, "authorization").as_deref(), Some("Bearer from-plugin"));
+    let runs = std::fs::read_to_string(dir.join("runs")).unwrap();
+    assert_eq!(runs.lines().count(), 1, "a fresh credential is cached");
+
+    let failing =
+        ExecConfig { args: vec!["-c".into(), "echo 'login required' >&2; exit 1".into()], env: Vec::new(), ..exec };
+    let transport = T::make(&plain(&server).with_auth(Auth::Exec(failing))).unwrap();
+    let err = transport.send(get("/version")).await.unwrap_err();
+    assert!(matches!(&err, Error::Config { problem, .. } if problem.contains("login required")), "{err:?}");
+}
+
+async fn check_exec_plugin_runs_again_after_a_401<T: Make>() {
+    // The first request is refused, later ones accepted.
+    let calls = Arc::new(AtomicUsize::new(0));
+    let handler: Handler = Arc::new(move |_| {
+        if calls.fetch_add(1, Ordering::SeqCst) == 0 {
+            Reply::Full(401, r#"{"kind":"Status","code":401,"reason":"Unauthorized"}"#.to_owned())
+        } else {
+            Reply::Full(200, "ok".to_owned())
+        }
+    });
+    let server = Server::start(None, handler);
+    let dir = temp_dir(&format!("{}-exec-401", T::NAME));
+    // No expiry: without the 401 the credential would be cached forever.
+    let cred = serde_json::json!({"kind": "ExecCredential", "apiVersion": "client.authentication.k8s.io/v1",
+        "status": {"token": "from-plugin"}});
+    let transport = T::make(&plain(&server).with_auth(Auth::Exec(exec_plugin(&dir, &cred)))).unwrap();
+    assert_eq!(transport.send(get("/version")).await.unwrap().status(), 401);
+    send_ok(&transport, "/version").await;
+    send_ok(&transport, "/version").await;
+    let runs = std::fs::read_to_string(dir.join("runs")).unwrap();
+    assert_eq!(runs.lines().count(), 2, "a refused credential is fetched again, once");
+}
+
+async fn check_exec_plugin_client_certificate_is_presented<T: Make>() {
+    let pki = Pki::new();
+    let server = Server::start(Some(server_tls(&pki.server, Some(&pki.ca))), ok_handler());
+    let dir = temp_dir(&format!("{}-exec-cert", T::NAME));
+    let cred = serde_json::json!({"kind": "ExecCredential", "apiVersion": "client.authentication.k8s.io/v1",
+        "status": {"clientCertificateData": String::from_utf8(pki.client.cert_pem()).unwrap(),
+                   "clientKeyData": pki.client.key_pem()}});
+    let config = Config::kubernetes(&server.https_url())
+        .unwrap()
+        .with_tls(tls_with_ca(&pki))
+        .with_auth(Auth::Exec(exec_plugin(&dir, &cred)));
+    send_ok(&T::make(&config).unwrap(), "/version").await;
+    assert_eq!(server.seen.client_certs.load(Ordering::SeqCst), 1);
+    assert_eq!(server.seen.header(0, "authorization"), None);
+}
+
+// ---------------------------------------------------------------------------------------------
+// TLS
+
+async fn check_tls_with_the_configured_ca<T: Make>() {
+    let pki = Pki::new();
+    let server = Server::start(Some(server_tls(&pki.server, None)), ok_handler());
+    let config = Config::kubernetes(&server.https_url())
+        .unwrap()
+        .with_tls(tls_with_ca(&pki))
+        .with_auth(Auth::Bearer(Secret::new("over-tls")));
+    send_ok(&T::make(&config).unwrap(), "/api/v1/nodes?limit=1").await;
+    assert_eq!(server.seen.header(0, "authorization").as_deref(), Some("Bearer over-tls"));
+    assert_eq!(server.seen.target(0).as_deref(), Some("/api/v1/nodes?limit=1"));
+}
+
+async fn check_wrong_ca_is_a_tls_error<T: Make>() {
+    let pki = Pki::new();
+    let server = Server::start(Some(server_tls(&pki.server, None)), ok_handler());
+    let wrong = ca("someone else's CA");
+    let config = Config::kubernetes(&server.https_url())
+        .unwrap()
+        .with_tls(TlsConfig { ca_pem: vec![wrong.cert_pem()], ..TlsConfig::default() });
+    let err = T::make(&config).unwrap().send(get("/version")).await.unwrap_err();
+    let message = tls_message(&err);
+    assert!(message.contains("unknown CA") && message.contains("certificate-authority"), "{message}");
+    assert_eq!(server.seen.count(), 0);
+}
+
+async fn check_mutual_tls_is_required_and_accepted<T: Make>() {
+    let pki = Pki::new();
+    let server = Server::start(Some(server_tls(&pki.server, Some(&pki.ca))), ok_handler());
+    let without = Config::kubernetes(&server.https_url()).unwrap().with_tls(tls_with_ca(&pki));
+    let err = T::make(&without).unwrap().send(get("/version")).await.unwrap_err();
+    assert!(tls_message(&err).contains("client certificate"), "{err}");
+    assert_eq!(server.seen.count(), 0);
+
+    let identity = Identity { cert_pem: pki.client.cert_pem(), key_pem: Secret::new(pki.client.key_pem()) };
+    let with = without.with_tls(TlsConfig { client_identity: Some(identity), ..tls_with_ca(&pki) });
+    send_ok(&T::make(&with).unwrap(), "/version").await;
+    assert_eq!(server.seen.client_certs.load(Ordering::SeqCst), 1);
+}
+
+async fn check_skip_verify_accepts_a_self_signed_server<T: Make>() {
+    let cert = Pki::self_signed();
+    let server = Server::start(Some(server_tls(&cert, None)), ok_handler());
+    let verified = Config::kubernetes(&server.https_url()).unwrap();
+    let err = T::make(&verified).unwrap().send(get("/version")).await.unwrap_err();
+    assert_kind(&err, TransportErrorKind::Tls);
+    let skip = verified.with_tls(TlsConfig { skip_verify: true, ..TlsConfig::default() });
+    send_ok(&T::make(&skip).unwrap(), "/version").await;
+}
+
+async fn check_server_name_override<T: Make>() {
+    let pki = Pki::new();
+    let server = Server::start(Some(server_tls(&pki.server, None)), ok_handler());
+    let url = format!("https://127.0.0.1:{}", server.addr.port());
+    let bad = TlsConfig { server_name: Some("example.com".into()), ..tls_with_ca(&pki) };
+    let err =
+        T::make(&Config::kubernetes(&url).unwrap().with_tls(bad)).unwrap().send(get("/version")).await.unwrap_err();
+    assert!(tls_message(&err).contains("not valid for that name"), "{err}");
+    let good = TlsConfig { server_name: Some("localhost".into()), ..tls_with_ca(&pki) };
+    send_ok(&T::make(&Config::kubernetes(&url).unwrap().with_tls(good)).unwrap(), "/version").await;
+}
+
+async fn check_plain_http_port_is_a_tls_error<T: Make>() {
+    let server = Server::start(None, ok_handler());
+    let config = Config::kubernetes(&format!("https://localhost:{}", server.addr.port()))
+        .unwrap()
+        .with_tls(TlsConfig { skip_verify: true, ..TlsConfig::default() });
+    let err = T::make(&config).unwrap().send(get("/version")).await.unwrap_err();
+    assert_kind(&err, TransportErrorKind::Tls);
+}
+
+// ---------------------------------------------------------------------------------------------
+// End to end
+
+async fn check_cluster_manager_get_nodes<T: Make>() {
+    let scenario = Scenario::load("k8s/acm-04-list-nodes-empty.json");
+    let recorded = scenario.exchanges[0].clone();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&calls);
+    let handler: Handler = Arc::new(move |req| {
+        counter.fetch_add(1, Ordering::SeqCst);
+        if req.target.starts_with(&recorded.request.path) && req.method == recorded.request.method {
+            Reply::Full(recorded.response.status, recorded.response.body.clone())
+        } else {
+            Reply::Full(404, r#"{"kind":"Status","status":"Failure","reason":"NotFound","code":404}"#.to_owned())
+        }
+    });
+    let server = Server::start(None, handler);
+    let config = plain(&server).with_auth(Auth::Bearer(Secret::new("e2e")));
+    let cm = ClusterManager::connect(T::make(&config).unwrap(), &config, 7).await.unwrap();
+    let nodes = cm.get_nodes().await.unwrap();
+    assert!(nodes.is_empty(), "{nodes:?}");
+    assert!(calls.load(Ordering::SeqCst) >= 1);
+    let first = server.seen.requests.lock().unwrap()[0].clone();
+    assert!(first.target.starts_with("/api/v1/nodes"), "{first:?}");
+    assert_eq!(first.header("authorization").as_deref(), Some("Bearer e2e"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Runners
+
+fn tokio_block_on<F: Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(future)
+}
+
+macro_rules! conformance {
+    ($module:ident, $transport:ty, $block_on:path) => {
+        mod $module {
+            use super::*;
+
+            conformance!(@tests $transport, $block_on,
+                plain_get => check_plain_get,
+                post_body_arrives => check_post_body_arrives,
+                keep_alive_reuses_the_connection => check_keep_alive_reuses_the_connection,
+                concurrent_requests_share_the_transport => check_concurrent_requests_share_the_transport,
+                server_closing_an_idle_connection_is_survived => check_server_closing_an_idle_connection_is_survived,
+                chunked_stream_with_read_timeouts => check_chunked_stream_with_read_timeouts,
+                truncated_bodies => check_truncated_bodies,
+                connection_refused_is_connect => check_connection_refused_is_connect,
+                connect_timeout_is_connect => check_connect_timeout_is_connect,
+                request_timeout_and_blocking_query_allowance => check_request_timeout_and_blocking_query_allowance,
+                error_status_of_a_stream_is_complete => check_error_status_of_a_stream_is_complete,
+                dropped_stream_closes_its_connection => check_dropped_stream_closes_its_connection,
+                dropped_request_closes_its_connection => check_dropped_request_closes_its_connection,
+                static_credentials => check_static_credentials,
+                token_file_cached_then_reread => check_token_file_cached_then_reread,
+                exec_plugin_token_is_cached_and_failures_explained => check_exec_plugin_token_is_cached_and_failures_explained,
+                exec_plugin_runs_again_after_a_401 => check_exec_plugin_runs_again_after_a_401,
+                exec_plugin_client_certificate_is_presented => check_exec_plugin_client_certificate_is_presented,
+                tls_with_the_configured_ca => check_tls_with_the_configured_ca,
+                wrong_ca_is_a_tls_error => check_wrong_ca_is_a_tls_error,
+                mutual_tls_is_required_and_accepted => check_mutual_tls_is_required_and_accepted,
+                skip_verify_accepts_a_self_signed_server => check_skip_verify_accepts_a_self_signed_server,
+                server_name_override => check_server_name_override,
+                plain_http_port_is_a_tls_error => check_plain_http_port_is_a_tls_error,
+                cluster_manager_get_nodes => check_cluster_manager_get_nodes,
+            );
+        }
+    };
+    (@tests $transport:ty, $block_on:path, $($name:ident => $check:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                $block_on($check::<$transport>())
+            }
+        )*
+    };
+}
+
+conformance!(tokio_transport, TokioTransport, tokio_block_on);
+conformance!(async_std_transport, AsyncStdTransport, async_std::task::block_on);
+conformance!(async_std_transport_in_smol, AsyncStdTransport, smol::block_on);
