@@ -384,10 +384,14 @@ async fn check_token_file_cached_then_reread<T: Make>() {
         [auth(0), auth(1), auth(2), auth(3)].map(Option::unwrap),
         ["Bearer first", "Bearer first", "Bearer second", "Bearer third"]
     );
-    // A missing file is a Config error naming the token file.
+    // A file caught mid-rotation (missing) keeps the token read before, like client-go...
     std::fs::remove_file(&path).unwrap();
     rotating.sleep(Duration::from_millis(80)).await;
-    let err = rotating.send(get("/version")).await.unwrap_err();
+    send_ok(&rotating, "/version").await;
+    assert_eq!(server.seen.header(4, "authorization").as_deref(), Some("Bearer third"));
+    // ...but a file that was never readable is a Config error naming the token file.
+    let fresh = T::make(&config).unwrap();
+    let err = fresh.send(get("/version")).await.unwrap_err();
     assert!(matches!(&err, Error::Config { key, .. } if key == "tokenFile"), "{err:?}");
 }
 

@@ -8,49 +8,34 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use async_lock::Mutex;
 use clustermanager_core::config::exec::{parse_exec_credential, ExecConfig, ExecCredential};
+use clustermanager_core::config::token_file::{self, TokenFile};
 use clustermanager_core::config::{bearer_header, Identity};
-use clustermanager_core::{Error, Result, Secret};
+use clustermanager_core::{Error, Result};
 
 /// How often a token file is read again by default: service-account tokens are rotated well
 /// before they expire, and kubelet refreshes the file every few minutes.
-pub const DEFAULT_TOKEN_FILE_REFRESH: Duration = Duration::from_secs(60);
+pub const DEFAULT_TOKEN_FILE_REFRESH: Duration = token_file::DEFAULT_REFRESH;
 
-/// A cached token file read.
+/// A token file: core's [`TokenFile`] policy (refresh, keep the old token while the file is
+/// mid-rotation) behind an async mutex, with this runtime doing the read.
 pub(crate) struct TokenFileCache {
-    path: String,
-    refresh: Duration,
-    cached: Mutex<Option<(Instant, http::HeaderValue)>>,
+    state: Mutex<TokenFile>,
 }
 
 impl TokenFileCache {
     pub(crate) fn new(path: String, refresh: Duration) -> Self {
-        TokenFileCache { path, refresh, cached: Mutex::new(None) }
+        TokenFileCache { state: Mutex::new(TokenFile::new(path, refresh)) }
     }
 
     /// The `Authorization` header, from the cache while it is younger than the refresh interval.
     pub(crate) async fn header(&self) -> Result<http::HeaderValue> {
-        let mut cached = self.cached.lock().await;
-        if let Some((read_at, value)) = cached.as_ref() {
-            if read_at.elapsed() < self.refresh {
-                return Ok(value.clone());
-            }
+        let mut state = self.state.lock().await;
+        if let Some(value) = state.due(Instant::now()) {
+            return Ok(value);
         }
-        let path = self.path.clone();
-        let bytes = blocking::unblock(move || std::fs::read(path)).await.map_err(|e| {
-            Error::config(
-                "tokenFile",
-                format!("cannot read the token file {:?}: {e}; check the path and its permissions", self.path),
-            )
-        })?;
-        let token = String::from_utf8(bytes)
-            .map_err(|_| Error::config("tokenFile", format!("the token file {:?} is not UTF-8 text", self.path)))?;
-        let token = Secret::new(token.trim());
-        if token.is_empty() {
-            return Err(Error::config("tokenFile", format!("the token file {:?} is empty", self.path)));
-        }
-        let value = bearer_header(&token)?;
-        *cached = Some((Instant::now(), value.clone()));
-        Ok(value)
+        let path = state.path().to_owned();
+        let read = blocking::unblock(move || std::fs::read(path)).await;
+        state.update(Instant::now(), read)
     }
 }
 

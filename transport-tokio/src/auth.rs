@@ -6,67 +6,35 @@ use std::process::Stdio;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use clustermanager_core::config::exec::{parse_exec_credential, ExecConfig, ExecCredential};
+use clustermanager_core::config::token_file::{self, TokenFile};
 use clustermanager_core::config::{bearer_header, Identity};
-use clustermanager_core::{Error, Result, Secret};
+use clustermanager_core::{Error, Result};
 use tokio::sync::Mutex;
 
 /// How often a token file is read again by default: service-account tokens are rotated well
 /// before they expire, and kubelet refreshes the file every few minutes.
-pub const DEFAULT_TOKEN_FILE_REFRESH: Duration = Duration::from_secs(60);
+pub const DEFAULT_TOKEN_FILE_REFRESH: Duration = token_file::DEFAULT_REFRESH;
 
-/// A cached token file read.
+/// A token file: core's [`TokenFile`] policy (refresh, keep the old token while the file is
+/// mid-rotation) behind an async mutex, with this runtime doing the read.
 pub(crate) struct TokenFileCache {
-    path: String,
-    refresh: Duration,
-    cached: Mutex<Option<(Instant, http::HeaderValue)>>,
+    state: Mutex<TokenFile>,
 }
 
 impl TokenFileCache {
     pub(crate) fn new(path: String, refresh: Duration) -> Self {
-        TokenFileCache { path, refresh, cached: Mutex::new(None) }
+        TokenFileCache { state: Mutex::new(TokenFile::new(path, refresh)) }
     }
 
     /// The `Authorization` header, from the cache while it is younger than the refresh interval.
-    ///
-    /// Like client-go, a failed re-read keeps the token read before (with a warning) and tries
-    /// again on the next request: a file caught mid-rotation must not fail requests while the
-    /// old token is still valid. Only a first read that fails is an error.
     pub(crate) async fn header(&self) -> Result<http::HeaderValue> {
-        let mut cached = self.cached.lock().await;
-        if let Some((read_at, value)) = cached.as_ref() {
-            if read_at.elapsed() < self.refresh {
-                return Ok(value.clone());
-            }
+        let mut state = self.state.lock().await;
+        if let Some(value) = state.due(Instant::now()) {
+            return Ok(value);
         }
-        match self.read().await {
-            Ok(value) => {
-                *cached = Some((Instant::now(), value.clone()));
-                Ok(value)
-            }
-            Err(err) => match cached.as_ref() {
-                Some((_, previous)) => {
-                    tracing::warn!(path = %self.path, error = %err, "cannot re-read the token file; using the token read before");
-                    Ok(previous.clone())
-                }
-                None => Err(err),
-            },
-        }
-    }
-
-    async fn read(&self) -> Result<http::HeaderValue> {
-        let bytes = tokio::fs::read(&self.path).await.map_err(|e| {
-            Error::config(
-                "tokenFile",
-                format!("cannot read the token file {:?}: {e}; check the path and its permissions", self.path),
-            )
-        })?;
-        let token = String::from_utf8(bytes)
-            .map_err(|_| Error::config("tokenFile", format!("the token file {:?} is not UTF-8 text", self.path)))?;
-        let token = Secret::new(token.trim());
-        if token.is_empty() {
-            return Err(Error::config("tokenFile", format!("the token file {:?} is empty", self.path)));
-        }
-        bearer_header(&token)
+        let path = state.path().to_owned();
+        let read = tokio::fs::read(&path).await;
+        state.update(Instant::now(), read)
     }
 }
 

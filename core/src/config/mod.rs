@@ -486,6 +486,7 @@ pub mod kubeconfig;
 pub mod nomad_env;
 mod pem;
 pub mod seed;
+pub mod token_file;
 
 pub use kubeconfig::Kubeconfig;
 pub use seed::SeedValue;

@@ -341,9 +341,12 @@ fn read_request(io: &mut Box<dyn ReadWrite>, pending: &mut Vec<u8>) -> Result<Se
     Ok(SeenRequest { method, target, headers, body })
 }
 
-/// A fresh directory for a test's files.
+/// A fresh directory for a test's files, never shared with another test running at the same time
+/// (the same check runs once per transport and executor, in parallel).
 pub fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("cm-conformance-{}-{name}", std::process::id()));
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("cm-conformance-{}-{n}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
