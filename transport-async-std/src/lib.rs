@@ -44,14 +44,13 @@ pub use clustermanager_core::config::{Auth, Identity, TlsConfig};
 pub use clustermanager_core::{Config, Error, Result, Secret};
 
 mod auth;
-pub mod env;
 mod io;
 mod pool;
 mod shared;
-mod tls;
 
 pub use auth::DEFAULT_TOKEN_FILE_REFRESH;
-pub use env::StdEnvironment;
+use clustermanager_transport_common::tls;
+pub use clustermanager_transport_common::{env, StdEnvironment};
 
 use auth::{ExecCache, TokenFileCache};
 use futures_lite::future;

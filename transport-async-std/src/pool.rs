@@ -24,7 +24,7 @@ use http_body_util::Full;
 use hyper::client::conn::http1;
 
 use crate::io::Stream;
-use crate::tls;
+use clustermanager_transport_common::tls;
 
 /// How long an idle connection is kept.
 pub(crate) const IDLE_TIMEOUT: Duration = Duration::from_secs(90);

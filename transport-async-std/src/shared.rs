@@ -10,7 +10,7 @@ use std::time::Duration;
 use clustermanager_core::error::TransportErrorKind;
 use clustermanager_core::Error;
 
-use crate::tls;
+use clustermanager_transport_common::tls;
 
 /// The extra time a blocking query may legitimately take: Nomad's `wait=` or Kubernetes'
 /// `timeoutSeconds=`, plus the 1/16 jitter Nomad adds and 10 s of slack. Zero without either.

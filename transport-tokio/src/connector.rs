@@ -20,7 +20,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
-use crate::tls;
+use clustermanager_transport_common::tls;
 
 /// Why a connection could not be made, as an error hyper-util can carry to the caller.
 #[derive(Debug)]

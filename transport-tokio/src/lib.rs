@@ -39,11 +39,10 @@ pub use clustermanager_core::{Config, Error, Result, Secret};
 
 mod auth;
 mod connector;
-pub mod env;
-mod tls;
 
 pub use auth::DEFAULT_TOKEN_FILE_REFRESH;
-pub use env::StdEnvironment;
+use clustermanager_transport_common::tls;
+pub use clustermanager_transport_common::{env, StdEnvironment};
 
 use auth::{ExecCache, TokenFileCache};
 use connector::{ConnectError, Connector};

@@ -4,7 +4,7 @@
 //!
 //! ```no_run
 //! use clustermanager_core::Config;
-//! # use clustermanager_async_std::env::StdEnvironment;
+//! # use clustermanager_transport_common::StdEnvironment;
 //! let config = Config::infer(&StdEnvironment)?;
 //! # Ok::<(), clustermanager_core::Error>(())
 //! ```

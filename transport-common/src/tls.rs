@@ -1,8 +1,6 @@
 //! rustls client configuration from a [`TlsConfig`]: trusted roots (the configured CA PEM, or the
 //! web roots), the client identity for mutual TLS (kept in memory only), the explicit dangerous
 //! verifier behind `skip_verify`, and readable messages for handshake failures.
-//!
-//! Runtime-independent: the same text as `clustermanager-tokio`'s `tls.rs` (to be shared later).
 
 use std::sync::Arc;
 
@@ -16,13 +14,13 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
 /// The crypto provider every configuration here uses (ring; no process-wide default needed).
-pub(crate) fn provider() -> Arc<CryptoProvider> {
+pub fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
 /// Build the rustls client configuration. `identity` overrides the configured client identity
 /// (an exec plugin's certificate).
-pub(crate) fn client_config(tls: &TlsConfig, identity: Option<&Identity>) -> Result<Arc<ClientConfig>> {
+pub fn client_config(tls: &TlsConfig, identity: Option<&Identity>) -> Result<Arc<ClientConfig>> {
     let builder = ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(|e| Error::config("tls", format!("no usable TLS protocol version: {e}")))?;
@@ -99,7 +97,7 @@ fn parse_identity(identity: &Identity) -> Result<(Vec<CertificateDer<'static>>, 
 }
 
 /// The name to check the server's certificate against: the configured override or the URL host.
-pub(crate) fn server_name(tls: &TlsConfig, host: &str) -> Result<ServerName<'static>> {
+pub fn server_name(tls: &TlsConfig, host: &str) -> Result<ServerName<'static>> {
     let name = tls.server_name.as_deref().unwrap_or(host);
     let name = name.trim_start_matches('[').trim_end_matches(']');
     ServerName::try_from(name.to_owned())
@@ -147,7 +145,7 @@ impl ServerCertVerifier for NoVerification {
 }
 
 /// A [`Error::Transport`] of kind `Tls` explaining what went wrong in words a user can act on.
-pub(crate) fn tls_error(err: &rustls::Error, host: &str) -> Error {
+pub fn tls_error(err: &rustls::Error, host: &str) -> Error {
     use rustls::{AlertDescription as A, CertificateError as C};
     let what = match err {
         rustls::Error::InvalidCertificate(C::UnknownIssuer) => format!(

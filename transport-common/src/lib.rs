@@ -1,0 +1,12 @@
+//! # clustermanager-transport-common
+//!
+//! The runtime-independent pieces that `clustermanager-tokio` and `clustermanager-async-std`
+//! share, written once: the rustls client configuration built from a
+//! [`TlsConfig`](clustermanager_core::config::TlsConfig) (CA bundle, client identity, explicit
+//! skip-verify, server-name override) with clear TLS error messages ([`tls`]), and
+//! [`StdEnvironment`], the process environment and file system as core's config loaders see them.
+
+pub mod env;
+pub mod tls;
+
+pub use env::StdEnvironment;
