@@ -327,8 +327,10 @@ pub fn basic_header(username: &str, password: &Secret) -> Result<http::HeaderVal
 pub fn parse_server_url(text: &str, key: &str) -> Result<Url> {
     let text = text.trim();
     let with_scheme = if text.contains("://") { text.to_owned() } else { format!("https://{text}") };
-    // Quote the text in errors only without a user-info part (it may hold a password).
-    let shown = match text.split_once('@') {
+    // Quote the text in errors only without a user-info part (it may hold a password). Cut at the
+    // LAST '@': a password may itself contain '@', and hiding too much (an '@' in the path) only
+    // shortens the message, while cutting at the first would show the rest of the password.
+    let shown = match text.rsplit_once('@') {
         Some((_, host)) => format!("\"<credentials>@{host}\""),
         None => format!("{text:?}"),
     };
@@ -489,3 +491,24 @@ pub mod seed;
 
 pub use kubeconfig::Kubeconfig;
 pub use seed::SeedValue;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_password_with_at_signs_never_shows_in_the_error() {
+        for url in [
+            "https://admin:s3cr@tP4ss@nomad.example:4646",
+            "admin:s3cr@tP4ss@nomad.example:4646",
+            "https://admin:s3cr@tP4ss@",
+        ] {
+            let err = parse_server_url(url, "server").unwrap_err();
+            let text = err.to_string();
+            assert!(!text.contains("s3cr") && !text.contains("tP4ss"), "{url}: {text}");
+            assert!(!text.contains("admin"), "{url}: {text}");
+        }
+        let text = parse_server_url("https://admin:s3cr@tP4ss@nomad.example:4646", "server").unwrap_err().to_string();
+        assert!(text.contains("nomad.example:4646"), "the host still shows: {text}");
+    }
+}
