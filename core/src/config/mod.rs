@@ -84,7 +84,9 @@ impl std::fmt::Debug for Identity {
 /// How the server's certificate is checked, and what we present.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct TlsConfig {
-    /// PEM CA certificates to trust (in addition to none: when empty, the platform's web roots).
+    /// PEM CA certificates to trust, and only these. When empty, the transport trusts the
+    /// operating system's trust store (falling back to the bundled Mozilla web roots when that
+    /// store is empty or unreadable).
     pub ca_pem: Vec<Vec<u8>>,
     /// Client certificate and key for mutual TLS.
     pub client_identity: Option<Identity>,
