@@ -213,7 +213,7 @@ mod tests {
         let pieces = pieces_split_anywhere(4, text);
         let expected: Vec<&[u8]> = vec![
             b"shor", b"t", // 5 bytes: cut at 4
-            b"0123", b"4567", b"89ab", b"c", //
+            b"0123", b"4567", b"89ab", b"c",    // 13 bytes: three cuts
             b"fits", // exactly the limit before its \r\n: not cut, no empty piece
             b"1234", b"5678", // a multiple of the limit: no empty piece
             b"last", b"-is-", b"long",
