@@ -116,8 +116,10 @@ pub struct Config {
     pub region: Option<String>,
     /// How long to wait for a connection (TCP + TLS).
     pub connect_timeout: Duration,
-    /// How long to wait for a whole non-streaming response. Blocking queries and watches add
-    /// their own wait time on top, so a long poll is never cut by this.
+    /// How long to wait for a whole non-streaming response, and for the head of a stream.
+    /// Blocking queries and watches add their own wait time on top, so a long poll is never cut
+    /// by this. A log follow (`follow=true`) waits for its head without this limit: the
+    /// Kubernetes kubelet sends it only with the first byte of the log.
     pub request_timeout: Option<Duration>,
     /// Retry policy.
     pub retry: RetryPolicy,
