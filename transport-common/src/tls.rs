@@ -1,5 +1,6 @@
 //! rustls client configuration from a [`TlsConfig`]: trusted roots (the configured CA PEM, or the
-//! web roots), the client identity for mutual TLS (kept in memory only), the explicit dangerous
+//! operating system's trust store, or the bundled web roots when that store is empty or
+//! unreadable), the client identity for mutual TLS (kept in memory only), the explicit dangerous
 //! verifier behind `skip_verify`, and readable messages for handshake failures.
 
 use std::sync::Arc;
@@ -45,14 +46,13 @@ pub fn client_config(tls: &TlsConfig, identity: Option<&Identity>) -> Result<Arc
     Ok(Arc::new(config))
 }
 
-/// The trusted roots: every certificate in the configured CA PEM documents, or the web roots when
-/// none is configured.
+/// The trusted roots: every certificate in the configured CA PEM documents (and only those), or
+/// the default roots (see [`default_roots`]) when none is configured.
 fn root_store(ca_pem: &[Vec<u8>]) -> Result<RootCertStore> {
-    let mut roots = RootCertStore::empty();
     if ca_pem.is_empty() {
-        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-        return Ok(roots);
+        return Ok(default_roots());
     }
+    let mut roots = RootCertStore::empty();
     for (i, pem) in ca_pem.iter().enumerate() {
         let mut found = 0;
         for cert in CertificateDer::pem_slice_iter(pem) {
@@ -73,6 +73,33 @@ fn root_store(ca_pem: &[Vec<u8>]) -> Result<RootCertStore> {
         }
     }
     Ok(roots)
+}
+
+/// The roots trusted when no CA is configured: the operating system's trust store (as curl and
+/// client-go use it: the system bundle on Linux, honouring `SSL_CERT_FILE` / `SSL_CERT_DIR`, the
+/// keychain on macOS, the certificate store on Windows), so a company CA installed on the machine
+/// is trusted. When that store is empty or cannot be read, the bundled Mozilla roots
+/// (webpki-roots), so a minimal container image without a CA bundle still reaches public servers.
+fn default_roots() -> RootCertStore {
+    let native = rustls_native_certs::load_native_certs();
+    for error in &native.errors {
+        tracing::debug!(%error, "cannot read part of the operating system's trust store");
+    }
+    roots_or_bundled(native.certs)
+}
+
+/// The given system certificates as a root store, or the bundled web roots when none is usable.
+fn roots_or_bundled(system: Vec<CertificateDer<'static>>) -> RootCertStore {
+    let mut roots = RootCertStore::empty();
+    let (_, unusable) = roots.add_parsable_certificates(system);
+    if unusable > 0 {
+        tracing::debug!(unusable, "skipped certificates of the operating system's trust store that rustls cannot use");
+    }
+    if roots.is_empty() {
+        tracing::debug!("the operating system's trust store is empty or unreadable; trusting the bundled web roots");
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    }
+    roots
 }
 
 /// The certificate chain and private key of a client identity, parsed from PEM in memory.
@@ -174,4 +201,47 @@ pub fn tls_error(err: &rustls::Error, host: &str) -> Error {
         other => format!("TLS with {host} failed: {other}"),
     };
     Error::transport(TransportErrorKind::Tls, what)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    fn ca_pem(name: &str) -> Vec<u8> {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params.distinguished_name.push(rcgen::DnType::CommonName, name);
+        params.self_signed(&key).unwrap().pem().into_bytes()
+    }
+
+    #[test]
+    fn default_roots_are_not_empty_on_this_machine() {
+        let roots = root_store(&[]).unwrap();
+        assert!(!roots.is_empty());
+        // Whatever the machine has, the system store is what is read first.
+        let system = rustls_native_certs::load_native_certs().certs;
+        if !system.is_empty() {
+            let mut expected = RootCertStore::empty();
+            expected.add_parsable_certificates(system);
+            assert_eq!(roots.len(), expected.len(), "the system store, not the bundled roots");
+        }
+    }
+
+    #[test]
+    fn an_empty_system_store_falls_back_to_the_bundled_roots() {
+        assert_eq!(roots_or_bundled(Vec::new()).len(), webpki_roots::TLS_SERVER_ROOTS.len());
+        // Unusable system certificates count as none.
+        let garbage = CertificateDer::from(vec![0x30, 0x03, 0x02, 0x01, 0x00]);
+        assert_eq!(roots_or_bundled(vec![garbage]).len(), webpki_roots::TLS_SERVER_ROOTS.len());
+    }
+
+    #[test]
+    fn a_configured_ca_replaces_the_default_roots() {
+        assert_eq!(root_store(&[ca_pem("one")]).unwrap().len(), 1);
+        let mut two = ca_pem("two");
+        two.extend(ca_pem("three"));
+        assert_eq!(root_store(&[ca_pem("one"), two]).unwrap().len(), 3);
+    }
 }

@@ -218,6 +218,11 @@ impl TokioTransport {
 
     async fn request(&self, request: Request) -> Result<http::Response<hyper::body::Incoming>> {
         let request = self.prepare(request).await?;
+        self.dispatch(request).await
+    }
+
+    /// Send a prepared request and wait for the response head.
+    async fn dispatch(&self, request: http::Request<Full<Bytes>>) -> Result<http::Response<hyper::body::Incoming>> {
         let response = self.client.request(request).await.map_err(|e| request_error(&e, self.host()))?;
         if response.status() == http::StatusCode::UNAUTHORIZED {
             if let Dynamic::Exec(cache) = &*self.dynamic {
@@ -303,15 +308,27 @@ impl Transport for TokioTransport {
     }
 
     /// The head must arrive within the same limit as a [`send`](Transport::send)'s whole
-    /// response: a watch, a followed log and Nomad's event stream all answer their head at once,
-    /// and a server that takes the request but never answers must not park the caller forever.
+    /// response: a watch and Nomad's event stream answer their head at once (the apiserver
+    /// flushes a watch's head before any event, Nomad sends heartbeats), and a server that takes
+    /// the request but never answers must not park the caller forever.
+    ///
+    /// Except for a follow (`follow=true`: a followed Kubernetes pod log or Nomad task log):
+    /// the apiserver proxies a pod's log from the kubelet, which sends its head only with the
+    /// first byte of the log, so following a container that prints nothing for longer than
+    /// `request_timeout` must not fail. Its head wait has no limit beyond the
+    /// `connect_timeout` (TCP + TLS), the same as its body, whose reads have no timeout either:
+    /// the caller bounds a follow by dropping it. Credentials (token file, exec plugin) are still
+    /// fetched within the request timeout.
+    ///
     /// A 2xx body then streams with no overall limit (each [`Step::Read`] has its own timeout);
-    /// the error body of any other status must arrive by the same deadline.
+    /// the error body of any other status must arrive by the same deadline as the head (for a
+    /// follow: within `request_timeout` of the head).
     ///
     /// [`Step::Read`]: clustermanager_core::Step::Read
     async fn open(&self, request: Request) -> Result<Opened<TokioBody>> {
         let limit = self.limit(&request);
         let deadline = limit.map(|t| tokio::time::Instant::now() + t);
+        let follow = request.uri().query().is_some_and(is_follow);
         let what = format!("{} {}", request.method(), request.uri().path());
         let timed_out = |stage: &str| Error::Timeout {
             what: format!(
@@ -319,12 +336,15 @@ impl Transport for TokioTransport {
                 limit.unwrap_or_default()
             ),
         };
-        let response = within(deadline, self.request(request), || timed_out("response head")).await?;
+        let request = within(deadline, self.prepare(request), || timed_out("credentials")).await?;
+        let head_deadline = if follow { None } else { deadline };
+        let response = within(head_deadline, self.dispatch(request), || timed_out("response head")).await?;
         if response.status().is_success() {
             let (parts, body) = response.into_parts();
             return Ok(Opened::Stream(parts, TokioBody { body, done: false }));
         }
-        within(deadline, read_whole(response, self.max_response_bytes), || timed_out("error body"))
+        let body_deadline = if follow { limit.map(|t| tokio::time::Instant::now() + t) } else { deadline };
+        within(body_deadline, read_whole(response, self.max_response_bytes), || timed_out("error body"))
             .await
             .map(Opened::Complete)
     }
@@ -382,6 +402,12 @@ impl BodyStream for TokioBody {
             }
         }
     }
+}
+
+/// Whether `query` asks to follow a log (`follow=true`, or `follow=1`): a stream that may stay
+/// silent, head included, for as long as the followed program prints nothing.
+fn is_follow(query: &str) -> bool {
+    query.split('&').any(|pair| matches!(pair, "follow=true" | "follow=1"))
 }
 
 /// The extra time a blocking query may legitimately take: Nomad's `wait=` or Kubernetes'
@@ -516,6 +542,15 @@ fn copy_error(err: &Error) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn follows_are_recognised_by_their_query() {
+        assert!(is_follow("container=main&follow=true&tailLines=10"));
+        assert!(is_follow("follow=1"));
+        assert!(!is_follow("follow=false&tailLines=10"));
+        assert!(!is_follow("watch=1&timeoutSeconds=290"));
+        assert!(!is_follow("unfollow=true"));
+    }
 
     #[test]
     fn waits_of_blocking_queries() {

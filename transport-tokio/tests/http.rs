@@ -357,6 +357,60 @@ async fn open_head_timeout_allows_a_blocking_query_wait() {
     assert!(matches!(body.next_chunk(Some(Duration::from_secs(5))).await, Chunk::Data(d) if &d[..] == b"{}"));
 }
 
+#[tokio::test]
+async fn a_follow_waits_for_a_head_held_past_the_request_timeout() {
+    // Like the kubelet behind the apiserver: a silent container's log sends its head only with
+    // the first log byte, here 600 ms later, past a 200 ms request timeout. A plain GET of the
+    // same log (no follow) still gives up.
+    let (addr, _server) = raw_server(|mut tcp| async move {
+        read_head(&mut tcp).await;
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        let _ = tcp.write_all(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n6\r\nhello\n\r\n").await;
+        wait_closed(&mut tcp).await;
+    })
+    .await;
+    let mut config = plain(addr);
+    config.request_timeout = Some(Duration::from_millis(200));
+    let transport = TokioTransport::new(&config).unwrap();
+    let opened = transport.open(get("/api/v1/namespaces/x/pods/y/log?container=main&follow=true")).await;
+    let Opened::Stream(parts, mut body) = opened.unwrap_or_else(|e| panic!("{e}")) else { panic!("expected a stream") };
+    assert_eq!(parts.status, 200);
+    assert!(matches!(body.next_chunk(Some(Duration::from_secs(5))).await, Chunk::Data(d) if &d[..] == b"hello\n"));
+
+    let err = transport.open(get("/api/v1/namespaces/x/pods/y/log?container=main")).await.unwrap_err();
+    assert!(matches!(&err, Error::Timeout { what } if what.contains("response head")), "{err:?}");
+}
+
+#[tokio::test]
+async fn a_follow_still_has_the_connect_timeout_and_an_error_body_deadline() {
+    // Accepts TCP and never answers the ClientHello.
+    let (addr, _server) = raw_server(|mut tcp| async move { wait_closed(&mut tcp).await }).await;
+    let mut config = Config::nomad(&format!("https://localhost:{}", addr.port())).unwrap();
+    config.connect_timeout = Duration::from_millis(200);
+    config.request_timeout = None;
+    let follow = "/v1/client/fs/logs/5b1c?task=main&type=stdout&follow=true&origin=start&offset=0";
+    let started = Instant::now();
+    let transport = TokioTransport::new(&config).unwrap();
+    let opened = tokio::time::timeout(Duration::from_secs(5), transport.open(get(follow))).await;
+    let err = opened.expect("the connect timeout must end it").unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(3), "took {:?}", started.elapsed());
+    assert!(matches!(&err, Error::Transport { kind: TransportErrorKind::Connect, .. }), "{err:?}");
+
+    // An error head comes, its body never does: the request timeout runs from the head.
+    let (addr, _server) = raw_server(|mut tcp| async move {
+        read_head(&mut tcp).await;
+        let _ = tcp.write_all(b"HTTP/1.1 404 Not Found\r\ncontent-length: 40\r\n\r\nalloc not").await;
+        wait_closed(&mut tcp).await;
+    })
+    .await;
+    let mut config = Config::nomad(&format!("http://{addr}")).unwrap();
+    config.request_timeout = Some(Duration::from_millis(200));
+    let transport = TokioTransport::new(&config).unwrap();
+    let opened = tokio::time::timeout(Duration::from_secs(5), transport.open(get(follow))).await;
+    let err = opened.expect("the error body must have a deadline").unwrap_err();
+    assert!(matches!(&err, Error::Timeout { what } if what.contains("error body")), "{err:?}");
+}
+
 /// A keep-alive raw server answering the `n`th request (from 0, over all connections) with
 /// `answer(n)`; returns the request lines it saw.
 async fn counting_server(

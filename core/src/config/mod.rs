@@ -84,7 +84,9 @@ impl std::fmt::Debug for Identity {
 /// How the server's certificate is checked, and what we present.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct TlsConfig {
-    /// PEM CA certificates to trust (in addition to none: when empty, the platform's web roots).
+    /// PEM CA certificates to trust, and only these. When empty, the transport trusts the
+    /// operating system's trust store (falling back to the bundled Mozilla web roots when that
+    /// store is empty or unreadable).
     pub ca_pem: Vec<Vec<u8>>,
     /// Client certificate and key for mutual TLS.
     pub client_identity: Option<Identity>,
@@ -114,8 +116,10 @@ pub struct Config {
     pub region: Option<String>,
     /// How long to wait for a connection (TCP + TLS).
     pub connect_timeout: Duration,
-    /// How long to wait for a whole non-streaming response. Blocking queries and watches add
-    /// their own wait time on top, so a long poll is never cut by this.
+    /// How long to wait for a whole non-streaming response, and for the head of a stream.
+    /// Blocking queries and watches add their own wait time on top, so a long poll is never cut
+    /// by this. A log follow (`follow=true`) waits for its head without this limit: the
+    /// Kubernetes kubelet sends it only with the first byte of the log.
     pub request_timeout: Option<Duration>,
     /// Retry policy.
     pub retry: RetryPolicy,
@@ -327,8 +331,10 @@ pub fn basic_header(username: &str, password: &Secret) -> Result<http::HeaderVal
 pub fn parse_server_url(text: &str, key: &str) -> Result<Url> {
     let text = text.trim();
     let with_scheme = if text.contains("://") { text.to_owned() } else { format!("https://{text}") };
-    // Quote the text in errors only without a user-info part (it may hold a password).
-    let shown = match text.split_once('@') {
+    // Quote the text in errors only without a user-info part (it may hold a password). Cut at the
+    // LAST '@': a password may itself contain '@', and hiding too much (an '@' in the path) only
+    // shortens the message, while cutting at the first would show the rest of the password.
+    let shown = match text.rsplit_once('@') {
         Some((_, host)) => format!("\"<credentials>@{host}\""),
         None => format!("{text:?}"),
     };
@@ -490,3 +496,24 @@ pub mod token_file;
 
 pub use kubeconfig::Kubeconfig;
 pub use seed::SeedValue;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_password_with_at_signs_never_shows_in_the_error() {
+        for url in [
+            "https://admin:s3cr@tP4ss@nomad.example:4646",
+            "admin:s3cr@tP4ss@nomad.example:4646",
+            "https://admin:s3cr@tP4ss@",
+        ] {
+            let err = parse_server_url(url, "server").unwrap_err();
+            let text = err.to_string();
+            assert!(!text.contains("s3cr") && !text.contains("tP4ss"), "{url}: {text}");
+            assert!(!text.contains("admin"), "{url}: {text}");
+        }
+        let text = parse_server_url("https://admin:s3cr@tP4ss@nomad.example:4646", "server").unwrap_err().to_string();
+        assert!(text.contains("nomad.example:4646"), "the host still shows: {text}");
+    }
+}

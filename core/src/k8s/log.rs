@@ -132,7 +132,7 @@ pub fn follow(ctx: &Context, namespace: &str, id: &str, options: &LogOptions) ->
             Err(e) => FollowState::Failed(Some(e)),
         },
         pod: id.to_owned(),
-        lines: LineSplitter::new("log stream", DEFAULT_MAX_LINE),
+        lines: LineSplitter::splitting_long_lines("log stream", DEFAULT_MAX_LINE),
     }
 }
 

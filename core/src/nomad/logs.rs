@@ -361,7 +361,7 @@ pub fn follow_with(ctx: &Context, namespace: &str, id: &str, options: &LogOption
     let request = log_request(ctx, namespace, id, options, opts.plain, true);
     let mut op = LogFollow {
         frames: FrameDecoder::with_limit(opts.max_frame),
-        lines: LineSplitter::new("Nomad log", opts.max_line),
+        lines: LineSplitter::splitting_long_lines("Nomad log", opts.max_line),
         request,
         opts,
         phase: Phase::Finished,
