@@ -474,3 +474,31 @@ fn after_the_allocation_ended_two_heartbeats_without_data_end_the_follow() {
     assert_eq!(lines, ["last"]);
     assert_eq!(fed, 2);
 }
+
+#[test]
+fn a_failed_allocation_check_does_not_end_a_healthy_follow() {
+    // Scripted: the first check is answered with a 500 (the agent could not reach the servers);
+    // the stream goes on and its lines still arrive; the next check (14 [5], complete) ends it.
+    let s = Scenario::load("nomad/14-logs-follow.json");
+    let op = logs::follow(&ctx(), "default", FOLLOW_ALLOC, &task("main"));
+    let (out, lines, checks) = drive(
+        op,
+        |n| match n {
+            1 => Some((Event::Chunk(Bytes::from(data_frame("one\n", 4))), Duration::ZERO)),
+            3 => Some((Event::Chunk(Bytes::from(data_frame("two\n", 8) + "{}")), Duration::from_secs(1))),
+            _ => None,
+        },
+        |n| match n {
+            1 => Event::Response(
+                http::Response::builder()
+                    .status(500)
+                    .body(Bytes::from_static(b"rpc error: No cluster leader"))
+                    .unwrap(),
+            ),
+            _ => recorded_response(&s, 5),
+        },
+    );
+    out.unwrap();
+    assert_eq!(lines, ["one", "two"]);
+    assert_eq!(checks, 2);
+}

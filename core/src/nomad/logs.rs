@@ -10,7 +10,8 @@
 //!   second, whether or not data is queued). Once the allocation is terminal (`complete`,
 //!   `failed`, `lost`) it reads on until the server has nothing left to send (a quiet read, or two
 //!   heartbeats with no data between them), flushes the last partial line and ends cleanly; a
-//!   garbage-collected allocation ends the follow at once.
+//!   garbage-collected allocation (404) ends the follow at once. A check that fails otherwise
+//!   is logged (debug) and tried again later: the stream decides, not the check.
 //! * File events: `file truncated` flushes the partial line (the data starts again at offset 0);
 //!   `file deleted` flushes it and checks the allocation at once (the server goes on with the
 //!   next log file when the task rotated its logs; a garbage-collected allocation ends the
@@ -474,7 +475,11 @@ impl LogFollow {
             Ok(_) => {}
             // Garbage-collected: nothing more will come.
             Err(Error::NotFound(_)) => self.end(),
-            Err(e) => self.error = Some(e),
+            // The stream is healthy; a check that failed (after its retries) is tried again at
+            // the next quiet read or check interval rather than ending the follow.
+            Err(e) => {
+                tracing::debug!(alloc = %self.request.alloc, error = %e, "allocation check failed; streaming on");
+            }
         }
     }
 }
