@@ -328,3 +328,44 @@ fn prefix_mode_through_the_facade() {
     assert_eq!(names, ["fail", "ok"]);
     assert_eq!(transport.remaining(), 0);
 }
+
+#[test]
+fn delete_with_wait_is_bounded_like_on_kubernetes() {
+    // 15: exists (2), deregister (1), dead with Stop=true (2), its allocation still running (3);
+    // then (scripted) every blocking read of the allocations is held until its wait passes and
+    // answers the same running allocation: after DELETE_WAIT_TIMEOUT the wait is a Timeout.
+    assert_eq!(nomad::job::DELETE_WAIT_TIMEOUT, clustermanager_core::k8s::job::DELETE_WAIT_TIMEOUT);
+    let s = Scenario::load("nomad/15-job-stop-purge.json");
+    let stop = DeleteOptions { wait: true, purge: false };
+    let mut op = nomad::job::delete(&ctx(), "", "acm-stop", stop);
+    let start = Instant::now();
+    let mut now = start;
+    let mut asked = Vec::new();
+    let res = loop {
+        match op.poll(now) {
+            Step::Send(req) => {
+                let i = match asked.len() {
+                    0 | 2 => 2,
+                    1 => 1,
+                    _ => 3,
+                };
+                if asked.len() >= 4 {
+                    let wait = req.uri().query().and_then(|q| q.split("wait=").nth(1)).unwrap().to_owned();
+                    let held = if let Some(ms) = wait.strip_suffix("ms") {
+                        std::time::Duration::from_millis(ms.parse().unwrap())
+                    } else {
+                        std::time::Duration::from_secs(wait.trim_end_matches('s').parse().unwrap())
+                    };
+                    now += held;
+                }
+                asked.push(req.uri().to_string());
+                op.handle(clustermanager_core::Event::Response(s.exchange(i).response.to_http()));
+            }
+            Step::Done(res) => break res,
+            _ => panic!("unexpected step"),
+        }
+    };
+    assert!(matches!(res, Err(Error::Timeout { ref what }) if what.contains("acm-stop")), "{res:?}");
+    assert_eq!(now.duration_since(start), nomad::job::DELETE_WAIT_TIMEOUT);
+    assert_eq!(asked[4], "/v1/job/acm-stop/allocations?index=47&wait=300s");
+}
