@@ -272,3 +272,47 @@ fn the_first_read_failing_is_reported_not_resumed() {
     assert!(matches!(res, Err(Error::Transport { .. })), "{res:?}");
     assert_eq!(asked, ["/v1/job/acm-ok"]);
 }
+
+/// `from` answering `path` instead (a blocking read the recorder did not make with these
+/// parameters), with `X-Nomad-Index: index`.
+fn derived(from: &clustermanager_tests::Exchange, path: &str, index: &str) -> clustermanager_tests::Exchange {
+    let mut ex = from.clone();
+    ex.request.path = path.into();
+    ex.response.headers.insert("x-nomad-index".into(), index.into());
+    ex.comment = Some(format!("derived from {} {}", from.request.method, from.request.path));
+    ex
+}
+
+#[test]
+fn an_execution_wait_ends_with_not_found_when_the_job_is_purged_meanwhile() {
+    // 15: waiting for acm-stop to succeed: the job (2, stopped), its allocation being killed
+    // (3, index 47); the job is purged (4) and the blocking read ?index=47 returns the
+    // allocation complete at 49 (derived from 3): killed, so Failed, no match. The job is read
+    // again: 404 `job not found` (5), and the wait ends instead of blocking forever.
+    let mut s = Scenario::load("nomad/15-job-stop-purge.json");
+    let mut done = derived(s.exchange(3), "/v1/job/acm-stop/allocations?index=47&wait=300s", "49");
+    done.response.body = done.response.body.replacen(r#""ClientStatus":"running""#, r#""ClientStatus":"complete""#, 1);
+    s.exchanges.push(done);
+    let op = nomad::wait::execution_status(&ctx(), "", "acm-stop", &[Status::Succeeded], None);
+    let (res, _, t) = Replay::new(&s).exchanges([2, 3, 7, 5]).run_full(op);
+    assert!(matches!(res, Err(Error::NotFound(ref a)) if a.message.contains("acm-stop")), "{res:?}");
+    assert_eq!(t.requests[3].1, "/v1/job/acm-stop");
+}
+
+#[test]
+fn an_execution_wait_reads_the_job_again_and_blocks_on() {
+    // 08: waiting for acm-ok to run: the job (4), its allocations (6, complete at 14); the
+    // blocking read ?index=14 comes back at 14 (its wait passed; derived from 11), the job is
+    // still there (4), so it blocks again, and this time the allocation is running (derived).
+    let mut s = Scenario::load("nomad/08-batch-job-succeeds.json");
+    let blocking = "/v1/job/acm-ok/allocations?index=14&wait=300s";
+    s.exchanges.push(derived(s.exchange(11), blocking, "14"));
+    let mut running = derived(s.exchange(11), blocking, "15");
+    running.response.body =
+        running.response.body.replacen(r#""ClientStatus":"complete""#, r#""ClientStatus":"running""#, 1);
+    s.exchanges.push(running);
+    let op = nomad::wait::execution_status(&ctx(), "", "acm-ok", &[Status::Running], None);
+    let (res, _, t) = Replay::new(&s).exchanges([4, 6, 12, 4, 13]).run_full(op);
+    assert_eq!(res.unwrap().status, Some(Status::Running));
+    assert_eq!(t.requests[3].1, "/v1/job/acm-ok");
+}

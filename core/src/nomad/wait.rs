@@ -94,6 +94,16 @@ impl Blocking {
         Ok(Err(Next::After(delay)))
     }
 
+    /// Whether the last read was a blocking one (it waited on an index).
+    pub fn is_blocking(&self) -> bool {
+        self.index != 0
+    }
+
+    /// `Ok` while the deadline has not passed, else [`Error::Timeout`] saying `what`.
+    pub fn time_left(&self, now: Instant, what: impl FnOnce() -> String) -> Result<()> {
+        self.deadline.next_wait(now, what).map(drop)
+    }
+
     /// Re-issue the blocking read [`take`](Self::take) backed off from, from the same index,
     /// for at most the time left ([`Error::Timeout`] saying `what` when none is).
     pub fn resume<T>(&mut self, now: Instant, paths: &JobPaths, what: impl FnOnce() -> String) -> Result<Next<T>> {
@@ -252,6 +262,8 @@ enum ExecStage {
     Start,
     Job,
     Allocations,
+    /// Reading the job again after a blocking read of its allocations returned without a match.
+    Recheck,
 }
 
 struct WaitExecution {
@@ -261,6 +273,8 @@ struct WaitExecution {
     statuses: Vec<Status>,
     blocking: Blocking,
     stage: ExecStage,
+    /// The index of the last allocations answer, while the job is read again.
+    answered: Option<u64>,
 }
 
 impl Machine for WaitExecution {
@@ -305,7 +319,23 @@ impl Machine for WaitExecution {
                 if let Some((_, execution)) = found {
                     return Ok(Next::Done(Ok(execution)));
                 }
+                if self.blocking.is_blocking() {
+                    // A blocking read came back (something changed, or its wait passed) without
+                    // a match: is the job still there? A purged job's allocation list does not
+                    // say (it is `[]` for an unknown job), and may never change again.
+                    self.blocking.time_left(now, || execution_waiting(id, statuses))?;
+                    self.answered = answered;
+                    self.stage = ExecStage::Recheck;
+                    return Ok(Next::Send(self.paths.get("")?));
+                }
                 self.blocking.again(now, &self.paths, "/allocations", answered, || execution_waiting(id, statuses))
+            }
+            ExecStage::Recheck => {
+                // Gone (purged): NotFound naming the job.
+                self.paths.check(answer(ans)?)?;
+                self.stage = ExecStage::Allocations;
+                let (id, statuses) = (&self.paths.id, &self.statuses);
+                self.blocking.again(now, &self.paths, "/allocations", self.answered, || execution_waiting(id, statuses))
             }
         }
     }
@@ -324,8 +354,9 @@ fn execution_waiting(id: &str, statuses: &[Status]) -> String {
 /// `statuses`, and return it (the newest if several do). Only the executions of the job's
 /// current run count (a job registered again under the same ID keeps its earlier versions'
 /// allocations; see [`job`](super::job)). Checks first that the job exists
-/// ([`Error::NotFound`]), then follows `/v1/job/{id}/allocations` with blocking queries;
-/// [`Error::Timeout`] when `timeout` passes first.
+/// ([`Error::NotFound`]), then follows `/v1/job/{id}/allocations` with blocking queries; each
+/// time one comes back without a match the job is read again, and a job purged meanwhile ends
+/// the wait with [`Error::NotFound`]. [`Error::Timeout`] when `timeout` passes first.
 ///
 /// ```
 /// use std::time::Duration;
@@ -347,6 +378,7 @@ pub fn execution_status(
         statuses: statuses.to_vec(),
         blocking: Blocking::new(timeout),
         stage: ExecStage::Start,
+        answered: None,
     };
     Flow::new(machine, &ctx.retry)
 }
