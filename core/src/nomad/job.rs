@@ -306,7 +306,8 @@ impl Machine for Create {
                 Ok(Next::Send(q.post(Some(body?))?))
             }
             None => {
-                check(answer(ans)?).map_err(|e| missing_namespace(e, &self.paths.namespace))?;
+                check(answer(ans)?)
+                    .map_err(|e| already_exists(missing_namespace(e, &self.paths.namespace), &self.paths))?;
                 let mut fetch = Fetch::new(self.paths.clone());
                 let req = fetch.start()?;
                 self.fetch = Some(fetch);
@@ -328,12 +329,33 @@ fn missing_namespace(err: Error, namespace: &str) -> Error {
     }
 }
 
+/// The registration is sent with `EnforceIndex` and `JobModifyIndex: 0`; Nomad refuses it
+/// when a job of the ID exists, with a plain 500 (or 400) `Enforcing job modify index 0: job
+/// already exists`: [`Error::AlreadyExists`], as Kubernetes answers a second create.
+fn already_exists(err: Error, paths: &JobPaths) -> Error {
+    match err {
+        Error::Server(mut api) | Error::BadRequest(mut api) | Error::Invalid(mut api)
+            if api.message.contains("Enforcing job modify index") && api.message.contains("already exists") =>
+        {
+            api.message = format!(
+                "{} (job {:?} in namespace {:?}; delete it first or choose another name)",
+                api.message, paths.id, paths.namespace
+            );
+            Error::AlreadyExists(api)
+        }
+        other => other,
+    }
+}
+
 /// `create_job`: register `spec` as a batch job (`POST /v1/jobs`, body from
 /// [`jobspec::register_body`](super::jobspec::register_body), datacenters from the context),
 /// then read it back as [`get`] does. The job ID is checked before anything is sent
 /// ([`Error::InvalidInput`]); Nomad's validation failures (500 with a multi-error text) come
 /// back as [`Error::Invalid`] with one cause per line, a missing namespace as
-/// [`Error::NotFound`], a token without `submit-job` as [`Error::Forbidden`].
+/// [`Error::NotFound`], a token without `submit-job` as [`Error::Forbidden`], and a job of the
+/// same ID that already exists (even `dead`) as [`Error::AlreadyExists`]: the registration
+/// enforces `JobModifyIndex` 0, so an existing job is never silently updated (as on
+/// Kubernetes).
 ///
 /// ```
 /// use clustermanager_core::{nomad, JobSpec, Operation, Step};
