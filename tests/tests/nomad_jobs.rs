@@ -29,10 +29,15 @@ fn recorded_spec(name: &str, script: &str) -> JobSpec {
 
 /// The body we send must equal the recorder's except for `LogConfig`: the recorder capped logs
 /// at 2 files of 1 MB, we keep Nomad's default rotation (10 x 10 MB) so long logs stay readable.
+/// And we add `"EnforceIndex": true, "JobModifyIndex": 0` next to `"Job"` (the recorder did
+/// not): create only, an existing job of the same ID is refused, never updated.
 fn assert_body_is_recorded_without_logconfig(sent: &[u8], ex: &Exchange) {
     let mut recorded: serde_json::Value = serde_json::from_str(ex.request.body.as_deref().unwrap()).unwrap();
     let task = &mut recorded["Job"]["TaskGroups"][0]["Tasks"][0];
     task.as_object_mut().unwrap().remove("LogConfig").expect("the recorder sent a LogConfig");
+    assert!(recorded.get("EnforceIndex").is_none(), "the recorder did not enforce the index");
+    recorded["EnforceIndex"] = serde_json::json!(true);
+    recorded["JobModifyIndex"] = serde_json::json!(0);
     let sent: serde_json::Value = serde_json::from_slice(sent).unwrap();
     assert_eq!(sent, recorded);
 }
@@ -327,4 +332,70 @@ fn prefix_mode_through_the_facade() {
     let names: Vec<_> = jobs.iter().map(|j| j.name.as_str()).collect();
     assert_eq!(names, ["fail", "ok"]);
     assert_eq!(transport.remaining(), 0);
+}
+
+#[test]
+fn delete_with_wait_is_bounded_like_on_kubernetes() {
+    // 15: exists (2), deregister (1), dead with Stop=true (2), its allocation still running (3);
+    // then (scripted) every blocking read of the allocations is held until its wait passes and
+    // answers the same running allocation: after DELETE_WAIT_TIMEOUT the wait is a Timeout.
+    assert_eq!(nomad::job::DELETE_WAIT_TIMEOUT, clustermanager_core::k8s::job::DELETE_WAIT_TIMEOUT);
+    let s = Scenario::load("nomad/15-job-stop-purge.json");
+    let stop = DeleteOptions { wait: true, purge: false };
+    let mut op = nomad::job::delete(&ctx(), "", "acm-stop", stop);
+    let start = Instant::now();
+    let mut now = start;
+    let mut asked = Vec::new();
+    let res = loop {
+        match op.poll(now) {
+            Step::Send(req) => {
+                let i = match asked.len() {
+                    0 | 2 => 2,
+                    1 => 1,
+                    _ => 3,
+                };
+                if asked.len() >= 4 {
+                    let wait = req.uri().query().and_then(|q| q.split("wait=").nth(1)).unwrap().to_owned();
+                    let held = if let Some(ms) = wait.strip_suffix("ms") {
+                        std::time::Duration::from_millis(ms.parse().unwrap())
+                    } else {
+                        std::time::Duration::from_secs(wait.trim_end_matches('s').parse().unwrap())
+                    };
+                    now += held;
+                }
+                asked.push(req.uri().to_string());
+                op.handle(clustermanager_core::Event::Response(s.exchange(i).response.to_http()));
+            }
+            Step::Done(res) => break res,
+            _ => panic!("unexpected step"),
+        }
+    };
+    assert!(matches!(res, Err(Error::Timeout { ref what }) if what.contains("acm-stop")), "{res:?}");
+    assert_eq!(now.duration_since(start), nomad::job::DELETE_WAIT_TIMEOUT);
+    assert_eq!(asked[4], "/v1/job/acm-stop/allocations?index=47&wait=300s");
+}
+
+#[test]
+fn create_over_an_existing_job_is_already_exists() {
+    // Scripted (no recording of it): 08's registration of acm-ok sent again while acm-ok
+    // exists; Nomad 1.1 refuses an enforced index 0 with a plain-text 500 (the RPC error
+    // `Enforcing job modify index 0: job already exists`, from nomad/job_endpoint.go).
+    let s = Scenario::load("nomad/08-batch-job-succeeds.json");
+    let spec =
+        recorded_spec("acm-ok", "echo \"$GREETING from acm-ok\"; echo 'a warning on stderr' >&2; sleep 2; echo done");
+    let mut refused = s.exchange(0).clone();
+    refused.response.status = 500;
+    refused.response.headers.retain(|k, _| !k.starts_with("x-nomad-"));
+    refused.response.headers.insert("content-type".into(), "text/plain; charset=utf-8".into());
+    refused.response.body = "Enforcing job modify index 0: job already exists".into();
+    let mut s2 = s.clone();
+    s2.exchanges.push(refused);
+    let last = s2.exchanges.len() - 1;
+    let (res, _, t) =
+        Replay::new(&s2).exchanges([last]).ignore_bodies().run_full(nomad::job::create(&ctx(), "", &spec));
+    assert_body_is_recorded_without_logconfig(&t.bodies[0], s.exchange(0));
+    let Err(Error::AlreadyExists(api)) = res else { panic!("expected AlreadyExists, got {res:?}") };
+    assert_eq!(api.status, 500);
+    assert!(api.message.starts_with("Enforcing job modify index 0: job already exists"), "{}", api.message);
+    assert!(api.message.contains("\"acm-ok\""), "{}", api.message);
 }

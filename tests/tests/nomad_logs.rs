@@ -4,11 +4,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
 use clustermanager_core::error::TransportErrorKind;
 use clustermanager_core::nomad::frames::{FileEvent, FrameDecoder};
 use clustermanager_core::nomad::logs::{self, FollowOptions};
 use clustermanager_core::nomad::{api, Context};
-use clustermanager_core::{Error, LogLine, LogOptions};
+use clustermanager_core::{Error, Event, LogLine, LogOptions, Operation, Step};
 use clustermanager_tests::{Exchange, Replay, Scenario, Split};
 
 const ACM_OK_ALLOC: &str = "294e657f-3f0a-03f7-a46d-932b102c10ce";
@@ -335,9 +339,10 @@ fn the_last_partial_line_is_flushed_when_the_allocation_is_done() {
 }
 
 #[test]
-fn after_the_allocation_ended_a_heartbeat_ends_the_drain() {
-    // The deletion makes the follow check the allocation at once; it is complete, so the next
-    // heartbeat (the server has nothing more in flight) ends the follow without a read timeout.
+fn after_the_allocation_ended_one_heartbeat_does_not_end_the_drain() {
+    // The deletion makes the follow check the allocation at once; it is complete. One heartbeat
+    // says nothing (Nomad sends one every second even while data is queued): the data after it
+    // is still read, and the quiet read that follows ends the follow.
     let s = synthetic_chunks(
         &[
             r#"{"Data":"YQo=","File":"alloc/logs/main.stdout.0","Offset":2}"#,
@@ -351,7 +356,149 @@ fn after_the_allocation_ended_a_heartbeat_ends_the_drain() {
     );
     let (out, lines, transcript) = Replay::new(&s).run_full(logs::follow(&ctx(), "", "a1", &task("main")));
     out.unwrap();
-    assert_eq!(texts(&lines), ["a"]);
+    assert_eq!(texts(&lines), ["a", "late"]);
     assert_eq!(transcript.requests.len(), 2);
-    assert_eq!(transcript.elapsed, std::time::Duration::ZERO);
+    assert_eq!(transcript.elapsed, FollowOptions::default().drain_timeout);
+}
+
+/// Standard base64 (with padding), for hand-made frames.
+fn b64(data: &[u8]) -> String {
+    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for group in data.chunks(3) {
+        let n = group.iter().enumerate().fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+        for i in 0..4 {
+            out.push(if i <= group.len() { char::from(ABC[(n >> (18 - 6 * i) & 63) as usize]) } else { '=' });
+        }
+    }
+    out
+}
+
+/// A data frame shaped like those of 14 [2].
+fn data_frame(text: &str, offset: usize) -> String {
+    format!(r#"{{"Data":"{}","File":"alloc/logs/main.stdout.0","Offset":{offset}}}"#, b64(text.as_bytes()))
+}
+
+/// Drive a follow by hand with a clock (scripted: the replay harness does not let time pass
+/// between chunks). `read(n)` answers the n-th read with an event and how long it took (`None`:
+/// the read times out after its timeout); `check(n)` answers the n-th allocation check.
+/// Returns the outcome, the lines and the number of checks.
+fn drive(
+    mut op: impl Operation<Output = (), Item = LogLine>,
+    mut read: impl FnMut(usize) -> Option<(Event, Duration)>,
+    mut check: impl FnMut(usize) -> Event,
+) -> (Result<(), Error>, Vec<String>, usize) {
+    let mut now = Instant::now();
+    let (mut reads, mut checks, mut lines) = (0, 0, Vec::new());
+    for _ in 0..100_000 {
+        match op.poll(now) {
+            Step::Open(req) => {
+                assert!(req.uri().path().starts_with("/v1/client/fs/logs/"));
+                op.handle(Event::Head(http::Response::builder().status(200).body(()).unwrap().into_parts().0));
+            }
+            Step::Read { timeout } => {
+                reads += 1;
+                match read(reads) {
+                    Some((event, took)) => {
+                        now += took;
+                        op.handle(event);
+                    }
+                    None => {
+                        now += timeout.expect("a follow always reads with a timeout");
+                        op.handle(Event::ReadTimeout);
+                    }
+                }
+            }
+            Step::Send(req) => {
+                assert!(req.uri().path().starts_with("/v1/allocation/"), "{}", req.uri());
+                checks += 1;
+                op.handle(check(checks));
+            }
+            Step::Wait(d) => now += d,
+            Step::Yield(line) => lines.push(line.text),
+            Step::Done(out) => return (out, lines, checks),
+        }
+    }
+    panic!("the follow did not end");
+}
+
+fn recorded_response(s: &Scenario, i: usize) -> Event {
+    Event::Response(s.exchange(i).response.to_http())
+}
+
+#[test]
+fn a_long_backlog_still_arriving_after_the_allocation_ended_is_read_whole() {
+    // Scripted stream shaped like 14 [2] (one data frame, then the `{}` heartbeat Nomad sends
+    // every second even while data is queued), 40 s long; the allocation check is answered with
+    // 14 [5] (`complete`) from the first check on.
+    let s = Scenario::load("nomad/14-logs-follow.json");
+    let total = 40;
+    let op = logs::follow(&ctx(), "default", FOLLOW_ALLOC, &LogOptions { offset: Some(0), ..task("main") });
+    let (out, lines, checks) = drive(
+        op,
+        |n| {
+            (n <= total).then(|| {
+                let chunk = data_frame(&format!("line {n}\n"), n) + "{}";
+                (Event::Chunk(Bytes::from(chunk)), Duration::from_secs(1))
+            })
+        },
+        |_| recorded_response(&s, 5),
+    );
+    out.unwrap();
+    let expected: Vec<String> = (1..=total).map(|n| format!("line {n}")).collect();
+    assert_eq!(lines, expected);
+    assert!(checks >= 1);
+}
+
+#[test]
+fn after_the_allocation_ended_two_heartbeats_without_data_end_the_follow() {
+    // Scripted: once the check said `complete`, the server keeps sending heartbeats only; the
+    // second one with no data since ends the follow without waiting for a quiet read.
+    let s = Scenario::load("nomad/14-logs-follow.json");
+    let op = logs::follow(&ctx(), "default", FOLLOW_ALLOC, &task("main"));
+    let mut fed = 0;
+    let (out, lines, _) = drive(
+        op,
+        |n| match n {
+            1 => Some((Event::Chunk(Bytes::from(data_frame("last\n", 5))), Duration::ZERO)),
+            2 => None, // quiet: the allocation is checked
+            _ => {
+                fed += 1;
+                assert!(fed <= 2, "read on after two heartbeats without data");
+                Some((Event::Chunk(Bytes::from_static(b"{}")), Duration::from_secs(1)))
+            }
+        },
+        |_| recorded_response(&s, 5),
+    );
+    out.unwrap();
+    assert_eq!(lines, ["last"]);
+    assert_eq!(fed, 2);
+}
+
+#[test]
+fn a_failed_allocation_check_does_not_end_a_healthy_follow() {
+    // Scripted: the first check is answered with a 500 (the agent could not reach the servers);
+    // the stream goes on and its lines still arrive; the next check (14 [5], complete) ends it.
+    let s = Scenario::load("nomad/14-logs-follow.json");
+    let op = logs::follow(&ctx(), "default", FOLLOW_ALLOC, &task("main"));
+    let (out, lines, checks) = drive(
+        op,
+        |n| match n {
+            1 => Some((Event::Chunk(Bytes::from(data_frame("one\n", 4))), Duration::ZERO)),
+            3 => Some((Event::Chunk(Bytes::from(data_frame("two\n", 8) + "{}")), Duration::from_secs(1))),
+            _ => None,
+        },
+        |n| match n {
+            1 => Event::Response(
+                http::Response::builder()
+                    .status(500)
+                    .body(Bytes::from_static(b"rpc error: No cluster leader"))
+                    .unwrap(),
+            ),
+            _ => recorded_response(&s, 5),
+        },
+    );
+    out.unwrap();
+    assert_eq!(lines, ["one", "two"]);
+    assert_eq!(checks, 2);
 }

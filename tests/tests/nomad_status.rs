@@ -177,7 +177,7 @@ proptest! {
         let s = Scenario::load("nomad/09-batch-job-fails.json");
         let body = s.exchange(3).response.body.replacen("\"ClientStatus\":\"failed\"", &format!("\"ClientStatus\":\"{}\"", CLIENT[c]), 1);
         let execs = nomad::execution::parse_executions(&ctx(), "", body.as_bytes()).unwrap();
-        prop_assert_eq!(execs[0].status, status::allocation_status(CLIENT[c]));
+        prop_assert_eq!(execs[0].status, status::allocation_status(status::AllocView { client_status: CLIENT[c], desired_status: "run" }));
         prop_assert_eq!(execs[0].raw_status.as_str(), CLIENT[c]);
     }
 
@@ -257,4 +257,28 @@ fn a_stopped_job_is_judged_by_the_allocations_its_stop_ended() {
     let job = Replay::new(&s).exchanges([2, last, 3]).run(job).unwrap();
     assert!(job.deleting);
     assert_eq!((job.status, job.active), (Some(Status::Failed), 1));
+}
+
+/// 15 [3]: `acm-stop`'s allocation after the job was stopped (`DesiredStatus: stop`, task being
+/// killed). Still `running` it is Running; once the kill is over the client reports it
+/// `complete` (edited here, the recording ends before): a stopped run is Failed, as the job
+/// whose allocation it is, and the raw status stays `complete`.
+#[test]
+fn a_stopped_allocation_that_completed_is_failed_not_succeeded() {
+    let s = Scenario::load("nomad/15-job-stop-purge.json");
+    let body = &s.exchange(3).response.body;
+    let execs = nomad::execution::parse_executions(&ctx(), "", body.as_bytes()).unwrap();
+    assert_eq!((execs[0].status, execs[0].raw_status.as_str()), (Some(Status::Running), "running"));
+
+    let completed = body.replacen(r#""ClientStatus":"running""#, r#""ClientStatus":"complete""#, 1);
+    assert_ne!(&completed, body);
+    let execs = nomad::execution::parse_executions(&ctx(), "", completed.as_bytes()).unwrap();
+    assert_eq!((execs[0].status, execs[0].raw_status.as_str()), (Some(Status::Failed), "complete"));
+    // evicted (node drained) likewise; only a `run` allocation that completed succeeded
+    let evicted = completed.replacen(r#""DesiredStatus":"stop""#, r#""DesiredStatus":"evict""#, 1);
+    let execs = nomad::execution::parse_executions(&ctx(), "", evicted.as_bytes()).unwrap();
+    assert_eq!(execs[0].status, Some(Status::Failed));
+    let kept = completed.replacen(r#""DesiredStatus":"stop""#, r#""DesiredStatus":"run""#, 1);
+    let execs = nomad::execution::parse_executions(&ctx(), "", kept.as_bytes()).unwrap();
+    assert_eq!(execs[0].status, Some(Status::Succeeded));
 }

@@ -174,3 +174,145 @@ fn an_answer_without_its_index_stops_the_wait_instead_of_spinning() {
     assert!(matches!(res, Err(Error::Protocol(ref m)) if m.contains("X-Nomad-Index")), "{res:?}");
     assert_eq!(asked, ["/v1/job/acm-ok"]);
 }
+
+/// What a scripted server does with one request: answer it (after holding it this long), or
+/// fail the connection after this long.
+enum Reply {
+    Answer(http::Response<Bytes>, Duration),
+    Fail(clustermanager_core::error::TransportErrorKind, Duration),
+}
+
+/// Drive `op` with a clock: each request gets the next reply; back-offs pass on the clock.
+/// Returns the outcome, the requests and the back-offs.
+fn drive_clocked<O: Operation>(
+    mut op: O,
+    replies: Vec<Reply>,
+) -> (Result<O::Output, Error>, Vec<String>, Vec<Duration>) {
+    let mut now = Instant::now();
+    let mut replies = replies.into_iter();
+    let (mut asked, mut waits) = (Vec::new(), Vec::new());
+    loop {
+        match op.poll(now) {
+            Step::Send(req) => {
+                asked.push(req.uri().to_string());
+                match replies.next().unwrap_or_else(|| panic!("no reply left for {}", req.uri())) {
+                    Reply::Answer(resp, held) => {
+                        now += held;
+                        op.handle(Event::Response(resp));
+                    }
+                    Reply::Fail(kind, after) => {
+                        now += after;
+                        op.handle(Event::Failed(Error::transport(kind, "connection reset by peer")));
+                    }
+                }
+            }
+            Step::Wait(d) => {
+                waits.push(d);
+                now += d;
+            }
+            Step::Done(result) => return (result, asked, waits),
+            _ => panic!("unexpected step"),
+        }
+    }
+}
+
+use clustermanager_core::error::TransportErrorKind::Io;
+
+#[test]
+fn a_blocking_query_cut_after_a_long_poll_is_resumed_from_the_same_index() {
+    // 08 [1] (running at 11); the blocking read ?index=11 is held 90 s, then a load balancer
+    // resets the connection (scripted: longer than the retry budget of 60 s, so the exchange
+    // gives up at once); the wait backs off and asks again from index 11, answered by 08 [2]
+    // (dead at 14), then the summary (5) and allocations (3).
+    let s = Scenario::load("nomad/08-batch-job-succeeds.json");
+    let answer = |i: usize| Reply::Answer(s.exchange(i).response.to_http(), Duration::ZERO);
+    let replies = vec![answer(1), Reply::Fail(Io, Duration::from_secs(90)), answer(2), answer(5), answer(3)];
+    let (job, asked, waits) = drive_clocked(nomad::wait::job(&ctx(), "", "acm-ok", None), replies);
+    assert_eq!(job.unwrap().status, Some(Status::Succeeded));
+    assert_eq!(asked[1..3], ["/v1/job/acm-ok?index=11&wait=300s", "/v1/job/acm-ok?index=11&wait=300s"]);
+    assert_eq!(waits.len(), 1, "one back-off before the query is asked again");
+    assert!(waits[0] <= Context::default().retry.policy.initial_backoff, "{waits:?}");
+}
+
+#[test]
+fn a_blocking_query_failing_with_a_server_error_is_resumed_within_the_deadline() {
+    // 08: the allocations of acm-ok (6, complete at 14) while waiting for Running; the blocking
+    // read ?index=14 answers a scripted 500 "No cluster leader" (a leader election) three
+    // times, then the recorded timeout of the blocking query (11), until the caller's 10 s are
+    // over: a Timeout, not the 500.
+    let s = Scenario::load("nomad/08-batch-job-succeeds.json");
+    let no_leader = || {
+        Reply::Answer(
+            http::Response::builder().status(500).body(Bytes::from("No cluster leader")).unwrap(),
+            Duration::ZERO,
+        )
+    };
+    let replies = vec![
+        Reply::Answer(s.exchange(4).response.to_http(), Duration::ZERO),
+        Reply::Answer(s.exchange(6).response.to_http(), Duration::ZERO),
+        no_leader(),
+        no_leader(),
+        no_leader(),
+        Reply::Answer(s.exchange(11).response.to_http(), Duration::from_secs(60)),
+    ];
+    let op = nomad::wait::execution_status(&ctx(), "", "acm-ok", &[Status::Running], Some(Duration::from_secs(10)));
+    let (res, asked, waits) = drive_clocked(op, replies);
+    assert!(matches!(res, Err(Error::Timeout { .. })), "{res:?}");
+    assert!(asked[2..].iter().all(|a| a.starts_with("/v1/job/acm-ok/allocations?index=14&wait=")), "{asked:?}");
+    assert_eq!(waits.len(), 3);
+    assert!(waits[0] < waits[2], "the back-off grows: {waits:?}");
+}
+
+#[test]
+fn the_first_read_failing_is_reported_not_resumed() {
+    // Only a blocking read (one that waited on an index) is resumed: a first read that fails
+    // after its retries is the caller's to see.
+    let replies = vec![Reply::Fail(Io, Duration::from_secs(61))];
+    let (res, asked, _) = drive_clocked(nomad::wait::job(&ctx(), "", "acm-ok", None), replies);
+    assert!(matches!(res, Err(Error::Transport { .. })), "{res:?}");
+    assert_eq!(asked, ["/v1/job/acm-ok"]);
+}
+
+/// `from` answering `path` instead (a blocking read the recorder did not make with these
+/// parameters), with `X-Nomad-Index: index`.
+fn derived(from: &clustermanager_tests::Exchange, path: &str, index: &str) -> clustermanager_tests::Exchange {
+    let mut ex = from.clone();
+    ex.request.path = path.into();
+    ex.response.headers.insert("x-nomad-index".into(), index.into());
+    ex.comment = Some(format!("derived from {} {}", from.request.method, from.request.path));
+    ex
+}
+
+#[test]
+fn an_execution_wait_ends_with_not_found_when_the_job_is_purged_meanwhile() {
+    // 15: waiting for acm-stop to succeed: the job (2, stopped), its allocation being killed
+    // (3, index 47); the job is purged (4) and the blocking read ?index=47 returns the
+    // allocation complete at 49 (derived from 3): killed, so Failed, no match. The job is read
+    // again: 404 `job not found` (5), and the wait ends instead of blocking forever.
+    let mut s = Scenario::load("nomad/15-job-stop-purge.json");
+    let mut done = derived(s.exchange(3), "/v1/job/acm-stop/allocations?index=47&wait=300s", "49");
+    done.response.body = done.response.body.replacen(r#""ClientStatus":"running""#, r#""ClientStatus":"complete""#, 1);
+    s.exchanges.push(done);
+    let op = nomad::wait::execution_status(&ctx(), "", "acm-stop", &[Status::Succeeded], None);
+    let (res, _, t) = Replay::new(&s).exchanges([2, 3, 7, 5]).run_full(op);
+    assert!(matches!(res, Err(Error::NotFound(ref a)) if a.message.contains("acm-stop")), "{res:?}");
+    assert_eq!(t.requests[3].1, "/v1/job/acm-stop");
+}
+
+#[test]
+fn an_execution_wait_reads_the_job_again_and_blocks_on() {
+    // 08: waiting for acm-ok to run: the job (4), its allocations (6, complete at 14); the
+    // blocking read ?index=14 comes back at 14 (its wait passed; derived from 11), the job is
+    // still there (4), so it blocks again, and this time the allocation is running (derived).
+    let mut s = Scenario::load("nomad/08-batch-job-succeeds.json");
+    let blocking = "/v1/job/acm-ok/allocations?index=14&wait=300s";
+    s.exchanges.push(derived(s.exchange(11), blocking, "14"));
+    let mut running = derived(s.exchange(11), blocking, "15");
+    running.response.body =
+        running.response.body.replacen(r#""ClientStatus":"complete""#, r#""ClientStatus":"running""#, 1);
+    s.exchanges.push(running);
+    let op = nomad::wait::execution_status(&ctx(), "", "acm-ok", &[Status::Running], None);
+    let (res, _, t) = Replay::new(&s).exchanges([4, 6, 12, 4, 13]).run_full(op);
+    assert_eq!(res.unwrap().status, Some(Status::Running));
+    assert_eq!(t.requests[3].1, "/v1/job/acm-ok");
+}

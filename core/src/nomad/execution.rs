@@ -139,7 +139,7 @@ impl AllocStub {
             id: self.id.clone(),
             job_name: job_name(ctx, &namespace, &self.job_id),
             namespace,
-            status: allocation_status(&self.client_status),
+            status: allocation_status(self.view()),
             raw_status: self.client_status.clone(),
             node: Some(self.node_id.clone()).filter(|n| !n.is_empty()),
             tasks,

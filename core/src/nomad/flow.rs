@@ -3,7 +3,7 @@
 //! (with the context's retries) and turns the whole into an [`Operation`].
 
 use std::convert::Infallible;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::call::{Exchange, ExchangeStep};
 use crate::error::{Error, Result};
@@ -15,6 +15,9 @@ use crate::step::{Event, Operation, Ready, Request, Response, Step};
 pub enum Next<T> {
     /// Send this request (retried under the context's policy) and call back with the answer.
     Send(Request),
+    /// Back off this long, then call [`Machine::resume`] for what to do next (a blocking query
+    /// that failed after its retries is re-issued this way; see `wait::Blocking`).
+    After(Duration),
     /// Finished.
     Done(Result<T>),
 }
@@ -28,6 +31,12 @@ pub trait Machine {
     /// was not retried. `now` is the driver's clock, for deadlines. An `Err` finishes the
     /// operation with that error (so machines can use `?`).
     fn step(&mut self, now: Instant, answer: Option<Result<Response>>) -> Result<Next<Self::Output>>;
+
+    /// Called when the back-off a [`Next::After`] asked for has passed. Machines that never
+    /// back off keep this default.
+    fn resume(&mut self, _now: Instant) -> Result<Next<Self::Output>> {
+        Err(Error::protocol("operation resumed but it never backs off"))
+    }
 }
 
 /// Runs a [`Machine`] as an [`Operation`].
@@ -37,13 +46,15 @@ pub struct Flow<M> {
     retry: Retry,
     exchange: Option<Exchange>,
     started: bool,
+    /// A [`Next::After`] back-off was handed out: the next poll resumes the machine.
+    backing_off: bool,
     finished: bool,
 }
 
 impl<M: Machine> Flow<M> {
     /// An operation driving `machine`, retrying each request under `retry`.
     pub fn new(machine: M, retry: &Retry) -> Self {
-        Flow { machine, retry: retry.clone(), exchange: None, started: false, finished: false }
+        Flow { machine, retry: retry.clone(), exchange: None, started: false, backing_off: false, finished: false }
     }
 
     fn advance(&mut self, next: Result<Next<M::Output>>) -> Option<Step<M::Output, Infallible>> {
@@ -51,6 +62,10 @@ impl<M: Machine> Flow<M> {
             Next::Send(req) => {
                 self.exchange = Some(Exchange::send(req, &self.retry));
                 None
+            }
+            Next::After(delay) => {
+                self.backing_off = true;
+                Some(Step::Wait(delay))
             }
             Next::Done(result) => {
                 self.finished = true;
@@ -72,6 +87,13 @@ impl<M: Machine> Operation for Flow<M> {
             if !self.started {
                 self.started = true;
                 let next = self.machine.step(now, None);
+                if let Some(step) = self.advance(next) {
+                    return step;
+                }
+                continue;
+            }
+            if std::mem::take(&mut self.backing_off) {
+                let next = self.machine.resume(now);
                 if let Some(step) = self.advance(next) {
                     return step;
                 }

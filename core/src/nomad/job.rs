@@ -17,7 +17,7 @@
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
@@ -30,6 +30,11 @@ use super::{check, decode, Context, NamespaceMode};
 use crate::error::{Error, Result};
 use crate::model::{DeleteOptions, Job, JobSpec};
 use crate::step::{Operation, Request, Response};
+
+/// How long `delete_job` with `wait` waits for the job (and its allocations) to be gone: the
+/// same bound as on Kubernetes ([`crate::k8s::job::DELETE_WAIT_TIMEOUT`], 5 minutes), so one
+/// program behaves alike on both backends.
+pub const DELETE_WAIT_TIMEOUT: Duration = crate::k8s::job::DELETE_WAIT_TIMEOUT;
 
 /// The fields of a Nomad job (full object or list stub) that [`Job`] needs.
 #[derive(Debug, Deserialize)]
@@ -301,7 +306,8 @@ impl Machine for Create {
                 Ok(Next::Send(q.post(Some(body?))?))
             }
             None => {
-                check(answer(ans)?).map_err(|e| missing_namespace(e, &self.paths.namespace))?;
+                check(answer(ans)?)
+                    .map_err(|e| already_exists(missing_namespace(e, &self.paths.namespace), &self.paths))?;
                 let mut fetch = Fetch::new(self.paths.clone());
                 let req = fetch.start()?;
                 self.fetch = Some(fetch);
@@ -323,12 +329,33 @@ fn missing_namespace(err: Error, namespace: &str) -> Error {
     }
 }
 
+/// The registration is sent with `EnforceIndex` and `JobModifyIndex: 0`; Nomad refuses it
+/// when a job of the ID exists, with a plain 500 (or 400) `Enforcing job modify index 0: job
+/// already exists`: [`Error::AlreadyExists`], as Kubernetes answers a second create.
+fn already_exists(err: Error, paths: &JobPaths) -> Error {
+    match err {
+        Error::Server(mut api) | Error::BadRequest(mut api) | Error::Invalid(mut api)
+            if api.message.contains("Enforcing job modify index") && api.message.contains("already exists") =>
+        {
+            api.message = format!(
+                "{} (job {:?} in namespace {:?}; delete it first or choose another name)",
+                api.message, paths.id, paths.namespace
+            );
+            Error::AlreadyExists(api)
+        }
+        other => other,
+    }
+}
+
 /// `create_job`: register `spec` as a batch job (`POST /v1/jobs`, body from
 /// [`jobspec::register_body`](super::jobspec::register_body), datacenters from the context),
 /// then read it back as [`get`] does. The job ID is checked before anything is sent
 /// ([`Error::InvalidInput`]); Nomad's validation failures (500 with a multi-error text) come
 /// back as [`Error::Invalid`] with one cause per line, a missing namespace as
-/// [`Error::NotFound`], a token without `submit-job` as [`Error::Forbidden`].
+/// [`Error::NotFound`], a token without `submit-job` as [`Error::Forbidden`], and a job of the
+/// same ID that already exists (even `dead`) as [`Error::AlreadyExists`]: the registration
+/// enforces `JobModifyIndex` 0, so an existing job is never silently updated (as on
+/// Kubernetes).
 ///
 /// ```
 /// use clustermanager_core::{nomad, JobSpec, Operation, Step};
@@ -410,6 +437,7 @@ impl Machine for Delete {
     type Output = bool;
 
     fn step(&mut self, now: Instant, ans: Option<Result<Response>>) -> Result<Next<Self::Output>> {
+        self.blocking.start(now);
         match self.stage {
             DeleteStage::Start => {
                 self.stage = DeleteStage::Exists;
@@ -437,7 +465,11 @@ impl Machine for Delete {
                 Ok(Next::Send(self.paths.get("")?))
             }
             DeleteStage::WaitJob => {
-                let resp = answer(ans)?;
+                let id = &self.paths.id;
+                let resp = match self.blocking.take(now, ans, &self.paths, "", || delete_waiting(id))? {
+                    Ok(resp) => resp,
+                    Err(later) => return Ok(later),
+                };
                 let answered = index_of(resp.headers());
                 let gone = if resp.status() == http::StatusCode::NOT_FOUND {
                     true
@@ -450,25 +482,39 @@ impl Machine for Delete {
                     self.blocking.reset();
                     return Ok(Next::Send(self.paths.get("/allocations")?));
                 }
-                self.blocking.again(now, &self.paths, "", answered, String::new)
+                self.blocking.again(now, &self.paths, "", answered, || delete_waiting(id))
             }
             DeleteStage::WaitAllocations => {
-                let resp = self.paths.check(answer(ans)?)?;
+                let id = &self.paths.id;
+                let resp = match self.blocking.take(now, ans, &self.paths, "/allocations", || delete_waiting(id))? {
+                    Ok(resp) => self.paths.check(resp)?,
+                    Err(later) => return Ok(later),
+                };
                 let answered = index_of(resp.headers());
                 let allocs = parse_stubs(resp.body())?;
                 if allocs.iter().all(|a| is_terminal_allocation(&a.client_status)) {
                     return Ok(Next::Done(Ok(true)));
                 }
-                self.blocking.again(now, &self.paths, "/allocations", answered, String::new)
+                self.blocking.again(now, &self.paths, "/allocations", answered, || delete_waiting(id))
             }
         }
     }
+
+    fn resume(&mut self, now: Instant) -> Result<Next<Self::Output>> {
+        let id = &self.paths.id;
+        self.blocking.resume(now, &self.paths, || delete_waiting(id))
+    }
+}
+
+fn delete_waiting(id: &str) -> String {
+    format!("delete_job waiting for job {id:?} and its allocations to be gone")
 }
 
 /// `delete_job`: stop the job (`DELETE /v1/job/{id}`, with `purge` also `?purge=true` to
 /// remove it from the state store). `false` if the job did not exist (read first: Nomad
 /// answers 200 to deregistering an unknown job). With `wait`, blocking queries follow the job
-/// until it is gone (purge) or `dead`, then its allocations until every one is terminal.
+/// until it is gone (purge) or `dead`, then its allocations until every one is terminal, for
+/// at most [`DELETE_WAIT_TIMEOUT`] from the first poll ([`Error::Timeout`] after that).
 ///
 /// ```
 /// use clustermanager_core::{nomad, DeleteOptions, Operation, Step};
@@ -487,7 +533,7 @@ pub fn delete(
         paths: JobPaths::new(ctx, namespace, name),
         options,
         stage: DeleteStage::Start,
-        blocking: Blocking::new(None),
+        blocking: Blocking::new(Some(DELETE_WAIT_TIMEOUT)),
     };
     Flow::new(machine, &ctx.retry)
 }

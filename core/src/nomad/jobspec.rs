@@ -1,5 +1,6 @@
 //! A [`JobSpec`] as the body of Nomad's `POST /v1/jobs`: one batch job, one task group
-//! `main` (count 1) and one task `main`.
+//! `main` (count 1) and one task `main`, registered with `"EnforceIndex": true,
+//! "JobModifyIndex": 0` (next to `"Job"`): create only, never update a job of the same ID.
 //!
 //! - Driver: [`JobSpec::driver`], else `docker` when an image is given, else `raw_exec`.
 //! - `docker`: `image`; the entrypoint is [`JobSpec::entrypoint`] when given (then `command`
@@ -33,6 +34,11 @@ pub const MHZ_PER_CORE: u64 = 1000;
 #[serde(rename_all = "PascalCase")]
 struct Register<'a> {
     job: JobBody<'a>,
+    /// With `JobModifyIndex: 0`: register only if no job of this ID exists (Nomad answers
+    /// `Enforcing job modify index 0: job already exists` otherwise), so `create_job` never
+    /// silently updates an existing job.
+    enforce_index: bool,
+    job_modify_index: u64,
 }
 
 #[derive(Serialize)]
@@ -294,6 +300,8 @@ pub fn register_body(id: &str, namespace: Option<&str>, datacenters: &[String], 
             }],
             meta: &spec.labels,
         },
+        enforce_index: true,
+        job_modify_index: 0,
     };
     serde_json::to_vec(&body).map_err(|e| Error::protocol(format!("could not encode the job: {e}")))
 }

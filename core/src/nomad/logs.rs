@@ -7,8 +7,11 @@
 //!   even after the task ended, so the operation reads with a timeout and checks the allocation
 //!   (`GET /v1/allocation/{id}`) when the stream is quiet and every
 //!   [`FollowOptions::check_interval`] while it is not (framed streams send a heartbeat every
-//!   second). Once the allocation is terminal (`complete`, `failed`, `lost`) or gone, it reads what
-//!   is still in flight, flushes the last partial line and ends cleanly.
+//!   second, whether or not data is queued). Once the allocation is terminal (`complete`,
+//!   `failed`, `lost`) it reads on until the server has nothing left to send (a quiet read, or two
+//!   heartbeats with no data between them), flushes the last partial line and ends cleanly; a
+//!   garbage-collected allocation (404) ends the follow at once. A check that fails otherwise
+//!   is logged (debug) and tried again later: the stream decides, not the check.
 //! * File events: `file truncated` flushes the partial line (the data starts again at offset 0);
 //!   `file deleted` flushes it and checks the allocation at once (the server goes on with the
 //!   next log file when the task rotated its logs; a garbage-collected allocation ends the
@@ -49,7 +52,9 @@ pub struct FollowOptions {
     /// Check the allocation at least this often while data keeps coming (default 5 s).
     pub check_interval: Duration,
     /// Once the allocation is terminal, read until the stream is quiet this long (default 1 s)
-    /// or a heartbeat arrives, to collect the output still in flight.
+    /// or two heartbeats arrive with no data between them, to collect the output still queued
+    /// (a long log may take many seconds to arrive). Frames without data (file events) do not
+    /// keep a finished follow open longer than 3 × this after the last data.
     pub drain_timeout: Duration,
     /// Longest encoded frame accepted (default [`DEFAULT_MAX_FRAME`]).
     pub max_frame: usize,
@@ -317,10 +322,12 @@ pub struct LogFollow {
     awaiting_check: bool,
     need_check: bool,
     last_check: Option<Instant>,
-    /// When the allocation was first seen terminal.
+    /// Once the allocation was seen terminal: when data last arrived (or the check answered).
     draining_since: Option<Instant>,
-    /// Heartbeats seen when draining started.
-    drain_heartbeats: u64,
+    /// Whether a data frame (or plain data) arrived since the last poll.
+    got_data: bool,
+    /// Heartbeats seen when the last data frame arrived (or draining started).
+    heartbeats_at_data: u64,
     frames: FrameDecoder,
     lines: LineSplitter,
     queue: VecDeque<LogLine>,
@@ -370,7 +377,8 @@ pub fn follow_with(ctx: &Context, namespace: &str, id: &str, options: &LogOption
         need_check: false,
         last_check: None,
         draining_since: None,
-        drain_heartbeats: 0,
+        got_data: false,
+        heartbeats_at_data: 0,
         queue: VecDeque::new(),
         error: None,
         ended: false,
@@ -415,6 +423,7 @@ impl LogFollow {
 
     fn take_chunk(&mut self, chunk: &[u8]) {
         if self.opts.plain {
+            self.got_data |= !chunk.is_empty();
             self.lines.push(chunk);
             self.drain_lines();
             return;
@@ -431,6 +440,10 @@ impl LogFollow {
                         }
                         _ => {}
                     }
+                    if !frame.data.is_empty() {
+                        self.got_data = true;
+                        self.heartbeats_at_data = self.frames.heartbeats();
+                    }
                     self.lines.push(&frame.data);
                     self.drain_lines();
                     if self.error.is_some() {
@@ -444,8 +457,9 @@ impl LogFollow {
                 }
             }
         }
-        if self.draining_since.is_some() && self.frames.heartbeats() > self.drain_heartbeats {
-            // The server had nothing more to send since the task ended.
+        // Nomad sends a heartbeat every second even while data is queued: only two heartbeats
+        // with no data between them say the server has nothing left to send.
+        if self.draining_since.is_some() && self.frames.heartbeats() >= self.heartbeats_at_data + 2 {
             self.end();
         }
     }
@@ -456,12 +470,16 @@ impl LogFollow {
             Ok(alloc) if alloc.is_terminal() => {
                 tracing::debug!(alloc = %self.request.alloc, status = %alloc.client_status, "allocation terminal; draining the log");
                 self.draining_since = Some(now);
-                self.drain_heartbeats = self.frames.heartbeats();
+                self.heartbeats_at_data = self.frames.heartbeats();
             }
             Ok(_) => {}
             // Garbage-collected: nothing more will come.
             Err(Error::NotFound(_)) => self.end(),
-            Err(e) => self.error = Some(e),
+            // The stream is healthy; a check that failed (after its retries) is tried again at
+            // the next quiet read or check interval rather than ending the follow.
+            Err(e) => {
+                tracing::debug!(alloc = %self.request.alloc, error = %e, "allocation check failed; streaming on");
+            }
         }
     }
 }
@@ -518,8 +536,12 @@ impl Operation for LogFollow {
                             }
                         }
                     }
+                    if std::mem::take(&mut self.got_data) && self.draining_since.is_some() {
+                        self.draining_since = Some(now);
+                    }
                     if let Some(since) = self.draining_since {
-                        // Bounded: a chatty stream cannot keep a finished follow alive.
+                        // Bounded from the last data: frames without data (file events) cannot
+                        // keep a finished follow alive, a long backlog still arrives whole.
                         if now.saturating_duration_since(since) >= self.opts.drain_timeout * 3 {
                             self.end();
                             continue;

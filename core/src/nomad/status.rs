@@ -5,7 +5,8 @@
 //! |---|---|
 //! | allocation `pending` | `Pending` |
 //! | allocation `running` | `Running` |
-//! | allocation `complete` | `Succeeded` |
+//! | allocation `complete`, `DesiredStatus` `run` | `Succeeded` |
+//! | allocation `complete`, `DesiredStatus` `stop` / `evict` (stopped or killed before it finished) | `Failed` |
 //! | allocation `failed`, `lost` | `Failed` |
 //! | job `pending` | `Pending` |
 //! | job `running` with a running allocation (or summary `Running > 0`) | `Running` |
@@ -54,11 +55,14 @@ pub struct AllocView<'a> {
     pub desired_status: &'a str,
 }
 
-/// The unified status of an allocation's `ClientStatus`.
-pub fn allocation_status(client_status: &str) -> Option<Status> {
-    match client_status {
+/// The unified status of an allocation from its `ClientStatus` and `DesiredStatus`. A
+/// `complete` allocation the server asked to stop or evict (job stopped, `delete_execution`,
+/// drained node) was killed, not finished: `Failed`, as the job-level rule says.
+pub fn allocation_status(alloc: AllocView<'_>) -> Option<Status> {
+    match alloc.client_status {
         "pending" => Some(Status::Pending),
         "running" => Some(Status::Running),
+        "complete" if matches!(alloc.desired_status, "stop" | "evict") => Some(Status::Failed),
         "complete" => Some(Status::Succeeded),
         "failed" | "lost" => Some(Status::Failed),
         _ => None,
@@ -213,7 +217,7 @@ mod tests {
 
         #[test]
         fn allocation_mapping_agrees_with_terminality(c in 0..CLIENT.len()) {
-            let s = allocation_status(CLIENT[c]);
+            let s = allocation_status(AllocView { client_status: CLIENT[c], desired_status: "run" });
             prop_assert_eq!(s.is_some_and(Status::is_terminal), is_terminal_allocation(CLIENT[c]));
         }
 

@@ -9,6 +9,13 @@
 //! caller's timeout has passed and the wait is not over: [`Error::Timeout`]. An answer without
 //! `X-Nomad-Index` (a proxy stripping headers) ends the wait with [`Error::Protocol`] rather
 //! than re-asking in a busy loop.
+//!
+//! A blocking read that fails after its retries in a way worth resuming (connection dropped or
+//! reset, stream cut, transport timeout, 429, 500, 502–504) does not end the wait: the same
+//! read is re-issued from the same index after a back-off (the context's retry back-off,
+//! doubling, jittered), like the Kubernetes watcher resumes a dropped watch. Only the caller's
+//! deadline bounds this: the exchange's own retry budget counts the time the server held the
+//! blocking query, so one long poll cut by a load balancer would otherwise exhaust it.
 
 use std::convert::Infallible;
 use std::time::{Duration, Instant};
@@ -18,22 +25,29 @@ use super::flow::{answer, Flow, Machine, Next};
 use super::job::{Fetch, JobBody, JobPaths};
 use super::query::{index_of, next_index, MAX_WAIT};
 use super::{decode, Context};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, TransportErrorKind};
 use crate::model::{Execution, Job, Status};
+use crate::retry::Jitter;
 use crate::step::{Operation, Response};
 
 /// Following one of a job's reads with blocking queries: the index to block on and the
 /// caller's deadline. Shared by the waits here and by `delete_job`'s wait.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct Blocking {
     index: u64,
     deadline: Deadline,
+    /// Blocking reads that failed in a row (for the back-off).
+    failures: u32,
+    /// Drawn from the context's seed at the first failure.
+    jitter: Option<Jitter>,
+    /// The read (its path suffix) to re-issue once the back-off has passed.
+    pending: Option<String>,
 }
 
 impl Blocking {
     /// Follow until `timeout` (measured from the first [`start`](Self::start); `None`: no limit).
     pub fn new(timeout: Option<Duration>) -> Self {
-        Blocking { index: 0, deadline: Deadline::new(timeout) }
+        Blocking { index: 0, deadline: Deadline::new(timeout), failures: 0, jitter: None, pending: None }
     }
 
     /// Start the deadline clock (once; later calls do nothing).
@@ -44,6 +58,60 @@ impl Blocking {
     /// Forget the index, to follow another read (the next query reads at once).
     pub fn reset(&mut self) {
         self.index = 0;
+    }
+
+    /// Take the answer to the read of `suffix` made through [`again`](Self::again): `Ok(Ok(resp))`
+    /// for the machine to judge (any status, a 404 included), or, when a blocking read failed in a
+    /// way worth resuming, `Ok(Err(Next::After(delay)))` for the machine to return: after the
+    /// back-off the flow calls [`Machine::resume`], which calls [`resume`](Self::resume). Other
+    /// failures, and failures of the first (non-blocking) read, are returned as errors;
+    /// [`Error::Timeout`] saying `what` if the deadline passed.
+    pub fn take<T>(
+        &mut self,
+        now: Instant,
+        ans: Option<Result<Response>>,
+        paths: &JobPaths,
+        suffix: &str,
+        what: impl FnOnce() -> String,
+    ) -> Result<std::result::Result<Response, Next<T>>> {
+        let ans = answer(ans);
+        if self.index == 0 || !resumable(&ans) {
+            self.failures = 0;
+            return ans.map(Ok);
+        }
+        let left = self.deadline.next_wait(now, what)?;
+        self.failures = self.failures.saturating_add(1);
+        let policy = &paths.ctx.retry.policy;
+        let exp = policy.initial_backoff.saturating_mul(1u32 << (self.failures - 1).min(16)).min(policy.max_backoff);
+        let jitter = self.jitter.get_or_insert_with(|| Jitter::new(paths.ctx.retry.seed ^ 0x6e6f_6d61_6462_6c6b));
+        let delay = exp.mul_f64(0.5 + 0.5 * jitter.next_f64()).min(left);
+        let failure = match &ans {
+            Ok(resp) => format!("HTTP {}", resp.status()),
+            Err(e) => e.to_string(),
+        };
+        tracing::debug!(path = %paths.query(suffix).path_and_query(), index = self.index, failures = self.failures, ?delay, %failure, "blocking query failed; resuming after a back-off");
+        self.pending = Some(suffix.to_owned());
+        Ok(Err(Next::After(delay)))
+    }
+
+    /// Whether the last read was a blocking one (it waited on an index).
+    pub fn is_blocking(&self) -> bool {
+        self.index != 0
+    }
+
+    /// `Ok` while the deadline has not passed, else [`Error::Timeout`] saying `what`.
+    pub fn time_left(&self, now: Instant, what: impl FnOnce() -> String) -> Result<()> {
+        self.deadline.next_wait(now, what).map(drop)
+    }
+
+    /// Re-issue the blocking read [`take`](Self::take) backed off from, from the same index,
+    /// for at most the time left ([`Error::Timeout`] saying `what` when none is).
+    pub fn resume<T>(&mut self, now: Instant, paths: &JobPaths, what: impl FnOnce() -> String) -> Result<Next<T>> {
+        let Some(suffix) = self.pending.take() else {
+            return Err(Error::protocol("a blocking read was resumed with nothing to resume"));
+        };
+        let wait = self.deadline.next_wait(now, what)?;
+        Ok(Next::Send(paths.query(&suffix).blocking(self.index, wait).get()?))
     }
 
     /// The wait is not over: read `suffix` of the job again, blocking on the index after the
@@ -70,6 +138,18 @@ impl Blocking {
         let wait = self.deadline.next_wait(now, what)?;
         self.index = next_index(self.index, Some(answered));
         Ok(Next::Send(paths.query(suffix).blocking(self.index, wait).get()?))
+    }
+}
+
+/// Whether a failed blocking read is worth re-issuing: the connection or the stream broke, the
+/// transport gave up waiting, or the server was briefly unable to answer (no leader, overload).
+/// TLS failures and the other statuses (404, 400, 403, ...) are answers, not accidents.
+fn resumable(ans: &Result<Response>) -> bool {
+    match ans {
+        Ok(resp) => matches!(resp.status().as_u16(), 429 | 500 | 502..=504),
+        Err(Error::Transport { kind, .. }) => *kind != TransportErrorKind::Tls,
+        Err(Error::Timeout { .. }) => true,
+        Err(_) => false,
     }
 }
 
@@ -127,7 +207,11 @@ impl Machine for WaitJob {
         if let JobStage::Fetch(fetch) = &mut self.stage {
             return fetch.on_answer(ans);
         }
-        let resp = self.paths.check(ans?)?;
+        let id = &self.paths.id;
+        let resp = match self.blocking.take(now, Some(ans), &self.paths, "", || job_waiting(id))? {
+            Ok(resp) => self.paths.check(resp)?,
+            Err(later) => return Ok(later),
+        };
         let answered = index_of(resp.headers());
         let job: JobBody = decode("Nomad job", resp.body())?;
         if job.status == "dead" {
@@ -139,6 +223,15 @@ impl Machine for WaitJob {
         let what = || format!("waiting for job {:?} to finish (it is {})", self.paths.id, job.status);
         self.blocking.again(now, &self.paths, "", answered, what)
     }
+
+    fn resume(&mut self, now: Instant) -> Result<Next<Self::Output>> {
+        let id = &self.paths.id;
+        self.blocking.resume(now, &self.paths, || job_waiting(id))
+    }
+}
+
+fn job_waiting(id: &str) -> String {
+    format!("waiting for job {id:?} to finish")
 }
 
 /// `wait_for_job`: wait until the job is finished (Nomad status `dead`, unified `Succeeded`
@@ -169,6 +262,8 @@ enum ExecStage {
     Start,
     Job,
     Allocations,
+    /// Reading the job again after a blocking read of its allocations returned without a match.
+    Recheck,
 }
 
 struct WaitExecution {
@@ -178,6 +273,8 @@ struct WaitExecution {
     statuses: Vec<Status>,
     blocking: Blocking,
     stage: ExecStage,
+    /// The index of the last allocations answer, while the job is read again.
+    answered: Option<u64>,
 }
 
 impl Machine for WaitExecution {
@@ -204,7 +301,14 @@ impl Machine for WaitExecution {
                 Ok(Next::Send(self.paths.get("/allocations")?))
             }
             ExecStage::Allocations => {
-                let resp = self.paths.check(answer(ans)?)?;
+                let (id, statuses) = (&self.paths.id, &self.statuses);
+                let resp = match self
+                    .blocking
+                    .take(now, ans, &self.paths, "/allocations", || execution_waiting(id, statuses))?
+                {
+                    Ok(resp) => self.paths.check(resp)?,
+                    Err(later) => return Ok(later),
+                };
                 let answered = index_of(resp.headers());
                 let allocs = parse_stubs(resp.body())?;
                 let found = current_run(self.job.0, self.job.1, &allocs)
@@ -215,19 +319,44 @@ impl Machine for WaitExecution {
                 if let Some((_, execution)) = found {
                     return Ok(Next::Done(Ok(execution)));
                 }
-                let what = || format!("waiting for an execution of job {:?} in {:?}", self.paths.id, self.statuses);
-                self.blocking.again(now, &self.paths, "/allocations", answered, what)
+                if self.blocking.is_blocking() {
+                    // A blocking read came back (something changed, or its wait passed) without
+                    // a match: is the job still there? A purged job's allocation list does not
+                    // say (it is `[]` for an unknown job), and may never change again.
+                    self.blocking.time_left(now, || execution_waiting(id, statuses))?;
+                    self.answered = answered;
+                    self.stage = ExecStage::Recheck;
+                    return Ok(Next::Send(self.paths.get("")?));
+                }
+                self.blocking.again(now, &self.paths, "/allocations", answered, || execution_waiting(id, statuses))
+            }
+            ExecStage::Recheck => {
+                // Gone (purged): NotFound naming the job.
+                self.paths.check(answer(ans)?)?;
+                self.stage = ExecStage::Allocations;
+                let (id, statuses) = (&self.paths.id, &self.statuses);
+                self.blocking.again(now, &self.paths, "/allocations", self.answered, || execution_waiting(id, statuses))
             }
         }
     }
+
+    fn resume(&mut self, now: Instant) -> Result<Next<Self::Output>> {
+        let (id, statuses) = (&self.paths.id, &self.statuses);
+        self.blocking.resume(now, &self.paths, || execution_waiting(id, statuses))
+    }
+}
+
+fn execution_waiting(id: &str, statuses: &[Status]) -> String {
+    format!("waiting for an execution of job {id:?} in {statuses:?}")
 }
 
 /// `wait_for_job_execution_status`: wait until an execution (allocation) of the job has one of
 /// `statuses`, and return it (the newest if several do). Only the executions of the job's
 /// current run count (a job registered again under the same ID keeps its earlier versions'
 /// allocations; see [`job`](super::job)). Checks first that the job exists
-/// ([`Error::NotFound`]), then follows `/v1/job/{id}/allocations` with blocking queries;
-/// [`Error::Timeout`] when `timeout` passes first.
+/// ([`Error::NotFound`]), then follows `/v1/job/{id}/allocations` with blocking queries; each
+/// time one comes back without a match the job is read again, and a job purged meanwhile ends
+/// the wait with [`Error::NotFound`]. [`Error::Timeout`] when `timeout` passes first.
 ///
 /// ```
 /// use std::time::Duration;
@@ -249,6 +378,7 @@ pub fn execution_status(
         statuses: statuses.to_vec(),
         blocking: Blocking::new(timeout),
         stage: ExecStage::Start,
+        answered: None,
     };
     Flow::new(machine, &ctx.retry)
 }
