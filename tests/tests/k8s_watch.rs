@@ -173,12 +173,14 @@ fn wait_for_job_times_out_at_the_callers_deadline() {
     assert_eq!(t.elapsed, Duration::from_secs(5));
 }
 
-/// acm-26: the stand-in kubelet ran the pod; the list to obtain a resourceVersion (empty) and
-/// the pod watch from it are the recorded responses, chunked as recorded or byte by byte.
+/// acm-26: the stand-in kubelet ran the pod; the read of the Job (for its uid: recorded later,
+/// #5), the list to obtain a resourceVersion (empty) and the pod watch from it are the recorded
+/// responses, chunked as recorded or byte by byte.
 #[test]
 fn wait_for_execution_status_follows_the_pod_through_its_phases() {
     let s = k8s("acm-26-job-with-node-agent.json");
     let scenario = scripted(vec![
+        exchange("GET", "/apis/batch/v1/namespaces/acm-run/jobs/printer", None, response(&s, 5)),
         exchange("GET", "/api/v1/namespaces/acm-run/pods?labelSelector=job-name%3Dprinter", None, response(&s, 1)),
         exchange("GET", &pod_watch("acm-run", "printer", "1772"), None, response(&s, 2)),
     ]);
@@ -210,6 +212,8 @@ fn wait_for_execution_status_on_acm12() {
     let mut listed = response(&empty, 1);
     listed.body = listed.body.replace("acm-run", "acm-watch").replace("1772", "1341");
     let scenario = scripted(vec![
+        // the Job as its create answered it (#3): the wait reads it for its uid
+        exchange("GET", "/apis/batch/v1/namespaces/acm-watch/jobs/watched", None, response(&s, 3)),
         exchange("GET", "/api/v1/namespaces/acm-watch/pods?labelSelector=job-name%3Dwatched", None, listed),
         exchange("GET", &pod_watch("acm-watch", "watched", "1341"), None, response(&s, 2)),
     ]);
@@ -218,6 +222,86 @@ fn wait_for_execution_status_on_acm12() {
         .run(k8s::wait::execution_status(&ctx(), "acm-watch", "watched", &[Status::Succeeded], None))
         .unwrap();
     assert_eq!((done.id.as_str(), done.status), ("watched-m7hns", Some(Status::Succeeded)));
+}
+
+/// The recorded pod of acm-26's `failer` job (#11), in phase `phase`; `orphan` makes it the pod
+/// an earlier `failer` job (other uid) left behind when deleted with `purge: false` (the
+/// garbage collector removed its ownerReferences; the `controller-uid` label stays).
+fn failer_pod(phase: &str, orphan: bool, name: &str, created: &str) -> serde_json::Value {
+    let s = k8s("acm-26-job-with-node-agent.json");
+    let list: serde_json::Value = serde_json::from_str(&response(&s, 11).body).unwrap();
+    let mut pod = list["items"][0].clone();
+    pod["status"]["phase"] = phase.into();
+    pod["metadata"]["name"] = name.into();
+    pod["metadata"]["creationTimestamp"] = created.into();
+    if orphan {
+        pod["metadata"]["labels"]["controller-uid"] = "5b1f0c1e-0000-4000-8000-000000000001".into();
+        pod["metadata"].as_object_mut().unwrap().remove("ownerReferences");
+    }
+    pod
+}
+
+fn pod_list(rv: &str, pods: &[serde_json::Value]) -> String {
+    list_body("PodList", "v1", rv, &pods.iter().map(|p| p.to_string()).collect::<Vec<_>>())
+}
+
+/// Scripted around acm-26's `failer`: the Job read (#10, its uid) and a pod list holding the
+/// Succeeded orphan of an earlier `failer` job and the new Job's Pending pod: the wait does not
+/// return the orphan but waits for the new pod, which then fails (a MODIFIED event).
+#[test]
+fn wait_for_execution_status_ignores_the_orphans_of_an_earlier_job_of_the_same_name() {
+    let s = k8s("acm-26-job-with-node-agent.json");
+    let orphan = failer_pod("Succeeded", true, "failer-old01", "2026-11-25T20:40:00Z");
+    let pending = failer_pod("Pending", false, "failer-knwwt", "2026-11-25T20:49:19Z");
+    let failed = failer_pod("Failed", false, "failer-knwwt", "2026-11-25T20:49:19Z");
+    let events = vec![format!("{{\"type\":\"MODIFIED\",\"object\":{failed}}}\n")];
+    let scenario = scripted(vec![
+        exchange("GET", "/apis/batch/v1/namespaces/acm-run/jobs/failer", None, response(&s, 10)),
+        exchange(
+            "GET",
+            "/api/v1/namespaces/acm-run/pods?labelSelector=job-name%3Dfailer",
+            None,
+            json_response(200, &pod_list("1789", &[orphan, pending])),
+        ),
+        exchange("GET", &pod_watch("acm-run", "failer", "1789"), None, stream_response(&events, false)),
+    ]);
+    let done = Replay::new(&scenario)
+        .split(Split::Every(1))
+        .run(k8s::wait::execution_status(&ctx(), "acm-run", "failer", &[Status::Succeeded, Status::Failed], None))
+        .unwrap();
+    assert_eq!((done.id.as_str(), done.status), ("failer-knwwt", Some(Status::Failed)), "not the orphan");
+}
+
+/// Two finished pods of the same Job in the list (a job that retried): the newest one.
+#[test]
+fn wait_for_execution_status_prefers_the_newest_pod_of_the_list() {
+    let s = k8s("acm-26-job-with-node-agent.json");
+    let first = failer_pod("Failed", false, "failer-aaaaa", "2026-11-25T20:49:19Z");
+    let retry = failer_pod("Failed", false, "failer-bbbbb", "2026-11-25T20:49:41Z");
+    let scenario = scripted(vec![
+        exchange("GET", "/apis/batch/v1/namespaces/acm-run/jobs/failer", None, response(&s, 10)),
+        exchange(
+            "GET",
+            "/api/v1/namespaces/acm-run/pods?labelSelector=job-name%3Dfailer",
+            None,
+            json_response(200, &pod_list("1795", &[retry, first])),
+        ),
+    ]);
+    let done = Replay::new(&scenario)
+        .run(k8s::wait::execution_status(&ctx(), "acm-run", "failer", &[Status::Failed], None))
+        .unwrap();
+    assert_eq!(done.id, "failer-bbbbb");
+}
+
+/// Waiting on a Job that does not exist (acm-26 #13, the 404 after its delete): NotFound at once.
+#[test]
+fn wait_for_execution_status_of_a_missing_job_is_not_found() {
+    let s = k8s("acm-26-job-with-node-agent.json");
+    let err = Replay::new(&s)
+        .exchanges([13])
+        .run(k8s::wait::execution_status(&ctx(), "acm-run", "failer", &[Status::Failed], None))
+        .unwrap_err();
+    assert!(matches!(err, Error::NotFound(_)), "{err:?}");
 }
 
 #[test]

@@ -80,6 +80,26 @@ pub struct ObjectMeta {
     /// `metadata.labels`.
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
+    /// `metadata.uid`: tells apart two objects that had the same name at different times.
+    #[serde(default)]
+    pub uid: String,
+    /// `metadata.ownerReferences` (for a Job's pods: the Job, `controller: true`).
+    #[serde(default)]
+    pub owner_references: Vec<OwnerReference>,
+}
+
+/// One entry of `metadata.ownerReferences` (the fields kept).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct OwnerReference {
+    /// The owner's `kind` (`Job`).
+    #[serde(default)]
+    pub kind: String,
+    /// The owner's `uid`.
+    #[serde(default)]
+    pub uid: String,
+    /// Whether this owner is the managing controller.
+    #[serde(default)]
+    pub controller: Option<bool>,
 }
 
 /// One entry of an object's `status.conditions` (Jobs, pods, CRDs, ...).
