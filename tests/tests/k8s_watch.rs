@@ -304,6 +304,95 @@ fn wait_for_execution_status_of_a_missing_job_is_not_found() {
     assert!(matches!(err, Error::NotFound(_)), "{err:?}");
 }
 
+/// The Job is deleted while its pod runs (acm-26 recorded `failer`'s delete, #12, and the 404
+/// that followed, #13): the garbage collector deletes the pod (a DELETED event, scripted from the
+/// recorded pod), the wait reads the Job again and ends with NotFound instead of waiting forever.
+#[test]
+fn wait_for_execution_status_ends_when_the_job_is_deleted() {
+    let s = k8s("acm-26-job-with-node-agent.json");
+    let running = failer_pod("Running", false, "failer-knwwt", "2026-11-25T20:49:19Z");
+    let events = vec![format!("{{\"type\":\"DELETED\",\"object\":{running}}}\n")];
+    let scenario = scripted(vec![
+        exchange("GET", "/apis/batch/v1/namespaces/acm-run/jobs/failer", None, response(&s, 10)),
+        exchange(
+            "GET",
+            "/api/v1/namespaces/acm-run/pods?labelSelector=job-name%3Dfailer",
+            None,
+            json_response(200, &pod_list("1789", &[running])),
+        ),
+        exchange("GET", &pod_watch("acm-run", "failer", "1789"), None, stream_response(&events, false)),
+        exchange("GET", "/apis/batch/v1/namespaces/acm-run/jobs/failer", None, response(&s, 13)),
+    ]);
+    for split in [Split::AsRecorded, Split::Every(1)] {
+        let err = Replay::new(&scenario)
+            .split(split)
+            .run(k8s::wait::execution_status(&ctx(), "acm-run", "failer", &[Status::Succeeded], None))
+            .unwrap_err();
+        assert!(matches!(&err, Error::NotFound(a) if a.message.contains("deleted while waiting")), "{err:?}");
+    }
+}
+
+/// A pod deleted while its Job lives on (`delete_execution`): the Job read again (#10) still
+/// exists with the same uid, so the wait goes on and sees the replacement pod fail.
+#[test]
+fn wait_for_execution_status_survives_a_deleted_pod_of_a_live_job() {
+    let s = k8s("acm-26-job-with-node-agent.json");
+    let running = failer_pod("Running", false, "failer-knwwt", "2026-11-25T20:49:19Z");
+    let replaced = failer_pod("Failed", false, "failer-zq7xk", "2026-11-25T20:49:30Z");
+    let events = vec![
+        format!("{{\"type\":\"DELETED\",\"object\":{running}}}\n"),
+        format!("{{\"type\":\"ADDED\",\"object\":{replaced}}}\n"),
+    ];
+    let scenario = scripted(vec![
+        exchange("GET", "/apis/batch/v1/namespaces/acm-run/jobs/failer", None, response(&s, 10)),
+        exchange(
+            "GET",
+            "/api/v1/namespaces/acm-run/pods?labelSelector=job-name%3Dfailer",
+            None,
+            json_response(200, &pod_list("1789", &[running])),
+        ),
+        exchange("GET", &pod_watch("acm-run", "failer", "1789"), None, stream_response(&events, false)),
+        exchange("GET", "/apis/batch/v1/namespaces/acm-run/jobs/failer", None, response(&s, 10)),
+    ]);
+    let done = Replay::new(&scenario)
+        .split(Split::Every(1))
+        .run(k8s::wait::execution_status(&ctx(), "acm-run", "failer", &[Status::Failed], None))
+        .unwrap();
+    assert_eq!(done.id, "failer-zq7xk");
+}
+
+/// A Job deleted with `purge: false` leaves its pods: no event tells. When the server ends the
+/// watch (its timeoutSeconds), the wait reads the Job before watching again; gone (#13): NotFound.
+#[test]
+fn wait_for_execution_status_notices_an_orphaning_delete_when_the_watch_resumes() {
+    let s = k8s("acm-26-job-with-node-agent.json");
+    let pending = failer_pod("Pending", false, "failer-knwwt", "2026-11-25T20:49:19Z");
+    let mut running = failer_pod("Running", false, "failer-knwwt", "2026-11-25T20:49:19Z");
+    running["metadata"]["resourceVersion"] = "1790".into();
+    let events = vec![format!("{{\"type\":\"MODIFIED\",\"object\":{running}}}\n")];
+    let scenario = scripted(vec![
+        exchange("GET", "/apis/batch/v1/namespaces/acm-run/jobs/failer", None, response(&s, 10)),
+        exchange(
+            "GET",
+            "/api/v1/namespaces/acm-run/pods?labelSelector=job-name%3Dfailer",
+            None,
+            json_response(200, &pod_list("1789", &[pending])),
+        ),
+        exchange("GET", &pod_watch("acm-run", "failer", "1789"), None, stream_response(&events, true)),
+        exchange("GET", "/apis/batch/v1/namespaces/acm-run/jobs/failer", None, response(&s, 13)),
+    ]);
+    let (out, _, t) = Replay::new(&scenario).run_full(k8s::wait::execution_status(
+        &ctx(),
+        "acm-run",
+        "failer",
+        &[Status::Succeeded],
+        None,
+    ));
+    let err = out.unwrap_err();
+    assert!(matches!(err, Error::NotFound(_)), "{err:?}");
+    assert_eq!(t.requests.len(), 4, "job, pods, watch (ended by the server), job again (404)");
+}
+
 #[test]
 fn wait_for_execution_status_needs_statuses() {
     let s = k8s("acm-26-job-with-node-agent.json");

@@ -253,19 +253,25 @@ pub fn job_request(namespace: &str, job: &str) -> Result<step::Request> {
     step::request(http::Method::GET, &format!("{}/{job}", super::job::collection(namespace)), None)
 }
 
-/// The uid of the Job in this answer to [`job_request`]; `Ok(None)` when the Job does not exist.
-pub fn job_uid(resp: Result<Response>) -> Result<Option<String>> {
+/// The metadata of the Job in this answer to [`job_request`]; `Ok(None)` when the Job does not
+/// exist.
+pub fn job_meta(resp: Result<Response>) -> Result<Option<ObjectMeta>> {
     match resp.and_then(check) {
         Ok(resp) => {
             let job = decode::<Thin>("job", resp.body())?;
             if job.metadata.uid.is_empty() {
                 return Err(Error::protocol("the Job read back has no metadata.uid"));
             }
-            Ok(Some(job.metadata.uid))
+            Ok(Some(job.metadata))
         }
         Err(Error::NotFound(_)) => Ok(None),
         Err(e) => Err(e),
     }
+}
+
+/// The uid of the Job in this answer to [`job_request`]; `Ok(None)` when the Job does not exist.
+pub fn job_uid(resp: Result<Response>) -> Result<Option<String>> {
+    job_meta(resp).map(|meta| meta.map(|m| m.uid))
 }
 
 /// The request that lists the pods labelled with Job `job`'s name.

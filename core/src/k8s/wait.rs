@@ -10,6 +10,11 @@
 //!   until one pod *of that Job* (see [`PodObject::belongs_to`]: not the orphans of an earlier
 //!   job of the same name) is in one of `statuses`; returns that pod as an [`Execution`] (the
 //!   newest one when a list holds several). No pod yet is fine: the job controller creates them.
+//!   The Job being deleted ends the wait with [`Error::NotFound`]: the Job is read again when
+//!   one of its pods is `DELETED` (background propagation deletes them once the Job is gone)
+//!   and before every resumed watch (orphaning deletes leave the pods, so no event says it; the
+//!   server ends each watch after `timeoutSeconds`). A Job that is gone, carries a
+//!   `deletionTimestamp` or has another uid (deleted and created again) was deleted.
 //!
 //! Both finish with [`Error::Timeout`] when `timeout` passes (`None` waits as long as it takes).
 
@@ -25,7 +30,7 @@ use crate::call::{Exchange, ExchangeStep};
 use crate::error::{ApiError, Error, Result};
 use crate::model::{Execution, Job, Status};
 use crate::retry::Retry;
-use crate::step::{Event, Operation, Step};
+use crate::step::{Event, Operation, Request, Step};
 
 fn job_not_found(namespace: &str, name: &str, while_waiting: bool) -> Error {
     let message = if while_waiting {
@@ -122,6 +127,7 @@ pub fn execution_status(
         timeout,
         started: None,
         uid: String::new(),
+        fresh: true,
     });
     Checked::from(op)
 }
@@ -131,6 +137,9 @@ enum ExecState {
     Job(Box<Exchange>),
     /// Watching its pods.
     Watch(Box<Watcher<PodObject>>),
+    /// Reading the Job again to learn whether it still exists; the watch (and the watch request
+    /// it was about to open, if any) waits meanwhile.
+    Recheck(Box<Exchange>, Box<Watcher<PodObject>>, Option<Request>),
     Done,
 }
 
@@ -146,6 +155,8 @@ pub struct ExecutionWait {
     started: Option<Instant>,
     /// The Job's uid: only the pods it controls count.
     uid: String,
+    /// The Job was read since the last watch was opened: the next open needs no re-read.
+    fresh: bool,
 }
 
 impl std::fmt::Debug for ExecutionWait {
@@ -162,6 +173,17 @@ impl ExecutionWait {
 
     fn wanted(&self, pod: &PodObject) -> bool {
         pod.belongs_to(&self.uid) && self.wanted.contains(&super::execution::status_of_phase(&pod.status.phase))
+    }
+
+    /// Read the Job again (while the watch waits), then go on with `watcher` or finish.
+    fn recheck(&mut self, watcher: Box<Watcher<PodObject>>, open: Option<Request>) -> Option<Step<Execution>> {
+        let req = match super::execution::job_request(&self.namespace, &self.job) {
+            Ok(req) => req,
+            Err(e) => return Some(self.finish(Err(e))),
+        };
+        tracing::debug!(what = %self.params.what, "checking that the job still exists");
+        self.state = ExecState::Recheck(Box::new(Exchange::send(req, &self.retry)), watcher, open);
+        None
     }
 
     /// What an update of the pods means: `Some` to finish.
@@ -207,16 +229,63 @@ impl Operation for ExecutionWait {
                     },
                 },
                 ExecState::Watch(w) => match w.poll(now).into_step() {
+                    // a resumed (or re-listed and re-opened) watch: has the Job gone meanwhile?
+                    Ok(Step::Open(req)) if !self.fresh => {
+                        let ExecState::Watch(w) = std::mem::replace(&mut self.state, ExecState::Done) else {
+                            return self.finish(Err(Error::protocol("execution wait lost its watch")));
+                        };
+                        if let Some(step) = self.recheck(w, Some(req)) {
+                            return step;
+                        }
+                    }
                     Ok(step) => {
-                        if matches!(step, Step::Done(_)) {
-                            self.state = ExecState::Done;
+                        match step {
+                            Step::Done(_) => self.state = ExecState::Done,
+                            Step::Open(_) => self.fresh = false,
+                            _ => {}
                         }
                         return step;
+                    }
+                    Err(Update::Deleted(pod)) if pod.belongs_to(&self.uid) => {
+                        let ExecState::Watch(w) = std::mem::replace(&mut self.state, ExecState::Done) else {
+                            return self.finish(Err(Error::protocol("execution wait lost its watch")));
+                        };
+                        if let Some(step) = self.recheck(w, None) {
+                            return step;
+                        }
                     }
                     Err(update) => {
                         if let Some(result) = self.judge(update) {
                             return self.finish(result);
                         }
+                    }
+                },
+                ExecState::Recheck(ex, _, _) => match ex.poll(now) {
+                    ExchangeStep::Send(req) => return Step::Send(req),
+                    ExchangeStep::Wait(d) => return Step::Wait(d),
+                    ExchangeStep::Done(result) => {
+                        let ExecState::Recheck(_, watcher, open) = std::mem::replace(&mut self.state, ExecState::Done)
+                        else {
+                            return self.finish(Err(Error::protocol("execution wait lost its watch")));
+                        };
+                        match super::execution::job_meta(result) {
+                            Ok(Some(job)) if job.uid == self.uid && job.deletion_timestamp.is_none() => {}
+                            Ok(_) => {
+                                let err = job_not_found(&self.namespace, &self.job, true);
+                                return self.finish(Err(err));
+                            }
+                            // could not tell (the server is briefly unavailable): go on watching
+                            Err(e) if super::watcher::resumable(&e) => {
+                                tracing::debug!(error = %e, "could not read the job; watching on");
+                            }
+                            Err(e) => return self.finish(Err(e)),
+                        }
+                        self.state = ExecState::Watch(watcher);
+                        if let Some(req) = open {
+                            self.fresh = false;
+                            return Step::Open(req);
+                        }
+                        self.fresh = true;
                     }
                 },
             }
@@ -225,7 +294,7 @@ impl Operation for ExecutionWait {
 
     fn handle(&mut self, event: Event) {
         match &mut self.state {
-            ExecState::Job(ex) => ex.handle(event),
+            ExecState::Job(ex) | ExecState::Recheck(ex, _, _) => ex.handle(event),
             ExecState::Watch(w) => w.handle(event),
             ExecState::Done => {}
         }

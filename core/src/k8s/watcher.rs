@@ -623,7 +623,7 @@ impl<T: DeserializeOwned + Versioned> Watcher<T> {
 }
 
 /// Whether a failure to list or watch is worth resuming after a backoff.
-fn resumable(err: &Error) -> bool {
+pub(crate) fn resumable(err: &Error) -> bool {
     match err {
         Error::Transport { .. } | Error::TooManyRequests(_) => true,
         Error::Server(api) => matches!(api.status, 502..=504),
