@@ -139,7 +139,7 @@ enum ExecState {
     Watch(Box<Watcher<PodObject>>),
     /// Reading the Job again to learn whether it still exists; the watch (and the watch request
     /// it was about to open, if any) waits meanwhile.
-    Recheck(Box<Exchange>, Box<Watcher<PodObject>>, Option<Request>),
+    Recheck(Box<Exchange>, Box<Watcher<PodObject>>, Option<Box<Request>>),
     Done,
 }
 
@@ -182,7 +182,7 @@ impl ExecutionWait {
             Err(e) => return Some(self.finish(Err(e))),
         };
         tracing::debug!(what = %self.params.what, "checking that the job still exists");
-        self.state = ExecState::Recheck(Box::new(Exchange::send(req, &self.retry)), watcher, open);
+        self.state = ExecState::Recheck(Box::new(Exchange::send(req, &self.retry)), watcher, open.map(Box::new));
         None
     }
 
@@ -283,7 +283,7 @@ impl Operation for ExecutionWait {
                         self.state = ExecState::Watch(watcher);
                         if let Some(req) = open {
                             self.fresh = false;
-                            return Step::Open(req);
+                            return Step::Open(*req);
                         }
                         self.fresh = true;
                     }
