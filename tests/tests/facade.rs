@@ -33,7 +33,7 @@ fn the_same_program_reports_a_failed_job_on_kubernetes_and_on_nomad() {
 
     // Kubernetes v1.19: the `failer` job of acm-26 exits 3.
     let k8s = Scenario::load("k8s/acm-26-job-with-node-agent.json");
-    let transport = ReplayTransport::new(&k8s, [0, 10, 11]);
+    let transport = ReplayTransport::new(&k8s, [0, 10, 10, 11]); // get_job; list_job_executions reads the Job, then its pods
     let config = Config::kubernetes("https://127.0.0.1:6443").unwrap();
     let cm = block_on(ClusterManager::connect(transport.clone(), &config, 7)).unwrap();
     assert_eq!(block_on(report(&cm, "acm-run", "failer")).unwrap(), expected);

@@ -280,10 +280,11 @@ fn cleanup_jobs_deletes_the_finished_jobs_with_their_pods() {
     assert_eq!(deleted, ["printer"], "failer was already gone (404): not reported; hello-ok is still pending");
 }
 
+/// Each listing reads the Job first (for its uid), then its pods.
 #[test]
 fn executions_of_a_job_through_its_life() {
     let ok = k8s("acm-08-job-succeeds.json");
-    let pending = Replay::new(&ok).exchanges([3]).run(k8s::execution::list(&ctx(), "acm-jobs", "hello-ok")).unwrap();
+    let pending = Replay::new(&ok).exchanges([1, 3]).run(k8s::execution::list(&ctx(), "acm-jobs", "hello-ok")).unwrap();
     assert_eq!(pending.len(), 1);
     let p = &pending[0];
     assert_eq!((p.id.as_str(), p.job_name.as_str(), p.namespace.as_str()), ("hello-ok-mnnkx", "hello-ok", "acm-jobs"));
@@ -292,7 +293,7 @@ fn executions_of_a_job_through_its_life() {
     assert_eq!((p.tasks[0].name.as_str(), p.tasks[0].state.as_str()), ("main", "waiting"));
     assert_eq!(p.created.as_deref(), Some("2026-11-25T20:42:19Z"));
 
-    let done = Replay::new(&ok).exchanges([8]).run(k8s::execution::list(&ctx(), "acm-jobs", "hello-ok")).unwrap();
+    let done = Replay::new(&ok).exchanges([7, 8]).run(k8s::execution::list(&ctx(), "acm-jobs", "hello-ok")).unwrap();
     let t = &done[0].tasks[0];
     assert_eq!(done[0].status, Some(Status::Succeeded));
     assert_eq!(
@@ -301,12 +302,41 @@ fn executions_of_a_job_through_its_life() {
     );
 
     let run = k8s("acm-26-job-with-node-agent.json");
-    let failed = Replay::new(&run).exchanges([11]).run(k8s::execution::list(&ctx(), "acm-run", "failer")).unwrap();
+    let failed = Replay::new(&run).exchanges([10, 11]).run(k8s::execution::list(&ctx(), "acm-run", "failer")).unwrap();
     let f = &failed[0];
     assert_eq!((f.status, f.node.as_deref()), (Some(Status::Failed), Some("fake-node-1")));
     assert_eq!((f.tasks[0].exit_code, f.tasks[0].failed, f.tasks[0].restarts), (Some(3), true, 0));
-    let gone = Replay::new(&run).exchanges([14]).run(k8s::execution::list(&ctx(), "acm-run", "failer")).unwrap();
+    // after the delete the Job is gone (404): no executions, without asking for pods
+    let gone = Replay::new(&run).exchanges([13]).run(k8s::execution::list(&ctx(), "acm-run", "failer")).unwrap();
     assert!(gone.is_empty());
+}
+
+/// Scripted around acm-26's `failer` (the Job read #10, its recorded pod #11): the pod list also
+/// holds the pod an earlier `failer` job left when deleted with `purge: false` (its own
+/// `controller-uid`, no ownerReferences): not an execution of this Job.
+#[test]
+fn executions_of_a_job_exclude_the_orphans_of_an_earlier_job_of_the_same_name() {
+    let s = k8s("acm-26-job-with-node-agent.json");
+    let list: serde_json::Value = serde_json::from_str(&response(&s, 11).body).unwrap();
+    let ours = list["items"][0].clone();
+    let mut orphan = ours.clone();
+    orphan["metadata"]["name"] = "failer-old01".into();
+    orphan["metadata"]["labels"]["controller-uid"] = "5b1f0c1e-0000-4000-8000-000000000001".into();
+    orphan["metadata"].as_object_mut().unwrap().remove("ownerReferences");
+    orphan["status"]["phase"] = "Succeeded".into();
+    let body = list_body("PodList", "v1", "1792", &[orphan.to_string(), ours.to_string()]);
+    let scenario = scripted(vec![
+        exchange("GET", "/apis/batch/v1/namespaces/acm-run/jobs/failer", None, response(&s, 10)),
+        exchange(
+            "GET",
+            "/api/v1/namespaces/acm-run/pods?labelSelector=job-name%3Dfailer",
+            None,
+            json_response(200, &body),
+        ),
+    ]);
+    let execs = Replay::new(&scenario).run(k8s::execution::list(&ctx(), "acm-run", "failer")).unwrap();
+    let ids: Vec<&str> = execs.iter().map(|e| e.id.as_str()).collect();
+    assert_eq!(ids, ["failer-knwwt"]);
 }
 
 /// The recorder listed every pod of the namespace (all belong to jobs); we ask for the pods

@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests may unwrap
 
+mod k8s_support;
+
 use clustermanager_core::k8s::{self, Context};
 use clustermanager_core::{Error, LogLine, LogOptions};
 use clustermanager_tests::{Replay, Scenario, Split};
@@ -175,4 +177,89 @@ fn a_container_waiting_to_start_is_a_clear_error() {
         assert!(api.message.starts_with("container \"main\" in pod \"printer-vhpr6\" is waiting to start"));
         assert!(api.message.contains("wait until the execution is Running"), "{}", api.message);
     }
+}
+
+/// The 400 a kube-apiserver 1.19 answers to a log request without a container for a pod that has
+/// several (scripted in the apiserver's form; the recordings have no such pod).
+fn must_choose() -> clustermanager_tests::RecordedResponse {
+    k8s_support::json_response(
+        400,
+        r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"a container name must be specified for pod printer-vhpr6, choose one of: [node-agent main]","reason":"BadRequest","code":400}"#,
+    )
+}
+
+/// acm-26's recorded pod (#6) with a `node-agent` sidecar before its `main` container, and
+/// optionally the `kubectl.kubernetes.io/default-container` annotation.
+fn two_container_pod(containers: &[&str], default: Option<&str>) -> clustermanager_tests::RecordedResponse {
+    let s = Scenario::load("k8s/acm-26-job-with-node-agent.json");
+    let mut pod: serde_json::Value = serde_json::from_str(&s.exchange(6).response.body).unwrap();
+    let main = pod["spec"]["containers"][0].clone();
+    pod["spec"]["containers"] = containers
+        .iter()
+        .map(|name| {
+            let mut c = main.clone();
+            c["name"] = (*name).into();
+            c
+        })
+        .collect();
+    if let Some(d) = default {
+        pod["metadata"]["annotations"] = serde_json::json!({ "kubectl.kubernetes.io/default-container": d });
+    }
+    k8s_support::json_response(200, &pod.to_string())
+}
+
+const LOG: &str = "/api/v1/namespaces/acm-run/pods/printer-vhpr6/log";
+const POD: &str = "/api/v1/namespaces/acm-run/pods/printer-vhpr6";
+
+/// A pod with a sidecar: the log without a container is refused (400, scripted); the pod is read
+/// and the log asked again for the container kubectl would choose — the annotated default, else
+/// `main`, else the first — whose answer is the recorded log (acm-26 #7).
+#[test]
+fn log_of_a_pod_with_a_sidecar_is_the_default_containers() {
+    use k8s_support::{exchange, scripted};
+    let s = Scenario::load("k8s/acm-26-job-with-node-agent.json");
+    let cases: [(&[&str], Option<&str>, &str); 4] = [
+        (&["node-agent", "main"], None, "main"),
+        (&["node-agent", "main"], Some("node-agent"), "node-agent"),
+        (&["node-agent", "main"], Some("gone"), "main"),
+        (&["node-agent", "worker"], None, "node-agent"),
+    ];
+    for (containers, default, chosen) in cases {
+        let scenario = scripted(vec![
+            exchange("GET", LOG, None, must_choose()),
+            exchange("GET", POD, None, two_container_pod(containers, default)),
+            exchange("GET", &format!("{LOG}?container={chosen}"), None, s.exchange(7).response.clone()),
+        ]);
+        let log = Replay::new(&scenario).run(k8s::log::get(&ctx(), "acm-run", "printer-vhpr6", &LogOptions::default()));
+        assert_eq!(log.unwrap(), PRINTED.join("\n") + "\n", "{containers:?} {default:?}");
+    }
+}
+
+/// The same for a followed log: the recorded stream (acm-26 #4) of the chosen container, cut
+/// at every byte.
+#[test]
+fn following_a_pod_with_a_sidecar_follows_the_default_container() {
+    use k8s_support::{exchange, scripted};
+    let s = Scenario::load("k8s/acm-26-job-with-node-agent.json");
+    let scenario = scripted(vec![
+        exchange("GET", &format!("{LOG}?follow=true"), None, must_choose()),
+        exchange("GET", POD, None, two_container_pod(&["node-agent", "main"], None)),
+        exchange("GET", &format!("{LOG}?container=main&follow=true"), None, s.exchange(4).response.clone()),
+    ]);
+    let op = k8s::log::follow(&ctx(), "acm-run", "printer-vhpr6", &LogOptions::default());
+    let (result, lines, t) = Replay::new(&scenario).split(Split::Every(1)).run_full(op);
+    result.unwrap();
+    assert_eq!(texts(&lines), PRINTED);
+    assert_eq!(t.requests.len(), 3);
+}
+
+/// A caller who named a container gets the server's answer as it is: no second guess.
+#[test]
+fn a_named_container_is_not_second_guessed() {
+    use k8s_support::{exchange, scripted};
+    let scenario = scripted(vec![exchange("GET", &format!("{LOG}?container=main"), None, must_choose())]);
+    let opts = LogOptions { container: Some("main".into()), ..LogOptions::default() };
+    let err = Replay::new(&scenario).run(k8s::log::get(&ctx(), "acm-run", "printer-vhpr6", &opts)).unwrap_err();
+    let Error::BadRequest(api) = &err else { panic!("{err:?}") };
+    assert!(api.message.contains("LogOptions::container"), "{}", api.message);
 }

@@ -97,6 +97,61 @@ fn deleting_a_namespace_waits_through_terminating_until_deleted() {
     }
 }
 
+/// The 409 a kube-apiserver 1.19 answers to a second DELETE of a namespace that is already
+/// Terminating (scripted: acm-06 did not record a second delete before the namespace was gone).
+fn conflict_terminating() -> clustermanager_tests::RecordedResponse {
+    json_response(
+        409,
+        &format!(
+            r#"{{"kind":"Status","apiVersion":"v1","metadata":{{}},"status":"Failure","message":"Operation cannot be fulfilled on namespaces \"{NS}\": The system is ensuring all content is removed from this namespace.  Upon completion, this namespace will automatically be purged by the system.","reason":"Conflict","details":{{"name":"{NS}","kind":"namespaces"}},"code":409}}"#
+        ),
+    )
+}
+
+/// Deleting a namespace someone else is already deleting: the 409 (scripted) makes it read the
+/// namespace (the recorded Terminating namespace, acm-06 #5, resourceVersion 1235) and wait for
+/// its DELETED event from there, like for its own delete.
+#[test]
+fn deleting_a_namespace_that_is_already_terminating_waits_until_deleted() {
+    let s = k8s("acm-06-namespace-lifecycle.json");
+    let terminating = response(&s, 5).body.trim_end().to_owned();
+    let events = vec![format!("{{\"type\":\"DELETED\",\"object\":{terminating}}}\n")];
+    let scenario = scripted(vec![
+        exchange("DELETE", &format!("/api/v1/namespaces/{NS}"), None, conflict_terminating()),
+        exchange("GET", &format!("/api/v1/namespaces/{NS}"), None, response(&s, 5)),
+        exchange("GET", &watch_path("1235"), None, stream_response(&events, false)),
+    ]);
+    for split in [Split::AsRecorded, Split::Every(1)] {
+        let (out, _, t) = Replay::new(&scenario).split(split).run_full(k8s::namespace::delete(&Default::default(), NS));
+        assert!(out.unwrap(), "{split:?}");
+        assert_eq!(t.requests.len(), 3, "delete (409), read (Terminating), watch until DELETED");
+    }
+}
+
+/// The 409 then a read that finds the namespace gone already (acm-06 #6, 404): deleted.
+#[test]
+fn deleting_a_namespace_whose_termination_just_finished_is_true() {
+    let s = k8s("acm-06-namespace-lifecycle.json");
+    let scenario = scripted(vec![
+        exchange("DELETE", &format!("/api/v1/namespaces/{NS}"), None, conflict_terminating()),
+        exchange("GET", &format!("/api/v1/namespaces/{NS}"), None, response(&s, 6)),
+    ]);
+    assert!(Replay::new(&scenario).run(k8s::namespace::delete(&Default::default(), NS)).unwrap());
+}
+
+/// A 409 on an object that is not being deleted (the recorded Active namespace, acm-06 #1) is
+/// the caller's conflict: returned as it is.
+#[test]
+fn a_delete_conflict_on_an_object_not_being_deleted_is_returned() {
+    let s = k8s("acm-06-namespace-lifecycle.json");
+    let scenario = scripted(vec![
+        exchange("DELETE", &format!("/api/v1/namespaces/{NS}"), None, conflict_terminating()),
+        exchange("GET", &format!("/api/v1/namespaces/{NS}"), None, response(&s, 1)),
+    ]);
+    let err = Replay::new(&scenario).run(k8s::namespace::delete(&Default::default(), NS)).unwrap_err();
+    assert!(matches!(err, Error::Conflict(_)), "{err:?}");
+}
+
 /// A watch whose resourceVersion is too old gets one ERROR event with a 410 Expired Status
 /// (bytes recorded in acm-14); the wait then lists again, and an empty list means gone (bytes of
 /// the recorded empty NamespaceList in acm-05).

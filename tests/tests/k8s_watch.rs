@@ -173,12 +173,14 @@ fn wait_for_job_times_out_at_the_callers_deadline() {
     assert_eq!(t.elapsed, Duration::from_secs(5));
 }
 
-/// acm-26: the stand-in kubelet ran the pod; the list to obtain a resourceVersion (empty) and
-/// the pod watch from it are the recorded responses, chunked as recorded or byte by byte.
+/// acm-26: the stand-in kubelet ran the pod; the read of the Job (for its uid: recorded later,
+/// #5), the list to obtain a resourceVersion (empty) and the pod watch from it are the recorded
+/// responses, chunked as recorded or byte by byte.
 #[test]
 fn wait_for_execution_status_follows_the_pod_through_its_phases() {
     let s = k8s("acm-26-job-with-node-agent.json");
     let scenario = scripted(vec![
+        exchange("GET", "/apis/batch/v1/namespaces/acm-run/jobs/printer", None, response(&s, 5)),
         exchange("GET", "/api/v1/namespaces/acm-run/pods?labelSelector=job-name%3Dprinter", None, response(&s, 1)),
         exchange("GET", &pod_watch("acm-run", "printer", "1772"), None, response(&s, 2)),
     ]);
@@ -210,6 +212,8 @@ fn wait_for_execution_status_on_acm12() {
     let mut listed = response(&empty, 1);
     listed.body = listed.body.replace("acm-run", "acm-watch").replace("1772", "1341");
     let scenario = scripted(vec![
+        // the Job as its create answered it (#3): the wait reads it for its uid
+        exchange("GET", "/apis/batch/v1/namespaces/acm-watch/jobs/watched", None, response(&s, 3)),
         exchange("GET", "/api/v1/namespaces/acm-watch/pods?labelSelector=job-name%3Dwatched", None, listed),
         exchange("GET", &pod_watch("acm-watch", "watched", "1341"), None, response(&s, 2)),
     ]);
@@ -218,6 +222,175 @@ fn wait_for_execution_status_on_acm12() {
         .run(k8s::wait::execution_status(&ctx(), "acm-watch", "watched", &[Status::Succeeded], None))
         .unwrap();
     assert_eq!((done.id.as_str(), done.status), ("watched-m7hns", Some(Status::Succeeded)));
+}
+
+/// The recorded pod of acm-26's `failer` job (#11), in phase `phase`; `orphan` makes it the pod
+/// an earlier `failer` job (other uid) left behind when deleted with `purge: false` (the
+/// garbage collector removed its ownerReferences; the `controller-uid` label stays).
+fn failer_pod(phase: &str, orphan: bool, name: &str, created: &str) -> serde_json::Value {
+    let s = k8s("acm-26-job-with-node-agent.json");
+    let list: serde_json::Value = serde_json::from_str(&response(&s, 11).body).unwrap();
+    let mut pod = list["items"][0].clone();
+    pod["status"]["phase"] = phase.into();
+    pod["metadata"]["name"] = name.into();
+    pod["metadata"]["creationTimestamp"] = created.into();
+    if orphan {
+        pod["metadata"]["labels"]["controller-uid"] = "5b1f0c1e-0000-4000-8000-000000000001".into();
+        pod["metadata"].as_object_mut().unwrap().remove("ownerReferences");
+    }
+    pod
+}
+
+fn pod_list(rv: &str, pods: &[serde_json::Value]) -> String {
+    list_body("PodList", "v1", rv, &pods.iter().map(|p| p.to_string()).collect::<Vec<_>>())
+}
+
+/// Scripted around acm-26's `failer`: the Job read (#10, its uid) and a pod list holding the
+/// Succeeded orphan of an earlier `failer` job and the new Job's Pending pod: the wait does not
+/// return the orphan but waits for the new pod, which then fails (a MODIFIED event).
+#[test]
+fn wait_for_execution_status_ignores_the_orphans_of_an_earlier_job_of_the_same_name() {
+    let s = k8s("acm-26-job-with-node-agent.json");
+    let orphan = failer_pod("Succeeded", true, "failer-old01", "2026-11-25T20:40:00Z");
+    let pending = failer_pod("Pending", false, "failer-knwwt", "2026-11-25T20:49:19Z");
+    let failed = failer_pod("Failed", false, "failer-knwwt", "2026-11-25T20:49:19Z");
+    let events = vec![format!("{{\"type\":\"MODIFIED\",\"object\":{failed}}}\n")];
+    let scenario = scripted(vec![
+        exchange("GET", "/apis/batch/v1/namespaces/acm-run/jobs/failer", None, response(&s, 10)),
+        exchange(
+            "GET",
+            "/api/v1/namespaces/acm-run/pods?labelSelector=job-name%3Dfailer",
+            None,
+            json_response(200, &pod_list("1789", &[orphan, pending])),
+        ),
+        exchange("GET", &pod_watch("acm-run", "failer", "1789"), None, stream_response(&events, false)),
+    ]);
+    let done = Replay::new(&scenario)
+        .split(Split::Every(1))
+        .run(k8s::wait::execution_status(&ctx(), "acm-run", "failer", &[Status::Succeeded, Status::Failed], None))
+        .unwrap();
+    assert_eq!((done.id.as_str(), done.status), ("failer-knwwt", Some(Status::Failed)), "not the orphan");
+}
+
+/// Two finished pods of the same Job in the list (a job that retried): the newest one.
+#[test]
+fn wait_for_execution_status_prefers_the_newest_pod_of_the_list() {
+    let s = k8s("acm-26-job-with-node-agent.json");
+    let first = failer_pod("Failed", false, "failer-aaaaa", "2026-11-25T20:49:19Z");
+    let retry = failer_pod("Failed", false, "failer-bbbbb", "2026-11-25T20:49:41Z");
+    let scenario = scripted(vec![
+        exchange("GET", "/apis/batch/v1/namespaces/acm-run/jobs/failer", None, response(&s, 10)),
+        exchange(
+            "GET",
+            "/api/v1/namespaces/acm-run/pods?labelSelector=job-name%3Dfailer",
+            None,
+            json_response(200, &pod_list("1795", &[retry, first])),
+        ),
+    ]);
+    let done = Replay::new(&scenario)
+        .run(k8s::wait::execution_status(&ctx(), "acm-run", "failer", &[Status::Failed], None))
+        .unwrap();
+    assert_eq!(done.id, "failer-bbbbb");
+}
+
+/// Waiting on a Job that does not exist (acm-26 #13, the 404 after its delete): NotFound at once.
+#[test]
+fn wait_for_execution_status_of_a_missing_job_is_not_found() {
+    let s = k8s("acm-26-job-with-node-agent.json");
+    let err = Replay::new(&s)
+        .exchanges([13])
+        .run(k8s::wait::execution_status(&ctx(), "acm-run", "failer", &[Status::Failed], None))
+        .unwrap_err();
+    assert!(matches!(err, Error::NotFound(_)), "{err:?}");
+}
+
+/// The Job is deleted while its pod runs (acm-26 recorded `failer`'s delete, #12, and the 404
+/// that followed, #13): the garbage collector deletes the pod (a DELETED event, scripted from the
+/// recorded pod), the wait reads the Job again and ends with NotFound instead of waiting forever.
+#[test]
+fn wait_for_execution_status_ends_when_the_job_is_deleted() {
+    let s = k8s("acm-26-job-with-node-agent.json");
+    let running = failer_pod("Running", false, "failer-knwwt", "2026-11-25T20:49:19Z");
+    let events = vec![format!("{{\"type\":\"DELETED\",\"object\":{running}}}\n")];
+    let scenario = scripted(vec![
+        exchange("GET", "/apis/batch/v1/namespaces/acm-run/jobs/failer", None, response(&s, 10)),
+        exchange(
+            "GET",
+            "/api/v1/namespaces/acm-run/pods?labelSelector=job-name%3Dfailer",
+            None,
+            json_response(200, &pod_list("1789", &[running])),
+        ),
+        exchange("GET", &pod_watch("acm-run", "failer", "1789"), None, stream_response(&events, false)),
+        exchange("GET", "/apis/batch/v1/namespaces/acm-run/jobs/failer", None, response(&s, 13)),
+    ]);
+    for split in [Split::AsRecorded, Split::Every(1)] {
+        let err = Replay::new(&scenario)
+            .split(split)
+            .run(k8s::wait::execution_status(&ctx(), "acm-run", "failer", &[Status::Succeeded], None))
+            .unwrap_err();
+        assert!(matches!(&err, Error::NotFound(a) if a.message.contains("deleted while waiting")), "{err:?}");
+    }
+}
+
+/// A pod deleted while its Job lives on (`delete_execution`): the Job read again (#10) still
+/// exists with the same uid, so the wait goes on and sees the replacement pod fail.
+#[test]
+fn wait_for_execution_status_survives_a_deleted_pod_of_a_live_job() {
+    let s = k8s("acm-26-job-with-node-agent.json");
+    let running = failer_pod("Running", false, "failer-knwwt", "2026-11-25T20:49:19Z");
+    let replaced = failer_pod("Failed", false, "failer-zq7xk", "2026-11-25T20:49:30Z");
+    let events = vec![
+        format!("{{\"type\":\"DELETED\",\"object\":{running}}}\n"),
+        format!("{{\"type\":\"ADDED\",\"object\":{replaced}}}\n"),
+    ];
+    let scenario = scripted(vec![
+        exchange("GET", "/apis/batch/v1/namespaces/acm-run/jobs/failer", None, response(&s, 10)),
+        exchange(
+            "GET",
+            "/api/v1/namespaces/acm-run/pods?labelSelector=job-name%3Dfailer",
+            None,
+            json_response(200, &pod_list("1789", &[running])),
+        ),
+        exchange("GET", &pod_watch("acm-run", "failer", "1789"), None, stream_response(&events, false)),
+        exchange("GET", "/apis/batch/v1/namespaces/acm-run/jobs/failer", None, response(&s, 10)),
+    ]);
+    let done = Replay::new(&scenario)
+        .split(Split::Every(1))
+        .run(k8s::wait::execution_status(&ctx(), "acm-run", "failer", &[Status::Failed], None))
+        .unwrap();
+    assert_eq!(done.id, "failer-zq7xk");
+}
+
+/// A Job deleted with `purge: false` leaves its pods: no event tells. When the server ends the
+/// watch (its timeoutSeconds), the wait reads the Job before watching again; gone (#13): NotFound.
+#[test]
+fn wait_for_execution_status_notices_an_orphaning_delete_when_the_watch_resumes() {
+    let s = k8s("acm-26-job-with-node-agent.json");
+    let pending = failer_pod("Pending", false, "failer-knwwt", "2026-11-25T20:49:19Z");
+    let mut running = failer_pod("Running", false, "failer-knwwt", "2026-11-25T20:49:19Z");
+    running["metadata"]["resourceVersion"] = "1790".into();
+    let events = vec![format!("{{\"type\":\"MODIFIED\",\"object\":{running}}}\n")];
+    let scenario = scripted(vec![
+        exchange("GET", "/apis/batch/v1/namespaces/acm-run/jobs/failer", None, response(&s, 10)),
+        exchange(
+            "GET",
+            "/api/v1/namespaces/acm-run/pods?labelSelector=job-name%3Dfailer",
+            None,
+            json_response(200, &pod_list("1789", &[pending])),
+        ),
+        exchange("GET", &pod_watch("acm-run", "failer", "1789"), None, stream_response(&events, true)),
+        exchange("GET", "/apis/batch/v1/namespaces/acm-run/jobs/failer", None, response(&s, 13)),
+    ]);
+    let (out, _, t) = Replay::new(&scenario).run_full(k8s::wait::execution_status(
+        &ctx(),
+        "acm-run",
+        "failer",
+        &[Status::Succeeded],
+        None,
+    ));
+    let err = out.unwrap_err();
+    assert!(matches!(err, Error::NotFound(_)), "{err:?}");
+    assert_eq!(t.requests.len(), 4, "job, pods, watch (ended by the server), job again (404)");
 }
 
 #[test]

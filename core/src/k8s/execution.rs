@@ -5,6 +5,16 @@
 //! jobs are `labelSelector=job-name` (the label exists) and those of one job
 //! `labelSelector=job-name=<job>`.
 //!
+//! That label names the job, not one incarnation of it: the pods of an earlier job of the same
+//! name that was deleted without its pods (`delete_job` with `purge: false` orphans them) keep
+//! it. So [`list`] (and the execution wait) first read the Job for its `uid` and keep only the
+//! pods it controls ([`PodObject::belongs_to`]: a controller `ownerReference` with that uid, or
+//! the `controller-uid` label the 1.19 job controller also puts on its pods). The pod query
+//! stays `labelSelector=job-name=<job>` and the filtering is client-side: it works on every
+//! version (1.27 renamed the label to `batch.kubernetes.io/controller-uid`; the ownerReference
+//! never changed) and the server still does the bulk of the selection. A Job that does not
+//! exist has no executions (an empty list, like Nomad's unknown job).
+//!
 //! Mapping: the pod phase maps one to one onto [`Status`] (`Unknown` → `Pending`) and stays in
 //! `raw_status`; each entry of `status.containerStatuses` becomes a [`TaskState`] (`waiting`,
 //! `running` or `terminated`, with exit code, reason and restart count; `failed` when
@@ -13,19 +23,23 @@
 //! (`Unschedulable`).
 
 use std::convert::Infallible;
+use std::time::Instant;
 
 use serde::Deserialize;
 
 use super::checked::Checked;
-use super::watcher::{ObjectCondition, ObjectMeta, Versioned};
+use super::watcher::{ObjectCondition, ObjectMeta, Thin, Versioned};
 use super::{check, decode, name, Context};
-use crate::call::Call;
+use crate::call::{Call, Exchange, ExchangeStep};
 use crate::error::{Error, Result};
 use crate::model::{Execution, Status, TaskState};
-use crate::step::{self, Operation, Response};
+use crate::retry::Retry;
+use crate::step::{self, Event, Operation, Response, Step};
 
 /// The label the job controller puts on the pods of a job.
 pub const JOB_NAME_LABEL: &str = "job-name";
+/// The label (up to Kubernetes 1.26) holding the uid of the Job that created the pod.
+pub const CONTROLLER_UID_LABEL: &str = "controller-uid";
 
 /// The collection path of pods in `namespace`.
 pub fn collection(namespace: &str) -> String {
@@ -158,6 +172,14 @@ impl ContainerStatus {
 }
 
 impl PodObject {
+    /// Whether the Job with uid `job_uid` controls this pod (its controller ownerReference, or
+    /// the `controller-uid` label): false for the orphans of an earlier job of the same name.
+    pub fn belongs_to(&self, job_uid: &str) -> bool {
+        !job_uid.is_empty()
+            && (self.metadata.owner_references.iter().any(|o| o.controller == Some(true) && o.uid == job_uid)
+                || self.metadata.labels.get(CONTROLLER_UID_LABEL).is_some_and(|u| u == job_uid))
+    }
+
     /// The orchestrator-neutral view.
     pub fn into_execution(self) -> Execution {
         let PodObject { metadata, spec, status } = self;
@@ -226,13 +248,45 @@ pub fn list_all(
     Checked::from(op)
 }
 
-/// `list_job_executions`: the pods of Job `job`.
+/// The request that reads Job `job` (for its uid).
+pub fn job_request(namespace: &str, job: &str) -> Result<step::Request> {
+    step::request(http::Method::GET, &format!("{}/{job}", super::job::collection(namespace)), None)
+}
+
+/// The metadata of the Job in this answer to [`job_request`]; `Ok(None)` when the Job does not
+/// exist.
+pub fn job_meta(resp: Result<Response>) -> Result<Option<ObjectMeta>> {
+    match resp.and_then(check) {
+        Ok(resp) => {
+            let job = decode::<Thin>("job", resp.body())?;
+            if job.metadata.uid.is_empty() {
+                return Err(Error::protocol("the Job read back has no metadata.uid"));
+            }
+            Ok(Some(job.metadata))
+        }
+        Err(Error::NotFound(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// The uid of the Job in this answer to [`job_request`]; `Ok(None)` when the Job does not exist.
+pub fn job_uid(resp: Result<Response>) -> Result<Option<String>> {
+    job_meta(resp).map(|meta| meta.map(|m| m.uid))
+}
+
+/// The request that lists the pods labelled with Job `job`'s name.
+pub fn pods_request(namespace: &str, job: &str) -> Result<step::Request> {
+    list_request(namespace, &format!("{JOB_NAME_LABEL}={job}"))
+}
+
+/// `list_job_executions`: the pods of Job `job`. Reads the Job first and keeps only the pods
+/// it controls (see the module docs); a Job that does not exist has none.
 ///
 /// ```
 /// use clustermanager_core::{k8s, Operation, Step};
 /// let mut op = k8s::execution::list(&k8s::Context::default(), "acm-run", "failer");
 /// let Step::Send(req) = op.poll(std::time::Instant::now()) else { panic!() };
-/// assert_eq!(req.uri(), "/api/v1/namespaces/acm-run/pods?labelSelector=job-name%3Dfailer");
+/// assert_eq!(req.uri(), "/apis/batch/v1/namespaces/acm-run/jobs/failer");
 /// ```
 pub fn list(
     ctx: &Context,
@@ -241,9 +295,73 @@ pub fn list(
 ) -> impl Operation<Output = Vec<Execution>, Item = Infallible> + Send + 'static {
     let op = name::label("namespace", namespace)
         .and_then(|()| name::label("job name", job))
-        .and_then(|()| list_request(namespace, &format!("{JOB_NAME_LABEL}={job}")))
-        .map(|req| Call::new(req, &ctx.retry, parse_list));
+        .and_then(|()| Ok((job_request(namespace, job)?, pods_request(namespace, job)?)))
+        .map(|(job, pods)| JobPods {
+            state: JobPodsState::Job(Box::new(Exchange::send(job, &ctx.retry))),
+            pods: Some(pods),
+            retry: ctx.retry.clone(),
+        });
     Checked::from(op)
+}
+
+#[derive(Debug)]
+enum JobPodsState {
+    Job(Box<Exchange>),
+    Pods(Box<Exchange>, String),
+    Done,
+}
+
+/// The operation of [`list`]: read the Job, then list its pods.
+#[derive(Debug)]
+pub struct JobPods {
+    state: JobPodsState,
+    pods: Option<step::Request>,
+    retry: Retry,
+}
+
+impl Operation for JobPods {
+    type Output = Vec<Execution>;
+    type Item = Infallible;
+
+    fn poll(&mut self, now: Instant) -> Step<Vec<Execution>> {
+        loop {
+            let step = match &mut self.state {
+                JobPodsState::Done => return Step::Done(Err(Error::protocol("polled after it finished"))),
+                JobPodsState::Job(ex) | JobPodsState::Pods(ex, _) => ex.poll(now),
+            };
+            let result = match step {
+                ExchangeStep::Send(req) => return Step::Send(req),
+                ExchangeStep::Wait(d) => return Step::Wait(d),
+                ExchangeStep::Done(result) => result,
+            };
+            match std::mem::replace(&mut self.state, JobPodsState::Done) {
+                JobPodsState::Job(_) => match (job_uid(result), self.pods.take()) {
+                    (Ok(Some(uid)), Some(pods)) => {
+                        self.state = JobPodsState::Pods(Box::new(Exchange::send(pods, &self.retry)), uid);
+                    }
+                    (Ok(None), _) => return Step::Done(Ok(Vec::new())),
+                    (Ok(Some(_)), None) => return Step::Done(Err(Error::protocol("pod list request lost"))),
+                    (Err(e), _) => return Step::Done(Err(e)),
+                },
+                JobPodsState::Pods(_, uid) => {
+                    let pods = result.and_then(|resp| {
+                        super::api::parse_items("pod list", resp, |pod: PodObject| {
+                            pod.belongs_to(&uid).then(|| pod.into_execution())
+                        })
+                    });
+                    return Step::Done(pods.map(|p| p.into_iter().flatten().collect()));
+                }
+                JobPodsState::Done => return Step::Done(Err(Error::protocol("polled after it finished"))),
+            }
+        }
+    }
+
+    fn handle(&mut self, event: Event) {
+        match &mut self.state {
+            JobPodsState::Job(ex) | JobPodsState::Pods(ex, _) => ex.handle(event),
+            JobPodsState::Done => {}
+        }
+    }
 }
 
 /// `delete_execution`: delete pod `id`; `Ok(false)` if it did not exist. (The job controller

@@ -13,20 +13,132 @@
 //! * an unknown container: `400` (`container x is not valid for pod y`), with a hint to choose
 //!   one with [`LogOptions::container`].
 //!
+//! A pod with several containers (a sidecar next to the job's container) has no log without a
+//! container name: the apiserver answers `400` "a container name must be specified for pod X,
+//! choose one of: [...]". When the caller named no container, the request is sent without one
+//! (one container: one request), and on that answer the pod is read and the log asked again for
+//! the container kubectl would choose: the one the `kubectl.kubernetes.io/default-container`
+//! annotation names, else `main` (the container of the jobs this library creates), else the
+//! first one.
+//!
 //! [`LogOptions::stderr`], [`LogOptions::offset`] and [`LogOptions::from_end`] are Nomad's: the
 //! Kubernetes log interleaves stdout and stderr and has no byte offsets, so they are ignored
 //! here (with a `tracing` debug message when set).
 
+use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::time::Instant;
 
+use serde::Deserialize;
+
 use super::api::{Query, Resource};
+use super::execution::NamedContainer;
 use super::Context;
-use crate::call::{Call, Exchange, ExchangeStep};
+use crate::call::{Exchange, ExchangeStep};
 use crate::error::{ApiError, Error, Result};
 use crate::lines::{LineSplitter, DEFAULT_MAX_LINE};
 use crate::model::{LogLine, LogOptions};
+use crate::retry::Retry;
 use crate::step::{Event, Operation, Request, Response, Step};
+
+/// The annotation naming the container `kubectl logs` uses when none is given.
+pub const DEFAULT_CONTAINER_ANNOTATION: &str = "kubectl.kubernetes.io/default-container";
+/// The container name of the jobs this library creates.
+const JOB_CONTAINER: &str = "main";
+
+/// Whether this is the answer to a log request without a container for a pod that has several.
+fn needs_container(err: &Error) -> bool {
+    matches!(err, Error::BadRequest(api) if api.message.contains("a container name must be specified"))
+}
+
+fn pod_request(namespace: &str, pod: &str) -> Result<Request> {
+    crate::step::request(http::Method::GET, &Resource::PODS.object_path(Some(namespace), pod)?, None)
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct PodContainers {
+    #[serde(default)]
+    metadata: Annotations,
+    #[serde(default)]
+    spec: ContainersOnly,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct Annotations {
+    #[serde(default)]
+    annotations: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct ContainersOnly {
+    #[serde(default)]
+    containers: Vec<NamedContainer>,
+}
+
+/// The container kubectl would show the log of (see the module docs), from the pod's answer.
+fn default_container(resp: Result<Response>) -> Result<Option<String>> {
+    let resp = resp.and_then(super::check)?;
+    let pod = super::decode::<PodContainers>("pod", resp.body())?;
+    let has = |name: &str| pod.spec.containers.iter().any(|c| c.name == name);
+    let annotated = pod.metadata.annotations.get(DEFAULT_CONTAINER_ANNOTATION).filter(|c| has(c));
+    Ok(annotated
+        .cloned()
+        .or_else(|| has(JOB_CONTAINER).then(|| JOB_CONTAINER.to_owned()))
+        .or_else(|| pod.spec.containers.first().map(|c| c.name.clone())))
+}
+
+/// Where a log request stands in choosing a container.
+#[derive(Debug)]
+enum Choice {
+    /// The caller named one, or the pod has one: the first answer is final.
+    Settled,
+    /// No container named yet: a "must be specified" answer makes it read the pod.
+    Open,
+    /// Reading the pod; the log request's error stands if no container can be chosen.
+    Reading(Box<Exchange>, Option<Error>),
+}
+
+/// A log request's options and target, to send it again with a chosen container.
+#[derive(Debug)]
+struct Target {
+    namespace: String,
+    pod: String,
+    options: LogOptions,
+    retry: Retry,
+}
+
+impl Target {
+    fn choice(&self) -> Choice {
+        if self.options.container.is_some() {
+            Choice::Settled
+        } else {
+            Choice::Open
+        }
+    }
+
+    /// Read the pod after `err`, or give `err` back.
+    fn read_pod(&self, err: Error) -> std::result::Result<Choice, Error> {
+        match pod_request(&self.namespace, &self.pod) {
+            Ok(req) => Ok(Choice::Reading(Box::new(Exchange::send(req, &self.retry)), Some(err))),
+            Err(_) => Err(err),
+        }
+    }
+
+    /// The log request again for the container chosen from the pod's answer, or the original
+    /// error (with its hint) if none can be.
+    fn again(&mut self, pod: Result<Response>, err: Option<Error>, follow: bool) -> Result<Exchange> {
+        let err = err.unwrap_or_else(|| Error::protocol("log error lost"));
+        match default_container(pod) {
+            Ok(Some(container)) => {
+                tracing::debug!(pod = %self.pod, %container, "pod has several containers; asking for the default one");
+                self.options.container = Some(container);
+                let req = log_request(&self.namespace, &self.pod, &self.options, follow)?;
+                Ok(if follow { Exchange::open(req, &self.retry) } else { Exchange::send(req, &self.retry) })
+            }
+            Ok(None) | Err(_) => Err(with_hint(err)),
+        }
+    }
+}
 
 fn log_request(namespace: &str, pod: &str, options: &LogOptions, follow: bool) -> Result<Request> {
     if options.stderr || options.offset.is_some() || options.from_end {
@@ -98,20 +210,94 @@ fn not_started(pod: &str) -> Error {
 /// let Step::Send(req) = op.poll(std::time::Instant::now()) else { unreachable!() };
 /// assert_eq!(req.uri().path(), "/api/v1/namespaces/acm-run/pods/printer-vhpr6/log");
 /// ```
-pub fn get(
-    ctx: &Context,
-    namespace: &str,
-    id: &str,
-    options: &LogOptions,
-) -> impl Operation<Output = String, Item = Infallible> + Send + 'static {
-    let req = log_request(namespace, id, options, false);
-    let retry = ctx.retry.clone();
-    super::checked::Checked::new(req.map(|r| {
-        Call::new(r, &retry, |resp: Response| match super::check(resp) {
-            Ok(resp) => Ok(String::from_utf8_lossy(resp.body()).into_owned()),
-            Err(e) => Err(with_hint(e)),
-        })
-    }))
+pub fn get(ctx: &Context, namespace: &str, id: &str, options: &LogOptions) -> LogGet {
+    let target = Target {
+        namespace: namespace.to_owned(),
+        pod: id.to_owned(),
+        options: options.clone(),
+        retry: ctx.retry.clone(),
+    };
+    let state = match log_request(namespace, id, options, false) {
+        Ok(req) => GetState::Log(Box::new(Exchange::send(req, &ctx.retry))),
+        Err(e) => GetState::Failed(Some(e)),
+    };
+    LogGet { choice: target.choice(), state, target }
+}
+
+#[derive(Debug)]
+enum GetState {
+    Log(Box<Exchange>),
+    Failed(Option<Error>),
+    Done,
+}
+
+/// The operation of [`get`].
+#[derive(Debug)]
+pub struct LogGet {
+    state: GetState,
+    choice: Choice,
+    target: Target,
+}
+
+impl LogGet {
+    fn finish(&mut self, result: Result<String>) -> Step<String> {
+        self.state = GetState::Done;
+        Step::Done(result)
+    }
+}
+
+impl Operation for LogGet {
+    type Output = String;
+    type Item = Infallible;
+
+    fn poll(&mut self, now: Instant) -> Step<String> {
+        loop {
+            if let Choice::Reading(ex, err) = &mut self.choice {
+                match ex.poll(now) {
+                    ExchangeStep::Send(req) => return Step::Send(req),
+                    ExchangeStep::Wait(d) => return Step::Wait(d),
+                    ExchangeStep::Done(pod) => {
+                        let err = err.take();
+                        self.choice = Choice::Settled;
+                        match self.target.again(pod, err, false) {
+                            Ok(ex) => self.state = GetState::Log(Box::new(ex)),
+                            Err(e) => return self.finish(Err(e)),
+                        }
+                    }
+                }
+                continue;
+            }
+            match &mut self.state {
+                GetState::Log(ex) => match ex.poll(now) {
+                    ExchangeStep::Send(req) => return Step::Send(req),
+                    ExchangeStep::Wait(d) => return Step::Wait(d),
+                    ExchangeStep::Done(result) => match result.and_then(super::check) {
+                        Ok(resp) => return self.finish(Ok(String::from_utf8_lossy(resp.body()).into_owned())),
+                        Err(e) if matches!(self.choice, Choice::Open) && needs_container(&e) => {
+                            match self.target.read_pod(e) {
+                                Ok(choice) => self.choice = choice,
+                                Err(e) => return self.finish(Err(with_hint(e))),
+                            }
+                        }
+                        Err(e) => return self.finish(Err(with_hint(e))),
+                    },
+                },
+                GetState::Failed(e) => {
+                    let e = e.take().unwrap_or_else(|| Error::protocol("log read polled after it finished"));
+                    return self.finish(Err(e));
+                }
+                GetState::Done => return Step::Done(Err(Error::protocol("log read polled after it finished"))),
+            }
+        }
+    }
+
+    fn handle(&mut self, event: Event) {
+        if let Choice::Reading(ex, _) = &mut self.choice {
+            ex.handle(event);
+        } else if let GetState::Log(ex) = &mut self.state {
+            ex.handle(event);
+        }
+    }
 }
 
 /// Follow a pod's log (`follow=true`): yields each line as the container prints it (without its
@@ -126,11 +312,19 @@ pub fn get(
 /// assert_eq!(req.uri().query(), Some("follow=true"));
 /// ```
 pub fn follow(ctx: &Context, namespace: &str, id: &str, options: &LogOptions) -> Follow {
+    let target = Target {
+        namespace: namespace.to_owned(),
+        pod: id.to_owned(),
+        options: options.clone(),
+        retry: ctx.retry.clone(),
+    };
     Follow {
         state: match log_request(namespace, id, options, true) {
             Ok(req) => FollowState::Opening(Box::new(Exchange::open(req, &ctx.retry))),
             Err(e) => FollowState::Failed(Some(e)),
         },
+        choice: target.choice(),
+        target,
         pod: id.to_owned(),
         lines: LineSplitter::splitting_long_lines("log stream", DEFAULT_MAX_LINE),
     }
@@ -148,6 +342,8 @@ enum FollowState {
 #[derive(Debug)]
 pub struct Follow {
     state: FollowState,
+    choice: Choice,
+    target: Target,
     pod: String,
     lines: LineSplitter,
 }
@@ -168,6 +364,20 @@ impl Operation for Follow {
     type Item = LogLine;
 
     fn poll(&mut self, now: Instant) -> Step<(), LogLine> {
+        if let Choice::Reading(ex, err) = &mut self.choice {
+            match ex.poll(now) {
+                ExchangeStep::Send(req) => return Step::Send(req),
+                ExchangeStep::Wait(d) => return Step::Wait(d),
+                ExchangeStep::Done(pod) => {
+                    let err = err.take();
+                    self.choice = Choice::Settled;
+                    match self.target.again(pod, err, true) {
+                        Ok(ex) => self.state = FollowState::Opening(Box::new(ex)),
+                        Err(e) => return self.finish(Err(e)),
+                    }
+                }
+            }
+        }
         match &mut self.state {
             FollowState::Opening(exchange) => match exchange.poll(now) {
                 ExchangeStep::Send(req) => Step::Open(req),
@@ -181,6 +391,15 @@ impl Operation for Follow {
                     Ok(_) => {
                         self.state = FollowState::Streaming { ended: false };
                         Step::Read { timeout: None }
+                    }
+                    Err(e) if matches!(self.choice, Choice::Open) && needs_container(&e) => {
+                        match self.target.read_pod(e) {
+                            Ok(choice) => {
+                                self.choice = choice;
+                                self.poll(now)
+                            }
+                            Err(e) => self.finish(Err(with_hint(e))),
+                        }
                     }
                     Err(e) => self.finish(Err(with_hint(e))),
                 },
@@ -210,6 +429,9 @@ impl Operation for Follow {
     }
 
     fn handle(&mut self, event: Event) {
+        if let Choice::Reading(ex, _) = &mut self.choice {
+            return ex.handle(event);
+        }
         match (&mut self.state, event) {
             (FollowState::Opening(exchange), event) => exchange.handle(event),
             (FollowState::Streaming { .. }, Event::Chunk(bytes)) => self.lines.push(&bytes),

@@ -9,7 +9,10 @@
 //!   created, so the usual create is one request; otherwise it watches it
 //!   (`fieldSelector=metadata.name=<name>`, from the create's resourceVersion) until `Active`.
 //! - [`delete`] DELETEs it (`404` is `Ok(false)`) and watches until its `DELETED` event: the
-//!   namespace first passes through `Terminating` while its content is removed.
+//!   namespace first passes through `Terminating` while its content is removed. A namespace
+//!   that is already `Terminating` answers the DELETE with `409 Conflict` ("The system is
+//!   ensuring all content is removed from this namespace"): it is then read and, being deleted,
+//!   waited for the same way (`Ok(true)`) — see [`super::watcher::UntilGone`].
 
 use std::convert::Infallible;
 use std::time::{Duration, Instant};

@@ -80,6 +80,26 @@ pub struct ObjectMeta {
     /// `metadata.labels`.
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
+    /// `metadata.uid`: tells apart two objects that had the same name at different times.
+    #[serde(default)]
+    pub uid: String,
+    /// `metadata.ownerReferences` (for a Job's pods: the Job, `controller: true`).
+    #[serde(default)]
+    pub owner_references: Vec<OwnerReference>,
+}
+
+/// One entry of `metadata.ownerReferences` (the fields kept).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct OwnerReference {
+    /// The owner's `kind` (`Job`).
+    #[serde(default)]
+    pub kind: String,
+    /// The owner's `uid`.
+    #[serde(default)]
+    pub uid: String,
+    /// Whether this owner is the managing controller.
+    #[serde(default)]
+    pub controller: Option<bool>,
 }
 
 /// One entry of an object's `status.conditions` (Jobs, pods, CRDs, ...).
@@ -603,7 +623,7 @@ impl<T: DeserializeOwned + Versioned> Watcher<T> {
 }
 
 /// Whether a failure to list or watch is worth resuming after a backoff.
-fn resumable(err: &Error) -> bool {
+pub(crate) fn resumable(err: &Error) -> bool {
     match err {
         Error::Transport { .. } | Error::TooManyRequests(_) => true,
         Error::Server(api) => matches!(api.status, 502..=504),
@@ -671,6 +691,9 @@ where
 
 enum GoneState {
     Delete(Box<Exchange>),
+    /// The delete answered 409 Conflict: read the object to see whether it is already being
+    /// deleted (the error is returned if it is not).
+    Inspect(Box<Exchange>, Option<Error>),
     Watch(Box<Watcher<Thin>>),
     Done,
 }
@@ -680,6 +703,12 @@ enum GoneState {
 ///
 /// The answer to a delete is either the object (it still exists: finalizers, foreground
 /// propagation, a namespace's content) or a `Status` (it is gone already).
+///
+/// An object that is already being deleted may answer a second delete with `409 Conflict`
+/// (kube-apiserver 1.19 does so for a namespace in phase `Terminating`: "The system is ensuring
+/// all content is removed from this namespace"). Then the object is read: if it carries a
+/// `deletionTimestamp` the delete is under way and this waits for it like for its own delete
+/// (`Ok(true)`); if it is gone by then, `Ok(true)` too; otherwise the conflict is returned.
 pub struct UntilGone {
     state: GoneState,
     params: WatchParams,
@@ -708,6 +737,23 @@ impl UntilGone {
     }
 }
 
+impl UntilGone {
+    /// The object's own path (the delete request's path, without its query), to read it.
+    fn inspect(&self, conflict: Error) -> std::result::Result<GoneState, Error> {
+        let GoneState::Delete(ex) = &self.state else { return Err(conflict) };
+        let path = ex.request().uri().path().to_owned();
+        match step::request(http::Method::GET, &path, None) {
+            Ok(get) => Ok(GoneState::Inspect(Box::new(Exchange::send(get, &self.retry)), Some(conflict))),
+            Err(_) => Err(conflict),
+        }
+    }
+
+    fn watch_from(&self, obj: &Thin) -> GoneState {
+        let watcher = Watcher::from_version(self.params.clone(), &self.retry, self.timeout, obj.resource_version());
+        GoneState::Watch(Box::new(watcher))
+    }
+}
+
 impl Operation for UntilGone {
     type Output = bool;
     type Item = Infallible;
@@ -716,6 +762,35 @@ impl Operation for UntilGone {
         loop {
             match &mut self.state {
                 GoneState::Done => return Step::Done(Err(Error::protocol("delete polled after it finished"))),
+                GoneState::Inspect(ex, conflict) => match ex.poll(now) {
+                    ExchangeStep::Send(req) => return Step::Send(req),
+                    ExchangeStep::Wait(d) => return Step::Wait(d),
+                    ExchangeStep::Done(result) => {
+                        let conflict = conflict.take().unwrap_or_else(|| Error::protocol("delete conflict lost"));
+                        let outcome =
+                            result.and_then(check).and_then(|resp| decode::<Thin>(&self.params.what, resp.body()));
+                        match outcome {
+                            // deleted by whoever had started it, between our delete and our read
+                            Err(Error::NotFound(_)) => {
+                                self.state = GoneState::Done;
+                                return Step::Done(Ok(true));
+                            }
+                            Ok(obj) if obj.metadata.deletion_timestamp.is_some() => {
+                                tracing::debug!(what = %self.params.what, "already being deleted; waiting for it");
+                                if !self.wait {
+                                    self.state = GoneState::Done;
+                                    return Step::Done(Ok(true));
+                                }
+                                self.state = self.watch_from(&obj);
+                            }
+                            // not being deleted (or unreadable): the conflict stands
+                            Ok(_) | Err(_) => {
+                                self.state = GoneState::Done;
+                                return Step::Done(Err(conflict));
+                            }
+                        }
+                    }
+                },
                 GoneState::Delete(ex) => match ex.poll(now) {
                     ExchangeStep::Send(req) => return Step::Send(req),
                     ExchangeStep::Wait(d) => return Step::Wait(d),
@@ -727,6 +802,13 @@ impl Operation for UntilGone {
                                 self.state = GoneState::Done;
                                 return Step::Done(Ok(false));
                             }
+                            Err(e @ Error::Conflict(_)) => match self.inspect(e) {
+                                Ok(state) => self.state = state,
+                                Err(e) => {
+                                    self.state = GoneState::Done;
+                                    return Step::Done(Err(e));
+                                }
+                            },
                             Err(e) => {
                                 self.state = GoneState::Done;
                                 return Step::Done(Err(e));
@@ -735,15 +817,7 @@ impl Operation for UntilGone {
                                 self.state = GoneState::Done;
                                 return Step::Done(Ok(true));
                             }
-                            Ok(obj) => {
-                                let watcher = Watcher::from_version(
-                                    self.params.clone(),
-                                    &self.retry,
-                                    self.timeout,
-                                    obj.resource_version(),
-                                );
-                                self.state = GoneState::Watch(Box::new(watcher));
-                            }
+                            Ok(obj) => self.state = self.watch_from(&obj),
                         }
                     }
                 },
@@ -770,7 +844,7 @@ impl Operation for UntilGone {
 
     fn handle(&mut self, event: Event) {
         match &mut self.state {
-            GoneState::Delete(ex) => ex.handle(event),
+            GoneState::Delete(ex) | GoneState::Inspect(ex, _) => ex.handle(event),
             GoneState::Watch(w) => w.handle(event),
             GoneState::Done => {}
         }
