@@ -287,6 +287,32 @@ async fn check_request_timeout_and_blocking_query_allowance<T: Make>() {
     send_ok(&transport, "/v1/jobs?index=5&wait=1s").await;
 }
 
+async fn check_stream_head_deadline_spares_log_follows<T: Make>() {
+    // The head comes 600 ms late: too late for a watch under a 150 ms request timeout, but a
+    // followed log's head may only come with the first line the program prints.
+    let handler: Handler = Arc::new(|_| {
+        Reply::Script(vec![
+            Act::Sleep(Duration::from_millis(600)),
+            write(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n6\r\nhello\n\r\n0\r\n\r\n"),
+        ])
+    });
+    let server = Server::start(None, handler);
+    let mut config = plain(&server);
+    config.request_timeout = Some(Duration::from_millis(150));
+    let transport = T::make(&config).unwrap();
+    let err = transport.open(get("/api/v1/namespaces/x/pods?watch=1")).await.err().expect("the watch head is late");
+    assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
+    match transport.open(get("/api/v1/namespaces/x/pods/y/log?follow=true")).await.unwrap() {
+        Opened::Stream(parts, mut body) => {
+            assert_eq!(parts.status, 200);
+            assert!(
+                matches!(body.next_chunk(Some(Duration::from_secs(5))).await, Chunk::Data(d) if &d[..] == b"hello\n")
+            );
+        }
+        Opened::Complete(resp) => panic!("expected a stream, got {}", resp.status()),
+    }
+}
+
 async fn check_error_status_of_a_stream_is_complete<T: Make>() {
     let handler: Handler = Arc::new(|_| Reply::Full(404, r#"{"kind":"Status","code":404}"#.to_owned()));
     let server = Server::start(None, handler);
@@ -599,6 +625,7 @@ macro_rules! conformance {
                 connect_timeout_is_connect => check_connect_timeout_is_connect,
                 request_timeout_and_blocking_query_allowance => check_request_timeout_and_blocking_query_allowance,
                 error_status_of_a_stream_is_complete => check_error_status_of_a_stream_is_complete,
+                stream_head_deadline_spares_log_follows => check_stream_head_deadline_spares_log_follows,
                 dropped_stream_closes_its_connection => check_dropped_stream_closes_its_connection,
                 dropped_request_closes_its_connection => check_dropped_request_closes_its_connection,
                 static_credentials => check_static_credentials,

@@ -46,16 +46,15 @@ pub use clustermanager_core::{Config, Error, Result, Secret};
 mod auth;
 mod io;
 mod pool;
-mod shared;
 
 pub use auth::DEFAULT_TOKEN_FILE_REFRESH;
 use clustermanager_transport_common::tls;
 pub use clustermanager_transport_common::{env, StdEnvironment};
 
 use auth::{ExecCache, TokenFileCache};
+use clustermanager_transport_common::hyper_rustls::{body_error, is_follow, query_wait, request_error};
 use futures_lite::future;
 use pool::{expire, Conn, Ended, Pool};
-use shared::{body_error, query_wait, request_error};
 
 /// The seed's API over async-std / smol.
 pub type ClusterManager = clustermanager_core::ClusterManager<AsyncStdTransport>;
@@ -315,8 +314,20 @@ impl Transport for AsyncStdTransport {
         future::or(self.send_inner(request), expire(limit, timed_out)).await
     }
 
+    /// Like the tokio transport: the head must come within `request_timeout` plus the query's
+    /// wait — except for a log follow (`follow=true`), whose head may only come with the first
+    /// byte of the log; a 2xx stream then has no overall limit, only each read's own timeout.
     async fn open(&self, request: Request) -> Result<Opened<AsyncStdBody>> {
-        let (response, conn) = self.request(request).await?;
+        let follow = request.uri().query().is_some_and(is_follow);
+        let wait = request.uri().query().map(query_wait).unwrap_or_default();
+        let what = format!("{} {}", request.method(), request.uri().path());
+        let head_limit = if follow { None } else { self.config.request_timeout.map(|t| t + wait) };
+        let head_timed_out = |limit| Error::Timeout {
+            what: format!(
+                "no response head for the stream {what} within {limit:?} (request_timeout plus the query's wait)"
+            ),
+        };
+        let (response, conn) = future::or(self.request(request), expire(head_limit, head_timed_out)).await?;
         if response.status().is_success() {
             let (parts, body) = response.into_parts();
             let body = AsyncStdBody { body, conn: Some(conn), pool: Arc::clone(&self.pool), done: false };

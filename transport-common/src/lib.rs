@@ -4,9 +4,12 @@
 //! share, written once: the rustls client configuration built from a
 //! [`TlsConfig`](clustermanager_core::config::TlsConfig) (CA bundle, client identity, explicit
 //! skip-verify, server-name override) with clear TLS error messages ([`tls`]), and
-//! [`StdEnvironment`], the process environment and file system as core's config loaders see them.
+//! [`StdEnvironment`], the process environment and file system as core's config loaders see them,
+//! and the hyper/rustls glue both runtimes need ([`hyper_rustls`]: blocking-query allowances,
+//! log-follow detection, error mapping).
 
 pub mod env;
+pub mod hyper_rustls;
 pub mod tls;
 
 pub use env::StdEnvironment;

@@ -1,20 +1,17 @@
 //! Runtime-independent pieces of a hyper + rustls transport: the time a blocking query may take
-//! (`wait=` / `timeoutSeconds=`), and how hyper and rustls failures become [`Error`]s.
-//!
-//! Nothing here does I/O or names a runtime. It is the same logic as in `clustermanager-tokio`
-//! (`query_wait`, `parse_go_duration`, `body_error`, `as_rustls`, `chain_message` in its
-//! `lib.rs`); both transports could share this module once it moves to a common place.
+//! (`wait=` / `timeoutSeconds=`), whether a request follows a log, and how hyper and rustls
+//! failures become [`Error`]s. Nothing here does I/O or names a runtime.
 
 use std::time::Duration;
 
 use clustermanager_core::error::TransportErrorKind;
 use clustermanager_core::Error;
 
-use clustermanager_transport_common::tls;
+use crate::tls;
 
 /// The extra time a blocking query may legitimately take: Nomad's `wait=` or Kubernetes'
 /// `timeoutSeconds=`, plus the 1/16 jitter Nomad adds and 10 s of slack. Zero without either.
-pub(crate) fn query_wait(query: &str) -> Duration {
+pub fn query_wait(query: &str) -> Duration {
     let mut wait = None;
     for pair in query.split('&') {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
@@ -28,7 +25,7 @@ pub(crate) fn query_wait(query: &str) -> Duration {
 }
 
 /// Parse a Go duration (`5m`, `1m30s`, `300ms`, `1.5h`); a bare number is taken as seconds.
-pub(crate) fn parse_go_duration(text: &str) -> Option<Duration> {
+pub fn parse_go_duration(text: &str) -> Option<Duration> {
     if let Ok(secs) = text.parse::<u64>() {
         return Some(Duration::from_secs(secs));
     }
@@ -54,9 +51,27 @@ pub(crate) fn parse_go_duration(text: &str) -> Option<Duration> {
     Duration::try_from_secs_f64(total).ok()
 }
 
+/// Whether `query` asks to follow a log (`follow=true`, or `follow=1`): a stream that may stay
+/// silent, head included, for as long as the followed program prints nothing.
+pub fn is_follow(query: &str) -> bool {
+    query.split('&').any(|pair| matches!(pair, "follow=true" | "follow=1"))
+}
+
+/// The hyper error somewhere in `err`'s chain of sources.
+pub fn find_hyper<'e>(err: &'e (dyn std::error::Error + 'static)) -> Option<&'e hyper::Error> {
+    let mut source = Some(err);
+    while let Some(e) = source {
+        if let Some(h) = e.downcast_ref::<hyper::Error>() {
+            return Some(h);
+        }
+        source = e.source();
+    }
+    None
+}
+
 /// The error a request that got no response becomes: a TLS failure after the handshake (a
 /// refused client certificate shows up there with TLS 1.3), or an I/O failure.
-pub(crate) fn request_error(err: &hyper::Error, host: &str) -> Error {
+pub fn request_error(err: &hyper::Error, host: &str) -> Error {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
     while let Some(e) = source {
         if let Some(tls_err) = as_rustls(e) {
@@ -73,7 +88,7 @@ pub(crate) fn request_error(err: &hyper::Error, host: &str) -> Error {
 
 /// The error a failed body read becomes: `Truncated` when the body stopped before its declared
 /// end, `Tls` for a TLS failure, `Io` otherwise.
-pub(crate) fn body_error(err: &hyper::Error) -> Error {
+pub fn body_error(err: &hyper::Error) -> Error {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
     let mut truncated = err.is_incomplete_message();
     while let Some(e) = source {
@@ -96,13 +111,13 @@ pub(crate) fn body_error(err: &hyper::Error) -> Error {
 }
 
 /// The rustls error `e` is, or wraps as an I/O error (whose `source()` skips the wrapped error).
-pub(crate) fn as_rustls<'e>(e: &'e (dyn std::error::Error + 'static)) -> Option<&'e rustls::Error> {
+pub fn as_rustls<'e>(e: &'e (dyn std::error::Error + 'static)) -> Option<&'e rustls::Error> {
     e.downcast_ref::<rustls::Error>()
         .or_else(|| e.downcast_ref::<std::io::Error>()?.get_ref()?.downcast_ref::<rustls::Error>())
 }
 
 /// `error: cause: cause`, skipping causes whose text repeats their parent's.
-pub(crate) fn chain_message(err: &(dyn std::error::Error + 'static)) -> String {
+pub fn chain_message(err: &(dyn std::error::Error + 'static)) -> String {
     let mut message = err.to_string();
     let mut source = err.source();
     while let Some(e) = source {
@@ -119,6 +134,15 @@ pub(crate) fn chain_message(err: &(dyn std::error::Error + 'static)) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn follows_are_recognised_by_their_query() {
+        assert!(is_follow("container=main&follow=true&tailLines=10"));
+        assert!(is_follow("follow=1"));
+        assert!(!is_follow("follow=false&tailLines=10"));
+        assert!(!is_follow("watch=1&timeoutSeconds=290"));
+        assert!(!is_follow("unfollow=true"));
+    }
 
     #[test]
     fn waits_of_blocking_queries() {
