@@ -7,8 +7,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::result_large_err, missing_docs)]
 
-mod conformance_support;
-
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -21,9 +19,10 @@ use clustermanager_core::error::TransportErrorKind;
 use clustermanager_core::facade::ClusterManager;
 use clustermanager_core::transport::{Chunk, Opened};
 use clustermanager_core::{step, BodyStream, Config, Error, Request, Secret, Transport};
+use clustermanager_tests::pki::{ca, server_tls, Pki};
+use clustermanager_tests::server::{ok_handler, temp_dir, write, Act, Handler, Reply, Server};
 use clustermanager_tests::Scenario;
 use clustermanager_tokio::TokioTransport;
-use conformance_support::{ca, ok_handler, server_tls, temp_dir, write, Act, Handler, Pki, Reply, Server};
 
 /// Builds a transport of one kind.
 trait Make: Transport + Sized + 'static {
@@ -283,8 +282,10 @@ async fn check_request_timeout_and_blocking_query_allowance<T: Make>() {
     let transport = T::make(&config).unwrap();
     let err = transport.send(get("/v1/jobs")).await.unwrap_err();
     assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
-    // A blocking query may take its wait on top of the request timeout.
+    // A blocking query may take its wait on top of the request timeout...
     send_ok(&transport, "/v1/jobs?index=5&wait=1s").await;
+    // ...and so may a Kubernetes list with timeoutSeconds.
+    send_ok(&transport, "/api/v1/pods?timeoutSeconds=1").await;
 }
 
 async fn check_stream_head_deadline_spares_log_follows<T: Make>() {
@@ -301,7 +302,10 @@ async fn check_stream_head_deadline_spares_log_follows<T: Make>() {
     config.request_timeout = Some(Duration::from_millis(150));
     let transport = T::make(&config).unwrap();
     let err = transport.open(get("/api/v1/namespaces/x/pods?watch=1")).await.err().expect("the watch head is late");
-    assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
+    assert!(
+        matches!(&err, Error::Timeout { what } if what.contains("response head") && what.contains("150ms")),
+        "{err:?}"
+    );
     match transport.open(get("/api/v1/namespaces/x/pods/y/log?follow=true")).await.unwrap() {
         Opened::Stream(parts, mut body) => {
             assert_eq!(parts.status, 200);
@@ -414,11 +418,23 @@ async fn check_token_file_cached_then_reread<T: Make>() {
     std::fs::remove_file(&path).unwrap();
     rotating.sleep(Duration::from_millis(80)).await;
     send_ok(&rotating, "/version").await;
+    // ...and so does an empty one...
+    std::fs::write(&path, "").unwrap();
+    send_ok(&rotating, "/version").await;
     assert_eq!(server.seen.header(4, "authorization").as_deref(), Some("Bearer third"));
+    assert_eq!(server.seen.header(5, "authorization").as_deref(), Some("Bearer third"));
+    // ...while the next good read is used at once...
+    std::fs::write(&path, "fourth\n").unwrap();
+    send_ok(&rotating, "/version").await;
+    assert_eq!(server.seen.header(6, "authorization").as_deref(), Some("Bearer fourth"));
     // ...but a file that was never readable is a Config error naming the token file.
+    std::fs::remove_file(&path).unwrap();
     let fresh = T::make(&config).unwrap();
     let err = fresh.send(get("/version")).await.unwrap_err();
-    assert!(matches!(&err, Error::Config { key, .. } if key == "tokenFile"), "{err:?}");
+    assert!(
+        matches!(&err, Error::Config { key, problem } if key == "tokenFile" && problem.contains("token")),
+        "{err:?}"
+    );
 }
 
 /// A credential plugin (run through /bin/sh) that counts its runs and prints `credential`.
@@ -454,6 +470,16 @@ async fn check_exec_plugin_token_is_cached_and_failures_explained<T: Make>() {
     assert_eq!(server.seen.header(1, "authorization").as_deref(), Some("Bearer from-plugin"));
     let runs = std::fs::read_to_string(dir.join("runs")).unwrap();
     assert_eq!(runs.lines().count(), 1, "a fresh credential is cached");
+
+    // An already expired credential is fetched again for every request.
+    let expired_dir = temp_dir(&format!("{}-exec-expired", T::NAME));
+    let expired = serde_json::json!({"kind": "ExecCredential", "apiVersion": "client.authentication.k8s.io/v1",
+        "status": {"token": "from-plugin", "expirationTimestamp": "2000-01-01T00:00:00Z"}});
+    let transport = T::make(&plain(&server).with_auth(Auth::Exec(exec_plugin(&expired_dir, &expired)))).unwrap();
+    send_ok(&transport, "/version").await;
+    send_ok(&transport, "/version").await;
+    let runs = std::fs::read_to_string(expired_dir.join("runs")).unwrap();
+    assert_eq!(runs.lines().count(), 2, "an expired credential is not reused");
 
     let failing =
         ExecConfig { args: vec!["-c".into(), "echo 'login required' >&2; exit 1".into()], env: Vec::new(), ..exec };
@@ -499,6 +525,8 @@ async fn check_exec_plugin_client_certificate_is_presented<T: Make>() {
     send_ok(&T::make(&config).unwrap(), "/version").await;
     assert_eq!(server.seen.client_certs.load(Ordering::SeqCst), 1);
     assert_eq!(server.seen.header(0, "authorization"), None);
+    let runs = std::fs::read_to_string(dir.join("runs")).unwrap();
+    assert_eq!(runs.lines().count(), 1, "one handshake, one plugin run");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -536,6 +564,7 @@ async fn check_mutual_tls_is_required_and_accepted<T: Make>() {
     let err = T::make(&without).unwrap().send(get("/version")).await.unwrap_err();
     assert!(tls_message(&err).contains("client certificate"), "{err}");
     assert_eq!(server.seen.count(), 0);
+    assert!(server.seen.handshake_failures.load(Ordering::SeqCst) >= 1);
 
     let identity = Identity { cert_pem: pki.client.cert_pem(), key_pem: Secret::new(pki.client.key_pem()) };
     let with = without.with_tls(TlsConfig { client_identity: Some(identity), ..tls_with_ca(&pki) });

@@ -6,12 +6,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod common;
-
 use clustermanager_core::error::TransportErrorKind;
 use clustermanager_core::{step, Transport};
+use clustermanager_tests::pki::{ca, server_tls, Pki};
+use clustermanager_tests::server::{ok_handler, temp_dir, Server};
 use clustermanager_tokio::{Config, Error, TlsConfig, TokioTransport};
-use common::{ok_handler, serve, server_tls, temp_dir, Pki};
 
 #[cfg(unix)]
 #[tokio::test]
@@ -24,7 +23,7 @@ async fn the_system_trust_store_is_used_when_no_ca_is_configured() {
     std::env::set_var("SSL_CERT_FILE", &bundle);
     std::env::remove_var("SSL_CERT_DIR");
 
-    let server = serve(Some(server_tls(&pki.server, None)), ok_handler()).await;
+    let server = Server::start(Some(server_tls(&pki.server, None)), ok_handler());
     let get = || step::request(http::Method::GET, "/version", None).unwrap();
 
     // No CA configured: the test CA in the system store signs the server's certificate.
@@ -33,7 +32,7 @@ async fn the_system_trust_store_is_used_when_no_ca_is_configured() {
     assert_eq!(resp.status(), 200);
 
     // A configured CA replaces the system store: the server is no longer trusted.
-    let other = common::ca("someone else's CA");
+    let other = ca("someone else's CA");
     let config = config.with_tls(TlsConfig { ca_pem: vec![other.cert_pem()], ..TlsConfig::default() });
     let err = TokioTransport::new(&config).unwrap().send(get()).await.unwrap_err();
     assert!(

@@ -1,10 +1,26 @@
-//! A runtime-neutral HTTP/1.1 (and HTTPS) test server for the transport conformance suite: plain
-//! std sockets and threads, rustls on the server side, a PKI from rcgen. It records what it
-//! received (connections, TLS handshakes, client certificates, request lines and headers, closed
-//! connections) and answers from a handler, either a whole response or a byte script (for
-//! chunked streams with pauses and bodies cut short).
+//! A runtime-neutral HTTP/1.1 (and HTTPS) test server over real loopback sockets: plain std
+//! sockets and threads, rustls on the server side (configured with [`crate::pki::server_tls`]). It
+//! records what it received (connections, TLS handshakes, client certificates, request lines,
+//! headers and bodies, connections closed by the client) and answers from a [`Handler`], either a
+//! whole response or a byte script (for chunked streams with pauses and bodies cut short).
+//!
+//! Used by the transport conformance suite (`tests/tests/conformance.rs`, every transport) and by
+//! the transports' own tests.
+//!
+//! ```
+//! use clustermanager_tests::server::{ok_handler, Server};
+//! use std::io::{Read, Write};
+//! let server = Server::start(None, ok_handler());
+//! let mut tcp = std::net::TcpStream::connect(server.addr).unwrap();
+//! tcp.write_all(b"GET /version HTTP/1.1\r\nhost: x\r\n\r\n").unwrap();
+//! let mut answer = [0u8; 12];
+//! tcp.read_exact(&mut answer).unwrap();
+//! assert_eq!(&answer, b"HTTP/1.1 200");
+//! assert_eq!(server.seen.target(0).as_deref(), Some("/version"));
+//! ```
 
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, missing_docs)]
+// Test support: a server that cannot bind or a poisoned lock is a broken test setup.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -13,119 +29,23 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
-    KeyUsagePurpose,
-};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-use rustls::server::WebPkiClientVerifier;
-use rustls::{RootCertStore, ServerConfig, ServerConnection, StreamOwned};
-
-/// A certificate and its key.
-pub struct Issued {
-    pub cert: rcgen::Certificate,
-    pub key: KeyPair,
-}
-
-impl Issued {
-    pub fn cert_pem(&self) -> Vec<u8> {
-        self.cert.pem().into_bytes()
-    }
-    pub fn key_pem(&self) -> String {
-        self.key.serialize_pem()
-    }
-    fn der(&self) -> CertificateDer<'static> {
-        self.cert.der().clone()
-    }
-    fn key_der(&self) -> PrivateKeyDer<'static> {
-        PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(self.key.serialize_der()))
-    }
-}
-
-/// A CA that signed a server certificate (localhost, 127.0.0.1) and a client certificate.
-pub struct Pki {
-    pub ca: Issued,
-    pub server: Issued,
-    pub client: Issued,
-}
-
-fn dn(name: &str) -> DistinguishedName {
-    let mut dn = DistinguishedName::new();
-    dn.push(DnType::CommonName, name);
-    dn
-}
-
-pub fn ca(name: &str) -> Issued {
-    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    params.distinguished_name = dn(name);
-    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
-    let key = KeyPair::generate().unwrap();
-    let cert = params.self_signed(&key).unwrap();
-    Issued { cert, key }
-}
-
-fn leaf(ca: &Issued, names: &[&str], usage: ExtendedKeyUsagePurpose, cn: &str) -> Issued {
-    let mut params = CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap();
-    params.distinguished_name = dn(cn);
-    params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
-    params.extended_key_usages = vec![usage];
-    let key = KeyPair::generate().unwrap();
-    let cert = params.signed_by(&key, &ca.cert, &ca.key).unwrap();
-    Issued { cert, key }
-}
-
-impl Pki {
-    pub fn new() -> Pki {
-        let ca = ca("conformance test CA");
-        let server = leaf(&ca, &["localhost", "127.0.0.1"], ExtendedKeyUsagePurpose::ServerAuth, "localhost");
-        let client = leaf(&ca, &[], ExtendedKeyUsagePurpose::ClientAuth, "test-user");
-        Pki { ca, server, client }
-    }
-
-    /// A self-signed server certificate (no CA), for skip-verify.
-    pub fn self_signed() -> Issued {
-        let mut params = CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()]).unwrap();
-        params.distinguished_name = dn("self-signed");
-        let key = KeyPair::generate().unwrap();
-        let cert = params.self_signed(&key).unwrap();
-        Issued { cert, key }
-    }
-}
-
-fn provider() -> Arc<rustls::crypto::CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
-}
-
-/// A TLS server config presenting `server`, requiring a client certificate signed by
-/// `client_ca` when given.
-pub fn server_tls(server: &Issued, client_ca: Option<&Issued>) -> Arc<ServerConfig> {
-    let builder = ServerConfig::builder_with_provider(provider()).with_safe_default_protocol_versions().unwrap();
-    let builder = match client_ca {
-        None => builder.with_no_client_auth(),
-        Some(ca) => {
-            let mut roots = RootCertStore::empty();
-            roots.add(ca.der()).unwrap();
-            let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider()).build().unwrap();
-            builder.with_client_cert_verifier(verifier)
-        }
-    };
-    let mut config = builder.with_single_cert(vec![server.der()], server.key_der()).unwrap();
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Arc::new(config)
-}
+use rustls::{ServerConfig, ServerConnection, StreamOwned};
 
 /// One request as the server saw it.
 #[derive(Debug, Clone)]
 pub struct SeenRequest {
+    /// The method, e.g. `GET`.
     pub method: String,
+    /// The request target: path and query.
     pub target: String,
-    /// Lower-case names.
+    /// The headers in order, names in lower case.
     pub headers: Vec<(String, String)>,
+    /// The body (as announced by `content-length`).
     pub body: Vec<u8>,
 }
 
 impl SeenRequest {
+    /// The first value of header `name` (lower case).
     pub fn header(&self, name: &str) -> Option<String> {
         self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone())
     }
@@ -134,21 +54,28 @@ impl SeenRequest {
 /// What a test server saw.
 #[derive(Default)]
 pub struct Seen {
+    /// Accepted TCP connections.
     pub connections: AtomicUsize,
+    /// Failed TLS handshakes.
     pub handshake_failures: AtomicUsize,
+    /// TLS sessions where the client presented a certificate.
     pub client_certs: AtomicUsize,
     /// Connections the client closed (or that broke) while the server waited for a request.
     pub closed: AtomicUsize,
+    /// Every request, in arrival order.
     pub requests: Mutex<Vec<SeenRequest>>,
 }
 
 impl Seen {
+    /// Header `name` (lower case) of request `index`, if both exist.
     pub fn header(&self, index: usize, name: &str) -> Option<String> {
         self.requests.lock().unwrap().get(index)?.header(name)
     }
+    /// The target of request `index`.
     pub fn target(&self, index: usize) -> Option<String> {
         self.requests.lock().unwrap().get(index).map(|r| r.target.clone())
     }
+    /// How many requests arrived.
     pub fn count(&self) -> usize {
         self.requests.lock().unwrap().len()
     }
@@ -156,7 +83,9 @@ impl Seen {
 
 /// One step of a scripted answer.
 pub enum Act {
+    /// Write these bytes.
     Write(Vec<u8>),
+    /// Pause.
     Sleep(Duration),
     /// Close the connection now.
     Close,
@@ -171,19 +100,24 @@ pub enum Reply {
     Script(Vec<Act>),
 }
 
+/// Shorthand for [`Act::Write`].
 pub fn write(bytes: &[u8]) -> Act {
     Act::Write(bytes.to_vec())
 }
 
+/// Answers each request the server reads.
 pub type Handler = Arc<dyn Fn(&SeenRequest) -> Reply + Send + Sync>;
 
+/// A handler answering `200 ok` to everything.
 pub fn ok_handler() -> Handler {
     Arc::new(|_| Reply::Full(200, "ok".to_owned()))
 }
 
 /// A running server on 127.0.0.1; stops accepting when dropped.
 pub struct Server {
+    /// Where it listens.
     pub addr: SocketAddr,
+    /// What it received so far.
     pub seen: Arc<Seen>,
     stop: Arc<AtomicBool>,
 }
@@ -196,6 +130,8 @@ impl Drop for Server {
 }
 
 impl Server {
+    /// Listen on `127.0.0.1:0` (over TLS when `tls` is given) and answer with `handler`, each
+    /// connection on its own thread.
     pub fn start(tls: Option<Arc<ServerConfig>>, handler: Handler) -> Server {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
@@ -216,9 +152,11 @@ impl Server {
         Server { addr, seen, stop }
     }
 
+    /// `https://localhost:<port>` (the name the test server certificate is valid for).
     pub fn https_url(&self) -> String {
         format!("https://localhost:{}", self.addr.port())
     }
+    /// `http://127.0.0.1:<port>`.
     pub fn http_url(&self) -> String {
         format!("http://127.0.0.1:{}", self.addr.port())
     }
@@ -342,11 +280,11 @@ fn read_request(io: &mut Box<dyn ReadWrite>, pending: &mut Vec<u8>) -> Result<Se
 }
 
 /// A fresh directory for a test's files, never shared with another test running at the same time
-/// (the same check runs once per transport and executor, in parallel).
+/// (even the same test run once per transport and executor, in parallel).
 pub fn temp_dir(name: &str) -> PathBuf {
     static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let dir = std::env::temp_dir().join(format!("cm-conformance-{}-{n}-{name}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("cm-test-{}-{n}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
