@@ -65,6 +65,18 @@ pub fn plugin_env(config: &ExecConfig) -> Vec<(String, String)> {
     env
 }
 
+/// How a plugin run ended, as the transport saw it. No `Debug`: stdout holds the credential.
+pub struct PluginRun {
+    /// Whether it exited with status 0.
+    pub success: bool,
+    /// Its exit status in words (`exit status: 1`, `signal: 9 (SIGKILL)`), for errors.
+    pub status: String,
+    /// What it printed on stdout: the `ExecCredential`.
+    pub stdout: Vec<u8>,
+    /// What it printed on stderr (an excerpt goes into the error when it fails).
+    pub stderr: Vec<u8>,
+}
+
 /// What an exec plugin gives one request. No `Debug`: the header is a credential.
 pub struct ExecAuth {
     /// `Authorization: Bearer` (a sensitive header value) when the plugin gave a token.
@@ -99,10 +111,10 @@ impl ExecState {
     }
 
     /// The outcome of running the plugin: the process could not start (`Err`), or it exited
-    /// with this status, stdout and stderr. A success is parsed and cached; a failure is a
+    /// ([`PluginRun`]). A success is parsed and cached; a failure is a
     /// [`Error::Config`] naming the command, its exit status and the start of its stderr (never
     /// its stdout, which would hold the credential), and keeps whatever was cached.
-    pub fn update(&mut self, run: std::io::Result<std::process::Output>) -> Result<ExecAuth> {
+    pub fn update(&mut self, run: std::io::Result<PluginRun>) -> Result<ExecAuth> {
         let output = run.map_err(|e| {
             Error::config(
                 COMMAND_FIELD,
@@ -112,7 +124,7 @@ impl ExecState {
                 ),
             )
         })?;
-        if !output.status.success() {
+        if !output.success {
             let stderr = String::from_utf8_lossy(&output.stderr);
             let stderr: String = stderr.trim().chars().take(300).collect();
             return Err(Error::config(
@@ -305,27 +317,23 @@ mod tests {
     }
 
     /// A plugin run that exited with `code` after printing `stdout` and `stderr`.
-    #[cfg(unix)]
-    fn exited(code: i32, stdout: &str, stderr: &str) -> std::io::Result<std::process::Output> {
-        use std::os::unix::process::ExitStatusExt;
-        Ok(std::process::Output {
-            status: std::process::ExitStatus::from_raw(code << 8),
+    fn exited(code: i32, stdout: &str, stderr: &str) -> std::io::Result<PluginRun> {
+        Ok(PluginRun {
+            success: code == 0,
+            status: format!("exit status: {code}"),
             stdout: stdout.as_bytes().to_vec(),
             stderr: stderr.as_bytes().to_vec(),
         })
     }
 
-    #[cfg(unix)]
     const EXPIRING: &str =
         r#"{"kind":"ExecCredential","status":{"token":"s3cr3t","expirationTimestamp":"2026-11-25T20:42:26Z"}}"#;
-    #[cfg(unix)]
     const EXPIRY: i64 = 1_795_639_346;
 
     fn bearer(auth: &ExecAuth) -> Option<&[u8]> {
         auth.header.as_ref().map(http::HeaderValue::as_bytes)
     }
 
-    #[cfg(unix)]
     #[test]
     fn exec_state_runs_once_then_serves_the_cache_until_expiry() {
         let mut state = ExecState::new(ExecConfig { command: "plugin".into(), ..ExecConfig::default() });
@@ -338,7 +346,6 @@ mod tests {
         assert!(state.due(EXPIRY + 1).is_none(), "expired: run again");
     }
 
-    #[cfg(unix)]
     #[test]
     fn exec_state_without_expiry_stays_fresh_until_a_401() {
         let mut state = ExecState::new(ExecConfig::default());
@@ -349,7 +356,6 @@ mod tests {
         assert!(state.due(0).is_none(), "after a 401 the plugin must run again");
     }
 
-    #[cfg(unix)]
     #[test]
     fn exec_state_failure_quotes_stderr_not_stdout_and_keeps_the_cache() {
         let mut state = ExecState::new(ExecConfig { command: "aws-iam".into(), ..ExecConfig::default() });
