@@ -4,13 +4,14 @@
 //! file is read on blocking's thread pool; the plugin runs under async-process. No tokio.
 
 use std::process::Stdio;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use async_lock::Mutex;
-use clustermanager_core::config::exec::{parse_exec_credential, ExecConfig, ExecCredential};
+use clustermanager_core::config::exec::{plugin_env, ExecAuth, ExecConfig, ExecState};
 use clustermanager_core::config::token_file::{self, TokenFile};
-use clustermanager_core::config::{bearer_header, Identity};
-use clustermanager_core::{Error, Result};
+use clustermanager_core::Result;
+use clustermanager_transport_common::exec::plugin_run;
+use clustermanager_transport_common::now_unix;
 
 /// How often a token file is read again by default: service-account tokens are rotated well
 /// before they expire, and kubelet refreshes the file every few minutes.
@@ -39,81 +40,39 @@ impl TokenFileCache {
     }
 }
 
-/// A cached exec plugin credential.
+/// An exec plugin: core's [`ExecState`] policy (freshness, error text, 401 invalidation) behind
+/// an async mutex, with this runtime running the plugin.
 pub(crate) struct ExecCache {
-    config: ExecConfig,
-    cached: Mutex<Option<ExecCredential>>,
-}
-
-/// What an exec plugin gave for one request.
-pub(crate) struct ExecAuth {
-    /// `Authorization: Bearer` when it gave a token.
-    pub(crate) header: Option<http::HeaderValue>,
-    /// The client identity when it gave a certificate.
-    pub(crate) identity: Option<Identity>,
+    state: Mutex<ExecState>,
 }
 
 impl ExecCache {
     pub(crate) fn new(config: ExecConfig) -> Self {
-        ExecCache { config, cached: Mutex::new(None) }
+        ExecCache { state: Mutex::new(ExecState::new(config)) }
     }
 
     /// Forget the cached credential (the server refused it): the next request runs the plugin.
     pub(crate) async fn invalidate(&self) {
-        *self.cached.lock().await = None;
+        self.state.lock().await.invalidate();
     }
 
-    /// The plugin's credential, running it when there is none yet or it is no longer fresh.
+    /// The plugin's credential, running it when there is none yet or it is no longer fresh. The
+    /// child is killed if the request is dropped while it runs.
     pub(crate) async fn credential(&self) -> Result<ExecAuth> {
-        let mut cached = self.cached.lock().await;
-        let fresh = cached.as_ref().is_some_and(|c| c.is_fresh(now_unix()));
-        if !fresh {
-            *cached = Some(run_plugin(&self.config).await?);
+        let mut state = self.state.lock().await;
+        if let Some(auth) = state.due(now_unix()) {
+            return auth;
         }
-        let cred = cached.as_ref().ok_or_else(|| Error::protocol("exec credential missing after a run"))?;
-        let header = cred.token.as_ref().map(bearer_header).transpose()?;
-        Ok(ExecAuth { header, identity: cred.client_identity.clone() })
+        let config = state.config();
+        let mut command = async_process::Command::new(&config.command);
+        command
+            .args(&config.args)
+            .envs(plugin_env(config))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        let output = command.output().await.map(plugin_run);
+        state.update(output)
     }
-}
-
-fn now_unix() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
-}
-
-/// Run the plugin with its environment and `KUBERNETES_EXEC_INFO`, and parse what it prints. The
-/// child is killed if the request is dropped while it runs.
-async fn run_plugin(config: &ExecConfig) -> Result<ExecCredential> {
-    let api_version =
-        if config.api_version.is_empty() { "client.authentication.k8s.io/v1" } else { config.api_version.as_str() };
-    let info = serde_json::json!({
-        "apiVersion": api_version,
-        "kind": "ExecCredential",
-        "spec": { "interactive": false },
-    });
-    let mut command = async_process::Command::new(&config.command);
-    command
-        .args(&config.args)
-        .env("KUBERNETES_EXEC_INFO", info.to_string())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    for (name, value) in &config.env {
-        command.env(name, value.expose());
-    }
-    let output = command.output().await.map_err(|e| {
-        Error::config(
-            "users[].user.exec.command",
-            format!("cannot run the credential plugin {:?}: {e}; install it or fix the command path", config.command),
-        )
-    })?;
-    if !output.status.success() {
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        let stderr: String = stderr.trim().chars().take(300).collect();
-        return Err(Error::config(
-            "users[].user.exec.command",
-            format!("the credential plugin {:?} failed ({}): {stderr}", config.command, output.status),
-        ));
-    }
-    parse_exec_credential(&output.stdout)
 }
