@@ -50,7 +50,7 @@ use clustermanager_transport_common::random_seed;
 use clustermanager_transport_common::tls::ClientTls;
 pub use clustermanager_transport_common::{env, StdEnvironment};
 
-use auth::{ExecCache, TokenFileCache};
+use auth::Dynamic;
 use clustermanager_transport_common::hyper_rustls::{body_error, is_follow, query_wait, request_error};
 use futures_lite::future;
 use pool::{expire, Conn, Ended, Pool};
@@ -71,13 +71,6 @@ pub type ClusterManager = clustermanager_core::ClusterManager<AsyncStdTransport>
 pub async fn connect(config: &Config) -> Result<ClusterManager> {
     let transport = AsyncStdTransport::new(config)?;
     clustermanager_core::ClusterManager::connect(transport, config, random_seed()).await
-}
-
-/// Credentials the transport reads or computes itself.
-enum Dynamic {
-    None,
-    TokenFile(TokenFileCache),
-    Exec(ExecCache),
 }
 
 /// A [`Transport`] for async-std and smol: hyper 1 (HTTP/1.1, keep-alive connections reused from
@@ -112,13 +105,7 @@ impl AsyncStdTransport {
     pub fn new(config: &Config) -> Result<Self> {
         let tls = Arc::new(ClientTls::new(config)?);
         let pool = Pool::new(config.connect_timeout, Arc::clone(&tls));
-        let dynamic = match &config.auth {
-            Auth::TokenFile { path } => {
-                Dynamic::TokenFile(TokenFileCache::new(path.clone(), DEFAULT_TOKEN_FILE_REFRESH))
-            }
-            Auth::Exec(exec) => Dynamic::Exec(ExecCache::new(exec.clone())),
-            _ => Dynamic::None,
-        };
+        let dynamic = Dynamic::new(&config.auth, DEFAULT_TOKEN_FILE_REFRESH);
         Ok(AsyncStdTransport {
             config: Arc::new(config.clone()),
             pool: Arc::new(pool),
@@ -131,7 +118,7 @@ impl AsyncStdTransport {
     /// (default [`DEFAULT_TOKEN_FILE_REFRESH`], 60 s). Resets the cache.
     pub fn with_token_file_refresh(mut self, refresh: Duration) -> Self {
         if let Auth::TokenFile { path } = &self.config.auth {
-            self.dynamic = Arc::new(Dynamic::TokenFile(TokenFileCache::new(path.clone(), refresh)));
+            self.dynamic = Arc::new(Dynamic::new(&Auth::TokenFile { path: path.clone() }, refresh));
         }
         self
     }
@@ -145,22 +132,7 @@ impl AsyncStdTransport {
     /// absolute target (for the connection) and the request in origin form with a `Host` header.
     async fn prepare(&self, mut request: Request) -> Result<(Uri, http::Request<Full<Bytes>>)> {
         self.config.prepare(&mut request)?;
-        let dynamic_header = match &*self.dynamic {
-            Dynamic::None => None,
-            // Boxed (here and for new connections): rarely-taken paths whose futures would
-            // otherwise inflate every request's future.
-            Dynamic::TokenFile(cache) => Some(Box::pin(cache.header()).await?),
-            Dynamic::Exec(cache) => {
-                let cred = Box::pin(cache.credential()).await?;
-                if let Some(identity) = cred.identity {
-                    self.tls.use_exec_identity(identity)?;
-                }
-                cred.header
-            }
-        };
-        if let Some(value) = dynamic_header {
-            request.headers_mut().entry(http::header::AUTHORIZATION).or_insert(value);
-        }
+        self.dynamic.apply(&self.tls, &mut request).await?;
         let target = request.uri().clone();
         let host = host_header(&target)?;
         request.headers_mut().entry(http::header::HOST).or_insert(host);
@@ -211,11 +183,8 @@ impl AsyncStdTransport {
                 Err(Ended(None)) => return Err(closed_before_answer()),
             };
             if response.status() == http::StatusCode::UNAUTHORIZED {
-                if let Dynamic::Exec(cache) = &*self.dynamic {
-                    // Like client-go: a refused plugin credential is fetched again for the next
-                    // request (the retry policy or the caller decides whether to resend this one).
-                    cache.invalidate().await;
-                }
+                // Like client-go: a refused exec plugin credential is fetched again for the next request.
+                self.dynamic.refused().await;
             }
             return Ok((response, conn));
         }

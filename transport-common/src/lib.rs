@@ -8,8 +8,10 @@
 //! and the hyper/rustls glue both runtimes need ([`hyper_rustls`]: blocking-query allowances,
 //! log-follow detection, error mapping), and the wall clock and randomness handed to core
 //! ([`clock`]: [`now_unix`], [`random_seed`]), and a finished exec plugin as core sees it
-//! ([`exec`]).
+//! ([`exec`]), and the token-file and exec-plugin credential caches over a runtime's I/O
+//! ([`auth`]).
 
+pub mod auth;
 pub mod clock;
 pub mod env;
 pub mod exec;

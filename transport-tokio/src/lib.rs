@@ -46,7 +46,7 @@ use clustermanager_transport_common::random_seed;
 use clustermanager_transport_common::tls::{self, ClientTls};
 pub use clustermanager_transport_common::{env, StdEnvironment};
 
-use auth::{ExecCache, TokenFileCache};
+use auth::Dynamic;
 use connector::{ConnectError, Connector};
 
 /// The seed's API over tokio.
@@ -65,13 +65,6 @@ pub type ClusterManager = clustermanager_core::ClusterManager<TokioTransport>;
 pub async fn connect(config: &Config) -> Result<ClusterManager> {
     let transport = TokioTransport::new(config)?;
     clustermanager_core::ClusterManager::connect(transport, config, random_seed()).await
-}
-
-/// Credentials the transport reads or computes itself.
-enum Dynamic {
-    None,
-    TokenFile(TokenFileCache),
-    Exec(ExecCache),
 }
 
 /// A [`Transport`] over tokio, hyper (HTTP/1.1, pooled keep-alive connections) and rustls.
@@ -119,13 +112,7 @@ impl TokioTransport {
             .timer(TokioTimer::new())
             .pool_idle_timeout(Duration::from_secs(90))
             .build(connector);
-        let dynamic = match &config.auth {
-            Auth::TokenFile { path } => {
-                Dynamic::TokenFile(TokenFileCache::new(path.clone(), DEFAULT_TOKEN_FILE_REFRESH))
-            }
-            Auth::Exec(exec) => Dynamic::Exec(ExecCache::new(exec.clone())),
-            _ => Dynamic::None,
-        };
+        let dynamic = Dynamic::new(&config.auth, DEFAULT_TOKEN_FILE_REFRESH);
         Ok(TokioTransport {
             config: Arc::new(config.clone()),
             client,
@@ -139,7 +126,7 @@ impl TokioTransport {
     /// (default [`DEFAULT_TOKEN_FILE_REFRESH`], 60 s). Resets the cache.
     pub fn with_token_file_refresh(mut self, refresh: Duration) -> Self {
         if let Auth::TokenFile { path } = &self.config.auth {
-            self.dynamic = Arc::new(Dynamic::TokenFile(TokenFileCache::new(path.clone(), refresh)));
+            self.dynamic = Arc::new(Dynamic::new(&Auth::TokenFile { path: path.clone() }, refresh));
         }
         self
     }
@@ -160,20 +147,7 @@ impl TokioTransport {
     /// Resolve the URI, add static and dynamic credentials, and convert the body.
     async fn prepare(&self, mut request: Request) -> Result<http::Request<Full<Bytes>>> {
         self.config.prepare(&mut request)?;
-        let dynamic_header = match &*self.dynamic {
-            Dynamic::None => None,
-            Dynamic::TokenFile(cache) => Some(cache.header().await?),
-            Dynamic::Exec(cache) => {
-                let cred = cache.credential().await?;
-                if let Some(identity) = cred.identity {
-                    self.tls.use_exec_identity(identity)?;
-                }
-                cred.header
-            }
-        };
-        if let Some(value) = dynamic_header {
-            request.headers_mut().entry(http::header::AUTHORIZATION).or_insert(value);
-        }
+        self.dynamic.apply(&self.tls, &mut request).await?;
         Ok(request.map(Full::new))
     }
 
@@ -190,11 +164,8 @@ impl TokioTransport {
     async fn dispatch(&self, request: http::Request<Full<Bytes>>) -> Result<http::Response<hyper::body::Incoming>> {
         let response = self.client.request(request).await.map_err(|e| request_error(&e, self.host()))?;
         if response.status() == http::StatusCode::UNAUTHORIZED {
-            if let Dynamic::Exec(cache) = &*self.dynamic {
-                // Like client-go: a refused plugin credential is fetched again for the next
-                // request (the retry policy or the caller decides whether to resend this one).
-                cache.invalidate().await;
-            }
+            // Like client-go: a refused exec plugin credential is fetched again for the next request.
+            self.dynamic.refused().await;
         }
         Ok(response)
     }
