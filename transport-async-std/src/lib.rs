@@ -27,10 +27,8 @@
 //! Dropping any future or body of this crate leaves nothing behind: the connection of an
 //! unfinished request or body is closed, and an exec plugin still running is killed.
 
-use std::collections::hash_map::RandomState;
-use std::hash::{BuildHasher, Hasher};
-use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use clustermanager_core::error::TransportErrorKind;
@@ -48,10 +46,11 @@ mod io;
 mod pool;
 
 pub use auth::DEFAULT_TOKEN_FILE_REFRESH;
-use clustermanager_transport_common::tls;
+use clustermanager_transport_common::random_seed;
+use clustermanager_transport_common::tls::ClientTls;
 pub use clustermanager_transport_common::{env, StdEnvironment};
 
-use auth::{ExecCache, TokenFileCache};
+use auth::Dynamic;
 use clustermanager_transport_common::hyper_rustls::{body_error, is_follow, query_wait, request_error};
 use futures_lite::future;
 use pool::{expire, Conn, Ended, Pool};
@@ -74,21 +73,6 @@ pub async fn connect(config: &Config) -> Result<ClusterManager> {
     clustermanager_core::ClusterManager::connect(transport, config, random_seed()).await
 }
 
-/// A seed for retry jitter: std's per-process random hash keys mixed with the time.
-fn random_seed() -> u64 {
-    let mut hasher = RandomState::new().build_hasher();
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-    hasher.write_u128(nanos);
-    hasher.finish()
-}
-
-/// Credentials the transport reads or computes itself.
-enum Dynamic {
-    None,
-    TokenFile(TokenFileCache),
-    Exec(ExecCache),
-}
-
 /// A [`Transport`] for async-std and smol: hyper 1 (HTTP/1.1, keep-alive connections reused from
 /// a small pool) over async-net and futures-rustls, timers from async-io.
 ///
@@ -98,10 +82,7 @@ pub struct AsyncStdTransport {
     config: Arc<Config>,
     pool: Arc<Pool>,
     dynamic: Arc<Dynamic>,
-    tls: Arc<TlsConfig>,
-    client_config: Arc<RwLock<Arc<rustls::ClientConfig>>>,
-    /// The exec plugin's client identity currently in the TLS configuration.
-    exec_identity: Arc<Mutex<Option<Identity>>>,
+    tls: Arc<ClientTls>,
 }
 
 impl std::fmt::Debug for AsyncStdTransport {
@@ -122,30 +103,14 @@ impl AsyncStdTransport {
     /// # Ok::<(), clustermanager_async_std::Error>(())
     /// ```
     pub fn new(config: &Config) -> Result<Self> {
-        if config.tls.skip_verify && config.server.scheme() == "https" {
-            tracing::warn!(
-                server = %config.server,
-                "TLS verification of the server's certificate is OFF (skip_verify / insecure-skip-tls-verify): \
-                 anyone on the network path can read and change this traffic, including credentials"
-            );
-        }
-        let tls = Arc::new(config.tls.clone());
-        let client_config = Arc::new(RwLock::new(tls::client_config(&tls, None)?));
-        let pool = Pool::new(config.connect_timeout, Arc::clone(&tls), Arc::clone(&client_config));
-        let dynamic = match &config.auth {
-            Auth::TokenFile { path } => {
-                Dynamic::TokenFile(TokenFileCache::new(path.clone(), DEFAULT_TOKEN_FILE_REFRESH))
-            }
-            Auth::Exec(exec) => Dynamic::Exec(ExecCache::new(exec.clone())),
-            _ => Dynamic::None,
-        };
+        let tls = Arc::new(ClientTls::new(config)?);
+        let pool = Pool::new(config.connect_timeout, Arc::clone(&tls));
+        let dynamic = Dynamic::new(&config.auth, DEFAULT_TOKEN_FILE_REFRESH);
         Ok(AsyncStdTransport {
             config: Arc::new(config.clone()),
             pool: Arc::new(pool),
             dynamic: Arc::new(dynamic),
             tls,
-            client_config,
-            exec_identity: Arc::new(Mutex::new(None)),
         })
     }
 
@@ -153,7 +118,7 @@ impl AsyncStdTransport {
     /// (default [`DEFAULT_TOKEN_FILE_REFRESH`], 60 s). Resets the cache.
     pub fn with_token_file_refresh(mut self, refresh: Duration) -> Self {
         if let Auth::TokenFile { path } = &self.config.auth {
-            self.dynamic = Arc::new(Dynamic::TokenFile(TokenFileCache::new(path.clone(), refresh)));
+            self.dynamic = Arc::new(Dynamic::new(&Auth::TokenFile { path: path.clone() }, refresh));
         }
         self
     }
@@ -167,22 +132,7 @@ impl AsyncStdTransport {
     /// absolute target (for the connection) and the request in origin form with a `Host` header.
     async fn prepare(&self, mut request: Request) -> Result<(Uri, http::Request<Full<Bytes>>)> {
         self.config.prepare(&mut request)?;
-        let dynamic_header = match &*self.dynamic {
-            Dynamic::None => None,
-            // Boxed (here and for new connections): rarely-taken paths whose futures would
-            // otherwise inflate every request's future.
-            Dynamic::TokenFile(cache) => Some(Box::pin(cache.header()).await?),
-            Dynamic::Exec(cache) => {
-                let cred = Box::pin(cache.credential()).await?;
-                if let Some(identity) = cred.identity {
-                    self.use_exec_identity(identity)?;
-                }
-                cred.header
-            }
-        };
-        if let Some(value) = dynamic_header {
-            request.headers_mut().entry(http::header::AUTHORIZATION).or_insert(value);
-        }
+        self.dynamic.apply(&self.tls, &mut request).await?;
         let target = request.uri().clone();
         let host = host_header(&target)?;
         request.headers_mut().entry(http::header::HOST).or_insert(host);
@@ -190,18 +140,6 @@ impl AsyncStdTransport {
         *request.uri_mut() =
             origin.parse().map_err(|_| Error::protocol(format!("unusable request path {origin:?}")))?;
         Ok((target, request.map(Full::new)))
-    }
-
-    /// Put an exec plugin's client certificate into the TLS configuration for new connections.
-    fn use_exec_identity(&self, identity: Identity) -> Result<()> {
-        let mut current = self.exec_identity.lock().unwrap_or_else(|p| p.into_inner());
-        if current.as_ref() == Some(&identity) {
-            return Ok(());
-        }
-        let config = tls::client_config(&self.tls, Some(&identity))?;
-        *self.client_config.write().unwrap_or_else(|p| p.into_inner()) = config;
-        *current = Some(identity);
-        Ok(())
     }
 
     fn host(&self) -> &str {
@@ -245,11 +183,8 @@ impl AsyncStdTransport {
                 Err(Ended(None)) => return Err(closed_before_answer()),
             };
             if response.status() == http::StatusCode::UNAUTHORIZED {
-                if let Dynamic::Exec(cache) = &*self.dynamic {
-                    // Like client-go: a refused plugin credential is fetched again for the next
-                    // request (the retry policy or the caller decides whether to resend this one).
-                    cache.invalidate().await;
-                }
+                // Like client-go: a refused exec plugin credential is fetched again for the next request.
+                self.dynamic.refused().await;
             }
             return Ok((response, conn));
         }

@@ -10,12 +10,11 @@
 
 use std::future::Future;
 use std::pin::{pin, Pin};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use clustermanager_core::config::TlsConfig;
 use clustermanager_core::error::TransportErrorKind;
 use clustermanager_core::{Error, Result};
 use futures_lite::future;
@@ -24,7 +23,7 @@ use http_body_util::Full;
 use hyper::client::conn::http1;
 
 use crate::io::Stream;
-use clustermanager_transport_common::tls;
+use clustermanager_transport_common::tls::{self, ClientTls};
 
 /// How long an idle connection is kept.
 pub(crate) const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
@@ -119,18 +118,13 @@ pub(crate) struct Conn {
 /// Opens connections and keeps idle ones.
 pub(crate) struct Pool {
     pub(crate) connect_timeout: Duration,
-    pub(crate) tls: Arc<TlsConfig>,
-    pub(crate) client_config: Arc<RwLock<Arc<rustls::ClientConfig>>>,
+    pub(crate) tls: Arc<ClientTls>,
     idle: Mutex<Vec<(Instant, Conn)>>,
 }
 
 impl Pool {
-    pub(crate) fn new(
-        connect_timeout: Duration,
-        tls: Arc<TlsConfig>,
-        client_config: Arc<RwLock<Arc<rustls::ClientConfig>>>,
-    ) -> Self {
-        Pool { connect_timeout, tls, client_config, idle: Mutex::new(Vec::new()) }
+    pub(crate) fn new(connect_timeout: Duration, tls: Arc<ClientTls>) -> Self {
+        Pool { connect_timeout, tls, idle: Mutex::new(Vec::new()) }
     }
 
     /// An idle connection to `uri`'s server that is still open, or a new one.
@@ -206,11 +200,7 @@ impl Pool {
         // Small requests and stream frames should not wait for Nagle.
         let _ = tcp.set_nodelay(true);
         let stream = if https {
-            let name = tls::server_name(&self.tls, host)?;
-            let config = match self.client_config.read() {
-                Ok(guard) => Arc::clone(&guard),
-                Err(poisoned) => Arc::clone(&poisoned.into_inner()),
-            };
+            let (name, config) = self.tls.for_host(host)?;
             let tls_stream = futures_rustls::TlsConnector::from(config)
                 .connect(name, tcp)
                 .await

@@ -6,10 +6,17 @@
 //! skip-verify, server-name override) with clear TLS error messages ([`tls`]), and
 //! [`StdEnvironment`], the process environment and file system as core's config loaders see them,
 //! and the hyper/rustls glue both runtimes need ([`hyper_rustls`]: blocking-query allowances,
-//! log-follow detection, error mapping).
+//! log-follow detection, error mapping), and the wall clock and randomness handed to core
+//! ([`clock`]: [`now_unix`], [`random_seed`]), and a finished exec plugin as core sees it
+//! ([`exec`]), and the token-file and exec-plugin credential caches over a runtime's I/O
+//! ([`auth`]).
 
+pub mod auth;
+pub mod clock;
 pub mod env;
+pub mod exec;
 pub mod hyper_rustls;
 pub mod tls;
 
+pub use clock::{now_unix, random_seed};
 pub use env::StdEnvironment;

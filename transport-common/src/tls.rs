@@ -3,11 +3,11 @@
 //! unreadable), the client identity for mutual TLS (kept in memory only), the explicit dangerous
 //! verifier behind `skip_verify`, and readable messages for handshake failures.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, RwLock};
 
 use clustermanager_core::config::{Identity, TlsConfig};
 use clustermanager_core::error::TransportErrorKind;
-use clustermanager_core::{Error, Result};
+use clustermanager_core::{Config, Error, Result};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
@@ -203,6 +203,59 @@ pub fn tls_error(err: &rustls::Error, host: &str) -> Error {
     Error::transport(TransportErrorKind::Tls, what)
 }
 
+/// The TLS side of one transport, shared by all its connections: the configured settings and the
+/// rustls configuration new connections use, which changes when an exec plugin hands out a new
+/// client certificate.
+pub struct ClientTls {
+    settings: TlsConfig,
+    current: RwLock<Arc<ClientConfig>>,
+    /// The exec plugin's client identity currently in `current`.
+    exec_identity: Mutex<Option<Identity>>,
+}
+
+impl std::fmt::Debug for ClientTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientTls").field("settings", &self.settings).finish_non_exhaustive()
+    }
+}
+
+impl ClientTls {
+    /// The TLS side of a transport to `config.server`. Checks the CA and client certificate now
+    /// (a bad one is a [`Error::Config`] naming it), and warns once when verification is off for
+    /// an `https` server.
+    pub fn new(config: &Config) -> Result<Self> {
+        if config.tls.skip_verify && config.server.scheme() == "https" {
+            tracing::warn!(
+                server = %config.server,
+                "TLS verification of the server's certificate is OFF (skip_verify / insecure-skip-tls-verify): \
+                 anyone on the network path can read and change this traffic, including credentials"
+            );
+        }
+        let current = client_config(&config.tls, None)?;
+        Ok(ClientTls { settings: config.tls.clone(), current: RwLock::new(current), exec_identity: Mutex::new(None) })
+    }
+
+    /// What a new TLS connection to `host` needs: the name to verify and the client configuration.
+    pub fn for_host(&self, host: &str) -> Result<(ServerName<'static>, Arc<ClientConfig>)> {
+        let name = server_name(&self.settings, host)?;
+        let config = Arc::clone(&self.current.read().unwrap_or_else(|p| p.into_inner()));
+        Ok((name, config))
+    }
+
+    /// Put an exec plugin's client certificate into the configuration for new connections (a
+    /// no-op when it is the one already there).
+    pub fn use_exec_identity(&self, identity: Identity) -> Result<()> {
+        let mut current = self.exec_identity.lock().unwrap_or_else(|p| p.into_inner());
+        if current.as_ref() == Some(&identity) {
+            return Ok(());
+        }
+        let config = client_config(&self.settings, Some(&identity))?;
+        *self.current.write().unwrap_or_else(|p| p.into_inner()) = config;
+        *current = Some(identity);
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -243,5 +296,37 @@ mod tests {
         let mut two = ca_pem("two");
         two.extend(ca_pem("three"));
         assert_eq!(root_store(&[ca_pem("one"), two]).unwrap().len(), 3);
+    }
+
+    fn identity(name: &str) -> Identity {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec![name.to_owned()]).unwrap().self_signed(&key).unwrap();
+        Identity { cert_pem: cert.pem().into_bytes(), key_pem: key.serialize_pem().into() }
+    }
+
+    #[test]
+    fn client_tls_swaps_the_config_only_for_a_new_exec_identity() {
+        let config = Config::kubernetes("https://127.0.0.1:6443").unwrap();
+        let tls = ClientTls::new(&config).unwrap();
+        let (_, first) = tls.for_host("127.0.0.1").unwrap();
+        let alice = identity("alice");
+        tls.use_exec_identity(alice.clone()).unwrap();
+        let (_, second) = tls.for_host("127.0.0.1").unwrap();
+        assert!(!Arc::ptr_eq(&first, &second), "a new identity gives new connections a new config");
+        tls.use_exec_identity(alice).unwrap();
+        let (_, third) = tls.for_host("127.0.0.1").unwrap();
+        assert!(Arc::ptr_eq(&second, &third), "the same identity again changes nothing");
+    }
+
+    #[test]
+    fn client_tls_refuses_a_broken_exec_identity_and_keeps_the_config() {
+        let config = Config::kubernetes("https://127.0.0.1:6443").unwrap();
+        let tls = ClientTls::new(&config).unwrap();
+        let (_, before) = tls.for_host("localhost").unwrap();
+        let broken = Identity { cert_pem: b"not a certificate".to_vec(), key_pem: "not a key".into() };
+        assert!(tls.use_exec_identity(broken).is_err());
+        let (_, after) = tls.for_host("localhost").unwrap();
+        assert!(Arc::ptr_eq(&before, &after));
+        assert!(!format!("{tls:?}").contains("not a key"));
     }
 }

@@ -5,11 +5,10 @@
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use clustermanager_core::config::TlsConfig;
 use clustermanager_core::error::TransportErrorKind;
 use clustermanager_core::Error;
 use http::Uri;
@@ -20,7 +19,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
-use clustermanager_transport_common::tls;
+use clustermanager_transport_common::tls::{self, ClientTls};
 
 /// Why a connection could not be made, as an error hyper-util can carry to the caller.
 #[derive(Debug)]
@@ -39,8 +38,7 @@ impl std::error::Error for ConnectError {}
 #[derive(Clone)]
 pub(crate) struct Connector {
     pub(crate) connect_timeout: Duration,
-    pub(crate) tls: Arc<TlsConfig>,
-    pub(crate) client_config: Arc<RwLock<Arc<rustls::ClientConfig>>>,
+    pub(crate) tls: Arc<ClientTls>,
 }
 
 impl tower_service::Service<Uri> for Connector {
@@ -97,11 +95,7 @@ impl Connector {
         if !https {
             return Ok(Conn(TokioIo::new(Stream::Plain(tcp))));
         }
-        let name = tls::server_name(&self.tls, host)?;
-        let config = match self.client_config.read() {
-            Ok(guard) => Arc::clone(&guard),
-            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
-        };
+        let (name, config) = self.tls.for_host(host)?;
         let stream = TlsConnector::from(config).connect(name, tcp).await.map_err(|e| handshake_error(&e, host))?;
         Ok(Conn(TokioIo::new(Stream::Tls(Box::new(stream)))))
     }

@@ -19,10 +19,8 @@
 //! it, an in-flight request's connection is closed, and an exec plugin still running is killed.
 //! Only hyper-util's pool keeps idle keep-alive connections (closed after 90 s idle).
 
-use std::collections::hash_map::RandomState;
-use std::hash::{BuildHasher, Hasher};
-use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
@@ -44,10 +42,11 @@ pub use auth::DEFAULT_TOKEN_FILE_REFRESH;
 use clustermanager_transport_common::hyper_rustls::{
     as_rustls, body_error, chain_message, find_hyper, is_follow, query_wait,
 };
-use clustermanager_transport_common::tls;
+use clustermanager_transport_common::random_seed;
+use clustermanager_transport_common::tls::{self, ClientTls};
 pub use clustermanager_transport_common::{env, StdEnvironment};
 
-use auth::{ExecCache, TokenFileCache};
+use auth::Dynamic;
 use connector::{ConnectError, Connector};
 
 /// The seed's API over tokio.
@@ -68,21 +67,6 @@ pub async fn connect(config: &Config) -> Result<ClusterManager> {
     clustermanager_core::ClusterManager::connect(transport, config, random_seed()).await
 }
 
-/// A seed for retry jitter: std's per-process random hash keys mixed with the time.
-fn random_seed() -> u64 {
-    let mut hasher = RandomState::new().build_hasher();
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-    hasher.write_u128(nanos);
-    hasher.finish()
-}
-
-/// Credentials the transport reads or computes itself.
-enum Dynamic {
-    None,
-    TokenFile(TokenFileCache),
-    Exec(ExecCache),
-}
-
 /// A [`Transport`] over tokio, hyper (HTTP/1.1, pooled keep-alive connections) and rustls.
 ///
 /// Cheap to clone: clones share the connection pool and the credential caches.
@@ -91,10 +75,7 @@ pub struct TokioTransport {
     config: Arc<Config>,
     client: Client<Connector, Full<Bytes>>,
     dynamic: Arc<Dynamic>,
-    tls: Arc<TlsConfig>,
-    client_config: Arc<RwLock<Arc<rustls::ClientConfig>>>,
-    /// The exec plugin's client identity currently in the TLS configuration.
-    exec_identity: Arc<Mutex<Option<Identity>>>,
+    tls: Arc<ClientTls>,
     /// The largest whole response body read into memory.
     max_response_bytes: usize,
 }
@@ -124,39 +105,19 @@ impl TokioTransport {
     /// # Ok::<(), clustermanager_tokio::Error>(())
     /// ```
     pub fn new(config: &Config) -> Result<Self> {
-        if config.tls.skip_verify && config.server.scheme() == "https" {
-            tracing::warn!(
-                server = %config.server,
-                "TLS verification of the server's certificate is OFF (skip_verify / insecure-skip-tls-verify): \
-                 anyone on the network path can read and change this traffic, including credentials"
-            );
-        }
-        let tls = Arc::new(config.tls.clone());
-        let client_config = Arc::new(RwLock::new(tls::client_config(&tls, None)?));
-        let connector = Connector {
-            connect_timeout: config.connect_timeout,
-            tls: Arc::clone(&tls),
-            client_config: Arc::clone(&client_config),
-        };
+        let tls = Arc::new(ClientTls::new(config)?);
+        let connector = Connector { connect_timeout: config.connect_timeout, tls: Arc::clone(&tls) };
         let client = Client::builder(TokioExecutor::new())
             .pool_timer(TokioTimer::new())
             .timer(TokioTimer::new())
             .pool_idle_timeout(Duration::from_secs(90))
             .build(connector);
-        let dynamic = match &config.auth {
-            Auth::TokenFile { path } => {
-                Dynamic::TokenFile(TokenFileCache::new(path.clone(), DEFAULT_TOKEN_FILE_REFRESH))
-            }
-            Auth::Exec(exec) => Dynamic::Exec(ExecCache::new(exec.clone())),
-            _ => Dynamic::None,
-        };
+        let dynamic = Dynamic::new(&config.auth, DEFAULT_TOKEN_FILE_REFRESH);
         Ok(TokioTransport {
             config: Arc::new(config.clone()),
             client,
             dynamic: Arc::new(dynamic),
             tls,
-            client_config,
-            exec_identity: Arc::new(Mutex::new(None)),
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
         })
     }
@@ -165,7 +126,7 @@ impl TokioTransport {
     /// (default [`DEFAULT_TOKEN_FILE_REFRESH`], 60 s). Resets the cache.
     pub fn with_token_file_refresh(mut self, refresh: Duration) -> Self {
         if let Auth::TokenFile { path } = &self.config.auth {
-            self.dynamic = Arc::new(Dynamic::TokenFile(TokenFileCache::new(path.clone(), refresh)));
+            self.dynamic = Arc::new(Dynamic::new(&Auth::TokenFile { path: path.clone() }, refresh));
         }
         self
     }
@@ -186,33 +147,8 @@ impl TokioTransport {
     /// Resolve the URI, add static and dynamic credentials, and convert the body.
     async fn prepare(&self, mut request: Request) -> Result<http::Request<Full<Bytes>>> {
         self.config.prepare(&mut request)?;
-        let dynamic_header = match &*self.dynamic {
-            Dynamic::None => None,
-            Dynamic::TokenFile(cache) => Some(cache.header().await?),
-            Dynamic::Exec(cache) => {
-                let cred = cache.credential().await?;
-                if let Some(identity) = cred.identity {
-                    self.use_exec_identity(identity)?;
-                }
-                cred.header
-            }
-        };
-        if let Some(value) = dynamic_header {
-            request.headers_mut().entry(http::header::AUTHORIZATION).or_insert(value);
-        }
+        self.dynamic.apply(&self.tls, &mut request).await?;
         Ok(request.map(Full::new))
-    }
-
-    /// Put an exec plugin's client certificate into the TLS configuration for new connections.
-    fn use_exec_identity(&self, identity: Identity) -> Result<()> {
-        let mut current = self.exec_identity.lock().unwrap_or_else(|p| p.into_inner());
-        if current.as_ref() == Some(&identity) {
-            return Ok(());
-        }
-        let config = tls::client_config(&self.tls, Some(&identity))?;
-        *self.client_config.write().unwrap_or_else(|p| p.into_inner()) = config;
-        *current = Some(identity);
-        Ok(())
     }
 
     fn host(&self) -> &str {
@@ -228,11 +164,8 @@ impl TokioTransport {
     async fn dispatch(&self, request: http::Request<Full<Bytes>>) -> Result<http::Response<hyper::body::Incoming>> {
         let response = self.client.request(request).await.map_err(|e| request_error(&e, self.host()))?;
         if response.status() == http::StatusCode::UNAUTHORIZED {
-            if let Dynamic::Exec(cache) = &*self.dynamic {
-                // Like client-go: a refused plugin credential is fetched again for the next
-                // request (the retry policy or the caller decides whether to resend this one).
-                cache.invalidate().await;
-            }
+            // Like client-go: a refused exec plugin credential is fetched again for the next request.
+            self.dynamic.refused().await;
         }
         Ok(response)
     }

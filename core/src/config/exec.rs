@@ -1,9 +1,14 @@
 //! Kubeconfig exec credential plugins: the command to run (run by the transport, which does the
 //! I/O) and the parsing of the `ExecCredential` it prints, with expiry.
+//!
+//! [`ExecState`] is the policy without the running, like [`TokenFile`](super::token_file::TokenFile)
+//! for token files: the transport asks [`ExecState::due`] for a fresh cached credential, and when
+//! there is none it runs the plugin with [`plugin_env`] and hands the outcome to
+//! [`ExecState::update`]; after a 401 it calls [`ExecState::invalidate`].
 
 use serde::Deserialize;
 
-use super::Identity;
+use super::{bearer_header, Identity};
 use crate::error::{Error, Result};
 use crate::secret::Secret;
 
@@ -37,6 +42,111 @@ impl ExecCredential {
     pub fn is_fresh(&self, now_unix: i64) -> bool {
         self.expires_at_unix.is_none_or(|exp| now_unix + 10 < exp)
     }
+}
+
+/// The `apiVersion` told to a plugin whose config names none.
+const DEFAULT_API_VERSION: &str = "client.authentication.k8s.io/v1";
+
+/// Where plugin errors point in a kubeconfig.
+const COMMAND_FIELD: &str = "users[].user.exec.command";
+
+/// The environment a plugin runs with, in order: `KUBERNETES_EXEC_INFO` (the `ExecCredential`
+/// request: its `apiVersion`, non-interactive), then the config's own `env` (values exposed: they
+/// are for the child process only).
+pub fn plugin_env(config: &ExecConfig) -> Vec<(String, String)> {
+    let api_version = if config.api_version.is_empty() { DEFAULT_API_VERSION } else { config.api_version.as_str() };
+    let info = serde_json::json!({
+        "apiVersion": api_version,
+        "kind": "ExecCredential",
+        "spec": { "interactive": false },
+    });
+    let mut env = vec![("KUBERNETES_EXEC_INFO".to_owned(), info.to_string())];
+    env.extend(config.env.iter().map(|(name, value)| (name.clone(), value.expose().to_owned())));
+    env
+}
+
+/// How a plugin run ended, as the transport saw it. No `Debug`: stdout holds the credential.
+pub struct PluginRun {
+    /// Whether it exited with status 0.
+    pub success: bool,
+    /// Its exit status in words (`exit status: 1`, `signal: 9 (SIGKILL)`), for errors.
+    pub status: String,
+    /// What it printed on stdout: the `ExecCredential`.
+    pub stdout: Vec<u8>,
+    /// What it printed on stderr (an excerpt goes into the error when it fails).
+    pub stderr: Vec<u8>,
+}
+
+/// What an exec plugin gives one request. No `Debug`: the header is a credential.
+pub struct ExecAuth {
+    /// `Authorization: Bearer` (a sensitive header value) when the plugin gave a token.
+    pub header: Option<http::HeaderValue>,
+    /// The client identity when the plugin gave a certificate.
+    pub identity: Option<Identity>,
+}
+
+/// The cached state of one exec plugin: its config and the last credential it printed.
+#[derive(Debug)]
+pub struct ExecState {
+    config: ExecConfig,
+    cached: Option<ExecCredential>,
+}
+
+impl ExecState {
+    /// The state of the plugin `config`, with no credential yet.
+    pub fn new(config: ExecConfig) -> Self {
+        ExecState { config, cached: None }
+    }
+
+    /// The plugin to run: command, arguments (its environment is [`plugin_env`]).
+    pub fn config(&self) -> &ExecConfig {
+        &self.config
+    }
+
+    /// The cached credential if it is still fresh at `now_unix` (seconds since the epoch, with
+    /// [`ExecCredential::is_fresh`]'s margin); `None` means: run the plugin and call
+    /// [`update`](Self::update). A cached token that is not a valid header value is an error.
+    pub fn due(&self, now_unix: i64) -> Option<Result<ExecAuth>> {
+        self.cached.as_ref().filter(|c| c.is_fresh(now_unix)).map(auth_of)
+    }
+
+    /// The outcome of running the plugin: the process could not start (`Err`), or it exited
+    /// ([`PluginRun`]). A success is parsed and cached; a failure is a
+    /// [`Error::Config`] naming the command, its exit status and the start of its stderr (never
+    /// its stdout, which would hold the credential), and keeps whatever was cached.
+    pub fn update(&mut self, run: std::io::Result<PluginRun>) -> Result<ExecAuth> {
+        let output = run.map_err(|e| {
+            Error::config(
+                COMMAND_FIELD,
+                format!(
+                    "cannot run the credential plugin {:?}: {e}; install it or fix the command path",
+                    self.config.command
+                ),
+            )
+        })?;
+        if !output.success {
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            let stderr: String = stderr.trim().chars().take(300).collect();
+            return Err(Error::config(
+                COMMAND_FIELD,
+                format!("the credential plugin {:?} failed ({}): {stderr}", self.config.command, output.status),
+            ));
+        }
+        let cred = parse_exec_credential(&output.stdout)?;
+        let auth = auth_of(&cred);
+        self.cached = Some(cred);
+        auth
+    }
+
+    /// Forget the cached credential (the server refused it): the next request runs the plugin.
+    pub fn invalidate(&mut self) {
+        self.cached = None;
+    }
+}
+
+fn auth_of(cred: &ExecCredential) -> Result<ExecAuth> {
+    let header = cred.token.as_ref().map(bearer_header).transpose()?;
+    Ok(ExecAuth { header, identity: cred.client_identity.clone() })
 }
 
 #[derive(Deserialize)]
@@ -204,5 +314,88 @@ mod tests {
         assert!(matches!(err, Err(Error::Config { .. })));
         let err = parse_exec_credential(b"token=s3cr3t").err().map(|e| e.to_string()).unwrap_or_default();
         assert!(!err.contains("s3cr3t"), "{err}");
+    }
+
+    /// A plugin run that exited with `code` after printing `stdout` and `stderr`.
+    fn exited(code: i32, stdout: &str, stderr: &str) -> std::io::Result<PluginRun> {
+        Ok(PluginRun {
+            success: code == 0,
+            status: format!("exit status: {code}"),
+            stdout: stdout.as_bytes().to_vec(),
+            stderr: stderr.as_bytes().to_vec(),
+        })
+    }
+
+    const EXPIRING: &str =
+        r#"{"kind":"ExecCredential","status":{"token":"s3cr3t","expirationTimestamp":"2026-11-25T20:42:26Z"}}"#;
+    const EXPIRY: i64 = 1_795_639_346;
+
+    fn bearer(auth: &ExecAuth) -> Option<&[u8]> {
+        auth.header.as_ref().map(http::HeaderValue::as_bytes)
+    }
+
+    #[test]
+    fn exec_state_runs_once_then_serves_the_cache_until_expiry() {
+        let mut state = ExecState::new(ExecConfig { command: "plugin".into(), ..ExecConfig::default() });
+        assert!(state.due(EXPIRY - 600).is_none(), "nothing cached: the plugin must run");
+        let auth = state.update(exited(0, EXPIRING, "")).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(bearer(&auth), Some(&b"Bearer s3cr3t"[..]));
+        let cached = state.due(EXPIRY - 600).map(|r| r.unwrap_or_else(|e| panic!("{e}")));
+        assert_eq!(cached.as_ref().and_then(bearer), Some(&b"Bearer s3cr3t"[..]));
+        assert!(state.due(EXPIRY - 5).is_none(), "within the margin of expiry: run again");
+        assert!(state.due(EXPIRY + 1).is_none(), "expired: run again");
+    }
+
+    #[test]
+    fn exec_state_without_expiry_stays_fresh_until_a_401() {
+        let mut state = ExecState::new(ExecConfig::default());
+        let out = r#"{"kind":"ExecCredential","status":{"token":"forever"}}"#;
+        state.update(exited(0, out, "")).unwrap_or_else(|e| panic!("{e}"));
+        assert!(state.due(i64::MAX / 2).is_some());
+        state.invalidate();
+        assert!(state.due(0).is_none(), "after a 401 the plugin must run again");
+    }
+
+    #[test]
+    fn exec_state_failure_quotes_stderr_not_stdout_and_keeps_the_cache() {
+        let mut state = ExecState::new(ExecConfig { command: "aws-iam".into(), ..ExecConfig::default() });
+        state.update(exited(0, EXPIRING, "")).unwrap_or_else(|e| panic!("{e}"));
+        let err = state.update(exited(1, r#"{"status":{"token":"l3aked"}}"#, "  no SSO session\n"));
+        let text = err.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(text.contains("aws-iam") && text.contains("no SSO session"), "{text}");
+        assert!(!text.contains("l3aked") && !text.contains("s3cr3t"), "{text}");
+        assert!(state.due(EXPIRY - 600).is_some(), "a failed run keeps the fresh credential");
+        let long = "x".repeat(1000);
+        let text = state.update(exited(2, "", &long)).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(text.len() < 500, "stderr is cut to an excerpt: {text}");
+    }
+
+    #[test]
+    fn exec_state_plugin_that_cannot_start_says_what_to_do() {
+        let mut state = ExecState::new(ExecConfig { command: "/no/such/plugin".into(), ..ExecConfig::default() });
+        let err = state.update(Err(std::io::Error::from(std::io::ErrorKind::NotFound)));
+        assert!(matches!(&err, Err(Error::Config { .. })));
+        let text = err.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(text.contains("/no/such/plugin") && text.contains("install it"), "{text}");
+        assert!(state.due(0).is_none());
+    }
+
+    #[test]
+    fn plugin_env_tells_the_api_version_then_the_configs_env() {
+        let config = ExecConfig {
+            api_version: "client.authentication.k8s.io/v1beta1".into(),
+            env: vec![("AWS_PROFILE".into(), Secret::new("dev"))],
+            ..ExecConfig::default()
+        };
+        let env = plugin_env(&config);
+        assert_eq!(env.len(), 2);
+        assert_eq!(env[0].0, "KUBERNETES_EXEC_INFO");
+        let info: serde_json::Value = serde_json::from_str(&env[0].1).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(info["apiVersion"], "client.authentication.k8s.io/v1beta1");
+        assert_eq!(info["kind"], "ExecCredential");
+        assert_eq!(info["spec"]["interactive"], false);
+        assert_eq!(env[1], ("AWS_PROFILE".to_owned(), "dev".to_owned()));
+        let default = plugin_env(&ExecConfig::default());
+        assert!(default[0].1.contains("client.authentication.k8s.io/v1\""), "{}", default[0].1);
     }
 }
