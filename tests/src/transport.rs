@@ -5,7 +5,6 @@
 use std::collections::VecDeque;
 use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -138,15 +137,6 @@ impl Transport for ReplayTransport {
     }
 }
 
-/// Run a future that never waits on real I/O (everything over a [`ReplayTransport`]) to its end.
-/// Panics if it would block.
-pub fn block_on<F: Future>(future: F) -> F::Output {
-    let mut future = std::pin::pin!(future);
-    let mut cx = Context::from_waker(Waker::noop());
-    for _ in 0..1_000_000 {
-        if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
-            return out;
-        }
-    }
-    panic!("future did not complete: it waits on something a replay cannot provide");
-}
+/// Run a future that never waits on real I/O (everything over a [`ReplayTransport`]) to its end,
+/// without an async runtime: the fake cluster's noop-waker executor, which serves replays as well.
+pub use clustermanager_fake::block_on;
