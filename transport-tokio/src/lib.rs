@@ -370,3 +370,8 @@ fn copy_error(err: &Error) -> Error {
         other => Error::transport(TransportErrorKind::Connect, other.to_string()),
     }
 }
+
+/// The README's code, compiled as doc tests so the quickstart shown to newcomers stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
