@@ -32,6 +32,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use bytes::Bytes;
+use clustermanager_core::k8s::configmap::LabelSelector;
 use clustermanager_core::{Request, Response};
 use serde_json::{json, Map, Value};
 
@@ -1420,19 +1421,13 @@ fn decode_continue(token: &str) -> Result<(String, String), Response> {
 
 // ----- selectors ---------------------------------------------------------------------------------
 
-#[derive(Debug, Clone)]
-enum Requirement {
-    Eq(String, String),
-    NotEq(String, String),
-    In(String, Vec<String>),
-    NotIn(String, Vec<String>),
-    Exists(String),
-    NotExists(String),
-}
-
-/// A parsed label or field selector (all requirements must hold).
+/// A parsed label or field selector (all requirements must hold): core's [`LabelSelector`], so
+/// the fake accepts exactly the label selectors core's parser accepts.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Selector(Vec<Requirement>);
+pub(crate) struct Selector(LabelSelector);
+
+/// The fields a field selector may name.
+const SELECTABLE_FIELDS: [&str; 4] = ["metadata.name", "metadata.namespace", "status.phase", "spec.nodeName"];
 
 impl Selector {
     fn is_empty(&self) -> bool {
@@ -1440,39 +1435,29 @@ impl Selector {
     }
 
     fn labels(text: &str) -> Result<Selector, Response> {
-        let bad = |m: &str| status(400, "BadRequest", &format!("unable to parse requirement: {m}"), json!({}));
-        let mut out = Vec::new();
-        for term in split_terms(text).map_err(|m| bad(&m))? {
-            let term = term.trim();
-            if term.is_empty() {
-                continue;
-            }
-            let req = if let Some((k, rest)) = term.split_once(" notin ") {
-                Requirement::NotIn(k.trim().into(), set(rest).ok_or_else(|| bad("found '', expected: ',' or ')'"))?)
-            } else if let Some((k, rest)) = term.split_once(" in ") {
-                Requirement::In(k.trim().into(), set(rest).ok_or_else(|| bad("found '', expected: ',' or ')'"))?)
-            } else if let Some((k, v)) = term.split_once("!=") {
-                Requirement::NotEq(k.trim().into(), v.trim().into())
-            } else if let Some((k, v)) = term.split_once("==").or_else(|| term.split_once('=')) {
-                Requirement::Eq(k.trim().into(), v.trim().into())
-            } else if let Some(k) = term.strip_prefix('!') {
-                Requirement::NotExists(k.trim().into())
-            } else {
-                Requirement::Exists(term.into())
+        LabelSelector::parse(text).map(Selector).map_err(|e| {
+            let problem = match e {
+                clustermanager_core::Error::InvalidInput { problem, .. } => problem,
+                other => other.to_string(),
             };
-            out.push(req);
-        }
-        Ok(Selector(out))
+            status(400, "BadRequest", &format!("unable to parse requirement: {problem}"), json!({}))
+        })
     }
 
+    /// Field selectors: `field=value`, `field==value` or `field!=value` terms joined by commas
+    /// (values are not label values: any text but `,`).
     fn fields(text: &str) -> Result<Selector, Response> {
-        let sel = Selector::labels(text)?;
-        for r in &sel.0 {
-            let key = match r {
-                Requirement::Eq(k, _) | Requirement::NotEq(k, _) => k,
-                _ => return Err(status(400, "BadRequest", &format!("invalid field selector: {text}"), json!({}))),
+        let mut sel = LabelSelector::new();
+        for term in text.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+            let (key, value, equal) = if let Some((k, v)) = term.split_once("!=") {
+                (k, v, false)
+            } else if let Some((k, v)) = term.split_once("==").or_else(|| term.split_once('=')) {
+                (k, v, true)
+            } else {
+                return Err(status(400, "BadRequest", &format!("invalid field selector: {text}"), json!({})));
             };
-            if !["metadata.name", "metadata.namespace", "status.phase", "spec.nodeName"].contains(&key.as_str()) {
+            let (key, value) = (key.trim(), value.trim());
+            if !SELECTABLE_FIELDS.contains(&key) {
                 return Err(status(
                     400,
                     "BadRequest",
@@ -1480,59 +1465,25 @@ impl Selector {
                     json!({}),
                 ));
             }
+            sel = if equal { sel.eq(key, value) } else { sel.ne(key, value) };
         }
-        Ok(sel)
-    }
-
-    fn holds(&self, get: impl Fn(&str) -> Option<String>) -> bool {
-        self.0.iter().all(|r| match r {
-            Requirement::Eq(k, v) => get(k).as_deref() == Some(v),
-            Requirement::NotEq(k, v) => get(k).as_deref() != Some(v),
-            Requirement::In(k, vs) => get(k).is_some_and(|x| vs.contains(&x)),
-            Requirement::NotIn(k, vs) => get(k).is_none_or(|x| !vs.contains(&x)),
-            Requirement::Exists(k) => get(k).is_some(),
-            Requirement::NotExists(k) => get(k).is_none(),
-        })
+        Ok(Selector(sel))
     }
 
     fn matches_labels(&self, obj: &Value) -> bool {
-        self.holds(|k| obj["metadata"]["labels"][k].as_str().map(str::to_owned))
+        let labels = &obj["metadata"]["labels"];
+        self.0.matches_by(|k| labels[k].as_str())
     }
 
     fn matches_fields(&self, obj: &Value) -> bool {
-        self.holds(|k| {
+        self.0.matches_by(|k| {
             let v = match k {
                 "metadata.name" => &obj["metadata"]["name"],
                 "metadata.namespace" => &obj["metadata"]["namespace"],
                 "status.phase" => &obj["status"]["phase"],
                 _ => &obj["spec"]["nodeName"],
             };
-            Some(v.as_str().unwrap_or("").to_owned())
+            Some(v.as_str().unwrap_or(""))
         })
     }
-}
-
-fn split_terms(text: &str) -> Result<Vec<&str>, String> {
-    let (mut out, mut depth, mut start) = (Vec::new(), 0i32, 0);
-    for (i, c) in text.char_indices() {
-        match c {
-            '(' => depth += 1,
-            ')' => depth -= 1,
-            ',' if depth == 0 => {
-                out.push(&text[start..i]);
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    if depth != 0 {
-        return Err("found '', expected: ',' or ')'".into());
-    }
-    out.push(&text[start..]);
-    Ok(out)
-}
-
-fn set(text: &str) -> Option<Vec<String>> {
-    let inner = text.trim().strip_prefix('(')?.strip_suffix(')')?;
-    Some(inner.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect())
 }
