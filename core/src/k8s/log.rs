@@ -27,7 +27,7 @@
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
@@ -96,6 +96,40 @@ enum Choice {
     Open,
     /// Reading the pod; the log request's error stands if no container can be chosen.
     Reading(Box<Exchange>, Option<Error>),
+}
+
+/// What [`Choice::poll_pod_read`] says to do next.
+enum PodRead {
+    /// No pod read under way: go on with the log request.
+    Idle,
+    /// Send the pod read's request.
+    Send(Request),
+    /// Wait before retrying the pod read.
+    Wait(Duration),
+    /// The pod was read and a container chosen: this log request asks for it.
+    Resend(Box<Exchange>),
+    /// No container could be chosen: finish with the log request's error.
+    Fail(Error),
+}
+
+impl Choice {
+    /// Drive the pod read, if one is under way; once it answers, the choice is settled and
+    /// `target` gives the log request (`follow` or not) for the chosen container.
+    fn poll_pod_read(&mut self, now: Instant, target: &mut Target, follow: bool) -> PodRead {
+        let Choice::Reading(ex, err) = self else { return PodRead::Idle };
+        match ex.poll(now) {
+            ExchangeStep::Send(req) => PodRead::Send(req),
+            ExchangeStep::Wait(d) => PodRead::Wait(d),
+            ExchangeStep::Done(pod) => {
+                let err = err.take();
+                *self = Choice::Settled;
+                match target.again(pod, err, follow) {
+                    Ok(ex) => PodRead::Resend(Box::new(ex)),
+                    Err(e) => PodRead::Fail(e),
+                }
+            }
+        }
+    }
 }
 
 /// A log request's options and target, to send it again with a chosen container.
@@ -252,20 +286,12 @@ impl Operation for LogGet {
 
     fn poll(&mut self, now: Instant) -> Step<String> {
         loop {
-            if let Choice::Reading(ex, err) = &mut self.choice {
-                match ex.poll(now) {
-                    ExchangeStep::Send(req) => return Step::Send(req),
-                    ExchangeStep::Wait(d) => return Step::Wait(d),
-                    ExchangeStep::Done(pod) => {
-                        let err = err.take();
-                        self.choice = Choice::Settled;
-                        match self.target.again(pod, err, false) {
-                            Ok(ex) => self.state = GetState::Log(Box::new(ex)),
-                            Err(e) => return self.finish(Err(e)),
-                        }
-                    }
-                }
-                continue;
+            match self.choice.poll_pod_read(now, &mut self.target, false) {
+                PodRead::Idle => {}
+                PodRead::Send(req) => return Step::Send(req),
+                PodRead::Wait(d) => return Step::Wait(d),
+                PodRead::Resend(ex) => self.state = GetState::Log(ex),
+                PodRead::Fail(e) => return self.finish(Err(e)),
             }
             match &mut self.state {
                 GetState::Log(ex) => match ex.poll(now) {
@@ -364,19 +390,12 @@ impl Operation for Follow {
     type Item = LogLine;
 
     fn poll(&mut self, now: Instant) -> Step<(), LogLine> {
-        if let Choice::Reading(ex, err) = &mut self.choice {
-            match ex.poll(now) {
-                ExchangeStep::Send(req) => return Step::Send(req),
-                ExchangeStep::Wait(d) => return Step::Wait(d),
-                ExchangeStep::Done(pod) => {
-                    let err = err.take();
-                    self.choice = Choice::Settled;
-                    match self.target.again(pod, err, true) {
-                        Ok(ex) => self.state = FollowState::Opening(Box::new(ex)),
-                        Err(e) => return self.finish(Err(e)),
-                    }
-                }
-            }
+        match self.choice.poll_pod_read(now, &mut self.target, true) {
+            PodRead::Idle => {}
+            PodRead::Send(req) => return Step::Send(req),
+            PodRead::Wait(d) => return Step::Wait(d),
+            PodRead::Resend(ex) => self.state = FollowState::Opening(ex),
+            PodRead::Fail(e) => return self.finish(Err(e)),
         }
         match &mut self.state {
             FollowState::Opening(exchange) => match exchange.poll(now) {
