@@ -229,6 +229,23 @@ impl Cluster {
         self.end_alloc(id, if code == 0 { "complete" } else { "failed" }, code);
     }
 
+    /// Stop a job's pending and running allocations, as the scheduler does when the job is
+    /// stopped or replaced by a new version: desired `stop`, client `complete`.
+    fn stop_live_allocs(&mut self, ns: &str, id: &str) {
+        let live: Vec<String> = self
+            .allocs_of(ns, id)
+            .iter()
+            .filter(|a| matches!(a.client_status.as_str(), "pending" | "running"))
+            .map(|a| a.id.clone())
+            .collect();
+        for a in live {
+            if let Some(rec) = self.allocs.get_mut(&a) {
+                rec.desired_status = "stop".into();
+            }
+            self.end_alloc(&a, "complete", 0);
+        }
+    }
+
     /// Mark an allocation terminal with this client status and exit code.
     fn end_alloc(&mut self, id: &str, status: &str, code: i32) {
         let terminated = self.task_event("Terminated", &format!("Exit Code: {code}"), code);
@@ -597,18 +614,7 @@ impl Cluster {
         }
         // Stop the previous version's live allocations.
         if previous.is_some() {
-            let live: Vec<String> = self
-                .allocs_of(&ns, &id)
-                .iter()
-                .filter(|a| matches!(a.client_status.as_str(), "pending" | "running"))
-                .map(|a| a.id.clone())
-                .collect();
-            for a in live {
-                if let Some(rec) = self.allocs.get_mut(&a) {
-                    rec.desired_status = "stop".into();
-                }
-                self.end_alloc(&a, "complete", 0);
-            }
+            self.stop_live_allocs(&ns, &id);
         }
         let eval_id = self.new_id(&id);
         let rec = JobRec {
@@ -698,18 +704,7 @@ impl Cluster {
         let eval_id = self.new_id(&format!("{id}-deregister"));
         let index = self.bump();
         if self.job(ns, id).is_some() {
-            let live: Vec<String> = self
-                .allocs_of(ns, id)
-                .iter()
-                .filter(|a| matches!(a.client_status.as_str(), "pending" | "running"))
-                .map(|a| a.id.clone())
-                .collect();
-            for a in live {
-                if let Some(rec) = self.allocs.get_mut(&a) {
-                    rec.desired_status = "stop".into();
-                }
-                self.end_alloc(&a, "complete", 0);
-            }
+            self.stop_live_allocs(ns, id);
             if purge {
                 self.jobs.remove(&(ns.to_owned(), id.to_owned()));
                 self.allocs.retain(|_, a| !(a.namespace == ns && a.job_id == id));
