@@ -155,13 +155,13 @@ impl Shared {
                     format!("clustermanager-fake: scripted connection failure on {} {}", req.method(), req.uri()),
                 ));
             }
-            Some(Effect::Latency(d)) => self.advance_to(self.now + d),
+            Some(Effect::Latency(d)) => self.advance_to(later(self.now, d)),
             Some(Effect::CutStream(_)) | None => {}
         }
         let start = self.now;
         let mut reply = self.server.handle(req, self.now, false);
         while let Reply::Block(wait) = reply {
-            let until = start + wait;
+            let until = later(start, wait);
             let target = self.server.next_due().map_or(until, |n| n.min(until));
             self.advance_to(target.max(self.now));
             reply = self.server.handle(req, self.now, self.now >= until);
@@ -178,7 +178,7 @@ impl Shared {
 
     /// The next piece of `stream`, advancing virtual time while nothing happens.
     fn next_piece(&mut self, stream: &mut StreamState, timeout: Option<Duration>) -> Chunk {
-        let read_limit = timeout.map(|t| self.now + t);
+        let read_limit = timeout.map(|t| later(self.now, t));
         loop {
             match self.server.poll_stream(stream, self.now) {
                 StreamPoll::Data(b) => return Chunk::Data(b),
@@ -316,7 +316,7 @@ impl FakeCluster {
     /// Let `duration` of virtual time pass (jobs progress).
     pub fn advance(&self, duration: Duration) {
         let mut s = self.lock();
-        let t = s.now + duration;
+        let t = later(s.now, duration);
         s.advance_to(t);
     }
 
@@ -467,7 +467,7 @@ impl Transport for FakeTransport {
 
     fn sleep(&self, duration: Duration) -> impl Future<Output = ()> + Send {
         let mut s = self.cluster.lock();
-        let t = s.now + duration;
+        let t = later(s.now, duration);
         s.advance_to(t);
         std::future::ready(())
     }
@@ -491,4 +491,9 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
         }
     }
     panic!("clustermanager-fake::block_on: the future waits on something other than a fake transport");
+}
+
+/// `t + d` on the virtual clock, saturating: `Duration::MAX` (no limit) never overflows.
+fn later(t: Duration, d: Duration) -> Duration {
+    t.saturating_add(d)
 }

@@ -242,7 +242,7 @@ impl Transport for AsyncStdTransport {
     async fn send(&self, request: Request) -> Result<Response> {
         let wait = request.uri().query().map(query_wait).unwrap_or_default();
         let what = format!("{} {}", request.method(), request.uri().path());
-        let limit = self.config.request_timeout.map(|t| t + wait);
+        let limit = self.config.request_timeout.map(|t| t.saturating_add(wait));
         let timed_out = |limit| Error::Timeout {
             what: format!("no complete response to {what} within {limit:?} (request_timeout plus the query's wait)"),
         };
@@ -256,7 +256,7 @@ impl Transport for AsyncStdTransport {
         let follow = request.uri().query().is_some_and(is_follow);
         let wait = request.uri().query().map(query_wait).unwrap_or_default();
         let what = format!("{} {}", request.method(), request.uri().path());
-        let head_limit = if follow { None } else { self.config.request_timeout.map(|t| t + wait) };
+        let head_limit = if follow { None } else { self.config.request_timeout.map(|t| t.saturating_add(wait)) };
         let head_timed_out = |limit| Error::Timeout {
             what: format!(
                 "no response head for the stream {what} within {limit:?} (request_timeout plus the query's wait)"

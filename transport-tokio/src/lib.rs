@@ -211,7 +211,7 @@ impl TokioTransport {
     /// query or watch asks for (`wait=` / `timeoutSeconds=`); `None` without a request timeout.
     fn limit(&self, request: &Request) -> Option<Duration> {
         let wait = request.uri().query().map(query_wait).unwrap_or_default();
-        self.config.request_timeout.map(|t| t + wait)
+        self.config.request_timeout.map(|t| t.saturating_add(wait))
     }
 }
 
@@ -232,7 +232,7 @@ impl Transport for TokioTransport {
 
     async fn send(&self, request: Request) -> Result<Response> {
         let limit = self.limit(&request);
-        let deadline = limit.map(|t| tokio::time::Instant::now() + t);
+        let deadline = limit.and_then(|t| tokio::time::Instant::now().checked_add(t));
         let what = format!("{} {}", request.method(), request.uri().path());
         within(deadline, self.send_inner(request), || Error::Timeout {
             what: format!(
@@ -263,7 +263,7 @@ impl Transport for TokioTransport {
     /// [`Step::Read`]: clustermanager_core::Step::Read
     async fn open(&self, request: Request) -> Result<Opened<TokioBody>> {
         let limit = self.limit(&request);
-        let deadline = limit.map(|t| tokio::time::Instant::now() + t);
+        let deadline = limit.and_then(|t| tokio::time::Instant::now().checked_add(t));
         let follow = request.uri().query().is_some_and(is_follow);
         let what = format!("{} {}", request.method(), request.uri().path());
         let timed_out = |stage: &str| Error::Timeout {
@@ -279,7 +279,8 @@ impl Transport for TokioTransport {
             let (parts, body) = response.into_parts();
             return Ok(Opened::Stream(parts, TokioBody { body, done: false }));
         }
-        let body_deadline = if follow { limit.map(|t| tokio::time::Instant::now() + t) } else { deadline };
+        let body_deadline =
+            if follow { limit.and_then(|t| tokio::time::Instant::now().checked_add(t)) } else { deadline };
         within(body_deadline, read_whole(response, self.max_response_bytes), || timed_out("error body"))
             .await
             .map(Opened::Complete)
@@ -312,7 +313,7 @@ impl BodyStream for TokioBody {
         if self.done {
             return Chunk::End;
         }
-        let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
+        let deadline = timeout.and_then(|t| tokio::time::Instant::now().checked_add(t));
         loop {
             let frame = match deadline {
                 None => self.body.frame().await,

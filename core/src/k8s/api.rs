@@ -1270,7 +1270,9 @@ impl Operation for WaitFor {
     type Item = Infallible;
 
     fn poll(&mut self, now: Instant) -> Step<bool> {
-        let deadline = *self.deadline.get_or_insert(now + self.timeout);
+        // Saturating: a timeout past the clock's range (`Duration::MAX`) is as good as none.
+        let far = || now.checked_add(Duration::from_secs(u64::from(u32::MAX))).unwrap_or(now);
+        let deadline = *self.deadline.get_or_insert_with(|| now.checked_add(self.timeout).unwrap_or_else(far));
         loop {
             match &mut self.phase {
                 WaitPhase::Failed(e) => {

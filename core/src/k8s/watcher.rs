@@ -400,7 +400,7 @@ impl<T: DeserializeOwned + Versioned> Watcher<T> {
 
     fn wait(&mut self, now: Instant, delay: Duration) -> WatchStep<T> {
         match self.deadline {
-            Some(d) if now + delay >= d => {
+            Some(d) if now.checked_add(delay).is_none_or(|t| t >= d) => {
                 let err = self.timeout_error();
                 self.fail(err)
             }
@@ -454,7 +454,8 @@ impl<T: DeserializeOwned + Versioned> Watcher<T> {
         self.last_now = Some(now);
         if !self.started {
             self.started = true;
-            self.deadline = self.timeout.map(|t| now + t);
+            // `Duration::MAX` (or any timeout past the clock's range) means "no limit".
+            self.deadline = self.timeout.and_then(|t| now.checked_add(t));
         }
         if let Some(err) = self.broken.take() {
             return self.fail(err);
