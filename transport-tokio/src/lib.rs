@@ -215,6 +215,12 @@ impl TokioTransport {
     }
 }
 
+/// `limit` from now; `None` without a limit or when it lies past the clock's range
+/// (`Duration::MAX` means "no limit").
+fn deadline_in(limit: Option<Duration>) -> Option<tokio::time::Instant> {
+    limit.and_then(|t| tokio::time::Instant::now().checked_add(t))
+}
+
 /// `future`'s result, or `timed_out()` if `deadline` passes first (no limit without a deadline).
 async fn within<T>(
     deadline: Option<tokio::time::Instant>,
@@ -232,7 +238,7 @@ impl Transport for TokioTransport {
 
     async fn send(&self, request: Request) -> Result<Response> {
         let limit = self.limit(&request);
-        let deadline = limit.and_then(|t| tokio::time::Instant::now().checked_add(t));
+        let deadline = deadline_in(limit);
         let what = format!("{} {}", request.method(), request.uri().path());
         within(deadline, self.send_inner(request), || Error::Timeout {
             what: format!(
@@ -263,7 +269,7 @@ impl Transport for TokioTransport {
     /// [`Step::Read`]: clustermanager_core::Step::Read
     async fn open(&self, request: Request) -> Result<Opened<TokioBody>> {
         let limit = self.limit(&request);
-        let deadline = limit.and_then(|t| tokio::time::Instant::now().checked_add(t));
+        let deadline = deadline_in(limit);
         let follow = request.uri().query().is_some_and(is_follow);
         let what = format!("{} {}", request.method(), request.uri().path());
         let timed_out = |stage: &str| Error::Timeout {
@@ -279,8 +285,7 @@ impl Transport for TokioTransport {
             let (parts, body) = response.into_parts();
             return Ok(Opened::Stream(parts, TokioBody { body, done: false }));
         }
-        let body_deadline =
-            if follow { limit.and_then(|t| tokio::time::Instant::now().checked_add(t)) } else { deadline };
+        let body_deadline = if follow { deadline_in(limit) } else { deadline };
         within(body_deadline, read_whole(response, self.max_response_bytes), || timed_out("error body"))
             .await
             .map(Opened::Complete)
@@ -313,7 +318,7 @@ impl BodyStream for TokioBody {
         if self.done {
             return Chunk::End;
         }
-        let deadline = timeout.and_then(|t| tokio::time::Instant::now().checked_add(t));
+        let deadline = deadline_in(timeout);
         loop {
             let frame = match deadline {
                 None => self.body.frame().await,
