@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
+use crate::deadline::Deadline;
 use crate::error::{Error, Result};
 use crate::retry::{Decision, Failure, Jitter, Retry, RetryPolicy};
 use crate::step::{Event, Operation, Request, Response, Step};
@@ -54,6 +55,7 @@ pub struct Exchange {
     attempt: u32,
     started: Option<Instant>,
     state: State,
+    deadline: Deadline,
 }
 
 fn seed_for(seed: u64, req: &Request) -> u64 {
@@ -87,7 +89,25 @@ impl Exchange {
             attempt: 0,
             started: None,
             state: State::Ready,
+            deadline: Deadline::default(),
         }
+    }
+
+    /// Bound every attempt by the caller's `deadline` (started at the first poll if it was not
+    /// yet): each request carries the time left as its
+    /// [`TimeLimit`](crate::deadline::TimeLimit), and no retry is scheduled whose back-off would
+    /// end past the deadline (the last failure is returned instead).
+    pub fn within(mut self, deadline: Deadline) -> Self {
+        self.deadline = deadline;
+        self
+    }
+
+    /// Send the request once, without retries: for requests whose owner resumes failures itself
+    /// with a fresh request (a blocking query re-sent with a recomputed `wait=`, a watch resumed
+    /// from its last resourceVersion).
+    pub fn once(mut self) -> Self {
+        self.policy.max_attempts = 1;
+        self
     }
 
     /// The request this exchange sends.
@@ -105,8 +125,11 @@ impl Exchange {
         match std::mem::replace(&mut self.state, State::InFlight) {
             State::Ready => {
                 self.started.get_or_insert(now);
+                self.deadline.start(now);
                 self.attempt += 1;
-                ExchangeStep::Send(copy_request(&self.request))
+                let mut request = copy_request(&self.request);
+                self.deadline.limit(now, &mut request);
+                ExchangeStep::Send(request)
             }
             State::Answered(outcome) => match self.retry_delay(&outcome, now) {
                 Some(delay) => {
@@ -152,6 +175,10 @@ impl Exchange {
         let elapsed = self.started.map(|start| now.saturating_duration_since(start)).unwrap_or_default();
         let jitter = self.jitter.next_f64();
         match self.policy.decide(self.request.method(), failure, self.attempt, elapsed, jitter) {
+            Decision::RetryAfter(delay) if self.deadline.left(now).is_some_and(|left| delay >= left) => {
+                tracing::debug!(method = %self.request.method(), path = self.request.uri().path(), attempt = self.attempt, ?delay, ?failure, "not retrying: the back-off would end past the caller's deadline");
+                None
+            }
             Decision::RetryAfter(delay) => {
                 tracing::debug!(method = %self.request.method(), path = self.request.uri().path(), attempt = self.attempt, ?delay, ?failure, "retrying");
                 Some(delay)

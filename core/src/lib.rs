@@ -26,6 +26,7 @@
 
 pub mod call;
 pub mod config;
+pub mod deadline;
 pub mod encode;
 pub mod error;
 pub mod facade;

@@ -218,15 +218,32 @@ pub struct Transcript {
     pub elapsed: Duration,
 }
 
-/// Whether two query strings hold the same pairs, whatever their order.
-pub fn same_query(a: Option<&str>, b: Option<&str>) -> bool {
-    fn pairs(q: Option<&str>) -> Vec<(String, String)> {
-        let mut v: Vec<(String, String)> =
-            url::form_urlencoded::parse(q.unwrap_or("").as_bytes()).into_owned().collect();
+/// Whether a query string made by core (`made`) holds the same pairs as a recorded one, whatever
+/// their order. A watch's `timeoutSeconds` may be shorter than the recorded one (core shortens it
+/// to the caller's time left; the server's answer does not depend on it), never longer.
+pub fn same_query(made: Option<&str>, recorded: Option<&str>) -> bool {
+    fn pairs(q: Option<&str>) -> (Vec<(String, String)>, Option<u64>) {
+        let mut timeout = None;
+        let mut v: Vec<(String, String)> = url::form_urlencoded::parse(q.unwrap_or("").as_bytes())
+            .into_owned()
+            .filter(|(k, v)| {
+                if k == "timeoutSeconds" {
+                    timeout = Some(v.parse().unwrap_or(u64::MAX));
+                    return false;
+                }
+                true
+            })
+            .collect();
         v.sort();
-        v
+        (v, timeout)
     }
-    pairs(a) == pairs(b)
+    let (made, made_timeout) = pairs(made);
+    let (recorded, recorded_timeout) = pairs(recorded);
+    let timeout_ok = match (made_timeout, recorded_timeout) {
+        (Some(m), Some(r)) => (1..=r).contains(&m),
+        (m, r) => m == r,
+    };
+    made == recorded && timeout_ok
 }
 
 /// Assert that a request made by core matches the recorded one: method, path, query pairs (in
@@ -342,6 +359,9 @@ impl<'s> Replay<'s> {
         let mut transcript = Transcript::default();
         // the open stream: remaining pieces, and whether the server ends it
         let mut stream: Option<(std::collections::VecDeque<Bytes>, bool)> = None;
+        // when the server ends the open stream, in virtual time: as long after its opening as
+        // recorded (a watch the server ends after its `timeoutSeconds` lasted that long)
+        let mut stream_ends_at = Duration::ZERO;
         for _ in 0..1_000_000 {
             match op.poll(start + elapsed) {
                 Step::Send(req) | Step::Open(req) if next >= self.order.len() => {
@@ -374,6 +394,8 @@ impl<'s> Replay<'s> {
                             }
                         };
                         stream = Some((pieces.into(), server_ends));
+                        let lasted = Duration::from_secs_f64(ex.response.elapsed_ms.unwrap_or(0.0).max(0.0) / 1000.0);
+                        stream_ends_at = elapsed.saturating_add(lasted);
                         op.handle(Event::Head(ex.response.parts()));
                     } else {
                         stream = None;
@@ -389,6 +411,7 @@ impl<'s> Replay<'s> {
                             Some(piece) => Event::Chunk(piece),
                             None if *server_ends => {
                                 stream = None;
+                                elapsed = elapsed.max(stream_ends_at);
                                 Event::End
                             }
                             None => match timeout {

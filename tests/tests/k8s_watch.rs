@@ -553,8 +553,10 @@ fn a_watch_the_server_refuses_is_an_error() {
 fn an_empty_watch_that_ends_at_once_is_resumed_after_a_backoff() {
     let s = k8s("acm-15-watch-too-large-rv.json");
     let watch = "/api/v1/namespaces/default/configmaps?watch=1&resourceVersion=999999999&allowWatchBookmarks=true&timeoutSeconds=3";
-    let scenario =
-        scripted(vec![exchange("GET", watch, None, response(&s, 4)), exchange("GET", watch, None, response(&s, 4))]);
+    // the recorded stream lasted its 3 s; here the server ends it at once
+    let mut at_once = response(&s, 4);
+    at_once.elapsed_ms = Some(0.0);
+    let scenario = scripted(vec![exchange("GET", watch, None, at_once.clone()), exchange("GET", watch, None, at_once)]);
     let params = WatchParams::new("/api/v1/namespaces/default/configmaps", "configmaps").timeout_seconds(3);
     let watcher = Watcher::<Thin>::from_version(params, &ctx().retry, Some(Duration::from_millis(1500)), "999999999");
     let (out, _, t) = Replay::new(&scenario).run_full(Until::new(watcher, collect(1)));

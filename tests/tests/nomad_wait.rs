@@ -113,27 +113,53 @@ fn drive<O: Operation>(mut op: O, answers: Vec<http::Response<Bytes>>) -> (Resul
 
 #[test]
 fn an_index_that_goes_backwards_resets_to_zero_and_zero_becomes_one() {
-    // Derived from 08: the running job (1) answered with indexes a restored server could give.
+    // Derived from 08: the running job (1) answered with indexes a restored server could give,
+    // each blocking read answered after the wait it asked for (no early answer: no back-off).
+    let s = Scenario::load("nomad/08-batch-job-succeeds.json");
+    let with_index = |i: usize, index: &str, held: u64| {
+        let mut r = s.exchange(i).response.clone();
+        r.headers.insert("x-nomad-index".into(), index.into());
+        Reply::Answer(r.to_http(), Duration::from_millis(held))
+    };
+    let replies = vec![
+        with_index(1, "11", 0),      // first read
+        with_index(1, "9", 300_000), // went backwards: read again at once, without index
+        with_index(1, "0", 0),       // a zero index: block on 1, never on 0
+        with_index(2, "14", 1000),   // dead
+        with_index(5, "14", 0),
+        with_index(3, "14", 0),
+    ];
+    let (job, asked, waits) = drive_clocked(nomad::wait::job(&ctx(), "", "acm-ok", None), replies);
+    assert_eq!(job.unwrap().status, Some(Status::Succeeded));
+    assert_eq!(
+        asked[..4],
+        ["/v1/job/acm-ok", "/v1/job/acm-ok?index=11&wait=300s", "/v1/job/acm-ok", "/v1/job/acm-ok?index=1&wait=300s"]
+    );
+    assert!(waits.is_empty(), "{waits:?}");
+}
+
+#[test]
+fn an_early_answer_without_a_higher_index_is_followed_only_after_a_backoff() {
+    // A proxy that ignores `index=`: every read of 08's running job (1) comes back at once with
+    // index 11, then 0, then lower, then 11 again. Each early answer without progress is followed
+    // after a growing back-off, never at once.
     let s = Scenario::load("nomad/08-batch-job-succeeds.json");
     let with_index = |i: usize, index: &str| {
         let mut r = s.exchange(i).response.clone();
         r.headers.insert("x-nomad-index".into(), index.into());
-        r.to_http()
+        Reply::Answer(r.to_http(), Duration::ZERO)
     };
-    let answers = vec![
-        with_index(1, "11"), // first read
-        with_index(1, "9"),  // went backwards: read again at once, without index
-        with_index(1, "0"),  // a zero index: block on 1, never on 0
-        with_index(2, "14"), // dead
-        with_index(5, "14"),
-        with_index(3, "14"),
-    ];
-    let (job, asked) = drive(nomad::wait::job(&ctx(), "", "acm-ok", Some(Duration::from_secs(5))), answers);
+    let mut replies = vec![with_index(1, "11")];
+    for index in ["11", "0", "11", "7", "11", "11"] {
+        replies.push(with_index(1, index));
+    }
+    replies.extend([with_index(2, "14"), with_index(5, "14"), with_index(3, "14")]);
+    let (job, asked, waits) = drive_clocked(nomad::wait::job(&ctx(), "", "acm-ok", None), replies);
     assert_eq!(job.unwrap().status, Some(Status::Succeeded));
-    assert_eq!(
-        asked[..4],
-        ["/v1/job/acm-ok", "/v1/job/acm-ok?index=11&wait=5s", "/v1/job/acm-ok", "/v1/job/acm-ok?index=1&wait=5s",]
-    );
+    assert_eq!(asked.len(), 10, "{asked:#?}");
+    assert!(waits.len() >= 4, "{waits:?}");
+    assert!(waits[0] >= nomad::wait::STALL_BACKOFF_INITIAL / 2, "{waits:?}");
+    assert!(waits.last() > waits.first(), "the back-off grows: {waits:?}");
 }
 
 #[test]
@@ -158,7 +184,13 @@ fn a_long_timeout_blocks_at_most_five_minutes_at_a_time() {
         s.exchange(3).response.to_http(),
     ];
     for timeout in [Some(Duration::from_secs(3600)), None] {
-        let (job, asked) = drive(nomad::wait::job(&ctx(), "", "acm-ok", timeout), answers.clone());
+        // the unchanged index came back when its wait had passed: asked again at once
+        let replies = answers.iter().enumerate().map(|(i, r)| {
+            let held = if i == 1 { Duration::from_secs(300) } else { Duration::ZERO };
+            Reply::Answer(r.clone(), held)
+        });
+        let (job, asked, waits) = drive_clocked(nomad::wait::job(&ctx(), "", "acm-ok", timeout), replies.collect());
+        assert!(waits.is_empty(), "{waits:?}");
         assert_eq!(job.unwrap().status, Some(Status::Succeeded));
         assert_eq!(asked[1..3], ["/v1/job/acm-ok?index=11&wait=300s", "/v1/job/acm-ok?index=11&wait=300s"]);
     }

@@ -51,7 +51,8 @@ use clustermanager_transport_common::tls::ClientTls;
 pub use clustermanager_transport_common::{env, StdEnvironment};
 
 use auth::Dynamic;
-use clustermanager_transport_common::hyper_rustls::{body_error, is_follow, query_wait, request_error};
+use clustermanager_core::deadline::TimeLimit;
+use clustermanager_transport_common::hyper_rustls::{body_error, request_error, request_limit};
 use futures_lite::future;
 use pool::{expire, Conn, Ended, Pool};
 
@@ -240,9 +241,8 @@ impl Transport for AsyncStdTransport {
     type Body = AsyncStdBody;
 
     async fn send(&self, request: Request) -> Result<Response> {
-        let wait = request.uri().query().map(query_wait).unwrap_or_default();
         let what = format!("{} {}", request.method(), request.uri().path());
-        let limit = self.config.request_timeout.map(|t| t.saturating_add(wait));
+        let limit = request_limit(&request, self.config.request_timeout);
         let timed_out = |limit| Error::Timeout {
             what: format!("no complete response to {what} within {limit:?} (request_timeout plus the query's wait)"),
         };
@@ -250,13 +250,13 @@ impl Transport for AsyncStdTransport {
     }
 
     /// Like the tokio transport: the head must come within `request_timeout` plus the query's
-    /// wait — except for a log follow (`follow=true`), whose head may only come with the first
-    /// byte of the log; a 2xx stream then has no overall limit, only each read's own timeout.
+    /// wait, capped by the operation's time limit — except for a log follow (`follow=true`),
+    /// whose head may only come with the first byte of the log; a 2xx stream then has no overall
+    /// limit, only each read's own timeout.
     async fn open(&self, request: Request) -> Result<Opened<AsyncStdBody>> {
-        let follow = request.uri().query().is_some_and(is_follow);
-        let wait = request.uri().query().map(query_wait).unwrap_or_default();
         let what = format!("{} {}", request.method(), request.uri().path());
-        let head_limit = if follow { None } else { self.config.request_timeout.map(|t| t.saturating_add(wait)) };
+        let head_limit = request_limit(&request, self.config.request_timeout);
+        let body_limit = TimeLimit::cap(&request, self.config.request_timeout);
         let head_timed_out = |limit| Error::Timeout {
             what: format!(
                 "no response head for the stream {what} within {limit:?} (request_timeout plus the query's wait)"
@@ -270,7 +270,7 @@ impl Transport for AsyncStdTransport {
         }
         // An error body is short; do not let a stalled one hang the caller.
         let timed_out = |limit| Error::Timeout { what: format!("the error body of a stream within {limit:?}") };
-        let read = future::or(self.read_whole(response, conn), expire(self.config.request_timeout, timed_out));
+        let read = future::or(self.read_whole(response, conn), expire(body_limit, timed_out));
         read.await.map(Opened::Complete)
     }
 

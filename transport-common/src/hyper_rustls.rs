@@ -4,8 +4,9 @@
 
 use std::time::Duration;
 
+use clustermanager_core::deadline::TimeLimit;
 use clustermanager_core::error::TransportErrorKind;
-use clustermanager_core::Error;
+use clustermanager_core::{Error, Request};
 
 use crate::tls;
 
@@ -21,7 +22,22 @@ pub fn query_wait(query: &str) -> Duration {
             _ => {}
         }
     }
-    wait.map(|w| w + w / 16 + Duration::from_secs(10)).unwrap_or_default()
+    wait.map(|w| w.saturating_add(w / 16).saturating_add(Duration::from_secs(10))).unwrap_or_default()
+}
+
+/// How long `request` may take to be answered: `request_timeout` plus the query's wait
+/// ([`query_wait`]), capped by the time limit its operation set (the caller's deadline, see
+/// [`TimeLimit`]). `None`: no limit. A log follow (`follow=true`) has no head limit of its own
+/// (its head may only come with the first byte of the log), only its operation's.
+pub fn request_limit(request: &Request, request_timeout: Option<Duration>) -> Option<Duration> {
+    let query = request.uri().query();
+    let own = if query.is_some_and(is_follow) {
+        None
+    } else {
+        let wait = query.map(query_wait).unwrap_or_default();
+        request_timeout.map(|t| t.saturating_add(wait))
+    };
+    TimeLimit::cap(request, own)
 }
 
 /// Parse a Go duration (`5m`, `1m30s`, `300ms`, `1.5h`); a bare number is taken as seconds.

@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
+use clustermanager_core::deadline::TimeLimit;
 use clustermanager_core::error::TransportErrorKind;
 use clustermanager_core::transport::{Chunk, Opened};
 use clustermanager_core::{BodyStream, Request, Response, Transport};
@@ -39,9 +40,7 @@ mod auth;
 mod connector;
 
 pub use auth::DEFAULT_TOKEN_FILE_REFRESH;
-use clustermanager_transport_common::hyper_rustls::{
-    as_rustls, body_error, chain_message, find_hyper, is_follow, query_wait,
-};
+use clustermanager_transport_common::hyper_rustls::{as_rustls, body_error, chain_message, find_hyper, request_limit};
 use clustermanager_transport_common::random_seed;
 use clustermanager_transport_common::tls::{self, ClientTls};
 pub use clustermanager_transport_common::{env, StdEnvironment};
@@ -208,10 +207,10 @@ async fn read_whole(response: http::Response<hyper::body::Incoming>, max: usize)
 
 impl TokioTransport {
     /// How long a request may take to be answered: `request_timeout` plus the wait a blocking
-    /// query or watch asks for (`wait=` / `timeoutSeconds=`); `None` without a request timeout.
+    /// query or watch asks for (`wait=` / `timeoutSeconds=`), capped by the operation's
+    /// [`TimeLimit`]; `None` without either (see [`request_limit`]).
     fn limit(&self, request: &Request) -> Option<Duration> {
-        let wait = request.uri().query().map(query_wait).unwrap_or_default();
-        self.config.request_timeout.map(|t| t.saturating_add(wait))
+        request_limit(request, self.config.request_timeout)
     }
 }
 
@@ -268,25 +267,31 @@ impl Transport for TokioTransport {
     ///
     /// [`Step::Read`]: clustermanager_core::Step::Read
     async fn open(&self, request: Request) -> Result<Opened<TokioBody>> {
+        // the head's limit (none of its own for a follow); credentials and an error body get
+        // at least `request_timeout`, and never more than the operation's time limit
         let limit = self.limit(&request);
-        let deadline = deadline_in(limit);
-        let follow = request.uri().query().is_some_and(is_follow);
+        let other = TimeLimit::cap(&request, self.config.request_timeout);
+        let head_deadline = deadline_in(limit);
         let what = format!("{} {}", request.method(), request.uri().path());
-        let timed_out = |stage: &str| Error::Timeout {
+        let timed_out = |stage: &str, limit: Option<Duration>| Error::Timeout {
             what: format!(
                 "no {stage} for the stream {what} within {:?} (request_timeout plus the query's wait)",
                 limit.unwrap_or_default()
             ),
         };
-        let request = within(deadline, self.prepare(request), || timed_out("credentials")).await?;
-        let head_deadline = if follow { None } else { deadline };
-        let response = within(head_deadline, self.dispatch(request), || timed_out("response head")).await?;
+        let prepare_deadline = deadline_in(limit.max(other));
+        let request =
+            within(prepare_deadline, self.prepare(request), || timed_out("credentials", limit.max(other))).await?;
+        let response = within(head_deadline, self.dispatch(request), || timed_out("response head", limit)).await?;
         if response.status().is_success() {
             let (parts, body) = response.into_parts();
             return Ok(Opened::Stream(parts, TokioBody { body, done: false }));
         }
-        let body_deadline = if follow { deadline_in(limit) } else { deadline };
-        within(body_deadline, read_whole(response, self.max_response_bytes), || timed_out("error body"))
+        let body_deadline = match limit {
+            Some(_) => head_deadline,
+            None => deadline_in(other),
+        };
+        within(body_deadline, read_whole(response, self.max_response_bytes), || timed_out("error body", other))
             .await
             .map(Opened::Complete)
     }

@@ -1182,8 +1182,7 @@ pub struct WaitFor {
     params: super::watcher::WatchParams,
     name: String,
     until: Await,
-    timeout: Duration,
-    deadline: Option<Instant>,
+    deadline: crate::deadline::Deadline,
     resource_version: Option<String>,
     phase: WaitPhase,
 }
@@ -1212,8 +1211,7 @@ impl WaitFor {
             params: super::watcher::WatchParams::new(list_path, what).fields(format!("metadata.name={name}")),
             name: name.to_owned(),
             until,
-            timeout,
-            deadline: None,
+            deadline: crate::deadline::Deadline::new(Some(timeout)),
             resource_version: None,
             phase,
         }
@@ -1228,7 +1226,9 @@ impl WaitFor {
     }
 
     fn timed_out(&self) -> Error {
-        Error::Timeout { what: format!("{} (waited {:?})", self.params.what, self.timeout) }
+        Error::Timeout {
+            what: format!("{} (waited {:?})", self.params.what, self.deadline.timeout().unwrap_or_default()),
+        }
     }
 
     fn deleted_meanwhile(&self) -> Error {
@@ -1258,10 +1258,9 @@ impl WaitFor {
         }
     }
 
-    fn watch(&self, now: Instant, deadline: Instant) -> WaitPhase {
-        let remaining = deadline.saturating_duration_since(now);
+    fn watch(&self) -> WaitPhase {
         let rv = self.resource_version.as_deref().unwrap_or_default();
-        WaitPhase::Watch(Box::new(Watcher::from_version(self.params.clone(), &self.retry, Some(remaining), rv)))
+        WaitPhase::Watch(Box::new(Watcher::within(self.params.clone(), &self.retry, self.deadline).resuming(rv)))
     }
 }
 
@@ -1271,8 +1270,7 @@ impl Operation for WaitFor {
 
     fn poll(&mut self, now: Instant) -> Step<bool> {
         // Saturating: a timeout past the clock's range (`Duration::MAX`) is as good as none.
-        let far = || now.checked_add(Duration::from_secs(u64::from(u32::MAX))).unwrap_or(now);
-        let deadline = *self.deadline.get_or_insert_with(|| now.checked_add(self.timeout).unwrap_or_else(far));
+        self.deadline.start(now);
         loop {
             match &mut self.phase {
                 WaitPhase::Failed(e) => {
@@ -1281,9 +1279,11 @@ impl Operation for WaitFor {
                     return Step::Done(Err(e));
                 }
                 WaitPhase::Done => return Step::Done(Err(Error::protocol("wait polled after it finished"))),
-                WaitPhase::Start if self.resource_version.is_some() => self.phase = self.watch(now, deadline),
+                WaitPhase::Start if self.resource_version.is_some() => self.phase = self.watch(),
                 WaitPhase::Start => match crate::step::request(http::Method::GET, &self.object_path, None) {
-                    Ok(r) => self.phase = WaitPhase::Get(Box::new(Exchange::send(r, &self.retry))),
+                    Ok(r) => {
+                        self.phase = WaitPhase::Get(Box::new(Exchange::send(r, &self.retry).within(self.deadline)))
+                    }
                     Err(e) => self.phase = WaitPhase::Failed(Some(e)),
                 },
                 WaitPhase::Get(ex) => match ex.poll(now) {
@@ -1303,7 +1303,7 @@ impl Operation for WaitFor {
                             }
                             Ok((false, rv)) => {
                                 self.resource_version = Some(rv);
-                                self.phase = self.watch(now, deadline);
+                                self.phase = self.watch();
                             }
                             Err(e) => self.phase = WaitPhase::Failed(Some(e)),
                         }

@@ -27,6 +27,7 @@ use super::job::JobObject;
 use super::watcher::{Until, Update, WatchParams, Watcher};
 use super::{name, Context};
 use crate::call::{Exchange, ExchangeStep};
+use crate::deadline::Deadline;
 use crate::error::{ApiError, Error, Result};
 use crate::model::{Execution, Job, Status};
 use crate::retry::Retry;
@@ -118,14 +119,13 @@ pub fn execution_status(
         }
     });
     let op = checked.and_then(|()| super::execution::job_request(namespace, job)).map(|req| ExecutionWait {
-        state: ExecState::Job(Box::new(Exchange::send(req, &ctx.retry))),
+        state: ExecState::Job(Box::new(Exchange::send(req, &ctx.retry).within(Deadline::new(timeout)))),
+        deadline: Deadline::new(timeout),
         params: execution_params(namespace, job, statuses),
         namespace: namespace.to_owned(),
         job: job.to_owned(),
         wanted: statuses.to_vec(),
         retry: ctx.retry.clone(),
-        timeout,
-        started: None,
         uid: String::new(),
         fresh: true,
     });
@@ -151,8 +151,8 @@ pub struct ExecutionWait {
     job: String,
     wanted: Vec<Status>,
     retry: Retry,
-    timeout: Option<Duration>,
-    started: Option<Instant>,
+    /// The caller's deadline, from the first poll: it bounds the Job reads and the watch.
+    deadline: Deadline,
     /// The Job's uid: only the pods it controls count.
     uid: String,
     /// The Job was read since the last watch was opened: the next open needs no re-read.
@@ -182,7 +182,8 @@ impl ExecutionWait {
             Err(e) => return Some(self.finish(Err(e))),
         };
         tracing::debug!(what = %self.params.what, "checking that the job still exists");
-        self.state = ExecState::Recheck(Box::new(Exchange::send(req, &self.retry)), watcher, open.map(Box::new));
+        let exchange = Exchange::send(req, &self.retry).within(self.deadline);
+        self.state = ExecState::Recheck(Box::new(exchange), watcher, open.map(Box::new));
         None
     }
 
@@ -206,7 +207,8 @@ impl Operation for ExecutionWait {
     type Item = Infallible;
 
     fn poll(&mut self, now: Instant) -> Step<Execution> {
-        let started = *self.started.get_or_insert(now);
+        // the Job read's exchange starts its copy of the deadline at the same first poll
+        self.deadline.start(now);
         loop {
             match &mut self.state {
                 ExecState::Done => return Step::Done(Err(Error::protocol("wait polled after it finished"))),
@@ -217,8 +219,7 @@ impl Operation for ExecutionWait {
                         Ok(Some(uid)) => {
                             self.uid = uid;
                             // the deadline counts from the first poll, the Job read included
-                            let left = self.timeout.map(|t| t.saturating_sub(now.saturating_duration_since(started)));
-                            let watcher = Watcher::new(self.params.clone(), &self.retry, left);
+                            let watcher = Watcher::within(self.params.clone(), &self.retry, self.deadline);
                             self.state = ExecState::Watch(Box::new(watcher));
                         }
                         Ok(None) => {
@@ -268,6 +269,11 @@ impl Operation for ExecutionWait {
                         else {
                             return self.finish(Err(Error::protocol("execution wait lost its watch")));
                         };
+                        if self.deadline.passed(now) {
+                            let within = self.deadline.timeout().map(|t| format!(" within {t:?}")).unwrap_or_default();
+                            let err = Error::Timeout { what: format!("{}{within}", self.params.what) };
+                            return self.finish(Err(err));
+                        }
                         match super::execution::job_meta(result) {
                             Ok(Some(job)) if job.uid == self.uid && job.deletion_timestamp.is_none() => {}
                             Ok(_) => {
@@ -281,8 +287,9 @@ impl Operation for ExecutionWait {
                             Err(e) => return self.finish(Err(e)),
                         }
                         self.state = ExecState::Watch(watcher);
-                        if let Some(req) = open {
+                        if let Some(mut req) = open {
                             self.fresh = false;
+                            self.deadline.limit(now, &mut req);
                             return Step::Open(*req);
                         }
                         self.fresh = true;

@@ -10,7 +10,9 @@
 //!    whose timeout ends at the caller's deadline; every chunk goes through a
 //!    [`WatchDecoder`], so events may be cut anywhere.
 //! 3. Every event and bookmark moves the remembered resourceVersion forward. When the server
-//!    ends the stream (its `timeoutSeconds` passed) the watch is **resumed** from there at once;
+//!    ends the stream (its `timeoutSeconds` passed) the watch is **resumed** from there at once
+//!    (after a back-off if it ended within [`MIN_WATCH_LIFETIME`] of opening, whatever it
+//!    delivered, so that a server ending every watch at once is not hammered);
 //!    when the connection fails (transport error, a read that stays silent for longer than the
 //!    server's timeout, a 5xx) it is resumed after a **backoff** of 800 ms doubling to 30 s, with
 //!    jitter (each delay drawn uniformly from its upper half), reset after 2 minutes of health —
@@ -18,8 +20,12 @@
 //! 4. A **410 Gone** (the resourceVersion was compacted away) — as an HTTP 410 to the watch
 //!    request, or as an in-stream `ERROR` event with `code: 410` (the form kube-apiserver uses,
 //!    see `acm-14`) — makes it **re-list**, and the caller gets the whole current state again
-//!    ([`Update::Listed`]).
-//! 5. When the caller's deadline passes, it finishes with [`Error::Timeout`].
+//!    ([`Update::Listed`]); after a back-off when the last list is less than
+//!    [`MIN_RELIST_INTERVAL`] old, whatever events came between.
+//! 5. The caller's deadline bounds everything: each request carries the time left as its
+//!    [`TimeLimit`](crate::deadline::TimeLimit), each watch's `timeoutSeconds` is shortened to it,
+//!    back-offs are clamped to it, and when it passes the watcher finishes with
+//!    [`Error::Timeout`].
 //!
 //! The caller decides what it waits for: [`Until`] runs a watcher with a judging closure as an
 //! [`Operation`], and [`UntilGone`] deletes an object and waits for its `DELETED` event.
@@ -35,6 +41,7 @@ use super::api::parse_list;
 use super::watch::{WatchDecoder, WatchEvent};
 use super::{check, decode};
 use crate::call::{Exchange, ExchangeStep};
+use crate::deadline::Deadline;
 use crate::error::{Error, Result};
 use crate::retry::{Jitter, Retry};
 use crate::step::{self, Event, Operation, Request, Step};
@@ -50,6 +57,13 @@ pub const BACKOFF_MAX: Duration = Duration::from_secs(30);
 pub const BACKOFF_RESET: Duration = Duration::from_secs(120);
 /// A read that stays silent this long past the server's `timeoutSeconds` means a dead connection.
 pub const READ_GRACE: Duration = Duration::from_secs(30);
+/// A watch stream that ends (cleanly or not) sooner than this after it opened is resumed only
+/// after a back-off, whatever it delivered: a server or proxy that ends every watch at once must
+/// not be hammered with watch requests.
+pub const MIN_WATCH_LIFETIME: Duration = Duration::from_secs(1);
+/// A 410 Gone this soon after a list is not cured by listing again at once: the re-list is backed
+/// off, whatever events came between.
+pub const MIN_RELIST_INTERVAL: Duration = BACKOFF_RESET;
 
 /// An object that carries a `metadata.resourceVersion`.
 pub trait Versioned {
@@ -213,7 +227,20 @@ impl WatchParams {
 
     /// The watch request from `resource_version`.
     pub fn watch_request(&self, resource_version: &str) -> Result<Request> {
-        let timeout = self.timeout_seconds.to_string();
+        self.watch_request_within(resource_version, None)
+    }
+
+    /// The watch request from `resource_version`, its `timeoutSeconds` shortened to `left` (the
+    /// caller's time left, rounded up to a whole second) when that is shorter.
+    pub fn watch_request_within(&self, resource_version: &str, left: Option<Duration>) -> Result<Request> {
+        let seconds = match left {
+            Some(left) => {
+                let whole = left.as_secs().saturating_add(u64::from(left.subsec_nanos() > 0)).max(1);
+                u32::try_from(whole).unwrap_or(u32::MAX).min(self.timeout_seconds)
+            }
+            None => self.timeout_seconds,
+        };
+        let timeout = seconds.to_string();
         let mut pairs = vec![("watch", "1"), ("resourceVersion", resource_version)];
         if self.bookmarks {
             pairs.push(("allowWatchBookmarks", "true"));
@@ -276,7 +303,6 @@ struct Stream {
     ended: bool,
     timed_out: bool,
     failed: bool,
-    events: u32,
 }
 
 #[derive(Debug)]
@@ -295,18 +321,15 @@ enum State {
 pub struct Watcher<T> {
     params: WatchParams,
     retry: Retry,
-    timeout: Option<Duration>,
-    deadline: Option<Instant>,
-    started: bool,
+    deadline: Deadline,
     resource_version: Option<String>,
     state: State,
     decoder: WatchDecoder<T>,
     failures: u32,
     healthy_since: Option<Instant>,
     opened_at: Option<Instant>,
-    /// A list was just made and nothing has been seen since: a 410 now is not cured by re-listing
-    /// at once.
-    fresh_list: bool,
+    /// When the last list was answered: a 410 within [`MIN_RELIST_INTERVAL`] of it is backed off.
+    listed_at: Option<Instant>,
     jitter: Jitter,
     last_now: Option<Instant>,
     /// A driver fed an event that makes no sense in the current state.
@@ -316,6 +339,12 @@ pub struct Watcher<T> {
 impl<T: DeserializeOwned + Versioned> Watcher<T> {
     /// A watcher that lists first, then watches. `timeout` bounds the whole wait.
     pub fn new(params: WatchParams, retry: &Retry, timeout: Option<Duration>) -> Self {
+        Self::within(params, retry, Deadline::new(timeout))
+    }
+
+    /// A watcher that lists first, then watches, until `deadline` (started at the first poll
+    /// unless already started: a caller that read something first shares its deadline).
+    pub fn within(params: WatchParams, retry: &Retry, deadline: Deadline) -> Self {
         let mut h: u64 = retry.seed ^ 0x5741_5443_4845_5221;
         for b in params.path.as_bytes() {
             h = (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01B3);
@@ -323,16 +352,14 @@ impl<T: DeserializeOwned + Versioned> Watcher<T> {
         Watcher {
             params,
             retry: retry.clone(),
-            timeout,
-            deadline: None,
-            started: false,
+            deadline,
             resource_version: None,
             state: State::Start,
             decoder: WatchDecoder::default(),
             failures: 0,
             healthy_since: None,
             opened_at: None,
-            fresh_list: false,
+            listed_at: None,
             jitter: Jitter::new(h),
             last_now: None,
             broken: None,
@@ -342,11 +369,15 @@ impl<T: DeserializeOwned + Versioned> Watcher<T> {
     /// A watcher that starts watching from `resource_version` (from an object the caller just
     /// created, read or deleted) without listing first.
     pub fn from_version(params: WatchParams, retry: &Retry, timeout: Option<Duration>, resource_version: &str) -> Self {
-        let mut w = Self::new(params, retry, timeout);
+        Self::new(params, retry, timeout).resuming(resource_version)
+    }
+
+    /// Start watching from `resource_version` (when not empty) without listing first.
+    pub fn resuming(mut self, resource_version: &str) -> Self {
         if !resource_version.is_empty() {
-            w.resource_version = Some(resource_version.to_owned());
+            self.resource_version = Some(resource_version.to_owned());
         }
-        w
+        self
     }
 
     /// The last resourceVersion seen (from the list, an event or a bookmark).
@@ -355,11 +386,11 @@ impl<T: DeserializeOwned + Versioned> Watcher<T> {
     }
 
     fn expired(&self, now: Instant) -> bool {
-        self.deadline.is_some_and(|d| now >= d)
+        self.deadline.passed(now)
     }
 
     fn timeout_error(&self) -> Error {
-        let within = match self.timeout {
+        let within = match self.deadline.timeout() {
             Some(t) => format!(" within {t:?}"),
             None => String::new(),
         };
@@ -372,13 +403,29 @@ impl<T: DeserializeOwned + Versioned> Watcher<T> {
     }
 
     fn list(&mut self) -> Result<State> {
-        Ok(State::Listing(Exchange::send(self.params.list_request()?, &self.retry)))
+        Ok(State::Listing(Exchange::send(self.params.list_request()?, &self.retry).within(self.deadline)))
     }
 
-    fn open(&mut self) -> Result<State> {
+    fn open(&mut self, now: Instant) -> Result<State> {
         match self.resource_version.clone() {
-            Some(rv) => Ok(State::Opening(Exchange::open(self.params.watch_request(&rv)?, &self.retry))),
+            Some(rv) => {
+                let request = self.params.watch_request_within(&rv, self.deadline.left(now))?;
+                // one attempt: a failed open is resumed by the watcher's own back-off, with a
+                // `timeoutSeconds` recomputed from the time left
+                Ok(State::Opening(Exchange::open(request, &self.retry).within(self.deadline).once()))
+            }
             None => self.list(),
+        }
+    }
+
+    /// A 410 Gone: list again, at once unless the last list was recent (then after a back-off:
+    /// a server that expires every fresh resourceVersion must not be hammered).
+    fn gone(&mut self, now: Instant) {
+        if self.listed_at.is_some_and(|t| now.saturating_duration_since(t) < MIN_RELIST_INTERVAL) {
+            self.backoff(true);
+        } else {
+            self.resource_version = None;
+            self.state = State::Start;
         }
     }
 
@@ -398,38 +445,43 @@ impl<T: DeserializeOwned + Versioned> Watcher<T> {
         self.state = State::Backoff { relist, delay: Some(delay) };
     }
 
+    /// Back off `delay`, clamped to the deadline (the next poll then times out).
     fn wait(&mut self, now: Instant, delay: Duration) -> WatchStep<T> {
-        match self.deadline {
-            Some(d) if now.checked_add(delay).is_none_or(|t| t >= d) => {
-                let err = self.timeout_error();
-                self.fail(err)
-            }
-            _ => WatchStep::Wait(delay),
+        if self.expired(now) {
+            let err = self.timeout_error();
+            return self.fail(err);
+        }
+        WatchStep::Wait(self.deadline.clamp(now, delay))
+    }
+
+    /// A failed list or watch request: resumed after a back-off when worth it, else the end
+    /// (a timeout once the deadline has passed, whatever the transport said).
+    fn failed(&mut self, now: Instant, err: Error, relist: bool) -> Option<WatchStep<T>> {
+        if self.expired(now) {
+            let err = self.timeout_error();
+            return Some(self.fail(err));
+        }
+        if resumable(&err) {
+            self.backoff(relist);
+            None
+        } else {
+            Some(self.fail(err))
         }
     }
 
     /// Act on one decoded event: `Some` step for the caller, `None` to go on.
-    fn on_event(&mut self, event: WatchEvent<T>) -> Option<WatchStep<T>> {
-        if let State::Streaming(s) = &mut self.state {
-            s.events += 1;
-        }
+    fn on_event(&mut self, now: Instant, event: WatchEvent<T>) -> Option<WatchStep<T>> {
         let update = match event {
             WatchEvent::Added(o) => Update::Added(o),
             WatchEvent::Modified(o) => Update::Modified(o),
             WatchEvent::Deleted(o) => Update::Deleted(o),
             WatchEvent::Bookmark { resource_version } => {
-                self.fresh_list = false;
                 self.resource_version = Some(resource_version);
                 return None;
             }
             WatchEvent::Error(status) if status.code == 410 => {
                 tracing::debug!(what = %self.params.what, "watch resourceVersion expired; listing again");
-                if self.fresh_list {
-                    self.backoff(true);
-                } else {
-                    self.state = State::Start;
-                    self.resource_version = None;
-                }
+                self.gone(now);
                 return None;
             }
             WatchEvent::Error(status) if status.code >= 500 || status.code == 429 => {
@@ -445,25 +497,21 @@ impl<T: DeserializeOwned + Versioned> Watcher<T> {
         if !rv.is_empty() {
             self.resource_version = Some(rv.to_owned());
         }
-        self.fresh_list = false;
         Some(WatchStep::Update(update))
     }
 
     /// The next step.
     pub fn poll(&mut self, now: Instant) -> WatchStep<T> {
         self.last_now = Some(now);
-        if !self.started {
-            self.started = true;
-            // `Duration::MAX` (or any timeout past the clock's range) means "no limit".
-            self.deadline = self.timeout.and_then(|t| now.checked_add(t));
-        }
+        // `Duration::MAX` (or any timeout past the clock's range) means "no limit".
+        self.deadline.start(now);
         if let Some(err) = self.broken.take() {
             return self.fail(err);
         }
         loop {
             match &mut self.state {
                 State::Done => return WatchStep::Failed(Error::protocol("watcher polled after it finished")),
-                State::Start => match self.open() {
+                State::Start => match self.open(now) {
                     Ok(s) => self.state = s,
                     Err(e) => return self.fail(e),
                 },
@@ -471,6 +519,10 @@ impl<T: DeserializeOwned + Versioned> Watcher<T> {
                     let relist = *relist;
                     if let Some(d) = delay.take() {
                         return self.wait(now, d);
+                    }
+                    if self.expired(now) {
+                        let err = self.timeout_error();
+                        return self.fail(err);
                     }
                     if relist {
                         self.resource_version = None;
@@ -490,15 +542,18 @@ impl<T: DeserializeOwned + Versioned> Watcher<T> {
                         match list {
                             Ok(list) => {
                                 self.resource_version = Some(list.resource_version);
-                                self.fresh_list = true;
+                                self.listed_at = Some(now);
                                 self.state = State::Start;
                                 return WatchStep::Update(Update::Listed(list.items));
                             }
                             Err(e) => return self.fail(e),
                         }
                     }
-                    ExchangeStep::Done(Err(e)) if resumable(&e) => self.backoff(true),
-                    ExchangeStep::Done(Err(e)) => return self.fail(e),
+                    ExchangeStep::Done(Err(e)) => {
+                        if let Some(step) = self.failed(now, e, true) {
+                            return step;
+                        }
+                    }
                 },
                 State::Opening(ex) => match ex.poll(now) {
                     ExchangeStep::Send(req) if self.expired(now) => {
@@ -517,32 +572,28 @@ impl<T: DeserializeOwned + Versioned> Watcher<T> {
                     }
                     ExchangeStep::Done(Ok(resp)) if resp.status() == http::StatusCode::GONE => {
                         tracing::debug!(what = %self.params.what, "watch answered 410 Gone; listing again");
-                        if self.fresh_list {
-                            self.backoff(true);
-                        } else {
-                            self.resource_version = None;
-                            self.state = State::Start;
-                        }
+                        self.gone(now);
                     }
                     ExchangeStep::Done(Ok(resp)) => {
                         let err = match check(resp) {
                             Err(e) => e,
                             Ok(_) => Error::protocol("watch answered neither success nor failure"),
                         };
-                        if resumable(&err) {
-                            self.backoff(false);
-                        } else {
-                            return self.fail(err);
+                        if let Some(step) = self.failed(now, err, false) {
+                            return step;
                         }
                     }
-                    ExchangeStep::Done(Err(e)) if resumable(&e) => self.backoff(false),
-                    ExchangeStep::Done(Err(e)) => return self.fail(e),
+                    ExchangeStep::Done(Err(e)) => {
+                        if let Some(step) = self.failed(now, e, false) {
+                            return step;
+                        }
+                    }
                 },
                 State::Streaming(stream) => {
                     let stream = *stream;
                     match self.decoder.next_event() {
                         Ok(Some(event)) => {
-                            if let Some(step) = self.on_event(event) {
+                            if let Some(step) = self.on_event(now, event) {
                                 return step;
                             }
                             continue;
@@ -563,14 +614,13 @@ impl<T: DeserializeOwned + Versioned> Watcher<T> {
                             }
                             Err(e) => return self.fail(e),
                         };
-                        let had_last = last.is_some();
-                        let step = last.and_then(|event| self.on_event(event));
+                        let step = last.and_then(|event| self.on_event(now, event));
                         if matches!(self.state, State::Streaming(_)) {
-                            let quick = self
-                                .opened_at
-                                .is_some_and(|t| now.saturating_duration_since(t) < Duration::from_secs(1));
-                            if stream.events == 0 && !had_last && quick {
-                                // a server that closes at once, again and again, must not be hammered
+                            let quick =
+                                self.opened_at.is_some_and(|t| now.saturating_duration_since(t) < MIN_WATCH_LIFETIME);
+                            if quick {
+                                // a server that ends every watch at once (with or without an
+                                // event) must not be hammered: resume after a back-off
                                 self.backoff(false);
                             } else {
                                 self.state = State::Start;
@@ -591,10 +641,7 @@ impl<T: DeserializeOwned + Versioned> Watcher<T> {
                         return self.fail(err);
                     } else {
                         let liveness = Duration::from_secs(u64::from(self.params.timeout_seconds)) + READ_GRACE;
-                        let timeout = match self.deadline {
-                            Some(d) => d.saturating_duration_since(now).min(liveness),
-                            None => liveness,
-                        };
+                        let timeout = self.deadline.clamp(now, liveness);
                         return WatchStep::Read { timeout: Some(timeout) };
                     }
                 }

@@ -6,6 +6,7 @@ use std::convert::Infallible;
 use std::time::{Duration, Instant};
 
 use crate::call::{Exchange, ExchangeStep};
+use crate::deadline::Deadline;
 use crate::error::{Error, Result};
 use crate::retry::Retry;
 use crate::step::{Event, Operation, Ready, Request, Response, Step};
@@ -15,6 +16,10 @@ use crate::step::{Event, Operation, Ready, Request, Response, Step};
 pub enum Next<T> {
     /// Send this request (retried under the context's policy) and call back with the answer.
     Send(Request),
+    /// Send this blocking query once, without retries, and call back with the answer: the
+    /// machine resumes a failed one itself, with a `wait=` recomputed from the time left (see
+    /// `wait::Blocking`).
+    Blocking(Request),
     /// Back off this long, then call [`Machine::resume`] for what to do next (a blocking query
     /// that failed after its retries is re-issued this way; see `wait::Blocking`).
     After(Duration),
@@ -36,6 +41,12 @@ pub trait Machine {
     /// back off keep this default.
     fn resume(&mut self, _now: Instant) -> Result<Next<Self::Output>> {
         Err(Error::protocol("operation resumed but it never backs off"))
+    }
+
+    /// The caller's deadline, which bounds every request sent for it (see
+    /// [`Exchange::within`]). Machines without one keep this default (no limit).
+    fn deadline(&self) -> Deadline {
+        Deadline::default()
     }
 }
 
@@ -60,7 +71,11 @@ impl<M: Machine> Flow<M> {
     fn advance(&mut self, next: Result<Next<M::Output>>) -> Option<Step<M::Output, Infallible>> {
         match next.unwrap_or_else(|e| Next::Done(Err(e))) {
             Next::Send(req) => {
-                self.exchange = Some(Exchange::send(req, &self.retry));
+                self.exchange = Some(Exchange::send(req, &self.retry).within(self.machine.deadline()));
+                None
+            }
+            Next::Blocking(req) => {
+                self.exchange = Some(Exchange::send(req, &self.retry).within(self.machine.deadline()).once());
                 None
             }
             Next::After(delay) => {

@@ -504,6 +504,10 @@ impl Machine for Delete {
         let id = &self.paths.id;
         self.blocking.resume(now, &self.paths, || delete_waiting(id))
     }
+
+    fn deadline(&self) -> crate::deadline::Deadline {
+        self.blocking.deadline()
+    }
 }
 
 fn delete_waiting(id: &str) -> String {

@@ -25,10 +25,18 @@ use super::flow::{answer, Flow, Machine, Next};
 use super::job::{Fetch, JobBody, JobPaths};
 use super::query::{index_of, next_index, MAX_WAIT};
 use super::{decode, Context};
+use crate::deadline::Deadline;
 use crate::error::{Error, Result, TransportErrorKind};
 use crate::model::{Execution, Job, Status};
 use crate::retry::Jitter;
 use crate::step::{Operation, Response};
+
+/// First back-off after a blocking read that came back early without progress (its index 0,
+/// lower than or equal to the one it blocked on, before its `wait=` passed): a server or proxy
+/// that ignores `index=` must not be read in a busy loop.
+pub const STALL_BACKOFF_INITIAL: Duration = Duration::from_secs(1);
+/// Largest back-off between blocking reads that make no progress.
+pub const STALL_BACKOFF_MAX: Duration = Duration::from_secs(30);
 
 /// Following one of a job's reads with blocking queries: the index to block on and the
 /// caller's deadline. Shared by the waits here and by `delete_job`'s wait.
@@ -38,7 +46,11 @@ pub(crate) struct Blocking {
     deadline: Deadline,
     /// Blocking reads that failed in a row (for the back-off).
     failures: u32,
-    /// Drawn from the context's seed at the first failure.
+    /// Blocking reads in a row that came back early without a higher index.
+    stalls: u32,
+    /// When the last blocking read was issued, and the `wait=` it asked for.
+    asked: Option<(Instant, Duration)>,
+    /// Drawn from the context's seed at the first back-off.
     jitter: Option<Jitter>,
     /// The read (its path suffix) to re-issue once the back-off has passed.
     pending: Option<String>,
@@ -47,7 +59,15 @@ pub(crate) struct Blocking {
 impl Blocking {
     /// Follow until `timeout` (measured from the first [`start`](Self::start); `None`: no limit).
     pub fn new(timeout: Option<Duration>) -> Self {
-        Blocking { index: 0, deadline: Deadline::new(timeout), failures: 0, jitter: None, pending: None }
+        Blocking {
+            index: 0,
+            deadline: Deadline::new(timeout),
+            failures: 0,
+            stalls: 0,
+            asked: None,
+            jitter: None,
+            pending: None,
+        }
     }
 
     /// Start the deadline clock (once; later calls do nothing).
@@ -55,9 +75,21 @@ impl Blocking {
         self.deadline.start(now);
     }
 
+    /// The caller's deadline (for [`Machine::deadline`]).
+    pub fn deadline(&self) -> Deadline {
+        self.deadline
+    }
+
     /// Forget the index, to follow another read (the next query reads at once).
     pub fn reset(&mut self) {
         self.index = 0;
+        self.asked = None;
+    }
+
+    /// `exp` jittered: drawn uniformly from its upper half.
+    fn jittered(&mut self, paths: &JobPaths, exp: Duration) -> Duration {
+        let jitter = self.jitter.get_or_insert_with(|| Jitter::new(paths.ctx.retry.seed ^ 0x6e6f_6d61_6462_6c6b));
+        exp.mul_f64(0.5 + 0.5 * jitter.next_f64())
     }
 
     /// Take the answer to the read of `suffix` made through [`again`](Self::again): `Ok(Ok(resp))`
@@ -79,12 +111,11 @@ impl Blocking {
             self.failures = 0;
             return ans.map(Ok);
         }
-        let left = self.deadline.next_wait(now, what)?;
+        let left = next_wait(&self.deadline, now, what)?;
         self.failures = self.failures.saturating_add(1);
         let policy = &paths.ctx.retry.policy;
         let exp = policy.initial_backoff.saturating_mul(1u32 << (self.failures - 1).min(16)).min(policy.max_backoff);
-        let jitter = self.jitter.get_or_insert_with(|| Jitter::new(paths.ctx.retry.seed ^ 0x6e6f_6d61_6462_6c6b));
-        let delay = exp.mul_f64(0.5 + 0.5 * jitter.next_f64()).min(left);
+        let delay = self.jittered(paths, exp).min(left);
         let failure = match &ans {
             Ok(resp) => format!("HTTP {}", resp.status()),
             Err(e) => e.to_string(),
@@ -101,23 +132,41 @@ impl Blocking {
 
     /// `Ok` while the deadline has not passed, else [`Error::Timeout`] saying `what`.
     pub fn time_left(&self, now: Instant, what: impl FnOnce() -> String) -> Result<()> {
-        self.deadline.next_wait(now, what).map(drop)
+        next_wait(&self.deadline, now, what).map(drop)
     }
 
-    /// Re-issue the blocking read [`take`](Self::take) backed off from, from the same index,
-    /// for at most the time left ([`Error::Timeout`] saying `what` when none is).
+    /// The read of `suffix` from the current index (a blocking query when there is one), for at
+    /// most the time left.
+    fn read<T>(&mut self, now: Instant, paths: &JobPaths, suffix: &str, wait: Duration) -> Result<Next<T>> {
+        let req = paths.query(suffix).blocking(self.index, wait).get()?;
+        if self.index == 0 {
+            self.asked = None;
+            return Ok(Next::Send(req));
+        }
+        self.asked = Some((now, wait));
+        Ok(Next::Blocking(req))
+    }
+
+    /// Re-issue the blocking read [`take`](Self::take) or [`again`](Self::again) backed off
+    /// from, from the index then current, for at most the time left ([`Error::Timeout`] saying
+    /// `what` when none is).
     pub fn resume<T>(&mut self, now: Instant, paths: &JobPaths, what: impl FnOnce() -> String) -> Result<Next<T>> {
         let Some(suffix) = self.pending.take() else {
             return Err(Error::protocol("a blocking read was resumed with nothing to resume"));
         };
-        let wait = self.deadline.next_wait(now, what)?;
-        Ok(Next::Send(paths.query(&suffix).blocking(self.index, wait).get()?))
+        let wait = next_wait(&self.deadline, now, what)?;
+        self.read(now, paths, &suffix, wait)
     }
 
     /// The wait is not over: read `suffix` of the job again, blocking on the index after the
     /// one `answered` (the answer's `X-Nomad-Index`) for at most the time left, or
     /// [`Error::Timeout`] saying `what` when none is left. An answer without `X-Nomad-Index` is
     /// an [`Error::Protocol`]: blocking on a guessed index would answer at once, in a busy loop.
+    ///
+    /// A blocking read that came back before its `wait=` passed without a higher index (0, lower,
+    /// or the same: a server or proxy ignoring `index=`) is followed only after a back-off of
+    /// [`STALL_BACKOFF_INITIAL`] doubling to [`STALL_BACKOFF_MAX`], jittered, clamped to the
+    /// deadline (`Next::After`, then [`resume`](Self::resume)).
     pub fn again<T>(
         &mut self,
         now: Instant,
@@ -135,9 +184,22 @@ impl Blocking {
                 paths.query(suffix).path_and_query()
             )));
         };
-        let wait = self.deadline.next_wait(now, what)?;
+        let wait = next_wait(&self.deadline, now, what)?;
+        let early = self.asked.is_some_and(|(at, asked)| now.saturating_duration_since(at) < asked);
+        let stalled = self.index != 0 && answered <= self.index && early;
+        if self.index != 0 && answered > self.index {
+            self.stalls = 0;
+        }
         self.index = next_index(self.index, Some(answered));
-        Ok(Next::Send(paths.query(suffix).blocking(self.index, wait).get()?))
+        if stalled {
+            self.stalls = self.stalls.saturating_add(1);
+            let exp = STALL_BACKOFF_INITIAL.saturating_mul(1u32 << (self.stalls - 1).min(16)).min(STALL_BACKOFF_MAX);
+            let delay = self.jittered(paths, exp).min(wait);
+            tracing::debug!(path = %paths.query(suffix).path_and_query(), answered, stalls = self.stalls, ?delay, "blocking query came back early without a higher index; backing off");
+            self.pending = Some(suffix.to_owned());
+            return Ok(Next::After(delay));
+        }
+        self.read(now, paths, suffix, wait)
     }
 }
 
@@ -153,36 +215,17 @@ fn resumable(ans: &Result<Response>) -> bool {
     }
 }
 
-/// The caller's deadline, measured from the first poll.
-#[derive(Debug, Clone, Copy)]
-struct Deadline {
-    timeout: Option<Duration>,
-    at: Option<Instant>,
-}
-
-impl Deadline {
-    fn new(timeout: Option<Duration>) -> Self {
-        Deadline { timeout, at: None }
+/// How long the next blocking query may wait (whole milliseconds, at most [`MAX_WAIT`], never
+/// more than what is left: Nomad may still add up to wait/16), or [`Error::Timeout`] saying
+/// `what` once the deadline has passed.
+fn next_wait(deadline: &Deadline, now: Instant, what: impl FnOnce() -> String) -> Result<Duration> {
+    let Some(remaining) = deadline.left(now) else { return Ok(MAX_WAIT) };
+    if remaining.is_zero() {
+        let timeout = deadline.timeout().unwrap_or_default();
+        return Err(Error::Timeout { what: format!("{} after {timeout:?}", what()) });
     }
-
-    fn start(&mut self, now: Instant) {
-        if self.at.is_none() {
-            self.at = self.timeout.and_then(|t| now.checked_add(t));
-        }
-    }
-
-    /// How long the next blocking query may wait, or a timeout error.
-    fn next_wait(&self, now: Instant, what: impl FnOnce() -> String) -> Result<Duration> {
-        let Some(at) = self.at else { return Ok(MAX_WAIT) };
-        let remaining = at.saturating_duration_since(now);
-        if remaining.is_zero() {
-            let timeout = self.timeout.unwrap_or_default();
-            return Err(Error::Timeout { what: format!("{} after {timeout:?}", what()) });
-        }
-        // Whole milliseconds, never more than what is left (Nomad may still add up to wait/16).
-        let wait = Duration::from_millis(u64::try_from(remaining.as_millis()).unwrap_or(u64::MAX).max(1));
-        Ok(wait.min(MAX_WAIT))
-    }
+    let wait = Duration::from_millis(u64::try_from(remaining.as_millis()).unwrap_or(u64::MAX).max(1));
+    Ok(wait.min(MAX_WAIT))
 }
 
 enum JobStage {
@@ -227,6 +270,10 @@ impl Machine for WaitJob {
     fn resume(&mut self, now: Instant) -> Result<Next<Self::Output>> {
         let id = &self.paths.id;
         self.blocking.resume(now, &self.paths, || job_waiting(id))
+    }
+
+    fn deadline(&self) -> Deadline {
+        self.blocking.deadline()
     }
 }
 
@@ -343,6 +390,10 @@ impl Machine for WaitExecution {
     fn resume(&mut self, now: Instant) -> Result<Next<Self::Output>> {
         let (id, statuses) = (&self.paths.id, &self.statuses);
         self.blocking.resume(now, &self.paths, || execution_waiting(id, statuses))
+    }
+
+    fn deadline(&self) -> Deadline {
+        self.blocking.deadline()
     }
 }
 

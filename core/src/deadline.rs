@@ -1,0 +1,144 @@
+//! A caller's deadline, and the time limit each request made for it carries.
+//!
+//! Every wait measures its timeout from its first poll ([`Deadline::start`]). Each request it
+//! sends then carries the time left as a [`TimeLimit`] (an `http` request extension), which
+//! every transport honours on top of its own `request_timeout`: a server that never answers
+//! cannot hold a wait past its deadline. Backoffs are clamped to the time left
+//! ([`Deadline::clamp`]) and the server-side waits (`timeoutSeconds=`, `wait=`) are shortened to
+//! it. All arithmetic saturates: a timeout past the clock's range (`Duration::MAX`) means "no
+//! limit".
+
+use std::time::{Duration, Instant};
+
+use crate::step::Request;
+
+/// A deadline measured from the first [`start`](Deadline::start); no limit when the timeout is
+/// `None` or lies past the clock's range.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Deadline {
+    timeout: Option<Duration>,
+    at: Option<Instant>,
+    started: bool,
+}
+
+impl Deadline {
+    /// A deadline `timeout` after the first [`start`](Self::start) (`None`: no limit).
+    pub fn new(timeout: Option<Duration>) -> Self {
+        Deadline { timeout, at: None, started: false }
+    }
+
+    /// A deadline at `at` (`None`: no limit), already started.
+    pub fn at(at: Option<Instant>, timeout: Option<Duration>) -> Self {
+        Deadline { timeout, at, started: true }
+    }
+
+    /// Start the clock (the first call counts; later calls do nothing).
+    pub fn start(&mut self, now: Instant) {
+        if !self.started {
+            self.started = true;
+            self.at = self.timeout.and_then(|t| now.checked_add(t));
+        }
+    }
+
+    /// The timeout this deadline was made with.
+    pub fn timeout(&self) -> Option<Duration> {
+        self.timeout
+    }
+
+    /// The instant it passes (`None`: no limit, or not started).
+    pub fn instant(&self) -> Option<Instant> {
+        self.at
+    }
+
+    /// The time left at `now` (`None`: no limit).
+    pub fn left(&self, now: Instant) -> Option<Duration> {
+        self.at.map(|at| at.saturating_duration_since(now))
+    }
+
+    /// Whether the deadline has passed at `now`.
+    pub fn passed(&self, now: Instant) -> bool {
+        self.at.is_some_and(|at| now >= at)
+    }
+
+    /// `delay`, shortened to the time left.
+    pub fn clamp(&self, now: Instant, delay: Duration) -> Duration {
+        self.left(now).map_or(delay, |left| delay.min(left))
+    }
+
+    /// Attach the time left at `now` to `request` as its [`TimeLimit`] (nothing without a limit).
+    pub fn limit(&self, now: Instant, request: &mut Request) {
+        if let Some(left) = self.left(now) {
+            TimeLimit::set(request, left);
+        }
+    }
+}
+
+/// How long the operation that sent a request can still use its answer: a transport gives up on
+/// the request (with [`Error::Timeout`](crate::Error::Timeout)) when it passes, even when its own
+/// `request_timeout` is longer. Carried as an extension of the [`Request`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeLimit(pub Duration);
+
+impl TimeLimit {
+    /// Set `request`'s time limit to `limit` (a shorter one already set is kept).
+    pub fn set(request: &mut Request, limit: Duration) {
+        let limit = match request.extensions().get::<TimeLimit>() {
+            Some(TimeLimit(old)) => limit.min(*old),
+            None => limit,
+        };
+        request.extensions_mut().insert(TimeLimit(limit));
+    }
+
+    /// `request`'s time limit, if its operation set one.
+    pub fn of(request: &Request) -> Option<Duration> {
+        request.extensions().get::<TimeLimit>().map(|t| t.0)
+    }
+
+    /// The transport's own limit (`None`: none) capped by `request`'s time limit.
+    pub fn cap(request: &Request, transport_limit: Option<Duration>) -> Option<Duration> {
+        match (transport_limit, TimeLimit::of(request)) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_timeout_and_a_huge_timeout_are_both_no_limit() {
+        let now = Instant::now();
+        for timeout in [None, Some(Duration::MAX)] {
+            let mut d = Deadline::new(timeout);
+            d.start(now);
+            assert_eq!(d.left(now), None);
+            assert!(!d.passed(now + Duration::from_secs(86_400)));
+            assert_eq!(d.clamp(now, Duration::from_secs(30)), Duration::from_secs(30));
+        }
+    }
+
+    #[test]
+    fn the_clock_starts_once_and_clamps_to_the_time_left() {
+        let now = Instant::now();
+        let mut d = Deadline::new(Some(Duration::from_secs(3)));
+        d.start(now);
+        d.start(now + Duration::from_secs(2));
+        assert_eq!(d.left(now + Duration::from_secs(1)), Some(Duration::from_secs(2)));
+        assert_eq!(d.clamp(now + Duration::from_secs(2), Duration::from_secs(30)), Duration::from_secs(1));
+        assert!(d.passed(now + Duration::from_secs(3)));
+        assert_eq!(d.left(now + Duration::from_secs(9)), Some(Duration::ZERO));
+    }
+
+    #[test]
+    fn a_request_keeps_the_shortest_limit_and_caps_the_transport() {
+        let mut req = http::Request::new(bytes::Bytes::new());
+        assert_eq!(TimeLimit::cap(&req, Some(Duration::from_secs(295))), Some(Duration::from_secs(295)));
+        TimeLimit::set(&mut req, Duration::from_secs(3));
+        TimeLimit::set(&mut req, Duration::from_secs(10));
+        assert_eq!(TimeLimit::of(&req), Some(Duration::from_secs(3)));
+        assert_eq!(TimeLimit::cap(&req, Some(Duration::from_secs(295))), Some(Duration::from_secs(3)));
+        assert_eq!(TimeLimit::cap(&req, None), Some(Duration::from_secs(3)));
+    }
+}
