@@ -176,7 +176,7 @@ fn a_blocking_job_list_query_as_recorded() {
 fn a_long_timeout_blocks_at_most_five_minutes_at_a_time() {
     // Derived from 08: the running job (1), then still running after a blocking query.
     let s = Scenario::load("nomad/08-batch-job-succeeds.json");
-    let answers = vec![
+    let answers = [
         s.exchange(1).response.to_http(),
         s.exchange(1).response.to_http(),
         s.exchange(2).response.to_http(),
