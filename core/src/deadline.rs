@@ -103,6 +103,75 @@ impl TimeLimit {
     }
 }
 
+/// The time a blocking query asks the server to hold it: Nomad's `wait=` or Kubernetes'
+/// `timeoutSeconds=` (`None` without either).
+pub fn server_wait(query: &str) -> Option<Duration> {
+    let mut wait = None;
+    for pair in query.split('&') {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        match key {
+            "timeoutSeconds" => wait = value.parse::<u64>().ok().map(Duration::from_secs).or(wait),
+            "wait" => wait = parse_go_duration(value).or(wait),
+            _ => {}
+        }
+    }
+    wait
+}
+
+/// The extra time a blocking query may legitimately take: its [`server_wait`], plus the 1/16
+/// jitter Nomad adds and 10 s of slack. Zero without either.
+pub fn query_wait(query: &str) -> Duration {
+    server_wait(query).map(|w| w.saturating_add(w / 16).saturating_add(Duration::from_secs(10))).unwrap_or_default()
+}
+
+/// How long `request` may take to be answered: `request_timeout` plus the query's wait
+/// ([`query_wait`]), capped by the time limit its operation set (the caller's deadline, see
+/// [`TimeLimit`]). `None`: no limit. A log follow (`follow=true`) has no head limit of its own
+/// (its head may only come with the first byte of the log), only its operation's.
+pub fn request_limit(request: &Request, request_timeout: Option<Duration>) -> Option<Duration> {
+    let query = request.uri().query();
+    let own = if query.is_some_and(is_follow) {
+        None
+    } else {
+        let wait = query.map(query_wait).unwrap_or_default();
+        request_timeout.map(|t| t.saturating_add(wait))
+    };
+    TimeLimit::cap(request, own)
+}
+
+/// Parse a Go duration (`5m`, `1m30s`, `300ms`, `1.5h`); a bare number is taken as seconds.
+pub fn parse_go_duration(text: &str) -> Option<Duration> {
+    if let Ok(secs) = text.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let mut rest = text;
+    let mut total = 0f64;
+    while !rest.is_empty() {
+        let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        let number: f64 = rest[..num_len].parse().ok()?;
+        rest = &rest[num_len..];
+        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let scale = match &rest[..unit_len] {
+            "h" => 3600.0,
+            "m" => 60.0,
+            "s" => 1.0,
+            "ms" => 1e-3,
+            "us" | "µs" | "%C2%B5s" => 1e-6,
+            "ns" => 1e-9,
+            _ => return None,
+        };
+        rest = &rest[unit_len..];
+        total += number * scale;
+    }
+    Duration::try_from_secs_f64(total).ok()
+}
+
+/// Whether `query` asks to follow a log (`follow=true`, or `follow=1`): a stream that may stay
+/// silent, head included, for as long as the followed program prints nothing.
+pub fn is_follow(query: &str) -> bool {
+    query.split('&').any(|pair| matches!(pair, "follow=true" | "follow=1"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -140,5 +209,26 @@ mod tests {
         assert_eq!(TimeLimit::of(&req), Some(Duration::from_secs(3)));
         assert_eq!(TimeLimit::cap(&req, Some(Duration::from_secs(295))), Some(Duration::from_secs(3)));
         assert_eq!(TimeLimit::cap(&req, None), Some(Duration::from_secs(3)));
+    }
+
+    #[test]
+    fn follows_are_recognised_by_their_query() {
+        assert!(is_follow("container=main&follow=true&tailLines=10"));
+        assert!(is_follow("follow=1"));
+        assert!(!is_follow("follow=false&tailLines=10"));
+        assert!(!is_follow("watch=1&timeoutSeconds=290"));
+        assert!(!is_follow("unfollow=true"));
+    }
+
+    #[test]
+    fn waits_of_blocking_queries() {
+        assert_eq!(query_wait("limit=10"), Duration::ZERO);
+        assert_eq!(query_wait("index=5&wait=5m"), Duration::from_secs(300 + 18 + 10) + Duration::from_millis(750));
+        assert_eq!(query_wait("watch=1&timeoutSeconds=160"), Duration::from_secs(160 + 10 + 10));
+        assert_eq!(parse_go_duration("1m30s"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_go_duration("300ms"), Some(Duration::from_millis(300)));
+        assert_eq!(parse_go_duration("1.5h"), Some(Duration::from_secs(5400)));
+        assert_eq!(parse_go_duration("soon"), None);
+        assert_eq!(parse_go_duration("5x"), None);
     }
 }

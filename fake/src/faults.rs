@@ -11,6 +11,14 @@
 //! // The next two job creations get a 503 with Retry-After: 1, then the server answers normally.
 //! fake.add_fault(Fault::status(503, "").retry_after(1).on("POST", "/apis/batch/v1/").times(2));
 //! ```
+//!
+//! Besides struggling servers, faults script the hostile and broken ones a client meets in the
+//! field: a watch that ends after one event, every time ([`Fault::end_stream_after`] and
+//! [`Fault::then_send`]), an in-stream `ERROR` 410 after an event, a Nomad index that is 0,
+//! goes backwards or never moves while `index=` is ignored ([`Fault::nomad_index`]), a request
+//! that is never answered ([`Fault::hang`]), a proxy that answers 504 when the blocking query's
+//! `wait=` passes ([`Fault::after_query_wait`]), a list that repeats its `continue` token
+//! ([`Fault::repeat_continue`]), and any status with any body (a 50 MB `Status`).
 
 use std::time::Duration;
 
@@ -35,8 +43,37 @@ pub enum Effect {
     /// Let a streamed response (watch, followed log, event stream) deliver this many pieces, then
     /// break the connection (`Io` error).
     CutStream(usize),
+    /// Let a streamed response deliver this many pieces, then send `tail` (when not empty) and
+    /// end cleanly.
+    EndStream {
+        /// Pieces of the real stream delivered first.
+        after: usize,
+        /// Bytes sent after them, just before the end (scripted events).
+        tail: Vec<u8>,
+    },
     /// Delay the answer by this much virtual time.
     Latency(Duration),
+    /// Never answer: the client's own time limit (the request's `TimeLimit`, else the fake's
+    /// `request_timeout`) passes in virtual time and the request fails with a timeout.
+    Hang,
+    /// Answer a Nomad read at once, ignoring its `index=`, with this `X-Nomad-Index`.
+    Index(IndexLie),
+    /// Answer with `status` (a proxy's 504) only when the query's `wait=` / `timeoutSeconds=`
+    /// has passed in virtual time.
+    AfterQueryWait(u16),
+    /// Answer a Kubernetes list with this `metadata.continue` token, whatever page it was.
+    RepeatContinue(String),
+}
+
+/// What a Nomad server or proxy that ignores `index=` says in `X-Nomad-Index`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IndexLie {
+    /// Always `0`.
+    Zero,
+    /// One less than the index the client blocked on (the real index when it did not block).
+    Backwards,
+    /// The index the client blocked on (the real index when it did not block).
+    Unchanged,
 }
 
 /// One scripted fault: see the [module docs](self).
@@ -73,6 +110,45 @@ impl Fault {
     /// Delay the answer by `delay` of virtual time.
     pub fn latency(delay: Duration) -> Self {
         Fault::new(Effect::Latency(delay))
+    }
+
+    /// End a streamed response cleanly after `pieces` pieces (0: at once, with nothing), as a
+    /// server or proxy that ends every watch early does. Add scripted bytes before the end with
+    /// [`then_send`](Self::then_send).
+    pub fn end_stream_after(pieces: usize) -> Self {
+        Fault::new(Effect::EndStream { after: pieces, tail: Vec::new() })
+    }
+
+    /// With [`end_stream_after`](Self::end_stream_after): send `bytes` (e.g. a watch event line:
+    /// an `ADDED` object, an `ERROR` 410 `Status`) just before the stream ends.
+    pub fn then_send(mut self, bytes: impl Into<Vec<u8>>) -> Self {
+        if let Effect::EndStream { tail, .. } = &mut self.effect {
+            *tail = bytes.into();
+        }
+        self
+    }
+
+    /// Never answer the request (its head never comes): it fails when the client's time limit
+    /// passes in virtual time.
+    pub fn hang() -> Self {
+        Fault::new(Effect::Hang)
+    }
+
+    /// Answer Nomad reads at once, as if `index=` were not there, with `X-Nomad-Index` set as
+    /// `lie` says.
+    pub fn nomad_index(lie: IndexLie) -> Self {
+        Fault::new(Effect::Index(lie))
+    }
+
+    /// Answer `status` once the query's `wait=` (or `timeoutSeconds=`) has passed, as a proxy
+    /// with a shorter idle timeout than the blocking query does.
+    pub fn after_query_wait(status: u16) -> Self {
+        Fault::new(Effect::AfterQueryWait(status))
+    }
+
+    /// Answer lists with `metadata.continue` set to `token`, page after page.
+    pub fn repeat_continue(token: impl Into<String>) -> Self {
+        Fault::new(Effect::RepeatContinue(token.into()))
     }
 
     /// Add a `Retry-After: seconds` header to a [`Fault::status`] answer.
@@ -124,10 +200,9 @@ impl Faults {
     /// The effect to apply to `request`, if a fault fires for it. Stream cuts only fire for
     /// requests answered with a stream (`streaming`), every other fault only before answering.
     pub(crate) fn fire(&mut self, request: &Request, streaming: bool) -> Option<Effect> {
-        let fault = self
-            .list
-            .iter_mut()
-            .find(|f| f.matches(request) && matches!(f.effect, Effect::CutStream(_)) == streaming)?;
+        let fault = self.list.iter_mut().find(|f| {
+            f.matches(request) && matches!(f.effect, Effect::CutStream(_) | Effect::EndStream { .. }) == streaming
+        })?;
         if let Some(n) = fault.remaining.as_mut() {
             *n -= 1;
         }

@@ -48,7 +48,7 @@ use clustermanager_core::error::TransportErrorKind;
 use clustermanager_core::transport::Opened;
 use clustermanager_core::{BodyStream, Chunk, ClusterManager, Config, Error, Request, Response, Transport};
 
-pub use faults::{Effect, Fault};
+pub use faults::{Effect, Fault, IndexLie};
 pub use k8s::NODE_NAME;
 
 /// What a fake server answers to one request.
@@ -126,6 +126,43 @@ struct Shared {
     server: Server,
     faults: faults::Faults,
     requests: Vec<String>,
+    /// The client's `request_timeout`, as a real transport applies it (see [`FakeOptions`]).
+    request_timeout: Option<Duration>,
+    /// Virtual time each request costs before the server sees it.
+    round_trip: Duration,
+}
+
+/// How a scripted fault ends a streamed response (see [`Effect::CutStream`] and
+/// [`Effect::EndStream`]).
+#[derive(Debug, Clone)]
+struct StreamCut {
+    /// Pieces of the real stream still delivered.
+    after: usize,
+    /// `None`: break the connection; `Some(tail)`: send `tail` (if not empty), then end.
+    end: Option<Bytes>,
+}
+
+/// `request` without its `index=` and `wait=` (a server or proxy that ignores them).
+fn without_blocking(request: &Request) -> Request {
+    let mut out = clustermanager_core::call::copy_request(request);
+    if let Some(query) = request.uri().query() {
+        let kept: Vec<&str> =
+            query.split('&').filter(|p| !(p.starts_with("index=") || p.starts_with("wait="))).collect();
+        let uri = if kept.is_empty() {
+            request.uri().path().to_owned()
+        } else {
+            format!("{}?{}", request.uri().path(), kept.join("&"))
+        };
+        if let Ok(uri) = uri.parse() {
+            *out.uri_mut() = uri;
+        }
+    }
+    out
+}
+
+/// The `index=` a Nomad request blocked on, if any.
+fn blocked_on(request: &Request) -> Option<u64> {
+    request.uri().query()?.split('&').find_map(|p| p.strip_prefix("index="))?.parse().ok()
 }
 
 impl Shared {
@@ -135,13 +172,23 @@ impl Shared {
     }
 
     /// Answer a request, running blocking queries to their end in virtual time.
-    fn answer(&mut self, req: &Request) -> Result<(Reply<StreamState>, Option<usize>), Error> {
+    fn answer(&mut self, req: &Request) -> Result<(Reply<StreamState>, Option<StreamCut>), Error> {
         let now = self.now;
         self.advance_to(now);
         self.requests.push(match req.uri().query() {
             Some(q) => format!("{} {}?{q}", req.method(), req.uri().path()),
             None => format!("{} {}", req.method(), req.uri().path()),
         });
+        if !self.round_trip.is_zero() {
+            self.advance_to(later(self.now, self.round_trip));
+        }
+        // what a real transport would wait for this request, at most
+        let limit = clustermanager_core::deadline::request_limit(req, self.request_timeout);
+        let sent = self.now;
+        let timed_out = |limit: Duration| Error::Timeout {
+            what: format!("clustermanager-fake: no answer to {} {} within {limit:?}", req.method(), req.uri().path()),
+        };
+        let (mut lie, mut repeat) = (None, None);
         match self.faults.fire(req, false) {
             Some(Effect::Respond { status, body, retry_after }) => {
                 let ct = if body.starts_with('{') { "application/json" } else { "text/plain; charset=utf-8" };
@@ -155,9 +202,45 @@ impl Shared {
                     format!("clustermanager-fake: scripted connection failure on {} {}", req.method(), req.uri()),
                 ));
             }
-            Some(Effect::Latency(d)) => self.advance_to(later(self.now, d)),
-            Some(Effect::CutStream(_)) | None => {}
+            Some(Effect::Latency(d)) => match limit {
+                Some(limit) if limit < d => {
+                    self.advance_to(later(sent, limit));
+                    return Err(timed_out(limit));
+                }
+                _ => self.advance_to(later(self.now, d)),
+            },
+            Some(Effect::Hang) => {
+                let Some(limit) = limit else {
+                    return Err(Error::protocol(format!(
+                        "clustermanager-fake: {} {} is never answered and the client set no time limit: it would wait forever",
+                        req.method(),
+                        req.uri().path()
+                    )));
+                };
+                self.advance_to(later(sent, limit));
+                return Err(timed_out(limit));
+            }
+            Some(Effect::AfterQueryWait(status)) => {
+                let wait = req.uri().query().and_then(clustermanager_core::deadline::server_wait).unwrap_or_default();
+                if let Some(limit) = limit.filter(|l| *l < wait) {
+                    self.advance_to(later(sent, limit));
+                    return Err(timed_out(limit));
+                }
+                self.advance_to(later(sent, wait));
+                let body = format!("{status} scripted: the proxy gave up waiting");
+                return Ok((Reply::Full(http_util::response(status, "text/plain", &[], body)), None));
+            }
+            Some(Effect::Index(l)) => lie = Some(l),
+            Some(Effect::RepeatContinue(token)) => repeat = Some(token),
+            Some(Effect::CutStream(_) | Effect::EndStream { .. }) | None => {}
         }
+        let stripped;
+        let req = if lie.is_some() {
+            stripped = without_blocking(req);
+            &stripped
+        } else {
+            req
+        };
         let start = self.now;
         let mut reply = self.server.handle(req, self.now, false);
         while let Reply::Block(wait) = reply {
@@ -166,9 +249,16 @@ impl Shared {
             self.advance_to(target.max(self.now));
             reply = self.server.handle(req, self.now, self.now >= until);
         }
+        if let (Some(lie), Reply::Full(resp)) = (lie, &mut reply) {
+            lie_about_index(resp, lie, blocked_on(req));
+        }
+        if let (Some(token), Reply::Full(resp)) = (repeat, &mut reply) {
+            repeat_continue(resp, &token);
+        }
         let cut = match &reply {
             Reply::Stream(..) => match self.faults.fire(req, true) {
-                Some(Effect::CutStream(n)) => Some(n),
+                Some(Effect::CutStream(n)) => Some(StreamCut { after: n, end: None }),
+                Some(Effect::EndStream { after, tail }) => Some(StreamCut { after, end: Some(Bytes::from(tail)) }),
                 _ => None,
             },
             _ => None,
@@ -212,11 +302,19 @@ pub struct FakeOptions {
     pub step: Duration,
     /// Seed for retry jitter of the [`ClusterManager`] built by [`FakeCluster::cluster_manager`].
     pub seed: u64,
+    /// The client's request timeout, as the real transports apply it (on top of a blocking
+    /// query's wait, capped by the request's `TimeLimit`): a request the server never answers
+    /// ([`Fault::hang`]) fails after it. Default: [`Config`]'s default, 295 s.
+    pub request_timeout: Option<Duration>,
+    /// Virtual time every request costs (a loopback round trip). Default zero; a small value
+    /// (1 ms) turns a client's hot request loop into a measurable request rate instead of an
+    /// endless loop at one instant.
+    pub round_trip: Duration,
 }
 
 impl Default for FakeOptions {
     fn default() -> Self {
-        FakeOptions { step: Duration::from_secs(1), seed: 7 }
+        FakeOptions { step: Duration::from_secs(1), seed: 7, request_timeout: Some(Duration::from_secs(295)), round_trip: Duration::ZERO }
     }
 }
 
@@ -255,7 +353,14 @@ impl FakeCluster {
     }
 
     fn new(server: Server, options: FakeOptions, kubernetes: bool) -> Self {
-        let shared = Shared { now: Duration::ZERO, server, faults: faults::Faults::default(), requests: Vec::new() };
+        let shared = Shared {
+            now: Duration::ZERO,
+            server,
+            faults: faults::Faults::default(),
+            requests: Vec::new(),
+            request_timeout: options.request_timeout,
+            round_trip: options.round_trip,
+        };
         FakeCluster { shared: Arc::new(Mutex::new(shared)), start: Instant::now(), options, kubernetes }
     }
 
@@ -385,21 +490,28 @@ impl FakeTransport {
 pub struct FakeBody {
     shared: Arc<Mutex<Shared>>,
     state: Option<StreamState>,
-    cut_after: Option<usize>,
+    cut: Option<StreamCut>,
 }
 
 impl BodyStream for FakeBody {
     fn next_chunk(&mut self, timeout: Option<Duration>) -> impl Future<Output = Chunk> + Send {
-        let chunk = match (self.state.as_mut(), self.cut_after) {
+        let chunk = match (self.state.as_mut(), self.cut.as_mut()) {
             (None, _) => Chunk::End,
-            (Some(_), Some(0)) => {
-                self.state = None;
-                Chunk::Failed(Error::transport(TransportErrorKind::Io, "clustermanager-fake: scripted stream cut"))
-            }
-            (Some(state), _) => {
+            (Some(_), Some(StreamCut { after: 0, end })) => match end.take() {
+                None => {
+                    self.state = None;
+                    Chunk::Failed(Error::transport(TransportErrorKind::Io, "clustermanager-fake: scripted stream cut"))
+                }
+                Some(tail) if !tail.is_empty() => Chunk::Data(tail),
+                Some(_) => {
+                    self.state = None;
+                    Chunk::End
+                }
+            },
+            (Some(state), cut) => {
                 let chunk = self.shared.lock().unwrap_or_else(PoisonError::into_inner).next_piece(state, timeout);
-                if let (Chunk::Data(_), Some(n)) = (&chunk, self.cut_after.as_mut()) {
-                    *n -= 1;
+                if let (Chunk::Data(_), Some(cut)) = (&chunk, cut) {
+                    cut.after -= 1;
                 }
                 chunk
             }
@@ -422,7 +534,10 @@ impl Transport for FakeTransport {
                 let mut body = Vec::new();
                 let mut pieces = 0;
                 loop {
-                    if cut == Some(pieces) {
+                    if let Some(cut) = cut.as_ref().filter(|c| c.after == pieces) {
+                        if let Some(tail) = &cut.end {
+                            body.extend_from_slice(tail);
+                        }
                         break;
                     }
                     match s.next_piece(&mut state, None) {
@@ -448,7 +563,7 @@ impl Transport for FakeTransport {
                 if resp.status().is_success() {
                     let (parts, body) = resp.into_parts();
                     let state = (!body.is_empty()).then(|| StreamState::Once(Some(body)));
-                    Ok(Opened::Stream(parts, FakeBody { shared: self.cluster.shared.clone(), state, cut_after: cut }))
+                    Ok(Opened::Stream(parts, FakeBody { shared: self.cluster.shared.clone(), state, cut }))
                 } else {
                     Ok(Opened::Complete(resp))
                 }
@@ -458,7 +573,7 @@ impl Transport for FakeTransport {
                 let (parts, _) = head.into_parts();
                 Ok(Opened::Stream(
                     parts,
-                    FakeBody { shared: self.cluster.shared.clone(), state: Some(state), cut_after: cut },
+                    FakeBody { shared: self.cluster.shared.clone(), state: Some(state), cut },
                 ))
             }
         };
@@ -496,4 +611,32 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
 /// `t + d` on the virtual clock, saturating: `Duration::MAX` (no limit) never overflows.
 fn later(t: Duration, d: Duration) -> Duration {
     t.saturating_add(d)
+}
+
+/// Set `X-Nomad-Index` as a server ignoring `index=` would (`blocked`: the index asked for).
+fn lie_about_index(resp: &mut Response, lie: IndexLie, blocked: Option<u64>) {
+    let real = resp.headers().get("x-nomad-index").and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    let index = match (lie, blocked) {
+        (IndexLie::Zero, _) => Some(0),
+        (IndexLie::Backwards, Some(b)) => Some(b.saturating_sub(1)),
+        (IndexLie::Unchanged, Some(b)) => Some(b),
+        (_, None) => real,
+    };
+    if let Some(index) = index {
+        resp.headers_mut().insert("x-nomad-index", http::HeaderValue::from(index));
+    }
+}
+
+/// Set a Kubernetes list's `metadata.continue` to `token`.
+fn repeat_continue(resp: &mut Response, token: &str) {
+    let Ok(mut list) = serde_json::from_slice::<serde_json::Value>(resp.body()) else { return };
+    if list.get("items").is_none() {
+        return;
+    }
+    if let Some(meta) = list.get_mut("metadata").and_then(serde_json::Value::as_object_mut) {
+        meta.insert("continue".into(), token.into());
+    }
+    if let Ok(body) = serde_json::to_vec(&list) {
+        *resp.body_mut() = Bytes::from(body);
+    }
 }
