@@ -314,7 +314,12 @@ pub struct FakeOptions {
 
 impl Default for FakeOptions {
     fn default() -> Self {
-        FakeOptions { step: Duration::from_secs(1), seed: 7, request_timeout: Some(Duration::from_secs(295)), round_trip: Duration::ZERO }
+        FakeOptions {
+            step: Duration::from_secs(1),
+            seed: 7,
+            request_timeout: Some(Duration::from_secs(295)),
+            round_trip: Duration::ZERO,
+        }
     }
 }
 
@@ -497,12 +502,13 @@ impl BodyStream for FakeBody {
     fn next_chunk(&mut self, timeout: Option<Duration>) -> impl Future<Output = Chunk> + Send {
         let chunk = match (self.state.as_mut(), self.cut.as_mut()) {
             (None, _) => Chunk::End,
-            (Some(_), Some(StreamCut { after: 0, end })) => match end.take() {
+            (Some(_), Some(StreamCut { after: 0, end })) => match end.as_mut() {
                 None => {
                     self.state = None;
                     Chunk::Failed(Error::transport(TransportErrorKind::Io, "clustermanager-fake: scripted stream cut"))
                 }
-                Some(tail) if !tail.is_empty() => Chunk::Data(tail),
+                // the scripted bytes, then the end
+                Some(tail) if !tail.is_empty() => Chunk::Data(std::mem::take(tail)),
                 Some(_) => {
                     self.state = None;
                     Chunk::End
@@ -571,10 +577,7 @@ impl Transport for FakeTransport {
             Ok((Reply::Block(_), _)) => Err(Error::protocol("clustermanager-fake: blocking query did not finish")),
             Ok((Reply::Stream(head, state), cut)) => {
                 let (parts, _) = head.into_parts();
-                Ok(Opened::Stream(
-                    parts,
-                    FakeBody { shared: self.cluster.shared.clone(), state: Some(state), cut },
-                ))
+                Ok(Opened::Stream(parts, FakeBody { shared: self.cluster.shared.clone(), state: Some(state), cut }))
             }
         };
         std::future::ready(out)

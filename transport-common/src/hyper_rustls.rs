@@ -2,8 +2,6 @@
 //! (`wait=` / `timeoutSeconds=`), whether a request follows a log, and how hyper and rustls
 //! failures become [`Error`]s. Nothing here does I/O or names a runtime.
 
-
-
 pub use clustermanager_core::deadline::{is_follow, parse_go_duration, query_wait, request_limit};
 use clustermanager_core::error::TransportErrorKind;
 use clustermanager_core::Error;
