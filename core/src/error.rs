@@ -157,24 +157,26 @@ pub enum Error {
 }
 
 impl Error {
-    /// A [`Error::Protocol`] error.
+    /// A [`Error::Protocol`] error (its message capped at [`MAX_MESSAGE`] bytes).
     pub fn protocol(message: impl Into<String>) -> Self {
-        Error::Protocol(message.into())
+        Error::Protocol(cap(message.into(), MAX_MESSAGE))
     }
 
-    /// A [`Error::Decode`] error with an excerpt of `body`.
+    /// A [`Error::Decode`] error with an excerpt of `body`. The parser's message is capped at
+    /// [`MAX_MESSAGE`] bytes: serde_json quotes a whole mistyped value, which may be megabytes.
     pub fn decode(what: impl Into<String>, message: impl std::fmt::Display, body: &[u8]) -> Self {
-        Error::Decode { what: what.into(), message: message.to_string(), excerpt: excerpt(body) }
+        let message = cap(message.to_string(), MAX_MESSAGE);
+        Error::Decode { what: cap(what.into(), MAX_MESSAGE), message, excerpt: excerpt(body) }
     }
 
-    /// A [`Error::Config`] error.
+    /// A [`Error::Config`] error (its problem capped at [`MAX_MESSAGE`] bytes).
     pub fn config(key: impl Into<String>, problem: impl Into<String>) -> Self {
-        Error::Config { key: key.into(), problem: problem.into() }
+        Error::Config { key: cap(key.into(), MAX_MESSAGE), problem: cap(problem.into(), MAX_MESSAGE) }
     }
 
-    /// A [`Error::Transport`] error.
+    /// A [`Error::Transport`] error (its message capped at [`MAX_MESSAGE`] bytes).
     pub fn transport(kind: TransportErrorKind, message: impl Into<String>) -> Self {
-        Error::Transport { kind, message: message.into() }
+        Error::Transport { kind, message: cap(message.into(), MAX_MESSAGE) }
     }
 
     /// The server's answer, for the variants that carry one.
@@ -228,15 +230,53 @@ pub fn excerpt(body: &[u8]) -> String {
     text
 }
 
-/// A text error body as a message: trimmed, and cut after 4 KiB (a proxy's HTML page or a
-/// misdirected download must not become a megabyte-long error).
+/// The most bytes of server- or input-provided text an error message keeps (a proxy's HTML
+/// page, a 50 MB `Status.message`, a mistyped 10 MB value must not become a megabyte-long
+/// error); the rest is replaced by a note of how much was cut.
+pub const MAX_MESSAGE: usize = 4096;
+/// The most bytes a cause's message, a reason or a field name keeps.
+pub const MAX_CAUSE: usize = 512;
+/// The most causes an [`ApiError`] keeps (the rest are counted in one last cause).
+pub const MAX_CAUSES: usize = 32;
+
+/// `text` cut to at most `max` bytes (at a character boundary), with `… (N bytes cut)`.
+pub fn cap(mut text: String, max: usize) -> String {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let cut = text.len() - end;
+    text.truncate(end);
+    text.push_str(&format!("… ({cut} bytes cut)"));
+    text
+}
+
+/// A text error body as a message: trimmed, and cut after [`MAX_MESSAGE`] bytes.
 fn body_text(body: &[u8]) -> String {
-    const MAX: usize = 4096;
-    let mut text = String::from_utf8_lossy(&body[..body.len().min(MAX)]).trim().to_owned();
-    if body.len() > MAX {
-        text.push('…');
+    let head = &body[..body.len().min(MAX_MESSAGE)];
+    let mut text = String::from_utf8_lossy(head).trim().to_owned();
+    if body.len() > MAX_MESSAGE {
+        text.push_str(&format!("… ({} bytes cut)", body.len() - MAX_MESSAGE));
     }
     text
+}
+
+/// At most [`MAX_CAUSES`] causes, each capped; a last one says how many more there were.
+fn cap_causes(mut causes: Vec<Cause>) -> Vec<Cause> {
+    let more = causes.len().saturating_sub(MAX_CAUSES);
+    causes.truncate(MAX_CAUSES);
+    for c in &mut causes {
+        c.message = cap(std::mem::take(&mut c.message), MAX_CAUSE);
+        c.reason = c.reason.take().map(|r| cap(r, MAX_CAUSE));
+        c.field = c.field.take().map(|f| cap(f, MAX_CAUSE));
+    }
+    if more > 0 {
+        causes.push(Cause { reason: None, message: format!("… and {more} more causes (cut)"), field: None });
+    }
+    causes
 }
 
 /// `Retry-After` in seconds (the HTTP-date form is not used by either orchestrator).
@@ -289,19 +329,22 @@ pub fn from_k8s_response(status: u16, headers: &http::HeaderMap, body: &[u8]) ->
     let mut api = ApiError { status, retry_after: retry_after(headers), ..ApiError::default() };
     match serde_json::from_slice::<K8sStatus<'_>>(body) {
         Ok(st) if st.kind == Some("Status") => {
-            api.message = st.message.map(|m| m.into_owned()).unwrap_or_default();
-            api.reason = st.reason.map(|r| r.into_owned()).filter(|r| !r.is_empty());
+            api.message = cap(st.message.map(|m| m.into_owned()).unwrap_or_default(), MAX_MESSAGE);
+            api.reason = st.reason.map(|r| cap(r.into_owned(), MAX_CAUSE)).filter(|r| !r.is_empty());
             if let Some(details) = st.details {
-                api.causes = details
-                    .causes
-                    .into_iter()
-                    .map(|c| Cause { reason: c.reason, message: c.message.unwrap_or_default(), field: c.field })
-                    .collect();
+                api.causes = cap_causes(
+                    details
+                        .causes
+                        .into_iter()
+                        .map(|c| Cause { reason: c.reason, message: c.message.unwrap_or_default(), field: c.field })
+                        .collect(),
+                );
                 if api.retry_after.is_none() {
                     api.retry_after = details.retry_after_seconds.map(Duration::from_secs);
                 }
             }
-            api.continue_token = st.metadata.and_then(|m| m.continue_token).filter(|c| !c.is_empty());
+            api.continue_token =
+                st.metadata.and_then(|m| m.continue_token).filter(|c| !c.is_empty() && c.len() <= MAX_MESSAGE);
         }
         _ => api.message = body_text(body),
     }
@@ -314,11 +357,13 @@ pub fn from_k8s_response(status: u16, headers: &http::HeaderMap, body: &[u8]) ->
 /// report becomes [`Error::Invalid`].
 pub fn from_nomad_response(status: u16, headers: &http::HeaderMap, body: &[u8]) -> Error {
     let message = body_text(body);
-    let causes: Vec<Cause> = message
-        .lines()
-        .filter_map(|l| l.trim_start().strip_prefix("* "))
-        .map(|m| Cause { reason: None, message: m.trim().to_owned(), field: None })
-        .collect();
+    let causes: Vec<Cause> = cap_causes(
+        message
+            .lines()
+            .filter_map(|l| l.trim_start().strip_prefix("* "))
+            .map(|m| Cause { reason: None, message: m.trim().to_owned(), field: None })
+            .collect(),
+    );
     let message = if message.is_empty() { default_reason(status).to_owned() } else { message };
     let validation = status == 500 && is_nomad_validation(&message);
     let api =
@@ -376,8 +421,58 @@ mod tests {
             from_nomad_response(502, &http::HeaderMap::new(), page.as_bytes()),
         ] {
             let Error::Server(api) = err else { panic!("expected Server, got {err:?}") };
-            assert!(api.message.starts_with("<html>xxx") && api.message.ends_with('…'), "{}", &api.message[..20]);
+            assert!(
+                api.message.starts_with("<html>xxx") && api.message.ends_with("bytes cut)"),
+                "{}",
+                &api.message[..20]
+            );
             assert!(api.message.len() < 5000, "{}", api.message.len());
         }
+    }
+
+    #[test]
+    fn a_huge_status_message_and_its_causes_are_cut_with_a_note() {
+        let huge = "m".repeat(50 << 20);
+        let causes: Vec<String> = (0..1000)
+            .map(|i| format!(r#"{{"reason":"FieldValueInvalid","message":"{}","field":"f{i}"}}"#, "c".repeat(10_000)))
+            .collect();
+        let body = format!(
+            r#"{{"kind":"Status","apiVersion":"v1","status":"Failure","message":"{huge}","reason":"Invalid","details":{{"causes":[{}]}},"code":422}}"#,
+            causes.join(",")
+        );
+        let err = from_k8s_response(422, &http::HeaderMap::new(), body.as_bytes());
+        let Error::Invalid(api) = &err else { panic!("expected Invalid") };
+        assert!(api.message.len() < MAX_MESSAGE + 64, "{}", api.message.len());
+        assert!(
+            api.message.ends_with(&format!("… ({} bytes cut)", (50 << 20) - MAX_MESSAGE)),
+            "{}",
+            &api.message[4000..]
+        );
+        assert_eq!(api.causes.len(), MAX_CAUSES + 1);
+        assert!(api.causes.iter().all(|c| c.message.len() < MAX_CAUSE + 64));
+        assert!(api.causes[MAX_CAUSES].message.contains("968 more causes"));
+        assert!(err.to_string().len() < 2 * MAX_MESSAGE);
+        assert!(format!("{err:?}").len() < 40 * MAX_CAUSE + 2 * MAX_MESSAGE);
+    }
+
+    #[test]
+    fn a_huge_mistyped_value_makes_a_short_decode_error() {
+        let body = format!(r#"{{"count":"{}"}}"#, "9".repeat(10 << 20));
+        #[derive(Debug, Deserialize)]
+        struct Counted {
+            #[allow(dead_code)]
+            count: u32,
+        }
+        let parsed = serde_json::from_str::<Counted>(&body).map_err(|e| Error::decode("counted", e, body.as_bytes()));
+        let err = parsed.unwrap_err();
+        assert!(err.to_string().len() < 2 * MAX_MESSAGE, "{}", err.to_string().len());
+        assert!(err.to_string().contains("bytes cut"));
+    }
+
+    #[test]
+    fn cutting_respects_character_boundaries() {
+        let text = "é".repeat(10);
+        let cut = cap(text, 5);
+        assert!(cut.starts_with("éé") && cut.ends_with("(16 bytes cut)"), "{cut}");
     }
 }

@@ -239,3 +239,33 @@ fn unlimited_waits_against_a_hanging_server_end_with_the_transport_timeout() {
     assert_eq!(out.unwrap().status, Some(Status::Succeeded));
     assert_paced(requests, took, "hanging reads without a deadline");
 }
+
+fn huge_status(code: u16, reason: &str) -> String {
+    format!(
+        r#"{{"kind":"Status","apiVersion":"v1","metadata":{{}},"status":"Failure","message":"{}","reason":"{reason}","code":{code}}}"#,
+        "m".repeat(8 << 20)
+    )
+}
+
+#[test]
+fn a_huge_status_becomes_a_short_error() {
+    let fake = FakeCluster::kubernetes_with(options());
+    let cm = with_slow_job(&fake);
+    fake.add_fault(Fault::status(403, huge_status(403, "Forbidden")).on("GET", "/apis/batch/v1/namespaces/h/jobs"));
+    let err = block_on(cm.wait_for_job("h", "slow", Some(Duration::from_secs(10)))).unwrap_err();
+    assert!(matches!(err, Error::Forbidden(_)), "{:.200}", err.to_string());
+    assert!(err.to_string().len() < 8192, "{}", err.to_string().len());
+    assert!(format!("{err:?}").len() < 8192);
+    assert!(err.to_string().contains("bytes cut"));
+}
+
+#[test]
+fn a_huge_error_event_in_a_watch_becomes_a_short_error() {
+    let fake = FakeCluster::kubernetes_with(options());
+    let cm = with_slow_job(&fake);
+    let event = format!("{{\"type\":\"ERROR\",\"object\":{}}}\n", huge_status(403, "Forbidden"));
+    fake.add_fault(Fault::end_stream_after(0).then_send(event).on("GET", "/apis/batch/v1/namespaces/h/jobs"));
+    let err = block_on(cm.wait_for_job("h", "slow", Some(Duration::from_secs(10)))).unwrap_err();
+    assert!(err.to_string().len() < 8192, "{}", err.to_string().len());
+    assert!(format!("{err:?}").len() < 8192);
+}
