@@ -34,6 +34,7 @@ pub mod k8s;
 pub mod lines;
 pub mod model;
 pub mod nomad;
+pub mod pages;
 pub mod quantity;
 pub mod retry;
 pub mod secret;

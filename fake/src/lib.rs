@@ -142,12 +142,12 @@ struct StreamCut {
     end: Option<Bytes>,
 }
 
-/// `request` without its `index=` and `wait=` (a server or proxy that ignores them).
-fn without_blocking(request: &Request) -> Request {
+/// `request` without the query parameters `names` (a server or proxy that ignores them).
+fn without_params(request: &Request, names: &[&str]) -> Request {
     let mut out = clustermanager_core::call::copy_request(request);
     if let Some(query) = request.uri().query() {
         let kept: Vec<&str> =
-            query.split('&').filter(|p| !(p.starts_with("index=") || p.starts_with("wait="))).collect();
+            query.split('&').filter(|p| !names.iter().any(|n| p.split('=').next() == Some(*n))).collect();
         let uri = if kept.is_empty() {
             request.uri().path().to_owned()
         } else {
@@ -234,9 +234,13 @@ impl Shared {
             Some(Effect::RepeatContinue(token)) => repeat = Some(token),
             Some(Effect::CutStream(_) | Effect::EndStream { .. }) | None => {}
         }
+        // a server ignoring `index=` (or serving the first page whatever `continue=` says)
         let stripped;
         let req = if lie.is_some() {
-            stripped = without_blocking(req);
+            stripped = without_params(req, &["index", "wait"]);
+            &stripped
+        } else if repeat.is_some() {
+            stripped = without_params(req, &["continue"]);
             &stripped
         } else {
             req

@@ -269,3 +269,15 @@ fn a_huge_error_event_in_a_watch_becomes_a_short_error() {
     assert!(err.to_string().len() < 8192, "{}", err.to_string().len());
     assert!(format!("{err:?}").len() < 8192);
 }
+
+#[test]
+fn a_list_that_repeats_its_continue_token_ends_with_an_error() {
+    let fake = FakeCluster::kubernetes_with(options());
+    let cm = block_on(fake.cluster_manager()).unwrap();
+    block_on(cm.create_namespace("h")).unwrap();
+    fake.add_fault(Fault::repeat_continue("again").on("GET", "/api/v1/namespaces/h/configmaps").always());
+    let (out, requests, _) = measured(&fake, cm.get_config_maps("h", ""));
+    let err = out.unwrap_err();
+    assert!(matches!(err, Error::Decode { ref message, .. } if message.contains("already given")), "{err}");
+    assert_eq!(requests, 2, "{:?}", fake.requests());
+}

@@ -34,6 +34,7 @@ use super::watcher::{UntilGone, Update, Watcher};
 use super::{check, decode, Context};
 use crate::call::{Call, Exchange, ExchangeStep};
 use crate::error::{ApiError, Error, Result};
+use crate::pages::Pages;
 use crate::step::{Event, Operation, Request, Response, Step};
 
 /// A kind of Kubernetes object, as the API paths name it.
@@ -362,11 +363,17 @@ where
 /// gives up with [`Error::Gone`].
 pub const MAX_LIST_RESTARTS: u32 = 3;
 
+pub use crate::pages::DEFAULT_MAX_PAGES;
+
 /// Every object, page after page (`limit` from `params`, following `continue` tokens). When a
 /// continue token expired between pages (HTTP 410, etcd compacted the snapshot) the list starts
 /// over from the first page (from `params`' own continue token, if it had one), at most
 /// [`MAX_LIST_RESTARTS`] times, then fails with [`Error::Gone`]; the result is always one
 /// consistent snapshot. The returned list's `resource_version` is the snapshot's.
+///
+/// Pagination is bounded: a continue token the server already gave for this list (a broken
+/// server or proxy that would make it loop forever) ends it with [`Error::Decode`], and so does
+/// a list longer than [`DEFAULT_MAX_PAGES`] pages (see [`ListAll::max_pages`]).
 ///
 /// ```
 /// use clustermanager_core::k8s::{self, api::{self, ListParams, Resource}};
@@ -387,6 +394,7 @@ where
         resource_version: None,
         restarts: 0,
         exchange: None,
+        pages: Pages::default(),
         _t: PhantomData,
     }
 }
@@ -402,7 +410,25 @@ pub struct ListAll<T> {
     resource_version: Option<String>,
     restarts: u32,
     exchange: Option<Exchange>,
+    /// The pages and continue tokens of the current snapshot.
+    pages: Pages,
     _t: PhantomData<fn() -> T>,
+}
+
+impl<T> ListAll<T> {
+    /// Read at most `pages` pages (at least 1; default [`DEFAULT_MAX_PAGES`]); a longer list
+    /// fails with [`Error::Decode`] saying so.
+    pub fn max_pages(mut self, pages: u32) -> Self {
+        self.pages = Pages::new(pages);
+        self
+    }
+
+    fn what(&self) -> String {
+        match &self.path {
+            Ok(p) => format!("list of {p}"),
+            Err(_) => "list".to_owned(),
+        }
+    }
 }
 
 impl<T: DeserializeOwned> ListAll<T> {
@@ -420,6 +446,7 @@ impl<T: DeserializeOwned> ListAll<T> {
             self.items.clear();
             self.resource_version = None;
             self.params.continue_token = self.start_token.clone();
+            self.pages.restart();
             return None;
         }
         let page: ObjectList<T> = match check(resp).and_then(|r| parse_list("list page", r.body())) {
@@ -430,6 +457,13 @@ impl<T: DeserializeOwned> ListAll<T> {
         self.resource_version.get_or_insert(page.resource_version);
         match page.continue_token {
             Some(token) => {
+                if let Some(start) = &self.start_token {
+                    self.pages.started_from(start);
+                }
+                let what = self.what();
+                if let Err(e) = self.pages.next(&what, &token, self.items.len()) {
+                    return Some(Err(e));
+                }
                 self.params.continue_token = Some(token);
                 None
             }

@@ -24,6 +24,7 @@
 //! assert_eq!(meta.index, Some(48));
 //! ```
 
+use crate::pages::Pages;
 use std::convert::Infallible;
 use std::time::{Duration, Instant};
 
@@ -321,7 +322,9 @@ fn write_op(
 
 /// Read every page of the list at `path`: follows `X-Nomad-NextToken` with `next_token=` until
 /// the server sends no token. Servers before Nomad 1.2 do not paginate and answer everything in
-/// one page. The [`QueryMeta`] returned is the last page's.
+/// one page. The [`QueryMeta`] returned is the last page's. A token given twice (at once or
+/// after a cycle) or more than [`DEFAULT_MAX_PAGES`](crate::pages::DEFAULT_MAX_PAGES) pages end
+/// it with [`Error::Decode`] (see [`Pages`]).
 ///
 /// ```
 /// use clustermanager_core::nomad::{api, Context};
@@ -334,7 +337,8 @@ pub fn list_all<T: DeserializeOwned + Send + 'static>(
     path: &str,
     opts: &QueryOptions,
 ) -> impl Operation<Output = (Vec<T>, QueryMeta), Item = Infallible> + Send + 'static {
-    let list = ListAll { path: path.to_owned(), opts: opts.with_context(ctx), items: Vec::new() };
+    let list =
+        ListAll { path: path.to_owned(), opts: opts.with_context(ctx), items: Vec::new(), pages: Pages::default() };
     Flow::new(list, &ctx.retry)
 }
 
@@ -343,6 +347,7 @@ struct ListAll<T> {
     path: String,
     opts: QueryOptions,
     items: Vec<T>,
+    pages: Pages,
 }
 
 impl<T: DeserializeOwned> Machine for ListAll<T> {
@@ -354,13 +359,13 @@ impl<T: DeserializeOwned> Machine for ListAll<T> {
             let meta = QueryMeta::from_headers(resp.headers());
             self.items.extend(decode::<Vec<T>>(&self.path, resp.body())?);
             match meta.next_token {
-                Some(ref token) if self.opts.next_token.as_ref() == Some(token) => {
-                    return Err(Error::protocol(format!(
-                        "{} answered the same next token {token:?} twice; stopping instead of looping",
-                        self.path
-                    )));
+                Some(ref token) => {
+                    if let Some(start) = &self.opts.next_token {
+                        self.pages.started_from(start);
+                    }
+                    self.pages.next(&self.path, token, self.items.len())?;
+                    self.opts.next_token = Some(token.clone());
                 }
-                Some(ref token) => self.opts.next_token = Some(token.clone()),
                 None => return Ok(Next::Done(Ok((std::mem::take(&mut self.items), meta)))),
             }
         }
@@ -460,7 +465,7 @@ mod tests {
         op.handle(Event::Response(page("[]", Some("x"))));
         assert!(matches!(op.poll(now), Step::Send(_)));
         op.handle(Event::Response(page("[]", Some("x"))));
-        assert!(matches!(op.poll(now), Step::Done(Err(Error::Protocol(_)))));
+        assert!(matches!(op.poll(now), Step::Done(Err(Error::Decode { .. }))));
     }
 
     #[test]
