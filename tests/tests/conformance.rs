@@ -488,6 +488,30 @@ async fn check_exec_plugin_token_is_cached_and_failures_explained<T: Make>() {
     assert!(matches!(&err, Error::Config { problem, .. } if problem.contains("login required")), "{err:?}");
 }
 
+async fn check_exec_plugin_output_is_capped<T: Make>() {
+    let server = Server::start(None, ok_handler());
+    let dir = temp_dir(&format!("{}-exec-chatty", T::NAME));
+    let cred = serde_json::json!({"kind": "ExecCredential", "apiVersion": "client.authentication.k8s.io/v1",
+        "status": {"token": "from-plugin"}});
+    let exec = exec_plugin(&dir, &cred);
+    // prints for ever on stdout: stopped at the cap, refused, no credential sent
+    let endless = ExecConfig { args: vec!["-c".into(), "yes s3cr3t".into()], env: Vec::new(), ..exec.clone() };
+    let transport = T::make(&plain(&server).with_auth(Auth::Exec(endless))).unwrap();
+    let err = transport.send(get("/version")).await.unwrap_err();
+    assert!(matches!(&err, Error::Config { problem, .. } if problem.contains("more than")), "{err:?}");
+    assert!(!err.to_string().contains("s3cr3t"));
+    // 10 MB of stderr chatter before its credential: read and dropped, the credential is used
+    let chatty = ExecConfig {
+        args: vec!["-c".into(), format!("head -c 10000000 /dev/zero >&2; cat {}", dir.join("cred.json").display())],
+        env: Vec::new(),
+        ..exec
+    };
+    std::fs::write(dir.join("cred.json"), cred.to_string()).unwrap();
+    let transport = T::make(&plain(&server).with_auth(Auth::Exec(chatty))).unwrap();
+    send_ok(&transport, "/version").await;
+    assert_eq!(server.seen.header(0, "authorization").as_deref(), Some("Bearer from-plugin"));
+}
+
 async fn check_exec_plugin_runs_again_after_a_401<T: Make>() {
     // The first request is refused, later ones accepted.
     let calls = Arc::new(AtomicUsize::new(0));
@@ -661,6 +685,7 @@ macro_rules! conformance {
                 token_file_cached_then_reread => check_token_file_cached_then_reread,
                 exec_plugin_token_is_cached_and_failures_explained => check_exec_plugin_token_is_cached_and_failures_explained,
                 exec_plugin_runs_again_after_a_401 => check_exec_plugin_runs_again_after_a_401,
+                exec_plugin_output_is_capped => check_exec_plugin_output_is_capped,
                 exec_plugin_client_certificate_is_presented => check_exec_plugin_client_certificate_is_presented,
                 tls_with_the_configured_ca => check_tls_with_the_configured_ca,
                 wrong_ca_is_a_tls_error => check_wrong_ca_is_a_tls_error,

@@ -2,10 +2,13 @@
 //! `clustermanager_transport_common::auth`): token files read on blocking's thread pool, exec
 //! plugins run under async-process (killed if the request is dropped while they run). No tokio.
 
+use std::process::Stdio;
 use std::time::Duration;
 
 use clustermanager_core::config::token_file;
 use clustermanager_transport_common::auth::{CredentialIo, DynamicAuth};
+use clustermanager_transport_common::exec::{Capped, Captured, MAX_PLUGIN_STDERR, MAX_PLUGIN_STDOUT};
+use futures_lite::{future, AsyncRead, AsyncReadExt};
 
 /// How often a token file is read again by default: service-account tokens are rotated well
 /// before they expire, and kubelet refreshes the file every few minutes.
@@ -19,8 +22,43 @@ impl CredentialIo for AsyncIo {
         blocking::unblock(move || std::fs::read(path)).await
     }
 
-    async fn output(command: std::process::Command) -> std::io::Result<std::process::Output> {
-        async_process::Command::from(command).kill_on_drop(true).output().await
+    async fn output(command: std::process::Command) -> std::io::Result<Captured> {
+        let mut child = async_process::Command::from(command)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()?;
+        let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
+        let both = future::try_zip(
+            read_capped(stdout, MAX_PLUGIN_STDOUT, true),
+            read_capped(stderr, MAX_PLUGIN_STDERR, false),
+        );
+        let (stdout, stderr) = both.await?;
+        if stdout.is_cut() {
+            // it printed more than any credential: do not wait for it to finish
+            child.kill().ok();
+        }
+        let status = child.status().await?;
+        Ok(Captured { status, stdout, stderr })
+    }
+}
+
+/// Read `pipe` to its end into a buffer of at most `max` bytes; with `stop`, stop reading (and
+/// close the pipe) as soon as more came, else read on and drop the rest.
+async fn read_capped(pipe: Option<impl AsyncRead + Unpin>, max: usize, stop: bool) -> std::io::Result<Capped> {
+    let mut capped = Capped::new(max);
+    let Some(mut pipe) = pipe else { return Ok(capped) };
+    let mut piece = [0u8; 8192];
+    loop {
+        let n = pipe.read(&mut piece).await?;
+        if n == 0 {
+            return Ok(capped);
+        }
+        capped.push(&piece[..n]);
+        if stop && capped.is_cut() {
+            return Ok(capped);
+        }
     }
 }
 

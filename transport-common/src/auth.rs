@@ -15,7 +15,7 @@ use clustermanager_core::config::token_file::TokenFile;
 use clustermanager_core::config::Auth;
 use clustermanager_core::Result;
 
-use crate::exec::plugin_run;
+use crate::exec::{plugin_run, Captured};
 use crate::now_unix;
 use crate::tls::ClientTls;
 
@@ -24,9 +24,12 @@ pub trait CredentialIo: Send + Sync + 'static {
     /// Read the whole file at `path` without blocking the executor.
     fn read_file(path: String) -> impl Future<Output = std::io::Result<Vec<u8>>> + Send;
 
-    /// Run `command` (stdin null, stdout and stderr piped) to completion and collect its output.
-    /// The child must be killed if the returned future is dropped.
-    fn output(command: Command) -> impl Future<Output = std::io::Result<std::process::Output>> + Send;
+    /// Run `command` (stdin null, stdout and stderr piped) to completion and collect its output,
+    /// both streams read at once, each into its [`Capped`](crate::exec::Capped) buffer (stdout
+    /// [`MAX_PLUGIN_STDOUT`](crate::exec::MAX_PLUGIN_STDOUT), stderr
+    /// [`MAX_PLUGIN_STDERR`](crate::exec::MAX_PLUGIN_STDERR)). When stdout goes past its cap, stop reading it and kill the
+    /// child. The child must be killed if the returned future is dropped.
+    fn output(command: Command) -> impl Future<Output = std::io::Result<Captured>> + Send;
 }
 
 /// The command for an exec plugin: its program, arguments and [`plugin_env`], stdin null, stdout

@@ -1,16 +1,61 @@
 //! The std side of running a kubeconfig exec plugin: both runtimes' process APIs (tokio::process,
-//! async-process) end in a [`std::process::Output`], which [`plugin_run`] turns into what core's
+//! async-process) read the plugin's stdout and stderr through a [`Capped`] buffer each, and
+//! [`plugin_run`] turns what they collected into what core's
 //! [`ExecState`](clustermanager_core::config::exec::ExecState) takes.
+//!
+//! The output is capped: stdout at [`MAX_PLUGIN_STDOUT`] (an `ExecCredential` is a few KiB; a
+//! plugin that prints more is stopped and refused), stderr at [`MAX_PLUGIN_STDERR`] (kept for
+//! the error message; the rest is read and dropped, so a chatty plugin does not block).
 
 use clustermanager_core::config::exec::PluginRun;
+pub use clustermanager_core::config::exec::{MAX_PLUGIN_STDERR, MAX_PLUGIN_STDOUT};
+
+/// What a runtime collected from a finished plugin process.
+pub struct Captured {
+    /// How it exited.
+    pub status: std::process::ExitStatus,
+    /// Its stdout (at most [`MAX_PLUGIN_STDOUT`] bytes).
+    pub stdout: Capped,
+    /// Its stderr (at most [`MAX_PLUGIN_STDERR`] bytes).
+    pub stderr: Capped,
+}
+
+/// A buffer that keeps at most `max` bytes of a stream and notes whether more came.
+pub struct Capped {
+    buf: Vec<u8>,
+    max: usize,
+    cut: bool,
+}
+
+impl Capped {
+    /// Keep at most `max` bytes.
+    pub fn new(max: usize) -> Self {
+        Capped { buf: Vec::new(), max, cut: false }
+    }
+
+    /// Add a piece read from the stream (the part beyond `max` is dropped).
+    pub fn push(&mut self, piece: &[u8]) {
+        let room = self.max.saturating_sub(self.buf.len());
+        if piece.len() > room {
+            self.cut = true;
+        }
+        self.buf.extend_from_slice(&piece[..piece.len().min(room)]);
+    }
+
+    /// Whether more than `max` bytes came.
+    pub fn is_cut(&self) -> bool {
+        self.cut
+    }
+}
 
 /// A finished plugin process as core's exec policy sees it.
-pub fn plugin_run(output: std::process::Output) -> PluginRun {
+pub fn plugin_run(captured: Captured) -> PluginRun {
     PluginRun {
-        success: output.status.success(),
-        status: output.status.to_string(),
-        stdout: output.stdout,
-        stderr: output.stderr,
+        success: captured.status.success(),
+        status: captured.status.to_string(),
+        stdout_cut: captured.stdout.cut,
+        stdout: captured.stdout.buf,
+        stderr: captured.stderr.buf,
     }
 }
 
@@ -19,20 +64,32 @@ mod tests {
     use super::*;
     use std::os::unix::process::ExitStatusExt;
 
+    fn capped(max: usize, pieces: &[&[u8]]) -> Capped {
+        let mut c = Capped::new(max);
+        for p in pieces {
+            c.push(p);
+        }
+        c
+    }
+
     #[test]
     fn exit_status_and_streams_carry_over() {
-        let output = std::process::Output {
+        let captured = Captured {
             status: std::process::ExitStatus::from_raw(3 << 8),
-            stdout: b"out".to_vec(),
-            stderr: b"err".to_vec(),
+            stdout: capped(10, &[b"out"]),
+            stderr: capped(10, &[b"err"]),
         };
-        let run = plugin_run(output);
-        assert!(!run.success);
+        let run = plugin_run(captured);
+        assert!(!run.success && !run.stdout_cut);
         assert_eq!(run.status, "exit status: 3");
         assert_eq!((run.stdout.as_slice(), run.stderr.as_slice()), (&b"out"[..], &b"err"[..]));
-        assert!(
-            plugin_run(std::process::Output { status: ExitStatusExt::from_raw(0), stdout: vec![], stderr: vec![] })
-                .success
-        );
+    }
+
+    #[test]
+    fn output_beyond_the_cap_is_dropped_and_noted() {
+        let c = capped(5, &[b"abc", b"defgh", b"ij"]);
+        assert!(c.is_cut());
+        assert_eq!(c.buf, b"abcde");
+        assert!(!capped(5, &[b"abc", b"de"]).is_cut());
     }
 }

@@ -2,10 +2,13 @@
 //! files read with tokio::fs, exec plugins run with tokio::process (killed if the request is
 //! dropped while they run).
 
+use std::process::Stdio;
 use std::time::Duration;
 
 use clustermanager_core::config::token_file;
 use clustermanager_transport_common::auth::{CredentialIo, DynamicAuth};
+use clustermanager_transport_common::exec::{Capped, Captured, MAX_PLUGIN_STDERR, MAX_PLUGIN_STDOUT};
+use tokio::io::{AsyncRead, AsyncReadExt};
 
 /// How often a token file is read again by default: service-account tokens are rotated well
 /// before they expire, and kubelet refreshes the file every few minutes.
@@ -19,8 +22,42 @@ impl CredentialIo for TokioIo {
         tokio::fs::read(path).await
     }
 
-    async fn output(command: std::process::Command) -> std::io::Result<std::process::Output> {
-        tokio::process::Command::from(command).kill_on_drop(true).output().await
+    async fn output(command: std::process::Command) -> std::io::Result<Captured> {
+        let mut child = tokio::process::Command::from(command)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()?;
+        let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
+        let (stdout, stderr) = tokio::try_join!(
+            read_capped(stdout, MAX_PLUGIN_STDOUT, true),
+            read_capped(stderr, MAX_PLUGIN_STDERR, false)
+        )?;
+        if stdout.is_cut() {
+            // it printed more than any credential: do not wait for it to finish
+            child.start_kill().ok();
+        }
+        let status = child.wait().await?;
+        Ok(Captured { status, stdout, stderr })
+    }
+}
+
+/// Read `pipe` to its end into a buffer of at most `max` bytes; with `stop`, stop reading (and
+/// close the pipe) as soon as more came, else read on and drop the rest.
+async fn read_capped(pipe: Option<impl AsyncRead + Unpin>, max: usize, stop: bool) -> std::io::Result<Capped> {
+    let mut capped = Capped::new(max);
+    let Some(mut pipe) = pipe else { return Ok(capped) };
+    let mut piece = [0u8; 8192];
+    loop {
+        let n = pipe.read(&mut piece).await?;
+        if n == 0 {
+            return Ok(capped);
+        }
+        capped.push(&piece[..n]);
+        if stop && capped.is_cut() {
+            return Ok(capped);
+        }
     }
 }
 

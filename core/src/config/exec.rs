@@ -65,14 +65,23 @@ pub fn plugin_env(config: &ExecConfig) -> Vec<(String, String)> {
     env
 }
 
+/// The most a plugin may print on stdout: an `ExecCredential` is a few KiB; a plugin that prints
+/// more is stopped and its output refused.
+pub const MAX_PLUGIN_STDOUT: usize = 1 << 20;
+/// The most of a plugin's stderr that is kept (for the error message when it fails); the rest is
+/// read and dropped.
+pub const MAX_PLUGIN_STDERR: usize = 64 << 10;
+
 /// How a plugin run ended, as the transport saw it. No `Debug`: stdout holds the credential.
 pub struct PluginRun {
     /// Whether it exited with status 0.
     pub success: bool,
     /// Its exit status in words (`exit status: 1`, `signal: 9 (SIGKILL)`), for errors.
     pub status: String,
-    /// What it printed on stdout: the `ExecCredential`.
+    /// What it printed on stdout: the `ExecCredential` (at most [`MAX_PLUGIN_STDOUT`] bytes).
     pub stdout: Vec<u8>,
+    /// It printed more than [`MAX_PLUGIN_STDOUT`] bytes on stdout (and was stopped).
+    pub stdout_cut: bool,
     /// What it printed on stderr (an excerpt goes into the error when it fails).
     pub stderr: Vec<u8>,
 }
@@ -124,6 +133,18 @@ impl ExecState {
                 ),
             )
         })?;
+        // first: a plugin stopped for printing too much did not exit by itself
+        if output.stdout_cut {
+            return Err(Error::config(
+                COMMAND_FIELD,
+                format!(
+                    "the credential plugin {:?} printed more than {MAX_PLUGIN_STDOUT} bytes on stdout, where an \
+                     ExecCredential of a few KiB belongs; it was stopped. Check that the command is a credential \
+                     plugin (and that it logs to stderr)",
+                    self.config.command
+                ),
+            ));
+        }
         if !output.success {
             let stderr = String::from_utf8_lossy(&output.stderr);
             let stderr: String = stderr.trim().chars().take(300).collect();
@@ -322,8 +343,23 @@ mod tests {
             success: code == 0,
             status: format!("exit status: {code}"),
             stdout: stdout.as_bytes().to_vec(),
+            stdout_cut: false,
             stderr: stderr.as_bytes().to_vec(),
         })
+    }
+
+    #[test]
+    fn a_plugin_that_printed_too_much_is_refused_without_its_output() {
+        let mut state = ExecState::new(ExecConfig { command: "chatty".into(), ..ExecConfig::default() });
+        let run = PluginRun {
+            success: true,
+            status: "exit status: 0".into(),
+            stdout: b"s3cr3t".repeat(10),
+            stdout_cut: true,
+            stderr: Vec::new(),
+        };
+        let err = state.update(Ok(run)).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.contains("more than") && !err.contains("s3cr3t"), "{err}");
     }
 
     const EXPIRING: &str =
