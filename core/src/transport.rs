@@ -47,8 +47,9 @@ pub trait Transport: Send + Sync {
     /// Send a request and read the whole response. A non-2xx status is a response, not an error;
     /// an error is a failure to get any response. The whole response is bounded by
     /// [`Config::request_timeout`](crate::config::Config::request_timeout) plus the wait a
-    /// blocking query asks for (`wait=`, `timeoutSeconds=`), failing with
-    /// [`Error::Timeout`].
+    /// blocking query asks for (`wait=`, `timeoutSeconds=`), and never longer than the request's
+    /// [`TimeLimit`](crate::deadline::TimeLimit) (the caller's deadline; see
+    /// [`request_limit`](crate::deadline::request_limit)), failing with [`Error::Timeout`].
     fn send(&self, request: Request) -> impl Future<Output = Result<Response>> + Send;
     /// Send a request and return its head with the body still streaming (for 2xx). The head
     /// (and a non-2xx body) is bounded like [`send`](Transport::send)'s response; a 2xx body
