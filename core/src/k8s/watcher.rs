@@ -762,7 +762,8 @@ pub struct UntilGone {
     params: WatchParams,
     retry: Retry,
     wait: bool,
-    timeout: Option<Duration>,
+    /// The caller's deadline when it waits: it bounds the delete, the read and the watch.
+    deadline: Deadline,
 }
 
 impl std::fmt::Debug for UntilGone {
@@ -775,12 +776,13 @@ impl UntilGone {
     /// Send `delete`; when `wait`, then watch `params` (which must select only that object, e.g.
     /// `fieldSelector=metadata.name=x`) until it is gone or `timeout` passed.
     pub fn new(delete: Request, retry: &Retry, params: WatchParams, wait: bool, timeout: Option<Duration>) -> Self {
+        let deadline = Deadline::new(if wait { timeout } else { None });
         UntilGone {
-            state: GoneState::Delete(Box::new(Exchange::send(delete, retry))),
+            state: GoneState::Delete(Box::new(Exchange::send(delete, retry).within(deadline))),
             params,
             retry: retry.clone(),
             wait,
-            timeout,
+            deadline,
         }
     }
 }
@@ -791,13 +793,15 @@ impl UntilGone {
         let GoneState::Delete(ex) = &self.state else { return Err(conflict) };
         let path = ex.request().uri().path().to_owned();
         match step::request(http::Method::GET, &path, None) {
-            Ok(get) => Ok(GoneState::Inspect(Box::new(Exchange::send(get, &self.retry)), Some(conflict))),
+            Ok(get) => {
+                Ok(GoneState::Inspect(Box::new(Exchange::send(get, &self.retry).within(self.deadline)), Some(conflict)))
+            }
             Err(_) => Err(conflict),
         }
     }
 
     fn watch_from(&self, obj: &Thin) -> GoneState {
-        let watcher = Watcher::from_version(self.params.clone(), &self.retry, self.timeout, obj.resource_version());
+        let watcher = Watcher::within(self.params.clone(), &self.retry, self.deadline).resuming(obj.resource_version());
         GoneState::Watch(Box::new(watcher))
     }
 }
@@ -807,6 +811,7 @@ impl Operation for UntilGone {
     type Item = Infallible;
 
     fn poll(&mut self, now: Instant) -> Step<bool> {
+        self.deadline.start(now);
         loop {
             match &mut self.state {
                 GoneState::Done => return Step::Done(Err(Error::protocol("delete polled after it finished"))),
