@@ -488,6 +488,75 @@ async fn check_exec_plugin_token_is_cached_and_failures_explained<T: Make>() {
     assert!(matches!(&err, Error::Config { problem, .. } if problem.contains("login required")), "{err:?}");
 }
 
+/// All of `futures`, polled together; their outputs in order.
+async fn join_all<F: Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output> {
+    let mut futures: Vec<std::pin::Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
+    let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (future, output) in futures.iter_mut().zip(outputs.iter_mut()) {
+            if output.is_none() {
+                match future.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => *output = Some(v),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    outputs.into_iter().flatten().collect()
+}
+
+async fn check_the_connection_budget_queues_requests_and_streams<T: Make>() {
+    // every answer takes 50 ms; a stream (`/stream`) sends its head, then stays open until the
+    // client drops it
+    let handler: Handler = Arc::new(|req| {
+        if req.target.starts_with("/stream") {
+            return Reply::Script(vec![
+                write(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\n{}\r\n"),
+                Act::Sleep(Duration::from_secs(30)),
+            ]);
+        }
+        Reply::Script(vec![
+            Act::Sleep(Duration::from_millis(50)),
+            Act::Write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok".to_vec()),
+        ])
+    });
+    let server = Server::start(None, handler);
+    let transport = T::make(&plain(&server).with_max_connections(4)).unwrap();
+    // 40 at once: they queue for the 4 connections instead of opening 40
+    let sends = (0..40).map(|_| transport.send(get("/version")));
+    for resp in join_all(sends).await {
+        assert_eq!(resp.unwrap().status(), 200);
+    }
+    assert!(server.seen.connections.load(Ordering::SeqCst) <= 4, "{:?}", server.seen.connections);
+    // an open stream holds its unit until it is dropped: with 3 streams open, one request at a
+    // time still gets through; with 4, a request waits (here: past its time limit)
+    let mut streams = Vec::new();
+    for _ in 0..3 {
+        match transport.open(get("/stream")).await.unwrap() {
+            Opened::Stream(_, body) => streams.push(body),
+            Opened::Complete(r) => panic!("not a stream: {}", r.status()),
+        }
+    }
+    assert_eq!(transport.send(get("/version")).await.unwrap().status(), 200);
+    match transport.open(get("/stream")).await.unwrap() {
+        Opened::Stream(_, body) => streams.push(body),
+        Opened::Complete(r) => panic!("not a stream: {}", r.status()),
+    }
+    let mut waiting = get("/version");
+    clustermanager_core::deadline::TimeLimit::set(&mut waiting, Duration::from_millis(300));
+    let err = transport.send(waiting).await.unwrap_err();
+    assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
+    streams.pop();
+    assert_eq!(transport.send(get("/version")).await.unwrap().status(), 200);
+}
+
 async fn check_exec_plugin_output_is_capped<T: Make>() {
     let server = Server::start(None, ok_handler());
     let dir = temp_dir(&format!("{}-exec-chatty", T::NAME));
@@ -686,6 +755,7 @@ macro_rules! conformance {
                 exec_plugin_token_is_cached_and_failures_explained => check_exec_plugin_token_is_cached_and_failures_explained,
                 exec_plugin_runs_again_after_a_401 => check_exec_plugin_runs_again_after_a_401,
                 exec_plugin_output_is_capped => check_exec_plugin_output_is_capped,
+                the_connection_budget_queues_requests_and_streams => check_the_connection_budget_queues_requests_and_streams,
                 exec_plugin_client_certificate_is_presented => check_exec_plugin_client_certificate_is_presented,
                 tls_with_the_configured_ca => check_tls_with_the_configured_ca,
                 wrong_ca_is_a_tls_error => check_wrong_ca_is_a_tls_error,

@@ -52,6 +52,7 @@ pub use clustermanager_transport_common::{env, StdEnvironment};
 
 use auth::Dynamic;
 use clustermanager_core::deadline::TimeLimit;
+pub use clustermanager_transport_common::budget::{Budget, Permit};
 use clustermanager_transport_common::hyper_rustls::{body_error, request_error, request_limit};
 use futures_lite::future;
 use pool::{expire, Conn, Ended, Pool};
@@ -84,6 +85,8 @@ pub struct AsyncStdTransport {
     pool: Arc<Pool>,
     dynamic: Arc<Dynamic>,
     tls: Arc<ClientTls>,
+    /// At most `config.max_connections` requests and streams at once.
+    budget: Budget,
 }
 
 impl std::fmt::Debug for AsyncStdTransport {
@@ -112,7 +115,14 @@ impl AsyncStdTransport {
             pool: Arc::new(pool),
             dynamic: Arc::new(dynamic),
             tls,
+            budget: Budget::new(config.max_connections),
         })
+    }
+
+    /// The connection budget: how many requests and streams are in flight now, and the most
+    /// that ever were ([`Config::max_connections`] bounds both).
+    pub fn budget(&self) -> &Budget {
+        &self.budget
     }
 
     /// Re-read a token file ([`Auth::TokenFile`]) when the last read is older than `refresh`
@@ -150,8 +160,9 @@ impl AsyncStdTransport {
     /// Send a request and return its head, with the connection its body must be read through.
     /// A request that a reused keep-alive connection could not even start (the server had closed
     /// it) is sent again once on a fresh connection; one that was sent is never resent here.
-    async fn request(&self, request: Request) -> Result<(http::Response<hyper::body::Incoming>, Conn)> {
+    async fn request(&self, request: Request) -> Result<(http::Response<hyper::body::Incoming>, Conn, Permit)> {
         let (target, mut request) = self.prepare(request).await?;
+        let permit = self.budget.acquire().await;
         let mut conn = self.pool.get(&target).await?;
         loop {
             let ready = match conn.driver.run(conn.sender.ready()).await {
@@ -187,12 +198,12 @@ impl AsyncStdTransport {
                 // Like client-go: a refused exec plugin credential is fetched again for the next request.
                 self.dynamic.refused().await;
             }
-            return Ok((response, conn));
+            return Ok((response, conn, permit));
         }
     }
 
     async fn send_inner(&self, request: Request) -> Result<Response> {
-        let (response, conn) = self.request(request).await?;
+        let (response, conn, _permit) = self.request(request).await?;
         self.read_whole(response, conn).await
     }
 
@@ -262,10 +273,16 @@ impl Transport for AsyncStdTransport {
                 "no response head for the stream {what} within {limit:?} (request_timeout plus the query's wait)"
             ),
         };
-        let (response, conn) = future::or(self.request(request), expire(head_limit, head_timed_out)).await?;
+        let (response, conn, permit) = future::or(self.request(request), expire(head_limit, head_timed_out)).await?;
         if response.status().is_success() {
             let (parts, body) = response.into_parts();
-            let body = AsyncStdBody { body, conn: Some(conn), pool: Arc::clone(&self.pool), done: false };
+            let body = AsyncStdBody {
+                body,
+                conn: Some(conn),
+                pool: Arc::clone(&self.pool),
+                done: false,
+                permit: Some(permit),
+            };
             return Ok(Opened::Stream(parts, body));
         }
         // An error body is short; do not let a stalled one hang the caller.
@@ -290,6 +307,8 @@ pub struct AsyncStdBody {
     conn: Option<Conn>,
     pool: Arc<Pool>,
     done: bool,
+    /// The stream's unit of the connection budget: given back when the stream ends or is dropped.
+    permit: Option<Permit>,
 }
 
 impl std::fmt::Debug for AsyncStdBody {
@@ -343,6 +362,7 @@ impl BodyStream for AsyncStdBody {
                 if let Some(conn) = self.conn.take() {
                     self.pool.put(conn);
                 }
+                self.permit = None;
             }
             Chunk::Failed(_) => {
                 self.done = true;

@@ -9,9 +9,10 @@
 //! log-follow detection, error mapping), and the wall clock and randomness handed to core
 //! ([`clock`]: [`now_unix`], [`random_seed`]), and a finished exec plugin as core sees it
 //! ([`exec`]), and the token-file and exec-plugin credential caches over a runtime's I/O
-//! ([`auth`]).
+//! ([`auth`]), and the connection budget ([`budget`]).
 
 pub mod auth;
+pub mod budget;
 pub mod clock;
 pub mod env;
 pub mod exec;

@@ -40,6 +40,7 @@ mod auth;
 mod connector;
 
 pub use auth::DEFAULT_TOKEN_FILE_REFRESH;
+pub use clustermanager_transport_common::budget::{Budget, Permit};
 use clustermanager_transport_common::hyper_rustls::{as_rustls, body_error, chain_message, find_hyper, request_limit};
 use clustermanager_transport_common::random_seed;
 use clustermanager_transport_common::tls::{self, ClientTls};
@@ -77,6 +78,8 @@ pub struct TokioTransport {
     tls: Arc<ClientTls>,
     /// The largest whole response body read into memory.
     max_response_bytes: usize,
+    /// At most `config.max_connections` requests and streams at once.
+    budget: Budget,
 }
 
 /// The largest response body [`Transport::send`] reads into memory by default: 512 MiB, far
@@ -110,6 +113,7 @@ impl TokioTransport {
             .pool_timer(TokioTimer::new())
             .timer(TokioTimer::new())
             .pool_idle_timeout(Duration::from_secs(90))
+            .pool_max_idle_per_host(config.max_connections)
             .build(connector);
         let dynamic = Dynamic::new(&config.auth, DEFAULT_TOKEN_FILE_REFRESH);
         Ok(TokioTransport {
@@ -118,7 +122,14 @@ impl TokioTransport {
             dynamic: Arc::new(dynamic),
             tls,
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            budget: Budget::new(config.max_connections),
         })
+    }
+
+    /// The connection budget: how many requests and streams are in flight now, and the most
+    /// that ever were ([`Config::max_connections`] bounds both).
+    pub fn budget(&self) -> &Budget {
+        &self.budget
     }
 
     /// Re-read a token file ([`Auth::TokenFile`]) when the last read is older than `refresh`
@@ -170,6 +181,7 @@ impl TokioTransport {
     }
 
     async fn send_inner(&self, request: Request) -> Result<Response> {
+        let _permit = self.budget.acquire().await;
         let response = self.request(request).await?;
         read_whole(response, self.max_response_bytes).await
     }
@@ -282,10 +294,14 @@ impl Transport for TokioTransport {
         let prepare_deadline = deadline_in(limit.max(other));
         let request =
             within(prepare_deadline, self.prepare(request), || timed_out("credentials", limit.max(other))).await?;
-        let response = within(head_deadline, self.dispatch(request), || timed_out("response head", limit)).await?;
+        let dispatch = async {
+            let permit = self.budget.acquire().await;
+            Ok((permit, self.dispatch(request).await?))
+        };
+        let (permit, response) = within(head_deadline, dispatch, || timed_out("response head", limit)).await?;
         if response.status().is_success() {
             let (parts, body) = response.into_parts();
-            return Ok(Opened::Stream(parts, TokioBody { body, done: false }));
+            return Ok(Opened::Stream(parts, TokioBody { body, done: false, permit: Some(permit) }));
         }
         let body_deadline = match limit {
             Some(_) => head_deadline,
@@ -310,6 +326,8 @@ impl Transport for TokioTransport {
 pub struct TokioBody {
     body: hyper::body::Incoming,
     done: bool,
+    /// The stream's unit of the connection budget: given back when the stream ends or is dropped.
+    permit: Option<Permit>,
 }
 
 impl std::fmt::Debug for TokioBody {
@@ -335,6 +353,7 @@ impl BodyStream for TokioBody {
             match frame {
                 None => {
                     self.done = true;
+                    self.permit = None;
                     return Chunk::End;
                 }
                 Some(Ok(frame)) => match frame.into_data() {
@@ -344,6 +363,7 @@ impl BodyStream for TokioBody {
                 },
                 Some(Err(err)) => {
                     self.done = true;
+                    self.permit = None;
                     return Chunk::Failed(body_error(&err));
                 }
             }

@@ -97,6 +97,9 @@ pub struct TlsConfig {
     pub server_name: Option<String>,
 }
 
+/// The default connection budget ([`Config::max_connections`]).
+pub const DEFAULT_MAX_CONNECTIONS: usize = 32;
+
 /// Everything needed to talk to one server.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -123,6 +126,12 @@ pub struct Config {
     pub request_timeout: Option<Duration>,
     /// Retry policy.
     pub retry: RetryPolicy,
+    /// The connection budget: at most this many requests and open streams at once (so at most
+    /// this many connections to the server); more wait for a free one instead of opening more
+    /// connections. Long-lived streams (watches, follows) count against it for as long as they
+    /// are open. Default [`DEFAULT_MAX_CONNECTIONS`], well under a Nomad agent's 100 connections
+    /// per client address (`limits.http_max_conns_per_client`).
+    pub max_connections: usize,
     /// How the seed's namespaces map onto Nomad: real namespaces (the default), or the seed's
     /// old `{namespace}-{job}` ID prefixes for servers without namespaces (Nomad < 1.0).
     pub nomad_namespace_mode: crate::nomad::NamespaceMode,
@@ -151,6 +160,7 @@ impl Config {
             connect_timeout: Duration::from_secs(10),
             request_timeout: Some(Duration::from_secs(295)),
             retry: RetryPolicy::default(),
+            max_connections: DEFAULT_MAX_CONNECTIONS,
             nomad_namespace_mode: crate::nomad::NamespaceMode::Native,
         })
     }
@@ -252,6 +262,13 @@ impl Config {
     /// Set how long to wait for a whole non-streaming response (`None`: no limit).
     pub fn with_request_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.request_timeout = timeout;
+        self
+    }
+
+    /// Allow at most `connections` requests and open streams at once (at least 1; see
+    /// [`Config::max_connections`]).
+    pub fn with_max_connections(mut self, connections: usize) -> Self {
+        self.max_connections = connections.max(1);
         self
     }
 
