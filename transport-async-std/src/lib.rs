@@ -75,7 +75,8 @@ pub async fn connect(config: &Config) -> Result<ClusterManager> {
     clustermanager_core::ClusterManager::connect(transport, config, random_seed()).await
 }
 
-/// A [`Transport`] for async-std and smol: hyper 1 (HTTP/1.1, keep-alive connections reused from
+/// A [`Transport`] for async-std and smol: hyper 1 (HTTP/1.1 only — it offers no HTTP/2, unlike the
+/// tokio transport — keep-alive connections reused from
 /// a small pool) over async-net and futures-rustls, timers from async-io.
 ///
 /// Cheap to clone: clones share the connection pool and the credential caches.

@@ -19,9 +19,14 @@ pub fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-/// Build the rustls client configuration. `identity` overrides the configured client identity
-/// (an exec plugin's certificate).
-pub fn client_config(tls: &TlsConfig, identity: Option<&Identity>) -> Result<Arc<ClientConfig>> {
+/// ALPN offering HTTP/1.1 only.
+pub const ALPN_HTTP1: &[&[u8]] = &[b"http/1.1"];
+/// ALPN offering HTTP/2, then HTTP/1.1 (the server picks; kube-apiserver picks h2).
+pub const ALPN_H2_HTTP1: &[&[u8]] = &[b"h2", b"http/1.1"];
+
+/// Build the rustls client configuration, offering `alpn`. `identity` overrides the configured
+/// client identity (an exec plugin's certificate).
+pub fn client_config(tls: &TlsConfig, identity: Option<&Identity>, alpn: &[&[u8]]) -> Result<Arc<ClientConfig>> {
     let builder = ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(|e| Error::config("tls", format!("no usable TLS protocol version: {e}")))?;
@@ -42,7 +47,7 @@ pub fn client_config(tls: &TlsConfig, identity: Option<&Identity>) -> Result<Arc
             })?
         }
     };
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     Ok(Arc::new(config))
 }
 
@@ -211,6 +216,8 @@ pub struct ClientTls {
     current: RwLock<Arc<ClientConfig>>,
     /// The exec plugin's client identity currently in `current`.
     exec_identity: Mutex<Option<Identity>>,
+    /// The application protocols offered.
+    alpn: &'static [&'static [u8]],
 }
 
 impl std::fmt::Debug for ClientTls {
@@ -224,6 +231,12 @@ impl ClientTls {
     /// (a bad one is a [`Error::Config`] naming it), and warns once when verification is off for
     /// an `https` server.
     pub fn new(config: &Config) -> Result<Self> {
+        Self::offering(config, ALPN_HTTP1)
+    }
+
+    /// Like [`new`](Self::new), offering the application protocols `alpn` (e.g.
+    /// [`ALPN_H2_HTTP1`]); the transport must speak whichever the server picks.
+    pub fn offering(config: &Config, alpn: &'static [&'static [u8]]) -> Result<Self> {
         if config.tls.skip_verify && config.server.scheme() == "https" {
             tracing::warn!(
                 server = %config.server,
@@ -231,8 +244,13 @@ impl ClientTls {
                  anyone on the network path can read and change this traffic, including credentials"
             );
         }
-        let current = client_config(&config.tls, None)?;
-        Ok(ClientTls { settings: config.tls.clone(), current: RwLock::new(current), exec_identity: Mutex::new(None) })
+        let current = client_config(&config.tls, None, alpn)?;
+        Ok(ClientTls {
+            settings: config.tls.clone(),
+            current: RwLock::new(current),
+            exec_identity: Mutex::new(None),
+            alpn,
+        })
     }
 
     /// What a new TLS connection to `host` needs: the name to verify and the client configuration.
@@ -249,7 +267,7 @@ impl ClientTls {
         if current.as_ref() == Some(&identity) {
             return Ok(());
         }
-        let config = client_config(&self.settings, Some(&identity))?;
+        let config = client_config(&self.settings, Some(&identity), self.alpn)?;
         *self.current.write().unwrap_or_else(|p| p.into_inner()) = config;
         *current = Some(identity);
         Ok(())

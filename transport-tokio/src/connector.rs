@@ -93,11 +93,13 @@ impl Connector {
         // Small requests and stream frames should not wait for Nagle.
         let _ = tcp.set_nodelay(true);
         if !https {
-            return Ok(Conn(TokioIo::new(Stream::Plain(tcp))));
+            return Ok(Conn { io: TokioIo::new(Stream::Plain(tcp)), h2: false });
         }
         let (name, config) = self.tls.for_host(host)?;
         let stream = TlsConnector::from(config).connect(name, tcp).await.map_err(|e| handshake_error(&e, host))?;
-        Ok(Conn(TokioIo::new(Stream::Tls(Box::new(stream)))))
+        // the server picked HTTP/2 from our ALPN offer: hyper multiplexes this connection
+        let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2".as_slice());
+        Ok(Conn { io: TokioIo::new(Stream::Tls(Box::new(stream))), h2 })
     }
 }
 
@@ -167,12 +169,19 @@ impl AsyncWrite for Stream {
     }
 }
 
-/// One connection as hyper sees it.
-pub(crate) struct Conn(TokioIo<Stream>);
+/// One connection as hyper sees it, and whether TLS negotiated HTTP/2 on it.
+pub(crate) struct Conn {
+    io: TokioIo<Stream>,
+    h2: bool,
+}
 
 impl Connection for Conn {
     fn connected(&self) -> Connected {
-        Connected::new()
+        if self.h2 {
+            Connected::new().negotiated_h2()
+        } else {
+            Connected::new()
+        }
     }
 }
 
@@ -182,25 +191,25 @@ impl hyper::rt::Read for Conn {
         cx: &mut Context<'_>,
         buf: hyper::rt::ReadBufCursor<'_>,
     ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().0).poll_read(cx, buf)
+        Pin::new(&mut self.get_mut().io).poll_read(cx, buf)
     }
 }
 
 impl hyper::rt::Write for Conn {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().0).poll_write(cx, buf)
+        Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().0).poll_flush(cx)
+        Pin::new(&mut self.get_mut().io).poll_flush(cx)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().0).poll_shutdown(cx)
+        Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
     }
 
     fn is_write_vectored(&self) -> bool {
-        self.0.is_write_vectored()
+        self.io.is_write_vectored()
     }
 
     fn poll_write_vectored(
@@ -208,6 +217,6 @@ impl hyper::rt::Write for Conn {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().0).poll_write_vectored(cx, bufs)
+        Pin::new(&mut self.get_mut().io).poll_write_vectored(cx, bufs)
     }
 }

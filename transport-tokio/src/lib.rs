@@ -2,7 +2,8 @@
 //!
 //! Runs [`clustermanager_core`] on tokio: [`TokioTransport`] implements
 //! [`Transport`] with a pooled hyper 1 client (hyper-util's legacy
-//! client, HTTP/1.1) over TCP and rustls (ring), and supplies the credentials that need I/O
+//! client; HTTP/2 over TLS when the server offers it, else HTTP/1.1) over TCP and rustls (ring),
+//! within a connection budget ([`Config::max_connections`]), and supplies the credentials that need I/O
 //! (token files, exec plugins). [`connect`] gives a ready [`ClusterManager`].
 //!
 //! ```no_run
@@ -67,7 +68,10 @@ pub async fn connect(config: &Config) -> Result<ClusterManager> {
     clustermanager_core::ClusterManager::connect(transport, config, random_seed()).await
 }
 
-/// A [`Transport`] over tokio, hyper (HTTP/1.1, pooled keep-alive connections) and rustls.
+/// A [`Transport`] over tokio, hyper and rustls: HTTP/2 when a TLS server picks it from the ALPN
+/// offer (`h2`, then `http/1.1`; kube-apiserver picks h2), every request and watch then
+/// multiplexed over one connection; HTTP/1.1 with pooled keep-alive connections otherwise (and
+/// always for plain `http://`, e.g. a Nomad dev agent).
 ///
 /// Cheap to clone: clones share the connection pool and the credential caches.
 #[derive(Clone)]
@@ -107,7 +111,9 @@ impl TokioTransport {
     /// # Ok::<(), clustermanager_tokio::Error>(())
     /// ```
     pub fn new(config: &Config) -> Result<Self> {
-        let tls = Arc::new(ClientTls::new(config)?);
+        // HTTP/2 where the server offers it over TLS (kube-apiserver does): every request and
+        // watch multiplexed over one connection; HTTP/1.1 otherwise and for plain http
+        let tls = Arc::new(ClientTls::offering(config, tls::ALPN_H2_HTTP1)?);
         let connector = Connector { connect_timeout: config.connect_timeout, tls: Arc::clone(&tls) };
         let client = Client::builder(TokioExecutor::new())
             .pool_timer(TokioTimer::new())
