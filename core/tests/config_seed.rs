@@ -108,7 +108,9 @@ fn certificate_file_mode_reads_files_and_key_is_optional_when_bundled() {
 #[test]
 fn basic_auth() {
     let config = json(r#"{"auth": "basic_auth", "user": "admin", "credentials": "pw", "endpoint": "h:8080"}"#).unwrap();
-    assert_eq!(config.server.as_str(), "http://h:8080/", "the seed's default scheme is http");
+    assert_eq!(config.server.as_str(), "https://h:8080/", "credentials go over https unless told otherwise");
+    let told = json(r#"{"user": "admin", "credentials": "pw", "endpoint": "h:8080", "http_scheme": "http"}"#).unwrap();
+    assert_eq!(told.server.as_str(), "http://h:8080/", "an explicit http_scheme is obeyed");
     let Auth::Basic { username, password } = &config.auth else { panic!("{:?}", config.auth) };
     assert_eq!((username.as_str(), password.expose()), ("admin", "pw"));
     // inferred from the keys
@@ -128,9 +130,18 @@ fn token_as_is_or_base64_of_a_jwt() {
     // copied from a service-account Secret's data.token
     let config = json(&format!(r#"{{"token": "{}", "endpoint": "h:1"}}"#, b64(jwt))).unwrap();
     assert_eq!(config.auth, Auth::Bearer(jwt.into()));
-    // an opaque token stays as is even if it happens to be base64
+    // an opaque token stays as is even if it happens to be base64 (of binary bytes)
     let config = json(r#"{"token": "abcd", "endpoint": "h:1"}"#).unwrap();
     assert_eq!(config.auth, Auth::Bearer("abcd".into()));
+    let hex = "0123456789abcdef0123456789abcdef";
+    assert_eq!(json(&format!(r#"{{"token": "{hex}", "endpoint": "h:1"}}"#)).unwrap().auth, Auth::Bearer(hex.into()));
+    // the seed base64-decoded every token: an encoded opaque token is decoded too
+    let config = json(&format!(r#"{{"token": "{}", "endpoint": "h:1"}}"#, b64("s3cr3t-opaque-token"))).unwrap();
+    assert_eq!(config.auth, Auth::Bearer("s3cr3t-opaque-token".into()));
+    assert_eq!(config.server.scheme(), "https", "a token goes over https unless told otherwise");
+    // a bootstrap token (with its dot) is never base64
+    let config = json(r#"{"token": "abcdef.0123456789abcdef", "endpoint": "h:1"}"#).unwrap();
+    assert_eq!(config.auth, Auth::Bearer("abcdef.0123456789abcdef".into()));
     // a token with a client certificate, as kubeconfig allows
     let config =
         json(&format!(r#"{{"token": "t", "certificate": "{}", "key": "{}", "endpoint": "h:1"}}"#, b64(CERT), b64(KEY)))

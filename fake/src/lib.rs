@@ -399,7 +399,7 @@ impl FakeCluster {
             Config::nomad("http://127.0.0.1:4646")
         };
         // Both URLs are constants that parse; fall back to the other constructor just in case.
-        config.unwrap_or_else(|_| unreachable_config())
+        config.unwrap_or_else(|_| unreachable_config()).with_request_timeout(self.options.request_timeout)
     }
 
     /// A [`ClusterManager`] over this cluster, connected (for Nomad this reads `/v1/agent/self`).

@@ -12,6 +12,7 @@
 // Test support: a recording that cannot be read is a broken test setup, so panicking is right.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod capture;
 pub mod pki;
 pub mod server;
 pub mod transport;

@@ -19,6 +19,7 @@ use clustermanager_core::error::TransportErrorKind;
 use clustermanager_core::facade::ClusterManager;
 use clustermanager_core::transport::{Chunk, Opened};
 use clustermanager_core::{step, BodyStream, Config, Error, Request, Secret, Transport};
+use clustermanager_tests::capture::warnings;
 use clustermanager_tests::pki::{ca, server_tls, Pki};
 use clustermanager_tests::server::{ok_handler, temp_dir, write, Act, Handler, Reply, Server};
 use clustermanager_tests::Scenario;
@@ -557,6 +558,17 @@ async fn check_the_connection_budget_queues_requests_and_streams<T: Make>() {
     assert_eq!(transport.send(get("/version")).await.unwrap().status(), 200);
 }
 
+async fn check_credentials_over_plain_http_are_warned_about<T: Make>() {
+    let server = Server::start(None, ok_handler());
+    let (made, warned) = warnings(|| T::make(&plain(&server).with_auth(Auth::Bearer(Secret::new("t0ken")))));
+    made.unwrap();
+    assert!(warned.iter().any(|w| w.contains("plain http")), "{warned:?}");
+    assert!(!warned.iter().any(|w| w.contains("t0ken")), "the warning never holds the credential");
+    let (made, warned) = warnings(|| T::make(&plain(&server)));
+    made.unwrap();
+    assert!(warned.is_empty(), "no credentials, no warning: {warned:?}");
+}
+
 async fn check_exec_plugin_output_is_capped<T: Make>() {
     let server = Server::start(None, ok_handler());
     let dir = temp_dir(&format!("{}-exec-chatty", T::NAME));
@@ -755,6 +767,7 @@ macro_rules! conformance {
                 exec_plugin_token_is_cached_and_failures_explained => check_exec_plugin_token_is_cached_and_failures_explained,
                 exec_plugin_runs_again_after_a_401 => check_exec_plugin_runs_again_after_a_401,
                 exec_plugin_output_is_capped => check_exec_plugin_output_is_capped,
+                credentials_over_plain_http_are_warned_about => check_credentials_over_plain_http_are_warned_about,
                 the_connection_budget_queues_requests_and_streams => check_the_connection_budget_queues_requests_and_streams,
                 exec_plugin_client_certificate_is_presented => check_exec_plugin_client_certificate_is_presented,
                 tls_with_the_configured_ca => check_tls_with_the_configured_ca,

@@ -13,6 +13,7 @@ use clustermanager_core::k8s::api::{
 use clustermanager_core::k8s::watch::WatchEvent;
 use clustermanager_core::k8s::Context;
 use clustermanager_core::{Error, Operation, Step};
+use clustermanager_tests::capture::WarnCapture;
 use clustermanager_tests::{Replay, Scenario, Split};
 use serde_json::value::RawValue;
 use serde_json::Value;
@@ -139,42 +140,11 @@ fn patch_forms_with_their_content_types() {
     assert!(object["metadata"]["deletionTimestamp"].is_string());
 }
 
-/// Captures `tracing` WARN events as text.
-struct Capture(Arc<Mutex<Vec<String>>>);
-
-struct Fields<'a>(&'a mut String);
-
-impl tracing::field::Visit for Fields<'_> {
-    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
-        self.0.push_str(&format!("{}={:?};", field.name(), value));
-    }
-}
-
-impl tracing::Subscriber for Capture {
-    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
-        true
-    }
-    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
-        tracing::span::Id::from_u64(1)
-    }
-    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
-    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
-    fn event(&self, event: &tracing::Event<'_>) {
-        if *event.metadata().level() == tracing::Level::WARN {
-            let mut text = String::new();
-            event.record(&mut Fields(&mut text));
-            self.0.lock().unwrap().push(text);
-        }
-    }
-    fn enter(&self, _: &tracing::span::Id) {}
-    fn exit(&self, _: &tracing::span::Id) {}
-}
-
 #[test]
 fn deprecation_warnings_surface_through_tracing_and_never_fail() {
     let s = Scenario::load("k8s/acm-21-deprecation-warnings.json");
     let seen = Arc::new(Mutex::new(Vec::new()));
-    let lists = tracing::subscriber::with_default(Capture(seen.clone()), || {
+    let lists = tracing::subscriber::with_default(WarnCapture(seen.clone()), || {
         let c = ctx();
         let p = ListParams::default();
         vec![
@@ -248,7 +218,7 @@ fn deprecation_warnings_on_stream_heads_surface_through_tracing() {
         ],
     };
     let seen = Arc::new(Mutex::new(Vec::new()));
-    tracing::subscriber::with_default(Capture(seen.clone()), || {
+    tracing::subscriber::with_default(WarnCapture(seen.clone()), || {
         let params = Watched::new("/apis/networking.k8s.io/v1beta1/namespaces/default/ingresses", "ingresses");
         let watcher = Watcher::<Thin>::from_version(params, &ctx().retry, None, "7");
         let until = Until::new(watcher, |u: Update<Thin>| matches!(u, Update::Added(_)).then_some(Ok(())));

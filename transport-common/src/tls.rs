@@ -5,7 +5,7 @@
 
 use std::sync::{Arc, Mutex, RwLock};
 
-use clustermanager_core::config::{Identity, TlsConfig};
+use clustermanager_core::config::{Auth, Identity, TlsConfig};
 use clustermanager_core::error::TransportErrorKind;
 use clustermanager_core::{Config, Error, Result};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -237,6 +237,13 @@ impl ClientTls {
     /// Like [`new`](Self::new), offering the application protocols `alpn` (e.g.
     /// [`ALPN_H2_HTTP1`]); the transport must speak whichever the server picks.
     pub fn offering(config: &Config, alpn: &'static [&'static [u8]]) -> Result<Self> {
+        if config.server.scheme() == "http" && !matches!(config.auth, Auth::None) {
+            tracing::warn!(
+                server = %config.server,
+                "credentials will be sent over plain http: anyone on the network path can read them; \
+                 use an https server address unless this is a loopback or otherwise trusted link"
+            );
+        }
         if config.tls.skip_verify && config.server.scheme() == "https" {
             tracing::warn!(
                 server = %config.server,

@@ -8,8 +8,8 @@
 //! | `auth` | `in_cluster`, `certificate`, `certificate_file`, `basic_auth`, `token` (or `none`). Absent: inferred from the keys present (`certificate` → certificate, `user`/`credentials` → basic auth, `token` → token; a token may come with a client certificate) |
 //! | `certificate`, `key` | `auth: certificate`: the client certificate and key as BASE64 of PEM (PEM as is is accepted too). `auth: certificate_file`: paths of PEM files; `key` is optional when the certificate file holds the key too |
 //! | `user`, `credentials` | basic auth user name and password |
-//! | `token` | bearer token (Kubernetes) or `X-Nomad-Token` secret id (Nomad). Used as is; if it is the base64 of a JWT, as copied from a service-account Secret's `data.token`, it is decoded first |
-//! | `http_scheme` | `http` or `https`. Default `http` as in the seed, except when the dictionary carries TLS settings (client certificate, `ca`, `ca_file`, `skip_ssl: true`) or `auth: in_cluster`: those only make sense over TLS, so the default is then `https` |
+//! | `token` | bearer token (Kubernetes) or `X-Nomad-Token` secret id (Nomad). Decoded first when it is valid base64 of printable ASCII, as the seed decoded every token (a service-account Secret's `data.token` is base64 of the JWT); otherwise (a JWT, a bootstrap token `abcdef.0123…`, a Nomad UUID, a value that decodes to binary) used as is |
+//! | `http_scheme` | `http` or `https`. Default `http`, except when the dictionary carries credentials for Kubernetes (token, basic auth, client certificate: the seed's Kubernetes caller used `https` unless told otherwise, and credentials must not travel in clear by accident) or TLS settings (`ca`, `ca_file`, `skip_ssl: true`) or `auth: in_cluster`: the default is then `https`. A transport warns when credentials would go over plain `http` |
 //! | `endpoint` | `HOST:PORT` (a full `scheme://host:port` URL is accepted too). Required, except with `auth: in_cluster` |
 //! | `skip_ssl` | `true`/`false` as a bool or a string (`"True"` too); default false |
 //! | `ca` | CA certificate, BASE64 of PEM (PEM as is accepted) |
@@ -320,7 +320,20 @@ impl Config {
         if seed.has("ca") && seed.has("ca_file") {
             return Err(Error::config("ca_file", "give either `ca` or `ca_file`, not both"));
         }
-        let tls_hint = seed.has("certificate") || seed.has("ca") || seed.has("ca_file") || skip_ssl == Some(true);
+        // `auth` absent: from the keys present
+        let mode = match mode {
+            Some(mode) => Some(mode),
+            None => Some(infer_mode(&seed)?),
+        };
+        // credentials only travel over TLS unless `http_scheme: http` says otherwise: the seed's
+        // Kubernetes caller used https unless told otherwise
+        let credentials =
+            matches!(mode, Some(Mode::Certificate | Mode::CertificateFile | Mode::BasicAuth | Mode::Token));
+        let tls_hint = seed.has("certificate")
+            || seed.has("ca")
+            || seed.has("ca_file")
+            || skip_ssl == Some(true)
+            || (credentials && orchestrator == Orchestrator::Kubernetes);
 
         // Where: in-cluster gives its own server, the others need `endpoint`.
         let mut config = if mode == Some(Mode::InCluster) {
@@ -345,10 +358,7 @@ impl Config {
         }
 
         // Who.
-        let mode = match mode {
-            Some(mode) => mode,
-            None => infer_mode(&seed)?,
-        };
+        let Some(mode) = mode else { return Err(Error::protocol("seed auth mode was not decided")) };
         match mode {
             Mode::InCluster | Mode::None => {}
             Mode::Certificate => {
@@ -456,17 +466,17 @@ fn infer_mode(seed: &Seed) -> Result<Mode> {
     Ok(Mode::None)
 }
 
-/// The token as given, or decoded when it is the base64 of a JWT (a service-account Secret's
-/// `data.token`, which the seed's README invites copying).
+/// The token as given, or decoded when it is valid base64 of printable ASCII (the seed
+/// base64-decoded every token: a service-account Secret's `data.token`, which the seed's README
+/// invites copying, is base64 of the JWT, and so is any opaque token a seed user encoded). A JWT
+/// (`eyJ...`, with dots) or a bootstrap token (`abcdef.0123...`) is never valid base64 and is
+/// sent as given; so is a value whose decoding is binary.
 fn token_value(token: &str) -> Secret {
     let token = token.trim();
-    if !token.contains('.') {
-        if let Ok(decoded) = pem::decode_base64(token, "token") {
-            if let Ok(text) = String::from_utf8(decoded) {
-                if text.starts_with("eyJ") && text.matches('.').count() == 2 {
-                    return Secret::new(text.trim());
-                }
-            }
+    if let Ok(decoded) = pem::decode_base64(token, "token") {
+        let printable = !decoded.is_empty() && decoded.iter().all(|b| (0x21..=0x7e).contains(b) || *b == b'\n');
+        if let (true, Ok(text)) = (printable, String::from_utf8(decoded)) {
+            return Secret::new(text.trim());
         }
     }
     Secret::new(token)
