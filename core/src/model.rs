@@ -377,14 +377,22 @@ impl JobSpec {
     }
 }
 
-/// How [`delete_job`](crate::ClusterManager::delete_job) deletes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// How [`delete_job`](crate::ClusterManager::delete_job) deletes. The default is the seed's:
+/// `purge: true` (the executions go too, and on Nomad the name can be used again at once),
+/// `wait: false`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DeleteOptions {
     /// Wait until the job (and, with `purge`, its executions) are gone.
     pub wait: bool,
     /// Also delete the executions (Kubernetes propagation Foreground/Background rather than
     /// Orphan) and, on Nomad, purge the job from the state store (`?purge=true`).
     pub purge: bool,
+}
+
+impl Default for DeleteOptions {
+    fn default() -> Self {
+        DeleteOptions { wait: false, purge: true }
+    }
 }
 
 /// Options of a log request. Fields an orchestrator does not know are ignored there (and say so).

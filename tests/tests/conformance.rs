@@ -669,6 +669,11 @@ async fn check_mutual_tls_is_required_and_accepted<T: Make>() {
     let err = T::make(&without).unwrap().send(get("/version")).await.unwrap_err();
     assert!(tls_message(&err).contains("client certificate"), "{err}");
     assert_eq!(server.seen.count(), 0);
+    // the server thread records the failed handshake just after the client has seen it fail
+    let recorded = Instant::now();
+    while server.seen.handshake_failures.load(Ordering::SeqCst) == 0 && recorded.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
     assert!(server.seen.handshake_failures.load(Ordering::SeqCst) >= 1);
 
     let identity = Identity { cert_pem: pki.client.cert_pem(), key_pem: Secret::new(pki.client.key_pem()) };

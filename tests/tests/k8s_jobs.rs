@@ -170,6 +170,24 @@ fn delete_job_without_purge_orphans_the_pods_explicitly() {
         Some(r#"{"kind":"DeleteOptions","apiVersion":"v1","propagationPolicy":"Orphan"}"#),
         response(&s, 12),
     )]);
+    let out = Replay::new(&scenario).run(k8s::job::delete(
+        &ctx(),
+        "acm-jobs-del",
+        "del-default",
+        DeleteOptions { purge: false, wait: false },
+    ));
+    assert!(out.unwrap());
+}
+
+#[test]
+fn delete_job_by_default_deletes_the_pods_too_as_the_seed_did() {
+    let s = k8s("acm-11-job-delete-propagation.json");
+    let scenario = scripted(vec![exchange(
+        "DELETE",
+        "/apis/batch/v1/namespaces/acm-jobs-del/jobs/del-default",
+        Some(r#"{"kind":"DeleteOptions","apiVersion":"v1","propagationPolicy":"Background"}"#),
+        response(&s, 12),
+    )]);
     let out =
         Replay::new(&scenario).run(k8s::job::delete(&ctx(), "acm-jobs-del", "del-default", DeleteOptions::default()));
     assert!(out.unwrap());

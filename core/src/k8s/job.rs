@@ -687,6 +687,6 @@ mod tests {
         assert_eq!(propagation(DeleteOptions { wait: true, purge: true }), Propagation::Foreground);
         assert_eq!(propagation(DeleteOptions { wait: false, purge: true }), Propagation::Background);
         assert_eq!(propagation(DeleteOptions { wait: true, purge: false }), Propagation::Orphan);
-        assert_eq!(propagation(DeleteOptions::default()), Propagation::Orphan);
+        assert_eq!(propagation(DeleteOptions::default()), Propagation::Background, "the seed purged by default");
     }
 }

@@ -11,8 +11,12 @@
 //! - Restart policy: `Attempts` = [`JobSpec::backoff_limit`] within 24 h, 1 s apart, mode
 //!   `fail`; reschedule policy: no attempts, not unlimited. So a failed batch job fails instead of
 //!   being retried forever.
-//! - Resources: CPU in MHz at 1000 MHz a core ([`Cpu::to_mhz`]), memory in MB
-//!   ([`Memory::to_nomad_mb`]); omitted when not given (Nomad's defaults apply).
+//! - Resources: a quantity with a unit or a fraction is converted: CPU in MHz at 1000 MHz a core
+//!   ([`Cpu::to_mhz`]: `"500m"` → 500 MHz, `"1.5"` → 1500 MHz; whole cores are written
+//!   `"2000m"`), memory in MB ([`Memory::to_nomad_mb`]: `"256Mi"` → 256). A bare whole number
+//!   means what the seed sent Nomad unchanged: CPU in MHz (`"500"` → 500 MHz) and memory in MB
+//!   (`"256"` → 256 MB), never cores or bytes, so a seed user's numbers are not 1000× off.
+//!   Omitted when not given (Nomad's defaults apply).
 //! - Labels become job `Meta`; env vars the task `Env`.
 //! - Volumes: a `HostPath` volume becomes a docker bind (`volumes = ["/host:/ctr(:ro)"]`), an
 //!   `EmptyDir` a docker `tmpfs` mount, a `Claim` a Nomad host volume (group `Volumes` + task
@@ -267,8 +271,8 @@ pub fn register_body(id: &str, namespace: Option<&str>, datacenters: &[String], 
         }
     }
 
-    let cpu = spec.cpu_limit.as_deref().map(Cpu::parse).transpose()?.map(|c| c.to_mhz(MHZ_PER_CORE));
-    let memory_mb = spec.mem_limit.as_deref().map(Memory::parse).transpose()?.map(Memory::to_nomad_mb);
+    let cpu = spec.cpu_limit.as_deref().map(nomad_cpu).transpose()?;
+    let memory_mb = spec.mem_limit.as_deref().map(nomad_memory).transpose()?;
     let resources = (cpu.is_some() || memory_mb.is_some()).then_some(Resources { cpu, memory_mb });
 
     let body = Register {
@@ -306,6 +310,30 @@ pub fn register_body(id: &str, namespace: Option<&str>, datacenters: &[String], 
     serde_json::to_vec(&body).map_err(|e| Error::protocol(format!("could not encode the job: {e}")))
 }
 
+/// A bare whole number (no unit, no fraction, no exponent): the seed's Nomad numbers.
+fn bare_number(text: &str) -> Option<u64> {
+    let t = text.trim();
+    (!t.is_empty() && t.bytes().all(|b| b.is_ascii_digit())).then(|| t.parse().ok()).flatten()
+}
+
+/// Nomad `CPU` (MHz) of a `cpu_limit`: a bare number is MHz (the seed's meaning), a quantity with
+/// a unit (`500m`, `1.5`) is converted at [`MHZ_PER_CORE`].
+fn nomad_cpu(text: &str) -> Result<u64> {
+    match bare_number(text) {
+        Some(mhz) => Ok(mhz.max(1)),
+        None => Ok(Cpu::parse(text)?.to_mhz(MHZ_PER_CORE)),
+    }
+}
+
+/// Nomad `MemoryMB` of a `mem_limit`: a bare number is MB (the seed's meaning), a quantity with a
+/// unit (`256Mi`, `1G`) is converted.
+fn nomad_memory(text: &str) -> Result<u64> {
+    match bare_number(text) {
+        Some(mb) => Ok(mb.max(1)),
+        None => Ok(Memory::parse(text)?.to_nomad_mb()),
+    }
+}
+
 fn source_kind(source: &VolumeSource) -> &'static str {
     match source {
         VolumeSource::HostPath { .. } => "a host path",
@@ -325,6 +353,22 @@ mod tests {
 
     fn json(body: &[u8]) -> serde_json::Value {
         serde_json::from_slice(body).unwrap()
+    }
+
+    #[test]
+    fn bare_numbers_mean_what_the_seed_sent_nomad() {
+        let resources = |cpu: &str, mem: &str| {
+            let spec = JobSpec::new("x").command(["a"]).cpu_limit(cpu).mem_limit(mem);
+            let body = json(&register_body("x", None, &[], &spec).unwrap());
+            let r = &body["Job"]["TaskGroups"][0]["Tasks"][0]["Resources"];
+            (r["CPU"].as_u64().unwrap(), r["MemoryMB"].as_u64().unwrap())
+        };
+        // the seed passed cpu_limit as MHz and mem_limit as MB unchanged
+        assert_eq!(resources("500", "256"), (500, 256));
+        // quantities with units (or fractions) are converted
+        assert_eq!(resources("500m", "256Mi"), (500, 256));
+        assert_eq!(resources("1.5", "1Gi"), (1500, 1024));
+        assert_eq!(resources("2000m", "512M"), (2000, 489));
     }
 
     #[test]
