@@ -49,4 +49,6 @@ pub use model::*;
 pub use retry::RetryPolicy;
 pub use secret::Secret;
 pub use step::{Event, Operation, Ready, Request, Response, Step};
-pub use transport::{BodyStream, Chunk, Driver, Transport};
+// The operation driver is `OperationDriver` at the root (also `transport::Driver`), so that `Driver`
+// is the Nomad task driver of a `JobSpec` (`model::Driver`), reachable by its plain name.
+pub use transport::{BodyStream, Chunk, Driver as OperationDriver, Transport};

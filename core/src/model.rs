@@ -301,7 +301,8 @@ pub struct JobSpec {
     pub backoff_limit: u32,
     /// Labels (Kubernetes) or `Meta` (Nomad).
     pub labels: BTreeMap<String, String>,
-    /// Nomad driver; inferred when `None` (`docker` with an image, else `raw_exec`).
+    /// Nomad driver; inferred when `None` (`docker` with an image, else the isolating `exec`;
+    /// `raw_exec` only when chosen).
     pub driver: Option<Driver>,
 }
 

@@ -17,9 +17,12 @@ fn prefix_ctx() -> Context {
     Context { namespace_mode: NamespaceMode::Prefix, ..ctx() }
 }
 
-/// The spec the recorder registered as `name` running `/bin/sh -c script`.
+/// The spec the recorder registered as `name` running `/bin/sh -c script` (with the raw_exec
+/// driver, named: without an image the default is the isolating exec). `Driver` at the crate
+/// root is the task driver, not the operation driver.
 fn recorded_spec(name: &str, script: &str) -> JobSpec {
     JobSpec::new(name)
+        .driver(clustermanager_core::Driver::RawExec)
         .command(["/bin/sh", "-c"])
         .args([script])
         .cpu_limit("100m")

@@ -176,8 +176,8 @@ impl Machine for Connect {
 ///
 /// ```no_run
 /// # async fn demo(transport: impl clustermanager_core::Transport) -> clustermanager_core::Result<()> {
-/// use clustermanager_core::{nomad, Driver};
-/// let ctx = Driver::new(&transport, nomad::connect::connect(nomad::Context::default())).finish().await?;
+/// use clustermanager_core::{nomad, OperationDriver};
+/// let ctx = OperationDriver::new(&transport, nomad::connect::connect(nomad::Context::default())).finish().await?;
 /// println!("jobs will run in {:?}", ctx.datacenters);
 /// # Ok(()) }
 /// ```

@@ -2,7 +2,8 @@
 //! `main` (count 1) and one task `main`, registered with `"EnforceIndex": true,
 //! "JobModifyIndex": 0` (next to `"Job"`): create only, never update a job of the same ID.
 //!
-//! - Driver: [`JobSpec::driver`], else `docker` when an image is given, else `raw_exec`.
+//! - Driver: [`JobSpec::driver`], else `docker` when an image is given, else `exec` (isolated;
+//!   `raw_exec`, which runs on the host unisolated, only when asked for).
 //! - `docker`: `image`; the entrypoint is [`JobSpec::entrypoint`] when given (then `command`
 //!   and `args` are its arguments, the seed's meaning), else `command` (as Kubernetes'
 //!   `command` replaces the image's entrypoint) with `args` as its arguments.
@@ -154,8 +155,9 @@ struct Resources {
     memory_mb: Option<u64>,
 }
 
-/// The Nomad driver name for `spec`: the chosen one, else `docker` with an image, else
-/// `raw_exec`.
+/// The Nomad driver name for `spec`: the chosen one, else `docker` with an image, else `exec`
+/// (isolated: a chroot, resource limits, its own user). Never `raw_exec` unless asked for with
+/// [`Driver::RawExec`]: it runs the command on the host without any isolation.
 pub fn driver_name(spec: &JobSpec) -> &str {
     match &spec.driver {
         Some(Driver::Docker) => "docker",
@@ -163,7 +165,7 @@ pub fn driver_name(spec: &JobSpec) -> &str {
         Some(Driver::RawExec) => "raw_exec",
         Some(Driver::Other(name)) => name.as_str(),
         None if spec.image.is_some() => "docker",
-        None => "raw_exec",
+        None => "exec",
     }
 }
 
@@ -181,7 +183,7 @@ fn invalid(field: &str, problem: impl Into<String>) -> Error {
 /// let spec = JobSpec::new("hello").command(["/bin/echo", "hi"]).cpu_limit("100m").mem_limit("64Mi");
 /// let body = register_body("hello", None, &["dc1".to_string()], &spec).unwrap();
 /// let text = String::from_utf8(body).unwrap();
-/// assert!(text.contains(r#""Driver":"raw_exec""#));
+/// assert!(text.contains(r#""Driver":"exec""#));
 /// assert!(text.contains(r#""Resources":{"CPU":100,"MemoryMB":64}"#));
 /// ```
 pub fn register_body(id: &str, namespace: Option<&str>, datacenters: &[String], spec: &JobSpec) -> Result<Vec<u8>> {
@@ -356,6 +358,15 @@ mod tests {
     }
 
     #[test]
+    fn without_an_image_or_a_driver_the_command_runs_isolated() {
+        let body = json(&register_body("x", None, &[], &JobSpec::new("x").command(["/bin/true"])).unwrap());
+        assert_eq!(body["Job"]["TaskGroups"][0]["Tasks"][0]["Driver"], "exec", "never raw_exec unasked");
+        let raw = JobSpec::new("x").command(["/bin/true"]).driver(Driver::RawExec);
+        let body = json(&register_body("x", None, &[], &raw).unwrap());
+        assert_eq!(body["Job"]["TaskGroups"][0]["Tasks"][0]["Driver"], "raw_exec");
+    }
+
+    #[test]
     fn bare_numbers_mean_what_the_seed_sent_nomad() {
         let resources = |cpu: &str, mem: &str| {
             let spec = JobSpec::new("x").command(["a"]).cpu_limit(cpu).mem_limit(mem);
@@ -413,7 +424,8 @@ mod tests {
             .volume_mount(VolumeMount { name: "d".into(), mount_path: "/d".into(), read_only: false });
         let err = register_body("x", None, &[], &host).unwrap_err();
         assert!(
-            matches!(err, Error::InvalidInput { ref problem, .. } if problem.contains("raw_exec driver cannot mount"))
+            matches!(err, Error::InvalidInput { ref problem, .. } if problem.contains("exec driver cannot mount")),
+            "{err}"
         );
         let no_cmd = JobSpec::new("x").driver(Driver::Exec);
         assert!(matches!(register_body("x", None, &[], &no_cmd), Err(Error::InvalidInput { .. })));
