@@ -258,6 +258,41 @@ pub enum Driver {
     Other(String),
 }
 
+impl Driver {
+    /// The driver to run a command with on these Nomad nodes: `docker` when a ready node has it
+    /// healthy, otherwise the isolating `exec`, otherwise `raw_exec`; `None` when no ready node
+    /// offers any of them. With the reason in words, for a user to see.
+    ///
+    /// ```
+    /// use clustermanager_core::{Driver, Node};
+    /// let node = Node { ready: true, drivers: vec!["exec".into(), "raw_exec".into()], ..Node::default() };
+    /// let (driver, why) = Driver::offered_by(&[node]).unwrap();
+    /// assert_eq!(driver, Driver::Exec);
+    /// assert!(why.contains("no ready node has docker"));
+    /// ```
+    pub fn offered_by(nodes: &[Node]) -> Option<(Driver, String)> {
+        let ready: Vec<&Node> = nodes.iter().filter(|n| n.ready).collect();
+        let has = |d: &str| ready.iter().filter(|n| n.drivers.iter().any(|x| x == d)).count();
+        let total = ready.len();
+        if has("docker") > 0 {
+            return Some((Driver::Docker, format!("{} of {total} ready nodes have docker", has("docker"))));
+        }
+        if has("exec") > 0 {
+            return Some((Driver::Exec, format!("no ready node has docker; {} of {total} have exec", has("exec"))));
+        }
+        if has("raw_exec") > 0 {
+            return Some((
+                Driver::RawExec,
+                format!(
+                    "no ready node has docker or exec; {} of {total} have raw_exec (no isolation)",
+                    has("raw_exec")
+                ),
+            ));
+        }
+        None
+    }
+}
+
 /// Everything needed to create a batch job, built with [`JobSpec::new`] and its setters.
 ///
 /// ```
@@ -446,4 +481,25 @@ pub struct ConfigMap {
 pub struct LogLine {
     /// The text, without its trailing newline. Invalid UTF-8 is replaced by U+FFFD.
     pub text: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(ready: bool, drivers: &[&str]) -> Node {
+        Node { ready, drivers: drivers.iter().map(|d| (*d).to_owned()).collect(), ..Node::default() }
+    }
+
+    #[test]
+    fn the_offered_driver_prefers_isolation_and_only_counts_ready_nodes() {
+        let pick = |nodes: &[Node]| Driver::offered_by(nodes).map(|(d, _)| d);
+        assert_eq!(pick(&[node(true, &["raw_exec", "docker"])]), Some(Driver::Docker));
+        assert_eq!(pick(&[node(false, &["docker"]), node(true, &["exec", "raw_exec"])]), Some(Driver::Exec));
+        let (driver, why) = Driver::offered_by(&[node(true, &["raw_exec"])]).unwrap_or((Driver::Docker, String::new()));
+        assert_eq!(driver, Driver::RawExec);
+        assert!(why.contains("no isolation"), "{why}");
+        assert_eq!(pick(&[node(false, &["docker"]), node(true, &["java"])]), None);
+        assert_eq!(pick(&[]), None);
+    }
 }

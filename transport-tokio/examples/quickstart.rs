@@ -11,7 +11,9 @@
 use std::time::Duration;
 
 use clustermanager_fake::FakeCluster;
-use clustermanager_tokio::core::{ClusterManager, Config, DeleteOptions, Error, JobSpec, LogOptions, Transport};
+use clustermanager_tokio::core::{
+    ClusterManager, Config, DeleteOptions, Driver, Error, JobSpec, LogOptions, Orchestrator, Transport,
+};
 use clustermanager_tokio::StdEnvironment;
 
 const NAMESPACE: &str = "aiocluster-test";
@@ -52,18 +54,39 @@ async fn main() -> std::process::ExitCode {
 async fn run<T: Transport>(cm: &ClusterManager<T>, target: &str) -> Result<(), Error> {
     println!("connected to {target}");
 
-    for node in cm.get_nodes().await? {
-        println!("node {} ({}): ready={}", node.name, node.status, node.ready);
+    let nodes = cm.get_nodes().await?;
+    for node in &nodes {
+        println!("node {} ({}): ready={} drivers={:?}", node.name, node.status, node.ready, node.drivers);
     }
 
     cm.delete_namespace(NAMESPACE).await?;
     cm.create_namespace(NAMESPACE).await?;
 
-    let spec = JobSpec::new("hello")
-        .image("busybox:1.36")
+    let mut spec = JobSpec::new("hello")
         .command(["sh", "-c", "echo hello from clustermanager"])
         .cpu_limit("100m")
         .mem_limit("64Mi");
+    spec = match cm.orchestrator() {
+        Orchestrator::Kubernetes => spec.image("busybox:1.36"),
+        // on Nomad: a driver the agent's nodes offer (a dev agent often has no docker)
+        Orchestrator::Nomad => match Driver::offered_by(&nodes) {
+            Some((Driver::Docker, why)) => {
+                println!("task driver: docker ({why})");
+                spec.image("busybox:1.36").driver(Driver::Docker)
+            }
+            Some((driver, why)) => {
+                println!("task driver: {driver:?} ({why})");
+                spec.driver(driver)
+            }
+            None => {
+                return Err(Error::Unsupported {
+                    operation: "the quickstart",
+                    orchestrator: "Nomad",
+                    hint: "no ready node offers the docker, exec or raw_exec driver; enable one in the client config",
+                })
+            }
+        },
+    };
     cm.create_job(NAMESPACE, &spec).await?;
 
     let job = cm.wait_for_job(NAMESPACE, "hello", Some(Duration::from_secs(300))).await?;
