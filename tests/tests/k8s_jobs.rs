@@ -161,36 +161,24 @@ fn delete_job_with_purge_uses_background_propagation() {
 /// batch/v1 Jobs orphan their pods when no policy is sent (acm-11 exchange 12); we always send
 /// one, `Orphan` when not purging. The recorded answer (the Job with the orphan finalizer) is
 /// replayed to our request.
-#[test]
-fn delete_job_without_purge_orphans_the_pods_explicitly() {
+/// `delete_job` with `options` (no wait) sends `policy` and reads acm-11's answer.
+fn delete_sends(options: DeleteOptions, policy: &str) {
     let s = k8s("acm-11-job-delete-propagation.json");
-    let scenario = scripted(vec![exchange(
-        "DELETE",
-        "/apis/batch/v1/namespaces/acm-jobs-del/jobs/del-default",
-        Some(r#"{"kind":"DeleteOptions","apiVersion":"v1","propagationPolicy":"Orphan"}"#),
-        response(&s, 12),
-    )]);
-    let out = Replay::new(&scenario).run(k8s::job::delete(
-        &ctx(),
-        "acm-jobs-del",
-        "del-default",
-        DeleteOptions { purge: false, wait: false },
-    ));
+    let body = format!(r#"{{"kind":"DeleteOptions","apiVersion":"v1","propagationPolicy":"{policy}"}}"#);
+    let path = "/apis/batch/v1/namespaces/acm-jobs-del/jobs/del-default";
+    let scenario = scripted(vec![exchange("DELETE", path, Some(&body), response(&s, 12))]);
+    let out = Replay::new(&scenario).run(k8s::job::delete(&ctx(), "acm-jobs-del", "del-default", options));
     assert!(out.unwrap());
 }
 
 #[test]
+fn delete_job_without_purge_orphans_the_pods_explicitly() {
+    delete_sends(DeleteOptions { purge: false, wait: false }, "Orphan");
+}
+
+#[test]
 fn delete_job_by_default_deletes_the_pods_too_as_the_seed_did() {
-    let s = k8s("acm-11-job-delete-propagation.json");
-    let scenario = scripted(vec![exchange(
-        "DELETE",
-        "/apis/batch/v1/namespaces/acm-jobs-del/jobs/del-default",
-        Some(r#"{"kind":"DeleteOptions","apiVersion":"v1","propagationPolicy":"Background"}"#),
-        response(&s, 12),
-    )]);
-    let out =
-        Replay::new(&scenario).run(k8s::job::delete(&ctx(), "acm-jobs-del", "del-default", DeleteOptions::default()));
-    assert!(out.unwrap());
+    delete_sends(DeleteOptions::default(), "Background");
 }
 
 /// Foreground delete and wait: the DELETE is recorded in acm-26 exactly as we send it; the

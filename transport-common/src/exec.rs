@@ -48,6 +48,30 @@ impl Capped {
     }
 }
 
+/// One of a plugin's output pipes, as a runtime reads it.
+pub trait Pipe: Send {
+    /// Read some bytes into `buf` (0 at the end).
+    fn read_some(&mut self, buf: &mut [u8]) -> impl std::future::Future<Output = std::io::Result<usize>> + Send;
+}
+
+/// Read `pipe` to its end into a buffer of at most `max` bytes; with `stop`, stop reading (and
+/// so close the pipe) as soon as more came, else read on and drop the rest.
+pub async fn read_capped<P: Pipe>(pipe: Option<P>, max: usize, stop: bool) -> std::io::Result<Capped> {
+    let mut capped = Capped::new(max);
+    let Some(mut pipe) = pipe else { return Ok(capped) };
+    let mut piece = [0u8; 8192];
+    loop {
+        let n = pipe.read_some(&mut piece).await?;
+        if n == 0 {
+            return Ok(capped);
+        }
+        capped.push(&piece[..n]);
+        if stop && capped.is_cut() {
+            return Ok(capped);
+        }
+    }
+}
+
 /// A finished plugin process as core's exec policy sees it.
 pub fn plugin_run(captured: Captured) -> PluginRun {
     PluginRun {

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clustermanager_core::config::token_file;
 use clustermanager_transport_common::auth::{CredentialIo, DynamicAuth};
-use clustermanager_transport_common::exec::{Capped, Captured, MAX_PLUGIN_STDERR, MAX_PLUGIN_STDOUT};
+use clustermanager_transport_common::exec::{read_capped, Captured, Pipe, MAX_PLUGIN_STDERR, MAX_PLUGIN_STDOUT};
 use tokio::io::{AsyncRead, AsyncReadExt};
 
 /// How often a token file is read again by default: service-account tokens are rotated well
@@ -31,8 +31,8 @@ impl CredentialIo for TokioIo {
             .spawn()?;
         let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
         let (stdout, stderr) = tokio::try_join!(
-            read_capped(stdout, MAX_PLUGIN_STDOUT, true),
-            read_capped(stderr, MAX_PLUGIN_STDERR, false)
+            read_capped(stdout.map(ChildPipe), MAX_PLUGIN_STDOUT, true),
+            read_capped(stderr.map(ChildPipe), MAX_PLUGIN_STDERR, false)
         )?;
         if stdout.is_cut() {
             // it printed more than any credential: do not wait for it to finish
@@ -43,21 +43,12 @@ impl CredentialIo for TokioIo {
     }
 }
 
-/// Read `pipe` to its end into a buffer of at most `max` bytes; with `stop`, stop reading (and
-/// close the pipe) as soon as more came, else read on and drop the rest.
-async fn read_capped(pipe: Option<impl AsyncRead + Unpin>, max: usize, stop: bool) -> std::io::Result<Capped> {
-    let mut capped = Capped::new(max);
-    let Some(mut pipe) = pipe else { return Ok(capped) };
-    let mut piece = [0u8; 8192];
-    loop {
-        let n = pipe.read(&mut piece).await?;
-        if n == 0 {
-            return Ok(capped);
-        }
-        capped.push(&piece[..n]);
-        if stop && capped.is_cut() {
-            return Ok(capped);
-        }
+/// A child's pipe, read through the runtime.
+struct ChildPipe<R>(R);
+
+impl<R: AsyncRead + Unpin + Send> Pipe for ChildPipe<R> {
+    async fn read_some(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.0.read(buf).await
     }
 }
 
