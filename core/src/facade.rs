@@ -185,7 +185,9 @@ impl<T: Transport> ClusterManager<T> {
     /// ```
     pub async fn define_quota(&self, namespace: &str, cpu_limit: &str, mem_limit: &str) -> Result<()> {
         match &self.backend {
-            Backend::Kubernetes(c) => self.run(k8s::quota::define(c, namespace, cpu_limit, mem_limit)).await,
+            Backend::Kubernetes(c) => {
+                self.run(k8s::quota::define(c, k8s_namespace(c, namespace), cpu_limit, mem_limit)).await
+            }
             Backend::Nomad(_) => Err(unsupported("define_quota", "resource quotas are a Nomad Enterprise feature")),
         }
     }
@@ -202,7 +204,7 @@ impl<T: Transport> ClusterManager<T> {
     /// ```
     pub async fn create_job(&self, namespace: &str, spec: &JobSpec) -> Result<Job> {
         match &self.backend {
-            Backend::Kubernetes(c) => self.run(k8s::job::create(c, namespace, spec)).await,
+            Backend::Kubernetes(c) => self.run(k8s::job::create(c, k8s_namespace(c, namespace), spec)).await,
             Backend::Nomad(c) => self.run(nomad::job::create(c, namespace, spec)).await,
         }
     }
@@ -220,7 +222,7 @@ impl<T: Transport> ClusterManager<T> {
     /// ```
     pub async fn list_jobs(&self, namespace: &str) -> Result<Vec<Job>> {
         match &self.backend {
-            Backend::Kubernetes(c) => self.run(k8s::job::list(c, namespace)).await,
+            Backend::Kubernetes(c) => self.run(k8s::job::list(c, k8s_namespace(c, namespace))).await,
             Backend::Nomad(c) => self.run(nomad::job::list(c, namespace)).await,
         }
     }
@@ -237,7 +239,7 @@ impl<T: Transport> ClusterManager<T> {
     /// ```
     pub async fn get_job(&self, namespace: &str, name: &str) -> Result<Job> {
         match &self.backend {
-            Backend::Kubernetes(c) => self.run(k8s::job::get(c, namespace, name)).await,
+            Backend::Kubernetes(c) => self.run(k8s::job::get(c, k8s_namespace(c, namespace), name)).await,
             Backend::Nomad(c) => self.run(nomad::job::get(c, namespace, name)).await,
         }
     }
@@ -254,7 +256,7 @@ impl<T: Transport> ClusterManager<T> {
     /// ```
     pub async fn delete_job(&self, namespace: &str, name: &str, options: DeleteOptions) -> Result<bool> {
         match &self.backend {
-            Backend::Kubernetes(c) => self.run(k8s::job::delete(c, namespace, name, options)).await,
+            Backend::Kubernetes(c) => self.run(k8s::job::delete(c, k8s_namespace(c, namespace), name, options)).await,
             Backend::Nomad(c) => self.run(nomad::job::delete(c, namespace, name, options)).await,
         }
     }
@@ -271,7 +273,7 @@ impl<T: Transport> ClusterManager<T> {
     /// ```
     pub async fn cleanup_jobs(&self, namespace: &str) -> Result<Vec<String>> {
         match &self.backend {
-            Backend::Kubernetes(c) => self.run(k8s::job::cleanup(c, namespace)).await,
+            Backend::Kubernetes(c) => self.run(k8s::job::cleanup(c, k8s_namespace(c, namespace))).await,
             Backend::Nomad(c) => self.run(nomad::job::cleanup(c, namespace)).await,
         }
     }
@@ -319,7 +321,7 @@ impl<T: Transport> ClusterManager<T> {
     /// ```
     pub async fn wait_for_job(&self, namespace: &str, name: &str, timeout: Option<Duration>) -> Result<Job> {
         match &self.backend {
-            Backend::Kubernetes(c) => self.run(k8s::wait::job(c, namespace, name, timeout)).await,
+            Backend::Kubernetes(c) => self.run(k8s::wait::job(c, k8s_namespace(c, namespace), name, timeout)).await,
             Backend::Nomad(c) => self.run(nomad::wait::job(c, namespace, name, timeout)).await,
         }
     }
@@ -344,7 +346,9 @@ impl<T: Transport> ClusterManager<T> {
         timeout: Option<Duration>,
     ) -> Result<Execution> {
         match &self.backend {
-            Backend::Kubernetes(c) => self.run(k8s::wait::execution_status(c, namespace, job, statuses, timeout)).await,
+            Backend::Kubernetes(c) => {
+                self.run(k8s::wait::execution_status(c, k8s_namespace(c, namespace), job, statuses, timeout)).await
+            }
             Backend::Nomad(c) => self.run(nomad::wait::execution_status(c, namespace, job, statuses, timeout)).await,
         }
     }
@@ -360,7 +364,7 @@ impl<T: Transport> ClusterManager<T> {
     /// ```
     pub async fn list_jobs_executions(&self, namespace: &str) -> Result<Vec<Execution>> {
         match &self.backend {
-            Backend::Kubernetes(c) => self.run(k8s::execution::list_all(c, namespace)).await,
+            Backend::Kubernetes(c) => self.run(k8s::execution::list_all(c, k8s_namespace(c, namespace))).await,
             Backend::Nomad(c) => self.run(nomad::execution::list_all(c, namespace)).await,
         }
     }
@@ -378,7 +382,7 @@ impl<T: Transport> ClusterManager<T> {
     /// ```
     pub async fn list_job_executions(&self, namespace: &str, job: &str) -> Result<Vec<Execution>> {
         match &self.backend {
-            Backend::Kubernetes(c) => self.run(k8s::execution::list(c, namespace, job)).await,
+            Backend::Kubernetes(c) => self.run(k8s::execution::list(c, k8s_namespace(c, namespace), job)).await,
             Backend::Nomad(c) => self.run(nomad::execution::list(c, namespace, job)).await,
         }
     }
@@ -394,7 +398,7 @@ impl<T: Transport> ClusterManager<T> {
     /// ```
     pub async fn delete_execution(&self, namespace: &str, id: &str) -> Result<bool> {
         match &self.backend {
-            Backend::Kubernetes(c) => self.run(k8s::execution::delete(c, namespace, id)).await,
+            Backend::Kubernetes(c) => self.run(k8s::execution::delete(c, k8s_namespace(c, namespace), id)).await,
             Backend::Nomad(c) => self.run(nomad::execution::delete(c, namespace, id)).await,
         }
     }
@@ -411,7 +415,7 @@ impl<T: Transport> ClusterManager<T> {
     /// ```
     pub async fn get_execution_log(&self, namespace: &str, id: &str, options: &LogOptions) -> Result<String> {
         match &self.backend {
-            Backend::Kubernetes(c) => self.run(k8s::log::get(c, namespace, id, options)).await,
+            Backend::Kubernetes(c) => self.run(k8s::log::get(c, k8s_namespace(c, namespace), id, options)).await,
             Backend::Nomad(c) => self.run(nomad::logs::get(c, namespace, id, options)).await,
         }
     }
@@ -430,7 +434,7 @@ impl<T: Transport> ClusterManager<T> {
     /// ```
     pub fn get_execution_log_watch(&self, namespace: &str, id: &str, options: &LogOptions) -> LogStream<'_, T> {
         let op: BoxOperation<(), LogLine> = match &self.backend {
-            Backend::Kubernetes(c) => Box::new(k8s::log::follow(c, namespace, id, options)),
+            Backend::Kubernetes(c) => Box::new(k8s::log::follow(c, k8s_namespace(c, namespace), id, options)),
             Backend::Nomad(c) => Box::new(nomad::logs::follow(c, namespace, id, options)),
         };
         Driver::new(&self.transport, op)
@@ -449,7 +453,7 @@ impl<T: Transport> ClusterManager<T> {
     /// ```
     pub async fn get_scale_deploy(&self, namespace: &str, name: &str) -> Result<Scale> {
         match &self.backend {
-            Backend::Kubernetes(c) => self.run(k8s::scale::get(c, namespace, name)).await,
+            Backend::Kubernetes(c) => self.run(k8s::scale::get(c, k8s_namespace(c, namespace), name)).await,
             Backend::Nomad(c) => self.run(nomad::scale::get(c, namespace, name)).await,
         }
     }
@@ -465,7 +469,7 @@ impl<T: Transport> ClusterManager<T> {
     /// ```
     pub async fn set_scale_deploy(&self, namespace: &str, name: &str, replicas: u32) -> Result<Scale> {
         match &self.backend {
-            Backend::Kubernetes(c) => self.run(k8s::scale::set(c, namespace, name, replicas)).await,
+            Backend::Kubernetes(c) => self.run(k8s::scale::set(c, k8s_namespace(c, namespace), name, replicas)).await,
             Backend::Nomad(c) => self.run(nomad::scale::set(c, namespace, name, replicas)).await,
         }
     }
@@ -481,7 +485,7 @@ impl<T: Transport> ClusterManager<T> {
     /// ```
     pub async fn get_config_maps(&self, namespace: &str, label_selector: &str) -> Result<Vec<ConfigMap>> {
         match &self.backend {
-            Backend::Kubernetes(c) => self.run(k8s::configmap::list(c, namespace, label_selector)).await,
+            Backend::Kubernetes(c) => self.run(k8s::configmap::list(c, k8s_namespace(c, namespace), label_selector)).await,
             Backend::Nomad(_) => Err(unsupported(
                 "get_config_maps",
                 "Nomad 1.1 has no config maps (Nomad 1.4+ variables are the closest equivalent; use the nomad::api escape hatch)",
@@ -521,7 +525,7 @@ impl<T: Transport> ClusterManager<T> {
     /// ```
     pub async fn create_tfjob(&self, namespace: &str, tfjob: &serde_json::Value) -> Result<serde_json::Value> {
         match &self.backend {
-            Backend::Kubernetes(c) => self.run(k8s::tfjob::create(c, namespace, tfjob)).await,
+            Backend::Kubernetes(c) => self.run(k8s::tfjob::create(c, k8s_namespace(c, namespace), tfjob)).await,
             Backend::Nomad(_) => Err(unsupported("create_tfjob", "TFJob is a Kubernetes (kubeflow) resource")),
         }
     }
@@ -538,7 +542,7 @@ impl<T: Transport> ClusterManager<T> {
     /// ```
     pub async fn get_tfjob(&self, namespace: &str, name: &str) -> Result<serde_json::Value> {
         match &self.backend {
-            Backend::Kubernetes(c) => self.run(k8s::tfjob::get(c, namespace, name)).await,
+            Backend::Kubernetes(c) => self.run(k8s::tfjob::get(c, k8s_namespace(c, namespace), name)).await,
             Backend::Nomad(_) => Err(unsupported("get_tfjob", "TFJob is a Kubernetes (kubeflow) resource")),
         }
     }
@@ -554,7 +558,7 @@ impl<T: Transport> ClusterManager<T> {
     /// ```
     pub async fn delete_tfjob(&self, namespace: &str, name: &str, wait: bool) -> Result<bool> {
         match &self.backend {
-            Backend::Kubernetes(c) => self.run(k8s::tfjob::delete(c, namespace, name, wait)).await,
+            Backend::Kubernetes(c) => self.run(k8s::tfjob::delete(c, k8s_namespace(c, namespace), name, wait)).await,
             Backend::Nomad(_) => Err(unsupported("delete_tfjob", "TFJob is a Kubernetes (kubeflow) resource")),
         }
     }
@@ -570,8 +574,19 @@ impl<T: Transport> ClusterManager<T> {
     /// ```
     pub async fn list_tfjobs(&self, namespace: &str) -> Result<Vec<serde_json::Value>> {
         match &self.backend {
-            Backend::Kubernetes(c) => self.run(k8s::tfjob::list(c, namespace)).await,
+            Backend::Kubernetes(c) => self.run(k8s::tfjob::list(c, k8s_namespace(c, namespace))).await,
             Backend::Nomad(_) => Err(unsupported("list_tfjobs", "TFJob is a Kubernetes (kubeflow) resource")),
         }
+    }
+}
+
+/// The namespace a Kubernetes operation works in: the caller's, else the configured default
+/// ([`Config::namespace`](crate::Config::namespace): kubeconfig context, service account), as on
+/// Nomad.
+fn k8s_namespace<'a>(ctx: &'a k8s::Context, namespace: &'a str) -> &'a str {
+    if namespace.is_empty() {
+        &ctx.default_namespace
+    } else {
+        namespace
     }
 }

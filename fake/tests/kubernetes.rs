@@ -206,3 +206,17 @@ fn logs_appear_as_the_command_prints_them() {
             .unwrap();
     assert!(stamped.lines().all(|l| l.starts_with("2026-") && l.contains(".000000000Z ")), "{stamped}");
 }
+
+#[test]
+fn an_empty_namespace_means_the_configured_default_as_on_nomad() {
+    for fake in [FakeCluster::kubernetes(), FakeCluster::nomad()] {
+        let config = fake.config().with_namespace("batch");
+        let cm = block_on(clustermanager_core::ClusterManager::connect(fake.transport(), &config, 7)).unwrap();
+        block_on(cm.create_namespace("batch")).unwrap();
+        let spec = JobSpec::new("dflt").image("busybox").command(["true"]);
+        block_on(cm.create_job("", &spec)).unwrap();
+        let job = block_on(cm.wait_for_job("", "dflt", Some(Duration::from_secs(60)))).unwrap();
+        assert_eq!(job.status, Some(clustermanager_core::Status::Succeeded), "{:?}", fake.config().orchestrator);
+        assert_eq!(block_on(cm.get_job("batch", "dflt")).unwrap().name, "dflt");
+    }
+}
