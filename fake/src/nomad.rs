@@ -590,8 +590,29 @@ impl Cluster {
                 None,
             );
         }
-        let index = self.bump();
         let previous = self.jobs.get(&(ns.clone(), id.clone())).cloned();
+        // `EnforceIndex`: register only if the job's modify index is the one given (0: only if no
+        // job of that ID exists), as nomad/job_endpoint.go does, answered as a plain-text 500
+        if body["EnforceIndex"].as_bool() == Some(true) {
+            let wanted = body["JobModifyIndex"].as_u64().unwrap_or(0);
+            match &previous {
+                Some(_) if wanted == 0 => {
+                    return text(500, "Enforcing job modify index 0: job already exists", None);
+                }
+                Some(p) if p.job_modify_index != wanted => {
+                    let message = format!(
+                        "Enforcing job modify index {wanted}: job exists with conflicting job modify index: {}",
+                        p.job_modify_index
+                    );
+                    return text(500, &message, None);
+                }
+                None if wanted != 0 => {
+                    return text(500, &format!("Enforcing job modify index {wanted}: job does not exist"), None);
+                }
+                _ => {}
+            }
+        }
+        let index = self.bump();
         let version = previous.as_ref().map_or(0, |p| p.job["Version"].as_u64().unwrap_or(0) + 1);
         for (k, v) in [
             ("Region", json!("global")),

@@ -114,3 +114,20 @@ fn logs_appear_as_the_task_writes_them() {
     });
     assert_eq!(lines, [("first".to_string(), Duration::ZERO), ("second".to_string(), Duration::from_secs(10))]);
 }
+
+#[test]
+fn a_second_create_of_a_name_is_refused_as_the_agent_refuses_it() {
+    let fake = FakeCluster::nomad();
+    let cm = block_on(fake.cluster_manager()).unwrap();
+    block_on(cm.create_namespace("dup")).unwrap();
+    let spec = JobSpec::new("twice").command(["sh", "-c", "sleep 30"]);
+    block_on(cm.create_job("dup", &spec)).unwrap();
+    let err = block_on(cm.create_job("dup", &spec)).unwrap_err();
+    assert!(matches!(err, Error::AlreadyExists(ref a) if a.message.contains("Enforcing job modify index 0")), "{err}");
+    // stopped but not purged: the job still exists in the agent's state
+    block_on(cm.delete_job("dup", "twice", DeleteOptions { wait: true, purge: false })).unwrap();
+    assert!(matches!(block_on(cm.create_job("dup", &spec)), Err(Error::AlreadyExists(_))));
+    // purged (the default): the name is free again
+    block_on(cm.delete_job("dup", "twice", DeleteOptions { wait: true, ..DeleteOptions::default() })).unwrap();
+    block_on(cm.create_job("dup", &spec)).unwrap();
+}
