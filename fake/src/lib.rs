@@ -130,6 +130,11 @@ struct Shared {
     request_timeout: Option<Duration>,
     /// Virtual time each request costs before the server sees it.
     round_trip: Duration,
+    /// Streams open now (each holds a connection), and the most ever open at once.
+    open_streams: usize,
+    peak_streams: usize,
+    /// Nomad: the agent's `limits.http_max_conns_per_client` (100); `None` for Kubernetes.
+    max_conns: Option<usize>,
 }
 
 /// How a scripted fault ends a streamed response (see [`Effect::CutStream`] and
@@ -181,6 +186,18 @@ impl Shared {
         });
         if !self.round_trip.is_zero() {
             self.advance_to(later(self.now, self.round_trip));
+        }
+        // the agent refuses a client's connection beyond its limit: each open stream holds one,
+        // and this request needs one more
+        if self.max_conns.is_some_and(|max| self.open_streams >= max) {
+            return Err(Error::transport(
+                TransportErrorKind::Io,
+                format!(
+                    "clustermanager-fake: connection reset by peer (the Nomad agent allows {} connections per \
+                     client address, limits.http_max_conns_per_client, and {} streams hold them)",
+                    NOMAD_MAX_CONNS_PER_CLIENT, self.open_streams
+                ),
+            ));
         }
         // what a real transport would wait for this request, at most
         let limit = clustermanager_core::deadline::request_limit(req, self.request_timeout);
@@ -369,6 +386,9 @@ impl FakeCluster {
             requests: Vec::new(),
             request_timeout: options.request_timeout,
             round_trip: options.round_trip,
+            open_streams: 0,
+            peak_streams: 0,
+            max_conns: (!kubernetes).then_some(NOMAD_MAX_CONNS_PER_CLIENT),
         };
         FakeCluster { shared: Arc::new(Mutex::new(shared)), start: Instant::now(), options, kubernetes }
     }
@@ -415,6 +435,17 @@ impl FakeCluster {
     /// How many scripted faults have not fired yet.
     pub fn pending_faults(&self) -> usize {
         self.lock().faults.pending()
+    }
+
+    /// Streams (watches, follows, event streams) open now: each holds a connection of its own.
+    pub fn open_streams(&self) -> usize {
+        self.lock().open_streams
+    }
+
+    /// The most streams that were open at once (plus the request answered meanwhile, the most
+    /// connections a client held).
+    pub fn peak_streams(&self) -> usize {
+        self.lock().peak_streams
     }
 
     /// Every request received so far, as `METHOD path?query`.
@@ -494,12 +525,42 @@ impl FakeTransport {
     }
 }
 
-/// The open body of a streamed fake response.
+/// A Nomad agent's default `limits.http_max_conns_per_client`: connections beyond it are reset.
+pub const NOMAD_MAX_CONNS_PER_CLIENT: usize = 100;
+
+/// The open body of a streamed fake response. Holds one of the client's connections until it
+/// ends or is dropped.
 #[derive(Debug)]
 pub struct FakeBody {
     shared: Arc<Mutex<Shared>>,
     state: Option<StreamState>,
     cut: Option<StreamCut>,
+    /// Still counted in `Shared::open_streams`.
+    counted: bool,
+}
+
+impl Shared {
+    /// A stream opened: it holds a connection.
+    fn stream_opened(&mut self) {
+        self.open_streams += 1;
+        self.peak_streams = self.peak_streams.max(self.open_streams);
+    }
+}
+
+impl FakeBody {
+    /// The stream ended or broke: its connection is free again.
+    fn release(&mut self) {
+        if std::mem::take(&mut self.counted) {
+            let mut s = self.shared.lock().unwrap_or_else(PoisonError::into_inner);
+            s.open_streams = s.open_streams.saturating_sub(1);
+        }
+    }
+}
+
+impl Drop for FakeBody {
+    fn drop(&mut self) {
+        self.release();
+    }
 }
 
 impl BodyStream for FakeBody {
@@ -526,6 +587,9 @@ impl BodyStream for FakeBody {
                 chunk
             }
         };
+        if matches!(chunk, Chunk::End | Chunk::Failed(_)) {
+            self.release();
+        }
         std::future::ready(chunk)
     }
 }
@@ -573,7 +637,11 @@ impl Transport for FakeTransport {
                 if resp.status().is_success() {
                     let (parts, body) = resp.into_parts();
                     let state = (!body.is_empty()).then(|| StreamState::Once(Some(body)));
-                    Ok(Opened::Stream(parts, FakeBody { shared: self.cluster.shared.clone(), state, cut }))
+                    s.stream_opened();
+                    Ok(Opened::Stream(
+                        parts,
+                        FakeBody { shared: self.cluster.shared.clone(), state, cut, counted: true },
+                    ))
                 } else {
                     Ok(Opened::Complete(resp))
                 }
@@ -581,7 +649,11 @@ impl Transport for FakeTransport {
             Ok((Reply::Block(_), _)) => Err(Error::protocol("clustermanager-fake: blocking query did not finish")),
             Ok((Reply::Stream(head, state), cut)) => {
                 let (parts, _) = head.into_parts();
-                Ok(Opened::Stream(parts, FakeBody { shared: self.cluster.shared.clone(), state: Some(state), cut }))
+                s.stream_opened();
+                Ok(Opened::Stream(
+                    parts,
+                    FakeBody { shared: self.cluster.shared.clone(), state: Some(state), cut, counted: true },
+                ))
             }
         };
         std::future::ready(out)

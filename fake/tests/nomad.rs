@@ -131,3 +131,31 @@ fn a_second_create_of_a_name_is_refused_as_the_agent_refuses_it() {
     block_on(cm.delete_job("dup", "twice", DeleteOptions { wait: true, ..DeleteOptions::default() })).unwrap();
     block_on(cm.create_job("dup", &spec)).unwrap();
 }
+
+#[test]
+fn the_agent_resets_connections_beyond_its_per_client_limit() {
+    use clustermanager_core::transport::Opened;
+    use clustermanager_core::Transport;
+    let fake = FakeCluster::nomad();
+    let transport = fake.transport();
+    let open = || {
+        let req = clustermanager_core::step::request(http::Method::GET, "/v1/event/stream?topic=Job", None).unwrap();
+        block_on(transport.open(req))
+    };
+    let mut streams = Vec::new();
+    for _ in 0..clustermanager_fake::NOMAD_MAX_CONNS_PER_CLIENT {
+        match open().unwrap() {
+            Opened::Stream(_, body) => streams.push(body),
+            Opened::Complete(r) => panic!("not a stream: {}", r.status()),
+        }
+    }
+    assert_eq!((fake.open_streams(), fake.peak_streams()), (100, 100));
+    // the 101st connection (a stream or a plain request) is reset, as the real agent does
+    assert!(matches!(open(), Err(Error::Transport { .. })));
+    let get = clustermanager_core::step::request(http::Method::GET, "/v1/jobs", None).unwrap();
+    assert!(matches!(block_on(transport.send(get)), Err(Error::Transport { .. })));
+    streams.pop();
+    assert!(open().is_ok(), "a closed stream frees its connection");
+    drop(streams);
+    assert_eq!(fake.open_streams(), 0, "every stream closed, the last one dropped as soon as it opened");
+}
