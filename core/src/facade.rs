@@ -24,6 +24,11 @@ pub enum Backend {
 ///
 /// Get one from a transport crate (`clustermanager_tokio::ClusterManager::connect(config)`), or
 /// build one over your own [`Transport`] with [`ClusterManager::connect`].
+///
+/// Cheap to clone when its transport is (every transport here is): clones share the connection
+/// pool, the connection budget and the credential caches, so one manager can be handed to many
+/// tasks without an `Arc`.
+#[derive(Clone)]
 pub struct ClusterManager<T> {
     transport: T,
     backend: Backend,

@@ -220,3 +220,25 @@ fn an_empty_namespace_means_the_configured_default_as_on_nomad() {
         assert_eq!(block_on(cm.get_job("batch", "dflt")).unwrap().name, "dflt");
     }
 }
+
+#[test]
+fn a_manager_clones_cheaply_and_its_clones_share_the_cluster() {
+    fn shareable<T: Clone + Send + Sync + 'static>(_: &T) {}
+    let fake = FakeCluster::kubernetes();
+    let cm = block_on(fake.cluster_manager()).unwrap();
+    shareable(&cm);
+    block_on(cm.create_namespace("shared")).unwrap();
+    let workers: Vec<_> = (0..4)
+        .map(|i| {
+            let cm = cm.clone();
+            std::thread::spawn(move || {
+                let spec = JobSpec::new(format!("w{i}")).image("busybox").command(["true"]);
+                block_on(cm.create_job("shared", &spec)).map(|_| ())
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().unwrap().unwrap();
+    }
+    assert_eq!(block_on(cm.list_jobs("shared")).unwrap().len(), 4, "the clones created in the same cluster");
+}

@@ -40,6 +40,8 @@ use http_body_util::{BodyExt, Full};
 pub use clustermanager_core as core;
 pub use clustermanager_core::config::{Auth, Identity, TlsConfig};
 pub use clustermanager_core::{Config, Error, Result, Secret};
+/// The `http` crate core builds requests with (for `api::request` and the escape hatch).
+pub use http;
 
 mod auth;
 mod io;

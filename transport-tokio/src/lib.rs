@@ -36,6 +36,8 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 pub use clustermanager_core as core;
 pub use clustermanager_core::config::{Auth, Identity, TlsConfig};
 pub use clustermanager_core::{Config, Error, Result, Secret};
+/// The `http` crate core builds requests with (for `api::request` and the escape hatch).
+pub use http;
 
 mod auth;
 mod connector;
