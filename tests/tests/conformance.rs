@@ -569,6 +569,20 @@ async fn check_credentials_over_plain_http_are_warned_about<T: Make>() {
     assert!(warned.is_empty(), "no credentials, no warning: {warned:?}");
 }
 
+async fn check_an_unlimited_request_timeout_means_no_limit<T: Make>() {
+    let server = Server::start(None, ok_handler());
+    let config = plain(&server).with_request_timeout(Some(Duration::MAX));
+    let transport = T::make(&config).unwrap();
+    send_ok(&transport, "/version").await;
+    // with a blocking query's wait on top, and a stream
+    send_ok(&transport, "/v1/jobs?index=5&wait=5m").await;
+    assert!(matches!(transport.open(get("/version")).await, Ok(_)));
+    // and a time limit of Duration::MAX on the request itself
+    let mut unlimited = get("/version");
+    clustermanager_core::deadline::TimeLimit::set(&mut unlimited, Duration::MAX);
+    assert_eq!(transport.send(unlimited).await.unwrap().status(), 200);
+}
+
 async fn check_exec_plugin_output_is_capped<T: Make>() {
     let server = Server::start(None, ok_handler());
     let dir = temp_dir(&format!("{}-exec-chatty", T::NAME));
@@ -772,6 +786,7 @@ macro_rules! conformance {
                 exec_plugin_token_is_cached_and_failures_explained => check_exec_plugin_token_is_cached_and_failures_explained,
                 exec_plugin_runs_again_after_a_401 => check_exec_plugin_runs_again_after_a_401,
                 exec_plugin_output_is_capped => check_exec_plugin_output_is_capped,
+                an_unlimited_request_timeout_means_no_limit => check_an_unlimited_request_timeout_means_no_limit,
                 credentials_over_plain_http_are_warned_about => check_credentials_over_plain_http_are_warned_about,
                 the_connection_budget_queues_requests_and_streams => check_the_connection_budget_queues_requests_and_streams,
                 exec_plugin_client_certificate_is_presented => check_exec_plugin_client_certificate_is_presented,
