@@ -576,7 +576,7 @@ async fn check_an_unlimited_request_timeout_means_no_limit<T: Make>() {
     send_ok(&transport, "/version").await;
     // with a blocking query's wait on top, and a stream
     send_ok(&transport, "/v1/jobs?index=5&wait=5m").await;
-    assert!(matches!(transport.open(get("/version")).await, Ok(_)));
+    assert!(transport.open(get("/version")).await.is_ok());
     // and a time limit of Duration::MAX on the request itself
     let mut unlimited = get("/version");
     clustermanager_core::deadline::TimeLimit::set(&mut unlimited, Duration::MAX);
