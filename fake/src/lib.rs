@@ -189,13 +189,13 @@ impl Shared {
         }
         // the agent refuses a client's connection beyond its limit: each open stream holds one,
         // and this request needs one more
-        if self.max_conns.is_some_and(|max| self.open_streams >= max) {
+        if let Some(max) = self.max_conns.filter(|max| self.open_streams >= *max) {
             return Err(Error::transport(
                 TransportErrorKind::Io,
                 format!(
-                    "clustermanager-fake: connection reset by peer (the Nomad agent allows {} connections per \
+                    "clustermanager-fake: connection reset by peer (the Nomad agent allows {max} connections per \
                      client address, limits.http_max_conns_per_client, and {} streams hold them)",
-                    NOMAD_MAX_CONNS_PER_CLIENT, self.open_streams
+                    self.open_streams
                 ),
             ));
         }
@@ -206,6 +206,8 @@ impl Shared {
             what: format!("clustermanager-fake: no answer to {} {} within {limit:?}", req.method(), req.uri().path()),
         };
         let (mut lie, mut repeat) = (None, None);
+        // the index the client blocked on, before a lie strips it from the request
+        let blocked = blocked_on(req);
         match self.faults.fire(req, false) {
             Some(Effect::Respond { status, body, retry_after }) => {
                 let ct = if body.starts_with('{') { "application/json" } else { "text/plain; charset=utf-8" };
@@ -271,7 +273,7 @@ impl Shared {
             reply = self.server.handle(req, self.now, self.now >= until);
         }
         if let (Some(lie), Reply::Full(resp)) = (lie, &mut reply) {
-            lie_about_index(resp, lie, blocked_on(req));
+            lie_about_index(resp, lie, blocked);
         }
         if let (Some(token), Reply::Full(resp)) = (repeat, &mut reply) {
             repeat_continue(resp, &token);
