@@ -27,11 +27,6 @@ impl Deadline {
         Deadline { timeout, at: None, started: false }
     }
 
-    /// A deadline at `at` (`None`: no limit), already started.
-    pub fn at(at: Option<Instant>, timeout: Option<Duration>) -> Self {
-        Deadline { timeout, at, started: true }
-    }
-
     /// Start the clock (the first call counts; later calls do nothing).
     pub fn start(&mut self, now: Instant) {
         if !self.started {
@@ -45,11 +40,6 @@ impl Deadline {
         self.timeout
     }
 
-    /// The instant it passes (`None`: no limit, or not started).
-    pub fn instant(&self) -> Option<Instant> {
-        self.at
-    }
-
     /// The time left at `now` (`None`: no limit).
     pub fn left(&self, now: Instant) -> Option<Duration> {
         self.at.map(|at| at.saturating_duration_since(now))
@@ -58,6 +48,13 @@ impl Deadline {
     /// Whether the deadline has passed at `now`.
     pub fn passed(&self, now: Instant) -> bool {
         self.at.is_some_and(|at| now >= at)
+    }
+
+    /// The [`Error::Timeout`](crate::Error::Timeout) of a wait for `what` that this deadline
+    /// ended (`"{what} within {timeout:?}"`).
+    pub fn timed_out(&self, what: &str) -> crate::Error {
+        let within = self.timeout.map(|t| format!(" within {t:?}")).unwrap_or_default();
+        crate::Error::Timeout { what: format!("{what}{within}") }
     }
 
     /// `delay`, shortened to the time left.

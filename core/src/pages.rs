@@ -20,6 +20,8 @@ pub struct Pages {
     max: u32,
     /// Hashes of the tokens seen (a token may be kilobytes; its hash is eight bytes).
     tokens: HashSet<u64>,
+    /// The hash of the token the caller started from, if any (kept across restarts).
+    start: Option<u64>,
 }
 
 impl Default for Pages {
@@ -38,7 +40,14 @@ fn hash(token: &str) -> u64 {
 impl Pages {
     /// At most `max` pages (at least 1).
     pub fn new(max: u32) -> Self {
-        Pages { read: 0, max: max.max(1), tokens: HashSet::new() }
+        Pages { read: 0, max: max.max(1), tokens: HashSet::new(), start: None }
+    }
+
+    /// The caller started the list from `token` (a page it already had): the server handing it
+    /// out again is a repeat too.
+    pub fn starting_from(mut self, token: Option<&str>) -> Self {
+        self.start = token.map(hash);
+        self
     }
 
     /// The page limit.
@@ -46,15 +55,11 @@ impl Pages {
         self.max
     }
 
-    /// Start over (a list restarted from its first page): forget the pages and tokens.
+    /// Start over (a list restarted from its first page): forget the pages and tokens (not the
+    /// caller's starting token).
     pub fn restart(&mut self) {
         self.read = 0;
         self.tokens.clear();
-    }
-
-    /// Remember a token the caller started from (a page it already had).
-    pub fn started_from(&mut self, token: &str) {
-        self.tokens.insert(hash(token));
     }
 
     /// A page of `what` was read and the server gave `token` for the next one: `Ok` to read it,
@@ -62,7 +67,8 @@ impl Pages {
     /// [`max`](Self::max) pages (`items` read so far, for the message).
     pub fn next(&mut self, what: &str, token: &str, items: usize) -> Result<()> {
         self.read = self.read.saturating_add(1);
-        if !self.tokens.insert(hash(token)) {
+        let hashed = hash(token);
+        if self.start == Some(hashed) || !self.tokens.insert(hashed) {
             return Err(Error::decode(
                 what,
                 format!(
@@ -99,6 +105,14 @@ mod tests {
         assert!(pages.next("list", "b", 2).is_ok());
         let err = pages.next("list", "a", 3).unwrap_err();
         assert!(matches!(err, Error::Decode { ref message, .. } if message.contains("already given")), "{err}");
+    }
+
+    #[test]
+    fn the_starting_token_handed_out_again_is_a_repeat_even_after_a_restart() {
+        let mut pages = Pages::default().starting_from(Some("s"));
+        assert!(pages.next("list", "a", 1).is_ok());
+        pages.restart();
+        assert!(pages.next("list", "s", 1).is_err());
     }
 
     #[test]

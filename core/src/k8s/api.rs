@@ -394,7 +394,7 @@ where
         resource_version: None,
         restarts: 0,
         exchange: None,
-        pages: Pages::default(),
+        pages: Pages::default().starting_from(params.continue_token.as_deref()),
         _t: PhantomData,
     }
 }
@@ -419,7 +419,7 @@ impl<T> ListAll<T> {
     /// Read at most `pages` pages (at least 1; default [`DEFAULT_MAX_PAGES`]); a longer list
     /// fails with [`Error::Decode`] saying so.
     pub fn max_pages(mut self, pages: u32) -> Self {
-        self.pages = Pages::new(pages);
+        self.pages = Pages::new(pages).starting_from(self.start_token.as_deref());
         self
     }
 
@@ -457,9 +457,6 @@ impl<T: DeserializeOwned> ListAll<T> {
         self.resource_version.get_or_insert(page.resource_version);
         match page.continue_token {
             Some(token) => {
-                if let Some(start) = &self.start_token {
-                    self.pages.started_from(start);
-                }
                 let what = self.what();
                 if let Err(e) = self.pages.next(&what, &token, self.items.len()) {
                     return Some(Err(e));

@@ -270,8 +270,7 @@ impl Operation for ExecutionWait {
                             return self.finish(Err(Error::protocol("execution wait lost its watch")));
                         };
                         if self.deadline.passed(now) {
-                            let within = self.deadline.timeout().map(|t| format!(" within {t:?}")).unwrap_or_default();
-                            let err = Error::Timeout { what: format!("{}{within}", self.params.what) };
+                            let err = self.deadline.timed_out(&self.params.what);
                             return self.finish(Err(err));
                         }
                         match super::execution::job_meta(result) {

@@ -389,12 +389,10 @@ impl<T: DeserializeOwned + Versioned> Watcher<T> {
         self.deadline.passed(now)
     }
 
-    fn timeout_error(&self) -> Error {
-        let within = match self.deadline.timeout() {
-            Some(t) => format!(" within {t:?}"),
-            None => String::new(),
-        };
-        Error::Timeout { what: format!("{}{within}", self.params.what) }
+    /// Finish with the caller's [`Error::Timeout`].
+    fn time_out(&mut self) -> WatchStep<T> {
+        let err = self.deadline.timed_out(&self.params.what);
+        self.fail(err)
     }
 
     fn fail(&mut self, err: Error) -> WatchStep<T> {
@@ -448,8 +446,7 @@ impl<T: DeserializeOwned + Versioned> Watcher<T> {
     /// Back off `delay`, clamped to the deadline (the next poll then times out).
     fn wait(&mut self, now: Instant, delay: Duration) -> WatchStep<T> {
         if self.expired(now) {
-            let err = self.timeout_error();
-            return self.fail(err);
+            return self.time_out();
         }
         WatchStep::Wait(self.deadline.clamp(now, delay))
     }
@@ -458,8 +455,7 @@ impl<T: DeserializeOwned + Versioned> Watcher<T> {
     /// (a timeout once the deadline has passed, whatever the transport said).
     fn failed(&mut self, now: Instant, err: Error, relist: bool) -> Option<WatchStep<T>> {
         if self.expired(now) {
-            let err = self.timeout_error();
-            return Some(self.fail(err));
+            return Some(self.time_out());
         }
         if resumable(&err) {
             self.backoff(relist);
@@ -521,8 +517,7 @@ impl<T: DeserializeOwned + Versioned> Watcher<T> {
                         return self.wait(now, d);
                     }
                     if self.expired(now) {
-                        let err = self.timeout_error();
-                        return self.fail(err);
+                        return self.time_out();
                     }
                     if relist {
                         self.resource_version = None;
@@ -532,8 +527,7 @@ impl<T: DeserializeOwned + Versioned> Watcher<T> {
                 State::Listing(ex) => match ex.poll(now) {
                     ExchangeStep::Send(req) if self.expired(now) => {
                         drop(req);
-                        let err = self.timeout_error();
-                        return self.fail(err);
+                        return self.time_out();
                     }
                     ExchangeStep::Send(req) => return WatchStep::Send(req),
                     ExchangeStep::Wait(d) => return self.wait(now, d),
@@ -558,8 +552,7 @@ impl<T: DeserializeOwned + Versioned> Watcher<T> {
                 State::Opening(ex) => match ex.poll(now) {
                     ExchangeStep::Send(req) if self.expired(now) => {
                         drop(req);
-                        let err = self.timeout_error();
-                        return self.fail(err);
+                        return self.time_out();
                     }
                     ExchangeStep::Send(req) => return WatchStep::Open(req),
                     ExchangeStep::Wait(d) => return self.wait(now, d),
@@ -631,14 +624,12 @@ impl<T: DeserializeOwned + Versioned> Watcher<T> {
                         }
                     } else if stream.timed_out {
                         if self.expired(now) {
-                            let err = self.timeout_error();
-                            return self.fail(err);
+                            return self.time_out();
                         }
                         tracing::debug!(what = %self.params.what, "watch stream went silent; reconnecting");
                         self.backoff(false);
                     } else if self.expired(now) {
-                        let err = self.timeout_error();
-                        return self.fail(err);
+                        return self.time_out();
                     } else {
                         let liveness = Duration::from_secs(u64::from(self.params.timeout_seconds)) + READ_GRACE;
                         let timeout = self.deadline.clamp(now, liveness);

@@ -337,8 +337,9 @@ pub fn list_all<T: DeserializeOwned + Send + 'static>(
     path: &str,
     opts: &QueryOptions,
 ) -> impl Operation<Output = (Vec<T>, QueryMeta), Item = Infallible> + Send + 'static {
-    let list =
-        ListAll { path: path.to_owned(), opts: opts.with_context(ctx), items: Vec::new(), pages: Pages::default() };
+    let opts = opts.with_context(ctx);
+    let pages = Pages::default().starting_from(opts.next_token.as_deref());
+    let list = ListAll { path: path.to_owned(), opts, items: Vec::new(), pages };
     Flow::new(list, &ctx.retry)
 }
 
@@ -360,9 +361,6 @@ impl<T: DeserializeOwned> Machine for ListAll<T> {
             self.items.extend(decode::<Vec<T>>(&self.path, resp.body())?);
             match meta.next_token {
                 Some(ref token) => {
-                    if let Some(start) = &self.opts.next_token {
-                        self.pages.started_from(start);
-                    }
                     self.pages.next(&self.path, token, self.items.len())?;
                     self.opts.next_token = Some(token.clone());
                 }
