@@ -44,6 +44,20 @@ fn assert_within(took: Duration, deadline: Duration, what: &str) {
     assert!(took <= deadline + Duration::from_secs(1), "{what}: returned after {took:?}, deadline {deadline:?}");
 }
 
+/// The wait ended with `Error::Timeout`, within its deadline + 1 s, at no more than
+/// [`MAX_RATE`] requests per second.
+fn assert_paced_timeout<T: std::fmt::Debug>(
+    out: &Result<T, Error>,
+    requests: usize,
+    took: Duration,
+    deadline: Duration,
+    what: &str,
+) {
+    assert!(matches!(out, Err(Error::Timeout { .. })), "{what}: {out:?}");
+    assert_paced(requests, took, what);
+    assert_within(took, deadline, what);
+}
+
 fn job_event(fake: &FakeCluster, kind: &str) -> String {
     format!(
         concat!(
@@ -70,9 +84,7 @@ fn a_watch_that_ends_after_one_event_every_time_is_paced() {
     fake.add_fault(Fault::end_stream_after(0).then_send(event).on("GET", "/apis/batch/v1/namespaces/h/jobs").always());
     let deadline = Duration::from_secs(60);
     let (out, requests, took) = measured(&fake, cm.wait_for_job("h", "slow", Some(deadline)));
-    assert!(matches!(out, Err(Error::Timeout { .. })), "{out:?}");
-    assert_paced(requests, took, "one event per watch");
-    assert_within(took, deadline, "one event per watch");
+    assert_paced_timeout(&out, requests, took, deadline, "one event per watch");
     assert!(requests >= 3, "the watch was resumed: {requests}");
 }
 
@@ -83,9 +95,7 @@ fn a_watch_that_ends_at_once_with_nothing_is_paced() {
     fake.add_fault(Fault::end_stream_after(0).on("GET", "/apis/batch/v1/namespaces/h/jobs").always());
     let deadline = Duration::from_secs(60);
     let (out, requests, took) = measured(&fake, cm.wait_for_job("h", "slow", Some(deadline)));
-    assert!(matches!(out, Err(Error::Timeout { .. })), "{out:?}");
-    assert_paced(requests, took, "empty watches");
-    assert_within(took, deadline, "empty watches");
+    assert_paced_timeout(&out, requests, took, deadline, "empty watches");
 }
 
 #[test]
@@ -96,9 +106,7 @@ fn an_event_then_410_every_time_backs_off_the_relists() {
     fake.add_fault(Fault::end_stream_after(0).then_send(tail).on("GET", "/apis/batch/v1/namespaces/h/jobs").always());
     let deadline = Duration::from_secs(60);
     let (out, requests, took) = measured(&fake, cm.wait_for_job("h", "slow", Some(deadline)));
-    assert!(matches!(out, Err(Error::Timeout { .. })), "{out:?}");
-    assert_paced(requests, took, "event then 410");
-    assert_within(took, deadline, "event then 410");
+    assert_paced_timeout(&out, requests, took, deadline, "event then 410");
     let lists = fake.requests().iter().filter(|r| r.contains("/namespaces/h/jobs?") && !r.contains("watch=")).count();
     assert!(lists >= 2, "it listed again after the 410s: {lists}");
 }
@@ -111,9 +119,7 @@ fn the_same_for_an_execution_wait() {
     let deadline = Duration::from_secs(30);
     let (out, requests, took) =
         measured(&fake, cm.wait_for_job_execution_status("h", "slow", &[Status::Succeeded], Some(deadline)));
-    assert!(matches!(out, Err(Error::Timeout { .. })), "{out:?}");
-    assert_paced(requests, took, "pods: 410 every time");
-    assert_within(took, deadline, "pods: 410 every time");
+    assert_paced_timeout(&out, requests, took, deadline, "pods: 410 every time");
 }
 
 #[test]
@@ -124,18 +130,14 @@ fn nomad_indexes_that_do_not_move_never_cause_a_busy_loop() {
         fake.add_fault(Fault::nomad_index(lie).on("GET", "/v1/job/").always());
         let deadline = Duration::from_secs(60);
         let (out, requests, took) = measured(&fake, cm.wait_for_job("h", "slow", Some(deadline)));
-        assert!(matches!(out, Err(Error::Timeout { .. })), "{lie:?}: {out:?}");
-        assert_paced(requests, took, &format!("{lie:?} job reads"));
-        assert_within(took, deadline, &format!("{lie:?} job reads"));
+        assert_paced_timeout(&out, requests, took, deadline, &format!("{lie:?} job reads"));
 
         let fake = FakeCluster::nomad_with(options());
         let cm = with_slow_job(&fake);
         fake.add_fault(Fault::nomad_index(lie).on("GET", "/v1/job/").always());
         let wait = cm.wait_for_job_execution_status("h", "slow", &[Status::Succeeded], Some(deadline));
         let (out, requests, took) = measured(&fake, wait);
-        assert!(matches!(out, Err(Error::Timeout { .. })), "{lie:?}: {out:?}");
-        assert_paced(requests, took, &format!("{lie:?} allocation reads"));
-        assert_within(took, deadline, &format!("{lie:?} allocation reads"));
+        assert_paced_timeout(&out, requests, took, deadline, &format!("{lie:?} allocation reads"));
     }
 }
 
@@ -205,9 +207,7 @@ fn a_proxy_answering_504_when_wait_passes_does_not_stretch_the_wait() {
     fake.add_fault(Fault::after_query_wait(504).on("GET", "/v1/job/slow").always());
     let deadline = Duration::from_secs(4);
     let (out, requests, took) = measured(&fake, cm.wait_for_job("h", "slow", Some(deadline)));
-    assert!(matches!(out, Err(Error::Timeout { .. })), "{out:?}");
-    assert_within(took, deadline, "504 at wait=");
-    assert_paced(requests, took, "504 at wait=");
+    assert_paced_timeout(&out, requests, took, deadline, "504 at wait=");
 }
 
 #[test]
@@ -218,9 +218,7 @@ fn a_blocking_read_refused_with_504_is_resumed_with_the_time_then_left() {
     fake.add_fault(Fault::status(504, "gateway timeout").on("GET", "/v1/job/slow").times(3));
     let deadline = Duration::from_secs(10);
     let (out, requests, took) = measured(&fake, cm.wait_for_job("h", "slow", Some(deadline)));
-    assert!(matches!(out, Err(Error::Timeout { .. })), "{out:?}");
-    assert_within(took, deadline, "504s");
-    assert_paced(requests, took, "504s");
+    assert_paced_timeout(&out, requests, took, deadline, "504s");
     let waits: Vec<String> = fake.requests().iter().filter(|r| r.contains("wait=")).cloned().collect();
     assert!(waits.len() >= 4, "{waits:?}");
     let wait_of = |r: &String| r.rsplit("wait=").next().unwrap_or_default().to_owned();
