@@ -67,7 +67,7 @@ pub enum TransportErrorKind {
 
 /// Every failure clustermanager reports. Match on the variant; each message says what went wrong
 /// and what to do. No variant ever carries a token, password or private key.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The object (namespace, job, execution, ...) or the path does not exist (HTTP 404).

@@ -7,6 +7,8 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::model::*;
 use crate::retry::Retry;
+use crate::shared::room::Ended;
+use crate::shared::Rooms;
 use crate::step::Operation;
 use crate::transport::{BoxOperation, Driver, Transport};
 use crate::{k8s, nomad};
@@ -32,6 +34,8 @@ pub enum Backend {
 pub struct ClusterManager<T> {
     transport: T,
     backend: Backend,
+    /// The shared observations of the waits in flight, by namespace.
+    rooms: Rooms,
 }
 
 impl<T> std::fmt::Debug for ClusterManager<T> {
@@ -80,12 +84,12 @@ impl<T: Transport> ClusterManager<T> {
                 Backend::Nomad(Driver::new(&transport, nomad::connect::connect(ctx)).finish().await?)
             }
         };
-        Ok(ClusterManager { transport, backend })
+        Ok(ClusterManager { transport, backend, rooms: Rooms::default() })
     }
 
     /// A manager from parts, without any connect step (tests, custom setups).
     pub fn from_parts(transport: T, backend: Backend) -> Self {
-        ClusterManager { transport, backend }
+        ClusterManager { transport, backend, rooms: Rooms::default() }
     }
 
     /// The transport.
@@ -96,6 +100,12 @@ impl<T: Transport> ClusterManager<T> {
     /// The orchestrator and its context.
     pub fn backend(&self) -> &Backend {
         &self.backend
+    }
+
+    /// How many shared observations (one per namespace with waits in flight) are running now.
+    /// Each holds at most one stream or request, whatever the number of waiters.
+    pub fn shared_observations(&self) -> usize {
+        self.rooms.live()
     }
 
     /// Which orchestrator this manager talks to.
@@ -312,7 +322,15 @@ impl<T: Transport> ClusterManager<T> {
     }
 
     /// Wait (watch / blocking queries, never polling) until the job has finished; returns it.
-    /// [`Error::Timeout`] after `timeout`.
+    /// [`Error::NotFound`] if the job does not exist or is deleted meanwhile; [`Error::Timeout`]
+    /// after `timeout`, saying the last state seen.
+    ///
+    /// Concurrent waits on the same namespace (from this manager or its clones) share one
+    /// observation of it ([`crate::shared`]): one list + watch of the namespace's Jobs on
+    /// Kubernetes, one chain of blocking job-list queries on Nomad, however many jobs are waited
+    /// for. A wait that joins a running observation reads its job once; a wait on its own costs
+    /// what it did before (a list and a watch; Nomad: the blocking queries and one read of the
+    /// finished job).
     ///
     /// ```no_run
     /// # use std::time::Duration;
@@ -326,8 +344,32 @@ impl<T: Transport> ClusterManager<T> {
     /// ```
     pub async fn wait_for_job(&self, namespace: &str, name: &str, timeout: Option<Duration>) -> Result<Job> {
         match &self.backend {
-            Backend::Kubernetes(c) => self.run(k8s::wait::job(c, k8s_namespace(c, namespace), name, timeout)).await,
-            Backend::Nomad(c) => self.run(nomad::wait::job(c, namespace, name, timeout)).await,
+            Backend::Kubernetes(c) => {
+                let ns = k8s_namespace(c, namespace);
+                k8s::name::label("namespace", ns)?;
+                k8s::name::label("job name", name)?;
+                let room =
+                    self.rooms.room::<T::Body>(&format!("k8s/{ns}"), || Box::new(k8s::shared::JobFeed::new(c, ns)));
+                match room.wait(&self.transport, name, timeout, |d| k8s::shared::read(c, ns, name, d)).await? {
+                    Ended::Finished(job) => Ok(job),
+                    Ended::Gone { existed } => Err(k8s::wait::job_not_found(ns, name, existed)),
+                    Ended::TimedOut(last) => Err(wait_timed_out(&format!("job {ns}/{name} to finish"), timeout, last)),
+                }
+            }
+            Backend::Nomad(c) => {
+                nomad::query::validate_job_id(name)?;
+                let ns = nomad::query::resolve_namespace(c, namespace);
+                let room = self
+                    .rooms
+                    .room::<T::Body>(&format!("nomad/{ns}"), || Box::new(nomad::shared::JobsFeed::new(c, namespace)));
+                match room.wait(&self.transport, name, timeout, |d| nomad::shared::read(c, namespace, name, d)).await? {
+                    Ended::Finished(job) => Ok(job),
+                    Ended::Gone { existed } => Err(nomad_job_gone(&ns, name, existed)),
+                    Ended::TimedOut(last) => {
+                        Err(wait_timed_out(&format!("waiting for job {name:?} to finish"), timeout, last))
+                    }
+                }
+            }
         }
     }
 
@@ -588,6 +630,29 @@ impl<T: Transport> ClusterManager<T> {
 /// The namespace a Kubernetes operation works in: the caller's, else the configured default
 /// ([`Config::namespace`](crate::Config::namespace): kubeconfig context, service account), as on
 /// Nomad.
+/// The [`Error::Timeout`] of a wait for `what`, with the last state seen of the job.
+fn wait_timed_out(what: &str, timeout: Option<Duration>, last: Option<Job>) -> Error {
+    let within = timeout.map(|t| format!(" within {t:?}")).unwrap_or_default();
+    let last = match last {
+        Some(job) => format!(
+            " (last seen: {}, {} active, {} succeeded, {} failed)",
+            job.raw_status, job.active, job.succeeded, job.failed
+        ),
+        None => String::new(),
+    };
+    Error::Timeout { what: crate::error::cap(format!("{what}{within}{last}"), crate::error::MAX_MESSAGE) }
+}
+
+/// A Nomad job that is not there (or was purged while waiting for it).
+fn nomad_job_gone(namespace: &str, name: &str, existed: bool) -> Error {
+    let message = if existed {
+        format!("job {name:?} in namespace {namespace:?} was purged while waiting for it to finish")
+    } else {
+        format!("job not found (job {name:?} in namespace {namespace:?})")
+    };
+    Error::NotFound(crate::error::ApiError { status: 404, message, ..crate::error::ApiError::default() })
+}
+
 fn k8s_namespace<'a>(ctx: &'a k8s::Context, namespace: &'a str) -> &'a str {
     if namespace.is_empty() {
         &ctx.default_namespace

@@ -38,6 +38,7 @@ pub mod pages;
 pub mod quantity;
 pub mod retry;
 pub mod secret;
+pub mod shared;
 pub mod step;
 pub mod transport;
 

@@ -42,8 +42,9 @@ pub trait BodyStream: Send {
 /// with a path-and-query URI; the transport resolves them against the configured server and
 /// adds authentication and TLS (see [`crate::config::Config`]).
 pub trait Transport: Send + Sync {
-    /// The open body of a streamed response.
-    type Body: BodyStream;
+    /// The open body of a streamed response (owned: a shared observation keeps it between the
+    /// waiters that drive it).
+    type Body: BodyStream + 'static;
     /// Send a request and read the whole response. A non-2xx status is a response, not an error;
     /// an error is a failure to get any response. The whole response is bounded by
     /// [`Config::request_timeout`](crate::config::Config::request_timeout) plus the wait a

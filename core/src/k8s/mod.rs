@@ -18,6 +18,7 @@ pub mod namespace;
 pub mod node;
 pub mod quota;
 pub mod scale;
+pub mod shared;
 pub mod tfjob;
 pub mod wait;
 pub mod watch;

@@ -33,7 +33,7 @@ use crate::model::{Execution, Job, Status};
 use crate::retry::Retry;
 use crate::step::{Event, Operation, Request, Step};
 
-fn job_not_found(namespace: &str, name: &str, while_waiting: bool) -> Error {
+pub(crate) fn job_not_found(namespace: &str, name: &str, while_waiting: bool) -> Error {
     let message = if while_waiting {
         format!("job {namespace}/{name} was deleted while waiting for it to finish")
     } else {

@@ -376,7 +376,7 @@ pub fn create(
     Flow::new(Create { paths, body: Some(body), fetch: None }, &ctx.retry)
 }
 
-fn list_query(ctx: &Context, namespace: &str) -> Query {
+pub(crate) fn list_query(ctx: &Context, namespace: &str) -> Query {
     let q = Query::new(ctx, "/v1/jobs");
     match ctx.namespace_mode {
         NamespaceMode::Native => q.namespace(ctx, namespace),

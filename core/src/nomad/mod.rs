@@ -20,6 +20,7 @@ pub mod namespace;
 pub mod node;
 pub mod query;
 pub mod scale;
+pub mod shared;
 pub mod status;
 pub mod wait;
 

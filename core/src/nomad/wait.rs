@@ -206,7 +206,7 @@ impl Blocking {
 /// Whether a failed blocking read is worth re-issuing: the connection or the stream broke, the
 /// transport gave up waiting, or the server was briefly unable to answer (no leader, overload).
 /// TLS failures and the other statuses (404, 400, 403, ...) are answers, not accidents.
-fn resumable(ans: &Result<Response>) -> bool {
+pub(crate) fn resumable(ans: &Result<Response>) -> bool {
     match ans {
         Ok(resp) => matches!(resp.status().as_u16(), 429 | 500 | 502..=504),
         Err(Error::Transport { kind, .. }) => *kind != TransportErrorKind::Tls,

@@ -1,0 +1,169 @@
+//! The Nomad side of the shared observation ([`crate::shared`]): one chain of blocking queries
+//! on `/v1/jobs?namespace=…` serves every `wait_for_job` in that namespace. A list stub says
+//! when a job is `dead`; the waiter then reads the job once ([`get`](super::job::get)) for the
+//! full answer, as a single wait does. A waiter that joins while the chain runs reads its job
+//! once to start from.
+//!
+//! The chain is paced like a single wait's: each query blocks on the last `X-Nomad-Index` for
+//! up to the time until the earliest waiter's deadline (at least [`MIN_SHARED_WAIT`], at most
+//! [`MAX_WAIT`]); an answer that comes back early without a higher index is followed only after
+//! a back-off ([`STALL_BACKOFF_INITIAL`] doubling to [`STALL_BACKOFF_MAX`]); a failure worth
+//! resuming (dropped connection, 429, 5xx) is retried after the context's back-off, doubling.
+
+use std::convert::Infallible;
+use std::time::{Duration, Instant};
+
+use super::job::{list_query, parse_job_list};
+use super::query::{index_of, next_index, MAX_WAIT};
+use super::wait::{resumable, STALL_BACKOFF_INITIAL, STALL_BACKOFF_MAX};
+use super::Context;
+use crate::call::{Exchange, ExchangeStep};
+use crate::deadline::Deadline;
+use crate::error::{Error, Result};
+use crate::model::{Job, Status};
+use crate::retry::Jitter;
+use crate::shared::board::{Change, Seen};
+use crate::shared::feed::{Feed, FeedStep};
+use crate::step::{Event, Response};
+use crate::transport::BoxOperation;
+
+/// The shortest `wait=` of the chain's blocking queries: waiters whose deadlines come close
+/// together do not each cost a query (the driver still ends each waiter at its deadline).
+pub const MIN_SHARED_WAIT: Duration = Duration::from_secs(1);
+
+/// What the board keeps of a list stub (or of a job read in full, `settled`).
+fn seen(job: Job, settled: bool) -> Seen {
+    let terminal = if settled { job.status.is_some_and(Status::is_terminal) } else { job.raw_status == "dead" };
+    Seen { name: job.name.clone(), uid: String::new(), terminal, settled, job }
+}
+
+/// The shared feed of a namespace's jobs.
+#[derive(Debug)]
+pub struct JobsFeed {
+    ctx: Context,
+    namespace: String,
+    index: u64,
+    exchange: Option<Exchange>,
+    /// When the blocking query in flight was sent, and the `wait=` it asked for.
+    asked: Option<(Instant, Duration)>,
+    failures: u32,
+    stalls: u32,
+    /// The back-off to take before the next query (after an early answer without progress).
+    stall: Option<Duration>,
+    jitter: Jitter,
+}
+
+impl JobsFeed {
+    /// The feed of `namespace`'s jobs.
+    pub fn new(ctx: &Context, namespace: &str) -> Self {
+        JobsFeed {
+            ctx: ctx.clone(),
+            namespace: namespace.to_owned(),
+            index: 0,
+            exchange: None,
+            asked: None,
+            failures: 0,
+            stalls: 0,
+            stall: None,
+            jitter: Jitter::new(ctx.retry.seed ^ 0x7368_6172_6564_6a62),
+        }
+    }
+
+    fn jittered(&mut self, exp: Duration) -> Duration {
+        exp.mul_f64(0.5 + 0.5 * self.jitter.next_f64())
+    }
+
+    fn answer(&mut self, now: Instant, ans: Result<Response>) -> FeedStep {
+        if self.index != 0 && resumable(&ans) {
+            self.failures = self.failures.saturating_add(1);
+            let policy = &self.ctx.retry.policy;
+            let exp =
+                policy.initial_backoff.saturating_mul(1u32 << (self.failures - 1).min(16)).min(policy.max_backoff);
+            tracing::debug!(namespace = %self.namespace, failures = self.failures, "shared job list query failed; resuming after a back-off");
+            return FeedStep::Wait(self.jittered(exp));
+        }
+        let resp = match ans.and_then(super::check) {
+            Ok(resp) => resp,
+            Err(err) => return FeedStep::Failed(err),
+        };
+        self.failures = 0;
+        let Some(answered) = index_of(resp.headers()) else {
+            return FeedStep::Failed(Error::protocol(
+                "Nomad's answer to /v1/jobs carried no X-Nomad-Index header, so it cannot be waited on with \
+                 blocking queries; is a proxy between here and Nomad removing X-Nomad-* headers?",
+            ));
+        };
+        let jobs = match parse_job_list(&self.ctx, &self.namespace, resp.body()) {
+            Ok(jobs) => jobs,
+            Err(err) => return FeedStep::Failed(err),
+        };
+        let early = self.asked.take().is_some_and(|(at, asked)| now.saturating_duration_since(at) < asked);
+        let stalled = self.index != 0 && answered <= self.index && early;
+        if self.index != 0 && answered > self.index {
+            self.stalls = 0;
+        }
+        self.index = next_index(self.index, Some(answered));
+        if stalled {
+            self.stalls = self.stalls.saturating_add(1);
+            let exp = STALL_BACKOFF_INITIAL.saturating_mul(1u32 << (self.stalls - 1).min(16)).min(STALL_BACKOFF_MAX);
+            let delay = self.jittered(exp);
+            tracing::debug!(namespace = %self.namespace, answered, stalls = self.stalls, ?delay, "shared job list query came back early without a higher index; backing off");
+            self.stall = Some(delay);
+        }
+        FeedStep::Change(Change::Listed(jobs.into_iter().map(|j| seen(j, false)).collect()))
+    }
+}
+
+impl Feed for JobsFeed {
+    fn poll(&mut self, now: Instant, horizon: Option<Duration>) -> FeedStep {
+        if let Some(delay) = self.stall.take() {
+            return FeedStep::Wait(delay);
+        }
+        if self.exchange.is_none() {
+            let query = list_query(&self.ctx, &self.namespace);
+            let (query, wait) = if self.index == 0 {
+                (query, None)
+            } else {
+                let wait = horizon.map_or(MAX_WAIT, |h| h.clamp(MIN_SHARED_WAIT, MAX_WAIT));
+                (query.blocking(self.index, wait), Some(wait))
+            };
+            let req = match query.get() {
+                Ok(req) => req,
+                Err(err) => return FeedStep::Failed(err),
+            };
+            self.asked = wait.map(|w| (now, w));
+            let exchange = Exchange::send(req, &self.ctx.retry);
+            // the first read retries as any read; the blocking ones are resumed above instead
+            self.exchange = Some(if self.index == 0 { exchange } else { exchange.once() });
+        }
+        let Some(exchange) = self.exchange.as_mut() else {
+            return FeedStep::Failed(Error::protocol("shared job list feed lost its request"));
+        };
+        match exchange.poll(now) {
+            ExchangeStep::Send(req) => FeedStep::List(req),
+            ExchangeStep::Wait(d) => FeedStep::Wait(d),
+            ExchangeStep::Done(ans) => {
+                self.exchange = None;
+                self.answer(now, ans)
+            }
+        }
+    }
+
+    fn handle(&mut self, event: Event) {
+        if let Some(exchange) = self.exchange.as_mut() {
+            exchange.handle(event);
+        }
+    }
+}
+
+/// A waiter's read of job `name` ([`get`](super::job::get), as `get_job`): `None` when it does
+/// not exist.
+pub fn read(ctx: &Context, namespace: &str, name: &str, deadline: Deadline) -> BoxOperation<Option<Seen>, Infallible> {
+    let get = super::job::get(ctx, namespace, name);
+    let what = format!("reading job {name:?}");
+    Box::new(crate::shared::map_output(crate::shared::within(get, deadline, what), |out| match out {
+        Ok(job) => Ok(Some(seen(job, true))),
+        Err(Error::NotFound(_)) => Ok(None),
+        Err(err) => Err(err),
+    }))
+}

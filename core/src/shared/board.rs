@@ -1,0 +1,480 @@
+//! The board of one shared observation: who waits for which job, and what each waiter is owed
+//! once the namespace's feed reports a change. Pure state, no I/O and no clock: the driver
+//! feeds it [`Change`]s and the time, and it answers which waiters to wake.
+//!
+//! It keeps nothing for jobs nobody waits for, and for a waited-for job only the uid it is bound
+//! to and the last state seen (for the timeout message): a namespace with 10,000 jobs costs the
+//! feed's decoding of their events, not 10,000 entries.
+//!
+//! **Who may be decided by a list.** A list answers with the state at the time it was *sent*.
+//! A waiter that joined before a list was sent ([`Board::list_sent`]) is covered by it: absent
+//! from it means the job does not exist. A waiter that joined later (the observation was
+//! already running) is not: its job may have been created after that list, so it reads the job
+//! itself once ([`Join::Read`], then [`Board::read`]) and from then on follows the feed's events.
+//! Only the first waiter of a fresh observation, and those that join before its first list goes
+//! out, skip that read: a single wait costs what it cost on its own.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use crate::deadline::Deadline;
+use crate::error::Error;
+use crate::model::Job;
+
+/// Names one waiter on a [`Board`].
+pub type WaiterId = u64;
+
+/// What the feed saw of one job.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Seen {
+    /// The job's name.
+    pub name: String,
+    /// Its uid (Kubernetes `metadata.uid`); empty where the orchestrator has none to tell two
+    /// jobs of the same name apart (Nomad follows the job ID).
+    pub uid: String,
+    /// Whether the job has finished.
+    pub terminal: bool,
+    /// Whether `job` is what the wait returns (a Kubernetes watch event carries the whole Job);
+    /// when not (a Nomad list stub), a finished job is read once more for the full answer.
+    pub settled: bool,
+    /// The job as seen.
+    pub job: Job,
+}
+
+/// What the feed reports.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    /// Every job of the namespace, as of the last list sent.
+    Listed(Vec<Seen>),
+    /// A job was created or changed.
+    Upserted(Seen),
+    /// A job was deleted (its last state).
+    Deleted(Seen),
+}
+
+/// How a waiter joins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Join {
+    /// The observation's first list is still to be sent: it tells whether the job exists.
+    Covered,
+    /// The observation is running: read the job once ([`Board::read`]).
+    Read,
+}
+
+/// What a waiter is owed.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    /// The job finished: the wait returns it.
+    Finished(Job),
+    /// The feed saw the job finish without the full answer: read it once more.
+    Check,
+    /// The job does not exist (`existed: false`) or was deleted while waiting.
+    Gone {
+        /// Whether the waiter saw the job before it went.
+        existed: bool,
+    },
+    /// The waiter's deadline passed.
+    TimedOut,
+    /// The observation failed in a way that cannot be resumed (forbidden, bad request, ...).
+    Failed(Error),
+}
+
+#[derive(Debug)]
+struct Waiter {
+    name: String,
+    /// `lists_sent` when the waiter joined.
+    since: u64,
+    uid: Option<String>,
+    /// Whether the job was ever seen (by the feed or the waiter's read).
+    existed: bool,
+    last: Option<Job>,
+    deadline: Deadline,
+    outcome: Option<Outcome>,
+    /// The last event of the job's name before the waiter was bound to a uid (its read was out).
+    early_upsert: Option<Seen>,
+    /// The uid of the last deletion of the job's name before the waiter was bound.
+    early_delete: Option<String>,
+    /// Its outcome was taken: the wait is over.
+    over: bool,
+}
+
+impl Waiter {
+    /// Still to be decided.
+    fn open(&self) -> bool {
+        self.outcome.is_none() && !self.over
+    }
+}
+
+/// The waiters of one shared observation (see the module docs).
+#[derive(Debug, Default)]
+pub struct Board {
+    waiters: HashMap<WaiterId, Waiter>,
+    by_name: HashMap<String, Vec<WaiterId>>,
+    next: WaiterId,
+    lists_sent: u64,
+}
+
+impl Board {
+    /// An empty board of an observation that has not listed yet.
+    pub fn new() -> Self {
+        Board::default()
+    }
+
+    /// A waiter for job `name` until `deadline` (started by the caller).
+    pub fn join(&mut self, name: &str, deadline: Deadline) -> (WaiterId, Join) {
+        let id = self.next;
+        self.next = self.next.wrapping_add(1);
+        let join = if self.lists_sent == 0 { Join::Covered } else { Join::Read };
+        self.waiters.insert(
+            id,
+            Waiter {
+                name: name.to_owned(),
+                since: self.lists_sent,
+                uid: None,
+                existed: false,
+                last: None,
+                deadline,
+                outcome: None,
+                early_upsert: None,
+                early_delete: None,
+                over: false,
+            },
+        );
+        self.by_name.entry(name.to_owned()).or_default().push(id);
+        (id, join)
+    }
+
+    /// The waiter is gone (returned, timed out or dropped).
+    pub fn leave(&mut self, id: WaiterId) {
+        let Some(w) = self.waiters.remove(&id) else { return };
+        if let Some(ids) = self.by_name.get_mut(&w.name) {
+            ids.retain(|&other| other != id);
+            if ids.is_empty() {
+                self.by_name.remove(&w.name);
+            }
+        }
+    }
+
+    /// How many waiters there are.
+    pub fn len(&self) -> usize {
+        self.waiters.len()
+    }
+
+    /// Whether no one waits.
+    pub fn is_empty(&self) -> bool {
+        self.waiters.is_empty()
+    }
+
+    /// The feed is sending a list now: it covers every waiter that joined before.
+    pub fn list_sent(&mut self) {
+        self.lists_sent = self.lists_sent.saturating_add(1);
+    }
+
+    /// Take what the feed reported; the waiters it decided, to wake.
+    pub fn apply(&mut self, change: Change) -> Vec<WaiterId> {
+        let mut woken = Vec::new();
+        match change {
+            Change::Upserted(seen) => self.each(&seen.name, &mut woken, |w| match &w.uid {
+                Some(_) => judge(w, &seen),
+                // not bound yet (its read is out): kept for when it is
+                None => w.early_upsert = Some(seen.clone()),
+            }),
+            Change::Deleted(seen) => self.each(&seen.name, &mut woken, |w| match &w.uid {
+                Some(uid) if *uid == seen.uid => w.outcome = Some(Outcome::Gone { existed: true }),
+                Some(_) => {}
+                None => w.early_delete = Some(seen.uid.clone()),
+            }),
+            Change::Listed(items) => {
+                let epoch = self.lists_sent;
+                let present: HashMap<&str, &Seen> = items.iter().map(|s| (s.name.as_str(), s)).collect();
+                for (id, w) in self.waiters.iter_mut().filter(|(_, w)| w.open()) {
+                    let covered = w.since < epoch;
+                    match present.get(w.name.as_str()) {
+                        Some(seen) if covered || w.uid.as_deref().is_some_and(|u| !u.is_empty() && u == seen.uid) => {
+                            judge(w, seen)
+                        }
+                        None if covered => w.outcome = Some(Outcome::Gone { existed: w.existed }),
+                        _ => {}
+                    }
+                    if w.outcome.is_some() {
+                        woken.push(*id);
+                    }
+                }
+            }
+        }
+        woken
+    }
+
+    /// What waiter `id`'s own read said (`None`: the job does not exist). `true` if that decided
+    /// the wait.
+    pub fn read(&mut self, id: WaiterId, seen: Option<Seen>) -> bool {
+        let Some(w) = self.waiters.get_mut(&id) else { return false };
+        if matches!(w.outcome, Some(Outcome::Check)) {
+            w.outcome = None;
+        }
+        if !w.open() {
+            return true;
+        }
+        match seen {
+            Some(seen) => {
+                judge(w, &seen);
+                // what the feed said of this job while the read was out is newer than the read
+                if let Some(early) = w.early_upsert.take().filter(|e| e.uid == seen.uid) {
+                    if w.outcome.is_none() {
+                        judge(w, &early);
+                    }
+                }
+                if w.early_delete.take().is_some_and(|uid| uid == seen.uid) && w.outcome.is_none() {
+                    w.outcome = Some(Outcome::Gone { existed: true });
+                }
+            }
+            None => w.outcome = Some(Outcome::Gone { existed: w.existed }),
+        }
+        w.outcome.is_some()
+    }
+
+    /// Every undecided waiter is owed `err` (the feed cannot go on); all of them, to wake.
+    pub fn fail(&mut self, err: &Error) -> Vec<WaiterId> {
+        let mut woken = Vec::new();
+        for (id, w) in self.waiters.iter_mut().filter(|(_, w)| w.open()) {
+            w.outcome = Some(Outcome::Failed(err.clone()));
+            woken.push(*id);
+        }
+        woken
+    }
+
+    /// The waiters whose deadline has passed at `now` are owed [`Outcome::TimedOut`]; them, to wake.
+    pub fn expire(&mut self, now: Instant) -> Vec<WaiterId> {
+        let mut woken = Vec::new();
+        for (id, w) in self.waiters.iter_mut().filter(|(_, w)| w.open()) {
+            if w.deadline.passed(now) {
+                w.outcome = Some(Outcome::TimedOut);
+                woken.push(*id);
+            }
+        }
+        woken
+    }
+
+    /// The time until the earliest deadline of the undecided waiters (`None`: none has one).
+    /// Whoever drives the feed bounds each step by it, so that no waiter outlives its deadline.
+    pub fn horizon(&self, now: Instant) -> Option<Duration> {
+        self.waiters.values().filter(|w| w.open()).filter_map(|w| w.deadline.left(now)).min()
+    }
+
+    /// Whether waiter `id` is owed something (or is unknown).
+    pub fn decided(&self, id: WaiterId) -> bool {
+        self.waiters.get(&id).is_none_or(|w| !w.open())
+    }
+
+    /// What waiter `id` is owed, once: the next call answers `None` (until the next decision).
+    pub fn take(&mut self, id: WaiterId) -> Option<Outcome> {
+        let w = self.waiters.get_mut(&id)?;
+        match w.outcome {
+            // kept until the waiter's read answers (`read` clears it)
+            Some(Outcome::Check) => Some(Outcome::Check),
+            Some(_) => {
+                w.over = true;
+                w.outcome.take()
+            }
+            None => None,
+        }
+    }
+
+    /// The last state seen of waiter `id`'s job (for a timeout's message).
+    pub fn last_seen(&self, id: WaiterId) -> Option<&Job> {
+        self.waiters.get(&id)?.last.as_ref()
+    }
+
+    fn each(&mut self, name: &str, woken: &mut Vec<WaiterId>, mut f: impl FnMut(&mut Waiter)) {
+        let Some(ids) = self.by_name.get(name) else { return };
+        for id in ids {
+            if let Some(w) = self.waiters.get_mut(id).filter(|w| w.open()) {
+                f(w);
+                if w.outcome.is_some() {
+                    woken.push(*id);
+                }
+            }
+        }
+    }
+}
+
+/// A state of the waiter's job: bind the uid at first sight (another uid is another job of the
+/// same name, ignored), remember it, decide when it has finished.
+fn judge(w: &mut Waiter, seen: &Seen) {
+    match &w.uid {
+        Some(uid) if !uid.is_empty() && !seen.uid.is_empty() && *uid != seen.uid => return,
+        Some(_) => {}
+        None => w.uid = Some(seen.uid.clone()),
+    }
+    w.existed = true;
+    w.last = Some(seen.job.clone());
+    if seen.terminal {
+        w.outcome = Some(if seen.settled { Outcome::Finished(seen.job.clone()) } else { Outcome::Check });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Status;
+
+    fn seen(name: &str, uid: &str, status: Option<Status>) -> Seen {
+        let job = Job { name: name.into(), status, ..Job::default() };
+        Seen {
+            name: name.into(),
+            uid: uid.into(),
+            terminal: status.is_some_and(Status::is_terminal),
+            settled: true,
+            job,
+        }
+    }
+
+    fn started(timeout: Option<Duration>, now: Instant) -> Deadline {
+        let mut d = Deadline::new(timeout);
+        d.start(now);
+        d
+    }
+
+    #[test]
+    fn the_first_list_decides_the_waiters_that_joined_before_it_was_sent() {
+        let now = Instant::now();
+        let mut board = Board::new();
+        let (a, ja) = board.join("a", started(None, now));
+        let (b, jb) = board.join("b", started(None, now));
+        let (c, jc) = board.join("c", started(None, now));
+        assert_eq!((ja, jb, jc), (Join::Covered, Join::Covered, Join::Covered));
+        board.list_sent();
+        let woken = board.apply(Change::Listed(vec![
+            seen("a", "u-a", Some(Status::Running)),
+            seen("b", "u-b", Some(Status::Succeeded)),
+        ]));
+        assert_eq!(woken.len(), 2);
+        assert!(woken.contains(&b) && woken.contains(&c));
+        assert!(matches!(board.take(b), Some(Outcome::Finished(j)) if j.name == "b"));
+        assert!(matches!(board.take(c), Some(Outcome::Gone { existed: false })));
+        assert!(board.take(a).is_none());
+        // `a` finishes on a watch event
+        let woken = board.apply(Change::Upserted(seen("a", "u-a", Some(Status::Failed))));
+        assert_eq!(woken, vec![a]);
+        assert!(matches!(board.take(a), Some(Outcome::Finished(j)) if j.status == Some(Status::Failed)));
+    }
+
+    #[test]
+    fn a_waiter_that_joins_a_running_observation_reads_and_is_not_decided_by_an_older_list() {
+        let now = Instant::now();
+        let mut board = Board::new();
+        let (first, _) = board.join("a", started(None, now));
+        board.list_sent();
+        // joined while the list was in flight: its job may be newer than that list
+        let (late, join) = board.join("new", started(None, now));
+        assert_eq!(join, Join::Read);
+        let woken = board.apply(Change::Listed(vec![seen("a", "u-a", Some(Status::Running))]));
+        assert!(woken.is_empty(), "the older list says nothing of `new`: {woken:?}");
+        assert!(!board.decided(first) && !board.decided(late));
+        assert!(!board.read(late, Some(seen("new", "u-n", Some(Status::Pending)))));
+        // the next list (sent after it joined) covers it
+        board.list_sent();
+        let mut woken = board.apply(Change::Listed(vec![]));
+        woken.sort_unstable();
+        assert_eq!(woken, vec![first, late]);
+        assert!(matches!(board.take(late), Some(Outcome::Gone { existed: true })));
+    }
+
+    #[test]
+    fn events_that_arrive_before_the_waiters_read_answers_are_kept_for_the_job_it_binds_to() {
+        let now = Instant::now();
+        let mut board = Board::new();
+        board.list_sent();
+        let (w, _) = board.join("x", started(None, now));
+        // an older job of the same name goes, the new one finishes, then the read answers
+        assert!(board.apply(Change::Upserted(seen("x", "old", Some(Status::Running)))).is_empty());
+        assert!(board.apply(Change::Deleted(seen("x", "old", Some(Status::Running)))).is_empty());
+        assert!(board.apply(Change::Upserted(seen("x", "new", Some(Status::Succeeded)))).is_empty());
+        assert!(board.read(w, Some(seen("x", "new", Some(Status::Running)))));
+        assert!(matches!(board.take(w), Some(Outcome::Finished(j)) if j.status == Some(Status::Succeeded)));
+    }
+
+    #[test]
+    fn a_read_that_finds_nothing_is_not_found() {
+        let now = Instant::now();
+        let mut board = Board::new();
+        board.list_sent();
+        let (w, _) = board.join("x", started(None, now));
+        assert!(board.read(w, None));
+        assert!(matches!(board.take(w), Some(Outcome::Gone { existed: false })));
+    }
+
+    #[test]
+    fn deletion_of_the_bound_job_ends_its_waiters_but_not_of_an_older_one_of_the_same_name() {
+        let now = Instant::now();
+        let mut board = Board::new();
+        board.list_sent();
+        let (w, _) = board.join("x", started(None, now));
+        assert!(!board.read(w, Some(seen("x", "new", Some(Status::Running)))));
+        assert!(board.apply(Change::Deleted(seen("x", "old", None))).is_empty());
+        assert!(board.apply(Change::Upserted(seen("x", "old", Some(Status::Succeeded)))).is_empty());
+        assert_eq!(board.apply(Change::Deleted(seen("x", "new", Some(Status::Running)))), vec![w]);
+        assert!(matches!(board.take(w), Some(Outcome::Gone { existed: true })));
+    }
+
+    #[test]
+    fn only_the_waiters_of_the_changed_job_are_woken() {
+        let now = Instant::now();
+        let mut board = Board::new();
+        let ids: Vec<_> = (0..100).map(|i| board.join(&format!("j{}", i % 10), started(None, now)).0).collect();
+        board.list_sent();
+        let listed = (0..10).map(|i| seen(&format!("j{i}"), &format!("u{i}"), Some(Status::Running))).collect();
+        assert!(board.apply(Change::Listed(listed)).is_empty());
+        let woken = board.apply(Change::Upserted(seen("j3", "u3", Some(Status::Succeeded))));
+        let expected: Vec<_> = ids.iter().copied().enumerate().filter(|(i, _)| i % 10 == 3).map(|(_, id)| id).collect();
+        assert_eq!(woken, expected);
+        assert_eq!(board.len(), 100);
+        for id in ids {
+            board.leave(id);
+        }
+        assert!(board.is_empty() && board.by_name.is_empty());
+    }
+
+    #[test]
+    fn deadlines_set_the_horizon_and_expire_their_own_waiters_only() {
+        let now = Instant::now();
+        let mut board = Board::new();
+        let (short, _) = board.join("a", started(Some(Duration::from_secs(5)), now));
+        let (long, _) = board.join("a", started(Some(Duration::from_secs(60)), now));
+        let (none, _) = board.join("b", started(None, now));
+        assert_eq!(board.horizon(now), Some(Duration::from_secs(5)));
+        assert!(board.expire(now + Duration::from_secs(4)).is_empty());
+        assert_eq!(board.expire(now + Duration::from_secs(5)), vec![short]);
+        assert!(matches!(board.take(short), Some(Outcome::TimedOut)));
+        assert_eq!(board.horizon(now + Duration::from_secs(5)), Some(Duration::from_secs(55)));
+        assert!(!board.decided(long) && !board.decided(none));
+    }
+
+    #[test]
+    fn an_unsettled_finish_asks_for_a_read_which_decides() {
+        let now = Instant::now();
+        let mut board = Board::new();
+        let (w, _) = board.join("n", started(None, now));
+        board.list_sent();
+        let mut stub = seen("n", "", Some(Status::Succeeded));
+        stub.settled = false;
+        assert_eq!(board.apply(Change::Listed(vec![stub])), vec![w]);
+        assert!(matches!(board.take(w), Some(Outcome::Check)));
+        assert!(matches!(board.take(w), Some(Outcome::Check)), "kept until the read answers");
+        assert!(board.read(w, Some(seen("n", "", Some(Status::Succeeded)))));
+        assert!(matches!(board.take(w), Some(Outcome::Finished(_))));
+    }
+
+    #[test]
+    fn a_failed_feed_fails_every_undecided_waiter_with_a_copy_of_its_error() {
+        let now = Instant::now();
+        let mut board = Board::new();
+        let (a, _) = board.join("a", started(None, now));
+        let (b, _) = board.join("b", started(None, now));
+        let err = Error::protocol("no");
+        let mut woken = board.fail(&err);
+        woken.sort_unstable();
+        assert_eq!(woken, vec![a, b]);
+        assert!(matches!(board.take(a), Some(Outcome::Failed(Error::Protocol(m))) if m == "no"));
+    }
+}

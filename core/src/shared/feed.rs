@@ -1,0 +1,41 @@
+//! [`Feed`]: the sans-IO source of one shared observation (a namespace's list + watch of Jobs,
+//! or its chain of blocking job-list queries), driven like an [`Operation`](crate::Operation) by
+//! whichever waiter holds the observation at the moment.
+
+use std::time::{Duration, Instant};
+
+use super::board::Change;
+use crate::error::Error;
+use crate::step::{Event, Request};
+
+/// What a [`Feed`] wants next.
+#[derive(Debug)]
+pub enum FeedStep {
+    /// Send a request that lists the namespace's jobs (it covers every waiter that joined
+    /// before: see [`Board::list_sent`](super::board::Board::list_sent)).
+    List(Request),
+    /// Open a stream (a watch).
+    Open(Request),
+    /// Read the open stream, waiting at most `timeout` for data.
+    Read {
+        /// How long to wait for data (`None`: forever).
+        timeout: Option<Duration>,
+    },
+    /// Back off this long.
+    Wait(Duration),
+    /// Something changed; poll again for more.
+    Change(Change),
+    /// The observation cannot go on (the server refused it); every waiter gets the error.
+    Failed(Error),
+}
+
+/// The source of a shared observation. It runs as long as someone waits and has no deadline of
+/// its own: the driver bounds each step by the earliest waiter's deadline (`horizon`).
+pub trait Feed: Send {
+    /// The next step. `horizon` is the time until the earliest waiter's deadline (`None`: no
+    /// waiter has one), for server-side waits (`wait=`) that should not outlast it.
+    fn poll(&mut self, now: Instant, horizon: Option<Duration>) -> FeedStep;
+    /// The outcome of the last I/O step ([`FeedStep::List`], [`FeedStep::Open`],
+    /// [`FeedStep::Read`]).
+    fn handle(&mut self, event: Event);
+}

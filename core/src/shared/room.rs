@@ -1,0 +1,421 @@
+//! The runtime-free driving of a shared observation: the waiters of one namespace share one
+//! [`Feed`] and take turns driving it, over any [`Transport`].
+//!
+//! There is no background task. Each waiter waits for either its own outcome or the
+//! observation's drive lock ([`async_lock::Mutex`], fair, runtime-free); whoever holds the lock
+//! carries out the feed's steps, applies what they report to the [`Board`] and wakes the waiters
+//! it decided, until its own wait is decided; then the next waiter in line takes over. The step
+//! in flight and the open stream live in the observation, not in the driving waiter, so a waiter
+//! dropped at any await leaves nothing broken: the next one re-sends the request it was sending
+//! or goes on reading the stream. Every step is bounded by the earliest deadline among the
+//! waiters (the read's timeout, the request's [`TimeLimit`](crate::deadline::TimeLimit), the
+//! back-off), and that waiter is then woken with its timeout by whoever drives. When the last
+//! waiter is gone the observation is dropped, its stream (and connection) with it.
+
+use std::any::Any;
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::future::{poll_fn, Future};
+use std::pin::pin;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::task::{Poll, Waker};
+use std::time::{Duration, Instant};
+
+use super::board::{Board, Join, Outcome, Seen, WaiterId};
+use super::feed::{Feed, FeedStep};
+use crate::call::copy_request;
+use crate::deadline::{Deadline, TimeLimit};
+use crate::error::{Error, Result};
+use crate::model::Job;
+use crate::step::Event;
+use crate::transport::{BodyStream, BoxOperation, Chunk, Driver, Opened, Transport};
+
+type Entry = Weak<dyn Any + Send + Sync>;
+
+/// The shared observations of one manager, by namespace. Cheap to clone (clones share them).
+#[derive(Clone, Default)]
+pub struct Rooms {
+    map: Arc<Mutex<HashMap<String, Entry>>>,
+}
+
+impl std::fmt::Debug for Rooms {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Rooms").field("live", &self.live()).finish()
+    }
+}
+
+impl Rooms {
+    /// How many shared observations are running (each holds at most one stream or request).
+    pub fn live(&self) -> usize {
+        self.map.lock().unwrap_or_else(PoisonError::into_inner).values().filter(|w| w.strong_count() > 0).count()
+    }
+
+    /// The observation `key`, started with `feed` if none is running (or the last one failed).
+    pub(crate) fn room<B: BodyStream + 'static>(
+        &self,
+        key: &str,
+        feed: impl FnOnce() -> Box<dyn Feed>,
+    ) -> Arc<Room<B>> {
+        let mut map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(room) = map.get(key).and_then(Weak::upgrade).and_then(|r| r.downcast::<Room<B>>().ok()) {
+            if !room.shared().dead {
+                return room;
+            }
+        }
+        if map.len() >= 16 {
+            map.retain(|_, w| w.strong_count() > 0);
+        }
+        let room = Arc::new(Room {
+            shared: Mutex::new(Shared::default()),
+            drive: async_lock::Mutex::new(Drive { feed: feed(), pending: None, stream: None }),
+        });
+        let entry: Arc<dyn Any + Send + Sync> = room.clone();
+        map.insert(key.to_owned(), Arc::downgrade(&entry));
+        room
+    }
+}
+
+#[derive(Default)]
+struct Shared {
+    board: Board,
+    wakers: HashMap<WaiterId, Waker>,
+    /// The feed failed: no one drives it any more; new waiters start another observation.
+    dead: bool,
+}
+
+impl Shared {
+    fn wakers_of(&mut self, ids: Vec<WaiterId>) -> Vec<Waker> {
+        ids.into_iter().filter_map(|id| self.wakers.remove(&id)).collect()
+    }
+}
+
+enum Pending {
+    List(crate::step::Request),
+    Open(crate::step::Request),
+    /// Read the stream until this time (`None`: no limit).
+    Read(Option<Instant>),
+    /// Back off until this time.
+    Wait(Option<Instant>),
+}
+
+impl Pending {
+    fn copy(&self) -> Pending {
+        match self {
+            Pending::List(r) => Pending::List(copy_request(r)),
+            Pending::Open(r) => Pending::Open(copy_request(r)),
+            Pending::Read(u) => Pending::Read(*u),
+            Pending::Wait(u) => Pending::Wait(*u),
+        }
+    }
+}
+
+/// Whether a request ended with a timeout only because the earliest waiter's deadline cut it.
+fn was_cut<X>(result: &Result<X>, cut_at: Option<Instant>, now: Instant) -> bool {
+    matches!(result, Err(Error::Timeout { .. })) && cut_at.is_some_and(|at| now >= at)
+}
+
+struct Drive<B> {
+    feed: Box<dyn Feed>,
+    /// The step being carried out: kept until its outcome is handed to the feed.
+    pending: Option<Pending>,
+    stream: Option<B>,
+}
+
+/// One shared observation: its board and its feed.
+pub(crate) struct Room<B> {
+    shared: Mutex<Shared>,
+    drive: async_lock::Mutex<Drive<B>>,
+}
+
+/// How a shared wait ended, other than with an error.
+#[derive(Debug)]
+pub(crate) enum Ended {
+    /// The job finished.
+    Finished(Job),
+    /// The job does not exist, or was deleted while waiting (`existed`).
+    Gone { existed: bool },
+    /// The deadline passed; the last state seen.
+    TimedOut(Option<Job>),
+}
+
+struct Leave<'r, B> {
+    room: &'r Room<B>,
+    id: WaiterId,
+}
+
+impl<B> Drop for Leave<'_, B> {
+    fn drop(&mut self) {
+        let mut s = self.room.shared();
+        s.board.leave(self.id);
+        s.wakers.remove(&self.id);
+    }
+}
+
+enum First<A, B> {
+    A(A),
+    B(B),
+}
+
+/// Whichever of `a` and `b` is ready first (`a` when both are).
+async fn first<A: Future, B: Future>(a: A, b: B) -> First<A::Output, B::Output> {
+    let (mut a, mut b) = (pin!(a), pin!(b));
+    poll_fn(|cx| {
+        if let Poll::Ready(x) = a.as_mut().poll(cx) {
+            return Poll::Ready(First::A(x));
+        }
+        if let Poll::Ready(y) = b.as_mut().poll(cx) {
+            return Poll::Ready(First::B(y));
+        }
+        Poll::Pending
+    })
+    .await
+}
+
+fn min_limit(a: Option<Duration>, b: Option<Duration>) -> Option<Duration> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+fn wake(wakers: Vec<Waker>) {
+    for w in wakers {
+        w.wake();
+    }
+}
+
+/// First back-off after a waiter's own read failed in a way worth another try.
+pub const READ_BACKOFF_INITIAL: Duration = Duration::from_secs(1);
+/// Largest back-off between a waiter's reads.
+pub const READ_BACKOFF_MAX: Duration = Duration::from_secs(30);
+
+/// Whether a waiter's failed read is worth another: the connection broke, the transport gave up
+/// (before the caller's deadline), or the server was briefly unable to answer.
+fn worth_reading_again(err: &Error) -> bool {
+    match err {
+        Error::Transport { kind, .. } => *kind != crate::error::TransportErrorKind::Tls,
+        Error::Timeout { .. } | Error::TooManyRequests(_) => true,
+        Error::Server(api) => matches!(api.status, 500 | 502..=504),
+        _ => false,
+    }
+}
+
+/// A waiter's own read, tried again after a back-off (doubling from [`READ_BACKOFF_INITIAL`] to
+/// [`READ_BACKOFF_MAX`], clamped to the deadline) while it fails in a way worth it. `Ok(None)`
+/// once the deadline has passed.
+async fn read_resuming<T: Transport>(
+    transport: &T,
+    read: &impl Fn(Deadline) -> BoxOperation<Option<Seen>, Infallible>,
+    deadline: Deadline,
+) -> Result<Option<Option<Seen>>> {
+    let mut failures = 0u32;
+    loop {
+        let err = match Driver::new(transport, read(deadline)).finish().await {
+            Ok(seen) => return Ok(Some(seen)),
+            Err(err) => err,
+        };
+        let now = transport.now();
+        if deadline.passed(now) {
+            return Ok(None);
+        }
+        if !worth_reading_again(&err) {
+            return Err(err);
+        }
+        failures = failures.saturating_add(1);
+        let delay = READ_BACKOFF_INITIAL.saturating_mul(1u32 << (failures - 1).min(16)).min(READ_BACKOFF_MAX);
+        tracing::debug!(error = %err, failures, ?delay, "a waiter's read failed; reading again after a back-off");
+        transport.sleep(deadline.clamp(now, delay)).await;
+    }
+}
+
+impl<B> Room<B> {
+    fn shared(&self) -> MutexGuard<'_, Shared> {
+        self.shared.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl<B: BodyStream + 'static> Room<B> {
+    /// Wait for job `name` until `timeout` passes. `read` reads the job once (bounded by the
+    /// deadline it is given): for a waiter that joins a running observation, and when the feed
+    /// saw the job finish without the full answer.
+    pub(crate) async fn wait<T>(
+        &self,
+        transport: &T,
+        name: &str,
+        timeout: Option<Duration>,
+        read: impl Fn(Deadline) -> BoxOperation<Option<Seen>, Infallible>,
+    ) -> Result<Ended>
+    where
+        T: Transport<Body = B>,
+    {
+        let mut deadline = Deadline::new(timeout);
+        deadline.start(transport.now());
+        let (id, join) = self.shared().board.join(name, deadline);
+        let _leave = Leave { room: self, id };
+        if join == Join::Read {
+            match read_resuming(transport, &read, deadline).await? {
+                Some(seen) => {
+                    self.shared().board.read(id, seen);
+                }
+                None => return Ok(Ended::TimedOut(self.shared().board.last_seen(id).cloned())),
+            }
+        }
+        loop {
+            let outcome = self.shared().board.take(id);
+            match outcome {
+                Some(Outcome::Finished(job)) => return Ok(Ended::Finished(job)),
+                Some(Outcome::Gone { existed }) => return Ok(Ended::Gone { existed }),
+                Some(Outcome::Failed(err)) => return Err(err),
+                Some(Outcome::TimedOut) => return Ok(Ended::TimedOut(self.shared().board.last_seen(id).cloned())),
+                Some(Outcome::Check) => {
+                    match read_resuming(transport, &read, deadline).await? {
+                        Some(seen) => {
+                            self.shared().board.read(id, seen);
+                        }
+                        None => return Ok(Ended::TimedOut(self.shared().board.last_seen(id).cloned())),
+                    }
+                    continue;
+                }
+                None => {}
+            }
+            if deadline.passed(transport.now()) {
+                return Ok(Ended::TimedOut(self.shared().board.last_seen(id).cloned()));
+            }
+            let notified = poll_fn(|cx| {
+                let mut s = self.shared();
+                if s.board.decided(id) || s.dead {
+                    s.wakers.remove(&id);
+                    Poll::Ready(())
+                } else {
+                    s.wakers.insert(id, cx.waker().clone());
+                    Poll::Pending
+                }
+            });
+            match first(notified, self.drive.lock()).await {
+                First::A(()) => continue,
+                First::B(mut drive) => self.lead(transport, &mut drive, id).await,
+            }
+        }
+    }
+
+    /// Drive the feed until waiter `id` is decided (or the feed failed).
+    async fn lead<T>(&self, transport: &T, drive: &mut Drive<B>, id: WaiterId)
+    where
+        T: Transport<Body = B>,
+    {
+        loop {
+            let now = transport.now();
+            let (horizon, done, wakers) = {
+                let mut s = self.shared();
+                let expired = s.board.expire(now);
+                let wakers = s.wakers_of(expired);
+                (s.board.horizon(now), s.dead || s.board.decided(id), wakers)
+            };
+            wake(wakers);
+            if done {
+                return;
+            }
+            let Some(pending) = drive.pending.as_ref().map(Pending::copy) else {
+                let next = match drive.feed.poll(now, horizon) {
+                    FeedStep::List(req) => {
+                        self.shared().board.list_sent();
+                        Pending::List(req)
+                    }
+                    FeedStep::Open(req) => Pending::Open(req),
+                    FeedStep::Read { timeout } => Pending::Read(timeout.and_then(|t| now.checked_add(t))),
+                    FeedStep::Wait(d) => Pending::Wait(now.checked_add(d)),
+                    FeedStep::Change(change) => {
+                        let wakers = {
+                            let mut s = self.shared();
+                            let woken = s.board.apply(change);
+                            s.wakers_of(woken)
+                        };
+                        wake(wakers);
+                        continue;
+                    }
+                    FeedStep::Failed(err) => {
+                        tracing::debug!(error = %err, "shared observation failed; its waiters get the error");
+                        let wakers = {
+                            let mut s = self.shared();
+                            s.dead = true;
+                            let woken = s.board.fail(&err);
+                            s.wakers_of(woken)
+                        };
+                        wake(wakers);
+                        return;
+                    }
+                };
+                drive.pending = Some(next);
+                continue;
+            };
+            // Each step is bounded by the earliest waiter's deadline; a step it cuts short is
+            // kept, to be carried out again by whoever drives next.
+            let cut_at = horizon.and_then(|h| now.checked_add(h));
+            let limited = |mut req: crate::step::Request| {
+                if let Some(h) = horizon {
+                    TimeLimit::set(&mut req, h);
+                }
+                req
+            };
+            let event = match pending {
+                Pending::List(req) => {
+                    let result = transport.send(limited(req)).await;
+                    if was_cut(&result, cut_at, transport.now()) {
+                        continue;
+                    }
+                    match result {
+                        Ok(resp) => Event::Response(resp),
+                        Err(err) => Event::Failed(err),
+                    }
+                }
+                Pending::Open(req) => {
+                    drive.stream = None;
+                    let result = transport.open(limited(req)).await;
+                    if was_cut(&result, cut_at, transport.now()) {
+                        continue;
+                    }
+                    match result {
+                        Ok(Opened::Stream(parts, body)) => {
+                            drive.stream = Some(body);
+                            Event::Head(parts)
+                        }
+                        Ok(Opened::Complete(resp)) => Event::Response(resp),
+                        Err(err) => Event::Failed(err),
+                    }
+                }
+                Pending::Read(until) => {
+                    let own = until.map(|u| u.saturating_duration_since(now));
+                    let Some(stream) = drive.stream.as_mut() else {
+                        drive.pending = None;
+                        drive.feed.handle(Event::Failed(Error::protocol("shared observation read without a stream")));
+                        continue;
+                    };
+                    match stream.next_chunk(min_limit(own, horizon)).await {
+                        Chunk::Data(bytes) => Event::Chunk(bytes),
+                        Chunk::End => {
+                            drive.stream = None;
+                            Event::End
+                        }
+                        Chunk::Failed(err) => {
+                            drive.stream = None;
+                            Event::Failed(err)
+                        }
+                        // the feed's own read timeout, or only a waiter's deadline
+                        Chunk::TimedOut if until.is_some_and(|u| transport.now() >= u) => Event::ReadTimeout,
+                        Chunk::TimedOut => continue,
+                    }
+                }
+                Pending::Wait(until) => {
+                    let own = until.map_or(Duration::MAX, |u| u.saturating_duration_since(now));
+                    transport.sleep(min_limit(Some(own), horizon).unwrap_or(own)).await;
+                    if until.is_some_and(|u| transport.now() >= u) {
+                        drive.pending = None;
+                    }
+                    continue;
+                }
+            };
+            drive.pending = None;
+            drive.feed.handle(event);
+        }
+    }
+}
