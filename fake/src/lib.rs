@@ -567,6 +567,15 @@ impl Drop for FakeBody {
 
 impl BodyStream for FakeBody {
     fn next_chunk(&mut self, timeout: Option<Duration>) -> impl Future<Output = Chunk> + Send {
+        async move {
+            YieldOnce(false).await;
+            self.next_chunk_now(timeout)
+        }
+    }
+}
+
+impl FakeBody {
+    fn next_chunk_now(&mut self, timeout: Option<Duration>) -> Chunk {
         let chunk = match (self.state.as_mut(), self.cut.as_mut()) {
             (None, _) => Chunk::End,
             (Some(_), Some(StreamCut { after: 0, end })) => match end.as_mut() {
@@ -592,7 +601,24 @@ impl BodyStream for FakeBody {
         if matches!(chunk, Chunk::End | Chunk::Failed(_)) {
             self.release();
         }
-        std::future::ready(chunk)
+        chunk
+    }
+}
+
+/// Lets the other tasks of the runtime run once before an answer, as real I/O would: without
+/// it, concurrent waits on the fake would never overlap (every answer is ready at once).
+struct YieldOnce(bool);
+
+impl Future for YieldOnce {
+    type Output = ();
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.0 {
+            Poll::Ready(())
+        } else {
+            self.0 = true;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
     }
 }
 
@@ -600,6 +626,33 @@ impl Transport for FakeTransport {
     type Body = FakeBody;
 
     fn send(&self, request: Request) -> impl Future<Output = Result<Response, Error>> + Send {
+        async move {
+            YieldOnce(false).await;
+            self.send_now(request)
+        }
+    }
+
+    fn open(&self, request: Request) -> impl Future<Output = Result<Opened<FakeBody>, Error>> + Send {
+        async move {
+            YieldOnce(false).await;
+            self.open_now(request)
+        }
+    }
+
+    fn sleep(&self, duration: Duration) -> impl Future<Output = ()> + Send {
+        let mut s = self.cluster.lock();
+        let t = later(s.now, duration);
+        s.advance_to(t);
+        std::future::ready(())
+    }
+
+    fn now(&self) -> Instant {
+        self.cluster.start + self.cluster.lock().now
+    }
+}
+
+impl FakeTransport {
+    fn send_now(&self, request: Request) -> Result<Response, Error> {
         let mut s = self.cluster.lock();
         let out = match s.answer(&request) {
             Err(e) => Err(e),
@@ -628,10 +681,10 @@ impl Transport for FakeTransport {
                 Ok(http::Response::from_parts(parts, Bytes::from(body)))
             }
         };
-        std::future::ready(out)
+        out
     }
 
-    fn open(&self, request: Request) -> impl Future<Output = Result<Opened<FakeBody>, Error>> + Send {
+    fn open_now(&self, request: Request) -> Result<Opened<FakeBody>, Error> {
         let mut s = self.cluster.lock();
         let out = match s.answer(&request) {
             Err(e) => Err(e),
@@ -658,18 +711,7 @@ impl Transport for FakeTransport {
                 ))
             }
         };
-        std::future::ready(out)
-    }
-
-    fn sleep(&self, duration: Duration) -> impl Future<Output = ()> + Send {
-        let mut s = self.cluster.lock();
-        let t = later(s.now, duration);
-        s.advance_to(t);
-        std::future::ready(())
-    }
-
-    fn now(&self) -> Instant {
-        self.cluster.start + self.cluster.lock().now
+        out
     }
 }
 

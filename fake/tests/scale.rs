@@ -1,0 +1,171 @@
+//! Waits at scale: many concurrent `wait_for_job` calls on one namespace share one observation
+//! of it, on both fakes, with every wait still answered as on its own.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may unwrap
+
+use std::time::Duration;
+
+use clustermanager_core::{ClusterManager, Error, JobSpec, Status};
+use clustermanager_fake::{block_on, FakeCluster, FakeTransport};
+
+/// Run `n` concurrent waits (one task each, on one thread) for jobs `j0..jn`.
+fn wait_all(
+    cm: &ClusterManager<FakeTransport>,
+    ns: &str,
+    n: usize,
+    timeout: Duration,
+) -> Vec<Result<clustermanager_core::Job, Error>> {
+    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    rt.block_on(async {
+        let mut tasks = Vec::new();
+        for i in 0..n {
+            let (cm, ns) = (cm.clone(), ns.to_owned());
+            tasks.push(tokio::spawn(async move { cm.wait_for_job(&ns, &format!("j{i}"), Some(timeout)).await }));
+        }
+        let mut out = Vec::new();
+        for t in tasks {
+            out.push(t.await.unwrap());
+        }
+        out
+    })
+}
+
+fn create_jobs(cm: &ClusterManager<FakeTransport>, ns: &str, n: usize, image: Option<&str>) {
+    block_on(cm.create_namespace(ns)).unwrap();
+    for i in 0..n {
+        let spec = JobSpec::new(format!("j{i}")).command(["/bin/sh", "-c", &format!("sleep {}; echo {i}", 1 + i % 50)]);
+        let spec = match image {
+            Some(image) => spec.image(image),
+            None => spec,
+        };
+        block_on(cm.create_job(ns, &spec)).unwrap();
+    }
+}
+
+#[test]
+fn a_thousand_kubernetes_waits_hold_one_watch() {
+    const N: usize = 1000;
+    let fake = FakeCluster::kubernetes();
+    let cm = block_on(fake.cluster_manager()).unwrap();
+    create_jobs(&cm, "many", N, Some("busybox"));
+    let before = fake.requests().len();
+    let results = wait_all(&cm, "many", N, Duration::from_secs(3600));
+    for (i, r) in results.iter().enumerate() {
+        let job = r.as_ref().unwrap_or_else(|e| panic!("j{i}: {e}"));
+        assert_eq!((job.name.as_str(), job.status), (format!("j{i}").as_str(), Some(Status::Succeeded)));
+    }
+    let requests = &fake.requests()[before..];
+    let watches = requests.iter().filter(|r| r.contains("watch=")).count();
+    let lists = requests.iter().filter(|r| r.ends_with("/namespaces/many/jobs")).count();
+    assert!(fake.peak_streams() <= 2, "one watch at a time, not one per wait: {}", fake.peak_streams());
+    assert_eq!(lists, 1, "one list for all the waits");
+    assert!(watches <= 60, "the watch is resumed, not multiplied: {watches}");
+    // each wait that joined the running watch read its job once; none listed or watched itself
+    assert!(requests.len() <= N + watches + lists, "{} requests", requests.len());
+    assert_eq!(cm.shared_observations(), 0, "nothing left running after the last wait");
+    assert_eq!(fake.open_streams(), 0, "its stream closed with it");
+}
+
+#[test]
+fn three_hundred_nomad_jobs_created_and_waited_for_at_once_all_finish() {
+    // the scenario: 300 tasks on one manager, each waiting for its 10-second job
+    const N: usize = 300;
+    let fake = FakeCluster::nomad();
+    let cm = block_on(fake.cluster_manager()).unwrap();
+    create_jobs(&cm, "many", N, None);
+    let before = fake.requests().len();
+    let results = wait_all(&cm, "many", N, Duration::from_secs(3600));
+    assert!(
+        results.iter().all(|r| matches!(r, Ok(j) if j.status == Some(Status::Succeeded))),
+        "{:?}",
+        results.iter().find(|r| r.is_err())
+    );
+    let requests = &fake.requests()[before..];
+    let job_lists = requests.iter().filter(|r| r.starts_with("GET /v1/jobs?")).count();
+    let own_blocking = requests.iter().filter(|r| r.starts_with("GET /v1/job/") && r.contains("index=")).count();
+    assert_eq!(own_blocking, 0, "no wait ran its own blocking queries");
+    assert!(job_lists <= 60, "one chain of blocking list queries: {job_lists}");
+    assert_eq!(cm.shared_observations(), 0);
+}
+
+#[test]
+fn waits_on_two_namespaces_have_one_observation_each_and_a_missing_job_is_not_found() {
+    let fake = FakeCluster::kubernetes();
+    let cm = block_on(fake.cluster_manager()).unwrap();
+    create_jobs(&cm, "a", 3, Some("busybox"));
+    create_jobs(&cm, "b", 3, Some("busybox"));
+    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let (a, b, missing) = rt.block_on(async {
+        let t = |ns: &'static str, job: &'static str| {
+            let cm = cm.clone();
+            tokio::spawn(async move { cm.wait_for_job(ns, job, Some(Duration::from_secs(600))).await })
+        };
+        let (a, b, m) = (t("a", "j2"), t("b", "j1"), t("a", "nope"));
+        (a.await.unwrap(), b.await.unwrap(), m.await.unwrap())
+    });
+    assert_eq!(a.unwrap().status, Some(Status::Succeeded));
+    assert_eq!(b.unwrap().status, Some(Status::Succeeded));
+    assert!(matches!(missing, Err(Error::NotFound(_))), "{missing:?}");
+    let lists: Vec<_> = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.starts_with("GET /apis/batch/v1/namespaces/") && r.ends_with("/jobs"))
+        .collect();
+    assert_eq!(lists.len(), 2, "{lists:?}");
+}
+
+#[test]
+fn waits_with_short_deadlines_time_out_on_time_while_the_others_go_on() {
+    let fake = FakeCluster::kubernetes();
+    let cm = block_on(fake.cluster_manager()).unwrap();
+    block_on(cm.create_namespace("t")).unwrap();
+    let long = JobSpec::new("long").image("busybox").command(["sh", "-c", "sleep 100; echo done"]);
+    block_on(cm.create_job("t", &long)).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let t0 = fake.elapsed();
+    let (short, patient) = rt.block_on(async {
+        let c = cm.clone();
+        let short = tokio::spawn(async move { c.wait_for_job("t", "long", Some(Duration::from_secs(10))).await });
+        let c = cm.clone();
+        let patient = tokio::spawn(async move { c.wait_for_job("t", "long", Some(Duration::from_secs(600))).await });
+        (short.await.unwrap(), patient.await.unwrap())
+    });
+    match short {
+        Err(Error::Timeout { what }) => assert!(what.contains("last seen: Running"), "{what}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(patient.unwrap().status, Some(Status::Succeeded));
+    let took = fake.elapsed() - t0;
+    assert!(took >= Duration::from_secs(100) && took < Duration::from_secs(200), "{took:?}");
+}
+
+#[test]
+fn the_same_waits_one_watch_each_would_hold_a_stream_per_wait() {
+    // the baseline the shared observation replaces, measured on the same fake
+    const N: usize = 200;
+    let fake = FakeCluster::kubernetes();
+    let cm = block_on(fake.cluster_manager()).unwrap();
+    create_jobs(&cm, "own", N, Some("busybox"));
+    let clustermanager_core::facade::Backend::Kubernetes(ctx) = cm.backend().clone() else { unreachable!() };
+    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    rt.block_on(async {
+        let tasks: Vec<_> = (0..N)
+            .map(|i| {
+                let (cm, ctx) = (cm.clone(), ctx.clone());
+                tokio::spawn(async move {
+                    cm.run(clustermanager_core::k8s::wait::job(
+                        &ctx,
+                        "own",
+                        &format!("j{i}"),
+                        Some(Duration::from_secs(3600)),
+                    ))
+                    .await
+                })
+            })
+            .collect();
+        for t in tasks {
+            assert_eq!(t.await.unwrap().unwrap().status, Some(Status::Succeeded));
+        }
+    });
+    assert!(fake.peak_streams() >= N / 2, "one watch per wait: {} at the peak", fake.peak_streams());
+}
