@@ -566,11 +566,9 @@ impl Drop for FakeBody {
 }
 
 impl BodyStream for FakeBody {
-    fn next_chunk(&mut self, timeout: Option<Duration>) -> impl Future<Output = Chunk> + Send {
-        async move {
-            YieldOnce(false).await;
-            self.next_chunk_now(timeout)
-        }
+    async fn next_chunk(&mut self, timeout: Option<Duration>) -> Chunk {
+        YieldOnce(false).await;
+        self.next_chunk_now(timeout)
     }
 }
 
@@ -625,18 +623,14 @@ impl Future for YieldOnce {
 impl Transport for FakeTransport {
     type Body = FakeBody;
 
-    fn send(&self, request: Request) -> impl Future<Output = Result<Response, Error>> + Send {
-        async move {
-            YieldOnce(false).await;
-            self.send_now(request)
-        }
+    async fn send(&self, request: Request) -> Result<Response, Error> {
+        YieldOnce(false).await;
+        self.send_now(request)
     }
 
-    fn open(&self, request: Request) -> impl Future<Output = Result<Opened<FakeBody>, Error>> + Send {
-        async move {
-            YieldOnce(false).await;
-            self.open_now(request)
-        }
+    async fn open(&self, request: Request) -> Result<Opened<FakeBody>, Error> {
+        YieldOnce(false).await;
+        self.open_now(request)
     }
 
     fn sleep(&self, duration: Duration) -> impl Future<Output = ()> + Send {
@@ -686,7 +680,7 @@ impl FakeTransport {
 
     fn open_now(&self, request: Request) -> Result<Opened<FakeBody>, Error> {
         let mut s = self.cluster.lock();
-        let out = match s.answer(&request) {
+        match s.answer(&request) {
             Err(e) => Err(e),
             Ok((Reply::Full(resp), cut)) => {
                 if resp.status().is_success() {
@@ -710,8 +704,7 @@ impl FakeTransport {
                     FakeBody { shared: self.cluster.shared.clone(), state: Some(state), cut, counted: true },
                 ))
             }
-        };
-        out
+        }
     }
 }
 
