@@ -169,3 +169,41 @@ fn the_same_waits_one_watch_each_would_hold_a_stream_per_wait() {
     });
     assert!(fake.peak_streams() >= N / 2, "one watch per wait: {} at the peak", fake.peak_streams());
 }
+
+#[test]
+fn dropping_the_waiter_that_drives_the_watch_leaves_the_others_undisturbed() {
+    let fake = FakeCluster::kubernetes();
+    let cm = block_on(fake.cluster_manager()).unwrap();
+    create_jobs(&cm, "d", 6, Some("busybox"));
+    let long = JobSpec::new("long").image("busybox").command(["sh", "-c", "sleep 100000"]);
+    block_on(cm.create_job("d", &long)).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    rt.block_on(async {
+        let tasks: Vec<_> = ["long", "j0", "j1", "j2", "j3", "j4", "j5"]
+            .into_iter()
+            .map(|name| {
+                let cm = cm.clone();
+                let timeout = (name != "long").then_some(Duration::from_secs(600));
+                tokio::spawn(async move { cm.wait_for_job("d", name, timeout).await })
+            })
+            .collect();
+        // let the first waiter take the watch and the others join, then drop it mid-wait
+        for _ in 0..3 {
+            tokio::task::yield_now().await;
+        }
+        let mut tasks = tasks.into_iter();
+        let first = tasks.next().unwrap();
+        first.abort();
+        assert!(first.await.unwrap_err().is_cancelled());
+        for (i, t) in tasks.enumerate() {
+            let job = t.await.unwrap().unwrap_or_else(|e| panic!("j{i}: {e}"));
+            assert_eq!(job.status, Some(Status::Succeeded));
+        }
+    });
+    assert_eq!(cm.shared_observations(), 0);
+    assert_eq!(fake.open_streams(), 0);
+    let watches = fake.requests().iter().filter(|r| r.contains("/namespaces/d/jobs") && r.contains("watch=")).count();
+    // the watch is renewed as the server ends it (minutes apart on the virtual clock), no faster
+    let minutes = fake.elapsed().as_secs() / 60;
+    assert!(watches as u64 <= minutes / 4 + 5, "{watches} watches in {minutes} min");
+}
