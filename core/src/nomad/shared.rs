@@ -7,15 +7,16 @@
 //! The chain is paced like a single wait's: each query blocks on the last `X-Nomad-Index` for
 //! up to the time until the earliest waiter's deadline (at least [`MIN_SHARED_WAIT`], at most
 //! [`MAX_WAIT`]); an answer that comes back early without a higher index is followed only after
-//! a back-off ([`STALL_BACKOFF_INITIAL`] doubling to [`STALL_BACKOFF_MAX`]); a failure worth
+//! a back-off ([`STALL_BACKOFF_INITIAL`](super::wait::STALL_BACKOFF_INITIAL) doubling to
+//! [`STALL_BACKOFF_MAX`](super::wait::STALL_BACKOFF_MAX)); a failure worth
 //! resuming (dropped connection, 429, 5xx) is retried after the context's back-off, doubling.
 
 use std::convert::Infallible;
 use std::time::{Duration, Instant};
 
 use super::job::{list_query, parse_job_list};
-use super::query::{index_of, next_index, MAX_WAIT};
-use super::wait::{resumable, STALL_BACKOFF_INITIAL, STALL_BACKOFF_MAX};
+use super::query::{index_of, MAX_WAIT};
+use super::wait::{resumable, take_index};
 use super::Context;
 use crate::call::{Exchange, ExchangeStep};
 use crate::deadline::Deadline;
@@ -98,14 +99,7 @@ impl JobsFeed {
             Err(err) => return FeedStep::Failed(err),
         };
         let early = self.asked.take().is_some_and(|(at, asked)| now.saturating_duration_since(at) < asked);
-        let stalled = self.index != 0 && answered <= self.index && early;
-        if self.index != 0 && answered > self.index {
-            self.stalls = 0;
-        }
-        self.index = next_index(self.index, Some(answered));
-        if stalled {
-            self.stalls = self.stalls.saturating_add(1);
-            let exp = STALL_BACKOFF_INITIAL.saturating_mul(1u32 << (self.stalls - 1).min(16)).min(STALL_BACKOFF_MAX);
+        if let Some(exp) = take_index(&mut self.index, &mut self.stalls, answered, early) {
             let delay = self.jittered(exp);
             tracing::debug!(namespace = %self.namespace, answered, stalls = self.stalls, ?delay, "shared job list query came back early without a higher index; backing off");
             self.stall = Some(delay);

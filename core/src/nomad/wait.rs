@@ -186,14 +186,7 @@ impl Blocking {
         };
         let wait = next_wait(&self.deadline, now, what)?;
         let early = self.asked.is_some_and(|(at, asked)| now.saturating_duration_since(at) < asked);
-        let stalled = self.index != 0 && answered <= self.index && early;
-        if self.index != 0 && answered > self.index {
-            self.stalls = 0;
-        }
-        self.index = next_index(self.index, Some(answered));
-        if stalled {
-            self.stalls = self.stalls.saturating_add(1);
-            let exp = STALL_BACKOFF_INITIAL.saturating_mul(1u32 << (self.stalls - 1).min(16)).min(STALL_BACKOFF_MAX);
+        if let Some(exp) = take_index(&mut self.index, &mut self.stalls, answered, early) {
             let delay = self.jittered(paths, exp).min(wait);
             tracing::debug!(path = %paths.query(suffix).path_and_query(), answered, stalls = self.stalls, ?delay, "blocking query came back early without a higher index; backing off");
             self.pending = Some(suffix.to_owned());
@@ -201,6 +194,23 @@ impl Blocking {
         }
         self.read(now, paths, suffix, wait)
     }
+}
+
+/// Take the index a blocking read answered with into `index` (see [`next_index`]), counting
+/// `stalls`: answers that came back `early` (before their `wait=` passed) without a higher index.
+/// `Some(back-off)` (not yet jittered: [`STALL_BACKOFF_INITIAL`] doubling to
+/// [`STALL_BACKOFF_MAX`]) when this one did: the next read must not follow at once.
+pub(crate) fn take_index(index: &mut u64, stalls: &mut u32, answered: u64, early: bool) -> Option<Duration> {
+    let stalled = *index != 0 && answered <= *index && early;
+    if *index != 0 && answered > *index {
+        *stalls = 0;
+    }
+    *index = next_index(*index, Some(answered));
+    if !stalled {
+        return None;
+    }
+    *stalls = stalls.saturating_add(1);
+    Some(STALL_BACKOFF_INITIAL.saturating_mul(1u32 << (*stalls - 1).min(16)).min(STALL_BACKOFF_MAX))
 }
 
 /// Whether a failed blocking read is worth re-issuing: the connection or the stream broke, the

@@ -8,7 +8,7 @@
 //! in flight and the open stream live in the observation, not in the driving waiter, so a waiter
 //! dropped at any await leaves nothing broken: the next one re-sends the request it was sending
 //! or goes on reading the stream. Every step is bounded by the earliest deadline among the
-//! waiters (the read's timeout, the request's [`TimeLimit`](crate::deadline::TimeLimit), the
+//! waiters (the read's timeout, the request's [`TimeLimit`], the
 //! back-off), and that waiter is then woken with its timeout by whoever drives. When the last
 //! waiter is gone the observation is dropped, its stream (and connection) with it.
 
