@@ -84,6 +84,12 @@ pub enum Decision {
     GiveUp,
 }
 
+/// The `n`-th (from 1) of a series of back-offs that starts at `initial` and doubles, never
+/// beyond `max` (saturating: any `n` is fine).
+pub fn doubling(initial: Duration, max: Duration, n: u32) -> Duration {
+    initial.saturating_mul(1u32 << n.saturating_sub(1).min(16)).min(max)
+}
+
 /// Whether a method may be repeated without changing the outcome (RFC 9110 §9.2.2).
 pub fn is_idempotent(method: &http::Method) -> bool {
     matches!(
@@ -126,10 +132,7 @@ impl RetryPolicy {
         }
         let delay = match retry_after {
             Some(asked) => asked.min(self.max_retry_after),
-            None => {
-                let exp = self.initial_backoff.saturating_mul(1u32 << (attempt - 1).min(16));
-                exp.min(self.max_backoff).mul_f64(jitter.clamp(0.0, 1.0))
-            }
+            None => doubling(self.initial_backoff, self.max_backoff, attempt).mul_f64(jitter.clamp(0.0, 1.0)),
         };
         if elapsed.saturating_add(delay) > self.max_elapsed {
             return Decision::GiveUp;

@@ -126,29 +126,14 @@ impl<'t, T: Transport, O: Operation> Driver<'t, T, O> {
                 },
                 Step::Open(req) => {
                     self.stream = None;
-                    match self.transport.open(req).await {
-                        Ok(Opened::Stream(parts, body)) => {
-                            self.stream = Some(body);
-                            Event::Head(parts)
-                        }
-                        Ok(Opened::Complete(resp)) => Event::Response(resp),
-                        Err(err) => Event::Failed(err),
-                    }
+                    opened_event(self.transport.open(req).await, &mut self.stream)
                 }
                 Step::Read { timeout } => match self.stream.as_mut() {
                     None => Event::Failed(Error::protocol("read without an open stream")),
-                    Some(stream) => match stream.next_chunk(timeout).await {
-                        Chunk::Data(bytes) => Event::Chunk(bytes),
-                        Chunk::TimedOut => Event::ReadTimeout,
-                        Chunk::End => {
-                            self.stream = None;
-                            Event::End
-                        }
-                        Chunk::Failed(err) => {
-                            self.stream = None;
-                            Event::Failed(err)
-                        }
-                    },
+                    Some(stream) => {
+                        let chunk = stream.next_chunk(timeout).await;
+                        chunk_event(chunk, &mut self.stream)
+                    }
                 },
                 Step::Wait(duration) => {
                     self.transport.sleep(duration).await;
@@ -162,6 +147,34 @@ impl<'t, T: Transport, O: Operation> Driver<'t, T, O> {
                 }
             };
             self.op.handle(event);
+        }
+    }
+}
+
+/// The [`Event`] for what [`Transport::open`] gave; a 2xx body is kept in `stream`.
+pub(crate) fn opened_event<B>(result: Result<Opened<B>>, stream: &mut Option<B>) -> Event {
+    match result {
+        Ok(Opened::Stream(parts, body)) => {
+            *stream = Some(body);
+            Event::Head(parts)
+        }
+        Ok(Opened::Complete(resp)) => Event::Response(resp),
+        Err(err) => Event::Failed(err),
+    }
+}
+
+/// The [`Event`] for one read of `stream`, which is dropped once it ended or broke.
+pub(crate) fn chunk_event<B>(chunk: Chunk, stream: &mut Option<B>) -> Event {
+    match chunk {
+        Chunk::Data(bytes) => Event::Chunk(bytes),
+        Chunk::TimedOut => Event::ReadTimeout,
+        Chunk::End => {
+            *stream = None;
+            Event::End
+        }
+        Chunk::Failed(err) => {
+            *stream = None;
+            Event::Failed(err)
         }
     }
 }

@@ -8,6 +8,11 @@ use std::time::Duration;
 use clustermanager_core::{ClusterManager, Error, JobSpec, Status};
 use clustermanager_fake::{block_on, FakeCluster, FakeTransport};
 
+/// One thread for all the tasks of a test: they interleave only at the fake's answers.
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().build().unwrap()
+}
+
 /// Run `n` concurrent waits (one task each, on one thread) for jobs `j0..jn`.
 fn wait_all(
     cm: &ClusterManager<FakeTransport>,
@@ -15,7 +20,7 @@ fn wait_all(
     n: usize,
     timeout: Duration,
 ) -> Vec<Result<clustermanager_core::Job, Error>> {
-    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let rt = runtime();
     rt.block_on(async {
         let mut tasks = Vec::new();
         for i in 0..n {
@@ -94,7 +99,7 @@ fn waits_on_two_namespaces_have_one_observation_each_and_a_missing_job_is_not_fo
     let cm = block_on(fake.cluster_manager()).unwrap();
     create_jobs(&cm, "a", 3, Some("busybox"));
     create_jobs(&cm, "b", 3, Some("busybox"));
-    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let rt = runtime();
     let (a, b, missing) = rt.block_on(async {
         let t = |ns: &'static str, job: &'static str| {
             let cm = cm.clone();
@@ -121,7 +126,7 @@ fn waits_with_short_deadlines_time_out_on_time_while_the_others_go_on() {
     block_on(cm.create_namespace("t")).unwrap();
     let long = JobSpec::new("long").image("busybox").command(["sh", "-c", "sleep 100; echo done"]);
     block_on(cm.create_job("t", &long)).unwrap();
-    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let rt = runtime();
     let t0 = fake.elapsed();
     let (short, patient) = rt.block_on(async {
         let c = cm.clone();
@@ -147,7 +152,7 @@ fn the_same_waits_one_watch_each_would_hold_a_stream_per_wait() {
     let cm = block_on(fake.cluster_manager()).unwrap();
     create_jobs(&cm, "own", N, Some("busybox"));
     let clustermanager_core::facade::Backend::Kubernetes(ctx) = cm.backend().clone() else { unreachable!() };
-    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let rt = runtime();
     rt.block_on(async {
         let tasks: Vec<_> = (0..N)
             .map(|i| {
@@ -177,7 +182,7 @@ fn dropping_the_waiter_that_drives_the_watch_leaves_the_others_undisturbed() {
     create_jobs(&cm, "d", 6, Some("busybox"));
     let long = JobSpec::new("long").image("busybox").command(["sh", "-c", "sleep 100000"]);
     block_on(cm.create_job("d", &long)).unwrap();
-    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let rt = runtime();
     rt.block_on(async {
         let tasks: Vec<_> = ["long", "j0", "j1", "j2", "j3", "j4", "j5"]
             .into_iter()

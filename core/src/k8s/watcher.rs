@@ -437,7 +437,7 @@ impl<T: DeserializeOwned + Versioned> Watcher<T> {
         }
         self.healthy_since = None;
         self.failures = self.failures.saturating_add(1);
-        let exp = BACKOFF_INITIAL.saturating_mul(1u32 << (self.failures - 1).min(16)).min(BACKOFF_MAX);
+        let exp = crate::retry::doubling(BACKOFF_INITIAL, BACKOFF_MAX, self.failures);
         let delay = exp.mul_f64(0.5 + 0.5 * self.jitter.next_f64());
         tracing::debug!(what = %self.params.what, failures = self.failures, ?delay, "watch interrupted; backing off");
         self.state = State::Backoff { relist, delay: Some(delay) };

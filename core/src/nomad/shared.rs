@@ -78,8 +78,7 @@ impl JobsFeed {
         if self.index != 0 && resumable(&ans) {
             self.failures = self.failures.saturating_add(1);
             let policy = &self.ctx.retry.policy;
-            let exp =
-                policy.initial_backoff.saturating_mul(1u32 << (self.failures - 1).min(16)).min(policy.max_backoff);
+            let exp = crate::retry::doubling(policy.initial_backoff, policy.max_backoff, self.failures);
             tracing::debug!(namespace = %self.namespace, failures = self.failures, "shared job list query failed; resuming after a back-off");
             return FeedStep::Wait(self.jittered(exp));
         }

@@ -28,7 +28,7 @@ use super::{decode, Context};
 use crate::deadline::Deadline;
 use crate::error::{Error, Result, TransportErrorKind};
 use crate::model::{Execution, Job, Status};
-use crate::retry::Jitter;
+use crate::retry::{doubling, Jitter};
 use crate::step::{Operation, Response};
 
 /// First back-off after a blocking read that came back early without progress (its index 0,
@@ -114,7 +114,7 @@ impl Blocking {
         let left = next_wait(&self.deadline, now, what)?;
         self.failures = self.failures.saturating_add(1);
         let policy = &paths.ctx.retry.policy;
-        let exp = policy.initial_backoff.saturating_mul(1u32 << (self.failures - 1).min(16)).min(policy.max_backoff);
+        let exp = doubling(policy.initial_backoff, policy.max_backoff, self.failures);
         let delay = self.jittered(paths, exp).min(left);
         let failure = match &ans {
             Ok(resp) => format!("HTTP {}", resp.status()),
@@ -210,7 +210,7 @@ pub(crate) fn take_index(index: &mut u64, stalls: &mut u32, answered: u64, early
         return None;
     }
     *stalls = stalls.saturating_add(1);
-    Some(STALL_BACKOFF_INITIAL.saturating_mul(1u32 << (*stalls - 1).min(16)).min(STALL_BACKOFF_MAX))
+    Some(doubling(STALL_BACKOFF_INITIAL, STALL_BACKOFF_MAX, *stalls))
 }
 
 /// Whether a failed blocking read is worth re-issuing: the connection or the stream broke, the

@@ -28,7 +28,7 @@ use crate::deadline::{Deadline, TimeLimit};
 use crate::error::{Error, Result};
 use crate::model::Job;
 use crate::step::Event;
-use crate::transport::{BodyStream, BoxOperation, Chunk, Driver, Opened, Transport};
+use crate::transport::{chunk_event, opened_event, BodyStream, BoxOperation, Chunk, Driver, Transport};
 
 type Entry = Weak<dyn Any + Send + Sync>;
 
@@ -178,12 +178,6 @@ fn min_limit(a: Option<Duration>, b: Option<Duration>) -> Option<Duration> {
     }
 }
 
-fn wake(wakers: Vec<Waker>) {
-    for w in wakers {
-        w.wake();
-    }
-}
-
 /// First back-off after a waiter's own read failed in a way worth another try.
 pub const READ_BACKOFF_INITIAL: Duration = Duration::from_secs(1);
 /// Largest back-off between a waiter's reads.
@@ -222,7 +216,7 @@ async fn read_resuming<T: Transport>(
             return Err(err);
         }
         failures = failures.saturating_add(1);
-        let delay = READ_BACKOFF_INITIAL.saturating_mul(1u32 << (failures - 1).min(16)).min(READ_BACKOFF_MAX);
+        let delay = crate::retry::doubling(READ_BACKOFF_INITIAL, READ_BACKOFF_MAX, failures);
         tracing::debug!(error = %err, failures, ?delay, "a waiter's read failed; reading again after a back-off");
         transport.sleep(deadline.clamp(now, delay)).await;
     }
@@ -231,6 +225,18 @@ async fn read_resuming<T: Transport>(
 impl<B> Room<B> {
     fn shared(&self) -> MutexGuard<'_, Shared> {
         self.shared.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Let `decide` change the board, then wake the waiters it decided (after unlocking).
+    fn settle(&self, decide: impl FnOnce(&mut Shared) -> Vec<WaiterId>) {
+        let wakers = {
+            let mut s = self.shared();
+            let woken = decide(&mut s);
+            s.wakers_of(woken)
+        };
+        for w in wakers {
+            w.wake();
+        }
     }
 }
 
@@ -252,13 +258,15 @@ impl<B: BodyStream + 'static> Room<B> {
         deadline.start(transport.now());
         let (id, join) = self.shared().board.join(name, deadline);
         let _leave = Leave { room: self, id };
-        if join == Join::Read {
-            match read_resuming(transport, &read, deadline).await? {
-                Some(seen) => {
-                    self.shared().board.read(id, seen);
-                }
-                None => return Ok(Ended::TimedOut(self.shared().board.last_seen(id).cloned())),
-            }
+        // The waiter's own read of its job, taken by the board; `false` once the deadline passed.
+        let read_into_board = || async {
+            let Some(seen) = read_resuming(transport, &read, deadline).await? else { return Ok(false) };
+            self.shared().board.read(id, seen);
+            Ok::<_, Error>(true)
+        };
+        let timed_out = || Ok(Ended::TimedOut(self.shared().board.last_seen(id).cloned()));
+        if join == Join::Read && !read_into_board().await? {
+            return timed_out();
         }
         loop {
             let outcome = self.shared().board.take(id);
@@ -266,20 +274,17 @@ impl<B: BodyStream + 'static> Room<B> {
                 Some(Outcome::Finished(job)) => return Ok(Ended::Finished(job)),
                 Some(Outcome::Gone { existed }) => return Ok(Ended::Gone { existed }),
                 Some(Outcome::Failed(err)) => return Err(err),
-                Some(Outcome::TimedOut) => return Ok(Ended::TimedOut(self.shared().board.last_seen(id).cloned())),
+                Some(Outcome::TimedOut) => return timed_out(),
                 Some(Outcome::Check) => {
-                    match read_resuming(transport, &read, deadline).await? {
-                        Some(seen) => {
-                            self.shared().board.read(id, seen);
-                        }
-                        None => return Ok(Ended::TimedOut(self.shared().board.last_seen(id).cloned())),
+                    if !read_into_board().await? {
+                        return timed_out();
                     }
                     continue;
                 }
                 None => {}
             }
             if deadline.passed(transport.now()) {
-                return Ok(Ended::TimedOut(self.shared().board.last_seen(id).cloned()));
+                return timed_out();
             }
             let notified = poll_fn(|cx| {
                 let mut s = self.shared();
@@ -305,13 +310,11 @@ impl<B: BodyStream + 'static> Room<B> {
     {
         loop {
             let now = transport.now();
-            let (horizon, done, wakers) = {
-                let mut s = self.shared();
-                let expired = s.board.expire(now);
-                let wakers = s.wakers_of(expired);
-                (s.board.horizon(now), s.dead || s.board.decided(id), wakers)
+            self.settle(|s| s.board.expire(now));
+            let (horizon, done) = {
+                let s = self.shared();
+                (s.board.horizon(now), s.dead || s.board.decided(id))
             };
-            wake(wakers);
             if done {
                 return;
             }
@@ -325,23 +328,15 @@ impl<B: BodyStream + 'static> Room<B> {
                     FeedStep::Read { timeout } => Pending::Read(timeout.and_then(|t| now.checked_add(t))),
                     FeedStep::Wait(d) => Pending::Wait(now.checked_add(d)),
                     FeedStep::Change(change) => {
-                        let wakers = {
-                            let mut s = self.shared();
-                            let woken = s.board.apply(change);
-                            s.wakers_of(woken)
-                        };
-                        wake(wakers);
+                        self.settle(|s| s.board.apply(change));
                         continue;
                     }
                     FeedStep::Failed(err) => {
                         tracing::debug!(error = %err, "shared observation failed; its waiters get the error");
-                        let wakers = {
-                            let mut s = self.shared();
+                        self.settle(|s| {
                             s.dead = true;
-                            let woken = s.board.fail(&err);
-                            s.wakers_of(woken)
-                        };
-                        wake(wakers);
+                            s.board.fail(&err)
+                        });
                         return;
                     }
                 };
@@ -374,14 +369,7 @@ impl<B: BodyStream + 'static> Room<B> {
                     if was_cut(&result, cut_at, transport.now()) {
                         continue;
                     }
-                    match result {
-                        Ok(Opened::Stream(parts, body)) => {
-                            drive.stream = Some(body);
-                            Event::Head(parts)
-                        }
-                        Ok(Opened::Complete(resp)) => Event::Response(resp),
-                        Err(err) => Event::Failed(err),
-                    }
+                    opened_event(result, &mut drive.stream)
                 }
                 Pending::Read(until) => {
                     let own = until.map(|u| u.saturating_duration_since(now));
@@ -391,23 +379,14 @@ impl<B: BodyStream + 'static> Room<B> {
                         continue;
                     };
                     match stream.next_chunk(min_limit(own, horizon)).await {
-                        Chunk::Data(bytes) => Event::Chunk(bytes),
-                        Chunk::End => {
-                            drive.stream = None;
-                            Event::End
-                        }
-                        Chunk::Failed(err) => {
-                            drive.stream = None;
-                            Event::Failed(err)
-                        }
-                        // the feed's own read timeout, or only a waiter's deadline
-                        Chunk::TimedOut if until.is_some_and(|u| transport.now() >= u) => Event::ReadTimeout,
-                        Chunk::TimedOut => continue,
+                        // only a waiter's deadline passed, not the feed's own read timeout
+                        Chunk::TimedOut if until.is_none_or(|u| transport.now() < u) => continue,
+                        chunk => chunk_event(chunk, &mut drive.stream),
                     }
                 }
                 Pending::Wait(until) => {
                     let own = until.map_or(Duration::MAX, |u| u.saturating_duration_since(now));
-                    transport.sleep(min_limit(Some(own), horizon).unwrap_or(own)).await;
+                    transport.sleep(horizon.map_or(own, |h| own.min(h))).await;
                     if until.is_some_and(|u| transport.now() >= u) {
                         drive.pending = None;
                     }
