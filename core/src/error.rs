@@ -107,6 +107,16 @@ pub enum Error {
         /// What was being waited for.
         what: String,
     },
+    /// The job cannot run as it is: the server says why, and the reason does not go away
+    /// without changing the job or the cluster (see [`Reason::permanent`](crate::reason::Reason::permanent)), or no execution
+    /// started within the wait's startup deadline. The job is left as it is; delete it or fix it.
+    #[error("job {job} cannot run: {reason}")]
+    CannotRun {
+        /// The job (`namespace/name`).
+        job: String,
+        /// Why.
+        reason: crate::reason::Reason,
+    },
     /// The orchestrator does not offer this operation.
     #[error("{operation} is not supported on {orchestrator}: {hint}")]
     Unsupported {

@@ -126,6 +126,10 @@ pub struct Job {
     pub version: String,
     /// Whether the job is being deleted (Kubernetes `deletionTimestamp`, Nomad `Stop`).
     pub deleting: bool,
+    /// Why the job has no running or finished execution, or why it failed, when the server says
+    /// (a blocked Nomad evaluation, an unschedulable pod, an image that cannot be pulled, a
+    /// Kubernetes `Failed` condition, ...). `get_job` and the waits fill it in.
+    pub pending_reason: Option<crate::reason::Reason>,
 }
 
 /// The state of one container (Kubernetes) or task (Nomad) of an execution.

@@ -134,6 +134,9 @@ pub struct StateDetail {
     /// Exit code (terminated only).
     #[serde(default)]
     pub exit_code: Option<i32>,
+    /// Message (why an image cannot be pulled, which key is missing, ...).
+    #[serde(default)]
+    pub message: Option<String>,
 }
 
 impl Versioned for PodObject {

@@ -109,6 +109,7 @@ impl JobObject {
     /// The orchestrator-neutral view.
     pub fn into_job(self) -> Job {
         let (status, raw) = status_of(&self.status);
+        let pending_reason = super::reason::of_job_conditions(&self.status.conditions);
         Job {
             namespace: self.metadata.namespace,
             name: self.metadata.name,
@@ -129,6 +130,7 @@ impl JobObject {
             labels: self.metadata.labels,
             version: self.metadata.resource_version,
             deleting: self.metadata.deletion_timestamp.is_some(),
+            pending_reason,
         }
     }
 }

@@ -17,6 +17,7 @@ pub mod name;
 pub mod namespace;
 pub mod node;
 pub mod quota;
+pub mod reason;
 pub mod scale;
 pub mod shared;
 pub mod tfjob;

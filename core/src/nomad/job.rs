@@ -157,6 +157,7 @@ pub(crate) fn build_job(
         labels: job.meta.unwrap_or_default(),
         version: job.modify_index.to_string(),
         deleting: job.stop,
+        pending_reason: None,
     }
 }
 

@@ -19,6 +19,7 @@ pub mod logs;
 pub mod namespace;
 pub mod node;
 pub mod query;
+pub mod reason;
 pub mod scale;
 pub mod shared;
 pub mod status;

@@ -151,13 +151,16 @@ impl<B> Drop for Leave<'_, B> {
     }
 }
 
-enum First<A, B> {
+/// Which of two futures finished first, with its output.
+pub(crate) enum First<A, B> {
+    /// The first one.
     A(A),
+    /// The second one.
     B(B),
 }
 
 /// Whichever of `a` and `b` is ready first (`a` when both are).
-async fn first<A: Future, B: Future>(a: A, b: B) -> First<A::Output, B::Output> {
+pub(crate) async fn first<A: Future, B: Future>(a: A, b: B) -> First<A::Output, B::Output> {
     let (mut a, mut b) = (pin!(a), pin!(b));
     poll_fn(|cx| {
         if let Poll::Ready(x) = a.as_mut().poll(cx) {

@@ -1,5 +1,7 @@
 //! [`ClusterManager`]: the seed's API, written once over any [`Transport`], dispatching each call
-//! to the Kubernetes or Nomad operation.
+//! to the Kubernetes or Nomad operation. The waits for a job are in [`waits`].
+
+pub mod waits;
 
 use std::time::Duration;
 
@@ -7,7 +9,6 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::model::*;
 use crate::retry::Retry;
-use crate::shared::room::Ended;
 use crate::shared::Rooms;
 use crate::step::Operation;
 use crate::transport::{BoxOperation, Driver, Transport};
@@ -242,7 +243,9 @@ impl<T: Transport> ClusterManager<T> {
         }
     }
 
-    /// One job with its unified status.
+    /// One job with its unified status, and, while it has not finished, why it is pending when
+    /// the server says ([`Job::pending_reason`]; one more read: its pods on Kubernetes, its
+    /// evaluations and allocations on Nomad, see [`diagnose_job`](Self::diagnose_job)).
     ///
     /// ```no_run
     /// # use std::time::Duration;
@@ -253,10 +256,11 @@ impl<T: Transport> ClusterManager<T> {
     /// # Ok(()) }
     /// ```
     pub async fn get_job(&self, namespace: &str, name: &str) -> Result<Job> {
-        match &self.backend {
-            Backend::Kubernetes(c) => self.run(k8s::job::get(c, k8s_namespace(c, namespace), name)).await,
-            Backend::Nomad(c) => self.run(nomad::job::get(c, namespace, name)).await,
-        }
+        let job = match &self.backend {
+            Backend::Kubernetes(c) => self.run(k8s::job::get(c, k8s_namespace(c, namespace), name)).await?,
+            Backend::Nomad(c) => self.run(nomad::job::get(c, namespace, name)).await?,
+        };
+        Ok(self.with_reason(namespace, name, job).await)
     }
 
     /// Delete a job (with its executions when `options.purge`), waiting when `options.wait`.
@@ -319,58 +323,6 @@ impl<T: Transport> ClusterManager<T> {
     pub async fn running_jobs(&self, namespace: &str) -> Result<Vec<Job>> {
         let jobs = self.list_jobs(namespace).await?;
         Ok(jobs.into_iter().filter(|j| j.status == Some(Status::Running)).collect())
-    }
-
-    /// Wait (watch / blocking queries, never polling) until the job has finished; returns it.
-    /// [`Error::NotFound`] if the job does not exist or is deleted meanwhile; [`Error::Timeout`]
-    /// after `timeout`, saying the last state seen.
-    ///
-    /// Concurrent waits on the same namespace (from this manager or its clones) share one
-    /// observation of it ([`crate::shared`]): one list + watch of the namespace's Jobs on
-    /// Kubernetes, one chain of blocking job-list queries on Nomad, however many jobs are waited
-    /// for. A wait that joins a running observation reads its job once; a wait on its own costs
-    /// what it did before (a list and a watch; Nomad: the blocking queries and one read of the
-    /// finished job).
-    ///
-    /// ```no_run
-    /// # use std::time::Duration;
-    /// # use clustermanager_core::*;
-    /// # async fn demo<T: Transport>(cm: &ClusterManager<T>) -> Result<()> {
-    /// let job = cm.wait_for_job("batch", "hello", Some(Duration::from_secs(600))).await?;
-    /// if job.status == Some(Status::Failed) {
-    ///     eprintln!("{} failed: {}", job.name, job.raw_status);
-    /// }
-    /// # Ok(()) }
-    /// ```
-    pub async fn wait_for_job(&self, namespace: &str, name: &str, timeout: Option<Duration>) -> Result<Job> {
-        match &self.backend {
-            Backend::Kubernetes(c) => {
-                let ns = k8s_namespace(c, namespace);
-                k8s::name::label("namespace", ns)?;
-                k8s::name::label("job name", name)?;
-                let room =
-                    self.rooms.room::<T::Body>(&format!("k8s/{ns}"), || Box::new(k8s::shared::JobFeed::new(c, ns)));
-                match room.wait(&self.transport, name, timeout, |d| k8s::shared::read(c, ns, name, d)).await? {
-                    Ended::Finished(job) => Ok(job),
-                    Ended::Gone { existed } => Err(k8s::wait::job_not_found(ns, name, existed)),
-                    Ended::TimedOut(last) => Err(wait_timed_out(&format!("job {ns}/{name} to finish"), timeout, last)),
-                }
-            }
-            Backend::Nomad(c) => {
-                nomad::query::validate_job_id(name)?;
-                let ns = nomad::query::resolve_namespace(c, namespace);
-                let room = self
-                    .rooms
-                    .room::<T::Body>(&format!("nomad/{ns}"), || Box::new(nomad::shared::JobsFeed::new(c, namespace)));
-                match room.wait(&self.transport, name, timeout, |d| nomad::shared::read(c, namespace, name, d)).await? {
-                    Ended::Finished(job) => Ok(job),
-                    Ended::Gone { existed } => Err(nomad_job_gone(&ns, name, existed)),
-                    Ended::TimedOut(last) => {
-                        Err(wait_timed_out(&format!("waiting for job {name:?} to finish"), timeout, last))
-                    }
-                }
-            }
-        }
     }
 
     /// Wait until an execution of the job reaches one of `statuses`; returns it.
@@ -630,30 +582,7 @@ impl<T: Transport> ClusterManager<T> {
 /// The namespace a Kubernetes operation works in: the caller's, else the configured default
 /// ([`Config::namespace`](crate::Config::namespace): kubeconfig context, service account), as on
 /// Nomad.
-/// The [`Error::Timeout`] of a wait for `what`, with the last state seen of the job.
-fn wait_timed_out(what: &str, timeout: Option<Duration>, last: Option<Job>) -> Error {
-    let within = timeout.map(|t| format!(" within {t:?}")).unwrap_or_default();
-    let last = match last {
-        Some(job) => format!(
-            " (last seen: {}, {} active, {} succeeded, {} failed)",
-            job.raw_status, job.active, job.succeeded, job.failed
-        ),
-        None => String::new(),
-    };
-    Error::Timeout { what: crate::error::cap(format!("{what}{within}{last}"), crate::error::MAX_MESSAGE) }
-}
-
-/// A Nomad job that is not there (or was purged while waiting for it).
-fn nomad_job_gone(namespace: &str, name: &str, existed: bool) -> Error {
-    let message = if existed {
-        format!("job {name:?} in namespace {namespace:?} was purged while waiting for it to finish")
-    } else {
-        format!("job not found (job {name:?} in namespace {namespace:?})")
-    };
-    Error::NotFound(crate::error::ApiError { status: 404, message, ..crate::error::ApiError::default() })
-}
-
-fn k8s_namespace<'a>(ctx: &'a k8s::Context, namespace: &'a str) -> &'a str {
+pub(crate) fn k8s_namespace<'a>(ctx: &'a k8s::Context, namespace: &'a str) -> &'a str {
     if namespace.is_empty() {
         &ctx.default_namespace
     } else {

@@ -1,0 +1,434 @@
+//! The waits for a job to finish, and what they say while they wait: [`WaitOptions`] (timeout,
+//! startup deadlines, progress), `wait_for_job` / `wait_for_job_with`, and `diagnose_job`, the
+//! one look at why a job is not progressing that `get_job` and the waits share.
+//!
+//! A wait learns that its job finished from the namespace's shared observation (a watch, or a
+//! chain of blocking queries: see [`crate::shared`]). Beside it, while no execution of the job
+//! has started, it looks at why ([`Diagnosis`]): the pods of the job on Kubernetes, the latest
+//! evaluation and the allocations on Nomad. Those looks are paced: the first after
+//! [`FIRST_LOOK`], then doubling up to [`LOOK_MAX`] (back to [`FIRST_LOOK`] when the reason
+//! changes), each bounded by the wait's deadline; they stop once an execution has started with
+//! nothing wrong. A job that finishes within [`FIRST_LOOK`] costs no look at all.
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use super::{k8s_namespace, Backend, ClusterManager};
+use crate::deadline::Deadline;
+use crate::error::{Error, Result};
+use crate::model::{Job, Status};
+use crate::reason::{Diagnosis, Progress, Reason, ReasonKind};
+use crate::shared::room::{first, Ended, First};
+use crate::shared::within;
+use crate::transport::Transport;
+use crate::{k8s, nomad};
+
+/// The first look at why a job is not progressing comes this long after the wait began.
+pub const FIRST_LOOK: Duration = Duration::from_secs(1);
+/// The longest pause between two looks.
+pub const LOOK_MAX: Duration = Duration::from_secs(30);
+/// The default [`WaitOptions::stuck_deadline`].
+pub const DEFAULT_STUCK_DEADLINE: Duration = Duration::from_secs(300);
+
+type ProgressFn = Arc<dyn Fn(&Progress) + Send + Sync>;
+
+/// How a wait for a job waits. `WaitOptions::default()` is what [`ClusterManager::wait_for_job`]
+/// uses with its timeout:
+///
+/// - **Permanent reasons end the wait at once** ([`fail_fast`](Self::fail_fast), on by default)
+///   with [`Error::CannotRun`]: an invalid image name, a task configuration the driver rejects,
+///   a driver no node offers (see [`Reason::permanent`]).
+/// - **A job stuck for another reason** the server names (an image that cannot be pulled, a
+///   missing ConfigMap, no node meeting its constraints, ...) ends the wait with
+///   [`Error::CannotRun`] once no execution has started within
+///   [`stuck_deadline`](Self::stuck_deadline), 5 minutes by default. Jobs that only wait for
+///   room (not enough free CPU or memory, a quota used up) are not cut by it: batch work queues
+///   for capacity, often for longer than minutes, and it will run when room frees up.
+/// - **A strict startup deadline** ([`startup_deadline`](Self::startup_deadline), off by
+///   default) ends the wait once no execution has started within it, whatever the reason
+///   (Airflow's pod operator does this after 120 s).
+///
+/// The default is 5 minutes rather than Airflow's 120 s because a first pull of a large image on
+/// a cold node takes minutes and is reported as progress, not as a failure; and it leaves out
+/// capacity waits because the seed's users start hundreds of jobs on clusters that run tens at a
+/// time. The seed waited silently; these waits also report every change
+/// ([`on_progress`](Self::on_progress), and a `tracing` event at INFO).
+#[derive(Clone)]
+pub struct WaitOptions {
+    timeout: Option<Duration>,
+    startup_deadline: Option<Duration>,
+    stuck_deadline: Option<Duration>,
+    fail_fast: bool,
+    progress: Option<ProgressFn>,
+}
+
+impl Default for WaitOptions {
+    fn default() -> Self {
+        WaitOptions {
+            timeout: None,
+            startup_deadline: None,
+            stuck_deadline: Some(DEFAULT_STUCK_DEADLINE),
+            fail_fast: true,
+            progress: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for WaitOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WaitOptions")
+            .field("timeout", &self.timeout)
+            .field("startup_deadline", &self.startup_deadline)
+            .field("stuck_deadline", &self.stuck_deadline)
+            .field("fail_fast", &self.fail_fast)
+            .field("progress", &self.progress.is_some())
+            .finish()
+    }
+}
+
+impl WaitOptions {
+    /// The defaults (see the type's docs).
+    pub fn new() -> Self {
+        WaitOptions::default()
+    }
+
+    /// Give up with [`Error::Timeout`] (naming the last state and reason seen) after `timeout`;
+    /// `None` waits as long as it takes.
+    pub fn timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// End with [`Error::CannotRun`] when no execution has started within `deadline` of the
+    /// wait's start, whatever the reason (`None`, the default: no such deadline).
+    pub fn startup_deadline(mut self, deadline: Option<Duration>) -> Self {
+        self.startup_deadline = deadline;
+        self
+    }
+
+    /// End with [`Error::CannotRun`] when no execution has started within `deadline` and the
+    /// server says the job is stuck for a reason other than waiting for room (default 5
+    /// minutes; `None` turns it off).
+    pub fn stuck_deadline(mut self, deadline: Option<Duration>) -> Self {
+        self.stuck_deadline = deadline;
+        self
+    }
+
+    /// Whether a permanent reason ends the wait at once (default `true`).
+    pub fn fail_fast(mut self, fail_fast: bool) -> Self {
+        self.fail_fast = fail_fast;
+        self
+    }
+
+    /// Call `f` with each thing the wait sees happen (reasons, the first start, the end). It is
+    /// called from the waiting task: keep it short (print, log, send on a channel).
+    pub fn on_progress(mut self, f: impl Fn(&Progress) + Send + Sync + 'static) -> Self {
+        self.progress = Some(Arc::new(f));
+        self
+    }
+}
+
+/// Whether a reason is only "waiting for room", which the stuck deadline leaves alone.
+fn waits_for_room(reason: &Reason) -> bool {
+    matches!(reason.kind, ReasonKind::ResourcesExhausted | ReasonKind::QuotaExhausted)
+}
+
+/// What the looks found so far, shared by the wait's two halves.
+#[derive(Debug, Default)]
+struct Seen {
+    reason: Option<Reason>,
+    started: bool,
+}
+
+/// One wait's reporting of progress.
+struct Reporter<'a> {
+    namespace: &'a str,
+    job: &'a str,
+    progress: Option<&'a ProgressFn>,
+}
+
+impl Reporter<'_> {
+    fn report(&self, p: Progress) {
+        tracing::info!(namespace = %self.namespace, job = %self.job, progress = %p, "wait progress");
+        if let Some(f) = self.progress {
+            f(&p);
+        }
+    }
+}
+
+impl<T: Transport> ClusterManager<T> {
+    /// Wait (watch / blocking queries, never polling) until the job has finished; returns it
+    /// (also when it failed: `status` says so, and [`Job::pending_reason`] why, e.g. a
+    /// Kubernetes backoff limit). [`Error::NotFound`] if the job does not exist or is deleted
+    /// meanwhile; [`Error::Timeout`] after `timeout`, saying the last state and reason seen;
+    /// [`Error::CannotRun`] when the job cannot start (see [`WaitOptions`]: this is
+    /// [`wait_for_job_with`](Self::wait_for_job_with) with the default options).
+    ///
+    /// Concurrent waits on the same namespace (from this manager or its clones) share one
+    /// observation of it ([`crate::shared`]): one list + watch of the namespace's Jobs on
+    /// Kubernetes, one chain of blocking job-list queries on Nomad, however many jobs are waited
+    /// for. A wait that joins a running observation reads its job once; a wait on its own costs
+    /// what it did before (a list and a watch; Nomad: the blocking queries and one read of the
+    /// finished job), plus the paced looks at why while its job has not started (module docs).
+    ///
+    /// ```no_run
+    /// # use std::time::Duration;
+    /// # use clustermanager_core::*;
+    /// # async fn demo<T: Transport>(cm: &ClusterManager<T>) -> Result<()> {
+    /// let job = cm.wait_for_job("batch", "hello", Some(Duration::from_secs(600))).await?;
+    /// if job.status == Some(Status::Failed) {
+    ///     eprintln!("{} failed: {}", job.name, job.raw_status);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn wait_for_job(&self, namespace: &str, name: &str, timeout: Option<Duration>) -> Result<Job> {
+        self.wait_for_job_with(namespace, name, &WaitOptions::new().timeout(timeout)).await
+    }
+
+    /// [`wait_for_job`](Self::wait_for_job) with [`WaitOptions`]: deadlines for starting, and
+    /// progress as it happens.
+    ///
+    /// ```no_run
+    /// # use std::time::Duration;
+    /// # use clustermanager_core::*;
+    /// # async fn demo<T: Transport>(cm: &ClusterManager<T>) -> Result<()> {
+    /// let options = WaitOptions::new()
+    ///     .timeout(Some(Duration::from_secs(600)))
+    ///     .startup_deadline(Some(Duration::from_secs(120)))
+    ///     .on_progress(|p| println!("{p}"));
+    /// match cm.wait_for_job_with("batch", "hello", &options).await {
+    ///     Ok(job) => println!("finished: {:?}", job.status),
+    ///     Err(Error::CannotRun { reason, .. }) => eprintln!("cannot run: {reason}"),
+    ///     Err(other) => return Err(other),
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn wait_for_job_with(&self, namespace: &str, name: &str, options: &WaitOptions) -> Result<Job> {
+        let mut deadline = Deadline::new(options.timeout);
+        let began = self.transport.now();
+        deadline.start(began);
+        let seen = Mutex::new(Seen::default());
+        let ns = match &self.backend {
+            Backend::Kubernetes(c) => k8s_namespace(c, namespace).to_owned(),
+            Backend::Nomad(c) => nomad::query::resolve_namespace(c, namespace),
+        };
+        let reporter = Reporter { namespace: &ns, job: name, progress: options.progress.as_ref() };
+        let ended = first(
+            self.shared_wait(namespace, name, options.timeout),
+            self.watch_reasons(namespace, name, options, began, deadline, &seen, &reporter),
+        )
+        .await;
+        let last_reason = seen.lock().unwrap_or_else(PoisonError::into_inner).reason.take();
+        match ended {
+            First::B(err) => Err(err),
+            First::A(ended) => match ended? {
+                Ended::Finished(mut job) => {
+                    if job.pending_reason.is_none() && job.status == Some(Status::Failed) {
+                        job.pending_reason = last_reason;
+                    }
+                    reporter.report(Progress::Finished { job: name.to_owned(), status: job.status });
+                    Ok(job)
+                }
+                Ended::Gone { existed } => Err(match &self.backend {
+                    Backend::Kubernetes(_) => k8s::wait::job_not_found(&ns, name, existed),
+                    Backend::Nomad(_) => nomad_job_gone(&ns, name, existed),
+                }),
+                Ended::TimedOut(last) => {
+                    let what = match &self.backend {
+                        Backend::Kubernetes(_) => format!("job {ns}/{name} to finish"),
+                        Backend::Nomad(_) => format!("waiting for job {name:?} to finish"),
+                    };
+                    Err(wait_timed_out(&what, options.timeout, last, last_reason.as_ref()))
+                }
+            },
+        }
+    }
+
+    /// The shared-observation half of a wait: until the job finishes, goes or the time is up.
+    async fn shared_wait(&self, namespace: &str, name: &str, timeout: Option<Duration>) -> Result<Ended> {
+        match &self.backend {
+            Backend::Kubernetes(c) => {
+                let ns = k8s_namespace(c, namespace);
+                k8s::name::label("namespace", ns)?;
+                k8s::name::label("job name", name)?;
+                let room =
+                    self.rooms.room::<T::Body>(&format!("k8s/{ns}"), || Box::new(k8s::shared::JobFeed::new(c, ns)));
+                room.wait(&self.transport, name, timeout, |d| k8s::shared::read(c, ns, name, d)).await
+            }
+            Backend::Nomad(c) => {
+                nomad::query::validate_job_id(name)?;
+                let ns = nomad::query::resolve_namespace(c, namespace);
+                let room = self
+                    .rooms
+                    .room::<T::Body>(&format!("nomad/{ns}"), || Box::new(nomad::shared::JobsFeed::new(c, namespace)));
+                room.wait(&self.transport, name, timeout, |d| nomad::shared::read(c, namespace, name, d)).await
+            }
+        }
+    }
+
+    /// The other half: paced looks at why the job has not started, until one ends the wait
+    /// (returned as the error it ends with) or the job started with nothing wrong (then it
+    /// waits for ever, and the shared half ends the wait).
+    #[allow(clippy::too_many_arguments)]
+    async fn watch_reasons(
+        &self,
+        namespace: &str,
+        name: &str,
+        options: &WaitOptions,
+        began: Instant,
+        deadline: Deadline,
+        seen: &Mutex<Seen>,
+        reporter: &Reporter<'_>,
+    ) -> Error {
+        let at = |d: Option<Duration>| d.and_then(|d| began.checked_add(d));
+        let (startup_at, stuck_at) = (at(options.startup_deadline), at(options.stuck_deadline));
+        let mut pause = FIRST_LOOK;
+        let mut failures = 0u32;
+        let cannot_run = |reason: Reason| Error::CannotRun { job: format!("{}/{name}", reporter.namespace), reason };
+        loop {
+            let now = self.transport.now();
+            // look again after the pause, or at the startup deadline if that comes first
+            let next = [Some(now.checked_add(pause).unwrap_or(now)), startup_at, stuck_at]
+                .into_iter()
+                .flatten()
+                .filter(|t| *t > now)
+                .min()
+                .map_or(Duration::ZERO, |t| t.saturating_duration_since(now));
+            self.transport.sleep(deadline.clamp(now, next.max(Duration::from_millis(1)))).await;
+            if deadline.passed(self.transport.now()) {
+                return std::future::pending().await;
+            }
+            let looked = self.diagnose_within(namespace, name, deadline).await;
+            let now = self.transport.now();
+            let diagnosis = match looked {
+                Ok(d) => d,
+                Err(err) => {
+                    failures = failures.saturating_add(1);
+                    pause = crate::retry::doubling(FIRST_LOOK, LOOK_MAX, failures);
+                    tracing::debug!(job = %name, error = %err, "looking at why the job has not started failed; trying later");
+                    continue;
+                }
+            };
+            failures = 0;
+            let (changed, started_now) = {
+                let mut s = seen.lock().unwrap_or_else(PoisonError::into_inner);
+                let changed = s.reason != diagnosis.reason;
+                let started_now = diagnosis.started && !s.started;
+                s.started |= diagnosis.started;
+                s.reason.clone_from(&diagnosis.reason);
+                (changed, started_now)
+            };
+            if started_now {
+                reporter.report(Progress::Started { job: name.to_owned() });
+            }
+            if changed {
+                reporter.report(match &diagnosis.reason {
+                    Some(r) => Progress::Stuck { job: name.to_owned(), reason: r.clone() },
+                    None => Progress::Unstuck { job: name.to_owned() },
+                });
+            }
+            let started = seen.lock().unwrap_or_else(PoisonError::into_inner).started;
+            match diagnosis.reason {
+                Some(r) if r.permanent && options.fail_fast => return cannot_run(r),
+                Some(r) if !started && stuck_at.is_some_and(|t| now >= t) && !waits_for_room(&r) => {
+                    return cannot_run(r)
+                }
+                Some(r) if !started && startup_at.is_some_and(|t| now >= t) => return cannot_run(r),
+                None if !started && startup_at.is_some_and(|t| now >= t) => {
+                    let d = options.startup_deadline.unwrap_or_default();
+                    return cannot_run(Reason::new(
+                        ReasonKind::NotStarted,
+                        format!("no execution started within {d:?} and the server gave no reason"),
+                        false,
+                        "startup deadline",
+                    ));
+                }
+                None if started => return std::future::pending().await,
+                _ => {}
+            }
+            pause = if changed { FIRST_LOOK } else { pause.saturating_mul(2).min(LOOK_MAX) };
+        }
+    }
+
+    async fn diagnose_within(&self, namespace: &str, name: &str, deadline: Deadline) -> Result<Diagnosis> {
+        let what = || format!("looking at why job {name:?} has not started");
+        match &self.backend {
+            Backend::Kubernetes(c) => {
+                self.run(within(k8s::reason::probe(c, k8s_namespace(c, namespace), name), deadline, what())).await
+            }
+            Backend::Nomad(c) => {
+                let evals = self.run(within(nomad::reason::evaluations(c, namespace, name), deadline, what())).await?;
+                let mut placement = nomad::reason::of_evaluations(&evals, &[]);
+                if placement.as_ref().is_some_and(nomad::reason::needs_drivers) {
+                    let drivers =
+                        self.run(within(nomad::reason::drivers(c, namespace, name), deadline, what())).await?;
+                    placement = nomad::reason::of_evaluations(&evals, &drivers);
+                }
+                let mut d = self.run(within(nomad::reason::allocations(c, namespace, name), deadline, what())).await?;
+                if placement.is_some() {
+                    d.reason = placement;
+                }
+                Ok(d)
+            }
+        }
+    }
+
+    /// Why the job has no running or finished execution, if the server says, and whether any
+    /// has started: one read of its pods (Kubernetes), or of its evaluations and allocations
+    /// (Nomad; and of the job, to name a missing driver). `get_job` and the waits use it.
+    ///
+    /// ```no_run
+    /// # use clustermanager_core::*;
+    /// # async fn demo<T: Transport>(cm: &ClusterManager<T>) -> Result<()> {
+    /// if let Some(reason) = cm.diagnose_job("batch", "hello").await?.reason {
+    ///     eprintln!("hello is stuck: {reason}");
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn diagnose_job(&self, namespace: &str, name: &str) -> Result<Diagnosis> {
+        self.diagnose_within(namespace, name, Deadline::new(None)).await
+    }
+
+    /// Fill in `job.pending_reason` when it has not finished and no reason is known yet (a look
+    /// that fails leaves it empty: `get_job` does not fail for it).
+    pub(crate) async fn with_reason(&self, namespace: &str, name: &str, mut job: Job) -> Job {
+        let looks = match job.status {
+            Some(s) if s.is_terminal() => false,
+            _ => match &self.backend {
+                Backend::Kubernetes(_) => true,
+                Backend::Nomad(_) => job.raw_status == "pending" || job.pending > 0,
+            },
+        };
+        if looks && job.pending_reason.is_none() {
+            match self.diagnose_job(namespace, name).await {
+                Ok(d) => job.pending_reason = d.reason,
+                Err(err) => tracing::debug!(job = %job.name, error = %err, "could not tell why the job is pending"),
+            }
+        }
+        job
+    }
+}
+
+/// The [`Error::Timeout`] of a wait for `what`, with the last state seen of the job.
+fn wait_timed_out(what: &str, timeout: Option<Duration>, last: Option<Job>, reason: Option<&Reason>) -> Error {
+    let within = timeout.map(|t| format!(" within {t:?}")).unwrap_or_default();
+    let last = match last {
+        Some(job) => format!(
+            " (last seen: {}, {} active, {} succeeded, {} failed)",
+            job.raw_status, job.active, job.succeeded, job.failed
+        ),
+        None => String::new(),
+    };
+    let reason = reason.map(|r| format!("; last reason: {r}")).unwrap_or_default();
+    Error::Timeout { what: crate::error::cap(format!("{what}{within}{last}{reason}"), crate::error::MAX_MESSAGE) }
+}
+
+/// A Nomad job that is not there (or was purged while waiting for it).
+fn nomad_job_gone(namespace: &str, name: &str, existed: bool) -> Error {
+    let message = if existed {
+        format!("job {name:?} in namespace {namespace:?} was purged while waiting for it to finish")
+    } else {
+        format!("job not found (job {name:?} in namespace {namespace:?})")
+    };
+    Error::NotFound(crate::error::ApiError { status: 404, message, ..crate::error::ApiError::default() })
+}

@@ -1,0 +1,191 @@
+//! Kubernetes: why a Job is not progressing, read from its `Failed` condition and from its pods
+//! (the `PodScheduled` condition of a pending pod; each container's `waiting` reason and
+//! message). See [`crate::reason`] for the types and the README for the table.
+
+use std::convert::Infallible;
+
+use super::execution::{pods_request, PodObject};
+use super::watcher::ObjectCondition;
+use super::{checked::Checked, name, Context};
+use crate::call::Call;
+use crate::error::Result;
+use crate::reason::{Diagnosis, Reason, ReasonKind};
+use crate::step::{Operation, Response};
+
+/// The reason of a Job's `Failed=True` condition (`BackoffLimitExceeded`, `DeadlineExceeded`).
+pub fn of_job_conditions(conditions: &[ObjectCondition]) -> Option<Reason> {
+    let failed = conditions.iter().find(|c| c.kind == "Failed" && c.status == "True")?;
+    let reason = failed.reason.as_deref().unwrap_or("");
+    let message = failed.message.as_deref().unwrap_or("the job failed");
+    let source = format!("Job condition Failed: {reason}");
+    Some(match reason {
+        "BackoffLimitExceeded" => Reason::new(
+            ReasonKind::BackoffLimitExceeded,
+            format!("{message}: its pods failed more often than backoffLimit allows; read their logs"),
+            true,
+            source,
+        ),
+        "DeadlineExceeded" => Reason::new(
+            ReasonKind::DeadlineExceeded,
+            format!("{message}: it ran longer than activeDeadlineSeconds"),
+            true,
+            source,
+        ),
+        _ => Reason::new(ReasonKind::CrashLoop, message, true, source),
+    })
+}
+
+/// Why a pod that has not finished is stuck, if its status says.
+pub fn of_pod(pod: &PodObject) -> Option<Reason> {
+    if matches!(pod.status.phase.as_str(), "Succeeded" | "Failed") {
+        return None;
+    }
+    for c in &pod.status.container_statuses {
+        let Some(waiting) = &c.state.waiting else { continue };
+        let reason = waiting.reason.as_deref().unwrap_or("");
+        let message = waiting.message.as_deref().unwrap_or("");
+        let said = |what: &str| {
+            if message.is_empty() {
+                format!("container {:?} of pod {}: {what}", c.name, pod.metadata.name)
+            } else {
+                format!("container {:?} of pod {}: {what} ({message})", c.name, pod.metadata.name)
+            }
+        };
+        let source = format!("containerStatuses[{}].state.waiting.reason: {reason}", c.name);
+        let (kind, what, permanent) = match reason {
+            "InvalidImageName" => (ReasonKind::InvalidImage, "the image name is not valid", true),
+            "ErrImageNeverPull" => {
+                (ReasonKind::InvalidImage, "the image is not on the node and imagePullPolicy is Never", true)
+            }
+            "ErrImagePull" | "ImagePullBackOff" | "RegistryUnavailable" | "ImageInspectError" => (
+                ReasonKind::ImagePull,
+                "the image cannot be pulled: check its name and tag, the registry and imagePullSecrets",
+                false,
+            ),
+            "CreateContainerConfigError" => (
+                ReasonKind::ContainerConfig,
+                "the container cannot be configured: a ConfigMap, Secret or key it uses is missing",
+                false,
+            ),
+            "CreateContainerError" | "RunContainerError" | "PreStartHookError" | "PostStartHookError" => {
+                (ReasonKind::ContainerConfig, "the container cannot be created or started", false)
+            }
+            "CrashLoopBackOff" => (
+                ReasonKind::CrashLoop,
+                "the container keeps failing and is restarted after a back-off; read its log",
+                false,
+            ),
+            _ => continue,
+        };
+        return Some(Reason::new(kind, said(what), permanent, source));
+    }
+    let unscheduled = pod.status.conditions.iter().find(|c| c.kind == "PodScheduled" && c.status == "False")?;
+    let message = unscheduled.message.as_deref().unwrap_or("");
+    let kind = if message.contains("Insufficient") {
+        ReasonKind::ResourcesExhausted
+    } else if message.contains("node(s) didn't match") || message.contains("taint") {
+        ReasonKind::ConstraintFiltered
+    } else if message.starts_with("no nodes available") || message.starts_with("0/0 nodes") {
+        ReasonKind::NoNodes
+    } else {
+        ReasonKind::Unschedulable
+    };
+    let source = format!("PodScheduled=False: {}", unscheduled.reason.as_deref().unwrap_or(""));
+    Some(Reason::new(kind, format!("pod {} cannot be scheduled: {message}", pod.metadata.name), false, source))
+}
+
+/// Whether any container of the pod has run.
+pub fn has_started(pod: &PodObject) -> bool {
+    matches!(pod.status.phase.as_str(), "Running" | "Succeeded")
+        || pod.status.container_statuses.iter().any(|c| c.state.running.is_some() || c.state.terminated.is_some())
+}
+
+/// What the pods of a Job say: the first reason one of them is stuck, and whether any started.
+pub fn of_pods(pods: &[PodObject]) -> Diagnosis {
+    Diagnosis { reason: pods.iter().find_map(of_pod), started: pods.iter().any(has_started) }
+}
+
+/// Parse the pod list of [`probe`].
+pub fn parse_probe(resp: Response) -> Result<Diagnosis> {
+    let pods = super::api::parse_items::<PodObject, _>("pod list", resp, |p| p)?;
+    Ok(of_pods(&pods))
+}
+
+/// One read of Job `job`'s pods (by its `job-name` label), and what they say.
+///
+/// ```
+/// use clustermanager_core::{k8s, Operation, Step};
+/// let mut op = k8s::reason::probe(&k8s::Context::default(), "batch", "hello");
+/// let Step::Send(req) = op.poll(std::time::Instant::now()) else { panic!() };
+/// assert_eq!(req.uri(), "/api/v1/namespaces/batch/pods?labelSelector=job-name%3Dhello");
+/// ```
+pub fn probe(
+    ctx: &Context,
+    namespace: &str,
+    job: &str,
+) -> impl Operation<Output = Diagnosis, Item = Infallible> + Send {
+    let req = name::label("namespace", namespace)
+        .and_then(|()| name::label("job name", job))
+        .and_then(|()| pods_request(namespace, job));
+    let retry = ctx.retry.clone();
+    Checked::new(req.map(|r| Call::new(r, &retry, parse_probe)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pod(json: &str) -> PodObject {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn an_unschedulable_pod_says_what_is_short() {
+        let p = pod(
+            r#"{"metadata":{"name":"hello-x"},"status":{"phase":"Pending","conditions":[{"type":"PodScheduled","status":"False","reason":"Unschedulable","message":"0/3 nodes are available: 3 Insufficient cpu."}]}}"#,
+        );
+        let d = of_pods(&[p]);
+        let r = d.reason.unwrap();
+        assert_eq!(r.kind, ReasonKind::ResourcesExhausted);
+        assert!(!r.permanent);
+        assert_eq!(r.message, "pod hello-x cannot be scheduled: 0/3 nodes are available: 3 Insufficient cpu.");
+        assert!(!d.started);
+    }
+
+    #[test]
+    fn an_invalid_image_name_is_permanent_and_a_pull_back_off_is_not() {
+        let bad = pod(
+            r#"{"metadata":{"name":"p"},"status":{"phase":"Pending","containerStatuses":[{"name":"main","state":{"waiting":{"reason":"InvalidImageName","message":"Failed to apply default image tag \"BusyBox\": couldn't parse image reference \"BusyBox\": invalid reference format: repository name must be lowercase"}}}]}}"#,
+        );
+        let r = of_pod(&bad).unwrap();
+        assert_eq!((r.kind, r.permanent), (ReasonKind::InvalidImage, true));
+        assert!(r.message.contains("repository name must be lowercase"), "{}", r.message);
+        let pull = pod(
+            r#"{"metadata":{"name":"p"},"status":{"phase":"Pending","containerStatuses":[{"name":"main","state":{"waiting":{"reason":"ImagePullBackOff","message":"Back-off pulling image \"nope:1\""}}}]}}"#,
+        );
+        let r = of_pod(&pull).unwrap();
+        assert_eq!((r.kind, r.permanent), (ReasonKind::ImagePull, false));
+    }
+
+    #[test]
+    fn a_creating_or_running_pod_has_no_reason() {
+        let creating = pod(
+            r#"{"status":{"phase":"Pending","conditions":[{"type":"PodScheduled","status":"True"}],"containerStatuses":[{"name":"main","state":{"waiting":{"reason":"ContainerCreating"}}}]}}"#,
+        );
+        assert_eq!(of_pods(&[creating]), Diagnosis::default());
+        let running =
+            pod(r#"{"status":{"phase":"Running","containerStatuses":[{"name":"main","state":{"running":{}}}]}}"#);
+        assert_eq!(of_pods(&[running]), Diagnosis { reason: None, started: true });
+    }
+
+    #[test]
+    fn a_failed_condition_names_the_backoff_limit_or_the_deadline() {
+        let c: Vec<ObjectCondition> = serde_json::from_str(
+            r#"[{"type":"Failed","status":"True","reason":"DeadlineExceeded","message":"Job was active longer than specified deadline"}]"#,
+        )
+        .unwrap();
+        assert_eq!(of_job_conditions(&c).unwrap().kind, ReasonKind::DeadlineExceeded);
+        let c: Vec<ObjectCondition> = serde_json::from_str(r#"[{"type":"Complete","status":"True"}]"#).unwrap();
+        assert!(of_job_conditions(&c).is_none());
+    }
+}
