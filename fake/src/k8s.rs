@@ -43,6 +43,9 @@ use crate::{Reply, StreamPoll};
 /// Default server-side watch timeout when the client sends no `timeoutSeconds`.
 const DEFAULT_WATCH: Duration = Duration::from_secs(1800);
 
+/// The kubelet's first image pull back-off.
+const PULL_BACK_OFF: Duration = Duration::from_secs(10);
+
 /// The node every fake Kubernetes cluster has.
 pub const NODE_NAME: &str = "fake-node-1";
 
@@ -58,13 +61,42 @@ struct WatchEvent {
 
 #[derive(Debug)]
 enum Action {
-    StartPod { ns: String, pod: String },
-    FinishPod { ns: String, pod: String },
-    RemoveNamespace { name: String },
-    FinishForeground { ns: String, job: String },
-    FinishOrphan { ns: String, job: String },
-    CreatePod { ns: String, job: String },
-    EstablishCrd { name: String },
+    StartPod {
+        ns: String,
+        pod: String,
+    },
+    FinishPod {
+        ns: String,
+        pod: String,
+    },
+    RemoveNamespace {
+        name: String,
+    },
+    FinishForeground {
+        ns: String,
+        job: String,
+    },
+    FinishOrphan {
+        ns: String,
+        job: String,
+    },
+    CreatePod {
+        ns: String,
+        job: String,
+    },
+    EstablishCrd {
+        name: String,
+    },
+    /// The kubelet backs off pulling an image it could not pull.
+    PullBackOff {
+        ns: String,
+        pod: String,
+    },
+    /// A Job's `activeDeadlineSeconds` passed.
+    JobDeadline {
+        ns: String,
+        job: String,
+    },
 }
 
 /// One resource type the server knows.
@@ -133,6 +165,8 @@ pub(crate) struct Cluster {
     started: BTreeMap<(String, String), Duration>,
     step: Duration,
     now: Duration,
+    /// Images the fake registry does not have.
+    missing_images: Vec<String>,
 }
 
 /// An open streamed answer.
@@ -172,6 +206,7 @@ impl Cluster {
             started: BTreeMap::new(),
             step,
             now: Duration::ZERO,
+            missing_images: Vec::new(),
         };
         let node = json!({
             "metadata": {"name": NODE_NAME, "labels": {"kubernetes.io/arch": "amd64", "kubernetes.io/hostname": NODE_NAME, "kubernetes.io/os": "linux", "type": "fake-kubelet"}},
@@ -194,6 +229,11 @@ impl Cluster {
             }
         }
         c
+    }
+
+    /// Images the fake registry does not have (their pulls fail).
+    pub(crate) fn set_missing_images(&mut self, images: Vec<String>) {
+        self.missing_images = images;
     }
 
     pub(crate) fn next_due(&self) -> Option<Duration> {
@@ -415,6 +455,14 @@ impl Cluster {
                     }
                 }
             }
+            Action::PullBackOff { ns, pod } => {
+                let Some(rt) = self.pods_rt() else { return };
+                let Some(mut obj) = self.get(&rt, &ns, &pod).cloned() else { return };
+                let image = obj["spec"]["containers"][0]["image"].as_str().unwrap_or("").to_owned();
+                obj["status"]["containerStatuses"][0]["state"] = json!({"waiting": {"reason": "ImagePullBackOff", "message": format!("Back-off pulling image \"{image}\"")}});
+                self.update(&rt, &ns, &pod, obj);
+            }
+            Action::JobDeadline { ns, job } => self.job_deadline(&ns, &job),
             Action::EstablishCrd { name } => {
                 let Some(rt) = self.builtin("/apis/apiextensions.k8s.io/v1", "customresourcedefinitions") else {
                     return;
@@ -525,16 +573,130 @@ impl Cluster {
             "status": {"phase": "Pending", "startTime": sim::timestamp(self.now), "conditions": [{"type": "PodScheduled", "status": "True", "lastProbeTime": null, "lastTransitionTime": sim::timestamp(self.now)}],
                 "containerStatuses": [{"name": container_name(&json!({"spec": job["spec"]["template"]["spec"].clone()})), "state": {"waiting": {"reason": "ContainerCreating"}}, "lastState": {}, "ready": false, "restartCount": 0, "image": job["spec"]["template"]["spec"]["containers"][0]["image"].clone(), "imageID": "", "started": false}]}
         });
+        let mut pod = pod;
+        let stuck = self.stuck_pod(&mut pod);
         let pod = self.insert(&pods, &ns, &pod_name, pod);
         let outcome = outcome_of(&pod);
         self.outcomes.insert((ns.clone(), pod_name.clone()), outcome);
-        self.schedule.at(self.now + self.step, Action::StartPod { ns: ns.clone(), pod: pod_name });
+        match stuck {
+            Stuck::No => self.schedule.at(self.now + self.step, Action::StartPod { ns: ns.clone(), pod: pod_name }),
+            // the kubelet reports the failed pull, then backs off (first back-off 10 s)
+            Stuck::Pulling => {
+                self.schedule.at(self.now + PULL_BACK_OFF, Action::PullBackOff { ns: ns.clone(), pod: pod_name })
+            }
+            Stuck::Yes => {}
+        }
+        if let Some(secs) = job["spec"]["activeDeadlineSeconds"].as_u64() {
+            let at = self.now.saturating_add(Duration::from_secs(secs));
+            self.schedule.at(at, Action::JobDeadline { ns: ns.clone(), job: name.clone() });
+        }
         if let Some(jobs) = self.jobs_rt() {
             if let Some(mut j) = self.get(&jobs, &ns, &name).cloned() {
                 j["status"] = json!({"startTime": sim::timestamp(self.now), "active": 1});
                 self.update(&jobs, &ns, &name, j);
             }
         }
+    }
+
+    /// What the scheduler and the kubelet make of a new pod: unschedulable when its requests
+    /// exceed the node or its nodeSelector matches no node; an image name that does not parse,
+    /// or one the registry lacks, keeps its container waiting. Sets the pod's status.
+    fn stuck_pod(&self, pod: &mut Value) -> Stuck {
+        let now = sim::timestamp(self.now);
+        let containers = pod["spec"]["containers"].as_array().cloned().unwrap_or_default();
+        let wanted = |key: &str| -> u128 {
+            containers
+                .iter()
+                .filter_map(|c| {
+                    let r = &c["resources"];
+                    let q = r["requests"][key].as_str().or_else(|| r["limits"][key].as_str())?;
+                    match key {
+                        "cpu" => clustermanager_core::quantity::Cpu::parse(q).ok().map(|c| u128::from(c.millis())),
+                        _ => clustermanager_core::quantity::Memory::parse(q).ok().map(|m| u128::from(m.bytes())),
+                    }
+                })
+                .sum()
+        };
+        let mut short = Vec::new();
+        if wanted("cpu") > u128::from(NODE_CPU_MILLIS) {
+            short.push("1 Insufficient cpu");
+        }
+        if wanted("memory") > u128::from(NODE_MEMORY_BYTES) {
+            short.push("1 Insufficient memory");
+        }
+        let labels = self.node_labels();
+        let selector_misses = pod["spec"]["nodeSelector"]
+            .as_object()
+            .is_some_and(|sel| sel.iter().any(|(k, v)| labels.get(k) != Some(v)));
+        if selector_misses {
+            short.push("1 node(s) didn't match node selector");
+        }
+        if !short.is_empty() {
+            if let Some(spec) = pod["spec"].as_object_mut() {
+                spec.remove("nodeName");
+            }
+            pod["status"] = json!({"phase": "Pending", "qosClass": "Burstable", "conditions": [{"type": "PodScheduled", "status": "False",
+                "lastProbeTime": null, "lastTransitionTime": now, "reason": "Unschedulable",
+                "message": format!("0/1 nodes are available: {}.", short.join(", "))}]});
+            return Stuck::Yes;
+        }
+        let image = containers.first().and_then(|c| c["image"].as_str()).unwrap_or("").to_owned();
+        let waiting = if let Some(problem) = image_reference_problem(&image) {
+            Some((
+                json!({"reason": "InvalidImageName", "message": format!("Failed to apply default image tag \"{image}\": couldn't parse image reference \"{image}\": invalid reference format{problem}")}),
+                Stuck::Yes,
+            ))
+        } else if self.missing_images.contains(&image) {
+            let repo = image.split(':').next().unwrap_or(&image);
+            Some((
+                json!({"reason": "ErrImagePull", "message": format!("rpc error: code = Unknown desc = Error response from daemon: pull access denied for {repo}, repository does not exist or may require 'docker login': denied: requested access to the resource is denied")}),
+                Stuck::Pulling,
+            ))
+        } else {
+            None
+        };
+        match waiting {
+            Some((state, stuck)) => {
+                pod["status"]["containerStatuses"][0]["state"] = json!({"waiting": state});
+                stuck
+            }
+            None => Stuck::No,
+        }
+    }
+
+    fn node_labels(&self) -> Map<String, Value> {
+        self.objects
+            .iter()
+            .find(|(k, _)| k.0 == "/api/v1/nodes" && k.2 == NODE_NAME)
+            .and_then(|(_, v)| v["metadata"]["labels"].as_object().cloned())
+            .unwrap_or_default()
+    }
+
+    /// The job controller at a Job's active deadline: its active pods are deleted and it fails.
+    fn job_deadline(&mut self, ns: &str, job: &str) {
+        let (Some(jobs), Some(pods)) = (self.jobs_rt(), self.pods_rt()) else { return };
+        let Some(mut obj) = self.get(&jobs, ns, job).cloned() else { return };
+        if obj["status"]["conditions"].is_array() {
+            return; // already finished
+        }
+        let mut killed = 0u64;
+        for pod in self.pods_of(ns, job) {
+            let phase = self.get(&pods, ns, &pod).map(|p| p["status"]["phase"].clone());
+            if matches!(phase.as_ref().and_then(Value::as_str), Some("Pending" | "Running")) {
+                self.remove(&pods, ns, &pod);
+                killed += 1;
+            }
+        }
+        let now = sim::timestamp(self.now);
+        let status = ensure_object(&mut obj["status"]);
+        status.remove("active");
+        let failed = status.get("failed").and_then(Value::as_u64).unwrap_or(0) + killed;
+        status.insert("failed".into(), failed.into());
+        status.insert(
+            "conditions".into(),
+            json!([{"type": "Failed", "status": "True", "lastProbeTime": now, "lastTransitionTime": now, "reason": "DeadlineExceeded", "message": "Job was active longer than specified deadline"}]),
+        );
+        self.update(&jobs, ns, job, obj);
     }
 
     // ----- inspection helpers for tests ------------------------------------------------------
@@ -1160,6 +1322,38 @@ impl Cluster {
 }
 
 // ----- helpers -----------------------------------------------------------------------------------
+
+/// Whether a new pod will start, stay stuck, or first fail to pull its image.
+enum Stuck {
+    No,
+    Yes,
+    Pulling,
+}
+
+/// The fake node's CPU (4 cores) and memory (8 GiB), as its status reports them.
+const NODE_CPU_MILLIS: u64 = 4000;
+const NODE_MEMORY_BYTES: u64 = 8 << 30;
+
+/// Why the kubelet could not parse an image reference (after "invalid reference format"),
+/// or `None` when it can.
+fn image_reference_problem(image: &str) -> Option<&'static str> {
+    let repo = image.split('@').next().unwrap_or(image);
+    let repo = match repo.rsplit_once(':') {
+        Some((r, tag)) if !tag.contains('/') => r,
+        _ => repo,
+    };
+    if repo.chars().any(|c| c.is_ascii_uppercase()) {
+        Some(": repository name must be lowercase")
+    } else if image.is_empty()
+        || image.chars().any(|c| c.is_whitespace())
+        || image.ends_with(':')
+        || repo.ends_with('/')
+    {
+        Some("")
+    } else {
+        None
+    }
+}
 
 fn ensure_object(value: &mut Value) -> &mut Map<String, Value> {
     if !value.is_object() {

@@ -6,9 +6,10 @@
 //! Answers copy the recorded servers' shapes (Kubernetes `Status` errors, Nomad plain-text errors
 //! and `X-Nomad-Index`, watch event lines, framed logs).
 //!
-//! Time is **virtual** and deterministic: [`Transport::sleep`] advances it instantly, a watch or
-//! blocking query with nothing to report jumps to the next scheduled change (a pod starting, a
-//! job finishing) or to its timeout. Jobs "run" a tiny interpretation of their command (see
+//! Time is **virtual** and deterministic: when every wait in progress (sleeps, watches and
+//! blocking queries with nothing to report) has looked at the present, it jumps to the earliest
+//! thing any of them waits for (a sleep's end, a pod starting, a job finishing, a timeout). A
+//! single wait ends at once; concurrent waits see time pass in the order a real clock would. Jobs "run" a tiny interpretation of their command (see
 //! [`script`]): `echo hello` logs `hello`, `exit 3` fails with exit code 3.
 //!
 //! ```
@@ -31,6 +32,7 @@
 //! .unwrap();
 //! ```
 
+mod clock;
 pub mod faults;
 mod http_util;
 mod k8s;
@@ -38,12 +40,14 @@ mod nomad;
 pub mod script;
 mod sim;
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use clock::YieldOnce;
 use clustermanager_core::error::TransportErrorKind;
 use clustermanager_core::transport::Opened;
 use clustermanager_core::{BodyStream, Chunk, ClusterManager, Config, Error, Request, Response, Transport};
@@ -135,6 +139,14 @@ struct Shared {
     peak_streams: usize,
     /// Nomad: the agent's `limits.http_max_conns_per_client` (100); `None` for Kubernetes.
     max_conns: Option<usize>,
+    /// The client-side waits in progress (a sleep, a parked blocking query, a stream read), by
+    /// id: virtual time never jumps past the earliest of them (see [`clock`]).
+    waits: BTreeMap<u64, clock::Wait>,
+    wait_seq: u64,
+    /// Bumped each time virtual time moves: a wait that has not looked since holds it.
+    epoch: u64,
+    /// Requests sent but not yet seen by the server: time does not move until they are.
+    runnable: usize,
 }
 
 /// How a scripted fault ends a streamed response (see [`Effect::CutStream`] and
@@ -165,6 +177,21 @@ fn without_params(request: &Request, names: &[&str]) -> Request {
     out
 }
 
+/// What the server made of a request: the reply now, or a blocking query still waiting.
+enum Answer {
+    Now((Reply<StreamState>, Option<StreamCut>)),
+    Parked(Parked),
+}
+
+/// A blocking query waiting in steps while other waits run (see [`Shared::resume`]).
+struct Parked {
+    req: Request,
+    until: Duration,
+    lie: Option<IndexLie>,
+    repeat: Option<String>,
+    blocked: Option<u64>,
+}
+
 /// The `index=` a Nomad request blocked on, if any.
 fn blocked_on(request: &Request) -> Option<u64> {
     request.uri().query()?.split('&').find_map(|p| p.strip_prefix("index="))?.parse().ok()
@@ -177,7 +204,7 @@ impl Shared {
     }
 
     /// Answer a request, running blocking queries to their end in virtual time.
-    fn answer(&mut self, req: &Request) -> Result<(Reply<StreamState>, Option<StreamCut>), Error> {
+    fn answer(&mut self, req: &Request) -> Result<Answer, Error> {
         let now = self.now;
         self.advance_to(now);
         self.requests.push(match req.uri().query() {
@@ -213,7 +240,7 @@ impl Shared {
                 let ct = if body.starts_with('{') { "application/json" } else { "text/plain; charset=utf-8" };
                 let headers: Vec<(&str, String)> =
                     retry_after.map(|s| ("retry-after", s.to_string())).into_iter().collect();
-                return Ok((Reply::Full(http_util::response(status, ct, &headers, body)), None));
+                return Ok(Answer::Now((Reply::Full(http_util::response(status, ct, &headers, body)), None)));
             }
             Some(Effect::Drop(kind)) => {
                 return Err(Error::transport(
@@ -247,7 +274,7 @@ impl Shared {
                 }
                 self.advance_to(later(sent, wait));
                 let body = format!("{status} scripted: the proxy gave up waiting");
-                return Ok((Reply::Full(http_util::response(status, "text/plain", &[], body)), None));
+                return Ok(Answer::Now((Reply::Full(http_util::response(status, "text/plain", &[], body)), None)));
             }
             Some(Effect::Index(l)) => lie = Some(l),
             Some(Effect::RepeatContinue(token)) => repeat = Some(token),
@@ -265,13 +292,36 @@ impl Shared {
             req
         };
         let start = self.now;
-        let mut reply = self.server.handle(req, self.now, false);
-        while let Reply::Block(wait) = reply {
-            let until = later(start, wait);
-            let target = self.server.next_due().map_or(until, |n| n.min(until));
-            self.advance_to(target.max(self.now));
-            reply = self.server.handle(req, self.now, self.now >= until);
+        let reply = self.server.handle(req, self.now, false);
+        if let Reply::Block(wait) = reply {
+            // the client waits in virtual time, beside every other wait (see [`clock`])
+            let req = clustermanager_core::call::copy_request(req);
+            return Ok(Answer::Parked(Parked { req, until: later(start, wait), lie, repeat, blocked }));
         }
+        Ok(Answer::Now(self.finish(req, reply, lie, repeat, blocked)))
+    }
+
+    /// A parked blocking query's answer, once it has one (`expire`: answer it now in any case).
+    fn resume(
+        &mut self,
+        p: &Parked,
+        expire: bool,
+    ) -> Result<(Reply<StreamState>, Option<StreamCut>), Option<Duration>> {
+        match self.server.handle(&p.req, self.now, expire || self.now >= p.until) {
+            Reply::Block(_) => Err(Some(p.until)),
+            reply => Ok(self.finish(&p.req, reply, p.lie, p.repeat.clone(), p.blocked)),
+        }
+    }
+
+    /// A reply's faults applied: an index lie, a repeated continue token, a stream cut.
+    fn finish(
+        &mut self,
+        req: &Request,
+        mut reply: Reply<StreamState>,
+        lie: Option<IndexLie>,
+        repeat: Option<String>,
+        blocked: Option<u64>,
+    ) -> (Reply<StreamState>, Option<StreamCut>) {
         if let (Some(lie), Reply::Full(resp)) = (lie, &mut reply) {
             lie_about_index(resp, lie, blocked);
         }
@@ -286,10 +336,28 @@ impl Shared {
             },
             _ => None,
         };
-        Ok((reply, cut))
+        (reply, cut)
     }
 
-    /// The next piece of `stream`, advancing virtual time while nothing happens.
+    /// The next piece of `stream` if there is one by now (`never`: nothing will ever happen, so
+    /// end it as a server-side timeout would); otherwise when it ends by itself.
+    fn poll_piece(
+        &mut self,
+        stream: &mut StreamState,
+        read_limit: Option<Duration>,
+        never: bool,
+    ) -> Result<Chunk, Option<Duration>> {
+        match self.server.poll_stream(stream, self.now) {
+            StreamPoll::Data(b) => Ok(Chunk::Data(b)),
+            StreamPoll::End => Ok(Chunk::End),
+            StreamPoll::Idle(_) if read_limit.is_some_and(|l| self.now >= l) => Ok(Chunk::TimedOut),
+            StreamPoll::Idle(_) if never => Ok(Chunk::End),
+            StreamPoll::Idle(until) => Err([until, read_limit].into_iter().flatten().min()),
+        }
+    }
+
+    /// The next piece of `stream`, advancing virtual time while nothing happens (a response read
+    /// to its end at once).
     fn next_piece(&mut self, stream: &mut StreamState, timeout: Option<Duration>) -> Chunk {
         let read_limit = timeout.map(|t| later(self.now, t));
         loop {
@@ -333,6 +401,13 @@ pub struct FakeOptions {
     /// (1 ms) turns a client's hot request loop into a measurable request rate instead of an
     /// endless loop at one instant.
     pub round_trip: Duration,
+    /// The task drivers the fake Nomad node offers. Default `raw_exec`, `exec`, `docker`; a job
+    /// whose task needs another one is not placed: its evaluation says `missing drivers` and a
+    /// blocked evaluation waits, as on a real agent.
+    pub nomad_drivers: Vec<String>,
+    /// Images the fake Kubernetes registry does not have: their pods stay `Pending` with
+    /// `ErrImagePull`, then `ImagePullBackOff`, as the kubelet reports them.
+    pub missing_images: Vec<String>,
 }
 
 impl Default for FakeOptions {
@@ -342,6 +417,8 @@ impl Default for FakeOptions {
             seed: 7,
             request_timeout: Some(Duration::from_secs(295)),
             round_trip: Duration::ZERO,
+            nomad_drivers: ["raw_exec", "exec", "docker"].map(str::to_owned).to_vec(),
+            missing_images: Vec::new(),
         }
     }
 }
@@ -366,7 +443,9 @@ impl FakeCluster {
 
     /// A fake Kubernetes cluster with these options.
     pub fn kubernetes_with(options: FakeOptions) -> Self {
-        Self::new(Server::Kubernetes(k8s::Cluster::new(options.step)), options, true)
+        let mut cluster = k8s::Cluster::new(options.step);
+        cluster.set_missing_images(options.missing_images.clone());
+        Self::new(Server::Kubernetes(cluster), options, true)
     }
 
     /// A fake Nomad agent (Nomad 1.1 behaviour; region `global`, datacenter `dc1`, one ready
@@ -377,7 +456,9 @@ impl FakeCluster {
 
     /// A fake Nomad agent with these options.
     pub fn nomad_with(options: FakeOptions) -> Self {
-        Self::new(Server::Nomad(nomad::Cluster::new(options.step)), options, false)
+        let mut cluster = nomad::Cluster::new(options.step);
+        cluster.set_drivers(options.nomad_drivers.clone());
+        Self::new(Server::Nomad(cluster), options, false)
     }
 
     fn new(server: Server, options: FakeOptions, kubernetes: bool) -> Self {
@@ -389,6 +470,10 @@ impl FakeCluster {
             request_timeout: options.request_timeout,
             round_trip: options.round_trip,
             open_streams: 0,
+            waits: BTreeMap::new(),
+            wait_seq: 0,
+            epoch: 0,
+            runnable: 0,
             peak_streams: 0,
             max_conns: (!kubernetes).then_some(NOMAD_MAX_CONNS_PER_CLIENT),
         };
@@ -513,8 +598,8 @@ fn unreachable_config() -> Config {
     }
 }
 
-/// The [`Transport`] into a [`FakeCluster`]. Never waits on anything real: every future it
-/// returns is ready at once.
+/// The [`Transport`] into a [`FakeCluster`]. Never waits on anything real: a pending future it
+/// returns wakes itself at once, to look again after the other tasks ran (and virtual time moved).
 #[derive(Debug, Clone)]
 pub struct FakeTransport {
     cluster: FakeCluster,
@@ -568,12 +653,6 @@ impl Drop for FakeBody {
 impl BodyStream for FakeBody {
     async fn next_chunk(&mut self, timeout: Option<Duration>) -> Chunk {
         YieldOnce(false).await;
-        self.next_chunk_now(timeout)
-    }
-}
-
-impl FakeBody {
-    fn next_chunk_now(&mut self, timeout: Option<Duration>) -> Chunk {
         let chunk = match (self.state.as_mut(), self.cut.as_mut()) {
             (None, _) => Chunk::End,
             (Some(_), Some(StreamCut { after: 0, end })) => match end.as_mut() {
@@ -589,7 +668,11 @@ impl FakeBody {
                 }
             },
             (Some(state), cut) => {
-                let chunk = self.shared.lock().unwrap_or_else(PoisonError::into_inner).next_piece(state, timeout);
+                let now = self.shared.lock().unwrap_or_else(PoisonError::into_inner).now;
+                let read_limit = timeout.map(|t| later(now, t));
+                let mut waiter = clock::Waiter::new(self.shared.clone());
+                let chunk =
+                    std::future::poll_fn(|cx| waiter.poll(cx, |s, never| s.poll_piece(state, read_limit, never))).await;
                 if let (Chunk::Data(_), Some(cut)) = (&chunk, cut) {
                     cut.after -= 1;
                 }
@@ -603,56 +686,16 @@ impl FakeBody {
     }
 }
 
-/// Lets the other tasks of the runtime run once before an answer, as real I/O would: without
-/// it, concurrent waits on the fake would never overlap (every answer is ready at once).
-struct YieldOnce(bool);
-
-impl Future for YieldOnce {
-    type Output = ();
-    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.0 {
-            Poll::Ready(())
-        } else {
-            self.0 = true;
-            cx.waker().wake_by_ref();
-            Poll::Pending
-        }
-    }
-}
-
 impl Transport for FakeTransport {
     type Body = FakeBody;
 
     async fn send(&self, request: Request) -> Result<Response, Error> {
-        YieldOnce(false).await;
-        self.send_now(request)
-    }
-
-    async fn open(&self, request: Request) -> Result<Opened<FakeBody>, Error> {
-        YieldOnce(false).await;
-        self.open_now(request)
-    }
-
-    fn sleep(&self, duration: Duration) -> impl Future<Output = ()> + Send {
+        let (reply, cut) = self.reply(request).await?;
         let mut s = self.cluster.lock();
-        let t = later(s.now, duration);
-        s.advance_to(t);
-        std::future::ready(())
-    }
-
-    fn now(&self) -> Instant {
-        self.cluster.start + self.cluster.lock().now
-    }
-}
-
-impl FakeTransport {
-    fn send_now(&self, request: Request) -> Result<Response, Error> {
-        let mut s = self.cluster.lock();
-        let out = match s.answer(&request) {
-            Err(e) => Err(e),
-            Ok((Reply::Full(resp), _)) => Ok(resp),
-            Ok((Reply::Block(_), _)) => Err(Error::protocol("clustermanager-fake: blocking query did not finish")),
-            Ok((Reply::Stream(head, mut state), cut)) => {
+        match reply {
+            Reply::Full(resp) => Ok(resp),
+            Reply::Block(_) => Err(Error::protocol("clustermanager-fake: blocking query did not finish")),
+            Reply::Stream(head, mut state) => {
                 // Collect the whole stream (as a client reading to the end would).
                 let mut body = Vec::new();
                 let mut pieces = 0;
@@ -674,35 +717,56 @@ impl FakeTransport {
                 let (parts, _) = head.into_parts();
                 Ok(http::Response::from_parts(parts, Bytes::from(body)))
             }
-        };
-        out
+        }
     }
 
-    fn open_now(&self, request: Request) -> Result<Opened<FakeBody>, Error> {
+    async fn open(&self, request: Request) -> Result<Opened<FakeBody>, Error> {
+        let (reply, cut) = self.reply(request).await?;
         let mut s = self.cluster.lock();
-        match s.answer(&request) {
-            Err(e) => Err(e),
-            Ok((Reply::Full(resp), cut)) => {
-                if resp.status().is_success() {
-                    let (parts, body) = resp.into_parts();
-                    let state = (!body.is_empty()).then(|| StreamState::Once(Some(body)));
-                    s.stream_opened();
-                    Ok(Opened::Stream(
-                        parts,
-                        FakeBody { shared: self.cluster.shared.clone(), state, cut, counted: true },
-                    ))
-                } else {
-                    Ok(Opened::Complete(resp))
-                }
+        let shared = self.cluster.shared.clone();
+        match reply {
+            Reply::Full(resp) if resp.status().is_success() => {
+                let (parts, body) = resp.into_parts();
+                let state = (!body.is_empty()).then(|| StreamState::Once(Some(body)));
+                s.stream_opened();
+                Ok(Opened::Stream(parts, FakeBody { shared, state, cut, counted: true }))
             }
-            Ok((Reply::Block(_), _)) => Err(Error::protocol("clustermanager-fake: blocking query did not finish")),
-            Ok((Reply::Stream(head, state), cut)) => {
+            Reply::Full(resp) => Ok(Opened::Complete(resp)),
+            Reply::Block(_) => Err(Error::protocol("clustermanager-fake: blocking query did not finish")),
+            Reply::Stream(head, state) => {
                 let (parts, _) = head.into_parts();
                 s.stream_opened();
-                Ok(Opened::Stream(
-                    parts,
-                    FakeBody { shared: self.cluster.shared.clone(), state: Some(state), cut, counted: true },
-                ))
+                Ok(Opened::Stream(parts, FakeBody { shared, state: Some(state), cut, counted: true }))
+            }
+        }
+    }
+
+    fn sleep(&self, duration: Duration) -> impl Future<Output = ()> + Send {
+        clock::Sleep::new(self.cluster.shared.clone(), duration)
+    }
+
+    fn now(&self) -> Instant {
+        self.cluster.start + self.cluster.lock().now
+    }
+}
+
+impl FakeTransport {
+    /// The server's reply to `request`: sent (other tasks run meanwhile, as over real I/O), then
+    /// answered, a blocking query once it has something to say or its wait is over.
+    async fn reply(&self, request: Request) -> Result<(Reply<StreamState>, Option<StreamCut>), Error> {
+        let shared = &self.cluster.shared;
+        let in_flight = clock::InFlight::new(shared);
+        YieldOnce(false).await;
+        let answer = {
+            let mut s = self.cluster.lock();
+            in_flight.arrived(&mut s);
+            s.answer(&request)?
+        };
+        match answer {
+            Answer::Now(reply) => Ok(reply),
+            Answer::Parked(p) => {
+                let mut waiter = clock::Waiter::new(shared.clone());
+                Ok(std::future::poll_fn(|cx| waiter.poll(cx, |s, expire| s.resume(&p, expire))).await)
             }
         }
     }

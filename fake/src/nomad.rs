@@ -101,6 +101,10 @@ pub(crate) struct Cluster {
     schedule: Schedule<Action>,
     step: Duration,
     now: Duration,
+    /// The task drivers the fake node offers (healthy).
+    drivers: Vec<String>,
+    /// Allocations the scheduler could not place, by job: (group → count) for the summary's Queued.
+    queued: BTreeMap<(String, String), BTreeMap<String, u64>>,
 }
 
 /// An open streamed answer.
@@ -141,7 +145,14 @@ impl Cluster {
             schedule: Schedule::default(),
             step,
             now: Duration::ZERO,
+            drivers: ["raw_exec", "exec", "docker"].map(str::to_owned).to_vec(),
+            queued: BTreeMap::new(),
         }
+    }
+
+    /// Offer only these task drivers on the fake node.
+    pub(crate) fn set_drivers(&mut self, drivers: Vec<String>) {
+        self.drivers = drivers;
     }
 
     pub(crate) fn index(&self) -> u64 {
@@ -360,9 +371,9 @@ impl Cluster {
             ("GET", ["regions"]) => Ok((self.index, json!(["global"]))),
             ("GET", ["nodes"]) => {
                 let prefix = param(&query, "prefix").unwrap_or("");
-                Ok((9, json!(if NODE_ID.starts_with(prefix) { vec![node_stub()] } else { vec![] })))
+                Ok((9, json!(if NODE_ID.starts_with(prefix) { vec![node_stub(&self.drivers)] } else { vec![] })))
             }
-            ("GET", ["node", id]) if *id == NODE_ID => Ok((9, node_stub())),
+            ("GET", ["node", id]) if *id == NODE_ID => Ok((9, node_stub(&self.drivers))),
             ("GET", ["node", _]) => Err(text(404, "node not found", Some(9))),
             ("GET", ["namespaces"]) => {
                 Ok((self.ns_index(), Value::Array(self.namespaces.keys().map(|n| self.namespace_json(n)).collect())))
@@ -526,9 +537,11 @@ impl Cluster {
             let name = tg["Name"].as_str().unwrap_or("");
             let allocs: Vec<&AllocRec> = self.allocs_of(ns, id).into_iter().filter(|a| a.group == name).collect();
             let count = |s: &str| allocs.iter().filter(|a| a.client_status == s).count();
+            let queued =
+                self.queued.get(&(ns.to_owned(), id.to_owned())).and_then(|q| q.get(name)).copied().unwrap_or(0);
             groups.insert(
                 name.into(),
-                json!({"Queued": 0, "Complete": count("complete"), "Failed": count("failed"), "Running": count("running"), "Starting": count("pending"), "Lost": count("lost")}),
+                json!({"Queued": queued, "Complete": count("complete"), "Failed": count("failed"), "Running": count("running"), "Starting": count("pending"), "Lost": count("lost")}),
             );
         }
         json!({"JobID": id, "Namespace": ns, "Summary": groups, "Children": {"Pending": 0, "Running": 0, "Dead": 0}, "CreateIndex": r.create_index, "ModifyIndex": r.modify_index})
@@ -665,10 +678,27 @@ impl Cluster {
     /// Create the allocations the scheduler would place for the job's current version.
     fn place(&mut self, ns: &str, id: &str, eval_id: &str) {
         let Some(job) = self.job(ns, id).map(|r| r.job.clone()) else { return };
+        self.queued.remove(&(ns.to_owned(), id.to_owned()));
+        let mut failed = serde_json::Map::new();
+        let mut queued = BTreeMap::new();
         for tg in job["TaskGroups"].as_array().cloned().unwrap_or_default() {
             let group = tg["Name"].as_str().unwrap_or("main").to_owned();
             let count = tg["Count"].as_u64().unwrap_or(1) as usize;
             let task = &tg["Tasks"][0];
+            let lacking = tg["Tasks"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|t| t["Driver"].as_str().is_some_and(|d| !self.drivers.iter().any(|o| o == d)));
+            if lacking {
+                // What Nomad 1.1.2's scheduler answers (recording 10, job acm-nodriver).
+                failed.insert(group.clone(), json!({"NodesEvaluated": 1, "NodesFiltered": 1, "NodesAvailable": {"dc1": 1},
+                    "ClassFiltered": null, "ConstraintFiltered": {"missing drivers": 1}, "NodesExhausted": 0, "ClassExhausted": null,
+                    "DimensionExhausted": null, "QuotaExhausted": null, "ResourcesExhausted": null, "Scores": null, "ScoreMetaData": null,
+                    "AllocationTime": 7801, "CoalescedFailures": count.saturating_sub(1)}));
+                queued.insert(group.clone(), count as u64);
+                continue;
+            }
             let task_name = task["Name"].as_str().unwrap_or("main").to_owned();
             for i in 0..count {
                 let alloc_id = self.new_id(&format!("{id}.{group}"));
@@ -718,6 +748,42 @@ impl Cluster {
                 self.alloc_event(&alloc_id);
                 self.schedule.at(self.now + self.step, Action::Start(alloc_id));
             }
+        }
+        if !failed.is_empty() {
+            self.block_eval(ns, id, eval_id, failed, &queued);
+            self.queued.insert((ns.to_owned(), id.to_owned()), queued);
+        }
+    }
+
+    /// The scheduler could not place every allocation: its evaluation says why, and a blocked
+    /// evaluation waits for the cluster to change (never, on the fake).
+    fn block_eval(
+        &mut self,
+        ns: &str,
+        id: &str,
+        eval_id: &str,
+        failed: serde_json::Map<String, Value>,
+        queued: &BTreeMap<String, u64>,
+    ) {
+        let blocked_id = self.new_id(&format!("{id}-blocked"));
+        let index = self.bump();
+        let Some(mut eval) = self.evals.get(eval_id).cloned() else { return };
+        eval["FailedTGAllocs"] = Value::Object(failed);
+        eval["QueuedAllocations"] = json!(queued);
+        eval["BlockedEval"] = blocked_id.clone().into();
+        eval["ModifyIndex"] = index.into();
+        let blocked = json!({"ID": blocked_id, "Namespace": ns, "Priority": eval["Priority"].clone(), "Type": eval["Type"].clone(),
+            "TriggeredBy": "queued-allocs", "JobID": id, "JobModifyIndex": eval["JobModifyIndex"].clone(), "Status": "blocked",
+            "PreviousEval": eval_id, "ClassEligibility": {}, "EscapedComputedClass": false, "QueuedAllocations": {},
+            "SnapshotIndex": index, "CreateIndex": index, "ModifyIndex": index,
+            "CreateTime": sim::unix_nanos(self.now) as u64, "ModifyTime": sim::unix_nanos(self.now) as u64});
+        self.evals.insert(eval_id.to_owned(), eval.clone());
+        self.event("Evaluation", "EvaluationUpdated", eval_id, ns, json!({"Evaluation": eval}));
+        self.evals.insert(blocked_id.clone(), blocked.clone());
+        self.event("Evaluation", "EvaluationUpdated", &blocked_id, ns, json!({"Evaluation": blocked}));
+        if let Some(rec) = self.jobs.get_mut(&(ns.to_owned(), id.to_owned())) {
+            rec.modify_index = index;
+            rec.job["ModifyIndex"] = index.into();
         }
     }
 
@@ -1022,12 +1088,16 @@ fn alloc_json(a: &AllocRec, full: bool) -> Value {
     v
 }
 
-fn node_stub() -> Value {
+fn node_stub(drivers: &[String]) -> Value {
+    let drivers: serde_json::Map<String, Value> = drivers
+        .iter()
+        .map(|d| {
+            let attr = format!("driver.{d}");
+            (d.clone(), json!({"Attributes": {attr: "true"}, "Detected": true, "Healthy": true, "HealthDescription": "Healthy"}))
+        })
+        .collect();
     json!({"Address": "127.0.0.1", "ID": NODE_ID, "Datacenter": "dc1", "Name": NODE_NAME, "NodeClass": "", "Version": "1.1.2", "Drain": false,
-        "SchedulingEligibility": "eligible", "Status": "ready", "StatusDescription": "",
-        "Drivers": {"raw_exec": {"Attributes": {"driver.raw_exec": "true"}, "Detected": true, "Healthy": true, "HealthDescription": "Healthy"},
-                    "exec": {"Attributes": {"driver.exec": "true"}, "Detected": true, "Healthy": true, "HealthDescription": "Healthy"},
-                    "docker": {"Attributes": {"driver.docker": "true"}, "Detected": true, "Healthy": true, "HealthDescription": "Healthy"}},
+        "SchedulingEligibility": "eligible", "Status": "ready", "StatusDescription": "", "Drivers": drivers,
         "HostVolumes": null, "NodeResources": {"Cpu": {"CpuShares": 4000}, "Memory": {"MemoryMB": 8192}, "Disk": {"DiskMB": 51200}},
         "ReservedResources": null, "LastDrain": null, "CreateIndex": 7, "ModifyIndex": 9})
 }

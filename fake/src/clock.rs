@@ -1,0 +1,187 @@
+//! The fake's virtual clock, shared fairly between concurrent waits.
+//!
+//! Time moves only when every client-side wait in progress (a sleep, a parked blocking query,
+//! a stream read) has looked at the present and no request is on its way to the server; it then
+//! jumps to the earliest thing anyone waits for: the end of a sleep, of a blocking wait or read
+//! limit, or the server's next scheduled change. So a one-second sleep racing a five-minute
+//! blocking query ends after one virtual second, as it would on a real clock, while a single
+//! wait still runs to its end at once.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use super::{later, Shared};
+
+/// One client-side wait in progress.
+#[derive(Debug)]
+pub(crate) struct Wait {
+    /// When it ends by itself (`None`: only when the server's state changes).
+    at: Option<Duration>,
+    /// The clock epoch it last looked at the present in.
+    seen: u64,
+}
+
+/// What [`Shared::hop`] did.
+enum Hop {
+    Moved,
+    /// Someone has not looked at the present yet, or a request is on its way.
+    Wait,
+    /// Everyone waits and nothing will ever happen.
+    Never,
+}
+
+fn lock(shared: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
+    shared.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Shared {
+    /// Move time to the next thing anyone waits for, once everyone waiting has seen the present.
+    fn hop(&mut self) -> Hop {
+        if self.runnable > 0 || self.waits.values().any(|w| w.seen != self.epoch) {
+            return Hop::Wait;
+        }
+        let next = [self.server.next_due(), self.waits.values().filter_map(|w| w.at).min()].into_iter().flatten().min();
+        match next {
+            Some(t) if t > self.now => {
+                self.advance_to(t);
+                self.epoch += 1;
+                Hop::Moved
+            }
+            Some(_) => Hop::Wait,
+            None => Hop::Never,
+        }
+    }
+}
+
+/// A client-side wait registered with the clock while it is pending; deregistered when it ends
+/// or is dropped.
+pub(crate) struct Waiter {
+    shared: Arc<Mutex<Shared>>,
+    id: Option<u64>,
+}
+
+impl Waiter {
+    pub(crate) fn new(shared: Arc<Mutex<Shared>>) -> Self {
+        Waiter { shared, id: None }
+    }
+
+    /// Poll a wait: `check` answers `Ok` when it is over, or `Err(at)` with when it ends by
+    /// itself; its `bool` says nothing will ever happen (answer `Ok` then).
+    pub(crate) fn poll<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        mut check: impl FnMut(&mut Shared, bool) -> Result<T, Option<Duration>>,
+    ) -> Poll<T> {
+        let mut s = lock(&self.shared);
+        let mut never = false;
+        loop {
+            match check(&mut s, never) {
+                Ok(out) => {
+                    if let Some(id) = self.id.take() {
+                        s.waits.remove(&id);
+                    }
+                    return Poll::Ready(out);
+                }
+                Err(at) => {
+                    let id = match self.id {
+                        Some(id) => id,
+                        None => {
+                            s.wait_seq += 1;
+                            s.wait_seq
+                        }
+                    };
+                    self.id = Some(id);
+                    let seen = s.epoch;
+                    s.waits.insert(id, Wait { at, seen });
+                }
+            }
+            match s.hop() {
+                Hop::Moved => {}
+                Hop::Never if !never => never = true,
+                Hop::Never | Hop::Wait => {
+                    // the others run, then this looks again (a spin in virtual time, never a
+                    // real wait: every fake wait is re-polled until time reaches it)
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Waiter {
+    fn drop(&mut self) {
+        if let Some(id) = self.id.take() {
+            lock(&self.shared).waits.remove(&id);
+        }
+    }
+}
+
+/// [`Transport::sleep`](clustermanager_core::Transport::sleep) on the virtual clock.
+pub(crate) struct Sleep {
+    waiter: Waiter,
+    until: Duration,
+}
+
+impl Sleep {
+    pub(crate) fn new(shared: Arc<Mutex<Shared>>, duration: Duration) -> Self {
+        let until = later(lock(&shared).now, duration);
+        Sleep { waiter: Waiter::new(shared), until }
+    }
+}
+
+impl Future for Sleep {
+    type Output = ();
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        let until = this.until;
+        this.waiter.poll(cx, |s, _| if s.now >= until { Ok(()) } else { Err(Some(until)) })
+    }
+}
+
+/// A request on its way to the server: time waits for it to arrive.
+pub(crate) struct InFlight {
+    shared: Option<Arc<Mutex<Shared>>>,
+}
+
+impl InFlight {
+    pub(crate) fn new(shared: &Arc<Mutex<Shared>>) -> Self {
+        lock(shared).runnable += 1;
+        InFlight { shared: Some(shared.clone()) }
+    }
+
+    /// The request reached the server (whose state `s` is).
+    pub(crate) fn arrived(mut self, s: &mut Shared) {
+        self.shared = None;
+        s.runnable = s.runnable.saturating_sub(1);
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        if let Some(shared) = self.shared.take() {
+            let mut s = lock(&shared);
+            s.runnable = s.runnable.saturating_sub(1);
+        }
+    }
+}
+
+/// Lets the other tasks of the runtime run once before an answer, as real I/O would: without
+/// it, concurrent waits on the fake would never overlap (every answer is ready at once).
+pub(crate) struct YieldOnce(pub(crate) bool);
+
+impl Future for YieldOnce {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.0 {
+            Poll::Ready(())
+        } else {
+            self.0 = true;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    }
+}

@@ -1,0 +1,186 @@
+//! A job that cannot run says why: on both fakes, each stuck state ends `wait_for_job` with an
+//! error naming the reason (at once when it is permanent, at the deadline otherwise), and a
+//! timeout names the last reason seen.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may unwrap
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use clustermanager_core::facade::Backend;
+use clustermanager_core::{k8s, Driver, Error, JobSpec, Progress, ReasonKind, Status, WaitOptions};
+use clustermanager_fake::{block_on, FakeCluster, FakeOptions};
+
+const HOUR: Option<Duration> = Some(Duration::from_secs(3600));
+
+fn cannot_run(result: Result<clustermanager_core::Job, Error>) -> clustermanager_core::Reason {
+    match result {
+        Err(Error::CannotRun { reason, .. }) => reason,
+        other => panic!("expected CannotRun, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_nomad_job_whose_driver_no_node_has_fails_at_once_naming_the_driver() {
+    let fake = FakeCluster::nomad_with(FakeOptions {
+        nomad_drivers: vec!["raw_exec".into(), "exec".into()],
+        ..FakeOptions::default()
+    });
+    let cm = block_on(fake.cluster_manager()).unwrap();
+    let spec = JobSpec::new("hello").image("busybox").command(["echo", "hi"]);
+    block_on(cm.create_job("default", &spec)).unwrap();
+
+    let job = block_on(cm.get_job("default", "hello")).unwrap();
+    assert_eq!(job.status, Some(Status::Pending));
+    let reason = job.pending_reason.expect("get_job says why the job is pending");
+    assert_eq!(reason.kind, ReasonKind::MissingDriver);
+    assert_eq!(
+        reason.message,
+        "no node has the docker driver (1 of 1 nodes filtered: missing drivers); 1 allocation(s) queued"
+    );
+
+    let started = fake.elapsed();
+    let reason = cannot_run(block_on(cm.wait_for_job("default", "hello", HOUR)));
+    assert_eq!(reason.kind, ReasonKind::MissingDriver);
+    assert!(reason.permanent);
+    assert!(fake.elapsed() - started < Duration::from_secs(5), "ended at once, not at the timeout");
+}
+
+#[test]
+fn the_same_nomad_job_runs_with_a_driver_the_node_has() {
+    let fake =
+        FakeCluster::nomad_with(FakeOptions { nomad_drivers: vec!["raw_exec".into()], ..FakeOptions::default() });
+    let cm = block_on(fake.cluster_manager()).unwrap();
+    let spec = JobSpec::new("hello").driver(Driver::RawExec).command(["echo", "hi"]);
+    block_on(cm.create_job("default", &spec)).unwrap();
+    let job = block_on(cm.wait_for_job("default", "hello", HOUR)).unwrap();
+    assert_eq!((job.status, job.pending_reason), (Some(Status::Succeeded), None));
+}
+
+#[test]
+fn an_invalid_image_name_ends_the_wait_at_once() {
+    let fake = FakeCluster::kubernetes();
+    let cm = block_on(fake.cluster_manager()).unwrap();
+    block_on(cm.create_job("default", &JobSpec::new("hello").image("BusyBox").command(["true"]))).unwrap();
+    let started = fake.elapsed();
+    let reason = cannot_run(block_on(cm.wait_for_job("default", "hello", HOUR)));
+    assert_eq!((reason.kind, reason.permanent), (ReasonKind::InvalidImage, true));
+    assert!(reason.message.contains("repository name must be lowercase"), "{}", reason.message);
+    assert!(fake.elapsed() - started < Duration::from_secs(5));
+}
+
+#[test]
+fn an_image_that_cannot_be_pulled_ends_the_wait_at_the_stuck_deadline() {
+    let fake = FakeCluster::kubernetes_with(FakeOptions {
+        missing_images: vec!["example.com/nope:1".into()],
+        ..FakeOptions::default()
+    });
+    let cm = block_on(fake.cluster_manager()).unwrap();
+    block_on(cm.create_job("default", &JobSpec::new("hello").image("example.com/nope:1").command(["true"]))).unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let options = WaitOptions::new().timeout(HOUR).on_progress(move |p| log.lock().unwrap().push(p.clone()));
+    let started = fake.elapsed();
+    let reason = cannot_run(block_on(cm.wait_for_job_with("default", "hello", &options)));
+    let took = fake.elapsed() - started;
+    assert_eq!((reason.kind, reason.permanent), (ReasonKind::ImagePull, false));
+    assert!(reason.message.contains("Back-off pulling image"), "{}", reason.message);
+    assert!(took >= Duration::from_secs(300) && took < Duration::from_secs(335), "took {took:?}");
+    // the caller saw the reason as it appeared, then as it changed (ErrImagePull → back-off)
+    let stuck: Vec<String> = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|p| match p {
+            Progress::Stuck { reason, .. } => Some(reason.source.clone()),
+            _ => None,
+        })
+        .collect();
+    assert!(stuck.first().is_some_and(|s| s.ends_with("ErrImagePull")), "{stuck:?}");
+    assert!(stuck.last().is_some_and(|s| s.ends_with("ImagePullBackOff")), "{stuck:?}");
+}
+
+#[test]
+fn an_unschedulable_pod_waits_for_room_and_the_timeout_names_why() {
+    let fake = FakeCluster::kubernetes();
+    let cm = block_on(fake.cluster_manager()).unwrap();
+    block_on(cm.create_job("default", &JobSpec::new("big").image("busybox").cpu_limit("64").command(["true"])))
+        .unwrap();
+    let job = block_on(cm.get_job("default", "big")).unwrap();
+    assert_eq!(job.pending_reason.as_ref().map(|r| r.kind), Some(ReasonKind::ResourcesExhausted));
+
+    // waiting for room is not cut by the stuck deadline: only the caller's timeout ends it
+    let err = block_on(cm.wait_for_job("default", "big", Some(Duration::from_secs(400)))).unwrap_err();
+    let Error::Timeout { what } = &err else { panic!("expected a timeout, got {err:?}") };
+    assert!(what.contains("last reason: pod big-"), "{what}");
+    assert!(what.contains("0/1 nodes are available: 1 Insufficient cpu."), "{what}");
+
+    // a strict startup deadline ends it with the reason
+    let options = WaitOptions::new().timeout(HOUR).startup_deadline(Some(Duration::from_secs(120)));
+    let started = fake.elapsed();
+    let reason = cannot_run(block_on(cm.wait_for_job_with("default", "big", &options)));
+    assert_eq!(reason.kind, ReasonKind::ResourcesExhausted);
+    let took = fake.elapsed() - started;
+    assert!(took >= Duration::from_secs(120) && took < Duration::from_secs(125), "took {took:?}");
+}
+
+#[test]
+fn a_node_selector_no_node_matches_is_stuck_not_waiting_for_room() {
+    let fake = FakeCluster::kubernetes();
+    let cm = block_on(fake.cluster_manager()).unwrap();
+    let Backend::Kubernetes(ctx) = cm.backend() else { unreachable!() };
+    let job = serde_json::json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "picky"},
+        "spec": {"backoffLimit": 0, "template": {"spec": {"restartPolicy": "Never", "nodeSelector": {"disk": "ssd"},
+            "containers": [{"name": "main", "image": "busybox", "command": ["true"]}]}}}});
+    let _: serde_json::Value =
+        block_on(cm.run(k8s::api::create(ctx, &k8s::api::Resource::JOBS, Some("default"), &job, &Default::default())))
+            .unwrap();
+    let options = WaitOptions::new().timeout(HOUR).stuck_deadline(Some(Duration::from_secs(60)));
+    let reason = cannot_run(block_on(cm.wait_for_job_with("default", "picky", &options)));
+    assert_eq!(reason.kind, ReasonKind::ConstraintFiltered);
+    assert!(reason.message.contains("didn't match node selector"), "{}", reason.message);
+}
+
+#[test]
+fn a_job_past_its_backoff_limit_or_deadline_finishes_failed_and_says_why() {
+    let fake = FakeCluster::kubernetes();
+    let cm = block_on(fake.cluster_manager()).unwrap();
+    block_on(cm.create_job("default", &JobSpec::new("fails").image("busybox").command(["sh", "-c", "exit 3"])))
+        .unwrap();
+    let job = block_on(cm.wait_for_job("default", "fails", HOUR)).unwrap();
+    assert_eq!(job.status, Some(Status::Failed));
+    assert_eq!(job.pending_reason.map(|r| r.kind), Some(ReasonKind::BackoffLimitExceeded));
+
+    let Backend::Kubernetes(ctx) = cm.backend() else { unreachable!() };
+    let slow = serde_json::json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "slow"},
+        "spec": {"backoffLimit": 0, "activeDeadlineSeconds": 5, "template": {"spec": {"restartPolicy": "Never",
+            "containers": [{"name": "main", "image": "busybox", "command": ["sh", "-c", "sleep 60"]}]}}}});
+    let _: serde_json::Value =
+        block_on(cm.run(k8s::api::create(ctx, &k8s::api::Resource::JOBS, Some("default"), &slow, &Default::default())))
+            .unwrap();
+    let job = block_on(cm.wait_for_job("default", "slow", HOUR)).unwrap();
+    assert_eq!(job.status, Some(Status::Failed));
+    let reason = job.pending_reason.unwrap();
+    assert_eq!(reason.kind, ReasonKind::DeadlineExceeded);
+    assert!(reason.message.contains("Job was active longer than specified deadline"), "{}", reason.message);
+}
+
+#[test]
+fn a_healthy_job_reports_its_start_and_end_and_stops_looking_once_started() {
+    let fake = FakeCluster::kubernetes();
+    let cm = block_on(fake.cluster_manager()).unwrap();
+    block_on(cm.create_job("default", &JobSpec::new("ok").image("busybox").command(["sh", "-c", "sleep 120"])))
+        .unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let options = WaitOptions::new().timeout(HOUR).on_progress(move |p| log.lock().unwrap().push(p.clone()));
+    let before = fake.requests().len();
+    let job = block_on(cm.wait_for_job_with("default", "ok", &options)).unwrap();
+    assert_eq!(job.status, Some(Status::Succeeded));
+    let seen = seen.lock().unwrap();
+    assert!(matches!(seen.first(), Some(Progress::Started { .. })), "{seen:?}");
+    assert!(matches!(seen.last(), Some(Progress::Finished { status: Some(Status::Succeeded), .. })), "{seen:?}");
+    // a two-minute job: the list, the watch, a few looks until it started, then none
+    let pod_lists = fake.requests()[before..].iter().filter(|r| r.contains("/pods")).count();
+    assert!(pod_lists <= 3, "{pod_lists} looks at the pods");
+}
