@@ -90,19 +90,12 @@ pub struct Diagnosis {
 }
 
 /// One thing a wait saw happen, reported to [`WaitOptions::on_progress`](crate::WaitOptions::on_progress)
-/// and as a `tracing` event at INFO.
+/// and as a `tracing` event at INFO. A job's status transitions are [`Started`](Self::Started)
+/// (pending → running) and [`Finished`](Self::Finished); while it has not started, each reason
+/// the server gives, as it appears and changes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Progress {
-    /// The job's status changed (`Pending` → `Running`, ...); `raw` is the server's value.
-    Status {
-        /// The job.
-        job: String,
-        /// The unified status, when it can be told.
-        status: Option<crate::model::Status>,
-        /// The server's own status value.
-        raw: String,
-    },
     /// A reason the job is not progressing appeared or changed.
     Stuck {
         /// The job.
@@ -132,8 +125,6 @@ pub enum Progress {
 impl fmt::Display for Progress {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Progress::Status { job, status: Some(s), raw } => write!(f, "{job}: {s:?} ({raw})"),
-            Progress::Status { job, status: None, raw } => write!(f, "{job}: {raw}"),
             Progress::Stuck { job, reason } => write!(f, "{job}: pending: {reason}"),
             Progress::Unstuck { job } => write!(f, "{job}: no longer stuck"),
             Progress::Started { job } => write!(f, "{job}: an execution started"),

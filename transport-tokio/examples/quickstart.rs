@@ -1,5 +1,5 @@
-//! The README quickstart: recreate a namespace, run a batch job in it, wait for it (event-driven),
-//! print its log, clean up. The same program runs on Kubernetes and on Nomad; only the config
+//! The README quickstart: recreate a namespace, run a batch job in it, wait for it (event-driven,
+//! printing its progress), print its log, clean up. The same program runs on Kubernetes and on Nomad; only the config
 //! (found by `Config::infer`: kubeconfig, in-cluster service account, or `NOMAD_ADDR`) differs.
 //! With no cluster configured it runs on the embedded fake cluster (`clustermanager-fake`;
 //! `QUICKSTART_FAKE=nomad` picks the fake Nomad agent).
@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use clustermanager_fake::FakeCluster;
 use clustermanager_tokio::core::{
-    ClusterManager, Config, DeleteOptions, Driver, Error, JobSpec, LogOptions, Orchestrator, Transport,
+    ClusterManager, Config, DeleteOptions, Driver, Error, JobSpec, LogOptions, Orchestrator, Transport, WaitOptions,
 };
 use clustermanager_tokio::StdEnvironment;
 
@@ -89,7 +89,13 @@ async fn run<T: Transport>(cm: &ClusterManager<T>, target: &str) -> Result<(), E
     };
     cm.create_job(NAMESPACE, &spec).await?;
 
-    let job = cm.wait_for_job(NAMESPACE, "hello", Some(Duration::from_secs(300))).await?;
+    // print what the wait sees as it happens ("pending: no node has the docker driver", "an
+    // execution started", ...), and give up if nothing started within 2 minutes
+    let options = WaitOptions::new()
+        .timeout(Some(Duration::from_secs(300)))
+        .startup_deadline(Some(Duration::from_secs(120)))
+        .on_progress(|progress| println!("wait: {progress}"));
+    let job = cm.wait_for_job_with(NAMESPACE, "hello", &options).await?;
     println!("job {} finished: {:?} ({})", job.name, job.status, job.raw_status);
 
     for execution in cm.list_job_executions(NAMESPACE, "hello").await? {
