@@ -24,10 +24,15 @@
 //! assert!(nodes.is_empty());
 //! ```
 
+// Where other crates' docs link to this one when built alone (`cargo doc --no-deps`):
+// without it their links to our items render as plain text.
+#![doc(html_root_url = "https://docs.rs/clustermanager-core/0.1.0")]
+
 pub mod call;
 pub mod config;
 pub mod deadline;
 pub mod encode;
+pub mod erased;
 pub mod error;
 pub mod facade;
 pub mod k8s;
@@ -45,9 +50,15 @@ pub mod transport;
 
 pub use call::{Call, Exchange, ExchangeStep};
 pub use config::Config;
+pub use erased::DynTransport;
 pub use error::{ApiError, Error, Result};
+pub use facade::handle::{Api, KubernetesHandle, NomadHandle};
 pub use facade::waits::WaitOptions;
+pub use facade::Backend;
 pub use facade::ClusterManager;
+/// The `http` crate core builds requests with (for `k8s::api::request`, `nomad::api::write` and
+/// the handles of the escape hatch).
+pub use http;
 pub use model::*;
 pub use reason::{Diagnosis, Progress, Reason, ReasonKind};
 pub use retry::RetryPolicy;

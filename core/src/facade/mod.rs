@@ -1,11 +1,13 @@
 //! [`ClusterManager`]: the seed's API, written once over any [`Transport`], dispatching each call
 //! to the Kubernetes or Nomad operation. The waits for a job are in [`waits`].
 
+pub mod handle;
 pub mod waits;
 
 use std::time::Duration;
 
 use crate::config::Config;
+use crate::erased::DynTransport;
 use crate::error::{Error, Result};
 use crate::model::*;
 use crate::retry::Retry;
@@ -25,14 +27,35 @@ pub enum Backend {
 
 /// The seed's API over one cluster: the same methods for Kubernetes and Nomad.
 ///
-/// Get one from a transport crate (`clustermanager_tokio::ClusterManager::connect(config)`), or
-/// build one over your own [`Transport`] with [`ClusterManager::connect`].
+/// Get one from a transport crate (`clustermanager_tokio::connect(&config)`, or
+/// `clustermanager_tokio::connect_infer()` to find the cluster as kubectl does), from the fake
+/// cluster (`clustermanager_fake::FakeCluster::cluster_manager`), or build one over your own
+/// [`Transport`] with [`ClusterManager::connect`].
 ///
-/// Cheap to clone when its transport is (every transport here is): clones share the connection
-/// pool, the connection budget and the credential caches, so one manager can be handed to many
-/// tasks without an `Arc`.
+/// Written without a type parameter, `ClusterManager` is the manager over a [`DynTransport`]:
+/// one type for every transport, to name in a struct field or a function signature.
+/// [`erase`](ClusterManager::erase) turns a manager over a concrete transport into it (see
+/// [`crate::erased`]); `ClusterManager<TokioTransport>` and friends stay available for code that
+/// wants the transport's own type.
+///
+/// ```
+/// use clustermanager_core::{ClusterManager, Result};
+///
+/// /// How many jobs each namespace runs: works with the tokio, async-std and fake managers alike.
+/// async fn report(cm: &ClusterManager, namespaces: &[&str]) -> Result<Vec<(String, usize)>> {
+///     let mut counts = Vec::new();
+///     for ns in namespaces {
+///         counts.push((ns.to_string(), cm.running_jobs(ns).await?.len()));
+///     }
+///     Ok(counts)
+/// }
+/// ```
+///
+/// Cheap to clone when its transport is (every transport here is, and [`DynTransport`] always
+/// is): clones share the connection pool, the connection budget and the credential caches, so
+/// one manager can be handed to many tasks without an `Arc`.
 #[derive(Clone)]
-pub struct ClusterManager<T> {
+pub struct ClusterManager<T = DynTransport> {
     transport: T,
     backend: Backend,
     /// The shared observations of the waits in flight, by namespace.
@@ -49,7 +72,13 @@ impl<T> std::fmt::Debug for ClusterManager<T> {
 pub type LogStream<'t, T> = Driver<'t, T, BoxOperation<(), LogLine>>;
 
 fn unsupported(operation: &'static str, hint: &'static str) -> Error {
-    Error::Unsupported { operation, orchestrator: "Nomad", hint }
+    unsupported_on(operation, "Nomad", hint)
+}
+
+/// [`Error::Unsupported`]: `operation` is not offered on `orchestrator`, and `hint` says what to
+/// use instead.
+pub(crate) fn unsupported_on(operation: &'static str, orchestrator: &'static str, hint: &'static str) -> Error {
+    Error::Unsupported { operation, orchestrator, hint }
 }
 
 impl<T: Transport> ClusterManager<T> {
@@ -93,6 +122,28 @@ impl<T: Transport> ClusterManager<T> {
         ClusterManager { transport, backend, rooms: Rooms::default() }
     }
 
+    /// This manager over a [`DynTransport`]: the one type `ClusterManager` names without type
+    /// parameters. Cheap (one `Arc` for the transport); the erased manager shares the transport
+    /// (pool, budget, credential caches) and the shared observations of waits with `self`'s
+    /// clones. Erasing an erased manager does not box again.
+    ///
+    /// (A `From` conversion cannot be offered: `impl<T> From<ClusterManager<T>> for
+    /// ClusterManager` overlaps with the standard `From<T> for T` when `T` is `DynTransport`.)
+    ///
+    /// ```
+    /// # use clustermanager_core::*;
+    /// # async fn demo<T: Transport + 'static>(cm: ClusterManager<T>) -> Result<()> {
+    /// let cm: ClusterManager = cm.erase();
+    /// let nodes = cm.get_nodes().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn erase(self) -> ClusterManager
+    where
+        T: 'static,
+    {
+        ClusterManager { transport: DynTransport::new(self.transport), backend: self.backend, rooms: self.rooms }
+    }
+
     /// The transport.
     pub fn transport(&self) -> &T {
         &self.transport
@@ -117,22 +168,32 @@ impl<T: Transport> ClusterManager<T> {
         }
     }
 
-    /// Run any operation (the escape hatch: `k8s::api`, `nomad::api`, ...) to its end.
+    /// Run any operation (the escape hatch: [`k8s::api`], [`nomad::api`], ...) to its end.
+    ///
+    /// Build the operation from the manager's own context ([`KubernetesHandle::context`],
+    /// [`NomadHandle::context`]), not from `k8s::Context::default()`, which has the default
+    /// retry policy instead of the configured one. The typed handles ([`kubernetes`],
+    /// [`nomad`]) do that for the common operations.
+    ///
+    /// [`KubernetesHandle::context`]: handle::KubernetesHandle::context
+    /// [`NomadHandle::context`]: handle::NomadHandle::context
+    /// [`kubernetes`]: ClusterManager::kubernetes
+    /// [`nomad`]: ClusterManager::nomad
     ///
     /// ```no_run
-    /// # use std::time::Duration;
     /// # use clustermanager_core::*;
-    /// # async fn demo<T: Transport>(cm: &ClusterManager<T>) -> Result<()> {
+    /// # async fn demo(cm: &ClusterManager) -> Result<()> {
     /// use clustermanager_core::k8s::api::{self, Resource};
-    /// let ctx = clustermanager_core::k8s::Context::default();
-    /// let pod: Box<serde_json::value::RawValue> = cm.run(api::get(&ctx, &Resource::PODS, Some("batch"), "hello-x7k2p")).await?;
+    /// let ctx = cm.kubernetes()?.context();
+    /// let pod: Box<serde_json::value::RawValue> = cm.run(api::get(ctx, &Resource::PODS, Some("batch"), "hello-x7k2p")).await?;
     /// # Ok(()) }
     /// ```
     pub async fn run<O: Operation>(&self, op: O) -> Result<O::Output> {
         Driver::new(&self.transport, op).finish().await
     }
 
-    /// Drive a streaming operation: call [`Driver::next`] for each item.
+    /// Drive a streaming operation: call [`Driver::next`] for each item. As for [`run`](Self::run),
+    /// build it from the manager's own context.
     pub fn stream<O: Operation>(&self, op: O) -> Driver<'_, T, O> {
         Driver::new(&self.transport, op)
     }
