@@ -11,6 +11,10 @@
 //! ([`exec`]), and the token-file and exec-plugin credential caches over a runtime's I/O
 //! ([`auth`]), and the connection budget ([`budget`]).
 
+// Where other crates' docs link to this one when built alone (`cargo doc --no-deps`):
+// without it their links to our items render as plain text.
+#![doc(html_root_url = "https://docs.rs/clustermanager-transport-common/0.1.0")]
+
 pub mod auth;
 pub mod budget;
 pub mod clock;

@@ -20,6 +20,10 @@
 //! it, an in-flight request's connection is closed, and an exec plugin still running is killed.
 //! Only hyper-util's pool keeps idle keep-alive connections (closed after 90 s idle).
 
+// Where other crates' docs link to this one when built alone (`cargo doc --no-deps`):
+// without it their links to our items render as plain text.
+#![doc(html_root_url = "https://docs.rs/clustermanager-tokio/0.1.0")]
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -36,6 +40,12 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 pub use clustermanager_core as core;
 pub use clustermanager_core::config::{Auth, Identity, TlsConfig};
 pub use clustermanager_core::{Config, Error, Result, Secret};
+// What a caller names: the model (JobSpec, Job, Status, LogOptions, ...), the wait options and
+// reasons, the erased transport and the escape hatch's handles and modules.
+pub use clustermanager_core::model::*;
+pub use clustermanager_core::{k8s, nomad};
+pub use clustermanager_core::{Api, KubernetesHandle, NomadHandle};
+pub use clustermanager_core::{Diagnosis, DynTransport, Progress, Reason, ReasonKind, RetryPolicy, WaitOptions};
 /// The `http` crate core builds requests with (for `api::request` and the escape hatch).
 pub use http;
 
@@ -68,6 +78,26 @@ pub type ClusterManager = clustermanager_core::ClusterManager<TokioTransport>;
 pub async fn connect(config: &Config) -> Result<ClusterManager> {
     let transport = TokioTransport::new(config)?;
     clustermanager_core::ClusterManager::connect(transport, config, random_seed()).await
+}
+
+/// Find the cluster as kubectl and the Nomad CLI do and connect to it, in one call:
+/// [`Config::infer`] from the process environment ([`StdEnvironment`]: `KUBECONFIG` or
+/// `~/.kube/config`, the in-cluster service account, `NOMAD_ADDR` and the other `NOMAD_*`
+/// variables), then [`connect`]. When nothing is found the error lists what was tried and why
+/// each did not apply; a source that is present but broken fails with its own error.
+///
+/// The manager is over this crate's transport; `.erase()` gives the one
+/// [`clustermanager_core::ClusterManager`] type that any transport's manager erases to.
+///
+/// ```no_run
+/// # async fn demo() -> clustermanager_tokio::Result<()> {
+/// let cm = clustermanager_tokio::connect_infer().await?;
+/// println!("{:?}", cm.orchestrator());
+/// # Ok(()) }
+/// ```
+pub async fn connect_infer() -> Result<ClusterManager> {
+    let config = Config::infer(&StdEnvironment)?;
+    connect(&config).await
 }
 
 /// A [`Transport`] over tokio, hyper and rustls: HTTP/2 when a TLS server picks it from the ALPN
