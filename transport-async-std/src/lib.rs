@@ -69,7 +69,9 @@ use clustermanager_transport_common::hyper_rustls::{body_error, request_error, r
 use futures_lite::future;
 use pool::{expire, Conn, Ended, Pool};
 
-/// The seed's API over async-std / smol.
+/// The seed's API over async-std / smol: the manager over [`AsyncStdTransport`]. `.erase()`
+/// turns it into [`clustermanager_core::ClusterManager`], the one type that managers of every
+/// transport erase to.
 pub type ClusterManager = clustermanager_core::ClusterManager<AsyncStdTransport>;
 
 /// Connect to the cluster `config` describes: build an [`AsyncStdTransport`] and run the

@@ -19,6 +19,59 @@
 //! Dropping any future or body of this crate leaves nothing behind: no task of ours outlives
 //! it, an in-flight request's connection is closed, and an exec plugin still running is killed.
 //! Only hyper-util's pool keeps idle keep-alive connections (closed after 90 s idle).
+//!
+//! ## One manager type for your code
+//!
+//! [`ClusterManager`] here is the manager over this crate's [`TokioTransport`]. Code that should
+//! also run on async-std or on the fake cluster names [`clustermanager_core::ClusterManager`]
+//! (no type parameter: the manager over a [`DynTransport`]) and receives `cm.erase()`. It is a
+//! cheap clone (shared pool, budget and waits) that moves into spawned tasks. Here, 50 jobs at
+//! once, tested on the fake cluster:
+//!
+//! ```
+//! use clustermanager_core::{ClusterManager, JobSpec, Result, Status};
+//!
+//! /// Runs `n` jobs at once and counts those that succeeded.
+//! async fn run_batch(cm: &ClusterManager, namespace: &str, n: usize) -> Result<usize> {
+//!     let mut tasks = Vec::new();
+//!     for i in 0..n {
+//!         let (cm, namespace) = (cm.clone(), namespace.to_owned());
+//!         tasks.push(tokio::spawn(async move {
+//!             let name = format!("job-{i}");
+//!             let spec = JobSpec::new(&name).image("busybox").command(["sh", "-c", "echo hi"]);
+//!             cm.create_job(&namespace, &spec).await?;
+//!             cm.wait_for_job(&namespace, &name, None).await
+//!         }));
+//!     }
+//!     let mut succeeded = 0;
+//!     for task in tasks {
+//!         let job = task.await.expect("the job task panicked")?;
+//!         succeeded += usize::from(job.status == Some(Status::Succeeded));
+//!     }
+//!     Ok(succeeded)
+//! }
+//!
+//! # fn main() -> Result<()> {
+//! # let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+//! # rt.block_on(async {
+//! // in a program: `let cm = clustermanager_tokio::connect_infer().await?.erase();`
+//! let fake = clustermanager_fake::FakeCluster::kubernetes();
+//! let cm = fake.cluster_manager().await?.erase();
+//! cm.create_namespace("batch").await?;
+//! assert_eq!(run_batch(&cm, "batch", 50).await?, 50);
+//! # Ok(()) })
+//! # }
+//! ```
+//!
+//! The escape hatch is one line, with the manager's own retry policy:
+//!
+//! ```no_run
+//! # async fn demo() -> clustermanager_tokio::Result<()> {
+//! use clustermanager_tokio::k8s::api::{ListParams, Resource};
+//! let cm = clustermanager_tokio::connect_infer().await?;
+//! let deploys = cm.kubernetes()?.api::<serde_json::Value>(Resource::DEPLOYMENTS).namespaced("web").list(&ListParams::default()).await?;
+//! # let _ = deploys; Ok(()) }
+//! ```
 
 // Where other crates' docs link to this one when built alone (`cargo doc --no-deps`):
 // without it their links to our items render as plain text.
@@ -62,7 +115,10 @@ pub use clustermanager_transport_common::{env, StdEnvironment};
 use auth::Dynamic;
 use connector::{ConnectError, Connector};
 
-/// The seed's API over tokio.
+/// The seed's API over tokio: the manager over [`TokioTransport`] (reach its
+/// [`budget`](TokioTransport::budget) through [`transport`](clustermanager_core::ClusterManager::transport)).
+/// `.erase()` turns it into [`clustermanager_core::ClusterManager`], the one type that managers
+/// of every transport erase to.
 pub type ClusterManager = clustermanager_core::ClusterManager<TokioTransport>;
 
 /// Connect to the cluster `config` describes: build a [`TokioTransport`] and run the
