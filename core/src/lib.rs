@@ -47,6 +47,7 @@ pub mod secret;
 pub mod shared;
 pub mod step;
 pub mod transport;
+pub mod workload;
 
 pub use call::{Call, Exchange, ExchangeStep};
 pub use config::Config;
@@ -67,3 +68,4 @@ pub use step::{Event, Operation, Ready, Request, Response, Step};
 // The operation driver is `OperationDriver` at the root (also `transport::Driver`), so that `Driver`
 // is the Nomad task driver of a `JobSpec` (`model::Driver`), reachable by its plain name.
 pub use transport::{BodyStream, Chunk, Driver as OperationDriver, Transport};
+pub use workload::*;

@@ -343,6 +343,100 @@ pub struct JobSpec {
     /// Nomad driver; inferred when `None` (`docker` with an image, else the isolating `exec`;
     /// `raw_exec` only when chosen).
     pub driver: Option<Driver>,
+    /// Annotations (Kubernetes, on the object and its pods) or more `Meta` (Nomad).
+    pub annotations: BTreeMap<String, String>,
+    /// CPU request (a Kubernetes quantity), distinct from the limit. Nomad reserves CPU: its
+    /// `CPU` is the request when given, else the limit.
+    pub cpu_request: Option<String>,
+    /// Memory request (a Kubernetes quantity), distinct from the limit. Nomad: `MemoryMB` is
+    /// the request and `MemoryMaxMB` the limit when both are given.
+    pub mem_request: Option<String>,
+    /// NVIDIA GPUs (Kubernetes `nvidia.com/gpu` limit; Nomad `device "nvidia/gpu"` count).
+    pub gpus: u32,
+    /// Secrets holding registry credentials (Kubernetes `imagePullSecrets`; not offered on
+    /// Nomad, whose docker driver takes credentials in the job: refused there).
+    pub image_pull_secrets: Vec<String>,
+    /// When to pull the image (Kubernetes `imagePullPolicy`; Nomad docker `force_pull` for
+    /// `Always`, refused for `Never`).
+    pub image_pull_policy: Option<PullPolicy>,
+    /// Run the container privileged (Kubernetes `securityContext.privileged`; Nomad docker
+    /// `privileged`, which the client must allow).
+    pub privileged: bool,
+    /// Only on nodes with these labels (Kubernetes `nodeSelector`; Nomad constraints
+    /// `${meta.<key>} = <value>` on the node's metadata).
+    pub node_selector: BTreeMap<String, String>,
+    /// Fail the job when it ran this long (Kubernetes `activeDeadlineSeconds`; refused on Nomad
+    /// 1.1, which has no run-time limit for batch jobs).
+    pub active_deadline: Option<std::time::Duration>,
+    /// Delete the finished job after this long (Kubernetes `ttlSecondsAfterFinished`, needs
+    /// the TTL controller, alpha and off by default before 1.21; refused on Nomad, whose
+    /// garbage collection is server configuration).
+    pub ttl_after_finished: Option<std::time::Duration>,
+    /// The pods' service account (Kubernetes `serviceAccountName`; refused on Nomad).
+    pub service_account: Option<String>,
+    /// The command's working directory (Kubernetes `workingDir`; Nomad docker `work_dir`,
+    /// refused for other drivers).
+    pub working_dir: Option<String>,
+    /// Nomad placement constraints (refused on Kubernetes: use `node_selector`).
+    pub constraints: Vec<Constraint>,
+    /// Nomad datacenters (default: every datacenter of the agent's region; refused on
+    /// Kubernetes).
+    pub datacenters: Vec<String>,
+    /// Nomad templates rendered into the task's directory (refused on Kubernetes: use a
+    /// ConfigMap volume).
+    pub templates: Vec<TaskTemplate>,
+    /// Nomad docker `network_mode` (`host`, `bridge`, ...). On Kubernetes `host` means
+    /// `hostNetwork: true`; other modes are refused.
+    pub network_mode: Option<String>,
+}
+
+/// When a container image is pulled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PullPolicy {
+    /// Every time a container starts.
+    Always,
+    /// Only when the node does not have it.
+    IfNotPresent,
+    /// Never: the node must have it.
+    Never,
+}
+
+impl PullPolicy {
+    /// The Kubernetes value.
+    pub fn name(self) -> &'static str {
+        match self {
+            PullPolicy::Always => "Always",
+            PullPolicy::IfNotPresent => "IfNotPresent",
+            PullPolicy::Never => "Never",
+        }
+    }
+}
+
+/// A Nomad placement constraint (`LTarget Operand RTarget`), e.g. `${attr.kernel.name} = linux`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Constraint {
+    /// The attribute, e.g. `${attr.kernel.name}` or `${meta.rack}`.
+    pub attribute: String,
+    /// `=`, `!=`, `>`, `>=`, `<`, `<=`, `regexp`, `set_contains`, `version`, `distinct_hosts`, ...
+    pub operator: String,
+    /// The value.
+    pub value: String,
+}
+
+impl Constraint {
+    /// `attribute operator value`.
+    pub fn new(attribute: impl Into<String>, operator: impl Into<String>, value: impl Into<String>) -> Self {
+        Constraint { attribute: attribute.into(), operator: operator.into(), value: value.into() }
+    }
+}
+
+/// A Nomad template: `data` rendered to `destination` (relative to the task directory).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskTemplate {
+    /// The template text (consul-template syntax).
+    pub data: String,
+    /// Where the rendered file goes, e.g. `local/config.yml`.
+    pub destination: String,
 }
 
 impl JobSpec {
@@ -413,6 +507,86 @@ impl JobSpec {
     /// Choose the Nomad driver.
     pub fn driver(mut self, driver: Driver) -> Self {
         self.driver = Some(driver);
+        self
+    }
+    /// Add an annotation.
+    pub fn annotation(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.annotations.insert(key.into(), value.into());
+        self
+    }
+    /// Set the CPU request (a Kubernetes quantity).
+    pub fn cpu_request(mut self, cpu: impl Into<String>) -> Self {
+        self.cpu_request = Some(cpu.into());
+        self
+    }
+    /// Set the memory request (a Kubernetes quantity).
+    pub fn mem_request(mut self, mem: impl Into<String>) -> Self {
+        self.mem_request = Some(mem.into());
+        self
+    }
+    /// Ask for NVIDIA GPUs.
+    pub fn gpus(mut self, count: u32) -> Self {
+        self.gpus = count;
+        self
+    }
+    /// Add an image pull secret.
+    pub fn image_pull_secret(mut self, name: impl Into<String>) -> Self {
+        self.image_pull_secrets.push(name.into());
+        self
+    }
+    /// Set the image pull policy.
+    pub fn image_pull_policy(mut self, policy: PullPolicy) -> Self {
+        self.image_pull_policy = Some(policy);
+        self
+    }
+    /// Run privileged.
+    pub fn privileged(mut self, privileged: bool) -> Self {
+        self.privileged = privileged;
+        self
+    }
+    /// Only on nodes with this label (Nomad: node meta).
+    pub fn node_selector(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.node_selector.insert(key.into(), value.into());
+        self
+    }
+    /// Set the active deadline.
+    pub fn active_deadline(mut self, deadline: std::time::Duration) -> Self {
+        self.active_deadline = Some(deadline);
+        self
+    }
+    /// Set the TTL after the job finished.
+    pub fn ttl_after_finished(mut self, ttl: std::time::Duration) -> Self {
+        self.ttl_after_finished = Some(ttl);
+        self
+    }
+    /// Set the service account.
+    pub fn service_account(mut self, name: impl Into<String>) -> Self {
+        self.service_account = Some(name.into());
+        self
+    }
+    /// Set the working directory.
+    pub fn working_dir(mut self, dir: impl Into<String>) -> Self {
+        self.working_dir = Some(dir.into());
+        self
+    }
+    /// Add a Nomad constraint.
+    pub fn constraint(mut self, constraint: Constraint) -> Self {
+        self.constraints.push(constraint);
+        self
+    }
+    /// Add a Nomad datacenter.
+    pub fn datacenter(mut self, dc: impl Into<String>) -> Self {
+        self.datacenters.push(dc.into());
+        self
+    }
+    /// Add a Nomad template.
+    pub fn template(mut self, data: impl Into<String>, destination: impl Into<String>) -> Self {
+        self.templates.push(TaskTemplate { data: data.into(), destination: destination.into() });
+        self
+    }
+    /// Set the docker network mode.
+    pub fn network_mode(mut self, mode: impl Into<String>) -> Self {
+        self.network_mode = Some(mode.into());
         self
     }
 }

@@ -48,6 +48,9 @@ pub enum ReasonKind {
     DeadlineExceeded,
     /// No execution started within the wait's startup deadline, and the server gave no reason.
     NotStarted,
+    /// A rollout of a long-running workload failed (Nomad deployment `failed`/`cancelled`,
+    /// Kubernetes `Progressing=False`: `ProgressDeadlineExceeded`).
+    DeploymentFailed,
 }
 
 /// Why a job has no running or finished execution (or why it failed), as the server tells it.

@@ -3,6 +3,7 @@
 
 pub mod handle;
 pub mod waits;
+pub mod workloads;
 
 use std::time::Duration;
 

@@ -228,7 +228,7 @@ pub fn parse_pod(resp: Response) -> Result<Execution> {
     decode::<PodObject>("pod", resp.body()).map(PodObject::into_execution)
 }
 
-fn list_request(namespace: &str, selector: &str) -> Result<step::Request> {
+pub(crate) fn list_request(namespace: &str, selector: &str) -> Result<step::Request> {
     let query = url::form_urlencoded::Serializer::new(String::new()).append_pair("labelSelector", selector).finish();
     step::request(http::Method::GET, &format!("{}?{query}", collection(namespace)), None)
 }

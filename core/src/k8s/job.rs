@@ -19,25 +19,22 @@
 //! pods are gone when the wait returns; no `purge` → `Orphan`. With `wait`, it watches the Job
 //! until its `DELETED` event.
 
-use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::time::{Duration, Instant};
 
-use serde::ser::SerializeMap;
 use serde::{Deserialize, Serialize};
 
 use super::api::{self, DeleteParams, Propagation, Resource};
 use super::checked::Checked;
+use super::pod_template::{self, field_error, Extra, ObjMeta, Template};
 use super::watcher::{ObjectCondition, ObjectMeta, Versioned};
 use super::{check, decode, name, Context};
 use crate::call::{Call, Exchange, ExchangeStep};
 use crate::error::{Error, Result};
-use crate::model::{Condition, DeleteOptions, EnvFrom, Job, JobSpec, Status, Volume, VolumeSource};
-use crate::quantity::{Cpu, Memory};
+use crate::model::{Condition, DeleteOptions, Job, JobSpec, Status};
 use crate::step::{self, Event, Operation, Response, Step};
 
-/// The name of the one container of a job's pods.
-pub const CONTAINER: &str = "main";
+pub use super::pod_template::CONTAINER;
 
 /// How long `delete_job` with `wait` waits for the Job (and, with `purge`, its pods) to be gone.
 pub const DELETE_WAIT_TIMEOUT: Duration = Duration::from_secs(300);
@@ -159,243 +156,37 @@ struct JobBody<'a> {
 }
 
 #[derive(Serialize)]
-struct ObjMeta<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    name: Option<&'a str>,
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    labels: &'a BTreeMap<String, String>,
-}
-
-#[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct JobSpecBody<'a> {
     backoff_limit: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    active_deadline_seconds: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ttl_seconds_after_finished: Option<u64>,
     template: Template<'a>,
 }
 
-#[derive(Serialize)]
-struct Template<'a> {
-    metadata: ObjMeta<'a>,
-    spec: PodSpecBody<'a>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct PodSpecBody<'a> {
-    restart_policy: &'static str,
-    containers: [ContainerBody<'a>; 1],
-    #[serde(skip_serializing_if = "<[_]>::is_empty")]
-    volumes: Vec<VolumeBody<'a>>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ContainerBody<'a> {
-    name: &'static str,
-    image: &'a str,
-    #[serde(skip_serializing_if = "<[_]>::is_empty")]
-    command: Vec<&'a str>,
-    #[serde(skip_serializing_if = "<[_]>::is_empty")]
-    args: Vec<&'a str>,
-    #[serde(skip_serializing_if = "<[_]>::is_empty")]
-    env: &'a [crate::model::EnvVar],
-    #[serde(skip_serializing_if = "<[_]>::is_empty")]
-    env_from: Vec<EnvFromBody<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    resources: Option<ResourcesBody>,
-    #[serde(skip_serializing_if = "<[_]>::is_empty")]
-    volume_mounts: Vec<MountBody<'a>>,
-}
-
-#[derive(Serialize)]
-struct ResourcesBody {
-    limits: BTreeMap<&'static str, String>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-enum EnvFromBody<'a> {
-    ConfigMapRef { name: &'a str },
-    SecretRef { name: &'a str },
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct MountBody<'a> {
-    name: &'a str,
-    mount_path: &'a str,
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    read_only: bool,
-}
-
-struct VolumeBody<'a>(&'a Volume);
-
-impl Serialize for VolumeBody<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        #[derive(Serialize)]
-        struct Named<'a> {
-            name: &'a str,
-        }
-        #[derive(Serialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Secret<'a> {
-            secret_name: &'a str,
-        }
-        #[derive(Serialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Claim<'a> {
-            claim_name: &'a str,
-        }
-        #[derive(Serialize)]
-        struct Path<'a> {
-            path: &'a str,
-        }
-        let mut map = s.serialize_map(None)?;
-        map.serialize_entry("name", &self.0.name)?;
-        match &self.0.source {
-            VolumeSource::HostPath { path } => map.serialize_entry("hostPath", &Path { path })?,
-            VolumeSource::EmptyDir => map.serialize_entry("emptyDir", &serde_json::Map::new())?,
-            VolumeSource::ConfigMap { name } => map.serialize_entry("configMap", &Named { name })?,
-            VolumeSource::Secret { name } => map.serialize_entry("secret", &Secret { secret_name: name })?,
-            VolumeSource::Claim { name } => {
-                map.serialize_entry("persistentVolumeClaim", &Claim { claim_name: name })?
-            }
-            VolumeSource::Raw(value) => {
-                if let Some(obj) = value.as_object() {
-                    for (k, v) in obj.iter().filter(|(k, _)| k.as_str() != "name") {
-                        map.serialize_entry(k, v)?;
-                    }
-                }
-            }
-        }
-        map.end()
-    }
-}
-
-fn strs(v: &[String]) -> Vec<&str> {
-    v.iter().map(String::as_str).collect()
-}
-
-fn field_error(field: String, problem: impl Into<String>) -> Error {
-    Error::InvalidInput { field, problem: problem.into() }
-}
-
-fn rename(err: Error, field: &str) -> Error {
-    match err {
-        Error::InvalidInput { problem, .. } => Error::InvalidInput { field: field.to_owned(), problem },
-        other => other,
-    }
+/// Whole seconds of `d`, at least 1 (a sub-second deadline would be 0: no deadline).
+fn whole_seconds(d: Duration) -> u64 {
+    d.as_secs().max(1)
 }
 
 /// Validate `spec` and build the batch/v1 Job body for it (see the module docs).
 pub fn job_body(spec: &JobSpec) -> Result<Vec<u8>> {
     name::label("job name", &spec.name)?;
-    let image = match spec.image.as_deref().map(str::trim) {
-        Some(image) if !image.is_empty() => image,
-        _ => {
-            return Err(field_error(
-                "image".into(),
-                "a Kubernetes job needs a container image (JobSpec::image); commands run inside it",
-            ))
-        }
-    };
-    for (i, var) in spec.env.iter().enumerate() {
-        if var.name.is_empty() || var.name.contains('=') || var.name.bytes().any(|b| b.is_ascii_whitespace()) {
-            return Err(field_error(
-                format!("env[{i}].name"),
-                format!("{:?} is not a valid environment variable name (non-empty, no '=' or spaces)", var.name),
-            ));
-        }
-    }
-    for (i, source) in spec.env_from.iter().enumerate() {
-        let (EnvFrom::ConfigMap(n) | EnvFrom::Secret(n)) = source;
-        name::subdomain(&format!("env_from[{i}]"), n)?;
-    }
-    for (i, volume) in spec.volumes.iter().enumerate() {
-        name::label(&format!("volumes[{i}].name"), &volume.name)?;
-        if spec.volumes[..i].iter().any(|v| v.name == volume.name) {
-            return Err(field_error(format!("volumes[{i}].name"), format!("{:?} is declared twice", volume.name)));
-        }
-        match &volume.source {
-            VolumeSource::ConfigMap { name: n }
-            | VolumeSource::Secret { name: n }
-            | VolumeSource::Claim { name: n } => name::subdomain(&format!("volumes[{i}].source"), n)?,
-            VolumeSource::HostPath { path } if !path.starts_with('/') => {
-                return Err(field_error(format!("volumes[{i}].source"), format!("host path {path:?} must be absolute")))
-            }
-            VolumeSource::Raw(v) if v.as_object().is_none_or(|o| o.is_empty()) => {
-                return Err(field_error(
-                    format!("volumes[{i}].source"),
-                    "a raw volume source must be a JSON object such as {\"nfs\": {\"server\": ..., \"path\": ...}}",
-                ))
-            }
-            _ => {}
-        }
-    }
-    for (i, mount) in spec.volume_mounts.iter().enumerate() {
-        if !spec.volumes.iter().any(|v| v.name == mount.name) {
-            return Err(field_error(
-                format!("volume_mounts[{i}].name"),
-                format!("{:?} is not one of the job's volumes; add it with JobSpec::volume", mount.name),
-            ));
-        }
-        if !mount.mount_path.starts_with('/') {
-            return Err(field_error(
-                format!("volume_mounts[{i}].mount_path"),
-                format!("{:?} must be an absolute path", mount.mount_path),
-            ));
-        }
-    }
-    let mut limits = BTreeMap::new();
-    if let Some(cpu) = &spec.cpu_limit {
-        limits.insert("cpu", Cpu::parse(cpu).map_err(|e| rename(e, "cpu_limit"))?.to_quantity());
-    }
-    if let Some(mem) = &spec.mem_limit {
-        limits.insert("memory", Memory::parse(mem).map_err(|e| rename(e, "mem_limit"))?.to_quantity());
-    }
-    let (command, args) = if spec.entrypoint.is_empty() {
-        (strs(&spec.command), strs(&spec.args))
-    } else {
-        (strs(&spec.entrypoint), spec.command.iter().chain(&spec.args).map(String::as_str).collect())
-    };
-    let container = ContainerBody {
-        name: CONTAINER,
-        image,
-        command,
-        args,
-        env: &spec.env,
-        env_from: spec
-            .env_from
-            .iter()
-            .map(|e| match e {
-                EnvFrom::ConfigMap(name) => EnvFromBody::ConfigMapRef { name },
-                EnvFrom::Secret(name) => EnvFromBody::SecretRef { name },
-            })
-            .collect(),
-        resources: if limits.is_empty() { None } else { Some(ResourcesBody { limits }) },
-        volume_mounts: spec
-            .volume_mounts
-            .iter()
-            .map(|m| MountBody { name: &m.name, mount_path: &m.mount_path, read_only: m.read_only })
-            .collect(),
-    };
+    let template = pod_template::template(spec, Extra::default(), "Never", &spec.labels)?;
     let body = JobBody {
         api_version: "batch/v1",
         kind: "Job",
-        metadata: ObjMeta { name: Some(&spec.name), labels: &spec.labels },
+        metadata: ObjMeta { name: Some(&spec.name), labels: &spec.labels, annotations: &spec.annotations },
         spec: JobSpecBody {
             backoff_limit: spec.backoff_limit,
-            template: Template {
-                metadata: ObjMeta { name: None, labels: &spec.labels },
-                spec: PodSpecBody {
-                    restart_policy: "Never",
-                    containers: [container],
-                    volumes: spec.volumes.iter().map(VolumeBody).collect(),
-                },
-            },
+            active_deadline_seconds: spec.active_deadline.map(whole_seconds),
+            ttl_seconds_after_finished: spec.ttl_after_finished.map(|d| d.as_secs()),
+            template,
         },
     };
-    serde_json::to_vec(&body).map_err(|e| field_error("job".into(), format!("could not be serialized: {e}")))
+    serde_json::to_vec(&body).map_err(|e| field_error("job", format!("could not be serialized: {e}")))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -609,7 +400,7 @@ pub fn cleanup(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{VolumeMount, VolumeSource};
+    use crate::model::{EnvFrom, Volume, VolumeMount, VolumeSource};
 
     fn body_of(spec: &JobSpec) -> serde_json::Value {
         let bytes = job_body(spec).map_err(|e| e.to_string());
@@ -677,6 +468,61 @@ mod tests {
             ),
         ];
         for (spec, field) in cases {
+            match job_body(&spec) {
+                Err(Error::InvalidInput { field: f, .. }) => assert_eq!(f, field),
+                other => panic!("{field}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn the_full_create_options_land_in_their_kubernetes_fields() {
+        use crate::model::PullPolicy;
+        let spec = JobSpec::new("train")
+            .image("registry.example/train:3")
+            .cpu_request("500m")
+            .cpu_limit("2")
+            .mem_request("1Gi")
+            .mem_limit("4Gi")
+            .gpus(2)
+            .image_pull_secret("regcred")
+            .image_pull_policy(PullPolicy::Always)
+            .privileged(true)
+            .annotation("team", "ml")
+            .node_selector("disk", "ssd")
+            .active_deadline(Duration::from_secs(3600))
+            .ttl_after_finished(Duration::from_secs(600))
+            .service_account("trainer")
+            .working_dir("/work")
+            .network_mode("host");
+        let b = body_of(&spec);
+        let (job, pod) = (&b["spec"], &b["spec"]["template"]["spec"]);
+        let c = &pod["containers"][0];
+        assert_eq!(c["resources"]["requests"], serde_json::json!({"cpu": "500m", "memory": "1Gi"}));
+        assert_eq!(c["resources"]["limits"], serde_json::json!({"cpu": "2", "memory": "4Gi", "nvidia.com/gpu": "2"}));
+        assert_eq!((c["imagePullPolicy"].as_str(), c["workingDir"].as_str()), (Some("Always"), Some("/work")));
+        assert_eq!(c["securityContext"]["privileged"], true);
+        assert_eq!(pod["imagePullSecrets"][0]["name"], "regcred");
+        assert_eq!(pod["nodeSelector"]["disk"], "ssd");
+        assert_eq!(pod["serviceAccountName"], "trainer");
+        assert_eq!(pod["hostNetwork"], true);
+        assert_eq!(
+            (job["activeDeadlineSeconds"].as_u64(), job["ttlSecondsAfterFinished"].as_u64()),
+            (Some(3600), Some(600))
+        );
+        assert_eq!(b["metadata"]["annotations"]["team"], "ml");
+        assert_eq!(b["spec"]["template"]["metadata"]["annotations"]["team"], "ml");
+    }
+
+    #[test]
+    fn nomad_only_options_are_refused_naming_the_kubernetes_way() {
+        let base = || JobSpec::new("x").image("busybox");
+        for (spec, field) in [
+            (base().constraint(crate::model::Constraint::new("${attr.kernel.name}", "=", "linux")), "constraints"),
+            (base().datacenter("dc2"), "datacenters"),
+            (base().template("{{ key \"x\" }}", "local/x"), "templates"),
+            (base().network_mode("bridge"), "network_mode"),
+        ] {
             match job_body(&spec) {
                 Err(Error::InvalidInput { field: f, .. }) => assert_eq!(f, field),
                 other => panic!("{field}: {other:?}"),

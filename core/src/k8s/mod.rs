@@ -16,14 +16,17 @@ pub mod log;
 pub mod name;
 pub mod namespace;
 pub mod node;
+pub mod pod_template;
 pub mod quota;
 pub mod reason;
 pub mod scale;
+pub mod service;
 pub mod shared;
 pub mod tfjob;
 pub mod wait;
 pub mod watch;
 pub mod watcher;
+pub mod workload;
 
 /// What every Kubernetes operation needs to know besides its arguments.
 #[derive(Debug, Clone, PartialEq, Eq)]

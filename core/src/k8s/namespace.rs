@@ -253,3 +253,23 @@ pub fn delete(ctx: &Context, name: &str) -> impl Operation<Output = bool, Item =
     });
     Checked::from(op)
 }
+
+/// `get_namespace`: one namespace ([`Error::NotFound`] if it does not exist).
+///
+/// ```
+/// use clustermanager_core::{k8s, Operation, Step};
+/// let mut op = k8s::namespace::get(&k8s::Context::default(), "team-a");
+/// let Step::Send(req) = op.poll(std::time::Instant::now()) else { panic!() };
+/// assert_eq!(req.uri().path(), "/api/v1/namespaces/team-a");
+/// ```
+pub fn get(ctx: &Context, name: &str) -> impl Operation<Output = Namespace, Item = Infallible> + Send + 'static {
+    let op = name::label("namespace", name)
+        .and_then(|()| step::request(http::Method::GET, &format!("{PATH}/{name}"), None))
+        .map(|req| {
+            crate::call::Call::new(req, &ctx.retry, |resp| {
+                let resp = check(resp)?;
+                decode::<NamespaceObject>("namespace", resp.body()).map(NamespaceObject::into_namespace)
+            })
+        });
+    Checked::from(op)
+}

@@ -1,4 +1,4 @@
-//! Kubernetes Deployment scale: `get_scale_deploy` ([`get`]) and `set_scale_deploy` ([`set`]),
+//! Kubernetes Deployment (and StatefulSet) scale: `get_scale_deploy` ([`get`]) and `set_scale_deploy` ([`set`]),
 //! through the `scale` subresource of `apps/v1` Deployments (an `autoscaling/v1` `Scale`:
 //! `spec.replicas` is what is asked for, `status.replicas` what the controller has created).
 
@@ -6,12 +6,13 @@ use std::convert::Infallible;
 
 use serde::Deserialize;
 
-use super::api::{self, Patch, Resource, WriteParams};
+use super::api::{self, Patch, WriteParams};
 use super::{check, Context};
 use crate::call::Call;
 use crate::error::{Error, Result};
 use crate::model::Scale;
 use crate::step::{Operation, Response};
+use crate::workload::WorkloadKind;
 
 #[derive(Deserialize)]
 struct ScaleBody<'a> {
@@ -46,10 +47,14 @@ fn parse_scale(resp: Response) -> Result<Scale> {
     })
 }
 
-fn scale_path(namespace: &str, name: &str) -> Result<String> {
+fn scale_path(kind: WorkloadKind, namespace: &str, name: &str) -> Result<String> {
     super::name::label("namespace", namespace)?;
-    super::name::subdomain("deployment name", name)?;
-    Ok(format!("{}/scale", Resource::DEPLOYMENTS.object_path(Some(namespace), name)?))
+    let what = match kind {
+        WorkloadKind::Deployment => "deployment name",
+        WorkloadKind::StatefulSet => "statefulset name",
+    };
+    super::name::subdomain(what, name)?;
+    Ok(format!("{}/scale", super::workload::resource(kind).object_path(Some(namespace), name)?))
 }
 
 /// The scale of a Deployment: desired replicas and, once the controller acted, current ones.
@@ -66,7 +71,24 @@ pub fn get(
     namespace: &str,
     name: &str,
 ) -> impl Operation<Output = Scale, Item = Infallible> + Send + 'static {
-    let req = scale_path(namespace, name).and_then(|p| crate::step::request(http::Method::GET, &p, None));
+    get_of(ctx, WorkloadKind::Deployment, namespace, name)
+}
+
+/// [`get`] for a Deployment or a StatefulSet (`get_scale_statefulset`).
+///
+/// ```
+/// use clustermanager_core::{k8s, Operation, Step, WorkloadKind};
+/// let mut op = k8s::scale::get_of(&k8s::Context::default(), WorkloadKind::StatefulSet, "db", "pg");
+/// let Step::Send(req) = op.poll(std::time::Instant::now()) else { unreachable!() };
+/// assert_eq!(req.uri().path(), "/apis/apps/v1/namespaces/db/statefulsets/pg/scale");
+/// ```
+pub fn get_of(
+    ctx: &Context,
+    kind: WorkloadKind,
+    namespace: &str,
+    name: &str,
+) -> impl Operation<Output = Scale, Item = Infallible> + Send + 'static {
+    let req = scale_path(kind, namespace, name).and_then(|p| crate::step::request(http::Method::GET, &p, None));
     let retry = ctx.retry.clone();
     super::checked::Checked::new(req.map(|r| Call::new(r, &retry, parse_scale)))
 }
@@ -87,8 +109,20 @@ pub fn set(
     name: &str,
     replicas: u32,
 ) -> impl Operation<Output = Scale, Item = Infallible> + Send + 'static {
+    set_of(ctx, WorkloadKind::Deployment, namespace, name, replicas)
+}
+
+/// [`set`] for a Deployment or a StatefulSet (`set_scale_statefulset`).
+pub fn set_of(
+    ctx: &Context,
+    kind: WorkloadKind,
+    namespace: &str,
+    name: &str,
+    replicas: u32,
+) -> impl Operation<Output = Scale, Item = Infallible> + Send + 'static {
     let patch = Patch::Merge(format!(r#"{{"spec":{{"replicas":{replicas}}}}}"#).into_bytes());
-    let req = scale_path(namespace, name).and_then(|p| api::patch_request(ctx, &p, &patch, &WriteParams::default()));
+    let req =
+        scale_path(kind, namespace, name).and_then(|p| api::patch_request(ctx, &p, &patch, &WriteParams::default()));
     let retry = ctx.retry.clone();
     super::checked::Checked::new(req.map(|r| Call::new(r, &retry, parse_scale)))
 }

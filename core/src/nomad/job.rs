@@ -377,6 +377,16 @@ pub fn create(
     Flow::new(Create { paths, body: Some(body), fetch: None }, &ctx.retry)
 }
 
+/// Register a job of ID `id` (as [`create`] does) with `body`, then read it back.
+pub(crate) fn create_registered(
+    ctx: &Context,
+    namespace: &str,
+    name: &str,
+    body: Result<Vec<u8>>,
+) -> impl Operation<Output = Job, Item = Infallible> + Send + 'static {
+    Flow::new(Create { paths: JobPaths::new(ctx, namespace, name), body: Some(body), fetch: None }, &ctx.retry)
+}
+
 pub(crate) fn list_query(ctx: &Context, namespace: &str) -> Query {
     let q = Query::new(ctx, "/v1/jobs");
     match ctx.namespace_mode {

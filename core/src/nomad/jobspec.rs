@@ -60,7 +60,49 @@ struct JobBody<'a> {
     datacenters: &'a [String],
     task_groups: [Group<'a>; 1],
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    meta: &'a BTreeMap<String, String>,
+    meta: BTreeMap<&'a str, &'a str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    constraints: Vec<ConstraintBody<'a>>,
+}
+
+#[derive(Serialize)]
+struct ConstraintBody<'a> {
+    #[serde(rename = "LTarget")]
+    left: std::borrow::Cow<'a, str>,
+    #[serde(rename = "RTarget")]
+    right: &'a str,
+    #[serde(rename = "Operand")]
+    operand: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct Update {
+    max_parallel: u32,
+    health_check: &'static str,
+    min_healthy_time: u64,
+    healthy_deadline: u64,
+    progress_deadline: u64,
+    auto_revert: bool,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct Network<'a> {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    dynamic_ports: Vec<PortBody<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    reserved_ports: Vec<PortBody<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct PortBody<'a> {
+    label: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    value: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    to: Option<u16>,
 }
 
 #[derive(Serialize)]
@@ -69,8 +111,14 @@ struct Group<'a> {
     name: &'static str,
     count: u32,
     tasks: [Task<'a>; 1],
-    restart_policy: RestartPolicy,
-    reschedule_policy: ReschedulePolicy,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    restart_policy: Option<RestartPolicy>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reschedule_policy: Option<ReschedulePolicy>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    update: Option<Update>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    networks: Vec<Network<'a>>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     volumes: BTreeMap<&'a str, HostVolume<'a>>,
 }
@@ -112,6 +160,15 @@ struct Task<'a> {
     env: BTreeMap<&'a str, &'a str>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     volume_mounts: Vec<VolumeMountBody<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    templates: Vec<TemplateBody<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct TemplateBody<'a> {
+    embedded_tmpl: &'a str,
+    dest_path: &'a str,
 }
 
 #[derive(Serialize)]
@@ -136,6 +193,16 @@ struct TaskConfig<'a> {
     volumes: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     mounts: Vec<DockerMount<'a>>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    privileged: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    force_pull: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    network_mode: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    work_dir: Option<&'a str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    ports: Vec<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -153,6 +220,79 @@ struct Resources {
     cpu: Option<u64>,
     #[serde(rename = "MemoryMB", skip_serializing_if = "Option::is_none")]
     memory_mb: Option<u64>,
+    #[serde(rename = "MemoryMaxMB", skip_serializing_if = "Option::is_none")]
+    memory_max_mb: Option<u64>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    devices: Vec<Device>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct Device {
+    name: &'static str,
+    count: u32,
+}
+
+/// What kind of Nomad job a spec becomes.
+#[derive(Debug, Clone, Copy)]
+pub enum JobKind<'a> {
+    /// A `batch` job run once (`create_job`).
+    Batch,
+    /// A `service` job with `count` allocations kept running, ports, and an update stanza
+    /// whose health is task states (no Consul needed): every change is a deployment.
+    Service {
+        /// Allocations.
+        count: u32,
+        /// Ports the task listens on.
+        ports: &'a [crate::workload::Port],
+    },
+}
+
+/// Nomad's default update stanza timings (ns): a new allocation must run 10 s to count as
+/// healthy, within 5 min; a deployment fails when no allocation became healthy for 10 min.
+const MIN_HEALTHY_NS: u64 = 10_000_000_000;
+const HEALTHY_DEADLINE_NS: u64 = 300_000_000_000;
+const PROGRESS_DEADLINE_NS: u64 = 600_000_000_000;
+
+/// Kubernetes-only options of a spec, refused on Nomad with what to do instead.
+fn refuse_kubernetes_only(spec: &JobSpec, docker: bool, driver: &str) -> Result<()> {
+    let refuse = |field: &str, why: &str| Err(invalid(field, why));
+    if !spec.image_pull_secrets.is_empty() {
+        return refuse(
+            "image_pull_secrets",
+            "Nomad has no Secrets to pull with; configure registry auth in the Nomad client (docker plugin auth)",
+        );
+    }
+    if spec.active_deadline.is_some() {
+        return refuse(
+            "active_deadline",
+            "Nomad 1.1 has no run-time limit for batch jobs; bound the command itself (timeout 600 ...)",
+        );
+    }
+    if spec.ttl_after_finished.is_some() {
+        return refuse("ttl_after_finished", "Nomad collects finished jobs by server configuration (job_gc_threshold); delete the job with purge instead");
+    }
+    if spec.service_account.is_some() {
+        return refuse(
+            "service_account",
+            "Nomad has no service accounts; give the task a token through its environment",
+        );
+    }
+    if spec.image_pull_policy == Some(crate::model::PullPolicy::Never) {
+        return refuse("image_pull_policy", "the docker driver always pulls a missing image; Never is not offered");
+    }
+    if !docker {
+        let docker_only = [
+            ("privileged", spec.privileged),
+            ("image_pull_policy", spec.image_pull_policy.is_some()),
+            ("network_mode", spec.network_mode.is_some()),
+            ("working_dir", spec.working_dir.is_some()),
+        ];
+        if let Some((field, _)) = docker_only.iter().find(|(_, set)| *set) {
+            return Err(invalid(field, format!("is a docker driver option; the {driver} driver does not offer it")));
+        }
+    }
+    Ok(())
 }
 
 /// The Nomad driver name for `spec`: the chosen one, else `docker` with an image, else `exec`
@@ -187,6 +327,18 @@ fn invalid(field: &str, problem: impl Into<String>) -> Error {
 /// assert!(text.contains(r#""Resources":{"CPU":100,"MemoryMB":64}"#));
 /// ```
 pub fn register_body(id: &str, namespace: Option<&str>, datacenters: &[String], spec: &JobSpec) -> Result<Vec<u8>> {
+    register(id, namespace, datacenters, spec, JobKind::Batch)
+}
+
+/// The JSON body of `POST /v1/jobs` registering `spec` as a job of `kind` (see
+/// [`register_body`]); `spec.datacenters`, when given, replace `datacenters`.
+pub fn register(
+    id: &str,
+    namespace: Option<&str>,
+    datacenters: &[String],
+    spec: &JobSpec,
+    kind: JobKind<'_>,
+) -> Result<Vec<u8>> {
     super::query::validate_job_id(id)?;
     if !spec.env_from.is_empty() {
         return Err(invalid(
@@ -196,6 +348,7 @@ pub fn register_body(id: &str, namespace: Option<&str>, datacenters: &[String], 
     }
     let driver = driver_name(spec);
     let docker = driver == "docker";
+    refuse_kubernetes_only(spec, docker, driver)?;
     let mut config = TaskConfig {
         image: None,
         command: None,
@@ -203,6 +356,11 @@ pub fn register_body(id: &str, namespace: Option<&str>, datacenters: &[String], 
         args: Vec::new(),
         volumes: Vec::new(),
         mounts: Vec::new(),
+        privileged: spec.privileged,
+        force_pull: spec.image_pull_policy == Some(crate::model::PullPolicy::Always),
+        network_mode: spec.network_mode.as_deref(),
+        work_dir: spec.working_dir.as_deref(),
+        ports: Vec::new(),
     };
     if docker {
         let image = spec.image.as_deref().filter(|i| !i.is_empty()).ok_or_else(|| {
@@ -273,20 +431,101 @@ pub fn register_body(id: &str, namespace: Option<&str>, datacenters: &[String], 
         }
     }
 
-    let cpu = spec.cpu_limit.as_deref().map(nomad_cpu).transpose()?;
-    let memory_mb = spec.mem_limit.as_deref().map(nomad_memory).transpose()?;
-    let resources = (cpu.is_some() || memory_mb.is_some()).then_some(Resources { cpu, memory_mb });
+    // Nomad reserves what it is given: the request when there is one, else the limit; memory
+    // above the request up to the limit is MemoryMaxMB (oversubscription, Nomad 1.1+)
+    let cpu = spec.cpu_request.as_deref().or(spec.cpu_limit.as_deref()).map(nomad_cpu).transpose()?;
+    let mem_limit = spec.mem_limit.as_deref().map(nomad_memory).transpose()?;
+    let (memory_mb, memory_max_mb) = match spec.mem_request.as_deref().map(nomad_memory).transpose()? {
+        Some(request) => (Some(request), mem_limit.filter(|l| *l > request)),
+        None => (mem_limit, None),
+    };
+    let devices: Vec<Device> =
+        (spec.gpus > 0).then_some(Device { name: "nvidia/gpu", count: spec.gpus }).into_iter().collect();
+    let resources = (cpu.is_some() || memory_mb.is_some() || !devices.is_empty()).then_some(Resources {
+        cpu,
+        memory_mb,
+        memory_max_mb,
+        devices,
+    });
+
+    let mut constraints = Vec::new();
+    for (i, c) in spec.constraints.iter().enumerate() {
+        if c.attribute.is_empty() || c.operator.is_empty() {
+            return Err(invalid(&format!("constraints[{i}]"), "needs an attribute and an operator"));
+        }
+        constraints.push(ConstraintBody { left: c.attribute.as_str().into(), right: &c.value, operand: &c.operator });
+    }
+    for (key, value) in &spec.node_selector {
+        constraints.push(ConstraintBody { left: format!("${{meta.{key}}}").into(), right: value, operand: "=" });
+    }
+    let mut templates = Vec::new();
+    for (i, t) in spec.templates.iter().enumerate() {
+        if t.destination.is_empty() || t.destination.starts_with('/') || t.destination.contains("..") {
+            return Err(invalid(
+                &format!("templates[{i}].destination"),
+                format!("{:?} must be a path inside the task directory, e.g. local/app.conf", t.destination),
+            ));
+        }
+        templates.push(TemplateBody { embedded_tmpl: &t.data, dest_path: &t.destination });
+    }
+    let mut meta: BTreeMap<&str, &str> = spec.labels.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    meta.extend(spec.annotations.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+
+    let (job_type, count, restart_policy, reschedule_policy, update, networks) = match kind {
+        JobKind::Batch => (
+            "batch",
+            1,
+            Some(RestartPolicy {
+                attempts: spec.backoff_limit,
+                mode: "fail",
+                interval: 24 * 3600 * 1_000_000_000,
+                delay: 1_000_000_000,
+            }),
+            Some(ReschedulePolicy { attempts: 0, unlimited: false }),
+            None,
+            Vec::new(),
+        ),
+        JobKind::Service { count, ports } => {
+            let mut network = Network { dynamic_ports: Vec::new(), reserved_ports: Vec::new() };
+            for (i, p) in ports.iter().enumerate() {
+                if p.name.is_empty() || !p.name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+                    return Err(invalid(&format!("ports[{i}].name"), format!("{:?} is not a port label", p.name)));
+                }
+                if docker {
+                    // a host port chosen by Nomad, forwarded to the container's port
+                    network.dynamic_ports.push(PortBody { label: &p.name, value: None, to: Some(p.port) });
+                    config.ports.push(&p.name);
+                } else {
+                    // without docker the task listens on the host: reserve that very port
+                    network.reserved_ports.push(PortBody { label: &p.name, value: Some(p.port), to: None });
+                }
+            }
+            let networks = if ports.is_empty() { Vec::new() } else { vec![network] };
+            let update = Update {
+                max_parallel: 1,
+                health_check: "task_states",
+                min_healthy_time: MIN_HEALTHY_NS,
+                healthy_deadline: HEALTHY_DEADLINE_NS,
+                progress_deadline: PROGRESS_DEADLINE_NS,
+                auto_revert: false,
+            };
+            // restart and reschedule: the server's service defaults (restart in place, then
+            // reschedule elsewhere without limit)
+            ("service", count, None, None, Some(update), networks)
+        }
+    };
+    let datacenters = if spec.datacenters.is_empty() { datacenters } else { &spec.datacenters };
 
     let body = Register {
         job: JobBody {
             id,
             name: id,
             namespace,
-            kind: "batch",
+            kind: job_type,
             datacenters,
             task_groups: [Group {
                 name: "main",
-                count: 1,
+                count,
                 tasks: [Task {
                     name: "main",
                     driver,
@@ -294,17 +533,16 @@ pub fn register_body(id: &str, namespace: Option<&str>, datacenters: &[String], 
                     resources,
                     env: spec.env.iter().map(|e| (e.name.as_str(), e.value.as_str())).collect(),
                     volume_mounts,
+                    templates,
                 }],
-                restart_policy: RestartPolicy {
-                    attempts: spec.backoff_limit,
-                    mode: "fail",
-                    interval: 24 * 3600 * 1_000_000_000,
-                    delay: 1_000_000_000,
-                },
-                reschedule_policy: ReschedulePolicy { attempts: 0, unlimited: false },
+                restart_policy,
+                reschedule_policy,
+                update,
+                networks,
                 volumes: group_volumes,
             }],
-            meta: &spec.labels,
+            meta,
+            constraints,
         },
         enforce_index: true,
         job_modify_index: 0,
@@ -414,6 +652,88 @@ mod tests {
         assert_eq!(cfg["entrypoint"], serde_json::json!(["python", "-m"]));
         assert_eq!(cfg["args"], serde_json::json!(["app"]));
         assert!(v["Job"].get("Datacenters").is_none());
+    }
+
+    #[test]
+    fn the_full_create_options_land_in_their_nomad_fields() {
+        use crate::model::{Constraint, PullPolicy};
+        let spec = JobSpec::new("train")
+            .image("registry.example/train:3")
+            .cpu_request("500m")
+            .cpu_limit("2")
+            .mem_request("1Gi")
+            .mem_limit("4Gi")
+            .gpus(1)
+            .image_pull_policy(PullPolicy::Always)
+            .privileged(true)
+            .annotation("team", "ml")
+            .label("app", "train")
+            .node_selector("disk", "ssd")
+            .constraint(Constraint::new("${attr.kernel.name}", "=", "linux"))
+            .datacenter("dc2")
+            .template("port = {{ env \"NOMAD_PORT_http\" }}", "local/app.conf")
+            .working_dir("/work")
+            .network_mode("host");
+        let v = json(&register_body("train", None, &["dc1".to_string()], &spec).unwrap());
+        let job = &v["Job"];
+        let task = &job["TaskGroups"][0]["Tasks"][0];
+        assert_eq!(job["Datacenters"], serde_json::json!(["dc2"]), "the spec's datacenters replace the agent's");
+        assert_eq!(job["Meta"], serde_json::json!({"app": "train", "team": "ml"}));
+        assert_eq!(job["Constraints"][0]["LTarget"], "${attr.kernel.name}");
+        assert_eq!(
+            job["Constraints"][1],
+            serde_json::json!({"LTarget": "${meta.disk}", "RTarget": "ssd", "Operand": "="})
+        );
+        assert_eq!(task["Resources"]["CPU"], 500, "Nomad reserves the request");
+        assert_eq!(
+            (task["Resources"]["MemoryMB"].as_u64(), task["Resources"]["MemoryMaxMB"].as_u64()),
+            (Some(1024), Some(4096))
+        );
+        assert_eq!(task["Resources"]["Devices"][0], serde_json::json!({"Name": "nvidia/gpu", "Count": 1}));
+        assert_eq!(task["Config"]["privileged"], true);
+        assert_eq!(task["Config"]["force_pull"], true);
+        assert_eq!(task["Config"]["network_mode"], "host");
+        assert_eq!(task["Config"]["work_dir"], "/work");
+        assert_eq!(task["Templates"][0]["DestPath"], "local/app.conf");
+    }
+
+    #[test]
+    fn kubernetes_only_options_are_refused_on_nomad() {
+        let docker = || JobSpec::new("x").image("busybox");
+        let exec = || JobSpec::new("x").command(["true"]);
+        for (spec, field) in [
+            (docker().image_pull_secret("regcred"), "image_pull_secrets"),
+            (docker().active_deadline(std::time::Duration::from_secs(5)), "active_deadline"),
+            (docker().ttl_after_finished(std::time::Duration::from_secs(5)), "ttl_after_finished"),
+            (docker().service_account("sa"), "service_account"),
+            (docker().image_pull_policy(crate::model::PullPolicy::Never), "image_pull_policy"),
+            (exec().privileged(true), "privileged"),
+            (exec().working_dir("/w"), "working_dir"),
+            (docker().template("x", "/etc/x"), "templates[0].destination"),
+        ] {
+            match register_body("x", None, &[], &spec) {
+                Err(Error::InvalidInput { field: f, .. }) => assert_eq!(f, field),
+                other => panic!("{field}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_service_job_keeps_its_replicas_running_and_rolls_out_as_deployments() {
+        let ports = [crate::workload::Port::tcp("http", 80)];
+        let spec = JobSpec::new("web").image("nginx:1.25");
+        let v =
+            json(&register("web", None, &["dc1".into()], &spec, JobKind::Service { count: 3, ports: &ports }).unwrap());
+        let group = &v["Job"]["TaskGroups"][0];
+        assert_eq!(v["Job"]["Type"], "service");
+        assert_eq!(group["Count"], 3);
+        assert!(
+            group.get("RestartPolicy").is_none() && group.get("ReschedulePolicy").is_none(),
+            "the server's service defaults"
+        );
+        assert_eq!(group["Update"]["HealthCheck"], "task_states");
+        assert_eq!(group["Networks"][0]["DynamicPorts"][0], serde_json::json!({"Label": "http", "To": 80}));
+        assert_eq!(group["Tasks"][0]["Config"]["ports"], serde_json::json!(["http"]));
     }
 
     #[test]

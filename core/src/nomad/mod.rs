@@ -21,6 +21,7 @@ pub mod node;
 pub mod query;
 pub mod reason;
 pub mod scale;
+pub mod service;
 pub mod shared;
 pub mod status;
 pub mod wait;

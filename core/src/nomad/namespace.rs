@@ -22,6 +22,7 @@ use super::flow::{answer, Flow, Machine, Next};
 use super::query::{encode_segment, Query};
 use super::{check, Context, NamespaceMode};
 use crate::error::{Error, Result};
+use crate::model::Namespace;
 use crate::step::{Operation, Response};
 
 #[derive(Serialize)]
@@ -203,4 +204,69 @@ pub fn create_with_description(
 /// ```
 pub fn delete(ctx: &Context, name: &str) -> impl Operation<Output = bool, Item = Infallible> + Send + 'static {
     op(ctx, name, "", Kind::Delete)
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct NamespaceAnswer {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    description: String,
+}
+
+/// `get_namespace`: one namespace ([`Error::NotFound`] if it does not exist). Nomad
+/// namespaces have no phases: `Active`. In [`NamespaceMode::Prefix`] a namespace is a job ID
+/// prefix that always exists: answered without a request, with a description saying so.
+///
+/// ```
+/// use clustermanager_core::{nomad, Operation, Step};
+/// let mut op = nomad::namespace::get(&nomad::Context::default(), "acm-ns");
+/// let Step::Send(req) = op.poll(std::time::Instant::now()) else { unreachable!() };
+/// assert_eq!(req.uri(), "/v1/namespace/acm-ns");
+/// ```
+pub fn get(ctx: &Context, name: &str) -> impl Operation<Output = Namespace, Item = Infallible> + Send + 'static {
+    enum Get<C> {
+        Call(C),
+        Ready(crate::step::Ready<Namespace>),
+    }
+    impl<C: Operation<Output = Namespace, Item = Infallible>> Operation for Get<C> {
+        type Output = Namespace;
+        type Item = Infallible;
+        fn poll(&mut self, now: Instant) -> crate::step::Step<Namespace> {
+            match self {
+                Get::Call(c) => c.poll(now),
+                Get::Ready(r) => r.poll(now),
+            }
+        }
+        fn handle(&mut self, event: crate::step::Event) {
+            match self {
+                Get::Call(c) => c.handle(event),
+                Get::Ready(r) => r.handle(event),
+            }
+        }
+    }
+    if ctx.namespace_mode == NamespaceMode::Prefix {
+        let ns = Namespace {
+            name: name.to_owned(),
+            phase: "Active".into(),
+            description: Some(format!("job ID prefix {name}- (a Nomad server without namespaces)")),
+        };
+        return Get::Ready(crate::step::Ready::new(validate_name(name).map(|()| ns)));
+    }
+    let request = validate_name(name).and_then(|()| {
+        Query::new(ctx, format!("/v1/namespace/{}", encode_segment(name))).request(http::Method::GET, None)
+    });
+    match request {
+        Ok(req) => Get::Call(crate::call::Call::new(req, &ctx.retry, |resp: Response| {
+            let resp = check(resp)?;
+            let answer: NamespaceAnswer = super::decode("namespace", resp.body())?;
+            Ok(Namespace {
+                name: answer.name,
+                phase: "Active".into(),
+                description: Some(answer.description).filter(|d| !d.is_empty()),
+            })
+        })),
+        Err(e) => Get::Ready(crate::step::Ready::new(Err(e))),
+    }
 }

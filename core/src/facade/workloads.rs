@@ -1,0 +1,282 @@
+//! The seed's long-running workloads on [`ClusterManager`]: Deployments and StatefulSets
+//! (Nomad: `service` jobs, see [`crate::nomad::service`]), their pods, scale and waits; the
+//! caller's Services; `get_namespace`; and `create_job`'s `delete=True` ([`replace_job`]).
+//!
+//! Each seed method (`create_deploy`, `create_statefulset`, ...) is the kind-generic method
+//! (`create_workload(WorkloadKind::Deployment, ...)`) with its kind fixed.
+//!
+//! [`replace_job`]: ClusterManager::replace_job
+
+use std::time::Duration;
+
+use super::{k8s_namespace, unsupported, Backend, ClusterManager};
+use crate::error::Result;
+use crate::model::{DeleteOptions, Execution, Job, JobSpec, Namespace, Scale};
+use crate::transport::Transport;
+use crate::workload::{Service, ServiceDef, ServiceSpec, Workload, WorkloadKind};
+use crate::{k8s, nomad};
+
+/// How long `deploy_wait_available` waits by default (the seed's 60 s).
+pub const AVAILABLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+const NO_SERVICES: &str = "Nomad 1.1 registers services in Consul from a job's service stanza; \
+reach a Nomad service job's replicas through its allocations' ports (list_deploy_pods) or run Consul";
+
+impl<T: Transport> ClusterManager<T> {
+    /// A namespace ([`Error::NotFound`](crate::Error::NotFound) if it does not exist).
+    ///
+    /// ```no_run
+    /// # use clustermanager_core::*;
+    /// # async fn demo<T: Transport>(cm: &ClusterManager<T>) -> Result<()> {
+    /// println!("{}", cm.get_namespace("batch").await?.phase);
+    /// # Ok(()) }
+    /// ```
+    pub async fn get_namespace(&self, name: &str) -> Result<Namespace> {
+        match &self.backend {
+            Backend::Kubernetes(c) => self.run(k8s::namespace::get(c, name)).await,
+            Backend::Nomad(c) => self.run(nomad::namespace::get(c, name)).await,
+        }
+    }
+
+    /// The seed's `create_job(..., delete=True)`: delete a job of the same name if there is one
+    /// (with its executions, waiting until it is gone), then create `spec`.
+    pub async fn replace_job(&self, namespace: &str, spec: &JobSpec) -> Result<Job> {
+        self.delete_job(namespace, &spec.name, DeleteOptions { wait: true, purge: true }).await?;
+        self.create_job(namespace, spec).await
+    }
+
+    /// Create a workload of `kind` from `spec` and return it as the server now has it.
+    pub async fn create_workload(&self, kind: WorkloadKind, namespace: &str, spec: &ServiceSpec) -> Result<Workload> {
+        match &self.backend {
+            Backend::Kubernetes(c) => self.run(k8s::workload::create(c, kind, k8s_namespace(c, namespace), spec)).await,
+            Backend::Nomad(c) => {
+                self.run(nomad::service::create(c, kind, namespace, spec)).await?;
+                self.run(nomad::service::get(c, namespace, &spec.task.name)).await
+            }
+        }
+    }
+
+    /// The workloads of `kind` in `namespace`. On Nomad: its `service` jobs (one read each).
+    pub async fn list_workloads(&self, kind: WorkloadKind, namespace: &str) -> Result<Vec<Workload>> {
+        match &self.backend {
+            Backend::Kubernetes(c) => self.run(k8s::workload::list(c, kind, k8s_namespace(c, namespace))).await,
+            Backend::Nomad(c) => {
+                let mut out = Vec::new();
+                for name in self.run(nomad::service::names(c, namespace)).await? {
+                    match self.run(nomad::service::get(c, namespace, &name)).await {
+                        Ok(w) => out.push(w),
+                        // purged between the list and the read
+                        Err(crate::Error::NotFound(_)) => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+                Ok(out)
+            }
+        }
+    }
+
+    /// One workload ([`Error::NotFound`](crate::Error::NotFound) if it does not exist).
+    pub async fn get_workload(&self, kind: WorkloadKind, namespace: &str, name: &str) -> Result<Workload> {
+        match &self.backend {
+            Backend::Kubernetes(c) => self.run(k8s::workload::get(c, kind, k8s_namespace(c, namespace), name)).await,
+            Backend::Nomad(c) => self.run(nomad::service::get(c, namespace, name)).await,
+        }
+    }
+
+    /// Delete a workload with its pods (Nomad: stop and purge the job); with `wait`, until it
+    /// is gone (at most 60 s). `false` if it did not exist.
+    pub async fn delete_workload(&self, kind: WorkloadKind, namespace: &str, name: &str, wait: bool) -> Result<bool> {
+        match &self.backend {
+            Backend::Kubernetes(c) => {
+                self.run(k8s::workload::delete(c, kind, k8s_namespace(c, namespace), name, wait, None)).await
+            }
+            Backend::Nomad(c) => {
+                self.run(nomad::job::delete(c, namespace, name, DeleteOptions { wait, purge: true })).await
+            }
+        }
+    }
+
+    /// Wait (watching; on Nomad with blocking queries) until the workload is available: every
+    /// replica of its current version ready (see [`Workload::is_available`]). `None` waits
+    /// [`AVAILABLE_TIMEOUT`] (the seed's 60 s). [`Error::Timeout`](crate::Error::Timeout) after
+    /// it; [`Error::CannotRun`](crate::Error::CannotRun) when a Nomad deployment failed.
+    pub async fn wait_workload_available(
+        &self,
+        kind: WorkloadKind,
+        namespace: &str,
+        name: &str,
+        timeout: Option<Duration>,
+    ) -> Result<Workload> {
+        let timeout = Some(timeout.unwrap_or(AVAILABLE_TIMEOUT));
+        match &self.backend {
+            Backend::Kubernetes(c) => {
+                self.run(k8s::workload::wait_available(c, kind, k8s_namespace(c, namespace), name, timeout)).await
+            }
+            Backend::Nomad(c) => self.run(nomad::service::wait_available(c, namespace, name, timeout)).await,
+        }
+    }
+
+    /// The executions of a workload: the pods its selector matches (Kubernetes), the job's
+    /// allocations of its current version (Nomad).
+    pub async fn list_workload_pods(&self, kind: WorkloadKind, namespace: &str, name: &str) -> Result<Vec<Execution>> {
+        match &self.backend {
+            Backend::Kubernetes(c) => {
+                let ns = k8s_namespace(c, namespace);
+                let workload = self.run(k8s::workload::get(c, kind, ns, name)).await?;
+                let selector = k8s::workload::pod_selector(&workload)?;
+                self.run(k8s::workload::pods(c, ns, &selector)).await
+            }
+            Backend::Nomad(c) => self.run(nomad::execution::list(c, namespace, name)).await,
+        }
+    }
+
+    /// The scale of a workload of `kind`.
+    pub async fn get_workload_scale(&self, kind: WorkloadKind, namespace: &str, name: &str) -> Result<Scale> {
+        match &self.backend {
+            Backend::Kubernetes(c) => self.run(k8s::scale::get_of(c, kind, k8s_namespace(c, namespace), name)).await,
+            Backend::Nomad(c) => self.run(nomad::scale::get(c, namespace, name)).await,
+        }
+    }
+
+    /// Change the scale of a workload of `kind`.
+    pub async fn set_workload_scale(
+        &self,
+        kind: WorkloadKind,
+        namespace: &str,
+        name: &str,
+        replicas: u32,
+    ) -> Result<Scale> {
+        match &self.backend {
+            Backend::Kubernetes(c) => {
+                self.run(k8s::scale::set_of(c, kind, k8s_namespace(c, namespace), name, replicas)).await
+            }
+            Backend::Nomad(c) => self.run(nomad::scale::set(c, namespace, name, replicas)).await,
+        }
+    }
+
+    /// The seed's `create_deploy`: create a Deployment (Nomad: a service job).
+    ///
+    /// ```no_run
+    /// # use std::time::Duration;
+    /// # use clustermanager_core::*;
+    /// # async fn demo<T: Transport>(cm: &ClusterManager<T>) -> Result<()> {
+    /// let spec = ServiceSpec::new(JobSpec::new("web").image("nginx:1.25").label("app", "web")).replicas(2);
+    /// cm.create_deploy("shop", &spec).await?;
+    /// let web = cm.deploy_wait_available("shop", "web", Some(Duration::from_secs(120))).await?;
+    /// println!("{}/{} ready", web.ready, web.replicas);
+    /// # Ok(()) }
+    /// ```
+    pub async fn create_deploy(&self, namespace: &str, spec: &ServiceSpec) -> Result<Workload> {
+        self.create_workload(WorkloadKind::Deployment, namespace, spec).await
+    }
+
+    /// The seed's `list_deploys`.
+    pub async fn list_deploys(&self, namespace: &str) -> Result<Vec<Workload>> {
+        self.list_workloads(WorkloadKind::Deployment, namespace).await
+    }
+
+    /// The seed's `get_deploy`.
+    pub async fn get_deploy(&self, namespace: &str, name: &str) -> Result<Workload> {
+        self.get_workload(WorkloadKind::Deployment, namespace, name).await
+    }
+
+    /// The seed's `delete_deploy`.
+    pub async fn delete_deploy(&self, namespace: &str, name: &str, wait: bool) -> Result<bool> {
+        self.delete_workload(WorkloadKind::Deployment, namespace, name, wait).await
+    }
+
+    /// The seed's `deploy_wait_available`.
+    pub async fn deploy_wait_available(
+        &self,
+        namespace: &str,
+        name: &str,
+        timeout: Option<Duration>,
+    ) -> Result<Workload> {
+        self.wait_workload_available(WorkloadKind::Deployment, namespace, name, timeout).await
+    }
+
+    /// The seed's `list_deploy_pods`.
+    pub async fn list_deploy_pods(&self, namespace: &str, name: &str) -> Result<Vec<Execution>> {
+        self.list_workload_pods(WorkloadKind::Deployment, namespace, name).await
+    }
+
+    /// The seed's `create_statefulset` (Nomad: a service job, with the refusals of
+    /// [`nomad::service::check_spec`]).
+    pub async fn create_statefulset(&self, namespace: &str, spec: &ServiceSpec) -> Result<Workload> {
+        self.create_workload(WorkloadKind::StatefulSet, namespace, spec).await
+    }
+
+    /// The seed's `list_statefulsets`.
+    pub async fn list_statefulsets(&self, namespace: &str) -> Result<Vec<Workload>> {
+        self.list_workloads(WorkloadKind::StatefulSet, namespace).await
+    }
+
+    /// The seed's `get_statefulset`.
+    pub async fn get_statefulset(&self, namespace: &str, name: &str) -> Result<Workload> {
+        self.get_workload(WorkloadKind::StatefulSet, namespace, name).await
+    }
+
+    /// The seed's `delete_statefulset`.
+    pub async fn delete_statefulset(&self, namespace: &str, name: &str, wait: bool) -> Result<bool> {
+        self.delete_workload(WorkloadKind::StatefulSet, namespace, name, wait).await
+    }
+
+    /// The seed's `statefulset_wait_available`.
+    pub async fn statefulset_wait_available(
+        &self,
+        namespace: &str,
+        name: &str,
+        timeout: Option<Duration>,
+    ) -> Result<Workload> {
+        self.wait_workload_available(WorkloadKind::StatefulSet, namespace, name, timeout).await
+    }
+
+    /// The seed's `list_statefulset_pods`.
+    pub async fn list_statefulset_pods(&self, namespace: &str, name: &str) -> Result<Vec<Execution>> {
+        self.list_workload_pods(WorkloadKind::StatefulSet, namespace, name).await
+    }
+
+    /// The seed's `get_scale_statefulset`.
+    pub async fn get_scale_statefulset(&self, namespace: &str, name: &str) -> Result<Scale> {
+        self.get_workload_scale(WorkloadKind::StatefulSet, namespace, name).await
+    }
+
+    /// The seed's `set_scale_statefulset`.
+    pub async fn set_scale_statefulset(&self, namespace: &str, name: &str, replicas: u32) -> Result<Scale> {
+        self.set_workload_scale(WorkloadKind::StatefulSet, namespace, name, replicas).await
+    }
+
+    /// The seed's `create_service` (Kubernetes; [`Error::Unsupported`](crate::Error::Unsupported)
+    /// on Nomad, saying what to use instead).
+    ///
+    /// ```no_run
+    /// # use clustermanager_core::*;
+    /// # async fn demo<T: Transport>(cm: &ClusterManager<T>) -> Result<()> {
+    /// let def = ServiceDef::new("web").select("app", "web").port(ServicePort::new("http", 80, 8080));
+    /// let svc = cm.create_service("shop", &def).await?;
+    /// println!("{:?}", svc.cluster_ip);
+    /// # Ok(()) }
+    /// ```
+    pub async fn create_service(&self, namespace: &str, def: &ServiceDef) -> Result<Service> {
+        match &self.backend {
+            Backend::Kubernetes(c) => self.run(k8s::service::create(c, k8s_namespace(c, namespace), def)).await,
+            Backend::Nomad(_) => Err(unsupported("create_service", NO_SERVICES)),
+        }
+    }
+
+    /// The seed's `get_service`.
+    pub async fn get_service(&self, namespace: &str, name: &str) -> Result<Service> {
+        match &self.backend {
+            Backend::Kubernetes(c) => self.run(k8s::service::get(c, k8s_namespace(c, namespace), name)).await,
+            Backend::Nomad(_) => Err(unsupported("get_service", NO_SERVICES)),
+        }
+    }
+
+    /// The seed's `delete_service`; `false` if it did not exist.
+    pub async fn delete_service(&self, namespace: &str, name: &str) -> Result<bool> {
+        match &self.backend {
+            Backend::Kubernetes(c) => self.run(k8s::service::delete(c, k8s_namespace(c, namespace), name)).await,
+            Backend::Nomad(_) => Err(unsupported("delete_service", NO_SERVICES)),
+        }
+    }
+}
