@@ -37,6 +37,8 @@ use clustermanager_core::{Request, Response};
 use serde_json::{json, Map, Value};
 
 use crate::http_util::{self, param};
+
+mod apps;
 use crate::sim::{self, Schedule};
 use crate::{Reply, StreamPoll};
 
@@ -97,6 +99,18 @@ enum Action {
         ns: String,
         job: String,
     },
+    /// A Deployment or StatefulSet controller looks at its object (see [`apps`]).
+    Reconcile {
+        resource: String,
+        ns: String,
+        name: String,
+    },
+    /// The end of a foreground delete of a Deployment or StatefulSet.
+    FinishWorkloadDelete {
+        resource: String,
+        ns: String,
+        name: String,
+    },
 }
 
 /// One resource type the server knows.
@@ -148,6 +162,7 @@ const BUILTIN: &[(&str, &str, &str, bool)] = &[
     ("/apis/batch/v1beta1", "cronjobs", "CronJob", true),
     ("/apis/apps/v1", "deployments", "Deployment", true),
     ("/apis/apps/v1", "replicasets", "ReplicaSet", true),
+    ("/apis/apps/v1", "statefulsets", "StatefulSet", true),
     ("/apis/apiextensions.k8s.io/v1", "customresourcedefinitions", "CustomResourceDefinition", false),
 ];
 
@@ -222,7 +237,8 @@ impl Cluster {
                 "nodeInfo": {"osImage": "clustermanager-fake", "containerRuntimeVersion": "fake://1.0", "kubeletVersion": "v1.19.0", "kubeProxyVersion": "v1.19.0", "operatingSystem": "linux", "architecture": "amd64"}
             }
         });
-        for (name, obj) in [("default", json!({})), ("kube-system", json!({})), (NODE_NAME, node)] {
+        let active = || json!({"spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}});
+        for (name, obj) in [("default", active()), ("kube-system", active()), (NODE_NAME, node)] {
             let res = if name == NODE_NAME { "nodes" } else { "namespaces" };
             if let Some(rt) = c.builtin("/api/v1", res) {
                 let _ = c.insert(&rt, "", name, obj);
@@ -394,8 +410,15 @@ impl Cluster {
                     "hostIP": "127.0.0.1", "podIP": "10.0.0.1", "startTime": obj["status"]["startTime"].clone(),
                     "containerStatuses": [{"name": container_name(&obj), "state": {"running": {"startedAt": now}}, "lastState": {}, "ready": true, "restartCount": 0, "image": obj["spec"]["containers"][0]["image"].clone(), "imageID": "", "started": true}]
                 });
+                let owner = self.workload_of(&obj);
                 self.update(&rt, &ns, &pod, obj);
                 self.started.insert((ns.clone(), pod.clone()), self.now);
+                if let Some((resource, name)) = owner {
+                    // restartPolicy Always: a workload's pod keeps running; its controller
+                    // counts it ready
+                    self.reconcile(&resource, &ns, &name);
+                    return;
+                }
                 let duration = self.outcomes.get(&(ns.clone(), pod.clone())).map_or(self.step, |o| o.duration);
                 self.schedule.at(self.now + duration, Action::FinishPod { ns, pod });
             }
@@ -463,6 +486,8 @@ impl Cluster {
                 self.update(&rt, &ns, &pod, obj);
             }
             Action::JobDeadline { ns, job } => self.job_deadline(&ns, &job),
+            Action::Reconcile { resource, ns, name } => self.reconcile(&resource, &ns, &name),
+            Action::FinishWorkloadDelete { resource, ns, name } => self.finish_workload_delete(&resource, &ns, &name),
             Action::EstablishCrd { name } => {
                 let Some(rt) = self.builtin("/apis/apiextensions.k8s.io/v1", "customresourcedefinitions") else {
                     return;
@@ -575,17 +600,8 @@ impl Cluster {
         });
         let mut pod = pod;
         let stuck = self.stuck_pod(&mut pod);
-        let pod = self.insert(&pods, &ns, &pod_name, pod);
-        let outcome = outcome_of(&pod);
-        self.outcomes.insert((ns.clone(), pod_name.clone()), outcome);
-        match stuck {
-            Stuck::No => self.schedule.at(self.now + self.step, Action::StartPod { ns: ns.clone(), pod: pod_name }),
-            // the kubelet reports the failed pull, then backs off (first back-off 10 s)
-            Stuck::Pulling => {
-                self.schedule.at(self.now + PULL_BACK_OFF, Action::PullBackOff { ns: ns.clone(), pod: pod_name })
-            }
-            Stuck::Yes => {}
-        }
+        self.insert(&pods, &ns, &pod_name, pod);
+        self.schedule_pod(&ns, &pod_name, stuck);
         if let Some(secs) = job["spec"]["activeDeadlineSeconds"].as_u64() {
             let at = self.now.saturating_add(Duration::from_secs(secs));
             self.schedule.at(at, Action::JobDeadline { ns: ns.clone(), job: name.clone() });
@@ -595,6 +611,22 @@ impl Cluster {
                 j["status"] = json!({"startTime": sim::timestamp(self.now), "active": 1});
                 self.update(&jobs, &ns, &name, j);
             }
+        }
+    }
+
+    /// What the kubelet does next with a new pod (its outcome noted for when it runs).
+    fn schedule_pod(&mut self, ns: &str, pod_name: &str, stuck: Stuck) {
+        let Some(pods) = self.pods_rt() else { return };
+        if let Some(pod) = self.get(&pods, ns, pod_name) {
+            let outcome = outcome_of(pod);
+            self.outcomes.insert((ns.to_owned(), pod_name.to_owned()), outcome);
+        }
+        let (ns, pod) = (ns.to_owned(), pod_name.to_owned());
+        match stuck {
+            Stuck::No => self.schedule.at(self.now + self.step, Action::StartPod { ns, pod }),
+            // the kubelet reports the failed pull, then backs off (first back-off 10 s)
+            Stuck::Pulling => self.schedule.at(self.now + PULL_BACK_OFF, Action::PullBackOff { ns, pod }),
+            Stuck::Yes => {}
         }
     }
 
@@ -799,8 +831,12 @@ impl Cluster {
             ("GET", Some(n), Some("status")) => {
                 self.get(&rt, &ns_str, &n).cloned().map(|o| (200, o)).ok_or_else(|| not_found(&rt, &n))
             }
-            ("GET", Some(n), Some("scale")) if rt.resource == "deployments" => self.scale(&rt, &ns_str, &n, None),
-            ("PATCH" | "PUT", Some(n), Some("scale")) if rt.resource == "deployments" => {
+            ("GET", Some(n), Some("scale")) if matches!(rt.resource.as_str(), "deployments" | "statefulsets") => {
+                self.scale(&rt, &ns_str, &n, None)
+            }
+            ("PATCH" | "PUT", Some(n), Some("scale"))
+                if matches!(rt.resource.as_str(), "deployments" | "statefulsets") =>
+            {
                 self.scale(&rt, &ns_str, &n, Some(req))
             }
             ("PATCH", Some(n), None | Some("status")) => self.patch(&rt, &ns_str, &n, req),
@@ -889,12 +925,13 @@ impl Cluster {
                 }
                 obj["status"] = json!({});
             }
-            "deployments" => {
-                let replicas = obj["spec"]["replicas"].as_u64().unwrap_or(1);
-                obj["spec"]["replicas"] = replicas.into();
-                obj["metadata"]["generation"] = 1.into();
-                obj["status"] = json!({"observedGeneration": 1, "replicas": replicas, "updatedReplicas": replicas, "readyReplicas": replicas, "availableReplicas": replicas});
+            "deployments" | "statefulsets" => {
+                obj["metadata"]["namespace"] = ns.into();
+                self.create_workload(rt, &mut obj).map_err(|message| {
+                    status(422, "Invalid", &message, json!({"name": name, "group": "apps", "kind": rt.kind}))
+                })?;
             }
+            "services" => self.create_service(&mut obj),
             "customresourcedefinitions" => {
                 obj["status"] =
                     json!({"conditions": [], "acceptedNames": {"plural": "", "kind": ""}, "storedVersions": []});
@@ -1198,6 +1235,7 @@ impl Cluster {
             let generation = obj["metadata"]["generation"].as_u64().unwrap_or(1) + 1;
             obj["metadata"]["generation"] = generation.into();
             obj = self.update(rt, ns, name, obj);
+            self.workload_changed(rt, ns, name);
         }
         Ok((200, scale_of(&obj, rt, ns, name)))
     }
@@ -1208,10 +1246,12 @@ impl Cluster {
         patched["metadata"] = obj["metadata"].clone();
         patched["kind"] = obj["kind"].clone();
         patched["apiVersion"] = obj["apiVersion"].clone();
+        bump_generation(rt, &obj, &mut patched);
         let out = self.update(rt, ns, name, patched);
         if rt.resource == "pods" {
             self.sync_job_of(ns, name);
         }
+        self.workload_changed(rt, ns, name);
         Ok((200, out))
     }
 
@@ -1227,7 +1267,10 @@ impl Cluster {
         new["metadata"] = obj["metadata"].clone();
         new["kind"] = obj["kind"].clone();
         new["apiVersion"] = obj["apiVersion"].clone();
-        Ok((200, self.update(rt, ns, name, new)))
+        bump_generation(rt, &obj, &mut new);
+        let out = self.update(rt, ns, name, new);
+        self.workload_changed(rt, ns, name);
+        Ok((200, out))
     }
 
     fn delete(&mut self, rt: &ResourceType, ns: &str, name: &str, body: &Bytes) -> Result<(u16, Value), Response> {
@@ -1287,7 +1330,17 @@ impl Cluster {
                     )),
                 }
             }
+            "deployments" | "statefulsets" => {
+                // apps/v1 objects default to background deletion of their pods
+                let policy = options["propagationPolicy"].as_str().unwrap_or("Background").to_owned();
+                Ok((200, self.delete_workload(rt, ns, name, &policy)))
+            }
             "pods" | "customresourcedefinitions" => {
+                let owner = self.workload_of(&obj);
+                if let Some((resource, owner_name)) = owner {
+                    // its controller replaces it
+                    self.schedule.at(self.now, Action::Reconcile { resource, ns: ns.into(), name: owner_name });
+                }
                 let mut out = self.remove(rt, ns, name).unwrap_or(obj);
                 out["metadata"]["deletionTimestamp"] = now.into();
                 out["metadata"]["deletionGracePeriodSeconds"] = 0.into();
@@ -1352,6 +1405,14 @@ fn image_reference_problem(image: &str) -> Option<&'static str> {
         Some("")
     } else {
         None
+    }
+}
+
+/// A change of a workload's `spec` is a new generation (its status is the controller's).
+fn bump_generation(rt: &ResourceType, old: &Value, new: &mut Value) {
+    if matches!(rt.resource.as_str(), "deployments" | "statefulsets") && old["spec"] != new["spec"] {
+        let generation = old["metadata"]["generation"].as_u64().unwrap_or(1) + 1;
+        new["metadata"]["generation"] = generation.into();
     }
 }
 

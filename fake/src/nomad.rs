@@ -35,6 +35,8 @@ use crate::script::Outcome;
 use crate::sim::{self, Schedule};
 use crate::{Reply, StreamPoll};
 
+mod deployments;
+
 /// The client node's ID.
 const NODE_ID: &str = "f4ce0000-0000-4000-8000-000000000001";
 const NODE_NAME: &str = "fake-node-1";
@@ -44,6 +46,14 @@ const DEFAULT_WAIT: Duration = Duration::from_secs(300);
 enum Action {
     Start(String),
     Finish(String),
+    /// A service allocation ran its `MinHealthyTime`.
+    Healthy(String),
+    /// A deployment's progress deadline passed.
+    DeploymentDeadline {
+        ns: String,
+        id: String,
+        deployment: String,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -75,6 +85,8 @@ struct AllocRec {
     /// When the task started (virtual time).
     started: Option<Duration>,
     modify_time: Duration,
+    /// Healthy for its deployment (ran `MinHealthyTime`).
+    healthy: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -105,6 +117,8 @@ pub(crate) struct Cluster {
     drivers: Vec<String>,
     /// Allocations the scheduler could not place, by job: (group → count) for the summary's Queued.
     queued: BTreeMap<(String, String), BTreeMap<String, u64>>,
+    /// The latest deployment of each service job, by (namespace, job).
+    deployments: BTreeMap<(String, String), Value>,
 }
 
 /// An open streamed answer.
@@ -147,6 +161,7 @@ impl Cluster {
             now: Duration::ZERO,
             drivers: ["raw_exec", "exec", "docker"].map(str::to_owned).to_vec(),
             queued: BTreeMap::new(),
+            deployments: BTreeMap::new(),
         }
     }
 
@@ -171,6 +186,8 @@ impl Cluster {
             match action {
                 Action::Start(id) => self.start_alloc(&id),
                 Action::Finish(id) => self.finish_alloc(&id),
+                Action::Healthy(id) => self.alloc_healthy(&id),
+                Action::DeploymentDeadline { ns, id, deployment } => self.deployment_deadline(&ns, &id, &deployment),
             }
             self.now = saved;
         }
@@ -228,6 +245,8 @@ impl Cluster {
         self.refresh_job(&ns, &job);
         if batch {
             self.schedule.at(self.now + duration, Action::Finish(id.to_owned()));
+        } else {
+            self.alloc_started(id);
         }
     }
 
@@ -414,7 +433,12 @@ impl Cluster {
                 self.job(&ns, id).map(|r| (r.modify_index, self.scale_status(r))).ok_or_else(|| self.job_not_found())
             }
             ("POST" | "PUT", ["job", id, "scale"]) => return Reply::Full(self.scale(req, &ns, id)),
-            ("GET", ["job", _, "deployment"]) => Ok((self.index, Value::Null)),
+            ("GET", ["job", id, "deployment"]) => match self.job(&ns, id) {
+                Some(_) => {
+                    Ok((self.deployment_index(&ns, id), self.deployment(&ns, id).cloned().unwrap_or(Value::Null)))
+                }
+                None => Ok((self.deployment_index(&ns, id), Value::Null)),
+            },
             ("DELETE", ["job", id]) => {
                 return Reply::Full(self.deregister(&ns, id, param(&query, "purge") == Some("true")))
             }
@@ -667,6 +691,7 @@ impl Cluster {
         self.event("Evaluation", "EvaluationUpdated", &eval_id, &ns, json!({"Evaluation": eval}));
         self.bump();
         self.place(&ns, &id, &eval_id);
+        self.start_deployment(&ns, &id);
         http_util::json(
             200,
             &[("x-nomad-index", index.to_string())],
@@ -743,6 +768,7 @@ impl Cluster {
                     create_time: self.now,
                     started: None,
                     modify_time: self.now,
+                    healthy: false,
                 };
                 self.allocs.insert(alloc_id.clone(), rec);
                 self.alloc_event(&alloc_id);
@@ -792,6 +818,7 @@ impl Cluster {
         let index = self.bump();
         if self.job(ns, id).is_some() {
             self.stop_live_allocs(ns, id);
+            self.end_deployment(ns, id, purge);
             if purge {
                 self.jobs.remove(&(ns.to_owned(), id.to_owned()));
                 self.allocs.retain(|_, a| !(a.namespace == ns && a.job_id == id));
@@ -866,6 +893,10 @@ impl Cluster {
             Some(c) if c < 0 => return text(400, "scaling action count can't be negative", None),
             other => other,
         };
+        if count.is_some() && self.deployment_active(ns, id) {
+            // Nomad 1.1.2 (recorded): refused while a deployment runs
+            return text(400, "job scaling blocked due to active deployment", None);
+        }
         let index = self.bump();
         let previous = rec.job["TaskGroups"][gi]["Count"].as_u64().unwrap_or(0);
         let event = json!({"Time": sim::unix_nanos(self.now) as u64, "Count": count, "PreviousCount": previous, "Message": body["Message"].as_str().unwrap_or(""),
@@ -916,6 +947,18 @@ impl Cluster {
                     r.job = job;
                 }
             }
+            // the allocations that stay are updated in place to the new version
+            let current = self.job(ns, id).map(|r| r.job.clone());
+            if let Some(current) = current {
+                for a in self
+                    .allocs
+                    .values_mut()
+                    .filter(|a| a.namespace == ns && a.job_id == id && a.desired_status == "run")
+                {
+                    a.job = current.clone();
+                }
+            }
+            self.start_deployment(ns, id);
         }
         http_util::json(
             200,
@@ -1077,6 +1120,9 @@ fn alloc_json(a: &AllocRec, full: bool) -> Value {
         "CreateIndex": a.create_index, "ModifyIndex": a.modify_index,
         "CreateTime": sim::unix_nanos(a.create_time) as u64, "ModifyTime": sim::unix_nanos(a.modify_time) as u64
     });
+    if a.healthy {
+        v["DeploymentStatus"] = json!({"Healthy": true, "Canary": false, "ModifyIndex": a.modify_index});
+    }
     if full {
         v["Job"] = a.job.clone();
         v["AllocModifyIndex"] = a.create_index.into();
