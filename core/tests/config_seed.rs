@@ -250,6 +250,27 @@ fn in_cluster_mode_uses_the_service_account_and_lets_the_ca_be_overridden() {
 }
 
 #[test]
+fn no_auth_and_no_credentials_means_in_cluster_inside_a_pod_as_in_the_seed() {
+    let pod = MapEnvironment::new()
+        .with_var("KUBERNETES_SERVICE_HOST", "10.96.0.1")
+        .with_var("KUBERNETES_SERVICE_PORT", "443")
+        .with_file(incluster::TOKEN_PATH, "tok")
+        .with_file(incluster::CA_PATH, CA);
+    let config = Config::from_seed_json(r#"{}"#, &pod).unwrap();
+    assert_eq!(config.auth, Auth::TokenFile { path: incluster::TOKEN_PATH.into() });
+    assert_eq!(config.server.as_str(), "https://10.96.0.1/");
+    let config = Config::from_seed_json(r#"{"endpoint": "kubernetes:8443"}"#, &pod).unwrap();
+    assert_eq!(config.auth, Auth::TokenFile { path: incluster::TOKEN_PATH.into() });
+    assert_eq!(config.server.as_str(), "https://kubernetes:8443/", "in-cluster means TLS");
+    // outside a pod there is no service account: no credentials (a kubectl proxy)
+    let config = Config::from_seed_json(r#"{"endpoint": "localhost:8001"}"#, &MapEnvironment::new()).unwrap();
+    assert_eq!(config.auth, Auth::None);
+    // Nomad has no in-cluster mode
+    let config = Config::from_seed_json(r#"{"orchestrator": "nomad", "endpoint": "localhost:4646"}"#, &pod).unwrap();
+    assert_eq!(config.auth, Auth::None);
+}
+
+#[test]
 fn nomad_through_the_same_dictionary() {
     let config = Config::from_seed_yaml(
         "orchestrator: nomad\nendpoint: 127.0.0.1:4646\ntoken: secret-id\nnamespace: batch\nregion: eu\n",

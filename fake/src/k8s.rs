@@ -182,6 +182,8 @@ pub(crate) struct Cluster {
     now: Duration,
     /// Images the fake registry does not have.
     missing_images: Vec<String>,
+    /// When each Deployment's current rollout began (for `progressDeadlineSeconds`).
+    rollouts: BTreeMap<(String, String), Duration>,
 }
 
 /// An open streamed answer.
@@ -222,6 +224,7 @@ impl Cluster {
             step,
             now: Duration::ZERO,
             missing_images: Vec::new(),
+            rollouts: BTreeMap::new(),
         };
         let node = json!({
             "metadata": {"name": NODE_NAME, "labels": {"kubernetes.io/arch": "amd64", "kubernetes.io/hostname": NODE_NAME, "kubernetes.io/os": "linux", "type": "fake-kubelet"}},

@@ -74,7 +74,7 @@ fn a_kubernetes_statefulset_starts_its_pods_in_order_with_stable_names() {
 }
 
 #[test]
-fn a_deployment_whose_image_cannot_be_pulled_times_out_instead_of_hanging() {
+fn a_deployment_whose_image_cannot_be_pulled_times_out_then_fails_at_its_progress_deadline() {
     let fake = FakeCluster::kubernetes_with(FakeOptions {
         missing_images: vec!["example.com/nope:1".into()],
         ..FakeOptions::default()
@@ -86,6 +86,15 @@ fn a_deployment_whose_image_cannot_be_pulled_times_out_instead_of_hanging() {
         Err(Error::Timeout { what }) => assert!(what.contains("web"), "{what}"),
         other => panic!("expected a timeout, got {other:?}"),
     }
+    // given longer, the rollout's progress deadline (600 s) ends the wait saying so
+    match block_on(cm.deploy_wait_available("default", "web", Some(Duration::from_secs(3600)))) {
+        Err(Error::CannotRun { reason, .. }) => {
+            assert_eq!(reason.kind, clustermanager_core::ReasonKind::DeploymentFailed);
+            assert!(reason.message.contains("timed out progressing"), "{}", reason.message);
+        }
+        other => panic!("expected CannotRun, got {other:?}"),
+    }
+    assert!(fake.elapsed() >= Duration::from_secs(600) && fake.elapsed() < Duration::from_secs(700));
 }
 
 #[test]

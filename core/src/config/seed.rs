@@ -5,7 +5,7 @@
 //!
 //! | key | meaning |
 //! |---|---|
-//! | `auth` | `in_cluster`, `certificate`, `certificate_file`, `basic_auth`, `token` (or `none`). Absent: inferred from the keys present (`certificate` → certificate, `user`/`credentials` → basic auth, `token` → token; a token may come with a client certificate) |
+//! | `auth` | `in_cluster`, `certificate`, `certificate_file`, `basic_auth`, `token` (or `none`). Absent: inferred from the keys present (`certificate` → certificate, `user`/`credentials` → basic auth, `token` → token; a token may come with a client certificate); with no credentials at all, `in_cluster` as in the seed when running in a pod (`KUBERNETES_SERVICE_HOST` set; `endpoint`, if given, still names the server), else `none` |
 //! | `certificate`, `key` | `auth: certificate`: the client certificate and key as BASE64 of PEM (PEM as is is accepted too). `auth: certificate_file`: paths of PEM files; `key` is optional when the certificate file holds the key too |
 //! | `user`, `credentials` | basic auth user name and password |
 //! | `token` | bearer token (Kubernetes) or `X-Nomad-Token` secret id (Nomad). Decoded first when it is valid base64 of printable ASCII, as the seed decoded every token (a service-account Secret's `data.token` is base64 of the JWT); otherwise (a JWT, a bootstrap token `abcdef.0123…`, a Nomad UUID, a value that decodes to binary) used as is |
@@ -320,10 +320,19 @@ impl Config {
         if seed.has("ca") && seed.has("ca_file") {
             return Err(Error::config("ca_file", "give either `ca` or `ca_file`, not both"));
         }
-        // `auth` absent: from the keys present
+        // `auth` absent: from the keys present; with no credentials at all, in-cluster (the
+        // seed's default) when this runs in a pod, else none (a kubectl proxy, a dev server)
         let mode = match mode {
             Some(mode) => Some(mode),
-            None => Some(infer_mode(&seed)?),
+            None => match infer_mode(&seed)? {
+                Mode::None
+                    if orchestrator == Orchestrator::Kubernetes
+                        && env.var("KUBERNETES_SERVICE_HOST").is_some_and(|h| !h.trim().is_empty()) =>
+                {
+                    Some(Mode::InCluster)
+                }
+                other => Some(other),
+            },
         };
         // credentials only travel over TLS unless `http_scheme: http` says otherwise: the seed's
         // Kubernetes caller used https unless told otherwise

@@ -27,6 +27,7 @@ use super::watcher::{ObjectCondition, ObjectMeta, Until, Update, Versioned, Watc
 use super::{check, decode, name, Context};
 use crate::call::Call;
 use crate::error::{ApiError, Error, Result};
+use crate::reason::{Reason, ReasonKind};
 use crate::step::{self, Operation, Response};
 use crate::workload::{PodManagement, ServiceSpec, Workload, WorkloadKind};
 
@@ -378,7 +379,9 @@ pub fn wait_params(kind: WorkloadKind, namespace: &str, name: &str) -> Result<Wa
 
 /// `deploy_wait_available` / `statefulset_wait_available`: watch the workload until it is
 /// available (module docs); returns it. [`Error::NotFound`] when it does not exist or is
-/// deleted meanwhile; [`Error::Timeout`] after `timeout`.
+/// deleted meanwhile; [`Error::Timeout`] after `timeout`; [`Error::CannotRun`] when a
+/// Deployment's rollout exceeded its `progressDeadlineSeconds` (`Progressing=False`,
+/// `ProgressDeadlineExceeded`).
 ///
 /// ```
 /// use clustermanager_core::{k8s, Operation, Step, WorkloadKind};
@@ -408,8 +411,30 @@ pub fn wait_available(
                     Update::Added(o) | Update::Modified(o) => o,
                     Update::Deleted(_) => return Some(Err(not_found(kind, &ns, &wanted, true))),
                 };
+                let stalled = object
+                    .status
+                    .conditions
+                    .iter()
+                    .find(|c| c.kind == "Progressing" && c.status == "False")
+                    .filter(|c| c.reason.as_deref() == Some("ProgressDeadlineExceeded"))
+                    .map(|c| c.message.clone().unwrap_or_default());
                 let workload = object.into_workload(kind);
-                workload.is_available.then_some(Ok(workload))
+                if workload.is_available {
+                    return Some(Ok(workload));
+                }
+                // the rollout gave up (progressDeadlineSeconds): it will not become available
+                // without a change
+                stalled.map(|message| {
+                    Err(Error::CannotRun {
+                        job: workload.name.clone(),
+                        reason: Reason::new(
+                            ReasonKind::DeploymentFailed,
+                            format!("the rollout made no progress within its deadline: {message}"),
+                            true,
+                            "Progressing=False: ProgressDeadlineExceeded",
+                        ),
+                    })
+                })
             })
         });
     Checked::from(op)

@@ -16,6 +16,8 @@
 //! - A Service gets a `clusterIP` (unless headless), `type: ClusterIP` by default, each port's
 //!   `protocol` (TCP) and `targetPort` (the port).
 
+use std::time::Duration;
+
 use serde_json::{json, Value};
 
 use super::{Action, Cluster, ResourceType, NODE_NAME};
@@ -58,8 +60,23 @@ impl Cluster {
         }
         obj["status"] = json!({"replicas": 0});
         let ns = obj["metadata"]["namespace"].as_str().unwrap_or("default").to_owned();
+        if rt.resource == "deployments" && obj["spec"]["progressDeadlineSeconds"].is_null() {
+            obj["spec"]["progressDeadlineSeconds"] = 600.into();
+        }
+        self.rollout_started(&rt.resource, &ns, &name, obj);
         self.schedule.at(self.now, Action::Reconcile { resource: rt.resource.clone(), ns, name });
         Ok(())
+    }
+
+    /// A Deployment's rollout (re)starts: its progress deadline runs from now.
+    fn rollout_started(&mut self, resource: &str, ns: &str, name: &str, obj: &Value) {
+        if resource != "deployments" {
+            return;
+        }
+        self.rollouts.insert((ns.to_owned(), name.to_owned()), self.now);
+        let deadline = Duration::from_secs(obj["spec"]["progressDeadlineSeconds"].as_u64().unwrap_or(600));
+        let action = Action::Reconcile { resource: resource.to_owned(), ns: ns.to_owned(), name: name.to_owned() };
+        self.schedule.at(self.now + deadline, action);
     }
 
     /// Default a new Service as the apiserver does.
@@ -168,13 +185,26 @@ impl Cluster {
             } else {
                 ("False", "MinimumReplicasUnavailable", "Deployment does not have minimum availability.")
             };
-            let progress = if available { "NewReplicaSetAvailable" } else { "ReplicaSetUpdated" };
+            let deadline = Duration::from_secs(obj["spec"]["progressDeadlineSeconds"].as_u64().unwrap_or(600));
+            let since = self.rollouts.get(&(ns.to_owned(), name.to_owned())).copied().unwrap_or_default();
+            let timed_out = !available && self.now.saturating_sub(since) >= deadline;
+            let (progressing, progress, progress_message) = if available {
+                ("True", "NewReplicaSetAvailable", format!("ReplicaSet \"{name}-{hash}\" has successfully progressed."))
+            } else if timed_out {
+                (
+                    "False",
+                    "ProgressDeadlineExceeded",
+                    format!("ReplicaSet \"{name}-{hash}\" has timed out progressing."),
+                )
+            } else {
+                ("True", "ReplicaSetUpdated", format!("ReplicaSet \"{name}-{hash}\" is progressing."))
+            };
             json!({"observedGeneration": generation, "replicas": pods.len(), "updatedReplicas": pods.len(), "readyReplicas": ready,
             "availableReplicas": ready, "unavailableReplicas": pods.len().saturating_sub(ready),
             "conditions": [
                 {"type": "Available", "status": status, "lastUpdateTime": now, "lastTransitionTime": now, "reason": reason, "message": message},
-                {"type": "Progressing", "status": "True", "lastUpdateTime": now, "lastTransitionTime": now, "reason": progress,
-                 "message": format!("ReplicaSet \"{name}-{hash}\" is progressing.")}
+                {"type": "Progressing", "status": progressing, "lastUpdateTime": now, "lastTransitionTime": now, "reason": progress,
+                 "message": progress_message}
             ]})
         };
         // the controllers leave out zero counts
@@ -254,6 +284,9 @@ impl Cluster {
     /// A workload's spec changed (scale, replace, patch): a new generation, then reconcile.
     pub(super) fn workload_changed(&mut self, rt: &ResourceType, ns: &str, name: &str) {
         if matches!(rt.resource.as_str(), "deployments" | "statefulsets") {
+            if let Some(obj) = self.get(rt, ns, name).cloned() {
+                self.rollout_started(&rt.resource, ns, name, &obj);
+            }
             self.schedule
                 .at(self.now, Action::Reconcile { resource: rt.resource.clone(), ns: ns.into(), name: name.into() });
         }
