@@ -10,7 +10,8 @@
 //!   `updatedReplicas`, `availableReplicas` and the `Available`/`Progressing` conditions
 //!   (Deployment), `currentReplicas`, `currentRevision`/`updateRevision` (StatefulSet).
 //! - Create validates what the apiserver validates first: a selector that matches the
-//!   template's labels (422 `Invalid`), a StatefulSet's `serviceName`.
+//!   template's labels (422 `Invalid`). A StatefulSet's `serviceName` is not enforced by the
+//!   apiserver (only kubectl's client-side schema check wants it), so it is not here either.
 //! - Deleting removes the pods (`Background`, the default for apps/v1) or, `Foreground`, marks
 //!   the object, removes its pods, then the object.
 //! - A Service gets a `clusterIP` (unless headless), `type: ClusterIP` by default, each port's
@@ -48,9 +49,6 @@ impl Cluster {
                 rt.kind,
                 Value::Object(labels)
             ));
-        }
-        if rt.resource == "statefulsets" && obj["spec"]["serviceName"].as_str().is_none_or(str::is_empty) {
-            return Err(format!("StatefulSet \"{name}\" is invalid: spec.serviceName: Required value"));
         }
         let replicas = obj["spec"]["replicas"].as_u64().unwrap_or(1);
         obj["spec"]["replicas"] = replicas.into();
