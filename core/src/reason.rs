@@ -90,6 +90,9 @@ pub struct Diagnosis {
     pub reason: Option<Reason>,
     /// Whether any execution has started (a container or task ran, or is running).
     pub started: bool,
+    /// How many executions (pods, allocations) exist: none means the controller could not
+    /// create any, which only its events say (a Kubernetes quota, a LimitRange).
+    pub executions: usize,
 }
 
 /// One thing a wait saw happen, reported to [`WaitOptions::on_progress`](crate::WaitOptions::on_progress)

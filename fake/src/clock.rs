@@ -43,6 +43,13 @@ impl Shared {
         if self.runnable > 0 || self.waits.values().any(|w| w.seen != self.epoch) {
             return Hop::Wait;
         }
+        // a change already due (scheduled by the last answer, at this very instant) happens now
+        if self.server.next_due().is_some_and(|t| t <= self.now) {
+            let now = self.now;
+            self.advance_to(now);
+            self.epoch += 1;
+            return Hop::Moved;
+        }
         let next = [self.server.next_due(), self.waits.values().filter_map(|w| w.at).min()].into_iter().flatten().min();
         match next {
             Some(t) if t > self.now => {

@@ -39,6 +39,7 @@ use serde_json::{json, Map, Value};
 use crate::http_util::{self, param};
 
 mod apps;
+mod quota;
 use crate::sim::{self, Schedule};
 use crate::{Reply, StreamPoll};
 
@@ -602,17 +603,33 @@ impl Cluster {
                 "containerStatuses": [{"name": container_name(&json!({"spec": job["spec"]["template"]["spec"].clone()})), "state": {"waiting": {"reason": "ContainerCreating"}}, "lastState": {}, "ready": false, "restartCount": 0, "image": job["spec"]["template"]["spec"]["containers"][0]["image"].clone(), "imageID": "", "started": false}]}
         });
         let mut pod = pod;
-        let stuck = self.stuck_pod(&mut pod);
-        self.insert(&pods, &ns, &pod_name, pod);
-        self.schedule_pod(&ns, &pod_name, stuck);
-        if let Some(secs) = job["spec"]["activeDeadlineSeconds"].as_u64() {
-            let at = self.now.saturating_add(Duration::from_secs(secs));
-            self.schedule.at(at, Action::JobDeadline { ns: ns.clone(), job: name.clone() });
+        // the first try starts the Job (and its active deadline); a refused one is tried again
+        let first = job["status"]["startTime"].is_null();
+        if first {
+            if let Some(secs) = job["spec"]["activeDeadlineSeconds"].as_u64() {
+                let at = self.now.saturating_add(Duration::from_secs(secs));
+                self.schedule.at(at, Action::JobDeadline { ns: ns.clone(), job: name.clone() });
+            }
+        }
+        let start_time = if first { sim::timestamp(self.now).into() } else { job["status"]["startTime"].clone() };
+        let admitted = self.admit_pod(&ns, &pod_name, &pod);
+        if let Err(message) = &admitted {
+            self.refused_pod(job, message);
+        } else {
+            let stuck = self.stuck_pod(&mut pod);
+            self.insert(&pods, &ns, &pod_name, pod);
+            self.schedule_pod(&ns, &pod_name, stuck);
         }
         if let Some(jobs) = self.jobs_rt() {
             if let Some(mut j) = self.get(&jobs, &ns, &name).cloned() {
-                j["status"] = json!({"startTime": sim::timestamp(self.now), "active": 1});
-                self.update(&jobs, &ns, &name, j);
+                j["status"] = if admitted.is_ok() {
+                    json!({"startTime": start_time, "active": 1})
+                } else {
+                    json!({"startTime": start_time})
+                };
+                if j["status"] != job["status"] {
+                    self.update(&jobs, &ns, &name, j);
+                }
             }
         }
     }
@@ -1685,7 +1702,16 @@ fn decode_continue(token: &str) -> Result<(String, String), Response> {
 pub(crate) struct Selector(LabelSelector);
 
 /// The fields a field selector may name.
-const SELECTABLE_FIELDS: [&str; 4] = ["metadata.name", "metadata.namespace", "status.phase", "spec.nodeName"];
+const SELECTABLE_FIELDS: [&str; 8] = [
+    "metadata.name",
+    "metadata.namespace",
+    "status.phase",
+    "spec.nodeName",
+    "involvedObject.kind",
+    "involvedObject.name",
+    "involvedObject.uid",
+    "reason",
+];
 
 impl Selector {
     fn is_empty(&self) -> bool {
@@ -1739,6 +1765,10 @@ impl Selector {
                 "metadata.name" => &obj["metadata"]["name"],
                 "metadata.namespace" => &obj["metadata"]["namespace"],
                 "status.phase" => &obj["status"]["phase"],
+                "involvedObject.kind" => &obj["involvedObject"]["kind"],
+                "involvedObject.name" => &obj["involvedObject"]["name"],
+                "involvedObject.uid" => &obj["involvedObject"]["uid"],
+                "reason" => &obj["reason"],
                 _ => &obj["spec"]["nodeName"],
             };
             Some(v.as_str().unwrap_or(""))

@@ -184,3 +184,30 @@ fn a_healthy_job_reports_its_start_and_end_and_stops_looking_once_started() {
     let pod_lists = fake.requests()[before..].iter().filter(|r| r.contains("/pods")).count();
     assert!(pod_lists <= 3, "{pod_lists} looks at the pods");
 }
+
+#[test]
+fn a_kubernetes_job_without_room_in_its_quota_says_so_and_runs_once_the_quota_grows() {
+    let fake = FakeCluster::kubernetes();
+    let cm = block_on(fake.cluster_manager()).unwrap();
+    block_on(cm.create_namespace("team")).unwrap();
+    block_on(cm.define_quota("team", "1", "1Gi")).unwrap();
+    let spec =
+        JobSpec::new("big").image("busybox").command(["sh", "-c", "echo done"]).cpu_limit("2").mem_limit("512Mi");
+    block_on(cm.create_job("team", &spec)).unwrap();
+    fake.advance(Duration::from_secs(2));
+
+    // no pod at all: the job's FailedCreate event says why
+    let reason = block_on(cm.get_job("team", "big")).unwrap().pending_reason.expect("a reason");
+    assert_eq!((reason.kind, reason.permanent), (ReasonKind::QuotaExhausted, false));
+    assert!(reason.message.contains("exceeded quota"), "{}", reason.message);
+
+    // waiting for room is not cut by the stuck deadline, only by the startup deadline
+    let strict = WaitOptions::new().timeout(HOUR).startup_deadline(Some(Duration::from_secs(400)));
+    let reason = cannot_run(block_on(cm.wait_for_job_with("team", "big", &strict)));
+    assert_eq!(reason.kind, ReasonKind::QuotaExhausted);
+
+    // more room: the job controller's next try creates the pod
+    block_on(cm.define_quota("team", "4", "4Gi")).unwrap();
+    let job = block_on(cm.wait_for_job("team", "big", HOUR)).unwrap();
+    assert_eq!(job.status, Some(Status::Succeeded));
+}

@@ -354,7 +354,13 @@ impl<T: Transport> ClusterManager<T> {
         let what = || format!("looking at why job {name:?} has not started");
         match &self.backend {
             Backend::Kubernetes(c) => {
-                self.run(within(k8s::reason::probe(c, k8s_namespace(c, namespace), name), deadline, what())).await
+                let ns = k8s_namespace(c, namespace);
+                let mut d = self.run(within(k8s::reason::probe(c, ns, name), deadline, what())).await?;
+                if d.reason.is_none() && d.executions == 0 {
+                    // no pod at all: the job controller's events say why (a quota, a LimitRange)
+                    d.reason = self.run(within(k8s::reason::job_events(c, ns, name), deadline, what())).await?;
+                }
+                Ok(d)
             }
             Backend::Nomad(c) => {
                 let evals = self.run(within(nomad::reason::evaluations(c, namespace, name), deadline, what())).await?;
@@ -374,8 +380,9 @@ impl<T: Transport> ClusterManager<T> {
     }
 
     /// Why the job has no running or finished execution, if the server says, and whether any
-    /// has started: one read of its pods (Kubernetes), or of its evaluations and allocations
-    /// (Nomad; and of the job, to name a missing driver). `get_job` and the waits use it.
+    /// has started: one read of its pods (Kubernetes; and of the Job's events when it has no pod
+    /// at all), or of its evaluations and allocations (Nomad; and of the job, to name a missing
+    /// driver). `get_job` and the waits use it.
     ///
     /// ```no_run
     /// # use clustermanager_core::*;

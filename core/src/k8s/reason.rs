@@ -102,7 +102,7 @@ pub fn has_started(pod: &PodObject) -> bool {
 
 /// What the pods of a Job say: the first reason one of them is stuck, and whether any started.
 pub fn of_pods(pods: &[PodObject]) -> Diagnosis {
-    Diagnosis { reason: pods.iter().find_map(of_pod), started: pods.iter().any(has_started) }
+    Diagnosis { reason: pods.iter().find_map(of_pod), started: pods.iter().any(has_started), executions: pods.len() }
 }
 
 /// Parse the pod list of [`probe`].
@@ -131,12 +131,105 @@ pub fn probe(
     Checked::new(req.map(|r| Call::new(r, &retry, parse_probe)))
 }
 
+/// One Kubernetes Event (the fields read).
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventObject {
+    /// `Normal` or `Warning`.
+    #[serde(rename = "type", default)]
+    pub kind: String,
+    /// `FailedCreate`, `FailedMount`, ...
+    #[serde(default)]
+    pub reason: String,
+    /// What happened.
+    #[serde(default)]
+    pub message: String,
+    /// When it last happened (RFC 3339).
+    #[serde(default)]
+    pub last_timestamp: Option<String>,
+    /// How often.
+    #[serde(default)]
+    pub count: Option<u32>,
+}
+
+/// Why the job controller made no pod, from the Job's latest `Warning` event: `FailedCreate`
+/// with "exceeded quota" is [`ReasonKind::QuotaExhausted`] (the pods come once room frees up),
+/// any other `FailedCreate` (a LimitRange, an admission webhook, a missing service account)
+/// [`ReasonKind::Unschedulable`].
+pub fn of_job_events(events: &[EventObject]) -> Option<Reason> {
+    let latest = events
+        .iter()
+        .filter(|e| e.kind == "Warning" && e.reason == "FailedCreate")
+        .max_by(|a, b| a.last_timestamp.cmp(&b.last_timestamp))?;
+    let source = format!("Event {}: {}", latest.reason, latest.kind);
+    let times = latest.count.filter(|n| *n > 1).map(|n| format!(" ({n} times)")).unwrap_or_default();
+    Some(if latest.message.contains("exceeded quota") {
+        Reason::new(
+            ReasonKind::QuotaExhausted,
+            format!("the namespace's quota leaves no room for its pod{times}: {}", latest.message),
+            false,
+            source,
+        )
+    } else {
+        Reason::new(
+            ReasonKind::Unschedulable,
+            format!("the job controller cannot create its pod{times}: {}", latest.message),
+            false,
+            source,
+        )
+    })
+}
+
+/// One read of Job `job`'s events (`involvedObject.kind=Job,involvedObject.name=<job>`), for
+/// when it has no pod at all.
+///
+/// ```
+/// use clustermanager_core::{k8s, Operation, Step};
+/// let mut op = k8s::reason::job_events(&k8s::Context::default(), "batch", "hello");
+/// let Step::Send(req) = op.poll(std::time::Instant::now()) else { panic!() };
+/// assert_eq!(req.uri().path(), "/api/v1/namespaces/batch/events");
+/// ```
+pub fn job_events(
+    ctx: &Context,
+    namespace: &str,
+    job: &str,
+) -> impl Operation<Output = Option<Reason>, Item = Infallible> + Send {
+    let req = name::label("namespace", namespace).and_then(|()| name::label("job name", job)).and_then(|()| {
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("fieldSelector", &format!("involvedObject.kind=Job,involvedObject.name={job}"))
+            .finish();
+        let path = super::api::Resource::EVENTS.list_path(Some(namespace))?;
+        crate::step::request(http::Method::GET, &format!("{path}?{query}"), None)
+    });
+    let retry = ctx.retry.clone();
+    Checked::new(req.map(|r| {
+        Call::new(r, &retry, |resp| {
+            let events = super::api::parse_items::<EventObject, _>("event list", resp, |e| e)?;
+            Ok(of_job_events(&events))
+        })
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn pod(json: &str) -> PodObject {
         serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn a_job_without_pods_says_what_its_controller_was_refused() {
+        let events: Vec<EventObject> = serde_json::from_str(
+            r#"[{"type":"Normal","reason":"SuccessfulCreate","message":"Created pod: x","lastTimestamp":"2020-01-01T00:00:00Z"},
+            {"type":"Warning","reason":"FailedCreate","count":3,"lastTimestamp":"2020-01-01T00:00:05Z",
+             "message":"Error creating: pods \"hello-abcde\" is forbidden: exceeded quota: acm-quota, requested: limits.cpu=2, used: limits.cpu=0, limited: limits.cpu=1"}]"#,
+        )
+        .unwrap();
+        let r = of_job_events(&events).unwrap();
+        assert_eq!((r.kind, r.permanent), (ReasonKind::QuotaExhausted, false));
+        assert!(r.message.contains("(3 times)") && r.message.contains("limited: limits.cpu=1"), "{}", r.message);
+        assert!(of_job_events(&events[..1]).is_none());
     }
 
     #[test]
@@ -172,10 +265,10 @@ mod tests {
         let creating = pod(
             r#"{"status":{"phase":"Pending","conditions":[{"type":"PodScheduled","status":"True"}],"containerStatuses":[{"name":"main","state":{"waiting":{"reason":"ContainerCreating"}}}]}}"#,
         );
-        assert_eq!(of_pods(&[creating]), Diagnosis::default());
+        assert_eq!(of_pods(&[creating]), Diagnosis { executions: 1, ..Diagnosis::default() });
         let running =
             pod(r#"{"status":{"phase":"Running","containerStatuses":[{"name":"main","state":{"running":{}}}]}}"#);
-        assert_eq!(of_pods(&[running]), Diagnosis { reason: None, started: true });
+        assert_eq!(of_pods(&[running]), Diagnosis { reason: None, started: true, executions: 1 });
     }
 
     #[test]

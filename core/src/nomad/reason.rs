@@ -224,7 +224,7 @@ struct EventLean {
 /// task event of an allocation, and whether any task has started.
 pub fn of_allocations(body: &[u8]) -> Result<Diagnosis> {
     let allocs: Vec<AllocLean> = decode("Nomad allocation list", body)?;
-    let mut diagnosis = Diagnosis::default();
+    let mut diagnosis = Diagnosis { executions: allocs.len(), ..Diagnosis::default() };
     for a in &allocs {
         for (task, ts) in a.task_states.iter().flatten() {
             let events = ts.events.as_deref().unwrap_or(&[]);
