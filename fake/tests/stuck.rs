@@ -211,3 +211,26 @@ fn a_kubernetes_job_without_room_in_its_quota_says_so_and_runs_once_the_quota_gr
     let job = block_on(cm.wait_for_job("team", "big", HOUR)).unwrap();
     assert_eq!(job.status, Some(Status::Succeeded));
 }
+
+#[test]
+fn an_execution_wait_also_ends_at_once_on_a_permanent_reason() {
+    let fake = FakeCluster::kubernetes();
+    let cm = block_on(fake.cluster_manager()).unwrap();
+    block_on(cm.create_job("default", &JobSpec::new("bad").image("Busy Box").command(["true"]))).unwrap();
+    let started = fake.elapsed();
+    let result = block_on(cm.wait_for_job_execution_status("default", "bad", &[Status::Running], HOUR));
+    match result {
+        Err(Error::CannotRun { reason, .. }) => assert_eq!(reason.kind, ReasonKind::InvalidImage),
+        other => panic!("expected CannotRun, got {other:?}"),
+    }
+    assert!(fake.elapsed() - started < Duration::from_secs(5), "{:?}", fake.elapsed() - started);
+
+    let fake = FakeCluster::nomad_with(FakeOptions { nomad_drivers: vec!["exec".into()], ..FakeOptions::default() });
+    let cm = block_on(fake.cluster_manager()).unwrap();
+    block_on(cm.create_job("default", &JobSpec::new("hello").image("busybox").command(["true"]))).unwrap();
+    let result = block_on(cm.wait_for_job_execution_status("default", "hello", &[Status::Running], HOUR));
+    assert!(
+        matches!(result, Err(Error::CannotRun { ref reason, .. }) if reason.kind == ReasonKind::MissingDriver),
+        "{result:?}"
+    );
+}

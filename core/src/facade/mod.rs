@@ -387,7 +387,12 @@ impl<T: Transport> ClusterManager<T> {
         Ok(jobs.into_iter().filter(|j| j.status == Some(Status::Running)).collect())
     }
 
-    /// Wait until an execution of the job reaches one of `statuses`; returns it.
+    /// Wait until an execution of the job reaches one of `statuses`; returns it. While none has
+    /// started it looks at why, as [`wait_for_job`](Self::wait_for_job) does: a permanent
+    /// reason (an invalid image, a missing Nomad driver) ends it with [`Error::CannotRun`], and
+    /// a timeout names the last reason (this is
+    /// [`wait_for_job_execution_status_with`](Self::wait_for_job_execution_status_with) with the
+    /// default [`WaitOptions`](waits::WaitOptions)).
     ///
     /// ```no_run
     /// # use std::time::Duration;
@@ -406,12 +411,8 @@ impl<T: Transport> ClusterManager<T> {
         statuses: &[Status],
         timeout: Option<Duration>,
     ) -> Result<Execution> {
-        match &self.backend {
-            Backend::Kubernetes(c) => {
-                self.run(k8s::wait::execution_status(c, k8s_namespace(c, namespace), job, statuses, timeout)).await
-            }
-            Backend::Nomad(c) => self.run(nomad::wait::execution_status(c, namespace, job, statuses, timeout)).await,
-        }
+        let options = waits::WaitOptions::new().timeout(timeout);
+        self.wait_for_job_execution_status_with(namespace, job, statuses, &options).await
     }
 
     /// Every execution of every job in the namespace.

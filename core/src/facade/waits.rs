@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use super::{k8s_namespace, Backend, ClusterManager};
 use crate::deadline::Deadline;
 use crate::error::{Error, Result};
-use crate::model::{Job, Status};
+use crate::model::{Execution, Job, Status};
 use crate::reason::{Diagnosis, Progress, Reason, ReasonKind};
 use crate::shared::room::{first, Ended, First};
 use crate::shared::within;
@@ -241,6 +241,61 @@ impl<T: Transport> ClusterManager<T> {
                     Err(wait_timed_out(&what, options.timeout, last, last_reason.as_ref()))
                 }
             },
+        }
+    }
+
+    /// [`wait_for_job_execution_status`](Self::wait_for_job_execution_status) with
+    /// [`WaitOptions`]: while no execution has started, the same paced looks at why as
+    /// [`wait_for_job_with`](Self::wait_for_job_with) (progress reported, a permanent reason or
+    /// a passed startup/stuck deadline ends the wait with [`Error::CannotRun`], a timeout names
+    /// the last reason seen).
+    ///
+    /// ```no_run
+    /// # use std::time::Duration;
+    /// # use clustermanager_core::*;
+    /// # async fn demo<T: Transport>(cm: &ClusterManager<T>) -> Result<()> {
+    /// let options = WaitOptions::new().timeout(Some(Duration::from_secs(300)));
+    /// let run = cm.wait_for_job_execution_status_with("batch", "hello", &[Status::Running], &options).await?;
+    /// println!("{} is running", run.id);
+    /// # Ok(()) }
+    /// ```
+    pub async fn wait_for_job_execution_status_with(
+        &self,
+        namespace: &str,
+        job: &str,
+        statuses: &[Status],
+        options: &WaitOptions,
+    ) -> Result<Execution> {
+        let mut deadline = Deadline::new(options.timeout);
+        let began = self.transport.now();
+        deadline.start(began);
+        let seen = Mutex::new(Seen::default());
+        let ns = match &self.backend {
+            Backend::Kubernetes(c) => k8s_namespace(c, namespace).to_owned(),
+            Backend::Nomad(c) => nomad::query::resolve_namespace(c, namespace),
+        };
+        let reporter = Reporter { namespace: &ns, job, progress: options.progress.as_ref() };
+        let wait = async {
+            match &self.backend {
+                Backend::Kubernetes(c) => {
+                    self.run(k8s::wait::execution_status(c, &ns, job, statuses, options.timeout)).await
+                }
+                Backend::Nomad(c) => {
+                    self.run(nomad::wait::execution_status(c, namespace, job, statuses, options.timeout)).await
+                }
+            }
+        };
+        let ended = first(wait, self.watch_reasons(namespace, job, options, began, deadline, &seen, &reporter)).await;
+        let last_reason = seen.lock().unwrap_or_else(PoisonError::into_inner).reason.take();
+        match ended {
+            First::B(err) => Err(err),
+            First::A(Err(Error::Timeout { what })) => Err(Error::Timeout {
+                what: match last_reason {
+                    Some(r) => crate::error::cap(format!("{what}; last reason: {r}"), crate::error::MAX_MESSAGE),
+                    None => what,
+                },
+            }),
+            First::A(result) => result,
         }
     }
 
