@@ -6,7 +6,7 @@
 //!   kube-apiserver v1.19 and Nomad 1.1.2 (same fields, nesting, escapes and value lengths).
 //! - [`floor`]: the floor of each body: `serde_json` into a minimal borrowed struct holding only
 //!   the fields core returns (what no parser of that JSON can beat by much).
-//! - [`suites`]: for each body, the floor, the peers (k8s-openapi, `serde_json::Value`) and core,
+//! - [`suites`](mod@suites): for each body, the floor, the peers (k8s-openapi, `serde_json::Value`) and core,
 //!   each as a [`Case`] returning how many items (pods, events, data bytes) it decoded, so that
 //!   every case of a suite can be checked to do the same work.
 //!
