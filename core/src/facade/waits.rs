@@ -204,14 +204,9 @@ impl<T: Transport> ClusterManager<T> {
     /// # Ok(()) }
     /// ```
     pub async fn wait_for_job_with(&self, namespace: &str, name: &str, options: &WaitOptions) -> Result<Job> {
-        let mut deadline = Deadline::new(options.timeout);
-        let began = self.transport.now();
-        deadline.start(began);
+        let (began, deadline) = self.started(options.timeout);
         let seen = Mutex::new(Seen::default());
-        let ns = match &self.backend {
-            Backend::Kubernetes(c) => k8s_namespace(c, namespace).to_owned(),
-            Backend::Nomad(c) => nomad::query::resolve_namespace(c, namespace),
-        };
+        let ns = self.server_namespace(namespace);
         let reporter = Reporter { namespace: &ns, job: name, progress: options.progress.as_ref() };
         let ended = first(
             self.shared_wait(namespace, name, options.timeout),
@@ -266,14 +261,9 @@ impl<T: Transport> ClusterManager<T> {
         statuses: &[Status],
         options: &WaitOptions,
     ) -> Result<Execution> {
-        let mut deadline = Deadline::new(options.timeout);
-        let began = self.transport.now();
-        deadline.start(began);
+        let (began, deadline) = self.started(options.timeout);
         let seen = Mutex::new(Seen::default());
-        let ns = match &self.backend {
-            Backend::Kubernetes(c) => k8s_namespace(c, namespace).to_owned(),
-            Backend::Nomad(c) => nomad::query::resolve_namespace(c, namespace),
-        };
+        let ns = self.server_namespace(namespace);
         let reporter = Reporter { namespace: &ns, job, progress: options.progress.as_ref() };
         let wait = async {
             match &self.backend {
@@ -289,13 +279,26 @@ impl<T: Transport> ClusterManager<T> {
         let last_reason = seen.lock().unwrap_or_else(PoisonError::into_inner).reason.take();
         match ended {
             First::B(err) => Err(err),
-            First::A(Err(Error::Timeout { what })) => Err(Error::Timeout {
-                what: match last_reason {
-                    Some(r) => crate::error::cap(format!("{what}; last reason: {r}"), crate::error::MAX_MESSAGE),
-                    None => what,
-                },
-            }),
+            First::A(Err(Error::Timeout { what })) => {
+                Err(Error::Timeout { what: with_last_reason(what, last_reason.as_ref()) })
+            }
             First::A(result) => result,
+        }
+    }
+
+    /// A wait's start and its deadline, started now.
+    fn started(&self, timeout: Option<Duration>) -> (Instant, Deadline) {
+        let mut deadline = Deadline::new(timeout);
+        let began = self.transport.now();
+        deadline.start(began);
+        (began, deadline)
+    }
+
+    /// The namespace as the server names it (the default one for an empty name).
+    fn server_namespace(&self, namespace: &str) -> String {
+        match &self.backend {
+            Backend::Kubernetes(c) => k8s_namespace(c, namespace).to_owned(),
+            Backend::Nomad(c) => nomad::query::resolve_namespace(c, namespace),
         }
     }
 
@@ -481,8 +484,16 @@ fn wait_timed_out(what: &str, timeout: Option<Duration>, last: Option<Job>, reas
         ),
         None => String::new(),
     };
-    let reason = reason.map(|r| format!("; last reason: {r}")).unwrap_or_default();
-    Error::Timeout { what: crate::error::cap(format!("{what}{within}{last}{reason}"), crate::error::MAX_MESSAGE) }
+    Error::Timeout { what: with_last_reason(format!("{what}{within}{last}"), reason) }
+}
+
+/// A timeout's text with the last reason seen, capped.
+fn with_last_reason(what: String, reason: Option<&Reason>) -> String {
+    let what = match reason {
+        Some(r) => format!("{what}; last reason: {r}"),
+        None => what,
+    };
+    crate::error::cap(what, crate::error::MAX_MESSAGE)
 }
 
 /// A Nomad job that is not there (or was purged while waiting for it).
