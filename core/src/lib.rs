@@ -46,6 +46,8 @@ pub mod retry;
 pub mod secret;
 pub mod shared;
 pub mod step;
+pub mod stream;
+mod trace;
 pub mod transport;
 pub mod workload;
 
@@ -56,7 +58,10 @@ pub use error::{ApiError, Error, Result};
 pub use facade::handle::{Api, KubernetesHandle, NomadHandle};
 pub use facade::waits::WaitOptions;
 pub use facade::Backend;
-pub use facade::ClusterManager;
+pub use facade::{ClusterManager, LogStream};
+/// The `futures-core` crate whose [`Stream`](futures_core::Stream) trait the owned streams
+/// ([`OwnedStream`]) implement.
+pub use futures_core;
 /// The `http` crate core builds requests with (for `k8s::api::request`, `nomad::api::write` and
 /// the handles of the escape hatch).
 pub use http;
@@ -65,6 +70,7 @@ pub use reason::{Diagnosis, Progress, Reason, ReasonKind};
 pub use retry::RetryPolicy;
 pub use secret::Secret;
 pub use step::{Event, Operation, Ready, Request, Response, Step};
+pub use stream::OwnedStream;
 // The operation driver is `OperationDriver` at the root (also `transport::Driver`), so that `Driver`
 // is the Nomad task driver of a `JobSpec` (`model::Driver`), reachable by its plain name.
 pub use transport::{BodyStream, Chunk, Driver as OperationDriver, Transport};

@@ -65,17 +65,21 @@ pub trait Transport: Send + Sync {
 /// Runs one operation over a transport. For a plain operation call [`Driver::finish`]; for a
 /// streaming one call [`Driver::next`] until it returns `None`.
 ///
+/// A driver borrows its transport; [`OwnedStream`](crate::stream::OwnedStream) is the same
+/// driving over an owned (cloned) transport, as a `'static` [`futures_core::Stream`].
+///
 /// Dropping a driver (or a future of it) drops any open stream with it: nothing is left behind.
 pub struct Driver<'t, T: Transport, O: Operation> {
     transport: &'t T,
-    op: O,
-    stream: Option<T::Body>,
-    finished: bool,
+    run: Run<O, T::Body>,
 }
 
 impl<T: Transport, O: Operation> std::fmt::Debug for Driver<'_, T, O> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Driver").field("stream_open", &self.stream.is_some()).field("finished", &self.finished).finish()
+        f.debug_struct("Driver")
+            .field("stream_open", &self.run.stream.is_some())
+            .field("finished", &self.run.finished)
+            .finish()
     }
 }
 
@@ -87,46 +91,78 @@ enum Progress<T, I> {
 impl<'t, T: Transport, O: Operation> Driver<'t, T, O> {
     /// A driver for `op` over `transport`.
     pub fn new(transport: &'t T, op: O) -> Self {
-        Driver { transport, op, stream: None, finished: false }
+        Driver { transport, run: Run::new(op) }
     }
 
     /// Run the operation to its end, discarding any items it yields.
     pub async fn finish(mut self) -> Result<O::Output> {
+        self.run.finish(self.transport).await
+    }
+
+    /// The next item of a streaming operation; `None` once it has ended cleanly. An error ends
+    /// the stream (the following call returns `None`).
+    pub async fn next(&mut self) -> Option<Result<O::Item>> {
+        self.run.next(self.transport).await
+    }
+}
+
+/// The state of one operation being driven (the operation, its open stream, whether it ended),
+/// apart from the transport it is driven over: [`Driver`] borrows the transport,
+/// [`OwnedStream`](crate::stream::OwnedStream) owns a clone.
+pub(crate) struct Run<O, B> {
+    op: O,
+    stream: Option<B>,
+    finished: bool,
+    attempts: crate::trace::Attempts,
+}
+
+impl<O: Operation, B: BodyStream> Run<O, B> {
+    pub(crate) fn new(op: O) -> Self {
+        Run { op, stream: None, finished: false, attempts: Default::default() }
+    }
+
+    pub(crate) fn finished(&self) -> bool {
+        self.finished
+    }
+
+    async fn finish<T: Transport<Body = B>>(&mut self, transport: &T) -> Result<O::Output> {
         loop {
-            match self.advance().await {
+            match self.advance(transport).await {
                 Progress::Item(_) => continue,
                 Progress::Done(result) => return result,
             }
         }
     }
 
-    /// The next item of a streaming operation; `None` once it has ended cleanly. An error ends
-    /// the stream (the following call returns `None`).
-    pub async fn next(&mut self) -> Option<Result<O::Item>> {
+    pub(crate) async fn next<T: Transport<Body = B>>(&mut self, transport: &T) -> Option<Result<O::Item>> {
         if self.finished {
             return None;
         }
-        match self.advance().await {
+        match self.advance(transport).await {
             Progress::Item(item) => Some(Ok(item)),
             Progress::Done(Ok(_)) => None,
             Progress::Done(Err(err)) => Some(Err(err)),
         }
     }
 
-    async fn advance(&mut self) -> Progress<O::Output, O::Item> {
+    async fn advance<T: Transport<Body = B>>(&mut self, transport: &T) -> Progress<O::Output, O::Item> {
         if self.finished {
             return Progress::Done(Err(Error::protocol("driver polled after its operation finished")));
         }
         loop {
-            let step = self.op.poll(self.transport.now());
+            let step = self.op.poll(transport.now());
             let event = match step {
-                Step::Send(req) => match self.transport.send(req).await {
-                    Ok(resp) => Event::Response(resp),
-                    Err(err) => Event::Failed(err),
-                },
+                Step::Send(req) => {
+                    let attempt = self.attempts.of(&req, false);
+                    match crate::trace::send(transport, req, attempt).await {
+                        Ok(resp) => Event::Response(resp),
+                        Err(err) => Event::Failed(err),
+                    }
+                }
                 Step::Open(req) => {
                     self.stream = None;
-                    opened_event(self.transport.open(req).await, &mut self.stream)
+                    let attempt = self.attempts.of(&req, true);
+                    opened_event(crate::trace::open(transport, req, attempt).await, &mut self.stream)
                 }
                 Step::Read { timeout } => match self.stream.as_mut() {
                     None => Event::Failed(Error::protocol("read without an open stream")),
@@ -136,7 +172,7 @@ impl<'t, T: Transport, O: Operation> Driver<'t, T, O> {
                     }
                 },
                 Step::Wait(duration) => {
-                    self.transport.sleep(duration).await;
+                    transport.sleep(duration).await;
                     continue;
                 }
                 Step::Yield(item) => return Progress::Item(item),

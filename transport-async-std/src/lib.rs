@@ -47,6 +47,7 @@ pub use clustermanager_core::{Config, Error, Result, Secret};
 // What a caller names: the model (JobSpec, Job, Status, LogOptions, ...), the wait options and
 // reasons, the erased transport and the escape hatch's handles and modules.
 pub use clustermanager_core::model::*;
+pub use clustermanager_core::{futures_core, OwnedStream};
 pub use clustermanager_core::{k8s, nomad};
 pub use clustermanager_core::{Api, KubernetesHandle, NomadHandle};
 pub use clustermanager_core::{Diagnosis, DynTransport, Progress, Reason, ReasonKind, RetryPolicy, WaitOptions};

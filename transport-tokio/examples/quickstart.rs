@@ -6,7 +6,12 @@
 //!
 //! ```sh
 //! cargo run -p clustermanager-tokio --example quickstart
+//! RUST_LOG=clustermanager=debug cargo run -p clustermanager-tokio --example quickstart  # with spans
 //! ```
+//!
+//! `RUST_LOG` sets what `tracing-subscriber` prints (default: warnings only; `clustermanager=info`
+//! adds the wait progress, which the quickstart also prints itself), and with `clustermanager=debug` one span per operation (`create_job{namespace=… object=hello}`)
+//! and per request (`request{method=GET path=/… attempt=1}` with its status and time).
 
 use std::time::Duration;
 
@@ -20,6 +25,9 @@ const NAMESPACE: &str = "aiocluster-test";
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> std::process::ExitCode {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("clustermanager=warn"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
     let result = match Config::infer(&StdEnvironment) {
         Ok(config) => match clustermanager_tokio::connect(&config).await {
             Ok(cm) => run(&cm, &format!("{} at {}", config.orchestrator.name(), config.server)).await,

@@ -63,6 +63,43 @@
 //! # }
 //! ```
 //!
+//! Streams are owned: a followed log (like a watch or the Nomad event stream) is a `'static`
+//! [`Stream`](clustermanager_core::futures_core::Stream) holding a clone of the transport, so it moves into a spawned task
+//! that prints the job's output while the caller waits for the job:
+//!
+//! ```
+//! use clustermanager_core::{ClusterManager, JobSpec, LogOptions, Result, Status};
+//!
+//! /// Runs a job, printing its log as it comes; returns the lines.
+//! async fn run_and_follow(cm: &ClusterManager, namespace: &str, spec: &JobSpec) -> Result<Vec<String>> {
+//!     cm.create_job(namespace, spec).await?;
+//!     let run = cm.wait_for_job_execution_status(namespace, &spec.name, &[Status::Running], None).await?;
+//!     let mut log = cm.get_execution_log_watch(namespace, &run.id, &LogOptions::default());
+//!     let printer = tokio::spawn(async move {
+//!         let mut lines = Vec::new();
+//!         while let Some(line) = log.next().await {
+//!             let line = line?;
+//!             println!("{}", line.text);
+//!             lines.push(line.text);
+//!         }
+//!         Ok::<_, clustermanager_core::Error>(lines)
+//!     });
+//!     cm.wait_for_job(namespace, &spec.name, None).await?;
+//!     printer.await.map_err(|e| clustermanager_core::Error::protocol(format!("log task: {e}")))?
+//! }
+//!
+//! # fn main() -> Result<()> {
+//! # let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+//! # rt.block_on(async {
+//! let fake = clustermanager_fake::FakeCluster::kubernetes();
+//! let cm = fake.cluster_manager().await?.erase();
+//! cm.create_namespace("batch").await?;
+//! let spec = JobSpec::new("printer").image("busybox").command(["sh", "-c", "echo one; sleep 5; echo two"]);
+//! assert_eq!(run_and_follow(&cm, "batch", &spec).await?, ["one", "two"]);
+//! # Ok(()) })
+//! # }
+//! ```
+//!
 //! The escape hatch is one line, with the manager's own retry policy:
 //!
 //! ```no_run
@@ -96,6 +133,7 @@ pub use clustermanager_core::{Config, Error, Result, Secret};
 // What a caller names: the model (JobSpec, Job, Status, LogOptions, ...), the wait options and
 // reasons, the erased transport and the escape hatch's handles and modules.
 pub use clustermanager_core::model::*;
+pub use clustermanager_core::{futures_core, OwnedStream};
 pub use clustermanager_core::{k8s, nomad};
 pub use clustermanager_core::{Api, KubernetesHandle, NomadHandle};
 pub use clustermanager_core::{Diagnosis, DynTransport, Progress, Reason, ReasonKind, RetryPolicy, WaitOptions};

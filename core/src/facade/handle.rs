@@ -35,7 +35,8 @@ use crate::error::{Error, Result};
 use crate::k8s::api::{self, DeleteParams, Deleted, ListParams, ObjectList, Patch, Resource, WatchParams, WriteParams};
 use crate::nomad::api::{QueryMeta, QueryOptions};
 use crate::step::{Request, Response};
-use crate::transport::{Driver, Transport};
+use crate::stream::OwnedStream;
+use crate::transport::Transport;
 use crate::{k8s, nomad};
 
 impl<T: Transport> ClusterManager<T> {
@@ -268,9 +269,18 @@ where
     pub async fn delete(&self, name: &str, params: &DeleteParams) -> Result<Deleted> {
         self.cm.run(api::delete(self.ctx, &self.resource, self.ns(), name, params)).await
     }
+}
 
-    /// Watch the objects: call [`Driver::next`] for each [`WatchEvent`](k8s::watch::WatchEvent) until the server ends
-    /// the stream (see [`k8s::api::watch`]; it does not resume by itself).
+/// The streams of the Kubernetes handle: owned, so they need a transport that is
+/// `Clone + 'static` (every transport here is).
+impl<K, T> Api<'_, K, T>
+where
+    K: DeserializeOwned + Send + 'static,
+    T: Transport + Clone + 'static,
+{
+    /// Watch the objects: an owned [`futures_core::Stream`] of [`WatchEvent`](k8s::watch::WatchEvent)s until
+    /// the server ends the stream (see [`k8s::api::watch`]; it does not resume by itself). The
+    /// stream holds a clone of the manager's transport: move it into a spawned task.
     ///
     /// ```no_run
     /// # use clustermanager_core::*;
@@ -286,7 +296,7 @@ where
     /// }
     /// # Ok(()) }
     /// ```
-    pub fn watch(&self, params: &WatchParams) -> Driver<'a, T, api::Watch<K>> {
+    pub fn watch(&self, params: &WatchParams) -> OwnedStream<T, api::Watch<K>> {
         self.cm.stream(api::watch(self.ctx, &self.resource, self.ns(), params))
     }
 }
@@ -370,5 +380,30 @@ impl<'a, T: Transport> NomadHandle<'a, T> {
         body: &B,
     ) -> Result<(Option<Box<RawValue>>, QueryMeta)> {
         self.cm.run(nomad::api::write_json(self.ctx, method, path, opts, body)).await
+    }
+}
+
+/// The streams of the Nomad handle: owned, so they need a transport that is `Clone + 'static`.
+impl<T: Transport + Clone + 'static> NomadHandle<'_, T> {
+    /// Subscribe to the event stream (`/v1/event/stream`, see [`nomad::events::stream`]) as an
+    /// owned [`futures_core::Stream`] of [`EventBatch`](nomad::events::EventBatch)es, with the
+    /// manager's context (retry policy, region, namespace).
+    ///
+    /// ```no_run
+    /// # use clustermanager_core::*;
+    /// # async fn demo(cm: &ClusterManager) -> Result<()> {
+    /// use clustermanager_core::nomad::events::{EventQuery, Topic};
+    /// let mut batches = cm.nomad()?.events(&EventQuery::new().topic(Topic::Job { filter_key: None }));
+    /// let task = async move {
+    ///     while let Some(Ok(batch)) = batches.next().await {
+    ///         println!("index {}: {} events", batch.index, batch.events.len());
+    ///     }
+    /// };
+    /// # fn spawnable<F: std::future::Future + Send + 'static>(_: F) {}
+    /// spawnable(task);
+    /// # Ok(()) }
+    /// ```
+    pub fn events(&self, query: &nomad::events::EventQuery) -> OwnedStream<T, nomad::events::EventStream> {
+        self.cm.stream(nomad::events::stream(self.ctx, query))
     }
 }

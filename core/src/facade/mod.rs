@@ -14,6 +14,7 @@ use crate::model::*;
 use crate::retry::Retry;
 use crate::shared::Rooms;
 use crate::step::Operation;
+use crate::stream::OwnedStream;
 use crate::transport::{BoxOperation, Driver, Transport};
 use crate::{k8s, nomad};
 
@@ -69,8 +70,9 @@ impl<T> std::fmt::Debug for ClusterManager<T> {
     }
 }
 
-/// A followed log: call [`Driver::next`] for each line until it returns `None`.
-pub type LogStream<'t, T> = Driver<'t, T, BoxOperation<(), LogLine>>;
+/// A followed log: a `'static` [`futures_core::Stream`] of lines (or call
+/// [`OwnedStream::next`] until it returns `None`).
+pub type LogStream<T = DynTransport> = OwnedStream<T, BoxOperation<(), LogLine>>;
 
 fn unsupported(operation: &'static str, hint: &'static str) -> Error {
     unsupported_on(operation, "Nomad", hint)
@@ -80,6 +82,56 @@ fn unsupported(operation: &'static str, hint: &'static str) -> Error {
 /// use instead.
 pub(crate) fn unsupported_on(operation: &'static str, orchestrator: &'static str, hint: &'static str) -> Error {
     Error::Unsupported { operation, orchestrator, hint }
+}
+
+/// The streams: owned, `'static` values (they hold a clone of the transport), so they need a
+/// transport that is `Clone + 'static`, as every transport here is.
+impl<T: Transport + Clone + 'static> ClusterManager<T> {
+    /// Drive a streaming operation as an owned [`futures_core::Stream`] of its items. As for
+    /// [`run`](Self::run), build it from the manager's own context.
+    ///
+    /// ```no_run
+    /// # use clustermanager_core::*;
+    /// # async fn demo(cm: &ClusterManager) -> Result<()> {
+    /// use clustermanager_core::nomad::events::{self, EventQuery, Topic};
+    /// let ctx = cm.nomad()?.context();
+    /// let query = EventQuery::new().topic(Topic::Job { filter_key: None });
+    /// let mut batches = cm.stream(events::stream(ctx, &query));
+    /// while let Some(batch) = batches.next().await {
+    ///     println!("index {}", batch?.index);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn stream<O>(&self, op: O) -> OwnedStream<T, O>
+    where
+        O: Operation + Send + 'static,
+        O::Item: Send,
+        O::Output: Send,
+    {
+        OwnedStream::new(self.transport.clone(), op)
+    }
+
+    /// Follow the log of an execution, line by line, until it ends or the caller drops the stream.
+    /// The stream is owned (`Send + 'static`, a [`futures_core::Stream`]): move it into a
+    /// spawned task; dropping it closes its connection.
+    ///
+    /// ```no_run
+    /// # use std::time::Duration;
+    /// # use clustermanager_core::*;
+    /// # async fn demo<T: Transport>(cm: &ClusterManager<T>) -> Result<()> {
+    /// let mut lines = cm.get_execution_log_watch("batch", "hello-x7k2p", &LogOptions::default());
+    /// while let Some(line) = lines.next().await {
+    ///     println!("{}", line?.text);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn get_execution_log_watch(&self, namespace: &str, id: &str, options: &LogOptions) -> LogStream<T> {
+        let op: BoxOperation<(), LogLine> = match &self.backend {
+            Backend::Kubernetes(c) => Box::new(k8s::log::follow(c, k8s_namespace(c, namespace), id, options)),
+            Backend::Nomad(c) => Box::new(nomad::logs::follow(c, namespace, id, options)),
+        };
+        OwnedStream::new(self.transport.clone(), op)
+    }
 }
 
 impl<T: Transport> ClusterManager<T> {
@@ -96,6 +148,7 @@ impl<T: Transport> ClusterManager<T> {
     /// println!("{:?}", cm.orchestrator());
     /// # Ok(()) }
     /// ```
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn connect(transport: T, config: &Config, seed: u64) -> Result<Self> {
         let retry = Retry { policy: config.retry.clone(), seed };
         let backend = match config.orchestrator {
@@ -193,12 +246,6 @@ impl<T: Transport> ClusterManager<T> {
         Driver::new(&self.transport, op).finish().await
     }
 
-    /// Drive a streaming operation: call [`Driver::next`] for each item. As for [`run`](Self::run),
-    /// build it from the manager's own context.
-    pub fn stream<O: Operation>(&self, op: O) -> Driver<'_, T, O> {
-        Driver::new(&self.transport, op)
-    }
-
     /// Create a namespace and wait until it is usable. `false` if it already existed.
     ///
     /// ```no_run
@@ -210,6 +257,7 @@ impl<T: Transport> ClusterManager<T> {
     /// }
     /// # Ok(()) }
     /// ```
+    #[tracing::instrument(level = "debug", skip_all, fields(object = %name))]
     pub async fn create_namespace(&self, name: &str) -> Result<bool> {
         match &self.backend {
             Backend::Kubernetes(c) => self.run(k8s::namespace::create(c, name)).await,
@@ -226,6 +274,7 @@ impl<T: Transport> ClusterManager<T> {
     /// let existed = cm.delete_namespace("batch").await?;
     /// # Ok(()) }
     /// ```
+    #[tracing::instrument(level = "debug", skip_all, fields(object = %name))]
     pub async fn delete_namespace(&self, name: &str) -> Result<bool> {
         match &self.backend {
             Backend::Kubernetes(c) => self.run(k8s::namespace::delete(c, name)).await,
@@ -244,6 +293,7 @@ impl<T: Transport> ClusterManager<T> {
     /// }
     /// # Ok(()) }
     /// ```
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn get_nodes(&self) -> Result<Vec<Node>> {
         match &self.backend {
             Backend::Kubernetes(c) => self.run(k8s::node::list(c)).await,
@@ -261,6 +311,7 @@ impl<T: Transport> ClusterManager<T> {
     /// cm.define_quota("batch", "4", "8Gi").await?;
     /// # Ok(()) }
     /// ```
+    #[tracing::instrument(level = "debug", skip_all, fields(namespace = %namespace))]
     pub async fn define_quota(&self, namespace: &str, cpu_limit: &str, mem_limit: &str) -> Result<()> {
         match &self.backend {
             Backend::Kubernetes(c) => {
@@ -280,6 +331,7 @@ impl<T: Transport> ClusterManager<T> {
     /// let job = cm.create_job("batch", &spec).await?;
     /// # Ok(()) }
     /// ```
+    #[tracing::instrument(level = "debug", skip_all, fields(namespace = %namespace, object = %spec.name))]
     pub async fn create_job(&self, namespace: &str, spec: &JobSpec) -> Result<Job> {
         match &self.backend {
             Backend::Kubernetes(c) => self.run(k8s::job::create(c, k8s_namespace(c, namespace), spec)).await,
@@ -298,6 +350,7 @@ impl<T: Transport> ClusterManager<T> {
     /// }
     /// # Ok(()) }
     /// ```
+    #[tracing::instrument(level = "debug", skip_all, fields(namespace = %namespace))]
     pub async fn list_jobs(&self, namespace: &str) -> Result<Vec<Job>> {
         match &self.backend {
             Backend::Kubernetes(c) => self.run(k8s::job::list(c, k8s_namespace(c, namespace))).await,
@@ -317,6 +370,7 @@ impl<T: Transport> ClusterManager<T> {
     /// assert!(job.status.is_some());
     /// # Ok(()) }
     /// ```
+    #[tracing::instrument(level = "debug", skip_all, fields(namespace = %namespace, object = %name))]
     pub async fn get_job(&self, namespace: &str, name: &str) -> Result<Job> {
         let job = match &self.backend {
             Backend::Kubernetes(c) => self.run(k8s::job::get(c, k8s_namespace(c, namespace), name)).await?,
@@ -335,6 +389,7 @@ impl<T: Transport> ClusterManager<T> {
     /// let existed = cm.delete_job("batch", "hello", DeleteOptions { wait: true, purge: true }).await?;
     /// # Ok(()) }
     /// ```
+    #[tracing::instrument(level = "debug", skip_all, fields(namespace = %namespace, object = %name))]
     pub async fn delete_job(&self, namespace: &str, name: &str, options: DeleteOptions) -> Result<bool> {
         match &self.backend {
             Backend::Kubernetes(c) => self.run(k8s::job::delete(c, k8s_namespace(c, namespace), name, options)).await,
@@ -352,6 +407,7 @@ impl<T: Transport> ClusterManager<T> {
     /// println!("removed {removed:?}");
     /// # Ok(()) }
     /// ```
+    #[tracing::instrument(level = "debug", skip_all, fields(namespace = %namespace))]
     pub async fn cleanup_jobs(&self, namespace: &str) -> Result<Vec<String>> {
         match &self.backend {
             Backend::Kubernetes(c) => self.run(k8s::job::cleanup(c, k8s_namespace(c, namespace))).await,
@@ -368,6 +424,7 @@ impl<T: Transport> ClusterManager<T> {
     /// let pending = cm.waiting_jobs("batch").await?;
     /// # Ok(()) }
     /// ```
+    #[tracing::instrument(level = "debug", skip_all, fields(namespace = %namespace))]
     pub async fn waiting_jobs(&self, namespace: &str) -> Result<Vec<Job>> {
         let jobs = self.list_jobs(namespace).await?;
         Ok(jobs.into_iter().filter(|j| j.status == Some(Status::Pending)).collect())
@@ -382,6 +439,7 @@ impl<T: Transport> ClusterManager<T> {
     /// let running = cm.running_jobs("batch").await?;
     /// # Ok(()) }
     /// ```
+    #[tracing::instrument(level = "debug", skip_all, fields(namespace = %namespace))]
     pub async fn running_jobs(&self, namespace: &str) -> Result<Vec<Job>> {
         let jobs = self.list_jobs(namespace).await?;
         Ok(jobs.into_iter().filter(|j| j.status == Some(Status::Running)).collect())
@@ -424,6 +482,7 @@ impl<T: Transport> ClusterManager<T> {
     /// let all = cm.list_jobs_executions("batch").await?;
     /// # Ok(()) }
     /// ```
+    #[tracing::instrument(level = "debug", skip_all, fields(namespace = %namespace))]
     pub async fn list_jobs_executions(&self, namespace: &str) -> Result<Vec<Execution>> {
         match &self.backend {
             Backend::Kubernetes(c) => self.run(k8s::execution::list_all(c, k8s_namespace(c, namespace))).await,
@@ -442,6 +501,7 @@ impl<T: Transport> ClusterManager<T> {
     /// }
     /// # Ok(()) }
     /// ```
+    #[tracing::instrument(level = "debug", skip_all, fields(namespace = %namespace, object = %job))]
     pub async fn list_job_executions(&self, namespace: &str, job: &str) -> Result<Vec<Execution>> {
         match &self.backend {
             Backend::Kubernetes(c) => self.run(k8s::execution::list(c, k8s_namespace(c, namespace), job)).await,
@@ -458,6 +518,7 @@ impl<T: Transport> ClusterManager<T> {
     /// let existed = cm.delete_execution("batch", "hello-x7k2p").await?;
     /// # Ok(()) }
     /// ```
+    #[tracing::instrument(level = "debug", skip_all, fields(namespace = %namespace, object = %id))]
     pub async fn delete_execution(&self, namespace: &str, id: &str) -> Result<bool> {
         match &self.backend {
             Backend::Kubernetes(c) => self.run(k8s::execution::delete(c, k8s_namespace(c, namespace), id)).await,
@@ -475,31 +536,12 @@ impl<T: Transport> ClusterManager<T> {
     /// print!("{log}");
     /// # Ok(()) }
     /// ```
+    #[tracing::instrument(level = "debug", skip_all, fields(namespace = %namespace, object = %id))]
     pub async fn get_execution_log(&self, namespace: &str, id: &str, options: &LogOptions) -> Result<String> {
         match &self.backend {
             Backend::Kubernetes(c) => self.run(k8s::log::get(c, k8s_namespace(c, namespace), id, options)).await,
             Backend::Nomad(c) => self.run(nomad::logs::get(c, namespace, id, options)).await,
         }
-    }
-
-    /// Follow the log of an execution, line by line, until it ends or the caller drops the stream.
-    ///
-    /// ```no_run
-    /// # use std::time::Duration;
-    /// # use clustermanager_core::*;
-    /// # async fn demo<T: Transport>(cm: &ClusterManager<T>) -> Result<()> {
-    /// let mut lines = cm.get_execution_log_watch("batch", "hello-x7k2p", &LogOptions::default());
-    /// while let Some(line) = lines.next().await {
-    ///     println!("{}", line?.text);
-    /// }
-    /// # Ok(()) }
-    /// ```
-    pub fn get_execution_log_watch(&self, namespace: &str, id: &str, options: &LogOptions) -> LogStream<'_, T> {
-        let op: BoxOperation<(), LogLine> = match &self.backend {
-            Backend::Kubernetes(c) => Box::new(k8s::log::follow(c, k8s_namespace(c, namespace), id, options)),
-            Backend::Nomad(c) => Box::new(nomad::logs::follow(c, namespace, id, options)),
-        };
-        Driver::new(&self.transport, op)
     }
 
     /// The scale of a Deployment (Kubernetes) or of a job's task group (Nomad, `name` = job ID
@@ -513,6 +555,7 @@ impl<T: Transport> ClusterManager<T> {
     /// println!("{} replicas", scale.replicas);
     /// # Ok(()) }
     /// ```
+    #[tracing::instrument(level = "debug", skip_all, fields(namespace = %namespace, object = %name))]
     pub async fn get_scale_deploy(&self, namespace: &str, name: &str) -> Result<Scale> {
         match &self.backend {
             Backend::Kubernetes(c) => self.run(k8s::scale::get(c, k8s_namespace(c, namespace), name)).await,
@@ -529,6 +572,7 @@ impl<T: Transport> ClusterManager<T> {
     /// cm.set_scale_deploy("web", "frontend", 3).await?;
     /// # Ok(()) }
     /// ```
+    #[tracing::instrument(level = "debug", skip_all, fields(namespace = %namespace, object = %name))]
     pub async fn set_scale_deploy(&self, namespace: &str, name: &str, replicas: u32) -> Result<Scale> {
         match &self.backend {
             Backend::Kubernetes(c) => self.run(k8s::scale::set(c, k8s_namespace(c, namespace), name, replicas)).await,
@@ -545,6 +589,7 @@ impl<T: Transport> ClusterManager<T> {
     /// let maps = cm.get_config_maps("batch", "app=hello,tier in (a,b)").await?;
     /// # Ok(()) }
     /// ```
+    #[tracing::instrument(level = "debug", skip_all, fields(namespace = %namespace))]
     pub async fn get_config_maps(&self, namespace: &str, label_selector: &str) -> Result<Vec<ConfigMap>> {
         match &self.backend {
             Backend::Kubernetes(c) => self.run(k8s::configmap::list(c, k8s_namespace(c, namespace), label_selector)).await,
@@ -564,6 +609,7 @@ impl<T: Transport> ClusterManager<T> {
     /// cm.install_tfjobs().await?;
     /// # Ok(()) }
     /// ```
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn install_tfjobs(&self) -> Result<()> {
         match &self.backend {
             Backend::Kubernetes(c) => self.run(k8s::tfjob::install(c)).await,
@@ -585,6 +631,7 @@ impl<T: Transport> ClusterManager<T> {
     /// cm.create_tfjob("ml", &tfjob).await?;
     /// # Ok(()) }
     /// ```
+    #[tracing::instrument(level = "debug", skip_all, fields(namespace = %namespace))]
     pub async fn create_tfjob(&self, namespace: &str, tfjob: &serde_json::Value) -> Result<serde_json::Value> {
         match &self.backend {
             Backend::Kubernetes(c) => self.run(k8s::tfjob::create(c, k8s_namespace(c, namespace), tfjob)).await,
@@ -602,6 +649,7 @@ impl<T: Transport> ClusterManager<T> {
     /// println!("{}", tfjob["status"]);
     /// # Ok(()) }
     /// ```
+    #[tracing::instrument(level = "debug", skip_all, fields(namespace = %namespace, object = %name))]
     pub async fn get_tfjob(&self, namespace: &str, name: &str) -> Result<serde_json::Value> {
         match &self.backend {
             Backend::Kubernetes(c) => self.run(k8s::tfjob::get(c, k8s_namespace(c, namespace), name)).await,
@@ -618,6 +666,7 @@ impl<T: Transport> ClusterManager<T> {
     /// cm.delete_tfjob("ml", "mnist", true).await?;
     /// # Ok(()) }
     /// ```
+    #[tracing::instrument(level = "debug", skip_all, fields(namespace = %namespace, object = %name))]
     pub async fn delete_tfjob(&self, namespace: &str, name: &str, wait: bool) -> Result<bool> {
         match &self.backend {
             Backend::Kubernetes(c) => self.run(k8s::tfjob::delete(c, k8s_namespace(c, namespace), name, wait)).await,
@@ -634,6 +683,7 @@ impl<T: Transport> ClusterManager<T> {
     /// let all = cm.list_tfjobs("ml").await?;
     /// # Ok(()) }
     /// ```
+    #[tracing::instrument(level = "debug", skip_all, fields(namespace = %namespace))]
     pub async fn list_tfjobs(&self, namespace: &str) -> Result<Vec<serde_json::Value>> {
         match &self.backend {
             Backend::Kubernetes(c) => self.run(k8s::tfjob::list(c, k8s_namespace(c, namespace))).await,

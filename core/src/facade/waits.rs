@@ -203,6 +203,7 @@ impl<T: Transport> ClusterManager<T> {
     /// }
     /// # Ok(()) }
     /// ```
+    #[tracing::instrument(level = "debug", skip_all, fields(namespace = %namespace, object = %name))]
     pub async fn wait_for_job_with(&self, namespace: &str, name: &str, options: &WaitOptions) -> Result<Job> {
         let (began, deadline) = self.started(options.timeout);
         let seen = Mutex::new(Seen::default());
@@ -254,6 +255,7 @@ impl<T: Transport> ClusterManager<T> {
     /// println!("{} is running", run.id);
     /// # Ok(()) }
     /// ```
+    #[tracing::instrument(level = "debug", skip_all, fields(namespace = %namespace, object = %job))]
     pub async fn wait_for_job_execution_status_with(
         &self,
         namespace: &str,
@@ -450,6 +452,7 @@ impl<T: Transport> ClusterManager<T> {
     /// }
     /// # Ok(()) }
     /// ```
+    #[tracing::instrument(level = "debug", skip_all, fields(namespace = %namespace, object = %name))]
     pub async fn diagnose_job(&self, namespace: &str, name: &str) -> Result<Diagnosis> {
         self.diagnose_within(namespace, name, Deadline::new(None)).await
     }

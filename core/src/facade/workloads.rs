@@ -31,6 +31,7 @@ impl<T: Transport> ClusterManager<T> {
     /// println!("{}", cm.get_namespace("batch").await?.phase);
     /// # Ok(()) }
     /// ```
+    #[tracing::instrument(level = "debug", skip_all, fields(object = %name))]
     pub async fn get_namespace(&self, name: &str) -> Result<Namespace> {
         match &self.backend {
             Backend::Kubernetes(c) => self.run(k8s::namespace::get(c, name)).await,
@@ -40,12 +41,14 @@ impl<T: Transport> ClusterManager<T> {
 
     /// The seed's `create_job(..., delete=True)`: delete a job of the same name if there is one
     /// (with its executions, waiting until it is gone), then create `spec`.
+    #[tracing::instrument(level = "debug", skip_all, fields(namespace = %namespace, object = %spec.name))]
     pub async fn replace_job(&self, namespace: &str, spec: &JobSpec) -> Result<Job> {
         self.delete_job(namespace, &spec.name, DeleteOptions { wait: true, purge: true }).await?;
         self.create_job(namespace, spec).await
     }
 
     /// Create a workload of `kind` from `spec` and return it as the server now has it.
+    #[tracing::instrument(level = "debug", skip_all, fields(namespace = %namespace, object = %spec.task.name))]
     pub async fn create_workload(&self, kind: WorkloadKind, namespace: &str, spec: &ServiceSpec) -> Result<Workload> {
         match &self.backend {
             Backend::Kubernetes(c) => self.run(k8s::workload::create(c, kind, k8s_namespace(c, namespace), spec)).await,
@@ -57,6 +60,7 @@ impl<T: Transport> ClusterManager<T> {
     }
 
     /// The workloads of `kind` in `namespace`. On Nomad: its `service` jobs (one read each).
+    #[tracing::instrument(level = "debug", skip_all, fields(namespace = %namespace))]
     pub async fn list_workloads(&self, kind: WorkloadKind, namespace: &str) -> Result<Vec<Workload>> {
         match &self.backend {
             Backend::Kubernetes(c) => self.run(k8s::workload::list(c, kind, k8s_namespace(c, namespace))).await,
@@ -76,6 +80,7 @@ impl<T: Transport> ClusterManager<T> {
     }
 
     /// One workload ([`Error::NotFound`](crate::Error::NotFound) if it does not exist).
+    #[tracing::instrument(level = "debug", skip_all, fields(namespace = %namespace, object = %name))]
     pub async fn get_workload(&self, kind: WorkloadKind, namespace: &str, name: &str) -> Result<Workload> {
         match &self.backend {
             Backend::Kubernetes(c) => self.run(k8s::workload::get(c, kind, k8s_namespace(c, namespace), name)).await,
@@ -85,6 +90,7 @@ impl<T: Transport> ClusterManager<T> {
 
     /// Delete a workload with its pods (Nomad: stop and purge the job); with `wait`, until it
     /// is gone (at most 60 s). `false` if it did not exist.
+    #[tracing::instrument(level = "debug", skip_all, fields(namespace = %namespace, object = %name))]
     pub async fn delete_workload(&self, kind: WorkloadKind, namespace: &str, name: &str, wait: bool) -> Result<bool> {
         match &self.backend {
             Backend::Kubernetes(c) => {
@@ -100,6 +106,7 @@ impl<T: Transport> ClusterManager<T> {
     /// replica of its current version ready (see [`Workload::is_available`]). `None` waits
     /// [`AVAILABLE_TIMEOUT`] (the seed's 60 s). [`Error::Timeout`](crate::Error::Timeout) after
     /// it; [`Error::CannotRun`](crate::Error::CannotRun) when a Nomad deployment failed.
+    #[tracing::instrument(level = "debug", skip_all, fields(namespace = %namespace, object = %name))]
     pub async fn wait_workload_available(
         &self,
         kind: WorkloadKind,
@@ -118,6 +125,7 @@ impl<T: Transport> ClusterManager<T> {
 
     /// The executions of a workload: the pods its selector matches (Kubernetes), the job's
     /// allocations of its current version (Nomad).
+    #[tracing::instrument(level = "debug", skip_all, fields(namespace = %namespace, object = %name))]
     pub async fn list_workload_pods(&self, kind: WorkloadKind, namespace: &str, name: &str) -> Result<Vec<Execution>> {
         match &self.backend {
             Backend::Kubernetes(c) => {
@@ -131,6 +139,7 @@ impl<T: Transport> ClusterManager<T> {
     }
 
     /// The scale of a workload of `kind`.
+    #[tracing::instrument(level = "debug", skip_all, fields(namespace = %namespace, object = %name))]
     pub async fn get_workload_scale(&self, kind: WorkloadKind, namespace: &str, name: &str) -> Result<Scale> {
         match &self.backend {
             Backend::Kubernetes(c) => self.run(k8s::scale::get_of(c, kind, k8s_namespace(c, namespace), name)).await,
@@ -139,6 +148,7 @@ impl<T: Transport> ClusterManager<T> {
     }
 
     /// Change the scale of a workload of `kind`.
+    #[tracing::instrument(level = "debug", skip_all, fields(namespace = %namespace, object = %name))]
     pub async fn set_workload_scale(
         &self,
         kind: WorkloadKind,
@@ -166,26 +176,31 @@ impl<T: Transport> ClusterManager<T> {
     /// println!("{}/{} ready", web.ready, web.replicas);
     /// # Ok(()) }
     /// ```
+    #[tracing::instrument(level = "debug", skip_all, fields(namespace = %namespace, object = %spec.task.name))]
     pub async fn create_deploy(&self, namespace: &str, spec: &ServiceSpec) -> Result<Workload> {
         self.create_workload(WorkloadKind::Deployment, namespace, spec).await
     }
 
     /// The seed's `list_deploys`.
+    #[tracing::instrument(level = "debug", skip_all, fields(namespace = %namespace))]
     pub async fn list_deploys(&self, namespace: &str) -> Result<Vec<Workload>> {
         self.list_workloads(WorkloadKind::Deployment, namespace).await
     }
 
     /// The seed's `get_deploy`.
+    #[tracing::instrument(level = "debug", skip_all, fields(namespace = %namespace, object = %name))]
     pub async fn get_deploy(&self, namespace: &str, name: &str) -> Result<Workload> {
         self.get_workload(WorkloadKind::Deployment, namespace, name).await
     }
 
     /// The seed's `delete_deploy`.
+    #[tracing::instrument(level = "debug", skip_all, fields(namespace = %namespace, object = %name))]
     pub async fn delete_deploy(&self, namespace: &str, name: &str, wait: bool) -> Result<bool> {
         self.delete_workload(WorkloadKind::Deployment, namespace, name, wait).await
     }
 
     /// The seed's `deploy_wait_available`.
+    #[tracing::instrument(level = "debug", skip_all, fields(namespace = %namespace, object = %name))]
     pub async fn deploy_wait_available(
         &self,
         namespace: &str,
@@ -196,32 +211,38 @@ impl<T: Transport> ClusterManager<T> {
     }
 
     /// The seed's `list_deploy_pods`.
+    #[tracing::instrument(level = "debug", skip_all, fields(namespace = %namespace, object = %name))]
     pub async fn list_deploy_pods(&self, namespace: &str, name: &str) -> Result<Vec<Execution>> {
         self.list_workload_pods(WorkloadKind::Deployment, namespace, name).await
     }
 
     /// The seed's `create_statefulset` (Nomad: a service job, with the refusals of
     /// [`nomad::service::check_spec`]).
+    #[tracing::instrument(level = "debug", skip_all, fields(namespace = %namespace, object = %spec.task.name))]
     pub async fn create_statefulset(&self, namespace: &str, spec: &ServiceSpec) -> Result<Workload> {
         self.create_workload(WorkloadKind::StatefulSet, namespace, spec).await
     }
 
     /// The seed's `list_statefulsets`.
+    #[tracing::instrument(level = "debug", skip_all, fields(namespace = %namespace))]
     pub async fn list_statefulsets(&self, namespace: &str) -> Result<Vec<Workload>> {
         self.list_workloads(WorkloadKind::StatefulSet, namespace).await
     }
 
     /// The seed's `get_statefulset`.
+    #[tracing::instrument(level = "debug", skip_all, fields(namespace = %namespace, object = %name))]
     pub async fn get_statefulset(&self, namespace: &str, name: &str) -> Result<Workload> {
         self.get_workload(WorkloadKind::StatefulSet, namespace, name).await
     }
 
     /// The seed's `delete_statefulset`.
+    #[tracing::instrument(level = "debug", skip_all, fields(namespace = %namespace, object = %name))]
     pub async fn delete_statefulset(&self, namespace: &str, name: &str, wait: bool) -> Result<bool> {
         self.delete_workload(WorkloadKind::StatefulSet, namespace, name, wait).await
     }
 
     /// The seed's `statefulset_wait_available`.
+    #[tracing::instrument(level = "debug", skip_all, fields(namespace = %namespace, object = %name))]
     pub async fn statefulset_wait_available(
         &self,
         namespace: &str,
@@ -232,16 +253,19 @@ impl<T: Transport> ClusterManager<T> {
     }
 
     /// The seed's `list_statefulset_pods`.
+    #[tracing::instrument(level = "debug", skip_all, fields(namespace = %namespace, object = %name))]
     pub async fn list_statefulset_pods(&self, namespace: &str, name: &str) -> Result<Vec<Execution>> {
         self.list_workload_pods(WorkloadKind::StatefulSet, namespace, name).await
     }
 
     /// The seed's `get_scale_statefulset`.
+    #[tracing::instrument(level = "debug", skip_all, fields(namespace = %namespace, object = %name))]
     pub async fn get_scale_statefulset(&self, namespace: &str, name: &str) -> Result<Scale> {
         self.get_workload_scale(WorkloadKind::StatefulSet, namespace, name).await
     }
 
     /// The seed's `set_scale_statefulset`.
+    #[tracing::instrument(level = "debug", skip_all, fields(namespace = %namespace, object = %name))]
     pub async fn set_scale_statefulset(&self, namespace: &str, name: &str, replicas: u32) -> Result<Scale> {
         self.set_workload_scale(WorkloadKind::StatefulSet, namespace, name, replicas).await
     }
@@ -257,6 +281,7 @@ impl<T: Transport> ClusterManager<T> {
     /// println!("{:?}", svc.cluster_ip);
     /// # Ok(()) }
     /// ```
+    #[tracing::instrument(level = "debug", skip_all, fields(namespace = %namespace))]
     pub async fn create_service(&self, namespace: &str, def: &ServiceDef) -> Result<Service> {
         match &self.backend {
             Backend::Kubernetes(c) => self.run(k8s::service::create(c, k8s_namespace(c, namespace), def)).await,
@@ -265,6 +290,7 @@ impl<T: Transport> ClusterManager<T> {
     }
 
     /// The seed's `get_service`.
+    #[tracing::instrument(level = "debug", skip_all, fields(namespace = %namespace, object = %name))]
     pub async fn get_service(&self, namespace: &str, name: &str) -> Result<Service> {
         match &self.backend {
             Backend::Kubernetes(c) => self.run(k8s::service::get(c, k8s_namespace(c, namespace), name)).await,
@@ -273,6 +299,7 @@ impl<T: Transport> ClusterManager<T> {
     }
 
     /// The seed's `delete_service`; `false` if it did not exist.
+    #[tracing::instrument(level = "debug", skip_all, fields(namespace = %namespace, object = %name))]
     pub async fn delete_service(&self, namespace: &str, name: &str) -> Result<bool> {
         match &self.backend {
             Backend::Kubernetes(c) => self.run(k8s::service::delete(c, k8s_namespace(c, namespace), name)).await,

@@ -67,7 +67,12 @@ impl Rooms {
         }
         let room = Arc::new(Room {
             shared: Mutex::new(Shared::default()),
-            drive: async_lock::Mutex::new(Drive { feed: feed(), pending: None, stream: None }),
+            drive: async_lock::Mutex::new(Drive {
+                feed: feed(),
+                pending: None,
+                stream: None,
+                attempts: Default::default(),
+            }),
         });
         let entry: Arc<dyn Any + Send + Sync> = room.clone();
         map.insert(key.to_owned(), Arc::downgrade(&entry));
@@ -119,6 +124,8 @@ struct Drive<B> {
     /// The step being carried out: kept until its outcome is handed to the feed.
     pending: Option<Pending>,
     stream: Option<B>,
+    /// Which attempt each request is, for its tracing span.
+    attempts: crate::trace::Attempts,
 }
 
 /// One shared observation: its board and its feed.
@@ -357,7 +364,8 @@ impl<B: BodyStream + 'static> Room<B> {
             };
             let event = match pending {
                 Pending::List(req) => {
-                    let result = transport.send(limited(req)).await;
+                    let attempt = drive.attempts.of(&req, false);
+                    let result = crate::trace::send(transport, limited(req), attempt).await;
                     if was_cut(&result, cut_at, transport.now()) {
                         continue;
                     }
@@ -368,7 +376,8 @@ impl<B: BodyStream + 'static> Room<B> {
                 }
                 Pending::Open(req) => {
                     drive.stream = None;
-                    let result = transport.open(limited(req)).await;
+                    let attempt = drive.attempts.of(&req, true);
+                    let result = crate::trace::open(transport, limited(req), attempt).await;
                     if was_cut(&result, cut_at, transport.now()) {
                         continue;
                     }

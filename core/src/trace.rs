@@ -1,0 +1,99 @@
+//! One `tracing` span per request: every request the driver (and a shared observation) sends
+//! runs inside a `request` span at DEBUG with its method, its path (never the query, which may
+//! carry a token a caller put there, and never a header), which attempt it is (the same method
+//! and path sent again in a row, the same way: a retry, or a watch resumed), and, once answered, its status
+//! and how long it took by the transport's clock. The operations of
+//! [`ClusterManager`](crate::ClusterManager) each run in a span of their own, named after the
+//! method, with the namespace and object they act on; the request spans are its children.
+//!
+//! Nothing here is printed unless the program installs a subscriber, e.g.
+//! `tracing_subscriber::fmt().with_env_filter("clustermanager=debug")` (the quickstart does,
+//! from `RUST_LOG`).
+
+use std::time::Instant;
+
+use tracing::field::Empty;
+use tracing::Instrument;
+
+use crate::error::Result;
+use crate::step::{Request, Response};
+use crate::transport::{Opened, Transport};
+
+/// Which attempt a request is: counts the same method and path sent again in a row.
+#[derive(Debug, Default)]
+pub(crate) struct Attempts {
+    last: Option<(bool, http::Method, String)>,
+    count: u32,
+}
+
+impl Attempts {
+    /// The attempt number of `request`, sent (`open: false`) or opened as a stream (1 for a
+    /// request unlike the one before it).
+    pub(crate) fn of(&mut self, request: &Request, open: bool) -> u32 {
+        let path = request.uri().path();
+        match &self.last {
+            Some((o, m, p)) if *o == open && m == request.method() && p == path => {
+                self.count = self.count.saturating_add(1)
+            }
+            _ => {
+                self.last = Some((open, request.method().clone(), path.to_owned()));
+                self.count = 1;
+            }
+        }
+        self.count
+    }
+}
+
+fn span(request: &Request, attempt: u32, kind: &'static str) -> tracing::Span {
+    tracing::debug_span!(
+        "request",
+        method = %request.method(),
+        path = %request.uri().path(),
+        kind,
+        attempt,
+        status = Empty,
+        ms = Empty,
+    )
+}
+
+fn record<X>(span: &tracing::Span, began: Instant, now: Instant, result: &Result<X>, status: Option<u16>) {
+    let ms = now.saturating_duration_since(began).as_secs_f64() * 1000.0;
+    span.record("ms", ms);
+    match (result, status) {
+        (Ok(_), Some(status)) => {
+            span.record("status", status);
+            tracing::debug!(parent: span, status, ms, "answered");
+        }
+        (Ok(_), None) => {}
+        (Err(err), _) => tracing::debug!(parent: span, error = %err, ms, "failed"),
+    }
+}
+
+/// `transport.send(request)` inside its request span.
+pub(crate) async fn send<T: Transport + ?Sized>(transport: &T, request: Request, attempt: u32) -> Result<Response> {
+    let span = span(&request, attempt, "send");
+    let began = transport.now();
+    let result = transport.send(request).instrument(span.clone()).await;
+    let status = result.as_ref().ok().map(|r| r.status().as_u16());
+    record(&span, began, transport.now(), &result, status);
+    result
+}
+
+/// `transport.open(request)` inside its request span (the status is the head's; the body
+/// streams on after the span closed).
+pub(crate) async fn open<T: Transport + ?Sized>(
+    transport: &T,
+    request: Request,
+    attempt: u32,
+) -> Result<Opened<T::Body>> {
+    let span = span(&request, attempt, "open");
+    let began = transport.now();
+    let result = transport.open(request).instrument(span.clone()).await;
+    let status = match &result {
+        Ok(Opened::Stream(parts, _)) => Some(parts.status.as_u16()),
+        Ok(Opened::Complete(r)) => Some(r.status().as_u16()),
+        Err(_) => None,
+    };
+    record(&span, began, transport.now(), &result, status);
+    result
+}
