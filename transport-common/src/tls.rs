@@ -14,9 +14,20 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
-/// The crypto provider every configuration here uses (ring; no process-wide default needed).
+#[cfg(not(any(feature = "ring", feature = "aws-lc-rs")))]
+compile_error!(
+    "clustermanager needs a rustls crypto provider: enable the `ring` (default) or the `aws-lc-rs` feature"
+);
+
+/// The crypto provider every configuration here uses, chosen by the crate features: aws-lc-rs
+/// when the `aws-lc-rs` feature is on, else ring (the default). No process-wide default is
+/// installed or needed.
 pub fn provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
+    #[cfg(feature = "aws-lc-rs")]
+    let provider = rustls::crypto::aws_lc_rs::default_provider();
+    #[cfg(all(feature = "ring", not(feature = "aws-lc-rs")))]
+    let provider = rustls::crypto::ring::default_provider();
+    Arc::new(provider)
 }
 
 /// ALPN offering HTTP/1.1 only.
@@ -85,12 +96,20 @@ fn root_store(ca_pem: &[Vec<u8>]) -> Result<RootCertStore> {
 /// keychain on macOS, the certificate store on Windows), so a company CA installed on the machine
 /// is trusted. When that store is empty or cannot be read, the bundled Mozilla roots
 /// (webpki-roots), so a minimal container image without a CA bundle still reaches public servers.
+///
+/// Without the `native-roots` feature, only the bundled roots.
 fn default_roots() -> RootCertStore {
-    let native = rustls_native_certs::load_native_certs();
-    for error in &native.errors {
-        tracing::debug!(%error, "cannot read part of the operating system's trust store");
-    }
-    roots_or_bundled(native.certs)
+    #[cfg(feature = "native-roots")]
+    let system = {
+        let native = rustls_native_certs::load_native_certs();
+        for error in &native.errors {
+            tracing::debug!(%error, "cannot read part of the operating system's trust store");
+        }
+        native.certs
+    };
+    #[cfg(not(feature = "native-roots"))]
+    let system = Vec::new();
+    roots_or_bundled(system)
 }
 
 /// The given system certificates as a root store, or the bundled web roots when none is usable.
