@@ -56,6 +56,7 @@ pub use config::Config;
 pub use erased::DynTransport;
 pub use error::{ApiError, Error, Result};
 pub use facade::handle::{Api, KubernetesHandle, NomadHandle};
+pub use facade::progress::{WaitEvent, WaitStream};
 pub use facade::waits::WaitOptions;
 pub use facade::Backend;
 pub use facade::{ClusterManager, LogStream};

@@ -91,3 +91,45 @@ fn a_next_cut_short_loses_nothing() {
     assert_eq!(block_on(log.next()).unwrap().unwrap().text, "two");
     assert!(block_on(log.next()).is_none());
 }
+
+#[test]
+fn a_wait_as_a_stream_says_why_then_hands_over_the_job() {
+    use clustermanager_core::{Progress, ReasonKind, WaitEvent, WaitOptions};
+    let fake = FakeCluster::kubernetes();
+    let cm = block_on(fake.cluster_manager()).unwrap().erase();
+    block_on(cm.create_namespace("s")).unwrap();
+    // too big for the fake node: it stays unschedulable (waiting for room), so a startup
+    // deadline ends the wait; the stream says why first, then the error
+    let big = JobSpec::new("big").image("busybox").command(["sh", "-c", "echo hi"]).cpu_request("1000");
+    block_on(cm.create_job("s", &big)).unwrap();
+    let options = WaitOptions::new().startup_deadline(Some(Duration::from_secs(30)));
+    let events: Vec<_> = block_on(async {
+        let mut stream = spawnable(cm.wait_for_job_stream("s", "big", &options));
+        let mut out = Vec::new();
+        while let Some(e) = stream.next().await {
+            out.push(e);
+        }
+        out
+    });
+    assert!(
+        matches!(&events[0], Ok(WaitEvent::Progress(Progress::Stuck { reason, .. })) if reason.kind == ReasonKind::ResourcesExhausted),
+        "{events:?}"
+    );
+    assert!(matches!(events.last(), Some(Err(clustermanager_core::Error::CannotRun { .. }))), "{events:?}");
+
+    let ok = JobSpec::new("ok").image("busybox").command(["sh", "-c", "sleep 2"]);
+    block_on(cm.create_job("s", &ok)).unwrap();
+    let events: Vec<_> = block_on(async {
+        let mut stream = cm.wait_for_job_stream("s", "ok", &WaitOptions::new());
+        let mut out = Vec::new();
+        while let Some(e) = stream.next().await {
+            out.push(e.unwrap());
+        }
+        out
+    });
+    assert!(
+        matches!(events.last(), Some(WaitEvent::Finished(job)) if job.status == Some(Status::Succeeded)),
+        "{events:?}"
+    );
+    assert!(events.iter().any(|e| matches!(e, WaitEvent::Progress(Progress::Started { .. }))), "{events:?}");
+}

@@ -15,9 +15,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
 #[cfg(not(any(feature = "ring", feature = "aws-lc-rs")))]
-compile_error!(
-    "clustermanager needs a rustls crypto provider: enable the `ring` (default) or the `aws-lc-rs` feature"
-);
+compile_error!("clustermanager needs a rustls crypto provider: enable the `ring` (default) or the `aws-lc-rs` feature");
 
 /// The crypto provider every configuration here uses, chosen by the crate features: aws-lc-rs
 /// when the `aws-lc-rs` feature is on, else ring (the default). No process-wide default is

@@ -2,6 +2,7 @@
 //! to the Kubernetes or Nomad operation. The waits for a job are in [`waits`].
 
 pub mod handle;
+pub mod progress;
 pub mod waits;
 pub mod workloads;
 

@@ -126,6 +126,13 @@ impl WaitOptions {
         self.progress = Some(Arc::new(f));
         self
     }
+
+    /// Call the progress callback, if one is set.
+    pub(crate) fn report(&self, p: &Progress) {
+        if let Some(f) = &self.progress {
+            f(p);
+        }
+    }
 }
 
 /// Whether a reason is only "waiting for room", which the stuck deadline leaves alone.
