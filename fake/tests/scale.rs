@@ -216,3 +216,63 @@ fn dropping_the_waiter_that_drives_the_watch_leaves_the_others_undisturbed() {
     let minutes = fake.elapsed().as_secs() / 60;
     assert!(watches as u64 <= minutes / 4 + 5, "{watches} watches in {minutes} min");
 }
+
+#[test]
+fn a_thousand_nomad_execution_waits_share_the_job_list_and_look_only_when_it_says_so() {
+    const N: usize = 1000;
+    let fake = FakeCluster::nomad();
+    let cm = block_on(fake.cluster_manager()).unwrap();
+    create_jobs(&cm, "runs", N, None);
+    let before = fake.requests().len();
+    let rt = runtime();
+    let results: Vec<_> = rt.block_on(async {
+        let tasks: Vec<_> = (0..N)
+            .map(|i| {
+                let cm = cm.clone();
+                tokio::spawn(async move {
+                    let job = format!("j{i}");
+                    cm.wait_for_job_execution_status("runs", &job, &[Status::Running], Some(Duration::from_secs(3600)))
+                        .await
+                        .map(|e| (job, e))
+                })
+            })
+            .collect();
+        let mut out = Vec::new();
+        for t in tasks {
+            out.push(t.await.unwrap());
+        }
+        out
+    });
+    for r in &results {
+        let (job, execution) = r.as_ref().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(execution.job_name, *job);
+        assert_eq!(execution.status, Some(Status::Running), "{execution:?}");
+    }
+    let requests = &fake.requests()[before..];
+    let own_blocking = requests.iter().filter(|r| r.starts_with("GET /v1/job/") && r.contains("index=")).count();
+    let job_lists = requests.iter().filter(|r| r.starts_with("GET /v1/jobs?")).count();
+    let looks = requests.iter().filter(|r| r.starts_with("GET /v1/job/") && r.contains("/allocations")).count();
+    assert_eq!(own_blocking, 0, "no wait ran its own blocking queries");
+    assert!(job_lists <= 60, "one chain of blocking list queries: {job_lists}");
+    // each wait looks at its allocations when the list says one may run (and, having joined
+    // the running chain, reads its job once first): a few looks each, not a poll
+    eprintln!("{N} execution waits: {job_lists} job list queries, {looks} looks at allocations, {} requests in all, peak {} connections", requests.len(), fake.peak_streams());
+    assert!(looks <= 3 * N, "{looks} looks at allocations for {N} waits");
+    assert!(fake.peak_streams() <= 16, "peak connections {}", fake.peak_streams());
+    assert_eq!(cm.shared_observations(), 0);
+}
+
+#[test]
+fn a_nomad_execution_wait_for_a_missing_job_is_not_found_and_a_finished_one_is_found() {
+    let fake = FakeCluster::nomad();
+    let cm = block_on(fake.cluster_manager()).unwrap();
+    create_jobs(&cm, "one", 1, None);
+    let err = block_on(cm.wait_for_job_execution_status("one", "nope", &[Status::Running], None)).unwrap_err();
+    assert!(matches!(err, Error::NotFound(_)), "{err:?}");
+    let done = block_on(cm.wait_for_job_execution_status("one", "j0", &[Status::Succeeded], None)).unwrap();
+    assert_eq!(done.status, Some(Status::Succeeded));
+    let timeout =
+        block_on(cm.wait_for_job_execution_status("one", "j0", &[Status::Failed], Some(Duration::from_secs(30))))
+            .unwrap_err();
+    assert!(matches!(&timeout, Error::Timeout { what } if what.contains("Failed")), "{timeout:?}");
+}

@@ -119,7 +119,7 @@ impl<T: Transport + Clone + 'static> ClusterManager<T> {
     /// ```no_run
     /// # use std::time::Duration;
     /// # use clustermanager_core::*;
-    /// # async fn demo<T: Transport>(cm: &ClusterManager<T>) -> Result<()> {
+    /// # async fn demo(cm: &ClusterManager) -> Result<()> {
     /// let mut lines = cm.get_execution_log_watch("batch", "hello-x7k2p", &LogOptions::default());
     /// while let Some(line) = lines.next().await {
     ///     println!("{}", line?.text);

@@ -18,6 +18,7 @@ use crate::deadline::Deadline;
 use crate::error::{Error, Result};
 use crate::model::{Execution, Job, Status};
 use crate::reason::{Diagnosis, Progress, Reason, ReasonKind};
+use crate::shared::board::Want;
 use crate::shared::room::{first, Ended, First};
 use crate::shared::within;
 use crate::transport::Transport;
@@ -279,9 +280,7 @@ impl<T: Transport> ClusterManager<T> {
                 Backend::Kubernetes(c) => {
                     self.run(k8s::wait::execution_status(c, &ns, job, statuses, options.timeout)).await
                 }
-                Backend::Nomad(c) => {
-                    self.run(nomad::wait::execution_status(c, namespace, job, statuses, options.timeout)).await
-                }
+                Backend::Nomad(c) => self.shared_execution_wait(c, namespace, job, statuses, options.timeout).await,
             }
         };
         let ended = first(wait, self.watch_reasons(namespace, job, options, began, deadline, &seen, &reporter)).await;
@@ -320,7 +319,7 @@ impl<T: Transport> ClusterManager<T> {
                 k8s::name::label("job name", name)?;
                 let room =
                     self.rooms.room::<T::Body>(&format!("k8s/{ns}"), || Box::new(k8s::shared::JobFeed::new(c, ns)));
-                room.wait(&self.transport, name, timeout, |d| k8s::shared::read(c, ns, name, d)).await
+                room.wait(&self.transport, name, Want::Finish, timeout, |d| k8s::shared::read(c, ns, name, d)).await
             }
             Backend::Nomad(c) => {
                 nomad::query::validate_job_id(name)?;
@@ -328,7 +327,47 @@ impl<T: Transport> ClusterManager<T> {
                 let room = self
                     .rooms
                     .room::<T::Body>(&format!("nomad/{ns}"), || Box::new(nomad::shared::JobsFeed::new(c, namespace)));
-                room.wait(&self.transport, name, timeout, |d| nomad::shared::read(c, namespace, name, d)).await
+                room.wait(&self.transport, name, Want::Finish, timeout, |d| nomad::shared::read(c, namespace, name, d))
+                    .await
+            }
+        }
+    }
+
+    /// A Nomad execution wait on the namespace's shared job list: its counts (each stub's
+    /// `JobSummary`) say when an execution may be in a wanted status, and only then does the
+    /// waiter look at the job's allocations ([`nomad::wait::execution_once`]); the look that
+    /// finds one ends the wait.
+    async fn shared_execution_wait(
+        &self,
+        c: &nomad::Context,
+        namespace: &str,
+        job: &str,
+        statuses: &[Status],
+        timeout: Option<Duration>,
+    ) -> Result<Execution> {
+        nomad::query::validate_job_id(job)?;
+        if statuses.is_empty() {
+            return Err(Error::InvalidInput {
+                field: "statuses".into(),
+                problem: "give at least one status to wait for".into(),
+            });
+        }
+        let ns = nomad::query::resolve_namespace(c, namespace);
+        let room =
+            self.rooms.room::<T::Body>(&format!("nomad/{ns}"), || Box::new(nomad::shared::JobsFeed::new(c, namespace)));
+        let found = Arc::new(Mutex::new(None));
+        let want = Want::Executions(statuses.to_vec());
+        let read = |d| nomad::shared::read_executions(c, namespace, job, statuses, d, Arc::clone(&found));
+        let ended = room.wait(&self.transport, job, want, timeout, read).await?;
+        match ended {
+            Ended::Finished(_) => found
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take()
+                .ok_or_else(|| Error::protocol("the shared execution wait ended without an execution")),
+            Ended::Gone { existed } => Err(nomad_job_gone(&ns, job, existed)),
+            Ended::TimedOut(_) => {
+                Err(Error::Timeout { what: format!("waiting for an execution of job {job:?} in {statuses:?}") })
             }
         }
     }
@@ -509,7 +548,7 @@ fn with_last_reason(what: String, reason: Option<&Reason>) -> String {
 /// A Nomad job that is not there (or was purged while waiting for it).
 fn nomad_job_gone(namespace: &str, name: &str, existed: bool) -> Error {
     let message = if existed {
-        format!("job {name:?} in namespace {namespace:?} was purged while waiting for it to finish")
+        format!("job {name:?} in namespace {namespace:?} was purged while waiting for it")
     } else {
         format!("job not found (job {name:?} in namespace {namespace:?})")
     };

@@ -160,3 +160,31 @@ pub fn read(ctx: &Context, namespace: &str, name: &str, deadline: Deadline) -> B
         Err(err) => Err(err),
     }))
 }
+
+/// An execution waiter's read ([`Want::Executions`](crate::shared::board::Want)): one
+/// [`execution_once`](super::wait::execution_once) look at job `name`'s executions. `None` when
+/// the job does not exist; else a [`Seen`] that is `terminal` when an execution in `statuses`
+/// was found, which is put in `found` for the wait to return (the board deals in jobs).
+pub fn read_executions(
+    ctx: &Context,
+    namespace: &str,
+    name: &str,
+    statuses: &[crate::model::Status],
+    deadline: Deadline,
+    found: std::sync::Arc<std::sync::Mutex<Option<crate::model::Execution>>>,
+) -> BoxOperation<Option<Seen>, Infallible> {
+    let look = super::wait::execution_once(ctx, namespace, name, statuses);
+    let what = format!("looking at the executions of job {name:?}");
+    let job = Job { name: name.to_owned(), namespace: namespace.to_owned(), ..Job::default() };
+    Box::new(crate::shared::map_output(crate::shared::within(look, deadline, what), move |out| match out {
+        Ok(execution) => {
+            let terminal = execution.is_some();
+            if execution.is_some() {
+                *found.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = execution;
+            }
+            Ok(Some(Seen { name: job.name.clone(), uid: String::new(), terminal, settled: true, job: job.clone() }))
+        }
+        Err(Error::NotFound(_)) => Ok(None),
+        Err(err) => Err(err),
+    }))
+}

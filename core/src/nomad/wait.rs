@@ -332,10 +332,13 @@ struct WaitExecution {
     stage: ExecStage,
     /// The index of the last allocations answer, while the job is read again.
     answered: Option<u64>,
+    /// Read the job and its allocations once, without blocking: `None` when no execution is
+    /// in a wanted status ([`execution_once`]).
+    once: bool,
 }
 
 impl Machine for WaitExecution {
-    type Output = Execution;
+    type Output = Option<Execution>;
 
     fn step(&mut self, now: Instant, ans: Option<Result<Response>>) -> Result<Next<Self::Output>> {
         self.blocking.start(now);
@@ -374,7 +377,10 @@ impl Machine for WaitExecution {
                     .filter(|(_, e)| e.status.is_some_and(|s| self.statuses.contains(&s)))
                     .max_by_key(|(a, _)| a.create_time);
                 if let Some((_, execution)) = found {
-                    return Ok(Next::Done(Ok(execution)));
+                    return Ok(Next::Done(Ok(Some(execution))));
+                }
+                if self.once {
+                    return Ok(Next::Done(Ok(None)));
                 }
                 if self.blocking.is_blocking() {
                     // A blocking read came back (something changed, or its wait passed) without
@@ -440,6 +446,38 @@ pub fn execution_status(
         blocking: Blocking::new(timeout),
         stage: ExecStage::Start,
         answered: None,
+        once: false,
+    };
+    crate::shared::map_output(Flow::new(machine, &ctx.retry), |found| {
+        found?.ok_or_else(|| Error::protocol("the execution wait ended without an execution"))
+    })
+}
+
+/// One look at the job's executions, as [`execution_status`] makes first: the job (for
+/// [`Error::NotFound`] and its current version), then its allocations, not blocking; the newest
+/// execution of the current run in one of `statuses`, or `None`. A shared execution wait makes
+/// it whenever the namespace's job list says the job's counts changed.
+///
+/// ```
+/// use clustermanager_core::{nomad, Operation, Status, Step};
+/// let mut op = nomad::wait::execution_once(&nomad::Context::default(), "", "acm-ok", &[Status::Running]);
+/// let Step::Send(req) = op.poll(std::time::Instant::now()) else { unreachable!() };
+/// assert_eq!(req.uri(), "/v1/job/acm-ok");
+/// ```
+pub fn execution_once(
+    ctx: &Context,
+    namespace: &str,
+    job: &str,
+    statuses: &[Status],
+) -> impl Operation<Output = Option<Execution>, Item = Infallible> + Send + 'static {
+    let machine = WaitExecution {
+        paths: JobPaths::new(ctx, namespace, job),
+        job: (0, false),
+        statuses: statuses.to_vec(),
+        blocking: Blocking::new(None),
+        stage: ExecStage::Start,
+        answered: None,
+        once: true,
     };
     Flow::new(machine, &ctx.retry)
 }

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use crate::deadline::Deadline;
 use crate::error::Error;
-use crate::model::Job;
+use crate::model::{Job, Status};
 
 /// Names one waiter on a [`Board`].
 pub type WaiterId = u64;
@@ -61,6 +61,42 @@ pub enum Join {
     Read,
 }
 
+/// What a waiter waits for.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Want {
+    /// The job to finish (`wait_for_job`).
+    #[default]
+    Finish,
+    /// An execution of the job in one of these statuses (`wait_for_job_execution_status`).
+    /// The feed only says how many executions are in each status (a Nomad list stub's
+    /// `JobSummary`, summed into the job's counts): when those counts change and one of the
+    /// wanted statuses has any, the waiter is owed [`Outcome::Check`] and reads the job's
+    /// executions itself; its read answers with `terminal` set when it found one.
+    Executions(Vec<Status>),
+}
+
+impl Want {
+    /// Whether `counts` ([pending, running, succeeded, failed]) has an execution in a wanted
+    /// status.
+    fn any_in(&self, counts: [u32; 4]) -> bool {
+        let Want::Executions(statuses) = self else { return false };
+        statuses.iter().any(|s| {
+            let i = match s {
+                Status::Pending => 0,
+                Status::Running => 1,
+                Status::Succeeded => 2,
+                Status::Failed => 3,
+            };
+            counts[i] > 0
+        })
+    }
+}
+
+/// The execution counts of a job as seen: [pending, running, succeeded, failed].
+fn counts_of(job: &Job) -> [u32; 4] {
+    [job.pending, job.active, job.succeeded, job.failed]
+}
+
 /// What a waiter is owed.
 #[derive(Debug, Clone)]
 pub enum Outcome {
@@ -96,6 +132,9 @@ struct Waiter {
     early_delete: Option<String>,
     /// Its outcome was taken: the wait is over.
     over: bool,
+    want: Want,
+    /// The execution counts last seen ([`Want::Executions`] waiters).
+    counts: Option<[u32; 4]>,
 }
 
 impl Waiter {
@@ -120,8 +159,13 @@ impl Board {
         Board::default()
     }
 
-    /// A waiter for job `name` until `deadline` (started by the caller).
+    /// A waiter for job `name` to finish until `deadline` (started by the caller).
     pub fn join(&mut self, name: &str, deadline: Deadline) -> (WaiterId, Join) {
+        self.join_wanting(name, deadline, Want::Finish)
+    }
+
+    /// A waiter for what `want` says of job `name` until `deadline`.
+    pub fn join_wanting(&mut self, name: &str, deadline: Deadline, want: Want) -> (WaiterId, Join) {
         let id = self.next;
         self.next = self.next.wrapping_add(1);
         let join = if self.lists_sent == 0 { Join::Covered } else { Join::Read };
@@ -138,6 +182,8 @@ impl Board {
                 early_upsert: None,
                 early_delete: None,
                 over: false,
+                want,
+                counts: None,
             },
         );
         self.by_name.entry(name.to_owned()).or_default().push(id);
@@ -173,6 +219,11 @@ impl Board {
     /// Take what the feed reported; the waiters it decided, to wake.
     pub fn apply(&mut self, change: Change) -> Vec<WaiterId> {
         let mut woken = Vec::new();
+        match &change {
+            Change::Upserted(seen) => self.keep_for_checking(seen),
+            Change::Listed(items) => items.iter().for_each(|seen| self.keep_for_checking(seen)),
+            Change::Deleted(_) => {}
+        }
         match change {
             Change::Upserted(seen) => self.each(&seen.name, &mut woken, |w| match &w.uid {
                 Some(_) => judge(w, &seen),
@@ -216,6 +267,19 @@ impl Board {
             return true;
         }
         match seen {
+            Some(seen) if matches!(w.want, Want::Executions(_)) => {
+                // an execution waiter's read: of its executions, `terminal` when one was found
+                w.uid.get_or_insert_with(|| seen.uid.clone());
+                w.existed = true;
+                if seen.terminal {
+                    w.outcome = Some(Outcome::Finished(seen.job));
+                } else if let Some(early) = w.early_upsert.take() {
+                    judge(w, &early);
+                }
+                if w.early_delete.take().is_some() && w.outcome.is_none() {
+                    w.outcome = Some(Outcome::Gone { existed: true });
+                }
+            }
             Some(seen) => {
                 judge(w, &seen);
                 // what the feed said of this job while the read was out is newer than the read
@@ -285,6 +349,20 @@ impl Board {
         self.waiters.get(&id)?.last.as_ref()
     }
 
+    /// An execution waiter whose read is out ([`Outcome::Check`]) keeps what the feed says of
+    /// its job meanwhile: its read may have been answered before this, and the counts that
+    /// changed since are judged once the read is in.
+    fn keep_for_checking(&mut self, seen: &Seen) {
+        let Some(ids) = self.by_name.get(&seen.name) else { return };
+        for id in ids {
+            if let Some(w) = self.waiters.get_mut(id) {
+                if !w.over && matches!(w.outcome, Some(Outcome::Check)) && matches!(w.want, Want::Executions(_)) {
+                    w.early_upsert = Some(seen.clone());
+                }
+            }
+        }
+    }
+
     fn each(&mut self, name: &str, woken: &mut Vec<WaiterId>, mut f: impl FnMut(&mut Waiter)) {
         let Some(ids) = self.by_name.get(name) else { return };
         for id in ids {
@@ -308,6 +386,16 @@ fn judge(w: &mut Waiter, seen: &Seen) {
     }
     w.existed = true;
     w.last = Some(seen.job.clone());
+    if matches!(w.want, Want::Executions(_)) {
+        let counts = counts_of(&seen.job);
+        if w.counts != Some(counts) {
+            w.counts = Some(counts);
+            if w.want.any_in(counts) {
+                w.outcome = Some(Outcome::Check);
+            }
+        }
+        return;
+    }
     if seen.terminal {
         w.outcome = Some(if seen.settled { Outcome::Finished(seen.job.clone()) } else { Outcome::Check });
     }
@@ -316,7 +404,6 @@ fn judge(w: &mut Waiter, seen: &Seen) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Status;
 
     fn seen(name: &str, uid: &str, status: Option<Status>) -> Seen {
         let job = Job { name: name.into(), status, ..Job::default() };
@@ -476,5 +563,58 @@ mod tests {
         woken.sort_unstable();
         assert_eq!(woken, vec![a, b]);
         assert!(matches!(board.take(a), Some(Outcome::Failed(Error::Protocol(m))) if m == "no"));
+    }
+
+    /// A Nomad list stub of job `name` with `running` executions running (`pending` waiting).
+    fn stub(name: &str, pending: u32, running: u32) -> Seen {
+        let job = Job { name: name.into(), pending, active: running, ..Job::default() };
+        Seen { name: name.into(), uid: String::new(), terminal: false, settled: false, job }
+    }
+
+    fn look(name: &str, found: bool) -> Option<Seen> {
+        Some(Seen { name: name.into(), uid: String::new(), terminal: found, settled: true, job: Job::default() })
+    }
+
+    #[test]
+    fn an_execution_waiter_looks_only_when_the_counts_change_to_a_wanted_status() {
+        let now = Instant::now();
+        let mut board = Board::new();
+        let (w, join) = board.join_wanting("j", started(None, now), Want::Executions(vec![Status::Running]));
+        assert_eq!(join, Join::Covered);
+        board.list_sent();
+        // pending only: nothing to look at
+        assert!(board.apply(Change::Listed(vec![stub("j", 1, 0)])).is_empty());
+        assert!(board.apply(Change::Listed(vec![stub("j", 1, 0)])).is_empty());
+        // one runs: look
+        assert_eq!(board.apply(Change::Listed(vec![stub("j", 0, 1)])), vec![w]);
+        assert!(matches!(board.take(w), Some(Outcome::Check)));
+        // the look found none of the current run (an older version's allocation): wait on
+        assert!(!board.read(w, look("j", false)));
+        assert!(!board.decided(w));
+        // the same counts again: no second look
+        assert!(board.apply(Change::Listed(vec![stub("j", 0, 1)])).is_empty());
+        // they change and one still runs: look again, and this time find it
+        assert_eq!(board.apply(Change::Listed(vec![stub("j", 0, 2)])), vec![w]);
+        assert!(matches!(board.take(w), Some(Outcome::Check)));
+        assert!(board.read(w, look("j", true)));
+        assert!(matches!(board.take(w), Some(Outcome::Finished(_))));
+    }
+
+    #[test]
+    fn what_the_list_says_while_an_execution_waiters_look_is_out_is_judged_after_it() {
+        let now = Instant::now();
+        let mut board = Board::new();
+        let (w, _) = board.join_wanting("j", started(None, now), Want::Executions(vec![Status::Running]));
+        board.list_sent();
+        assert_eq!(board.apply(Change::Listed(vec![stub("j", 0, 1)])), vec![w]);
+        // while the look is out, a second run starts; the look had answered before it
+        assert!(board.apply(Change::Listed(vec![stub("j", 0, 2)])).is_empty());
+        assert!(board.read(w, look("j", false)), "the newer counts ask for another look at once");
+        assert!(matches!(board.take(w), Some(Outcome::Check)));
+        // a job missing from a list that covers the waiter: not found, as for wait_for_job
+        let (gone, _) = board.join_wanting("x", started(None, now), Want::Executions(vec![Status::Running]));
+        board.list_sent();
+        assert!(board.apply(Change::Listed(vec![stub("j", 0, 2)])).contains(&gone));
+        assert!(matches!(board.take(gone), Some(Outcome::Gone { existed: false })));
     }
 }

@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
-use super::board::{Board, Join, Outcome, Seen, WaiterId};
+use super::board::{Board, Join, Outcome, Seen, WaiterId, Want};
 use super::feed::{Feed, FeedStep};
 use crate::call::copy_request;
 use crate::deadline::{Deadline, TimeLimit};
@@ -251,13 +251,15 @@ impl<B> Room<B> {
 }
 
 impl<B: BodyStream + 'static> Room<B> {
-    /// Wait for job `name` until `timeout` passes. `read` reads the job once (bounded by the
-    /// deadline it is given): for a waiter that joins a running observation, and when the feed
-    /// saw the job finish without the full answer.
+    /// Wait for what `want` says of job `name` until `timeout` passes. `read` reads the job
+    /// once (bounded by the deadline it is given): for a waiter that joins a running
+    /// observation, and when the feed saw the job finish without the full answer (for
+    /// [`Want::Executions`]: whenever the feed's counts say there may be one).
     pub(crate) async fn wait<T>(
         &self,
         transport: &T,
         name: &str,
+        want: Want,
         timeout: Option<Duration>,
         read: impl Fn(Deadline) -> BoxOperation<Option<Seen>, Infallible>,
     ) -> Result<Ended>
@@ -266,7 +268,7 @@ impl<B: BodyStream + 'static> Room<B> {
     {
         let mut deadline = Deadline::new(timeout);
         deadline.start(transport.now());
-        let (id, join) = self.shared().board.join(name, deadline);
+        let (id, join) = self.shared().board.join_wanting(name, deadline, want);
         let _leave = Leave { room: self, id };
         // The waiter's own read of its job, taken by the board; `false` once the deadline passed.
         let read_into_board = || async {
