@@ -276,3 +276,81 @@ fn a_nomad_execution_wait_for_a_missing_job_is_not_found_and_a_finished_one_is_f
             .unwrap_err();
     assert!(matches!(&timeout, Error::Timeout { what } if what.contains("Failed")), "{timeout:?}");
 }
+
+#[test]
+fn a_thousand_kubernetes_execution_waits_share_one_pod_watch() {
+    const N: usize = 1000;
+    let fake = FakeCluster::kubernetes();
+    let cm = block_on(fake.cluster_manager()).unwrap();
+    create_jobs(&cm, "pods", N, Some("busybox"));
+    let before = fake.requests().len();
+    let rt = runtime();
+    let results: Vec<_> = rt.block_on(async {
+        let tasks: Vec<_> = (0..N)
+            .map(|i| {
+                let cm = cm.clone();
+                tokio::spawn(async move {
+                    let job = format!("j{i}");
+                    cm.wait_for_job_execution_status(
+                        "pods",
+                        &job,
+                        &[Status::Succeeded],
+                        Some(Duration::from_secs(3600)),
+                    )
+                    .await
+                    .map(|e| (job, e))
+                })
+            })
+            .collect();
+        let mut out = Vec::new();
+        for t in tasks {
+            out.push(t.await.unwrap());
+        }
+        out
+    });
+    for r in &results {
+        let (job, execution) = r.as_ref().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((&execution.job_name, execution.status), (job, Some(Status::Succeeded)));
+    }
+    let requests = &fake.requests()[before..];
+    let pod_watches = requests.iter().filter(|r| r.contains("/namespaces/pods/pods?") && r.contains("watch=")).count();
+    let own_watches =
+        requests.iter().filter(|r| r.contains("labelSelector=job-name%3D") && r.contains("watch=")).count();
+    let looks = requests.iter().filter(|r| r.contains("/namespaces/pods/pods?labelSelector=job-name%3D")).count();
+    eprintln!(
+        "{N} execution waits: {pod_watches} pod watches, {looks} pod lists of one job, {} requests in all, peak {} streams",
+        requests.len(),
+        fake.peak_streams()
+    );
+    assert_eq!(own_watches, 0, "no wait watched its own pods");
+    assert!(pod_watches <= 60, "one watch, resumed: {pod_watches}");
+    assert!(fake.peak_streams() <= 2, "one watch at a time, not one per wait: {}", fake.peak_streams());
+    // each wait looks when it joins and when its pod succeeds (plus the why-look after 1 s)
+    assert!(looks <= 3 * N, "{looks} looks for {N} waits");
+    assert_eq!(cm.shared_observations(), 0);
+    assert_eq!(fake.open_streams(), 0);
+}
+
+#[test]
+fn a_kubernetes_execution_wait_ends_not_found_when_its_job_is_deleted() {
+    let fake = FakeCluster::kubernetes();
+    let cm = block_on(fake.cluster_manager()).unwrap();
+    block_on(cm.create_namespace("del")).unwrap();
+    let spec = JobSpec::new("doomed").image("busybox").command(["sh", "-c", "sleep 600"]);
+    block_on(cm.create_job("del", &spec)).unwrap();
+    let rt = runtime();
+    let err = rt.block_on(async {
+        let waiter = {
+            let cm = cm.clone();
+            tokio::spawn(async move {
+                cm.wait_for_job_execution_status("del", "doomed", &[Status::Succeeded], Some(Duration::from_secs(3600)))
+                    .await
+            })
+        };
+        clustermanager_core::Transport::sleep(cm.transport(), Duration::from_secs(5)).await;
+        cm.delete_job("del", "doomed", clustermanager_core::DeleteOptions { wait: false, purge: true }).await.unwrap();
+        waiter.await.unwrap().unwrap_err()
+    });
+    assert!(matches!(err, Error::NotFound(_)), "{err:?}");
+    assert!(fake.elapsed() < Duration::from_secs(600), "ended when the job went, not at the job's end");
+}

@@ -453,6 +453,16 @@ impl<T: Transport> ClusterManager<T> {
     /// [`wait_for_job_execution_status_with`](Self::wait_for_job_execution_status_with) with the
     /// default [`WaitOptions`](waits::WaitOptions)).
     ///
+    /// Concurrent execution waits on one namespace share one observation of it
+    /// ([`crate::shared`]): one list + watch of its job pods on Kubernetes, the chain of blocking
+    /// job-list queries `wait_for_job` uses on Nomad (each stub's `JobSummary` counts its
+    /// allocations by status). Each wait looks at its job's executions when it starts (the job,
+    /// then its pods / allocations: what a wait on its own read first) and again only when the
+    /// observation says one of them may be in a wanted status (or, on Kubernetes, a pod of its
+    /// job was deleted). A job that does not exist, or is deleted while waiting, is
+    /// [`Error::NotFound`]. (A Kubernetes Job deleted with orphaning, whose pods stay, is only
+    /// noticed at the next look.)
+    ///
     /// ```no_run
     /// # use std::time::Duration;
     /// # use clustermanager_core::*;

@@ -277,9 +277,7 @@ impl<T: Transport> ClusterManager<T> {
         let reporter = Reporter { namespace: &ns, job, progress: options.progress.as_ref() };
         let wait = async {
             match &self.backend {
-                Backend::Kubernetes(c) => {
-                    self.run(k8s::wait::execution_status(c, &ns, job, statuses, options.timeout)).await
-                }
+                Backend::Kubernetes(c) => self.shared_pod_wait(c, &ns, job, statuses, options.timeout).await,
                 Backend::Nomad(c) => self.shared_execution_wait(c, namespace, job, statuses, options.timeout).await,
             }
         };
@@ -368,6 +366,47 @@ impl<T: Transport> ClusterManager<T> {
             Ended::Gone { existed } => Err(nomad_job_gone(&ns, job, existed)),
             Ended::TimedOut(_) => {
                 Err(Error::Timeout { what: format!("waiting for an execution of job {job:?} in {statuses:?}") })
+            }
+        }
+    }
+
+    /// A Kubernetes execution wait on the namespace's shared pod watch ([`k8s::shared::PodFeed`]):
+    /// the waiter looks at its Job and pods ([`k8s::execution::look`]) when it joins, and again
+    /// when a pod of its Job enters a wanted status or is deleted; the look that finds one ends
+    /// the wait (the newest such pod).
+    async fn shared_pod_wait(
+        &self,
+        c: &k8s::Context,
+        ns: &str,
+        job: &str,
+        statuses: &[Status],
+        timeout: Option<Duration>,
+    ) -> Result<Execution> {
+        k8s::name::label("namespace", ns)?;
+        k8s::name::label("job name", job)?;
+        if statuses.is_empty() {
+            return Err(Error::InvalidInput {
+                field: "statuses".into(),
+                problem: "is empty: give the statuses to wait for (e.g. [Status::Running])".into(),
+            });
+        }
+        let room = self.rooms.room_with::<T::Body>(
+            &format!("k8s-pods/{ns}"),
+            crate::shared::board::Board::of_executions,
+            || Box::new(k8s::shared::PodFeed::new(c, ns)),
+        );
+        let found = Arc::new(Mutex::new(None));
+        let want = Want::Executions(statuses.to_vec());
+        let read = |d| k8s::shared::read_executions(c, ns, job, statuses, d, Arc::clone(&found));
+        match room.wait(&self.transport, job, want, timeout, read).await? {
+            Ended::Finished(_) => found
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take()
+                .ok_or_else(|| Error::protocol("the shared execution wait ended without an execution")),
+            Ended::Gone { existed } => Err(k8s::wait::job_not_found(ns, job, existed)),
+            Ended::TimedOut(_) => {
+                Err(Error::Timeout { what: format!("an execution of job {ns}/{job} to be {statuses:?}") })
             }
         }
     }

@@ -296,6 +296,28 @@ pub fn list(
     namespace: &str,
     job: &str,
 ) -> impl Operation<Output = Vec<Execution>, Item = Infallible> + Send + 'static {
+    crate::shared::map_output(job_pods(ctx, namespace, job), |out| Ok(out?.map(|(_, pods)| pods).unwrap_or_default()))
+}
+
+/// One look at Job `job` and its executions: the Job's metadata and the pods it controls, or
+/// `None` when the Job does not exist. A shared execution wait makes it when it joins and
+/// whenever the namespace's pod watch says there may be what it waits for.
+///
+/// ```
+/// use clustermanager_core::{k8s, Operation, Step};
+/// let mut op = k8s::execution::look(&k8s::Context::default(), "acm-run", "printer");
+/// let Step::Send(req) = op.poll(std::time::Instant::now()) else { panic!() };
+/// assert_eq!(req.uri(), "/apis/batch/v1/namespaces/acm-run/jobs/printer");
+/// ```
+pub fn look(
+    ctx: &Context,
+    namespace: &str,
+    job: &str,
+) -> impl Operation<Output = Option<(ObjectMeta, Vec<Execution>)>, Item = Infallible> + Send + 'static {
+    job_pods(ctx, namespace, job)
+}
+
+fn job_pods(ctx: &Context, namespace: &str, job: &str) -> Checked<JobPods> {
     let op = name::label("namespace", namespace)
         .and_then(|()| name::label("job name", job))
         .and_then(|()| Ok((job_request(namespace, job)?, pods_request(namespace, job)?)))
@@ -310,11 +332,11 @@ pub fn list(
 #[derive(Debug)]
 enum JobPodsState {
     Job(Box<Exchange>),
-    Pods(Box<Exchange>, String),
+    Pods(Box<Exchange>, Box<ObjectMeta>),
     Done,
 }
 
-/// The operation of [`list`]: read the Job, then list its pods.
+/// The operation of [`list`] and [`look`]: read the Job, then list the pods it controls.
 #[derive(Debug)]
 pub struct JobPods {
     state: JobPodsState,
@@ -323,10 +345,10 @@ pub struct JobPods {
 }
 
 impl Operation for JobPods {
-    type Output = Vec<Execution>;
+    type Output = Option<(ObjectMeta, Vec<Execution>)>;
     type Item = Infallible;
 
-    fn poll(&mut self, now: Instant) -> Step<Vec<Execution>> {
+    fn poll(&mut self, now: Instant) -> Step<Self::Output> {
         loop {
             let step = match &mut self.state {
                 JobPodsState::Done => return Step::Done(Err(Error::protocol("polled after it finished"))),
@@ -338,21 +360,21 @@ impl Operation for JobPods {
                 ExchangeStep::Done(result) => result,
             };
             match std::mem::replace(&mut self.state, JobPodsState::Done) {
-                JobPodsState::Job(_) => match (job_uid(result), self.pods.take()) {
-                    (Ok(Some(uid)), Some(pods)) => {
-                        self.state = JobPodsState::Pods(Box::new(Exchange::send(pods, &self.retry)), uid);
+                JobPodsState::Job(_) => match (job_meta(result), self.pods.take()) {
+                    (Ok(Some(meta)), Some(pods)) => {
+                        self.state = JobPodsState::Pods(Box::new(Exchange::send(pods, &self.retry)), Box::new(meta));
                     }
-                    (Ok(None), _) => return Step::Done(Ok(Vec::new())),
+                    (Ok(None), _) => return Step::Done(Ok(None)),
                     (Ok(Some(_)), None) => return Step::Done(Err(Error::protocol("pod list request lost"))),
                     (Err(e), _) => return Step::Done(Err(e)),
                 },
-                JobPodsState::Pods(_, uid) => {
+                JobPodsState::Pods(_, meta) => {
                     let pods = result.and_then(|resp| {
                         super::api::parse_items("pod list", resp, |pod: PodObject| {
-                            pod.belongs_to(&uid).then(|| pod.into_execution())
+                            pod.belongs_to(&meta.uid).then(|| pod.into_execution())
                         })
                     });
-                    return Step::Done(pods.map(|p| p.into_iter().flatten().collect()));
+                    return Step::Done(pods.map(|p| Some((*meta, p.into_iter().flatten().collect()))));
                 }
                 JobPodsState::Done => return Step::Done(Err(Error::protocol("polled after it finished"))),
             }

@@ -1,18 +1,23 @@
 //! The Kubernetes side of the shared observation ([`crate::shared`]): one list + watch of a
 //! namespace's Jobs (the [`Watcher`], with its resourceVersion resume, bookmarks, 410 re-list
 //! and back-off) serves every `wait_for_job` in that namespace; a waiter that joins while it
-//! runs reads its Job once with a GET.
+//! runs reads its Job once with a GET. Likewise one list + watch of the namespace's job pods
+//! ([`PodFeed`]) serves every `wait_for_job_execution_status`: each waiter looks at its Job and
+//! its pods when it joins, and again only when a pod of its Job enters a wanted status or is
+//! deleted.
 
 use std::convert::Infallible;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use super::execution::job_request;
+use super::execution::{job_request, status_of_phase, PodObject, CONTROLLER_UID_LABEL, JOB_NAME_LABEL};
 use super::job::JobObject;
 use super::watcher::{Update, WatchParams, WatchStep, Watcher};
 use super::Context;
 use crate::call::Call;
 use crate::deadline::Deadline;
 use crate::error::{Error, Result};
+use crate::model::{Execution, Job, Status};
 use crate::shared::board::{Change, Seen};
 use crate::shared::feed::{Feed, FeedStep};
 use crate::step::{Event, Response};
@@ -92,4 +97,110 @@ fn parse_read(resp: Response) -> Result<Option<Seen>> {
         Err(Error::NotFound(_)) => Ok(None),
         Err(err) => Err(err),
     }
+}
+
+/// What a board of executions ([`Board::of_executions`](crate::shared::board::Board::of_executions))
+/// keeps of a pod event: named after its job (`job-name` label), with the uid of the Job that
+/// controls it (its controller reference, or the `controller-uid` label an orphaned pod keeps;
+/// `-` for neither, which matches no Job), and its phase as the job's counts (one pod in one
+/// status).
+pub fn pod_seen(pod: PodObject) -> Seen {
+    let meta = pod.metadata;
+    let uid = meta
+        .owner_references
+        .iter()
+        .find(|o| o.controller == Some(true))
+        .map(|o| o.uid.clone())
+        .or_else(|| meta.labels.get(CONTROLLER_UID_LABEL).cloned())
+        .unwrap_or_else(|| "-".to_owned());
+    let name = meta.labels.get(JOB_NAME_LABEL).cloned().unwrap_or_default();
+    let mut job = Job { name: name.clone(), namespace: meta.namespace, ..Job::default() };
+    match status_of_phase(&pod.status.phase) {
+        Status::Pending => job.pending = 1,
+        Status::Running => job.active = 1,
+        Status::Succeeded => job.succeeded = 1,
+        Status::Failed => job.failed = 1,
+    }
+    Seen { name, uid, terminal: false, settled: false, job }
+}
+
+/// The watch of every pod of `namespace` that belongs to a Job (`labelSelector=job-name`).
+pub fn pods_params(namespace: &str) -> WatchParams {
+    WatchParams::new(super::execution::collection(namespace), format!("the job pods of namespace {namespace}"))
+        .labels(JOB_NAME_LABEL)
+}
+
+/// The shared feed of `namespace`'s job pods, for execution waits: a [`Watcher`] of
+/// [`pods_params`] without a deadline of its own.
+pub struct PodFeed {
+    watcher: Watcher<PodObject>,
+}
+
+impl std::fmt::Debug for PodFeed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PodFeed").field("resource_version", &self.watcher.resource_version()).finish()
+    }
+}
+
+impl PodFeed {
+    /// The feed of `namespace`'s job pods.
+    pub fn new(ctx: &Context, namespace: &str) -> Self {
+        PodFeed { watcher: Watcher::new(pods_params(namespace), &ctx.retry, None) }
+    }
+}
+
+impl Feed for PodFeed {
+    fn poll(&mut self, now: Instant, _horizon: Option<Duration>) -> FeedStep {
+        match self.watcher.poll(now) {
+            WatchStep::Send(req) => FeedStep::List(req),
+            WatchStep::Open(req) => FeedStep::Open(req),
+            WatchStep::Read { timeout } => FeedStep::Read { timeout },
+            WatchStep::Wait(d) => FeedStep::Wait(d),
+            WatchStep::Update(Update::Listed(pods)) => {
+                FeedStep::Change(Change::Listed(pods.into_iter().map(pod_seen).collect()))
+            }
+            WatchStep::Update(Update::Added(pod) | Update::Modified(pod)) => {
+                FeedStep::Change(Change::Upserted(pod_seen(pod)))
+            }
+            WatchStep::Update(Update::Deleted(pod)) => FeedStep::Change(Change::Deleted(pod_seen(pod))),
+            WatchStep::Failed(err) => FeedStep::Failed(err),
+        }
+    }
+
+    fn handle(&mut self, event: Event) {
+        self.watcher.handle(event)
+    }
+}
+
+/// An execution waiter's look ([`execution::look`](super::execution::look)): `None` when Job
+/// `name` does not exist or is being deleted; else a [`Seen`] with the Job's uid, `terminal`
+/// when one of its pods is in `statuses` — the newest such pod is put in `found` for the wait to
+/// return (the board deals in jobs).
+pub fn read_executions(
+    ctx: &Context,
+    namespace: &str,
+    name: &str,
+    statuses: &[Status],
+    deadline: Deadline,
+    found: Arc<Mutex<Option<Execution>>>,
+) -> BoxOperation<Option<Seen>, Infallible> {
+    let look = super::execution::look(ctx, namespace, name);
+    let what = format!("looking at the pods of job {namespace}/{name}");
+    let (statuses, job) =
+        (statuses.to_vec(), Job { name: name.to_owned(), namespace: namespace.to_owned(), ..Job::default() });
+    Box::new(crate::shared::map_output(crate::shared::within(look, deadline, what), move |out| {
+        let Some((meta, pods)) = out? else { return Ok(None) };
+        if meta.deletion_timestamp.is_some() {
+            return Ok(None);
+        }
+        let newest = pods
+            .into_iter()
+            .filter(|p| p.status.is_some_and(|s| statuses.contains(&s)))
+            .max_by(|a, b| a.created.cmp(&b.created));
+        let terminal = newest.is_some();
+        if newest.is_some() {
+            *found.lock().unwrap_or_else(PoisonError::into_inner) = newest;
+        }
+        Ok(Some(Seen { name: job.name.clone(), uid: meta.uid, terminal, settled: true, job: job.clone() }))
+    }))
 }

@@ -151,12 +151,23 @@ pub struct Board {
     by_name: HashMap<String, Vec<WaiterId>>,
     next: WaiterId,
     lists_sent: u64,
+    /// Fed by a watch of executions (Kubernetes pods), not of jobs ([`Board::of_executions`]).
+    of_executions: bool,
 }
 
 impl Board {
     /// An empty board of an observation that has not listed yet.
     pub fn new() -> Self {
         Board::default()
+    }
+
+    /// A board fed by a watch of the namespace's executions (Kubernetes pods, one [`Seen`] per
+    /// pod, named after its job, with its job's uid and the pod's status as the counts), for
+    /// [`Want::Executions`] waiters only. A job absent from a list has no pod yet, not "not
+    /// found", and a deleted pod asks its waiters to look again (its job may be gone); each
+    /// waiter's own look says whether the job exists.
+    pub fn of_executions() -> Self {
+        Board { of_executions: true, ..Board::default() }
     }
 
     /// A waiter for job `name` to finish until `deadline` (started by the caller).
@@ -228,7 +239,12 @@ impl Board {
             Change::Upserted(seen) => self.each(&seen.name, &mut woken, |w| match &w.uid {
                 Some(_) => judge(w, &seen),
                 // not bound yet (its read is out): kept for when it is
-                None => w.early_upsert = Some(seen.clone()),
+                None => keep_early(w, &seen),
+            }),
+            Change::Deleted(seen) if self.of_executions => self.each(&seen.name, &mut woken, |w| match &w.uid {
+                Some(uid) if *uid == seen.uid => w.outcome = Some(Outcome::Check),
+                Some(_) => {}
+                None => w.early_delete = Some(seen.uid.clone()),
             }),
             Change::Deleted(seen) => self.each(&seen.name, &mut woken, |w| match &w.uid {
                 Some(uid) if *uid == seen.uid => w.outcome = Some(Outcome::Gone { existed: true }),
@@ -237,14 +253,34 @@ impl Board {
             }),
             Change::Listed(items) => {
                 let epoch = self.lists_sent;
-                let present: HashMap<&str, &Seen> = items.iter().map(|s| (s.name.as_str(), s)).collect();
+                let mut present: HashMap<&str, Vec<&Seen>> = HashMap::new();
+                for seen in &items {
+                    present.entry(seen.name.as_str()).or_default().push(seen);
+                }
+                let of_executions = self.of_executions;
                 for (id, w) in self.waiters.iter_mut().filter(|(_, w)| w.open()) {
                     let covered = w.since < epoch;
+                    let executions = matches!(w.want, Want::Executions(_));
                     match present.get(w.name.as_str()) {
-                        Some(seen) if covered || w.uid.as_deref().is_some_and(|u| !u.is_empty() && u == seen.uid) => {
-                            judge(w, seen)
+                        // an execution waiter whose first look is out: judged once it is in
+                        Some(seen) if executions && w.uid.is_none() => seen.iter().for_each(|s| keep_early(w, s)),
+                        Some(seen) if executions => {
+                            let uid = w.uid.clone().unwrap_or_default();
+                            for s in seen.iter().filter(|s| s.uid == uid) {
+                                judge(w, s);
+                                if w.outcome.is_some() {
+                                    break;
+                                }
+                            }
                         }
-                        None if covered => w.outcome = Some(Outcome::Gone { existed: w.existed }),
+                        Some(seen) => {
+                            for s in seen {
+                                if covered || w.uid.as_deref().is_some_and(|u| !u.is_empty() && u == s.uid) {
+                                    judge(w, s)
+                                }
+                            }
+                        }
+                        None if covered && !of_executions => w.outcome = Some(Outcome::Gone { existed: w.existed }),
                         _ => {}
                     }
                     if w.outcome.is_some() {
@@ -268,16 +304,21 @@ impl Board {
         }
         match seen {
             Some(seen) if matches!(w.want, Want::Executions(_)) => {
-                // an execution waiter's read: of its executions, `terminal` when one was found
-                w.uid.get_or_insert_with(|| seen.uid.clone());
+                // an execution waiter's look: `terminal` when it found one; its uid is the job's
+                if w.uid.is_none() || !seen.uid.is_empty() {
+                    w.uid = Some(seen.uid.clone());
+                }
                 w.existed = true;
                 if seen.terminal {
                     w.outcome = Some(Outcome::Finished(seen.job));
-                } else if let Some(early) = w.early_upsert.take() {
+                    return true;
+                }
+                if let Some(early) = w.early_upsert.take() {
                     judge(w, &early);
                 }
-                if w.early_delete.take().is_some() && w.outcome.is_none() {
-                    w.outcome = Some(Outcome::Gone { existed: true });
+                // a pod deleted meanwhile: look again (the job may be gone)
+                if w.early_delete.take().is_some_and(|uid| uid == seen.uid) && w.outcome.is_none() {
+                    w.outcome = Some(Outcome::Check);
                 }
             }
             Some(seen) => {
@@ -344,6 +385,11 @@ impl Board {
         }
     }
 
+    /// What waiter `id` waits for.
+    pub fn want_of(&self, id: WaiterId) -> Option<&Want> {
+        self.waiters.get(&id).map(|w| &w.want)
+    }
+
     /// The last state seen of waiter `id`'s job (for a timeout's message).
     pub fn last_seen(&self, id: WaiterId) -> Option<&Job> {
         self.waiters.get(&id)?.last.as_ref()
@@ -357,7 +403,7 @@ impl Board {
         for id in ids {
             if let Some(w) = self.waiters.get_mut(id) {
                 if !w.over && matches!(w.outcome, Some(Outcome::Check)) && matches!(w.want, Want::Executions(_)) {
-                    w.early_upsert = Some(seen.clone());
+                    keep_early(w, seen);
                 }
             }
         }
@@ -373,6 +419,16 @@ impl Board {
                 }
             }
         }
+    }
+}
+
+/// Keep what the feed said of the job while the waiter's read is out. An execution waiter keeps
+/// one in a wanted status over a later one that is not (a pod that ran, then another that
+/// waits, must not hide the first from it); a job waiter keeps the latest.
+fn keep_early(w: &mut Waiter, seen: &Seen) {
+    let wanted = |s: &Seen| w.want.any_in(counts_of(&s.job));
+    if matches!(w.want, Want::Finish) || w.early_upsert.as_ref().is_none_or(|e| wanted(seen) || !wanted(e)) {
+        w.early_upsert = Some(seen.clone());
     }
 }
 
@@ -581,6 +637,8 @@ mod tests {
         let mut board = Board::new();
         let (w, join) = board.join_wanting("j", started(None, now), Want::Executions(vec![Status::Running]));
         assert_eq!(join, Join::Covered);
+        // its first look (it always looks first) finds nothing yet
+        assert!(!board.read(w, look("j", false)));
         board.list_sent();
         // pending only: nothing to look at
         assert!(board.apply(Change::Listed(vec![stub("j", 1, 0)])).is_empty());
@@ -606,15 +664,52 @@ mod tests {
         let mut board = Board::new();
         let (w, _) = board.join_wanting("j", started(None, now), Want::Executions(vec![Status::Running]));
         board.list_sent();
-        assert_eq!(board.apply(Change::Listed(vec![stub("j", 0, 1)])), vec![w]);
-        // while the look is out, a second run starts; the look had answered before it
+        // its first look is out when the list says one runs, then that one waits again
+        assert!(board.apply(Change::Listed(vec![stub("j", 0, 1)])).is_empty());
+        assert!(board.apply(Change::Upserted(stub("j", 1, 0))).is_empty());
+        assert!(board.read(w, look("j", false)), "the running one seen meanwhile asks for another look");
+        assert!(matches!(board.take(w), Some(Outcome::Check)));
+        // while that look is out, a second run starts; the look had answered before it
         assert!(board.apply(Change::Listed(vec![stub("j", 0, 2)])).is_empty());
         assert!(board.read(w, look("j", false)), "the newer counts ask for another look at once");
         assert!(matches!(board.take(w), Some(Outcome::Check)));
-        // a job missing from a list that covers the waiter: not found, as for wait_for_job
+        // a job missing from a list of jobs that covers the waiter: not found, as for wait_for_job
         let (gone, _) = board.join_wanting("x", started(None, now), Want::Executions(vec![Status::Running]));
         board.list_sent();
         assert!(board.apply(Change::Listed(vec![stub("j", 0, 2)])).contains(&gone));
         assert!(matches!(board.take(gone), Some(Outcome::Gone { existed: false })));
+    }
+
+    /// A pod of job `job` (uid `uid`) as the pod feed reports it: one execution in `status`.
+    fn pod(job: &str, uid: &str, status: Status) -> Seen {
+        let mut j = Job { name: job.into(), ..Job::default() };
+        match status {
+            Status::Pending => j.pending = 1,
+            Status::Running => j.active = 1,
+            Status::Succeeded => j.succeeded = 1,
+            Status::Failed => j.failed = 1,
+        }
+        Seen { name: job.into(), uid: uid.into(), terminal: false, settled: false, job: j }
+    }
+
+    #[test]
+    fn on_a_board_of_pods_no_pod_is_not_no_job_and_a_deleted_pod_asks_for_a_look() {
+        let now = Instant::now();
+        let mut board = Board::of_executions();
+        let want = Want::Executions(vec![Status::Running]);
+        let (w, _) = board.join_wanting("j", started(None, now), want);
+        let own = |found: bool| Some(Seen { uid: "u2".into(), ..look("j", found).unwrap_or_else(|| stub("j", 0, 0)) });
+        assert!(!board.read(w, own(false)));
+        board.list_sent();
+        // no pod of j at all: still waiting (the job controller has not made one yet)
+        assert!(board.apply(Change::Listed(vec![pod("other", "u9", Status::Running)])).is_empty());
+        // an orphan of an earlier job of the same name runs: not this job's
+        assert!(board.apply(Change::Upserted(pod("j", "u1", Status::Running))).is_empty());
+        // its own pod is deleted before it ran: look again (the job may be gone)
+        assert!(board.apply(Change::Upserted(pod("j", "u2", Status::Pending))).is_empty());
+        assert_eq!(board.apply(Change::Deleted(pod("j", "u2", Status::Pending))), vec![w]);
+        assert!(matches!(board.take(w), Some(Outcome::Check)));
+        assert!(board.read(w, None), "the look found no job: gone");
+        assert!(matches!(board.take(w), Some(Outcome::Gone { existed: true })));
     }
 }

@@ -56,6 +56,16 @@ impl Rooms {
         key: &str,
         feed: impl FnOnce() -> Box<dyn Feed>,
     ) -> Arc<Room<B>> {
+        self.room_with(key, Board::new, feed)
+    }
+
+    /// [`room`](Self::room), with the board a new observation starts with.
+    pub(crate) fn room_with<B: BodyStream + 'static>(
+        &self,
+        key: &str,
+        board: impl FnOnce() -> Board,
+        feed: impl FnOnce() -> Box<dyn Feed>,
+    ) -> Arc<Room<B>> {
         let mut map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(room) = map.get(key).and_then(Weak::upgrade).and_then(|r| r.downcast::<Room<B>>().ok()) {
             if !room.shared().dead {
@@ -66,7 +76,7 @@ impl Rooms {
             map.retain(|_, w| w.strong_count() > 0);
         }
         let room = Arc::new(Room {
-            shared: Mutex::new(Shared::default()),
+            shared: Mutex::new(Shared { board: board(), ..Shared::default() }),
             drive: async_lock::Mutex::new(Drive {
                 feed: feed(),
                 pending: None,
@@ -277,7 +287,9 @@ impl<B: BodyStream + 'static> Room<B> {
             Ok::<_, Error>(true)
         };
         let timed_out = || Ok(Ended::TimedOut(self.shared().board.last_seen(id).cloned()));
-        if join == Join::Read && !read_into_board().await? {
+        // an execution waiter always looks first: its job's executions may all be there already
+        let look_first = join == Join::Read || matches!(self.shared().board.want_of(id), Some(Want::Executions(_)));
+        if look_first && !read_into_board().await? {
             return timed_out();
         }
         loop {
