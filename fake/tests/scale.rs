@@ -354,3 +354,35 @@ fn a_kubernetes_execution_wait_ends_not_found_when_its_job_is_deleted() {
     assert!(matches!(err, Error::NotFound(_)), "{err:?}");
     assert!(fake.elapsed() < Duration::from_secs(600), "ended when the job went, not at the job's end");
 }
+
+#[test]
+fn a_kubernetes_execution_wait_ends_not_found_when_its_job_is_deleted_leaving_its_pods() {
+    let fake = FakeCluster::kubernetes();
+    let cm = block_on(fake.cluster_manager()).unwrap();
+    block_on(cm.create_namespace("orph")).unwrap();
+    let spec = JobSpec::new("doomed").image("busybox").command(["sh", "-c", "sleep 600"]);
+    block_on(cm.create_job("orph", &spec)).unwrap();
+    let rt = runtime();
+    let err = rt.block_on(async {
+        let waiter = {
+            let cm = cm.clone();
+            tokio::spawn(async move {
+                cm.wait_for_job_execution_status(
+                    "orph",
+                    "doomed",
+                    &[Status::Succeeded],
+                    Some(Duration::from_secs(3600)),
+                )
+                .await
+            })
+        };
+        clustermanager_core::Transport::sleep(cm.transport(), Duration::from_secs(5)).await;
+        // purge: false is propagationPolicy=Orphan: the pod stays, its owner reference goes
+        cm.delete_job("orph", "doomed", clustermanager_core::DeleteOptions { wait: false, purge: false })
+            .await
+            .unwrap();
+        waiter.await.unwrap().unwrap_err()
+    });
+    assert!(matches!(err, Error::NotFound(_)), "{err:?}");
+    assert!(fake.elapsed() < Duration::from_secs(600), "ended when the job went: {:?}", fake.elapsed());
+}

@@ -459,9 +459,8 @@ impl<T: Transport> ClusterManager<T> {
     /// allocations by status). Each wait looks at its job's executions when it starts (the job,
     /// then its pods / allocations: what a wait on its own read first) and again only when the
     /// observation says one of them may be in a wanted status (or, on Kubernetes, a pod of its
-    /// job was deleted). A job that does not exist, or is deleted while waiting, is
-    /// [`Error::NotFound`]. (A Kubernetes Job deleted with orphaning, whose pods stay, is only
-    /// noticed at the next look.)
+    /// job was deleted, or orphaned by its Job's deletion). A job that does not exist, or is
+    /// deleted while waiting, is [`Error::NotFound`].
     ///
     /// ```no_run
     /// # use std::time::Duration;

@@ -124,6 +124,12 @@ pub fn pod_seen(pod: PodObject) -> Seen {
     Seen { name, uid, terminal: false, settled: false, job }
 }
 
+/// Whether a Job's pod lost its controller reference (its Job was deleted, orphaning it).
+fn orphaned(pod: &PodObject) -> bool {
+    pod.metadata.labels.contains_key(CONTROLLER_UID_LABEL)
+        && !pod.metadata.owner_references.iter().any(|o| o.controller == Some(true))
+}
+
 /// The watch of every pod of `namespace` that belongs to a Job (`labelSelector=job-name`).
 pub fn pods_params(namespace: &str) -> WatchParams {
     WatchParams::new(super::execution::collection(namespace), format!("the job pods of namespace {namespace}"))
@@ -158,6 +164,12 @@ impl Feed for PodFeed {
             WatchStep::Wait(d) => FeedStep::Wait(d),
             WatchStep::Update(Update::Listed(pods)) => {
                 FeedStep::Change(Change::Listed(pods.into_iter().map(pod_seen).collect()))
+            }
+            // A pod that keeps its Job's controller-uid label but lost its controller reference
+            // was orphaned: its Job was deleted with propagationPolicy=Orphan (the garbage
+            // collector strips the references). For its waiters that is the pod's deletion.
+            WatchStep::Update(Update::Added(pod) | Update::Modified(pod)) if orphaned(&pod) => {
+                FeedStep::Change(Change::Deleted(pod_seen(pod)))
             }
             WatchStep::Update(Update::Added(pod) | Update::Modified(pod)) => {
                 FeedStep::Change(Change::Upserted(pod_seen(pod)))
