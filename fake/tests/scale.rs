@@ -35,6 +35,33 @@ fn wait_all(
     })
 }
 
+/// Run `n` concurrent execution waits (one task each, on one thread) for jobs `j0..jn` to have
+/// an execution in `status`; each answer with its job's name.
+fn wait_executions(
+    cm: &ClusterManager<FakeTransport>,
+    ns: &str,
+    n: usize,
+    status: Status,
+) -> Vec<Result<(String, clustermanager_core::Execution), Error>> {
+    runtime().block_on(async {
+        let tasks: Vec<_> = (0..n)
+            .map(|i| {
+                let (cm, ns) = (cm.clone(), ns.to_owned());
+                tokio::spawn(async move {
+                    let job = format!("j{i}");
+                    let timeout = Some(Duration::from_secs(3600));
+                    cm.wait_for_job_execution_status(&ns, &job, &[status], timeout).await.map(|e| (job, e))
+                })
+            })
+            .collect();
+        let mut out = Vec::new();
+        for t in tasks {
+            out.push(t.await.unwrap());
+        }
+        out
+    })
+}
+
 fn create_jobs(cm: &ClusterManager<FakeTransport>, ns: &str, n: usize, image: Option<&str>) {
     block_on(cm.create_namespace(ns)).unwrap();
     for i in 0..n {
@@ -224,25 +251,7 @@ fn a_thousand_nomad_execution_waits_share_the_job_list_and_look_only_when_it_say
     let cm = block_on(fake.cluster_manager()).unwrap();
     create_jobs(&cm, "runs", N, None);
     let before = fake.requests().len();
-    let rt = runtime();
-    let results: Vec<_> = rt.block_on(async {
-        let tasks: Vec<_> = (0..N)
-            .map(|i| {
-                let cm = cm.clone();
-                tokio::spawn(async move {
-                    let job = format!("j{i}");
-                    cm.wait_for_job_execution_status("runs", &job, &[Status::Running], Some(Duration::from_secs(3600)))
-                        .await
-                        .map(|e| (job, e))
-                })
-            })
-            .collect();
-        let mut out = Vec::new();
-        for t in tasks {
-            out.push(t.await.unwrap());
-        }
-        out
-    });
+    let results = wait_executions(&cm, "runs", N, Status::Running);
     for r in &results {
         let (job, execution) = r.as_ref().unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(execution.job_name, *job);
@@ -284,30 +293,7 @@ fn a_thousand_kubernetes_execution_waits_share_one_pod_watch() {
     let cm = block_on(fake.cluster_manager()).unwrap();
     create_jobs(&cm, "pods", N, Some("busybox"));
     let before = fake.requests().len();
-    let rt = runtime();
-    let results: Vec<_> = rt.block_on(async {
-        let tasks: Vec<_> = (0..N)
-            .map(|i| {
-                let cm = cm.clone();
-                tokio::spawn(async move {
-                    let job = format!("j{i}");
-                    cm.wait_for_job_execution_status(
-                        "pods",
-                        &job,
-                        &[Status::Succeeded],
-                        Some(Duration::from_secs(3600)),
-                    )
-                    .await
-                    .map(|e| (job, e))
-                })
-            })
-            .collect();
-        let mut out = Vec::new();
-        for t in tasks {
-            out.push(t.await.unwrap());
-        }
-        out
-    });
+    let results = wait_executions(&cm, "pods", N, Status::Succeeded);
     for r in &results {
         let (job, execution) = r.as_ref().unwrap_or_else(|e| panic!("{e}"));
         assert_eq!((&execution.job_name, execution.status), (job, Some(Status::Succeeded)));

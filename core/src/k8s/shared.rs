@@ -41,25 +41,68 @@ pub fn jobs_params(namespace: &str) -> WatchParams {
     WatchParams::new(super::job::collection(namespace), format!("the jobs of namespace {namespace}"))
 }
 
-/// The shared feed of `namespace`'s Jobs: a [`Watcher`] without a deadline of its own.
-pub struct JobFeed {
-    watcher: Watcher<JobObject>,
+/// What a shared watch reports of one object, to the board.
+pub trait Observed: serde::de::DeserializeOwned + super::watcher::Versioned + Send + 'static {
+    /// What the board keeps of it.
+    fn seen(self) -> Seen;
+    /// Whether an object that was added or changed is, for its waiters, gone.
+    fn gone(&self) -> bool {
+        false
+    }
 }
 
-impl std::fmt::Debug for JobFeed {
+impl Observed for JobObject {
+    fn seen(self) -> Seen {
+        seen(self)
+    }
+}
+
+impl Observed for PodObject {
+    fn seen(self) -> Seen {
+        pod_seen(self)
+    }
+    /// A pod that keeps its Job's controller-uid label but lost its controller reference was
+    /// orphaned: its Job was deleted with propagationPolicy=Orphan (the garbage collector
+    /// strips the references). For its waiters that is the pod's deletion.
+    fn gone(&self) -> bool {
+        self.metadata.labels.contains_key(CONTROLLER_UID_LABEL)
+            && !self.metadata.owner_references.iter().any(|o| o.controller == Some(true))
+    }
+}
+
+/// A shared feed: a [`Watcher`] of a namespace's objects without a deadline of its own, each
+/// event reported to the board as a [`Change`].
+pub struct WatchFeed<T> {
+    watcher: Watcher<T>,
+}
+
+/// The shared feed of a namespace's Jobs (`wait_for_job`).
+pub type JobFeed = WatchFeed<JobObject>;
+/// The shared feed of a namespace's job pods (`wait_for_job_execution_status`), for a board of
+/// executions.
+pub type PodFeed = WatchFeed<PodObject>;
+
+impl<T: Observed> std::fmt::Debug for WatchFeed<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("JobFeed").field("resource_version", &self.watcher.resource_version()).finish()
+        f.debug_struct("WatchFeed").field("resource_version", &self.watcher.resource_version()).finish()
     }
 }
 
 impl JobFeed {
     /// The feed of `namespace`'s Jobs.
     pub fn new(ctx: &Context, namespace: &str) -> Self {
-        JobFeed { watcher: Watcher::new(jobs_params(namespace), &ctx.retry, None) }
+        WatchFeed { watcher: Watcher::new(jobs_params(namespace), &ctx.retry, None) }
     }
 }
 
-impl Feed for JobFeed {
+impl PodFeed {
+    /// The feed of `namespace`'s job pods.
+    pub fn new(ctx: &Context, namespace: &str) -> Self {
+        WatchFeed { watcher: Watcher::new(pods_params(namespace), &ctx.retry, None) }
+    }
+}
+
+impl<T: Observed> Feed for WatchFeed<T> {
     fn poll(&mut self, now: Instant, _horizon: Option<Duration>) -> FeedStep {
         match self.watcher.poll(now) {
             WatchStep::Send(req) => FeedStep::List(req),
@@ -67,12 +110,13 @@ impl Feed for JobFeed {
             WatchStep::Read { timeout } => FeedStep::Read { timeout },
             WatchStep::Wait(d) => FeedStep::Wait(d),
             WatchStep::Update(Update::Listed(items)) => {
-                FeedStep::Change(Change::Listed(items.into_iter().map(seen).collect()))
+                FeedStep::Change(Change::Listed(items.into_iter().map(T::seen).collect()))
             }
-            WatchStep::Update(Update::Added(job) | Update::Modified(job)) => {
-                FeedStep::Change(Change::Upserted(seen(job)))
+            WatchStep::Update(Update::Added(o) | Update::Modified(o)) if o.gone() => {
+                FeedStep::Change(Change::Deleted(o.seen()))
             }
-            WatchStep::Update(Update::Deleted(job)) => FeedStep::Change(Change::Deleted(seen(job))),
+            WatchStep::Update(Update::Added(o) | Update::Modified(o)) => FeedStep::Change(Change::Upserted(o.seen())),
+            WatchStep::Update(Update::Deleted(o)) => FeedStep::Change(Change::Deleted(o.seen())),
             WatchStep::Failed(err) => FeedStep::Failed(err),
         }
     }
@@ -124,64 +168,10 @@ pub fn pod_seen(pod: PodObject) -> Seen {
     Seen { name, uid, terminal: false, settled: false, job }
 }
 
-/// Whether a Job's pod lost its controller reference (its Job was deleted, orphaning it).
-fn orphaned(pod: &PodObject) -> bool {
-    pod.metadata.labels.contains_key(CONTROLLER_UID_LABEL)
-        && !pod.metadata.owner_references.iter().any(|o| o.controller == Some(true))
-}
-
 /// The watch of every pod of `namespace` that belongs to a Job (`labelSelector=job-name`).
 pub fn pods_params(namespace: &str) -> WatchParams {
     WatchParams::new(super::execution::collection(namespace), format!("the job pods of namespace {namespace}"))
         .labels(JOB_NAME_LABEL)
-}
-
-/// The shared feed of `namespace`'s job pods, for execution waits: a [`Watcher`] of
-/// [`pods_params`] without a deadline of its own.
-pub struct PodFeed {
-    watcher: Watcher<PodObject>,
-}
-
-impl std::fmt::Debug for PodFeed {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PodFeed").field("resource_version", &self.watcher.resource_version()).finish()
-    }
-}
-
-impl PodFeed {
-    /// The feed of `namespace`'s job pods.
-    pub fn new(ctx: &Context, namespace: &str) -> Self {
-        PodFeed { watcher: Watcher::new(pods_params(namespace), &ctx.retry, None) }
-    }
-}
-
-impl Feed for PodFeed {
-    fn poll(&mut self, now: Instant, _horizon: Option<Duration>) -> FeedStep {
-        match self.watcher.poll(now) {
-            WatchStep::Send(req) => FeedStep::List(req),
-            WatchStep::Open(req) => FeedStep::Open(req),
-            WatchStep::Read { timeout } => FeedStep::Read { timeout },
-            WatchStep::Wait(d) => FeedStep::Wait(d),
-            WatchStep::Update(Update::Listed(pods)) => {
-                FeedStep::Change(Change::Listed(pods.into_iter().map(pod_seen).collect()))
-            }
-            // A pod that keeps its Job's controller-uid label but lost its controller reference
-            // was orphaned: its Job was deleted with propagationPolicy=Orphan (the garbage
-            // collector strips the references). For its waiters that is the pod's deletion.
-            WatchStep::Update(Update::Added(pod) | Update::Modified(pod)) if orphaned(&pod) => {
-                FeedStep::Change(Change::Deleted(pod_seen(pod)))
-            }
-            WatchStep::Update(Update::Added(pod) | Update::Modified(pod)) => {
-                FeedStep::Change(Change::Upserted(pod_seen(pod)))
-            }
-            WatchStep::Update(Update::Deleted(pod)) => FeedStep::Change(Change::Deleted(pod_seen(pod))),
-            WatchStep::Failed(err) => FeedStep::Failed(err),
-        }
-    }
-
-    fn handle(&mut self, event: Event) {
-        self.watcher.handle(event)
-    }
 }
 
 /// An execution waiter's look ([`execution::look`](super::execution::look)): `None` when Job
