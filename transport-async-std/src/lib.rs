@@ -26,10 +26,23 @@
 //!
 //! Dropping any future or body of this crate leaves nothing behind: the connection of an
 //! unfinished request or body is closed, and an exec plugin still running is killed.
+//!
+//! ## Optional: over a `surf::Client` (feature `surf`)
+//!
+//! With the `surf` cargo feature (off by default), [`SurfTransport`] implements [`Transport`] over
+//! a `surf::Client` the caller supplies, for programs that already use surf. surf is unmaintained
+//! and its TLS backends are outdated, so this crate enables only surf's plain-HTTP h1 client: the
+//! adapter is for plain-HTTP servers (a Nomad dev agent on loopback, say), or for TLS the caller
+//! configured in the surf client themselves. Everything else is as with [`AsyncStdTransport`]:
+//! the same [`Config`] (server, credentials, timeouts, connection budget), the same error kinds,
+//! and credentials over plain `http://` are treated exactly as the main transport treats them.
+//! Prefer [`AsyncStdTransport`] unless you need surf.
 
 // Where other crates' docs link to this one when built alone (`cargo doc --no-deps`):
 // without it their links to our items render as plain text.
 #![doc(html_root_url = "https://docs.rs/clustermanager-async-std/0.1.0")]
+// docs.rs builds with every feature and marks the feature-gated items.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -57,6 +70,12 @@ pub use http;
 mod auth;
 mod io;
 mod pool;
+#[cfg(feature = "surf")]
+mod surf;
+
+#[cfg(feature = "surf")]
+#[cfg_attr(docsrs, doc(cfg(feature = "surf")))]
+pub use self::surf::{SurfBody, SurfTransport, DEFAULT_SURF_MAX_RESPONSE_BYTES};
 
 pub use auth::DEFAULT_TOKEN_FILE_REFRESH;
 use clustermanager_transport_common::random_seed;
@@ -276,24 +295,47 @@ fn pool_key_of(uri: &Uri) -> String {
     pool::key(uri)
 }
 
-fn closed_before_answer() -> Error {
+pub(crate) fn closed_before_answer() -> Error {
     Error::transport(TransportErrorKind::Io, "the server closed the connection before answering")
 }
 
-fn truncated_by_close() -> Error {
+pub(crate) fn truncated_by_close() -> Error {
     Error::transport(TransportErrorKind::Truncated, "the connection closed before the response body ended")
+}
+
+/// `METHOD /path` of a request, for timeout messages (no query: it may be long).
+pub(crate) fn what(request: &Request) -> String {
+    format!("{} {}", request.method(), request.uri().path())
+}
+
+/// A whole response to `what` did not come within `limit`.
+pub(crate) fn response_timed_out(what: &str, limit: Duration) -> Error {
+    Error::Timeout {
+        what: format!("no complete response to {what} within {limit:?} (request_timeout plus the query's wait)"),
+    }
+}
+
+/// The head of the stream `what` did not come within `limit`.
+pub(crate) fn head_timed_out(what: &str, limit: Duration) -> Error {
+    Error::Timeout {
+        what: format!(
+            "no response head for the stream {what} within {limit:?} (request_timeout plus the query's wait)"
+        ),
+    }
+}
+
+/// The (non-2xx) error body of a stream did not come within `limit`.
+pub(crate) fn error_body_timed_out(limit: Duration) -> Error {
+    Error::Timeout { what: format!("the error body of a stream within {limit:?}") }
 }
 
 impl Transport for AsyncStdTransport {
     type Body = AsyncStdBody;
 
     async fn send(&self, request: Request) -> Result<Response> {
-        let what = format!("{} {}", request.method(), request.uri().path());
+        let what = what(&request);
         let limit = request_limit(&request, self.config.request_timeout);
-        let timed_out = |limit| Error::Timeout {
-            what: format!("no complete response to {what} within {limit:?} (request_timeout plus the query's wait)"),
-        };
-        future::or(self.send_inner(request), expire(limit, timed_out)).await
+        future::or(self.send_inner(request), expire(limit, |limit| response_timed_out(&what, limit))).await
     }
 
     /// Like the tokio transport: the head must come within `request_timeout` plus the query's
@@ -301,14 +343,10 @@ impl Transport for AsyncStdTransport {
     /// whose head may only come with the first byte of the log; a 2xx stream then has no overall
     /// limit, only each read's own timeout.
     async fn open(&self, request: Request) -> Result<Opened<AsyncStdBody>> {
-        let what = format!("{} {}", request.method(), request.uri().path());
+        let what = what(&request);
         let head_limit = request_limit(&request, self.config.request_timeout);
         let body_limit = TimeLimit::cap(&request, self.config.request_timeout);
-        let head_timed_out = |limit| Error::Timeout {
-            what: format!(
-                "no response head for the stream {what} within {limit:?} (request_timeout plus the query's wait)"
-            ),
-        };
+        let head_timed_out = |limit| head_timed_out(&what, limit);
         let (response, conn, permit) = future::or(self.request(request), expire(head_limit, head_timed_out)).await?;
         if response.status().is_success() {
             let (parts, body) = response.into_parts();
@@ -322,8 +360,7 @@ impl Transport for AsyncStdTransport {
             return Ok(Opened::Stream(parts, body));
         }
         // An error body is short; do not let a stalled one hang the caller.
-        let timed_out = |limit| Error::Timeout { what: format!("the error body of a stream within {limit:?}") };
-        let read = future::or(self.read_whole(response, conn), expire(body_limit, timed_out));
+        let read = future::or(self.read_whole(response, conn), expire(body_limit, error_body_timed_out));
         read.await.map(Opened::Complete)
     }
 

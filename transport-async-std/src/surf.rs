@@ -1,0 +1,482 @@
+//! [`SurfTransport`]: a [`Transport`] over a caller-supplied `surf::Client` (feature `surf`).
+//!
+//! surf is unmaintained and its TLS backends are outdated, so this crate enables only its
+//! plain-HTTP h1 client (`h1-client-no-tls`). The adapter is meant for plain-HTTP servers (a Nomad
+//! dev agent, a server behind a local proxy) or for TLS the caller configured in the surf client
+//! (by enabling a TLS backend on their own surf dependency). [`Config::tls`] cannot be applied to
+//! a client this crate did not build, so an `https` server with TLS settings is refused.
+//!
+//! What is shared with [`AsyncStdTransport`](crate::AsyncStdTransport): the server resolution and
+//! static credentials of [`Config::prepare`], the token-file and exec-plugin caches, the warning
+//! about credentials over plain `http://` (given when the transport is built, as the main
+//! transport does), the connection budget, and the request, stream-head and error-body time
+//! limits (async-io timers). What surf decides and this adapter cannot: how connections are made
+//! and pooled, and the connect timeout (the whole request limit bounds connecting too).
+
+use std::io;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use clustermanager_core::config::Auth;
+use clustermanager_core::deadline::TimeLimit;
+use clustermanager_core::error::TransportErrorKind;
+use clustermanager_core::transport::{Chunk, Opened};
+use clustermanager_core::{BodyStream, Config, Error, Request, Response, Result, Transport};
+use clustermanager_transport_common::budget::{Budget, Permit};
+use clustermanager_transport_common::hyper_rustls::{chain_message, request_limit};
+use clustermanager_transport_common::tls::ClientTls;
+use futures_lite::{future, AsyncReadExt};
+
+use crate::auth::{Dynamic, DEFAULT_TOKEN_FILE_REFRESH};
+use crate::pool::{expire, key};
+use crate::{closed_before_answer, error_body_timed_out, head_timed_out, response_timed_out, truncated_by_close, what};
+
+/// The largest whole response body [`SurfTransport`] reads into memory by default: 512 MiB (the
+/// tokio transport's default), far above any paginated list, so that a misdirected request (a
+/// file server, an endless body) fails instead of exhausting memory. See
+/// [`SurfTransport::with_max_response_bytes`].
+pub const DEFAULT_SURF_MAX_RESPONSE_BYTES: usize = 512 << 20;
+
+/// How much one read of a streamed body takes at most.
+const READ_BUFFER: usize = 16 * 1024;
+
+/// How http-client's h1 pool (deadpool 0.7) reports a connection it could not make; the cause
+/// (refused, unreachable) is only in the text.
+const POOL_CONNECT_FAILED: &str = "error occured while creating a new object";
+
+/// A [`Transport`] over a `surf::Client` the caller supplies: requests resolved against
+/// [`Config::server`] with the configured credentials, under the configured time limits and
+/// connection budget, sent through the client (and its middleware).
+///
+/// For plain-HTTP servers, or TLS the caller configured in the surf client: this crate enables
+/// no TLS backend of surf's. Credentials over plain `http://` are treated as the main transport
+/// treats them (a warning, naming no credential, when the transport is built). Middleware in the
+/// client sees the requests with their `Authorization` / `X-Nomad-Token` headers: do not install
+/// one that logs headers.
+///
+/// Cheap to clone: clones share the client, the credential caches and the budget.
+///
+/// ```no_run
+/// # fn main() -> clustermanager_async_std::Result<()> {
+/// use clustermanager_async_std::{Config, SurfTransport};
+///
+/// let config = Config::nomad("http://127.0.0.1:4646")?;
+/// let transport = SurfTransport::new(surf::Client::new(), &config)?;
+/// futures_lite::future::block_on(async {
+///     let cm = clustermanager_async_std::core::ClusterManager::connect(transport, &config, 7).await?;
+///     println!("{:?}", cm.orchestrator());
+///     Ok(())
+/// })
+/// # }
+/// ```
+#[cfg_attr(docsrs, doc(cfg(feature = "surf")))]
+#[derive(Clone)]
+pub struct SurfTransport {
+    client: ::surf::Client,
+    config: Arc<Config>,
+    dynamic: Arc<Dynamic>,
+    /// Where an exec plugin's client certificate lands; never used for a connection here.
+    tls: Arc<ClientTls>,
+    /// For an `https` server with an exec plugin: the TLS configuration before any plugin
+    /// certificate, to notice one (which a surf client could not present).
+    exec_baseline: Option<Arc<rustls::ClientConfig>>,
+    /// The largest whole response body read into memory.
+    max_response_bytes: usize,
+    /// At most `config.max_connections` requests and streams at once.
+    budget: Budget,
+}
+
+impl std::fmt::Debug for SurfTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SurfTransport").field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+impl SurfTransport {
+    /// A transport for the server `config` describes, sending through `client`.
+    ///
+    /// Fails with [`Error::Config`] for an `https` server with TLS settings in [`Config::tls`]
+    /// (CA, client certificate, skip-verify, server name): configure those in the surf client and
+    /// leave [`Config::tls`] at its default. For `http://` they are ignored, as by every
+    /// transport. Warns (without the credential) when credentials would go over plain `http://`.
+    ///
+    /// Set the client's own timeout (`surf::Config::set_timeout`) to `None` or past your longest
+    /// blocking query: this transport applies [`Config::request_timeout`] plus the query's wait
+    /// itself. And turn keep-alive off (`surf::Config::set_http_keep_alive(false)`): surf's h1
+    /// pool (http-client 6) takes a connection back even when its response was not read to the
+    /// end (a stream dropped, a request past its time limit), and the next request on it then
+    /// reads the rest of the old response (`invalid HTTP version`). Watches and log follows are
+    /// dropped mid-body routinely. [`SurfTransport::with_default_client`] builds such a client.
+    pub fn new(client: ::surf::Client, config: &Config) -> Result<Self> {
+        let https = config.server.scheme() == "https";
+        if https && config.tls != Default::default() {
+            return Err(Error::config(
+                "tls",
+                "TLS settings (CA, client certificate, skip-verify, server name) cannot be applied to a \
+                 caller-supplied surf client; configure TLS in the surf client and leave the TLS settings \
+                 unset, or use AsyncStdTransport",
+            ));
+        }
+        // Warns about credentials over plain http and holds an exec plugin's certificate.
+        let tls = Arc::new(ClientTls::new(config)?);
+        let exec_baseline = match (&config.auth, https) {
+            (Auth::Exec(_), true) => Some(tls_in_use(&tls, config)?),
+            _ => None,
+        };
+        Ok(SurfTransport {
+            client,
+            config: Arc::new(config.clone()),
+            dynamic: Arc::new(Dynamic::new(&config.auth, DEFAULT_TOKEN_FILE_REFRESH)),
+            tls,
+            exec_baseline,
+            max_response_bytes: DEFAULT_SURF_MAX_RESPONSE_BYTES,
+            budget: Budget::new(config.max_connections),
+        })
+    }
+
+    /// A transport over a new surf client of this crate's plain-HTTP backend (h1, no TLS):
+    /// without a timeout of its own (this transport's limits apply), `TCP_NODELAY` on, and
+    /// without keep-alive: one connection per request or stream, closed when its response is
+    /// read or dropped (see [`SurfTransport::new`] on why). An `https` server fails on the first
+    /// request with a [`TransportErrorKind::Connect`] error: use [`SurfTransport::new`] with a
+    /// client that has a TLS backend.
+    ///
+    /// ```
+    /// let config = clustermanager_async_std::Config::nomad("http://127.0.0.1:4646")?;
+    /// let transport = clustermanager_async_std::SurfTransport::with_default_client(&config)?;
+    /// # let _ = transport;
+    /// # Ok::<(), clustermanager_async_std::Error>(())
+    /// ```
+    pub fn with_default_client(config: &Config) -> Result<Self> {
+        let surf_config = ::surf::Config::new().set_timeout(None).set_tcp_no_delay(true).set_http_keep_alive(false);
+        // The error type depends on which surf backends the build enabled (none can fail for h1).
+        let client: std::result::Result<::surf::Client, _> = surf_config.try_into();
+        let client = client.map_err(|e| Error::config("surf", format!("cannot build the surf client: {e}")))?;
+        Self::new(client, config)
+    }
+
+    /// The connection budget: how many requests and streams are in flight now, and the most
+    /// that ever were ([`Config::max_connections`] bounds both).
+    pub fn budget(&self) -> &Budget {
+        &self.budget
+    }
+
+    /// Re-read a token file ([`Auth::TokenFile`]) when the last read is older than `refresh`
+    /// (default [`DEFAULT_TOKEN_FILE_REFRESH`], 60 s). Resets the cache.
+    pub fn with_token_file_refresh(mut self, refresh: Duration) -> Self {
+        if let Auth::TokenFile { path } = &self.config.auth {
+            self.dynamic = Arc::new(Dynamic::new(&Auth::TokenFile { path: path.clone() }, refresh));
+        }
+        self
+    }
+
+    /// Read whole response bodies of at most `max` bytes (default
+    /// [`DEFAULT_SURF_MAX_RESPONSE_BYTES`]); a larger one fails with [`Error::Decode`] (not
+    /// retried). Streams opened with [`Transport::open`] are not limited as a whole: they are
+    /// read piece by piece.
+    pub fn with_max_response_bytes(mut self, max: usize) -> Self {
+        self.max_response_bytes = max;
+        self
+    }
+
+    /// The configuration this transport was built from.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The surf client requests go through.
+    pub fn client(&self) -> &::surf::Client {
+        &self.client
+    }
+
+    /// Resolve the URI, add static and dynamic credentials, and convert the request to surf's.
+    /// Returns `scheme://host:port` (for messages) with it.
+    async fn prepare(&self, mut request: Request) -> Result<(String, ::surf::Request)> {
+        self.config.prepare(&mut request)?;
+        self.dynamic.apply(&self.tls, &mut request).await?;
+        if let Some(baseline) = &self.exec_baseline {
+            if !Arc::ptr_eq(baseline, &tls_in_use(&self.tls, &self.config)?) {
+                return Err(Error::config(
+                    "exec",
+                    "the exec plugin returned a client certificate, which a caller-supplied surf client \
+                     cannot present; use AsyncStdTransport, or a plugin that returns a token",
+                ));
+            }
+        }
+        Ok((key(request.uri()), to_surf(request)?))
+    }
+
+    /// Send a request under a unit of the budget and return its head (the body still unread).
+    async fn request(&self, request: Request) -> Result<(::surf::Response, Permit)> {
+        let (target, request) = self.prepare(request).await?;
+        let permit = self.budget.acquire().await;
+        let response = self.client.send(request).await.map_err(|e| request_error(&e, &target))?;
+        if response.status() == ::surf::StatusCode::Unauthorized {
+            // Like client-go: a refused exec plugin credential is fetched again for the next request.
+            self.dynamic.refused().await;
+        }
+        Ok((response, permit))
+    }
+
+    async fn send_inner(&self, request: Request) -> Result<Response> {
+        let (response, _permit) = self.request(request).await?;
+        self.read_whole(response).await
+    }
+
+    /// Read a whole response body into memory, at most `max_response_bytes`.
+    async fn read_whole(&self, mut response: ::surf::Response) -> Result<Response> {
+        let parts = head_of(&response)?;
+        let max = self.max_response_bytes;
+        let too_large = || {
+            Error::decode(
+                "response body",
+                format!(
+                    "it is larger than {max} bytes; check the server address, or raise the limit with \
+                     SurfTransport::with_max_response_bytes"
+                ),
+                b"",
+            )
+        };
+        let mut body = response.take_body();
+        if body.len().is_some_and(|len| len > max) {
+            return Err(too_large());
+        }
+        let mut bytes = Vec::with_capacity(body.len().unwrap_or(0));
+        let limit = u64::try_from(max).unwrap_or(u64::MAX).saturating_add(1);
+        (&mut body).take(limit).read_to_end(&mut bytes).await.map_err(|e| body_error(&e))?;
+        if bytes.len() > max {
+            return Err(too_large());
+        }
+        if let Some(declared) = body.len().filter(|&declared| bytes.len() < declared) {
+            // async-h1 ends a short Content-Length body as if it were complete.
+            return Err(short_body(bytes.len(), declared));
+        }
+        Ok(Response::from_parts(parts, Bytes::from(bytes)))
+    }
+}
+
+/// The rustls configuration `tls` currently holds for the server (to notice an exec plugin's
+/// certificate being put in).
+fn tls_in_use(tls: &ClientTls, config: &Config) -> Result<Arc<rustls::ClientConfig>> {
+    let host = config.server.host_str().unwrap_or("localhost");
+    Ok(tls.for_host(host)?.1)
+}
+
+/// Core's request as surf's: method, absolute URL, headers (values must be ASCII, which surf
+/// requires), body.
+fn to_surf(request: Request) -> Result<::surf::Request> {
+    use ::surf::http::headers::{HeaderName, HeaderValue};
+    let (parts, body) = request.into_parts();
+    let method: ::surf::http::Method = parts
+        .method
+        .as_str()
+        .parse()
+        .map_err(|_| Error::protocol(format!("surf cannot send the method {}", parts.method)))?;
+    let uri = parts.uri.to_string();
+    let url = ::surf::Url::parse(&uri).map_err(|e| Error::protocol(format!("unusable request URL {uri:?}: {e}")))?;
+    let mut out = ::surf::Request::new(method, url);
+    for (name, value) in &parts.headers {
+        let header = HeaderName::from_bytes(name.as_str().as_bytes().to_vec())
+            .map_err(|_| Error::protocol(format!("surf cannot send the header name {name}")))?;
+        // Never quote the value: it may be a credential.
+        let value = HeaderValue::from_bytes(value.as_bytes().to_vec())
+            .map_err(|_| Error::protocol(format!("surf cannot send the header {name}: its value is not ASCII")))?;
+        out.append_header(header, value);
+    }
+    if !body.is_empty() {
+        // After the headers: surf only sets a content type when the request has none.
+        out.set_body(::surf::Body::from_bytes(body.to_vec()));
+    }
+    Ok(out)
+}
+
+/// surf's response head as an `http` one.
+fn head_of(response: &::surf::Response) -> Result<http::response::Parts> {
+    let status = http::StatusCode::from_u16(u16::from(response.status()))
+        .map_err(|_| Error::protocol(format!("the response status {} is not valid", response.status())))?;
+    let (mut parts, ()) = http::Response::new(()).into_parts();
+    parts.status = status;
+    for (surf_name, values) in response.iter() {
+        let Ok(name) = http::HeaderName::from_bytes(surf_name.as_str().as_bytes()) else {
+            tracing::debug!(header = %surf_name, "skipped a response header name http cannot represent");
+            continue;
+        };
+        for value in values {
+            match http::HeaderValue::from_bytes(value.as_str().as_bytes()) {
+                Ok(value) => {
+                    parts.headers.append(name.clone(), value);
+                }
+                // async-h1 makes up a `date` (when the server sent none) holding a line break.
+                // Name only: a response header may hold a session cookie.
+                Err(_) => tracing::debug!(header = %name, "skipped a response header value http cannot represent"),
+            }
+        }
+    }
+    Ok(parts)
+}
+
+/// The error a request that got no response becomes: `Connect` when no connection could be made
+/// (the request was not sent), `Io` otherwise.
+fn request_error(err: &::surf::Error, target: &str) -> Error {
+    let message = chain_message(AsRef::<dyn std::error::Error>::as_ref(err));
+    let connect = match err.downcast_ref::<io::Error>() {
+        Some(io_err) => matches!(
+            io_err.kind(),
+            io::ErrorKind::ConnectionRefused
+                | io::ErrorKind::AddrNotAvailable
+                | io::ErrorKind::NetworkUnreachable
+                | io::ErrorKind::HostUnreachable
+        ),
+        None => message.to_ascii_lowercase().contains(POOL_CONNECT_FAILED),
+    };
+    if connect {
+        return Error::transport(
+            TransportErrorKind::Connect,
+            format!("cannot connect to {target}: {message}; check the server address and that the server runs"),
+        );
+    }
+    if err.status() == ::surf::StatusCode::BadRequest && message.contains("invalid url scheme") {
+        return Error::transport(
+            TransportErrorKind::Connect,
+            format!(
+                "the surf client cannot reach {target}: {message}; for https, give SurfTransport::new a surf \
+                 client with a TLS backend"
+            ),
+        );
+    }
+    if err.downcast_ref::<io::Error>().is_some_and(|e| e.kind() == io::ErrorKind::UnexpectedEof) {
+        let closed = closed_before_answer();
+        return Error::transport(TransportErrorKind::Io, format!("{target}: {closed}"));
+    }
+    Error::transport(TransportErrorKind::Io, format!("the request to {target} failed: {message}"))
+}
+
+/// A Content-Length body that ended after `got` of its `declared` bytes.
+fn short_body(got: usize, declared: usize) -> Error {
+    let closed = truncated_by_close();
+    Error::transport(TransportErrorKind::Truncated, format!("{closed}: {got} of {declared} bytes arrived"))
+}
+
+/// The error a failed body read becomes: `Truncated` when the body stopped before its declared
+/// end, `Io` otherwise.
+fn body_error(err: &io::Error) -> Error {
+    if err.kind() == io::ErrorKind::UnexpectedEof {
+        return Error::transport(
+            TransportErrorKind::Truncated,
+            format!("{}: {}", truncated_by_close(), chain_message(err)),
+        );
+    }
+    Error::transport(TransportErrorKind::Io, format!("reading the response body failed: {}", chain_message(err)))
+}
+
+impl Transport for SurfTransport {
+    type Body = SurfBody;
+
+    async fn send(&self, request: Request) -> Result<Response> {
+        let what = what(&request);
+        let limit = request_limit(&request, self.config.request_timeout);
+        future::or(self.send_inner(request), expire(limit, |limit| response_timed_out(&what, limit))).await
+    }
+
+    /// Like the main transport: the head must come within `request_timeout` plus the query's
+    /// wait, capped by the operation's time limit, except for a log follow (`follow=true`); a
+    /// 2xx stream then has no overall limit, only each read's own timeout.
+    async fn open(&self, request: Request) -> Result<Opened<SurfBody>> {
+        let what = what(&request);
+        let head_limit = request_limit(&request, self.config.request_timeout);
+        let body_limit = TimeLimit::cap(&request, self.config.request_timeout);
+        let head_timed_out = |limit| head_timed_out(&what, limit);
+        let (mut response, permit) = future::or(self.request(request), expire(head_limit, head_timed_out)).await?;
+        if response.status().is_success() {
+            let parts = head_of(&response)?;
+            let body = response.take_body();
+            let body = SurfBody {
+                declared: body.len(),
+                received: 0,
+                body,
+                buffer: vec![0; READ_BUFFER].into_boxed_slice(),
+                done: false,
+                permit: Some(permit),
+            };
+            return Ok(Opened::Stream(parts, body));
+        }
+        // An error body is short; do not let a stalled one hang the caller.
+        let read = future::or(self.read_whole(response), expire(body_limit, error_body_timed_out));
+        read.await.map(Opened::Complete)
+    }
+
+    async fn sleep(&self, duration: Duration) {
+        async_io::Timer::after(duration).await;
+    }
+
+    fn now(&self) -> Instant {
+        Instant::now()
+    }
+}
+
+/// The open body of a response streamed through surf. Dropping it drops surf's body: without
+/// keep-alive that closes the connection; a keep-alive h1 client would take the connection back
+/// unfinished (see [`SurfTransport::new`]).
+#[cfg_attr(docsrs, doc(cfg(feature = "surf")))]
+pub struct SurfBody {
+    body: ::surf::Body,
+    /// The Content-Length, if the server declared one.
+    declared: Option<usize>,
+    /// How many bytes were read so far.
+    received: usize,
+    /// Where a read lands before it is copied out as [`Bytes`].
+    buffer: Box<[u8]>,
+    done: bool,
+    /// The stream's unit of the connection budget: given back when the stream ends or is dropped.
+    permit: Option<Permit>,
+}
+
+impl std::fmt::Debug for SurfBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SurfBody").field("done", &self.done).finish_non_exhaustive()
+    }
+}
+
+impl BodyStream for SurfBody {
+    async fn next_chunk(&mut self, limit: Option<Duration>) -> Chunk {
+        if self.done {
+            return Chunk::End;
+        }
+        let SurfBody { body, buffer, .. } = self;
+        // A read that has not finished has taken nothing: stopping at the deadline loses no
+        // bytes, the next call carries on.
+        let read = async { body.read(buffer).await.map_err(Some) };
+        let timed_out = async {
+            match limit {
+                None => future::pending().await,
+                Some(limit) => {
+                    async_io::Timer::after(limit).await;
+                    Err(None)
+                }
+            }
+        };
+        let outcome = future::or(read, timed_out).await;
+        match outcome {
+            Ok(0) => {
+                self.done = true;
+                self.permit = None;
+                match self.declared.filter(|&declared| self.received < declared) {
+                    // async-h1 ends a short Content-Length body as if it were complete.
+                    Some(declared) => Chunk::Failed(short_body(self.received, declared)),
+                    None => Chunk::End,
+                }
+            }
+            Ok(n) => {
+                self.received = self.received.saturating_add(n);
+                Chunk::Data(Bytes::copy_from_slice(&self.buffer[..n]))
+            }
+            Err(None) => Chunk::TimedOut,
+            Err(Some(e)) => {
+                self.done = true;
+                self.permit = None;
+                Chunk::Failed(body_error(&e))
+            }
+        }
+    }
+}
