@@ -1263,7 +1263,7 @@ impl Cluster {
     fn patch(&mut self, rt: &ResourceType, ns: &str, name: &str, req: &Request) -> Result<(u16, Value), Response> {
         let obj = self.get(rt, ns, name).cloned().ok_or_else(|| not_found(rt, name))?;
         let mut patched = apply_patch(obj.clone(), req)?;
-        patched["metadata"] = obj["metadata"].clone();
+        patched["metadata"] = user_metadata(&obj["metadata"], &patched["metadata"]);
         patched["kind"] = obj["kind"].clone();
         patched["apiVersion"] = obj["apiVersion"].clone();
         bump_generation(rt, &obj, &mut patched);
@@ -1284,7 +1284,7 @@ impl Cluster {
                 return Err(conflict(rt, name));
             }
         }
-        new["metadata"] = obj["metadata"].clone();
+        new["metadata"] = user_metadata(&obj["metadata"], &new["metadata"]);
         new["kind"] = obj["kind"].clone();
         new["apiVersion"] = obj["apiVersion"].clone();
         bump_generation(rt, &obj, &mut new);
@@ -1538,6 +1538,25 @@ fn apply_patch(mut target: Value, req: &Request) -> Result<Value, Response> {
     } else {
         Err(status(415, "UnsupportedMediaType", &format!("the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json (got {content_type:?})"), json!({})))
     }
+}
+
+/// The metadata a PATCH or PUT leaves: what the client may change (labels, annotations,
+/// finalizers, owner references) from `new`, everything the server owns (name, uid,
+/// resourceVersion, generation, timestamps, ...) from `old`, as the apiserver does.
+fn user_metadata(old: &Value, new: &Value) -> Value {
+    let mut out = old.clone();
+    let o = ensure_object(&mut out);
+    for key in ["labels", "annotations", "finalizers", "ownerReferences"] {
+        match new.get(key) {
+            Some(v) if !v.is_null() => {
+                o.insert(key.to_owned(), v.clone());
+            }
+            _ => {
+                o.remove(key);
+            }
+        }
+    }
+    out
 }
 
 /// RFC 7386 JSON merge patch.

@@ -100,14 +100,39 @@
 //! # }
 //! ```
 //!
-//! The escape hatch is one line, with the manager's own retry policy:
+//! The escape hatch is one line, with the manager's own retry policy: here, list the
+//! Deployments of a namespace and label each one (on the fake cluster; in a program,
+//! `let cm = clustermanager_tokio::connect_infer().await?.erase();`):
 //!
-//! ```no_run
-//! # async fn demo() -> clustermanager_tokio::Result<()> {
-//! use clustermanager_tokio::k8s::api::{ListParams, Resource};
-//! let cm = clustermanager_tokio::connect_infer().await?;
-//! let deploys = cm.kubernetes()?.api::<serde_json::Value>(Resource::DEPLOYMENTS).namespaced("web").list(&ListParams::default()).await?;
-//! # let _ = deploys; Ok(()) }
+//! ```
+//! use clustermanager_core::k8s::api::{ListParams, Patch, Resource, WriteParams};
+//! use clustermanager_core::{ClusterManager, JobSpec, Result, ServiceSpec};
+//!
+//! /// Labels every Deployment of `namespace` with `team=<team>`; returns their names.
+//! async fn label_deployments(cm: &ClusterManager, namespace: &str, team: &str) -> Result<Vec<String>> {
+//!     let deploys = cm.kubernetes()?.api::<serde_json::Value>(Resource::DEPLOYMENTS).namespaced(namespace);
+//!     let patch = Patch::merge(&serde_json::json!({ "metadata": { "labels": { "team": team } } }))?;
+//!     let mut names = Vec::new();
+//!     for d in deploys.list(&ListParams::default()).await?.items {
+//!         let name = d["metadata"]["name"].as_str().unwrap_or_default().to_owned();
+//!         deploys.patch(&name, &patch, &WriteParams::default()).await?;
+//!         names.push(name);
+//!     }
+//!     Ok(names)
+//! }
+//!
+//! # fn main() -> Result<()> {
+//! # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+//! # rt.block_on(async {
+//! let fake = clustermanager_fake::FakeCluster::kubernetes();
+//! let cm = fake.cluster_manager().await?.erase();
+//! cm.create_namespace("web").await?;
+//! cm.create_deploy("web", &ServiceSpec::new(JobSpec::new("frontend").image("nginx")).replicas(2)).await?;
+//! assert_eq!(label_deployments(&cm, "web", "payments").await?, ["frontend"]);
+//! let labelled = cm.kubernetes()?.api::<serde_json::Value>(Resource::DEPLOYMENTS).namespaced("web").get("frontend").await?;
+//! assert_eq!(labelled["metadata"]["labels"]["team"], "payments");
+//! # Ok(()) })
+//! # }
 //! ```
 
 // Where other crates' docs link to this one when built alone (`cargo doc --no-deps`):
