@@ -29,7 +29,7 @@
 //!
 //! ## Optional: over a `surf::Client` (feature `surf`)
 //!
-//! With the `surf` cargo feature (off by default), [`SurfTransport`] implements [`Transport`] over
+//! With the `surf` cargo feature (off by default), `SurfTransport` implements [`Transport`] over
 //! a `surf::Client` the caller supplies, for programs that already use surf. surf is unmaintained
 //! and its TLS backends are outdated, so this crate enables only surf's plain-HTTP h1 client: the
 //! adapter is for plain-HTTP servers (a Nomad dev agent on loopback, say), or for TLS the caller
