@@ -558,15 +558,26 @@ async fn check_the_connection_budget_queues_requests_and_streams<T: Make>() {
     assert_eq!(transport.send(get("/version")).await.unwrap().status(), 200);
 }
 
-async fn check_credentials_over_plain_http_are_warned_about<T: Make>() {
+async fn check_credentials_over_plain_http_only_to_loopback_or_when_asked<T: Make>() {
     let server = Server::start(None, ok_handler());
+    // loopback: the credential stays on this machine
     let (made, warned) = warnings(|| T::make(&plain(&server).with_auth(Auth::Bearer(Secret::new("t0ken")))));
     made.unwrap();
-    assert!(warned.iter().any(|w| w.contains("plain http")), "{warned:?}");
-    assert!(!warned.iter().any(|w| w.contains("t0ken")), "the warning never holds the credential");
-    let (made, warned) = warnings(|| T::make(&plain(&server)));
+    assert!(warned.is_empty(), "{warned:?}");
+    // off loopback (0.0.0.0 stands for any other address; nothing is sent): refused, unless asked
+    let remote = Config::kubernetes("http://0.0.0.0:8080").unwrap().with_auth(Auth::Bearer(Secret::new("t0ken")));
+    let err = T::make(&remote).err().expect("refused");
+    assert!(
+        matches!(&err, Error::Config { key, problem } if key == "server" && problem.contains("with_plain_http_credentials")),
+        "{err:?}"
+    );
+    assert!(!err.to_string().contains("t0ken"), "the error never holds the credential");
+    let (made, warned) = warnings(|| T::make(&remote.clone().with_plain_http_credentials(true)));
     made.unwrap();
-    assert!(warned.is_empty(), "no credentials, no warning: {warned:?}");
+    assert!(warned.iter().any(|w| w.contains("plain http")), "asked for, and still warned: {warned:?}");
+    assert!(!warned.iter().any(|w| w.contains("t0ken")), "the warning never holds the credential");
+    // no credentials: nothing to refuse
+    T::make(&Config::kubernetes("http://0.0.0.0:8080").unwrap()).unwrap();
 }
 
 async fn check_an_unlimited_request_timeout_means_no_limit<T: Make>() {
@@ -787,7 +798,7 @@ macro_rules! conformance {
                 exec_plugin_runs_again_after_a_401 => check_exec_plugin_runs_again_after_a_401,
                 exec_plugin_output_is_capped => check_exec_plugin_output_is_capped,
                 an_unlimited_request_timeout_means_no_limit => check_an_unlimited_request_timeout_means_no_limit,
-                credentials_over_plain_http_are_warned_about => check_credentials_over_plain_http_are_warned_about,
+                credentials_over_plain_http_only_to_loopback_or_when_asked => check_credentials_over_plain_http_only_to_loopback_or_when_asked,
                 the_connection_budget_queues_requests_and_streams => check_the_connection_budget_queues_requests_and_streams,
                 exec_plugin_client_certificate_is_presented => check_exec_plugin_client_certificate_is_presented,
                 tls_with_the_configured_ca => check_tls_with_the_configured_ca,

@@ -399,18 +399,23 @@ async fn check_token_file_is_read_and_reread() {
     assert_eq!(server.seen.header(1, "authorization").as_deref(), Some("Bearer second"));
 }
 
-async fn check_credentials_over_plain_http_are_warned_about() {
-    // As the main transport does: a warning when built, never holding the credential.
+async fn check_credentials_over_plain_http_only_to_loopback_or_when_asked() {
+    // As the main transport does: loopback is fine; off loopback (0.0.0.0 stands for any other
+    // address; nothing is sent) refused unless asked for, never quoting the credential.
     let server = Server::start(None, ok_handler());
     let (made, warned) =
         warnings(|| SurfTransport::with_default_client(&plain(&server).with_auth(Auth::Bearer(Secret::new("t0ken")))));
     let transport = made.unwrap();
-    assert!(warned.iter().any(|w| w.contains("plain http")), "{warned:?}");
-    assert!(!warned.iter().any(|w| w.contains("t0ken")), "the warning never holds the credential");
+    assert!(warned.is_empty(), "{warned:?}");
     assert!(!format!("{transport:?}").contains("t0ken"), "Debug never holds the credential");
-    let (made, warned) = warnings(|| SurfTransport::with_default_client(&plain(&server)));
+    let remote = Config::kubernetes("http://0.0.0.0:8080").unwrap().with_auth(Auth::Bearer(Secret::new("t0ken")));
+    let err = SurfTransport::with_default_client(&remote).expect_err("refused");
+    assert!(matches!(&err, Error::Config { key, .. } if key == "server"), "{err:?}");
+    assert!(!err.to_string().contains("t0ken"));
+    let (made, warned) =
+        warnings(|| SurfTransport::with_default_client(&remote.clone().with_plain_http_credentials(true)));
     made.unwrap();
-    assert!(warned.is_empty(), "no credentials, no warning: {warned:?}");
+    assert!(warned.iter().any(|w| w.contains("plain http")), "{warned:?}");
 }
 
 async fn check_https_needs_tls_in_the_surf_client() {
@@ -513,7 +518,7 @@ macro_rules! conformance {
                 server_closing_an_idle_connection_is_survived => check_server_closing_an_idle_connection_is_survived,
                 static_credentials => check_static_credentials,
                 token_file_is_read_and_reread => check_token_file_is_read_and_reread,
-                credentials_over_plain_http_are_warned_about => check_credentials_over_plain_http_are_warned_about,
+                credentials_over_plain_http_only_to_loopback_or_when_asked => check_credentials_over_plain_http_only_to_loopback_or_when_asked,
                 https_needs_tls_in_the_surf_client => check_https_needs_tls_in_the_surf_client,
                 exec_plugin_certificate_over_https_is_refused => check_exec_plugin_certificate_over_https_is_refused,
                 cluster_manager_get_nodes => check_cluster_manager_get_nodes,

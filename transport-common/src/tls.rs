@@ -245,8 +245,9 @@ impl std::fmt::Debug for ClientTls {
 
 impl ClientTls {
     /// The TLS side of a transport to `config.server`. Checks the CA and client certificate now
-    /// (a bad one is a [`Error::Config`] naming it), and warns once when verification is off for
-    /// an `https` server.
+    /// (a bad one is a [`Error::Config`] naming it), refuses credentials over plain `http://`
+    /// to a server off loopback unless the config asks for it ([`Config::check_plain_http`]),
+    /// and warns once when verification is off for an `https` server.
     pub fn new(config: &Config) -> Result<Self> {
         Self::offering(config, ALPN_HTTP1)
     }
@@ -254,11 +255,12 @@ impl ClientTls {
     /// Like [`new`](Self::new), offering the application protocols `alpn` (e.g.
     /// [`ALPN_H2_HTTP1`]); the transport must speak whichever the server picks.
     pub fn offering(config: &Config, alpn: &'static [&'static [u8]]) -> Result<Self> {
-        if config.server.scheme() == "http" && !matches!(config.auth, Auth::None) {
+        config.check_plain_http()?;
+        if config.server.scheme() == "http" && !matches!(config.auth, Auth::None) && !config.server_is_loopback() {
             tracing::warn!(
                 server = %config.server,
-                "credentials will be sent over plain http: anyone on the network path can read them; \
-                 use an https server address unless this is a loopback or otherwise trusted link"
+                "credentials will be sent over plain http, as asked for (with_plain_http_credentials): \
+                 anyone on the network path can read them"
             );
         }
         if config.tls.skip_verify && config.server.scheme() == "https" {

@@ -135,6 +135,10 @@ pub struct Config {
     /// How the seed's namespaces map onto Nomad: real namespaces (the default), or the seed's
     /// old `{namespace}-{job}` ID prefixes for servers without namespaces (Nomad < 1.0).
     pub nomad_namespace_mode: crate::nomad::NamespaceMode,
+    /// Send credentials over plain `http://` to a server that is not on loopback (default
+    /// `false`: refused, see [`Config::check_plain_http`]). Set it only for a link you trust
+    /// (a private network, a sidecar); [`with_plain_http_credentials`](Config::with_plain_http_credentials).
+    pub plain_http_credentials: bool,
 }
 
 impl Config {
@@ -162,7 +166,58 @@ impl Config {
             retry: RetryPolicy::default(),
             max_connections: DEFAULT_MAX_CONNECTIONS,
             nomad_namespace_mode: crate::nomad::NamespaceMode::Native,
+            plain_http_credentials: false,
         })
+    }
+
+    /// Allow credentials over plain `http://` to a server that is not on loopback (see
+    /// [`Config::plain_http_credentials`]). Anyone on the network path can read them.
+    pub fn with_plain_http_credentials(mut self, allow: bool) -> Self {
+        self.plain_http_credentials = allow;
+        self
+    }
+
+    /// Whether the server is on this machine (`127.0.0.0/8`, `::1`, `localhost`).
+    pub fn server_is_loopback(&self) -> bool {
+        match self.server.host() {
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            Some(url::Host::Domain(d)) => {
+                d.eq_ignore_ascii_case("localhost") || d.to_ascii_lowercase().ends_with(".localhost")
+            }
+            None => false,
+        }
+    }
+
+    /// Credentials go over plain `http://` only to a loopback server or when asked for with
+    /// [`with_plain_http_credentials`](Config::with_plain_http_credentials); otherwise this is
+    /// an [`Error::Config`] saying so (the transports check it when they are built). The error
+    /// names the server, never the credential.
+    ///
+    /// ```no_run
+    /// use clustermanager_core::{Config, Secret};
+    /// // 192.0.2.10: an address kept for documentation (RFC 5737)
+    /// let remote = Config::nomad("http://192.0.2.10:4646").unwrap().with_token(Secret::new("acl"));
+    /// assert!(remote.check_plain_http().is_err());
+    /// assert!(remote.with_plain_http_credentials(true).check_plain_http().is_ok());
+    /// let local = Config::nomad("http://127.0.0.1:4646").unwrap().with_token(Secret::new("acl"));
+    /// assert!(local.check_plain_http().is_ok());
+    /// ```
+    pub fn check_plain_http(&self) -> Result<()> {
+        if self.server.scheme() != "http" || matches!(self.auth, Auth::None) || self.plain_http_credentials {
+            return Ok(());
+        }
+        if self.server_is_loopback() {
+            return Ok(());
+        }
+        Err(Error::config(
+            "server",
+            format!(
+                "refusing to send credentials over plain http to {}: anyone on the network path could read them; \
+                 use an https:// server address, or, for a link you trust, Config::with_plain_http_credentials(true)",
+                self.server
+            ),
+        ))
     }
 
     /// Authenticate with `auth`.
