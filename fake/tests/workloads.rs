@@ -6,7 +6,8 @@
 use std::time::Duration;
 
 use clustermanager_core::{
-    Error, JobSpec, PodManagement, Port, Probe, ServiceDef, ServicePort, ServiceSpec, StatefulOptions, Status,
+    Error, JobSpec, PodManagement, Port, Probe, ReasonKind, ServiceDef, ServicePort, ServiceSpec, StatefulOptions,
+    Status, WaitOptions, WorkloadKind,
 };
 use clustermanager_fake::{block_on, FakeCluster, FakeOptions};
 
@@ -31,7 +32,12 @@ fn a_kubernetes_deployment_becomes_available_scales_and_goes_with_its_pods() {
     assert_eq!((up.ready, up.available, up.updated), (3, 3, 3));
     assert!(up.raw_status.contains("Available=True (MinimumReplicasAvailable)"), "{}", up.raw_status);
     let waited = &fake.requests()[before..];
-    assert_eq!(waited.len(), 2, "a list and one watch, no polling: {waited:?}");
+    let (looks, watched): (Vec<&String>, Vec<&String>) =
+        waited.iter().partition(|r| r.contains("/pods?") || r.ends_with("/deployments/web"));
+    assert_eq!(watched.len(), 2, "a list and one watch, no polling: {waited:?}");
+    // the rollout took a few seconds: one look at why no pod ran yet (the Deployment for its
+    // selector, then its pods), no more once they started
+    assert!(looks.len() <= 2, "{looks:?}");
 
     let pods = block_on(cm.list_deploy_pods("shop", "web")).unwrap();
     assert_eq!(pods.len(), 3);
@@ -74,7 +80,7 @@ fn a_kubernetes_statefulset_starts_its_pods_in_order_with_stable_names() {
 }
 
 #[test]
-fn a_deployment_whose_image_cannot_be_pulled_times_out_then_fails_at_its_progress_deadline() {
+fn a_deployment_whose_image_cannot_be_pulled_says_why_then_fails() {
     let fake = FakeCluster::kubernetes_with(FakeOptions {
         missing_images: vec!["example.com/nope:1".into()],
         ..FakeOptions::default()
@@ -82,19 +88,52 @@ fn a_deployment_whose_image_cannot_be_pulled_times_out_then_fails_at_its_progres
     let cm = block_on(fake.cluster_manager()).unwrap();
     let spec = ServiceSpec::new(JobSpec::new("web").image("example.com/nope:1"));
     block_on(cm.create_deploy("default", &spec)).unwrap();
+    // the timeout names why no pod started
     match block_on(cm.deploy_wait_available("default", "web", Some(Duration::from_secs(30)))) {
-        Err(Error::Timeout { what }) => assert!(what.contains("web"), "{what}"),
+        Err(Error::Timeout { what }) => assert!(what.contains("web") && what.contains("pulled"), "{what}"),
         other => panic!("expected a timeout, got {other:?}"),
     }
-    // given longer, the rollout's progress deadline (600 s) ends the wait saying so
+    // given longer, the stuck deadline (5 minutes, as for jobs) ends it, saying why
+    let began = fake.elapsed();
     match block_on(cm.deploy_wait_available("default", "web", Some(Duration::from_secs(3600)))) {
+        Err(Error::CannotRun { reason, .. }) => assert_eq!(reason.kind, ReasonKind::ImagePull, "{reason}"),
+        other => panic!("expected CannotRun, got {other:?}"),
+    }
+    let took = fake.elapsed() - began;
+    assert!(took >= Duration::from_secs(300) && took < Duration::from_secs(400), "{took:?}");
+    // without the stuck deadline, the rollout's progress deadline (600 s) ends the wait saying so
+    let options = WaitOptions::new().timeout(Some(Duration::from_secs(3600))).stuck_deadline(None);
+    match block_on(cm.wait_workload_available_with(WorkloadKind::Deployment, "default", "web", &options)) {
         Err(Error::CannotRun { reason, .. }) => {
-            assert_eq!(reason.kind, clustermanager_core::ReasonKind::DeploymentFailed);
+            assert_eq!(reason.kind, ReasonKind::DeploymentFailed);
             assert!(reason.message.contains("timed out progressing"), "{}", reason.message);
         }
         other => panic!("expected CannotRun, got {other:?}"),
     }
-    assert!(fake.elapsed() >= Duration::from_secs(600) && fake.elapsed() < Duration::from_secs(700));
+    assert!(fake.elapsed() >= Duration::from_secs(600) && fake.elapsed() < Duration::from_secs(1000));
+}
+
+#[test]
+fn a_deployment_or_nomad_service_that_can_never_run_fails_at_once() {
+    // an image reference that is not valid: permanent, the wait ends at the first look
+    let fake = FakeCluster::kubernetes();
+    let cm = block_on(fake.cluster_manager()).unwrap();
+    block_on(cm.create_deploy("default", &ServiceSpec::new(JobSpec::new("bad").image("Not A Valid:Image")))).unwrap();
+    match block_on(cm.deploy_wait_available("default", "bad", Some(Duration::from_secs(600)))) {
+        Err(Error::CannotRun { reason, .. }) => assert_eq!(reason.kind, ReasonKind::InvalidImage, "{reason}"),
+        other => panic!("expected CannotRun, got {other:?}"),
+    }
+    assert!(fake.elapsed() < Duration::from_secs(60), "{:?}", fake.elapsed());
+    // a Nomad service whose driver no node has
+    let fake = FakeCluster::nomad_with(FakeOptions { nomad_drivers: vec!["exec".into()], ..FakeOptions::default() });
+    let cm = block_on(fake.cluster_manager()).unwrap();
+    let spec = ServiceSpec::new(JobSpec::new("svc").image("nginx").driver(clustermanager_core::Driver::Docker));
+    block_on(cm.create_deploy("default", &spec)).unwrap();
+    match block_on(cm.deploy_wait_available("default", "svc", Some(Duration::from_secs(600)))) {
+        Err(Error::CannotRun { reason, .. }) => assert_eq!(reason.kind, ReasonKind::MissingDriver, "{reason}"),
+        other => panic!("expected CannotRun, got {other:?}"),
+    }
+    assert!(fake.elapsed() < Duration::from_secs(60), "{:?}", fake.elapsed());
 }
 
 #[test]
@@ -133,8 +172,11 @@ fn a_nomad_service_job_is_available_once_its_deployment_succeeds() {
     let took = fake.elapsed() - started;
     assert!(took >= Duration::from_secs(10) && took < Duration::from_secs(15), "{took:?}");
     let reads = &fake.requests()[before..];
-    assert!(reads.len() <= 5, "blocking queries, not polling: {reads:?}");
-    assert!(reads.iter().skip(2).all(|r| r.contains("index=")), "{reads:?}");
+    let (looks, blocking): (Vec<&String>, Vec<&String>) =
+        reads.iter().partition(|r| r.ends_with("/evaluations") || r.ends_with("/allocations"));
+    assert!(blocking.len() <= 3, "blocking queries, not polling: {reads:?}");
+    assert!(blocking.iter().skip(2).all(|r| r.contains("index=")), "{reads:?}");
+    assert!(looks.len() <= 2, "one look at why it had not started: {looks:?}");
 
     let pods = block_on(cm.list_deploy_pods("default", "web")).unwrap();
     assert_eq!(pods.len(), 2);
@@ -151,7 +193,7 @@ fn a_nomad_service_job_is_available_once_its_deployment_succeeds() {
 }
 
 #[test]
-fn a_nomad_deployment_that_cannot_place_fails_at_its_progress_deadline() {
+fn a_nomad_deployment_that_cannot_place_says_so_at_once_or_fails_at_its_progress_deadline() {
     let fake = FakeCluster::nomad_with(FakeOptions {
         nomad_drivers: vec!["raw_exec".into(), "exec".into()],
         ..FakeOptions::default()
@@ -159,7 +201,18 @@ fn a_nomad_deployment_that_cannot_place_fails_at_its_progress_deadline() {
     let cm = block_on(fake.cluster_manager()).unwrap();
     let spec = ServiceSpec::new(JobSpec::new("web").image("nginx:1.25"));
     block_on(cm.create_deploy("default", &spec)).unwrap();
+    // no node has docker: the first look says so
     match block_on(cm.deploy_wait_available("default", "web", Some(Duration::from_secs(3600)))) {
+        Err(Error::CannotRun { job, reason }) => {
+            assert_eq!(job, "default/web");
+            assert_eq!(reason.kind, ReasonKind::MissingDriver, "{reason}");
+        }
+        other => panic!("expected CannotRun, got {other:?}"),
+    }
+    assert!(fake.elapsed() < Duration::from_secs(60), "{:?}", fake.elapsed());
+    // told not to stop for it, the deployment's progress deadline ends the wait
+    let options = WaitOptions::new().timeout(Some(Duration::from_secs(3600))).fail_fast(false).stuck_deadline(None);
+    match block_on(cm.wait_workload_available_with(WorkloadKind::Deployment, "default", "web", &options)) {
         Err(Error::CannotRun { job, reason }) => {
             assert_eq!(job, "web");
             assert!(reason.message.contains("Failed due to progress deadline"), "{}", reason.message);

@@ -141,6 +141,16 @@ fn waits_for_room(reason: &Reason) -> bool {
     matches!(reason.kind, ReasonKind::ResourcesExhausted | ReasonKind::QuotaExhausted)
 }
 
+/// What a wait's looks look at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Subject {
+    /// A batch job (its pods by `job-name`; on Nomad its evaluations and allocations).
+    Job,
+    /// A Deployment or StatefulSet (its pods by its selector, read from it at the first look;
+    /// on Nomad the service job, as a job).
+    Workload(crate::workload::WorkloadKind),
+}
+
 /// What the looks found so far, shared by the wait's two halves.
 #[derive(Debug, Default)]
 struct Seen {
@@ -219,7 +229,7 @@ impl<T: Transport> ClusterManager<T> {
         let reporter = Reporter { namespace: &ns, job: name, progress: options.progress.as_ref() };
         let ended = first(
             self.shared_wait(namespace, name, options.timeout),
-            self.watch_reasons(namespace, name, options, began, deadline, &seen, &reporter),
+            self.watch_reasons(Subject::Job, namespace, name, options, began, deadline, &seen, &reporter),
         )
         .await;
         let last_reason = seen.lock().unwrap_or_else(PoisonError::into_inner).reason.take();
@@ -281,7 +291,61 @@ impl<T: Transport> ClusterManager<T> {
                 Backend::Nomad(c) => self.shared_execution_wait(c, namespace, job, statuses, options.timeout).await,
             }
         };
-        let ended = first(wait, self.watch_reasons(namespace, job, options, began, deadline, &seen, &reporter)).await;
+        let looks = self.watch_reasons(Subject::Job, namespace, job, options, began, deadline, &seen, &reporter);
+        let ended = first(wait, looks).await;
+        let last_reason = seen.lock().unwrap_or_else(PoisonError::into_inner).reason.take();
+        match ended {
+            First::B(err) => Err(err),
+            First::A(Err(Error::Timeout { what })) => {
+                Err(Error::Timeout { what: with_last_reason(what, last_reason.as_ref()) })
+            }
+            First::A(result) => result,
+        }
+    }
+
+    /// [`wait_workload_available`](Self::wait_workload_available) with [`WaitOptions`]: while no
+    /// pod of the workload has started, the same paced looks at why as
+    /// [`wait_for_job_with`](Self::wait_for_job_with) — on Kubernetes at the pods its selector
+    /// matches, on Nomad at the service job's evaluations and allocations — so an image that
+    /// can never be pulled or a driver no node has ends the wait with [`Error::CannotRun`] at
+    /// once instead of at the rollout's progress deadline, progress is reported, and a timeout
+    /// names the last reason. A timeout of `None` waits
+    /// [`AVAILABLE_TIMEOUT`](super::workloads::AVAILABLE_TIMEOUT).
+    ///
+    /// ```no_run
+    /// # use std::time::Duration;
+    /// # use clustermanager_core::*;
+    /// # async fn demo(cm: &ClusterManager) -> Result<()> {
+    /// let options = WaitOptions::new().timeout(Some(Duration::from_secs(300))).on_progress(|p| println!("{p}"));
+    /// match cm.wait_workload_available_with(WorkloadKind::Deployment, "web", "frontend", &options).await {
+    ///     Ok(d) => println!("{} available", d.name),
+    ///     Err(Error::CannotRun { reason, .. }) => eprintln!("frontend cannot run: {reason}"),
+    ///     Err(other) => return Err(other),
+    /// }
+    /// # Ok(()) }
+    /// ```
+    #[tracing::instrument(level = "debug", skip_all, fields(namespace = %namespace, object = %name))]
+    pub async fn wait_workload_available_with(
+        &self,
+        kind: crate::workload::WorkloadKind,
+        namespace: &str,
+        name: &str,
+        options: &WaitOptions,
+    ) -> Result<crate::workload::Workload> {
+        let timeout = Some(options.timeout.unwrap_or(super::workloads::AVAILABLE_TIMEOUT));
+        let (began, deadline) = self.started(timeout);
+        let seen = Mutex::new(Seen::default());
+        let ns = self.server_namespace(namespace);
+        let reporter = Reporter { namespace: &ns, job: name, progress: options.progress.as_ref() };
+        let wait = async {
+            match &self.backend {
+                Backend::Kubernetes(c) => self.run(k8s::workload::wait_available(c, kind, &ns, name, timeout)).await,
+                Backend::Nomad(c) => self.run(nomad::service::wait_available(c, namespace, name, timeout)).await,
+            }
+        };
+        let looks =
+            self.watch_reasons(Subject::Workload(kind), namespace, name, options, began, deadline, &seen, &reporter);
+        let ended = first(wait, looks).await;
         let last_reason = seen.lock().unwrap_or_else(PoisonError::into_inner).reason.take();
         match ended {
             First::B(err) => Err(err),
@@ -417,6 +481,7 @@ impl<T: Transport> ClusterManager<T> {
     #[allow(clippy::too_many_arguments)]
     async fn watch_reasons(
         &self,
+        subject: Subject,
         namespace: &str,
         name: &str,
         options: &WaitOptions,
@@ -429,6 +494,8 @@ impl<T: Transport> ClusterManager<T> {
         let (startup_at, stuck_at) = (at(options.startup_deadline), at(options.stuck_deadline));
         let mut pause = FIRST_LOOK;
         let mut failures = 0u32;
+        // a Kubernetes workload's pod selector, read from it at the first look
+        let selector = Mutex::new(None::<String>);
         let cannot_run = |reason: Reason| Error::CannotRun { job: format!("{}/{name}", reporter.namespace), reason };
         loop {
             let now = self.transport.now();
@@ -443,7 +510,10 @@ impl<T: Transport> ClusterManager<T> {
             if deadline.passed(self.transport.now()) {
                 return std::future::pending().await;
             }
-            let looked = self.diagnose_within(namespace, name, deadline).await;
+            let looked = match subject {
+                Subject::Job => self.diagnose_within(namespace, name, deadline).await,
+                Subject::Workload(kind) => self.diagnose_workload(kind, namespace, name, &selector, deadline).await,
+            };
             let now = self.transport.now();
             let diagnosis = match looked {
                 Ok(d) => d,
@@ -493,6 +563,34 @@ impl<T: Transport> ClusterManager<T> {
             }
             pause = if changed { FIRST_LOOK } else { pause.saturating_mul(2).min(LOOK_MAX) };
         }
+    }
+
+    /// One look at a workload: on Kubernetes its pods by its selector (the workload is read at
+    /// the first look for it), on Nomad its service job as a job.
+    async fn diagnose_workload(
+        &self,
+        kind: crate::workload::WorkloadKind,
+        namespace: &str,
+        name: &str,
+        selector: &Mutex<Option<String>>,
+        deadline: Deadline,
+    ) -> Result<Diagnosis> {
+        let Backend::Kubernetes(c) = &self.backend else {
+            return self.diagnose_within(namespace, name, deadline).await;
+        };
+        let ns = k8s_namespace(c, namespace);
+        let what = || format!("looking at why {name:?} is not available");
+        let known = selector.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        let pods = match known {
+            Some(pods) => pods,
+            None => {
+                let workload = self.run(within(k8s::workload::get(c, kind, ns, name), deadline, what())).await?;
+                let pods = k8s::workload::pod_selector(&workload)?;
+                *selector.lock().unwrap_or_else(PoisonError::into_inner) = Some(pods.clone());
+                pods
+            }
+        };
+        self.run(within(k8s::reason::probe_selector(c, ns, &pods), deadline, what())).await
     }
 
     async fn diagnose_within(&self, namespace: &str, name: &str, deadline: Deadline) -> Result<Diagnosis> {

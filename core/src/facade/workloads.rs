@@ -105,7 +105,10 @@ impl<T: Transport> ClusterManager<T> {
     /// Wait (watching; on Nomad with blocking queries) until the workload is available: every
     /// replica of its current version ready (see [`Workload::is_available`]). `None` waits
     /// [`AVAILABLE_TIMEOUT`] (the seed's 60 s). [`Error::Timeout`](crate::Error::Timeout) after
-    /// it; [`Error::CannotRun`](crate::Error::CannotRun) when a Nomad deployment failed.
+    /// it (naming the last reason seen); [`Error::CannotRun`](crate::Error::CannotRun) when a
+    /// Nomad deployment failed, a Kubernetes rollout passed its progress deadline, or the looks
+    /// at why no pod started found a permanent reason (see
+    /// [`wait_workload_available_with`](Self::wait_workload_available_with)).
     #[tracing::instrument(level = "debug", skip_all, fields(namespace = %namespace, object = %name))]
     pub async fn wait_workload_available(
         &self,
@@ -114,13 +117,8 @@ impl<T: Transport> ClusterManager<T> {
         name: &str,
         timeout: Option<Duration>,
     ) -> Result<Workload> {
-        let timeout = Some(timeout.unwrap_or(AVAILABLE_TIMEOUT));
-        match &self.backend {
-            Backend::Kubernetes(c) => {
-                self.run(k8s::workload::wait_available(c, kind, k8s_namespace(c, namespace), name, timeout)).await
-            }
-            Backend::Nomad(c) => self.run(nomad::service::wait_available(c, namespace, name, timeout)).await,
-        }
+        self.wait_workload_available_with(kind, namespace, name, &super::waits::WaitOptions::new().timeout(timeout))
+            .await
     }
 
     /// The executions of a workload: the pods its selector matches (Kubernetes), the job's

@@ -131,6 +131,24 @@ pub fn probe(
     Checked::new(req.map(|r| Call::new(r, &retry, parse_probe)))
 }
 
+/// One read of the pods `selector` matches (a Deployment's or StatefulSet's), and what they say.
+///
+/// ```
+/// use clustermanager_core::{k8s, Operation, Step};
+/// let mut op = k8s::reason::probe_selector(&k8s::Context::default(), "web", "app=frontend");
+/// let Step::Send(req) = op.poll(std::time::Instant::now()) else { panic!() };
+/// assert_eq!(req.uri(), "/api/v1/namespaces/web/pods?labelSelector=app%3Dfrontend");
+/// ```
+pub fn probe_selector(
+    ctx: &Context,
+    namespace: &str,
+    selector: &str,
+) -> impl Operation<Output = Diagnosis, Item = Infallible> + Send {
+    let req = name::label("namespace", namespace).and_then(|()| super::execution::list_request(namespace, selector));
+    let retry = ctx.retry.clone();
+    Checked::new(req.map(|r| Call::new(r, &retry, parse_probe)))
+}
+
 /// One Kubernetes Event (the fields read).
 #[derive(Debug, Clone, Default, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
