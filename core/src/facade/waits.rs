@@ -10,6 +10,7 @@
 //! changes), each bounded by the wait's deadline; they stop once an execution has started with
 //! nothing wrong. A job that finishes within [`FIRST_LOOK`] costs no look at all.
 
+use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -281,26 +282,14 @@ impl<T: Transport> ClusterManager<T> {
         statuses: &[Status],
         options: &WaitOptions,
     ) -> Result<Execution> {
-        let (began, deadline) = self.started(options.timeout);
-        let seen = Mutex::new(Seen::default());
         let ns = self.server_namespace(namespace);
-        let reporter = Reporter { namespace: &ns, job, progress: options.progress.as_ref() };
         let wait = async {
             match &self.backend {
                 Backend::Kubernetes(c) => self.shared_pod_wait(c, &ns, job, statuses, options.timeout).await,
                 Backend::Nomad(c) => self.shared_execution_wait(c, namespace, job, statuses, options.timeout).await,
             }
         };
-        let looks = self.watch_reasons(Subject::Job, namespace, job, options, began, deadline, &seen, &reporter);
-        let ended = first(wait, looks).await;
-        let last_reason = seen.lock().unwrap_or_else(PoisonError::into_inner).reason.take();
-        match ended {
-            First::B(err) => Err(err),
-            First::A(Err(Error::Timeout { what })) => {
-                Err(Error::Timeout { what: with_last_reason(what, last_reason.as_ref()) })
-            }
-            First::A(result) => result,
-        }
+        self.with_looks(Subject::Job, namespace, job, options, options.timeout, wait).await
     }
 
     /// [`wait_workload_available`](Self::wait_workload_available) with [`WaitOptions`]: while no
@@ -333,18 +322,33 @@ impl<T: Transport> ClusterManager<T> {
         options: &WaitOptions,
     ) -> Result<crate::workload::Workload> {
         let timeout = Some(options.timeout.unwrap_or(super::workloads::AVAILABLE_TIMEOUT));
-        let (began, deadline) = self.started(timeout);
-        let seen = Mutex::new(Seen::default());
         let ns = self.server_namespace(namespace);
-        let reporter = Reporter { namespace: &ns, job: name, progress: options.progress.as_ref() };
         let wait = async {
             match &self.backend {
                 Backend::Kubernetes(c) => self.run(k8s::workload::wait_available(c, kind, &ns, name, timeout)).await,
                 Backend::Nomad(c) => self.run(nomad::service::wait_available(c, namespace, name, timeout)).await,
             }
         };
-        let looks =
-            self.watch_reasons(Subject::Workload(kind), namespace, name, options, began, deadline, &seen, &reporter);
+        self.with_looks(Subject::Workload(kind), namespace, name, options, timeout, wait).await
+    }
+
+    /// `wait` raced against the paced looks at why `name` has not started (see
+    /// [`watch_reasons`](Self::watch_reasons)): whichever ends first; a timeout of `wait`
+    /// names the last reason the looks saw.
+    async fn with_looks<X>(
+        &self,
+        subject: Subject,
+        namespace: &str,
+        name: &str,
+        options: &WaitOptions,
+        timeout: Option<Duration>,
+        wait: impl Future<Output = Result<X>>,
+    ) -> Result<X> {
+        let (began, deadline) = self.started(timeout);
+        let seen = Mutex::new(Seen::default());
+        let ns = self.server_namespace(namespace);
+        let reporter = Reporter { namespace: &ns, job: name, progress: options.progress.as_ref() };
+        let looks = self.watch_reasons(subject, namespace, name, options, began, deadline, &seen, &reporter);
         let ended = first(wait, looks).await;
         let last_reason = seen.lock().unwrap_or_else(PoisonError::into_inner).reason.take();
         match ended {
