@@ -2,11 +2,14 @@
 //! [`clustermanager_benches::suites`], the decoding time of each case as a ratio to the floor
 //! measured in the same run (median of interleaved rounds), then the peak heap and the
 //! allocations of one call (a counting global allocator), then concurrent `wait_for_job` on the
-//! fake cluster. See BENCHMARKS.md.
+//! fake cluster, then `get_job` round trips over loopback HTTP through both transports against
+//! raw hyper (and kube-rs with `--features kube`), then the latency of `wait_for_job` from the
+//! server writing the completion. See BENCHMARKS.md.
 //!
-//! `cargo bench -p clustermanager-benches --bench report [-- decode|memory|waits ...]`; the
-//! environment variables `ROUNDS` (timing rounds, default 11) and `WAITS` (the largest number of
-//! concurrent waits, default 10000) tune it.
+//! `cargo bench -p clustermanager-benches --bench report [-- decode|memory|waits|transport|latency ...]`;
+//! the environment variables `ROUNDS` (timing rounds, default 11), `WAITS` (the largest number of
+//! concurrent waits, default 10000), `TRANSPORT_SECS` / `TRANSPORT_ROUNDS` (default 1 s × 3) and
+//! `LATENCY_WAITS` (default 50) tune it.
 
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
@@ -16,6 +19,10 @@ use std::time::{Duration, Instant};
 
 use clustermanager_benches::suites::{suites, Role, Sizes, Suite};
 
+mod fixtures;
+mod latency;
+mod loopback;
+mod transport;
 mod waits;
 
 /// Forwards to `System`, counting the bytes in use, their peak and the allocations.
@@ -214,5 +221,11 @@ fn main() {
     if wants("waits") {
         let max = std::env::var("WAITS").ok().and_then(|r| r.parse().ok()).unwrap_or(10_000);
         waits::report(max);
+    }
+    if wants("transport") {
+        transport::report();
+    }
+    if wants("latency") {
+        latency::report();
     }
 }
