@@ -22,7 +22,7 @@
 //! - `/v1/event/stream` (topics `Job`, `Allocation`, `Evaluation`, with `Key` filters), ending
 //!   when nothing more is scheduled instead of sending heartbeats forever.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -107,6 +107,8 @@ pub(crate) struct Cluster {
     namespaces: BTreeMap<String, (String, u64, u64)>,
     jobs: BTreeMap<(String, String), JobRec>,
     allocs: BTreeMap<String, AllocRec>,
+    /// The allocation IDs of each job, `(namespace, job)` (a job list reads every job's).
+    allocs_by_job: HashMap<(String, String), Vec<String>>,
     evals: BTreeMap<String, Value>,
     scale_events: BTreeMap<(String, String), Vec<Value>>,
     events: Vec<EventRec>,
@@ -153,6 +155,7 @@ impl Cluster {
             namespaces,
             jobs: BTreeMap::new(),
             allocs: BTreeMap::new(),
+            allocs_by_job: HashMap::new(),
             evals: BTreeMap::new(),
             scale_events: BTreeMap::new(),
             events: Vec::new(),
@@ -307,7 +310,10 @@ impl Cluster {
     }
 
     fn allocs_of(&self, ns: &str, job: &str) -> Vec<&AllocRec> {
-        self.allocs.values().filter(|a| a.namespace == ns && a.job_id == job).collect()
+        let ids = self.allocs_by_job.get(&(ns.to_owned(), job.to_owned()));
+        let mut allocs: Vec<&AllocRec> = ids.into_iter().flatten().filter_map(|id| self.allocs.get(id)).collect();
+        allocs.sort_by(|a, b| a.id.cmp(&b.id));
+        allocs
     }
 
     /// Recompute a job's `Status` from its allocations.
@@ -770,6 +776,7 @@ impl Cluster {
                     modify_time: self.now,
                     healthy: false,
                 };
+                self.allocs_by_job.entry((ns.to_owned(), id.to_owned())).or_default().push(alloc_id.clone());
                 self.allocs.insert(alloc_id.clone(), rec);
                 self.alloc_event(&alloc_id);
                 self.schedule.at(self.now + self.step, Action::Start(alloc_id));
@@ -821,7 +828,9 @@ impl Cluster {
             self.end_deployment(ns, id, purge);
             if purge {
                 self.jobs.remove(&(ns.to_owned(), id.to_owned()));
-                self.allocs.retain(|_, a| !(a.namespace == ns && a.job_id == id));
+                for alloc in self.allocs_by_job.remove(&(ns.to_owned(), id.to_owned())).unwrap_or_default() {
+                    self.allocs.remove(&alloc);
+                }
                 self.bump();
                 self.event("Job", "JobDeregistered", id, ns, json!({"Job": null}));
             } else if let Some(rec) = self.jobs.get_mut(&(ns.to_owned(), id.to_owned())) {
