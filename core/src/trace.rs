@@ -72,6 +72,10 @@ fn record<X>(span: &tracing::Span, began: Instant, now: Instant, result: &Result
 /// `transport.send(request)` inside its request span.
 pub(crate) async fn send<T: Transport + ?Sized>(transport: &T, request: Request, attempt: u32) -> Result<Response> {
     let span = span(&request, attempt, "send");
+    if span.is_disabled() {
+        // no subscriber wants it: no clock reads, no records
+        return transport.send(request).await;
+    }
     let began = transport.now();
     let result = transport.send(request).instrument(span.clone()).await;
     let status = result.as_ref().ok().map(|r| r.status().as_u16());
@@ -87,6 +91,9 @@ pub(crate) async fn open<T: Transport + ?Sized>(
     attempt: u32,
 ) -> Result<Opened<T::Body>> {
     let span = span(&request, attempt, "open");
+    if span.is_disabled() {
+        return transport.open(request).await;
+    }
     let began = transport.now();
     let result = transport.open(request).instrument(span.clone()).await;
     let status = match &result {

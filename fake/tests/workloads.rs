@@ -214,7 +214,7 @@ fn a_nomad_deployment_that_cannot_place_says_so_at_once_or_fails_at_its_progress
     let options = WaitOptions::new().timeout(Some(Duration::from_secs(3600))).fail_fast(false).stuck_deadline(None);
     match block_on(cm.wait_workload_available_with(WorkloadKind::Deployment, "default", "web", &options)) {
         Err(Error::CannotRun { job, reason }) => {
-            assert_eq!(job, "web");
+            assert_eq!(job, "default/web");
             assert!(reason.message.contains("Failed due to progress deadline"), "{}", reason.message);
         }
         other => panic!("expected CannotRun, got {other:?}"),

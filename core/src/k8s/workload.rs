@@ -426,7 +426,7 @@ pub fn wait_available(
                 // without a change
                 stalled.map(|message| {
                     Err(Error::CannotRun {
-                        job: workload.name.clone(),
+                        job: format!("{}/{}", workload.namespace, workload.name),
                         reason: Reason::new(
                             ReasonKind::DeploymentFailed,
                             format!("the rollout made no progress within its deadline: {message}"),

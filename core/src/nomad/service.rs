@@ -246,7 +246,11 @@ impl Machine for Read {
                 }
                 if matches!(d.status.as_str(), "failed" | "cancelled") {
                     return Err(Error::CannotRun {
-                        job: workload.name.clone(),
+                        job: format!(
+                            "{}/{}",
+                            super::query::resolve_namespace(&self.paths.ctx, &self.paths.namespace),
+                            workload.name
+                        ),
                         reason: Reason::new(
                             ReasonKind::DeploymentFailed,
                             format!(
