@@ -412,30 +412,16 @@ impl<T: Transport> ClusterManager<T> {
         timeout: Option<Duration>,
     ) -> Result<Execution> {
         nomad::query::validate_job_id(job)?;
-        if statuses.is_empty() {
-            return Err(Error::InvalidInput {
-                field: "statuses".into(),
-                problem: "give at least one status to wait for".into(),
-            });
-        }
+        check_statuses(statuses)?;
         let ns = nomad::query::resolve_namespace(c, namespace);
         let room =
             self.rooms.room::<T::Body>(&format!("nomad/{ns}"), || Box::new(nomad::shared::JobsFeed::new(c, namespace)));
-        let found = Arc::new(Mutex::new(None));
-        let want = Want::Executions(statuses.to_vec());
-        let read = |d| nomad::shared::read_executions(c, namespace, job, statuses, d, Arc::clone(&found));
-        let ended = room.wait(&self.transport, job, want, timeout, read).await?;
-        match ended {
-            Ended::Finished(_) => found
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .take()
-                .ok_or_else(|| Error::protocol("the shared execution wait ended without an execution")),
-            Ended::Gone { existed } => Err(nomad_job_gone(&ns, job, existed)),
-            Ended::TimedOut(_) => {
-                Err(Error::Timeout { what: format!("waiting for an execution of job {job:?} in {statuses:?}") })
-            }
-        }
+        let read = |d, found| nomad::shared::read_executions(c, namespace, job, statuses, d, found);
+        let ended = self.executions_in(&room, job, statuses, timeout, read).await?;
+        ended.map_err(|gone| match gone {
+            Ended::Gone { existed } => nomad_job_gone(&ns, job, existed),
+            _ => Error::Timeout { what: format!("waiting for an execution of job {job:?} in {statuses:?}") },
+        })
     }
 
     /// A Kubernetes execution wait on the namespace's shared pod watch ([`k8s::shared::PodFeed`]):
@@ -452,30 +438,45 @@ impl<T: Transport> ClusterManager<T> {
     ) -> Result<Execution> {
         k8s::name::label("namespace", ns)?;
         k8s::name::label("job name", job)?;
-        if statuses.is_empty() {
-            return Err(Error::InvalidInput {
-                field: "statuses".into(),
-                problem: "is empty: give the statuses to wait for (e.g. [Status::Running])".into(),
-            });
-        }
+        check_statuses(statuses)?;
         let room = self.rooms.room_with::<T::Body>(
             &format!("k8s-pods/{ns}"),
             crate::shared::board::Board::of_executions,
             || Box::new(k8s::shared::PodFeed::new(c, ns)),
         );
-        let found = Arc::new(Mutex::new(None));
+        let read = |d, found| k8s::shared::read_executions(c, ns, job, statuses, d, found);
+        let ended = self.executions_in(&room, job, statuses, timeout, read).await?;
+        ended.map_err(|gone| match gone {
+            Ended::Gone { existed } => k8s::wait::job_not_found(ns, job, existed),
+            _ => Error::Timeout { what: format!("an execution of job {ns}/{job} to be {statuses:?}") },
+        })
+    }
+
+    /// An execution waiter in `room`: `Ok(Ok(execution))` once a look (`read`, which puts what
+    /// it found in the slot it is given) found one, `Ok(Err(ended))` when the job went or the
+    /// time is up.
+    async fn executions_in(
+        &self,
+        room: &crate::shared::room::Room<T::Body>,
+        job: &str,
+        statuses: &[Status],
+        timeout: Option<Duration>,
+        read: impl Fn(
+            Deadline,
+            Found,
+        )
+            -> crate::transport::BoxOperation<Option<crate::shared::board::Seen>, std::convert::Infallible>,
+    ) -> Result<std::result::Result<Execution, Ended>> {
+        let found: Found = Arc::new(Mutex::new(None));
         let want = Want::Executions(statuses.to_vec());
-        let read = |d| k8s::shared::read_executions(c, ns, job, statuses, d, Arc::clone(&found));
-        match room.wait(&self.transport, job, want, timeout, read).await? {
+        match room.wait(&self.transport, job, want, timeout, |d| read(d, Arc::clone(&found))).await? {
             Ended::Finished(_) => found
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .take()
+                .map(Ok)
                 .ok_or_else(|| Error::protocol("the shared execution wait ended without an execution")),
-            Ended::Gone { existed } => Err(k8s::wait::job_not_found(ns, job, existed)),
-            Ended::TimedOut(_) => {
-                Err(Error::Timeout { what: format!("an execution of job {ns}/{job} to be {statuses:?}") })
-            }
+            other => Ok(Err(other)),
         }
     }
 
@@ -675,6 +676,20 @@ fn wait_timed_out(what: &str, timeout: Option<Duration>, last: Option<Job>, reas
         None => String::new(),
     };
     Error::Timeout { what: with_last_reason(format!("{what}{within}{last}"), reason) }
+}
+
+/// Where an execution waiter's look puts the execution it found.
+type Found = Arc<Mutex<Option<Execution>>>;
+
+/// An execution wait needs at least one status to wait for.
+fn check_statuses(statuses: &[Status]) -> Result<()> {
+    if statuses.is_empty() {
+        return Err(Error::InvalidInput {
+            field: "statuses".into(),
+            problem: "is empty: give the statuses to wait for (e.g. [Status::Running])".into(),
+        });
+    }
+    Ok(())
 }
 
 /// A timeout's text with the last reason seen, capped.
