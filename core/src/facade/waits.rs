@@ -19,7 +19,7 @@ use crate::deadline::Deadline;
 use crate::error::{Error, Result};
 use crate::model::{Execution, Job, Status};
 use crate::reason::{Diagnosis, Progress, Reason, ReasonKind};
-use crate::shared::board::Want;
+use crate::shared::board::{Found, Want};
 use crate::shared::room::{first, Ended, First};
 use crate::shared::within;
 use crate::transport::Transport;
@@ -677,9 +677,6 @@ fn wait_timed_out(what: &str, timeout: Option<Duration>, last: Option<Job>, reas
     };
     Error::Timeout { what: with_last_reason(format!("{what}{within}{last}"), reason) }
 }
-
-/// Where an execution waiter's look puts the execution it found.
-type Found = Arc<Mutex<Option<Execution>>>;
 
 /// An execution wait needs at least one status to wait for.
 fn check_statuses(statuses: &[Status]) -> Result<()> {

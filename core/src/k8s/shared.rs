@@ -7,7 +7,6 @@
 //! deleted.
 
 use std::convert::Infallible;
-use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use super::execution::{job_request, status_of_phase, PodObject, CONTROLLER_UID_LABEL, JOB_NAME_LABEL};
@@ -17,8 +16,8 @@ use super::Context;
 use crate::call::Call;
 use crate::deadline::Deadline;
 use crate::error::{Error, Result};
-use crate::model::{Execution, Job, Status};
-use crate::shared::board::{Change, Seen};
+use crate::model::{Job, Status};
+use crate::shared::board::{looked, Change, Found, Seen};
 use crate::shared::feed::{Feed, FeedStep};
 use crate::step::{Event, Response};
 use crate::transport::BoxOperation;
@@ -184,12 +183,11 @@ pub fn read_executions(
     name: &str,
     statuses: &[Status],
     deadline: Deadline,
-    found: Arc<Mutex<Option<Execution>>>,
+    found: Found,
 ) -> BoxOperation<Option<Seen>, Infallible> {
     let look = super::execution::look(ctx, namespace, name);
     let what = format!("looking at the pods of job {namespace}/{name}");
-    let (statuses, job) =
-        (statuses.to_vec(), Job { name: name.to_owned(), namespace: namespace.to_owned(), ..Job::default() });
+    let (statuses, name) = (statuses.to_vec(), name.to_owned());
     Box::new(crate::shared::map_output(crate::shared::within(look, deadline, what), move |out| {
         let Some((meta, pods)) = out? else { return Ok(None) };
         if meta.deletion_timestamp.is_some() {
@@ -199,10 +197,6 @@ pub fn read_executions(
             .into_iter()
             .filter(|p| p.status.is_some_and(|s| statuses.contains(&s)))
             .max_by(|a, b| a.created.cmp(&b.created));
-        let terminal = newest.is_some();
-        if newest.is_some() {
-            *found.lock().unwrap_or_else(PoisonError::into_inner) = newest;
-        }
-        Ok(Some(Seen { name: job.name.clone(), uid: meta.uid, terminal, settled: true, job: job.clone() }))
+        Ok(Some(looked(&name, meta.uid, newest, &found)))
     }))
 }

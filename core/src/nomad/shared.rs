@@ -23,7 +23,7 @@ use crate::deadline::Deadline;
 use crate::error::{Error, Result};
 use crate::model::{Job, Status};
 use crate::retry::Jitter;
-use crate::shared::board::{Change, Seen};
+use crate::shared::board::{looked, Change, Found, Seen};
 use crate::shared::feed::{Feed, FeedStep};
 use crate::step::{Event, Response};
 use crate::transport::BoxOperation;
@@ -169,21 +169,15 @@ pub fn read_executions(
     ctx: &Context,
     namespace: &str,
     name: &str,
-    statuses: &[crate::model::Status],
+    statuses: &[Status],
     deadline: Deadline,
-    found: std::sync::Arc<std::sync::Mutex<Option<crate::model::Execution>>>,
+    found: Found,
 ) -> BoxOperation<Option<Seen>, Infallible> {
     let look = super::wait::execution_once(ctx, namespace, name, statuses);
     let what = format!("looking at the executions of job {name:?}");
-    let job = Job { name: name.to_owned(), namespace: namespace.to_owned(), ..Job::default() };
+    let name = name.to_owned();
     Box::new(crate::shared::map_output(crate::shared::within(look, deadline, what), move |out| match out {
-        Ok(execution) => {
-            let terminal = execution.is_some();
-            if execution.is_some() {
-                *found.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = execution;
-            }
-            Ok(Some(Seen { name: job.name.clone(), uid: String::new(), terminal, settled: true, job: job.clone() }))
-        }
+        Ok(execution) => Ok(Some(looked(&name, String::new(), execution, &found))),
         Err(Error::NotFound(_)) => Ok(None),
         Err(err) => Err(err),
     }))

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use crate::deadline::Deadline;
 use crate::error::Error;
-use crate::model::{Job, Status};
+use crate::model::{Execution, Job, Status};
 
 /// Names one waiter on a [`Board`].
 pub type WaiterId = u64;
@@ -90,6 +90,19 @@ impl Want {
             counts[i] > 0
         })
     }
+}
+
+/// Where an execution waiter's look puts the execution it found (the board deals in jobs).
+pub type Found = std::sync::Arc<std::sync::Mutex<Option<Execution>>>;
+
+/// What an execution waiter's look at job `name` (uid `uid`) tells the board: `terminal` when it
+/// found an execution in a wanted status, which is put in `found` for the wait to return.
+pub fn looked(name: &str, uid: String, execution: Option<Execution>, found: &Found) -> Seen {
+    let terminal = execution.is_some();
+    if terminal {
+        *found.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = execution;
+    }
+    Seen { name: name.to_owned(), uid, terminal, settled: true, job: Job { name: name.to_owned(), ..Job::default() } }
 }
 
 /// The execution counts of a job as seen: [pending, running, succeeded, failed].
