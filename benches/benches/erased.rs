@@ -29,10 +29,16 @@ fn erased(c: &mut Criterion) {
     let transport: FakeTransport = fake.transport();
     let dyn_transport = DynTransport::new(fake.transport());
     group.bench_function("transport_send/generic", |b| {
-        b.iter(|| nodes_request().map(|req| black_box(block_on(transport.send(req)))))
+        b.iter(|| {
+            nodes_request()
+                .map(|req| black_box(block_on(transport.send(req, clustermanager_core::deadline::Io::new()))))
+        })
     });
     group.bench_function("transport_send/erased", |b| {
-        b.iter(|| nodes_request().map(|req| black_box(block_on(dyn_transport.send(req)))))
+        b.iter(|| {
+            nodes_request()
+                .map(|req| black_box(block_on(dyn_transport.send(req, clustermanager_core::deadline::Io::new()))))
+        })
     });
     group.finish();
 }

@@ -6,13 +6,14 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use crate::deadline::Deadline;
+use crate::deadline::{later, Deadline, Hold, Io};
 use crate::error::{Error, Result};
 use crate::retry::{Decision, Failure, Jitter, Retry, RetryPolicy};
 use crate::step::{Event, Operation, Request, Response, Step};
 
 /// Copy a request (`http::Request` is not `Clone` because of its extensions, which core never
-/// sets). The body is a [`Bytes`], so this does not copy it.
+/// sets: what a transport must honour travels in the step's [`Io`]). The body is a [`Bytes`],
+/// so this does not copy it.
 pub fn copy_request(req: &Request) -> Request {
     let mut out = http::Request::new(req.body().clone());
     *out.method_mut() = req.method().clone();
@@ -25,10 +26,10 @@ pub fn copy_request(req: &Request) -> Request {
 /// What an [`Exchange`] wants next.
 #[derive(Debug)]
 pub enum ExchangeStep {
-    /// Send (or, for a streaming exchange, open) this request.
-    Send(Request),
-    /// Back off this long before the next attempt.
-    Wait(Duration),
+    /// Send (or, for a streaming exchange, open) this request, as its [`Io`] says.
+    Send(Request, Io),
+    /// Back off until this instant before the next attempt.
+    WaitUntil(Instant),
     /// Finished: the response (for a streaming exchange whose status was 2xx, the head with an
     /// empty body: the stream is now open), or the failure that was not retried.
     Done(Result<Response>),
@@ -50,6 +51,7 @@ enum State {
 pub struct Exchange {
     request: Request,
     streaming: bool,
+    hold: Hold,
     policy: RetryPolicy,
     jitter: Jitter,
     attempt: u32,
@@ -84,6 +86,7 @@ impl Exchange {
         Exchange {
             request,
             streaming,
+            hold: Hold::None,
             policy: retry.policy.clone(),
             jitter,
             attempt: 0,
@@ -94,11 +97,17 @@ impl Exchange {
     }
 
     /// Bound every attempt by the caller's `deadline` (started at the first poll if it was not
-    /// yet): each request carries the time left as its
-    /// [`TimeLimit`](crate::deadline::TimeLimit), and no retry is scheduled whose back-off would
+    /// yet): each request step carries it in its [`Io`], and no retry is scheduled whose back-off would
     /// end past the deadline (the last failure is returned instead).
     pub fn within(mut self, deadline: Deadline) -> Self {
         self.deadline = deadline;
+        self
+    }
+
+    /// The server may hold the answer as `hold` says (a blocking query's `wait=`, a watch's
+    /// `timeoutSeconds`, a followed log): carried in each attempt's [`Io`].
+    pub fn holding(mut self, hold: Hold) -> Self {
+        self.hold = hold;
         self
     }
 
@@ -126,15 +135,14 @@ impl Exchange {
             State::Ready => {
                 self.started.get_or_insert(now);
                 self.deadline.start(now);
-                self.attempt += 1;
-                let mut request = copy_request(&self.request);
-                self.deadline.limit(now, &mut request);
-                ExchangeStep::Send(request)
+                self.attempt = self.attempt.saturating_add(1);
+                let io = Io::new().holding(self.hold).attempt(self.attempt);
+                ExchangeStep::Send(copy_request(&self.request), self.deadline.bound(io))
             }
             State::Answered(outcome) => match self.retry_delay(&outcome, now) {
                 Some(delay) => {
                     self.state = State::Ready;
-                    ExchangeStep::Wait(delay)
+                    ExchangeStep::WaitUntil(later(now, delay))
                 }
                 None => {
                     self.state = State::Finished;
@@ -209,6 +217,12 @@ where
     pub fn request(&self) -> &Request {
         self.exchange.request()
     }
+
+    /// The server may hold the answer as `hold` says (a blocking query).
+    pub fn holding(mut self, hold: Hold) -> Self {
+        self.exchange = self.exchange.holding(hold);
+        self
+    }
 }
 
 impl<T, F> Operation for Call<F>
@@ -220,8 +234,8 @@ where
 
     fn poll(&mut self, now: Instant) -> Step<T> {
         match self.exchange.poll(now) {
-            ExchangeStep::Send(req) => Step::Send(req),
-            ExchangeStep::Wait(d) => Step::Wait(d),
+            ExchangeStep::Send(req, io) => Step::Send(req, io),
+            ExchangeStep::WaitUntil(at) => Step::WaitUntil(at),
             ExchangeStep::Done(result) => Step::Done(match (result, self.parse.take()) {
                 (Ok(resp), Some(parse)) => parse(resp),
                 (Err(err), _) => Err(err),
@@ -252,10 +266,10 @@ mod tests {
     fn retries_503_then_returns_success() {
         let now = Instant::now();
         let mut call = Call::new(get("/x"), &Retry::default(), status_of);
-        assert!(matches!(call.poll(now), Step::Send(_)));
+        assert!(matches!(call.poll(now), Step::Send(..)));
         call.handle(Event::Response(http::Response::builder().status(503).body(Bytes::new()).unwrap_or_default()));
-        assert!(matches!(call.poll(now), Step::Wait(_)));
-        assert!(matches!(call.poll(now), Step::Send(_)));
+        assert!(matches!(call.poll(now), Step::WaitUntil(_)));
+        assert!(matches!(call.poll(now), Step::Send(..)));
         call.handle(Event::Response(http::Response::new(Bytes::new())));
         assert!(matches!(call.poll(now), Step::Done(Ok(200))));
     }
@@ -268,12 +282,12 @@ mod tests {
         let unavailable = || http::Response::builder().status(503).body(Bytes::new()).unwrap_or_default();
         // Answered quickly: retried.
         let mut call = Call::new(get("/x"), &retry, status_of);
-        assert!(matches!(call.poll(start), Step::Send(_)));
+        assert!(matches!(call.poll(start), Step::Send(..)));
         call.handle(Event::Response(unavailable()));
-        assert!(matches!(call.poll(start + Duration::from_secs(1)), Step::Wait(_)));
+        assert!(matches!(call.poll(start + Duration::from_secs(1)), Step::WaitUntil(_)));
         // Answered after the whole budget: given up, with the server's answer.
         let mut call = Call::new(get("/x"), &retry, status_of);
-        assert!(matches!(call.poll(start), Step::Send(_)));
+        assert!(matches!(call.poll(start), Step::Send(..)));
         call.handle(Event::Response(unavailable()));
         assert!(matches!(call.poll(start + Duration::from_secs(11)), Step::Done(Ok(503))));
     }
@@ -283,7 +297,7 @@ mod tests {
         let now = Instant::now();
         let req = crate::step::request(http::Method::POST, "/x", Some(b"{}".to_vec())).unwrap_or_default();
         let mut call = Call::new(req, &Retry::default(), status_of);
-        assert!(matches!(call.poll(now), Step::Send(_)));
+        assert!(matches!(call.poll(now), Step::Send(..)));
         call.handle(Event::Failed(Error::transport(TransportErrorKind::Io, "reset")));
         assert!(matches!(call.poll(now), Step::Done(Err(Error::Transport { .. }))));
     }

@@ -1,16 +1,21 @@
-//! A caller's deadline, and the time limit each request made for it carries.
+//! Time as data: a caller's [`Deadline`], and the [`Io`] contract each request step carries.
 //!
-//! Every wait measures its timeout from its first poll ([`Deadline::start`]). Each request it
-//! sends then carries the time left as a [`TimeLimit`] (an `http` request extension), which
-//! every transport honours on top of its own `request_timeout`: a server that never answers
-//! cannot hold a wait past its deadline. Backoffs are clamped to the time left
-//! ([`Deadline::clamp`]) and the server-side waits (`timeoutSeconds=`, `wait=`) are shortened to
-//! it. All arithmetic saturates: a timeout past the clock's range (`Duration::MAX`) means "no
-//! limit".
+//! Every wait measures its timeout from its first poll ([`Deadline::start`]) and then knows it
+//! as an absolute instant ([`Deadline::at`]). Each request it sends carries that instant in its
+//! step's [`Io`], with how long the server may legitimately hold the answer ([`Hold`]: a
+//! blocking query's `wait=`, a watch's `timeoutSeconds`, a followed log) and which attempt it is.
+//! A transport turns those fields into timers ([`Io::limit`]) and never reads the request's URI
+//! to learn them. Backoffs are clamped to the deadline ([`Deadline::clamp`]) and the server-side
+//! waits are shortened to it. All arithmetic saturates: a timeout past the clock's range
+//! (`Duration::MAX`) means "no limit".
 
 use std::time::{Duration, Instant};
 
-use crate::step::Request;
+/// `now + delay`, saturating: an instant past the clock's range is taken as a century from now
+/// (or `now` itself on a clock that cannot reach that far), never a panic.
+pub fn later(now: Instant, delay: Duration) -> Instant {
+    now.checked_add(delay).or_else(|| now.checked_add(Duration::from_secs(100 * 365 * 86_400))).unwrap_or(now)
+}
 
 /// A deadline measured from the first [`start`](Deadline::start); no limit when the timeout is
 /// `None` or lies past the clock's range.
@@ -40,6 +45,11 @@ impl Deadline {
         self.timeout
     }
 
+    /// The instant it passes (`None`: no limit, or not started yet).
+    pub fn at(&self) -> Option<Instant> {
+        self.at
+    }
+
     /// The time left at `now` (`None`: no limit).
     pub fn left(&self, now: Instant) -> Option<Duration> {
         self.at.map(|at| at.saturating_duration_since(now))
@@ -62,111 +72,126 @@ impl Deadline {
         self.left(now).map_or(delay, |left| delay.min(left))
     }
 
-    /// Attach the time left at `now` to `request` as its [`TimeLimit`] (nothing without a limit).
-    pub fn limit(&self, now: Instant, request: &mut Request) {
-        if let Some(left) = self.left(now) {
-            TimeLimit::set(request, left);
+    /// `until`, brought forward to the deadline.
+    pub fn clamp_until(&self, until: Instant) -> Instant {
+        self.at.map_or(until, |at| until.min(at))
+    }
+
+    /// `io`, bounded by this deadline too (the earlier of the two is kept).
+    pub fn bound(&self, io: Io) -> Io {
+        io.within(self.at)
+    }
+}
+
+/// How long a server may legitimately hold the answer to a request, beyond a transport's own
+/// `request_timeout`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Hold {
+    /// An ordinary request: answered within `request_timeout`.
+    #[default]
+    None,
+    /// A blocking query (Nomad's `wait=`) or a watch (Kubernetes' `timeoutSeconds`): the server
+    /// may hold the answer this long, plus the 1/16 jitter Nomad adds.
+    Server(Duration),
+    /// A followed log: its head may come only with the first byte of the log, so the head has
+    /// no limit of its own, only the caller's deadline.
+    Follow,
+}
+
+/// Slack past a server-side wait before its answer counts as late.
+const HOLD_SLACK: Duration = Duration::from_secs(10);
+
+impl Hold {
+    /// The extra time the answer may take past `request_timeout`: zero for an ordinary
+    /// request, the server's wait plus 1/16 jitter and 10 s of slack for a blocking query or a
+    /// watch, `None` (no limit) for a follow.
+    pub fn extra(&self) -> Option<Duration> {
+        match self {
+            Hold::None => Some(Duration::ZERO),
+            Hold::Server(w) => Some(w.saturating_add(*w / 16).saturating_add(HOLD_SLACK)),
+            Hold::Follow => None,
         }
     }
 }
 
-/// How long the operation that sent a request can still use its answer: a transport gives up on
-/// the request (with [`Error::Timeout`](crate::Error::Timeout)) when it passes, even when its own
-/// `request_timeout` is longer. Carried as an extension of the [`Request`].
+/// What a transport must honour for one request step, as data: the caller's deadline, how long
+/// the server may hold the answer, and which attempt this is (for tracing).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TimeLimit(pub Duration);
+#[non_exhaustive]
+pub struct Io {
+    /// The caller's deadline: the transport gives up on the request (with
+    /// [`Error::Timeout`](crate::Error::Timeout)) when it passes, even when its own
+    /// `request_timeout` is longer. `None`: no deadline.
+    pub deadline: Option<Instant>,
+    /// How long the server may hold the answer.
+    pub hold: Hold,
+    /// Which attempt this is: 1 for the first, counting the retries of the same request.
+    pub attempt: u32,
+}
 
-impl TimeLimit {
-    /// Set `request`'s time limit to `limit` (a shorter one already set is kept).
-    pub fn set(request: &mut Request, limit: Duration) {
-        let limit = match request.extensions().get::<TimeLimit>() {
-            Some(TimeLimit(old)) => limit.min(*old),
-            None => limit,
+impl Default for Io {
+    fn default() -> Self {
+        Io { deadline: None, hold: Hold::None, attempt: 1 }
+    }
+}
+
+impl Io {
+    /// An ordinary first attempt with no deadline.
+    pub fn new() -> Self {
+        Io::default()
+    }
+
+    /// With the deadline `at`.
+    pub fn until(mut self, at: Instant) -> Self {
+        self.deadline = Some(at);
+        self
+    }
+
+    /// Bounded by `deadline` too: the earlier of the two is kept (`None` changes nothing).
+    pub fn within(mut self, deadline: Option<Instant>) -> Self {
+        self.deadline = match (self.deadline, deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         };
-        request.extensions_mut().insert(TimeLimit(limit));
+        self
     }
 
-    /// `request`'s time limit, if its operation set one.
-    pub fn of(request: &Request) -> Option<Duration> {
-        request.extensions().get::<TimeLimit>().map(|t| t.0)
+    /// With the server hold `hold`.
+    pub fn holding(mut self, hold: Hold) -> Self {
+        self.hold = hold;
+        self
     }
 
-    /// The transport's own limit (`None`: none) capped by `request`'s time limit.
-    pub fn cap(request: &Request, transport_limit: Option<Duration>) -> Option<Duration> {
-        match (transport_limit, TimeLimit::of(request)) {
+    /// As attempt number `attempt`.
+    pub fn attempt(mut self, attempt: u32) -> Self {
+        self.attempt = attempt;
+        self
+    }
+
+    /// The time left at `now` before the deadline (`None`: no deadline).
+    pub fn left(&self, now: Instant) -> Option<Duration> {
+        self.deadline.map(|at| at.saturating_duration_since(now))
+    }
+
+    /// `limit` (`None`: none) capped by the time left before the deadline.
+    pub fn cap(&self, now: Instant, limit: Option<Duration>) -> Option<Duration> {
+        match (limit, self.left(now)) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
     }
-}
 
-/// The time a blocking query asks the server to hold it: Nomad's `wait=` or Kubernetes'
-/// `timeoutSeconds=` (`None` without either).
-pub fn server_wait(query: &str) -> Option<Duration> {
-    let mut wait = None;
-    for pair in query.split('&') {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        match key {
-            "timeoutSeconds" => wait = value.parse::<u64>().ok().map(Duration::from_secs).or(wait),
-            "wait" => wait = parse_go_duration(value).or(wait),
-            _ => {}
-        }
-    }
-    wait
-}
-
-/// The extra time a blocking query may legitimately take: its [`server_wait`], plus the 1/16
-/// jitter Nomad adds and 10 s of slack. Zero without either.
-pub fn query_wait(query: &str) -> Duration {
-    server_wait(query).map(|w| w.saturating_add(w / 16).saturating_add(Duration::from_secs(10))).unwrap_or_default()
-}
-
-/// How long `request` may take to be answered: `request_timeout` plus the query's wait
-/// ([`query_wait`]), capped by the time limit its operation set (the caller's deadline, see
-/// [`TimeLimit`]). `None`: no limit. A log follow (`follow=true`) has no head limit of its own
-/// (its head may only come with the first byte of the log), only its operation's.
-pub fn request_limit(request: &Request, request_timeout: Option<Duration>) -> Option<Duration> {
-    let query = request.uri().query();
-    let own = if query.is_some_and(is_follow) {
-        None
-    } else {
-        let wait = query.map(query_wait).unwrap_or_default();
-        request_timeout.map(|t| t.saturating_add(wait))
-    };
-    TimeLimit::cap(request, own)
-}
-
-/// Parse a Go duration (`5m`, `1m30s`, `300ms`, `1.5h`); a bare number is taken as seconds.
-pub fn parse_go_duration(text: &str) -> Option<Duration> {
-    if let Ok(secs) = text.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let mut rest = text;
-    let mut total = 0f64;
-    while !rest.is_empty() {
-        let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
-        let number: f64 = rest[..num_len].parse().ok()?;
-        rest = &rest[num_len..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
-        let scale = match &rest[..unit_len] {
-            "h" => 3600.0,
-            "m" => 60.0,
-            "s" => 1.0,
-            "ms" => 1e-3,
-            "us" | "µs" | "%C2%B5s" => 1e-6,
-            "ns" => 1e-9,
-            _ => return None,
+    /// How long the request may take to be answered (for a stream: its head), from `now`:
+    /// `request_timeout` plus the [`Hold`]'s extra time, capped by the deadline. `None`: no
+    /// limit. A follow has no head limit of its own, only the deadline.
+    pub fn limit(&self, now: Instant, request_timeout: Option<Duration>) -> Option<Duration> {
+        let own = match self.hold.extra() {
+            Some(extra) => request_timeout.map(|t| t.saturating_add(extra)),
+            None => None,
         };
-        rest = &rest[unit_len..];
-        total += number * scale;
+        self.cap(now, own)
     }
-    Duration::try_from_secs_f64(total).ok()
-}
-
-/// Whether `query` asks to follow a log (`follow=true`, or `follow=1`): a stream that may stay
-/// silent, head included, for as long as the followed program prints nothing.
-pub fn is_follow(query: &str) -> bool {
-    query.split('&').any(|pair| matches!(pair, "follow=true" | "follow=1"))
 }
 
 #[cfg(test)]
@@ -198,34 +223,29 @@ mod tests {
     }
 
     #[test]
-    fn a_request_keeps_the_shortest_limit_and_caps_the_transport() {
-        let mut req = http::Request::new(bytes::Bytes::new());
-        assert_eq!(TimeLimit::cap(&req, Some(Duration::from_secs(295))), Some(Duration::from_secs(295)));
-        TimeLimit::set(&mut req, Duration::from_secs(3));
-        TimeLimit::set(&mut req, Duration::from_secs(10));
-        assert_eq!(TimeLimit::of(&req), Some(Duration::from_secs(3)));
-        assert_eq!(TimeLimit::cap(&req, Some(Duration::from_secs(295))), Some(Duration::from_secs(3)));
-        assert_eq!(TimeLimit::cap(&req, None), Some(Duration::from_secs(3)));
+    fn an_io_keeps_the_earliest_deadline_and_caps_the_transport() {
+        let now = Instant::now();
+        let io = Io::new().until(now + Duration::from_secs(10)).within(Some(now + Duration::from_secs(3)));
+        assert_eq!(io.deadline, Some(now + Duration::from_secs(3)));
+        assert_eq!(io.within(None).deadline, Some(now + Duration::from_secs(3)));
+        assert_eq!(io.limit(now, Some(Duration::from_secs(295))), Some(Duration::from_secs(3)));
+        assert_eq!(io.limit(now, None), Some(Duration::from_secs(3)));
+        assert_eq!(Io::new().limit(now, Some(Duration::from_secs(295))), Some(Duration::from_secs(295)));
+        assert_eq!(Io::new().limit(now, None), None);
+        let far = Io::new().until(later(now, Duration::MAX));
+        assert!(far.limit(now, None).is_some_and(|d| d > Duration::from_secs(86_400 * 365)));
     }
 
     #[test]
-    fn follows_are_recognised_by_their_query() {
-        assert!(is_follow("container=main&follow=true&tailLines=10"));
-        assert!(is_follow("follow=1"));
-        assert!(!is_follow("follow=false&tailLines=10"));
-        assert!(!is_follow("watch=1&timeoutSeconds=290"));
-        assert!(!is_follow("unfollow=true"));
-    }
-
-    #[test]
-    fn waits_of_blocking_queries() {
-        assert_eq!(query_wait("limit=10"), Duration::ZERO);
-        assert_eq!(query_wait("index=5&wait=5m"), Duration::from_secs(300 + 18 + 10) + Duration::from_millis(750));
-        assert_eq!(query_wait("watch=1&timeoutSeconds=160"), Duration::from_secs(160 + 10 + 10));
-        assert_eq!(parse_go_duration("1m30s"), Some(Duration::from_secs(90)));
-        assert_eq!(parse_go_duration("300ms"), Some(Duration::from_millis(300)));
-        assert_eq!(parse_go_duration("1.5h"), Some(Duration::from_secs(5400)));
-        assert_eq!(parse_go_duration("soon"), None);
-        assert_eq!(parse_go_duration("5x"), None);
+    fn holds_of_blocking_queries_watches_and_follows() {
+        let now = Instant::now();
+        let t = Some(Duration::from_secs(30));
+        let blocking = Io::new().holding(Hold::Server(Duration::from_secs(300)));
+        assert_eq!(blocking.limit(now, t), Some(Duration::from_secs(30 + 300 + 18 + 10) + Duration::from_millis(750)));
+        let watch = Io::new().holding(Hold::Server(Duration::from_secs(160)));
+        assert_eq!(watch.limit(now, t), Some(Duration::from_secs(30 + 160 + 10 + 10)));
+        let follow = Io::new().holding(Hold::Follow);
+        assert_eq!(follow.limit(now, t), None);
+        assert_eq!(follow.until(now + Duration::from_secs(2)).limit(now, t), Some(Duration::from_secs(2)));
     }
 }

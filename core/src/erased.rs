@@ -28,6 +28,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::deadline::Io;
 use crate::error::Result;
 use crate::step::{Request, Response};
 use crate::transport::{BodyStream, Chunk, Opened, Transport};
@@ -74,9 +75,9 @@ impl BodyStream for DynBody {
 /// `Transport + 'static`. Use it through [`DynTransport`].
 pub trait ErasedTransport: Send + Sync + 'static {
     /// [`Transport::send`], boxed.
-    fn send_boxed(&self, request: Request) -> BoxFuture<'_, Result<Response>>;
+    fn send_boxed(&self, request: Request, io: Io) -> BoxFuture<'_, Result<Response>>;
     /// [`Transport::open`], boxed, with the body boxed too.
-    fn open_boxed(&self, request: Request) -> BoxFuture<'_, Result<Opened<DynBody>>>;
+    fn open_boxed(&self, request: Request, io: Io) -> BoxFuture<'_, Result<Opened<DynBody>>>;
     /// [`Transport::sleep`], boxed.
     fn sleep_boxed(&self, duration: Duration) -> BoxFuture<'_, ()>;
     /// [`Transport::now`].
@@ -86,12 +87,12 @@ pub trait ErasedTransport: Send + Sync + 'static {
 }
 
 impl<T: Transport + 'static> ErasedTransport for T {
-    fn send_boxed(&self, request: Request) -> BoxFuture<'_, Result<Response>> {
-        Box::pin(self.send(request))
+    fn send_boxed(&self, request: Request, io: Io) -> BoxFuture<'_, Result<Response>> {
+        Box::pin(self.send(request, io))
     }
 
-    fn open_boxed(&self, request: Request) -> BoxFuture<'_, Result<Opened<DynBody>>> {
-        let opening = self.open(request);
+    fn open_boxed(&self, request: Request, io: Io) -> BoxFuture<'_, Result<Opened<DynBody>>> {
+        let opening = self.open(request, io);
         Box::pin(async move {
             Ok(match opening.await? {
                 Opened::Stream(parts, body) => Opened::Stream(parts, DynBody::new(body)),
@@ -153,12 +154,12 @@ impl DynTransport {
 impl Transport for DynTransport {
     type Body = DynBody;
 
-    fn send(&self, request: Request) -> impl Future<Output = Result<Response>> + Send {
-        self.0.send_boxed(request)
+    fn send(&self, request: Request, io: Io) -> impl Future<Output = Result<Response>> + Send {
+        self.0.send_boxed(request, io)
     }
 
-    fn open(&self, request: Request) -> impl Future<Output = Result<Opened<DynBody>>> + Send {
-        self.0.open_boxed(request)
+    fn open(&self, request: Request, io: Io) -> impl Future<Output = Result<Opened<DynBody>>> + Send {
+        self.0.open_boxed(request, io)
     }
 
     fn sleep(&self, duration: Duration) -> impl Future<Output = ()> + Send {
@@ -187,10 +188,10 @@ mod tests {
 
     impl Transport for Clock {
         type Body = NoBody;
-        async fn send(&self, _request: Request) -> Result<Response> {
+        async fn send(&self, _request: Request, _io: Io) -> Result<Response> {
             Ok(http::Response::new(bytes::Bytes::from_static(b"ok")))
         }
-        async fn open(&self, _request: Request) -> Result<Opened<NoBody>> {
+        async fn open(&self, _request: Request, _io: Io) -> Result<Opened<NoBody>> {
             Ok(Opened::Stream(http::Response::new(()).into_parts().0, NoBody))
         }
         async fn sleep(&self, _duration: Duration) {}
@@ -219,10 +220,10 @@ mod tests {
         assert!(again.downcast_ref::<Clock>().is_some());
         let request = || crate::step::request(http::Method::GET, "/", None);
         let Ok(request1) = request() else { panic!("request") };
-        let Ok(response) = block_on(erased.send(request1)) else { panic!("send") };
+        let Ok(response) = block_on(erased.send(request1, Io::new())) else { panic!("send") };
         assert_eq!(response.body().as_ref(), b"ok");
         let Ok(request2) = request() else { panic!("request") };
-        let Ok(Opened::Stream(_, mut body)) = block_on(erased.open(request2)) else { panic!("open") };
+        let Ok(Opened::Stream(_, mut body)) = block_on(erased.open(request2, Io::new())) else { panic!("open") };
         assert!(matches!(block_on(body.next_chunk(None)), Chunk::End));
         block_on(erased.sleep(Duration::from_secs(1)));
     }

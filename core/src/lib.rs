@@ -13,7 +13,7 @@
 //! // Build the operation: it knows nothing about sockets.
 //! let mut op = k8s::node::list(&k8s::Context::default());
 //! let now = std::time::Instant::now();
-//! let Step::Send(request) = op.poll(now) else { unreachable!() };
+//! let Step::Send(request, _) = op.poll(now) else { unreachable!() };
 //! assert_eq!(request.uri().path(), "/api/v1/nodes");
 //!
 //! // Feed it what a server answered.

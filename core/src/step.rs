@@ -6,10 +6,11 @@
 //! tokio, on async-std, or against a recorded conversation in a test.
 
 use std::convert::Infallible;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::Bytes;
 
+pub use crate::deadline::{Hold, Io};
 use crate::error::Error;
 
 /// A request as core builds it. The URI holds only the path and query (`/api/v1/nodes`); the
@@ -18,25 +19,27 @@ pub type Request = http::Request<Bytes>;
 /// A complete response, as a transport hands it back.
 pub type Response = http::Response<Bytes>;
 
-/// What an operation wants done next.
+/// What an operation wants done next. Every time in it is an absolute instant of the driver's
+/// clock (the `now` it polls with), and everything the driver must honour for a request travels
+/// in its [`Io`], never in the request's URI or extensions.
 #[derive(Debug)]
 pub enum Step<T, I = Infallible> {
     /// Send this request and hand back the whole response as [`Event::Response`] (or
-    /// [`Event::Failed`] if no response could be had).
-    Send(Request),
+    /// [`Event::Failed`] if no response could be had), within what its [`Io`] allows.
+    Send(Request, Io),
     /// Open this request as a stream. The transport answers with [`Event::Head`] for a 2xx status
     /// (the body is then read with [`Step::Read`]), with [`Event::Response`] carrying the whole
     /// body for any other status, or with [`Event::Failed`]. Opening a stream closes any stream
     /// that was open. A stream stays open while the operation sends other requests.
-    Open(Request),
+    Open(Request, Io),
     /// Read the next piece of the open stream: answered with [`Event::Chunk`], [`Event::End`],
-    /// [`Event::ReadTimeout`] when `timeout` passed with no data, or [`Event::Failed`].
+    /// [`Event::ReadTimeout`] when `until` passed with no data, or [`Event::Failed`].
     Read {
-        /// How long to wait for data before answering [`Event::ReadTimeout`]; `None` waits forever.
-        timeout: Option<Duration>,
+        /// When to stop waiting for data and answer [`Event::ReadTimeout`]; `None` waits forever.
+        until: Option<Instant>,
     },
-    /// Sleep for this long, then poll again.
-    Wait(Duration),
+    /// Sleep until this instant, then poll again.
+    WaitUntil(Instant),
     /// An item for the caller of a streaming operation; poll again afterwards.
     Yield(I),
     /// The operation is finished; do not poll it again.
@@ -54,7 +57,7 @@ pub enum Event {
     Chunk(Bytes),
     /// The open stream ended cleanly.
     End,
-    /// [`Step::Read`]'s timeout passed with no data.
+    /// [`Step::Read`]'s `until` passed with no data.
     ReadTimeout,
     /// The step could not be carried out (connection refused, TLS failure, stream cut, ...).
     Failed(Error),
@@ -67,8 +70,8 @@ pub trait Operation {
     type Output;
     /// What a streaming operation yields along the way ([`Infallible`] for the others).
     type Item;
-    /// The next step. `now` is the driver's monotonic clock; operations that have deadlines
-    /// measure them from the `now` of their first poll.
+    /// The next step. `now` is the driver's monotonic clock, read once per poll; operations that
+    /// have deadlines measure them from the `now` of their first poll.
     fn poll(&mut self, now: Instant) -> Step<Self::Output, Self::Item>;
     /// The outcome of the last step.
     fn handle(&mut self, event: Event);

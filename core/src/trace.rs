@@ -1,7 +1,7 @@
 //! One `tracing` span per request: every request the driver (and a shared observation) sends
 //! runs inside a `request` span at DEBUG with its method, its path (never the query, which may
-//! carry a token a caller put there, and never a header), which attempt it is (the same method
-//! and path sent again in a row, the same way: a retry, or a watch resumed), and, once answered, its status
+//! carry a token a caller put there, and never a header), which attempt it is (from the step's
+//! [`Io`]: 1, then 2, ... for the retries of one request), and, once answered, its status
 //! and how long it took by the transport's clock. The operations of
 //! [`ClusterManager`](crate::ClusterManager) each run in a span of their own, named after the
 //! method, with the namespace and object they act on; the request spans are its children.
@@ -15,34 +15,10 @@ use std::time::Instant;
 use tracing::field::Empty;
 use tracing::Instrument;
 
+use crate::deadline::Io;
 use crate::error::Result;
 use crate::step::{Request, Response};
 use crate::transport::{Opened, Transport};
-
-/// Which attempt a request is: counts the same method and path sent again in a row.
-#[derive(Debug, Default)]
-pub(crate) struct Attempts {
-    last: Option<(bool, http::Method, String)>,
-    count: u32,
-}
-
-impl Attempts {
-    /// The attempt number of `request`, sent (`open: false`) or opened as a stream (1 for a
-    /// request unlike the one before it).
-    pub(crate) fn of(&mut self, request: &Request, open: bool) -> u32 {
-        let path = request.uri().path();
-        match &self.last {
-            Some((o, m, p)) if *o == open && m == request.method() && p == path => {
-                self.count = self.count.saturating_add(1)
-            }
-            _ => {
-                self.last = Some((open, request.method().clone(), path.to_owned()));
-                self.count = 1;
-            }
-        }
-        self.count
-    }
-}
 
 fn span(request: &Request, attempt: u32, kind: &'static str) -> tracing::Span {
     tracing::debug_span!(
@@ -70,14 +46,14 @@ fn record<X>(span: &tracing::Span, began: Instant, now: Instant, result: &Result
 }
 
 /// `transport.send(request)` inside its request span.
-pub(crate) async fn send<T: Transport + ?Sized>(transport: &T, request: Request, attempt: u32) -> Result<Response> {
-    let span = span(&request, attempt, "send");
+pub(crate) async fn send<T: Transport + ?Sized>(transport: &T, request: Request, io: Io) -> Result<Response> {
+    let span = span(&request, io.attempt, "send");
     if span.is_disabled() {
         // no subscriber wants it: no clock reads, no records
-        return transport.send(request).await;
+        return transport.send(request, io).await;
     }
     let began = transport.now();
-    let result = transport.send(request).instrument(span.clone()).await;
+    let result = transport.send(request, io).instrument(span.clone()).await;
     let status = result.as_ref().ok().map(|r| r.status().as_u16());
     record(&span, began, transport.now(), &result, status);
     result
@@ -85,17 +61,13 @@ pub(crate) async fn send<T: Transport + ?Sized>(transport: &T, request: Request,
 
 /// `transport.open(request)` inside its request span (the status is the head's; the body
 /// streams on after the span closed).
-pub(crate) async fn open<T: Transport + ?Sized>(
-    transport: &T,
-    request: Request,
-    attempt: u32,
-) -> Result<Opened<T::Body>> {
-    let span = span(&request, attempt, "open");
+pub(crate) async fn open<T: Transport + ?Sized>(transport: &T, request: Request, io: Io) -> Result<Opened<T::Body>> {
+    let span = span(&request, io.attempt, "open");
     if span.is_disabled() {
-        return transport.open(request).await;
+        return transport.open(request, io).await;
     }
     let began = transport.now();
-    let result = transport.open(request).instrument(span.clone()).await;
+    let result = transport.open(request, io).instrument(span.clone()).await;
     let status = match &result {
         Ok(Opened::Stream(parts, _)) => Some(parts.status.as_u16()),
         Ok(Opened::Complete(r)) => Some(r.status().as_u16()),

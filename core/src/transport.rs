@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
+use crate::deadline::Io;
 use crate::error::{Error, Result};
 use crate::step::{Event, Operation, Request, Response, Step};
 
@@ -47,15 +48,16 @@ pub trait Transport: Send + Sync {
     type Body: BodyStream + 'static;
     /// Send a request and read the whole response. A non-2xx status is a response, not an error;
     /// an error is a failure to get any response. The whole response is bounded by
-    /// [`Config::request_timeout`](crate::config::Config::request_timeout) plus the wait a
-    /// blocking query asks for (`wait=`, `timeoutSeconds=`), and never longer than the request's
-    /// [`TimeLimit`](crate::deadline::TimeLimit) (the caller's deadline; see
-    /// [`request_limit`](crate::deadline::request_limit)), failing with [`Error::Timeout`].
-    fn send(&self, request: Request) -> impl Future<Output = Result<Response>> + Send;
+    /// [`Io::limit`]: [`Config::request_timeout`](crate::config::Config::request_timeout) plus
+    /// the time the server may hold it ([`io.hold`](Io::hold)), and never past
+    /// [`io.deadline`](Io::deadline) (the caller's), failing with [`Error::Timeout`]. The
+    /// transport learns all of this from `io`, never from the request's URI.
+    fn send(&self, request: Request, io: Io) -> impl Future<Output = Result<Response>> + Send;
     /// Send a request and return its head with the body still streaming (for 2xx). The head
-    /// (and a non-2xx body) is bounded like [`send`](Transport::send)'s response; a 2xx body
-    /// has no overall limit, only each [`BodyStream::next_chunk`]'s timeout.
-    fn open(&self, request: Request) -> impl Future<Output = Result<Opened<Self::Body>>> + Send;
+    /// (and a non-2xx body) is bounded like [`send`](Transport::send)'s response (a follow's
+    /// head only by the deadline); a 2xx body has no overall limit, only each
+    /// [`BodyStream::next_chunk`]'s timeout.
+    fn open(&self, request: Request, io: Io) -> impl Future<Output = Result<Opened<Self::Body>>> + Send;
     /// Sleep.
     fn sleep(&self, duration: Duration) -> impl Future<Output = ()> + Send;
     /// The runtime's monotonic clock.
@@ -113,12 +115,11 @@ pub(crate) struct Run<O, B> {
     op: O,
     stream: Option<B>,
     finished: bool,
-    attempts: crate::trace::Attempts,
 }
 
 impl<O: Operation, B: BodyStream> Run<O, B> {
     pub(crate) fn new(op: O) -> Self {
-        Run { op, stream: None, finished: false, attempts: Default::default() }
+        Run { op, stream: None, finished: false }
     }
 
     pub(crate) fn finished(&self) -> bool {
@@ -150,29 +151,26 @@ impl<O: Operation, B: BodyStream> Run<O, B> {
             return Progress::Done(Err(Error::protocol("driver polled after its operation finished")));
         }
         loop {
-            let step = self.op.poll(transport.now());
+            let now = transport.now();
+            let step = self.op.poll(now);
             let event = match step {
-                Step::Send(req) => {
-                    let attempt = self.attempts.of(&req, false);
-                    match crate::trace::send(transport, req, attempt).await {
-                        Ok(resp) => Event::Response(resp),
-                        Err(err) => Event::Failed(err),
-                    }
-                }
-                Step::Open(req) => {
+                Step::Send(req, io) => match crate::trace::send(transport, req, io).await {
+                    Ok(resp) => Event::Response(resp),
+                    Err(err) => Event::Failed(err),
+                },
+                Step::Open(req, io) => {
                     self.stream = None;
-                    let attempt = self.attempts.of(&req, true);
-                    opened_event(crate::trace::open(transport, req, attempt).await, &mut self.stream)
+                    opened_event(crate::trace::open(transport, req, io).await, &mut self.stream)
                 }
-                Step::Read { timeout } => match self.stream.as_mut() {
+                Step::Read { until } => match self.stream.as_mut() {
                     None => Event::Failed(Error::protocol("read without an open stream")),
                     Some(stream) => {
-                        let chunk = stream.next_chunk(timeout).await;
+                        let chunk = stream.next_chunk(until.map(|u| u.saturating_duration_since(now))).await;
                         chunk_event(chunk, &mut self.stream)
                     }
                 },
-                Step::Wait(duration) => {
-                    transport.sleep(duration).await;
+                Step::WaitUntil(at) => {
+                    transport.sleep(at.saturating_duration_since(now)).await;
                     continue;
                 }
                 Step::Yield(item) => return Progress::Item(item),

@@ -53,7 +53,7 @@ pub enum Effect {
     },
     /// Delay the answer by this much virtual time.
     Latency(Duration),
-    /// Never answer: the client's own time limit (the request's `TimeLimit`, else the fake's
+    /// Never answer: the client's own time limit (the step's `Io` deadline, else the fake's
     /// `request_timeout`) passes in virtual time and the request fails with a timeout.
     Hang,
     /// Answer a Nomad read at once, ignoring its `index=`, with this `X-Nomad-Index`.

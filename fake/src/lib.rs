@@ -48,6 +48,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use clock::YieldOnce;
+use clustermanager_core::deadline::Io;
 use clustermanager_core::error::TransportErrorKind;
 use clustermanager_core::transport::Opened;
 use clustermanager_core::{BodyStream, Chunk, ClusterManager, Config, Error, Request, Response, Transport};
@@ -192,6 +193,16 @@ struct Parked {
     blocked: Option<u64>,
 }
 
+/// How long a request asks the server to hold it, read as the server reads it: Nomad's `wait=`
+/// or Kubernetes' `timeoutSeconds=` (`None` without either).
+fn server_wait(query: &str) -> Option<Duration> {
+    query.split('&').find_map(|pair| match pair.split_once('=')? {
+        ("timeoutSeconds", v) => v.parse::<u64>().ok().map(Duration::from_secs),
+        ("wait", v) => nomad::parse_go_duration(v),
+        _ => None,
+    })
+}
+
 /// The `index=` a Nomad request blocked on, if any.
 fn blocked_on(request: &Request) -> Option<u64> {
     request.uri().query()?.split('&').find_map(|p| p.strip_prefix("index="))?.parse().ok()
@@ -204,7 +215,7 @@ impl Shared {
     }
 
     /// Answer a request, running blocking queries to their end in virtual time.
-    fn answer(&mut self, req: &Request) -> Result<Answer, Error> {
+    fn answer(&mut self, req: &Request, io: Io, start: Instant) -> Result<Answer, Error> {
         let now = self.now;
         self.advance_to(now);
         self.requests.push(match req.uri().query() {
@@ -227,7 +238,7 @@ impl Shared {
             ));
         }
         // what a real transport would wait for this request, at most
-        let limit = clustermanager_core::deadline::request_limit(req, self.request_timeout);
+        let limit = io.limit(clustermanager_core::deadline::later(start, self.now), self.request_timeout);
         let sent = self.now;
         let timed_out = |limit: Duration| Error::Timeout {
             what: format!("clustermanager-fake: no answer to {} {} within {limit:?}", req.method(), req.uri().path()),
@@ -267,7 +278,7 @@ impl Shared {
                 return Err(timed_out(limit));
             }
             Some(Effect::AfterQueryWait(status)) => {
-                let wait = req.uri().query().and_then(clustermanager_core::deadline::server_wait).unwrap_or_default();
+                let wait = req.uri().query().and_then(server_wait).unwrap_or_default();
                 if let Some(limit) = limit.filter(|l| *l < wait) {
                     self.advance_to(later(sent, limit));
                     return Err(timed_out(limit));
@@ -393,8 +404,8 @@ pub struct FakeOptions {
     pub step: Duration,
     /// Seed for retry jitter of the [`ClusterManager`] built by [`FakeCluster::cluster_manager`].
     pub seed: u64,
-    /// The client's request timeout, as the real transports apply it (on top of a blocking
-    /// query's wait, capped by the request's `TimeLimit`): a request the server never answers
+    /// The client's request timeout, as the real transports apply it (on top of the time the
+    /// step's `Io` says the server may hold the request, capped by its deadline): a request the server never answers
     /// ([`Fault::hang`]) fails after it. Default: [`Config`]'s default, 295 s.
     pub request_timeout: Option<Duration>,
     /// Virtual time every request costs (a loopback round trip). Default zero; a small value
@@ -689,8 +700,8 @@ impl BodyStream for FakeBody {
 impl Transport for FakeTransport {
     type Body = FakeBody;
 
-    async fn send(&self, request: Request) -> Result<Response, Error> {
-        let (reply, cut) = self.reply(request).await?;
+    async fn send(&self, request: Request, io: Io) -> Result<Response, Error> {
+        let (reply, cut) = self.reply(request, io).await?;
         let mut s = self.cluster.lock();
         match reply {
             Reply::Full(resp) => Ok(resp),
@@ -720,8 +731,8 @@ impl Transport for FakeTransport {
         }
     }
 
-    async fn open(&self, request: Request) -> Result<Opened<FakeBody>, Error> {
-        let (reply, cut) = self.reply(request).await?;
+    async fn open(&self, request: Request, io: Io) -> Result<Opened<FakeBody>, Error> {
+        let (reply, cut) = self.reply(request, io).await?;
         let mut s = self.cluster.lock();
         let shared = self.cluster.shared.clone();
         match reply {
@@ -753,14 +764,14 @@ impl Transport for FakeTransport {
 impl FakeTransport {
     /// The server's reply to `request`: sent (other tasks run meanwhile, as over real I/O), then
     /// answered, a blocking query once it has something to say or its wait is over.
-    async fn reply(&self, request: Request) -> Result<(Reply<StreamState>, Option<StreamCut>), Error> {
+    async fn reply(&self, request: Request, io: Io) -> Result<(Reply<StreamState>, Option<StreamCut>), Error> {
         let shared = &self.cluster.shared;
         let in_flight = clock::InFlight::new(shared);
         YieldOnce(false).await;
         let answer = {
             let mut s = self.cluster.lock();
             in_flight.arrived(&mut s);
-            s.answer(&request)?
+            s.answer(&request, io, self.cluster.start)?
         };
         match answer {
             Answer::Now(reply) => Ok(reply),

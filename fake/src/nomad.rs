@@ -1172,7 +1172,7 @@ fn text(status: u16, message: &str, index: Option<u64>) -> Response {
 }
 
 /// Go duration strings as Nomad's `wait` takes them: `5s`, `300ms`, `1m`, `1m30s`.
-fn parse_go_duration(text: &str) -> Option<Duration> {
+pub(crate) fn parse_go_duration(text: &str) -> Option<Duration> {
     let (mut total, mut rest) = (0f64, text);
     while !rest.is_empty() {
         let num_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;

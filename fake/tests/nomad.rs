@@ -140,7 +140,7 @@ fn the_agent_resets_connections_beyond_its_per_client_limit() {
     let transport = fake.transport();
     let open = || {
         let req = clustermanager_core::step::request(http::Method::GET, "/v1/event/stream?topic=Job", None).unwrap();
-        block_on(transport.open(req))
+        block_on(transport.open(req, clustermanager_core::deadline::Io::new()))
     };
     let mut streams = Vec::new();
     for _ in 0..clustermanager_fake::NOMAD_MAX_CONNS_PER_CLIENT {
@@ -153,7 +153,10 @@ fn the_agent_resets_connections_beyond_its_per_client_limit() {
     // the 101st connection (a stream or a plain request) is reset, as the real agent does
     assert!(matches!(open(), Err(Error::Transport { .. })));
     let get = clustermanager_core::step::request(http::Method::GET, "/v1/jobs", None).unwrap();
-    assert!(matches!(block_on(transport.send(get)), Err(Error::Transport { .. })));
+    assert!(matches!(
+        block_on(transport.send(get, clustermanager_core::deadline::Io::new())),
+        Err(Error::Transport { .. })
+    ));
     streams.pop();
     assert!(open().is_ok(), "a closed stream frees its connection");
     drop(streams);

@@ -27,7 +27,7 @@ fn send(fake: &FakeCluster, ex: &Value, path: Option<&str>) -> Response {
         builder = builder.header("content-type", ct);
     }
     let body = req["body"].as_str().map(|b| Bytes::from(b.to_owned())).unwrap_or_default();
-    block_on(fake.transport().send(builder.body(body).unwrap())).unwrap()
+    block_on(fake.transport().send(builder.body(body).unwrap(), clustermanager_core::deadline::Io::new())).unwrap()
 }
 
 fn recorded_status(ex: &Value) -> u16 {
@@ -112,7 +112,7 @@ fn kubernetes_job_and_pod_shapes_match_the_recording() {
     let fake = FakeCluster::kubernetes();
     let ns = serde_json::json!({"metadata": {"name": "acm-jobs"}}).to_string();
     let req = http::Request::builder().method("POST").uri("/api/v1/namespaces").body(Bytes::from(ns)).unwrap();
-    block_on(fake.transport().send(req)).unwrap();
+    block_on(fake.transport().send(req, clustermanager_core::deadline::Io::new())).unwrap();
     let created = send(&fake, &ex[0], None);
     assert_eq!(created.status().as_u16(), 201);
     assert_same_shape(&json_of(created.body()), &json_of(recorded_body(&ex[0]).as_bytes()), "$");

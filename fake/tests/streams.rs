@@ -20,14 +20,16 @@ fn request(method: &str, uri: &str, body: &str) -> clustermanager_core::Request 
 }
 
 fn send(t: &FakeTransport, method: &str, uri: &str, body: &str) -> Value {
-    let resp = block_on(t.send(request(method, uri, body))).unwrap();
+    let resp = block_on(t.send(request(method, uri, body), clustermanager_core::deadline::Io::new())).unwrap();
     assert!(resp.status().is_success(), "{method} {uri}: {}", String::from_utf8_lossy(resp.body()));
     serde_json::from_slice(resp.body()).unwrap_or(Value::Null)
 }
 
 /// Open `uri` and read it to its end, one JSON document per line.
 fn read_lines(t: &FakeTransport, uri: &str, timeout: Option<Duration>) -> (Vec<Value>, bool) {
-    let Opened::Stream(_, mut body) = block_on(t.open(request("GET", uri, ""))).unwrap() else {
+    let Opened::Stream(_, mut body) =
+        block_on(t.open(request("GET", uri, ""), clustermanager_core::deadline::Io::new())).unwrap()
+    else {
         panic!("not a stream")
     };
     let mut text = Vec::new();
@@ -98,7 +100,9 @@ fn the_nomad_event_stream_reports_a_job_lifecycle() {
     assert!(events.iter().any(|e| e.0 == "Allocation"));
     let allocs = send(&t, "GET", "/v1/job/ev/allocations", "");
     assert_eq!(allocs[0]["ClientStatus"], "complete", "the stream ran until nothing more was scheduled");
-    let bad = block_on(t.open(request("GET", "/v1/event/stream?index=abc", ""))).unwrap();
+    let bad =
+        block_on(t.open(request("GET", "/v1/event/stream?index=abc", ""), clustermanager_core::deadline::Io::new()))
+            .unwrap();
     let Opened::Complete(resp) = bad else { panic!("expected an error answer") };
     assert_eq!(resp.status().as_u16(), 400);
 }
@@ -109,14 +113,22 @@ fn a_nomad_blocking_query_returns_when_the_index_moves_or_the_wait_ends() {
     let t = fake.transport();
     let job = r#"{"Job":{"ID":"bq","Type":"batch","Datacenters":["dc1"],"TaskGroups":[{"Name":"main","Count":1,"Tasks":[{"Name":"main","Driver":"raw_exec","Config":{"command":"/bin/sh","args":["-c","sleep 20"]}}]}]}}"#;
     send(&t, "POST", "/v1/jobs", job);
-    let first = block_on(t.send(request("GET", "/v1/job/bq", ""))).unwrap();
+    let first = block_on(t.send(request("GET", "/v1/job/bq", ""), clustermanager_core::deadline::Io::new())).unwrap();
     let index: u64 = first.headers()["x-nomad-index"].to_str().unwrap().parse().unwrap();
     let before = fake.elapsed();
-    let next = block_on(t.send(request("GET", &format!("/v1/job/bq?index={index}&wait=60s"), ""))).unwrap();
+    let next = block_on(t.send(
+        request("GET", &format!("/v1/job/bq?index={index}&wait=60s"), ""),
+        clustermanager_core::deadline::Io::new(),
+    ))
+    .unwrap();
     let moved: u64 = next.headers()["x-nomad-index"].to_str().unwrap().parse().unwrap();
     assert!(moved > index);
     assert_eq!(fake.elapsed() - before, Duration::from_secs(1), "answered when the allocation started");
-    let done = block_on(t.send(request("GET", &format!("/v1/job/bq?index={moved}&wait=5s"), ""))).unwrap();
+    let done = block_on(t.send(
+        request("GET", &format!("/v1/job/bq?index={moved}&wait=5s"), ""),
+        clustermanager_core::deadline::Io::new(),
+    ))
+    .unwrap();
     assert_eq!(done.headers()["x-nomad-index"].to_str().unwrap(), moved.to_string(), "the wait ran out first");
     assert_eq!(fake.elapsed() - before, Duration::from_secs(6));
 }

@@ -213,7 +213,10 @@ pub struct Transcript {
     pub requests: Vec<(String, String)>,
     /// The request bodies it sent.
     pub bodies: Vec<Bytes>,
-    /// The waits it asked for.
+    /// What each request's step said the transport must honour (deadline, server hold,
+    /// attempt), in the order of `requests`.
+    pub ios: Vec<clustermanager_core::deadline::Io>,
+    /// The waits it asked for (each `WaitUntil` as the time from the poll that asked).
     pub waits: Vec<Duration>,
     /// Virtual time that passed.
     pub elapsed: Duration,
@@ -365,14 +368,15 @@ impl<'s> Replay<'s> {
         let mut stream_ends_at = Duration::ZERO;
         for _ in 0..1_000_000 {
             match op.poll(start + elapsed) {
-                Step::Send(req) | Step::Open(req) if next >= self.order.len() => {
+                Step::Send(req, _) | Step::Open(req, _) if next >= self.order.len() => {
                     panic!("operation made a request beyond the recording: {} {}", req.method(), req.uri())
                 }
-                Step::Send(req) => {
+                Step::Send(req, io) => {
                     let ex = &self.scenario.exchanges[self.order[next]];
                     next += 1;
                     assert_request_matches(&req, &ex.request, self.check_body);
                     transcript.requests.push((req.method().to_string(), req.uri().to_string()));
+                    transcript.ios.push(io);
                     transcript.bodies.push(req.body().clone());
                     if self.latency {
                         let ms = ex.response.elapsed_ms.unwrap_or(0.0).max(0.0);
@@ -380,11 +384,12 @@ impl<'s> Replay<'s> {
                     }
                     op.handle(Event::Response(ex.response.to_http()));
                 }
-                Step::Open(req) => {
+                Step::Open(req, io) => {
                     let ex = &self.scenario.exchanges[self.order[next]];
                     next += 1;
                     assert_request_matches(&req, &ex.request, self.check_body);
                     transcript.requests.push((req.method().to_string(), req.uri().to_string()));
+                    transcript.ios.push(io);
                     transcript.bodies.push(req.body().clone());
                     if (200..300).contains(&ex.response.status) {
                         let pieces = split_pieces(ex.response.pieces(), self.split);
@@ -403,7 +408,8 @@ impl<'s> Replay<'s> {
                         op.handle(Event::Response(ex.response.to_http()));
                     }
                 }
-                Step::Read { timeout } => {
+                Step::Read { until } => {
+                    let timeout = until.map(|u| u.saturating_duration_since(start + elapsed));
                     let event = match stream.as_mut() {
                         None => {
                             Event::Failed(clustermanager_core::Error::protocol("replay: read without an open stream"))
@@ -432,7 +438,8 @@ impl<'s> Replay<'s> {
                     };
                     op.handle(event);
                 }
-                Step::Wait(d) => {
+                Step::WaitUntil(at) => {
+                    let d = at.saturating_duration_since(start + elapsed);
                     transcript.waits.push(d);
                     elapsed += d;
                 }

@@ -112,12 +112,20 @@ impl BodyStream for ReplayBody {
 impl Transport for ReplayTransport {
     type Body = ReplayBody;
 
-    fn send(&self, request: Request) -> impl Future<Output = Result<Response, Error>> + Send {
+    fn send(
+        &self,
+        request: Request,
+        _io: clustermanager_core::deadline::Io,
+    ) -> impl Future<Output = Result<Response, Error>> + Send {
         let ex = self.take(&request);
         std::future::ready(Ok(ex.response.to_http()))
     }
 
-    fn open(&self, request: Request) -> impl Future<Output = Result<Opened<ReplayBody>, Error>> + Send {
+    fn open(
+        &self,
+        request: Request,
+        _io: clustermanager_core::deadline::Io,
+    ) -> impl Future<Output = Result<Opened<ReplayBody>, Error>> + Send {
         let ex = self.take(&request);
         let out = if (200..300).contains(&ex.response.status) {
             Opened::Stream(ex.response.parts(), ReplayBody { pieces: ex.response.pieces().into() })

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use clustermanager_async_std::AsyncStdTransport;
 use clustermanager_core::config::exec::ExecConfig;
 use clustermanager_core::config::{Auth, Identity, TlsConfig};
+use clustermanager_core::deadline::{later, Hold, Io};
 use clustermanager_core::error::TransportErrorKind;
 use clustermanager_core::facade::ClusterManager;
 use clustermanager_core::transport::{Chunk, Opened};
@@ -66,7 +67,12 @@ fn tls_with_ca(pki: &Pki) -> TlsConfig {
 }
 
 async fn send_ok<T: Transport>(transport: &T, path: &str) {
-    let resp = transport.send(get(path)).await.unwrap_or_else(|e| panic!("request failed: {e}"));
+    send_ok_with(transport, path, Io::new()).await
+}
+
+/// [`send_ok`] with what the step would say: a deadline, a server hold.
+async fn send_ok_with<T: Transport>(transport: &T, path: &str, io: Io) {
+    let resp = transport.send(get(path), io).await.unwrap_or_else(|e| panic!("request failed: {e}"));
     assert_eq!(resp.status(), 200);
     assert_eq!(&resp.body()[..], b"ok");
 }
@@ -99,7 +105,7 @@ async fn eventually<T: Transport>(transport: &T, cond: impl Fn() -> bool) -> boo
 async fn check_plain_get<T: Make>() {
     let server = Server::start(None, Arc::new(|_| Reply::Full(200, r#"{"kind":"Status"}"#.to_owned())));
     let transport = T::make(&plain(&server)).unwrap();
-    let resp = transport.send(get("/api/v1/nodes?limit=10")).await.unwrap();
+    let resp = transport.send(get("/api/v1/nodes?limit=10"), Io::new()).await.unwrap();
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.headers()["content-type"], "application/json");
     assert_eq!(&resp.body()[..], br#"{"kind":"Status"}"#);
@@ -115,7 +121,7 @@ async fn check_post_body_arrives<T: Make>() {
     let body = br#"{"kind":"Job","metadata":{"name":"x"}}"#.to_vec();
     let request =
         step::request(http::Method::POST, "/apis/batch/v1/namespaces/default/jobs", Some(body.clone())).unwrap();
-    let resp = transport.send(request).await.unwrap();
+    let resp = transport.send(request, Io::new()).await.unwrap();
     assert_eq!(resp.status(), 201);
     let seen = server.seen.requests.lock().unwrap()[0].clone();
     assert_eq!(seen.method, "POST");
@@ -147,7 +153,7 @@ async fn check_concurrent_requests_share_the_transport<T: Make>() {
     let one = |path: &'static str| {
         let transport = &transport;
         async move {
-            let resp = transport.send(get(path)).await.unwrap();
+            let resp = transport.send(get(path), Io::new()).await.unwrap();
             assert_eq!(&resp.body()[..], path.as_bytes(), "each answer reaches its own request");
         }
     };
@@ -199,7 +205,7 @@ async fn check_chunked_stream_with_read_timeouts<T: Make>() {
     let mut config = plain(&server);
     config.request_timeout = Some(Duration::from_millis(100));
     let transport = T::make(&config).unwrap();
-    let Opened::Stream(parts, mut body) = transport.open(get("/api/v1/pods?watch=1")).await.unwrap() else {
+    let Opened::Stream(parts, mut body) = transport.open(get("/api/v1/pods?watch=1"), Io::new()).await.unwrap() else {
         panic!("expected a stream");
     };
     assert_eq!(parts.status, 200);
@@ -229,11 +235,13 @@ async fn check_truncated_bodies<T: Make>() {
     let server = Server::start(None, handler);
     let transport = T::make(&plain(&server)).unwrap();
     // A whole-body read of a short Content-Length body.
-    let err = transport.send(get("/length")).await.unwrap_err();
+    let err = transport.send(get("/length"), Io::new()).await.unwrap_err();
     assert_kind(&err, TransportErrorKind::Truncated);
     // A stream cut mid-body, Content-Length and chunked.
     for path in ["/length", "/chunked"] {
-        let Opened::Stream(_, mut body) = transport.open(get(path)).await.unwrap() else { panic!("expected a stream") };
+        let Opened::Stream(_, mut body) = transport.open(get(path), Io::new()).await.unwrap() else {
+            panic!("expected a stream")
+        };
         let failed = loop {
             match body.next_chunk(Some(Duration::from_secs(5))).await {
                 Chunk::Data(_) => continue,
@@ -249,7 +257,7 @@ async fn check_truncated_bodies<T: Make>() {
 async fn check_connection_refused_is_connect<T: Make>() {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let config = Config::kubernetes(&format!("http://127.0.0.1:{port}")).unwrap();
-    let err = T::make(&config).unwrap().send(get("/version")).await.unwrap_err();
+    let err = T::make(&config).unwrap().send(get("/version"), Io::new()).await.unwrap_err();
     assert_kind(&err, TransportErrorKind::Connect);
     assert!(err.to_string().contains(&port.to_string()), "{err}");
 }
@@ -263,7 +271,7 @@ async fn check_connect_timeout_is_connect<T: Make>() {
     let mut config = Config::kubernetes(&format!("https://localhost:{port}")).unwrap();
     config.connect_timeout = Duration::from_millis(300);
     let started = Instant::now();
-    let err = T::make(&config).unwrap().send(get("/version")).await.unwrap_err();
+    let err = T::make(&config).unwrap().send(get("/version"), Io::new()).await.unwrap_err();
     assert_kind(&err, TransportErrorKind::Connect);
     assert!(err.to_string().contains("connect_timeout"), "{err}");
     assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
@@ -281,12 +289,19 @@ async fn check_request_timeout_and_blocking_query_allowance<T: Make>() {
     let mut config = Config::nomad(&server.http_url()).unwrap();
     config.request_timeout = Some(Duration::from_millis(150));
     let transport = T::make(&config).unwrap();
-    let err = transport.send(get("/v1/jobs")).await.unwrap_err();
+    let err = transport.send(get("/v1/jobs"), Io::new()).await.unwrap_err();
     assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
     // A blocking query may take its wait on top of the request timeout...
-    send_ok(&transport, "/v1/jobs?index=5&wait=1s").await;
-    // ...and so may a Kubernetes list with timeoutSeconds.
-    send_ok(&transport, "/api/v1/pods?timeoutSeconds=1").await;
+    let held = Io::new().holding(Hold::Server(Duration::from_secs(1)));
+    send_ok_with(&transport, "/v1/jobs?index=5&wait=1s", held).await;
+    // ...and so may a Kubernetes list with timeoutSeconds: the step says so, not the query.
+    send_ok_with(&transport, "/api/v1/pods?timeoutSeconds=1", held).await;
+    let err = transport.send(get("/v1/jobs?index=5&wait=1s"), Io::new()).await.unwrap_err();
+    assert!(matches!(err, Error::Timeout { .. }), "the transport never reads wait= from the URI: {err:?}");
+    // A caller's deadline is shorter still.
+    let limited = held.until(Instant::now() + Duration::from_millis(100));
+    let err = transport.send(get("/v1/jobs?index=5&wait=1s"), limited).await.unwrap_err();
+    assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
 }
 
 async fn check_stream_head_deadline_spares_log_follows<T: Make>() {
@@ -302,12 +317,20 @@ async fn check_stream_head_deadline_spares_log_follows<T: Make>() {
     let mut config = plain(&server);
     config.request_timeout = Some(Duration::from_millis(150));
     let transport = T::make(&config).unwrap();
-    let err = transport.open(get("/api/v1/namespaces/x/pods?watch=1")).await.err().expect("the watch head is late");
+    let err = transport
+        .open(get("/api/v1/namespaces/x/pods?watch=1"), Io::new())
+        .await
+        .err()
+        .expect("the watch head is late");
     assert!(
         matches!(&err, Error::Timeout { what } if what.contains("response head") && what.contains("150ms")),
         "{err:?}"
     );
-    match transport.open(get("/api/v1/namespaces/x/pods/y/log?follow=true")).await.unwrap() {
+    match transport
+        .open(get("/api/v1/namespaces/x/pods/y/log?follow=true"), Io::new().holding(Hold::Follow))
+        .await
+        .unwrap()
+    {
         Opened::Stream(parts, mut body) => {
             assert_eq!(parts.status, 200);
             assert!(
@@ -322,7 +345,7 @@ async fn check_error_status_of_a_stream_is_complete<T: Make>() {
     let handler: Handler = Arc::new(|_| Reply::Full(404, r#"{"kind":"Status","code":404}"#.to_owned()));
     let server = Server::start(None, handler);
     let transport = T::make(&plain(&server)).unwrap();
-    match transport.open(get("/api/v1/namespaces/x/pods/y/log?follow=true")).await.unwrap() {
+    match transport.open(get("/api/v1/namespaces/x/pods/y/log?follow=true"), Io::new()).await.unwrap() {
         Opened::Complete(resp) => {
             assert_eq!(resp.status(), 404);
             assert_eq!(&resp.body()[..], br#"{"kind":"Status","code":404}"#);
@@ -336,7 +359,9 @@ async fn check_dropped_stream_closes_its_connection<T: Make>() {
         Arc::new(|_| Reply::Script(vec![write(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n3\r\none\r\n")]));
     let server = Server::start(None, handler);
     let transport = T::make(&plain(&server)).unwrap();
-    let Opened::Stream(_, mut body) = transport.open(get("/watch")).await.unwrap() else { panic!("expected a stream") };
+    let Opened::Stream(_, mut body) = transport.open(get("/watch"), Io::new()).await.unwrap() else {
+        panic!("expected a stream")
+    };
     assert!(matches!(body.next_chunk(Some(Duration::from_secs(5))).await, Chunk::Data(d) if &d[..] == b"one"));
     assert_eq!(server.seen.closed.load(Ordering::SeqCst), 0);
     drop(body);
@@ -357,7 +382,7 @@ async fn check_dropped_request_closes_its_connection<T: Make>() {
     let server = Server::start(None, handler);
     let transport = T::make(&plain(&server)).unwrap();
     // Give up on the request while the server is still thinking.
-    let gave_up = futures_lite::future::or(async { transport.send(get("/slow")).await.is_ok() }, async {
+    let gave_up = futures_lite::future::or(async { transport.send(get("/slow"), Io::new()).await.is_ok() }, async {
         transport.sleep(Duration::from_millis(50)).await;
         false
     })
@@ -431,7 +456,7 @@ async fn check_token_file_cached_then_reread<T: Make>() {
     // ...but a file that was never readable is a Config error naming the token file.
     std::fs::remove_file(&path).unwrap();
     let fresh = T::make(&config).unwrap();
-    let err = fresh.send(get("/version")).await.unwrap_err();
+    let err = fresh.send(get("/version"), Io::new()).await.unwrap_err();
     assert!(
         matches!(&err, Error::Config { key, problem } if key == "tokenFile" && problem.contains("token")),
         "{err:?}"
@@ -485,7 +510,7 @@ async fn check_exec_plugin_token_is_cached_and_failures_explained<T: Make>() {
     let failing =
         ExecConfig { args: vec!["-c".into(), "echo 'login required' >&2; exit 1".into()], env: Vec::new(), ..exec };
     let transport = T::make(&plain(&server).with_auth(Auth::Exec(failing))).unwrap();
-    let err = transport.send(get("/version")).await.unwrap_err();
+    let err = transport.send(get("/version"), Io::new()).await.unwrap_err();
     assert!(matches!(&err, Error::Config { problem, .. } if problem.contains("login required")), "{err:?}");
 }
 
@@ -531,7 +556,7 @@ async fn check_the_connection_budget_queues_requests_and_streams<T: Make>() {
     let server = Server::start(None, handler);
     let transport = T::make(&plain(&server).with_max_connections(4)).unwrap();
     // 40 at once: they queue for the 4 connections instead of opening 40
-    let sends = (0..40).map(|_| transport.send(get("/version")));
+    let sends = (0..40).map(|_| transport.send(get("/version"), Io::new()));
     for resp in join_all(sends).await {
         assert_eq!(resp.unwrap().status(), 200);
     }
@@ -540,22 +565,21 @@ async fn check_the_connection_budget_queues_requests_and_streams<T: Make>() {
     // time still gets through; with 4, a request waits (here: past its time limit)
     let mut streams = Vec::new();
     for _ in 0..3 {
-        match transport.open(get("/stream")).await.unwrap() {
+        match transport.open(get("/stream"), Io::new()).await.unwrap() {
             Opened::Stream(_, body) => streams.push(body),
             Opened::Complete(r) => panic!("not a stream: {}", r.status()),
         }
     }
-    assert_eq!(transport.send(get("/version")).await.unwrap().status(), 200);
-    match transport.open(get("/stream")).await.unwrap() {
+    assert_eq!(transport.send(get("/version"), Io::new()).await.unwrap().status(), 200);
+    match transport.open(get("/stream"), Io::new()).await.unwrap() {
         Opened::Stream(_, body) => streams.push(body),
         Opened::Complete(r) => panic!("not a stream: {}", r.status()),
     }
-    let mut waiting = get("/version");
-    clustermanager_core::deadline::TimeLimit::set(&mut waiting, Duration::from_millis(300));
-    let err = transport.send(waiting).await.unwrap_err();
+    let waiting = Io::new().until(Instant::now() + Duration::from_millis(300));
+    let err = transport.send(get("/version"), waiting).await.unwrap_err();
     assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
     streams.pop();
-    assert_eq!(transport.send(get("/version")).await.unwrap().status(), 200);
+    assert_eq!(transport.send(get("/version"), Io::new()).await.unwrap().status(), 200);
 }
 
 async fn check_credentials_over_plain_http_only_to_loopback_or_when_asked<T: Make>() {
@@ -586,12 +610,12 @@ async fn check_an_unlimited_request_timeout_means_no_limit<T: Make>() {
     let transport = T::make(&config).unwrap();
     send_ok(&transport, "/version").await;
     // with a blocking query's wait on top, and a stream
-    send_ok(&transport, "/v1/jobs?index=5&wait=5m").await;
-    assert!(transport.open(get("/version")).await.is_ok());
-    // and a time limit of Duration::MAX on the request itself
-    let mut unlimited = get("/version");
-    clustermanager_core::deadline::TimeLimit::set(&mut unlimited, Duration::MAX);
-    assert_eq!(transport.send(unlimited).await.unwrap().status(), 200);
+    send_ok_with(&transport, "/v1/jobs?index=5&wait=5m", Io::new().holding(Hold::Server(Duration::from_secs(300))))
+        .await;
+    assert!(transport.open(get("/version"), Io::new()).await.is_ok());
+    // and a deadline as far as the clock goes on the request itself
+    let unlimited = Io::new().until(later(Instant::now(), Duration::MAX));
+    assert_eq!(transport.send(get("/version"), unlimited).await.unwrap().status(), 200);
 }
 
 async fn check_exec_plugin_output_is_capped<T: Make>() {
@@ -603,7 +627,7 @@ async fn check_exec_plugin_output_is_capped<T: Make>() {
     // prints for ever on stdout: stopped at the cap, refused, no credential sent
     let endless = ExecConfig { args: vec!["-c".into(), "yes s3cr3t".into()], env: Vec::new(), ..exec.clone() };
     let transport = T::make(&plain(&server).with_auth(Auth::Exec(endless))).unwrap();
-    let err = transport.send(get("/version")).await.unwrap_err();
+    let err = transport.send(get("/version"), Io::new()).await.unwrap_err();
     assert!(matches!(&err, Error::Config { problem, .. } if problem.contains("more than")), "{err:?}");
     assert!(!err.to_string().contains("s3cr3t"));
     // 10 MB of stderr chatter before its credential: read and dropped, the credential is used
@@ -634,7 +658,7 @@ async fn check_exec_plugin_runs_again_after_a_401<T: Make>() {
     let cred = serde_json::json!({"kind": "ExecCredential", "apiVersion": "client.authentication.k8s.io/v1",
         "status": {"token": "from-plugin"}});
     let transport = T::make(&plain(&server).with_auth(Auth::Exec(exec_plugin(&dir, &cred)))).unwrap();
-    assert_eq!(transport.send(get("/version")).await.unwrap().status(), 401);
+    assert_eq!(transport.send(get("/version"), Io::new()).await.unwrap().status(), 401);
     send_ok(&transport, "/version").await;
     send_ok(&transport, "/version").await;
     let runs = std::fs::read_to_string(dir.join("runs")).unwrap();
@@ -681,7 +705,7 @@ async fn check_wrong_ca_is_a_tls_error<T: Make>() {
     let config = Config::kubernetes(&server.https_url())
         .unwrap()
         .with_tls(TlsConfig { ca_pem: vec![wrong.cert_pem()], ..TlsConfig::default() });
-    let err = T::make(&config).unwrap().send(get("/version")).await.unwrap_err();
+    let err = T::make(&config).unwrap().send(get("/version"), Io::new()).await.unwrap_err();
     let message = tls_message(&err);
     assert!(message.contains("unknown CA") && message.contains("certificate-authority"), "{message}");
     assert_eq!(server.seen.count(), 0);
@@ -691,7 +715,7 @@ async fn check_mutual_tls_is_required_and_accepted<T: Make>() {
     let pki = Pki::new();
     let server = Server::start(Some(server_tls(&pki.server, Some(&pki.ca))), ok_handler());
     let without = Config::kubernetes(&server.https_url()).unwrap().with_tls(tls_with_ca(&pki));
-    let err = T::make(&without).unwrap().send(get("/version")).await.unwrap_err();
+    let err = T::make(&without).unwrap().send(get("/version"), Io::new()).await.unwrap_err();
     assert!(tls_message(&err).contains("client certificate"), "{err}");
     assert_eq!(server.seen.count(), 0);
     // the server thread records the failed handshake just after the client has seen it fail
@@ -711,7 +735,7 @@ async fn check_skip_verify_accepts_a_self_signed_server<T: Make>() {
     let cert = Pki::self_signed();
     let server = Server::start(Some(server_tls(&cert, None)), ok_handler());
     let verified = Config::kubernetes(&server.https_url()).unwrap();
-    let err = T::make(&verified).unwrap().send(get("/version")).await.unwrap_err();
+    let err = T::make(&verified).unwrap().send(get("/version"), Io::new()).await.unwrap_err();
     assert_kind(&err, TransportErrorKind::Tls);
     let skip = verified.with_tls(TlsConfig { skip_verify: true, ..TlsConfig::default() });
     send_ok(&T::make(&skip).unwrap(), "/version").await;
@@ -722,8 +746,11 @@ async fn check_server_name_override<T: Make>() {
     let server = Server::start(Some(server_tls(&pki.server, None)), ok_handler());
     let url = format!("https://127.0.0.1:{}", server.addr.port());
     let bad = TlsConfig { server_name: Some("example.com".into()), ..tls_with_ca(&pki) };
-    let err =
-        T::make(&Config::kubernetes(&url).unwrap().with_tls(bad)).unwrap().send(get("/version")).await.unwrap_err();
+    let err = T::make(&Config::kubernetes(&url).unwrap().with_tls(bad))
+        .unwrap()
+        .send(get("/version"), Io::new())
+        .await
+        .unwrap_err();
     assert!(tls_message(&err).contains("not valid for that name"), "{err}");
     let good = TlsConfig { server_name: Some("localhost".into()), ..tls_with_ca(&pki) };
     send_ok(&T::make(&Config::kubernetes(&url).unwrap().with_tls(good)).unwrap(), "/version").await;
@@ -734,7 +761,7 @@ async fn check_plain_http_port_is_a_tls_error<T: Make>() {
     let config = Config::kubernetes(&format!("https://localhost:{}", server.addr.port()))
         .unwrap()
         .with_tls(TlsConfig { skip_verify: true, ..TlsConfig::default() });
-    let err = T::make(&config).unwrap().send(get("/version")).await.unwrap_err();
+    let err = T::make(&config).unwrap().send(get("/version"), Io::new()).await.unwrap_err();
     assert_kind(&err, TransportErrorKind::Tls);
 }
 

@@ -99,7 +99,7 @@ fn requests_and_streams_share_one_http2_connection() {
         // open watches first: they stay open while the requests go
         let mut streams = Vec::new();
         for _ in 0..5 {
-            match transport.open(get("/stream")).await.unwrap() {
+            match transport.open(get("/stream"), clustermanager_core::deadline::Io::new()).await.unwrap() {
                 Opened::Stream(_, mut body) => {
                     assert!(matches!(body.next_chunk(Some(Duration::from_secs(5))).await, Chunk::Data(_)));
                     streams.push(body);
@@ -111,7 +111,9 @@ fn requests_and_streams_share_one_http2_connection() {
         let mut tasks = Vec::new();
         for _ in 0..20 {
             let t = transport.clone();
-            tasks.push(tokio::spawn(async move { t.send(get("/version")).await.unwrap() }));
+            tasks.push(tokio::spawn(async move {
+                t.send(get("/version"), clustermanager_core::deadline::Io::new()).await.unwrap()
+            }));
         }
         for task in tasks {
             let resp = task.await.unwrap();
@@ -130,7 +132,7 @@ fn a_tls_server_without_http2_is_spoken_to_in_http1() {
     rt.block_on(async {
         let pki = Pki::new();
         let (addr, _) = h2_server(&pki, &[b"http/1.1"]).await;
-        let resp = transport(&pki, addr).send(get("/version")).await.unwrap();
+        let resp = transport(&pki, addr).send(get("/version"), clustermanager_core::deadline::Io::new()).await.unwrap();
         assert_eq!(&resp.body()[..], b"HTTP/1.1");
     });
 }

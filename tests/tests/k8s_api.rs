@@ -28,7 +28,9 @@ fn request_body(s: &Scenario, i: usize) -> Value {
 
 /// The first request `op` makes carries the recorded `Content-Type` of exchange `i`.
 fn assert_content_type<O: Operation>(mut op: O, s: &Scenario, i: usize) {
-    let (Step::Send(req) | Step::Open(req)) = op.poll(std::time::Instant::now()) else { panic!("expected a request") };
+    let (Step::Send(req, _) | Step::Open(req, _)) = op.poll(std::time::Instant::now()) else {
+        panic!("expected a request")
+    };
     assert_eq!(
         req.headers().get("content-type").map(|v| v.to_str().unwrap()),
         s.exchange(i).request.headers.get("Content-Type").map(String::as_str),

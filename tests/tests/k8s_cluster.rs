@@ -128,11 +128,11 @@ fn define_quota_update_is_a_merge_patch() {
     let s = k8s("acm-06-namespace-lifecycle.json");
     let mut op = k8s::quota::define(&Default::default(), "acm-quota", "2", "1Gi");
     let now = std::time::Instant::now();
-    let Step::Send(post) = op.poll(now) else { panic!("expected the POST") };
+    let Step::Send(post, _) = op.poll(now) else { panic!("expected the POST") };
     assert_eq!(post.method(), "POST");
     // a 409 AlreadyExists (the recorded acm-06 Status; only its reason matters here)
     op.handle(Event::Response(response(&s, 2).to_http()));
-    let Step::Send(patch) = op.poll(now) else { panic!("expected the PATCH") };
+    let Step::Send(patch, _) = op.poll(now) else { panic!("expected the PATCH") };
     assert_eq!(patch.method(), "PATCH");
     assert_eq!(patch.uri().path(), "/api/v1/namespaces/acm-quota/resourcequotas/compute");
     assert_eq!(patch.headers()["content-type"], "application/merge-patch+json");

@@ -40,7 +40,7 @@ fn set_scale_sends_a_merge_patch_and_returns_the_new_scale() {
 fn set_scale_uses_the_merge_patch_content_type() {
     use clustermanager_core::{Operation, Step};
     let mut op = k8s::scale::set(&ctx(), "acm-deploy", "web", 3);
-    let Step::Send(req) = op.poll(std::time::Instant::now()) else { panic!("expected a request") };
+    let Step::Send(req, _) = op.poll(std::time::Instant::now()) else { panic!("expected a request") };
     assert_eq!(req.headers()["content-type"], "application/merge-patch+json");
     let s = scenario();
     let recorded = &s.exchange(2).request;

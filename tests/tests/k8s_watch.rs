@@ -14,6 +14,7 @@ mod k8s_support;
 
 use std::time::Duration;
 
+use clustermanager_core::deadline::Hold;
 use clustermanager_core::k8s::watch::{WatchDecoder, WatchEvent};
 use clustermanager_core::k8s::watcher::{Thin, Until, Update, WatchParams, Watcher};
 use clustermanager_core::{k8s, Error, Status};
@@ -171,6 +172,13 @@ fn wait_for_job_times_out_at_the_callers_deadline() {
     let err = out.unwrap_err();
     assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
     assert_eq!(t.elapsed, Duration::from_secs(5));
+    // what the transport must honour travels in each step: the list and the watch both carry
+    // the caller's deadline, the watch the server's hold (its timeoutSeconds, cut to the 5 s left)
+    let (list, watch) = (t.ios[0], t.ios[1]);
+    assert_eq!(list.hold, Hold::None);
+    assert_eq!(watch.hold, Hold::Server(Duration::from_secs(5)));
+    assert!(list.deadline.is_some() && list.deadline == watch.deadline, "{list:?} {watch:?}");
+    assert_eq!((list.attempt, watch.attempt), (1, 1));
 }
 
 /// acm-26: the stand-in kubelet ran the pod; the read of the Job (for its uid: recorded later,

@@ -36,11 +36,11 @@ fn drive<O: Operation>(mut op: O, mut answer: impl FnMut(&http::Request<Bytes>) 
     let mut elapsed = Duration::ZERO;
     loop {
         match op.poll(start + elapsed) {
-            Step::Send(req) => {
+            Step::Send(req, _) => {
                 let ev = answer(&req);
                 op.handle(ev);
             }
-            Step::Wait(d) => elapsed += d,
+            Step::WaitUntil(at) => elapsed += at.saturating_duration_since(start + elapsed),
             Step::Done(result) => return result,
             _ => panic!("unexpected step"),
         }

@@ -118,7 +118,7 @@ fn create_denied_by_acl_is_forbidden_and_the_op_sends_no_token() {
     let s = Scenario::load("nomad/23-acl.json");
     let spec = recorded_spec("acm-acl-denied", "true");
     let mut op = nomad::job::create(&ctx(), "", &spec);
-    let Step::Send(req) = op.poll(Instant::now()) else { panic!("expected a request") };
+    let Step::Send(req, _) = op.poll(Instant::now()) else { panic!("expected a request") };
     // The recorded request carried X-Nomad-Token: the transport adds it, never the operation.
     assert!(s.exchange(15).request.headers.contains_key("X-Nomad-Token"));
     assert!(req.headers().get("x-nomad-token").is_none());
@@ -167,7 +167,7 @@ fn get_of_a_job_in_another_namespace_needs_the_namespace() {
     assert!(matches!(res, Err(Error::NotFound(_))), "{res:?}");
     // With it, the first read is exchange 9.
     let mut op = nomad::job::get(&ctx(), "acm-ns", "acm-ns-job");
-    let Step::Send(req) = op.poll(Instant::now()) else { panic!("expected a request") };
+    let Step::Send(req, _) = op.poll(Instant::now()) else { panic!("expected a request") };
     assert_request_matches(&req, &s.exchange(9).request, true);
 }
 
@@ -176,7 +176,7 @@ fn dispatched_job_ids_are_percent_encoded() {
     let s = Scenario::load("nomad/20-dispatch.json");
     let id = "acm-param/dispatch-1795639013-f06b5802";
     let mut op = nomad::job::get(&ctx(), "", id);
-    let Step::Send(req) = op.poll(Instant::now()) else { panic!("expected a request") };
+    let Step::Send(req, _) = op.poll(Instant::now()) else { panic!("expected a request") };
     assert_eq!(s.exchange(5).request.path, "/v1/job/acm-param%2Fdispatch-1795639013-f06b5802");
     assert_request_matches(&req, &s.exchange(5).request, true);
 }
@@ -351,7 +351,7 @@ fn delete_with_wait_is_bounded_like_on_kubernetes() {
     let mut asked = Vec::new();
     let res = loop {
         match op.poll(now) {
-            Step::Send(req) => {
+            Step::Send(req, _) => {
                 let i = match asked.len() {
                     0 | 2 => 2,
                     1 => 1,

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
+use clustermanager_core::deadline::Hold;
 use clustermanager_core::error::TransportErrorKind;
 use clustermanager_core::nomad::frames::{FileEvent, FrameDecoder};
 use clustermanager_core::nomad::logs::{self, FollowOptions};
@@ -186,6 +187,8 @@ fn follow_everywhere(stream: usize, options: &LogOptions, follow: &FollowOptions
         out.unwrap_or_else(|e| panic!("{split:?}: {e}"));
         assert_eq!(texts(&lines), FOLLOWED, "{split:?}");
         assert_eq!(transcript.requests.len(), 2, "one stream, one allocation check");
+        assert_eq!(transcript.ios[0].hold, Hold::Follow, "a follow's head may come with its first byte");
+        assert_eq!(transcript.ios[1].hold, Hold::None);
     }
 }
 
@@ -392,11 +395,11 @@ fn drive(
     let (mut reads, mut checks, mut lines) = (0, 0, Vec::new());
     for _ in 0..100_000 {
         match op.poll(now) {
-            Step::Open(req) => {
+            Step::Open(req, _) => {
                 assert!(req.uri().path().starts_with("/v1/client/fs/logs/"));
                 op.handle(Event::Head(http::Response::builder().status(200).body(()).unwrap().into_parts().0));
             }
-            Step::Read { timeout } => {
+            Step::Read { until } => {
                 reads += 1;
                 match read(reads) {
                     Some((event, took)) => {
@@ -404,17 +407,17 @@ fn drive(
                         op.handle(event);
                     }
                     None => {
-                        now += timeout.expect("a follow always reads with a timeout");
+                        now = now.max(until.expect("a follow always reads with a timeout"));
                         op.handle(Event::ReadTimeout);
                     }
                 }
             }
-            Step::Send(req) => {
+            Step::Send(req, _) => {
                 assert!(req.uri().path().starts_with("/v1/allocation/"), "{}", req.uri());
                 checks += 1;
                 op.handle(check(checks));
             }
-            Step::Wait(d) => now += d,
+            Step::WaitUntil(at) => now = now.max(at),
             Step::Yield(line) => lines.push(line.text),
             Step::Done(out) => return (out, lines, checks),
         }

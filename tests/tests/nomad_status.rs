@@ -81,7 +81,7 @@ fn executions_of_a_dispatched_job() {
     let s = Scenario::load("nomad/20-dispatch.json");
     let id = "acm-param/dispatch-1795639013-f06b5802";
     let mut op = nomad::execution::list(&ctx(), "", id);
-    let Step::Send(req) = op.poll(Instant::now()) else { panic!("expected a request") };
+    let Step::Send(req, _) = op.poll(Instant::now()) else { panic!("expected a request") };
     assert_eq!(req.uri().path(), "/v1/job/acm-param%2Fdispatch-1795639013-f06b5802/allocations");
     assert_eq!(percent_decode(req.uri().path()), s.exchange(6).request.path);
     op.handle(Event::Response(s.exchange(6).response.to_http()));
@@ -120,7 +120,7 @@ fn list_all_parses_allocation_stubs() {
     let execs = nomad::execution::parse_executions(&ctx(), "", s.exchange(3).response.body.as_bytes()).unwrap();
     assert_eq!(execs[0].job_name, "acm-fail");
     let mut op = nomad::execution::list_all(&ctx(), "");
-    let Step::Send(req) = op.poll(Instant::now()) else { panic!("expected a request") };
+    let Step::Send(req, _) = op.poll(Instant::now()) else { panic!("expected a request") };
     assert_eq!(req.uri(), "/v1/allocations");
 }
 

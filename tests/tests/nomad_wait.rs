@@ -8,6 +8,7 @@
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use clustermanager_core::deadline::Hold;
 use clustermanager_core::nomad::{self, query::Query, Context};
 use clustermanager_core::{Error, Event, Operation, Status, Step};
 use clustermanager_tests::{assert_request_matches, Replay, Scenario};
@@ -28,6 +29,9 @@ fn wait_for_job_blocks_until_it_is_dead() {
     assert_eq!(job.status, Some(Status::Succeeded));
     assert_eq!(job.succeeded, 1);
     assert_eq!(t.requests[1].1, "/v1/job/acm-ok?index=11&wait=5s");
+    assert_eq!(t.ios[0].hold, Hold::None, "the first read does not block");
+    assert_eq!(t.ios[1].hold, Hold::Server(Duration::from_secs(5)), "the step says how long the server may hold it");
+    assert!(t.ios.iter().all(|io| io.deadline.is_some()), "every read carries the caller's deadline");
     assert!(t.waits.is_empty(), "no sleeping: {:?}", t.waits);
     assert!(t.elapsed > Duration::from_secs(2));
 }
@@ -100,7 +104,7 @@ fn drive<O: Operation>(mut op: O, answers: Vec<http::Response<Bytes>>) -> (Resul
     let mut asked = Vec::new();
     loop {
         match op.poll(now) {
-            Step::Send(req) => {
+            Step::Send(req, _) => {
                 asked.push(req.uri().to_string());
                 let resp = answers.next().unwrap_or_else(|| panic!("no answer left for {}", req.uri()));
                 op.handle(Event::Response(resp));
@@ -225,7 +229,7 @@ fn drive_clocked<O: Operation>(
     let (mut asked, mut waits) = (Vec::new(), Vec::new());
     loop {
         match op.poll(now) {
-            Step::Send(req) => {
+            Step::Send(req, _) => {
                 asked.push(req.uri().to_string());
                 match replies.next().unwrap_or_else(|| panic!("no reply left for {}", req.uri())) {
                     Reply::Answer(resp, held) => {
@@ -238,9 +242,9 @@ fn drive_clocked<O: Operation>(
                     }
                 }
             }
-            Step::Wait(d) => {
-                waits.push(d);
-                now += d;
+            Step::WaitUntil(at) => {
+                waits.push(at.saturating_duration_since(now));
+                now = now.max(at);
             }
             Step::Done(result) => return (result, asked, waits),
             _ => panic!("unexpected step"),

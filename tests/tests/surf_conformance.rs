@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use clustermanager_async_std::SurfTransport;
 use clustermanager_core::config::exec::ExecConfig;
 use clustermanager_core::config::{Auth, TlsConfig};
+use clustermanager_core::deadline::{Hold, Io};
 use clustermanager_core::error::TransportErrorKind;
 use clustermanager_core::facade::ClusterManager;
 use clustermanager_core::transport::{Chunk, Opened};
@@ -36,7 +37,12 @@ fn plain(server: &Server) -> Config {
 }
 
 async fn send_ok(transport: &SurfTransport, path: &str) {
-    let resp = transport.send(get(path)).await.unwrap_or_else(|e| panic!("request failed: {e}"));
+    send_ok_with(transport, path, Io::new()).await
+}
+
+/// [`send_ok`] with what the step would say: a deadline, a server hold.
+async fn send_ok_with(transport: &SurfTransport, path: &str, io: Io) {
+    let resp = transport.send(get(path), io).await.unwrap_or_else(|e| panic!("request failed: {e}"));
     assert_eq!(resp.status(), 200);
     assert_eq!(&resp.body()[..], b"ok");
 }
@@ -46,7 +52,11 @@ fn assert_kind(err: &Error, want: TransportErrorKind) {
 }
 
 async fn stream(transport: &SurfTransport, path: &str) -> clustermanager_async_std::SurfBody {
-    match transport.open(get(path)).await.unwrap() {
+    stream_with(transport, path, Io::new()).await
+}
+
+async fn stream_with(transport: &SurfTransport, path: &str, io: Io) -> clustermanager_async_std::SurfBody {
+    match transport.open(get(path), io).await.unwrap() {
         Opened::Stream(parts, body) => {
             assert_eq!(parts.status, 200);
             body
@@ -61,7 +71,7 @@ async fn stream(transport: &SurfTransport, path: &str) -> clustermanager_async_s
 async fn check_plain_get() {
     let server = Server::start(None, Arc::new(|_| Reply::Full(200, r#"{"kind":"Status"}"#.to_owned())));
     let transport = make(&plain(&server));
-    let resp = transport.send(get("/api/v1/nodes?limit=10")).await.unwrap();
+    let resp = transport.send(get("/api/v1/nodes?limit=10"), Io::new()).await.unwrap();
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.headers()["content-type"], "application/json");
     assert_eq!(&resp.body()[..], br#"{"kind":"Status"}"#);
@@ -77,7 +87,7 @@ async fn check_post_body_arrives() {
     let body = br#"{"kind":"Job","metadata":{"name":"x"}}"#.to_vec();
     let request =
         step::request(http::Method::POST, "/apis/batch/v1/namespaces/default/jobs", Some(body.clone())).unwrap();
-    let resp = transport.send(request).await.unwrap();
+    let resp = transport.send(request, Io::new()).await.unwrap();
     assert_eq!(resp.status(), 201);
     let seen = server.seen.requests.lock().unwrap()[0].clone();
     assert_eq!(seen.method, "POST");
@@ -113,11 +123,15 @@ async fn check_error_status_is_a_response_with_its_body() {
     let handler: Handler = Arc::new(|_| Reply::Full(404, r#"{"kind":"Status","code":404}"#.to_owned()));
     let server = Server::start(None, handler);
     let transport = make(&plain(&server));
-    let resp = transport.send(get("/api/v1/namespaces/x")).await.unwrap();
+    let resp = transport.send(get("/api/v1/namespaces/x"), Io::new()).await.unwrap();
     assert_eq!(resp.status(), 404);
     assert_eq!(&resp.body()[..], br#"{"kind":"Status","code":404}"#);
     // and a stream's error status arrives complete
-    match transport.open(get("/api/v1/namespaces/x/pods/y/log?follow=true")).await.unwrap() {
+    match transport
+        .open(get("/api/v1/namespaces/x/pods/y/log?follow=true"), Io::new().holding(Hold::Follow))
+        .await
+        .unwrap()
+    {
         Opened::Complete(resp) => {
             assert_eq!(resp.status(), 404);
             assert_eq!(&resp.body()[..], br#"{"kind":"Status","code":404}"#);
@@ -190,7 +204,7 @@ async fn check_truncated_bodies() {
     });
     let server = Server::start(None, handler);
     let transport = make(&plain(&server));
-    let err = transport.send(get("/length")).await.unwrap_err();
+    let err = transport.send(get("/length"), Io::new()).await.unwrap_err();
     assert_kind(&err, TransportErrorKind::Truncated);
     for path in ["/length", "/chunked"] {
         let mut body = stream(&transport, path).await;
@@ -209,7 +223,7 @@ async fn check_truncated_bodies() {
 async fn check_connection_refused_is_connect() {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let config = Config::kubernetes(&format!("http://127.0.0.1:{port}")).unwrap();
-    let err = make(&config).send(get("/version")).await.unwrap_err();
+    let err = make(&config).send(get("/version"), Io::new()).await.unwrap_err();
     assert_kind(&err, TransportErrorKind::Connect);
     assert!(err.to_string().contains(&port.to_string()), "{err}");
 }
@@ -226,17 +240,18 @@ async fn check_request_timeout_and_blocking_query_allowance() {
     config.request_timeout = Some(Duration::from_millis(150));
     let transport = make(&config);
     let started = Instant::now();
-    let err = transport.send(get("/v1/jobs")).await.unwrap_err();
+    let err = transport.send(get("/v1/jobs"), Io::new()).await.unwrap_err();
     assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
     assert!(started.elapsed() < Duration::from_millis(500), "took {:?}", started.elapsed());
     // A blocking query may take its wait on top of the request timeout...
-    send_ok(&transport, "/v1/jobs?index=5&wait=1s").await;
-    // ...and so may a Kubernetes list with timeoutSeconds.
-    send_ok(&transport, "/api/v1/pods?timeoutSeconds=1").await;
-    // A request's own time limit is shorter still.
-    let mut limited = get("/v1/jobs?index=5&wait=1s");
-    clustermanager_core::deadline::TimeLimit::set(&mut limited, Duration::from_millis(100));
-    assert!(matches!(transport.send(limited).await, Err(Error::Timeout { .. })));
+    let held = Io::new().holding(Hold::Server(Duration::from_secs(1)));
+    send_ok_with(&transport, "/v1/jobs?index=5&wait=1s", held).await;
+    // ...and so may a Kubernetes list with timeoutSeconds: the step says so, not the query.
+    send_ok_with(&transport, "/api/v1/pods?timeoutSeconds=1", held).await;
+    assert!(matches!(transport.send(get("/v1/jobs?index=5&wait=1s"), Io::new()).await, Err(Error::Timeout { .. })));
+    // A caller's deadline is shorter still.
+    let limited = held.until(Instant::now() + Duration::from_millis(100));
+    assert!(matches!(transport.send(get("/v1/jobs?index=5&wait=1s"), limited).await, Err(Error::Timeout { .. })));
 }
 
 async fn check_stream_head_deadline_spares_log_follows() {
@@ -250,12 +265,14 @@ async fn check_stream_head_deadline_spares_log_follows() {
     let mut config = plain(&server);
     config.request_timeout = Some(Duration::from_millis(150));
     let transport = make(&config);
-    let err = transport.open(get("/api/v1/namespaces/x/pods?watch=1")).await.expect_err("the watch head is late");
+    let err =
+        transport.open(get("/api/v1/namespaces/x/pods?watch=1"), Io::new()).await.expect_err("the watch head is late");
     assert!(
         matches!(&err, Error::Timeout { what } if what.contains("response head") && what.contains("150ms")),
         "{err:?}"
     );
-    let mut body = stream(&transport, "/api/v1/namespaces/x/pods/y/log?follow=true").await;
+    let mut body =
+        stream_with(&transport, "/api/v1/namespaces/x/pods/y/log?follow=true", Io::new().holding(Hold::Follow)).await;
     assert!(matches!(body.next_chunk(Some(Duration::from_secs(5))).await, Chunk::Data(d) if &d[..] == b"hello\n"));
 }
 
@@ -274,14 +291,14 @@ async fn check_response_too_large_is_capped() {
     let server = Server::start(None, handler);
     let transport = make(&plain(&server)).with_max_response_bytes(1000);
     // declared too large: refused before reading
-    let err = transport.send(get("/big")).await.unwrap_err();
+    let err = transport.send(get("/big"), Io::new()).await.unwrap_err();
     assert!(matches!(&err, Error::Decode { .. }) && err.to_string().contains("1000 bytes"), "{err:?}");
     // found too large while reading
     let transport = transport.with_max_response_bytes(25);
-    let err = transport.send(get("/chunked")).await.unwrap_err();
+    let err = transport.send(get("/chunked"), Io::new()).await.unwrap_err();
     assert!(matches!(&err, Error::Decode { .. }), "{err:?}");
     // exactly at the limit is fine
-    let resp = transport.with_max_response_bytes(30).send(get("/chunked")).await.unwrap();
+    let resp = transport.with_max_response_bytes(30).send(get("/chunked"), Io::new()).await.unwrap();
     assert_eq!(resp.body().len(), 30);
     // a stream is not limited as a whole
     let mut body = stream(&make(&plain(&server)).with_max_response_bytes(5), "/chunked").await;
@@ -312,9 +329,8 @@ async fn check_the_connection_budget_bounds_streams() {
     let _second = stream(&transport, "/stream").await;
     assert_eq!(transport.budget().in_use(), 2);
     // with both units held by streams, a request waits (here: past its time limit)
-    let mut waiting = get("/version");
-    clustermanager_core::deadline::TimeLimit::set(&mut waiting, Duration::from_millis(300));
-    assert!(matches!(transport.send(waiting).await, Err(Error::Timeout { .. })));
+    let waiting = Io::new().until(Instant::now() + Duration::from_millis(300));
+    assert!(matches!(transport.send(get("/version"), waiting).await, Err(Error::Timeout { .. })));
     drop(first);
     assert_eq!(transport.budget().in_use(), 1);
     send_ok(&transport, "/version").await;
@@ -429,7 +445,7 @@ async fn check_https_needs_tls_in_the_surf_client() {
     let config = Config::kubernetes(&format!("https://127.0.0.1:{}", server.addr.port()))
         .unwrap()
         .with_auth(Auth::Bearer(Secret::new("never-sent")));
-    let err = make(&config).send(get("/version")).await.unwrap_err();
+    let err = make(&config).send(get("/version"), Io::new()).await.unwrap_err();
     assert_kind(&err, TransportErrorKind::Connect);
     assert!(err.to_string().contains("TLS backend") && !err.to_string().contains("never-sent"), "{err}");
     assert_eq!(server.seen.count(), 0);
@@ -454,7 +470,7 @@ async fn check_exec_plugin_certificate_over_https_is_refused() {
     let https = Config::kubernetes(&format!("https://127.0.0.1:{}", server.addr.port()))
         .unwrap()
         .with_auth(Auth::Exec(exec.clone()));
-    let err = make(&https).send(get("/version")).await.unwrap_err();
+    let err = make(&https).send(get("/version"), Io::new()).await.unwrap_err();
     assert!(matches!(&err, Error::Config { key, .. } if key == "exec"), "{err:?}");
     assert!(!err.to_string().contains("PRIVATE KEY"), "{err}");
     assert_eq!(server.seen.count(), 0);

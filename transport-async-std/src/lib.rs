@@ -83,9 +83,9 @@ use clustermanager_transport_common::tls::ClientTls;
 pub use clustermanager_transport_common::{env, StdEnvironment};
 
 use auth::Dynamic;
-use clustermanager_core::deadline::TimeLimit;
+use clustermanager_core::deadline::Io;
 pub use clustermanager_transport_common::budget::{Budget, Permit};
-use clustermanager_transport_common::hyper_rustls::{body_error, request_error, request_limit};
+use clustermanager_transport_common::hyper_rustls::{body_error, request_error};
 use futures_lite::future;
 use pool::{expire, Conn, Ended, Pool};
 
@@ -332,20 +332,22 @@ pub(crate) fn error_body_timed_out(limit: Duration) -> Error {
 impl Transport for AsyncStdTransport {
     type Body = AsyncStdBody;
 
-    async fn send(&self, request: Request) -> Result<Response> {
+    async fn send(&self, request: Request, io: Io) -> Result<Response> {
         let what = what(&request);
-        let limit = request_limit(&request, self.config.request_timeout);
+        let limit = io.limit(Instant::now(), self.config.request_timeout);
         future::or(self.send_inner(request), expire(limit, |limit| response_timed_out(&what, limit))).await
     }
 
-    /// Like the tokio transport: the head must come within `request_timeout` plus the query's
-    /// wait, capped by the operation's time limit — except for a log follow (`follow=true`),
+    /// Like the tokio transport: the head must come within `request_timeout` plus the time the
+    /// server may hold it, capped by the caller's deadline (all from the step's [`Io`]) — except
+    /// for a log follow,
     /// whose head may only come with the first byte of the log; a 2xx stream then has no overall
     /// limit, only each read's own timeout.
-    async fn open(&self, request: Request) -> Result<Opened<AsyncStdBody>> {
+    async fn open(&self, request: Request, io: Io) -> Result<Opened<AsyncStdBody>> {
         let what = what(&request);
-        let head_limit = request_limit(&request, self.config.request_timeout);
-        let body_limit = TimeLimit::cap(&request, self.config.request_timeout);
+        let now = Instant::now();
+        let head_limit = io.limit(now, self.config.request_timeout);
+        let body_limit = io.cap(now, self.config.request_timeout);
         let head_timed_out = |limit| head_timed_out(&what, limit);
         let (response, conn, permit) = future::or(self.request(request), expire(head_limit, head_timed_out)).await?;
         if response.status().is_success() {

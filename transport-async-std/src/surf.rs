@@ -19,12 +19,12 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use clustermanager_core::config::Auth;
-use clustermanager_core::deadline::TimeLimit;
+use clustermanager_core::deadline::Io;
 use clustermanager_core::error::TransportErrorKind;
 use clustermanager_core::transport::{Chunk, Opened};
 use clustermanager_core::{BodyStream, Config, Error, Request, Response, Result, Transport};
 use clustermanager_transport_common::budget::{Budget, Permit};
-use clustermanager_transport_common::hyper_rustls::{chain_message, request_limit};
+use clustermanager_transport_common::hyper_rustls::chain_message;
 use clustermanager_transport_common::tls::ClientTls;
 use futures_lite::{future, AsyncReadExt};
 
@@ -373,19 +373,21 @@ fn body_error(err: &io::Error) -> Error {
 impl Transport for SurfTransport {
     type Body = SurfBody;
 
-    async fn send(&self, request: Request) -> Result<Response> {
+    async fn send(&self, request: Request, io: Io) -> Result<Response> {
         let what = what(&request);
-        let limit = request_limit(&request, self.config.request_timeout);
+        let limit = io.limit(Instant::now(), self.config.request_timeout);
         future::or(self.send_inner(request), expire(limit, |limit| response_timed_out(&what, limit))).await
     }
 
-    /// Like the main transport: the head must come within `request_timeout` plus the query's
-    /// wait, capped by the operation's time limit, except for a log follow (`follow=true`); a
+    /// Like the main transport: the head must come within `request_timeout` plus the time the
+    /// server may hold it, capped by the caller's deadline (all from the step's [`Io`]), except
+    /// for a log follow; a
     /// 2xx stream then has no overall limit, only each read's own timeout.
-    async fn open(&self, request: Request) -> Result<Opened<SurfBody>> {
+    async fn open(&self, request: Request, io: Io) -> Result<Opened<SurfBody>> {
         let what = what(&request);
-        let head_limit = request_limit(&request, self.config.request_timeout);
-        let body_limit = TimeLimit::cap(&request, self.config.request_timeout);
+        let now = Instant::now();
+        let head_limit = io.limit(now, self.config.request_timeout);
+        let body_limit = io.cap(now, self.config.request_timeout);
         let head_timed_out = |limit| head_timed_out(&what, limit);
         let (mut response, permit) = future::or(self.request(request), expire(head_limit, head_timed_out)).await?;
         if response.status().is_success() {

@@ -1,8 +1,7 @@
-//! Runtime-independent pieces of a hyper + rustls transport: the time a blocking query may take
-//! (`wait=` / `timeoutSeconds=`), whether a request follows a log, and how hyper and rustls
-//! failures become [`Error`]s. Nothing here does I/O or names a runtime.
+//! Runtime-independent pieces of a hyper + rustls transport: how hyper and rustls failures
+//! become [`Error`]s. Nothing here does I/O or names a runtime. (How long a request may take
+//! comes from the step's [`Io`](clustermanager_core::deadline::Io), not from here.)
 
-pub use clustermanager_core::deadline::{is_follow, parse_go_duration, query_wait, request_limit};
 use clustermanager_core::error::TransportErrorKind;
 use clustermanager_core::Error;
 

@@ -144,7 +144,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use clustermanager_core::deadline::TimeLimit;
+use clustermanager_core::deadline::Io;
 use clustermanager_core::error::TransportErrorKind;
 use clustermanager_core::transport::{Chunk, Opened};
 use clustermanager_core::{BodyStream, Request, Response, Transport};
@@ -170,7 +170,7 @@ mod connector;
 
 pub use auth::DEFAULT_TOKEN_FILE_REFRESH;
 pub use clustermanager_transport_common::budget::{Budget, Permit};
-use clustermanager_transport_common::hyper_rustls::{as_rustls, body_error, chain_message, find_hyper, request_limit};
+use clustermanager_transport_common::hyper_rustls::{as_rustls, body_error, chain_message, find_hyper};
 use clustermanager_transport_common::random_seed;
 use clustermanager_transport_common::tls::{self, ClientTls};
 pub use clustermanager_transport_common::{env, StdEnvironment};
@@ -375,11 +375,10 @@ async fn read_whole(response: http::Response<hyper::body::Incoming>, max: usize)
 }
 
 impl TokioTransport {
-    /// How long a request may take to be answered: `request_timeout` plus the wait a blocking
-    /// query or watch asks for (`wait=` / `timeoutSeconds=`), capped by the operation's
-    /// [`TimeLimit`]; `None` without either (see [`request_limit`]).
-    fn limit(&self, request: &Request) -> Option<Duration> {
-        request_limit(request, self.config.request_timeout)
+    /// How long a request may take to be answered: `request_timeout` plus the time the server
+    /// may hold it, capped by the caller's deadline; `None` without either (see [`Io::limit`]).
+    fn limit(&self, io: &Io) -> Option<Duration> {
+        io.limit(Instant::now(), self.config.request_timeout)
     }
 }
 
@@ -404,8 +403,8 @@ async fn within<T>(
 impl Transport for TokioTransport {
     type Body = TokioBody;
 
-    async fn send(&self, request: Request) -> Result<Response> {
-        let limit = self.limit(&request);
+    async fn send(&self, request: Request, io: Io) -> Result<Response> {
+        let limit = self.limit(&io);
         let deadline = deadline_in(limit);
         let what = format!("{} {}", request.method(), request.uri().path());
         within(deadline, self.send_inner(request), || Error::Timeout {
@@ -422,7 +421,7 @@ impl Transport for TokioTransport {
     /// flushes a watch's head before any event, Nomad sends heartbeats), and a server that takes
     /// the request but never answers must not park the caller forever.
     ///
-    /// Except for a follow (`follow=true`: a followed Kubernetes pod log or Nomad task log):
+    /// Except for a follow ([`Hold::Follow`]: a followed Kubernetes pod log or Nomad task log):
     /// the apiserver proxies a pod's log from the kubelet, which sends its head only with the
     /// first byte of the log, so following a container that prints nothing for longer than
     /// `request_timeout` must not fail. Its head wait has no limit beyond the
@@ -435,11 +434,14 @@ impl Transport for TokioTransport {
     /// follow: within `request_timeout` of the head).
     ///
     /// [`Step::Read`]: clustermanager_core::Step::Read
-    async fn open(&self, request: Request) -> Result<Opened<TokioBody>> {
+    ///
+    /// [`Hold::Follow`]: clustermanager_core::deadline::Hold::Follow
+    async fn open(&self, request: Request, io: Io) -> Result<Opened<TokioBody>> {
         // the head's limit (none of its own for a follow); credentials and an error body get
-        // at least `request_timeout`, and never more than the operation's time limit
-        let limit = self.limit(&request);
-        let other = TimeLimit::cap(&request, self.config.request_timeout);
+        // at least `request_timeout`, and never more than the caller's deadline
+        let now = Instant::now();
+        let limit = io.limit(now, self.config.request_timeout);
+        let other = io.cap(now, self.config.request_timeout);
         let head_deadline = deadline_in(limit);
         let what = format!("{} {}", request.method(), request.uri().path());
         let timed_out = |stage: &str, limit: Option<Duration>| Error::Timeout {

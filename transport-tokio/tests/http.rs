@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use clustermanager_core::deadline::{Hold, Io};
 use clustermanager_core::error::TransportErrorKind;
 use clustermanager_core::facade::Backend;
 use clustermanager_core::transport::{Chunk, Opened};
@@ -77,7 +78,11 @@ async fn open_head_timeout_allows_a_blocking_query_wait() {
     let mut config = Config::nomad(&server.http_url()).unwrap();
     config.request_timeout = Some(Duration::from_millis(200));
     let transport = TokioTransport::new(&config).unwrap();
-    let Opened::Stream(parts, mut body) = transport.open(get("/v1/event/stream?index=3&wait=1s")).await.unwrap() else {
+    let Opened::Stream(parts, mut body) = transport
+        .open(get("/v1/event/stream?index=3&wait=1s"), Io::new().holding(Hold::Server(Duration::from_secs(1))))
+        .await
+        .unwrap()
+    else {
         panic!("expected a stream")
     };
     assert_eq!(parts.status, 200);
@@ -94,12 +99,13 @@ async fn a_follow_waits_for_a_head_held_past_the_request_timeout() {
     let mut config = plain(&server);
     config.request_timeout = Some(Duration::from_millis(200));
     let transport = TokioTransport::new(&config).unwrap();
-    let opened = transport.open(get("/api/v1/namespaces/x/pods/y/log?container=main&follow=true")).await;
+    let follow = Io::new().holding(Hold::Follow);
+    let opened = transport.open(get("/api/v1/namespaces/x/pods/y/log?container=main&follow=true"), follow).await;
     let Opened::Stream(parts, mut body) = opened.unwrap_or_else(|e| panic!("{e}")) else { panic!("expected a stream") };
     assert_eq!(parts.status, 200);
     assert!(matches!(body.next_chunk(Some(Duration::from_secs(5))).await, Chunk::Data(d) if &d[..] == b"hello\n"));
 
-    let err = transport.open(get("/api/v1/namespaces/x/pods/y/log?container=main")).await.unwrap_err();
+    let err = transport.open(get("/api/v1/namespaces/x/pods/y/log?container=main"), Io::new()).await.unwrap_err();
     assert!(matches!(&err, Error::Timeout { what } if what.contains("response head")), "{err:?}");
 }
 
@@ -115,7 +121,9 @@ async fn a_follow_still_has_the_connect_timeout_and_an_error_body_deadline() {
     let follow = "/v1/client/fs/logs/5b1c?task=main&type=stdout&follow=true&origin=start&offset=0";
     let started = Instant::now();
     let transport = TokioTransport::new(&config).unwrap();
-    let opened = tokio::time::timeout(Duration::from_secs(5), transport.open(get(follow))).await;
+    let opened =
+        tokio::time::timeout(Duration::from_secs(5), transport.open(get(follow), Io::new().holding(Hold::Follow)))
+            .await;
     let err = opened.expect("the connect timeout must end it").unwrap_err();
     assert!(started.elapsed() < Duration::from_secs(3), "took {:?}", started.elapsed());
     assert!(matches!(&err, Error::Transport { kind: TransportErrorKind::Connect, .. }), "{err:?}");
@@ -126,7 +134,9 @@ async fn a_follow_still_has_the_connect_timeout_and_an_error_body_deadline() {
     let mut config = Config::nomad(&server.http_url()).unwrap();
     config.request_timeout = Some(Duration::from_millis(200));
     let transport = TokioTransport::new(&config).unwrap();
-    let opened = tokio::time::timeout(Duration::from_secs(5), transport.open(get(follow))).await;
+    let opened =
+        tokio::time::timeout(Duration::from_secs(5), transport.open(get(follow), Io::new().holding(Hold::Follow)))
+            .await;
     let err = opened.expect("the error body must have a deadline").unwrap_err();
     assert!(matches!(&err, Error::Timeout { what } if what.contains("error body")), "{err:?}");
 }
@@ -221,7 +231,7 @@ async fn a_whole_response_larger_than_the_limit_fails_instead_of_filling_memory(
     // Declared too large: refused before reading.
     let server = late(Duration::ZERO, b"HTTP/1.1 200 OK\r\ncontent-length: 1000000\r\n\r\n");
     let transport = TokioTransport::new(&plain(&server)).unwrap().with_max_response_bytes(1000);
-    let err = transport.send(get("/big")).await.unwrap_err();
+    let err = transport.send(get("/big"), Io::new()).await.unwrap_err();
     assert!(matches!(&err, Error::Decode { message, .. } if message.contains("larger than 1000 bytes")), "{err:?}");
 
     // Chunked and far past the limit (256 KiB of 256-byte chunks): stopped at the limit.
@@ -235,7 +245,7 @@ async fn a_whole_response_larger_than_the_limit_fails_instead_of_filling_memory(
     let mut config = plain(&server);
     config.request_timeout = Some(Duration::from_secs(20));
     let transport = TokioTransport::new(&config).unwrap().with_max_response_bytes(64 * 1024);
-    let err = transport.send(get("/endless")).await.unwrap_err();
+    let err = transport.send(get("/endless"), Io::new()).await.unwrap_err();
     assert!(matches!(&err, Error::Decode { message, .. } if message.contains("larger than 65536 bytes")), "{err:?}");
 
     // Within the limit, all is read; an open stream is not limited as a whole.
@@ -243,9 +253,9 @@ async fn a_whole_response_larger_than_the_limit_fails_instead_of_filling_memory(
     let server = Server::start(None, handler);
     let transport =
         TokioTransport::new(&Config::kubernetes(&server.http_url()).unwrap()).unwrap().with_max_response_bytes(5000);
-    assert_eq!(transport.send(get("/fits")).await.unwrap().body().len(), 5000);
+    assert_eq!(transport.send(get("/fits"), Io::new()).await.unwrap().body().len(), 5000);
     let transport = transport.with_max_response_bytes(10);
-    let Opened::Stream(_, mut body) = transport.open(get("/stream")).await.unwrap() else {
+    let Opened::Stream(_, mut body) = transport.open(get("/stream"), Io::new()).await.unwrap() else {
         panic!("expected a stream")
     };
     let mut total = 0;

@@ -28,13 +28,18 @@ async fn the_system_trust_store_is_used_when_no_ca_is_configured() {
 
     // No CA configured: the test CA in the system store signs the server's certificate.
     let config = Config::kubernetes(&server.https_url()).unwrap();
-    let resp = TokioTransport::new(&config).unwrap().send(get()).await.unwrap_or_else(|e| panic!("{e}"));
+    let resp = TokioTransport::new(&config)
+        .unwrap()
+        .send(get(), clustermanager_core::deadline::Io::new())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(resp.status(), 200);
 
     // A configured CA replaces the system store: the server is no longer trusted.
     let other = ca("someone else's CA");
     let config = config.with_tls(TlsConfig { ca_pem: vec![other.cert_pem()], ..TlsConfig::default() });
-    let err = TokioTransport::new(&config).unwrap().send(get()).await.unwrap_err();
+    let err =
+        TokioTransport::new(&config).unwrap().send(get(), clustermanager_core::deadline::Io::new()).await.unwrap_err();
     assert!(
         matches!(&err, Error::Transport { kind: TransportErrorKind::Tls, message } if message.contains("unknown CA")),
         "{err:?}"

@@ -24,7 +24,10 @@ fn tls_with_ca(pki: &Pki) -> TlsConfig {
 }
 
 async fn send_ok(transport: &TokioTransport, path: &str) {
-    let resp = transport.send(get(path)).await.unwrap_or_else(|e| panic!("request failed: {e}"));
+    let resp = transport
+        .send(get(path), clustermanager_core::deadline::Io::new())
+        .await
+        .unwrap_or_else(|e| panic!("request failed: {e}"));
     assert_eq!(resp.status(), 200);
     assert_eq!(&resp.body()[..], b"ok");
 }
@@ -95,7 +98,11 @@ async fn seed_dictionary_token_with_ca_file_from_disk() {
     // The same dictionary with another CA's file is refused at the handshake.
     std::fs::write(&ca_file, ca("another CA").cert_pem()).unwrap();
     let config = Config::from_seed_json(&seed.to_string(), &clustermanager_tokio::StdEnvironment).unwrap();
-    let err = TokioTransport::new(&config).unwrap().send(get("/version")).await.unwrap_err();
+    let err = TokioTransport::new(&config)
+        .unwrap()
+        .send(get("/version"), clustermanager_core::deadline::Io::new())
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::Transport { kind: TransportErrorKind::Tls, .. }), "{err:?}");
 }
 

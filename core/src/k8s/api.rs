@@ -15,7 +15,7 @@
 //!
 //! let cronjobs = Resource::new("batch", "v1beta1", "cronjobs", true);
 //! let mut op = api::get::<Box<RawValue>>(&k8s::Context::default(), &cronjobs, Some("jobs"), "nightly");
-//! let Step::Send(req) = op.poll(std::time::Instant::now()) else { unreachable!() };
+//! let Step::Send(req, _) = op.poll(std::time::Instant::now()) else { unreachable!() };
 //! assert_eq!(req.uri().path(), "/apis/batch/v1beta1/namespaces/jobs/cronjobs/nightly");
 //! ```
 
@@ -33,6 +33,7 @@ use super::watch::{WatchDecoder, WatchEvent};
 use super::watcher::{UntilGone, Update, Watcher};
 use super::{check, decode, Context};
 use crate::call::{Call, Exchange, ExchangeStep};
+use crate::deadline::{later, Hold};
 use crate::error::{ApiError, Error, Result};
 use crate::pages::Pages;
 use crate::step::{Event, Operation, Request, Response, Step};
@@ -492,8 +493,8 @@ impl<T: DeserializeOwned> Operation for ListAll<T> {
             }
             let Some(exchange) = self.exchange.as_mut() else { continue };
             match exchange.poll(now) {
-                ExchangeStep::Send(req) => return Step::Send(req),
-                ExchangeStep::Wait(d) => return Step::Wait(d),
+                ExchangeStep::Send(req, io) => return Step::Send(req, io),
+                ExchangeStep::WaitUntil(at) => return Step::WaitUntil(at),
                 ExchangeStep::Done(Err(e)) => return Step::Done(Err(e)),
                 ExchangeStep::Done(Ok(resp)) => {
                     self.exchange = None;
@@ -965,7 +966,11 @@ where
     let timeout = params.timeout_seconds.map(|s| Duration::from_secs(u64::from(s)) + WATCH_READ_GRACE);
     Watch {
         state: match req {
-            Ok(r) => WatchState::Opening(Box::new(Exchange::open(r, &ctx.retry))),
+            Ok(r) => {
+                let hold =
+                    params.timeout_seconds.map_or(Hold::None, |s| Hold::Server(Duration::from_secs(u64::from(s))));
+                WatchState::Opening(Box::new(Exchange::open(r, &ctx.retry).holding(hold)))
+            }
             Err(e) => WatchState::Failed(Some(e)),
         },
         decoder: WatchDecoder::default(),
@@ -996,13 +1001,13 @@ impl<T: DeserializeOwned> Operation for Watch<T> {
     fn poll(&mut self, now: Instant) -> Step<(), WatchEvent<T>> {
         match &mut self.state {
             WatchState::Opening(exchange) => match exchange.poll(now) {
-                ExchangeStep::Send(req) => Step::Open(req),
-                ExchangeStep::Wait(d) => Step::Wait(d),
+                ExchangeStep::Send(req, io) => Step::Open(req, io),
+                ExchangeStep::WaitUntil(at) => Step::WaitUntil(at),
                 ExchangeStep::Done(Err(e)) => self.fail(e),
                 ExchangeStep::Done(Ok(resp)) => match check(resp) {
                     Ok(_) => {
                         self.state = WatchState::Streaming { ended: false };
-                        Step::Read { timeout: self.read_timeout }
+                        Step::Read { until: self.read_timeout.map(|t| later(now, t)) }
                     }
                     Err(e) => self.fail(e),
                 },
@@ -1015,7 +1020,7 @@ impl<T: DeserializeOwned> Operation for Watch<T> {
                     Err(e) => return self.fail(e),
                 }
                 if !ended {
-                    return Step::Read { timeout: self.read_timeout };
+                    return Step::Read { until: self.read_timeout.map(|t| later(now, t)) };
                 }
                 match self.decoder.finish() {
                     Ok(Some(ev)) => Step::Yield(ev),
@@ -1318,8 +1323,8 @@ impl Operation for WaitFor {
                     Err(e) => self.phase = WaitPhase::Failed(Some(e)),
                 },
                 WaitPhase::Get(ex) => match ex.poll(now) {
-                    ExchangeStep::Send(r) => return Step::Send(r),
-                    ExchangeStep::Wait(d) => return Step::Wait(d),
+                    ExchangeStep::Send(r, io) => return Step::Send(r, io),
+                    ExchangeStep::WaitUntil(at) => return Step::WaitUntil(at),
                     ExchangeStep::Done(Err(e)) => self.phase = WaitPhase::Failed(Some(e)),
                     ExchangeStep::Done(Ok(resp)) => {
                         if resp.status() == http::StatusCode::NOT_FOUND && self.until == Await::Deleted {

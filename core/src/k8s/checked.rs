@@ -48,10 +48,10 @@ impl<O: Operation> Operation for Checked<O> {
 pub fn map_done<T, U, I>(step: Step<T, I>, f: impl FnOnce(Result<T>) -> Result<U>) -> Step<U, I> {
     match step {
         Step::Done(result) => Step::Done(f(result)),
-        Step::Send(r) => Step::Send(r),
-        Step::Open(r) => Step::Open(r),
-        Step::Read { timeout } => Step::Read { timeout },
-        Step::Wait(d) => Step::Wait(d),
+        Step::Send(r, io) => Step::Send(r, io),
+        Step::Open(r, io) => Step::Open(r, io),
+        Step::Read { until } => Step::Read { until },
+        Step::WaitUntil(at) => Step::WaitUntil(at),
         Step::Yield(item) => Step::Yield(item),
     }
 }

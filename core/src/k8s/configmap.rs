@@ -44,7 +44,7 @@ struct Meta {
 /// use clustermanager_core::k8s::configmap::LabelSelector;
 /// let selector = LabelSelector::new().eq("acm/parity", "even").is_in("acm/set", ["page"]).build().unwrap();
 /// let mut op = k8s::configmap::list(&k8s::Context::default(), "acm-paging", &selector);
-/// let Step::Send(req) = op.poll(std::time::Instant::now()) else { unreachable!() };
+/// let Step::Send(req, _) = op.poll(std::time::Instant::now()) else { unreachable!() };
 /// assert_eq!(req.uri().query(), Some("labelSelector=acm/parity%3Deven%2Cacm/set%20in%20%28page%29&limit=500"));
 /// ```
 pub fn list(

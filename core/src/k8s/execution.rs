@@ -238,7 +238,7 @@ pub(crate) fn list_request(namespace: &str, selector: &str) -> Result<step::Requ
 /// ```
 /// use clustermanager_core::{k8s, Operation, Step};
 /// let mut op = k8s::execution::list_all(&k8s::Context::default(), "acm-run");
-/// let Step::Send(req) = op.poll(std::time::Instant::now()) else { panic!() };
+/// let Step::Send(req, _) = op.poll(std::time::Instant::now()) else { panic!() };
 /// assert_eq!(req.uri(), "/api/v1/namespaces/acm-run/pods?labelSelector=job-name");
 /// ```
 pub fn list_all(
@@ -288,7 +288,7 @@ pub fn pods_request(namespace: &str, job: &str) -> Result<step::Request> {
 /// ```
 /// use clustermanager_core::{k8s, Operation, Step};
 /// let mut op = k8s::execution::list(&k8s::Context::default(), "acm-run", "failer");
-/// let Step::Send(req) = op.poll(std::time::Instant::now()) else { panic!() };
+/// let Step::Send(req, _) = op.poll(std::time::Instant::now()) else { panic!() };
 /// assert_eq!(req.uri(), "/apis/batch/v1/namespaces/acm-run/jobs/failer");
 /// ```
 pub fn list(
@@ -306,7 +306,7 @@ pub fn list(
 /// ```
 /// use clustermanager_core::{k8s, Operation, Step};
 /// let mut op = k8s::execution::look(&k8s::Context::default(), "acm-run", "printer");
-/// let Step::Send(req) = op.poll(std::time::Instant::now()) else { panic!() };
+/// let Step::Send(req, _) = op.poll(std::time::Instant::now()) else { panic!() };
 /// assert_eq!(req.uri(), "/apis/batch/v1/namespaces/acm-run/jobs/printer");
 /// ```
 pub fn look(
@@ -355,8 +355,8 @@ impl Operation for JobPods {
                 JobPodsState::Job(ex) | JobPodsState::Pods(ex, _) => ex.poll(now),
             };
             let result = match step {
-                ExchangeStep::Send(req) => return Step::Send(req),
-                ExchangeStep::Wait(d) => return Step::Wait(d),
+                ExchangeStep::Send(req, io) => return Step::Send(req, io),
+                ExchangeStep::WaitUntil(at) => return Step::WaitUntil(at),
                 ExchangeStep::Done(result) => result,
             };
             match std::mem::replace(&mut self.state, JobPodsState::Done) {
@@ -395,7 +395,7 @@ impl Operation for JobPods {
 /// ```
 /// use clustermanager_core::{k8s, Operation, Step};
 /// let mut op = k8s::execution::delete(&k8s::Context::default(), "acm-logs", "pending-pod");
-/// let Step::Send(req) = op.poll(std::time::Instant::now()) else { panic!() };
+/// let Step::Send(req, _) = op.poll(std::time::Instant::now()) else { panic!() };
 /// assert_eq!((req.method().as_str(), req.uri().path()), ("DELETE", "/api/v1/namespaces/acm-logs/pods/pending-pod"));
 /// ```
 pub fn delete(

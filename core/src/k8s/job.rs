@@ -198,7 +198,7 @@ pub fn job_body(spec: &JobSpec) -> Result<Vec<u8>> {
 /// use clustermanager_core::{k8s, Error, JobSpec, Operation, Step};
 /// let spec = JobSpec::new("hello").image("busybox:1.36").command(["sh", "-c"]).args(["echo hi"]);
 /// let mut op = k8s::job::create(&k8s::Context::default(), "acm-jobs", &spec);
-/// let Step::Send(req) = op.poll(std::time::Instant::now()) else { panic!() };
+/// let Step::Send(req, _) = op.poll(std::time::Instant::now()) else { panic!() };
 /// assert_eq!(req.uri().path(), "/apis/batch/v1/namespaces/acm-jobs/jobs");
 ///
 /// let bad = JobSpec::new("Hello_World").image("busybox");
@@ -222,7 +222,7 @@ pub fn create(
 /// ```
 /// use clustermanager_core::{k8s, Operation, Step};
 /// let mut op = k8s::job::list(&k8s::Context::default(), "acm-jobs");
-/// let Step::Send(req) = op.poll(std::time::Instant::now()) else { panic!() };
+/// let Step::Send(req, _) = op.poll(std::time::Instant::now()) else { panic!() };
 /// assert_eq!(req.uri(), "/apis/batch/v1/namespaces/acm-jobs/jobs");
 /// ```
 pub fn list(ctx: &Context, namespace: &str) -> impl Operation<Output = Vec<Job>, Item = Infallible> + Send + 'static {
@@ -237,7 +237,7 @@ pub fn list(ctx: &Context, namespace: &str) -> impl Operation<Output = Vec<Job>,
 /// ```
 /// use clustermanager_core::{k8s, Operation, Step};
 /// let mut op = k8s::job::get(&k8s::Context::default(), "acm-jobs", "hello-ok");
-/// let Step::Send(req) = op.poll(std::time::Instant::now()) else { panic!() };
+/// let Step::Send(req, _) = op.poll(std::time::Instant::now()) else { panic!() };
 /// assert_eq!(req.uri(), "/apis/batch/v1/namespaces/acm-jobs/jobs/hello-ok");
 /// ```
 pub fn get(
@@ -273,7 +273,7 @@ fn delete_request(namespace: &str, name: &str, propagation: Propagation) -> Resu
 /// use clustermanager_core::{k8s, DeleteOptions, Operation, Step};
 /// let opts = DeleteOptions { wait: true, purge: true };
 /// let mut op = k8s::job::delete(&k8s::Context::default(), "acm-run", "failer", opts);
-/// let Step::Send(req) = op.poll(std::time::Instant::now()) else { panic!() };
+/// let Step::Send(req, _) = op.poll(std::time::Instant::now()) else { panic!() };
 /// assert_eq!(req.method(), "DELETE");
 /// assert!(std::str::from_utf8(req.body()).unwrap().contains("Foreground"));
 /// ```
@@ -312,8 +312,8 @@ impl Operation for Cleanup {
                 return Step::Done(Err(Error::protocol("cleanup_jobs polled after it finished")));
             };
             match ex.poll(now) {
-                ExchangeStep::Send(r) => return Step::Send(r),
-                ExchangeStep::Wait(d) => return Step::Wait(d),
+                ExchangeStep::Send(r, io) => return Step::Send(r, io),
+                ExchangeStep::WaitUntil(at) => return Step::WaitUntil(at),
                 ExchangeStep::Done(result) => {
                     if !self.listed {
                         self.listed = true;
@@ -376,7 +376,7 @@ impl Operation for Cleanup {
 /// ```
 /// use clustermanager_core::{k8s, Operation, Step};
 /// let mut op = k8s::job::cleanup(&k8s::Context::default(), "acm-run");
-/// let Step::Send(req) = op.poll(std::time::Instant::now()) else { panic!() };
+/// let Step::Send(req, _) = op.poll(std::time::Instant::now()) else { panic!() };
 /// assert_eq!(req.uri(), "/apis/batch/v1/namespaces/acm-run/jobs");
 /// ```
 pub fn cleanup(

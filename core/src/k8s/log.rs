@@ -27,7 +27,7 @@
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde::Deserialize;
 
@@ -35,6 +35,7 @@ use super::api::{Query, Resource};
 use super::execution::NamedContainer;
 use super::Context;
 use crate::call::{Exchange, ExchangeStep};
+use crate::deadline::{Hold, Io};
 use crate::error::{ApiError, Error, Result};
 use crate::lines::{LineSplitter, DEFAULT_MAX_LINE};
 use crate::model::{LogLine, LogOptions};
@@ -103,9 +104,9 @@ enum PodRead {
     /// No pod read under way: go on with the log request.
     Idle,
     /// Send the pod read's request.
-    Send(Request),
-    /// Wait before retrying the pod read.
-    Wait(Duration),
+    Send(Request, Io),
+    /// Wait until this instant before retrying the pod read.
+    WaitUntil(Instant),
     /// The pod was read and a container chosen: this log request asks for it.
     Resend(Box<Exchange>),
     /// No container could be chosen: finish with the log request's error.
@@ -118,8 +119,8 @@ impl Choice {
     fn poll_pod_read(&mut self, now: Instant, target: &mut Target, follow: bool) -> PodRead {
         let Choice::Reading(ex, err) = self else { return PodRead::Idle };
         match ex.poll(now) {
-            ExchangeStep::Send(req) => PodRead::Send(req),
-            ExchangeStep::Wait(d) => PodRead::Wait(d),
+            ExchangeStep::Send(req, io) => PodRead::Send(req, io),
+            ExchangeStep::WaitUntil(at) => PodRead::WaitUntil(at),
             ExchangeStep::Done(pod) => {
                 let err = err.take();
                 *self = Choice::Settled;
@@ -167,7 +168,11 @@ impl Target {
                 tracing::debug!(pod = %self.pod, %container, "pod has several containers; asking for the default one");
                 self.options.container = Some(container);
                 let req = log_request(&self.namespace, &self.pod, &self.options, follow)?;
-                Ok(if follow { Exchange::open(req, &self.retry) } else { Exchange::send(req, &self.retry) })
+                Ok(if follow {
+                    Exchange::open(req, &self.retry).holding(Hold::Follow)
+                } else {
+                    Exchange::send(req, &self.retry)
+                })
             }
             Ok(None) | Err(_) => Err(with_hint(err)),
         }
@@ -241,7 +246,7 @@ fn not_started(pod: &str) -> Error {
 /// use clustermanager_core::{k8s, LogOptions, Operation, Step};
 /// let options = LogOptions { tail_lines: Some(2), container: Some("main".into()), ..LogOptions::default() };
 /// let mut op = k8s::log::get(&k8s::Context::default(), "acm-run", "printer-vhpr6", &options);
-/// let Step::Send(req) = op.poll(std::time::Instant::now()) else { unreachable!() };
+/// let Step::Send(req, _) = op.poll(std::time::Instant::now()) else { unreachable!() };
 /// assert_eq!(req.uri().path(), "/api/v1/namespaces/acm-run/pods/printer-vhpr6/log");
 /// ```
 pub fn get(ctx: &Context, namespace: &str, id: &str, options: &LogOptions) -> LogGet {
@@ -288,15 +293,15 @@ impl Operation for LogGet {
         loop {
             match self.choice.poll_pod_read(now, &mut self.target, false) {
                 PodRead::Idle => {}
-                PodRead::Send(req) => return Step::Send(req),
-                PodRead::Wait(d) => return Step::Wait(d),
+                PodRead::Send(req, io) => return Step::Send(req, io),
+                PodRead::WaitUntil(at) => return Step::WaitUntil(at),
                 PodRead::Resend(ex) => self.state = GetState::Log(ex),
                 PodRead::Fail(e) => return self.finish(Err(e)),
             }
             match &mut self.state {
                 GetState::Log(ex) => match ex.poll(now) {
-                    ExchangeStep::Send(req) => return Step::Send(req),
-                    ExchangeStep::Wait(d) => return Step::Wait(d),
+                    ExchangeStep::Send(req, io) => return Step::Send(req, io),
+                    ExchangeStep::WaitUntil(at) => return Step::WaitUntil(at),
                     ExchangeStep::Done(result) => match result.and_then(super::check) {
                         Ok(resp) => return self.finish(Ok(String::from_utf8_lossy(resp.body()).into_owned())),
                         Err(e) if matches!(self.choice, Choice::Open) && needs_container(&e) => {
@@ -334,7 +339,7 @@ impl Operation for LogGet {
 /// ```
 /// use clustermanager_core::{k8s, LogOptions, Operation, Step};
 /// let mut op = k8s::log::follow(&k8s::Context::default(), "acm-run", "printer-vhpr6", &LogOptions::default());
-/// let Step::Open(req) = op.poll(std::time::Instant::now()) else { unreachable!() };
+/// let Step::Open(req, _) = op.poll(std::time::Instant::now()) else { unreachable!() };
 /// assert_eq!(req.uri().query(), Some("follow=true"));
 /// ```
 pub fn follow(ctx: &Context, namespace: &str, id: &str, options: &LogOptions) -> Follow {
@@ -346,7 +351,7 @@ pub fn follow(ctx: &Context, namespace: &str, id: &str, options: &LogOptions) ->
     };
     Follow {
         state: match log_request(namespace, id, options, true) {
-            Ok(req) => FollowState::Opening(Box::new(Exchange::open(req, &ctx.retry))),
+            Ok(req) => FollowState::Opening(Box::new(Exchange::open(req, &ctx.retry).holding(Hold::Follow))),
             Err(e) => FollowState::Failed(Some(e)),
         },
         choice: target.choice(),
@@ -392,15 +397,15 @@ impl Operation for Follow {
     fn poll(&mut self, now: Instant) -> Step<(), LogLine> {
         match self.choice.poll_pod_read(now, &mut self.target, true) {
             PodRead::Idle => {}
-            PodRead::Send(req) => return Step::Send(req),
-            PodRead::Wait(d) => return Step::Wait(d),
+            PodRead::Send(req, io) => return Step::Send(req, io),
+            PodRead::WaitUntil(at) => return Step::WaitUntil(at),
             PodRead::Resend(ex) => self.state = FollowState::Opening(ex),
             PodRead::Fail(e) => return self.finish(Err(e)),
         }
         match &mut self.state {
             FollowState::Opening(exchange) => match exchange.poll(now) {
-                ExchangeStep::Send(req) => Step::Open(req),
-                ExchangeStep::Wait(d) => Step::Wait(d),
+                ExchangeStep::Send(req, io) => Step::Open(req, io),
+                ExchangeStep::WaitUntil(at) => Step::WaitUntil(at),
                 ExchangeStep::Done(Err(e)) => self.finish(Err(e)),
                 ExchangeStep::Done(Ok(resp)) if resp.status() == http::StatusCode::NO_CONTENT => {
                     let err = not_started(&self.pod);
@@ -409,7 +414,7 @@ impl Operation for Follow {
                 ExchangeStep::Done(Ok(resp)) => match super::check(resp) {
                     Ok(_) => {
                         self.state = FollowState::Streaming { ended: false };
-                        Step::Read { timeout: None }
+                        Step::Read { until: None }
                     }
                     Err(e) if matches!(self.choice, Choice::Open) && needs_container(&e) => {
                         match self.target.read_pod(e) {
@@ -431,7 +436,7 @@ impl Operation for Follow {
                     Err(e) => return self.finish(Err(e)),
                 }
                 if !ended {
-                    return Step::Read { timeout: None };
+                    return Step::Read { until: None };
                 }
                 match self.lines.finish() {
                     // the splitter trims `\r` from terminated lines only
@@ -500,10 +505,10 @@ mod tests {
     fn follow_decodes_invalid_utf8_lossily() {
         let now = Instant::now();
         let mut op = follow(&Context::default(), "ns", "p", &LogOptions::default());
-        assert!(matches!(op.poll(now), Step::Open(_)));
+        assert!(matches!(op.poll(now), Step::Open(..)));
         let head = http::Response::builder().status(200).body(()).unwrap_or_default().into_parts().0;
         op.handle(Event::Head(head));
-        assert!(matches!(op.poll(now), Step::Read { timeout: None }));
+        assert!(matches!(op.poll(now), Step::Read { until: None }));
         op.handle(Event::Chunk(bytes::Bytes::from_static(b"ok \xff\xfe\nend\r")));
         let Step::Yield(first) = op.poll(now) else { panic!("expected a line") };
         assert_eq!(first.text, "ok \u{fffd}\u{fffd}");
@@ -530,7 +535,7 @@ mod tests {
             cuts.sort_unstable();
             let now = Instant::now();
             let mut op = follow(&Context::default(), "ns", "p", &LogOptions::default());
-            proptest::prop_assert!(matches!(op.poll(now), Step::Open(_)));
+            proptest::prop_assert!(matches!(op.poll(now), Step::Open(..)));
             let head = http::Response::builder().status(200).body(()).unwrap_or_default().into_parts().0;
             op.handle(Event::Head(head));
             let mut pieces = Vec::new();

@@ -153,8 +153,8 @@ impl Operation for Create {
                     return Step::Done(Err(Error::protocol("create_namespace polled after it finished")))
                 }
                 CreateState::Post(ex) => match ex.poll(now) {
-                    ExchangeStep::Send(r) => return Step::Send(r),
-                    ExchangeStep::Wait(d) => return Step::Wait(d),
+                    ExchangeStep::Send(r, io) => return Step::Send(r, io),
+                    ExchangeStep::WaitUntil(at) => return Step::WaitUntil(at),
                     ExchangeStep::Done(result) => {
                         match result.and_then(check).and_then(|r| decode::<NamespaceObject>("namespace", r.body())) {
                             Ok(ns) if ns.status.phase == "Active" => {
@@ -182,8 +182,8 @@ impl Operation for Create {
                     }
                 },
                 CreateState::Get(ex) => match ex.poll(now) {
-                    ExchangeStep::Send(r) => return Step::Send(r),
-                    ExchangeStep::Wait(d) => return Step::Wait(d),
+                    ExchangeStep::Send(r, io) => return Step::Send(r, io),
+                    ExchangeStep::WaitUntil(at) => return Step::WaitUntil(at),
                     ExchangeStep::Done(result) => {
                         self.state = CreateState::Done;
                         let ns = result.and_then(check).and_then(|r| decode::<NamespaceObject>("namespace", r.body()));
@@ -222,7 +222,7 @@ impl Operation for Create {
 /// use clustermanager_core::{k8s, Event, Operation, Step};
 /// let mut op = k8s::namespace::create(&k8s::Context::default(), "team-a");
 /// let now = std::time::Instant::now();
-/// let Step::Send(req) = op.poll(now) else { panic!() };
+/// let Step::Send(req, _) = op.poll(now) else { panic!() };
 /// assert_eq!((req.method().as_str(), req.uri().path()), ("POST", "/api/v1/namespaces"));
 /// let body = r#"{"kind":"Namespace","metadata":{"name":"team-a","resourceVersion":"7"},"status":{"phase":"Active"}}"#;
 /// op.handle(Event::Response(http::Response::builder().status(201).body(body.into()).unwrap()));
@@ -244,7 +244,7 @@ pub fn create(ctx: &Context, name: &str) -> impl Operation<Output = bool, Item =
 /// ```
 /// use clustermanager_core::{k8s, Event, Operation, Step};
 /// let mut op = k8s::namespace::delete(&k8s::Context::default(), "team-a");
-/// let Step::Send(req) = op.poll(std::time::Instant::now()) else { panic!() };
+/// let Step::Send(req, _) = op.poll(std::time::Instant::now()) else { panic!() };
 /// assert_eq!((req.method().as_str(), req.uri().path()), ("DELETE", "/api/v1/namespaces/team-a"));
 /// ```
 pub fn delete(ctx: &Context, name: &str) -> impl Operation<Output = bool, Item = Infallible> + Send + 'static {
@@ -259,7 +259,7 @@ pub fn delete(ctx: &Context, name: &str) -> impl Operation<Output = bool, Item =
 /// ```
 /// use clustermanager_core::{k8s, Operation, Step};
 /// let mut op = k8s::namespace::get(&k8s::Context::default(), "team-a");
-/// let Step::Send(req) = op.poll(std::time::Instant::now()) else { panic!() };
+/// let Step::Send(req, _) = op.poll(std::time::Instant::now()) else { panic!() };
 /// assert_eq!(req.uri().path(), "/api/v1/namespaces/team-a");
 /// ```
 pub fn get(ctx: &Context, name: &str) -> impl Operation<Output = Namespace, Item = Infallible> + Send + 'static {

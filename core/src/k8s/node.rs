@@ -112,7 +112,7 @@ pub fn parse_list(resp: Response) -> Result<Vec<Node>> {
 /// ```
 /// use clustermanager_core::{k8s, Operation, Step};
 /// let mut op = k8s::node::list(&k8s::Context::default());
-/// let Step::Send(req) = op.poll(std::time::Instant::now()) else { panic!() };
+/// let Step::Send(req, _) = op.poll(std::time::Instant::now()) else { panic!() };
 /// assert_eq!(req.uri(), "/api/v1/nodes");
 /// ```
 pub fn list(ctx: &Context) -> impl Operation<Output = Vec<Node>, Item = Infallible> + Send + 'static {

@@ -36,8 +36,8 @@ impl Operation for Define {
     fn poll(&mut self, now: Instant) -> Step<()> {
         loop {
             match self.exchange.poll(now) {
-                ExchangeStep::Send(r) => return Step::Send(r),
-                ExchangeStep::Wait(d) => return Step::Wait(d),
+                ExchangeStep::Send(r, io) => return Step::Send(r, io),
+                ExchangeStep::WaitUntil(at) => return Step::WaitUntil(at),
                 ExchangeStep::Done(result) => match result.and_then(check) {
                     Ok(_) => return Step::Done(Ok(())),
                     Err(Error::AlreadyExists(_)) if !self.patched => match self.patch.take() {
@@ -100,7 +100,7 @@ fn rename(err: Error, field: &str) -> Error {
 /// ```
 /// use clustermanager_core::{k8s, Error, Operation, Step};
 /// let mut op = k8s::quota::define(&k8s::Context::default(), "acm-quota", "4", "4Gi");
-/// let Step::Send(req) = op.poll(std::time::Instant::now()) else { panic!() };
+/// let Step::Send(req, _) = op.poll(std::time::Instant::now()) else { panic!() };
 /// assert_eq!(req.uri().path(), "/api/v1/namespaces/acm-quota/resourcequotas");
 ///
 /// let mut bad = k8s::quota::define(&k8s::Context::default(), "acm-quota", "four", "4Gi");

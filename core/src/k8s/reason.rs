@@ -116,7 +116,7 @@ pub fn parse_probe(resp: Response) -> Result<Diagnosis> {
 /// ```
 /// use clustermanager_core::{k8s, Operation, Step};
 /// let mut op = k8s::reason::probe(&k8s::Context::default(), "batch", "hello");
-/// let Step::Send(req) = op.poll(std::time::Instant::now()) else { panic!() };
+/// let Step::Send(req, _) = op.poll(std::time::Instant::now()) else { panic!() };
 /// assert_eq!(req.uri(), "/api/v1/namespaces/batch/pods?labelSelector=job-name%3Dhello");
 /// ```
 pub fn probe(
@@ -136,7 +136,7 @@ pub fn probe(
 /// ```
 /// use clustermanager_core::{k8s, Operation, Step};
 /// let mut op = k8s::reason::probe_selector(&k8s::Context::default(), "web", "app=frontend");
-/// let Step::Send(req) = op.poll(std::time::Instant::now()) else { panic!() };
+/// let Step::Send(req, _) = op.poll(std::time::Instant::now()) else { panic!() };
 /// assert_eq!(req.uri(), "/api/v1/namespaces/web/pods?labelSelector=app%3Dfrontend");
 /// ```
 pub fn probe_selector(
@@ -204,7 +204,7 @@ pub fn of_job_events(events: &[EventObject]) -> Option<Reason> {
 /// ```
 /// use clustermanager_core::{k8s, Operation, Step};
 /// let mut op = k8s::reason::job_events(&k8s::Context::default(), "batch", "hello");
-/// let Step::Send(req) = op.poll(std::time::Instant::now()) else { panic!() };
+/// let Step::Send(req, _) = op.poll(std::time::Instant::now()) else { panic!() };
 /// assert_eq!(req.uri().path(), "/api/v1/namespaces/batch/events");
 /// ```
 pub fn job_events(

@@ -63,7 +63,7 @@ fn scale_path(kind: WorkloadKind, namespace: &str, name: &str) -> Result<String>
 /// ```
 /// use clustermanager_core::{k8s, Operation, Step};
 /// let mut op = k8s::scale::get(&k8s::Context::default(), "acm-deploy", "web");
-/// let Step::Send(req) = op.poll(std::time::Instant::now()) else { unreachable!() };
+/// let Step::Send(req, _) = op.poll(std::time::Instant::now()) else { unreachable!() };
 /// assert_eq!(req.uri().path(), "/apis/apps/v1/namespaces/acm-deploy/deployments/web/scale");
 /// ```
 pub fn get(
@@ -79,7 +79,7 @@ pub fn get(
 /// ```
 /// use clustermanager_core::{k8s, Operation, Step, WorkloadKind};
 /// let mut op = k8s::scale::get_of(&k8s::Context::default(), WorkloadKind::StatefulSet, "db", "pg");
-/// let Step::Send(req) = op.poll(std::time::Instant::now()) else { unreachable!() };
+/// let Step::Send(req, _) = op.poll(std::time::Instant::now()) else { unreachable!() };
 /// assert_eq!(req.uri().path(), "/apis/apps/v1/namespaces/db/statefulsets/pg/scale");
 /// ```
 pub fn get_of(
@@ -99,7 +99,7 @@ pub fn get_of(
 /// ```
 /// use clustermanager_core::{k8s, Operation, Step};
 /// let mut op = k8s::scale::set(&k8s::Context::default(), "acm-deploy", "web", 3);
-/// let Step::Send(req) = op.poll(std::time::Instant::now()) else { unreachable!() };
+/// let Step::Send(req, _) = op.poll(std::time::Instant::now()) else { unreachable!() };
 /// assert_eq!(req.method(), http::Method::PATCH);
 /// assert_eq!(&req.body()[..], br#"{"spec":{"replicas":3}}"#);
 /// ```

@@ -162,7 +162,7 @@ fn parse_service(resp: Response) -> Result<Service> {
 /// use clustermanager_core::{k8s, Operation, ServiceDef, ServicePort, Step};
 /// let def = ServiceDef::new("web").select("app", "web").port(ServicePort::new("http", 80, 8080));
 /// let mut op = k8s::service::create(&k8s::Context::default(), "shop", &def);
-/// let Step::Send(req) = op.poll(std::time::Instant::now()) else { panic!() };
+/// let Step::Send(req, _) = op.poll(std::time::Instant::now()) else { panic!() };
 /// assert_eq!(req.uri().path(), "/api/v1/namespaces/shop/services");
 /// ```
 pub fn create(

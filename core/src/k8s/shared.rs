@@ -7,7 +7,7 @@
 //! deleted.
 
 use std::convert::Infallible;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::execution::{job_request, status_of_phase, PodObject, CONTROLLER_UID_LABEL, JOB_NAME_LABEL};
 use super::job::JobObject;
@@ -102,12 +102,12 @@ impl PodFeed {
 }
 
 impl<T: Observed> Feed for WatchFeed<T> {
-    fn poll(&mut self, now: Instant, _horizon: Option<Duration>) -> FeedStep {
+    fn poll(&mut self, now: Instant, _horizon: Option<Instant>) -> FeedStep {
         match self.watcher.poll(now) {
-            WatchStep::Send(req) => FeedStep::List(req),
-            WatchStep::Open(req) => FeedStep::Open(req),
-            WatchStep::Read { timeout } => FeedStep::Read { timeout },
-            WatchStep::Wait(d) => FeedStep::Wait(d),
+            WatchStep::Send(req, io) => FeedStep::List(req, io),
+            WatchStep::Open(req, io) => FeedStep::Open(req, io),
+            WatchStep::Read { until } => FeedStep::Read { until },
+            WatchStep::WaitUntil(at) => FeedStep::WaitUntil(at),
             WatchStep::Update(Update::Listed(items)) => {
                 FeedStep::Change(Change::Listed(items.into_iter().map(T::seen).collect()))
             }

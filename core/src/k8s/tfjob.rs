@@ -85,7 +85,7 @@ pub fn crd() -> Value {
 /// ```
 /// use clustermanager_core::{k8s, Operation, Step};
 /// let mut op = k8s::tfjob::install(&k8s::Context::default());
-/// let Step::Send(req) = op.poll(std::time::Instant::now()) else { unreachable!() };
+/// let Step::Send(req, _) = op.poll(std::time::Instant::now()) else { unreachable!() };
 /// assert_eq!(req.uri().path(), "/apis/apiextensions.k8s.io/v1/customresourcedefinitions");
 /// ```
 pub fn install(ctx: &Context) -> Install {
@@ -129,8 +129,8 @@ impl Operation for Install {
             }
         };
         match exchange.poll(now) {
-            ExchangeStep::Send(r) => Step::Send(r),
-            ExchangeStep::Wait(d) => Step::Wait(d),
+            ExchangeStep::Send(r, io) => Step::Send(r, io),
+            ExchangeStep::WaitUntil(at) => Step::WaitUntil(at),
             ExchangeStep::Done(Err(e)) => Step::Done(Err(e)),
             ExchangeStep::Done(Ok(resp)) => {
                 let done = match check(resp) {
@@ -166,7 +166,7 @@ impl Operation for Install {
 /// use clustermanager_core::{k8s, Operation, Step};
 /// let tfjob = serde_json::json!({"apiVersion": "kubeflow.org/v1", "kind": "TFJob", "metadata": {"name": "mnist"}, "spec": {}});
 /// let mut op = k8s::tfjob::create(&k8s::Context::default(), "acm-crd", &tfjob);
-/// let Step::Send(req) = op.poll(std::time::Instant::now()) else { unreachable!() };
+/// let Step::Send(req, _) = op.poll(std::time::Instant::now()) else { unreachable!() };
 /// assert_eq!(req.uri().path(), "/apis/kubeflow.org/v1/namespaces/acm-crd/tfjobs");
 /// ```
 pub fn create(

@@ -27,7 +27,7 @@ use super::job::JobObject;
 use super::watcher::{Until, Update, WatchParams, Watcher};
 use super::{name, Context};
 use crate::call::{Exchange, ExchangeStep};
-use crate::deadline::Deadline;
+use crate::deadline::{Deadline, Io};
 use crate::error::{ApiError, Error, Result};
 use crate::model::{Execution, Job, Status};
 use crate::retry::Retry;
@@ -62,7 +62,7 @@ pub fn execution_params(namespace: &str, job: &str, statuses: &[Status]) -> Watc
 /// ```
 /// use clustermanager_core::{k8s, Operation, Step};
 /// let mut op = k8s::wait::job(&k8s::Context::default(), "acm-run", "printer", None);
-/// let Step::Send(req) = op.poll(std::time::Instant::now()) else { panic!() };
+/// let Step::Send(req, _) = op.poll(std::time::Instant::now()) else { panic!() };
 /// assert_eq!(req.uri(), "/apis/batch/v1/namespaces/acm-run/jobs?fieldSelector=metadata.name%3Dprinter");
 /// ```
 pub fn job(
@@ -98,7 +98,7 @@ pub fn job(
 /// ```
 /// use clustermanager_core::{k8s, Operation, Status, Step};
 /// let mut op = k8s::wait::execution_status(&k8s::Context::default(), "acm-run", "printer", &[Status::Running], None);
-/// let Step::Send(req) = op.poll(std::time::Instant::now()) else { panic!() };
+/// let Step::Send(req, _) = op.poll(std::time::Instant::now()) else { panic!() };
 /// assert_eq!(req.uri(), "/apis/batch/v1/namespaces/acm-run/jobs/printer");
 /// ```
 pub fn execution_status(
@@ -139,7 +139,7 @@ enum ExecState {
     Watch(Box<Watcher<PodObject>>),
     /// Reading the Job again to learn whether it still exists; the watch (and the watch request
     /// it was about to open, if any) waits meanwhile.
-    Recheck(Box<Exchange>, Box<Watcher<PodObject>>, Option<Box<Request>>),
+    Recheck(Box<Exchange>, Box<Watcher<PodObject>>, Option<Box<(Request, Io)>>),
     Done,
 }
 
@@ -176,7 +176,7 @@ impl ExecutionWait {
     }
 
     /// Read the Job again (while the watch waits), then go on with `watcher` or finish.
-    fn recheck(&mut self, watcher: Box<Watcher<PodObject>>, open: Option<Request>) -> Option<Step<Execution>> {
+    fn recheck(&mut self, watcher: Box<Watcher<PodObject>>, open: Option<(Request, Io)>) -> Option<Step<Execution>> {
         let req = match super::execution::job_request(&self.namespace, &self.job) {
             Ok(req) => req,
             Err(e) => return Some(self.finish(Err(e))),
@@ -213,8 +213,8 @@ impl Operation for ExecutionWait {
             match &mut self.state {
                 ExecState::Done => return Step::Done(Err(Error::protocol("wait polled after it finished"))),
                 ExecState::Job(ex) => match ex.poll(now) {
-                    ExchangeStep::Send(req) => return Step::Send(req),
-                    ExchangeStep::Wait(d) => return Step::Wait(d),
+                    ExchangeStep::Send(req, io) => return Step::Send(req, io),
+                    ExchangeStep::WaitUntil(at) => return Step::WaitUntil(at),
                     ExchangeStep::Done(result) => match super::execution::job_uid(result) {
                         Ok(Some(uid)) => {
                             self.uid = uid;
@@ -231,18 +231,18 @@ impl Operation for ExecutionWait {
                 },
                 ExecState::Watch(w) => match w.poll(now).into_step() {
                     // a resumed (or re-listed and re-opened) watch: has the Job gone meanwhile?
-                    Ok(Step::Open(req)) if !self.fresh => {
+                    Ok(Step::Open(req, io)) if !self.fresh => {
                         let ExecState::Watch(w) = std::mem::replace(&mut self.state, ExecState::Done) else {
                             return self.finish(Err(Error::protocol("execution wait lost its watch")));
                         };
-                        if let Some(step) = self.recheck(w, Some(req)) {
+                        if let Some(step) = self.recheck(w, Some((req, io))) {
                             return step;
                         }
                     }
                     Ok(step) => {
                         match step {
                             Step::Done(_) => self.state = ExecState::Done,
-                            Step::Open(_) => self.fresh = false,
+                            Step::Open(..) => self.fresh = false,
                             _ => {}
                         }
                         return step;
@@ -262,8 +262,8 @@ impl Operation for ExecutionWait {
                     }
                 },
                 ExecState::Recheck(ex, _, _) => match ex.poll(now) {
-                    ExchangeStep::Send(req) => return Step::Send(req),
-                    ExchangeStep::Wait(d) => return Step::Wait(d),
+                    ExchangeStep::Send(req, io) => return Step::Send(req, io),
+                    ExchangeStep::WaitUntil(at) => return Step::WaitUntil(at),
                     ExchangeStep::Done(result) => {
                         let ExecState::Recheck(_, watcher, open) = std::mem::replace(&mut self.state, ExecState::Done)
                         else {
@@ -286,10 +286,10 @@ impl Operation for ExecutionWait {
                             Err(e) => return self.finish(Err(e)),
                         }
                         self.state = ExecState::Watch(watcher);
-                        if let Some(mut req) = open {
+                        if let Some(open) = open {
                             self.fresh = false;
-                            self.deadline.limit(now, &mut req);
-                            return Step::Open(*req);
+                            let (req, io) = *open;
+                            return Step::Open(req, self.deadline.bound(io));
                         }
                         self.fresh = true;
                     }

@@ -22,8 +22,8 @@
 //!    see `acm-14`) — makes it **re-list**, and the caller gets the whole current state again
 //!    ([`Update::Listed`]); after a back-off when the last list is less than
 //!    [`MIN_RELIST_INTERVAL`] old, whatever events came between.
-//! 5. The caller's deadline bounds everything: each request carries the time left as its
-//!    [`TimeLimit`](crate::deadline::TimeLimit), each watch's `timeoutSeconds` is shortened to it,
+//! 5. The caller's deadline bounds everything: each request step carries it in its
+//!    [`Io`], each watch's `timeoutSeconds` is shortened to it,
 //!    back-offs are clamped to it, and when it passes the watcher finishes with
 //!    [`Error::Timeout`].
 //!
@@ -41,7 +41,7 @@ use super::api::parse_list;
 use super::watch::{WatchDecoder, WatchEvent};
 use super::{check, decode};
 use crate::call::{Exchange, ExchangeStep};
-use crate::deadline::Deadline;
+use crate::deadline::{later, Deadline, Hold, Io};
 use crate::error::{Error, Result};
 use crate::retry::{Jitter, Retry};
 use crate::step::{self, Event, Operation, Request, Step};
@@ -225,14 +225,15 @@ impl WatchParams {
         step::request(http::Method::GET, &uri, None)
     }
 
-    /// The watch request from `resource_version`.
-    pub fn watch_request(&self, resource_version: &str) -> Result<Request> {
+    /// The watch request from `resource_version`, and how long the server holds it.
+    pub fn watch_request(&self, resource_version: &str) -> Result<(Request, Hold)> {
         self.watch_request_within(resource_version, None)
     }
 
     /// The watch request from `resource_version`, its `timeoutSeconds` shortened to `left` (the
-    /// caller's time left, rounded up to a whole second) when that is shorter.
-    pub fn watch_request_within(&self, resource_version: &str, left: Option<Duration>) -> Result<Request> {
+    /// caller's time left, rounded up to a whole second) when that is shorter, and the
+    /// [`Hold`] (that many seconds) its exchange carries.
+    pub fn watch_request_within(&self, resource_version: &str, left: Option<Duration>) -> Result<(Request, Hold)> {
         let seconds = match left {
             Some(left) => {
                 let whole = left.as_secs().saturating_add(u64::from(left.subsec_nanos() > 0)).max(1);
@@ -247,7 +248,8 @@ impl WatchParams {
         }
         pairs.push(("timeoutSeconds", timeout.as_str()));
         pairs.extend(self.selectors());
-        step::request(http::Method::GET, &format!("{}?{}", self.path, encode_query(&pairs)), None)
+        let request = step::request(http::Method::GET, &format!("{}?{}", self.path, encode_query(&pairs)), None)?;
+        Ok((request, Hold::Server(Duration::from_secs(u64::from(seconds)))))
     }
 }
 
@@ -268,16 +270,16 @@ pub enum Update<T> {
 #[derive(Debug)]
 pub enum WatchStep<T> {
     /// Send a request (a list).
-    Send(Request),
+    Send(Request, Io),
     /// Open a stream (a watch).
-    Open(Request),
+    Open(Request, Io),
     /// Read the open stream.
     Read {
         /// Until the caller's deadline, or the server's timeout plus [`READ_GRACE`].
-        timeout: Option<Duration>,
+        until: Option<Instant>,
     },
-    /// Back off.
-    Wait(Duration),
+    /// Back off until this instant.
+    WaitUntil(Instant),
     /// Something changed; poll again for more.
     Update(Update<T>),
     /// The watch cannot go on: the deadline passed ([`Error::Timeout`]) or the server refused.
@@ -288,10 +290,10 @@ impl<T> WatchStep<T> {
     /// The [`Step`] an operation returns for this watch step, or the update for it to judge.
     pub fn into_step<O, I>(self) -> std::result::Result<Step<O, I>, Update<T>> {
         match self {
-            WatchStep::Send(r) => Ok(Step::Send(r)),
-            WatchStep::Open(r) => Ok(Step::Open(r)),
-            WatchStep::Read { timeout } => Ok(Step::Read { timeout }),
-            WatchStep::Wait(d) => Ok(Step::Wait(d)),
+            WatchStep::Send(r, io) => Ok(Step::Send(r, io)),
+            WatchStep::Open(r, io) => Ok(Step::Open(r, io)),
+            WatchStep::Read { until } => Ok(Step::Read { until }),
+            WatchStep::WaitUntil(at) => Ok(Step::WaitUntil(at)),
             WatchStep::Failed(e) => Ok(Step::Done(Err(e))),
             WatchStep::Update(u) => Err(u),
         }
@@ -407,10 +409,10 @@ impl<T: DeserializeOwned + Versioned> Watcher<T> {
     fn open(&mut self, now: Instant) -> Result<State> {
         match self.resource_version.clone() {
             Some(rv) => {
-                let request = self.params.watch_request_within(&rv, self.deadline.left(now))?;
+                let (request, hold) = self.params.watch_request_within(&rv, self.deadline.left(now))?;
                 // one attempt: a failed open is resumed by the watcher's own back-off, with a
                 // `timeoutSeconds` recomputed from the time left
-                Ok(State::Opening(Exchange::open(request, &self.retry).within(self.deadline).once()))
+                Ok(State::Opening(Exchange::open(request, &self.retry).holding(hold).within(self.deadline).once()))
             }
             None => self.list(),
         }
@@ -443,12 +445,12 @@ impl<T: DeserializeOwned + Versioned> Watcher<T> {
         self.state = State::Backoff { relist, delay: Some(delay) };
     }
 
-    /// Back off `delay`, clamped to the deadline (the next poll then times out).
-    fn wait(&mut self, now: Instant, delay: Duration) -> WatchStep<T> {
+    /// Back off until `until`, clamped to the deadline (the next poll then times out).
+    fn wait(&mut self, now: Instant, until: Instant) -> WatchStep<T> {
         if self.expired(now) {
             return self.time_out();
         }
-        WatchStep::Wait(self.deadline.clamp(now, delay))
+        WatchStep::WaitUntil(self.deadline.clamp_until(until))
     }
 
     /// A failed list or watch request: resumed after a back-off when worth it, else the end
@@ -514,7 +516,7 @@ impl<T: DeserializeOwned + Versioned> Watcher<T> {
                 State::Backoff { relist, delay } => {
                     let relist = *relist;
                     if let Some(d) = delay.take() {
-                        return self.wait(now, d);
+                        return self.wait(now, later(now, d));
                     }
                     if self.expired(now) {
                         return self.time_out();
@@ -525,12 +527,12 @@ impl<T: DeserializeOwned + Versioned> Watcher<T> {
                     self.state = State::Start;
                 }
                 State::Listing(ex) => match ex.poll(now) {
-                    ExchangeStep::Send(req) if self.expired(now) => {
+                    ExchangeStep::Send(req, _) if self.expired(now) => {
                         drop(req);
                         return self.time_out();
                     }
-                    ExchangeStep::Send(req) => return WatchStep::Send(req),
-                    ExchangeStep::Wait(d) => return self.wait(now, d),
+                    ExchangeStep::Send(req, io) => return WatchStep::Send(req, io),
+                    ExchangeStep::WaitUntil(at) => return self.wait(now, at),
                     ExchangeStep::Done(Ok(resp)) => {
                         let list = check(resp).and_then(|r| parse_list::<T>(&self.params.what, r.body()));
                         match list {
@@ -550,12 +552,12 @@ impl<T: DeserializeOwned + Versioned> Watcher<T> {
                     }
                 },
                 State::Opening(ex) => match ex.poll(now) {
-                    ExchangeStep::Send(req) if self.expired(now) => {
+                    ExchangeStep::Send(req, _) if self.expired(now) => {
                         drop(req);
                         return self.time_out();
                     }
-                    ExchangeStep::Send(req) => return WatchStep::Open(req),
-                    ExchangeStep::Wait(d) => return self.wait(now, d),
+                    ExchangeStep::Send(req, io) => return WatchStep::Open(req, io),
+                    ExchangeStep::WaitUntil(at) => return self.wait(now, at),
                     ExchangeStep::Done(Ok(resp)) if resp.status().is_success() => {
                         super::warn(resp.headers());
                         self.decoder = WatchDecoder::default();
@@ -632,8 +634,7 @@ impl<T: DeserializeOwned + Versioned> Watcher<T> {
                         return self.time_out();
                     } else {
                         let liveness = Duration::from_secs(u64::from(self.params.timeout_seconds)) + READ_GRACE;
-                        let timeout = self.deadline.clamp(now, liveness);
-                        return WatchStep::Read { timeout: Some(timeout) };
+                        return WatchStep::Read { until: Some(self.deadline.clamp_until(later(now, liveness))) };
                     }
                 }
             }
@@ -807,8 +808,8 @@ impl Operation for UntilGone {
             match &mut self.state {
                 GoneState::Done => return Step::Done(Err(Error::protocol("delete polled after it finished"))),
                 GoneState::Inspect(ex, conflict) => match ex.poll(now) {
-                    ExchangeStep::Send(req) => return Step::Send(req),
-                    ExchangeStep::Wait(d) => return Step::Wait(d),
+                    ExchangeStep::Send(req, io) => return Step::Send(req, io),
+                    ExchangeStep::WaitUntil(at) => return Step::WaitUntil(at),
                     ExchangeStep::Done(result) => {
                         let conflict = conflict.take().unwrap_or_else(|| Error::protocol("delete conflict lost"));
                         let outcome =
@@ -836,8 +837,8 @@ impl Operation for UntilGone {
                     }
                 },
                 GoneState::Delete(ex) => match ex.poll(now) {
-                    ExchangeStep::Send(req) => return Step::Send(req),
-                    ExchangeStep::Wait(d) => return Step::Wait(d),
+                    ExchangeStep::Send(req, io) => return Step::Send(req, io),
+                    ExchangeStep::WaitUntil(at) => return Step::WaitUntil(at),
                     ExchangeStep::Done(result) => {
                         let outcome =
                             result.and_then(check).and_then(|resp| decode::<Thin>(&self.params.what, resp.body()));
@@ -903,7 +904,12 @@ mod tests {
     fn watch_request_carries_bookmarks_timeout_and_selectors() {
         let p = WatchParams::new("/apis/batch/v1/namespaces/a/jobs", "job a/x").fields("metadata.name=x");
         let req = p.watch_request("42").map_err(|e| e.to_string());
-        let Ok(req) = req else { panic!("{req:?}") };
+        let Ok((req, hold)) = req else { panic!("{req:?}") };
+        assert_eq!(
+            hold,
+            Hold::Server(Duration::from_secs(290)),
+            "the transport learns the server's hold from the step"
+        );
         assert_eq!(req.uri().path(), "/apis/batch/v1/namespaces/a/jobs");
         assert_eq!(
             req.uri().query(),
@@ -927,7 +933,7 @@ mod tests {
 
     fn query_of(step: WatchStep<Thin>) -> String {
         match step {
-            WatchStep::Send(r) | WatchStep::Open(r) => r.uri().query().unwrap_or_default().to_owned(),
+            WatchStep::Send(r, _) | WatchStep::Open(r, _) => r.uri().query().unwrap_or_default().to_owned(),
             other => panic!("expected a request, got {other:?}"),
         }
     }
@@ -944,14 +950,15 @@ mod tests {
         assert!(matches!(w.poll(now), WatchStep::Update(Update::Listed(items)) if items.is_empty()));
         assert!(query_of(w.poll(now)).contains("resourceVersion=100"));
         w.handle(head());
-        assert!(matches!(w.poll(now), WatchStep::Read { timeout: Some(_) }));
+        assert!(matches!(w.poll(now), WatchStep::Read { until: Some(_) }));
         w.handle(Event::Chunk(bytes::Bytes::from_static(
             b"{\"type\":\"ADDED\",\"object\":{\"kind\":\"Pod\",\"metadata\":{\"name\":\"x-1\",\"resourceVersion\":\"105\"}}}\n{\"type\":\"MODI",
         )));
         assert!(matches!(w.poll(now), WatchStep::Update(Update::Added(p)) if p.metadata.name == "x-1"));
         assert!(matches!(w.poll(now), WatchStep::Read { .. }));
         w.handle(Event::Failed(Error::transport(crate::error::TransportErrorKind::Truncated, "connection reset")));
-        let WatchStep::Wait(d) = w.poll(now) else { panic!("expected a backoff") };
+        let WatchStep::WaitUntil(at) = w.poll(now) else { panic!("expected a backoff") };
+        let d = at.saturating_duration_since(now);
         assert!(d >= BACKOFF_INITIAL / 2 && d <= BACKOFF_INITIAL, "{d:?}");
         let q = query_of(w.poll(now + d));
         assert!(q.contains("watch=1") && q.contains("resourceVersion=105"), "{q}");

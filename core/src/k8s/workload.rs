@@ -299,7 +299,7 @@ fn not_found(kind: WorkloadKind, namespace: &str, name: &str, while_waiting: boo
 /// use clustermanager_core::{k8s, JobSpec, Operation, ServiceSpec, Step, WorkloadKind};
 /// let spec = ServiceSpec::new(JobSpec::new("web").image("nginx:1.25")).replicas(2);
 /// let mut op = k8s::workload::create(&k8s::Context::default(), WorkloadKind::Deployment, "shop", &spec);
-/// let Step::Send(req) = op.poll(std::time::Instant::now()) else { panic!() };
+/// let Step::Send(req, _) = op.poll(std::time::Instant::now()) else { panic!() };
 /// assert_eq!(req.uri().path(), "/apis/apps/v1/namespaces/shop/deployments");
 /// ```
 pub fn create(
@@ -332,7 +332,7 @@ pub fn list(
 /// ```
 /// use clustermanager_core::{k8s, Operation, Step, WorkloadKind};
 /// let mut op = k8s::workload::get(&k8s::Context::default(), WorkloadKind::StatefulSet, "db", "pg");
-/// let Step::Send(req) = op.poll(std::time::Instant::now()) else { panic!() };
+/// let Step::Send(req, _) = op.poll(std::time::Instant::now()) else { panic!() };
 /// assert_eq!(req.uri().path(), "/apis/apps/v1/namespaces/db/statefulsets/pg");
 /// ```
 pub fn get(
@@ -386,7 +386,7 @@ pub fn wait_params(kind: WorkloadKind, namespace: &str, name: &str) -> Result<Wa
 /// ```
 /// use clustermanager_core::{k8s, Operation, Step, WorkloadKind};
 /// let mut op = k8s::workload::wait_available(&k8s::Context::default(), WorkloadKind::Deployment, "shop", "web", None);
-/// let Step::Send(req) = op.poll(std::time::Instant::now()) else { panic!() };
+/// let Step::Send(req, _) = op.poll(std::time::Instant::now()) else { panic!() };
 /// assert_eq!(req.uri(), "/apis/apps/v1/namespaces/shop/deployments?fieldSelector=metadata.name%3Dweb");
 /// ```
 pub fn wait_available(

@@ -15,7 +15,7 @@
 //! let opts = api::QueryOptions { prefix: Some("acm-".into()), ..Default::default() };
 //! let mut op = api::get::<Vec<serde_json::Value>>(&ctx, "/v1/jobs", &opts);
 //! let now = std::time::Instant::now();
-//! let Step::Send(req) = op.poll(now) else { unreachable!() };
+//! let Step::Send(req, _) = op.poll(now) else { unreachable!() };
 //! assert_eq!(req.uri(), "/v1/jobs?prefix=acm-");
 //! let resp = http::Response::builder().header("X-Nomad-Index", "48").body("[]".into()).unwrap();
 //! op.handle(Event::Response(resp));
@@ -37,6 +37,7 @@ use super::flow::{Either, Flow, Machine, Next};
 use super::query::{format_wait, server_namespace, Query, MAX_WAIT};
 use super::{check, decode, Context};
 use crate::call::Call;
+use crate::deadline::Hold;
 use crate::error::{Error, Result};
 use crate::step::{Operation, Request, Response};
 
@@ -92,11 +93,7 @@ impl QueryOptions {
     /// `wait` (the server's default, [`MAX_WAIT`], when unset), capped at Nomad's 10 minutes, so
     /// the transport knows how long the answer may take.
     pub fn apply(&self, query: Query) -> Query {
-        let wait = match (self.index, self.wait) {
-            (_, Some(wait)) => Some(wait.min(MAX_BLOCKING_WAIT)),
-            (Some(_), None) => Some(MAX_WAIT),
-            (None, None) => None,
-        };
+        let wait = self.server_wait();
         let mut q = query
             .param_opt("namespace", self.namespace.as_deref())
             .param_opt("region", self.region.as_deref())
@@ -111,6 +108,21 @@ impl QueryOptions {
             .param_opt("per_page", self.per_page.map(|n| n.to_string()))
             .param_opt("next_token", self.next_token.as_deref());
         self.params.iter().fold(q, |q, (k, v)| q.param(k, v.as_str()))
+    }
+
+    /// The `wait=` these options send: a blocking query (`index` set) always names one.
+    fn server_wait(&self) -> Option<Duration> {
+        match (self.index, self.wait) {
+            (_, Some(wait)) => Some(wait.min(MAX_BLOCKING_WAIT)),
+            (Some(_), None) => Some(MAX_WAIT),
+            (None, None) => None,
+        }
+    }
+
+    /// How long the server may hold a read with these options (its `wait=`), for the step's
+    /// [`Io`](crate::deadline::Io).
+    pub fn hold(&self) -> Hold {
+        self.server_wait().map_or(Hold::None, Hold::Server)
     }
 
     /// The query string (without `?`; empty when nothing is set).
@@ -179,22 +191,23 @@ fn query(ctx: &Context, path: &str, opts: &QueryOptions) -> Query {
     opts.with_context(ctx).apply(Query::bare(v1_path(path)))
 }
 
-/// The request for a read of `path` with `opts` completed from the context.
-fn read_request(ctx: &Context, path: &str, opts: &QueryOptions) -> Result<Request> {
-    query(ctx, path, opts).get()
+/// The request for a read of `path` with `opts` completed from the context, and how long the
+/// server may hold it.
+fn read_request(ctx: &Context, path: &str, opts: &QueryOptions) -> Result<(Request, Hold)> {
+    Ok((query(ctx, path, opts).get()?, opts.hold()))
 }
 
 /// A single-request operation: `request` (or the error that kept it from being built) sent
 /// with the context's retries, its answer parsed by `parse`.
 fn single<T>(
     ctx: &Context,
-    request: Result<Request>,
+    request: Result<(Request, Hold)>,
     parse: impl FnOnce(Response) -> Result<T> + Send + 'static,
 ) -> impl Operation<Output = T, Item = Infallible> + Send + 'static
 where
     T: Send + 'static,
 {
-    Either::from(request.map(|req| Call::new(req, &ctx.retry, parse)))
+    Either::from(request.map(|(req, hold)| Call::new(req, &ctx.retry, parse).holding(hold)))
 }
 
 /// Read `path` and decode its JSON answer into `T`, with the answer's [`QueryMeta`]. With
@@ -206,7 +219,7 @@ where
 /// use clustermanager_core::{Operation, Step};
 /// let opts = api::QueryOptions { index: Some(14), wait: Some(Duration::from_secs(5)), ..Default::default() };
 /// let mut op = api::get::<serde_json::Value>(&Context::default(), &api::path(&["job", "acm-ok"]), &opts);
-/// let Step::Send(req) = op.poll(std::time::Instant::now()) else { unreachable!() };
+/// let Step::Send(req, _) = op.poll(std::time::Instant::now()) else { unreachable!() };
 /// assert_eq!(req.uri(), "/v1/job/acm-ok?index=14&wait=5s");
 /// ```
 pub fn get<T: DeserializeOwned + Send + 'static>(
@@ -308,7 +321,7 @@ fn write_op(
     body: Result<Option<Vec<u8>>>,
 ) -> impl Operation<Output = (Option<Box<RawValue>>, QueryMeta), Item = Infallible> + Send + 'static {
     let what = path.to_owned();
-    let request = body.and_then(|body| query(ctx, path, opts).request(method, body));
+    let request = body.and_then(|body| Ok((query(ctx, path, opts).request(method, body)?, Hold::None)));
     single(ctx, request, move |resp| {
         let resp = check(resp)?;
         let meta = QueryMeta::from_headers(resp.headers());
@@ -444,10 +457,10 @@ mod tests {
         let now = Instant::now();
         let opts = QueryOptions { per_page: Some(2), ..Default::default() };
         let mut op = list_all::<String>(&Context::default(), "/v1/jobs", &opts);
-        let Step::Send(req) = op.poll(now) else { panic!("expected a request") };
+        let Step::Send(req, _) = op.poll(now) else { panic!("expected a request") };
         assert_eq!(req.uri(), "/v1/jobs?per_page=2");
         op.handle(Event::Response(page(r#"["a","b"]"#, Some("c"))));
-        let Step::Send(req) = op.poll(now) else { panic!("expected a second request") };
+        let Step::Send(req, _) = op.poll(now) else { panic!("expected a second request") };
         assert_eq!(req.uri(), "/v1/jobs?per_page=2&next_token=c");
         op.handle(Event::Response(page(r#"["c"]"#, None)));
         let Step::Done(Ok((items, meta))) = op.poll(now) else { panic!("expected the list") };
@@ -459,9 +472,9 @@ mod tests {
     fn list_all_refuses_a_repeated_token() {
         let now = Instant::now();
         let mut op = list_all::<String>(&Context::default(), "/v1/jobs", &QueryOptions::default());
-        assert!(matches!(op.poll(now), Step::Send(_)));
+        assert!(matches!(op.poll(now), Step::Send(..)));
         op.handle(Event::Response(page("[]", Some("x"))));
-        assert!(matches!(op.poll(now), Step::Send(_)));
+        assert!(matches!(op.poll(now), Step::Send(..)));
         op.handle(Event::Response(page("[]", Some("x"))));
         assert!(matches!(op.poll(now), Step::Done(Err(Error::Decode { .. }))));
     }

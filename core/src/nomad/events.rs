@@ -15,7 +15,7 @@
 //! let query = EventQuery::new().topic(Topic::job()).topic(Topic::evaluation()).index(90);
 //! let mut op = events::stream(&Context::default(), &query);
 //! let now = std::time::Instant::now();
-//! let Step::Open(req) = op.poll(now) else { unreachable!() };
+//! let Step::Open(req, _) = op.poll(now) else { unreachable!() };
 //! assert_eq!(req.uri(), "/v1/event/stream?topic=Job&topic=Evaluation&index=90");
 //! let (head, ()) = http::Response::new(()).into_parts();
 //! op.handle(Event::Head(head));
@@ -271,7 +271,7 @@ pub struct EventStream {
 ///     .namespace("*")
 ///     .idle_timeout(Duration::from_secs(60));
 /// let mut op = events::stream(&Context::default(), &query);
-/// let Step::Open(req) = op.poll(std::time::Instant::now()) else { unreachable!() };
+/// let Step::Open(req, _) = op.poll(std::time::Instant::now()) else { unreachable!() };
 /// assert_eq!(req.uri(), "/v1/event/stream?topic=Job%3Aacm-ok&namespace=*");
 /// ```
 pub fn stream(ctx: &Context, query: &EventQuery) -> EventStream {
@@ -341,12 +341,12 @@ impl Operation for EventStream {
         }
         match &mut self.phase {
             Phase::Opening(exchange) => match exchange.poll(now) {
-                ExchangeStep::Send(req) => Step::Open(req),
-                ExchangeStep::Wait(d) => Step::Wait(d),
+                ExchangeStep::Send(req, io) => Step::Open(req, io),
+                ExchangeStep::WaitUntil(at) => Step::WaitUntil(at),
                 ExchangeStep::Done(result) => match result.and_then(check) {
                     Ok(_) => {
                         self.phase = Phase::Streaming;
-                        Step::Read { timeout: self.idle_timeout }
+                        Step::Read { until: self.idle_timeout.map(|t| crate::deadline::later(now, t)) }
                     }
                     Err(e) => {
                         self.phase = Phase::Finished;
@@ -354,7 +354,7 @@ impl Operation for EventStream {
                     }
                 },
             },
-            Phase::Streaming => Step::Read { timeout: self.idle_timeout },
+            Phase::Streaming => Step::Read { until: self.idle_timeout.map(|t| crate::deadline::later(now, t)) },
             Phase::Finished => Step::Done(Err(Error::protocol("event stream polled after it finished"))),
         }
     }

@@ -180,7 +180,7 @@ pub fn parse_executions(ctx: &Context, namespace: &str, body: &[u8]) -> Result<V
 /// ```
 /// use clustermanager_core::{nomad, Operation, Step};
 /// let mut op = nomad::execution::list_all(&nomad::Context::default(), "acm-ns");
-/// let Step::Send(req) = op.poll(std::time::Instant::now()) else { unreachable!() };
+/// let Step::Send(req, _) = op.poll(std::time::Instant::now()) else { unreachable!() };
 /// assert_eq!(req.uri(), "/v1/allocations?namespace=acm-ns");
 /// ```
 pub fn list_all(
@@ -208,7 +208,7 @@ pub fn list_all(
 /// ```
 /// use clustermanager_core::{nomad, Operation, Step};
 /// let mut op = nomad::execution::list(&nomad::Context::default(), "", "acm-ok");
-/// let Step::Send(req) = op.poll(std::time::Instant::now()) else { unreachable!() };
+/// let Step::Send(req, _) = op.poll(std::time::Instant::now()) else { unreachable!() };
 /// assert_eq!(req.uri(), "/v1/job/acm-ok/allocations");
 /// ```
 pub fn list(
@@ -277,7 +277,7 @@ impl Machine for DeleteAlloc {
 /// ```
 /// use clustermanager_core::{nomad, Operation, Step};
 /// let mut op = nomad::execution::delete(&nomad::Context::default(), "", "294e657f-3f0a-03f7-a46d-932b102c10ce");
-/// let Step::Send(req) = op.poll(std::time::Instant::now()) else { unreachable!() };
+/// let Step::Send(req, _) = op.poll(std::time::Instant::now()) else { unreachable!() };
 /// assert_eq!(req.uri(), "/v1/allocation/294e657f-3f0a-03f7-a46d-932b102c10ce");
 /// ```
 pub fn delete(

@@ -3,10 +3,10 @@
 //! (with the context's retries) and turns the whole into an [`Operation`].
 
 use std::convert::Infallible;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crate::call::{Exchange, ExchangeStep};
-use crate::deadline::Deadline;
+use crate::deadline::{Deadline, Hold};
 use crate::error::{Error, Result};
 use crate::retry::Retry;
 use crate::step::{Event, Operation, Ready, Request, Response, Step};
@@ -18,11 +18,11 @@ pub enum Next<T> {
     Send(Request),
     /// Send this blocking query once, without retries, and call back with the answer: the
     /// machine resumes a failed one itself, with a `wait=` recomputed from the time left (see
-    /// `wait::Blocking`).
-    Blocking(Request),
-    /// Back off this long, then call [`Machine::resume`] for what to do next (a blocking query
+    /// `wait::Blocking`). The [`Hold`] is how long the server may hold it (its `wait=`).
+    Blocking(Request, Hold),
+    /// Back off until this instant, then call [`Machine::resume`] for what to do next (a blocking query
     /// that failed after its retries is re-issued this way; see `wait::Blocking`).
-    After(Duration),
+    After(Instant),
     /// Finished.
     Done(Result<T>),
 }
@@ -74,13 +74,14 @@ impl<M: Machine> Flow<M> {
                 self.exchange = Some(Exchange::send(req, &self.retry).within(self.machine.deadline()));
                 None
             }
-            Next::Blocking(req) => {
-                self.exchange = Some(Exchange::send(req, &self.retry).within(self.machine.deadline()).once());
+            Next::Blocking(req, hold) => {
+                self.exchange =
+                    Some(Exchange::send(req, &self.retry).holding(hold).within(self.machine.deadline()).once());
                 None
             }
-            Next::After(delay) => {
+            Next::After(until) => {
                 self.backing_off = true;
-                Some(Step::Wait(delay))
+                Some(Step::WaitUntil(until))
             }
             Next::Done(result) => {
                 self.finished = true;
@@ -118,8 +119,8 @@ impl<M: Machine> Operation for Flow<M> {
                 return Step::Done(Err(Error::protocol("operation has nothing in flight")));
             };
             match exchange.poll(now) {
-                ExchangeStep::Send(req) => return Step::Send(req),
-                ExchangeStep::Wait(d) => return Step::Wait(d),
+                ExchangeStep::Send(req, io) => return Step::Send(req, io),
+                ExchangeStep::WaitUntil(at) => return Step::WaitUntil(at),
                 ExchangeStep::Done(result) => {
                     self.exchange = None;
                     let next = self.machine.step(now, Some(result));

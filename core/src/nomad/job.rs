@@ -277,7 +277,7 @@ impl Machine for Get {
 /// ```
 /// use clustermanager_core::{nomad, Operation, Step};
 /// let mut op = nomad::job::get(&nomad::Context::default(), "", "acm-param/dispatch-1795639013-f06b5802");
-/// let Step::Send(req) = op.poll(std::time::Instant::now()) else { unreachable!() };
+/// let Step::Send(req, _) = op.poll(std::time::Instant::now()) else { unreachable!() };
 /// assert_eq!(req.uri(), "/v1/job/acm-param%2Fdispatch-1795639013-f06b5802");
 /// ```
 pub fn get(
@@ -363,7 +363,7 @@ fn already_exists(err: Error, paths: &JobPaths) -> Error {
 /// let ctx = nomad::Context { datacenters: vec!["dc1".into()], ..Default::default() };
 /// let spec = JobSpec::new("hello").command(["/bin/echo", "hello"]);
 /// let mut op = nomad::job::create(&ctx, "", &spec);
-/// let Step::Send(req) = op.poll(std::time::Instant::now()) else { unreachable!() };
+/// let Step::Send(req, _) = op.poll(std::time::Instant::now()) else { unreachable!() };
 /// assert_eq!((req.method().as_str(), req.uri().path()), ("POST", "/v1/jobs"));
 /// ```
 pub fn create(
@@ -409,7 +409,7 @@ pub fn parse_job_list(ctx: &Context, namespace: &str, body: &[u8]) -> Result<Vec
 /// ```
 /// use clustermanager_core::{nomad, Operation, Step};
 /// let mut op = nomad::job::list(&nomad::Context::default(), "acm-ns");
-/// let Step::Send(req) = op.poll(std::time::Instant::now()) else { unreachable!() };
+/// let Step::Send(req, _) = op.poll(std::time::Instant::now()) else { unreachable!() };
 /// assert_eq!(req.uri(), "/v1/jobs?namespace=acm-ns");
 /// ```
 pub fn list(ctx: &Context, namespace: &str) -> impl Operation<Output = Vec<Job>, Item = Infallible> + Send + 'static {
@@ -535,7 +535,7 @@ fn delete_waiting(id: &str) -> String {
 /// use clustermanager_core::{nomad, DeleteOptions, Operation, Step};
 /// let opts = DeleteOptions { wait: true, purge: true };
 /// let mut op = nomad::job::delete(&nomad::Context::default(), "", "acm-stop", opts);
-/// let Step::Send(req) = op.poll(std::time::Instant::now()) else { unreachable!() };
+/// let Step::Send(req, _) = op.poll(std::time::Instant::now()) else { unreachable!() };
 /// assert_eq!((req.method().as_str(), req.uri().path()), ("GET", "/v1/job/acm-stop"));
 /// ```
 pub fn delete(
@@ -615,7 +615,7 @@ impl Machine for Cleanup {
 /// ```
 /// use clustermanager_core::{nomad, Operation, Step};
 /// let mut op = nomad::job::cleanup(&nomad::Context::default(), "acm-ns");
-/// let Step::Send(req) = op.poll(std::time::Instant::now()) else { unreachable!() };
+/// let Step::Send(req, _) = op.poll(std::time::Instant::now()) else { unreachable!() };
 /// assert_eq!(req.uri(), "/v1/jobs?namespace=acm-ns");
 /// ```
 pub fn cleanup(

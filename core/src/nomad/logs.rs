@@ -36,6 +36,7 @@ use super::frames::{self, FileEvent, Frame, FrameDecoder, DEFAULT_MAX_FRAME};
 use super::query::{encode_segment, Query};
 use super::{check, decode, Context};
 use crate::call::{Exchange, ExchangeStep};
+use crate::deadline::{later, Hold};
 use crate::error::{Error, Result};
 use crate::lines::{LineSplitter, DEFAULT_MAX_LINE};
 use crate::model::{LogLine, LogOptions};
@@ -154,6 +155,16 @@ struct LogRequest {
 }
 
 impl LogRequest {
+    /// The log request's exchange: a follow's head may come only with the log's first byte.
+    fn open(&self, req: Request, retry: &crate::retry::Retry) -> Exchange {
+        let exchange = Exchange::open(req, retry);
+        if self.follow {
+            exchange.holding(Hold::Follow)
+        } else {
+            exchange
+        }
+    }
+
     fn build(&self, task: &str) -> Result<Request> {
         let mut q = Query::new(&self.ctx, format!("/v1/client/fs/logs/{}", encode_segment(&self.alloc)))
             .param("task", task)
@@ -250,7 +261,7 @@ fn parse_framed(resp: Response, max_frame: usize) -> Result<Vec<Frame>> {
 /// use clustermanager_core::{LogOptions, Operation, Step};
 /// let options = LogOptions { container: Some("main".into()), ..Default::default() };
 /// let mut op = logs::get(&Context::default(), "default", "294e657f-3f0a-03f7-a46d-932b102c10ce", &options);
-/// let Step::Send(req) = op.poll(std::time::Instant::now()) else { unreachable!() };
+/// let Step::Send(req, _) = op.poll(std::time::Instant::now()) else { unreachable!() };
 /// assert_eq!(req.uri(), "/v1/client/fs/logs/294e657f-3f0a-03f7-a46d-932b102c10ce?task=main&type=stdout&plain=true");
 /// ```
 pub fn get(
@@ -269,7 +280,7 @@ pub fn get(
 /// use clustermanager_core::{LogOptions, Operation, Step};
 /// let options = LogOptions { container: Some("main".into()), stderr: true, ..Default::default() };
 /// let mut op = logs::get_framed(&Context::default(), "", "294e657f-3f0a-03f7-a46d-932b102c10ce", &options);
-/// let Step::Send(req) = op.poll(std::time::Instant::now()) else { unreachable!() };
+/// let Step::Send(req, _) = op.poll(std::time::Instant::now()) else { unreachable!() };
 /// assert_eq!(req.uri().query(), Some("task=main&type=stderr"));
 /// ```
 pub fn get_framed(
@@ -343,7 +354,7 @@ pub struct LogFollow {
 /// use clustermanager_core::{LogOptions, Operation, Step};
 /// let options = LogOptions { container: Some("main".into()), offset: Some(0), ..Default::default() };
 /// let mut op = logs::follow(&Context::default(), "default", "593e2590-bcf9-e360-2a94-2b41ed5f4d72", &options);
-/// let Step::Open(req) = op.poll(std::time::Instant::now()) else { unreachable!() };
+/// let Step::Open(req, _) = op.poll(std::time::Instant::now()) else { unreachable!() };
 /// assert_eq!(req.uri().query(), Some("task=main&type=stdout&follow=true&origin=start&offset=0"));
 /// ```
 pub fn follow(
@@ -385,7 +396,7 @@ pub fn follow_with(ctx: &Context, namespace: &str, id: &str, options: &LogOption
     };
     let retry = &op.request.ctx.retry;
     match op.request.first() {
-        Ok((Some(_), req)) => op.phase = Phase::Open(Exchange::open(req, retry)),
+        Ok((Some(_), req)) => op.phase = Phase::Open(op.request.open(req, retry)),
         Ok((None, req)) => op.phase = Phase::Resolve(Exchange::send(req, retry)),
         Err(e) => op.error = Some(e),
     }
@@ -503,16 +514,16 @@ impl Operation for LogFollow {
             }
             match &mut self.phase {
                 Phase::Resolve(ex) => match ex.poll(now) {
-                    ExchangeStep::Send(r) => return Step::Send(r),
-                    ExchangeStep::Wait(d) => return Step::Wait(d),
+                    ExchangeStep::Send(r, io) => return Step::Send(r, io),
+                    ExchangeStep::WaitUntil(at) => return Step::WaitUntil(at),
                     ExchangeStep::Done(result) => match self.request.after_alloc(result) {
-                        Ok(req) => self.phase = Phase::Open(Exchange::open(req, &self.request.ctx.retry)),
+                        Ok(req) => self.phase = Phase::Open(self.request.open(req, &self.request.ctx.retry)),
                         Err(e) => self.error = Some(e),
                     },
                 },
                 Phase::Open(ex) => match ex.poll(now) {
-                    ExchangeStep::Send(r) => return Step::Open(r),
-                    ExchangeStep::Wait(d) => return Step::Wait(d),
+                    ExchangeStep::Send(r, io) => return Step::Open(r, io),
+                    ExchangeStep::WaitUntil(at) => return Step::WaitUntil(at),
                     ExchangeStep::Done(result) => match result.and_then(check) {
                         Ok(_) => {
                             self.phase = Phase::Streaming;
@@ -524,11 +535,11 @@ impl Operation for LogFollow {
                 Phase::Streaming => {
                     if let Some(ex) = self.check.as_mut() {
                         match ex.poll(now) {
-                            ExchangeStep::Send(r) => {
+                            ExchangeStep::Send(r, io) => {
                                 self.awaiting_check = true;
-                                return Step::Send(r);
+                                return Step::Send(r, io);
                             }
-                            ExchangeStep::Wait(d) => return Step::Wait(d),
+                            ExchangeStep::WaitUntil(at) => return Step::WaitUntil(at),
                             ExchangeStep::Done(result) => {
                                 self.check = None;
                                 self.checked(result, now);
@@ -546,7 +557,7 @@ impl Operation for LogFollow {
                             self.end();
                             continue;
                         }
-                        return Step::Read { timeout: Some(self.opts.drain_timeout) };
+                        return Step::Read { until: Some(later(now, self.opts.drain_timeout)) };
                     }
                     let due =
                         self.last_check.is_none_or(|t| now.saturating_duration_since(t) >= self.opts.check_interval);
@@ -559,7 +570,7 @@ impl Operation for LogFollow {
                         }
                         continue;
                     }
-                    return Step::Read { timeout: Some(self.opts.read_timeout) };
+                    return Step::Read { until: Some(later(now, self.opts.read_timeout)) };
                 }
                 Phase::Finished => return Step::Done(Err(Error::protocol("log follow polled after it finished"))),
             }

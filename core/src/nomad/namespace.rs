@@ -168,7 +168,7 @@ impl Machine for PrefixOr {
 /// ```
 /// use clustermanager_core::{nomad, Operation, Step};
 /// let mut op = nomad::namespace::create(&nomad::Context::default(), "acm-ns");
-/// let Step::Send(req) = op.poll(std::time::Instant::now()) else { unreachable!() };
+/// let Step::Send(req, _) = op.poll(std::time::Instant::now()) else { unreachable!() };
 /// assert_eq!(req.uri(), "/v1/namespace/acm-ns");
 /// ```
 pub fn create(ctx: &Context, name: &str) -> impl Operation<Output = bool, Item = Infallible> + Send + 'static {
@@ -180,7 +180,7 @@ pub fn create(ctx: &Context, name: &str) -> impl Operation<Output = bool, Item =
 /// ```
 /// use clustermanager_core::{nomad, Operation, Step};
 /// let mut op = nomad::namespace::create_with_description(&nomad::Context::default(), "acm-ns", "batch work");
-/// let Step::Send(req) = op.poll(std::time::Instant::now()) else { unreachable!() };
+/// let Step::Send(req, _) = op.poll(std::time::Instant::now()) else { unreachable!() };
 /// assert_eq!(req.uri(), "/v1/namespace/acm-ns");
 /// ```
 pub fn create_with_description(
@@ -199,7 +199,7 @@ pub fn create_with_description(
 /// ```
 /// use clustermanager_core::{nomad, Operation, Step};
 /// let mut op = nomad::namespace::delete(&nomad::Context::default(), "acm-ns");
-/// let Step::Send(req) = op.poll(std::time::Instant::now()) else { unreachable!() };
+/// let Step::Send(req, _) = op.poll(std::time::Instant::now()) else { unreachable!() };
 /// assert_eq!(req.method(), "GET");
 /// ```
 pub fn delete(ctx: &Context, name: &str) -> impl Operation<Output = bool, Item = Infallible> + Send + 'static {
@@ -222,7 +222,7 @@ struct NamespaceAnswer {
 /// ```
 /// use clustermanager_core::{nomad, Operation, Step};
 /// let mut op = nomad::namespace::get(&nomad::Context::default(), "acm-ns");
-/// let Step::Send(req) = op.poll(std::time::Instant::now()) else { unreachable!() };
+/// let Step::Send(req, _) = op.poll(std::time::Instant::now()) else { unreachable!() };
 /// assert_eq!(req.uri(), "/v1/namespace/acm-ns");
 /// ```
 pub fn get(ctx: &Context, name: &str) -> impl Operation<Output = Namespace, Item = Infallible> + Send + 'static {

@@ -174,7 +174,7 @@ pub fn parse_evaluations(resp: Response) -> Result<Vec<Evaluation>> {
 /// ```
 /// use clustermanager_core::{nomad, Operation, Step};
 /// let mut op = nomad::reason::evaluations(&nomad::Context::default(), "", "acm-nodriver");
-/// let Step::Send(req) = op.poll(std::time::Instant::now()) else { unreachable!() };
+/// let Step::Send(req, _) = op.poll(std::time::Instant::now()) else { unreachable!() };
 /// assert_eq!(req.uri(), "/v1/job/acm-nodriver/evaluations");
 /// ```
 pub fn evaluations(

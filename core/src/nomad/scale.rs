@@ -242,8 +242,8 @@ impl Operation for ScaleOp {
         loop {
             match &mut self.phase {
                 Phase::Read(ex) => match ex.poll(now) {
-                    ExchangeStep::Send(r) => return Step::Send(r),
-                    ExchangeStep::Wait(d) => return Step::Wait(d),
+                    ExchangeStep::Send(r, io) => return Step::Send(r, io),
+                    ExchangeStep::WaitUntil(at) => return Step::WaitUntil(at),
                     ExchangeStep::Done(result) => {
                         let (group, desired, running) =
                             match result.and_then(|resp| parse_status(resp, &self.job, self.group.as_deref())) {
@@ -263,8 +263,8 @@ impl Operation for ScaleOp {
                     }
                 },
                 Phase::Write(ex) => match ex.poll(now) {
-                    ExchangeStep::Send(r) => return Step::Send(r),
-                    ExchangeStep::Wait(d) => return Step::Wait(d),
+                    ExchangeStep::Send(r, io) => return Step::Send(r, io),
+                    ExchangeStep::WaitUntil(at) => return Step::WaitUntil(at),
                     ExchangeStep::Done(result) => {
                         let result = result.and_then(check_scale_write).map(|_| Scale {
                             name: self.seed_name(self.group.as_deref().unwrap_or_default()),
@@ -295,7 +295,7 @@ impl Operation for ScaleOp {
 /// use clustermanager_core::{Event, Operation, Step};
 /// let mut op = scale::get(&Context::default(), "default", "acm-scale");
 /// let now = std::time::Instant::now();
-/// let Step::Send(req) = op.poll(now) else { unreachable!() };
+/// let Step::Send(req, _) = op.poll(now) else { unreachable!() };
 /// assert_eq!(req.uri(), "/v1/job/acm-scale/scale");
 /// let body = r#"{"JobID":"acm-scale","TaskGroups":{"main":{"Desired":1,"Running":1}}}"#;
 /// op.handle(Event::Response(http::Response::new(body.into())));
@@ -318,7 +318,7 @@ pub fn get(
 /// use clustermanager_core::nomad::{scale, Context};
 /// use clustermanager_core::{Operation, Step};
 /// let mut op = scale::set(&Context::default(), "default", "acm-scale/main", 2);
-/// let Step::Send(req) = op.poll(std::time::Instant::now()) else { unreachable!() };
+/// let Step::Send(req, _) = op.poll(std::time::Instant::now()) else { unreachable!() };
 /// assert_eq!(&req.body()[..], br#"{"Count":2,"Target":{"Group":"main"}}"#);
 /// ```
 pub fn set(

@@ -86,7 +86,7 @@ pub fn check_spec(kind: WorkloadKind, spec: &ServiceSpec) -> Result<()> {
 /// let ctx = nomad::Context { datacenters: vec!["dc1".into()], ..Default::default() };
 /// let spec = ServiceSpec::new(JobSpec::new("web").image("nginx:1.25")).replicas(2);
 /// let mut op = nomad::service::create(&ctx, WorkloadKind::Deployment, "", &spec);
-/// let Step::Send(req) = op.poll(std::time::Instant::now()) else { unreachable!() };
+/// let Step::Send(req, _) = op.poll(std::time::Instant::now()) else { unreachable!() };
 /// assert!(std::str::from_utf8(req.body()).unwrap().contains(r#""Type":"service""#));
 /// ```
 pub fn create(
@@ -303,7 +303,7 @@ impl Machine for Read {
 /// ```
 /// use clustermanager_core::{nomad, Operation, Step};
 /// let mut op = nomad::service::get(&nomad::Context::default(), "", "web");
-/// let Step::Send(req) = op.poll(std::time::Instant::now()) else { unreachable!() };
+/// let Step::Send(req, _) = op.poll(std::time::Instant::now()) else { unreachable!() };
 /// assert_eq!(req.uri(), "/v1/job/web");
 /// ```
 pub fn get(
@@ -354,7 +354,7 @@ struct Stub {
 /// ```
 /// use clustermanager_core::{nomad, Operation, Step};
 /// let mut op = nomad::service::names(&nomad::Context::default(), "shop");
-/// let Step::Send(req) = op.poll(std::time::Instant::now()) else { unreachable!() };
+/// let Step::Send(req, _) = op.poll(std::time::Instant::now()) else { unreachable!() };
 /// assert_eq!(req.uri(), "/v1/jobs?namespace=shop");
 /// ```
 pub fn names(

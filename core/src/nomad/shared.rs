@@ -19,7 +19,7 @@ use super::query::{index_of, MAX_WAIT};
 use super::wait::{resumable, take_index};
 use super::Context;
 use crate::call::{Exchange, ExchangeStep};
-use crate::deadline::Deadline;
+use crate::deadline::{later, Deadline, Hold};
 use crate::error::{Error, Result};
 use crate::model::{Job, Status};
 use crate::retry::Jitter;
@@ -80,7 +80,7 @@ impl JobsFeed {
             let policy = &self.ctx.retry.policy;
             let exp = crate::retry::doubling(policy.initial_backoff, policy.max_backoff, self.failures);
             tracing::debug!(namespace = %self.namespace, failures = self.failures, "shared job list query failed; resuming after a back-off");
-            return FeedStep::Wait(self.jittered(exp));
+            return FeedStep::WaitUntil(later(now, self.jittered(exp)));
         }
         let resp = match ans.and_then(super::check) {
             Ok(resp) => resp,
@@ -108,16 +108,17 @@ impl JobsFeed {
 }
 
 impl Feed for JobsFeed {
-    fn poll(&mut self, now: Instant, horizon: Option<Duration>) -> FeedStep {
+    fn poll(&mut self, now: Instant, horizon: Option<Instant>) -> FeedStep {
         if let Some(delay) = self.stall.take() {
-            return FeedStep::Wait(delay);
+            return FeedStep::WaitUntil(later(now, delay));
         }
         if self.exchange.is_none() {
             let query = list_query(&self.ctx, &self.namespace);
             let (query, wait) = if self.index == 0 {
                 (query, None)
             } else {
-                let wait = horizon.map_or(MAX_WAIT, |h| h.clamp(MIN_SHARED_WAIT, MAX_WAIT));
+                let left = horizon.map(|h| h.saturating_duration_since(now));
+                let wait = left.map_or(MAX_WAIT, |h| h.clamp(MIN_SHARED_WAIT, MAX_WAIT));
                 (query.blocking(self.index, wait), Some(wait))
             };
             let req = match query.get() {
@@ -125,7 +126,7 @@ impl Feed for JobsFeed {
                 Err(err) => return FeedStep::Failed(err),
             };
             self.asked = wait.map(|w| (now, w));
-            let exchange = Exchange::send(req, &self.ctx.retry);
+            let exchange = Exchange::send(req, &self.ctx.retry).holding(wait.map_or(Hold::None, Hold::Server));
             // the first read retries as any read; the blocking ones are resumed above instead
             self.exchange = Some(if self.index == 0 { exchange } else { exchange.once() });
         }
@@ -133,8 +134,8 @@ impl Feed for JobsFeed {
             return FeedStep::Failed(Error::protocol("shared job list feed lost its request"));
         };
         match exchange.poll(now) {
-            ExchangeStep::Send(req) => FeedStep::List(req),
-            ExchangeStep::Wait(d) => FeedStep::Wait(d),
+            ExchangeStep::Send(req, io) => FeedStep::List(req, io),
+            ExchangeStep::WaitUntil(at) => FeedStep::WaitUntil(at),
             ExchangeStep::Done(ans) => {
                 self.exchange = None;
                 self.answer(now, ans)

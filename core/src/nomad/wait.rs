@@ -25,7 +25,7 @@ use super::flow::{answer, Flow, Machine, Next};
 use super::job::{Fetch, JobBody, JobPaths};
 use super::query::{index_of, next_index, MAX_WAIT};
 use super::{decode, Context};
-use crate::deadline::Deadline;
+use crate::deadline::{later, Deadline, Hold};
 use crate::error::{Error, Result, TransportErrorKind};
 use crate::model::{Execution, Job, Status};
 use crate::retry::{doubling, Jitter};
@@ -122,7 +122,7 @@ impl Blocking {
         };
         tracing::debug!(path = %paths.query(suffix).path_and_query(), index = self.index, failures = self.failures, ?delay, %failure, "blocking query failed; resuming after a back-off");
         self.pending = Some(suffix.to_owned());
-        Ok(Err(Next::After(delay)))
+        Ok(Err(Next::After(later(now, delay))))
     }
 
     /// Whether the last read was a blocking one (it waited on an index).
@@ -144,7 +144,7 @@ impl Blocking {
             return Ok(Next::Send(req));
         }
         self.asked = Some((now, wait));
-        Ok(Next::Blocking(req))
+        Ok(Next::Blocking(req, Hold::Server(wait)))
     }
 
     /// Re-issue the blocking read [`take`](Self::take) or [`again`](Self::again) backed off
@@ -190,7 +190,7 @@ impl Blocking {
             let delay = self.jittered(paths, exp).min(wait);
             tracing::debug!(path = %paths.query(suffix).path_and_query(), answered, stalls = self.stalls, ?delay, "blocking query came back early without a higher index; backing off");
             self.pending = Some(suffix.to_owned());
-            return Ok(Next::After(delay));
+            return Ok(Next::After(later(now, delay)));
         }
         self.read(now, paths, suffix, wait)
     }
@@ -300,7 +300,7 @@ fn job_waiting(id: &str) -> String {
 /// use std::time::Duration;
 /// use clustermanager_core::{nomad, Operation, Step};
 /// let mut op = nomad::wait::job(&nomad::Context::default(), "", "acm-ok", Some(Duration::from_secs(5)));
-/// let Step::Send(req) = op.poll(std::time::Instant::now()) else { unreachable!() };
+/// let Step::Send(req, _) = op.poll(std::time::Instant::now()) else { unreachable!() };
 /// assert_eq!(req.uri(), "/v1/job/acm-ok");
 /// ```
 pub fn job(
@@ -429,7 +429,7 @@ fn execution_waiting(id: &str, statuses: &[Status]) -> String {
 /// use std::time::Duration;
 /// use clustermanager_core::{nomad, Operation, Status, Step};
 /// let mut op = nomad::wait::execution_status(&nomad::Context::default(), "", "acm-ok", &[Status::Running], None);
-/// let Step::Send(req) = op.poll(std::time::Instant::now()) else { unreachable!() };
+/// let Step::Send(req, _) = op.poll(std::time::Instant::now()) else { unreachable!() };
 /// assert_eq!(req.uri(), "/v1/job/acm-ok");
 /// ```
 pub fn execution_status(
@@ -461,7 +461,7 @@ pub fn execution_status(
 /// ```
 /// use clustermanager_core::{nomad, Operation, Status, Step};
 /// let mut op = nomad::wait::execution_once(&nomad::Context::default(), "", "acm-ok", &[Status::Running]);
-/// let Step::Send(req) = op.poll(std::time::Instant::now()) else { unreachable!() };
+/// let Step::Send(req, _) = op.poll(std::time::Instant::now()) else { unreachable!() };
 /// assert_eq!(req.uri(), "/v1/job/acm-ok");
 /// ```
 pub fn execution_once(

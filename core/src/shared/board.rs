@@ -15,7 +15,7 @@
 //! out, skip that read: a single wait costs what it cost on its own.
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crate::deadline::Deadline;
 use crate::error::Error;
@@ -373,10 +373,10 @@ impl Board {
         woken
     }
 
-    /// The time until the earliest deadline of the undecided waiters (`None`: none has one).
+    /// The earliest deadline of the undecided waiters (`None`: none has one).
     /// Whoever drives the feed bounds each step by it, so that no waiter outlives its deadline.
-    pub fn horizon(&self, now: Instant) -> Option<Duration> {
-        self.waiters.values().filter(|w| w.open()).filter_map(|w| w.deadline.left(now)).min()
+    pub fn horizon(&self) -> Option<Instant> {
+        self.waiters.values().filter(|w| w.open()).filter_map(|w| w.deadline.at()).min()
     }
 
     /// Whether waiter `id` is owed something (or is unknown).
@@ -473,6 +473,7 @@ fn judge(w: &mut Waiter, seen: &Seen) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     fn seen(name: &str, uid: &str, status: Option<Status>) -> Seen {
         let job = Job { name: name.into(), status, ..Job::default() };
@@ -598,11 +599,11 @@ mod tests {
         let (short, _) = board.join("a", started(Some(Duration::from_secs(5)), now));
         let (long, _) = board.join("a", started(Some(Duration::from_secs(60)), now));
         let (none, _) = board.join("b", started(None, now));
-        assert_eq!(board.horizon(now), Some(Duration::from_secs(5)));
+        assert_eq!(board.horizon(), Some(now + Duration::from_secs(5)));
         assert!(board.expire(now + Duration::from_secs(4)).is_empty());
         assert_eq!(board.expire(now + Duration::from_secs(5)), vec![short]);
         assert!(matches!(board.take(short), Some(Outcome::TimedOut)));
-        assert_eq!(board.horizon(now + Duration::from_secs(5)), Some(Duration::from_secs(55)));
+        assert_eq!(board.horizon(), Some(now + Duration::from_secs(60)));
         assert!(!board.decided(long) && !board.decided(none));
     }
 

@@ -2,9 +2,10 @@
 //! or its chain of blocking job-list queries), driven like an [`Operation`](crate::Operation) by
 //! whichever waiter holds the observation at the moment.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::board::Change;
+use crate::deadline::Io;
 use crate::error::Error;
 use crate::step::{Event, Request};
 
@@ -13,16 +14,16 @@ use crate::step::{Event, Request};
 pub enum FeedStep {
     /// Send a request that lists the namespace's jobs (it covers every waiter that joined
     /// before: see [`Board::list_sent`](super::board::Board::list_sent)).
-    List(Request),
+    List(Request, Io),
     /// Open a stream (a watch).
-    Open(Request),
-    /// Read the open stream, waiting at most `timeout` for data.
+    Open(Request, Io),
+    /// Read the open stream, waiting for data until `until`.
     Read {
-        /// How long to wait for data (`None`: forever).
-        timeout: Option<Duration>,
+        /// When to stop waiting for data (`None`: never).
+        until: Option<Instant>,
     },
-    /// Back off this long.
-    Wait(Duration),
+    /// Back off until this instant.
+    WaitUntil(Instant),
     /// Something changed; poll again for more.
     Change(Change),
     /// The observation cannot go on (the server refused it); every waiter gets the error.
@@ -32,9 +33,9 @@ pub enum FeedStep {
 /// The source of a shared observation. It runs as long as someone waits and has no deadline of
 /// its own: the driver bounds each step by the earliest waiter's deadline (`horizon`).
 pub trait Feed: Send {
-    /// The next step. `horizon` is the time until the earliest waiter's deadline (`None`: no
-    /// waiter has one), for server-side waits (`wait=`) that should not outlast it.
-    fn poll(&mut self, now: Instant, horizon: Option<Duration>) -> FeedStep;
+    /// The next step. `horizon` is the earliest waiter's deadline (`None`: no waiter has one),
+    /// for server-side waits (`wait=`) that should not outlast it.
+    fn poll(&mut self, now: Instant, horizon: Option<Instant>) -> FeedStep;
     /// The outcome of the last I/O step ([`FeedStep::List`], [`FeedStep::Open`],
     /// [`FeedStep::Read`]).
     fn handle(&mut self, event: Event);

@@ -24,8 +24,7 @@ use crate::step::{Event, Operation, Step};
 pub use room::Rooms;
 
 /// `op`, bounded by `deadline` (started at the first poll if it was not yet): each request
-/// carries the time left as its [`TimeLimit`](crate::deadline::TimeLimit), each back-off is
-/// clamped to it, and a step asked for once it has passed ends the operation with
+/// step's [`Io`](crate::deadline::Io) carries it, each back-off is clamped to it, and a step asked for once it has passed ends the operation with
 /// [`Error::Timeout`](crate::Error::Timeout) saying `what`.
 pub fn within<O: Operation>(op: O, deadline: Deadline, what: impl Into<String>) -> Within<O> {
     Within { op, deadline, what: what.into() }
@@ -46,18 +45,12 @@ impl<O: Operation> Operation for Within<O> {
     fn poll(&mut self, now: Instant) -> Step<O::Output, O::Item> {
         self.deadline.start(now);
         match self.op.poll(now) {
-            Step::Send(_) | Step::Open(_) | Step::Wait(_) if self.deadline.passed(now) => {
+            Step::Send(..) | Step::Open(..) | Step::WaitUntil(_) if self.deadline.passed(now) => {
                 Step::Done(Err(self.deadline.timed_out(&self.what)))
             }
-            Step::Send(mut req) => {
-                self.deadline.limit(now, &mut req);
-                Step::Send(req)
-            }
-            Step::Open(mut req) => {
-                self.deadline.limit(now, &mut req);
-                Step::Open(req)
-            }
-            Step::Wait(d) => Step::Wait(self.deadline.clamp(now, d)),
+            Step::Send(req, io) => Step::Send(req, self.deadline.bound(io)),
+            Step::Open(req, io) => Step::Open(req, self.deadline.bound(io)),
+            Step::WaitUntil(at) => Step::WaitUntil(self.deadline.clamp_until(at)),
             other => other,
         }
     }
@@ -94,10 +87,10 @@ where
     fn poll(&mut self, now: Instant) -> Step<U, O::Item> {
         match self.op.poll(now) {
             Step::Done(out) => Step::Done((self.f)(out)),
-            Step::Send(r) => Step::Send(r),
-            Step::Open(r) => Step::Open(r),
-            Step::Read { timeout } => Step::Read { timeout },
-            Step::Wait(d) => Step::Wait(d),
+            Step::Send(r, io) => Step::Send(r, io),
+            Step::Open(r, io) => Step::Open(r, io),
+            Step::Read { until } => Step::Read { until },
+            Step::WaitUntil(at) => Step::WaitUntil(at),
             Step::Yield(i) => Step::Yield(i),
         }
     }

@@ -8,7 +8,7 @@
 //! in flight and the open stream live in the observation, not in the driving waiter, so a waiter
 //! dropped at any await leaves nothing broken: the next one re-sends the request it was sending
 //! or goes on reading the stream. Every step is bounded by the earliest deadline among the
-//! waiters (the read's timeout, the request's [`TimeLimit`], the
+//! waiters (the read's end, the request's [`Io`] deadline, the
 //! back-off), and that waiter is then woken with its timeout by whoever drives. When the last
 //! waiter is gone the observation is dropped, its stream (and connection) with it.
 
@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use super::board::{Board, Join, Outcome, Seen, WaiterId, Want};
 use super::feed::{Feed, FeedStep};
 use crate::call::copy_request;
-use crate::deadline::{Deadline, TimeLimit};
+use crate::deadline::{later, Deadline, Io};
 use crate::error::{Error, Result};
 use crate::model::Job;
 use crate::step::Event;
@@ -77,12 +77,7 @@ impl Rooms {
         }
         let room = Arc::new(Room {
             shared: Mutex::new(Shared { board: board(), ..Shared::default() }),
-            drive: async_lock::Mutex::new(Drive {
-                feed: feed(),
-                pending: None,
-                stream: None,
-                attempts: Default::default(),
-            }),
+            drive: async_lock::Mutex::new(Drive { feed: feed(), pending: None, stream: None }),
         });
         let entry: Arc<dyn Any + Send + Sync> = room.clone();
         map.insert(key.to_owned(), Arc::downgrade(&entry));
@@ -105,22 +100,30 @@ impl Shared {
 }
 
 enum Pending {
-    List(crate::step::Request),
-    Open(crate::step::Request),
+    List(crate::step::Request, Io),
+    Open(crate::step::Request, Io),
     /// Read the stream until this time (`None`: no limit).
     Read(Option<Instant>),
     /// Back off until this time.
-    Wait(Option<Instant>),
+    Wait(Instant),
 }
 
 impl Pending {
     fn copy(&self) -> Pending {
         match self {
-            Pending::List(r) => Pending::List(copy_request(r)),
-            Pending::Open(r) => Pending::Open(copy_request(r)),
+            Pending::List(r, io) => Pending::List(copy_request(r), *io),
+            Pending::Open(r, io) => Pending::Open(copy_request(r), *io),
             Pending::Read(u) => Pending::Read(*u),
             Pending::Wait(u) => Pending::Wait(*u),
         }
+    }
+}
+
+/// The earlier of two optional instants (`None`: no limit).
+fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
 }
 
@@ -134,8 +137,6 @@ struct Drive<B> {
     /// The step being carried out: kept until its outcome is handed to the feed.
     pending: Option<Pending>,
     stream: Option<B>,
-    /// Which attempt each request is, for its tracing span.
-    attempts: crate::trace::Attempts,
 }
 
 /// One shared observation: its board and its feed.
@@ -191,13 +192,6 @@ pub(crate) async fn first<A: Future, B: Future>(a: A, b: B) -> First<A::Output, 
     .await
 }
 
-fn min_limit(a: Option<Duration>, b: Option<Duration>) -> Option<Duration> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    }
-}
-
 /// First back-off after a waiter's own read failed in a way worth another try.
 pub const READ_BACKOFF_INITIAL: Duration = Duration::from_secs(1);
 /// Largest back-off between a waiter's reads.
@@ -238,7 +232,8 @@ async fn read_resuming<T: Transport>(
         failures = failures.saturating_add(1);
         let delay = crate::retry::doubling(READ_BACKOFF_INITIAL, READ_BACKOFF_MAX, failures);
         tracing::debug!(error = %err, failures, ?delay, "a waiter's read failed; reading again after a back-off");
-        transport.sleep(deadline.clamp(now, delay)).await;
+        let until = deadline.clamp_until(later(now, delay));
+        transport.sleep(until.saturating_duration_since(now)).await;
     }
 }
 
@@ -337,20 +332,20 @@ impl<B: BodyStream + 'static> Room<B> {
             self.settle(|s| s.board.expire(now));
             let (horizon, done) = {
                 let s = self.shared();
-                (s.board.horizon(now), s.dead || s.board.decided(id))
+                (s.board.horizon(), s.dead || s.board.decided(id))
             };
             if done {
                 return;
             }
             let Some(pending) = drive.pending.as_ref().map(Pending::copy) else {
                 let next = match drive.feed.poll(now, horizon) {
-                    FeedStep::List(req) => {
+                    FeedStep::List(req, io) => {
                         self.shared().board.list_sent();
-                        Pending::List(req)
+                        Pending::List(req, io)
                     }
-                    FeedStep::Open(req) => Pending::Open(req),
-                    FeedStep::Read { timeout } => Pending::Read(timeout.and_then(|t| now.checked_add(t))),
-                    FeedStep::Wait(d) => Pending::Wait(now.checked_add(d)),
+                    FeedStep::Open(req, io) => Pending::Open(req, io),
+                    FeedStep::Read { until } => Pending::Read(until),
+                    FeedStep::WaitUntil(at) => Pending::Wait(at),
                     FeedStep::Change(change) => {
                         self.settle(|s| s.board.apply(change));
                         continue;
@@ -369,17 +364,10 @@ impl<B: BodyStream + 'static> Room<B> {
             };
             // Each step is bounded by the earliest waiter's deadline; a step it cuts short is
             // kept, to be carried out again by whoever drives next.
-            let cut_at = horizon.and_then(|h| now.checked_add(h));
-            let limited = |mut req: crate::step::Request| {
-                if let Some(h) = horizon {
-                    TimeLimit::set(&mut req, h);
-                }
-                req
-            };
+            let cut_at = horizon;
             let event = match pending {
-                Pending::List(req) => {
-                    let attempt = drive.attempts.of(&req, false);
-                    let result = crate::trace::send(transport, limited(req), attempt).await;
+                Pending::List(req, io) => {
+                    let result = crate::trace::send(transport, req, io.within(horizon)).await;
                     if was_cut(&result, cut_at, transport.now()) {
                         continue;
                     }
@@ -388,32 +376,31 @@ impl<B: BodyStream + 'static> Room<B> {
                         Err(err) => Event::Failed(err),
                     }
                 }
-                Pending::Open(req) => {
+                Pending::Open(req, io) => {
                     drive.stream = None;
-                    let attempt = drive.attempts.of(&req, true);
-                    let result = crate::trace::open(transport, limited(req), attempt).await;
+                    let result = crate::trace::open(transport, req, io.within(horizon)).await;
                     if was_cut(&result, cut_at, transport.now()) {
                         continue;
                     }
                     opened_event(result, &mut drive.stream)
                 }
                 Pending::Read(until) => {
-                    let own = until.map(|u| u.saturating_duration_since(now));
+                    let limit = earliest(until, horizon).map(|u| u.saturating_duration_since(now));
                     let Some(stream) = drive.stream.as_mut() else {
                         drive.pending = None;
                         drive.feed.handle(Event::Failed(Error::protocol("shared observation read without a stream")));
                         continue;
                     };
-                    match stream.next_chunk(min_limit(own, horizon)).await {
+                    match stream.next_chunk(limit).await {
                         // only a waiter's deadline passed, not the feed's own read timeout
                         Chunk::TimedOut if until.is_none_or(|u| transport.now() < u) => continue,
                         chunk => chunk_event(chunk, &mut drive.stream),
                     }
                 }
                 Pending::Wait(until) => {
-                    let own = until.map_or(Duration::MAX, |u| u.saturating_duration_since(now));
-                    transport.sleep(horizon.map_or(own, |h| own.min(h))).await;
-                    if until.is_some_and(|u| transport.now() >= u) {
+                    let wake = earliest(Some(until), horizon).unwrap_or(until);
+                    transport.sleep(wake.saturating_duration_since(now)).await;
+                    if transport.now() >= until {
                         drive.pending = None;
                     }
                     continue;
