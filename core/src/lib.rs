@@ -31,6 +31,7 @@
 pub mod call;
 pub mod config;
 pub mod deadline;
+pub mod driver;
 pub mod encode;
 pub mod erased;
 pub mod error;
@@ -45,8 +46,10 @@ pub mod reason;
 pub mod retry;
 pub mod secret;
 pub mod shared;
+mod status;
 pub mod step;
 pub mod stream;
+mod text;
 mod trace;
 pub mod transport;
 pub mod workload;
@@ -72,7 +75,8 @@ pub use retry::RetryPolicy;
 pub use secret::Secret;
 pub use step::{Event, Operation, Ready, Request, Response, Step};
 pub use stream::OwnedStream;
-// The operation driver is `OperationDriver` at the root (also `transport::Driver`), so that `Driver`
+// The operation driver is `OperationDriver` at the root (also `driver::Driver`), so that `Driver`
 // is the Nomad task driver of a `JobSpec` (`model::Driver`), reachable by its plain name.
-pub use transport::{BodyStream, Chunk, Driver as OperationDriver, Transport};
+pub use driver::Driver as OperationDriver;
+pub use transport::{BodyStream, Chunk, Transport};
 pub use workload::*;

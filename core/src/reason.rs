@@ -70,9 +70,9 @@ pub struct Reason {
 }
 
 impl Reason {
-    /// A reason (its message and source capped at [`MAX_MESSAGE`](crate::error::MAX_MESSAGE) bytes).
+    /// A reason (its message and source capped at [`MAX_MESSAGE`](crate::text::MAX_MESSAGE) bytes).
     pub fn new(kind: ReasonKind, message: impl Into<String>, permanent: bool, source: impl Into<String>) -> Self {
-        let cap = |s: String| crate::error::cap(s, crate::error::MAX_MESSAGE);
+        let cap = |s: String| crate::text::cap(s, crate::text::MAX_MESSAGE);
         Reason { kind, message: cap(message.into()), permanent, source: cap(source.into()) }
     }
 }
@@ -124,7 +124,7 @@ pub enum Progress {
         /// The job.
         job: String,
         /// Its final status.
-        status: Option<crate::model::Status>,
+        status: Option<crate::status::Status>,
     },
 }
 
@@ -146,7 +146,7 @@ mod tests {
     #[test]
     fn reasons_read_as_their_message_and_are_capped() {
         let r = Reason::new(ReasonKind::ImagePull, "x".repeat(100_000), false, "waiting: ErrImagePull");
-        assert!(r.message.len() <= crate::error::MAX_MESSAGE + 32);
+        assert!(r.message.len() <= crate::text::MAX_MESSAGE + 32);
         let r = Reason::new(ReasonKind::MissingDriver, "no node has the docker driver", true, "s");
         assert_eq!(r.to_string(), "no node has the docker driver");
         let p = Progress::Stuck { job: "hello".into(), reason: r };

@@ -117,3 +117,17 @@ pub fn request(method: http::Method, path_and_query: &str, body: Option<Vec<u8>>
         problem: format!("{path_and_query:?} is not a valid request URI: {e}"),
     })
 }
+
+/// A boxed operation, for APIs that return different operation types per orchestrator.
+pub type BoxOperation<T, I> = Box<dyn Operation<Output = T, Item = I> + Send>;
+
+impl<O: Operation + ?Sized> Operation for Box<O> {
+    type Output = O::Output;
+    type Item = O::Item;
+    fn poll(&mut self, now: Instant) -> Step<O::Output, O::Item> {
+        (**self).poll(now)
+    }
+    fn handle(&mut self, event: Event) {
+        (**self).handle(event)
+    }
+}

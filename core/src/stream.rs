@@ -13,9 +13,10 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use crate::driver::Run;
 use crate::error::Result;
 use crate::step::Operation;
-use crate::transport::{Run, Transport};
+use crate::transport::Transport;
 
 type Next<T, O> = (T, Run<O, <T as Transport>::Body>, Option<Result<<O as Operation>::Item>>);
 type Busy<T, O> = Pin<Box<dyn Future<Output = Next<T, O>> + Send>>;

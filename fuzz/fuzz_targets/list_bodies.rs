@@ -3,8 +3,8 @@
 #![no_main]
 
 use bytes::Bytes;
-use clustermanager_core::k8s::api::parse_list;
-use clustermanager_core::k8s::watcher::Thin;
+use clustermanager_core::k8s::object::parse_list;
+use clustermanager_core::k8s::object::Thin;
 use clustermanager_core::{k8s, nomad};
 use libfuzzer_sys::fuzz_target;
 

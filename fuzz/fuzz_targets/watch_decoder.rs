@@ -5,7 +5,7 @@
 use clustermanager_core::k8s::execution::PodObject;
 use clustermanager_core::k8s::job::JobObject;
 use clustermanager_core::k8s::watch::{WatchDecoder, WatchEvent};
-use clustermanager_core::k8s::watcher::Thin;
+use clustermanager_core::k8s::object::Thin;
 use libfuzzer_sys::fuzz_target;
 use serde::de::DeserializeOwned;
 

@@ -15,8 +15,9 @@ mod k8s_support;
 use std::time::Duration;
 
 use clustermanager_core::deadline::Hold;
+use clustermanager_core::k8s::object::Thin;
 use clustermanager_core::k8s::watch::{WatchDecoder, WatchEvent};
-use clustermanager_core::k8s::watcher::{Thin, Until, Update, WatchParams, Watcher};
+use clustermanager_core::k8s::watcher::{Until, Update, WatchParams, Watcher};
 use clustermanager_core::{k8s, Error, Status};
 use clustermanager_tests::{Replay, Split};
 use k8s_support::*;

@@ -32,7 +32,8 @@ use serde_json::value::RawValue;
 
 use super::{unsupported_on, Backend, ClusterManager};
 use crate::error::{Error, Result};
-use crate::k8s::api::{self, DeleteParams, Deleted, ListParams, ObjectList, Patch, Resource, WatchParams, WriteParams};
+use crate::k8s::api::{self, DeleteParams, Deleted, ListParams, Patch, Resource, WatchParams, WriteParams};
+use crate::k8s::object::ObjectList;
 use crate::nomad::api::{QueryMeta, QueryOptions};
 use crate::step::{Request, Response};
 use crate::stream::OwnedStream;

@@ -9,14 +9,16 @@ pub mod workloads;
 use std::time::Duration;
 
 use crate::config::Config;
+use crate::driver::Driver;
 use crate::erased::DynTransport;
 use crate::error::{Error, Result};
 use crate::model::*;
 use crate::retry::Retry;
 use crate::shared::Rooms;
+use crate::step::BoxOperation;
 use crate::step::Operation;
 use crate::stream::OwnedStream;
-use crate::transport::{BoxOperation, Driver, Transport};
+use crate::transport::Transport;
 use crate::{k8s, nomad};
 
 /// Which orchestrator a [`ClusterManager`] talks to, with what its operations need to know.

@@ -25,6 +25,8 @@ use crate::shared::within;
 use crate::transport::Transport;
 use crate::{k8s, nomad};
 
+/// How long `deploy_wait_available` waits by default (the seed's 60 s).
+pub const AVAILABLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// The first look at why a job is not progressing comes this long after the wait began.
 pub const FIRST_LOOK: Duration = Duration::from_secs(1);
 /// The longest pause between two looks.
@@ -299,7 +301,7 @@ impl<T: Transport> ClusterManager<T> {
     /// can never be pulled or a driver no node has ends the wait with [`Error::CannotRun`] at
     /// once instead of at the rollout's progress deadline, progress is reported, and a timeout
     /// names the last reason. A timeout of `None` waits
-    /// [`AVAILABLE_TIMEOUT`](super::workloads::AVAILABLE_TIMEOUT).
+    /// [`AVAILABLE_TIMEOUT`].
     ///
     /// ```no_run
     /// # use std::time::Duration;
@@ -321,7 +323,7 @@ impl<T: Transport> ClusterManager<T> {
         name: &str,
         options: &WaitOptions,
     ) -> Result<crate::workload::Workload> {
-        let timeout = Some(options.timeout.unwrap_or(super::workloads::AVAILABLE_TIMEOUT));
+        let timeout = Some(options.timeout.unwrap_or(AVAILABLE_TIMEOUT));
         let ns = self.server_namespace(namespace);
         let wait = async {
             match &self.backend {
@@ -464,8 +466,7 @@ impl<T: Transport> ClusterManager<T> {
         read: impl Fn(
             Deadline,
             Found,
-        )
-            -> crate::transport::BoxOperation<Option<crate::shared::board::Seen>, std::convert::Infallible>,
+        ) -> crate::step::BoxOperation<Option<crate::shared::board::Seen>, std::convert::Infallible>,
     ) -> Result<std::result::Result<Execution, Ended>> {
         let found: Found = Arc::new(Mutex::new(None));
         let want = Want::Executions(statuses.to_vec());

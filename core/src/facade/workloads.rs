@@ -16,8 +16,7 @@ use crate::transport::Transport;
 use crate::workload::{Service, ServiceDef, ServiceSpec, Workload, WorkloadKind};
 use crate::{k8s, nomad};
 
-/// How long `deploy_wait_available` waits by default (the seed's 60 s).
-pub const AVAILABLE_TIMEOUT: Duration = Duration::from_secs(60);
+pub use super::waits::AVAILABLE_TIMEOUT;
 
 const NO_SERVICES: &str = "Nomad 1.1 registers services in Consul from a job's service stanza; \
 reach a Nomad service job's replicas through its allocations' ports (list_deploy_pods) or run Consul";

@@ -29,6 +29,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use super::checked::Checked;
+use super::object::{parse_list, ObjectList};
 use super::watch::{WatchDecoder, WatchEvent};
 use super::watcher::{UntilGone, Update, Watcher};
 use super::{check, decode, Context};
@@ -253,49 +254,6 @@ impl ListParams {
             .push_opt("resourceVersionMatch", self.resource_version_match.as_deref());
         q
     }
-}
-
-/// One page of a list: the items and the list's metadata.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ObjectList<T> {
-    /// The objects.
-    pub items: Vec<T>,
-    /// The list's `resourceVersion` (watch from here to see what happened since).
-    pub resource_version: String,
-    /// The token of the next page, if there is one.
-    pub continue_token: Option<String>,
-    /// How many objects the next pages hold, when the server says.
-    pub remaining_item_count: Option<u64>,
-}
-
-#[derive(Deserialize)]
-struct ListBody<T> {
-    #[serde(default)]
-    metadata: ListMeta,
-    #[serde(default = "Option::default")]
-    items: Option<Vec<T>>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-struct ListMeta {
-    #[serde(default)]
-    resource_version: String,
-    #[serde(default, rename = "continue")]
-    continue_token: Option<String>,
-    #[serde(default)]
-    remaining_item_count: Option<u64>,
-}
-
-/// Parse a list response body.
-pub fn parse_list<T: DeserializeOwned>(what: &str, body: &[u8]) -> Result<ObjectList<T>> {
-    let list: ListBody<T> = decode(what, body)?;
-    Ok(ObjectList {
-        items: list.items.unwrap_or_default(),
-        resource_version: list.metadata.resource_version,
-        continue_token: list.metadata.continue_token.filter(|c| !c.is_empty()),
-        remaining_item_count: list.metadata.remaining_item_count,
-    })
 }
 
 /// Check a list answer and turn each of its items into a `U` (the lean views of the seed's
@@ -1156,12 +1114,12 @@ pub type DeleteAndWait = Checked<UntilGone>;
 #[derive(Debug, Deserialize)]
 struct Conditioned {
     #[serde(default)]
-    metadata: super::watcher::ObjectMeta,
+    metadata: super::object::ObjectMeta,
     #[serde(default)]
     status: Option<ConditionsOnly>,
 }
 
-impl super::watcher::Versioned for Conditioned {
+impl super::object::Versioned for Conditioned {
     fn resource_version(&self) -> &str {
         &self.metadata.resource_version
     }
@@ -1170,7 +1128,7 @@ impl super::watcher::Versioned for Conditioned {
 #[derive(Debug, Deserialize, Default)]
 struct ConditionsOnly {
     #[serde(default)]
-    conditions: Option<Vec<super::watcher::ObjectCondition>>,
+    conditions: Option<Vec<super::object::ObjectCondition>>,
 }
 
 /// Whether the object's `status.conditions` hold `wanted` with status `True`; a `NamesAccepted`

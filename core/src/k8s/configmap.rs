@@ -8,8 +8,9 @@ use std::fmt;
 
 use serde::Deserialize;
 
-use super::api::{self, ListAll, ListParams, ObjectList, Resource};
+use super::api::{self, ListAll, ListParams, Resource};
 use super::checked::{map_done, Checked};
+use super::object::ObjectList;
 use super::Context;
 use crate::error::{Error, Result};
 use crate::model::ConfigMap;

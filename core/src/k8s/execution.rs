@@ -28,7 +28,7 @@ use std::time::Instant;
 use serde::Deserialize;
 
 use super::checked::Checked;
-use super::watcher::{ObjectCondition, ObjectMeta, Thin, Versioned};
+use super::object::{ObjectCondition, ObjectMeta, Thin, Versioned};
 use super::{check, decode, name, Context};
 use crate::call::{Call, Exchange, ExchangeStep};
 use crate::error::{Error, Result};
@@ -253,7 +253,7 @@ pub fn list_all(
 
 /// The request that reads Job `job` (for its uid).
 pub fn job_request(namespace: &str, job: &str) -> Result<step::Request> {
-    step::request(http::Method::GET, &format!("{}/{job}", super::job::collection(namespace)), None)
+    step::request(http::Method::GET, &super::api::Resource::JOBS.object_path(Some(namespace), job)?, None)
 }
 
 /// The metadata of the Job in this answer to [`job_request`]; `Ok(None)` when the Job does not

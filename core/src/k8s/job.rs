@@ -26,8 +26,8 @@ use serde::{Deserialize, Serialize};
 
 use super::api::{self, DeleteParams, Propagation, Resource};
 use super::checked::Checked;
+use super::object::{ObjectCondition, ObjectMeta, Versioned};
 use super::pod_template::{self, field_error, Extra, ObjMeta, Template};
-use super::watcher::{ObjectCondition, ObjectMeta, Versioned};
 use super::{check, decode, name, Context};
 use crate::call::{Call, Exchange, ExchangeStep};
 use crate::error::{Error, Result};

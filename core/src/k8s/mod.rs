@@ -16,6 +16,7 @@ pub mod log;
 pub mod name;
 pub mod namespace;
 pub mod node;
+pub mod object;
 pub mod pod_template;
 pub mod quota;
 pub mod reason;

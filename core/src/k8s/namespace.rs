@@ -21,7 +21,8 @@ use serde::Deserialize;
 
 use super::api::{self, DeleteParams, Resource};
 use super::checked::Checked;
-use super::watcher::{ObjectMeta, Update, Versioned, WatchParams, Watcher};
+use super::object::{ObjectMeta, Versioned};
+use super::watcher::{Update, WatchParams, Watcher};
 use super::{check, decode, name, Context};
 use crate::call::{Exchange, ExchangeStep};
 use crate::error::{ApiError, Error, Result};

@@ -5,7 +5,7 @@
 use std::convert::Infallible;
 
 use super::execution::{pods_request, PodObject};
-use super::watcher::ObjectCondition;
+use super::object::ObjectCondition;
 use super::{checked::Checked, name, Context};
 use crate::call::Call;
 use crate::error::Result;

@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use super::api::{self, DeleteParams, Resource};
 use super::checked::Checked;
+use super::object::ObjectMeta;
 use super::pod_template::field_error;
-use super::watcher::ObjectMeta;
 use super::{check, name, Context};
 use crate::call::Call;
 use crate::error::Result;

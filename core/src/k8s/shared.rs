@@ -19,8 +19,8 @@ use crate::error::{Error, Result};
 use crate::model::{Job, Status};
 use crate::shared::board::{looked, Change, Found, Seen};
 use crate::shared::feed::{Feed, FeedStep};
+use crate::step::BoxOperation;
 use crate::step::{Event, Response};
-use crate::transport::BoxOperation;
 
 /// What the board keeps of a Job event.
 pub fn seen(job: JobObject) -> Seen {
@@ -41,7 +41,7 @@ pub fn jobs_params(namespace: &str) -> WatchParams {
 }
 
 /// What a shared watch reports of one object, to the board.
-pub trait Observed: serde::de::DeserializeOwned + super::watcher::Versioned + Send + 'static {
+pub trait Observed: serde::de::DeserializeOwned + super::object::Versioned + Send + 'static {
     /// What the board keeps of it.
     fn seen(self) -> Seen;
     /// Whether an object that was added or changed is, for its waiters, gone.

@@ -30,14 +30,12 @@
 //! The caller decides what it waits for: [`Until`] runs a watcher with a judging closure as an
 //! [`Operation`], and [`UntilGone`] deletes an object and waits for its `DELETED` event.
 
-use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::time::{Duration, Instant};
 
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
 
-use super::api::parse_list;
+use super::object::{parse_list, Thin, Versioned};
 use super::watch::{WatchDecoder, WatchEvent};
 use super::{check, decode};
 use crate::call::{Exchange, ExchangeStep};
@@ -64,92 +62,6 @@ pub const MIN_WATCH_LIFETIME: Duration = Duration::from_secs(1);
 /// A 410 Gone this soon after a list is not cured by listing again at once: the re-list is backed
 /// off, whatever events came between.
 pub const MIN_RELIST_INTERVAL: Duration = BACKOFF_RESET;
-
-/// An object that carries a `metadata.resourceVersion`.
-pub trait Versioned {
-    /// The object's `metadata.resourceVersion`.
-    fn resource_version(&self) -> &str;
-}
-
-/// The lean `metadata` of the objects the seed's operations read (jobs, pods, and any object a
-/// wait only needs to know exists).
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ObjectMeta {
-    /// `metadata.name`.
-    #[serde(default)]
-    pub name: String,
-    /// `metadata.namespace` (empty for cluster-scoped objects).
-    #[serde(default)]
-    pub namespace: String,
-    /// `metadata.resourceVersion`.
-    #[serde(default)]
-    pub resource_version: String,
-    /// `metadata.creationTimestamp`.
-    #[serde(default)]
-    pub creation_timestamp: Option<String>,
-    /// `metadata.deletionTimestamp`: set once deletion started.
-    #[serde(default)]
-    pub deletion_timestamp: Option<String>,
-    /// `metadata.labels`.
-    #[serde(default)]
-    pub labels: BTreeMap<String, String>,
-    /// `metadata.uid`: tells apart two objects that had the same name at different times.
-    #[serde(default)]
-    pub uid: String,
-    /// `metadata.ownerReferences` (for a Job's pods: the Job, `controller: true`).
-    #[serde(default)]
-    pub owner_references: Vec<OwnerReference>,
-}
-
-/// One entry of `metadata.ownerReferences` (the fields kept).
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct OwnerReference {
-    /// The owner's `kind` (`Job`).
-    #[serde(default)]
-    pub kind: String,
-    /// The owner's `uid`.
-    #[serde(default)]
-    pub uid: String,
-    /// Whether this owner is the managing controller.
-    #[serde(default)]
-    pub controller: Option<bool>,
-}
-
-/// One entry of an object's `status.conditions` (Jobs, pods, CRDs, ...).
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct ObjectCondition {
-    /// `type`: `Complete`, `Failed`, `PodScheduled`, `Established`, ...
-    #[serde(rename = "type", default)]
-    pub kind: String,
-    /// `True`, `False` or `Unknown`.
-    #[serde(default)]
-    pub status: String,
-    /// Reason (`BackoffLimitExceeded`, `Unschedulable`, ...).
-    #[serde(default)]
-    pub reason: Option<String>,
-    /// Message.
-    #[serde(default)]
-    pub message: Option<String>,
-}
-
-/// The lightest object: only `kind` and `metadata` (for waits that only need to know whether
-/// an object exists).
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct Thin {
-    /// `kind` (`Status` for the answer to a delete that removed the object at once).
-    #[serde(default)]
-    pub kind: String,
-    /// `metadata`.
-    #[serde(default)]
-    pub metadata: ObjectMeta,
-}
-
-impl Versioned for Thin {
-    fn resource_version(&self) -> &str {
-        &self.metadata.resource_version
-    }
-}
 
 fn encode_query(pairs: &[(&str, &str)]) -> String {
     let mut ser = url::form_urlencoded::Serializer::new(String::new());

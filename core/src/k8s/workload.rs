@@ -22,8 +22,9 @@ use serde::{Deserialize, Serialize};
 
 use super::api::{self, DeleteParams, Propagation, Resource};
 use super::checked::Checked;
+use super::object::{ObjectCondition, ObjectMeta, Versioned};
 use super::pod_template::{self, Extra, ObjMeta, Template};
-use super::watcher::{ObjectCondition, ObjectMeta, Until, Update, Versioned, WatchParams, Watcher};
+use super::watcher::{Until, Update, WatchParams, Watcher};
 use super::{check, decode, name, Context};
 use crate::call::Call;
 use crate::error::{ApiError, Error, Result};

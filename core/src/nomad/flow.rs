@@ -18,10 +18,10 @@ pub enum Next<T> {
     Send(Request),
     /// Send this blocking query once, without retries, and call back with the answer: the
     /// machine resumes a failed one itself, with a `wait=` recomputed from the time left (see
-    /// `wait::Blocking`). The [`Hold`] is how long the server may hold it (its `wait=`).
+    /// `blocking::Blocking`). The [`Hold`] is how long the server may hold it (its `wait=`).
     Blocking(Request, Hold),
     /// Back off until this instant, then call [`Machine::resume`] for what to do next (a blocking query
-    /// that failed after its retries is re-issued this way; see `wait::Blocking`).
+    /// that failed after its retries is re-issued this way; see `blocking::Blocking`).
     After(Instant),
     /// Finished.
     Done(Result<T>),

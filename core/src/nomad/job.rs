@@ -21,11 +21,11 @@ use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
+use super::blocking::{Blocking, JobQuery};
 use super::execution::{current_run, parse_stubs, AllocStub};
 use super::flow::{answer, Flow, Machine, Next};
 use super::query::{encode_segment, index_of, job_id, job_name, resolve_namespace, server_namespace, Query};
 use super::status::{is_terminal_allocation, job_status, rfc3339_from_nanos, AllocView, Counts};
-use super::wait::Blocking;
 use super::{check, decode, Context, NamespaceMode};
 use crate::error::{Error, Result};
 use crate::model::{DeleteOptions, Job, JobSpec};
@@ -169,6 +169,16 @@ fn about(err: Error, id: &str, namespace: &str) -> Error {
             Error::NotFound(api)
         }
         other => other,
+    }
+}
+
+impl JobQuery for JobPaths {
+    fn ctx(&self) -> &Context {
+        &self.ctx
+    }
+
+    fn query(&self, suffix: &str) -> Query {
+        JobPaths::query(self, suffix)
     }
 }
 

@@ -8,6 +8,7 @@ use crate::retry::Retry;
 use crate::step::Response;
 
 pub mod api;
+mod blocking;
 pub mod connect;
 pub mod events;
 pub mod execution;

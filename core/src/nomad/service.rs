@@ -24,12 +24,12 @@ use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
+use super::blocking::Blocking;
 use super::execution::{current_run, parse_stubs};
 use super::flow::{answer, Flow, Machine, Next};
 use super::job::JobPaths;
 use super::jobspec::JobKind;
 use super::query::index_of;
-use super::wait::Blocking;
 use super::{decode, Context};
 use crate::error::{Error, Result};
 use crate::model::Job;

@@ -14,9 +14,9 @@
 use std::convert::Infallible;
 use std::time::{Duration, Instant};
 
+use super::blocking::{resumable, take_index};
 use super::job::{list_query, parse_job_list};
 use super::query::{index_of, MAX_WAIT};
-use super::wait::{resumable, take_index};
 use super::Context;
 use crate::call::{Exchange, ExchangeStep};
 use crate::deadline::{later, Deadline, Hold};
@@ -25,8 +25,8 @@ use crate::model::{Job, Status};
 use crate::retry::Jitter;
 use crate::shared::board::{looked, Change, Found, Seen};
 use crate::shared::feed::{Feed, FeedStep};
+use crate::step::BoxOperation;
 use crate::step::{Event, Response};
-use crate::transport::BoxOperation;
 
 /// The shortest `wait=` of the chain's blocking queries: waiters whose deadlines come close
 /// together do not each cost a query (the driver still ends each waiter at its deadline).
