@@ -124,8 +124,13 @@ struct ResourceType {
 }
 
 impl ResourceType {
+    /// The collection's storage: one per resource, whichever version is asked for (CronJobs
+    /// at `batch/v1beta1` are the same objects as at `batch/v1`).
     fn id(&self) -> String {
-        format!("{}/{}", self.prefix, self.resource)
+        match (self.prefix.as_str(), self.resource.as_str()) {
+            ("/apis/batch/v1beta1", "cronjobs") => "/apis/batch/v1/cronjobs".to_owned(),
+            (prefix, resource) => format!("{prefix}/{resource}"),
+        }
     }
     fn api_version(&self) -> String {
         self.prefix.trim_start_matches("/apis/").trim_start_matches("/api/").to_owned()
@@ -160,6 +165,7 @@ const BUILTIN: &[(&str, &str, &str, bool)] = &[
     ("/api/v1", "resourcequotas", "ResourceQuota", true),
     ("/api/v1", "events", "Event", true),
     ("/apis/batch/v1", "jobs", "Job", true),
+    ("/apis/batch/v1", "cronjobs", "CronJob", true),
     ("/apis/batch/v1beta1", "cronjobs", "CronJob", true),
     ("/apis/apps/v1", "deployments", "Deployment", true),
     ("/apis/apps/v1", "replicasets", "ReplicaSet", true),
@@ -870,7 +876,15 @@ impl Cluster {
             )),
         };
         Reply::Full(match result {
-            Ok((code, obj)) => http_util::json(code, &[], &obj, true),
+            Ok((code, mut obj)) => {
+                // one storage, several versions (CronJobs at batch/v1 and v1beta1): the object
+                // comes back at the version asked for, as the apiserver converts it
+                if obj.get("kind").and_then(Value::as_str) == Some(rt.kind.as_str()) && obj.get("apiVersion").is_some()
+                {
+                    obj["apiVersion"] = Value::String(rt.api_version());
+                }
+                http_util::json(code, &[], &obj, true)
+            }
             Err(resp) => resp,
         })
     }

@@ -242,3 +242,27 @@ fn a_manager_clones_cheaply_and_its_clones_share_the_cluster() {
     }
     assert_eq!(block_on(cm.list_jobs("shared")).unwrap().len(), 4, "the clones created in the same cluster");
 }
+
+/// CronJobs live at `batch/v1` (the only version since Kubernetes 1.25) and, for clients of
+/// older servers, at `batch/v1beta1`: one object, answered at the version asked for.
+#[test]
+fn cronjobs_are_served_at_batch_v1_and_v1beta1_as_one_object() {
+    let (_fake, cm) = setup("cron");
+    let c = ctx(&cm);
+    let ns = Some("cron");
+    let cron = json!({"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "nightly"},
+        "spec": {"schedule": "0 3 * * *", "jobTemplate": {"spec": {"template": {"spec": {"restartPolicy": "Never",
+        "containers": [{"name": "main", "image": "busybox:1.36"}]}}}}}});
+    let created: Value =
+        block_on(cm.run(api::create(&c, &Resource::CRONJOBS, ns, &cron, &WriteParams::default()))).unwrap();
+    assert_eq!(created["apiVersion"], "batch/v1");
+    let old: Value = block_on(cm.run(api::get(&c, &Resource::CRONJOBS_V1BETA1, ns, "nightly"))).unwrap();
+    assert_eq!(old["apiVersion"], "batch/v1beta1");
+    assert_eq!(old["metadata"]["uid"], created["metadata"]["uid"], "the same object");
+    let listed =
+        block_on(cm.run(api::list_all::<Value>(&c, &Resource::CRONJOBS_V1BETA1, ns, &api::ListParams::default())))
+            .unwrap();
+    assert_eq!(listed.items.len(), 1);
+    let err = block_on(cm.run(api::get::<Value>(&c, &Resource::CRONJOBS, ns, "missing"))).unwrap_err();
+    assert!(matches!(err, Error::NotFound(_)), "{err:?}");
+}

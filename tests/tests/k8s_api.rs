@@ -275,6 +275,52 @@ fn cronjob_v1beta1_through_the_generic_api() {
     assert!(deleted.object.is_none());
 }
 
+/// acm-25 re-recorded on a v1.36 apiserver: CronJobs exist only at batch/v1 (v1beta1 was
+/// removed in 1.25 and answers 404); the same generic operations work there with
+/// `Resource::CRONJOBS`.
+#[test]
+fn cronjob_v1_through_the_generic_api_on_kubernetes_1_36() {
+    let s = Scenario::load("k8s-1.36/acm-25-cronjob-v1.json");
+    let c = ctx();
+    let cron = Resource::CRONJOBS;
+    let ns = Some("acm-cron");
+    let w = WriteParams::default();
+    let created: Value =
+        Replay::new(&s).exchanges([1]).run(api::create(&c, &cron, ns, &request_body(&s, 1), &w)).unwrap();
+    assert_eq!(
+        (created["apiVersion"].as_str(), created["spec"]["timeZone"].as_str()),
+        (Some("batch/v1"), Some("Etc/UTC"))
+    );
+    let got: Value = Replay::new(&s).exchanges([2]).run(api::get(&c, &cron, ns, "nightly")).unwrap();
+    assert_eq!(got["metadata"]["uid"], created["metadata"]["uid"]);
+    let list =
+        Replay::new(&s).exchanges([3]).run(api::list_all::<Value>(&c, &cron, ns, &ListParams::default())).unwrap();
+    assert_eq!(list.items.len(), 2, "every-minute and nightly");
+    let suspend = Patch::merge(&serde_json::json!({"spec": {"suspend": true}})).unwrap();
+    let patched: Value =
+        Replay::new(&s).exchanges([4]).run(api::patch(&c, &cron, ns, "nightly", None, &suspend, &w)).unwrap();
+    assert_eq!(patched["spec"]["suspend"], true);
+    for (i, field) in [(5, "spec.schedule"), (6, "spec.timeZone")] {
+        let err = Replay::new(&s)
+            .exchanges([i])
+            .run(api::create::<Value, _>(&c, &cron, ns, &request_body(&s, i), &w))
+            .unwrap_err();
+        assert!(
+            matches!(&err, Error::Invalid(a) if a.causes.first().and_then(|c| c.field.as_deref()) == Some(field)),
+            "{err:?}"
+        );
+    }
+    // the version a 1.19 server served is gone: a plain NotFound, as for any unserved version
+    let old = Resource::CRONJOBS_V1BETA1;
+    let err = Replay::new(&s).exchanges([7]).run(api::list::<Value>(&c, &old, ns, &ListParams::default())).unwrap_err();
+    assert!(matches!(err, Error::NotFound(_)), "{err:?}");
+    let deleted = Replay::new(&s)
+        .exchanges([13])
+        .run(api::delete(&c, &cron, ns, "nightly", &DeleteParams::propagation(Propagation::Background)))
+        .unwrap();
+    assert!(deleted.object.is_none());
+}
+
 #[derive(Debug, serde::Deserialize, PartialEq)]
 struct NamedObject {
     metadata: Meta,

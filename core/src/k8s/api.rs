@@ -13,10 +13,10 @@
 //! use clustermanager_core::{Operation, Step};
 //! use serde_json::value::RawValue;
 //!
-//! let cronjobs = Resource::new("batch", "v1beta1", "cronjobs", true);
+//! let cronjobs = Resource::new("batch", "v1", "cronjobs", true);
 //! let mut op = api::get::<Box<RawValue>>(&k8s::Context::default(), &cronjobs, Some("jobs"), "nightly");
 //! let Step::Send(req, _) = op.poll(std::time::Instant::now()) else { unreachable!() };
-//! assert_eq!(req.uri().path(), "/apis/batch/v1beta1/namespaces/jobs/cronjobs/nightly");
+//! assert_eq!(req.uri().path(), "/apis/batch/v1/namespaces/jobs/cronjobs/nightly");
 //! ```
 
 use std::borrow::Cow;
@@ -81,7 +81,10 @@ impl Resource {
     pub const NODES: Resource = core_res("nodes", false);
     /// `batch/v1` Jobs.
     pub const JOBS: Resource = group_res("batch", "v1", "jobs", true);
-    /// `batch/v1beta1` CronJobs (the only CronJob version Kubernetes 1.19 serves).
+    /// `batch/v1` CronJobs (Kubernetes 1.21 and later; the only version since 1.25).
+    pub const CRONJOBS: Resource = group_res("batch", "v1", "cronjobs", true);
+    /// `batch/v1beta1` CronJobs: the only CronJob version Kubernetes 1.19 and 1.20 serve, removed
+    /// in 1.25 (use [`CRONJOBS`](Self::CRONJOBS) there).
     pub const CRONJOBS_V1BETA1: Resource = group_res("batch", "v1beta1", "cronjobs", true);
     /// `apps/v1` Deployments.
     pub const DEPLOYMENTS: Resource = group_res("apps", "v1", "deployments", true);
@@ -673,7 +676,7 @@ pub fn patch_request(ctx: &Context, path: &str, patch: &Patch, params: &WritePar
 /// ```
 /// use clustermanager_core::k8s::{self, api::{self, Patch, Resource, WriteParams}};
 /// let patch = Patch::merge(&serde_json::json!({"spec": {"suspend": true}})).unwrap();
-/// let op = api::patch::<serde_json::Value>(&k8s::Context::default(), &Resource::CRONJOBS_V1BETA1, Some("ns"),
+/// let op = api::patch::<serde_json::Value>(&k8s::Context::default(), &Resource::CRONJOBS, Some("ns"),
 ///     "nightly", None, &patch, &WriteParams::default());
 /// # let _ = op;
 /// ```
