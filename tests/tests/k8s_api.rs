@@ -191,7 +191,7 @@ fn deprecation_warnings_surface_through_tracing_and_never_fail() {
 #[test]
 fn deprecation_warnings_on_stream_heads_surface_through_tracing() {
     use clustermanager_core::k8s::object::Thin;
-    use clustermanager_core::k8s::watcher::{Until, Update, WatchParams as Watched, Watcher};
+    use clustermanager_core::k8s::watcher::{Until, Update, WatchTarget as Watched, Watcher};
     use clustermanager_tests::{Exchange, RecordedRequest, RecordedResponse};
     let s = Scenario::load("k8s/acm-21-deprecation-warnings.json");
     let warning = s.exchange(0).response.headers["warning"].clone();

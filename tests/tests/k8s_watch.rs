@@ -17,7 +17,7 @@ use std::time::Duration;
 use clustermanager_core::deadline::Hold;
 use clustermanager_core::k8s::object::Thin;
 use clustermanager_core::k8s::watch::{WatchDecoder, WatchEvent};
-use clustermanager_core::k8s::watcher::{Until, Update, WatchParams, Watcher};
+use clustermanager_core::k8s::watcher::{Until, Update, WatchTarget, Watcher};
 use clustermanager_core::{k8s, Error, Status};
 use clustermanager_tests::{Replay, Split};
 use k8s_support::*;
@@ -436,7 +436,7 @@ fn bookmarks_move_the_resource_version_and_a_finished_watch_is_resumed() {
     let resumed = "/api/v1/namespaces/acm-bookmark/configmaps?watch=1&resourceVersion=1382&allowWatchBookmarks=true&timeoutSeconds=5";
     s.exchanges.truncate(2);
     s.exchanges.push(exchange("GET", resumed, None, stream_response(&[], false)));
-    let params = WatchParams::new("/api/v1/namespaces/acm-bookmark/configmaps", "configmaps").timeout_seconds(5);
+    let params = WatchTarget::new("/api/v1/namespaces/acm-bookmark/configmaps", "configmaps").timeout_seconds(5);
     // a deadline shorter than timeoutSeconds + the read grace: the silent watch ends in a timeout
     let watcher = Watcher::<Thin>::new(params, &ctx().retry, Some(Duration::from_secs(20)));
     let mut seen = Vec::new();
@@ -463,14 +463,14 @@ fn a_watch_with_only_bookmarks_resumes_from_the_bookmark() {
         exchange("GET", &format!("{base}&resourceVersion=1378"), None, stream_response(&lines[1..], true)),
         exchange("GET", &format!("{base}&resourceVersion=1382"), None, stream_response(&lines[..1], false)),
     ]);
-    let params = WatchParams::new("/api/v1/namespaces/acm-bookmark/configmaps", "configmaps").timeout_seconds(5);
+    let params = WatchTarget::new("/api/v1/namespaces/acm-bookmark/configmaps", "configmaps").timeout_seconds(5);
     let op = Until::new(Watcher::<Thin>::new(params, &ctx().retry, None), collect(2));
     let seen = Replay::new(&scenario).split(Split::Every(1)).run(op).unwrap();
     assert_eq!(seen, ["listed 0", "added bm@1382"]);
 }
 
-fn widget_params() -> WatchParams {
-    WatchParams::new("/apis/acm.example.com/v1/namespaces/acm-expired/widgets", "widgets")
+fn widget_params() -> WatchTarget {
+    WatchTarget::new("/apis/acm.example.com/v1/namespaces/acm-expired/widgets", "widgets")
 }
 
 fn widget_list() -> clustermanager_tests::RecordedResponse {
@@ -550,7 +550,7 @@ fn a_watch_the_server_refuses_is_an_error() {
     let s = k8s("acm-14-watch-expired-410.json");
     let watch = "/api/v1/namespaces/acm-expired/configmaps?watch=1&resourceVersion=abc&allowWatchBookmarks=true&timeoutSeconds=290";
     let scenario = scripted(vec![exchange("GET", watch, None, response(&s, 8))]);
-    let params = WatchParams::new("/api/v1/namespaces/acm-expired/configmaps", "configmaps");
+    let params = WatchTarget::new("/api/v1/namespaces/acm-expired/configmaps", "configmaps");
     let watcher = Watcher::<Thin>::from_version(params, &ctx().retry, None, "abc");
     let err = Replay::new(&scenario).run(Until::new(watcher, collect(1))).unwrap_err();
     assert!(matches!(err, Error::Server(_)), "{err:?}");
@@ -566,7 +566,7 @@ fn an_empty_watch_that_ends_at_once_is_resumed_after_a_backoff() {
     let mut at_once = response(&s, 4);
     at_once.elapsed_ms = Some(0.0);
     let scenario = scripted(vec![exchange("GET", watch, None, at_once.clone()), exchange("GET", watch, None, at_once)]);
-    let params = WatchParams::new("/api/v1/namespaces/default/configmaps", "configmaps").timeout_seconds(3);
+    let params = WatchTarget::new("/api/v1/namespaces/default/configmaps", "configmaps").timeout_seconds(3);
     let watcher = Watcher::<Thin>::from_version(params, &ctx().retry, Some(Duration::from_millis(1500)), "999999999");
     let (out, _, t) = Replay::new(&scenario).run_full(Until::new(watcher, collect(1)));
     assert!(matches!(out, Err(Error::Timeout { .. })), "{out:?}");

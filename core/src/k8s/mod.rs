@@ -11,6 +11,7 @@ pub mod api;
 pub mod checked;
 pub mod configmap;
 pub mod execution;
+pub mod gone;
 pub mod job;
 pub mod log;
 pub mod name;

@@ -12,7 +12,7 @@
 //!   namespace first passes through `Terminating` while its content is removed. A namespace
 //!   that is already `Terminating` answers the DELETE with `409 Conflict` ("The system is
 //!   ensuring all content is removed from this namespace"): it is then read and, being deleted,
-//!   waited for the same way (`Ok(true)`) — see [`super::watcher::UntilGone`].
+//!   waited for the same way (`Ok(true)`) — see [`super::gone::UntilGone`].
 
 use std::convert::Infallible;
 use std::time::{Duration, Instant};
@@ -22,7 +22,7 @@ use serde::Deserialize;
 use super::api::{self, DeleteParams, Resource};
 use super::checked::Checked;
 use super::object::{ObjectMeta, Versioned};
-use super::watcher::{Update, WatchParams, Watcher};
+use super::watcher::{Update, WatchTarget, Watcher};
 use super::{check, decode, name, Context};
 use crate::call::{Exchange, ExchangeStep};
 use crate::error::{ApiError, Error, Result};
@@ -67,8 +67,8 @@ impl NamespaceObject {
     }
 }
 
-fn params(name: &str) -> WatchParams {
-    WatchParams::new(PATH, format!("namespace {name}")).fields(format!("metadata.name={name}"))
+fn params(name: &str) -> WatchTarget {
+    WatchTarget::new(PATH, format!("namespace {name}")).fields(format!("metadata.name={name}"))
 }
 
 fn body(name: &str) -> Vec<u8> {

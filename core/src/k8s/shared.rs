@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use super::execution::{job_request, status_of_phase, PodObject, CONTROLLER_UID_LABEL, JOB_NAME_LABEL};
 use super::job::JobObject;
-use super::watcher::{Update, WatchParams, WatchStep, Watcher};
+use super::watcher::{Update, WatchStep, WatchTarget, Watcher};
 use super::Context;
 use crate::call::Call;
 use crate::deadline::Deadline;
@@ -36,8 +36,8 @@ pub fn seen(job: JobObject) -> Seen {
 }
 
 /// The watch of every Job of `namespace`.
-pub fn jobs_params(namespace: &str) -> WatchParams {
-    WatchParams::new(super::job::collection(namespace), format!("the jobs of namespace {namespace}"))
+pub fn jobs_params(namespace: &str) -> WatchTarget {
+    WatchTarget::new(super::job::collection(namespace), format!("the jobs of namespace {namespace}"))
 }
 
 /// What a shared watch reports of one object, to the board.
@@ -168,8 +168,8 @@ pub fn pod_seen(pod: PodObject) -> Seen {
 }
 
 /// The watch of every pod of `namespace` that belongs to a Job (`labelSelector=job-name`).
-pub fn pods_params(namespace: &str) -> WatchParams {
-    WatchParams::new(super::execution::collection(namespace), format!("the job pods of namespace {namespace}"))
+pub fn pods_params(namespace: &str) -> WatchTarget {
+    WatchTarget::new(super::execution::collection(namespace), format!("the job pods of namespace {namespace}"))
         .labels(JOB_NAME_LABEL)
 }
 

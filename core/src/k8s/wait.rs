@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use super::checked::Checked;
 use super::execution::{PodObject, JOB_NAME_LABEL};
 use super::job::JobObject;
-use super::watcher::{Until, Update, WatchParams, Watcher};
+use super::watcher::{Until, Update, WatchTarget, Watcher};
 use super::{name, Context};
 use crate::call::{Exchange, ExchangeStep};
 use crate::deadline::{Deadline, Io};
@@ -43,14 +43,14 @@ pub(crate) fn job_not_found(namespace: &str, name: &str, while_waiting: bool) ->
 }
 
 /// The watch that [`job`] runs.
-pub fn job_params(namespace: &str, name: &str) -> WatchParams {
-    WatchParams::new(super::job::collection(namespace), format!("job {namespace}/{name} to finish"))
+pub fn job_params(namespace: &str, name: &str) -> WatchTarget {
+    WatchTarget::new(super::job::collection(namespace), format!("job {namespace}/{name} to finish"))
         .fields(format!("metadata.name={name}"))
 }
 
 /// The watch that [`execution_status`] runs.
-pub fn execution_params(namespace: &str, job: &str, statuses: &[Status]) -> WatchParams {
-    WatchParams::new(
+pub fn execution_params(namespace: &str, job: &str, statuses: &[Status]) -> WatchTarget {
+    WatchTarget::new(
         super::execution::collection(namespace),
         format!("an execution of job {namespace}/{job} to be {statuses:?}"),
     )
@@ -146,7 +146,7 @@ enum ExecState {
 /// The operation of [`execution_status`].
 pub struct ExecutionWait {
     state: ExecState,
-    params: WatchParams,
+    params: WatchTarget,
     namespace: String,
     job: String,
     wanted: Vec<Status>,

@@ -28,16 +28,16 @@
 //!    [`Error::Timeout`].
 //!
 //! The caller decides what it waits for: [`Until`] runs a watcher with a judging closure as an
-//! [`Operation`], and [`UntilGone`] deletes an object and waits for its `DELETED` event.
+//! [`Operation`], and [`UntilGone`](super::gone::UntilGone) deletes an object and waits for its `DELETED` event.
 
 use std::convert::Infallible;
 use std::time::{Duration, Instant};
 
 use serde::de::DeserializeOwned;
 
-use super::object::{parse_list, Thin, Versioned};
+use super::check;
+use super::object::{parse_list, Versioned};
 use super::watch::{WatchDecoder, WatchEvent};
-use super::{check, decode};
 use crate::call::{Exchange, ExchangeStep};
 use crate::deadline::{later, Deadline, Hold, Io};
 use crate::error::{Error, Result};
@@ -71,9 +71,11 @@ fn encode_query(pairs: &[(&str, &str)]) -> String {
     ser.finish()
 }
 
-/// What to watch: a collection path and its filters.
+/// What a [`Watcher`] follows: a collection path, its filters, the server-side timeout of each
+/// watch request and what it is waited for (for errors). The options of one raw watch request
+/// are [`api::WatchParams`](super::api::WatchParams).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WatchParams {
+pub struct WatchTarget {
     /// Collection path (`/api/v1/namespaces/acm/pods`).
     pub path: String,
     /// `fieldSelector` (`metadata.name=x`).
@@ -88,10 +90,10 @@ pub struct WatchParams {
     pub what: String,
 }
 
-impl WatchParams {
+impl WatchTarget {
     /// Watch the collection at `path`; `what` names it in errors.
     pub fn new(path: impl Into<String>, what: impl Into<String>) -> Self {
-        WatchParams {
+        WatchTarget {
             path: path.into(),
             field_selector: None,
             label_selector: None,
@@ -233,7 +235,7 @@ enum State {
 /// [`Watcher::handle`], like an [`Operation`].
 #[derive(Debug)]
 pub struct Watcher<T> {
-    params: WatchParams,
+    params: WatchTarget,
     retry: Retry,
     deadline: Deadline,
     resource_version: Option<String>,
@@ -252,13 +254,13 @@ pub struct Watcher<T> {
 
 impl<T: DeserializeOwned + Versioned> Watcher<T> {
     /// A watcher that lists first, then watches. `timeout` bounds the whole wait.
-    pub fn new(params: WatchParams, retry: &Retry, timeout: Option<Duration>) -> Self {
+    pub fn new(params: WatchTarget, retry: &Retry, timeout: Option<Duration>) -> Self {
         Self::within(params, retry, Deadline::new(timeout))
     }
 
     /// A watcher that lists first, then watches, until `deadline` (started at the first poll
     /// unless already started: a caller that read something first shares its deadline).
-    pub fn within(params: WatchParams, retry: &Retry, deadline: Deadline) -> Self {
+    pub fn within(params: WatchTarget, retry: &Retry, deadline: Deadline) -> Self {
         let mut h: u64 = retry.seed ^ 0x5741_5443_4845_5221;
         for b in params.path.as_bytes() {
             h = (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01B3);
@@ -282,7 +284,7 @@ impl<T: DeserializeOwned + Versioned> Watcher<T> {
 
     /// A watcher that starts watching from `resource_version` (from an object the caller just
     /// created, read or deleted) without listing first.
-    pub fn from_version(params: WatchParams, retry: &Retry, timeout: Option<Duration>, resource_version: &str) -> Self {
+    pub fn from_version(params: WatchTarget, retry: &Retry, timeout: Option<Duration>, resource_version: &str) -> Self {
         Self::new(params, retry, timeout).resuming(resource_version)
     }
 
@@ -641,180 +643,14 @@ where
     }
 }
 
-enum GoneState {
-    Delete(Box<Exchange>),
-    /// The delete answered 409 Conflict: read the object to see whether it is already being
-    /// deleted (the error is returned if it is not).
-    Inspect(Box<Exchange>, Option<Error>),
-    Watch(Box<Watcher<Thin>>),
-    Done,
-}
-
-/// Delete one object and, when asked to, wait (watching, from the resourceVersion of the
-/// delete's answer) until its `DELETED` event. `Ok(false)` when it did not exist.
-///
-/// The answer to a delete is either the object (it still exists: finalizers, foreground
-/// propagation, a namespace's content) or a `Status` (it is gone already).
-///
-/// An object that is already being deleted may answer a second delete with `409 Conflict`
-/// (kube-apiserver 1.19 does so for a namespace in phase `Terminating`: "The system is ensuring
-/// all content is removed from this namespace"). Then the object is read: if it carries a
-/// `deletionTimestamp` the delete is under way and this waits for it like for its own delete
-/// (`Ok(true)`); if it is gone by then, `Ok(true)` too; otherwise the conflict is returned.
-pub struct UntilGone {
-    state: GoneState,
-    params: WatchParams,
-    retry: Retry,
-    wait: bool,
-    /// The caller's deadline when it waits: it bounds the delete, the read and the watch.
-    deadline: Deadline,
-}
-
-impl std::fmt::Debug for UntilGone {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("UntilGone").field("what", &self.params.what).field("wait", &self.wait).finish()
-    }
-}
-
-impl UntilGone {
-    /// Send `delete`; when `wait`, then watch `params` (which must select only that object, e.g.
-    /// `fieldSelector=metadata.name=x`) until it is gone or `timeout` passed.
-    pub fn new(delete: Request, retry: &Retry, params: WatchParams, wait: bool, timeout: Option<Duration>) -> Self {
-        let deadline = Deadline::new(if wait { timeout } else { None });
-        UntilGone {
-            state: GoneState::Delete(Box::new(Exchange::send(delete, retry).within(deadline))),
-            params,
-            retry: retry.clone(),
-            wait,
-            deadline,
-        }
-    }
-}
-
-impl UntilGone {
-    /// The object's own path (the delete request's path, without its query), to read it.
-    fn inspect(&self, conflict: Error) -> std::result::Result<GoneState, Error> {
-        let GoneState::Delete(ex) = &self.state else { return Err(conflict) };
-        let path = ex.request().uri().path().to_owned();
-        match step::request(http::Method::GET, &path, None) {
-            Ok(get) => {
-                Ok(GoneState::Inspect(Box::new(Exchange::send(get, &self.retry).within(self.deadline)), Some(conflict)))
-            }
-            Err(_) => Err(conflict),
-        }
-    }
-
-    fn watch_from(&self, obj: &Thin) -> GoneState {
-        let watcher = Watcher::within(self.params.clone(), &self.retry, self.deadline).resuming(obj.resource_version());
-        GoneState::Watch(Box::new(watcher))
-    }
-}
-
-impl Operation for UntilGone {
-    type Output = bool;
-    type Item = Infallible;
-
-    fn poll(&mut self, now: Instant) -> Step<bool> {
-        self.deadline.start(now);
-        loop {
-            match &mut self.state {
-                GoneState::Done => return Step::Done(Err(Error::protocol("delete polled after it finished"))),
-                GoneState::Inspect(ex, conflict) => match ex.poll(now) {
-                    ExchangeStep::Send(req, io) => return Step::Send(req, io),
-                    ExchangeStep::WaitUntil(at) => return Step::WaitUntil(at),
-                    ExchangeStep::Done(result) => {
-                        let conflict = conflict.take().unwrap_or_else(|| Error::protocol("delete conflict lost"));
-                        let outcome =
-                            result.and_then(check).and_then(|resp| decode::<Thin>(&self.params.what, resp.body()));
-                        match outcome {
-                            // deleted by whoever had started it, between our delete and our read
-                            Err(Error::NotFound(_)) => {
-                                self.state = GoneState::Done;
-                                return Step::Done(Ok(true));
-                            }
-                            Ok(obj) if obj.metadata.deletion_timestamp.is_some() => {
-                                tracing::debug!(what = %self.params.what, "already being deleted; waiting for it");
-                                if !self.wait {
-                                    self.state = GoneState::Done;
-                                    return Step::Done(Ok(true));
-                                }
-                                self.state = self.watch_from(&obj);
-                            }
-                            // not being deleted (or unreadable): the conflict stands
-                            Ok(_) | Err(_) => {
-                                self.state = GoneState::Done;
-                                return Step::Done(Err(conflict));
-                            }
-                        }
-                    }
-                },
-                GoneState::Delete(ex) => match ex.poll(now) {
-                    ExchangeStep::Send(req, io) => return Step::Send(req, io),
-                    ExchangeStep::WaitUntil(at) => return Step::WaitUntil(at),
-                    ExchangeStep::Done(result) => {
-                        let outcome =
-                            result.and_then(check).and_then(|resp| decode::<Thin>(&self.params.what, resp.body()));
-                        match outcome {
-                            Err(Error::NotFound(_)) => {
-                                self.state = GoneState::Done;
-                                return Step::Done(Ok(false));
-                            }
-                            Err(e @ Error::Conflict(_)) => match self.inspect(e) {
-                                Ok(state) => self.state = state,
-                                Err(e) => {
-                                    self.state = GoneState::Done;
-                                    return Step::Done(Err(e));
-                                }
-                            },
-                            Err(e) => {
-                                self.state = GoneState::Done;
-                                return Step::Done(Err(e));
-                            }
-                            Ok(obj) if !self.wait || obj.kind == "Status" => {
-                                self.state = GoneState::Done;
-                                return Step::Done(Ok(true));
-                            }
-                            Ok(obj) => self.state = self.watch_from(&obj),
-                        }
-                    }
-                },
-                GoneState::Watch(w) => match w.poll(now).into_step() {
-                    Ok(step) => {
-                        if matches!(step, Step::Done(_)) {
-                            self.state = GoneState::Done;
-                        }
-                        return step;
-                    }
-                    Err(Update::Deleted(_)) => {
-                        self.state = GoneState::Done;
-                        return Step::Done(Ok(true));
-                    }
-                    Err(Update::Listed(items)) if items.is_empty() => {
-                        self.state = GoneState::Done;
-                        return Step::Done(Ok(true));
-                    }
-                    Err(_) => {}
-                },
-            }
-        }
-    }
-
-    fn handle(&mut self, event: Event) {
-        match &mut self.state {
-            GoneState::Delete(ex) | GoneState::Inspect(ex, _) => ex.handle(event),
-            GoneState::Watch(w) => w.handle(event),
-            GoneState::Done => {}
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::k8s::object::Thin;
 
     #[test]
     fn watch_request_carries_bookmarks_timeout_and_selectors() {
-        let p = WatchParams::new("/apis/batch/v1/namespaces/a/jobs", "job a/x").fields("metadata.name=x");
+        let p = WatchTarget::new("/apis/batch/v1/namespaces/a/jobs", "job a/x").fields("metadata.name=x");
         let req = p.watch_request("42").map_err(|e| e.to_string());
         let Ok((req, hold)) = req else { panic!("{req:?}") };
         assert_eq!(
@@ -854,7 +690,7 @@ mod tests {
     /// resumed after a backoff from the last resourceVersion seen, without listing again.
     #[test]
     fn a_dropped_connection_resumes_from_the_last_resource_version() {
-        let params = WatchParams::new("/api/v1/namespaces/a/pods", "pods").labels("job-name=x");
+        let params = WatchTarget::new("/api/v1/namespaces/a/pods", "pods").labels("job-name=x");
         let mut w: Watcher<Thin> = Watcher::new(params, &Retry::default(), Some(Duration::from_secs(600)));
         let now = Instant::now();
         assert!(!query_of(w.poll(now)).contains("watch"), "lists first");
@@ -879,7 +715,7 @@ mod tests {
 
     #[test]
     fn backoff_grows_to_the_cap_with_jitter_in_the_upper_half() {
-        let mut w: Watcher<Thin> = Watcher::new(WatchParams::new("/x", "x"), &Retry::default(), None);
+        let mut w: Watcher<Thin> = Watcher::new(WatchTarget::new("/x", "x"), &Retry::default(), None);
         let now = Instant::now();
         w.last_now = Some(now);
         let mut delays = Vec::new();

@@ -24,7 +24,7 @@ use super::api::{self, DeleteParams, Propagation, Resource};
 use super::checked::Checked;
 use super::object::{ObjectCondition, ObjectMeta, Versioned};
 use super::pod_template::{self, Extra, ObjMeta, Template};
-use super::watcher::{Until, Update, WatchParams, Watcher};
+use super::watcher::{Until, Update, WatchTarget, Watcher};
 use super::{check, decode, name, Context};
 use crate::call::Call;
 use crate::error::{ApiError, Error, Result};
@@ -370,8 +370,8 @@ pub fn delete(
 }
 
 /// The watch that [`wait_available`] runs.
-pub fn wait_params(kind: WorkloadKind, namespace: &str, name: &str) -> Result<WatchParams> {
-    Ok(WatchParams::new(
+pub fn wait_params(kind: WorkloadKind, namespace: &str, name: &str) -> Result<WatchTarget> {
+    Ok(WatchTarget::new(
         resource(kind).list_path(Some(namespace))?,
         format!("{} {namespace}/{name} to be available", kind.name()),
     )
