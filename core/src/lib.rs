@@ -28,7 +28,6 @@
 // without it their links to our items render as plain text.
 #![doc(html_root_url = "https://docs.rs/clustermanager-core/0.1.0")]
 
-pub mod call;
 pub mod config;
 pub mod deadline;
 pub mod driver;
@@ -40,6 +39,7 @@ pub mod k8s;
 pub mod lines;
 pub mod model;
 pub mod nomad;
+pub mod op;
 pub mod pages;
 pub mod quantity;
 pub mod reason;
@@ -54,7 +54,6 @@ mod trace;
 pub mod transport;
 pub mod workload;
 
-pub use call::{Call, Exchange, ExchangeStep};
 pub use config::Config;
 pub use erased::DynTransport;
 pub use error::{ApiError, Error, Result};
@@ -70,6 +69,7 @@ pub use futures_core;
 /// the handles of the escape hatch).
 pub use http;
 pub use model::*;
+pub use op::{Call, Exchange, ExchangeStep};
 pub use reason::{Diagnosis, Progress, Reason, ReasonKind};
 pub use retry::RetryPolicy;
 pub use secret::Secret;

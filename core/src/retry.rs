@@ -8,7 +8,7 @@
 //! - Like client-go, a `Retry-After` header (in seconds) is honoured, capped at
 //!   [`RetryPolicy::max_retry_after`] so a misbehaving proxy cannot park us for an hour. The
 //!   apiserver writes a `Status`'s `retryAfterSeconds` into that header, so the header is all
-//!   [`Exchange`](crate::call::Exchange) reads.
+//!   [`Exchange`](crate::op::Exchange) reads.
 //! - Non-idempotent requests (POST, PATCH) are retried only when the server cannot have acted on
 //!   them: a connection that was never made, or a 429 (the server refused before doing anything).
 //!   A 5xx on a write is returned to the caller, who knows whether repeating it is safe. This is

@@ -162,7 +162,7 @@ struct StreamCut {
 
 /// `request` without the query parameters `names` (a server or proxy that ignores them).
 fn without_params(request: &Request, names: &[&str]) -> Request {
-    let mut out = clustermanager_core::call::copy_request(request);
+    let mut out = clustermanager_core::op::copy_request(request);
     if let Some(query) = request.uri().query() {
         let kept: Vec<&str> =
             query.split('&').filter(|p| !names.iter().any(|n| p.split('=').next() == Some(*n))).collect();
@@ -306,7 +306,7 @@ impl Shared {
         let reply = self.server.handle(req, self.now, false);
         if let Reply::Block(wait) = reply {
             // the client waits in virtual time, beside every other wait (see [`clock`])
-            let req = clustermanager_core::call::copy_request(req);
+            let req = clustermanager_core::op::copy_request(req);
             return Ok(Answer::Parked(Parked { req, until: later(start, wait), lie, repeat, blocked }));
         }
         Ok(Answer::Now(self.finish(req, reply, lie, repeat, blocked)))

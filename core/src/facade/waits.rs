@@ -18,10 +18,10 @@ use super::{k8s_namespace, Backend, ClusterManager};
 use crate::deadline::Deadline;
 use crate::error::{Error, Result};
 use crate::model::{Execution, Job, Status};
+use crate::op::within;
 use crate::reason::{Diagnosis, Progress, Reason, ReasonKind};
 use crate::shared::board::{Found, Want};
 use crate::shared::room::{first, Ended, First};
-use crate::shared::within;
 use crate::transport::Transport;
 use crate::{k8s, nomad};
 

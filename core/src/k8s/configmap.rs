@@ -8,13 +8,13 @@ use std::fmt;
 
 use serde::Deserialize;
 
-use super::api::{self, ListAll, ListParams, Resource};
-use super::checked::{map_done, Checked};
+use super::api::{self, ListParams, Resource};
 use super::object::ObjectList;
 use super::Context;
 use crate::error::{Error, Result};
 use crate::model::ConfigMap;
-use crate::step::{Event, Operation, Step};
+use crate::op::{map_output, Checked};
+use crate::step::Operation;
 
 /// Page size [`list`] asks for.
 pub const PAGE_SIZE: u32 = 500;
@@ -63,38 +63,28 @@ pub fn list(
 /// let op = k8s::configmap::list_with(&k8s::Context::default(), "ns", &ListParams::default().fields("metadata.name=cfg"));
 /// # let _ = op;
 /// ```
-pub fn list_with(ctx: &Context, namespace: &str, params: &ListParams) -> ConfigMapList {
+pub fn list_with(
+    ctx: &Context,
+    namespace: &str,
+    params: &ListParams,
+) -> impl Operation<Output = Vec<ConfigMap>, Item = Infallible> + Send + 'static {
     let checked = super::name::label("namespace", namespace);
-    ConfigMapList(Checked::new(checked.map(|()| api::list_all(ctx, &Resource::CONFIGMAPS, Some(namespace), params))))
-}
-
-/// The operation of [`list`] and [`list_with`].
-#[derive(Debug)]
-pub struct ConfigMapList(Checked<ListAll<ConfigMapBody>>);
-
-impl Operation for ConfigMapList {
-    type Output = Vec<ConfigMap>;
-    type Item = Infallible;
-
-    fn poll(&mut self, now: std::time::Instant) -> Step<Vec<ConfigMap>> {
-        map_done(self.0.poll(now), |result| {
-            result.map(|list: ObjectList<ConfigMapBody>| {
-                list.items
-                    .into_iter()
-                    .map(|c| ConfigMap {
-                        namespace: c.metadata.namespace,
-                        name: c.metadata.name,
-                        labels: c.metadata.labels.unwrap_or_default(),
-                        data: c.data.unwrap_or_default(),
-                    })
-                    .collect()
-            })
+    let list = Checked::new(
+        checked.map(|()| api::list_all::<ConfigMapBody>(ctx, &Resource::CONFIGMAPS, Some(namespace), params)),
+    );
+    map_output(list, |result| {
+        result.map(|list: ObjectList<ConfigMapBody>| {
+            list.items
+                .into_iter()
+                .map(|c| ConfigMap {
+                    namespace: c.metadata.namespace,
+                    name: c.metadata.name,
+                    labels: c.metadata.labels.unwrap_or_default(),
+                    data: c.data.unwrap_or_default(),
+                })
+                .collect()
         })
-    }
-
-    fn handle(&mut self, event: Event) {
-        self.0.handle(event);
-    }
+    })
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -27,12 +27,12 @@ use std::time::Instant;
 
 use serde::Deserialize;
 
-use super::checked::Checked;
 use super::object::{ObjectCondition, ObjectMeta, Thin, Versioned};
 use super::{check, decode, name, Context};
-use crate::call::{Call, Exchange, ExchangeStep};
 use crate::error::{Error, Result};
 use crate::model::{Execution, Status, TaskState};
+use crate::op::Checked;
+use crate::op::{Call, Exchange, ExchangeStep};
 use crate::retry::Retry;
 use crate::step::{self, Event, Operation, Response, Step};
 
@@ -296,7 +296,7 @@ pub fn list(
     namespace: &str,
     job: &str,
 ) -> impl Operation<Output = Vec<Execution>, Item = Infallible> + Send + 'static {
-    crate::shared::map_output(job_pods(ctx, namespace, job), |out| Ok(out?.map(|(_, pods)| pods).unwrap_or_default()))
+    crate::op::map_output(job_pods(ctx, namespace, job), |out| Ok(out?.map(|(_, pods)| pods).unwrap_or_default()))
 }
 
 /// One look at Job `job` and its executions: the Job's metadata and the pods it controls, or

@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 use super::object::{Thin, Versioned};
 use super::watcher::{Update, WatchTarget, Watcher};
 use super::{check, decode};
-use crate::call::{Exchange, ExchangeStep};
 use crate::deadline::Deadline;
 use crate::error::Error;
+use crate::op::{Exchange, ExchangeStep};
 use crate::retry::Retry;
 use crate::step::{self, Event, Operation, Request, Step};
 

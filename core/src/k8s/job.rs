@@ -25,13 +25,13 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use super::api::{self, DeleteParams, Propagation, Resource};
-use super::checked::Checked;
 use super::object::{ObjectCondition, ObjectMeta, Versioned};
 use super::pod_template::{self, field_error, Extra, ObjMeta, Template};
 use super::{check, decode, name, Context};
-use crate::call::{Call, Exchange, ExchangeStep};
 use crate::error::{Error, Result};
 use crate::model::{Condition, DeleteOptions, Job, JobSpec, Status};
+use crate::op::Checked;
+use crate::op::{Call, Exchange, ExchangeStep};
 use crate::step::{self, Event, Operation, Response, Step};
 
 pub use super::pod_template::CONTAINER;

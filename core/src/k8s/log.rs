@@ -34,11 +34,11 @@ use serde::Deserialize;
 use super::api::{Query, Resource};
 use super::execution::NamedContainer;
 use super::Context;
-use crate::call::{Exchange, ExchangeStep};
 use crate::deadline::{Hold, Io};
 use crate::error::{ApiError, Error, Result};
 use crate::lines::{LineSplitter, DEFAULT_MAX_LINE};
 use crate::model::{LogLine, LogOptions};
+use crate::op::{Exchange, ExchangeStep};
 use crate::retry::Retry;
 use crate::step::{Event, Operation, Request, Response, Step};
 

@@ -8,7 +8,6 @@ use crate::retry::Retry;
 use crate::step::Response;
 
 pub mod api;
-pub mod checked;
 pub mod configmap;
 pub mod execution;
 pub mod gone;

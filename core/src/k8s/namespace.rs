@@ -20,13 +20,13 @@ use std::time::{Duration, Instant};
 use serde::Deserialize;
 
 use super::api::{self, DeleteParams, Resource};
-use super::checked::Checked;
 use super::object::{ObjectMeta, Versioned};
 use super::watcher::{Update, WatchTarget, Watcher};
 use super::{check, decode, name, Context};
-use crate::call::{Exchange, ExchangeStep};
 use crate::error::{ApiError, Error, Result};
 use crate::model::Namespace;
+use crate::op::Checked;
+use crate::op::{Exchange, ExchangeStep};
 use crate::step::{self, Event, Operation, Step};
 
 /// How long [`create`] waits for a new namespace to become `Active` and [`delete`] for it to
@@ -267,7 +267,7 @@ pub fn get(ctx: &Context, name: &str) -> impl Operation<Output = Namespace, Item
     let op = name::label("namespace", name)
         .and_then(|()| step::request(http::Method::GET, &format!("{PATH}/{name}"), None))
         .map(|req| {
-            crate::call::Call::new(req, &ctx.retry, |resp| {
+            crate::op::Call::new(req, &ctx.retry, |resp| {
                 let resp = check(resp)?;
                 decode::<NamespaceObject>("namespace", resp.body()).map(NamespaceObject::into_namespace)
             })

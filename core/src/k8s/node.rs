@@ -13,9 +13,9 @@ use std::convert::Infallible;
 use serde::Deserialize;
 
 use super::Context;
-use crate::call::Call;
 use crate::error::Result;
 use crate::model::Node;
+use crate::op::Call;
 use crate::quantity::{Cpu, Memory};
 use crate::step::{self, Operation, Response};
 
@@ -117,5 +117,5 @@ pub fn parse_list(resp: Response) -> Result<Vec<Node>> {
 /// ```
 pub fn list(ctx: &Context) -> impl Operation<Output = Vec<Node>, Item = Infallible> + Send + 'static {
     let req = step::request(http::Method::GET, "/api/v1/nodes", None);
-    super::checked::Checked::from(req.map(|req| Call::new(req, &ctx.retry, parse_list)))
+    crate::op::Checked::from(req.map(|req| Call::new(req, &ctx.retry, parse_list)))
 }

@@ -10,10 +10,10 @@
 use std::convert::Infallible;
 use std::time::Instant;
 
-use super::checked::Checked;
 use super::{check, name, Context};
-use crate::call::{Exchange, ExchangeStep};
 use crate::error::{Error, Result};
+use crate::op::Checked;
+use crate::op::{Exchange, ExchangeStep};
 use crate::quantity::{Cpu, Memory};
 use crate::step::{self, Event, Operation, Step};
 

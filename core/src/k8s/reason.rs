@@ -6,9 +6,9 @@ use std::convert::Infallible;
 
 use super::execution::{pods_request, PodObject};
 use super::object::ObjectCondition;
-use super::{checked::Checked, name, Context};
-use crate::call::Call;
+use super::{name, Context};
 use crate::error::Result;
+use crate::op::{Call, Checked};
 use crate::reason::{Diagnosis, Reason, ReasonKind};
 use crate::step::{Operation, Response};
 

@@ -8,9 +8,9 @@ use serde::Deserialize;
 
 use super::api::{self, Patch, WriteParams};
 use super::{check, Context};
-use crate::call::Call;
 use crate::error::{Error, Result};
 use crate::model::Scale;
+use crate::op::Call;
 use crate::step::{Operation, Response};
 use crate::workload::WorkloadKind;
 
@@ -90,7 +90,7 @@ pub fn get_of(
 ) -> impl Operation<Output = Scale, Item = Infallible> + Send + 'static {
     let req = scale_path(kind, namespace, name).and_then(|p| crate::step::request(http::Method::GET, &p, None));
     let retry = ctx.retry.clone();
-    super::checked::Checked::new(req.map(|r| Call::new(r, &retry, parse_scale)))
+    crate::op::Checked::new(req.map(|r| Call::new(r, &retry, parse_scale)))
 }
 
 /// Set a Deployment's desired replicas (`PATCH .../scale`, merge patch `{"spec":{"replicas":N}}`:
@@ -124,5 +124,5 @@ pub fn set_of(
     let req =
         scale_path(kind, namespace, name).and_then(|p| api::patch_request(ctx, &p, &patch, &WriteParams::default()));
     let retry = ctx.retry.clone();
-    super::checked::Checked::new(req.map(|r| Call::new(r, &retry, parse_scale)))
+    crate::op::Checked::new(req.map(|r| Call::new(r, &retry, parse_scale)))
 }

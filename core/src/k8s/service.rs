@@ -10,12 +10,12 @@ use std::convert::Infallible;
 use serde::{Deserialize, Serialize};
 
 use super::api::{self, DeleteParams, Resource};
-use super::checked::Checked;
 use super::object::ObjectMeta;
 use super::pod_template::field_error;
 use super::{check, name, Context};
-use crate::call::Call;
 use crate::error::Result;
+use crate::op::Call;
+use crate::op::Checked;
 use crate::step::{self, Operation, Response};
 use crate::workload::{Service, ServiceDef, ServicePort};
 

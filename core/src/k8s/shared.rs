@@ -13,10 +13,10 @@ use super::execution::{job_request, status_of_phase, PodObject, CONTROLLER_UID_L
 use super::job::JobObject;
 use super::watcher::{Update, WatchStep, WatchTarget, Watcher};
 use super::Context;
-use crate::call::Call;
 use crate::deadline::Deadline;
 use crate::error::{Error, Result};
 use crate::model::{Job, Status};
+use crate::op::Call;
 use crate::shared::board::{looked, Change, Found, Seen};
 use crate::shared::feed::{Feed, FeedStep};
 use crate::step::BoxOperation;
@@ -129,7 +129,7 @@ impl<T: Observed> Feed for WatchFeed<T> {
 pub fn read(ctx: &Context, namespace: &str, name: &str, deadline: Deadline) -> BoxOperation<Option<Seen>, Infallible> {
     let what = format!("reading job {namespace}/{name}");
     match job_request(namespace, name) {
-        Ok(req) => Box::new(crate::shared::within(Call::new(req, &ctx.retry, parse_read), deadline, what)),
+        Ok(req) => Box::new(crate::op::within(Call::new(req, &ctx.retry, parse_read), deadline, what)),
         Err(err) => Box::new(crate::step::Ready::new(Err(err))),
     }
 }
@@ -188,7 +188,7 @@ pub fn read_executions(
     let look = super::execution::look(ctx, namespace, name);
     let what = format!("looking at the pods of job {namespace}/{name}");
     let (statuses, name) = (statuses.to_vec(), name.to_owned());
-    Box::new(crate::shared::map_output(crate::shared::within(look, deadline, what), move |out| {
+    Box::new(crate::op::map_output(crate::op::within(look, deadline, what), move |out| {
         let Some((meta, pods)) = out? else { return Ok(None) };
         if meta.deletion_timestamp.is_some() {
             return Ok(None);

@@ -12,11 +12,11 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use super::api::{self, Await, DeleteParams, ListParams, Propagation, Resource, WaitFor, WriteParams};
-use super::checked::{map_done, Checked};
 use super::name;
 use super::{check, Context};
-use crate::call::{Exchange, ExchangeStep};
 use crate::error::Error;
+use crate::op::{map_done, map_output, Checked};
+use crate::op::{Exchange, ExchangeStep};
 use crate::step::{Event, Operation, Step};
 
 /// The CRD's name.
@@ -227,22 +227,8 @@ pub fn delete(
 /// ```
 pub fn list(ctx: &Context, namespace: &str) -> impl Operation<Output = Vec<Value>, Item = Infallible> + Send + 'static {
     let checked = name::label("namespace", namespace);
-    Checked::new(
-        checked.map(|()| ListTfJobs(api::list_all(ctx, &Resource::TFJOBS, Some(namespace), &ListParams::default()))),
-    )
-}
-
-struct ListTfJobs(api::ListAll<Value>);
-
-impl Operation for ListTfJobs {
-    type Output = Vec<Value>;
-    type Item = Infallible;
-
-    fn poll(&mut self, now: Instant) -> Step<Vec<Value>> {
-        map_done(self.0.poll(now), |r| r.map(|l| l.items))
-    }
-
-    fn handle(&mut self, event: Event) {
-        self.0.handle(event);
-    }
+    let list = Checked::new(
+        checked.map(|()| api::list_all::<Value>(ctx, &Resource::TFJOBS, Some(namespace), &ListParams::default())),
+    );
+    map_output(list, |r| r.map(|l| l.items))
 }

@@ -21,15 +21,15 @@
 use std::convert::Infallible;
 use std::time::{Duration, Instant};
 
-use super::checked::Checked;
 use super::execution::{PodObject, JOB_NAME_LABEL};
 use super::job::JobObject;
 use super::watcher::{Until, Update, WatchTarget, Watcher};
 use super::{name, Context};
-use crate::call::{Exchange, ExchangeStep};
 use crate::deadline::{Deadline, Io};
 use crate::error::{ApiError, Error, Result};
 use crate::model::{Execution, Job, Status};
+use crate::op::Checked;
+use crate::op::{Exchange, ExchangeStep};
 use crate::retry::Retry;
 use crate::step::{Event, Operation, Request, Step};
 

@@ -38,9 +38,9 @@ use serde::de::DeserializeOwned;
 use super::check;
 use super::object::{parse_list, Versioned};
 use super::watch::{WatchDecoder, WatchEvent};
-use crate::call::{Exchange, ExchangeStep};
 use crate::deadline::{later, Deadline, Hold, Io};
 use crate::error::{Error, Result};
+use crate::op::{Exchange, ExchangeStep};
 use crate::retry::{Jitter, Retry};
 use crate::step::{self, Event, Operation, Request, Step};
 

@@ -21,13 +21,13 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::api::{self, DeleteParams, Propagation, Resource};
-use super::checked::Checked;
 use super::object::{ObjectCondition, ObjectMeta, Versioned};
 use super::pod_template::{self, Extra, ObjMeta, Template};
 use super::watcher::{Until, Update, WatchTarget, Watcher};
 use super::{check, decode, name, Context};
-use crate::call::Call;
 use crate::error::{ApiError, Error, Result};
+use crate::op::Call;
+use crate::op::Checked;
 use crate::reason::{Reason, ReasonKind};
 use crate::step::{self, Operation, Response};
 use crate::workload::{PodManagement, ServiceSpec, Workload, WorkloadKind};

@@ -33,12 +33,12 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::value::RawValue;
 
-use super::flow::{Either, Flow, Machine, Next};
 use super::query::{format_wait, server_namespace, Query, MAX_WAIT};
 use super::{check, decode, Context};
-use crate::call::Call;
 use crate::deadline::Hold;
 use crate::error::{Error, Result};
+use crate::op::Call;
+use crate::op::{Checked, Flow, Machine, Next};
 use crate::step::{Operation, Request, Response};
 
 /// Options of a Nomad query (the parameters every read endpoint understands). Fields left at
@@ -207,7 +207,7 @@ fn single<T>(
 where
     T: Send + 'static,
 {
-    Either::from(request.map(|(req, hold)| Call::new(req, &ctx.retry, parse).holding(hold)))
+    Checked::from(request.map(|(req, hold)| Call::new(req, &ctx.retry, parse).holding(hold)))
 }
 
 /// Read `path` and decode its JSON answer into `T`, with the answer's [`QueryMeta`]. With

@@ -6,11 +6,11 @@
 
 use std::time::{Duration, Instant};
 
-use super::flow::{answer, Next};
 use super::query::{next_index, Query, MAX_WAIT};
 use super::Context;
 use crate::deadline::{later, Deadline, Hold};
 use crate::error::{Error, Result, TransportErrorKind};
+use crate::op::{answer, Next};
 use crate::retry::{doubling, Jitter};
 use crate::step::Response;
 

@@ -8,10 +8,10 @@ use std::time::Instant;
 
 use serde::Deserialize;
 
-use super::flow::{answer, Flow, Machine, Next};
 use super::query::Query;
 use super::{check, Context};
 use crate::error::{Error, Result};
+use crate::op::{answer, Flow, Machine, Next};
 use crate::step::{Operation, Response};
 
 const HINT: &str = "is NOMAD_ADDR right, and is a Nomad agent listening there?";

@@ -34,9 +34,9 @@ use serde_json::value::RawValue;
 
 use super::query::Query;
 use super::{check, Context};
-use crate::call::{Exchange, ExchangeStep};
 use crate::error::{Error, Result};
 use crate::lines::{LineSplitter, DEFAULT_MAX_LINE};
+use crate::op::{Exchange, ExchangeStep};
 use crate::step::{Event as StepEvent, Operation, Step};
 
 /// A topic to subscribe to, optionally narrowed to one key (a job ID, an evaluation ID, ...).

@@ -9,13 +9,13 @@ use std::time::Instant;
 
 use serde::Deserialize;
 
-use super::flow::{answer, Either, Flow, Machine, Next};
 use super::query::{encode_segment, job_name, resolve_namespace, Query};
 use super::status::{allocation_status, rfc3339_from_nanos, AllocView};
 use super::{check, decode, Context, NamespaceMode};
-use crate::call::Call;
 use crate::error::Result;
 use crate::model::{Execution, TaskState};
+use crate::op::Call;
+use crate::op::{answer, Checked, Flow, Machine, Next};
 use crate::step::{Operation, Response};
 
 /// An allocation stub as `/v1/allocations` and `/v1/job/{id}/allocations` list them.
@@ -189,7 +189,7 @@ pub fn list_all(
 ) -> impl Operation<Output = Vec<Execution>, Item = Infallible> + Send + 'static {
     let (c, ns) = (ctx.clone(), namespace.to_owned());
     let req = Query::new(ctx, "/v1/allocations").namespace(ctx, namespace).get();
-    Either::from(req.map(|req| {
+    Checked::from(req.map(|req| {
         Call::new(req, &ctx.retry, move |resp: Response| {
             let stubs = parse_stubs(check(resp)?.body())?;
             let prefix = format!("{}-", resolve_namespace(&c, &ns));
@@ -219,7 +219,7 @@ pub fn list(
     let (c, ns) = (ctx.clone(), namespace.to_owned());
     let id = super::query::job_id(ctx, namespace, job);
     let req = Query::new(ctx, format!("/v1/job/{}/allocations", encode_segment(&id))).namespace(ctx, namespace).get();
-    Either::from(
+    Checked::from(
         req.map(|req| Call::new(req, &ctx.retry, move |resp: Response| parse_executions(&c, &ns, check(resp)?.body()))),
     )
 }

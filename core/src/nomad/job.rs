@@ -23,12 +23,12 @@ use serde::Deserialize;
 
 use super::blocking::{Blocking, JobQuery};
 use super::execution::{current_run, parse_stubs, AllocStub};
-use super::flow::{answer, Flow, Machine, Next};
 use super::query::{encode_segment, index_of, job_id, job_name, resolve_namespace, server_namespace, Query};
 use super::status::{is_terminal_allocation, job_status, rfc3339_from_nanos, AllocView, Counts};
 use super::{check, decode, Context, NamespaceMode};
 use crate::error::{Error, Result};
 use crate::model::{DeleteOptions, Job, JobSpec};
+use crate::op::{answer, Flow, Machine, Next};
 use crate::step::{Operation, Request, Response};
 
 /// How long `delete_job` with `wait` waits for the job (and its allocations) to be gone: the
@@ -425,8 +425,8 @@ pub fn parse_job_list(ctx: &Context, namespace: &str, body: &[u8]) -> Result<Vec
 pub fn list(ctx: &Context, namespace: &str) -> impl Operation<Output = Vec<Job>, Item = Infallible> + Send + 'static {
     let (c, ns) = (ctx.clone(), namespace.to_owned());
     let req = list_query(ctx, namespace).get();
-    super::flow::Either::from(req.map(|req| {
-        crate::call::Call::new(req, &ctx.retry, move |resp: Response| parse_job_list(&c, &ns, check(resp)?.body()))
+    crate::op::Checked::from(req.map(|req| {
+        crate::op::Call::new(req, &ctx.retry, move |resp: Response| parse_job_list(&c, &ns, check(resp)?.body()))
     }))
 }
 

@@ -31,15 +31,15 @@ use std::time::{Duration, Instant};
 use serde::de::IgnoredAny;
 use serde::Deserialize;
 
-use super::flow::{Flow, Machine, Next};
 use super::frames::{self, FileEvent, Frame, FrameDecoder, DEFAULT_MAX_FRAME};
 use super::query::{encode_segment, Query};
 use super::{check, decode, Context};
-use crate::call::{Exchange, ExchangeStep};
 use crate::deadline::{later, Hold};
 use crate::error::{Error, Result};
 use crate::lines::{LineSplitter, DEFAULT_MAX_LINE};
 use crate::model::{LogLine, LogOptions};
+use crate::op::{Exchange, ExchangeStep};
+use crate::op::{Flow, Machine, Next};
 use crate::step::{Event, Operation, Request, Response, Step};
 
 /// How [`follow_with`] follows a log.

@@ -12,7 +12,6 @@ mod blocking;
 pub mod connect;
 pub mod events;
 pub mod execution;
-pub mod flow;
 pub mod frames;
 pub mod job;
 pub mod jobspec;

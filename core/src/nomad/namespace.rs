@@ -18,11 +18,11 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use super::flow::{answer, Flow, Machine, Next};
 use super::query::{encode_segment, Query};
 use super::{check, Context, NamespaceMode};
 use crate::error::{Error, Result};
 use crate::model::Namespace;
+use crate::op::{answer, Flow, Machine, Next};
 use crate::step::{Operation, Response};
 
 #[derive(Serialize)]
@@ -258,7 +258,7 @@ pub fn get(ctx: &Context, name: &str) -> impl Operation<Output = Namespace, Item
         Query::new(ctx, format!("/v1/namespace/{}", encode_segment(name))).request(http::Method::GET, None)
     });
     match request {
-        Ok(req) => Get::Call(crate::call::Call::new(req, &ctx.retry, |resp: Response| {
+        Ok(req) => Get::Call(crate::op::Call::new(req, &ctx.retry, |resp: Response| {
             let resp = check(resp)?;
             let answer: NamespaceAnswer = super::decode("namespace", resp.body())?;
             Ok(Namespace {

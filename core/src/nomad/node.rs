@@ -14,11 +14,11 @@ use std::time::Instant;
 
 use serde::Deserialize;
 
-use super::flow::{Flow, Machine, Next};
 use super::query::{encode_segment, Query};
 use super::{check, decode, Context};
 use crate::error::Result;
 use crate::model::Node;
+use crate::op::{Flow, Machine, Next};
 use crate::quantity::{Cpu, Memory};
 use crate::step::{Operation, Response};
 

@@ -8,11 +8,11 @@ use std::convert::Infallible;
 
 use serde::Deserialize;
 
-use super::flow::Either;
 use super::query::{encode_segment, job_id, Query};
 use super::{check, decode, Context};
-use crate::call::Call;
 use crate::error::Result;
+use crate::op::Call;
+use crate::op::Checked;
 use crate::reason::{Diagnosis, Reason, ReasonKind};
 use crate::step::{Operation, Response};
 
@@ -184,7 +184,7 @@ pub fn evaluations(
 ) -> impl Operation<Output = Vec<Evaluation>, Item = Infallible> + Send + 'static {
     let id = job_id(ctx, namespace, job);
     let req = Query::new(ctx, format!("/v1/job/{}/evaluations", encode_segment(&id))).namespace(ctx, namespace).get();
-    Either::from(req.map(|req| Call::new(req, &ctx.retry, parse_evaluations)))
+    Checked::from(req.map(|req| Call::new(req, &ctx.retry, parse_evaluations)))
 }
 
 #[derive(Debug, Deserialize)]
@@ -279,7 +279,7 @@ pub fn allocations(
 ) -> impl Operation<Output = Diagnosis, Item = Infallible> + Send + 'static {
     let id = job_id(ctx, namespace, job);
     let req = Query::new(ctx, format!("/v1/job/{}/allocations", encode_segment(&id))).namespace(ctx, namespace).get();
-    Either::from(req.map(|req| Call::new(req, &ctx.retry, |resp: Response| of_allocations(check(resp)?.body()))))
+    Checked::from(req.map(|req| Call::new(req, &ctx.retry, |resp: Response| of_allocations(check(resp)?.body()))))
 }
 
 #[derive(Debug, Deserialize)]
@@ -311,7 +311,7 @@ pub fn drivers(
 ) -> impl Operation<Output = Vec<String>, Item = Infallible> + Send + 'static {
     let id = job_id(ctx, namespace, job);
     let req = Query::new(ctx, format!("/v1/job/{}", encode_segment(&id))).namespace(ctx, namespace).get();
-    Either::from(req.map(|req| {
+    Checked::from(req.map(|req| {
         Call::new(req, &ctx.retry, |resp: Response| {
             let job: JobDrivers = decode("Nomad job", check(resp)?.body())?;
             let mut out: Vec<String> = Vec::new();

@@ -21,9 +21,9 @@ use serde::{Deserialize, Serialize};
 use super::api::QueryMeta;
 use super::query::{encode_segment, job_id, job_name, Query};
 use super::{check, decode, Context};
-use crate::call::{Exchange, ExchangeStep};
 use crate::error::{Error, Result};
 use crate::model::Scale;
+use crate::op::{Exchange, ExchangeStep};
 use crate::step::{Event, Operation, Request, Response, Step};
 
 /// The hint added to Nomad's "blocked due to active deployment" refusal.

@@ -26,13 +26,13 @@ use serde::Deserialize;
 
 use super::blocking::Blocking;
 use super::execution::{current_run, parse_stubs};
-use super::flow::{answer, Flow, Machine, Next};
 use super::job::JobPaths;
 use super::jobspec::JobKind;
 use super::query::index_of;
 use super::{decode, Context};
 use crate::error::{Error, Result};
 use crate::model::Job;
+use crate::op::{answer, Flow, Machine, Next};
 use crate::reason::{Reason, ReasonKind};
 use crate::step::{Operation, Response};
 use crate::workload::{PodManagement, ServiceSpec, Workload, WorkloadKind};
@@ -363,8 +363,8 @@ pub fn names(
 ) -> impl Operation<Output = Vec<String>, Item = Infallible> + Send + 'static {
     let (c, ns) = (ctx.clone(), namespace.to_owned());
     let req = super::job::list_query(ctx, namespace).get();
-    super::flow::Either::from(req.map(|req| {
-        crate::call::Call::new(req, &ctx.retry, move |resp: Response| {
+    crate::op::Checked::from(req.map(|req| {
+        crate::op::Call::new(req, &ctx.retry, move |resp: Response| {
             let stubs: Vec<Stub> = decode("Nomad job list", super::check(resp)?.body())?;
             Ok(stubs
                 .into_iter()

@@ -18,10 +18,10 @@ use super::blocking::{resumable, take_index};
 use super::job::{list_query, parse_job_list};
 use super::query::{index_of, MAX_WAIT};
 use super::Context;
-use crate::call::{Exchange, ExchangeStep};
 use crate::deadline::{later, Deadline, Hold};
 use crate::error::{Error, Result};
 use crate::model::{Job, Status};
+use crate::op::{Exchange, ExchangeStep};
 use crate::retry::Jitter;
 use crate::shared::board::{looked, Change, Found, Seen};
 use crate::shared::feed::{Feed, FeedStep};
@@ -155,7 +155,7 @@ impl Feed for JobsFeed {
 pub fn read(ctx: &Context, namespace: &str, name: &str, deadline: Deadline) -> BoxOperation<Option<Seen>, Infallible> {
     let get = super::job::get(ctx, namespace, name);
     let what = format!("reading job {name:?}");
-    Box::new(crate::shared::map_output(crate::shared::within(get, deadline, what), |out| match out {
+    Box::new(crate::op::map_output(crate::op::within(get, deadline, what), |out| match out {
         Ok(job) => Ok(Some(seen(job, true))),
         Err(Error::NotFound(_)) => Ok(None),
         Err(err) => Err(err),
@@ -177,7 +177,7 @@ pub fn read_executions(
     let look = super::wait::execution_once(ctx, namespace, name, statuses);
     let what = format!("looking at the executions of job {name:?}");
     let name = name.to_owned();
-    Box::new(crate::shared::map_output(crate::shared::within(look, deadline, what), move |out| match out {
+    Box::new(crate::op::map_output(crate::op::within(look, deadline, what), move |out| match out {
         Ok(execution) => Ok(Some(looked(&name, String::new(), execution, &found))),
         Err(Error::NotFound(_)) => Ok(None),
         Err(err) => Err(err),

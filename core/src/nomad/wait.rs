@@ -23,13 +23,13 @@ use std::time::{Duration, Instant};
 use super::blocking::Blocking;
 pub use super::blocking::{STALL_BACKOFF_INITIAL, STALL_BACKOFF_MAX};
 use super::execution::{current_run, parse_stubs};
-use super::flow::{answer, Flow, Machine, Next};
 use super::job::{Fetch, JobBody, JobPaths};
 use super::query::index_of;
 use super::{decode, Context};
 use crate::deadline::Deadline;
 use crate::error::{Error, Result};
 use crate::model::{Execution, Job, Status};
+use crate::op::{answer, Flow, Machine, Next};
 use crate::step::{Operation, Response};
 
 enum JobStage {
@@ -242,7 +242,7 @@ pub fn execution_status(
         answered: None,
         once: false,
     };
-    crate::shared::map_output(Flow::new(machine, &ctx.retry), |found| {
+    crate::op::map_output(Flow::new(machine, &ctx.retry), |found| {
         found?.ok_or_else(|| Error::protocol("the execution wait ended without an execution"))
     })
 }

@@ -23,11 +23,11 @@ use std::time::{Duration, Instant};
 
 use super::board::{Board, Join, Outcome, Seen, WaiterId, Want};
 use super::feed::{Feed, FeedStep};
-use crate::call::copy_request;
 use crate::deadline::{later, Deadline, Io};
 use crate::driver::{chunk_event, opened_event, Driver};
 use crate::error::{Error, Result};
 use crate::model::Job;
+use crate::op::copy_request;
 use crate::step::BoxOperation;
 use crate::step::Event;
 use crate::transport::{BodyStream, Chunk, Transport};

@@ -3,11 +3,11 @@
 
 use super::params::{json_body, DeleteParams, ListParams, Patch, Propagation, Query, WriteParams};
 use super::resource::{nonempty, Resource};
-use crate::call::{Call, Exchange, ExchangeStep};
 use crate::error::{Error, Result};
-use crate::k8s::checked::Checked;
 use crate::k8s::object::{parse_list, ObjectList};
 use crate::k8s::{check, decode, Context};
+use crate::op::Checked;
+use crate::op::{Call, Exchange, ExchangeStep};
 use crate::pages::Pages;
 use crate::step::{Event, Operation, Request, Response, Step};
 use serde::de::DeserializeOwned;

@@ -4,12 +4,12 @@
 use super::crud::delete_request;
 use super::params::DeleteParams;
 use super::resource::Resource;
-use crate::call::{Exchange, ExchangeStep};
 use crate::error::{ApiError, Error, Result};
-use crate::k8s::checked::Checked;
 use crate::k8s::gone::UntilGone;
 use crate::k8s::watcher::{Update, Watcher};
 use crate::k8s::{check, decode, Context};
+use crate::op::Checked;
+use crate::op::{Exchange, ExchangeStep};
 use crate::step::{Event, Operation, Step};
 use serde::Deserialize;
 use std::convert::Infallible;

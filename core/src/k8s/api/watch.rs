@@ -3,11 +3,11 @@
 
 use super::params::WatchParams;
 use super::resource::Resource;
-use crate::call::{Exchange, ExchangeStep};
 use crate::deadline::{later, Hold};
 use crate::error::Error;
 use crate::k8s::watch::{WatchDecoder, WatchEvent};
 use crate::k8s::{check, Context};
+use crate::op::{Exchange, ExchangeStep};
 use crate::step::{Event, Operation, Step};
 use serde::de::DeserializeOwned;
 use std::time::{Duration, Instant};

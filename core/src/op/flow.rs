@@ -1,15 +1,16 @@
-//! A small driver for Nomad's multi-request operations: a [`Machine`] says which request to
-//! send next given the previous answer, and [`Flow`] runs each request as an [`Exchange`]
-//! (with the context's retries) and turns the whole into an [`Operation`].
+//! The state-machine helper for multi-request operations on either orchestrator: a [`Machine`]
+//! says which request to send next given the previous answer, and [`Flow`] runs each request
+//! as an [`Exchange`] (with the context's retries, bounded by the machine's deadline) and turns
+//! the whole into an [`Operation`].
 
 use std::convert::Infallible;
 use std::time::Instant;
 
-use crate::call::{Exchange, ExchangeStep};
+use super::call::{Exchange, ExchangeStep};
 use crate::deadline::{Deadline, Hold};
 use crate::error::{Error, Result};
 use crate::retry::Retry;
-use crate::step::{Event, Operation, Ready, Request, Response, Step};
+use crate::step::{Event, Operation, Request, Response, Step};
 
 /// What a [`Machine`] wants next.
 #[derive(Debug)]
@@ -142,38 +143,4 @@ impl<M: Machine> Operation for Flow<M> {
 /// The answer a machine was called back with, or a protocol error if it was called without one.
 pub fn answer(answer: Option<Result<Response>>) -> Result<Response> {
     answer.unwrap_or_else(|| Err(Error::protocol("machine called back without an answer")))
-}
-
-/// A [`Call`](crate::Call) or, when its request could not be built, the error at once.
-pub enum Either<C, T> {
-    /// The call.
-    Call(C),
-    /// The error.
-    Ready(Ready<T>),
-}
-
-impl<C: Operation<Output = T, Item = Infallible>, T> From<Result<C>> for Either<C, T> {
-    fn from(r: Result<C>) -> Self {
-        match r {
-            Ok(c) => Either::Call(c),
-            Err(e) => Either::Ready(Ready::new(Err(e))),
-        }
-    }
-}
-
-impl<C: Operation<Output = T, Item = Infallible>, T> Operation for Either<C, T> {
-    type Output = T;
-    type Item = Infallible;
-    fn poll(&mut self, now: std::time::Instant) -> crate::step::Step<T> {
-        match self {
-            Either::Call(c) => c.poll(now),
-            Either::Ready(r) => r.poll(now),
-        }
-    }
-    fn handle(&mut self, event: crate::step::Event) {
-        match self {
-            Either::Call(c) => c.handle(event),
-            Either::Ready(r) => r.handle(event),
-        }
-    }
 }
