@@ -31,10 +31,8 @@ use super::object::{ObjectCondition, ObjectMeta, Thin, Versioned};
 use super::{check, decode, name, Context};
 use crate::error::{Error, Result};
 use crate::model::{Execution, Status, TaskState};
-use crate::op::Checked;
-use crate::op::{Call, Exchange, ExchangeStep};
-use crate::retry::Retry;
-use crate::step::{self, Event, Operation, Response, Step};
+use crate::op::{Call, Checked, Flow, Machine, Next};
+use crate::step::{self, Operation, Response};
 
 /// The label the job controller puts on the pods of a job.
 pub const JOB_NAME_LABEL: &str = "job-name";
@@ -317,74 +315,46 @@ pub fn look(
     job_pods(ctx, namespace, job)
 }
 
-fn job_pods(ctx: &Context, namespace: &str, job: &str) -> Checked<JobPods> {
+fn job_pods(ctx: &Context, namespace: &str, job: &str) -> Checked<Flow<JobPods>> {
     let op = name::label("namespace", namespace)
         .and_then(|()| name::label("job name", job))
         .and_then(|()| Ok((job_request(namespace, job)?, pods_request(namespace, job)?)))
-        .map(|(job, pods)| JobPods {
-            state: JobPodsState::Job(Box::new(Exchange::send(job, &ctx.retry))),
-            pods: Some(pods),
-            retry: ctx.retry.clone(),
-        });
+        .map(|(job, pods)| Flow::new(JobPods { job: Some(job), pods: Some(pods), meta: None }, &ctx.retry));
     Checked::from(op)
 }
 
-#[derive(Debug)]
-enum JobPodsState {
-    Job(Box<Exchange>),
-    Pods(Box<Exchange>, Box<ObjectMeta>),
-    Done,
-}
-
-/// The operation of [`list`] and [`look`]: read the Job, then list the pods it controls.
+/// The machine of [`list`] and [`look`]: read the Job, then list the pods it controls.
 #[derive(Debug)]
 pub struct JobPods {
-    state: JobPodsState,
+    job: Option<step::Request>,
     pods: Option<step::Request>,
-    retry: Retry,
+    /// The Job's metadata, once read.
+    meta: Option<ObjectMeta>,
 }
 
-impl Operation for JobPods {
+impl Machine for JobPods {
     type Output = Option<(ObjectMeta, Vec<Execution>)>;
-    type Item = Infallible;
 
-    fn poll(&mut self, now: Instant) -> Step<Self::Output> {
-        loop {
-            let step = match &mut self.state {
-                JobPodsState::Done => return Step::Done(Err(Error::protocol("polled after it finished"))),
-                JobPodsState::Job(ex) | JobPodsState::Pods(ex, _) => ex.poll(now),
-            };
-            let result = match step {
-                ExchangeStep::Send(req, io) => return Step::Send(req, io),
-                ExchangeStep::WaitUntil(at) => return Step::WaitUntil(at),
-                ExchangeStep::Done(result) => result,
-            };
-            match std::mem::replace(&mut self.state, JobPodsState::Done) {
-                JobPodsState::Job(_) => match (job_meta(result), self.pods.take()) {
-                    (Ok(Some(meta)), Some(pods)) => {
-                        self.state = JobPodsState::Pods(Box::new(Exchange::send(pods, &self.retry)), Box::new(meta));
-                    }
-                    (Ok(None), _) => return Step::Done(Ok(None)),
-                    (Ok(Some(_)), None) => return Step::Done(Err(Error::protocol("pod list request lost"))),
-                    (Err(e), _) => return Step::Done(Err(e)),
-                },
-                JobPodsState::Pods(_, meta) => {
-                    let pods = result.and_then(|resp| {
-                        super::api::parse_items("pod list", resp, |pod: PodObject| {
-                            pod.belongs_to(&meta.uid).then(|| pod.into_execution())
-                        })
-                    });
-                    return Step::Done(pods.map(|p| Some((*meta, p.into_iter().flatten().collect()))));
+    fn step(&mut self, _now: Instant, answer: Option<Result<Response>>) -> Result<Next<Self::Output>> {
+        let Some(answer) = answer else {
+            let job = self.job.take().ok_or_else(|| Error::protocol("job read lost"))?;
+            return Ok(Next::Send(job));
+        };
+        match self.meta.take() {
+            None => match job_meta(answer)? {
+                None => Ok(Next::Done(Ok(None))),
+                Some(meta) => {
+                    self.meta = Some(meta);
+                    let pods = self.pods.take().ok_or_else(|| Error::protocol("pod list request lost"))?;
+                    Ok(Next::Send(pods))
                 }
-                JobPodsState::Done => return Step::Done(Err(Error::protocol("polled after it finished"))),
+            },
+            Some(meta) => {
+                let pods = super::api::parse_items("pod list", answer?, |pod: PodObject| {
+                    pod.belongs_to(&meta.uid).then(|| pod.into_execution())
+                })?;
+                Ok(Next::Done(Ok(Some((meta, pods.into_iter().flatten().collect())))))
             }
-        }
-    }
-
-    fn handle(&mut self, event: Event) {
-        match &mut self.state {
-            JobPodsState::Job(ex) | JobPodsState::Pods(ex, _) => ex.handle(event),
-            JobPodsState::Done => {}
         }
     }
 }

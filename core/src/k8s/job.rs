@@ -30,9 +30,8 @@ use super::pod_template::{self, field_error, Extra, ObjMeta, Template};
 use super::{check, decode, name, Context};
 use crate::error::{Error, Result};
 use crate::model::{Condition, DeleteOptions, Job, JobSpec, Status};
-use crate::op::Checked;
-use crate::op::{Call, Exchange, ExchangeStep};
-use crate::step::{self, Event, Operation, Response, Step};
+use crate::op::{Call, Checked, Flow, Machine, Next};
+use crate::step::{self, Operation, Response};
 
 pub use super::pod_template::CONTAINER;
 
@@ -290,82 +289,48 @@ pub fn delete(
     Checked::from(op)
 }
 
-/// The [`cleanup`] operation: list, then delete each finished Job in turn.
+/// The machine of [`cleanup`]: list, then delete each finished Job in turn.
 #[derive(Debug)]
 pub struct Cleanup {
     namespace: String,
-    retry: crate::retry::Retry,
-    exchange: Option<Exchange>,
+    list: Option<step::Request>,
     listed: bool,
     todo: std::vec::IntoIter<String>,
     current: Option<String>,
     deleted: Vec<String>,
 }
 
-impl Operation for Cleanup {
+impl Machine for Cleanup {
     type Output = Vec<String>;
-    type Item = Infallible;
 
-    fn poll(&mut self, now: Instant) -> Step<Vec<String>> {
-        loop {
-            let Some(ex) = self.exchange.as_mut() else {
-                return Step::Done(Err(Error::protocol("cleanup_jobs polled after it finished")));
-            };
-            match ex.poll(now) {
-                ExchangeStep::Send(r, io) => return Step::Send(r, io),
-                ExchangeStep::WaitUntil(at) => return Step::WaitUntil(at),
-                ExchangeStep::Done(result) => {
-                    if !self.listed {
-                        self.listed = true;
-                        match result.and_then(parse_list) {
-                            Ok(jobs) => {
-                                let finished: Vec<String> = jobs
-                                    .into_iter()
-                                    .filter(|j| !j.deleting && j.status.is_some_and(Status::is_terminal))
-                                    .map(|j| j.name)
-                                    .collect();
-                                self.todo = finished.into_iter();
-                            }
-                            Err(e) => {
-                                self.exchange = None;
-                                return Step::Done(Err(e));
-                            }
-                        }
-                    } else {
-                        match result.and_then(check) {
-                            Ok(_) => self.deleted.extend(self.current.take()),
-                            // deleted by someone else meanwhile: not ours to report
-                            Err(Error::NotFound(_)) => self.current = None,
-                            Err(e) => {
-                                self.exchange = None;
-                                return Step::Done(Err(e));
-                            }
-                        }
-                    }
-                    match self.todo.next() {
-                        Some(name) => match delete_request(&self.namespace, &name, Propagation::Background) {
-                            Ok(req) => {
-                                self.current = Some(name);
-                                self.exchange = Some(Exchange::send(req, &self.retry));
-                            }
-                            Err(e) => {
-                                self.exchange = None;
-                                return Step::Done(Err(e));
-                            }
-                        },
-                        None => {
-                            self.exchange = None;
-                            return Step::Done(Ok(std::mem::take(&mut self.deleted)));
-                        }
-                    }
-                }
+    fn step(&mut self, _now: Instant, answer: Option<Result<Response>>) -> Result<Next<Vec<String>>> {
+        let Some(answer) = answer else {
+            return Ok(Next::Send(self.list.take().ok_or_else(|| Error::protocol("cleanup_jobs list lost"))?));
+        };
+        if !self.listed {
+            self.listed = true;
+            let jobs = answer.and_then(parse_list)?;
+            let finished: Vec<String> = jobs
+                .into_iter()
+                .filter(|j| !j.deleting && j.status.is_some_and(Status::is_terminal))
+                .map(|j| j.name)
+                .collect();
+            self.todo = finished.into_iter();
+        } else {
+            match answer.and_then(check) {
+                Ok(_) => self.deleted.extend(self.current.take()),
+                // deleted by someone else meanwhile: not ours to report
+                Err(Error::NotFound(_)) => self.current = None,
+                Err(e) => return Err(e),
             }
         }
-    }
-
-    fn handle(&mut self, event: Event) {
-        if let Some(ex) = self.exchange.as_mut() {
-            ex.handle(event);
+        match self.todo.next() {
+            Some(name) => {
+                let req = delete_request(&self.namespace, &name, Propagation::Background)?;
+                self.current = Some(name);
+                Ok(Next::Send(req))
+            }
+            None => Ok(Next::Done(Ok(std::mem::take(&mut self.deleted)))),
         }
     }
 }
@@ -385,14 +350,16 @@ pub fn cleanup(
 ) -> impl Operation<Output = Vec<String>, Item = Infallible> + Send + 'static {
     let op = name::label("namespace", namespace)
         .and_then(|()| step::request(http::Method::GET, &collection(namespace), None))
-        .map(|req| Cleanup {
-            namespace: namespace.to_owned(),
-            retry: ctx.retry.clone(),
-            exchange: Some(Exchange::send(req, &ctx.retry)),
-            listed: false,
-            todo: Vec::new().into_iter(),
-            current: None,
-            deleted: Vec::new(),
+        .map(|req| {
+            let cleanup = Cleanup {
+                namespace: namespace.to_owned(),
+                list: Some(req),
+                listed: false,
+                todo: Vec::new().into_iter(),
+                current: None,
+                deleted: Vec::new(),
+            };
+            Flow::new(cleanup, &ctx.retry)
         });
     Checked::from(op)
 }

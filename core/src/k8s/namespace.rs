@@ -25,9 +25,8 @@ use super::watcher::{Update, WatchTarget, Watcher};
 use super::{check, decode, name, Context};
 use crate::error::{ApiError, Error, Result};
 use crate::model::Namespace;
-use crate::op::Checked;
-use crate::op::{Exchange, ExchangeStep};
-use crate::step::{self, Event, Operation, Step};
+use crate::op::{Checked, Flow, Machine, Next};
+use crate::step::{self, Operation, Response};
 
 /// How long [`create`] waits for a new namespace to become `Active` and [`delete`] for it to
 /// be gone (content removal can take a while; finalizers that never finish would hang forever).
@@ -90,23 +89,26 @@ fn terminating(name: &str) -> Error {
 type ActiveWait =
     super::watcher::Until<NamespaceObject, Box<dyn FnMut(Update<NamespaceObject>) -> Option<Result<bool>> + Send>>;
 
-enum CreateState {
-    Post(Exchange),
-    Get(Exchange),
-    Watch(Box<ActiveWait>),
-    Done,
+#[derive(Debug, PartialEq, Eq)]
+enum CreateStage {
+    /// The POST is out.
+    Post,
+    /// It existed: the read that tells an existing namespace from one being deleted is out.
+    Get,
 }
 
-/// The [`create`] operation.
+/// The machine of [`create`]: POST; a namespace not yet Active is then watched until it is;
+/// one that existed is read to tell it from one being deleted.
 pub struct Create {
     name: String,
     ctx: Context,
-    state: CreateState,
+    post: Option<step::Request>,
+    stage: CreateStage,
 }
 
 impl std::fmt::Debug for Create {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("namespace::Create").field("name", &self.name).finish()
+        f.debug_struct("namespace::Create").field("name", &self.name).field("stage", &self.stage).finish()
     }
 }
 
@@ -143,76 +145,31 @@ fn gone_while_waiting(name: &str) -> Error {
     })
 }
 
-impl Operation for Create {
+impl Machine for Create {
     type Output = bool;
-    type Item = Infallible;
 
-    fn poll(&mut self, now: Instant) -> Step<bool> {
-        loop {
-            match &mut self.state {
-                CreateState::Done => {
-                    return Step::Done(Err(Error::protocol("create_namespace polled after it finished")))
+    fn step(&mut self, _now: Instant, answer: Option<Result<Response>>) -> Result<Next<bool>> {
+        let Some(answer) = answer else {
+            return Ok(Next::Send(self.post.take().ok_or_else(|| Error::protocol("create_namespace request lost"))?));
+        };
+        let ns = answer.and_then(check).and_then(|r| decode::<NamespaceObject>("namespace", r.body()));
+        match self.stage {
+            CreateStage::Post => match ns {
+                Ok(ns) if ns.status.phase == "Active" => Ok(Next::Done(Ok(true))),
+                Ok(ns) => Ok(Next::Then(Box::new(self.active_wait(&ns.metadata.resource_version)))),
+                Err(Error::AlreadyExists(_)) => {
+                    self.stage = CreateStage::Get;
+                    Ok(Next::Send(step::request(http::Method::GET, &format!("{PATH}/{}", self.name), None)?))
                 }
-                CreateState::Post(ex) => match ex.poll(now) {
-                    ExchangeStep::Send(r, io) => return Step::Send(r, io),
-                    ExchangeStep::WaitUntil(at) => return Step::WaitUntil(at),
-                    ExchangeStep::Done(result) => {
-                        match result.and_then(check).and_then(|r| decode::<NamespaceObject>("namespace", r.body())) {
-                            Ok(ns) if ns.status.phase == "Active" => {
-                                self.state = CreateState::Done;
-                                return Step::Done(Ok(true));
-                            }
-                            Ok(ns) => {
-                                let wait = self.active_wait(&ns.metadata.resource_version);
-                                self.state = CreateState::Watch(Box::new(wait));
-                            }
-                            Err(Error::AlreadyExists(_)) => {
-                                match step::request(http::Method::GET, &format!("{PATH}/{}", self.name), None) {
-                                    Ok(req) => self.state = CreateState::Get(Exchange::send(req, &self.ctx.retry)),
-                                    Err(e) => {
-                                        self.state = CreateState::Done;
-                                        return Step::Done(Err(e));
-                                    }
-                                }
-                            }
-                            Err(e) => {
-                                self.state = CreateState::Done;
-                                return Step::Done(Err(e));
-                            }
-                        }
-                    }
-                },
-                CreateState::Get(ex) => match ex.poll(now) {
-                    ExchangeStep::Send(r, io) => return Step::Send(r, io),
-                    ExchangeStep::WaitUntil(at) => return Step::WaitUntil(at),
-                    ExchangeStep::Done(result) => {
-                        self.state = CreateState::Done;
-                        let ns = result.and_then(check).and_then(|r| decode::<NamespaceObject>("namespace", r.body()));
-                        return Step::Done(match ns {
-                            Ok(ns) if ns.status.phase == "Terminating" => Err(terminating(&self.name)),
-                            Ok(_) => Ok(false),
-                            // deleted between our create and our read: it was terminating
-                            Err(Error::NotFound(_)) => Err(terminating(&self.name)),
-                            Err(e) => Err(e),
-                        });
-                    }
-                },
-                CreateState::Watch(w) => {
-                    let step = w.poll(now);
-                    if matches!(step, Step::Done(_)) {
-                        self.state = CreateState::Done;
-                    }
-                    return step;
-                }
-            }
-        }
-    }
-
-    fn handle(&mut self, event: Event) {
-        match &mut self.state {
-            CreateState::Post(ex) | CreateState::Get(ex) => ex.handle(event),
-            CreateState::Watch(w) => w.handle(event),
-            CreateState::Done => {}
+                Err(e) => Err(e),
+            },
+            CreateStage::Get => match ns {
+                Ok(ns) if ns.status.phase == "Terminating" => Err(terminating(&self.name)),
+                Ok(_) => Ok(Next::Done(Ok(false))),
+                // deleted between our create and our read: it was terminating
+                Err(Error::NotFound(_)) => Err(terminating(&self.name)),
+                Err(e) => Err(e),
+            },
         }
     }
 }
@@ -232,10 +189,9 @@ impl Operation for Create {
 pub fn create(ctx: &Context, name: &str) -> impl Operation<Output = bool, Item = Infallible> + Send + 'static {
     let op = name::label("namespace", name)
         .and_then(|()| step::request(http::Method::POST, PATH, Some(body(name))))
-        .map(|req| Create {
-            name: name.to_owned(),
-            ctx: ctx.clone(),
-            state: CreateState::Post(Exchange::send(req, &ctx.retry)),
+        .map(|req| {
+            let create = Create { name: name.to_owned(), ctx: ctx.clone(), post: Some(req), stage: CreateStage::Post };
+            Flow::new(create, &ctx.retry)
         });
     Checked::from(op)
 }

@@ -12,53 +12,41 @@ use std::time::Instant;
 
 use super::{check, name, Context};
 use crate::error::{Error, Result};
-use crate::op::Checked;
-use crate::op::{Exchange, ExchangeStep};
+use crate::op::{Checked, Flow, Machine, Next};
 use crate::quantity::{Cpu, Memory};
-use crate::step::{self, Event, Operation, Step};
+use crate::step::{self, Operation, Response};
 
 /// The name of the ResourceQuota `define_quota` writes (as in the recorded `acm-07`).
 pub const QUOTA_NAME: &str = "compute";
 
-/// The [`define`] operation: POST, then a merge PATCH if the quota existed.
+/// The machine of [`define`]: POST, then a merge PATCH if the quota existed.
 #[derive(Debug)]
 pub struct Define {
+    post: Option<step::Request>,
     patch: Option<step::Request>,
-    exchange: Exchange,
-    retry: crate::retry::Retry,
     patched: bool,
 }
 
-impl Operation for Define {
+impl Machine for Define {
     type Output = ();
-    type Item = Infallible;
 
-    fn poll(&mut self, now: Instant) -> Step<()> {
-        loop {
-            match self.exchange.poll(now) {
-                ExchangeStep::Send(r, io) => return Step::Send(r, io),
-                ExchangeStep::WaitUntil(at) => return Step::WaitUntil(at),
-                ExchangeStep::Done(result) => match result.and_then(check) {
-                    Ok(_) => return Step::Done(Ok(())),
-                    Err(Error::AlreadyExists(_)) if !self.patched => match self.patch.take() {
-                        Some(patch) => {
-                            self.patched = true;
-                            self.exchange = Exchange::send(patch, &self.retry);
-                        }
-                        None => return Step::Done(Err(Error::protocol("define_quota polled after it finished"))),
-                    },
-                    Err(e) => return Step::Done(Err(e)),
-                },
+    fn step(&mut self, _now: Instant, answer: Option<Result<Response>>) -> Result<Next<()>> {
+        let Some(answer) = answer else {
+            return Ok(Next::Send(self.post.take().ok_or_else(|| Error::protocol("define_quota request lost"))?));
+        };
+        match answer.and_then(check) {
+            Ok(_) => Ok(Next::Done(Ok(()))),
+            Err(Error::AlreadyExists(_)) if !self.patched => {
+                self.patched = true;
+                let patch = self.patch.take().ok_or_else(|| Error::protocol("define_quota patch lost"))?;
+                Ok(Next::Send(patch))
             }
+            Err(e) => Err(e),
         }
-    }
-
-    fn handle(&mut self, event: Event) {
-        self.exchange.handle(event);
     }
 }
 
-fn build(ctx: &Context, namespace: &str, cpu_limit: &str, mem_limit: &str) -> Result<Define> {
+fn build(ctx: &Context, namespace: &str, cpu_limit: &str, mem_limit: &str) -> Result<Flow<Define>> {
     name::label("namespace", namespace)?;
     let cpu = Cpu::parse(cpu_limit).map_err(|e| rename(e, "cpu_limit"))?.to_quantity();
     let mem = Memory::parse(mem_limit).map_err(|e| rename(e, "mem_limit"))?.to_quantity();
@@ -80,12 +68,7 @@ fn build(ctx: &Context, namespace: &str, cpu_limit: &str, mem_limit: &str) -> Re
     patch
         .headers_mut()
         .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/merge-patch+json"));
-    Ok(Define {
-        patch: Some(patch),
-        exchange: Exchange::send(post, &ctx.retry),
-        retry: ctx.retry.clone(),
-        patched: false,
-    })
+    Ok(Flow::new(Define { post: Some(post), patch: Some(patch), patched: false }, &ctx.retry))
 }
 
 fn rename(err: Error, field: &str) -> Error {

@@ -10,10 +10,9 @@ use super::call::{Exchange, ExchangeStep};
 use crate::deadline::{Deadline, Hold};
 use crate::error::{Error, Result};
 use crate::retry::Retry;
-use crate::step::{Event, Operation, Request, Response, Step};
+use crate::step::{BoxOperation, Event, Operation, Request, Response, Step};
 
 /// What a [`Machine`] wants next.
-#[derive(Debug)]
 pub enum Next<T> {
     /// Send this request (retried under the context's policy) and call back with the answer.
     Send(Request),
@@ -24,8 +23,24 @@ pub enum Next<T> {
     /// Back off until this instant, then call [`Machine::resume`] for what to do next (a blocking query
     /// that failed after its retries is re-issued this way; see `blocking::Blocking`).
     After(Instant),
+    /// Finish with what this operation returns, running it to its end (a watch until a
+    /// condition after a create, the log request after the pod read that chose its container):
+    /// the flow forwards its steps.
+    Then(BoxOperation<T, Infallible>),
     /// Finished.
     Done(Result<T>),
+}
+
+impl<T: std::fmt::Debug> std::fmt::Debug for Next<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Next::Send(r) => f.debug_tuple("Send").field(r).finish(),
+            Next::Blocking(r, h) => f.debug_tuple("Blocking").field(r).field(h).finish(),
+            Next::After(at) => f.debug_tuple("After").field(at).finish(),
+            Next::Then(_) => f.write_str("Then(..)"),
+            Next::Done(r) => f.debug_tuple("Done").field(r).finish(),
+        }
+    }
 }
 
 /// A multi-request operation as a pure state machine.
@@ -52,21 +67,46 @@ pub trait Machine {
 }
 
 /// Runs a [`Machine`] as an [`Operation`].
-#[derive(Debug)]
-pub struct Flow<M> {
+pub struct Flow<M: Machine> {
     machine: M,
     retry: Retry,
     exchange: Option<Exchange>,
+    /// The operation a [`Next::Then`] handed over to.
+    then: Option<BoxOperation<M::Output, Infallible>>,
     started: bool,
     /// A [`Next::After`] back-off was handed out: the next poll resumes the machine.
     backing_off: bool,
     finished: bool,
 }
 
+impl<M: Machine + std::fmt::Debug> std::fmt::Debug for Flow<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Flow")
+            .field("machine", &self.machine)
+            .field("in_flight", &self.exchange.is_some())
+            .field("handed_over", &self.then.is_some())
+            .field("finished", &self.finished)
+            .finish()
+    }
+}
+
 impl<M: Machine> Flow<M> {
     /// An operation driving `machine`, retrying each request under `retry`.
     pub fn new(machine: M, retry: &Retry) -> Self {
-        Flow { machine, retry: retry.clone(), exchange: None, started: false, backing_off: false, finished: false }
+        Flow {
+            machine,
+            retry: retry.clone(),
+            exchange: None,
+            then: None,
+            started: false,
+            backing_off: false,
+            finished: false,
+        }
+    }
+
+    /// The machine, to adjust it before the first poll.
+    pub(crate) fn machine_mut(&mut self) -> &mut M {
+        &mut self.machine
     }
 
     fn advance(&mut self, next: Result<Next<M::Output>>) -> Option<Step<M::Output, Infallible>> {
@@ -83,6 +123,10 @@ impl<M: Machine> Flow<M> {
             Next::After(until) => {
                 self.backing_off = true;
                 Some(Step::WaitUntil(until))
+            }
+            Next::Then(op) => {
+                self.then = Some(op);
+                None
             }
             Next::Done(result) => {
                 self.finished = true;
@@ -109,6 +153,14 @@ impl<M: Machine> Operation for Flow<M> {
                 }
                 continue;
             }
+            if let Some(then) = self.then.as_mut() {
+                let step = then.poll(now);
+                if matches!(step, Step::Done(_)) {
+                    self.then = None;
+                    self.finished = true;
+                }
+                return step;
+            }
             if std::mem::take(&mut self.backing_off) {
                 let next = self.machine.resume(now);
                 if let Some(step) = self.advance(next) {
@@ -134,7 +186,9 @@ impl<M: Machine> Operation for Flow<M> {
     }
 
     fn handle(&mut self, event: Event) {
-        if let Some(exchange) = self.exchange.as_mut() {
+        if let Some(then) = self.then.as_mut() {
+            then.handle(event);
+        } else if let Some(exchange) = self.exchange.as_mut() {
             exchange.handle(event);
         }
     }

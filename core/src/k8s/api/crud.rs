@@ -7,9 +7,9 @@ use crate::error::{Error, Result};
 use crate::k8s::object::{parse_list, ObjectList};
 use crate::k8s::{check, decode, Context};
 use crate::op::Checked;
-use crate::op::{Call, Exchange, ExchangeStep};
+use crate::op::{Call, Flow, Machine, Next};
 use crate::pages::Pages;
-use crate::step::{Event, Operation, Request, Response, Step};
+use crate::step::{Operation, Request, Response};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -98,44 +98,48 @@ pub fn list_all<T>(ctx: &Context, resource: &Resource, namespace: Option<&str>, 
 where
     T: DeserializeOwned,
 {
-    ListAll {
-        retry: ctx.retry.clone(),
+    let pages = ListPages {
         path: resource.list_path(namespace).map_err(Some),
         params: params.clone(),
         start_token: params.continue_token.clone(),
         items: Vec::new(),
         resource_version: None,
         restarts: 0,
-        exchange: None,
         pages: Pages::default().starting_from(params.continue_token.as_deref()),
         _t: PhantomData,
+    };
+    Flow::new(pages, &ctx.retry)
+}
+
+/// The operation of [`list_all`]: its [`ListPages`] machine run by a [`Flow`].
+pub type ListAll<T> = Flow<ListPages<T>>;
+
+impl<T: DeserializeOwned> ListAll<T> {
+    /// Read at most `pages` pages (at least 1; default [`DEFAULT_MAX_PAGES`]); a longer list
+    /// fails with [`Error::Decode`] saying so.
+    pub fn max_pages(mut self, pages: u32) -> Self {
+        let machine = self.machine_mut();
+        machine.pages = Pages::new(pages).starting_from(machine.start_token.as_deref());
+        self
     }
 }
 
-/// The operation of [`list_all`].
+/// The machine of [`list_all`]: one page after another, over again from the first when a
+/// continue token expired.
 #[derive(Debug)]
-pub struct ListAll<T> {
-    retry: crate::retry::Retry,
+pub struct ListPages<T> {
     path: std::result::Result<String, Option<Error>>,
     params: ListParams,
     start_token: Option<String>,
     items: Vec<T>,
     resource_version: Option<String>,
     restarts: u32,
-    exchange: Option<Exchange>,
     /// The pages and continue tokens of the current snapshot.
     pages: Pages,
     _t: PhantomData<fn() -> T>,
 }
 
-impl<T> ListAll<T> {
-    /// Read at most `pages` pages (at least 1; default [`DEFAULT_MAX_PAGES`]); a longer list
-    /// fails with [`Error::Decode`] saying so.
-    pub fn max_pages(mut self, pages: u32) -> Self {
-        self.pages = Pages::new(pages).starting_from(self.start_token.as_deref());
-        self
-    }
-
+impl<T> ListPages<T> {
     fn what(&self) -> String {
         match &self.path {
             Ok(p) => format!("list of {p}"),
@@ -144,7 +148,7 @@ impl<T> ListAll<T> {
     }
 }
 
-impl<T: DeserializeOwned> ListAll<T> {
+impl<T: DeserializeOwned> ListPages<T> {
     fn on_page(&mut self, resp: Response) -> Option<Result<ObjectList<T>>> {
         // a 410 on a token this list obtained itself: the snapshot was compacted away. (A 410 on
         // the caller's own starting token, or on a first page, is the caller's to handle.)
@@ -187,41 +191,20 @@ impl<T: DeserializeOwned> ListAll<T> {
     }
 }
 
-impl<T: DeserializeOwned> Operation for ListAll<T> {
+impl<T: DeserializeOwned> Machine for ListPages<T> {
     type Output = ObjectList<T>;
-    type Item = Infallible;
 
-    fn poll(&mut self, now: Instant) -> Step<ObjectList<T>> {
-        loop {
-            let path = match &mut self.path {
-                Ok(p) => p,
-                Err(e) => return Step::Done(Err(e.take().unwrap_or_else(|| Error::protocol("polled after finish")))),
-            };
-            if self.exchange.is_none() {
-                match crate::step::request(http::Method::GET, &self.params.query().on(path), None) {
-                    Ok(req) => self.exchange = Some(Exchange::send(req, &self.retry)),
-                    Err(e) => return Step::Done(Err(e)),
-                }
-            }
-            let Some(exchange) = self.exchange.as_mut() else { continue };
-            match exchange.poll(now) {
-                ExchangeStep::Send(req, io) => return Step::Send(req, io),
-                ExchangeStep::WaitUntil(at) => return Step::WaitUntil(at),
-                ExchangeStep::Done(Err(e)) => return Step::Done(Err(e)),
-                ExchangeStep::Done(Ok(resp)) => {
-                    self.exchange = None;
-                    if let Some(result) = self.on_page(resp) {
-                        return Step::Done(result);
-                    }
-                }
+    fn step(&mut self, _now: Instant, answer: Option<Result<Response>>) -> Result<Next<ObjectList<T>>> {
+        if let Some(answer) = answer {
+            if let Some(result) = self.on_page(answer?) {
+                return Ok(Next::Done(result));
             }
         }
-    }
-
-    fn handle(&mut self, event: Event) {
-        if let Some(exchange) = self.exchange.as_mut() {
-            exchange.handle(event);
-        }
+        let path = match &mut self.path {
+            Ok(p) => p,
+            Err(e) => return Err(e.take().unwrap_or_else(|| Error::protocol("list polled after it finished"))),
+        };
+        Ok(Next::Send(crate::step::request(http::Method::GET, &self.params.query().on(path), None)?))
     }
 }
 
