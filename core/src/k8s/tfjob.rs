@@ -14,10 +14,9 @@ use serde_json::Value;
 use super::api::{self, Await, DeleteParams, ListParams, Propagation, Resource, WaitFor, WriteParams};
 use super::name;
 use super::{check, Context};
-use crate::error::Error;
-use crate::op::{map_done, map_output, Checked};
-use crate::op::{Exchange, ExchangeStep};
-use crate::step::{Event, Operation, Step};
+use crate::error::{Error, Result};
+use crate::op::{map_output, Checked, Flow, Machine, Next};
+use crate::step::{Operation, Response};
 
 /// The CRD's name.
 pub const CRD_NAME: &str = "tfjobs.kubeflow.org";
@@ -88,74 +87,40 @@ pub fn crd() -> Value {
 /// let Step::Send(req, _) = op.poll(std::time::Instant::now()) else { unreachable!() };
 /// assert_eq!(req.uri().path(), "/apis/apiextensions.k8s.io/v1/customresourcedefinitions");
 /// ```
-pub fn install(ctx: &Context) -> Install {
+pub fn install(ctx: &Context) -> impl Operation<Output = (), Item = Infallible> + Send + 'static {
     let req = serde_json::to_vec(&crd())
         .map_err(|e| Error::protocol(format!("cannot serialize the TFJob CRD: {e}")))
         .and_then(|body| crate::step::request(http::Method::POST, &Resource::CRDS.list_path(None)?, Some(body)));
-    Install {
-        create: req.map(|r| Exchange::send(r, &ctx.retry)).map_err(Some),
-        wait: api::wait_for(
-            ctx,
-            &Resource::CRDS,
-            None,
-            CRD_NAME,
-            Await::Condition("Established".into()),
-            INSTALL_TIMEOUT,
-        ),
-        waiting: false,
-    }
+    let wait =
+        api::wait_for(ctx, &Resource::CRDS, None, CRD_NAME, Await::Condition("Established".into()), INSTALL_TIMEOUT);
+    Checked::from(req.map(|create| Flow::new(Install { create: Some(create), wait: Some(wait) }, &ctx.retry)))
 }
 
-/// The operation of [`install`].
+/// The machine of [`install`]: create the CRD, then (unless the answer shows it Established
+/// already) wait for the condition.
 #[derive(Debug)]
 pub struct Install {
-    create: std::result::Result<Exchange, Option<Error>>,
-    wait: WaitFor,
-    waiting: bool,
+    create: Option<crate::step::Request>,
+    wait: Option<WaitFor>,
 }
 
-impl Operation for Install {
+impl Machine for Install {
     type Output = ();
-    type Item = Infallible;
 
-    fn poll(&mut self, now: Instant) -> Step<()> {
-        if self.waiting {
-            return map_done(self.wait.poll(now), |r| r.map(|_| ()));
-        }
-        let exchange = match &mut self.create {
-            Ok(ex) => ex,
-            Err(e) => {
-                return Step::Done(Err(e.take().unwrap_or_else(|| Error::protocol("install polled after it finished"))))
-            }
+    fn step(&mut self, _now: Instant, answer: Option<Result<Response>>) -> Result<Next<()>> {
+        let Some(answer) = answer else {
+            return Ok(Next::Send(self.create.take().ok_or_else(|| Error::protocol("install request lost"))?));
         };
-        match exchange.poll(now) {
-            ExchangeStep::Send(r, io) => Step::Send(r, io),
-            ExchangeStep::WaitUntil(at) => Step::WaitUntil(at),
-            ExchangeStep::Done(Err(e)) => Step::Done(Err(e)),
-            ExchangeStep::Done(Ok(resp)) => {
-                let done = match check(resp) {
-                    Ok(resp) => match api::shows_condition(resp.body(), "Established") {
-                        Ok(e) => e,
-                        Err(e) => return Step::Done(Err(e)),
-                    },
-                    Err(Error::AlreadyExists(_)) => false,
-                    Err(e) => return Step::Done(Err(e)),
-                };
-                if done {
-                    return Step::Done(Ok(()));
-                }
-                self.waiting = true;
-                self.poll(now)
-            }
+        let established = match check(answer?) {
+            Ok(resp) => api::shows_condition(resp.body(), "Established")?,
+            Err(Error::AlreadyExists(_)) => false,
+            Err(e) => return Err(e),
+        };
+        if established {
+            return Ok(Next::Done(Ok(())));
         }
-    }
-
-    fn handle(&mut self, event: Event) {
-        if self.waiting {
-            self.wait.handle(event);
-        } else if let Ok(ex) = &mut self.create {
-            ex.handle(event);
-        }
+        let wait = self.wait.take().ok_or_else(|| Error::protocol("install wait lost"))?;
+        Ok(Next::Then(Box::new(map_output(wait, |r| r.map(|_| ())))))
     }
 }
 

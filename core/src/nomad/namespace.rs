@@ -22,8 +22,8 @@ use super::query::{encode_segment, Query};
 use super::{check, Context, NamespaceMode};
 use crate::error::{Error, Result};
 use crate::model::Namespace;
-use crate::op::{answer, Flow, Machine, Next};
-use crate::step::{Operation, Response};
+use crate::op::{answer, Checked, Flow, Machine, Next};
+use crate::step::{Operation, Request, Response};
 
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
@@ -226,47 +226,48 @@ struct NamespaceAnswer {
 /// assert_eq!(req.uri(), "/v1/namespace/acm-ns");
 /// ```
 pub fn get(ctx: &Context, name: &str) -> impl Operation<Output = Namespace, Item = Infallible> + Send + 'static {
-    enum Get<C> {
-        Call(C),
-        Ready(crate::step::Ready<Namespace>),
-    }
-    impl<C: Operation<Output = Namespace, Item = Infallible>> Operation for Get<C> {
-        type Output = Namespace;
-        type Item = Infallible;
-        fn poll(&mut self, now: Instant) -> crate::step::Step<Namespace> {
-            match self {
-                Get::Call(c) => c.poll(now),
-                Get::Ready(r) => r.poll(now),
-            }
-        }
-        fn handle(&mut self, event: crate::step::Event) {
-            match self {
-                Get::Call(c) => c.handle(event),
-                Get::Ready(r) => r.handle(event),
-            }
-        }
-    }
-    if ctx.namespace_mode == NamespaceMode::Prefix {
+    let get = if ctx.namespace_mode == NamespaceMode::Prefix {
         let ns = Namespace {
             name: name.to_owned(),
             phase: "Active".into(),
             description: Some(format!("job ID prefix {name}- (a Nomad server without namespaces)")),
         };
-        return Get::Ready(crate::step::Ready::new(validate_name(name).map(|()| ns)));
-    }
-    let request = validate_name(name).and_then(|()| {
-        Query::new(ctx, format!("/v1/namespace/{}", encode_segment(name))).request(http::Method::GET, None)
-    });
-    match request {
-        Ok(req) => Get::Call(crate::op::Call::new(req, &ctx.retry, |resp: Response| {
-            let resp = check(resp)?;
-            let answer: NamespaceAnswer = super::decode("namespace", resp.body())?;
-            Ok(Namespace {
-                name: answer.name,
-                phase: "Active".into(),
-                description: Some(answer.description).filter(|d| !d.is_empty()),
+        validate_name(name).map(|()| GetNs::Known(Some(ns)))
+    } else {
+        validate_name(name)
+            .and_then(|()| {
+                Query::new(ctx, format!("/v1/namespace/{}", encode_segment(name))).request(http::Method::GET, None)
             })
-        })),
-        Err(e) => Get::Ready(crate::step::Ready::new(Err(e))),
+            .map(|req| GetNs::Read(Some(req)))
+    };
+    Checked::from(get.map(|get| Flow::new(get, &ctx.retry)))
+}
+
+/// The machine of [`get`]: read the namespace, or answer at once in prefix mode.
+enum GetNs {
+    /// The read, until it is sent.
+    Read(Option<Request>),
+    /// The answer, without a request.
+    Known(Option<Namespace>),
+}
+
+impl Machine for GetNs {
+    type Output = Namespace;
+
+    fn step(&mut self, _now: Instant, answer: Option<Result<Response>>) -> Result<Next<Namespace>> {
+        let lost = || Error::protocol("get_namespace polled after it finished");
+        match (self, answer) {
+            (GetNs::Known(ns), _) => Ok(Next::Done(ns.take().ok_or_else(lost))),
+            (GetNs::Read(req), None) => Ok(Next::Send(req.take().ok_or_else(lost)?)),
+            (GetNs::Read(_), Some(answer)) => {
+                let resp = check(answer?)?;
+                let answer: NamespaceAnswer = super::decode("namespace", resp.body())?;
+                Ok(Next::Done(Ok(Namespace {
+                    name: answer.name,
+                    phase: "Active".into(),
+                    description: Some(answer.description).filter(|d| !d.is_empty()),
+                })))
+            }
+        }
     }
 }

@@ -23,8 +23,8 @@ use super::query::{encode_segment, job_id, job_name, Query};
 use super::{check, decode, Context};
 use crate::error::{Error, Result};
 use crate::model::Scale;
-use crate::op::{Exchange, ExchangeStep};
-use crate::step::{Event, Operation, Request, Response, Step};
+use crate::op::{Checked, Flow, Machine, Next};
+use crate::step::{Operation, Request, Response};
 
 /// The hint added to Nomad's "blocked due to active deployment" refusal.
 pub const ACTIVE_DEPLOYMENT_HINT: &str = "Nomad refuses to scale while a deployment is running; \
@@ -147,16 +147,7 @@ fn check_scale_write(resp: Response) -> Result<QueryMeta> {
     }
 }
 
-#[derive(Debug)]
-enum Phase {
-    /// Reading the scale status (for `get`, or to find the group for `set`).
-    Read(Exchange),
-    /// Posting the new count.
-    Write(Exchange),
-    Finished,
-}
-
-/// The scale operations' state machine: [`get`] reads, [`set`] reads only when it must find the
+/// The scale operations' machine: [`get`] reads, [`set`] reads only when it must find the
 /// group, then writes.
 #[derive(Debug)]
 pub struct ScaleOp {
@@ -168,35 +159,23 @@ pub struct ScaleOp {
     target: Option<(u32, ScaleOptions)>,
     /// Running count learned from the read, if any.
     running: Option<u32>,
-    phase: Phase,
-    error: Option<Error>,
+    /// The write is out (else the read).
+    writing: bool,
 }
 
 impl ScaleOp {
-    fn new(ctx: &Context, namespace: &str, name: &str, target: Option<(u32, ScaleOptions)>) -> Self {
-        let mut op = ScaleOp {
+    fn new(ctx: &Context, namespace: &str, name: &str, target: Option<(u32, ScaleOptions)>) -> Result<Flow<Self>> {
+        let (job, group) = split_name(ctx, namespace, name)?;
+        let op = ScaleOp {
             ctx: ctx.clone(),
             namespace: namespace.to_owned(),
-            job: String::new(),
-            group: None,
+            job,
+            group,
             target,
             running: None,
-            phase: Phase::Finished,
-            error: None,
+            writing: false,
         };
-        let start = split_name(ctx, namespace, name).and_then(|(job, group)| {
-            op.job = job;
-            op.group = group;
-            match (&op.target, &op.group) {
-                (Some(_), Some(_)) => op.write_request().map(|r| Phase::Write(Exchange::send(r, &ctx.retry))),
-                _ => op.read_request().map(|r| Phase::Read(Exchange::send(r, &ctx.retry))),
-            }
-        });
-        match start {
-            Ok(phase) => op.phase = phase,
-            Err(e) => op.error = Some(e),
-        }
-        op
+        Ok(Flow::new(op, &ctx.retry))
     }
 
     fn read_request(&self) -> Result<Request> {
@@ -224,66 +203,38 @@ impl ScaleOp {
     fn seed_name(&self, group: &str) -> String {
         format!("{}/{group}", job_name(&self.ctx, &self.namespace, &self.job))
     }
-
-    fn finish(&mut self, result: Result<Scale>) -> Step<Scale> {
-        self.phase = Phase::Finished;
-        Step::Done(result)
-    }
 }
 
-impl Operation for ScaleOp {
+impl Machine for ScaleOp {
     type Output = Scale;
-    type Item = Infallible;
 
-    fn poll(&mut self, now: Instant) -> Step<Scale> {
-        if let Some(e) = self.error.take() {
-            return self.finish(Err(e));
+    fn step(&mut self, _now: Instant, answer: Option<Result<Response>>) -> Result<Next<Scale>> {
+        let Some(answer) = answer else {
+            return Ok(match (&self.target, &self.group) {
+                (Some(_), Some(_)) => {
+                    self.writing = true;
+                    Next::Send(self.write_request()?)
+                }
+                _ => Next::Send(self.read_request()?),
+            });
+        };
+        if self.writing {
+            check_scale_write(answer?)?;
+            return Ok(Next::Done(Ok(Scale {
+                name: self.seed_name(self.group.as_deref().unwrap_or_default()),
+                replicas: self.target.as_ref().map(|(c, _)| *c).unwrap_or_default(),
+                current: self.running,
+            })));
         }
-        loop {
-            match &mut self.phase {
-                Phase::Read(ex) => match ex.poll(now) {
-                    ExchangeStep::Send(r, io) => return Step::Send(r, io),
-                    ExchangeStep::WaitUntil(at) => return Step::WaitUntil(at),
-                    ExchangeStep::Done(result) => {
-                        let (group, desired, running) =
-                            match result.and_then(|resp| parse_status(resp, &self.job, self.group.as_deref())) {
-                                Ok(s) => s,
-                                Err(e) => return self.finish(Err(e)),
-                            };
-                        if self.target.is_none() {
-                            let name = self.seed_name(&group);
-                            return self.finish(Ok(Scale { name, replicas: desired, current: Some(running) }));
-                        }
-                        self.running = Some(running);
-                        self.group = Some(group);
-                        match self.write_request() {
-                            Ok(r) => self.phase = Phase::Write(Exchange::send(r, &self.ctx.retry)),
-                            Err(e) => return self.finish(Err(e)),
-                        }
-                    }
-                },
-                Phase::Write(ex) => match ex.poll(now) {
-                    ExchangeStep::Send(r, io) => return Step::Send(r, io),
-                    ExchangeStep::WaitUntil(at) => return Step::WaitUntil(at),
-                    ExchangeStep::Done(result) => {
-                        let result = result.and_then(check_scale_write).map(|_| Scale {
-                            name: self.seed_name(self.group.as_deref().unwrap_or_default()),
-                            replicas: self.target.as_ref().map(|(c, _)| *c).unwrap_or_default(),
-                            current: self.running,
-                        });
-                        return self.finish(result);
-                    }
-                },
-                Phase::Finished => return Step::Done(Err(Error::protocol("scale polled after it finished"))),
-            }
+        let (group, desired, running) = parse_status(answer?, &self.job, self.group.as_deref())?;
+        if self.target.is_none() {
+            let name = self.seed_name(&group);
+            return Ok(Next::Done(Ok(Scale { name, replicas: desired, current: Some(running) })));
         }
-    }
-
-    fn handle(&mut self, event: Event) {
-        match &mut self.phase {
-            Phase::Read(ex) | Phase::Write(ex) => ex.handle(event),
-            Phase::Finished => {}
-        }
+        self.running = Some(running);
+        self.group = Some(group);
+        self.writing = true;
+        Ok(Next::Send(self.write_request()?))
     }
 }
 
@@ -307,7 +258,7 @@ pub fn get(
     namespace: &str,
     name: &str,
 ) -> impl Operation<Output = Scale, Item = Infallible> + Send + 'static {
-    ScaleOp::new(ctx, namespace, name, None)
+    Checked::from(ScaleOp::new(ctx, namespace, name, None))
 }
 
 /// `set_scale_deploy`: set a task group's count. Without a group in `name` the scale status is
@@ -345,7 +296,7 @@ pub fn set_with(
     replicas: u32,
     options: ScaleOptions,
 ) -> impl Operation<Output = Scale, Item = Infallible> + Send + 'static {
-    ScaleOp::new(ctx, namespace, name, Some((replicas, options)))
+    Checked::from(ScaleOp::new(ctx, namespace, name, Some((replicas, options))))
 }
 
 #[cfg(test)]
@@ -365,8 +316,8 @@ mod tests {
         assert_eq!(split_name(&prefix, "team", "a/g").unwrap(), ("team-a".into(), Some("g".into())));
         // no namespace given: the default one's prefix, as for every other job operation
         assert_eq!(split_name(&prefix, "", "a").unwrap(), ("default-a".into(), None));
-        let op = ScaleOp::new(&prefix, "team", "a/g", None);
-        assert_eq!(op.seed_name("g"), "a/g");
+        let mut op = ScaleOp::new(&prefix, "team", "a/g", None).unwrap();
+        assert_eq!(op.machine_mut().seed_name("g"), "a/g");
     }
 
     #[test]
