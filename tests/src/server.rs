@@ -1,8 +1,9 @@
 //! A runtime-neutral HTTP/1.1 (and HTTPS) test server over real loopback sockets: plain std
 //! sockets and threads, rustls on the server side (configured with [`crate::pki::server_tls`]). It
 //! records what it received (connections, TLS handshakes, client certificates, request lines,
-//! headers and bodies, connections closed by the client) and answers from a [`Handler`], either a
-//! whole response or a byte script (for chunked streams with pauses and bodies cut short).
+//! headers and bodies, connections closed by the client, how many were open at once) and answers
+//! from a [`Handler`], either a whole response or a byte script (for chunked streams with pauses
+//! and bodies cut short).
 //!
 //! Used by the transport conformance suite (`tests/tests/conformance.rs`, every transport) and by
 //! the transports' own tests.
@@ -62,6 +63,10 @@ pub struct Seen {
     pub client_certs: AtomicUsize,
     /// Connections the client closed (or that broke) while the server waited for a request.
     pub closed: AtomicUsize,
+    /// Connections open now: accepted, and their end (closed by either side) not yet noticed.
+    pub open: AtomicUsize,
+    /// The most connections that were open at once (see [`Seen::peak_open`]).
+    pub peak_open: AtomicUsize,
     /// Every request, in arrival order.
     pub requests: Mutex<Vec<SeenRequest>>,
 }
@@ -78,6 +83,41 @@ impl Seen {
     /// How many requests arrived.
     pub fn count(&self) -> usize {
         self.requests.lock().unwrap().len()
+    }
+    /// The most TCP connections that were open at once. A connection counts from its accept
+    /// until the server notices its end. A client that closes one connection and then opens
+    /// another could be seen with both open for a moment (the close is noticed on the old
+    /// connection's thread, the accept on another), so before an accept that would raise the
+    /// peak (after the first) the server gives ends already on their way [`SETTLE`] to be
+    /// noticed.
+    pub fn peak_open(&self) -> usize {
+        self.peak_open.load(Ordering::SeqCst)
+    }
+}
+
+/// How long the server waits, before an accept that would raise [`Seen::peak_open`], for
+/// connections the client closed just before to be noticed as closed.
+pub const SETTLE: Duration = Duration::from_millis(20);
+
+/// Counts a connection as open while it lives.
+struct OpenGuard(Arc<Seen>);
+
+impl OpenGuard {
+    fn new(seen: &Arc<Seen>) -> OpenGuard {
+        let peak = seen.peak_open.load(Ordering::SeqCst);
+        // (the first connection cannot overlap an earlier one: no wait)
+        if peak > 0 && seen.open.load(Ordering::SeqCst) >= peak {
+            std::thread::sleep(SETTLE);
+        }
+        let open = seen.open.fetch_add(1, Ordering::SeqCst) + 1;
+        seen.peak_open.fetch_max(open, Ordering::SeqCst);
+        OpenGuard(Arc::clone(seen))
+    }
+}
+
+impl Drop for OpenGuard {
+    fn drop(&mut self) {
+        self.0.open.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -145,8 +185,12 @@ impl Server {
                 }
                 let Ok(tcp) = tcp else { continue };
                 seen2.connections.fetch_add(1, Ordering::SeqCst);
+                let guard = OpenGuard::new(&seen2);
                 let (seen, handler, tls) = (Arc::clone(&seen2), Arc::clone(&handler), tls.clone());
-                std::thread::spawn(move || serve_connection(tcp, tls, &handler, &seen));
+                std::thread::spawn(move || {
+                    serve_connection(tcp, tls, &handler, &seen);
+                    drop(guard);
+                });
             }
         });
         Server { addr, seen, stop }

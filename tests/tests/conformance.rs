@@ -582,6 +582,67 @@ async fn check_the_connection_budget_queues_requests_and_streams<T: Make>() {
     assert_eq!(transport.send(get("/version"), Io::new()).await.unwrap().status(), 200);
 }
 
+/// `max_connections` bounds the TCP connections the transport holds open at once, pooled idle
+/// ones included (the server counts them), not only the requests in flight.
+async fn check_open_connections_stay_within_max_connections<T: Make>() {
+    // `/slow`: the head at once, the body 30 ms later (the connection stays busy until the body
+    // is read); `/stream`: a chunked stream with a heartbeat every 50 ms (so the server notices
+    // soon when the client closes it); anything else: `ok` after 10 ms
+    let handler: Handler = Arc::new(|req| {
+        if req.target.starts_with("/stream") {
+            let mut script = vec![write(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\n{}\r\n")];
+            for _ in 0..600 {
+                script.extend([Act::Sleep(Duration::from_millis(50)), write(b"1\r\n\n\r\n")]);
+            }
+            return Reply::Script(script);
+        }
+        if req.target.starts_with("/slow") {
+            return Reply::Script(vec![
+                write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n"),
+                Act::Sleep(Duration::from_millis(30)),
+                write(b"ok"),
+            ]);
+        }
+        Reply::Script(vec![
+            Act::Sleep(Duration::from_millis(10)),
+            write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"),
+        ])
+    });
+    let server = Server::start(None, handler);
+    let transport = T::make(&plain(&server).with_max_connections(4)).unwrap();
+    let burst = || {
+        let sends = (0..12).map(|i| transport.send(get(if i % 2 == 0 { "/slow" } else { "/fast" }), Io::new()));
+        async move {
+            for resp in join_all(sends).await {
+                let resp = resp.unwrap_or_else(|e| panic!("a call failed: {e}"));
+                assert_eq!((resp.status().as_u16(), &resp.body()[..]), (200, &b"ok"[..]));
+            }
+        }
+    };
+    // 12 calls at once, six times: the idle connections of one burst serve the next
+    for _ in 0..6 {
+        burst().await;
+    }
+    // two streams hold two connections; 12 more calls share the other two
+    let mut streams = Vec::new();
+    for _ in 0..2 {
+        match transport.open(get("/stream"), Io::new()).await.unwrap() {
+            Opened::Stream(_, body) => streams.push(body),
+            Opened::Complete(r) => panic!("not a stream: {}", r.status()),
+        }
+    }
+    burst().await;
+    let seen = Arc::clone(&server.seen);
+    let before = seen.open.load(Ordering::SeqCst);
+    drop(streams);
+    // the server notices the closed streams at their next heartbeat
+    assert!(eventually(&transport, || seen.open.load(Ordering::SeqCst) + 2 <= before).await, "streams not closed");
+    burst().await;
+    assert_eq!(server.seen.count(), 12 * 8 + 2);
+    let (peak, accepted) = (server.seen.peak_open(), server.seen.connections.load(Ordering::SeqCst));
+    assert!(peak <= 4, "{peak} connections open at once (of {accepted} accepted) with max_connections = 4");
+}
+
 async fn check_credentials_over_plain_http_only_to_loopback_or_when_asked<T: Make>() {
     let server = Server::start(None, ok_handler());
     // loopback: the credential stays on this machine
@@ -827,6 +888,7 @@ macro_rules! conformance {
                 an_unlimited_request_timeout_means_no_limit => check_an_unlimited_request_timeout_means_no_limit,
                 credentials_over_plain_http_only_to_loopback_or_when_asked => check_credentials_over_plain_http_only_to_loopback_or_when_asked,
                 the_connection_budget_queues_requests_and_streams => check_the_connection_budget_queues_requests_and_streams,
+                open_connections_stay_within_max_connections => check_open_connections_stay_within_max_connections,
                 exec_plugin_client_certificate_is_presented => check_exec_plugin_client_certificate_is_presented,
                 tls_with_the_configured_ca => check_tls_with_the_configured_ca,
                 wrong_ca_is_a_tls_error => check_wrong_ca_is_a_tls_error,
@@ -849,5 +911,21 @@ macro_rules! conformance {
 }
 
 conformance!(tokio_transport, TokioTransport, tokio_block_on);
+
+/// hyper-util's pool hands a finished connection back on a task of its own: on worker threads
+/// that races the next request (which then opened another connection), so the connection bound
+/// is also checked there.
+fn tokio_multi_thread_block_on<F: Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap().block_on(future)
+}
+
+mod tokio_transport_multi_thread {
+    use super::*;
+
+    conformance!(@tests TokioTransport, tokio_multi_thread_block_on,
+        open_connections_stay_within_max_connections => check_open_connections_stay_within_max_connections,
+        the_connection_budget_queues_requests_and_streams => check_the_connection_budget_queues_requests_and_streams,
+    );
+}
 conformance!(async_std_transport, AsyncStdTransport, async_std::task::block_on);
 conformance!(async_std_transport_in_smol, AsyncStdTransport, smol::block_on);

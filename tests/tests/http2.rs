@@ -122,6 +122,8 @@ fn requests_and_streams_share_one_http2_connection() {
         }
         assert!(started.elapsed() < Duration::from_millis(1500), "multiplexed, not one after another");
         assert_eq!(connections.load(Ordering::SeqCst), 1, "every request and stream over one connection");
+        // the connection budget counts the one connection, not the requests on it
+        assert_eq!((transport.connections().in_use(), transport.connections().peak()), (1, 1));
         drop(streams);
     });
 }

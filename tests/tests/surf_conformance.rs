@@ -337,6 +337,90 @@ async fn check_the_connection_budget_bounds_streams() {
     assert!(transport.budget().peak() <= 2);
 }
 
+/// Poll every future to completion, together.
+async fn join_all<F: std::future::Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output> {
+    let mut futures: Vec<std::pin::Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
+    let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (future, output) in futures.iter_mut().zip(outputs.iter_mut()) {
+            if output.is_none() {
+                match future.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => *output = Some(v),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    outputs.into_iter().flatten().collect()
+}
+
+/// As in `conformance.rs`: at most `max_connections` TCP connections open at once (the server
+/// counts them). Without keep-alive every call opens and closes its own connection; a stream read
+/// to its end closes its connection too, even while its body is kept.
+async fn check_open_connections_stay_within_max_connections() {
+    // `/ended`: a chunked stream that ends at once (the server then waits for another request on
+    // the connection); `/slow`: the head at once, the body 30 ms later; else `ok` after 10 ms
+    let handler: Handler = Arc::new(|req| {
+        if req.target.starts_with("/ended") {
+            return Reply::Script(vec![write(
+                b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
+            )]);
+        }
+        if req.target.starts_with("/slow") {
+            return Reply::Script(vec![
+                write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n"),
+                Act::Sleep(Duration::from_millis(30)),
+                write(b"ok"),
+            ]);
+        }
+        Reply::Script(vec![
+            Act::Sleep(Duration::from_millis(10)),
+            write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"),
+        ])
+    });
+    let server = Server::start(None, handler);
+    let transport = make(&plain(&server).with_max_connections(4));
+    let burst = || {
+        let sends = (0..12).map(|i| transport.send(get(if i % 2 == 0 { "/slow" } else { "/fast" }), Io::new()));
+        async move {
+            for resp in join_all(sends).await {
+                let resp = resp.unwrap_or_else(|e| panic!("a call failed: {e}"));
+                assert_eq!((resp.status().as_u16(), &resp.body()[..]), (200, &b"ok"[..]));
+            }
+        }
+    };
+    for _ in 0..3 {
+        burst().await;
+    }
+    // two streams read to their end and kept: their connections are closed all the same
+    let mut ended = Vec::new();
+    for _ in 0..2 {
+        let mut body = stream(&transport, "/ended").await;
+        assert!(matches!(body.next_chunk(Some(Duration::from_secs(5))).await, Chunk::Data(_)));
+        assert!(matches!(body.next_chunk(Some(Duration::from_secs(5))).await, Chunk::End));
+        ended.push(body);
+    }
+    let seen = Arc::clone(&server.seen);
+    assert!(
+        eventually(&transport, || seen.open.load(Ordering::SeqCst) == 0).await,
+        "the connections of ended streams stay open: {} open, with max_connections = 4 (a burst would make it {})",
+        seen.open.load(Ordering::SeqCst),
+        seen.open.load(Ordering::SeqCst) + 4,
+    );
+    burst().await;
+    drop(ended);
+    assert_eq!(server.seen.count(), 12 * 4 + 2);
+    let (peak, accepted) = (server.seen.peak_open(), server.seen.connections.load(Ordering::SeqCst));
+    assert!(peak <= 4, "{peak} connections open at once (of {accepted} accepted) with max_connections = 4");
+}
+
 async fn check_dropped_stream_then_a_request() {
     // A stream dropped mid-body: the next request must still get its own answer (surf's h1 pool
     // decides what happens to the connection; it must not hand the rest of the stream to it).
@@ -530,6 +614,7 @@ macro_rules! conformance {
                 stream_head_deadline_spares_log_follows => check_stream_head_deadline_spares_log_follows,
                 response_too_large_is_capped => check_response_too_large_is_capped,
                 the_connection_budget_bounds_streams => check_the_connection_budget_bounds_streams,
+                open_connections_stay_within_max_connections => check_open_connections_stay_within_max_connections,
                 dropped_stream_then_a_request => check_dropped_stream_then_a_request,
                 server_closing_an_idle_connection_is_survived => check_server_closing_an_idle_connection_is_survived,
                 static_credentials => check_static_credentials,

@@ -24,6 +24,11 @@
 //! driven by the request or body that uses it (see the `pool` module), and finished keep-alive
 //! connections wait, unpolled, in a small pool (16 idle at most, each kept 90 s) for reuse.
 //!
+//! [`Config::max_connections`] bounds both the requests and open streams in flight
+//! ([`AsyncStdTransport::budget`]) and the TCP connections open at once, idle pooled ones
+//! included ([`AsyncStdTransport::connections`]): a new connection beyond it first closes an idle
+//! one.
+//!
 //! Dropping any future or body of this crate leaves nothing behind: the connection of an
 //! unfinished request or body is closed, and an exec plugin still running is killed.
 //!
@@ -163,7 +168,7 @@ impl AsyncStdTransport {
     /// ```
     pub fn new(config: &Config) -> Result<Self> {
         let tls = Arc::new(ClientTls::new(config)?);
-        let pool = Pool::new(config.connect_timeout, Arc::clone(&tls));
+        let pool = Pool::new(config.connect_timeout, Arc::clone(&tls), Budget::new(config.max_connections));
         let dynamic = Dynamic::new(&config.auth, DEFAULT_TOKEN_FILE_REFRESH);
         Ok(AsyncStdTransport {
             config: Arc::new(config.clone()),
@@ -174,10 +179,16 @@ impl AsyncStdTransport {
         })
     }
 
-    /// The connection budget: how many requests and streams are in flight now, and the most
+    /// The request budget: how many requests and streams are in flight now, and the most
     /// that ever were ([`Config::max_connections`] bounds both).
     pub fn budget(&self) -> &Budget {
         &self.budget
+    }
+
+    /// The connection budget: how many TCP connections to the server are open now (in use or
+    /// idle in the pool), and the most that ever were ([`Config::max_connections`] bounds both).
+    pub fn connections(&self) -> &Budget {
+        &self.pool.connections
     }
 
     /// Re-read a token file ([`Auth::TokenFile`]) when the last read is older than `refresh`
@@ -228,6 +239,8 @@ impl AsyncStdTransport {
             };
             if let Err(err) = ready {
                 if conn.reused {
+                    // closed before its replacement opens: it holds a unit of the budget
+                    drop(conn);
                     conn = Box::pin(self.pool.connect(&target, pool_key_of(&target))).await?;
                     continue;
                 }
@@ -238,6 +251,7 @@ impl AsyncStdTransport {
                 Ok(Err(mut failed)) => match failed.take_message() {
                     Some(unsent) if conn.reused => {
                         request = unsent;
+                        drop(conn);
                         conn = Box::pin(self.pool.connect(&target, pool_key_of(&target))).await?;
                         continue;
                     }

@@ -7,6 +7,17 @@
 //! all; before reuse it is polled once, so one the server has closed meanwhile is noticed and
 //! dropped. Dropping a request or a body drops its connection with it (an in-flight connection is
 //! never returned to the pool).
+//!
+//! Every connection holds a unit of the connection budget ([`Config::max_connections`] units)
+//! for as long as it is open, in use or idle, so never more than `max_connections` are open at
+//! once. A new connection without a free unit first closes the oldest idle connection (an idle
+//! one of another server, or one that became idle since the pool was looked at); only when none
+//! is idle does it wait for a unit. That wait is short: every request holds a unit of the
+//! request budget (also `max_connections`) before it asks for a connection, so when all
+//! connection units are taken, one of the connections serves no other request and is idle (or
+//! closing).
+//!
+//! [`Config::max_connections`]: clustermanager_core::Config::max_connections
 
 use std::future::Future;
 use std::pin::{pin, Pin};
@@ -23,6 +34,7 @@ use http_body_util::Full;
 use hyper::client::conn::http1;
 
 use crate::io::Stream;
+use clustermanager_transport_common::budget::{Budget, Permit};
 use clustermanager_transport_common::tls::{self, ClientTls};
 
 /// How long an idle connection is kept.
@@ -113,18 +125,41 @@ pub(crate) struct Conn {
     /// fresh connection).
     pub(crate) reused: bool,
     key: String,
+    /// The connection's unit of the connection budget, given back when it is dropped (closed).
+    _unit: Permit,
 }
 
-/// Opens connections and keeps idle ones.
+/// Opens connections (within the connection budget) and keeps idle ones.
 pub(crate) struct Pool {
     pub(crate) connect_timeout: Duration,
     pub(crate) tls: Arc<ClientTls>,
+    /// One unit per open connection, idle ones included.
+    pub(crate) connections: Budget,
     idle: Mutex<Vec<(Instant, Conn)>>,
 }
 
 impl Pool {
-    pub(crate) fn new(connect_timeout: Duration, tls: Arc<ClientTls>) -> Self {
-        Pool { connect_timeout, tls, idle: Mutex::new(Vec::new()) }
+    pub(crate) fn new(connect_timeout: Duration, tls: Arc<ClientTls>, connections: Budget) -> Self {
+        Pool { connect_timeout, tls, connections, idle: Mutex::new(Vec::new()) }
+    }
+
+    /// A unit of the connection budget for a new connection: a free one, else the unit of the
+    /// oldest idle connection (closed for it), else the next one given back.
+    async fn unit(&self) -> Permit {
+        loop {
+            if let Some(unit) = self.connections.try_acquire() {
+                return unit;
+            }
+            let oldest = {
+                let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+                (!idle.is_empty()).then(|| idle.remove(0))
+            };
+            match oldest {
+                // closing it gives its unit back; take it on the next turn
+                Some(closed) => drop(closed),
+                None => return self.connections.acquire().await,
+            }
+        }
     }
 
     /// An idle connection to `uri`'s server that is still open, or a new one.
@@ -158,8 +193,10 @@ impl Pool {
         idle.push((Instant::now(), conn));
     }
 
-    /// A new connection under the connect timeout.
+    /// A new connection under a unit of the connection budget and the connect timeout (which
+    /// starts once the unit is there).
     pub(crate) async fn connect(&self, uri: &Uri, pool_key: String) -> Result<Conn> {
+        let unit = self.unit().await;
         let limit = self.connect_timeout;
         let timed_out = |limit: Duration| {
             Error::transport(
@@ -176,6 +213,7 @@ impl Pool {
             driver: Driver { conn: Box::pin(conn), ended: false, error: None },
             reused: false,
             key: pool_key,
+            _unit: unit,
         })
     }
 
@@ -230,5 +268,49 @@ fn handshake_error(err: &std::io::Error, host: &str) -> Error {
             TransportErrorKind::Tls,
             format!("the TLS handshake with {host} failed: {err}; is the server speaking TLS on that port?"),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use std::io::Read;
+    use std::net::TcpListener;
+    use std::sync::mpsc;
+
+    use super::*;
+
+    /// A listener that accepts one connection and reports when the client has closed it.
+    fn listener() -> (Uri, mpsc::Receiver<()>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let uri: Uri = format!("http://{}/", listener.local_addr().unwrap()).parse().unwrap();
+        let (closed, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let (mut tcp, _) = listener.accept().unwrap();
+            // nothing is sent: a read returns 0 (or fails) once the client closes
+            let _ = tcp.read(&mut [0u8; 64]);
+            let _ = closed.send(());
+        });
+        (uri, rx)
+    }
+
+    #[test]
+    fn a_connection_beyond_the_budget_closes_the_oldest_idle_one() {
+        let config = clustermanager_core::Config::kubernetes("http://127.0.0.1:1").unwrap();
+        let pool = Pool::new(Duration::from_secs(5), Arc::new(ClientTls::new(&config).unwrap()), Budget::new(1));
+        let ((a, a_closed), (b, b_closed)) = (listener(), listener());
+        futures_lite::future::block_on(async {
+            let to_a = pool.connect(&a, key(&a)).await.unwrap();
+            pool.put(to_a);
+            assert_eq!(pool.connections.in_use(), 1, "an idle connection holds its unit");
+            // another server (another pool key): the idle connection to `a` makes way
+            let to_b = pool.connect(&b, key(&b)).await.unwrap();
+            assert_eq!((pool.connections.in_use(), pool.connections.peak()), (1, 1));
+            assert!(a_closed.recv_timeout(Duration::from_secs(5)).is_ok(), "the idle connection was closed");
+            drop(to_b);
+            assert_eq!(pool.connections.in_use(), 0);
+            assert!(b_closed.recv_timeout(Duration::from_secs(5)).is_ok());
+        });
     }
 }

@@ -12,6 +12,14 @@
 //! transport does), the connection budget, and the request, stream-head and error-body time
 //! limits (async-io timers). What surf decides and this adapter cannot: how connections are made
 //! and pooled, and the connect timeout (the whole request limit bounds connecting too).
+//!
+//! Connections: without keep-alive (the client [`SurfTransport::with_default_client`] builds,
+//! and what [`SurfTransport::new`] asks for), each connection belongs to one request or stream
+//! and is closed before its unit of the budget is given back, so the budget of requests and
+//! streams also bounds the TCP connections open at once by [`Config::max_connections`]. A
+//! caller's keep-alive client pools connections itself (http-client's h1 pool keeps at most
+//! `max_connections_per_host` per server address, idle ones included): give it
+//! `surf::Config::set_max_connections_per_host(max_connections)` for the same bound.
 
 use std::io;
 use std::sync::Arc;
@@ -462,6 +470,8 @@ impl BodyStream for SurfBody {
         match outcome {
             Ok(0) => {
                 self.done = true;
+                // the connection (without keep-alive) closes before its unit is given back
+                self.body = ::surf::Body::empty();
                 self.permit = None;
                 match self.declared.filter(|&declared| self.received < declared) {
                     // async-h1 ends a short Content-Length body as if it were complete.
@@ -476,6 +486,7 @@ impl BodyStream for SurfBody {
             Err(None) => Chunk::TimedOut,
             Err(Some(e)) => {
                 self.done = true;
+                self.body = ::surf::Body::empty();
                 self.permit = None;
                 Chunk::Failed(body_error(&e))
             }

@@ -1,7 +1,9 @@
-//! The connection budget both transports enforce: at most [`Config::max_connections`] requests
-//! and open streams at once, so at most that many connections to the server. A request beyond
-//! it waits (within its own time limit) for a permit instead of opening another connection; a
-//! stream holds its permit until it is dropped. Runtime-independent (async-lock's semaphore).
+//! The budgets both transports enforce, each of [`Config::max_connections`] units: one of
+//! requests and open streams (a request beyond it waits, within its own time limit, for a unit
+//! instead of asking for another connection; a stream holds its unit until it is dropped), and
+//! one of TCP connections (each connection holds a unit for as long as it is open, idle in the
+//! pool or not), so that never more than `max_connections` connections to the server are open at
+//! once. Runtime-independent (async-lock's semaphore).
 //!
 //! [`Config::max_connections`]: clustermanager_core::Config::max_connections
 
@@ -10,7 +12,7 @@ use std::sync::Arc;
 
 use async_lock::{Semaphore, SemaphoreGuardArc};
 
-/// A transport's connection budget; clones share it.
+/// A budget of units (requests and streams, or connections); clones share it.
 #[derive(Debug, Clone)]
 pub struct Budget {
     permits: Arc<Semaphore>,
@@ -38,7 +40,7 @@ impl Drop for Permit {
 }
 
 impl Budget {
-    /// A budget of `max` (at least 1) requests and streams at once.
+    /// A budget of `max` (at least 1) units at once.
     pub fn new(max: usize) -> Self {
         let max = max.max(1);
         Budget { permits: Arc::new(Semaphore::new(max)), max, counts: Arc::default() }
@@ -49,20 +51,29 @@ impl Budget {
         self.max
     }
 
-    /// Wait for a free unit (requests queue in arrival order).
+    /// Wait for a free unit (waiters are served in arrival order).
     pub async fn acquire(&self) -> Permit {
         let guard = self.permits.acquire_arc().await;
+        self.count(guard)
+    }
+
+    /// A free unit if there is one now, without waiting.
+    pub fn try_acquire(&self) -> Option<Permit> {
+        self.permits.try_acquire_arc().map(|guard| self.count(guard))
+    }
+
+    fn count(&self, guard: SemaphoreGuardArc) -> Permit {
         let in_use = self.counts.in_use.fetch_add(1, Ordering::Relaxed) + 1;
         self.counts.peak.fetch_max(in_use, Ordering::Relaxed);
         Permit { _guard: guard, counts: Arc::clone(&self.counts) }
     }
 
-    /// Requests and streams in flight now.
+    /// Units in use now (requests and streams in flight, or connections open).
     pub fn in_use(&self) -> usize {
         self.counts.in_use.load(Ordering::Relaxed)
     }
 
-    /// The most requests and streams that were ever in flight at once.
+    /// The most units that were ever in use at once.
     pub fn peak(&self) -> usize {
         self.counts.peak.load(Ordering::Relaxed)
     }
@@ -77,11 +88,13 @@ mod tests {
         let budget = Budget::new(2);
         let (a, b) = futures_lite::future::block_on(async { (budget.acquire().await, budget.acquire().await) });
         assert_eq!(budget.in_use(), 2);
-        assert!(budget.permits.try_acquire().is_none(), "a third waits");
+        assert!(budget.try_acquire().is_none(), "a third waits");
         drop(a);
         assert_eq!(budget.in_use(), 1);
-        assert!(budget.permits.try_acquire().is_some());
-        drop(b);
+        let c = budget.try_acquire();
+        assert!(c.is_some());
+        assert_eq!(budget.in_use(), 2);
+        drop((b, c));
         assert_eq!((budget.in_use(), budget.peak()), (0, 2));
     }
 }

@@ -1,6 +1,29 @@
-//! The connector hyper-util's pooled client opens connections with: TCP under the connect
-//! timeout, then TLS (tokio-rustls) for `https`. Its errors carry the failed stage so the
-//! transport can report `Connect` or `Tls`.
+//! The connector hyper-util's pooled client opens connections with: a unit of the connection
+//! budget first, then TCP under the connect timeout, then TLS (tokio-rustls) for `https`. Its
+//! errors carry the failed stage so the transport can report `Connect` or `Tls`.
+//!
+//! ## The connection budget
+//!
+//! Each connection holds a unit of the transport's connection budget ([`Config::max_connections`]
+//! units) from before its TCP connect until the connection itself (its IO object, owned by
+//! hyper's connection task) is dropped: in flight, idle in the pool, or on its way back to the
+//! pool, so never more than `max_connections` connections are open at once. A connect without a
+//! free unit waits for one; it does not evict an idle connection, as none can be idle while it
+//! waits: every request first holds a unit of the request budget (also `max_connections`), so
+//! when all connection units are taken at least one connection serves no other request, and that
+//! one is idle in the pool (the request's pool checkout takes it before connecting), on its way
+//! back (hyper-util's checkout, which races the connect, gets it when it arrives), or closing
+//! (its unit comes free). Idle connections beyond what is needed are closed by the pool (90 s
+//! idle timeout, at most `max_connections` idle).
+//!
+//! When the checkout wins, hyper-util lets the started connect finish in the background (to pool
+//! its connection). A background connect still waiting for a unit would wait until some
+//! connection closes and then open one nobody asked for, so the wait is tied to its request:
+//! [`wanting`] marks the request, and a connect whose request got its response head (or was
+//! dropped) stops waiting for a unit. A connect that already has its unit completes and pools
+//! its connection, within the budget.
+//!
+//! [`Config::max_connections`]: clustermanager_core::Config::max_connections
 
 use std::future::Future;
 use std::io;
@@ -19,7 +42,23 @@ use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
+use clustermanager_transport_common::budget::{Budget, Permit};
 use clustermanager_transport_common::tls::{self, ClientTls};
+use tokio::sync::watch;
+
+tokio::task_local! {
+    /// Set while a request asks hyper-util's client for a connection: closed once the request no
+    /// longer needs one (see [`wanting`]).
+    static WANTED: watch::Receiver<()>;
+}
+
+/// Run `request` (a hyper-util client request) so that the connects it starts stop waiting for a
+/// unit of the connection budget once it finishes or is dropped: when its pool checkout won
+/// meanwhile, such a connect was left to finish in the background for nobody.
+pub(crate) async fn wanting<F: Future>(request: F) -> F::Output {
+    let (_wanted, watch) = watch::channel(());
+    WANTED.scope(watch, request).await
+}
 
 /// Why a connection could not be made, as an error hyper-util can carry to the caller.
 #[derive(Debug)]
@@ -33,12 +72,15 @@ impl std::fmt::Display for ConnectError {
 
 impl std::error::Error for ConnectError {}
 
-/// Opens TCP (and TLS) connections. Cloned into the pool; the TLS settings are shared so an exec
-/// plugin's fresh client certificate applies to the next connections.
+/// Opens TCP (and TLS) connections, each under a unit of the connection budget. Cloned into the
+/// pool; the TLS settings and the budget are shared so an exec plugin's fresh client certificate
+/// applies to the next connections.
 #[derive(Clone)]
 pub(crate) struct Connector {
     pub(crate) connect_timeout: Duration,
     pub(crate) tls: Arc<ClientTls>,
+    /// One unit per open connection.
+    pub(crate) connections: Budget,
 }
 
 impl tower_service::Service<Uri> for Connector {
@@ -52,9 +94,13 @@ impl tower_service::Service<Uri> for Connector {
 
     fn call(&mut self, uri: Uri) -> Self::Future {
         let this = self.clone();
+        // called while the request that starts the connect polls it (hyper-util connects lazily,
+        // from the request's own future); without a mark, the unit wait is not cut short
+        let wanted = WANTED.try_with(watch::Receiver::clone).ok();
         Box::pin(async move {
+            let unit = this.unit(wanted).await?;
             let timeout = this.connect_timeout;
-            match tokio::time::timeout(timeout, this.connect(&uri)).await {
+            match tokio::time::timeout(timeout, this.connect(&uri, unit)).await {
                 Ok(result) => result.map_err(ConnectError),
                 Err(_) => Err(ConnectError(Error::transport(
                     TransportErrorKind::Connect,
@@ -73,7 +119,23 @@ fn authority(uri: &Uri) -> String {
 }
 
 impl Connector {
-    async fn connect(&self, uri: &Uri) -> Result<Conn, Error> {
+    /// A unit of the connection budget, waiting for one while the connect's request wants it.
+    async fn unit(&self, wanted: Option<watch::Receiver<()>>) -> Result<Permit, ConnectError> {
+        let Some(mut wanted) = wanted else {
+            return Ok(self.connections.acquire().await);
+        };
+        tokio::select! {
+            biased;
+            unit = self.connections.acquire() => Ok(unit),
+            // never sent to: returns once the request's mark is dropped
+            _ = wanted.changed() => Err(ConnectError(Error::transport(
+                TransportErrorKind::Connect,
+                "a pooled connection served the request this connection was for",
+            ))),
+        }
+    }
+
+    async fn connect(&self, uri: &Uri, unit: Permit) -> Result<Conn, Error> {
         let https = match uri.scheme_str() {
             Some("https") => true,
             Some("http") => false,
@@ -93,13 +155,13 @@ impl Connector {
         // Small requests and stream frames should not wait for Nagle.
         let _ = tcp.set_nodelay(true);
         if !https {
-            return Ok(Conn { io: TokioIo::new(Stream::Plain(tcp)), h2: false });
+            return Ok(Conn { io: TokioIo::new(Stream::Plain(tcp)), h2: false, _unit: unit });
         }
         let (name, config) = self.tls.for_host(host)?;
         let stream = TlsConnector::from(config).connect(name, tcp).await.map_err(|e| handshake_error(&e, host))?;
         // the server picked HTTP/2 from our ALPN offer: hyper multiplexes this connection
         let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2".as_slice());
-        Ok(Conn { io: TokioIo::new(Stream::Tls(Box::new(stream))), h2 })
+        Ok(Conn { io: TokioIo::new(Stream::Tls(Box::new(stream))), h2, _unit: unit })
     }
 }
 
@@ -173,6 +235,8 @@ impl AsyncWrite for Stream {
 pub(crate) struct Conn {
     io: TokioIo<Stream>,
     h2: bool,
+    /// The connection's unit of the connection budget, given back when hyper drops it.
+    _unit: Permit,
 }
 
 impl Connection for Conn {

@@ -20,6 +20,11 @@
 //! it, an in-flight request's connection is closed, and an exec plugin still running is killed.
 //! Only hyper-util's pool keeps idle keep-alive connections (closed after 90 s idle).
 //!
+//! [`Config::max_connections`] bounds both the requests and open streams in flight
+//! ([`TokioTransport::budget`]) and the TCP connections open at once, idle pooled ones included
+//! ([`TokioTransport::connections`]): a request that finds no idle connection while the
+//! connection budget is spent waits for a connection to come back to the pool or to close.
+//!
 //! ## One manager type for your code
 //!
 //! [`ClusterManager`] here is the manager over this crate's [`TokioTransport`]. Code that should
@@ -176,7 +181,7 @@ use clustermanager_transport_common::tls::{self, ClientTls};
 pub use clustermanager_transport_common::{env, StdEnvironment};
 
 use auth::Dynamic;
-use connector::{ConnectError, Connector};
+use connector::{wanting, ConnectError, Connector};
 
 /// The seed's API over tokio: the manager over [`TokioTransport`] (reach its
 /// [`budget`](TokioTransport::budget) through [`transport`](clustermanager_core::ClusterManager::transport)).
@@ -235,6 +240,8 @@ pub struct TokioTransport {
     max_response_bytes: usize,
     /// At most `config.max_connections` requests and streams at once.
     budget: Budget,
+    /// At most `config.max_connections` connections open at once (shared with the connector).
+    connections: Budget,
 }
 
 /// The largest response body [`Transport::send`] reads into memory by default: 512 MiB, far
@@ -265,7 +272,12 @@ impl TokioTransport {
         // HTTP/2 where the server offers it over TLS (kube-apiserver does): every request and
         // watch multiplexed over one connection; HTTP/1.1 otherwise and for plain http
         let tls = Arc::new(ClientTls::offering(config, tls::ALPN_H2_HTTP1)?);
-        let connector = Connector { connect_timeout: config.connect_timeout, tls: Arc::clone(&tls) };
+        let connections = Budget::new(config.max_connections);
+        let connector = Connector {
+            connect_timeout: config.connect_timeout,
+            tls: Arc::clone(&tls),
+            connections: connections.clone(),
+        };
         let client = Client::builder(TokioExecutor::new())
             .pool_timer(TokioTimer::new())
             .timer(TokioTimer::new())
@@ -280,13 +292,21 @@ impl TokioTransport {
             tls,
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             budget: Budget::new(config.max_connections),
+            connections,
         })
     }
 
-    /// The connection budget: how many requests and streams are in flight now, and the most
+    /// The request budget: how many requests and streams are in flight now, and the most
     /// that ever were ([`Config::max_connections`] bounds both).
     pub fn budget(&self) -> &Budget {
         &self.budget
+    }
+
+    /// The connection budget: how many TCP connections to the server are open now (in flight,
+    /// idle in the pool, or on their way back to it), and the most that ever were
+    /// ([`Config::max_connections`] bounds both).
+    pub fn connections(&self) -> &Budget {
+        &self.connections
     }
 
     /// Re-read a token file ([`Auth::TokenFile`]) when the last read is older than `refresh`
@@ -329,7 +349,7 @@ impl TokioTransport {
 
     /// Send a prepared request and wait for the response head.
     async fn dispatch(&self, request: http::Request<Full<Bytes>>) -> Result<http::Response<hyper::body::Incoming>> {
-        let response = self.client.request(request).await.map_err(|e| request_error(&e, self.host()))?;
+        let response = wanting(self.client.request(request)).await.map_err(|e| request_error(&e, self.host()))?;
         if response.status() == http::StatusCode::UNAUTHORIZED {
             // Like client-go: a refused exec plugin credential is fetched again for the next request.
             self.dynamic.refused().await;

@@ -264,3 +264,48 @@ async fn a_whole_response_larger_than_the_limit_fails_instead_of_filling_memory(
     }
     assert_eq!(total, 5000);
 }
+
+/// The shape that exceeded the bound against a real Nomad agent (1,000 tasks, 45 connections
+/// with `max_connections` = 32): many spawned tasks on worker threads, each finished connection
+/// racing the next request on its way back to hyper-util's pool. The transport's own count and
+/// the server's agree that at most `max_connections` connections were ever open, and nothing
+/// connects once the calls are done (no connect left waiting for a unit in the background).
+#[test]
+fn spawned_calls_on_worker_threads_hold_at_most_max_connections() {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    rt.block_on(async {
+        // the head at once, the body a little later: the connection is busy until it is read
+        let handler: Handler = Arc::new(|_| {
+            Reply::Script(vec![
+                write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n"),
+                Act::Sleep(Duration::from_millis(5)),
+                write(b"ok"),
+            ])
+        });
+        let server = Server::start(None, handler);
+        let transport = TokioTransport::new(&plain(&server).with_max_connections(4)).unwrap();
+        let tasks: Vec<_> = (0..200)
+            .map(|_| {
+                let t = transport.clone();
+                tokio::spawn(async move { t.send(get("/v1/job/x"), Io::new()).await })
+            })
+            .collect();
+        for task in tasks {
+            assert_eq!(task.await.unwrap().unwrap().status(), 200);
+        }
+        let accepted = server.seen.connections.load(Ordering::SeqCst);
+        assert!(transport.connections().peak() <= 4, "{} connections open at once", transport.connections().peak());
+        assert!(
+            server.seen.peak_open() <= 4,
+            "the server saw {} at once ({accepted} accepted)",
+            server.seen.peak_open()
+        );
+        // dropping the transport closes the idle connections; a connect still waiting for a
+        // unit in the background would get one now and connect
+        let connections = transport.connections().clone();
+        drop(transport);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(server.seen.connections.load(Ordering::SeqCst), accepted, "a connect was left behind");
+        assert_eq!(connections.in_use(), 0, "every connection closed");
+    });
+}
