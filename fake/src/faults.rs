@@ -81,13 +81,15 @@ pub enum IndexLie {
 pub struct Fault {
     method: Option<String>,
     path_prefix: String,
+    /// Match the path exactly (any query), not as a prefix.
+    exact: bool,
     effect: Effect,
     remaining: Option<u32>,
 }
 
 impl Fault {
     fn new(effect: Effect) -> Self {
-        Fault { method: None, path_prefix: String::new(), effect, remaining: Some(1) }
+        Fault { method: None, path_prefix: String::new(), exact: false, effect, remaining: Some(1) }
     }
 
     /// Answer `status` with `body` (once, on any request, until narrowed with [`Fault::on`] and
@@ -167,6 +169,14 @@ impl Fault {
         self
     }
 
+    /// Only requests with this method (empty for any) to exactly this path, whatever their
+    /// query: a collection's list and watch (`/api/v1/namespaces/h/pods`) but not its objects.
+    pub fn on_path(mut self, method: &str, path: &str) -> Self {
+        self = self.on(method, path);
+        self.exact = true;
+        self
+    }
+
     /// Fire for the next `n` matching requests (default 1).
     pub fn times(mut self, n: u32) -> Self {
         self.remaining = Some(n);
@@ -182,7 +192,11 @@ impl Fault {
     fn matches(&self, request: &Request) -> bool {
         self.remaining != Some(0)
             && self.method.as_deref().is_none_or(|m| m == request.method().as_str())
-            && request.uri().path().starts_with(&self.path_prefix)
+            && if self.exact {
+                request.uri().path() == self.path_prefix
+            } else {
+                request.uri().path().starts_with(&self.path_prefix)
+            }
     }
 }
 

@@ -131,6 +131,8 @@ struct Shared {
     server: Server,
     faults: faults::Faults,
     requests: Vec<String>,
+    /// When the server saw each of `requests`, in virtual time.
+    request_times: Vec<Duration>,
     /// The client's `request_timeout`, as a real transport applies it (see [`FakeOptions`]).
     request_timeout: Option<Duration>,
     /// Virtual time each request costs before the server sees it.
@@ -218,6 +220,7 @@ impl Shared {
     fn answer(&mut self, req: &Request, io: Io, start: Instant) -> Result<Answer, Error> {
         let now = self.now;
         self.advance_to(now);
+        self.request_times.push(now);
         self.requests.push(match req.uri().query() {
             Some(q) => format!("{} {}?{q}", req.method(), req.uri().path()),
             None => format!("{} {}", req.method(), req.uri().path()),
@@ -478,6 +481,7 @@ impl FakeCluster {
             server,
             faults: faults::Faults::default(),
             requests: Vec::new(),
+            request_times: Vec::new(),
             request_timeout: options.request_timeout,
             round_trip: options.round_trip,
             open_streams: 0,
@@ -549,6 +553,22 @@ impl FakeCluster {
     /// Every request received so far, as `METHOD path?query`.
     pub fn requests(&self) -> Vec<String> {
         self.lock().requests.clone()
+    }
+
+    /// The most requests the server received within any one second of virtual time (a
+    /// sliding window), from the `since`-th request on: how hard a client pressed it at its peak.
+    pub fn peak_requests_per_second(&self, since: usize) -> usize {
+        let s = self.lock();
+        let times = s.request_times.get(since..).unwrap_or_default();
+        let mut peak = 0;
+        let mut start = 0;
+        for (end, t) in times.iter().enumerate() {
+            while t.saturating_sub(times[start]) >= Duration::from_secs(1) {
+                start += 1;
+            }
+            peak = peak.max(end + 1 - start);
+        }
+        peak
     }
 
     /// Virtual time elapsed since the cluster was created.

@@ -279,3 +279,54 @@ fn a_list_that_repeats_its_continue_token_ends_with_an_error() {
     assert!(matches!(err, Error::Decode { ref message, .. } if message.contains("already given")), "{err}");
     assert_eq!(requests, 2, "{:?}", fake.requests());
 }
+
+/// At most this many requests within any one second from one wait whose server refuses it with
+/// 503 forever (a sliding window over the fake's virtual clock).
+const MAX_PEAK_PER_SECOND: usize = 5;
+
+/// A server that answers 503 to everything a wait reads, for ever: the wait ends at its deadline
+/// (or with the server's error once its retries are spent), and at no point sends more than
+/// [`MAX_PEAK_PER_SECOND`] requests within a second — the retry back-offs, the watch resumption
+/// and the diagnosis looks together, not each alone.
+#[test]
+fn a_wait_refused_with_503_forever_is_retried_at_a_bounded_peak_rate() {
+    let k8s = || {
+        let fake = FakeCluster::kubernetes_with(options());
+        let cm = with_slow_job(&fake);
+        fake.add_fault(Fault::status(503, "overloaded").on("GET", "/apis/batch/v1/namespaces/h").always());
+        fake.add_fault(Fault::status(503, "overloaded").on("GET", "/api/v1/namespaces/h").always());
+        (fake, cm)
+    };
+    let nomad = || {
+        let fake = FakeCluster::nomad_with(options());
+        let cm = with_slow_job(&fake);
+        fake.add_fault(Fault::status(503, "No cluster leader").on("GET", "/v1/").always());
+        (fake, cm)
+    };
+    // only the collections a wait lists and watches (or blocks on) refuse; the job itself reads
+    let k8s_lists = || {
+        let fake = FakeCluster::kubernetes_with(options());
+        let cm = with_slow_job(&fake);
+        fake.add_fault(Fault::status(503, "overloaded").on_path("GET", "/apis/batch/v1/namespaces/h/jobs").always());
+        fake.add_fault(Fault::status(503, "overloaded").on_path("GET", "/api/v1/namespaces/h/pods").always());
+        (fake, cm)
+    };
+    let nomad_lists = || {
+        let fake = FakeCluster::nomad_with(options());
+        let cm = with_slow_job(&fake);
+        fake.add_fault(Fault::status(503, "No cluster leader").on_path("GET", "/v1/jobs").always());
+        (fake, cm)
+    };
+    let cases =
+        [("kubernetes", k8s()), ("nomad", nomad()), ("kubernetes lists", k8s_lists()), ("nomad lists", nomad_lists())];
+    for (name, (fake, cm)) in cases {
+        let since = fake.requests().len();
+        let deadline = Duration::from_secs(60);
+        let (out, requests, took) = measured(&fake, cm.wait_for_job("h", "slow", Some(deadline)));
+        assert!(out.is_err(), "{name}: {out:?}");
+        assert_within(took, deadline, name);
+        let peak = fake.peak_requests_per_second(since);
+        assert!(peak <= MAX_PEAK_PER_SECOND, "{name}: {peak} requests within one second ({requests} in {took:?})");
+        assert!(requests >= 2, "{name}: retried at all: {requests}");
+    }
+}
