@@ -50,11 +50,6 @@ impl Pages {
         self
     }
 
-    /// The page limit.
-    pub fn max(&self) -> u32 {
-        self.max
-    }
-
     /// Start over (a list restarted from its first page): forget the pages and tokens (not the
     /// caller's starting token).
     pub fn restart(&mut self) {

@@ -5,8 +5,8 @@
 
 use std::time::Duration;
 
-use clustermanager_core::facade::Backend;
 use clustermanager_core::k8s::api::{self, Resource, WriteParams};
+use clustermanager_core::Backend;
 use clustermanager_core::{ClusterManager, DeleteOptions, Error, JobSpec, LogOptions, Status};
 use clustermanager_fake::{block_on, FakeCluster, FakeTransport};
 use serde_json::{json, Value};

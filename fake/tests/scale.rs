@@ -182,7 +182,7 @@ fn the_same_waits_one_watch_each_would_hold_a_stream_per_wait() {
     let fake = FakeCluster::kubernetes();
     let cm = block_on(fake.cluster_manager()).unwrap();
     create_jobs(&cm, "own", N, Some("busybox"));
-    let clustermanager_core::facade::Backend::Kubernetes(ctx) = cm.backend().clone() else { unreachable!() };
+    let clustermanager_core::Backend::Kubernetes(ctx) = cm.backend().clone() else { unreachable!() };
     let rt = runtime();
     rt.block_on(async {
         let tasks: Vec<_> = (0..N)

@@ -7,7 +7,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use clustermanager_core::facade::Backend;
+use clustermanager_core::Backend;
 use clustermanager_core::{k8s, Driver, Error, JobSpec, Progress, ReasonKind, Status, WaitOptions};
 use clustermanager_fake::{block_on, FakeCluster, FakeOptions};
 

@@ -1,7 +1,7 @@
 //! The seed's API through the `ClusterManager` facade, over a transport that answers from the
 //! recordings: the same program runs on Kubernetes and on Nomad, only the config differs.
 
-use clustermanager_core::facade::Backend;
+use clustermanager_core::Backend;
 use clustermanager_core::{k8s, ClusterManager, Config, Error, Status, Transport};
 use clustermanager_tests::transport::{block_on, ReplayTransport};
 use clustermanager_tests::Scenario;

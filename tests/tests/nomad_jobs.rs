@@ -323,7 +323,7 @@ fn cleanup_purges_dead_jobs() {
 fn prefix_mode_through_the_facade() {
     // The seed's `{namespace}-` scheme is an explicit choice of the Nomad context; a manager
     // built from it runs every seed method in that mode.
-    use clustermanager_core::facade::Backend;
+    use clustermanager_core::Backend;
     use clustermanager_core::ClusterManager;
     use clustermanager_tests::transport::{block_on, ReplayTransport};
     let s = Scenario::load("nomad/16-job-list-prefix.json");

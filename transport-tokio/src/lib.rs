@@ -162,10 +162,15 @@ pub use clustermanager_core::config::{Auth, Identity, TlsConfig};
 pub use clustermanager_core::{Config, Error, Result, Secret};
 // What a caller names: the model (JobSpec, Job, Status, LogOptions, ...), the wait options and
 // reasons, the erased transport and the escape hatch's handles and modules.
-pub use clustermanager_core::model::*;
 pub use clustermanager_core::{futures_core, OwnedStream};
 pub use clustermanager_core::{k8s, nomad};
 pub use clustermanager_core::{Api, KubernetesHandle, NomadHandle};
+pub use clustermanager_core::{
+    Condition, ConfigMap, Constraint, DeleteOptions, Driver, EnvFrom, EnvVar, Execution, Job, JobSpec, LogLine,
+    LogOptions, Namespace, Node, Orchestrator, PodManagement, Port, Probe, ProbeCheck, PullPolicy, Scale, Service,
+    ServiceDef, ServicePort, ServiceSpec, StatefulOptions, Status, TaskState, TaskTemplate, Volume, VolumeMount,
+    VolumeSource, Workload, WorkloadKind,
+};
 pub use clustermanager_core::{Diagnosis, DynTransport, Progress, Reason, ReasonKind, RetryPolicy, WaitOptions};
 /// The `http` crate core builds requests with (for `api::request` and the escape hatch).
 pub use http;

@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use clustermanager_core::deadline::{Hold, Io};
 use clustermanager_core::error::TransportErrorKind;
-use clustermanager_core::facade::Backend;
 use clustermanager_core::transport::{Chunk, Opened};
+use clustermanager_core::Backend;
 use clustermanager_core::{k8s, step, BodyStream, Call, Transport};
 use clustermanager_tests::server::{write, Act, Handler, Reply, Server};
 use clustermanager_tests::Scenario;

@@ -8,7 +8,7 @@
 
 use std::time::{Duration, Instant};
 
-use clustermanager_core::facade::Backend;
+use clustermanager_core::Backend;
 use clustermanager_core::{ClusterManager, JobSpec, Status};
 use clustermanager_fake::{block_on, FakeCluster, FakeTransport};
 

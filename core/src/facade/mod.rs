@@ -40,7 +40,7 @@ pub enum Backend {
 /// Written without a type parameter, `ClusterManager` is the manager over a [`DynTransport`]:
 /// one type for every transport, to name in a struct field or a function signature.
 /// [`erase`](ClusterManager::erase) turns a manager over a concrete transport into it (see
-/// [`crate::erased`]); `ClusterManager<TokioTransport>` and friends stay available for code that
+/// [`DynTransport`](crate::DynTransport)); `ClusterManager<TokioTransport>` and friends stay available for code that
 /// wants the transport's own type.
 ///
 /// ```
@@ -455,8 +455,7 @@ impl<T: Transport> ClusterManager<T> {
     /// [`wait_for_job_execution_status_with`](Self::wait_for_job_execution_status_with) with the
     /// default [`WaitOptions`](waits::WaitOptions)).
     ///
-    /// Concurrent execution waits on one namespace share one observation of it
-    /// ([`crate::shared`]): one list + watch of its job pods on Kubernetes, the chain of blocking
+    /// Concurrent execution waits on one namespace share one observation of it: one list + watch of its job pods on Kubernetes, the chain of blocking
     /// job-list queries `wait_for_job` uses on Nomad (each stub's `JobSummary` counts its
     /// allocations by status). Each wait looks at its job's executions when it starts (the job,
     /// then its pods / allocations: what a wait on its own read first) and again only when the

@@ -49,6 +49,10 @@ impl std::fmt::Debug for WaitStream {
 }
 
 impl WaitStream {
+    /// The most progress events a stream keeps for a reader that falls behind (the oldest are
+    /// dropped beyond it).
+    pub const BACKLOG: usize = WAIT_STREAM_BACKLOG;
+
     /// The next event; `None` after the last. Cancel-safe: the wait lives in the stream.
     pub async fn next(&mut self) -> Option<Result<WaitEvent>> {
         std::future::poll_fn(|cx| self.poll_event(cx)).await

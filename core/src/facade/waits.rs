@@ -91,6 +91,17 @@ impl std::fmt::Debug for WaitOptions {
 }
 
 impl WaitOptions {
+    /// How long `deploy_wait_available` and the other workload waits wait by default (the
+    /// seed's 60 s).
+    pub const AVAILABLE_TIMEOUT: Duration = AVAILABLE_TIMEOUT;
+    /// The first look at why a job is not progressing comes this long after the wait began (a
+    /// job that finishes sooner costs no look at all).
+    pub const FIRST_LOOK: Duration = FIRST_LOOK;
+    /// The longest pause between two looks (they double from [`FIRST_LOOK`](Self::FIRST_LOOK)).
+    pub const LOOK_MAX: Duration = LOOK_MAX;
+    /// The default [`stuck_deadline`](Self::stuck_deadline).
+    pub const DEFAULT_STUCK_DEADLINE: Duration = DEFAULT_STUCK_DEADLINE;
+
     /// The defaults (see the type's docs).
     pub fn new() -> Self {
         WaitOptions::default()
@@ -186,7 +197,7 @@ impl<T: Transport> ClusterManager<T> {
     /// [`wait_for_job_with`](Self::wait_for_job_with) with the default options).
     ///
     /// Concurrent waits on the same namespace (from this manager or its clones) share one
-    /// observation of it ([`crate::shared`]): one list + watch of the namespace's Jobs on
+    /// observation of it: one list + watch of the namespace's Jobs on
     /// Kubernetes, one chain of blocking job-list queries on Nomad, however many jobs are waited
     /// for. A wait that joins a running observation reads its job once; a wait on its own costs
     /// what it did before (a list and a watch; Nomad: the blocking queries and one read of the
@@ -301,7 +312,7 @@ impl<T: Transport> ClusterManager<T> {
     /// can never be pulled or a driver no node has ends the wait with [`Error::CannotRun`] at
     /// once instead of at the rollout's progress deadline, progress is reported, and a timeout
     /// names the last reason. A timeout of `None` waits
-    /// [`AVAILABLE_TIMEOUT`].
+    /// [`WaitOptions::AVAILABLE_TIMEOUT`].
     ///
     /// ```no_run
     /// # use std::time::Duration;

@@ -16,8 +16,6 @@ use crate::transport::Transport;
 use crate::workload::{Service, ServiceDef, ServiceSpec, Workload, WorkloadKind};
 use crate::{k8s, nomad};
 
-pub use super::waits::AVAILABLE_TIMEOUT;
-
 const NO_SERVICES: &str = "Nomad 1.1 registers services in Consul from a job's service stanza; \
 reach a Nomad service job's replicas through its allocations' ports (list_deploy_pods) or run Consul";
 
@@ -103,7 +101,7 @@ impl<T: Transport> ClusterManager<T> {
 
     /// Wait (watching; on Nomad with blocking queries) until the workload is available: every
     /// replica of its current version ready (see [`Workload::is_available`]). `None` waits
-    /// [`AVAILABLE_TIMEOUT`] (the seed's 60 s). [`Error::Timeout`](crate::Error::Timeout) after
+    /// [`WaitOptions::AVAILABLE_TIMEOUT`](super::waits::WaitOptions::AVAILABLE_TIMEOUT) (the seed's 60 s). [`Error::Timeout`](crate::Error::Timeout) after
     /// it (naming the last reason seen); [`Error::CannotRun`](crate::Error::CannotRun) when a
     /// Nomad deployment failed, a Kubernetes rollout passed its progress deadline, or the looks
     /// at why no pod started found a permanent reason (see

@@ -22,7 +22,7 @@ pub mod quota;
 pub mod reason;
 pub mod scale;
 pub mod service;
-pub mod shared;
+pub(crate) mod shared;
 pub mod tfjob;
 pub mod wait;
 pub mod watch;

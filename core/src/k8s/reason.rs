@@ -1,6 +1,6 @@
 //! Kubernetes: why a Job is not progressing, read from its `Failed` condition and from its pods
 //! (the `PodScheduled` condition of a pending pod; each container's `waiting` reason and
-//! message). See [`crate::reason`] for the types and the README for the table.
+//! message). See [`Reason`] for the types and the README for the table.
 
 use std::convert::Infallible;
 

@@ -336,8 +336,8 @@ fn write_op(
 /// Read every page of the list at `path`: follows `X-Nomad-NextToken` with `next_token=` until
 /// the server sends no token. Servers before Nomad 1.2 do not paginate and answer everything in
 /// one page. The [`QueryMeta`] returned is the last page's. A token given twice (at once or
-/// after a cycle) or more than [`DEFAULT_MAX_PAGES`](crate::pages::DEFAULT_MAX_PAGES) pages end
-/// it with [`Error::Decode`] (see [`Pages`]).
+/// after a cycle) or more than [`DEFAULT_MAX_PAGES`](crate::k8s::api::DEFAULT_MAX_PAGES) pages end
+/// it with [`Error::Decode`].
 ///
 /// ```
 /// use clustermanager_core::nomad::{api, Context};

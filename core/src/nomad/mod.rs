@@ -22,7 +22,7 @@ pub mod query;
 pub mod reason;
 pub mod scale;
 pub mod service;
-pub mod shared;
+pub(crate) mod shared;
 pub mod status;
 pub mod wait;
 

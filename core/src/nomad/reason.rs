@@ -1,7 +1,7 @@
 //! Nomad: why a job is not progressing, read from its evaluations (`FailedTGAllocs` of the
 //! latest one the scheduler finished: filtered and exhausted nodes, quotas, queued allocations)
 //! and from its allocations' task events (`Failed Validation`, `Driver Failure`, `Setup
-//! Failure`, `Restarting`). See [`crate::reason`] for the types and the README for the table.
+//! Failure`, `Restarting`). See [`Reason`] for the types and the README for the table.
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;

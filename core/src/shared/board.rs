@@ -184,6 +184,7 @@ impl Board {
     }
 
     /// A waiter for job `name` to finish until `deadline` (started by the caller).
+    #[cfg(test)]
     pub fn join(&mut self, name: &str, deadline: Deadline) -> (WaiterId, Join) {
         self.join_wanting(name, deadline, Want::Finish)
     }
@@ -225,11 +226,13 @@ impl Board {
         }
     }
 
+    #[cfg(test)]
     /// How many waiters there are.
     pub fn len(&self) -> usize {
         self.waiters.len()
     }
 
+    #[cfg(test)]
     /// Whether no one waits.
     pub fn is_empty(&self) -> bool {
         self.waiters.is_empty()

@@ -28,7 +28,7 @@ mod watch;
 pub(crate) use crud::delete_request;
 pub use crud::{
     create, delete, get, list, list_all, parse_items, patch, patch_request, replace, request, send, Deleted, ListAll,
-    DEFAULT_MAX_PAGES, MAX_LIST_RESTARTS,
+    ListPages, DEFAULT_MAX_PAGES, MAX_LIST_RESTARTS,
 };
 pub use params::{DeleteParams, ListParams, Patch, Propagation, Query, WatchParams, WriteParams};
 pub use resource::{query_value, segment, Resource};
