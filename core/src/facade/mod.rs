@@ -1,6 +1,7 @@
 //! [`ClusterManager`]: the seed's API, written once over any [`Transport`], dispatching each call
 //! to the Kubernetes or Nomad operation. The waits for a job are in [`waits`].
 
+mod dispatch;
 pub mod handle;
 pub mod progress;
 pub mod waits;
@@ -28,6 +29,16 @@ pub enum Backend {
     Kubernetes(k8s::Context),
     /// A Nomad agent (after the connect step learned its datacenters).
     Nomad(nomad::Context),
+}
+
+impl Backend {
+    /// The table of this orchestrator's operations (see `dispatch.rs`).
+    pub(crate) fn ops(&self) -> &dyn dispatch::Ops {
+        match self {
+            Backend::Kubernetes(c) => c,
+            Backend::Nomad(c) => c,
+        }
+    }
 }
 
 /// The seed's API over one cluster: the same methods for Kubernetes and Nomad.
@@ -77,10 +88,6 @@ impl<T> std::fmt::Debug for ClusterManager<T> {
 /// [`OwnedStream::next`] until it returns `None`).
 pub type LogStream<T = DynTransport> = OwnedStream<T, BoxOperation<(), LogLine>>;
 
-fn unsupported(operation: &'static str, hint: &'static str) -> Error {
-    unsupported_on(operation, "Nomad", hint)
-}
-
 /// [`Error::Unsupported`]: `operation` is not offered on `orchestrator`, and `hint` says what to
 /// use instead.
 pub(crate) fn unsupported_on(operation: &'static str, orchestrator: &'static str, hint: &'static str) -> Error {
@@ -129,10 +136,7 @@ impl<T: Transport + Clone + 'static> ClusterManager<T> {
     /// # Ok(()) }
     /// ```
     pub fn get_execution_log_watch(&self, namespace: &str, id: &str, options: &LogOptions) -> LogStream<T> {
-        let op: BoxOperation<(), LogLine> = match &self.backend {
-            Backend::Kubernetes(c) => Box::new(k8s::log::follow(c, k8s_namespace(c, namespace), id, options)),
-            Backend::Nomad(c) => Box::new(nomad::logs::follow(c, namespace, id, options)),
-        };
+        let op = self.backend.ops().follow_execution_log(namespace, id, options);
         OwnedStream::new(self.transport.clone(), op)
     }
 }
@@ -262,10 +266,7 @@ impl<T: Transport> ClusterManager<T> {
     /// ```
     #[tracing::instrument(level = "debug", skip_all, fields(object = %name))]
     pub async fn create_namespace(&self, name: &str) -> Result<bool> {
-        match &self.backend {
-            Backend::Kubernetes(c) => self.run(k8s::namespace::create(c, name)).await,
-            Backend::Nomad(c) => self.run(nomad::namespace::create(c, name)).await,
-        }
+        self.run(self.backend.ops().create_namespace(name)).await
     }
 
     /// Delete a namespace and wait until it is gone. `false` if it did not exist.
@@ -279,10 +280,7 @@ impl<T: Transport> ClusterManager<T> {
     /// ```
     #[tracing::instrument(level = "debug", skip_all, fields(object = %name))]
     pub async fn delete_namespace(&self, name: &str) -> Result<bool> {
-        match &self.backend {
-            Backend::Kubernetes(c) => self.run(k8s::namespace::delete(c, name)).await,
-            Backend::Nomad(c) => self.run(nomad::namespace::delete(c, name)).await,
-        }
+        self.run(self.backend.ops().delete_namespace(name)).await
     }
 
     /// The cluster's nodes.
@@ -298,10 +296,7 @@ impl<T: Transport> ClusterManager<T> {
     /// ```
     #[tracing::instrument(level = "debug", skip_all)]
     pub async fn get_nodes(&self) -> Result<Vec<Node>> {
-        match &self.backend {
-            Backend::Kubernetes(c) => self.run(k8s::node::list(c)).await,
-            Backend::Nomad(c) => self.run(nomad::node::list(c)).await,
-        }
+        self.run(self.backend.ops().get_nodes()).await
     }
 
     /// Limit the CPU and memory a namespace may use (Kubernetes ResourceQuota). Nomad quotas
@@ -316,12 +311,7 @@ impl<T: Transport> ClusterManager<T> {
     /// ```
     #[tracing::instrument(level = "debug", skip_all, fields(namespace = %namespace))]
     pub async fn define_quota(&self, namespace: &str, cpu_limit: &str, mem_limit: &str) -> Result<()> {
-        match &self.backend {
-            Backend::Kubernetes(c) => {
-                self.run(k8s::quota::define(c, k8s_namespace(c, namespace), cpu_limit, mem_limit)).await
-            }
-            Backend::Nomad(_) => Err(unsupported("define_quota", "resource quotas are a Nomad Enterprise feature")),
-        }
+        self.run(self.backend.ops().define_quota(namespace, cpu_limit, mem_limit)).await
     }
 
     /// Create a batch job.
@@ -336,10 +326,7 @@ impl<T: Transport> ClusterManager<T> {
     /// ```
     #[tracing::instrument(level = "debug", skip_all, fields(namespace = %namespace, object = %spec.name))]
     pub async fn create_job(&self, namespace: &str, spec: &JobSpec) -> Result<Job> {
-        match &self.backend {
-            Backend::Kubernetes(c) => self.run(k8s::job::create(c, k8s_namespace(c, namespace), spec)).await,
-            Backend::Nomad(c) => self.run(nomad::job::create(c, namespace, spec)).await,
-        }
+        self.run(self.backend.ops().create_job(namespace, spec)).await
     }
 
     /// The jobs of a namespace.
@@ -355,10 +342,7 @@ impl<T: Transport> ClusterManager<T> {
     /// ```
     #[tracing::instrument(level = "debug", skip_all, fields(namespace = %namespace))]
     pub async fn list_jobs(&self, namespace: &str) -> Result<Vec<Job>> {
-        match &self.backend {
-            Backend::Kubernetes(c) => self.run(k8s::job::list(c, k8s_namespace(c, namespace))).await,
-            Backend::Nomad(c) => self.run(nomad::job::list(c, namespace)).await,
-        }
+        self.run(self.backend.ops().list_jobs(namespace)).await
     }
 
     /// One job with its unified status, and, while it has not finished, why it is pending when
@@ -375,10 +359,7 @@ impl<T: Transport> ClusterManager<T> {
     /// ```
     #[tracing::instrument(level = "debug", skip_all, fields(namespace = %namespace, object = %name))]
     pub async fn get_job(&self, namespace: &str, name: &str) -> Result<Job> {
-        let job = match &self.backend {
-            Backend::Kubernetes(c) => self.run(k8s::job::get(c, k8s_namespace(c, namespace), name)).await?,
-            Backend::Nomad(c) => self.run(nomad::job::get(c, namespace, name)).await?,
-        };
+        let job = self.run(self.backend.ops().get_job(namespace, name)).await?;
         Ok(self.with_reason(namespace, name, job).await)
     }
 
@@ -394,10 +375,7 @@ impl<T: Transport> ClusterManager<T> {
     /// ```
     #[tracing::instrument(level = "debug", skip_all, fields(namespace = %namespace, object = %name))]
     pub async fn delete_job(&self, namespace: &str, name: &str, options: DeleteOptions) -> Result<bool> {
-        match &self.backend {
-            Backend::Kubernetes(c) => self.run(k8s::job::delete(c, k8s_namespace(c, namespace), name, options)).await,
-            Backend::Nomad(c) => self.run(nomad::job::delete(c, namespace, name, options)).await,
-        }
+        self.run(self.backend.ops().delete_job(namespace, name, options)).await
     }
 
     /// Delete every finished job of a namespace; returns their names.
@@ -412,10 +390,7 @@ impl<T: Transport> ClusterManager<T> {
     /// ```
     #[tracing::instrument(level = "debug", skip_all, fields(namespace = %namespace))]
     pub async fn cleanup_jobs(&self, namespace: &str) -> Result<Vec<String>> {
-        match &self.backend {
-            Backend::Kubernetes(c) => self.run(k8s::job::cleanup(c, k8s_namespace(c, namespace))).await,
-            Backend::Nomad(c) => self.run(nomad::job::cleanup(c, namespace)).await,
-        }
+        self.run(self.backend.ops().cleanup_jobs(namespace)).await
     }
 
     /// Jobs not started yet.
@@ -495,10 +470,7 @@ impl<T: Transport> ClusterManager<T> {
     /// ```
     #[tracing::instrument(level = "debug", skip_all, fields(namespace = %namespace))]
     pub async fn list_jobs_executions(&self, namespace: &str) -> Result<Vec<Execution>> {
-        match &self.backend {
-            Backend::Kubernetes(c) => self.run(k8s::execution::list_all(c, k8s_namespace(c, namespace))).await,
-            Backend::Nomad(c) => self.run(nomad::execution::list_all(c, namespace)).await,
-        }
+        self.run(self.backend.ops().list_jobs_executions(namespace)).await
     }
 
     /// The executions of one job.
@@ -514,10 +486,7 @@ impl<T: Transport> ClusterManager<T> {
     /// ```
     #[tracing::instrument(level = "debug", skip_all, fields(namespace = %namespace, object = %job))]
     pub async fn list_job_executions(&self, namespace: &str, job: &str) -> Result<Vec<Execution>> {
-        match &self.backend {
-            Backend::Kubernetes(c) => self.run(k8s::execution::list(c, k8s_namespace(c, namespace), job)).await,
-            Backend::Nomad(c) => self.run(nomad::execution::list(c, namespace, job)).await,
-        }
+        self.run(self.backend.ops().list_job_executions(namespace, job)).await
     }
 
     /// Delete (Kubernetes) or stop (Nomad) one execution. `false` if it did not exist.
@@ -531,10 +500,7 @@ impl<T: Transport> ClusterManager<T> {
     /// ```
     #[tracing::instrument(level = "debug", skip_all, fields(namespace = %namespace, object = %id))]
     pub async fn delete_execution(&self, namespace: &str, id: &str) -> Result<bool> {
-        match &self.backend {
-            Backend::Kubernetes(c) => self.run(k8s::execution::delete(c, k8s_namespace(c, namespace), id)).await,
-            Backend::Nomad(c) => self.run(nomad::execution::delete(c, namespace, id)).await,
-        }
+        self.run(self.backend.ops().delete_execution(namespace, id)).await
     }
 
     /// The log of an execution so far.
@@ -549,10 +515,7 @@ impl<T: Transport> ClusterManager<T> {
     /// ```
     #[tracing::instrument(level = "debug", skip_all, fields(namespace = %namespace, object = %id))]
     pub async fn get_execution_log(&self, namespace: &str, id: &str, options: &LogOptions) -> Result<String> {
-        match &self.backend {
-            Backend::Kubernetes(c) => self.run(k8s::log::get(c, k8s_namespace(c, namespace), id, options)).await,
-            Backend::Nomad(c) => self.run(nomad::logs::get(c, namespace, id, options)).await,
-        }
+        self.run(self.backend.ops().get_execution_log(namespace, id, options)).await
     }
 
     /// The scale of a Deployment (Kubernetes) or of a job's task group (Nomad, `name` = job ID
@@ -568,10 +531,7 @@ impl<T: Transport> ClusterManager<T> {
     /// ```
     #[tracing::instrument(level = "debug", skip_all, fields(namespace = %namespace, object = %name))]
     pub async fn get_scale_deploy(&self, namespace: &str, name: &str) -> Result<Scale> {
-        match &self.backend {
-            Backend::Kubernetes(c) => self.run(k8s::scale::get(c, k8s_namespace(c, namespace), name)).await,
-            Backend::Nomad(c) => self.run(nomad::scale::get(c, namespace, name)).await,
-        }
+        self.run(self.backend.ops().get_scale_deploy(namespace, name)).await
     }
 
     /// Change the scale of a Deployment or task group.
@@ -585,10 +545,7 @@ impl<T: Transport> ClusterManager<T> {
     /// ```
     #[tracing::instrument(level = "debug", skip_all, fields(namespace = %namespace, object = %name))]
     pub async fn set_scale_deploy(&self, namespace: &str, name: &str, replicas: u32) -> Result<Scale> {
-        match &self.backend {
-            Backend::Kubernetes(c) => self.run(k8s::scale::set(c, k8s_namespace(c, namespace), name, replicas)).await,
-            Backend::Nomad(c) => self.run(nomad::scale::set(c, namespace, name, replicas)).await,
-        }
+        self.run(self.backend.ops().set_scale_deploy(namespace, name, replicas)).await
     }
 
     /// ConfigMaps matching a label selector (`app=x,tier in (a,b)`; empty for all).
@@ -602,13 +559,7 @@ impl<T: Transport> ClusterManager<T> {
     /// ```
     #[tracing::instrument(level = "debug", skip_all, fields(namespace = %namespace))]
     pub async fn get_config_maps(&self, namespace: &str, label_selector: &str) -> Result<Vec<ConfigMap>> {
-        match &self.backend {
-            Backend::Kubernetes(c) => self.run(k8s::configmap::list(c, k8s_namespace(c, namespace), label_selector)).await,
-            Backend::Nomad(_) => Err(unsupported(
-                "get_config_maps",
-                "Nomad 1.1 has no config maps (Nomad 1.4+ variables are the closest equivalent; use the nomad::api escape hatch)",
-            )),
-        }
+        self.run(self.backend.ops().get_config_maps(namespace, label_selector)).await
     }
 
     /// Install the kubeflow TFJob CRD (`tfjobs.kubeflow.org`, v1) and wait until it is Established.
@@ -622,10 +573,7 @@ impl<T: Transport> ClusterManager<T> {
     /// ```
     #[tracing::instrument(level = "debug", skip_all)]
     pub async fn install_tfjobs(&self) -> Result<()> {
-        match &self.backend {
-            Backend::Kubernetes(c) => self.run(k8s::tfjob::install(c)).await,
-            Backend::Nomad(_) => Err(unsupported("install_tfjobs", "TFJob is a Kubernetes (kubeflow) resource")),
-        }
+        self.run(self.backend.ops().install_tfjobs()).await
     }
 
     /// Create a TFJob from its JSON manifest.
@@ -644,10 +592,7 @@ impl<T: Transport> ClusterManager<T> {
     /// ```
     #[tracing::instrument(level = "debug", skip_all, fields(namespace = %namespace))]
     pub async fn create_tfjob(&self, namespace: &str, tfjob: &serde_json::Value) -> Result<serde_json::Value> {
-        match &self.backend {
-            Backend::Kubernetes(c) => self.run(k8s::tfjob::create(c, k8s_namespace(c, namespace), tfjob)).await,
-            Backend::Nomad(_) => Err(unsupported("create_tfjob", "TFJob is a Kubernetes (kubeflow) resource")),
-        }
+        self.run(self.backend.ops().create_tfjob(namespace, tfjob)).await
     }
 
     /// A TFJob.
@@ -662,10 +607,7 @@ impl<T: Transport> ClusterManager<T> {
     /// ```
     #[tracing::instrument(level = "debug", skip_all, fields(namespace = %namespace, object = %name))]
     pub async fn get_tfjob(&self, namespace: &str, name: &str) -> Result<serde_json::Value> {
-        match &self.backend {
-            Backend::Kubernetes(c) => self.run(k8s::tfjob::get(c, k8s_namespace(c, namespace), name)).await,
-            Backend::Nomad(_) => Err(unsupported("get_tfjob", "TFJob is a Kubernetes (kubeflow) resource")),
-        }
+        self.run(self.backend.ops().get_tfjob(namespace, name)).await
     }
 
     /// Delete a TFJob, waiting until it is gone when `wait`. `false` if it did not exist.
@@ -679,10 +621,7 @@ impl<T: Transport> ClusterManager<T> {
     /// ```
     #[tracing::instrument(level = "debug", skip_all, fields(namespace = %namespace, object = %name))]
     pub async fn delete_tfjob(&self, namespace: &str, name: &str, wait: bool) -> Result<bool> {
-        match &self.backend {
-            Backend::Kubernetes(c) => self.run(k8s::tfjob::delete(c, k8s_namespace(c, namespace), name, wait)).await,
-            Backend::Nomad(_) => Err(unsupported("delete_tfjob", "TFJob is a Kubernetes (kubeflow) resource")),
-        }
+        self.run(self.backend.ops().delete_tfjob(namespace, name, wait)).await
     }
 
     /// The TFJobs of a namespace.
@@ -696,20 +635,6 @@ impl<T: Transport> ClusterManager<T> {
     /// ```
     #[tracing::instrument(level = "debug", skip_all, fields(namespace = %namespace))]
     pub async fn list_tfjobs(&self, namespace: &str) -> Result<Vec<serde_json::Value>> {
-        match &self.backend {
-            Backend::Kubernetes(c) => self.run(k8s::tfjob::list(c, k8s_namespace(c, namespace))).await,
-            Backend::Nomad(_) => Err(unsupported("list_tfjobs", "TFJob is a Kubernetes (kubeflow) resource")),
-        }
-    }
-}
-
-/// The namespace a Kubernetes operation works in: the caller's, else the configured default
-/// ([`Config::namespace`](crate::Config::namespace): kubeconfig context, service account), as on
-/// Nomad.
-pub(crate) fn k8s_namespace<'a>(ctx: &'a k8s::Context, namespace: &'a str) -> &'a str {
-    if namespace.is_empty() {
-        &ctx.default_namespace
-    } else {
-        namespace
+        self.run(self.backend.ops().list_tfjobs(namespace)).await
     }
 }

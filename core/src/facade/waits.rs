@@ -14,7 +14,8 @@ use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use super::{k8s_namespace, Backend, ClusterManager};
+use super::dispatch::k8s_namespace;
+use super::{Backend, ClusterManager};
 use crate::deadline::Deadline;
 use crate::error::{Error, Result};
 use crate::model::{Execution, Job, Status};

@@ -9,15 +9,11 @@
 
 use std::time::Duration;
 
-use super::{k8s_namespace, unsupported, Backend, ClusterManager};
+use super::ClusterManager;
 use crate::error::Result;
 use crate::model::{DeleteOptions, Execution, Job, JobSpec, Namespace, Scale};
 use crate::transport::Transport;
 use crate::workload::{Service, ServiceDef, ServiceSpec, Workload, WorkloadKind};
-use crate::{k8s, nomad};
-
-const NO_SERVICES: &str = "Nomad 1.1 registers services in Consul from a job's service stanza; \
-reach a Nomad service job's replicas through its allocations' ports (list_deploy_pods) or run Consul";
 
 impl<T: Transport> ClusterManager<T> {
     /// A namespace ([`Error::NotFound`](crate::Error::NotFound) if it does not exist).
@@ -30,10 +26,7 @@ impl<T: Transport> ClusterManager<T> {
     /// ```
     #[tracing::instrument(level = "debug", skip_all, fields(object = %name))]
     pub async fn get_namespace(&self, name: &str) -> Result<Namespace> {
-        match &self.backend {
-            Backend::Kubernetes(c) => self.run(k8s::namespace::get(c, name)).await,
-            Backend::Nomad(c) => self.run(nomad::namespace::get(c, name)).await,
-        }
+        self.run(self.backend.ops().get_namespace(name)).await
     }
 
     /// The seed's `create_job(..., delete=True)`: delete a job of the same name if there is one
@@ -47,56 +40,26 @@ impl<T: Transport> ClusterManager<T> {
     /// Create a workload of `kind` from `spec` and return it as the server now has it.
     #[tracing::instrument(level = "debug", skip_all, fields(namespace = %namespace, object = %spec.task.name))]
     pub async fn create_workload(&self, kind: WorkloadKind, namespace: &str, spec: &ServiceSpec) -> Result<Workload> {
-        match &self.backend {
-            Backend::Kubernetes(c) => self.run(k8s::workload::create(c, kind, k8s_namespace(c, namespace), spec)).await,
-            Backend::Nomad(c) => {
-                self.run(nomad::service::create(c, kind, namespace, spec)).await?;
-                self.run(nomad::service::get(c, namespace, &spec.task.name)).await
-            }
-        }
+        self.run(self.backend.ops().create_workload(kind, namespace, spec)).await
     }
 
     /// The workloads of `kind` in `namespace`. On Nomad: its `service` jobs (one read each).
     #[tracing::instrument(level = "debug", skip_all, fields(namespace = %namespace))]
     pub async fn list_workloads(&self, kind: WorkloadKind, namespace: &str) -> Result<Vec<Workload>> {
-        match &self.backend {
-            Backend::Kubernetes(c) => self.run(k8s::workload::list(c, kind, k8s_namespace(c, namespace))).await,
-            Backend::Nomad(c) => {
-                let mut out = Vec::new();
-                for name in self.run(nomad::service::names(c, namespace)).await? {
-                    match self.run(nomad::service::get(c, namespace, &name)).await {
-                        Ok(w) => out.push(w),
-                        // purged between the list and the read
-                        Err(crate::Error::NotFound(_)) => {}
-                        Err(e) => return Err(e),
-                    }
-                }
-                Ok(out)
-            }
-        }
+        self.run(self.backend.ops().list_workloads(kind, namespace)).await
     }
 
     /// One workload ([`Error::NotFound`](crate::Error::NotFound) if it does not exist).
     #[tracing::instrument(level = "debug", skip_all, fields(namespace = %namespace, object = %name))]
     pub async fn get_workload(&self, kind: WorkloadKind, namespace: &str, name: &str) -> Result<Workload> {
-        match &self.backend {
-            Backend::Kubernetes(c) => self.run(k8s::workload::get(c, kind, k8s_namespace(c, namespace), name)).await,
-            Backend::Nomad(c) => self.run(nomad::service::get(c, namespace, name)).await,
-        }
+        self.run(self.backend.ops().get_workload(kind, namespace, name)).await
     }
 
     /// Delete a workload with its pods (Nomad: stop and purge the job); with `wait`, until it
     /// is gone (at most 60 s). `false` if it did not exist.
     #[tracing::instrument(level = "debug", skip_all, fields(namespace = %namespace, object = %name))]
     pub async fn delete_workload(&self, kind: WorkloadKind, namespace: &str, name: &str, wait: bool) -> Result<bool> {
-        match &self.backend {
-            Backend::Kubernetes(c) => {
-                self.run(k8s::workload::delete(c, kind, k8s_namespace(c, namespace), name, wait, None)).await
-            }
-            Backend::Nomad(c) => {
-                self.run(nomad::job::delete(c, namespace, name, DeleteOptions { wait, purge: true })).await
-            }
-        }
+        self.run(self.backend.ops().delete_workload(kind, namespace, name, wait)).await
     }
 
     /// Wait (watching; on Nomad with blocking queries) until the workload is available: every
@@ -122,24 +85,13 @@ impl<T: Transport> ClusterManager<T> {
     /// allocations of its current version (Nomad).
     #[tracing::instrument(level = "debug", skip_all, fields(namespace = %namespace, object = %name))]
     pub async fn list_workload_pods(&self, kind: WorkloadKind, namespace: &str, name: &str) -> Result<Vec<Execution>> {
-        match &self.backend {
-            Backend::Kubernetes(c) => {
-                let ns = k8s_namespace(c, namespace);
-                let workload = self.run(k8s::workload::get(c, kind, ns, name)).await?;
-                let selector = k8s::workload::pod_selector(&workload)?;
-                self.run(k8s::workload::pods(c, ns, &selector)).await
-            }
-            Backend::Nomad(c) => self.run(nomad::execution::list(c, namespace, name)).await,
-        }
+        self.run(self.backend.ops().list_workload_pods(kind, namespace, name)).await
     }
 
     /// The scale of a workload of `kind`.
     #[tracing::instrument(level = "debug", skip_all, fields(namespace = %namespace, object = %name))]
     pub async fn get_workload_scale(&self, kind: WorkloadKind, namespace: &str, name: &str) -> Result<Scale> {
-        match &self.backend {
-            Backend::Kubernetes(c) => self.run(k8s::scale::get_of(c, kind, k8s_namespace(c, namespace), name)).await,
-            Backend::Nomad(c) => self.run(nomad::scale::get(c, namespace, name)).await,
-        }
+        self.run(self.backend.ops().get_workload_scale(kind, namespace, name)).await
     }
 
     /// Change the scale of a workload of `kind`.
@@ -151,12 +103,7 @@ impl<T: Transport> ClusterManager<T> {
         name: &str,
         replicas: u32,
     ) -> Result<Scale> {
-        match &self.backend {
-            Backend::Kubernetes(c) => {
-                self.run(k8s::scale::set_of(c, kind, k8s_namespace(c, namespace), name, replicas)).await
-            }
-            Backend::Nomad(c) => self.run(nomad::scale::set(c, namespace, name, replicas)).await,
-        }
+        self.run(self.backend.ops().set_workload_scale(kind, namespace, name, replicas)).await
     }
 
     /// The seed's `create_deploy`: create a Deployment (Nomad: a service job).
@@ -212,7 +159,7 @@ impl<T: Transport> ClusterManager<T> {
     }
 
     /// The seed's `create_statefulset` (Nomad: a service job, with the refusals of
-    /// [`nomad::service::check_spec`]).
+    /// [`nomad::service::check_spec`](crate::nomad::service::check_spec)).
     #[tracing::instrument(level = "debug", skip_all, fields(namespace = %namespace, object = %spec.task.name))]
     pub async fn create_statefulset(&self, namespace: &str, spec: &ServiceSpec) -> Result<Workload> {
         self.create_workload(WorkloadKind::StatefulSet, namespace, spec).await
@@ -278,27 +225,18 @@ impl<T: Transport> ClusterManager<T> {
     /// ```
     #[tracing::instrument(level = "debug", skip_all, fields(namespace = %namespace))]
     pub async fn create_service(&self, namespace: &str, def: &ServiceDef) -> Result<Service> {
-        match &self.backend {
-            Backend::Kubernetes(c) => self.run(k8s::service::create(c, k8s_namespace(c, namespace), def)).await,
-            Backend::Nomad(_) => Err(unsupported("create_service", NO_SERVICES)),
-        }
+        self.run(self.backend.ops().create_service(namespace, def)).await
     }
 
     /// The seed's `get_service`.
     #[tracing::instrument(level = "debug", skip_all, fields(namespace = %namespace, object = %name))]
     pub async fn get_service(&self, namespace: &str, name: &str) -> Result<Service> {
-        match &self.backend {
-            Backend::Kubernetes(c) => self.run(k8s::service::get(c, k8s_namespace(c, namespace), name)).await,
-            Backend::Nomad(_) => Err(unsupported("get_service", NO_SERVICES)),
-        }
+        self.run(self.backend.ops().get_service(namespace, name)).await
     }
 
     /// The seed's `delete_service`; `false` if it did not exist.
     #[tracing::instrument(level = "debug", skip_all, fields(namespace = %namespace, object = %name))]
     pub async fn delete_service(&self, namespace: &str, name: &str) -> Result<bool> {
-        match &self.backend {
-            Backend::Kubernetes(c) => self.run(k8s::service::delete(c, k8s_namespace(c, namespace), name)).await,
-            Backend::Nomad(_) => Err(unsupported("delete_service", NO_SERVICES)),
-        }
+        self.run(self.backend.ops().delete_service(namespace, name)).await
     }
 }

@@ -6,6 +6,8 @@
 //! - [`within`]: *deadline*: an operation bounded by a caller's [`Deadline`] (each request step
 //!   carries it in its [`Io`](crate::deadline::Io), each back-off is clamped to it, and it ends
 //!   with [`Error::Timeout`] once passed);
+//! - [`and_then`]: *sequence*: one operation, then another built from its output;
+//! - [`each`]: *each*: several operations in turn, every one's result kept;
 //! - boxing is [`BoxOperation`](crate::step::BoxOperation).
 
 use std::time::Instant;
@@ -136,6 +138,111 @@ where
 
     fn handle(&mut self, event: Event) {
         self.op.handle(event)
+    }
+}
+
+/// `first`, then the operation `then` builds from its output (*sequence*): one operation that
+/// finishes with the second one's result, or with the first one's error.
+pub fn and_then<A, F, B>(first: A, then: F) -> AndThen<A, F, B>
+where
+    A: Operation<Item = std::convert::Infallible>,
+    F: FnOnce(A::Output) -> B,
+    B: Operation<Item = std::convert::Infallible>,
+{
+    AndThen::First(first, Some(then))
+}
+
+/// The operation of [`and_then`].
+#[derive(Debug)]
+pub enum AndThen<A, F, B> {
+    /// Running the first operation.
+    First(A, Option<F>),
+    /// Running the second.
+    Second(B),
+}
+
+impl<A, F, B> Operation for AndThen<A, F, B>
+where
+    A: Operation<Item = std::convert::Infallible>,
+    F: FnOnce(A::Output) -> B,
+    B: Operation<Item = std::convert::Infallible>,
+{
+    type Output = B::Output;
+    type Item = std::convert::Infallible;
+
+    fn poll(&mut self, now: Instant) -> Step<B::Output> {
+        loop {
+            match self {
+                AndThen::Second(b) => return b.poll(now),
+                AndThen::First(a, then) => match a.poll(now) {
+                    Step::Done(Ok(out)) => match then.take() {
+                        Some(then) => *self = AndThen::Second(then(out)),
+                        None => return Step::Done(Err(Error::protocol("operation polled after it finished"))),
+                    },
+                    Step::Done(Err(e)) => return Step::Done(Err(e)),
+                    Step::Send(r, io) => return Step::Send(r, io),
+                    Step::Open(r, io) => return Step::Open(r, io),
+                    Step::Read { until } => return Step::Read { until },
+                    Step::WaitUntil(at) => return Step::WaitUntil(at),
+                    Step::Yield(never) => match never {},
+                },
+            }
+        }
+    }
+
+    fn handle(&mut self, event: Event) {
+        match self {
+            AndThen::First(a, _) => a.handle(event),
+            AndThen::Second(b) => b.handle(event),
+        }
+    }
+}
+
+/// Each of `ops` in turn (*each*), finishing with every one's own result: a failed one does not
+/// stop the others, so the caller decides which failures matter.
+pub fn each<O: Operation<Item = std::convert::Infallible>>(ops: Vec<O>) -> Each<O> {
+    Each { ops: ops.into_iter(), current: None, results: Vec::new() }
+}
+
+/// The operation of [`each`].
+#[derive(Debug)]
+pub struct Each<O: Operation> {
+    ops: std::vec::IntoIter<O>,
+    current: Option<O>,
+    results: Vec<Result<O::Output>>,
+}
+
+impl<O: Operation<Item = std::convert::Infallible>> Operation for Each<O> {
+    type Output = Vec<Result<O::Output>>;
+    type Item = std::convert::Infallible;
+
+    fn poll(&mut self, now: Instant) -> Step<Self::Output> {
+        loop {
+            if self.current.is_none() {
+                match self.ops.next() {
+                    Some(op) => self.current = Some(op),
+                    None => return Step::Done(Ok(std::mem::take(&mut self.results))),
+                }
+            }
+            let Some(op) = self.current.as_mut() else { continue };
+            match op.poll(now) {
+                Step::Done(result) => {
+                    self.results.push(result);
+                    self.current = None;
+                }
+                Step::Send(r, io) => return Step::Send(r, io),
+                Step::Open(r, io) => return Step::Open(r, io),
+                Step::Read { until } => return Step::Read { until },
+                Step::WaitUntil(at) => return Step::WaitUntil(at),
+                Step::Yield(never) => match never {},
+            }
+        }
+    }
+
+    fn handle(&mut self, event: Event) {
+        if let Some(op) = self.current.as_mut() {
+            op.handle(event);
+        }
     }
 }
 
