@@ -9,7 +9,8 @@
 //! log-follow detection, error mapping), and the wall clock and randomness handed to core
 //! ([`clock`]: [`now_unix`], [`random_seed`]), and a finished exec plugin as core sees it
 //! ([`exec`]), and the token-file and exec-plugin credential caches over a runtime's I/O
-//! ([`auth`]), and the connection budget ([`budget`]); what a transport is built from and does to
+//! ([`auth`]), and the connection budget ([`budget`]); where a connection goes and how a failed
+//! connect reads ([`connect`]); what a transport is built from and does to
 //! each request before it goes out ([`settings`]), and what a request may take ([`limits`]).
 
 // Where other crates' docs link to this one when built alone (`cargo doc --no-deps`):
@@ -19,6 +20,7 @@
 pub mod auth;
 pub mod budget;
 pub mod clock;
+pub mod connect;
 pub mod env;
 pub mod exec;
 pub mod hyper_rustls;
