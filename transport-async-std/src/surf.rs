@@ -31,6 +31,7 @@ use clustermanager_core::deadline::Io;
 use clustermanager_core::error::TransportErrorKind;
 use clustermanager_core::transport::{Chunk, Opened};
 use clustermanager_core::{BodyStream, Config, Error, Request, Response, Result, Transport};
+use clustermanager_transport_common::body::{too_large, DEFAULT_MAX_RESPONSE_BYTES};
 use clustermanager_transport_common::budget::{Budget, Permit};
 use clustermanager_transport_common::hyper_rustls::chain_message;
 use clustermanager_transport_common::settings::Settings;
@@ -45,7 +46,7 @@ use crate::{closed_before_answer, truncated_by_close};
 /// tokio transport's default), far above any paginated list, so that a misdirected request (a
 /// file server, an endless body) fails instead of exhausting memory. See
 /// [`SurfTransport::with_max_response_bytes`].
-pub const DEFAULT_SURF_MAX_RESPONSE_BYTES: usize = 512 << 20;
+pub const DEFAULT_SURF_MAX_RESPONSE_BYTES: usize = DEFAULT_MAX_RESPONSE_BYTES;
 
 /// How much one read of a streamed body takes at most.
 const READ_BUFFER: usize = 16 * 1024;
@@ -223,16 +224,7 @@ impl SurfTransport {
     async fn read_whole(&self, mut response: ::surf::Response) -> Result<Response> {
         let parts = head_of(&response)?;
         let max = self.max_response_bytes;
-        let too_large = || {
-            Error::decode(
-                "response body",
-                format!(
-                    "it is larger than {max} bytes; check the server address, or raise the limit with \
-                     SurfTransport::with_max_response_bytes"
-                ),
-                b"",
-            )
-        };
+        let too_large = || too_large(max, "SurfTransport::with_max_response_bytes");
         let mut body = response.take_body();
         if body.len().is_some_and(|len| len > max) {
             return Err(too_large());

@@ -174,8 +174,9 @@ mod auth;
 mod connector;
 
 pub use clustermanager_transport_common::auth::DEFAULT_TOKEN_FILE_REFRESH;
+use clustermanager_transport_common::body::read_whole;
 pub use clustermanager_transport_common::budget::{Budget, Permit};
-use clustermanager_transport_common::hyper_rustls::{as_rustls, body_error, chain_message, find_hyper};
+use clustermanager_transport_common::hyper_rustls::{body_error, no_response};
 use clustermanager_transport_common::random_seed;
 use clustermanager_transport_common::settings::Settings;
 use clustermanager_transport_common::tls::{self, ClientTls};
@@ -242,10 +243,9 @@ pub struct TokioTransport {
     connections: Budget,
 }
 
-/// The largest response body [`Transport::send`] reads into memory by default: 512 MiB, far
-/// above any paginated list, so that a misdirected request (a file server, an endless body)
-/// fails instead of exhausting memory. See [`TokioTransport::with_max_response_bytes`].
-pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 512 << 20;
+/// The largest response body [`Transport::send`] reads into memory by default (512 MiB, see
+/// [`TokioTransport::with_max_response_bytes`]).
+pub use clustermanager_transport_common::body::DEFAULT_MAX_RESPONSE_BYTES;
 
 impl std::fmt::Debug for TokioTransport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -339,38 +339,13 @@ impl TokioTransport {
     async fn send_inner(&self, request: Request) -> Result<Response> {
         let _permit = self.budget().acquire().await;
         let response = self.request(request).await?;
-        read_whole(response, self.max_response_bytes).await
+        self.read_whole(response).await
     }
-}
 
-/// Read a whole response body (Content-Length or chunked) into memory, at most `max` bytes.
-async fn read_whole(response: http::Response<hyper::body::Incoming>, max: usize) -> Result<Response> {
-    let (parts, body) = response.into_parts();
-    let too_large = || {
-        Error::decode(
-            "response body",
-            format!(
-                "it is larger than {max} bytes; check the server address, or raise the limit with \
-                 TokioTransport::with_max_response_bytes"
-            ),
-            b"",
-        )
-    };
-    let declared = parts.headers.get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-    if declared.is_some_and(|len| len > max as u64) {
-        return Err(too_large());
+    /// Read a whole response body into memory, at most `max_response_bytes`.
+    async fn read_whole(&self, response: http::Response<hyper::body::Incoming>) -> Result<Response> {
+        read_whole(response, self.max_response_bytes, "TokioTransport::with_max_response_bytes").await
     }
-    let bytes = match http_body_util::Limited::new(body, max).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(err) => {
-            return Err(match err.downcast_ref::<hyper::Error>() {
-                Some(hyper_err) => body_error(hyper_err),
-                None if err.is::<http_body_util::LengthLimitError>() => too_large(),
-                None => Error::transport(TransportErrorKind::Io, format!("reading the response body failed: {err}")),
-            })
-        }
-    };
-    Ok(Response::from_parts(parts, bytes))
 }
 
 /// `limit` from now; `None` without a limit or when it lies past the clock's range
@@ -439,9 +414,7 @@ impl Transport for TokioTransport {
             Some(_) => head_deadline,
             None => deadline_in(limits.rest()),
         };
-        within(body_deadline, read_whole(response, self.max_response_bytes), || limits.error_body_timed_out())
-            .await
-            .map(Opened::Complete)
+        within(body_deadline, self.read_whole(response), || limits.error_body_timed_out()).await.map(Opened::Complete)
     }
 
     async fn sleep(&self, duration: Duration) {
@@ -504,25 +477,19 @@ impl BodyStream for TokioBody {
 }
 
 /// The error a failed hyper-util request becomes: the connector's own error (Connect / Tls /
-/// Config), a TLS failure after the handshake (a refused client certificate shows up there with
-/// TLS 1.3), or an I/O failure.
+/// Config), else what [`no_response`] makes of it (a TLS failure after the handshake, or a
+/// Connect or I/O failure).
 fn request_error(err: &hyper_util::client::legacy::Error, host: &str) -> Error {
+    // the connector's error is the innermost source (it has none of its own)
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
     while let Some(e) = source {
         if let Some(ConnectError(inner)) = e.downcast_ref::<ConnectError>() {
             return copy_error(inner);
         }
-        if let Some(tls_err) = as_rustls(e) {
-            return tls::tls_error(tls_err, host);
-        }
         source = e.source();
     }
     let kind = if err.is_connect() { TransportErrorKind::Connect } else { TransportErrorKind::Io };
-    let mut message = chain_message(err);
-    if find_hyper(err).is_some_and(|h| h.is_incomplete_message()) {
-        message.push_str("; the server closed the connection before answering");
-    }
-    Error::transport(kind, message)
+    no_response(err, host, kind)
 }
 
 /// A copy of a connector error (which the client only lends us by reference).
