@@ -378,30 +378,21 @@ impl BodyStream for AsyncStdBody {
         let read = async {
             loop {
                 match active.driver.run(body.frame()).await {
-                    Ok(None) => return Chunk::End,
+                    Ok(None) => return Ok(Chunk::End),
                     Ok(Some(Ok(frame))) => match frame.into_data() {
-                        Ok(data) if !data.is_empty() => return Chunk::Data(data),
+                        Ok(data) if !data.is_empty() => return Ok(Chunk::Data(data)),
                         // Empty data frames and trailers carry nothing for us.
                         _ => continue,
                     },
                     Ok(Some(Err(e))) => {
-                        return Chunk::Failed(body_error(&active.driver.take_error().unwrap_or(e)));
+                        return Ok(Chunk::Failed(body_error(&active.driver.take_error().unwrap_or(e))));
                     }
-                    Err(Ended(Some(e))) => return Chunk::Failed(body_error(&e)),
-                    Err(Ended(None)) => return Chunk::Failed(truncated_by_close()),
+                    Err(Ended(Some(e))) => return Ok(Chunk::Failed(body_error(&e))),
+                    Err(Ended(None)) => return Ok(Chunk::Failed(truncated_by_close())),
                 }
             }
         };
-        let timed_out = async {
-            match limit {
-                None => future::pending().await,
-                Some(limit) => {
-                    async_io::Timer::after(limit).await;
-                    Chunk::TimedOut
-                }
-            }
-        };
-        let chunk = future::or(read, timed_out).await;
+        let chunk = future::or(read, expire(limit, |_| Chunk::TimedOut)).await.unwrap_or_else(|timed_out| timed_out);
         match &chunk {
             Chunk::End => {
                 self.done = true;

@@ -44,8 +44,9 @@ pub(crate) const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 const MAX_IDLE: usize = 16;
 
 /// A future that fails with `error(limit)` once `limit` has passed (async-io's timer), and never
-/// finishes without a limit. Raced with [`future::or`] against the work it bounds, so the work's
-/// future is stored once, inline (no wrapper that would double its size).
+/// finishes without a limit. Raced with [`future::or`] against the work it bounds (a request, a
+/// connect, a body read), so the work's future is stored once, inline (no wrapper that would
+/// double its size).
 pub(crate) async fn expire<T, E>(
     limit: Option<Duration>,
     error: impl FnOnce(Duration) -> E,

@@ -432,16 +432,7 @@ impl BodyStream for SurfBody {
         // A read that has not finished has taken nothing: stopping at the deadline loses no
         // bytes, the next call carries on.
         let read = async { body.read(buffer).await.map_err(Some) };
-        let timed_out = async {
-            match limit {
-                None => future::pending().await,
-                Some(limit) => {
-                    async_io::Timer::after(limit).await;
-                    Err(None)
-                }
-            }
-        };
-        let outcome = future::or(read, timed_out).await;
+        let outcome = future::or(read, expire(limit, |_| None)).await;
         match outcome {
             Ok(0) => {
                 self.done = true;
