@@ -243,9 +243,10 @@ pub struct TokioTransport {
     connections: Budget,
 }
 
-/// The largest response body [`Transport::send`] reads into memory by default (512 MiB, see
-/// [`TokioTransport::with_max_response_bytes`]).
-pub use clustermanager_transport_common::body::DEFAULT_MAX_RESPONSE_BYTES;
+/// The largest response body [`Transport::send`] reads into memory by default: 512 MiB, far
+/// above any paginated list, so that a misdirected request (a file server, an endless body)
+/// fails instead of exhausting memory. See [`TokioTransport::with_max_response_bytes`].
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = clustermanager_transport_common::body::DEFAULT_MAX_RESPONSE_BYTES;
 
 impl std::fmt::Debug for TokioTransport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
