@@ -3,16 +3,10 @@
 //! plugins run under async-process (killed if the request is dropped while they run). No tokio.
 
 use std::process::Stdio;
-use std::time::Duration;
 
-use clustermanager_core::config::token_file;
-use clustermanager_transport_common::auth::{CredentialIo, DynamicAuth};
+use clustermanager_transport_common::auth::CredentialIo;
 use clustermanager_transport_common::exec::{read_capped, Captured, Pipe, MAX_PLUGIN_STDERR, MAX_PLUGIN_STDOUT};
 use futures_lite::{future, AsyncRead, AsyncReadExt};
-
-/// How often a token file is read again by default: service-account tokens are rotated well
-/// before they expire, and kubelet refreshes the file every few minutes.
-pub const DEFAULT_TOKEN_FILE_REFRESH: Duration = token_file::DEFAULT_REFRESH;
 
 /// Credential I/O without tokio.
 pub(crate) struct AsyncIo;
@@ -52,6 +46,3 @@ impl<R: AsyncRead + Unpin + Send> Pipe for ChildPipe<R> {
         self.0.read(buf).await
     }
 }
-
-/// The dynamic credentials of an async-std transport.
-pub(crate) type Dynamic = DynamicAuth<AsyncIo>;

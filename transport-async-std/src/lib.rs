@@ -87,12 +87,13 @@ mod surf;
 #[cfg_attr(docsrs, doc(cfg(feature = "surf")))]
 pub use self::surf::{SurfBody, SurfTransport, DEFAULT_SURF_MAX_RESPONSE_BYTES};
 
-pub use auth::DEFAULT_TOKEN_FILE_REFRESH;
+pub use clustermanager_transport_common::auth::DEFAULT_TOKEN_FILE_REFRESH;
 use clustermanager_transport_common::random_seed;
+use clustermanager_transport_common::settings::Settings;
 use clustermanager_transport_common::tls::ClientTls;
 pub use clustermanager_transport_common::{env, StdEnvironment};
 
-use auth::Dynamic;
+use auth::AsyncIo;
 use clustermanager_core::deadline::Io;
 pub use clustermanager_transport_common::budget::{Budget, Permit};
 use clustermanager_transport_common::hyper_rustls::{body_error, request_error};
@@ -146,17 +147,14 @@ pub async fn connect_infer() -> Result<ClusterManager> {
 /// Cheap to clone: clones share the connection pool and the credential caches.
 #[derive(Clone)]
 pub struct AsyncStdTransport {
-    config: Arc<Config>,
+    /// The configuration, TLS settings, credential caches and the budget of requests and streams.
+    settings: Settings<AsyncIo>,
     pool: Arc<Pool>,
-    dynamic: Arc<Dynamic>,
-    tls: Arc<ClientTls>,
-    /// At most `config.max_connections` requests and streams at once.
-    budget: Budget,
 }
 
 impl std::fmt::Debug for AsyncStdTransport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AsyncStdTransport").field("config", &self.config).finish_non_exhaustive()
+        f.debug_struct("AsyncStdTransport").field("config", self.config()).finish_non_exhaustive()
     }
 }
 
@@ -172,22 +170,16 @@ impl AsyncStdTransport {
     /// # Ok::<(), clustermanager_async_std::Error>(())
     /// ```
     pub fn new(config: &Config) -> Result<Self> {
-        let tls = Arc::new(ClientTls::new(config)?);
-        let pool = Pool::new(config.connect_timeout, Arc::clone(&tls), Budget::new(config.max_connections));
-        let dynamic = Dynamic::new(&config.auth, DEFAULT_TOKEN_FILE_REFRESH);
-        Ok(AsyncStdTransport {
-            config: Arc::new(config.clone()),
-            pool: Arc::new(pool),
-            dynamic: Arc::new(dynamic),
-            tls,
-            budget: Budget::new(config.max_connections),
-        })
+        let settings = Settings::new(config, ClientTls::new(config)?);
+        let connections = Budget::new(config.max_connections);
+        let pool = Pool::new(config.connect_timeout, Arc::clone(settings.tls()), connections);
+        Ok(AsyncStdTransport { settings, pool: Arc::new(pool) })
     }
 
     /// The request budget: how many requests and streams are in flight now, and the most
     /// that ever were ([`Config::max_connections`] bounds both).
     pub fn budget(&self) -> &Budget {
-        &self.budget
+        self.settings.budget()
     }
 
     /// The connection budget: how many TCP connections to the server are open now (in use or
@@ -199,22 +191,19 @@ impl AsyncStdTransport {
     /// Re-read a token file ([`Auth::TokenFile`]) when the last read is older than `refresh`
     /// (default [`DEFAULT_TOKEN_FILE_REFRESH`], 60 s). Resets the cache.
     pub fn with_token_file_refresh(mut self, refresh: Duration) -> Self {
-        if let Auth::TokenFile { path } = &self.config.auth {
-            self.dynamic = Arc::new(Dynamic::new(&Auth::TokenFile { path: path.clone() }, refresh));
-        }
+        self.settings.set_token_file_refresh(refresh);
         self
     }
 
     /// The configuration this transport was built from.
     pub fn config(&self) -> &Config {
-        &self.config
+        self.settings.config()
     }
 
     /// Resolve the URI, add static and dynamic credentials, and convert the body. Returns the
     /// absolute target (for the connection) and the request in origin form with a `Host` header.
-    async fn prepare(&self, mut request: Request) -> Result<(Uri, http::Request<Full<Bytes>>)> {
-        self.config.prepare(&mut request)?;
-        self.dynamic.apply(&self.tls, &mut request).await?;
+    async fn prepare(&self, request: Request) -> Result<(Uri, http::Request<Full<Bytes>>)> {
+        let mut request = self.settings.prepare(request).await?;
         let target = request.uri().clone();
         let host = host_header(&target)?;
         request.headers_mut().entry(http::header::HOST).or_insert(host);
@@ -225,7 +214,7 @@ impl AsyncStdTransport {
     }
 
     fn host(&self) -> &str {
-        self.config.server.host_str().unwrap_or("the server")
+        self.settings.host()
     }
 
     /// Send a request and return its head, with the connection its body must be read through.
@@ -233,7 +222,7 @@ impl AsyncStdTransport {
     /// it) is sent again once on a fresh connection; one that was sent is never resent here.
     async fn request(&self, request: Request) -> Result<(http::Response<hyper::body::Incoming>, Conn, Permit)> {
         let (target, mut request) = self.prepare(request).await?;
-        let permit = self.budget.acquire().await;
+        let permit = self.budget().acquire().await;
         let mut conn = self.pool.get(&target).await?;
         loop {
             let ready = match conn.driver.run(conn.sender.ready()).await {
@@ -268,10 +257,7 @@ impl AsyncStdTransport {
                 Err(Ended(Some(e))) => return Err(request_error(&e, self.host())),
                 Err(Ended(None)) => return Err(closed_before_answer()),
             };
-            if response.status() == http::StatusCode::UNAUTHORIZED {
-                // Like client-go: a refused exec plugin credential is fetched again for the next request.
-                self.dynamic.refused().await;
-            }
+            self.settings.answered(response.status()).await;
             return Ok((response, conn, permit));
         }
     }
@@ -322,39 +308,12 @@ pub(crate) fn truncated_by_close() -> Error {
     Error::transport(TransportErrorKind::Truncated, "the connection closed before the response body ended")
 }
 
-/// `METHOD /path` of a request, for timeout messages (no query: it may be long).
-pub(crate) fn what(request: &Request) -> String {
-    format!("{} {}", request.method(), request.uri().path())
-}
-
-/// A whole response to `what` did not come within `limit`.
-pub(crate) fn response_timed_out(what: &str, limit: Duration) -> Error {
-    Error::Timeout {
-        what: format!("no complete response to {what} within {limit:?} (request_timeout plus the query's wait)"),
-    }
-}
-
-/// The head of the stream `what` did not come within `limit`.
-pub(crate) fn head_timed_out(what: &str, limit: Duration) -> Error {
-    Error::Timeout {
-        what: format!(
-            "no response head for the stream {what} within {limit:?} (request_timeout plus the query's wait)"
-        ),
-    }
-}
-
-/// The (non-2xx) error body of a stream did not come within `limit`.
-pub(crate) fn error_body_timed_out(limit: Duration) -> Error {
-    Error::Timeout { what: format!("the error body of a stream within {limit:?}") }
-}
-
 impl Transport for AsyncStdTransport {
     type Body = AsyncStdBody;
 
     async fn send(&self, request: Request, io: Io) -> Result<Response> {
-        let what = what(&request);
-        let limit = io.limit(Instant::now(), self.config.request_timeout);
-        future::or(self.send_inner(request), expire(limit, |limit| response_timed_out(&what, limit))).await
+        let limits = self.settings.limits(&request, &io);
+        future::or(self.send_inner(request), expire(limits.answer(), |_| limits.response_timed_out())).await
     }
 
     /// Like the tokio transport: the head must come within `request_timeout` plus the time the
@@ -363,12 +322,9 @@ impl Transport for AsyncStdTransport {
     /// whose head may only come with the first byte of the log; a 2xx stream then has no overall
     /// limit, only each read's own timeout.
     async fn open(&self, request: Request, io: Io) -> Result<Opened<AsyncStdBody>> {
-        let what = what(&request);
-        let now = Instant::now();
-        let head_limit = io.limit(now, self.config.request_timeout);
-        let body_limit = io.cap(now, self.config.request_timeout);
-        let head_timed_out = |limit| head_timed_out(&what, limit);
-        let (response, conn, permit) = future::or(self.request(request), expire(head_limit, head_timed_out)).await?;
+        let limits = self.settings.limits(&request, &io);
+        let head = expire(limits.answer(), |_| limits.head_timed_out());
+        let (response, conn, permit) = future::or(self.request(request), head).await?;
         if response.status().is_success() {
             let (parts, body) = response.into_parts();
             let body = AsyncStdBody {
@@ -381,7 +337,8 @@ impl Transport for AsyncStdTransport {
             return Ok(Opened::Stream(parts, body));
         }
         // An error body is short; do not let a stalled one hang the caller.
-        let read = future::or(self.read_whole(response, conn), expire(body_limit, error_body_timed_out));
+        let read =
+            future::or(self.read_whole(response, conn), expire(limits.rest(), |_| limits.error_body_timed_out()));
         read.await.map(Opened::Complete)
     }
 
@@ -426,30 +383,21 @@ impl BodyStream for AsyncStdBody {
         let read = async {
             loop {
                 match active.driver.run(body.frame()).await {
-                    Ok(None) => return Chunk::End,
+                    Ok(None) => return Ok(Chunk::End),
                     Ok(Some(Ok(frame))) => match frame.into_data() {
-                        Ok(data) if !data.is_empty() => return Chunk::Data(data),
+                        Ok(data) if !data.is_empty() => return Ok(Chunk::Data(data)),
                         // Empty data frames and trailers carry nothing for us.
                         _ => continue,
                     },
                     Ok(Some(Err(e))) => {
-                        return Chunk::Failed(body_error(&active.driver.take_error().unwrap_or(e)));
+                        return Ok(Chunk::Failed(body_error(&active.driver.take_error().unwrap_or(e))));
                     }
-                    Err(Ended(Some(e))) => return Chunk::Failed(body_error(&e)),
-                    Err(Ended(None)) => return Chunk::Failed(truncated_by_close()),
+                    Err(Ended(Some(e))) => return Ok(Chunk::Failed(body_error(&e))),
+                    Err(Ended(None)) => return Ok(Chunk::Failed(truncated_by_close())),
                 }
             }
         };
-        let timed_out = async {
-            match limit {
-                None => future::pending().await,
-                Some(limit) => {
-                    async_io::Timer::after(limit).await;
-                    Chunk::TimedOut
-                }
-            }
-        };
-        let chunk = future::or(read, timed_out).await;
+        let chunk = future::or(read, expire(limit, |_| Chunk::TimedOut)).await.unwrap_or_else(|timed_out| timed_out);
         match &chunk {
             Chunk::End => {
                 self.done = true;

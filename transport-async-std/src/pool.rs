@@ -35,7 +35,8 @@ use hyper::client::conn::http1;
 
 use crate::io::Stream;
 use clustermanager_transport_common::budget::{Budget, Permit};
-use clustermanager_transport_common::tls::{self, ClientTls};
+use clustermanager_transport_common::connect::{connect_timed_out, handshake_error, Target};
+use clustermanager_transport_common::tls::ClientTls;
 
 /// How long an idle connection is kept.
 pub(crate) const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
@@ -43,8 +44,9 @@ pub(crate) const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 const MAX_IDLE: usize = 16;
 
 /// A future that fails with `error(limit)` once `limit` has passed (async-io's timer), and never
-/// finishes without a limit. Raced with [`future::or`] against the work it bounds, so the work's
-/// future is stored once, inline (no wrapper that would double its size).
+/// finishes without a limit. Raced with [`future::or`] against the work it bounds (a request, a
+/// connect, a body read), so the work's future is stored once, inline (no wrapper that would
+/// double its size).
 pub(crate) async fn expire<T, E>(
     limit: Option<Duration>,
     error: impl FnOnce(Duration) -> E,
@@ -197,17 +199,8 @@ impl Pool {
     /// starts once the unit is there).
     pub(crate) async fn connect(&self, uri: &Uri, pool_key: String) -> Result<Conn> {
         let unit = self.unit().await;
-        let limit = self.connect_timeout;
-        let timed_out = |limit: Duration| {
-            Error::transport(
-                TransportErrorKind::Connect,
-                format!(
-                    "no connection to {} within {limit:?} (connect_timeout); check the server address and that it is reachable",
-                    key(uri)
-                ),
-            )
-        };
-        let (sender, conn) = future::or(self.connect_inner(uri), expire(Some(limit), timed_out)).await?;
+        let timed_out = |limit| connect_timed_out(&key(uri), limit);
+        let (sender, conn) = future::or(self.connect_inner(uri), expire(Some(self.connect_timeout), timed_out)).await?;
         Ok(Conn {
             sender,
             driver: Driver { conn: Box::pin(conn), ended: false, error: None },
@@ -221,23 +214,12 @@ impl Pool {
         &self,
         uri: &Uri,
     ) -> Result<(http1::SendRequest<Full<Bytes>>, http1::Connection<Stream, Full<Bytes>>)> {
-        let https = match uri.scheme_str() {
-            Some("https") => true,
-            Some("http") => false,
-            other => return Err(Error::config("server", format!("scheme {other:?} is not http or https"))),
-        };
-        let host = uri.host().ok_or_else(|| Error::config("server", format!("{uri} has no host")))?;
-        let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
-        let bare_host = host.trim_start_matches('[').trim_end_matches(']');
-        let tcp = async_net::TcpStream::connect((bare_host, port)).await.map_err(|e| {
-            Error::transport(
-                TransportErrorKind::Connect,
-                format!("cannot connect to {host}:{port}: {e}; check the server address and that the server runs"),
-            )
-        })?;
+        let target = Target::of(uri)?;
+        let (host, port) = (target.host, target.port);
+        let tcp = async_net::TcpStream::connect((target.bare_host(), port)).await.map_err(|e| target.tcp_failed(&e))?;
         // Small requests and stream frames should not wait for Nagle.
         let _ = tcp.set_nodelay(true);
-        let stream = if https {
+        let stream = if target.https {
             let (name, config) = self.tls.for_host(host)?;
             let tls_stream = futures_rustls::TlsConnector::from(config)
                 .connect(name, tcp)
@@ -259,16 +241,6 @@ pub(crate) fn key(uri: &Uri) -> String {
     let authority = uri.authority().map(|a| a.as_str()).unwrap_or_default();
     let authority = authority.rsplit_once('@').map(|(_, a)| a).unwrap_or(authority);
     format!("{scheme}://{authority}")
-}
-
-fn handshake_error(err: &std::io::Error, host: &str) -> Error {
-    match err.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
-        Some(tls_err) => tls::tls_error(tls_err, host),
-        None => Error::transport(
-            TransportErrorKind::Tls,
-            format!("the TLS handshake with {host} failed: {err}; is the server speaking TLS on that port?"),
-        ),
-    }
 }
 
 #[cfg(test)]

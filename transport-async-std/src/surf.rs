@@ -31,20 +31,22 @@ use clustermanager_core::deadline::Io;
 use clustermanager_core::error::TransportErrorKind;
 use clustermanager_core::transport::{Chunk, Opened};
 use clustermanager_core::{BodyStream, Config, Error, Request, Response, Result, Transport};
+use clustermanager_transport_common::body::{too_large, DEFAULT_MAX_RESPONSE_BYTES};
 use clustermanager_transport_common::budget::{Budget, Permit};
 use clustermanager_transport_common::hyper_rustls::chain_message;
+use clustermanager_transport_common::settings::Settings;
 use clustermanager_transport_common::tls::ClientTls;
 use futures_lite::{future, AsyncReadExt};
 
-use crate::auth::{Dynamic, DEFAULT_TOKEN_FILE_REFRESH};
+use crate::auth::AsyncIo;
 use crate::pool::{expire, key};
-use crate::{closed_before_answer, error_body_timed_out, head_timed_out, response_timed_out, truncated_by_close, what};
+use crate::{closed_before_answer, truncated_by_close};
 
 /// The largest whole response body [`SurfTransport`] reads into memory by default: 512 MiB (the
 /// tokio transport's default), far above any paginated list, so that a misdirected request (a
 /// file server, an endless body) fails instead of exhausting memory. See
 /// [`SurfTransport::with_max_response_bytes`].
-pub const DEFAULT_SURF_MAX_RESPONSE_BYTES: usize = 512 << 20;
+pub const DEFAULT_SURF_MAX_RESPONSE_BYTES: usize = DEFAULT_MAX_RESPONSE_BYTES;
 
 /// How much one read of a streamed body takes at most.
 const READ_BUFFER: usize = 16 * 1024;
@@ -82,22 +84,20 @@ const POOL_CONNECT_FAILED: &str = "error occured while creating a new object";
 #[derive(Clone)]
 pub struct SurfTransport {
     client: ::surf::Client,
-    config: Arc<Config>,
-    dynamic: Arc<Dynamic>,
-    /// Where an exec plugin's client certificate lands; never used for a connection here.
-    tls: Arc<ClientTls>,
+    /// The configuration, credential caches and the budget of requests and streams; the TLS
+    /// settings there are where an exec plugin's client certificate lands, never used for a
+    /// connection here.
+    settings: Settings<AsyncIo>,
     /// For an `https` server with an exec plugin: the TLS configuration before any plugin
     /// certificate, to notice one (which a surf client could not present).
     exec_baseline: Option<Arc<rustls::ClientConfig>>,
     /// The largest whole response body read into memory.
     max_response_bytes: usize,
-    /// At most `config.max_connections` requests and streams at once.
-    budget: Budget,
 }
 
 impl std::fmt::Debug for SurfTransport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SurfTransport").field("config", &self.config).finish_non_exhaustive()
+        f.debug_struct("SurfTransport").field("config", self.config()).finish_non_exhaustive()
     }
 }
 
@@ -127,20 +127,12 @@ impl SurfTransport {
             ));
         }
         // Warns about credentials over plain http and holds an exec plugin's certificate.
-        let tls = Arc::new(ClientTls::new(config)?);
+        let settings = Settings::new(config, ClientTls::new(config)?);
         let exec_baseline = match (&config.auth, https) {
-            (Auth::Exec(_), true) => Some(tls_in_use(&tls, config)?),
+            (Auth::Exec(_), true) => Some(tls_in_use(settings.tls(), config)?),
             _ => None,
         };
-        Ok(SurfTransport {
-            client,
-            config: Arc::new(config.clone()),
-            dynamic: Arc::new(Dynamic::new(&config.auth, DEFAULT_TOKEN_FILE_REFRESH)),
-            tls,
-            exec_baseline,
-            max_response_bytes: DEFAULT_SURF_MAX_RESPONSE_BYTES,
-            budget: Budget::new(config.max_connections),
-        })
+        Ok(SurfTransport { client, settings, exec_baseline, max_response_bytes: DEFAULT_SURF_MAX_RESPONSE_BYTES })
     }
 
     /// A transport over a new surf client of this crate's plain-HTTP backend (h1, no TLS):
@@ -167,15 +159,13 @@ impl SurfTransport {
     /// The connection budget: how many requests and streams are in flight now, and the most
     /// that ever were ([`Config::max_connections`] bounds both).
     pub fn budget(&self) -> &Budget {
-        &self.budget
+        self.settings.budget()
     }
 
     /// Re-read a token file ([`Auth::TokenFile`]) when the last read is older than `refresh`
     /// (default [`DEFAULT_TOKEN_FILE_REFRESH`], 60 s). Resets the cache.
     pub fn with_token_file_refresh(mut self, refresh: Duration) -> Self {
-        if let Auth::TokenFile { path } = &self.config.auth {
-            self.dynamic = Arc::new(Dynamic::new(&Auth::TokenFile { path: path.clone() }, refresh));
-        }
+        self.settings.set_token_file_refresh(refresh);
         self
     }
 
@@ -190,7 +180,7 @@ impl SurfTransport {
 
     /// The configuration this transport was built from.
     pub fn config(&self) -> &Config {
-        &self.config
+        self.settings.config()
     }
 
     /// The surf client requests go through.
@@ -200,11 +190,10 @@ impl SurfTransport {
 
     /// Resolve the URI, add static and dynamic credentials, and convert the request to surf's.
     /// Returns `scheme://host:port` (for messages) with it.
-    async fn prepare(&self, mut request: Request) -> Result<(String, ::surf::Request)> {
-        self.config.prepare(&mut request)?;
-        self.dynamic.apply(&self.tls, &mut request).await?;
+    async fn prepare(&self, request: Request) -> Result<(String, ::surf::Request)> {
+        let request = self.settings.prepare(request).await?;
         if let Some(baseline) = &self.exec_baseline {
-            if !Arc::ptr_eq(baseline, &tls_in_use(&self.tls, &self.config)?) {
+            if !Arc::ptr_eq(baseline, &tls_in_use(self.settings.tls(), self.config())?) {
                 return Err(Error::config(
                     "exec",
                     "the exec plugin returned a client certificate, which a caller-supplied surf client \
@@ -218,11 +207,10 @@ impl SurfTransport {
     /// Send a request under a unit of the budget and return its head (the body still unread).
     async fn request(&self, request: Request) -> Result<(::surf::Response, Permit)> {
         let (target, request) = self.prepare(request).await?;
-        let permit = self.budget.acquire().await;
+        let permit = self.budget().acquire().await;
         let response = self.client.send(request).await.map_err(|e| request_error(&e, &target))?;
         if response.status() == ::surf::StatusCode::Unauthorized {
-            // Like client-go: a refused exec plugin credential is fetched again for the next request.
-            self.dynamic.refused().await;
+            self.settings.answered(http::StatusCode::UNAUTHORIZED).await;
         }
         Ok((response, permit))
     }
@@ -236,16 +224,7 @@ impl SurfTransport {
     async fn read_whole(&self, mut response: ::surf::Response) -> Result<Response> {
         let parts = head_of(&response)?;
         let max = self.max_response_bytes;
-        let too_large = || {
-            Error::decode(
-                "response body",
-                format!(
-                    "it is larger than {max} bytes; check the server address, or raise the limit with \
-                     SurfTransport::with_max_response_bytes"
-                ),
-                b"",
-            )
-        };
+        let too_large = || too_large(max, "SurfTransport::with_max_response_bytes");
         let mut body = response.take_body();
         if body.len().is_some_and(|len| len > max) {
             return Err(too_large());
@@ -382,9 +361,8 @@ impl Transport for SurfTransport {
     type Body = SurfBody;
 
     async fn send(&self, request: Request, io: Io) -> Result<Response> {
-        let what = what(&request);
-        let limit = io.limit(Instant::now(), self.config.request_timeout);
-        future::or(self.send_inner(request), expire(limit, |limit| response_timed_out(&what, limit))).await
+        let limits = self.settings.limits(&request, &io);
+        future::or(self.send_inner(request), expire(limits.answer(), |_| limits.response_timed_out())).await
     }
 
     /// Like the main transport: the head must come within `request_timeout` plus the time the
@@ -392,12 +370,9 @@ impl Transport for SurfTransport {
     /// for a log follow; a
     /// 2xx stream then has no overall limit, only each read's own timeout.
     async fn open(&self, request: Request, io: Io) -> Result<Opened<SurfBody>> {
-        let what = what(&request);
-        let now = Instant::now();
-        let head_limit = io.limit(now, self.config.request_timeout);
-        let body_limit = io.cap(now, self.config.request_timeout);
-        let head_timed_out = |limit| head_timed_out(&what, limit);
-        let (mut response, permit) = future::or(self.request(request), expire(head_limit, head_timed_out)).await?;
+        let limits = self.settings.limits(&request, &io);
+        let head = expire(limits.answer(), |_| limits.head_timed_out());
+        let (mut response, permit) = future::or(self.request(request), head).await?;
         if response.status().is_success() {
             let parts = head_of(&response)?;
             let body = response.take_body();
@@ -412,7 +387,7 @@ impl Transport for SurfTransport {
             return Ok(Opened::Stream(parts, body));
         }
         // An error body is short; do not let a stalled one hang the caller.
-        let read = future::or(self.read_whole(response), expire(body_limit, error_body_timed_out));
+        let read = future::or(self.read_whole(response), expire(limits.rest(), |_| limits.error_body_timed_out()));
         read.await.map(Opened::Complete)
     }
 
@@ -457,16 +432,7 @@ impl BodyStream for SurfBody {
         // A read that has not finished has taken nothing: stopping at the deadline loses no
         // bytes, the next call carries on.
         let read = async { body.read(buffer).await.map_err(Some) };
-        let timed_out = async {
-            match limit {
-                None => future::pending().await,
-                Some(limit) => {
-                    async_io::Timer::after(limit).await;
-                    Err(None)
-                }
-            }
-        };
-        let outcome = future::or(read, timed_out).await;
+        let outcome = future::or(read, expire(limit, |_| None)).await;
         match outcome {
             Ok(0) => {
                 self.done = true;

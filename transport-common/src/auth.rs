@@ -11,13 +11,17 @@ use std::time::{Duration, Instant};
 
 use async_lock::Mutex;
 use clustermanager_core::config::exec::{plugin_env, ExecAuth, ExecConfig, ExecState};
-use clustermanager_core::config::token_file::TokenFile;
+use clustermanager_core::config::token_file::{self, TokenFile};
 use clustermanager_core::config::Auth;
 use clustermanager_core::Result;
 
 use crate::exec::{plugin_run, Captured};
 use crate::now_unix;
 use crate::tls::ClientTls;
+
+/// How often a token file is read again by default: service-account tokens are rotated well
+/// before they expire, and kubelet refreshes the file every few minutes.
+pub const DEFAULT_TOKEN_FILE_REFRESH: Duration = token_file::DEFAULT_REFRESH;
 
 /// The I/O a runtime does for credentials.
 pub trait CredentialIo: Send + Sync + 'static {

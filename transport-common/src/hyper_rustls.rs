@@ -22,7 +22,15 @@ pub fn find_hyper<'e>(err: &'e (dyn std::error::Error + 'static)) -> Option<&'e 
 /// The error a request that got no response becomes: a TLS failure after the handshake (a
 /// refused client certificate shows up there with TLS 1.3), or an I/O failure.
 pub fn request_error(err: &hyper::Error, host: &str) -> Error {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    no_response(err, host, TransportErrorKind::Io)
+}
+
+/// The error a request that got no response becomes, from a client's error whose sources may
+/// hold a rustls or hyper error: a TLS failure after the handshake (a refused client certificate
+/// shows up there with TLS 1.3), else an error of `kind` with the whole chain's text (noting when
+/// hyper saw the connection close before the response).
+pub fn no_response(err: &(dyn std::error::Error + 'static), host: &str, kind: TransportErrorKind) -> Error {
+    let mut source = Some(err);
     while let Some(e) = source {
         if let Some(tls_err) = as_rustls(e) {
             return tls::tls_error(tls_err, host);
@@ -30,10 +38,10 @@ pub fn request_error(err: &hyper::Error, host: &str) -> Error {
         source = e.source();
     }
     let mut message = chain_message(err);
-    if err.is_incomplete_message() {
+    if find_hyper(err).is_some_and(|h| h.is_incomplete_message()) {
         message.push_str("; the server closed the connection before answering");
     }
-    Error::transport(TransportErrorKind::Io, message)
+    Error::transport(kind, message)
 }
 
 /// The error a failed body read becomes: `Truncated` when the body stopped before its declared

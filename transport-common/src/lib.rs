@@ -9,18 +9,25 @@
 //! log-follow detection, error mapping), and the wall clock and randomness handed to core
 //! ([`clock`]: [`now_unix`], [`random_seed`]), and a finished exec plugin as core sees it
 //! ([`exec`]), and the token-file and exec-plugin credential caches over a runtime's I/O
-//! ([`auth`]), and the connection budget ([`budget`]).
+//! ([`auth`]), and the connection budget ([`budget`]); reading a whole response body under a
+//! size cap ([`body`]); where a connection goes and how a failed
+//! connect reads ([`connect`]); what a transport is built from and does to
+//! each request before it goes out ([`settings`]), and what a request may take ([`limits`]).
 
 // Where other crates' docs link to this one when built alone (`cargo doc --no-deps`):
 // without it their links to our items render as plain text.
 #![doc(html_root_url = "https://docs.rs/clustermanager-transport-common/0.1.0")]
 
 pub mod auth;
+pub mod body;
 pub mod budget;
 pub mod clock;
+pub mod connect;
 pub mod env;
 pub mod exec;
 pub mod hyper_rustls;
+pub mod limits;
+pub mod settings;
 pub mod tls;
 
 pub use clock::{now_unix, random_seed};

@@ -3,16 +3,10 @@
 //! dropped while they run).
 
 use std::process::Stdio;
-use std::time::Duration;
 
-use clustermanager_core::config::token_file;
-use clustermanager_transport_common::auth::{CredentialIo, DynamicAuth};
+use clustermanager_transport_common::auth::CredentialIo;
 use clustermanager_transport_common::exec::{read_capped, Captured, Pipe, MAX_PLUGIN_STDERR, MAX_PLUGIN_STDOUT};
 use tokio::io::{AsyncRead, AsyncReadExt};
-
-/// How often a token file is read again by default: service-account tokens are rotated well
-/// before they expire, and kubelet refreshes the file every few minutes.
-pub const DEFAULT_TOKEN_FILE_REFRESH: Duration = token_file::DEFAULT_REFRESH;
 
 /// Credential I/O on tokio.
 pub(crate) struct TokioIo;
@@ -51,6 +45,3 @@ impl<R: AsyncRead + Unpin + Send> Pipe for ChildPipe<R> {
         self.0.read(buf).await
     }
 }
-
-/// The dynamic credentials of a tokio transport.
-pub(crate) type Dynamic = DynamicAuth<TokioIo>;

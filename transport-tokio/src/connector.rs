@@ -43,7 +43,8 @@ use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
 use clustermanager_transport_common::budget::{Budget, Permit};
-use clustermanager_transport_common::tls::{self, ClientTls};
+use clustermanager_transport_common::connect::{connect_timed_out, handshake_error, Target};
+use clustermanager_transport_common::tls::ClientTls;
 use tokio::sync::watch;
 
 tokio::task_local! {
@@ -102,13 +103,7 @@ impl tower_service::Service<Uri> for Connector {
             let timeout = this.connect_timeout;
             match tokio::time::timeout(timeout, this.connect(&uri, unit)).await {
                 Ok(result) => result.map_err(ConnectError),
-                Err(_) => Err(ConnectError(Error::transport(
-                    TransportErrorKind::Connect,
-                    format!(
-                        "no connection to {} within {timeout:?} (connect_timeout); check the server address and that it is reachable",
-                        authority(&uri)
-                    ),
-                ))),
+                Err(_) => Err(ConnectError(connect_timed_out(&authority(&uri), timeout))),
             }
         })
     }
@@ -136,25 +131,12 @@ impl Connector {
     }
 
     async fn connect(&self, uri: &Uri, unit: Permit) -> Result<Conn, Error> {
-        let https = match uri.scheme_str() {
-            Some("https") => true,
-            Some("http") => false,
-            other => {
-                return Err(Error::config("server", format!("scheme {other:?} is not http or https")));
-            }
-        };
-        let host = uri.host().ok_or_else(|| Error::config("server", format!("{uri} has no host")))?;
-        let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
-        let bare_host = host.trim_start_matches('[').trim_end_matches(']');
-        let tcp = TcpStream::connect((bare_host, port)).await.map_err(|e| {
-            Error::transport(
-                TransportErrorKind::Connect,
-                format!("cannot connect to {host}:{port}: {e}; check the server address and that the server runs"),
-            )
-        })?;
+        let target = Target::of(uri)?;
+        let tcp = TcpStream::connect((target.bare_host(), target.port)).await.map_err(|e| target.tcp_failed(&e))?;
         // Small requests and stream frames should not wait for Nagle.
         let _ = tcp.set_nodelay(true);
-        if !https {
+        let host = target.host;
+        if !target.https {
             return Ok(Conn { io: TokioIo::new(Stream::Plain(tcp)), h2: false, _unit: unit });
         }
         let (name, config) = self.tls.for_host(host)?;
@@ -162,16 +144,6 @@ impl Connector {
         // the server picked HTTP/2 from our ALPN offer: hyper multiplexes this connection
         let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2".as_slice());
         Ok(Conn { io: TokioIo::new(Stream::Tls(Box::new(stream))), h2, _unit: unit })
-    }
-}
-
-fn handshake_error(err: &io::Error, host: &str) -> Error {
-    match err.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
-        Some(tls_err) => tls::tls_error(tls_err, host),
-        None => Error::transport(
-            TransportErrorKind::Tls,
-            format!("the TLS handshake with {host} failed: {err}; is the server speaking TLS on that port?"),
-        ),
     }
 }
 

@@ -178,14 +178,16 @@ pub use http;
 mod auth;
 mod connector;
 
-pub use auth::DEFAULT_TOKEN_FILE_REFRESH;
+pub use clustermanager_transport_common::auth::DEFAULT_TOKEN_FILE_REFRESH;
+use clustermanager_transport_common::body::read_whole;
 pub use clustermanager_transport_common::budget::{Budget, Permit};
-use clustermanager_transport_common::hyper_rustls::{as_rustls, body_error, chain_message, find_hyper};
+use clustermanager_transport_common::hyper_rustls::{body_error, no_response};
 use clustermanager_transport_common::random_seed;
+use clustermanager_transport_common::settings::Settings;
 use clustermanager_transport_common::tls::{self, ClientTls};
 pub use clustermanager_transport_common::{env, StdEnvironment};
 
-use auth::Dynamic;
+use auth::TokioIo;
 use connector::{wanting, ConnectError, Connector};
 
 /// The seed's API over tokio: the manager over [`TokioTransport`] (reach its
@@ -237,14 +239,11 @@ pub async fn connect_infer() -> Result<ClusterManager> {
 /// Cheap to clone: clones share the connection pool and the credential caches.
 #[derive(Clone)]
 pub struct TokioTransport {
-    config: Arc<Config>,
+    /// The configuration, TLS settings, credential caches and the budget of requests and streams.
+    settings: Settings<TokioIo>,
     client: Client<Connector, Full<Bytes>>,
-    dynamic: Arc<Dynamic>,
-    tls: Arc<ClientTls>,
     /// The largest whole response body read into memory.
     max_response_bytes: usize,
-    /// At most `config.max_connections` requests and streams at once.
-    budget: Budget,
     /// At most `config.max_connections` connections open at once (shared with the connector).
     connections: Budget,
 }
@@ -252,11 +251,11 @@ pub struct TokioTransport {
 /// The largest response body [`Transport::send`] reads into memory by default: 512 MiB, far
 /// above any paginated list, so that a misdirected request (a file server, an endless body)
 /// fails instead of exhausting memory. See [`TokioTransport::with_max_response_bytes`].
-pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 512 << 20;
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = clustermanager_transport_common::body::DEFAULT_MAX_RESPONSE_BYTES;
 
 impl std::fmt::Debug for TokioTransport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TokioTransport").field("config", &self.config).finish_non_exhaustive()
+        f.debug_struct("TokioTransport").field("config", self.config()).finish_non_exhaustive()
     }
 }
 
@@ -276,11 +275,11 @@ impl TokioTransport {
     pub fn new(config: &Config) -> Result<Self> {
         // HTTP/2 where the server offers it over TLS (kube-apiserver does): every request and
         // watch multiplexed over one connection; HTTP/1.1 otherwise and for plain http
-        let tls = Arc::new(ClientTls::offering(config, tls::ALPN_H2_HTTP1)?);
+        let settings = Settings::new(config, ClientTls::offering(config, tls::ALPN_H2_HTTP1)?);
         let connections = Budget::new(config.max_connections);
         let connector = Connector {
             connect_timeout: config.connect_timeout,
-            tls: Arc::clone(&tls),
+            tls: Arc::clone(settings.tls()),
             connections: connections.clone(),
         };
         let client = Client::builder(TokioExecutor::new())
@@ -289,22 +288,13 @@ impl TokioTransport {
             .pool_idle_timeout(Duration::from_secs(90))
             .pool_max_idle_per_host(config.max_connections)
             .build(connector);
-        let dynamic = Dynamic::new(&config.auth, DEFAULT_TOKEN_FILE_REFRESH);
-        Ok(TokioTransport {
-            config: Arc::new(config.clone()),
-            client,
-            dynamic: Arc::new(dynamic),
-            tls,
-            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
-            budget: Budget::new(config.max_connections),
-            connections,
-        })
+        Ok(TokioTransport { settings, client, max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES, connections })
     }
 
     /// The request budget: how many requests and streams are in flight now, and the most
     /// that ever were ([`Config::max_connections`] bounds both).
     pub fn budget(&self) -> &Budget {
-        &self.budget
+        self.settings.budget()
     }
 
     /// The connection budget: how many TCP connections to the server are open now (in flight,
@@ -317,9 +307,7 @@ impl TokioTransport {
     /// Re-read a token file ([`Auth::TokenFile`]) when the last read is older than `refresh`
     /// (default [`DEFAULT_TOKEN_FILE_REFRESH`], 60 s). Resets the cache.
     pub fn with_token_file_refresh(mut self, refresh: Duration) -> Self {
-        if let Auth::TokenFile { path } = &self.config.auth {
-            self.dynamic = Arc::new(Dynamic::new(&Auth::TokenFile { path: path.clone() }, refresh));
-        }
+        self.settings.set_token_file_refresh(refresh);
         self
     }
 
@@ -333,18 +321,12 @@ impl TokioTransport {
 
     /// The configuration this transport was built from.
     pub fn config(&self) -> &Config {
-        &self.config
+        self.settings.config()
     }
 
     /// Resolve the URI, add static and dynamic credentials, and convert the body.
-    async fn prepare(&self, mut request: Request) -> Result<http::Request<Full<Bytes>>> {
-        self.config.prepare(&mut request)?;
-        self.dynamic.apply(&self.tls, &mut request).await?;
-        Ok(request.map(Full::new))
-    }
-
-    fn host(&self) -> &str {
-        self.config.server.host_str().unwrap_or("the server")
+    async fn prepare(&self, request: Request) -> Result<http::Request<Full<Bytes>>> {
+        Ok(self.settings.prepare(request).await?.map(Full::new))
     }
 
     async fn request(&self, request: Request) -> Result<http::Response<hyper::body::Incoming>> {
@@ -354,56 +336,21 @@ impl TokioTransport {
 
     /// Send a prepared request and wait for the response head.
     async fn dispatch(&self, request: http::Request<Full<Bytes>>) -> Result<http::Response<hyper::body::Incoming>> {
-        let response = wanting(self.client.request(request)).await.map_err(|e| request_error(&e, self.host()))?;
-        if response.status() == http::StatusCode::UNAUTHORIZED {
-            // Like client-go: a refused exec plugin credential is fetched again for the next request.
-            self.dynamic.refused().await;
-        }
+        let response =
+            wanting(self.client.request(request)).await.map_err(|e| request_error(&e, self.settings.host()))?;
+        self.settings.answered(response.status()).await;
         Ok(response)
     }
 
     async fn send_inner(&self, request: Request) -> Result<Response> {
-        let _permit = self.budget.acquire().await;
+        let _permit = self.budget().acquire().await;
         let response = self.request(request).await?;
-        read_whole(response, self.max_response_bytes).await
+        self.read_whole(response).await
     }
-}
 
-/// Read a whole response body (Content-Length or chunked) into memory, at most `max` bytes.
-async fn read_whole(response: http::Response<hyper::body::Incoming>, max: usize) -> Result<Response> {
-    let (parts, body) = response.into_parts();
-    let too_large = || {
-        Error::decode(
-            "response body",
-            format!(
-                "it is larger than {max} bytes; check the server address, or raise the limit with \
-                 TokioTransport::with_max_response_bytes"
-            ),
-            b"",
-        )
-    };
-    let declared = parts.headers.get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-    if declared.is_some_and(|len| len > max as u64) {
-        return Err(too_large());
-    }
-    let bytes = match http_body_util::Limited::new(body, max).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(err) => {
-            return Err(match err.downcast_ref::<hyper::Error>() {
-                Some(hyper_err) => body_error(hyper_err),
-                None if err.is::<http_body_util::LengthLimitError>() => too_large(),
-                None => Error::transport(TransportErrorKind::Io, format!("reading the response body failed: {err}")),
-            })
-        }
-    };
-    Ok(Response::from_parts(parts, bytes))
-}
-
-impl TokioTransport {
-    /// How long a request may take to be answered: `request_timeout` plus the time the server
-    /// may hold it, capped by the caller's deadline; `None` without either (see [`Io::limit`]).
-    fn limit(&self, io: &Io) -> Option<Duration> {
-        io.limit(Instant::now(), self.config.request_timeout)
+    /// Read a whole response body into memory, at most `max_response_bytes`.
+    async fn read_whole(&self, response: http::Response<hyper::body::Incoming>) -> Result<Response> {
+        read_whole(response, self.max_response_bytes, "TokioTransport::with_max_response_bytes").await
     }
 }
 
@@ -429,16 +376,8 @@ impl Transport for TokioTransport {
     type Body = TokioBody;
 
     async fn send(&self, request: Request, io: Io) -> Result<Response> {
-        let limit = self.limit(&io);
-        let deadline = deadline_in(limit);
-        let what = format!("{} {}", request.method(), request.uri().path());
-        within(deadline, self.send_inner(request), || Error::Timeout {
-            what: format!(
-                "no complete response to {what} within {:?} (request_timeout plus the query's wait)",
-                limit.unwrap_or_default()
-            ),
-        })
-        .await
+        let limits = self.settings.limits(&request, &io);
+        within(deadline_in(limits.answer()), self.send_inner(request), || limits.response_timed_out()).await
     }
 
     /// The head must arrive within the same limit as a [`send`](Transport::send)'s whole
@@ -464,36 +403,24 @@ impl Transport for TokioTransport {
     async fn open(&self, request: Request, io: Io) -> Result<Opened<TokioBody>> {
         // the head's limit (none of its own for a follow); credentials and an error body get
         // at least `request_timeout`, and never more than the caller's deadline
-        let now = Instant::now();
-        let limit = io.limit(now, self.config.request_timeout);
-        let other = io.cap(now, self.config.request_timeout);
-        let head_deadline = deadline_in(limit);
-        let what = format!("{} {}", request.method(), request.uri().path());
-        let timed_out = |stage: &str, limit: Option<Duration>| Error::Timeout {
-            what: format!(
-                "no {stage} for the stream {what} within {:?} (request_timeout plus the query's wait)",
-                limit.unwrap_or_default()
-            ),
-        };
-        let prepare_deadline = deadline_in(limit.max(other));
-        let request =
-            within(prepare_deadline, self.prepare(request), || timed_out("credentials", limit.max(other))).await?;
+        let limits = self.settings.limits(&request, &io);
+        let head_deadline = deadline_in(limits.answer());
+        let prepare = self.prepare(request);
+        let request = within(deadline_in(limits.credentials()), prepare, || limits.credentials_timed_out()).await?;
         let dispatch = async {
-            let permit = self.budget.acquire().await;
+            let permit = self.budget().acquire().await;
             Ok((permit, self.dispatch(request).await?))
         };
-        let (permit, response) = within(head_deadline, dispatch, || timed_out("response head", limit)).await?;
+        let (permit, response) = within(head_deadline, dispatch, || limits.head_timed_out()).await?;
         if response.status().is_success() {
             let (parts, body) = response.into_parts();
             return Ok(Opened::Stream(parts, TokioBody { body, done: false, permit: Some(permit) }));
         }
-        let body_deadline = match limit {
+        let body_deadline = match limits.answer() {
             Some(_) => head_deadline,
-            None => deadline_in(other),
+            None => deadline_in(limits.rest()),
         };
-        within(body_deadline, read_whole(response, self.max_response_bytes), || timed_out("error body", other))
-            .await
-            .map(Opened::Complete)
+        within(body_deadline, self.read_whole(response), || limits.error_body_timed_out()).await.map(Opened::Complete)
     }
 
     async fn sleep(&self, duration: Duration) {
@@ -556,25 +483,19 @@ impl BodyStream for TokioBody {
 }
 
 /// The error a failed hyper-util request becomes: the connector's own error (Connect / Tls /
-/// Config), a TLS failure after the handshake (a refused client certificate shows up there with
-/// TLS 1.3), or an I/O failure.
+/// Config), else what [`no_response`] makes of it (a TLS failure after the handshake, or a
+/// Connect or I/O failure).
 fn request_error(err: &hyper_util::client::legacy::Error, host: &str) -> Error {
+    // the connector's error is the innermost source (it has none of its own)
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
     while let Some(e) = source {
         if let Some(ConnectError(inner)) = e.downcast_ref::<ConnectError>() {
             return copy_error(inner);
         }
-        if let Some(tls_err) = as_rustls(e) {
-            return tls::tls_error(tls_err, host);
-        }
         source = e.source();
     }
     let kind = if err.is_connect() { TransportErrorKind::Connect } else { TransportErrorKind::Io };
-    let mut message = chain_message(err);
-    if find_hyper(err).is_some_and(|h| h.is_incomplete_message()) {
-        message.push_str("; the server closed the connection before answering");
-    }
-    Error::transport(kind, message)
+    no_response(err, host, kind)
 }
 
 /// A copy of a connector error (which the client only lends us by reference).

@@ -1,0 +1,88 @@
+//! Opening a connection, whatever the runtime: where an `http` or `https` URI points
+//! ([`Target`]: scheme, host, port) and what a failed connect becomes (a refused or unreachable
+//! TCP connect, the connect timeout, a failed TLS handshake). The transports' connectors do the
+//! I/O with their runtime's sockets and timers.
+
+use std::time::Duration;
+
+use clustermanager_core::error::TransportErrorKind;
+use clustermanager_core::{Error, Result};
+use http::Uri;
+
+use crate::tls;
+
+/// Where a request's absolute URI points.
+#[derive(Debug, Clone, Copy)]
+pub struct Target<'u> {
+    /// `https` (TLS), else plain `http`.
+    pub https: bool,
+    /// The host as the URI writes it (an IPv6 address in brackets): for TLS and messages.
+    pub host: &'u str,
+    /// The port, or the scheme's default (443, 80).
+    pub port: u16,
+}
+
+impl<'u> Target<'u> {
+    /// Where `uri` points; [`Error::Config`] (key `server`) for a scheme other than `http` and
+    /// `https`, or no host.
+    pub fn of(uri: &'u Uri) -> Result<Self> {
+        let https = match uri.scheme_str() {
+            Some("https") => true,
+            Some("http") => false,
+            other => return Err(Error::config("server", format!("scheme {other:?} is not http or https"))),
+        };
+        let host = uri.host().ok_or_else(|| Error::config("server", format!("{uri} has no host")))?;
+        let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
+        Ok(Target { https, host, port })
+    }
+
+    /// The host without an IPv6 address's brackets, to open a socket to.
+    pub fn bare_host(&self) -> &'u str {
+        self.host.trim_start_matches('[').trim_end_matches(']')
+    }
+
+    /// The TCP connect to the target failed with `err`.
+    pub fn tcp_failed(&self, err: &std::io::Error) -> Error {
+        let Target { host, port, .. } = self;
+        Error::transport(
+            TransportErrorKind::Connect,
+            format!("cannot connect to {host}:{port}: {err}; check the server address and that the server runs"),
+        )
+    }
+}
+
+/// No connection to `server` (as the transport names it) within the connect timeout `limit`.
+pub fn connect_timed_out(server: &str, limit: Duration) -> Error {
+    Error::transport(
+        TransportErrorKind::Connect,
+        format!(
+            "no connection to {server} within {limit:?} (connect_timeout); check the server address and that it is reachable"
+        ),
+    )
+}
+
+/// The error a failed TLS handshake with `host` becomes: rustls's own error when the I/O error
+/// carries one (see [`tls::tls_error`]), else a `Tls` error asking whether the server speaks TLS.
+pub fn handshake_error(err: &std::io::Error, host: &str) -> Error {
+    match err.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
+        Some(tls_err) => tls::tls_error(tls_err, host),
+        None => Error::transport(
+            TransportErrorKind::Tls,
+            format!("the TLS handshake with {host} failed: {err}; is the server speaking TLS on that port?"),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_port_defaults_to_the_scheme_s_and_ipv6_brackets_come_off_for_the_socket() {
+        let uri: Uri = "https://[::1]/api".parse().unwrap_or_default();
+        let target = Target::of(&uri).map(|t| (t.https, t.host, t.port, t.bare_host()));
+        assert_eq!(target.ok(), Some((true, "[::1]", 443, "::1")));
+        let uri: Uri = "ftp://example.com/".parse().unwrap_or_default();
+        assert!(matches!(Target::of(&uri), Err(Error::Config { .. })));
+    }
+}
