@@ -14,6 +14,7 @@
 
 pub mod capture;
 pub mod pki;
+pub mod recorded;
 pub mod server;
 pub mod transport;
 
@@ -468,7 +469,7 @@ fn is_client_ended(ex: &Exchange) -> bool {
     ex.comment.as_deref().is_some_and(|c| c.contains("ended by client"))
 }
 
-fn split_pieces(pieces: Vec<Bytes>, split: Split) -> Vec<Bytes> {
+pub(crate) fn split_pieces(pieces: Vec<Bytes>, split: Split) -> Vec<Bytes> {
     let whole = || -> Bytes {
         let mut all = Vec::new();
         for p in &pieces {

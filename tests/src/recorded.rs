@@ -1,0 +1,215 @@
+//! A recorded server: a [`Transport`] that answers each request with the recorded response its
+//! route names, in whatever order the client asks, on a virtual clock.
+//!
+//! [`ReplayTransport`](crate::transport::ReplayTransport) serves a recording in order, which
+//! fits an operation that makes one request after another. The facade's waits do not: a shared
+//! observation lists and watches the namespace while each waiter reads its own job and looks at
+//! its pods, interleaved however the waiters are scheduled. A [`RecordedServer`] is given routes
+//! instead: method, path, whether the request is a watch, and query pairs it must carry, each
+//! with the recorded responses it answers in turn (the last one again once they run out: the
+//! state stays as recorded). A watch route whose streams have all been served answers a stream
+//! that stays silent: each read waits out its timeout on the virtual clock, so a wait that is
+//! never told what it waits for ends at its deadline instead of spinning.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use clustermanager_core::deadline::Io;
+use clustermanager_core::transport::Opened;
+use clustermanager_core::{BodyStream, Chunk, Error, Request, Response, Transport};
+
+use crate::{split_pieces, RecordedResponse, Split};
+
+/// What a route answers.
+#[derive(Debug, Clone)]
+struct Route {
+    method: String,
+    path: String,
+    watch: bool,
+    /// Query pairs the request must carry (others are ignored).
+    pairs: Vec<(String, String)>,
+    answers: VecDeque<RecordedResponse>,
+    last: Option<RecordedResponse>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    routes: Vec<Route>,
+    made: Vec<String>,
+    elapsed: Duration,
+    /// Streams answered by each route, by route index.
+    served: Vec<usize>,
+}
+
+/// A server answering from recorded responses by route (see the module docs). Cheap to clone:
+/// clones share the routes and the clock.
+#[derive(Debug, Clone)]
+pub struct RecordedServer {
+    state: Arc<Mutex<State>>,
+    start: Instant,
+    split: Split,
+}
+
+impl Default for RecordedServer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl RecordedServer {
+    /// A server with no routes yet.
+    pub fn new() -> Self {
+        RecordedServer { state: Arc::default(), start: Instant::now(), split: Split::AsRecorded }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn route(self, method: &str, path_and_pairs: &str, watch: bool, answers: Vec<RecordedResponse>) -> Self {
+        let (path, query) = path_and_pairs.split_once('?').unwrap_or((path_and_pairs, ""));
+        let pairs = url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+        let route = Route {
+            method: method.to_owned(),
+            path: path.to_owned(),
+            watch,
+            pairs,
+            answers: answers.into(),
+            last: None,
+        };
+        {
+            let mut st = self.lock();
+            st.routes.push(route);
+            st.served.push(0);
+        }
+        self
+    }
+
+    /// Answer requests (not watches) of `method` to `path` (with the query pairs written after
+    /// a `?`, if any: `/api/v1/namespaces/ns/pods?labelSelector=job-name=x`) with `answers` in
+    /// turn, the last one again once they run out.
+    pub fn on(self, method: &str, path: &str, answers: Vec<RecordedResponse>) -> Self {
+        self.route(method, path, false, answers)
+    }
+
+    /// Answer watches of `path` (with the query pairs after a `?` it must carry) with the
+    /// recorded streams `answers` in turn, then with a silent stream.
+    pub fn on_watch(self, path: &str, answers: Vec<RecordedResponse>) -> Self {
+        self.route("GET", path, true, answers)
+    }
+
+    /// Cut every stream as `split` says (byte by byte, at one offset, as recorded).
+    pub fn split(mut self, split: Split) -> Self {
+        self.split = split;
+        self
+    }
+
+    /// The requests made so far (`METHOD path?query`).
+    pub fn requests(&self) -> Vec<String> {
+        self.lock().made.clone()
+    }
+
+    /// Virtual time that passed.
+    pub fn elapsed(&self) -> Duration {
+        self.lock().elapsed
+    }
+
+    /// The response for `req`, or `None` for a watch whose streams all were served.
+    fn answer(&self, req: &Request) -> Option<RecordedResponse> {
+        let mut st = self.lock();
+        st.made.push(match req.uri().query() {
+            Some(q) => format!("{} {}?{q}", req.method(), req.uri().path()),
+            None => format!("{} {}", req.method(), req.uri().path()),
+        });
+        let query: Vec<(String, String)> =
+            url::form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes()).into_owned().collect();
+        let watch = query.iter().any(|(k, v)| k == "watch" && matches!(v.as_str(), "1" | "true"));
+        let index = st.routes.iter().position(|r| {
+            r.method == req.method().as_str()
+                && r.path == req.uri().path()
+                && r.watch == watch
+                && r.pairs.iter().all(|p| query.contains(p))
+        });
+        let Some(index) = index else {
+            panic!("the recorded server has no route for {} {}", req.method(), req.uri());
+        };
+        st.served[index] += 1;
+        let route = &mut st.routes[index];
+        match route.answers.pop_front() {
+            Some(answer) => {
+                route.last = Some(answer.clone());
+                Some(answer)
+            }
+            None if route.watch => None,
+            None => route.last.clone(),
+        }
+    }
+}
+
+/// The body of a stream a [`RecordedServer`] serves.
+#[derive(Debug)]
+pub struct RecordedBody {
+    pieces: VecDeque<Bytes>,
+    /// After its pieces: end (the server ended the stream) or stay silent.
+    ends: bool,
+    server: RecordedServer,
+}
+
+impl BodyStream for RecordedBody {
+    fn next_chunk(&mut self, timeout: Option<Duration>) -> impl Future<Output = Chunk> + Send {
+        let chunk = match self.pieces.pop_front() {
+            Some(p) => Chunk::Data(p),
+            None if self.ends => Chunk::End,
+            None => match timeout {
+                Some(t) => {
+                    self.server.lock().elapsed += t;
+                    Chunk::TimedOut
+                }
+                None => Chunk::Failed(Error::transport(
+                    clustermanager_core::error::TransportErrorKind::Truncated,
+                    "recorded server: a silent stream read without a timeout would wait forever",
+                )),
+            },
+        };
+        std::future::ready(chunk)
+    }
+}
+
+impl Transport for RecordedServer {
+    type Body = RecordedBody;
+
+    fn send(&self, request: Request, _io: Io) -> impl Future<Output = Result<Response, Error>> + Send {
+        let answer = self.answer(&request);
+        std::future::ready(answer.map(|a| a.to_http()).ok_or_else(|| {
+            Error::protocol(format!("recorded server: {} {} was sent, not opened", request.method(), request.uri()))
+        }))
+    }
+
+    fn open(&self, request: Request, _io: Io) -> impl Future<Output = Result<Opened<RecordedBody>, Error>> + Send {
+        let out = match self.answer(&request) {
+            Some(answer) if (200..300).contains(&answer.status) => {
+                let pieces = split_pieces(answer.pieces(), self.split);
+                let body = RecordedBody { pieces: pieces.into(), ends: true, server: self.clone() };
+                Opened::Stream(answer.parts(), body)
+            }
+            Some(answer) => Opened::Complete(answer.to_http()),
+            None => {
+                let head = http::Response::builder().status(200).body(()).unwrap_or_default().into_parts().0;
+                Opened::Stream(head, RecordedBody { pieces: VecDeque::new(), ends: false, server: self.clone() })
+            }
+        };
+        std::future::ready(Ok(out))
+    }
+
+    fn sleep(&self, duration: Duration) -> impl Future<Output = ()> + Send {
+        self.lock().elapsed += duration;
+        std::future::ready(())
+    }
+
+    fn now(&self) -> Instant {
+        self.start + self.lock().elapsed
+    }
+}

@@ -1,0 +1,202 @@
+//! The waits users call — `ClusterManager::wait_for_job` and `wait_for_job_execution_status` —
+//! replayed against recorded Kubernetes servers (v1.19 and v1.36): the shared observation of the
+//! namespace (list + watch), the waiter's own reads and its looks at the job's pods, all answered
+//! from the recorded responses by a [`RecordedServer`], with every stream cut as recorded, byte
+//! by byte, and at every offset of its first events. These drive the same path as a program does
+//! (the facade over a transport), not the standalone wait operations.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may unwrap
+
+mod k8s_support;
+
+use std::time::Duration;
+
+use clustermanager_core::{ClusterManager, Config, Error, Status};
+use clustermanager_tests::recorded::RecordedServer;
+use clustermanager_tests::transport::block_on;
+use clustermanager_tests::{RecordedResponse, Scenario, Split};
+use k8s_support::*;
+
+fn manager(server: &RecordedServer) -> ClusterManager<RecordedServer> {
+    let config = Config::kubernetes("https://127.0.0.1:6443").unwrap();
+    block_on(ClusterManager::connect(server.clone(), &config, 7)).unwrap()
+}
+
+/// The cuts every replayed stream is served with: as recorded, byte by byte, in 7- and 100-byte
+/// pieces, and cut once at each of the first 400 offsets.
+fn splits() -> Vec<Split> {
+    let mut out = vec![Split::AsRecorded, Split::Every(1), Split::Every(7), Split::Every(100)];
+    out.extend((1..400).step_by(13).map(Split::At));
+    out
+}
+
+fn k8s136(name: &str) -> Scenario {
+    Scenario::load(&format!("k8s-1.36/{name}"))
+}
+
+/// acm-12 (v1.19): the Job `watched` goes ADDED, MODIFIED (active), MODIFIED (Complete),
+/// DELETED. The namespace's list holds it as ADDED; the watch from there brings the rest.
+fn acm12(split: Split) -> RecordedServer {
+    let s = k8s("acm-12-watch-pods-jobs.json");
+    let stream = &s.exchange(1).response;
+    let lines = event_lines(stream);
+    let listed = json_response(200, &list_body("JobList", "batch/v1", "1342", &[event_object(&lines[0])]));
+    let created = response(&s, 3);
+    RecordedServer::new()
+        .split(split)
+        .on("GET", "/apis/batch/v1/namespaces/acm-watch/jobs", vec![listed])
+        .on_watch(
+            "/apis/batch/v1/namespaces/acm-watch/jobs?resourceVersion=1342",
+            vec![stream_response(&events_after(stream, 1342), false)],
+        )
+        // the waiter's own read of its Job: as its create answered it
+        .on("GET", "/apis/batch/v1/namespaces/acm-watch/jobs/watched", vec![created])
+}
+
+#[test]
+fn wait_for_job_on_a_recorded_v1_19_server_returns_the_job_once_complete() {
+    for split in splits() {
+        let server = acm12(split);
+        let cm = manager(&server);
+        let job = block_on(cm.wait_for_job("acm-watch", "watched", Some(Duration::from_secs(60))))
+            .unwrap_or_else(|e| panic!("{split:?}: {e}"));
+        assert_eq!((job.status, job.raw_status.as_str(), job.succeeded), (Some(Status::Succeeded), "Complete", 1));
+        let made = server.requests();
+        assert!(made.iter().any(|r| r.contains("watch=1&resourceVersion=1342")), "{split:?}: {made:?}");
+        assert!(server.elapsed() < Duration::from_secs(1), "event-driven: {:?}", server.elapsed());
+    }
+}
+
+/// acm-24 (v1.19): the Job is deleted (foreground) while it is waited for: NotFound, saying so.
+#[test]
+fn wait_for_job_on_a_recorded_server_ends_not_found_when_the_job_is_deleted() {
+    let s = k8s("acm-24-watch-foreground-delete.json");
+    let stream = &s.exchange(1).response;
+    let lines = event_lines(stream);
+    let listed = json_response(200, &list_body("JobList", "batch/v1", "1625", &[event_object(&lines[0])]));
+    let job = json_response(200, &event_object(&lines[0]));
+    for split in [Split::AsRecorded, Split::Every(1)] {
+        let server = RecordedServer::new()
+            .split(split)
+            .on("GET", "/apis/batch/v1/namespaces/acm-watch-fg/jobs", vec![listed.clone()])
+            .on_watch(
+                "/apis/batch/v1/namespaces/acm-watch-fg/jobs",
+                vec![stream_response(&events_after(stream, 1625), true)],
+            )
+            .on("GET", "/apis/batch/v1/namespaces/acm-watch-fg/jobs/fg", vec![job.clone(), not_found(&s)]);
+        let cm = manager(&server);
+        let err = block_on(cm.wait_for_job("acm-watch-fg", "fg", Some(Duration::from_secs(60)))).unwrap_err();
+        assert!(matches!(err, Error::NotFound(_)), "{split:?}: {err:?}");
+    }
+}
+
+/// A recorded 404 for a Job read.
+fn not_found(_s: &Scenario) -> RecordedResponse {
+    let s = k8s("acm-26-job-with-node-agent.json");
+    response(&s, 13)
+}
+
+/// acm-27 (v1.36): a Job watched from before its creation runs to success; 1.36 writes
+/// `SuccessCriteriaMet` before `Complete`, counts the pod in `uncountedTerminatedPods` first,
+/// and carries `ready` and `terminating`. The wait finishes on `Complete` only.
+#[test]
+fn wait_for_job_on_a_recorded_v1_36_server_finishes_on_complete_not_before() {
+    let s = k8s136("acm-27-job-succeeds-watched.json");
+    for split in splits() {
+        let server = job_wait_136(&s, "acm-job-ok", "hello", split);
+        let cm = manager(&server);
+        let job = block_on(cm.wait_for_job("acm-job-ok", "hello", Some(Duration::from_secs(60))))
+            .unwrap_or_else(|e| panic!("{split:?}: {e}"));
+        assert_eq!(
+            (job.status, job.raw_status.as_str(), job.succeeded),
+            (Some(Status::Succeeded), "Complete", 1),
+            "{split:?}"
+        );
+        assert!(server.requests().iter().any(|r| r.contains("jobs?watch=1")), "learned from the watch");
+    }
+}
+
+/// acm-28 (v1.36): a Job whose pod fails runs into its backoff limit: `FailureTarget`, then
+/// `Failed` (BackoffLimitExceeded). The wait ends with the job Failed.
+#[test]
+fn wait_for_job_on_a_recorded_v1_36_server_reports_a_failed_job() {
+    let s = k8s136("acm-28-job-fails-watched.json");
+    for split in [Split::AsRecorded, Split::Every(1), Split::Every(50)] {
+        let server = job_wait_136(&s, "acm-job-fail", "failer", split);
+        let cm = manager(&server);
+        let job = block_on(cm.wait_for_job("acm-job-fail", "failer", Some(Duration::from_secs(120))))
+            .unwrap_or_else(|e| panic!("{split:?}: {e}"));
+        assert_eq!((job.status, job.raw_status.as_str()), (Some(Status::Failed), "Failed"), "{split:?}");
+        assert!(job.failed >= 1, "{job:?}");
+    }
+}
+
+/// A v1.36 recording's job wait, as a program that created the Job and then waits sees it: the
+/// namespace's list holds the Job as its watch first saw it (ADDED); the watch from there brings
+/// what the recorded stream carried after; the waiter's read of its Job gets the create's answer.
+fn job_wait_136(s: &Scenario, ns: &str, name: &str, split: Split) -> RecordedServer {
+    let stream = &s.exchanges.iter().find(|e| e.request.path.contains("/jobs?watch=1")).unwrap().response;
+    let lines = event_lines(stream);
+    let first = event_rv(&lines[0]);
+    let listed = json_response(200, &list_body("JobList", "batch/v1", &first.to_string(), &[event_object(&lines[0])]));
+    let created = s.exchanges.iter().find(|e| e.request.method == "POST").unwrap().response.clone();
+    RecordedServer::new()
+        .split(split)
+        .on("GET", &format!("/apis/batch/v1/namespaces/{ns}/jobs"), vec![listed])
+        .on_watch(
+            &format!("/apis/batch/v1/namespaces/{ns}/jobs?resourceVersion={first}"),
+            vec![stream_response(&events_after(stream, first), false)],
+        )
+        .on("GET", &format!("/apis/batch/v1/namespaces/{ns}/jobs/{name}"), vec![created])
+}
+
+/// acm-26 (v1.19, a stand-in kubelet ran the pod): the execution wait watches the namespace's job
+/// pods and looks at its Job and pods when the watch says there may be what it waits for. The
+/// pod lists the looks read are made of the pod objects the recorded watch carried at that point.
+#[test]
+fn wait_for_job_execution_status_on_a_recorded_server_follows_the_pod_to_running_and_success() {
+    let s = k8s("acm-26-job-with-node-agent.json");
+    let stream = &s.exchange(2).response;
+    let lines = event_lines(stream);
+    let pods_at = |phase: &str| -> RecordedResponse {
+        let line = lines
+            .iter()
+            .rfind(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                v["object"]["status"]["phase"] == phase
+            })
+            .unwrap_or_else(|| panic!("the recorded pod stream holds a {phase} pod"));
+        json_response(200, &list_body("PodList", "v1", &event_rv(line).to_string(), &[event_object(line)]))
+    };
+    let empty = response(&s, 1);
+    for (wanted, phase) in [(Status::Running, "Running"), (Status::Succeeded, "Succeeded")] {
+        for split in [Split::AsRecorded, Split::Every(1), Split::Every(64)] {
+            let server = RecordedServer::new()
+                .split(split)
+                // the shared observation of the namespace's job pods
+                .on("GET", "/api/v1/namespaces/acm-run/pods?labelSelector=job-name", vec![empty.clone()])
+                .on_watch("/api/v1/namespaces/acm-run/pods?resourceVersion=1772", vec![stream.clone()])
+                // the waiter's looks: its Job (for its uid), then its pods — none yet, then the pod
+                .on("GET", "/apis/batch/v1/namespaces/acm-run/jobs/printer", vec![response(&s, 5)])
+                .on(
+                    "GET",
+                    "/api/v1/namespaces/acm-run/pods?labelSelector=job-name=printer",
+                    vec![empty.clone(), pods_at(phase)],
+                );
+            let cm = manager(&server);
+            let execution = block_on(cm.wait_for_job_execution_status(
+                "acm-run",
+                "printer",
+                &[wanted],
+                Some(Duration::from_secs(60)),
+            ))
+            .unwrap_or_else(|e| panic!("{wanted:?} {split:?}: {e} after {:?}", server.requests()));
+            assert_eq!((execution.id.as_str(), execution.status), ("printer-vhpr6", Some(wanted)), "{split:?}");
+            // the pods were looked at again only because the shared pod watch said so
+            let made = server.requests();
+            let looks = made.iter().filter(|r| r.contains("pods?labelSelector=job-name%3Dprinter")).count();
+            assert!(looks >= 2, "{made:?}");
+            assert!(made.iter().any(|r| r.contains("pods?watch=1&resourceVersion=1772")), "{made:?}");
+        }
+    }
+}
