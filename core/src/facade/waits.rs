@@ -21,7 +21,7 @@ use crate::error::{Error, Result};
 use crate::model::{Execution, Job, Status};
 use crate::op::within;
 use crate::reason::{Diagnosis, Progress, Reason, ReasonKind};
-use crate::shared::board::{Found, Want};
+use crate::shared::board::{Read, Want};
 use crate::shared::room::{first, Ended, First};
 use crate::transport::Transport;
 use crate::{k8s, nomad};
@@ -269,6 +269,7 @@ impl<T: Transport> ClusterManager<T> {
                     };
                     Err(wait_timed_out(&what, options.timeout, last, last_reason.as_ref()))
                 }
+                Ended::Found(_) => Err(Error::protocol("a job wait ended with an execution")),
             },
         }
     }
@@ -430,7 +431,7 @@ impl<T: Transport> ClusterManager<T> {
         let ns = nomad::query::resolve_namespace(c, namespace);
         let room =
             self.rooms.room::<T::Body>(&format!("nomad/{ns}"), || Box::new(nomad::shared::JobsFeed::new(c, namespace)));
-        let read = |d, found| nomad::shared::read_executions(c, namespace, job, statuses, d, found);
+        let read = |d| nomad::shared::read_executions(c, namespace, job, statuses, d);
         let ended = self.executions_in(&room, job, statuses, timeout, read).await?;
         ended.map_err(|gone| match gone {
             Ended::Gone { existed } => nomad_job_gone(&ns, job, existed),
@@ -458,7 +459,7 @@ impl<T: Transport> ClusterManager<T> {
             crate::shared::board::Board::of_executions,
             || Box::new(k8s::shared::PodFeed::new(c, ns)),
         );
-        let read = |d, found| k8s::shared::read_executions(c, ns, job, statuses, d, found);
+        let read = |d| k8s::shared::read_executions(c, ns, job, statuses, d);
         let ended = self.executions_in(&room, job, statuses, timeout, read).await?;
         ended.map_err(|gone| match gone {
             Ended::Gone { existed } => k8s::wait::job_not_found(ns, job, existed),
@@ -466,29 +467,20 @@ impl<T: Transport> ClusterManager<T> {
         })
     }
 
-    /// An execution waiter in `room`: `Ok(Ok(execution))` once a look (`read`, which puts what
-    /// it found in the slot it is given) found one, `Ok(Err(ended))` when the job went or the
-    /// time is up.
+    /// An execution waiter in `room`: `Ok(Ok(execution))` once a look (`read`) found one,
+    /// `Ok(Err(ended))` when the job went or the time is up.
     async fn executions_in(
         &self,
         room: &crate::shared::room::Room<T::Body>,
         job: &str,
         statuses: &[Status],
         timeout: Option<Duration>,
-        read: impl Fn(
-            Deadline,
-            Found,
-        ) -> crate::step::BoxOperation<Option<crate::shared::board::Seen>, std::convert::Infallible>,
+        read: impl Fn(Deadline) -> crate::step::BoxOperation<Read, std::convert::Infallible>,
     ) -> Result<std::result::Result<Execution, Ended>> {
-        let found: Found = Arc::new(Mutex::new(None));
         let want = Want::Executions(statuses.to_vec());
-        match room.wait(&self.transport, job, want, timeout, |d| read(d, Arc::clone(&found))).await? {
-            Ended::Finished(_) => found
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .take()
-                .map(Ok)
-                .ok_or_else(|| Error::protocol("the shared execution wait ended without an execution")),
+        match room.wait(&self.transport, job, want, timeout, read).await? {
+            Ended::Found(execution) => Ok(Ok(execution)),
+            Ended::Finished(_) => Err(Error::protocol("the shared execution wait ended without an execution")),
             other => Ok(Err(other)),
         }
     }

@@ -17,7 +17,7 @@ use crate::deadline::Deadline;
 use crate::error::{Error, Result};
 use crate::model::{Job, Status};
 use crate::op::Call;
-use crate::shared::board::{looked, Change, Found, Seen};
+use crate::shared::board::{Change, Read, Seen};
 use crate::shared::feed::{Feed, FeedStep};
 use crate::step::BoxOperation;
 use crate::step::{Event, Response};
@@ -125,8 +125,8 @@ impl<T: Observed> Feed for WatchFeed<T> {
     }
 }
 
-/// A joining waiter's read of Job `name`: `None` when it does not exist.
-pub fn read(ctx: &Context, namespace: &str, name: &str, deadline: Deadline) -> BoxOperation<Option<Seen>, Infallible> {
+/// A joining waiter's read of Job `name` ([`Read::Gone`] when it does not exist).
+pub fn read(ctx: &Context, namespace: &str, name: &str, deadline: Deadline) -> BoxOperation<Read, Infallible> {
     let what = format!("reading job {namespace}/{name}");
     match job_request(namespace, name) {
         Ok(req) => Box::new(crate::op::within(Call::new(req, &ctx.retry, parse_read), deadline, what)),
@@ -134,10 +134,10 @@ pub fn read(ctx: &Context, namespace: &str, name: &str, deadline: Deadline) -> B
     }
 }
 
-fn parse_read(resp: Response) -> Result<Option<Seen>> {
+fn parse_read(resp: Response) -> Result<Read> {
     match super::check(resp) {
-        Ok(resp) => Ok(Some(seen(super::decode::<JobObject>("job", resp.body())?))),
-        Err(Error::NotFound(_)) => Ok(None),
+        Ok(resp) => Ok(Read::Job(seen(super::decode::<JobObject>("job", resp.body())?))),
+        Err(Error::NotFound(_)) => Ok(Read::Gone),
         Err(err) => Err(err),
     }
 }
@@ -173,30 +173,28 @@ pub fn pods_params(namespace: &str) -> WatchTarget {
         .labels(JOB_NAME_LABEL)
 }
 
-/// An execution waiter's look ([`execution::look`](super::execution::look)): `None` when Job
-/// `name` does not exist or is being deleted; else a [`Seen`] with the Job's uid, `terminal`
-/// when one of its pods is in `statuses` — the newest such pod is put in `found` for the wait to
-/// return (the board deals in jobs).
+/// An execution waiter's look ([`execution::look`](super::execution::look)): [`Read::Gone`]
+/// when Job `name` does not exist or is being deleted; else the Job's uid and, when one of its
+/// pods is in `statuses`, the newest such pod.
 pub fn read_executions(
     ctx: &Context,
     namespace: &str,
     name: &str,
     statuses: &[Status],
     deadline: Deadline,
-    found: Found,
-) -> BoxOperation<Option<Seen>, Infallible> {
+) -> BoxOperation<Read, Infallible> {
     let look = super::execution::look(ctx, namespace, name);
     let what = format!("looking at the pods of job {namespace}/{name}");
-    let (statuses, name) = (statuses.to_vec(), name.to_owned());
+    let statuses = statuses.to_vec();
     Box::new(crate::op::map_output(crate::op::within(look, deadline, what), move |out| {
-        let Some((meta, pods)) = out? else { return Ok(None) };
+        let Some((meta, pods)) = out? else { return Ok(Read::Gone) };
         if meta.deletion_timestamp.is_some() {
-            return Ok(None);
+            return Ok(Read::Gone);
         }
         let newest = pods
             .into_iter()
             .filter(|p| p.status.is_some_and(|s| statuses.contains(&s)))
             .max_by(|a, b| a.created.cmp(&b.created));
-        Ok(Some(looked(&name, meta.uid, newest, &found)))
+        Ok(Read::Executions { uid: meta.uid, found: newest })
     }))
 }

@@ -23,7 +23,7 @@ use crate::error::{Error, Result};
 use crate::model::{Job, Status};
 use crate::op::{Exchange, ExchangeStep};
 use crate::retry::Jitter;
-use crate::shared::board::{looked, Change, Found, Seen};
+use crate::shared::board::{Change, Read, Seen};
 use crate::shared::feed::{Feed, FeedStep};
 use crate::step::BoxOperation;
 use crate::step::{Event, Response};
@@ -150,14 +150,14 @@ impl Feed for JobsFeed {
     }
 }
 
-/// A waiter's read of job `name` ([`get`](super::job::get), as `get_job`): `None` when it does
-/// not exist.
-pub fn read(ctx: &Context, namespace: &str, name: &str, deadline: Deadline) -> BoxOperation<Option<Seen>, Infallible> {
+/// A waiter's read of job `name` ([`get`](super::job::get), as `get_job`): [`Read::Gone`] when
+/// it does not exist.
+pub fn read(ctx: &Context, namespace: &str, name: &str, deadline: Deadline) -> BoxOperation<Read, Infallible> {
     let get = super::job::get(ctx, namespace, name);
     let what = format!("reading job {name:?}");
     Box::new(crate::op::map_output(crate::op::within(get, deadline, what), |out| match out {
-        Ok(job) => Ok(Some(seen(job, true))),
-        Err(Error::NotFound(_)) => Ok(None),
+        Ok(job) => Ok(Read::Job(seen(job, true))),
+        Err(Error::NotFound(_)) => Ok(Read::Gone),
         Err(err) => Err(err),
     }))
 }
@@ -172,14 +172,12 @@ pub fn read_executions(
     name: &str,
     statuses: &[Status],
     deadline: Deadline,
-    found: Found,
-) -> BoxOperation<Option<Seen>, Infallible> {
+) -> BoxOperation<Read, Infallible> {
     let look = super::wait::execution_once(ctx, namespace, name, statuses);
     let what = format!("looking at the executions of job {name:?}");
-    let name = name.to_owned();
     Box::new(crate::op::map_output(crate::op::within(look, deadline, what), move |out| match out {
-        Ok(execution) => Ok(Some(looked(&name, String::new(), execution, &found))),
-        Err(Error::NotFound(_)) => Ok(None),
+        Ok(execution) => Ok(Read::Executions { uid: String::new(), found: execution }),
+        Err(Error::NotFound(_)) => Ok(Read::Gone),
         Err(err) => Err(err),
     }))
 }

@@ -92,17 +92,21 @@ impl Want {
     }
 }
 
-/// Where an execution waiter's look puts the execution it found (the board deals in jobs).
-pub type Found = std::sync::Arc<std::sync::Mutex<Option<Execution>>>;
-
-/// What an execution waiter's look at job `name` (uid `uid`) tells the board: `terminal` when it
-/// found an execution in a wanted status, which is put in `found` for the wait to return.
-pub fn looked(name: &str, uid: String, execution: Option<Execution>, found: &Found) -> Seen {
-    let terminal = execution.is_some();
-    if terminal {
-        *found.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = execution;
-    }
-    Seen { name: name.to_owned(), uid, terminal, settled: true, job: Job { name: name.to_owned(), ..Job::default() } }
+/// What a waiter's own read (a job waiter) or look (an execution waiter) answered.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Read {
+    /// The job as read.
+    Job(Seen),
+    /// An execution waiter's look at its job: the job's uid (empty where the orchestrator has
+    /// none) and the execution in a wanted status it found, if any.
+    Executions {
+        /// The job's uid.
+        uid: String,
+        /// The execution found, which the wait returns.
+        found: Option<Execution>,
+    },
+    /// The job does not exist (or is being deleted).
+    Gone,
 }
 
 /// The execution counts of a job as seen: [pending, running, succeeded, failed].
@@ -115,6 +119,8 @@ fn counts_of(job: &Job) -> [u32; 4] {
 pub enum Outcome {
     /// The job finished: the wait returns it.
     Finished(Job),
+    /// An execution waiter's look found an execution in a wanted status: the wait returns it.
+    Found(Execution),
     /// The feed saw the job finish without the full answer: read it once more.
     Check,
     /// The job does not exist (`existed: false`) or was deleted while waiting.
@@ -310,7 +316,7 @@ impl Board {
 
     /// What waiter `id`'s own read said (`None`: the job does not exist). `true` if that decided
     /// the wait.
-    pub fn read(&mut self, id: WaiterId, seen: Option<Seen>) -> bool {
+    pub fn read(&mut self, id: WaiterId, read: Read) -> bool {
         let Some(w) = self.waiters.get_mut(&id) else { return false };
         if matches!(w.outcome, Some(Outcome::Check)) {
             w.outcome = None;
@@ -318,26 +324,31 @@ impl Board {
         if !w.open() {
             return true;
         }
-        match seen {
-            Some(seen) if matches!(w.want, Want::Executions(_)) => {
-                // an execution waiter's look: `terminal` when it found one; its uid is the job's
-                if w.uid.is_none() || !seen.uid.is_empty() {
-                    w.uid = Some(seen.uid.clone());
+        let of_executions = matches!(w.want, Want::Executions(_));
+        match (read, of_executions) {
+            (Read::Executions { uid, found }, true) => {
+                // an execution waiter's look; its uid is the job's
+                if w.uid.is_none() || !uid.is_empty() {
+                    w.uid = Some(uid.clone());
                 }
                 w.existed = true;
-                if seen.terminal {
-                    w.outcome = Some(Outcome::Finished(seen.job));
+                if let Some(execution) = found {
+                    w.outcome = Some(Outcome::Found(execution));
                     return true;
                 }
                 if let Some(early) = w.early_upsert.take() {
                     judge(w, &early);
                 }
                 // a pod deleted meanwhile: look again (the job may be gone)
-                if w.early_delete.take().is_some_and(|uid| uid == seen.uid) && w.outcome.is_none() {
+                if w.early_delete.take().is_some_and(|deleted| deleted == uid) && w.outcome.is_none() {
                     w.outcome = Some(Outcome::Check);
                 }
             }
-            Some(seen) => {
+            (Read::Executions { .. }, false) | (Read::Job(_), true) => {
+                w.outcome =
+                    Some(Outcome::Failed(Error::protocol("a waiter's read answered for the other kind of wait")));
+            }
+            (Read::Job(seen), false) => {
                 judge(w, &seen);
                 // what the feed said of this job while the read was out is newer than the read
                 if let Some(early) = w.early_upsert.take().filter(|e| e.uid == seen.uid) {
@@ -349,7 +360,7 @@ impl Board {
                     w.outcome = Some(Outcome::Gone { existed: true });
                 }
             }
-            None => w.outcome = Some(Outcome::Gone { existed: w.existed }),
+            (Read::Gone, _) => w.outcome = Some(Outcome::Gone { existed: w.existed }),
         }
         w.outcome.is_some()
     }
@@ -531,7 +542,7 @@ mod tests {
         let woken = board.apply(Change::Listed(vec![seen("a", "u-a", Some(Status::Running))]));
         assert!(woken.is_empty(), "the older list says nothing of `new`: {woken:?}");
         assert!(!board.decided(first) && !board.decided(late));
-        assert!(!board.read(late, Some(seen("new", "u-n", Some(Status::Pending)))));
+        assert!(!board.read(late, Read::Job(seen("new", "u-n", Some(Status::Pending)))));
         // the next list (sent after it joined) covers it
         board.list_sent();
         let mut woken = board.apply(Change::Listed(vec![]));
@@ -550,7 +561,7 @@ mod tests {
         assert!(board.apply(Change::Upserted(seen("x", "old", Some(Status::Running)))).is_empty());
         assert!(board.apply(Change::Deleted(seen("x", "old", Some(Status::Running)))).is_empty());
         assert!(board.apply(Change::Upserted(seen("x", "new", Some(Status::Succeeded)))).is_empty());
-        assert!(board.read(w, Some(seen("x", "new", Some(Status::Running)))));
+        assert!(board.read(w, Read::Job(seen("x", "new", Some(Status::Running)))));
         assert!(matches!(board.take(w), Some(Outcome::Finished(j)) if j.status == Some(Status::Succeeded)));
     }
 
@@ -560,7 +571,7 @@ mod tests {
         let mut board = Board::new();
         board.list_sent();
         let (w, _) = board.join("x", started(None, now));
-        assert!(board.read(w, None));
+        assert!(board.read(w, Read::Gone));
         assert!(matches!(board.take(w), Some(Outcome::Gone { existed: false })));
     }
 
@@ -570,7 +581,7 @@ mod tests {
         let mut board = Board::new();
         board.list_sent();
         let (w, _) = board.join("x", started(None, now));
-        assert!(!board.read(w, Some(seen("x", "new", Some(Status::Running)))));
+        assert!(!board.read(w, Read::Job(seen("x", "new", Some(Status::Running)))));
         assert!(board.apply(Change::Deleted(seen("x", "old", None))).is_empty());
         assert!(board.apply(Change::Upserted(seen("x", "old", Some(Status::Succeeded)))).is_empty());
         assert_eq!(board.apply(Change::Deleted(seen("x", "new", Some(Status::Running)))), vec![w]);
@@ -621,7 +632,7 @@ mod tests {
         assert_eq!(board.apply(Change::Listed(vec![stub])), vec![w]);
         assert!(matches!(board.take(w), Some(Outcome::Check)));
         assert!(matches!(board.take(w), Some(Outcome::Check)), "kept until the read answers");
-        assert!(board.read(w, Some(seen("n", "", Some(Status::Succeeded)))));
+        assert!(board.read(w, Read::Job(seen("n", "", Some(Status::Succeeded)))));
         assert!(matches!(board.take(w), Some(Outcome::Finished(_))));
     }
 
@@ -644,8 +655,9 @@ mod tests {
         Seen { name: name.into(), uid: String::new(), terminal: false, settled: false, job }
     }
 
-    fn look(name: &str, found: bool) -> Option<Seen> {
-        Some(Seen { name: name.into(), uid: String::new(), terminal: found, settled: true, job: Job::default() })
+    /// An execution waiter's look at job `_name`: whether it found an execution.
+    fn look(_name: &str, found: bool) -> Read {
+        Read::Executions { uid: String::new(), found: found.then(Execution::default) }
     }
 
     #[test]
@@ -672,7 +684,7 @@ mod tests {
         assert_eq!(board.apply(Change::Listed(vec![stub("j", 0, 2)])), vec![w]);
         assert!(matches!(board.take(w), Some(Outcome::Check)));
         assert!(board.read(w, look("j", true)));
-        assert!(matches!(board.take(w), Some(Outcome::Finished(_))));
+        assert!(matches!(board.take(w), Some(Outcome::Found(_))));
     }
 
     #[test]
@@ -715,7 +727,7 @@ mod tests {
         let mut board = Board::of_executions();
         let want = Want::Executions(vec![Status::Running]);
         let (w, _) = board.join_wanting("j", started(None, now), want);
-        let own = |found: bool| Some(Seen { uid: "u2".into(), ..look("j", found).unwrap_or_else(|| stub("j", 0, 0)) });
+        let own = |found: bool| Read::Executions { uid: "u2".into(), found: found.then(Execution::default) };
         assert!(!board.read(w, own(false)));
         board.list_sent();
         // no pod of j at all: still waiting (the job controller has not made one yet)
@@ -726,7 +738,7 @@ mod tests {
         assert!(board.apply(Change::Upserted(pod("j", "u2", Status::Pending))).is_empty());
         assert_eq!(board.apply(Change::Deleted(pod("j", "u2", Status::Pending))), vec![w]);
         assert!(matches!(board.take(w), Some(Outcome::Check)));
-        assert!(board.read(w, None), "the look found no job: gone");
+        assert!(board.read(w, Read::Gone), "the look found no job: gone");
         assert!(matches!(board.take(w), Some(Outcome::Gone { existed: true })));
     }
 }

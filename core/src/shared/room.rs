@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
-use super::board::{Board, Join, Outcome, Seen, WaiterId, Want};
+use super::board::{Board, Join, Outcome, Read, WaiterId, Want};
 use super::feed::{Feed, FeedStep};
 use crate::deadline::{later, Deadline, Io};
 use crate::driver::{chunk_event, opened_event, Driver};
@@ -152,6 +152,8 @@ pub(crate) struct Room<B> {
 pub(crate) enum Ended {
     /// The job finished.
     Finished(Job),
+    /// An execution waiter's look found an execution in a wanted status.
+    Found(crate::model::Execution),
     /// The job does not exist, or was deleted while waiting (`existed`).
     Gone { existed: bool },
     /// The deadline passed; the last state seen.
@@ -215,9 +217,9 @@ fn worth_reading_again(err: &Error) -> bool {
 /// once the deadline has passed.
 async fn read_resuming<T: Transport>(
     transport: &T,
-    read: &impl Fn(Deadline) -> BoxOperation<Option<Seen>, Infallible>,
+    read: &impl Fn(Deadline) -> BoxOperation<Read, Infallible>,
     deadline: Deadline,
-) -> Result<Option<Option<Seen>>> {
+) -> Result<Option<Read>> {
     let mut failures = 0u32;
     loop {
         let err = match Driver::new(transport, read(deadline)).finish().await {
@@ -268,7 +270,7 @@ impl<B: BodyStream + 'static> Room<B> {
         name: &str,
         want: Want,
         timeout: Option<Duration>,
-        read: impl Fn(Deadline) -> BoxOperation<Option<Seen>, Infallible>,
+        read: impl Fn(Deadline) -> BoxOperation<Read, Infallible>,
     ) -> Result<Ended>
     where
         T: Transport<Body = B>,
@@ -293,6 +295,7 @@ impl<B: BodyStream + 'static> Room<B> {
             let outcome = self.shared().board.take(id);
             match outcome {
                 Some(Outcome::Finished(job)) => return Ok(Ended::Finished(job)),
+                Some(Outcome::Found(execution)) => return Ok(Ended::Found(execution)),
                 Some(Outcome::Gone { existed }) => return Ok(Ended::Gone { existed }),
                 Some(Outcome::Failed(err)) => return Err(err),
                 Some(Outcome::TimedOut) => return timed_out(),
