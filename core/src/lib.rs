@@ -23,6 +23,27 @@
 //! let Step::Done(Ok(nodes)) = op.poll(now) else { unreachable!() };
 //! assert!(nodes.is_empty());
 //! ```
+//!
+//! ## Where things are
+//!
+//! | module | what it holds |
+//! |---|---|
+//! | [`step`] | the protocol: [`Step`] out (each request with its [`Io`](deadline::Io), every time an absolute instant), [`Event`] in, the [`Operation`] trait, [`Ready`], [`BoxOperation`](step::BoxOperation) |
+//! | [`deadline`] | time as data: a caller's [`Deadline`](deadline::Deadline), the [`Io`](deadline::Io) contract and [`Hold`](deadline::Hold) of each request step |
+//! | [`op`] | the operation toolkit, one pattern per kind of operation (see its table): [`Call`], [`Exchange`], `Machine`/`Flow`, the combinators |
+//! | [`transport`], [`driver`] | what a runtime implements ([`Transport`], [`BodyStream`]) and the one driver that runs any operation over it |
+//! | [`k8s`], [`nomad`] | every operation of each orchestrator, one module per kind of object; `k8s::object` and `nomad::blocking` hold the wire types and primitives they share; `k8s::api` and `nomad::api` are the escape hatch |
+//! | [`config`] | [`Config`] and what feeds it: kubeconfig, in-cluster, the seed's dictionaries, Nomad's environment, exec plugins, PEM |
+//! | [`error`] | the one [`Error`] with the kinds a caller matches |
+//! | [`retry`] | the retry policy (which failures, which back-off) every request follows |
+//! | (private) `model` | the lean types the facade takes and returns ([`Job`], [`JobSpec`], [`Execution`], ...), all named from the root |
+//! | (private) `facade` | [`ClusterManager`]: the seed's API written once; `facade/dispatch.rs` is the one table per orchestrator it dispatches to; the waits and their progress |
+//! | (private) `shared` | the shared observation behind concurrent waits: the board of waiters, the feed, the runtime-free driving |
+//!
+//! To add an operation on both orchestrators: write it in `k8s/` and `nomad/` with the pattern
+//! [`op`] names for its kind, add its entry to the table in `facade/dispatch.rs` (an
+//! orchestrator that lacks it keeps the `Unsupported` default), and add the one-line facade
+//! method that runs it.
 
 // Where other crates' docs link to this one when built alone (`cargo doc --no-deps`):
 // without it their links to our items render as plain text.
