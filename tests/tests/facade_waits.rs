@@ -1,6 +1,7 @@
 //! The waits users call — `ClusterManager::wait_for_job` and `wait_for_job_execution_status` —
-//! replayed against recorded Kubernetes servers (v1.19 and v1.36): the shared observation of the
-//! namespace (list + watch), the waiter's own reads and its looks at the job's pods, all answered
+//! replayed against recorded Kubernetes servers (v1.19 and v1.36) and a recorded Nomad 1.1.2
+//! agent: the shared observation of the namespace (list + watch, or the chain of blocking job-list
+//! queries), the waiter's own reads and its looks at the job's executions, all answered
 //! from the recorded responses by a [`RecordedServer`], with every stream cut as recorded, byte
 //! by byte, and at every offset of its first events. These drive the same path as a program does
 //! (the facade over a transport), not the standalone wait operations.
@@ -199,4 +200,70 @@ fn wait_for_job_execution_status_on_a_recorded_server_follows_the_pod_to_running
             assert!(made.iter().any(|r| r.contains("pods?watch=1&resourceVersion=1772")), "{made:?}");
         }
     }
+}
+
+/// A Nomad manager over `server`, connected as the recorded agent answered (datacenter
+/// discovery: agent self, nodes).
+fn nomad_manager(server: RecordedServer) -> (RecordedServer, ClusterManager<RecordedServer>) {
+    let discovery = Scenario::load("nomad/07-datacenter-discovery.json");
+    let server = server.on("GET", "/v1/agent/self", vec![discovery.exchange(0).response.clone()]).on(
+        "GET",
+        "/v1/nodes",
+        vec![discovery.exchange(1).response.clone()],
+    );
+    let config = Config::nomad("http://127.0.0.1:4646").unwrap();
+    let cm = block_on(ClusterManager::connect(server.clone(), &config, 7)).unwrap();
+    (server, cm)
+}
+
+/// Nomad 1.1.2, 08 + 16: `acm-ok` runs (index 11), then is dead (complete). The namespace's job
+/// list is followed with blocking queries: the first list shows the job running — its stub made
+/// from the recorded dead stub of 16 with the running counts and index of 08's first read — and
+/// the blocking query answers the recorded dead stub; the waiter then reads the job once for the
+/// full answer (08's job, summary and allocations at index 14).
+#[test]
+fn nomad_wait_for_job_on_a_recorded_agent_follows_the_job_list_to_dead() {
+    let s08 = Scenario::load("nomad/08-batch-job-succeeds.json");
+    let s16 = Scenario::load("nomad/16-job-list-prefix.json");
+    let dead = s16.exchange(1).response.clone();
+    let mut running = dead.clone();
+    running.body = running
+        .body
+        .replace(r#""Status":"dead""#, r#""Status":"running""#)
+        .replace(r#""Complete":1,"Failed":0,"Running":0"#, r#""Complete":0,"Failed":0,"Running":1"#)
+        .replace(r#""ModifyIndex":14"#, r#""ModifyIndex":11"#);
+    running.headers.insert("x-nomad-index".into(), "11".into());
+    assert_ne!(running.body, dead.body, "the running stub differs from the recorded dead one");
+    let server = RecordedServer::new()
+        .on("GET", "/v1/jobs", vec![running, dead])
+        .on("GET", "/v1/job/acm-ok", vec![s08.exchange(4).response.clone()])
+        .on("GET", "/v1/job/acm-ok/summary", vec![s08.exchange(5).response.clone()])
+        .on("GET", "/v1/job/acm-ok/allocations", vec![s08.exchange(6).response.clone()]);
+    let (server, cm) = nomad_manager(server);
+    let job = block_on(cm.wait_for_job("default", "acm-ok", Some(Duration::from_secs(60)))).unwrap();
+    assert_eq!((job.status, job.raw_status.as_str(), job.succeeded), (Some(Status::Succeeded), "dead", 1));
+    let made = server.requests();
+    let blocking = made.iter().filter(|r| r.starts_with("GET /v1/jobs") && r.contains("index=11")).count();
+    assert_eq!(blocking, 1, "one blocking query from the first list's index: {made:?}");
+    assert!(server.elapsed() < Duration::from_secs(1), "no sleeping: {:?}", server.elapsed());
+}
+
+/// The Nomad execution wait on the same recorded agent: it looks at the job's allocations when it
+/// joins, and the recorded allocation of 08 (complete, exit code 0) is what it waited for.
+#[test]
+fn nomad_wait_for_job_execution_status_on_a_recorded_agent_returns_the_allocation() {
+    let s08 = Scenario::load("nomad/08-batch-job-succeeds.json");
+    let s16 = Scenario::load("nomad/16-job-list-prefix.json");
+    let server = RecordedServer::new()
+        .on("GET", "/v1/jobs", vec![s16.exchange(1).response.clone()])
+        .on("GET", "/v1/job/acm-ok", vec![s08.exchange(4).response.clone()])
+        .on("GET", "/v1/job/acm-ok/summary", vec![s08.exchange(5).response.clone()])
+        .on("GET", "/v1/job/acm-ok/allocations", vec![s08.exchange(6).response.clone()])
+        .on("GET", "/v1/allocation/294e657f-3f0a-03f7-a46d-932b102c10ce", vec![s08.exchange(8).response.clone()]);
+    let (server, cm) = nomad_manager(server);
+    let wait =
+        cm.wait_for_job_execution_status("default", "acm-ok", &[Status::Succeeded], Some(Duration::from_secs(60)));
+    let execution = block_on(wait).unwrap_or_else(|e| panic!("{e} after {:?}", server.requests()));
+    assert_eq!(execution.id, "294e657f-3f0a-03f7-a46d-932b102c10ce");
+    assert_eq!((execution.status, execution.tasks[0].exit_code), (Some(Status::Succeeded), Some(0)));
 }
