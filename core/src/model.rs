@@ -615,10 +615,12 @@ pub struct LogOptions {
 pub struct Scale {
     /// Deployment name or `job/group`.
     pub name: String,
-    /// Desired replicas / count.
+    /// The replicas there are now: Kubernetes' `status.replicas` (0 when the server leaves it
+    /// out), Nomad's running count. The number the seed's `get_scale_deploy` returned.
     pub replicas: u32,
-    /// Replicas running now, if known.
-    pub current: Option<u32>,
+    /// The replicas asked for: `spec.replicas`, Nomad's desired count (after a
+    /// `set_scale_deploy`: the count just set).
+    pub desired: u32,
 }
 
 /// A ConfigMap's name and data.

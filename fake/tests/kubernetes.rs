@@ -53,10 +53,14 @@ fn jobs_move_from_waiting_to_running_to_done() {
     let (fake, cm) = setup("life");
     block_on(cm.create_job("life", &job("a", "sleep 10; echo a"))).unwrap();
     block_on(cm.create_job("life", &job("b", "echo b"))).unwrap();
-    // As on a real cluster, a Job counts its Pending pod as active at once.
+    // As on a real cluster the Jobs get their pods at once; Pending pods make a job neither
+    // waiting (no execution at all) nor running (an execution running), as in the seed.
     assert!(block_on(cm.waiting_jobs("life")).unwrap().is_empty());
+    assert!(block_on(cm.running_jobs("life")).unwrap().is_empty());
+    assert_eq!(block_on(cm.list_jobs("life")).unwrap().iter().filter(|j| j.status == Some(Status::Running)).count(), 2);
+    fake.advance(Duration::from_secs(1));
     assert_eq!(block_on(cm.running_jobs("life")).unwrap().len(), 2);
-    fake.advance(Duration::from_secs(3));
+    fake.advance(Duration::from_secs(2));
     let running = block_on(cm.running_jobs("life")).unwrap();
     assert_eq!(running.iter().map(|j| j.name.as_str()).collect::<Vec<_>>(), ["a"], "b finished");
     let exec =
@@ -68,10 +72,16 @@ fn jobs_move_from_waiting_to_running_to_done() {
     let jobs = block_on(cm.list_jobs("life")).unwrap();
     assert_eq!(jobs.iter().map(|j| j.name.as_str()).collect::<Vec<_>>(), ["a", "b"]);
     assert_eq!(block_on(cm.list_jobs_executions("life")).unwrap().len(), 2);
-    let mut cleaned = block_on(cm.cleanup_jobs("life")).unwrap();
+    let mut cleaned = block_on(cm.cleanup_finished_jobs("life")).unwrap();
     cleaned.sort();
     assert_eq!(cleaned, ["a", "b"]);
     assert!(block_on(cm.list_jobs("life")).unwrap().is_empty());
+    // the seed's cleanup_jobs deletes every job, running ones too, and says how many are left
+    block_on(cm.create_job("life", &job("c", "sleep 100"))).unwrap();
+    block_on(cm.create_job("life", &job("d", "echo d"))).unwrap();
+    assert_eq!(block_on(cm.cleanup_jobs("life")).unwrap(), 0);
+    assert!(block_on(cm.list_jobs("life")).unwrap().is_empty());
+    assert!(block_on(cm.list_jobs_executions("life")).unwrap().is_empty(), "their pods went with them");
 }
 
 #[test]
@@ -146,7 +156,7 @@ fn quota_scale_and_config_maps() {
         block_on(cm.run(api::create(&c, &Resource::DEPLOYMENTS, Some("misc"), &deploy, &WriteParams::default())))
             .unwrap();
     assert_eq!(block_on(cm.get_scale_deploy("misc", "web")).unwrap().replicas, 1);
-    assert_eq!(block_on(cm.set_scale_deploy("misc", "web", 3)).unwrap().replicas, 3);
+    assert_eq!(block_on(cm.set_scale_deploy("misc", "web", 3)).unwrap().desired, 3);
     assert_eq!(block_on(cm.get_scale_deploy("misc", "web")).unwrap().replicas, 3);
     for i in 0..25 {
         let parity = if i % 2 == 0 { "even" } else { "odd" };

@@ -49,8 +49,11 @@ fn jobs_list_get_and_cleanup() {
     assert_eq!(block_on(cm.list_jobs_executions("b")).unwrap().len(), 2);
     let err = block_on(cm.get_job("b", "three")).unwrap_err();
     assert!(matches!(err, Error::NotFound(_)), "{err:?}");
-    let cleaned = block_on(cm.cleanup_jobs("b")).unwrap();
+    let cleaned = block_on(cm.cleanup_finished_jobs("b")).unwrap();
     assert_eq!(cleaned, ["one"], "only finished jobs are cleaned up");
+    // the seed's cleanup_jobs: every job, the running one too; none is left
+    assert_eq!(block_on(cm.cleanup_jobs("b")).unwrap(), 0);
+    assert!(block_on(cm.list_jobs("b")).unwrap().is_empty());
 }
 
 #[test]
@@ -79,11 +82,14 @@ fn follow_a_log_and_stop_an_execution() {
 
 #[test]
 fn scale_a_running_job() {
-    let (_fake, cm) = setup("s");
+    let (fake, cm) = setup("s");
     let spec = job("web", "sleep 1000");
     block_on(cm.create_job("s", &spec)).unwrap();
+    let scale = block_on(cm.get_scale_deploy("s", "web")).unwrap();
+    assert_eq!((scale.replicas, scale.desired), (0, 1), "asked for, not running yet");
+    fake.advance(std::time::Duration::from_secs(2));
     assert_eq!(block_on(cm.get_scale_deploy("s", "web")).unwrap().replicas, 1);
-    assert_eq!(block_on(cm.set_scale_deploy("s", "web", 3)).unwrap().replicas, 3);
+    assert_eq!(block_on(cm.set_scale_deploy("s", "web", 3)).unwrap().desired, 3);
     assert_eq!(block_on(cm.list_job_executions("s", "web")).unwrap().len(), 3);
     block_on(cm.delete_job("s", "web", DeleteOptions { wait: true, purge: true })).unwrap();
     let err = block_on(cm.get_job("s", "web")).unwrap_err();

@@ -200,6 +200,10 @@ fn a_kubernetes_job_without_room_in_its_quota_says_so_and_runs_once_the_quota_gr
     let reason = block_on(cm.get_job("team", "big")).unwrap().pending_reason.expect("a reason");
     assert_eq!((reason.kind, reason.permanent), (ReasonKind::QuotaExhausted, false));
     assert!(reason.message.contains("exceeded quota"), "{}", reason.message);
+    // the seed's waiting_jobs: a job without any execution yet
+    let waiting: Vec<String> = block_on(cm.waiting_jobs("team")).unwrap().into_iter().map(|j| j.name).collect();
+    assert_eq!(waiting, ["big"]);
+    assert!(block_on(cm.running_jobs("team")).unwrap().is_empty());
 
     // waiting for room is not cut by the stuck deadline, only by the startup deadline
     let strict = WaitOptions::new().timeout(HOUR).startup_deadline(Some(Duration::from_secs(400)));

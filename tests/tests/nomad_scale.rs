@@ -26,12 +26,12 @@ fn recorder_options() -> ScaleOptions {
 fn get_reads_the_only_group() {
     let s = Scenario::load("nomad/18-scale.json");
     let got = Replay::new(&s).exchanges([1]).run(scale::get(&ctx(), "default", "acm-scale")).unwrap();
-    assert_eq!(got, Scale { name: "acm-scale/main".into(), replicas: 1, current: Some(1) });
+    assert_eq!(got, Scale { name: "acm-scale/main".into(), replicas: 1, desired: 1 });
     let got = Replay::new(&s).exchanges([1]).run(scale::get(&ctx(), "", "acm-scale/main")).unwrap();
     assert_eq!(got.name, "acm-scale/main");
     // after the successful scale to 2
     let got = Replay::new(&s).exchanges([8]).run(scale::get(&ctx(), "default", "acm-scale")).unwrap();
-    assert_eq!(got, Scale { name: "acm-scale/main".into(), replicas: 2, current: Some(2) });
+    assert_eq!(got, Scale { name: "acm-scale/main".into(), replicas: 2, desired: 2 });
 }
 
 #[test]
@@ -48,7 +48,7 @@ fn get_of_a_missing_group_says_which_groups_exist() {
 fn scaling_during_the_active_deployment_is_a_bad_request_with_a_hint() {
     let s = Scenario::load("nomad/18-scale.json");
     let op = scale::set_with(&ctx(), "default", "acm-scale/main", 2, recorder_options());
-    let err = Replay::new(&s).exchanges([2]).run(op).unwrap_err();
+    let err = Replay::new(&s).exchanges([1, 2]).run(op).unwrap_err();
     let Error::BadRequest(api) = &err else { panic!("expected BadRequest, got {err:?}") };
     assert_eq!(api.status, 400);
     assert!(api.message.starts_with("job scaling blocked due to active deployment"));
@@ -64,8 +64,8 @@ fn scaling_during_the_active_deployment_is_a_bad_request_with_a_hint() {
 fn scaling_after_the_deployment_succeeds() {
     let s = Scenario::load("nomad/18-scale.json");
     let op = scale::set_with(&ctx(), "default", "acm-scale/main", 2, recorder_options());
-    let got = Replay::new(&s).exchanges([5]).run(op).unwrap();
-    assert_eq!(got, Scale { name: "acm-scale/main".into(), replicas: 2, current: None });
+    let got = Replay::new(&s).exchanges([4, 5]).run(op).unwrap();
+    assert_eq!(got, Scale { name: "acm-scale/main".into(), replicas: 2, desired: 2 }, "as read before the write");
 }
 
 #[test]
@@ -73,7 +73,7 @@ fn scaling_without_a_group_reads_the_scale_first() {
     let s = Scenario::load("nomad/18-scale.json");
     let op = scale::set_with(&ctx(), "default", "acm-scale", 2, recorder_options());
     let (out, _, transcript) = Replay::new(&s).exchanges([4, 5]).run_full(op);
-    assert_eq!(out.unwrap(), Scale { name: "acm-scale/main".into(), replicas: 2, current: Some(2) });
+    assert_eq!(out.unwrap(), Scale { name: "acm-scale/main".into(), replicas: 2, desired: 2 });
     assert_eq!(
         transcript.requests,
         [
@@ -84,9 +84,15 @@ fn scaling_without_a_group_reads_the_scale_first() {
 }
 
 #[test]
-fn unknown_group_and_negative_count_are_refused_by_the_server() {
+fn unknown_group_and_negative_count_are_refused() {
     let s = Scenario::load("nomad/18-scale.json");
-    let err = Replay::new(&s).exchanges([6]).run(scale::set(&ctx(), "default", "acm-scale/nope", 2)).unwrap_err();
+    // the read before the write already shows the job has no group "nope": refused before sending
+    let err = Replay::new(&s).exchanges([1]).run(scale::set(&ctx(), "default", "acm-scale/nope", 2)).unwrap_err();
+    assert!(matches!(err, Error::InvalidInput { ref problem, .. } if problem.contains("\"nope\"")), "{err:?}");
+    // what the server says when asked anyway (the escape hatch sends what the recorder sent)
+    let body = serde_json::json!({"Count": 2, "Target": {"Group": "nope"}});
+    let op = api::write_json(&ctx(), http::Method::POST, "/v1/job/acm-scale/scale", &Default::default(), &body);
+    let err = Replay::new(&s).exchanges([6]).run(op).unwrap_err();
     assert!(matches!(err, Error::BadRequest(ref a) if a.message.contains("does not exist in job")), "{err:?}");
     // A u32 cannot be negative; the escape hatch can send what the recorder sent.
     let body = serde_json::json!({"Count": -1, "Target": {"Group": "main"}});

@@ -378,40 +378,61 @@ impl<T: Transport> ClusterManager<T> {
         self.run(self.backend.ops().delete_job(namespace, name, options)).await
     }
 
-    /// Delete every finished job of a namespace; returns their names.
+    /// The seed's `cleanup_jobs`: delete every job of the namespace (finished or not, with its
+    /// executions), waiting until each is gone, then return how many jobs are left (0 unless
+    /// someone created one meanwhile). To remove only finished jobs, see
+    /// [`cleanup_finished_jobs`](Self::cleanup_finished_jobs).
     ///
     /// ```no_run
-    /// # use std::time::Duration;
     /// # use clustermanager_core::*;
     /// # async fn demo<T: Transport>(cm: &ClusterManager<T>) -> Result<()> {
-    /// let removed = cm.cleanup_jobs("batch").await?;
+    /// assert_eq!(cm.cleanup_jobs("batch").await?, 0);
+    /// # Ok(()) }
+    /// ```
+    #[tracing::instrument(level = "debug", skip_all, fields(namespace = %namespace))]
+    pub async fn cleanup_jobs(&self, namespace: &str) -> Result<usize> {
+        for job in self.list_jobs(namespace).await? {
+            self.delete_job(namespace, &job.name, DeleteOptions { wait: true, purge: true }).await?;
+        }
+        Ok(self.list_jobs(namespace).await?.len())
+    }
+
+    /// Delete every *finished* job of a namespace (with its executions, without waiting);
+    /// returns their names. Running and pending jobs are left alone.
+    ///
+    /// ```no_run
+    /// # use clustermanager_core::*;
+    /// # async fn demo<T: Transport>(cm: &ClusterManager<T>) -> Result<()> {
+    /// let removed = cm.cleanup_finished_jobs("batch").await?;
     /// println!("removed {removed:?}");
     /// # Ok(()) }
     /// ```
     #[tracing::instrument(level = "debug", skip_all, fields(namespace = %namespace))]
-    pub async fn cleanup_jobs(&self, namespace: &str) -> Result<Vec<String>> {
+    pub async fn cleanup_finished_jobs(&self, namespace: &str) -> Result<Vec<String>> {
         self.run(self.backend.ops().cleanup_jobs(namespace)).await
     }
 
-    /// Jobs not started yet.
+    /// The seed's `waiting_jobs`: the jobs that have no execution at all yet (no pod, no
+    /// allocation). A job whose pod exists but is still pending (unschedulable, pulling its
+    /// image) is neither waiting nor running here, as in the seed; filter
+    /// [`list_jobs`](Self::list_jobs) on [`Job::status`] for the server's own view.
     ///
     /// ```no_run
-    /// # use std::time::Duration;
     /// # use clustermanager_core::*;
     /// # async fn demo<T: Transport>(cm: &ClusterManager<T>) -> Result<()> {
-    /// let pending = cm.waiting_jobs("batch").await?;
+    /// let names: Vec<String> = cm.waiting_jobs("batch").await?.into_iter().map(|j| j.name).collect();
     /// # Ok(()) }
     /// ```
     #[tracing::instrument(level = "debug", skip_all, fields(namespace = %namespace))]
     pub async fn waiting_jobs(&self, namespace: &str) -> Result<Vec<Job>> {
-        let jobs = self.list_jobs(namespace).await?;
-        Ok(jobs.into_iter().filter(|j| j.status == Some(Status::Pending)).collect())
+        let (jobs, executions) = self.jobs_and_executions(namespace).await?;
+        Ok(jobs.into_iter().filter(|j| !executions.iter().any(|e| e.job_name == j.name)).collect())
     }
 
-    /// Jobs running now.
+    /// The seed's `running_jobs`: the jobs with an execution running now (a pod in phase
+    /// `Running`, an allocation `running`).
     ///
     /// ```no_run
-    /// # use std::time::Duration;
     /// # use clustermanager_core::*;
     /// # async fn demo<T: Transport>(cm: &ClusterManager<T>) -> Result<()> {
     /// let running = cm.running_jobs("batch").await?;
@@ -419,8 +440,16 @@ impl<T: Transport> ClusterManager<T> {
     /// ```
     #[tracing::instrument(level = "debug", skip_all, fields(namespace = %namespace))]
     pub async fn running_jobs(&self, namespace: &str) -> Result<Vec<Job>> {
+        let (jobs, executions) = self.jobs_and_executions(namespace).await?;
+        let running = |j: &Job| executions.iter().any(|e| e.job_name == j.name && e.status == Some(Status::Running));
+        Ok(jobs.into_iter().filter(running).collect())
+    }
+
+    /// The namespace's jobs and all their executions.
+    async fn jobs_and_executions(&self, namespace: &str) -> Result<(Vec<Job>, Vec<Execution>)> {
         let jobs = self.list_jobs(namespace).await?;
-        Ok(jobs.into_iter().filter(|j| j.status == Some(Status::Running)).collect())
+        let executions = if jobs.is_empty() { Vec::new() } else { self.list_jobs_executions(namespace).await? };
+        Ok((jobs, executions))
     }
 
     /// Wait until an execution of the job reaches one of `statuses`; returns it. While none has
@@ -519,7 +548,8 @@ impl<T: Transport> ClusterManager<T> {
     }
 
     /// The scale of a Deployment (Kubernetes) or of a job's task group (Nomad, `name` = job ID
-    /// or `job/group`).
+    /// or `job/group`): [`Scale::replicas`] is how many there are now (`status.replicas`, the
+    /// number the seed's `get_scale_deploy` returned), [`Scale::desired`] how many are asked for.
     ///
     /// ```no_run
     /// # use std::time::Duration;
@@ -534,7 +564,9 @@ impl<T: Transport> ClusterManager<T> {
         self.run(self.backend.ops().get_scale_deploy(namespace, name)).await
     }
 
-    /// Change the scale of a Deployment or task group.
+    /// Change the scale of a Deployment or task group; returns the scale as the change left it
+    /// ([`Scale::desired`] the count set, [`Scale::replicas`] how many there were). The seed
+    /// returned the patched object; its `spec.replicas` is `desired` here.
     ///
     /// ```no_run
     /// # use std::time::Duration;

@@ -42,8 +42,8 @@ fn parse_scale(resp: Response) -> Result<Scale> {
         serde_json::from_slice(resp.body()).map_err(|e| Error::decode("Scale", e, resp.body()))?;
     Ok(Scale {
         name: body.metadata.name.into_owned(),
-        replicas: body.spec.and_then(|s| s.replicas).unwrap_or(0),
-        current: body.status.and_then(|s| s.replicas),
+        replicas: body.status.and_then(|s| s.replicas).unwrap_or(0),
+        desired: body.spec.and_then(|s| s.replicas).unwrap_or(0),
     })
 }
 

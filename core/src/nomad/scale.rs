@@ -147,8 +147,8 @@ fn check_scale_write(resp: Response) -> Result<QueryMeta> {
     }
 }
 
-/// The scale operations' machine: [`get`] reads, [`set`] reads only when it must find the
-/// group, then writes.
+/// The scale operations' machine: [`get`] reads; [`set`] reads (the running count, and the
+/// job's only group when `name` names none), then writes.
 #[derive(Debug)]
 pub struct ScaleOp {
     ctx: Context,
@@ -210,26 +210,21 @@ impl Machine for ScaleOp {
 
     fn step(&mut self, _now: Instant, answer: Option<Result<Response>>) -> Result<Next<Scale>> {
         let Some(answer) = answer else {
-            return Ok(match (&self.target, &self.group) {
-                (Some(_), Some(_)) => {
-                    self.writing = true;
-                    Next::Send(self.write_request()?)
-                }
-                _ => Next::Send(self.read_request()?),
-            });
+            // a set reads first too: the running count it reports, and the group's check
+            return Ok(Next::Send(self.read_request()?));
         };
         if self.writing {
             check_scale_write(answer?)?;
             return Ok(Next::Done(Ok(Scale {
                 name: self.seed_name(self.group.as_deref().unwrap_or_default()),
-                replicas: self.target.as_ref().map(|(c, _)| *c).unwrap_or_default(),
-                current: self.running,
+                replicas: self.running.unwrap_or_default(),
+                desired: self.target.as_ref().map(|(c, _)| *c).unwrap_or_default(),
             })));
         }
         let (group, desired, running) = parse_status(answer?, &self.job, self.group.as_deref())?;
         if self.target.is_none() {
             let name = self.seed_name(&group);
-            return Ok(Next::Done(Ok(Scale { name, replicas: desired, current: Some(running) })));
+            return Ok(Next::Done(Ok(Scale { name, replicas: running, desired })));
         }
         self.running = Some(running);
         self.group = Some(group);
@@ -251,7 +246,7 @@ impl Machine for ScaleOp {
 /// let body = r#"{"JobID":"acm-scale","TaskGroups":{"main":{"Desired":1,"Running":1}}}"#;
 /// op.handle(Event::Response(http::Response::new(body.into())));
 /// let Step::Done(Ok(s)) = op.poll(now) else { unreachable!() };
-/// assert_eq!((s.name.as_str(), s.replicas, s.current), ("acm-scale/main", 1, Some(1)));
+/// assert_eq!((s.name.as_str(), s.replicas, s.desired), ("acm-scale/main", 1, 1));
 /// ```
 pub fn get(
     ctx: &Context,
@@ -261,16 +256,23 @@ pub fn get(
     Checked::from(ScaleOp::new(ctx, namespace, name, None))
 }
 
-/// `set_scale_deploy`: set a task group's count. Without a group in `name` the scale status is
-/// read first to find the job's only group. The returned [`Scale`] holds the requested count and,
-/// when the status was read, the running count before the change.
+/// `set_scale_deploy`: set a task group's count. The scale status is read first (for the
+/// running count, and to find the job's only group when `name` names none). The returned
+/// [`Scale`] holds the count set (`desired`) and the running count before the change
+/// (`replicas`).
 ///
 /// ```
 /// use clustermanager_core::nomad::{scale, Context};
 /// use clustermanager_core::{Operation, Step};
+/// use clustermanager_core::Event;
 /// let mut op = scale::set(&Context::default(), "default", "acm-scale/main", 2);
-/// let Step::Send(req, _) = op.poll(std::time::Instant::now()) else { unreachable!() };
-/// assert_eq!(&req.body()[..], br#"{"Count":2,"Target":{"Group":"main"}}"#);
+/// let now = std::time::Instant::now();
+/// let Step::Send(read, _) = op.poll(now) else { unreachable!() };
+/// assert_eq!(read.uri(), "/v1/job/acm-scale/scale");
+/// let status = r#"{"JobID":"acm-scale","TaskGroups":{"main":{"Desired":1,"Running":1}}}"#;
+/// op.handle(Event::Response(http::Response::new(status.into())));
+/// let Step::Send(write, _) = op.poll(now) else { unreachable!() };
+/// assert_eq!(&write.body()[..], br#"{"Count":2,"Target":{"Group":"main"}}"#);
 /// ```
 pub fn set(
     ctx: &Context,
