@@ -8,6 +8,47 @@ use serde::Deserialize;
 /// Shorthand for `Result<T, clustermanager_core::Error>`.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// The seed's answers, where it had a value instead of an error: `None` for an object that does
+/// not exist (the seed's getters returned `None` on a 404; kube-rs calls this `get_opt`) and for
+/// an operation the orchestrator does not offer (the seed's `define_quota` did nothing on Nomad).
+///
+/// ```no_run
+/// use clustermanager_core::{ClusterManager, Result, ResultExt};
+/// # async fn demo(cm: &ClusterManager) -> Result<()> {
+/// if let Some(job) = cm.get_job("batch", "hello").await.found()? {
+///     println!("{:?}", job.status);
+/// }
+/// // portable: a quota where the orchestrator has them, nothing where it does not
+/// cm.define_quota("batch", "4", "8Gi").await.supported()?;
+/// # Ok(()) }
+/// ```
+pub trait ResultExt<T> {
+    /// `Ok(None)` where the server answered that the object does not exist
+    /// ([`Error::NotFound`]); every other error stays an error.
+    fn found(self) -> Result<Option<T>>;
+    /// `Ok(None)` where the orchestrator does not offer the operation
+    /// ([`Error::Unsupported`]); every other error stays an error.
+    fn supported(self) -> Result<Option<T>>;
+}
+
+impl<T> ResultExt<T> for Result<T> {
+    fn found(self) -> Result<Option<T>> {
+        match self {
+            Ok(value) => Ok(Some(value)),
+            Err(Error::NotFound(_)) => Ok(None),
+            Err(err) => Err(err),
+        }
+    }
+
+    fn supported(self) -> Result<Option<T>> {
+        match self {
+            Ok(value) => Ok(Some(value)),
+            Err(Error::Unsupported { .. }) => Ok(None),
+            Err(err) => Err(err),
+        }
+    }
+}
+
 /// What a server said when it refused a request.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ApiError {

@@ -77,7 +77,7 @@ mod workload;
 
 pub use config::Config;
 pub use erased::{DynBody, DynTransport};
-pub use error::{ApiError, Error, Result};
+pub use error::{ApiError, Error, Result, ResultExt};
 pub use facade::handle::{Api, KubernetesHandle, NomadHandle};
 pub use facade::progress::{WaitEvent, WaitStream};
 pub use facade::waits::WaitOptions;

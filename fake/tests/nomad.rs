@@ -168,3 +168,23 @@ fn the_agent_resets_connections_beyond_its_per_client_limit() {
     drop(streams);
     assert_eq!(fake.open_streams(), 0, "every stream closed, the last one dropped as soon as it opened");
 }
+
+/// The seed's `None` answers, portably: a missing job is `None` with `found()`, and a quota
+/// (a Nomad Enterprise feature) is skipped with `supported()` where the seed did nothing.
+#[test]
+fn seed_like_none_answers_on_both_orchestrators() {
+    use clustermanager_core::ResultExt;
+    for fake in [FakeCluster::kubernetes(), FakeCluster::nomad()] {
+        let cm = block_on(fake.cluster_manager()).unwrap();
+        block_on(cm.create_namespace("q")).unwrap();
+        assert!(block_on(cm.get_job("q", "missing")).found().unwrap().is_none());
+        block_on(cm.create_job("q", &JobSpec::new("here").image("busybox").command(["echo", "hi"]))).unwrap();
+        assert_eq!(block_on(cm.get_job("q", "here")).found().unwrap().map(|j| j.name).as_deref(), Some("here"));
+        let quota = block_on(cm.define_quota("q", "2", "1Gi")).supported().unwrap();
+        assert_eq!(quota.is_some(), fake.config().orchestrator == clustermanager_core::Orchestrator::Kubernetes);
+        // other errors stay errors
+        let timed_out: Result<u8, Error> = Err(Error::Timeout { what: "x".into() });
+        assert!(matches!(timed_out.clone().found(), Err(Error::Timeout { .. })));
+        assert!(matches!(timed_out.supported(), Err(Error::Timeout { .. })));
+    }
+}

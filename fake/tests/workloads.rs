@@ -49,10 +49,10 @@ fn a_kubernetes_deployment_becomes_available_scales_and_goes_with_its_pods() {
     assert_eq!(one.replicas, 1);
     assert_eq!(block_on(cm.list_deploy_pods("shop", "web")).unwrap().len(), 1);
 
-    assert!(block_on(cm.delete_deploy("shop", "web", true)).unwrap());
+    assert!(block_on(cm.delete_deploy("shop", "web", true, None)).unwrap());
     assert!(matches!(block_on(cm.get_deploy("shop", "web")), Err(Error::NotFound(_))));
     assert!(fake.executions("shop").is_empty(), "its pods went with it");
-    assert!(!block_on(cm.delete_deploy("shop", "web", false)).unwrap(), "already gone");
+    assert!(!block_on(cm.delete_deploy("shop", "web", false, None)).unwrap(), "already gone");
 }
 
 #[test]
@@ -188,7 +188,7 @@ fn a_nomad_service_job_is_available_once_its_deployment_succeeds() {
     assert_eq!(block_on(cm.list_deploy_pods("default", "web")).unwrap().len(), 3);
     assert_eq!(block_on(cm.list_deploys("default")).unwrap().len(), 1);
 
-    assert!(block_on(cm.delete_deploy("default", "web", true)).unwrap());
+    assert!(block_on(cm.delete_deploy("default", "web", true, Some(Duration::from_secs(30)))).unwrap());
     assert!(matches!(block_on(cm.get_deploy("default", "web")), Err(Error::NotFound(_))));
 }
 

@@ -61,7 +61,7 @@ use http_body_util::{BodyExt, Full};
 
 pub use clustermanager_core as core;
 pub use clustermanager_core::config::{Auth, Identity, TlsConfig};
-pub use clustermanager_core::{Config, Error, Result, Secret};
+pub use clustermanager_core::{Config, Error, Result, ResultExt, Secret};
 // What a caller names: the model (JobSpec, Job, Status, LogOptions, ...), the wait options and
 // reasons, the erased transport and the escape hatch's handles and modules.
 pub use clustermanager_core::{futures_core, OwnedStream};

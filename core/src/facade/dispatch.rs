@@ -11,6 +11,7 @@
 //! in one line: `self.run(self.ops().name(args)).await`.
 
 use std::convert::Infallible;
+use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::model::{ConfigMap, DeleteOptions, Execution, Job, JobSpec, LogLine, LogOptions, Namespace, Node, Scale};
@@ -80,7 +81,14 @@ pub(crate) trait Ops: Send + Sync {
     fn create_workload(&self, kind: WorkloadKind, namespace: &str, spec: &ServiceSpec) -> Op<Workload>;
     fn list_workloads(&self, kind: WorkloadKind, namespace: &str) -> Op<Vec<Workload>>;
     fn get_workload(&self, kind: WorkloadKind, namespace: &str, name: &str) -> Op<Workload>;
-    fn delete_workload(&self, kind: WorkloadKind, namespace: &str, name: &str, wait: bool) -> Op<bool>;
+    fn delete_workload(
+        &self,
+        kind: WorkloadKind,
+        namespace: &str,
+        name: &str,
+        wait: bool,
+        timeout: Option<Duration>,
+    ) -> Op<bool>;
     fn list_workload_pods(&self, kind: WorkloadKind, namespace: &str, name: &str) -> Op<Vec<Execution>>;
     fn get_workload_scale(&self, kind: WorkloadKind, namespace: &str, name: &str) -> Op<Scale>;
     fn set_workload_scale(&self, kind: WorkloadKind, namespace: &str, name: &str, replicas: u32) -> Op<Scale>;
@@ -194,8 +202,15 @@ impl Ops for k8s::Context {
     fn get_workload(&self, kind: WorkloadKind, namespace: &str, name: &str) -> Op<Workload> {
         boxed(k8s::workload::get(self, kind, k8s_namespace(self, namespace), name))
     }
-    fn delete_workload(&self, kind: WorkloadKind, namespace: &str, name: &str, wait: bool) -> Op<bool> {
-        boxed(k8s::workload::delete(self, kind, k8s_namespace(self, namespace), name, wait, None))
+    fn delete_workload(
+        &self,
+        kind: WorkloadKind,
+        namespace: &str,
+        name: &str,
+        wait: bool,
+        timeout: Option<Duration>,
+    ) -> Op<bool> {
+        boxed(k8s::workload::delete(self, kind, k8s_namespace(self, namespace), name, wait, timeout))
     }
     /// The workload, then the pods its selector matches.
     fn list_workload_pods(&self, kind: WorkloadKind, namespace: &str, name: &str) -> Op<Vec<Execution>> {
@@ -315,9 +330,17 @@ impl Ops for nomad::Context {
     fn get_workload(&self, _kind: WorkloadKind, namespace: &str, name: &str) -> Op<Workload> {
         boxed(nomad::service::get(self, namespace, name))
     }
-    /// Stop and purge the service job.
-    fn delete_workload(&self, _kind: WorkloadKind, namespace: &str, name: &str, wait: bool) -> Op<bool> {
-        boxed(nomad::job::delete(self, namespace, name, DeleteOptions { wait, purge: true }))
+    /// Stop and purge the service job, waiting as long as on Kubernetes.
+    fn delete_workload(
+        &self,
+        _kind: WorkloadKind,
+        namespace: &str,
+        name: &str,
+        wait: bool,
+        timeout: Option<Duration>,
+    ) -> Op<bool> {
+        let timeout = timeout.unwrap_or(k8s::workload::DELETE_WAIT_TIMEOUT);
+        boxed(nomad::job::delete_within(self, namespace, name, DeleteOptions { wait, purge: true }, timeout))
     }
     fn list_workload_pods(&self, _kind: WorkloadKind, namespace: &str, name: &str) -> Op<Vec<Execution>> {
         boxed(nomad::execution::list(self, namespace, name))

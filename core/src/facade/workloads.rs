@@ -56,10 +56,17 @@ impl<T: Transport> ClusterManager<T> {
     }
 
     /// Delete a workload with its pods (Nomad: stop and purge the job); with `wait`, until it
-    /// is gone (at most 60 s). `false` if it did not exist.
+    /// is gone, at most `timeout` (`None`: the seed's 60 s). `false` if it did not exist.
     #[tracing::instrument(level = "debug", skip_all, fields(namespace = %namespace, object = %name))]
-    pub async fn delete_workload(&self, kind: WorkloadKind, namespace: &str, name: &str, wait: bool) -> Result<bool> {
-        self.run(self.backend.ops().delete_workload(kind, namespace, name, wait)).await
+    pub async fn delete_workload(
+        &self,
+        kind: WorkloadKind,
+        namespace: &str,
+        name: &str,
+        wait: bool,
+        timeout: Option<Duration>,
+    ) -> Result<bool> {
+        self.run(self.backend.ops().delete_workload(kind, namespace, name, wait, timeout)).await
     }
 
     /// Wait (watching; on Nomad with blocking queries) until the workload is available: every
@@ -135,10 +142,17 @@ impl<T: Transport> ClusterManager<T> {
         self.get_workload(WorkloadKind::Deployment, namespace, name).await
     }
 
-    /// The seed's `delete_deploy`.
+    /// The seed's `delete_deploy(namespace, name, wait, timeout=60)`: `timeout` `None` is the
+    /// seed's 60 s.
     #[tracing::instrument(level = "debug", skip_all, fields(namespace = %namespace, object = %name))]
-    pub async fn delete_deploy(&self, namespace: &str, name: &str, wait: bool) -> Result<bool> {
-        self.delete_workload(WorkloadKind::Deployment, namespace, name, wait).await
+    pub async fn delete_deploy(
+        &self,
+        namespace: &str,
+        name: &str,
+        wait: bool,
+        timeout: Option<Duration>,
+    ) -> Result<bool> {
+        self.delete_workload(WorkloadKind::Deployment, namespace, name, wait, timeout).await
     }
 
     /// The seed's `deploy_wait_available`.
@@ -177,10 +191,17 @@ impl<T: Transport> ClusterManager<T> {
         self.get_workload(WorkloadKind::StatefulSet, namespace, name).await
     }
 
-    /// The seed's `delete_statefulset`.
+    /// The seed's `delete_statefulset(namespace, name, wait, timeout=60)`: `timeout` `None` is
+    /// the seed's 60 s.
     #[tracing::instrument(level = "debug", skip_all, fields(namespace = %namespace, object = %name))]
-    pub async fn delete_statefulset(&self, namespace: &str, name: &str, wait: bool) -> Result<bool> {
-        self.delete_workload(WorkloadKind::StatefulSet, namespace, name, wait).await
+    pub async fn delete_statefulset(
+        &self,
+        namespace: &str,
+        name: &str,
+        wait: bool,
+        timeout: Option<Duration>,
+    ) -> Result<bool> {
+        self.delete_workload(WorkloadKind::StatefulSet, namespace, name, wait, timeout).await
     }
 
     /// The seed's `statefulset_wait_available`.

@@ -554,11 +554,31 @@ pub fn delete(
     name: &str,
     options: DeleteOptions,
 ) -> impl Operation<Output = bool, Item = Infallible> + Send + 'static {
+    delete_within(ctx, namespace, name, options, DELETE_WAIT_TIMEOUT)
+}
+
+/// [`delete`], waiting (with `options.wait`) at most `timeout` instead of
+/// [`DELETE_WAIT_TIMEOUT`] (for `delete_deploy`'s and `delete_statefulset`'s timeout).
+///
+/// ```
+/// use std::time::Duration;
+/// use clustermanager_core::{nomad, DeleteOptions};
+/// let opts = DeleteOptions { wait: true, purge: true };
+/// let op = nomad::job::delete_within(&nomad::Context::default(), "", "web", opts, Duration::from_secs(30));
+/// # let _ = op;
+/// ```
+pub fn delete_within(
+    ctx: &Context,
+    namespace: &str,
+    name: &str,
+    options: DeleteOptions,
+    timeout: Duration,
+) -> impl Operation<Output = bool, Item = Infallible> + Send + 'static {
     let machine = Delete {
         paths: JobPaths::new(ctx, namespace, name),
         options,
         stage: DeleteStage::Start,
-        blocking: Blocking::new(Some(DELETE_WAIT_TIMEOUT)),
+        blocking: Blocking::new(Some(timeout)),
     };
     Flow::new(machine, &ctx.retry)
 }
