@@ -110,6 +110,10 @@ pub struct Job {
     /// (a blocked Nomad evaluation, an unschedulable pod, an image that cannot be pulled, a
     /// Kubernetes `Failed` condition, ...). `get_job` and the waits fill it in.
     pub pending_reason: Option<crate::reason::Reason>,
+    /// How a finished job ended: the exit code of the failed container or task of its newest
+    /// failed execution (a `Failed` job), 0 for a `Succeeded` one. `None` while it runs, or when no execution says (its pods were deleted, a Nomad task
+    /// that never started). `get_job` and `wait_for_job` fill it in.
+    pub exit_code: Option<i32>,
 }
 
 /// The state of one container (Kubernetes) or task (Nomad) of an execution.

@@ -42,6 +42,9 @@ pub enum ReasonKind {
     InvalidTaskConfig,
     /// Preparing the task failed (Nomad `Setup Failure`, `Failed Artifact Download`).
     SetupFailure,
+    /// A container or task of the job exited with a failure (a non-zero exit code, or a Nomad
+    /// task that failed): the reason a finished job failed when the server gives no other.
+    TaskFailed,
     /// The job failed too many times (Kubernetes `BackoffLimitExceeded`).
     BackoffLimitExceeded,
     /// The job ran longer than its active deadline (Kubernetes `DeadlineExceeded`).

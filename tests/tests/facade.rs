@@ -2,7 +2,7 @@
 //! recordings: the same program runs on Kubernetes and on Nomad, only the config differs.
 
 use clustermanager_core::Backend;
-use clustermanager_core::{k8s, ClusterManager, Config, Error, Status, Transport};
+use clustermanager_core::{k8s, ClusterManager, Config, Error, ReasonKind, Status, Transport};
 use clustermanager_tests::transport::{block_on, ReplayTransport};
 use clustermanager_tests::Scenario;
 
@@ -11,6 +11,9 @@ use clustermanager_tests::Scenario;
 struct Report {
     nodes_ready: usize,
     job_status: Option<Status>,
+    /// How the job ended, as the job itself says (issue 22: no execution reading needed).
+    job_exit_code: Option<i32>,
+    failed_because: Option<ReasonKind>,
     executions: Vec<(Option<Status>, Option<i32>)>,
 }
 
@@ -22,30 +25,40 @@ async fn report<T: Transport>(cm: &ClusterManager<T>, namespace: &str, job: &str
     Ok(Report {
         nodes_ready: nodes.iter().filter(|n| n.ready).count(),
         job_status: job.status,
+        job_exit_code: job.exit_code,
+        failed_because: job.pending_reason.as_ref().map(|r| r.kind),
         executions: executions.iter().map(|e| (e.status, e.tasks.first().and_then(|t| t.exit_code))).collect(),
     })
 }
 
 #[test]
 fn the_same_program_reports_a_failed_job_on_kubernetes_and_on_nomad() {
-    let expected =
-        Report { nodes_ready: 1, job_status: Some(Status::Failed), executions: vec![(Some(Status::Failed), Some(3))] };
+    let mut expected = Report {
+        nodes_ready: 1,
+        job_status: Some(Status::Failed),
+        job_exit_code: Some(3),
+        failed_because: Some(ReasonKind::BackoffLimitExceeded),
+        executions: vec![(Some(Status::Failed), Some(3))],
+    };
 
     // Kubernetes v1.19: the `failer` job of acm-26 exits 3.
     let k8s = Scenario::load("k8s/acm-26-job-with-node-agent.json");
-    let transport = ReplayTransport::new(&k8s, [0, 10, 10, 11]); // get_job; list_job_executions reads the Job, then its pods
+    // get_job (the Job, then how it ended: the Job and its pods again); list_job_executions
+    let transport = ReplayTransport::new(&k8s, [0, 10, 10, 11, 10, 11]);
     let config = Config::kubernetes("https://127.0.0.1:6443").unwrap();
     let cm = block_on(ClusterManager::connect(transport.clone(), &config, 7)).unwrap();
     assert_eq!(block_on(report(&cm, "acm-run", "failer")).unwrap(), expected);
     assert_eq!(transport.remaining(), 0);
 
-    // Nomad 1.1.2: connect learns the datacenter, then the same calls; `acm-fail` exits 3.
+    // Nomad 1.1.2: connect learns the datacenter, then the same calls; `acm-fail` exits 3, and
+    // the failed task is the reason (a Nomad job has no condition of its own to say why).
+    expected.failed_because = Some(ReasonKind::TaskFailed);
     let discovery = Scenario::load("nomad/07-datacenter-discovery.json");
     let nodes = Scenario::load("nomad/04-nodes-list.json");
     let node = Scenario::load("nomad/05-node-detail.json");
     let fails = Scenario::load("nomad/09-batch-job-fails.json");
     let transport =
-        ReplayTransport::chain(&[(&discovery, &[0, 1]), (&nodes, &[0]), (&node, &[0]), (&fails, &[1, 2, 3, 3])]);
+        ReplayTransport::chain(&[(&discovery, &[0, 1]), (&nodes, &[0]), (&node, &[0]), (&fails, &[1, 2, 3, 3, 3])]);
     let config = Config::nomad("http://127.0.0.1:4646").unwrap();
     let cm = block_on(ClusterManager::connect(transport.clone(), &config, 7)).unwrap();
     let Backend::Nomad(ctx) = cm.backend() else { panic!("a Nomad backend") };

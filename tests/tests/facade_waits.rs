@@ -123,12 +123,19 @@ fn wait_for_job_on_a_recorded_v1_36_server_finishes_on_complete_not_before() {
 fn wait_for_job_on_a_recorded_v1_36_server_reports_a_failed_job() {
     let s = k8s136("acm-28-job-fails-watched.json");
     for split in [Split::AsRecorded, Split::Every(1), Split::Every(50)] {
-        let server = job_wait_136(&s, "acm-job-fail", "failer", split);
+        // how it ended: its pods (the recorded list holds the failed pod, exit code 3)
+        let server = job_wait_136(&s, "acm-job-fail", "failer", split).on(
+            "GET",
+            "/api/v1/namespaces/acm-job-fail/pods?labelSelector=job-name=failer",
+            vec![response(&s, 5)],
+        );
         let cm = manager(&server);
         let job = block_on(cm.wait_for_job("acm-job-fail", "failer", Some(Duration::from_secs(120))))
             .unwrap_or_else(|e| panic!("{split:?}: {e}"));
         assert_eq!((job.status, job.raw_status.as_str()), (Some(Status::Failed), "Failed"), "{split:?}");
         assert!(job.failed >= 1, "{job:?}");
+        assert_eq!(job.exit_code, Some(3), "the failed container's exit code, from the 1.36 pod shape");
+        assert!(job.pending_reason.is_some(), "and why: {job:?}");
     }
 }
 

@@ -360,6 +360,7 @@ impl<T: Transport> ClusterManager<T> {
     #[tracing::instrument(level = "debug", skip_all, fields(namespace = %namespace, object = %name))]
     pub async fn get_job(&self, namespace: &str, name: &str) -> Result<Job> {
         let job = self.run(self.backend.ops().get_job(namespace, name)).await?;
+        let job = self.with_end(namespace, name, job).await;
         Ok(self.with_reason(namespace, name, job).await)
     }
 

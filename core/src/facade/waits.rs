@@ -255,6 +255,7 @@ impl<T: Transport> ClusterManager<T> {
                     if job.pending_reason.is_none() && job.status == Some(Status::Failed) {
                         job.pending_reason = last_reason;
                     }
+                    let job = self.with_end(namespace, name, job).await;
                     reporter.report(Progress::Finished { job: name.to_owned(), status: job.status });
                     Ok(job)
                 }
@@ -648,6 +649,50 @@ impl<T: Transport> ClusterManager<T> {
     #[tracing::instrument(level = "debug", skip_all, fields(namespace = %namespace, object = %name))]
     pub async fn diagnose_job(&self, namespace: &str, name: &str) -> Result<Diagnosis> {
         self.diagnose_within(namespace, name, Deadline::new(None)).await
+    }
+
+    /// Fill in how a finished job ended ([`Job::exit_code`], and for a failed job without a
+    /// reason, the failed task's): 0 for a succeeded job; for a failed one, read from its newest
+    /// failed execution. A read that fails leaves them empty (`get_job` and the waits do not fail
+    /// for it).
+    pub(crate) async fn with_end(&self, namespace: &str, name: &str, mut job: Job) -> Job {
+        let Some(status) = job.status.filter(|s| s.is_terminal()) else { return job };
+        if job.exit_code.is_some() {
+            return job;
+        }
+        if status == Status::Succeeded {
+            // a succeeded execution's tasks exited 0 (Kubernetes `Complete`, Nomad `complete`):
+            // no read, so a thousand successful waits cost no more than before
+            job.exit_code = Some(0);
+            return job;
+        }
+        let executions = match self.list_job_executions(namespace, name).await {
+            Ok(executions) => executions,
+            Err(err) => {
+                tracing::debug!(job = %job.name, error = %err, "could not read how the job ended");
+                return job;
+            }
+        };
+        let Some(last) =
+            executions.into_iter().filter(|e| e.status == Some(status)).max_by(|a, b| a.created.cmp(&b.created))
+        else {
+            return job;
+        };
+        let failed = status == Status::Failed;
+        let task = last
+            .tasks
+            .iter()
+            .find(|t| !failed || t.failed || t.exit_code.is_some_and(|c| c != 0))
+            .or_else(|| last.tasks.first());
+        let Some(task) = task else { return job };
+        job.exit_code = task.exit_code;
+        if failed && job.pending_reason.is_none() {
+            let code = task.exit_code.map(|c| format!(" with exit code {c}")).unwrap_or_default();
+            let why = task.reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default();
+            let message = format!("{} of execution {} failed{code}{why}", task.name, last.id);
+            job.pending_reason = Some(Reason::new(ReasonKind::TaskFailed, message, true, "execution task state"));
+        }
+        job
     }
 
     /// Fill in `job.pending_reason` when it has not finished and no reason is known yet (a look

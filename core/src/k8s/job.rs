@@ -127,6 +127,7 @@ impl JobObject {
             version: self.metadata.resource_version,
             deleting: self.metadata.deletion_timestamp.is_some(),
             pending_reason,
+            exit_code: None,
         }
     }
 }

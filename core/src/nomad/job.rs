@@ -158,6 +158,7 @@ pub(crate) fn build_job(
         version: job.modify_index.to_string(),
         deleting: job.stop,
         pending_reason: None,
+        exit_code: None,
     }
 }
 
