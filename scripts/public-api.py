@@ -64,6 +64,34 @@ def main():
                 kind = next(iter(m["inner"]))
                 out.add(f"{path}::{m['name']} ({kind})")
 
+    def children(module, here):
+        """Walk the public items of `module` as items of `here`."""
+        for child in module["inner"]["module"]["items"]:
+            c = item(child)
+            if c is None:
+                continue
+            if c.get("visibility") != "public":
+                continue
+            ck = next(iter(c["inner"]))
+            if ck == "use":
+                u = c["inner"]["use"]
+                target = u.get("id")
+                if target is None or item(target) is None:
+                    # a re-export of another crate's item
+                    if not u.get("is_glob"):
+                        out.add(f"{here}::{u['name']} (re-export of {u['source']})")
+                    continue
+                if u.get("is_glob"):
+                    # the globbed module's public items (its own re-exports included) as
+                    # if they stood here
+                    t = item(target)
+                    if t and next(iter(t["inner"])) == "module":
+                        children(t, here)
+                    continue
+                walk(target, here, u["name"])
+            else:
+                walk(child, here)
+
     def walk(i, path, name_override=None):
         it = item(i)
         if it is None:
@@ -79,32 +107,7 @@ def main():
             seen_modules.add(key)
             if path:
                 out.add(f"{here} (mod)")
-            for child in inner["module"]["items"]:
-                c = item(child)
-                if c is None:
-                    continue
-                if c.get("visibility") != "public":
-                    continue
-                ck = next(iter(c["inner"]))
-                if ck == "use":
-                    u = c["inner"]["use"]
-                    target = u.get("id")
-                    if target is None or item(target) is None:
-                        # a re-export of another crate's item
-                        if not u.get("is_glob"):
-                            out.add(f"{here}::{u['name']} (re-export of {u['source']})")
-                        continue
-                    if u.get("is_glob"):
-                        t = item(target)
-                        if t and next(iter(t["inner"])) == "module":
-                            for g in t["inner"]["module"]["items"]:
-                                gi = item(g)
-                                if gi and gi.get("visibility") == "public" and next(iter(gi["inner"])) != "use":
-                                    walk(g, here)
-                        continue
-                    walk(target, here, u["name"])
-                else:
-                    walk(child, here)
+            children(it, here)
             return
         if kind == "struct":
             out.add(f"{here} (struct)")

@@ -96,6 +96,7 @@ pub use retry::RetryPolicy;
 pub use secret::Secret;
 pub use step::{Event, Operation, Ready, Request, Response, Step};
 pub use stream::OwnedStream;
+pub use workload::*;
 // The operation driver is `OperationDriver` at the root (also `driver::Driver`), so that `Driver`
 // is the Nomad task driver of a `JobSpec` (`model::Driver`), reachable by its plain name.
 pub use driver::Driver as OperationDriver;

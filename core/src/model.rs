@@ -1,7 +1,8 @@
 //! The model: the lean, orchestrator-neutral types the [`ClusterManager`](crate::ClusterManager)
-//! methods take and return, jobs and workloads alike (all named from the crate root). Each
-//! holds the fields the API promises; the full server object is reachable through the escape
-//! hatch ([`ClusterManager::kubernetes`](crate::ClusterManager::kubernetes),
+//! methods take and return for jobs, named from the crate root (the long-running workloads'
+//! types are in `workload`, named from the root too). Each holds the fields the API promises;
+//! the full server object is reachable through the escape hatch
+//! ([`ClusterManager::kubernetes`](crate::ClusterManager::kubernetes),
 //! [`ClusterManager::nomad`](crate::ClusterManager::nomad)).
 
 use std::collections::BTreeMap;
@@ -30,8 +31,6 @@ impl Orchestrator {
 }
 
 pub use crate::status::Status;
-/// The long-running workloads (Deployments, StatefulSets, Nomad service jobs).
-pub use crate::workload::*;
 
 /// A cluster node.
 #[derive(Debug, Clone, PartialEq, Default)]

@@ -46,6 +46,22 @@ pub enum Step<T, I = Infallible> {
     Done(Result<T, Error>),
 }
 
+impl<T, I> Step<T, I> {
+    /// The step's result when it is [`Step::Done`] (`Err`), or the step itself, re-typed for an
+    /// operation with another output (`Ok`): the one place a combinator passes an inner
+    /// operation's I/O steps through.
+    pub(crate) fn split<U>(self) -> std::result::Result<Step<U, I>, Result<T, Error>> {
+        Ok(match self {
+            Step::Done(result) => return Err(result),
+            Step::Send(r, io) => Step::Send(r, io),
+            Step::Open(r, io) => Step::Open(r, io),
+            Step::Read { until } => Step::Read { until },
+            Step::WaitUntil(at) => Step::WaitUntil(at),
+            Step::Yield(item) => Step::Yield(item),
+        })
+    }
+}
+
 /// The outcome of a [`Step`], fed back to the operation with [`Operation::handle`].
 #[derive(Debug)]
 pub enum Event {

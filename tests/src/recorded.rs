@@ -40,8 +40,6 @@ struct State {
     routes: Vec<Route>,
     made: Vec<String>,
     elapsed: Duration,
-    /// Streams answered by each route, by route index.
-    served: Vec<usize>,
 }
 
 /// A server answering from recorded responses by route (see the module docs). Cheap to clone:
@@ -80,11 +78,7 @@ impl RecordedServer {
             answers: answers.into(),
             last: None,
         };
-        {
-            let mut st = self.lock();
-            st.routes.push(route);
-            st.served.push(0);
-        }
+        self.lock().routes.push(route);
         self
     }
 
@@ -136,7 +130,6 @@ impl RecordedServer {
         let Some(index) = index else {
             panic!("the recorded server has no route for {} {}", req.method(), req.uri());
         };
-        st.served[index] += 1;
         let route = &mut st.routes[index];
         match route.answers.pop_front() {
             Some(answer) => {

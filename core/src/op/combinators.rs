@@ -54,14 +54,7 @@ impl<O: Operation> Operation for Checked<O> {
 /// `step` as it is, except that a final result goes through `f` (for operations that run
 /// another one and shape its result).
 pub fn map_done<T, U, I>(step: Step<T, I>, f: impl FnOnce(Result<T>) -> Result<U>) -> Step<U, I> {
-    match step {
-        Step::Done(result) => Step::Done(f(result)),
-        Step::Send(r, io) => Step::Send(r, io),
-        Step::Open(r, io) => Step::Open(r, io),
-        Step::Read { until } => Step::Read { until },
-        Step::WaitUntil(at) => Step::WaitUntil(at),
-        Step::Yield(item) => Step::Yield(item),
-    }
+    step.split().unwrap_or_else(|result| Step::Done(f(result)))
 }
 
 /// `op`, bounded by `deadline` (started at the first poll if it was not yet): each request
@@ -126,14 +119,7 @@ where
     type Item = O::Item;
 
     fn poll(&mut self, now: Instant) -> Step<U, O::Item> {
-        match self.op.poll(now) {
-            Step::Done(out) => Step::Done((self.f)(out)),
-            Step::Send(r, io) => Step::Send(r, io),
-            Step::Open(r, io) => Step::Open(r, io),
-            Step::Read { until } => Step::Read { until },
-            Step::WaitUntil(at) => Step::WaitUntil(at),
-            Step::Yield(i) => Step::Yield(i),
-        }
+        map_done(self.op.poll(now), &mut self.f)
     }
 
     fn handle(&mut self, event: Event) {
@@ -174,17 +160,13 @@ where
         loop {
             match self {
                 AndThen::Second(b) => return b.poll(now),
-                AndThen::First(a, then) => match a.poll(now) {
-                    Step::Done(Ok(out)) => match then.take() {
+                AndThen::First(a, then) => match a.poll(now).split() {
+                    Err(Ok(out)) => match then.take() {
                         Some(then) => *self = AndThen::Second(then(out)),
                         None => return Step::Done(Err(Error::protocol("operation polled after it finished"))),
                     },
-                    Step::Done(Err(e)) => return Step::Done(Err(e)),
-                    Step::Send(r, io) => return Step::Send(r, io),
-                    Step::Open(r, io) => return Step::Open(r, io),
-                    Step::Read { until } => return Step::Read { until },
-                    Step::WaitUntil(at) => return Step::WaitUntil(at),
-                    Step::Yield(never) => match never {},
+                    Err(Err(e)) => return Step::Done(Err(e)),
+                    Ok(step) => return step,
                 },
             }
         }
@@ -225,16 +207,12 @@ impl<O: Operation<Item = std::convert::Infallible>> Operation for Each<O> {
                 }
             }
             let Some(op) = self.current.as_mut() else { continue };
-            match op.poll(now) {
-                Step::Done(result) => {
+            match op.poll(now).split() {
+                Err(result) => {
                     self.results.push(result);
                     self.current = None;
                 }
-                Step::Send(r, io) => return Step::Send(r, io),
-                Step::Open(r, io) => return Step::Open(r, io),
-                Step::Read { until } => return Step::Read { until },
-                Step::WaitUntil(at) => return Step::WaitUntil(at),
-                Step::Yield(never) => match never {},
+                Ok(step) => return step,
             }
         }
     }
