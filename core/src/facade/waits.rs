@@ -23,6 +23,7 @@ use crate::model::{Execution, Job, Status};
 use crate::op::within;
 use crate::reason::{Diagnosis, Progress, Reason, ReasonKind};
 use crate::shared::board::{Read, Want};
+use crate::shared::observed::Observation;
 use crate::shared::room::{first, Ended, First};
 use crate::transport::Transport;
 use crate::{k8s, nomad};
@@ -395,15 +396,15 @@ impl<T: Transport> ClusterManager<T> {
                 k8s::name::label("namespace", ns)?;
                 k8s::name::label("job name", name)?;
                 let room =
-                    self.rooms.room::<T::Body>(&format!("k8s/{ns}"), || Box::new(k8s::shared::JobFeed::new(c, ns)));
+                    self.rooms.room::<T::Body, _>(&format!("k8s/{ns}"), || Box::new(k8s::shared::JobFeed::new(c, ns)));
                 room.wait(&self.transport, name, Want::Finish, timeout, |d| k8s::shared::read(c, ns, name, d)).await
             }
             Backend::Nomad(c) => {
                 nomad::query::validate_job_id(name)?;
                 let ns = nomad::query::resolve_namespace(c, namespace);
-                let room = self
-                    .rooms
-                    .room::<T::Body>(&format!("nomad/{ns}"), || Box::new(nomad::shared::JobsFeed::new(c, namespace)));
+                let room = self.rooms.room::<T::Body, _>(&format!("nomad/{ns}"), || {
+                    Box::new(nomad::shared::JobsFeed::new(c, namespace))
+                });
                 room.wait(&self.transport, name, Want::Finish, timeout, |d| nomad::shared::read(c, namespace, name, d))
                     .await
             }
@@ -425,8 +426,9 @@ impl<T: Transport> ClusterManager<T> {
         nomad::query::validate_job_id(job)?;
         check_statuses(statuses)?;
         let ns = nomad::query::resolve_namespace(c, namespace);
-        let room =
-            self.rooms.room::<T::Body>(&format!("nomad/{ns}"), || Box::new(nomad::shared::JobsFeed::new(c, namespace)));
+        let room = self
+            .rooms
+            .room::<T::Body, _>(&format!("nomad/{ns}"), || Box::new(nomad::shared::JobsFeed::new(c, namespace)));
         let read = |d| nomad::shared::read_executions(c, namespace, job, statuses, d);
         let ended = self.executions_in(&room, job, statuses, timeout, read).await?;
         ended.map_err(|gone| match gone {
@@ -450,11 +452,8 @@ impl<T: Transport> ClusterManager<T> {
         k8s::name::label("namespace", ns)?;
         k8s::name::label("job name", job)?;
         check_statuses(statuses)?;
-        let room = self.rooms.room_with::<T::Body>(
-            &format!("k8s-pods/{ns}"),
-            crate::shared::board::Board::of_executions,
-            || Box::new(k8s::shared::PodFeed::new(c, ns)),
-        );
+        let room =
+            self.rooms.room::<T::Body, _>(&format!("k8s-pods/{ns}"), || Box::new(k8s::shared::PodFeed::new(c, ns)));
         let read = |d| k8s::shared::read_executions(c, ns, job, statuses, d);
         let ended = self.executions_in(&room, job, statuses, timeout, read).await?;
         ended.map_err(|gone| match gone {
@@ -465,13 +464,13 @@ impl<T: Transport> ClusterManager<T> {
 
     /// An execution waiter in `room`: `Ok(Ok(execution))` once a look (`read`) found one,
     /// `Ok(Err(ended))` when the job went or the time is up.
-    async fn executions_in(
+    async fn executions_in<O: Observation>(
         &self,
-        room: &crate::shared::room::Room<T::Body>,
+        room: &crate::shared::room::Room<T::Body, O>,
         job: &str,
         statuses: &[Status],
         timeout: Option<Duration>,
-        read: impl Fn(Deadline) -> crate::step::BoxOperation<Read, std::convert::Infallible>,
+        read: impl Fn(Deadline) -> crate::step::BoxOperation<Read<O::Item>, std::convert::Infallible>,
     ) -> Result<std::result::Result<Execution, Ended>> {
         let want = Want::Executions(statuses.to_vec());
         match room.wait(&self.transport, job, want, timeout, read).await? {
