@@ -19,19 +19,17 @@ use std::future::{poll_fn, Future};
 use std::pin::pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::task::{Poll, Waker};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::board::{Board, Join, Outcome, Read, WaiterId, Want};
 use super::feed::{Feed, FeedStep};
 use super::observed::Observation;
-use crate::deadline::{later, Deadline, Io};
-use crate::driver::{chunk_event, opened_event, Driver};
+use crate::deadline::{later, Deadline};
+use crate::driver::{carry, Carried, Driver, IoStep};
 use crate::error::{Error, Result};
 use crate::model::Job;
-use crate::op::copy_request;
 use crate::step::BoxOperation;
-use crate::step::Event;
-use crate::transport::{BodyStream, Chunk, Transport};
+use crate::transport::{BodyStream, Transport};
 
 type Entry = Weak<dyn Any + Send + Sync>;
 
@@ -91,43 +89,10 @@ impl<O: Observation> Shared<O> {
     }
 }
 
-enum Pending {
-    List(crate::step::Request, Io),
-    Open(crate::step::Request, Io),
-    /// Read the stream until this time (`None`: no limit).
-    Read(Option<Instant>),
-    /// Back off until this time.
-    Wait(Instant),
-}
-
-impl Pending {
-    fn copy(&self) -> Pending {
-        match self {
-            Pending::List(r, io) => Pending::List(copy_request(r), *io),
-            Pending::Open(r, io) => Pending::Open(copy_request(r), *io),
-            Pending::Read(u) => Pending::Read(*u),
-            Pending::Wait(u) => Pending::Wait(*u),
-        }
-    }
-}
-
-/// The earlier of two optional instants (`None`: no limit).
-fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    }
-}
-
-/// Whether a request ended with a timeout only because the earliest waiter's deadline cut it.
-fn was_cut<X>(result: &Result<X>, cut_at: Option<Instant>, now: Instant) -> bool {
-    matches!(result, Err(Error::Timeout { .. })) && cut_at.is_some_and(|at| now >= at)
-}
-
 struct Drive<B, O> {
     feed: Box<dyn Feed<Observed = O>>,
     /// The step being carried out: kept until its outcome is handed to the feed.
-    pending: Option<Pending>,
+    pending: Option<IoStep>,
     stream: Option<B>,
 }
 
@@ -332,15 +297,15 @@ impl<B: BodyStream + 'static, O: Observation> Room<B, O> {
             if done {
                 return;
             }
-            let Some(pending) = drive.pending.as_ref().map(Pending::copy) else {
+            let Some(pending) = drive.pending.as_ref().map(IoStep::copy) else {
                 let next = match drive.feed.poll(now, horizon) {
                     FeedStep::List(req, io) => {
                         self.shared().board.list_sent();
-                        Pending::List(req, io)
+                        IoStep::Send(req, io)
                     }
-                    FeedStep::Open(req, io) => Pending::Open(req, io),
-                    FeedStep::Read { until } => Pending::Read(until),
-                    FeedStep::WaitUntil(at) => Pending::Wait(at),
+                    FeedStep::Open(req, io) => IoStep::Open(req, io),
+                    FeedStep::Read { until } => IoStep::Read(until),
+                    FeedStep::WaitUntil(at) => IoStep::WaitUntil(at),
                     FeedStep::Change(change) => {
                         self.settle(|s| s.board.apply(change));
                         continue;
@@ -359,47 +324,13 @@ impl<B: BodyStream + 'static, O: Observation> Room<B, O> {
             };
             // Each step is bounded by the earliest waiter's deadline; a step it cuts short is
             // kept, to be carried out again by whoever drives next.
-            let cut_at = horizon;
-            let event = match pending {
-                Pending::List(req, io) => {
-                    let result = crate::trace::send(transport, req, io.within(horizon)).await;
-                    if was_cut(&result, cut_at, transport.now()) {
-                        continue;
-                    }
-                    match result {
-                        Ok(resp) => Event::Response(resp),
-                        Err(err) => Event::Failed(err),
-                    }
-                }
-                Pending::Open(req, io) => {
-                    drive.stream = None;
-                    let result = crate::trace::open(transport, req, io.within(horizon)).await;
-                    if was_cut(&result, cut_at, transport.now()) {
-                        continue;
-                    }
-                    opened_event(result, &mut drive.stream)
-                }
-                Pending::Read(until) => {
-                    let limit = earliest(until, horizon).map(|u| u.saturating_duration_since(now));
-                    let Some(stream) = drive.stream.as_mut() else {
-                        drive.pending = None;
-                        drive.feed.handle(Event::Failed(Error::protocol("shared observation read without a stream")));
-                        continue;
-                    };
-                    match stream.next_chunk(limit).await {
-                        // only a waiter's deadline passed, not the feed's own read timeout
-                        Chunk::TimedOut if until.is_none_or(|u| transport.now() < u) => continue,
-                        chunk => chunk_event(chunk, &mut drive.stream),
-                    }
-                }
-                Pending::Wait(until) => {
-                    let wake = earliest(Some(until), horizon).unwrap_or(until);
-                    transport.sleep(wake.saturating_duration_since(now)).await;
-                    if transport.now() >= until {
-                        drive.pending = None;
-                    }
+            let event = match carry(transport, pending, &mut drive.stream, horizon).await {
+                Carried::Cut => continue,
+                Carried::Slept => {
+                    drive.pending = None;
                     continue;
                 }
+                Carried::Event(event) => event,
             };
             drive.pending = None;
             drive.feed.handle(event);
