@@ -67,8 +67,9 @@ impl Environment for Overlay<'_> {
 
 /// What to connect to.
 enum Choice {
-    Cluster(Config),
-    Fake(FakeKind, &'static str),
+    Cluster(Box<Config>),
+    /// The fake, and whether `--fake` asked for it (else nothing is configured).
+    Fake(FakeKind, bool),
 }
 
 /// Connect as `global` and `env` say, for one command or (`one_command` false) a script: how long
@@ -77,16 +78,16 @@ pub async fn connect(global: &Global, env: &dyn Environment, one_command: bool) 
     let lifetime = if one_command { "this command" } else { "this script" };
     let env = Overlay { env, kubeconfig: global.kubeconfig.as_deref() };
     let choice = if let Some(kind) = global.fake {
-        Choice::Fake(kind, "--fake")
+        Choice::Fake(kind, true)
     } else if global.nomad {
-        Choice::Cluster(Config::from_nomad_env(&env)?)
+        Choice::Cluster(Box::new(Config::from_nomad_env(&env)?))
     } else if global.context.is_some() || global.kubeconfig.is_some() {
         let kubeconfig = Kubeconfig::load(&env)?;
-        Choice::Cluster(Config::from_kubeconfig(&kubeconfig, global.context.as_deref(), &env)?)
+        Choice::Cluster(Box::new(Config::from_kubeconfig(&kubeconfig, global.context.as_deref(), &env)?))
     } else {
         match Config::infer(&env) {
-            Ok(config) => Choice::Cluster(config),
-            Err(Error::NotConfigured { .. }) => Choice::Fake(FakeKind::Kubernetes, "nothing configured"),
+            Ok(config) => Choice::Cluster(Box::new(config)),
+            Err(Error::NotConfigured { .. }) => Choice::Fake(FakeKind::Kubernetes, false),
             Err(err) => return Err(err.into()),
         }
     };
@@ -97,13 +98,13 @@ pub async fn connect(global: &Global, env: &dyn Environment, one_command: bool) 
             let namespace = namespace.unwrap_or_else(|| "default".into());
             Ok(Session { cm: cm.erase(), namespace, fake: None, one_command })
         }
-        Choice::Fake(kind, why) => {
+        Choice::Fake(kind, asked) => {
             let fake = match kind {
                 FakeKind::Kubernetes => FakeCluster::kubernetes(),
                 FakeKind::Nomad => FakeCluster::nomad(),
             };
             let name = fake.config().orchestrator.name();
-            if why == "--fake" {
+            if asked {
                 eprintln!(
                     "clustermanager: on the embedded fake {name} cluster (--fake): it starts empty and lives only as long as {lifetime}"
                 );

@@ -65,13 +65,7 @@ pub fn describe(err: &Error) -> String {
         }
         Error::AlreadyExists(_) => "; pass --replace to delete it first, or remove it with `clustermanager rm`".into(),
         Error::NotFound(_) => "; `clustermanager ls` lists the jobs of the namespace (-n picks another)".into(),
-        Error::Config { .. } => {
-            "; fix the file or variable it names (with nothing configured at all, the embedded fake cluster is used)"
-                .into()
-        }
-        Error::Transport { .. } => {
-            "; check that the server address (kubeconfig `server`, NOMAD_ADDR) is right and the server is up".into()
-        }
+        Error::Config { .. } => "; fix the file or variable it names".into(),
         Error::Invalid(_) | Error::InvalidInput { .. } => "; fix the value it names and try again".into(),
         _ => String::new(),
     };
