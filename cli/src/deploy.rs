@@ -26,16 +26,9 @@ pub async fn deploy(s: &Session, ns: &str, ui: &Arc<Ui>, a: &DeployArgs) -> Resu
         ui.note(&format!("deployment {} created in namespace {ns} ({} replicas)", a.name, a.replicas));
     }
     if !a.no_wait {
-        let sink = Arc::clone(ui);
-        let options = WaitOptions::new().timeout(Some(a.timeout)).on_progress(move |p| sink.progress(p));
-        ui.status(&a.name, "rolling out");
-        let ticker = ui.ticker();
-        let available = s.cm.wait_workload_available_with(WorkloadKind::Deployment, ns, &a.name, &options).await;
-        if let Some(ticker) = ticker {
-            ticker.abort();
-        }
-        ui.clear_status();
-        workload = available?;
+        let options = ui.reporting(WaitOptions::new().timeout(Some(a.timeout)));
+        let available = s.cm.wait_workload_available_with(WorkloadKind::Deployment, ns, &a.name, &options);
+        workload = ui.live(&a.name, "rolling out", available).await?;
     }
     if !document(ui, &WorkloadView::from(&workload))? {
         let state = if workload.is_available { "available" } else { "created" };

@@ -72,8 +72,7 @@ pub async fn wait(s: &Session, ns: &str, ui: &Arc<Ui>, a: &WaitArgs) -> Result<u
 
 /// The wait options: `limits` with the time left, progress to `ui`.
 fn options(ui: &Arc<Ui>, limits: &WaitLimits, left: Option<Duration>) -> WaitOptions {
-    let sink = Arc::clone(ui);
-    WaitOptions::new().timeout(left).startup_deadline(limits.startup_deadline).on_progress(move |p| sink.progress(p))
+    ui.reporting(WaitOptions::new().timeout(left).startup_deadline(limits.startup_deadline))
 }
 
 /// Follow `job` until it ends: the live status line while it waits, its log on stdout when
@@ -82,8 +81,6 @@ async fn follow(s: &Session, ns: &str, ui: &Arc<Ui>, job: &str, limits: &WaitLim
     let clock = s.cm.transport().clone();
     let deadline: Option<Instant> = limits.timeout.map(|t| clock.now() + t);
     let left = || deadline.map(|d| d.saturating_duration_since(clock.now()));
-    ui.status(job, if logs { "pending" } else { "waiting" });
-    let ticker = ui.ticker();
     let work = async {
         if logs {
             // an execution to follow (while none has started, the looks at why)
@@ -126,15 +123,13 @@ async fn follow(s: &Session, ns: &str, ui: &Arc<Ui>, job: &str, limits: &WaitLim
             Err(err) => Outcome::ended(err),
         }
     };
-    let outcome = tokio::select! {
-        outcome = work => outcome,
-        _ = tokio::signal::ctrl_c() => Outcome::Interrupted,
+    let followed = async {
+        tokio::select! {
+            outcome = work => outcome,
+            _ = tokio::signal::ctrl_c() => Outcome::Interrupted,
+        }
     };
-    if let Some(ticker) = ticker {
-        ticker.abort();
-    }
-    ui.clear_status();
-    outcome
+    ui.live(job, if logs { "pending" } else { "waiting" }, followed).await
 }
 
 impl Outcome {

@@ -62,19 +62,15 @@ async fn execution(s: &Session, ns: &str, ui: &Arc<Ui>, a: &LogsArgs) -> Result<
     match newest {
         Some(e) if e.status != Some(Status::Pending) => Ok(e.id.clone()),
         _ if a.follow => {
-            let sink = Arc::clone(ui);
-            ui.status(&a.target, "waiting for an execution");
-            let ticker = ui.ticker();
-            let options = WaitOptions::new().on_progress(move |p| sink.progress(p));
+            let options = ui.reporting(WaitOptions::new());
             let wanted = [Status::Running, Status::Succeeded, Status::Failed];
-            let found: Option<Result<Execution, Error>> = tokio::select! {
-                found = s.cm.wait_for_job_execution_status_with(ns, &a.target, &wanted, &options) => Some(found),
-                _ = tokio::signal::ctrl_c() => None,
+            let wait = async {
+                tokio::select! {
+                    found = s.cm.wait_for_job_execution_status_with(ns, &a.target, &wanted, &options) => Some(found),
+                    _ = tokio::signal::ctrl_c() => None,
+                }
             };
-            if let Some(ticker) = ticker {
-                ticker.abort();
-            }
-            ui.clear_status();
+            let found: Option<Result<Execution, Error>> = ui.live(&a.target, "waiting for an execution", wait).await;
             match found {
                 Some(found) => Ok(found?.id),
                 None => Err(Failure {

@@ -9,7 +9,7 @@ use std::io::{IsTerminal, Write};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use clustermanager_core::{DynTransport, Progress, Reason, Transport};
+use clustermanager_core::{DynTransport, Progress, Reason, Transport, WaitOptions};
 use serde_json::{json, Value};
 
 use crate::args::Format;
@@ -168,7 +168,7 @@ impl Ui {
 
     /// Keep the live line's spinner and elapsed time moving until the returned handle is
     /// aborted (nothing on a stream that is not a terminal).
-    pub fn ticker(self: &Arc<Self>) -> Option<tokio::task::JoinHandle<()>> {
+    fn ticker(self: &Arc<Self>) -> Option<tokio::task::JoinHandle<()>> {
         if !self.live {
             return None;
         }
@@ -180,6 +180,25 @@ impl Ui {
                 ui.tick();
             }
         }))
+    }
+
+    /// Run `work` with the live status line showing `job` in `phase` (spinner and elapsed time
+    /// moving, progress updating it), then take the line off the screen.
+    pub async fn live<F: std::future::Future>(self: &Arc<Self>, job: &str, phase: &str, work: F) -> F::Output {
+        self.status(job, phase);
+        let ticker = self.ticker();
+        let out = work.await;
+        if let Some(ticker) = ticker {
+            ticker.abort();
+        }
+        self.clear_status();
+        out
+    }
+
+    /// `options` reporting their progress here.
+    pub fn reporting(self: &Arc<Self>, options: WaitOptions) -> WaitOptions {
+        let sink = Arc::clone(self);
+        options.on_progress(move |p| sink.progress(p))
     }
 
     /// A line of the command's output (a job's log line, a table row) on stdout.
