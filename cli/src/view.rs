@@ -219,7 +219,8 @@ pub fn status_word(status: Option<Status>, raw: &str) -> String {
 
 /// How long ago the RFC 3339 time `at` was, on `now`'s calendar.
 pub fn since(at: Option<&str>, now: SystemTime) -> Option<Duration> {
-    let at = unix_seconds(at?)?;
+    // core's reader of the exec plugins' RFC 3339 expiry times
+    let at = clustermanager_core::config::exec::parse_rfc3339(at?)?;
     let now = now.duration_since(SystemTime::UNIX_EPOCH).ok()?.as_secs();
     Some(Duration::from_secs(now.saturating_sub(u64::try_from(at).ok()?)))
 }
@@ -227,45 +228,6 @@ pub fn since(at: Option<&str>, now: SystemTime) -> Option<Duration> {
 /// `at`'s age for a table (`-` when unknown).
 pub fn age_of(at: Option<&str>, now: SystemTime) -> String {
     since(at, now).map_or_else(|| "-".into(), age)
-}
-
-/// Seconds since the Unix epoch of an RFC 3339 time (`2026-01-01T00:00:05Z`,
-/// `2026-01-01T01:00:05.5+01:00`).
-pub fn unix_seconds(text: &str) -> Option<i64> {
-    let b = text.as_bytes();
-    if b.len() < 20
-        || b[4] != b'-'
-        || b[7] != b'-'
-        || !matches!(b[10], b'T' | b't' | b' ')
-        || b[13] != b':'
-        || b[16] != b':'
-    {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| text.get(r)?.parse::<i64>().ok();
-    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (h, mi, s) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    let mut rest = &text[19..];
-    if let Some(frac) = rest.strip_prefix('.') {
-        rest = frac.trim_start_matches(|c: char| c.is_ascii_digit());
-    }
-    let offset = match rest {
-        "Z" | "z" => 0,
-        _ if rest.len() == 6 && matches!(&rest[..1], "+" | "-") => {
-            let sign = if rest.starts_with('-') { -1 } else { 1 };
-            sign * (rest.get(1..3)?.parse::<i64>().ok()? * 3600 + rest.get(4..6)?.parse::<i64>().ok()? * 60)
-        }
-        _ => return None,
-    };
-    // days from civil (Howard Hinnant)
-    let y = if mo <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (mo + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some(days * 86_400 + h * 3600 + mi * 60 + s - offset)
 }
 
 /// Rows as a table with aligned columns (the last column is not padded).
@@ -314,14 +276,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn rfc3339_times_read_as_unix_seconds() {
-        assert_eq!(unix_seconds("1970-01-01T00:00:00Z"), Some(0));
-        assert_eq!(unix_seconds("2026-01-01T00:00:05Z"), Some(1_767_225_605));
-        assert_eq!(unix_seconds("2026-01-01T01:00:05.25+01:00"), Some(1_767_225_605));
-        assert_eq!(unix_seconds("2024-02-29T12:00:00Z"), Some(1_709_208_000));
-        for bad in ["", "yesterday", "2026-01-01", "2026-01-01T00:00:05", "2026-01-01T00:00:05+1"] {
-            assert_eq!(unix_seconds(bad), None, "{bad:?}");
-        }
+    fn ages_count_on_the_clusters_calendar() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_767_225_605);
+        assert_eq!(since(Some("2026-01-01T00:00:00Z"), now), Some(Duration::from_secs(5)));
+        assert_eq!(age_of(Some("2026-01-01T01:00:00+01:00"), now), "5s");
+        assert_eq!(age_of(Some("yesterday"), now), "-");
+        assert_eq!(age_of(None, now), "-");
     }
 
     #[test]
