@@ -313,12 +313,9 @@ fn orphaned(mut pod: serde_json::Value, rv: &str) -> serde_json::Value {
     pod
 }
 
-fn pod_list(rv: &str, pods: &[serde_json::Value]) -> String {
-    list_body("PodList", "v1", rv, &pods.iter().map(|p| p.to_string()).collect::<Vec<_>>())
-}
-
-fn pods(rv: &str, pods: &[serde_json::Value]) -> RecordedResponse {
-    json_response(200, &pod_list(rv, pods))
+/// A pod list at `rv` holding `pods`.
+fn pods(rv: &str, pods: &[&serde_json::Value]) -> RecordedResponse {
+    json_response(200, &list_body("PodList", "v1", rv, &pods.iter().map(|p| p.to_string()).collect::<Vec<_>>()))
 }
 
 fn event(kind: &str, pod: &serde_json::Value) -> String {
@@ -354,8 +351,8 @@ fn wait_for_execution_status_ignores_the_orphans_of_an_earlier_job_of_the_same_n
     let orphan = failer_pod("Succeeded", true, "failer-old01", "2026-11-25T20:40:00Z");
     let pending = failer_pod("Pending", false, "failer-knwwt", "2026-11-25T20:49:19Z");
     let failed = failer_pod("Failed", false, "failer-knwwt", "2026-11-25T20:49:19Z");
-    let before = pods("1789", &[orphan.clone(), pending]);
-    let after = pods("1790", &[orphan, failed.clone()]);
+    let before = pods("1789", &[&orphan, &pending]);
+    let after = pods("1790", &[&orphan, &failed]);
     let server = failer_server(before.clone(), &[event("MODIFIED", &failed)], false, &[10], vec![before, after]);
     let wanted = [Status::Succeeded, Status::Failed];
     let done = block_on(manager(&server).wait_for_job_execution_status("acm-run", "failer", &wanted, None)).unwrap();
@@ -372,7 +369,7 @@ fn wait_for_execution_status_prefers_the_newest_pod_of_the_list() {
     let server = RecordedServer::new().on("GET", &job("acm-run", "failer"), vec![response(&s, 10)]).on(
         "GET",
         &pods_of("acm-run", "failer"),
-        vec![pods("1795", &[retry, first])],
+        vec![pods("1795", &[&retry, &first])],
     );
     let done =
         block_on(manager(&server).wait_for_job_execution_status("acm-run", "failer", &[Status::Failed], None)).unwrap();
@@ -397,7 +394,7 @@ fn wait_for_execution_status_of_a_missing_job_is_not_found() {
 #[test]
 fn wait_for_execution_status_ends_when_the_job_is_deleted() {
     let running = failer_pod("Running", false, "failer-knwwt", "2026-11-25T20:49:19Z");
-    let listed = pods("1789", &[running.clone()]);
+    let listed = pods("1789", &[&running]);
     for split in [Split::AsRecorded, Split::Every(1)] {
         let server =
             failer_server(listed.clone(), &[event("DELETED", &running)], false, &[10, 13], vec![listed.clone()])
@@ -417,8 +414,8 @@ fn wait_for_execution_status_survives_a_deleted_pod_of_a_live_job() {
     let running = failer_pod("Running", false, "failer-knwwt", "2026-11-25T20:49:19Z");
     let replaced = failer_pod("Failed", false, "failer-zq7xk", "2026-11-25T20:49:30Z");
     let events = [event("DELETED", &running), event("ADDED", &replaced)];
-    let looks = vec![pods("1789", &[running.clone()]), pods("1790", &[]), pods("1791", &[replaced])];
-    let server = failer_server(pods("1789", &[running]), &events, false, &[10], looks);
+    let looks = vec![pods("1789", &[&running]), pods("1790", &[]), pods("1791", &[&replaced])];
+    let server = failer_server(pods("1789", &[&running]), &events, false, &[10], looks);
     let done =
         block_on(manager(&server).wait_for_job_execution_status("acm-run", "failer", &[Status::Failed], None)).unwrap();
     assert_eq!(done.id, "failer-zq7xk");
@@ -432,8 +429,7 @@ fn wait_for_execution_status_survives_a_deleted_pod_of_a_live_job() {
 fn wait_for_execution_status_notices_an_orphaning_delete() {
     let pending = failer_pod("Pending", false, "failer-knwwt", "2026-11-25T20:49:19Z");
     let events = [event("MODIFIED", &orphaned(pending.clone(), "1790"))];
-    let server =
-        failer_server(pods("1789", &[pending.clone()]), &events, false, &[10, 13], vec![pods("1789", &[pending])]);
+    let server = failer_server(pods("1789", &[&pending]), &events, false, &[10, 13], vec![pods("1789", &[&pending])]);
     let err = block_on(manager(&server).wait_for_job_execution_status("acm-run", "failer", &[Status::Succeeded], None))
         .unwrap_err();
     assert!(matches!(&err, Error::NotFound(a) if a.message.contains("deleted while waiting")), "{err:?}");
@@ -451,8 +447,7 @@ fn wait_for_execution_status_notices_an_orphaning_delete_when_the_watch_resumes(
     let mut running = failer_pod("Running", false, "failer-knwwt", "2026-11-25T20:49:19Z");
     running["metadata"]["resourceVersion"] = "1790".into();
     let events = [event("MODIFIED", &running)];
-    let server =
-        failer_server(pods("1789", &[pending.clone()]), &events, true, &[10, 13], vec![pods("1789", &[pending])]);
+    let server = failer_server(pods("1789", &[&pending]), &events, true, &[10, 13], vec![pods("1789", &[&pending])]);
     let timeout = Some(Duration::from_secs(3600));
     let err =
         block_on(manager(&server).wait_for_job_execution_status("acm-run", "failer", &[Status::Succeeded], timeout))
