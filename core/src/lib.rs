@@ -58,6 +58,7 @@ pub mod error;
 mod facade;
 pub mod k8s;
 pub mod lines;
+mod looks;
 mod model;
 pub mod nomad;
 pub mod op;
