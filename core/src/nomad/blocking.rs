@@ -1,8 +1,9 @@
 //! The blocking-query primitive of Nomad's waits: [`Blocking`] follows one of a job's reads
 //! with `?index=N&wait=W` queries, resumes a failed one after a back-off, backs off from a
 //! server that answers early without progress, and ends with [`Error::Timeout`] at the caller's
-//! deadline. The waits (`wait.rs`) and `delete_job`'s wait (`job.rs`) drive it; what it reads
-//! is named through [`JobQuery`].
+//! deadline. `delete_job`'s wait (`job.rs`) and the service waits (`service.rs`) drive it; what
+//! it reads is named through [`JobQuery`]. The shared job-list chain (`shared.rs`) takes its
+//! index rule and resumable failures ([`take_index`], [`resumable`]).
 
 use std::time::{Duration, Instant};
 
@@ -30,7 +31,7 @@ pub const STALL_BACKOFF_INITIAL: Duration = crate::retry::BLOCKING_STALL.initial
 pub const STALL_BACKOFF_MAX: Duration = crate::retry::BLOCKING_STALL.max;
 
 /// Following one of a job's reads with blocking queries: the index to block on and the
-/// caller's deadline. Shared by the waits here and by `delete_job`'s wait.
+/// caller's deadline. Shared by `delete_job`'s wait and the service waits.
 #[derive(Debug, Clone)]
 pub(crate) struct Blocking {
     index: u64,
@@ -119,11 +120,6 @@ impl Blocking {
     /// Whether the last read was a blocking one (it waited on an index).
     pub fn is_blocking(&self) -> bool {
         self.index != 0
-    }
-
-    /// `Ok` while the deadline has not passed, else [`Error::Timeout`] saying `what`.
-    pub fn time_left(&self, now: Instant, what: impl FnOnce() -> String) -> Result<()> {
-        next_wait(&self.deadline, now, what).map(drop)
     }
 
     /// The read of `suffix` from the current index (a blocking query when there is one), for at
