@@ -29,6 +29,8 @@ pub struct Limits {
     answer: Option<Duration>,
     /// The rest: an opened stream's error body (and, with `answer`, its credentials).
     rest: Option<Duration>,
+    /// When the limits were computed (when the transport was handed the request).
+    since: Instant,
 }
 
 impl Limits {
@@ -40,7 +42,14 @@ impl Limits {
             what: format!("{} {}", request.method(), request.uri().path()),
             answer: io.limit(now, request_timeout),
             rest: io.cap(now, request_timeout),
+            since: now,
         }
+    }
+
+    /// What is left now of `limit`, counted from when the transport was handed the request
+    /// (`None`: no limit). For a stage that follows others under the same deadline.
+    pub fn left(&self, limit: Option<Duration>) -> Option<Duration> {
+        limit.map(|limit| limit.saturating_sub(self.since.elapsed()))
     }
 
     /// How long a sent request may take to be answered in whole, or an opened stream to send

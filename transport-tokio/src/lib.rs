@@ -150,7 +150,6 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use clustermanager_core::deadline::Io;
-use clustermanager_core::error::TransportErrorKind;
 use clustermanager_core::transport::{Chunk, Opened};
 use clustermanager_core::{BodyStream, Request, Response, Transport};
 use http_body_util::{BodyExt, Full};
@@ -158,37 +157,22 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 pub use clustermanager_core as core;
-pub use clustermanager_core::config::{Auth, Identity, TlsConfig};
-pub use clustermanager_core::{Config, Error, Result, ResultExt, Secret};
-// What a caller names: the model (JobSpec, Job, Status, LogOptions, ...), the wait options and
-// reasons, the erased transport and the escape hatch's handles and modules.
-pub use clustermanager_core::{futures_core, OwnedStream};
-pub use clustermanager_core::{k8s, nomad};
-pub use clustermanager_core::{Api, KubernetesHandle, NomadHandle};
-pub use clustermanager_core::{
-    Condition, ConfigMap, Constraint, DeleteOptions, Driver, EnvFrom, EnvVar, Execution, Job, JobSpec, LogLine,
-    LogOptions, Namespace, Node, Orchestrator, PodManagement, Port, Probe, ProbeCheck, PullPolicy, Scale, Service,
-    ServiceDef, ServicePort, ServiceSpec, StatefulOptions, Status, TaskState, TaskTemplate, Volume, VolumeMount,
-    VolumeSource, Workload, WorkloadKind,
-};
-pub use clustermanager_core::{Diagnosis, DynTransport, Progress, Reason, ReasonKind, RetryPolicy, WaitOptions};
+// What a caller names: the same from every transport crate.
+pub use clustermanager_transport_common::names::*;
 /// The `http` crate core builds requests with (for `api::request` and the escape hatch).
 pub use http;
 
 mod auth;
 mod connector;
 
-pub use clustermanager_transport_common::auth::DEFAULT_TOKEN_FILE_REFRESH;
 use clustermanager_transport_common::body::read_whole;
-pub use clustermanager_transport_common::budget::{Budget, Permit};
-use clustermanager_transport_common::hyper_rustls::{body_error, no_response};
-use clustermanager_transport_common::random_seed;
+use clustermanager_transport_common::hyper_rustls::{body_error, client_error};
+use clustermanager_transport_common::run::{self, Exchange, Frames, Streamed, Timer};
 use clustermanager_transport_common::settings::Settings;
 use clustermanager_transport_common::tls::{self, ClientTls};
-pub use clustermanager_transport_common::{env, StdEnvironment};
 
 use auth::TokioIo;
-use connector::{wanting, ConnectError, Connector};
+use connector::{wanting, Connector};
 
 /// The seed's API over tokio: the manager over [`TokioTransport`] (reach its
 /// [`budget`](TokioTransport::budget) through [`transport`](clustermanager_core::ClusterManager::transport)).
@@ -207,8 +191,7 @@ pub type ClusterManager = clustermanager_core::ClusterManager<TokioTransport>;
 /// # let _ = cm; Ok(()) }
 /// ```
 pub async fn connect(config: &Config) -> Result<ClusterManager> {
-    let transport = TokioTransport::new(config)?;
-    clustermanager_core::ClusterManager::connect(transport, config, random_seed()).await
+    clustermanager_transport_common::connect::manager(config, TokioTransport::new).await
 }
 
 /// Find the cluster as kubectl and the Nomad CLI do and connect to it, in one call:
@@ -242,8 +225,6 @@ pub struct TokioTransport {
     /// The configuration, TLS settings, credential caches and the budget of requests and streams.
     settings: Settings<TokioIo>,
     client: Client<Connector, Full<Bytes>>,
-    /// The largest whole response body read into memory.
-    max_response_bytes: usize,
     /// At most `config.max_connections` connections open at once (shared with the connector).
     connections: Budget,
 }
@@ -288,7 +269,7 @@ impl TokioTransport {
             .pool_idle_timeout(Duration::from_secs(90))
             .pool_max_idle_per_host(config.max_connections)
             .build(connector);
-        Ok(TokioTransport { settings, client, max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES, connections })
+        Ok(TokioTransport { settings, client, connections })
     }
 
     /// The request budget: how many requests and streams are in flight now, and the most
@@ -315,7 +296,7 @@ impl TokioTransport {
     /// a larger one fails with [`Error::Decode`] (not retried). Streams opened with
     /// [`Transport::open`] are not limited as a whole: they are read piece by piece.
     pub fn with_max_response_bytes(mut self, max: usize) -> Self {
-        self.max_response_bytes = max;
+        self.settings.set_max_response_bytes(max);
         self
     }
 
@@ -324,51 +305,46 @@ impl TokioTransport {
         self.settings.config()
     }
 
-    /// Resolve the URI, add static and dynamic credentials, and convert the body.
-    async fn prepare(&self, request: Request) -> Result<http::Request<Full<Bytes>>> {
-        Ok(self.settings.prepare(request).await?.map(Full::new))
-    }
+}
 
-    async fn request(&self, request: Request) -> Result<http::Response<hyper::body::Incoming>> {
-        let request = self.prepare(request).await?;
-        self.dispatch(request).await
-    }
+/// tokio's timer.
+struct Tokio;
 
-    /// Send a prepared request and wait for the response head.
-    async fn dispatch(&self, request: http::Request<Full<Bytes>>) -> Result<http::Response<hyper::body::Incoming>> {
-        let response =
-            wanting(self.client.request(request)).await.map_err(|e| request_error(&e, self.settings.host()))?;
-        self.settings.answered(response.status()).await;
-        Ok(response)
-    }
-
-    async fn send_inner(&self, request: Request) -> Result<Response> {
-        let _permit = self.budget().acquire().await;
-        let response = self.request(request).await?;
-        self.read_whole(response).await
-    }
-
-    /// Read a whole response body into memory, at most `max_response_bytes`.
-    async fn read_whole(&self, response: http::Response<hyper::body::Incoming>) -> Result<Response> {
-        read_whole(response, self.max_response_bytes, "TokioTransport::with_max_response_bytes").await
+impl Timer for Tokio {
+    fn sleep(duration: Duration) -> impl std::future::Future<Output = ()> + Send {
+        tokio::time::sleep(duration)
     }
 }
 
-/// `limit` from now; `None` without a limit or when it lies past the clock's range
-/// (`Duration::MAX` means "no limit").
-fn deadline_in(limit: Option<Duration>) -> Option<tokio::time::Instant> {
-    limit.and_then(|t| tokio::time::Instant::now().checked_add(t))
-}
+/// The transport as the shared request flow ([`run`]) sees it.
+struct Hyper<'t>(&'t TokioTransport);
 
-/// `future`'s result, or `timed_out()` if `deadline` passes first (no limit without a deadline).
-async fn within<T>(
-    deadline: Option<tokio::time::Instant>,
-    future: impl std::future::Future<Output = Result<T>>,
-    timed_out: impl FnOnce() -> Error,
-) -> Result<T> {
-    match deadline {
-        None => future.await,
-        Some(deadline) => tokio::time::timeout_at(deadline, future).await.unwrap_or_else(|_| Err(timed_out())),
+impl Exchange for Hyper<'_> {
+    type Timer = Tokio;
+    type Io = TokioIo;
+    type Head = http::Response<hyper::body::Incoming>;
+    type Body = TokioBody;
+
+    fn settings(&self) -> &Settings<TokioIo> {
+        &self.0.settings
+    }
+
+    async fn dispatch(&self, request: Request) -> Result<Self::Head> {
+        let request = wanting(self.0.client.request(request.map(Full::new)));
+        request.await.map_err(|e| client_error(&e, self.0.settings.host(), e.is_connect()))
+    }
+
+    fn status(head: &Self::Head) -> http::StatusCode {
+        head.status()
+    }
+
+    async fn read_whole(&self, head: Self::Head) -> Result<Response> {
+        read_whole(head, self.0.settings.max_response_bytes(), "TokioTransport::with_max_response_bytes").await
+    }
+
+    fn stream(&self, head: Self::Head, permit: Permit) -> Opened<TokioBody> {
+        let (parts, body) = head.into_parts();
+        Opened::Stream(parts, TokioBody(Streamed::new(HyperFrames(body), permit)))
     }
 }
 
@@ -376,55 +352,17 @@ impl Transport for TokioTransport {
     type Body = TokioBody;
 
     async fn send(&self, request: Request, io: Io) -> Result<Response> {
-        let limits = self.settings.limits(&request, &io);
-        within(deadline_in(limits.answer()), self.send_inner(request), || limits.response_timed_out()).await
+        run::send(&Hyper(self), request, io).await
     }
 
-    /// The head must arrive within the same limit as a [`send`](Transport::send)'s whole
-    /// response: a watch and Nomad's event stream answer their head at once (the apiserver
-    /// flushes a watch's head before any event, Nomad sends heartbeats), and a server that takes
-    /// the request but never answers must not park the caller forever.
-    ///
-    /// Except for a follow ([`Hold::Follow`]: a followed Kubernetes pod log or Nomad task log):
-    /// the apiserver proxies a pod's log from the kubelet, which sends its head only with the
-    /// first byte of the log, so following a container that prints nothing for longer than
-    /// `request_timeout` must not fail. Its head wait has no limit beyond the
-    /// `connect_timeout` (TCP + TLS), the same as its body, whose reads have no timeout either:
-    /// the caller bounds a follow by dropping it. Credentials (token file, exec plugin) are still
-    /// fetched within the request timeout.
-    ///
-    /// A 2xx body then streams with no overall limit (each [`Step::Read`] has its own timeout);
-    /// the error body of any other status must arrive by the same deadline as the head (for a
-    /// follow: within `request_timeout` of the head).
-    ///
-    /// [`Step::Read`]: clustermanager_core::Step::Read
-    ///
-    /// [`Hold::Follow`]: clustermanager_core::deadline::Hold::Follow
+    /// The head within the same limit as a [`send`](Transport::send)'s whole answer, except for
+    /// a log follow; see [`run`](clustermanager_transport_common::run) for every limit.
     async fn open(&self, request: Request, io: Io) -> Result<Opened<TokioBody>> {
-        // the head's limit (none of its own for a follow); credentials and an error body get
-        // at least `request_timeout`, and never more than the caller's deadline
-        let limits = self.settings.limits(&request, &io);
-        let head_deadline = deadline_in(limits.answer());
-        let prepare = self.prepare(request);
-        let request = within(deadline_in(limits.credentials()), prepare, || limits.credentials_timed_out()).await?;
-        let dispatch = async {
-            let permit = self.budget().acquire().await;
-            Ok((permit, self.dispatch(request).await?))
-        };
-        let (permit, response) = within(head_deadline, dispatch, || limits.head_timed_out()).await?;
-        if response.status().is_success() {
-            let (parts, body) = response.into_parts();
-            return Ok(Opened::Stream(parts, TokioBody { body, done: false, permit: Some(permit) }));
-        }
-        let body_deadline = match limits.answer() {
-            Some(_) => head_deadline,
-            None => deadline_in(limits.rest()),
-        };
-        within(body_deadline, self.read_whole(response), || limits.error_body_timed_out()).await.map(Opened::Complete)
+        run::open(&Hyper(self), request, io).await
     }
 
     async fn sleep(&self, duration: Duration) {
-        tokio::time::sleep(duration).await
+        Tokio::sleep(duration).await
     }
 
     fn now(&self) -> Instant {
@@ -434,76 +372,26 @@ impl Transport for TokioTransport {
 
 /// The open body of a streamed response. Dropping it closes the connection (an unfinished body
 /// cannot be reused).
-pub struct TokioBody {
-    body: hyper::body::Incoming,
-    done: bool,
-    /// The stream's unit of the connection budget: given back when the stream ends or is dropped.
-    permit: Option<Permit>,
-}
+pub struct TokioBody(Streamed<HyperFrames, Tokio>);
 
 impl std::fmt::Debug for TokioBody {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TokioBody").field("done", &self.done).finish_non_exhaustive()
+        f.debug_tuple("TokioBody").field(&self.0).finish()
     }
 }
 
 impl BodyStream for TokioBody {
-    async fn next_chunk(&mut self, timeout: Option<Duration>) -> Chunk {
-        if self.done {
-            return Chunk::End;
-        }
-        let deadline = deadline_in(timeout);
-        loop {
-            let frame = match deadline {
-                None => self.body.frame().await,
-                Some(deadline) => match tokio::time::timeout_at(deadline, self.body.frame()).await {
-                    Ok(frame) => frame,
-                    Err(_) => return Chunk::TimedOut,
-                },
-            };
-            match frame {
-                None => {
-                    self.done = true;
-                    self.permit = None;
-                    return Chunk::End;
-                }
-                Some(Ok(frame)) => match frame.into_data() {
-                    Ok(data) if !data.is_empty() => return Chunk::Data(data),
-                    // Empty data frames and trailers carry nothing for us.
-                    _ => continue,
-                },
-                Some(Err(err)) => {
-                    self.done = true;
-                    self.permit = None;
-                    return Chunk::Failed(body_error(&err));
-                }
-            }
-        }
+    fn next_chunk(&mut self, timeout: Option<Duration>) -> impl std::future::Future<Output = Chunk> + Send {
+        self.0.next_chunk(timeout)
     }
 }
 
-/// The error a failed hyper-util request becomes: the connector's own error (Connect / Tls /
-/// Config), else what [`no_response`] makes of it (a TLS failure after the handshake, or a
-/// Connect or I/O failure).
-fn request_error(err: &hyper_util::client::legacy::Error, host: &str) -> Error {
-    // the connector's error is the innermost source (it has none of its own)
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
-    while let Some(e) = source {
-        if let Some(ConnectError(inner)) = e.downcast_ref::<ConnectError>() {
-            return copy_error(inner);
-        }
-        source = e.source();
-    }
-    let kind = if err.is_connect() { TransportErrorKind::Connect } else { TransportErrorKind::Io };
-    no_response(err, host, kind)
-}
+/// The frames of a hyper body.
+struct HyperFrames(hyper::body::Incoming);
 
-/// A copy of a connector error (which the client only lends us by reference).
-fn copy_error(err: &Error) -> Error {
-    match err {
-        Error::Transport { kind, message } => Error::transport(*kind, message.clone()),
-        Error::Config { key, problem } => Error::config(key.clone(), problem.clone()),
-        other => Error::transport(TransportErrorKind::Connect, other.to_string()),
+impl Frames for HyperFrames {
+    async fn frame(&mut self) -> Option<Result<hyper::body::Frame<Bytes>>> {
+        Some(self.0.frame().await?.map_err(|err| body_error(&err)))
     }
 }
 
