@@ -52,28 +52,15 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use clustermanager_core::error::TransportErrorKind;
+use clustermanager_core::deadline::Io;
 use clustermanager_core::transport::{Chunk, Opened};
 use clustermanager_core::{BodyStream, Request, Response, Transport};
 use http::Uri;
-use http_body_util::{BodyExt, Full};
+use http_body_util::BodyExt;
 
 pub use clustermanager_core as core;
-pub use clustermanager_core::config::{Auth, Identity, TlsConfig};
-pub use clustermanager_core::{Config, Error, Result, ResultExt, Secret};
-// What a caller names: the model (JobSpec, Job, Status, LogOptions, ...), the wait options and
-// reasons, the erased transport and the escape hatch's handles and modules.
-pub use clustermanager_core::{futures_core, OwnedStream};
-pub use clustermanager_core::{k8s, nomad};
-pub use clustermanager_core::{Api, KubernetesHandle, NomadHandle};
-pub use clustermanager_core::{
-    Condition, ConfigMap, Constraint, DeleteOptions, Driver, EnvFrom, EnvVar, Execution, Job, JobSpec, LogLine,
-    LogOptions, Namespace, Node, Orchestrator, PodManagement, Port, Probe, ProbeCheck, PullPolicy, Scale, Service,
-    ServiceDef, ServicePort, ServiceSpec, StatefulOptions, Status, TaskState, TaskTemplate, Volume, VolumeMount,
-    VolumeSource, Workload, WorkloadKind,
-};
-pub use clustermanager_core::{Diagnosis, DynTransport, Progress, Reason, ReasonKind, RetryPolicy, WaitOptions};
+// What a caller names: the same from every transport crate.
+pub use clustermanager_transport_common::names::*;
 /// The `http` crate core builds requests with (for `api::request` and the escape hatch).
 pub use http;
 
@@ -87,18 +74,16 @@ mod surf;
 #[cfg_attr(docsrs, doc(cfg(feature = "surf")))]
 pub use self::surf::{SurfBody, SurfTransport, DEFAULT_SURF_MAX_RESPONSE_BYTES};
 
-pub use clustermanager_transport_common::auth::DEFAULT_TOKEN_FILE_REFRESH;
-use clustermanager_transport_common::random_seed;
+use clustermanager_transport_common::body::read_whole;
+use clustermanager_transport_common::hyper_rustls::{
+    body_error, closed_before_answer, request_error, truncated_by_close,
+};
+use clustermanager_transport_common::run::{self, Exchange, Frames, Streamed, Timer};
 use clustermanager_transport_common::settings::Settings;
 use clustermanager_transport_common::tls::ClientTls;
-pub use clustermanager_transport_common::{env, StdEnvironment};
 
 use auth::AsyncIo;
-use clustermanager_core::deadline::Io;
-pub use clustermanager_transport_common::budget::{Budget, Permit};
-use clustermanager_transport_common::hyper_rustls::{body_error, request_error};
-use futures_lite::future;
-use pool::{expire, Conn, Ended, Pool};
+use pool::{Conn, Ended, Pool};
 
 /// The seed's API over async-std / smol: the manager over [`AsyncStdTransport`]. `.erase()`
 /// turns it into [`clustermanager_core::ClusterManager`], the one type that managers of every
@@ -116,8 +101,7 @@ pub type ClusterManager = clustermanager_core::ClusterManager<AsyncStdTransport>
 /// # let _ = cm; Ok(()) }
 /// ```
 pub async fn connect(config: &Config) -> Result<ClusterManager> {
-    let transport = AsyncStdTransport::new(config)?;
-    clustermanager_core::ClusterManager::connect(transport, config, random_seed()).await
+    clustermanager_transport_common::connect::manager(config, AsyncStdTransport::new).await
 }
 
 /// Find the cluster as kubectl and the Nomad CLI do and connect to it, in one call:
@@ -195,35 +179,68 @@ impl AsyncStdTransport {
         self
     }
 
+    /// Read whole response bodies of at most `max` bytes (default 512 MiB, as the tokio
+    /// transport); a larger one fails with [`Error::Decode`] (not retried). Streams opened with
+    /// [`Transport::open`] are not limited as a whole: they are read piece by piece.
+    pub fn with_max_response_bytes(mut self, max: usize) -> Self {
+        self.settings.set_max_response_bytes(max);
+        self
+    }
+
     /// The configuration this transport was built from.
     pub fn config(&self) -> &Config {
         self.settings.config()
     }
+}
 
-    /// Resolve the URI, add static and dynamic credentials, and convert the body. Returns the
-    /// absolute target (for the connection) and the request in origin form with a `Host` header.
-    async fn prepare(&self, request: Request) -> Result<(Uri, http::Request<Full<Bytes>>)> {
-        let mut request = self.settings.prepare(request).await?;
+/// async-io's timer.
+pub(crate) struct AsyncIoTimer;
+
+impl Timer for AsyncIoTimer {
+    async fn sleep(duration: Duration) {
+        async_io::Timer::after(duration).await;
+    }
+}
+
+/// The transport as the shared request flow ([`run`]) sees it.
+struct Hyper1<'t>(&'t AsyncStdTransport);
+
+impl Hyper1<'_> {
+    /// The absolute target of a ready request (for the connection) and the request in origin
+    /// form with a `Host` header.
+    fn origin_form(mut request: Request) -> Result<(Uri, Request)> {
         let target = request.uri().clone();
         let host = host_header(&target)?;
         request.headers_mut().entry(http::header::HOST).or_insert(host);
         let origin = target.path_and_query().map(|pq| pq.as_str()).unwrap_or("/");
         *request.uri_mut() =
             origin.parse().map_err(|_| Error::protocol(format!("unusable request path {origin:?}")))?;
-        Ok((target, request.map(Full::new)))
+        Ok((target, request))
     }
 
     fn host(&self) -> &str {
-        self.settings.host()
+        self.0.settings.host()
+    }
+}
+
+impl Exchange for Hyper1<'_> {
+    type Timer = AsyncIoTimer;
+    type Io = AsyncIo;
+    type Head = (http::Response<hyper::body::Incoming>, Conn);
+    type Body = AsyncStdBody;
+
+    fn settings(&self) -> &Settings<AsyncIo> {
+        &self.0.settings
     }
 
-    /// Send a request and return its head, with the connection its body must be read through.
+    /// Send a ready request and return its head, with the connection its body must be read through.
     /// A request that a reused keep-alive connection could not even start (the server had closed
     /// it) is sent again once on a fresh connection; one that was sent is never resent here.
-    async fn request(&self, request: Request) -> Result<(http::Response<hyper::body::Incoming>, Conn, Permit)> {
-        let (target, mut request) = self.prepare(request).await?;
-        let permit = self.budget().acquire().await;
-        let mut conn = self.pool.get(&target).await?;
+    async fn dispatch(&self, request: Request) -> Result<Self::Head> {
+        let (target, request) = Self::origin_form(request)?;
+        let mut request = request.map(http_body_util::Full::new);
+        let pool = &self.0.pool;
+        let mut conn = pool.get(&target).await?;
         loop {
             let ready = match conn.driver.run(conn.sender.ready()).await {
                 Ok(Ok(())) => Ok(()),
@@ -235,7 +252,7 @@ impl AsyncStdTransport {
                 if conn.reused {
                     // closed before its replacement opens: it holds a unit of the budget
                     drop(conn);
-                    conn = Box::pin(self.pool.connect(&target, pool_key_of(&target))).await?;
+                    conn = Box::pin(pool.connect(&target, pool::key(&target))).await?;
                     continue;
                 }
                 return Err(err);
@@ -246,7 +263,7 @@ impl AsyncStdTransport {
                     Some(unsent) if conn.reused => {
                         request = unsent;
                         drop(conn);
-                        conn = Box::pin(self.pool.connect(&target, pool_key_of(&target))).await?;
+                        conn = Box::pin(pool.connect(&target, pool::key(&target))).await?;
                         continue;
                     }
                     _ => {
@@ -257,28 +274,33 @@ impl AsyncStdTransport {
                 Err(Ended(Some(e))) => return Err(request_error(&e, self.host())),
                 Err(Ended(None)) => return Err(closed_before_answer()),
             };
-            self.settings.answered(response.status()).await;
-            return Ok((response, conn, permit));
+            return Ok((response, conn));
         }
     }
 
-    async fn send_inner(&self, request: Request) -> Result<Response> {
-        let (response, conn, _permit) = self.request(request).await?;
-        self.read_whole(response, conn).await
+    fn status(head: &Self::Head) -> http::StatusCode {
+        head.0.status()
     }
 
     /// Read a whole response body (Content-Length or chunked) into memory, then keep the
     /// connection for reuse.
-    async fn read_whole(&self, response: http::Response<hyper::body::Incoming>, mut conn: Conn) -> Result<Response> {
+    async fn read_whole(&self, (response, mut conn): Self::Head) -> Result<Response> {
+        let max = self.0.settings.max_response_bytes();
+        let response =
+            match conn.driver.run(read_whole(response, max, "AsyncStdTransport::with_max_response_bytes")).await {
+                Ok(Ok(response)) => response,
+                Ok(Err(e)) => return Err(conn.driver.take_error().map_or(e, |cause| body_error(&cause))),
+                Err(Ended(Some(e))) => return Err(body_error(&e)),
+                Err(Ended(None)) => return Err(truncated_by_close()),
+            };
+        self.0.pool.put(conn);
+        Ok(response)
+    }
+
+    fn stream(&self, (response, conn): Self::Head, permit: Permit) -> Result<Opened<AsyncStdBody>> {
         let (parts, body) = response.into_parts();
-        let bytes = match conn.driver.run(body.collect()).await {
-            Ok(Ok(collected)) => collected.to_bytes(),
-            Ok(Err(e)) => return Err(body_error(&conn.driver.take_error().unwrap_or(e))),
-            Err(Ended(Some(e))) => return Err(body_error(&e)),
-            Err(Ended(None)) => return Err(truncated_by_close()),
-        };
-        self.pool.put(conn);
-        Ok(Response::from_parts(parts, bytes))
+        let frames = ConnFrames { body, conn: Some(conn), pool: Arc::clone(&self.0.pool) };
+        Ok(Opened::Stream(parts, AsyncStdBody(Streamed::new(frames, permit))))
     }
 }
 
@@ -296,54 +318,20 @@ fn host_header(uri: &Uri) -> Result<http::HeaderValue> {
     http::HeaderValue::from_str(&text).map_err(|_| Error::config("server", format!("{host:?} is not a valid host")))
 }
 
-fn pool_key_of(uri: &Uri) -> String {
-    pool::key(uri)
-}
-
-pub(crate) fn closed_before_answer() -> Error {
-    Error::transport(TransportErrorKind::Io, "the server closed the connection before answering")
-}
-
-pub(crate) fn truncated_by_close() -> Error {
-    Error::transport(TransportErrorKind::Truncated, "the connection closed before the response body ended")
-}
-
 impl Transport for AsyncStdTransport {
     type Body = AsyncStdBody;
 
     async fn send(&self, request: Request, io: Io) -> Result<Response> {
-        let limits = self.settings.limits(&request, &io);
-        future::or(self.send_inner(request), expire(limits.answer(), |_| limits.response_timed_out())).await
+        run::send(&Hyper1(self), request, io).await
     }
 
-    /// Like the tokio transport: the head must come within `request_timeout` plus the time the
-    /// server may hold it, capped by the caller's deadline (all from the step's [`Io`]) — except
-    /// for a log follow,
-    /// whose head may only come with the first byte of the log; a 2xx stream then has no overall
-    /// limit, only each read's own timeout.
+    /// Like the tokio transport: the limits of [`run`](clustermanager_transport_common::run).
     async fn open(&self, request: Request, io: Io) -> Result<Opened<AsyncStdBody>> {
-        let limits = self.settings.limits(&request, &io);
-        let head = expire(limits.answer(), |_| limits.head_timed_out());
-        let (response, conn, permit) = future::or(self.request(request), head).await?;
-        if response.status().is_success() {
-            let (parts, body) = response.into_parts();
-            let body = AsyncStdBody {
-                body,
-                conn: Some(conn),
-                pool: Arc::clone(&self.pool),
-                done: false,
-                permit: Some(permit),
-            };
-            return Ok(Opened::Stream(parts, body));
-        }
-        // An error body is short; do not let a stalled one hang the caller.
-        let read =
-            future::or(self.read_whole(response, conn), expire(limits.rest(), |_| limits.error_body_timed_out()));
-        read.await.map(Opened::Complete)
+        run::open(&Hyper1(self), request, io).await
     }
 
     async fn sleep(&self, duration: Duration) {
-        async_io::Timer::after(duration).await;
+        AsyncIoTimer::sleep(duration).await
     }
 
     fn now(&self) -> Instant {
@@ -353,65 +341,43 @@ impl Transport for AsyncStdTransport {
 
 /// The open body of a streamed response, holding its connection. A body read to its end gives
 /// the connection back to the pool; dropping an unfinished one closes it.
-pub struct AsyncStdBody {
-    body: hyper::body::Incoming,
-    conn: Option<Conn>,
-    pool: Arc<Pool>,
-    done: bool,
-    /// The stream's unit of the connection budget: given back when the stream ends or is dropped.
-    permit: Option<Permit>,
-}
+pub struct AsyncStdBody(Streamed<ConnFrames, AsyncIoTimer>);
 
 impl std::fmt::Debug for AsyncStdBody {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AsyncStdBody").field("done", &self.done).finish_non_exhaustive()
+        f.debug_tuple("AsyncStdBody").field(&self.0).finish()
     }
 }
 
 impl BodyStream for AsyncStdBody {
-    async fn next_chunk(&mut self, limit: Option<Duration>) -> Chunk {
-        if self.done {
-            return Chunk::End;
+    fn next_chunk(&mut self, timeout: Option<Duration>) -> impl std::future::Future<Output = Chunk> + Send {
+        self.0.next_chunk(timeout)
+    }
+}
+
+/// The frames of a body, read through (and driving) its connection.
+struct ConnFrames {
+    body: hyper::body::Incoming,
+    conn: Option<Conn>,
+    pool: Arc<Pool>,
+}
+
+impl Frames for ConnFrames {
+    // Every future here only polls (hyper's body channel, the connection): stopping at a
+    // timeout loses nothing, the next call carries on.
+    async fn frame(&mut self) -> Option<Result<hyper::body::Frame<bytes::Bytes>>> {
+        let Some(conn) = self.conn.as_mut() else { return Some(Err(truncated_by_close())) };
+        match conn.driver.run(self.body.frame()).await {
+            Ok(frame) => frame.map(|f| f.map_err(|e| body_error(&conn.driver.take_error().unwrap_or(e)))),
+            Err(Ended(Some(e))) => Some(Err(body_error(&e))),
+            Err(Ended(None)) => Some(Err(truncated_by_close())),
         }
-        let AsyncStdBody { body, conn, .. } = self;
-        let Some(active) = conn.as_mut() else {
-            self.done = true;
-            return Chunk::Failed(truncated_by_close());
-        };
-        // Every future below only polls (hyper's body channel, the connection): stopping at the
-        // deadline loses nothing, the next call carries on.
-        let read = async {
-            loop {
-                match active.driver.run(body.frame()).await {
-                    Ok(None) => return Ok(Chunk::End),
-                    Ok(Some(Ok(frame))) => match frame.into_data() {
-                        Ok(data) if !data.is_empty() => return Ok(Chunk::Data(data)),
-                        // Empty data frames and trailers carry nothing for us.
-                        _ => continue,
-                    },
-                    Ok(Some(Err(e))) => {
-                        return Ok(Chunk::Failed(body_error(&active.driver.take_error().unwrap_or(e))));
-                    }
-                    Err(Ended(Some(e))) => return Ok(Chunk::Failed(body_error(&e))),
-                    Err(Ended(None)) => return Ok(Chunk::Failed(truncated_by_close())),
-                }
-            }
-        };
-        let chunk = future::or(read, expire(limit, |_| Chunk::TimedOut)).await.unwrap_or_else(|timed_out| timed_out);
-        match &chunk {
-            Chunk::End => {
-                self.done = true;
-                if let Some(conn) = self.conn.take() {
-                    self.pool.put(conn);
-                }
-                self.permit = None;
-            }
-            Chunk::Failed(_) => {
-                self.done = true;
-                self.conn = None;
-            }
-            Chunk::Data(_) | Chunk::TimedOut => {}
+    }
+
+    fn finished(&mut self, clean: bool) {
+        match self.conn.take() {
+            Some(conn) if clean => self.pool.put(conn),
+            _ => {}
         }
-        chunk
     }
 }

@@ -33,14 +33,16 @@ use clustermanager_core::transport::{Chunk, Opened};
 use clustermanager_core::{BodyStream, Config, Error, Request, Response, Result, Transport};
 use clustermanager_transport_common::body::{too_large, DEFAULT_MAX_RESPONSE_BYTES};
 use clustermanager_transport_common::budget::{Budget, Permit};
-use clustermanager_transport_common::hyper_rustls::chain_message;
+use clustermanager_transport_common::hyper_rustls::{chain_message, closed_before_answer, truncated_by_close};
+use clustermanager_transport_common::run::{self, Exchange, Frames, Streamed, Timer};
 use clustermanager_transport_common::settings::Settings;
 use clustermanager_transport_common::tls::ClientTls;
-use futures_lite::{future, AsyncReadExt};
+use futures_lite::AsyncReadExt;
+use hyper::body::Frame;
 
 use crate::auth::AsyncIo;
-use crate::pool::{expire, key};
-use crate::{closed_before_answer, truncated_by_close};
+use crate::pool::key;
+use crate::AsyncIoTimer;
 
 /// The largest whole response body [`SurfTransport`] reads into memory by default: 512 MiB (the
 /// tokio transport's default), far above any paginated list, so that a misdirected request (a
@@ -91,8 +93,6 @@ pub struct SurfTransport {
     /// For an `https` server with an exec plugin: the TLS configuration before any plugin
     /// certificate, to notice one (which a surf client could not present).
     exec_baseline: Option<Arc<rustls::ClientConfig>>,
-    /// The largest whole response body read into memory.
-    max_response_bytes: usize,
 }
 
 impl std::fmt::Debug for SurfTransport {
@@ -132,7 +132,7 @@ impl SurfTransport {
             (Auth::Exec(_), true) => Some(tls_in_use(settings.tls(), config)?),
             _ => None,
         };
-        Ok(SurfTransport { client, settings, exec_baseline, max_response_bytes: DEFAULT_SURF_MAX_RESPONSE_BYTES })
+        Ok(SurfTransport { client, settings, exec_baseline })
     }
 
     /// A transport over a new surf client of this crate's plain-HTTP backend (h1, no TLS):
@@ -174,7 +174,7 @@ impl SurfTransport {
     /// retried). Streams opened with [`Transport::open`] are not limited as a whole: they are
     /// read piece by piece.
     pub fn with_max_response_bytes(mut self, max: usize) -> Self {
-        self.max_response_bytes = max;
+        self.settings.set_max_response_bytes(max);
         self
     }
 
@@ -187,13 +187,26 @@ impl SurfTransport {
     pub fn client(&self) -> &::surf::Client {
         &self.client
     }
+}
 
-    /// Resolve the URI, add static and dynamic credentials, and convert the request to surf's.
-    /// Returns `scheme://host:port` (for messages) with it.
-    async fn prepare(&self, request: Request) -> Result<(String, ::surf::Request)> {
-        let request = self.settings.prepare(request).await?;
-        if let Some(baseline) = &self.exec_baseline {
-            if !Arc::ptr_eq(baseline, &tls_in_use(self.settings.tls(), self.config())?) {
+/// The transport as the shared request flow ([`run`]) sees it.
+struct Surf<'t>(&'t SurfTransport);
+
+impl Exchange for Surf<'_> {
+    type Timer = AsyncIoTimer;
+    type Io = AsyncIo;
+    type Head = ::surf::Response;
+    type Body = SurfBody;
+
+    fn settings(&self) -> &Settings<AsyncIo> {
+        &self.0.settings
+    }
+
+    /// Convert a ready request to surf's and send it through the client.
+    async fn dispatch(&self, request: Request) -> Result<::surf::Response> {
+        let SurfTransport { client, settings, exec_baseline } = self.0;
+        if let Some(baseline) = exec_baseline {
+            if !Arc::ptr_eq(baseline, &tls_in_use(settings.tls(), settings.config())?) {
                 return Err(Error::config(
                     "exec",
                     "the exec plugin returned a client certificate, which a caller-supplied surf client \
@@ -201,45 +214,30 @@ impl SurfTransport {
                 ));
             }
         }
-        Ok((key(request.uri()), to_surf(request)?))
+        let target = key(request.uri());
+        client.send(to_surf(request)?).await.map_err(|e| request_error(&e, &target))
     }
 
-    /// Send a request under a unit of the budget and return its head (the body still unread).
-    async fn request(&self, request: Request) -> Result<(::surf::Response, Permit)> {
-        let (target, request) = self.prepare(request).await?;
-        let permit = self.budget().acquire().await;
-        let response = self.client.send(request).await.map_err(|e| request_error(&e, &target))?;
-        if response.status() == ::surf::StatusCode::Unauthorized {
-            self.settings.answered(http::StatusCode::UNAUTHORIZED).await;
-        }
-        Ok((response, permit))
-    }
-
-    async fn send_inner(&self, request: Request) -> Result<Response> {
-        let (response, _permit) = self.request(request).await?;
-        self.read_whole(response).await
+    fn status(head: &::surf::Response) -> http::StatusCode {
+        // surf's status codes are all valid ones
+        http::StatusCode::from_u16(u16::from(head.status())).unwrap_or(http::StatusCode::BAD_GATEWAY)
     }
 
     /// Read a whole response body into memory, at most `max_response_bytes`.
     async fn read_whole(&self, mut response: ::surf::Response) -> Result<Response> {
         let parts = head_of(&response)?;
-        let max = self.max_response_bytes;
-        let too_large = || too_large(max, "SurfTransport::with_max_response_bytes");
-        let mut body = response.take_body();
-        if body.len().is_some_and(|len| len > max) {
-            return Err(too_large());
+        let (max, setter) = (self.0.settings.max_response_bytes(), "SurfTransport::with_max_response_bytes");
+        let body = response.take_body();
+        if body.len().is_some_and(|declared| declared > max) {
+            return Err(too_large(max, setter));
         }
-        let mut bytes = Vec::with_capacity(body.len().unwrap_or(0));
-        let limit = u64::try_from(max).unwrap_or(u64::MAX).saturating_add(1);
-        (&mut body).take(limit).read_to_end(&mut bytes).await.map_err(|e| body_error(&e))?;
-        if bytes.len() > max {
-            return Err(too_large());
-        }
-        if let Some(declared) = body.len().filter(|&declared| bytes.len() < declared) {
-            // async-h1 ends a short Content-Length body as if it were complete.
-            return Err(short_body(bytes.len(), declared));
-        }
-        Ok(Response::from_parts(parts, Bytes::from(bytes)))
+        let body = run::collect(SurfFrames::new(body), max, setter).await?;
+        Ok(Response::from_parts(parts, body))
+    }
+
+    fn stream(&self, mut response: ::surf::Response, permit: Permit) -> Result<Opened<SurfBody>> {
+        let parts = head_of(&response)?;
+        Ok(Opened::Stream(parts, SurfBody(Streamed::new(SurfFrames::new(response.take_body()), permit))))
     }
 }
 
@@ -361,38 +359,16 @@ impl Transport for SurfTransport {
     type Body = SurfBody;
 
     async fn send(&self, request: Request, io: Io) -> Result<Response> {
-        let limits = self.settings.limits(&request, &io);
-        future::or(self.send_inner(request), expire(limits.answer(), |_| limits.response_timed_out())).await
+        run::send(&Surf(self), request, io).await
     }
 
-    /// Like the main transport: the head must come within `request_timeout` plus the time the
-    /// server may hold it, capped by the caller's deadline (all from the step's [`Io`]), except
-    /// for a log follow; a
-    /// 2xx stream then has no overall limit, only each read's own timeout.
+    /// Like the main transport: the limits of [`run`](clustermanager_transport_common::run).
     async fn open(&self, request: Request, io: Io) -> Result<Opened<SurfBody>> {
-        let limits = self.settings.limits(&request, &io);
-        let head = expire(limits.answer(), |_| limits.head_timed_out());
-        let (mut response, permit) = future::or(self.request(request), head).await?;
-        if response.status().is_success() {
-            let parts = head_of(&response)?;
-            let body = response.take_body();
-            let body = SurfBody {
-                declared: body.len(),
-                received: 0,
-                body,
-                buffer: vec![0; READ_BUFFER].into_boxed_slice(),
-                done: false,
-                permit: Some(permit),
-            };
-            return Ok(Opened::Stream(parts, body));
-        }
-        // An error body is short; do not let a stalled one hang the caller.
-        let read = future::or(self.read_whole(response), expire(limits.rest(), |_| limits.error_body_timed_out()));
-        read.await.map(Opened::Complete)
+        run::open(&Surf(self), request, io).await
     }
 
     async fn sleep(&self, duration: Duration) {
-        async_io::Timer::after(duration).await;
+        AsyncIoTimer::sleep(duration).await
     }
 
     fn now(&self) -> Instant {
@@ -404,7 +380,22 @@ impl Transport for SurfTransport {
 /// keep-alive that closes the connection; a keep-alive h1 client would take the connection back
 /// unfinished (see [`SurfTransport::new`]).
 #[cfg_attr(docsrs, doc(cfg(feature = "surf")))]
-pub struct SurfBody {
+pub struct SurfBody(Streamed<SurfFrames, AsyncIoTimer>);
+
+impl std::fmt::Debug for SurfBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("SurfBody").field(&self.0).finish()
+    }
+}
+
+impl BodyStream for SurfBody {
+    fn next_chunk(&mut self, timeout: Option<Duration>) -> impl std::future::Future<Output = Chunk> + Send {
+        self.0.next_chunk(timeout)
+    }
+}
+
+/// A surf body read piece by piece.
+struct SurfFrames {
     body: ::surf::Body,
     /// The Content-Length, if the server declared one.
     declared: Option<usize>,
@@ -412,50 +403,32 @@ pub struct SurfBody {
     received: usize,
     /// Where a read lands before it is copied out as [`Bytes`].
     buffer: Box<[u8]>,
-    done: bool,
-    /// The stream's unit of the connection budget: given back when the stream ends or is dropped.
-    permit: Option<Permit>,
 }
 
-impl std::fmt::Debug for SurfBody {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SurfBody").field("done", &self.done).finish_non_exhaustive()
+impl SurfFrames {
+    fn new(body: ::surf::Body) -> Self {
+        SurfFrames { declared: body.len(), received: 0, body, buffer: vec![0; READ_BUFFER].into_boxed_slice() }
     }
 }
 
-impl BodyStream for SurfBody {
-    async fn next_chunk(&mut self, limit: Option<Duration>) -> Chunk {
-        if self.done {
-            return Chunk::End;
-        }
-        let SurfBody { body, buffer, .. } = self;
-        // A read that has not finished has taken nothing: stopping at the deadline loses no
-        // bytes, the next call carries on.
-        let read = async { body.read(buffer).await.map_err(Some) };
-        let outcome = future::or(read, expire(limit, |_| None)).await;
-        match outcome {
+impl Frames for SurfFrames {
+    // A read that has not finished has taken nothing: stopping at a timeout loses no bytes.
+    async fn frame(&mut self) -> Option<Result<Frame<Bytes>>> {
+        match self.body.read(&mut self.buffer).await {
+            // async-h1 ends a short Content-Length body as if it were complete.
             Ok(0) => {
-                self.done = true;
-                // the connection (without keep-alive) closes before its unit is given back
-                self.body = ::surf::Body::empty();
-                self.permit = None;
-                match self.declared.filter(|&declared| self.received < declared) {
-                    // async-h1 ends a short Content-Length body as if it were complete.
-                    Some(declared) => Chunk::Failed(short_body(self.received, declared)),
-                    None => Chunk::End,
-                }
+                self.declared.filter(|&declared| self.received < declared).map(|d| Err(short_body(self.received, d)))
             }
             Ok(n) => {
                 self.received = self.received.saturating_add(n);
-                Chunk::Data(Bytes::copy_from_slice(&self.buffer[..n]))
+                Some(Ok(Frame::data(Bytes::copy_from_slice(&self.buffer[..n]))))
             }
-            Err(None) => Chunk::TimedOut,
-            Err(Some(e)) => {
-                self.done = true;
-                self.body = ::surf::Body::empty();
-                self.permit = None;
-                Chunk::Failed(body_error(&e))
-            }
+            Err(e) => Some(Err(body_error(&e))),
         }
+    }
+
+    fn finished(&mut self, _clean: bool) {
+        // the connection (without keep-alive) closes before its unit is given back
+        self.body = ::surf::Body::empty();
     }
 }

@@ -14,7 +14,10 @@ use crate::tls;
 /// The manager over the transport `build` makes for `config`, after the orchestrator's connect
 /// step (for Nomad, reading `/v1/agent/self`); retry jitter is seeded from the process's
 /// randomness. What every transport's `connect` does.
-pub async fn manager<T: Transport>(config: &Config, build: impl FnOnce(&Config) -> Result<T>) -> Result<ClusterManager<T>> {
+pub async fn manager<T: Transport>(
+    config: &Config,
+    build: impl FnOnce(&Config) -> Result<T>,
+) -> Result<ClusterManager<T>> {
     ClusterManager::connect(build(config)?, config, crate::random_seed()).await
 }
 

@@ -30,6 +30,7 @@ use clustermanager_core::{BodyStream, Request, Response, Result};
 use hyper::body::Frame;
 
 use crate::auth::CredentialIo;
+use crate::body::too_large;
 use crate::budget::Permit;
 use crate::settings::Settings;
 
@@ -79,7 +80,7 @@ pub trait Exchange: Send + Sync {
     fn read_whole(&self, head: Self::Head) -> impl Future<Output = Result<Response>> + Send;
 
     /// Stream a 2xx body; `permit` (its unit of the budget) goes with it.
-    fn stream(&self, head: Self::Head, permit: Permit) -> Opened<Self::Body>;
+    fn stream(&self, head: Self::Head, permit: Permit) -> Result<Opened<Self::Body>>;
 }
 
 /// [`Transport::send`](clustermanager_core::Transport::send) over `x`: the whole answer within
@@ -113,7 +114,7 @@ pub async fn open<X: Exchange>(x: &X, request: Request, io: Io) -> Result<Opened
     let head_limit = limits.left(limits.answer());
     let (permit, head) = within::<X::Timer, _>(head_limit, dispatch, || Err(limits.head_timed_out())).await?;
     if X::status(&head).is_success() {
-        return Ok(x.stream(head, permit));
+        return x.stream(head, permit);
     }
     let body_limit = match limits.answer() {
         Some(answer) => limits.left(Some(answer)),
@@ -121,6 +122,21 @@ pub async fn open<X: Exchange>(x: &X, request: Request, io: Io) -> Result<Opened
     };
     let read = x.read_whole(head);
     within::<X::Timer, _>(body_limit, read, || Err(limits.error_body_timed_out())).await.map(Opened::Complete)
+}
+
+/// The data of `frames` to the body's end, at most `max` bytes ([`too_large`] naming `setter`
+/// past that): a whole body read through a transport's [`Frames`].
+pub async fn collect<F: Frames>(mut frames: F, max: usize, setter: &str) -> Result<Bytes> {
+    let mut body = Vec::new();
+    while let Some(frame) = frames.frame().await {
+        let Ok(data) = frame?.into_data() else { continue };
+        if data.len() > max.saturating_sub(body.len()) {
+            return Err(too_large(max, setter));
+        }
+        body.extend_from_slice(&data);
+    }
+    frames.finished(true);
+    Ok(Bytes::from(body))
 }
 
 /// Where a streamed body's frames come from.

@@ -304,7 +304,6 @@ impl TokioTransport {
     pub fn config(&self) -> &Config {
         self.settings.config()
     }
-
 }
 
 /// tokio's timer.
@@ -342,9 +341,9 @@ impl Exchange for Hyper<'_> {
         read_whole(head, self.0.settings.max_response_bytes(), "TokioTransport::with_max_response_bytes").await
     }
 
-    fn stream(&self, head: Self::Head, permit: Permit) -> Opened<TokioBody> {
+    fn stream(&self, head: Self::Head, permit: Permit) -> Result<Opened<TokioBody>> {
         let (parts, body) = head.into_parts();
-        Opened::Stream(parts, TokioBody(Streamed::new(HyperFrames(body), permit)))
+        Ok(Opened::Stream(parts, TokioBody(Streamed::new(HyperFrames(body), permit))))
     }
 }
 
