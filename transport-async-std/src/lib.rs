@@ -50,11 +50,8 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
-use clustermanager_core::deadline::Io;
-use clustermanager_core::transport::{Chunk, Opened};
-use clustermanager_core::{BodyStream, Request, Response, Transport};
+use clustermanager_core::{Request, Response};
 use http::Uri;
 use http_body_util::BodyExt;
 
@@ -74,15 +71,15 @@ mod surf;
 #[cfg_attr(docsrs, doc(cfg(feature = "surf")))]
 pub use self::surf::{SurfBody, SurfTransport, DEFAULT_SURF_MAX_RESPONSE_BYTES};
 
+pub use auth::AsyncStdRuntime;
 use clustermanager_transport_common::body::read_whole;
 use clustermanager_transport_common::hyper_rustls::{
     body_error, closed_before_answer, request_error, truncated_by_close,
 };
-use clustermanager_transport_common::run::{self, Exchange, Frames, Streamed, Timer};
+pub use clustermanager_transport_common::run::HttpTransport;
+use clustermanager_transport_common::run::{self, Frames, Streamed};
 use clustermanager_transport_common::settings::Settings;
-use clustermanager_transport_common::tls::ClientTls;
 
-use auth::AsyncIo;
 use pool::{Conn, Ended, Pool};
 
 /// The seed's API over async-std / smol: the manager over [`AsyncStdTransport`]. `.erase()`
@@ -124,128 +121,65 @@ pub async fn connect_infer() -> Result<ClusterManager> {
     connect(&config).await
 }
 
-/// A [`Transport`] for async-std and smol: hyper 1 (HTTP/1.1 only — it offers no HTTP/2, unlike the
-/// tokio transport — keep-alive connections reused from
-/// a small pool) over async-net and futures-rustls, timers from async-io.
+/// A [`Transport`](clustermanager_core::Transport) for async-std and smol: hyper 1 (HTTP/1.1
+/// only — it offers no HTTP/2, unlike the tokio transport — keep-alive connections reused from
+/// a small pool) over async-net and futures-rustls, timers from async-io. The request flow, its
+/// time limits and the builders are every transport's ([`HttpTransport`]); what is this
+/// crate's is the [`AsyncStdClient`].
 ///
-/// Cheap to clone: clones share the connection pool and the credential caches.
-#[derive(Clone)]
-pub struct AsyncStdTransport {
-    /// The configuration, TLS settings, credential caches and the budget of requests and streams.
-    settings: Settings<AsyncIo>,
+/// Cheap to clone: clones share the connection pool and the credential caches. Needs no
+/// runtime to build.
+///
+/// ```
+/// let config = clustermanager_async_std::Config::nomad("http://127.0.0.1:4646")?;
+/// let transport = clustermanager_async_std::AsyncStdTransport::new(&config)?;
+/// # let _ = transport;
+/// # Ok::<(), clustermanager_async_std::Error>(())
+/// ```
+pub type AsyncStdTransport = HttpTransport<AsyncStdClient>;
+
+/// The open body of a streamed response, holding its connection. A body read to its end gives
+/// the connection back to the pool; dropping an unfinished one closes it.
+pub type AsyncStdBody = Streamed<ConnFrames, AsyncStdRuntime>;
+
+/// What is this crate's in [`AsyncStdTransport`]: HTTP/1.1 connections, driven by the requests
+/// and bodies that use them (no task is spawned), and a small pool of idle ones, within the
+/// connection budget (see [`AsyncStdTransport::connections`]).
+pub struct AsyncStdClient {
     pool: Arc<Pool>,
 }
 
-impl std::fmt::Debug for AsyncStdTransport {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AsyncStdTransport").field("config", self.config()).finish_non_exhaustive()
-    }
-}
+impl run::Client for AsyncStdClient {
+    type Runtime = AsyncStdRuntime;
+    type Head = (http::Response<hyper::body::Incoming>, Conn);
+    type Frames = ConnFrames;
+    const NAME: &'static str = "AsyncStdTransport";
 
-impl AsyncStdTransport {
-    /// A transport for the server `config` describes. Checks the TLS settings (CA, client
-    /// certificate and key) now, so a bad one fails here with a [`Error::Config`] naming it.
-    /// Connections are made lazily, on the first request. Needs no runtime to build.
-    ///
-    /// ```
-    /// let config = clustermanager_async_std::Config::nomad("http://127.0.0.1:4646")?;
-    /// let transport = clustermanager_async_std::AsyncStdTransport::new(&config)?;
-    /// # let _ = transport;
-    /// # Ok::<(), clustermanager_async_std::Error>(())
-    /// ```
-    pub fn new(config: &Config) -> Result<Self> {
-        let settings = Settings::new(config, ClientTls::new(config)?);
+    fn build(settings: &Settings<AsyncStdRuntime>) -> Result<Self> {
+        let config = settings.config();
         let connections = Budget::new(config.max_connections);
         let pool = Pool::new(config.connect_timeout, Arc::clone(settings.tls()), connections);
-        Ok(AsyncStdTransport { settings, pool: Arc::new(pool) })
+        Ok(AsyncStdClient { pool: Arc::new(pool) })
     }
 
-    /// The request budget: how many requests and streams are in flight now, and the most
-    /// that ever were ([`Config::max_connections`] bounds both).
-    pub fn budget(&self) -> &Budget {
-        self.settings.budget()
-    }
-
-    /// The connection budget: how many TCP connections to the server are open now (in use or
-    /// idle in the pool), and the most that ever were ([`Config::max_connections`] bounds both).
-    pub fn connections(&self) -> &Budget {
+    fn connections<'a>(&'a self, _: &'a Settings<AsyncStdRuntime>) -> &'a Budget {
         &self.pool.connections
     }
 
-    /// Re-read a token file ([`Auth::TokenFile`]) when the last read is older than `refresh`
-    /// (default [`DEFAULT_TOKEN_FILE_REFRESH`], 60 s). Resets the cache.
-    pub fn with_token_file_refresh(mut self, refresh: Duration) -> Self {
-        self.settings.set_token_file_refresh(refresh);
-        self
-    }
-
-    /// Read whole response bodies of at most `max` bytes (default 512 MiB, as the tokio
-    /// transport); a larger one fails with [`Error::Decode`] (not retried). Streams opened with
-    /// [`Transport::open`] are not limited as a whole: they are read piece by piece.
-    pub fn with_max_response_bytes(mut self, max: usize) -> Self {
-        self.settings.set_max_response_bytes(max);
-        self
-    }
-
-    /// The configuration this transport was built from.
-    pub fn config(&self) -> &Config {
-        self.settings.config()
-    }
-}
-
-/// async-io's timer.
-pub(crate) struct AsyncIoTimer;
-
-impl Timer for AsyncIoTimer {
-    async fn sleep(duration: Duration) {
-        async_io::Timer::after(duration).await;
-    }
-}
-
-/// The transport as the shared request flow ([`run`]) sees it.
-struct Hyper1<'t>(&'t AsyncStdTransport);
-
-impl Hyper1<'_> {
-    /// The absolute target of a ready request (for the connection) and the request in origin
-    /// form with a `Host` header.
-    fn origin_form(mut request: Request) -> Result<(Uri, Request)> {
-        let target = request.uri().clone();
-        let host = host_header(&target)?;
-        request.headers_mut().entry(http::header::HOST).or_insert(host);
-        let origin = target.path_and_query().map(|pq| pq.as_str()).unwrap_or("/");
-        *request.uri_mut() =
-            origin.parse().map_err(|_| Error::protocol(format!("unusable request path {origin:?}")))?;
-        Ok((target, request))
-    }
-
-    fn host(&self) -> &str {
-        self.0.settings.host()
-    }
-}
-
-impl Exchange for Hyper1<'_> {
-    type Timer = AsyncIoTimer;
-    type Io = AsyncIo;
-    type Head = (http::Response<hyper::body::Incoming>, Conn);
-    type Body = AsyncStdBody;
-
-    fn settings(&self) -> &Settings<AsyncIo> {
-        &self.0.settings
-    }
-
-    /// Send a ready request and return its head, with the connection its body must be read through.
-    /// A request that a reused keep-alive connection could not even start (the server had closed
-    /// it) is sent again once on a fresh connection; one that was sent is never resent here.
-    async fn dispatch(&self, request: Request) -> Result<Self::Head> {
-        let (target, request) = Self::origin_form(request)?;
+    /// Send a ready request and return its head, with the connection its body must be read
+    /// through. A request that a reused keep-alive connection could not even start (the server
+    /// had closed it) is sent again once on a fresh connection; one that was sent is never
+    /// resent here.
+    async fn dispatch(&self, settings: &Settings<AsyncStdRuntime>, request: Request) -> Result<Self::Head> {
+        let (target, request) = origin_form(request)?;
         let mut request = request.map(http_body_util::Full::new);
-        let pool = &self.0.pool;
+        let (pool, host) = (&self.pool, settings.host());
         let mut conn = pool.get(&target).await?;
         loop {
             let ready = match conn.driver.run(conn.sender.ready()).await {
                 Ok(Ok(())) => Ok(()),
-                Ok(Err(e)) => Err(request_error(&conn.driver.take_error().unwrap_or(e), self.host())),
-                Err(Ended(Some(e))) => Err(request_error(&e, self.host())),
+                Ok(Err(e)) => Err(request_error(&conn.driver.take_error().unwrap_or(e), host)),
+                Err(Ended(Some(e))) => Err(request_error(&e, host)),
                 Err(Ended(None)) => Err(closed_before_answer()),
             };
             if let Err(err) = ready {
@@ -268,10 +202,10 @@ impl Exchange for Hyper1<'_> {
                     }
                     _ => {
                         let cause = conn.driver.take_error();
-                        return Err(request_error(cause.as_ref().unwrap_or(failed.error()), self.host()));
+                        return Err(request_error(cause.as_ref().unwrap_or(failed.error()), host));
                     }
                 },
-                Err(Ended(Some(e))) => return Err(request_error(&e, self.host())),
+                Err(Ended(Some(e))) => return Err(request_error(&e, host)),
                 Err(Ended(None)) => return Err(closed_before_answer()),
             };
             return Ok((response, conn));
@@ -284,24 +218,33 @@ impl Exchange for Hyper1<'_> {
 
     /// Read a whole response body (Content-Length or chunked) into memory, then keep the
     /// connection for reuse.
-    async fn read_whole(&self, (response, mut conn): Self::Head) -> Result<Response> {
-        let max = self.0.settings.max_response_bytes();
-        let response =
-            match conn.driver.run(read_whole(response, max, "AsyncStdTransport::with_max_response_bytes")).await {
-                Ok(Ok(response)) => response,
-                Ok(Err(e)) => return Err(conn.driver.take_error().map_or(e, |cause| body_error(&cause))),
-                Err(Ended(Some(e))) => return Err(body_error(&e)),
-                Err(Ended(None)) => return Err(truncated_by_close()),
-            };
-        self.0.pool.put(conn);
+    async fn read_whole(&self, (response, mut conn): Self::Head, max: usize) -> Result<Response> {
+        let read = read_whole(response, max, "AsyncStdTransport::with_max_response_bytes");
+        let response = match conn.driver.run(read).await {
+            Ok(Ok(response)) => response,
+            Ok(Err(e)) => return Err(conn.driver.take_error().map_or(e, |cause| body_error(&cause))),
+            Err(Ended(Some(e))) => return Err(body_error(&e)),
+            Err(Ended(None)) => return Err(truncated_by_close()),
+        };
+        self.pool.put(conn);
         Ok(response)
     }
 
-    fn stream(&self, (response, conn): Self::Head, permit: Permit) -> Result<Opened<AsyncStdBody>> {
+    fn stream(&self, (response, conn): Self::Head) -> Result<(http::response::Parts, ConnFrames)> {
         let (parts, body) = response.into_parts();
-        let frames = ConnFrames { body, conn: Some(conn), pool: Arc::clone(&self.0.pool) };
-        Ok(Opened::Stream(parts, AsyncStdBody(Streamed::new(frames, permit))))
+        Ok((parts, ConnFrames { body, conn: Some(conn), pool: Arc::clone(&self.pool) }))
     }
+}
+
+/// The absolute target of a ready request (for the connection) and the request in origin form
+/// with a `Host` header.
+fn origin_form(mut request: Request) -> Result<(Uri, Request)> {
+    let target = request.uri().clone();
+    let host = host_header(&target)?;
+    request.headers_mut().entry(http::header::HOST).or_insert(host);
+    let origin = target.path_and_query().map(|pq| pq.as_str()).unwrap_or("/");
+    *request.uri_mut() = origin.parse().map_err(|_| Error::protocol(format!("unusable request path {origin:?}")))?;
+    Ok((target, request))
 }
 
 /// `Host` for a request to `uri`: the host, with the port unless it is the scheme's default.
@@ -318,45 +261,9 @@ fn host_header(uri: &Uri) -> Result<http::HeaderValue> {
     http::HeaderValue::from_str(&text).map_err(|_| Error::config("server", format!("{host:?} is not a valid host")))
 }
 
-impl Transport for AsyncStdTransport {
-    type Body = AsyncStdBody;
-
-    async fn send(&self, request: Request, io: Io) -> Result<Response> {
-        run::send(&Hyper1(self), request, io).await
-    }
-
-    /// Like the tokio transport: the limits of [`run`](clustermanager_transport_common::run).
-    async fn open(&self, request: Request, io: Io) -> Result<Opened<AsyncStdBody>> {
-        run::open(&Hyper1(self), request, io).await
-    }
-
-    async fn sleep(&self, duration: Duration) {
-        AsyncIoTimer::sleep(duration).await
-    }
-
-    fn now(&self) -> Instant {
-        Instant::now()
-    }
-}
-
-/// The open body of a streamed response, holding its connection. A body read to its end gives
-/// the connection back to the pool; dropping an unfinished one closes it.
-pub struct AsyncStdBody(Streamed<ConnFrames, AsyncIoTimer>);
-
-impl std::fmt::Debug for AsyncStdBody {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_tuple("AsyncStdBody").field(&self.0).finish()
-    }
-}
-
-impl BodyStream for AsyncStdBody {
-    fn next_chunk(&mut self, timeout: Option<Duration>) -> impl std::future::Future<Output = Chunk> + Send {
-        self.0.next_chunk(timeout)
-    }
-}
-
-/// The frames of a body, read through (and driving) its connection.
-struct ConnFrames {
+/// The frames of a body, read through (and driving) its connection: the body of an
+/// [`AsyncStdBody`].
+pub struct ConnFrames {
     body: hyper::body::Incoming,
     conn: Option<Conn>,
     pool: Arc<Pool>,

@@ -34,7 +34,7 @@ use http_body_util::Full;
 use hyper::client::conn::http1;
 
 use crate::io::Stream;
-use crate::AsyncIoTimer;
+use crate::AsyncStdRuntime;
 use clustermanager_transport_common::budget::{Budget, Permit};
 use clustermanager_transport_common::connect::{connect_timed_out, handshake_error, Target};
 use clustermanager_transport_common::run::within;
@@ -105,7 +105,7 @@ impl Driver {
 }
 
 /// One HTTP/1.1 connection: the sending half and its driver.
-pub(crate) struct Conn {
+pub struct Conn {
     pub(crate) sender: http1::SendRequest<Full<Bytes>>,
     pub(crate) driver: Driver,
     /// Whether it served a request before (a request that fails on it unsent may be retried on a
@@ -186,7 +186,7 @@ impl Pool {
         let unit = self.unit().await;
         let limit = self.connect_timeout;
         let timed_out = || Err(connect_timed_out(&key(uri), limit));
-        let (sender, conn) = within::<AsyncIoTimer, _>(Some(limit), self.connect_inner(uri), timed_out).await?;
+        let (sender, conn) = within::<AsyncStdRuntime, _>(Some(limit), self.connect_inner(uri), timed_out).await?;
         Ok(Conn {
             sender,
             driver: Driver { conn: Box::pin(conn), ended: false, error: None },

@@ -29,20 +29,19 @@ use bytes::Bytes;
 use clustermanager_core::config::Auth;
 use clustermanager_core::deadline::Io;
 use clustermanager_core::error::TransportErrorKind;
-use clustermanager_core::transport::{Chunk, Opened};
-use clustermanager_core::{BodyStream, Config, Error, Request, Response, Result, Transport};
+use clustermanager_core::transport::Opened;
+use clustermanager_core::{Config, Error, Request, Response, Result, Transport};
 use clustermanager_transport_common::body::{too_large, DEFAULT_MAX_RESPONSE_BYTES};
-use clustermanager_transport_common::budget::{Budget, Permit};
+use clustermanager_transport_common::budget::Budget;
 use clustermanager_transport_common::hyper_rustls::{chain_message, closed_before_answer, truncated_by_close};
-use clustermanager_transport_common::run::{self, Exchange, Frames, Streamed, Timer};
+use clustermanager_transport_common::run::{self, Frames, HttpTransport, Streamed};
 use clustermanager_transport_common::settings::Settings;
 use clustermanager_transport_common::tls::ClientTls;
 use futures_lite::AsyncReadExt;
 use hyper::body::Frame;
 
-use crate::auth::AsyncIo;
 use crate::pool::key;
-use crate::AsyncIoTimer;
+use crate::AsyncStdRuntime;
 
 /// The largest whole response body [`SurfTransport`] reads into memory by default: 512 MiB (the
 /// tokio transport's default), far above any paginated list, so that a misdirected request (a
@@ -83,22 +82,16 @@ const POOL_CONNECT_FAILED: &str = "error occured while creating a new object";
 /// # }
 /// ```
 #[cfg_attr(docsrs, doc(cfg(feature = "surf")))]
-#[derive(Clone)]
-pub struct SurfTransport {
+#[derive(Clone, Debug)]
+pub struct SurfTransport(HttpTransport<SurfClient>);
+
+/// The surf client under a [`SurfTransport`]; the TLS settings of its transport are where an
+/// exec plugin's client certificate lands, never used for a connection here.
+pub struct SurfClient {
     client: ::surf::Client,
-    /// The configuration, credential caches and the budget of requests and streams; the TLS
-    /// settings there are where an exec plugin's client certificate lands, never used for a
-    /// connection here.
-    settings: Settings<AsyncIo>,
     /// For an `https` server with an exec plugin: the TLS configuration before any plugin
     /// certificate, to notice one (which a surf client could not present).
     exec_baseline: Option<Arc<rustls::ClientConfig>>,
-}
-
-impl std::fmt::Debug for SurfTransport {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SurfTransport").field("config", self.config()).finish_non_exhaustive()
-    }
 }
 
 impl SurfTransport {
@@ -117,22 +110,9 @@ impl SurfTransport {
     /// reads the rest of the old response (`invalid HTTP version`). Watches and log follows are
     /// dropped mid-body routinely. [`SurfTransport::with_default_client`] builds such a client.
     pub fn new(client: ::surf::Client, config: &Config) -> Result<Self> {
-        let https = config.server.scheme() == "https";
-        if https && config.tls != Default::default() {
-            return Err(Error::config(
-                "tls",
-                "TLS settings (CA, client certificate, skip-verify, server name) cannot be applied to a \
-                 caller-supplied surf client; configure TLS in the surf client and leave the TLS settings \
-                 unset, or use AsyncStdTransport",
-            ));
-        }
-        // Warns about credentials over plain http and holds an exec plugin's certificate.
-        let settings = Settings::new(config, ClientTls::new(config)?);
-        let exec_baseline = match (&config.auth, https) {
-            (Auth::Exec(_), true) => Some(tls_in_use(settings.tls(), config)?),
-            _ => None,
-        };
-        Ok(SurfTransport { client, settings, exec_baseline })
+        refuse_tls_settings(config)?;
+        // The settings warn about credentials over plain http and hold an exec plugin's certificate.
+        HttpTransport::with_client(config, |settings| SurfClient::over(client, settings)).map(SurfTransport)
     }
 
     /// A transport over a new surf client of this crate's plain-HTTP backend (h1, no TLS):
@@ -149,62 +129,79 @@ impl SurfTransport {
     /// # Ok::<(), clustermanager_async_std::Error>(())
     /// ```
     pub fn with_default_client(config: &Config) -> Result<Self> {
-        let surf_config = ::surf::Config::new().set_timeout(None).set_tcp_no_delay(true).set_http_keep_alive(false);
-        // The error type depends on which surf backends the build enabled (none can fail for h1).
-        let client: std::result::Result<::surf::Client, _> = surf_config.try_into();
-        let client = client.map_err(|e| Error::config("surf", format!("cannot build the surf client: {e}")))?;
-        Self::new(client, config)
+        Self::new(default_client()?, config)
     }
 
-    /// The connection budget: how many requests and streams are in flight now, and the most
-    /// that ever were ([`Config::max_connections`] bounds both).
+    /// The budget of requests and streams (and of connections: each is closed before its unit is
+    /// given back): how many are in flight now, and the most that ever were
+    /// ([`Config::max_connections`] bounds both).
     pub fn budget(&self) -> &Budget {
-        self.settings.budget()
+        self.0.budget()
     }
 
     /// Re-read a token file ([`Auth::TokenFile`]) when the last read is older than `refresh`
-    /// (default [`DEFAULT_TOKEN_FILE_REFRESH`], 60 s). Resets the cache.
-    pub fn with_token_file_refresh(mut self, refresh: Duration) -> Self {
-        self.settings.set_token_file_refresh(refresh);
-        self
+    /// (default [`DEFAULT_TOKEN_FILE_REFRESH`](crate::DEFAULT_TOKEN_FILE_REFRESH), 60 s).
+    pub fn with_token_file_refresh(self, refresh: Duration) -> Self {
+        SurfTransport(self.0.with_token_file_refresh(refresh))
     }
 
     /// Read whole response bodies of at most `max` bytes (default
     /// [`DEFAULT_SURF_MAX_RESPONSE_BYTES`]); a larger one fails with [`Error::Decode`] (not
-    /// retried). Streams opened with [`Transport::open`] are not limited as a whole: they are
-    /// read piece by piece.
-    pub fn with_max_response_bytes(mut self, max: usize) -> Self {
-        self.settings.set_max_response_bytes(max);
-        self
+    /// retried). Streams are read piece by piece, not limited as a whole.
+    pub fn with_max_response_bytes(self, max: usize) -> Self {
+        SurfTransport(self.0.with_max_response_bytes(max))
     }
 
     /// The configuration this transport was built from.
     pub fn config(&self) -> &Config {
-        self.settings.config()
+        self.0.config()
     }
 
     /// The surf client requests go through.
     pub fn client(&self) -> &::surf::Client {
-        &self.client
+        &self.0.client().client
     }
 }
 
-/// The transport as the shared request flow ([`run`]) sees it.
-struct Surf<'t>(&'t SurfTransport);
-
-impl Exchange for Surf<'_> {
-    type Timer = AsyncIoTimer;
-    type Io = AsyncIo;
-    type Head = ::surf::Response;
+impl Transport for SurfTransport {
     type Body = SurfBody;
 
-    fn settings(&self) -> &Settings<AsyncIo> {
-        &self.0.settings
+    async fn send(&self, request: Request, io: Io) -> Result<Response> {
+        self.0.send(request, io).await
+    }
+
+    async fn open(&self, request: Request, io: Io) -> Result<Opened<SurfBody>> {
+        self.0.open(request, io).await
+    }
+
+    async fn sleep(&self, duration: Duration) {
+        self.0.sleep(duration).await
+    }
+
+    fn now(&self) -> Instant {
+        self.0.now()
+    }
+}
+
+impl run::Client for SurfClient {
+    type Runtime = AsyncStdRuntime;
+    type Head = ::surf::Response;
+    type Frames = SurfFrames;
+    const NAME: &'static str = "SurfTransport";
+
+    /// The client [`SurfTransport::with_default_client`] builds.
+    fn build(settings: &Settings<AsyncStdRuntime>) -> Result<Self> {
+        refuse_tls_settings(settings.config())?;
+        SurfClient::over(default_client()?, settings)
+    }
+
+    fn connections<'a>(&'a self, settings: &'a Settings<AsyncStdRuntime>) -> &'a Budget {
+        settings.budget()
     }
 
     /// Convert a ready request to surf's and send it through the client.
-    async fn dispatch(&self, request: Request) -> Result<::surf::Response> {
-        let SurfTransport { client, settings, exec_baseline } = self.0;
+    async fn dispatch(&self, settings: &Settings<AsyncStdRuntime>, request: Request) -> Result<::surf::Response> {
+        let SurfClient { client, exec_baseline } = self;
         if let Some(baseline) = exec_baseline {
             if !Arc::ptr_eq(baseline, &tls_in_use(settings.tls(), settings.config())?) {
                 return Err(Error::config(
@@ -224,9 +221,9 @@ impl Exchange for Surf<'_> {
     }
 
     /// Read a whole response body into memory, at most `max_response_bytes`.
-    async fn read_whole(&self, mut response: ::surf::Response) -> Result<Response> {
+    async fn read_whole(&self, mut response: ::surf::Response, max: usize) -> Result<Response> {
         let parts = head_of(&response)?;
-        let (max, setter) = (self.0.settings.max_response_bytes(), "SurfTransport::with_max_response_bytes");
+        let setter = "SurfTransport::with_max_response_bytes";
         let body = response.take_body();
         if body.len().is_some_and(|declared| declared > max) {
             return Err(too_large(max, setter));
@@ -235,9 +232,42 @@ impl Exchange for Surf<'_> {
         Ok(Response::from_parts(parts, body))
     }
 
-    fn stream(&self, mut response: ::surf::Response, permit: Permit) -> Result<Opened<SurfBody>> {
-        let parts = head_of(&response)?;
-        Ok(Opened::Stream(parts, SurfBody(Streamed::new(SurfFrames::new(response.take_body()), permit))))
+    fn stream(&self, mut response: ::surf::Response) -> Result<(http::response::Parts, SurfFrames)> {
+        Ok((head_of(&response)?, SurfFrames::new(response.take_body())))
+    }
+}
+
+/// An `https` server with TLS settings, which a caller's surf client cannot be given.
+fn refuse_tls_settings(config: &Config) -> Result<()> {
+    if config.server.scheme() == "https" && config.tls != Default::default() {
+        return Err(Error::config(
+            "tls",
+            "TLS settings (CA, client certificate, skip-verify, server name) cannot be applied to a \
+             caller-supplied surf client; configure TLS in the surf client and leave the TLS settings \
+             unset, or use AsyncStdTransport",
+        ));
+    }
+    Ok(())
+}
+
+/// A surf client of this crate's plain-HTTP backend (h1, no TLS): no timeout of its own,
+/// `TCP_NODELAY` on, no keep-alive.
+fn default_client() -> Result<::surf::Client> {
+    let surf_config = ::surf::Config::new().set_timeout(None).set_tcp_no_delay(true).set_http_keep_alive(false);
+    // The error type depends on which surf backends the build enabled (none can fail for h1).
+    let client: std::result::Result<::surf::Client, _> = surf_config.try_into();
+    client.map_err(|e| Error::config("surf", format!("cannot build the surf client: {e}")))
+}
+
+impl SurfClient {
+    /// `client` under a transport with `settings`, noting an `https` exec plugin's TLS baseline.
+    fn over(client: ::surf::Client, settings: &Settings<AsyncStdRuntime>) -> Result<Self> {
+        let config = settings.config();
+        let exec_baseline = match (&config.auth, config.server.scheme()) {
+            (Auth::Exec(_), "https") => Some(tls_in_use(settings.tls(), config)?),
+            _ => None,
+        };
+        Ok(SurfClient { client, exec_baseline })
     }
 }
 
@@ -355,47 +385,14 @@ fn body_error(err: &io::Error) -> Error {
     Error::transport(TransportErrorKind::Io, format!("reading the response body failed: {}", chain_message(err)))
 }
 
-impl Transport for SurfTransport {
-    type Body = SurfBody;
-
-    async fn send(&self, request: Request, io: Io) -> Result<Response> {
-        run::send(&Surf(self), request, io).await
-    }
-
-    /// Like the main transport: the limits of [`run`](clustermanager_transport_common::run).
-    async fn open(&self, request: Request, io: Io) -> Result<Opened<SurfBody>> {
-        run::open(&Surf(self), request, io).await
-    }
-
-    async fn sleep(&self, duration: Duration) {
-        AsyncIoTimer::sleep(duration).await
-    }
-
-    fn now(&self) -> Instant {
-        Instant::now()
-    }
-}
-
 /// The open body of a response streamed through surf. Dropping it drops surf's body: without
 /// keep-alive that closes the connection; a keep-alive h1 client would take the connection back
 /// unfinished (see [`SurfTransport::new`]).
 #[cfg_attr(docsrs, doc(cfg(feature = "surf")))]
-pub struct SurfBody(Streamed<SurfFrames, AsyncIoTimer>);
+pub type SurfBody = Streamed<SurfFrames, AsyncStdRuntime>;
 
-impl std::fmt::Debug for SurfBody {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_tuple("SurfBody").field(&self.0).finish()
-    }
-}
-
-impl BodyStream for SurfBody {
-    fn next_chunk(&mut self, timeout: Option<Duration>) -> impl std::future::Future<Output = Chunk> + Send {
-        self.0.next_chunk(timeout)
-    }
-}
-
-/// A surf body read piece by piece.
-struct SurfFrames {
+/// A surf body read piece by piece (the body of a [`SurfBody`]).
+pub struct SurfFrames {
     body: ::surf::Body,
     /// The Content-Length, if the server declared one.
     declared: Option<usize>,

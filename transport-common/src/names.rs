@@ -16,5 +16,6 @@ pub use clustermanager_core::{Config, Error, Result, ResultExt, Secret};
 pub use clustermanager_core::{Diagnosis, DynTransport, Progress, Reason, ReasonKind, RetryPolicy, WaitOptions};
 
 pub use crate::auth::DEFAULT_TOKEN_FILE_REFRESH;
+pub use crate::body::DEFAULT_MAX_RESPONSE_BYTES;
 pub use crate::budget::{Budget, Permit};
 pub use crate::{env, StdEnvironment};

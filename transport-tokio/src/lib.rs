@@ -1,7 +1,7 @@
 //! # clustermanager-tokio
 //!
 //! Runs [`clustermanager_core`] on tokio: [`TokioTransport`] implements
-//! [`Transport`] with a pooled hyper 1 client (hyper-util's legacy
+//! [`Transport`](clustermanager_core::Transport) with a pooled hyper 1 client (hyper-util's legacy
 //! client; HTTP/2 over TLS when the server offers it, else HTTP/1.1) over TCP and rustls (ring),
 //! within a connection budget ([`Config::max_connections`]), and supplies the credentials that need I/O
 //! (token files, exec plugins). [`connect`] gives a ready [`ClusterManager`].
@@ -145,14 +145,11 @@
 #![doc(html_root_url = "https://docs.rs/clustermanager-tokio/0.1.0")]
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
-
-use clustermanager_core::deadline::Io;
-use clustermanager_core::transport::{Chunk, Opened};
-use clustermanager_core::{BodyStream, Request, Response, Transport};
-use http_body_util::{BodyExt, Full};
+use clustermanager_core::{Request, Response};
+use http_body_util::Full;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
@@ -165,13 +162,14 @@ pub use http;
 mod auth;
 mod connector;
 
+pub use auth::TokioRuntime;
 use clustermanager_transport_common::body::read_whole;
-use clustermanager_transport_common::hyper_rustls::{body_error, client_error};
-use clustermanager_transport_common::run::{self, Exchange, Frames, Streamed, Timer};
+use clustermanager_transport_common::hyper_rustls::client_error;
+pub use clustermanager_transport_common::run::HttpTransport;
+use clustermanager_transport_common::run::{self, HyperFrames, Streamed};
 use clustermanager_transport_common::settings::Settings;
 use clustermanager_transport_common::tls::{self, ClientTls};
 
-use auth::TokioIo;
 use connector::{wanting, Connector};
 
 /// The seed's API over tokio: the manager over [`TokioTransport`] (reach its
@@ -214,49 +212,49 @@ pub async fn connect_infer() -> Result<ClusterManager> {
     connect(&config).await
 }
 
-/// A [`Transport`] over tokio, hyper and rustls: HTTP/2 when a TLS server picks it from the ALPN
-/// offer (`h2`, then `http/1.1`; kube-apiserver picks h2), every request and watch then
-/// multiplexed over one connection; HTTP/1.1 with pooled keep-alive connections otherwise (and
-/// always for plain `http://`, e.g. a Nomad dev agent).
+/// A [`Transport`](clustermanager_core::Transport) over tokio, hyper and rustls: HTTP/2 when a
+/// TLS server picks it from the ALPN offer (`h2`, then `http/1.1`; kube-apiserver picks h2),
+/// every request and watch then multiplexed over one connection; HTTP/1.1 with pooled keep-alive connections otherwise (and
+/// always for plain `http://`, e.g. a Nomad dev agent). The request flow, its time limits and
+/// the builders are every transport's ([`HttpTransport`]); what is tokio's is the [`TokioClient`].
 ///
-/// Cheap to clone: clones share the connection pool and the credential caches.
-#[derive(Clone)]
-pub struct TokioTransport {
-    /// The configuration, TLS settings, credential caches and the budget of requests and streams.
-    settings: Settings<TokioIo>,
+/// Cheap to clone: clones share the connection pool and the credential caches. Must be used
+/// within a tokio runtime only when requests are made; building is sync.
+///
+/// ```
+/// let config = clustermanager_tokio::Config::nomad("http://127.0.0.1:4646")?;
+/// let transport = clustermanager_tokio::TokioTransport::new(&config)?;
+/// # let _ = transport;
+/// # Ok::<(), clustermanager_tokio::Error>(())
+/// ```
+pub type TokioTransport = HttpTransport<TokioClient>;
+
+/// The open body of a streamed response. Dropping it closes the connection (an unfinished body
+/// cannot be reused).
+pub type TokioBody = Streamed<HyperFrames, TokioRuntime>;
+
+/// What is tokio's in [`TokioTransport`]: hyper-util's pooled client over a connector (TCP,
+/// then rustls for `https`) within the connection budget (see [`TokioTransport::connections`]).
+pub struct TokioClient {
     client: Client<Connector, Full<Bytes>>,
     /// At most `config.max_connections` connections open at once (shared with the connector).
     connections: Budget,
 }
 
-/// The largest response body [`Transport::send`] reads into memory by default: 512 MiB, far
-/// above any paginated list, so that a misdirected request (a file server, an endless body)
-/// fails instead of exhausting memory. See [`TokioTransport::with_max_response_bytes`].
-pub const DEFAULT_MAX_RESPONSE_BYTES: usize = clustermanager_transport_common::body::DEFAULT_MAX_RESPONSE_BYTES;
+impl run::Client for TokioClient {
+    type Runtime = TokioRuntime;
+    type Head = http::Response<hyper::body::Incoming>;
+    type Frames = HyperFrames;
+    const NAME: &'static str = "TokioTransport";
 
-impl std::fmt::Debug for TokioTransport {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TokioTransport").field("config", self.config()).finish_non_exhaustive()
+    /// HTTP/2 where the server offers it over TLS (kube-apiserver does): every request and watch
+    /// multiplexed over one connection; HTTP/1.1 otherwise and for plain http.
+    fn tls(config: &Config) -> Result<ClientTls> {
+        ClientTls::offering(config, tls::ALPN_H2_HTTP1)
     }
-}
 
-impl TokioTransport {
-    /// A transport for the server `config` describes. Checks the TLS settings (CA, client
-    /// certificate and key) now, so a bad one fails here with a [`Error::Config`] naming it.
-    /// Connections are made lazily, on the first request.
-    ///
-    /// Must be called within a tokio runtime only when requests are made; building is sync.
-    ///
-    /// ```
-    /// let config = clustermanager_tokio::Config::nomad("http://127.0.0.1:4646")?;
-    /// let transport = clustermanager_tokio::TokioTransport::new(&config)?;
-    /// # let _ = transport;
-    /// # Ok::<(), clustermanager_tokio::Error>(())
-    /// ```
-    pub fn new(config: &Config) -> Result<Self> {
-        // HTTP/2 where the server offers it over TLS (kube-apiserver does): every request and
-        // watch multiplexed over one connection; HTTP/1.1 otherwise and for plain http
-        let settings = Settings::new(config, ClientTls::offering(config, tls::ALPN_H2_HTTP1)?);
+    fn build(settings: &Settings<TokioRuntime>) -> Result<Self> {
+        let config = settings.config();
         let connections = Budget::new(config.max_connections);
         let connector = Connector {
             connect_timeout: config.connect_timeout,
@@ -269,128 +267,29 @@ impl TokioTransport {
             .pool_idle_timeout(Duration::from_secs(90))
             .pool_max_idle_per_host(config.max_connections)
             .build(connector);
-        Ok(TokioTransport { settings, client, connections })
+        Ok(TokioClient { client, connections })
     }
 
-    /// The request budget: how many requests and streams are in flight now, and the most
-    /// that ever were ([`Config::max_connections`] bounds both).
-    pub fn budget(&self) -> &Budget {
-        self.settings.budget()
-    }
-
-    /// The connection budget: how many TCP connections to the server are open now (in flight,
-    /// idle in the pool, or on their way back to it), and the most that ever were
-    /// ([`Config::max_connections`] bounds both).
-    pub fn connections(&self) -> &Budget {
+    fn connections<'a>(&'a self, _: &'a Settings<TokioRuntime>) -> &'a Budget {
         &self.connections
     }
 
-    /// Re-read a token file ([`Auth::TokenFile`]) when the last read is older than `refresh`
-    /// (default [`DEFAULT_TOKEN_FILE_REFRESH`], 60 s). Resets the cache.
-    pub fn with_token_file_refresh(mut self, refresh: Duration) -> Self {
-        self.settings.set_token_file_refresh(refresh);
-        self
-    }
-
-    /// Read whole response bodies of at most `max` bytes (default [`DEFAULT_MAX_RESPONSE_BYTES`]);
-    /// a larger one fails with [`Error::Decode`] (not retried). Streams opened with
-    /// [`Transport::open`] are not limited as a whole: they are read piece by piece.
-    pub fn with_max_response_bytes(mut self, max: usize) -> Self {
-        self.settings.set_max_response_bytes(max);
-        self
-    }
-
-    /// The configuration this transport was built from.
-    pub fn config(&self) -> &Config {
-        self.settings.config()
-    }
-}
-
-/// tokio's timer.
-struct Tokio;
-
-impl Timer for Tokio {
-    fn sleep(duration: Duration) -> impl std::future::Future<Output = ()> + Send {
-        tokio::time::sleep(duration)
-    }
-}
-
-/// The transport as the shared request flow ([`run`]) sees it.
-struct Hyper<'t>(&'t TokioTransport);
-
-impl Exchange for Hyper<'_> {
-    type Timer = Tokio;
-    type Io = TokioIo;
-    type Head = http::Response<hyper::body::Incoming>;
-    type Body = TokioBody;
-
-    fn settings(&self) -> &Settings<TokioIo> {
-        &self.0.settings
-    }
-
-    async fn dispatch(&self, request: Request) -> Result<Self::Head> {
-        let request = wanting(self.0.client.request(request.map(Full::new)));
-        request.await.map_err(|e| client_error(&e, self.0.settings.host(), e.is_connect()))
+    async fn dispatch(&self, settings: &Settings<TokioRuntime>, request: Request) -> Result<Self::Head> {
+        let request = wanting(self.client.request(request.map(Full::new)));
+        request.await.map_err(|e| client_error(&e, settings.host(), e.is_connect()))
     }
 
     fn status(head: &Self::Head) -> http::StatusCode {
         head.status()
     }
 
-    async fn read_whole(&self, head: Self::Head) -> Result<Response> {
-        read_whole(head, self.0.settings.max_response_bytes(), "TokioTransport::with_max_response_bytes").await
+    async fn read_whole(&self, head: Self::Head, max: usize) -> Result<Response> {
+        read_whole(head, max, "TokioTransport::with_max_response_bytes").await
     }
 
-    fn stream(&self, head: Self::Head, permit: Permit) -> Result<Opened<TokioBody>> {
+    fn stream(&self, head: Self::Head) -> Result<(http::response::Parts, HyperFrames)> {
         let (parts, body) = head.into_parts();
-        Ok(Opened::Stream(parts, TokioBody(Streamed::new(HyperFrames(body), permit))))
-    }
-}
-
-impl Transport for TokioTransport {
-    type Body = TokioBody;
-
-    async fn send(&self, request: Request, io: Io) -> Result<Response> {
-        run::send(&Hyper(self), request, io).await
-    }
-
-    /// The head within the same limit as a [`send`](Transport::send)'s whole answer, except for
-    /// a log follow; see [`run`](clustermanager_transport_common::run) for every limit.
-    async fn open(&self, request: Request, io: Io) -> Result<Opened<TokioBody>> {
-        run::open(&Hyper(self), request, io).await
-    }
-
-    async fn sleep(&self, duration: Duration) {
-        Tokio::sleep(duration).await
-    }
-
-    fn now(&self) -> Instant {
-        Instant::now()
-    }
-}
-
-/// The open body of a streamed response. Dropping it closes the connection (an unfinished body
-/// cannot be reused).
-pub struct TokioBody(Streamed<HyperFrames, Tokio>);
-
-impl std::fmt::Debug for TokioBody {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_tuple("TokioBody").field(&self.0).finish()
-    }
-}
-
-impl BodyStream for TokioBody {
-    fn next_chunk(&mut self, timeout: Option<Duration>) -> impl std::future::Future<Output = Chunk> + Send {
-        self.0.next_chunk(timeout)
-    }
-}
-
-/// The frames of a hyper body.
-struct HyperFrames(hyper::body::Incoming);
-
-impl Frames for HyperFrames {
-    async fn frame(&mut self) -> Option<Result<hyper::body::Frame<Bytes>>> {
-        Some(self.0.frame().await?.map_err(|err| body_error(&err)))
+        Ok((parts, HyperFrames(body)))
     }
 }
 
