@@ -82,22 +82,37 @@ use clustermanager_transport_common::settings::Settings;
 
 use pool::{Conn, Ended, Pool};
 
-/// The seed's API over async-std / smol: the manager over [`AsyncStdTransport`]. `.erase()`
-/// turns it into [`clustermanager_core::ClusterManager`], the one type that managers of every
-/// transport erase to.
-pub type ClusterManager = clustermanager_core::ClusterManager<AsyncStdTransport>;
-
-/// Connect to the cluster `config` describes: build an [`AsyncStdTransport`] and run the
-/// orchestrator's connect step (for Nomad, reading `/v1/agent/self`). Retry jitter is seeded from
-/// the process's randomness.
+/// Connect to the cluster `config` describes: build a [`AsyncStdTransport`] and run the orchestrator's
+/// connect step (for Nomad, reading `/v1/agent/self`). Retry jitter is seeded from the process's
+/// randomness. Returns the one [`ClusterManager`] type every transport's `connect` returns (the
+/// same as `clustermanager_core::ClusterManager`); [`connect_typed`] keeps the transport's type.
 ///
 /// ```no_run
 /// # async fn demo() -> clustermanager_async_std::Result<()> {
-/// let config = clustermanager_async_std::Config::kubernetes("https://127.0.0.1:6443")?;
-/// let cm = clustermanager_async_std::connect(&config).await?;
+/// use clustermanager_async_std::{ClusterManager, Config};
+///
+/// let config = Config::kubernetes("https://127.0.0.1:6443")?;
+/// let cm: ClusterManager = clustermanager_async_std::connect(&config).await?;
 /// # let _ = cm; Ok(()) }
 /// ```
 pub async fn connect(config: &Config) -> Result<ClusterManager> {
+    clustermanager_transport_common::connect::erased(config, AsyncStdTransport::new).await
+}
+
+/// [`connect`], keeping the transport's type: a `ClusterManager<AsyncStdTransport>`, whose
+/// [`transport`](ClusterManager::transport) is the [`AsyncStdTransport`] itself (its budgets, say).
+/// `.erase()` turns it into the [`ClusterManager`] that [`connect`] returns.
+///
+/// ```no_run
+/// # async fn demo() -> clustermanager_async_std::Result<()> {
+/// use clustermanager_async_std::{ClusterManager, Config, AsyncStdTransport};
+///
+/// let config = Config::nomad("http://127.0.0.1:4646")?;
+/// let cm: ClusterManager<AsyncStdTransport> = clustermanager_async_std::connect_typed(&config).await?;
+/// println!("{} requests in flight", cm.transport().budget().in_use());
+/// # Ok(()) }
+/// ```
+pub async fn connect_typed(config: &Config) -> Result<ClusterManager<AsyncStdTransport>> {
     clustermanager_transport_common::connect::manager(config, AsyncStdTransport::new).await
 }
 
@@ -107,9 +122,6 @@ pub async fn connect(config: &Config) -> Result<ClusterManager> {
 /// variables), then [`connect`]. When nothing is found the error lists what was tried and why
 /// each did not apply; a source that is present but broken fails with its own error.
 ///
-/// The manager is over this crate's transport; `.erase()` gives the one
-/// [`clustermanager_core::ClusterManager`] type that any transport's manager erases to.
-///
 /// ```no_run
 /// # async fn demo() -> clustermanager_async_std::Result<()> {
 /// let cm = clustermanager_async_std::connect_infer().await?;
@@ -117,8 +129,7 @@ pub async fn connect(config: &Config) -> Result<ClusterManager> {
 /// # Ok(()) }
 /// ```
 pub async fn connect_infer() -> Result<ClusterManager> {
-    let config = Config::infer(&StdEnvironment)?;
-    connect(&config).await
+    clustermanager_transport_common::connect::inferred(AsyncStdTransport::new).await
 }
 
 /// A [`Transport`](clustermanager_core::Transport) for async-std and smol: hyper 1 (HTTP/1.1

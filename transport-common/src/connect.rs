@@ -13,12 +13,30 @@ use crate::tls;
 
 /// The manager over the transport `build` makes for `config`, after the orchestrator's connect
 /// step (for Nomad, reading `/v1/agent/self`); retry jitter is seeded from the process's
-/// randomness. What every transport's `connect` does.
+/// randomness. What every transport's `connect_typed` does.
 pub async fn manager<T: Transport>(
     config: &Config,
     build: impl FnOnce(&Config) -> Result<T>,
 ) -> Result<ClusterManager<T>> {
     ClusterManager::connect(build(config)?, config, crate::random_seed()).await
+}
+
+/// [`manager`], erased to the one [`ClusterManager`] type: what every transport's `connect`
+/// does.
+pub async fn erased<T>(config: &Config, build: impl FnOnce(&Config) -> Result<T>) -> Result<ClusterManager>
+where
+    T: Transport + 'static,
+{
+    Ok(manager(config, build).await?.erase())
+}
+
+/// [`erased`] for the cluster [`Config::infer`] finds in the process environment
+/// ([`StdEnvironment`](crate::StdEnvironment)): what every transport's `connect_infer` does.
+pub async fn inferred<T>(build: impl FnOnce(&Config) -> Result<T>) -> Result<ClusterManager>
+where
+    T: Transport + 'static,
+{
+    erased(&Config::infer(&crate::StdEnvironment)?, build).await
 }
 
 /// Where a request's absolute URI points.

@@ -27,14 +27,16 @@
 //!
 //! ## One manager type for your code
 //!
-//! [`ClusterManager`] here is the manager over this crate's [`TokioTransport`]. Code that should
-//! also run on async-std or on the fake cluster names [`clustermanager_core::ClusterManager`]
-//! (no type parameter: the manager over a [`DynTransport`]) and receives `cm.erase()`. It is a
-//! cheap clone (shared pool, budget and waits) that moves into spawned tasks. Here, 50 jobs at
-//! once, tested on the fake cluster:
+//! [`ClusterManager`] is one type, the same whether imported from this crate, from
+//! `clustermanager_async_std` or from [`clustermanager_core`]: the manager over a
+//! [`DynTransport`], which [`connect`] returns (the fake cluster's manager turns into it with
+//! `.erase()`). Code that names it runs on any transport. It is a cheap clone (shared pool,
+//! budget and waits) that moves into spawned tasks. [`connect_typed`] gives the manager over the
+//! [`TokioTransport`] itself, `ClusterManager<TokioTransport>`. Here, 50 jobs at once, tested on
+//! the fake cluster:
 //!
 //! ```
-//! use clustermanager_core::{ClusterManager, JobSpec, Result, Status};
+//! use clustermanager_tokio::{ClusterManager, JobSpec, Result, Status};
 //!
 //! /// Runs `n` jobs at once and counts those that succeeded.
 //! async fn run_batch(cm: &ClusterManager, namespace: &str, n: usize) -> Result<usize> {
@@ -59,7 +61,7 @@
 //! # fn main() -> Result<()> {
 //! # let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
 //! # rt.block_on(async {
-//! // in a program: `let cm = clustermanager_tokio::connect_infer().await?.erase();`
+//! // in a program: `let cm = clustermanager_tokio::connect_infer().await?;`
 //! let fake = clustermanager_fake::FakeCluster::kubernetes();
 //! let cm = fake.cluster_manager().await?.erase();
 //! cm.create_namespace("batch").await?;
@@ -107,7 +109,7 @@
 //!
 //! The escape hatch is one line, with the manager's own retry policy: here, list the
 //! Deployments of a namespace and label each one (on the fake cluster; in a program,
-//! `let cm = clustermanager_tokio::connect_infer().await?.erase();`):
+//! `let cm = clustermanager_tokio::connect_infer().await?;`):
 //!
 //! ```
 //! use clustermanager_core::k8s::api::{ListParams, Patch, Resource, WriteParams};
@@ -172,23 +174,37 @@ use clustermanager_transport_common::tls::{self, ClientTls};
 
 use connector::{wanting, Connector};
 
-/// The seed's API over tokio: the manager over [`TokioTransport`] (reach its
-/// [`budget`](TokioTransport::budget) through [`transport`](clustermanager_core::ClusterManager::transport)).
-/// `.erase()` turns it into [`clustermanager_core::ClusterManager`], the one type that managers
-/// of every transport erase to.
-pub type ClusterManager = clustermanager_core::ClusterManager<TokioTransport>;
-
-/// Connect to the cluster `config` describes: build a [`TokioTransport`] and run the
-/// orchestrator's connect step (for Nomad, reading `/v1/agent/self`). Retry jitter is seeded from
-/// the process's randomness.
+/// Connect to the cluster `config` describes: build a [`TokioTransport`] and run the orchestrator's
+/// connect step (for Nomad, reading `/v1/agent/self`). Retry jitter is seeded from the process's
+/// randomness. Returns the one [`ClusterManager`] type every transport's `connect` returns (the
+/// same as `clustermanager_core::ClusterManager`); [`connect_typed`] keeps the transport's type.
 ///
 /// ```no_run
 /// # async fn demo() -> clustermanager_tokio::Result<()> {
-/// let config = clustermanager_tokio::Config::kubernetes("https://127.0.0.1:6443")?;
-/// let cm = clustermanager_tokio::connect(&config).await?;
+/// use clustermanager_tokio::{ClusterManager, Config};
+///
+/// let config = Config::kubernetes("https://127.0.0.1:6443")?;
+/// let cm: ClusterManager = clustermanager_tokio::connect(&config).await?;
 /// # let _ = cm; Ok(()) }
 /// ```
 pub async fn connect(config: &Config) -> Result<ClusterManager> {
+    clustermanager_transport_common::connect::erased(config, TokioTransport::new).await
+}
+
+/// [`connect`], keeping the transport's type: a `ClusterManager<TokioTransport>`, whose
+/// [`transport`](ClusterManager::transport) is the [`TokioTransport`] itself (its budgets, say).
+/// `.erase()` turns it into the [`ClusterManager`] that [`connect`] returns.
+///
+/// ```no_run
+/// # async fn demo() -> clustermanager_tokio::Result<()> {
+/// use clustermanager_tokio::{ClusterManager, Config, TokioTransport};
+///
+/// let config = Config::nomad("http://127.0.0.1:4646")?;
+/// let cm: ClusterManager<TokioTransport> = clustermanager_tokio::connect_typed(&config).await?;
+/// println!("{} requests in flight", cm.transport().budget().in_use());
+/// # Ok(()) }
+/// ```
+pub async fn connect_typed(config: &Config) -> Result<ClusterManager<TokioTransport>> {
     clustermanager_transport_common::connect::manager(config, TokioTransport::new).await
 }
 
@@ -198,9 +214,6 @@ pub async fn connect(config: &Config) -> Result<ClusterManager> {
 /// variables), then [`connect`]. When nothing is found the error lists what was tried and why
 /// each did not apply; a source that is present but broken fails with its own error.
 ///
-/// The manager is over this crate's transport; `.erase()` gives the one
-/// [`clustermanager_core::ClusterManager`] type that any transport's manager erases to.
-///
 /// ```no_run
 /// # async fn demo() -> clustermanager_tokio::Result<()> {
 /// let cm = clustermanager_tokio::connect_infer().await?;
@@ -208,8 +221,7 @@ pub async fn connect(config: &Config) -> Result<ClusterManager> {
 /// # Ok(()) }
 /// ```
 pub async fn connect_infer() -> Result<ClusterManager> {
-    let config = Config::infer(&StdEnvironment)?;
-    connect(&config).await
+    clustermanager_transport_common::connect::inferred(TokioTransport::new).await
 }
 
 /// A [`Transport`](clustermanager_core::Transport) over tokio, hyper and rustls: HTTP/2 when a
