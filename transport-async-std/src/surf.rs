@@ -1,17 +1,9 @@
-//! [`SurfTransport`]: a [`Transport`] over a caller-supplied `surf::Client` (feature `surf`).
-//!
-//! surf is unmaintained and its TLS backends are outdated, so this crate enables only its
-//! plain-HTTP h1 client (`h1-client-no-tls`). The adapter is meant for plain-HTTP servers (a Nomad
-//! dev agent, a server behind a local proxy) or for TLS the caller configured in the surf client
-//! (by enabling a TLS backend on their own surf dependency). [`Config::tls`] cannot be applied to
-//! a client this crate did not build, so an `https` server with TLS settings is refused.
-//!
-//! What is shared with [`AsyncStdTransport`](crate::AsyncStdTransport): the server resolution and
-//! static credentials of [`Config::prepare`], the token-file and exec-plugin caches, the warning
-//! about credentials over plain `http://` (given when the transport is built, as the main
-//! transport does), the connection budget, and the request, stream-head and error-body time
-//! limits (async-io timers). What surf decides and this adapter cannot: how connections are made
-//! and pooled, and the connect timeout (the whole request limit bounds connecting too).
+//! [`SurfTransport`]: the transport of every crate ([`HttpTransport`]: configuration,
+//! credentials, budget, time limits, bodies) over a caller-supplied `surf::Client` (feature
+//! `surf`; see the crate docs on why surf only so). What surf decides and this adapter cannot:
+//! how connections are made and pooled, and the connect timeout (the whole request limit bounds
+//! connecting too); [`Config::tls`] cannot be applied to a client this crate did not build, so
+//! an `https` server with TLS settings is refused.
 //!
 //! Connections: without keep-alive (the client [`SurfTransport::with_default_client`] builds,
 //! and what [`SurfTransport::new`] asks for), each connection belongs to one request or stream
@@ -33,7 +25,9 @@ use clustermanager_core::transport::Opened;
 use clustermanager_core::{Config, Error, Request, Response, Result, Transport};
 use clustermanager_transport_common::body::{too_large, DEFAULT_MAX_RESPONSE_BYTES};
 use clustermanager_transport_common::budget::Budget;
-use clustermanager_transport_common::hyper_rustls::{chain_message, closed_before_answer, truncated_by_close};
+use clustermanager_transport_common::hyper_rustls::{
+    body_error, chain_message, closed_before_answer, truncated_by_close,
+};
 use clustermanager_transport_common::run::{self, Frames, HttpTransport, Streamed};
 use clustermanager_transport_common::settings::Settings;
 use clustermanager_transport_common::tls::ClientTls;
@@ -371,18 +365,6 @@ fn request_error(err: &::surf::Error, target: &str) -> Error {
 fn short_body(got: usize, declared: usize) -> Error {
     let closed = truncated_by_close();
     Error::transport(TransportErrorKind::Truncated, format!("{closed}: {got} of {declared} bytes arrived"))
-}
-
-/// The error a failed body read becomes: `Truncated` when the body stopped before its declared
-/// end, `Io` otherwise.
-fn body_error(err: &io::Error) -> Error {
-    if err.kind() == io::ErrorKind::UnexpectedEof {
-        return Error::transport(
-            TransportErrorKind::Truncated,
-            format!("{}: {}", truncated_by_close(), chain_message(err)),
-        );
-    }
-    Error::transport(TransportErrorKind::Io, format!("reading the response body failed: {}", chain_message(err)))
 }
 
 /// The open body of a response streamed through surf. Dropping it drops surf's body: without

@@ -77,11 +77,12 @@ pub fn no_response(err: &(dyn std::error::Error + 'static), host: &str, kind: Tr
     Error::transport(kind, message)
 }
 
-/// The error a failed body read becomes: `Truncated` when the body stopped before its declared
-/// end, `Tls` for a TLS failure, `Io` otherwise.
-pub fn body_error(err: &hyper::Error) -> Error {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
-    let mut truncated = err.is_incomplete_message();
+/// The error a failed body read becomes (from a hyper error, or an I/O error of a client that
+/// reads bodies itself): `Truncated` when the body stopped before its declared end, `Tls` for a
+/// TLS failure, `Io` otherwise.
+pub fn body_error(err: &(dyn std::error::Error + 'static)) -> Error {
+    let mut source = Some(err);
+    let mut truncated = find_hyper(err).is_some_and(|h| h.is_incomplete_message());
     while let Some(e) = source {
         if let Some(tls_err) = as_rustls(e) {
             return tls::tls_error(tls_err, "the server");
