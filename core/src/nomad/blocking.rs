@@ -11,7 +11,7 @@ use super::Context;
 use crate::deadline::{later, Deadline, Hold};
 use crate::error::{Error, Result, TransportErrorKind};
 use crate::op::{answer, Next};
-use crate::retry::{doubling, Jitter};
+use crate::retry::Jitter;
 use crate::step::Response;
 
 /// The reads of one job that a [`Blocking`] follows.
@@ -25,9 +25,9 @@ pub(crate) trait JobQuery {
 /// First back-off after a blocking read that came back early without progress (its index 0,
 /// lower than or equal to the one it blocked on, before its `wait=` passed): a server or proxy
 /// that ignores `index=` must not be read in a busy loop.
-pub const STALL_BACKOFF_INITIAL: Duration = Duration::from_secs(1);
+pub const STALL_BACKOFF_INITIAL: Duration = crate::retry::BLOCKING_STALL.initial;
 /// Largest back-off between blocking reads that make no progress.
-pub const STALL_BACKOFF_MAX: Duration = Duration::from_secs(30);
+pub const STALL_BACKOFF_MAX: Duration = crate::retry::BLOCKING_STALL.max;
 
 /// Following one of a job's reads with blocking queries: the index to block on and the
 /// caller's deadline. Shared by the waits here and by `delete_job`'s wait.
@@ -105,7 +105,7 @@ impl Blocking {
         let left = next_wait(&self.deadline, now, what)?;
         self.failures = self.failures.saturating_add(1);
         let policy = &paths.ctx().retry.policy;
-        let exp = doubling(policy.initial_backoff, policy.max_backoff, self.failures);
+        let exp = policy.backoff().nth(self.failures);
         let delay = self.jittered(paths, exp).min(left);
         let failure = match &ans {
             Ok(resp) => format!("HTTP {}", resp.status()),
@@ -201,7 +201,7 @@ pub(crate) fn take_index(index: &mut u64, stalls: &mut u32, answered: u64, early
         return None;
     }
     *stalls = stalls.saturating_add(1);
-    Some(doubling(STALL_BACKOFF_INITIAL, STALL_BACKOFF_MAX, *stalls))
+    Some(crate::retry::BLOCKING_STALL.nth(*stalls))
 }
 
 /// Whether a failed blocking read is worth re-issuing: the connection or the stream broke, the
