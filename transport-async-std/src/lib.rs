@@ -42,6 +42,8 @@
 //! the same [`Config`] (server, credentials, timeouts, connection budget), the same error kinds,
 //! and credentials over plain `http://` are treated exactly as the main transport treats them.
 //! Prefer [`AsyncStdTransport`] unless you need surf.
+//!
+//! [`Transport`]: clustermanager_core::Transport
 
 // Where other crates' docs link to this one when built alone (`cargo doc --no-deps`):
 // without it their links to our items render as plain text.

@@ -76,8 +76,14 @@ const POOL_CONNECT_FAILED: &str = "error occured while creating a new object";
 /// # }
 /// ```
 #[cfg_attr(docsrs, doc(cfg(feature = "surf")))]
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct SurfTransport(HttpTransport<SurfClient>);
+
+impl std::fmt::Debug for SurfTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
 
 /// The surf client under a [`SurfTransport`]; the TLS settings of its transport are where an
 /// exec plugin's client certificate lands, never used for a connection here.
