@@ -3,8 +3,8 @@
 //! (millicores, bytes), and the server's object text is under `raw` when it was read.
 
 use clustermanager_core::{
-    ConfigMap, Condition, Diagnosis, Execution, Job, Namespace, Node, Progress, Reason, Scale, Service, Status, TaskState,
-    Workload,
+    Condition, ConfigMap, Diagnosis, Execution, Job, Namespace, Node, Progress, Reason, Scale, Service, Status,
+    TaskState, Workload,
 };
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
@@ -135,7 +135,11 @@ fn raw_text<T>(_object: &T) -> &'static str {
     ""
 }
 
-fn list<'py, T>(py: Python<'py>, items: &[T], f: fn(Python<'py>, &T) -> PyResult<Bound<'py, PyDict>>) -> PyResult<Py<PyAny>> {
+fn list<'py, T>(
+    py: Python<'py>,
+    items: &[T],
+    f: fn(Python<'py>, &T) -> PyResult<Bound<'py, PyDict>>,
+) -> PyResult<Py<PyAny>> {
     let out = PyList::empty(py);
     for item in items {
         out.append(f(py, item)?)?;

@@ -12,26 +12,81 @@ pyo3::create_exception!(
     PyException,
     "The base of every error clustermanager raises. `kind` names the error kind."
 );
-pyo3::create_exception!(clustermanager, ApiError, ClusterManagerError, "The server answered with an error status (`status`, `reason`, `message`, `causes`).");
+pyo3::create_exception!(
+    clustermanager,
+    ApiError,
+    ClusterManagerError,
+    "The server answered with an error status (`status`, `reason`, `message`, `causes`)."
+);
 pyo3::create_exception!(clustermanager, NotFound, ApiError, "The object does not exist (HTTP 404).");
 pyo3::create_exception!(clustermanager, AlreadyExists, ApiError, "The object already exists (HTTP 409 AlreadyExists).");
-pyo3::create_exception!(clustermanager, Conflict, ApiError, "A conflicting change (HTTP 409): read the object again and retry.");
+pyo3::create_exception!(
+    clustermanager,
+    Conflict,
+    ApiError,
+    "A conflicting change (HTTP 409): read the object again and retry."
+);
 pyo3::create_exception!(clustermanager, Unauthorized, ApiError, "The credentials were refused (HTTP 401).");
 pyo3::create_exception!(clustermanager, Forbidden, ApiError, "The credentials may not do this (HTTP 403).");
 pyo3::create_exception!(clustermanager, Invalid, ApiError, "The server rejected the object as invalid (HTTP 422).");
-pyo3::create_exception!(clustermanager, BadRequest, ApiError, "The server rejected the request (HTTP 400 and other 4xx).");
+pyo3::create_exception!(
+    clustermanager,
+    BadRequest,
+    ApiError,
+    "The server rejected the request (HTTP 400 and other 4xx)."
+);
 pyo3::create_exception!(clustermanager, Gone, ApiError, "The resource version is too old (HTTP 410).");
 pyo3::create_exception!(clustermanager, TooManyRequests, ApiError, "The server asks to slow down (HTTP 429).");
 pyo3::create_exception!(clustermanager, ServerError, ApiError, "The server failed (HTTP 5xx).");
-pyo3::create_exception!(clustermanager, Timeout, ClusterManagerError, "A wait or request ran out of time (`what` says which).");
-pyo3::create_exception!(clustermanager, CannotRun, ClusterManagerError, "The job cannot run (`job`, and `reason`: why, as a dict with kind, message, permanent, source).");
-pyo3::create_exception!(clustermanager, Unsupported, ClusterManagerError, "The operation is not offered on this orchestrator (`operation`, `orchestrator`, `hint`).");
-pyo3::create_exception!(clustermanager, DecodeError, ClusterManagerError, "A server answer could not be decoded (`what`, `excerpt`).");
-pyo3::create_exception!(clustermanager, ConfigError, ClusterManagerError, "Bad configuration: `key` names the setting, `problem` says what is wrong.");
-pyo3::create_exception!(clustermanager, InvalidInput, ClusterManagerError, "An argument was refused before anything was sent (`field`, `problem`).");
-pyo3::create_exception!(clustermanager, TransportError, ClusterManagerError, "The connection failed (`transport_kind`: Connect, Tls, Io or Truncated).");
+pyo3::create_exception!(
+    clustermanager,
+    Timeout,
+    ClusterManagerError,
+    "A wait or request ran out of time (`what` says which)."
+);
+pyo3::create_exception!(
+    clustermanager,
+    CannotRun,
+    ClusterManagerError,
+    "The job cannot run (`job`, and `reason`: why, as a dict with kind, message, permanent, source)."
+);
+pyo3::create_exception!(
+    clustermanager,
+    Unsupported,
+    ClusterManagerError,
+    "The operation is not offered on this orchestrator (`operation`, `orchestrator`, `hint`)."
+);
+pyo3::create_exception!(
+    clustermanager,
+    DecodeError,
+    ClusterManagerError,
+    "A server answer could not be decoded (`what`, `excerpt`)."
+);
+pyo3::create_exception!(
+    clustermanager,
+    ConfigError,
+    ClusterManagerError,
+    "Bad configuration: `key` names the setting, `problem` says what is wrong."
+);
+pyo3::create_exception!(
+    clustermanager,
+    InvalidInput,
+    ClusterManagerError,
+    "An argument was refused before anything was sent (`field`, `problem`)."
+);
+pyo3::create_exception!(
+    clustermanager,
+    TransportError,
+    ClusterManagerError,
+    "The connection failed (`transport_kind`: Connect, Tls, Io or Truncated)."
+);
 pyo3::create_exception!(clustermanager, ProtocolError, ClusterManagerError, "The server broke the protocol.");
-pyo3::create_exception!(clustermanager, InternalError, ClusterManagerError, "A bug in clustermanager (a Rust panic, caught): please report it.");
+pyo3::create_exception!(
+    clustermanager,
+    InternalError,
+    ClusterManagerError,
+    "A bug in clustermanager (a Rust panic, caught): please report it."
+);
 
 /// Add the exception classes to the module.
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -85,11 +85,9 @@ impl FakeCluster {
     /// Connect a manager to this cluster (for Nomad this reads `/v1/agent/self`).
     fn connect<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let fake = self.inner.clone();
-        spawn(
-            py,
-            async move { Ok(Manager { cm: fake.cluster_manager().await?.erase() }) },
-            |py, m| Ok(Py::new(py, m)?.into_any()),
-        )
+        spawn(py, async move { Ok(Manager { cm: fake.cluster_manager().await?.erase() }) }, |py, m| {
+            Ok(Py::new(py, m)?.into_any())
+        })
     }
 
     /// Script a fault: an HTTP `status` answer (with `body`, `retry_after` seconds), a dropped

@@ -171,7 +171,11 @@ impl Manager {
         purge: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
         let cm = self.cm.clone();
-        spawn(py, async move { cm.delete_job(&namespace, &name, DeleteOptions { wait, purge }).await }, convert::boolean)
+        spawn(
+            py,
+            async move { cm.delete_job(&namespace, &name, DeleteOptions { wait, purge }).await },
+            convert::boolean,
+        )
     }
 
     fn cleanup_jobs<'py>(&self, py: Python<'py>, namespace: String) -> PyResult<Bound<'py, PyAny>> {
@@ -291,7 +295,8 @@ impl Manager {
         previous: bool,
         stderr: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let options = LogOptions { container, tail_lines, since_seconds, timestamps, previous, stderr, ..LogOptions::default() };
+        let options =
+            LogOptions { container, tail_lines, since_seconds, timestamps, previous, stderr, ..LogOptions::default() };
         let cm = self.cm.clone();
         spawn(py, async move { cm.get_execution_log(&namespace, &id, &options).await }, convert::text)
     }
@@ -346,12 +351,19 @@ impl Manager {
             Some(ns) => api.namespaced(ns),
             None => api.all(),
         };
-        let params = WatchParams { label_selector, field_selector, resource_version, timeout_seconds, ..WatchParams::default() };
+        let params =
+            WatchParams { label_selector, field_selector, resource_version, timeout_seconds, ..WatchParams::default() };
         Ok(AsyncStream::new(MapStream::new(api.watch(&params), Item::Watch), "watch"))
     }
 
     /// `spec`: JSON text of the workload's keyword arguments.
-    fn create_workload<'py>(&self, py: Python<'py>, kind_: &str, namespace: String, spec: &str) -> PyResult<Bound<'py, PyAny>> {
+    fn create_workload<'py>(
+        &self,
+        py: Python<'py>,
+        kind_: &str,
+        namespace: String,
+        spec: &str,
+    ) -> PyResult<Bound<'py, PyAny>> {
         let k = kind(kind_)?;
         let spec = crate::spec::service_spec(spec)?;
         let cm = self.cm.clone();
@@ -364,7 +376,13 @@ impl Manager {
         spawn(py, async move { cm.list_workloads(k, &namespace).await }, convert::workloads)
     }
 
-    fn get_workload<'py>(&self, py: Python<'py>, kind_: &str, namespace: String, name: String) -> PyResult<Bound<'py, PyAny>> {
+    fn get_workload<'py>(
+        &self,
+        py: Python<'py>,
+        kind_: &str,
+        namespace: String,
+        name: String,
+    ) -> PyResult<Bound<'py, PyAny>> {
         let k = kind(kind_)?;
         let cm = self.cm.clone();
         spawn(py, async move { cm.get_workload(k, &namespace, &name).await }, convert::workload)
@@ -401,13 +419,25 @@ impl Manager {
         spawn(py, async move { cm.wait_workload_available(k, &namespace, &name, timeout).await }, convert::workload)
     }
 
-    fn list_workload_pods<'py>(&self, py: Python<'py>, kind_: &str, namespace: String, name: String) -> PyResult<Bound<'py, PyAny>> {
+    fn list_workload_pods<'py>(
+        &self,
+        py: Python<'py>,
+        kind_: &str,
+        namespace: String,
+        name: String,
+    ) -> PyResult<Bound<'py, PyAny>> {
         let k = kind(kind_)?;
         let cm = self.cm.clone();
         spawn(py, async move { cm.list_workload_pods(k, &namespace, &name).await }, convert::executions)
     }
 
-    fn get_workload_scale<'py>(&self, py: Python<'py>, kind_: &str, namespace: String, name: String) -> PyResult<Bound<'py, PyAny>> {
+    fn get_workload_scale<'py>(
+        &self,
+        py: Python<'py>,
+        kind_: &str,
+        namespace: String,
+        name: String,
+    ) -> PyResult<Bound<'py, PyAny>> {
         let k = kind(kind_)?;
         let cm = self.cm.clone();
         spawn(py, async move { cm.get_workload_scale(k, &namespace, &name).await }, convert::scale)
@@ -426,7 +456,12 @@ impl Manager {
         spawn(py, async move { cm.set_workload_scale(k, &namespace, &name, replicas).await }, convert::scale)
     }
 
-    fn get_config_maps<'py>(&self, py: Python<'py>, namespace: String, label_selector: String) -> PyResult<Bound<'py, PyAny>> {
+    fn get_config_maps<'py>(
+        &self,
+        py: Python<'py>,
+        namespace: String,
+        label_selector: String,
+    ) -> PyResult<Bound<'py, PyAny>> {
         let cm = self.cm.clone();
         spawn(py, async move { cm.get_config_maps(&namespace, &label_selector).await }, convert::config_maps)
     }
@@ -450,7 +485,13 @@ impl Manager {
     }
 
     #[pyo3(signature = (namespace, name, wait=false))]
-    fn delete_tfjob<'py>(&self, py: Python<'py>, namespace: String, name: String, wait: bool) -> PyResult<Bound<'py, PyAny>> {
+    fn delete_tfjob<'py>(
+        &self,
+        py: Python<'py>,
+        namespace: String,
+        name: String,
+        wait: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
         let cm = self.cm.clone();
         spawn(py, async move { cm.delete_tfjob(&namespace, &name, wait).await }, convert::boolean)
     }

@@ -111,7 +111,8 @@ fn volume(param: &str, v: &Value) -> R<Volume> {
 fn volume_mount(param: &str, v: &Value) -> R<VolumeMount> {
     let m = object(param, v)?;
     let get = |a: &str, b: &str| m.get(a).or_else(|| m.get(b));
-    let name = get("name", "name").and_then(Value::as_str).ok_or_else(|| value_err(param, "each mount needs a `name`"))?;
+    let name =
+        get("name", "name").and_then(Value::as_str).ok_or_else(|| value_err(param, "each mount needs a `name`"))?;
     let path = get("mountPath", "mount_path")
         .and_then(Value::as_str)
         .ok_or_else(|| value_err(param, "each mount needs a `mountPath`"))?;
@@ -265,7 +266,9 @@ fn job_from(m: &Map<String, Value>, extra: &[&str]) -> R<JobSpec> {
                 let items = v.as_array().ok_or_else(|| type_err(k, "a list of dicts", v))?;
                 for t in items {
                     let t = object(k, t)?;
-                    let field = |a: &str, b: &str| t.get(a).or_else(|| t.get(b)).and_then(Value::as_str).unwrap_or("").to_owned();
+                    let field = |a: &str, b: &str| {
+                        t.get(a).or_else(|| t.get(b)).and_then(Value::as_str).unwrap_or("").to_owned()
+                    };
                     spec = spec.template(field("data", "EmbeddedTmpl"), field("destination", "DestPath"));
                 }
             }

@@ -103,7 +103,9 @@ impl AsyncStream {
                 Ok(Some(Ok(item))) => to_py(py, item),
                 Ok(Some(Err(err))) => Err(errors::to_pyerr(py, err)),
                 Ok(None) => Err(PyStopAsyncIteration::new_err(())),
-                Err(panic) => Err(errors::InternalError::new_err(format!("a bug in clustermanager (Rust panic): {panic}"))),
+                Err(panic) => {
+                    Err(errors::InternalError::new_err(format!("a bug in clustermanager (Rust panic): {panic}")))
+                }
             })
         })
     }
