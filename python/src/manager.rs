@@ -13,8 +13,8 @@ use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyString};
 
 use crate::convert;
 use crate::errors::{type_error, value_error};
-use crate::spawn;
 use crate::streams::{AsyncStream, Item};
+use crate::{spawn, spawn_wait};
 
 /// A connected cluster manager (Kubernetes or Nomad, real or fake). Cheap to share: every
 /// coroutine from one manager uses its connection pool, connection budget and shared waits.
@@ -75,12 +75,13 @@ fn wait_options(
         }
         let event_loop = pyo3_async_runtimes::get_running_loop(py)?.unbind();
         options = options.on_progress(move |p| {
-            Python::attach(|py| {
+            // `try_attach`: no callback while the interpreter shuts down
+            Python::try_attach(|py| {
                 if let Ok(event) = convert::progress(py, p) {
                     // a closed loop just drops the event
                     let _ = event_loop.bind(py).call_method1("call_soon_threadsafe", (callback.bind(py), event));
                 }
-            })
+            });
         });
     }
     Ok(options)
@@ -213,7 +214,7 @@ impl Manager {
     ) -> PyResult<Bound<'py, PyAny>> {
         let options = wait_options(py, timeout, startup_deadline, stuck_deadline, fail_fast, on_progress)?;
         let cm = self.cm.clone();
-        spawn(py, async move { cm.wait_for_job_with(&namespace, &name, &options).await }, convert::job)
+        spawn_wait(py, async move { cm.wait_for_job_with(&namespace, &name, &options).await }, convert::job)
     }
 
     /// The wait as an async iterator of progress events, ending with `{"event": "result", "job": ...}`.
@@ -231,7 +232,7 @@ impl Manager {
     ) -> PyResult<AsyncStream> {
         let options = wait_options(py, timeout, startup_deadline, stuck_deadline, fail_fast, None)?;
         let stream = self.cm.wait_for_job_stream(&namespace, &name, &options);
-        Ok(AsyncStream::new(MapStream::new(stream, Item::Wait), "wait_for_job"))
+        Ok(AsyncStream::new(MapStream::new(stream, |e| Item::Wait(Box::new(e))), "wait_for_job"))
     }
 
     fn diagnose_job<'py>(&self, py: Python<'py>, namespace: String, name: String) -> PyResult<Bound<'py, PyAny>> {
@@ -259,7 +260,7 @@ impl Manager {
         }
         let options = wait_options(py, timeout, startup_deadline, stuck_deadline, fail_fast, on_progress)?;
         let cm = self.cm.clone();
-        spawn(
+        spawn_wait(
             py,
             async move { cm.wait_for_job_execution_status_with(&namespace, &job, &statuses, &options).await },
             convert::execution,
@@ -324,8 +325,10 @@ impl Manager {
     /// `{"type": "ADDED" | "MODIFIED" | "DELETED" | "BOOKMARK" | "ERROR", "object": dict}` until the
     /// server ends the stream (after `timeout_seconds` when given).
     #[pyo3(signature = (resource, namespace=None, label_selector=None, field_selector=None, resource_version=None, timeout_seconds=None))]
+    #[allow(clippy::too_many_arguments)]
     fn watch(
         &self,
+        py: Python<'_>,
         resource: &str,
         namespace: Option<String>,
         label_selector: Option<String>,
@@ -345,7 +348,7 @@ impl Manager {
             "nodes" => Resource::NODES,
             other => return Err(value_error("resource", format!("{other:?} is not a resource this watch knows"))),
         };
-        let k8s = self.cm.kubernetes().map_err(|e| Python::attach(|py| crate::errors::to_pyerr(py, e)))?;
+        let k8s = self.cm.kubernetes().map_err(|e| crate::errors::to_pyerr(py, e))?;
         let api = k8s.api::<serde_json::Value>(res);
         let api = match namespace {
             Some(ns) => api.namespaced(ns),
@@ -416,7 +419,11 @@ impl Manager {
         let k = kind(kind_)?;
         let timeout = opt_secs("timeout", timeout)?;
         let cm = self.cm.clone();
-        spawn(py, async move { cm.wait_workload_available(k, &namespace, &name, timeout).await }, convert::workload)
+        spawn_wait(
+            py,
+            async move { cm.wait_workload_available(k, &namespace, &name, timeout).await },
+            convert::workload,
+        )
     }
 
     fn list_workload_pods<'py>(

@@ -20,7 +20,7 @@ use crate::{convert, errors, CatchPanic};
 /// What a stream yields, before it is turned into Python objects (with the GIL).
 pub(crate) enum Item {
     Log(LogLine),
-    Wait(WaitEvent),
+    Wait(Box<WaitEvent>),
     Watch(WatchEvent<serde_json::Value>),
 }
 
@@ -45,13 +45,15 @@ impl AsyncStream {
 fn to_py(py: Python<'_>, item: Item) -> PyResult<Py<PyAny>> {
     match item {
         Item::Log(line) => Ok(line.text.into_pyobject(py)?.into_any().unbind()),
-        Item::Wait(WaitEvent::Progress(p)) => Ok(convert::progress(py, &p)?.into_any().unbind()),
-        Item::Wait(WaitEvent::Finished(job)) => {
-            let d = PyDict::new(py);
-            d.set_item("event", "result")?;
-            d.set_item("job", convert::job_dict(py, &job)?)?;
-            Ok(d.into_any().unbind())
-        }
+        Item::Wait(event) => match *event {
+            WaitEvent::Progress(p) => Ok(convert::progress(py, &p)?.into_any().unbind()),
+            WaitEvent::Finished(job) => {
+                let d = PyDict::new(py);
+                d.set_item("event", "result")?;
+                d.set_item("job", convert::job_dict(py, &job)?)?;
+                Ok(d.into_any().unbind())
+            }
+        },
         Item::Watch(event) => {
             let d = PyDict::new(py);
             let (kind, object) = match event {
@@ -87,36 +89,28 @@ impl AsyncStream {
     /// The next item; `StopAsyncIteration` after the last (or after `aclose`).
     fn __anext__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let inner = self.inner.clone();
-        pyo3_async_runtimes::tokio::future_into_py(py, async move {
-            let next = CatchPanic::new(async move {
-                let mut guard = inner.lock().await;
-                let Some(stream) = guard.as_mut() else { return None };
-                let item = std::future::poll_fn(|cx| stream.as_mut().poll_next(cx)).await;
-                if item.is_none() {
-                    // ended: drop it now (closing its connection), not when Python lets go
-                    *guard = None;
-                }
-                item
-            })
-            .await;
-            Python::attach(|py| match next {
-                Ok(Some(Ok(item))) => to_py(py, item),
-                Ok(Some(Err(err))) => Err(errors::to_pyerr(py, err)),
-                Ok(None) => Err(PyStopAsyncIteration::new_err(())),
-                Err(panic) => {
-                    Err(errors::InternalError::new_err(format!("a bug in clustermanager (Rust panic): {panic}")))
-                }
-            })
+        let next = CatchPanic::new(async move {
+            let mut guard = inner.lock().await;
+            let stream = guard.as_mut()?;
+            let item = std::future::poll_fn(|cx| stream.as_mut().poll_next(cx)).await;
+            if item.is_none() {
+                // ended: drop it now (closing its connection), not when Python lets go
+                *guard = None;
+            }
+            item
+        });
+        crate::bridge::to_asyncio(py, next, |py, next| match next {
+            Ok(Some(Ok(item))) => to_py(py, item),
+            Ok(Some(Err(err))) => Err(errors::to_pyerr(py, err)),
+            Ok(None) => Err(PyStopAsyncIteration::new_err(())),
+            Err(panic) => Err(errors::InternalError::new_err(format!("a bug in clustermanager (Rust panic): {panic}"))),
         })
     }
 
     /// Close the stream (and its connection) now. Later `__anext__` calls end the iteration.
     fn aclose<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let inner = self.inner.clone();
-        pyo3_async_runtimes::tokio::future_into_py(py, async move {
-            inner.lock().await.take();
-            Ok(())
-        })
+        crate::bridge::to_asyncio(py, async move { inner.lock().await.take() }, |py, _| Ok(py.None()))
     }
 
     fn __repr__(&self) -> String {
