@@ -29,18 +29,24 @@ def _status(value: Optional[str]) -> Optional[Status]:
 
 
 class _Raw:
-    """Mixin: ``raw`` decodes ``_raw_text`` once, on first use."""
+    """Mixin: ``raw`` is the server's object, found and decoded on first use."""
 
-    _raw_text: str
+    _raw_text: Any  # the extension's undecoded object (None when none was read)
 
     @property
     def raw(self) -> Optional[Any]:
-        """The server's object (a dict), or ``None`` when none was read."""
+        """The server's whole object as it sent it (a dict, decoded on first use), or ``None``
+        when the value was not read from one server object."""
         cache = self.__dict__.get("_raw_cache", _MISSING)
         if cache is _MISSING:
-            cache = json.loads(self._raw_text) if self._raw_text else None
+            cache = None if self._raw_text is None else json.loads(self._raw_text.text())
             object.__setattr__(self, "_raw_cache", cache)
         return cache
+
+    @property
+    def raw_json(self) -> Optional[str]:
+        """The server's object as JSON text, as it sent it (``None`` when none was read)."""
+        return None if self._raw_text is None else self._raw_text.text()
 
 
 _MISSING = object()
@@ -91,7 +97,7 @@ class Job(_Raw):
     deleting: bool
     pending_reason: Optional[Reason]
     exit_code: Optional[int]
-    _raw_text: str = field(default="", repr=False, compare=False)
+    _raw_text: Any = field(default=None, repr=False, compare=False)
 
     @property
     def finished(self) -> bool:
@@ -132,7 +138,7 @@ class Execution(_Raw):
     node: Optional[str]
     tasks: List[TaskState]
     created: Optional[str]
-    _raw_text: str = field(default="", repr=False, compare=False)
+    _raw_text: Any = field(default=None, repr=False, compare=False)
 
     @classmethod
     def _from(cls, d: Dict[str, Any]) -> "Execution":
@@ -159,7 +165,7 @@ class Node(_Raw):
     cpu_allocatable: Optional[int]
     memory_allocatable: Optional[int]
     labels: Dict[str, str]
-    _raw_text: str = field(default="", repr=False, compare=False)
+    _raw_text: Any = field(default=None, repr=False, compare=False)
 
     @classmethod
     def _from(cls, d: Dict[str, Any]) -> "Node":
@@ -184,7 +190,7 @@ class Workload(_Raw):
     raw_status: str
     labels: Dict[str, str]
     selector: Dict[str, str]
-    _raw_text: str = field(default="", repr=False, compare=False)
+    _raw_text: Any = field(default=None, repr=False, compare=False)
 
     @classmethod
     def _from(cls, d: Dict[str, Any]) -> "Workload":
@@ -200,7 +206,7 @@ class Scale(_Raw):
     name: str
     replicas: int
     desired: int
-    _raw_text: str = field(default="", repr=False, compare=False)
+    _raw_text: Any = field(default=None, repr=False, compare=False)
 
     @classmethod
     def _from(cls, d: Dict[str, Any]) -> "Scale":
@@ -216,7 +222,7 @@ class Namespace(_Raw):
     name: str
     phase: str
     description: Optional[str]
-    _raw_text: str = field(default="", repr=False, compare=False)
+    _raw_text: Any = field(default=None, repr=False, compare=False)
 
     @classmethod
     def _from(cls, d: Dict[str, Any]) -> "Namespace":

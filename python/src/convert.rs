@@ -3,7 +3,7 @@
 //! (millicores, bytes), and the server's object text is under `raw` when it was read.
 
 use clustermanager_core::{
-    Condition, ConfigMap, Diagnosis, Execution, Job, Namespace, Node, Progress, Reason, Scale, Service, Status,
+    Condition, ConfigMap, Diagnosis, Execution, Job, Namespace, Node, Progress, Raw, Reason, Scale, Service, Status,
     TaskState, Workload,
 };
 use pyo3::prelude::*;
@@ -58,7 +58,7 @@ pub(crate) fn job_dict<'py>(py: Python<'py>, j: &Job) -> PyResult<Bound<'py, PyD
     d.set_item("deleting", j.deleting)?;
     d.set_item("pending_reason", opt_reason(py, j.pending_reason.as_ref())?)?;
     d.set_item("exit_code", j.exit_code)?;
-    d.set_item("raw", raw_text(j))?;
+    d.set_item("raw", raw_text(py, &j.raw)?)?;
     Ok(d)
 }
 
@@ -87,7 +87,7 @@ pub(crate) fn execution_dict<'py>(py: Python<'py>, e: &Execution) -> PyResult<Bo
     }
     d.set_item("tasks", tasks)?;
     d.set_item("created", e.created.as_deref())?;
-    d.set_item("raw", raw_text(e))?;
+    d.set_item("raw", raw_text(py, &e.raw)?)?;
     Ok(d)
 }
 
@@ -105,7 +105,7 @@ fn node_dict<'py>(py: Python<'py>, n: &Node) -> PyResult<Bound<'py, PyDict>> {
     d.set_item("cpu_allocatable", n.cpu_allocatable.map(|c| c.millis()))?;
     d.set_item("memory_allocatable", n.memory_allocatable.map(|m| m.bytes()))?;
     d.set_item("labels", &n.labels)?;
-    d.set_item("raw", raw_text(n))?;
+    d.set_item("raw", raw_text(py, &n.raw)?)?;
     Ok(d)
 }
 
@@ -123,16 +123,35 @@ fn workload_dict<'py>(py: Python<'py>, w: &Workload) -> PyResult<Bound<'py, PyDi
     d.set_item("raw_status", &w.raw_status)?;
     d.set_item("labels", &w.labels)?;
     d.set_item("selector", &w.selector)?;
-    d.set_item("raw", raw_text(w))?;
+    d.set_item("raw", raw_text(py, &w.raw)?)?;
     Ok(d)
 }
 
-/// The server's object as it sent it, `""` when none was read.
-///
-/// Filled in once the model types carry it (`raw()`); until then always empty, and the Python
-/// layer's `_raw` falls back to the typed fields.
-fn raw_text<T>(_object: &T) -> &'static str {
-    ""
+/// The server's object this value was read from, kept undecoded: `None` when none was read.
+fn raw_text(py: Python<'_>, raw: &Raw) -> PyResult<Option<Py<RawObject>>> {
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    Py::new(py, RawObject { raw: raw.clone() }).map(Some)
+}
+
+/// The server's JSON for one object, found in the kept answer only when asked for (`text()`):
+/// listing 1,000 jobs costs no JSON text until a caller looks at one's `raw`.
+#[pyclass(module = "clustermanager._native", frozen)]
+pub(crate) struct RawObject {
+    raw: Raw,
+}
+
+#[pymethods]
+impl RawObject {
+    /// The object's JSON text as the server sent it.
+    fn text(&self, py: Python<'_>) -> PyResult<String> {
+        self.raw.json().map(str::to_owned).map_err(|e| crate::errors::to_pyerr(py, e))
+    }
+
+    fn __repr__(&self) -> &'static str {
+        "<clustermanager raw object>"
+    }
 }
 
 fn list<'py, T>(
@@ -180,7 +199,7 @@ pub(crate) fn scale(py: Python<'_>, s: Scale) -> PyResult<Py<PyAny>> {
     d.set_item("name", &s.name)?;
     d.set_item("replicas", s.replicas)?;
     d.set_item("desired", s.desired)?;
-    d.set_item("raw", raw_text(&s))?;
+    d.set_item("raw", raw_text(py, &s.raw)?)?;
     Ok(d.into_any().unbind())
 }
 
@@ -189,7 +208,7 @@ pub(crate) fn namespace(py: Python<'_>, n: Namespace) -> PyResult<Py<PyAny>> {
     d.set_item("name", &n.name)?;
     d.set_item("phase", &n.phase)?;
     d.set_item("description", n.description.as_deref())?;
-    d.set_item("raw", raw_text(&n))?;
+    d.set_item("raw", raw_text(py, &n.raw)?)?;
     Ok(d.into_any().unbind())
 }
 

@@ -206,6 +206,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<fake::FakeCluster>()?;
     m.add_class::<streams::AsyncStream>()?;
     m.add_class::<Done>()?;
+    m.add_class::<convert::RawObject>()?;
     m.add_function(wrap_pyfunction!(manager::connect_seed, m)?)?;
     m.add_function(wrap_pyfunction!(manager::connect_infer, m)?)?;
     m.add_function(wrap_pyfunction!(manager::connect_kubeconfig, m)?)?;

@@ -16,7 +16,12 @@ async def test_a_job_runs_and_says_how_it_ended(cm):
     job = await cm.wait_for_job("t", "hello")
     assert job.status is Status.SUCCEEDED and job.status == "Succeeded" and job.finished
     assert job.exit_code == 0
-    assert job == await cm.get_job("t", "hello")  # equality by value
+    got = await cm.get_job("t", "hello")
+    assert job == got  # equality by value (the server's object takes no part)
+    raw = got.raw  # the server's whole object, decoded on first use
+    assert isinstance(raw, dict) and got.raw is raw
+    assert (raw["metadata"]["name"] if cm.orchestrator == "kubernetes" else raw["ID"]) == "hello"
+    assert got.raw_json.startswith("{")
     assert "hello" in repr(job)
     executions = await cm.list_job_executions("t", "hello")
     assert len(executions) == 1 and isinstance(executions[0], cmod.Execution)

@@ -104,7 +104,7 @@ async def test_each_seed_method_returns_the_seeds_shape(orchestrator):
         assert await cm.wait_for_job('s', 'x') == 0
         job = await cm.get_job('s', 'x')
         assert job.id == 'x' and job.finished is True
-        assert hasattr(job, '_raw')
+        assert isinstance(job._raw, dict)
         executions = await cm.list_job_executions('s', 'x')
         assert executions.has_failed_anytime() and not executions.is_done()
         assert len(executions.statuses()) == 1
