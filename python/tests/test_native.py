@@ -259,3 +259,20 @@ async def test_fake_cluster_connects_through_the_config_dictionary(fake):
     assert cm.orchestrator == fake.orchestrator
     with pytest.raises(cmod.ConfigError):
         await cmod.connect({"fake": fake, "endpoint": "x"})
+
+
+async def test_invalid_input_is_refused_before_anything_is_sent(cm, fake):
+    sent = len(fake.requests())
+    with pytest.raises(cmod.InvalidInput) as e:
+        await cm.create_job("t", "q", image="busybox:1.36", command=["echo"], cpu_limit="lots")
+    assert "cpu" in e.value.field and e.value.problem
+    assert len(fake.requests()) == sent
+
+
+async def test_an_answer_that_does_not_decode(fake, orchestrator):
+    cm = await fake.connect()
+    path = "/api/v1/nodes" if orchestrator == "kubernetes" else "/v1/nodes"
+    fake.add_fault(status=200, body="this is not JSON", on=("GET", path))
+    with pytest.raises(cmod.DecodeError) as e:
+        await cm.get_nodes()
+    assert "this is not JSON" in e.value.excerpt
