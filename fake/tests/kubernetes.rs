@@ -276,3 +276,15 @@ fn cronjobs_are_served_at_batch_v1_and_v1beta1_as_one_object() {
     let err = block_on(cm.run(api::get::<Value>(&c, &Resource::CRONJOBS, ns, "missing"))).unwrap_err();
     assert!(matches!(err, Error::NotFound(_)), "{err:?}");
 }
+
+#[test]
+fn list_namespaces_shows_each_with_its_phase() {
+    let (_fake, cm) = setup("team-a");
+    let names: Vec<(String, String)> =
+        block_on(cm.list_namespaces()).unwrap().into_iter().map(|n| (n.name, n.phase)).collect();
+    assert!(names.contains(&("default".into(), "Active".into())), "{names:?}");
+    assert!(names.contains(&("team-a".into(), "Active".into())), "{names:?}");
+    assert!(block_on(cm.delete_namespace("team-a")).unwrap());
+    let names: Vec<String> = block_on(cm.list_namespaces()).unwrap().into_iter().map(|n| n.name).collect();
+    assert!(!names.contains(&"team-a".to_owned()), "{names:?}");
+}
