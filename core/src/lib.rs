@@ -35,10 +35,11 @@
 //! | [`k8s`], [`nomad`] | every operation of each orchestrator, one module per kind of object; `k8s::object` and `nomad::blocking` hold the wire types and primitives they share; `k8s::api` and `nomad::api` are the escape hatch |
 //! | [`config`] | [`Config`] and what feeds it: kubeconfig, in-cluster, the seed's dictionaries, Nomad's environment, exec plugins, PEM |
 //! | [`error`] | the one [`Error`] with the kinds a caller matches |
-//! | [`retry`] | the retry policy (which failures, which back-off) every request follows |
-//! | (private) `model` | the lean types the facade takes and returns ([`Job`], [`JobSpec`], [`Execution`], ...), all named from the root |
+//! | [`retry`] | the retry policy every request follows, and every back-off of the library named by what it paces ([`retry::Backoff`]), with the one rule for which failures are worth another try |
+//! | (private) `model`, `raw` | the lean types the facade takes and returns ([`Job`], [`JobSpec`], [`Execution`], ...), all named from the root; [`Raw`], the server's whole object behind each (kept bytes, decoded on demand) |
+//! | (private) `looks` | the paced looks at why a job has not started, as a state machine (when to look, what a look means) |
 //! | (private) `facade` | [`ClusterManager`]: the seed's API written once; `facade/dispatch.rs` is the one table per orchestrator it dispatches to; the waits and their progress |
-//! | (private) `shared` | the shared observation behind every job and execution wait (a wait on its own is its one-waiter case; `k8s::wait` and `nomad::wait` hold only what its waiters read and say): the board of waiters, the feed, the runtime-free driving |
+//! | (private) `shared` | the one wait engine behind every job and execution wait (a wait on its own is its one-waiter case): `observed` (what is observed, jobs or executions, as typed items), `board` (who waits for what, generic over it), `feed` (the sans-IO source: a list + watch, a chain of blocking queries), `room` (waiters taking turns to carry out the feed's steps with `driver::carry`) |
 //!
 //! To add an operation on both orchestrators: write it in `k8s/` and `nomad/` with the pattern
 //! [`op`] names for its kind, add its entry to the table in `facade/dispatch.rs` (an
