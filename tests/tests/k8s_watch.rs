@@ -583,7 +583,7 @@ fn decode_all(pieces: &[&[u8]]) -> Vec<String> {
                 WatchEvent::Added(o) => format!("ADDED {}@{}", o.metadata.name, o.metadata.resource_version),
                 WatchEvent::Modified(o) => format!("MODIFIED {}@{}", o.metadata.name, o.metadata.resource_version),
                 WatchEvent::Deleted(o) => format!("DELETED {}@{}", o.metadata.name, o.metadata.resource_version),
-                WatchEvent::Bookmark { resource_version } => format!("BOOKMARK {resource_version}"),
+                WatchEvent::Bookmark { resource_version, .. } => format!("BOOKMARK {resource_version}"),
                 WatchEvent::Error(st) => format!("ERROR {}", st.code),
             });
         }
