@@ -106,6 +106,7 @@ impl<T: Observed> Feed for WatchFeed<T> {
     fn poll(&mut self, now: Instant, _horizon: Option<Instant>) -> FeedStep {
         match self.watcher.poll(now) {
             WatchStep::Send(req, io) => FeedStep::List(req, io),
+            WatchStep::Open(req, io) if self.watcher.opening_list() => FeedStep::ListStream(req, io),
             WatchStep::Open(req, io) => FeedStep::Open(req, io),
             WatchStep::Read { until } => FeedStep::Read { until },
             WatchStep::WaitUntil(at) => FeedStep::WaitUntil(at),

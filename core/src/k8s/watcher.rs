@@ -340,6 +340,11 @@ impl<T: DeserializeOwned + Versioned> Watcher<T> {
         self
     }
 
+    /// Whether the request it is opening is a watch-list request (its first events are a list).
+    pub fn opening_list(&self) -> bool {
+        self.opening_list
+    }
+
     /// The last resourceVersion seen (from the list, an event or a bookmark).
     pub fn resource_version(&self) -> Option<&str> {
         self.resource_version.as_deref()

@@ -349,6 +349,10 @@ impl<B: BodyStream + 'static> Room<B> {
                         Pending::List(req, io)
                     }
                     FeedStep::Open(req, io) => Pending::Open(req, io),
+                    FeedStep::ListStream(req, io) => {
+                        self.shared().board.list_sent();
+                        Pending::Open(req, io)
+                    }
                     FeedStep::Read { until } => Pending::Read(until),
                     FeedStep::WaitUntil(at) => Pending::Wait(at),
                     FeedStep::Change(change) => {
