@@ -54,7 +54,7 @@ use clustermanager_core::transport::Opened;
 use clustermanager_core::{BodyStream, Chunk, ClusterManager, Config, Error, Request, Response, Transport};
 
 pub use faults::{Effect, Fault, IndexLie};
-pub use k8s::NODE_NAME;
+pub use k8s::{KubernetesVersion, NODE_NAME};
 
 /// What a fake server answers to one request.
 pub(crate) enum Reply<S> {
@@ -422,6 +422,26 @@ pub struct FakeOptions {
     /// Images the fake Kubernetes registry does not have: their pods stay `Pending` with
     /// `ErrImagePull`, then `ImagePullBackOff`, as the kubelet reports them.
     pub missing_images: Vec<String>,
+    /// Which kube-apiserver the fake Kubernetes cluster behaves as: v1.36 (the default) or
+    /// v1.19 (conditions, status fields, labels, finalizer, CronJob versions, Pod Security,
+    /// watch-list; see [`KubernetesVersion`]).
+    pub kubernetes: KubernetesVersion,
+    /// On v1.36, answer watch-list requests as an apiserver whose etcd lacks progress requests
+    /// does: 200 and one `ERROR` event (500), as recorded in `acm-35`. Default `false`.
+    pub watch_list_refused: bool,
+}
+
+impl FakeOptions {
+    /// The default options for a fake Kubernetes cluster of `version`.
+    ///
+    /// ```
+    /// use clustermanager_fake::{FakeCluster, FakeOptions, KubernetesVersion};
+    /// let old = FakeCluster::kubernetes_with(FakeOptions::on(KubernetesVersion::V1_19));
+    /// # let _ = old;
+    /// ```
+    pub fn on(version: KubernetesVersion) -> Self {
+        FakeOptions { kubernetes: version, ..FakeOptions::default() }
+    }
 }
 
 impl Default for FakeOptions {
@@ -433,6 +453,8 @@ impl Default for FakeOptions {
             round_trip: Duration::ZERO,
             nomad_drivers: ["raw_exec", "exec", "docker"].map(str::to_owned).to_vec(),
             missing_images: Vec::new(),
+            kubernetes: KubernetesVersion::default(),
+            watch_list_refused: false,
         }
     }
 }
@@ -449,7 +471,7 @@ pub struct FakeCluster {
 }
 
 impl FakeCluster {
-    /// A fake Kubernetes cluster (kube-apiserver v1.19 behaviour, one Ready node
+    /// A fake Kubernetes cluster (kube-apiserver v1.36 behaviour, see [`FakeOptions::kubernetes`]; one Ready node
     /// [`NODE_NAME`], namespaces `default` and `kube-system`).
     pub fn kubernetes() -> Self {
         Self::kubernetes_with(FakeOptions::default())
@@ -457,7 +479,8 @@ impl FakeCluster {
 
     /// A fake Kubernetes cluster with these options.
     pub fn kubernetes_with(options: FakeOptions) -> Self {
-        let mut cluster = k8s::Cluster::new(options.step);
+        let mut cluster = k8s::Cluster::new(options.step, options.kubernetes);
+        cluster.set_watch_list_refused(options.watch_list_refused);
         cluster.set_missing_images(options.missing_images.clone());
         Self::new(Server::Kubernetes(cluster), options, true)
     }
