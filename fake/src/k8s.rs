@@ -42,9 +42,9 @@ use crate::http_util::{self, param};
 mod apps;
 mod quota;
 mod version;
-pub use version::KubernetesVersion;
 use crate::sim::{self, Schedule};
 use crate::{Reply, StreamPoll};
+pub use version::KubernetesVersion;
 
 /// Default server-side watch timeout when the client sends no `timeoutSeconds`.
 const DEFAULT_WATCH: Duration = Duration::from_secs(1800);
@@ -306,12 +306,14 @@ impl Cluster {
 
     fn builtin(&self, prefix: &str, resource: &str) -> Option<ResourceType> {
         let version = self.version;
-        BUILTIN.iter().find(|(p, r, _, _)| *p == prefix && *r == resource && version.serves(p, r)).map(|(p, r, k, n)| ResourceType {
-            prefix: (*p).into(),
-            resource: (*r).into(),
-            kind: (*k).into(),
-            namespaced: *n,
-        })
+        BUILTIN.iter().find(|(p, r, _, _)| *p == prefix && *r == resource && version.serves(p, r)).map(
+            |(p, r, k, n)| ResourceType {
+                prefix: (*p).into(),
+                resource: (*r).into(),
+                kind: (*k).into(),
+                namespaced: *n,
+            },
+        )
     }
 
     /// A built-in type or one defined by an Established CRD.
@@ -354,6 +356,16 @@ impl Cluster {
                         })
                     })
             })
+    }
+
+    /// Discovery of one group version (`GET /apis/batch/v1`): the built-in resources it serves.
+    fn resource_list(&self, prefix: &str) -> Value {
+        let resources: Vec<Value> = BUILTIN
+            .iter()
+            .filter(|(p, r, ..)| *p == prefix && self.version.serves(p, r))
+            .map(|(_, r, k, n)| json!({"name": r, "singularName": "", "namespaced": n, "kind": k, "verbs": ["create", "delete", "get", "list", "patch", "update", "watch"]}))
+            .collect();
+        json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": prefix.trim_start_matches("/apis/").trim_start_matches("/api/"), "resources": resources})
     }
 
     fn record(&mut self, rt: &ResourceType, ns: &str, name: &str, kind: &'static str, object: &Value) {
@@ -616,13 +628,21 @@ impl Cluster {
 
     /// Write a finished Job's status (on 1.36 in two writes, releasing its finished pods'
     /// tracking finalizer between them, as the job controller does).
-    fn finish_job(&mut self, ns: &str, job: &str, mut obj: Value, status: &Map<String, Value>, failure: Option<(&str, &str)>) {
+    fn finish_job(
+        &mut self,
+        ns: &str,
+        job: &str,
+        mut obj: Value,
+        status: &Map<String, Value>,
+        failure: Option<(&str, &str)>,
+    ) {
         let (Some(jobs), Some(pods)) = (self.jobs_rt(), self.pods_rt()) else { return };
         let finished: Vec<String> = self
             .pods_of(ns, job)
             .into_iter()
             .filter(|p| {
-                self.get(&pods, ns, p).is_some_and(|o| matches!(o["status"]["phase"].as_str(), Some("Succeeded" | "Failed")))
+                self.get(&pods, ns, p)
+                    .is_some_and(|o| matches!(o["status"]["phase"].as_str(), Some("Succeeded" | "Failed")))
             })
             .collect();
         let uids: Vec<Value> =
@@ -860,14 +880,7 @@ impl Cluster {
         let path = req.uri().path().to_owned();
         let query = http_util::query(req);
         match path.as_str() {
-            "/version" => {
-                return Reply::Full(http_util::json(
-                    200,
-                    &[],
-                    &self.version.version_json(),
-                    true,
-                ))
-            }
+            "/version" => return Reply::Full(http_util::json(200, &[], &self.version.version_json(), true)),
             "/healthz" | "/livez" | "/readyz" => {
                 return Reply::Full(http_util::response(200, "text/plain; charset=utf-8", &[], "ok"))
             }
@@ -891,6 +904,9 @@ impl Cluster {
         };
         if !self.known_prefix(&prefix) {
             return Reply::Full(http_util::response(404, "text/plain; charset=utf-8", &[], "404 page not found\n"));
+        }
+        if rest.is_empty() && req.method() == http::Method::GET {
+            return Reply::Full(http_util::json(200, &[], &self.resource_list(&prefix), true));
         }
         // Split into (namespace, resource, name, subresource).
         let (ns, res, name, sub) = match rest {
@@ -1008,7 +1024,8 @@ impl Cluster {
         match rt.resource.as_str() {
             "namespaces" => {
                 if self.version.current() {
-                    ensure_object(&mut obj["metadata"]["labels"]).insert("kubernetes.io/metadata.name".into(), name.clone().into());
+                    ensure_object(&mut obj["metadata"]["labels"])
+                        .insert("kubernetes.io/metadata.name".into(), name.clone().into());
                 }
                 obj["spec"] = json!({"finalizers": ["kubernetes"]});
                 obj["status"] = json!({"phase": "Active"});
@@ -1139,7 +1156,16 @@ impl Cluster {
             queued.push_back(line);
             return Reply::Stream(
                 http_util::response(200, "application/json", &[], Bytes::new()),
-                Stream::Watch { collection: rt.id(), ns, labels, fields, cursor: u64::MAX, until: Duration::ZERO, queued, bookmark: None },
+                Stream::Watch {
+                    collection: rt.id(),
+                    ns,
+                    labels,
+                    fields,
+                    cursor: u64::MAX,
+                    until: Duration::ZERO,
+                    queued,
+                    bookmark: None,
+                },
             );
         }
         let rv_text = if watch_list { "" } else { rv_text };

@@ -63,7 +63,10 @@ fn watch_lists(server: &RecordedServer) -> usize {
 }
 
 /// acm-12 (v1.19): the Job `watched` goes ADDED, MODIFIED (active), MODIFIED (Complete),
-/// DELETED. The namespace's list holds it as ADDED; the watch from there brings the rest.
+/// DELETED. The watch-list request is answered as 1.19 answers a watch without
+/// resourceVersion: the Job as ADDED, then the end of the stream (its timeoutSeconds) without
+/// an initial-events-end bookmark; so the namespace is listed (the list holds the Job as
+/// ADDED) and the watch from there brings the rest.
 fn acm12(split: Split) -> RecordedServer {
     let s = k8s("acm-12-watch-pods-jobs.json");
     let stream = &s.exchange(1).response;

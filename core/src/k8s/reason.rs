@@ -34,7 +34,9 @@ pub fn of_job_conditions(conditions: &[ObjectCondition]) -> Option<Reason> {
         // 1.28+: an index ran out of its backoffLimitPerIndex, or too many indexes failed
         "FailedIndexes" | "MaxFailedIndexesExceeded" => Reason::new(
             ReasonKind::BackoffLimitExceeded,
-            format!("{message}: some of its indexes failed more often than backoffLimitPerIndex allows; read their logs"),
+            format!(
+                "{message}: some of its indexes failed more often than backoffLimitPerIndex allows; read their logs"
+            ),
             true,
             source,
         ),

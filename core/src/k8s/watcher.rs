@@ -284,6 +284,9 @@ pub struct Watcher<T> {
     opening_list: bool,
     /// The objects of a watch-list stream before its end bookmark (`Some` only then).
     initial: Option<Vec<T>>,
+    /// The change that showed a watch-list request was served as a plain watch, to act on
+    /// after the list its objects make.
+    stashed: Option<WatchEvent<T>>,
 }
 
 impl<T: DeserializeOwned + Versioned> Watcher<T> {
@@ -316,6 +319,7 @@ impl<T: DeserializeOwned + Versioned> Watcher<T> {
             watch_list: None,
             opening_list: false,
             initial: None,
+            stashed: None,
         }
     }
 
@@ -372,6 +376,7 @@ impl<T: DeserializeOwned + Versioned> Watcher<T> {
     fn open(&mut self, now: Instant) -> Result<State> {
         self.opening_list = false;
         self.initial = None;
+        self.stashed = None;
         match self.resource_version.clone() {
             Some(rv) => {
                 let (request, hold) = self.params.watch_request_within(&rv, self.deadline.left(now))?;
@@ -426,11 +431,37 @@ impl<T: DeserializeOwned + Versioned> Watcher<T> {
                 self.refused(Refusal::ErrorEvent(status.code));
                 None
             }
+            // a change after objects: the server ignored the parameters, and the objects were
+            // the snapshot its plain watch began with; the change is acted on after them
+            event @ (WatchEvent::Modified(_) | WatchEvent::Deleted(_) | WatchEvent::Bookmark { .. })
+                if self.initial.as_ref().is_some_and(|items| !items.is_empty()) =>
+            {
+                self.stashed = Some(event);
+                Some(self.plain_watch(now))
+            }
             WatchEvent::Modified(_) | WatchEvent::Deleted(_) | WatchEvent::Bookmark { .. } => {
                 self.refused(Refusal::PlainWatch);
                 None
             }
         }
+    }
+
+    /// The server ignored the watch-list parameters (before 1.27) and went silent or sent a
+    /// change after sending objects: this is a plain watch without resourceVersion, whose first events were the
+    /// objects that existed when it began (a consistent snapshot) and whose later events are
+    /// changes after it. Its objects are the list (nothing between a list and a watch is lost),
+    /// the watch goes on from the newest object's resourceVersion, and the server is remembered
+    /// not to offer watch-list: later watchers list first.
+    fn plain_watch(&mut self, now: Instant) -> WatchStep<T> {
+        tracing::debug!(what = %self.params.what, why = %Refusal::PlainWatch, "watch-list not offered; its plain watch serves as list + watch");
+        if let Some(support) = &self.watch_list {
+            support.learn(false);
+        }
+        let items = self.initial.take().unwrap_or_default();
+        let newest = items.iter().map(|o| o.resource_version()).max_by_key(|rv| rv.parse::<u64>().unwrap_or(0));
+        self.resource_version = newest.filter(|rv| !rv.is_empty()).map(str::to_owned);
+        self.listed_at = Some(now);
+        WatchStep::Update(Update::Listed(items))
     }
 
     /// A 410 Gone: list again, at once unless the last list was recent (then after a back-off:
@@ -613,6 +644,12 @@ impl<T: DeserializeOwned + Versioned> Watcher<T> {
                 },
                 State::Streaming(stream) => {
                     let stream = *stream;
+                    if let Some(event) = self.stashed.take() {
+                        if let Some(step) = self.on_event(now, event) {
+                            return step;
+                        }
+                        continue;
+                    }
                     match self.decoder.next_event() {
                         Ok(Some(event)) => {
                             if let Some(step) = self.on_event(now, event) {
@@ -629,7 +666,16 @@ impl<T: DeserializeOwned + Versioned> Watcher<T> {
                         if self.expired(now) {
                             return self.time_out();
                         }
-                        self.refused(Refusal::NoEndBookmark);
+                        // no end bookmark: the server ignored the parameters (a plain watch,
+                        // which on 1.19 sends no bookmark). Silence after objects: they are the
+                        // list; an end, or silence without any object (a hung server looks
+                        // the same as an empty namespace): list
+                        let got_objects = self.initial.as_ref().is_some_and(|items| !items.is_empty());
+                        if stream.timed_out && got_objects {
+                            self.state = State::Streaming(Stream::default());
+                            return self.plain_watch(now);
+                        }
+                        self.refused(Refusal::PlainWatch);
                     } else if stream.ended {
                         // an event without its newline at the very end is still an event
                         let last = match self.decoder.finish() {

@@ -172,37 +172,63 @@ fn a_422_falls_back_to_list_and_watch() {
 }
 
 /// A server that ignores the parameters (1.19): a plain watch without resourceVersion, its
-/// existing objects as ADDED events and no bookmark. Silence past the grace, a MODIFIED event,
-/// a plain bookmark or the stream's end: each means "not offered".
+/// existing objects as ADDED events, then changes, and no bookmark. Silence past the grace, a
+/// MODIFIED event or a plain bookmark after objects: they are the list and the watch goes on
+/// (nothing between a list and a watch can be lost). The stream's end, or a change or silence
+/// without any object before it: list. Either way the server is remembered not to offer
+/// watch-list.
 #[test]
-fn a_server_ignoring_the_parameters_is_listed_after_the_first_sign() {
+fn a_server_ignoring_the_parameters_is_used_or_listed() {
     let now = Instant::now();
-    let signs: [(&str, Option<Event>); 4] = [
-        ("silence", Some(Event::ReadTimeout)),
-        ("end", Some(Event::End)),
-        ("modified", None),
-        ("plain bookmark", None),
-    ];
-    for (sign, event) in signs {
+    let later = now + INITIAL_EVENTS_GRACE;
+    for sign in ["silence", "silence, nothing", "end", "modified", "modified, nothing", "plain bookmark"] {
         let support = WatchListSupport::default();
         let mut w = watch_list_watcher(&support);
         assert!(query_of(w.poll(now)).contains("sendInitialEvents=true"));
         w.handle(head());
         assert!(matches!(w.poll(now), WatchStep::Read { .. }));
-        w.handle(chunk(ADDED_1));
-        match (sign, event) {
-            (_, Some(event)) => {
-                assert!(matches!(w.poll(now), WatchStep::Read { .. }));
-                w.handle(event);
-            }
-            ("modified", None) => w.handle(chunk(&ADDED_2.replace("ADDED", "MODIFIED"))),
-            (_, None) => w.handle(chunk(
+        if !sign.ends_with("nothing") {
+            w.handle(chunk(ADDED_1));
+        }
+        match sign {
+            "modified" | "modified, nothing" => w.handle(chunk(&ADDED_2.replace("ADDED", "MODIFIED"))),
+            "plain bookmark" => w.handle(chunk(
                 "{\"type\":\"BOOKMARK\",\"object\":{\"kind\":\"Job\",\"metadata\":{\"resourceVersion\":\"20\"}}}\n",
             )),
+            _ => {
+                assert!(matches!(w.poll(now), WatchStep::Read { .. }));
+                w.handle(if sign == "end" { Event::End } else { Event::ReadTimeout });
+            }
         }
-        let later = now + INITIAL_EVENTS_GRACE;
-        assert_eq!(query_of(w.poll(later)), "", "{sign}: lists");
+        if matches!(sign, "silence" | "modified" | "plain bookmark") {
+            let step = w.poll(later);
+            assert!(
+                matches!(&step, WatchStep::Update(Update::Listed(items)) if items.len() == 1 && items[0].metadata.name == "j1"),
+                "{sign}: {step:?}"
+            );
+            match sign {
+                "silence" => {
+                    assert!(matches!(w.poll(later), WatchStep::Read { .. }), "reads on");
+                    assert_eq!(w.resource_version(), Some("11"), "resumes after the newest object");
+                }
+                "modified" => {
+                    let step = w.poll(later);
+                    assert!(
+                        matches!(&step, WatchStep::Update(Update::Modified(j)) if j.metadata.name == "j2"),
+                        "{step:?}"
+                    );
+                }
+                _ => {
+                    assert!(matches!(w.poll(later), WatchStep::Read { .. }), "reads on");
+                    assert_eq!(w.resource_version(), Some("20"), "from the bookmark");
+                }
+            }
+        } else {
+            assert_eq!(query_of(w.poll(later)), "", "{sign}: lists");
+        }
         assert_eq!(support.offered(), Some(false), "{sign}");
+        let mut next = watch_list_watcher(&support);
+        assert_eq!(query_of(next.poll(later)), "", "{sign}: the next watcher lists");
     }
 }
 

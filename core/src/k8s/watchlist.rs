@@ -15,9 +15,10 @@
 //! | 1.27+ with an etcd that has progress requests | `ADDED`…, the end bookmark, changes | uses the objects as its list |
 //! | 1.34+ with an older etcd (`acm-13`, `acm-35` of the 1.36 recordings) | 200 and one `ERROR` event (500 "RequestWatchProgress is disabled") | falls back to list + watch |
 //! | a server validating the parameters differently | 400 / 422 | falls back |
-//! | before 1.27 (1.19: the parameters are ignored) | a plain watch without resourceVersion: `ADDED` for what exists, no end bookmark | falls back at the first sign: a `MODIFIED`/`DELETED` event or a bookmark without the annotation, the stream's end, or [`INITIAL_EVENTS_GRACE`] without the end bookmark |
+//! | before 1.27 (1.19: the parameters are ignored) | a plain watch without resourceVersion: `ADDED` for what exists, then changes, no end bookmark | after `ADDED` events, at a change (`MODIFIED`, `DELETED`, a bookmark without the annotation) or [`INITIAL_EVENTS_GRACE`] of silence, takes them as the list and goes on watching; at the stream's end, or a change or silence before any object, falls back |
 //!
-//! The answer is remembered in a [`WatchListSupport`] that every [`Context`](super::Context)
+//! A refusal lists at once; an ignored request that sent objects was a watch from a
+//! consistent snapshot (the first events of a watch without resourceVersion). The answer is remembered in a [`WatchListSupport`] that every [`Context`](super::Context)
 //! carries and its clones share (one per manager and its clones, so one per server): a refusal
 //! costs one request, once, not one per watch. A server that was seen to offer it is not asked
 //! again whether it does.
@@ -104,11 +105,10 @@ pub enum Refusal {
     Rejected(u16),
     /// The stream carried an `ERROR` event before the end bookmark (code inside).
     ErrorEvent(u16),
-    /// A `MODIFIED` or `DELETED` event, or a bookmark without the annotation, came before the
-    /// end bookmark: the server ignored the parameters.
+    /// A `MODIFIED` or `DELETED` event, a bookmark without the annotation, the stream's end
+    /// or [`INITIAL_EVENTS_GRACE`] of silence came before any end bookmark: the server ignored
+    /// the parameters and served a plain watch (silence after objects: used as list + watch).
     PlainWatch,
-    /// The stream ended, or stayed silent for [`INITIAL_EVENTS_GRACE`], without the end bookmark.
-    NoEndBookmark,
 }
 
 impl std::fmt::Display for Refusal {
@@ -117,7 +117,6 @@ impl std::fmt::Display for Refusal {
             Refusal::Rejected(code) => write!(f, "the server answered {code}"),
             Refusal::ErrorEvent(code) => write!(f, "the server sent an ERROR event ({code})"),
             Refusal::PlainWatch => f.write_str("the server ignored sendInitialEvents (a plain watch)"),
-            Refusal::NoEndBookmark => f.write_str("no initial-events-end bookmark came"),
         }
     }
 }

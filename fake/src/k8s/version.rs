@@ -43,8 +43,10 @@ impl KubernetesVersion {
             KubernetesVersion::V1_19 => {
                 json!({"major": "1", "minor": "19", "gitVersion": "v1.19.0", "platform": "linux/amd64"})
             }
-            KubernetesVersion::V1_36 => json!({"major": "1", "minor": "36", "emulationMajor": "1", "emulationMinor": "36",
-                "minCompatibilityMajor": "1", "minCompatibilityMinor": "35", "gitVersion": "v1.36.2", "platform": "linux/amd64"}),
+            KubernetesVersion::V1_36 => {
+                json!({"major": "1", "minor": "36", "emulationMajor": "1", "emulationMinor": "36",
+                "minCompatibilityMajor": "1", "minCompatibilityMinor": "35", "gitVersion": "v1.36.2", "platform": "linux/amd64"})
+            }
         }
     }
 
@@ -125,12 +127,16 @@ impl Cluster {
         let now = crate::sim::timestamp(self.now);
         let (final_kind, target_kind, reason, message) = match failed {
             Some((reason, message)) => ("Failed", "FailureTarget", reason, message),
-            None => ("Complete", "SuccessCriteriaMet", "CompletionsReached", "Reached expected number of succeeded pods"),
+            None => {
+                ("Complete", "SuccessCriteriaMet", "CompletionsReached", "Reached expected number of succeeded pods")
+            }
         };
         let mut last = status.clone();
         if !self.version.current() {
             let condition = match failed {
-                Some(_) => json!({"type": final_kind, "status": "True", "lastProbeTime": now, "lastTransitionTime": now, "reason": reason, "message": message}),
+                Some(_) => {
+                    json!({"type": final_kind, "status": "True", "lastProbeTime": now, "lastTransitionTime": now, "reason": reason, "message": message})
+                }
                 None => json!({"type": final_kind, "status": "True", "lastProbeTime": now, "lastTransitionTime": now}),
             };
             last.insert("conditions".into(), json!([condition]));
@@ -195,17 +201,43 @@ impl Cluster {
         }
         if level == "restricted" {
             let lacking = |test: &dyn Fn(&Value) -> bool| -> Vec<String> {
-                containers.iter().filter(|c| !test(c)).map(|c| format!("{:?}", c["name"].as_str().unwrap_or(""))).collect()
+                containers
+                    .iter()
+                    .filter(|c| !test(c))
+                    .map(|c| format!("{:?}", c["name"].as_str().unwrap_or("")))
+                    .collect()
             };
             let checks: [(&str, &str, Vec<String>); 4] = [
-                ("allowPrivilegeEscalation != false", "must set securityContext.allowPrivilegeEscalation=false",
-                    lacking(&|c| c["securityContext"]["allowPrivilegeEscalation"] == false)),
-                ("unrestricted capabilities", "must set securityContext.capabilities.drop=[\"ALL\"]",
-                    lacking(&|c| c["securityContext"]["capabilities"]["drop"].as_array().is_some_and(|d| d.iter().any(|x| x == "ALL")))),
-                ("runAsNonRoot != true", "must set securityContext.runAsNonRoot=true",
-                    lacking(&|c| c["securityContext"]["runAsNonRoot"] == true || pod["spec"]["securityContext"]["runAsNonRoot"] == true)),
-                ("seccompProfile", "must set securityContext.seccompProfile.type to \"RuntimeDefault\" or \"Localhost\"",
-                    lacking(&|c| !c["securityContext"]["seccompProfile"]["type"].is_null() || !pod["spec"]["securityContext"]["seccompProfile"]["type"].is_null())),
+                (
+                    "allowPrivilegeEscalation != false",
+                    "must set securityContext.allowPrivilegeEscalation=false",
+                    lacking(&|c| c["securityContext"]["allowPrivilegeEscalation"] == false),
+                ),
+                (
+                    "unrestricted capabilities",
+                    "must set securityContext.capabilities.drop=[\"ALL\"]",
+                    lacking(&|c| {
+                        c["securityContext"]["capabilities"]["drop"]
+                            .as_array()
+                            .is_some_and(|d| d.iter().any(|x| x == "ALL"))
+                    }),
+                ),
+                (
+                    "runAsNonRoot != true",
+                    "must set securityContext.runAsNonRoot=true",
+                    lacking(&|c| {
+                        c["securityContext"]["runAsNonRoot"] == true
+                            || pod["spec"]["securityContext"]["runAsNonRoot"] == true
+                    }),
+                ),
+                (
+                    "seccompProfile",
+                    "must set securityContext.seccompProfile.type to \"RuntimeDefault\" or \"Localhost\"",
+                    lacking(&|c| {
+                        !c["securityContext"]["seccompProfile"]["type"].is_null()
+                            || !pod["spec"]["securityContext"]["seccompProfile"]["type"].is_null()
+                    }),
+                ),
             ];
             for (check, fix, names) in checks {
                 if !names.is_empty() {
@@ -217,6 +249,9 @@ impl Cluster {
         if problems.is_empty() {
             return Ok(());
         }
-        Err(format!("pods \"{pod_name}\" is forbidden: violates PodSecurity \"{level}:latest\": {}", problems.join(", ")))
+        Err(format!(
+            "pods \"{pod_name}\" is forbidden: violates PodSecurity \"{level}:latest\": {}",
+            problems.join(", ")
+        ))
     }
 }
