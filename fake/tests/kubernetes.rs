@@ -318,3 +318,64 @@ fn cronjobs_are_served_at_the_version_the_server_has() {
         assert_eq!(found, served, "{version:?}: discovery picks the version the server serves");
     }
 }
+
+/// What a Job and its pod look like as each version writes them: on 1.36 the pod carries both
+/// label sets and the job-tracking finalizer until the controller counted it, the Job gets
+/// `SuccessCriteriaMet` before `Complete` (a watch sees both writes), defaulted spec fields and
+/// `ready`/`terminating`/`uncountedTerminatedPods`; on 1.19 none of that.
+#[test]
+fn job_and_pod_shapes_follow_the_version() {
+    for version in KubernetesVersion::ALL {
+        let (fake, cm) = setup("shape", version);
+        let c = ctx(&cm);
+        block_on(cm.create_job("shape", &job("s", "sleep 5; echo done"))).unwrap();
+        fake.advance(Duration::from_secs(2));
+        let pods: Value =
+            block_on(cm.run(api::list_all::<Value>(&c, &Resource::PODS, Some("shape"), &api::ListParams::default())))
+                .map(|l| Value::Array(l.items))
+                .unwrap();
+        let pod = &pods[0];
+        let current = version == KubernetesVersion::V1_36;
+        assert_eq!(pod["metadata"]["labels"]["job-name"], "s");
+        assert_eq!(pod["metadata"]["labels"]["batch.kubernetes.io/job-name"].is_string(), current, "{version:?}");
+        assert_eq!(pod["metadata"]["finalizers"][0].as_str() == Some("batch.kubernetes.io/job-tracking"), current);
+        assert_eq!(pod["metadata"]["selfLink"].is_string(), !current, "selfLink is gone on 1.36");
+        let job: Value = block_on(cm.run(api::get(&c, &Resource::JOBS, Some("shape"), "s"))).unwrap();
+        assert_eq!(job["spec"]["podReplacementPolicy"].as_str() == Some("TerminatingOrFailed"), current);
+        assert_eq!(job["status"]["ready"].as_u64() == Some(1), current, "{version:?}: {}", job["status"]);
+        let done = block_on(cm.wait_for_job("shape", "s", Some(Duration::from_secs(600)))).unwrap();
+        let kinds: Vec<&str> = done.conditions.iter().map(|c| c.kind.as_str()).collect();
+        let expected: &[&str] = if current { &["SuccessCriteriaMet", "Complete"] } else { &["Complete"] };
+        assert_eq!(kinds, expected, "{version:?}");
+        assert_eq!((done.status, done.succeeded, done.raw_status.as_str()), (Some(Status::Succeeded), 1, "Complete"));
+        let pods = block_on(cm.list_job_executions("shape", "s")).unwrap();
+        assert_eq!(pods[0].status, Some(Status::Succeeded));
+        let pod: Value = block_on(cm.run(api::get(&c, &Resource::PODS, Some("shape"), &pods[0].id))).unwrap();
+        assert!(pod["metadata"]["finalizers"].is_null(), "the controller released it: {}", pod["metadata"]);
+    }
+}
+
+/// The fake as a 1.36 apiserver over an old etcd (acm-35): a watch-list request gets one
+/// ERROR event; the wait lists instead, and later observations of the manager do not ask again.
+#[test]
+fn a_refused_watch_list_falls_back_to_list_and_watch_once_per_manager() {
+    let fake = FakeCluster::kubernetes_with(FakeOptions { watch_list_refused: true, ..FakeOptions::default() });
+    let cm = block_on(fake.cluster_manager()).unwrap();
+    for ns in ["one", "two"] {
+        assert!(block_on(cm.create_namespace(ns)).unwrap());
+        block_on(cm.create_job(ns, &job("j", "echo hi"))).unwrap();
+        let done = block_on(cm.wait_for_job(ns, "j", Some(Duration::from_secs(600)))).unwrap();
+        assert_eq!(done.status, Some(Status::Succeeded));
+    }
+    let made = fake.requests();
+    let watch_lists = made.iter().filter(|r| r.contains("sendInitialEvents=true")).count();
+    let lists = made.iter().filter(|r| r.ends_with("/jobs") && r.starts_with("GET")).count();
+    assert_eq!((watch_lists, lists), (1, 2), "{made:#?}");
+    // and a manager of a cluster that offers it lists nothing
+    let (fake, cm) = setup("three", KubernetesVersion::V1_36);
+    block_on(cm.create_job("three", &job("j", "echo hi"))).unwrap();
+    block_on(cm.wait_for_job("three", "j", Some(Duration::from_secs(600)))).unwrap();
+    let made = fake.requests();
+    assert!(!made.iter().any(|r| r.ends_with("/jobs") && r.starts_with("GET")), "{made:#?}");
+    assert_eq!(made.iter().filter(|r| r.contains("sendInitialEvents=true")).count(), 1);
+}

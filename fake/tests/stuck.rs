@@ -267,3 +267,37 @@ fn an_execution_wait_also_ends_at_once_on_a_permanent_reason() {
         );
     }
 }
+
+/// Pod Security admission (1.36): in a namespace enforcing `baseline`, a privileged Job is
+/// created but its pods are refused; the wait ends at once with `CannotRun` naming Pod
+/// Security in the apiserver's words. A 1.19 server has no Pod Security admission: it runs.
+#[test]
+fn a_job_refused_by_pod_security_cannot_run_on_1_36_and_runs_on_1_19() {
+    use clustermanager_core::k8s::api::{self, Resource, WriteParams};
+    for version in KubernetesVersion::ALL {
+        let fake = FakeCluster::kubernetes_with(FakeOptions::on(version));
+        let cm = block_on(fake.cluster_manager()).unwrap();
+        let Backend::Kubernetes(ctx) = cm.backend() else { panic!("kubernetes") };
+        let ns = serde_json::json!({"metadata": {"name": "psa", "labels": {"pod-security.kubernetes.io/enforce": "baseline"}}});
+        let _: serde_json::Value =
+            block_on(cm.run(api::create(ctx, &Resource::NAMESPACES, None, &ns, &WriteParams::default()))).unwrap();
+        let spec = JobSpec::new("root").image("busybox").command(["sh", "-c", "echo hi"]).privileged(true);
+        block_on(cm.create_job("psa", &spec)).unwrap();
+        let started = fake.elapsed();
+        let result = block_on(cm.wait_for_job("psa", "root", HOUR));
+        match version {
+            KubernetesVersion::V1_36 => {
+                let reason = cannot_run(result);
+                assert_eq!((reason.kind, reason.permanent), (ReasonKind::AdmissionRefused, true));
+                assert!(reason.message.starts_with("Pod Security admission refuses its pod"), "{}", reason.message);
+                assert!(
+                    reason.message.contains("violates PodSecurity \"baseline:latest\": privileged (container \"main\""),
+                    "{}",
+                    reason.message
+                );
+                assert!(fake.elapsed() - started < Duration::from_secs(60), "at once: {:?}", fake.elapsed() - started);
+            }
+            KubernetesVersion::V1_19 => assert_eq!(result.unwrap().status, Some(Status::Succeeded)),
+        }
+    }
+}
