@@ -140,6 +140,8 @@ struct Shared {
     /// Streams open now (each holds a connection), and the most ever open at once.
     open_streams: usize,
     peak_streams: usize,
+    /// Response body bytes handed to clients (whole answers and stream pieces).
+    bytes_sent: u64,
     /// Nomad: the agent's `limits.http_max_conns_per_client` (100); `None` for Kubernetes.
     max_conns: Option<usize>,
     /// The client-side waits in progress (a sleep, a parked blocking query, a stream read), by
@@ -513,6 +515,7 @@ impl FakeCluster {
             epoch: 0,
             runnable: 0,
             peak_streams: 0,
+            bytes_sent: 0,
             max_conns: (!kubernetes).then_some(NOMAD_MAX_CONNS_PER_CLIENT),
         };
         FakeCluster { shared: Arc::new(Mutex::new(shared)), start: Instant::now(), options, kubernetes }
@@ -565,6 +568,12 @@ impl FakeCluster {
     /// Streams (watches, follows, event streams) open now: each holds a connection of its own.
     pub fn open_streams(&self) -> usize {
         self.lock().open_streams
+    }
+
+    /// Response body bytes the server has sent so far (whole answers and stream pieces; heads
+    /// not counted): what a client read.
+    pub fn bytes_sent(&self) -> u64 {
+        self.lock().bytes_sent
     }
 
     /// The most streams that were open at once (plus the request answered meanwhile, the most
@@ -733,6 +742,9 @@ impl BodyStream for FakeBody {
                 chunk
             }
         };
+        if let Chunk::Data(b) = &chunk {
+            self.shared.lock().unwrap_or_else(PoisonError::into_inner).bytes_sent += b.len() as u64;
+        }
         if matches!(chunk, Chunk::End | Chunk::Failed(_)) {
             self.release();
         }
@@ -747,7 +759,10 @@ impl Transport for FakeTransport {
         let (reply, cut) = self.reply(request, io).await?;
         let mut s = self.cluster.lock();
         match reply {
-            Reply::Full(resp) => Ok(resp),
+            Reply::Full(resp) => {
+                s.bytes_sent += resp.body().len() as u64;
+                Ok(resp)
+            }
             Reply::Block(_) => Err(Error::protocol("clustermanager-fake: blocking query did not finish")),
             Reply::Stream(head, mut state) => {
                 // Collect the whole stream (as a client reading to the end would).
@@ -769,6 +784,7 @@ impl Transport for FakeTransport {
                     }
                 }
                 let (parts, _) = head.into_parts();
+                s.bytes_sent += body.len() as u64;
                 Ok(http::Response::from_parts(parts, Bytes::from(body)))
             }
         }
@@ -785,7 +801,10 @@ impl Transport for FakeTransport {
                 s.stream_opened();
                 Ok(Opened::Stream(parts, FakeBody { shared, state, cut, counted: true }))
             }
-            Reply::Full(resp) => Ok(Opened::Complete(resp)),
+            Reply::Full(resp) => {
+                s.bytes_sent += resp.body().len() as u64;
+                Ok(Opened::Complete(resp))
+            }
             Reply::Block(_) => Err(Error::protocol("clustermanager-fake: blocking query did not finish")),
             Reply::Stream(head, state) => {
                 let (parts, _) = head.into_parts();

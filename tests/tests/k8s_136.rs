@@ -9,14 +9,12 @@
 
 mod k8s_support;
 
-use std::time::Duration;
-
 use clustermanager_core::k8s::api::{self, Resource};
 use clustermanager_core::k8s::job::JobObject;
 use clustermanager_core::{ClusterManager, Config, Error, LogOptions, ReasonKind, Status};
 use clustermanager_tests::recorded::RecordedServer;
 use clustermanager_tests::transport::{block_on, ReplayTransport};
-use clustermanager_tests::{RecordedResponse, Scenario, Split};
+use clustermanager_tests::{RecordedResponse, Scenario};
 use k8s_support::*;
 
 fn k8s136(name: &str) -> Scenario {
@@ -74,7 +72,9 @@ fn get_job_list_executions_and_logs_on_v1_36() {
 /// still terminating" and read as Running.
 #[test]
 fn v1_36_conditions_read_as_the_job_module_documents() {
-    let cases: [(&str, &str, Option<Status>, &str, Option<ReasonKind>); 5] = [
+    // recording, path prefix of its Job reads, status, raw status, reason
+    type Case<'a> = (&'a str, &'a str, Option<Status>, &'a str, Option<ReasonKind>);
+    let cases: [Case<'_>; 5] = [
         (
             "acm-08-job-succeeds.json",
             "/apis/batch/v1/namespaces/acm-jobs/jobs/hello-ok",

@@ -26,6 +26,7 @@ pub(crate) mod shared;
 pub mod tfjob;
 pub mod wait;
 pub mod watch;
+mod watch_target;
 pub mod watcher;
 pub mod watchlist;
 pub mod workload;

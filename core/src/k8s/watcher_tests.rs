@@ -1,6 +1,7 @@
 //! Unit tests of the list + watch state machine (and its watch-list start).
 
 use super::*;
+use crate::deadline::Hold;
 use crate::k8s::object::Thin;
 use crate::k8s::watchlist::{WatchListSupport, INITIAL_EVENTS_GRACE};
 
