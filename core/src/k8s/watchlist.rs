@@ -100,7 +100,7 @@ impl Eq for WatchListSupport {}
 
 /// Why a watch-list attempt was given up (logged, and told apart in tests).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refusal {
+pub(crate) enum Refusal {
     /// The request was answered 400 or 422.
     Rejected(u16),
     /// The stream carried an `ERROR` event before the end bookmark (code inside).
