@@ -1,10 +1,110 @@
 //! The [`Driver`] that runs any [`Operation`] over a [`Transport`]: it polls the operation with
 //! the transport's clock, carries out each [`Step`] (send, open, read, sleep until an instant)
-//! and feeds the outcome back. Written once here for every transport.
+//! and feeds the outcome back. Written once here for every transport: [`carry`] carries out one
+//! I/O step, for the driver and for the shared observations' turn-taking waiters alike.
 
+use std::time::Instant;
+
+use crate::deadline::Io;
 use crate::error::{Error, Result};
-use crate::step::{Event, Operation, Step};
+use crate::step::{Event, Operation, Request, Step};
 use crate::transport::{BodyStream, Chunk, Opened, Transport};
+
+/// One I/O step of an operation or a feed, as kept while it is carried out.
+#[derive(Debug)]
+pub(crate) enum IoStep {
+    /// Send a request, read the whole answer.
+    Send(Request, Io),
+    /// Open a stream.
+    Open(Request, Io),
+    /// Read the open stream, waiting for data until this instant (`None`: no limit).
+    Read(Option<Instant>),
+    /// Wait until this instant.
+    WaitUntil(Instant),
+}
+
+impl IoStep {
+    /// The same step, to carry out again (a request is copied: its body is shared).
+    pub(crate) fn copy(&self) -> IoStep {
+        match self {
+            IoStep::Send(r, io) => IoStep::Send(crate::op::copy_request(r), *io),
+            IoStep::Open(r, io) => IoStep::Open(crate::op::copy_request(r), *io),
+            IoStep::Read(u) => IoStep::Read(*u),
+            IoStep::WaitUntil(u) => IoStep::WaitUntil(*u),
+        }
+    }
+}
+
+/// What carrying out an [`IoStep`] gave.
+#[derive(Debug)]
+pub(crate) enum Carried {
+    /// The outcome, to hand to the operation.
+    Event(Event),
+    /// The step's own instant came ([`IoStep::WaitUntil`]).
+    Slept,
+    /// The `horizon` cut the step short before it ended: carry it out again (or give up).
+    Cut,
+}
+
+/// Carry out `step` over `transport`, no later than `horizon` (`None`: the step's own limits
+/// only); an opened stream is kept in `stream`, an ended or broken one dropped.
+pub(crate) async fn carry<T: Transport>(
+    transport: &T,
+    step: IoStep,
+    stream: &mut Option<T::Body>,
+    horizon: Option<Instant>,
+) -> Carried {
+    let now = transport.now();
+    let cut = |result_timed_out: bool| result_timed_out && horizon.is_some_and(|h| transport.now() >= h);
+    match step {
+        IoStep::Send(req, io) => {
+            let result = crate::trace::send(transport, req, io.within(horizon)).await;
+            if cut(matches!(result, Err(Error::Timeout { .. }))) {
+                return Carried::Cut;
+            }
+            Carried::Event(match result {
+                Ok(resp) => Event::Response(resp),
+                Err(err) => Event::Failed(err),
+            })
+        }
+        IoStep::Open(req, io) => {
+            *stream = None;
+            let result = crate::trace::open(transport, req, io.within(horizon)).await;
+            if cut(matches!(result, Err(Error::Timeout { .. }))) {
+                return Carried::Cut;
+            }
+            Carried::Event(opened_event(result, stream))
+        }
+        IoStep::Read(until) => {
+            let Some(body) = stream.as_mut() else {
+                return Carried::Event(Event::Failed(Error::protocol("read without an open stream")));
+            };
+            let limit = earliest(until, horizon).map(|u| u.saturating_duration_since(now));
+            match body.next_chunk(limit).await {
+                // only the horizon passed, not the step's own read limit
+                Chunk::TimedOut if until.is_none_or(|u| transport.now() < u) && horizon.is_some() => Carried::Cut,
+                chunk => Carried::Event(chunk_event(chunk, stream)),
+            }
+        }
+        IoStep::WaitUntil(until) => {
+            let wake = earliest(Some(until), horizon).unwrap_or(until);
+            transport.sleep(wake.saturating_duration_since(now)).await;
+            if transport.now() >= until {
+                Carried::Slept
+            } else {
+                Carried::Cut
+            }
+        }
+    }
+}
+
+/// The earlier of two optional instants (`None`: no limit).
+pub(crate) fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
 
 /// Runs one operation over a transport. For a plain operation call [`Driver::finish`]; for a
 /// streaming one call [`Driver::next`] until it returns `None`.
@@ -93,28 +193,11 @@ impl<O: Operation, B: BodyStream> Run<O, B> {
             return Progress::Done(Err(Error::protocol("driver polled after its operation finished")));
         }
         loop {
-            let now = transport.now();
-            let step = self.op.poll(now);
-            let event = match step {
-                Step::Send(req, io) => match crate::trace::send(transport, req, io).await {
-                    Ok(resp) => Event::Response(resp),
-                    Err(err) => Event::Failed(err),
-                },
-                Step::Open(req, io) => {
-                    self.stream = None;
-                    opened_event(crate::trace::open(transport, req, io).await, &mut self.stream)
-                }
-                Step::Read { until } => match self.stream.as_mut() {
-                    None => Event::Failed(Error::protocol("read without an open stream")),
-                    Some(stream) => {
-                        let chunk = stream.next_chunk(until.map(|u| u.saturating_duration_since(now))).await;
-                        chunk_event(chunk, &mut self.stream)
-                    }
-                },
-                Step::WaitUntil(at) => {
-                    transport.sleep(at.saturating_duration_since(now)).await;
-                    continue;
-                }
+            let step = match self.op.poll(transport.now()) {
+                Step::Send(req, io) => IoStep::Send(req, io),
+                Step::Open(req, io) => IoStep::Open(req, io),
+                Step::Read { until } => IoStep::Read(until),
+                Step::WaitUntil(at) => IoStep::WaitUntil(at),
                 Step::Yield(item) => return Progress::Item(item),
                 Step::Done(result) => {
                     self.stream = None;
@@ -122,7 +205,11 @@ impl<O: Operation, B: BodyStream> Run<O, B> {
                     return Progress::Done(result);
                 }
             };
-            self.op.handle(event);
+            // no horizon: a step is only ever cut by its own limits
+            match carry(transport, step, &mut self.stream, None).await {
+                Carried::Event(event) => self.op.handle(event),
+                Carried::Slept | Carried::Cut => {}
+            }
         }
     }
 }

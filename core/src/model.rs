@@ -1,8 +1,9 @@
 //! The model: the lean, orchestrator-neutral types the [`ClusterManager`](crate::ClusterManager)
 //! methods take and return for jobs, named from the crate root (the long-running workloads'
 //! types are in `workload`, named from the root too). Each holds the fields the API promises;
-//! the full server object is reachable through the escape hatch
-//! ([`ClusterManager::kubernetes`](crate::ClusterManager::kubernetes),
+//! the server's whole object it was read from is its `raw` field ([`Raw`](crate::Raw), the
+//! seed's `_raw`: kept bytes decoded on demand), and any other endpoint is reachable through the
+//! escape hatch ([`ClusterManager::kubernetes`](crate::ClusterManager::kubernetes),
 //! [`ClusterManager::nomad`](crate::ClusterManager::nomad)).
 
 use std::collections::BTreeMap;
@@ -59,6 +60,9 @@ pub struct Node {
     pub memory_allocatable: Option<Memory>,
     /// Labels (Kubernetes) or metadata (Nomad `Meta`).
     pub labels: BTreeMap<String, String>,
+    /// The server's whole object this value was read from (the seed's `_raw`), decoded on
+    /// demand; see [`Raw`](crate::Raw).
+    pub raw: crate::raw::Raw,
 }
 
 /// A job condition (Kubernetes `status.conditions`); Nomad jobs have none.
@@ -113,6 +117,9 @@ pub struct Job {
     /// failed execution (a `Failed` job), 0 for a `Succeeded` one. `None` while it runs, or when no execution says (its pods were deleted, a Nomad task
     /// that never started). `get_job` and `wait_for_job` fill it in.
     pub exit_code: Option<i32>,
+    /// The server's whole object this value was read from (the seed's `_raw`), decoded on
+    /// demand; see [`Raw`](crate::Raw).
+    pub raw: crate::raw::Raw,
 }
 
 /// The state of one container (Kubernetes) or task (Nomad) of an execution.
@@ -151,6 +158,9 @@ pub struct Execution {
     pub tasks: Vec<TaskState>,
     /// Creation time (RFC 3339), if known.
     pub created: Option<String>,
+    /// The server's whole object this value was read from (the seed's `_raw`), decoded on
+    /// demand; see [`Raw`](crate::Raw).
+    pub raw: crate::raw::Raw,
 }
 
 /// A namespace.
@@ -162,6 +172,9 @@ pub struct Namespace {
     pub phase: String,
     /// Description (Nomad) or none.
     pub description: Option<String>,
+    /// The server's whole object this value was read from (the seed's `_raw`), decoded on
+    /// demand; see [`Raw`](crate::Raw).
+    pub raw: crate::raw::Raw,
 }
 
 /// An environment variable for a job's container/task.
@@ -624,6 +637,9 @@ pub struct Scale {
     /// The replicas asked for: `spec.replicas`, Nomad's desired count (after a
     /// `set_scale_deploy`: the count just set).
     pub desired: u32,
+    /// The server's whole object this value was read from (the seed's `_raw`), decoded on
+    /// demand; see [`Raw`](crate::Raw).
+    pub raw: crate::raw::Raw,
 }
 
 /// A ConfigMap's name and data.

@@ -232,6 +232,9 @@ pub struct Workload {
     pub labels: BTreeMap<String, String>,
     /// The labels that select its pods (Kubernetes); empty on Nomad.
     pub selector: BTreeMap<String, String>,
+    /// The server's whole object this value was read from (the seed's `_raw`), decoded on
+    /// demand; see [`Raw`](crate::Raw).
+    pub raw: crate::raw::Raw,
 }
 
 /// A network Service to create (Kubernetes `v1` Service).

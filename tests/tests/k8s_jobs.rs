@@ -389,3 +389,18 @@ fn create_job_in_a_terminating_namespace_says_so() {
     assert_eq!(api.causes[0].reason.as_deref(), Some("NamespaceTerminating"));
     assert!(err.to_string().contains("being terminated"), "{err}");
 }
+
+/// The seed's `_raw`: the whole server object behind a lean `Job`, from a get and from a list.
+#[test]
+fn a_job_keeps_the_servers_whole_object() {
+    let s = k8s("acm-08-job-succeeds.json");
+    let done = Replay::new(&s).exchanges([7]).run(k8s::job::get(&ctx(), "acm-jobs", "hello-ok")).unwrap();
+    let raw = done.raw.to_value().unwrap();
+    assert_eq!(raw["spec"]["template"]["spec"]["containers"][0]["image"], "busybox:1.32");
+    assert_eq!(raw["metadata"]["uid"], "3e3a6090-1bd8-4719-b058-86303c78fa94");
+    let scenario = scripted(vec![exchange("GET", "/apis/batch/v1/namespaces/acm-jobs/jobs", None, response(&s, 2))]);
+    let jobs = Replay::new(&scenario).run(k8s::job::list(&ctx(), "acm-jobs")).unwrap();
+    let item: serde_json::Value = jobs[0].raw.parse().unwrap();
+    assert_eq!(item["kind"], serde_json::Value::Null, "a list item, not the list: {item}");
+    assert_eq!(item["metadata"]["name"], "hello-ok");
+}

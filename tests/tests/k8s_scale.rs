@@ -22,7 +22,7 @@ fn get_scale_reads_the_current_replicas_as_the_seed_did_and_the_desired_ones() {
     let s = scenario();
     let scale = Replay::new(&s).exchanges([1]).run(k8s::scale::get(&ctx(), "acm-deploy", "web")).unwrap();
     // the seed's get_scale_deploy returned status.replicas (0 here: the kubelet-less recording)
-    assert_eq!(scale, Scale { name: "web".into(), replicas: 0, desired: 1 });
+    assert_eq!(scale, Scale { name: "web".into(), replicas: 0, desired: 1, ..Scale::default() });
 }
 
 #[test]
@@ -30,7 +30,7 @@ fn set_scale_sends_a_merge_patch_and_returns_the_new_scale() {
     let s = scenario();
     let (scale, _, transcript) =
         Replay::new(&s).exchanges([2]).run_full(k8s::scale::set(&ctx(), "acm-deploy", "web", 3));
-    assert_eq!(scale.unwrap(), Scale { name: "web".into(), replicas: 0, desired: 3 });
+    assert_eq!(scale.unwrap(), Scale { name: "web".into(), replicas: 0, desired: 3, ..Scale::default() });
     assert_eq!(&transcript.bodies[0][..], br#"{"spec":{"replicas":3}}"#);
     // and a read afterwards sees it
     let scale = Replay::new(&s).exchanges([3]).run(k8s::scale::get(&ctx(), "acm-deploy", "web")).unwrap();

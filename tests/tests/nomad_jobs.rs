@@ -403,3 +403,17 @@ fn create_over_an_existing_job_is_already_exists() {
     assert!(api.message.starts_with("Enforcing job modify index 0: job already exists"), "{}", api.message);
     assert!(api.message.contains("\"acm-ok\""), "{}", api.message);
 }
+
+/// The seed's `_raw`: the job's own answer (not the summary or allocations read after it), and
+/// each list stub's element of the list.
+#[test]
+fn a_job_keeps_the_servers_whole_object() {
+    let s = Scenario::load("nomad/09-batch-job-fails.json");
+    let job = Replay::new(&s).exchanges([1, 2, 3]).run(nomad::job::get(&ctx(), "", "acm-fail")).unwrap();
+    let raw = job.raw.to_value().unwrap();
+    assert_eq!(raw["TaskGroups"][0]["Tasks"][0]["Driver"], "raw_exec");
+    let s = Scenario::load("nomad/16-job-list-prefix.json");
+    let jobs = Replay::new(&s).exchanges([0]).run(nomad::job::list(&prefix_ctx(), "acm")).unwrap();
+    let ids: Vec<_> = jobs.iter().map(|j| j.raw.to_value().unwrap()["ID"].clone()).collect();
+    assert_eq!(ids, ["acm-fail", "acm-ok"]);
+}

@@ -26,12 +26,12 @@ fn recorder_options() -> ScaleOptions {
 fn get_reads_the_only_group() {
     let s = Scenario::load("nomad/18-scale.json");
     let got = Replay::new(&s).exchanges([1]).run(scale::get(&ctx(), "default", "acm-scale")).unwrap();
-    assert_eq!(got, Scale { name: "acm-scale/main".into(), replicas: 1, desired: 1 });
+    assert_eq!(got, Scale { name: "acm-scale/main".into(), replicas: 1, desired: 1, ..Scale::default() });
     let got = Replay::new(&s).exchanges([1]).run(scale::get(&ctx(), "", "acm-scale/main")).unwrap();
     assert_eq!(got.name, "acm-scale/main");
     // after the successful scale to 2
     let got = Replay::new(&s).exchanges([8]).run(scale::get(&ctx(), "default", "acm-scale")).unwrap();
-    assert_eq!(got, Scale { name: "acm-scale/main".into(), replicas: 2, desired: 2 });
+    assert_eq!(got, Scale { name: "acm-scale/main".into(), replicas: 2, desired: 2, ..Scale::default() });
 }
 
 #[test]
@@ -65,7 +65,11 @@ fn scaling_after_the_deployment_succeeds() {
     let s = Scenario::load("nomad/18-scale.json");
     let op = scale::set_with(&ctx(), "default", "acm-scale/main", 2, recorder_options());
     let got = Replay::new(&s).exchanges([4, 5]).run(op).unwrap();
-    assert_eq!(got, Scale { name: "acm-scale/main".into(), replicas: 2, desired: 2 }, "as read before the write");
+    assert_eq!(
+        got,
+        Scale { name: "acm-scale/main".into(), replicas: 2, desired: 2, ..Scale::default() },
+        "as read before the write"
+    );
 }
 
 #[test]
@@ -73,7 +77,7 @@ fn scaling_without_a_group_reads_the_scale_first() {
     let s = Scenario::load("nomad/18-scale.json");
     let op = scale::set_with(&ctx(), "default", "acm-scale", 2, recorder_options());
     let (out, _, transcript) = Replay::new(&s).exchanges([4, 5]).run_full(op);
-    assert_eq!(out.unwrap(), Scale { name: "acm-scale/main".into(), replicas: 2, desired: 2 });
+    assert_eq!(out.unwrap(), Scale { name: "acm-scale/main".into(), replicas: 2, desired: 2, ..Scale::default() });
     assert_eq!(
         transcript.requests,
         [

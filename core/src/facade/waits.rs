@@ -18,20 +18,19 @@ use super::dispatch::k8s_namespace;
 use super::{Backend, ClusterManager};
 use crate::deadline::Deadline;
 use crate::error::{Error, Result};
+use crate::looks::{Limits, Looks};
 use crate::model::{Execution, Job, Status};
 use crate::op::within;
 use crate::reason::{Diagnosis, Progress, Reason, ReasonKind};
 use crate::shared::board::{Read, Want};
+use crate::shared::observed::Observation;
 use crate::shared::room::{first, Ended, First};
 use crate::transport::Transport;
 use crate::{k8s, nomad};
 
 /// How long `deploy_wait_available` waits by default (the seed's 60 s).
 pub const AVAILABLE_TIMEOUT: Duration = Duration::from_secs(60);
-/// The first look at why a job is not progressing comes this long after the wait began.
-pub const FIRST_LOOK: Duration = Duration::from_secs(1);
-/// The longest pause between two looks.
-pub const LOOK_MAX: Duration = Duration::from_secs(30);
+pub use crate::looks::{FIRST_LOOK, LOOK_MAX};
 /// The default [`WaitOptions::stuck_deadline`].
 pub const DEFAULT_STUCK_DEADLINE: Duration = Duration::from_secs(300);
 
@@ -149,11 +148,16 @@ impl WaitOptions {
             f(p);
         }
     }
-}
 
-/// Whether a reason is only "waiting for room", which the stuck deadline leaves alone.
-fn waits_for_room(reason: &Reason) -> bool {
-    matches!(reason.kind, ReasonKind::ResourcesExhausted | ReasonKind::QuotaExhausted)
+    /// The looks of a wait for `job` that began at `began`, under these options.
+    fn looks(&self, job: &str, began: Instant) -> Looks {
+        let limits = Limits {
+            fail_fast: self.fail_fast,
+            startup_deadline: self.startup_deadline,
+            stuck_deadline: self.stuck_deadline,
+        };
+        Looks::new(job, limits, began)
+    }
 }
 
 /// What a wait's looks look at.
@@ -164,13 +168,6 @@ enum Subject {
     /// A Deployment or StatefulSet (its pods by its selector, read from it at the first look;
     /// on Nomad the service job, as a job).
     Workload(crate::workload::WorkloadKind),
-}
-
-/// What the looks found so far, shared by the wait's two halves.
-#[derive(Debug, Default)]
-struct Seen {
-    reason: Option<Reason>,
-    started: bool,
 }
 
 /// One wait's reporting of progress.
@@ -239,15 +236,15 @@ impl<T: Transport> ClusterManager<T> {
     #[tracing::instrument(level = "debug", skip_all, fields(namespace = %namespace, object = %name))]
     pub async fn wait_for_job_with(&self, namespace: &str, name: &str, options: &WaitOptions) -> Result<Job> {
         let (began, deadline) = self.started(options.timeout);
-        let seen = Mutex::new(Seen::default());
+        let mut looks = options.looks(name, began);
         let ns = self.server_namespace(namespace);
         let reporter = Reporter { namespace: &ns, job: name, progress: options.progress.as_ref() };
         let ended = first(
             self.shared_wait(namespace, name, options.timeout),
-            self.watch_reasons(Subject::Job, namespace, name, options, began, deadline, &seen, &reporter),
+            self.watch_reasons(Subject::Job, namespace, name, &mut looks, deadline, &reporter),
         )
         .await;
-        let last_reason = seen.lock().unwrap_or_else(PoisonError::into_inner).reason.take();
+        let last_reason = looks.reason().cloned();
         match ended {
             First::B(err) => Err(err),
             First::A(ended) => match ended? {
@@ -361,12 +358,11 @@ impl<T: Transport> ClusterManager<T> {
         wait: impl Future<Output = Result<X>>,
     ) -> Result<X> {
         let (began, deadline) = self.started(timeout);
-        let seen = Mutex::new(Seen::default());
+        let mut looks = options.looks(name, began);
         let ns = self.server_namespace(namespace);
         let reporter = Reporter { namespace: &ns, job: name, progress: options.progress.as_ref() };
-        let looks = self.watch_reasons(subject, namespace, name, options, began, deadline, &seen, &reporter);
-        let ended = first(wait, looks).await;
-        let last_reason = seen.lock().unwrap_or_else(PoisonError::into_inner).reason.take();
+        let ended = first(wait, self.watch_reasons(subject, namespace, name, &mut looks, deadline, &reporter)).await;
+        let last_reason = looks.reason().cloned();
         match ended {
             First::B(err) => Err(err),
             First::A(Err(Error::Timeout { what })) => {
@@ -400,15 +396,15 @@ impl<T: Transport> ClusterManager<T> {
                 k8s::name::label("namespace", ns)?;
                 k8s::name::label("job name", name)?;
                 let room =
-                    self.rooms.room::<T::Body>(&format!("k8s/{ns}"), || Box::new(k8s::shared::JobFeed::new(c, ns)));
+                    self.rooms.room::<T::Body, _>(&format!("k8s/{ns}"), || Box::new(k8s::shared::JobFeed::new(c, ns)));
                 room.wait(&self.transport, name, Want::Finish, timeout, |d| k8s::shared::read(c, ns, name, d)).await
             }
             Backend::Nomad(c) => {
                 nomad::query::validate_job_id(name)?;
                 let ns = nomad::query::resolve_namespace(c, namespace);
-                let room = self
-                    .rooms
-                    .room::<T::Body>(&format!("nomad/{ns}"), || Box::new(nomad::shared::JobsFeed::new(c, namespace)));
+                let room = self.rooms.room::<T::Body, _>(&format!("nomad/{ns}"), || {
+                    Box::new(nomad::shared::JobsFeed::new(c, namespace))
+                });
                 room.wait(&self.transport, name, Want::Finish, timeout, |d| nomad::shared::read(c, namespace, name, d))
                     .await
             }
@@ -430,8 +426,9 @@ impl<T: Transport> ClusterManager<T> {
         nomad::query::validate_job_id(job)?;
         check_statuses(statuses)?;
         let ns = nomad::query::resolve_namespace(c, namespace);
-        let room =
-            self.rooms.room::<T::Body>(&format!("nomad/{ns}"), || Box::new(nomad::shared::JobsFeed::new(c, namespace)));
+        let room = self
+            .rooms
+            .room::<T::Body, _>(&format!("nomad/{ns}"), || Box::new(nomad::shared::JobsFeed::new(c, namespace)));
         let read = |d| nomad::shared::read_executions(c, namespace, job, statuses, d);
         let ended = self.executions_in(&room, job, statuses, timeout, read).await?;
         ended.map_err(|gone| match gone {
@@ -455,11 +452,8 @@ impl<T: Transport> ClusterManager<T> {
         k8s::name::label("namespace", ns)?;
         k8s::name::label("job name", job)?;
         check_statuses(statuses)?;
-        let room = self.rooms.room_with::<T::Body>(
-            &format!("k8s-pods/{ns}"),
-            crate::shared::board::Board::of_executions,
-            || Box::new(k8s::shared::PodFeed::new(c, ns)),
-        );
+        let room =
+            self.rooms.room::<T::Body, _>(&format!("k8s-pods/{ns}"), || Box::new(k8s::shared::PodFeed::new(c, ns)));
         let read = |d| k8s::shared::read_executions(c, ns, job, statuses, d);
         let ended = self.executions_in(&room, job, statuses, timeout, read).await?;
         ended.map_err(|gone| match gone {
@@ -470,13 +464,13 @@ impl<T: Transport> ClusterManager<T> {
 
     /// An execution waiter in `room`: `Ok(Ok(execution))` once a look (`read`) found one,
     /// `Ok(Err(ended))` when the job went or the time is up.
-    async fn executions_in(
+    async fn executions_in<O: Observation>(
         &self,
-        room: &crate::shared::room::Room<T::Body>,
+        room: &crate::shared::room::Room<T::Body, O>,
         job: &str,
         statuses: &[Status],
         timeout: Option<Duration>,
-        read: impl Fn(Deadline) -> crate::step::BoxOperation<Read, std::convert::Infallible>,
+        read: impl Fn(Deadline) -> crate::step::BoxOperation<Read<O::Item>, std::convert::Infallible>,
     ) -> Result<std::result::Result<Execution, Ended>> {
         let want = Want::Executions(statuses.to_vec());
         match room.wait(&self.transport, job, want, timeout, read).await? {
@@ -486,94 +480,40 @@ impl<T: Transport> ClusterManager<T> {
         }
     }
 
-    /// The other half: paced looks at why the job has not started, until one ends the wait
-    /// (returned as the error it ends with) or the job started with nothing wrong (then it
-    /// waits for ever, and the shared half ends the wait).
-    #[allow(clippy::too_many_arguments)]
+    /// The other half: the paced looks at why the job has not started ([`Looks`]), until one
+    /// ends the wait (returned as the error it ends with) or the job started with nothing wrong
+    /// (then it waits for ever, and the shared half ends the wait).
     async fn watch_reasons(
         &self,
         subject: Subject,
         namespace: &str,
         name: &str,
-        options: &WaitOptions,
-        began: Instant,
+        looks: &mut Looks,
         deadline: Deadline,
-        seen: &Mutex<Seen>,
         reporter: &Reporter<'_>,
     ) -> Error {
-        let at = |d: Option<Duration>| d.and_then(|d| began.checked_add(d));
-        let (startup_at, stuck_at) = (at(options.startup_deadline), at(options.stuck_deadline));
-        let mut pause = FIRST_LOOK;
-        let mut failures = 0u32;
         // a Kubernetes workload's pod selector, read from it at the first look
         let selector = Mutex::new(None::<String>);
-        let cannot_run = |reason: Reason| Error::CannotRun { job: format!("{}/{name}", reporter.namespace), reason };
-        loop {
+        while let Some(at) = looks.next() {
             let now = self.transport.now();
-            // look again after the pause, or at the startup deadline if that comes first
-            let next = [Some(now.checked_add(pause).unwrap_or(now)), startup_at, stuck_at]
-                .into_iter()
-                .flatten()
-                .filter(|t| *t > now)
-                .min()
-                .map_or(Duration::ZERO, |t| t.saturating_duration_since(now));
-            self.transport.sleep(deadline.clamp(now, next.max(Duration::from_millis(1)))).await;
+            let pause = at.saturating_duration_since(now).max(Duration::from_millis(1));
+            self.transport.sleep(deadline.clamp(now, pause)).await;
             if deadline.passed(self.transport.now()) {
-                return std::future::pending().await;
+                break;
             }
-            let looked = match subject {
+            let look = match subject {
                 Subject::Job => self.diagnose_within(namespace, name, deadline).await,
                 Subject::Workload(kind) => self.diagnose_workload(kind, namespace, name, &selector, deadline).await,
             };
-            let now = self.transport.now();
-            let diagnosis = match looked {
-                Ok(d) => d,
-                Err(err) => {
-                    failures = failures.saturating_add(1);
-                    pause = crate::retry::doubling(FIRST_LOOK, LOOK_MAX, failures);
-                    tracing::debug!(job = %name, error = %err, "looking at why the job has not started failed; trying later");
-                    continue;
-                }
-            };
-            failures = 0;
-            let (changed, started_now) = {
-                let mut s = seen.lock().unwrap_or_else(PoisonError::into_inner);
-                let changed = s.reason != diagnosis.reason;
-                let started_now = diagnosis.started && !s.started;
-                s.started |= diagnosis.started;
-                s.reason.clone_from(&diagnosis.reason);
-                (changed, started_now)
-            };
-            if started_now {
-                reporter.report(Progress::Started { job: name.to_owned() });
+            let looked = looks.looked(self.transport.now(), look);
+            for p in looked.progress {
+                reporter.report(p);
             }
-            if changed {
-                reporter.report(match &diagnosis.reason {
-                    Some(r) => Progress::Stuck { job: name.to_owned(), reason: r.clone() },
-                    None => Progress::Unstuck { job: name.to_owned() },
-                });
+            if let Some(reason) = looked.cannot_run {
+                return Error::CannotRun { job: format!("{}/{name}", reporter.namespace), reason };
             }
-            let started = seen.lock().unwrap_or_else(PoisonError::into_inner).started;
-            match diagnosis.reason {
-                Some(r) if r.permanent && options.fail_fast => return cannot_run(r),
-                Some(r) if !started && stuck_at.is_some_and(|t| now >= t) && !waits_for_room(&r) => {
-                    return cannot_run(r)
-                }
-                Some(r) if !started && startup_at.is_some_and(|t| now >= t) => return cannot_run(r),
-                None if !started && startup_at.is_some_and(|t| now >= t) => {
-                    let d = options.startup_deadline.unwrap_or_default();
-                    return cannot_run(Reason::new(
-                        ReasonKind::NotStarted,
-                        format!("no execution started within {d:?} and the server gave no reason"),
-                        false,
-                        "startup deadline",
-                    ));
-                }
-                None if started => return std::future::pending().await,
-                _ => {}
-            }
-            pause = if changed { FIRST_LOOK } else { pause.saturating_mul(2).min(LOOK_MAX) };
         }
+        std::future::pending().await
     }
 
     /// One look at a workload: on Kubernetes its pods by its selector (the workload is read at

@@ -32,6 +32,7 @@ use super::{check, decode, name, Context};
 use crate::error::{Error, Result};
 use crate::model::{Execution, Status, TaskState};
 use crate::op::{Call, Checked, Flow, Machine, Next};
+use crate::raw::{Keeps, Raw};
 use crate::step::{self, Operation, Response};
 
 /// The label the job controller puts on the pods of a job.
@@ -203,6 +204,7 @@ impl PodObject {
             status.container_statuses.into_iter().map(ContainerStatus::into_task).collect()
         };
         Execution {
+            raw: crate::Raw::default(),
             id: metadata.name,
             job_name: metadata.labels.get(JOB_NAME_LABEL).cloned().unwrap_or_default(),
             namespace: metadata.namespace,
@@ -217,13 +219,14 @@ impl PodObject {
 
 /// Parse a `PodList` answer.
 pub fn parse_list(resp: Response) -> Result<Vec<Execution>> {
-    super::api::parse_items("pod list", resp, PodObject::into_execution)
+    super::api::parse_kept("pod list", resp, PodObject::into_execution)
 }
 
 /// Parse a Pod answer.
 pub fn parse_pod(resp: Response) -> Result<Execution> {
     let resp = check(resp)?;
-    decode::<PodObject>("pod", resp.body()).map(PodObject::into_execution)
+    let pod = decode::<PodObject>("pod", resp.body())?.into_execution();
+    Ok(pod.keeping(Raw::whole(resp.into_body())))
 }
 
 pub(crate) fn list_request(namespace: &str, selector: &str) -> Result<step::Request> {
@@ -350,10 +353,15 @@ impl Machine for JobPods {
                 }
             },
             Some(meta) => {
-                let pods = super::api::parse_items("pod list", answer?, |pod: PodObject| {
+                let answer = answer?;
+                let body = answer.body().clone();
+                let pods = super::api::parse_items("pod list", answer, |pod: PodObject| {
                     pod.belongs_to(&meta.uid).then(|| pod.into_execution())
                 })?;
-                Ok(Next::Done(Ok(Some((meta, pods.into_iter().flatten().collect())))))
+                // each pod keeps its own item of the list: the index before the filter
+                let pods = pods.into_iter().enumerate();
+                let pods = pods.filter_map(|(i, pod)| Some(pod?.keeping(Raw::list_item(body.clone(), i))));
+                Ok(Next::Done(Ok(Some((meta, pods.collect())))))
             }
         }
     }

@@ -42,6 +42,7 @@ use super::{check, decode, name, Context};
 use crate::error::{Error, Result};
 use crate::model::{Condition, DeleteOptions, Job, JobSpec, Status};
 use crate::op::{Call, Checked, Flow, Machine, Next};
+use crate::raw::{Keeps, Raw};
 use crate::step::{self, Operation, Response};
 
 pub use super::pod_template::CONTAINER;
@@ -124,6 +125,7 @@ impl JobObject {
         let (status, raw) = status_of(&self.status);
         let pending_reason = super::reason::of_job_conditions(&self.status.conditions);
         Job {
+            raw: crate::Raw::default(),
             namespace: self.metadata.namespace,
             name: self.metadata.name,
             status: Some(status),
@@ -152,12 +154,13 @@ impl JobObject {
 /// Parse a Job answer.
 pub fn parse_job(resp: Response) -> Result<Job> {
     let resp = check(resp)?;
-    decode::<JobObject>("job", resp.body()).map(JobObject::into_job)
+    let job = decode::<JobObject>("job", resp.body())?.into_job();
+    Ok(job.keeping(Raw::whole(resp.into_body())))
 }
 
 /// Parse a `JobList` answer.
 pub fn parse_list(resp: Response) -> Result<Vec<Job>> {
-    super::api::parse_items("job list", resp, JobObject::into_job)
+    super::api::parse_kept("job list", resp, JobObject::into_job)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ use super::{check, decode, name, Context};
 use crate::error::{ApiError, Error, Result};
 use crate::model::Namespace;
 use crate::op::{Checked, Flow, Machine, Next};
+use crate::raw::{Keeps, Raw};
 use crate::step::{self, Operation, Response};
 
 /// How long [`create`] waits for a new namespace to become `Active` and [`delete`] for it to
@@ -62,7 +63,7 @@ impl Versioned for NamespaceObject {
 impl NamespaceObject {
     /// The orchestrator-neutral view.
     pub fn into_namespace(self) -> Namespace {
-        Namespace { name: self.metadata.name, phase: self.status.phase, description: None }
+        Namespace { name: self.metadata.name, phase: self.status.phase, description: None, raw: crate::Raw::default() }
     }
 }
 
@@ -225,7 +226,8 @@ pub fn get(ctx: &Context, name: &str) -> impl Operation<Output = Namespace, Item
         .map(|req| {
             crate::op::Call::new(req, &ctx.retry, |resp| {
                 let resp = check(resp)?;
-                decode::<NamespaceObject>("namespace", resp.body()).map(NamespaceObject::into_namespace)
+                let ns = decode::<NamespaceObject>("namespace", resp.body())?.into_namespace();
+                Ok(ns.keeping(Raw::whole(resp.into_body())))
             })
         });
     Checked::from(op)

@@ -86,6 +86,7 @@ impl NodeObject {
         let cpu = |q: &Option<String>| q.as_deref().and_then(|q| Cpu::parse(q).ok());
         let mem = |q: &Option<String>| q.as_deref().and_then(|q| Memory::parse(q).ok());
         Node {
+            raw: crate::Raw::default(),
             id: self.metadata.name.clone(),
             name: self.metadata.name,
             status: status.to_owned(),
@@ -104,7 +105,7 @@ impl NodeObject {
 
 /// Parse a `NodeList` answer.
 pub fn parse_list(resp: Response) -> Result<Vec<Node>> {
-    super::api::parse_items("node list", resp, NodeObject::into_node)
+    super::api::parse_kept("node list", resp, NodeObject::into_node)
 }
 
 /// `get_nodes`: every node of the cluster.

@@ -16,18 +16,19 @@ use super::watcher::{Update, WatchStep, WatchTarget, Watcher};
 use super::Context;
 use crate::deadline::Deadline;
 use crate::error::{Error, Result};
-use crate::model::{Job, Status};
+use crate::model::Status;
 use crate::op::Call;
-use crate::shared::board::{Change, Read, Seen};
+use crate::shared::board::{Change, Read};
 use crate::shared::feed::{Feed, FeedStep};
+use crate::shared::observed::{ExecutionSeen, Executions, JobSeen, Jobs, Observation};
 use crate::step::BoxOperation;
 use crate::step::{Event, Response};
 
 /// What the board keeps of a Job event.
-pub fn seen(job: JobObject) -> Seen {
+pub fn seen(job: JobObject) -> JobSeen {
     let uid = job.metadata.uid.clone();
     let job = job.into_job();
-    Seen {
+    JobSeen {
         name: job.name.clone(),
         uid,
         terminal: job.status.is_some_and(crate::model::Status::is_terminal),
@@ -43,8 +44,10 @@ pub fn jobs_params(namespace: &str) -> WatchTarget {
 
 /// What a shared watch reports of one object, to the board.
 pub trait Observed: serde::de::DeserializeOwned + super::object::Versioned + Send + 'static {
+    /// The kind of observation its watch is.
+    type Observation: Observation;
     /// What the board keeps of it.
-    fn seen(self) -> Seen;
+    fn seen(self) -> <Self::Observation as Observation>::Item;
     /// Whether an object that was added or changed is, for its waiters, gone.
     fn gone(&self) -> bool {
         false
@@ -52,13 +55,15 @@ pub trait Observed: serde::de::DeserializeOwned + super::object::Versioned + Sen
 }
 
 impl Observed for JobObject {
-    fn seen(self) -> Seen {
+    type Observation = Jobs;
+    fn seen(self) -> JobSeen {
         seen(self)
     }
 }
 
 impl Observed for PodObject {
-    fn seen(self) -> Seen {
+    type Observation = Executions;
+    fn seen(self) -> ExecutionSeen {
         pod_seen(self)
     }
     /// A pod that keeps its Job's controller-uid label but lost its controller reference was
@@ -103,7 +108,9 @@ impl PodFeed {
 }
 
 impl<T: Observed> Feed for WatchFeed<T> {
-    fn poll(&mut self, now: Instant, _horizon: Option<Instant>) -> FeedStep {
+    type Observed = T::Observation;
+
+    fn poll(&mut self, now: Instant, _horizon: Option<Instant>) -> FeedStep<<T::Observation as Observation>::Item> {
         match self.watcher.poll(now) {
             WatchStep::Send(req, io) => FeedStep::List(req, io),
             WatchStep::Open(req, io) if self.watcher.opening_list() => FeedStep::ListStream(req, io),
@@ -128,7 +135,7 @@ impl<T: Observed> Feed for WatchFeed<T> {
 }
 
 /// A joining waiter's read of Job `name` ([`Read::Gone`] when it does not exist).
-pub fn read(ctx: &Context, namespace: &str, name: &str, deadline: Deadline) -> BoxOperation<Read, Infallible> {
+pub fn read(ctx: &Context, namespace: &str, name: &str, deadline: Deadline) -> BoxOperation<Read<JobSeen>, Infallible> {
     let what = format!("reading job {namespace}/{name}");
     match job_request(namespace, name) {
         Ok(req) => Box::new(crate::op::within(Call::new(req, &ctx.retry, parse_read), deadline, what)),
@@ -136,7 +143,7 @@ pub fn read(ctx: &Context, namespace: &str, name: &str, deadline: Deadline) -> B
     }
 }
 
-fn parse_read(resp: Response) -> Result<Read> {
+fn parse_read(resp: Response) -> Result<Read<JobSeen>> {
     match super::check(resp) {
         Ok(resp) => Ok(Read::Job(seen(super::decode::<JobObject>("job", resp.body())?))),
         Err(Error::NotFound(_)) => Ok(Read::Gone),
@@ -149,7 +156,7 @@ fn parse_read(resp: Response) -> Result<Read> {
 /// controls it (its controller reference, or the `controller-uid` label an orphaned pod keeps;
 /// `-` for neither, which matches no Job), and its phase as the job's counts (one pod in one
 /// status).
-pub fn pod_seen(pod: PodObject) -> Seen {
+pub fn pod_seen(pod: PodObject) -> ExecutionSeen {
     let meta = pod.metadata;
     let uid = meta
         .owner_references
@@ -158,15 +165,8 @@ pub fn pod_seen(pod: PodObject) -> Seen {
         .map(|o| o.uid.clone())
         .or_else(|| meta.labels.get(CONTROLLER_UID_LABEL).cloned())
         .unwrap_or_else(|| "-".to_owned());
-    let name = meta.labels.get(JOB_NAME_LABEL).cloned().unwrap_or_default();
-    let mut job = Job { name: name.clone(), namespace: meta.namespace, ..Job::default() };
-    match status_of_phase(&pod.status.phase) {
-        Status::Pending => job.pending = 1,
-        Status::Running => job.active = 1,
-        Status::Succeeded => job.succeeded = 1,
-        Status::Failed => job.failed = 1,
-    }
-    Seen { name, uid, terminal: false, settled: false, job }
+    let job = meta.labels.get(JOB_NAME_LABEL).cloned().unwrap_or_default();
+    ExecutionSeen { job, job_uid: uid, status: status_of_phase(&pod.status.phase) }
 }
 
 /// The watch of every pod of `namespace` that belongs to a Job (`labelSelector=job-name`).
@@ -184,7 +184,7 @@ pub fn read_executions(
     name: &str,
     statuses: &[Status],
     deadline: Deadline,
-) -> BoxOperation<Read, Infallible> {
+) -> BoxOperation<Read<ExecutionSeen>, Infallible> {
     let look = super::execution::look(ctx, namespace, name);
     let what = format!("looking at the pods of job {namespace}/{name}");
     let statuses = statuses.to_vec();

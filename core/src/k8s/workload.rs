@@ -28,6 +28,7 @@ use super::{check, decode, name, Context};
 use crate::error::{ApiError, Error, Result};
 use crate::op::Call;
 use crate::op::Checked;
+use crate::raw::{Keeps, Raw};
 use crate::reason::{Reason, ReasonKind};
 use crate::step::{self, Operation, Response};
 use crate::workload::{PodManagement, ServiceSpec, Workload, WorkloadKind};
@@ -251,6 +252,7 @@ impl WorkloadObject {
         let deleting = self.metadata.common.deletion_timestamp.is_some();
         let meta = self.metadata.common;
         Workload {
+            raw: crate::Raw::default(),
             name: meta.name,
             namespace: meta.namespace,
             uid: meta.uid,
@@ -270,12 +272,13 @@ impl WorkloadObject {
 fn parse_one(kind: WorkloadKind) -> impl FnMut(Response) -> Result<Workload> + Send + 'static {
     move |resp| {
         let resp = check(resp)?;
-        decode::<WorkloadObject>(kind.name(), resp.body()).map(|o| o.into_workload(kind))
+        let workload = decode::<WorkloadObject>(kind.name(), resp.body())?.into_workload(kind);
+        Ok(workload.keeping(Raw::whole(resp.into_body())))
     }
 }
 
 fn parse_many(kind: WorkloadKind) -> impl FnMut(Response) -> Result<Vec<Workload>> + Send + 'static {
-    move |resp| api::parse_items(&format!("{} list", kind.name()), resp, |o: WorkloadObject| o.into_workload(kind))
+    move |resp| api::parse_kept(&format!("{} list", kind.name()), resp, |o: WorkloadObject| o.into_workload(kind))
 }
 
 fn not_found(kind: WorkloadKind, namespace: &str, name: &str, while_waiting: bool) -> Error {

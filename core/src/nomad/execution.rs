@@ -16,6 +16,7 @@ use crate::error::Result;
 use crate::model::{Execution, TaskState};
 use crate::op::Call;
 use crate::op::{answer, Checked, Flow, Machine, Next};
+use crate::raw::{Keeps, Raw};
 use crate::step::{Operation, Response};
 
 /// An allocation stub as `/v1/allocations` and `/v1/job/{id}/allocations` list them.
@@ -136,6 +137,7 @@ impl AllocStub {
             _ => resolve_namespace(ctx, namespace),
         };
         Execution {
+            raw: crate::Raw::default(),
             id: self.id.clone(),
             job_name: job_name(ctx, &namespace, &self.job_id),
             namespace,
@@ -191,12 +193,14 @@ pub fn list_all(
     let req = Query::new(ctx, "/v1/allocations").namespace(ctx, namespace).get();
     Checked::from(req.map(|req| {
         Call::new(req, &ctx.retry, move |resp: Response| {
-            let stubs = parse_stubs(check(resp)?.body())?;
+            let resp = check(resp)?;
+            let stubs = parse_stubs(resp.body())?;
             let prefix = format!("{}-", resolve_namespace(&c, &ns));
             Ok(stubs
                 .iter()
-                .filter(|a| c.namespace_mode == NamespaceMode::Native || a.job_id.starts_with(&prefix))
-                .map(|a| a.to_execution(&c, &ns))
+                .enumerate()
+                .filter(|(_, a)| c.namespace_mode == NamespaceMode::Native || a.job_id.starts_with(&prefix))
+                .map(|(i, a)| a.to_execution(&c, &ns).keeping(Raw::element(resp.body().clone(), i)))
                 .collect())
         })
     }))
@@ -219,9 +223,12 @@ pub fn list(
     let (c, ns) = (ctx.clone(), namespace.to_owned());
     let id = super::query::job_id(ctx, namespace, job);
     let req = Query::new(ctx, format!("/v1/job/{}/allocations", encode_segment(&id))).namespace(ctx, namespace).get();
-    Checked::from(
-        req.map(|req| Call::new(req, &ctx.retry, move |resp: Response| parse_executions(&c, &ns, check(resp)?.body()))),
-    )
+    Checked::from(req.map(|req| {
+        Call::new(req, &ctx.retry, move |resp: Response| {
+            let resp = check(resp)?;
+            Ok(crate::raw::elements(parse_executions(&c, &ns, resp.body())?, resp.body()))
+        })
+    }))
 }
 
 enum DeleteState {

@@ -29,6 +29,7 @@ use super::{check, decode, Context, NamespaceMode};
 use crate::error::{Error, Result};
 use crate::model::{DeleteOptions, Job, JobSpec};
 use crate::op::{answer, Flow, Machine, Next};
+use crate::raw::{Keeps, Raw};
 use crate::step::{Operation, Request, Response};
 
 /// How long `delete_job` with `wait` waits for the job (and its allocations) to be gone: the
@@ -143,6 +144,7 @@ pub(crate) fn build_job(
         _ => resolve_namespace(ctx, namespace),
     };
     Job {
+        raw: crate::Raw::default(),
         name: job_name(ctx, &namespace, &job.id),
         namespace,
         status,
@@ -224,12 +226,14 @@ pub(crate) struct Fetch {
     paths: JobPaths,
     stage: FetchStage,
     job: Option<JobBody>,
+    /// The job's answer body, which the [`Job`] keeps as its `raw`.
+    raw: Raw,
     summary: Option<SummaryBody>,
 }
 
 impl Fetch {
     pub fn new(paths: JobPaths) -> Self {
-        Fetch { paths, stage: FetchStage::Job, job: None, summary: None }
+        Fetch { paths, stage: FetchStage::Job, job: None, raw: Raw::default(), summary: None }
     }
 
     /// The first request: read the job.
@@ -251,7 +255,9 @@ impl Fetch {
         match self.stage {
             FetchStage::Job => {
                 let job: JobBody = decode("Nomad job", resp.body())?;
-                self.start_with(job).map(Next::Send)
+                let request = self.start_with(job);
+                self.raw = Raw::whole(resp.into_body());
+                request.map(Next::Send)
             }
             FetchStage::Summary => {
                 self.summary = Some(decode("Nomad job summary", resp.body())?);
@@ -262,7 +268,8 @@ impl Fetch {
                 let allocs = parse_stubs(resp.body())?;
                 let job = self.job.take().ok_or_else(|| Error::protocol("job fetch finished twice"))?;
                 let p = &self.paths;
-                Ok(Next::Done(Ok(build_job(&p.ctx, &p.namespace, job, self.summary.as_ref(), Some(&allocs)))))
+                let job = build_job(&p.ctx, &p.namespace, job, self.summary.as_ref(), Some(&allocs));
+                Ok(Next::Done(Ok(job.keeping(std::mem::take(&mut self.raw)))))
             }
         }
     }
@@ -427,7 +434,10 @@ pub fn list(ctx: &Context, namespace: &str) -> impl Operation<Output = Vec<Job>,
     let (c, ns) = (ctx.clone(), namespace.to_owned());
     let req = list_query(ctx, namespace).get();
     crate::op::Checked::from(req.map(|req| {
-        crate::op::Call::new(req, &ctx.retry, move |resp: Response| parse_job_list(&c, &ns, check(resp)?.body()))
+        crate::op::Call::new(req, &ctx.retry, move |resp: Response| {
+            let resp = check(resp)?;
+            Ok(crate::raw::elements(parse_job_list(&c, &ns, resp.body())?, resp.body()))
+        })
     }))
 }
 

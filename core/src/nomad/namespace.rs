@@ -228,6 +228,7 @@ struct NamespaceAnswer {
 pub fn get(ctx: &Context, name: &str) -> impl Operation<Output = Namespace, Item = Infallible> + Send + 'static {
     let get = if ctx.namespace_mode == NamespaceMode::Prefix {
         let ns = Namespace {
+            raw: crate::Raw::default(),
             name: name.to_owned(),
             phase: "Active".into(),
             description: Some(format!("job ID prefix {name}- (a Nomad server without namespaces)")),
@@ -263,6 +264,7 @@ impl Machine for GetNs {
                 let resp = check(answer?)?;
                 let answer: NamespaceAnswer = super::decode("namespace", resp.body())?;
                 Ok(Next::Done(Ok(Namespace {
+                    raw: crate::Raw::whole(resp.body().clone()),
                     name: answer.name,
                     phase: "Active".into(),
                     description: Some(answer.description).filter(|d| !d.is_empty()),

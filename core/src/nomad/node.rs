@@ -20,6 +20,7 @@ use crate::error::Result;
 use crate::model::Node;
 use crate::op::{Flow, Machine, Next};
 use crate::quantity::{Cpu, Memory};
+use crate::raw::{Keeps, Raw};
 use crate::step::{Operation, Response};
 
 #[derive(Deserialize)]
@@ -111,6 +112,7 @@ impl From<NodeStub> for Node {
         let mhz = |v: u64| Cpu(v.saturating_mul(1000) / per_core);
         let mb = |v: u64| Memory(v.saturating_mul(1 << 20));
         Node {
+            raw: crate::Raw::default(),
             id: n.id,
             name: n.name,
             status: n.status,
@@ -136,9 +138,12 @@ pub fn parse_nodes(body: &[u8]) -> Result<Vec<Node>> {
 struct ListNodes {
     ctx: Context,
     /// Stubs still to complete with their node's resources, in list order (reversed).
-    todo: Vec<NodeStub>,
+    /// The stubs not looked at yet, last first, each with its place in the list.
+    todo: Vec<(usize, NodeStub)>,
     /// The stub whose node is being read.
-    current: Option<NodeStub>,
+    current: Option<(usize, NodeStub)>,
+    /// The list's body, which each node from a stub keeps as its `raw`.
+    list: bytes::Bytes,
     nodes: Vec<Node>,
     listed: bool,
 }
@@ -153,24 +158,27 @@ impl Machine for ListNodes {
         let resp = ans?;
         if !self.listed {
             self.listed = true;
-            let mut stubs: Vec<NodeStub> = decode("Nomad node list", check(resp)?.body())?;
-            stubs.reverse();
-            self.todo = stubs;
-        } else if let Some(stub) = self.current.take() {
+            let resp = check(resp)?;
+            let stubs: Vec<NodeStub> = decode("Nomad node list", resp.body())?;
+            self.todo = stubs.into_iter().enumerate().rev().collect();
+            self.list = resp.into_body();
+        } else if let Some((i, stub)) = self.current.take() {
             let node = if resp.status() == http::StatusCode::NOT_FOUND {
-                stub
+                Node::from(stub).keeping(Raw::element(self.list.clone(), i))
             } else {
-                decode::<NodeStub>("Nomad node", check(resp)?.body())?
+                let resp = check(resp)?;
+                let node = decode::<NodeStub>("Nomad node", resp.body())?;
+                Node::from(node).keeping(Raw::whole(resp.into_body()))
             };
-            self.nodes.push(node.into());
+            self.nodes.push(node);
         }
-        while let Some(stub) = self.todo.pop() {
+        while let Some((i, stub)) = self.todo.pop() {
             if stub.node_resources.is_some() {
-                self.nodes.push(stub.into());
+                self.nodes.push(Node::from(stub).keeping(Raw::element(self.list.clone(), i)));
                 continue;
             }
             let req = Query::new(&self.ctx, format!("/v1/node/{}", encode_segment(&stub.id))).get()?;
-            self.current = Some(stub);
+            self.current = Some((i, stub));
             return Ok(Next::Send(req));
         }
         Ok(Next::Done(Ok(std::mem::take(&mut self.nodes))))
@@ -189,6 +197,13 @@ impl Machine for ListNodes {
 /// assert_eq!(req.uri(), "/v1/nodes");
 /// ```
 pub fn list(ctx: &Context) -> impl Operation<Output = Vec<Node>, Item = Infallible> + Send + 'static {
-    let machine = ListNodes { ctx: ctx.clone(), todo: Vec::new(), current: None, nodes: Vec::new(), listed: false };
+    let machine = ListNodes {
+        ctx: ctx.clone(),
+        todo: Vec::new(),
+        current: None,
+        list: bytes::Bytes::new(),
+        nodes: Vec::new(),
+        listed: false,
+    };
     Flow::new(machine, &ctx.retry)
 }

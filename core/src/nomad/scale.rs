@@ -24,6 +24,7 @@ use super::{check, decode, Context};
 use crate::error::{Error, Result};
 use crate::model::Scale;
 use crate::op::{Checked, Flow, Machine, Next};
+use crate::raw::Raw;
 use crate::step::{Operation, Request, Response};
 
 /// The hint added to Nomad's "blocked due to active deployment" refusal.
@@ -128,10 +129,11 @@ fn pick_group(status: &ScaleStatus, job: &str, group: Option<&str>) -> Result<(S
 }
 
 /// `(group, desired, running)` from a scale status answer.
-fn parse_status(resp: Response, job: &str, group: Option<&str>) -> Result<(String, u32, u32)> {
+fn parse_status(resp: Response, job: &str, group: Option<&str>) -> Result<(String, u32, u32, Raw)> {
     let resp = check(resp)?;
     let status: ScaleStatus = decode("Nomad job scale status", resp.body())?;
-    pick_group(&status, job, group)
+    let (group, desired, running) = pick_group(&status, job, group)?;
+    Ok((group, desired, running, Raw::whole(resp.into_body())))
 }
 
 /// Turn the answer to a scaling request into an error if it is one, adding the hint for the
@@ -216,15 +218,17 @@ impl Machine for ScaleOp {
         if self.writing {
             check_scale_write(answer?)?;
             return Ok(Next::Done(Ok(Scale {
+                // the write answers with an evaluation, not the object
+                raw: Raw::default(),
                 name: self.seed_name(self.group.as_deref().unwrap_or_default()),
                 replicas: self.running.unwrap_or_default(),
                 desired: self.target.as_ref().map(|(c, _)| *c).unwrap_or_default(),
             })));
         }
-        let (group, desired, running) = parse_status(answer?, &self.job, self.group.as_deref())?;
+        let (group, desired, running, raw) = parse_status(answer?, &self.job, self.group.as_deref())?;
         if self.target.is_none() {
             let name = self.seed_name(&group);
-            return Ok(Next::Done(Ok(Scale { name, replicas: running, desired })));
+            return Ok(Next::Done(Ok(Scale { name, replicas: running, desired, raw })));
         }
         self.running = Some(running);
         self.group = Some(group);

@@ -167,12 +167,15 @@ struct Read {
     blocking: Blocking,
     stage: Stage,
     job: Option<JobObject>,
+    /// The job's answer body: the workload's `raw`.
+    job_body: crate::Raw,
 }
 
 impl Read {
     fn workload(&self, job: &JobObject, ready: u32, updated: u32, available: bool, raw: String) -> Workload {
         let replicas = job.task_groups.iter().flatten().map(|g| g.count).sum();
         Workload {
+            raw: self.job_body.clone(),
             name: super::query::job_name(&self.paths.ctx, &self.paths.namespace, &job.id),
             namespace: self.paths.namespace.clone(),
             uid: job.id.clone(),
@@ -203,7 +206,9 @@ impl Machine for Read {
         };
         match self.stage {
             Stage::Job => {
-                let job: JobObject = decode("Nomad job", self.paths.check(answer(Some(ans))?)?.body())?;
+                let resp = self.paths.check(answer(Some(ans))?)?;
+                let job: JobObject = decode("Nomad job", resp.body())?;
+                self.job_body = crate::Raw::whole(resp.into_body());
                 if job.kind != "service" {
                     return Err(Error::InvalidInput {
                         field: "name".into(),
@@ -317,6 +322,7 @@ pub fn get(
         blocking: Blocking::new(None),
         stage: Stage::Job,
         job: None,
+        job_body: crate::Raw::default(),
     };
     Flow::new(machine, &ctx.retry)
 }
@@ -335,6 +341,7 @@ pub fn wait_available(
         blocking: Blocking::new(timeout),
         stage: Stage::Job,
         job: None,
+        job_body: crate::Raw::default(),
     };
     Flow::new(machine, &ctx.retry)
 }

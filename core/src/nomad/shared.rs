@@ -23,8 +23,9 @@ use crate::error::{Error, Result};
 use crate::model::{Job, Status};
 use crate::op::{Exchange, ExchangeStep};
 use crate::retry::Jitter;
-use crate::shared::board::{Change, Read, Seen};
+use crate::shared::board::{Change, Read};
 use crate::shared::feed::{Feed, FeedStep};
+use crate::shared::observed::{JobSeen, Jobs};
 use crate::step::BoxOperation;
 use crate::step::{Event, Response};
 
@@ -33,9 +34,9 @@ use crate::step::{Event, Response};
 pub const MIN_SHARED_WAIT: Duration = Duration::from_secs(1);
 
 /// What the board keeps of a list stub (or of a job read in full, `settled`).
-fn seen(job: Job, settled: bool) -> Seen {
+fn seen(job: Job, settled: bool) -> JobSeen {
     let terminal = if settled { job.status.is_some_and(Status::is_terminal) } else { job.raw_status == "dead" };
-    Seen { name: job.name.clone(), uid: String::new(), terminal, settled, job }
+    JobSeen { name: job.name.clone(), uid: String::new(), terminal, settled, job }
 }
 
 /// The shared feed of a namespace's jobs.
@@ -74,7 +75,7 @@ impl JobsFeed {
         exp.mul_f64(0.5 + 0.5 * self.jitter.next_f64())
     }
 
-    fn answer(&mut self, now: Instant, ans: Result<Response>) -> FeedStep {
+    fn answer(&mut self, now: Instant, ans: Result<Response>) -> FeedStep<JobSeen> {
         if self.index != 0 && resumable(&ans) {
             self.failures = self.failures.saturating_add(1);
             let policy = &self.ctx.retry.policy;
@@ -108,7 +109,9 @@ impl JobsFeed {
 }
 
 impl Feed for JobsFeed {
-    fn poll(&mut self, now: Instant, horizon: Option<Instant>) -> FeedStep {
+    type Observed = Jobs;
+
+    fn poll(&mut self, now: Instant, horizon: Option<Instant>) -> FeedStep<JobSeen> {
         if let Some(delay) = self.stall.take() {
             return FeedStep::WaitUntil(later(now, delay));
         }
@@ -152,7 +155,7 @@ impl Feed for JobsFeed {
 
 /// A waiter's read of job `name` ([`get`](super::job::get), as `get_job`): [`Read::Gone`] when
 /// it does not exist.
-pub fn read(ctx: &Context, namespace: &str, name: &str, deadline: Deadline) -> BoxOperation<Read, Infallible> {
+pub fn read(ctx: &Context, namespace: &str, name: &str, deadline: Deadline) -> BoxOperation<Read<JobSeen>, Infallible> {
     let get = super::job::get(ctx, namespace, name);
     let what = format!("reading job {name:?}");
     Box::new(crate::op::map_output(crate::op::within(get, deadline, what), |out| match out {
@@ -164,15 +167,14 @@ pub fn read(ctx: &Context, namespace: &str, name: &str, deadline: Deadline) -> B
 
 /// An execution waiter's read ([`Want::Executions`](crate::shared::board::Want)): one
 /// [`execution_once`](super::wait::execution_once) look at job `name`'s executions. `None` when
-/// the job does not exist; else a [`Seen`] that is `terminal` when an execution in `statuses`
-/// was found, which is put in `found` for the wait to return (the board deals in jobs).
+/// the job does not exist; else the execution in `statuses` it found, if any.
 pub fn read_executions(
     ctx: &Context,
     namespace: &str,
     name: &str,
     statuses: &[Status],
     deadline: Deadline,
-) -> BoxOperation<Read, Infallible> {
+) -> BoxOperation<Read<JobSeen>, Infallible> {
     let look = super::wait::execution_once(ctx, namespace, name, statuses);
     let what = format!("looking at the executions of job {name:?}");
     Box::new(crate::op::map_output(crate::op::within(look, deadline, what), move |out| match out {

@@ -17,6 +17,7 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
+use super::observed::{index, Counts, Observation};
 use crate::deadline::Deadline;
 use crate::error::Error;
 use crate::model::{Execution, Job, Status};
@@ -24,32 +25,15 @@ use crate::model::{Execution, Job, Status};
 /// Names one waiter on a [`Board`].
 pub type WaiterId = u64;
 
-/// What the feed saw of one job.
+/// What the feed reports, of items `I` (see [`Observation`]).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Seen {
-    /// The job's name.
-    pub name: String,
-    /// Its uid (Kubernetes `metadata.uid`); empty where the orchestrator has none to tell two
-    /// jobs of the same name apart (Nomad follows the job ID).
-    pub uid: String,
-    /// Whether the job has finished.
-    pub terminal: bool,
-    /// Whether `job` is what the wait returns (a Kubernetes watch event carries the whole Job);
-    /// when not (a Nomad list stub), a finished job is read once more for the full answer.
-    pub settled: bool,
-    /// The job as seen.
-    pub job: Job,
-}
-
-/// What the feed reports.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Change {
-    /// Every job of the namespace, as of the last list sent.
-    Listed(Vec<Seen>),
-    /// A job was created or changed.
-    Upserted(Seen),
-    /// A job was deleted (its last state).
-    Deleted(Seen),
+pub enum Change<I> {
+    /// Every item of the namespace, as of the last list sent.
+    Listed(Vec<I>),
+    /// An item was created or changed.
+    Upserted(I),
+    /// An item was deleted (its last state).
+    Deleted(I),
 }
 
 /// How a waiter joins.
@@ -76,27 +60,20 @@ pub enum Want {
 }
 
 impl Want {
-    /// Whether `counts` ([pending, running, succeeded, failed]) has an execution in a wanted
-    /// status.
-    fn any_in(&self, counts: [u32; 4]) -> bool {
+    /// Whether `counts` has an execution in a wanted status.
+    fn any_in(&self, counts: Counts) -> bool {
         let Want::Executions(statuses) = self else { return false };
-        statuses.iter().any(|s| {
-            let i = match s {
-                Status::Pending => 0,
-                Status::Running => 1,
-                Status::Succeeded => 2,
-                Status::Failed => 3,
-            };
-            counts[i] > 0
-        })
+        statuses.iter().any(|s| counts[index(*s)] > 0)
     }
 }
 
-/// What a waiter's own read (a job waiter) or look (an execution waiter) answered.
+/// What a waiter's own read (a job waiter: an item `I`) or look (an execution waiter) answered.
+// one per waiter's read, handed over at once: not worth a box
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
-pub enum Read {
+pub enum Read<I> {
     /// The job as read.
-    Job(Seen),
+    Job(I),
     /// An execution waiter's look at its job: the job's uid (empty where the orchestrator has
     /// none) and the execution in a wanted status it found, if any.
     Executions {
@@ -107,11 +84,6 @@ pub enum Read {
     },
     /// The job does not exist (or is being deleted).
     Gone,
-}
-
-/// The execution counts of a job as seen: [pending, running, succeeded, failed].
-fn counts_of(job: &Job) -> [u32; 4] {
-    [job.pending, job.active, job.succeeded, job.failed]
 }
 
 /// What a waiter is owed.
@@ -135,7 +107,7 @@ pub enum Outcome {
 }
 
 #[derive(Debug)]
-struct Waiter {
+struct Waiter<I> {
     name: String,
     /// `lists_sent` when the waiter joined.
     since: u64,
@@ -146,47 +118,42 @@ struct Waiter {
     deadline: Deadline,
     outcome: Option<Outcome>,
     /// The last event of the job's name before the waiter was bound to a uid (its read was out).
-    early_upsert: Option<Seen>,
+    early_upsert: Option<I>,
     /// The uid of the last deletion of the job's name before the waiter was bound.
     early_delete: Option<String>,
     /// Its outcome was taken: the wait is over.
     over: bool,
     want: Want,
     /// The execution counts last seen ([`Want::Executions`] waiters).
-    counts: Option<[u32; 4]>,
+    counts: Option<Counts>,
 }
 
-impl Waiter {
+impl<I> Waiter<I> {
     /// Still to be decided.
     fn open(&self) -> bool {
         self.outcome.is_none() && !self.over
     }
 }
 
-/// The waiters of one shared observation (see the module docs).
-#[derive(Debug, Default)]
-pub struct Board {
-    waiters: HashMap<WaiterId, Waiter>,
+/// The waiters of one shared observation of `O` (see the module docs).
+#[derive(Debug)]
+pub struct Board<O: Observation> {
+    waiters: HashMap<WaiterId, Waiter<O::Item>>,
     by_name: HashMap<String, Vec<WaiterId>>,
     next: WaiterId,
     lists_sent: u64,
-    /// Fed by a watch of executions (Kubernetes pods), not of jobs ([`Board::of_executions`]).
-    of_executions: bool,
 }
 
-impl Board {
+impl<O: Observation> Default for Board<O> {
+    fn default() -> Self {
+        Board { waiters: HashMap::new(), by_name: HashMap::new(), next: 0, lists_sent: 0 }
+    }
+}
+
+impl<O: Observation> Board<O> {
     /// An empty board of an observation that has not listed yet.
     pub fn new() -> Self {
         Board::default()
-    }
-
-    /// A board fed by a watch of the namespace's executions (Kubernetes pods, one [`Seen`] per
-    /// pod, named after its job, with its job's uid and the pod's status as the counts), for
-    /// [`Want::Executions`] waiters only. A job absent from a list has no pod yet, not "not
-    /// found", and a deleted pod asks its waiters to look again (its job may be gone); each
-    /// waiter's own look says whether the job exists.
-    pub fn of_executions() -> Self {
-        Board { of_executions: true, ..Board::default() }
     }
 
     /// A waiter for job `name` to finish until `deadline` (started by the caller).
@@ -250,7 +217,7 @@ impl Board {
     }
 
     /// Take what the feed reported; the waiters it decided, to wake.
-    pub fn apply(&mut self, change: Change) -> Vec<WaiterId> {
+    pub fn apply(&mut self, change: Change<O::Item>) -> Vec<WaiterId> {
         let mut woken = Vec::new();
         match &change {
             Change::Upserted(seen) => self.keep_for_checking(seen),
@@ -258,38 +225,36 @@ impl Board {
             Change::Deleted(_) => {}
         }
         match change {
-            Change::Upserted(seen) => self.each(&seen.name, &mut woken, |w| match &w.uid {
-                Some(_) => judge(w, &seen),
+            Change::Upserted(seen) => self.each(O::name(&seen), &mut woken, |w| match &w.uid {
+                Some(_) => judge::<O>(w, &seen),
                 // not bound yet (its read is out): kept for when it is
-                None => keep_early(w, &seen),
+                None => keep_early::<O>(w, &seen),
             }),
-            Change::Deleted(seen) if self.of_executions => self.each(&seen.name, &mut woken, |w| match &w.uid {
-                Some(uid) if *uid == seen.uid => w.outcome = Some(Outcome::Check),
+            Change::Deleted(seen) => self.each(O::name(&seen), &mut woken, |w| match &w.uid {
+                Some(uid) if uid == O::uid(&seen) => {
+                    // a job deleted ends the wait; an execution deleted asks for a look (its
+                    // job may still be there)
+                    w.outcome = Some(if O::DELETION_IS_GONE { Outcome::Gone { existed: true } } else { Outcome::Check })
+                }
                 Some(_) => {}
-                None => w.early_delete = Some(seen.uid.clone()),
-            }),
-            Change::Deleted(seen) => self.each(&seen.name, &mut woken, |w| match &w.uid {
-                Some(uid) if *uid == seen.uid => w.outcome = Some(Outcome::Gone { existed: true }),
-                Some(_) => {}
-                None => w.early_delete = Some(seen.uid.clone()),
+                None => w.early_delete = Some(O::uid(&seen).to_owned()),
             }),
             Change::Listed(items) => {
                 let epoch = self.lists_sent;
-                let mut present: HashMap<&str, Vec<&Seen>> = HashMap::new();
+                let mut present: HashMap<&str, Vec<&O::Item>> = HashMap::new();
                 for seen in &items {
-                    present.entry(seen.name.as_str()).or_default().push(seen);
+                    present.entry(O::name(seen)).or_default().push(seen);
                 }
-                let of_executions = self.of_executions;
                 for (id, w) in self.waiters.iter_mut().filter(|(_, w)| w.open()) {
                     let covered = w.since < epoch;
                     let executions = matches!(w.want, Want::Executions(_));
                     match present.get(w.name.as_str()) {
                         // an execution waiter whose first look is out: judged once it is in
-                        Some(seen) if executions && w.uid.is_none() => seen.iter().for_each(|s| keep_early(w, s)),
+                        Some(seen) if executions && w.uid.is_none() => seen.iter().for_each(|s| keep_early::<O>(w, s)),
                         Some(seen) if executions => {
                             let uid = w.uid.clone().unwrap_or_default();
-                            for s in seen.iter().filter(|s| s.uid == uid) {
-                                judge(w, s);
+                            for s in seen.iter().filter(|s| O::uid(s) == uid) {
+                                judge::<O>(w, s);
                                 if w.outcome.is_some() {
                                     break;
                                 }
@@ -297,12 +262,12 @@ impl Board {
                         }
                         Some(seen) => {
                             for s in seen {
-                                if covered || w.uid.as_deref().is_some_and(|u| !u.is_empty() && u == s.uid) {
-                                    judge(w, s)
+                                if covered || w.uid.as_deref().is_some_and(|u| !u.is_empty() && u == O::uid(s)) {
+                                    judge::<O>(w, s)
                                 }
                             }
                         }
-                        None if covered && !of_executions => w.outcome = Some(Outcome::Gone { existed: w.existed }),
+                        None if covered && O::ABSENT_IS_GONE => w.outcome = Some(Outcome::Gone { existed: w.existed }),
                         _ => {}
                     }
                     if w.outcome.is_some() {
@@ -316,7 +281,7 @@ impl Board {
 
     /// What waiter `id`'s own read said (`None`: the job does not exist). `true` if that decided
     /// the wait.
-    pub fn read(&mut self, id: WaiterId, read: Read) -> bool {
+    pub fn read(&mut self, id: WaiterId, read: Read<O::Item>) -> bool {
         let Some(w) = self.waiters.get_mut(&id) else { return false };
         if matches!(w.outcome, Some(Outcome::Check)) {
             w.outcome = None;
@@ -337,7 +302,7 @@ impl Board {
                     return true;
                 }
                 if let Some(early) = w.early_upsert.take() {
-                    judge(w, &early);
+                    judge::<O>(w, &early);
                 }
                 // a pod deleted meanwhile: look again (the job may be gone)
                 if w.early_delete.take().is_some_and(|deleted| deleted == uid) && w.outcome.is_none() {
@@ -349,14 +314,14 @@ impl Board {
                     Some(Outcome::Failed(Error::protocol("a waiter's read answered for the other kind of wait")));
             }
             (Read::Job(seen), false) => {
-                judge(w, &seen);
+                judge::<O>(w, &seen);
                 // what the feed said of this job while the read was out is newer than the read
-                if let Some(early) = w.early_upsert.take().filter(|e| e.uid == seen.uid) {
+                if let Some(early) = w.early_upsert.take().filter(|e| O::uid(e) == O::uid(&seen)) {
                     if w.outcome.is_none() {
-                        judge(w, &early);
+                        judge::<O>(w, &early);
                     }
                 }
-                if w.early_delete.take().is_some_and(|uid| uid == seen.uid) && w.outcome.is_none() {
+                if w.early_delete.take().is_some_and(|uid| uid == O::uid(&seen)) && w.outcome.is_none() {
                     w.outcome = Some(Outcome::Gone { existed: true });
                 }
             }
@@ -425,18 +390,18 @@ impl Board {
     /// An execution waiter whose read is out ([`Outcome::Check`]) keeps what the feed says of
     /// its job meanwhile: its read may have been answered before this, and the counts that
     /// changed since are judged once the read is in.
-    fn keep_for_checking(&mut self, seen: &Seen) {
-        let Some(ids) = self.by_name.get(&seen.name) else { return };
+    fn keep_for_checking(&mut self, seen: &O::Item) {
+        let Some(ids) = self.by_name.get(O::name(seen)) else { return };
         for id in ids {
             if let Some(w) = self.waiters.get_mut(id) {
                 if !w.over && matches!(w.outcome, Some(Outcome::Check)) && matches!(w.want, Want::Executions(_)) {
-                    keep_early(w, seen);
+                    keep_early::<O>(w, seen);
                 }
             }
         }
     }
 
-    fn each(&mut self, name: &str, woken: &mut Vec<WaiterId>, mut f: impl FnMut(&mut Waiter)) {
+    fn each(&mut self, name: &str, woken: &mut Vec<WaiterId>, mut f: impl FnMut(&mut Waiter<O::Item>)) {
         let Some(ids) = self.by_name.get(name) else { return };
         for id in ids {
             if let Some(w) = self.waiters.get_mut(id).filter(|w| w.open()) {
@@ -452,8 +417,8 @@ impl Board {
 /// Keep what the feed said of the job while the waiter's read is out. An execution waiter keeps
 /// one in a wanted status over a later one that is not (a pod that ran, then another that
 /// waits, must not hide the first from it); a job waiter keeps the latest.
-fn keep_early(w: &mut Waiter, seen: &Seen) {
-    let wanted = |s: &Seen| w.want.any_in(counts_of(&s.job));
+fn keep_early<O: Observation>(w: &mut Waiter<O::Item>, seen: &O::Item) {
+    let wanted = |s: &O::Item| w.want.any_in(O::counts(s));
     if matches!(w.want, Want::Finish) || w.early_upsert.as_ref().is_none_or(|e| wanted(seen) || !wanted(e)) {
         w.early_upsert = Some(seen.clone());
     }
@@ -461,16 +426,20 @@ fn keep_early(w: &mut Waiter, seen: &Seen) {
 
 /// A state of the waiter's job: bind the uid at first sight (another uid is another job of the
 /// same name, ignored), remember it, decide when it has finished.
-fn judge(w: &mut Waiter, seen: &Seen) {
+fn judge<O: Observation>(w: &mut Waiter<O::Item>, seen: &O::Item) {
+    let seen_uid = O::uid(seen);
     match &w.uid {
-        Some(uid) if !uid.is_empty() && !seen.uid.is_empty() && *uid != seen.uid => return,
+        Some(uid) if !uid.is_empty() && !seen_uid.is_empty() && uid != seen_uid => return,
         Some(_) => {}
-        None => w.uid = Some(seen.uid.clone()),
+        None => w.uid = Some(seen_uid.to_owned()),
     }
     w.existed = true;
-    w.last = Some(seen.job.clone());
+    let job = O::job(seen);
+    if let Some(job) = job {
+        w.last = Some(job.job.clone());
+    }
     if matches!(w.want, Want::Executions(_)) {
-        let counts = counts_of(&seen.job);
+        let counts = O::counts(seen);
         if w.counts != Some(counts) {
             w.counts = Some(counts);
             if w.want.any_in(counts) {
@@ -479,19 +448,27 @@ fn judge(w: &mut Waiter, seen: &Seen) {
         }
         return;
     }
-    if seen.terminal {
-        w.outcome = Some(if seen.settled { Outcome::Finished(seen.job.clone()) } else { Outcome::Check });
+    match job {
+        Some(seen) if seen.terminal => {
+            w.outcome = Some(if seen.settled { Outcome::Finished(seen.job.clone()) } else { Outcome::Check });
+        }
+        Some(_) => {}
+        None => {
+            w.outcome =
+                Some(Outcome::Failed(Error::protocol("a wait for a job to finish on an observation of executions")))
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::shared::observed::{ExecutionSeen, Executions, JobSeen, Jobs};
     use std::time::Duration;
 
-    fn seen(name: &str, uid: &str, status: Option<Status>) -> Seen {
+    fn seen(name: &str, uid: &str, status: Option<Status>) -> JobSeen {
         let job = Job { name: name.into(), status, ..Job::default() };
-        Seen {
+        JobSeen {
             name: name.into(),
             uid: uid.into(),
             terminal: status.is_some_and(Status::is_terminal),
@@ -509,7 +486,7 @@ mod tests {
     #[test]
     fn the_first_list_decides_the_waiters_that_joined_before_it_was_sent() {
         let now = Instant::now();
-        let mut board = Board::new();
+        let mut board = Board::<Jobs>::new();
         let (a, ja) = board.join("a", started(None, now));
         let (b, jb) = board.join("b", started(None, now));
         let (c, jc) = board.join("c", started(None, now));
@@ -533,7 +510,7 @@ mod tests {
     #[test]
     fn a_waiter_that_joins_a_running_observation_reads_and_is_not_decided_by_an_older_list() {
         let now = Instant::now();
-        let mut board = Board::new();
+        let mut board = Board::<Jobs>::new();
         let (first, _) = board.join("a", started(None, now));
         board.list_sent();
         // joined while the list was in flight: its job may be newer than that list
@@ -554,7 +531,7 @@ mod tests {
     #[test]
     fn events_that_arrive_before_the_waiters_read_answers_are_kept_for_the_job_it_binds_to() {
         let now = Instant::now();
-        let mut board = Board::new();
+        let mut board = Board::<Jobs>::new();
         board.list_sent();
         let (w, _) = board.join("x", started(None, now));
         // an older job of the same name goes, the new one finishes, then the read answers
@@ -568,7 +545,7 @@ mod tests {
     #[test]
     fn a_read_that_finds_nothing_is_not_found() {
         let now = Instant::now();
-        let mut board = Board::new();
+        let mut board = Board::<Jobs>::new();
         board.list_sent();
         let (w, _) = board.join("x", started(None, now));
         assert!(board.read(w, Read::Gone));
@@ -578,7 +555,7 @@ mod tests {
     #[test]
     fn deletion_of_the_bound_job_ends_its_waiters_but_not_of_an_older_one_of_the_same_name() {
         let now = Instant::now();
-        let mut board = Board::new();
+        let mut board = Board::<Jobs>::new();
         board.list_sent();
         let (w, _) = board.join("x", started(None, now));
         assert!(!board.read(w, Read::Job(seen("x", "new", Some(Status::Running)))));
@@ -591,7 +568,7 @@ mod tests {
     #[test]
     fn only_the_waiters_of_the_changed_job_are_woken() {
         let now = Instant::now();
-        let mut board = Board::new();
+        let mut board = Board::<Jobs>::new();
         let ids: Vec<_> = (0..100).map(|i| board.join(&format!("j{}", i % 10), started(None, now)).0).collect();
         board.list_sent();
         let listed = (0..10).map(|i| seen(&format!("j{i}"), &format!("u{i}"), Some(Status::Running))).collect();
@@ -609,7 +586,7 @@ mod tests {
     #[test]
     fn deadlines_set_the_horizon_and_expire_their_own_waiters_only() {
         let now = Instant::now();
-        let mut board = Board::new();
+        let mut board = Board::<Jobs>::new();
         let (short, _) = board.join("a", started(Some(Duration::from_secs(5)), now));
         let (long, _) = board.join("a", started(Some(Duration::from_secs(60)), now));
         let (none, _) = board.join("b", started(None, now));
@@ -624,7 +601,7 @@ mod tests {
     #[test]
     fn an_unsettled_finish_asks_for_a_read_which_decides() {
         let now = Instant::now();
-        let mut board = Board::new();
+        let mut board = Board::<Jobs>::new();
         let (w, _) = board.join("n", started(None, now));
         board.list_sent();
         let mut stub = seen("n", "", Some(Status::Succeeded));
@@ -639,7 +616,7 @@ mod tests {
     #[test]
     fn a_failed_feed_fails_every_undecided_waiter_with_a_copy_of_its_error() {
         let now = Instant::now();
-        let mut board = Board::new();
+        let mut board = Board::<Jobs>::new();
         let (a, _) = board.join("a", started(None, now));
         let (b, _) = board.join("b", started(None, now));
         let err = Error::protocol("no");
@@ -650,20 +627,20 @@ mod tests {
     }
 
     /// A Nomad list stub of job `name` with `running` executions running (`pending` waiting).
-    fn stub(name: &str, pending: u32, running: u32) -> Seen {
+    fn stub(name: &str, pending: u32, running: u32) -> JobSeen {
         let job = Job { name: name.into(), pending, active: running, ..Job::default() };
-        Seen { name: name.into(), uid: String::new(), terminal: false, settled: false, job }
+        JobSeen { name: name.into(), uid: String::new(), terminal: false, settled: false, job }
     }
 
     /// An execution waiter's look at job `_name`: whether it found an execution.
-    fn look(_name: &str, found: bool) -> Read {
+    fn look(_name: &str, found: bool) -> Read<JobSeen> {
         Read::Executions { uid: String::new(), found: found.then(Execution::default) }
     }
 
     #[test]
     fn an_execution_waiter_looks_only_when_the_counts_change_to_a_wanted_status() {
         let now = Instant::now();
-        let mut board = Board::new();
+        let mut board = Board::<Jobs>::new();
         let (w, join) = board.join_wanting("j", started(None, now), Want::Executions(vec![Status::Running]));
         assert_eq!(join, Join::Covered);
         // its first look (it always looks first) finds nothing yet
@@ -690,7 +667,7 @@ mod tests {
     #[test]
     fn what_the_list_says_while_an_execution_waiters_look_is_out_is_judged_after_it() {
         let now = Instant::now();
-        let mut board = Board::new();
+        let mut board = Board::<Jobs>::new();
         let (w, _) = board.join_wanting("j", started(None, now), Want::Executions(vec![Status::Running]));
         board.list_sent();
         // its first look is out when the list says one runs, then that one waits again
@@ -710,21 +687,14 @@ mod tests {
     }
 
     /// A pod of job `job` (uid `uid`) as the pod feed reports it: one execution in `status`.
-    fn pod(job: &str, uid: &str, status: Status) -> Seen {
-        let mut j = Job { name: job.into(), ..Job::default() };
-        match status {
-            Status::Pending => j.pending = 1,
-            Status::Running => j.active = 1,
-            Status::Succeeded => j.succeeded = 1,
-            Status::Failed => j.failed = 1,
-        }
-        Seen { name: job.into(), uid: uid.into(), terminal: false, settled: false, job: j }
+    fn pod(job: &str, uid: &str, status: Status) -> ExecutionSeen {
+        ExecutionSeen { job: job.into(), job_uid: uid.into(), status }
     }
 
     #[test]
     fn on_a_board_of_pods_no_pod_is_not_no_job_and_a_deleted_pod_asks_for_a_look() {
         let now = Instant::now();
-        let mut board = Board::of_executions();
+        let mut board = Board::<Executions>::new();
         let want = Want::Executions(vec![Status::Running]);
         let (w, _) = board.join_wanting("j", started(None, now), want);
         let own = |found: bool| Read::Executions { uid: "u2".into(), found: found.then(Execution::default) };

@@ -5,13 +5,14 @@
 use std::time::Instant;
 
 use super::board::Change;
+use super::observed::Observation;
 use crate::deadline::Io;
 use crate::error::Error;
 use crate::step::{Event, Request};
 
-/// What a [`Feed`] wants next.
+/// What a [`Feed`] wants next; it reports items `I`.
 #[derive(Debug)]
-pub enum FeedStep {
+pub enum FeedStep<I> {
     /// Send a request that lists the namespace's jobs (it covers every waiter that joined
     /// before: see [`Board::list_sent`](super::board::Board::list_sent)).
     List(Request, Io),
@@ -28,7 +29,7 @@ pub enum FeedStep {
     /// Back off until this instant.
     WaitUntil(Instant),
     /// Something changed; poll again for more.
-    Change(Change),
+    Change(Change<I>),
     /// The observation cannot go on (the server refused it); every waiter gets the error.
     Failed(Error),
 }
@@ -36,9 +37,11 @@ pub enum FeedStep {
 /// The source of a shared observation. It runs as long as someone waits and has no deadline of
 /// its own: the driver bounds each step by the earliest waiter's deadline (`horizon`).
 pub trait Feed: Send {
+    /// What it observes.
+    type Observed: Observation;
     /// The next step. `horizon` is the earliest waiter's deadline (`None`: no waiter has one),
     /// for server-side waits (`wait=`) that should not outlast it.
-    fn poll(&mut self, now: Instant, horizon: Option<Instant>) -> FeedStep;
+    fn poll(&mut self, now: Instant, horizon: Option<Instant>) -> FeedStep<<Self::Observed as Observation>::Item>;
     /// The outcome of the last I/O step ([`FeedStep::List`], [`FeedStep::Open`],
     /// [`FeedStep::Read`]).
     fn handle(&mut self, event: Event);

@@ -4,6 +4,7 @@
 //!
 //! - [`board`]: who waits for which job and what each is owed — pure state, tested by feeding it
 //!   changes and asserting who is woken with what.
+//! - [`observed`]: what an observation observes (jobs or executions), as typed items.
 //! - [`feed`]: the [`Feed`](feed::Feed) trait, the sans-IO source of an observation
 //!   (implemented by `k8s::shared` and `nomad::shared`).
 //! - [`room`]: the runtime-free driving: waiters take turns carrying out the feed's steps over
@@ -12,6 +13,7 @@
 
 pub mod board;
 pub mod feed;
+pub mod observed;
 pub mod room;
 
 pub use room::Rooms;

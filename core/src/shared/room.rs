@@ -19,18 +19,17 @@ use std::future::{poll_fn, Future};
 use std::pin::pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::task::{Poll, Waker};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::board::{Board, Join, Outcome, Read, WaiterId, Want};
 use super::feed::{Feed, FeedStep};
-use crate::deadline::{later, Deadline, Io};
-use crate::driver::{chunk_event, opened_event, Driver};
+use super::observed::Observation;
+use crate::deadline::{later, Deadline};
+use crate::driver::{carry, Carried, Driver, IoStep};
 use crate::error::{Error, Result};
 use crate::model::Job;
-use crate::op::copy_request;
 use crate::step::BoxOperation;
-use crate::step::Event;
-use crate::transport::{BodyStream, Chunk, Transport};
+use crate::transport::{BodyStream, Transport};
 
 type Entry = Weak<dyn Any + Send + Sync>;
 
@@ -53,23 +52,13 @@ impl Rooms {
     }
 
     /// The observation `key`, started with `feed` if none is running (or the last one failed).
-    pub(crate) fn room<B: BodyStream + 'static>(
+    pub(crate) fn room<B: BodyStream + 'static, O: Observation>(
         &self,
         key: &str,
-        feed: impl FnOnce() -> Box<dyn Feed>,
-    ) -> Arc<Room<B>> {
-        self.room_with(key, Board::new, feed)
-    }
-
-    /// [`room`](Self::room), with the board a new observation starts with.
-    pub(crate) fn room_with<B: BodyStream + 'static>(
-        &self,
-        key: &str,
-        board: impl FnOnce() -> Board,
-        feed: impl FnOnce() -> Box<dyn Feed>,
-    ) -> Arc<Room<B>> {
+        feed: impl FnOnce() -> Box<dyn Feed<Observed = O>>,
+    ) -> Arc<Room<B, O>> {
         let mut map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(room) = map.get(key).and_then(Weak::upgrade).and_then(|r| r.downcast::<Room<B>>().ok()) {
+        if let Some(room) = map.get(key).and_then(Weak::upgrade).and_then(|r| r.downcast::<Room<B, O>>().ok()) {
             if !room.shared().dead {
                 return room;
             }
@@ -78,7 +67,7 @@ impl Rooms {
             map.retain(|_, w| w.strong_count() > 0);
         }
         let room = Arc::new(Room {
-            shared: Mutex::new(Shared { board: board(), ..Shared::default() }),
+            shared: Mutex::new(Shared { board: Board::new(), wakers: HashMap::new(), dead: false }),
             drive: async_lock::Mutex::new(Drive { feed: feed(), pending: None, stream: None }),
         });
         let entry: Arc<dyn Any + Send + Sync> = room.clone();
@@ -87,64 +76,30 @@ impl Rooms {
     }
 }
 
-#[derive(Default)]
-struct Shared {
-    board: Board,
+struct Shared<O: Observation> {
+    board: Board<O>,
     wakers: HashMap<WaiterId, Waker>,
     /// The feed failed: no one drives it any more; new waiters start another observation.
     dead: bool,
 }
 
-impl Shared {
+impl<O: Observation> Shared<O> {
     fn wakers_of(&mut self, ids: Vec<WaiterId>) -> Vec<Waker> {
         ids.into_iter().filter_map(|id| self.wakers.remove(&id)).collect()
     }
 }
 
-enum Pending {
-    List(crate::step::Request, Io),
-    Open(crate::step::Request, Io),
-    /// Read the stream until this time (`None`: no limit).
-    Read(Option<Instant>),
-    /// Back off until this time.
-    Wait(Instant),
-}
-
-impl Pending {
-    fn copy(&self) -> Pending {
-        match self {
-            Pending::List(r, io) => Pending::List(copy_request(r), *io),
-            Pending::Open(r, io) => Pending::Open(copy_request(r), *io),
-            Pending::Read(u) => Pending::Read(*u),
-            Pending::Wait(u) => Pending::Wait(*u),
-        }
-    }
-}
-
-/// The earlier of two optional instants (`None`: no limit).
-fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    }
-}
-
-/// Whether a request ended with a timeout only because the earliest waiter's deadline cut it.
-fn was_cut<X>(result: &Result<X>, cut_at: Option<Instant>, now: Instant) -> bool {
-    matches!(result, Err(Error::Timeout { .. })) && cut_at.is_some_and(|at| now >= at)
-}
-
-struct Drive<B> {
-    feed: Box<dyn Feed>,
+struct Drive<B, O> {
+    feed: Box<dyn Feed<Observed = O>>,
     /// The step being carried out: kept until its outcome is handed to the feed.
-    pending: Option<Pending>,
+    pending: Option<IoStep>,
     stream: Option<B>,
 }
 
-/// One shared observation: its board and its feed.
-pub(crate) struct Room<B> {
-    shared: Mutex<Shared>,
-    drive: async_lock::Mutex<Drive<B>>,
+/// One shared observation of `O`: its board and its feed.
+pub(crate) struct Room<B, O: Observation> {
+    shared: Mutex<Shared<O>>,
+    drive: async_lock::Mutex<Drive<B, O>>,
 }
 
 /// How a shared wait ended, other than with an error.
@@ -160,12 +115,12 @@ pub(crate) enum Ended {
     TimedOut(Option<Job>),
 }
 
-struct Leave<'r, B> {
-    room: &'r Room<B>,
+struct Leave<'r, B, O: Observation> {
+    room: &'r Room<B, O>,
     id: WaiterId,
 }
 
-impl<B> Drop for Leave<'_, B> {
+impl<B, O: Observation> Drop for Leave<'_, B, O> {
     fn drop(&mut self) {
         let mut s = self.room.shared();
         s.board.leave(self.id);
@@ -215,11 +170,11 @@ fn worth_reading_again(err: &Error) -> bool {
 /// A waiter's own read, tried again after a back-off (doubling from [`READ_BACKOFF_INITIAL`] to
 /// [`READ_BACKOFF_MAX`], clamped to the deadline) while it fails in a way worth it. `Ok(None)`
 /// once the deadline has passed.
-async fn read_resuming<T: Transport>(
+async fn read_resuming<T: Transport, I>(
     transport: &T,
-    read: &impl Fn(Deadline) -> BoxOperation<Read, Infallible>,
+    read: &impl Fn(Deadline) -> BoxOperation<Read<I>, Infallible>,
     deadline: Deadline,
-) -> Result<Option<Read>> {
+) -> Result<Option<Read<I>>> {
     let mut failures = 0u32;
     loop {
         let err = match Driver::new(transport, read(deadline)).finish().await {
@@ -241,13 +196,13 @@ async fn read_resuming<T: Transport>(
     }
 }
 
-impl<B> Room<B> {
-    fn shared(&self) -> MutexGuard<'_, Shared> {
+impl<B, O: Observation> Room<B, O> {
+    fn shared(&self) -> MutexGuard<'_, Shared<O>> {
         self.shared.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Let `decide` change the board, then wake the waiters it decided (after unlocking).
-    fn settle(&self, decide: impl FnOnce(&mut Shared) -> Vec<WaiterId>) {
+    fn settle(&self, decide: impl FnOnce(&mut Shared<O>) -> Vec<WaiterId>) {
         let wakers = {
             let mut s = self.shared();
             let woken = decide(&mut s);
@@ -259,7 +214,7 @@ impl<B> Room<B> {
     }
 }
 
-impl<B: BodyStream + 'static> Room<B> {
+impl<B: BodyStream + 'static, O: Observation> Room<B, O> {
     /// Wait for what `want` says of job `name` until `timeout` passes. `read` reads the job
     /// once (bounded by the deadline it is given): for a waiter that joins a running
     /// observation, and when the feed saw the job finish without the full answer (for
@@ -270,7 +225,7 @@ impl<B: BodyStream + 'static> Room<B> {
         name: &str,
         want: Want,
         timeout: Option<Duration>,
-        read: impl Fn(Deadline) -> BoxOperation<Read, Infallible>,
+        read: impl Fn(Deadline) -> BoxOperation<Read<O::Item>, Infallible>,
     ) -> Result<Ended>
     where
         T: Transport<Body = B>,
@@ -328,7 +283,7 @@ impl<B: BodyStream + 'static> Room<B> {
     }
 
     /// Drive the feed until waiter `id` is decided (or the feed failed).
-    async fn lead<T>(&self, transport: &T, drive: &mut Drive<B>, id: WaiterId)
+    async fn lead<T>(&self, transport: &T, drive: &mut Drive<B, O>, id: WaiterId)
     where
         T: Transport<Body = B>,
     {
@@ -342,19 +297,19 @@ impl<B: BodyStream + 'static> Room<B> {
             if done {
                 return;
             }
-            let Some(pending) = drive.pending.as_ref().map(Pending::copy) else {
+            let Some(pending) = drive.pending.as_ref().map(IoStep::copy) else {
                 let next = match drive.feed.poll(now, horizon) {
                     FeedStep::List(req, io) => {
                         self.shared().board.list_sent();
-                        Pending::List(req, io)
+                        IoStep::Send(req, io)
                     }
-                    FeedStep::Open(req, io) => Pending::Open(req, io),
+                    FeedStep::Open(req, io) => IoStep::Open(req, io),
                     FeedStep::ListStream(req, io) => {
                         self.shared().board.list_sent();
-                        Pending::Open(req, io)
+                        IoStep::Open(req, io)
                     }
-                    FeedStep::Read { until } => Pending::Read(until),
-                    FeedStep::WaitUntil(at) => Pending::Wait(at),
+                    FeedStep::Read { until } => IoStep::Read(until),
+                    FeedStep::WaitUntil(at) => IoStep::WaitUntil(at),
                     FeedStep::Change(change) => {
                         self.settle(|s| s.board.apply(change));
                         continue;
@@ -373,47 +328,13 @@ impl<B: BodyStream + 'static> Room<B> {
             };
             // Each step is bounded by the earliest waiter's deadline; a step it cuts short is
             // kept, to be carried out again by whoever drives next.
-            let cut_at = horizon;
-            let event = match pending {
-                Pending::List(req, io) => {
-                    let result = crate::trace::send(transport, req, io.within(horizon)).await;
-                    if was_cut(&result, cut_at, transport.now()) {
-                        continue;
-                    }
-                    match result {
-                        Ok(resp) => Event::Response(resp),
-                        Err(err) => Event::Failed(err),
-                    }
-                }
-                Pending::Open(req, io) => {
-                    drive.stream = None;
-                    let result = crate::trace::open(transport, req, io.within(horizon)).await;
-                    if was_cut(&result, cut_at, transport.now()) {
-                        continue;
-                    }
-                    opened_event(result, &mut drive.stream)
-                }
-                Pending::Read(until) => {
-                    let limit = earliest(until, horizon).map(|u| u.saturating_duration_since(now));
-                    let Some(stream) = drive.stream.as_mut() else {
-                        drive.pending = None;
-                        drive.feed.handle(Event::Failed(Error::protocol("shared observation read without a stream")));
-                        continue;
-                    };
-                    match stream.next_chunk(limit).await {
-                        // only a waiter's deadline passed, not the feed's own read timeout
-                        Chunk::TimedOut if until.is_none_or(|u| transport.now() < u) => continue,
-                        chunk => chunk_event(chunk, &mut drive.stream),
-                    }
-                }
-                Pending::Wait(until) => {
-                    let wake = earliest(Some(until), horizon).unwrap_or(until);
-                    transport.sleep(wake.saturating_duration_since(now)).await;
-                    if transport.now() >= until {
-                        drive.pending = None;
-                    }
+            let event = match carry(transport, pending, &mut drive.stream, horizon).await {
+                Carried::Cut => continue,
+                Carried::Slept => {
+                    drive.pending = None;
                     continue;
                 }
+                Carried::Event(event) => event,
             };
             drive.pending = None;
             drive.feed.handle(event);

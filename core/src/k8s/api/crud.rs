@@ -9,6 +9,7 @@ use crate::k8s::{check, decode, Context};
 use crate::op::Checked;
 use crate::op::{Call, Flow, Machine, Next};
 use crate::pages::Pages;
+use crate::raw::Keeps;
 use crate::step::{Operation, Request, Response};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -22,6 +23,18 @@ use std::time::Instant;
 pub fn parse_items<T: DeserializeOwned, U>(what: &str, resp: Response, into: impl FnMut(T) -> U) -> Result<Vec<U>> {
     let resp = check(resp)?;
     Ok(parse_list::<T>(what, resp.body())?.items.into_iter().map(into).collect())
+}
+
+/// As [`parse_items`] for the model's values: each keeps its item of the list body
+/// (`raw`, the seed's `_raw`).
+pub(crate) fn parse_kept<T: DeserializeOwned, U: Keeps>(
+    what: &str,
+    resp: Response,
+    into: impl FnMut(T) -> U,
+) -> Result<Vec<U>> {
+    let resp = check(resp)?;
+    let items = parse_list::<T>(what, resp.body())?.items.into_iter().map(into).collect();
+    Ok(crate::raw::list_items(items, resp.body()))
 }
 
 pub(super) fn call<T, F>(

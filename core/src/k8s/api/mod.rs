@@ -27,6 +27,7 @@ mod wait;
 mod watch;
 
 pub(crate) use crud::delete_request;
+pub(crate) use crud::parse_kept;
 pub use crud::{
     create, delete, get, list, list_all, parse_items, patch, patch_request, replace, request, send, Deleted, ListAll,
     ListPages, DEFAULT_MAX_PAGES, MAX_LIST_RESTARTS,
