@@ -325,6 +325,53 @@ fn wait_for_job_execution_status_on_a_recorded_server_follows_the_pod_to_running
     }
 }
 
+/// acm-26 on v1.36: the same execution wait on 1.36 shapes (both label sets, the job-tracking
+/// finalizer held until the controller counted the pod, then released in one more MODIFIED).
+/// The recorded server (old etcd) refuses the pod watch-list with its ERROR event: one request,
+/// then list + watch as on 1.19.
+#[test]
+fn wait_for_job_execution_status_on_a_recorded_v1_36_server_follows_the_pod() {
+    let s = k8s136("acm-26-job-with-node-agent.json");
+    let stream = &s.exchange(2).response;
+    let lines = event_lines(stream);
+    let pods_at = |phase: &str| -> RecordedResponse {
+        let line = lines
+            .iter()
+            .find(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                v["object"]["status"]["phase"] == phase
+            })
+            .unwrap_or_else(|| panic!("the recorded pod stream holds a {phase} pod"));
+        json_response(200, &list_body("PodList", "v1", &event_rv(line).to_string(), &[event_object(line)]))
+    };
+    let empty = response(&s, 1);
+    for (wanted, phase) in [(Status::Running, "Running"), (Status::Succeeded, "Succeeded")] {
+        for split in [Split::AsRecorded, Split::Every(1)] {
+            let server = RecordedServer::new()
+                .split(split)
+                .on_watch("/api/v1/namespaces/acm-run/pods?sendInitialEvents=true", vec![watch_list_refused_136()])
+                .on("GET", "/api/v1/namespaces/acm-run/pods?labelSelector=job-name", vec![empty.clone()])
+                .on_watch("/api/v1/namespaces/acm-run/pods?resourceVersion=7002", vec![stream.clone()])
+                .on("GET", "/apis/batch/v1/namespaces/acm-run/jobs/printer", vec![response(&s, 5)])
+                .on(
+                    "GET",
+                    "/api/v1/namespaces/acm-run/pods?labelSelector=job-name=printer",
+                    vec![empty.clone(), pods_at(phase)],
+                );
+            let cm = manager(&server);
+            let execution = block_on(cm.wait_for_job_execution_status(
+                "acm-run",
+                "printer",
+                &[wanted],
+                Some(Duration::from_secs(60)),
+            ))
+            .unwrap_or_else(|e| panic!("{wanted:?} {split:?}: {e} after {:?}", server.requests()));
+            assert_eq!((execution.id.as_str(), execution.status), ("printer-4pzkl", Some(wanted)), "{split:?}");
+            assert_eq!(watch_lists(&server), 1, "{:?}", server.requests());
+        }
+    }
+}
+
 /// A Nomad manager over `server`, connected as the recorded agent answered (datacenter
 /// discovery: agent self, nodes).
 fn nomad_manager(server: RecordedServer) -> (RecordedServer, ClusterManager<RecordedServer>) {
