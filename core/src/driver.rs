@@ -1,6 +1,6 @@
 //! The [`Driver`] that runs any [`Operation`] over a [`Transport`]: it polls the operation with
 //! the transport's clock, carries out each [`Step`] (send, open, read, sleep until an instant)
-//! and feeds the outcome back. Written once here for every transport: [`carry`] carries out one
+//! and feeds the outcome back. Written once here for every transport: `carry` carries out one
 //! I/O step, for the driver and for the shared observations' turn-taking waiters alike.
 
 use std::time::Instant;
