@@ -186,6 +186,17 @@ pub enum Error {
         /// What is wrong with it and how to fix it.
         problem: String,
     },
+    /// No cluster is configured at all: [`Config::infer`](crate::Config::infer) found no
+    /// kubeconfig (`KUBECONFIG` unset and no `~/.kube/config`), is not running in a pod and
+    /// `NOMAD_ADDR` is unset. Distinct from [`Error::Config`], which means a source *is*
+    /// configured but wrong (a kubeconfig that is not YAML, names a context it does not have, a
+    /// server that is not a URL): a program may fall back to something else (a local or fake
+    /// cluster) on this error, and never on that one.
+    #[error("no Kubernetes or Nomad server is configured; tried {}. Set KUBECONFIG, run inside a pod, or set NOMAD_ADDR", .tried.join("; "))]
+    NotConfigured {
+        /// Each source looked at, and why it did not apply.
+        tried: Vec<String>,
+    },
     /// Input given to an operation was rejected before any request was sent (a bad name, ...).
     #[error("invalid {field}: {problem}")]
     InvalidInput {

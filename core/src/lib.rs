@@ -38,7 +38,7 @@
 //! | [`retry`] | the retry policy (which failures, which back-off) every request follows |
 //! | (private) `model` | the lean types the facade takes and returns ([`Job`], [`JobSpec`], [`Execution`], ...), all named from the root |
 //! | (private) `facade` | [`ClusterManager`]: the seed's API written once; `facade/dispatch.rs` is the one table per orchestrator it dispatches to; the waits and their progress |
-//! | (private) `shared` | the shared observation behind concurrent waits: the board of waiters, the feed, the runtime-free driving |
+//! | (private) `shared` | the shared observation behind every job and execution wait (a wait on its own is its one-waiter case; `k8s::wait` and `nomad::wait` hold only what its waiters read and say): the board of waiters, the feed, the runtime-free driving |
 //!
 //! To add an operation on both orchestrators: write it in `k8s/` and `nomad/` with the pattern
 //! [`op`] names for its kind, add its entry to the table in `facade/dispatch.rs` (an

@@ -5,8 +5,8 @@
 //! time to [`Looks::looked`], which answers what to report and whether the wait must end with
 //! [`Error::CannotRun`](crate::Error::CannotRun). The pacing: the first look [`FIRST_LOOK`]
 //! after the wait began; then pauses doubling to [`LOOK_MAX`], back to [`FIRST_LOOK`] whenever
-//! the reason changes; a failed look is tried again after a back-off from the one
-//! [`retry`](crate::retry) rule; a startup or stuck deadline is looked at when it comes. Once an
+//! the reason changes; a failed look is tried again after the same back-off
+//! ([`LOOK`](crate::retry::LOOK), named with every other in [`retry`](crate::retry)); a startup or stuck deadline is looked at when it comes. Once an
 //! execution has started with nothing wrong, no more looks.
 
 use std::time::{Duration, Instant};
@@ -15,10 +15,10 @@ use crate::deadline::later;
 use crate::error::Error;
 use crate::reason::{Diagnosis, Progress, Reason, ReasonKind};
 
-/// The first look comes this long after the wait began.
-pub const FIRST_LOOK: Duration = Duration::from_secs(1);
+/// The first look comes this long after the wait began ([`LOOK`](crate::retry::LOOK)).
+pub const FIRST_LOOK: Duration = crate::retry::LOOK.initial;
 /// The longest pause between two looks.
-pub const LOOK_MAX: Duration = Duration::from_secs(30);
+pub const LOOK_MAX: Duration = crate::retry::LOOK.max;
 
 /// When a wait gives up on a job that has not started (see
 /// [`WaitOptions`](crate::WaitOptions)).
@@ -97,7 +97,7 @@ impl Looks {
             Ok(d) => d,
             Err(err) => {
                 self.failures = self.failures.saturating_add(1);
-                let delay = crate::retry::doubling(FIRST_LOOK, LOOK_MAX, self.failures);
+                let delay = crate::retry::LOOK.nth(self.failures);
                 tracing::debug!(job = %self.job, error = %err, ?delay, "looking at why the job has not started failed; trying later");
                 self.due = Some(later(now, delay));
                 return Looked::default();

@@ -19,6 +19,14 @@
 //!
 //! [`RetryPolicy::decide`] is a pure function of its inputs, jitter included (from a seeded
 //! generator), so it is unit-tested without a clock.
+//!
+//! **Every back-off of the library is named here**, by what it paces, as a [`Backoff`]: beside
+//! the per-request policy above, [`WATCH_RESUME`] (a Kubernetes watch that broke or ended too
+//! soon), [`BLOCKING_STALL`] (a Nomad blocking query answered early without progress),
+//! [`WAITER_READ`] (a waiter's own read that failed in a way worth another, [`transient`]) and
+//! [`LOOK`] (the looks at why a job has not started). Each doubles from its first delay to its
+//! cap; the watch and blocking ones are jittered into their upper half, so that many clients do
+//! not come back in lockstep.
 
 use std::time::Duration;
 
@@ -88,6 +96,63 @@ pub enum Decision {
 /// beyond `max` (saturating: any `n` is fine).
 pub fn doubling(initial: Duration, max: Duration, n: u32) -> Duration {
     initial.saturating_mul(1u32 << n.saturating_sub(1).min(16)).min(max)
+}
+
+/// A doubling back-off schedule (see the module docs for where each is used).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backoff {
+    /// The first delay.
+    pub initial: Duration,
+    /// The cap.
+    pub max: Duration,
+}
+
+impl Backoff {
+    /// A schedule from `initial` doubling to `max`.
+    pub const fn new(initial: Duration, max: Duration) -> Self {
+        Backoff { initial, max }
+    }
+
+    /// The delay after `n` (from 1) failures in a row.
+    pub fn nth(self, n: u32) -> Duration {
+        doubling(self.initial, self.max, n)
+    }
+
+    /// [`nth`](Self::nth), drawn uniformly from its upper half.
+    pub fn nth_jittered(self, n: u32, jitter: &mut Jitter) -> Duration {
+        self.nth(n).mul_f64(0.5 + 0.5 * jitter.next_f64())
+    }
+}
+
+/// Resuming a Kubernetes watch that broke, or ended within a second of opening.
+pub const WATCH_RESUME: Backoff = Backoff::new(Duration::from_millis(800), Duration::from_secs(30));
+/// Following a Nomad blocking query that came back early without a higher index (a server or
+/// proxy that ignores `index=` must not be read in a busy loop).
+pub const BLOCKING_STALL: Backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(30));
+/// A waiter reading its own job again after a [`transient`] failure.
+pub const WAITER_READ: Backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(30));
+/// The looks at why a job has not started: the first one second in, then doubling to 30 s
+/// (also after a failed look).
+pub const LOOK: Backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(30));
+
+/// Whether a failure of a read that a wait repeats is worth repeating: the connection broke,
+/// the transport gave up (before the caller's deadline), or the server was briefly unable to
+/// answer (429, 500 from a proxy's 502–504). A TLS failure, a refusal or a bad request is not.
+pub fn transient(err: &Error) -> bool {
+    match err {
+        Error::Transport { kind, .. } => *kind != TransportErrorKind::Tls,
+        Error::Timeout { .. } | Error::TooManyRequests(_) => true,
+        Error::Server(api) => matches!(api.status, 500 | 502..=504),
+        _ => false,
+    }
+}
+
+impl RetryPolicy {
+    /// The policy's own back-off between retries of a request (also used by the Nomad blocking
+    /// queries' resumption after a failure).
+    pub fn backoff(&self) -> Backoff {
+        Backoff::new(self.initial_backoff, self.max_backoff)
+    }
 }
 
 /// Whether a method may be repeated without changing the outcome (RFC 9110 §9.2.2).

@@ -608,6 +608,14 @@ impl FakeCluster {
         self.lock().now
     }
 
+    /// The fake's calendar now: its time zero is 2026-01-01T00:00:00Z, and the timestamps it
+    /// writes on objects (`creationTimestamp`, `startTime`, Nomad's `SubmitTime`) count from
+    /// there in virtual time. Ages of its objects are measured against this, not the system
+    /// clock.
+    pub fn wall_clock(&self) -> std::time::SystemTime {
+        std::time::UNIX_EPOCH + Duration::from_secs(sim::EPOCH_SECS) + self.elapsed()
+    }
+
     /// Let `duration` of virtual time pass (jobs progress).
     pub fn advance(&self, duration: Duration) {
         let mut s = self.lock();

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// Seconds since the Unix epoch of the fake cluster's time zero (2026-01-01T00:00:00Z).
-const EPOCH_SECS: u64 = 1_767_225_600;
+pub(crate) const EPOCH_SECS: u64 = 1_767_225_600;
 
 /// An RFC 3339 UTC timestamp (`2026-01-01T00:00:05Z`) for a virtual time.
 pub(crate) fn timestamp(at: Duration) -> String {

@@ -192,3 +192,13 @@ fn seed_like_none_answers_on_both_orchestrators() {
         assert!(matches!(timed_out.supported(), Err(Error::Timeout { .. })));
     }
 }
+
+#[test]
+fn list_namespaces_shows_each_with_its_description() {
+    let (_fake, cm) = setup("team-a");
+    let namespaces = block_on(cm.list_namespaces()).unwrap();
+    let names: Vec<&str> = namespaces.iter().map(|n| n.name.as_str()).collect();
+    assert_eq!(names, ["default", "team-a"]);
+    assert_eq!(namespaces[0].description.as_deref(), Some("Default shared namespace"));
+    assert!(namespaces.iter().all(|n| n.phase == "Active"));
+}

@@ -199,27 +199,21 @@ fn waits_with_short_deadlines_time_out_on_time_while_the_others_go_on() {
 }
 
 #[test]
-fn the_same_waits_one_watch_each_would_hold_a_stream_per_wait() {
+fn the_same_waits_one_observation_each_would_hold_a_stream_per_wait() {
     for version in KubernetesVersion::ALL {
-        // the baseline the shared observation replaces, measured on the same fake
+        // the baseline the shared observation replaces, measured on the same fake: each wait from a
+        // manager of its own (managers share nothing), so each runs the one-waiter observation
         const N: usize = 200;
         let fake = FakeCluster::kubernetes_with(FakeOptions::on(version));
         let cm = block_on(fake.cluster_manager()).unwrap();
         create_jobs(&cm, "own", N, Some("busybox"));
-        let clustermanager_core::Backend::Kubernetes(ctx) = cm.backend().clone() else { unreachable!() };
         let rt = runtime();
         rt.block_on(async {
             let tasks: Vec<_> = (0..N)
                 .map(|i| {
-                    let (cm, ctx) = (cm.clone(), ctx.clone());
+                    let own = ClusterManager::from_parts(cm.transport().clone(), cm.backend().clone());
                     tokio::spawn(async move {
-                        cm.run(clustermanager_core::k8s::wait::job(
-                            &ctx,
-                            "own",
-                            &format!("j{i}"),
-                            Some(Duration::from_secs(3600)),
-                        ))
-                        .await
+                        own.wait_for_job("own", &format!("j{i}"), Some(Duration::from_secs(3600))).await
                     })
                 })
                 .collect();

@@ -13,6 +13,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod capture;
+pub mod kubeconfigs;
 pub mod pki;
 pub mod recorded;
 pub mod server;

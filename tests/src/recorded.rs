@@ -7,9 +7,17 @@
 //! its pods, interleaved however the waiters are scheduled. A [`RecordedServer`] is given routes
 //! instead: method, path, whether the request is a watch, and query pairs it must carry, each
 //! with the recorded responses it answers in turn (the last one again once they run out: the
-//! state stays as recorded). A watch route whose streams have all been served answers a stream
-//! that stays silent: each read waits out its timeout on the virtual clock, so a wait that is
+//! state stays as recorded). A stream ends after its pieces when the server ended it, and stays
+//! silent after them when the recorder's client hung up (`ended: deadline`). A watch route whose
+//! streams have all been served answers a stream that stays silent: each read waits out its timeout on the virtual clock, so a wait that is
 //! never told what it waits for ends at its deadline instead of spinning.
+//!
+//! A route may also be given [`Reply`]s: a response the server holds for a while (a blocking
+//! query answered when its `wait=` passed), or a connection that breaks after a while. A request
+//! whose [`Io`] deadline passes before its answer comes ends with [`Error::Timeout`] at that
+//! deadline, as a transport's would. The server keeps what each request's step said the transport
+//! must honour ([`ios`](RecordedServer::ios)) and every back-off taken
+//! ([`sleeps`](RecordedServer::sleeps)).
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -18,10 +26,23 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use clustermanager_core::deadline::Io;
+use clustermanager_core::error::TransportErrorKind;
 use clustermanager_core::transport::Opened;
 use clustermanager_core::{BodyStream, Chunk, Error, Request, Response, Transport};
 
 use crate::{split_pieces, RecordedResponse, Split};
+
+/// One answer of a route.
+#[derive(Debug, Clone)]
+pub enum Reply {
+    /// The recorded response, at once (or after its recorded time, with
+    /// [`recorded_latency`](RecordedServer::recorded_latency)).
+    Recorded(RecordedResponse),
+    /// The response after the server held the request this long (a blocking query).
+    Held(RecordedResponse, Duration),
+    /// The connection breaks after this long (a load balancer cutting a long poll).
+    Fails(TransportErrorKind, Duration),
+}
 
 /// What a route answers.
 #[derive(Debug, Clone)]
@@ -31,15 +52,18 @@ struct Route {
     watch: bool,
     /// Query pairs the request must carry (others are ignored).
     pairs: Vec<(String, String)>,
-    answers: VecDeque<RecordedResponse>,
-    last: Option<RecordedResponse>,
+    answers: VecDeque<Reply>,
+    last: Option<Reply>,
 }
 
 #[derive(Debug, Default)]
 struct State {
     routes: Vec<Route>,
     made: Vec<String>,
+    ios: Vec<Io>,
+    sleeps: Vec<Duration>,
     elapsed: Duration,
+    latency: bool,
 }
 
 /// A server answering from recorded responses by route (see the module docs). Cheap to clone:
@@ -67,7 +91,7 @@ impl RecordedServer {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn route(self, method: &str, path_and_pairs: &str, watch: bool, answers: Vec<RecordedResponse>) -> Self {
+    fn route(self, method: &str, path_and_pairs: &str, watch: bool, answers: Vec<Reply>) -> Self {
         let (path, query) = path_and_pairs.split_once('?').unwrap_or((path_and_pairs, ""));
         let pairs = url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
         let route = Route {
@@ -86,13 +110,24 @@ impl RecordedServer {
     /// a `?`, if any: `/api/v1/namespaces/ns/pods?labelSelector=job-name=x`) with `answers` in
     /// turn, the last one again once they run out.
     pub fn on(self, method: &str, path: &str, answers: Vec<RecordedResponse>) -> Self {
-        self.route(method, path, false, answers)
+        self.route(method, path, false, answers.into_iter().map(Reply::Recorded).collect())
+    }
+
+    /// [`on`](Self::on), with replies that may be held or fail.
+    pub fn on_replies(self, method: &str, path: &str, replies: Vec<Reply>) -> Self {
+        self.route(method, path, false, replies)
     }
 
     /// Answer watches of `path` (with the query pairs after a `?` it must carry) with the
     /// recorded streams `answers` in turn, then with a silent stream.
     pub fn on_watch(self, path: &str, answers: Vec<RecordedResponse>) -> Self {
-        self.route("GET", path, true, answers)
+        self.route("GET", path, true, answers.into_iter().map(Reply::Recorded).collect())
+    }
+
+    /// Let each recorded response take the time the server took to answer it (`elapsed_ms`).
+    pub fn recorded_latency(self) -> Self {
+        self.lock().latency = true;
+        self
     }
 
     /// Cut every stream as `split` says (byte by byte, at one offset, as recorded).
@@ -106,18 +141,58 @@ impl RecordedServer {
         self.lock().made.clone()
     }
 
+    /// What each request's step said the transport must honour (deadline, server hold,
+    /// attempt), in the order of [`requests`](Self::requests).
+    pub fn ios(&self) -> Vec<Io> {
+        self.lock().ios.clone()
+    }
+
+    /// The back-offs taken (each sleep on the virtual clock).
+    pub fn sleeps(&self) -> Vec<Duration> {
+        self.lock().sleeps.clone()
+    }
+
     /// Virtual time that passed.
     pub fn elapsed(&self) -> Duration {
         self.lock().elapsed
     }
 
-    /// The response for `req`, or `None` for a watch whose streams all were served.
-    fn answer(&self, req: &Request) -> Option<RecordedResponse> {
+    /// The answer to `req` once the time it takes has passed on the virtual clock (cut at the
+    /// request's deadline: a timeout), or `None` for a watch whose streams all were served.
+    fn answer(&self, req: &Request, io: Io) -> Option<Result<RecordedResponse, Error>> {
+        let reply = self.reply(req, io)?;
+        let (outcome, took) = match reply {
+            Reply::Recorded(r) => {
+                let took = match self.lock().latency {
+                    true => Duration::from_secs_f64(r.elapsed_ms.unwrap_or(0.0).max(0.0) / 1000.0),
+                    false => Duration::ZERO,
+                };
+                (Ok(r), took)
+            }
+            Reply::Held(r, held) => (Ok(r), held),
+            Reply::Fails(kind, after) => {
+                (Err(Error::transport(kind, "recorded server: connection reset by peer")), after)
+            }
+        };
+        let mut st = self.lock();
+        let now = self.start + st.elapsed;
+        if let Some(deadline) = io.deadline.filter(|d| now + took > *d) {
+            st.elapsed = deadline.saturating_duration_since(self.start).max(st.elapsed);
+            let what = format!("{} {} (the request's deadline passed)", req.method(), req.uri());
+            return Some(Err(Error::Timeout { what }));
+        }
+        st.elapsed += took;
+        Some(outcome)
+    }
+
+    /// The reply of the route `req` takes, or `None` for a watch whose streams all were served.
+    fn reply(&self, req: &Request, io: Io) -> Option<Reply> {
         let mut st = self.lock();
         st.made.push(match req.uri().query() {
             Some(q) => format!("{} {}?{q}", req.method(), req.uri().path()),
             None => format!("{} {}", req.method(), req.uri().path()),
         });
+        st.ios.push(io);
         let query: Vec<(String, String)> =
             url::form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes()).into_owned().collect();
         let watch = query.iter().any(|(k, v)| k == "watch" && matches!(v.as_str(), "1" | "true"));
@@ -174,31 +249,40 @@ impl BodyStream for RecordedBody {
 impl Transport for RecordedServer {
     type Body = RecordedBody;
 
-    fn send(&self, request: Request, _io: Io) -> impl Future<Output = Result<Response, Error>> + Send {
-        let answer = self.answer(&request);
-        std::future::ready(answer.map(|a| a.to_http()).ok_or_else(|| {
-            Error::protocol(format!("recorded server: {} {} was sent, not opened", request.method(), request.uri()))
-        }))
+    fn send(&self, request: Request, io: Io) -> impl Future<Output = Result<Response, Error>> + Send {
+        let answer = self.answer(&request, io).unwrap_or_else(|| {
+            Err(Error::protocol(format!(
+                "recorded server: {} {} was sent, not opened",
+                request.method(),
+                request.uri()
+            )))
+        });
+        std::future::ready(answer.map(|a| a.to_http()))
     }
 
-    fn open(&self, request: Request, _io: Io) -> impl Future<Output = Result<Opened<RecordedBody>, Error>> + Send {
-        let out = match self.answer(&request) {
-            Some(answer) if (200..300).contains(&answer.status) => {
+    fn open(&self, request: Request, io: Io) -> impl Future<Output = Result<Opened<RecordedBody>, Error>> + Send {
+        let out = match self.answer(&request, io) {
+            Some(Ok(answer)) if (200..300).contains(&answer.status) => {
                 let pieces = split_pieces(answer.pieces(), self.split);
-                let body = RecordedBody { pieces: pieces.into(), ends: true, server: self.clone() };
-                Opened::Stream(answer.parts(), body)
+                // a stream the recorder's client hung up on stays silent after its pieces
+                let ends = answer.ended.as_deref() != Some("deadline");
+                let body = RecordedBody { pieces: pieces.into(), ends, server: self.clone() };
+                Ok(Opened::Stream(answer.parts(), body))
             }
-            Some(answer) => Opened::Complete(answer.to_http()),
+            Some(Ok(answer)) => Ok(Opened::Complete(answer.to_http())),
+            Some(Err(err)) => Err(err),
             None => {
                 let head = http::Response::builder().status(200).body(()).unwrap_or_default().into_parts().0;
-                Opened::Stream(head, RecordedBody { pieces: VecDeque::new(), ends: false, server: self.clone() })
+                Ok(Opened::Stream(head, RecordedBody { pieces: VecDeque::new(), ends: false, server: self.clone() }))
             }
         };
-        std::future::ready(Ok(out))
+        std::future::ready(out)
     }
 
     fn sleep(&self, duration: Duration) -> impl Future<Output = ()> + Send {
-        self.lock().elapsed += duration;
+        let mut st = self.lock();
+        st.elapsed += duration;
+        st.sleeps.push(duration);
         std::future::ready(())
     }
 

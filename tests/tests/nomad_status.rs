@@ -7,7 +7,9 @@
 use std::time::Instant;
 
 use clustermanager_core::nomad::{self, status, Context};
-use clustermanager_core::{Error, Event, Operation, Status, Step};
+use clustermanager_core::{ClusterManager, Config, Error, Event, Operation, Status, Step};
+use clustermanager_tests::recorded::RecordedServer;
+use clustermanager_tests::transport::block_on;
 use clustermanager_tests::{Exchange, Replay, Scenario};
 use proptest::prelude::*;
 
@@ -233,11 +235,25 @@ fn a_job_registered_again_is_judged_by_its_current_version() {
     assert_eq!(counts["Summary"]["main"]["Failed"], 1);
 }
 
+/// `wait_for_job_execution_status` through the facade (its first look at the job and its
+/// allocations answers it): the old failed run's allocation is newer, but not of this run.
 #[test]
 fn waiting_for_an_execution_ignores_earlier_versions() {
     let s = reregistered();
-    let op = nomad::wait::execution_status(&ctx(), "", "acm-fail", &[Status::Succeeded, Status::Failed], None);
-    let execution = Replay::new(&s).exchanges([1, 3]).run(op).unwrap();
+    let server = RecordedServer::new().on("GET", "/v1/job/acm-fail", vec![s.exchange(1).response.clone()]).on(
+        "GET",
+        "/v1/job/acm-fail/allocations",
+        vec![s.exchange(3).response.clone()],
+    );
+    let discovery = Scenario::load("nomad/07-datacenter-discovery.json");
+    let server = server.on("GET", "/v1/agent/self", vec![discovery.exchange(0).response.clone()]).on(
+        "GET",
+        "/v1/nodes",
+        vec![discovery.exchange(1).response.clone()],
+    );
+    let cm = block_on(ClusterManager::connect(server, &Config::nomad("http://127.0.0.1:4646").unwrap(), 7)).unwrap();
+    let wanted = [Status::Succeeded, Status::Failed];
+    let execution = block_on(cm.wait_for_job_execution_status("default", "acm-fail", &wanted, None)).unwrap();
     assert_eq!(execution.status, Some(Status::Succeeded));
     assert_eq!(execution.id, "294e657f-3f0a-03f7-a46d-932b102c10ce");
 }

@@ -1,8 +1,11 @@
 //! The README quickstart: recreate a namespace, run a batch job in it, wait for it (event-driven,
 //! printing its progress), print its log, clean up. The same program runs on Kubernetes and on Nomad; only the config
 //! (found by `Config::infer`: kubeconfig, in-cluster service account, or `NOMAD_ADDR`) differs.
-//! With no cluster configured it runs on the embedded fake cluster (`clustermanager-fake`;
-//! `QUICKSTART_FAKE=nomad` picks the fake Nomad agent).
+//! With no cluster configured at all it runs on the embedded fake cluster (`clustermanager-fake`;
+//! `QUICKSTART_FAKE=nomad` picks the fake Nomad agent). A configuration that is there but broken
+//! (a kubeconfig that is not YAML, names a context it lacks or a server that is not a URL) is an
+//! error naming the file and what is wrong, and the quickstart exits non-zero: it never stands in
+//! the fake for a cluster you meant to use.
 //!
 //! ```sh
 //! cargo run -p clustermanager-tokio --example quickstart
@@ -33,7 +36,8 @@ async fn main() -> std::process::ExitCode {
             Ok(cm) => run(&cm, &format!("{} at {}", config.orchestrator.name(), config.server)).await,
             Err(err) => Err(err),
         },
-        Err(_) => {
+        // Only when nothing at all is configured; a broken configuration is an error (below).
+        Err(Error::NotConfigured { .. }) => {
             let fake = match std::env::var("QUICKSTART_FAKE").as_deref() {
                 Ok("nomad") => FakeCluster::nomad(),
                 _ => FakeCluster::kubernetes(),
@@ -48,6 +52,7 @@ async fn main() -> std::process::ExitCode {
                 Err(err) => Err(err),
             }
         }
+        Err(err) => Err(err),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

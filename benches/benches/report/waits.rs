@@ -3,12 +3,11 @@
 //! runtime each waiting for its own job. Measured: the requests the waits made, the most streams
 //! (connections) open at once, the peak heap of the whole wait phase, wall and virtual time.
 //! Against the baseline the shared observation replaced, on the same fake: each wait running
-//! its own watch (Kubernetes) or chain of blocking queries (Nomad), `k8s::wait::job` /
-//! `nomad::wait::job` through `ClusterManager::run`.
+//! its own watch (Kubernetes) or chain of blocking queries (Nomad), `wait_for_job` from a
+//! manager of its own (`ClusterManager::from_parts`: managers share no observation).
 
 use std::time::{Duration, Instant};
 
-use clustermanager_core::Backend;
 use clustermanager_core::{ClusterManager, JobSpec, Status};
 use clustermanager_fake::{block_on, FakeCluster, FakeTransport};
 
@@ -20,7 +19,7 @@ const TIMEOUT: Duration = Duration::from_secs(24 * 3600);
 enum Mode {
     /// `wait_for_job`: concurrent waits share one observation of the namespace.
     Shared,
-    /// Each wait observes on its own (the operation `wait_for_job` ran before sharing).
+    /// Each wait observes on its own: `wait_for_job` from a manager of its own, as before sharing.
     OnePerWait,
 }
 
@@ -55,13 +54,11 @@ fn run(kubernetes: bool, mode: Mode, n: usize) -> Outcome {
                     let cm = cm.clone();
                     tokio::spawn(async move {
                         let name = format!("j{i}");
-                        let job = match (mode, cm.backend().clone()) {
-                            (Mode::Shared, _) => cm.wait_for_job("many", &name, Some(TIMEOUT)).await,
-                            (Mode::OnePerWait, Backend::Kubernetes(ctx)) => {
-                                cm.run(clustermanager_core::k8s::wait::job(&ctx, "many", &name, Some(TIMEOUT))).await
-                            }
-                            (Mode::OnePerWait, Backend::Nomad(ctx)) => {
-                                cm.run(clustermanager_core::nomad::wait::job(&ctx, "many", &name, Some(TIMEOUT))).await
+                        let job = match mode {
+                            Mode::Shared => cm.wait_for_job("many", &name, Some(TIMEOUT)).await,
+                            Mode::OnePerWait => {
+                                let own = ClusterManager::from_parts(cm.transport().clone(), cm.backend().clone());
+                                own.wait_for_job("many", &name, Some(TIMEOUT)).await
                             }
                         };
                         job.map(|j| j.status)

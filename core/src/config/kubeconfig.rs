@@ -370,6 +370,19 @@ impl Kubeconfig {
         self.contexts.iter().map(|(n, _)| n.as_str())
     }
 
+    /// `err` with the files this kubeconfig came from named in it: a [`Error::Config`] whose
+    /// problem does not name them already gets ` (in <files>)`. A kubeconfig parsed from text
+    /// ([`Kubeconfig::parse`]) has no file to name.
+    fn naming_files(&self, err: Error) -> Error {
+        let files: Vec<&str> = self.sources.iter().map(String::as_str).filter(|s| *s != "kubeconfig").collect();
+        match err {
+            Error::Config { key, problem } if !files.is_empty() && !files.iter().any(|f| problem.contains(f)) => {
+                Error::config(key, format!("{problem} (in {})", files.join(", ")))
+            }
+            other => other,
+        }
+    }
+
     /// Whether this kubeconfig defines nothing at all.
     pub fn is_empty(&self) -> bool {
         self.current_context.is_none() && self.clusters.is_empty() && self.users.is_empty() && self.contexts.is_empty()
@@ -423,7 +436,18 @@ impl Config {
     /// The config of `context` (or the current context) of a kubeconfig. Files it names (CA,
     /// client certificate and key) are read through `env`; token files are left to the
     /// transport ([`Auth::TokenFile`]).
+    ///
+    /// A [`Error::Config`] from here names the kubeconfig file(s) it was read from (unless its
+    /// problem already does), so a user knows which file to fix.
     pub fn from_kubeconfig<E: Environment + ?Sized>(
+        kubeconfig: &Kubeconfig,
+        context: Option<&str>,
+        env: &E,
+    ) -> Result<Config> {
+        Self::from_kubeconfig_unnamed(kubeconfig, context, env).map_err(|err| kubeconfig.naming_files(err))
+    }
+
+    fn from_kubeconfig_unnamed<E: Environment + ?Sized>(
         kubeconfig: &Kubeconfig,
         context: Option<&str>,
         env: &E,

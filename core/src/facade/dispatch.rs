@@ -44,6 +44,7 @@ pub(crate) trait Ops: Send + Sync {
     fn create_namespace(&self, name: &str) -> Op<bool>;
     fn delete_namespace(&self, name: &str) -> Op<bool>;
     fn get_namespace(&self, name: &str) -> Op<Namespace>;
+    fn list_namespaces(&self) -> Op<Vec<Namespace>>;
     fn get_nodes(&self) -> Op<Vec<Node>>;
     fn define_quota(&self, _namespace: &str, _cpu_limit: &str, _mem_limit: &str) -> Op<()> {
         unsupported(self.orchestrator(), self.unsupported_hint("define_quota"), "define_quota")
@@ -132,6 +133,9 @@ impl Ops for k8s::Context {
     }
     fn get_namespace(&self, name: &str) -> Op<Namespace> {
         boxed(k8s::namespace::get(self, name))
+    }
+    fn list_namespaces(&self) -> Op<Vec<Namespace>> {
+        boxed(k8s::namespace::list(self))
     }
     fn get_nodes(&self) -> Op<Vec<Node>> {
         boxed(k8s::node::list(self))
@@ -265,6 +269,9 @@ impl Ops for nomad::Context {
     }
     fn get_namespace(&self, name: &str) -> Op<Namespace> {
         boxed(nomad::namespace::get(self, name))
+    }
+    fn list_namespaces(&self) -> Op<Vec<Namespace>> {
+        boxed(nomad::namespace::list(self))
     }
     fn get_nodes(&self) -> Op<Vec<Node>> {
         boxed(nomad::node::list(self))

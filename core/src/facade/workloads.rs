@@ -1,6 +1,7 @@
 //! The seed's long-running workloads on [`ClusterManager`]: Deployments and StatefulSets
 //! (Nomad: `service` jobs, see [`crate::nomad::service`]), their pods, scale and waits; the
-//! caller's Services; `get_namespace`; and `create_job`'s `delete=True` ([`replace_job`]).
+//! caller's Services; `get_namespace` and `list_namespaces`; and `create_job`'s `delete=True`
+//! ([`replace_job`]).
 //!
 //! Each seed method (`create_deploy`, `create_statefulset`, ...) is the kind-generic method
 //! (`create_workload(WorkloadKind::Deployment, ...)`) with its kind fixed.
@@ -27,6 +28,25 @@ impl<T: Transport> ClusterManager<T> {
     #[tracing::instrument(level = "debug", skip_all, fields(object = %name))]
     pub async fn get_namespace(&self, name: &str) -> Result<Namespace> {
         self.run(self.backend.ops().get_namespace(name)).await
+    }
+
+    /// Every namespace of the cluster (Kubernetes: with its phase; Nomad: `Active`, with its
+    /// description). A Nomad server without namespaces ([`NamespaceMode::Prefix`]) keeps no
+    /// list of them: [`Error::Unsupported`](crate::Error::Unsupported).
+    ///
+    /// [`NamespaceMode::Prefix`]: crate::nomad::NamespaceMode::Prefix
+    ///
+    /// ```no_run
+    /// # use clustermanager_core::*;
+    /// # async fn demo<T: Transport>(cm: &ClusterManager<T>) -> Result<()> {
+    /// for ns in cm.list_namespaces().await? {
+    ///     println!("{} {}", ns.name, ns.phase);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    #[tracing::instrument(level = "debug", skip_all)]
+    pub async fn list_namespaces(&self) -> Result<Vec<Namespace>> {
+        self.run(self.backend.ops().list_namespaces()).await
     }
 
     /// The seed's `create_job(..., delete=True)`: delete a job of the same name if there is one

@@ -273,11 +273,6 @@ pub fn job_meta(resp: Result<Response>) -> Result<Option<ObjectMeta>> {
     }
 }
 
-/// The uid of the Job in this answer to [`job_request`]; `Ok(None)` when the Job does not exist.
-pub fn job_uid(resp: Result<Response>) -> Result<Option<String>> {
-    job_meta(resp).map(|meta| meta.map(|m| m.uid))
-}
-
 /// The request that lists the pods labelled with Job `job`'s name.
 pub fn pods_request(namespace: &str, job: &str) -> Result<step::Request> {
     list_request(namespace, &format!("{JOB_NAME_LABEL}={job}"))

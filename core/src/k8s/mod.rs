@@ -24,7 +24,7 @@ pub mod scale;
 pub mod service;
 pub(crate) mod shared;
 pub mod tfjob;
-pub mod wait;
+pub(crate) mod wait;
 pub mod watch;
 mod watch_target;
 pub mod watcher;

@@ -212,6 +212,28 @@ pub fn delete(ctx: &Context, name: &str) -> impl Operation<Output = bool, Item =
     Checked::from(op)
 }
 
+/// `list_namespaces`: every namespace of the cluster (`GET /api/v1/namespaces`).
+///
+/// ```
+/// use clustermanager_core::{k8s, Event, Operation, Step};
+/// let mut op = k8s::namespace::list(&k8s::Context::default());
+/// let now = std::time::Instant::now();
+/// let Step::Send(req, _) = op.poll(now) else { panic!() };
+/// assert_eq!(req.uri(), "/api/v1/namespaces");
+/// let body = r#"{"kind":"NamespaceList","metadata":{"resourceVersion":"9"},"items":[{"metadata":{"name":"default"},"status":{"phase":"Active"}}]}"#;
+/// op.handle(Event::Response(http::Response::builder().status(200).body(body.into()).unwrap()));
+/// let Step::Done(Ok(namespaces)) = op.poll(now) else { panic!() };
+/// assert_eq!((namespaces[0].name.as_str(), namespaces[0].phase.as_str()), ("default", "Active"));
+/// ```
+pub fn list(ctx: &Context) -> impl Operation<Output = Vec<Namespace>, Item = Infallible> + Send + 'static {
+    let req = step::request(http::Method::GET, PATH, None);
+    Checked::from(req.map(|req| {
+        crate::op::Call::new(req, &ctx.retry, |resp| {
+            api::parse_kept("namespace list", resp, NamespaceObject::into_namespace)
+        })
+    }))
+}
+
 /// `get_namespace`: one namespace ([`Error::NotFound`] if it does not exist).
 ///
 /// ```

@@ -50,10 +50,10 @@ use crate::op::{Exchange, ExchangeStep};
 use crate::retry::{Jitter, Retry};
 use crate::step::{Event, Operation, Request, Step};
 
-/// First backoff after a failed watch.
-pub const BACKOFF_INITIAL: Duration = Duration::from_millis(800);
+/// First backoff after a failed watch ([`WATCH_RESUME`](crate::retry::WATCH_RESUME)).
+pub const BACKOFF_INITIAL: Duration = crate::retry::WATCH_RESUME.initial;
 /// Largest backoff between failed watches.
-pub const BACKOFF_MAX: Duration = Duration::from_secs(30);
+pub const BACKOFF_MAX: Duration = crate::retry::WATCH_RESUME.max;
 /// A watch that stayed healthy this long resets the backoff.
 pub const BACKOFF_RESET: Duration = Duration::from_secs(120);
 /// A read that stays silent this long past the server's `timeoutSeconds` means a dead connection.
@@ -359,8 +359,7 @@ impl<T: DeserializeOwned + Versioned> Watcher<T> {
         self.healthy_since = None;
         self.initial = None;
         self.failures = self.failures.saturating_add(1);
-        let exp = crate::retry::doubling(BACKOFF_INITIAL, BACKOFF_MAX, self.failures);
-        let delay = exp.mul_f64(0.5 + 0.5 * self.jitter.next_f64());
+        let delay = crate::retry::WATCH_RESUME.nth_jittered(self.failures, &mut self.jitter);
         tracing::debug!(what = %self.params.what, failures = self.failures, ?delay, "watch interrupted; backing off");
         self.state = State::Backoff { relist, delay: Some(delay) };
     }

@@ -1,8 +1,9 @@
 //! The blocking-query primitive of Nomad's waits: [`Blocking`] follows one of a job's reads
 //! with `?index=N&wait=W` queries, resumes a failed one after a back-off, backs off from a
 //! server that answers early without progress, and ends with [`Error::Timeout`] at the caller's
-//! deadline. The waits (`wait.rs`) and `delete_job`'s wait (`job.rs`) drive it; what it reads
-//! is named through [`JobQuery`].
+//! deadline. `delete_job`'s wait (`job.rs`) and the service waits (`service.rs`) drive it; what
+//! it reads is named through [`JobQuery`]. The shared job-list chain (`shared.rs`) takes its
+//! index rule and resumable failures ([`take_index`], [`resumable`]).
 
 use std::time::{Duration, Instant};
 
@@ -11,7 +12,7 @@ use super::Context;
 use crate::deadline::{later, Deadline, Hold};
 use crate::error::{Error, Result, TransportErrorKind};
 use crate::op::{answer, Next};
-use crate::retry::{doubling, Jitter};
+use crate::retry::Jitter;
 use crate::step::Response;
 
 /// The reads of one job that a [`Blocking`] follows.
@@ -25,12 +26,12 @@ pub(crate) trait JobQuery {
 /// First back-off after a blocking read that came back early without progress (its index 0,
 /// lower than or equal to the one it blocked on, before its `wait=` passed): a server or proxy
 /// that ignores `index=` must not be read in a busy loop.
-pub const STALL_BACKOFF_INITIAL: Duration = Duration::from_secs(1);
+pub const STALL_BACKOFF_INITIAL: Duration = crate::retry::BLOCKING_STALL.initial;
 /// Largest back-off between blocking reads that make no progress.
-pub const STALL_BACKOFF_MAX: Duration = Duration::from_secs(30);
+pub const STALL_BACKOFF_MAX: Duration = crate::retry::BLOCKING_STALL.max;
 
 /// Following one of a job's reads with blocking queries: the index to block on and the
-/// caller's deadline. Shared by the waits here and by `delete_job`'s wait.
+/// caller's deadline. Shared by `delete_job`'s wait and the service waits.
 #[derive(Debug, Clone)]
 pub(crate) struct Blocking {
     index: u64,
@@ -105,7 +106,7 @@ impl Blocking {
         let left = next_wait(&self.deadline, now, what)?;
         self.failures = self.failures.saturating_add(1);
         let policy = &paths.ctx().retry.policy;
-        let exp = doubling(policy.initial_backoff, policy.max_backoff, self.failures);
+        let exp = policy.backoff().nth(self.failures);
         let delay = self.jittered(paths, exp).min(left);
         let failure = match &ans {
             Ok(resp) => format!("HTTP {}", resp.status()),
@@ -119,11 +120,6 @@ impl Blocking {
     /// Whether the last read was a blocking one (it waited on an index).
     pub fn is_blocking(&self) -> bool {
         self.index != 0
-    }
-
-    /// `Ok` while the deadline has not passed, else [`Error::Timeout`] saying `what`.
-    pub fn time_left(&self, now: Instant, what: impl FnOnce() -> String) -> Result<()> {
-        next_wait(&self.deadline, now, what).map(drop)
     }
 
     /// The read of `suffix` from the current index (a blocking query when there is one), for at
@@ -201,7 +197,7 @@ pub(crate) fn take_index(index: &mut u64, stalls: &mut u32, answered: u64, early
         return None;
     }
     *stalls = stalls.saturating_add(1);
-    Some(doubling(STALL_BACKOFF_INITIAL, STALL_BACKOFF_MAX, *stalls))
+    Some(crate::retry::BLOCKING_STALL.nth(*stalls))
 }
 
 /// Whether a failed blocking read is worth re-issuing: the connection or the stream broke, the

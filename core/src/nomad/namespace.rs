@@ -23,6 +23,7 @@ use super::{check, Context, NamespaceMode};
 use crate::error::{Error, Result};
 use crate::model::Namespace;
 use crate::op::{answer, Checked, Flow, Machine, Next};
+use crate::raw::{Keeps, Raw};
 use crate::step::{Operation, Request, Response};
 
 #[derive(Serialize)]
@@ -215,6 +216,52 @@ struct NamespaceAnswer {
     description: String,
 }
 
+/// `list_namespaces`: every namespace of the agent's region (`GET /v1/namespaces`), each
+/// `Active`. In [`NamespaceMode::Prefix`] namespaces are only job ID prefixes, which no
+/// server keeps a list of: [`Error::Unsupported`], without a request.
+///
+/// ```
+/// use clustermanager_core::{nomad, Event, Operation, Step};
+/// let mut op = nomad::namespace::list(&nomad::Context::default());
+/// let now = std::time::Instant::now();
+/// let Step::Send(req, _) = op.poll(now) else { unreachable!() };
+/// assert_eq!(req.uri(), "/v1/namespaces");
+/// let body = r#"[{"Name":"default","Description":"Default shared namespace"}]"#;
+/// op.handle(Event::Response(http::Response::builder().status(200).body(body.into()).unwrap()));
+/// let Step::Done(Ok(namespaces)) = op.poll(now) else { unreachable!() };
+/// assert_eq!(namespaces[0].description.as_deref(), Some("Default shared namespace"));
+/// ```
+pub fn list(ctx: &Context) -> impl Operation<Output = Vec<Namespace>, Item = Infallible> + Send + 'static {
+    let req = if ctx.namespace_mode == NamespaceMode::Prefix {
+        Err(Error::Unsupported {
+            operation: "list_namespaces",
+            orchestrator: "Nomad",
+            hint: "a server without namespaces (NamespaceMode::Prefix) keeps no list of the job ID prefixes; list_jobs shows the jobs",
+        })
+    } else {
+        Query::new(ctx, "/v1/namespaces").get()
+    };
+    Checked::from(req.map(|req| {
+        crate::op::Call::new(req, &ctx.retry, |resp: Response| {
+            let resp = check(resp)?;
+            let answers: Vec<NamespaceAnswer> = super::decode("namespace list", resp.body())?;
+            let namespaces = answers.into_iter().map(NamespaceAnswer::into_namespace).collect();
+            Ok(crate::raw::elements(namespaces, resp.body()))
+        })
+    }))
+}
+
+impl NamespaceAnswer {
+    fn into_namespace(self) -> Namespace {
+        Namespace {
+            name: self.name,
+            phase: "Active".into(),
+            description: Some(self.description).filter(|d| !d.is_empty()),
+            raw: Raw::default(),
+        }
+    }
+}
+
 /// `get_namespace`: one namespace ([`Error::NotFound`] if it does not exist). Nomad
 /// namespaces have no phases: `Active`. In [`NamespaceMode::Prefix`] a namespace is a job ID
 /// prefix that always exists: answered without a request, with a description saying so.
@@ -263,12 +310,7 @@ impl Machine for GetNs {
             (GetNs::Read(_), Some(answer)) => {
                 let resp = check(answer?)?;
                 let answer: NamespaceAnswer = super::decode("namespace", resp.body())?;
-                Ok(Next::Done(Ok(Namespace {
-                    raw: crate::Raw::whole(resp.body().clone()),
-                    name: answer.name,
-                    phase: "Active".into(),
-                    description: Some(answer.description).filter(|d| !d.is_empty()),
-                })))
+                Ok(Next::Done(Ok(answer.into_namespace().keeping(Raw::whole(resp.into_body())))))
             }
         }
     }

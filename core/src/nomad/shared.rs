@@ -79,7 +79,7 @@ impl JobsFeed {
         if self.index != 0 && resumable(&ans) {
             self.failures = self.failures.saturating_add(1);
             let policy = &self.ctx.retry.policy;
-            let exp = crate::retry::doubling(policy.initial_backoff, policy.max_backoff, self.failures);
+            let exp = policy.backoff().nth(self.failures);
             tracing::debug!(namespace = %self.namespace, failures = self.failures, "shared job list query failed; resuming after a back-off");
             return FeedStep::WaitUntil(later(now, self.jittered(exp)));
         }

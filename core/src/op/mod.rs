@@ -8,7 +8,7 @@
 //! | a result reshaped | [`map_output`] | `k8s::execution::list` |
 //! | one operation after another built from its result; several in turn | [`and_then`]; [`each`] | the facade's workload calls |
 //! | a caller's deadline over any of these | [`within`] (a [`Machine`] returns it from [`Machine::deadline`]; a single [`Exchange`] takes [`Exchange::within`]) | the shared waits' own reads |
-//! | watch X (a resumable list + watch) | [`Watcher`](crate::k8s::watcher::Watcher) (Kubernetes), a chain of blocking queries ([`Next::Blocking`]) on Nomad | `k8s::wait::job`, `nomad::wait::job` |
+//! | watch X (a resumable list + watch) | [`Watcher`](crate::k8s::watcher::Watcher) (Kubernetes), a chain of blocking queries ([`Next::Blocking`]) on Nomad | the shared waits' feeds (`k8s::shared::JobFeed`, `nomad::shared::JobsFeed`), `k8s::api::wait_for` |
 //! | a stream (a log followed, an event stream, one raw watch) | a hand-written [`Operation`](crate::Operation) over an [`Exchange`] opened as a stream and an incremental decoder | `k8s::log::follow`, `nomad::events::stream` |
 //!
 //! Every one of these hands out [`Step`](crate::Step)s whose times are absolute instants and

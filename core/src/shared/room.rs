@@ -151,25 +151,9 @@ pub(crate) async fn first<A: Future, B: Future>(a: A, b: B) -> First<A::Output, 
     .await
 }
 
-/// First back-off after a waiter's own read failed in a way worth another try.
-pub const READ_BACKOFF_INITIAL: Duration = Duration::from_secs(1);
-/// Largest back-off between a waiter's reads.
-pub const READ_BACKOFF_MAX: Duration = Duration::from_secs(30);
-
-/// Whether a waiter's failed read is worth another: the connection broke, the transport gave up
-/// (before the caller's deadline), or the server was briefly unable to answer.
-fn worth_reading_again(err: &Error) -> bool {
-    match err {
-        Error::Transport { kind, .. } => *kind != crate::error::TransportErrorKind::Tls,
-        Error::Timeout { .. } | Error::TooManyRequests(_) => true,
-        Error::Server(api) => matches!(api.status, 500 | 502..=504),
-        _ => false,
-    }
-}
-
-/// A waiter's own read, tried again after a back-off (doubling from [`READ_BACKOFF_INITIAL`] to
-/// [`READ_BACKOFF_MAX`], clamped to the deadline) while it fails in a way worth it. `Ok(None)`
-/// once the deadline has passed.
+/// A waiter's own read, tried again after a back-off ([`WAITER_READ`](crate::retry::WAITER_READ),
+/// clamped to the deadline) while it fails in a way worth it ([`transient`](crate::retry::transient)).
+/// `Ok(None)` once the deadline has passed.
 async fn read_resuming<T: Transport, I>(
     transport: &T,
     read: &impl Fn(Deadline) -> BoxOperation<Read<I>, Infallible>,
@@ -185,11 +169,11 @@ async fn read_resuming<T: Transport, I>(
         if deadline.passed(now) {
             return Ok(None);
         }
-        if !worth_reading_again(&err) {
+        if !crate::retry::transient(&err) {
             return Err(err);
         }
         failures = failures.saturating_add(1);
-        let delay = crate::retry::doubling(READ_BACKOFF_INITIAL, READ_BACKOFF_MAX, failures);
+        let delay = crate::retry::WAITER_READ.nth(failures);
         tracing::debug!(error = %err, failures, ?delay, "a waiter's read failed; reading again after a back-off");
         let until = deadline.clamp_until(later(now, delay));
         transport.sleep(until.saturating_duration_since(now)).await;
