@@ -382,12 +382,14 @@ fn a_refused_watch_list_falls_back_to_list_and_watch_once_per_manager() {
 
 #[test]
 fn list_namespaces_shows_each_with_its_phase() {
-    let (_fake, cm) = setup("team-a");
-    let names: Vec<(String, String)> =
-        block_on(cm.list_namespaces()).unwrap().into_iter().map(|n| (n.name, n.phase)).collect();
-    assert!(names.contains(&("default".into(), "Active".into())), "{names:?}");
-    assert!(names.contains(&("team-a".into(), "Active".into())), "{names:?}");
-    assert!(block_on(cm.delete_namespace("team-a")).unwrap());
-    let names: Vec<String> = block_on(cm.list_namespaces()).unwrap().into_iter().map(|n| n.name).collect();
-    assert!(!names.contains(&"team-a".to_owned()), "{names:?}");
+    for version in KubernetesVersion::ALL {
+        let (_fake, cm) = setup("team-a", version);
+        let names: Vec<(String, String)> =
+            block_on(cm.list_namespaces()).unwrap().into_iter().map(|n| (n.name, n.phase)).collect();
+        assert!(names.contains(&("default".into(), "Active".into())), "{names:?}");
+        assert!(names.contains(&("team-a".into(), "Active".into())), "{names:?}");
+        assert!(block_on(cm.delete_namespace("team-a")).unwrap());
+        let names: Vec<String> = block_on(cm.list_namespaces()).unwrap().into_iter().map(|n| n.name).collect();
+        assert!(!names.contains(&"team-a".to_owned()), "{names:?}");
+    }
 }
