@@ -1,6 +1,8 @@
-//! One nameable manager (issue 12): user code takes `&ClusterManager`, with no type parameter,
-//! and gets managers from the fake cluster, from clustermanager-tokio and from
-//! clustermanager-async-std; the typed escape-hatch handles use the manager's own context.
+//! One nameable manager (issue 12, issue 22 item 9): user code takes `&ClusterManager`, with no
+//! type parameter, whichever crate it imports the name from, and gets managers from the fake
+//! cluster, from clustermanager-tokio and from clustermanager-async-std (whose `connect` return
+//! that one type; `connect_typed` keeps the transport's); the typed escape-hatch handles use the
+//! manager's own context.
 
 use std::sync::Arc;
 
@@ -47,28 +49,59 @@ fn nodes_server() -> Server {
     Server::start(None, Arc::new(move |_| Reply::Full(200, body.to_owned())))
 }
 
+/// User code importing the name from a transport crate: the same type as core's.
+async fn report_tokio(cm: &clustermanager_tokio::ClusterManager) -> Result<Vec<String>> {
+    report(cm).await
+}
+
+/// And from the other transport crate.
+async fn report_async_std(cm: &clustermanager_async_std::ClusterManager) -> Result<Vec<String>> {
+    report(cm).await
+}
+
 #[test]
-fn the_tokio_manager_erases_to_the_same_type() {
+fn the_tokio_connect_returns_the_one_manager_type() {
     let server = nodes_server();
     let config = Config::kubernetes(&server.http_url()).unwrap();
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let nodes = rt.block_on(async {
-        let cm: ClusterManager = clustermanager_tokio::connect(&config).await?.erase();
+        let cm: ClusterManager = clustermanager_tokio::connect(&config).await?;
         assert!(cm.transport().downcast_ref::<clustermanager_tokio::TokioTransport>().is_some());
-        report(&cm).await
+        assert_eq!(report_async_std(&cm).await?, ["n1"]);
+        report_tokio(&cm).await
     });
     assert_eq!(nodes.unwrap(), ["n1"]);
 }
 
 #[test]
-fn the_async_std_manager_erases_to_the_same_type() {
+fn the_async_std_connect_returns_the_one_manager_type() {
     let server = nodes_server();
     let config = Config::kubernetes(&server.http_url()).unwrap();
     let nodes = async_std::task::block_on(async {
-        let cm: ClusterManager = clustermanager_async_std::connect(&config).await?.erase();
-        report(&cm).await
+        let cm: ClusterManager = clustermanager_async_std::connect(&config).await?;
+        assert!(cm.transport().downcast_ref::<clustermanager_async_std::AsyncStdTransport>().is_some());
+        assert_eq!(report_tokio(&cm).await?, ["n1"]);
+        report_async_std(&cm).await
     });
     assert_eq!(nodes.unwrap(), ["n1"]);
+}
+
+#[test]
+fn connect_typed_keeps_the_transport_and_its_budgets_and_erases_to_the_one_type() {
+    use clustermanager_async_std::AsyncStdTransport;
+    use clustermanager_tokio::TokioTransport;
+    let server = nodes_server();
+    let config = Config::kubernetes(&server.http_url()).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let tokio_cm: ClusterManager<TokioTransport> = rt.block_on(clustermanager_tokio::connect_typed(&config)).unwrap();
+    assert_eq!(rt.block_on(report(&tokio_cm.clone().erase())).unwrap(), ["n1"]);
+    let transport: &TokioTransport = tokio_cm.transport();
+    assert_eq!((transport.budget().in_use(), transport.budget().peak()), (0, 1));
+    assert_eq!(transport.connections().peak(), 1);
+    let async_cm: clustermanager_async_std::ClusterManager<AsyncStdTransport> =
+        async_std::task::block_on(clustermanager_async_std::connect_typed(&config)).unwrap();
+    assert_eq!(async_std::task::block_on(report(&async_cm.clone().erase())).unwrap(), ["n1"]);
+    assert_eq!((async_cm.transport().budget().in_use(), async_cm.transport().budget().peak()), (0, 1));
 }
 
 #[test]

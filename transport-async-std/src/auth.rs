@@ -1,4 +1,4 @@
-//! The I/O async-std and smol programs get for credentials (see
+//! The timer and the I/O async-std and smol programs get for credentials (see
 //! `clustermanager_transport_common::auth`): token files read on blocking's thread pool, exec
 //! plugins run under async-process (killed if the request is dropped while they run). No tokio.
 
@@ -6,12 +6,21 @@ use std::process::Stdio;
 
 use clustermanager_transport_common::auth::CredentialIo;
 use clustermanager_transport_common::exec::{read_capped, Captured, Pipe, MAX_PLUGIN_STDERR, MAX_PLUGIN_STDOUT};
+use clustermanager_transport_common::run::Timer;
 use futures_lite::{future, AsyncRead, AsyncReadExt};
 
-/// Credential I/O without tokio.
-pub(crate) struct AsyncIo;
+/// async-io's timer and the credential I/O without tokio, as
+/// [`AsyncStdTransport`](crate::AsyncStdTransport) uses them.
+#[derive(Debug)]
+pub struct AsyncStdRuntime;
 
-impl CredentialIo for AsyncIo {
+impl Timer for AsyncStdRuntime {
+    async fn sleep(duration: std::time::Duration) {
+        async_io::Timer::after(duration).await;
+    }
+}
+
+impl CredentialIo for AsyncStdRuntime {
     async fn read_file(path: String) -> std::io::Result<Vec<u8>> {
         blocking::unblock(move || std::fs::read(path)).await
     }

@@ -42,6 +42,8 @@
 //! the same [`Config`] (server, credentials, timeouts, connection budget), the same error kinds,
 //! and credentials over plain `http://` are treated exactly as the main transport treats them.
 //! Prefer [`AsyncStdTransport`] unless you need surf.
+//!
+//! [`Transport`]: clustermanager_core::Transport
 
 // Where other crates' docs link to this one when built alone (`cargo doc --no-deps`):
 // without it their links to our items render as plain text.
@@ -50,30 +52,14 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use clustermanager_core::error::TransportErrorKind;
-use clustermanager_core::transport::{Chunk, Opened};
-use clustermanager_core::{BodyStream, Request, Response, Transport};
+use clustermanager_core::{Request, Response};
 use http::Uri;
-use http_body_util::{BodyExt, Full};
+use http_body_util::BodyExt;
 
 pub use clustermanager_core as core;
-pub use clustermanager_core::config::{Auth, Identity, TlsConfig};
-pub use clustermanager_core::{Config, Error, Result, ResultExt, Secret};
-// What a caller names: the model (JobSpec, Job, Status, LogOptions, ...), the wait options and
-// reasons, the erased transport and the escape hatch's handles and modules.
-pub use clustermanager_core::{futures_core, OwnedStream};
-pub use clustermanager_core::{k8s, nomad};
-pub use clustermanager_core::{Api, KubernetesHandle, NomadHandle};
-pub use clustermanager_core::{
-    Condition, ConfigMap, Constraint, DeleteOptions, Driver, EnvFrom, EnvVar, Execution, Job, JobSpec, LogLine,
-    LogOptions, Namespace, Node, Orchestrator, PodManagement, Port, Probe, ProbeCheck, PullPolicy, Scale, Service,
-    ServiceDef, ServicePort, ServiceSpec, StatefulOptions, Status, TaskState, TaskTemplate, Volume, VolumeMount,
-    VolumeSource, Workload, WorkloadKind,
-};
-pub use clustermanager_core::{Diagnosis, DynTransport, Progress, Reason, ReasonKind, RetryPolicy, WaitOptions};
+// What a caller names: the same from every transport crate.
+pub use clustermanager_transport_common::names::*;
 /// The `http` crate core builds requests with (for `api::request` and the escape hatch).
 pub use http;
 
@@ -87,37 +73,49 @@ mod surf;
 #[cfg_attr(docsrs, doc(cfg(feature = "surf")))]
 pub use self::surf::{SurfBody, SurfTransport, DEFAULT_SURF_MAX_RESPONSE_BYTES};
 
-pub use clustermanager_transport_common::auth::DEFAULT_TOKEN_FILE_REFRESH;
-use clustermanager_transport_common::random_seed;
+pub use auth::AsyncStdRuntime;
+use clustermanager_transport_common::body::read_whole;
+use clustermanager_transport_common::hyper_rustls::{
+    body_error, closed_before_answer, request_error, truncated_by_close,
+};
+pub use clustermanager_transport_common::run::HttpTransport;
+use clustermanager_transport_common::run::{self, Frames, Streamed};
 use clustermanager_transport_common::settings::Settings;
-use clustermanager_transport_common::tls::ClientTls;
-pub use clustermanager_transport_common::{env, StdEnvironment};
 
-use auth::AsyncIo;
-use clustermanager_core::deadline::Io;
-pub use clustermanager_transport_common::budget::{Budget, Permit};
-use clustermanager_transport_common::hyper_rustls::{body_error, request_error};
-use futures_lite::future;
-use pool::{expire, Conn, Ended, Pool};
+use pool::{Conn, Ended, Pool};
 
-/// The seed's API over async-std / smol: the manager over [`AsyncStdTransport`]. `.erase()`
-/// turns it into [`clustermanager_core::ClusterManager`], the one type that managers of every
-/// transport erase to.
-pub type ClusterManager = clustermanager_core::ClusterManager<AsyncStdTransport>;
-
-/// Connect to the cluster `config` describes: build an [`AsyncStdTransport`] and run the
-/// orchestrator's connect step (for Nomad, reading `/v1/agent/self`). Retry jitter is seeded from
-/// the process's randomness.
+/// Connect to the cluster `config` describes: build a [`AsyncStdTransport`] and run the orchestrator's
+/// connect step (for Nomad, reading `/v1/agent/self`). Retry jitter is seeded from the process's
+/// randomness. Returns the one [`ClusterManager`] type every transport's `connect` returns (the
+/// same as `clustermanager_core::ClusterManager`); [`connect_typed`] keeps the transport's type.
 ///
 /// ```no_run
 /// # async fn demo() -> clustermanager_async_std::Result<()> {
-/// let config = clustermanager_async_std::Config::kubernetes("https://127.0.0.1:6443")?;
-/// let cm = clustermanager_async_std::connect(&config).await?;
+/// use clustermanager_async_std::{ClusterManager, Config};
+///
+/// let config = Config::kubernetes("https://127.0.0.1:6443")?;
+/// let cm: ClusterManager = clustermanager_async_std::connect(&config).await?;
 /// # let _ = cm; Ok(()) }
 /// ```
 pub async fn connect(config: &Config) -> Result<ClusterManager> {
-    let transport = AsyncStdTransport::new(config)?;
-    clustermanager_core::ClusterManager::connect(transport, config, random_seed()).await
+    clustermanager_transport_common::connect::erased(config, AsyncStdTransport::new).await
+}
+
+/// [`connect`], keeping the transport's type: a `ClusterManager<AsyncStdTransport>`, whose
+/// [`transport`](ClusterManager::transport) is the [`AsyncStdTransport`] itself (its budgets, say).
+/// `.erase()` turns it into the [`ClusterManager`] that [`connect`] returns.
+///
+/// ```no_run
+/// # async fn demo() -> clustermanager_async_std::Result<()> {
+/// use clustermanager_async_std::{ClusterManager, Config, AsyncStdTransport};
+///
+/// let config = Config::nomad("http://127.0.0.1:4646")?;
+/// let cm: ClusterManager<AsyncStdTransport> = clustermanager_async_std::connect_typed(&config).await?;
+/// println!("{} requests in flight", cm.transport().budget().in_use());
+/// # Ok(()) }
+/// ```
+pub async fn connect_typed(config: &Config) -> Result<ClusterManager<AsyncStdTransport>> {
+    clustermanager_transport_common::connect::manager(config, AsyncStdTransport::new).await
 }
 
 /// Find the cluster as kubectl and the Nomad CLI do and connect to it, in one call:
@@ -126,9 +124,6 @@ pub async fn connect(config: &Config) -> Result<ClusterManager> {
 /// variables), then [`connect`]. When nothing is found the error lists what was tried and why
 /// each did not apply; a source that is present but broken fails with its own error.
 ///
-/// The manager is over this crate's transport; `.erase()` gives the one
-/// [`clustermanager_core::ClusterManager`] type that any transport's manager erases to.
-///
 /// ```no_run
 /// # async fn demo() -> clustermanager_async_std::Result<()> {
 /// let cm = clustermanager_async_std::connect_infer().await?;
@@ -136,106 +131,75 @@ pub async fn connect(config: &Config) -> Result<ClusterManager> {
 /// # Ok(()) }
 /// ```
 pub async fn connect_infer() -> Result<ClusterManager> {
-    let config = Config::infer(&StdEnvironment)?;
-    connect(&config).await
+    clustermanager_transport_common::connect::inferred(AsyncStdTransport::new).await
 }
 
-/// A [`Transport`] for async-std and smol: hyper 1 (HTTP/1.1 only — it offers no HTTP/2, unlike the
-/// tokio transport — keep-alive connections reused from
-/// a small pool) over async-net and futures-rustls, timers from async-io.
+/// A [`Transport`](clustermanager_core::Transport) for async-std and smol: hyper 1 (HTTP/1.1
+/// only — it offers no HTTP/2, unlike the tokio transport — keep-alive connections reused from
+/// a small pool) over async-net and futures-rustls, timers from async-io. The request flow, its
+/// time limits and the builders are every transport's ([`HttpTransport`]); what is this
+/// crate's is the [`AsyncStdClient`].
 ///
-/// Cheap to clone: clones share the connection pool and the credential caches.
-#[derive(Clone)]
-pub struct AsyncStdTransport {
-    /// The configuration, TLS settings, credential caches and the budget of requests and streams.
-    settings: Settings<AsyncIo>,
+/// Cheap to clone: clones share the connection pool and the credential caches. Needs no
+/// runtime to build.
+///
+/// ```
+/// let config = clustermanager_async_std::Config::nomad("http://127.0.0.1:4646")?;
+/// let transport = clustermanager_async_std::AsyncStdTransport::new(&config)?;
+/// # let _ = transport;
+/// # Ok::<(), clustermanager_async_std::Error>(())
+/// ```
+pub type AsyncStdTransport = HttpTransport<AsyncStdClient>;
+
+/// The open body of a streamed response, holding its connection. A body read to its end gives
+/// the connection back to the pool; dropping an unfinished one closes it.
+pub type AsyncStdBody = Streamed<ConnFrames, AsyncStdRuntime>;
+
+/// What is this crate's in [`AsyncStdTransport`]: HTTP/1.1 connections, driven by the requests
+/// and bodies that use them (no task is spawned), and a small pool of idle ones, within the
+/// connection budget (see [`AsyncStdTransport::connections`]).
+pub struct AsyncStdClient {
     pool: Arc<Pool>,
 }
 
-impl std::fmt::Debug for AsyncStdTransport {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AsyncStdTransport").field("config", self.config()).finish_non_exhaustive()
-    }
-}
+impl run::Client for AsyncStdClient {
+    type Runtime = AsyncStdRuntime;
+    type Head = (http::Response<hyper::body::Incoming>, Conn);
+    type Frames = ConnFrames;
+    const NAME: &'static str = "AsyncStdTransport";
 
-impl AsyncStdTransport {
-    /// A transport for the server `config` describes. Checks the TLS settings (CA, client
-    /// certificate and key) now, so a bad one fails here with a [`Error::Config`] naming it.
-    /// Connections are made lazily, on the first request. Needs no runtime to build.
-    ///
-    /// ```
-    /// let config = clustermanager_async_std::Config::nomad("http://127.0.0.1:4646")?;
-    /// let transport = clustermanager_async_std::AsyncStdTransport::new(&config)?;
-    /// # let _ = transport;
-    /// # Ok::<(), clustermanager_async_std::Error>(())
-    /// ```
-    pub fn new(config: &Config) -> Result<Self> {
-        let settings = Settings::new(config, ClientTls::new(config)?);
+    fn build(settings: &Settings<AsyncStdRuntime>) -> Result<Self> {
+        let config = settings.config();
         let connections = Budget::new(config.max_connections);
         let pool = Pool::new(config.connect_timeout, Arc::clone(settings.tls()), connections);
-        Ok(AsyncStdTransport { settings, pool: Arc::new(pool) })
+        Ok(AsyncStdClient { pool: Arc::new(pool) })
     }
 
-    /// The request budget: how many requests and streams are in flight now, and the most
-    /// that ever were ([`Config::max_connections`] bounds both).
-    pub fn budget(&self) -> &Budget {
-        self.settings.budget()
-    }
-
-    /// The connection budget: how many TCP connections to the server are open now (in use or
-    /// idle in the pool), and the most that ever were ([`Config::max_connections`] bounds both).
-    pub fn connections(&self) -> &Budget {
+    fn connections<'a>(&'a self, _: &'a Settings<AsyncStdRuntime>) -> &'a Budget {
         &self.pool.connections
     }
 
-    /// Re-read a token file ([`Auth::TokenFile`]) when the last read is older than `refresh`
-    /// (default [`DEFAULT_TOKEN_FILE_REFRESH`], 60 s). Resets the cache.
-    pub fn with_token_file_refresh(mut self, refresh: Duration) -> Self {
-        self.settings.set_token_file_refresh(refresh);
-        self
-    }
-
-    /// The configuration this transport was built from.
-    pub fn config(&self) -> &Config {
-        self.settings.config()
-    }
-
-    /// Resolve the URI, add static and dynamic credentials, and convert the body. Returns the
-    /// absolute target (for the connection) and the request in origin form with a `Host` header.
-    async fn prepare(&self, request: Request) -> Result<(Uri, http::Request<Full<Bytes>>)> {
-        let mut request = self.settings.prepare(request).await?;
-        let target = request.uri().clone();
-        let host = host_header(&target)?;
-        request.headers_mut().entry(http::header::HOST).or_insert(host);
-        let origin = target.path_and_query().map(|pq| pq.as_str()).unwrap_or("/");
-        *request.uri_mut() =
-            origin.parse().map_err(|_| Error::protocol(format!("unusable request path {origin:?}")))?;
-        Ok((target, request.map(Full::new)))
-    }
-
-    fn host(&self) -> &str {
-        self.settings.host()
-    }
-
-    /// Send a request and return its head, with the connection its body must be read through.
-    /// A request that a reused keep-alive connection could not even start (the server had closed
-    /// it) is sent again once on a fresh connection; one that was sent is never resent here.
-    async fn request(&self, request: Request) -> Result<(http::Response<hyper::body::Incoming>, Conn, Permit)> {
-        let (target, mut request) = self.prepare(request).await?;
-        let permit = self.budget().acquire().await;
-        let mut conn = self.pool.get(&target).await?;
+    /// Send a ready request and return its head, with the connection its body must be read
+    /// through. A request that a reused keep-alive connection could not even start (the server
+    /// had closed it) is sent again once on a fresh connection; one that was sent is never
+    /// resent here.
+    async fn dispatch(&self, settings: &Settings<AsyncStdRuntime>, request: Request) -> Result<Self::Head> {
+        let (target, request) = origin_form(request)?;
+        let mut request = request.map(http_body_util::Full::new);
+        let (pool, host) = (&self.pool, settings.host());
+        let mut conn = pool.get(&target).await?;
         loop {
             let ready = match conn.driver.run(conn.sender.ready()).await {
                 Ok(Ok(())) => Ok(()),
-                Ok(Err(e)) => Err(request_error(&conn.driver.take_error().unwrap_or(e), self.host())),
-                Err(Ended(Some(e))) => Err(request_error(&e, self.host())),
+                Ok(Err(e)) => Err(request_error(&conn.driver.take_error().unwrap_or(e), host)),
+                Err(Ended(Some(e))) => Err(request_error(&e, host)),
                 Err(Ended(None)) => Err(closed_before_answer()),
             };
             if let Err(err) = ready {
                 if conn.reused {
                     // closed before its replacement opens: it holds a unit of the budget
                     drop(conn);
-                    conn = Box::pin(self.pool.connect(&target, pool_key_of(&target))).await?;
+                    conn = Box::pin(pool.connect(&target, pool::key(&target))).await?;
                     continue;
                 }
                 return Err(err);
@@ -246,40 +210,54 @@ impl AsyncStdTransport {
                     Some(unsent) if conn.reused => {
                         request = unsent;
                         drop(conn);
-                        conn = Box::pin(self.pool.connect(&target, pool_key_of(&target))).await?;
+                        conn = Box::pin(pool.connect(&target, pool::key(&target))).await?;
                         continue;
                     }
                     _ => {
                         let cause = conn.driver.take_error();
-                        return Err(request_error(cause.as_ref().unwrap_or(failed.error()), self.host()));
+                        return Err(request_error(cause.as_ref().unwrap_or(failed.error()), host));
                     }
                 },
-                Err(Ended(Some(e))) => return Err(request_error(&e, self.host())),
+                Err(Ended(Some(e))) => return Err(request_error(&e, host)),
                 Err(Ended(None)) => return Err(closed_before_answer()),
             };
-            self.settings.answered(response.status()).await;
-            return Ok((response, conn, permit));
+            return Ok((response, conn));
         }
     }
 
-    async fn send_inner(&self, request: Request) -> Result<Response> {
-        let (response, conn, _permit) = self.request(request).await?;
-        self.read_whole(response, conn).await
+    fn status(head: &Self::Head) -> http::StatusCode {
+        head.0.status()
     }
 
     /// Read a whole response body (Content-Length or chunked) into memory, then keep the
     /// connection for reuse.
-    async fn read_whole(&self, response: http::Response<hyper::body::Incoming>, mut conn: Conn) -> Result<Response> {
-        let (parts, body) = response.into_parts();
-        let bytes = match conn.driver.run(body.collect()).await {
-            Ok(Ok(collected)) => collected.to_bytes(),
-            Ok(Err(e)) => return Err(body_error(&conn.driver.take_error().unwrap_or(e))),
+    async fn read_whole(&self, (response, mut conn): Self::Head, max: usize) -> Result<Response> {
+        let read = read_whole(response, max, "AsyncStdTransport::with_max_response_bytes");
+        let response = match conn.driver.run(read).await {
+            Ok(Ok(response)) => response,
+            Ok(Err(e)) => return Err(conn.driver.take_error().map_or(e, |cause| body_error(&cause))),
             Err(Ended(Some(e))) => return Err(body_error(&e)),
             Err(Ended(None)) => return Err(truncated_by_close()),
         };
         self.pool.put(conn);
-        Ok(Response::from_parts(parts, bytes))
+        Ok(response)
     }
+
+    fn stream(&self, (response, conn): Self::Head) -> Result<(http::response::Parts, ConnFrames)> {
+        let (parts, body) = response.into_parts();
+        Ok((parts, ConnFrames { body, conn: Some(conn), pool: Arc::clone(&self.pool) }))
+    }
+}
+
+/// The absolute target of a ready request (for the connection) and the request in origin form
+/// with a `Host` header.
+fn origin_form(mut request: Request) -> Result<(Uri, Request)> {
+    let target = request.uri().clone();
+    let host = host_header(&target)?;
+    request.headers_mut().entry(http::header::HOST).or_insert(host);
+    let origin = target.path_and_query().map(|pq| pq.as_str()).unwrap_or("/");
+    *request.uri_mut() = origin.parse().map_err(|_| Error::protocol(format!("unusable request path {origin:?}")))?;
+    Ok((target, request))
 }
 
 /// `Host` for a request to `uri`: the host, with the port unless it is the scheme's default.
@@ -296,122 +274,30 @@ fn host_header(uri: &Uri) -> Result<http::HeaderValue> {
     http::HeaderValue::from_str(&text).map_err(|_| Error::config("server", format!("{host:?} is not a valid host")))
 }
 
-fn pool_key_of(uri: &Uri) -> String {
-    pool::key(uri)
-}
-
-pub(crate) fn closed_before_answer() -> Error {
-    Error::transport(TransportErrorKind::Io, "the server closed the connection before answering")
-}
-
-pub(crate) fn truncated_by_close() -> Error {
-    Error::transport(TransportErrorKind::Truncated, "the connection closed before the response body ended")
-}
-
-impl Transport for AsyncStdTransport {
-    type Body = AsyncStdBody;
-
-    async fn send(&self, request: Request, io: Io) -> Result<Response> {
-        let limits = self.settings.limits(&request, &io);
-        future::or(self.send_inner(request), expire(limits.answer(), |_| limits.response_timed_out())).await
-    }
-
-    /// Like the tokio transport: the head must come within `request_timeout` plus the time the
-    /// server may hold it, capped by the caller's deadline (all from the step's [`Io`]) — except
-    /// for a log follow,
-    /// whose head may only come with the first byte of the log; a 2xx stream then has no overall
-    /// limit, only each read's own timeout.
-    async fn open(&self, request: Request, io: Io) -> Result<Opened<AsyncStdBody>> {
-        let limits = self.settings.limits(&request, &io);
-        let head = expire(limits.answer(), |_| limits.head_timed_out());
-        let (response, conn, permit) = future::or(self.request(request), head).await?;
-        if response.status().is_success() {
-            let (parts, body) = response.into_parts();
-            let body = AsyncStdBody {
-                body,
-                conn: Some(conn),
-                pool: Arc::clone(&self.pool),
-                done: false,
-                permit: Some(permit),
-            };
-            return Ok(Opened::Stream(parts, body));
-        }
-        // An error body is short; do not let a stalled one hang the caller.
-        let read =
-            future::or(self.read_whole(response, conn), expire(limits.rest(), |_| limits.error_body_timed_out()));
-        read.await.map(Opened::Complete)
-    }
-
-    async fn sleep(&self, duration: Duration) {
-        async_io::Timer::after(duration).await;
-    }
-
-    fn now(&self) -> Instant {
-        Instant::now()
-    }
-}
-
-/// The open body of a streamed response, holding its connection. A body read to its end gives
-/// the connection back to the pool; dropping an unfinished one closes it.
-pub struct AsyncStdBody {
+/// The frames of a body, read through (and driving) its connection: the body of an
+/// [`AsyncStdBody`].
+pub struct ConnFrames {
     body: hyper::body::Incoming,
     conn: Option<Conn>,
     pool: Arc<Pool>,
-    done: bool,
-    /// The stream's unit of the connection budget: given back when the stream ends or is dropped.
-    permit: Option<Permit>,
 }
 
-impl std::fmt::Debug for AsyncStdBody {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AsyncStdBody").field("done", &self.done).finish_non_exhaustive()
+impl Frames for ConnFrames {
+    // Every future here only polls (hyper's body channel, the connection): stopping at a
+    // timeout loses nothing, the next call carries on.
+    async fn frame(&mut self) -> Option<Result<hyper::body::Frame<bytes::Bytes>>> {
+        let Some(conn) = self.conn.as_mut() else { return Some(Err(truncated_by_close())) };
+        match conn.driver.run(self.body.frame()).await {
+            Ok(frame) => frame.map(|f| f.map_err(|e| body_error(&conn.driver.take_error().unwrap_or(e)))),
+            Err(Ended(Some(e))) => Some(Err(body_error(&e))),
+            Err(Ended(None)) => Some(Err(truncated_by_close())),
+        }
     }
-}
 
-impl BodyStream for AsyncStdBody {
-    async fn next_chunk(&mut self, limit: Option<Duration>) -> Chunk {
-        if self.done {
-            return Chunk::End;
+    fn finished(&mut self, clean: bool) {
+        match self.conn.take() {
+            Some(conn) if clean => self.pool.put(conn),
+            _ => {}
         }
-        let AsyncStdBody { body, conn, .. } = self;
-        let Some(active) = conn.as_mut() else {
-            self.done = true;
-            return Chunk::Failed(truncated_by_close());
-        };
-        // Every future below only polls (hyper's body channel, the connection): stopping at the
-        // deadline loses nothing, the next call carries on.
-        let read = async {
-            loop {
-                match active.driver.run(body.frame()).await {
-                    Ok(None) => return Ok(Chunk::End),
-                    Ok(Some(Ok(frame))) => match frame.into_data() {
-                        Ok(data) if !data.is_empty() => return Ok(Chunk::Data(data)),
-                        // Empty data frames and trailers carry nothing for us.
-                        _ => continue,
-                    },
-                    Ok(Some(Err(e))) => {
-                        return Ok(Chunk::Failed(body_error(&active.driver.take_error().unwrap_or(e))));
-                    }
-                    Err(Ended(Some(e))) => return Ok(Chunk::Failed(body_error(&e))),
-                    Err(Ended(None)) => return Ok(Chunk::Failed(truncated_by_close())),
-                }
-            }
-        };
-        let chunk = future::or(read, expire(limit, |_| Chunk::TimedOut)).await.unwrap_or_else(|timed_out| timed_out);
-        match &chunk {
-            Chunk::End => {
-                self.done = true;
-                if let Some(conn) = self.conn.take() {
-                    self.pool.put(conn);
-                }
-                self.permit = None;
-            }
-            Chunk::Failed(_) => {
-                self.done = true;
-                self.conn = None;
-            }
-            Chunk::Data(_) | Chunk::TimedOut => {}
-        }
-        chunk
     }
 }

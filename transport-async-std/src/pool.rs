@@ -34,31 +34,16 @@ use http_body_util::Full;
 use hyper::client::conn::http1;
 
 use crate::io::Stream;
+use crate::AsyncStdRuntime;
 use clustermanager_transport_common::budget::{Budget, Permit};
 use clustermanager_transport_common::connect::{connect_timed_out, handshake_error, Target};
+use clustermanager_transport_common::run::within;
 use clustermanager_transport_common::tls::ClientTls;
 
 /// How long an idle connection is kept.
 pub(crate) const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 /// How many idle connections are kept.
 const MAX_IDLE: usize = 16;
-
-/// A future that fails with `error(limit)` once `limit` has passed (async-io's timer), and never
-/// finishes without a limit. Raced with [`future::or`] against the work it bounds (a request, a
-/// connect, a body read), so the work's future is stored once, inline (no wrapper that would
-/// double its size).
-pub(crate) async fn expire<T, E>(
-    limit: Option<Duration>,
-    error: impl FnOnce(Duration) -> E,
-) -> std::result::Result<T, E> {
-    match limit {
-        None => future::pending().await,
-        Some(limit) => {
-            async_io::Timer::after(limit).await;
-            Err(error(limit))
-        }
-    }
-}
 
 /// hyper's half of a connection that must be polled for anything to move on it.
 pub(crate) struct Driver {
@@ -120,7 +105,7 @@ impl Driver {
 }
 
 /// One HTTP/1.1 connection: the sending half and its driver.
-pub(crate) struct Conn {
+pub struct Conn {
     pub(crate) sender: http1::SendRequest<Full<Bytes>>,
     pub(crate) driver: Driver,
     /// Whether it served a request before (a request that fails on it unsent may be retried on a
@@ -199,8 +184,9 @@ impl Pool {
     /// starts once the unit is there).
     pub(crate) async fn connect(&self, uri: &Uri, pool_key: String) -> Result<Conn> {
         let unit = self.unit().await;
-        let timed_out = |limit| connect_timed_out(&key(uri), limit);
-        let (sender, conn) = future::or(self.connect_inner(uri), expire(Some(self.connect_timeout), timed_out)).await?;
+        let limit = self.connect_timeout;
+        let timed_out = || Err(connect_timed_out(&key(uri), limit));
+        let (sender, conn) = within::<AsyncStdRuntime, _>(Some(limit), self.connect_inner(uri), timed_out).await?;
         Ok(Conn {
             sender,
             driver: Driver { conn: Box::pin(conn), ended: false, error: None },

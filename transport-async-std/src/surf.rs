@@ -1,17 +1,9 @@
-//! [`SurfTransport`]: a [`Transport`] over a caller-supplied `surf::Client` (feature `surf`).
-//!
-//! surf is unmaintained and its TLS backends are outdated, so this crate enables only its
-//! plain-HTTP h1 client (`h1-client-no-tls`). The adapter is meant for plain-HTTP servers (a Nomad
-//! dev agent, a server behind a local proxy) or for TLS the caller configured in the surf client
-//! (by enabling a TLS backend on their own surf dependency). [`Config::tls`] cannot be applied to
-//! a client this crate did not build, so an `https` server with TLS settings is refused.
-//!
-//! What is shared with [`AsyncStdTransport`](crate::AsyncStdTransport): the server resolution and
-//! static credentials of [`Config::prepare`], the token-file and exec-plugin caches, the warning
-//! about credentials over plain `http://` (given when the transport is built, as the main
-//! transport does), the connection budget, and the request, stream-head and error-body time
-//! limits (async-io timers). What surf decides and this adapter cannot: how connections are made
-//! and pooled, and the connect timeout (the whole request limit bounds connecting too).
+//! [`SurfTransport`]: the transport of every crate ([`HttpTransport`]: configuration,
+//! credentials, budget, time limits, bodies) over a caller-supplied `surf::Client` (feature
+//! `surf`; see the crate docs on why surf only so). What surf decides and this adapter cannot:
+//! how connections are made and pooled, and the connect timeout (the whole request limit bounds
+//! connecting too); [`Config::tls`] cannot be applied to a client this crate did not build, so
+//! an `https` server with TLS settings is refused.
 //!
 //! Connections: without keep-alive (the client [`SurfTransport::with_default_client`] builds,
 //! and what [`SurfTransport::new`] asks for), each connection belongs to one request or stream
@@ -29,18 +21,21 @@ use bytes::Bytes;
 use clustermanager_core::config::Auth;
 use clustermanager_core::deadline::Io;
 use clustermanager_core::error::TransportErrorKind;
-use clustermanager_core::transport::{Chunk, Opened};
-use clustermanager_core::{BodyStream, Config, Error, Request, Response, Result, Transport};
+use clustermanager_core::transport::Opened;
+use clustermanager_core::{Config, Error, Request, Response, Result, Transport};
 use clustermanager_transport_common::body::{too_large, DEFAULT_MAX_RESPONSE_BYTES};
-use clustermanager_transport_common::budget::{Budget, Permit};
-use clustermanager_transport_common::hyper_rustls::chain_message;
+use clustermanager_transport_common::budget::Budget;
+use clustermanager_transport_common::hyper_rustls::{
+    body_error, chain_message, closed_before_answer, truncated_by_close,
+};
+use clustermanager_transport_common::run::{self, Frames, HttpTransport, Streamed};
 use clustermanager_transport_common::settings::Settings;
 use clustermanager_transport_common::tls::ClientTls;
-use futures_lite::{future, AsyncReadExt};
+use futures_lite::AsyncReadExt;
+use hyper::body::Frame;
 
-use crate::auth::AsyncIo;
-use crate::pool::{expire, key};
-use crate::{closed_before_answer, truncated_by_close};
+use crate::pool::key;
+use crate::AsyncStdRuntime;
 
 /// The largest whole response body [`SurfTransport`] reads into memory by default: 512 MiB (the
 /// tokio transport's default), far above any paginated list, so that a misdirected request (a
@@ -82,23 +77,21 @@ const POOL_CONNECT_FAILED: &str = "error occured while creating a new object";
 /// ```
 #[cfg_attr(docsrs, doc(cfg(feature = "surf")))]
 #[derive(Clone)]
-pub struct SurfTransport {
-    client: ::surf::Client,
-    /// The configuration, credential caches and the budget of requests and streams; the TLS
-    /// settings there are where an exec plugin's client certificate lands, never used for a
-    /// connection here.
-    settings: Settings<AsyncIo>,
-    /// For an `https` server with an exec plugin: the TLS configuration before any plugin
-    /// certificate, to notice one (which a surf client could not present).
-    exec_baseline: Option<Arc<rustls::ClientConfig>>,
-    /// The largest whole response body read into memory.
-    max_response_bytes: usize,
-}
+pub struct SurfTransport(HttpTransport<SurfClient>);
 
 impl std::fmt::Debug for SurfTransport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SurfTransport").field("config", self.config()).finish_non_exhaustive()
+        self.0.fmt(f)
     }
+}
+
+/// The surf client under a [`SurfTransport`]; the TLS settings of its transport are where an
+/// exec plugin's client certificate lands, never used for a connection here.
+pub struct SurfClient {
+    client: ::surf::Client,
+    /// For an `https` server with an exec plugin: the TLS configuration before any plugin
+    /// certificate, to notice one (which a surf client could not present).
+    exec_baseline: Option<Arc<rustls::ClientConfig>>,
 }
 
 impl SurfTransport {
@@ -117,22 +110,9 @@ impl SurfTransport {
     /// reads the rest of the old response (`invalid HTTP version`). Watches and log follows are
     /// dropped mid-body routinely. [`SurfTransport::with_default_client`] builds such a client.
     pub fn new(client: ::surf::Client, config: &Config) -> Result<Self> {
-        let https = config.server.scheme() == "https";
-        if https && config.tls != Default::default() {
-            return Err(Error::config(
-                "tls",
-                "TLS settings (CA, client certificate, skip-verify, server name) cannot be applied to a \
-                 caller-supplied surf client; configure TLS in the surf client and leave the TLS settings \
-                 unset, or use AsyncStdTransport",
-            ));
-        }
-        // Warns about credentials over plain http and holds an exec plugin's certificate.
-        let settings = Settings::new(config, ClientTls::new(config)?);
-        let exec_baseline = match (&config.auth, https) {
-            (Auth::Exec(_), true) => Some(tls_in_use(settings.tls(), config)?),
-            _ => None,
-        };
-        Ok(SurfTransport { client, settings, exec_baseline, max_response_bytes: DEFAULT_SURF_MAX_RESPONSE_BYTES })
+        refuse_tls_settings(config)?;
+        // The settings warn about credentials over plain http and hold an exec plugin's certificate.
+        HttpTransport::with_client(config, |settings| SurfClient::over(client, settings)).map(SurfTransport)
     }
 
     /// A transport over a new surf client of this crate's plain-HTTP backend (h1, no TLS):
@@ -149,51 +129,81 @@ impl SurfTransport {
     /// # Ok::<(), clustermanager_async_std::Error>(())
     /// ```
     pub fn with_default_client(config: &Config) -> Result<Self> {
-        let surf_config = ::surf::Config::new().set_timeout(None).set_tcp_no_delay(true).set_http_keep_alive(false);
-        // The error type depends on which surf backends the build enabled (none can fail for h1).
-        let client: std::result::Result<::surf::Client, _> = surf_config.try_into();
-        let client = client.map_err(|e| Error::config("surf", format!("cannot build the surf client: {e}")))?;
-        Self::new(client, config)
+        Self::new(default_client()?, config)
     }
 
-    /// The connection budget: how many requests and streams are in flight now, and the most
-    /// that ever were ([`Config::max_connections`] bounds both).
+    /// The budget of requests and streams (and of connections: each is closed before its unit is
+    /// given back): how many are in flight now, and the most that ever were
+    /// ([`Config::max_connections`] bounds both).
     pub fn budget(&self) -> &Budget {
-        self.settings.budget()
+        self.0.budget()
     }
 
     /// Re-read a token file ([`Auth::TokenFile`]) when the last read is older than `refresh`
-    /// (default [`DEFAULT_TOKEN_FILE_REFRESH`], 60 s). Resets the cache.
-    pub fn with_token_file_refresh(mut self, refresh: Duration) -> Self {
-        self.settings.set_token_file_refresh(refresh);
-        self
+    /// (default [`DEFAULT_TOKEN_FILE_REFRESH`](crate::DEFAULT_TOKEN_FILE_REFRESH), 60 s).
+    pub fn with_token_file_refresh(self, refresh: Duration) -> Self {
+        SurfTransport(self.0.with_token_file_refresh(refresh))
     }
 
     /// Read whole response bodies of at most `max` bytes (default
     /// [`DEFAULT_SURF_MAX_RESPONSE_BYTES`]); a larger one fails with [`Error::Decode`] (not
-    /// retried). Streams opened with [`Transport::open`] are not limited as a whole: they are
-    /// read piece by piece.
-    pub fn with_max_response_bytes(mut self, max: usize) -> Self {
-        self.max_response_bytes = max;
-        self
+    /// retried). Streams are read piece by piece, not limited as a whole.
+    pub fn with_max_response_bytes(self, max: usize) -> Self {
+        SurfTransport(self.0.with_max_response_bytes(max))
     }
 
     /// The configuration this transport was built from.
     pub fn config(&self) -> &Config {
-        self.settings.config()
+        self.0.config()
     }
 
     /// The surf client requests go through.
     pub fn client(&self) -> &::surf::Client {
-        &self.client
+        &self.0.client().client
+    }
+}
+
+impl Transport for SurfTransport {
+    type Body = SurfBody;
+
+    async fn send(&self, request: Request, io: Io) -> Result<Response> {
+        self.0.send(request, io).await
     }
 
-    /// Resolve the URI, add static and dynamic credentials, and convert the request to surf's.
-    /// Returns `scheme://host:port` (for messages) with it.
-    async fn prepare(&self, request: Request) -> Result<(String, ::surf::Request)> {
-        let request = self.settings.prepare(request).await?;
-        if let Some(baseline) = &self.exec_baseline {
-            if !Arc::ptr_eq(baseline, &tls_in_use(self.settings.tls(), self.config())?) {
+    async fn open(&self, request: Request, io: Io) -> Result<Opened<SurfBody>> {
+        self.0.open(request, io).await
+    }
+
+    async fn sleep(&self, duration: Duration) {
+        self.0.sleep(duration).await
+    }
+
+    fn now(&self) -> Instant {
+        self.0.now()
+    }
+}
+
+impl run::Client for SurfClient {
+    type Runtime = AsyncStdRuntime;
+    type Head = ::surf::Response;
+    type Frames = SurfFrames;
+    const NAME: &'static str = "SurfTransport";
+
+    /// The client [`SurfTransport::with_default_client`] builds.
+    fn build(settings: &Settings<AsyncStdRuntime>) -> Result<Self> {
+        refuse_tls_settings(settings.config())?;
+        SurfClient::over(default_client()?, settings)
+    }
+
+    fn connections<'a>(&'a self, settings: &'a Settings<AsyncStdRuntime>) -> &'a Budget {
+        settings.budget()
+    }
+
+    /// Convert a ready request to surf's and send it through the client.
+    async fn dispatch(&self, settings: &Settings<AsyncStdRuntime>, request: Request) -> Result<::surf::Response> {
+        let SurfClient { client, exec_baseline } = self;
+        if let Some(baseline) = exec_baseline {
+            if !Arc::ptr_eq(baseline, &tls_in_use(settings.tls(), settings.config())?) {
                 return Err(Error::config(
                     "exec",
                     "the exec plugin returned a client certificate, which a caller-supplied surf client \
@@ -201,45 +211,63 @@ impl SurfTransport {
                 ));
             }
         }
-        Ok((key(request.uri()), to_surf(request)?))
+        let target = key(request.uri());
+        client.send(to_surf(request)?).await.map_err(|e| request_error(&e, &target))
     }
 
-    /// Send a request under a unit of the budget and return its head (the body still unread).
-    async fn request(&self, request: Request) -> Result<(::surf::Response, Permit)> {
-        let (target, request) = self.prepare(request).await?;
-        let permit = self.budget().acquire().await;
-        let response = self.client.send(request).await.map_err(|e| request_error(&e, &target))?;
-        if response.status() == ::surf::StatusCode::Unauthorized {
-            self.settings.answered(http::StatusCode::UNAUTHORIZED).await;
-        }
-        Ok((response, permit))
-    }
-
-    async fn send_inner(&self, request: Request) -> Result<Response> {
-        let (response, _permit) = self.request(request).await?;
-        self.read_whole(response).await
+    fn status(head: &::surf::Response) -> http::StatusCode {
+        // surf's status codes are all valid ones
+        http::StatusCode::from_u16(u16::from(head.status())).unwrap_or(http::StatusCode::BAD_GATEWAY)
     }
 
     /// Read a whole response body into memory, at most `max_response_bytes`.
-    async fn read_whole(&self, mut response: ::surf::Response) -> Result<Response> {
+    async fn read_whole(&self, mut response: ::surf::Response, max: usize) -> Result<Response> {
         let parts = head_of(&response)?;
-        let max = self.max_response_bytes;
-        let too_large = || too_large(max, "SurfTransport::with_max_response_bytes");
-        let mut body = response.take_body();
-        if body.len().is_some_and(|len| len > max) {
-            return Err(too_large());
+        let setter = "SurfTransport::with_max_response_bytes";
+        let body = response.take_body();
+        if body.len().is_some_and(|declared| declared > max) {
+            return Err(too_large(max, setter));
         }
-        let mut bytes = Vec::with_capacity(body.len().unwrap_or(0));
-        let limit = u64::try_from(max).unwrap_or(u64::MAX).saturating_add(1);
-        (&mut body).take(limit).read_to_end(&mut bytes).await.map_err(|e| body_error(&e))?;
-        if bytes.len() > max {
-            return Err(too_large());
-        }
-        if let Some(declared) = body.len().filter(|&declared| bytes.len() < declared) {
-            // async-h1 ends a short Content-Length body as if it were complete.
-            return Err(short_body(bytes.len(), declared));
-        }
-        Ok(Response::from_parts(parts, Bytes::from(bytes)))
+        let body = run::collect(SurfFrames::new(body), max, setter).await?;
+        Ok(Response::from_parts(parts, body))
+    }
+
+    fn stream(&self, mut response: ::surf::Response) -> Result<(http::response::Parts, SurfFrames)> {
+        Ok((head_of(&response)?, SurfFrames::new(response.take_body())))
+    }
+}
+
+/// An `https` server with TLS settings, which a caller's surf client cannot be given.
+fn refuse_tls_settings(config: &Config) -> Result<()> {
+    if config.server.scheme() == "https" && config.tls != Default::default() {
+        return Err(Error::config(
+            "tls",
+            "TLS settings (CA, client certificate, skip-verify, server name) cannot be applied to a \
+             caller-supplied surf client; configure TLS in the surf client and leave the TLS settings \
+             unset, or use AsyncStdTransport",
+        ));
+    }
+    Ok(())
+}
+
+/// A surf client of this crate's plain-HTTP backend (h1, no TLS): no timeout of its own,
+/// `TCP_NODELAY` on, no keep-alive.
+fn default_client() -> Result<::surf::Client> {
+    let surf_config = ::surf::Config::new().set_timeout(None).set_tcp_no_delay(true).set_http_keep_alive(false);
+    // The error type depends on which surf backends the build enabled (none can fail for h1).
+    let client: std::result::Result<::surf::Client, _> = surf_config.try_into();
+    client.map_err(|e| Error::config("surf", format!("cannot build the surf client: {e}")))
+}
+
+impl SurfClient {
+    /// `client` under a transport with `settings`, noting an `https` exec plugin's TLS baseline.
+    fn over(client: ::surf::Client, settings: &Settings<AsyncStdRuntime>) -> Result<Self> {
+        let config = settings.config();
+        let exec_baseline = match (&config.auth, config.server.scheme()) {
+            (Auth::Exec(_), "https") => Some(tls_in_use(settings.tls(), config)?),
+            _ => None,
+        };
+        Ok(SurfClient { client, exec_baseline })
     }
 }
 
@@ -345,66 +373,14 @@ fn short_body(got: usize, declared: usize) -> Error {
     Error::transport(TransportErrorKind::Truncated, format!("{closed}: {got} of {declared} bytes arrived"))
 }
 
-/// The error a failed body read becomes: `Truncated` when the body stopped before its declared
-/// end, `Io` otherwise.
-fn body_error(err: &io::Error) -> Error {
-    if err.kind() == io::ErrorKind::UnexpectedEof {
-        return Error::transport(
-            TransportErrorKind::Truncated,
-            format!("{}: {}", truncated_by_close(), chain_message(err)),
-        );
-    }
-    Error::transport(TransportErrorKind::Io, format!("reading the response body failed: {}", chain_message(err)))
-}
-
-impl Transport for SurfTransport {
-    type Body = SurfBody;
-
-    async fn send(&self, request: Request, io: Io) -> Result<Response> {
-        let limits = self.settings.limits(&request, &io);
-        future::or(self.send_inner(request), expire(limits.answer(), |_| limits.response_timed_out())).await
-    }
-
-    /// Like the main transport: the head must come within `request_timeout` plus the time the
-    /// server may hold it, capped by the caller's deadline (all from the step's [`Io`]), except
-    /// for a log follow; a
-    /// 2xx stream then has no overall limit, only each read's own timeout.
-    async fn open(&self, request: Request, io: Io) -> Result<Opened<SurfBody>> {
-        let limits = self.settings.limits(&request, &io);
-        let head = expire(limits.answer(), |_| limits.head_timed_out());
-        let (mut response, permit) = future::or(self.request(request), head).await?;
-        if response.status().is_success() {
-            let parts = head_of(&response)?;
-            let body = response.take_body();
-            let body = SurfBody {
-                declared: body.len(),
-                received: 0,
-                body,
-                buffer: vec![0; READ_BUFFER].into_boxed_slice(),
-                done: false,
-                permit: Some(permit),
-            };
-            return Ok(Opened::Stream(parts, body));
-        }
-        // An error body is short; do not let a stalled one hang the caller.
-        let read = future::or(self.read_whole(response), expire(limits.rest(), |_| limits.error_body_timed_out()));
-        read.await.map(Opened::Complete)
-    }
-
-    async fn sleep(&self, duration: Duration) {
-        async_io::Timer::after(duration).await;
-    }
-
-    fn now(&self) -> Instant {
-        Instant::now()
-    }
-}
-
 /// The open body of a response streamed through surf. Dropping it drops surf's body: without
 /// keep-alive that closes the connection; a keep-alive h1 client would take the connection back
 /// unfinished (see [`SurfTransport::new`]).
 #[cfg_attr(docsrs, doc(cfg(feature = "surf")))]
-pub struct SurfBody {
+pub type SurfBody = Streamed<SurfFrames, AsyncStdRuntime>;
+
+/// A surf body read piece by piece (the body of a [`SurfBody`]).
+pub struct SurfFrames {
     body: ::surf::Body,
     /// The Content-Length, if the server declared one.
     declared: Option<usize>,
@@ -412,50 +388,32 @@ pub struct SurfBody {
     received: usize,
     /// Where a read lands before it is copied out as [`Bytes`].
     buffer: Box<[u8]>,
-    done: bool,
-    /// The stream's unit of the connection budget: given back when the stream ends or is dropped.
-    permit: Option<Permit>,
 }
 
-impl std::fmt::Debug for SurfBody {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SurfBody").field("done", &self.done).finish_non_exhaustive()
+impl SurfFrames {
+    fn new(body: ::surf::Body) -> Self {
+        SurfFrames { declared: body.len(), received: 0, body, buffer: vec![0; READ_BUFFER].into_boxed_slice() }
     }
 }
 
-impl BodyStream for SurfBody {
-    async fn next_chunk(&mut self, limit: Option<Duration>) -> Chunk {
-        if self.done {
-            return Chunk::End;
-        }
-        let SurfBody { body, buffer, .. } = self;
-        // A read that has not finished has taken nothing: stopping at the deadline loses no
-        // bytes, the next call carries on.
-        let read = async { body.read(buffer).await.map_err(Some) };
-        let outcome = future::or(read, expire(limit, |_| None)).await;
-        match outcome {
+impl Frames for SurfFrames {
+    // A read that has not finished has taken nothing: stopping at a timeout loses no bytes.
+    async fn frame(&mut self) -> Option<Result<Frame<Bytes>>> {
+        match self.body.read(&mut self.buffer).await {
+            // async-h1 ends a short Content-Length body as if it were complete.
             Ok(0) => {
-                self.done = true;
-                // the connection (without keep-alive) closes before its unit is given back
-                self.body = ::surf::Body::empty();
-                self.permit = None;
-                match self.declared.filter(|&declared| self.received < declared) {
-                    // async-h1 ends a short Content-Length body as if it were complete.
-                    Some(declared) => Chunk::Failed(short_body(self.received, declared)),
-                    None => Chunk::End,
-                }
+                self.declared.filter(|&declared| self.received < declared).map(|d| Err(short_body(self.received, d)))
             }
             Ok(n) => {
                 self.received = self.received.saturating_add(n);
-                Chunk::Data(Bytes::copy_from_slice(&self.buffer[..n]))
+                Some(Ok(Frame::data(Bytes::copy_from_slice(&self.buffer[..n]))))
             }
-            Err(None) => Chunk::TimedOut,
-            Err(Some(e)) => {
-                self.done = true;
-                self.body = ::surf::Body::empty();
-                self.permit = None;
-                Chunk::Failed(body_error(&e))
-            }
+            Err(e) => Some(Err(body_error(&e))),
         }
+    }
+
+    fn finished(&mut self, _clean: bool) {
+        // the connection (without keep-alive) closes before its unit is given back
+        self.body = ::surf::Body::empty();
     }
 }

@@ -1,4 +1,4 @@
-//! Opening a connection, whatever the runtime: where an `http` or `https` URI points
+//! Connecting, whatever the runtime: a ready manager over a transport ([`manager`]), where an `http` or `https` URI points
 //! ([`Target`]: scheme, host, port) and what a failed connect becomes (a refused or unreachable
 //! TCP connect, the connect timeout, a failed TLS handshake). The transports' connectors do the
 //! I/O with their runtime's sockets and timers.
@@ -6,10 +6,38 @@
 use std::time::Duration;
 
 use clustermanager_core::error::TransportErrorKind;
-use clustermanager_core::{Error, Result};
+use clustermanager_core::{ClusterManager, Config, Error, Result, Transport};
 use http::Uri;
 
 use crate::tls;
+
+/// The manager over the transport `build` makes for `config`, after the orchestrator's connect
+/// step (for Nomad, reading `/v1/agent/self`); retry jitter is seeded from the process's
+/// randomness. What every transport's `connect_typed` does.
+pub async fn manager<T: Transport>(
+    config: &Config,
+    build: impl FnOnce(&Config) -> Result<T>,
+) -> Result<ClusterManager<T>> {
+    ClusterManager::connect(build(config)?, config, crate::random_seed()).await
+}
+
+/// [`manager`], erased to the one [`ClusterManager`] type: what every transport's `connect`
+/// does.
+pub async fn erased<T>(config: &Config, build: impl FnOnce(&Config) -> Result<T>) -> Result<ClusterManager>
+where
+    T: Transport + 'static,
+{
+    Ok(manager(config, build).await?.erase())
+}
+
+/// [`erased`] for the cluster [`Config::infer`] finds in the process environment
+/// ([`StdEnvironment`](crate::StdEnvironment)): what every transport's `connect_infer` does.
+pub async fn inferred<T>(build: impl FnOnce(&Config) -> Result<T>) -> Result<ClusterManager>
+where
+    T: Transport + 'static,
+{
+    erased(&Config::infer(&crate::StdEnvironment)?, build).await
+}
 
 /// Where a request's absolute URI points.
 #[derive(Debug, Clone, Copy)]

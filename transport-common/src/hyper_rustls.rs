@@ -7,6 +7,39 @@ use clustermanager_core::Error;
 
 use crate::tls;
 
+/// Why a connection could not be made, as an error a client library (hyper-util's pool) can
+/// carry to the caller as a source of its own error; [`client_error`] finds it again.
+#[derive(Debug)]
+pub struct ConnectError(pub Error);
+
+impl std::fmt::Display for ConnectError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for ConnectError {}
+
+/// The error a failed client request becomes: the connector's own error when it carried one
+/// ([`ConnectError`]: Connect / Tls / Config), else what [`no_response`] makes of it, as a
+/// `Connect` error when `connecting` (no connection was made) and an `Io` one otherwise.
+pub fn client_error(err: &(dyn std::error::Error + 'static), host: &str, connecting: bool) -> Error {
+    let mut source = Some(err);
+    while let Some(e) = source {
+        if let Some(ConnectError(inner)) = e.downcast_ref::<ConnectError>() {
+            // a copy: the client only lends us its error by reference
+            return match inner {
+                Error::Transport { kind, message } => Error::transport(*kind, message.clone()),
+                Error::Config { key, problem } => Error::config(key.clone(), problem.clone()),
+                other => Error::transport(TransportErrorKind::Connect, other.to_string()),
+            };
+        }
+        source = e.source();
+    }
+    let kind = if connecting { TransportErrorKind::Connect } else { TransportErrorKind::Io };
+    no_response(err, host, kind)
+}
+
 /// The hyper error somewhere in `err`'s chain of sources.
 pub fn find_hyper<'e>(err: &'e (dyn std::error::Error + 'static)) -> Option<&'e hyper::Error> {
     let mut source = Some(err);
@@ -44,11 +77,12 @@ pub fn no_response(err: &(dyn std::error::Error + 'static), host: &str, kind: Tr
     Error::transport(kind, message)
 }
 
-/// The error a failed body read becomes: `Truncated` when the body stopped before its declared
-/// end, `Tls` for a TLS failure, `Io` otherwise.
-pub fn body_error(err: &hyper::Error) -> Error {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
-    let mut truncated = err.is_incomplete_message();
+/// The error a failed body read becomes (from a hyper error, or an I/O error of a client that
+/// reads bodies itself): `Truncated` when the body stopped before its declared end, `Tls` for a
+/// TLS failure, `Io` otherwise.
+pub fn body_error(err: &(dyn std::error::Error + 'static)) -> Error {
+    let mut source = Some(err);
+    let mut truncated = find_hyper(err).is_some_and(|h| h.is_incomplete_message());
     while let Some(e) = source {
         if let Some(tls_err) = as_rustls(e) {
             return tls::tls_error(tls_err, "the server");
@@ -66,6 +100,16 @@ pub fn body_error(err: &hyper::Error) -> Error {
     } else {
         Error::transport(TransportErrorKind::Io, format!("reading the response body failed: {}", chain_message(err)))
     }
+}
+
+/// A connection closed before any answer came.
+pub fn closed_before_answer() -> Error {
+    Error::transport(TransportErrorKind::Io, "the server closed the connection before answering")
+}
+
+/// A connection closed before the response body ended.
+pub fn truncated_by_close() -> Error {
+    Error::transport(TransportErrorKind::Truncated, "the connection closed before the response body ended")
 }
 
 /// The rustls error `e` is, or wraps as an I/O error (whose `source()` skips the wrapped error).

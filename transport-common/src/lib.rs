@@ -12,7 +12,9 @@
 //! ([`auth`]), and the connection budget ([`budget`]); reading a whole response body under a
 //! size cap ([`body`]); where a connection goes and how a failed
 //! connect reads ([`connect`]); what a transport is built from and does to
-//! each request before it goes out ([`settings`]), and what a request may take ([`limits`]).
+//! each request before it goes out ([`settings`]), and what a request may take ([`limits`]); the
+//! flow of one request and a streamed body, written once over what each transport does
+//! differently ([`run`]); and the names every transport crate re-exports ([`names`]).
 
 // Where other crates' docs link to this one when built alone (`cargo doc --no-deps`):
 // without it their links to our items render as plain text.
@@ -27,6 +29,8 @@ pub mod env;
 pub mod exec;
 pub mod hyper_rustls;
 pub mod limits;
+pub mod names;
+pub mod run;
 pub mod settings;
 pub mod tls;
 

@@ -1,17 +1,18 @@
 //! What a request may take, computed once from the step's [`Io`] and [`Config::request_timeout`]
 //! when a transport is handed the request, with the texts of the timeouts it ends in. Every
-//! transport applies the same rules:
+//! transport applies the same rules (in one place: [`HttpTransport`](crate::run::HttpTransport)):
 //!
 //! - [`send`](clustermanager_core::Transport::send): the whole response within
 //!   [`Limits::answer`] (`request_timeout` plus the time the server may hold the request, capped by
 //!   the caller's deadline; see [`Io::limit`]);
 //! - [`open`](clustermanager_core::Transport::open): the response head within the same
 //!   [`Limits::answer`], which for a log follow has no limit of its own (only the caller's
-//!   deadline); the error body of a non-2xx answer within [`Limits::rest`] (`request_timeout`
-//!   capped by the deadline, see [`Io::cap`]); credentials within [`Limits::credentials`], the
-//!   longer of the two.
+//!   deadline); the error body of a non-2xx answer by the same deadline (what is
+//!   [`left`](Limits::left) of [`Limits::answer`]), for a follow within [`Limits::rest`]
+//!   (`request_timeout` capped by the deadline, see [`Io::cap`]) of its head; credentials
+//!   within [`Limits::credentials`], the longer of the two.
 //!
-//! Only durations are computed here: each runtime turns them into its own timers.
+//! Only durations are computed here: each runtime's timer waits them out.
 //!
 //! [`Config::request_timeout`]: clustermanager_core::Config::request_timeout
 
@@ -29,6 +30,8 @@ pub struct Limits {
     answer: Option<Duration>,
     /// The rest: an opened stream's error body (and, with `answer`, its credentials).
     rest: Option<Duration>,
+    /// When the limits were computed (when the transport was handed the request).
+    since: Instant,
 }
 
 impl Limits {
@@ -40,7 +43,14 @@ impl Limits {
             what: format!("{} {}", request.method(), request.uri().path()),
             answer: io.limit(now, request_timeout),
             rest: io.cap(now, request_timeout),
+            since: now,
         }
+    }
+
+    /// What is left now of `limit`, counted from when the transport was handed the request
+    /// (`None`: no limit). For a stage that follows others under the same deadline.
+    pub fn left(&self, limit: Option<Duration>) -> Option<Duration> {
+        limit.map(|limit| limit.saturating_sub(self.since.elapsed()))
     }
 
     /// How long a sent request may take to be answered in whole, or an opened stream to send
@@ -114,7 +124,7 @@ mod tests {
     #[test]
     fn a_follow_has_no_head_limit_but_its_credentials_and_error_body_have_one() {
         let timeout = Some(Duration::from_secs(30));
-        let follow = Limits::new(&get("/log?follow=true"), &Io::new().holding(Hold::Follow), timeout);
+        let follow = Limits::new(&get("/log"), &Io::new().holding(Hold::Follow), timeout);
         assert_eq!((follow.answer(), follow.rest(), follow.credentials()), (None, timeout, timeout));
         let plain = Limits::new(&get("/x"), &Io::new(), timeout);
         assert_eq!((plain.answer(), plain.rest(), plain.credentials()), (timeout, timeout, timeout));

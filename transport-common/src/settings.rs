@@ -1,7 +1,8 @@
 //! What every transport is built from and does to a request before it goes out, whatever its
 //! runtime: the [`Config`], the TLS settings built from it ([`ClientTls`]), the credentials that
 //! need I/O ([`DynamicAuth`] over the runtime's [`CredentialIo`]), and the budget of requests and
-//! streams in flight ([`Budget`] of [`Config::max_connections`] units). A request is made ready by
+//! streams in flight ([`Budget`] of [`Config::max_connections`] units) and the size cap of a whole
+//! response body. A request is made ready by
 //! [`Settings::prepare`] (core's [`Config::prepare`]: the absolute URI from the configured server,
 //! the static credentials and the user agent; then the token file's or exec plugin's
 //! `Authorization`), its answer noted by [`Settings::answered`] (a 401 makes an exec plugin run
@@ -15,6 +16,7 @@ use clustermanager_core::deadline::Io;
 use clustermanager_core::{Config, Request, Result};
 
 use crate::auth::{CredentialIo, DynamicAuth, DEFAULT_TOKEN_FILE_REFRESH};
+use crate::body::DEFAULT_MAX_RESPONSE_BYTES;
 use crate::budget::Budget;
 use crate::limits::Limits;
 use crate::tls::ClientTls;
@@ -26,6 +28,8 @@ pub struct Settings<R> {
     tls: Arc<ClientTls>,
     credentials: Arc<DynamicAuth<R>>,
     budget: Budget,
+    /// The largest whole response body read into memory.
+    max_response_bytes: usize,
 }
 
 impl<R> Clone for Settings<R> {
@@ -35,6 +39,7 @@ impl<R> Clone for Settings<R> {
             tls: Arc::clone(&self.tls),
             credentials: Arc::clone(&self.credentials),
             budget: self.budget.clone(),
+            max_response_bytes: self.max_response_bytes,
         }
     }
 }
@@ -56,7 +61,19 @@ impl<R: CredentialIo> Settings<R> {
             tls: Arc::new(tls),
             credentials: Arc::new(DynamicAuth::new(&config.auth, DEFAULT_TOKEN_FILE_REFRESH)),
             budget: Budget::new(config.max_connections),
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
         }
+    }
+
+    /// Read whole response bodies of at most `max` bytes (default
+    /// [`DEFAULT_MAX_RESPONSE_BYTES`]); streams are read piece by piece, not limited as a whole.
+    pub fn set_max_response_bytes(&mut self, max: usize) {
+        self.max_response_bytes = max;
+    }
+
+    /// The largest whole response body read into memory.
+    pub fn max_response_bytes(&self) -> usize {
+        self.max_response_bytes
     }
 
     /// Re-read a token file ([`Auth::TokenFile`]) when the last read is older than `refresh`.

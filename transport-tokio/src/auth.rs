@@ -1,17 +1,25 @@
-//! The I/O tokio does for credentials (see `clustermanager_transport_common::auth`): token
-//! files read with tokio::fs, exec plugins run with tokio::process (killed if the request is
-//! dropped while they run).
+//! What the transport takes from tokio besides sockets: its timer, and the I/O for credentials
+//! (see `clustermanager_transport_common::auth`): token files read with tokio::fs, exec plugins
+//! run with tokio::process (killed if the request is dropped while they run).
 
 use std::process::Stdio;
 
 use clustermanager_transport_common::auth::CredentialIo;
 use clustermanager_transport_common::exec::{read_capped, Captured, Pipe, MAX_PLUGIN_STDERR, MAX_PLUGIN_STDOUT};
+use clustermanager_transport_common::run::Timer;
 use tokio::io::{AsyncRead, AsyncReadExt};
 
-/// Credential I/O on tokio.
-pub(crate) struct TokioIo;
+/// tokio's timer and credential I/O, as [`TokioTransport`](crate::TokioTransport) uses them.
+#[derive(Debug)]
+pub struct TokioRuntime;
 
-impl CredentialIo for TokioIo {
+impl Timer for TokioRuntime {
+    fn sleep(duration: std::time::Duration) -> impl std::future::Future<Output = ()> + Send {
+        tokio::time::sleep(duration)
+    }
+}
+
+impl CredentialIo for TokioRuntime {
     async fn read_file(path: String) -> std::io::Result<Vec<u8>> {
         tokio::fs::read(path).await
     }

@@ -37,13 +37,13 @@ use clustermanager_core::Error;
 use http::Uri;
 use hyper_util::client::legacy::connect::{Connected, Connection};
 use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
-use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
 use clustermanager_transport_common::budget::{Budget, Permit};
 use clustermanager_transport_common::connect::{connect_timed_out, handshake_error, Target};
+use clustermanager_transport_common::hyper_rustls::ConnectError;
 use clustermanager_transport_common::tls::ClientTls;
 use tokio::sync::watch;
 
@@ -60,18 +60,6 @@ pub(crate) async fn wanting<F: Future>(request: F) -> F::Output {
     let (_wanted, watch) = watch::channel(());
     WANTED.scope(watch, request).await
 }
-
-/// Why a connection could not be made, as an error hyper-util can carry to the caller.
-#[derive(Debug)]
-pub(crate) struct ConnectError(pub(crate) Error);
-
-impl std::fmt::Display for ConnectError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-impl std::error::Error for ConnectError {}
 
 /// Opens TCP (and TLS) connections, each under a unit of the connection budget. Cloned into the
 /// pool; the TLS settings and the budget are shared so an exec plugin's fresh client certificate
@@ -137,75 +125,24 @@ impl Connector {
         let _ = tcp.set_nodelay(true);
         let host = target.host;
         if !target.https {
-            return Ok(Conn { io: TokioIo::new(Stream::Plain(tcp)), h2: false, _unit: unit });
+            return Ok(Conn { io: TokioIo::new(Box::new(tcp)), h2: false, _unit: unit });
         }
         let (name, config) = self.tls.for_host(host)?;
         let stream = TlsConnector::from(config).connect(name, tcp).await.map_err(|e| handshake_error(&e, host))?;
         // the server picked HTTP/2 from our ALPN offer: hyper multiplexes this connection
         let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2".as_slice());
-        Ok(Conn { io: TokioIo::new(Stream::Tls(Box::new(stream))), h2, _unit: unit })
+        Ok(Conn { io: TokioIo::new(Box::new(stream)), h2, _unit: unit })
     }
 }
 
 /// A plain or TLS stream.
-enum Stream {
-    Plain(TcpStream),
-    Tls(Box<TlsStream<TcpStream>>),
-}
+trait Stream: AsyncRead + AsyncWrite + Send + Unpin {}
 
-impl AsyncRead for Stream {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
-        }
-    }
-}
-
-impl AsyncWrite for Stream {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
-        }
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
-        }
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
-        }
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
-        }
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        match self {
-            Stream::Plain(s) => s.is_write_vectored(),
-            Stream::Tls(s) => s.is_write_vectored(),
-        }
-    }
-}
+impl<S: AsyncRead + AsyncWrite + Send + Unpin> Stream for S {}
 
 /// One connection as hyper sees it, and whether TLS negotiated HTTP/2 on it.
 pub(crate) struct Conn {
-    io: TokioIo<Stream>,
+    io: TokioIo<Box<dyn Stream>>,
     h2: bool,
     /// The connection's unit of the connection budget, given back when hyper drops it.
     _unit: Permit,

@@ -1,7 +1,7 @@
 //! # clustermanager-tokio
 //!
 //! Runs [`clustermanager_core`] on tokio: [`TokioTransport`] implements
-//! [`Transport`] with a pooled hyper 1 client (hyper-util's legacy
+//! [`Transport`](clustermanager_core::Transport) with a pooled hyper 1 client (hyper-util's legacy
 //! client; HTTP/2 over TLS when the server offers it, else HTTP/1.1) over TCP and rustls (ring),
 //! within a connection budget ([`Config::max_connections`]), and supplies the credentials that need I/O
 //! (token files, exec plugins). [`connect`] gives a ready [`ClusterManager`].
@@ -27,14 +27,16 @@
 //!
 //! ## One manager type for your code
 //!
-//! [`ClusterManager`] here is the manager over this crate's [`TokioTransport`]. Code that should
-//! also run on async-std or on the fake cluster names [`clustermanager_core::ClusterManager`]
-//! (no type parameter: the manager over a [`DynTransport`]) and receives `cm.erase()`. It is a
-//! cheap clone (shared pool, budget and waits) that moves into spawned tasks. Here, 50 jobs at
-//! once, tested on the fake cluster:
+//! [`ClusterManager`] is one type, the same whether imported from this crate, from
+//! `clustermanager_async_std` or from [`clustermanager_core`]: the manager over a
+//! [`DynTransport`], which [`connect`] returns (the fake cluster's manager turns into it with
+//! `.erase()`). Code that names it runs on any transport. It is a cheap clone (shared pool,
+//! budget and waits) that moves into spawned tasks. [`connect_typed`] gives the manager over the
+//! [`TokioTransport`] itself, `ClusterManager<TokioTransport>`. Here, 50 jobs at once, tested on
+//! the fake cluster:
 //!
 //! ```
-//! use clustermanager_core::{ClusterManager, JobSpec, Result, Status};
+//! use clustermanager_tokio::{ClusterManager, JobSpec, Result, Status};
 //!
 //! /// Runs `n` jobs at once and counts those that succeeded.
 //! async fn run_batch(cm: &ClusterManager, namespace: &str, n: usize) -> Result<usize> {
@@ -59,7 +61,7 @@
 //! # fn main() -> Result<()> {
 //! # let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
 //! # rt.block_on(async {
-//! // in a program: `let cm = clustermanager_tokio::connect_infer().await?.erase();`
+//! // in a program: `let cm = clustermanager_tokio::connect_infer().await?;`
 //! let fake = clustermanager_fake::FakeCluster::kubernetes();
 //! let cm = fake.cluster_manager().await?.erase();
 //! cm.create_namespace("batch").await?;
@@ -107,7 +109,7 @@
 //!
 //! The escape hatch is one line, with the manager's own retry policy: here, list the
 //! Deployments of a namespace and label each one (on the fake cluster; in a program,
-//! `let cm = clustermanager_tokio::connect_infer().await?.erase();`):
+//! `let cm = clustermanager_tokio::connect_infer().await?;`):
 //!
 //! ```
 //! use clustermanager_core::k8s::api::{ListParams, Patch, Resource, WriteParams};
@@ -145,70 +147,65 @@
 #![doc(html_root_url = "https://docs.rs/clustermanager-tokio/0.1.0")]
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
-
-use clustermanager_core::deadline::Io;
-use clustermanager_core::error::TransportErrorKind;
-use clustermanager_core::transport::{Chunk, Opened};
-use clustermanager_core::{BodyStream, Request, Response, Transport};
-use http_body_util::{BodyExt, Full};
+use clustermanager_core::{Request, Response};
+use http_body_util::Full;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 pub use clustermanager_core as core;
-pub use clustermanager_core::config::{Auth, Identity, TlsConfig};
-pub use clustermanager_core::{Config, Error, Result, ResultExt, Secret};
-// What a caller names: the model (JobSpec, Job, Status, LogOptions, ...), the wait options and
-// reasons, the erased transport and the escape hatch's handles and modules.
-pub use clustermanager_core::{futures_core, OwnedStream};
-pub use clustermanager_core::{k8s, nomad};
-pub use clustermanager_core::{Api, KubernetesHandle, NomadHandle};
-pub use clustermanager_core::{
-    Condition, ConfigMap, Constraint, DeleteOptions, Driver, EnvFrom, EnvVar, Execution, Job, JobSpec, LogLine,
-    LogOptions, Namespace, Node, Orchestrator, PodManagement, Port, Probe, ProbeCheck, PullPolicy, Scale, Service,
-    ServiceDef, ServicePort, ServiceSpec, StatefulOptions, Status, TaskState, TaskTemplate, Volume, VolumeMount,
-    VolumeSource, Workload, WorkloadKind,
-};
-pub use clustermanager_core::{Diagnosis, DynTransport, Progress, Reason, ReasonKind, RetryPolicy, WaitOptions};
+// What a caller names: the same from every transport crate.
+pub use clustermanager_transport_common::names::*;
 /// The `http` crate core builds requests with (for `api::request` and the escape hatch).
 pub use http;
 
 mod auth;
 mod connector;
 
-pub use clustermanager_transport_common::auth::DEFAULT_TOKEN_FILE_REFRESH;
+pub use auth::TokioRuntime;
 use clustermanager_transport_common::body::read_whole;
-pub use clustermanager_transport_common::budget::{Budget, Permit};
-use clustermanager_transport_common::hyper_rustls::{body_error, no_response};
-use clustermanager_transport_common::random_seed;
+use clustermanager_transport_common::hyper_rustls::client_error;
+pub use clustermanager_transport_common::run::HttpTransport;
+use clustermanager_transport_common::run::{self, HyperFrames, Streamed};
 use clustermanager_transport_common::settings::Settings;
 use clustermanager_transport_common::tls::{self, ClientTls};
-pub use clustermanager_transport_common::{env, StdEnvironment};
 
-use auth::TokioIo;
-use connector::{wanting, ConnectError, Connector};
+use connector::{wanting, Connector};
 
-/// The seed's API over tokio: the manager over [`TokioTransport`] (reach its
-/// [`budget`](TokioTransport::budget) through [`transport`](clustermanager_core::ClusterManager::transport)).
-/// `.erase()` turns it into [`clustermanager_core::ClusterManager`], the one type that managers
-/// of every transport erase to.
-pub type ClusterManager = clustermanager_core::ClusterManager<TokioTransport>;
-
-/// Connect to the cluster `config` describes: build a [`TokioTransport`] and run the
-/// orchestrator's connect step (for Nomad, reading `/v1/agent/self`). Retry jitter is seeded from
-/// the process's randomness.
+/// Connect to the cluster `config` describes: build a [`TokioTransport`] and run the orchestrator's
+/// connect step (for Nomad, reading `/v1/agent/self`). Retry jitter is seeded from the process's
+/// randomness. Returns the one [`ClusterManager`] type every transport's `connect` returns (the
+/// same as `clustermanager_core::ClusterManager`); [`connect_typed`] keeps the transport's type.
 ///
 /// ```no_run
 /// # async fn demo() -> clustermanager_tokio::Result<()> {
-/// let config = clustermanager_tokio::Config::kubernetes("https://127.0.0.1:6443")?;
-/// let cm = clustermanager_tokio::connect(&config).await?;
+/// use clustermanager_tokio::{ClusterManager, Config};
+///
+/// let config = Config::kubernetes("https://127.0.0.1:6443")?;
+/// let cm: ClusterManager = clustermanager_tokio::connect(&config).await?;
 /// # let _ = cm; Ok(()) }
 /// ```
 pub async fn connect(config: &Config) -> Result<ClusterManager> {
-    let transport = TokioTransport::new(config)?;
-    clustermanager_core::ClusterManager::connect(transport, config, random_seed()).await
+    clustermanager_transport_common::connect::erased(config, TokioTransport::new).await
+}
+
+/// [`connect`], keeping the transport's type: a `ClusterManager<TokioTransport>`, whose
+/// [`transport`](ClusterManager::transport) is the [`TokioTransport`] itself (its budgets, say).
+/// `.erase()` turns it into the [`ClusterManager`] that [`connect`] returns.
+///
+/// ```no_run
+/// # async fn demo() -> clustermanager_tokio::Result<()> {
+/// use clustermanager_tokio::{ClusterManager, Config, TokioTransport};
+///
+/// let config = Config::nomad("http://127.0.0.1:4646")?;
+/// let cm: ClusterManager<TokioTransport> = clustermanager_tokio::connect_typed(&config).await?;
+/// println!("{} requests in flight", cm.transport().budget().in_use());
+/// # Ok(()) }
+/// ```
+pub async fn connect_typed(config: &Config) -> Result<ClusterManager<TokioTransport>> {
+    clustermanager_transport_common::connect::manager(config, TokioTransport::new).await
 }
 
 /// Find the cluster as kubectl and the Nomad CLI do and connect to it, in one call:
@@ -217,9 +214,6 @@ pub async fn connect(config: &Config) -> Result<ClusterManager> {
 /// variables), then [`connect`]. When nothing is found the error lists what was tried and why
 /// each did not apply; a source that is present but broken fails with its own error.
 ///
-/// The manager is over this crate's transport; `.erase()` gives the one
-/// [`clustermanager_core::ClusterManager`] type that any transport's manager erases to.
-///
 /// ```no_run
 /// # async fn demo() -> clustermanager_tokio::Result<()> {
 /// let cm = clustermanager_tokio::connect_infer().await?;
@@ -227,55 +221,52 @@ pub async fn connect(config: &Config) -> Result<ClusterManager> {
 /// # Ok(()) }
 /// ```
 pub async fn connect_infer() -> Result<ClusterManager> {
-    let config = Config::infer(&StdEnvironment)?;
-    connect(&config).await
+    clustermanager_transport_common::connect::inferred(TokioTransport::new).await
 }
 
-/// A [`Transport`] over tokio, hyper and rustls: HTTP/2 when a TLS server picks it from the ALPN
-/// offer (`h2`, then `http/1.1`; kube-apiserver picks h2), every request and watch then
-/// multiplexed over one connection; HTTP/1.1 with pooled keep-alive connections otherwise (and
-/// always for plain `http://`, e.g. a Nomad dev agent).
+/// A [`Transport`](clustermanager_core::Transport) over tokio, hyper and rustls: HTTP/2 when a
+/// TLS server picks it from the ALPN offer (`h2`, then `http/1.1`; kube-apiserver picks h2),
+/// every request and watch then multiplexed over one connection; HTTP/1.1 with pooled keep-alive connections otherwise (and
+/// always for plain `http://`, e.g. a Nomad dev agent). The request flow, its time limits and
+/// the builders are every transport's ([`HttpTransport`]); what is tokio's is the [`TokioClient`].
 ///
-/// Cheap to clone: clones share the connection pool and the credential caches.
-#[derive(Clone)]
-pub struct TokioTransport {
-    /// The configuration, TLS settings, credential caches and the budget of requests and streams.
-    settings: Settings<TokioIo>,
+/// Cheap to clone: clones share the connection pool and the credential caches. Must be used
+/// within a tokio runtime only when requests are made; building is sync.
+///
+/// ```
+/// let config = clustermanager_tokio::Config::nomad("http://127.0.0.1:4646")?;
+/// let transport = clustermanager_tokio::TokioTransport::new(&config)?;
+/// # let _ = transport;
+/// # Ok::<(), clustermanager_tokio::Error>(())
+/// ```
+pub type TokioTransport = HttpTransport<TokioClient>;
+
+/// The open body of a streamed response. Dropping it closes the connection (an unfinished body
+/// cannot be reused).
+pub type TokioBody = Streamed<HyperFrames, TokioRuntime>;
+
+/// What is tokio's in [`TokioTransport`]: hyper-util's pooled client over a connector (TCP,
+/// then rustls for `https`) within the connection budget (see [`TokioTransport::connections`]).
+pub struct TokioClient {
     client: Client<Connector, Full<Bytes>>,
-    /// The largest whole response body read into memory.
-    max_response_bytes: usize,
     /// At most `config.max_connections` connections open at once (shared with the connector).
     connections: Budget,
 }
 
-/// The largest response body [`Transport::send`] reads into memory by default: 512 MiB, far
-/// above any paginated list, so that a misdirected request (a file server, an endless body)
-/// fails instead of exhausting memory. See [`TokioTransport::with_max_response_bytes`].
-pub const DEFAULT_MAX_RESPONSE_BYTES: usize = clustermanager_transport_common::body::DEFAULT_MAX_RESPONSE_BYTES;
+impl run::Client for TokioClient {
+    type Runtime = TokioRuntime;
+    type Head = http::Response<hyper::body::Incoming>;
+    type Frames = HyperFrames;
+    const NAME: &'static str = "TokioTransport";
 
-impl std::fmt::Debug for TokioTransport {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TokioTransport").field("config", self.config()).finish_non_exhaustive()
+    /// HTTP/2 where the server offers it over TLS (kube-apiserver does): every request and watch
+    /// multiplexed over one connection; HTTP/1.1 otherwise and for plain http.
+    fn tls(config: &Config) -> Result<ClientTls> {
+        ClientTls::offering(config, tls::ALPN_H2_HTTP1)
     }
-}
 
-impl TokioTransport {
-    /// A transport for the server `config` describes. Checks the TLS settings (CA, client
-    /// certificate and key) now, so a bad one fails here with a [`Error::Config`] naming it.
-    /// Connections are made lazily, on the first request.
-    ///
-    /// Must be called within a tokio runtime only when requests are made; building is sync.
-    ///
-    /// ```
-    /// let config = clustermanager_tokio::Config::nomad("http://127.0.0.1:4646")?;
-    /// let transport = clustermanager_tokio::TokioTransport::new(&config)?;
-    /// # let _ = transport;
-    /// # Ok::<(), clustermanager_tokio::Error>(())
-    /// ```
-    pub fn new(config: &Config) -> Result<Self> {
-        // HTTP/2 where the server offers it over TLS (kube-apiserver does): every request and
-        // watch multiplexed over one connection; HTTP/1.1 otherwise and for plain http
-        let settings = Settings::new(config, ClientTls::offering(config, tls::ALPN_H2_HTTP1)?);
+    fn build(settings: &Settings<TokioRuntime>) -> Result<Self> {
+        let config = settings.config();
         let connections = Budget::new(config.max_connections);
         let connector = Connector {
             connect_timeout: config.connect_timeout,
@@ -288,222 +279,29 @@ impl TokioTransport {
             .pool_idle_timeout(Duration::from_secs(90))
             .pool_max_idle_per_host(config.max_connections)
             .build(connector);
-        Ok(TokioTransport { settings, client, max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES, connections })
+        Ok(TokioClient { client, connections })
     }
 
-    /// The request budget: how many requests and streams are in flight now, and the most
-    /// that ever were ([`Config::max_connections`] bounds both).
-    pub fn budget(&self) -> &Budget {
-        self.settings.budget()
-    }
-
-    /// The connection budget: how many TCP connections to the server are open now (in flight,
-    /// idle in the pool, or on their way back to it), and the most that ever were
-    /// ([`Config::max_connections`] bounds both).
-    pub fn connections(&self) -> &Budget {
+    fn connections<'a>(&'a self, _: &'a Settings<TokioRuntime>) -> &'a Budget {
         &self.connections
     }
 
-    /// Re-read a token file ([`Auth::TokenFile`]) when the last read is older than `refresh`
-    /// (default [`DEFAULT_TOKEN_FILE_REFRESH`], 60 s). Resets the cache.
-    pub fn with_token_file_refresh(mut self, refresh: Duration) -> Self {
-        self.settings.set_token_file_refresh(refresh);
-        self
+    async fn dispatch(&self, settings: &Settings<TokioRuntime>, request: Request) -> Result<Self::Head> {
+        let request = wanting(self.client.request(request.map(Full::new)));
+        request.await.map_err(|e| client_error(&e, settings.host(), e.is_connect()))
     }
 
-    /// Read whole response bodies of at most `max` bytes (default [`DEFAULT_MAX_RESPONSE_BYTES`]);
-    /// a larger one fails with [`Error::Decode`] (not retried). Streams opened with
-    /// [`Transport::open`] are not limited as a whole: they are read piece by piece.
-    pub fn with_max_response_bytes(mut self, max: usize) -> Self {
-        self.max_response_bytes = max;
-        self
+    fn status(head: &Self::Head) -> http::StatusCode {
+        head.status()
     }
 
-    /// The configuration this transport was built from.
-    pub fn config(&self) -> &Config {
-        self.settings.config()
+    async fn read_whole(&self, head: Self::Head, max: usize) -> Result<Response> {
+        read_whole(head, max, "TokioTransport::with_max_response_bytes").await
     }
 
-    /// Resolve the URI, add static and dynamic credentials, and convert the body.
-    async fn prepare(&self, request: Request) -> Result<http::Request<Full<Bytes>>> {
-        Ok(self.settings.prepare(request).await?.map(Full::new))
-    }
-
-    async fn request(&self, request: Request) -> Result<http::Response<hyper::body::Incoming>> {
-        let request = self.prepare(request).await?;
-        self.dispatch(request).await
-    }
-
-    /// Send a prepared request and wait for the response head.
-    async fn dispatch(&self, request: http::Request<Full<Bytes>>) -> Result<http::Response<hyper::body::Incoming>> {
-        let response =
-            wanting(self.client.request(request)).await.map_err(|e| request_error(&e, self.settings.host()))?;
-        self.settings.answered(response.status()).await;
-        Ok(response)
-    }
-
-    async fn send_inner(&self, request: Request) -> Result<Response> {
-        let _permit = self.budget().acquire().await;
-        let response = self.request(request).await?;
-        self.read_whole(response).await
-    }
-
-    /// Read a whole response body into memory, at most `max_response_bytes`.
-    async fn read_whole(&self, response: http::Response<hyper::body::Incoming>) -> Result<Response> {
-        read_whole(response, self.max_response_bytes, "TokioTransport::with_max_response_bytes").await
-    }
-}
-
-/// `limit` from now; `None` without a limit or when it lies past the clock's range
-/// (`Duration::MAX` means "no limit").
-fn deadline_in(limit: Option<Duration>) -> Option<tokio::time::Instant> {
-    limit.and_then(|t| tokio::time::Instant::now().checked_add(t))
-}
-
-/// `future`'s result, or `timed_out()` if `deadline` passes first (no limit without a deadline).
-async fn within<T>(
-    deadline: Option<tokio::time::Instant>,
-    future: impl std::future::Future<Output = Result<T>>,
-    timed_out: impl FnOnce() -> Error,
-) -> Result<T> {
-    match deadline {
-        None => future.await,
-        Some(deadline) => tokio::time::timeout_at(deadline, future).await.unwrap_or_else(|_| Err(timed_out())),
-    }
-}
-
-impl Transport for TokioTransport {
-    type Body = TokioBody;
-
-    async fn send(&self, request: Request, io: Io) -> Result<Response> {
-        let limits = self.settings.limits(&request, &io);
-        within(deadline_in(limits.answer()), self.send_inner(request), || limits.response_timed_out()).await
-    }
-
-    /// The head must arrive within the same limit as a [`send`](Transport::send)'s whole
-    /// response: a watch and Nomad's event stream answer their head at once (the apiserver
-    /// flushes a watch's head before any event, Nomad sends heartbeats), and a server that takes
-    /// the request but never answers must not park the caller forever.
-    ///
-    /// Except for a follow ([`Hold::Follow`]: a followed Kubernetes pod log or Nomad task log):
-    /// the apiserver proxies a pod's log from the kubelet, which sends its head only with the
-    /// first byte of the log, so following a container that prints nothing for longer than
-    /// `request_timeout` must not fail. Its head wait has no limit beyond the
-    /// `connect_timeout` (TCP + TLS), the same as its body, whose reads have no timeout either:
-    /// the caller bounds a follow by dropping it. Credentials (token file, exec plugin) are still
-    /// fetched within the request timeout.
-    ///
-    /// A 2xx body then streams with no overall limit (each [`Step::Read`] has its own timeout);
-    /// the error body of any other status must arrive by the same deadline as the head (for a
-    /// follow: within `request_timeout` of the head).
-    ///
-    /// [`Step::Read`]: clustermanager_core::Step::Read
-    ///
-    /// [`Hold::Follow`]: clustermanager_core::deadline::Hold::Follow
-    async fn open(&self, request: Request, io: Io) -> Result<Opened<TokioBody>> {
-        // the head's limit (none of its own for a follow); credentials and an error body get
-        // at least `request_timeout`, and never more than the caller's deadline
-        let limits = self.settings.limits(&request, &io);
-        let head_deadline = deadline_in(limits.answer());
-        let prepare = self.prepare(request);
-        let request = within(deadline_in(limits.credentials()), prepare, || limits.credentials_timed_out()).await?;
-        let dispatch = async {
-            let permit = self.budget().acquire().await;
-            Ok((permit, self.dispatch(request).await?))
-        };
-        let (permit, response) = within(head_deadline, dispatch, || limits.head_timed_out()).await?;
-        if response.status().is_success() {
-            let (parts, body) = response.into_parts();
-            return Ok(Opened::Stream(parts, TokioBody { body, done: false, permit: Some(permit) }));
-        }
-        let body_deadline = match limits.answer() {
-            Some(_) => head_deadline,
-            None => deadline_in(limits.rest()),
-        };
-        within(body_deadline, self.read_whole(response), || limits.error_body_timed_out()).await.map(Opened::Complete)
-    }
-
-    async fn sleep(&self, duration: Duration) {
-        tokio::time::sleep(duration).await
-    }
-
-    fn now(&self) -> Instant {
-        Instant::now()
-    }
-}
-
-/// The open body of a streamed response. Dropping it closes the connection (an unfinished body
-/// cannot be reused).
-pub struct TokioBody {
-    body: hyper::body::Incoming,
-    done: bool,
-    /// The stream's unit of the connection budget: given back when the stream ends or is dropped.
-    permit: Option<Permit>,
-}
-
-impl std::fmt::Debug for TokioBody {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TokioBody").field("done", &self.done).finish_non_exhaustive()
-    }
-}
-
-impl BodyStream for TokioBody {
-    async fn next_chunk(&mut self, timeout: Option<Duration>) -> Chunk {
-        if self.done {
-            return Chunk::End;
-        }
-        let deadline = deadline_in(timeout);
-        loop {
-            let frame = match deadline {
-                None => self.body.frame().await,
-                Some(deadline) => match tokio::time::timeout_at(deadline, self.body.frame()).await {
-                    Ok(frame) => frame,
-                    Err(_) => return Chunk::TimedOut,
-                },
-            };
-            match frame {
-                None => {
-                    self.done = true;
-                    self.permit = None;
-                    return Chunk::End;
-                }
-                Some(Ok(frame)) => match frame.into_data() {
-                    Ok(data) if !data.is_empty() => return Chunk::Data(data),
-                    // Empty data frames and trailers carry nothing for us.
-                    _ => continue,
-                },
-                Some(Err(err)) => {
-                    self.done = true;
-                    self.permit = None;
-                    return Chunk::Failed(body_error(&err));
-                }
-            }
-        }
-    }
-}
-
-/// The error a failed hyper-util request becomes: the connector's own error (Connect / Tls /
-/// Config), else what [`no_response`] makes of it (a TLS failure after the handshake, or a
-/// Connect or I/O failure).
-fn request_error(err: &hyper_util::client::legacy::Error, host: &str) -> Error {
-    // the connector's error is the innermost source (it has none of its own)
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
-    while let Some(e) = source {
-        if let Some(ConnectError(inner)) = e.downcast_ref::<ConnectError>() {
-            return copy_error(inner);
-        }
-        source = e.source();
-    }
-    let kind = if err.is_connect() { TransportErrorKind::Connect } else { TransportErrorKind::Io };
-    no_response(err, host, kind)
-}
-
-/// A copy of a connector error (which the client only lends us by reference).
-fn copy_error(err: &Error) -> Error {
-    match err {
-        Error::Transport { kind, message } => Error::transport(*kind, message.clone()),
-        Error::Config { key, problem } => Error::config(key.clone(), problem.clone()),
-        other => Error::transport(TransportErrorKind::Connect, other.to_string()),
+    fn stream(&self, head: Self::Head) -> Result<(http::response::Parts, HyperFrames)> {
+        let (parts, body) = head.into_parts();
+        Ok((parts, HyperFrames(body)))
     }
 }
 

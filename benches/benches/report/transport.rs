@@ -7,7 +7,8 @@
 //! followed by core's own Job decoding of the body, and by k8s-openapi's (to tell decoding from
 //! the rest), core's
 //! `get_job` through `clustermanager_tokio` and `clustermanager_async_std` (request building,
-//! transport, Job decoding), and, with `--features kube`, kube-rs's `Api::<Job>::get` (k8s-openapi
+//! transport, Job decoding; the managers `connect` returns, type-erased, and the tokio one also
+//! typed, from `connect_typed`), and, with `--features kube`, kube-rs's `Api::<Job>::get` (k8s-openapi
 //! decoding). The tokio clients run on one tokio current-thread runtime, the async-std one on
 //! `async_io::block_on`; the server has a thread and runtime of its own.
 
@@ -89,7 +90,10 @@ pub fn report() {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let hyper = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
     let config = clustermanager_tokio::Config::kubernetes(&url).unwrap();
+    // what `connect` returns: the one (type-erased) ClusterManager; and the typed manager over the
+    // TokioTransport itself (`connect_typed`), to tell the erasure's cost apart
     let tokio_cm = rt.block_on(clustermanager_tokio::connect(&config)).unwrap();
+    let tokio_typed_cm = rt.block_on(clustermanager_tokio::connect_typed(&config)).unwrap();
     let async_std_cm = async_io::block_on(clustermanager_async_std::connect(&config)).unwrap();
     #[cfg(feature = "kube")]
     let kube_api = rt.block_on(async {
@@ -134,6 +138,10 @@ pub fn report() {
         let j = tokio_cm.get_job(ns, name).await.unwrap();
         assert_eq!(j.succeeded, 1);
     };
+    let via_tokio_typed = || async {
+        let j = tokio_typed_cm.get_job(ns, name).await.unwrap();
+        assert_eq!(j.succeeded, 1);
+    };
     let via_async_std = || async {
         let j = async_std_cm.get_job(ns, name).await.unwrap();
         assert_eq!(j.succeeded, 1);
@@ -158,8 +166,13 @@ pub fn report() {
             latencies: vec![],
             busy: Duration::ZERO,
         },
-        Samples { name: "core `get_job`, clustermanager-tokio", latencies: vec![], busy: Duration::ZERO },
+        Samples { name: "core `get_job`, clustermanager-tokio (`connect`)", latencies: vec![], busy: Duration::ZERO },
         Samples { name: "core `get_job`, clustermanager-async-std", latencies: vec![], busy: Duration::ZERO },
+        Samples {
+            name: "core `get_job`, clustermanager-tokio typed (`connect_typed`)",
+            latencies: vec![],
+            busy: Duration::ZERO,
+        },
     ];
     #[cfg(feature = "kube")]
     all.push(Samples {
@@ -180,8 +193,9 @@ pub fn report() {
         rt.block_on(round(&mut scratch[2], d, raw_hyper_openapi_decode));
         rt.block_on(round(&mut scratch[3], d, via_tokio));
         async_io::block_on(round(&mut scratch[4], d, via_async_std));
+        rt.block_on(round(&mut scratch[5], d, via_tokio_typed));
         #[cfg(feature = "kube")]
-        rt.block_on(round(&mut scratch[5], d, via_kube));
+        rt.block_on(round(&mut scratch[6], d, via_kube));
         if keep {
             for (a, s) in all.iter_mut().zip(scratch) {
                 a.latencies.extend(s.latencies);

@@ -49,10 +49,11 @@ impl Backend {
 /// [`Transport`] with [`ClusterManager::connect`].
 ///
 /// Written without a type parameter, `ClusterManager` is the manager over a [`DynTransport`]:
-/// one type for every transport, to name in a struct field or a function signature.
+/// one type for every transport, to name in a struct field or a function signature, and the one
+/// that the transport crates re-export and their `connect` return.
 /// [`erase`](ClusterManager::erase) turns a manager over a concrete transport into it (see
-/// [`DynTransport`](crate::DynTransport)); `ClusterManager<TokioTransport>` and friends stay available for code that
-/// wants the transport's own type.
+/// [`DynTransport`](crate::DynTransport)); `ClusterManager<TokioTransport>` and friends (from the
+/// transports' `connect_typed`) stay available for code that wants the transport's own type.
 ///
 /// ```
 /// use clustermanager_core::{ClusterManager, Result};

@@ -1,0 +1,328 @@
+//! A transport, written once: [`HttpTransport`] implements core's [`Transport`] over what each
+//! transport does differently (a [`Client`]: its runtime's [`Timer`] and credential I/O, how a
+//! ready request goes out, how the answer's body is read). The stages of a request and their
+//! time limits ([`Limits`](crate::limits::Limits)) are the same for every transport:
+//!
+//! 1. the request is made ready ([`Settings::prepare`]: server, credentials),
+//! 2. it takes a unit of the budget of requests and streams (a stream keeps it until it ends),
+//! 3. it is sent and its answer's status noted ([`Settings::answered`]: a 401 runs an exec
+//!    plugin again),
+//! 4. `send` reads the whole body (at most [`Settings::max_response_bytes`]); `open` streams a
+//!    2xx body ([`Streamed`]) and reads any other whole.
+//!
+//! `send` does all of it within [`Limits::answer`](crate::limits::Limits::answer). `open` gets
+//! credentials within [`Limits::credentials`](crate::limits::Limits::credentials), the head by
+//! the [`Limits::answer`](crate::limits::Limits::answer) deadline, and a non-2xx body by that
+//! same deadline. A log follow's head has no limit of its own (the apiserver proxies a pod's log
+//! from the kubelet, which sends the head only with the log's first byte, so a quiet container
+//! must not fail it); its credentials still come within `request_timeout` and its error body
+//! within [`Limits::rest`](crate::limits::Limits::rest) of the head. A 2xx body streams with no
+//! overall limit: each read has its own timeout, and the caller ends a follow by dropping it.
+
+use std::future::{poll_fn, Future};
+use std::marker::PhantomData;
+use std::pin::pin;
+use std::sync::Arc;
+use std::task::Poll;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use clustermanager_core::deadline::Io;
+use clustermanager_core::transport::{Chunk, Opened};
+use clustermanager_core::{BodyStream, Config, Request, Response, Result, Transport};
+use hyper::body::Frame;
+
+use crate::auth::CredentialIo;
+use crate::body::too_large;
+use crate::budget::{Budget, Permit};
+use crate::settings::Settings;
+use crate::tls::ClientTls;
+
+/// A runtime's timer.
+pub trait Timer: Send + Sync + 'static {
+    /// A future that finishes once `duration` has passed.
+    fn sleep(duration: Duration) -> impl Future<Output = ()> + Send;
+}
+
+/// `work`'s output, or `timed_out()` if `limit` passes first (no limit: `None`). The work is
+/// polled first, so work that is ready when the limit passes still counts.
+pub async fn within<Tm: Timer, T>(
+    limit: Option<Duration>,
+    work: impl Future<Output = T>,
+    timed_out: impl FnOnce() -> T,
+) -> T {
+    let Some(limit) = limit else { return work.await };
+    let (mut work, mut timer) = (pin!(work), pin!(Tm::sleep(limit)));
+    let done = poll_fn(|cx| match work.as_mut().poll(cx) {
+        Poll::Ready(out) => Poll::Ready(Some(out)),
+        Poll::Pending => timer.as_mut().poll(cx).map(|()| None),
+    });
+    done.await.unwrap_or_else(timed_out)
+}
+
+/// What one transport does differently, plugged into [`HttpTransport`]: its runtime, how a
+/// ready request goes out, and how the answer's body is read.
+pub trait Client: Sized + Send + Sync + 'static {
+    /// The runtime's timer and credential I/O.
+    type Runtime: Timer + CredentialIo;
+    /// An answer whose head is in and whose body is not read yet.
+    type Head: Send;
+    /// Where a streamed body's frames come from.
+    type Frames: Frames + 'static;
+    /// The transport's name, in its `Debug` output.
+    const NAME: &'static str;
+
+    /// The TLS settings for `config` (with the ALPN offer the client speaks).
+    fn tls(config: &Config) -> Result<ClientTls> {
+        ClientTls::new(config)
+    }
+
+    /// The client of a transport with `settings` (connections are made lazily).
+    fn build(settings: &Settings<Self::Runtime>) -> Result<Self>;
+
+    /// The connection budget: TCP connections open now (idle pooled ones included) and at most.
+    fn connections<'a>(&'a self, settings: &'a Settings<Self::Runtime>) -> &'a Budget;
+
+    /// Send `request` (ready: absolute URI, credentials) and wait for the answer's head.
+    fn dispatch(
+        &self,
+        settings: &Settings<Self::Runtime>,
+        request: Request,
+    ) -> impl Future<Output = Result<Self::Head>> + Send;
+
+    /// The answer's status.
+    fn status(head: &Self::Head) -> http::StatusCode;
+
+    /// Read the whole body, at most `max` bytes.
+    fn read_whole(&self, head: Self::Head, max: usize) -> impl Future<Output = Result<Response>> + Send;
+
+    /// The head of a 2xx answer and its body's frames, to stream.
+    fn stream(&self, head: Self::Head) -> Result<(http::response::Parts, Self::Frames)>;
+}
+
+/// core's [`Transport`] over a [`Client`]: the configuration, TLS settings, credential caches,
+/// budget and size cap ([`Settings`]), the request flow of this module, and the builders every
+/// transport offers. Cheap to clone: clones share the client (its connection pool) and the
+/// settings.
+pub struct HttpTransport<C: Client> {
+    settings: Settings<C::Runtime>,
+    client: Arc<C>,
+}
+
+impl<C: Client> Clone for HttpTransport<C> {
+    fn clone(&self) -> Self {
+        HttpTransport { settings: self.settings.clone(), client: Arc::clone(&self.client) }
+    }
+}
+
+impl<C: Client> std::fmt::Debug for HttpTransport<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct(C::NAME).field("config", self.config()).finish_non_exhaustive()
+    }
+}
+
+impl<C: Client> HttpTransport<C> {
+    /// A transport for the server `config` describes. Checks the TLS settings (CA, client
+    /// certificate and key) now, so a bad one fails here with an
+    /// [`Error::Config`](clustermanager_core::Error::Config) naming it. Connections are made
+    /// lazily, on the first request; building needs no runtime.
+    pub fn new(config: &Config) -> Result<Self> {
+        Self::with_client(config, C::build)
+    }
+
+    /// A transport for `config` over the client `make` builds from the transport's settings.
+    pub fn with_client(config: &Config, make: impl FnOnce(&Settings<C::Runtime>) -> Result<C>) -> Result<Self> {
+        let settings = Settings::new(config, C::tls(config)?);
+        let client = Arc::new(make(&settings)?);
+        Ok(HttpTransport { settings, client })
+    }
+
+    /// The request budget: how many requests and streams are in flight now, and the most that
+    /// ever were ([`Config::max_connections`] bounds both).
+    pub fn budget(&self) -> &Budget {
+        self.settings.budget()
+    }
+
+    /// The connection budget: how many TCP connections to the server are open now (in flight,
+    /// idle in the pool, or on their way back to it), and the most that ever were
+    /// ([`Config::max_connections`] bounds both).
+    pub fn connections(&self) -> &Budget {
+        self.client.connections(&self.settings)
+    }
+
+    /// Re-read a token file ([`Auth::TokenFile`](clustermanager_core::config::Auth::TokenFile))
+    /// when the last read is older than `refresh` (default
+    /// [`DEFAULT_TOKEN_FILE_REFRESH`](crate::auth::DEFAULT_TOKEN_FILE_REFRESH), 60 s). Resets the
+    /// cache.
+    pub fn with_token_file_refresh(mut self, refresh: Duration) -> Self {
+        self.settings.set_token_file_refresh(refresh);
+        self
+    }
+
+    /// Read whole response bodies of at most `max` bytes (default
+    /// [`DEFAULT_MAX_RESPONSE_BYTES`](crate::body::DEFAULT_MAX_RESPONSE_BYTES), 512 MiB); a
+    /// larger one fails with [`Error::Decode`](clustermanager_core::Error::Decode) (not retried).
+    /// Streams opened with [`Transport::open`] are not limited as a whole: they are read piece by
+    /// piece.
+    pub fn with_max_response_bytes(mut self, max: usize) -> Self {
+        self.settings.set_max_response_bytes(max);
+        self
+    }
+
+    /// The configuration this transport was built from.
+    pub fn config(&self) -> &Config {
+        self.settings.config()
+    }
+
+    /// The client requests go through.
+    pub fn client(&self) -> &C {
+        &self.client
+    }
+
+    /// Send a ready request under a unit of the budget, noting the answer's status.
+    async fn dispatch(&self, request: Request) -> Result<(Permit, C::Head)> {
+        let permit = self.settings.budget().acquire().await;
+        let head = self.client.dispatch(&self.settings, request).await?;
+        self.settings.answered(C::status(&head)).await;
+        Ok((permit, head))
+    }
+}
+
+impl<C: Client> Transport for HttpTransport<C> {
+    type Body = Streamed<C::Frames, C::Runtime>;
+
+    /// The whole answer within [`Limits::answer`](crate::limits::Limits::answer).
+    async fn send(&self, request: Request, io: Io) -> Result<Response> {
+        let limits = self.settings.limits(&request, &io);
+        let exchange = async {
+            let request = self.settings.prepare(request).await?;
+            let (_permit, head) = self.dispatch(request).await?;
+            self.client.read_whole(head, self.settings.max_response_bytes()).await
+        };
+        within::<C::Runtime, _>(limits.answer(), exchange, || Err(limits.response_timed_out())).await
+    }
+
+    /// Credentials, head and a non-2xx body within the limits of the [module docs](self).
+    async fn open(&self, request: Request, io: Io) -> Result<Opened<Self::Body>> {
+        let limits = self.settings.limits(&request, &io);
+        let prepare = self.settings.prepare(request);
+        let credentials =
+            within::<C::Runtime, _>(limits.credentials(), prepare, || Err(limits.credentials_timed_out()));
+        let request = credentials.await?;
+        let head_limit = limits.left(limits.answer());
+        let dispatch = self.dispatch(request);
+        let (permit, head) = within::<C::Runtime, _>(head_limit, dispatch, || Err(limits.head_timed_out())).await?;
+        if C::status(&head).is_success() {
+            let (parts, frames) = self.client.stream(head)?;
+            return Ok(Opened::Stream(parts, Streamed::new(frames, permit)));
+        }
+        let body_limit = match limits.answer() {
+            Some(answer) => limits.left(Some(answer)),
+            None => limits.rest(),
+        };
+        let read = self.client.read_whole(head, self.settings.max_response_bytes());
+        within::<C::Runtime, _>(body_limit, read, || Err(limits.error_body_timed_out())).await.map(Opened::Complete)
+    }
+
+    async fn sleep(&self, duration: Duration) {
+        C::Runtime::sleep(duration).await
+    }
+
+    fn now(&self) -> Instant {
+        Instant::now()
+    }
+}
+
+/// The frames of a hyper body, read as they come.
+pub struct HyperFrames(pub hyper::body::Incoming);
+
+impl Frames for HyperFrames {
+    async fn frame(&mut self) -> Option<Result<Frame<Bytes>>> {
+        let frame = http_body_util::BodyExt::frame(&mut self.0).await?;
+        Some(frame.map_err(|err| crate::hyper_rustls::body_error(&err)))
+    }
+}
+
+/// The data of `frames` to the body's end, at most `max` bytes ([`too_large`] naming `setter`
+/// past that): a whole body read through a transport's [`Frames`].
+pub async fn collect<F: Frames>(mut frames: F, max: usize, setter: &str) -> Result<Bytes> {
+    let mut body = Vec::new();
+    while let Some(frame) = frames.frame().await {
+        let Ok(data) = frame?.into_data() else { continue };
+        if data.len() > max.saturating_sub(body.len()) {
+            return Err(too_large(max, setter));
+        }
+        body.extend_from_slice(&data);
+    }
+    frames.finished(true);
+    Ok(Bytes::from(body))
+}
+
+/// Where a streamed body's frames come from.
+pub trait Frames: Send {
+    /// The next frame: `None` at the body's end, or the error reading it failed with.
+    fn frame(&mut self) -> impl Future<Output = Option<Result<Frame<Bytes>>>> + Send;
+
+    /// The body was read to its end (`clean`) or failed: keep or close its connection.
+    fn finished(&mut self, clean: bool) {
+        let _ = clean;
+    }
+}
+
+/// A streamed body of any transport: the data of its frames (empty ones and trailers skipped),
+/// each read within its own timeout. Its unit of the budget is given back when it ends, fails or
+/// is dropped.
+pub struct Streamed<F, Tm> {
+    frames: F,
+    done: bool,
+    permit: Option<Permit>,
+    timer: PhantomData<fn() -> Tm>,
+}
+
+impl<F, Tm> std::fmt::Debug for Streamed<F, Tm> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Streamed").field("done", &self.done).finish_non_exhaustive()
+    }
+}
+
+impl<F: Frames, Tm: Timer> Streamed<F, Tm> {
+    /// A body read from `frames`, holding `permit`.
+    pub fn new(frames: F, permit: Permit) -> Self {
+        Streamed { frames, done: false, permit: Some(permit), timer: PhantomData }
+    }
+
+    /// The next piece of the body, waiting at most `timeout`. A read cut short by the timeout
+    /// loses nothing.
+    async fn read_chunk(&mut self, timeout: Option<Duration>) -> Chunk {
+        if self.done {
+            return Chunk::End;
+        }
+        let frames = &mut self.frames;
+        let read = async {
+            loop {
+                match frames.frame().await {
+                    None => return Chunk::End,
+                    Some(Ok(frame)) => match frame.into_data() {
+                        Ok(data) if !data.is_empty() => return Chunk::Data(data),
+                        // Empty data frames and trailers carry nothing for us.
+                        _ => continue,
+                    },
+                    Some(Err(err)) => return Chunk::Failed(err),
+                }
+            }
+        };
+        let chunk = within::<Tm, _>(timeout, read, || Chunk::TimedOut).await;
+        if let Chunk::End | Chunk::Failed(_) = &chunk {
+            self.done = true;
+            self.frames.finished(matches!(chunk, Chunk::End));
+            self.permit = None;
+        }
+        chunk
+    }
+}
+
+impl<F: Frames, Tm: Timer> BodyStream for Streamed<F, Tm> {
+    fn next_chunk(&mut self, timeout: Option<Duration>) -> impl Future<Output = Chunk> + Send {
+        self.read_chunk(timeout)
+    }
+}
