@@ -51,6 +51,10 @@ pub enum ReasonKind {
     DeadlineExceeded,
     /// No execution started within the wait's startup deadline, and the server gave no reason.
     NotStarted,
+    /// An admission check of the apiserver refuses the job's pods: Pod Security
+    /// (`violates PodSecurity "restricted:latest"`), an admission webhook, a LimitRange. Only
+    /// changing the job (or the namespace's policy) resolves it.
+    AdmissionRefused,
     /// A rollout of a long-running workload failed (Nomad deployment `failed`/`cancelled`,
     /// Kubernetes `Progressing=False`: `ProgressDeadlineExceeded`).
     DeploymentFailed,

@@ -1,8 +1,9 @@
 //! The fake kube-apiserver (with a built-in job controller and kubelet).
 //!
 //! Objects live in one store keyed by API collection, namespace and name, every write bumps the
-//! cluster-wide `resourceVersion` and appends a watch event. Answers copy kube-apiserver v1.19's
-//! shapes (see `tests/fixtures/k8s`): objects with `metadata.resourceVersion`/`uid`/`selfLink`,
+//! cluster-wide `resourceVersion` and appends a watch event. Answers copy kube-apiserver v1.36's
+//! shapes or, with [`KubernetesVersion::V1_19`], v1.19's (see `tests/fixtures/k8s-1.36` and
+//! `tests/fixtures/k8s`; what differs is listed in `version.rs`): objects with `metadata.resourceVersion`/`uid` (and on 1.19 `selfLink`),
 //! lists as `<Kind>List` whose items carry no `kind`, errors as `Status` objects, watches as
 //! newline-separated `{"type","object"}` events ending when `timeoutSeconds` (virtual) passes.
 //!
@@ -40,8 +41,10 @@ use crate::http_util::{self, param};
 
 mod apps;
 mod quota;
+mod version;
 use crate::sim::{self, Schedule};
 use crate::{Reply, StreamPoll};
+pub use version::KubernetesVersion;
 
 /// Default server-side watch timeout when the client sends no `timeoutSeconds`.
 const DEFAULT_WATCH: Duration = Duration::from_secs(1800);
@@ -191,6 +194,10 @@ pub(crate) struct Cluster {
     missing_images: Vec<String>,
     /// When each Deployment's current rollout began (for `progressDeadlineSeconds`).
     rollouts: BTreeMap<(String, String), Duration>,
+    /// Which apiserver it behaves as.
+    version: KubernetesVersion,
+    /// Answer watch-list requests as a 1.34+ apiserver over an etcd without progress requests.
+    watch_list_refused: bool,
 }
 
 /// An open streamed answer.
@@ -218,7 +225,7 @@ pub(crate) enum Stream {
 }
 
 impl Cluster {
-    pub(crate) fn new(step: Duration) -> Self {
+    pub(crate) fn new(step: Duration, version: KubernetesVersion) -> Self {
         let mut c = Cluster {
             objects: BTreeMap::new(),
             events: Vec::new(),
@@ -232,6 +239,8 @@ impl Cluster {
             now: Duration::ZERO,
             missing_images: Vec::new(),
             rollouts: BTreeMap::new(),
+            version,
+            watch_list_refused: false,
         };
         let node = json!({
             "metadata": {"name": NODE_NAME, "labels": {"kubernetes.io/arch": "amd64", "kubernetes.io/hostname": NODE_NAME, "kubernetes.io/os": "linux", "type": "fake-kubelet"}},
@@ -247,14 +256,26 @@ impl Cluster {
                 "nodeInfo": {"osImage": "clustermanager-fake", "containerRuntimeVersion": "fake://1.0", "kubeletVersion": "v1.19.0", "kubeProxyVersion": "v1.19.0", "operatingSystem": "linux", "architecture": "amd64"}
             }
         });
-        let active = || json!({"spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}});
-        for (name, obj) in [("default", active()), ("kube-system", active()), (NODE_NAME, node)] {
+        let active = |name: &str| {
+            let mut ns = json!({"spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}});
+            if version.current() {
+                ns["metadata"] = json!({"labels": {"kubernetes.io/metadata.name": name}});
+            }
+            ns
+        };
+        for (name, obj) in [("default", active("default")), ("kube-system", active("kube-system")), (NODE_NAME, node)] {
             let res = if name == NODE_NAME { "nodes" } else { "namespaces" };
             if let Some(rt) = c.builtin("/api/v1", res) {
                 let _ = c.insert(&rt, "", name, obj);
             }
         }
         c
+    }
+
+    /// Answer watch-list requests with the `ERROR` event of a 1.34+ apiserver whose etcd lacks
+    /// progress requests (`acm-35`).
+    pub(crate) fn set_watch_list_refused(&mut self, refused: bool) {
+        self.watch_list_refused = refused;
     }
 
     /// Images the fake registry does not have (their pulls fail).
@@ -284,12 +305,15 @@ impl Cluster {
     // ----- storage -------------------------------------------------------------------------
 
     fn builtin(&self, prefix: &str, resource: &str) -> Option<ResourceType> {
-        BUILTIN.iter().find(|(p, r, _, _)| *p == prefix && *r == resource).map(|(p, r, k, n)| ResourceType {
-            prefix: (*p).into(),
-            resource: (*r).into(),
-            kind: (*k).into(),
-            namespaced: *n,
-        })
+        let version = self.version;
+        BUILTIN.iter().find(|(p, r, _, _)| *p == prefix && *r == resource && version.serves(p, r)).map(
+            |(p, r, k, n)| ResourceType {
+                prefix: (*p).into(),
+                resource: (*r).into(),
+                kind: (*k).into(),
+                namespaced: *n,
+            },
+        )
     }
 
     /// A built-in type or one defined by an Established CRD.
@@ -319,7 +343,7 @@ impl Cluster {
     }
 
     fn known_prefix(&self, prefix: &str) -> bool {
-        BUILTIN.iter().any(|(p, ..)| *p == prefix)
+        BUILTIN.iter().any(|(p, r, ..)| *p == prefix && self.version.serves(p, r))
             || self.objects.iter().any(|(k, crd)| {
                 k.0 == "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
                     && crd["spec"]["versions"].as_array().is_some_and(|vs| {
@@ -332,6 +356,16 @@ impl Cluster {
                         })
                     })
             })
+    }
+
+    /// Discovery of one group version (`GET /apis/batch/v1`): the built-in resources it serves.
+    fn resource_list(&self, prefix: &str) -> Value {
+        let resources: Vec<Value> = BUILTIN
+            .iter()
+            .filter(|(p, r, ..)| *p == prefix && self.version.serves(p, r))
+            .map(|(_, r, k, n)| json!({"name": r, "singularName": "", "namespaced": n, "kind": k, "verbs": ["create", "delete", "get", "list", "patch", "update", "watch"]}))
+            .collect();
+        json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": prefix.trim_start_matches("/apis/").trim_start_matches("/api/"), "resources": resources})
     }
 
     fn record(&mut self, rt: &ResourceType, ns: &str, name: &str, kind: &'static str, object: &Value) {
@@ -355,7 +389,9 @@ impl Cluster {
         if rt.namespaced {
             meta.insert("namespace".into(), ns.into());
         }
-        meta.insert("selfLink".into(), rt.self_link(ns, name).into());
+        if !self.version.current() {
+            meta.insert("selfLink".into(), rt.self_link(ns, name).into());
+        }
         meta.insert("uid".into(), sim::uid(name, self.serial).into());
         meta.insert("resourceVersion".into(), self.rv.to_string().into());
         meta.insert("creationTimestamp".into(), sim::timestamp(self.now).into());
@@ -428,6 +464,10 @@ impl Cluster {
                     // counts it ready
                     self.reconcile(&resource, &ns, &name);
                     return;
+                }
+                if self.version.current() {
+                    // the job controller counts the pod ready
+                    self.sync_job_of(&ns, &pod);
                 }
                 let duration = self.outcomes.get(&(ns.clone(), pod.clone())).map_or(self.step, |o| o.duration);
                 self.schedule.at(self.now + duration, Action::FinishPod { ns, pod });
@@ -556,9 +596,8 @@ impl Cluster {
             .filter_map(|p| self.get(&pods, ns, p).and_then(|o| o["status"]["phase"].as_str()).map(str::to_owned))
             .collect();
         let count = |p: &str| phases.iter().filter(|x| x.as_str() == p).count();
-        let (succeeded, failed) = (count("Succeeded"), count("Failed"));
+        let (succeeded, failed, running) = (count("Succeeded"), count("Failed"), count("Running"));
         let active = phases.len() - succeeded - failed;
-        let now = sim::timestamp(self.now);
         let status = ensure_object(&mut obj["status"]);
         for (key, n) in [("active", active), ("succeeded", succeeded), ("failed", failed)] {
             if n > 0 {
@@ -567,19 +606,68 @@ impl Cluster {
                 status.remove(key);
             }
         }
-        if failed > 0 {
-            status.insert(
-                "conditions".into(),
-                json!([{"type": "Failed", "status": "True", "lastProbeTime": now, "lastTransitionTime": now, "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit"}]),
-            );
-        } else if succeeded > 0 {
-            status.insert(
-                "conditions".into(),
-                json!([{"type": "Complete", "status": "True", "lastProbeTime": now, "lastTransitionTime": now}]),
-            );
-            status.insert("completionTime".into(), now.into());
+        if self.version.current() {
+            status.insert("ready".into(), running.into());
         }
-        self.update(&jobs, ns, &job, obj);
+        let status = status.clone();
+        let outcome = if failed > 0 {
+            Some(Some(("BackoffLimitExceeded", "Job has reached the specified backoff limit")))
+        } else if succeeded > 0 {
+            Some(None)
+        } else {
+            None
+        };
+        match outcome {
+            None => {
+                obj["status"] = Value::Object(status);
+                self.update(&jobs, ns, &job, obj);
+            }
+            Some(failure) => self.finish_job(ns, &job, obj, &status, failure),
+        }
+    }
+
+    /// Write a finished Job's status (on 1.36 in two writes, releasing its finished pods'
+    /// tracking finalizer between them, as the job controller does).
+    fn finish_job(
+        &mut self,
+        ns: &str,
+        job: &str,
+        mut obj: Value,
+        status: &Map<String, Value>,
+        failure: Option<(&str, &str)>,
+    ) {
+        let (Some(jobs), Some(pods)) = (self.jobs_rt(), self.pods_rt()) else { return };
+        let finished: Vec<String> = self
+            .pods_of(ns, job)
+            .into_iter()
+            .filter(|p| {
+                self.get(&pods, ns, p)
+                    .is_some_and(|o| matches!(o["status"]["phase"].as_str(), Some("Succeeded" | "Failed")))
+            })
+            .collect();
+        let uids: Vec<Value> =
+            finished.iter().filter_map(|p| self.get(&pods, ns, p).map(|o| o["metadata"]["uid"].clone())).collect();
+        let writes = self.job_finish_statuses(status, failure, &uids);
+        let last = writes.len();
+        for (i, write) in writes.into_iter().enumerate() {
+            obj["status"] = Value::Object(write);
+            obj = self.update(&jobs, ns, job, obj);
+            if i + 1 < last {
+                self.release_tracking(ns, &finished);
+            }
+        }
+    }
+
+    /// The job controller counted these pods: their tracking finalizer goes (1.36).
+    fn release_tracking(&mut self, ns: &str, pods: &[String]) {
+        let Some(rt) = self.pods_rt() else { return };
+        for pod in pods {
+            let Some(mut obj) = self.get(&rt, ns, pod).cloned() else { continue };
+            let Some(meta) = obj["metadata"].as_object_mut() else { continue };
+            if meta.remove("finalizers").is_some() {
+                self.update(&rt, ns, pod, obj);
+            }
+        }
     }
 
     /// What the job controller does when a Job is created: one pod, scheduled to run.
@@ -591,8 +679,8 @@ impl Cluster {
         let pod_name = format!("{name}-{}", sim::name_suffix(&name, self.serial));
         let mut template = job["spec"]["template"].clone();
         let mut labels = template["metadata"]["labels"].as_object().cloned().unwrap_or_default();
-        labels.insert("controller-uid".into(), uid.clone());
-        labels.insert("job-name".into(), name.clone().into());
+        let mut extra = json!({});
+        self.job_pod_metadata(&mut labels, &mut extra, &uid, &name);
         let mut spec = template["spec"].take();
         if spec.is_null() {
             spec = json!({});
@@ -609,6 +697,9 @@ impl Cluster {
                 "containerStatuses": [{"name": container_name(&json!({"spec": job["spec"]["template"]["spec"].clone()})), "state": {"waiting": {"reason": "ContainerCreating"}}, "lastState": {}, "ready": false, "restartCount": 0, "image": job["spec"]["template"]["spec"]["containers"][0]["image"].clone(), "imageID": "", "started": false}]}
         });
         let mut pod = pod;
+        if let Some(finalizers) = extra.get("finalizers") {
+            pod["metadata"]["finalizers"] = finalizers.clone();
+        }
         // the first try starts the Job (and its active deadline); a refused one is tried again
         let first = job["status"]["startTime"].is_null();
         if first {
@@ -618,7 +709,7 @@ impl Cluster {
             }
         }
         let start_time = if first { sim::timestamp(self.now).into() } else { job["status"]["startTime"].clone() };
-        let admitted = self.admit_pod(&ns, &pod_name, &pod);
+        let admitted = self.pod_security(&ns, &pod_name, &pod).and_then(|()| self.admit_pod(&ns, &pod_name, &pod));
         if let Err(message) = &admitted {
             self.refused_pod(job, message);
         } else {
@@ -628,11 +719,7 @@ impl Cluster {
         }
         if let Some(jobs) = self.jobs_rt() {
             if let Some(mut j) = self.get(&jobs, &ns, &name).cloned() {
-                j["status"] = if admitted.is_ok() {
-                    json!({"startTime": start_time, "active": 1})
-                } else {
-                    json!({"startTime": start_time})
-                };
+                j["status"] = self.job_started_status(start_time, admitted.is_ok());
                 if j["status"] != job["status"] {
                     self.update(&jobs, &ns, &name, j);
                 }
@@ -745,16 +832,13 @@ impl Cluster {
                 killed += 1;
             }
         }
-        let now = sim::timestamp(self.now);
         let status = ensure_object(&mut obj["status"]);
         status.remove("active");
         let failed = status.get("failed").and_then(Value::as_u64).unwrap_or(0) + killed;
         status.insert("failed".into(), failed.into());
-        status.insert(
-            "conditions".into(),
-            json!([{"type": "Failed", "status": "True", "lastProbeTime": now, "lastTransitionTime": now, "reason": "DeadlineExceeded", "message": "Job was active longer than specified deadline"}]),
-        );
-        self.update(&jobs, ns, job, obj);
+        let status = status.clone();
+        let failure = Some(("DeadlineExceeded", "Job was active longer than specified deadline"));
+        self.finish_job(ns, job, obj, &status, failure);
     }
 
     // ----- inspection helpers for tests ------------------------------------------------------
@@ -796,14 +880,7 @@ impl Cluster {
         let path = req.uri().path().to_owned();
         let query = http_util::query(req);
         match path.as_str() {
-            "/version" => {
-                return Reply::Full(http_util::json(
-                    200,
-                    &[],
-                    &json!({"major": "1", "minor": "19", "gitVersion": "v1.19.0", "platform": "linux/amd64"}),
-                    true,
-                ))
-            }
+            "/version" => return Reply::Full(http_util::json(200, &[], &self.version.version_json(), true)),
             "/healthz" | "/livez" | "/readyz" => {
                 return Reply::Full(http_util::response(200, "text/plain; charset=utf-8", &[], "ok"))
             }
@@ -827,6 +904,9 @@ impl Cluster {
         };
         if !self.known_prefix(&prefix) {
             return Reply::Full(http_util::response(404, "text/plain; charset=utf-8", &[], "404 page not found\n"));
+        }
+        if rest.is_empty() && req.method() == http::Method::GET {
+            return Reply::Full(http_util::json(200, &[], &self.resource_list(&prefix), true));
         }
         // Split into (namespace, resource, name, subresource).
         let (ns, res, name, sub) = match rest {
@@ -943,21 +1023,22 @@ impl Cluster {
         }
         match rt.resource.as_str() {
             "namespaces" => {
+                if self.version.current() {
+                    ensure_object(&mut obj["metadata"]["labels"])
+                        .insert("kubernetes.io/metadata.name".into(), name.clone().into());
+                }
                 obj["spec"] = json!({"finalizers": ["kubernetes"]});
                 obj["status"] = json!({"phase": "Active"});
             }
             "jobs" => {
-                let spec = &mut obj["spec"];
-                // v1.19 ships the TTL-after-finished controller disabled: the field is dropped.
-                if let Some(m) = spec.as_object_mut() {
-                    m.remove("ttlSecondsAfterFinished");
-                }
-                for (k, v) in [("parallelism", 1), ("completions", 1), ("backoffLimit", 6)] {
-                    if spec[k].is_null() {
-                        spec[k] = v.into();
-                    }
-                }
+                self.job_defaults(&mut obj["spec"]);
                 obj["status"] = json!({});
+            }
+            "pods" if self.version.current() => {
+                // Pod Security admission refuses a violating pod created directly
+                if let Err(message) = self.pod_security(ns, &name, &obj) {
+                    return Err(status(403, "Forbidden", &message, json!({"name": name, "kind": "pods"})));
+                }
             }
             "deployments" | "statefulsets" => {
                 obj["metadata"]["namespace"] = ns.into();
@@ -1018,7 +1099,11 @@ impl Cluster {
             Some(n) => format!("{}/namespaces/{n}/{}", rt.prefix, rt.resource),
             None => format!("{}/{}", rt.prefix, rt.resource),
         };
-        let mut meta = json!({"selfLink": self_link, "resourceVersion": self.rv.to_string()});
+        let mut meta = if self.version.current() {
+            json!({"resourceVersion": self.rv.to_string()})
+        } else {
+            json!({"selfLink": self_link, "resourceVersion": self.rv.to_string()})
+        };
         if take < matching.len() {
             let last = &matching[take - 1]["metadata"];
             let key = format!("{}/{}", last["namespace"].as_str().unwrap_or(""), last["name"].as_str().unwrap_or(""));
@@ -1049,7 +1134,42 @@ impl Cluster {
             .and_then(|t| t.parse::<u64>().ok())
             .map_or(DEFAULT_WATCH, Duration::from_secs);
         let mut queued = VecDeque::new();
-        let cursor = match param(query, "resourceVersion").unwrap_or("") {
+        let bookmarks = matches!(param(query, "allowWatchBookmarks"), Some("true" | "1"));
+        let send_initial = matches!(param(query, "sendInitialEvents"), Some("true" | "1"));
+        let rv_text = param(query, "resourceVersion").unwrap_or("");
+        // 1.36 (WatchList on by default since 1.34): sendInitialEvents, or no resourceVersion,
+        // with bookmarks is a watch-list request; 1.19 ignores the parameters
+        let watch_list = self.version.current() && bookmarks && (send_initial || matches!(rv_text, "" | "0"));
+        if self.version.current() && send_initial && param(query, "resourceVersionMatch") != Some("NotOlderThan") {
+            return bad(status(
+                422,
+                "Invalid",
+                "ListOptions.meta.k8s.io \"\" is invalid: resourceVersionMatch: Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan",
+                json!({"group": "meta.k8s.io", "kind": "ListOptions", "causes": [{"reason": "FieldValueForbidden", "message": "Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan", "field": "resourceVersionMatch"}]}),
+            ));
+        }
+        if watch_list && self.watch_list_refused {
+            let line = event_line(
+                "ERROR",
+                &status_value(500, "InternalError", "a watch stream was requested by the client but the required storage feature RequestWatchProgress is disabled", None),
+            );
+            queued.push_back(line);
+            return Reply::Stream(
+                http_util::response(200, "application/json", &[], Bytes::new()),
+                Stream::Watch {
+                    collection: rt.id(),
+                    ns,
+                    labels,
+                    fields,
+                    cursor: u64::MAX,
+                    until: Duration::ZERO,
+                    queued,
+                    bookmark: None,
+                },
+            );
+        }
+        let rv_text = if watch_list { "" } else { rv_text };
+        let cursor = match rv_text {
             "" | "0" => {
                 // Start with the current state, as ADDED events.
                 let id = rt.id();
@@ -1061,6 +1181,14 @@ impl Cluster {
                     {
                         queued.push_back(event_line("ADDED", v));
                     }
+                }
+                if watch_list {
+                    queued.push_back(Bytes::from(format!(
+                        "{{\"type\":\"BOOKMARK\",\"object\":{{\"kind\":\"{}\",\"apiVersion\":\"{}\",\"metadata\":{{\"resourceVersion\":\"{}\",\"annotations\":{{\"k8s.io/initial-events-end\":\"true\"}}}}}}}}\n",
+                        rt.kind,
+                        rt.api_version(),
+                        self.rv
+                    )));
                 }
                 self.rv
             }
@@ -1093,8 +1221,8 @@ impl Cluster {
         };
         // Like the watch cache, send a bookmark shortly before the timeout (not when the watch
         // started without a resourceVersion: those are served from etcd).
-        let from_cache = param(query, "resourceVersion").is_some_and(|v| !v.is_empty());
-        let bookmark = (from_cache && matches!(param(query, "allowWatchBookmarks"), Some("true" | "1"))).then(|| {
+        let from_cache = watch_list || param(query, "resourceVersion").is_some_and(|v| !v.is_empty());
+        let bookmark = (from_cache && bookmarks).then(|| {
             let at = self.now + timeout.saturating_sub(Duration::from_secs(1));
             (at, format!("{{\"kind\":\"{}\",\"apiVersion\":\"{}\"", rt.kind, rt.api_version()))
         });
@@ -1138,8 +1266,10 @@ impl Cluster {
                         *cursor = (*cursor).max(self.rv);
                         match bookmark.take() {
                             Some((at, head)) if now >= at => {
+                                // 1.36's bookmark metadata holds only the resourceVersion
+                                let extra = if self.version.current() { "" } else { ",\"creationTimestamp\":null" };
                                 let line = format!(
-                                    "{{\"type\":\"BOOKMARK\",\"object\":{head},\"metadata\":{{\"resourceVersion\":\"{}\",\"creationTimestamp\":null}}}}}}\n",
+                                    "{{\"type\":\"BOOKMARK\",\"object\":{head},\"metadata\":{{\"resourceVersion\":\"{}\"{extra}}}}}}}\n",
                                     self.rv
                                 );
                                 StreamPoll::Data(Bytes::from(line))

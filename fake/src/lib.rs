@@ -54,7 +54,7 @@ use clustermanager_core::transport::Opened;
 use clustermanager_core::{BodyStream, Chunk, ClusterManager, Config, Error, Request, Response, Transport};
 
 pub use faults::{Effect, Fault, IndexLie};
-pub use k8s::NODE_NAME;
+pub use k8s::{KubernetesVersion, NODE_NAME};
 
 /// What a fake server answers to one request.
 pub(crate) enum Reply<S> {
@@ -140,6 +140,8 @@ struct Shared {
     /// Streams open now (each holds a connection), and the most ever open at once.
     open_streams: usize,
     peak_streams: usize,
+    /// Response body bytes handed to clients (whole answers and stream pieces).
+    bytes_sent: u64,
     /// Nomad: the agent's `limits.http_max_conns_per_client` (100); `None` for Kubernetes.
     max_conns: Option<usize>,
     /// The client-side waits in progress (a sleep, a parked blocking query, a stream read), by
@@ -422,6 +424,26 @@ pub struct FakeOptions {
     /// Images the fake Kubernetes registry does not have: their pods stay `Pending` with
     /// `ErrImagePull`, then `ImagePullBackOff`, as the kubelet reports them.
     pub missing_images: Vec<String>,
+    /// Which kube-apiserver the fake Kubernetes cluster behaves as: v1.36 (the default) or
+    /// v1.19 (conditions, status fields, labels, finalizer, CronJob versions, Pod Security,
+    /// watch-list; see [`KubernetesVersion`]).
+    pub kubernetes: KubernetesVersion,
+    /// On v1.36, answer watch-list requests as an apiserver whose etcd lacks progress requests
+    /// does: 200 and one `ERROR` event (500), as recorded in `acm-35`. Default `false`.
+    pub watch_list_refused: bool,
+}
+
+impl FakeOptions {
+    /// The default options for a fake Kubernetes cluster of `version`.
+    ///
+    /// ```
+    /// use clustermanager_fake::{FakeCluster, FakeOptions, KubernetesVersion};
+    /// let old = FakeCluster::kubernetes_with(FakeOptions::on(KubernetesVersion::V1_19));
+    /// # let _ = old;
+    /// ```
+    pub fn on(version: KubernetesVersion) -> Self {
+        FakeOptions { kubernetes: version, ..FakeOptions::default() }
+    }
 }
 
 impl Default for FakeOptions {
@@ -433,6 +455,8 @@ impl Default for FakeOptions {
             round_trip: Duration::ZERO,
             nomad_drivers: ["raw_exec", "exec", "docker"].map(str::to_owned).to_vec(),
             missing_images: Vec::new(),
+            kubernetes: KubernetesVersion::default(),
+            watch_list_refused: false,
         }
     }
 }
@@ -449,7 +473,7 @@ pub struct FakeCluster {
 }
 
 impl FakeCluster {
-    /// A fake Kubernetes cluster (kube-apiserver v1.19 behaviour, one Ready node
+    /// A fake Kubernetes cluster (kube-apiserver v1.36 behaviour, see [`FakeOptions::kubernetes`]; one Ready node
     /// [`NODE_NAME`], namespaces `default` and `kube-system`).
     pub fn kubernetes() -> Self {
         Self::kubernetes_with(FakeOptions::default())
@@ -457,7 +481,8 @@ impl FakeCluster {
 
     /// A fake Kubernetes cluster with these options.
     pub fn kubernetes_with(options: FakeOptions) -> Self {
-        let mut cluster = k8s::Cluster::new(options.step);
+        let mut cluster = k8s::Cluster::new(options.step, options.kubernetes);
+        cluster.set_watch_list_refused(options.watch_list_refused);
         cluster.set_missing_images(options.missing_images.clone());
         Self::new(Server::Kubernetes(cluster), options, true)
     }
@@ -490,6 +515,7 @@ impl FakeCluster {
             epoch: 0,
             runnable: 0,
             peak_streams: 0,
+            bytes_sent: 0,
             max_conns: (!kubernetes).then_some(NOMAD_MAX_CONNS_PER_CLIENT),
         };
         FakeCluster { shared: Arc::new(Mutex::new(shared)), start: Instant::now(), options, kubernetes }
@@ -542,6 +568,12 @@ impl FakeCluster {
     /// Streams (watches, follows, event streams) open now: each holds a connection of its own.
     pub fn open_streams(&self) -> usize {
         self.lock().open_streams
+    }
+
+    /// Response body bytes the server has sent so far (whole answers and stream pieces; heads
+    /// not counted): what a client read.
+    pub fn bytes_sent(&self) -> u64 {
+        self.lock().bytes_sent
     }
 
     /// The most streams that were open at once (plus the request answered meanwhile, the most
@@ -718,6 +750,9 @@ impl BodyStream for FakeBody {
                 chunk
             }
         };
+        if let Chunk::Data(b) = &chunk {
+            self.shared.lock().unwrap_or_else(PoisonError::into_inner).bytes_sent += b.len() as u64;
+        }
         if matches!(chunk, Chunk::End | Chunk::Failed(_)) {
             self.release();
         }
@@ -732,7 +767,10 @@ impl Transport for FakeTransport {
         let (reply, cut) = self.reply(request, io).await?;
         let mut s = self.cluster.lock();
         match reply {
-            Reply::Full(resp) => Ok(resp),
+            Reply::Full(resp) => {
+                s.bytes_sent += resp.body().len() as u64;
+                Ok(resp)
+            }
             Reply::Block(_) => Err(Error::protocol("clustermanager-fake: blocking query did not finish")),
             Reply::Stream(head, mut state) => {
                 // Collect the whole stream (as a client reading to the end would).
@@ -754,6 +792,7 @@ impl Transport for FakeTransport {
                     }
                 }
                 let (parts, _) = head.into_parts();
+                s.bytes_sent += body.len() as u64;
                 Ok(http::Response::from_parts(parts, Bytes::from(body)))
             }
         }
@@ -770,7 +809,10 @@ impl Transport for FakeTransport {
                 s.stream_opened();
                 Ok(Opened::Stream(parts, FakeBody { shared, state, cut, counted: true }))
             }
-            Reply::Full(resp) => Ok(Opened::Complete(resp)),
+            Reply::Full(resp) => {
+                s.bytes_sent += resp.body().len() as u64;
+                Ok(Opened::Complete(resp))
+            }
             Reply::Block(_) => Err(Error::protocol("clustermanager-fake: blocking query did not finish")),
             Reply::Stream(head, state) => {
                 let (parts, _) = head.into_parts();

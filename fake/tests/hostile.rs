@@ -10,7 +10,7 @@
 use std::time::Duration;
 
 use clustermanager_core::{Error, JobSpec, Status};
-use clustermanager_fake::{block_on, FakeCluster, FakeOptions, Fault, IndexLie};
+use clustermanager_fake::{block_on, FakeCluster, FakeOptions, Fault, IndexLie, KubernetesVersion};
 
 /// At most this many requests per second from one wait, whatever the server does.
 const MAX_RATE: f64 = 10.0;
@@ -78,48 +78,61 @@ const EXPIRED: &str = concat!(
 
 #[test]
 fn a_watch_that_ends_after_one_event_every_time_is_paced() {
-    let fake = FakeCluster::kubernetes_with(options());
-    let cm = with_slow_job(&fake);
-    let event = job_event(&fake, "ADDED");
-    fake.add_fault(Fault::end_stream_after(0).then_send(event).on("GET", "/apis/batch/v1/namespaces/h/jobs").always());
-    let deadline = Duration::from_secs(60);
-    let (out, requests, took) = measured(&fake, cm.wait_for_job("h", "slow", Some(deadline)));
-    assert_paced_timeout(&out, requests, took, deadline, "one event per watch");
-    assert!(requests >= 3, "the watch was resumed: {requests}");
+    for version in KubernetesVersion::ALL {
+        let fake = FakeCluster::kubernetes_with(FakeOptions { kubernetes: version, ..options() });
+        let cm = with_slow_job(&fake);
+        let event = job_event(&fake, "ADDED");
+        fake.add_fault(
+            Fault::end_stream_after(0).then_send(event).on("GET", "/apis/batch/v1/namespaces/h/jobs").always(),
+        );
+        let deadline = Duration::from_secs(60);
+        let (out, requests, took) = measured(&fake, cm.wait_for_job("h", "slow", Some(deadline)));
+        assert_paced_timeout(&out, requests, took, deadline, "one event per watch");
+        assert!(requests >= 3, "the watch was resumed: {requests}");
+    }
 }
 
 #[test]
 fn a_watch_that_ends_at_once_with_nothing_is_paced() {
-    let fake = FakeCluster::kubernetes_with(options());
-    let cm = with_slow_job(&fake);
-    fake.add_fault(Fault::end_stream_after(0).on("GET", "/apis/batch/v1/namespaces/h/jobs").always());
-    let deadline = Duration::from_secs(60);
-    let (out, requests, took) = measured(&fake, cm.wait_for_job("h", "slow", Some(deadline)));
-    assert_paced_timeout(&out, requests, took, deadline, "empty watches");
+    for version in KubernetesVersion::ALL {
+        let fake = FakeCluster::kubernetes_with(FakeOptions { kubernetes: version, ..options() });
+        let cm = with_slow_job(&fake);
+        fake.add_fault(Fault::end_stream_after(0).on("GET", "/apis/batch/v1/namespaces/h/jobs").always());
+        let deadline = Duration::from_secs(60);
+        let (out, requests, took) = measured(&fake, cm.wait_for_job("h", "slow", Some(deadline)));
+        assert_paced_timeout(&out, requests, took, deadline, "empty watches");
+    }
 }
 
 #[test]
 fn an_event_then_410_every_time_backs_off_the_relists() {
-    let fake = FakeCluster::kubernetes_with(options());
-    let cm = with_slow_job(&fake);
-    let tail = format!("{}{EXPIRED}", job_event(&fake, "MODIFIED"));
-    fake.add_fault(Fault::end_stream_after(0).then_send(tail).on("GET", "/apis/batch/v1/namespaces/h/jobs").always());
-    let deadline = Duration::from_secs(60);
-    let (out, requests, took) = measured(&fake, cm.wait_for_job("h", "slow", Some(deadline)));
-    assert_paced_timeout(&out, requests, took, deadline, "event then 410");
-    let lists = fake.requests().iter().filter(|r| r.contains("/namespaces/h/jobs") && !r.contains("watch=")).count();
-    assert!(lists >= 2, "it listed again after the 410s: {lists}");
+    for version in KubernetesVersion::ALL {
+        let fake = FakeCluster::kubernetes_with(FakeOptions { kubernetes: version, ..options() });
+        let cm = with_slow_job(&fake);
+        let tail = format!("{}{EXPIRED}", job_event(&fake, "MODIFIED"));
+        fake.add_fault(
+            Fault::end_stream_after(0).then_send(tail).on("GET", "/apis/batch/v1/namespaces/h/jobs").always(),
+        );
+        let deadline = Duration::from_secs(60);
+        let (out, requests, took) = measured(&fake, cm.wait_for_job("h", "slow", Some(deadline)));
+        assert_paced_timeout(&out, requests, took, deadline, "event then 410");
+        let lists =
+            fake.requests().iter().filter(|r| r.contains("/namespaces/h/jobs") && !r.contains("watch=")).count();
+        assert!(lists >= 2, "it listed again after the 410s: {lists}");
+    }
 }
 
 #[test]
 fn the_same_for_an_execution_wait() {
-    let fake = FakeCluster::kubernetes_with(options());
-    let cm = with_slow_job(&fake);
-    fake.add_fault(Fault::end_stream_after(0).then_send(EXPIRED).on("GET", "/api/v1/namespaces/h/pods").always());
-    let deadline = Duration::from_secs(30);
-    let (out, requests, took) =
-        measured(&fake, cm.wait_for_job_execution_status("h", "slow", &[Status::Succeeded], Some(deadline)));
-    assert_paced_timeout(&out, requests, took, deadline, "pods: 410 every time");
+    for version in KubernetesVersion::ALL {
+        let fake = FakeCluster::kubernetes_with(FakeOptions { kubernetes: version, ..options() });
+        let cm = with_slow_job(&fake);
+        fake.add_fault(Fault::end_stream_after(0).then_send(EXPIRED).on("GET", "/api/v1/namespaces/h/pods").always());
+        let deadline = Duration::from_secs(30);
+        let (out, requests, took) =
+            measured(&fake, cm.wait_for_job_execution_status("h", "slow", &[Status::Succeeded], Some(deadline)));
+        assert_paced_timeout(&out, requests, took, deadline, "pods: 410 every time");
+    }
 }
 
 #[test]
@@ -143,40 +156,46 @@ fn nomad_indexes_that_do_not_move_never_cause_a_busy_loop() {
 
 #[test]
 fn a_list_that_is_never_answered_keeps_the_wait_deadline() {
-    let fake = FakeCluster::kubernetes_with(options());
-    let cm = with_slow_job(&fake);
-    fake.add_fault(Fault::hang().on("GET", "/apis/batch/v1/namespaces/h/jobs").always());
-    let deadline = Duration::from_secs(3);
-    let (out, _, took) = measured(&fake, cm.wait_for_job("h", "slow", Some(deadline)));
-    assert!(matches!(out, Err(Error::Timeout { ref what }) if what.contains("slow")), "{out:?}");
-    assert_within(took, deadline, "list never answered");
+    for version in KubernetesVersion::ALL {
+        let fake = FakeCluster::kubernetes_with(FakeOptions { kubernetes: version, ..options() });
+        let cm = with_slow_job(&fake);
+        fake.add_fault(Fault::hang().on("GET", "/apis/batch/v1/namespaces/h/jobs").always());
+        let deadline = Duration::from_secs(3);
+        let (out, _, took) = measured(&fake, cm.wait_for_job("h", "slow", Some(deadline)));
+        assert!(matches!(out, Err(Error::Timeout { ref what }) if what.contains("slow")), "{out:?}");
+        assert_within(took, deadline, "list never answered");
+    }
 }
 
 #[test]
 fn a_watch_whose_head_never_comes_keeps_the_wait_deadline() {
-    let fake = FakeCluster::kubernetes_with(options());
-    let cm = with_slow_job(&fake);
-    // the list is answered; every watch request hangs (faults only match the path, so let the
-    // first request through)
-    fake.add_fault(Fault::latency(Duration::ZERO).on("GET", "/apis/batch/v1/namespaces/h/jobs"));
-    fake.add_fault(Fault::hang().on("GET", "/apis/batch/v1/namespaces/h/jobs").always());
-    let deadline = Duration::from_secs(3);
-    let (out, requests, took) = measured(&fake, cm.wait_for_job("h", "slow", Some(deadline)));
-    assert!(matches!(out, Err(Error::Timeout { .. })), "{out:?}");
-    assert!(requests >= 2, "a list, then a watch: {:?}", fake.requests());
-    assert_within(took, deadline, "watch head never sent");
+    for version in KubernetesVersion::ALL {
+        let fake = FakeCluster::kubernetes_with(FakeOptions { kubernetes: version, ..options() });
+        let cm = with_slow_job(&fake);
+        // the list is answered; every watch request hangs (faults only match the path, so let the
+        // first request through)
+        fake.add_fault(Fault::latency(Duration::ZERO).on("GET", "/apis/batch/v1/namespaces/h/jobs"));
+        fake.add_fault(Fault::hang().on("GET", "/apis/batch/v1/namespaces/h/jobs").always());
+        let deadline = Duration::from_secs(3);
+        let (out, requests, took) = measured(&fake, cm.wait_for_job("h", "slow", Some(deadline)));
+        assert!(matches!(out, Err(Error::Timeout { .. })), "{out:?}");
+        assert!(requests >= 2, "a list, then a watch: {:?}", fake.requests());
+        assert_within(took, deadline, "watch head never sent");
+    }
 }
 
 #[test]
 fn an_execution_wait_whose_requests_hang_keeps_its_deadline() {
-    let fake = FakeCluster::kubernetes_with(options());
-    let cm = with_slow_job(&fake);
-    fake.add_fault(Fault::hang().on("GET", "/api/v1/namespaces/h/pods").always());
-    let deadline = Duration::from_secs(3);
-    let wait = cm.wait_for_job_execution_status("h", "slow", &[Status::Succeeded], Some(deadline));
-    let (out, _, took) = measured(&fake, wait);
-    assert!(matches!(out, Err(Error::Timeout { .. })), "{out:?}");
-    assert_within(took, deadline, "pod list never answered");
+    for version in KubernetesVersion::ALL {
+        let fake = FakeCluster::kubernetes_with(FakeOptions { kubernetes: version, ..options() });
+        let cm = with_slow_job(&fake);
+        fake.add_fault(Fault::hang().on("GET", "/api/v1/namespaces/h/pods").always());
+        let deadline = Duration::from_secs(3);
+        let wait = cm.wait_for_job_execution_status("h", "slow", &[Status::Succeeded], Some(deadline));
+        let (out, _, took) = measured(&fake, wait);
+        assert!(matches!(out, Err(Error::Timeout { .. })), "{out:?}");
+        assert_within(took, deadline, "pod list never answered");
+    }
 }
 
 #[test]
@@ -247,37 +266,43 @@ fn huge_status(code: u16, reason: &str) -> String {
 
 #[test]
 fn a_huge_status_becomes_a_short_error() {
-    let fake = FakeCluster::kubernetes_with(options());
-    let cm = with_slow_job(&fake);
-    fake.add_fault(Fault::status(403, huge_status(403, "Forbidden")).on("GET", "/apis/batch/v1/namespaces/h/jobs"));
-    let err = block_on(cm.wait_for_job("h", "slow", Some(Duration::from_secs(10)))).unwrap_err();
-    assert!(matches!(err, Error::Forbidden(_)), "{:.200}", err.to_string());
-    assert!(err.to_string().len() < 8192, "{}", err.to_string().len());
-    assert!(format!("{err:?}").len() < 8192);
-    assert!(err.to_string().contains("bytes cut"));
+    for version in KubernetesVersion::ALL {
+        let fake = FakeCluster::kubernetes_with(FakeOptions { kubernetes: version, ..options() });
+        let cm = with_slow_job(&fake);
+        fake.add_fault(Fault::status(403, huge_status(403, "Forbidden")).on("GET", "/apis/batch/v1/namespaces/h/jobs"));
+        let err = block_on(cm.wait_for_job("h", "slow", Some(Duration::from_secs(10)))).unwrap_err();
+        assert!(matches!(err, Error::Forbidden(_)), "{:.200}", err.to_string());
+        assert!(err.to_string().len() < 8192, "{}", err.to_string().len());
+        assert!(format!("{err:?}").len() < 8192);
+        assert!(err.to_string().contains("bytes cut"));
+    }
 }
 
 #[test]
 fn a_huge_error_event_in_a_watch_becomes_a_short_error() {
-    let fake = FakeCluster::kubernetes_with(options());
-    let cm = with_slow_job(&fake);
-    let event = format!("{{\"type\":\"ERROR\",\"object\":{}}}\n", huge_status(403, "Forbidden"));
-    fake.add_fault(Fault::end_stream_after(0).then_send(event).on("GET", "/apis/batch/v1/namespaces/h/jobs"));
-    let err = block_on(cm.wait_for_job("h", "slow", Some(Duration::from_secs(10)))).unwrap_err();
-    assert!(err.to_string().len() < 8192, "{}", err.to_string().len());
-    assert!(format!("{err:?}").len() < 8192);
+    for version in KubernetesVersion::ALL {
+        let fake = FakeCluster::kubernetes_with(FakeOptions { kubernetes: version, ..options() });
+        let cm = with_slow_job(&fake);
+        let event = format!("{{\"type\":\"ERROR\",\"object\":{}}}\n", huge_status(403, "Forbidden"));
+        fake.add_fault(Fault::end_stream_after(0).then_send(event).on("GET", "/apis/batch/v1/namespaces/h/jobs"));
+        let err = block_on(cm.wait_for_job("h", "slow", Some(Duration::from_secs(10)))).unwrap_err();
+        assert!(err.to_string().len() < 8192, "{}", err.to_string().len());
+        assert!(format!("{err:?}").len() < 8192);
+    }
 }
 
 #[test]
 fn a_list_that_repeats_its_continue_token_ends_with_an_error() {
-    let fake = FakeCluster::kubernetes_with(options());
-    let cm = block_on(fake.cluster_manager()).unwrap();
-    block_on(cm.create_namespace("h")).unwrap();
-    fake.add_fault(Fault::repeat_continue("again").on("GET", "/api/v1/namespaces/h/configmaps").always());
-    let (out, requests, _) = measured(&fake, cm.get_config_maps("h", ""));
-    let err = out.unwrap_err();
-    assert!(matches!(err, Error::Decode { ref message, .. } if message.contains("already given")), "{err}");
-    assert_eq!(requests, 2, "{:?}", fake.requests());
+    for version in KubernetesVersion::ALL {
+        let fake = FakeCluster::kubernetes_with(FakeOptions { kubernetes: version, ..options() });
+        let cm = block_on(fake.cluster_manager()).unwrap();
+        block_on(cm.create_namespace("h")).unwrap();
+        fake.add_fault(Fault::repeat_continue("again").on("GET", "/api/v1/namespaces/h/configmaps").always());
+        let (out, requests, _) = measured(&fake, cm.get_config_maps("h", ""));
+        let err = out.unwrap_err();
+        assert!(matches!(err, Error::Decode { ref message, .. } if message.contains("already given")), "{err}");
+        assert_eq!(requests, 2, "{:?}", fake.requests());
+    }
 }
 
 /// At most this many requests within any one second from one wait whose server refuses it with
@@ -290,43 +315,51 @@ const MAX_PEAK_PER_SECOND: usize = 5;
 /// and the diagnosis looks together, not each alone.
 #[test]
 fn a_wait_refused_with_503_forever_is_retried_at_a_bounded_peak_rate() {
-    let k8s = || {
-        let fake = FakeCluster::kubernetes_with(options());
-        let cm = with_slow_job(&fake);
-        fake.add_fault(Fault::status(503, "overloaded").on("GET", "/apis/batch/v1/namespaces/h").always());
-        fake.add_fault(Fault::status(503, "overloaded").on("GET", "/api/v1/namespaces/h").always());
-        (fake, cm)
-    };
-    let nomad = || {
-        let fake = FakeCluster::nomad_with(options());
-        let cm = with_slow_job(&fake);
-        fake.add_fault(Fault::status(503, "No cluster leader").on("GET", "/v1/").always());
-        (fake, cm)
-    };
-    // only the collections a wait lists and watches (or blocks on) refuse; the job itself reads
-    let k8s_lists = || {
-        let fake = FakeCluster::kubernetes_with(options());
-        let cm = with_slow_job(&fake);
-        fake.add_fault(Fault::status(503, "overloaded").on_path("GET", "/apis/batch/v1/namespaces/h/jobs").always());
-        fake.add_fault(Fault::status(503, "overloaded").on_path("GET", "/api/v1/namespaces/h/pods").always());
-        (fake, cm)
-    };
-    let nomad_lists = || {
-        let fake = FakeCluster::nomad_with(options());
-        let cm = with_slow_job(&fake);
-        fake.add_fault(Fault::status(503, "No cluster leader").on_path("GET", "/v1/jobs").always());
-        (fake, cm)
-    };
-    let cases =
-        [("kubernetes", k8s()), ("nomad", nomad()), ("kubernetes lists", k8s_lists()), ("nomad lists", nomad_lists())];
-    for (name, (fake, cm)) in cases {
-        let since = fake.requests().len();
-        let deadline = Duration::from_secs(60);
-        let (out, requests, took) = measured(&fake, cm.wait_for_job("h", "slow", Some(deadline)));
-        assert!(out.is_err(), "{name}: {out:?}");
-        assert_within(took, deadline, name);
-        let peak = fake.peak_requests_per_second(since);
-        assert!(peak <= MAX_PEAK_PER_SECOND, "{name}: {peak} requests within one second ({requests} in {took:?})");
-        assert!(requests >= 2, "{name}: retried at all: {requests}");
+    for version in KubernetesVersion::ALL {
+        let k8s = || {
+            let fake = FakeCluster::kubernetes_with(FakeOptions { kubernetes: version, ..options() });
+            let cm = with_slow_job(&fake);
+            fake.add_fault(Fault::status(503, "overloaded").on("GET", "/apis/batch/v1/namespaces/h").always());
+            fake.add_fault(Fault::status(503, "overloaded").on("GET", "/api/v1/namespaces/h").always());
+            (fake, cm)
+        };
+        let nomad = || {
+            let fake = FakeCluster::nomad_with(options());
+            let cm = with_slow_job(&fake);
+            fake.add_fault(Fault::status(503, "No cluster leader").on("GET", "/v1/").always());
+            (fake, cm)
+        };
+        // only the collections a wait lists and watches (or blocks on) refuse; the job itself reads
+        let k8s_lists = || {
+            let fake = FakeCluster::kubernetes_with(FakeOptions { kubernetes: version, ..options() });
+            let cm = with_slow_job(&fake);
+            fake.add_fault(
+                Fault::status(503, "overloaded").on_path("GET", "/apis/batch/v1/namespaces/h/jobs").always(),
+            );
+            fake.add_fault(Fault::status(503, "overloaded").on_path("GET", "/api/v1/namespaces/h/pods").always());
+            (fake, cm)
+        };
+        let nomad_lists = || {
+            let fake = FakeCluster::nomad_with(options());
+            let cm = with_slow_job(&fake);
+            fake.add_fault(Fault::status(503, "No cluster leader").on_path("GET", "/v1/jobs").always());
+            (fake, cm)
+        };
+        let cases = [
+            ("kubernetes", k8s()),
+            ("nomad", nomad()),
+            ("kubernetes lists", k8s_lists()),
+            ("nomad lists", nomad_lists()),
+        ];
+        for (name, (fake, cm)) in cases {
+            let since = fake.requests().len();
+            let deadline = Duration::from_secs(60);
+            let (out, requests, took) = measured(&fake, cm.wait_for_job("h", "slow", Some(deadline)));
+            assert!(out.is_err(), "{name}: {out:?}");
+            assert_within(took, deadline, name);
+            let peak = fake.peak_requests_per_second(since);
+            assert!(peak <= MAX_PEAK_PER_SECOND, "{name}: {peak} requests within one second ({requests} in {took:?})");
+            assert!(requests >= 2, "{name}: retried at all: {requests}");
+        }
     }
 }

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use clustermanager_core::{ClusterManager, DeleteOptions, Error, JobSpec, LogOptions, Status};
-use clustermanager_fake::{block_on, FakeCluster, FakeTransport};
+use clustermanager_fake::{block_on, FakeCluster, FakeOptions, FakeTransport, KubernetesVersion};
 
 fn setup(ns: &str) -> (FakeCluster, ClusterManager<FakeTransport>) {
     let fake = FakeCluster::nomad();
@@ -174,7 +174,11 @@ fn the_agent_resets_connections_beyond_its_per_client_limit() {
 #[test]
 fn seed_like_none_answers_on_both_orchestrators() {
     use clustermanager_core::ResultExt;
-    for fake in [FakeCluster::kubernetes(), FakeCluster::nomad()] {
+    for fake in [
+        FakeCluster::kubernetes_with(FakeOptions::on(KubernetesVersion::V1_19)),
+        FakeCluster::kubernetes(),
+        FakeCluster::nomad(),
+    ] {
         let cm = block_on(fake.cluster_manager()).unwrap();
         block_on(cm.create_namespace("q")).unwrap();
         assert!(block_on(cm.get_job("q", "missing")).found().unwrap().is_none());

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use clustermanager_core::{ClusterManager, DeleteOptions, Error, JobSpec, LogOptions, Status};
-use clustermanager_fake::{block_on, FakeCluster, FakeTransport};
+use clustermanager_fake::{block_on, FakeCluster, FakeOptions, FakeTransport, KubernetesVersion};
 
 const NAMESPACE: &str = "aiocluster-test";
 
@@ -43,23 +43,27 @@ fn run_on(
 
 #[test]
 fn quickstart_succeeds_on_the_fake_kubernetes() {
-    let fake = FakeCluster::kubernetes();
-    let (job, runs) = run_on(&fake, "echo hello from clustermanager");
-    assert_eq!(job.status, Some(Status::Succeeded));
-    assert_eq!(runs.len(), 1);
-    assert!(runs[0].0.id.starts_with("hello-"));
-    assert_eq!(runs[0].1, "hello from clustermanager\n");
-    assert!(fake.executions(NAMESPACE).is_empty(), "purge removed the pods");
+    for version in KubernetesVersion::ALL {
+        let fake = FakeCluster::kubernetes_with(FakeOptions::on(version));
+        let (job, runs) = run_on(&fake, "echo hello from clustermanager");
+        assert_eq!(job.status, Some(Status::Succeeded));
+        assert_eq!(runs.len(), 1);
+        assert!(runs[0].0.id.starts_with("hello-"));
+        assert_eq!(runs[0].1, "hello from clustermanager\n");
+        assert!(fake.executions(NAMESPACE).is_empty(), "purge removed the pods");
+    }
 }
 
 #[test]
 fn a_failing_job_is_reported_with_its_exit_code_on_kubernetes() {
-    let fake = FakeCluster::kubernetes();
-    let (job, runs) = run_on(&fake, "echo about to fail; exit 3");
-    assert_eq!(job.status, Some(Status::Failed));
-    assert_eq!(runs[0].0.status, Some(Status::Failed));
-    assert_eq!(runs[0].0.tasks[0].exit_code, Some(3));
-    assert_eq!(runs[0].1, "about to fail\n");
+    for version in KubernetesVersion::ALL {
+        let fake = FakeCluster::kubernetes_with(FakeOptions::on(version));
+        let (job, runs) = run_on(&fake, "echo about to fail; exit 3");
+        assert_eq!(job.status, Some(Status::Failed));
+        assert_eq!(runs[0].0.status, Some(Status::Failed));
+        assert_eq!(runs[0].0.tasks[0].exit_code, Some(3));
+        assert_eq!(runs[0].1, "about to fail\n");
+    }
 }
 
 #[test]
@@ -95,12 +99,17 @@ fn nomad_waits_with_blocking_queries_not_sleeps() {
 
 #[test]
 fn runs_are_deterministic() {
-    let (a, b) = (FakeCluster::kubernetes(), FakeCluster::kubernetes());
-    let (_, runs_a) = run_on(&a, "echo same");
-    let (_, runs_b) = run_on(&b, "echo same");
-    assert_eq!(runs_a[0].0.id, runs_b[0].0.id, "same pod name");
-    assert_eq!(a.requests(), b.requests());
-    assert_eq!(a.elapsed(), b.elapsed());
+    for version in KubernetesVersion::ALL {
+        let (a, b) = (
+            FakeCluster::kubernetes_with(FakeOptions::on(version)),
+            FakeCluster::kubernetes_with(FakeOptions::on(version)),
+        );
+        let (_, runs_a) = run_on(&a, "echo same");
+        let (_, runs_b) = run_on(&b, "echo same");
+        assert_eq!(runs_a[0].0.id, runs_b[0].0.id, "same pod name");
+        assert_eq!(a.requests(), b.requests());
+        assert_eq!(a.elapsed(), b.elapsed());
+    }
 }
 
 #[test]

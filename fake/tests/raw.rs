@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests may unwrap
 
 use clustermanager_core::{JobSpec, Raw, ServiceSpec};
-use clustermanager_fake::{block_on, FakeCluster};
+use clustermanager_fake::{block_on, FakeCluster, FakeOptions, KubernetesVersion};
 use serde_json::Value;
 
 fn value(raw: &Raw) -> Value {
@@ -41,7 +41,9 @@ fn check(fake: FakeCluster, name_of: fn(&Value) -> &Value) {
 
 #[test]
 fn kubernetes_values_keep_their_objects() {
-    check(FakeCluster::kubernetes(), |v| &v["metadata"]["name"]);
+    for version in KubernetesVersion::ALL {
+        check(FakeCluster::kubernetes_with(FakeOptions::on(version)), |v| &v["metadata"]["name"]);
+    }
 }
 
 #[test]

@@ -7,8 +7,16 @@
 
 use bytes::Bytes;
 use clustermanager_core::{Response, Transport};
-use clustermanager_fake::{block_on, FakeCluster};
+use clustermanager_fake::{block_on, FakeCluster, FakeOptions, KubernetesVersion};
 use serde_json::Value;
+
+/// The recording of Kubernetes scenario `file` from the server `version` stands for.
+fn k8s(version: KubernetesVersion, file: &str) -> String {
+    match version {
+        KubernetesVersion::V1_19 => format!("k8s/{file}"),
+        KubernetesVersion::V1_36 => format!("k8s-1.36/{file}"),
+    }
+}
 
 fn exchanges(file: &str) -> Vec<Value> {
     let path = format!("{}/../tests/fixtures/{file}", env!("CARGO_MANIFEST_DIR"));
@@ -87,76 +95,97 @@ fn json_of(bytes: &[u8]) -> Value {
 
 #[test]
 fn kubernetes_namespace_lifecycle_matches_the_recording() {
-    let ex = exchanges("k8s/acm-06-namespace-lifecycle.json");
-    let fake = FakeCluster::kubernetes();
-    for i in [0, 1, 2, 3, 4, 5] {
-        let resp = send(&fake, &ex[i], None);
-        assert_eq!(resp.status().as_u16(), recorded_status(&ex[i]), "exchange {i}: {}", text(&resp));
-        if resp.status().is_success() {
-            assert_same_shape(&json_of(resp.body()), &json_of(recorded_body(&ex[i]).as_bytes()), "$");
-        } else {
+    for version in KubernetesVersion::ALL {
+        let ex = exchanges(&k8s(version, "acm-06-namespace-lifecycle.json"));
+        let fake = FakeCluster::kubernetes_with(FakeOptions::on(version));
+        for i in [0, 1, 2, 3, 4, 5] {
+            let resp = send(&fake, &ex[i], None);
+            assert_eq!(resp.status().as_u16(), recorded_status(&ex[i]), "exchange {i}: {}", text(&resp));
+            if resp.status().is_success() {
+                assert_same_shape(&json_of(resp.body()), &json_of(recorded_body(&ex[i]).as_bytes()), "$");
+            } else {
+                assert_eq!(text(&resp), recorded_body(&ex[i]), "exchange {i}");
+            }
+        }
+        fake.advance(std::time::Duration::from_secs(5));
+        for i in [6, 7, 8] {
+            let resp = send(&fake, &ex[i], None);
+            assert_eq!(resp.status().as_u16(), recorded_status(&ex[i]));
             assert_eq!(text(&resp), recorded_body(&ex[i]), "exchange {i}");
         }
-    }
-    fake.advance(std::time::Duration::from_secs(5));
-    for i in [6, 7, 8] {
-        let resp = send(&fake, &ex[i], None);
-        assert_eq!(resp.status().as_u16(), recorded_status(&ex[i]));
-        assert_eq!(text(&resp), recorded_body(&ex[i]), "exchange {i}");
     }
 }
 
 #[test]
 fn kubernetes_job_and_pod_shapes_match_the_recording() {
-    let ex = exchanges("k8s/acm-08-job-succeeds.json");
-    let fake = FakeCluster::kubernetes();
-    let ns = serde_json::json!({"metadata": {"name": "acm-jobs"}}).to_string();
-    let req = http::Request::builder().method("POST").uri("/api/v1/namespaces").body(Bytes::from(ns)).unwrap();
-    block_on(fake.transport().send(req, clustermanager_core::deadline::Io::new())).unwrap();
-    let created = send(&fake, &ex[0], None);
-    assert_eq!(created.status().as_u16(), 201);
-    assert_same_shape(&json_of(created.body()), &json_of(recorded_body(&ex[0]).as_bytes()), "$");
-    fake.advance(std::time::Duration::from_secs(5));
-    let job = send(&fake, &ex[7], None);
-    assert_same_shape(&json_of(job.body()), &json_of(recorded_body(&ex[7]).as_bytes()), "$");
-    // The recorded list caught the job still running: compare the list, and its item with the
-    // recorded finished job.
-    let mut list = json_of(send(&fake, &ex[2], None).body());
-    let item = list["items"][0].take();
-    assert_same_shape(&list, &json_of(recorded_body(&ex[2]).as_bytes()), "$");
-    assert_same_shape(&item, &json_of(recorded_body(&ex[7]).as_bytes()), "$.items[0]");
-    // Pods as a node runs them (acm-26 had a stand-in kubelet; acm-08's pods were never bound).
-    let bound = exchanges("k8s/acm-26-job-with-node-agent.json");
-    let pods = send(&fake, &ex[8], None);
-    let pod = &json_of(pods.body())["items"][0];
-    assert_same_shape(pod, &json_of(recorded_body(&bound[6]).as_bytes()), "$");
-    let job = json_of(send(&fake, &ex[7], None).body());
-    assert_eq!(job["status"]["conditions"][0]["type"], "Complete");
-    assert_eq!(job["status"]["succeeded"], 1);
-    let pods = json_of(send(&fake, &ex[8], None).body());
-    assert_eq!(pods["items"][0]["status"]["phase"], "Succeeded");
-    assert_eq!(pods["items"][0]["metadata"]["labels"]["job-name"], "hello-ok");
-    assert_eq!(pods["items"][0]["status"]["containerStatuses"][0]["state"]["terminated"]["exitCode"], 0);
+    for version in KubernetesVersion::ALL {
+        let ex = exchanges(&k8s(version, "acm-08-job-succeeds.json"));
+        let fake = FakeCluster::kubernetes_with(FakeOptions::on(version));
+        let ns = serde_json::json!({"metadata": {"name": "acm-jobs"}}).to_string();
+        let req = http::Request::builder().method("POST").uri("/api/v1/namespaces").body(Bytes::from(ns)).unwrap();
+        block_on(fake.transport().send(req, clustermanager_core::deadline::Io::new())).unwrap();
+        // the 1.36 recorder gated the pods (spec.schedulingGates) to keep them from its stand-in
+        // kubelet; the fake has no scheduling gates: send the Job without them
+        let mut create = ex[0].clone();
+        let body = create["request"]["body"].as_str().unwrap().to_owned();
+        let mut job: Value = serde_json::from_str(&body).unwrap();
+        if let Some(spec) = job["spec"]["template"]["spec"].as_object_mut() {
+            spec.remove("schedulingGates");
+        }
+        create["request"]["body"] = Value::String(job.to_string());
+        let created = send(&fake, &create, None);
+        assert_eq!(created.status().as_u16(), 201);
+        assert_same_shape(&json_of(created.body()), &json_of(recorded_body(&ex[0]).as_bytes()), "$");
+        fake.advance(std::time::Duration::from_secs(5));
+        let job = send(&fake, &ex[7], None);
+        assert_same_shape(&json_of(job.body()), &json_of(recorded_body(&ex[7]).as_bytes()), "$");
+        // The recorded list caught the job still running: compare the list, and its item with the
+        // recorded finished job.
+        let mut list = json_of(send(&fake, &ex[2], None).body());
+        let item = list["items"][0].take();
+        assert_same_shape(&list, &json_of(recorded_body(&ex[2]).as_bytes()), "$");
+        assert_same_shape(&item, &json_of(recorded_body(&ex[7]).as_bytes()), "$.items[0]");
+        // Pods as a node runs them (acm-26 had a stand-in kubelet; acm-08's pods were never bound).
+        let bound = exchanges(&k8s(version, "acm-26-job-with-node-agent.json"));
+        let pods = send(&fake, &ex[8], None);
+        let pod = &json_of(pods.body())["items"][0];
+        assert_same_shape(pod, &json_of(recorded_body(&bound[6]).as_bytes()), "$");
+        let job = json_of(send(&fake, &ex[7], None).body());
+        let conditions = job["status"]["conditions"].as_array().unwrap();
+        let kinds: Vec<&str> = conditions.iter().filter_map(|c| c["type"].as_str()).collect();
+        match version {
+            KubernetesVersion::V1_19 => assert_eq!(kinds, ["Complete"]),
+            KubernetesVersion::V1_36 => assert_eq!(kinds, ["SuccessCriteriaMet", "Complete"], "as acm-27 recorded"),
+        }
+        assert_eq!(job["status"]["succeeded"], 1);
+        let pods = json_of(send(&fake, &ex[8], None).body());
+        assert_eq!(pods["items"][0]["status"]["phase"], "Succeeded");
+        assert_eq!(pods["items"][0]["metadata"]["labels"]["job-name"], "hello-ok");
+        assert_eq!(pods["items"][0]["status"]["containerStatuses"][0]["state"]["terminated"]["exitCode"], 0);
+    }
 }
 
 #[test]
 fn kubernetes_watch_of_a_compacted_version_is_an_expired_error_event() {
-    let ex = exchanges("k8s/acm-14-watch-expired-410.json");
-    let fake = FakeCluster::kubernetes();
-    fake.compact();
-    let resp = send(
-        &fake,
-        &ex[7],
-        Some("/api/v1/namespaces/default/configmaps?watch=1&resourceVersion=1&allowWatchBookmarks=true"),
-    );
-    assert_eq!(resp.status().as_u16(), 200);
-    let event = json_of(resp.body());
-    assert_eq!(event["type"], "ERROR");
-    assert_eq!(event["object"]["code"], 410);
-    assert_eq!(event["object"]["reason"], "Expired");
-    let bad = send(&fake, &ex[8], Some("/api/v1/namespaces/default/configmaps?watch=1&resourceVersion=abc"));
-    assert_eq!(bad.status().as_u16(), 500);
-    assert_eq!(text(&bad), recorded_body(&ex[8]));
+    for version in KubernetesVersion::ALL {
+        let ex = exchanges(&k8s(version, "acm-14-watch-expired-410.json"));
+        let fake = FakeCluster::kubernetes_with(FakeOptions::on(version));
+        fake.compact();
+        let resp = send(
+            &fake,
+            &ex[3],
+            Some("/api/v1/namespaces/default/configmaps?watch=1&resourceVersion=1&allowWatchBookmarks=true"),
+        );
+        assert_eq!(resp.status().as_u16(), 200);
+        let event = json_of(resp.body());
+        assert_eq!(event["type"], "ERROR");
+        assert_eq!(event["object"]["code"], 410);
+        assert_eq!(event["object"]["reason"], "Expired");
+        let abc = ex.iter().find(|e| e["request"]["path"].as_str().unwrap().ends_with("resourceVersion=abc")).unwrap();
+        let bad = send(&fake, abc, Some("/api/v1/namespaces/default/configmaps?watch=1&resourceVersion=abc"));
+        assert_eq!(bad.status().as_u16(), 500);
+        assert_eq!(text(&bad), recorded_body(abc));
+    }
 }
 
 #[test]

@@ -8,7 +8,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use clustermanager_core::transport::Opened;
 use clustermanager_core::{BodyStream, Chunk, Transport};
-use clustermanager_fake::{block_on, FakeCluster, FakeTransport};
+use clustermanager_fake::{block_on, FakeCluster, FakeOptions, FakeTransport, KubernetesVersion};
 use serde_json::Value;
 
 fn request(method: &str, uri: &str, body: &str) -> clustermanager_core::Request {
@@ -47,39 +47,41 @@ fn read_lines(t: &FakeTransport, uri: &str, timeout: Option<Duration>) -> (Vec<V
 
 #[test]
 fn a_kubernetes_watch_streams_changes_after_its_version_then_ends_at_its_timeout() {
-    let fake = FakeCluster::kubernetes();
-    let t = fake.transport();
-    send(&t, "POST", "/api/v1/namespaces", r#"{"metadata":{"name":"w"}}"#);
-    let list = send(&t, "GET", "/api/v1/namespaces/w/configmaps", "");
-    let rv = list["metadata"]["resourceVersion"].as_str().unwrap().to_owned();
-    send(&t, "POST", "/api/v1/namespaces/w/configmaps", r#"{"metadata":{"name":"a","labels":{"x":"1"}}}"#);
-    send(&t, "POST", "/api/v1/namespaces/w/configmaps", r#"{"metadata":{"name":"b"}}"#);
-    send(&t, "PATCH", "/api/v1/namespaces/w/configmaps/a", r#"{"data":{"k":"v"}}"#);
-    send(&t, "DELETE", "/api/v1/namespaces/w/configmaps/a", "");
-    let before = fake.elapsed();
-    let (events, timed_out) = read_lines(
-        &t,
-        &format!("/api/v1/namespaces/w/configmaps?watch=1&resourceVersion={rv}&timeoutSeconds=30&labelSelector=x"),
-        None,
-    );
-    assert!(!timed_out);
-    let kinds: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
-    assert_eq!(kinds, ["ADDED", "MODIFIED", "DELETED"]);
-    assert_eq!(events[1]["object"]["data"]["k"], "v");
-    assert_eq!(fake.elapsed() - before, Duration::from_secs(30), "the watch ended at its timeoutSeconds");
-    // With bookmarks asked for, one arrives a second before the timeout, carrying the current version.
-    let (events, _) = read_lines(&t, &format!("/api/v1/namespaces/w/configmaps?watch=1&resourceVersion={rv}&timeoutSeconds=5&allowWatchBookmarks=true&labelSelector=nope"), None);
-    assert_eq!(events.len(), 1);
-    assert_eq!(events[0]["type"], "BOOKMARK");
-    assert_eq!(events[0]["object"]["kind"], "ConfigMap");
-    assert_eq!(events[0]["object"]["metadata"]["resourceVersion"], fake.version().to_string());
-    // A read timeout shorter than the watch reports TimedOut with the stream still open.
-    let (events, timed_out) = read_lines(
-        &t,
-        &format!("/api/v1/namespaces/w/configmaps?watch=1&resourceVersion={}", fake.version()),
-        Some(Duration::from_secs(5)),
-    );
-    assert!(events.is_empty() && timed_out);
+    for version in KubernetesVersion::ALL {
+        let fake = FakeCluster::kubernetes_with(FakeOptions::on(version));
+        let t = fake.transport();
+        send(&t, "POST", "/api/v1/namespaces", r#"{"metadata":{"name":"w"}}"#);
+        let list = send(&t, "GET", "/api/v1/namespaces/w/configmaps", "");
+        let rv = list["metadata"]["resourceVersion"].as_str().unwrap().to_owned();
+        send(&t, "POST", "/api/v1/namespaces/w/configmaps", r#"{"metadata":{"name":"a","labels":{"x":"1"}}}"#);
+        send(&t, "POST", "/api/v1/namespaces/w/configmaps", r#"{"metadata":{"name":"b"}}"#);
+        send(&t, "PATCH", "/api/v1/namespaces/w/configmaps/a", r#"{"data":{"k":"v"}}"#);
+        send(&t, "DELETE", "/api/v1/namespaces/w/configmaps/a", "");
+        let before = fake.elapsed();
+        let (events, timed_out) = read_lines(
+            &t,
+            &format!("/api/v1/namespaces/w/configmaps?watch=1&resourceVersion={rv}&timeoutSeconds=30&labelSelector=x"),
+            None,
+        );
+        assert!(!timed_out);
+        let kinds: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
+        assert_eq!(kinds, ["ADDED", "MODIFIED", "DELETED"]);
+        assert_eq!(events[1]["object"]["data"]["k"], "v");
+        assert_eq!(fake.elapsed() - before, Duration::from_secs(30), "the watch ended at its timeoutSeconds");
+        // With bookmarks asked for, one arrives a second before the timeout, carrying the current version.
+        let (events, _) = read_lines(&t, &format!("/api/v1/namespaces/w/configmaps?watch=1&resourceVersion={rv}&timeoutSeconds=5&allowWatchBookmarks=true&labelSelector=nope"), None);
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0]["type"], "BOOKMARK");
+        assert_eq!(events[0]["object"]["kind"], "ConfigMap");
+        assert_eq!(events[0]["object"]["metadata"]["resourceVersion"], fake.version().to_string());
+        // A read timeout shorter than the watch reports TimedOut with the stream still open.
+        let (events, timed_out) = read_lines(
+            &t,
+            &format!("/api/v1/namespaces/w/configmaps?watch=1&resourceVersion={}", fake.version()),
+            Some(Duration::from_secs(5)),
+        );
+        assert!(events.is_empty() && timed_out);
+    }
 }
 
 #[test]

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use clustermanager_core::Backend;
 use clustermanager_core::{k8s, Driver, Error, JobSpec, Progress, ReasonKind, Status, WaitOptions};
-use clustermanager_fake::{block_on, FakeCluster, FakeOptions};
+use clustermanager_fake::{block_on, FakeCluster, FakeOptions, KubernetesVersion};
 
 const HOUR: Option<Duration> = Some(Duration::from_secs(3600));
 
@@ -59,182 +59,245 @@ fn the_same_nomad_job_runs_with_a_driver_the_node_has() {
 
 #[test]
 fn an_invalid_image_name_ends_the_wait_at_once() {
-    let fake = FakeCluster::kubernetes();
-    let cm = block_on(fake.cluster_manager()).unwrap();
-    block_on(cm.create_job("default", &JobSpec::new("hello").image("BusyBox").command(["true"]))).unwrap();
-    let started = fake.elapsed();
-    let reason = cannot_run(block_on(cm.wait_for_job("default", "hello", HOUR)));
-    assert_eq!((reason.kind, reason.permanent), (ReasonKind::InvalidImage, true));
-    assert!(reason.message.contains("repository name must be lowercase"), "{}", reason.message);
-    assert!(fake.elapsed() - started < Duration::from_secs(5));
+    for version in KubernetesVersion::ALL {
+        let fake = FakeCluster::kubernetes_with(FakeOptions::on(version));
+        let cm = block_on(fake.cluster_manager()).unwrap();
+        block_on(cm.create_job("default", &JobSpec::new("hello").image("BusyBox").command(["true"]))).unwrap();
+        let started = fake.elapsed();
+        let reason = cannot_run(block_on(cm.wait_for_job("default", "hello", HOUR)));
+        assert_eq!((reason.kind, reason.permanent), (ReasonKind::InvalidImage, true));
+        assert!(reason.message.contains("repository name must be lowercase"), "{}", reason.message);
+        assert!(fake.elapsed() - started < Duration::from_secs(5));
+    }
 }
 
 #[test]
 fn an_image_that_cannot_be_pulled_ends_the_wait_at_the_stuck_deadline() {
-    let fake = FakeCluster::kubernetes_with(FakeOptions {
-        missing_images: vec!["example.com/nope:1".into()],
-        ..FakeOptions::default()
-    });
-    let cm = block_on(fake.cluster_manager()).unwrap();
-    block_on(cm.create_job("default", &JobSpec::new("hello").image("example.com/nope:1").command(["true"]))).unwrap();
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let log = seen.clone();
-    let options = WaitOptions::new().timeout(HOUR).on_progress(move |p| log.lock().unwrap().push(p.clone()));
-    let started = fake.elapsed();
-    let reason = cannot_run(block_on(cm.wait_for_job_with("default", "hello", &options)));
-    let took = fake.elapsed() - started;
-    assert_eq!((reason.kind, reason.permanent), (ReasonKind::ImagePull, false));
-    assert!(reason.message.contains("Back-off pulling image"), "{}", reason.message);
-    assert!(took >= Duration::from_secs(300) && took < Duration::from_secs(335), "took {took:?}");
-    // the caller saw the reason as it appeared, then as it changed (ErrImagePull → back-off)
-    let stuck: Vec<String> = seen
-        .lock()
-        .unwrap()
-        .iter()
-        .filter_map(|p| match p {
-            Progress::Stuck { reason, .. } => Some(reason.source.clone()),
-            _ => None,
-        })
-        .collect();
-    assert!(stuck.first().is_some_and(|s| s.ends_with("ErrImagePull")), "{stuck:?}");
-    assert!(stuck.last().is_some_and(|s| s.ends_with("ImagePullBackOff")), "{stuck:?}");
+    for version in KubernetesVersion::ALL {
+        let fake = FakeCluster::kubernetes_with(FakeOptions {
+            kubernetes: version,
+            missing_images: vec!["example.com/nope:1".into()],
+            ..FakeOptions::default()
+        });
+        let cm = block_on(fake.cluster_manager()).unwrap();
+        block_on(cm.create_job("default", &JobSpec::new("hello").image("example.com/nope:1").command(["true"])))
+            .unwrap();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = seen.clone();
+        let options = WaitOptions::new().timeout(HOUR).on_progress(move |p| log.lock().unwrap().push(p.clone()));
+        let started = fake.elapsed();
+        let reason = cannot_run(block_on(cm.wait_for_job_with("default", "hello", &options)));
+        let took = fake.elapsed() - started;
+        assert_eq!((reason.kind, reason.permanent), (ReasonKind::ImagePull, false));
+        assert!(reason.message.contains("Back-off pulling image"), "{}", reason.message);
+        assert!(took >= Duration::from_secs(300) && took < Duration::from_secs(335), "took {took:?}");
+        // the caller saw the reason as it appeared, then as it changed (ErrImagePull → back-off)
+        let stuck: Vec<String> = seen
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|p| match p {
+                Progress::Stuck { reason, .. } => Some(reason.source.clone()),
+                _ => None,
+            })
+            .collect();
+        assert!(stuck.first().is_some_and(|s| s.ends_with("ErrImagePull")), "{stuck:?}");
+        assert!(stuck.last().is_some_and(|s| s.ends_with("ImagePullBackOff")), "{stuck:?}");
+    }
 }
 
 #[test]
 fn an_unschedulable_pod_waits_for_room_and_the_timeout_names_why() {
-    let fake = FakeCluster::kubernetes();
-    let cm = block_on(fake.cluster_manager()).unwrap();
-    block_on(cm.create_job("default", &JobSpec::new("big").image("busybox").cpu_limit("64").command(["true"])))
-        .unwrap();
-    let job = block_on(cm.get_job("default", "big")).unwrap();
-    assert_eq!(job.pending_reason.as_ref().map(|r| r.kind), Some(ReasonKind::ResourcesExhausted));
+    for version in KubernetesVersion::ALL {
+        let fake = FakeCluster::kubernetes_with(FakeOptions::on(version));
+        let cm = block_on(fake.cluster_manager()).unwrap();
+        block_on(cm.create_job("default", &JobSpec::new("big").image("busybox").cpu_limit("64").command(["true"])))
+            .unwrap();
+        let job = block_on(cm.get_job("default", "big")).unwrap();
+        assert_eq!(job.pending_reason.as_ref().map(|r| r.kind), Some(ReasonKind::ResourcesExhausted));
 
-    // waiting for room is not cut by the stuck deadline: only the caller's timeout ends it
-    let err = block_on(cm.wait_for_job("default", "big", Some(Duration::from_secs(400)))).unwrap_err();
-    let Error::Timeout { what } = &err else { panic!("expected a timeout, got {err:?}") };
-    assert!(what.contains("last reason: pod big-"), "{what}");
-    assert!(what.contains("0/1 nodes are available: 1 Insufficient cpu."), "{what}");
+        // waiting for room is not cut by the stuck deadline: only the caller's timeout ends it
+        let err = block_on(cm.wait_for_job("default", "big", Some(Duration::from_secs(400)))).unwrap_err();
+        let Error::Timeout { what } = &err else { panic!("expected a timeout, got {err:?}") };
+        assert!(what.contains("last reason: pod big-"), "{what}");
+        assert!(what.contains("0/1 nodes are available: 1 Insufficient cpu."), "{what}");
 
-    // a strict startup deadline ends it with the reason
-    let options = WaitOptions::new().timeout(HOUR).startup_deadline(Some(Duration::from_secs(120)));
-    let started = fake.elapsed();
-    let reason = cannot_run(block_on(cm.wait_for_job_with("default", "big", &options)));
-    assert_eq!(reason.kind, ReasonKind::ResourcesExhausted);
-    let took = fake.elapsed() - started;
-    assert!(took >= Duration::from_secs(120) && took < Duration::from_secs(125), "took {took:?}");
+        // a strict startup deadline ends it with the reason
+        let options = WaitOptions::new().timeout(HOUR).startup_deadline(Some(Duration::from_secs(120)));
+        let started = fake.elapsed();
+        let reason = cannot_run(block_on(cm.wait_for_job_with("default", "big", &options)));
+        assert_eq!(reason.kind, ReasonKind::ResourcesExhausted);
+        let took = fake.elapsed() - started;
+        assert!(took >= Duration::from_secs(120) && took < Duration::from_secs(125), "took {took:?}");
+    }
 }
 
 #[test]
 fn a_node_selector_no_node_matches_is_stuck_not_waiting_for_room() {
-    let fake = FakeCluster::kubernetes();
-    let cm = block_on(fake.cluster_manager()).unwrap();
-    let Backend::Kubernetes(ctx) = cm.backend() else { unreachable!() };
-    let job = serde_json::json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "picky"},
-        "spec": {"backoffLimit": 0, "template": {"spec": {"restartPolicy": "Never", "nodeSelector": {"disk": "ssd"},
-            "containers": [{"name": "main", "image": "busybox", "command": ["true"]}]}}}});
-    let _: serde_json::Value =
-        block_on(cm.run(k8s::api::create(ctx, &k8s::api::Resource::JOBS, Some("default"), &job, &Default::default())))
-            .unwrap();
-    let options = WaitOptions::new().timeout(HOUR).stuck_deadline(Some(Duration::from_secs(60)));
-    let reason = cannot_run(block_on(cm.wait_for_job_with("default", "picky", &options)));
-    assert_eq!(reason.kind, ReasonKind::ConstraintFiltered);
-    assert!(reason.message.contains("didn't match node selector"), "{}", reason.message);
+    for version in KubernetesVersion::ALL {
+        let fake = FakeCluster::kubernetes_with(FakeOptions::on(version));
+        let cm = block_on(fake.cluster_manager()).unwrap();
+        let Backend::Kubernetes(ctx) = cm.backend() else { unreachable!() };
+        let job = serde_json::json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "picky"},
+            "spec": {"backoffLimit": 0, "template": {"spec": {"restartPolicy": "Never", "nodeSelector": {"disk": "ssd"},
+                "containers": [{"name": "main", "image": "busybox", "command": ["true"]}]}}}});
+        let _: serde_json::Value = block_on(cm.run(k8s::api::create(
+            ctx,
+            &k8s::api::Resource::JOBS,
+            Some("default"),
+            &job,
+            &Default::default(),
+        )))
+        .unwrap();
+        let options = WaitOptions::new().timeout(HOUR).stuck_deadline(Some(Duration::from_secs(60)));
+        let reason = cannot_run(block_on(cm.wait_for_job_with("default", "picky", &options)));
+        assert_eq!(reason.kind, ReasonKind::ConstraintFiltered);
+        assert!(reason.message.contains("didn't match node selector"), "{}", reason.message);
+    }
 }
 
 #[test]
 fn a_job_past_its_backoff_limit_or_deadline_finishes_failed_and_says_why() {
-    let fake = FakeCluster::kubernetes();
-    let cm = block_on(fake.cluster_manager()).unwrap();
-    block_on(cm.create_job("default", &JobSpec::new("fails").image("busybox").command(["sh", "-c", "exit 3"])))
-        .unwrap();
-    let job = block_on(cm.wait_for_job("default", "fails", HOUR)).unwrap();
-    assert_eq!(job.status, Some(Status::Failed));
-    assert_eq!(job.pending_reason.map(|r| r.kind), Some(ReasonKind::BackoffLimitExceeded));
-
-    let Backend::Kubernetes(ctx) = cm.backend() else { unreachable!() };
-    let slow = serde_json::json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "slow"},
-        "spec": {"backoffLimit": 0, "activeDeadlineSeconds": 5, "template": {"spec": {"restartPolicy": "Never",
-            "containers": [{"name": "main", "image": "busybox", "command": ["sh", "-c", "sleep 60"]}]}}}});
-    let _: serde_json::Value =
-        block_on(cm.run(k8s::api::create(ctx, &k8s::api::Resource::JOBS, Some("default"), &slow, &Default::default())))
+    for version in KubernetesVersion::ALL {
+        let fake = FakeCluster::kubernetes_with(FakeOptions::on(version));
+        let cm = block_on(fake.cluster_manager()).unwrap();
+        block_on(cm.create_job("default", &JobSpec::new("fails").image("busybox").command(["sh", "-c", "exit 3"])))
             .unwrap();
-    let job = block_on(cm.wait_for_job("default", "slow", HOUR)).unwrap();
-    assert_eq!(job.status, Some(Status::Failed));
-    let reason = job.pending_reason.unwrap();
-    assert_eq!(reason.kind, ReasonKind::DeadlineExceeded);
-    assert!(reason.message.contains("Job was active longer than specified deadline"), "{}", reason.message);
+        let job = block_on(cm.wait_for_job("default", "fails", HOUR)).unwrap();
+        assert_eq!(job.status, Some(Status::Failed));
+        assert_eq!(job.pending_reason.map(|r| r.kind), Some(ReasonKind::BackoffLimitExceeded));
+
+        let Backend::Kubernetes(ctx) = cm.backend() else { unreachable!() };
+        let slow = serde_json::json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "slow"},
+            "spec": {"backoffLimit": 0, "activeDeadlineSeconds": 5, "template": {"spec": {"restartPolicy": "Never",
+                "containers": [{"name": "main", "image": "busybox", "command": ["sh", "-c", "sleep 60"]}]}}}});
+        let _: serde_json::Value = block_on(cm.run(k8s::api::create(
+            ctx,
+            &k8s::api::Resource::JOBS,
+            Some("default"),
+            &slow,
+            &Default::default(),
+        )))
+        .unwrap();
+        let job = block_on(cm.wait_for_job("default", "slow", HOUR)).unwrap();
+        assert_eq!(job.status, Some(Status::Failed));
+        let reason = job.pending_reason.unwrap();
+        assert_eq!(reason.kind, ReasonKind::DeadlineExceeded);
+        assert!(reason.message.contains("Job was active longer than specified deadline"), "{}", reason.message);
+    }
 }
 
 #[test]
 fn a_healthy_job_reports_its_start_and_end_and_stops_looking_once_started() {
-    let fake = FakeCluster::kubernetes();
-    let cm = block_on(fake.cluster_manager()).unwrap();
-    block_on(cm.create_job("default", &JobSpec::new("ok").image("busybox").command(["sh", "-c", "sleep 120"])))
-        .unwrap();
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let log = seen.clone();
-    let options = WaitOptions::new().timeout(HOUR).on_progress(move |p| log.lock().unwrap().push(p.clone()));
-    let before = fake.requests().len();
-    let job = block_on(cm.wait_for_job_with("default", "ok", &options)).unwrap();
-    assert_eq!(job.status, Some(Status::Succeeded));
-    let seen = seen.lock().unwrap();
-    assert!(matches!(seen.first(), Some(Progress::Started { .. })), "{seen:?}");
-    assert!(matches!(seen.last(), Some(Progress::Finished { status: Some(Status::Succeeded), .. })), "{seen:?}");
-    // a two-minute job: the list, the watch, a few looks until it started, then none
-    let pod_lists = fake.requests()[before..].iter().filter(|r| r.contains("/pods")).count();
-    assert!(pod_lists <= 3, "{pod_lists} looks at the pods");
+    for version in KubernetesVersion::ALL {
+        let fake = FakeCluster::kubernetes_with(FakeOptions::on(version));
+        let cm = block_on(fake.cluster_manager()).unwrap();
+        block_on(cm.create_job("default", &JobSpec::new("ok").image("busybox").command(["sh", "-c", "sleep 120"])))
+            .unwrap();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = seen.clone();
+        let options = WaitOptions::new().timeout(HOUR).on_progress(move |p| log.lock().unwrap().push(p.clone()));
+        let before = fake.requests().len();
+        let job = block_on(cm.wait_for_job_with("default", "ok", &options)).unwrap();
+        assert_eq!(job.status, Some(Status::Succeeded));
+        let seen = seen.lock().unwrap();
+        assert!(matches!(seen.first(), Some(Progress::Started { .. })), "{seen:?}");
+        assert!(matches!(seen.last(), Some(Progress::Finished { status: Some(Status::Succeeded), .. })), "{seen:?}");
+        // a two-minute job: the list, the watch, a few looks until it started, then none
+        let pod_lists = fake.requests()[before..].iter().filter(|r| r.contains("/pods")).count();
+        assert!(pod_lists <= 3, "{pod_lists} looks at the pods");
+    }
 }
 
 #[test]
 fn a_kubernetes_job_without_room_in_its_quota_says_so_and_runs_once_the_quota_grows() {
-    let fake = FakeCluster::kubernetes();
-    let cm = block_on(fake.cluster_manager()).unwrap();
-    block_on(cm.create_namespace("team")).unwrap();
-    block_on(cm.define_quota("team", "1", "1Gi")).unwrap();
-    let spec =
-        JobSpec::new("big").image("busybox").command(["sh", "-c", "echo done"]).cpu_limit("2").mem_limit("512Mi");
-    block_on(cm.create_job("team", &spec)).unwrap();
-    fake.advance(Duration::from_secs(2));
+    for version in KubernetesVersion::ALL {
+        let fake = FakeCluster::kubernetes_with(FakeOptions::on(version));
+        let cm = block_on(fake.cluster_manager()).unwrap();
+        block_on(cm.create_namespace("team")).unwrap();
+        block_on(cm.define_quota("team", "1", "1Gi")).unwrap();
+        let spec =
+            JobSpec::new("big").image("busybox").command(["sh", "-c", "echo done"]).cpu_limit("2").mem_limit("512Mi");
+        block_on(cm.create_job("team", &spec)).unwrap();
+        fake.advance(Duration::from_secs(2));
 
-    // no pod at all: the job's FailedCreate event says why
-    let reason = block_on(cm.get_job("team", "big")).unwrap().pending_reason.expect("a reason");
-    assert_eq!((reason.kind, reason.permanent), (ReasonKind::QuotaExhausted, false));
-    assert!(reason.message.contains("exceeded quota"), "{}", reason.message);
-    // the seed's waiting_jobs: a job without any execution yet
-    let waiting: Vec<String> = block_on(cm.waiting_jobs("team")).unwrap().into_iter().map(|j| j.name).collect();
-    assert_eq!(waiting, ["big"]);
-    assert!(block_on(cm.running_jobs("team")).unwrap().is_empty());
+        // no pod at all: the job's FailedCreate event says why
+        let reason = block_on(cm.get_job("team", "big")).unwrap().pending_reason.expect("a reason");
+        assert_eq!((reason.kind, reason.permanent), (ReasonKind::QuotaExhausted, false));
+        assert!(reason.message.contains("exceeded quota"), "{}", reason.message);
+        // the seed's waiting_jobs: a job without any execution yet
+        let waiting: Vec<String> = block_on(cm.waiting_jobs("team")).unwrap().into_iter().map(|j| j.name).collect();
+        assert_eq!(waiting, ["big"]);
+        assert!(block_on(cm.running_jobs("team")).unwrap().is_empty());
 
-    // waiting for room is not cut by the stuck deadline, only by the startup deadline
-    let strict = WaitOptions::new().timeout(HOUR).startup_deadline(Some(Duration::from_secs(400)));
-    let reason = cannot_run(block_on(cm.wait_for_job_with("team", "big", &strict)));
-    assert_eq!(reason.kind, ReasonKind::QuotaExhausted);
+        // waiting for room is not cut by the stuck deadline, only by the startup deadline
+        let strict = WaitOptions::new().timeout(HOUR).startup_deadline(Some(Duration::from_secs(400)));
+        let reason = cannot_run(block_on(cm.wait_for_job_with("team", "big", &strict)));
+        assert_eq!(reason.kind, ReasonKind::QuotaExhausted);
 
-    // more room: the job controller's next try creates the pod
-    block_on(cm.define_quota("team", "4", "4Gi")).unwrap();
-    let job = block_on(cm.wait_for_job("team", "big", HOUR)).unwrap();
-    assert_eq!(job.status, Some(Status::Succeeded));
+        // more room: the job controller's next try creates the pod
+        block_on(cm.define_quota("team", "4", "4Gi")).unwrap();
+        let job = block_on(cm.wait_for_job("team", "big", HOUR)).unwrap();
+        assert_eq!(job.status, Some(Status::Succeeded));
+    }
 }
 
 #[test]
 fn an_execution_wait_also_ends_at_once_on_a_permanent_reason() {
-    let fake = FakeCluster::kubernetes();
-    let cm = block_on(fake.cluster_manager()).unwrap();
-    block_on(cm.create_job("default", &JobSpec::new("bad").image("Busy Box").command(["true"]))).unwrap();
-    let started = fake.elapsed();
-    let result = block_on(cm.wait_for_job_execution_status("default", "bad", &[Status::Running], HOUR));
-    match result {
-        Err(Error::CannotRun { reason, .. }) => assert_eq!(reason.kind, ReasonKind::InvalidImage),
-        other => panic!("expected CannotRun, got {other:?}"),
-    }
-    assert!(fake.elapsed() - started < Duration::from_secs(5), "{:?}", fake.elapsed() - started);
+    for version in KubernetesVersion::ALL {
+        let fake = FakeCluster::kubernetes_with(FakeOptions::on(version));
+        let cm = block_on(fake.cluster_manager()).unwrap();
+        block_on(cm.create_job("default", &JobSpec::new("bad").image("Busy Box").command(["true"]))).unwrap();
+        let started = fake.elapsed();
+        let result = block_on(cm.wait_for_job_execution_status("default", "bad", &[Status::Running], HOUR));
+        match result {
+            Err(Error::CannotRun { reason, .. }) => assert_eq!(reason.kind, ReasonKind::InvalidImage),
+            other => panic!("expected CannotRun, got {other:?}"),
+        }
+        assert!(fake.elapsed() - started < Duration::from_secs(5), "{:?}", fake.elapsed() - started);
 
-    let fake = FakeCluster::nomad_with(FakeOptions { nomad_drivers: vec!["exec".into()], ..FakeOptions::default() });
-    let cm = block_on(fake.cluster_manager()).unwrap();
-    block_on(cm.create_job("default", &JobSpec::new("hello").image("busybox").command(["true"]))).unwrap();
-    let result = block_on(cm.wait_for_job_execution_status("default", "hello", &[Status::Running], HOUR));
-    assert!(
-        matches!(result, Err(Error::CannotRun { ref reason, .. }) if reason.kind == ReasonKind::MissingDriver),
-        "{result:?}"
-    );
+        let fake =
+            FakeCluster::nomad_with(FakeOptions { nomad_drivers: vec!["exec".into()], ..FakeOptions::default() });
+        let cm = block_on(fake.cluster_manager()).unwrap();
+        block_on(cm.create_job("default", &JobSpec::new("hello").image("busybox").command(["true"]))).unwrap();
+        let result = block_on(cm.wait_for_job_execution_status("default", "hello", &[Status::Running], HOUR));
+        assert!(
+            matches!(result, Err(Error::CannotRun { ref reason, .. }) if reason.kind == ReasonKind::MissingDriver),
+            "{result:?}"
+        );
+    }
+}
+
+/// Pod Security admission (1.36): in a namespace enforcing `baseline`, a privileged Job is
+/// created but its pods are refused; the wait ends at once with `CannotRun` naming Pod
+/// Security in the apiserver's words. A 1.19 server has no Pod Security admission: it runs.
+#[test]
+fn a_job_refused_by_pod_security_cannot_run_on_1_36_and_runs_on_1_19() {
+    use clustermanager_core::k8s::api::{self, Resource, WriteParams};
+    for version in KubernetesVersion::ALL {
+        let fake = FakeCluster::kubernetes_with(FakeOptions::on(version));
+        let cm = block_on(fake.cluster_manager()).unwrap();
+        let Backend::Kubernetes(ctx) = cm.backend() else { panic!("kubernetes") };
+        let ns = serde_json::json!({"metadata": {"name": "psa", "labels": {"pod-security.kubernetes.io/enforce": "baseline"}}});
+        let _: serde_json::Value =
+            block_on(cm.run(api::create(ctx, &Resource::NAMESPACES, None, &ns, &WriteParams::default()))).unwrap();
+        let spec = JobSpec::new("root").image("busybox").command(["sh", "-c", "echo hi"]).privileged(true);
+        block_on(cm.create_job("psa", &spec)).unwrap();
+        let started = fake.elapsed();
+        let result = block_on(cm.wait_for_job("psa", "root", HOUR));
+        match version {
+            KubernetesVersion::V1_36 => {
+                let reason = cannot_run(result);
+                assert_eq!((reason.kind, reason.permanent), (ReasonKind::AdmissionRefused, true));
+                assert!(reason.message.starts_with("Pod Security admission refuses its pod"), "{}", reason.message);
+                assert!(
+                    reason.message.contains("violates PodSecurity \"baseline:latest\": privileged (container \"main\""),
+                    "{}",
+                    reason.message
+                );
+                assert!(fake.elapsed() - started < Duration::from_secs(60), "at once: {:?}", fake.elapsed() - started);
+            }
+            KubernetesVersion::V1_19 => assert_eq!(result.unwrap().status, Some(Status::Succeeded)),
+        }
+    }
 }

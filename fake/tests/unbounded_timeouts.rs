@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use clustermanager_core::{JobSpec, Status};
-use clustermanager_fake::{block_on, FakeCluster};
+use clustermanager_fake::{block_on, FakeCluster, FakeOptions, KubernetesVersion};
 
 fn job(name: &str) -> JobSpec {
     JobSpec::new(name).image("busybox:1.36").command(["sh", "-c", "sleep 5; echo done"])
@@ -25,7 +25,9 @@ fn waits_take_duration_max(fake: FakeCluster) {
 
 #[test]
 fn kubernetes_waits_take_duration_max() {
-    waits_take_duration_max(FakeCluster::kubernetes());
+    for version in KubernetesVersion::ALL {
+        waits_take_duration_max(FakeCluster::kubernetes_with(FakeOptions::on(version)));
+    }
 }
 
 #[test]

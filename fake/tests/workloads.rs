@@ -9,7 +9,7 @@ use clustermanager_core::{
     Error, JobSpec, PodManagement, Port, Probe, ReasonKind, ServiceDef, ServicePort, ServiceSpec, StatefulOptions,
     Status, WaitOptions, WorkloadKind,
 };
-use clustermanager_fake::{block_on, FakeCluster, FakeOptions};
+use clustermanager_fake::{block_on, FakeCluster, FakeOptions, KubernetesVersion};
 
 const TWO_MINUTES: Option<Duration> = Some(Duration::from_secs(120));
 
@@ -21,137 +21,150 @@ fn web(replicas: u32) -> ServiceSpec {
 
 #[test]
 fn a_kubernetes_deployment_becomes_available_scales_and_goes_with_its_pods() {
-    let fake = FakeCluster::kubernetes();
-    let cm = block_on(fake.cluster_manager()).unwrap();
-    block_on(cm.create_namespace("shop")).unwrap();
-    let created = block_on(cm.create_deploy("shop", &web(3))).unwrap();
-    assert_eq!((created.replicas, created.ready, created.is_available), (3, 0, false));
+    for version in KubernetesVersion::ALL {
+        let fake = FakeCluster::kubernetes_with(FakeOptions::on(version));
+        let cm = block_on(fake.cluster_manager()).unwrap();
+        block_on(cm.create_namespace("shop")).unwrap();
+        let created = block_on(cm.create_deploy("shop", &web(3))).unwrap();
+        assert_eq!((created.replicas, created.ready, created.is_available), (3, 0, false));
 
-    let before = fake.requests().len();
-    let up = block_on(cm.deploy_wait_available("shop", "web", TWO_MINUTES)).unwrap();
-    assert_eq!((up.ready, up.available, up.updated), (3, 3, 3));
-    assert!(up.raw_status.contains("Available=True (MinimumReplicasAvailable)"), "{}", up.raw_status);
-    let waited = &fake.requests()[before..];
-    let (looks, watched): (Vec<&String>, Vec<&String>) =
-        waited.iter().partition(|r| r.contains("/pods?") || r.ends_with("/deployments/web"));
-    assert_eq!(watched.len(), 2, "a list and one watch, no polling: {waited:?}");
-    // the rollout took a few seconds: one look at why no pod ran yet (the Deployment for its
-    // selector, then its pods), no more once they started
-    assert!(looks.len() <= 2, "{looks:?}");
+        let before = fake.requests().len();
+        let up = block_on(cm.deploy_wait_available("shop", "web", TWO_MINUTES)).unwrap();
+        assert_eq!((up.ready, up.available, up.updated), (3, 3, 3));
+        assert!(up.raw_status.contains("Available=True (MinimumReplicasAvailable)"), "{}", up.raw_status);
+        let waited = &fake.requests()[before..];
+        let (looks, watched): (Vec<&String>, Vec<&String>) =
+            waited.iter().partition(|r| r.contains("/pods?") || r.ends_with("/deployments/web"));
+        assert_eq!(watched.len(), 2, "a list and one watch, no polling: {waited:?}");
+        // the rollout took a few seconds: one look at why no pod ran yet (the Deployment for its
+        // selector, then its pods), no more once they started
+        assert!(looks.len() <= 2, "{looks:?}");
 
-    let pods = block_on(cm.list_deploy_pods("shop", "web")).unwrap();
-    assert_eq!(pods.len(), 3);
-    assert!(pods.iter().all(|p| p.status == Some(Status::Running) && p.id.starts_with("web-")), "{pods:?}");
-    assert_eq!(block_on(cm.list_deploys("shop")).unwrap().len(), 1);
+        let pods = block_on(cm.list_deploy_pods("shop", "web")).unwrap();
+        assert_eq!(pods.len(), 3);
+        assert!(pods.iter().all(|p| p.status == Some(Status::Running) && p.id.starts_with("web-")), "{pods:?}");
+        assert_eq!(block_on(cm.list_deploys("shop")).unwrap().len(), 1);
 
-    block_on(cm.set_scale_deploy("shop", "web", 1)).unwrap();
-    let one = block_on(cm.deploy_wait_available("shop", "web", TWO_MINUTES)).unwrap();
-    assert_eq!(one.replicas, 1);
-    assert_eq!(block_on(cm.list_deploy_pods("shop", "web")).unwrap().len(), 1);
+        block_on(cm.set_scale_deploy("shop", "web", 1)).unwrap();
+        let one = block_on(cm.deploy_wait_available("shop", "web", TWO_MINUTES)).unwrap();
+        assert_eq!(one.replicas, 1);
+        assert_eq!(block_on(cm.list_deploy_pods("shop", "web")).unwrap().len(), 1);
 
-    assert!(block_on(cm.delete_deploy("shop", "web", true, None)).unwrap());
-    assert!(matches!(block_on(cm.get_deploy("shop", "web")), Err(Error::NotFound(_))));
-    assert!(fake.executions("shop").is_empty(), "its pods went with it");
-    assert!(!block_on(cm.delete_deploy("shop", "web", false, None)).unwrap(), "already gone");
+        assert!(block_on(cm.delete_deploy("shop", "web", true, None)).unwrap());
+        assert!(matches!(block_on(cm.get_deploy("shop", "web")), Err(Error::NotFound(_))));
+        assert!(fake.executions("shop").is_empty(), "its pods went with it");
+        assert!(!block_on(cm.delete_deploy("shop", "web", false, None)).unwrap(), "already gone");
+    }
 }
 
 #[test]
 fn a_kubernetes_statefulset_starts_its_pods_in_order_with_stable_names() {
-    let fake = FakeCluster::kubernetes();
-    let cm = block_on(fake.cluster_manager()).unwrap();
-    let spec = ServiceSpec::new(JobSpec::new("pg").image("postgres:13").label("app", "db")).replicas(3);
-    block_on(cm.create_statefulset("default", &spec)).unwrap();
-    let started = fake.elapsed();
-    let up = block_on(cm.statefulset_wait_available("default", "pg", TWO_MINUTES)).unwrap();
-    assert_eq!(up.ready, 3);
-    // OrderedReady: each pod starts (one step) after the one before it runs
-    assert!(fake.elapsed() - started >= Duration::from_secs(3), "{:?}", fake.elapsed() - started);
-    let mut names: Vec<String> =
-        block_on(cm.list_statefulset_pods("default", "pg")).unwrap().into_iter().map(|p| p.id).collect();
-    names.sort();
-    assert_eq!(names, ["pg-0", "pg-1", "pg-2"]);
-    assert_eq!(block_on(cm.get_scale_statefulset("default", "pg")).unwrap().replicas, 3);
-    block_on(cm.set_scale_statefulset("default", "pg", 2)).unwrap();
-    block_on(cm.statefulset_wait_available("default", "pg", TWO_MINUTES)).unwrap();
-    let mut names: Vec<String> =
-        block_on(cm.list_statefulset_pods("default", "pg")).unwrap().into_iter().map(|p| p.id).collect();
-    names.sort();
-    assert_eq!(names, ["pg-0", "pg-1"], "the highest ordinal goes first");
+    for version in KubernetesVersion::ALL {
+        let fake = FakeCluster::kubernetes_with(FakeOptions::on(version));
+        let cm = block_on(fake.cluster_manager()).unwrap();
+        let spec = ServiceSpec::new(JobSpec::new("pg").image("postgres:13").label("app", "db")).replicas(3);
+        block_on(cm.create_statefulset("default", &spec)).unwrap();
+        let started = fake.elapsed();
+        let up = block_on(cm.statefulset_wait_available("default", "pg", TWO_MINUTES)).unwrap();
+        assert_eq!(up.ready, 3);
+        // OrderedReady: each pod starts (one step) after the one before it runs
+        assert!(fake.elapsed() - started >= Duration::from_secs(3), "{:?}", fake.elapsed() - started);
+        let mut names: Vec<String> =
+            block_on(cm.list_statefulset_pods("default", "pg")).unwrap().into_iter().map(|p| p.id).collect();
+        names.sort();
+        assert_eq!(names, ["pg-0", "pg-1", "pg-2"]);
+        assert_eq!(block_on(cm.get_scale_statefulset("default", "pg")).unwrap().replicas, 3);
+        block_on(cm.set_scale_statefulset("default", "pg", 2)).unwrap();
+        block_on(cm.statefulset_wait_available("default", "pg", TWO_MINUTES)).unwrap();
+        let mut names: Vec<String> =
+            block_on(cm.list_statefulset_pods("default", "pg")).unwrap().into_iter().map(|p| p.id).collect();
+        names.sort();
+        assert_eq!(names, ["pg-0", "pg-1"], "the highest ordinal goes first");
+    }
 }
 
 #[test]
 fn a_deployment_whose_image_cannot_be_pulled_says_why_then_fails() {
-    let fake = FakeCluster::kubernetes_with(FakeOptions {
-        missing_images: vec!["example.com/nope:1".into()],
-        ..FakeOptions::default()
-    });
-    let cm = block_on(fake.cluster_manager()).unwrap();
-    let spec = ServiceSpec::new(JobSpec::new("web").image("example.com/nope:1"));
-    block_on(cm.create_deploy("default", &spec)).unwrap();
-    // the timeout names why no pod started
-    match block_on(cm.deploy_wait_available("default", "web", Some(Duration::from_secs(30)))) {
-        Err(Error::Timeout { what }) => assert!(what.contains("web") && what.contains("pulled"), "{what}"),
-        other => panic!("expected a timeout, got {other:?}"),
-    }
-    // given longer, the stuck deadline (5 minutes, as for jobs) ends it, saying why
-    let began = fake.elapsed();
-    match block_on(cm.deploy_wait_available("default", "web", Some(Duration::from_secs(3600)))) {
-        Err(Error::CannotRun { reason, .. }) => assert_eq!(reason.kind, ReasonKind::ImagePull, "{reason}"),
-        other => panic!("expected CannotRun, got {other:?}"),
-    }
-    let took = fake.elapsed() - began;
-    assert!(took >= Duration::from_secs(300) && took < Duration::from_secs(400), "{took:?}");
-    // without the stuck deadline, the rollout's progress deadline (600 s) ends the wait saying so
-    let options = WaitOptions::new().timeout(Some(Duration::from_secs(3600))).stuck_deadline(None);
-    match block_on(cm.wait_workload_available_with(WorkloadKind::Deployment, "default", "web", &options)) {
-        Err(Error::CannotRun { reason, .. }) => {
-            assert_eq!(reason.kind, ReasonKind::DeploymentFailed);
-            assert!(reason.message.contains("timed out progressing"), "{}", reason.message);
+    for version in KubernetesVersion::ALL {
+        let fake = FakeCluster::kubernetes_with(FakeOptions {
+            kubernetes: version,
+            missing_images: vec!["example.com/nope:1".into()],
+            ..FakeOptions::default()
+        });
+        let cm = block_on(fake.cluster_manager()).unwrap();
+        let spec = ServiceSpec::new(JobSpec::new("web").image("example.com/nope:1"));
+        block_on(cm.create_deploy("default", &spec)).unwrap();
+        // the timeout names why no pod started
+        match block_on(cm.deploy_wait_available("default", "web", Some(Duration::from_secs(30)))) {
+            Err(Error::Timeout { what }) => assert!(what.contains("web") && what.contains("pulled"), "{what}"),
+            other => panic!("expected a timeout, got {other:?}"),
         }
-        other => panic!("expected CannotRun, got {other:?}"),
+        // given longer, the stuck deadline (5 minutes, as for jobs) ends it, saying why
+        let began = fake.elapsed();
+        match block_on(cm.deploy_wait_available("default", "web", Some(Duration::from_secs(3600)))) {
+            Err(Error::CannotRun { reason, .. }) => assert_eq!(reason.kind, ReasonKind::ImagePull, "{reason}"),
+            other => panic!("expected CannotRun, got {other:?}"),
+        }
+        let took = fake.elapsed() - began;
+        assert!(took >= Duration::from_secs(300) && took < Duration::from_secs(400), "{took:?}");
+        // without the stuck deadline, the rollout's progress deadline (600 s) ends the wait saying so
+        let options = WaitOptions::new().timeout(Some(Duration::from_secs(3600))).stuck_deadline(None);
+        match block_on(cm.wait_workload_available_with(WorkloadKind::Deployment, "default", "web", &options)) {
+            Err(Error::CannotRun { reason, .. }) => {
+                assert_eq!(reason.kind, ReasonKind::DeploymentFailed);
+                assert!(reason.message.contains("timed out progressing"), "{}", reason.message);
+            }
+            other => panic!("expected CannotRun, got {other:?}"),
+        }
+        assert!(fake.elapsed() >= Duration::from_secs(600) && fake.elapsed() < Duration::from_secs(1000));
     }
-    assert!(fake.elapsed() >= Duration::from_secs(600) && fake.elapsed() < Duration::from_secs(1000));
 }
 
 #[test]
 fn a_deployment_or_nomad_service_that_can_never_run_fails_at_once() {
-    // an image reference that is not valid: permanent, the wait ends at the first look
-    let fake = FakeCluster::kubernetes();
-    let cm = block_on(fake.cluster_manager()).unwrap();
-    block_on(cm.create_deploy("default", &ServiceSpec::new(JobSpec::new("bad").image("Not A Valid:Image")))).unwrap();
-    match block_on(cm.deploy_wait_available("default", "bad", Some(Duration::from_secs(600)))) {
-        Err(Error::CannotRun { reason, .. }) => assert_eq!(reason.kind, ReasonKind::InvalidImage, "{reason}"),
-        other => panic!("expected CannotRun, got {other:?}"),
+    for version in KubernetesVersion::ALL {
+        // an image reference that is not valid: permanent, the wait ends at the first look
+        let fake = FakeCluster::kubernetes_with(FakeOptions::on(version));
+        let cm = block_on(fake.cluster_manager()).unwrap();
+        block_on(cm.create_deploy("default", &ServiceSpec::new(JobSpec::new("bad").image("Not A Valid:Image"))))
+            .unwrap();
+        match block_on(cm.deploy_wait_available("default", "bad", Some(Duration::from_secs(600)))) {
+            Err(Error::CannotRun { reason, .. }) => assert_eq!(reason.kind, ReasonKind::InvalidImage, "{reason}"),
+            other => panic!("expected CannotRun, got {other:?}"),
+        }
+        assert!(fake.elapsed() < Duration::from_secs(60), "{:?}", fake.elapsed());
+        // a Nomad service whose driver no node has
+        let fake =
+            FakeCluster::nomad_with(FakeOptions { nomad_drivers: vec!["exec".into()], ..FakeOptions::default() });
+        let cm = block_on(fake.cluster_manager()).unwrap();
+        let spec = ServiceSpec::new(JobSpec::new("svc").image("nginx").driver(clustermanager_core::Driver::Docker));
+        block_on(cm.create_deploy("default", &spec)).unwrap();
+        match block_on(cm.deploy_wait_available("default", "svc", Some(Duration::from_secs(600)))) {
+            Err(Error::CannotRun { reason, .. }) => assert_eq!(reason.kind, ReasonKind::MissingDriver, "{reason}"),
+            other => panic!("expected CannotRun, got {other:?}"),
+        }
+        assert!(fake.elapsed() < Duration::from_secs(60), "{:?}", fake.elapsed());
     }
-    assert!(fake.elapsed() < Duration::from_secs(60), "{:?}", fake.elapsed());
-    // a Nomad service whose driver no node has
-    let fake = FakeCluster::nomad_with(FakeOptions { nomad_drivers: vec!["exec".into()], ..FakeOptions::default() });
-    let cm = block_on(fake.cluster_manager()).unwrap();
-    let spec = ServiceSpec::new(JobSpec::new("svc").image("nginx").driver(clustermanager_core::Driver::Docker));
-    block_on(cm.create_deploy("default", &spec)).unwrap();
-    match block_on(cm.deploy_wait_available("default", "svc", Some(Duration::from_secs(600)))) {
-        Err(Error::CannotRun { reason, .. }) => assert_eq!(reason.kind, ReasonKind::MissingDriver, "{reason}"),
-        other => panic!("expected CannotRun, got {other:?}"),
-    }
-    assert!(fake.elapsed() < Duration::from_secs(60), "{:?}", fake.elapsed());
 }
 
 #[test]
 fn kubernetes_services_are_created_read_and_deleted() {
-    let fake = FakeCluster::kubernetes();
-    let cm = block_on(fake.cluster_manager()).unwrap();
-    let def = ServiceDef::new("web").select("app", "web").port(ServicePort::new("http", 80, 8080));
-    let svc = block_on(cm.create_service("default", &def)).unwrap();
-    assert_eq!(svc.kind, "ClusterIP");
-    assert!(svc.cluster_ip.is_some());
-    assert_eq!((svc.ports[0].port, svc.ports[0].target_port), (80, 8080));
-    let headless = ServiceDef::new("pg").kind("None").select("app", "db").port(ServicePort::new("pg", 5432, 5432));
-    assert_eq!(block_on(cm.create_service("default", &headless)).unwrap().cluster_ip, None);
-    assert!(matches!(block_on(cm.create_service("default", &def)), Err(Error::AlreadyExists(_))));
-    assert_eq!(block_on(cm.get_service("default", "web")).unwrap().selector["app"], "web");
-    assert!(block_on(cm.delete_service("default", "web")).unwrap());
-    assert!(!block_on(cm.delete_service("default", "web")).unwrap());
-    assert!(matches!(block_on(cm.get_service("default", "web")), Err(Error::NotFound(_))));
+    for version in KubernetesVersion::ALL {
+        let fake = FakeCluster::kubernetes_with(FakeOptions::on(version));
+        let cm = block_on(fake.cluster_manager()).unwrap();
+        let def = ServiceDef::new("web").select("app", "web").port(ServicePort::new("http", 80, 8080));
+        let svc = block_on(cm.create_service("default", &def)).unwrap();
+        assert_eq!(svc.kind, "ClusterIP");
+        assert!(svc.cluster_ip.is_some());
+        assert_eq!((svc.ports[0].port, svc.ports[0].target_port), (80, 8080));
+        let headless = ServiceDef::new("pg").kind("None").select("app", "db").port(ServicePort::new("pg", 5432, 5432));
+        assert_eq!(block_on(cm.create_service("default", &headless)).unwrap().cluster_ip, None);
+        assert!(matches!(block_on(cm.create_service("default", &def)), Err(Error::AlreadyExists(_))));
+        assert_eq!(block_on(cm.get_service("default", "web")).unwrap().selector["app"], "web");
+        assert!(block_on(cm.delete_service("default", "web")).unwrap());
+        assert!(!block_on(cm.delete_service("default", "web")).unwrap());
+        assert!(matches!(block_on(cm.get_service("default", "web")), Err(Error::NotFound(_))));
+    }
 }
 
 #[test]
@@ -247,7 +260,11 @@ fn what_nomad_has_no_equivalent_for_is_refused_saying_what_to_do() {
 
 #[test]
 fn get_namespace_and_replace_job_on_both() {
-    for fake in [FakeCluster::kubernetes(), FakeCluster::nomad()] {
+    for fake in [
+        FakeCluster::kubernetes_with(FakeOptions::on(KubernetesVersion::V1_19)),
+        FakeCluster::kubernetes(),
+        FakeCluster::nomad(),
+    ] {
         let cm = block_on(fake.cluster_manager()).unwrap();
         assert_eq!(block_on(cm.get_namespace("default")).unwrap().phase, "Active");
         assert!(matches!(block_on(cm.get_namespace("nope")), Err(Error::NotFound(_))));

@@ -60,7 +60,7 @@ fn to_py(py: Python<'_>, item: Item) -> PyResult<Py<PyAny>> {
                 WatchEvent::Added(o) => ("ADDED", Some(o)),
                 WatchEvent::Modified(o) => ("MODIFIED", Some(o)),
                 WatchEvent::Deleted(o) => ("DELETED", Some(o)),
-                WatchEvent::Bookmark { resource_version } => {
+                WatchEvent::Bookmark { resource_version, .. } => {
                     d.set_item("resource_version", resource_version)?;
                     ("BOOKMARK", None)
                 }

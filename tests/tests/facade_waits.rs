@@ -35,8 +35,38 @@ fn k8s136(name: &str) -> Scenario {
     Scenario::load(&format!("k8s-1.36/{name}"))
 }
 
+/// What a v1.36 server over an etcd without progress requests (the recorded one) answers a
+/// watch-list request: 200 and one ERROR event (acm-35 #2).
+fn watch_list_refused_136() -> RecordedResponse {
+    let s = k8s136("acm-35-watch-list-initial-events.json");
+    let e = s.exchanges.iter().find(|e| e.request.path.contains("sendInitialEvents=true")).unwrap();
+    assert!(e.response.body.contains("RequestWatchProgress is disabled"));
+    e.response.clone()
+}
+
+/// What a v1.19 server answers a watch-list request: it ignores `sendInitialEvents` and
+/// `resourceVersionMatch`, so it is a watch without resourceVersion (acm-13 #3 of the 1.19 set):
+/// the existing objects as ADDED events (`objects`, each as recorded) and no bookmark, until
+/// its `timeoutSeconds` end the stream.
+fn watch_list_ignored_119(objects: &[String]) -> RecordedResponse {
+    let lines: Vec<String> = objects.iter().map(|o| format!("{{\"type\":\"ADDED\",\"object\":{o}}}\n")).collect();
+    let s = k8s("acm-13-watch-bookmarks.json");
+    let recorded = s.exchange(3);
+    assert!(!recorded.request.path.contains("resourceVersion="), "the recorded watch has no resourceVersion");
+    assert_eq!(recorded.response.body, "", "and, in an empty namespace, no bookmark and no event");
+    stream_response(&lines, true)
+}
+
+/// How many watch-list requests `server` was asked.
+fn watch_lists(server: &RecordedServer) -> usize {
+    server.requests().iter().filter(|r| r.contains("sendInitialEvents=true")).count()
+}
+
 /// acm-12 (v1.19): the Job `watched` goes ADDED, MODIFIED (active), MODIFIED (Complete),
-/// DELETED. The namespace's list holds it as ADDED; the watch from there brings the rest.
+/// DELETED. The watch-list request is answered as 1.19 answers a watch without
+/// resourceVersion: the Job as ADDED, then the end of the stream (its timeoutSeconds) without
+/// an initial-events-end bookmark; so the namespace is listed (the list holds the Job as
+/// ADDED) and the watch from there brings the rest.
 fn acm12(split: Split) -> RecordedServer {
     let s = k8s("acm-12-watch-pods-jobs.json");
     let stream = &s.exchange(1).response;
@@ -45,6 +75,10 @@ fn acm12(split: Split) -> RecordedServer {
     let created = response(&s, 3);
     RecordedServer::new()
         .split(split)
+        .on_watch(
+            "/apis/batch/v1/namespaces/acm-watch/jobs?sendInitialEvents=true",
+            vec![watch_list_ignored_119(&[event_object(&lines[0])])],
+        )
         .on("GET", "/apis/batch/v1/namespaces/acm-watch/jobs", vec![listed])
         .on_watch(
             "/apis/batch/v1/namespaces/acm-watch/jobs?resourceVersion=1342",
@@ -64,6 +98,7 @@ fn wait_for_job_on_a_recorded_v1_19_server_returns_the_job_once_complete() {
         assert_eq!((job.status, job.raw_status.as_str(), job.succeeded), (Some(Status::Succeeded), "Complete", 1));
         let made = server.requests();
         assert!(made.iter().any(|r| r.contains("watch=1&resourceVersion=1342")), "{split:?}: {made:?}");
+        assert_eq!(watch_lists(&server), 1, "asked once, then list + watch: {made:?}");
         assert!(server.elapsed() < Duration::from_secs(1), "event-driven: {:?}", server.elapsed());
     }
 }
@@ -79,6 +114,10 @@ fn wait_for_job_on_a_recorded_server_ends_not_found_when_the_job_is_deleted() {
     for split in [Split::AsRecorded, Split::Every(1)] {
         let server = RecordedServer::new()
             .split(split)
+            .on_watch(
+                "/apis/batch/v1/namespaces/acm-watch-fg/jobs?sendInitialEvents=true",
+                vec![watch_list_ignored_119(&[event_object(&lines[0])])],
+            )
             .on("GET", "/apis/batch/v1/namespaces/acm-watch-fg/jobs", vec![listed.clone()])
             .on_watch(
                 "/apis/batch/v1/namespaces/acm-watch-fg/jobs",
@@ -139,6 +178,78 @@ fn wait_for_job_on_a_recorded_v1_36_server_reports_a_failed_job() {
     }
 }
 
+/// acm-27 on a v1.36 server whose etcd has progress requests, which offers watch-list (the
+/// recorded server could not: its etcd is too old, see acm-35). The stream is scripted from the
+/// recorded one: the Job as its watch first saw it (ADDED), the initial-events-end bookmark at
+/// that resourceVersion in 1.36's bookmark shape, then the recorded events after it. One
+/// request serves the whole wait: no LIST, no second watch.
+#[test]
+fn wait_for_job_on_a_v1_36_server_offering_watch_list_makes_one_request() {
+    let s = k8s136("acm-27-job-succeeds-watched.json");
+    let stream = &s.exchanges.iter().find(|e| e.request.path.contains("/jobs?watch=1")).unwrap().response;
+    let lines = event_lines(stream);
+    let first = event_rv(&lines[0]);
+    let mut events = vec![lines[0].clone(), initial_events_end(&first.to_string())];
+    events.extend(events_after(stream, first));
+    let created = s.exchanges.iter().find(|e| e.request.method == "POST").unwrap().response.clone();
+    for split in splits() {
+        let server = RecordedServer::new()
+            .split(split)
+            .on_watch(
+                "/apis/batch/v1/namespaces/acm-job-ok/jobs?sendInitialEvents=true",
+                vec![stream_response(&events, false)],
+            )
+            .on("GET", "/apis/batch/v1/namespaces/acm-job-ok/jobs/hello", vec![created.clone()]);
+        let cm = manager(&server);
+        let job = block_on(cm.wait_for_job("acm-job-ok", "hello", Some(Duration::from_secs(60))))
+            .unwrap_or_else(|e| panic!("{split:?}: {e} after {:?}", server.requests()));
+        assert_eq!((job.status, job.raw_status.as_str()), (Some(Status::Succeeded), "Complete"), "{split:?}");
+        let made = server.requests();
+        assert_eq!(watch_lists(&server), 1, "{made:?}");
+        assert!(!made.iter().any(|r| r == "GET /apis/batch/v1/namespaces/acm-job-ok/jobs"), "no list: {made:?}");
+        assert!(!made.iter().any(|r| r.contains("resourceVersion=")), "no second watch: {made:?}");
+    }
+}
+
+/// The bookmark that ends a watch-list's initial events, as a 1.36 apiserver writes it
+/// (a bookmark's object holds kind, apiVersion and metadata only; acm-13 #1 of the 1.36 set).
+fn initial_events_end(rv: &str) -> String {
+    format!(
+        "{{\"type\":\"BOOKMARK\",\"object\":{{\"kind\":\"Job\",\"apiVersion\":\"batch/v1\",\"metadata\":{{\"resourceVersion\":\"{rv}\",\"annotations\":{{\"k8s.io/initial-events-end\":\"true\"}}}}}}}}\n"
+    )
+}
+
+/// The refusal is remembered per manager (and its clones): the second wait on the recorded
+/// 1.36 server (old etcd) lists at once, without asking again.
+#[test]
+fn a_refused_watch_list_is_asked_once_per_manager() {
+    let s = k8s136("acm-27-job-succeeds-watched.json");
+    let stream = &s.exchanges.iter().find(|e| e.request.path.contains("/jobs?watch=1")).unwrap().response;
+    let lines = event_lines(stream);
+    let complete = lines.iter().rfind(|l| l.contains("\"type\":\"Complete\"")).unwrap();
+    let listed_complete = json_response(
+        200,
+        &list_body("JobList", "batch/v1", &event_rv(complete).to_string(), &[event_object(complete)]),
+    );
+    let first = event_rv(&lines[0]);
+    let listed = json_response(200, &list_body("JobList", "batch/v1", &first.to_string(), &[event_object(&lines[0])]));
+    let created = s.exchanges.iter().find(|e| e.request.method == "POST").unwrap().response.clone();
+    let server = RecordedServer::new()
+        .on_watch("/apis/batch/v1/namespaces/acm-job-ok/jobs?sendInitialEvents=true", vec![watch_list_refused_136()])
+        .on("GET", "/apis/batch/v1/namespaces/acm-job-ok/jobs", vec![listed, listed_complete])
+        .on_watch(
+            &format!("/apis/batch/v1/namespaces/acm-job-ok/jobs?resourceVersion={first}"),
+            vec![stream_response(&events_after(stream, first), false)],
+        )
+        .on("GET", "/apis/batch/v1/namespaces/acm-job-ok/jobs/hello", vec![created]);
+    let cm = manager(&server);
+    block_on(cm.wait_for_job("acm-job-ok", "hello", Some(Duration::from_secs(60)))).unwrap();
+    let again = cm.clone();
+    let job = block_on(again.wait_for_job("acm-job-ok", "hello", Some(Duration::from_secs(60)))).unwrap();
+    assert_eq!(job.status, Some(Status::Succeeded));
+    assert_eq!(watch_lists(&server), 1, "{:?}", server.requests());
+}
+
 /// A v1.36 recording's job wait, as a program that created the Job and then waits sees it: the
 /// namespace's list holds the Job as its watch first saw it (ADDED); the watch from there brings
 /// what the recorded stream carried after; the waiter's read of its Job gets the create's answer.
@@ -150,6 +261,10 @@ fn job_wait_136(s: &Scenario, ns: &str, name: &str, split: Split) -> RecordedSer
     let created = s.exchanges.iter().find(|e| e.request.method == "POST").unwrap().response.clone();
     RecordedServer::new()
         .split(split)
+        .on_watch(
+            &format!("/apis/batch/v1/namespaces/{ns}/jobs?sendInitialEvents=true"),
+            vec![watch_list_refused_136()],
+        )
         .on("GET", &format!("/apis/batch/v1/namespaces/{ns}/jobs"), vec![listed])
         .on_watch(
             &format!("/apis/batch/v1/namespaces/{ns}/jobs?resourceVersion={first}"),
@@ -181,7 +296,8 @@ fn wait_for_job_execution_status_on_a_recorded_server_follows_the_pod_to_running
         for split in [Split::AsRecorded, Split::Every(1), Split::Every(64)] {
             let server = RecordedServer::new()
                 .split(split)
-                // the shared observation of the namespace's job pods
+                // the shared observation of the namespace's job pods: 1.19 ignores watch-list
+                .on_watch("/api/v1/namespaces/acm-run/pods?sendInitialEvents=true", vec![watch_list_ignored_119(&[])])
                 .on("GET", "/api/v1/namespaces/acm-run/pods?labelSelector=job-name", vec![empty.clone()])
                 .on_watch("/api/v1/namespaces/acm-run/pods?resourceVersion=1772", vec![stream.clone()])
                 // the waiter's looks: its Job (for its uid), then its pods — none yet, then the pod
@@ -205,6 +321,53 @@ fn wait_for_job_execution_status_on_a_recorded_server_follows_the_pod_to_running
             let looks = made.iter().filter(|r| r.contains("pods?labelSelector=job-name%3Dprinter")).count();
             assert!(looks >= 2, "{made:?}");
             assert!(made.iter().any(|r| r.contains("pods?watch=1&resourceVersion=1772")), "{made:?}");
+        }
+    }
+}
+
+/// acm-26 on v1.36: the same execution wait on 1.36 shapes (both label sets, the job-tracking
+/// finalizer held until the controller counted the pod, then released in one more MODIFIED).
+/// The recorded server (old etcd) refuses the pod watch-list with its ERROR event: one request,
+/// then list + watch as on 1.19.
+#[test]
+fn wait_for_job_execution_status_on_a_recorded_v1_36_server_follows_the_pod() {
+    let s = k8s136("acm-26-job-with-node-agent.json");
+    let stream = &s.exchange(2).response;
+    let lines = event_lines(stream);
+    let pods_at = |phase: &str| -> RecordedResponse {
+        let line = lines
+            .iter()
+            .find(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                v["object"]["status"]["phase"] == phase
+            })
+            .unwrap_or_else(|| panic!("the recorded pod stream holds a {phase} pod"));
+        json_response(200, &list_body("PodList", "v1", &event_rv(line).to_string(), &[event_object(line)]))
+    };
+    let empty = response(&s, 1);
+    for (wanted, phase) in [(Status::Running, "Running"), (Status::Succeeded, "Succeeded")] {
+        for split in [Split::AsRecorded, Split::Every(1)] {
+            let server = RecordedServer::new()
+                .split(split)
+                .on_watch("/api/v1/namespaces/acm-run/pods?sendInitialEvents=true", vec![watch_list_refused_136()])
+                .on("GET", "/api/v1/namespaces/acm-run/pods?labelSelector=job-name", vec![empty.clone()])
+                .on_watch("/api/v1/namespaces/acm-run/pods?resourceVersion=7002", vec![stream.clone()])
+                .on("GET", "/apis/batch/v1/namespaces/acm-run/jobs/printer", vec![response(&s, 5)])
+                .on(
+                    "GET",
+                    "/api/v1/namespaces/acm-run/pods?labelSelector=job-name=printer",
+                    vec![empty.clone(), pods_at(phase)],
+                );
+            let cm = manager(&server);
+            let execution = block_on(cm.wait_for_job_execution_status(
+                "acm-run",
+                "printer",
+                &[wanted],
+                Some(Duration::from_secs(60)),
+            ))
+            .unwrap_or_else(|e| panic!("{wanted:?} {split:?}: {e} after {:?}", server.requests()));
+            assert_eq!((execution.id.as_str(), execution.status), ("printer-4pzkl", Some(wanted)), "{split:?}");
+            assert_eq!(watch_lists(&server), 1, "{:?}", server.requests());
         }
     }
 }

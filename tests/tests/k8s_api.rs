@@ -352,7 +352,7 @@ fn watch_with_bookmarks_from_a_list_version_split_at_every_byte() {
         );
         assert!(events[1..]
             .iter()
-            .all(|e| matches!(e, WatchEvent::Bookmark { resource_version } if resource_version == "1382")));
+            .all(|e| matches!(e, WatchEvent::Bookmark { resource_version, initial_events_end: false } if resource_version == "1382")));
     };
     let (result, events, _) =
         Replay::new(&s).exchanges([1]).run_full(api::watch::<NamedObject>(&c, &Resource::CONFIGMAPS, ns, &params));

@@ -9,8 +9,11 @@
 //! the recorded bodies. The recorder watched one Job by `fieldSelector` or one Job's pods by
 //! `labelSelector=job-name=<job>`; the facade lists and watches the whole namespace instead, so
 //! those recorded bodies are served on its routes (a list holding the recorded objects, the
-//! recorded events on the namespace's watch). The [`Watcher`] itself is driven directly
-//! (scripted: our requests, answered with the recorded response bytes).
+//! recorded events on the namespace's watch). The observation first asks for a watch-list,
+//! which v1.19 ignores (answered as 1.19 answers a watch without resourceVersion: the existing
+//! objects as ADDED events, no initial-events-end bookmark, then the end of the stream), so it
+//! lists and watches as before. The [`Watcher`] itself is driven directly (scripted: our
+//! requests, answered with the recorded response bytes).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests may unwrap what they set up
 
@@ -69,6 +72,26 @@ fn job(ns: &str, name: &str) -> String {
     format!("/apis/batch/v1/namespaces/{ns}/jobs/{name}")
 }
 
+/// The watch-list request the shared observation of `collection` (`jobs(ns)`, `job_pods(ns)`)
+/// makes first.
+fn watch_list_of(collection: &str) -> String {
+    let path = collection.split('?').next().unwrap_or(collection);
+    format!("{path}?sendInitialEvents=true")
+}
+
+/// What kube-apiserver v1.19 answers a watch-list request: it ignores `sendInitialEvents`, so it
+/// is a watch without resourceVersion (acm-13 #3): the objects that exist (here: those of the
+/// recorded `listed` answer) as ADDED events, no bookmark, until its timeout ends the stream. The
+/// watcher then lists and watches, as before watch-list.
+fn ignored_by_v1_19(listed: &RecordedResponse) -> RecordedResponse {
+    let list: serde_json::Value = serde_json::from_str(&listed.body).unwrap();
+    let lines: Vec<String> = list["items"]
+        .as_array()
+        .map(|items| items.iter().map(|o| format!("{{\"type\":\"ADDED\",\"object\":{o}}}\n")).collect())
+        .unwrap_or_default();
+    stream_response(&lines, true)
+}
+
 /// How many requests `server` saw that contain `part`.
 fn made(server: &RecordedServer, part: &str) -> usize {
     server.requests().iter().filter(|r| r.contains(part)).count()
@@ -84,6 +107,7 @@ fn acm12_job_wait(split: Split) -> RecordedServer {
     let listed = json_response(200, &list_body("JobList", "batch/v1", "1342", &[event_object(&lines[0])]));
     RecordedServer::new()
         .split(split)
+        .on_watch(&watch_list_of(&jobs("acm-watch")), vec![ignored_by_v1_19(&listed)])
         .on("GET", &jobs("acm-watch"), vec![listed])
         .on_watch(&jobs_watch("acm-watch", "1342"), vec![stream_response(&events_after(stream, 1342), false)])
 }
@@ -96,7 +120,8 @@ fn wait_for_job_returns_the_job_once_complete() {
         assert_eq!((job.status, job.raw_status.as_str(), job.succeeded), (Some(Status::Succeeded), "Complete", 1));
         assert_eq!(job.version, "1348");
         assert!(server.sleeps().is_empty(), "event-driven, no sleeping: {:?}", server.sleeps());
-        assert_eq!(made(&server, "watch=1"), 1, "{:?}", server.requests());
+        assert_eq!(made(&server, "sendInitialEvents=true"), 1, "asked once: {:?}", server.requests());
+        assert_eq!(made(&server, "watch=1&resourceVersion="), 1, "{:?}", server.requests());
     }
 }
 
@@ -106,6 +131,7 @@ fn wait_for_a_job_that_is_already_finished_needs_only_the_list() {
     let listed =
         json_response(200, &list_body("JobList", "batch/v1", "1790", &[response(&s, 10).body.trim_end().to_owned()]));
     let server = RecordedServer::new()
+        .on_watch(&watch_list_of(&jobs("acm-run")), vec![ignored_by_v1_19(&listed)])
         .on("GET", &jobs("acm-run"), vec![listed])
         // how it ended: its pods (the Job for its uid, #10; its pods, #11: the failed pod)
         .on("GET", &job("acm-run", "failer"), vec![response(&s, 10)])
@@ -113,17 +139,19 @@ fn wait_for_a_job_that_is_already_finished_needs_only_the_list() {
     let job = block_on(manager(&server).wait_for_job("acm-run", "failer", None)).unwrap();
     assert_eq!(job.status, Some(Status::Failed));
     assert_eq!(job.exit_code, Some(3), "{job:?}");
-    assert_eq!(made(&server, "watch=1"), 0, "no watch: {:?}", server.requests());
+    assert_eq!(made(&server, "watch=1&resourceVersion="), 0, "no watch after the list: {:?}", server.requests());
 }
 
 #[test]
 fn wait_for_a_missing_job_is_not_found() {
     let s = k8s("acm-12-watch-pods-jobs.json");
     // the recorded empty JobList
-    let server = RecordedServer::new().on("GET", &jobs("acm-watch"), vec![response(&s, 0)]);
+    let server = RecordedServer::new()
+        .on_watch(&watch_list_of(&jobs("acm-watch")), vec![ignored_by_v1_19(&response(&s, 0))])
+        .on("GET", &jobs("acm-watch"), vec![response(&s, 0)]);
     let err = block_on(manager(&server).wait_for_job("acm-watch", "nope", None)).unwrap_err();
     assert!(matches!(err, Error::NotFound(_)), "{err:?}");
-    assert_eq!(server.requests().len(), 1, "the list says it: {:?}", server.requests());
+    assert_eq!(server.requests().len(), 2, "the ignored watch-list, then the list says it: {:?}", server.requests());
 }
 
 /// acm-24: the job being waited for is deleted (foreground) before it finishes.
@@ -136,6 +164,7 @@ fn wait_for_a_job_deleted_meanwhile_is_not_found() {
     for split in [Split::AsRecorded, Split::Every(1)] {
         let server = RecordedServer::new()
             .split(split)
+            .on_watch(&watch_list_of(&jobs("acm-watch-fg")), vec![ignored_by_v1_19(&listed)])
             .on("GET", &jobs("acm-watch-fg"), vec![listed.clone()])
             .on_watch(&jobs_watch("acm-watch-fg", "1625"), vec![stream_response(&events_after(stream, 1625), true)]);
         let err = block_on(manager(&server).wait_for_job("acm-watch-fg", "fg", None)).unwrap_err();
@@ -154,6 +183,7 @@ fn a_silent_watch_is_resumed_from_the_last_resource_version_after_a_backoff() {
     let listed = json_response(200, &list_body("JobList", "batch/v1", "1342", &[event_object(&lines[0])]));
     let server = RecordedServer::new()
         .split(Split::Every(1))
+        .on_watch(&watch_list_of(&jobs("acm-watch")), vec![ignored_by_v1_19(&listed)])
         .on("GET", &jobs("acm-watch"), vec![listed])
         // first watch: only the "active" MODIFIED, then silence
         .on_watch(&jobs_watch("acm-watch", "1342"), vec![stream_response(&lines[1..2], false)])
@@ -180,6 +210,7 @@ fn wait_for_job_times_out_at_the_callers_deadline() {
     let lines = event_lines(&s.exchange(1).response);
     let listed = json_response(200, &list_body("JobList", "batch/v1", "1342", &[event_object(&lines[0])]));
     let server = RecordedServer::new()
+        .on_watch(&watch_list_of(&jobs("acm-watch")), vec![ignored_by_v1_19(&listed)])
         .on("GET", &jobs("acm-watch"), vec![listed])
         .on_watch(&jobs_watch("acm-watch", "1342"), vec![stream_response(&lines[1..2], false)]);
     let err =
@@ -190,7 +221,8 @@ fn wait_for_job_times_out_at_the_callers_deadline() {
     // what the transport must honour travels in each step: the list and the watch both carry
     // the caller's deadline, the watch the server's hold (its timeoutSeconds)
     let ios = server.ios();
-    let (list, watch) = (ios[0], ios[1]);
+    assert_eq!(ios[0].hold, Hold::Server(Duration::from_secs(290)), "the watch-list request is a watch");
+    let (list, watch) = (ios[1], ios[2]);
     assert_eq!(list.hold, Hold::None);
     assert_eq!(watch.hold, Hold::Server(Duration::from_secs(290)));
     assert!(list.deadline.is_some() && list.deadline == watch.deadline, "{list:?} {watch:?}");
@@ -208,12 +240,13 @@ fn a_watch_cut_in_the_middle_of_an_event_is_resumed() {
     for split in [Split::AsRecorded, Split::Every(1)] {
         let server = RecordedServer::new()
             .split(split)
+            .on_watch(&watch_list_of(&jobs("acm-watch")), vec![ignored_by_v1_19(&listed)])
             .on("GET", &jobs("acm-watch"), vec![listed.clone()])
             .on_watch(&jobs_watch("acm-watch", "1342"), vec![stream_response(&[lines[1].clone(), half.clone()], true)])
             .on_watch(&jobs_watch("acm-watch", "1345"), vec![stream_response(&lines[2..3], false)]);
         let job = block_on(manager(&server).wait_for_job("acm-watch", "watched", None));
         assert_eq!(job.unwrap().status, Some(Status::Succeeded));
-        assert_eq!((server.requests().len(), server.sleeps().len()), (3, 1), "{:?}", server.requests());
+        assert_eq!((server.requests().len(), server.sleeps().len()), (4, 1), "{:?}", server.requests());
     }
 }
 
@@ -245,6 +278,7 @@ fn wait_for_execution_status_follows_the_pod_through_its_phases() {
     let server = |split: Split, phase: &str| {
         RecordedServer::new()
             .split(split)
+            .on_watch(&watch_list_of(&job_pods("acm-run")), vec![ignored_by_v1_19(&response(&s, 1))])
             .on("GET", &job_pods("acm-run"), vec![response(&s, 1)])
             .on_watch(&job_pods_watch("acm-run", "1772"), vec![response(&s, 2)])
             .on("GET", &job("acm-run", "printer"), vec![response(&s, 5)])
@@ -278,6 +312,7 @@ fn wait_for_execution_status_on_acm12() {
     listed.body = listed.body.replace("acm-run", "acm-watch").replace("1772", "1341");
     let server = RecordedServer::new()
         .split(Split::Every(1))
+        .on_watch(&watch_list_of(&job_pods("acm-watch")), vec![ignored_by_v1_19(&listed)])
         .on("GET", &job_pods("acm-watch"), vec![listed.clone()])
         .on_watch(&job_pods_watch("acm-watch", "1341"), vec![response(&s, 2)])
         // the Job as its create answered it (#3): the waiter reads it for its uid
@@ -335,6 +370,7 @@ fn failer_server(
     let s = k8s("acm-26-job-with-node-agent.json");
     RecordedServer::new()
         .split(Split::Every(1))
+        .on_watch(&watch_list_of(&job_pods("acm-run")), vec![ignored_by_v1_19(&listed)])
         .on("GET", &job_pods("acm-run"), vec![listed])
         .on_watch(&job_pods_watch("acm-run", "1789"), vec![stream_response(events, ends)])
         // resumed from a later version: nothing more happens
@@ -634,7 +670,7 @@ fn decode_all(pieces: &[&[u8]]) -> Vec<String> {
                 WatchEvent::Added(o) => format!("ADDED {}@{}", o.metadata.name, o.metadata.resource_version),
                 WatchEvent::Modified(o) => format!("MODIFIED {}@{}", o.metadata.name, o.metadata.resource_version),
                 WatchEvent::Deleted(o) => format!("DELETED {}@{}", o.metadata.name, o.metadata.resource_version),
-                WatchEvent::Bookmark { resource_version } => format!("BOOKMARK {resource_version}"),
+                WatchEvent::Bookmark { resource_version, .. } => format!("BOOKMARK {resource_version}"),
                 WatchEvent::Error(st) => format!("ERROR {}", st.code),
             });
         }

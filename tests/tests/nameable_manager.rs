@@ -10,7 +10,7 @@ use clustermanager_core::k8s::api::{DeleteParams, ListParams, Patch, Resource, W
 use clustermanager_core::k8s::watch::WatchEvent;
 use clustermanager_core::nomad::api::QueryOptions;
 use clustermanager_core::{ClusterManager, Config, Error, Result, RetryPolicy};
-use clustermanager_fake::{block_on, FakeCluster, FakeTransport};
+use clustermanager_fake::{block_on, FakeCluster, FakeOptions, FakeTransport, KubernetesVersion};
 use clustermanager_tests::server::{Reply, Server};
 
 /// User code: no generics.
@@ -27,7 +27,11 @@ fn assert_shareable<T: Clone + Send + Sync + 'static>(_: &T) {}
 
 #[test]
 fn the_fake_clusters_managers_erase_to_one_type() {
-    for fake in [FakeCluster::kubernetes(), FakeCluster::nomad()] {
+    for fake in [
+        FakeCluster::kubernetes_with(FakeOptions::on(KubernetesVersion::V1_19)),
+        FakeCluster::kubernetes(),
+        FakeCluster::nomad(),
+    ] {
         let cm = block_on(fake.cluster_manager()).unwrap().erase();
         assert_shareable(&cm);
         let app = App { cm: cm.clone() };
@@ -102,47 +106,51 @@ fn connect_typed_keeps_the_transport_and_its_budgets_and_erases_to_the_one_type(
 
 #[test]
 fn kubernetes_handle_lists_creates_patches_and_deletes_in_one_line_each() {
-    let fake = FakeCluster::kubernetes();
-    let cm = block_on(fake.cluster_manager()).unwrap().erase();
-    block_on(async {
-        cm.create_namespace("web").await?;
-        let maps = cm.kubernetes()?.api::<serde_json::Value>(Resource::CONFIGMAPS).namespaced("web");
-        let map = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cfg"}, "data": {"v": "1"}});
-        let created = maps.create(&map, &WriteParams::default()).await?;
-        assert_eq!(created["data"]["v"], "1");
-        assert!(maps.get_opt("missing").await?.is_none());
-        let patch = Patch::merge(&serde_json::json!({"data": {"v": "2"}}))?;
-        let patched = maps.patch("cfg", &patch, &WriteParams::default()).await?;
-        assert_eq!(patched["data"]["v"], "2");
-        let mut replaced = maps.get("cfg").await?;
-        replaced["data"]["v"] = "3".into();
-        maps.replace("cfg", &replaced, &WriteParams::default()).await?;
-        let list = maps.list(&ListParams::default()).await?;
-        assert_eq!(list.items.len(), 1);
-        assert_eq!(list.items[0]["data"]["v"], "3");
-        let all = maps.clone().all().list_all(&ListParams::default().limit(1)).await?;
-        assert_eq!(all.items.len(), 1);
-        let mut events = maps.watch(&WatchParams { timeout_seconds: Some(1), ..WatchParams::default() });
-        let Some(Ok(WatchEvent::Added(seen))) = events.next().await else { panic!("no ADDED event") };
-        assert_eq!(seen["metadata"]["name"], "cfg");
-        drop(events);
-        maps.delete("cfg", &DeleteParams::default()).await?;
-        assert!(maps.get_opt("cfg").await?.is_none());
-        assert!(matches!(cm.nomad(), Err(Error::Unsupported { .. })));
-        Ok::<_, Error>(())
-    })
-    .unwrap();
+    for version in KubernetesVersion::ALL {
+        let fake = FakeCluster::kubernetes_with(FakeOptions::on(version));
+        let cm = block_on(fake.cluster_manager()).unwrap().erase();
+        block_on(async {
+            cm.create_namespace("web").await?;
+            let maps = cm.kubernetes()?.api::<serde_json::Value>(Resource::CONFIGMAPS).namespaced("web");
+            let map = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cfg"}, "data": {"v": "1"}});
+            let created = maps.create(&map, &WriteParams::default()).await?;
+            assert_eq!(created["data"]["v"], "1");
+            assert!(maps.get_opt("missing").await?.is_none());
+            let patch = Patch::merge(&serde_json::json!({"data": {"v": "2"}}))?;
+            let patched = maps.patch("cfg", &patch, &WriteParams::default()).await?;
+            assert_eq!(patched["data"]["v"], "2");
+            let mut replaced = maps.get("cfg").await?;
+            replaced["data"]["v"] = "3".into();
+            maps.replace("cfg", &replaced, &WriteParams::default()).await?;
+            let list = maps.list(&ListParams::default()).await?;
+            assert_eq!(list.items.len(), 1);
+            assert_eq!(list.items[0]["data"]["v"], "3");
+            let all = maps.clone().all().list_all(&ListParams::default().limit(1)).await?;
+            assert_eq!(all.items.len(), 1);
+            let mut events = maps.watch(&WatchParams { timeout_seconds: Some(1), ..WatchParams::default() });
+            let Some(Ok(WatchEvent::Added(seen))) = events.next().await else { panic!("no ADDED event") };
+            assert_eq!(seen["metadata"]["name"], "cfg");
+            drop(events);
+            maps.delete("cfg", &DeleteParams::default()).await?;
+            assert!(maps.get_opt("cfg").await?.is_none());
+            assert!(matches!(cm.nomad(), Err(Error::Unsupported { .. })));
+            Ok::<_, Error>(())
+        })
+        .unwrap();
+    }
 }
 
 #[test]
 fn handles_carry_the_managers_retry_policy() {
-    let fake = FakeCluster::kubernetes();
-    let policy = RetryPolicy { max_attempts: 7, ..RetryPolicy::default() };
-    let config = fake.config().with_retry(policy.clone());
-    let cm = block_on(ClusterManager::connect(fake.transport(), &config, 1)).unwrap();
-    let handle = cm.kubernetes().unwrap();
-    assert_eq!(handle.context().retry.policy, policy);
-    assert_ne!(handle.context().retry.policy, clustermanager_core::k8s::Context::default().retry.policy);
+    for version in KubernetesVersion::ALL {
+        let fake = FakeCluster::kubernetes_with(FakeOptions::on(version));
+        let policy = RetryPolicy { max_attempts: 7, ..RetryPolicy::default() };
+        let config = fake.config().with_retry(policy.clone());
+        let cm = block_on(ClusterManager::connect(fake.transport(), &config, 1)).unwrap();
+        let handle = cm.kubernetes().unwrap();
+        assert_eq!(handle.context().retry.policy, policy);
+        assert_ne!(handle.context().retry.policy, clustermanager_core::k8s::Context::default().retry.policy);
+    }
 }
 
 #[test]

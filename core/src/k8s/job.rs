@@ -11,8 +11,19 @@
 //! anything is sent.
 //!
 //! **Unified status** ([`Status`]): a `Complete` condition that is `True` → `Succeeded`; `Failed`
-//! → `Failed`; otherwise `active > 0` → `Running`; else `Pending`. `raw_status` is the deciding
-//! condition type (`Complete`, `Failed`) or `Running`/`Pending`.
+//! → `Failed`; otherwise `SuccessCriteriaMet` or `FailureTarget` (Kubernetes 1.26+: the outcome
+//! is decided, the controller is still terminating or counting pods) → `Running`; `Suspended`
+//! → `Pending`; otherwise `active > 0` → `Running`; else `Pending`. `raw_status` is the deciding
+//! condition type (`Complete`, `Failed`, `SuccessCriteriaMet`, `FailureTarget`, `Suspended`)
+//! or `Running`/`Pending`.
+//!
+//! **When a Job has finished**, whichever server version: when it has `Complete` or `Failed`.
+//! A 1.36 server writes `SuccessCriteriaMet` (or `FailureTarget`) first, with the finished pod
+//! still in `uncountedTerminatedPods` and other pods possibly still terminating (`terminating`,
+//! `acm-31`), and adds `Complete` (`Failed`) with the same reason once no pod is left
+//! terminating and the counts have moved (`acm-27`, `acm-28`). A wait does not end on the first:
+//! the Job it returns then has its final counts, its `completionTime`, and both conditions in
+//! [`Job::conditions`](crate::Job::conditions); a 1.19 server's Job has `Complete` alone.
 //!
 //! **Deletion** always sends a `propagationPolicy` (batch/v1 Jobs would otherwise orphan their
 //! pods, see `acm-11`): `purge` → `Background`, or `Foreground` when also waiting, so that the
@@ -95,6 +106,12 @@ pub fn status_of(status: &JobStatus) -> (Status, &'static str) {
         (Status::Succeeded, "Complete")
     } else if holds("Failed") {
         (Status::Failed, "Failed")
+    } else if holds("FailureTarget") {
+        (Status::Running, "FailureTarget")
+    } else if holds("SuccessCriteriaMet") {
+        (Status::Running, "SuccessCriteriaMet")
+    } else if holds("Suspended") {
+        (Status::Pending, "Suspended")
     } else if status.active > 0 {
         (Status::Running, "Running")
     } else {

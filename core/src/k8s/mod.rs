@@ -26,7 +26,9 @@ pub(crate) mod shared;
 pub mod tfjob;
 pub(crate) mod wait;
 pub mod watch;
+mod watch_target;
 pub mod watcher;
+pub mod watchlist;
 pub mod workload;
 
 /// What every Kubernetes operation needs to know besides its arguments.
@@ -38,11 +40,20 @@ pub struct Context {
     pub default_namespace: String,
     /// `fieldManager` for server-side apply and writes.
     pub field_manager: String,
+    /// Whether the server offers watch-list, once a shared observation has asked: kept for
+    /// every clone of this context (of its manager), so a server that refuses is asked once.
+    /// [`WatchListSupport::disabled`](watchlist::WatchListSupport::disabled) never asks.
+    pub watch_list: watchlist::WatchListSupport,
 }
 
 impl Default for Context {
     fn default() -> Self {
-        Context { retry: Retry::default(), default_namespace: "default".into(), field_manager: "clustermanager".into() }
+        Context {
+            retry: Retry::default(),
+            default_namespace: "default".into(),
+            field_manager: "clustermanager".into(),
+            watch_list: watchlist::WatchListSupport::default(),
+        }
     }
 }
 

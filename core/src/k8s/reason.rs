@@ -31,6 +31,22 @@ pub fn of_job_conditions(conditions: &[ObjectCondition]) -> Option<Reason> {
             true,
             source,
         ),
+        // 1.28+: an index ran out of its backoffLimitPerIndex, or too many indexes failed
+        "FailedIndexes" | "MaxFailedIndexesExceeded" => Reason::new(
+            ReasonKind::BackoffLimitExceeded,
+            format!(
+                "{message}: some of its indexes failed more often than backoffLimitPerIndex allows; read their logs"
+            ),
+            true,
+            source,
+        ),
+        // 1.26+: a pod failure matched a FailJob rule of its podFailurePolicy
+        "PodFailurePolicy" => Reason::new(
+            ReasonKind::TaskFailed,
+            format!("{message}: a pod failed as its podFailurePolicy says ends the job"),
+            true,
+            source,
+        ),
         _ => Reason::new(ReasonKind::CrashLoop, message, true, source),
     })
 }
@@ -171,8 +187,11 @@ pub struct EventObject {
 }
 
 /// Why the job controller made no pod, from the Job's latest `Warning` event: `FailedCreate`
-/// with "exceeded quota" is [`ReasonKind::QuotaExhausted`] (the pods come once room frees up),
-/// any other `FailedCreate` (a LimitRange, an admission webhook, a missing service account)
+/// with "exceeded quota" is [`ReasonKind::QuotaExhausted`] (the pods come once room frees up);
+/// a refusal by admission — Pod Security ("violates PodSecurity", Kubernetes 1.25+), an
+/// admission webhook ("admission webhook … denied the request"), a LimitRange ("maximum …
+/// usage per Container") — is [`ReasonKind::AdmissionRefused`], permanent, in the server's
+/// words; any other `FailedCreate` (a missing service account, which may still come)
 /// [`ReasonKind::Unschedulable`].
 pub fn of_job_events(events: &[EventObject]) -> Option<Reason> {
     let latest = events
@@ -188,6 +207,13 @@ pub fn of_job_events(events: &[EventObject]) -> Option<Reason> {
             false,
             source,
         )
+    } else if let Some(what) = admission_refusal(&latest.message) {
+        Reason::new(
+            ReasonKind::AdmissionRefused,
+            format!("{what} refuses its pod{times}; change the job or the namespace's policy: {}", latest.message),
+            true,
+            source,
+        )
     } else {
         Reason::new(
             ReasonKind::Unschedulable,
@@ -196,6 +222,19 @@ pub fn of_job_events(events: &[EventObject]) -> Option<Reason> {
             source,
         )
     })
+}
+
+/// Which admission check a pod creation's refusal names, if one did.
+fn admission_refusal(message: &str) -> Option<&'static str> {
+    if message.contains("violates PodSecurity") {
+        Some("Pod Security admission")
+    } else if message.contains("admission webhook") && message.contains("denied the request") {
+        Some("an admission webhook")
+    } else if message.contains("usage per Container is") || message.contains("usage per Pod is") {
+        Some("a LimitRange")
+    } else {
+        None
+    }
 }
 
 /// One read of Job `job`'s events (`involvedObject.kind=Job,involvedObject.name=<job>`), for
@@ -248,6 +287,21 @@ mod tests {
         assert_eq!((r.kind, r.permanent), (ReasonKind::QuotaExhausted, false));
         assert!(r.message.contains("(3 times)") && r.message.contains("limited: limits.cpu=1"), "{}", r.message);
         assert!(of_job_events(&events[..1]).is_none());
+    }
+
+    /// acm-33 (v1.36): the job controller's pod creates are refused by Pod Security; the
+    /// recorded event's words.
+    #[test]
+    fn a_pod_security_refusal_is_permanent_and_quotes_the_server() {
+        let events: Vec<EventObject> = serde_json::from_str(
+            r#"[{"type":"Warning","reason":"FailedCreate","count":1,"lastTimestamp":"2026-12-06T14:03:36Z",
+             "message":"Error creating: pods \"privileged-t5q9v\" is forbidden: violates PodSecurity \"restricted:latest\": privileged (container \"main\" must not set securityContext.privileged=true)"}]"#,
+        )
+        .unwrap();
+        let r = of_job_events(&events).unwrap();
+        assert_eq!((r.kind, r.permanent), (ReasonKind::AdmissionRefused, true));
+        assert!(r.message.starts_with("Pod Security admission refuses its pod"), "{}", r.message);
+        assert!(r.message.contains("violates PodSecurity \"restricted:latest\""), "{}", r.message);
     }
 
     #[test]

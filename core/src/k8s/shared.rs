@@ -4,7 +4,8 @@
 //! runs reads its Job once with a GET. Likewise one list + watch of the namespace's job pods
 //! ([`PodFeed`]) serves every `wait_for_job_execution_status`: each waiter looks at its Job and
 //! its pods when it joins, and again only when a pod of its Job enters a wanted status or is
-//! deleted.
+//! deleted. Both start with a watch-list request where the server offers it (the context's
+//! [`WatchListSupport`](super::watchlist::WatchListSupport)), else with a list.
 
 use std::convert::Infallible;
 use std::time::Instant;
@@ -95,14 +96,14 @@ impl<T: Observed> std::fmt::Debug for WatchFeed<T> {
 impl JobFeed {
     /// The feed of `namespace`'s Jobs.
     pub fn new(ctx: &Context, namespace: &str) -> Self {
-        WatchFeed { watcher: Watcher::new(jobs_params(namespace), &ctx.retry, None) }
+        WatchFeed { watcher: Watcher::new(jobs_params(namespace), &ctx.retry, None).watch_list(&ctx.watch_list) }
     }
 }
 
 impl PodFeed {
     /// The feed of `namespace`'s job pods.
     pub fn new(ctx: &Context, namespace: &str) -> Self {
-        WatchFeed { watcher: Watcher::new(pods_params(namespace), &ctx.retry, None) }
+        WatchFeed { watcher: Watcher::new(pods_params(namespace), &ctx.retry, None).watch_list(&ctx.watch_list) }
     }
 }
 
@@ -112,6 +113,7 @@ impl<T: Observed> Feed for WatchFeed<T> {
     fn poll(&mut self, now: Instant, _horizon: Option<Instant>) -> FeedStep<<T::Observation as Observation>::Item> {
         match self.watcher.poll(now) {
             WatchStep::Send(req, io) => FeedStep::List(req, io),
+            WatchStep::Open(req, io) if self.watcher.opening_list() => FeedStep::ListStream(req, io),
             WatchStep::Open(req, io) => FeedStep::Open(req, io),
             WatchStep::Read { until } => FeedStep::Read { until },
             WatchStep::WaitUntil(at) => FeedStep::WaitUntil(at),

@@ -23,6 +23,9 @@ pub enum WatchEvent<T> {
     Bookmark {
         /// The resourceVersion to resume from.
         resource_version: String,
+        /// Whether it is annotated `k8s.io/initial-events-end: "true"`: the end of the existing
+        /// objects a watch-list request (`sendInitialEvents=true`) streams first.
+        initial_events_end: bool,
     },
     /// The server reported an error in the stream (a 410 `Expired` when the resourceVersion is
     /// too old: re-list).
@@ -62,7 +65,12 @@ struct BookmarkObject {
 #[serde(rename_all = "camelCase")]
 struct BookmarkMeta {
     resource_version: String,
+    #[serde(default)]
+    annotations: Option<std::collections::BTreeMap<String, String>>,
 }
+
+/// The annotation of the bookmark that ends a watch-list's initial events.
+pub const INITIAL_EVENTS_END: &str = "k8s.io/initial-events-end";
 
 #[derive(Deserialize)]
 struct StatusCode {
@@ -83,7 +91,9 @@ pub fn decode_event<T: DeserializeOwned>(line: &[u8]) -> Result<WatchEvent<T>> {
         "BOOKMARK" => {
             let b: BookmarkObject = serde_json::from_str(raw.object.get())
                 .map_err(|e| Error::decode("watch bookmark", e, raw.object.get().as_bytes()))?;
-            WatchEvent::Bookmark { resource_version: b.metadata.resource_version }
+            let initial_events_end =
+                b.metadata.annotations.as_ref().and_then(|a| a.get(INITIAL_EVENTS_END)).is_some_and(|v| v == "true");
+            WatchEvent::Bookmark { resource_version: b.metadata.resource_version, initial_events_end }
         }
         "ERROR" => {
             let code = serde_json::from_str::<StatusCode>(raw.object.get()).map(|s| s.code).unwrap_or(500);
@@ -172,12 +182,27 @@ mod tests {
         d.push(text.as_bytes());
         assert!(matches!(d.next_event(), Ok(Some(WatchEvent::Added(Obj { .. })))));
         assert!(
-            matches!(d.next_event(), Ok(Some(WatchEvent::Bookmark { ref resource_version })) if resource_version == "9")
+            matches!(d.next_event(), Ok(Some(WatchEvent::Bookmark { ref resource_version, initial_events_end: false })) if resource_version == "9")
         );
         let Ok(Some(WatchEvent::Error(st))) = d.next_event() else { panic!("expected an ERROR event") };
         assert!(matches!(st.to_error(), Error::Gone(_)));
         assert!(matches!(d.next_event(), Ok(None)));
         assert!(matches!(d.finish(), Ok(None)));
+    }
+
+    #[test]
+    fn the_initial_events_end_bookmark_is_told_apart() {
+        let line = concat!(
+            r#"{"type":"BOOKMARK","object":{"kind":"Job","apiVersion":"batch/v1","metadata":{"resourceVersion":"7340","#,
+            r#""annotations":{"k8s.io/initial-events-end":"true"}}}}"#,
+            "\n"
+        );
+        let mut d = WatchDecoder::<Obj>::default();
+        d.push(line.as_bytes());
+        assert!(matches!(
+            d.next_event(),
+            Ok(Some(WatchEvent::Bookmark { ref resource_version, initial_events_end: true })) if resource_version == "7340"
+        ));
     }
 
     #[test]

@@ -4,7 +4,12 @@
 //! `labelSelector`) without polling:
 //!
 //! 1. **List** the collection (or start from a resourceVersion the caller already has, e.g. from
-//!    the answer to a create or delete) to learn a `resourceVersion`.
+//!    the answer to a create or delete) to learn a `resourceVersion`. A watcher given a
+//!    [`WatchListSupport`] ([`Watcher::watch_list`]) instead starts with a **watch-list**
+//!    request where the server offers it: the existing objects come as the first events of the
+//!    stream, up to the bookmark annotated `k8s.io/initial-events-end`, and are reported as
+//!    one [`Update::Listed`]; a server that refuses or ignores it is listed instead, and the
+//!    refusal is remembered (see [`watchlist`](super::watchlist)).
 //! 2. **Watch** from it: `?watch=1&resourceVersion=RV&allowWatchBookmarks=true&timeoutSeconds=N`
 //!    opened as a stream ([`Step::Open`]), read with [`Step::Read`]
 //!    whose timeout ends at the caller's deadline; every chunk goes through a
@@ -38,15 +43,13 @@ use serde::de::DeserializeOwned;
 use super::check;
 use super::object::{parse_list, Versioned};
 use super::watch::{WatchDecoder, WatchEvent};
-use crate::deadline::{later, Deadline, Hold, Io};
+use super::watchlist::{Refusal, WatchListSupport, INITIAL_EVENTS_GRACE, MAX_INITIAL_EVENTS};
+use crate::deadline::{later, Deadline, Io};
 use crate::error::{Error, Result};
 use crate::op::{Exchange, ExchangeStep};
 use crate::retry::{Jitter, Retry};
-use crate::step::{self, Event, Operation, Request, Step};
+use crate::step::{Event, Operation, Request, Step};
 
-/// Server-side `timeoutSeconds` of a watch request (kube-rs uses the same): below the 5 minute
-/// idle timeouts of common load balancers.
-pub const DEFAULT_WATCH_TIMEOUT_SECONDS: u32 = 290;
 /// First backoff after a failed watch ([`WATCH_RESUME`](crate::retry::WATCH_RESUME)).
 pub const BACKOFF_INITIAL: Duration = crate::retry::WATCH_RESUME.initial;
 /// Largest backoff between failed watches.
@@ -63,109 +66,7 @@ pub const MIN_WATCH_LIFETIME: Duration = Duration::from_secs(1);
 /// off, whatever events came between.
 pub const MIN_RELIST_INTERVAL: Duration = BACKOFF_RESET;
 
-fn encode_query(pairs: &[(&str, &str)]) -> String {
-    let mut ser = url::form_urlencoded::Serializer::new(String::new());
-    for (k, v) in pairs {
-        ser.append_pair(k, v);
-    }
-    ser.finish()
-}
-
-/// What a [`Watcher`] follows: a collection path, its filters, the server-side timeout of each
-/// watch request and what it is waited for (for errors). The options of one raw watch request
-/// are [`api::WatchParams`](super::api::WatchParams).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WatchTarget {
-    /// Collection path (`/api/v1/namespaces/acm/pods`).
-    pub path: String,
-    /// `fieldSelector` (`metadata.name=x`).
-    pub field_selector: Option<String>,
-    /// `labelSelector` (`job-name=x`).
-    pub label_selector: Option<String>,
-    /// Server-side `timeoutSeconds` of each watch request.
-    pub timeout_seconds: u32,
-    /// Ask for bookmarks (`allowWatchBookmarks=true`).
-    pub bookmarks: bool,
-    /// What is being waited for, for error messages (`job acm-run/printer`).
-    pub what: String,
-}
-
-impl WatchTarget {
-    /// Watch the collection at `path`; `what` names it in errors.
-    pub fn new(path: impl Into<String>, what: impl Into<String>) -> Self {
-        WatchTarget {
-            path: path.into(),
-            field_selector: None,
-            label_selector: None,
-            timeout_seconds: DEFAULT_WATCH_TIMEOUT_SECONDS,
-            bookmarks: true,
-            what: what.into(),
-        }
-    }
-
-    /// Only objects matching this field selector.
-    pub fn fields(mut self, selector: impl Into<String>) -> Self {
-        self.field_selector = Some(selector.into());
-        self
-    }
-
-    /// Only objects matching this label selector.
-    pub fn labels(mut self, selector: impl Into<String>) -> Self {
-        self.label_selector = Some(selector.into());
-        self
-    }
-
-    /// Server-side timeout of each watch request.
-    pub fn timeout_seconds(mut self, seconds: u32) -> Self {
-        self.timeout_seconds = seconds;
-        self
-    }
-
-    fn selectors(&self) -> Vec<(&str, &str)> {
-        let mut pairs = Vec::new();
-        if let Some(f) = &self.field_selector {
-            pairs.push(("fieldSelector", f.as_str()));
-        }
-        if let Some(l) = &self.label_selector {
-            pairs.push(("labelSelector", l.as_str()));
-        }
-        pairs
-    }
-
-    /// The list request (`GET path?fieldSelector=..&labelSelector=..`).
-    pub fn list_request(&self) -> Result<Request> {
-        let pairs = self.selectors();
-        let uri = if pairs.is_empty() { self.path.clone() } else { format!("{}?{}", self.path, encode_query(&pairs)) };
-        step::request(http::Method::GET, &uri, None)
-    }
-
-    /// The watch request from `resource_version`, and how long the server holds it.
-    pub fn watch_request(&self, resource_version: &str) -> Result<(Request, Hold)> {
-        self.watch_request_within(resource_version, None)
-    }
-
-    /// The watch request from `resource_version`, its `timeoutSeconds` shortened to `left` (the
-    /// caller's time left, rounded up to a whole second) when that is shorter, and the
-    /// [`Hold`] (that many seconds) its exchange carries.
-    pub fn watch_request_within(&self, resource_version: &str, left: Option<Duration>) -> Result<(Request, Hold)> {
-        let seconds = match left {
-            Some(left) => {
-                let whole = left.as_secs().saturating_add(u64::from(left.subsec_nanos() > 0)).max(1);
-                u32::try_from(whole).unwrap_or(u32::MAX).min(self.timeout_seconds)
-            }
-            None => self.timeout_seconds,
-        };
-        let timeout = seconds.to_string();
-        let mut pairs = vec![("watch", "1"), ("resourceVersion", resource_version)];
-        if self.bookmarks {
-            pairs.push(("allowWatchBookmarks", "true"));
-        }
-        pairs.push(("timeoutSeconds", timeout.as_str()));
-        pairs.extend(self.selectors());
-        let request = step::request(http::Method::GET, &format!("{}?{}", self.path, encode_query(&pairs)), None)?;
-        Ok((request, Hold::Server(Duration::from_secs(u64::from(seconds)))))
-    }
-}
+pub use super::watch_target::{WatchTarget, DEFAULT_WATCH_TIMEOUT_SECONDS};
 
 /// What the watched collection did.
 #[derive(Debug, Clone, PartialEq)]
@@ -250,6 +151,15 @@ pub struct Watcher<T> {
     last_now: Option<Instant>,
     /// A driver fed an event that makes no sense in the current state.
     broken: Option<Error>,
+    /// Where the server's answer to watch-list is kept (`None`: always list first).
+    watch_list: Option<WatchListSupport>,
+    /// The exchange being opened is a watch-list request.
+    opening_list: bool,
+    /// The objects of a watch-list stream before its end bookmark (`Some` only then).
+    initial: Option<Vec<T>>,
+    /// The change that showed a watch-list request was served as a plain watch, to act on
+    /// after the list its objects make.
+    stashed: Option<WatchEvent<T>>,
 }
 
 impl<T: DeserializeOwned + Versioned> Watcher<T> {
@@ -279,7 +189,18 @@ impl<T: DeserializeOwned + Versioned> Watcher<T> {
             jitter: Jitter::new(h),
             last_now: None,
             broken: None,
+            watch_list: None,
+            opening_list: false,
+            initial: None,
+            stashed: None,
         }
+    }
+
+    /// Start with a watch-list request where `support` does not say the server refuses it, and
+    /// keep what the server answers there (see the module docs).
+    pub fn watch_list(mut self, support: &WatchListSupport) -> Self {
+        self.watch_list = Some(support.clone());
+        self
     }
 
     /// A watcher that starts watching from `resource_version` (from an object the caller just
@@ -294,6 +215,11 @@ impl<T: DeserializeOwned + Versioned> Watcher<T> {
             self.resource_version = Some(resource_version.to_owned());
         }
         self
+    }
+
+    /// Whether the request it is opening is a watch-list request (its first events are a list).
+    pub fn opening_list(&self) -> bool {
+        self.opening_list
     }
 
     /// The last resourceVersion seen (from the list, an event or a bookmark).
@@ -321,6 +247,9 @@ impl<T: DeserializeOwned + Versioned> Watcher<T> {
     }
 
     fn open(&mut self, now: Instant) -> Result<State> {
+        self.opening_list = false;
+        self.initial = None;
+        self.stashed = None;
         match self.resource_version.clone() {
             Some(rv) => {
                 let (request, hold) = self.params.watch_request_within(&rv, self.deadline.left(now))?;
@@ -328,8 +257,84 @@ impl<T: DeserializeOwned + Versioned> Watcher<T> {
                 // `timeoutSeconds` recomputed from the time left
                 Ok(State::Opening(Exchange::open(request, &self.retry).holding(hold).within(self.deadline).once()))
             }
+            None if self.watch_list.as_ref().is_some_and(WatchListSupport::worth_trying) => {
+                let (request, hold) = self.params.watch_list_request_within(self.deadline.left(now))?;
+                self.opening_list = true;
+                Ok(State::Opening(Exchange::open(request, &self.retry).holding(hold).within(self.deadline).once()))
+            }
             None => self.list(),
         }
+    }
+
+    /// The server does not offer watch-list: remember it and list instead (at once: a refusal
+    /// costs this one request, and the next watch of this server does not ask).
+    fn refused(&mut self, why: Refusal) {
+        tracing::debug!(what = %self.params.what, %why, "watch-list not offered; listing instead");
+        if let Some(support) = &self.watch_list {
+            support.learn(false);
+        }
+        self.initial = None;
+        self.opening_list = false;
+        self.resource_version = None;
+        self.state = State::Start;
+    }
+
+    /// An event of a watch-list stream before its end bookmark.
+    fn on_initial_event(&mut self, now: Instant, event: WatchEvent<T>) -> Option<WatchStep<T>> {
+        match event {
+            WatchEvent::Added(o) => {
+                let items = self.initial.get_or_insert_with(Vec::new);
+                if items.len() >= MAX_INITIAL_EVENTS {
+                    let message = format!("more than {MAX_INITIAL_EVENTS} objects");
+                    return Some(self.fail(Error::decode(self.params.what.clone(), message, b"")));
+                }
+                items.push(o);
+                None
+            }
+            WatchEvent::Bookmark { resource_version, initial_events_end: true } => {
+                if let Some(support) = &self.watch_list {
+                    support.learn(true);
+                }
+                let items = self.initial.take().unwrap_or_default();
+                self.resource_version = Some(resource_version);
+                self.listed_at = Some(now);
+                Some(WatchStep::Update(Update::Listed(items)))
+            }
+            WatchEvent::Error(status) => {
+                self.refused(Refusal::ErrorEvent(status.code));
+                None
+            }
+            // a change after objects: the server ignored the parameters, and the objects were
+            // the snapshot its plain watch began with; the change is acted on after them
+            event @ (WatchEvent::Modified(_) | WatchEvent::Deleted(_) | WatchEvent::Bookmark { .. })
+                if self.initial.as_ref().is_some_and(|items| !items.is_empty()) =>
+            {
+                self.stashed = Some(event);
+                Some(self.plain_watch(now))
+            }
+            WatchEvent::Modified(_) | WatchEvent::Deleted(_) | WatchEvent::Bookmark { .. } => {
+                self.refused(Refusal::PlainWatch);
+                None
+            }
+        }
+    }
+
+    /// The server ignored the watch-list parameters (before 1.27) and went silent or sent a
+    /// change after sending objects: this is a plain watch without resourceVersion, whose first events were the
+    /// objects that existed when it began (a consistent snapshot) and whose later events are
+    /// changes after it. Its objects are the list (nothing between a list and a watch is lost),
+    /// the watch goes on from the newest object's resourceVersion, and the server is remembered
+    /// not to offer watch-list: later watchers list first.
+    fn plain_watch(&mut self, now: Instant) -> WatchStep<T> {
+        tracing::debug!(what = %self.params.what, why = %Refusal::PlainWatch, "watch-list not offered; its plain watch serves as list + watch");
+        if let Some(support) = &self.watch_list {
+            support.learn(false);
+        }
+        let items = self.initial.take().unwrap_or_default();
+        let newest = items.iter().map(|o| o.resource_version()).max_by_key(|rv| rv.parse::<u64>().unwrap_or(0));
+        self.resource_version = newest.filter(|rv| !rv.is_empty()).map(str::to_owned);
+        self.listed_at = Some(now);
+        WatchStep::Update(Update::Listed(items))
     }
 
     /// A 410 Gone: list again, at once unless the last list was recent (then after a back-off:
@@ -352,6 +357,7 @@ impl<T: DeserializeOwned + Versioned> Watcher<T> {
             }
         }
         self.healthy_since = None;
+        self.initial = None;
         self.failures = self.failures.saturating_add(1);
         let delay = crate::retry::WATCH_RESUME.nth_jittered(self.failures, &mut self.jitter);
         tracing::debug!(what = %self.params.what, failures = self.failures, ?delay, "watch interrupted; backing off");
@@ -382,11 +388,14 @@ impl<T: DeserializeOwned + Versioned> Watcher<T> {
 
     /// Act on one decoded event: `Some` step for the caller, `None` to go on.
     fn on_event(&mut self, now: Instant, event: WatchEvent<T>) -> Option<WatchStep<T>> {
+        if self.initial.is_some() {
+            return self.on_initial_event(now, event);
+        }
         let update = match event {
             WatchEvent::Added(o) => Update::Added(o),
             WatchEvent::Modified(o) => Update::Modified(o),
             WatchEvent::Deleted(o) => Update::Deleted(o),
-            WatchEvent::Bookmark { resource_version } => {
+            WatchEvent::Bookmark { resource_version, .. } => {
                 self.resource_version = Some(resource_version);
                 return None;
             }
@@ -473,10 +482,18 @@ impl<T: DeserializeOwned + Versioned> Watcher<T> {
                     ExchangeStep::WaitUntil(at) => return self.wait(now, at),
                     ExchangeStep::Done(Ok(resp)) if resp.status().is_success() => {
                         super::warn(resp.headers());
+                        if std::mem::take(&mut self.opening_list) {
+                            self.initial = Some(Vec::new());
+                        }
                         self.decoder = WatchDecoder::default();
                         self.healthy_since.get_or_insert(now);
                         self.opened_at = Some(now);
                         self.state = State::Streaming(Stream::default());
+                    }
+                    ExchangeStep::Done(Ok(resp))
+                        if self.opening_list && matches!(resp.status().as_u16(), 400 | 422) =>
+                    {
+                        self.refused(Refusal::Rejected(resp.status().as_u16()));
                     }
                     ExchangeStep::Done(Ok(resp)) if resp.status() == http::StatusCode::GONE => {
                         tracing::debug!(what = %self.params.what, "watch answered 410 Gone; listing again");
@@ -499,6 +516,12 @@ impl<T: DeserializeOwned + Versioned> Watcher<T> {
                 },
                 State::Streaming(stream) => {
                     let stream = *stream;
+                    if let Some(event) = self.stashed.take() {
+                        if let Some(step) = self.on_event(now, event) {
+                            return step;
+                        }
+                        continue;
+                    }
                     match self.decoder.next_event() {
                         Ok(Some(event)) => {
                             if let Some(step) = self.on_event(now, event) {
@@ -511,6 +534,20 @@ impl<T: DeserializeOwned + Versioned> Watcher<T> {
                     }
                     if stream.failed {
                         self.backoff(false);
+                    } else if self.initial.is_some() && (stream.ended || stream.timed_out) {
+                        if self.expired(now) {
+                            return self.time_out();
+                        }
+                        // no end bookmark: the server ignored the parameters (a plain watch,
+                        // which on 1.19 sends no bookmark). Silence after objects: they are the
+                        // list; an end, or silence without any object (a hung server looks
+                        // the same as an empty namespace): list
+                        let got_objects = self.initial.as_ref().is_some_and(|items| !items.is_empty());
+                        if stream.timed_out && got_objects {
+                            self.state = State::Streaming(Stream::default());
+                            return self.plain_watch(now);
+                        }
+                        self.refused(Refusal::PlainWatch);
                     } else if stream.ended {
                         // an event without its newline at the very end is still an event
                         let last = match self.decoder.finish() {
@@ -546,7 +583,11 @@ impl<T: DeserializeOwned + Versioned> Watcher<T> {
                     } else if self.expired(now) {
                         return self.time_out();
                     } else {
-                        let liveness = Duration::from_secs(u64::from(self.params.timeout_seconds)) + READ_GRACE;
+                        let liveness = if self.initial.is_some() {
+                            INITIAL_EVENTS_GRACE
+                        } else {
+                            Duration::from_secs(u64::from(self.params.timeout_seconds)) + READ_GRACE
+                        };
                         return WatchStep::Read { until: Some(self.deadline.clamp_until(later(now, liveness))) };
                     }
                 }
@@ -643,93 +684,5 @@ where
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::k8s::object::Thin;
-
-    #[test]
-    fn watch_request_carries_bookmarks_timeout_and_selectors() {
-        let p = WatchTarget::new("/apis/batch/v1/namespaces/a/jobs", "job a/x").fields("metadata.name=x");
-        let req = p.watch_request("42").map_err(|e| e.to_string());
-        let Ok((req, hold)) = req else { panic!("{req:?}") };
-        assert_eq!(
-            hold,
-            Hold::Server(Duration::from_secs(290)),
-            "the transport learns the server's hold from the step"
-        );
-        assert_eq!(req.uri().path(), "/apis/batch/v1/namespaces/a/jobs");
-        assert_eq!(
-            req.uri().query(),
-            Some("watch=1&resourceVersion=42&allowWatchBookmarks=true&timeoutSeconds=290&fieldSelector=metadata.name%3Dx")
-        );
-        let list = p.list_request().map_err(|e| e.to_string());
-        assert_eq!(
-            list.map(|r| r.uri().to_string()).ok().as_deref(),
-            Some("/apis/batch/v1/namespaces/a/jobs?fieldSelector=metadata.name%3Dx")
-        );
-    }
-
-    fn response(status: u16, body: &str) -> Event {
-        let resp = http::Response::builder().status(status).body(bytes::Bytes::from(body.to_owned()));
-        Event::Response(resp.unwrap_or_default())
-    }
-
-    fn head() -> Event {
-        Event::Head(http::Response::builder().status(200).body(()).unwrap_or_default().into_parts().0)
-    }
-
-    fn query_of(step: WatchStep<Thin>) -> String {
-        match step {
-            WatchStep::Send(r, _) | WatchStep::Open(r, _) => r.uri().query().unwrap_or_default().to_owned(),
-            other => panic!("expected a request, got {other:?}"),
-        }
-    }
-
-    /// A connection that drops in the middle of a watch (the transport reports a failure) is
-    /// resumed after a backoff from the last resourceVersion seen, without listing again.
-    #[test]
-    fn a_dropped_connection_resumes_from_the_last_resource_version() {
-        let params = WatchTarget::new("/api/v1/namespaces/a/pods", "pods").labels("job-name=x");
-        let mut w: Watcher<Thin> = Watcher::new(params, &Retry::default(), Some(Duration::from_secs(600)));
-        let now = Instant::now();
-        assert!(!query_of(w.poll(now)).contains("watch"), "lists first");
-        w.handle(response(200, r#"{"kind":"PodList","metadata":{"resourceVersion":"100"},"items":[]}"#));
-        assert!(matches!(w.poll(now), WatchStep::Update(Update::Listed(items)) if items.is_empty()));
-        assert!(query_of(w.poll(now)).contains("resourceVersion=100"));
-        w.handle(head());
-        assert!(matches!(w.poll(now), WatchStep::Read { until: Some(_) }));
-        w.handle(Event::Chunk(bytes::Bytes::from_static(
-            b"{\"type\":\"ADDED\",\"object\":{\"kind\":\"Pod\",\"metadata\":{\"name\":\"x-1\",\"resourceVersion\":\"105\"}}}\n{\"type\":\"MODI",
-        )));
-        assert!(matches!(w.poll(now), WatchStep::Update(Update::Added(p)) if p.metadata.name == "x-1"));
-        assert!(matches!(w.poll(now), WatchStep::Read { .. }));
-        w.handle(Event::Failed(Error::transport(crate::error::TransportErrorKind::Truncated, "connection reset")));
-        let WatchStep::WaitUntil(at) = w.poll(now) else { panic!("expected a backoff") };
-        let d = at.saturating_duration_since(now);
-        assert!(d >= BACKOFF_INITIAL / 2 && d <= BACKOFF_INITIAL, "{d:?}");
-        let q = query_of(w.poll(now + d));
-        assert!(q.contains("watch=1") && q.contains("resourceVersion=105"), "{q}");
-        assert_eq!(w.resource_version(), Some("105"));
-    }
-
-    #[test]
-    fn backoff_grows_to_the_cap_with_jitter_in_the_upper_half() {
-        let mut w: Watcher<Thin> = Watcher::new(WatchTarget::new("/x", "x"), &Retry::default(), None);
-        let now = Instant::now();
-        w.last_now = Some(now);
-        let mut delays = Vec::new();
-        for _ in 0..10 {
-            w.backoff(false);
-            let State::Backoff { delay: Some(d), .. } = w.state else { panic!("no backoff") };
-            delays.push(d);
-        }
-        assert!(delays[0] >= BACKOFF_INITIAL / 2 && delays[0] <= BACKOFF_INITIAL, "{delays:?}");
-        assert!(delays[9] >= BACKOFF_MAX / 2 && delays[9] <= BACKOFF_MAX, "{delays:?}");
-        // two minutes of health reset it
-        w.healthy_since = Some(now);
-        w.last_now = Some(now + BACKOFF_RESET);
-        w.backoff(false);
-        let State::Backoff { delay: Some(d), .. } = w.state else { panic!("no backoff") };
-        assert!(d <= BACKOFF_INITIAL, "{d:?}");
-    }
-}
+#[path = "watcher_tests.rs"]
+mod tests;

@@ -18,6 +18,9 @@ pub enum FeedStep<I> {
     List(Request, Io),
     /// Open a stream (a watch).
     Open(Request, Io),
+    /// Open a stream whose first events list the namespace's jobs (a Kubernetes watch-list):
+    /// like [`List`](Self::List) it covers every waiter that joined before.
+    ListStream(Request, Io),
     /// Read the open stream, waiting for data until `until`.
     Read {
         /// When to stop waiting for data (`None`: never).

@@ -288,6 +288,10 @@ impl<B: BodyStream + 'static, O: Observation> Room<B, O> {
                         IoStep::Send(req, io)
                     }
                     FeedStep::Open(req, io) => IoStep::Open(req, io),
+                    FeedStep::ListStream(req, io) => {
+                        self.shared().board.list_sent();
+                        IoStep::Open(req, io)
+                    }
                     FeedStep::Read { until } => IoStep::Read(until),
                     FeedStep::WaitUntil(at) => IoStep::WaitUntil(at),
                     FeedStep::Change(change) => {

@@ -20,6 +20,7 @@
 //! ```
 
 mod crud;
+mod discovery;
 mod params;
 mod resource;
 mod wait;
@@ -31,6 +32,7 @@ pub use crud::{
     create, delete, get, list, list_all, parse_items, patch, patch_request, replace, request, send, Deleted, ListAll,
     ListPages, DEFAULT_MAX_PAGES, MAX_LIST_RESTARTS,
 };
+pub use discovery::{cronjobs, served};
 pub use params::{DeleteParams, ListParams, Patch, Propagation, Query, WatchParams, WriteParams};
 pub use resource::{query_value, segment, Resource};
 pub use wait::{delete_and_wait, delete_then, shows_condition, wait_for, Await, DeleteAndWait, WaitFor};

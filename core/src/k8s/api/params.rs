@@ -249,9 +249,35 @@ pub struct WatchParams {
     pub bookmarks: bool,
     /// `timeoutSeconds`: the server ends the stream after this long.
     pub timeout_seconds: Option<u32>,
+    /// A watch-list request (`sendInitialEvents=true&resourceVersionMatch=NotOlderThan`, with
+    /// `resource_version` unset and `bookmarks` on): the server streams the existing objects as
+    /// `ADDED` events, then a bookmark with
+    /// [`initial_events_end`](crate::k8s::watch::WatchEvent::Bookmark), then the changes.
+    /// Kubernetes 1.27+ with a recent etcd; older servers ignore it, 1.34+ with an old etcd
+    /// answer one `ERROR` event (see [`Watcher`](crate::k8s::watcher::Watcher), which falls back).
+    pub send_initial_events: bool,
 }
 
 impl WatchParams {
+    /// A watch-list request: the existing objects, the end-of-initial-events bookmark, then the
+    /// changes (see [`send_initial_events`](Self::send_initial_events)).
+    ///
+    /// ```
+    /// use clustermanager_core::k8s::{self, api::{self, Resource, WatchParams}};
+    /// use serde_json::value::RawValue;
+    /// let params = WatchParams::watch_list();
+    /// let mut op = api::watch::<Box<RawValue>>(&k8s::Context::default(), &Resource::JOBS, Some("ns"), &params);
+    /// # use clustermanager_core::{Operation, Step};
+    /// let Step::Open(req, _) = op.poll(std::time::Instant::now()) else { panic!() };
+    /// assert_eq!(
+    ///     req.uri().query(),
+    ///     Some("watch=1&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true")
+    /// );
+    /// ```
+    pub fn watch_list() -> Self {
+        WatchParams { send_initial_events: true, bookmarks: true, ..WatchParams::default() }
+    }
+
     /// Watch from `resource_version`.
     pub fn from_version(resource_version: impl Into<String>) -> Self {
         WatchParams { resource_version: Some(resource_version.into()), ..WatchParams::default() }
@@ -262,6 +288,9 @@ impl WatchParams {
         q.push("watch", "1")
             .push_opt("labelSelector", self.label_selector.as_deref())
             .push_opt("fieldSelector", self.field_selector.as_deref());
+        if self.send_initial_events {
+            q.push("sendInitialEvents", "true").push("resourceVersionMatch", "NotOlderThan");
+        }
         if self.bookmarks {
             q.push("allowWatchBookmarks", "true");
         }
