@@ -64,6 +64,8 @@ struct State {
     sleeps: Vec<Duration>,
     elapsed: Duration,
     latency: bool,
+    /// A silent stream's read yields to other tasks once before it times out.
+    yielding: bool,
 }
 
 /// A server answering from recorded responses by route (see the module docs). Cheap to clone:
@@ -85,6 +87,14 @@ impl RecordedServer {
     /// A server with no routes yet.
     pub fn new() -> Self {
         RecordedServer { state: Arc::default(), start: Instant::now(), split: Split::AsRecorded }
+    }
+
+    /// A silent stream's read gives other tasks of the same caller a turn before it times out,
+    /// as a real socket's would (by default it times out at once, on the virtual clock): what a
+    /// wait's paced looks beside its observation need to run.
+    pub fn yielding_on_silence(self) -> Self {
+        self.lock().yielding = true;
+        self
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -228,12 +238,15 @@ pub struct RecordedBody {
 
 impl BodyStream for RecordedBody {
     fn next_chunk(&mut self, timeout: Option<Duration>) -> impl Future<Output = Chunk> + Send {
+        let mut yields = false;
         let chunk = match self.pieces.pop_front() {
             Some(p) => Chunk::Data(p),
             None if self.ends => Chunk::End,
             None => match timeout {
                 Some(t) => {
-                    self.server.lock().elapsed += t;
+                    let mut st = self.server.lock();
+                    st.elapsed += t;
+                    yields = st.yielding;
                     Chunk::TimedOut
                 }
                 None => Chunk::Failed(Error::transport(
@@ -242,7 +255,29 @@ impl BodyStream for RecordedBody {
                 )),
             },
         };
-        std::future::ready(chunk)
+        YieldOnce { value: Some(chunk), yields }
+    }
+}
+
+/// A value, after giving the caller's other tasks one turn when `yields`.
+struct YieldOnce<T> {
+    value: Option<T>,
+    yields: bool,
+}
+
+impl<T: Unpin> Future for YieldOnce<T> {
+    type Output = T;
+
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<T> {
+        if std::mem::take(&mut self.yields) {
+            cx.waker().wake_by_ref();
+            return std::task::Poll::Pending;
+        }
+        match self.value.take() {
+            Some(v) => std::task::Poll::Ready(v),
+            // polled again after it finished: never ready again
+            None => std::task::Poll::Pending,
+        }
     }
 }
 

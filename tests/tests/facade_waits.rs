@@ -437,3 +437,37 @@ fn nomad_wait_for_job_execution_status_on_a_recorded_agent_returns_the_allocatio
     assert_eq!(execution.id, "294e657f-3f0a-03f7-a46d-932b102c10ce");
     assert_eq!((execution.status, execution.tasks[0].exit_code), (Some(Status::Succeeded), Some(0)));
 }
+
+/// acm-33 (v1.36): the job controller's pod creates are refused by Pod Security admission (the
+/// recorded FailedCreate Warning event). `wait_for_job` ends at once with `CannotRun` naming Pod
+/// Security in the server's words: its first look (one second in) finds no pod and reads the
+/// Job's events. The Job never changes, so its watch stays silent (each read yields, as a socket
+/// would, so that the look beside it runs).
+#[test]
+fn wait_for_job_on_a_recorded_v1_36_server_ends_when_pod_security_refuses_its_pods() {
+    let s = k8s136("acm-33-pod-security-admission.json");
+    let read = s.exchanges.iter().find(|e| e.request.method == "GET" && e.request.path.ends_with("/jobs/privileged"));
+    let job = read.unwrap().response.clone();
+    let job_object: serde_json::Value = serde_json::from_str(&job.body).unwrap();
+    let rv = job_object["metadata"]["resourceVersion"].as_str().unwrap().to_owned();
+    let listed = json_response(200, &list_body("JobList", "batch/v1", &rv, std::slice::from_ref(&job.body)));
+    let events = s.exchanges.iter().find(|e| e.request.path.contains("/events?")).unwrap().response.clone();
+    let no_pods = json_response(200, &list_body("PodList", "v1", &rv, &[]));
+    let server = RecordedServer::new()
+        .yielding_on_silence()
+        .on_watch("/apis/batch/v1/namespaces/acm-psa/jobs?sendInitialEvents=true", vec![watch_list_refused_136()])
+        .on("GET", "/apis/batch/v1/namespaces/acm-psa/jobs", vec![listed])
+        .on_watch(
+            &format!("/apis/batch/v1/namespaces/acm-psa/jobs?resourceVersion={rv}"),
+            vec![stream_response(&[], false)],
+        )
+        .on("GET", "/api/v1/namespaces/acm-psa/pods?labelSelector=job-name=privileged", vec![no_pods])
+        .on("GET", "/api/v1/namespaces/acm-psa/events", vec![events]);
+    let err =
+        block_on(manager(&server).wait_for_job("acm-psa", "privileged", Some(Duration::from_secs(600)))).unwrap_err();
+    let Error::CannotRun { reason, .. } = &err else { panic!("{err:?} after {:?}", server.requests()) };
+    assert_eq!(reason.kind, clustermanager_core::ReasonKind::AdmissionRefused, "{reason:?}");
+    assert!(reason.permanent);
+    assert!(reason.message.contains("violates PodSecurity"), "{}", reason.message);
+    assert!(err.to_string().contains("Pod Security"), "{err}");
+}
