@@ -17,6 +17,14 @@ pub fn later(now: Instant, delay: Duration) -> Instant {
     now.checked_add(delay).or_else(|| now.checked_add(Duration::from_secs(100 * 365 * 86_400))).unwrap_or(now)
 }
 
+/// The earlier (smaller) of two optional limits; `None` is no limit, so the other one wins.
+pub(crate) fn earlier<T: Ord>(a: Option<T>, b: Option<T>) -> Option<T> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
 /// A deadline measured from the first [`start`](Deadline::start); no limit when the timeout is
 /// `None` or lies past the clock's range.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -150,10 +158,7 @@ impl Io {
 
     /// Bounded by `deadline` too: the earlier of the two is kept (`None` changes nothing).
     pub fn within(mut self, deadline: Option<Instant>) -> Self {
-        self.deadline = match (self.deadline, deadline) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+        self.deadline = earlier(self.deadline, deadline);
         self
     }
 
@@ -176,10 +181,7 @@ impl Io {
 
     /// `limit` (`None`: none) capped by the time left before the deadline.
     pub fn cap(&self, now: Instant, limit: Option<Duration>) -> Option<Duration> {
-        match (limit, self.left(now)) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        earlier(limit, self.left(now))
     }
 
     /// How long the request may take to be answered (for a stream: its head), from `now`:

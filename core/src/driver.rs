@@ -5,7 +5,7 @@
 
 use std::time::Instant;
 
-use crate::deadline::Io;
+use crate::deadline::{earlier, Io};
 use crate::error::{Error, Result};
 use crate::step::{Event, Operation, Request, Step};
 use crate::transport::{BodyStream, Chunk, Opened, Transport};
@@ -79,7 +79,7 @@ pub(crate) async fn carry<T: Transport>(
             let Some(body) = stream.as_mut() else {
                 return Carried::Event(Event::Failed(Error::protocol("read without an open stream")));
             };
-            let limit = earliest(until, horizon).map(|u| u.saturating_duration_since(now));
+            let limit = earlier(until, horizon).map(|u| u.saturating_duration_since(now));
             match body.next_chunk(limit).await {
                 // only the horizon passed, not the step's own read limit
                 Chunk::TimedOut if until.is_none_or(|u| transport.now() < u) && horizon.is_some() => Carried::Cut,
@@ -87,7 +87,7 @@ pub(crate) async fn carry<T: Transport>(
             }
         }
         IoStep::WaitUntil(until) => {
-            let wake = earliest(Some(until), horizon).unwrap_or(until);
+            let wake = earlier(Some(until), horizon).unwrap_or(until);
             transport.sleep(wake.saturating_duration_since(now)).await;
             if transport.now() >= until {
                 Carried::Slept
@@ -95,14 +95,6 @@ pub(crate) async fn carry<T: Transport>(
                 Carried::Cut
             }
         }
-    }
-}
-
-/// The earlier of two optional instants (`None`: no limit).
-pub(crate) fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
     }
 }
 

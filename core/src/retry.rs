@@ -120,7 +120,7 @@ impl Backoff {
 
     /// [`nth`](Self::nth), drawn uniformly from its upper half.
     pub fn nth_jittered(self, n: u32, jitter: &mut Jitter) -> Duration {
-        self.nth(n).mul_f64(0.5 + 0.5 * jitter.next_f64())
+        jitter.upper_half(self.nth(n))
     }
 }
 
@@ -225,6 +225,11 @@ impl Jitter {
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         z ^= z >> 31;
         (z >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// `d` drawn uniformly from its upper half (`[d/2, d)`): what every jittered back-off uses.
+    pub fn upper_half(&mut self, d: Duration) -> Duration {
+        d.mul_f64(0.5 + 0.5 * self.next_f64())
     }
 }
 

@@ -40,13 +40,12 @@ fn parse_scale(resp: Response) -> Result<Scale> {
     let resp = check(resp)?;
     let body: ScaleBody<'_> =
         serde_json::from_slice(resp.body()).map_err(|e| Error::decode("Scale", e, resp.body()))?;
-    let scale = Scale {
+    Ok(Scale {
         name: body.metadata.name.into_owned(),
         replicas: body.status.and_then(|s| s.replicas).unwrap_or(0),
         desired: body.spec.and_then(|s| s.replicas).unwrap_or(0),
-        raw: crate::Raw::default(),
-    };
-    Ok(Scale { raw: crate::Raw::whole(resp.body().clone()), ..scale })
+        raw: crate::Raw::whole(resp.body().clone()),
+    })
 }
 
 fn scale_path(kind: WorkloadKind, namespace: &str, name: &str) -> Result<String> {

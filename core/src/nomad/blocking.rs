@@ -81,7 +81,7 @@ impl Blocking {
     /// `exp` jittered: drawn uniformly from its upper half.
     fn jittered(&mut self, paths: &impl JobQuery, exp: Duration) -> Duration {
         let jitter = self.jitter.get_or_insert_with(|| Jitter::new(paths.ctx().retry.seed ^ 0x6e6f_6d61_6462_6c6b));
-        exp.mul_f64(0.5 + 0.5 * jitter.next_f64())
+        jitter.upper_half(exp)
     }
 
     /// Take the answer to the read of `suffix` made through [`again`](Self::again): `Ok(Ok(resp))`

@@ -72,7 +72,7 @@ impl JobsFeed {
     }
 
     fn jittered(&mut self, exp: Duration) -> Duration {
-        exp.mul_f64(0.5 + 0.5 * self.jitter.next_f64())
+        self.jitter.upper_half(exp)
     }
 
     fn answer(&mut self, now: Instant, ans: Result<Response>) -> FeedStep<JobSeen> {

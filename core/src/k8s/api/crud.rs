@@ -32,9 +32,8 @@ pub(crate) fn parse_kept<T: DeserializeOwned, U: Keeps>(
     resp: Response,
     into: impl FnMut(T) -> U,
 ) -> Result<Vec<U>> {
-    let resp = check(resp)?;
-    let items = parse_list::<T>(what, resp.body())?.items.into_iter().map(into).collect();
-    Ok(crate::raw::list_items(items, resp.body()))
+    let body = resp.body().clone();
+    Ok(crate::raw::list_items(parse_items(what, resp, into)?, &body))
 }
 
 pub(super) fn call<T, F>(
