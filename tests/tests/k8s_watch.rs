@@ -471,24 +471,65 @@ fn wait_for_execution_status_notices_an_orphaning_delete() {
     assert!(matches!(&err, Error::NotFound(a) if a.message.contains("deleted while waiting")), "{err:?}");
 }
 
-/// The standalone wait read the Job again before each resumed pod watch, so an orphaning delete
-/// that no pod event tells (here the server ends the watch after the pod's last MODIFIED, and
-/// the watch resumed from it stays silent) ended the wait with NotFound. The facade's shared pod
-/// watch does not: its waiters look only when a pod event asks them to, so this wait runs into
-/// its timeout instead.
-#[test]
-#[ignore = "found bug: the shared pod watch never re-reads a waiter's Job when the watch resumes, so an orphaning delete with no pod event is only noticed at the timeout"]
-fn wait_for_execution_status_notices_an_orphaning_delete_when_the_watch_resumes() {
+/// The pod watch of acm-26's `failer` that the server ends after the Running pod (1790), then
+/// `resumed`: what the watch resumed from 1790 answers; `relisted`: the pod lists after the
+/// first (a relist, when the resumed watch is expired).
+fn failer_resumed(
+    resumed: RecordedResponse,
+    relisted: Vec<RecordedResponse>,
+    looks: Vec<RecordedResponse>,
+) -> RecordedServer {
+    let s = k8s("acm-26-job-with-node-agent.json");
     let pending = failer_pod("Pending", false, "failer-knwwt", "2026-11-25T20:49:19Z");
     let mut running = failer_pod("Running", false, "failer-knwwt", "2026-11-25T20:49:19Z");
     running["metadata"]["resourceVersion"] = "1790".into();
-    let events = [event("MODIFIED", &running)];
-    let server = failer_server(pods("1789", &[&pending]), &events, true, &[10, 13], vec![pods("1789", &[&pending])]);
+    let listed = pods("1789", &[&pending]);
+    let mut lists = vec![listed.clone()];
+    lists.extend(relisted);
+    RecordedServer::new()
+        .split(Split::Every(1))
+        .on_watch(&watch_list_of(&job_pods("acm-run")), vec![ignored_by_v1_19(&listed)])
+        .on("GET", &job_pods("acm-run"), lists)
+        .on_watch(&job_pods_watch("acm-run", "1789"), vec![stream_response(&[event("MODIFIED", &running)], true)])
+        .on_watch(&job_pods_watch("acm-run", "1790"), vec![resumed])
+        // from a later version: nothing more happens
+        .on_watch("/api/v1/namespaces/acm-run/pods", vec![])
+        .on("GET", &job("acm-run", "failer"), vec![response(&s, 10), response(&s, 13)])
+        .on("GET", &pods_of("acm-run", "failer"), looks)
+}
+
+/// The server ends the pod watch; the Job is deleted with `propagationPolicy=Orphan` meanwhile.
+/// The watch resumed from the last version brings what happened since, the garbage collector's
+/// MODIFIED included (Kubernetes delivers every event after the version a watch starts from, or
+/// answers 410): the waiter looks, the Job is gone: NotFound.
+#[test]
+fn wait_for_execution_status_notices_an_orphaning_delete_when_the_watch_resumes() {
+    let pending = failer_pod("Pending", false, "failer-knwwt", "2026-11-25T20:49:19Z");
+    let resumed = stream_response(&[event("MODIFIED", &orphaned(pending.clone(), "1791"))], false);
+    let server = failer_resumed(resumed, vec![], vec![pods("1789", &[&pending])]);
     let timeout = Some(Duration::from_secs(3600));
     let err =
         block_on(manager(&server).wait_for_job_execution_status("acm-run", "failer", &[Status::Succeeded], timeout))
             .unwrap_err();
-    assert!(matches!(err, Error::NotFound(_)), "{err:?}");
+    assert!(matches!(&err, Error::NotFound(a) if a.message.contains("deleted while waiting")), "{err:?}");
+}
+
+/// The same, but the resumed watch is too old (acm-14's recorded ERROR event with Status 410):
+/// the events in between are lost, and the relist shows the pod orphaned (no controller
+/// reference, the deleted Job's `controller-uid` label kept). For its waiter that is the pod's
+/// deletion: it looks, the Job is gone: NotFound.
+#[test]
+fn wait_for_execution_status_notices_an_orphaning_delete_in_a_relist() {
+    let expired = response(&k8s("acm-14-watch-expired-410.json"), 6);
+    let pending = failer_pod("Pending", false, "failer-knwwt", "2026-11-25T20:49:19Z");
+    let relisted = pods("1795", &[&orphaned(pending.clone(), "1791")]);
+    let server = failer_resumed(expired, vec![relisted], vec![pods("1789", &[&pending])]);
+    let timeout = Some(Duration::from_secs(3600));
+    let err =
+        block_on(manager(&server).wait_for_job_execution_status("acm-run", "failer", &[Status::Succeeded], timeout))
+            .unwrap_err();
+    assert!(matches!(&err, Error::NotFound(a) if a.message.contains("deleted while waiting")), "{err:?}");
+    assert_eq!(made(&server, "/jobs/failer"), 2, "read when joining, and after the relist: {:?}", server.requests());
 }
 
 #[test]

@@ -48,10 +48,6 @@ pub trait Observed: serde::de::DeserializeOwned + super::object::Versioned + Sen
     type Observation: Observation;
     /// What the board keeps of it.
     fn seen(self) -> <Self::Observation as Observation>::Item;
-    /// Whether an object that was added or changed is, for its waiters, gone.
-    fn gone(&self) -> bool {
-        false
-    }
 }
 
 impl Observed for JobObject {
@@ -65,13 +61,6 @@ impl Observed for PodObject {
     type Observation = Executions;
     fn seen(self) -> ExecutionSeen {
         pod_seen(self)
-    }
-    /// A pod that keeps its Job's controller-uid label but lost its controller reference was
-    /// orphaned: its Job was deleted with propagationPolicy=Orphan (the garbage collector
-    /// strips the references). For its waiters that is the pod's deletion.
-    fn gone(&self) -> bool {
-        self.metadata.labels.contains_key(CONTROLLER_UID_LABEL)
-            && !self.metadata.owner_references.iter().any(|o| o.controller == Some(true))
     }
 }
 
@@ -120,10 +109,15 @@ impl<T: Observed> Feed for WatchFeed<T> {
             WatchStep::Update(Update::Listed(items)) => {
                 FeedStep::Change(Change::Listed(items.into_iter().map(T::seen).collect()))
             }
-            WatchStep::Update(Update::Added(o) | Update::Modified(o)) if o.gone() => {
-                FeedStep::Change(Change::Deleted(o.seen()))
+            WatchStep::Update(Update::Added(o) | Update::Modified(o)) => {
+                let seen = o.seen();
+                // an object that is there but gone for its waiters (an orphaned pod) is deleted
+                FeedStep::Change(if T::Observation::gone(&seen) {
+                    Change::Deleted(seen)
+                } else {
+                    Change::Upserted(seen)
+                })
             }
-            WatchStep::Update(Update::Added(o) | Update::Modified(o)) => FeedStep::Change(Change::Upserted(o.seen())),
             WatchStep::Update(Update::Deleted(o)) => FeedStep::Change(Change::Deleted(o.seen())),
             WatchStep::Failed(err) => FeedStep::Failed(err),
         }
@@ -155,18 +149,16 @@ fn parse_read(resp: Response) -> Result<Read<JobSeen>> {
 /// keeps of a pod event: named after its job (`job-name` label), with the uid of the Job that
 /// controls it (its controller reference, or the `controller-uid` label an orphaned pod keeps;
 /// `-` for neither, which matches no Job), and its phase as the job's counts (one pod in one
-/// status).
+/// status). A pod with that label but no controller reference was orphaned: its Job was deleted
+/// with propagationPolicy=Orphan (the garbage collector strips the references).
 pub fn pod_seen(pod: PodObject) -> ExecutionSeen {
     let meta = pod.metadata;
-    let uid = meta
-        .owner_references
-        .iter()
-        .find(|o| o.controller == Some(true))
-        .map(|o| o.uid.clone())
-        .or_else(|| meta.labels.get(CONTROLLER_UID_LABEL).cloned())
-        .unwrap_or_else(|| "-".to_owned());
+    let controller = meta.owner_references.iter().find(|o| o.controller == Some(true)).map(|o| o.uid.clone());
+    let label = meta.labels.get(CONTROLLER_UID_LABEL).cloned();
+    let orphaned = controller.is_none() && label.is_some();
+    let uid = controller.or(label).unwrap_or_else(|| "-".to_owned());
     let job = meta.labels.get(JOB_NAME_LABEL).cloned().unwrap_or_default();
-    ExecutionSeen { job, job_uid: uid, status: status_of_phase(&pod.status.phase) }
+    ExecutionSeen { job, job_uid: uid, status: status_of_phase(&pod.status.phase), orphaned }
 }
 
 /// The watch of every pod of `namespace` that belongs to a Job (`labelSelector=job-name`).

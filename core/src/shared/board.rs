@@ -439,6 +439,11 @@ fn judge<O: Observation>(w: &mut Waiter<O::Item>, seen: &O::Item) {
         w.last = Some(job.job.clone());
     }
     if matches!(w.want, Want::Executions(_)) {
+        if O::gone(seen) {
+            // the job is gone for this execution (orphaned, seen in a list): look
+            w.outcome = Some(Outcome::Check);
+            return;
+        }
         let counts = O::counts(seen);
         if w.counts != Some(counts) {
             w.counts = Some(counts);
@@ -688,7 +693,7 @@ mod tests {
 
     /// A pod of job `job` (uid `uid`) as the pod feed reports it: one execution in `status`.
     fn pod(job: &str, uid: &str, status: Status) -> ExecutionSeen {
-        ExecutionSeen { job: job.into(), job_uid: uid.into(), status }
+        ExecutionSeen { job: job.into(), job_uid: uid.into(), status, orphaned: false }
     }
 
     #[test]
@@ -710,5 +715,20 @@ mod tests {
         assert!(matches!(board.take(w), Some(Outcome::Check)));
         assert!(board.read(w, Read::Gone), "the look found no job: gone");
         assert!(matches!(board.take(w), Some(Outcome::Gone { existed: true })));
+    }
+
+    #[test]
+    fn a_relist_that_shows_the_waiters_pod_orphaned_asks_for_a_look() {
+        let now = Instant::now();
+        let mut board = Board::<Executions>::new();
+        let (w, _) = board.join_wanting("j", started(None, now), Want::Executions(vec![Status::Succeeded]));
+        assert!(!board.read(w, Read::Executions { uid: "u2".into(), found: None }));
+        board.list_sent();
+        assert!(board.apply(Change::Listed(vec![pod("j", "u2", Status::Pending)])).is_empty());
+        // the watch expired; the relist shows the pod without its controller (its Job deleted
+        // with propagationPolicy=Orphan while no event reached us)
+        let orphan = ExecutionSeen { orphaned: true, ..pod("j", "u2", Status::Pending) };
+        assert_eq!(board.apply(Change::Listed(vec![orphan])), vec![w]);
+        assert!(matches!(board.take(w), Some(Outcome::Check)));
     }
 }

@@ -45,6 +45,9 @@ pub trait Observation: Send + Sync + 'static {
     fn counts(item: &Self::Item) -> Counts;
     /// The job, when the item is one (what a wait for the job to finish looks at).
     fn job(item: &Self::Item) -> Option<&JobSeen>;
+    /// Whether the item, though present, says its job is gone for its waiters (a pod orphaned
+    /// by its Job's deletion): for them it counts as the item's deletion, in an event or a list.
+    fn gone(item: &Self::Item) -> bool;
 }
 
 /// What a feed saw of one job.
@@ -73,6 +76,9 @@ pub struct ExecutionSeen {
     pub job_uid: String,
     /// Its unified status.
     pub status: Status,
+    /// Whether it was orphaned: its Job was deleted with `propagationPolicy=Orphan` (the garbage
+    /// collector strips the pod's controller reference; the Job's `controller-uid` label stays).
+    pub orphaned: bool,
 }
 
 /// Observing jobs.
@@ -104,6 +110,10 @@ impl Observation for Jobs {
     fn job(item: &JobSeen) -> Option<&JobSeen> {
         Some(item)
     }
+
+    fn gone(_: &JobSeen) -> bool {
+        false
+    }
 }
 
 impl Observation for Executions {
@@ -125,5 +135,9 @@ impl Observation for Executions {
 
     fn job(_: &ExecutionSeen) -> Option<&JobSeen> {
         None
+    }
+
+    fn gone(item: &ExecutionSeen) -> bool {
+        item.orphaned
     }
 }
