@@ -384,6 +384,18 @@ pub struct JobSpec {
     /// Nomad docker `network_mode` (`host`, `bridge`, ...). On Kubernetes `host` means
     /// `hostNetwork: true`; other modes are refused.
     pub network_mode: Option<String>,
+    /// The pods' `affinity`, as Kubernetes takes it (a JSON object: `nodeAffinity`,
+    /// `podAffinity`, `podAntiAffinity`); sent unchanged, checked by the server. Refused on
+    /// Nomad: use `constraints`.
+    pub affinity: Option<serde_json::Value>,
+    /// The pods' `tolerations`, as Kubernetes takes them (JSON objects: `key`, `operator`,
+    /// `value`, `effect`, `tolerationSeconds`), so they may run on tainted nodes; sent unchanged.
+    /// Refused on Nomad, which has no taints.
+    pub tolerations: Vec<serde_json::Value>,
+    /// The container's `securityContext`, as Kubernetes takes it (a JSON object: `runAsUser`,
+    /// `capabilities`, ...); `privileged` is added to it when set. Refused on Nomad: use
+    /// `privileged` or the driver's own options.
+    pub security_context: Option<serde_json::Value>,
 }
 
 /// When a container image is pulled.
@@ -583,6 +595,22 @@ impl JobSpec {
     /// Set the docker network mode.
     pub fn network_mode(mut self, mode: impl Into<String>) -> Self {
         self.network_mode = Some(mode.into());
+        self
+    }
+    /// Set the pods' Kubernetes `affinity` (a JSON object).
+    pub fn affinity(mut self, affinity: serde_json::Value) -> Self {
+        self.affinity = Some(affinity);
+        self
+    }
+    /// Add a Kubernetes toleration (a JSON object), e.g.
+    /// `json!({"key": "gpu", "operator": "Exists", "effect": "NoSchedule"})`.
+    pub fn toleration(mut self, toleration: serde_json::Value) -> Self {
+        self.tolerations.push(toleration);
+        self
+    }
+    /// Set the container's Kubernetes `securityContext` (a JSON object).
+    pub fn security_context(mut self, context: serde_json::Value) -> Self {
+        self.security_context = Some(context);
         self
     }
 }

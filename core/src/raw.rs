@@ -47,6 +47,8 @@ enum Locator {
     ListItem(usize),
     /// Element `n` of a top-level JSON array (Nomad lists).
     Element(usize),
+    /// The `object` of a Kubernetes watch event line.
+    EventObject,
 }
 
 impl Raw {
@@ -63,6 +65,11 @@ impl Raw {
     /// Element `index` of the top-level JSON array in `body`.
     pub(crate) fn element(body: Bytes, index: usize) -> Self {
         Raw { body, at: Locator::Element(index) }
+    }
+
+    /// The `object` of the Kubernetes watch event (`{"type": .., "object": {..}}`) in `line`.
+    pub(crate) fn event_object(line: Bytes) -> Self {
+        Raw { body: line, at: Locator::EventObject }
     }
 
     /// Whether nothing was kept (the value was not read from one server object).
@@ -96,6 +103,14 @@ impl Raw {
             Locator::Element(i) => {
                 let list: Vec<&RawValue> = located(body, "raw list")?;
                 list.get(i).map(|v| v.get()).ok_or_else(missing)
+            }
+            Locator::EventObject => {
+                #[derive(Deserialize)]
+                struct Event<'a> {
+                    #[serde(borrow)]
+                    object: &'a RawValue,
+                }
+                located::<Event<'_>>(body, "raw watch event").map(|e| e.object.get())
             }
         }
     }

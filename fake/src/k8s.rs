@@ -772,7 +772,8 @@ impl Cluster {
         let labels = self.node_labels();
         let selector_misses = pod["spec"]["nodeSelector"]
             .as_object()
-            .is_some_and(|sel| sel.iter().any(|(k, v)| labels.get(k) != Some(v)));
+            .is_some_and(|sel| sel.iter().any(|(k, v)| labels.get(k) != Some(v)))
+            || !required_node_affinity_matches(&pod["spec"]["affinity"], &labels);
         if selector_misses {
             short.push("1 node(s) didn't match node selector");
         }
@@ -1937,4 +1938,34 @@ impl Selector {
             Some(v.as_str().unwrap_or(""))
         })
     }
+}
+
+/// Whether the one node's `labels` satisfy a pod's required node affinity
+/// (`nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution`: any of its terms, each term
+/// all of its label expressions), as the scheduler judges it; no such affinity matches.
+fn required_node_affinity_matches(affinity: &Value, labels: &serde_json::Map<String, Value>) -> bool {
+    let required = &affinity["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"];
+    let Some(terms) = required["nodeSelectorTerms"].as_array() else { return true };
+    terms.iter().any(|term| {
+        let expressions = term["matchExpressions"].as_array().map(Vec::as_slice).unwrap_or_default();
+        expressions.iter().all(|e| {
+            let value = e["key"].as_str().and_then(|k| labels.get(k)).and_then(Value::as_str);
+            let values: Vec<&str> =
+                e["values"].as_array().map(|v| v.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+            match e["operator"].as_str() {
+                Some("In") => value.is_some_and(|v| values.contains(&v)),
+                Some("NotIn") => value.is_none_or(|v| !values.contains(&v)),
+                Some("Exists") => value.is_some(),
+                Some("DoesNotExist") => value.is_none(),
+                // Gt / Lt compare integers
+                Some(op @ ("Gt" | "Lt")) => {
+                    let (have, want) =
+                        (value.and_then(|v| v.parse::<i64>().ok()), values.first().and_then(|v| v.parse::<i64>().ok()));
+                    matches!((have, want, op), (Some(h), Some(w), "Gt") if h > w)
+                        || matches!((have, want, op), (Some(h), Some(w), "Lt") if h < w)
+                }
+                _ => false,
+            }
+        })
+    })
 }

@@ -156,6 +156,32 @@ fn a_node_selector_no_node_matches_is_stuck_not_waiting_for_room() {
     }
 }
 
+/// Required node affinity is judged against the node's labels as the scheduler does: an
+/// expression the node fails keeps the pod Unschedulable; one it meets runs.
+#[test]
+fn a_required_node_affinity_no_node_meets_is_stuck_and_one_it_meets_runs() {
+    let on_os = |os: &str| {
+        serde_json::json!({"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+            {"matchExpressions": [{"key": "kubernetes.io/os", "operator": "In", "values": [os]}]}]}}})
+    };
+    let fake = FakeCluster::kubernetes();
+    let cm = block_on(fake.cluster_manager()).unwrap();
+    let job = |name: &str, os: &str| {
+        let tolerate = serde_json::json!({"key": "dedicated", "operator": "Exists", "effect": "NoSchedule"});
+        JobSpec::new(name).image("busybox").command(["true"]).affinity(on_os(os)).toleration(tolerate)
+    };
+    block_on(cm.create_job("default", &job("on-windows", "windows"))).unwrap();
+    let options = WaitOptions::new().timeout(HOUR).stuck_deadline(Some(Duration::from_secs(60)));
+    let reason = cannot_run(block_on(cm.wait_for_job_with("default", "on-windows", &options)));
+    assert_eq!(reason.kind, ReasonKind::ConstraintFiltered);
+    block_on(cm.create_job("default", &job("on-linux", "linux"))).unwrap();
+    let done = block_on(cm.wait_for_job("default", "on-linux", HOUR)).unwrap();
+    assert_eq!(done.status, Some(Status::Succeeded));
+    // the Job the wait returns keeps the server's object, as sent (from the watch event)
+    let sent = done.raw.to_value().unwrap();
+    assert_eq!(sent["spec"]["template"]["spec"]["tolerations"][0]["key"], "dedicated");
+}
+
 #[test]
 fn a_job_past_its_backoff_limit_or_deadline_finishes_failed_and_says_why() {
     for version in KubernetesVersion::ALL {

@@ -225,7 +225,8 @@ class ClusterManager:
         ``image_pull_secrets``, ``image_pull_policy``, ``privileged``, ``active_deadline`` and
         ``ttl_after_finished`` (seconds), ``service_account``, ``working_dir``, ``constraints``,
         ``datacenters``, ``templates``, ``network_mode``, ``volumes``, ``volume_mounts``,
-        ``env_from``. An existing job raises :class:`AlreadyExists`."""
+        ``env_from``, and Kubernetes' own ``affinity`` (dict), ``tolerations`` (list of dicts) and
+        ``security_context`` (dict), sent as given. An existing job raises :class:`AlreadyExists`."""
         _check_str("namespace", namespace)
         return Job._from(await self._n.create_job(namespace, _spec(name, image, spec)))
 
@@ -398,7 +399,9 @@ class ClusterManager:
     # deployments, statefulsets, scale
 
     async def create_deploy(self, namespace: str, name: str, image: Optional[str] = None, **spec: Any) -> Workload:
-        """Create a Deployment (Nomad: a service job): the job keywords plus ``replicas``, ``ports``."""
+        """Create a Deployment (Nomad: a service job): the job keywords plus ``replicas``, ``ports``,
+        ``readiness`` and ``liveness`` (Kubernetes probe dicts: one of ``httpGet``, ``tcpSocket``,
+        ``exec``, with ``initialDelaySeconds``, ``periodSeconds``, ``failureThreshold``)."""
         return Workload._from(await self._n.create_workload("deployment", namespace, _spec(name, image, spec)))
 
     async def list_deploys(self, namespace: str) -> List[Workload]:

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use clustermanager_core::{
-    Constraint, Driver, EnvFrom, JobSpec, PodManagement, Port, PullPolicy, ServiceSpec, StatefulOptions, Volume,
+    Constraint, Driver, EnvFrom, JobSpec, PodManagement, Port, Probe, PullPolicy, ServiceSpec, StatefulOptions, Volume,
     VolumeMount, VolumeSource,
 };
 use pyo3::exceptions::{PyTypeError, PyValueError};
@@ -187,9 +187,13 @@ const JOB_KEYS: &[&str] = &[
     "volumes",
     "volume_mounts",
     "env_from",
+    "affinity",
+    "tolerations",
+    "security_context",
 ];
 
-const SERVICE_KEYS: &[&str] = &["replicas", "ports", "service_name", "pod_management", "revision_history_limit"];
+const SERVICE_KEYS: &[&str] =
+    &["replicas", "ports", "readiness", "liveness", "service_name", "pod_management", "revision_history_limit"];
 
 fn parse(json: &str) -> R<Map<String, Value>> {
     match serde_json::from_str::<Value>(json) {
@@ -285,6 +289,14 @@ fn job_from(m: &Map<String, Value>, extra: &[&str]) -> R<JobSpec> {
                 let items = v.as_array().ok_or_else(|| type_err(k, "a list of dicts", v))?;
                 spec.env_from = items.iter().map(|i| env_from(k, i)).collect::<R<_>>()?;
             }
+            // Kubernetes' own JSON, sent unchanged (the core checks the shape)
+            "affinity" => spec.affinity = Some(Value::Object(object(k, v)?.clone())),
+            "tolerations" => {
+                let items = v.as_array().ok_or_else(|| type_err(k, "a list of dicts", v))?;
+                spec.tolerations =
+                    items.iter().map(|t| object(k, t).map(|o| Value::Object(o.clone()))).collect::<R<_>>()?;
+            }
+            "security_context" => spec.security_context = Some(Value::Object(object(k, v)?.clone())),
             _ => {}
         }
     }
@@ -334,6 +346,8 @@ pub(crate) fn service_spec(json: &str) -> R<ServiceSpec> {
                     spec = spec.port(port);
                 }
             }
+            "readiness" => spec.readiness = Some(probe(k, v)?),
+            "liveness" => spec.liveness = Some(probe(k, v)?),
             "service_name" => stateful.service_name = Some(text(k, v)?),
             "pod_management" => {
                 stateful.pod_management = Some(match text(k, v)?.as_str() {
@@ -352,4 +366,41 @@ pub(crate) fn service_spec(json: &str) -> R<ServiceSpec> {
 fn port_number(param: &str, v: &Value) -> R<u16> {
     let n = uint(param, v)?;
     u16::try_from(n).map_err(|_| value_err(param, format!("{n} is not a port number")))
+}
+
+/// A probe in Kubernetes' form: one of `httpGet` (`path`, `port`), `tcpSocket` (`port`) or
+/// `exec` (`command`), with `initialDelaySeconds`, `periodSeconds`, `failureThreshold`.
+fn probe(param: &str, v: &Value) -> R<Probe> {
+    let o = object(param, v)?;
+    let known = ["httpGet", "tcpSocket", "exec", "initialDelaySeconds", "periodSeconds", "failureThreshold"];
+    if let Some(other) = o.keys().find(|k| !known.contains(&k.as_str())) {
+        return Err(value_err(param, format!("`{other}` is not offered (only {})", known.join(", "))));
+    }
+    let port = |check: &Map<String, Value>| match check.get("port") {
+        Some(p) => port_number(param, p),
+        None => Err(value_err(param, "the check needs a `port`")),
+    };
+    let mut probe = match (o.get("httpGet"), o.get("tcpSocket"), o.get("exec")) {
+        (Some(http), None, None) => {
+            let http = object(param, http)?;
+            let path = http.get("path").map(|p| text(param, p)).transpose()?.unwrap_or_else(|| "/".to_owned());
+            Probe::http(path, port(http)?)
+        }
+        (None, Some(tcp), None) => Probe::tcp(port(object(param, tcp)?)?),
+        (None, None, Some(exec)) => match object(param, exec)?.get("command") {
+            Some(command) => Probe::exec(strings(param, command)?),
+            None => return Err(value_err(param, "`exec` needs a `command`")),
+        },
+        _ => return Err(value_err(param, "needs exactly one of `httpGet`, `tcpSocket` or `exec`")),
+    };
+    if let Some(s) = o.get("initialDelaySeconds") {
+        probe.initial_delay_seconds = uint(param, s)?;
+    }
+    if let Some(s) = o.get("periodSeconds") {
+        probe.period_seconds = uint(param, s)?;
+    }
+    if let Some(s) = o.get("failureThreshold") {
+        probe.failure_threshold = uint(param, s)?;
+    }
+    Ok(probe)
 }

@@ -206,6 +206,10 @@ async def test_wrong_argument_types_name_the_parameter(cm):
         await cm.wait_for_job("t", "x", timeout=-1)
     with pytest.raises(TypeError, match="on_progress"):
         await cm.wait_for_job("t", "x", on_progress=3)
+    with pytest.raises(TypeError, match="tolerations"):
+        await cm.create_job("t", "x", image="busybox", tolerations=["gpu"])
+    with pytest.raises(ValueError, match="readiness"):
+        await cm.create_deploy("t", "x", image="busybox", readiness={"grpc": {"port": 9000}})
 
 
 async def test_cancelling_a_wait_drops_the_rust_future(cm, fake):

@@ -133,3 +133,33 @@ async def test_unknown_seed_keywords_warn_and_are_ignored(orchestrator):
         await cm.create_namespace('k')
         with pytest.warns(UserWarning, match="affinity"):
             await cm.create_job('k', 'j', 'busybox:1.36', command=['echo'], affinity={})
+
+
+async def test_deploy_keywords_reach_the_kubernetes_manifest():
+    # the seed's create_deploy **kw that are Kubernetes' own JSON land in the Deployment as given
+    async with K8SContextManager({"fake": FakeCluster.kubernetes()}) as context:
+        cm = ClusterManager(context)
+        await cm.create_namespace('w')
+        affinity = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+            {"matchExpressions": [{"key": "kubernetes.io/os", "operator": "In", "values": ["linux"]}]}]}}}
+        tolerations = [{"key": "dedicated", "operator": "Equal", "value": "web", "effect": "NoSchedule"}]
+        probe = {"httpGet": {"path": "/healthz", "port": 80}, "periodSeconds": 5, "timeoutSeconds": 2}
+        with pytest.warns(UserWarning, match="timeoutSeconds"):
+            created = await cm.create_deploy('w', 'web', 'nginx:1.25', {'app': 'web'}, affinity=affinity,
+                                             tolerations=tolerations, securityContext={"runAsUser": 101},
+                                             readinessProbe=probe)
+        assert created is True
+        pod = (await cm.get_deploy('w', 'web'))._raw['spec']['template']['spec']
+        assert pod['affinity'] == affinity and pod['tolerations'] == tolerations
+        container = pod['containers'][0]
+        assert container['securityContext'] == {"runAsUser": 101}
+        assert container['readinessProbe']['httpGet']['path'] == '/healthz'
+        assert container['readinessProbe']['periodSeconds'] == 5
+
+
+async def test_kubernetes_only_deploy_keywords_warn_on_nomad():
+    async with NomadContextManager({"fake": FakeCluster.nomad()}) as context:
+        cm = ClusterManager(context)
+        await cm.create_namespace('w')
+        with pytest.warns(UserWarning, match="tolerations"):
+            assert await cm.create_deploy('w', 'web', 'nginx:1.25', {'app': 'web'}, tolerations=[]) is True

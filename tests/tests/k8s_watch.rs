@@ -119,6 +119,13 @@ fn wait_for_job_returns_the_job_once_complete() {
         let job = block_on(manager(&server).wait_for_job("acm-watch", "watched", None)).unwrap();
         assert_eq!((job.status, job.raw_status.as_str(), job.succeeded), (Some(Status::Succeeded), "Complete", 1));
         assert_eq!(job.version, "1348");
+        // the server's Job as the event that ended the wait carried it
+        let complete = event_lines(&k8s("acm-12-watch-pods-jobs.json").exchange(1).response)
+            .into_iter()
+            .find(|l| event_rv(l) == 1348)
+            .unwrap();
+        let recorded: serde_json::Value = serde_json::from_str(&event_object(&complete)).unwrap();
+        assert_eq!(job.raw.to_value().unwrap(), recorded);
         assert!(server.sleeps().is_empty(), "event-driven, no sleeping: {:?}", server.sleeps());
         assert_eq!(made(&server, "sendInitialEvents=true"), 1, "asked once: {:?}", server.requests());
         assert_eq!(made(&server, "watch=1&resourceVersion="), 1, "{:?}", server.requests());
@@ -139,6 +146,8 @@ fn wait_for_a_job_that_is_already_finished_needs_only_the_list() {
     let job = block_on(manager(&server).wait_for_job("acm-run", "failer", None)).unwrap();
     assert_eq!(job.status, Some(Status::Failed));
     assert_eq!(job.exit_code, Some(3), "{job:?}");
+    let recorded: serde_json::Value = serde_json::from_str(&response(&s, 10).body).unwrap();
+    assert_eq!(job.raw.to_value().unwrap(), recorded, "the listed Job, as the server sent it");
     assert_eq!(made(&server, "watch=1&resourceVersion="), 0, "no watch after the list: {:?}", server.requests());
 }
 

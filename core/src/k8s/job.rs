@@ -67,6 +67,9 @@ pub struct JobObject {
     /// `status`.
     #[serde(default)]
     pub status: JobStatus,
+    /// The server's bytes of it, when kept ([`Versioned::keep_raw`]).
+    #[serde(skip)]
+    pub raw: crate::Raw,
 }
 
 /// The Job `status` fields kept.
@@ -97,6 +100,9 @@ impl Versioned for JobObject {
     fn resource_version(&self) -> &str {
         &self.metadata.resource_version
     }
+    fn keep_raw(&mut self, raw: crate::Raw) {
+        self.raw = raw;
+    }
 }
 
 /// The unified status of a Job's `status` (see the module docs), with the raw value.
@@ -125,7 +131,7 @@ impl JobObject {
         let (status, raw) = status_of(&self.status);
         let pending_reason = super::reason::of_job_conditions(&self.status.conditions);
         Job {
-            raw: crate::Raw::default(),
+            raw: self.raw,
             namespace: self.metadata.namespace,
             name: self.metadata.name,
             status: Some(status),
@@ -500,6 +506,34 @@ mod tests {
         );
         assert_eq!(b["metadata"]["annotations"]["team"], "ml");
         assert_eq!(b["spec"]["template"]["metadata"]["annotations"]["team"], "ml");
+    }
+
+    #[test]
+    fn affinity_tolerations_and_security_context_are_sent_as_given() {
+        use serde_json::json;
+        let affinity = json!({"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+            "nodeSelectorTerms": [{"matchExpressions": [{"key": "zone", "operator": "In", "values": ["a"]}]}]}}});
+        let gpu = json!({"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"});
+        let spec = JobSpec::new("train")
+            .image("registry.example/train:3")
+            .affinity(affinity.clone())
+            .toleration(gpu.clone())
+            .security_context(json!({"runAsUser": 1000}))
+            .privileged(true);
+        let b = body_of(&spec);
+        let pod = &b["spec"]["template"]["spec"];
+        assert_eq!((&pod["affinity"], &pod["tolerations"]), (&affinity, &json!([gpu])));
+        assert_eq!(pod["containers"][0]["securityContext"], json!({"runAsUser": 1000, "privileged": true}));
+        for (spec, field) in [
+            (JobSpec::new("x").image("busybox").affinity(json!(["zone"])), "affinity"),
+            (JobSpec::new("x").image("busybox").toleration(json!("gpu")), "tolerations"),
+            (JobSpec::new("x").image("busybox").security_context(json!(1000)), "security_context"),
+        ] {
+            match job_body(&spec) {
+                Err(Error::InvalidInput { field: f, .. }) => assert_eq!(f, field),
+                other => panic!("{field}: {other:?}"),
+            }
+        }
     }
 
     #[test]

@@ -16,6 +16,11 @@ use crate::error::Result;
 pub trait Versioned {
     /// The object's `metadata.resourceVersion`.
     fn resource_version(&self) -> &str;
+    /// Keep the server's bytes of this object (a watch event's object, a list's item), for the
+    /// model value it becomes ([`Raw`](crate::Raw)). The default keeps nothing.
+    fn keep_raw(&mut self, raw: crate::Raw) {
+        let _ = raw;
+    }
 }
 
 /// The lean `metadata` of the objects the seed's operations read (jobs, pods, and any object a

@@ -16,6 +16,8 @@
 //! | `privileged` | `securityContext.privileged` |
 //! | `node_selector`, `service_account` | `nodeSelector`, `serviceAccountName` |
 //! | `network_mode: "host"` | `hostNetwork: true` |
+//! | `affinity`, `tolerations` | `affinity`, `tolerations` (JSON objects, sent unchanged) |
+//! | `security_context` | the container's `securityContext` (a JSON object; `privileged` added) |
 
 use std::collections::BTreeMap;
 
@@ -64,6 +66,10 @@ struct PodSpecBody<'a> {
     service_account_name: Option<&'a str>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     host_network: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    affinity: Option<&'a serde_json::Value>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    tolerations: &'a [serde_json::Value],
 }
 
 #[derive(Serialize)]
@@ -99,12 +105,7 @@ struct ContainerBody<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     liveness_probe: Option<ProbeBody<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    security_context: Option<SecurityContext>,
-}
-
-#[derive(Serialize)]
-struct SecurityContext {
-    privileged: bool,
+    security_context: Option<serde_json::Value>,
 }
 
 #[derive(Serialize)]
@@ -408,6 +409,7 @@ pub(crate) fn template<'a>(
 ) -> Result<Template<'a>> {
     let image = image(spec)?;
     check_spec(spec)?;
+    check_pass_through(spec)?;
     let (command, args) = if spec.entrypoint.is_empty() {
         (strs(&spec.command), strs(&spec.args))
     } else {
@@ -438,7 +440,7 @@ pub(crate) fn template<'a>(
         ports: ports(extra.ports)?,
         readiness_probe: extra.readiness.map(|p| probe("readiness", p)).transpose()?,
         liveness_probe: extra.liveness.map(|p| probe("liveness", p)).transpose()?,
-        security_context: spec.privileged.then_some(SecurityContext { privileged: true }),
+        security_context: security_context(spec),
     };
     Ok(Template {
         metadata: ObjMeta { name: None, labels, annotations: &spec.annotations },
@@ -450,6 +452,39 @@ pub(crate) fn template<'a>(
             node_selector: &spec.node_selector,
             service_account_name: spec.service_account.as_deref(),
             host_network: spec.network_mode.as_deref() == Some("host"),
+            affinity: spec.affinity.as_ref(),
+            tolerations: &spec.tolerations,
         },
     })
+}
+
+/// The container's `securityContext`: the spec's, with `privileged: true` added when set.
+fn security_context(spec: &JobSpec) -> Option<serde_json::Value> {
+    let mut context = spec.security_context.clone();
+    if spec.privileged {
+        let object = context.get_or_insert_with(|| serde_json::Value::Object(Default::default()));
+        if let Some(map) = object.as_object_mut() {
+            map.insert("privileged".to_owned(), serde_json::Value::Bool(true));
+        }
+    }
+    context
+}
+
+/// The pass-through JSON of `spec` has the shape Kubernetes takes: objects (the server checks
+/// their fields).
+fn check_pass_through(spec: &JobSpec) -> Result<()> {
+    let not_object = |v: &serde_json::Value| !v.is_object();
+    if spec.affinity.as_ref().is_some_and(not_object) {
+        return Err(field_error("affinity", "must be a JSON object (nodeAffinity, podAffinity, podAntiAffinity)"));
+    }
+    if let Some(i) = spec.tolerations.iter().position(not_object) {
+        return Err(field_error(
+            "tolerations",
+            format!("toleration {i} must be a JSON object (key, operator, value, effect, tolerationSeconds)"),
+        ));
+    }
+    if spec.security_context.as_ref().is_some_and(not_object) {
+        return Err(field_error("security_context", "must be a JSON object (runAsUser, capabilities, ...)"));
+    }
+    Ok(())
 }

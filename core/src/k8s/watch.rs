@@ -138,6 +138,25 @@ impl<T: DeserializeOwned> WatchDecoder<T> {
         Ok(None)
     }
 
+    /// [`next_event`](Self::next_event), each object keeping its bytes (the event line, a
+    /// reference count: no copy) for the model value it becomes.
+    pub(crate) fn next_event_kept(&mut self) -> Result<Option<WatchEvent<T>>>
+    where
+        T: super::object::Versioned,
+    {
+        while let Some(line) = self.lines.next_line()? {
+            if line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            let mut event = decode_event::<T>(&line)?;
+            if let WatchEvent::Added(o) | WatchEvent::Modified(o) | WatchEvent::Deleted(o) = &mut event {
+                o.keep_raw(crate::Raw::event_object(line));
+            }
+            return Ok(Some(event));
+        }
+        Ok(None)
+    }
+
     /// At the end of the stream: an error if an event was cut off.
     pub fn finish(&mut self) -> Result<Option<WatchEvent<T>>> {
         match self.lines.finish() {

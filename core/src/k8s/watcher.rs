@@ -456,7 +456,13 @@ impl<T: DeserializeOwned + Versioned> Watcher<T> {
                     ExchangeStep::Send(req, io) => return WatchStep::Send(req, io),
                     ExchangeStep::WaitUntil(at) => return self.wait(now, at),
                     ExchangeStep::Done(Ok(resp)) => {
-                        let list = check(resp).and_then(|r| parse_list::<T>(&self.params.what, r.body()));
+                        let list = check(resp).and_then(|r| {
+                            let mut list = parse_list::<T>(&self.params.what, r.body())?;
+                            for (i, item) in list.items.iter_mut().enumerate() {
+                                item.keep_raw(crate::Raw::list_item(r.body().clone(), i));
+                            }
+                            Ok(list)
+                        });
                         match list {
                             Ok(list) => {
                                 self.resource_version = Some(list.resource_version);
@@ -522,7 +528,7 @@ impl<T: DeserializeOwned + Versioned> Watcher<T> {
                         }
                         continue;
                     }
-                    match self.decoder.next_event() {
+                    match self.decoder.next_event_kept() {
                         Ok(Some(event)) => {
                             if let Some(step) = self.on_event(now, event) {
                                 return step;

@@ -145,6 +145,9 @@ pub struct WorkloadObject {
     /// `status`.
     #[serde(default)]
     pub status: WorkloadStatus,
+    /// The server's bytes of it, when kept ([`Versioned::keep_raw`]).
+    #[serde(skip)]
+    pub raw: crate::Raw,
 }
 
 /// [`ObjectMeta`] plus `generation`.
@@ -209,6 +212,9 @@ impl Versioned for WorkloadObject {
     fn resource_version(&self) -> &str {
         &self.metadata.common.resource_version
     }
+    fn keep_raw(&mut self, raw: crate::Raw) {
+        self.raw = raw;
+    }
 }
 
 impl WorkloadObject {
@@ -252,7 +258,7 @@ impl WorkloadObject {
         let deleting = self.metadata.common.deletion_timestamp.is_some();
         let meta = self.metadata.common;
         Workload {
-            raw: crate::Raw::default(),
+            raw: self.raw,
             name: meta.name,
             namespace: meta.namespace,
             uid: meta.uid,

@@ -278,6 +278,18 @@ fn refuse_kubernetes_only(spec: &JobSpec, docker: bool, driver: &str) -> Result<
             "Nomad has no service accounts; give the task a token through its environment",
         );
     }
+    if spec.affinity.is_some() {
+        return refuse("affinity", "Nomad places with constraints (JobSpec::constraints), not Kubernetes affinity");
+    }
+    if !spec.tolerations.is_empty() {
+        return refuse("tolerations", "Nomad nodes have no taints to tolerate; place with constraints instead");
+    }
+    if spec.security_context.is_some() {
+        return refuse(
+            "security_context",
+            "Nomad has no securityContext; use privileged (docker) or the driver's own user and capability options",
+        );
+    }
     if spec.image_pull_policy == Some(crate::model::PullPolicy::Never) {
         return refuse("image_pull_policy", "the docker driver always pulls a missing image; Never is not offered");
     }
@@ -706,6 +718,9 @@ mod tests {
             (docker().active_deadline(std::time::Duration::from_secs(5)), "active_deadline"),
             (docker().ttl_after_finished(std::time::Duration::from_secs(5)), "ttl_after_finished"),
             (docker().service_account("sa"), "service_account"),
+            (docker().affinity(serde_json::json!({})), "affinity"),
+            (docker().toleration(serde_json::json!({"operator": "Exists"})), "tolerations"),
+            (docker().security_context(serde_json::json!({"runAsUser": 1000})), "security_context"),
             (docker().image_pull_policy(crate::model::PullPolicy::Never), "image_pull_policy"),
             (exec().privileged(true), "privileged"),
             (exec().working_dir("/w"), "working_dir"),

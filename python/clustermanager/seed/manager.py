@@ -40,11 +40,32 @@ _JOB_KW = {
 _DEPLOY_KW = dict(
     _JOB_KW,
     nodeSelector="node_selector",
+    affinity="affinity",
+    tolerations="tolerations",
+    securityContext="security_context",
+    readinessProbe="readiness",
+    livenessProbe="liveness",
     ports="ports",
     serviceName="service_name",
     podManagementPolicy="pod_management",
     revisionHistoryLimit="revision_history_limit",
 )
+
+
+# Kubernetes' own JSON, which no Nomad field takes.
+_KUBERNETES_ONLY = ("affinity", "tolerations", "security_context", "readiness", "liveness")
+
+# The parts of a Kubernetes probe the native API takes; the seed passed the whole dict.
+_PROBE_KEYS = ("httpGet", "tcpSocket", "exec", "initialDelaySeconds", "periodSeconds", "failureThreshold")
+
+
+def _probe(key: str, probe: Dict[str, Any]) -> Dict[str, Any]:
+    """A seed probe dict with what the native API does not take left out, with a warning."""
+    dropped = sorted(k for k in probe if k not in _PROBE_KEYS)
+    if dropped:
+        warnings.warn(f"clustermanager.seed: `{key}` fields {dropped} are not supported and are ignored "
+                      "(Kubernetes' defaults apply)", stacklevel=4)
+    return {k: v for k, v in probe.items() if k in _PROBE_KEYS}
 
 
 async def _found(coro: Any) -> Any:
@@ -120,6 +141,13 @@ class ClusterManager:
             if ours is None:
                 warnings.warn(f"clustermanager.seed: keyword argument `{key}` is not supported and is ignored", stacklevel=3)
                 continue
+            if self._nomad and ours in _KUBERNETES_ONLY:
+                # the seed's Nomad caller never read them
+                warnings.warn(f"clustermanager.seed: keyword argument `{key}` is Kubernetes-only and is ignored on Nomad",
+                              stacklevel=3)
+                continue
+            if ours in ("readiness", "liveness") and isinstance(value, dict):
+                value = _probe(key, value)
             spec[ours] = value
         return spec
 
