@@ -197,6 +197,15 @@ fn ca_inline_or_file() {
         &env,
     ));
     assert_eq!(key, "ca_file");
+    // the seed's own test helper passes kubeconfig's `certificate-authority` path as `ca`
+    let minikube = r#"{"endpoint": "h:1", "auth": "certificate_file", "certificate": "/etc/cert.pem",
+        "key": "/etc/key.pem", "http_scheme": "https", "skip_ssl": "false", "ca": "/etc/ca.pem"}"#;
+    let env = env.with_file("/etc/cert.pem", CERT).with_file("/etc/key.pem", KEY);
+    let config = Config::from_seed_json(minikube, &env).unwrap();
+    assert_eq!(String::from_utf8(config.tls.ca_pem[0].clone()).unwrap().trim(), CA.trim());
+    let (key, text) = config_err(Config::from_seed_json(r#"{"endpoint": "h:1", "ca": "/missing/ca.crt"}"#, &env));
+    assert_eq!(key, "ca");
+    assert!(text.contains("base64") && text.contains("no such file"), "{text}");
 }
 
 #[test]

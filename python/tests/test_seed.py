@@ -108,6 +108,7 @@ async def test_each_seed_method_returns_the_seeds_shape(orchestrator):
         executions = await cm.list_job_executions('s', 'x')
         assert executions.has_failed_anytime() and not executions.is_done()
         assert len(executions.statuses()) == 1
+        assert executions[0].internal_id == executions[0].id  # what the seed's tests fetch logs by
         assert await cm.delete_execution('s', 'x', executions[0].id) is True
         assert await cm.running_jobs('s') == []
         assert await cm.delete_job('s', 'x', wait=True) is True

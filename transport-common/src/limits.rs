@@ -24,8 +24,10 @@ use clustermanager_core::{Error, Request};
 /// How long one request may take, and how its timeouts read. `None` means no limit.
 #[derive(Debug, Clone)]
 pub struct Limits {
-    /// `METHOD /path` of the request (no query: it may be long).
-    what: String,
+    /// The request's method and URI, for the timeouts' texts (`METHOD /path`, no query: it may
+    /// be long). Cloning them counts references; the text is made only for an error.
+    method: http::Method,
+    uri: http::Uri,
     /// A sent request's whole response, an opened stream's head.
     answer: Option<Duration>,
     /// The rest: an opened stream's error body (and, with `answer`, its credentials).
@@ -40,7 +42,8 @@ impl Limits {
     pub fn new(request: &Request, io: &Io, request_timeout: Option<Duration>) -> Self {
         let now = Instant::now();
         Limits {
-            what: format!("{} {}", request.method(), request.uri().path()),
+            method: request.method().clone(),
+            uri: request.uri().clone(),
             answer: io.limit(now, request_timeout),
             rest: io.cap(now, request_timeout),
             since: now,
@@ -77,8 +80,9 @@ impl Limits {
     pub fn response_timed_out(&self) -> Error {
         Error::Timeout {
             what: format!(
-                "no complete response to {} within {:?} (request_timeout plus the query's wait)",
-                self.what,
+                "no complete response to {} {} within {:?} (request_timeout plus the query's wait)",
+                self.method,
+                self.uri.path(),
                 self.answer.unwrap_or_default()
             ),
         }
@@ -102,8 +106,9 @@ impl Limits {
     fn stream_timed_out(&self, stage: &str, limit: Option<Duration>) -> Error {
         Error::Timeout {
             what: format!(
-                "no {stage} for the stream {} within {:?} (request_timeout plus the query's wait)",
-                self.what,
+                "no {stage} for the stream {} {} within {:?} (request_timeout plus the query's wait)",
+                self.method,
+                self.uri.path(),
                 limit.unwrap_or_default()
             ),
         }

@@ -12,7 +12,7 @@
 //! | `http_scheme` | `http` or `https`. Default `http`, except when the dictionary carries credentials for Kubernetes (token, basic auth, client certificate: the seed's Kubernetes caller used `https` unless told otherwise, and credentials must not travel in clear by accident) or TLS settings (`ca`, `ca_file`, `skip_ssl: true`) or `auth: in_cluster`: the default is then `https`. A transport warns when credentials would go over plain `http` |
 //! | `endpoint` | `HOST:PORT` (a full `scheme://host:port` URL is accepted too). Required, except with `auth: in_cluster` |
 //! | `skip_ssl` | `true`/`false` as a bool or a string (`"True"` too); default false |
-//! | `ca` | CA certificate, BASE64 of PEM (PEM as is accepted) |
+//! | `ca` | CA certificate, BASE64 of PEM (PEM as is accepted). A value that is neither but names a file (it contains `/` or `\\`) is read as `ca_file`: the seed's own test helper passes kubeconfig's `certificate-authority` path here |
 //! | `ca_file` | CA certificate file (PEM) |
 //!
 //! Extensions of ours, so the same dictionary describes a Nomad agent or a default namespace:
@@ -405,7 +405,14 @@ impl Config {
 
         // How TLS is checked.
         if let Some(ca) = seed.text("ca")? {
-            let pem = pem::pem_or_base64(ca, "ca")?;
+            let pem = match pem::pem_or_base64(ca, "ca") {
+                Ok(pem) => pem,
+                // a path (no base64 of PEM holds a `\`, nor decodes to PEM with a `/` and a `.`)
+                Err(err) if ca.contains(['/', '\\']) => pem::read_file(env, ca, "ca").map_err(|read| {
+                    Error::config("ca", format!("is neither base64 of PEM ({err}) nor a readable file ({read})"))
+                })?,
+                Err(err) => return Err(err),
+            };
             config.tls.ca_pem = vec![pem::ca_bundle(&pem, "ca")?];
         }
         if let Some(path) = seed.text("ca_file")? {

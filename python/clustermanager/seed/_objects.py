@@ -79,14 +79,19 @@ class SeedJob(_SeedObject):
 
 
 class SeedExecution(_SeedObject):
-    """An execution (pod / allocation) as the seed returned it: ``id``, ``status`` (the server's
-    word: ``Running``, ``Succeeded``, ...; Nomad ``running``, ``complete``, ...), ``finished``,
-    ``running``, ``failed``, ``_raw``."""
+    """An execution (pod / allocation) as the seed returned it: ``id`` (and ``internal_id``, the
+    name the seed's own tests fetch logs by: the same pod name / allocation ID), ``status`` (the
+    server's word: ``Running``, ``Succeeded``, ...; Nomad ``running``, ``complete``, ...),
+    ``finished``, ``running``, ``failed``, ``_raw``."""
 
     native: Execution
 
     @property
     def id(self) -> str:
+        return self.native.id
+
+    @property
+    def internal_id(self) -> str:
         return self.native.id
 
     @property
