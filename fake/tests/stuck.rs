@@ -268,6 +268,36 @@ fn a_kubernetes_job_without_room_in_its_quota_says_so_and_runs_once_the_quota_gr
     }
 }
 
+/// A Job with no pod (its quota is full) deleted while an execution wait goes on: no pod event
+/// can tell the wait, so its next look at why nothing started reads the Job and finds it gone:
+/// NotFound, not a wait to the timeout naming the quota.
+#[test]
+fn an_execution_wait_on_a_job_without_pods_ends_when_the_job_is_deleted() {
+    use clustermanager_core::Transport;
+    let fake = FakeCluster::kubernetes();
+    let cm = block_on(fake.cluster_manager()).unwrap();
+    block_on(cm.create_namespace("team")).unwrap();
+    block_on(cm.define_quota("team", "1", "1Gi")).unwrap();
+    let spec = JobSpec::new("big").image("busybox").command(["sleep", "5"]).cpu_limit("2").mem_limit("512Mi");
+    block_on(cm.create_job("team", &spec)).unwrap();
+    let started = fake.elapsed();
+    let transport = fake.transport();
+    let wait = cm.wait_for_job_execution_status("team", "big", &[Status::Running], HOUR);
+    let delete = async {
+        transport.sleep(Duration::from_secs(30)).await;
+        cm.delete_job("team", "big", Default::default()).await
+    };
+    let (waited, deleted) = block_on(futures_lite::future::zip(wait, delete));
+    assert!(deleted.unwrap());
+    match waited {
+        Err(Error::NotFound(e)) => assert!(e.message.contains("deleted while waiting"), "{}", e.message),
+        other => panic!("{other:?}"),
+    }
+    let took = fake.elapsed() - started;
+    // the next look comes within the longest pause between looks (30 s)
+    assert!(took < Duration::from_secs(61), "took {took:?}");
+}
+
 #[test]
 fn an_execution_wait_also_ends_at_once_on_a_permanent_reason() {
     for version in KubernetesVersion::ALL {

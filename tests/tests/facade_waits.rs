@@ -440,8 +440,8 @@ fn nomad_wait_for_job_execution_status_on_a_recorded_agent_returns_the_allocatio
 
 /// acm-33 (v1.36): the job controller's pod creates are refused by Pod Security admission (the
 /// recorded FailedCreate Warning event). `wait_for_job` ends at once with `CannotRun` naming Pod
-/// Security in the server's words: its first look (one second in) finds no pod and reads the
-/// Job's events. The Job never changes, so its watch stays silent (each read yields, as a socket
+/// Security in the server's words: its first look (one second in) finds no pod, reads the Job
+/// (still there: no pod event would tell of its deletion) and the Job's events. The Job never changes, so its watch stays silent (each read yields, as a socket
 /// would, so that the look beside it runs).
 #[test]
 fn wait_for_job_on_a_recorded_v1_36_server_ends_when_pod_security_refuses_its_pods() {
@@ -462,6 +462,7 @@ fn wait_for_job_on_a_recorded_v1_36_server_ends_when_pod_security_refuses_its_po
             vec![stream_response(&[], false)],
         )
         .on("GET", "/api/v1/namespaces/acm-psa/pods?labelSelector=job-name=privileged", vec![no_pods])
+        .on("GET", "/apis/batch/v1/namespaces/acm-psa/jobs/privileged", vec![job])
         .on("GET", "/api/v1/namespaces/acm-psa/events", vec![events]);
     let err =
         block_on(manager(&server).wait_for_job("acm-psa", "privileged", Some(Duration::from_secs(600)))).unwrap_err();

@@ -408,8 +408,10 @@ impl Config {
             let pem = match pem::pem_or_base64(ca, "ca") {
                 Ok(pem) => pem,
                 // a path (no base64 of PEM holds a `\`, nor decodes to PEM with a `/` and a `.`)
-                Err(err) if ca.contains(['/', '\\']) => pem::read_file(env, ca, "ca").map_err(|read| {
-                    Error::config("ca", format!("is neither base64 of PEM ({err}) nor a readable file ({read})"))
+                // (the value is not quoted: it may be key material pasted in the wrong place)
+                Err(_) if ca.contains(['/', '\\']) => env.read_file(ca).map_err(|read| {
+                    let read = pem::io_problem(&read);
+                    Error::config("ca", format!("is neither base64 of PEM nor the path of a readable file ({read})"))
                 })?,
                 Err(err) => return Err(err),
             };

@@ -505,6 +505,10 @@ impl<T: Transport> ClusterManager<T> {
                 Subject::Job => self.diagnose_within(namespace, name, deadline).await,
                 Subject::Workload(kind) => self.diagnose_workload(kind, namespace, name, &selector, deadline).await,
             };
+            if let Err(gone @ Error::NotFound(_)) = look {
+                // the job is gone (a look that finds no job ends the wait, as a deletion does)
+                return gone;
+            }
             let looked = looks.looked(self.transport.now(), look);
             for p in looked.progress {
                 reporter.report(p);
@@ -551,7 +555,13 @@ impl<T: Transport> ClusterManager<T> {
                 let ns = k8s_namespace(c, namespace);
                 let mut d = self.run(within(k8s::reason::probe(c, ns, name), deadline, what())).await?;
                 if d.reason.is_none() && d.executions == 0 {
-                    // no pod at all: the job controller's events say why (a quota, a LimitRange)
+                    // No pod at all, so no pod event will tell a waiter if the Job goes: is it
+                    // still there? (A Job's events outlive it.)
+                    let job = self.run(within(k8s::job::get(c, ns, name), deadline, what())).await;
+                    if matches!(job, Err(Error::NotFound(_))) {
+                        return Err(k8s::wait::job_not_found(ns, name, true));
+                    }
+                    // then the job controller's events say why (a quota, a LimitRange)
                     d.reason = self.run(within(k8s::reason::job_events(c, ns, name), deadline, what())).await?;
                 }
                 Ok(d)
