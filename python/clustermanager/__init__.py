@@ -54,9 +54,11 @@ from ._types import (
     ConfigMap,
     Condition,
     Diagnosis,
+    EventBatch,
     Execution,
     Job,
     Namespace,
+    NomadEvent,
     Node,
     Progress,
     Reason,
@@ -90,6 +92,8 @@ __all__ = [
     "Diagnosis",
     "Progress",
     "WatchEvent",
+    "EventBatch",
+    "NomadEvent",
     "ClusterManagerError",
     "ApiError",
     "NotFound",
@@ -202,6 +206,10 @@ class ClusterManager:
     async def delete_namespace(self, name: str) -> bool:
         """Delete a namespace and wait until it is gone; ``False`` if it did not exist."""
         return await self._n.delete_namespace(name)
+
+    async def list_namespaces(self) -> List[Namespace]:
+        """Every namespace of the cluster."""
+        return [Namespace._from(d) for d in await self._n.list_namespaces()]
 
     async def get_namespace(self, name: str) -> Namespace:
         """A namespace (:class:`NotFound` if there is none)."""
@@ -394,6 +402,27 @@ class ClusterManager:
         return _Stream(
             self._n.watch(resource, namespace, label_selector, field_selector, resource_version, timeout_seconds),
             _watch_item,
+        )
+
+    def events(
+        self,
+        topics: Optional[Sequence[str]] = None,
+        *,
+        index: Optional[int] = None,
+        namespace: Optional[str] = None,
+        idle_timeout: Optional[float] = None,
+        until_index: Optional[int] = None,
+    ) -> AsyncIterator[EventBatch]:
+        """Nomad's event stream: an async iterator of :class:`EventBatch`, of ``topics`` as Nomad
+        spells them (``"Job"``, ``"Job:<job id>"``, ``"Allocation"``, ``"*"``; none: every
+        topic), from ``index`` on, in ``namespace`` (``"*"`` for all). It ends when nothing, not
+        even a heartbeat, came for ``idle_timeout`` seconds, or once a batch reached
+        ``until_index``. Kubernetes: :class:`Unsupported` (use :meth:`watch`)."""
+        if isinstance(topics, str):
+            raise TypeError("parameter `topics`: expected a list of topics, got str")
+        return _Stream(
+            self._n.events(None if topics is None else list(topics), index, namespace, idle_timeout, until_index),
+            EventBatch._from,
         )
 
     # deployments, statefulsets, scale

@@ -316,3 +316,30 @@ class WatchEvent:
     object: Optional[Dict[str, Any]]
     resource_version: Optional[str] = None
     code: Optional[int] = None
+
+
+@dataclass(frozen=True)
+class NomadEvent:
+    """One event of Nomad's event stream: its ``topic`` (``Job``, ``Evaluation``,
+    ``Allocation``, ...), ``type`` (``JobRegistered``, ``AllocationUpdated``, ...), ``key`` (the
+    object's ID), ``namespace``, ``filter_keys``, Raft ``index`` and the ``payload`` as a dict."""
+
+    topic: str
+    type: str
+    key: str
+    namespace: str
+    filter_keys: List[str]
+    index: int
+    payload: Any = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class EventBatch:
+    """A batch of Nomad events sharing one Raft ``index``."""
+
+    index: int
+    events: List[NomadEvent]
+
+    @classmethod
+    def _from(cls, d: Dict[str, Any]) -> "EventBatch":
+        return cls(index=d["index"], events=[NomadEvent(**e) for e in d["events"]])

@@ -212,6 +212,14 @@ pub(crate) fn namespace(py: Python<'_>, n: Namespace) -> PyResult<Py<PyAny>> {
     Ok(d.into_any().unbind())
 }
 
+pub(crate) fn namespaces(py: Python<'_>, v: Vec<Namespace>) -> PyResult<Py<PyAny>> {
+    let out = PyList::empty(py);
+    for n in v {
+        out.append(namespace(py, n)?)?;
+    }
+    Ok(out.into_any().unbind())
+}
+
 pub(crate) fn config_maps(py: Python<'_>, v: Vec<ConfigMap>) -> PyResult<Py<PyAny>> {
     let out = PyList::empty(py);
     for c in &v {

@@ -359,6 +359,47 @@ impl Manager {
         Ok(AsyncStream::new(MapStream::new(api.watch(&params), Item::Watch), "watch"))
     }
 
+    /// Nomad's event stream (`/v1/event/stream`): batches of events, from `index` on, of the
+    /// `topics` given as Nomad spells them (`Job`, `Job:<job id>`, `*`).
+    #[pyo3(signature = (topics=None, index=None, namespace=None, idle_timeout=None, until_index=None))]
+    fn events(
+        &self,
+        py: Python<'_>,
+        topics: Option<Vec<String>>,
+        index: Option<u64>,
+        namespace: Option<String>,
+        idle_timeout: Option<f64>,
+        until_index: Option<u64>,
+    ) -> PyResult<AsyncStream> {
+        use clustermanager_core::nomad::events::{EventQuery, Topic};
+        let nomad = self.cm.nomad().map_err(|e| crate::errors::to_pyerr(py, e))?;
+        let mut query = EventQuery::new();
+        for topic in topics.unwrap_or_default() {
+            if topic.is_empty() {
+                return Err(value_error("topics", "a topic must not be empty"));
+            }
+            query = query.topic(Topic::parse(&topic));
+        }
+        if let Some(index) = index {
+            query = query.index(index);
+        }
+        if let Some(ns) = namespace {
+            query = query.namespace(ns);
+        }
+        if let Some(idle) = opt_secs("idle_timeout", idle_timeout)? {
+            query = query.idle_timeout(idle);
+        }
+        if let Some(until) = until_index {
+            query = query.until_index(until);
+        }
+        Ok(AsyncStream::new(MapStream::new(nomad.events(&query), Item::Events), "events"))
+    }
+
+    fn list_namespaces<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let cm = self.cm.clone();
+        spawn(py, async move { cm.list_namespaces().await }, convert::namespaces)
+    }
+
     /// `spec`: JSON text of the workload's keyword arguments.
     fn create_workload<'py>(
         &self,

@@ -22,6 +22,7 @@ pub(crate) enum Item {
     Log(LogLine),
     Wait(Box<WaitEvent>),
     Watch(WatchEvent<serde_json::Value>),
+    Events(clustermanager_core::nomad::events::EventBatch),
 }
 
 type Inner = Pin<Box<dyn Stream<Item = clustermanager_core::Result<Item>> + Send>>;
@@ -75,6 +76,25 @@ fn to_py(py: Python<'_>, item: Item) -> PyResult<Py<PyAny>> {
                 Some(o) => d.set_item("object", convert::json_value(py, o)?)?,
                 None => d.set_item("object", py.None())?,
             }
+            Ok(d.into_any().unbind())
+        }
+        Item::Events(batch) => {
+            let events = pyo3::types::PyList::empty(py);
+            for e in batch.events {
+                let d = PyDict::new(py);
+                d.set_item("topic", &e.topic)?;
+                d.set_item("type", &e.kind)?;
+                d.set_item("key", &e.key)?;
+                d.set_item("namespace", &e.namespace)?;
+                d.set_item("filter_keys", &e.filter_keys)?;
+                d.set_item("index", e.index)?;
+                let payload = serde_json::from_str(e.payload.get()).unwrap_or(serde_json::Value::Null);
+                d.set_item("payload", convert::json_value(py, payload)?)?;
+                events.append(d)?;
+            }
+            let d = PyDict::new(py);
+            d.set_item("index", batch.index)?;
+            d.set_item("events", events)?;
             Ok(d.into_any().unbind())
         }
     }

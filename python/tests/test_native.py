@@ -64,6 +64,7 @@ async def test_nodes_namespaces_and_cleanup(cm):
     assert await cm.create_namespace("t") is False
     ns = await cm.get_namespace("t")
     assert isinstance(ns, cmod.Namespace) and ns.name == "t"
+    assert "t" in [n.name for n in await cm.list_namespaces()]
     await cm.create_job("t", "a", image="busybox:1.36", command=["echo"])
     await cm.create_job("t", "b", image="busybox:1.36", command=["sleep", "1000"])
     await cm.wait_for_job("t", "a")
@@ -256,6 +257,25 @@ async def test_kubernetes_watch(fake, orchestrator):
     assert isinstance(first, cmod.WatchEvent) and first.type == "ADDED"
     assert first.object["metadata"]["name"] == "seen"
     await events.aclose()
+
+
+async def test_nomad_event_stream(fake, orchestrator):
+    cm = await fake.connect()
+    if orchestrator == "kubernetes":
+        with pytest.raises(cmod.Unsupported):
+            cm.events(["Job"])
+        return
+    await cm.create_namespace("e")
+    await cm.create_job("e", "told", image="busybox:1.36", command=["echo"])
+    await cm.wait_for_job("e", "told")
+    with pytest.raises(TypeError, match="topics"):
+        cm.events("Job")
+    seen = []
+    async with cm.events(["Job:told"], index=0, namespace="e") as batches:
+        async for batch in batches:
+            assert isinstance(batch, cmod.EventBatch) and batch.index > 0
+            seen += [(e.topic, e.key) for e in batch.events]
+    assert seen and all(s == ("Job", "told") for s in seen), seen
 
 
 async def test_fake_cluster_connects_through_the_config_dictionary(fake):

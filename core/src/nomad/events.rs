@@ -92,6 +92,31 @@ impl Topic {
         Topic::Allocation { filter_key: None }
     }
 
+    /// The topic a `topic=` value names (the inverse of [`render`](Topic::render)): `Job`,
+    /// `Job:acm-ok`, `*`; a name Nomad may add later is [`Topic::Other`].
+    ///
+    /// ```
+    /// use clustermanager_core::nomad::events::Topic;
+    /// assert_eq!(Topic::parse("Job:acm-ok"), Topic::Job { filter_key: Some("acm-ok".into()) });
+    /// assert_eq!(Topic::parse("*"), Topic::All);
+    /// assert_eq!(Topic::parse("Service").render(), "Service");
+    /// ```
+    pub fn parse(text: &str) -> Topic {
+        let (name, filter_key) = match text.split_once(':') {
+            Some((name, key)) => (name, Some(key.to_owned()).filter(|k| !k.is_empty() && k != "*")),
+            None => (text, None),
+        };
+        match name {
+            "*" => Topic::All,
+            "Job" => Topic::Job { filter_key },
+            "Evaluation" => Topic::Evaluation { filter_key },
+            "Allocation" => Topic::Allocation { filter_key },
+            "Deployment" => Topic::Deployment { filter_key },
+            "Node" => Topic::Node { filter_key },
+            other => Topic::Other { name: other.to_owned(), filter_key },
+        }
+    }
+
     /// The `topic=` value: `Job`, `Job:acm-ok`, `*`.
     pub fn render(&self) -> String {
         let (name, key) = match self {
