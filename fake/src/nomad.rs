@@ -25,6 +25,10 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::Duration;
 
+/// The one node's CPU (MHz) and memory (MB).
+const NODE_CPU_MHZ: u64 = 4000;
+const NODE_MEMORY_MB: u64 = 8192;
+
 use base64::Engine as _;
 use bytes::Bytes;
 use clustermanager_core::{Request, Response};
@@ -119,6 +123,9 @@ pub(crate) struct Cluster {
     drivers: Vec<String>,
     /// Allocations the scheduler could not place, by job: (group → count) for the summary's Queued.
     queued: BTreeMap<(String, String), BTreeMap<String, u64>>,
+    /// The index of the last purge: the jobs table's index moves on a delete too (Nomad's job
+    /// list answers `max(Index("jobs"), Index("job_summary"))`), which wakes blocking lists.
+    jobs_purged_at: u64,
     /// The latest deployment of each service job, by (namespace, job).
     deployments: BTreeMap<(String, String), Value>,
 }
@@ -164,6 +171,7 @@ impl Cluster {
             now: Duration::ZERO,
             drivers: ["raw_exec", "exec", "docker"].map(str::to_owned).to_vec(),
             queued: BTreeMap::new(),
+            jobs_purged_at: 0,
             deployments: BTreeMap::new(),
         }
     }
@@ -556,7 +564,8 @@ impl Cluster {
                     "SubmitTime": sim::unix_nanos(r.submit) as u64})
             })
             .collect();
-        (self.jobs.values().map(|r| r.modify_index).max().unwrap_or(1), Value::Array(list))
+        let index = self.jobs.values().map(|r| r.modify_index).max().unwrap_or(1).max(self.jobs_purged_at);
+        (index, Value::Array(list))
     }
 
     fn summary(&self, r: &JobRec) -> Value {
@@ -730,6 +739,27 @@ impl Cluster {
                 queued.insert(group.clone(), count as u64);
                 continue;
             }
+            // An allocation larger than the node: never placed (the fake does not count what
+            // other allocations use, so only this case is judged).
+            let asks = |key: &str| -> u64 {
+                tg["Tasks"].as_array().into_iter().flatten().filter_map(|t| t["Resources"][key].as_u64()).sum()
+            };
+            let exhausted = if asks("MemoryMB") > NODE_MEMORY_MB {
+                Some("memory")
+            } else if asks("CPU") > NODE_CPU_MHZ {
+                Some("cpu")
+            } else {
+                None
+            };
+            if let Some(dimension) = exhausted {
+                // What Nomad 1.1's scheduler answers when the node is too small.
+                failed.insert(group.clone(), json!({"NodesEvaluated": 1, "NodesFiltered": 0, "NodesAvailable": {"dc1": 1},
+                    "ClassFiltered": null, "ConstraintFiltered": null, "NodesExhausted": 1, "ClassExhausted": null,
+                    "DimensionExhausted": {dimension: 1}, "QuotaExhausted": null, "ResourcesExhausted": null, "Scores": null,
+                    "ScoreMetaData": null, "AllocationTime": 7801, "CoalescedFailures": count.saturating_sub(1)}));
+                queued.insert(group.clone(), count as u64);
+                continue;
+            }
             let task_name = task["Name"].as_str().unwrap_or("main").to_owned();
             for i in 0..count {
                 let alloc_id = self.new_id(&format!("{id}.{group}"));
@@ -831,7 +861,7 @@ impl Cluster {
                 for alloc in self.allocs_by_job.remove(&(ns.to_owned(), id.to_owned())).unwrap_or_default() {
                     self.allocs.remove(&alloc);
                 }
-                self.bump();
+                self.jobs_purged_at = self.bump();
                 self.event("Job", "JobDeregistered", id, ns, json!({"Job": null}));
             } else if let Some(rec) = self.jobs.get_mut(&(ns.to_owned(), id.to_owned())) {
                 rec.job["Stop"] = true.into();
@@ -1153,7 +1183,7 @@ fn node_stub(drivers: &[String]) -> Value {
         .collect();
     json!({"Address": "127.0.0.1", "ID": NODE_ID, "Datacenter": "dc1", "Name": NODE_NAME, "NodeClass": "", "Version": "1.1.2", "Drain": false,
         "SchedulingEligibility": "eligible", "Status": "ready", "StatusDescription": "", "Drivers": drivers,
-        "HostVolumes": null, "NodeResources": {"Cpu": {"CpuShares": 4000}, "Memory": {"MemoryMB": 8192}, "Disk": {"DiskMB": 51200}},
+        "HostVolumes": null, "NodeResources": {"Cpu": {"CpuShares": NODE_CPU_MHZ}, "Memory": {"MemoryMB": NODE_MEMORY_MB}, "Disk": {"DiskMB": 51200}},
         "ReservedResources": null, "LastDrain": null, "CreateIndex": 7, "ModifyIndex": 9})
 }
 

@@ -298,6 +298,38 @@ fn an_execution_wait_on_a_job_without_pods_ends_when_the_job_is_deleted() {
     assert!(took < Duration::from_secs(61), "took {took:?}");
 }
 
+/// The same on Nomad: a job larger than the node stays blocked (its evaluation says the node's
+/// memory is exhausted, as Nomad 1.1 answers); purged while execution and job waits go on, both
+/// end with NotFound at once: the purge moves the job list's index (as Nomad's jobs table index
+/// does), which answers their blocking queries.
+#[test]
+fn nomad_waits_on_a_blocked_job_end_when_the_job_is_deregistered() {
+    use clustermanager_core::Transport;
+    let fake = FakeCluster::nomad();
+    let cm = block_on(fake.cluster_manager()).unwrap();
+    let spec = JobSpec::new("huge").image("busybox").command(["sleep", "5"]).mem_limit("64Gi");
+    block_on(cm.create_job("default", &spec)).unwrap();
+    let reason = block_on(cm.get_job("default", "huge")).unwrap().pending_reason.expect("a reason");
+    assert!(reason.message.contains("memory"), "{reason:?}");
+    let started = fake.elapsed();
+    let transport = fake.transport();
+    let patient = WaitOptions::new().timeout(HOUR).fail_fast(false);
+    let executions = cm.wait_for_job_execution_status_with("default", "huge", &[Status::Running], &patient);
+    let job = cm.wait_for_job_with("default", "huge", &patient);
+
+    let delete = async {
+        transport.sleep(Duration::from_secs(30)).await;
+        cm.delete_job("default", "huge", Default::default()).await
+    };
+    let ((executions, job), deleted) =
+        block_on(futures_lite::future::zip(futures_lite::future::zip(executions, job), delete));
+    assert!(deleted.unwrap());
+    assert!(matches!(executions, Err(Error::NotFound(_))), "{executions:?}");
+    assert!(matches!(job, Err(Error::NotFound(_))), "{job:?}");
+    let took = fake.elapsed() - started;
+    assert!(took < Duration::from_secs(61), "took {took:?}");
+}
+
 #[test]
 fn an_execution_wait_also_ends_at_once_on_a_permanent_reason() {
     for version in KubernetesVersion::ALL {
