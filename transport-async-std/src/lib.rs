@@ -75,14 +75,13 @@ pub use self::surf::{SurfBody, SurfTransport, DEFAULT_SURF_MAX_RESPONSE_BYTES};
 
 pub use auth::AsyncStdRuntime;
 use clustermanager_transport_common::body::read_whole;
-use clustermanager_transport_common::hyper_rustls::{
-    body_error, closed_before_answer, request_error, truncated_by_close,
-};
+use clustermanager_transport_common::connect::Target;
+use clustermanager_transport_common::hyper_rustls::{body_error, request_error, truncated_by_close};
 pub use clustermanager_transport_common::run::HttpTransport;
 use clustermanager_transport_common::run::{self, Frames, Streamed};
 use clustermanager_transport_common::settings::Settings;
 
-use pool::{Conn, Ended, Pool};
+use pool::{Conn, Http1, Pool};
 
 /// Connect to the cluster `config` describes: build a [`AsyncStdTransport`] and run the orchestrator's
 /// connect step (for Nomad, reading `/v1/agent/self`). Retry jitter is seeded from the process's
@@ -176,7 +175,7 @@ impl run::Client for AsyncStdClient {
     }
 
     fn connections<'a>(&'a self, _: &'a Settings<AsyncStdRuntime>) -> &'a Budget {
-        &self.pool.connections
+        self.pool.idle.connections()
     }
 
     /// Send a ready request and return its head, with the connection its body must be read
@@ -189,39 +188,26 @@ impl run::Client for AsyncStdClient {
         let (pool, host) = (&self.pool, settings.host());
         let mut conn = pool.get(&target).await?;
         loop {
-            let ready = match conn.driver.run(conn.sender.ready()).await {
-                Ok(Ok(())) => Ok(()),
-                Ok(Err(e)) => Err(request_error(&conn.driver.take_error().unwrap_or(e), host)),
-                Err(Ended(Some(e))) => Err(request_error(&e, host)),
-                Err(Ended(None)) => Err(closed_before_answer()),
-            };
-            if let Err(err) = ready {
-                if conn.reused {
-                    // closed before its replacement opens: it holds a unit of the budget
-                    drop(conn);
-                    conn = Box::pin(pool.connect(&target, pool::key(&target))).await?;
-                    continue;
-                }
-                return Err(err);
-            }
-            let response = match conn.driver.run(conn.sender.try_send_request(request)).await {
-                Ok(Ok(response)) => response,
-                Ok(Err(mut failed)) => match failed.take_message() {
-                    Some(unsent) if conn.reused => {
-                        request = unsent;
-                        drop(conn);
-                        conn = Box::pin(pool.connect(&target, pool::key(&target))).await?;
-                        continue;
-                    }
-                    _ => {
-                        let cause = conn.driver.take_error();
-                        return Err(request_error(cause.as_ref().unwrap_or(failed.error()), host));
-                    }
+            let reused = conn.reused;
+            let Http1 { sender, driver } = &mut *conn;
+            let unsent = match driver.run(sender.ready()).await {
+                Ok(Ok(())) => match driver.run(sender.try_send_request(request)).await {
+                    Ok(Ok(response)) => return Ok((response, conn)),
+                    Ok(Err(mut failed)) => match failed.take_message() {
+                        Some(unsent) if reused => unsent,
+                        _ => return Err(request_error(driver.take_error().as_ref().unwrap_or(failed.error()), host)),
+                    },
+                    Err(ended) => return Err(ended.request_error(host)),
                 },
-                Err(Ended(Some(e))) => return Err(request_error(&e, host)),
-                Err(Ended(None)) => return Err(closed_before_answer()),
+                _ if reused => request,
+                Ok(Err(e)) => return Err(request_error(&driver.take_error().unwrap_or(e), host)),
+                Err(ended) => return Err(ended.request_error(host)),
             };
-            return Ok((response, conn));
+            // the server had closed the reused connection: once more on a fresh one, this one closed
+            // before its replacement opens (it holds a unit of the budget)
+            request = unsent;
+            drop(conn);
+            conn = Box::pin(pool.connect(&target)).await?;
         }
     }
 
@@ -234,12 +220,10 @@ impl run::Client for AsyncStdClient {
     async fn read_whole(&self, (response, mut conn): Self::Head, max: usize) -> Result<Response> {
         let read = read_whole(response, max, "AsyncStdTransport::with_max_response_bytes");
         let response = match conn.driver.run(read).await {
-            Ok(Ok(response)) => response,
-            Ok(Err(e)) => return Err(conn.driver.take_error().map_or(e, |cause| body_error(&cause))),
-            Err(Ended(Some(e))) => return Err(body_error(&e)),
-            Err(Ended(None)) => return Err(truncated_by_close()),
+            Ok(read) => read.map_err(|e| conn.driver.take_error().map_or(e, |cause| body_error(&cause)))?,
+            Err(ended) => return Err(ended.body_error()),
         };
-        self.pool.put(conn);
+        self.pool.idle.put(conn);
         Ok(response)
     }
 
@@ -253,25 +237,11 @@ impl run::Client for AsyncStdClient {
 /// with a `Host` header.
 fn origin_form(mut request: Request) -> Result<(Uri, Request)> {
     let target = request.uri().clone();
-    let host = host_header(&target)?;
+    let host = Target::of(&target)?.host_header()?;
     request.headers_mut().entry(http::header::HOST).or_insert(host);
     let origin = target.path_and_query().map(|pq| pq.as_str()).unwrap_or("/");
     *request.uri_mut() = origin.parse().map_err(|_| Error::protocol(format!("unusable request path {origin:?}")))?;
     Ok((target, request))
-}
-
-/// `Host` for a request to `uri`: the host, with the port unless it is the scheme's default.
-fn host_header(uri: &Uri) -> Result<http::HeaderValue> {
-    let host = uri.host().ok_or_else(|| Error::config("server", format!("{uri} has no host")))?;
-    let default_port = match uri.scheme_str() {
-        Some("https") => 443,
-        _ => 80,
-    };
-    let text = match uri.port_u16() {
-        Some(port) if port != default_port => format!("{host}:{port}"),
-        _ => host.to_owned(),
-    };
-    http::HeaderValue::from_str(&text).map_err(|_| Error::config("server", format!("{host:?} is not a valid host")))
 }
 
 /// The frames of a body, read through (and driving) its connection: the body of an
@@ -289,14 +259,13 @@ impl Frames for ConnFrames {
         let Some(conn) = self.conn.as_mut() else { return Some(Err(truncated_by_close())) };
         match conn.driver.run(self.body.frame()).await {
             Ok(frame) => frame.map(|f| f.map_err(|e| body_error(&conn.driver.take_error().unwrap_or(e)))),
-            Err(Ended(Some(e))) => Some(Err(body_error(&e))),
-            Err(Ended(None)) => Some(Err(truncated_by_close())),
+            Err(ended) => Some(Err(ended.body_error())),
         }
     }
 
     fn finished(&mut self, clean: bool) {
         match self.conn.take() {
-            Some(conn) if clean => self.pool.put(conn),
+            Some(conn) if clean => self.pool.idle.put(conn),
             _ => {}
         }
     }

@@ -69,6 +69,14 @@ impl<'u> Target<'u> {
         self.host.trim_start_matches('[').trim_end_matches(']')
     }
 
+    /// The `Host` header of a request to the target: the host, with the port unless it is the
+    /// scheme's default.
+    pub fn host_header(&self) -> Result<http::HeaderValue> {
+        let Target { https, host, port } = *self;
+        let text = if port == if https { 443 } else { 80 } { host.to_owned() } else { format!("{host}:{port}") };
+        http::HeaderValue::from_str(&text).map_err(|_| Error::config("server", format!("{host:?} is not a valid host")))
+    }
+
     /// The TCP connect to the target failed with `err`.
     pub fn tcp_failed(&self, err: &std::io::Error) -> Error {
         let Target { host, port, .. } = self;
@@ -110,6 +118,12 @@ mod tests {
         let uri: Uri = "https://[::1]/api".parse().unwrap_or_default();
         let target = Target::of(&uri).map(|t| (t.https, t.host, t.port, t.bare_host()));
         assert_eq!(target.ok(), Some((true, "[::1]", 443, "::1")));
+        let uri: Uri = "http://[::1]:8080/".parse().unwrap_or_default();
+        let host = Target::of(&uri).and_then(|t| t.host_header()).ok();
+        assert_eq!(host.as_ref().and_then(|h| h.to_str().ok()), Some("[::1]:8080"));
+        let uri: Uri = "https://example.com:443/".parse().unwrap_or_default();
+        let host = Target::of(&uri).and_then(|t| t.host_header()).ok();
+        assert_eq!(host.as_ref().and_then(|h| h.to_str().ok()), Some("example.com"), "the default port is left out");
         let uri: Uri = "ftp://example.com/".parse().unwrap_or_default();
         assert!(matches!(Target::of(&uri), Err(Error::Config { .. })));
     }
