@@ -83,55 +83,8 @@ use clustermanager_transport_common::settings::Settings;
 
 use pool::{Conn, Http1, Pool};
 
-/// Connect to the cluster `config` describes: build a [`AsyncStdTransport`] and run the orchestrator's
-/// connect step (for Nomad, reading `/v1/agent/self`). Retry jitter is seeded from the process's
-/// randomness. Returns the one [`ClusterManager`] type every transport's `connect` returns (the
-/// same as `clustermanager_core::ClusterManager`); [`connect_typed`] keeps the transport's type.
-///
-/// ```no_run
-/// # async fn demo() -> clustermanager_async_std::Result<()> {
-/// use clustermanager_async_std::{ClusterManager, Config};
-///
-/// let config = Config::kubernetes("https://127.0.0.1:6443")?;
-/// let cm: ClusterManager = clustermanager_async_std::connect(&config).await?;
-/// # let _ = cm; Ok(()) }
-/// ```
-pub async fn connect(config: &Config) -> Result<ClusterManager> {
-    clustermanager_transport_common::connect::erased(config, AsyncStdTransport::new).await
-}
-
-/// [`connect`], keeping the transport's type: a `ClusterManager<AsyncStdTransport>`, whose
-/// [`transport`](ClusterManager::transport) is the [`AsyncStdTransport`] itself (its budgets, say).
-/// `.erase()` turns it into the [`ClusterManager`] that [`connect`] returns.
-///
-/// ```no_run
-/// # async fn demo() -> clustermanager_async_std::Result<()> {
-/// use clustermanager_async_std::{ClusterManager, Config, AsyncStdTransport};
-///
-/// let config = Config::nomad("http://127.0.0.1:4646")?;
-/// let cm: ClusterManager<AsyncStdTransport> = clustermanager_async_std::connect_typed(&config).await?;
-/// println!("{} requests in flight", cm.transport().budget().in_use());
-/// # Ok(()) }
-/// ```
-pub async fn connect_typed(config: &Config) -> Result<ClusterManager<AsyncStdTransport>> {
-    clustermanager_transport_common::connect::manager(config, AsyncStdTransport::new).await
-}
-
-/// Find the cluster as kubectl and the Nomad CLI do and connect to it, in one call:
-/// [`Config::infer`] from the process environment ([`StdEnvironment`]: `KUBECONFIG` or
-/// `~/.kube/config`, the in-cluster service account, `NOMAD_ADDR` and the other `NOMAD_*`
-/// variables), then [`connect`]. When nothing is found the error lists what was tried and why
-/// each did not apply; a source that is present but broken fails with its own error.
-///
-/// ```no_run
-/// # async fn demo() -> clustermanager_async_std::Result<()> {
-/// let cm = clustermanager_async_std::connect_infer().await?;
-/// println!("{:?}", cm.orchestrator());
-/// # Ok(()) }
-/// ```
-pub async fn connect_infer() -> Result<ClusterManager> {
-    clustermanager_transport_common::connect::inferred(AsyncStdTransport::new).await
-}
+// connect, connect_typed and connect_infer: every transport crate's three, over its transport.
+clustermanager_transport_common::connect_functions!(clustermanager_async_std, AsyncStdTransport);
 
 /// A [`Transport`](clustermanager_core::Transport) for async-std and smol: hyper 1 (HTTP/1.1
 /// only — it offers no HTTP/2, unlike the tokio transport — keep-alive connections reused from

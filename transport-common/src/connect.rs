@@ -39,6 +39,66 @@ where
     erased(&Config::infer(&crate::StdEnvironment)?, build).await
 }
 
+/// A transport crate's `connect`, `connect_typed` and `connect_infer` over its transport type
+/// (built by its `new`), with their docs: every transport crate offers these three, the same
+/// over [`erased`], [`manager`] and [`inferred`]. `$krate` is the crate as code names it (for the
+/// examples), `$transport` the transport type, both in scope where this is invoked, with the
+/// crate's re-exports of [`names`](crate::names).
+#[macro_export]
+macro_rules! connect_functions {
+    ($krate:ident, $transport:ident) => {
+        #[doc = concat!("Connect to the cluster `config` describes: build a [`", stringify!($transport), "`] and run the orchestrator's")]
+        /// connect step (for Nomad, reading `/v1/agent/self`). Retry jitter is seeded from the process's
+        /// randomness. Returns the one [`ClusterManager`] type every transport's `connect` returns (the
+        /// same as `clustermanager_core::ClusterManager`); [`connect_typed`] keeps the transport's type.
+        ///
+        /// ```no_run
+        #[doc = concat!("# async fn demo() -> ", stringify!($krate), "::Result<()> {")]
+        #[doc = concat!("use ", stringify!($krate), "::{ClusterManager, Config};")]
+        ///
+        /// let config = Config::kubernetes("https://127.0.0.1:6443")?;
+        #[doc = concat!("let cm: ClusterManager = ", stringify!($krate), "::connect(&config).await?;")]
+        /// # let _ = cm; Ok(()) }
+        /// ```
+        pub async fn connect(config: &Config) -> Result<ClusterManager> {
+            $crate::connect::erased(config, $transport::new).await
+        }
+
+        #[doc = concat!("[`connect`], keeping the transport's type: a `ClusterManager<", stringify!($transport), ">`, whose")]
+        #[doc = concat!("[`transport`](ClusterManager::transport) is the [`", stringify!($transport), "`] itself (its budgets, say).")]
+        /// `.erase()` turns it into the [`ClusterManager`] that [`connect`] returns.
+        ///
+        /// ```no_run
+        #[doc = concat!("# async fn demo() -> ", stringify!($krate), "::Result<()> {")]
+        #[doc = concat!("use ", stringify!($krate), "::{ClusterManager, Config, ", stringify!($transport), "};")]
+        ///
+        /// let config = Config::nomad("http://127.0.0.1:4646")?;
+        #[doc = concat!("let cm: ClusterManager<", stringify!($transport), "> = ", stringify!($krate), "::connect_typed(&config).await?;")]
+        /// println!("{} requests in flight", cm.transport().budget().in_use());
+        /// # Ok(()) }
+        /// ```
+        pub async fn connect_typed(config: &Config) -> Result<ClusterManager<$transport>> {
+            $crate::connect::manager(config, $transport::new).await
+        }
+
+        /// Find the cluster as kubectl and the Nomad CLI do and connect to it, in one call:
+        /// [`Config::infer`] from the process environment ([`StdEnvironment`]: `KUBECONFIG` or
+        /// `~/.kube/config`, the in-cluster service account, `NOMAD_ADDR` and the other `NOMAD_*`
+        /// variables), then [`connect`]. When nothing is found the error lists what was tried and why
+        /// each did not apply; a source that is present but broken fails with its own error.
+        ///
+        /// ```no_run
+        #[doc = concat!("# async fn demo() -> ", stringify!($krate), "::Result<()> {")]
+        #[doc = concat!("let cm = ", stringify!($krate), "::connect_infer().await?;")]
+        /// println!("{:?}", cm.orchestrator());
+        /// # Ok(()) }
+        /// ```
+        pub async fn connect_infer() -> Result<ClusterManager> {
+            $crate::connect::inferred($transport::new).await
+        }
+    };
+}
+
 /// Where a request's absolute URI points.
 #[derive(Debug, Clone, Copy)]
 pub struct Target<'u> {
