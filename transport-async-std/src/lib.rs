@@ -54,8 +54,10 @@
 use std::sync::Arc;
 
 use clustermanager_core::{Request, Response};
+use http::response::Parts;
 use http::Uri;
 use http_body_util::BodyExt;
+use hyper::body::Incoming;
 
 pub use clustermanager_core as core;
 // What a caller names: the same from every transport crate.
@@ -116,7 +118,7 @@ pub struct AsyncStdClient {
 
 impl run::Client for AsyncStdClient {
     type Runtime = AsyncStdRuntime;
-    type Head = (http::Response<hyper::body::Incoming>, Conn);
+    type Unread = (Incoming, Conn);
     type Frames = ConnFrames;
     const NAME: &'static str = "AsyncStdTransport";
 
@@ -135,7 +137,7 @@ impl run::Client for AsyncStdClient {
     /// through. A request that a reused keep-alive connection could not even start (the server
     /// had closed it) is sent again once on a fresh connection; one that was sent is never
     /// resent here.
-    async fn dispatch(&self, settings: &Settings<AsyncStdRuntime>, request: Request) -> Result<Self::Head> {
+    async fn dispatch(&self, settings: &Settings<AsyncStdRuntime>, request: Request) -> Result<(Parts, Self::Unread)> {
         let (target, request) = origin_form(request)?;
         let mut request = request.map(http_body_util::Full::new);
         let (pool, host) = (&self.pool, settings.host());
@@ -145,7 +147,10 @@ impl run::Client for AsyncStdClient {
             let Http1 { sender, driver } = &mut *conn;
             let unsent = match driver.run(sender.ready()).await {
                 Ok(Ok(())) => match driver.run(sender.try_send_request(request)).await {
-                    Ok(Ok(response)) => return Ok((response, conn)),
+                    Ok(Ok(response)) => {
+                        let (parts, body) = response.into_parts();
+                        return Ok((parts, (body, conn)));
+                    }
                     Ok(Err(mut failed)) => match failed.take_message() {
                         Some(unsent) if reused => unsent,
                         _ => return Err(request_error(driver.take_error().as_ref().unwrap_or(failed.error()), host)),
@@ -164,14 +169,10 @@ impl run::Client for AsyncStdClient {
         }
     }
 
-    fn status(head: &Self::Head) -> http::StatusCode {
-        head.0.status()
-    }
-
     /// Read a whole response body (Content-Length or chunked) into memory, then keep the
     /// connection for reuse.
-    async fn read_whole(&self, (response, mut conn): Self::Head, max: usize) -> Result<Response> {
-        let read = read_whole(response, max, "AsyncStdTransport::with_max_response_bytes");
+    async fn read_whole(&self, parts: Parts, (body, mut conn): Self::Unread, max: usize) -> Result<Response> {
+        let read = read_whole(parts, body, max, "AsyncStdTransport::with_max_response_bytes");
         let response = match conn.driver.run(read).await {
             Ok(read) => read.map_err(|e| conn.driver.take_error().map_or(e, |cause| body_error(&cause)))?,
             Err(ended) => return Err(ended.body_error()),
@@ -180,9 +181,8 @@ impl run::Client for AsyncStdClient {
         Ok(response)
     }
 
-    fn stream(&self, (response, conn): Self::Head) -> Result<(http::response::Parts, ConnFrames)> {
-        let (parts, body) = response.into_parts();
-        Ok((parts, ConnFrames { body, conn: Some(conn), pool: Arc::clone(&self.pool) }))
+    fn stream(&self, (body, conn): Self::Unread) -> ConnFrames {
+        ConnFrames { body, conn: Some(conn), pool: Arc::clone(&self.pool) }
     }
 }
 
@@ -200,7 +200,7 @@ fn origin_form(mut request: Request) -> Result<(Uri, Request)> {
 /// The frames of a body, read through (and driving) its connection: the body of an
 /// [`AsyncStdBody`].
 pub struct ConnFrames {
-    body: hyper::body::Incoming,
+    body: Incoming,
     conn: Option<Conn>,
     pool: Arc<Pool>,
 }

@@ -32,6 +32,7 @@ use clustermanager_transport_common::run::{self, Frames, HttpTransport, Streamed
 use clustermanager_transport_common::settings::Settings;
 use clustermanager_transport_common::tls::ClientTls;
 use futures_lite::AsyncReadExt;
+use http::response::Parts;
 use hyper::body::Frame;
 
 use crate::pool::key;
@@ -185,7 +186,7 @@ impl Transport for SurfTransport {
 
 impl run::Client for SurfClient {
     type Runtime = AsyncStdRuntime;
-    type Head = ::surf::Response;
+    type Unread = ::surf::Body;
     type Frames = SurfFrames;
     const NAME: &'static str = "SurfTransport";
 
@@ -195,12 +196,9 @@ impl run::Client for SurfClient {
         SurfClient::over(default_client()?, settings)
     }
 
-    fn connections<'a>(&'a self, settings: &'a Settings<AsyncStdRuntime>) -> &'a Budget {
-        settings.budget()
-    }
-
-    /// Convert a ready request to surf's and send it through the client.
-    async fn dispatch(&self, settings: &Settings<AsyncStdRuntime>, request: Request) -> Result<::surf::Response> {
+    /// Convert a ready request to surf's, send it through the client and convert the answer's
+    /// head.
+    async fn dispatch(&self, settings: &Settings<AsyncStdRuntime>, request: Request) -> Result<(Parts, ::surf::Body)> {
         let SurfClient { client, exec_baseline } = self;
         if let Some(baseline) = exec_baseline {
             if !Arc::ptr_eq(baseline, &tls_in_use(settings.tls(), settings.config())?) {
@@ -212,19 +210,13 @@ impl run::Client for SurfClient {
             }
         }
         let target = key(request.uri());
-        client.send(to_surf(request)?).await.map_err(|e| request_error(&e, &target))
-    }
-
-    fn status(head: &::surf::Response) -> http::StatusCode {
-        // surf's status codes are all valid ones
-        http::StatusCode::from_u16(u16::from(head.status())).unwrap_or(http::StatusCode::BAD_GATEWAY)
+        let mut response = client.send(to_surf(request)?).await.map_err(|e| request_error(&e, &target))?;
+        Ok((head_of(&response)?, response.take_body()))
     }
 
     /// Read a whole response body into memory, at most `max_response_bytes`.
-    async fn read_whole(&self, mut response: ::surf::Response, max: usize) -> Result<Response> {
-        let parts = head_of(&response)?;
+    async fn read_whole(&self, parts: Parts, body: ::surf::Body, max: usize) -> Result<Response> {
         let setter = "SurfTransport::with_max_response_bytes";
-        let body = response.take_body();
         if body.len().is_some_and(|declared| declared > max) {
             return Err(too_large(max, setter));
         }
@@ -232,8 +224,8 @@ impl run::Client for SurfClient {
         Ok(Response::from_parts(parts, body))
     }
 
-    fn stream(&self, mut response: ::surf::Response) -> Result<(http::response::Parts, SurfFrames)> {
-        Ok((head_of(&response)?, SurfFrames::new(response.take_body())))
+    fn stream(&self, body: ::surf::Body) -> SurfFrames {
+        SurfFrames::new(body)
     }
 }
 
@@ -307,7 +299,7 @@ fn to_surf(request: Request) -> Result<::surf::Request> {
 }
 
 /// surf's response head as an `http` one.
-fn head_of(response: &::surf::Response) -> Result<http::response::Parts> {
+fn head_of(response: &::surf::Response) -> Result<Parts> {
     let status = http::StatusCode::from_u16(u16::from(response.status()))
         .map_err(|_| Error::protocol(format!("the response status {} is not valid", response.status())))?;
     let (mut parts, ()) = http::Response::new(()).into_parts();

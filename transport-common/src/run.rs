@@ -30,6 +30,7 @@ use bytes::Bytes;
 use clustermanager_core::deadline::Io;
 use clustermanager_core::transport::{Chunk, Opened};
 use clustermanager_core::{BodyStream, Config, Request, Response, Result, Transport};
+use http::response::Parts;
 use hyper::body::Frame;
 
 use crate::auth::CredentialIo;
@@ -65,8 +66,8 @@ pub async fn within<Tm: Timer, T>(
 pub trait Client: Sized + Send + Sync + 'static {
     /// The runtime's timer and credential I/O.
     type Runtime: Timer + CredentialIo;
-    /// An answer whose head is in and whose body is not read yet.
-    type Head: Send;
+    /// An answer's body, not read yet, with what reading it needs (its connection, say).
+    type Unread: Send;
     /// Where a streamed body's frames come from.
     type Frames: Frames + 'static;
     /// The transport's name, in its `Debug` output.
@@ -81,23 +82,25 @@ pub trait Client: Sized + Send + Sync + 'static {
     fn build(settings: &Settings<Self::Runtime>) -> Result<Self>;
 
     /// The connection budget: TCP connections open now (idle pooled ones included) and at most.
-    fn connections<'a>(&'a self, settings: &'a Settings<Self::Runtime>) -> &'a Budget;
+    /// By default the budget of requests and streams, for a client whose every connection
+    /// belongs to one request or stream and is closed before its unit is given back.
+    fn connections<'a>(&'a self, settings: &'a Settings<Self::Runtime>) -> &'a Budget {
+        settings.budget()
+    }
 
     /// Send `request` (ready: absolute URI, credentials) and wait for the answer's head.
     fn dispatch(
         &self,
         settings: &Settings<Self::Runtime>,
         request: Request,
-    ) -> impl Future<Output = Result<Self::Head>> + Send;
+    ) -> impl Future<Output = Result<(Parts, Self::Unread)>> + Send;
 
-    /// The answer's status.
-    fn status(head: &Self::Head) -> http::StatusCode;
+    /// Read the whole body of the answer whose head is `parts`, at most `max` bytes.
+    fn read_whole(&self, parts: Parts, body: Self::Unread, max: usize)
+        -> impl Future<Output = Result<Response>> + Send;
 
-    /// Read the whole body, at most `max` bytes.
-    fn read_whole(&self, head: Self::Head, max: usize) -> impl Future<Output = Result<Response>> + Send;
-
-    /// The head of a 2xx answer and its body's frames, to stream.
-    fn stream(&self, head: Self::Head) -> Result<(http::response::Parts, Self::Frames)>;
+    /// The frames of a 2xx answer's body, to stream.
+    fn stream(&self, body: Self::Unread) -> Self::Frames;
 }
 
 /// core's [`Transport`] over a [`Client`]: the configuration, TLS settings, credential caches,
@@ -180,11 +183,11 @@ impl<C: Client> HttpTransport<C> {
     }
 
     /// Send a ready request under a unit of the budget, noting the answer's status.
-    async fn dispatch(&self, request: Request) -> Result<(Permit, C::Head)> {
+    async fn dispatch(&self, request: Request) -> Result<(Permit, Parts, C::Unread)> {
         let permit = self.settings.budget().acquire().await;
-        let head = self.client.dispatch(&self.settings, request).await?;
-        self.settings.answered(C::status(&head)).await;
-        Ok((permit, head))
+        let (parts, body) = self.client.dispatch(&self.settings, request).await?;
+        self.settings.answered(parts.status).await;
+        Ok((permit, parts, body))
     }
 }
 
@@ -196,8 +199,8 @@ impl<C: Client> Transport for HttpTransport<C> {
         let limits = self.settings.limits(&request, &io);
         let exchange = async {
             let request = self.settings.prepare(request).await?;
-            let (_permit, head) = self.dispatch(request).await?;
-            self.client.read_whole(head, self.settings.max_response_bytes()).await
+            let (_permit, parts, body) = self.dispatch(request).await?;
+            self.client.read_whole(parts, body, self.settings.max_response_bytes()).await
         };
         within::<C::Runtime, _>(limits.answer(), exchange, || Err(limits.response_timed_out())).await
     }
@@ -211,16 +214,16 @@ impl<C: Client> Transport for HttpTransport<C> {
         let request = credentials.await?;
         let head_limit = limits.left(limits.answer());
         let dispatch = self.dispatch(request);
-        let (permit, head) = within::<C::Runtime, _>(head_limit, dispatch, || Err(limits.head_timed_out())).await?;
-        if C::status(&head).is_success() {
-            let (parts, frames) = self.client.stream(head)?;
-            return Ok(Opened::Stream(parts, Streamed::new(frames, permit)));
+        let head = within::<C::Runtime, _>(head_limit, dispatch, || Err(limits.head_timed_out()));
+        let (permit, parts, body) = head.await?;
+        if parts.status.is_success() {
+            return Ok(Opened::Stream(parts, Streamed::new(self.client.stream(body), permit)));
         }
         let body_limit = match limits.answer() {
             Some(answer) => limits.left(Some(answer)),
             None => limits.rest(),
         };
-        let read = self.client.read_whole(head, self.settings.max_response_bytes());
+        let read = self.client.read_whole(parts, body, self.settings.max_response_bytes());
         within::<C::Runtime, _>(body_limit, read, || Err(limits.error_body_timed_out())).await.map(Opened::Complete)
     }
 

@@ -151,7 +151,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use clustermanager_core::{Request, Response};
+use http::response::Parts;
 use http_body_util::Full;
+use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
@@ -208,7 +210,7 @@ pub struct TokioClient {
 
 impl run::Client for TokioClient {
     type Runtime = TokioRuntime;
-    type Head = http::Response<hyper::body::Incoming>;
+    type Unread = hyper::body::Incoming;
     type Frames = HyperFrames;
     const NAME: &'static str = "TokioTransport";
 
@@ -239,22 +241,18 @@ impl run::Client for TokioClient {
         &self.connections
     }
 
-    async fn dispatch(&self, settings: &Settings<TokioRuntime>, request: Request) -> Result<Self::Head> {
+    async fn dispatch(&self, settings: &Settings<TokioRuntime>, request: Request) -> Result<(Parts, Incoming)> {
         let request = wanting(self.client.request(request.map(Full::new)));
-        request.await.map_err(|e| client_error(&e, settings.host(), e.is_connect()))
+        let response = request.await.map_err(|e| client_error(&e, settings.host(), e.is_connect()))?;
+        Ok(response.into_parts())
     }
 
-    fn status(head: &Self::Head) -> http::StatusCode {
-        head.status()
+    async fn read_whole(&self, parts: Parts, body: Incoming, max: usize) -> Result<Response> {
+        read_whole(parts, body, max, "TokioTransport::with_max_response_bytes").await
     }
 
-    async fn read_whole(&self, head: Self::Head, max: usize) -> Result<Response> {
-        read_whole(head, max, "TokioTransport::with_max_response_bytes").await
-    }
-
-    fn stream(&self, head: Self::Head) -> Result<(http::response::Parts, HyperFrames)> {
-        let (parts, body) = head.into_parts();
-        Ok((parts, HyperFrames(body)))
+    fn stream(&self, body: Incoming) -> HyperFrames {
+        HyperFrames(body)
     }
 }
 
