@@ -14,23 +14,19 @@
 //! `surf::Config::set_max_connections_per_host(max_connections)` for the same bound.
 
 use std::io;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use clustermanager_core::config::Auth;
 use clustermanager_core::deadline::Io;
 use clustermanager_core::error::TransportErrorKind;
 use clustermanager_core::transport::Opened;
 use clustermanager_core::{Config, Error, Request, Response, Result, Transport};
-use clustermanager_transport_common::body::{too_large, DEFAULT_MAX_RESPONSE_BYTES};
+use clustermanager_transport_common::body::DEFAULT_MAX_RESPONSE_BYTES;
 use clustermanager_transport_common::budget::Budget;
-use clustermanager_transport_common::hyper_rustls::{
-    body_error, chain_message, closed_before_answer, truncated_by_close,
-};
-use clustermanager_transport_common::run::{self, Frames, HttpTransport, Streamed};
+use clustermanager_transport_common::connect::connect_failed;
+use clustermanager_transport_common::hyper_rustls::{body_error, chain_message, closed_before_answer};
+use clustermanager_transport_common::run::{self, Declared, Frames, HttpTransport, Streamed};
 use clustermanager_transport_common::settings::Settings;
-use clustermanager_transport_common::tls::ClientTls;
 use futures_lite::AsyncReadExt;
 use http::response::Parts;
 use hyper::body::Frame;
@@ -90,9 +86,6 @@ impl std::fmt::Debug for SurfTransport {
 /// exec plugin's client certificate lands, never used for a connection here.
 pub struct SurfClient {
     client: ::surf::Client,
-    /// For an `https` server with an exec plugin: the TLS configuration before any plugin
-    /// certificate, to notice one (which a surf client could not present).
-    exec_baseline: Option<Arc<rustls::ClientConfig>>,
 }
 
 impl SurfTransport {
@@ -113,7 +106,7 @@ impl SurfTransport {
     pub fn new(client: ::surf::Client, config: &Config) -> Result<Self> {
         refuse_tls_settings(config)?;
         // The settings warn about credentials over plain http and hold an exec plugin's certificate.
-        HttpTransport::with_client(config, |settings| SurfClient::over(client, settings)).map(SurfTransport)
+        HttpTransport::with_client(config, |_| Ok(SurfClient { client })).map(SurfTransport)
     }
 
     /// A transport over a new surf client of this crate's plain-HTTP backend (h1, no TLS):
@@ -187,44 +180,37 @@ impl Transport for SurfTransport {
 impl run::Client for SurfClient {
     type Runtime = AsyncStdRuntime;
     type Unread = ::surf::Body;
-    type Frames = SurfFrames;
+    type Frames = Declared<SurfFrames>;
     const NAME: &'static str = "SurfTransport";
 
     /// The client [`SurfTransport::with_default_client`] builds.
     fn build(settings: &Settings<AsyncStdRuntime>) -> Result<Self> {
         refuse_tls_settings(settings.config())?;
-        SurfClient::over(default_client()?, settings)
+        Ok(SurfClient { client: default_client()? })
     }
 
     /// Convert a ready request to surf's, send it through the client and convert the answer's
     /// head.
     async fn dispatch(&self, settings: &Settings<AsyncStdRuntime>, request: Request) -> Result<(Parts, ::surf::Body)> {
-        let SurfClient { client, exec_baseline } = self;
-        if let Some(baseline) = exec_baseline {
-            if !Arc::ptr_eq(baseline, &tls_in_use(settings.tls(), settings.config())?) {
-                return Err(Error::config(
-                    "exec",
-                    "the exec plugin returned a client certificate, which a caller-supplied surf client \
-                     cannot present; use AsyncStdTransport, or a plugin that returns a token",
-                ));
-            }
+        if settings.config().server.scheme() == "https" && settings.tls().has_exec_identity() {
+            return Err(Error::config(
+                "exec",
+                "the exec plugin returned a client certificate, which a caller-supplied surf client \
+                 cannot present; use AsyncStdTransport, or a plugin that returns a token",
+            ));
         }
         let target = key(request.uri());
-        let mut response = client.send(to_surf(request)?).await.map_err(|e| request_error(&e, &target))?;
+        let mut response = self.client.send(to_surf(request)?).await.map_err(|e| request_error(&e, &target))?;
         Ok((head_of(&response)?, response.take_body()))
     }
 
     /// Read a whole response body into memory, at most `max_response_bytes`.
     async fn read_whole(&self, parts: Parts, body: ::surf::Body, max: usize) -> Result<Response> {
-        let setter = "SurfTransport::with_max_response_bytes";
-        if body.len().is_some_and(|declared| declared > max) {
-            return Err(too_large(max, setter));
-        }
-        let body = run::collect(SurfFrames::new(body), max, setter).await?;
+        let body = run::collect(SurfFrames::new(body), max, "SurfTransport::with_max_response_bytes").await?;
         Ok(Response::from_parts(parts, body))
     }
 
-    fn stream(&self, body: ::surf::Body) -> SurfFrames {
+    fn stream(&self, body: ::surf::Body) -> Self::Frames {
         SurfFrames::new(body)
     }
 }
@@ -249,25 +235,6 @@ fn default_client() -> Result<::surf::Client> {
     // The error type depends on which surf backends the build enabled (none can fail for h1).
     let client: std::result::Result<::surf::Client, _> = surf_config.try_into();
     client.map_err(|e| Error::config("surf", format!("cannot build the surf client: {e}")))
-}
-
-impl SurfClient {
-    /// `client` under a transport with `settings`, noting an `https` exec plugin's TLS baseline.
-    fn over(client: ::surf::Client, settings: &Settings<AsyncStdRuntime>) -> Result<Self> {
-        let config = settings.config();
-        let exec_baseline = match (&config.auth, config.server.scheme()) {
-            (Auth::Exec(_), "https") => Some(tls_in_use(settings.tls(), config)?),
-            _ => None,
-        };
-        Ok(SurfClient { client, exec_baseline })
-    }
-}
-
-/// The rustls configuration `tls` currently holds for the server (to notice an exec plugin's
-/// certificate being put in).
-fn tls_in_use(tls: &ClientTls, config: &Config) -> Result<Arc<rustls::ClientConfig>> {
-    let host = config.server.host_str().unwrap_or("localhost");
-    Ok(tls.for_host(host)?.1)
 }
 
 /// Core's request as surf's: method, absolute URL, headers (values must be ASCII, which surf
@@ -338,10 +305,7 @@ fn request_error(err: &::surf::Error, target: &str) -> Error {
         None => message.to_ascii_lowercase().contains(POOL_CONNECT_FAILED),
     };
     if connect {
-        return Error::transport(
-            TransportErrorKind::Connect,
-            format!("cannot connect to {target}: {message}; check the server address and that the server runs"),
-        );
+        return connect_failed(target, &message);
     }
     if err.status() == ::surf::StatusCode::BadRequest && message.contains("invalid url scheme") {
         return Error::transport(
@@ -359,32 +323,23 @@ fn request_error(err: &::surf::Error, target: &str) -> Error {
     Error::transport(TransportErrorKind::Io, format!("the request to {target} failed: {message}"))
 }
 
-/// A Content-Length body that ended after `got` of its `declared` bytes.
-fn short_body(got: usize, declared: usize) -> Error {
-    let closed = truncated_by_close();
-    Error::transport(TransportErrorKind::Truncated, format!("{closed}: {got} of {declared} bytes arrived"))
-}
-
 /// The open body of a response streamed through surf. Dropping it drops surf's body: without
 /// keep-alive that closes the connection; a keep-alive h1 client would take the connection back
 /// unfinished (see [`SurfTransport::new`]).
 #[cfg_attr(docsrs, doc(cfg(feature = "surf")))]
-pub type SurfBody = Streamed<SurfFrames, AsyncStdRuntime>;
+pub type SurfBody = Streamed<Declared<SurfFrames>, AsyncStdRuntime>;
 
-/// A surf body read piece by piece (the body of a [`SurfBody`]).
+/// A surf body read piece by piece (the body of a [`SurfBody`], held to its Content-Length).
 pub struct SurfFrames {
     body: ::surf::Body,
-    /// The Content-Length, if the server declared one.
-    declared: Option<usize>,
-    /// How many bytes were read so far.
-    received: usize,
     /// Where a read lands before it is copied out as [`Bytes`].
     buffer: Box<[u8]>,
 }
 
 impl SurfFrames {
-    fn new(body: ::surf::Body) -> Self {
-        SurfFrames { declared: body.len(), received: 0, body, buffer: vec![0; READ_BUFFER].into_boxed_slice() }
+    fn new(body: ::surf::Body) -> Declared<Self> {
+        let declared = body.len().map(|len| len as u64);
+        Declared::new(SurfFrames { body, buffer: vec![0; READ_BUFFER].into_boxed_slice() }, declared)
     }
 }
 
@@ -392,14 +347,8 @@ impl Frames for SurfFrames {
     // A read that has not finished has taken nothing: stopping at a timeout loses no bytes.
     async fn frame(&mut self) -> Option<Result<Frame<Bytes>>> {
         match self.body.read(&mut self.buffer).await {
-            // async-h1 ends a short Content-Length body as if it were complete.
-            Ok(0) => {
-                self.declared.filter(|&declared| self.received < declared).map(|d| Err(short_body(self.received, d)))
-            }
-            Ok(n) => {
-                self.received = self.received.saturating_add(n);
-                Some(Ok(Frame::data(Bytes::copy_from_slice(&self.buffer[..n]))))
-            }
+            Ok(0) => None,
+            Ok(n) => Some(Ok(Frame::data(Bytes::copy_from_slice(&self.buffer[..n])))),
             Err(e) => Some(Err(body_error(&e))),
         }
     }

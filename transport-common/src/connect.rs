@@ -140,11 +140,16 @@ impl<'u> Target<'u> {
     /// The TCP connect to the target failed with `err`.
     pub fn tcp_failed(&self, err: &std::io::Error) -> Error {
         let Target { host, port, .. } = self;
-        Error::transport(
-            TransportErrorKind::Connect,
-            format!("cannot connect to {host}:{port}: {err}; check the server address and that the server runs"),
-        )
+        connect_failed(&format!("{host}:{port}"), err)
     }
+}
+
+/// No connection to `server` (as the transport names it) could be made: `cause` says why.
+pub fn connect_failed(server: &str, cause: &dyn std::fmt::Display) -> Error {
+    Error::transport(
+        TransportErrorKind::Connect,
+        format!("cannot connect to {server}: {cause}; check the server address and that the server runs"),
+    )
 }
 
 /// No connection to `server` (as the transport names it) within the connect timeout `limit`.

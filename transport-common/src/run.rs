@@ -36,6 +36,7 @@ use hyper::body::Frame;
 use crate::auth::CredentialIo;
 use crate::body::too_large;
 use crate::budget::{Budget, Permit};
+use crate::hyper_rustls::short_body;
 use crate::settings::Settings;
 use crate::tls::ClientTls;
 
@@ -247,8 +248,12 @@ impl Frames for HyperFrames {
 }
 
 /// The data of `frames` to the body's end, at most `max` bytes ([`too_large`] naming `setter`
-/// past that): a whole body read through a transport's [`Frames`].
+/// past that, or as soon as the body is [`declared`](Frames::declared) larger): a whole body
+/// read through a transport's [`Frames`].
 pub async fn collect<F: Frames>(mut frames: F, max: usize, setter: &str) -> Result<Bytes> {
+    if frames.declared().is_some_and(|declared| declared > max as u64) {
+        return Err(too_large(max, setter));
+    }
     let mut body = Vec::new();
     while let Some(frame) = frames.frame().await {
         let Ok(data) = frame?.into_data() else { continue };
@@ -261,10 +266,55 @@ pub async fn collect<F: Frames>(mut frames: F, max: usize, setter: &str) -> Resu
     Ok(Bytes::from(body))
 }
 
+/// The frames of a body whose length the server declared (Content-Length), held to it: for a
+/// client that does not check it itself (hyper does; async-h1 ends a short body as if it were
+/// complete), a body that ends short fails as truncated ([`short_body`]).
+pub struct Declared<F> {
+    frames: F,
+    declared: Option<u64>,
+    /// How many bytes of data came so far.
+    received: u64,
+}
+
+impl<F> Declared<F> {
+    /// The frames of a body of `declared` bytes, if the server said how many.
+    pub fn new(frames: F, declared: Option<u64>) -> Self {
+        Declared { frames, declared, received: 0 }
+    }
+}
+
+impl<F: Frames> Frames for Declared<F> {
+    async fn frame(&mut self) -> Option<Result<Frame<Bytes>>> {
+        let frame = self.frames.frame().await;
+        match &frame {
+            None => return self.declared.filter(|&d| self.received < d).map(|d| Err(short_body(self.received, d))),
+            Some(Ok(frame)) => {
+                let len = frame.data_ref().map_or(0, Bytes::len);
+                self.received = self.received.saturating_add(len as u64);
+            }
+            Some(Err(_)) => {}
+        }
+        frame
+    }
+
+    fn declared(&self) -> Option<u64> {
+        self.declared
+    }
+
+    fn finished(&mut self, clean: bool) {
+        self.frames.finished(clean)
+    }
+}
+
 /// Where a streamed body's frames come from.
 pub trait Frames: Send {
     /// The next frame: `None` at the body's end, or the error reading it failed with.
     fn frame(&mut self) -> impl Future<Output = Option<Result<Frame<Bytes>>>> + Send;
+
+    /// The body's length as the server declared it (Content-Length), when that is known here.
+    fn declared(&self) -> Option<u64> {
+        None
+    }
 
     /// The body was read to its end (`clean`) or failed: keep or close its connection.
     fn finished(&mut self, clean: bool) {
@@ -327,5 +377,45 @@ impl<F: Frames, Tm: Timer> Streamed<F, Tm> {
 impl<F: Frames, Tm: Timer> BodyStream for Streamed<F, Tm> {
     fn next_chunk(&mut self, timeout: Option<Duration>) -> impl Future<Output = Chunk> + Send {
         self.read_chunk(timeout)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clustermanager_core::error::TransportErrorKind;
+    use clustermanager_core::Error;
+
+    /// Frames of the given pieces, then the end.
+    struct Pieces(Vec<&'static [u8]>);
+
+    impl Frames for Pieces {
+        async fn frame(&mut self) -> Option<Result<Frame<Bytes>>> {
+            (!self.0.is_empty()).then(|| Ok(Frame::data(Bytes::from_static(self.0.remove(0)))))
+        }
+    }
+
+    fn collected(pieces: Vec<&'static [u8]>, declared: Option<u64>, max: usize) -> Result<Bytes> {
+        futures_lite::future::block_on(collect(Declared::new(Pieces(pieces), declared), max, "X::with_max"))
+    }
+
+    #[test]
+    fn a_declared_body_is_held_to_its_length() {
+        assert_eq!(collected(vec![b"he", b"llo"], Some(5), 10).ok(), Some(Bytes::from_static(b"hello")));
+        assert_eq!(collected(vec![b"hello"], None, 10).ok(), Some(Bytes::from_static(b"hello")));
+        let short = collected(vec![b"he"], Some(5), 10).err();
+        assert!(
+            matches!(&short, Some(Error::Transport { kind: TransportErrorKind::Truncated, message }) if message.ends_with("2 of 5 bytes arrived")),
+            "{short:?}"
+        );
+    }
+
+    #[test]
+    fn a_body_declared_larger_than_the_cap_is_refused_unread() {
+        let err = collected(vec![], Some(11), 10).err();
+        assert!(
+            matches!(&err, Some(Error::Decode { message, .. }) if message.contains("larger than 10 bytes")),
+            "{err:?}"
+        );
     }
 }
