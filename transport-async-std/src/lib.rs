@@ -73,7 +73,7 @@ mod surf;
 
 #[cfg(feature = "surf")]
 #[cfg_attr(docsrs, doc(cfg(feature = "surf")))]
-pub use self::surf::{SurfBody, SurfTransport, DEFAULT_SURF_MAX_RESPONSE_BYTES};
+pub use self::surf::{SurfBody, SurfClient, SurfTransport, DEFAULT_SURF_MAX_RESPONSE_BYTES};
 
 pub use auth::AsyncStdRuntime;
 use clustermanager_transport_common::body::read_whole;

@@ -134,6 +134,12 @@ impl<C: Client> HttpTransport<C> {
         Self::with_client(config, C::build)
     }
 
+    /// A transport for `config` over a client the caller made (a client that wraps the caller's
+    /// own, like the surf adapter's); otherwise as [`new`](Self::new).
+    pub fn over(client: impl Into<C>, config: &Config) -> Result<Self> {
+        Self::with_client(config, |_| Ok(client.into()))
+    }
+
     /// A transport for `config` over the client `make` builds from the transport's settings.
     pub fn with_client(config: &Config, make: impl FnOnce(&Settings<C::Runtime>) -> Result<C>) -> Result<Self> {
         let settings = Settings::new(config, C::tls(config)?);
