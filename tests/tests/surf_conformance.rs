@@ -25,7 +25,7 @@ use clustermanager_tests::server::{ok_handler, temp_dir, write, Act, Handler, Re
 use clustermanager_tests::Scenario;
 
 fn make(config: &Config) -> SurfTransport {
-    SurfTransport::with_default_client(config).unwrap()
+    SurfTransport::new(config).unwrap()
 }
 
 fn get(path: &str) -> Request {
@@ -503,17 +503,15 @@ async fn check_credentials_over_plain_http_only_to_loopback_or_when_asked() {
     // As the main transport does: loopback is fine; off loopback (0.0.0.0 stands for any other
     // address; nothing is sent) refused unless asked for, never quoting the credential.
     let server = Server::start(None, ok_handler());
-    let (made, warned) =
-        warnings(|| SurfTransport::with_default_client(&plain(&server).with_auth(Auth::Bearer(Secret::new("t0ken")))));
+    let (made, warned) = warnings(|| SurfTransport::new(&plain(&server).with_auth(Auth::Bearer(Secret::new("t0ken")))));
     let transport = made.unwrap();
     assert!(warned.is_empty(), "{warned:?}");
     assert!(!format!("{transport:?}").contains("t0ken"), "Debug never holds the credential");
     let remote = Config::kubernetes("http://0.0.0.0:8080").unwrap().with_auth(Auth::Bearer(Secret::new("t0ken")));
-    let err = SurfTransport::with_default_client(&remote).expect_err("refused");
+    let err = SurfTransport::new(&remote).expect_err("refused");
     assert!(matches!(&err, Error::Config { key, .. } if key == "server"), "{err:?}");
     assert!(!err.to_string().contains("t0ken"));
-    let (made, warned) =
-        warnings(|| SurfTransport::with_default_client(&remote.clone().with_plain_http_credentials(true)));
+    let (made, warned) = warnings(|| SurfTransport::new(&remote.clone().with_plain_http_credentials(true)));
     made.unwrap();
     assert!(warned.iter().any(|w| w.contains("plain http")), "{warned:?}");
 }
@@ -522,7 +520,7 @@ async fn check_https_needs_tls_in_the_surf_client() {
     // TLS settings cannot be applied to a caller's surf client: refused when building.
     let tls = TlsConfig { skip_verify: true, ..TlsConfig::default() };
     let config = Config::kubernetes("https://127.0.0.1:6443").unwrap().with_tls(tls);
-    let err = SurfTransport::with_default_client(&config).unwrap_err();
+    let err = SurfTransport::new(&config).unwrap_err();
     assert!(matches!(&err, Error::Config { key, .. } if key == "tls"), "{err:?}");
     // this crate's surf client has no TLS backend: a Connect error saying so, nothing sent
     let server = Server::start(None, ok_handler());

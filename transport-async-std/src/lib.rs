@@ -54,8 +54,10 @@
 use std::sync::Arc;
 
 use clustermanager_core::{Request, Response};
+use http::response::Parts;
 use http::Uri;
 use http_body_util::BodyExt;
+use hyper::body::Incoming;
 
 pub use clustermanager_core as core;
 // What a caller names: the same from every transport crate.
@@ -71,68 +73,20 @@ mod surf;
 
 #[cfg(feature = "surf")]
 #[cfg_attr(docsrs, doc(cfg(feature = "surf")))]
-pub use self::surf::{SurfBody, SurfTransport, DEFAULT_SURF_MAX_RESPONSE_BYTES};
+pub use self::surf::{SurfBody, SurfClient, SurfTransport, DEFAULT_SURF_MAX_RESPONSE_BYTES};
 
 pub use auth::AsyncStdRuntime;
 use clustermanager_transport_common::body::read_whole;
-use clustermanager_transport_common::hyper_rustls::{
-    body_error, closed_before_answer, request_error, truncated_by_close,
-};
+use clustermanager_transport_common::connect::Target;
+use clustermanager_transport_common::hyper_rustls::{body_error, request_error, truncated_by_close};
 pub use clustermanager_transport_common::run::HttpTransport;
 use clustermanager_transport_common::run::{self, Frames, Streamed};
 use clustermanager_transport_common::settings::Settings;
 
-use pool::{Conn, Ended, Pool};
+use pool::{Conn, Http1, Pool};
 
-/// Connect to the cluster `config` describes: build a [`AsyncStdTransport`] and run the orchestrator's
-/// connect step (for Nomad, reading `/v1/agent/self`). Retry jitter is seeded from the process's
-/// randomness. Returns the one [`ClusterManager`] type every transport's `connect` returns (the
-/// same as `clustermanager_core::ClusterManager`); [`connect_typed`] keeps the transport's type.
-///
-/// ```no_run
-/// # async fn demo() -> clustermanager_async_std::Result<()> {
-/// use clustermanager_async_std::{ClusterManager, Config};
-///
-/// let config = Config::kubernetes("https://127.0.0.1:6443")?;
-/// let cm: ClusterManager = clustermanager_async_std::connect(&config).await?;
-/// # let _ = cm; Ok(()) }
-/// ```
-pub async fn connect(config: &Config) -> Result<ClusterManager> {
-    clustermanager_transport_common::connect::erased(config, AsyncStdTransport::new).await
-}
-
-/// [`connect`], keeping the transport's type: a `ClusterManager<AsyncStdTransport>`, whose
-/// [`transport`](ClusterManager::transport) is the [`AsyncStdTransport`] itself (its budgets, say).
-/// `.erase()` turns it into the [`ClusterManager`] that [`connect`] returns.
-///
-/// ```no_run
-/// # async fn demo() -> clustermanager_async_std::Result<()> {
-/// use clustermanager_async_std::{ClusterManager, Config, AsyncStdTransport};
-///
-/// let config = Config::nomad("http://127.0.0.1:4646")?;
-/// let cm: ClusterManager<AsyncStdTransport> = clustermanager_async_std::connect_typed(&config).await?;
-/// println!("{} requests in flight", cm.transport().budget().in_use());
-/// # Ok(()) }
-/// ```
-pub async fn connect_typed(config: &Config) -> Result<ClusterManager<AsyncStdTransport>> {
-    clustermanager_transport_common::connect::manager(config, AsyncStdTransport::new).await
-}
-
-/// Find the cluster as kubectl and the Nomad CLI do and connect to it, in one call:
-/// [`Config::infer`] from the process environment ([`StdEnvironment`]: `KUBECONFIG` or
-/// `~/.kube/config`, the in-cluster service account, `NOMAD_ADDR` and the other `NOMAD_*`
-/// variables), then [`connect`]. When nothing is found the error lists what was tried and why
-/// each did not apply; a source that is present but broken fails with its own error.
-///
-/// ```no_run
-/// # async fn demo() -> clustermanager_async_std::Result<()> {
-/// let cm = clustermanager_async_std::connect_infer().await?;
-/// println!("{:?}", cm.orchestrator());
-/// # Ok(()) }
-/// ```
-pub async fn connect_infer() -> Result<ClusterManager> {
-    clustermanager_transport_common::connect::inferred(AsyncStdTransport::new).await
-}
+// connect, connect_typed and connect_infer: every transport crate's three, over its transport.
+clustermanager_transport_common::connect_functions!(clustermanager_async_std, AsyncStdTransport);
 
 /// A [`Transport`](clustermanager_core::Transport) for async-std and smol: hyper 1 (HTTP/1.1
 /// only — it offers no HTTP/2, unlike the tokio transport — keep-alive connections reused from
@@ -164,7 +118,7 @@ pub struct AsyncStdClient {
 
 impl run::Client for AsyncStdClient {
     type Runtime = AsyncStdRuntime;
-    type Head = (http::Response<hyper::body::Incoming>, Conn);
+    type Unread = (Incoming, Conn);
     type Frames = ConnFrames;
     const NAME: &'static str = "AsyncStdTransport";
 
@@ -176,76 +130,59 @@ impl run::Client for AsyncStdClient {
     }
 
     fn connections<'a>(&'a self, _: &'a Settings<AsyncStdRuntime>) -> &'a Budget {
-        &self.pool.connections
+        self.pool.idle.connections()
     }
 
     /// Send a ready request and return its head, with the connection its body must be read
     /// through. A request that a reused keep-alive connection could not even start (the server
     /// had closed it) is sent again once on a fresh connection; one that was sent is never
     /// resent here.
-    async fn dispatch(&self, settings: &Settings<AsyncStdRuntime>, request: Request) -> Result<Self::Head> {
+    async fn dispatch(&self, settings: &Settings<AsyncStdRuntime>, request: Request) -> Result<(Parts, Self::Unread)> {
         let (target, request) = origin_form(request)?;
         let mut request = request.map(http_body_util::Full::new);
         let (pool, host) = (&self.pool, settings.host());
         let mut conn = pool.get(&target).await?;
         loop {
-            let ready = match conn.driver.run(conn.sender.ready()).await {
-                Ok(Ok(())) => Ok(()),
-                Ok(Err(e)) => Err(request_error(&conn.driver.take_error().unwrap_or(e), host)),
-                Err(Ended(Some(e))) => Err(request_error(&e, host)),
-                Err(Ended(None)) => Err(closed_before_answer()),
-            };
-            if let Err(err) = ready {
-                if conn.reused {
-                    // closed before its replacement opens: it holds a unit of the budget
-                    drop(conn);
-                    conn = Box::pin(pool.connect(&target, pool::key(&target))).await?;
-                    continue;
-                }
-                return Err(err);
-            }
-            let response = match conn.driver.run(conn.sender.try_send_request(request)).await {
-                Ok(Ok(response)) => response,
-                Ok(Err(mut failed)) => match failed.take_message() {
-                    Some(unsent) if conn.reused => {
-                        request = unsent;
-                        drop(conn);
-                        conn = Box::pin(pool.connect(&target, pool::key(&target))).await?;
-                        continue;
+            let reused = conn.reused;
+            let Http1 { sender, driver } = &mut *conn;
+            let unsent = match driver.run(sender.ready()).await {
+                Ok(Ok(())) => match driver.run(sender.try_send_request(request)).await {
+                    Ok(Ok(response)) => {
+                        let (parts, body) = response.into_parts();
+                        return Ok((parts, (body, conn)));
                     }
-                    _ => {
-                        let cause = conn.driver.take_error();
-                        return Err(request_error(cause.as_ref().unwrap_or(failed.error()), host));
-                    }
+                    Ok(Err(mut failed)) => match failed.take_message() {
+                        Some(unsent) if reused => unsent,
+                        _ => return Err(request_error(driver.take_error().as_ref().unwrap_or(failed.error()), host)),
+                    },
+                    Err(ended) => return Err(ended.request_error(host)),
                 },
-                Err(Ended(Some(e))) => return Err(request_error(&e, host)),
-                Err(Ended(None)) => return Err(closed_before_answer()),
+                _ if reused => request,
+                Ok(Err(e)) => return Err(request_error(&driver.take_error().unwrap_or(e), host)),
+                Err(ended) => return Err(ended.request_error(host)),
             };
-            return Ok((response, conn));
+            // the server had closed the reused connection: once more on a fresh one, this one closed
+            // before its replacement opens (it holds a unit of the budget)
+            request = unsent;
+            drop(conn);
+            conn = Box::pin(pool.connect(&target)).await?;
         }
-    }
-
-    fn status(head: &Self::Head) -> http::StatusCode {
-        head.0.status()
     }
 
     /// Read a whole response body (Content-Length or chunked) into memory, then keep the
     /// connection for reuse.
-    async fn read_whole(&self, (response, mut conn): Self::Head, max: usize) -> Result<Response> {
-        let read = read_whole(response, max, "AsyncStdTransport::with_max_response_bytes");
+    async fn read_whole(&self, parts: Parts, (body, mut conn): Self::Unread, max: usize) -> Result<Response> {
+        let read = read_whole(parts, body, max, "AsyncStdTransport::with_max_response_bytes");
         let response = match conn.driver.run(read).await {
-            Ok(Ok(response)) => response,
-            Ok(Err(e)) => return Err(conn.driver.take_error().map_or(e, |cause| body_error(&cause))),
-            Err(Ended(Some(e))) => return Err(body_error(&e)),
-            Err(Ended(None)) => return Err(truncated_by_close()),
+            Ok(read) => read.map_err(|e| conn.driver.take_error().map_or(e, |cause| body_error(&cause)))?,
+            Err(ended) => return Err(ended.body_error()),
         };
-        self.pool.put(conn);
+        self.pool.idle.put(conn);
         Ok(response)
     }
 
-    fn stream(&self, (response, conn): Self::Head) -> Result<(http::response::Parts, ConnFrames)> {
-        let (parts, body) = response.into_parts();
-        Ok((parts, ConnFrames { body, conn: Some(conn), pool: Arc::clone(&self.pool) }))
+    fn stream(&self, (body, conn): Self::Unread) -> ConnFrames {
+        ConnFrames { body, conn: Some(conn), pool: Arc::clone(&self.pool) }
     }
 }
 
@@ -253,31 +190,17 @@ impl run::Client for AsyncStdClient {
 /// with a `Host` header.
 fn origin_form(mut request: Request) -> Result<(Uri, Request)> {
     let target = request.uri().clone();
-    let host = host_header(&target)?;
+    let host = Target::of(&target)?.host_header()?;
     request.headers_mut().entry(http::header::HOST).or_insert(host);
     let origin = target.path_and_query().map(|pq| pq.as_str()).unwrap_or("/");
     *request.uri_mut() = origin.parse().map_err(|_| Error::protocol(format!("unusable request path {origin:?}")))?;
     Ok((target, request))
 }
 
-/// `Host` for a request to `uri`: the host, with the port unless it is the scheme's default.
-fn host_header(uri: &Uri) -> Result<http::HeaderValue> {
-    let host = uri.host().ok_or_else(|| Error::config("server", format!("{uri} has no host")))?;
-    let default_port = match uri.scheme_str() {
-        Some("https") => 443,
-        _ => 80,
-    };
-    let text = match uri.port_u16() {
-        Some(port) if port != default_port => format!("{host}:{port}"),
-        _ => host.to_owned(),
-    };
-    http::HeaderValue::from_str(&text).map_err(|_| Error::config("server", format!("{host:?} is not a valid host")))
-}
-
 /// The frames of a body, read through (and driving) its connection: the body of an
 /// [`AsyncStdBody`].
 pub struct ConnFrames {
-    body: hyper::body::Incoming,
+    body: Incoming,
     conn: Option<Conn>,
     pool: Arc<Pool>,
 }
@@ -289,14 +212,13 @@ impl Frames for ConnFrames {
         let Some(conn) = self.conn.as_mut() else { return Some(Err(truncated_by_close())) };
         match conn.driver.run(self.body.frame()).await {
             Ok(frame) => frame.map(|f| f.map_err(|e| body_error(&conn.driver.take_error().unwrap_or(e)))),
-            Err(Ended(Some(e))) => Some(Err(body_error(&e))),
-            Err(Ended(None)) => Some(Err(truncated_by_close())),
+            Err(ended) => Some(Err(ended.body_error())),
         }
     }
 
     fn finished(&mut self, clean: bool) {
         match self.conn.take() {
-            Some(conn) if clean => self.pool.put(conn),
+            Some(conn) if clean => self.pool.idle.put(conn),
             _ => {}
         }
     }

@@ -5,8 +5,8 @@
 //! connecting too); [`Config::tls`] cannot be applied to a client this crate did not build, so
 //! an `https` server with TLS settings is refused.
 //!
-//! Connections: without keep-alive (the client [`SurfTransport::with_default_client`] builds,
-//! and what [`SurfTransport::new`] asks for), each connection belongs to one request or stream
+//! Connections: without keep-alive (the client [`SurfTransport::new`] builds, and what
+//! [`SurfTransport::over`] asks for), each connection belongs to one request or stream
 //! and is closed before its unit of the budget is given back, so the budget of requests and
 //! streams also bounds the TCP connections open at once by [`Config::max_connections`]. A
 //! caller's keep-alive client pools connections itself (http-client's h1 pool keeps at most
@@ -14,24 +14,18 @@
 //! `surf::Config::set_max_connections_per_host(max_connections)` for the same bound.
 
 use std::io;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use clustermanager_core::config::Auth;
-use clustermanager_core::deadline::Io;
 use clustermanager_core::error::TransportErrorKind;
-use clustermanager_core::transport::Opened;
-use clustermanager_core::{Config, Error, Request, Response, Result, Transport};
-use clustermanager_transport_common::body::{too_large, DEFAULT_MAX_RESPONSE_BYTES};
-use clustermanager_transport_common::budget::Budget;
-use clustermanager_transport_common::hyper_rustls::{
-    body_error, chain_message, closed_before_answer, truncated_by_close,
-};
-use clustermanager_transport_common::run::{self, Frames, HttpTransport, Streamed};
+use clustermanager_core::{Config, Error, Request, Response, Result};
+use clustermanager_transport_common::body::DEFAULT_MAX_RESPONSE_BYTES;
+use clustermanager_transport_common::connect::connect_failed;
+use clustermanager_transport_common::hyper_rustls::{body_error, chain_message, closed_before_answer};
+use clustermanager_transport_common::run::{self, Declared, Frames, HttpTransport, Streamed};
 use clustermanager_transport_common::settings::Settings;
 use clustermanager_transport_common::tls::ClientTls;
 use futures_lite::AsyncReadExt;
+use http::response::Parts;
 use hyper::body::Frame;
 
 use crate::pool::key;
@@ -40,7 +34,7 @@ use crate::AsyncStdRuntime;
 /// The largest whole response body [`SurfTransport`] reads into memory by default: 512 MiB (the
 /// tokio transport's default), far above any paginated list, so that a misdirected request (a
 /// file server, an endless body) fails instead of exhausting memory. See
-/// [`SurfTransport::with_max_response_bytes`].
+/// [`SurfTransport::with_max_response_bytes`](HttpTransport::with_max_response_bytes).
 pub const DEFAULT_SURF_MAX_RESPONSE_BYTES: usize = DEFAULT_MAX_RESPONSE_BYTES;
 
 /// How much one read of a streamed body takes at most.
@@ -50,24 +44,46 @@ const READ_BUFFER: usize = 16 * 1024;
 /// (refused, unreachable) is only in the text.
 const POOL_CONNECT_FAILED: &str = "error occured while creating a new object";
 
-/// A [`Transport`] over a `surf::Client` the caller supplies: requests resolved against
-/// [`Config::server`] with the configured credentials, under the configured time limits and
-/// connection budget, sent through the client (and its middleware).
+/// A [`Transport`](clustermanager_core::Transport) over a `surf::Client`: requests resolved
+/// against [`Config::server`] with the configured credentials, under the configured time limits
+/// and connection budget, sent through the client (and its middleware). The request flow, its
+/// time limits and the builders are every transport's ([`HttpTransport`]); what is surf's is
+/// the [`SurfClient`].
 ///
-/// For plain-HTTP servers, or TLS the caller configured in the surf client: this crate enables
-/// no TLS backend of surf's. Credentials over plain `http://` are treated as the main transport
-/// treats them (a warning, naming no credential, when the transport is built). Middleware in the
-/// client sees the requests with their `Authorization` / `X-Nomad-Token` headers: do not install
-/// one that logs headers.
+/// [`SurfTransport::new`] sends through a new surf client of this crate's plain-HTTP backend
+/// (h1, no TLS): without a timeout of its own (this transport's limits apply), `TCP_NODELAY` on,
+/// and without keep-alive: one connection per request or stream, closed when its response is
+/// read or dropped. An `https` server then fails on the first request with a
+/// [`TransportErrorKind::Connect`] error: use [`SurfTransport::over`] with a client that has a
+/// TLS backend. [`SurfTransport::over`] sends through the caller's client:
 ///
-/// Cheap to clone: clones share the client, the credential caches and the budget.
+/// - Set the client's own timeout (`surf::Config::set_timeout`) to `None` or past your longest
+///   blocking query: this transport applies [`Config::request_timeout`] plus the query's wait
+///   itself.
+/// - Turn keep-alive off (`surf::Config::set_http_keep_alive(false)`): surf's h1 pool
+///   (http-client 6) takes a connection back even when its response was not read to the end (a
+///   stream dropped, a request past its time limit), and the next request on it then reads the
+///   rest of the old response (`invalid HTTP version`). Watches and log follows are dropped
+///   mid-body routinely.
+///
+/// Either fails with [`Error::Config`] for an `https` server with TLS settings in
+/// [`Config::tls`] (CA, client certificate, skip-verify, server name): configure those in the
+/// surf client and leave [`Config::tls`] at its default. For `http://` they are ignored, as by
+/// every transport. This crate enables no TLS backend of surf's. Credentials over plain
+/// `http://` are treated as the main transport treats them (a warning, naming no credential,
+/// when the transport is built). Middleware in the client sees the requests with their
+/// `Authorization` / `X-Nomad-Token` headers: do not install one that logs headers.
+///
+/// [`budget`](HttpTransport::budget) counts requests and streams, and so connections: each is
+/// closed before its unit is given back ([`connections`](HttpTransport::connections) is the same
+/// budget). Cheap to clone: clones share the client, the credential caches and the budget.
 ///
 /// ```no_run
 /// # fn main() -> clustermanager_async_std::Result<()> {
 /// use clustermanager_async_std::{Config, SurfTransport};
 ///
 /// let config = Config::nomad("http://127.0.0.1:4646")?;
-/// let transport = SurfTransport::new(surf::Client::new(), &config)?;
+/// let transport = SurfTransport::over(surf::Client::new(), &config)?;
 /// futures_lite::future::block_on(async {
 ///     let cm = clustermanager_async_std::core::ClusterManager::connect(transport, &config, 7).await?;
 ///     println!("{:?}", cm.orchestrator());
@@ -75,207 +91,89 @@ const POOL_CONNECT_FAILED: &str = "error occured while creating a new object";
 /// })
 /// # }
 /// ```
+///
+/// ```
+/// let config = clustermanager_async_std::Config::nomad("http://127.0.0.1:4646")?;
+/// let transport = clustermanager_async_std::SurfTransport::new(&config)?;
+/// # let _ = transport;
+/// # Ok::<(), clustermanager_async_std::Error>(())
+/// ```
 #[cfg_attr(docsrs, doc(cfg(feature = "surf")))]
-#[derive(Clone)]
-pub struct SurfTransport(HttpTransport<SurfClient>);
+pub type SurfTransport = HttpTransport<SurfClient>;
 
-impl std::fmt::Debug for SurfTransport {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
+/// What is surf's in a [`SurfTransport`]: the surf client requests go through (from a
+/// `surf::Client`, for [`SurfTransport::over`]). The TLS settings of its transport are where an
+/// exec plugin's client certificate lands, never used for a connection here: over `https`, a
+/// request after the plugin handed out a certificate (which a surf client could not present)
+/// fails with [`Error::Config`].
+#[cfg_attr(docsrs, doc(cfg(feature = "surf")))]
+pub struct SurfClient(::surf::Client);
 
-/// The surf client under a [`SurfTransport`]; the TLS settings of its transport are where an
-/// exec plugin's client certificate lands, never used for a connection here.
-pub struct SurfClient {
-    client: ::surf::Client,
-    /// For an `https` server with an exec plugin: the TLS configuration before any plugin
-    /// certificate, to notice one (which a surf client could not present).
-    exec_baseline: Option<Arc<rustls::ClientConfig>>,
-}
-
-impl SurfTransport {
-    /// A transport for the server `config` describes, sending through `client`.
-    ///
-    /// Fails with [`Error::Config`] for an `https` server with TLS settings in [`Config::tls`]
-    /// (CA, client certificate, skip-verify, server name): configure those in the surf client and
-    /// leave [`Config::tls`] at its default. For `http://` they are ignored, as by every
-    /// transport. Warns (without the credential) when credentials would go over plain `http://`.
-    ///
-    /// Set the client's own timeout (`surf::Config::set_timeout`) to `None` or past your longest
-    /// blocking query: this transport applies [`Config::request_timeout`] plus the query's wait
-    /// itself. And turn keep-alive off (`surf::Config::set_http_keep_alive(false)`): surf's h1
-    /// pool (http-client 6) takes a connection back even when its response was not read to the
-    /// end (a stream dropped, a request past its time limit), and the next request on it then
-    /// reads the rest of the old response (`invalid HTTP version`). Watches and log follows are
-    /// dropped mid-body routinely. [`SurfTransport::with_default_client`] builds such a client.
-    pub fn new(client: ::surf::Client, config: &Config) -> Result<Self> {
-        refuse_tls_settings(config)?;
-        // The settings warn about credentials over plain http and hold an exec plugin's certificate.
-        HttpTransport::with_client(config, |settings| SurfClient::over(client, settings)).map(SurfTransport)
-    }
-
-    /// A transport over a new surf client of this crate's plain-HTTP backend (h1, no TLS):
-    /// without a timeout of its own (this transport's limits apply), `TCP_NODELAY` on, and
-    /// without keep-alive: one connection per request or stream, closed when its response is
-    /// read or dropped (see [`SurfTransport::new`] on why). An `https` server fails on the first
-    /// request with a [`TransportErrorKind::Connect`] error: use [`SurfTransport::new`] with a
-    /// client that has a TLS backend.
-    ///
-    /// ```
-    /// let config = clustermanager_async_std::Config::nomad("http://127.0.0.1:4646")?;
-    /// let transport = clustermanager_async_std::SurfTransport::with_default_client(&config)?;
-    /// # let _ = transport;
-    /// # Ok::<(), clustermanager_async_std::Error>(())
-    /// ```
-    pub fn with_default_client(config: &Config) -> Result<Self> {
-        Self::new(default_client()?, config)
-    }
-
-    /// The budget of requests and streams (and of connections: each is closed before its unit is
-    /// given back): how many are in flight now, and the most that ever were
-    /// ([`Config::max_connections`] bounds both).
-    pub fn budget(&self) -> &Budget {
-        self.0.budget()
-    }
-
-    /// Re-read a token file ([`Auth::TokenFile`]) when the last read is older than `refresh`
-    /// (default [`DEFAULT_TOKEN_FILE_REFRESH`](crate::DEFAULT_TOKEN_FILE_REFRESH), 60 s).
-    pub fn with_token_file_refresh(self, refresh: Duration) -> Self {
-        SurfTransport(self.0.with_token_file_refresh(refresh))
-    }
-
-    /// Read whole response bodies of at most `max` bytes (default
-    /// [`DEFAULT_SURF_MAX_RESPONSE_BYTES`]); a larger one fails with [`Error::Decode`] (not
-    /// retried). Streams are read piece by piece, not limited as a whole.
-    pub fn with_max_response_bytes(self, max: usize) -> Self {
-        SurfTransport(self.0.with_max_response_bytes(max))
-    }
-
-    /// The configuration this transport was built from.
-    pub fn config(&self) -> &Config {
-        self.0.config()
-    }
-
+impl SurfClient {
     /// The surf client requests go through.
-    pub fn client(&self) -> &::surf::Client {
-        &self.0.client().client
+    pub fn surf(&self) -> &::surf::Client {
+        &self.0
     }
 }
 
-impl Transport for SurfTransport {
-    type Body = SurfBody;
-
-    async fn send(&self, request: Request, io: Io) -> Result<Response> {
-        self.0.send(request, io).await
-    }
-
-    async fn open(&self, request: Request, io: Io) -> Result<Opened<SurfBody>> {
-        self.0.open(request, io).await
-    }
-
-    async fn sleep(&self, duration: Duration) {
-        self.0.sleep(duration).await
-    }
-
-    fn now(&self) -> Instant {
-        self.0.now()
+impl From<::surf::Client> for SurfClient {
+    fn from(client: ::surf::Client) -> Self {
+        SurfClient(client)
     }
 }
 
 impl run::Client for SurfClient {
     type Runtime = AsyncStdRuntime;
-    type Head = ::surf::Response;
-    type Frames = SurfFrames;
+    type Unread = ::surf::Body;
+    type Frames = Declared<SurfFrames>;
     const NAME: &'static str = "SurfTransport";
 
-    /// The client [`SurfTransport::with_default_client`] builds.
-    fn build(settings: &Settings<AsyncStdRuntime>) -> Result<Self> {
-        refuse_tls_settings(settings.config())?;
-        SurfClient::over(default_client()?, settings)
+    /// Refuses TLS settings for an `https` server, which a surf client cannot be given.
+    fn tls(config: &Config) -> Result<ClientTls> {
+        if config.server.scheme() == "https" && config.tls != Default::default() {
+            return Err(Error::config(
+                "tls",
+                "TLS settings (CA, client certificate, skip-verify, server name) cannot be applied to a \
+                 caller-supplied surf client; configure TLS in the surf client and leave the TLS settings \
+                 unset, or use AsyncStdTransport",
+            ));
+        }
+        ClientTls::new(config)
     }
 
-    fn connections<'a>(&'a self, settings: &'a Settings<AsyncStdRuntime>) -> &'a Budget {
-        settings.budget()
+    /// The client [`SurfTransport::new`] builds: no timeout of its own, `TCP_NODELAY` on, no
+    /// keep-alive.
+    fn build(_: &Settings<AsyncStdRuntime>) -> Result<Self> {
+        let surf_config = ::surf::Config::new().set_timeout(None).set_tcp_no_delay(true).set_http_keep_alive(false);
+        // The error type depends on which surf backends the build enabled (none can fail for h1).
+        let client: std::result::Result<::surf::Client, _> = surf_config.try_into();
+        client.map(SurfClient).map_err(|e| Error::config("surf", format!("cannot build the surf client: {e}")))
     }
 
-    /// Convert a ready request to surf's and send it through the client.
-    async fn dispatch(&self, settings: &Settings<AsyncStdRuntime>, request: Request) -> Result<::surf::Response> {
-        let SurfClient { client, exec_baseline } = self;
-        if let Some(baseline) = exec_baseline {
-            if !Arc::ptr_eq(baseline, &tls_in_use(settings.tls(), settings.config())?) {
-                return Err(Error::config(
-                    "exec",
-                    "the exec plugin returned a client certificate, which a caller-supplied surf client \
-                     cannot present; use AsyncStdTransport, or a plugin that returns a token",
-                ));
-            }
+    /// Convert a ready request to surf's, send it through the client and convert the answer's
+    /// head.
+    async fn dispatch(&self, settings: &Settings<AsyncStdRuntime>, request: Request) -> Result<(Parts, ::surf::Body)> {
+        if settings.config().server.scheme() == "https" && settings.tls().has_exec_identity() {
+            return Err(Error::config(
+                "exec",
+                "the exec plugin returned a client certificate, which a caller-supplied surf client \
+                 cannot present; use AsyncStdTransport, or a plugin that returns a token",
+            ));
         }
         let target = key(request.uri());
-        client.send(to_surf(request)?).await.map_err(|e| request_error(&e, &target))
-    }
-
-    fn status(head: &::surf::Response) -> http::StatusCode {
-        // surf's status codes are all valid ones
-        http::StatusCode::from_u16(u16::from(head.status())).unwrap_or(http::StatusCode::BAD_GATEWAY)
+        let mut response = self.0.send(to_surf(request)?).await.map_err(|e| request_error(&e, &target))?;
+        Ok((head_of(&response)?, response.take_body()))
     }
 
     /// Read a whole response body into memory, at most `max_response_bytes`.
-    async fn read_whole(&self, mut response: ::surf::Response, max: usize) -> Result<Response> {
-        let parts = head_of(&response)?;
-        let setter = "SurfTransport::with_max_response_bytes";
-        let body = response.take_body();
-        if body.len().is_some_and(|declared| declared > max) {
-            return Err(too_large(max, setter));
-        }
-        let body = run::collect(SurfFrames::new(body), max, setter).await?;
+    async fn read_whole(&self, parts: Parts, body: ::surf::Body, max: usize) -> Result<Response> {
+        let body = run::collect(SurfFrames::new(body), max, "SurfTransport::with_max_response_bytes").await?;
         Ok(Response::from_parts(parts, body))
     }
 
-    fn stream(&self, mut response: ::surf::Response) -> Result<(http::response::Parts, SurfFrames)> {
-        Ok((head_of(&response)?, SurfFrames::new(response.take_body())))
+    fn stream(&self, body: ::surf::Body) -> Self::Frames {
+        SurfFrames::new(body)
     }
-}
-
-/// An `https` server with TLS settings, which a caller's surf client cannot be given.
-fn refuse_tls_settings(config: &Config) -> Result<()> {
-    if config.server.scheme() == "https" && config.tls != Default::default() {
-        return Err(Error::config(
-            "tls",
-            "TLS settings (CA, client certificate, skip-verify, server name) cannot be applied to a \
-             caller-supplied surf client; configure TLS in the surf client and leave the TLS settings \
-             unset, or use AsyncStdTransport",
-        ));
-    }
-    Ok(())
-}
-
-/// A surf client of this crate's plain-HTTP backend (h1, no TLS): no timeout of its own,
-/// `TCP_NODELAY` on, no keep-alive.
-fn default_client() -> Result<::surf::Client> {
-    let surf_config = ::surf::Config::new().set_timeout(None).set_tcp_no_delay(true).set_http_keep_alive(false);
-    // The error type depends on which surf backends the build enabled (none can fail for h1).
-    let client: std::result::Result<::surf::Client, _> = surf_config.try_into();
-    client.map_err(|e| Error::config("surf", format!("cannot build the surf client: {e}")))
-}
-
-impl SurfClient {
-    /// `client` under a transport with `settings`, noting an `https` exec plugin's TLS baseline.
-    fn over(client: ::surf::Client, settings: &Settings<AsyncStdRuntime>) -> Result<Self> {
-        let config = settings.config();
-        let exec_baseline = match (&config.auth, config.server.scheme()) {
-            (Auth::Exec(_), "https") => Some(tls_in_use(settings.tls(), config)?),
-            _ => None,
-        };
-        Ok(SurfClient { client, exec_baseline })
-    }
-}
-
-/// The rustls configuration `tls` currently holds for the server (to notice an exec plugin's
-/// certificate being put in).
-fn tls_in_use(tls: &ClientTls, config: &Config) -> Result<Arc<rustls::ClientConfig>> {
-    let host = config.server.host_str().unwrap_or("localhost");
-    Ok(tls.for_host(host)?.1)
 }
 
 /// Core's request as surf's: method, absolute URL, headers (values must be ASCII, which surf
@@ -307,7 +205,7 @@ fn to_surf(request: Request) -> Result<::surf::Request> {
 }
 
 /// surf's response head as an `http` one.
-fn head_of(response: &::surf::Response) -> Result<http::response::Parts> {
+fn head_of(response: &::surf::Response) -> Result<Parts> {
     let status = http::StatusCode::from_u16(u16::from(response.status()))
         .map_err(|_| Error::protocol(format!("the response status {} is not valid", response.status())))?;
     let (mut parts, ()) = http::Response::new(()).into_parts();
@@ -346,16 +244,13 @@ fn request_error(err: &::surf::Error, target: &str) -> Error {
         None => message.to_ascii_lowercase().contains(POOL_CONNECT_FAILED),
     };
     if connect {
-        return Error::transport(
-            TransportErrorKind::Connect,
-            format!("cannot connect to {target}: {message}; check the server address and that the server runs"),
-        );
+        return connect_failed(target, &message);
     }
     if err.status() == ::surf::StatusCode::BadRequest && message.contains("invalid url scheme") {
         return Error::transport(
             TransportErrorKind::Connect,
             format!(
-                "the surf client cannot reach {target}: {message}; for https, give SurfTransport::new a surf \
+                "the surf client cannot reach {target}: {message}; for https, give SurfTransport::over a surf \
                  client with a TLS backend"
             ),
         );
@@ -367,32 +262,23 @@ fn request_error(err: &::surf::Error, target: &str) -> Error {
     Error::transport(TransportErrorKind::Io, format!("the request to {target} failed: {message}"))
 }
 
-/// A Content-Length body that ended after `got` of its `declared` bytes.
-fn short_body(got: usize, declared: usize) -> Error {
-    let closed = truncated_by_close();
-    Error::transport(TransportErrorKind::Truncated, format!("{closed}: {got} of {declared} bytes arrived"))
-}
-
 /// The open body of a response streamed through surf. Dropping it drops surf's body: without
 /// keep-alive that closes the connection; a keep-alive h1 client would take the connection back
-/// unfinished (see [`SurfTransport::new`]).
+/// unfinished (see [`SurfTransport`]).
 #[cfg_attr(docsrs, doc(cfg(feature = "surf")))]
-pub type SurfBody = Streamed<SurfFrames, AsyncStdRuntime>;
+pub type SurfBody = Streamed<Declared<SurfFrames>, AsyncStdRuntime>;
 
-/// A surf body read piece by piece (the body of a [`SurfBody`]).
+/// A surf body read piece by piece (the body of a [`SurfBody`], held to its Content-Length).
 pub struct SurfFrames {
     body: ::surf::Body,
-    /// The Content-Length, if the server declared one.
-    declared: Option<usize>,
-    /// How many bytes were read so far.
-    received: usize,
     /// Where a read lands before it is copied out as [`Bytes`].
     buffer: Box<[u8]>,
 }
 
 impl SurfFrames {
-    fn new(body: ::surf::Body) -> Self {
-        SurfFrames { declared: body.len(), received: 0, body, buffer: vec![0; READ_BUFFER].into_boxed_slice() }
+    fn new(body: ::surf::Body) -> Declared<Self> {
+        let declared = body.len().map(|len| len as u64);
+        Declared::new(SurfFrames { body, buffer: vec![0; READ_BUFFER].into_boxed_slice() }, declared)
     }
 }
 
@@ -400,14 +286,8 @@ impl Frames for SurfFrames {
     // A read that has not finished has taken nothing: stopping at a timeout loses no bytes.
     async fn frame(&mut self) -> Option<Result<Frame<Bytes>>> {
         match self.body.read(&mut self.buffer).await {
-            // async-h1 ends a short Content-Length body as if it were complete.
-            Ok(0) => {
-                self.declared.filter(|&declared| self.received < declared).map(|d| Err(short_body(self.received, d)))
-            }
-            Ok(n) => {
-                self.received = self.received.saturating_add(n);
-                Some(Ok(Frame::data(Bytes::copy_from_slice(&self.buffer[..n]))))
-            }
+            Ok(0) => None,
+            Ok(n) => Some(Ok(Frame::data(Bytes::copy_from_slice(&self.buffer[..n])))),
             Err(e) => Some(Err(body_error(&e))),
         }
     }

@@ -15,7 +15,7 @@ use clustermanager_core::config::token_file::{self, TokenFile};
 use clustermanager_core::config::Auth;
 use clustermanager_core::Result;
 
-use crate::exec::{plugin_run, Captured};
+use crate::exec::{capture, plugin_run, Child};
 use crate::now_unix;
 use crate::tls::ClientTls;
 
@@ -25,15 +25,15 @@ pub const DEFAULT_TOKEN_FILE_REFRESH: Duration = token_file::DEFAULT_REFRESH;
 
 /// The I/O a runtime does for credentials.
 pub trait CredentialIo: Send + Sync + 'static {
+    /// An exec plugin running under the runtime's process API.
+    type Plugin: Child;
+
     /// Read the whole file at `path` without blocking the executor.
     fn read_file(path: String) -> impl Future<Output = std::io::Result<Vec<u8>>> + Send;
 
-    /// Run `command` (stdin null, stdout and stderr piped) to completion and collect its output,
-    /// both streams read at once, each into its [`Capped`](crate::exec::Capped) buffer (stdout
-    /// [`MAX_PLUGIN_STDOUT`](crate::exec::MAX_PLUGIN_STDOUT), stderr
-    /// [`MAX_PLUGIN_STDERR`](crate::exec::MAX_PLUGIN_STDERR)). When stdout goes past its cap, stop reading it and kill the
-    /// child. The child must be killed if the returned future is dropped.
-    fn output(command: Command) -> impl Future<Output = std::io::Result<Captured>> + Send;
+    /// Spawn `command` with stdin null and stdout and stderr piped, to be killed if the returned
+    /// [`Child`] is dropped while it runs; [`capture`] reads its output and waits for it.
+    fn spawn(command: Command) -> std::io::Result<Self::Plugin>;
 }
 
 /// The command for an exec plugin: its program, arguments and [`plugin_env`], stdin null, stdout
@@ -80,7 +80,8 @@ impl<R: CredentialIo> ExecCache<R> {
         if let Some(auth) = state.due(now_unix()) {
             return auth;
         }
-        let output = R::output(plugin_command(state.config())).await.map(plugin_run);
+        let run = async { capture(R::spawn(plugin_command(state.config()))?).await };
+        let output = run.await.map(plugin_run);
         state.update(output)
     }
 }

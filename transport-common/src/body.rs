@@ -25,13 +25,13 @@ pub fn too_large(max: usize, setter: &str) -> Error {
 }
 
 /// Read a whole response body (Content-Length or chunked) into memory, at most `max` bytes
-/// ([`too_large`] naming `setter` past that). A failed read becomes [`body_error`]'s error.
-pub async fn read_whole<B>(response: http::Response<B>, max: usize, setter: &str) -> Result<Response>
+/// ([`too_large`] naming `setter` past that), as the response with the head `parts`. A failed
+/// read becomes [`body_error`]'s error.
+pub async fn read_whole<B>(parts: http::response::Parts, body: B, max: usize, setter: &str) -> Result<Response>
 where
     B: hyper::body::Body,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let (parts, body) = response.into_parts();
     let declared = parts.headers.get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     if declared.is_some_and(|len| len > max as u64) {
         return Err(too_large(max, setter));
@@ -54,16 +54,18 @@ mod tests {
     use super::*;
     use http_body_util::Full;
 
-    fn response(body: &'static str) -> http::Response<Full<&'static [u8]>> {
-        http::Response::new(Full::new(body.as_bytes()))
+    fn response(body: &'static str) -> (http::response::Parts, Full<&'static [u8]>) {
+        http::Response::new(Full::new(body.as_bytes())).into_parts()
     }
 
     #[test]
     fn a_body_within_the_cap_is_read_and_a_larger_one_refused() {
         futures_lite::future::block_on(async {
-            let read = read_whole(response("hello"), 5, "X::with_max").await;
+            let (parts, body) = response("hello");
+            let read = read_whole(parts, body, 5, "X::with_max").await;
             assert_eq!(read.ok().map(|r| r.into_body()), Some("hello".into()));
-            let err = read_whole(response("hello!"), 5, "X::with_max").await.err();
+            let (parts, body) = response("hello!");
+            let err = read_whole(parts, body, 5, "X::with_max").await.err();
             assert!(
                 matches!(&err, Some(Error::Decode { message, .. }) if message.contains("larger than 5 bytes") && message.contains("X::with_max")),
                 "{err:?}"

@@ -39,6 +39,66 @@ where
     erased(&Config::infer(&crate::StdEnvironment)?, build).await
 }
 
+/// A transport crate's `connect`, `connect_typed` and `connect_infer` over its transport type
+/// (built by its `new`), with their docs: every transport crate offers these three, the same
+/// over [`erased`], [`manager`] and [`inferred`]. `$krate` is the crate as code names it (for the
+/// examples), `$transport` the transport type, both in scope where this is invoked, with the
+/// crate's re-exports of [`names`](crate::names).
+#[macro_export]
+macro_rules! connect_functions {
+    ($krate:ident, $transport:ident) => {
+        #[doc = concat!("Connect to the cluster `config` describes: build a [`", stringify!($transport), "`] and run the orchestrator's")]
+        /// connect step (for Nomad, reading `/v1/agent/self`). Retry jitter is seeded from the process's
+        /// randomness. Returns the one [`ClusterManager`] type every transport's `connect` returns (the
+        /// same as `clustermanager_core::ClusterManager`); [`connect_typed`] keeps the transport's type.
+        ///
+        /// ```no_run
+        #[doc = concat!("# async fn demo() -> ", stringify!($krate), "::Result<()> {")]
+        #[doc = concat!("use ", stringify!($krate), "::{ClusterManager, Config};")]
+        ///
+        /// let config = Config::kubernetes("https://127.0.0.1:6443")?;
+        #[doc = concat!("let cm: ClusterManager = ", stringify!($krate), "::connect(&config).await?;")]
+        /// # let _ = cm; Ok(()) }
+        /// ```
+        pub async fn connect(config: &Config) -> Result<ClusterManager> {
+            $crate::connect::erased(config, $transport::new).await
+        }
+
+        #[doc = concat!("[`connect`], keeping the transport's type: a `ClusterManager<", stringify!($transport), ">`, whose")]
+        #[doc = concat!("[`transport`](ClusterManager::transport) is the [`", stringify!($transport), "`] itself (its budgets, say).")]
+        /// `.erase()` turns it into the [`ClusterManager`] that [`connect`] returns.
+        ///
+        /// ```no_run
+        #[doc = concat!("# async fn demo() -> ", stringify!($krate), "::Result<()> {")]
+        #[doc = concat!("use ", stringify!($krate), "::{ClusterManager, Config, ", stringify!($transport), "};")]
+        ///
+        /// let config = Config::nomad("http://127.0.0.1:4646")?;
+        #[doc = concat!("let cm: ClusterManager<", stringify!($transport), "> = ", stringify!($krate), "::connect_typed(&config).await?;")]
+        /// println!("{} requests in flight", cm.transport().budget().in_use());
+        /// # Ok(()) }
+        /// ```
+        pub async fn connect_typed(config: &Config) -> Result<ClusterManager<$transport>> {
+            $crate::connect::manager(config, $transport::new).await
+        }
+
+        /// Find the cluster as kubectl and the Nomad CLI do and connect to it, in one call:
+        /// [`Config::infer`] from the process environment ([`StdEnvironment`]: `KUBECONFIG` or
+        /// `~/.kube/config`, the in-cluster service account, `NOMAD_ADDR` and the other `NOMAD_*`
+        /// variables), then [`connect`]. When nothing is found the error lists what was tried and why
+        /// each did not apply; a source that is present but broken fails with its own error.
+        ///
+        /// ```no_run
+        #[doc = concat!("# async fn demo() -> ", stringify!($krate), "::Result<()> {")]
+        #[doc = concat!("let cm = ", stringify!($krate), "::connect_infer().await?;")]
+        /// println!("{:?}", cm.orchestrator());
+        /// # Ok(()) }
+        /// ```
+        pub async fn connect_infer() -> Result<ClusterManager> {
+            $crate::connect::inferred($transport::new).await
+        }
+    };
+}
+
 /// Where a request's absolute URI points.
 #[derive(Debug, Clone, Copy)]
 pub struct Target<'u> {
@@ -69,14 +129,27 @@ impl<'u> Target<'u> {
         self.host.trim_start_matches('[').trim_end_matches(']')
     }
 
+    /// The `Host` header of a request to the target: the host, with the port unless it is the
+    /// scheme's default.
+    pub fn host_header(&self) -> Result<http::HeaderValue> {
+        let Target { https, host, port } = *self;
+        let text = if port == if https { 443 } else { 80 } { host.to_owned() } else { format!("{host}:{port}") };
+        http::HeaderValue::from_str(&text).map_err(|_| Error::config("server", format!("{host:?} is not a valid host")))
+    }
+
     /// The TCP connect to the target failed with `err`.
     pub fn tcp_failed(&self, err: &std::io::Error) -> Error {
         let Target { host, port, .. } = self;
-        Error::transport(
-            TransportErrorKind::Connect,
-            format!("cannot connect to {host}:{port}: {err}; check the server address and that the server runs"),
-        )
+        connect_failed(&format!("{host}:{port}"), err)
     }
+}
+
+/// No connection to `server` (as the transport names it) could be made: `cause` says why.
+pub fn connect_failed(server: &str, cause: &dyn std::fmt::Display) -> Error {
+    Error::transport(
+        TransportErrorKind::Connect,
+        format!("cannot connect to {server}: {cause}; check the server address and that the server runs"),
+    )
 }
 
 /// No connection to `server` (as the transport names it) within the connect timeout `limit`.
@@ -110,6 +183,12 @@ mod tests {
         let uri: Uri = "https://[::1]/api".parse().unwrap_or_default();
         let target = Target::of(&uri).map(|t| (t.https, t.host, t.port, t.bare_host()));
         assert_eq!(target.ok(), Some((true, "[::1]", 443, "::1")));
+        let uri: Uri = "http://[::1]:8080/".parse().unwrap_or_default();
+        let host = Target::of(&uri).and_then(|t| t.host_header()).ok();
+        assert_eq!(host.as_ref().and_then(|h| h.to_str().ok()), Some("[::1]:8080"));
+        let uri: Uri = "https://example.com:443/".parse().unwrap_or_default();
+        let host = Target::of(&uri).and_then(|t| t.host_header()).ok();
+        assert_eq!(host.as_ref().and_then(|h| h.to_str().ok()), Some("example.com"), "the default port is left out");
         let uri: Uri = "ftp://example.com/".parse().unwrap_or_default();
         assert!(matches!(Target::of(&uri), Err(Error::Config { .. })));
     }

@@ -112,6 +112,12 @@ pub fn truncated_by_close() -> Error {
     Error::transport(TransportErrorKind::Truncated, "the connection closed before the response body ended")
 }
 
+/// A body declared `declared` bytes long (Content-Length) whose connection closed after `got`.
+pub fn short_body(got: u64, declared: u64) -> Error {
+    let closed = truncated_by_close();
+    Error::transport(TransportErrorKind::Truncated, format!("{closed}: {got} of {declared} bytes arrived"))
+}
+
 /// The rustls error `e` is, or wraps as an I/O error (whose `source()` skips the wrapped error).
 pub fn as_rustls<'e>(e: &'e (dyn std::error::Error + 'static)) -> Option<&'e rustls::Error> {
     e.downcast_ref::<rustls::Error>()

@@ -7,14 +7,15 @@
 //! [`StdEnvironment`], the process environment and file system as core's config loaders see them,
 //! and the hyper/rustls glue both runtimes need ([`hyper_rustls`]: blocking-query allowances,
 //! log-follow detection, error mapping), and the wall clock and randomness handed to core
-//! ([`clock`]: [`now_unix`], [`random_seed`]), and a finished exec plugin as core sees it
-//! ([`exec`]), and the token-file and exec-plugin credential caches over a runtime's I/O
-//! ([`auth`]), and the connection budget ([`budget`]); reading a whole response body under a
-//! size cap ([`body`]); where a connection goes and how a failed
-//! connect reads ([`connect`]); what a transport is built from and does to
-//! each request before it goes out ([`settings`]), and what a request may take ([`limits`]); the
-//! flow of one request and a streamed body, written once over what each transport does
-//! differently ([`run`]); and the names every transport crate re-exports ([`names`]).
+//! ([`clock`]: [`now_unix`], [`random_seed`]), and an exec plugin's run, its output read under
+//! caps, as core sees it ([`exec`]), and the token-file and exec-plugin credential caches over
+//! a runtime's I/O ([`auth`]), and the connection budget ([`budget`]) with the idle connections
+//! a spawn-free transport keeps within it ([`pool`]); reading a whole response body under a
+//! size cap ([`body`]); where a connection goes and how a failed connect reads ([`connect`]);
+//! what a transport is built from and does to each request before it goes out ([`settings`]),
+//! and what a request may take ([`limits`]); the flow of one request and a streamed body,
+//! written once over what each transport does differently ([`run`]); and the names every
+//! transport crate re-exports ([`names`]).
 
 // Where other crates' docs link to this one when built alone (`cargo doc --no-deps`):
 // without it their links to our items render as plain text.
@@ -30,6 +31,7 @@ pub mod exec;
 pub mod hyper_rustls;
 pub mod limits;
 pub mod names;
+pub mod pool;
 pub mod run;
 pub mod settings;
 pub mod tls;

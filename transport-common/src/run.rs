@@ -30,11 +30,13 @@ use bytes::Bytes;
 use clustermanager_core::deadline::Io;
 use clustermanager_core::transport::{Chunk, Opened};
 use clustermanager_core::{BodyStream, Config, Request, Response, Result, Transport};
+use http::response::Parts;
 use hyper::body::Frame;
 
 use crate::auth::CredentialIo;
 use crate::body::too_large;
 use crate::budget::{Budget, Permit};
+use crate::hyper_rustls::short_body;
 use crate::settings::Settings;
 use crate::tls::ClientTls;
 
@@ -65,8 +67,8 @@ pub async fn within<Tm: Timer, T>(
 pub trait Client: Sized + Send + Sync + 'static {
     /// The runtime's timer and credential I/O.
     type Runtime: Timer + CredentialIo;
-    /// An answer whose head is in and whose body is not read yet.
-    type Head: Send;
+    /// An answer's body, not read yet, with what reading it needs (its connection, say).
+    type Unread: Send;
     /// Where a streamed body's frames come from.
     type Frames: Frames + 'static;
     /// The transport's name, in its `Debug` output.
@@ -81,23 +83,25 @@ pub trait Client: Sized + Send + Sync + 'static {
     fn build(settings: &Settings<Self::Runtime>) -> Result<Self>;
 
     /// The connection budget: TCP connections open now (idle pooled ones included) and at most.
-    fn connections<'a>(&'a self, settings: &'a Settings<Self::Runtime>) -> &'a Budget;
+    /// By default the budget of requests and streams, for a client whose every connection
+    /// belongs to one request or stream and is closed before its unit is given back.
+    fn connections<'a>(&'a self, settings: &'a Settings<Self::Runtime>) -> &'a Budget {
+        settings.budget()
+    }
 
     /// Send `request` (ready: absolute URI, credentials) and wait for the answer's head.
     fn dispatch(
         &self,
         settings: &Settings<Self::Runtime>,
         request: Request,
-    ) -> impl Future<Output = Result<Self::Head>> + Send;
+    ) -> impl Future<Output = Result<(Parts, Self::Unread)>> + Send;
 
-    /// The answer's status.
-    fn status(head: &Self::Head) -> http::StatusCode;
+    /// Read the whole body of the answer whose head is `parts`, at most `max` bytes.
+    fn read_whole(&self, parts: Parts, body: Self::Unread, max: usize)
+        -> impl Future<Output = Result<Response>> + Send;
 
-    /// Read the whole body, at most `max` bytes.
-    fn read_whole(&self, head: Self::Head, max: usize) -> impl Future<Output = Result<Response>> + Send;
-
-    /// The head of a 2xx answer and its body's frames, to stream.
-    fn stream(&self, head: Self::Head) -> Result<(http::response::Parts, Self::Frames)>;
+    /// The frames of a 2xx answer's body, to stream.
+    fn stream(&self, body: Self::Unread) -> Self::Frames;
 }
 
 /// core's [`Transport`] over a [`Client`]: the configuration, TLS settings, credential caches,
@@ -128,6 +132,12 @@ impl<C: Client> HttpTransport<C> {
     /// lazily, on the first request; building needs no runtime.
     pub fn new(config: &Config) -> Result<Self> {
         Self::with_client(config, C::build)
+    }
+
+    /// A transport for `config` over a client the caller made (a client that wraps the caller's
+    /// own, like the surf adapter's); otherwise as [`new`](Self::new).
+    pub fn over(client: impl Into<C>, config: &Config) -> Result<Self> {
+        Self::with_client(config, |_| Ok(client.into()))
     }
 
     /// A transport for `config` over the client `make` builds from the transport's settings.
@@ -180,11 +190,11 @@ impl<C: Client> HttpTransport<C> {
     }
 
     /// Send a ready request under a unit of the budget, noting the answer's status.
-    async fn dispatch(&self, request: Request) -> Result<(Permit, C::Head)> {
+    async fn dispatch(&self, request: Request) -> Result<(Permit, Parts, C::Unread)> {
         let permit = self.settings.budget().acquire().await;
-        let head = self.client.dispatch(&self.settings, request).await?;
-        self.settings.answered(C::status(&head)).await;
-        Ok((permit, head))
+        let (parts, body) = self.client.dispatch(&self.settings, request).await?;
+        self.settings.answered(parts.status).await;
+        Ok((permit, parts, body))
     }
 }
 
@@ -196,8 +206,8 @@ impl<C: Client> Transport for HttpTransport<C> {
         let limits = self.settings.limits(&request, &io);
         let exchange = async {
             let request = self.settings.prepare(request).await?;
-            let (_permit, head) = self.dispatch(request).await?;
-            self.client.read_whole(head, self.settings.max_response_bytes()).await
+            let (_permit, parts, body) = self.dispatch(request).await?;
+            self.client.read_whole(parts, body, self.settings.max_response_bytes()).await
         };
         within::<C::Runtime, _>(limits.answer(), exchange, || Err(limits.response_timed_out())).await
     }
@@ -211,16 +221,16 @@ impl<C: Client> Transport for HttpTransport<C> {
         let request = credentials.await?;
         let head_limit = limits.left(limits.answer());
         let dispatch = self.dispatch(request);
-        let (permit, head) = within::<C::Runtime, _>(head_limit, dispatch, || Err(limits.head_timed_out())).await?;
-        if C::status(&head).is_success() {
-            let (parts, frames) = self.client.stream(head)?;
-            return Ok(Opened::Stream(parts, Streamed::new(frames, permit)));
+        let head = within::<C::Runtime, _>(head_limit, dispatch, || Err(limits.head_timed_out()));
+        let (permit, parts, body) = head.await?;
+        if parts.status.is_success() {
+            return Ok(Opened::Stream(parts, Streamed::new(self.client.stream(body), permit)));
         }
         let body_limit = match limits.answer() {
             Some(answer) => limits.left(Some(answer)),
             None => limits.rest(),
         };
-        let read = self.client.read_whole(head, self.settings.max_response_bytes());
+        let read = self.client.read_whole(parts, body, self.settings.max_response_bytes());
         within::<C::Runtime, _>(body_limit, read, || Err(limits.error_body_timed_out())).await.map(Opened::Complete)
     }
 
@@ -244,8 +254,12 @@ impl Frames for HyperFrames {
 }
 
 /// The data of `frames` to the body's end, at most `max` bytes ([`too_large`] naming `setter`
-/// past that): a whole body read through a transport's [`Frames`].
+/// past that, or as soon as the body is [`declared`](Frames::declared) larger): a whole body
+/// read through a transport's [`Frames`].
 pub async fn collect<F: Frames>(mut frames: F, max: usize, setter: &str) -> Result<Bytes> {
+    if frames.declared().is_some_and(|declared| declared > max as u64) {
+        return Err(too_large(max, setter));
+    }
     let mut body = Vec::new();
     while let Some(frame) = frames.frame().await {
         let Ok(data) = frame?.into_data() else { continue };
@@ -258,10 +272,55 @@ pub async fn collect<F: Frames>(mut frames: F, max: usize, setter: &str) -> Resu
     Ok(Bytes::from(body))
 }
 
+/// The frames of a body whose length the server declared (Content-Length), held to it: for a
+/// client that does not check it itself (hyper does; async-h1 ends a short body as if it were
+/// complete), a body that ends short fails as truncated ([`short_body`]).
+pub struct Declared<F> {
+    frames: F,
+    declared: Option<u64>,
+    /// How many bytes of data came so far.
+    received: u64,
+}
+
+impl<F> Declared<F> {
+    /// The frames of a body of `declared` bytes, if the server said how many.
+    pub fn new(frames: F, declared: Option<u64>) -> Self {
+        Declared { frames, declared, received: 0 }
+    }
+}
+
+impl<F: Frames> Frames for Declared<F> {
+    async fn frame(&mut self) -> Option<Result<Frame<Bytes>>> {
+        let frame = self.frames.frame().await;
+        match &frame {
+            None => return self.declared.filter(|&d| self.received < d).map(|d| Err(short_body(self.received, d))),
+            Some(Ok(frame)) => {
+                let len = frame.data_ref().map_or(0, Bytes::len);
+                self.received = self.received.saturating_add(len as u64);
+            }
+            Some(Err(_)) => {}
+        }
+        frame
+    }
+
+    fn declared(&self) -> Option<u64> {
+        self.declared
+    }
+
+    fn finished(&mut self, clean: bool) {
+        self.frames.finished(clean)
+    }
+}
+
 /// Where a streamed body's frames come from.
 pub trait Frames: Send {
     /// The next frame: `None` at the body's end, or the error reading it failed with.
     fn frame(&mut self) -> impl Future<Output = Option<Result<Frame<Bytes>>>> + Send;
+
+    /// The body's length as the server declared it (Content-Length), when that is known here.
+    fn declared(&self) -> Option<u64> {
+        None
+    }
 
     /// The body was read to its end (`clean`) or failed: keep or close its connection.
     fn finished(&mut self, clean: bool) {
@@ -324,5 +383,45 @@ impl<F: Frames, Tm: Timer> Streamed<F, Tm> {
 impl<F: Frames, Tm: Timer> BodyStream for Streamed<F, Tm> {
     fn next_chunk(&mut self, timeout: Option<Duration>) -> impl Future<Output = Chunk> + Send {
         self.read_chunk(timeout)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clustermanager_core::error::TransportErrorKind;
+    use clustermanager_core::Error;
+
+    /// Frames of the given pieces, then the end.
+    struct Pieces(Vec<&'static [u8]>);
+
+    impl Frames for Pieces {
+        async fn frame(&mut self) -> Option<Result<Frame<Bytes>>> {
+            (!self.0.is_empty()).then(|| Ok(Frame::data(Bytes::from_static(self.0.remove(0)))))
+        }
+    }
+
+    fn collected(pieces: Vec<&'static [u8]>, declared: Option<u64>, max: usize) -> Result<Bytes> {
+        futures_lite::future::block_on(collect(Declared::new(Pieces(pieces), declared), max, "X::with_max"))
+    }
+
+    #[test]
+    fn a_declared_body_is_held_to_its_length() {
+        assert_eq!(collected(vec![b"he", b"llo"], Some(5), 10).ok(), Some(Bytes::from_static(b"hello")));
+        assert_eq!(collected(vec![b"hello"], None, 10).ok(), Some(Bytes::from_static(b"hello")));
+        let short = collected(vec![b"he"], Some(5), 10).err();
+        assert!(
+            matches!(&short, Some(Error::Transport { kind: TransportErrorKind::Truncated, message }) if message.ends_with("2 of 5 bytes arrived")),
+            "{short:?}"
+        );
+    }
+
+    #[test]
+    fn a_body_declared_larger_than_the_cap_is_refused_unread() {
+        let err = collected(vec![], Some(11), 10).err();
+        assert!(
+            matches!(&err, Some(Error::Decode { message, .. }) if message.contains("larger than 10 bytes")),
+            "{err:?}"
+        );
     }
 }

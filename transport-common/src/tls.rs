@@ -286,6 +286,12 @@ impl ClientTls {
         Ok((name, config))
     }
 
+    /// Whether an exec plugin's client certificate is in the configuration for new connections
+    /// (for a client that makes its TLS connections itself and could not present it).
+    pub fn has_exec_identity(&self) -> bool {
+        self.exec_identity.lock().unwrap_or_else(|p| p.into_inner()).is_some()
+    }
+
     /// Put an exec plugin's client certificate into the configuration for new connections (a
     /// no-op when it is the one already there).
     pub fn use_exec_identity(&self, identity: Identity) -> Result<()> {
@@ -354,7 +360,9 @@ mod tests {
         let tls = ClientTls::new(&config).unwrap();
         let (_, first) = tls.for_host("127.0.0.1").unwrap();
         let alice = identity("alice");
+        assert!(!tls.has_exec_identity());
         tls.use_exec_identity(alice.clone()).unwrap();
+        assert!(tls.has_exec_identity());
         let (_, second) = tls.for_host("127.0.0.1").unwrap();
         assert!(!Arc::ptr_eq(&first, &second), "a new identity gives new connections a new config");
         tls.use_exec_identity(alice).unwrap();
@@ -369,6 +377,7 @@ mod tests {
         let (_, before) = tls.for_host("localhost").unwrap();
         let broken = Identity { cert_pem: b"not a certificate".to_vec(), key_pem: "not a key".into() };
         assert!(tls.use_exec_identity(broken).is_err());
+        assert!(!tls.has_exec_identity());
         let (_, after) = tls.for_host("localhost").unwrap();
         assert!(Arc::ptr_eq(&before, &after));
         assert!(!format!("{tls:?}").contains("not a key"));

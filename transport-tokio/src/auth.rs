@@ -2,12 +2,13 @@
 //! (see `clustermanager_transport_common::auth`): token files read with tokio::fs, exec plugins
 //! run with tokio::process (killed if the request is dropped while they run).
 
-use std::process::Stdio;
+use std::process::{ExitStatus, Stdio};
 
 use clustermanager_transport_common::auth::CredentialIo;
-use clustermanager_transport_common::exec::{read_capped, Captured, Pipe, MAX_PLUGIN_STDERR, MAX_PLUGIN_STDOUT};
+use clustermanager_transport_common::exec::{Child, Pipe};
 use clustermanager_transport_common::run::Timer;
 use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::process::{ChildStderr, ChildStdout};
 
 /// tokio's timer and credential I/O, as [`TokioTransport`](crate::TokioTransport) uses them.
 #[derive(Debug)]
@@ -20,33 +21,41 @@ impl Timer for TokioRuntime {
 }
 
 impl CredentialIo for TokioRuntime {
+    type Plugin = Plugin;
+
     async fn read_file(path: String) -> std::io::Result<Vec<u8>> {
         tokio::fs::read(path).await
     }
 
-    async fn output(command: std::process::Command) -> std::io::Result<Captured> {
-        let mut child = tokio::process::Command::from(command)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()?;
-        let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
-        let (stdout, stderr) = tokio::try_join!(
-            read_capped(stdout.map(ChildPipe), MAX_PLUGIN_STDOUT, true),
-            read_capped(stderr.map(ChildPipe), MAX_PLUGIN_STDERR, false)
-        )?;
-        if stdout.is_cut() {
-            // it printed more than any credential: do not wait for it to finish
-            child.start_kill().ok();
-        }
-        let status = child.wait().await?;
-        Ok(Captured { status, stdout, stderr })
+    fn spawn(command: std::process::Command) -> std::io::Result<Plugin> {
+        let mut command = tokio::process::Command::from(command);
+        command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
+        command.spawn().map(Plugin)
+    }
+}
+
+/// An exec plugin running under tokio::process.
+pub struct Plugin(tokio::process::Child);
+
+impl Child for Plugin {
+    type Stdout = ChildPipe<ChildStdout>;
+    type Stderr = ChildPipe<ChildStderr>;
+
+    fn pipes(&mut self) -> (Option<Self::Stdout>, Option<Self::Stderr>) {
+        (self.0.stdout.take().map(ChildPipe), self.0.stderr.take().map(ChildPipe))
+    }
+
+    fn kill(&mut self) {
+        self.0.start_kill().ok();
+    }
+
+    async fn wait(&mut self) -> std::io::Result<ExitStatus> {
+        self.0.wait().await
     }
 }
 
 /// A child's pipe, read through the runtime.
-struct ChildPipe<R>(R);
+pub struct ChildPipe<R>(R);
 
 impl<R: AsyncRead + Unpin + Send> Pipe for ChildPipe<R> {
     async fn read_some(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {

@@ -151,7 +151,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use clustermanager_core::{Request, Response};
+use http::response::Parts;
 use http_body_util::Full;
+use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
@@ -174,55 +176,8 @@ use clustermanager_transport_common::tls::{self, ClientTls};
 
 use connector::{wanting, Connector};
 
-/// Connect to the cluster `config` describes: build a [`TokioTransport`] and run the orchestrator's
-/// connect step (for Nomad, reading `/v1/agent/self`). Retry jitter is seeded from the process's
-/// randomness. Returns the one [`ClusterManager`] type every transport's `connect` returns (the
-/// same as `clustermanager_core::ClusterManager`); [`connect_typed`] keeps the transport's type.
-///
-/// ```no_run
-/// # async fn demo() -> clustermanager_tokio::Result<()> {
-/// use clustermanager_tokio::{ClusterManager, Config};
-///
-/// let config = Config::kubernetes("https://127.0.0.1:6443")?;
-/// let cm: ClusterManager = clustermanager_tokio::connect(&config).await?;
-/// # let _ = cm; Ok(()) }
-/// ```
-pub async fn connect(config: &Config) -> Result<ClusterManager> {
-    clustermanager_transport_common::connect::erased(config, TokioTransport::new).await
-}
-
-/// [`connect`], keeping the transport's type: a `ClusterManager<TokioTransport>`, whose
-/// [`transport`](ClusterManager::transport) is the [`TokioTransport`] itself (its budgets, say).
-/// `.erase()` turns it into the [`ClusterManager`] that [`connect`] returns.
-///
-/// ```no_run
-/// # async fn demo() -> clustermanager_tokio::Result<()> {
-/// use clustermanager_tokio::{ClusterManager, Config, TokioTransport};
-///
-/// let config = Config::nomad("http://127.0.0.1:4646")?;
-/// let cm: ClusterManager<TokioTransport> = clustermanager_tokio::connect_typed(&config).await?;
-/// println!("{} requests in flight", cm.transport().budget().in_use());
-/// # Ok(()) }
-/// ```
-pub async fn connect_typed(config: &Config) -> Result<ClusterManager<TokioTransport>> {
-    clustermanager_transport_common::connect::manager(config, TokioTransport::new).await
-}
-
-/// Find the cluster as kubectl and the Nomad CLI do and connect to it, in one call:
-/// [`Config::infer`] from the process environment ([`StdEnvironment`]: `KUBECONFIG` or
-/// `~/.kube/config`, the in-cluster service account, `NOMAD_ADDR` and the other `NOMAD_*`
-/// variables), then [`connect`]. When nothing is found the error lists what was tried and why
-/// each did not apply; a source that is present but broken fails with its own error.
-///
-/// ```no_run
-/// # async fn demo() -> clustermanager_tokio::Result<()> {
-/// let cm = clustermanager_tokio::connect_infer().await?;
-/// println!("{:?}", cm.orchestrator());
-/// # Ok(()) }
-/// ```
-pub async fn connect_infer() -> Result<ClusterManager> {
-    clustermanager_transport_common::connect::inferred(TokioTransport::new).await
-}
+// connect, connect_typed and connect_infer: every transport crate's three, over its transport.
+clustermanager_transport_common::connect_functions!(clustermanager_tokio, TokioTransport);
 
 /// A [`Transport`](clustermanager_core::Transport) over tokio, hyper and rustls: HTTP/2 when a
 /// TLS server picks it from the ALPN offer (`h2`, then `http/1.1`; kube-apiserver picks h2),
@@ -255,7 +210,7 @@ pub struct TokioClient {
 
 impl run::Client for TokioClient {
     type Runtime = TokioRuntime;
-    type Head = http::Response<hyper::body::Incoming>;
+    type Unread = hyper::body::Incoming;
     type Frames = HyperFrames;
     const NAME: &'static str = "TokioTransport";
 
@@ -286,22 +241,18 @@ impl run::Client for TokioClient {
         &self.connections
     }
 
-    async fn dispatch(&self, settings: &Settings<TokioRuntime>, request: Request) -> Result<Self::Head> {
+    async fn dispatch(&self, settings: &Settings<TokioRuntime>, request: Request) -> Result<(Parts, Incoming)> {
         let request = wanting(self.client.request(request.map(Full::new)));
-        request.await.map_err(|e| client_error(&e, settings.host(), e.is_connect()))
+        let response = request.await.map_err(|e| client_error(&e, settings.host(), e.is_connect()))?;
+        Ok(response.into_parts())
     }
 
-    fn status(head: &Self::Head) -> http::StatusCode {
-        head.status()
+    async fn read_whole(&self, parts: Parts, body: Incoming, max: usize) -> Result<Response> {
+        read_whole(parts, body, max, "TokioTransport::with_max_response_bytes").await
     }
 
-    async fn read_whole(&self, head: Self::Head, max: usize) -> Result<Response> {
-        read_whole(head, max, "TokioTransport::with_max_response_bytes").await
-    }
-
-    fn stream(&self, head: Self::Head) -> Result<(http::response::Parts, HyperFrames)> {
-        let (parts, body) = head.into_parts();
-        Ok((parts, HyperFrames(body)))
+    fn stream(&self, body: Incoming) -> HyperFrames {
+        HyperFrames(body)
     }
 }
 
