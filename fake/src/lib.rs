@@ -152,6 +152,10 @@ struct Shared {
     epoch: u64,
     /// Requests sent but not yet seen by the server: time does not move until they are.
     runnable: usize,
+    /// Bumped each time the state is taken other than by a wait looking (a request answered, a
+    /// wait ended, a test changing the cluster): a wait that looked since, at the same epoch,
+    /// would see the same thing and does not look again (see [`clock::Waiter::poll`]).
+    changes: u64,
 }
 
 /// How a scripted fault ends a streamed response (see [`Effect::CutStream`] and
@@ -514,6 +518,7 @@ impl FakeCluster {
             wait_seq: 0,
             epoch: 0,
             runnable: 0,
+            changes: 0,
             peak_streams: 0,
             bytes_sent: 0,
             max_conns: (!kubernetes).then_some(NOMAD_MAX_CONNS_PER_CLIENT),
@@ -521,8 +526,11 @@ impl FakeCluster {
         FakeCluster { shared: Arc::new(Mutex::new(shared)), start: Instant::now(), options, kubernetes }
     }
 
+    /// The state, for anything but a wait's look: it may change what the waits would see.
     fn lock(&self) -> MutexGuard<'_, Shared> {
-        self.shared.lock().unwrap_or_else(PoisonError::into_inner)
+        let mut s = self.shared.lock().unwrap_or_else(PoisonError::into_inner);
+        s.changes = s.changes.wrapping_add(1);
+        s
     }
 
     /// The state with everything due by now applied (what the next request would see).
