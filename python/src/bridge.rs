@@ -25,8 +25,10 @@
 
 use std::cell::RefCell;
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::task::Wake;
 
 use pyo3::prelude::*;
 use tokio::task::AbortHandle;
@@ -43,19 +45,118 @@ fn complete(future: &Bound<'_, PyAny>, ok: bool, value: Bound<'_, PyAny>) -> PyR
     Ok(())
 }
 
-/// The asyncio future's done callback: when it was cancelled, abort the tokio task, which drops
-/// the Rust future (and closes the connections it held).
+/// Where a call's Rust future is: polled on the calling thread, parked until it is woken, or
+/// spawned on the runtime (see [`Handoff`]).
+enum Place {
+    /// Being polled on the calling thread; `woken`: it was woken meanwhile.
+    Polling { woken: bool },
+    /// Polled once and pending: spawned by whatever wakes it (its I/O, a timer, another task).
+    Parked(Pin<Box<dyn Future<Output = ()> + Send>>),
+    /// On the runtime.
+    Spawned(AbortHandle),
+    /// Cancelled from Python: dropped, or aborted.
+    Cancelled,
+}
+
+/// The waker of a call first polled on the calling thread, and its place afterwards.
+///
+/// A call that is pending after its first poll (it wrote its request and waits for the
+/// answer) is not spawned at once: spawning from the loop's thread wakes a tokio worker only to
+/// poll the future once more and find it still waiting. It is parked here, and the first wake-up
+/// (the answer's readiness, from the runtime's I/O driver on a worker) spawns it right there;
+/// one thread hand-over per call instead of two.
+pub(crate) struct Handoff {
+    place: Mutex<Place>,
+}
+
+impl Handoff {
+    pub(crate) fn new() -> Arc<Self> {
+        Arc::new(Handoff { place: Mutex::new(Place::Polling { woken: false }) })
+    }
+
+    /// While polling on the calling thread: whether it was woken since the last look.
+    pub(crate) fn take_woken(&self) -> bool {
+        match &mut *self.place.lock().unwrap_or_else(PoisonError::into_inner) {
+            Place::Polling { woken } => std::mem::take(woken),
+            _ => false,
+        }
+    }
+
+    /// After the poll on the calling thread: spawn `task` now if it was woken meanwhile, else
+    /// park it until it is.
+    fn park(&self, task: Pin<Box<dyn Future<Output = ()> + Send>>) {
+        let mut place = self.place.lock().unwrap_or_else(PoisonError::into_inner);
+        match &*place {
+            Place::Polling { woken: true } => {
+                *place = Place::Spawned(pyo3_async_runtimes::tokio::get_runtime().spawn(task).abort_handle());
+            }
+            Place::Polling { woken: false } => *place = Place::Parked(task),
+            // cancelled before it was parked: dropped (after the lock)
+            _ => {
+                drop(place);
+                drop_in_runtime(task);
+            }
+        }
+    }
+
+    /// Spawn `task` at once.
+    fn spawned(task: Pin<Box<dyn Future<Output = ()> + Send>>) -> Arc<Self> {
+        let handle = pyo3_async_runtimes::tokio::get_runtime().spawn(task).abort_handle();
+        Arc::new(Handoff { place: Mutex::new(Place::Spawned(handle)) })
+    }
+
+    /// Drop a parked future, abort a spawned one.
+    fn cancel(&self) {
+        let old = std::mem::replace(&mut *self.place.lock().unwrap_or_else(PoisonError::into_inner), Place::Cancelled);
+        match old {
+            Place::Spawned(task) => task.abort(),
+            Place::Parked(task) => drop_in_runtime(task),
+            Place::Polling { .. } | Place::Cancelled => {}
+        }
+    }
+}
+
+/// Drop a future that was polled in the runtime's context, in it again (what it holds may need
+/// the runtime to close: a connection's registration, a pool's clean-up).
+fn drop_in_runtime<T>(value: T) {
+    let _context = pyo3_async_runtimes::tokio::get_runtime().enter();
+    drop(value);
+}
+
+impl Wake for Handoff {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        let mut place = self.place.lock().unwrap_or_else(PoisonError::into_inner);
+        match &mut *place {
+            Place::Polling { woken } => *woken = true,
+            Place::Parked(_) => {
+                if let Place::Parked(task) = std::mem::replace(&mut *place, Place::Cancelled) {
+                    // on a worker (the I/O driver's readiness): the task runs there next
+                    *place = Place::Spawned(pyo3_async_runtimes::tokio::get_runtime().spawn(task).abort_handle());
+                }
+            }
+            // spawned: the task's own waker has taken over; cancelled: nothing to do
+            Place::Spawned(_) | Place::Cancelled => {}
+        }
+    }
+}
+
+/// The asyncio future's done callback: when it was cancelled, drop the parked Rust future or
+/// abort its tokio task, which drops it (and closes the connections it held).
 #[pyclass]
 struct Canceller {
-    task: Mutex<Option<AbortHandle>>,
+    handoff: Mutex<Option<Arc<Handoff>>>,
 }
 
 #[pymethods]
 impl Canceller {
     fn __call__(&self, future: &Bound<'_, PyAny>) -> PyResult<()> {
         if future.call_method0(pyo3::intern!(future.py(), "cancelled"))?.is_truthy()? {
-            if let Some(task) = self.task.lock().unwrap_or_else(PoisonError::into_inner).take() {
-                task.abort();
+            if let Some(handoff) = self.handoff.lock().unwrap_or_else(PoisonError::into_inner).take() {
+                handoff.cancel();
             }
         }
         Ok(())
@@ -193,14 +294,43 @@ where
     O: Send + 'static,
     G: FnOnce(Python<'_>, O) -> PyResult<Py<PyAny>> + Send + 'static,
 {
+    hand_over(py, fut, finish, None)
+}
+
+/// [`to_asyncio`] for a future already polled on this thread with `handoff`'s waker: it is
+/// parked until woken, not spawned at once (see [`Handoff`]).
+pub(crate) fn to_asyncio_polled<'py, F, O, G>(
+    py: Python<'py>,
+    fut: F,
+    finish: G,
+    handoff: Arc<Handoff>,
+) -> PyResult<Bound<'py, PyAny>>
+where
+    F: Future<Output = O> + Send + 'static,
+    O: Send + 'static,
+    G: FnOnce(Python<'_>, O) -> PyResult<Py<PyAny>> + Send + 'static,
+{
+    hand_over(py, fut, finish, Some(handoff))
+}
+
+fn hand_over<'py, F, O, G>(
+    py: Python<'py>,
+    fut: F,
+    finish: G,
+    polled: Option<Arc<Handoff>>,
+) -> PyResult<Bound<'py, PyAny>>
+where
+    F: Future<Output = O> + Send + 'static,
+    O: Send + 'static,
+    G: FnOnce(Python<'_>, O) -> PyResult<Py<PyAny>> + Send + 'static,
+{
     let event_loop = pyo3_async_runtimes::get_running_loop(py)?;
     let future = event_loop.call_method0(pyo3::intern!(py, "create_future"))?;
-    let canceller = Bound::new(py, Canceller { task: Mutex::new(None) })?;
+    let canceller = Bound::new(py, Canceller { handoff: Mutex::new(None) })?;
     future.call_method1(pyo3::intern!(py, "add_done_callback"), (canceller.clone(),))?;
     let future_ref = future.clone().unbind();
-    let runtime = pyo3_async_runtimes::tokio::get_runtime();
-    let task = match back_of(&event_loop) {
-        Back::Inbox(queue) => runtime.spawn(async move {
+    let task: Pin<Box<dyn Future<Output = ()> + Send>> = match back_of(&event_loop) {
+        Back::Inbox(queue) => Box::pin(async move {
             let out = fut.await;
             queue.push(Box::new(move |py| {
                 let (ok, value) = outcome_of(py, finish, out);
@@ -211,7 +341,7 @@ where
         }),
         Back::Threadsafe => {
             let loop_ref = event_loop.unbind();
-            runtime.spawn(async move {
+            Box::pin(async move {
                 let out = fut.await;
                 // `try_attach`: while the interpreter shuts down there is no one left to tell
                 Python::try_attach(move |py| {
@@ -227,7 +357,14 @@ where
             })
         }
     };
-    *canceller.borrow().task.lock().unwrap_or_else(PoisonError::into_inner) = Some(task.abort_handle());
+    let handoff = match polled {
+        Some(handoff) => {
+            handoff.park(task);
+            handoff
+        }
+        None => Handoff::spawned(task),
+    };
+    *canceller.borrow().handoff.lock().unwrap_or_else(PoisonError::into_inner) = Some(handoff);
     Ok(future)
 }
 

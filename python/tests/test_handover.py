@@ -6,6 +6,8 @@ import asyncio
 
 import pytest
 
+import clustermanager
+
 from clustermanager import Status
 from clustermanager.fake import FakeCluster
 
@@ -78,3 +80,49 @@ def test_two_loops_alive_at_once_on_one_thread():
     finally:
         first.close()
         second.close()
+
+
+NODES = (
+    b'{"kind":"NodeList","apiVersion":"v1","metadata":{"resourceVersion":"1"},"items":[{"metadata":'
+    b'{"name":"n1"},"status":{"conditions":[{"type":"Ready","status":"True"}],"capacity":{"cpu":"2",'
+    b'"memory":"4Gi"},"allocatable":{"cpu":"2","memory":"4Gi"}}}]}'
+)
+
+
+async def test_a_call_over_real_io_is_parked_woken_by_its_answer_and_dropped_when_cancelled():
+    """Over a socket, a call is pending after its first poll on the loop's thread: it is parked,
+    spawned by its answer's readiness, and a cancelled one is dropped (its connection closes)."""
+    asked, closed = asyncio.Event(), asyncio.Event()
+
+    async def serve(reader, writer):
+        while True:
+            try:
+                head = await reader.readuntil(b"\r\n\r\n")
+            except (asyncio.IncompleteReadError, ConnectionError):
+                closed.set()
+                writer.close()
+                return
+            if head.startswith(b"GET /api/v1/nodes"):
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(NODES) + NODES)
+                await writer.drain()
+            else:
+                asked.set()  # never answered
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    try:
+        port = server.sockets[0].getsockname()[1]
+        cm = await clustermanager.connect({"endpoint": f"127.0.0.1:{port}", "http_scheme": "http"})
+        for _ in range(20):
+            assert [n.name for n in await cm.get_nodes()] == ["n1"]
+        nodes = await asyncio.gather(*(cm.get_nodes() for _ in range(20)))
+        assert all(n[0].name == "n1" for n in nodes)
+        task = asyncio.ensure_future(cm.get_job("t", "never-answered"))
+        await asyncio.wait_for(asked.wait(), 10)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await asyncio.wait_for(closed.wait(), 10)
+        # the manager goes on
+        assert [n.name for n in await cm.get_nodes()] == ["n1"]
+    finally:
+        server.close()
