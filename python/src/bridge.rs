@@ -4,6 +4,11 @@
 //! event-loop state no operation here needs; this is the one hand-over the package's calls make,
 //! measured in `python/benches/bench.py`.) The runtime itself is `pyo3_async_runtimes`'.
 //!
+//! **The way there.** A call is first polled on the loop's thread (`crate::spawn`); one still
+//! pending then (it wrote its request and waits for the answer) is parked in its [`Handoff`],
+//! whose waker spawns it where it is woken: for an answer, on the worker whose I/O driver saw it.
+//! Spawning it at once woke a worker only to poll it again and find it still waiting.
+//!
 //! **The way back, without the GIL on a tokio thread.** A finished call does not attach to the
 //! interpreter on the tokio worker (attaching a thread state there, taking the GIL from the
 //! loop's thread and waking the loop with `call_soon_threadsafe` cost ~100 µs of CPU per call
@@ -287,7 +292,7 @@ fn new_inbox(_event_loop: &Bound<'_, PyAny>) -> Option<Arc<Queue>> {
 
 /// Run `fut` on the tokio runtime; the returned asyncio future (of the running loop) gets what
 /// `finish` makes of its output, with the GIL, on the loop's thread when the loop has an inbox
-/// (see the module docs). Cancelling the asyncio future aborts the task.
+/// (see the module docs). Cancelling the asyncio future aborts the task, which drops `fut`.
 pub(crate) fn to_asyncio<'py, F, O, G>(py: Python<'py>, fut: F, finish: G) -> PyResult<Bound<'py, PyAny>>
 where
     F: Future<Output = O> + Send + 'static,
