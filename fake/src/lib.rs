@@ -526,11 +526,17 @@ impl FakeCluster {
         FakeCluster { shared: Arc::new(Mutex::new(shared)), start: Instant::now(), options, kubernetes }
     }
 
-    /// The state, for anything but a wait's look: it may change what the waits would see.
+    /// The state, to change it (or anything that may change what the waits would see).
     fn lock(&self) -> MutexGuard<'_, Shared> {
-        let mut s = self.shared.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut s = self.peek();
         s.changes = s.changes.wrapping_add(1);
         s
+    }
+
+    /// The state, only to read it: the waits' looks stay valid. (Reading the time, which every
+    /// deadline check does, must not make every parked query build its answer again.)
+    fn peek(&self) -> MutexGuard<'_, Shared> {
+        self.shared.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The state with everything due by now applied (what the next request would see).
@@ -570,35 +576,35 @@ impl FakeCluster {
 
     /// How many scripted faults have not fired yet.
     pub fn pending_faults(&self) -> usize {
-        self.lock().faults.pending()
+        self.peek().faults.pending()
     }
 
     /// Streams (watches, follows, event streams) open now: each holds a connection of its own.
     pub fn open_streams(&self) -> usize {
-        self.lock().open_streams
+        self.peek().open_streams
     }
 
     /// Response body bytes the server has sent so far (whole answers and stream pieces; heads
     /// not counted): what a client read.
     pub fn bytes_sent(&self) -> u64 {
-        self.lock().bytes_sent
+        self.peek().bytes_sent
     }
 
     /// The most streams that were open at once (plus the request answered meanwhile, the most
     /// connections a client held).
     pub fn peak_streams(&self) -> usize {
-        self.lock().peak_streams
+        self.peek().peak_streams
     }
 
     /// Every request received so far, as `METHOD path?query`.
     pub fn requests(&self) -> Vec<String> {
-        self.lock().requests.clone()
+        self.peek().requests.clone()
     }
 
     /// The most requests the server received within any one second of virtual time (a
     /// sliding window), from the `since`-th request on: how hard a client pressed it at its peak.
     pub fn peak_requests_per_second(&self, since: usize) -> usize {
-        let s = self.lock();
+        let s = self.peek();
         let times = s.request_times.get(since..).unwrap_or_default();
         let mut peak = 0;
         let mut start = 0;
@@ -613,7 +619,7 @@ impl FakeCluster {
 
     /// Virtual time elapsed since the cluster was created.
     pub fn elapsed(&self) -> Duration {
-        self.lock().now
+        self.peek().now
     }
 
     /// The fake's calendar now: its time zero is 2026-01-01T00:00:00Z, and the timestamps it
@@ -835,7 +841,7 @@ impl Transport for FakeTransport {
     }
 
     fn now(&self) -> Instant {
-        self.cluster.start + self.cluster.lock().now
+        self.cluster.start + self.cluster.peek().now
     }
 }
 
