@@ -6,7 +6,7 @@ import time
 
 from clustermanager import Status
 
-# Normal: ~0.2 s with a release build, ~1.5 s with a debug one (`scripts/test`), ~5 s on a
+# Normal: ~0.2 s with a release build, ~1-1.5 s with a debug one (`scripts/test`), ~5 s on a
 # machine loaded 4x. A stall of the fake's clock (a spinning wait starving the request it waits
 # for: 11-17 s in a debug build) or a lost wake-up of the loop (for ever) goes past it.
 BOUND_S = 15.0
@@ -20,7 +20,7 @@ async def test_300_concurrent_create_and_wait_tasks(cm, fake):
     start = time.monotonic()
     jobs = await asyncio.wait_for(asyncio.gather(*(one(i) for i in range(300))), timeout=4 * BOUND_S)
     took = time.monotonic() - start
-    assert took < BOUND_S, f"300 create+wait took {took:.1f} s (normal: ~1.5 s in a debug build)"
+    assert took < BOUND_S, f"300 create+wait took {took:.1f} s (normal: ~1-1.5 s in a debug build)"
     assert len(jobs) == 300
     assert all(j.status is Status.SUCCEEDED for j in jobs)
     assert sorted(j.name for j in jobs) == sorted(f"job-{i}" for i in range(300))
