@@ -68,15 +68,33 @@ impl Shared {
 pub(crate) struct Waiter {
     shared: Arc<Mutex<Shared>>,
     id: Option<u64>,
+    /// What the last look saw (`Err(at)`), and the state it looked at: `Shared::changes`, the
+    /// epoch and `never`.
+    last: Option<(u64, u64, bool, Option<Duration>)>,
 }
 
 impl Waiter {
     pub(crate) fn new(shared: Arc<Mutex<Shared>>) -> Self {
-        Waiter { shared, id: None }
+        Waiter { shared, id: None, last: None }
     }
 
     /// Poll a wait: `check` answers `Ok` when it is over, or `Err(at)` with when it ends by
     /// itself; its `bool` says nothing will ever happen (answer `Ok` then).
+    ///
+    /// `check` runs again only when something may have changed since it last answered `Err`:
+    /// time moved (the epoch), or the state was taken for anything but a look
+    /// ([`Shared::changes`]: a request arrived, a wait ended, a test changed the cluster).
+    ///
+    /// Why: a wait that cannot let time move spins (see below), and each spin takes the lock
+    /// every request needs to reach the server. Re-running `check` on each spin made a parked
+    /// blocking query build its whole answer again (the job list of 300 Nomad jobs: ~2 ms,
+    /// ten times that in a debug build) to find it still blocked, so the spinning waiter held
+    /// the lock nearly all the time; the tokio worker carrying the requests the clock waited for
+    /// sat in `lock_contended` and lost the lock again each time it was released (the spinner is
+    /// re-polled at once), while its queued tasks could not be stolen (the spinner's worker never
+    /// runs dry). Seen from Python: 300 concurrent create+wait on the fake Nomad stalled for
+    /// seconds (release) to 11–17 s (debug) with ~40 requests in flight, one wait registered and
+    /// the loop idle. A look that saw nothing new now costs a compare.
     pub(crate) fn poll<T>(
         &mut self,
         cx: &mut Context<'_>,
@@ -85,14 +103,21 @@ impl Waiter {
         let mut s = lock(&self.shared);
         let mut never = false;
         loop {
-            match check(&mut s, never) {
+            let seen = match self.last {
+                Some((changes, epoch, n, at)) if changes == s.changes && epoch == s.epoch && n == never => Err(at),
+                _ => check(&mut s, never),
+            };
+            match seen {
                 Ok(out) => {
                     if let Some(id) = self.id.take() {
                         s.waits.remove(&id);
                     }
+                    // what it took (a stream's piece, a fault that fired) may change others' looks
+                    s.changes = s.changes.wrapping_add(1);
                     return Poll::Ready(out);
                 }
                 Err(at) => {
+                    self.last = Some((s.changes, s.epoch, never, at));
                     let id = match self.id {
                         Some(id) => id,
                         None => {
@@ -110,7 +135,13 @@ impl Waiter {
                 Hop::Never if !never => never = true,
                 Hop::Never | Hop::Wait => {
                     // the others run, then this looks again (a spin in virtual time, never a
-                    // real wait: every fake wait is re-polled until time reaches it)
+                    // real wait: every fake wait is re-polled until time reaches it). The lock is
+                    // let go and the thread yields first: what the clock waits for (a request
+                    // on another worker, a call polled on a Python loop's thread) gets the lock
+                    // and a CPU before this spins again (300 Nomad waits from Python: 1.0-1.1 s
+                    // debug instead of 1.3-3.5 s).
+                    drop(s);
+                    std::thread::yield_now();
                     cx.waker().wake_by_ref();
                     return Poll::Pending;
                 }
@@ -190,5 +221,56 @@ impl Future for YieldOnce {
             cx.waker().wake_by_ref();
             Poll::Pending
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+    use std::task::{Context, Waker};
+    use std::time::Duration;
+
+    use super::{InFlight, Waiter};
+    use crate::FakeCluster;
+
+    /// A wait spinning while a request is on its way looks again only after a change: re-running
+    /// its check on every spin (a parked blocking query builds its whole answer) held the clock's
+    /// lock so much that the worker carrying that request could hardly take it (the Python
+    /// package's 300 concurrent Nomad waits stalled for seconds).
+    #[test]
+    fn a_spinning_wait_looks_again_only_after_a_change() {
+        let cluster = FakeCluster::nomad();
+        let in_flight = InFlight::new(&cluster.shared);
+        let mut waiter = Waiter::new(cluster.shared.clone());
+        let looks = Cell::new(0);
+        let poll = |waiter: &mut Waiter| {
+            let mut cx = Context::from_waker(Waker::noop());
+            waiter.poll(&mut cx, |_, _| -> Result<(), _> {
+                looks.set(looks.get() + 1);
+                Err(Some(Duration::from_secs(60)))
+            })
+        };
+        for _ in 0..100 {
+            assert!(poll(&mut waiter).is_pending(), "time waits for the request on its way");
+        }
+        assert_eq!(looks.get(), 1, "nothing changed: one look");
+        // the request reaches the server, whose state may have changed: the wait looks again
+        in_flight.arrived(&mut cluster.lock());
+        let _ = poll(&mut waiter);
+        assert!(looks.get() > 1, "the wait did not look at a change");
+        // time moved to the wait's end (a new epoch): it looked, and is still pending by our check
+        assert!(cluster.elapsed() >= Duration::from_secs(60));
+        let seen = looks.get();
+        let _ = poll(&mut waiter);
+        let _ = poll(&mut waiter);
+        // reading the time (every deadline check does) is no change
+        let _ = cluster.elapsed();
+        let _ = poll(&mut waiter);
+        assert!(looks.get() <= seen + 1, "looked {} times without a change", looks.get() - seen);
+        // a test changing the cluster from outside is a change
+        cluster.advance(Duration::ZERO);
+        let before = looks.get();
+        let _ = poll(&mut waiter);
+        assert!(looks.get() > before, "the wait did not look at an outside change");
     }
 }

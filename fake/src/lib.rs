@@ -152,6 +152,10 @@ struct Shared {
     epoch: u64,
     /// Requests sent but not yet seen by the server: time does not move until they are.
     runnable: usize,
+    /// Bumped each time the state is taken other than by a wait looking (a request answered, a
+    /// wait ended, a test changing the cluster): a wait that looked since, at the same epoch,
+    /// would see the same thing and does not look again (see [`clock::Waiter::poll`]).
+    changes: u64,
 }
 
 /// How a scripted fault ends a streamed response (see [`Effect::CutStream`] and
@@ -514,6 +518,7 @@ impl FakeCluster {
             wait_seq: 0,
             epoch: 0,
             runnable: 0,
+            changes: 0,
             peak_streams: 0,
             bytes_sent: 0,
             max_conns: (!kubernetes).then_some(NOMAD_MAX_CONNS_PER_CLIENT),
@@ -521,7 +526,16 @@ impl FakeCluster {
         FakeCluster { shared: Arc::new(Mutex::new(shared)), start: Instant::now(), options, kubernetes }
     }
 
+    /// The state, to change it (or anything that may change what the waits would see).
     fn lock(&self) -> MutexGuard<'_, Shared> {
+        let mut s = self.peek();
+        s.changes = s.changes.wrapping_add(1);
+        s
+    }
+
+    /// The state, only to read it: the waits' looks stay valid. (Reading the time, which every
+    /// deadline check does, must not make every parked query build its answer again.)
+    fn peek(&self) -> MutexGuard<'_, Shared> {
         self.shared.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -562,35 +576,35 @@ impl FakeCluster {
 
     /// How many scripted faults have not fired yet.
     pub fn pending_faults(&self) -> usize {
-        self.lock().faults.pending()
+        self.peek().faults.pending()
     }
 
     /// Streams (watches, follows, event streams) open now: each holds a connection of its own.
     pub fn open_streams(&self) -> usize {
-        self.lock().open_streams
+        self.peek().open_streams
     }
 
     /// Response body bytes the server has sent so far (whole answers and stream pieces; heads
     /// not counted): what a client read.
     pub fn bytes_sent(&self) -> u64 {
-        self.lock().bytes_sent
+        self.peek().bytes_sent
     }
 
     /// The most streams that were open at once (plus the request answered meanwhile, the most
     /// connections a client held).
     pub fn peak_streams(&self) -> usize {
-        self.lock().peak_streams
+        self.peek().peak_streams
     }
 
     /// Every request received so far, as `METHOD path?query`.
     pub fn requests(&self) -> Vec<String> {
-        self.lock().requests.clone()
+        self.peek().requests.clone()
     }
 
     /// The most requests the server received within any one second of virtual time (a
     /// sliding window), from the `since`-th request on: how hard a client pressed it at its peak.
     pub fn peak_requests_per_second(&self, since: usize) -> usize {
-        let s = self.lock();
+        let s = self.peek();
         let times = s.request_times.get(since..).unwrap_or_default();
         let mut peak = 0;
         let mut start = 0;
@@ -605,7 +619,7 @@ impl FakeCluster {
 
     /// Virtual time elapsed since the cluster was created.
     pub fn elapsed(&self) -> Duration {
-        self.lock().now
+        self.peek().now
     }
 
     /// The fake's calendar now: its time zero is 2026-01-01T00:00:00Z, and the timestamps it
@@ -827,7 +841,7 @@ impl Transport for FakeTransport {
     }
 
     fn now(&self) -> Instant {
-        self.cluster.start + self.cluster.lock().now
+        self.cluster.start + self.cluster.peek().now
     }
 }
 

@@ -3,9 +3,37 @@
 //! (`pyo3_async_runtimes::tokio::future_into_py` spawns two tasks per call and scopes task-local
 //! event-loop state no operation here needs; this is the one hand-over the package's calls make,
 //! measured in `python/benches/bench.py`.) The runtime itself is `pyo3_async_runtimes`'.
+//!
+//! **The way there.** A call is first polled on the loop's thread (`crate::spawn`); one still
+//! pending then (it wrote its request and waits for the answer) is parked in its [`Handoff`],
+//! whose waker spawns it where it is woken: for an answer, on the worker whose I/O driver saw it.
+//! Spawning it at once woke a worker only to poll it again and find it still waiting.
+//!
+//! **The way back, without the GIL on a tokio thread.** A finished call does not attach to the
+//! interpreter on the tokio worker (attaching a thread state there, taking the GIL from the
+//! loop's thread and waking the loop with `call_soon_threadsafe` cost ~100 µs of CPU per call
+//! over loopback): it puts its completion in its loop's [`Queue`] and, if the loop is not
+//! already due to look, writes one byte to a socket the loop watches (`loop.add_reader`). The
+//! loop, which holds the GIL anyway, reads the socket empty and completes every queued future in
+//! one go ([`Inbox::drain`]), so a burst of calls finishing together costs one wake-up. A loop
+//! that cannot watch a socket (Windows' proactor, a loop without `add_reader`) gets the
+//! `call_soon_threadsafe` hand-over.
+//!
+//! No wake-up is lost: a completion is queued before the byte is written, and the loop clears
+//! [`Queue::armed`] before it takes the queue, so whatever the loop does not take was queued
+//! after the flag was cleared, and its pusher (or an earlier one) writes a byte.
+//!
+//! (A stall of 11–17 s of the 300-concurrent Nomad test, which got this hand-over reverted once,
+//! was not here: it was the fake cluster's clock, whose spinning waits re-ran a parked blocking
+//! query's whole answer under the lock the request everyone waited for needed; see
+//! `clustermanager-fake`'s `clock::Waiter::poll`.)
 
+use std::cell::RefCell;
 use std::future::Future;
-use std::sync::Mutex;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::Wake;
 
 use pyo3::prelude::*;
 use tokio::task::AbortHandle;
@@ -22,28 +50,280 @@ fn complete(future: &Bound<'_, PyAny>, ok: bool, value: Bound<'_, PyAny>) -> PyR
     Ok(())
 }
 
-/// The asyncio future's done callback: when it was cancelled, abort the tokio task, which drops
-/// the Rust future (and closes the connections it held).
+/// Where a call's Rust future is: polled on the calling thread, parked until it is woken, or
+/// spawned on the runtime (see [`Handoff`]).
+enum Place {
+    /// Being polled on the calling thread; `woken`: it was woken meanwhile.
+    Polling { woken: bool },
+    /// Polled once and pending: spawned by whatever wakes it (its I/O, a timer, another task).
+    Parked(Pin<Box<dyn Future<Output = ()> + Send>>),
+    /// On the runtime.
+    Spawned(AbortHandle),
+    /// Cancelled from Python: dropped, or aborted.
+    Cancelled,
+}
+
+/// The waker of a call first polled on the calling thread, and its place afterwards.
+///
+/// A call that is pending after its first poll (it wrote its request and waits for the
+/// answer) is not spawned at once: spawning from the loop's thread wakes a tokio worker only to
+/// poll the future once more and find it still waiting. It is parked here, and the first wake-up
+/// (the answer's readiness, from the runtime's I/O driver on a worker) spawns it right there;
+/// one thread hand-over per call instead of two.
+pub(crate) struct Handoff {
+    place: Mutex<Place>,
+}
+
+impl Handoff {
+    pub(crate) fn new() -> Arc<Self> {
+        Arc::new(Handoff { place: Mutex::new(Place::Polling { woken: false }) })
+    }
+
+    /// While polling on the calling thread: whether it was woken since the last look.
+    pub(crate) fn take_woken(&self) -> bool {
+        match &mut *self.place.lock().unwrap_or_else(PoisonError::into_inner) {
+            Place::Polling { woken } => std::mem::take(woken),
+            _ => false,
+        }
+    }
+
+    /// After the poll on the calling thread: spawn `task` now if it was woken meanwhile, else
+    /// park it until it is.
+    fn park(&self, task: Pin<Box<dyn Future<Output = ()> + Send>>) {
+        let mut place = self.place.lock().unwrap_or_else(PoisonError::into_inner);
+        match &*place {
+            Place::Polling { woken: true } => {
+                *place = Place::Spawned(pyo3_async_runtimes::tokio::get_runtime().spawn(task).abort_handle());
+            }
+            Place::Polling { woken: false } => *place = Place::Parked(task),
+            // cancelled before it was parked: dropped (after the lock)
+            _ => {
+                drop(place);
+                drop_in_runtime(task);
+            }
+        }
+    }
+
+    /// Spawn `task` at once.
+    fn spawned(task: Pin<Box<dyn Future<Output = ()> + Send>>) -> Arc<Self> {
+        let handle = pyo3_async_runtimes::tokio::get_runtime().spawn(task).abort_handle();
+        Arc::new(Handoff { place: Mutex::new(Place::Spawned(handle)) })
+    }
+
+    /// Drop a parked future, abort a spawned one.
+    fn cancel(&self) {
+        let old = std::mem::replace(&mut *self.place.lock().unwrap_or_else(PoisonError::into_inner), Place::Cancelled);
+        match old {
+            Place::Spawned(task) => task.abort(),
+            Place::Parked(task) => drop_in_runtime(task),
+            Place::Polling { .. } | Place::Cancelled => {}
+        }
+    }
+}
+
+/// Drop a future that was polled in the runtime's context, in it again (what it holds may need
+/// the runtime to close: a connection's registration, a pool's clean-up).
+fn drop_in_runtime<T>(value: T) {
+    let _context = pyo3_async_runtimes::tokio::get_runtime().enter();
+    drop(value);
+}
+
+impl Wake for Handoff {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        let mut place = self.place.lock().unwrap_or_else(PoisonError::into_inner);
+        match &mut *place {
+            Place::Polling { woken } => *woken = true,
+            Place::Parked(_) => {
+                if let Place::Parked(task) = std::mem::replace(&mut *place, Place::Cancelled) {
+                    // on a worker (the I/O driver's readiness): the task runs there next
+                    *place = Place::Spawned(pyo3_async_runtimes::tokio::get_runtime().spawn(task).abort_handle());
+                }
+            }
+            // spawned: the task's own waker has taken over; cancelled: nothing to do
+            Place::Spawned(_) | Place::Cancelled => {}
+        }
+    }
+}
+
+/// The asyncio future's done callback: when it was cancelled, drop the parked Rust future or
+/// abort its tokio task, which drops it (and closes the connections it held).
 #[pyclass]
 struct Canceller {
-    task: Mutex<Option<AbortHandle>>,
+    handoff: Mutex<Option<Arc<Handoff>>>,
 }
 
 #[pymethods]
 impl Canceller {
     fn __call__(&self, future: &Bound<'_, PyAny>) -> PyResult<()> {
         if future.call_method0(pyo3::intern!(future.py(), "cancelled"))?.is_truthy()? {
-            if let Some(task) = self.task.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take() {
-                task.abort();
+            if let Some(handoff) = self.handoff.lock().unwrap_or_else(PoisonError::into_inner).take() {
+                handoff.cancel();
             }
         }
         Ok(())
     }
 }
 
+/// A finished call, to complete on its loop's thread (with the GIL).
+type Completion = Box<dyn FnOnce(Python<'_>) + Send>;
+
+/// The finished calls of one event loop, and the socket that wakes it for them.
+struct Queue {
+    done: Mutex<Vec<Completion>>,
+    /// A byte was written that the loop has not read yet: later completions need not write.
+    armed: AtomicBool,
+    /// A datagram socket, not a stream: sending to a loop that is gone fails with an error, no
+    /// `SIGPIPE` (which an embedding program may not ignore).
+    #[cfg(unix)]
+    wake: std::os::unix::net::UnixDatagram,
+}
+
+impl Queue {
+    /// Queue a completion and make sure the loop will look. Never blocks: the socket is
+    /// non-blocking, and a full one already has a drain coming; any other failure means the
+    /// loop's side is gone (its loop closed), and nobody waits for the completion any more.
+    fn push(&self, completion: Completion) {
+        self.done.lock().unwrap_or_else(PoisonError::into_inner).push(completion);
+        if !self.armed.swap(true, Ordering::AcqRel) {
+            #[cfg(unix)]
+            while let Err(err) = self.wake.send(&[1]) {
+                if err.kind() != std::io::ErrorKind::Interrupted {
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// The loop's side of a [`Queue`]: `drain` is registered with `loop.add_reader`.
+#[pyclass]
+struct Inbox {
+    queue: Arc<Queue>,
+    #[cfg(unix)]
+    reader: std::os::unix::net::UnixDatagram,
+}
+
+#[pymethods]
+impl Inbox {
+    /// Empty the socket, then complete every finished call (in the order they finished).
+    fn drain(&self, py: Python<'_>) {
+        #[cfg(unix)]
+        {
+            let mut buf = [0u8; 8];
+            // until `WouldBlock`: one datagram a wake-up, rarely more than one
+            while matches!(self.reader.recv(&mut buf), Ok(n) if n > 0) {}
+        }
+        // cleared before taking: a completion queued after the take finds it clear and writes
+        self.queue.armed.store(false, Ordering::Release);
+        let done = std::mem::take(&mut *self.queue.done.lock().unwrap_or_else(PoisonError::into_inner));
+        for completion in done {
+            completion(py);
+        }
+    }
+}
+
+/// How a finished call gets back to its loop.
+#[derive(Clone)]
+enum Back {
+    /// Through the loop's inbox.
+    Inbox(Arc<Queue>),
+    /// `call_soon_threadsafe`, with the GIL taken on the tokio thread.
+    Threadsafe,
+}
+
+thread_local! {
+    /// The loops this thread ran calls from: a weak reference to each, and how calls get back
+    /// to it. Most threads run one loop, so the lookup is one weak-reference call; entries of
+    /// loops that are gone are dropped when a loop is added.
+    static BACKS: RefCell<Vec<(Py<PyAny>, Back)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// How calls from `event_loop` (running on this thread) get back to it; on the loop's first
+/// call, its inbox is made and registered with `add_reader`.
+fn back_of(event_loop: &Bound<'_, PyAny>) -> Back {
+    let py = event_loop.py();
+    let known = BACKS.with_borrow(|backs| {
+        backs.iter().find(|(weak, _)| weak.bind(py).call0().is_ok_and(|l| l.is(event_loop))).map(|(_, b)| b.clone())
+    });
+    if let Some(back) = known {
+        return back;
+    }
+    let back = new_inbox(event_loop).map_or(Back::Threadsafe, Back::Inbox);
+    if let Ok(weak) = py.import("weakref").and_then(|m| m.call_method1("ref", (event_loop,))) {
+        // the drop of the entries of dead loops happens outside the borrow (it runs no Python
+        // code that could come back here, but a Py's drop is better not done under a borrow)
+        let dead = BACKS.with_borrow_mut(|backs| {
+            let (live, dead): (Vec<_>, Vec<_>) = std::mem::take(backs)
+                .into_iter()
+                .partition(|(weak, _)| weak.bind(py).call0().is_ok_and(|l| !l.is_none()));
+            *backs = live;
+            backs.push((weak.unbind(), back.clone()));
+            dead
+        });
+        drop(dead);
+    }
+    back
+}
+
+/// A new inbox registered with `event_loop`; `None` when it cannot watch a socket.
+#[cfg(unix)]
+fn new_inbox(event_loop: &Bound<'_, PyAny>) -> Option<Arc<Queue>> {
+    let py = event_loop.py();
+    let (reader, wake) = std::os::unix::net::UnixDatagram::pair().ok()?;
+    reader.set_nonblocking(true).ok()?;
+    wake.set_nonblocking(true).ok()?;
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&reader);
+    let queue = Arc::new(Queue { done: Mutex::new(Vec::new()), armed: AtomicBool::new(false), wake });
+    let inbox = Bound::new(py, Inbox { queue: queue.clone(), reader }).ok()?;
+    let drain = inbox.getattr(pyo3::intern!(py, "drain")).ok()?;
+    // NotImplementedError on a proactor loop: the caller falls back to call_soon_threadsafe
+    event_loop.call_method1(pyo3::intern!(py, "add_reader"), (fd, drain)).ok()?;
+    Some(queue)
+}
+
+#[cfg(not(unix))]
+fn new_inbox(_event_loop: &Bound<'_, PyAny>) -> Option<Arc<Queue>> {
+    None
+}
+
 /// Run `fut` on the tokio runtime; the returned asyncio future (of the running loop) gets what
-/// `finish` makes of its output, with the GIL. Cancelling the asyncio future aborts the task.
+/// `finish` makes of its output, with the GIL, on the loop's thread when the loop has an inbox
+/// (see the module docs). Cancelling the asyncio future aborts the task, which drops `fut`.
 pub(crate) fn to_asyncio<'py, F, O, G>(py: Python<'py>, fut: F, finish: G) -> PyResult<Bound<'py, PyAny>>
+where
+    F: Future<Output = O> + Send + 'static,
+    O: Send + 'static,
+    G: FnOnce(Python<'_>, O) -> PyResult<Py<PyAny>> + Send + 'static,
+{
+    hand_over(py, fut, finish, None)
+}
+
+/// [`to_asyncio`] for a future already polled on this thread with `handoff`'s waker: it is
+/// parked until woken, not spawned at once (see [`Handoff`]).
+pub(crate) fn to_asyncio_polled<'py, F, O, G>(
+    py: Python<'py>,
+    fut: F,
+    finish: G,
+    handoff: Arc<Handoff>,
+) -> PyResult<Bound<'py, PyAny>>
+where
+    F: Future<Output = O> + Send + 'static,
+    O: Send + 'static,
+    G: FnOnce(Python<'_>, O) -> PyResult<Py<PyAny>> + Send + 'static,
+{
+    hand_over(py, fut, finish, Some(handoff))
+}
+
+fn hand_over<'py, F, O, G>(
+    py: Python<'py>,
+    fut: F,
+    finish: G,
+    polled: Option<Arc<Handoff>>,
+) -> PyResult<Bound<'py, PyAny>>
 where
     F: Future<Output = O> + Send + 'static,
     O: Send + 'static,
@@ -51,25 +331,55 @@ where
 {
     let event_loop = pyo3_async_runtimes::get_running_loop(py)?;
     let future = event_loop.call_method0(pyo3::intern!(py, "create_future"))?;
-    let canceller = Bound::new(py, Canceller { task: Mutex::new(None) })?;
+    let canceller = Bound::new(py, Canceller { handoff: Mutex::new(None) })?;
     future.call_method1(pyo3::intern!(py, "add_done_callback"), (canceller.clone(),))?;
-    let (loop_ref, future_ref) = (event_loop.unbind(), future.clone().unbind());
-    let task = pyo3_async_runtimes::tokio::get_runtime().spawn(async move {
-        let out = fut.await;
-        // `try_attach`: while the interpreter shuts down there is no one left to tell
-        Python::try_attach(move |py| {
-            let (ok, value) = match finish(py, out) {
-                Ok(value) => (true, value.into_bound(py)),
-                Err(err) => (false, err.into_value(py).into_bound(py).into_any()),
-            };
-            let complete = wrap_pyfunction!(complete, py)?;
-            // a closed loop: nobody waits for this any more
-            let _ = loop_ref
-                .bind(py)
-                .call_method1(pyo3::intern!(py, "call_soon_threadsafe"), (complete, future_ref.bind(py), ok, value));
-            Ok::<(), PyErr>(())
-        });
-    });
-    *canceller.borrow().task.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(task.abort_handle());
+    let future_ref = future.clone().unbind();
+    let task: Pin<Box<dyn Future<Output = ()> + Send>> = match back_of(&event_loop) {
+        Back::Inbox(queue) => Box::pin(async move {
+            let out = fut.await;
+            queue.push(Box::new(move |py| {
+                let (ok, value) = outcome_of(py, finish, out);
+                if let Err(err) = complete(future_ref.bind(py), ok, value) {
+                    err.write_unraisable(py, None);
+                }
+            }));
+        }),
+        Back::Threadsafe => {
+            let loop_ref = event_loop.unbind();
+            Box::pin(async move {
+                let out = fut.await;
+                // `try_attach`: while the interpreter shuts down there is no one left to tell
+                Python::try_attach(move |py| {
+                    let (ok, value) = outcome_of(py, finish, out);
+                    let complete = wrap_pyfunction!(complete, py)?;
+                    // a closed loop: nobody waits for this any more
+                    let _ = loop_ref.bind(py).call_method1(
+                        pyo3::intern!(py, "call_soon_threadsafe"),
+                        (complete, future_ref.bind(py), ok, value),
+                    );
+                    Ok::<(), PyErr>(())
+                });
+            })
+        }
+    };
+    let handoff = match polled {
+        Some(handoff) => {
+            handoff.park(task);
+            handoff
+        }
+        None => Handoff::spawned(task),
+    };
+    *canceller.borrow().handoff.lock().unwrap_or_else(PoisonError::into_inner) = Some(handoff);
     Ok(future)
+}
+
+/// What `finish` makes of `out`: `(true, value)` or `(false, exception)`.
+fn outcome_of<'py, O, G>(py: Python<'py>, finish: G, out: O) -> (bool, Bound<'py, PyAny>)
+where
+    G: FnOnce(Python<'_>, O) -> PyResult<Py<PyAny>>,
+{
+    match finish(py, out) {
+        Ok(value) => (true, value.into_bound(py)),
+        Err(err) => (false, err.into_value(py).into_bound(py).into_any()),
+    }
 }

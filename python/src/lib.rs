@@ -22,9 +22,7 @@ mod streams;
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Poll, Waker};
 
 use pyo3::prelude::*;
 
@@ -67,19 +65,6 @@ pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 /// The most polls [`spawn`] makes on the calling thread before handing a future to the runtime.
 const INLINE_POLLS: u32 = 64;
 
-/// A waker that only records that it was woken.
-struct Woken(AtomicBool);
-
-impl Wake for Woken {
-    fn wake(self: Arc<Self>) {
-        self.0.store(true, Ordering::Release);
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.0.store(true, Ordering::Release);
-    }
-}
-
 /// The outcome of a Rust future, as Python sees it.
 fn outcome<T>(
     py: Python<'_>,
@@ -100,9 +85,10 @@ fn outcome<T>(
 /// (a poll never waits: it does what can be done now, such as writing a request; it is polled
 /// again only while it wakes itself, at most [`INLINE_POLLS`] times). When that finishes it (the
 /// fake cluster answers at once) the answer is returned as an already-done awaitable, with no
-/// thread hand-over. Otherwise the future moves to the tokio runtime and the
-/// awaitable is an asyncio future: cancelling it drops the Rust future (closing the connections it
-/// held).
+/// thread hand-over. Otherwise the awaitable is an asyncio future, and the Rust future is parked
+/// until what it waits for wakes it, which spawns it on the runtime right there (a worker, for
+/// I/O): no worker is woken just to find it still waiting ([`bridge::Handoff`]). Cancelling the
+/// awaitable drops the Rust future (closing the connections it held).
 pub(crate) fn spawn<'py, F, T>(
     py: Python<'py>,
     fut: F,
@@ -144,10 +130,10 @@ where
         return bridge::to_asyncio(py, fut, move |py, out| outcome(py, out, conv));
     }
     let runtime = pyo3_async_runtimes::tokio::get_runtime();
+    let handoff = bridge::Handoff::new();
     let first = py.detach(|| {
         let _context = runtime.enter();
-        let flag = Arc::new(Woken(AtomicBool::new(false)));
-        let waker = Waker::from(flag.clone());
+        let waker = Waker::from(handoff.clone());
         let mut cx = Context::from_waker(&waker);
         // Poll again only while the future woke itself during the poll (it has more to do now,
         // as the fake cluster's futures do); a future waiting for I/O or a timer goes to the
@@ -157,7 +143,7 @@ where
             polls += 1;
             match Pin::new(&mut fut).poll(&mut cx) {
                 Poll::Ready(out) => break Poll::Ready(out),
-                Poll::Pending if polls < INLINE_POLLS && flag.0.swap(false, Ordering::AcqRel) => continue,
+                Poll::Pending if polls < INLINE_POLLS && handoff.take_woken() => continue,
                 Poll::Pending => break Poll::Pending,
             }
         }
@@ -166,7 +152,7 @@ where
         let done = Done { result: Some(outcome(py, out, conv)) };
         return Ok(Bound::new(py, done)?.into_any());
     }
-    bridge::to_asyncio(py, fut, move |py, out| outcome(py, out, conv))
+    bridge::to_asyncio_polled(py, fut, move |py, out| outcome(py, out, conv), handoff)
 }
 
 /// An awaitable that is already done: `await` gives its value (or raises its error) at once.

@@ -1,0 +1,128 @@
+"""The way a finished call gets back to its event loop (python/src/bridge.rs): through the loop's
+inbox (a socket watched with add_reader), or call_soon_threadsafe on a loop that cannot watch one
+(Windows' proactor); across successive loops; with cancellation still dropping the Rust future."""
+
+import asyncio
+
+import pytest
+
+import clustermanager
+
+from clustermanager import Status
+from clustermanager.fake import FakeCluster
+
+
+class LoopWithoutAddReader(asyncio.SelectorEventLoop):
+    """A loop that cannot watch a file descriptor, as Windows' proactor loop."""
+
+    asked = 0
+
+    def add_reader(self, *args):
+        self.asked += 1
+        raise NotImplementedError
+
+
+async def create_and_wait(n: int, orchestrator: str = "nomad"):
+    fake = FakeCluster.nomad() if orchestrator == "nomad" else FakeCluster.kubernetes()
+    cm = await fake.connect()
+    await cm.create_namespace("h")
+
+    async def one(i):
+        await cm.create_job("h", f"j{i}", image="busybox:1.36", command=["echo", str(i)])
+        return await cm.wait_for_job("h", f"j{i}")  # always handed over to the runtime
+
+    jobs = await asyncio.gather(*(one(i) for i in range(n)))
+    assert [j.status for j in jobs] == [Status.SUCCEEDED] * n
+
+    # cancelling a hand-over drops the Rust future (its shared observation and stream close)
+    await cm.create_job("h", "forever", image="busybox:1.36", command=["sleep", "100000000"])
+    task = asyncio.ensure_future(cm.wait_for_job("h", "forever"))
+    for _ in range(400):
+        if cm.shared_observations:
+            break
+        await asyncio.sleep(0.005)
+    assert cm.shared_observations == 1
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    for _ in range(400):
+        if cm.shared_observations == 0 and fake.open_streams == 0:
+            break
+        await asyncio.sleep(0.005)
+    assert cm.shared_observations == 0 and fake.open_streams == 0
+    return len(jobs)
+
+
+@pytest.mark.parametrize("orchestrator", ["kubernetes", "nomad"])
+def test_a_loop_without_add_reader_gets_results_through_call_soon_threadsafe(orchestrator):
+    loop = LoopWithoutAddReader()
+    try:
+        assert loop.run_until_complete(create_and_wait(50, orchestrator)) == 50
+        # a second round on the same loop (its "no inbox" is remembered, not retried each call)
+        assert loop.run_until_complete(create_and_wait(5, orchestrator)) == 5
+        assert loop.asked == 1
+    finally:
+        loop.close()
+
+
+def test_successive_loops_each_get_their_results():
+    # each new loop gets its own inbox; a closed loop's inbox does not take the next loop's results
+    for _ in range(5):
+        assert asyncio.run(create_and_wait(40)) == 40
+
+
+def test_two_loops_alive_at_once_on_one_thread():
+    first, second = asyncio.new_event_loop(), asyncio.new_event_loop()
+    try:
+        assert first.run_until_complete(create_and_wait(10)) == 10
+        assert second.run_until_complete(create_and_wait(10)) == 10
+        assert first.run_until_complete(create_and_wait(10)) == 10
+    finally:
+        first.close()
+        second.close()
+
+
+NODES = (
+    b'{"kind":"NodeList","apiVersion":"v1","metadata":{"resourceVersion":"1"},"items":[{"metadata":'
+    b'{"name":"n1"},"status":{"conditions":[{"type":"Ready","status":"True"}],"capacity":{"cpu":"2",'
+    b'"memory":"4Gi"},"allocatable":{"cpu":"2","memory":"4Gi"}}}]}'
+)
+
+
+async def test_a_call_over_real_io_is_parked_woken_by_its_answer_and_dropped_when_cancelled():
+    """Over a socket, a call is pending after its first poll on the loop's thread: it is parked,
+    spawned by its answer's readiness, and a cancelled one is dropped (its connection closes)."""
+    asked, closed = asyncio.Event(), asyncio.Event()
+
+    async def serve(reader, writer):
+        while True:
+            try:
+                head = await reader.readuntil(b"\r\n\r\n")
+            except (asyncio.IncompleteReadError, ConnectionError):
+                closed.set()
+                writer.close()
+                return
+            if head.startswith(b"GET /api/v1/nodes"):
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(NODES) + NODES)
+                await writer.drain()
+            else:
+                asked.set()  # never answered
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    try:
+        port = server.sockets[0].getsockname()[1]
+        cm = await clustermanager.connect({"endpoint": f"127.0.0.1:{port}", "http_scheme": "http"})
+        for _ in range(20):
+            assert [n.name for n in await cm.get_nodes()] == ["n1"]
+        nodes = await asyncio.gather(*(cm.get_nodes() for _ in range(20)))
+        assert all(n[0].name == "n1" for n in nodes)
+        task = asyncio.ensure_future(cm.get_job("t", "never-answered"))
+        await asyncio.wait_for(asked.wait(), 10)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await asyncio.wait_for(closed.wait(), 10)
+        # the manager goes on
+        assert [n.name for n in await cm.get_nodes()] == ["n1"]
+    finally:
+        server.close()
