@@ -10,6 +10,7 @@ import clustermanager
 
 from clustermanager import Status
 from clustermanager.fake import FakeCluster
+from conftest import cancelled_wait_closes
 
 
 class LoopWithoutAddReader(asyncio.SelectorEventLoop):
@@ -35,21 +36,7 @@ async def create_and_wait(n: int, orchestrator: str = "nomad"):
     assert [j.status for j in jobs] == [Status.SUCCEEDED] * n
 
     # cancelling a hand-over drops the Rust future (its shared observation and stream close)
-    await cm.create_job("h", "forever", image="busybox:1.36", command=["sleep", "100000000"])
-    task = asyncio.ensure_future(cm.wait_for_job("h", "forever"))
-    for _ in range(400):
-        if cm.shared_observations:
-            break
-        await asyncio.sleep(0.005)
-    assert cm.shared_observations == 1
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
-    for _ in range(400):
-        if cm.shared_observations == 0 and fake.open_streams == 0:
-            break
-        await asyncio.sleep(0.005)
-    assert cm.shared_observations == 0 and fake.open_streams == 0
+    await cancelled_wait_closes(cm, fake, "h")
     return len(jobs)
 
 

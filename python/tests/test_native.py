@@ -8,6 +8,7 @@ import pytest
 import clustermanager as cmod
 from clustermanager import Status
 from clustermanager.fake import FakeCluster
+from conftest import cancelled_wait_closes
 
 
 async def test_a_job_runs_and_says_how_it_ended(cm):
@@ -214,22 +215,7 @@ async def test_wrong_argument_types_name_the_parameter(cm):
 
 
 async def test_cancelling_a_wait_drops_the_rust_future(cm, fake):
-    await cm.create_job("t", "forever", image="busybox:1.36", command=["sleep", "100000000"])
-    task = asyncio.ensure_future(cm.wait_for_job("t", "forever"))
-    for _ in range(200):
-        if cm.shared_observations:
-            break
-        await asyncio.sleep(0.005)
-    assert cm.shared_observations == 1
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
-    # the Rust future was dropped: the shared observation and its stream close
-    for _ in range(200):
-        if cm.shared_observations == 0 and fake.open_streams == 0:
-            break
-        await asyncio.sleep(0.005)
-    assert cm.shared_observations == 0 and fake.open_streams == 0
+    await cancelled_wait_closes(cm, fake, "t")
 
 
 async def test_closing_a_log_follow_closes_its_stream(cm, fake):
