@@ -286,3 +286,17 @@ async def test_an_answer_that_does_not_decode(fake, orchestrator):
     with pytest.raises(cmod.DecodeError) as e:
         await cm.get_nodes()
     assert "this is not JSON" in e.value.excerpt
+
+
+def test_results_built_without_init_equal_those_built_with_it():
+    from clustermanager._types import _build
+
+    fields = dict(kind="QuotaExhausted", message="no room", permanent=False, source="FailedCreate")
+    built, made = _build(cmod.Reason, fields), cmod.Reason(**fields)
+    assert built == made and repr(built) == repr(made) and hash(built) == hash(made)
+    node = dict(id="n", name="n", status="ready", ready=True, datacenter=None, eligibility=None, drivers=[],
+                cpu_capacity=1, memory_capacity=2, cpu_allocatable=1, memory_allocatable=2, labels={})
+    built = _build(cmod.Node, node)
+    assert built == cmod.Node(**node) and built.raw is None, "the defaulted _raw_text is filled in"
+    with pytest.raises(AttributeError):
+        built.name = "other"  # still frozen
