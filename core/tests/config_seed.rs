@@ -298,6 +298,12 @@ fn nomad_through_the_same_dictionary() {
     assert_eq!(key, "orchestrator");
     let (key, _) = config_err(json(r#"{"endpoint": "h:1", "region": "eu"}"#));
     assert_eq!(key, "region", "region is a Nomad setting");
+    let (key, _) = config_err(json(r#"{"endpoint": "h:1", "nomad_namespaces": "prefix"}"#));
+    assert_eq!(key, "nomad_namespaces", "a Nomad setting too");
+    let prefix = json(r#"{"orchestrator": "nomad", "endpoint": "h:4646", "nomad_namespaces": "prefix"}"#).unwrap();
+    assert_eq!(prefix.nomad_namespace_mode, clustermanager_core::nomad::NamespaceMode::Prefix);
+    let (key, _) = config_err(json(r#"{"orchestrator": "nomad", "endpoint": "h:4646", "nomad_namespaces": "fake"}"#));
+    assert_eq!(key, "nomad_namespaces");
 }
 
 #[test]

@@ -566,7 +566,13 @@ impl FakeCluster {
 
     /// A [`ClusterManager`] over this cluster, connected (for Nomad this reads `/v1/agent/self`).
     pub async fn cluster_manager(&self) -> Result<ClusterManager<FakeTransport>, Error> {
-        ClusterManager::connect(self.transport(), &self.config(), self.options.seed).await
+        self.cluster_manager_with(&self.config()).await
+    }
+
+    /// [`cluster_manager`](Self::cluster_manager) with another configuration: [`config`](Self::config)
+    /// changed, say [`Config::with_nomad_prefix_namespaces`].
+    pub async fn cluster_manager_with(&self, config: &Config) -> Result<ClusterManager<FakeTransport>, Error> {
+        ClusterManager::connect(self.transport(), config, self.options.seed).await
     }
 
     /// Add a scripted fault (see [`Fault`]).

@@ -557,9 +557,14 @@ async def connect(config: Any) -> ClusterManager:
         return await config.connect()
     if isinstance(config, dict) and "fake" in config:
         fake = config["fake"]
-        if not isinstance(fake, FakeCluster) or len(config) != 1:
-            raise ConfigError("bad configuration `fake`: alone, and a clustermanager.fake.FakeCluster")
-        return await fake.connect()
+        rest = {k: v for k, v in config.items() if k != "fake"}
+        prefix = rest.pop("nomad_namespaces", "native")
+        if not isinstance(fake, FakeCluster) or rest or prefix not in ("native", "prefix"):
+            raise ConfigError(
+                "bad configuration `fake`: a clustermanager.fake.FakeCluster, alone or with "
+                "`nomad_namespaces` (`native` or `prefix`)"
+            )
+        return await fake.connect(prefix_namespaces=prefix == "prefix")
     return ClusterManager(await _native.connect_seed(config))
 
 

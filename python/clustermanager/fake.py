@@ -62,11 +62,13 @@ class FakeCluster:
     def orchestrator(self) -> str:
         return self._f.orchestrator
 
-    async def connect(self):  # -> clustermanager.ClusterManager
-        """A native :class:`clustermanager.ClusterManager` on this cluster."""
+    async def connect(self, *, prefix_namespaces: bool = False):  # -> clustermanager.ClusterManager
+        """A native :class:`clustermanager.ClusterManager` on this cluster (on Nomad,
+        ``prefix_namespaces`` maps namespaces onto ``{namespace}-{job}`` job IDs, as the seed did:
+        the config dictionary's ``nomad_namespaces: "prefix"``)."""
         from . import ClusterManager
 
-        return ClusterManager(await self._f.connect())
+        return ClusterManager(await self._f.connect(prefix_namespaces))
 
     def seed_config(self) -> dict:
         """The configuration dictionary the seed's context managers take for this cluster."""

@@ -82,12 +82,19 @@ impl FakeCluster {
         }
     }
 
-    /// Connect a manager to this cluster (for Nomad this reads `/v1/agent/self`).
-    fn connect<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+    /// Connect a manager to this cluster (for Nomad this reads `/v1/agent/self`); on Nomad,
+    /// `prefix_namespaces` maps namespaces onto `{namespace}-{job}` job IDs, as the seed did.
+    #[pyo3(signature = (prefix_namespaces=false))]
+    fn connect<'py>(&self, py: Python<'py>, prefix_namespaces: bool) -> PyResult<Bound<'py, PyAny>> {
         let fake = self.inner.clone();
-        spawn(py, async move { Ok(Manager { cm: fake.cluster_manager().await?.erase() }) }, |py, m| {
-            Ok(Py::new(py, m)?.into_any())
-        })
+        let connect = async move {
+            let mut config = fake.config();
+            if prefix_namespaces {
+                config = config.with_nomad_prefix_namespaces();
+            }
+            Ok(Manager { cm: fake.cluster_manager_with(&config).await?.erase() })
+        };
+        spawn(py, connect, |py, m| Ok(Py::new(py, m)?.into_any()))
     }
 
     /// Script a fault: an HTTP `status` answer (with `body`, `retry_after` seconds), a dropped

@@ -164,3 +164,15 @@ async def test_kubernetes_only_deploy_keywords_warn_on_nomad():
         await cm.create_namespace('w')
         with pytest.warns(UserWarning, match="tolerations"):
             assert await cm.create_deploy('w', 'web', 'nginx:1.25', {'app': 'web'}, tolerations=[]) is True
+
+
+async def test_the_seeds_nomad_namespace_prefixes_on_request():
+    # nomad_namespaces: "prefix": the seed's {namespace}-{job} job IDs, for agents without namespaces
+    fake = FakeCluster.nomad()
+    async with NomadContextManager({"fake": fake, "nomad_namespaces": "prefix"}) as context:
+        cm = ClusterManager(context)
+        assert await cm.create_job('team', 'report', 'busybox:1.36', command=['echo', 'hi']) is True
+        assert await cm.wait_for_job('team', 'report') == 1
+        assert [j.id for j in await cm.list_jobs('team')] == ['report']
+    plain = await fake.connect()
+    assert [j.name for j in await plain.list_jobs('default')] == ['team-report']

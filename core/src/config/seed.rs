@@ -22,6 +22,7 @@
 //! | `orchestrator` | `kubernetes` (default, also `k8s`) or `nomad`. With `nomad`, `token` is sent as `X-Nomad-Token`, and `auth: in_cluster` is refused |
 //! | `namespace` | default namespace (both orchestrators) |
 //! | `region` | Nomad region (Nomad only) |
+//! | `nomad_namespaces` | `native` (default: real Nomad namespaces, Nomad ≥ 1.0) or `prefix` (the seed's `{namespace}-{job}` job IDs, for servers without namespaces; see [`NamespaceMode`](crate::nomad::NamespaceMode)). Nomad only |
 //!
 //! `null` values count as absent. Unknown keys, bad base64, unreadable files, a certificate without
 //! its key, an unknown `auth` mode and a missing required key are [`Error::Config`] errors naming
@@ -155,6 +156,7 @@ pub const KEYS: &[&str] = &[
     "orchestrator",
     "namespace",
     "region",
+    "nomad_namespaces",
 ];
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -306,8 +308,8 @@ impl Config {
                     "in_cluster is a Kubernetes service account; for Nomad give `endpoint` and `token`",
                 ));
             }
-        } else if seed.has("region") {
-            return Err(Error::config("region", "is a Nomad setting; add `orchestrator: nomad`"));
+        } else if let Some(key) = ["region", "nomad_namespaces"].into_iter().find(|k| seed.has(k)) {
+            return Err(Error::config(key, "is a Nomad setting; add `orchestrator: nomad`"));
         }
 
         let skip_ssl = match seed.map.get("skip_ssl") {
@@ -429,6 +431,13 @@ impl Config {
         }
         if let Some(region) = seed.text("region")? {
             config.region = Some(region.to_owned());
+        }
+        match seed.text("nomad_namespaces")? {
+            None | Some("native") => {}
+            Some("prefix") => config = config.with_nomad_prefix_namespaces(),
+            Some(other) => {
+                return Err(Error::config("nomad_namespaces", format!("{other:?} is not `native` or `prefix`")))
+            }
         }
         Ok(config)
     }
