@@ -1149,13 +1149,9 @@ impl Cluster {
                 json!({"group": "meta.k8s.io", "kind": "ListOptions", "causes": [{"reason": "FieldValueForbidden", "message": "Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan", "field": "resourceVersionMatch"}]}),
             ));
         }
-        if watch_list && self.watch_list_refused {
-            let line = event_line(
-                "ERROR",
-                &status_value(500, "InternalError", "a watch stream was requested by the client but the required storage feature RequestWatchProgress is disabled", None),
-            );
-            queued.push_back(line);
-            return Reply::Stream(
+        // a watch the server refuses after its 200: one ERROR event, then the end of the stream
+        let refused = |status: Value, ns, labels, fields| {
+            Reply::Stream(
                 http_util::response(200, "application/json", &[], Bytes::new()),
                 Stream::Watch {
                     collection: rt.id(),
@@ -1164,10 +1160,14 @@ impl Cluster {
                     fields,
                     cursor: u64::MAX,
                     until: Duration::ZERO,
-                    queued,
+                    queued: VecDeque::from([event_line("ERROR", &status)]),
                     bookmark: None,
                 },
-            );
+            )
+        };
+        if watch_list && self.watch_list_refused {
+            let status = status_value(500, "InternalError", "a watch stream was requested by the client but the required storage feature RequestWatchProgress is disabled", None);
+            return refused(status, ns, labels, fields);
         }
         let rv_text = if watch_list { "" } else { rv_text };
         let cursor = match rv_text {
@@ -1195,24 +1195,9 @@ impl Cluster {
             }
             text => match text.parse::<u64>() {
                 Ok(rv) if rv < self.compacted => {
-                    let line = event_line(
-                        "ERROR",
-                        &status_value(410, "Expired", &format!("too old resource version: {rv} ({})", self.rv), None),
-                    );
-                    queued.push_back(line);
-                    return Reply::Stream(
-                        http_util::response(200, "application/json", &[], Bytes::new()),
-                        Stream::Watch {
-                            collection: rt.id(),
-                            ns,
-                            labels,
-                            fields,
-                            cursor: u64::MAX,
-                            until: Duration::ZERO,
-                            queued,
-                            bookmark: None,
-                        },
-                    );
+                    let status =
+                        status_value(410, "Expired", &format!("too old resource version: {rv} ({})", self.rv), None);
+                    return refused(status, ns, labels, fields);
                 }
                 Ok(rv) => rv,
                 Err(_) => {
