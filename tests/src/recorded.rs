@@ -89,6 +89,22 @@ impl RecordedServer {
         RecordedServer { state: Arc::default(), start: Instant::now(), split: Split::AsRecorded }
     }
 
+    /// The facade over this server as a Nomad agent, connected as the recorded agent of
+    /// `nomad/07-datacenter-discovery` answered (agent self, then nodes: datacenter `dc1`); the
+    /// server is returned too, to read what it was asked.
+    pub fn nomad_manager(self) -> (RecordedServer, clustermanager_core::ClusterManager<RecordedServer>) {
+        let discovery = crate::Scenario::load("nomad/07-datacenter-discovery.json");
+        let server = self.on("GET", "/v1/agent/self", vec![discovery.exchange(0).response.clone()]).on(
+            "GET",
+            "/v1/nodes",
+            vec![discovery.exchange(1).response.clone()],
+        );
+        let config = clustermanager_core::Config::nomad("http://127.0.0.1:4646").expect("a constant URL parses");
+        let connect = clustermanager_core::ClusterManager::connect(server.clone(), &config, 7);
+        let cm = crate::transport::block_on(connect).expect("the recorded discovery connects");
+        (server, cm)
+    }
+
     /// A silent stream's read gives other tasks of the same caller a turn before it times out,
     /// as a real socket's would (by default it times out at once, on the virtual clock): what a
     /// wait's paced looks beside its observation need to run.

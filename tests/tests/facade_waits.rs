@@ -273,6 +273,18 @@ fn job_wait_136(s: &Scenario, ns: &str, name: &str, split: Split) -> RecordedSer
         .on("GET", &format!("/apis/batch/v1/namespaces/{ns}/jobs/{name}"), vec![created])
 }
 
+/// Whether the pod of watch event `line` is in `phase`.
+fn in_phase(line: &str, phase: &str) -> bool {
+    let v: serde_json::Value = serde_json::from_str(line).unwrap();
+    v["object"]["status"]["phase"] == phase
+}
+
+/// A pod list holding the pod of watch event `line` (the one in `phase`), at its version.
+fn pod_list(line: Option<&String>, phase: &str) -> RecordedResponse {
+    let line = line.unwrap_or_else(|| panic!("the recorded pod stream holds a {phase} pod"));
+    json_response(200, &list_body("PodList", "v1", &event_rv(line).to_string(), &[event_object(line)]))
+}
+
 /// acm-26 (v1.19, a stand-in kubelet ran the pod): the execution wait watches the namespace's job
 /// pods and looks at its Job and pods when the watch says there may be what it waits for. The
 /// pod lists the looks read are made of the pod objects the recorded watch carried at that point.
@@ -281,16 +293,7 @@ fn wait_for_job_execution_status_on_a_recorded_server_follows_the_pod_to_running
     let s = k8s("acm-26-job-with-node-agent.json");
     let stream = &s.exchange(2).response;
     let lines = event_lines(stream);
-    let pods_at = |phase: &str| -> RecordedResponse {
-        let line = lines
-            .iter()
-            .rfind(|l| {
-                let v: serde_json::Value = serde_json::from_str(l).unwrap();
-                v["object"]["status"]["phase"] == phase
-            })
-            .unwrap_or_else(|| panic!("the recorded pod stream holds a {phase} pod"));
-        json_response(200, &list_body("PodList", "v1", &event_rv(line).to_string(), &[event_object(line)]))
-    };
+    let pods_at = |phase: &str| pod_list(lines.iter().rfind(|l| in_phase(l, phase)), phase);
     let empty = response(&s, 1);
     for (wanted, phase) in [(Status::Running, "Running"), (Status::Succeeded, "Succeeded")] {
         for split in [Split::AsRecorded, Split::Every(1), Split::Every(64)] {
@@ -334,16 +337,7 @@ fn wait_for_job_execution_status_on_a_recorded_v1_36_server_follows_the_pod() {
     let s = k8s136("acm-26-job-with-node-agent.json");
     let stream = &s.exchange(2).response;
     let lines = event_lines(stream);
-    let pods_at = |phase: &str| -> RecordedResponse {
-        let line = lines
-            .iter()
-            .find(|l| {
-                let v: serde_json::Value = serde_json::from_str(l).unwrap();
-                v["object"]["status"]["phase"] == phase
-            })
-            .unwrap_or_else(|| panic!("the recorded pod stream holds a {phase} pod"));
-        json_response(200, &list_body("PodList", "v1", &event_rv(line).to_string(), &[event_object(line)]))
-    };
+    let pods_at = |phase: &str| pod_list(lines.iter().find(|l| in_phase(l, phase)), phase);
     let empty = response(&s, 1);
     for (wanted, phase) in [(Status::Running, "Running"), (Status::Succeeded, "Succeeded")] {
         for split in [Split::AsRecorded, Split::Every(1)] {
@@ -372,20 +366,6 @@ fn wait_for_job_execution_status_on_a_recorded_v1_36_server_follows_the_pod() {
     }
 }
 
-/// A Nomad manager over `server`, connected as the recorded agent answered (datacenter
-/// discovery: agent self, nodes).
-fn nomad_manager(server: RecordedServer) -> (RecordedServer, ClusterManager<RecordedServer>) {
-    let discovery = Scenario::load("nomad/07-datacenter-discovery.json");
-    let server = server.on("GET", "/v1/agent/self", vec![discovery.exchange(0).response.clone()]).on(
-        "GET",
-        "/v1/nodes",
-        vec![discovery.exchange(1).response.clone()],
-    );
-    let config = Config::nomad("http://127.0.0.1:4646").unwrap();
-    let cm = block_on(ClusterManager::connect(server.clone(), &config, 7)).unwrap();
-    (server, cm)
-}
-
 /// Nomad 1.1.2, 08 + 16: `acm-ok` runs (index 11), then is dead (complete). The namespace's job
 /// list is followed with blocking queries: the first list shows the job running — its stub made
 /// from the recorded dead stub of 16 with the running counts and index of 08's first read — and
@@ -409,7 +389,7 @@ fn nomad_wait_for_job_on_a_recorded_agent_follows_the_job_list_to_dead() {
         .on("GET", "/v1/job/acm-ok", vec![s08.exchange(4).response.clone()])
         .on("GET", "/v1/job/acm-ok/summary", vec![s08.exchange(5).response.clone()])
         .on("GET", "/v1/job/acm-ok/allocations", vec![s08.exchange(6).response.clone()]);
-    let (server, cm) = nomad_manager(server);
+    let (server, cm) = server.nomad_manager();
     let job = block_on(cm.wait_for_job("default", "acm-ok", Some(Duration::from_secs(60)))).unwrap();
     assert_eq!((job.status, job.raw_status.as_str(), job.succeeded), (Some(Status::Succeeded), "dead", 1));
     let made = server.requests();
@@ -430,7 +410,7 @@ fn nomad_wait_for_job_execution_status_on_a_recorded_agent_returns_the_allocatio
         .on("GET", "/v1/job/acm-ok/summary", vec![s08.exchange(5).response.clone()])
         .on("GET", "/v1/job/acm-ok/allocations", vec![s08.exchange(6).response.clone()])
         .on("GET", "/v1/allocation/294e657f-3f0a-03f7-a46d-932b102c10ce", vec![s08.exchange(8).response.clone()]);
-    let (server, cm) = nomad_manager(server);
+    let (server, cm) = server.nomad_manager();
     let wait =
         cm.wait_for_job_execution_status("default", "acm-ok", &[Status::Succeeded], Some(Duration::from_secs(60)));
     let execution = block_on(wait).unwrap_or_else(|e| panic!("{e} after {:?}", server.requests()));

@@ -7,7 +7,7 @@
 use std::time::Instant;
 
 use clustermanager_core::nomad::{self, status, Context};
-use clustermanager_core::{ClusterManager, Config, Error, Event, Operation, Status, Step};
+use clustermanager_core::{Error, Event, Operation, Status, Step};
 use clustermanager_tests::recorded::RecordedServer;
 use clustermanager_tests::transport::block_on;
 use clustermanager_tests::{Exchange, Replay, Scenario};
@@ -245,13 +245,7 @@ fn waiting_for_an_execution_ignores_earlier_versions() {
         "/v1/job/acm-fail/allocations",
         vec![s.exchange(3).response.clone()],
     );
-    let discovery = Scenario::load("nomad/07-datacenter-discovery.json");
-    let server = server.on("GET", "/v1/agent/self", vec![discovery.exchange(0).response.clone()]).on(
-        "GET",
-        "/v1/nodes",
-        vec![discovery.exchange(1).response.clone()],
-    );
-    let cm = block_on(ClusterManager::connect(server, &Config::nomad("http://127.0.0.1:4646").unwrap(), 7)).unwrap();
+    let (_, cm) = server.nomad_manager();
     let wanted = [Status::Succeeded, Status::Failed];
     let execution = block_on(cm.wait_for_job_execution_status("default", "acm-fail", &wanted, None)).unwrap();
     assert_eq!(execution.status, Some(Status::Succeeded));

@@ -19,27 +19,13 @@ use std::time::Duration;
 use clustermanager_core::deadline::Hold;
 use clustermanager_core::error::TransportErrorKind::Io;
 use clustermanager_core::nomad::{self, query::Query, Context};
-use clustermanager_core::{ClusterManager, Config, Error, Status};
+use clustermanager_core::{Error, Status};
 use clustermanager_tests::recorded::{RecordedServer, Reply};
 use clustermanager_tests::transport::block_on;
 use clustermanager_tests::{assert_request_matches, RecordedResponse, Scenario};
 
 fn ctx() -> Context {
     Context { datacenters: vec!["dc1".into()], ..Context::default() }
-}
-
-/// The facade over `server`, connected as the recorded agent answered (datacenter discovery:
-/// agent self, nodes).
-fn manager(server: RecordedServer) -> (RecordedServer, ClusterManager<RecordedServer>) {
-    let discovery = Scenario::load("nomad/07-datacenter-discovery.json");
-    let server = server.on("GET", "/v1/agent/self", vec![discovery.exchange(0).response.clone()]).on(
-        "GET",
-        "/v1/nodes",
-        vec![discovery.exchange(1).response.clone()],
-    );
-    let config = Config::nomad("http://127.0.0.1:4646").unwrap();
-    let cm = block_on(ClusterManager::connect(server.clone(), &config, 7)).unwrap();
-    (server, cm)
 }
 
 /// 16's recorded list stub of `acm-ok` (dead, one allocation complete) as the job list answers
@@ -97,7 +83,7 @@ fn wait_acm_ok(
     replies: Vec<Reply>,
     timeout: Option<Duration>,
 ) -> (Result<clustermanager_core::Job, Error>, RecordedServer) {
-    let (server, cm) = manager(acm_ok_finished(RecordedServer::new().on_replies("GET", "/v1/jobs", replies)));
+    let (server, cm) = acm_ok_finished(RecordedServer::new().on_replies("GET", "/v1/jobs", replies)).nomad_manager();
     (block_on(cm.wait_for_job("default", "acm-ok", timeout)), server)
 }
 
@@ -110,7 +96,7 @@ fn wait_for_job_blocks_until_it_is_dead() {
     let running = took(stub("acm-ok", "running", 1, 0, 11), s.exchange(1).response.elapsed_ms.unwrap());
     let dead = took(stub("acm-ok", "dead", 0, 1, 14), s.exchange(2).response.elapsed_ms.unwrap());
     let list = RecordedServer::new().recorded_latency().on("GET", "/v1/jobs", vec![running, dead]);
-    let (server, cm) = manager(acm_ok_finished(list));
+    let (server, cm) = acm_ok_finished(list).nomad_manager();
     let before = server.requests().len();
     let job = block_on(cm.wait_for_job("default", "acm-ok", Some(Duration::from_millis(5003)))).unwrap();
     assert_eq!(job.status, Some(Status::Succeeded));
@@ -136,7 +122,7 @@ fn wait_for_a_dead_job_answers_at_once() {
         .on("GET", "/v1/job/acm-fail", vec![s09.exchange(1).response.clone()])
         .on("GET", "/v1/job/acm-fail/summary", vec![s09.exchange(2).response.clone()])
         .on("GET", "/v1/job/acm-fail/allocations", vec![s09.exchange(3).response.clone()]);
-    let (server, cm) = manager(server);
+    let (server, cm) = server.nomad_manager();
     let job = block_on(cm.wait_for_job("default", "acm-fail", Some(Duration::from_secs(5)))).unwrap();
     assert_eq!(job.status, Some(Status::Failed));
     assert_eq!(lists(&server).len(), 1, "no blocking query: {:?}", server.requests());
@@ -147,7 +133,8 @@ fn waits_on_an_unknown_job_are_not_found() {
     let s11 = Scenario::load("nomad/11-not-found.json");
     let s16 = Scenario::load("nomad/16-job-list-prefix.json");
     // the job wait: the namespace's list does not hold it
-    let (server, cm) = manager(RecordedServer::new().on("GET", "/v1/jobs", vec![s16.exchange(0).response.clone()]));
+    let (server, cm) =
+        RecordedServer::new().on("GET", "/v1/jobs", vec![s16.exchange(0).response.clone()]).nomad_manager();
     let res = block_on(cm.wait_for_job("default", "acm-does-not-exist", None));
     assert!(matches!(res, Err(Error::NotFound(_))), "{res:?}");
     assert_eq!(lists(&server).len(), 1);
@@ -155,7 +142,7 @@ fn waits_on_an_unknown_job_are_not_found() {
     // wait reads the job first instead of waiting forever.
     assert_eq!(s11.exchange(1).response.body, "[]");
     let server = RecordedServer::new().on("GET", "/v1/job/acm-does-not-exist", vec![s11.exchange(0).response.clone()]);
-    let (_, cm) = manager(server);
+    let (_, cm) = server.nomad_manager();
     let res = block_on(cm.wait_for_job_execution_status("default", "acm-does-not-exist", &[Status::Running], None));
     assert!(matches!(res, Err(Error::NotFound(_))), "{res:?}");
 }
@@ -178,7 +165,7 @@ fn execution_server(
 #[test]
 fn wait_for_execution_status_finds_the_finished_allocation() {
     let s = Scenario::load("nomad/08-batch-job-succeeds.json");
-    let (server, cm) = manager(execution_server(&s, "acm-ok", 4, vec![s.exchange(6).response.clone()], vec![]));
+    let (server, cm) = execution_server(&s, "acm-ok", 4, vec![s.exchange(6).response.clone()], vec![]).nomad_manager();
     let wanted = [Status::Succeeded, Status::Failed];
     let exec = block_on(cm.wait_for_job_execution_status("default", "acm-ok", &wanted, None)).unwrap();
     assert_eq!(exec.id, "294e657f-3f0a-03f7-a46d-932b102c10ce");
@@ -190,7 +177,7 @@ fn wait_for_execution_status_finds_the_finished_allocation() {
 #[test]
 fn wait_for_execution_status_of_the_failing_job() {
     let s = Scenario::load("nomad/09-batch-job-fails.json");
-    let (_, cm) = manager(execution_server(&s, "acm-fail", 1, vec![s.exchange(3).response.clone()], vec![]));
+    let (_, cm) = execution_server(&s, "acm-fail", 1, vec![s.exchange(3).response.clone()], vec![]).nomad_manager();
     let timeout = Some(Duration::from_secs(1));
     let exec = block_on(cm.wait_for_job_execution_status("default", "acm-fail", &[Status::Failed], timeout)).unwrap();
     assert_eq!(exec.status, Some(Status::Failed));
@@ -208,7 +195,7 @@ fn wait_for_execution_status_times_out_after_a_blocking_query() {
     let later = took(dead.clone(), s.exchange(11).response.elapsed_ms.unwrap());
     let server = execution_server(&s, "acm-ok", 4, vec![s.exchange(6).response.clone()], vec![now(dead), now(later)])
         .recorded_latency();
-    let (server, cm) = manager(server);
+    let (server, cm) = server.nomad_manager();
     let timeout = Some(Duration::from_millis(1002));
     let res = block_on(cm.wait_for_job_execution_status("default", "acm-ok", &[Status::Running], timeout));
     assert!(matches!(res, Err(Error::Timeout { .. })), "{res:?}");
@@ -220,7 +207,7 @@ fn wait_for_execution_status_times_out_after_a_blocking_query() {
 
 #[test]
 fn empty_status_set_is_refused() {
-    let (server, cm) = manager(RecordedServer::new());
+    let (server, cm) = RecordedServer::new().nomad_manager();
     let before = server.requests().len();
     let res = block_on(cm.wait_for_job_execution_status("default", "acm-ok", &[], None));
     assert!(matches!(res, Err(Error::InvalidInput { .. })), "{res:?}");
@@ -332,7 +319,7 @@ fn a_blocking_query_failing_with_a_server_error_is_resumed_within_the_deadline()
     let no_leader = || now(RecordedResponse::json(500, "No cluster leader"));
     let dead = || stub("acm-ok", "dead", 0, 1, 14);
     let list = vec![now(dead()), no_leader(), no_leader(), no_leader(), held(dead(), 60)];
-    let (server, cm) = manager(execution_server(&s, "acm-ok", 4, vec![s.exchange(6).response.clone()], list));
+    let (server, cm) = execution_server(&s, "acm-ok", 4, vec![s.exchange(6).response.clone()], list).nomad_manager();
     let timeout = Some(Duration::from_secs(10));
     let res = block_on(cm.wait_for_job_execution_status("default", "acm-ok", &[Status::Running], timeout));
     assert!(matches!(res, Err(Error::Timeout { .. })), "{res:?}");
@@ -363,7 +350,7 @@ fn an_execution_wait_ends_with_not_found_when_the_job_is_purged_meanwhile() {
     let mut empty = Scenario::load("nomad/16-job-list-prefix.json").exchange(2).response.clone();
     empty.headers.insert("x-nomad-index".into(), "49".into());
     let list = vec![now(stub("acm-stop", "running", 1, 0, 47)), now(empty)];
-    let (server, cm) = manager(execution_server(&s, "acm-stop", 2, vec![s.exchange(3).response.clone()], list));
+    let (server, cm) = execution_server(&s, "acm-stop", 2, vec![s.exchange(3).response.clone()], list).nomad_manager();
     let res = block_on(cm.wait_for_job_execution_status("default", "acm-stop", &[Status::Succeeded], None));
     assert!(matches!(res, Err(Error::NotFound(ref a)) if a.message.contains("acm-stop")), "{res:?}");
     assert!(lists(&server)[1].contains("index=47"), "{:?}", lists(&server));
@@ -385,7 +372,7 @@ fn an_execution_wait_looks_again_when_the_counts_change_and_blocks_on() {
         held(stub("acm-ok", "dead", 0, 1, 14), 300),
         now(stub("acm-ok", "running", 1, 0, 15)),
     ];
-    let (server, cm) = manager(execution_server(&s, "acm-ok", 4, vec![complete, running], list));
+    let (server, cm) = execution_server(&s, "acm-ok", 4, vec![complete, running], list).nomad_manager();
     let res = block_on(cm.wait_for_job_execution_status("default", "acm-ok", &[Status::Running], None));
     assert_eq!(res.unwrap().status, Some(Status::Running));
     let reads = server.requests().iter().filter(|r| *r == "GET /v1/job/acm-ok").count();
