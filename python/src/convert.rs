@@ -203,34 +203,34 @@ pub(crate) fn scale(py: Python<'_>, s: Scale) -> PyResult<Py<PyAny>> {
     Ok(d.into_any().unbind())
 }
 
-pub(crate) fn namespace(py: Python<'_>, n: Namespace) -> PyResult<Py<PyAny>> {
+fn namespace_dict<'py>(py: Python<'py>, n: &Namespace) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
     d.set_item("name", &n.name)?;
     d.set_item("phase", &n.phase)?;
     d.set_item("description", n.description.as_deref())?;
     d.set_item("raw", raw_text(py, &n.raw)?)?;
-    Ok(d.into_any().unbind())
+    Ok(d)
+}
+
+pub(crate) fn namespace(py: Python<'_>, n: Namespace) -> PyResult<Py<PyAny>> {
+    Ok(namespace_dict(py, &n)?.into_any().unbind())
 }
 
 pub(crate) fn namespaces(py: Python<'_>, v: Vec<Namespace>) -> PyResult<Py<PyAny>> {
-    let out = PyList::empty(py);
-    for n in v {
-        out.append(namespace(py, n)?)?;
-    }
-    Ok(out.into_any().unbind())
+    list(py, &v, namespace_dict)
+}
+
+fn config_map_dict<'py>(py: Python<'py>, c: &ConfigMap) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("namespace", &c.namespace)?;
+    d.set_item("name", &c.name)?;
+    d.set_item("labels", &c.labels)?;
+    d.set_item("data", &c.data)?;
+    Ok(d)
 }
 
 pub(crate) fn config_maps(py: Python<'_>, v: Vec<ConfigMap>) -> PyResult<Py<PyAny>> {
-    let out = PyList::empty(py);
-    for c in &v {
-        let d = PyDict::new(py);
-        d.set_item("namespace", &c.namespace)?;
-        d.set_item("name", &c.name)?;
-        d.set_item("labels", &c.labels)?;
-        d.set_item("data", &c.data)?;
-        out.append(d)?;
-    }
-    Ok(out.into_any().unbind())
+    list(py, &v, config_map_dict)
 }
 
 pub(crate) fn service(py: Python<'_>, s: Service) -> PyResult<Py<PyAny>> {
