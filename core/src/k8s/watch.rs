@@ -129,11 +129,15 @@ impl<T: DeserializeOwned> WatchDecoder<T> {
 
     /// The next complete event, if any. Blank lines are skipped.
     pub fn next_event(&mut self) -> Result<Option<WatchEvent<T>>> {
+        self.next_line()?.map(|line| decode_event(&line)).transpose()
+    }
+
+    /// The next complete line that is not blank.
+    fn next_line(&mut self) -> Result<Option<bytes::Bytes>> {
         while let Some(line) = self.lines.next_line()? {
-            if line.iter().all(u8::is_ascii_whitespace) {
-                continue;
+            if !line.iter().all(u8::is_ascii_whitespace) {
+                return Ok(Some(line));
             }
-            return decode_event(&line).map(Some);
         }
         Ok(None)
     }
@@ -144,17 +148,12 @@ impl<T: DeserializeOwned> WatchDecoder<T> {
     where
         T: super::object::Versioned,
     {
-        while let Some(line) = self.lines.next_line()? {
-            if line.iter().all(u8::is_ascii_whitespace) {
-                continue;
-            }
-            let mut event = decode_event::<T>(&line)?;
-            if let WatchEvent::Added(o) | WatchEvent::Modified(o) | WatchEvent::Deleted(o) = &mut event {
-                o.keep_raw(crate::Raw::event_object(line));
-            }
-            return Ok(Some(event));
+        let Some(line) = self.next_line()? else { return Ok(None) };
+        let mut event = decode_event::<T>(&line)?;
+        if let WatchEvent::Added(o) | WatchEvent::Modified(o) | WatchEvent::Deleted(o) = &mut event {
+            o.keep_raw(crate::Raw::event_object(line));
         }
-        Ok(None)
+        Ok(Some(event))
     }
 
     /// At the end of the stream: an error if an event was cut off.
