@@ -1944,10 +1944,13 @@ fn required_node_affinity_matches(affinity: &Value, labels: &serde_json::Map<Str
                 Some("DoesNotExist") => value.is_none(),
                 // Gt / Lt compare integers
                 Some(op @ ("Gt" | "Lt")) => {
-                    let (have, want) =
-                        (value.and_then(|v| v.parse::<i64>().ok()), values.first().and_then(|v| v.parse::<i64>().ok()));
-                    matches!((have, want, op), (Some(h), Some(w), "Gt") if h > w)
-                        || matches!((have, want, op), (Some(h), Some(w), "Lt") if h < w)
+                    let have = value.and_then(|v| v.parse::<i64>().ok());
+                    let want = values.first().and_then(|v| v.parse::<i64>().ok());
+                    match (have, want) {
+                        (Some(h), Some(w)) if op == "Gt" => h > w,
+                        (Some(h), Some(w)) => h < w,
+                        _ => false,
+                    }
                 }
                 _ => false,
             }
