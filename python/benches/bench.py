@@ -2,16 +2,19 @@
 
     python benches/bench.py [--calls N]
 
-Three measurements:
+Four measurements:
 
 1. **Per call, on the fake cluster** (`get_job` of a finished job, `get_nodes`): the same
    manager driven N times in a row by Rust alone (`_native.bench_rust_calls`, on the tokio runtime
    the Python calls use) and by Python (`await cm.get_job(...)`), and the native layer without the
-   typed-result wrapping (`await cm._n.get_job(...)`). The difference per call is what Python adds.
-   Also calls per second with 64 concurrent tasks.
-2. **Per call, over loopback HTTP**: `get_nodes` against a canned Kubernetes apiserver served by a
+   typed-result wrapping (`await cm._n.get_job(...)`), in interleaved blocks (medians). The
+   difference per call is what Python adds. Also calls per second with 64 concurrent tasks.
+2. **The hand-over alone**: a future that another task on the runtime completes (no I/O),
+   awaited from Rust and from Python: the least a call that waits for an answer costs Python
+   (a worker woken for it, the loop woken for its result, two turns of the loop).
+3. **Per call, over loopback HTTP**: `get_nodes` against a canned Kubernetes apiserver served by a
    separate Python process on 127.0.0.1 (plain HTTP/1.1, keep-alive), the same way.
-3. **Memory for 1,000 concurrent waits**: resident memory before and while 1,000 `wait_for_job`
+4. **Memory for 1,000 concurrent waits**: resident memory before and while 1,000 `wait_for_job`
    tasks wait on the fake (jobs that sleep for ever in virtual time), and Python's own allocations
    (tracemalloc), then all are cancelled.
 
@@ -43,7 +46,19 @@ def rss_kib() -> int:
     return 0
 
 
+BLOCKS = 10
+
+
+def median(xs: list) -> float:
+    xs = sorted(xs)
+    mid = len(xs) // 2
+    return xs[mid] if len(xs) % 2 else (xs[mid - 1] + xs[mid]) / 2
+
+
 async def per_call(label: str, cm: clustermanager.ClusterManager, op: str, n: int, *args: str) -> dict:
+    """`op` called n times by Rust alone, by the native layer and by the typed API, in BLOCKS
+    interleaved blocks (Rust, native, typed, Rust, ...): each figure is the median of its blocks,
+    so a burst of load on the machine shifts one block of each kind, not one kind."""
     native = cm._n
     call_typed = getattr(cm, op)
     call_native = getattr(native, op)
@@ -51,38 +66,77 @@ async def per_call(label: str, cm: clustermanager.ClusterManager, op: str, n: in
     await _native.bench_rust_calls(native, op, 50, *args)
     for _ in range(50):
         await call_typed(*args)
-    cpu = time.process_time()
-    rust = await _native.bench_rust_calls(native, op, n, *args)
-    rust_cpu = time.process_time() - cpu
-    start, cpu = time.perf_counter(), time.process_time()
-    for _ in range(n):
-        await call_native(*args)
-    native_s, native_cpu = time.perf_counter() - start, time.process_time() - cpu
-    start, cpu = time.perf_counter(), time.process_time()
-    for _ in range(n):
-        await call_typed(*args)
-    typed, typed_cpu = time.perf_counter() - start, time.process_time() - cpu
-
-    async def worker(k: int) -> None:
+    k = max(n // BLOCKS, 1)
+    wall: dict = {"rust": [], "native": [], "typed": []}
+    cpu: dict = {"rust": [], "native": [], "typed": []}
+    for _ in range(BLOCKS):
+        start, c = time.perf_counter(), time.process_time()
+        await _native.bench_rust_calls(native, op, k, *args)
+        wall["rust"].append(time.perf_counter() - start)
+        cpu["rust"].append(time.process_time() - c)
+        start, c = time.perf_counter(), time.process_time()
         for _ in range(k):
+            await call_native(*args)
+        wall["native"].append(time.perf_counter() - start)
+        cpu["native"].append(time.process_time() - c)
+        start, c = time.perf_counter(), time.process_time()
+        for _ in range(k):
+            await call_typed(*args)
+        wall["typed"].append(time.perf_counter() - start)
+        cpu["typed"].append(time.process_time() - c)
+
+    async def worker(m: int) -> None:
+        for _ in range(m):
             await call_typed(*args)
 
     start = time.perf_counter()
     await asyncio.gather(*(worker(n // 64) for _ in range(64)))
     concurrent = time.perf_counter() - start
-    us = lambda s: s / n * 1e6  # noqa: E731
+    us = {kind: median(v) / k * 1e6 for kind, v in wall.items()}
+    cpu_us = {kind: median(v) / k * 1e6 for kind, v in cpu.items()}
     row = {
         "what": label,
-        "rust_us": round(us(rust), 1),
-        "python_native_us": round(us(native_s), 1),
-        "python_typed_us": round(us(typed), 1),
-        "added_native_us": round(us(native_s) - us(rust), 1),
-        "added_typed_us": round(us(typed) - us(rust), 1),
-        "cpu_rust_us": round(us(rust_cpu), 1),
-        "cpu_added_native_us": round(us(native_cpu) - us(rust_cpu), 1),
-        "cpu_added_typed_us": round(us(typed_cpu) - us(rust_cpu), 1),
-        "python_calls_per_s_sequential": round(n / typed),
+        "rust_us": round(us["rust"], 1),
+        "python_native_us": round(us["native"], 1),
+        "python_typed_us": round(us["typed"], 1),
+        "added_native_us": round(us["native"] - us["rust"], 1),
+        "added_typed_us": round(us["typed"] - us["rust"], 1),
+        "cpu_rust_us": round(cpu_us["rust"], 1),
+        "cpu_added_native_us": round(cpu_us["native"] - cpu_us["rust"], 1),
+        "cpu_added_typed_us": round(cpu_us["typed"] - cpu_us["rust"], 1),
+        "python_calls_per_s_sequential": round(1e6 / us["typed"]),
         "python_calls_per_s_64_tasks": round((n // 64) * 64 / concurrent),
+    }
+    print(json.dumps(row))
+    return row
+
+
+async def handover(n: int) -> dict:
+    """The hand-over alone, without I/O: a future another task on the runtime completes, awaited
+    n times by Rust alone and from Python (interleaved blocks, medians). What a call that waits
+    for its answer costs Python at least, with no server to add noise."""
+    cm = await FakeCluster.kubernetes().connect()
+    native = cm._n
+    for _ in range(200):
+        await _native.bench_handover()
+    k = max(n // BLOCKS, 1)
+    rust, python, rust_cpu, python_cpu = [], [], [], []
+    for _ in range(BLOCKS):
+        start, c = time.perf_counter(), time.process_time()
+        await _native.bench_rust_calls(native, "handover", k)
+        rust.append(time.perf_counter() - start)
+        rust_cpu.append(time.process_time() - c)
+        start, c = time.perf_counter(), time.process_time()
+        for _ in range(k):
+            await _native.bench_handover()
+        python.append(time.perf_counter() - start)
+        python_cpu.append(time.process_time() - c)
+    row = {
+        "what": "hand-over to the runtime and back, no I/O",
+        "rust_us": round(median(rust) / k * 1e6, 2),
+        "python_us": round(median(python) / k * 1e6, 1),
+        "added_us": round((median(python) - median(rust)) / k * 1e6, 1),
+        "cpu_added_us": round((median(python_cpu) - median(rust_cpu)) / k * 1e6, 1),
     }
     print(json.dumps(row))
     return row
@@ -173,6 +227,7 @@ async def main() -> None:
     await cm.wait_for_job("b", "done")
     await per_call("get_job on the fake (Kubernetes)", cm, "get_job", n, "b", "done")
     await per_call("get_nodes on the fake (Kubernetes)", cm, "get_nodes", n)
+    await handover(n)
     await loopback(n)
     await memory_of_waits()
     await asyncio.sleep(0.2)  # let the runtime finish dropping the cancelled waits

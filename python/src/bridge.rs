@@ -213,9 +213,10 @@ impl Inbox {
     fn drain(&self, py: Python<'_>) {
         #[cfg(unix)]
         {
+            // One datagram a wake-up (`armed`): one read, no second one to find it empty. Were
+            // there more, the socket stays readable and the loop calls again.
             let mut buf = [0u8; 8];
-            // until `WouldBlock`: one datagram a wake-up, rarely more than one
-            while matches!(self.reader.recv(&mut buf), Ok(n) if n > 0) {}
+            let _ = self.reader.recv(&mut buf);
         }
         // cleared before taking: a completion queued after the take finds it clear and writes
         self.queue.armed.store(false, Ordering::Release);
@@ -335,15 +336,22 @@ where
     future.call_method1(pyo3::intern!(py, "add_done_callback"), (canceller.clone(),))?;
     let future_ref = future.clone().unbind();
     let task: Pin<Box<dyn Future<Output = ()> + Send>> = match back_of(&event_loop) {
-        Back::Inbox(queue) => Box::pin(async move {
-            let out = fut.await;
-            queue.push(Box::new(move |py| {
-                let (ok, value) = outcome_of(py, finish, out);
-                if let Err(err) = complete(future_ref.bind(py), ok, value) {
-                    err.write_unraisable(py, None);
-                }
-            }));
-        }),
+        Back::Inbox(queue) => {
+            let canceller_ref = canceller.clone().unbind();
+            Box::pin(async move {
+                let out = fut.await;
+                queue.push(Box::new(move |py| {
+                    let (ok, value) = outcome_of(py, finish, out);
+                    let future = future_ref.bind(py);
+                    // Finished: nothing left to cancel. Removed before completing, so asyncio
+                    // does not schedule a call of it (a handle and a turn of the loop per call).
+                    let removed = future.call_method1(pyo3::intern!(py, "remove_done_callback"), (canceller_ref,));
+                    if let Err(err) = removed.and_then(|_| complete(future, ok, value)) {
+                        err.write_unraisable(py, None);
+                    }
+                }));
+            })
+        }
         Back::Threadsafe => {
             let loop_ref = event_loop.unbind();
             Box::pin(async move {

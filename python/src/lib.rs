@@ -197,5 +197,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(manager::connect_infer, m)?)?;
     m.add_function(wrap_pyfunction!(manager::connect_kubeconfig, m)?)?;
     m.add_function(wrap_pyfunction!(manager::bench_rust_calls, m)?)?;
+    m.add_function(wrap_pyfunction!(manager::bench_handover, m)?)?;
     Ok(())
 }

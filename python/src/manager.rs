@@ -707,8 +707,8 @@ pub(crate) fn bench_rust_calls<'py>(
     namespace: String,
     name: String,
 ) -> PyResult<Bound<'py, PyAny>> {
-    if op != "get_nodes" && op != "get_job" {
-        return Err(PyValueError::new_err("parameter `op`: `get_nodes` or `get_job`"));
+    if op != "get_nodes" && op != "get_job" && op != "handover" {
+        return Err(PyValueError::new_err("parameter `op`: `get_nodes`, `get_job` or `handover`"));
     }
     let cm = m.cm.clone();
     spawn(
@@ -716,7 +716,9 @@ pub(crate) fn bench_rust_calls<'py>(
         async move {
             let start = Instant::now();
             for _ in 0..n {
-                if op == "get_nodes" {
+                if op == "handover" {
+                    handover().await;
+                } else if op == "get_nodes" {
                     cm.get_nodes().await?;
                 } else {
                     cm.get_job(&namespace, &name).await?;
@@ -725,5 +727,29 @@ pub(crate) fn bench_rust_calls<'py>(
             Ok(start.elapsed().as_secs_f64())
         },
         |py, s: f64| Ok(s.into_pyobject(py)?.into_any().unbind()),
+    )
+}
+
+/// For the benchmark: the hand-over alone. A future that another task on the runtime completes
+/// (a oneshot sent from a spawned task): called from Python, it goes to the runtime and back
+/// through the loop's inbox as an operation waiting for its answer does, without any I/O.
+async fn handover() {
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let _ = tx.send(());
+    });
+    let _ = rx.await;
+}
+
+/// For the benchmark: one [`handover`] as a Python awaitable (see `benches/bench.py`).
+#[pyfunction]
+pub(crate) fn bench_handover(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+    spawn(
+        py,
+        async {
+            handover().await;
+            Ok(())
+        },
+        |py, ()| Ok(py.None()),
     )
 }
