@@ -198,6 +198,8 @@ pub(crate) struct Cluster {
     version: KubernetesVersion,
     /// Answer watch-list requests as a 1.34+ apiserver over an etcd without progress requests.
     watch_list_refused: bool,
+    /// A pod bound to the node ended or went since unschedulable pods were last retried.
+    freed: bool,
 }
 
 /// An open streamed answer.
@@ -241,6 +243,7 @@ impl Cluster {
             rollouts: BTreeMap::new(),
             version,
             watch_list_refused: false,
+            freed: false,
         };
         let node = json!({
             "metadata": {"name": NODE_NAME, "labels": {"kubernetes.io/arch": "amd64", "kubernetes.io/hostname": NODE_NAME, "kubernetes.io/os": "linux", "type": "fake-kubelet"}},
@@ -298,6 +301,7 @@ impl Cluster {
             let saved = self.now;
             self.now = at;
             self.run_action(action);
+            self.retry_unschedulable();
             self.now = saved;
         }
     }
@@ -422,6 +426,7 @@ impl Cluster {
         }
         self.record(rt, ns, name, "DELETED", &gone);
         if rt.resource == "pods" {
+            self.freed |= holds_room(&gone);
             self.outcomes.remove(&(ns.to_owned(), name.to_owned()));
             self.started.remove(&(ns.to_owned(), name.to_owned()));
         }
@@ -488,6 +493,7 @@ impl Cluster {
                 obj["status"]["containerStatuses"][0]["ready"] = false.into();
                 obj["status"]["containerStatuses"][0]["started"] = false.into();
                 self.update(&rt, &ns, &pod, obj);
+                self.freed = true;
                 self.sync_job_of(&ns, &pod);
             }
             Action::RemoveNamespace { name } => {
@@ -743,30 +749,79 @@ impl Cluster {
         }
     }
 
+    /// After a pod bound to the node ended or went: the pods left unschedulable for want of
+    /// CPU or memory are scheduled again, oldest first, each that now fits bound to the node
+    /// and started as a new pod is (the scheduler retries unschedulable pods on such changes).
+    fn retry_unschedulable(&mut self) {
+        if !std::mem::take(&mut self.freed) {
+            return;
+        }
+        let Some(pods) = self.pods_rt() else { return };
+        let id = pods.id();
+        let mut waiting: Vec<(String, String, String)> = self
+            .objects
+            .range((id.clone(), String::new(), String::new())..)
+            .take_while(|(k, _)| k.0 == id)
+            .filter(|(_, pod)| {
+                pod["status"]["phase"] == "Pending"
+                    && pod["spec"]["nodeName"].is_null()
+                    && pod["metadata"]["deletionTimestamp"].is_null()
+                    && pod["status"]["conditions"].as_array().is_some_and(|cs| {
+                        cs.iter().any(|c| {
+                            c["type"] == "PodScheduled"
+                                && c["reason"] == "Unschedulable"
+                                && c["message"].as_str().is_some_and(|m| m.contains("Insufficient"))
+                        })
+                    })
+            })
+            .map(|((_, ns, name), pod)| {
+                (pod["metadata"]["creationTimestamp"].as_str().unwrap_or("").to_owned(), ns.clone(), name.clone())
+            })
+            .collect();
+        waiting.sort();
+        for (_, ns, name) in waiting {
+            let Some(mut pod) = self.get(&pods, &ns, &name).cloned() else { continue };
+            let now = sim::timestamp(self.now);
+            pod["spec"]["nodeName"] = NODE_NAME.into();
+            pod["status"] = json!({"phase": "Pending", "startTime": now, "conditions": [{"type": "PodScheduled", "status": "True", "lastProbeTime": null, "lastTransitionTime": now}],
+                "containerStatuses": [{"name": container_name(&pod), "state": {"waiting": {"reason": "ContainerCreating"}}, "lastState": {}, "ready": false, "restartCount": 0,
+                    "image": pod["spec"]["containers"][0]["image"].clone(), "imageID": "", "started": false}]});
+            let stuck = self.stuck_pod(&mut pod);
+            if pod["spec"]["nodeName"].is_null() {
+                continue; // still no room: left as it was
+            }
+            self.update(&pods, &ns, &name, pod);
+            self.schedule_pod(&ns, &name, stuck);
+        }
+    }
+
+    /// What the pods bound to the node and not finished request of it: (CPU millicores,
+    /// memory bytes). The scheduler counts them against what the node can allocate.
+    fn node_used(&self) -> (u128, u128) {
+        let Some(pods) = self.pods_rt() else { return (0, 0) };
+        let id = pods.id();
+        self.objects
+            .range((id.clone(), String::new(), String::new())..)
+            .take_while(|(k, _)| k.0 == id)
+            .filter(|(_, pod)| holds_room(pod))
+            .map(|(_, pod)| pod_requests(pod))
+            .fold((0, 0), |(c, m), (pc, pm)| (c.saturating_add(pc), m.saturating_add(pm)))
+    }
+
     /// What the scheduler and the kubelet make of a new pod: unschedulable when its requests
-    /// exceed the node or its nodeSelector matches no node; an image name that does not parse,
-    /// or one the registry lacks, keeps its container waiting. Sets the pod's status.
+    /// do not fit beside those of the pods already on the node, or its nodeSelector matches no
+    /// node; an image name that does not parse, or one the registry lacks, keeps its container
+    /// waiting. Sets the pod's status.
     fn stuck_pod(&self, pod: &mut Value) -> Stuck {
         let now = sim::timestamp(self.now);
         let containers = pod["spec"]["containers"].as_array().cloned().unwrap_or_default();
-        let wanted = |key: &str| -> u128 {
-            containers
-                .iter()
-                .filter_map(|c| {
-                    let r = &c["resources"];
-                    let q = r["requests"][key].as_str().or_else(|| r["limits"][key].as_str())?;
-                    match key {
-                        "cpu" => clustermanager_core::quantity::Cpu::parse(q).ok().map(|c| u128::from(c.millis())),
-                        _ => clustermanager_core::quantity::Memory::parse(q).ok().map(|m| u128::from(m.bytes())),
-                    }
-                })
-                .sum()
-        };
+        let (wanted_cpu, wanted_memory) = pod_requests(pod);
+        let (used_cpu, used_memory) = if wanted_cpu == 0 && wanted_memory == 0 { (0, 0) } else { self.node_used() };
         let mut short = Vec::new();
-        if wanted("cpu") > u128::from(NODE_CPU_MILLIS) {
+        if wanted_cpu.saturating_add(used_cpu) > u128::from(NODE_CPU_MILLIS) {
             short.push("1 Insufficient cpu");
         }
-        if wanted("memory") > u128::from(NODE_MEMORY_BYTES) {
+        if wanted_memory.saturating_add(used_memory) > u128::from(NODE_MEMORY_BYTES) {
             short.push("1 Insufficient memory");
         }
         let labels = self.node_labels();
@@ -877,7 +932,15 @@ impl Cluster {
 
     // ----- request handling ----------------------------------------------------------------------
 
+    /// Answer one request; then the scheduler retries the pods that found no room, if the
+    /// request freed some (a deleted pod, Job or namespace).
     pub(crate) fn handle(&mut self, req: &Request) -> Reply<Stream> {
+        let reply = self.answer(req);
+        self.retry_unschedulable();
+        reply
+    }
+
+    fn answer(&mut self, req: &Request) -> Reply<Stream> {
         let path = req.uri().path().to_owned();
         let query = http_util::query(req);
         match path.as_str() {
@@ -1574,6 +1637,31 @@ fn ensure_object(value: &mut Value) -> &mut Map<String, Value> {
         Value::Object(m) => m,
         _ => unreachable!("just made an object"),
     }
+}
+
+/// What a pod requests of its node: (CPU millicores, memory bytes), the sum over its
+/// containers of each one's request (its limit where it sets no request).
+fn pod_requests(pod: &Value) -> (u128, u128) {
+    let containers = pod["spec"]["containers"].as_array().map(Vec::as_slice).unwrap_or_default();
+    let sum = |key: &str| -> u128 {
+        containers
+            .iter()
+            .filter_map(|c| {
+                let r = &c["resources"];
+                let q = r["requests"][key].as_str().or_else(|| r["limits"][key].as_str())?;
+                match key {
+                    "cpu" => clustermanager_core::quantity::Cpu::parse(q).ok().map(|c| u128::from(c.millis())),
+                    _ => clustermanager_core::quantity::Memory::parse(q).ok().map(|m| u128::from(m.bytes())),
+                }
+            })
+            .fold(0, u128::saturating_add)
+    };
+    (sum("cpu"), sum("memory"))
+}
+
+/// Whether a pod holds room on the node: bound to it and not finished.
+fn holds_room(pod: &Value) -> bool {
+    !pod["spec"]["nodeName"].is_null() && !matches!(pod["status"]["phase"].as_str(), Some("Succeeded" | "Failed"))
 }
 
 fn container_name(pod: &Value) -> String {

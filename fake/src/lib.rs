@@ -425,6 +425,14 @@ pub struct FakeOptions {
     /// whose task needs another one is not placed: its evaluation says `missing drivers` and a
     /// blocked evaluation waits, as on a real agent.
     pub nomad_drivers: Vec<String>,
+    /// The CPU (MHz) the fake Nomad node offers. Default 4,000. Allocations are placed while
+    /// what they ask (Nomad's default: 100 MHz and 300 MB a task) fits beside the live ones;
+    /// the rest are queued, their evaluation blocked (`NodesExhausted`, `DimensionExhausted`)
+    /// until an allocation ends and frees room, as on a real agent.
+    pub nomad_node_cpu_mhz: u64,
+    /// The memory (MB) the fake Nomad node offers. Default 8,192 (see
+    /// [`nomad_node_cpu_mhz`](Self::nomad_node_cpu_mhz)).
+    pub nomad_node_memory_mb: u64,
     /// Images the fake Kubernetes registry does not have: their pods stay `Pending` with
     /// `ErrImagePull`, then `ImagePullBackOff`, as the kubelet reports them.
     pub missing_images: Vec<String>,
@@ -458,6 +466,8 @@ impl Default for FakeOptions {
             request_timeout: Some(Duration::from_secs(295)),
             round_trip: Duration::ZERO,
             nomad_drivers: ["raw_exec", "exec", "docker"].map(str::to_owned).to_vec(),
+            nomad_node_cpu_mhz: nomad::NODE_CPU_MHZ,
+            nomad_node_memory_mb: nomad::NODE_MEMORY_MB,
             missing_images: Vec::new(),
             kubernetes: KubernetesVersion::default(),
             watch_list_refused: false,
@@ -501,6 +511,7 @@ impl FakeCluster {
     pub fn nomad_with(options: FakeOptions) -> Self {
         let mut cluster = nomad::Cluster::new(options.step);
         cluster.set_drivers(options.nomad_drivers.clone());
+        cluster.set_node_resources(options.nomad_node_cpu_mhz, options.nomad_node_memory_mb);
         Self::new(Server::Nomad(cluster), options, false)
     }
 

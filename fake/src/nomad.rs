@@ -26,8 +26,9 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::Duration;
 
 /// The one node's CPU (MHz) and memory (MB).
-const NODE_CPU_MHZ: u64 = 4000;
-const NODE_MEMORY_MB: u64 = 8192;
+/// What the fake node offers by default (`FakeOptions::nomad_node_cpu_mhz` / `_memory_mb`).
+pub(crate) const NODE_CPU_MHZ: u64 = 4000;
+pub(crate) const NODE_MEMORY_MB: u64 = 8192;
 
 use base64::Engine as _;
 use bytes::Bytes;
@@ -91,6 +92,8 @@ struct AllocRec {
     modify_time: Duration,
     /// Healthy for its deployment (ran `MinHealthyTime`).
     healthy: bool,
+    /// What it holds of the node while pending or running: (CPU MHz, memory MB).
+    asks: (u64, u64),
 }
 
 #[derive(Debug, Clone)]
@@ -121,8 +124,15 @@ pub(crate) struct Cluster {
     now: Duration,
     /// The task drivers the fake node offers (healthy).
     drivers: Vec<String>,
+    /// What the fake node offers: (CPU MHz, memory MB).
+    node_resources: (u64, u64),
     /// Allocations the scheduler could not place, by job: (group → count) for the summary's Queued.
     queued: BTreeMap<(String, String), BTreeMap<String, u64>>,
+    /// Jobs with allocations queued for want of CPU or memory, and their blocked evaluation:
+    /// retried when an allocation ends and frees what it used.
+    blocked: BTreeMap<(String, String), String>,
+    /// An allocation ended since the blocked jobs were last retried.
+    freed: bool,
     /// The index of the last purge: the jobs table's index moves on a delete too (Nomad's job
     /// list answers `max(Index("jobs"), Index("job_summary"))`), which wakes blocking lists.
     jobs_purged_at: u64,
@@ -170,7 +180,10 @@ impl Cluster {
             step,
             now: Duration::ZERO,
             drivers: ["raw_exec", "exec", "docker"].map(str::to_owned).to_vec(),
+            node_resources: (NODE_CPU_MHZ, NODE_MEMORY_MB),
             queued: BTreeMap::new(),
+            blocked: BTreeMap::new(),
+            freed: false,
             jobs_purged_at: 0,
             deployments: BTreeMap::new(),
         }
@@ -179,6 +192,11 @@ impl Cluster {
     /// Offer only these task drivers on the fake node.
     pub(crate) fn set_drivers(&mut self, drivers: Vec<String>) {
         self.drivers = drivers;
+    }
+
+    /// Offer this much CPU (MHz) and memory (MB) on the fake node.
+    pub(crate) fn set_node_resources(&mut self, cpu_mhz: u64, memory_mb: u64) {
+        self.node_resources = (cpu_mhz, memory_mb);
     }
 
     pub(crate) fn index(&self) -> u64 {
@@ -200,6 +218,7 @@ impl Cluster {
                 Action::Healthy(id) => self.alloc_healthy(&id),
                 Action::DeploymentDeadline { ns, id, deployment } => self.deployment_deadline(&ns, &id, &deployment),
             }
+            self.retry_blocked();
             self.now = saved;
         }
     }
@@ -293,6 +312,7 @@ impl Cluster {
         let index = self.bump();
         let now = self.now;
         let Some(a) = self.allocs.get_mut(id) else { return };
+        self.freed |= matches!(a.client_status.as_str(), "pending" | "running");
         a.client_status = status.into();
         a.task_state["State"] = "dead".into();
         a.task_state["Failed"] = (status == "failed").into();
@@ -386,7 +406,15 @@ impl Cluster {
 
     // ----- request handling ----------------------------------------------------------------------
 
-    pub(crate) fn handle(&mut self, req: &Request, _now: Duration, expired: bool) -> Reply<Stream> {
+    /// Answer one request; then the scheduler retries what waits for room, if a request freed
+    /// some (a stop, a purge, a new version), as Nomad unblocks its blocked evaluations.
+    pub(crate) fn handle(&mut self, req: &Request, now: Duration, expired: bool) -> Reply<Stream> {
+        let reply = self.answer(req, now, expired);
+        self.retry_blocked();
+        reply
+    }
+
+    fn answer(&mut self, req: &Request, _now: Duration, expired: bool) -> Reply<Stream> {
         let query = http_util::query(req);
         let path = req.uri().path().to_owned();
         let segs: Vec<String> = path.trim_start_matches("/v1/").split('/').map(http_util::decode).collect();
@@ -404,9 +432,16 @@ impl Cluster {
             ("GET", ["regions"]) => Ok((self.index, json!(["global"]))),
             ("GET", ["nodes"]) => {
                 let prefix = param(&query, "prefix").unwrap_or("");
-                Ok((9, json!(if NODE_ID.starts_with(prefix) { vec![node_stub(&self.drivers)] } else { vec![] })))
+                Ok((
+                    9,
+                    json!(if NODE_ID.starts_with(prefix) {
+                        vec![node_stub(&self.drivers, self.node_resources)]
+                    } else {
+                        vec![]
+                    }),
+                ))
             }
-            ("GET", ["node", id]) if *id == NODE_ID => Ok((9, node_stub(&self.drivers))),
+            ("GET", ["node", id]) if *id == NODE_ID => Ok((9, node_stub(&self.drivers, self.node_resources))),
             ("GET", ["node", _]) => Err(text(404, "node not found", Some(9))),
             ("GET", ["namespaces"]) => {
                 Ok((self.ns_index(), Value::Array(self.namespaces.keys().map(|n| self.namespace_json(n)).collect())))
@@ -717,13 +752,53 @@ impl Cluster {
 
     /// Create the allocations the scheduler would place for the job's current version.
     fn place(&mut self, ns: &str, id: &str, eval_id: &str) {
+        self.place_some(ns, id, eval_id, None);
+    }
+
+    /// What one allocation of task group `tg` holds of the node: (CPU MHz, memory MB), with
+    /// Nomad's defaults (100 MHz, 300 MB) for a task that names none.
+    fn group_asks(tg: &Value) -> (u64, u64) {
+        let tasks = tg["Tasks"].as_array().map(Vec::as_slice).unwrap_or_default();
+        let sum = |key: &str, default: u64| -> u64 {
+            tasks.iter().map(|t| t["Resources"][key].as_u64().unwrap_or(default)).fold(0, u64::saturating_add)
+        };
+        (sum("CPU", 100), sum("MemoryMB", 300))
+    }
+
+    /// What the live allocations hold of the node: (CPU MHz, memory MB).
+    fn used(&self) -> (u64, u64) {
+        self.allocs
+            .values()
+            .filter(|a| a.desired_status == "run" && matches!(a.client_status.as_str(), "pending" | "running"))
+            .fold((0, 0), |(c, m), a| (c.saturating_add(a.asks.0), m.saturating_add(a.asks.1)))
+    }
+
+    /// Place the job's allocations: every group's `Count`, or (`only`) a blocked evaluation's
+    /// queued ones. As many as the node has room for are placed; the rest are queued, and the
+    /// evaluation says why (a missing driver; the node's CPU or memory, too small or used up).
+    fn place_some(&mut self, ns: &str, id: &str, eval_id: &str, only: Option<&BTreeMap<String, u64>>) {
         let Some(job) = self.job(ns, id).map(|r| r.job.clone()) else { return };
-        self.queued.remove(&(ns.to_owned(), id.to_owned()));
+        let key = (ns.to_owned(), id.to_owned());
+        self.queued.remove(&key);
+        self.blocked.remove(&key);
         let mut failed = serde_json::Map::new();
         let mut queued = BTreeMap::new();
+        let mut waits_for_room = false;
         for tg in job["TaskGroups"].as_array().cloned().unwrap_or_default() {
             let group = tg["Name"].as_str().unwrap_or("main").to_owned();
-            let count = tg["Count"].as_u64().unwrap_or(1) as usize;
+            let total = tg["Count"].as_u64().unwrap_or(1) as usize;
+            let count = match only {
+                None => total,
+                Some(only) => match only.get(&group) {
+                    Some(&n) => n as usize,
+                    None => continue,
+                },
+            };
+            if count == 0 {
+                continue;
+            }
+            // the queued allocations of a group take the last indexes of its Count
+            let first_index = total.saturating_sub(count);
             let task = &tg["Tasks"][0];
             let lacking = tg["Tasks"]
                 .as_array()
@@ -739,29 +814,30 @@ impl Cluster {
                 queued.insert(group.clone(), count as u64);
                 continue;
             }
-            // An allocation larger than the node: never placed (the fake does not count what
-            // other allocations use, so only this case is judged).
-            let asks = |key: &str| -> u64 {
-                tg["Tasks"].as_array().into_iter().flatten().filter_map(|t| t["Resources"][key].as_u64()).sum()
+            // As many as fit beside what the live allocations hold; one larger than the node
+            // never fits (and never will: it is not retried).
+            let asks = Self::group_asks(&tg);
+            let (used_cpu, used_mem) = self.used();
+            // (an ask of zero fits any number of times)
+            let room = |free: u64, ask: u64| {
+                free.checked_div(ask).map_or(usize::MAX, |n| usize::try_from(n).unwrap_or(usize::MAX))
             };
-            let exhausted = if asks("MemoryMB") > NODE_MEMORY_MB {
-                Some("memory")
-            } else if asks("CPU") > NODE_CPU_MHZ {
-                Some("cpu")
-            } else {
-                None
-            };
-            if let Some(dimension) = exhausted {
-                // What Nomad 1.1's scheduler answers when the node is too small.
+            let (node_cpu, node_mem) = self.node_resources;
+            let by_mem = room(node_mem.saturating_sub(used_mem), asks.1);
+            let by_cpu = room(node_cpu.saturating_sub(used_cpu), asks.0);
+            let fits = count.min(by_mem).min(by_cpu);
+            if fits < count {
+                let dimension = if by_mem <= by_cpu { "memory" } else { "cpu" };
+                // What Nomad 1.1's scheduler answers when the node has no room (left).
                 failed.insert(group.clone(), json!({"NodesEvaluated": 1, "NodesFiltered": 0, "NodesAvailable": {"dc1": 1},
                     "ClassFiltered": null, "ConstraintFiltered": null, "NodesExhausted": 1, "ClassExhausted": null,
                     "DimensionExhausted": {dimension: 1}, "QuotaExhausted": null, "ResourcesExhausted": null, "Scores": null,
-                    "ScoreMetaData": null, "AllocationTime": 7801, "CoalescedFailures": count.saturating_sub(1)}));
-                queued.insert(group.clone(), count as u64);
-                continue;
+                    "ScoreMetaData": null, "AllocationTime": 7801, "CoalescedFailures": (count - fits).saturating_sub(1)}));
+                queued.insert(group.clone(), (count - fits) as u64);
+                waits_for_room |= asks.0 <= node_cpu && asks.1 <= node_mem;
             }
             let task_name = task["Name"].as_str().unwrap_or("main").to_owned();
-            for i in 0..count {
+            for i in first_index..first_index + fits {
                 let alloc_id = self.new_id(&format!("{id}.{group}"));
                 let index = self.bump();
                 let mut env: BTreeMap<String, String> = task["Env"]
@@ -805,6 +881,7 @@ impl Cluster {
                     started: None,
                     modify_time: self.now,
                     healthy: false,
+                    asks,
                 };
                 self.allocs_by_job.entry((ns.to_owned(), id.to_owned())).or_default().push(alloc_id.clone());
                 self.allocs.insert(alloc_id.clone(), rec);
@@ -813,13 +890,54 @@ impl Cluster {
             }
         }
         if !failed.is_empty() {
-            self.block_eval(ns, id, eval_id, failed, &queued);
-            self.queued.insert((ns.to_owned(), id.to_owned()), queued);
+            let blocked = self.block_eval(ns, id, eval_id, failed, &queued);
+            if waits_for_room {
+                self.blocked.insert(key.clone(), blocked);
+            }
+            self.queued.insert(key, queued);
+        }
+    }
+
+    /// After allocations ended: each job waiting for room gets its blocked evaluation run
+    /// again (oldest job first), placing what now fits; what still does not is blocked anew.
+    fn retry_blocked(&mut self) {
+        if !std::mem::take(&mut self.freed) || self.blocked.is_empty() {
+            return;
+        }
+        let mut used = self.used();
+        for ((ns, id), eval_id) in std::mem::take(&mut self.blocked) {
+            let key = (ns.clone(), id.clone());
+            let Some(job) = self.job(&ns, &id).filter(|r| r.job["Stop"] != true) else { continue };
+            let Some(queued) = self.queued.get(&key).cloned() else { continue };
+            // Nothing of it fits yet: it stays blocked as it is (Nomad would run the evaluation
+            // again only to block it anew; the fake spares the churn).
+            let (node_cpu, node_mem) = self.node_resources;
+            let fits_one = job.job["TaskGroups"].as_array().into_iter().flatten().any(|tg| {
+                let asks = Self::group_asks(tg);
+                queued.contains_key(tg["Name"].as_str().unwrap_or("main"))
+                    && used.0.saturating_add(asks.0) <= node_cpu
+                    && used.1.saturating_add(asks.1) <= node_mem
+            });
+            if !fits_one {
+                self.blocked.insert(key, eval_id);
+                continue;
+            }
+            let index = self.bump();
+            let Some(eval) = self.evals.get_mut(&eval_id) else { continue };
+            eval["Status"] = "complete".into();
+            eval["ModifyIndex"] = index.into();
+            eval["ModifyTime"] = (sim::unix_nanos(self.now) as u64).into();
+            let eval = eval.clone();
+            self.event("Evaluation", "EvaluationUpdated", &eval_id, &ns, json!({"Evaluation": eval}));
+            self.place_some(&ns, &id, &eval_id, Some(&queued));
+            self.refresh_job(&ns, &id);
+            used = self.used();
         }
     }
 
     /// The scheduler could not place every allocation: its evaluation says why, and a blocked
-    /// evaluation waits for the cluster to change (never, on the fake).
+    /// evaluation (its ID returned) waits for the cluster to change: on the fake, for an
+    /// allocation to end when room was lacking ([`Self::retry_blocked`]).
     fn block_eval(
         &mut self,
         ns: &str,
@@ -827,10 +945,10 @@ impl Cluster {
         eval_id: &str,
         failed: serde_json::Map<String, Value>,
         queued: &BTreeMap<String, u64>,
-    ) {
+    ) -> String {
         let blocked_id = self.new_id(&format!("{id}-blocked"));
         let index = self.bump();
-        let Some(mut eval) = self.evals.get(eval_id).cloned() else { return };
+        let Some(mut eval) = self.evals.get(eval_id).cloned() else { return blocked_id };
         eval["FailedTGAllocs"] = Value::Object(failed);
         eval["QueuedAllocations"] = json!(queued);
         eval["BlockedEval"] = blocked_id.clone().into();
@@ -848,6 +966,7 @@ impl Cluster {
             rec.modify_index = index;
             rec.job["ModifyIndex"] = index.into();
         }
+        blocked_id
     }
 
     fn deregister(&mut self, ns: &str, id: &str, purge: bool) -> Response {
@@ -1173,7 +1292,7 @@ fn alloc_json(a: &AllocRec, full: bool) -> Value {
     v
 }
 
-fn node_stub(drivers: &[String]) -> Value {
+fn node_stub(drivers: &[String], (cpu_mhz, memory_mb): (u64, u64)) -> Value {
     let drivers: serde_json::Map<String, Value> = drivers
         .iter()
         .map(|d| {
@@ -1183,7 +1302,7 @@ fn node_stub(drivers: &[String]) -> Value {
         .collect();
     json!({"Address": "127.0.0.1", "ID": NODE_ID, "Datacenter": "dc1", "Name": NODE_NAME, "NodeClass": "", "Version": "1.1.2", "Drain": false,
         "SchedulingEligibility": "eligible", "Status": "ready", "StatusDescription": "", "Drivers": drivers,
-        "HostVolumes": null, "NodeResources": {"Cpu": {"CpuShares": NODE_CPU_MHZ}, "Memory": {"MemoryMB": NODE_MEMORY_MB}, "Disk": {"DiskMB": 51200}},
+        "HostVolumes": null, "NodeResources": {"Cpu": {"CpuShares": cpu_mhz}, "Memory": {"MemoryMB": memory_mb}, "Disk": {"DiskMB": 51200}},
         "ReservedResources": null, "LastDrain": null, "CreateIndex": 7, "ModifyIndex": 9})
 }
 

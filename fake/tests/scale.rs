@@ -68,10 +68,23 @@ fn create_jobs(cm: &ClusterManager<FakeTransport>, ns: &str, n: usize, image: Op
         let spec = JobSpec::new(format!("j{i}")).command(["/bin/sh", "-c", &format!("sleep {}; echo {i}", 1 + i % 50)]);
         let spec = match image {
             Some(image) => spec.image(image),
-            None => spec,
+            // Nomad: 10 MHz and 16 MB a job (Nomad's default ask is 100 MHz and 300 MB), so
+            // that 300 run at once on the fake node (4,000 MHz, 8 GiB) and 1,000 on
+            // `roomy_nomad`'s, as on agents with room for them. These tests check sharing;
+            // queueing for room is in `stuck.rs`.
+            None => spec.cpu_limit("10m").mem_limit("16Mi"),
         };
         block_on(cm.create_job(ns, &spec)).unwrap();
     }
+}
+
+/// A fake Nomad agent with room for a thousand of `create_jobs`' jobs at once.
+fn roomy_nomad() -> FakeCluster {
+    FakeCluster::nomad_with(FakeOptions {
+        nomad_node_cpu_mhz: 16_000,
+        nomad_node_memory_mb: 32 * 1024,
+        ..FakeOptions::default()
+    })
 }
 
 #[test]
@@ -269,7 +282,7 @@ fn dropping_the_waiter_that_drives_the_watch_leaves_the_others_undisturbed() {
 #[test]
 fn a_thousand_nomad_execution_waits_share_the_job_list_and_look_only_when_it_says_so() {
     const N: usize = 1000;
-    let fake = FakeCluster::nomad();
+    let fake = roomy_nomad();
     let cm = block_on(fake.cluster_manager()).unwrap();
     create_jobs(&cm, "runs", N, None);
     let before = fake.requests().len();

@@ -330,6 +330,67 @@ fn nomad_waits_on_a_blocked_job_end_when_the_job_is_deregistered() {
     assert!(took < Duration::from_secs(61), "took {took:?}");
 }
 
+/// Nomad places what fits beside what already runs: of three jobs asking 3 GiB each of the fake
+/// node's 8 GiB, two run and the third waits, its evaluation blocked on memory (its pending
+/// reason says so, not permanent) and its summary counting it queued. When the first ends, the
+/// blocked evaluation runs again and places it; a wait on it (fail-fast on) waits until then.
+#[test]
+fn nomad_queues_a_job_the_node_has_no_room_left_for_and_runs_it_when_room_frees() {
+    let fake = FakeCluster::nomad();
+    let cm = block_on(fake.cluster_manager()).unwrap();
+    for (name, secs) in [("first", 10), ("second", 30), ("third", 1)] {
+        let spec = JobSpec::new(name).command(["/bin/sh", "-c", &format!("sleep {secs}")]).mem_limit("3Gi");
+        block_on(cm.create_job("default", &spec)).unwrap();
+    }
+    let third = block_on(cm.get_job("default", "third")).unwrap();
+    let reason = third.pending_reason.clone().expect("why the third waits");
+    assert_eq!((reason.kind, reason.permanent), (ReasonKind::ResourcesExhausted, false), "{reason:?}");
+    assert!(reason.message.contains("memory"), "{reason:?}");
+    assert_eq!((third.active, third.pending), (0, 1), "queued, not placed: {third:?}");
+    assert!(block_on(cm.list_job_executions("default", "third")).unwrap().is_empty());
+    assert_eq!(block_on(cm.list_job_executions("default", "second")).unwrap().len(), 1);
+
+    let started = fake.elapsed();
+    let job = block_on(cm.wait_for_job("default", "third", HOUR)).unwrap();
+    assert_eq!(job.status, Some(Status::Succeeded));
+    let took = fake.elapsed() - started;
+    // placed when the first ended (10 s), long before the second ends (30 s)
+    assert!(took >= Duration::from_secs(10) && took < Duration::from_secs(20), "took {took:?}");
+    let first = block_on(cm.get_job("default", "first")).unwrap();
+    assert_eq!(first.status, Some(Status::Succeeded));
+}
+
+/// The Kubernetes scheduler counts what the pods on the node request: of two Jobs asking 3 of
+/// the fake node's 4 CPUs, the second's pod stays Pending (`Insufficient cpu`, not permanent)
+/// until the first's pod ends; then it is scheduled, and a wait on it (fail-fast on) gets it.
+#[test]
+fn a_kubernetes_pod_without_room_is_scheduled_when_room_frees() {
+    for version in KubernetesVersion::ALL {
+        let fake = FakeCluster::kubernetes_with(FakeOptions::on(version));
+        let cm = block_on(fake.cluster_manager()).unwrap();
+        for (name, secs) in [("first", 10), ("second", 1)] {
+            let spec =
+                JobSpec::new(name).image("busybox").command(["sh", "-c", &format!("sleep {secs}")]).cpu_limit("3");
+            block_on(cm.create_job("default", &spec)).unwrap();
+        }
+        let second = block_on(cm.get_job("default", "second")).unwrap();
+        let reason = block_on(cm.diagnose_job("default", "second")).unwrap().reason.expect("why the second waits");
+        assert_eq!(
+            (reason.kind, reason.permanent),
+            (ReasonKind::ResourcesExhausted, false),
+            "{version:?} {reason:?} {second:?}"
+        );
+        assert!(reason.message.contains("Insufficient cpu"), "{reason:?}");
+
+        let started = fake.elapsed();
+        let job = block_on(cm.wait_for_job("default", "second", HOUR)).unwrap();
+        assert_eq!(job.status, Some(Status::Succeeded), "{version:?}");
+        let took = fake.elapsed() - started;
+        // scheduled when the first's pod ended (10 s and its start), not before
+        assert!(took >= Duration::from_secs(10) && took < Duration::from_secs(20), "{version:?} took {took:?}");
+    }
+}
+
 #[test]
 fn an_execution_wait_also_ends_at_once_on_a_permanent_reason() {
     for version in KubernetesVersion::ALL {
