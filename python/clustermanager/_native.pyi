@@ -199,6 +199,7 @@ class FakeCluster:
         round_trip: Optional[float] = None,
         missing_images: Optional[List[str]] = None,
         seed: Optional[int] = None,
+        version: Optional[str] = None,
     ) -> "FakeCluster": ...
     @staticmethod
     def nomad(
@@ -206,6 +207,8 @@ class FakeCluster:
         round_trip: Optional[float] = None,
         nomad_drivers: Optional[List[str]] = None,
         seed: Optional[int] = None,
+        node_cpu_mhz: Optional[int] = None,
+        node_memory_mb: Optional[int] = None,
     ) -> "FakeCluster": ...
     @property
     def orchestrator(self) -> str: ...

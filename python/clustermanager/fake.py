@@ -36,11 +36,13 @@ class FakeCluster:
         round_trip: Optional[float] = None,
         missing_images: Optional[List[str]] = None,
         seed: Optional[int] = None,
+        version: Optional[str] = None,
     ) -> "FakeCluster":
-        """A fake Kubernetes cluster (kube-apiserver v1.19 behaviour, one Ready node).
-        ``step``: virtual seconds between a job's phases; ``missing_images``: images whose pods
-        stay in ``ErrImagePull``."""
-        return cls(_native.FakeCluster.kubernetes(step, round_trip, missing_images, seed))
+        """A fake Kubernetes cluster (one Ready node: 4 CPUs, 8 GiB). ``step``: virtual
+        seconds between a job's phases; ``missing_images``: images whose pods stay in
+        ``ErrImagePull``; ``version``: the kube-apiserver it behaves as, ``"1.36"`` (default)
+        or ``"1.19"``."""
+        return cls(_native.FakeCluster.kubernetes(step, round_trip, missing_images, seed, version))
 
     @classmethod
     def nomad(
@@ -50,10 +52,15 @@ class FakeCluster:
         round_trip: Optional[float] = None,
         nomad_drivers: Optional[List[str]] = None,
         seed: Optional[int] = None,
+        node_cpu_mhz: Optional[int] = None,
+        node_memory_mb: Optional[int] = None,
     ) -> "FakeCluster":
         """A fake Nomad agent (Nomad 1.1 behaviour). ``nomad_drivers``: the task drivers its node
-        offers (default ``raw_exec``, ``exec``, ``docker``)."""
-        return cls(_native.FakeCluster.nomad(step, round_trip, nomad_drivers, seed))
+        offers (default ``raw_exec``, ``exec``, ``docker``); ``node_cpu_mhz``,
+        ``node_memory_mb``: what its node offers (default 4,000 MHz and 8,192 MB). Allocations
+        are placed while their asks (Nomad's default: 100 MHz, 300 MB) fit beside the live ones;
+        the rest wait, their evaluation blocked, until an allocation ends."""
+        return cls(_native.FakeCluster.nomad(step, round_trip, nomad_drivers, seed, node_cpu_mhz, node_memory_mb))
 
     def __repr__(self) -> str:
         return f"<clustermanager.fake.FakeCluster {self._f.orchestrator}>"

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use clustermanager_core::error::TransportErrorKind;
-use clustermanager_fake::{FakeOptions, Fault};
+use clustermanager_fake::{FakeOptions, Fault, KubernetesVersion};
 use pyo3::prelude::*;
 
 use crate::errors::value_error;
@@ -47,29 +47,43 @@ fn options(
 
 #[pymethods]
 impl FakeCluster {
-    /// A fake Kubernetes cluster (kube-apiserver v1.19 behaviour, one Ready node).
+    /// A fake Kubernetes cluster (one Ready node), behaving as kube-apiserver `version`:
+    /// `"1.36"` (the default) or `"1.19"`.
     #[staticmethod]
-    #[pyo3(signature = (step=None, round_trip=None, missing_images=None, seed=None))]
+    #[pyo3(signature = (step=None, round_trip=None, missing_images=None, seed=None, version=None))]
     fn kubernetes(
         step: Option<f64>,
         round_trip: Option<f64>,
         missing_images: Option<Vec<String>>,
         seed: Option<u64>,
+        version: Option<&str>,
     ) -> PyResult<Self> {
-        let o = options(step, round_trip, None, missing_images, seed)?;
+        let mut o = options(step, round_trip, None, missing_images, seed)?;
+        o.kubernetes = match version.map(|v| v.trim_start_matches('v')) {
+            None | Some("1.36") => KubernetesVersion::V1_36,
+            Some("1.19") => KubernetesVersion::V1_19,
+            Some(other) => {
+                return Err(value_error("version", format!("\"{other}\": the fake speaks \"1.36\" or \"1.19\"")))
+            }
+        };
         Ok(FakeCluster { inner: clustermanager_fake::FakeCluster::kubernetes_with(o) })
     }
 
-    /// A fake Nomad agent (Nomad 1.1 behaviour; region `global`, datacenter `dc1`).
+    /// A fake Nomad agent (Nomad 1.1 behaviour; region `global`, datacenter `dc1`), its node
+    /// offering `node_cpu_mhz` and `node_memory_mb` (default 4,000 MHz and 8,192 MB).
     #[staticmethod]
-    #[pyo3(signature = (step=None, round_trip=None, nomad_drivers=None, seed=None))]
+    #[pyo3(signature = (step=None, round_trip=None, nomad_drivers=None, seed=None, node_cpu_mhz=None, node_memory_mb=None))]
     fn nomad(
         step: Option<f64>,
         round_trip: Option<f64>,
         nomad_drivers: Option<Vec<String>>,
         seed: Option<u64>,
+        node_cpu_mhz: Option<u64>,
+        node_memory_mb: Option<u64>,
     ) -> PyResult<Self> {
-        let o = options(step, round_trip, nomad_drivers, None, seed)?;
+        let mut o = options(step, round_trip, nomad_drivers, None, seed)?;
+        o.nomad_node_cpu_mhz = node_cpu_mhz.unwrap_or(o.nomad_node_cpu_mhz);
+        o.nomad_node_memory_mb = node_memory_mb.unwrap_or(o.nomad_node_memory_mb);
         Ok(FakeCluster { inner: clustermanager_fake::FakeCluster::nomad_with(o) })
     }
 

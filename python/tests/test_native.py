@@ -84,6 +84,33 @@ async def test_waiting_and_running_jobs(cm, fake):
     assert isinstance(diagnosis, cmod.Diagnosis) and diagnosis.started
 
 
+async def test_a_nomad_job_without_room_waits_its_turn():
+    # a node with room for two of these: the third is queued (its evaluation blocked on
+    # memory, not a permanent reason) and runs when the first ends
+    fake = FakeCluster.nomad(node_memory_mb=2048)
+    cm = await fake.connect()
+    for name, secs in (("first", 10), ("second", 30), ("third", 1)):
+        await cm.create_job("default", name, command=["sh", "-c", f"sleep {secs}"], mem_limit="1000Mi")
+    third = await cm.get_job("default", "third")
+    assert third.pending_reason.kind == "ResourcesExhausted" and not third.pending_reason.permanent
+    assert "memory" in third.pending_reason.message
+    assert [j.name for j in await cm.waiting_jobs("default")] == ["third"]
+    assert (await cm.wait_for_job("default", "third")).status is Status.SUCCEEDED
+    assert (await cm.get_job("default", "second")).status is Status.RUNNING
+
+
+async def test_the_fake_kubernetes_version_is_chosen_by_name():
+    # a finished Job's conditions: 1.36 adds SuccessCriteriaMet before Complete, 1.19 does not
+    for version, conditions in (("1.19", ["Complete"]), ("v1.36", ["SuccessCriteriaMet", "Complete"]), (None, ["SuccessCriteriaMet", "Complete"])):
+        cm = await FakeCluster.kubernetes(version=version).connect()
+        await cm.create_namespace("t")
+        await cm.create_job("t", "v", image="busybox:1.36", command=["true"])
+        job = await cm.wait_for_job("t", "v")
+        assert [c.kind for c in job.conditions] == conditions, version
+    with pytest.raises(ValueError, match="version"):
+        FakeCluster.kubernetes(version="1.20")
+
+
 async def test_deployments_and_scale(cm):
     w = await cm.create_deploy("t", "web", image="nginx:1.25", replicas=2, ports=[80], labels={"app": "web"})
     assert isinstance(w, cmod.Workload) and w.name == "web"

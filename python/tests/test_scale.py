@@ -6,8 +6,9 @@ import time
 
 from clustermanager import Status
 
-# Normal: ~0.2 s with a release build, ~1-1.5 s with a debug one (`scripts/test`), ~5 s on a
-# machine loaded 4x. A stall of the fake's clock (a spinning wait starving the request it waits
+# Normal: ~0.2 s with a release build, ~1-1.5 s with a debug one (`scripts/test`; Nomad ~2.5 s:
+# 27 of these jobs fit the fake node at once, at Nomad's default 300 MB each, so the rest queue
+# and run in waves as on a real agent), ~5 s on a machine loaded 4x. A stall of the fake's clock (a spinning wait starving the request it waits
 # for: 11-17 s in a debug build) or a lost wake-up of the loop (for ever) goes past it.
 BOUND_S = 15.0
 
