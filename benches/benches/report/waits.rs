@@ -9,7 +9,7 @@
 use std::time::{Duration, Instant};
 
 use clustermanager_core::{ClusterManager, JobSpec, Status};
-use clustermanager_fake::{block_on, FakeCluster, FakeTransport};
+use clustermanager_fake::{block_on, FakeCluster, FakeOptions, FakeTransport};
 
 use crate::{bytes, measure_heap, Heap};
 
@@ -41,7 +41,18 @@ struct Outcome {
 }
 
 fn run(kubernetes: bool, mode: Mode, n: usize) -> Outcome {
-    let fake = if kubernetes { FakeCluster::kubernetes() } else { FakeCluster::nomad() };
+    // Nomad: an agent with room for all N at once at Nomad's default ask (100 MHz, 300 MB a
+    // job): the waits are measured, not the queue the fake node's default size would make.
+    let room = u64::try_from(n).unwrap_or(u64::MAX);
+    let fake = if kubernetes {
+        FakeCluster::kubernetes()
+    } else {
+        FakeCluster::nomad_with(FakeOptions {
+            nomad_node_cpu_mhz: room.saturating_mul(100).max(4000),
+            nomad_node_memory_mb: room.saturating_mul(300).max(8192),
+            ..FakeOptions::default()
+        })
+    };
     let cm = block_on(fake.cluster_manager()).unwrap();
     create_jobs(&cm, n, kubernetes);
     let before = fake.requests().len();
