@@ -975,6 +975,17 @@ impl Cluster {
         if self.job(ns, id).is_some() {
             self.stop_live_allocs(ns, id);
             self.end_deployment(ns, id, purge);
+            // nothing is queued for a stopped job any more; its blocked evaluation is cancelled
+            let key = (ns.to_owned(), id.to_owned());
+            self.queued.remove(&key);
+            if let Some(blocked) = self.blocked.remove(&key) {
+                if let Some(eval) = self.evals.get_mut(&blocked) {
+                    eval["Status"] = "canceled".into();
+                    eval["ModifyIndex"] = index.into();
+                    let eval = eval.clone();
+                    self.event("Evaluation", "EvaluationUpdated", &blocked, ns, json!({"Evaluation": eval}));
+                }
+            }
             if purge {
                 self.jobs.remove(&(ns.to_owned(), id.to_owned()));
                 for alloc in self.allocs_by_job.remove(&(ns.to_owned(), id.to_owned())).unwrap_or_default() {

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use clustermanager_core::Backend;
-use clustermanager_core::{k8s, Driver, Error, JobSpec, Progress, ReasonKind, Status, WaitOptions};
+use clustermanager_core::{k8s, DeleteOptions, Driver, Error, JobSpec, Progress, ReasonKind, Status, WaitOptions};
 use clustermanager_fake::{block_on, FakeCluster, FakeOptions, KubernetesVersion};
 
 const HOUR: Option<Duration> = Some(Duration::from_secs(3600));
@@ -358,6 +358,15 @@ fn nomad_queues_a_job_the_node_has_no_room_left_for_and_runs_it_when_room_frees(
     assert!(took >= Duration::from_secs(10) && took < Duration::from_secs(20), "took {took:?}");
     let first = block_on(cm.get_job("default", "first")).unwrap();
     assert_eq!(first.status, Some(Status::Succeeded));
+
+    // a queued job that is stopped counts nothing queued any more
+    for name in ["fourth", "fifth"] {
+        let spec = JobSpec::new(name).command(["sleep", "100"]).mem_limit("3Gi");
+        block_on(cm.create_job("default", &spec)).unwrap();
+    }
+    assert_eq!(block_on(cm.get_job("default", "fifth")).unwrap().pending, 1);
+    block_on(cm.delete_job("default", "fifth", DeleteOptions { wait: false, purge: false })).unwrap();
+    assert_eq!(block_on(cm.get_job("default", "fifth")).unwrap().pending, 0);
 }
 
 /// The Kubernetes scheduler counts what the pods on the node request: of two Jobs asking 3 of
