@@ -396,6 +396,11 @@ pub struct JobSpec {
     /// `capabilities`, ...); `privileged` is added to it when set. Refused on Nomad: use
     /// `privileged` or the driver's own options.
     pub security_context: Option<serde_json::Value>,
+    /// The container's name (Kubernetes; default `main`), an RFC 1123 label. Another name is
+    /// also set as the pod's default container (`kubectl.kubernetes.io/default-container`), so
+    /// logs of a pod with injected sidecars still read it. Refused on Nomad, whose task is
+    /// always named after the job's group.
+    pub container: Option<String>,
 }
 
 /// When a container image is pulled.
@@ -611,6 +616,11 @@ impl JobSpec {
     /// Set the container's Kubernetes `securityContext` (a JSON object).
     pub fn security_context(mut self, context: serde_json::Value) -> Self {
         self.security_context = Some(context);
+        self
+    }
+    /// Name the container (Kubernetes; default `main`).
+    pub fn container(mut self, name: impl Into<String>) -> Self {
+        self.container = Some(name.into());
         self
     }
 }

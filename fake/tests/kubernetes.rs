@@ -41,6 +41,20 @@ fn namespaces_report_existing_and_missing() {
 }
 
 #[test]
+fn a_named_container_runs_and_its_log_reads_without_naming_it() {
+    for version in KubernetesVersion::ALL {
+        let (_fake, cm) = setup("named", version);
+        block_on(cm.create_job("named", &job("n", "echo from worker").container("worker"))).unwrap();
+        let done = block_on(cm.wait_for_job("named", "n", Some(Duration::from_secs(60)))).unwrap();
+        assert_eq!(done.status, Some(Status::Succeeded));
+        let runs = block_on(cm.list_job_executions("named", "n")).unwrap();
+        assert_eq!(runs[0].tasks[0].name, "worker", "{version:?}");
+        let log = block_on(cm.get_execution_log("named", &runs[0].id, &LogOptions::default())).unwrap();
+        assert_eq!(log, "from worker\n");
+    }
+}
+
+#[test]
 fn creating_in_a_missing_namespace_is_not_found() {
     for version in KubernetesVersion::ALL {
         let fake = FakeCluster::kubernetes_with(FakeOptions::on(version));

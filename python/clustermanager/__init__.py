@@ -234,7 +234,8 @@ class ClusterManager:
         ``ttl_after_finished`` (seconds), ``service_account``, ``working_dir``, ``constraints``,
         ``datacenters``, ``templates``, ``network_mode``, ``volumes``, ``volume_mounts``,
         ``env_from``, and Kubernetes' own ``affinity`` (dict), ``tolerations`` (list of dicts) and
-        ``security_context`` (dict), sent as given. An existing job raises :class:`AlreadyExists`."""
+        ``security_context`` (dict), sent as given; ``container``: the container's name
+        (Kubernetes; default ``main``). An existing job raises :class:`AlreadyExists`."""
         _check_str("namespace", namespace)
         return Job._from(await self._n.create_job(namespace, _spec(name, image, spec)))
 

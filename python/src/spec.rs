@@ -190,6 +190,7 @@ const JOB_KEYS: &[&str] = &[
     "affinity",
     "tolerations",
     "security_context",
+    "container",
 ];
 
 const SERVICE_KEYS: &[&str] =
@@ -261,6 +262,7 @@ fn job_from(m: &Map<String, Value>, extra: &[&str]) -> R<JobSpec> {
             "ttl_after_finished" => spec.ttl_after_finished = Some(seconds(k, v)?),
             "service_account" => spec.service_account = Some(text(k, v)?),
             "working_dir" => spec.working_dir = Some(text(k, v)?),
+            "container" => spec.container = Some(text(k, v)?),
             "constraints" => {
                 let items = v.as_array().ok_or_else(|| type_err(k, "a list", v))?;
                 spec.constraints = items.iter().map(|c| constraint(k, c)).collect::<R<_>>()?;

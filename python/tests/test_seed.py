@@ -158,6 +158,20 @@ async def test_deploy_keywords_reach_the_kubernetes_manifest():
         assert container['readinessProbe']['periodSeconds'] == 5
 
 
+async def test_a_deploys_container_keyword_names_its_container_and_its_log_still_reads():
+    async with K8SContextManager({"fake": FakeCluster.kubernetes()}) as context:
+        cm = ClusterManager(context)
+        await cm.create_namespace('w')
+        assert await cm.create_deploy('w', 'web', 'busybox:1.36', {'app': 'web'}, command=['sh', '-c', 'echo up; sleep 100000'],
+                                      container='web') is True
+        template = (await cm.get_deploy('w', 'web'))._raw['spec']['template']
+        assert template['spec']['containers'][0]['name'] == 'web'
+        assert template['metadata']['annotations']['kubectl.kubernetes.io/default-container'] == 'web'
+        await cm.deploy_wait_available('w', 'web')
+        pods = await cm.list_deploy_pods('w', 'web')
+        assert 'up' in await cm.get_execution_log('w', 'web', pods[0].id)
+
+
 async def test_kubernetes_only_deploy_keywords_warn_on_nomad():
     async with NomadContextManager({"fake": FakeCluster.nomad()}) as context:
         cm = ClusterManager(context)

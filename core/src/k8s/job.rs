@@ -30,6 +30,7 @@
 //! pods are gone when the wait returns; no `purge` → `Orphan`. With `wait`, it watches the Job
 //! until its `DELETED` event.
 
+use std::borrow::Cow;
 use std::convert::Infallible;
 use std::time::{Duration, Instant};
 
@@ -204,7 +205,11 @@ pub fn job_body(spec: &JobSpec) -> Result<Vec<u8>> {
     let body = JobBody {
         api_version: "batch/v1",
         kind: "Job",
-        metadata: ObjMeta { name: Some(&spec.name), labels: &spec.labels, annotations: &spec.annotations },
+        metadata: ObjMeta {
+            name: Some(&spec.name),
+            labels: &spec.labels,
+            annotations: Cow::Borrowed(&spec.annotations),
+        },
         spec: JobSpecBody {
             backoff_limit: spec.backoff_limit,
             active_deadline_seconds: spec.active_deadline.map(whole_seconds),
@@ -533,6 +538,24 @@ mod tests {
                 Err(Error::InvalidInput { field: f, .. }) => assert_eq!(f, field),
                 other => panic!("{field}: {other:?}"),
             }
+        }
+    }
+
+    #[test]
+    fn a_named_container_is_also_the_pods_default_container() {
+        let plain = body_of(&JobSpec::new("x").image("busybox"));
+        assert_eq!(plain["spec"]["template"]["spec"]["containers"][0]["name"], "main");
+        assert!(plain["spec"]["template"]["metadata"].get("annotations").is_none(), "{plain}");
+        let named = body_of(&JobSpec::new("x").image("busybox").container("worker").annotation("team", "ml"));
+        let template = &named["spec"]["template"];
+        assert_eq!(template["spec"]["containers"][0]["name"], "worker");
+        assert_eq!(template["metadata"]["annotations"]["kubectl.kubernetes.io/default-container"], "worker");
+        assert_eq!(template["metadata"]["annotations"]["team"], "ml");
+        // the Job's own annotations are the spec's only
+        assert!(named["metadata"]["annotations"].get("kubectl.kubernetes.io/default-container").is_none());
+        match job_body(&JobSpec::new("x").image("busybox").container("Not_A_Label")) {
+            Err(Error::InvalidInput { field, .. }) => assert_eq!(field, "container"),
+            other => panic!("{other:?}"),
         }
     }
 

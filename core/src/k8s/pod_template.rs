@@ -19,11 +19,13 @@
 //! | `affinity`, `tolerations` | `affinity`, `tolerations` (JSON objects, sent unchanged) |
 //! | `security_context` | the container's `securityContext` (a JSON object; `privileged` added) |
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde::ser::SerializeMap;
 use serde::Serialize;
 
+use super::log::DEFAULT_CONTAINER_ANNOTATION;
 use super::name;
 use crate::error::{Error, Result};
 use crate::model::{EnvFrom, JobSpec, Volume, VolumeSource};
@@ -41,7 +43,7 @@ pub(crate) struct ObjMeta<'a> {
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub(crate) labels: &'a BTreeMap<String, String>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub(crate) annotations: &'a BTreeMap<String, String>,
+    pub(crate) annotations: Cow<'a, BTreeMap<String, String>>,
 }
 
 /// A pod template.
@@ -80,7 +82,7 @@ struct Named<'a> {
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct ContainerBody<'a> {
-    name: &'static str,
+    name: &'a str,
     image: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     image_pull_policy: Option<&'static str>,
@@ -415,8 +417,23 @@ pub(crate) fn template<'a>(
     } else {
         (strs(&spec.entrypoint), spec.command.iter().chain(&spec.args).map(String::as_str).collect())
     };
+    let name = match spec.container.as_deref() {
+        Some(name) => {
+            name::label("container", name)?;
+            name
+        }
+        None => CONTAINER,
+    };
+    // another name than ours: the pod says which container is its own (sidecars may join it)
+    let annotations = if name == CONTAINER {
+        Cow::Borrowed(&spec.annotations)
+    } else {
+        let mut annotations = spec.annotations.clone();
+        annotations.entry(DEFAULT_CONTAINER_ANNOTATION.to_owned()).or_insert_with(|| name.to_owned());
+        Cow::Owned(annotations)
+    };
     let container = ContainerBody {
-        name: CONTAINER,
+        name,
         image,
         image_pull_policy: spec.image_pull_policy.map(|p| p.name()),
         command,
@@ -443,7 +460,7 @@ pub(crate) fn template<'a>(
         security_context: security_context(spec),
     };
     Ok(Template {
-        metadata: ObjMeta { name: None, labels, annotations: &spec.annotations },
+        metadata: ObjMeta { name: None, labels, annotations },
         spec: PodSpecBody {
             restart_policy,
             containers: [container],

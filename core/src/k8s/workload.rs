@@ -14,6 +14,7 @@
 //! StatefulSet whose ready replicas reach `spec.replicas` and whose `currentRevision` is its
 //! `updateRevision` (v1.19 StatefulSets report no `availableReplicas`).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::time::Duration;
@@ -111,7 +112,11 @@ pub fn body(kind: WorkloadKind, spec: &ServiceSpec) -> Result<Vec<u8>> {
     let body = WorkloadBody {
         api_version: "apps/v1",
         kind: kind.name(),
-        metadata: ObjMeta { name: Some(&spec.task.name), labels: &labels, annotations: &spec.task.annotations },
+        metadata: ObjMeta {
+            name: Some(&spec.task.name),
+            labels: &labels,
+            annotations: Cow::Borrowed(&spec.task.annotations),
+        },
         spec: WorkloadSpecBody {
             replicas: spec.replicas,
             selector: Selector { match_labels: &labels },

@@ -290,6 +290,12 @@ fn refuse_kubernetes_only(spec: &JobSpec, docker: bool, driver: &str) -> Result<
             "Nomad has no securityContext; use privileged (docker) or the driver's own user and capability options",
         );
     }
+    if spec.container.is_some() {
+        return refuse(
+            "container",
+            "a Nomad task is named by the library (logs find it by that name); leave the container name unset",
+        );
+    }
     if spec.image_pull_policy == Some(crate::model::PullPolicy::Never) {
         return refuse("image_pull_policy", "the docker driver always pulls a missing image; Never is not offered");
     }
@@ -721,6 +727,7 @@ mod tests {
             (docker().affinity(serde_json::json!({})), "affinity"),
             (docker().toleration(serde_json::json!({"operator": "Exists"})), "tolerations"),
             (docker().security_context(serde_json::json!({"runAsUser": 1000})), "security_context"),
+            (docker().container("worker"), "container"),
             (docker().image_pull_policy(crate::model::PullPolicy::Never), "image_pull_policy"),
             (exec().privileged(true), "privileged"),
             (exec().working_dir("/w"), "working_dir"),

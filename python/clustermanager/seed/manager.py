@@ -39,6 +39,7 @@ _JOB_KW = {
 
 _DEPLOY_KW = dict(
     _JOB_KW,
+    container="container",
     nodeSelector="node_selector",
     affinity="affinity",
     tolerations="tolerations",
@@ -53,7 +54,7 @@ _DEPLOY_KW = dict(
 
 
 # Kubernetes' own JSON, which no Nomad field takes.
-_KUBERNETES_ONLY = ("affinity", "tolerations", "security_context", "readiness", "liveness")
+_KUBERNETES_ONLY = ("affinity", "tolerations", "security_context", "readiness", "liveness", "container")
 
 # The parts of a Kubernetes probe the native API takes; the seed passed the whole dict.
 _PROBE_KEYS = ("httpGet", "tcpSocket", "exec", "initialDelaySeconds", "periodSeconds", "failureThreshold")
