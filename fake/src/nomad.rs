@@ -765,6 +765,22 @@ impl Cluster {
         (sum("CPU", 100), sum("MemoryMB", 300))
     }
 
+    /// How many allocations asking `asks` fit on the node beside what `used` holds, and the
+    /// dimension that runs out first (an ask of zero fits any number of times).
+    fn room_for(&self, used: (u64, u64), asks: (u64, u64)) -> (usize, &'static str) {
+        let room = |free: u64, ask: u64| {
+            free.checked_div(ask).map_or(usize::MAX, |n| usize::try_from(n).unwrap_or(usize::MAX))
+        };
+        let (node_cpu, node_mem) = self.node_resources;
+        let by_mem = room(node_mem.saturating_sub(used.1), asks.1);
+        let by_cpu = room(node_cpu.saturating_sub(used.0), asks.0);
+        if by_mem <= by_cpu {
+            (by_mem, "memory")
+        } else {
+            (by_cpu, "cpu")
+        }
+    }
+
     /// What the live allocations hold of the node: (CPU MHz, memory MB).
     fn used(&self) -> (u64, u64) {
         self.allocs
@@ -817,24 +833,16 @@ impl Cluster {
             // As many as fit beside what the live allocations hold; one larger than the node
             // never fits (and never will: it is not retried).
             let asks = Self::group_asks(&tg);
-            let (used_cpu, used_mem) = self.used();
-            // (an ask of zero fits any number of times)
-            let room = |free: u64, ask: u64| {
-                free.checked_div(ask).map_or(usize::MAX, |n| usize::try_from(n).unwrap_or(usize::MAX))
-            };
-            let (node_cpu, node_mem) = self.node_resources;
-            let by_mem = room(node_mem.saturating_sub(used_mem), asks.1);
-            let by_cpu = room(node_cpu.saturating_sub(used_cpu), asks.0);
-            let fits = count.min(by_mem).min(by_cpu);
+            let (room, dimension) = self.room_for(self.used(), asks);
+            let fits = count.min(room);
             if fits < count {
-                let dimension = if by_mem <= by_cpu { "memory" } else { "cpu" };
                 // What Nomad 1.1's scheduler answers when the node has no room (left).
                 failed.insert(group.clone(), json!({"NodesEvaluated": 1, "NodesFiltered": 0, "NodesAvailable": {"dc1": 1},
                     "ClassFiltered": null, "ConstraintFiltered": null, "NodesExhausted": 1, "ClassExhausted": null,
                     "DimensionExhausted": {dimension: 1}, "QuotaExhausted": null, "ResourcesExhausted": null, "Scores": null,
                     "ScoreMetaData": null, "AllocationTime": 7801, "CoalescedFailures": (count - fits).saturating_sub(1)}));
                 queued.insert(group.clone(), (count - fits) as u64);
-                waits_for_room |= asks.0 <= node_cpu && asks.1 <= node_mem;
+                waits_for_room |= self.room_for((0, 0), asks).0 > 0;
             }
             let task_name = task["Name"].as_str().unwrap_or("main").to_owned();
             for i in first_index..first_index + fits {
@@ -911,12 +919,9 @@ impl Cluster {
             let Some(queued) = self.queued.get(&key).cloned() else { continue };
             // Nothing of it fits yet: it stays blocked as it is (Nomad would run the evaluation
             // again only to block it anew; the fake spares the churn).
-            let (node_cpu, node_mem) = self.node_resources;
             let fits_one = job.job["TaskGroups"].as_array().into_iter().flatten().any(|tg| {
-                let asks = Self::group_asks(tg);
                 queued.contains_key(tg["Name"].as_str().unwrap_or("main"))
-                    && used.0.saturating_add(asks.0) <= node_cpu
-                    && used.1.saturating_add(asks.1) <= node_mem
+                    && self.room_for(used, Self::group_asks(tg)).0 > 0
             });
             if !fits_one {
                 self.blocked.insert(key, eval_id);
