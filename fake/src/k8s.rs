@@ -198,7 +198,8 @@ pub(crate) struct Cluster {
     version: KubernetesVersion,
     /// Answer watch-list requests as a 1.34+ apiserver over an etcd without progress requests.
     watch_list_refused: bool,
-    /// A pod bound to the node ended or went since unschedulable pods were last retried.
+    /// A pod on the node that requested CPU or memory ended or went since unschedulable pods were
+    /// last retried.
     freed: bool,
 }
 
@@ -426,7 +427,7 @@ impl Cluster {
         }
         self.record(rt, ns, name, "DELETED", &gone);
         if rt.resource == "pods" {
-            self.freed |= holds_room(&gone);
+            self.freed |= holds_room(&gone) && pod_requests(&gone) != (0, 0);
             self.outcomes.remove(&(ns.to_owned(), name.to_owned()));
             self.started.remove(&(ns.to_owned(), name.to_owned()));
         }
@@ -492,8 +493,9 @@ impl Cluster {
                 obj["status"]["containerStatuses"][0]["state"] = json!({"terminated": {"exitCode": code, "reason": reason, "startedAt": started, "finishedAt": now}});
                 obj["status"]["containerStatuses"][0]["ready"] = false.into();
                 obj["status"]["containerStatuses"][0]["started"] = false.into();
+                // what it requested is free again (nothing to retry for a pod that requested none)
+                self.freed |= pod_requests(&obj) != (0, 0);
                 self.update(&rt, &ns, &pod, obj);
-                self.freed = true;
                 self.sync_job_of(&ns, &pod);
             }
             Action::RemoveNamespace { name } => {
@@ -699,8 +701,10 @@ impl Cluster {
                 "ownerReferences": [{"apiVersion": "batch/v1", "kind": "Job", "name": name, "uid": uid, "controller": true, "blockOwnerDeletion": true}]
             },
             "spec": spec,
-            "status": {"phase": "Pending", "startTime": sim::timestamp(self.now), "conditions": [{"type": "PodScheduled", "status": "True", "lastProbeTime": null, "lastTransitionTime": sim::timestamp(self.now)}],
-                "containerStatuses": [{"name": container_name(&json!({"spec": job["spec"]["template"]["spec"].clone()})), "state": {"waiting": {"reason": "ContainerCreating"}}, "lastState": {}, "ready": false, "restartCount": 0, "image": job["spec"]["template"]["spec"]["containers"][0]["image"].clone(), "imageID": "", "started": false}]}
+            "status": self.bound_pending_status(
+                container_name(&json!({"spec": job["spec"]["template"]["spec"].clone()})).into(),
+                job["spec"]["template"]["spec"]["containers"][0]["image"].clone(),
+            ),
         });
         let mut pod = pod;
         if let Some(finalizers) = extra.get("finalizers") {
@@ -731,6 +735,15 @@ impl Cluster {
                 }
             }
         }
+    }
+
+    /// The status of a pod just bound to the node: Pending, scheduled, its container (`name`,
+    /// `image`) being created.
+    pub(super) fn bound_pending_status(&self, name: Value, image: Value) -> Value {
+        let now = sim::timestamp(self.now);
+        json!({"phase": "Pending", "startTime": now, "conditions": [{"type": "PodScheduled", "status": "True", "lastProbeTime": null, "lastTransitionTime": now}],
+            "containerStatuses": [{"name": name, "state": {"waiting": {"reason": "ContainerCreating"}}, "lastState": {}, "ready": false, "restartCount": 0,
+                "image": image, "imageID": "", "started": false}]})
     }
 
     /// What the kubelet does next with a new pod (its outcome noted for when it runs).
@@ -781,11 +794,9 @@ impl Cluster {
         waiting.sort();
         for (_, ns, name) in waiting {
             let Some(mut pod) = self.get(&pods, &ns, &name).cloned() else { continue };
-            let now = sim::timestamp(self.now);
             pod["spec"]["nodeName"] = NODE_NAME.into();
-            pod["status"] = json!({"phase": "Pending", "startTime": now, "conditions": [{"type": "PodScheduled", "status": "True", "lastProbeTime": null, "lastTransitionTime": now}],
-                "containerStatuses": [{"name": container_name(&pod), "state": {"waiting": {"reason": "ContainerCreating"}}, "lastState": {}, "ready": false, "restartCount": 0,
-                    "image": pod["spec"]["containers"][0]["image"].clone(), "imageID": "", "started": false}]});
+            pod["status"] =
+                self.bound_pending_status(container_name(&pod).into(), pod["spec"]["containers"][0]["image"].clone());
             let stuck = self.stuck_pod(&mut pod);
             if pod["spec"]["nodeName"].is_null() {
                 continue; // still no room: left as it was

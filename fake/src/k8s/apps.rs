@@ -241,14 +241,14 @@ impl Cluster {
         }
         spec["nodeName"] = NODE_NAME.into();
         let owner_name = if owner_kind == "StatefulSet" { name.to_owned() } else { format!("{name}-{hash}") };
-        let now = sim::timestamp(self.now);
         let mut pod = json!({
             "metadata": {"labels": labels, "annotations": template["metadata"]["annotations"].clone(),
                 "ownerReferences": [{"apiVersion": "apps/v1", "kind": owner_kind, "name": owner_name, "uid": uid, "controller": true, "blockOwnerDeletion": true}]},
             "spec": spec,
-            "status": {"phase": "Pending", "startTime": now, "conditions": [{"type": "PodScheduled", "status": "True", "lastProbeTime": null, "lastTransitionTime": now}],
-                "containerStatuses": [{"name": template["spec"]["containers"][0]["name"].clone(), "state": {"waiting": {"reason": "ContainerCreating"}}, "lastState": {}, "ready": false, "restartCount": 0,
-                    "image": template["spec"]["containers"][0]["image"].clone(), "imageID": "", "started": false}]}
+            "status": self.bound_pending_status(
+                template["spec"]["containers"][0]["name"].clone(),
+                template["spec"]["containers"][0]["image"].clone(),
+            ),
         });
         if pod["metadata"]["annotations"].is_null() {
             if let Some(m) = pod["metadata"].as_object_mut() {
