@@ -42,10 +42,10 @@ use crate::op::{Exchange, ExchangeStep};
 use crate::retry::Retry;
 use crate::step::{Event, Operation, Request, Response, Step};
 
-/// The annotation naming the container `kubectl logs` uses when none is given.
-pub const DEFAULT_CONTAINER_ANNOTATION: &str = "kubectl.kubernetes.io/default-container";
-/// The container name of the jobs this library creates.
-const JOB_CONTAINER: &str = "main";
+// The annotation naming the container `kubectl logs` uses when none is given (our pod
+// templates write it for a container not named `CONTAINER`), and our containers' name.
+use super::pod_template::CONTAINER as JOB_CONTAINER;
+pub use super::pod_template::DEFAULT_CONTAINER_ANNOTATION;
 
 /// Whether this is the answer to a log request without a container for a pod that has several.
 fn needs_container(err: &Error) -> bool {

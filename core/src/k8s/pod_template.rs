@@ -25,7 +25,6 @@ use std::collections::BTreeMap;
 use serde::ser::SerializeMap;
 use serde::Serialize;
 
-use super::log::DEFAULT_CONTAINER_ANNOTATION;
 use super::name;
 use crate::error::{Error, Result};
 use crate::model::{EnvFrom, JobSpec, Volume, VolumeSource};
@@ -34,6 +33,9 @@ use crate::workload::{Port, Probe, ProbeCheck};
 
 /// The name of the one container of our pods.
 pub const CONTAINER: &str = "main";
+/// The annotation naming the container `kubectl logs` uses when none is given: set on a pod
+/// template whose container is not named [`CONTAINER`].
+pub const DEFAULT_CONTAINER_ANNOTATION: &str = "kubectl.kubernetes.io/default-container";
 
 /// An object's metadata as we send it.
 #[derive(Serialize)]
