@@ -28,10 +28,12 @@ import argparse
 import asyncio
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
 import tracemalloc
+from typing import Any, Awaitable, Callable, Dict, List, Tuple
 
 import clustermanager
 from clustermanager import _native
@@ -49,10 +51,22 @@ def rss_kib() -> int:
 BLOCKS = 10
 
 
-def median(xs: list) -> float:
-    xs = sorted(xs)
-    mid = len(xs) // 2
-    return xs[mid] if len(xs) % 2 else (xs[mid - 1] + xs[mid]) / 2
+async def interleaved(runs: Dict[str, Callable[[int], Awaitable[Any]]], n: int) -> Tuple[Dict[str, float], Dict[str, float]]:
+    """Each of `runs` (given how many calls to make) run for n calls in all, in BLOCKS
+    interleaved blocks (the first, the second, ..., the first, ...): wall and process CPU time
+    per call in µs, each the median of its blocks, so a burst of load on the machine shifts one
+    block of each kind, not one kind."""
+    k = max(n // BLOCKS, 1)
+    wall: Dict[str, List[float]] = {kind: [] for kind in runs}
+    cpu: Dict[str, List[float]] = {kind: [] for kind in runs}
+    for _ in range(BLOCKS):
+        for kind, run in runs.items():
+            start, c = time.perf_counter(), time.process_time()
+            await run(k)
+            wall[kind].append(time.perf_counter() - start)
+            cpu[kind].append(time.process_time() - c)
+    medians = lambda blocks: {kind: statistics.median(v) / k * 1e6 for kind, v in blocks.items()}  # noqa: E731
+    return medians(wall), medians(cpu)
 
 
 async def per_call(label: str, cm: clustermanager.ClusterManager, op: str, n: int, *args: str) -> dict:
@@ -66,34 +80,22 @@ async def per_call(label: str, cm: clustermanager.ClusterManager, op: str, n: in
     await _native.bench_rust_calls(native, op, 50, *args)
     for _ in range(50):
         await call_typed(*args)
-    k = max(n // BLOCKS, 1)
-    wall: dict = {"rust": [], "native": [], "typed": []}
-    cpu: dict = {"rust": [], "native": [], "typed": []}
-    for _ in range(BLOCKS):
-        start, c = time.perf_counter(), time.process_time()
-        await _native.bench_rust_calls(native, op, k, *args)
-        wall["rust"].append(time.perf_counter() - start)
-        cpu["rust"].append(time.process_time() - c)
-        start, c = time.perf_counter(), time.process_time()
-        for _ in range(k):
-            await call_native(*args)
-        wall["native"].append(time.perf_counter() - start)
-        cpu["native"].append(time.process_time() - c)
-        start, c = time.perf_counter(), time.process_time()
-        for _ in range(k):
-            await call_typed(*args)
-        wall["typed"].append(time.perf_counter() - start)
-        cpu["typed"].append(time.process_time() - c)
 
-    async def worker(m: int) -> None:
+    async def calls(call: Callable[..., Awaitable[Any]], m: int) -> None:
         for _ in range(m):
-            await call_typed(*args)
+            await call(*args)
 
+    us, cpu_us = await interleaved(
+        {
+            "rust": lambda k: _native.bench_rust_calls(native, op, k, *args),
+            "native": lambda k: calls(call_native, k),
+            "typed": lambda k: calls(call_typed, k),
+        },
+        n,
+    )
     start = time.perf_counter()
-    await asyncio.gather(*(worker(n // 64) for _ in range(64)))
+    await asyncio.gather(*(calls(call_typed, n // 64) for _ in range(64)))
     concurrent = time.perf_counter() - start
-    us = {kind: median(v) / k * 1e6 for kind, v in wall.items()}
-    cpu_us = {kind: median(v) / k * 1e6 for kind, v in cpu.items()}
     row = {
         "what": label,
         "rust_us": round(us["rust"], 1),
@@ -119,24 +121,20 @@ async def handover(n: int) -> dict:
     native = cm._n
     for _ in range(200):
         await _native.bench_handover()
-    k = max(n // BLOCKS, 1)
-    rust, python, rust_cpu, python_cpu = [], [], [], []
-    for _ in range(BLOCKS):
-        start, c = time.perf_counter(), time.process_time()
-        await _native.bench_rust_calls(native, "handover", k)
-        rust.append(time.perf_counter() - start)
-        rust_cpu.append(time.process_time() - c)
-        start, c = time.perf_counter(), time.process_time()
+
+    async def python(k: int) -> None:
         for _ in range(k):
             await _native.bench_handover()
-        python.append(time.perf_counter() - start)
-        python_cpu.append(time.process_time() - c)
+
+    us, cpu_us = await interleaved(
+        {"rust": lambda k: _native.bench_rust_calls(native, "handover", k), "python": python}, n
+    )
     row = {
         "what": "hand-over to the runtime and back, no I/O",
-        "rust_us": round(median(rust) / k * 1e6, 2),
-        "python_us": round(median(python) / k * 1e6, 1),
-        "added_us": round((median(python) - median(rust)) / k * 1e6, 1),
-        "cpu_added_us": round((median(python_cpu) - median(rust_cpu)) / k * 1e6, 1),
+        "rust_us": round(us["rust"], 2),
+        "python_us": round(us["python"], 1),
+        "added_us": round(us["python"] - us["rust"], 1),
+        "cpu_added_us": round(cpu_us["python"] - cpu_us["rust"], 1),
     }
     print(json.dumps(row))
     return row
