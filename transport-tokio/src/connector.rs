@@ -1,6 +1,7 @@
 //! The connector hyper-util's pooled client opens connections with: a unit of the connection
-//! budget first, then TCP under the connect timeout, then TLS (tokio-rustls) for `https`. Its
-//! errors carry the failed stage so the transport can report `Connect` or `Tls`.
+//! budget first, then TCP under the connect timeout (a [`Dial`]: tokio's sockets, or another
+//! reactor's), then TLS (tokio-rustls) for `https`. Its errors carry the failed stage so the
+//! transport can report `Connect` or `Tls`.
 //!
 //! ## The connection budget
 //!
@@ -61,18 +62,44 @@ pub(crate) async fn wanting<F: Future>(request: F) -> F::Output {
     WANTED.scope(watch, request).await
 }
 
+/// How a TCP connection is opened: with tokio's sockets ([`TokioDial`]), or with those of
+/// another reactor that drives hyper's connections (the Python package's asyncio loop, say).
+pub trait Dial: Clone + Send + Sync + 'static {
+    /// An open TCP connection.
+    type Tcp: AsyncRead + AsyncWrite + Send + Unpin + 'static;
+
+    /// Open a TCP connection to `host` (a name or a bare IP address) and `port`, with Nagle off
+    /// (small requests and stream frames should not wait). The connect timeout is the caller's.
+    fn dial(&self, host: &str, port: u16) -> impl Future<Output = io::Result<Self::Tcp>> + Send;
+}
+
+/// TCP with tokio's sockets.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TokioDial;
+
+impl Dial for TokioDial {
+    type Tcp = TcpStream;
+
+    async fn dial(&self, host: &str, port: u16) -> io::Result<TcpStream> {
+        let tcp = TcpStream::connect((host, port)).await?;
+        let _ = tcp.set_nodelay(true);
+        Ok(tcp)
+    }
+}
+
 /// Opens TCP (and TLS) connections, each under a unit of the connection budget. Cloned into the
 /// pool; the TLS settings and the budget are shared so an exec plugin's fresh client certificate
 /// applies to the next connections.
 #[derive(Clone)]
-pub(crate) struct Connector {
+pub(crate) struct Connector<D> {
     pub(crate) connect_timeout: Duration,
     pub(crate) tls: Arc<ClientTls>,
     /// One unit per open connection.
     pub(crate) connections: Budget,
+    pub(crate) dial: D,
 }
 
-impl tower_service::Service<Uri> for Connector {
+impl<D: Dial> tower_service::Service<Uri> for Connector<D> {
     type Response = Conn;
     type Error = ConnectError;
     type Future = Pin<Box<dyn Future<Output = Result<Conn, ConnectError>> + Send>>;
@@ -101,7 +128,7 @@ fn authority(uri: &Uri) -> String {
     uri.authority().map(|a| a.as_str().to_owned()).unwrap_or_else(|| uri.to_string())
 }
 
-impl Connector {
+impl<D: Dial> Connector<D> {
     /// A unit of the connection budget, waiting for one while the connect's request wants it.
     async fn unit(&self, wanted: Option<watch::Receiver<()>>) -> Result<Permit, ConnectError> {
         let Some(mut wanted) = wanted else {
@@ -120,9 +147,7 @@ impl Connector {
 
     async fn connect(&self, uri: &Uri, unit: Permit) -> Result<Conn, Error> {
         let target = Target::of(uri)?;
-        let tcp = TcpStream::connect((target.bare_host(), target.port)).await.map_err(|e| target.tcp_failed(&e))?;
-        // Small requests and stream frames should not wait for Nagle.
-        let _ = tcp.set_nodelay(true);
+        let tcp = self.dial.dial(target.bare_host(), target.port).await.map_err(|e| target.tcp_failed(&e))?;
         let host = target.host;
         if !target.https {
             return Ok(Conn { io: TokioIo::new(Box::new(tcp)), h2: false, _unit: unit });

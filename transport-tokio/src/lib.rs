@@ -175,6 +175,7 @@ use clustermanager_transport_common::settings::Settings;
 use clustermanager_transport_common::tls::{self, ClientTls};
 
 use connector::{wanting, Connector};
+pub use connector::{Dial, TokioDial};
 
 // connect, connect_typed and connect_infer: every transport crate's three, over its transport.
 clustermanager_transport_common::connect_functions!(clustermanager_tokio, TokioTransport);
@@ -202,10 +203,59 @@ pub type TokioBody = Streamed<HyperFrames, TokioRuntime>;
 
 /// What is tokio's in [`TokioTransport`]: hyper-util's pooled client over a connector (TCP,
 /// then rustls for `https`) within the connection budget (see [`TokioTransport::connections`]).
-pub struct TokioClient {
-    client: Client<Connector, Full<Bytes>>,
+pub type TokioClient = HyperClient<TokioDial>;
+
+/// hyper-util's pooled client (HTTP/2 where a TLS server offers it, else HTTP/1.1) over a
+/// connector that opens TCP with `D` then rustls for `https`, within a connection budget, its
+/// connections driven by the executor it was built with. [`TokioClient`] is the one over tokio's
+/// sockets and tasks; another reactor (the Python package's asyncio loop) plugs in its own
+/// [`Dial`] and executor and gets the same pooling, budget, timeouts and errors.
+pub struct HyperClient<D: Dial = TokioDial> {
+    client: Client<Connector<D>, Full<Bytes>>,
     /// At most `config.max_connections` connections open at once (shared with the connector).
     connections: Budget,
+}
+
+/// A task hyper's connections are driven by, as the executor of a [`HyperClient`] takes it.
+pub type ConnectionTask = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
+impl<D: Dial> HyperClient<D> {
+    /// A client for `settings` (its TLS settings and connect timeout) opening TCP with `dial`,
+    /// its connections' tasks run by `executor`, each connection holding a unit of `connections`
+    /// while it is open. Needs a tokio runtime's context when used (its pool's and requests'
+    /// timers are tokio's), not to be built.
+    pub fn new<E>(settings: &Settings<TokioRuntime>, dial: D, executor: E, connections: Budget) -> Self
+    where
+        E: hyper::rt::Executor<ConnectionTask> + Send + Sync + Clone + 'static,
+    {
+        let config = settings.config();
+        let connector = Connector {
+            connect_timeout: config.connect_timeout,
+            tls: Arc::clone(settings.tls()),
+            connections: connections.clone(),
+            dial,
+        };
+        let client = Client::builder(executor)
+            .pool_timer(TokioTimer::new())
+            .timer(TokioTimer::new())
+            .pool_idle_timeout(Duration::from_secs(90))
+            .pool_max_idle_per_host(config.max_connections)
+            .build(connector);
+        HyperClient { client, connections }
+    }
+
+    /// The connection budget: connections open now (idle pooled ones included) and at most.
+    pub fn connection_budget(&self) -> &Budget {
+        &self.connections
+    }
+
+    /// Send `request` (ready: absolute URI, credentials) and wait for the answer's head; `host`
+    /// names the server in errors.
+    pub async fn send(&self, host: &str, request: Request) -> Result<(Parts, Incoming)> {
+        let request = wanting(self.client.request(request.map(Full::new)));
+        let response = request.await.map_err(|e| client_error(&e, host, e.is_connect()))?;
+        Ok(response.into_parts())
+    }
 }
 
 impl run::Client for TokioClient {
@@ -221,20 +271,8 @@ impl run::Client for TokioClient {
     }
 
     fn build(settings: &Settings<TokioRuntime>) -> Result<Self> {
-        let config = settings.config();
-        let connections = Budget::new(config.max_connections);
-        let connector = Connector {
-            connect_timeout: config.connect_timeout,
-            tls: Arc::clone(settings.tls()),
-            connections: connections.clone(),
-        };
-        let client = Client::builder(TokioExecutor::new())
-            .pool_timer(TokioTimer::new())
-            .timer(TokioTimer::new())
-            .pool_idle_timeout(Duration::from_secs(90))
-            .pool_max_idle_per_host(config.max_connections)
-            .build(connector);
-        Ok(TokioClient { client, connections })
+        let connections = Budget::new(settings.config().max_connections);
+        Ok(HyperClient::new(settings, TokioDial, TokioExecutor::new(), connections))
     }
 
     fn connections<'a>(&'a self, _: &'a Settings<TokioRuntime>) -> &'a Budget {
@@ -242,9 +280,7 @@ impl run::Client for TokioClient {
     }
 
     async fn dispatch(&self, settings: &Settings<TokioRuntime>, request: Request) -> Result<(Parts, Incoming)> {
-        let request = wanting(self.client.request(request.map(Full::new)));
-        let response = request.await.map_err(|e| client_error(&e, settings.host(), e.is_connect()))?;
-        Ok(response.into_parts())
+        self.send(settings.host(), request).await
     }
 
     async fn read_whole(&self, parts: Parts, body: Incoming, max: usize) -> Result<Response> {
