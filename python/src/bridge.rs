@@ -40,7 +40,7 @@ use tokio::task::AbortHandle;
 
 /// Completes an asyncio future on its loop's thread, unless it was cancelled meanwhile.
 #[pyfunction]
-fn complete(future: &Bound<'_, PyAny>, ok: bool, value: Bound<'_, PyAny>) -> PyResult<()> {
+pub(crate) fn complete(future: &Bound<'_, PyAny>, ok: bool, value: Bound<'_, PyAny>) -> PyResult<()> {
     if future.call_method0(pyo3::intern!(future.py(), "done"))?.is_truthy()? {
         return Ok(());
     }
@@ -169,10 +169,10 @@ impl Canceller {
 }
 
 /// A finished call, to complete on its loop's thread (with the GIL).
-type Completion = Box<dyn FnOnce(Python<'_>) + Send>;
+pub(crate) type Completion = Box<dyn FnOnce(Python<'_>) + Send>;
 
 /// The finished calls of one event loop, and the socket that wakes it for them.
-struct Queue {
+pub(crate) struct Queue {
     done: Mutex<Vec<Completion>>,
     /// A byte was written that the loop has not read yet: later completions need not write.
     armed: AtomicBool,
@@ -186,7 +186,7 @@ impl Queue {
     /// Queue a completion and make sure the loop will look. Never blocks: the socket is
     /// non-blocking, and a full one already has a drain coming; any other failure means the
     /// loop's side is gone (its loop closed), and nobody waits for the completion any more.
-    fn push(&self, completion: Completion) {
+    pub(crate) fn push(&self, completion: Completion) {
         self.done.lock().unwrap_or_else(PoisonError::into_inner).push(completion);
         if !self.armed.swap(true, Ordering::AcqRel) {
             #[cfg(unix)]
@@ -268,6 +268,15 @@ fn back_of(event_loop: &Bound<'_, PyAny>) -> Back {
         drop(dead);
     }
     back
+}
+
+/// The inbox of `event_loop` (running on this thread): what wakes it from other threads, made
+/// on first use; `None` for a loop that cannot watch a socket.
+pub(crate) fn inbox_of(event_loop: &Bound<'_, PyAny>) -> Option<Arc<Queue>> {
+    match back_of(event_loop) {
+        Back::Inbox(queue) => Some(queue),
+        Back::Threadsafe => None,
+    }
 }
 
 /// A new inbox registered with `event_loop`; `None` when it cannot watch a socket.
@@ -382,7 +391,7 @@ where
 }
 
 /// What `finish` makes of `out`: `(true, value)` or `(false, exception)`.
-fn outcome_of<'py, O, G>(py: Python<'py>, finish: G, out: O) -> (bool, Bound<'py, PyAny>)
+pub(crate) fn outcome_of<'py, O, G>(py: Python<'py>, finish: G, out: O) -> (bool, Bound<'py, PyAny>)
 where
     G: FnOnce(Python<'_>, O) -> PyResult<Py<PyAny>>,
 {

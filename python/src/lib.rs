@@ -11,6 +11,7 @@
 //! This crate is built with maturin (`scripts/test` does it) and tested from Python
 //! (`python/tests`), not by `cargo test`.
 
+mod aio;
 mod bridge;
 mod convert;
 mod errors;
@@ -78,6 +79,31 @@ fn outcome<T>(
     }
 }
 
+/// What turns a call's value into a Python object.
+pub(crate) type Conv<T> = fn(Python<'_>, T) -> PyResult<Py<PyAny>>;
+
+/// Run a call of a manager whose home is `home` (see [`aio`]): on the home loop's executor when
+/// that loop is the one running (the call's connections are the loop's), else as [`spawn`]
+/// (`wait`: straight to the runtime, without a first poll here: a wait lasts, and its first
+/// polls may have much to do) runs it.
+pub(crate) fn call<'py, F, T>(
+    py: Python<'py>,
+    home: Option<&aio::Exec>,
+    fut: F,
+    conv: Conv<T>,
+    wait: bool,
+) -> PyResult<Bound<'py, PyAny>>
+where
+    F: Future<Output = clustermanager_core::Result<T>> + Send + 'static,
+    T: Send + 'static,
+{
+    let running = || pyo3_async_runtimes::get_running_loop(py).is_ok_and(|l| home.is_some_and(|e| e.serves(&l)));
+    match home {
+        Some(exec) if running() => exec.call(py, CatchPanic::new(fut), move |py, out| outcome(py, out, conv)),
+        _ => run(py, fut, conv, !wait),
+    }
+}
+
 /// Run `fut` as a Python awaitable; its value is turned into a Python object by `conv` (with the
 /// GIL, once the Rust work is done).
 ///
@@ -99,20 +125,6 @@ where
     T: Send + 'static,
 {
     run(py, fut, conv, true)
-}
-
-/// [`spawn`] for a wait: straight to the runtime, without polling on the calling thread (a wait
-/// lasts; a hand-over costs nothing next to it, and a wait's first polls may have much to do).
-pub(crate) fn spawn_wait<'py, F, T>(
-    py: Python<'py>,
-    fut: F,
-    conv: fn(Python<'_>, T) -> PyResult<Py<PyAny>>,
-) -> PyResult<Bound<'py, PyAny>>
-where
-    F: Future<Output = clustermanager_core::Result<T>> + Send + 'static,
-    T: Send + 'static,
-{
-    run(py, fut, conv, false)
 }
 
 fn run<'py, F, T>(

@@ -11,16 +11,48 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyString};
 
+use crate::aio::Exec;
 use crate::convert;
 use crate::errors::{type_error, value_error};
 use crate::streams::{AsyncStream, Item};
-use crate::{spawn, spawn_wait};
+use crate::{spawn, Conv};
 
 /// A connected cluster manager (Kubernetes or Nomad, real or fake). Cheap to share: every
 /// coroutine from one manager uses its connection pool, connection budget and shared waits.
 #[pyclass(module = "clustermanager._native", frozen)]
 pub(crate) struct Manager {
     pub(crate) cm: ClusterManager,
+    /// The executor of the loop it was connected on, whose calls go over connections that loop
+    /// drives (`crate::aio`); `None` for the fake cluster and loops that cannot watch sockets.
+    pub(crate) home: Option<Exec>,
+}
+
+impl Manager {
+    /// Run a call (see [`crate::call`]).
+    fn spawn<'py, F, T>(&self, py: Python<'py>, fut: F, conv: Conv<T>) -> PyResult<Bound<'py, PyAny>>
+    where
+        F: std::future::Future<Output = clustermanager_core::Result<T>> + Send + 'static,
+        T: Send + 'static,
+    {
+        crate::call(py, self.home.as_ref(), fut, conv, false)
+    }
+
+    /// Run a wait (see [`crate::call`]).
+    fn spawn_wait<'py, F, T>(&self, py: Python<'py>, fut: F, conv: Conv<T>) -> PyResult<Bound<'py, PyAny>>
+    where
+        F: std::future::Future<Output = clustermanager_core::Result<T>> + Send + 'static,
+        T: Send + 'static,
+    {
+        crate::call(py, self.home.as_ref(), fut, conv, true)
+    }
+
+    /// A stream of this manager as a Python async iterator.
+    fn stream<S>(&self, stream: S, what: &'static str) -> AsyncStream
+    where
+        S: clustermanager_core::futures_core::Stream<Item = clustermanager_core::Result<Item>> + Send + 'static,
+    {
+        AsyncStream::new(stream, what, self.home.clone())
+    }
 }
 
 fn opt_secs(param: &str, v: Option<f64>) -> PyResult<Option<Duration>> {
@@ -110,22 +142,22 @@ impl Manager {
 
     fn create_namespace<'py>(&self, py: Python<'py>, name: String) -> PyResult<Bound<'py, PyAny>> {
         let cm = self.cm.clone();
-        spawn(py, async move { cm.create_namespace(&name).await }, convert::boolean)
+        self.spawn(py, async move { cm.create_namespace(&name).await }, convert::boolean)
     }
 
     fn delete_namespace<'py>(&self, py: Python<'py>, name: String) -> PyResult<Bound<'py, PyAny>> {
         let cm = self.cm.clone();
-        spawn(py, async move { cm.delete_namespace(&name).await }, convert::boolean)
+        self.spawn(py, async move { cm.delete_namespace(&name).await }, convert::boolean)
     }
 
     fn get_namespace<'py>(&self, py: Python<'py>, name: String) -> PyResult<Bound<'py, PyAny>> {
         let cm = self.cm.clone();
-        spawn(py, async move { cm.get_namespace(&name).await }, convert::namespace)
+        self.spawn(py, async move { cm.get_namespace(&name).await }, convert::namespace)
     }
 
     fn get_nodes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let cm = self.cm.clone();
-        spawn(py, async move { cm.get_nodes().await }, convert::nodes)
+        self.spawn(py, async move { cm.get_nodes().await }, convert::nodes)
     }
 
     fn define_quota<'py>(
@@ -136,30 +168,30 @@ impl Manager {
         mem_limit: String,
     ) -> PyResult<Bound<'py, PyAny>> {
         let cm = self.cm.clone();
-        spawn(py, async move { cm.define_quota(&namespace, &cpu_limit, &mem_limit).await }, convert::none)
+        self.spawn(py, async move { cm.define_quota(&namespace, &cpu_limit, &mem_limit).await }, convert::none)
     }
 
     /// `spec` is the JSON text of the job's keyword arguments (see `spec.rs`).
     fn create_job<'py>(&self, py: Python<'py>, namespace: String, spec: &str) -> PyResult<Bound<'py, PyAny>> {
         let spec = crate::spec::job_spec(spec)?;
         let cm = self.cm.clone();
-        spawn(py, async move { cm.create_job(&namespace, &spec).await }, convert::job)
+        self.spawn(py, async move { cm.create_job(&namespace, &spec).await }, convert::job)
     }
 
     fn replace_job<'py>(&self, py: Python<'py>, namespace: String, spec: &str) -> PyResult<Bound<'py, PyAny>> {
         let spec = crate::spec::job_spec(spec)?;
         let cm = self.cm.clone();
-        spawn(py, async move { cm.replace_job(&namespace, &spec).await }, convert::job)
+        self.spawn(py, async move { cm.replace_job(&namespace, &spec).await }, convert::job)
     }
 
     fn list_jobs<'py>(&self, py: Python<'py>, namespace: String) -> PyResult<Bound<'py, PyAny>> {
         let cm = self.cm.clone();
-        spawn(py, async move { cm.list_jobs(&namespace).await }, convert::jobs)
+        self.spawn(py, async move { cm.list_jobs(&namespace).await }, convert::jobs)
     }
 
     fn get_job<'py>(&self, py: Python<'py>, namespace: String, name: String) -> PyResult<Bound<'py, PyAny>> {
         let cm = self.cm.clone();
-        spawn(py, async move { cm.get_job(&namespace, &name).await }, convert::job)
+        self.spawn(py, async move { cm.get_job(&namespace, &name).await }, convert::job)
     }
 
     #[pyo3(signature = (namespace, name, wait=false, purge=true))]
@@ -172,7 +204,7 @@ impl Manager {
         purge: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
         let cm = self.cm.clone();
-        spawn(
+        self.spawn(
             py,
             async move { cm.delete_job(&namespace, &name, DeleteOptions { wait, purge }).await },
             convert::boolean,
@@ -181,22 +213,22 @@ impl Manager {
 
     fn cleanup_jobs<'py>(&self, py: Python<'py>, namespace: String) -> PyResult<Bound<'py, PyAny>> {
         let cm = self.cm.clone();
-        spawn(py, async move { cm.cleanup_jobs(&namespace).await }, convert::count)
+        self.spawn(py, async move { cm.cleanup_jobs(&namespace).await }, convert::count)
     }
 
     fn cleanup_finished_jobs<'py>(&self, py: Python<'py>, namespace: String) -> PyResult<Bound<'py, PyAny>> {
         let cm = self.cm.clone();
-        spawn(py, async move { cm.cleanup_finished_jobs(&namespace).await }, convert::strings)
+        self.spawn(py, async move { cm.cleanup_finished_jobs(&namespace).await }, convert::strings)
     }
 
     fn waiting_jobs<'py>(&self, py: Python<'py>, namespace: String) -> PyResult<Bound<'py, PyAny>> {
         let cm = self.cm.clone();
-        spawn(py, async move { cm.waiting_jobs(&namespace).await }, convert::jobs)
+        self.spawn(py, async move { cm.waiting_jobs(&namespace).await }, convert::jobs)
     }
 
     fn running_jobs<'py>(&self, py: Python<'py>, namespace: String) -> PyResult<Bound<'py, PyAny>> {
         let cm = self.cm.clone();
-        spawn(py, async move { cm.running_jobs(&namespace).await }, convert::jobs)
+        self.spawn(py, async move { cm.running_jobs(&namespace).await }, convert::jobs)
     }
 
     #[pyo3(signature = (namespace, name, timeout=None, startup_deadline=None, stuck_deadline=None, fail_fast=true, on_progress=None))]
@@ -214,7 +246,7 @@ impl Manager {
     ) -> PyResult<Bound<'py, PyAny>> {
         let options = wait_options(py, timeout, startup_deadline, stuck_deadline, fail_fast, on_progress)?;
         let cm = self.cm.clone();
-        spawn_wait(py, async move { cm.wait_for_job_with(&namespace, &name, &options).await }, convert::job)
+        self.spawn_wait(py, async move { cm.wait_for_job_with(&namespace, &name, &options).await }, convert::job)
     }
 
     /// The wait as an async iterator of progress events, ending with `{"event": "result", "job": ...}`.
@@ -232,12 +264,12 @@ impl Manager {
     ) -> PyResult<AsyncStream> {
         let options = wait_options(py, timeout, startup_deadline, stuck_deadline, fail_fast, None)?;
         let stream = self.cm.wait_for_job_stream(&namespace, &name, &options);
-        Ok(AsyncStream::new(MapStream::new(stream, |e| Item::Wait(Box::new(e))), "wait_for_job"))
+        Ok(self.stream(MapStream::new(stream, |e| Item::Wait(Box::new(e))), "wait_for_job"))
     }
 
     fn diagnose_job<'py>(&self, py: Python<'py>, namespace: String, name: String) -> PyResult<Bound<'py, PyAny>> {
         let cm = self.cm.clone();
-        spawn(py, async move { cm.diagnose_job(&namespace, &name).await }, convert::diagnosis)
+        self.spawn(py, async move { cm.diagnose_job(&namespace, &name).await }, convert::diagnosis)
     }
 
     #[pyo3(signature = (namespace, job, statuses, timeout=None, startup_deadline=None, stuck_deadline=None, fail_fast=true, on_progress=None))]
@@ -260,7 +292,7 @@ impl Manager {
         }
         let options = wait_options(py, timeout, startup_deadline, stuck_deadline, fail_fast, on_progress)?;
         let cm = self.cm.clone();
-        spawn_wait(
+        self.spawn_wait(
             py,
             async move { cm.wait_for_job_execution_status_with(&namespace, &job, &statuses, &options).await },
             convert::execution,
@@ -269,17 +301,17 @@ impl Manager {
 
     fn list_jobs_executions<'py>(&self, py: Python<'py>, namespace: String) -> PyResult<Bound<'py, PyAny>> {
         let cm = self.cm.clone();
-        spawn(py, async move { cm.list_jobs_executions(&namespace).await }, convert::executions)
+        self.spawn(py, async move { cm.list_jobs_executions(&namespace).await }, convert::executions)
     }
 
     fn list_job_executions<'py>(&self, py: Python<'py>, namespace: String, job: String) -> PyResult<Bound<'py, PyAny>> {
         let cm = self.cm.clone();
-        spawn(py, async move { cm.list_job_executions(&namespace, &job).await }, convert::executions)
+        self.spawn(py, async move { cm.list_job_executions(&namespace, &job).await }, convert::executions)
     }
 
     fn delete_execution<'py>(&self, py: Python<'py>, namespace: String, id: String) -> PyResult<Bound<'py, PyAny>> {
         let cm = self.cm.clone();
-        spawn(py, async move { cm.delete_execution(&namespace, &id).await }, convert::boolean)
+        self.spawn(py, async move { cm.delete_execution(&namespace, &id).await }, convert::boolean)
     }
 
     #[pyo3(signature = (namespace, id, container=None, tail_lines=None, since_seconds=None, timestamps=false, previous=false, stderr=false))]
@@ -299,7 +331,7 @@ impl Manager {
         let options =
             LogOptions { container, tail_lines, since_seconds, timestamps, previous, stderr, ..LogOptions::default() };
         let cm = self.cm.clone();
-        spawn(py, async move { cm.get_execution_log(&namespace, &id, &options).await }, convert::text)
+        self.spawn(py, async move { cm.get_execution_log(&namespace, &id, &options).await }, convert::text)
     }
 
     /// Follow a log: an async iterator of lines (without their newline).
@@ -317,7 +349,7 @@ impl Manager {
     ) -> AsyncStream {
         let options = LogOptions { container, tail_lines, since_seconds, timestamps, stderr, ..LogOptions::default() };
         let stream = self.cm.get_execution_log_watch(&namespace, &id, &options);
-        AsyncStream::new(MapStream::new(stream, Item::Log), "log")
+        self.stream(MapStream::new(stream, Item::Log), "log")
     }
 
     /// Watch Kubernetes objects (`resource`: `pods`, `jobs`, `deployments`, `statefulsets`,
@@ -356,7 +388,7 @@ impl Manager {
         };
         let params =
             WatchParams { label_selector, field_selector, resource_version, timeout_seconds, ..WatchParams::default() };
-        Ok(AsyncStream::new(MapStream::new(api.watch(&params), Item::Watch), "watch"))
+        Ok(self.stream(MapStream::new(api.watch(&params), Item::Watch), "watch"))
     }
 
     /// Nomad's event stream (`/v1/event/stream`): batches of events, from `index` on, of the
@@ -392,12 +424,12 @@ impl Manager {
         if let Some(until) = until_index {
             query = query.until_index(until);
         }
-        Ok(AsyncStream::new(MapStream::new(nomad.events(&query), Item::Events), "events"))
+        Ok(self.stream(MapStream::new(nomad.events(&query), Item::Events), "events"))
     }
 
     fn list_namespaces<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let cm = self.cm.clone();
-        spawn(py, async move { cm.list_namespaces().await }, convert::namespaces)
+        self.spawn(py, async move { cm.list_namespaces().await }, convert::namespaces)
     }
 
     /// `spec`: JSON text of the workload's keyword arguments.
@@ -411,13 +443,13 @@ impl Manager {
         let k = kind(kind_)?;
         let spec = crate::spec::service_spec(spec)?;
         let cm = self.cm.clone();
-        spawn(py, async move { cm.create_workload(k, &namespace, &spec).await }, convert::workload)
+        self.spawn(py, async move { cm.create_workload(k, &namespace, &spec).await }, convert::workload)
     }
 
     fn list_workloads<'py>(&self, py: Python<'py>, kind_: &str, namespace: String) -> PyResult<Bound<'py, PyAny>> {
         let k = kind(kind_)?;
         let cm = self.cm.clone();
-        spawn(py, async move { cm.list_workloads(k, &namespace).await }, convert::workloads)
+        self.spawn(py, async move { cm.list_workloads(k, &namespace).await }, convert::workloads)
     }
 
     fn get_workload<'py>(
@@ -429,7 +461,7 @@ impl Manager {
     ) -> PyResult<Bound<'py, PyAny>> {
         let k = kind(kind_)?;
         let cm = self.cm.clone();
-        spawn(py, async move { cm.get_workload(k, &namespace, &name).await }, convert::workload)
+        self.spawn(py, async move { cm.get_workload(k, &namespace, &name).await }, convert::workload)
     }
 
     #[pyo3(signature = (kind_, namespace, name, wait=false, timeout=None))]
@@ -445,7 +477,7 @@ impl Manager {
         let k = kind(kind_)?;
         let timeout = opt_secs("timeout", timeout)?;
         let cm = self.cm.clone();
-        spawn(py, async move { cm.delete_workload(k, &namespace, &name, wait, timeout).await }, convert::boolean)
+        self.spawn(py, async move { cm.delete_workload(k, &namespace, &name, wait, timeout).await }, convert::boolean)
     }
 
     #[pyo3(signature = (kind_, namespace, name, timeout=None))]
@@ -460,7 +492,7 @@ impl Manager {
         let k = kind(kind_)?;
         let timeout = opt_secs("timeout", timeout)?;
         let cm = self.cm.clone();
-        spawn_wait(
+        self.spawn_wait(
             py,
             async move { cm.wait_workload_available(k, &namespace, &name, timeout).await },
             convert::workload,
@@ -476,7 +508,7 @@ impl Manager {
     ) -> PyResult<Bound<'py, PyAny>> {
         let k = kind(kind_)?;
         let cm = self.cm.clone();
-        spawn(py, async move { cm.list_workload_pods(k, &namespace, &name).await }, convert::executions)
+        self.spawn(py, async move { cm.list_workload_pods(k, &namespace, &name).await }, convert::executions)
     }
 
     fn get_workload_scale<'py>(
@@ -488,7 +520,7 @@ impl Manager {
     ) -> PyResult<Bound<'py, PyAny>> {
         let k = kind(kind_)?;
         let cm = self.cm.clone();
-        spawn(py, async move { cm.get_workload_scale(k, &namespace, &name).await }, convert::scale)
+        self.spawn(py, async move { cm.get_workload_scale(k, &namespace, &name).await }, convert::scale)
     }
 
     fn set_workload_scale<'py>(
@@ -501,7 +533,7 @@ impl Manager {
     ) -> PyResult<Bound<'py, PyAny>> {
         let k = kind(kind_)?;
         let cm = self.cm.clone();
-        spawn(py, async move { cm.set_workload_scale(k, &namespace, &name, replicas).await }, convert::scale)
+        self.spawn(py, async move { cm.set_workload_scale(k, &namespace, &name, replicas).await }, convert::scale)
     }
 
     fn get_config_maps<'py>(
@@ -511,12 +543,12 @@ impl Manager {
         label_selector: String,
     ) -> PyResult<Bound<'py, PyAny>> {
         let cm = self.cm.clone();
-        spawn(py, async move { cm.get_config_maps(&namespace, &label_selector).await }, convert::config_maps)
+        self.spawn(py, async move { cm.get_config_maps(&namespace, &label_selector).await }, convert::config_maps)
     }
 
     fn install_tfjobs<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let cm = self.cm.clone();
-        spawn(py, async move { cm.install_tfjobs().await }, convert::none)
+        self.spawn(py, async move { cm.install_tfjobs().await }, convert::none)
     }
 
     /// `manifest`: the TFJob as JSON text.
@@ -524,12 +556,12 @@ impl Manager {
         let manifest: serde_json::Value =
             serde_json::from_str(manifest).map_err(|e| value_error("manifest", format!("not JSON: {e}")))?;
         let cm = self.cm.clone();
-        spawn(py, async move { cm.create_tfjob(&namespace, &manifest).await }, convert::json_value)
+        self.spawn(py, async move { cm.create_tfjob(&namespace, &manifest).await }, convert::json_value)
     }
 
     fn get_tfjob<'py>(&self, py: Python<'py>, namespace: String, name: String) -> PyResult<Bound<'py, PyAny>> {
         let cm = self.cm.clone();
-        spawn(py, async move { cm.get_tfjob(&namespace, &name).await }, convert::json_value)
+        self.spawn(py, async move { cm.get_tfjob(&namespace, &name).await }, convert::json_value)
     }
 
     #[pyo3(signature = (namespace, name, wait=false))]
@@ -541,12 +573,12 @@ impl Manager {
         wait: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
         let cm = self.cm.clone();
-        spawn(py, async move { cm.delete_tfjob(&namespace, &name, wait).await }, convert::boolean)
+        self.spawn(py, async move { cm.delete_tfjob(&namespace, &name, wait).await }, convert::boolean)
     }
 
     fn list_tfjobs<'py>(&self, py: Python<'py>, namespace: String) -> PyResult<Bound<'py, PyAny>> {
         let cm = self.cm.clone();
-        spawn(py, async move { cm.list_tfjobs(&namespace).await }, convert::json_values)
+        self.spawn(py, async move { cm.list_tfjobs(&namespace).await }, convert::json_values)
     }
 
     /// `ports`: `(name, port, target_port)` tuples.
@@ -574,17 +606,17 @@ impl Manager {
         }
         def.labels = labels.unwrap_or_default();
         let cm = self.cm.clone();
-        spawn(py, async move { cm.create_service(&namespace, &def).await }, convert::service)
+        self.spawn(py, async move { cm.create_service(&namespace, &def).await }, convert::service)
     }
 
     fn get_service<'py>(&self, py: Python<'py>, namespace: String, name: String) -> PyResult<Bound<'py, PyAny>> {
         let cm = self.cm.clone();
-        spawn(py, async move { cm.get_service(&namespace, &name).await }, convert::service)
+        self.spawn(py, async move { cm.get_service(&namespace, &name).await }, convert::service)
     }
 
     fn delete_service<'py>(&self, py: Python<'py>, namespace: String, name: String) -> PyResult<Bound<'py, PyAny>> {
         let cm = self.cm.clone();
-        spawn(py, async move { cm.delete_service(&namespace, &name).await }, convert::boolean)
+        self.spawn(py, async move { cm.delete_service(&namespace, &name).await }, convert::boolean)
     }
 }
 
@@ -645,9 +677,21 @@ fn seed_entries(config: &Bound<'_, PyDict>) -> PyResult<Vec<(String, clustermana
     Ok(entries)
 }
 
-async fn connect_config(config: Config) -> clustermanager_core::Result<Manager> {
-    let cm = clustermanager_tokio::connect(&config).await?;
-    Ok(Manager { cm: cm.erase() })
+/// Connect with `config`: the transport's home is the loop running now (its calls from that loop
+/// go over connections the loop drives), and the orchestrator's connect step runs from it.
+fn connect_config<'py>(py: Python<'py>, config: clustermanager_core::Result<Config>) -> PyResult<Bound<'py, PyAny>> {
+    let config = config.map_err(|e| crate::errors::to_pyerr(py, e))?;
+    let home = crate::aio::home(py);
+    let transport = crate::aio::transport(&config, home.clone()).map_err(|e| crate::errors::to_pyerr(py, e))?;
+    let connecting = {
+        let home = home.clone();
+        async move {
+            let seed = clustermanager_transport_common::random_seed();
+            let cm = ClusterManager::connect(transport, &config, seed).await?;
+            Ok(Manager { cm: cm.erase(), home })
+        }
+    };
+    crate::call(py, home.as_ref(), connecting, manager, false)
 }
 
 fn manager(py: Python<'_>, m: Manager) -> PyResult<Py<PyAny>> {
@@ -662,22 +706,14 @@ pub(crate) fn connect_seed<'py>(py: Python<'py>, config: &Bound<'py, PyAny>) -> 
     let dict = config.cast::<PyDict>().map_err(|_| type_error("config", "a dict", config))?;
     let entries = seed_entries(dict)?;
     let env = clustermanager_tokio::StdEnvironment;
-    let config = Config::from_seed_map(entries, &env).map_err(|e| crate::errors::to_pyerr(py, e))?;
-    spawn(py, connect_config(config), manager)
+    connect_config(py, Config::from_seed_map(entries, &env))
 }
 
 /// Find the cluster as kubectl and the Nomad CLI do (`KUBECONFIG` / `~/.kube/config`, the
 /// in-cluster service account, `NOMAD_ADDR`) and connect.
 #[pyfunction]
 pub(crate) fn connect_infer(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
-    spawn(
-        py,
-        async move {
-            let config = Config::infer(&clustermanager_tokio::StdEnvironment)?;
-            connect_config(config).await
-        },
-        manager,
-    )
+    connect_config(py, Config::infer(&clustermanager_tokio::StdEnvironment))
 }
 
 /// Connect with a kubeconfig file's context (`None`: its current context), from `KUBECONFIG` /
@@ -685,14 +721,7 @@ pub(crate) fn connect_infer(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
 #[pyfunction]
 #[pyo3(signature = (context=None))]
 pub(crate) fn connect_kubeconfig(py: Python<'_>, context: Option<String>) -> PyResult<Bound<'_, PyAny>> {
-    spawn(
-        py,
-        async move {
-            let config = Config::from_kubeconfig_env(context.as_deref(), &clustermanager_tokio::StdEnvironment)?;
-            connect_config(config).await
-        },
-        manager,
-    )
+    connect_config(py, Config::from_kubeconfig_env(context.as_deref(), &clustermanager_tokio::StdEnvironment))
 }
 
 /// For the benchmark: run `op` (`get_nodes` or `get_job`) `n` times one after another in Rust

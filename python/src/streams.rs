@@ -15,6 +15,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use tokio::sync::Mutex;
 
+use crate::aio::Exec;
 use crate::{convert, errors, CatchPanic};
 
 /// What a stream yields, before it is turned into Python objects (with the GIL).
@@ -32,14 +33,31 @@ type Inner = Pin<Box<dyn Stream<Item = clustermanager_core::Result<Item>> + Send
 pub(crate) struct AsyncStream {
     inner: Arc<Mutex<Option<Inner>>>,
     what: &'static str,
+    /// Its manager's loop executor: steps taken from that loop run there (see `crate::aio`).
+    home: Option<Exec>,
 }
 
 impl AsyncStream {
-    pub(crate) fn new<S>(stream: S, what: &'static str) -> Self
+    pub(crate) fn new<S>(stream: S, what: &'static str, home: Option<Exec>) -> Self
     where
         S: Stream<Item = clustermanager_core::Result<Item>> + Send + 'static,
     {
-        AsyncStream { inner: Arc::new(Mutex::new(Some(Box::pin(stream)))), what }
+        AsyncStream { inner: Arc::new(Mutex::new(Some(Box::pin(stream)))), what, home }
+    }
+
+    /// Run a step of the stream: on its manager's loop executor when that loop is running, else
+    /// on the tokio runtime.
+    fn step<'py, F, O, G>(&self, py: Python<'py>, fut: F, finish: G) -> PyResult<Bound<'py, PyAny>>
+    where
+        F: std::future::Future<Output = O> + Send + 'static,
+        O: Send + 'static,
+        G: FnOnce(Python<'_>, O) -> PyResult<Py<PyAny>> + Send + 'static,
+    {
+        let running = || pyo3_async_runtimes::get_running_loop(py).ok();
+        match &self.home {
+            Some(exec) if running().is_some_and(|l| exec.serves(&l)) => exec.call(py, fut, finish),
+            _ => crate::bridge::to_asyncio(py, fut, finish),
+        }
     }
 }
 
@@ -119,7 +137,7 @@ impl AsyncStream {
             }
             item
         });
-        crate::bridge::to_asyncio(py, next, |py, next| match next {
+        self.step(py, next, |py, next| match next {
             Ok(Some(Ok(item))) => to_py(py, item),
             Ok(Some(Err(err))) => Err(errors::to_pyerr(py, err)),
             Ok(None) => Err(PyStopAsyncIteration::new_err(())),
@@ -130,7 +148,7 @@ impl AsyncStream {
     /// Close the stream (and its connection) now. Later `__anext__` calls end the iteration.
     fn aclose<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let inner = self.inner.clone();
-        crate::bridge::to_asyncio(py, async move { inner.lock().await.take() }, |py, _| Ok(py.None()))
+        self.step(py, async move { inner.lock().await.take() }, |py, _| Ok(py.None()))
     }
 
     fn __repr__(&self) -> String {

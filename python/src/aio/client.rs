@@ -1,0 +1,87 @@
+//! [`LoopClient`]: the transport's client of a manager connected from a running event loop. Its
+//! calls from that loop go over connections the loop drives ([`LoopDial`], tasks of the loop's
+//! [`Exec`]); calls polled anywhere else (another loop, a tokio worker) go over tokio's sockets
+//! and tasks, as `clustermanager_tokio::TokioTransport` sends them. Both sides are hyper-util's
+//! pooled client (HTTP/2 where a TLS server offers it, else HTTP/1.1) within one connection
+//! budget, so the manager's limits hold whichever side a call takes.
+
+use std::cell::RefCell;
+
+use clustermanager_core::{Config, Request, Response, Result};
+use clustermanager_tokio::{Budget, HyperClient, TokioClient, TokioDial, TokioRuntime};
+use clustermanager_transport_common::body::read_whole;
+use clustermanager_transport_common::run::{self, HttpTransport, HyperFrames};
+use clustermanager_transport_common::settings::Settings;
+use clustermanager_transport_common::tls::{self, ClientTls};
+use http::response::Parts;
+use hyper::body::Incoming;
+use hyper_util::rt::TokioExecutor;
+
+use super::exec::Exec;
+use super::socket::LoopDial;
+
+/// The transport of a manager the Python package connects.
+pub(crate) type LoopTransport = HttpTransport<LoopClient>;
+
+thread_local! {
+    /// The executor the transport being built on this thread belongs to ([`transport`]).
+    static BUILDING_FOR: RefCell<Option<Exec>> = const { RefCell::new(None) };
+}
+
+/// The transport for `config`, its home the loop of `home` (`None`: tokio's sockets only).
+pub(crate) fn transport(config: &Config, home: Option<Exec>) -> Result<LoopTransport> {
+    BUILDING_FOR.set(home);
+    let transport = LoopTransport::new(config);
+    BUILDING_FOR.set(None);
+    transport
+}
+
+/// See the module docs.
+pub struct LoopClient {
+    /// The loop's executor and the client over its connections.
+    home: Option<(Exec, HyperClient<LoopDial>)>,
+    /// The client over tokio's sockets, for calls polled elsewhere.
+    elsewhere: TokioClient,
+    connections: Budget,
+}
+
+impl run::Client for LoopClient {
+    type Runtime = TokioRuntime;
+    type Unread = Incoming;
+    type Frames = HyperFrames;
+    const NAME: &'static str = "AsyncioTransport";
+
+    /// HTTP/2 where the server offers it over TLS (kube-apiserver does), as the tokio transport.
+    fn tls(config: &Config) -> Result<ClientTls> {
+        ClientTls::offering(config, tls::ALPN_H2_HTTP1)
+    }
+
+    fn build(settings: &Settings<TokioRuntime>) -> Result<Self> {
+        let connections = Budget::new(settings.config().max_connections);
+        let home = BUILDING_FOR.with_borrow(Clone::clone).map(|exec| {
+            let client = HyperClient::new(settings, LoopDial(exec.clone()), exec.clone(), connections.clone());
+            (exec, client)
+        });
+        let elsewhere = HyperClient::new(settings, TokioDial, TokioExecutor::new(), connections.clone());
+        Ok(LoopClient { home, elsewhere, connections })
+    }
+
+    fn connections<'a>(&'a self, _: &'a Settings<TokioRuntime>) -> &'a Budget {
+        &self.connections
+    }
+
+    async fn dispatch(&self, settings: &Settings<TokioRuntime>, request: Request) -> Result<(Parts, Incoming)> {
+        match &self.home {
+            Some((exec, client)) if exec.is_running_here() => client.send(settings.host(), request).await,
+            _ => self.elsewhere.send(settings.host(), request).await,
+        }
+    }
+
+    async fn read_whole(&self, parts: Parts, body: Incoming, max: usize) -> Result<Response> {
+        read_whole(parts, body, max, "AsyncioTransport::with_max_response_bytes").await
+    }
+
+    fn stream(&self, body: Incoming) -> HyperFrames {
+        HyperFrames(body)
+    }
+}

@@ -1,0 +1,475 @@
+//! The event loop's own executor and reactor: Rust futures polled on the asyncio loop's thread,
+//! woken by the loop's socket readiness (`loop.add_reader` / `add_writer`).
+//!
+//! A call of a manager connected from a running loop is a [`Task`] of that loop's [`Exec`]: it is
+//! polled at once, then whenever it is woken. A socket it waits on is watched by the loop itself
+//! ([`Readiness`]), so the answer wakes the loop's thread directly: no tokio worker is woken to
+//! send the request, and none to hand the answer back (see `aio/mod.rs` for what that saves).
+//!
+//! Everything here happens on the loop's thread except a wake-up. A task woken on the loop's
+//! thread while the executor runs ([`Exec::turn`]) is polled before the turn ends; one woken
+//! elsewhere (a tokio timer, a DNS lookup on the blocking pool) is queued and the loop is told
+//! through its inbox (`bridge::Queue`), which runs a turn.
+//!
+//! A turn: apply the socket watches asked for (with the GIL), complete the finished calls' asyncio
+//! futures (with the GIL), poll the ready tasks (without the GIL, in the tokio runtime's context:
+//! timers and DNS are tokio's), again until nothing is left, at most [`POLLS_PER_TURN`] polls
+//! (the rest in a later turn, so the loop's other callbacks run).
+//!
+//! A socket is watched from the first read (or write) that would block until the loop finds it
+//! ready with no task waiting on it (the loop's watch is level-triggered: it would call again
+//! and again), so a connection that is always read (hyper's, between answers too) is watched
+//! once, not once per answer. A woken task tries its read or write again, and waits again only
+//! if it would block. A watched socket is
+//! forgotten by the loop (`remove_reader`) before it is closed, so a new socket given the same
+//! number never meets a stale registration.
+
+use std::cell::Cell;
+use std::collections::VecDeque;
+use std::future::Future;
+use std::io;
+use std::os::fd::RawFd;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::task::{Context, Poll, Wake, Waker};
+
+use pyo3::prelude::*;
+
+use crate::bridge::{complete, outcome_of, Completion, Queue};
+
+/// The most tasks polled in one turn of the executor before the loop gets its thread back.
+pub(crate) const POLLS_PER_TURN: usize = 1024;
+
+type BoxFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+thread_local! {
+    /// The executor whose turn this thread is running (null: none).
+    static RUNNING: Cell<*const Shared> = const { Cell::new(std::ptr::null()) };
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// One event loop's executor (see the module docs). Cheap to clone.
+#[derive(Clone)]
+pub(crate) struct Exec(Arc<Shared>);
+
+struct Shared {
+    /// A weak reference to the loop (`weakref.ref`): the executor does not keep it alive.
+    event_loop: Py<PyAny>,
+    /// Wakes the loop from another thread.
+    inbox: Arc<Queue>,
+    state: Mutex<State>,
+    /// A turn was asked for through the inbox and has not started.
+    due: AtomicBool,
+}
+
+#[derive(Default)]
+struct State {
+    ready: VecDeque<Arc<Task>>,
+    io: Vec<IoOp>,
+    done: Vec<Completion>,
+}
+
+/// A change to what the loop watches.
+enum IoOp {
+    /// Watch a socket for reading (or writing) once.
+    Watch { readiness: Arc<Readiness>, write: bool },
+    /// Stop watching a socket, then close it.
+    Forget { fd: RawFd, read: bool, write: bool, socket: Box<dyn Send> },
+}
+
+impl Exec {
+    /// The executor of `event_loop` (running on this thread), whose inbox is `inbox`.
+    pub(crate) fn new(event_loop: &Bound<'_, PyAny>, inbox: Arc<Queue>) -> PyResult<Self> {
+        let py = event_loop.py();
+        let weak = py.import("weakref")?.call_method1("ref", (event_loop,))?.unbind();
+        Ok(Exec(Arc::new(Shared {
+            event_loop: weak,
+            inbox,
+            state: Mutex::new(State::default()),
+            due: AtomicBool::new(false),
+        })))
+    }
+
+    /// The loop, while it exists.
+    fn event_loop<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyAny>> {
+        self.0.event_loop.bind(py).call0().ok().filter(|l| !l.is_none())
+    }
+
+    /// Whether this is `event_loop`'s executor.
+    pub(crate) fn serves(&self, event_loop: &Bound<'_, PyAny>) -> bool {
+        self.event_loop(event_loop.py()).is_some_and(|l| l.is(event_loop))
+    }
+
+    /// Whether the loop is gone.
+    pub(crate) fn is_dead(&self, py: Python<'_>) -> bool {
+        self.event_loop(py).is_none()
+    }
+
+    /// Whether the current thread is running this executor's turn (a task of it is being
+    /// polled, or is being woken from its loop's thread).
+    pub(crate) fn is_running_here(&self) -> bool {
+        RUNNING.get() == Arc::as_ptr(&self.0)
+    }
+
+    /// Run `f`, then the turn it may have made work for, as this executor (on its loop's thread).
+    pub(crate) fn turn(&self, py: Python<'_>, f: impl FnOnce(Python<'_>)) {
+        let previous = RUNNING.replace(Arc::as_ptr(&self.0));
+        self.0.due.store(false, Ordering::Release);
+        f(py);
+        self.drain(py);
+        RUNNING.set(previous);
+    }
+
+    fn drain(&self, py: Python<'_>) {
+        let mut polls = 0;
+        loop {
+            let (io, done, batch) = {
+                let mut state = lock(&self.0.state);
+                let take = state.ready.len().min(POLLS_PER_TURN - polls);
+                let batch: Vec<Arc<Task>> = state.ready.drain(..take).collect();
+                (std::mem::take(&mut state.io), std::mem::take(&mut state.done), batch)
+            };
+            if io.is_empty() && done.is_empty() && batch.is_empty() {
+                return;
+            }
+            self.apply(py, io);
+            for completion in done {
+                completion(py);
+            }
+            if !batch.is_empty() {
+                polls += batch.len();
+                py.detach(|| {
+                    let _context = pyo3_async_runtimes::tokio::get_runtime().enter();
+                    for task in batch {
+                        task.run();
+                    }
+                });
+            }
+            if polls >= POLLS_PER_TURN {
+                // the loop's other callbacks run first; the rest in a later turn
+                self.ask_for_turn();
+                return;
+            }
+        }
+    }
+
+    /// Apply socket watches (with the GIL, on the loop's thread).
+    fn apply(&self, py: Python<'_>, io: Vec<IoOp>) {
+        if io.is_empty() {
+            return;
+        }
+        let event_loop = self.event_loop(py);
+        for op in io {
+            match op {
+                IoOp::Watch { readiness, write } => {
+                    let watched = match &event_loop {
+                        Some(l) => {
+                            let method =
+                                if write { pyo3::intern!(py, "add_writer") } else { pyo3::intern!(py, "add_reader") };
+                            let callback = Ready { readiness: Arc::clone(&readiness), write };
+                            Bound::new(py, callback).and_then(|cb| l.call_method1(method, (readiness.fd, cb)))
+                        }
+                        None => Err(pyo3::exceptions::PyRuntimeError::new_err("the event loop is gone")),
+                    };
+                    if let Err(err) = watched {
+                        readiness.fail(write, format!("the event loop cannot watch the connection: {err}"));
+                    }
+                }
+                IoOp::Forget { fd, read, write, socket } => {
+                    if let Some(l) = &event_loop {
+                        // a closed loop refuses; it watches nothing any more anyway
+                        if read {
+                            let _ = l.call_method1(pyo3::intern!(py, "remove_reader"), (fd,));
+                        }
+                        if write {
+                            let _ = l.call_method1(pyo3::intern!(py, "remove_writer"), (fd,));
+                        }
+                    }
+                    drop(socket);
+                }
+            }
+        }
+    }
+
+    /// Make sure a turn runs soon: now if this thread is running one, else through the inbox.
+    fn nudge(&self) {
+        if !self.is_running_here() {
+            self.ask_for_turn();
+        }
+    }
+
+    fn ask_for_turn(&self) {
+        if !self.0.due.swap(true, Ordering::AcqRel) {
+            let exec = self.clone();
+            self.0.inbox.push(Box::new(move |py| exec.turn(py, |_| {})));
+        }
+    }
+
+    fn push(&self, f: impl FnOnce(&mut State)) {
+        f(&mut lock(&self.0.state));
+        self.nudge();
+    }
+
+    /// Run `future` as a task of this executor (hyper's connection tasks come here).
+    pub(crate) fn spawn(&self, future: BoxFuture) -> Arc<Task> {
+        let task = Arc::new(Task {
+            future: Mutex::new(Some(future)),
+            queued: AtomicBool::new(true),
+            exec: Arc::downgrade(&self.0),
+        });
+        self.push(|state| state.ready.push_back(Arc::clone(&task)));
+        task
+    }
+
+    /// Complete an asyncio future (with the GIL) in this turn, or the next.
+    fn complete(&self, completion: Completion) {
+        self.push(|state| state.done.push(completion));
+    }
+
+    /// Run `fut` as a task of this executor, for an asyncio future of its loop (which must be
+    /// running on this thread) that gets what `finish` makes of its output. It is polled at once:
+    /// a call answered at once returns a done future. Cancelling the asyncio future drops `fut`
+    /// (closing the connections it held).
+    pub(crate) fn call<'py, F, O, G>(&self, py: Python<'py>, fut: F, finish: G) -> PyResult<Bound<'py, PyAny>>
+    where
+        F: Future<Output = O> + Send + 'static,
+        O: Send + 'static,
+        G: FnOnce(Python<'_>, O) -> PyResult<Py<PyAny>> + Send + 'static,
+    {
+        let event_loop = self.event_loop(py).ok_or_else(|| {
+            pyo3::exceptions::PyRuntimeError::new_err("the event loop this manager was connected on is gone")
+        })?;
+        let future = event_loop.call_method0(pyo3::intern!(py, "create_future"))?;
+        let cancel = Bound::new(py, Cancel { task: Mutex::new(None) })?;
+        future.call_method1(pyo3::intern!(py, "add_done_callback"), (cancel.clone(),))?;
+        let (future_ref, cancel_ref) = (future.clone().unbind(), cancel.clone().unbind());
+        let exec = self.clone();
+        let body: BoxFuture = Box::pin(async move {
+            let out = fut.await;
+            exec.complete(Box::new(move |py| {
+                let (ok, value) = outcome_of(py, finish, out);
+                let future = future_ref.bind(py);
+                // Finished: nothing left to cancel; removed so asyncio schedules no call of it.
+                let removed = future.call_method1(pyo3::intern!(py, "remove_done_callback"), (cancel_ref,));
+                if let Err(err) = removed.and_then(|_| complete(future, ok, value)) {
+                    err.write_unraisable(py, None);
+                }
+            }));
+        });
+        let mut task = None;
+        self.turn(py, |_| task = Some(self.spawn(body)));
+        *lock(&cancel.borrow().task) = task.as_ref().map(Arc::downgrade);
+        Ok(future)
+    }
+}
+
+impl<F: Future<Output = ()> + Send + 'static> hyper::rt::Executor<F> for Exec {
+    fn execute(&self, fut: F) {
+        self.spawn(Box::pin(fut));
+    }
+}
+
+/// A future run by an [`Exec`].
+pub(crate) struct Task {
+    /// `None` once it finished (or was cancelled).
+    future: Mutex<Option<BoxFuture>>,
+    /// In its executor's ready queue.
+    queued: AtomicBool,
+    exec: Weak<Shared>,
+}
+
+impl Task {
+    /// Poll it once (on the loop's thread, in a turn). A panic ends it.
+    fn run(self: &Arc<Self>) {
+        self.queued.store(false, Ordering::Release);
+        let mut slot = lock(&self.future);
+        let Some(future) = slot.as_mut() else { return };
+        let waker = Waker::from(Arc::clone(self));
+        let mut cx = Context::from_waker(&waker);
+        if !matches!(catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(&mut cx))), Ok(Poll::Pending)) {
+            let finished = slot.take();
+            drop(slot);
+            drop(finished);
+        }
+    }
+
+    /// Drop its future now (it is not being polled: this runs on the loop's thread, outside a
+    /// turn), and apply what dropping it asked of the loop.
+    fn cancel(&self, py: Python<'_>) {
+        let future = lock(&self.future).take();
+        if let Some(shared) = self.exec.upgrade() {
+            Exec(shared).turn(py, |_| {
+                let _context = pyo3_async_runtimes::tokio::get_runtime().enter();
+                drop(future);
+            });
+        }
+    }
+}
+
+impl Wake for Task {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        if self.queued.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        if let Some(shared) = self.exec.upgrade() {
+            Exec(shared).push(|state| state.ready.push_back(Arc::clone(self)));
+        }
+    }
+}
+
+/// The asyncio future's done callback: when it was cancelled, drop the call's Rust future.
+#[pyclass]
+struct Cancel {
+    task: Mutex<Option<Weak<Task>>>,
+}
+
+#[pymethods]
+impl Cancel {
+    fn __call__(&self, future: &Bound<'_, PyAny>) -> PyResult<()> {
+        if future.call_method0(pyo3::intern!(future.py(), "cancelled"))?.is_truthy()? {
+            if let Some(task) = lock(&self.task).take().and_then(|t| t.upgrade()) {
+                task.cancel(future.py());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Which way a socket is watched.
+#[derive(Clone, Copy)]
+pub(crate) enum Way {
+    Read = 0,
+    Write = 1,
+}
+
+/// A socket as the loop watches it: for each way, the task waiting and whether the loop watches.
+pub(crate) struct Readiness {
+    exec: Exec,
+    fd: RawFd,
+    ways: Mutex<[WayState; 2]>,
+}
+
+#[derive(Default)]
+struct WayState {
+    waker: Option<Waker>,
+    /// A watch was asked for and has not fired.
+    watched: bool,
+    /// The watch fired since the last look.
+    fired: bool,
+    /// The loop could not watch: every wait fails with this.
+    failed: Option<String>,
+}
+
+impl Readiness {
+    /// The socket `fd`, watched through `exec`'s loop.
+    pub(crate) fn new(exec: Exec, fd: RawFd) -> Arc<Self> {
+        Arc::new(Readiness { exec, fd, ways: Mutex::new(Default::default()) })
+    }
+
+    /// After a read (or write) would block: ready once the loop saw the socket readable (or
+    /// writable) since the last call, else the task waits for it (the socket is watched).
+    pub(crate) fn poll_ready(self: &Arc<Self>, cx: &mut Context<'_>, way: Way) -> Poll<io::Result<()>> {
+        let mut ways = lock(&self.ways);
+        let state = &mut ways[way as usize];
+        if let Some(failed) = &state.failed {
+            return Poll::Ready(Err(io::Error::other(failed.clone())));
+        }
+        if std::mem::take(&mut state.fired) {
+            return Poll::Ready(Ok(()));
+        }
+        if !state.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+            state.waker = Some(cx.waker().clone());
+        }
+        if !std::mem::replace(&mut state.watched, true) {
+            drop(ways);
+            let watch = IoOp::Watch { readiness: Arc::clone(self), write: matches!(way, Way::Write) };
+            self.exec.push(|s| s.io.push(watch));
+        }
+        Poll::Pending
+    }
+
+    /// The loop saw the socket ready: wake the waiting task, and keep watching for it (the task
+    /// waits again as soon as it has read what came); with no task waiting, stop watching (the
+    /// loop's watch is level-triggered: it would call again and again). Returns whether the
+    /// loop should stop watching.
+    fn fire(&self, write: bool) -> bool {
+        let (waker, stop) = {
+            let mut ways = lock(&self.ways);
+            let state = &mut ways[usize::from(write)];
+            state.fired = true;
+            let waker = state.waker.take();
+            let stop = waker.is_none();
+            if stop {
+                state.watched = false;
+            }
+            (waker, stop)
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+        stop
+    }
+
+    /// The loop cannot watch the socket: every wait on it fails with `why`.
+    fn fail(&self, write: bool, why: String) {
+        let waker = {
+            let mut ways = lock(&self.ways);
+            let state = &mut ways[usize::from(write)];
+            state.watched = false;
+            state.failed = Some(why);
+            state.waker.take()
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+
+    /// The socket is being closed: the loop stops watching it first, then it is dropped.
+    pub(crate) fn close(&self, socket: Box<dyn Send>) {
+        let (read, write) = {
+            let mut ways = lock(&self.ways);
+            let watched = (ways[0].watched, ways[1].watched);
+            *ways = Default::default();
+            watched
+        };
+        if read || write {
+            self.exec.push(|s| s.io.push(IoOp::Forget { fd: self.fd, read, write, socket }));
+        }
+    }
+}
+
+/// The loop's callback for a watched socket: it wakes the task waiting, in a turn of the
+/// executor, and stops watching when no task waits.
+#[pyclass]
+struct Ready {
+    readiness: Arc<Readiness>,
+    write: bool,
+}
+
+#[pymethods]
+impl Ready {
+    fn __call__(&self, py: Python<'_>) {
+        let exec = self.readiness.exec.clone();
+        exec.turn(py, |py| {
+            if self.readiness.fire(self.write) {
+                if let Some(l) = exec.event_loop(py) {
+                    let method = if self.write {
+                        pyo3::intern!(py, "remove_writer")
+                    } else {
+                        pyo3::intern!(py, "remove_reader")
+                    };
+                    let _ = l.call_method1(method, (self.readiness.fd,));
+                }
+            }
+        });
+    }
+}
