@@ -197,6 +197,14 @@ class ClusterManager:
         """How many shared wait observations run now (one per namespace with waits in flight)."""
         return self._n.shared_observations
 
+    @property
+    def requests_sent(self) -> Optional[Dict[str, int]]:
+        """How many requests went over the event loop's own connections (``"loop"``: calls made
+        from the loop the manager was connected on, which drives them itself) and over the tokio
+        runtime's (``"tokio"``: calls from any other loop or thread); ``None`` for the fake
+        cluster, which sends none."""
+        return self._n.requests_sent
+
     # namespaces and nodes
 
     async def create_namespace(self, name: str) -> bool:

@@ -106,7 +106,7 @@ impl FakeCluster {
             if prefix_namespaces {
                 config = config.with_nomad_prefix_namespaces();
             }
-            Ok(Manager { cm: fake.cluster_manager_with(&config).await?.erase(), home: None })
+            Ok(Manager { cm: fake.cluster_manager_with(&config).await?.erase(), home: None, sides: None })
         };
         spawn(py, connect, |py, m| Ok(Py::new(py, m)?.into_any()))
     }

@@ -25,6 +25,8 @@ pub(crate) struct Manager {
     /// The executor of the loop it was connected on, whose calls go over connections that loop
     /// drives (`crate::aio`); `None` for the fake cluster and loops that cannot watch sockets.
     pub(crate) home: Option<Exec>,
+    /// How many requests its transport sent per side (`None` for the fake cluster).
+    pub(crate) sides: Option<std::sync::Arc<crate::aio::Sides>>,
 }
 
 impl Manager {
@@ -134,6 +136,18 @@ impl Manager {
     #[getter]
     fn shared_observations(&self) -> usize {
         self.cm.shared_observations()
+    }
+
+    /// How many requests were sent over the event loop's own connections (`"loop"`: calls from
+    /// the loop the manager was connected on) and over tokio's (`"tokio"`: calls from anywhere
+    /// else); `None` for the fake cluster, which sends none.
+    #[getter]
+    fn requests_sent<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
+        let Some(sides) = &self.sides else { return Ok(None) };
+        let d = PyDict::new(py);
+        d.set_item("loop", sides.on_loop.load(std::sync::atomic::Ordering::Relaxed))?;
+        d.set_item("tokio", sides.on_tokio.load(std::sync::atomic::Ordering::Relaxed))?;
+        Ok(Some(d))
     }
 
     fn __repr__(&self) -> String {
@@ -682,13 +696,14 @@ fn seed_entries(config: &Bound<'_, PyDict>) -> PyResult<Vec<(String, clustermana
 fn connect_config<'py>(py: Python<'py>, config: clustermanager_core::Result<Config>) -> PyResult<Bound<'py, PyAny>> {
     let config = config.map_err(|e| crate::errors::to_pyerr(py, e))?;
     let home = crate::aio::home(py);
-    let transport = crate::aio::transport(&config, home.clone()).map_err(|e| crate::errors::to_pyerr(py, e))?;
+    let (transport, sides) =
+        crate::aio::transport(&config, home.clone()).map_err(|e| crate::errors::to_pyerr(py, e))?;
     let connecting = {
         let home = home.clone();
         async move {
             let seed = clustermanager_transport_common::random_seed();
             let cm = ClusterManager::connect(transport, &config, seed).await?;
-            Ok(Manager { cm: cm.erase(), home })
+            Ok(Manager { cm: cm.erase(), home, sides: Some(sides) })
         }
     };
     crate::call(py, home.as_ref(), connecting, manager, false)

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use clustermanager_core::config::TlsConfig;
+use clustermanager_core::error::TransportErrorKind;
 use clustermanager_core::transport::{Chunk, Opened};
 use clustermanager_core::{step, BodyStream, Config, Transport};
 use clustermanager_tests::pki::{server_tls, Pki};
@@ -136,5 +137,81 @@ fn a_tls_server_without_http2_is_spoken_to_in_http1() {
         let (addr, _) = h2_server(&pki, &[b"http/1.1"]).await;
         let resp = transport(&pki, addr).send(get("/version"), clustermanager_core::deadline::Io::new()).await.unwrap();
         assert_eq!(&resp.body()[..], b"HTTP/1.1");
+    });
+}
+
+/// `n` requests for `/version` at once, from a cold transport; their bodies.
+async fn burst(transport: &TokioTransport, n: usize) -> Vec<Vec<u8>> {
+    let mut tasks = Vec::new();
+    for _ in 0..n {
+        let t = transport.clone();
+        tasks.push(tokio::spawn(async move {
+            t.send(get("/version"), clustermanager_core::deadline::Io::new()).await.unwrap()
+        }));
+    }
+    let mut bodies = Vec::new();
+    for task in tasks {
+        bodies.push(task.await.unwrap().body().to_vec());
+    }
+    bodies
+}
+
+#[test]
+fn a_cold_burst_waits_for_the_first_handshake_and_shares_its_http2_connection() {
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let pki = Pki::new();
+        let (addr, connections) = h2_server(&pki, &[b"h2"]).await;
+        let transport = transport(&pki, addr);
+        // no request has gone yet: the pool cannot know the server speaks HTTP/2
+        let bodies = burst(&transport, 100).await;
+        assert!(bodies.iter().all(|b| b == b"HTTP/2.0"));
+        assert_eq!(connections.load(Ordering::SeqCst), 1, "one handshake, then every request shares it");
+        assert_eq!(transport.connections().peak(), 1);
+    });
+}
+
+#[test]
+fn a_cold_burst_to_an_http1_tls_server_opens_its_connections_after_the_first_handshake() {
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let pki = Pki::new();
+        let (addr, connections) = h2_server(&pki, &[b"http/1.1"]).await;
+        let transport = transport(&pki, addr);
+        let bodies = burst(&transport, 10).await;
+        assert!(bodies.iter().all(|b| b == b"HTTP/1.1"));
+        // one connection per request in flight (each answer takes 100 ms), within the budget
+        let opened = connections.load(Ordering::SeqCst);
+        assert!((2..=10).contains(&opened), "{opened} connections");
+    });
+}
+
+#[test]
+fn a_cold_burst_whose_first_handshake_fails_fails_every_request_without_waiting_on_each_other() {
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let pki = Pki::new();
+        let (addr, _) = h2_server(&pki, &[b"h2"]).await;
+        // trusts another CA: every handshake fails
+        let config = Config::kubernetes(&format!("https://localhost:{}", addr.port()))
+            .unwrap()
+            .with_tls(TlsConfig { ca_pem: vec![Pki::new().ca.cert_pem()], ..TlsConfig::default() });
+        let transport = TokioTransport::new(&config).unwrap();
+        let started = Instant::now();
+        let mut tasks = Vec::new();
+        for _ in 0..10 {
+            let t = transport.clone();
+            tasks.push(tokio::spawn(
+                async move { t.send(get("/version"), clustermanager_core::deadline::Io::new()).await },
+            ));
+        }
+        for task in tasks {
+            let err = task.await.unwrap().unwrap_err();
+            assert!(
+                matches!(err, clustermanager_core::Error::Transport { kind: TransportErrorKind::Tls, .. }),
+                "{err}"
+            );
+        }
+        assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
     });
 }

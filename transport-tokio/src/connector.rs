@@ -24,11 +24,19 @@
 //! dropped) stops waiting for a unit. A connect that already has its unit completes and pools
 //! its connection, within the budget.
 //!
+//! ## The first TLS connection
+//!
+//! Until the first TLS connection to the server is made, no other TLS connect starts: a cold
+//! burst (hundreds of calls at start-up) would otherwise open one connection per request, up to
+//! the budget, before anyone knew the server speaks HTTP/2 and one connection serves them all
+//! (see `FirstConnect`).
+//!
 //! [`Config::max_connections`]: clustermanager_core::Config::max_connections
 
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -97,7 +105,30 @@ pub(crate) struct Connector<D> {
     /// One unit per open connection.
     pub(crate) connections: Budget,
     pub(crate) dial: D,
+    /// Whether the first TLS connection was made (see [`FirstConnect`]).
+    pub(crate) first: Arc<FirstConnect>,
 }
+
+/// Until the first TLS connection to the server is made, other TLS connects wait for it: only
+/// its handshake tells whether the server speaks HTTP/2 (ALPN), and hyper-util's pool, not
+/// knowing yet, starts a connect for every request of a burst (up to the whole budget). When
+/// the first one speaks HTTP/2, the pool hands it to every waiting request (after hyper's own
+/// HTTP/2 handshake, a round trip) and their connects, no longer wanted, end ([`wanting`]); a
+/// connect still wanted [`H2_GRACE`] after that goes ahead. When the first one speaks HTTP/1.1,
+/// or fails, the others go ahead at once, one handshake later than they would have. Plain `http`
+/// (HTTP/1.1 only) does not wait.
+#[derive(Default)]
+pub(crate) struct FirstConnect {
+    /// The first connect has finished (made or failed): nobody waits for it any more.
+    settled: AtomicBool,
+    /// It made an HTTP/2 connection.
+    h2: AtomicBool,
+    gate: tokio::sync::Mutex<()>,
+}
+
+/// How long a connect that waited for the first TLS connection, which speaks HTTP/2, waits more
+/// for its request to be served over it before it connects after all.
+pub(crate) const H2_GRACE: Duration = Duration::from_secs(1);
 
 impl<D: Dial> tower_service::Service<Uri> for Connector<D> {
     type Response = Conn;
@@ -114,13 +145,40 @@ impl<D: Dial> tower_service::Service<Uri> for Connector<D> {
         // from the request's own future); without a mark, the unit wait is not cut short
         let wanted = WANTED.try_with(watch::Receiver::clone).ok();
         Box::pin(async move {
+            let first = this.first_tls(&uri, wanted.clone()).await?;
             let unit = this.unit(wanted).await?;
             let timeout = this.connect_timeout;
-            match tokio::time::timeout(timeout, this.connect(&uri, unit)).await {
+            let made = match tokio::time::timeout(timeout, this.connect(&uri, unit)).await {
                 Ok(result) => result.map_err(ConnectError),
                 Err(_) => Err(ConnectError(connect_timed_out(&authority(&uri), timeout))),
+            };
+            if first.is_some() {
+                let h2 = made.as_ref().is_ok_and(|conn| conn.h2);
+                this.first.h2.store(h2, Ordering::Release);
+                this.first.settled.store(true, Ordering::Release);
             }
+            made
         })
+    }
+}
+
+/// `wait`'s output, or an error once the connect's request no longer wants a connection (its
+/// mark `wanted` is dropped: it got its answer over another connection, or was dropped itself).
+async fn unwanted_ends<T>(
+    wanted: Option<watch::Receiver<()>>,
+    wait: impl Future<Output = T>,
+) -> Result<T, ConnectError> {
+    let Some(mut wanted) = wanted else {
+        return Ok(wait.await);
+    };
+    tokio::select! {
+        biased;
+        out = wait => Ok(out),
+        // never sent to: returns once the request's mark is dropped
+        _ = wanted.changed() => Err(ConnectError(Error::transport(
+            TransportErrorKind::Connect,
+            "a pooled connection served the request this connection was for",
+        ))),
     }
 }
 
@@ -131,18 +189,30 @@ fn authority(uri: &Uri) -> String {
 impl<D: Dial> Connector<D> {
     /// A unit of the connection budget, waiting for one while the connect's request wants it.
     async fn unit(&self, wanted: Option<watch::Receiver<()>>) -> Result<Permit, ConnectError> {
-        let Some(mut wanted) = wanted else {
-            return Ok(self.connections.acquire().await);
-        };
-        tokio::select! {
-            biased;
-            unit = self.connections.acquire() => Ok(unit),
-            // never sent to: returns once the request's mark is dropped
-            _ = wanted.changed() => Err(ConnectError(Error::transport(
-                TransportErrorKind::Connect,
-                "a pooled connection served the request this connection was for",
-            ))),
+        unwanted_ends(wanted, self.connections.acquire()).await
+    }
+
+    /// For a TLS connect before the first TLS connection was made: the first one's turn (held
+    /// while it connects), or a wait for it to finish (and, when it speaks HTTP/2, for the pool
+    /// to hand it out), cut short when the connect's request no longer wants it (see
+    /// [`FirstConnect`]). `None`: go ahead.
+    async fn first_tls(
+        &self,
+        uri: &Uri,
+        wanted: Option<watch::Receiver<()>>,
+    ) -> Result<Option<tokio::sync::MutexGuard<'_, ()>>, ConnectError> {
+        if uri.scheme_str() != Some("https") || self.first.settled.load(Ordering::Acquire) {
+            return Ok(None);
         }
+        let turn = unwanted_ends(wanted.clone(), self.first.gate.lock()).await?;
+        if !self.first.settled.load(Ordering::Acquire) {
+            return Ok(Some(turn));
+        }
+        drop(turn);
+        if self.first.h2.load(Ordering::Acquire) {
+            unwanted_ends(wanted, tokio::time::sleep(H2_GRACE)).await?;
+        }
+        Ok(None)
     }
 
     async fn connect(&self, uri: &Uri, unit: Permit) -> Result<Conn, Error> {

@@ -234,6 +234,7 @@ impl<D: Dial> HyperClient<D> {
             tls: Arc::clone(settings.tls()),
             connections: connections.clone(),
             dial,
+            first: Arc::default(),
         };
         let client = Client::builder(executor)
             .pool_timer(TokioTimer::new())

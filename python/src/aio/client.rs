@@ -6,6 +6,8 @@
 //! budget, so the manager's limits hold whichever side a call takes.
 
 use std::cell::RefCell;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use clustermanager_core::{Config, Request, Response, Result};
 use clustermanager_tokio::{Budget, HyperClient, TokioClient, TokioDial, TokioRuntime};
@@ -23,17 +25,27 @@ use super::socket::LoopDial;
 /// The transport of a manager the Python package connects.
 pub(crate) type LoopTransport = HttpTransport<LoopClient>;
 
-thread_local! {
-    /// The executor the transport being built on this thread belongs to ([`transport`]).
-    static BUILDING_FOR: RefCell<Option<Exec>> = const { RefCell::new(None) };
+/// How many requests each side of a transport sent: over the loop's connections, over tokio's.
+#[derive(Default, Debug)]
+pub(crate) struct Sides {
+    pub(crate) on_loop: AtomicU64,
+    pub(crate) on_tokio: AtomicU64,
 }
 
-/// The transport for `config`, its home the loop of `home` (`None`: tokio's sockets only).
-pub(crate) fn transport(config: &Config, home: Option<Exec>) -> Result<LoopTransport> {
-    BUILDING_FOR.set(home);
+thread_local! {
+    /// What the transport being built on this thread gets ([`transport`]): its home executor and
+    /// its counters.
+    static BUILDING_FOR: RefCell<Option<(Exec, Arc<Sides>)>> = const { RefCell::new(None) };
+}
+
+/// The transport for `config`, its home the loop of `home` (`None`: tokio's sockets only), and
+/// its counters of requests sent per side.
+pub(crate) fn transport(config: &Config, home: Option<Exec>) -> Result<(LoopTransport, Arc<Sides>)> {
+    let sides = Arc::new(Sides::default());
+    BUILDING_FOR.set(home.map(|exec| (exec, Arc::clone(&sides))));
     let transport = LoopTransport::new(config);
     BUILDING_FOR.set(None);
-    transport
+    Ok((transport?, sides))
 }
 
 /// See the module docs.
@@ -43,6 +55,7 @@ pub struct LoopClient {
     /// The client over tokio's sockets, for calls polled elsewhere.
     elsewhere: TokioClient,
     connections: Budget,
+    sides: Arc<Sides>,
 }
 
 impl run::Client for LoopClient {
@@ -58,12 +71,14 @@ impl run::Client for LoopClient {
 
     fn build(settings: &Settings<TokioRuntime>) -> Result<Self> {
         let connections = Budget::new(settings.config().max_connections);
-        let home = BUILDING_FOR.with_borrow(Clone::clone).map(|exec| {
+        let building = BUILDING_FOR.with_borrow(Clone::clone);
+        let sides = building.as_ref().map(|(_, sides)| Arc::clone(sides)).unwrap_or_default();
+        let home = building.map(|(exec, _)| {
             let client = HyperClient::new(settings, LoopDial(exec.clone()), exec.clone(), connections.clone());
             (exec, client)
         });
         let elsewhere = HyperClient::new(settings, TokioDial, TokioExecutor::new(), connections.clone());
-        Ok(LoopClient { home, elsewhere, connections })
+        Ok(LoopClient { home, elsewhere, connections, sides })
     }
 
     fn connections<'a>(&'a self, _: &'a Settings<TokioRuntime>) -> &'a Budget {
@@ -72,8 +87,14 @@ impl run::Client for LoopClient {
 
     async fn dispatch(&self, settings: &Settings<TokioRuntime>, request: Request) -> Result<(Parts, Incoming)> {
         match &self.home {
-            Some((exec, client)) if exec.is_running_here() => client.send(settings.host(), request).await,
-            _ => self.elsewhere.send(settings.host(), request).await,
+            Some((exec, client)) if exec.is_running_here() => {
+                self.sides.on_loop.fetch_add(1, Ordering::Relaxed);
+                client.send(settings.host(), request).await
+            }
+            _ => {
+                self.sides.on_tokio.fetch_add(1, Ordering::Relaxed);
+                self.elsewhere.send(settings.host(), request).await
+            }
         }
     }
 

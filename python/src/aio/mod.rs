@@ -21,7 +21,7 @@ use std::cell::RefCell;
 
 use pyo3::prelude::*;
 
-pub(crate) use client::transport;
+pub(crate) use client::{transport, Sides};
 pub(crate) use exec::Exec;
 
 thread_local! {

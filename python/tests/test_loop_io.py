@@ -1,0 +1,257 @@
+"""Calls over real sockets (python/src/aio): a manager's calls from the loop it was connected on go
+over connections that loop drives itself; calls from any other loop or thread over tokio's; both
+within one connection budget, over HTTP/1.1, TLS and HTTP/2, streams included."""
+
+import asyncio
+import json
+import os
+import ssl
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+import clustermanager
+
+DATA = os.path.join(os.path.dirname(__file__), "data")
+CA = os.path.join(DATA, "ca.pem")
+
+NODES = json.dumps(
+    {
+        "kind": "NodeList",
+        "apiVersion": "v1",
+        "metadata": {"resourceVersion": "1"},
+        "items": [
+            {
+                "metadata": {"name": "n1", "labels": {"kubernetes.io/hostname": "n1"}},
+                "status": {
+                    "conditions": [{"type": "Ready", "status": "True"}],
+                    "capacity": {"cpu": "2", "memory": "4Gi"},
+                    "allocatable": {"cpu": "2", "memory": "4Gi"},
+                },
+            }
+        ],
+    }
+).encode()
+
+
+def pod_event(kind: str, name: str) -> bytes:
+    pod = {"kind": "Pod", "apiVersion": "v1", "metadata": {"name": name, "namespace": "t", "resourceVersion": "2"}}
+    return json.dumps({"type": kind, "object": pod}).encode() + b"\n"
+
+
+class Server:
+    """A Kubernetes-like HTTP/1.1 server on loopback, in threads of its own (so it outlives any
+    event loop): the node list, and a pod watch of two events; counts connections open at once."""
+
+    def __init__(self, tls: bool = False):
+        self.lock = threading.Lock()
+        self.open = self.peak = self.accepted = 0
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def setup(self):
+                super().setup()
+                with server.lock:
+                    server.open += 1
+                    server.accepted += 1
+                    server.peak = max(server.peak, server.open)
+
+            def finish(self):
+                with server.lock:
+                    server.open -= 1
+                super().finish()
+
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                if self.path.startswith("/api/v1/nodes"):
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(NODES)))
+                    self.end_headers()
+                    self.wfile.write(NODES)
+                elif self.path.startswith("/api/v1/namespaces/t/pods") and "watch=" in self.path:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Transfer-Encoding", "chunked")
+                    self.end_headers()
+                    for event in (pod_event("ADDED", "a"), pod_event("MODIFIED", "a")):
+                        self.wfile.write(b"%x\r\n%s\r\n" % (len(event), event))
+                        self.wfile.flush()
+                    self.wfile.write(b"0\r\n\r\n")
+                else:
+                    self.send_response(404)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        if tls:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(os.path.join(DATA, "server.pem"), os.path.join(DATA, "server.key"))
+            self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def server():
+    s = Server()
+    yield s
+    s.close()
+
+
+def config(port: int, host: str = "127.0.0.1", **extra) -> dict:
+    return {"endpoint": f"{host}:{port}", "http_scheme": "http", **extra}
+
+
+async def test_calls_from_the_connecting_loop_go_over_its_own_connections_within_the_budget(server):
+    cm = await clustermanager.connect(config(server.port))
+    for _ in range(20):
+        assert [n.name for n in await cm.get_nodes()] == ["n1"]
+    nodes = await asyncio.gather(*(cm.get_nodes() for _ in range(300)))
+    assert all(n[0].name == "n1" for n in nodes)
+    assert cm.requests_sent == {"loop": 320, "tokio": 0}
+    # at most max_connections (32) open at once, and kept alive: far fewer than 320 accepted
+    assert server.peak <= 32
+    assert server.accepted <= 32
+
+
+async def calls_on(cm, k: int):
+    for _ in range(k):
+        assert [n.name for n in await cm.get_nodes()] == ["n1"]
+
+
+def test_other_loops_and_threads_go_over_tokio_s_connections(server):
+    async def connect():
+        cm = await clustermanager.connect(config(server.port))
+        await calls_on(cm, 1)
+        return cm
+
+    # connected on a loop that then closes: later loops still get their answers
+    cm = asyncio.run(connect())
+    asyncio.run(calls_on(cm, 5))
+    assert cm.requests_sent == {"loop": 1, "tokio": 5}
+
+    # used from its own loop and, at the same time, from another thread's loop
+    async def home_and_away():
+        home = await clustermanager.connect(config(server.port))
+        errors = []
+
+        def away():
+            try:
+                asyncio.run(calls_on(home, 10))
+            except BaseException as e:  # reported below
+                errors.append(e)
+
+        thread = threading.Thread(target=away)
+        thread.start()
+        await calls_on(home, 10)
+        await asyncio.get_running_loop().run_in_executor(None, thread.join)
+        assert not errors, errors
+        assert home.requests_sent == {"loop": 10, "tokio": 10}
+
+    asyncio.run(home_and_away())
+
+
+async def test_a_watch_streams_over_the_loop_s_connection(server):
+    cm = await clustermanager.connect(config(server.port))
+    events = [(e.type, e.object["metadata"]["name"]) async for e in cm.watch("pods", "t", timeout_seconds=5)]
+    assert events == [("ADDED", "a"), ("MODIFIED", "a")]
+    assert cm.requests_sent == {"loop": 1, "tokio": 0}
+
+
+async def test_a_host_name_is_looked_up_and_a_closed_port_refuses():
+    s = Server()
+    try:
+        cm = await clustermanager.connect(config(s.port, host="localhost"))
+        assert [n.name for n in await cm.get_nodes()] == ["n1"]
+        assert cm.requests_sent["loop"] == 1
+    finally:
+        s.close()
+    # the port is closed now
+    cm = await clustermanager.connect(config(s.port))
+    with pytest.raises(clustermanager.TransportError) as refused:
+        await cm.get_nodes()
+    assert refused.value.transport_kind == "Connect"
+    assert "cannot connect" in str(refused.value)
+
+
+async def test_https_is_verified_against_the_configured_ca():
+    s = Server(tls=True)
+    try:
+        cm = await clustermanager.connect({"endpoint": f"127.0.0.1:{s.port}", "http_scheme": "https", "ca_file": CA})
+        nodes = await asyncio.gather(*(cm.get_nodes() for _ in range(50)))
+        assert all(n[0].name == "n1" for n in nodes)
+        assert cm.requests_sent == {"loop": 50, "tokio": 0}
+        # without the CA the server's certificate is refused
+        untrusting = await clustermanager.connect({"endpoint": f"127.0.0.1:{s.port}", "http_scheme": "https"})
+        with pytest.raises(clustermanager.TransportError) as refused:
+            await untrusting.get_nodes()
+        assert refused.value.transport_kind == "Tls"
+    finally:
+        s.close()
+
+
+class H2Server:
+    """An HTTP/2 server over TLS (ALPN `h2`) on the running loop, written with the `h2` package:
+    answers the node list on every stream; counts connections and requests."""
+
+    def __init__(self):
+        self.connections = self.requests = 0
+
+    async def start(self):
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(os.path.join(DATA, "server.pem"), os.path.join(DATA, "server.key"))
+        context.set_alpn_protocols(["h2"])
+        self.server = await asyncio.start_server(self.serve, "127.0.0.1", 0, ssl=context)
+        return self.server.sockets[0].getsockname()[1]
+
+    async def serve(self, reader, writer):
+        import h2.config
+        import h2.connection
+        import h2.events
+
+        self.connections += 1
+        conn = h2.connection.H2Connection(config=h2.config.H2Configuration(client_side=False))
+        conn.initiate_connection()
+        writer.write(conn.data_to_send())
+        try:
+            while data := await reader.read(65536):
+                for event in conn.receive_data(data):
+                    if isinstance(event, h2.events.RequestReceived):
+                        self.requests += 1
+                        headers = [(":status", "200"), ("content-type", "application/json"), ("content-length", str(len(NODES)))]
+                        conn.send_headers(event.stream_id, headers)
+                        conn.send_data(event.stream_id, NODES, end_stream=True)
+                writer.write(conn.data_to_send())
+                await writer.drain()
+        except (ConnectionError, ssl.SSLError, asyncio.CancelledError):
+            pass
+        finally:
+            writer.close()
+
+
+async def test_http2_multiplexes_every_call_over_one_connection():
+    pytest.importorskip("h2")
+    server = H2Server()
+    port = await server.start()
+    try:
+        cm = await clustermanager.connect({"endpoint": f"127.0.0.1:{port}", "http_scheme": "https", "ca_file": CA})
+        # a cold burst: the other connects wait for the first handshake (ALPN says h2), and the
+        # pool hands its connection to every request
+        nodes = await asyncio.gather(*(cm.get_nodes() for _ in range(300)))
+        assert all(n[0].name == "n1" for n in nodes)
+        assert (server.connections, server.requests) == (1, 300)
+        assert cm.requests_sent == {"loop": 300, "tokio": 0}
+    finally:
+        server.server.close()
