@@ -17,8 +17,10 @@ typed classes (:class:`Job`, :class:`Execution`, ...); every error kind is its o
 under :class:`ClusterManagerError`. The seed library's API (aioclustermanager) is in
 :mod:`clustermanager.seed`; the in-process fake cluster for tests in :mod:`clustermanager.fake`.
 
-The work runs in Rust on a tokio runtime, without the GIL; cancelling a task that awaits an
-operation drops the Rust future (and closes its connections).
+The work runs in Rust, without the GIL. A manager's calls from the event loop it was connected on
+run on that loop's thread over connections the loop itself watches (no thread hand-over per
+call); calls from any other loop or thread run on a tokio runtime. Cancelling a task that awaits
+an operation drops the Rust future (and closes its connections).
 """
 
 from __future__ import annotations

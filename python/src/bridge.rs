@@ -1,4 +1,7 @@
-//! Rust futures as asyncio futures, with one task on the tokio runtime per call.
+//! Rust futures as asyncio futures, with one task on the tokio runtime per call: the fake
+//! cluster's calls, and a real cluster's calls made from a loop other than the one it was
+//! connected on (those from that loop run on it: `crate::aio`). The loop's inbox is also how the
+//! loop's own executor is woken from other threads.
 //!
 //! (`pyo3_async_runtimes::tokio::future_into_py` spawns two tasks per call and scopes task-local
 //! event-loop state no operation here needs; this is the one hand-over the package's calls make,

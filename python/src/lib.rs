@@ -2,7 +2,10 @@
 //!
 //! It exposes the Rust facade ([`clustermanager_core::ClusterManager`], type-erased so a real
 //! cluster and the in-process fake are one type) to asyncio: every operation returns an awaitable
-//! driven on a tokio runtime (the GIL is not held while Rust works), results come back as plain
+//! (the GIL is not held while Rust works). A real cluster's manager runs the calls made from the
+//! loop it was connected on as tasks of that loop, over connections the loop watches itself
+//! (`aio`); the fake cluster's calls, and calls from any other loop or thread, run on a tokio
+//! runtime and come back through the loop's inbox (`bridge`). Results come back as plain
 //! dictionaries that the pure-Python layer (`clustermanager/__init__.py`) turns into typed
 //! classes, and every [`clustermanager_core::Error`] kind is raised as its own exception class
 //! under `ClusterManagerError`. No Rust panic reaches Python: each future and each stream step

@@ -5,8 +5,11 @@ within one connection budget, over HTTP/1.1, TLS and HTTP/2, streams included.""
 import asyncio
 import json
 import os
+import select
+import socket
 import ssl
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -47,6 +50,7 @@ class Server:
     def __init__(self, tls: bool = False):
         self.lock = threading.Lock()
         self.open = self.peak = self.accepted = 0
+        self.hung, self.hung_closed, self.release = threading.Event(), threading.Event(), threading.Event()
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -83,6 +87,16 @@ class Server:
                         self.wfile.write(b"%x\r\n%s\r\n" % (len(event), event))
                         self.wfile.flush()
                     self.wfile.write(b"0\r\n\r\n")
+                elif "/jobs" in self.path:
+                    # never answered; notes when the client closes the connection (bounded: 10 s)
+                    server.hung.set()
+                    deadline = time.monotonic() + 10
+                    while time.monotonic() < deadline and not server.release.is_set():
+                        readable, _, _ = select.select([self.connection], [], [], 0.05)
+                        if readable and not self.connection.recv(1, socket.MSG_PEEK):
+                            server.hung_closed.set()
+                            break
+                    self.close_connection = True
                 else:
                     self.send_response(404)
                     self.send_header("Content-Length", "0")
@@ -99,6 +113,7 @@ class Server:
         self.thread.start()
 
     def close(self):
+        self.release.set()
         self.httpd.shutdown()
         self.httpd.server_close()
 
@@ -161,6 +176,20 @@ def test_other_loops_and_threads_go_over_tokio_s_connections(server):
         assert home.requests_sent == {"loop": 10, "tokio": 10}
 
     asyncio.run(home_and_away())
+
+
+async def test_a_caller_s_deadline_ends_a_request_the_server_never_answers(server):
+    # the deadline is a tokio timer: it fires on a worker and wakes the loop through its inbox
+    cm = await clustermanager.connect(config(server.port))
+    started = asyncio.get_running_loop().time()
+    with pytest.raises(clustermanager.Timeout):
+        await cm.wait_for_job("t", "never", timeout=0.5)
+    assert server.hung.is_set()
+    assert asyncio.get_running_loop().time() - started < 5
+    # the hung request's connection was closed, and the manager goes on
+    assert await asyncio.get_running_loop().run_in_executor(None, server.hung_closed.wait, 5)
+    assert [n.name for n in await cm.get_nodes()] == ["n1"]
+    assert cm.requests_sent["tokio"] == 0
 
 
 async def test_a_watch_streams_over_the_loop_s_connection(server):
