@@ -126,7 +126,7 @@ impl Handoff {
 
 /// Drop a future that was polled in the runtime's context, in it again (what it holds may need
 /// the runtime to close: a connection's registration, a pool's clean-up).
-fn drop_in_runtime<T>(value: T) {
+pub(crate) fn drop_in_runtime<T>(value: T) {
     let _context = pyo3_async_runtimes::tokio::get_runtime().enter();
     drop(value);
 }

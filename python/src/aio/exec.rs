@@ -28,7 +28,6 @@ use std::cell::Cell;
 use std::collections::VecDeque;
 use std::future::Future;
 use std::io;
-use std::os::fd::RawFd;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -37,12 +36,21 @@ use std::task::{Context, Poll, Wake, Waker};
 
 use pyo3::prelude::*;
 
-use crate::bridge::{complete, outcome_of, Completion, Queue};
+use crate::bridge::{complete, drop_in_runtime, outcome_of, Completion, Queue};
 
 /// The most tasks polled in one turn of the executor before the loop gets its thread back.
 pub(crate) const POLLS_PER_TURN: usize = 1024;
 
 type BoxFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// A socket as the loop's `add_reader` takes it: a file descriptor (a `SOCKET` on Windows, whose
+/// selector loop watches sockets too; its default proactor loop watches none and gets no
+/// executor).
+#[cfg(unix)]
+pub(crate) type RawFd = std::os::fd::RawFd;
+/// A socket as the loop's `add_reader` takes it (see the Unix definition).
+#[cfg(windows)]
+pub(crate) type RawFd = std::os::windows::io::RawSocket;
 
 thread_local! {
     /// The executor whose turn this thread is running (null: none).
@@ -303,10 +311,7 @@ impl Task {
     fn cancel(&self, py: Python<'_>) {
         let future = lock(&self.future).take();
         if let Some(shared) = self.exec.upgrade() {
-            Exec(shared).turn(py, |_| {
-                let _context = pyo3_async_runtimes::tokio::get_runtime().enter();
-                drop(future);
-            });
+            Exec(shared).turn(py, |_| drop_in_runtime(future));
         }
     }
 }

@@ -4,7 +4,6 @@
 
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, SocketAddr};
-use std::os::fd::AsRawFd;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -23,7 +22,11 @@ pub(crate) struct LoopTcp {
 
 impl LoopTcp {
     fn new(socket: mio::net::TcpStream, exec: Exec) -> Self {
-        let readiness = Readiness::new(exec, socket.as_raw_fd());
+        #[cfg(unix)]
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&socket);
+        #[cfg(windows)]
+        let fd = std::os::windows::io::AsRawSocket::as_raw_socket(&socket);
+        let readiness = Readiness::new(exec, fd);
         LoopTcp { socket: Some(socket), readiness }
     }
 
