@@ -76,9 +76,12 @@ NODES = (
 )
 
 
-async def test_a_call_over_real_io_is_parked_woken_by_its_answer_and_dropped_when_cancelled():
-    """Over a socket, a call is pending after its first poll on the loop's thread: it is parked,
-    spawned by its answer's readiness, and a cancelled one is dropped (its connection closes)."""
+@pytest.mark.parametrize("side", ["loop", "tokio"])
+async def test_a_call_over_real_io_is_answered_and_dropped_when_cancelled(side):
+    """Over a socket, from the loop the manager was connected on (its calls are that loop's tasks,
+    over sockets it watches) and from another loop (parked after the first poll, spawned on a
+    tokio worker by its answer's readiness): answered, and a cancelled call is dropped (its
+    connection closes)."""
     asked, closed = asyncio.Event(), asyncio.Event()
 
     async def serve(reader, writer):
@@ -98,7 +101,13 @@ async def test_a_call_over_real_io_is_parked_woken_by_its_answer_and_dropped_whe
     server = await asyncio.start_server(serve, "127.0.0.1", 0)
     try:
         port = server.sockets[0].getsockname()[1]
-        cm = await clustermanager.connect({"endpoint": f"127.0.0.1:{port}", "http_scheme": "http"})
+        config = {"endpoint": f"127.0.0.1:{port}", "http_scheme": "http"}
+        if side == "loop":
+            cm = await clustermanager.connect(config)
+        else:
+            # connected on another thread's loop: this loop's calls take tokio's connections
+            connect = lambda: asyncio.run(clustermanager.connect(config))  # noqa: E731
+            cm = await asyncio.get_running_loop().run_in_executor(None, connect)
         for _ in range(20):
             assert [n.name for n in await cm.get_nodes()] == ["n1"]
         nodes = await asyncio.gather(*(cm.get_nodes() for _ in range(20)))
@@ -111,5 +120,7 @@ async def test_a_call_over_real_io_is_parked_woken_by_its_answer_and_dropped_whe
         await asyncio.wait_for(closed.wait(), 10)
         # the manager goes on
         assert [n.name for n in await cm.get_nodes()] == ["n1"]
+        other = "tokio" if side == "loop" else "loop"
+        assert (cm.requests_sent[side], cm.requests_sent[other]) == (42, 0)
     finally:
         server.close()

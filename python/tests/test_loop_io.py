@@ -284,3 +284,14 @@ async def test_http2_multiplexes_every_call_over_one_connection():
         assert cm.requests_sent == {"loop": 300, "tokio": 0}
     finally:
         server.server.close()
+
+
+async def test_a_seed_program_s_calls_go_over_its_loop_s_connections(server):
+    from clustermanager.seed.k8s import K8SContextManager
+    from clustermanager.seed.manager import ClusterManager
+
+    async with K8SContextManager({"endpoint": f"127.0.0.1:{server.port}", "http_scheme": "http"}) as context:
+        cm = ClusterManager(context)
+        nodes = await asyncio.gather(*(cm.get_nodes() for _ in range(20)))
+        assert all(n.total == 1 for n in nodes)
+    assert server.accepted <= 20
