@@ -203,8 +203,9 @@ class ClusterManager:
     def requests_sent(self) -> Optional[Dict[str, int]]:
         """How many requests went over the event loop's own connections (``"loop"``: calls made
         from the loop the manager was connected on, which drives them itself) and over the tokio
-        runtime's (``"tokio"``: calls from any other loop or thread); ``None`` for the fake
-        cluster, which sends none."""
+        runtime's (``"tokio"``: calls from any other loop or thread), and how many calls moved to
+        the tokio runtime to decode an answer of 256 KiB or more, which would block the loop
+        (``"moved_to_tokio"``); ``None`` for the fake cluster, which sends none."""
         return self._n.requests_sent
 
     # namespaces and nodes

@@ -140,13 +140,15 @@ impl Manager {
 
     /// How many requests were sent over the event loop's own connections (`"loop"`: calls from
     /// the loop the manager was connected on) and over tokio's (`"tokio"`: calls from anywhere
-    /// else); `None` for the fake cluster, which sends none.
+    /// else), and how many calls moved to tokio to decode a large answer (`"moved_to_tokio"`);
+    /// `None` for the fake cluster, which sends none.
     #[getter]
     fn requests_sent<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
         let Some(sides) = &self.sides else { return Ok(None) };
         let d = PyDict::new(py);
         d.set_item("loop", sides.on_loop.load(std::sync::atomic::Ordering::Relaxed))?;
         d.set_item("tokio", sides.on_tokio.load(std::sync::atomic::Ordering::Relaxed))?;
+        d.set_item("moved_to_tokio", sides.moved_to_tokio.load(std::sync::atomic::Ordering::Relaxed))?;
         Ok(Some(d))
     }
 

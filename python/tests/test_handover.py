@@ -121,6 +121,6 @@ async def test_a_call_over_real_io_is_answered_and_dropped_when_cancelled(side):
         # the manager goes on
         assert [n.name for n in await cm.get_nodes()] == ["n1"]
         other = "tokio" if side == "loop" else "loop"
-        assert (cm.requests_sent[side], cm.requests_sent[other]) == (42, 0)
+        assert (cm.requests_sent[side], cm.requests_sent[other], cm.requests_sent["moved_to_tokio"]) == (42, 0, 0)
     finally:
         server.close()

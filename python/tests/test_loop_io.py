@@ -38,6 +38,12 @@ NODES = json.dumps(
 ).encode()
 
 
+def node_list(count: int) -> bytes:
+    item = json.loads(NODES)["items"][0]
+    items = [dict(item, metadata={"name": f"n{i}", "labels": {"kubernetes.io/hostname": f"n{i}"}}) for i in range(count)]
+    return json.dumps({"kind": "NodeList", "apiVersion": "v1", "metadata": {"resourceVersion": "1"}, "items": items}).encode()
+
+
 def pod_event(kind: str, name: str) -> bytes:
     pod = {"kind": "Pod", "apiVersion": "v1", "metadata": {"name": name, "namespace": "t", "resourceVersion": "2"}}
     return json.dumps({"type": kind, "object": pod}).encode() + b"\n"
@@ -47,7 +53,7 @@ class Server:
     """A Kubernetes-like HTTP/1.1 server on loopback, in threads of its own (so it outlives any
     event loop): the node list, and a pod watch of two events; counts connections open at once."""
 
-    def __init__(self, tls: bool = False):
+    def __init__(self, tls: bool = False, nodes: bytes = NODES):
         self.lock = threading.Lock()
         self.open = self.peak = self.accepted = 0
         self.hung, self.hung_closed, self.release = threading.Event(), threading.Event(), threading.Event()
@@ -75,9 +81,9 @@ class Server:
                 if self.path.startswith("/api/v1/nodes"):
                     self.send_response(200)
                     self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(NODES)))
+                    self.send_header("Content-Length", str(len(nodes)))
                     self.end_headers()
-                    self.wfile.write(NODES)
+                    self.wfile.write(nodes)
                 elif self.path.startswith("/api/v1/namespaces/t/pods") and "watch=" in self.path:
                     self.send_response(200)
                     self.send_header("Content-Type", "application/json")
@@ -135,7 +141,7 @@ async def test_calls_from_the_connecting_loop_go_over_its_own_connections_within
         assert [n.name for n in await cm.get_nodes()] == ["n1"]
     nodes = await asyncio.gather(*(cm.get_nodes() for _ in range(300)))
     assert all(n[0].name == "n1" for n in nodes)
-    assert cm.requests_sent == {"loop": 320, "tokio": 0}
+    assert cm.requests_sent == {"loop": 320, "tokio": 0, "moved_to_tokio": 0}
     # at most max_connections (32) open at once, and kept alive: far fewer than 320 accepted
     assert server.peak <= 32
     assert server.accepted <= 32
@@ -155,7 +161,7 @@ def test_other_loops_and_threads_go_over_tokio_s_connections(server):
     # connected on a loop that then closes: later loops still get their answers
     cm = asyncio.run(connect())
     asyncio.run(calls_on(cm, 5))
-    assert cm.requests_sent == {"loop": 1, "tokio": 5}
+    assert cm.requests_sent == {"loop": 1, "tokio": 5, "moved_to_tokio": 0}
 
     # used from its own loop and, at the same time, from another thread's loop
     async def home_and_away():
@@ -173,7 +179,7 @@ def test_other_loops_and_threads_go_over_tokio_s_connections(server):
         await calls_on(home, 10)
         await asyncio.get_running_loop().run_in_executor(None, thread.join)
         assert not errors, errors
-        assert home.requests_sent == {"loop": 10, "tokio": 10}
+        assert home.requests_sent == {"loop": 10, "tokio": 10, "moved_to_tokio": 0}
 
     asyncio.run(home_and_away())
 
@@ -192,11 +198,32 @@ async def test_a_caller_s_deadline_ends_a_request_the_server_never_answers(serve
     assert cm.requests_sent["tokio"] == 0
 
 
+async def test_a_large_answer_is_decoded_on_tokio_not_on_the_loop():
+    big = node_list(3000)
+    assert len(big) > 256 * 1024
+    s = Server(nodes=big)
+    try:
+        cm = await clustermanager.connect(config(s.port))
+        nodes = await cm.get_nodes()
+        assert [n.name for n in nodes[:2]] == ["n0", "n1"] and len(nodes) == 3000
+        # sent over the loop's connection; the call then moved to a tokio worker to decode
+        assert cm.requests_sent == {"loop": 1, "tokio": 0, "moved_to_tokio": 1}
+        # a cancelled call is dropped wherever it is (on the loop, or moved); the manager goes on
+        task = asyncio.ensure_future(cm.get_nodes())
+        await asyncio.sleep(0)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert len(await cm.get_nodes()) == 3000
+    finally:
+        s.close()
+
+
 async def test_a_watch_streams_over_the_loop_s_connection(server):
     cm = await clustermanager.connect(config(server.port))
     events = [(e.type, e.object["metadata"]["name"]) async for e in cm.watch("pods", "t", timeout_seconds=5)]
     assert events == [("ADDED", "a"), ("MODIFIED", "a")]
-    assert cm.requests_sent == {"loop": 1, "tokio": 0}
+    assert cm.requests_sent == {"loop": 1, "tokio": 0, "moved_to_tokio": 0}
 
 
 async def test_a_host_name_is_looked_up_and_a_closed_port_refuses():
@@ -221,7 +248,7 @@ async def test_https_is_verified_against_the_configured_ca():
         cm = await clustermanager.connect({"endpoint": f"127.0.0.1:{s.port}", "http_scheme": "https", "ca_file": CA})
         nodes = await asyncio.gather(*(cm.get_nodes() for _ in range(50)))
         assert all(n[0].name == "n1" for n in nodes)
-        assert cm.requests_sent == {"loop": 50, "tokio": 0}
+        assert cm.requests_sent == {"loop": 50, "tokio": 0, "moved_to_tokio": 0}
         # without the CA the server's certificate is refused
         untrusting = await clustermanager.connect({"endpoint": f"127.0.0.1:{s.port}", "http_scheme": "https"})
         with pytest.raises(clustermanager.TransportError) as refused:
@@ -281,7 +308,7 @@ async def test_http2_multiplexes_every_call_over_one_connection():
         nodes = await asyncio.gather(*(cm.get_nodes() for _ in range(300)))
         assert all(n[0].name == "n1" for n in nodes)
         assert (server.connections, server.requests) == (1, 300)
-        assert cm.requests_sent == {"loop": 300, "tokio": 0}
+        assert cm.requests_sent == {"loop": 300, "tokio": 0, "moved_to_tokio": 0}
     finally:
         server.server.close()
 

@@ -19,17 +19,23 @@ use http::response::Parts;
 use hyper::body::Incoming;
 use hyper_util::rt::TokioExecutor;
 
-use super::exec::Exec;
+use super::exec::{move_off_loop, Exec};
 use super::socket::LoopDial;
 
 /// The transport of a manager the Python package connects.
 pub(crate) type LoopTransport = HttpTransport<LoopClient>;
 
-/// How many requests each side of a transport sent: over the loop's connections, over tokio's.
+/// An answer at least this large (bytes) is decoded on a tokio worker, not on the loop's thread
+/// (a megabyte of JSON takes milliseconds to decode, a stall of every other task on the loop).
+pub(crate) const DECODE_OFF_LOOP_BYTES: usize = 256 * 1024;
+
+/// How many requests each side of a transport sent: over the loop's connections, over tokio's;
+/// and how many calls moved to tokio to decode a large answer.
 #[derive(Default, Debug)]
 pub(crate) struct Sides {
     pub(crate) on_loop: AtomicU64,
     pub(crate) on_tokio: AtomicU64,
+    pub(crate) moved_to_tokio: AtomicU64,
 }
 
 thread_local! {
@@ -98,8 +104,15 @@ impl run::Client for LoopClient {
         }
     }
 
+    /// The whole body; an answer of [`DECODE_OFF_LOOP_BYTES`] or more read by a call on its loop
+    /// moves the rest of the call (decoding it) to a tokio worker (see [`move_off_loop`]).
     async fn read_whole(&self, parts: Parts, body: Incoming, max: usize) -> Result<Response> {
-        read_whole(parts, body, max, "AsyncioTransport::with_max_response_bytes").await
+        let response = read_whole(parts, body, max, "AsyncioTransport::with_max_response_bytes").await?;
+        let on_loop = self.home.as_ref().is_some_and(|(exec, _)| exec.is_running_here());
+        if on_loop && response.body().len() >= DECODE_OFF_LOOP_BYTES && move_off_loop().await {
+            self.sides.moved_to_tokio.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(response)
     }
 
     fn stream(&self, body: Incoming) -> HyperFrames {

@@ -55,6 +55,31 @@ pub(crate) type RawFd = std::os::windows::io::RawSocket;
 thread_local! {
     /// The executor whose turn this thread is running (null: none).
     static RUNNING: Cell<*const Shared> = const { Cell::new(std::ptr::null()) };
+    /// While a task is polled: whether it asked to move to a tokio worker ([`move_off_loop`]);
+    /// `None` outside a task's poll.
+    static MOVE_OFF: Cell<Option<bool>> = const { Cell::new(None) };
+}
+
+/// Move the rest of the task being polled to a tokio worker, for work too long to do on the
+/// loop's thread (decoding a large answer): the loop would be blocked meanwhile. Its result
+/// comes back through the loop's inbox, as a call from another loop's does; its later requests
+/// take tokio's connections. `false` (and nothing moves) outside a task of a loop's executor.
+pub(crate) async fn move_off_loop() -> bool {
+    let mut asked = false;
+    std::future::poll_fn(move |cx| {
+        if asked {
+            return Poll::Ready(true);
+        }
+        if MOVE_OFF.get().is_none() {
+            return Poll::Ready(false);
+        }
+        MOVE_OFF.set(Some(true));
+        asked = true;
+        // polled next on the worker it moves to; the wake is for safety's sake (a no-op then)
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    })
+    .await
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -229,6 +254,7 @@ impl Exec {
             future: Mutex::new(Some(future)),
             queued: AtomicBool::new(true),
             exec: Arc::downgrade(&self.0),
+            moved: Mutex::new(None),
         });
         self.push(|state| state.ready.push_back(Arc::clone(&task)));
         task
@@ -289,26 +315,43 @@ pub(crate) struct Task {
     /// In its executor's ready queue.
     queued: AtomicBool,
     exec: Weak<Shared>,
+    /// Moved to a tokio worker ([`move_off_loop`]): its task there.
+    moved: Mutex<Option<tokio::task::AbortHandle>>,
 }
 
 impl Task {
-    /// Poll it once (on the loop's thread, in a turn). A panic ends it.
+    /// Poll it once (on the loop's thread, in a turn, in the runtime's context). A panic ends
+    /// it; one that asked to move ([`move_off_loop`]) goes on on a tokio worker.
     fn run(self: &Arc<Self>) {
         self.queued.store(false, Ordering::Release);
         let mut slot = lock(&self.future);
         let Some(future) = slot.as_mut() else { return };
         let waker = Waker::from(Arc::clone(self));
         let mut cx = Context::from_waker(&waker);
-        if !matches!(catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(&mut cx))), Ok(Poll::Pending)) {
-            let finished = slot.take();
-            drop(slot);
-            drop(finished);
+        MOVE_OFF.set(Some(false));
+        let polled = catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(&mut cx)));
+        let move_off = MOVE_OFF.replace(None) == Some(true);
+        match polled {
+            Ok(Poll::Pending) if move_off => {
+                if let Some(future) = slot.take() {
+                    *lock(&self.moved) = Some(tokio::spawn(future).abort_handle());
+                }
+            }
+            Ok(Poll::Pending) => {}
+            _ => {
+                let finished = slot.take();
+                drop(slot);
+                drop(finished);
+            }
         }
     }
 
     /// Drop its future now (it is not being polled: this runs on the loop's thread, outside a
     /// turn), and apply what dropping it asked of the loop.
     fn cancel(&self, py: Python<'_>) {
+        if let Some(moved) = lock(&self.moved).take() {
+            moved.abort();
+        }
         let future = lock(&self.future).take();
         if let Some(shared) = self.exec.upgrade() {
             Exec(shared).turn(py, |_| drop_in_runtime(future));

@@ -6,8 +6,9 @@
 //! Here the loop's thread writes the request itself and the loop watches the socket
 //! (`add_reader`), so the answer wakes the loop directly, as it wakes a tokio worker for a Rust
 //! caller: the call crosses no thread. What stays tokio's: timers, DNS lookups and credential
-//! I/O (their rare wake-ups come back through the loop's inbox), and every call not polled by
-//! the loop the manager was connected on.
+//! I/O (their rare wake-ups come back through the loop's inbox), the decoding of an answer of
+//! 256 KiB or more (the call moves to a worker rather than stall the loop:
+//! [`exec::move_off_loop`]), and every call not polled by the loop the manager was connected on.
 //!
 //! - [`exec`]: the loop's executor and reactor (tasks, socket watches, the turn).
 //! - [`socket`]: TCP sockets the loop drives, and how they are opened.
