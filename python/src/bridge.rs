@@ -43,7 +43,7 @@ use tokio::task::AbortHandle;
 
 /// Completes an asyncio future on its loop's thread, unless it was cancelled meanwhile.
 #[pyfunction]
-pub(crate) fn complete(future: &Bound<'_, PyAny>, ok: bool, value: Bound<'_, PyAny>) -> PyResult<()> {
+fn complete(future: &Bound<'_, PyAny>, ok: bool, value: Bound<'_, PyAny>) -> PyResult<()> {
     if future.call_method0(pyo3::intern!(future.py(), "done"))?.is_truthy()? {
         return Ok(());
     }
@@ -152,19 +152,34 @@ impl Wake for Handoff {
     }
 }
 
-/// The asyncio future's done callback: when it was cancelled, drop the parked Rust future or
-/// abort its tokio task, which drops it (and closes the connections it held).
+/// What cancels a call's Rust side (run with the GIL, on the loop's thread).
+pub(crate) type CancelAction = Box<dyn FnOnce(Python<'_>) + Send>;
+
+/// The asyncio future's done callback: when the future was cancelled, cancel the call's Rust
+/// side (drop its future, or abort its tokio task, which drops it and closes the connections it
+/// held). Removed from the future when the call finishes.
 #[pyclass]
-struct Canceller {
-    handoff: Mutex<Option<Arc<Handoff>>>,
+pub(crate) struct OnCancel {
+    action: Mutex<Option<CancelAction>>,
+}
+
+impl OnCancel {
+    pub(crate) fn new() -> Self {
+        OnCancel { action: Mutex::new(None) }
+    }
+
+    /// What cancelling does, once the call's Rust side exists.
+    pub(crate) fn set(&self, action: CancelAction) {
+        *self.action.lock().unwrap_or_else(PoisonError::into_inner) = Some(action);
+    }
 }
 
 #[pymethods]
-impl Canceller {
+impl OnCancel {
     fn __call__(&self, future: &Bound<'_, PyAny>) -> PyResult<()> {
         if future.call_method0(pyo3::intern!(future.py(), "cancelled"))?.is_truthy()? {
-            if let Some(handoff) = self.handoff.lock().unwrap_or_else(PoisonError::into_inner).take() {
-                handoff.cancel();
+            if let Some(action) = self.action.lock().unwrap_or_else(PoisonError::into_inner).take() {
+                action(future.py());
             }
         }
         Ok(())
@@ -343,25 +358,14 @@ where
     G: FnOnce(Python<'_>, O) -> PyResult<Py<PyAny>> + Send + 'static,
 {
     let event_loop = pyo3_async_runtimes::get_running_loop(py)?;
-    let future = event_loop.call_method0(pyo3::intern!(py, "create_future"))?;
-    let canceller = Bound::new(py, Canceller { handoff: Mutex::new(None) })?;
-    future.call_method1(pyo3::intern!(py, "add_done_callback"), (canceller.clone(),))?;
+    let (future, canceller) = new_future(&event_loop)?;
     let future_ref = future.clone().unbind();
     let task: Pin<Box<dyn Future<Output = ()> + Send>> = match back_of(&event_loop) {
         Back::Inbox(queue) => {
             let canceller_ref = canceller.clone().unbind();
             Box::pin(async move {
                 let out = fut.await;
-                queue.push(Box::new(move |py| {
-                    let (ok, value) = outcome_of(py, finish, out);
-                    let future = future_ref.bind(py);
-                    // Finished: nothing left to cancel. Removed before completing, so asyncio
-                    // does not schedule a call of it (a handle and a turn of the loop per call).
-                    let removed = future.call_method1(pyo3::intern!(py, "remove_done_callback"), (canceller_ref,));
-                    if let Err(err) = removed.and_then(|_| complete(future, ok, value)) {
-                        err.write_unraisable(py, None);
-                    }
-                }));
+                queue.push(completion(future_ref, canceller_ref, finish, out));
             })
         }
         Back::Threadsafe => {
@@ -389,12 +393,41 @@ where
         }
         None => Handoff::spawned(task),
     };
-    *canceller.borrow().handoff.lock().unwrap_or_else(PoisonError::into_inner) = Some(handoff);
+    canceller.borrow().set(Box::new(move |_| handoff.cancel()));
     Ok(future)
 }
 
+/// A new asyncio future of `event_loop`, with an [`OnCancel`] done callback (its action is set
+/// once the call's Rust side exists).
+pub(crate) fn new_future<'py>(event_loop: &Bound<'py, PyAny>) -> PyResult<(Bound<'py, PyAny>, Bound<'py, OnCancel>)> {
+    let py = event_loop.py();
+    let future = event_loop.call_method0(pyo3::intern!(py, "create_future"))?;
+    let cancel = Bound::new(py, OnCancel::new())?;
+    future.call_method1(pyo3::intern!(py, "add_done_callback"), (cancel.clone(),))?;
+    Ok((future, cancel))
+}
+
+/// The completion (run on the loop's thread) that gives `future` what `finish` makes of `out`
+/// (unless it was cancelled meanwhile), its `cancel` callback removed first.
+pub(crate) fn completion<O, G>(future: Py<PyAny>, cancel: Py<OnCancel>, finish: G, out: O) -> Completion
+where
+    O: Send + 'static,
+    G: FnOnce(Python<'_>, O) -> PyResult<Py<PyAny>> + Send + 'static,
+{
+    Box::new(move |py| {
+        let (ok, value) = outcome_of(py, finish, out);
+        let future = future.bind(py);
+        // Finished: nothing left to cancel. Removed before completing, so asyncio does not
+        // schedule a call of it (a handle and a turn of the loop per call).
+        let removed = future.call_method1(pyo3::intern!(py, "remove_done_callback"), (cancel,));
+        if let Err(err) = removed.and_then(|_| complete(future, ok, value)) {
+            err.write_unraisable(py, None);
+        }
+    })
+}
+
 /// What `finish` makes of `out`: `(true, value)` or `(false, exception)`.
-pub(crate) fn outcome_of<'py, O, G>(py: Python<'py>, finish: G, out: O) -> (bool, Bound<'py, PyAny>)
+fn outcome_of<'py, O, G>(py: Python<'py>, finish: G, out: O) -> (bool, Bound<'py, PyAny>)
 where
     G: FnOnce(Python<'_>, O) -> PyResult<Py<PyAny>>,
 {

@@ -36,7 +36,7 @@ use std::task::{Context, Poll, Wake, Waker};
 
 use pyo3::prelude::*;
 
-use crate::bridge::{complete, drop_in_runtime, outcome_of, Completion, Queue};
+use crate::bridge::{completion, drop_in_runtime, new_future, Completion, Queue};
 
 /// The most tasks polled in one turn of the executor before the loop gets its thread back.
 pub(crate) const POLLS_PER_TURN: usize = 1024;
@@ -278,26 +278,23 @@ impl Exec {
         let event_loop = self.event_loop(py).ok_or_else(|| {
             pyo3::exceptions::PyRuntimeError::new_err("the event loop this manager was connected on is gone")
         })?;
-        let future = event_loop.call_method0(pyo3::intern!(py, "create_future"))?;
-        let cancel = Bound::new(py, Cancel { task: Mutex::new(None) })?;
-        future.call_method1(pyo3::intern!(py, "add_done_callback"), (cancel.clone(),))?;
+        let (future, cancel) = new_future(&event_loop)?;
         let (future_ref, cancel_ref) = (future.clone().unbind(), cancel.clone().unbind());
         let exec = self.clone();
         let body: BoxFuture = Box::pin(async move {
             let out = fut.await;
-            exec.complete(Box::new(move |py| {
-                let (ok, value) = outcome_of(py, finish, out);
-                let future = future_ref.bind(py);
-                // Finished: nothing left to cancel; removed so asyncio schedules no call of it.
-                let removed = future.call_method1(pyo3::intern!(py, "remove_done_callback"), (cancel_ref,));
-                if let Err(err) = removed.and_then(|_| complete(future, ok, value)) {
-                    err.write_unraisable(py, None);
-                }
-            }));
+            exec.complete(completion(future_ref, cancel_ref, finish, out));
         });
         let mut task = None;
         self.turn(py, |_| task = Some(self.spawn(body)));
-        *lock(&cancel.borrow().task) = task.as_ref().map(Arc::downgrade);
+        if let Some(task) = task.as_ref().map(Arc::downgrade) {
+            // a finished task is gone: nothing to cancel
+            cancel.borrow().set(Box::new(move |py| {
+                if let Some(task) = task.upgrade() {
+                    task.cancel(py);
+                }
+            }));
+        }
         Ok(future)
     }
 }
@@ -371,24 +368,6 @@ impl Wake for Task {
         if let Some(shared) = self.exec.upgrade() {
             Exec(shared).push(|state| state.ready.push_back(Arc::clone(self)));
         }
-    }
-}
-
-/// The asyncio future's done callback: when it was cancelled, drop the call's Rust future.
-#[pyclass]
-struct Cancel {
-    task: Mutex<Option<Weak<Task>>>,
-}
-
-#[pymethods]
-impl Cancel {
-    fn __call__(&self, future: &Bound<'_, PyAny>) -> PyResult<()> {
-        if future.call_method0(pyo3::intern!(future.py(), "cancelled"))?.is_truthy()? {
-            if let Some(task) = lock(&self.task).take().and_then(|t| t.upgrade()) {
-                task.cancel(future.py());
-            }
-        }
-        Ok(())
     }
 }
 
