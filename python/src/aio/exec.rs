@@ -151,11 +151,17 @@ impl Exec {
 
     /// Run `f`, then the turn it may have made work for, as this executor (on its loop's thread).
     pub(crate) fn turn(&self, py: Python<'_>, f: impl FnOnce(Python<'_>)) {
-        let previous = RUNNING.replace(Arc::as_ptr(&self.0));
+        /// Puts back the executor this thread was running, however the turn ends.
+        struct Restore(*const Shared);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                RUNNING.set(self.0);
+            }
+        }
+        let _restore = Restore(RUNNING.replace(Arc::as_ptr(&self.0)));
         self.0.due.store(false, Ordering::Release);
         f(py);
         self.drain(py);
-        RUNNING.set(previous);
     }
 
     fn drain(&self, py: Python<'_>) {
