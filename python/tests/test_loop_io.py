@@ -3,6 +3,7 @@ over connections that loop drives itself; calls from any other loop or thread ov
 within one connection budget, over HTTP/1.1, TLS and HTTP/2, streams included."""
 
 import asyncio
+import gc
 import json
 import os
 import select
@@ -182,6 +183,25 @@ def test_other_loops_and_threads_go_over_tokio_s_connections(server):
         assert home.requests_sent == {"loop": 10, "tokio": 10, "moved_to_tokio": 0}
 
     asyncio.run(home_and_away())
+
+
+def test_a_closed_loop_s_connections_close_with_it(server):
+    async def connect_and_call():
+        cm = await clustermanager.connect(config(server.port))
+        await asyncio.gather(*(calls_on(cm, 5) for _ in range(8)))
+        return cm
+
+    cm = asyncio.run(connect_and_call())
+    assert server.open > 0, "kept alive for reuse while the loop lived"
+    # the loop is gone (garbage-collected): nothing can drive its connections, they are closed
+    gc.collect()
+    deadline = time.monotonic() + 5
+    while server.open and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert server.open == 0
+    # calls from a later loop take tokio's connections, within their own budget
+    asyncio.run(calls_on(cm, 3))
+    assert cm.requests_sent["tokio"] == 3
 
 
 async def test_a_caller_s_deadline_ends_a_request_the_server_never_answers(server):

@@ -2,8 +2,8 @@
 //! calls from that loop go over connections the loop drives ([`LoopDial`], tasks of the loop's
 //! [`Exec`]); calls polled anywhere else (another loop, a tokio worker) go over tokio's sockets
 //! and tasks, as `clustermanager_tokio::TokioTransport` sends them. Both sides are hyper-util's
-//! pooled client (HTTP/2 where a TLS server offers it, else HTTP/1.1) within one connection
-//! budget, so the manager's limits hold whichever side a call takes.
+//! pooled client (HTTP/2 where a TLS server offers it, else HTTP/1.1), each within the
+//! connection budget (see [`LoopClient::build`] for why not one budget for both).
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -60,7 +60,6 @@ pub struct LoopClient {
     home: Option<(Exec, HyperClient<LoopDial>)>,
     /// The client over tokio's sockets, for calls polled elsewhere.
     elsewhere: TokioClient,
-    connections: Budget,
     sides: Arc<Sides>,
 }
 
@@ -75,20 +74,29 @@ impl run::Client for LoopClient {
         ClientTls::offering(config, tls::ALPN_H2_HTTP1)
     }
 
+    /// Each side gets the connection budget: the loop's connections live and die with the loop
+    /// (a closed loop no longer drives its idle ones), so a budget shared with tokio's side
+    /// could be held by connections nobody can use or close. Used from one loop, as usual, a
+    /// manager holds at most `max_connections`; from its loop and others at once, at most twice
+    /// that.
     fn build(settings: &Settings<TokioRuntime>) -> Result<Self> {
-        let connections = Budget::new(settings.config().max_connections);
+        let max = settings.config().max_connections;
         let building = BUILDING_FOR.with_borrow(Clone::clone);
         let sides = building.as_ref().map(|(_, sides)| Arc::clone(sides)).unwrap_or_default();
         let home = building.map(|(exec, _)| {
-            let client = HyperClient::new(settings, LoopDial(exec.clone()), exec.clone(), connections.clone());
+            let client = HyperClient::new(settings, LoopDial(exec.clone()), exec.clone(), Budget::new(max));
             (exec, client)
         });
-        let elsewhere = HyperClient::new(settings, TokioDial, TokioExecutor::new(), connections.clone());
-        Ok(LoopClient { home, elsewhere, connections, sides })
+        let elsewhere = HyperClient::new(settings, TokioDial, TokioExecutor::new(), Budget::new(max));
+        Ok(LoopClient { home, elsewhere, sides })
     }
 
+    /// The loop's side's budget when the manager has a home loop, else tokio's.
     fn connections<'a>(&'a self, _: &'a Settings<TokioRuntime>) -> &'a Budget {
-        &self.connections
+        match &self.home {
+            Some((_, client)) => client.connection_budget(),
+            None => self.elsewhere.connection_budget(),
+        }
     }
 
     async fn dispatch(&self, settings: &Settings<TokioRuntime>, request: Request) -> Result<(Parts, Incoming)> {

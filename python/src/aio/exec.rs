@@ -98,6 +98,11 @@ struct Shared {
     state: Mutex<State>,
     /// A turn was asked for through the inbox and has not started.
     due: AtomicBool,
+    /// Every task not finished yet (and some that are: pruned as it grows), to end when the
+    /// loop is gone.
+    tasks: Mutex<Vec<Weak<Task>>>,
+    /// The loop is gone ([`Exec::shut_down`]): nothing will run here any more.
+    dead: AtomicBool,
 }
 
 #[derive(Default)]
@@ -116,16 +121,43 @@ enum IoOp {
 }
 
 impl Exec {
-    /// The executor of `event_loop` (running on this thread), whose inbox is `inbox`.
+    /// The executor of `event_loop` (running on this thread), whose inbox is `inbox`. When the
+    /// loop is garbage-collected, the executor shuts down ([`Exec::shut_down`]).
     pub(crate) fn new(event_loop: &Bound<'_, PyAny>, inbox: Arc<Queue>) -> PyResult<Self> {
         let py = event_loop.py();
-        let weak = py.import("weakref")?.call_method1("ref", (event_loop,))?.unbind();
-        Ok(Exec(Arc::new(Shared {
-            event_loop: weak,
-            inbox,
-            state: Mutex::new(State::default()),
-            due: AtomicBool::new(false),
-        })))
+        let shared = Arc::new_cyclic(|me: &Weak<Shared>| {
+            let gone = Bound::new(py, Gone { exec: me.clone() });
+            let weak = gone.and_then(|gone| py.import("weakref")?.call_method1("ref", (event_loop, gone)));
+            Shared {
+                event_loop: weak.map_or_else(|_| py.None(), Bound::unbind),
+                inbox,
+                state: Mutex::new(State::default()),
+                due: AtomicBool::new(false),
+                tasks: Mutex::new(Vec::new()),
+                dead: AtomicBool::new(false),
+            }
+        });
+        if shared.event_loop.is_none(py) {
+            return Err(pyo3::exceptions::PyRuntimeError::new_err("cannot take a weak reference to the event loop"));
+        }
+        Ok(Exec(shared))
+    }
+
+    /// The loop is gone: end every task (dropping its future closes its connections, giving
+    /// back their units of the connection budget) and close the sockets waiting to be
+    /// forgotten. Whatever is pushed later is discarded ([`Exec::push`]).
+    pub(crate) fn shut_down(&self) {
+        if self.0.dead.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let _context = pyo3_async_runtimes::tokio::get_runtime().enter();
+        let tasks = std::mem::take(&mut *lock(&self.0.tasks));
+        for task in tasks.iter().filter_map(Weak::upgrade) {
+            let future = lock(&task.future).take();
+            drop(future);
+        }
+        let state = std::mem::take(&mut *lock(&self.0.state));
+        discard(state);
     }
 
     /// The loop, while it exists.
@@ -250,6 +282,12 @@ impl Exec {
     }
 
     fn push(&self, f: impl FnOnce(&mut State)) {
+        if self.0.dead.load(Ordering::Acquire) {
+            let mut scratch = State::default();
+            f(&mut scratch);
+            discard(scratch);
+            return;
+        }
         f(&mut lock(&self.0.state));
         self.nudge();
     }
@@ -262,6 +300,14 @@ impl Exec {
             exec: Arc::downgrade(&self.0),
             moved: Mutex::new(None),
         });
+        {
+            let mut tasks = lock(&self.0.tasks);
+            // pruned when it doubles: amortised O(1) per task
+            if tasks.len() >= 64 && tasks.len().is_power_of_two() {
+                tasks.retain(|t| t.strong_count() > 0);
+            }
+            tasks.push(Arc::downgrade(&task));
+        }
         self.push(|state| state.ready.push_back(Arc::clone(&task)));
         task
     }
@@ -302,6 +348,33 @@ impl Exec {
             }));
         }
         Ok(future)
+    }
+}
+
+/// What was pushed to an executor whose loop is gone: a socket to forget is closed (the loop
+/// watches nothing any more), a wait for a socket fails, the rest is dropped.
+fn discard(state: State) {
+    for op in state.io {
+        match op {
+            IoOp::Watch { readiness, write } => readiness.fail(write, "the event loop is closed".to_owned()),
+            IoOp::Forget { socket, .. } => drop(socket),
+        }
+    }
+    drop((state.ready, state.done));
+}
+
+/// The loop's weak reference callback: the loop was garbage-collected, the executor shuts down.
+#[pyclass]
+struct Gone {
+    exec: Weak<Shared>,
+}
+
+#[pymethods]
+impl Gone {
+    fn __call__(&self, _reference: &Bound<'_, PyAny>) {
+        if let Some(shared) = self.exec.upgrade() {
+            Exec(shared).shut_down();
+        }
     }
 }
 

@@ -45,6 +45,8 @@ pub(crate) fn home(py: Python<'_>) -> Option<Exec> {
         execs.push(exec.clone());
         dead
     });
-    drop(dead);
+    for exec in dead {
+        exec.shut_down();
+    }
     Some(exec)
 }
