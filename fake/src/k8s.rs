@@ -28,7 +28,7 @@
 //!   with [`crate::FakeCluster::compact`]); with `allowWatchBookmarks` one `BOOKMARK` a second
 //!   before the timeout, as the watch cache sends.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -51,6 +51,11 @@ const DEFAULT_WATCH: Duration = Duration::from_secs(1800);
 
 /// The kubelet's first image pull back-off.
 const PULL_BACK_OFF: Duration = Duration::from_secs(10);
+/// The job controller's first back-off before replacing a failed pod; it doubles with each
+/// failure, up to [`JOB_BACK_OFF_MAX`].
+const JOB_BACK_OFF: Duration = Duration::from_secs(10);
+/// The job controller's longest back-off.
+const JOB_BACK_OFF_MAX: Duration = Duration::from_secs(360);
 
 /// The node every fake Kubernetes cluster has.
 pub const NODE_NAME: &str = "fake-node-1";
@@ -87,6 +92,12 @@ enum Action {
         job: String,
     },
     CreatePod {
+        ns: String,
+        job: String,
+    },
+    /// The job controller replaces a Job's failed pod (within its `backoffLimit`), after its
+    /// back-off.
+    ReplacePod {
         ns: String,
         job: String,
     },
@@ -201,6 +212,8 @@ pub(crate) struct Cluster {
     /// A pod on the node that requested CPU or memory ended or went since unschedulable pods were
     /// last retried.
     freed: bool,
+    /// Jobs whose failed pod is to be replaced after its back-off ([`Action::ReplacePod`]).
+    replacing: BTreeSet<(String, String)>,
 }
 
 /// An open streamed answer.
@@ -245,6 +258,7 @@ impl Cluster {
             version,
             watch_list_refused: false,
             freed: false,
+            replacing: BTreeSet::new(),
         };
         let node = json!({
             "metadata": {"name": NODE_NAME, "labels": {"kubernetes.io/arch": "amd64", "kubernetes.io/hostname": NODE_NAME, "kubernetes.io/os": "linux", "type": "fake-kubelet"}},
@@ -536,6 +550,15 @@ impl Cluster {
                     }
                 }
             }
+            Action::ReplacePod { ns, job } => {
+                self.replacing.remove(&(ns.clone(), job.clone()));
+                let Some(jobs) = self.jobs_rt() else { return };
+                if let Some(obj) = self.get(&jobs, &ns, &job).cloned() {
+                    if obj["metadata"]["deletionTimestamp"].is_null() && !obj["status"]["conditions"].is_array() {
+                        self.start_job(&obj);
+                    }
+                }
+            }
             Action::PullBackOff { ns, pod } => {
                 let Some(rt) = self.pods_rt() else { return };
                 let Some(mut obj) = self.get(&rt, &ns, &pod).cloned() else { return };
@@ -618,7 +641,9 @@ impl Cluster {
             status.insert("ready".into(), running.into());
         }
         let status = status.clone();
-        let outcome = if failed > 0 {
+        // the API server defaults backoffLimit to 6
+        let limit = obj["spec"]["backoffLimit"].as_u64().map_or(6, |l| usize::try_from(l).unwrap_or(usize::MAX));
+        let outcome = if failed > limit {
             Some(Some(("BackoffLimitExceeded", "Job has reached the specified backoff limit")))
         } else if succeeded > 0 {
             Some(None)
@@ -629,6 +654,16 @@ impl Cluster {
             None => {
                 obj["status"] = Value::Object(status);
                 self.update(&jobs, ns, &job, obj);
+                // a pod failed within the back-off limit and none runs: the job controller
+                // creates a new one after an exponential back-off (10 s, 20 s, 40 s, ... at
+                // most 6 min)
+                let key = (ns.to_owned(), job.clone());
+                if failed > 0 && active == 0 && !self.replacing.contains(&key) {
+                    let shift = u32::try_from(failed - 1).unwrap_or(u32::MAX).min(6);
+                    let back_off = (JOB_BACK_OFF * (1 << shift)).min(JOB_BACK_OFF_MAX);
+                    self.replacing.insert(key);
+                    self.schedule.at(self.now.saturating_add(back_off), Action::ReplacePod { ns: ns.to_owned(), job });
+                }
             }
             Some(failure) => self.finish_job(ns, &job, obj, &status, failure),
         }
@@ -729,7 +764,12 @@ impl Cluster {
         }
         if let Some(jobs) = self.jobs_rt() {
             if let Some(mut j) = self.get(&jobs, &ns, &name).cloned() {
-                j["status"] = self.job_started_status(start_time, admitted.is_ok());
+                let mut status = self.job_started_status(start_time, admitted.is_ok());
+                // a replacement pod: the failed ones stay counted
+                if let Some(failed) = j["status"].get("failed").filter(|n| !n.is_null()) {
+                    status["failed"] = failed.clone();
+                }
+                j["status"] = status;
                 if j["status"] != job["status"] {
                     self.update(&jobs, &ns, &name, j);
                 }

@@ -10,7 +10,12 @@
 //! blocking queries with nothing to report) has looked at the present, it jumps to the earliest
 //! thing any of them waits for (a sleep's end, a pod starting, a job finishing, a timeout). A
 //! single wait ends at once; concurrent waits see time pass in the order a real clock would. Jobs "run" a tiny interpretation of their command (see
-//! [`script`]): `echo hello` logs `hello`, `exit 3` fails with exit code 3.
+//! [`script`]): `echo hello` logs `hello`, `exit 3` fails with exit code 3. A failed run is
+//! retried as the servers retry it: a Kubernetes Job's pod is replaced after the job
+//! controller's back-off (10 s, doubling, at most 6 min) while no more pods failed than its
+//! `backoffLimit` allows; a Nomad task is restarted in its allocation after the restart policy's
+//! delay while attempts are left (a job without a policy gets a batch job's defaults: 3
+//! attempts, 15 s), then fails with the client's `Not Restarting` event.
 //!
 //! ```
 //! use clustermanager_core::{DeleteOptions, JobSpec, LogOptions, Status};

@@ -51,6 +51,8 @@ const DEFAULT_WAIT: Duration = Duration::from_secs(300);
 enum Action {
     Start(String),
     Finish(String),
+    /// A failed task's restart delay passed: it starts again in its allocation.
+    Restart(String),
     /// A service allocation ran its `MinHealthyTime`.
     Healthy(String),
     /// A deployment's progress deadline passed.
@@ -94,6 +96,50 @@ struct AllocRec {
     healthy: bool,
     /// What it holds of the node while pending or running: (CPU MHz, memory MB).
     asks: (u64, u64),
+}
+
+/// A task group's restart policy (batch jobs' defaults when the job gives none: 3 attempts,
+/// 15 s apart, in 24 h).
+struct RestartPolicy {
+    attempts: u64,
+    delay: Duration,
+    interval: Duration,
+}
+
+impl RestartPolicy {
+    fn of(job: &Value, group: &str) -> Self {
+        let groups = job["TaskGroups"].as_array().map(Vec::as_slice).unwrap_or_default();
+        let policy = groups.iter().find(|g| g["Name"] == group).map(|g| &g["RestartPolicy"]);
+        let nanos = |v: &Value, default: u64| Duration::from_nanos(v.as_u64().unwrap_or(default));
+        match policy.filter(|p| p.is_object()) {
+            Some(p) => RestartPolicy {
+                attempts: p["Attempts"].as_u64().unwrap_or(0),
+                delay: nanos(&p["Delay"], 15_000_000_000),
+                interval: nanos(&p["Interval"], 86_400_000_000_000),
+            },
+            None => {
+                RestartPolicy { attempts: 3, delay: Duration::from_secs(15), interval: Duration::from_secs(86_400) }
+            }
+        }
+    }
+}
+
+/// A duration as Go prints it (`24h0m0s`, `1m30s`, `15s`, `1.5s`), as Nomad's messages show them.
+fn go_duration(d: Duration) -> String {
+    let secs = d.as_secs();
+    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+    let frac = d.subsec_nanos();
+    let seconds = if frac == 0 {
+        format!("{s}s")
+    } else {
+        let text = format!("{s}.{frac:09}");
+        format!("{}s", text.trim_end_matches('0'))
+    };
+    match (h, m) {
+        (0, 0) => seconds,
+        (0, _) => format!("{m}m{seconds}"),
+        _ => format!("{h}h{m}m{seconds}"),
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -215,6 +261,7 @@ impl Cluster {
             match action {
                 Action::Start(id) => self.start_alloc(&id),
                 Action::Finish(id) => self.finish_alloc(&id),
+                Action::Restart(id) => self.restart_task(&id),
                 Action::Healthy(id) => self.alloc_healthy(&id),
                 Action::DeploymentDeadline { ns, id, deployment } => self.deployment_deadline(&ns, &id, &deployment),
             }
@@ -261,7 +308,10 @@ impl Cluster {
         let Some(a) = self.allocs.get_mut(id) else { return };
         a.client_status = "running".into();
         a.task_state["State"] = "running".into();
-        a.task_state["StartedAt"] = sim::timestamp(now).into();
+        // kept across restarts, as the client keeps it
+        if a.task_state["StartedAt"].is_null() {
+            a.task_state["StartedAt"] = sim::timestamp(now).into();
+        }
         if let Some(events) = a.task_state["Events"].as_array_mut() {
             events.push(started);
         }
@@ -286,7 +336,83 @@ impl Cluster {
             return;
         }
         let code = a.outcome.exit_code;
-        self.end_alloc(id, if code == 0 { "complete" } else { "failed" }, code);
+        if code == 0 {
+            return self.end_alloc(id, "complete", 0);
+        }
+        // the client's restart policy: restart the task in place while attempts are left
+        // (mode `fail`), else the task and its allocation fail
+        let policy = RestartPolicy::of(&a.job, &a.group);
+        let restarts = a.task_state["Restarts"].as_u64().unwrap_or(0);
+        if restarts < policy.attempts {
+            return self.restarting(id, code, policy.delay);
+        }
+        self.end_alloc(id, "failed", code);
+        let reason = if policy.attempts == 0 {
+            "Policy allows no restarts".to_owned()
+        } else {
+            format!(
+                "Exceeded allowed attempts {} in interval {} and mode is \"fail\"",
+                policy.attempts,
+                go_duration(policy.interval)
+            )
+        };
+        let mut not_restarting = self.task_event("Not Restarting", &reason, 0);
+        not_restarting["FailsTask"] = true.into();
+        not_restarting["RestartReason"] = reason.clone().into();
+        not_restarting["Details"] = json!({"fails_task": "true", "restart_reason": reason});
+        self.task_events(id, [not_restarting], None);
+    }
+
+    /// A failed task with restart attempts left: it waits out the delay, pending again (and so
+    /// its allocation), one restart more counted, then starts again ([`Action::Restart`]).
+    fn restarting(&mut self, id: &str, code: i32, delay: Duration) {
+        let terminated = self.task_event("Terminated", &format!("Exit Code: {code}"), code);
+        let mut restarting = self.task_event("Restarting", &format!("Task restarting in {}", go_duration(delay)), 0);
+        restarting["RestartReason"] = "Restart within policy".into();
+        restarting["StartDelay"] = u64::try_from(delay.as_nanos()).unwrap_or(u64::MAX).into();
+        restarting["Details"] =
+            json!({"restart_reason": "Restart within policy", "start_delay": delay.as_nanos().to_string()});
+        let now = self.now;
+        self.task_events(
+            id,
+            [terminated, restarting],
+            Some(&|a: &mut AllocRec| {
+                a.client_status = "pending".into();
+                a.task_state["State"] = "pending".into();
+                let restarts = a.task_state["Restarts"].as_u64().unwrap_or(0);
+                a.task_state["Restarts"] = (restarts + 1).into();
+                a.task_state["LastRestart"] = sim::timestamp(now).into();
+            }),
+        );
+        self.schedule.at(self.now.saturating_add(delay), Action::Restart(id.to_owned()));
+    }
+
+    /// The restart delay passed: the task starts again (unless the allocation was stopped).
+    fn restart_task(&mut self, id: &str) {
+        let Some(a) = self.allocs.get(id) else { return };
+        if a.client_status != "pending" || a.desired_status != "run" {
+            return;
+        }
+        self.start_alloc(id);
+    }
+
+    /// Append `events` to an allocation's task events (changing it with `change` first), and
+    /// publish the change.
+    fn task_events<const N: usize>(&mut self, id: &str, events: [Value; N], change: Option<&dyn Fn(&mut AllocRec)>) {
+        let index = self.bump();
+        let now = self.now;
+        let Some(a) = self.allocs.get_mut(id) else { return };
+        if let Some(change) = change {
+            change(a);
+        }
+        if let Some(list) = a.task_state["Events"].as_array_mut() {
+            list.extend(events);
+        }
+        a.modify_index = index;
+        a.modify_time = now;
+        let (ns, job) = (a.namespace.clone(), a.job_id.clone());
+        self.alloc_event(id);
+        self.refresh_job(&ns, &job);
     }
 
     /// Stop a job's pending and running allocations, as the scheduler does when the job is
