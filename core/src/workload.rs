@@ -115,6 +115,11 @@ pub struct Probe {
     pub period_seconds: u32,
     /// Consecutive failures that count as failed (default 3).
     pub failure_threshold: u32,
+    /// Seconds a check may take (default 1).
+    pub timeout_seconds: u32,
+    /// Consecutive successes that count as passed after a failure (default 1; a liveness probe
+    /// takes only 1, as Kubernetes requires).
+    pub success_threshold: u32,
 }
 
 /// What a [`Probe`] checks.
@@ -126,6 +131,8 @@ pub enum ProbeCheck {
         path: String,
         /// Port.
         port: u16,
+        /// Over TLS (Kubernetes `scheme: HTTPS`; the certificate is not verified).
+        https: bool,
     },
     /// A TCP connection that opens.
     Tcp {
@@ -141,11 +148,22 @@ pub enum ProbeCheck {
 
 impl Probe {
     fn of(check: ProbeCheck) -> Self {
-        Probe { check, initial_delay_seconds: 0, period_seconds: 10, failure_threshold: 3 }
+        Probe {
+            check,
+            initial_delay_seconds: 0,
+            period_seconds: 10,
+            failure_threshold: 3,
+            timeout_seconds: 1,
+            success_threshold: 1,
+        }
     }
     /// An HTTP GET of `path` on `port`.
     pub fn http(path: impl Into<String>, port: u16) -> Self {
-        Probe::of(ProbeCheck::Http { path: path.into(), port })
+        Probe::of(ProbeCheck::Http { path: path.into(), port, https: false })
+    }
+    /// An HTTPS GET of `path` on `port` (the certificate is not verified, as the kubelet does).
+    pub fn https(path: impl Into<String>, port: u16) -> Self {
+        Probe::of(ProbeCheck::Http { path: path.into(), port, https: true })
     }
     /// A TCP connection to `port`.
     pub fn tcp(port: u16) -> Self {
@@ -158,6 +176,27 @@ impl Probe {
     /// Set the delay before the first check.
     pub fn initial_delay(mut self, seconds: u32) -> Self {
         self.initial_delay_seconds = seconds;
+        self
+    }
+    /// Set the seconds between checks.
+    pub fn period(mut self, seconds: u32) -> Self {
+        self.period_seconds = seconds;
+        self
+    }
+    /// Set how many consecutive failures count as failed.
+    pub fn failure_threshold(mut self, failures: u32) -> Self {
+        self.failure_threshold = failures;
+        self
+    }
+    /// Set the seconds a check may take.
+    pub fn timeout(mut self, seconds: u32) -> Self {
+        self.timeout_seconds = seconds;
+        self
+    }
+    /// Set how many consecutive successes count as passed after a failure (readiness only:
+    /// Kubernetes takes only 1 for a liveness probe).
+    pub fn success_threshold(mut self, successes: u32) -> Self {
+        self.success_threshold = successes;
         self
     }
 }

@@ -441,8 +441,9 @@ class ClusterManager:
 
     async def create_deploy(self, namespace: str, name: str, image: Optional[str] = None, **spec: Any) -> Workload:
         """Create a Deployment (Nomad: a service job): the job keywords plus ``replicas``, ``ports``,
-        ``readiness`` and ``liveness`` (Kubernetes probe dicts: one of ``httpGet``, ``tcpSocket``,
-        ``exec``, with ``initialDelaySeconds``, ``periodSeconds``, ``failureThreshold``)."""
+        ``readiness`` and ``liveness`` (Kubernetes probe dicts: one of ``httpGet`` (``path``,
+        ``port``, ``scheme``), ``tcpSocket``, ``exec``, with ``initialDelaySeconds``,
+        ``periodSeconds``, ``failureThreshold``, ``timeoutSeconds``, ``successThreshold``)."""
         return Workload._from(await self._n.create_workload("deployment", namespace, _spec(name, image, spec)))
 
     async def list_deploys(self, namespace: str) -> List[Workload]:

@@ -370,11 +370,21 @@ fn port_number(param: &str, v: &Value) -> R<u16> {
     u16::try_from(n).map_err(|_| value_err(param, format!("{n} is not a port number")))
 }
 
-/// A probe in Kubernetes' form: one of `httpGet` (`path`, `port`), `tcpSocket` (`port`) or
-/// `exec` (`command`), with `initialDelaySeconds`, `periodSeconds`, `failureThreshold`.
+/// A probe in Kubernetes' form: one of `httpGet` (`path`, `port`, `scheme` `HTTP` or `HTTPS`),
+/// `tcpSocket` (`port`) or `exec` (`command`), with `initialDelaySeconds`, `periodSeconds`,
+/// `failureThreshold`, `timeoutSeconds` and `successThreshold`.
 fn probe(param: &str, v: &Value) -> R<Probe> {
     let o = object(param, v)?;
-    let known = ["httpGet", "tcpSocket", "exec", "initialDelaySeconds", "periodSeconds", "failureThreshold"];
+    let known = [
+        "httpGet",
+        "tcpSocket",
+        "exec",
+        "initialDelaySeconds",
+        "periodSeconds",
+        "failureThreshold",
+        "timeoutSeconds",
+        "successThreshold",
+    ];
     if let Some(other) = o.keys().find(|k| !known.contains(&k.as_str())) {
         return Err(value_err(param, format!("`{other}` is not offered (only {})", known.join(", "))));
     }
@@ -385,8 +395,15 @@ fn probe(param: &str, v: &Value) -> R<Probe> {
     let mut probe = match (o.get("httpGet"), o.get("tcpSocket"), o.get("exec")) {
         (Some(http), None, None) => {
             let http = object(param, http)?;
+            if let Some(other) = http.keys().find(|k| !["path", "port", "scheme"].contains(&k.as_str())) {
+                return Err(value_err(param, format!("`httpGet.{other}` is not offered (only path, port, scheme)")));
+            }
             let path = http.get("path").map(|p| text(param, p)).transpose()?.unwrap_or_else(|| "/".to_owned());
-            Probe::http(path, port(http)?)
+            match http.get("scheme").map(|s| text(param, s)).transpose()?.as_deref() {
+                None | Some("HTTP") => Probe::http(path, port(http)?),
+                Some("HTTPS") => Probe::https(path, port(http)?),
+                Some(other) => return Err(value_err(param, format!("scheme {other:?} is not HTTP or HTTPS"))),
+            }
         }
         (None, Some(tcp), None) => Probe::tcp(port(object(param, tcp)?)?),
         (None, None, Some(exec)) => match object(param, exec)?.get("command") {
@@ -403,6 +420,12 @@ fn probe(param: &str, v: &Value) -> R<Probe> {
     }
     if let Some(s) = o.get("failureThreshold") {
         probe.failure_threshold = uint(param, s)?;
+    }
+    if let Some(s) = o.get("timeoutSeconds") {
+        probe.timeout_seconds = uint(param, s)?;
+    }
+    if let Some(s) = o.get("successThreshold") {
+        probe.success_threshold = uint(param, s)?;
     }
     Ok(probe)
 }

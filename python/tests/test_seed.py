@@ -144,8 +144,10 @@ async def test_deploy_keywords_reach_the_kubernetes_manifest():
         affinity = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
             {"matchExpressions": [{"key": "kubernetes.io/os", "operator": "In", "values": ["linux"]}]}]}}}
         tolerations = [{"key": "dedicated", "operator": "Equal", "value": "web", "effect": "NoSchedule"}]
-        probe = {"httpGet": {"path": "/healthz", "port": 80}, "periodSeconds": 5, "timeoutSeconds": 2}
-        with pytest.warns(UserWarning, match="timeoutSeconds"):
+        probe = {"httpGet": {"path": "/healthz", "port": 8443, "scheme": "HTTPS",
+                             "httpHeaders": [{"name": "X-Probe", "value": "1"}]}, "periodSeconds": 5,
+                 "timeoutSeconds": 2, "successThreshold": 2, "terminationGracePeriodSeconds": 9}
+        with pytest.warns(UserWarning, match="'terminationGracePeriodSeconds', 'httpGet.httpHeaders'"):
             created = await cm.create_deploy('w', 'web', 'nginx:1.25', {'app': 'web'}, affinity=affinity,
                                              tolerations=tolerations, securityContext={"runAsUser": 101},
                                              readinessProbe=probe)
@@ -154,8 +156,10 @@ async def test_deploy_keywords_reach_the_kubernetes_manifest():
         assert pod['affinity'] == affinity and pod['tolerations'] == tolerations
         container = pod['containers'][0]
         assert container['securityContext'] == {"runAsUser": 101}
-        assert container['readinessProbe']['httpGet']['path'] == '/healthz'
+        assert container['readinessProbe']['httpGet'] == {"path": "/healthz", "port": 8443, "scheme": "HTTPS"}
         assert container['readinessProbe']['periodSeconds'] == 5
+        assert container['readinessProbe']['timeoutSeconds'] == 2
+        assert container['readinessProbe']['successThreshold'] == 2
 
 
 async def test_a_deploys_container_keyword_names_its_container_and_its_log_still_reads():

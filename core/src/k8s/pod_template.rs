@@ -132,12 +132,16 @@ struct ProbeBody<'a> {
     initial_delay_seconds: u32,
     period_seconds: u32,
     failure_threshold: u32,
+    timeout_seconds: u32,
+    success_threshold: u32,
 }
 
 #[derive(Serialize)]
 struct HttpGet<'a> {
     path: &'a str,
     port: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scheme: Option<&'static str>,
 }
 
 #[derive(Serialize)]
@@ -352,9 +356,18 @@ fn probe<'a>(field: &str, p: &'a Probe) -> Result<ProbeBody<'a>> {
         initial_delay_seconds: p.initial_delay_seconds,
         period_seconds: p.period_seconds.max(1),
         failure_threshold: p.failure_threshold.max(1),
+        timeout_seconds: p.timeout_seconds.max(1),
+        success_threshold: p.success_threshold.max(1),
     };
+    if field == "liveness" && body.success_threshold != 1 {
+        let problem =
+            format!("{} consecutive successes: Kubernetes takes only 1 for a liveness probe", p.success_threshold);
+        return Err(field_error("liveness.success_threshold", problem));
+    }
     match &p.check {
-        ProbeCheck::Http { path, port } if path.starts_with('/') => body.http_get = Some(HttpGet { path, port: *port }),
+        ProbeCheck::Http { path, port, https } if path.starts_with('/') => {
+            body.http_get = Some(HttpGet { path, port: *port, scheme: https.then_some("HTTPS") })
+        }
         ProbeCheck::Http { path, .. } => {
             return Err(field_error(field, format!("HTTP path {path:?} must start with '/'")));
         }

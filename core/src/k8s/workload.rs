@@ -516,6 +516,31 @@ mod tests {
         assert_eq!(s["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]["tcpSocket"]["port"], 5432);
     }
 
+    #[test]
+    fn a_probe_carries_its_scheme_timeout_and_thresholds_and_a_liveness_probe_takes_one_success() {
+        let readiness = Probe::https("/ready", 8443).period(5).timeout(3).success_threshold(2).failure_threshold(4);
+        let spec = ServiceSpec::new(JobSpec::new("web").image("nginx:1.25"))
+            .readiness(readiness)
+            .liveness(Probe::http("/live", 8080).initial_delay(7));
+        let d = json(WorkloadKind::Deployment, &spec);
+        let container = &d["spec"]["template"]["spec"]["containers"][0];
+        let ready = &container["readinessProbe"];
+        assert_eq!(ready["httpGet"], serde_json::json!({"path": "/ready", "port": 8443, "scheme": "HTTPS"}));
+        assert_eq!((ready["periodSeconds"].as_u64(), ready["timeoutSeconds"].as_u64()), (Some(5), Some(3)));
+        assert_eq!((ready["successThreshold"].as_u64(), ready["failureThreshold"].as_u64()), (Some(2), Some(4)));
+        let live = &container["livenessProbe"];
+        assert_eq!(live["httpGet"], serde_json::json!({"path": "/live", "port": 8080}), "plain HTTP: no scheme");
+        assert_eq!((live["initialDelaySeconds"].as_u64(), live["timeoutSeconds"].as_u64()), (Some(7), Some(1)));
+        assert_eq!(live["successThreshold"].as_u64(), Some(1));
+        // Kubernetes refuses a liveness probe with another success threshold: refused before sending
+        let refused =
+            ServiceSpec::new(JobSpec::new("web").image("nginx:1.25")).liveness(Probe::tcp(80).success_threshold(2));
+        match body(WorkloadKind::Deployment, &refused) {
+            Err(Error::InvalidInput { field, .. }) => assert_eq!(field, "liveness.success_threshold"),
+            other => panic!("{other:?}"),
+        }
+    }
+
     fn object(text: &str) -> WorkloadObject {
         serde_json::from_str(text).unwrap()
     }

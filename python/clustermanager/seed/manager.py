@@ -57,16 +57,25 @@ _DEPLOY_KW = dict(
 _KUBERNETES_ONLY = ("affinity", "tolerations", "security_context", "readiness", "liveness", "container")
 
 # The parts of a Kubernetes probe the native API takes; the seed passed the whole dict.
-_PROBE_KEYS = ("httpGet", "tcpSocket", "exec", "initialDelaySeconds", "periodSeconds", "failureThreshold")
+_PROBE_KEYS = ("httpGet", "tcpSocket", "exec", "initialDelaySeconds", "periodSeconds", "failureThreshold",
+               "timeoutSeconds", "successThreshold")
+
+
+_HTTP_GET_KEYS = ("path", "port", "scheme")
 
 
 def _probe(key: str, probe: Dict[str, Any]) -> Dict[str, Any]:
     """A seed probe dict with what the native API does not take left out, with a warning."""
     dropped = sorted(k for k in probe if k not in _PROBE_KEYS)
+    kept = {k: v for k, v in probe.items() if k in _PROBE_KEYS}
+    http = kept.get("httpGet")
+    if isinstance(http, dict):
+        dropped += sorted(f"httpGet.{k}" for k in http if k not in _HTTP_GET_KEYS)
+        kept["httpGet"] = {k: v for k, v in http.items() if k in _HTTP_GET_KEYS}
     if dropped:
         warnings.warn(f"clustermanager.seed: `{key}` fields {dropped} are not supported and are ignored "
                       "(Kubernetes' defaults apply)", stacklevel=4)
-    return {k: v for k, v in probe.items() if k in _PROBE_KEYS}
+    return kept
 
 
 async def _found(coro: Any) -> Any:
