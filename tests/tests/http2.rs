@@ -61,7 +61,9 @@ async fn h2_server(pki: &Pki, alpn: &[&[u8]]) -> (std::net::SocketAddr, Arc<Atom
                     let body: AnyBody = if req.uri().path() == "/stream" {
                         Held { sent: false }.boxed()
                     } else {
-                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        // `/slow`: an answer that takes longer than a connect is willing to wait idly
+                        let pause = if req.uri().path() == "/slow" { 1500 } else { 100 };
+                        tokio::time::sleep(Duration::from_millis(pause)).await;
                         Full::new(Bytes::from(version)).boxed()
                     };
                     Ok::<_, Infallible>(hyper::Response::new(body))
@@ -172,6 +174,28 @@ fn a_cold_burst_waits_for_the_first_handshake_and_shares_its_http2_connection() 
 }
 
 #[test]
+fn a_cold_burst_of_slow_answers_still_shares_the_first_http2_connection() {
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let pki = Pki::new();
+        let (addr, connections) = h2_server(&pki, &[b"h2"]).await;
+        let transport = transport(&pki, addr);
+        let mut tasks = Vec::new();
+        for _ in 0..20 {
+            let t = transport.clone();
+            tasks.push(tokio::spawn(
+                async move { t.send(get("/slow"), clustermanager_core::deadline::Io::new()).await },
+            ));
+        }
+        for task in tasks {
+            assert_eq!(&task.await.unwrap().unwrap().body()[..], b"HTTP/2.0");
+        }
+        // the waiting connects wait for as long as the first connection is open, not a fixed grace
+        assert_eq!(connections.load(Ordering::SeqCst), 1);
+    });
+}
+
+#[test]
 fn a_cold_burst_to_an_http1_tls_server_opens_its_connections_after_the_first_handshake() {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     rt.block_on(async {
@@ -213,5 +237,45 @@ fn a_cold_burst_whose_first_handshake_fails_fails_every_request_without_waiting_
             );
         }
         assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    });
+}
+
+#[test]
+fn a_first_handshake_that_stalls_holds_the_others_no_longer_than_the_connect_timeout() {
+    // a server that accepts TCP and never answers the TLS handshake
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for tcp in listener.incoming().take(8) {
+            held.push(tcp);
+        }
+        std::thread::sleep(Duration::from_secs(60));
+    });
+    // virtual time: the runtime jumps to the next timer when it has nothing else to do
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().start_paused(true).build().unwrap();
+    rt.block_on(async {
+        let mut config = Config::kubernetes(&format!("https://localhost:{}", addr.port())).unwrap();
+        config.connect_timeout = Duration::from_secs(10);
+        let transport = TokioTransport::new(&config).unwrap();
+        let started = tokio::time::Instant::now();
+        let mut tasks = Vec::new();
+        for _ in 0..3 {
+            let t = transport.clone();
+            tasks.push(tokio::spawn(async move {
+                let result = t.send(get("/version"), clustermanager_core::deadline::Io::new()).await;
+                (result, started.elapsed())
+            }));
+        }
+        for task in tasks {
+            let (result, elapsed) = task.await.unwrap();
+            let err = result.unwrap_err();
+            assert!(
+                matches!(err, clustermanager_core::Error::Transport { kind: TransportErrorKind::Connect, .. }),
+                "{err}"
+            );
+            // the first one's connect timeout, not one more for each that waited for it
+            assert!(elapsed <= Duration::from_secs(11), "{elapsed:?}");
+        }
     });
 }

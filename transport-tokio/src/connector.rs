@@ -111,24 +111,42 @@ pub(crate) struct Connector<D> {
 
 /// Until the first TLS connection to the server is made, other TLS connects wait for it: only
 /// its handshake tells whether the server speaks HTTP/2 (ALPN), and hyper-util's pool, not
-/// knowing yet, starts a connect for every request of a burst (up to the whole budget). When
-/// the first one speaks HTTP/2, the pool hands it to every waiting request (after hyper's own
-/// HTTP/2 handshake, a round trip) and their connects, no longer wanted, end ([`wanting`]); a
-/// connect still wanted [`H2_GRACE`] after that goes ahead. When the first one speaks HTTP/1.1,
-/// or fails, the others go ahead at once, one handshake later than they would have. Plain `http`
-/// (HTTP/1.1 only) does not wait.
+/// knowing yet, starts a connect for every request of a burst (up to the whole budget).
+///
+/// - The wait for the first one counts against the connect timeout (the clock starts before
+///   it): when its handshake stalls, the others fail with it, not one connect timeout later.
+/// - When it speaks HTTP/2, the pool hands it to every waiting request (after hyper's own
+///   HTTP/2 handshake) and their connects, no longer wanted once their answer comes, end
+///   ([`wanting`]). One still wanted goes ahead only if that connection closes, or after
+///   [`H2_WAIT_MAX`].
+/// - When it speaks HTTP/1.1, or fails, the others go ahead at once, one handshake later than
+///   they would have.
+///
+/// Plain `http` (HTTP/1.1 only) does not wait.
 #[derive(Default)]
 pub(crate) struct FirstConnect {
     /// The first connect has finished (made or failed): nobody waits for it any more.
     settled: AtomicBool,
-    /// It made an HTTP/2 connection.
-    h2: AtomicBool,
+    /// While the first connection, HTTP/2, is open: its sender goes with the connection.
+    h2_open: std::sync::Mutex<Option<watch::Receiver<()>>>,
     gate: tokio::sync::Mutex<()>,
 }
 
-/// How long a connect that waited for the first TLS connection, which speaks HTTP/2, waits more
-/// for its request to be served over it before it connects after all.
-pub(crate) const H2_GRACE: Duration = Duration::from_secs(1);
+/// The longest a connect that waited for the first TLS connection, which speaks HTTP/2, waits
+/// more for its request to be served over it before it connects after all (the request's own
+/// deadline is usually shorter).
+pub(crate) const H2_WAIT_MAX: Duration = Duration::from_secs(60);
+
+/// How a connect came through the wait for the first TLS connection.
+enum FirstTurn<'a> {
+    /// No wait, or the first one finished: connect, within what is left of the connect timeout
+    /// after waiting for the first one.
+    GoAhead(Duration),
+    /// This is the first one (the gate is held while it connects).
+    First(tokio::sync::MutexGuard<'a, ()>),
+    /// The first one did not finish within the connect timeout: this one times out with it.
+    TimedOut,
+}
 
 impl<D: Dial> tower_service::Service<Uri> for Connector<D> {
     type Response = Conn;
@@ -145,16 +163,24 @@ impl<D: Dial> tower_service::Service<Uri> for Connector<D> {
         // from the request's own future); without a mark, the unit wait is not cut short
         let wanted = WANTED.try_with(watch::Receiver::clone).ok();
         Box::pin(async move {
-            let first = this.first_tls(&uri, wanted.clone()).await?;
-            let unit = this.unit(wanted).await?;
             let timeout = this.connect_timeout;
-            let made = match tokio::time::timeout(timeout, this.connect(&uri, unit)).await {
+            let turn = this.first_tls(&uri, wanted.clone()).await?;
+            let left = match turn {
+                FirstTurn::GoAhead(left) => left,
+                FirstTurn::First(_) => timeout,
+                FirstTurn::TimedOut => return Err(ConnectError(connect_timed_out(&authority(&uri), timeout))),
+            };
+            let unit = this.unit(wanted).await?;
+            let mut made = match tokio::time::timeout(left, this.connect(&uri, unit)).await {
                 Ok(result) => result.map_err(ConnectError),
                 Err(_) => Err(ConnectError(connect_timed_out(&authority(&uri), timeout))),
             };
-            if first.is_some() {
-                let h2 = made.as_ref().is_ok_and(|conn| conn.h2);
-                this.first.h2.store(h2, Ordering::Release);
+            if let FirstTurn::First(_gate) = turn {
+                if let Some(conn) = made.as_mut().ok().filter(|conn| conn.h2) {
+                    let (open, watched) = watch::channel(());
+                    conn._h2_open = Some(open);
+                    *this.first.h2_open.lock().unwrap_or_else(|p| p.into_inner()) = Some(watched);
+                }
                 this.first.settled.store(true, Ordering::Release);
             }
             made
@@ -193,26 +219,36 @@ impl<D: Dial> Connector<D> {
     }
 
     /// For a TLS connect before the first TLS connection was made: the first one's turn (held
-    /// while it connects), or a wait for it to finish (and, when it speaks HTTP/2, for the pool
-    /// to hand it out), cut short when the connect's request no longer wants it (see
-    /// [`FirstConnect`]). `None`: go ahead.
-    async fn first_tls(
-        &self,
-        uri: &Uri,
-        wanted: Option<watch::Receiver<()>>,
-    ) -> Result<Option<tokio::sync::MutexGuard<'_, ()>>, ConnectError> {
+    /// while it connects), or a wait for it to finish (within the connect timeout) and, when it
+    /// speaks HTTP/2, for the pool to hand it out; cut short (an error) when the connect's
+    /// request no longer wants a connection. See [`FirstConnect`].
+    async fn first_tls(&self, uri: &Uri, wanted: Option<watch::Receiver<()>>) -> Result<FirstTurn<'_>, ConnectError> {
         if uri.scheme_str() != Some("https") || self.first.settled.load(Ordering::Acquire) {
-            return Ok(None);
+            return Ok(FirstTurn::GoAhead(self.connect_timeout));
         }
-        let turn = unwanted_ends(wanted.clone(), self.first.gate.lock()).await?;
+        let started = tokio::time::Instant::now();
+        let gate = unwanted_ends(wanted.clone(), self.first.gate.lock());
+        let Ok(turn) = tokio::time::timeout(self.connect_timeout, gate).await else {
+            return Ok(FirstTurn::TimedOut);
+        };
+        let turn = turn?;
         if !self.first.settled.load(Ordering::Acquire) {
-            return Ok(Some(turn));
+            return Ok(FirstTurn::First(turn));
         }
         drop(turn);
-        if self.first.h2.load(Ordering::Acquire) {
-            unwanted_ends(wanted, tokio::time::sleep(H2_GRACE)).await?;
+        let left = self.connect_timeout.saturating_sub(started.elapsed());
+        if left.is_zero() {
+            return Ok(FirstTurn::TimedOut);
         }
-        Ok(None)
+        let h2_open = self.first.h2_open.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        if let Some(mut open) = h2_open {
+            // never sent to: returns once the connection is gone
+            let closed = async move { while open.changed().await.is_ok() {} };
+            let _ = unwanted_ends(wanted, tokio::time::timeout(H2_WAIT_MAX, closed)).await?;
+            // served by neither: connect afresh (that wait was not the connect's)
+            return Ok(FirstTurn::GoAhead(self.connect_timeout));
+        }
+        Ok(FirstTurn::GoAhead(left))
     }
 
     async fn connect(&self, uri: &Uri, unit: Permit) -> Result<Conn, Error> {
@@ -220,13 +256,13 @@ impl<D: Dial> Connector<D> {
         let tcp = self.dial.dial(target.bare_host(), target.port).await.map_err(|e| target.tcp_failed(&e))?;
         let host = target.host;
         if !target.https {
-            return Ok(Conn { io: TokioIo::new(Box::new(tcp)), h2: false, _unit: unit });
+            return Ok(Conn { io: TokioIo::new(Box::new(tcp)), h2: false, _unit: unit, _h2_open: None });
         }
         let (name, config) = self.tls.for_host(host)?;
         let stream = TlsConnector::from(config).connect(name, tcp).await.map_err(|e| handshake_error(&e, host))?;
         // the server picked HTTP/2 from our ALPN offer: hyper multiplexes this connection
         let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2".as_slice());
-        Ok(Conn { io: TokioIo::new(Box::new(stream)), h2, _unit: unit })
+        Ok(Conn { io: TokioIo::new(Box::new(stream)), h2, _unit: unit, _h2_open: None })
     }
 }
 
@@ -241,6 +277,9 @@ pub(crate) struct Conn {
     h2: bool,
     /// The connection's unit of the connection budget, given back when hyper drops it.
     _unit: Permit,
+    /// For the first TLS connection, when it speaks HTTP/2: dropped with it, which tells the
+    /// connects waiting for it that it is gone (see [`FirstConnect`]).
+    _h2_open: Option<watch::Sender<()>>,
 }
 
 impl Connection for Conn {
