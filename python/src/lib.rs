@@ -103,7 +103,12 @@ where
     let running = || pyo3_async_runtimes::get_running_loop(py).is_ok_and(|l| home.is_some_and(|e| e.serves(&l)));
     match home {
         Some(exec) if running() => exec.call(py, CatchPanic::new(fut), move |py, out| outcome(py, out, conv)),
-        _ => run(py, fut, conv, !wait),
+        Some(exec) => {
+            // from another loop: a closed home loop's connections are closed now, not left open
+            exec.shut_down_if_closed(py);
+            run(py, fut, conv, !wait)
+        }
+        None => run(py, fut, conv, !wait),
     }
 }
 

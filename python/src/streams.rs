@@ -56,7 +56,11 @@ impl AsyncStream {
         let running = || pyo3_async_runtimes::get_running_loop(py).ok();
         match &self.home {
             Some(exec) if running().is_some_and(|l| exec.serves(&l)) => exec.call(py, fut, finish),
-            _ => crate::bridge::to_asyncio(py, fut, finish),
+            Some(exec) => {
+                exec.shut_down_if_closed(py);
+                crate::bridge::to_asyncio(py, fut, finish)
+            }
+            None => crate::bridge::to_asyncio(py, fut, finish),
         }
     }
 }

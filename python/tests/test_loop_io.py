@@ -204,6 +204,56 @@ def test_a_closed_loop_s_connections_close_with_it(server):
     assert cm.requests_sent["tokio"] == 3
 
 
+def test_a_closed_loop_still_referenced_has_its_connections_closed_by_the_next_loop_s_call(server):
+    first = asyncio.new_event_loop()
+    try:
+        async def connect_and_call():
+            cm = await clustermanager.connect(config(server.port))
+            await asyncio.gather(*(calls_on(cm, 5) for _ in range(8)))
+            return cm
+
+        cm = first.run_until_complete(connect_and_call())
+        assert server.open > 0
+    finally:
+        first.close()  # closed, but `first` still refers to it: it is not collected
+    # a call from another loop finds the home loop closed: its connections are closed
+    asyncio.run(calls_on(cm, 1))
+    deadline = time.monotonic() + 5
+    while server.open > 1 and time.monotonic() < deadline:  # the new call's own connection stays
+        time.sleep(0.02)
+    assert server.open <= 1
+    assert not first.is_running()
+
+
+def open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts file descriptors through /proc")
+def test_loops_that_come_and_go_leave_no_sockets_behind(server):
+    def one_loop():
+        event_loop = asyncio.new_event_loop()
+
+        async def connect_and_call():
+            cm = await clustermanager.connect(config(server.port))
+            await asyncio.gather(*(calls_on(cm, 2) for _ in range(3)))
+            return cm
+
+        cm = event_loop.run_until_complete(connect_and_call())
+        # dropped while the loop is stopped: its connections' tasks are woken for a turn the
+        # loop never runs
+        del cm
+        event_loop.close()
+        gc.collect()
+
+    one_loop()
+    before = open_fds()
+    for _ in range(20):
+        one_loop()
+    gc.collect()
+    assert open_fds() - before < 5, "each loop's inbox and connections are closed with it"
+
+
 async def test_a_caller_s_deadline_ends_a_request_the_server_never_answers(server):
     # the deadline is a tokio timer: it fires on a worker and wakes the loop through its inbox
     cm = await clustermanager.connect(config(server.port))

@@ -75,10 +75,11 @@ impl run::Client for LoopClient {
     }
 
     /// Each side gets the connection budget: the loop's connections live and die with the loop
-    /// (a closed loop no longer drives its idle ones), so a budget shared with tokio's side
-    /// could be held by connections nobody can use or close. Used from one loop, as usual, a
-    /// manager holds at most `max_connections`; from its loop and others at once, at most twice
-    /// that.
+    /// (a closed loop no longer drives its idle ones; they are closed when the executor finds
+    /// the loop closed or gone), so a budget shared with tokio's side could be held by
+    /// connections nobody can use. A manager holds at most twice `max_connections`: calls from
+    /// other loops, and calls that moved to tokio to decode a large answer (their later
+    /// requests, a clean-up's deletes say), take tokio's side.
     fn build(settings: &Settings<TokioRuntime>) -> Result<Self> {
         let max = settings.config().max_connections;
         let building = BUILDING_FOR.with_borrow(Clone::clone);

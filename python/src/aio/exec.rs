@@ -101,8 +101,6 @@ struct Shared {
     /// Every task not finished yet (and some that are: pruned as it grows), to end when the
     /// loop is gone.
     tasks: Mutex<Vec<Weak<Task>>>,
-    /// The loop is gone ([`Exec::shut_down`]): nothing will run here any more.
-    dead: AtomicBool,
 }
 
 #[derive(Default)]
@@ -110,6 +108,9 @@ struct State {
     ready: VecDeque<Arc<Task>>,
     io: Vec<IoOp>,
     done: Vec<Completion>,
+    /// The loop is gone or closed ([`Exec::shut_down`]): nothing will run here any more. Under
+    /// the same lock as the queues, so nothing is queued after the shut-down emptied them.
+    dead: bool,
 }
 
 /// A change to what the loop watches.
@@ -134,7 +135,6 @@ impl Exec {
                 state: Mutex::new(State::default()),
                 due: AtomicBool::new(false),
                 tasks: Mutex::new(Vec::new()),
-                dead: AtomicBool::new(false),
             }
         });
         if shared.event_loop.is_none(py) {
@@ -147,17 +147,33 @@ impl Exec {
     /// back their units of the connection budget) and close the sockets waiting to be
     /// forgotten. Whatever is pushed later is discarded ([`Exec::push`]).
     pub(crate) fn shut_down(&self) {
-        if self.0.dead.swap(true, Ordering::AcqRel) {
-            return;
+        {
+            let mut state = lock(&self.0.state);
+            if std::mem::replace(&mut state.dead, true) {
+                return;
+            }
         }
         let _context = pyo3_async_runtimes::tokio::get_runtime().enter();
         let tasks = std::mem::take(&mut *lock(&self.0.tasks));
         for task in tasks.iter().filter_map(Weak::upgrade) {
             let future = lock(&task.future).take();
-            drop(future);
+            // a future's drop that panics ends only itself
+            let _ = catch_unwind(AssertUnwindSafe(move || drop(future)));
         }
-        let state = std::mem::take(&mut *lock(&self.0.state));
+        let state = std::mem::replace(&mut *lock(&self.0.state), State { dead: true, ..State::default() });
         discard(state);
+    }
+
+    /// Shut down if the loop is closed (or gone): a closed loop never runs again, so its
+    /// connections would stay open, unread, holding their units of the budget.
+    pub(crate) fn shut_down_if_closed(&self, py: Python<'_>) {
+        let closed = match self.event_loop(py) {
+            Some(l) => l.call_method0(pyo3::intern!(py, "is_closed")).and_then(|c| c.is_truthy()).unwrap_or(false),
+            None => true,
+        };
+        if closed {
+            self.shut_down();
+        }
     }
 
     /// The loop, while it exists.
@@ -170,9 +186,10 @@ impl Exec {
         self.event_loop(event_loop.py()).is_some_and(|l| l.is(event_loop))
     }
 
-    /// Whether the loop is gone.
+    /// Whether the loop is gone or closed.
     pub(crate) fn is_dead(&self, py: Python<'_>) -> bool {
-        self.event_loop(py).is_none()
+        self.event_loop(py)
+            .is_none_or(|l| l.call_method0(pyo3::intern!(py, "is_closed")).and_then(|c| c.is_truthy()).unwrap_or(false))
     }
 
     /// Whether the current thread is running this executor's turn (a task of it is being
@@ -210,7 +227,12 @@ impl Exec {
             }
             self.apply(py, io);
             for completion in done {
-                completion(py);
+                // nothing here panics (conversions return errors); were one to, only its call
+                // would be lost, not the rest of the turn
+                if catch_unwind(AssertUnwindSafe(|| completion(py))).is_err() {
+                    pyo3::exceptions::PyRuntimeError::new_err("a bug in clustermanager: a call's completion panicked")
+                        .write_unraisable(py, None);
+                }
             }
             if !batch.is_empty() {
                 polls += batch.len();
@@ -276,19 +298,27 @@ impl Exec {
 
     fn ask_for_turn(&self) {
         if !self.0.due.swap(true, Ordering::AcqRel) {
-            let exec = self.clone();
-            self.0.inbox.push(Box::new(move |py| exec.turn(py, |_| {})));
+            // weak: the inbox belongs to the executor, and may never be read (a loop that died)
+            let exec = Arc::downgrade(&self.0);
+            self.0.inbox.push(Box::new(move |py| {
+                if let Some(shared) = exec.upgrade() {
+                    Exec(shared).turn(py, |_| {});
+                }
+            }));
         }
     }
 
     fn push(&self, f: impl FnOnce(&mut State)) {
-        if self.0.dead.load(Ordering::Acquire) {
+        let mut state = lock(&self.0.state);
+        if state.dead {
+            drop(state);
             let mut scratch = State::default();
             f(&mut scratch);
             discard(scratch);
             return;
         }
-        f(&mut lock(&self.0.state));
+        f(&mut state);
+        drop(state);
         self.nudge();
     }
 
@@ -417,7 +447,8 @@ impl Task {
             _ => {
                 let finished = slot.take();
                 drop(slot);
-                drop(finished);
+                // a future's drop that panics ends only itself, not the turn
+                let _ = catch_unwind(AssertUnwindSafe(move || drop(finished)));
             }
         }
     }

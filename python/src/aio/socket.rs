@@ -13,6 +13,9 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use super::exec::{Exec, Readiness, Way};
 
+/// The most one read takes from the socket (what is zeroed before it; see `poll_read`).
+const READ_AT_ONCE: usize = 64 * 1024;
+
 /// A connected (or connecting) TCP socket, driven by the loop of its [`Exec`]. Dropping it has
 /// the loop stop watching it, then closes it.
 pub(crate) struct LoopTcp {
@@ -84,7 +87,9 @@ impl Drop for LoopTcp {
 
 impl AsyncRead for LoopTcp {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        let unfilled = buf.initialize_unfilled();
+        // Safe code reads into initialised memory only, and the buffer hyper lends is fresh
+        // (uninitialised) at each read: zero at most READ_AT_ONCE of it, not all it has spare.
+        let unfilled = buf.initialize_unfilled_to(buf.remaining().min(READ_AT_ONCE));
         let n = match self.poll_op(cx, Way::Read, |mut s| s.read(unfilled)) {
             Poll::Ready(Ok(n)) => n,
             Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
