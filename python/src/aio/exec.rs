@@ -301,7 +301,15 @@ impl Exec {
             // weak: the inbox belongs to the executor, and may never be read (a loop that died)
             let exec = Arc::downgrade(&self.0);
             self.0.inbox.push(Box::new(move |py| {
-                if let Some(shared) = exec.upgrade() {
+                let Some(shared) = exec.upgrade() else { return };
+                // The turn runs after the socket callbacks the loop found with the inbox's byte
+                // (`call_soon`: at the end of the loop's queue), so a timer that fired while the
+                // loop was busy does not end a request whose answer has come meanwhile.
+                let soon = Exec(Arc::clone(&shared))
+                    .event_loop(py)
+                    .zip(Bound::new(py, TurnSoon { exec }).ok())
+                    .map(|(l, turn)| l.call_method1(pyo3::intern!(py, "call_soon"), (turn,)));
+                if !matches!(soon, Some(Ok(_))) {
                     Exec(shared).turn(py, |_| {});
                 }
             }));
@@ -391,6 +399,21 @@ fn discard(state: State) {
         }
     }
     drop((state.ready, state.done));
+}
+
+/// A turn the inbox asked for, run by the loop after what it already had queued.
+#[pyclass]
+struct TurnSoon {
+    exec: Weak<Shared>,
+}
+
+#[pymethods]
+impl TurnSoon {
+    fn __call__(&self, py: Python<'_>) {
+        if let Some(shared) = self.exec.upgrade() {
+            Exec(shared).turn(py, |_| {});
+        }
+    }
 }
 
 /// The loop's weak reference callback: the loop was garbage-collected, the executor shuts down.
