@@ -303,26 +303,22 @@ impl Cluster {
             return;
         }
         let started = self.task_event("Started", "Task started by client", 0);
-        let index = self.bump();
         let now = self.now;
-        let Some(a) = self.allocs.get_mut(id) else { return };
-        a.client_status = "running".into();
-        a.task_state["State"] = "running".into();
-        // kept across restarts, as the client keeps it
-        if a.task_state["StartedAt"].is_null() {
-            a.task_state["StartedAt"] = sim::timestamp(now).into();
-        }
-        if let Some(events) = a.task_state["Events"].as_array_mut() {
-            events.push(started);
-        }
-        a.modify_index = index;
-        a.modify_time = now;
-        a.started = Some(now);
-        let batch = a.job["Type"] == "batch";
-        let duration = a.outcome.duration;
-        let (ns, job) = (a.namespace.clone(), a.job_id.clone());
-        self.alloc_event(id);
-        self.refresh_job(&ns, &job);
+        self.task_events(
+            id,
+            [started],
+            Some(&|a: &mut AllocRec| {
+                a.client_status = "running".into();
+                a.task_state["State"] = "running".into();
+                // kept across restarts, as the client keeps it
+                if a.task_state["StartedAt"].is_null() {
+                    a.task_state["StartedAt"] = sim::timestamp(now).into();
+                }
+                a.started = Some(now);
+            }),
+        );
+        let Some(a) = self.allocs.get(id) else { return };
+        let (batch, duration) = (a.job["Type"] == "batch", a.outcome.duration);
         if batch {
             self.schedule.at(self.now + duration, Action::Finish(id.to_owned()));
         } else {
@@ -435,25 +431,22 @@ impl Cluster {
     /// Mark an allocation terminal with this client status and exit code.
     fn end_alloc(&mut self, id: &str, status: &str, code: i32) {
         let terminated = self.task_event("Terminated", &format!("Exit Code: {code}"), code);
-        let index = self.bump();
-        let now = self.now;
-        let Some(a) = self.allocs.get_mut(id) else { return };
+        let Some(a) = self.allocs.get(id) else { return };
         self.freed |= matches!(a.client_status.as_str(), "pending" | "running");
-        a.client_status = status.into();
-        a.task_state["State"] = "dead".into();
-        a.task_state["Failed"] = (status == "failed").into();
-        a.task_state["FinishedAt"] = sim::timestamp(now).into();
-        if a.task_state["StartedAt"].is_null() {
-            a.task_state["StartedAt"] = sim::timestamp(now).into();
-        }
-        if let Some(events) = a.task_state["Events"].as_array_mut() {
-            events.push(terminated);
-        }
-        a.modify_index = index;
-        a.modify_time = now;
-        let (ns, job) = (a.namespace.clone(), a.job_id.clone());
-        self.alloc_event(id);
-        self.refresh_job(&ns, &job);
+        let now = sim::timestamp(self.now);
+        self.task_events(
+            id,
+            [terminated],
+            Some(&|a: &mut AllocRec| {
+                a.client_status = status.into();
+                a.task_state["State"] = "dead".into();
+                a.task_state["Failed"] = (status == "failed").into();
+                a.task_state["FinishedAt"] = now.clone().into();
+                if a.task_state["StartedAt"].is_null() {
+                    a.task_state["StartedAt"] = now.clone().into();
+                }
+            }),
+        );
     }
 
     fn alloc_event(&mut self, id: &str) {
