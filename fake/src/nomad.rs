@@ -22,6 +22,7 @@
 //! - `/v1/event/stream` (topics `Job`, `Allocation`, `Evaluation`, with `Key` filters), ending
 //!   when nothing more is scheduled instead of sending heartbeats forever.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::Duration;
 
@@ -1295,14 +1296,26 @@ impl Cluster {
     }
 
     /// What the task has written to stdout (or stderr) by now, whether it has ended, and when it
-    /// writes next.
-    fn visible_log(&self, alloc: &str, stderr: bool) -> Option<(&str, bool, Option<Duration>)> {
+    /// writes next. A restarted task's log holds every run's output, as the client appends each
+    /// run to the same log file.
+    fn visible_log(&self, alloc: &str, stderr: bool) -> Option<(Cow<'_, str>, bool, Option<Duration>)> {
         let a = self.allocs.get(alloc)?;
-        let dead = a.task_state["State"] == "dead";
-        let Some(started) = a.started else { return Some(("", dead, None)) };
-        let elapsed = if dead { a.outcome.duration } else { self.now.saturating_sub(started) };
-        let next = if dead { None } else { a.outcome.next_write_after(elapsed).map(|d| started + d) };
-        Some((a.outcome.output_until(elapsed, stderr), dead, next))
+        let whole = a.outcome.output_until(a.outcome.duration, stderr);
+        let (current, dead, next) = match (a.task_state["State"].as_str(), a.started) {
+            (Some("dead"), Some(_)) => (whole, true, None),
+            (Some("dead"), None) => ("", true, None),
+            (Some("running"), Some(started)) => {
+                let elapsed = self.now.saturating_sub(started);
+                let next = a.outcome.next_write_after(elapsed).map(|d| started + d);
+                (a.outcome.output_until(elapsed, stderr), false, next)
+            }
+            // not started yet, or waiting out a restart's delay
+            _ => ("", false, None),
+        };
+        let earlier_runs = usize::try_from(a.task_state["Restarts"].as_u64().unwrap_or(0)).unwrap_or(0);
+        let text =
+            if earlier_runs == 0 { Cow::Borrowed(current) } else { Cow::Owned(whole.repeat(earlier_runs) + current) };
+        Some((text, dead, next))
     }
 
     /// `bytes[start..]` of a log as the endpoint sends it: plain, or one `{"Data","File","Offset"}`
@@ -1325,7 +1338,7 @@ impl Cluster {
     fn log_piece(&self, alloc: &str, stderr: bool, plain: bool, origin_end: bool, offset: usize) -> Bytes {
         let Some((text, _, _)) = self.visible_log(alloc, stderr) else { return Bytes::new() };
         let start = if origin_end { text.len().saturating_sub(offset) } else { offset.min(text.len()) };
-        self.frame(alloc, stderr, plain, text, start)
+        self.frame(alloc, stderr, plain, &text, start)
     }
 
     fn event_stream(&mut self, query: &[(String, String)]) -> Reply<Stream> {
@@ -1365,7 +1378,7 @@ impl Cluster {
                 let start = *sent.get_or_insert(if *origin_end { text.len().saturating_sub(*offset) } else { *offset });
                 if text.len() > start {
                     *sent = Some(text.len());
-                    return StreamPoll::Data(self.frame(alloc, *stderr, *plain, text, start));
+                    return StreamPoll::Data(self.frame(alloc, *stderr, *plain, &text, start));
                 }
                 if dead {
                     StreamPoll::End

@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use clustermanager_core::{ClusterManager, Job, JobSpec, Status};
+use clustermanager_core::{ClusterManager, Job, JobSpec, LogOptions, Status};
 use clustermanager_fake::{block_on, FakeCluster, FakeOptions, FakeTransport, KubernetesVersion};
 
 const NS: &str = "retries";
@@ -72,6 +72,9 @@ fn nomad_restarts_the_failed_task_in_its_allocation_until_the_attempts_are_spent
         &runs[0].raw.to_value().unwrap()["TaskStates"]["main"]["Events"].as_array().unwrap().last().unwrap().clone();
     assert_eq!(last["DisplayMessage"], "Exceeded allowed attempts 2 in interval 24h0m0s and mode is \"fail\"");
     assert_eq!(last["FailsTask"], true);
+    // the task's log holds every run, as the client appends each run to the same file
+    let log = block_on(cm.get_execution_log(NS, &runs[0].id, &LogOptions::default())).unwrap();
+    assert_eq!(log, "trying\ntrying\ntrying\n");
 }
 
 #[test]
