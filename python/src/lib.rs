@@ -100,14 +100,8 @@ where
     F: Future<Output = clustermanager_core::Result<T>> + Send + 'static,
     T: Send + 'static,
 {
-    let running = || pyo3_async_runtimes::get_running_loop(py).is_ok_and(|l| home.is_some_and(|e| e.serves(&l)));
-    match home {
-        Some(exec) if running() => exec.call(py, CatchPanic::new(fut), move |py, out| outcome(py, out, conv)),
-        Some(exec) => {
-            // from another loop: a closed home loop's connections are closed now, not left open
-            exec.shut_down_if_closed(py);
-            run(py, fut, conv, !wait)
-        }
+    match aio::running_home(py, home) {
+        Some(exec) => exec.call(py, CatchPanic::new(fut), move |py, out| outcome(py, out, conv)),
         None => run(py, fut, conv, !wait),
     }
 }

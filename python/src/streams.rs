@@ -53,13 +53,8 @@ impl AsyncStream {
         O: Send + 'static,
         G: FnOnce(Python<'_>, O) -> PyResult<Py<PyAny>> + Send + 'static,
     {
-        let running = || pyo3_async_runtimes::get_running_loop(py).ok();
-        match &self.home {
-            Some(exec) if running().is_some_and(|l| exec.serves(&l)) => exec.call(py, fut, finish),
-            Some(exec) => {
-                exec.shut_down_if_closed(py);
-                crate::bridge::to_asyncio(py, fut, finish)
-            }
+        match crate::aio::running_home(py, self.home.as_ref()) {
+            Some(exec) => exec.call(py, fut, finish),
             None => crate::bridge::to_asyncio(py, fut, finish),
         }
     }

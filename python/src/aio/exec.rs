@@ -20,9 +20,8 @@
 //! ready with no task waiting on it (the loop's watch is level-triggered: it would call again
 //! and again), so a connection that is always read (hyper's, between answers too) is watched
 //! once, not once per answer. A woken task tries its read or write again, and waits again only
-//! if it would block. A watched socket is
-//! forgotten by the loop (`remove_reader`) before it is closed, so a new socket given the same
-//! number never meets a stale registration.
+//! if it would block. A watched socket is forgotten by the loop (`remove_reader`) before it is
+//! closed, so a new socket given the same number never meets a stale registration.
 
 use std::cell::Cell;
 use std::collections::VecDeque;
@@ -115,10 +114,10 @@ struct State {
 
 /// A change to what the loop watches.
 enum IoOp {
-    /// Watch a socket for reading (or writing) once.
-    Watch { readiness: Arc<Readiness>, write: bool },
-    /// Stop watching a socket, then close it.
-    Forget { fd: RawFd, read: bool, write: bool, socket: Box<dyn Send> },
+    /// Watch a socket one way (until the loop finds it ready with no task waiting).
+    Watch { readiness: Arc<Readiness>, way: Way },
+    /// Stop watching a socket the ways it is watched, then close it.
+    Forget { fd: RawFd, ways: Vec<Way>, socket: Box<dyn Send> },
 }
 
 impl Exec {
@@ -167,11 +166,7 @@ impl Exec {
     /// Shut down if the loop is closed (or gone): a closed loop never runs again, so its
     /// connections would stay open, unread, holding their units of the budget.
     pub(crate) fn shut_down_if_closed(&self, py: Python<'_>) {
-        let closed = match self.event_loop(py) {
-            Some(l) => l.call_method0(pyo3::intern!(py, "is_closed")).and_then(|c| c.is_truthy()).unwrap_or(false),
-            None => true,
-        };
-        if closed {
+        if self.is_dead(py) {
             self.shut_down();
         }
     }
@@ -259,28 +254,23 @@ impl Exec {
         let event_loop = self.event_loop(py);
         for op in io {
             match op {
-                IoOp::Watch { readiness, write } => {
+                IoOp::Watch { readiness, way } => {
                     let watched = match &event_loop {
                         Some(l) => {
-                            let method =
-                                if write { pyo3::intern!(py, "add_writer") } else { pyo3::intern!(py, "add_reader") };
-                            let callback = Ready { readiness: Arc::clone(&readiness), write };
-                            Bound::new(py, callback).and_then(|cb| l.call_method1(method, (readiness.fd, cb)))
+                            let callback = Ready { readiness: Arc::clone(&readiness), way };
+                            Bound::new(py, callback).and_then(|cb| l.call_method1(way.add(py), (readiness.fd, cb)))
                         }
                         None => Err(pyo3::exceptions::PyRuntimeError::new_err("the event loop is gone")),
                     };
                     if let Err(err) = watched {
-                        readiness.fail(write, format!("the event loop cannot watch the connection: {err}"));
+                        readiness.fail(way, format!("the event loop cannot watch the connection: {err}"));
                     }
                 }
-                IoOp::Forget { fd, read, write, socket } => {
+                IoOp::Forget { fd, ways, socket } => {
                     if let Some(l) = &event_loop {
                         // a closed loop refuses; it watches nothing any more anyway
-                        if read {
-                            let _ = l.call_method1(pyo3::intern!(py, "remove_reader"), (fd,));
-                        }
-                        if write {
-                            let _ = l.call_method1(pyo3::intern!(py, "remove_writer"), (fd,));
+                        for way in ways {
+                            let _ = l.call_method1(way.remove(py), (fd,));
                         }
                     }
                     drop(socket);
@@ -394,7 +384,7 @@ impl Exec {
 fn discard(state: State) {
     for op in state.io {
         match op {
-            IoOp::Watch { readiness, write } => readiness.fail(write, "the event loop is closed".to_owned()),
+            IoOp::Watch { readiness, way } => readiness.fail(way, "the event loop is closed".to_owned()),
             IoOp::Forget { socket, .. } => drop(socket),
         }
     }
@@ -511,6 +501,26 @@ pub(crate) enum Way {
     Write = 1,
 }
 
+impl Way {
+    const BOTH: [Way; 2] = [Way::Read, Way::Write];
+
+    /// The loop's method that starts watching this way.
+    fn add(self, py: Python<'_>) -> &Bound<'_, pyo3::types::PyString> {
+        match self {
+            Way::Read => pyo3::intern!(py, "add_reader"),
+            Way::Write => pyo3::intern!(py, "add_writer"),
+        }
+    }
+
+    /// The loop's method that stops watching this way.
+    fn remove(self, py: Python<'_>) -> &Bound<'_, pyo3::types::PyString> {
+        match self {
+            Way::Read => pyo3::intern!(py, "remove_reader"),
+            Way::Write => pyo3::intern!(py, "remove_writer"),
+        }
+    }
+}
+
 /// A socket as the loop watches it: for each way, the task waiting and whether the loop watches.
 pub(crate) struct Readiness {
     exec: Exec,
@@ -551,7 +561,7 @@ impl Readiness {
         }
         if !std::mem::replace(&mut state.watched, true) {
             drop(ways);
-            let watch = IoOp::Watch { readiness: Arc::clone(self), write: matches!(way, Way::Write) };
+            let watch = IoOp::Watch { readiness: Arc::clone(self), way };
             self.exec.push(|s| s.io.push(watch));
         }
         Poll::Pending
@@ -561,10 +571,10 @@ impl Readiness {
     /// waits again as soon as it has read what came); with no task waiting, stop watching (the
     /// loop's watch is level-triggered: it would call again and again). Returns whether the
     /// loop should stop watching.
-    fn fire(&self, write: bool) -> bool {
+    fn fire(&self, way: Way) -> bool {
         let (waker, stop) = {
             let mut ways = lock(&self.ways);
-            let state = &mut ways[usize::from(write)];
+            let state = &mut ways[way as usize];
             state.fired = true;
             let waker = state.waker.take();
             let stop = waker.is_none();
@@ -580,10 +590,10 @@ impl Readiness {
     }
 
     /// The loop cannot watch the socket: every wait on it fails with `why`.
-    fn fail(&self, write: bool, why: String) {
+    fn fail(&self, way: Way, why: String) {
         let waker = {
             let mut ways = lock(&self.ways);
-            let state = &mut ways[usize::from(write)];
+            let state = &mut ways[way as usize];
             state.watched = false;
             state.failed = Some(why);
             state.waker.take()
@@ -595,14 +605,14 @@ impl Readiness {
 
     /// The socket is being closed: the loop stops watching it first, then it is dropped.
     pub(crate) fn close(&self, socket: Box<dyn Send>) {
-        let (read, write) = {
+        let watched: Vec<Way> = {
             let mut ways = lock(&self.ways);
-            let watched = (ways[0].watched, ways[1].watched);
+            let watched = Way::BOTH.into_iter().filter(|&w| ways[w as usize].watched).collect();
             *ways = Default::default();
             watched
         };
-        if read || write {
-            self.exec.push(|s| s.io.push(IoOp::Forget { fd: self.fd, read, write, socket }));
+        if !watched.is_empty() {
+            self.exec.push(|s| s.io.push(IoOp::Forget { fd: self.fd, ways: watched, socket }));
         }
     }
 }
@@ -612,7 +622,7 @@ impl Readiness {
 #[pyclass]
 struct Ready {
     readiness: Arc<Readiness>,
-    write: bool,
+    way: Way,
 }
 
 #[pymethods]
@@ -620,14 +630,9 @@ impl Ready {
     fn __call__(&self, py: Python<'_>) {
         let exec = self.readiness.exec.clone();
         exec.turn(py, |py| {
-            if self.readiness.fire(self.write) {
+            if self.readiness.fire(self.way) {
                 if let Some(l) = exec.event_loop(py) {
-                    let method = if self.write {
-                        pyo3::intern!(py, "remove_writer")
-                    } else {
-                        pyo3::intern!(py, "remove_reader")
-                    };
-                    let _ = l.call_method1(method, (self.readiness.fd,));
+                    let _ = l.call_method1(self.way.remove(py), (self.readiness.fd,));
                 }
             }
         });

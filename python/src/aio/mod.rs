@@ -30,6 +30,18 @@ thread_local! {
     static EXECS: RefCell<Vec<Exec>> = const { RefCell::new(Vec::new()) };
 }
 
+/// `home` when its loop is the one running on this thread: a call from there runs on it.
+/// Otherwise `None`, and a home whose loop is closed is shut down first (its connections close
+/// rather than linger unread).
+pub(crate) fn running_home<'a>(py: Python<'_>, home: Option<&'a Exec>) -> Option<&'a Exec> {
+    let exec = home?;
+    if pyo3_async_runtimes::get_running_loop(py).is_ok_and(|l| exec.serves(&l)) {
+        return Some(exec);
+    }
+    exec.shut_down_if_closed(py);
+    None
+}
+
 /// The executor of the loop running on this thread, made on first use; `None` when no loop runs
 /// or it cannot watch sockets (Windows' proactor loop): its managers use tokio's sockets.
 pub(crate) fn home(py: Python<'_>) -> Option<Exec> {
