@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use clustermanager_core::{ClusterManager, Job, JobSpec, LogOptions, Status};
+use clustermanager_core::{ClusterManager, Execution, Job, JobSpec, LogOptions, Status};
 use clustermanager_fake::{block_on, FakeCluster, FakeOptions, FakeTransport, KubernetesVersion};
 
 const NS: &str = "retries";
@@ -18,6 +18,11 @@ async fn run(cm: &ClusterManager<FakeTransport>, name: &str, command: &str, back
     let spec = JobSpec::new(name).image("busybox:1.36").command(["sh", "-c", command]).backoff_limit(backoff_limit);
     cm.create_job(NS, &spec).await.unwrap();
     cm.wait_for_job(NS, name, Some(Duration::from_secs(600))).await.unwrap()
+}
+
+/// The task events of a Nomad execution's task `main`, as the server sent them.
+fn task_events(run: &Execution) -> Vec<serde_json::Value> {
+    run.raw.to_value().unwrap()["TaskStates"]["main"]["Events"].as_array().unwrap().clone()
 }
 
 #[test]
@@ -59,17 +64,12 @@ fn nomad_restarts_the_failed_task_in_its_allocation_until_the_attempts_are_spent
     assert_eq!(runs.len(), 1, "restarted in place: one allocation");
     assert_eq!(runs[0].status, Some(Status::Failed));
     assert_eq!((runs[0].tasks[0].restarts, runs[0].tasks[0].exit_code), (2, Some(3)));
-    let events: Vec<String> = runs[0].raw.to_value().unwrap()["TaskStates"]["main"]["Events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["Type"].as_str().unwrap().to_owned())
-        .collect();
-    let count = |kind: &str| events.iter().filter(|e| *e == kind).count();
-    assert_eq!((count("Started"), count("Terminated"), count("Restarting")), (3, 3, 2), "{events:?}");
-    assert_eq!(events.last().map(String::as_str), Some("Not Restarting"));
-    let last =
-        &runs[0].raw.to_value().unwrap()["TaskStates"]["main"]["Events"].as_array().unwrap().last().unwrap().clone();
+    let events = task_events(&runs[0]);
+    let kinds: Vec<&str> = events.iter().map(|e| e["Type"].as_str().unwrap()).collect();
+    let count = |kind: &str| kinds.iter().filter(|k| **k == kind).count();
+    assert_eq!((count("Started"), count("Terminated"), count("Restarting")), (3, 3, 2), "{kinds:?}");
+    assert_eq!(kinds.last().copied(), Some("Not Restarting"));
+    let last = events.last().unwrap();
     assert_eq!(last["DisplayMessage"], "Exceeded allowed attempts 2 in interval 24h0m0s and mode is \"fail\"");
     assert_eq!(last["FailsTask"], true);
     // the task's log holds every run, as the client appends each run to the same file
@@ -84,8 +84,7 @@ fn nomad_without_restart_attempts_says_the_policy_allows_none() {
     let job = block_on(run(&cm, "once", "exit 1", 0));
     assert_eq!(job.status, Some(Status::Failed));
     let runs = block_on(cm.list_job_executions(NS, "once")).unwrap();
-    let raw = runs[0].raw.to_value().unwrap();
-    let events = raw["TaskStates"]["main"]["Events"].as_array().unwrap();
+    let events = task_events(&runs[0]);
     assert_eq!(events.last().unwrap()["DisplayMessage"], "Policy allows no restarts");
     assert_eq!(runs[0].tasks[0].restarts, 0);
 }

@@ -163,17 +163,17 @@ impl<D: Dial> tower_service::Service<Uri> for Connector<D> {
         // from the request's own future); without a mark, the unit wait is not cut short
         let wanted = WANTED.try_with(watch::Receiver::clone).ok();
         Box::pin(async move {
-            let timeout = this.connect_timeout;
+            let timed_out = || ConnectError(connect_timed_out(&authority(&uri), this.connect_timeout));
             let turn = this.first_tls(&uri, wanted.clone()).await?;
             let left = match turn {
                 FirstTurn::GoAhead(left) => left,
-                FirstTurn::First(_) => timeout,
-                FirstTurn::TimedOut => return Err(ConnectError(connect_timed_out(&authority(&uri), timeout))),
+                FirstTurn::First(_) => this.connect_timeout,
+                FirstTurn::TimedOut => return Err(timed_out()),
             };
             let unit = this.unit(wanted).await?;
             let mut made = match tokio::time::timeout(left, this.connect(&uri, unit)).await {
                 Ok(result) => result.map_err(ConnectError),
-                Err(_) => Err(ConnectError(connect_timed_out(&authority(&uri), timeout))),
+                Err(_) => Err(timed_out()),
             };
             if let FirstTurn::First(_gate) = turn {
                 if let Some(conn) = made.as_mut().ok().filter(|conn| conn.h2) {
