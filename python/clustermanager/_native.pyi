@@ -6,6 +6,10 @@ returns plain dicts that those layers wrap.
 
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Sequence, Tuple
 
+# The keys of a probe dict (and of its httpGet) that create_workload takes.
+PROBE_KEYS: List[str]
+HTTP_GET_KEYS: List[str]
+
 class ClusterManagerError(Exception):
     kind: str
 

@@ -212,5 +212,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(manager::connect_kubeconfig, m)?)?;
     m.add_function(wrap_pyfunction!(manager::bench_rust_calls, m)?)?;
     m.add_function(wrap_pyfunction!(manager::bench_handover, m)?)?;
+    m.add("PROBE_KEYS", spec::PROBE_KEYS)?;
+    m.add("HTTP_GET_KEYS", spec::HTTP_GET_KEYS)?;
     Ok(())
 }

@@ -370,23 +370,29 @@ fn port_number(param: &str, v: &Value) -> R<u16> {
     u16::try_from(n).map_err(|_| value_err(param, format!("{n} is not a port number")))
 }
 
+/// The keys of a probe dict [`probe`] takes (`_native.PROBE_KEYS`: the seed layer keeps these
+/// and drops the rest with a warning).
+pub(crate) const PROBE_KEYS: [&str; 8] = [
+    "httpGet",
+    "tcpSocket",
+    "exec",
+    "initialDelaySeconds",
+    "periodSeconds",
+    "failureThreshold",
+    "timeoutSeconds",
+    "successThreshold",
+];
+
+/// The keys of a probe's `httpGet` [`probe`] takes (`_native.HTTP_GET_KEYS`).
+pub(crate) const HTTP_GET_KEYS: [&str; 3] = ["path", "port", "scheme"];
+
 /// A probe in Kubernetes' form: one of `httpGet` (`path`, `port`, `scheme` `HTTP` or `HTTPS`),
 /// `tcpSocket` (`port`) or `exec` (`command`), with `initialDelaySeconds`, `periodSeconds`,
 /// `failureThreshold`, `timeoutSeconds` and `successThreshold`.
 fn probe(param: &str, v: &Value) -> R<Probe> {
     let o = object(param, v)?;
-    let known = [
-        "httpGet",
-        "tcpSocket",
-        "exec",
-        "initialDelaySeconds",
-        "periodSeconds",
-        "failureThreshold",
-        "timeoutSeconds",
-        "successThreshold",
-    ];
-    if let Some(other) = o.keys().find(|k| !known.contains(&k.as_str())) {
-        return Err(value_err(param, format!("`{other}` is not offered (only {})", known.join(", "))));
+    if let Some(other) = o.keys().find(|k| !PROBE_KEYS.contains(&k.as_str())) {
+        return Err(value_err(param, format!("`{other}` is not offered (only {})", PROBE_KEYS.join(", "))));
     }
     let port = |check: &Map<String, Value>| match check.get("port") {
         Some(p) => port_number(param, p),
@@ -395,8 +401,9 @@ fn probe(param: &str, v: &Value) -> R<Probe> {
     let mut probe = match (o.get("httpGet"), o.get("tcpSocket"), o.get("exec")) {
         (Some(http), None, None) => {
             let http = object(param, http)?;
-            if let Some(other) = http.keys().find(|k| !["path", "port", "scheme"].contains(&k.as_str())) {
-                return Err(value_err(param, format!("`httpGet.{other}` is not offered (only path, port, scheme)")));
+            if let Some(other) = http.keys().find(|k| !HTTP_GET_KEYS.contains(&k.as_str())) {
+                let only = HTTP_GET_KEYS.join(", ");
+                return Err(value_err(param, format!("`httpGet.{other}` is not offered (only {only})")));
             }
             let path = http.get("path").map(|p| text(param, p)).transpose()?.unwrap_or_else(|| "/".to_owned());
             match http.get("scheme").map(|s| text(param, s)).transpose()?.as_deref() {

@@ -14,7 +14,7 @@ from __future__ import annotations
 import warnings
 from typing import Any, AsyncIterator, Dict, List, Optional
 
-from .. import AlreadyExists, CannotRun, NotFound, Status, Timeout, Unsupported
+from .. import AlreadyExists, CannotRun, NotFound, Status, Timeout, Unsupported, _native
 from .. import ClusterManager as NativeClusterManager
 from ._objects import DeployList, ExecutionList, JobList, NodeList, SeedDeploy, SeedExecution, SeedJob, SeedNode
 
@@ -56,12 +56,10 @@ _DEPLOY_KW = dict(
 # Kubernetes' own JSON, which no Nomad field takes.
 _KUBERNETES_ONLY = ("affinity", "tolerations", "security_context", "readiness", "liveness", "container")
 
-# The parts of a Kubernetes probe the native API takes; the seed passed the whole dict.
-_PROBE_KEYS = ("httpGet", "tcpSocket", "exec", "initialDelaySeconds", "periodSeconds", "failureThreshold",
-               "timeoutSeconds", "successThreshold")
-
-
-_HTTP_GET_KEYS = ("path", "port", "scheme")
+# The parts of a Kubernetes probe (and of its httpGet) the native API takes, as it lists them;
+# the seed passed the whole dict.
+_PROBE_KEYS = tuple(_native.PROBE_KEYS)
+_HTTP_GET_KEYS = tuple(_native.HTTP_GET_KEYS)
 
 
 def _probe(key: str, probe: Dict[str, Any]) -> Dict[str, Any]:
