@@ -153,14 +153,16 @@ async def calls_on(cm, k: int):
         assert [n.name for n in await cm.get_nodes()] == ["n1"]
 
 
-def test_other_loops_and_threads_go_over_tokio_s_connections(server):
-    async def connect():
-        cm = await clustermanager.connect(config(server.port))
-        await calls_on(cm, 1)
-        return cm
+async def connect_and_call(port: int, tasks: int, calls: int):
+    """A manager connected on the running loop, after `tasks` tasks made `calls` calls each."""
+    cm = await clustermanager.connect(config(port))
+    await asyncio.gather(*(calls_on(cm, calls) for _ in range(tasks)))
+    return cm
 
+
+def test_other_loops_and_threads_go_over_tokio_s_connections(server):
     # connected on a loop that then closes: later loops still get their answers
-    cm = asyncio.run(connect())
+    cm = asyncio.run(connect_and_call(server.port, 1, 1))
     asyncio.run(calls_on(cm, 5))
     assert cm.requests_sent == {"loop": 1, "tokio": 5, "moved_to_tokio": 0}
 
@@ -186,12 +188,7 @@ def test_other_loops_and_threads_go_over_tokio_s_connections(server):
 
 
 def test_a_closed_loop_s_connections_close_with_it(server):
-    async def connect_and_call():
-        cm = await clustermanager.connect(config(server.port))
-        await asyncio.gather(*(calls_on(cm, 5) for _ in range(8)))
-        return cm
-
-    cm = asyncio.run(connect_and_call())
+    cm = asyncio.run(connect_and_call(server.port, 8, 5))
     assert server.open > 0, "kept alive for reuse while the loop lived"
     # the loop is gone (garbage-collected): nothing can drive its connections, they are closed
     gc.collect()
@@ -207,12 +204,7 @@ def test_a_closed_loop_s_connections_close_with_it(server):
 def test_a_closed_loop_still_referenced_has_its_connections_closed_by_the_next_loop_s_call(server):
     first = asyncio.new_event_loop()
     try:
-        async def connect_and_call():
-            cm = await clustermanager.connect(config(server.port))
-            await asyncio.gather(*(calls_on(cm, 5) for _ in range(8)))
-            return cm
-
-        cm = first.run_until_complete(connect_and_call())
+        cm = first.run_until_complete(connect_and_call(server.port, 8, 5))
         assert server.open > 0
     finally:
         first.close()  # closed, but `first` still refers to it: it is not collected
@@ -234,12 +226,7 @@ def test_loops_that_come_and_go_leave_no_sockets_behind(server):
     def one_loop():
         event_loop = asyncio.new_event_loop()
 
-        async def connect_and_call():
-            cm = await clustermanager.connect(config(server.port))
-            await asyncio.gather(*(calls_on(cm, 2) for _ in range(3)))
-            return cm
-
-        cm = event_loop.run_until_complete(connect_and_call())
+        cm = event_loop.run_until_complete(connect_and_call(server.port, 3, 2))
         # dropped while the loop is stopped: its connections' tasks are woken for a turn the
         # loop never runs
         del cm
