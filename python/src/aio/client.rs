@@ -3,9 +3,8 @@
 //! [`Exec`]); calls polled anywhere else (another loop, a tokio worker) go over tokio's sockets
 //! and tasks, as `clustermanager_tokio::TokioTransport` sends them. Both sides are hyper-util's
 //! pooled client (HTTP/2 where a TLS server offers it, else HTTP/1.1), each within the
-//! connection budget (see [`LoopClient::build`] for why not one budget for both).
+//! connection budget (see [`LoopClient::new`] for why not one budget for both).
 
-use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -38,20 +37,12 @@ pub(crate) struct Sides {
     pub(crate) moved_to_tokio: AtomicU64,
 }
 
-thread_local! {
-    /// What the transport being built on this thread gets ([`transport`]): its home executor and
-    /// its counters.
-    static BUILDING_FOR: RefCell<Option<(Exec, Arc<Sides>)>> = const { RefCell::new(None) };
-}
-
 /// The transport for `config`, its home the loop of `home` (`None`: tokio's sockets only), and
 /// its counters of requests sent per side.
 pub(crate) fn transport(config: &Config, home: Option<Exec>) -> Result<(LoopTransport, Arc<Sides>)> {
     let sides = Arc::new(Sides::default());
-    BUILDING_FOR.set(home.map(|exec| (exec, Arc::clone(&sides))));
-    let transport = LoopTransport::new(config);
-    BUILDING_FOR.set(None);
-    Ok((transport?, sides))
+    let transport = LoopTransport::with_client(config, |settings| Ok(LoopClient::new(settings, home, &sides)))?;
+    Ok((transport, sides))
 }
 
 /// See the module docs.
@@ -61,6 +52,27 @@ pub struct LoopClient {
     /// The client over tokio's sockets, for calls polled elsewhere.
     elsewhere: TokioClient,
     sides: Arc<Sides>,
+}
+
+impl LoopClient {
+    /// The client for `settings`, with the connections of `home`'s loop when it has one, counting
+    /// requests in `sides`.
+    ///
+    /// Each side gets the connection budget: the loop's connections live and die with the loop
+    /// (a closed loop no longer drives its idle ones; they are closed when the executor finds
+    /// the loop closed or gone), so a budget shared with tokio's side could be held by
+    /// connections nobody can use. A manager holds at most twice `max_connections`: calls from
+    /// other loops, and calls that moved to tokio to decode a large answer (their later
+    /// requests, a clean-up's deletes say), take tokio's side.
+    fn new(settings: &Settings<TokioRuntime>, home: Option<Exec>, sides: &Arc<Sides>) -> Self {
+        let max = settings.config().max_connections;
+        let home = home.map(|exec| {
+            let client = HyperClient::new(settings, LoopDial(exec.clone()), exec.clone(), Budget::new(max));
+            (exec, client)
+        });
+        let elsewhere = HyperClient::new(settings, TokioDial, TokioExecutor::new(), Budget::new(max));
+        LoopClient { home, elsewhere, sides: Arc::clone(sides) }
+    }
 }
 
 impl run::Client for LoopClient {
@@ -74,22 +86,9 @@ impl run::Client for LoopClient {
         ClientTls::offering(config, tls::ALPN_H2_HTTP1)
     }
 
-    /// Each side gets the connection budget: the loop's connections live and die with the loop
-    /// (a closed loop no longer drives its idle ones; they are closed when the executor finds
-    /// the loop closed or gone), so a budget shared with tokio's side could be held by
-    /// connections nobody can use. A manager holds at most twice `max_connections`: calls from
-    /// other loops, and calls that moved to tokio to decode a large answer (their later
-    /// requests, a clean-up's deletes say), take tokio's side.
+    /// Tokio's side only (the transport of [`transport`] has a home).
     fn build(settings: &Settings<TokioRuntime>) -> Result<Self> {
-        let max = settings.config().max_connections;
-        let building = BUILDING_FOR.with_borrow(Clone::clone);
-        let sides = building.as_ref().map(|(_, sides)| Arc::clone(sides)).unwrap_or_default();
-        let home = building.map(|(exec, _)| {
-            let client = HyperClient::new(settings, LoopDial(exec.clone()), exec.clone(), Budget::new(max));
-            (exec, client)
-        });
-        let elsewhere = HyperClient::new(settings, TokioDial, TokioExecutor::new(), Budget::new(max));
-        Ok(LoopClient { home, elsewhere, sides })
+        Ok(LoopClient::new(settings, None, &Arc::default()))
     }
 
     /// The loop's side's budget when the manager has a home loop, else tokio's.
